@@ -1,0 +1,501 @@
+/*  cdsync-agent: command line front. main() parses and dispatches to one
+ *  function per subcommand; each loads only what it needs. Exit codes
+ *  (notes/cli.md): 0 ok, 1 bad input, 2 usage, 3 configuration / identity /
+ *  permission, 4 runtime failure (database, I/O, daemon already running). */
+#include "cds_signal.h"
+#include "cds_catalog.h"
+#include "cds_config.h"
+#include "cds_err.h"
+#include "cds_id.h"
+#include "cds_log.h"
+#include "cds_util.h"
+#include "import.h"
+#include "outbox.h"
+#include "receipts.h"
+#include "sender.h"
+#include "status.h"
+#include "submit.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PROG "cdsync-agent"
+#define VERSION "0.1.0"
+#define DEFAULT_CONFIG "/etc/cdsync/agent.ini"
+
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_RUNTIME = 4 };
+
+static const cds_option_t options[] = {
+    {"agent.state_dir", "state-dir", 0, "DIR", "/var/lib/cdsync-agent",
+     "holds agent.db, agent.lock, wake.sock"},
+    {"agent.identity", "identity", 0, "FILE", NULL,
+     "identity file (default: <state_dir>/agent.key)"},
+    {"agent.catalog", "catalog", 0, "FILE",
+     CDS_DATADIR "/catalog.csv", "indicator catalog"},
+    {"agent.org_units", "org-units", 0, "LIST", NULL,
+     "comma-separated org unit codes this agent may write"},
+    {"agent.server", "server", 0, "URL", "tcp://127.0.0.1:7701",
+     "aggregator endpoint"},
+    {"agent.server_key", "server-key", 0, "PUBID", NULL,
+     "aggregator public identity cds1:... (required for run)"},
+    {"agent.batch_max", "batch-max", 0, "N", "500",
+     "updates per batch (<= 1000)"},
+    {"agent.batch_bytes", "batch-bytes", 0, "N", "1048576",
+     "encoded bytes per batch"},
+    {"agent.window", "window", 0, "N", "4", "batches in flight"},
+    {"agent.ack_timeout_ms", "ack-timeout-ms", 0, "MS", "10000",
+     "ack or answer due within"},
+    {"agent.backoff_min_ms", "backoff-min-ms", 0, "MS", "500",
+     "first retry bound"},
+    {"agent.backoff_max_ms", "backoff-max-ms", 0, "MS", "60000",
+     "retry bound cap"},
+    {"agent.queue_max", "queue-max", 0, "N", "1000000",
+     "refuse input beyond this many pending rows"},
+    {"agent.stored_by", "stored-by", 0, "NAME", NULL,
+     "who entered the values (default: $USER)"},
+    {"agent.log_level", "log-level", 0, "LEVEL", "info",
+     "debug, info, warn or error"},
+    {"keygen.label", "label", 0, "TEXT", NULL, "keygen: identity label"},
+    {"submit.org_unit", "org-unit", 0, "OU", NULL, "submit: org unit code"},
+    {"submit.indicator", "indicator", 0, "DE", NULL,
+     "submit: indicator (dataElement) code"},
+    {"submit.period", "period", 0, "PE", NULL, "submit: DHIS2 period"},
+    {"submit.value", "value", 0, "V", NULL, "submit: the value"},
+    {"submit.delete", "delete", 0, NULL, NULL, "submit: delete the value"},
+    {"submit.disagg", "disagg", 0, "C", "default",
+     "submit: categoryOptionCombo"},
+    {"submit.comment", "comment", 0, "TEXT", NULL, "submit: comment"},
+    {"submit.followup", "followup", 0, NULL, NULL,
+     "submit: mark for follow-up"},
+    {"output.json", "json", 0, NULL, NULL, "status/receipts: JSON output"},
+};
+
+typedef struct {
+    const char *name;                  /* subcommand */
+    const char *usage;                 /* its synopsis */
+    int (*fn)(cds_config_t *cfg, char **args, int n_args);
+} command_t;
+
+static int
+exit_for(int rc)
+{
+    switch (rc) {
+    case CDS_OK:
+        return 0;
+    case CDS_EUSAGE:
+        return EXIT_USAGE;
+    case CDS_EPERM:
+        return EXIT_CONFIG;
+    case CDS_ETOOBIG: case CDS_EMALFORMED: case CDS_ENOTALLOWED:
+    case CDS_EUNKNOWNINDICATOR: case CDS_EUNKNOWNORGUNIT:
+    case CDS_EBADPERIOD: case CDS_EBADVALUE: case CDS_ERANGE:
+    case CDS_EBADFIELD:
+        return EXIT_INPUT;
+    default:
+        return EXIT_RUNTIME;
+    }
+}
+
+static int fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print "cdsync-agent: message" on stderr; returns code (the exit code). */
+static int
+fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, PROG ": ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+static const char *
+get(cds_config_t *cfg, const char *key)
+{
+    const char *v = cds_config_get(cfg, key);
+    return v && *v ? v : NULL;
+}
+
+/* Identity path: the configured one, else <state_dir>/agent.key. */
+static const char *
+identity_path(cds_config_t *cfg, char *buf, size_t len)
+{
+    const char *p = get(cfg, "agent.identity");
+    if (p)
+        return p;
+    snprintf(buf, len, "%s/agent.key", get(cfg, "agent.state_dir"));
+    return buf;
+}
+
+static int
+get_u64(cds_config_t *cfg, const char *key, long lo, long hi, uint64_t *out)
+{
+    char err[200];
+    long v;
+    if (cds_config_get_long(cfg, key, &v, err, sizeof err) != CDS_OK)
+        return fail(EXIT_USAGE, "%s", err);
+    if (v < lo || v > hi) {
+        char range[80];
+        snprintf(range, sizeof range, "must be %ld..%ld", lo, hi);
+        return fail(EXIT_USAGE, "%s: %s", key, range);
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* The outbox in state_dir (created 0700 if missing). */
+static int
+open_outbox(cds_config_t *cfg, outbox_t **ob)
+{
+    const char *dir = get(cfg, "agent.state_dir");
+    char path[600];
+    int err = CDS_OK;
+    if (cds_mkdir_p(dir, 0700) != 0)
+        return fail(EXIT_CONFIG, "state_dir %s: %s", dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/agent.db", dir);
+    *ob = outbox_open(path, &err);
+    if (!*ob)
+        return fail(EXIT_RUNTIME, "%s: cannot open: %s", path,
+                    cds_strerror(err));
+    return 0;
+}
+
+static int
+cmd_keygen(cds_config_t *cfg, char **args, int n_args)
+{
+    char buf[600], msg[600], pub[CDS_PUBID_LEN];
+    const char *path = identity_path(cfg, buf, sizeof buf);
+    const char *label = get(cfg, "keygen.label");
+    char *dir = strdup(path);
+    int code = 0, err = CDS_OK;
+    if (!dir || cds_mkdir_p(get(cfg, "agent.state_dir"), 0700) != 0
+        || cds_mkdir_p(dirname(dir), 0700) != 0)
+        code = fail(EXIT_CONFIG, "cannot create directory for %s: %s", path,
+                    strerror(errno));
+    free(dir);
+    if (code)
+        return code;
+    if (access(path, F_OK) == 0)
+        return fail(EXIT_CONFIG, "%s: already exists; refusing to "
+                    "overwrite an identity", path);
+    if (cds_identity_generate(path, label ? label : "") != CDS_OK)
+        return fail(EXIT_CONFIG, "%s: cannot create identity", path);
+    cds_identity_t *id = cds_identity_load(path, &err, msg, sizeof msg);
+    if (!id)
+        return fail(EXIT_CONFIG, "%s", msg);
+    cds_identity_public(id, pub, sizeof pub);
+    printf("%s\n", pub);
+    cds_identity_destroy(&id);
+    return 0;
+}
+
+/* Catalog, org units, stored_by and queue bound for submit/import. */
+static int
+intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat)
+{
+    char err[600];
+    memset(ctx, 0, sizeof *ctx);
+    if (!get(cfg, "agent.org_units"))
+        return fail(EXIT_CONFIG, "org_units is not set (config [agent] "
+                    "org_units or --org-units)");
+    *cat = cds_catalog_load(get(cfg, "agent.catalog"), err, sizeof err);
+    if (!*cat)
+        return fail(EXIT_CONFIG, "catalog: %s", err);
+    ctx->catalog = *cat;
+    ctx->org_units = get(cfg, "agent.org_units");
+    ctx->stored_by = get(cfg, "agent.stored_by");
+    if (!ctx->stored_by)
+        ctx->stored_by = getenv("USER");
+    ctx->state_dir = get(cfg, "agent.state_dir");
+    return get_u64(cfg, "agent.queue_max", 0, 1000000000L, &ctx->queue_max);
+}
+
+static int
+cmd_submit(cds_config_t *cfg, char **args, int n_args)
+{
+    const char *value = get(cfg, "submit.value");
+    bool del = cds_config_get_bool(cfg, "submit.delete");
+    if (n_args != 1 || !get(cfg, "submit.org_unit")
+        || !get(cfg, "submit.indicator") || !get(cfg, "submit.period")
+        || (!value && !del))
+        return fail(EXIT_USAGE, "submit needs --org-unit, --indicator, "
+                    "--period and one of --value or --delete");
+    if (value && del)
+        return fail(EXIT_USAGE, "give --value or --delete, not both");
+    submit_ctx_t ctx;
+    cds_catalog_t *cat = NULL;
+    outbox_t *ob = NULL;
+    char err[800];
+    int code = intake_setup(cfg, &ctx, &cat);
+    if (code == 0)
+        code = open_outbox(cfg, &ob);
+    if (code == 0) {
+        cds_update_t u;
+        memset(&u, 0, sizeof u);
+        u.org_unit = get(cfg, "submit.org_unit");
+        u.indicator = get(cfg, "submit.indicator");
+        u.period = get(cfg, "submit.period");
+        u.disagg = get(cfg, "submit.disagg");
+        u.value = del ? "" : value;
+        u.deleted = del;
+        u.comment = get(cfg, "submit.comment");
+        u.followup = cds_config_get_bool(cfg, "submit.followup");
+        int rc = submit_update(&ctx, ob, &u, err, sizeof err);
+        if (rc == CDS_OK)
+            printf("queued seq %llu\n", (unsigned long long)u.seq);
+        else
+            code = fail(exit_for(rc), "%s", err);
+    }
+    outbox_destroy(&ob);
+    cds_catalog_destroy(&cat);
+    return code;
+}
+
+static int
+cmd_import(cds_config_t *cfg, char **args, int n_args)
+{
+    if (n_args != 2)
+        return fail(EXIT_USAGE, "usage: import FILE.csv");
+    submit_ctx_t ctx;
+    cds_catalog_t *cat = NULL;
+    outbox_t *ob = NULL;
+    import_result_t res;
+    char err[800];
+    int code = intake_setup(cfg, &ctx, &cat);
+    if (code == 0)
+        code = open_outbox(cfg, &ob);
+    if (code == 0) {
+        int rc = import_file(&ctx, ob, args[1], stderr, &res, err,
+                             sizeof err);
+        if (rc == CDS_OK)
+            printf("queued %zu updates (seq %llu..%llu)\n", res.queued,
+                   (unsigned long long)res.first_seq,
+                   (unsigned long long)res.last_seq);
+        else if (rc == CDS_EBADFIELD)
+            code = fail(EXIT_INPUT, "%s: %zu bad row%s; nothing queued",
+                        args[1], res.bad_rows, res.bad_rows == 1 ? "" : "s");
+        else if (rc == CDS_EMALFORMED) {
+            code = fail(EXIT_INPUT, "%s: not usable; nothing queued",
+                        args[1]);
+        } else if (rc == CDS_EIO)
+            code = fail(EXIT_INPUT, "%s", err);
+        else
+            code = fail(exit_for(rc), "%s", err);
+    }
+    outbox_destroy(&ob);
+    cds_catalog_destroy(&cat);
+    return code;
+}
+
+static int
+cmd_status(cds_config_t *cfg, char **args, int n_args)
+{
+    outbox_t *ob = NULL;
+    if (n_args != 1)
+        return fail(EXIT_USAGE, "usage: status [--json]");
+    int code = open_outbox(cfg, &ob);
+    if (code)
+        return code;
+    int rc = status_print(ob, get(cfg, "agent.state_dir"),
+                          cds_config_get_bool(cfg, "output.json"), stdout);
+    outbox_destroy(&ob);
+    return rc == CDS_OK ? 0 : fail(EXIT_RUNTIME, "status: %s",
+                                   cds_strerror(rc));
+}
+
+static int
+cmd_receipts(cds_config_t *cfg, char **args, int n_args)
+{
+    outbox_t *ob = NULL;
+    if (n_args != 1)
+        return fail(EXIT_USAGE, "usage: receipts [--json]");
+    int code = open_outbox(cfg, &ob);
+    if (code)
+        return code;
+    int rc = receipts_print(ob, cds_config_get_bool(cfg, "output.json"),
+                            stdout);
+    outbox_destroy(&ob);
+    return rc == CDS_OK ? 0 : fail(EXIT_RUNTIME, "receipts: %s",
+                                   cds_strerror(rc));
+}
+
+/* Numbers of the sender's configuration, each range-checked. */
+static int
+run_config(cds_config_t *cfg, sender_config_t *sc)
+{
+    uint64_t v[7];
+    static const struct { const char *key; long lo, hi; } k[7] = {
+        {"agent.batch_max", 1, 1000},
+        {"agent.batch_bytes", 1024, 3L << 20},
+        {"agent.window", 1, SENDER_WINDOW_MAX},
+        {"agent.ack_timeout_ms", 100, 3600000L},
+        {"agent.backoff_min_ms", 1, 3600000L},
+        {"agent.backoff_max_ms", 1, 86400000L},
+        {"agent.queue_max", 0, 1000000000L},
+    };
+    for (int i = 0; i < 7; i++) {
+        int code = get_u64(cfg, k[i].key, k[i].lo, k[i].hi, &v[i]);
+        if (code)
+            return code;
+    }
+    memset(sc, 0, sizeof *sc);
+    sc->state_dir = get(cfg, "agent.state_dir");
+    sc->server = get(cfg, "agent.server");
+    sc->server_key = get(cfg, "agent.server_key");
+    sc->batch_max = v[0];
+    sc->batch_bytes = v[1];
+    sc->window = v[2];
+    sc->ack_timeout_ms = v[3];
+    sc->backoff_min_ms = v[4];
+    sc->backoff_max_ms = v[5] < v[4] ? v[4] : v[5];
+    if (!sc->server_key)
+        return fail(EXIT_CONFIG, "server_key is not set (the aggregator's "
+                    "cds1:... identity)");
+    if (!sc->server)
+        return fail(EXIT_CONFIG, "server is not set");
+    return 0;
+}
+
+/* Load what `run` needs; the daemon itself is sender_run. */
+static int
+run_daemon(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
+{
+    char err[600];
+    sender_t *s = sender_new(sc, id, ob, err, sizeof err);
+    if (!s)
+        return fail(EXIT_CONFIG, "%s", err);
+    cds_signal_install();
+    cds_log(CDS_LOG_INFO, "started", "server=%s state_dir=%s",
+            cds_logq(sc->server), cds_logq(sc->state_dir));
+    int rc = sender_run(s);
+    sender_destroy(&s);
+    return rc == CDS_OK ? 0 : EXIT_RUNTIME;
+}
+
+static int
+cmd_run(cds_config_t *cfg, char **args, int n_args)
+{
+    sender_config_t sc;
+    char buf[600], err[600];
+    int code, e = CDS_OK, lock_fd = -1;
+    cds_catalog_t *cat = NULL;
+    cds_identity_t *id = NULL;
+    outbox_t *ob = NULL;
+    if (n_args != 1)
+        return fail(EXIT_USAGE, "usage: run");
+    if ((code = run_config(cfg, &sc)))
+        return code;
+    const char *idpath = identity_path(cfg, buf, sizeof buf);
+    if (!(id = cds_identity_load(idpath, &e, err, sizeof err)))
+        return fail(EXIT_CONFIG, "%s: %s", idpath, err);
+    if (!(cat = cds_catalog_load(get(cfg, "agent.catalog"), err,
+                                 sizeof err))) {
+        code = fail(EXIT_CONFIG, "catalog: %s", err);
+        goto out;
+    }
+    sc.catalog_version = cds_catalog_version(cat);
+    if ((code = open_outbox(cfg, &ob)))
+        goto out;
+    e = sender_lock(sc.state_dir, &lock_fd);
+    if (e == CDS_EBUSY)
+        code = fail(EXIT_RUNTIME, "another cdsync-agent is already running "
+                    "for %s", sc.state_dir);
+    else if (e != CDS_OK)
+        code = fail(EXIT_RUNTIME, "%s/agent.lock: cannot lock",
+                    sc.state_dir);
+    else
+        code = run_daemon(&sc, id, ob);
+out:
+    if (lock_fd >= 0)
+        close(lock_fd);
+    outbox_destroy(&ob);
+    cds_catalog_destroy(&cat);
+    cds_identity_destroy(&id);
+    return code;
+}
+
+static const command_t commands[] = {
+    {"keygen", "keygen [--label TEXT]", cmd_keygen},
+    {"submit", "submit --org-unit OU --indicator DE --period PE "
+               "(--value V | --delete) [--disagg C] [--comment T] "
+               "[--stored-by NAME] [--followup]", cmd_submit},
+    {"import", "import FILE.csv", cmd_import},
+    {"status", "status [--json]", cmd_status},
+    {"run", "run", cmd_run},
+    {"receipts", "receipts [--json]", cmd_receipts},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void
+usage(FILE *f, cds_config_t *cfg, const command_t *cmd)
+{
+    if (cmd) {
+        fprintf(f, "usage: " PROG " [-c FILE] %s\n\noptions:\n", cmd->usage);
+    } else {
+        fprintf(f, "usage: " PROG " [-c FILE] COMMAND [options]\n\n"
+                   "commands:\n");
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            fprintf(f, "  %s\n", commands[i].usage);
+        fprintf(f, "\noptions (config file " DEFAULT_CONFIG
+                   ", section [agent]):\n");
+    }
+    cds_config_print_help(cfg, f);
+}
+
+int
+main(int argc, char **argv)
+{
+    char err[600];
+    bool help = false;
+    char **rest = NULL;
+    int n_rest = 0, code;
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf(PROG " " VERSION "\n");
+        return 0;
+    }
+    if (sodium_init() < 0)
+        return fail(EXIT_RUNTIME, "libsodium init failed");
+    cds_config_t *cfg =
+        cds_config_new(options, sizeof options / sizeof options[0]);
+    if (!cfg)
+        return EXIT_RUNTIME;
+    int rc = argc < 2 ? CDS_OK
+                      : cds_config_parse(cfg, argc, argv, 1, DEFAULT_CONFIG,
+                                         &help, &rest, &n_rest, err,
+                                         sizeof err);
+    const command_t *cmd = NULL;
+    for (size_t i = 0; n_rest > 0 && i < N_COMMANDS; i++)
+        if (strcmp(rest[0], commands[i].name) == 0)
+            cmd = &commands[i];
+    cds_log_level_t level = CDS_LOG_INFO;
+    if (rc != CDS_OK) {
+        code = fail(rc == CDS_EUSAGE ? EXIT_USAGE : EXIT_CONFIG, "%s", err);
+    } else if (help) {
+        usage(stdout, cfg, cmd);
+        code = 0;
+    } else if (!cmd) {
+        if (n_rest > 0)
+            fprintf(stderr, PROG ": unknown command \"%s\"\n", rest[0]);
+        usage(stderr, cfg, NULL);
+        code = EXIT_USAGE;
+    } else if (cds_log_level_parse(get(cfg, "agent.log_level"), &level)
+               != 0) {
+        code = fail(EXIT_USAGE, "log_level: \"%s\": expected debug, info, "
+                    "warn or error", get(cfg, "agent.log_level"));
+    } else {
+        cds_log_init(PROG, level);
+        code = cmd->fn(cfg, rest, n_rest);
+    }
+    cds_config_destroy(&cfg);
+    return code;
+}

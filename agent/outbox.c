@@ -1,0 +1,790 @@
+/*  outbox: see outbox.h for the contract and on-disk format. */
+#include "outbox.h"
+#include "outbox_sql.h"
+
+#include "cds_codec.h"
+#include "cds_db.h"
+#include "cds_err.h"
+#include "cds_hlc.h"
+#include "cds_log.h"
+#include "cds_util.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    ST_META_GET,
+    ST_META_SET_LAST,
+    ST_META_SET_ACKED,
+    ST_META_SET_CONN,
+    ST_INSERT,
+    ST_READ,
+    ST_PARK,
+    ST_NEXT_PARKED,
+    ST_MOVE,
+    ST_HEAD_AT,
+    ST_STATS,
+    ST_REJECT,
+    ST_DELETE_ACKED,
+    ST_RECEIPT,
+    ST_REJECTED_LIST,
+    ST_RECEIPTS_LIST,
+    ST__COUNT
+};
+
+static const char *const outbox_sql[ST__COUNT] = {
+    [ST_META_GET] = OUTBOX_SQL_META_GET,
+    [ST_META_SET_LAST] = OUTBOX_SQL_META_SET_LAST,
+    [ST_META_SET_ACKED] = OUTBOX_SQL_META_SET_ACKED,
+    [ST_META_SET_CONN] = OUTBOX_SQL_META_SET_CONN,
+    [ST_INSERT] = OUTBOX_SQL_INSERT,
+    [ST_READ] = OUTBOX_SQL_READ,
+    [ST_PARK] = OUTBOX_SQL_PARK,
+    [ST_NEXT_PARKED] = OUTBOX_SQL_NEXT_PARKED,
+    [ST_MOVE] = OUTBOX_SQL_MOVE,
+    [ST_HEAD_AT] = OUTBOX_SQL_HEAD_AT,
+    [ST_STATS] = OUTBOX_SQL_STATS,
+    [ST_REJECT] = OUTBOX_SQL_REJECT,
+    [ST_DELETE_ACKED] = OUTBOX_SQL_DELETE_ACKED,
+    [ST_RECEIPT] = OUTBOX_SQL_RECEIPT,
+    [ST_REJECTED_LIST] = OUTBOX_SQL_REJECTED_LIST,
+    [ST_RECEIPTS_LIST] = OUTBOX_SQL_RECEIPTS_LIST,
+};
+
+static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1};
+
+struct outbox {
+    cds_db_t *db;                       /* owned connection */
+    sqlite3_stmt *st[ST__COUNT];        /* prepared once, reset after use */
+    bool conn_cached;                   /* conn_state/last_error loaded */
+    char conn_state[32];                /* last written connection state */
+    char last_error[512];               /* last written error */
+};
+
+typedef struct {
+    int64_t depth;                      /* pending rows */
+    int64_t oldest_ms;                  /* min(queued_at_ms), 0 if none */
+    int64_t bytes;                      /* sum(size) */
+    int64_t first;                      /* min(seq), 0 if none */
+} stats_t;
+
+outbox_t *
+outbox_open(const char *path, int *err)
+{
+    outbox_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        *err = CDS_ENOMEM;
+        return NULL;
+    }
+    self->db = cds_db_open(path, outbox_migrations,
+                           (int)(sizeof outbox_migrations
+                                 / sizeof outbox_migrations[0]),
+                           0, err);
+    if (!self->db)
+        goto fail;
+    for (int i = 0; i < ST__COUNT; i++) {
+        self->st[i] = cds_db_prepare(self->db, outbox_sql[i]);
+        if (!self->st[i]) {
+            *err = CDS_ERROR;
+            goto fail;
+        }
+    }
+    return self;
+fail:
+    outbox_destroy(&self);
+    return NULL;
+}
+
+void
+outbox_destroy(outbox_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    outbox_t *self = *self_p;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(self->st[i]);
+    cds_db_close(&self->db);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Copy a 32-byte blob column into out (zeros when the column is short). */
+static void
+column_hash(sqlite3_stmt *st, int col, uint8_t out[CDS_HASH_BYTES])
+{
+    const void *p = sqlite3_column_blob(st, col);
+    memset(out, 0, CDS_HASH_BYTES);
+    if (p && sqlite3_column_bytes(st, col) == CDS_HASH_BYTES)
+        memcpy(out, p, CDS_HASH_BYTES);
+}
+
+static void
+column_text(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(out, len, "%s", t ? (const char *)t : "");
+}
+
+int
+outbox_meta(outbox_t *self, outbox_meta_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_META_GET];
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = cds_db_fail(self->db, "outbox: read meta");
+        cds_stmt_done(st);
+        return rc ? rc : CDS_ECORRUPT;
+    }
+    memset(out, 0, sizeof *out);
+    out->acked_seq = (uint64_t)sqlite3_column_int64(st, 0);
+    column_hash(st, 1, out->acked_head);
+    out->last_seq = (uint64_t)sqlite3_column_int64(st, 2);
+    column_hash(st, 3, out->last_head);
+    out->hlc_last = (uint64_t)sqlite3_column_int64(st, 4);
+    column_text(st, 5, out->conn_state, sizeof out->conn_state);
+    out->conn_changed_at_ms = (uint64_t)sqlite3_column_int64(st, 6);
+    column_text(st, 7, out->last_error, sizeof out->last_error);
+    out->last_error_at_ms = (uint64_t)sqlite3_column_int64(st, 8);
+    out->last_ack_at_ms = (uint64_t)sqlite3_column_int64(st, 9);
+    cds_stmt_done(st);
+    return CDS_OK;
+}
+
+static int
+read_stats(outbox_t *self, stats_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_STATS];
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        int rc = cds_db_fail(self->db, "outbox: stats");
+        cds_stmt_done(st);
+        return rc ? rc : CDS_ERROR;
+    }
+    out->depth = sqlite3_column_int64(st, 0);
+    out->oldest_ms = sqlite3_column_int64(st, 1);
+    out->bytes = sqlite3_column_int64(st, 2);
+    out->first = sqlite3_column_int64(st, 3);
+    cds_stmt_done(st);
+    return CDS_OK;
+}
+
+/* Run a statement that returns no rows; reset it on every path. */
+static int
+step_done(outbox_t *self, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        rc = cds_db_fail(self->db, what);
+    else
+        rc = CDS_OK;
+    cds_stmt_done(st);
+    return rc;
+}
+
+static int
+write_last(outbox_t *self, uint64_t last_seq,
+           const uint8_t head[CDS_HASH_BYTES], uint64_t hlc_last)
+{
+    sqlite3_stmt *st = self->st[ST_META_SET_LAST];
+    cds_bind_int64(st, ":last_seq", (int64_t)last_seq);
+    cds_bind_blob(st, ":last_head", head, CDS_HASH_BYTES);
+    cds_bind_int64(st, ":hlc_last", (int64_t)hlc_last);
+    return step_done(self, st, "outbox: write last_seq");
+}
+
+static int
+write_acked(outbox_t *self, uint64_t acked_seq,
+            const uint8_t head[CDS_HASH_BYTES], uint64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_META_SET_ACKED];
+    cds_bind_int64(st, ":acked_seq", (int64_t)acked_seq);
+    cds_bind_blob(st, ":acked_head", head, CDS_HASH_BYTES);
+    cds_bind_int64(st, ":now", (int64_t)now_ms);
+    return step_done(self, st, "outbox: write acked_seq");
+}
+
+/* Encoded size of u as one repeated field of a Batch (tag + length +
+ * body): what it adds to a batch on the wire. */
+static size_t
+encoded_size(const cds_update_t *u)
+{
+    Cdsync__Update pb = CDSYNC__UPDATE__INIT;
+    cds_update_to_pb(u, &pb);
+    size_t n = cdsync__update__get_packed_size(&pb);
+    return n + 1 + (n < 128 ? 1 : n < 16384 ? 2 : 3);
+}
+
+static int
+insert_row(outbox_t *self, const cds_update_t *u, const char *source,
+           const uint8_t hash[CDS_HASH_BYTES],
+           const uint8_t head[CDS_HASH_BYTES], uint64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_INSERT];
+    cds_bind_int64(st, ":seq", (int64_t)u->seq);
+    cds_bind_text(st, ":org_unit", u->org_unit);
+    cds_bind_text(st, ":indicator", u->indicator);
+    cds_bind_text(st, ":period", u->period);
+    cds_bind_text(st, ":disagg", u->disagg ? u->disagg : "default");
+    cds_bind_text(st, ":value", u->value ? u->value : "");
+    cds_bind_int64(st, ":deleted", u->deleted);
+    cds_bind_text(st, ":comment", u->comment);
+    cds_bind_text(st, ":stored_by", u->stored_by);
+    cds_bind_int64(st, ":followup", u->followup);
+    cds_bind_int64(st, ":hlc", (int64_t)u->hlc);
+    cds_bind_blob(st, ":hash", hash, CDS_HASH_BYTES);
+    cds_bind_blob(st, ":chain_head", head, CDS_HASH_BYTES);
+    cds_bind_int64(st, ":size", (int64_t)encoded_size(u));
+    cds_bind_int64(st, ":queued_at_ms", (int64_t)now_ms);
+    cds_bind_text(st, ":source", source ? source : "submit");
+    return step_done(self, st, "outbox: insert");
+}
+
+/* Inside a transaction: check the bound, then insert every row. */
+static int
+push_rows(outbox_t *self, cds_update_t *u, const char *const *sources,
+          size_t n, uint64_t queue_max, char *err, size_t errlen)
+{
+    outbox_meta_t m;
+    stats_t s;
+    int rc = outbox_meta(self, &m);
+    if (rc == CDS_OK)
+        rc = read_stats(self, &s);
+    if (rc != CDS_OK)
+        return rc;
+    if (queue_max && (uint64_t)s.depth + n > queue_max) {
+        snprintf(err, errlen,
+                 "queue full: %lld pending + %zu new > queue_max %llu "
+                 "(is the daemon running and connected?)",
+                 (long long)s.depth, n, (unsigned long long)queue_max);
+        return CDS_EFULL;
+    }
+    cds_hlc_t hlc;
+    cds_hlc_init(&hlc, m.hlc_last);
+    uint64_t now = cds_now_ms();
+    uint8_t head[CDS_HASH_BYTES], hash[CDS_HASH_BYTES];
+    memcpy(head, m.last_head, sizeof head);
+    for (size_t i = 0; i < n; i++) {
+        u[i].seq = m.last_seq + 1 + i;
+        u[i].hlc = cds_hlc_now(&hlc, now);
+        cds_update_hash(&u[i], hash);
+        cds_chain_next(head, hash, head);
+        rc = insert_row(self, &u[i], sources ? sources[i] : NULL, hash, head,
+                        now);
+        if (rc != CDS_OK) {
+            snprintf(err, errlen, "outbox: insert seq %llu failed: %s",
+                     (unsigned long long)u[i].seq, cds_strerror(rc));
+            return rc;
+        }
+    }
+    return write_last(self, m.last_seq + n, head, cds_hlc_last(&hlc));
+}
+
+int
+outbox_push(outbox_t *self, cds_update_t *u, const char *const *sources,
+            size_t n, uint64_t queue_max, char *err, size_t errlen)
+{
+    if (n == 0)
+        return CDS_OK;
+    int rc = cds_db_begin(self->db);
+    if (rc != CDS_OK) {
+        snprintf(err, errlen, "outbox: cannot begin: %s", cds_strerror(rc));
+        return rc;
+    }
+    rc = push_rows(self, u, sources, n, queue_max, err, errlen);
+    if (rc == CDS_OK) {
+        rc = cds_db_commit(self->db);
+        if (rc != CDS_OK)
+            snprintf(err, errlen, "outbox: commit failed: %s",
+                     cds_strerror(rc));
+    } else {
+        cds_db_rollback(self->db);
+    }
+    if (rc != CDS_OK)
+        for (size_t i = 0; i < n; i++)
+            u[i].seq = u[i].hlc = 0;
+    return rc;
+}
+
+/* Fill row from a statement with OUTBOX_SQL_COLUMNS. 0 or -1 (ENOMEM). */
+static int
+row_from_stmt(sqlite3_stmt *st, outbox_row_t *row)
+{
+    static const int text_cols[] = {1, 2, 3, 4, 5, 7, 8, 15};
+    enum { NT = sizeof text_cols / sizeof text_cols[0] };
+    size_t len[NT], total = 0;
+    for (int i = 0; i < NT; i++) {
+        (void)sqlite3_column_text(st, text_cols[i]);
+        len[i] = (size_t)sqlite3_column_bytes(st, text_cols[i]);
+        total += len[i] + 1;
+    }
+    memset(row, 0, sizeof *row);
+    row->strs = malloc(total);
+    if (!row->strs)
+        return -1;
+    char *p = row->strs;
+    const char *s[NT];
+    for (int i = 0; i < NT; i++) {
+        const unsigned char *t = sqlite3_column_text(st, text_cols[i]);
+        if (!t) {
+            s[i] = NULL;
+            continue;
+        }
+        memcpy(p, t, len[i]);
+        p[len[i]] = '\0';
+        s[i] = p;
+        p += len[i] + 1;
+    }
+    row->u.seq = (uint64_t)sqlite3_column_int64(st, 0);
+    row->u.org_unit = s[0];
+    row->u.indicator = s[1];
+    row->u.period = s[2];
+    row->u.disagg = s[3];
+    row->u.value = s[4];
+    row->u.deleted = sqlite3_column_int(st, 6) != 0;
+    row->u.comment = s[5];
+    row->u.stored_by = s[6];
+    row->u.followup = sqlite3_column_int(st, 9) != 0;
+    row->u.hlc = (uint64_t)sqlite3_column_int64(st, 10);
+    column_hash(st, 11, row->hash);
+    column_hash(st, 12, row->head);
+    row->size = (size_t)sqlite3_column_int64(st, 13);
+    row->queued_at_ms = (uint64_t)sqlite3_column_int64(st, 14);
+    row->source = (char *)s[7];
+    return 0;
+}
+
+void
+outbox_rows_free(outbox_row_t **rows_p, size_t n)
+{
+    if (!rows_p || !*rows_p)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free((*rows_p)[i].strs);
+    free(*rows_p);
+    *rows_p = NULL;
+}
+
+int
+outbox_read(outbox_t *self, uint64_t from, size_t max_count,
+            size_t max_bytes, outbox_row_t **rows, size_t *n)
+{
+    sqlite3_stmt *st = self->st[ST_READ];
+    outbox_row_t *out = NULL;
+    size_t cap = 0, count = 0, bytes = 0;
+    int rc = CDS_OK;
+    *rows = NULL;
+    *n = 0;
+    if (max_count == 0)
+        return CDS_OK;
+    cds_bind_int64(st, ":from", (int64_t)from);
+    cds_bind_int64(st, ":limit", (int64_t)max_count);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t size = (size_t)sqlite3_column_int64(st, 13);
+        if (count > 0 && bytes + size > max_bytes)
+            break;
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            outbox_row_t *grown = realloc(out, ncap * sizeof *out);
+            if (!grown)
+                break;
+            out = grown;
+            cap = ncap;
+        }
+        if (row_from_stmt(st, &out[count]) != 0)
+            break;
+        bytes += size;
+        count++;
+    }
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        /* Stopped on a bound, or an allocation failed (count < wanted). */
+        rc = CDS_OK;
+    } else {
+        rc = cds_db_fail(self->db, "outbox: read");
+        outbox_rows_free(&out, count);
+        count = 0;
+    }
+    cds_stmt_done(st);
+    *rows = out;
+    *n = count;
+    return rc;
+}
+
+static int
+head_of_row(outbox_t *self, uint64_t seq, uint8_t out[CDS_HASH_BYTES])
+{
+    sqlite3_stmt *st = self->st[ST_HEAD_AT];
+    cds_bind_int64(st, ":seq", (int64_t)seq);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        column_hash(st, 0, out);
+        rc = CDS_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = CDS_ENOTFOUND;
+    } else {
+        rc = cds_db_fail(self->db, "outbox: head at");
+    }
+    cds_stmt_done(st);
+    return rc;
+}
+
+int
+outbox_head_at(outbox_t *self, uint64_t seq, uint8_t out[CDS_HASH_BYTES])
+{
+    if (seq == 0) {
+        memset(out, 0, CDS_HASH_BYTES);
+        return CDS_OK;
+    }
+    int rc = head_of_row(self, seq, out);
+    if (rc != CDS_ENOTFOUND)
+        return rc;
+    outbox_meta_t m;
+    if ((rc = outbox_meta(self, &m)) != CDS_OK)
+        return rc;
+    if (seq == m.acked_seq) {
+        memcpy(out, m.acked_head, CDS_HASH_BYTES);
+        return CDS_OK;
+    }
+    if (seq == m.last_seq) {
+        memcpy(out, m.last_head, CDS_HASH_BYTES);
+        return CDS_OK;
+    }
+    return CDS_ENOTFOUND;
+}
+
+static int
+record_rejections(outbox_t *self, const Cdsync__Ack *ack, uint64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_REJECT];
+    for (size_t i = 0; i < ack->n_rejections; i++) {
+        const Cdsync__Rejection *r = ack->rejections[i];
+        if (!r)
+            continue;
+        if (r->retry)
+            cds_log(CDS_LOG_WARN, "ack_retry_rejection",
+                    "seq=%llu code=%s note=\"recorded as permanent: covered "
+                    "by acked_seq\"",
+                    (unsigned long long)r->seq, cds_strerror((int)r->code));
+        cds_bind_int64(st, ":seq", (int64_t)r->seq);
+        cds_bind_int64(st, ":acked_seq", (int64_t)ack->acked_seq);
+        cds_bind_int64(st, ":code", (int64_t)r->code);
+        cds_bind_text(st, ":field", r->field ? r->field : "");
+        cds_bind_text(st, ":message", r->message ? r->message : "");
+        cds_bind_int64(st, ":now", (int64_t)now_ms);
+        int rc = step_done(self, st, "outbox: record rejection");
+        if (rc != CDS_OK)
+            return rc;
+    }
+    return CDS_OK;
+}
+
+/* ACK_OK part of outbox_apply_ack, inside the transaction. */
+static int
+apply_ok(outbox_t *self, const Cdsync__Ack *ack, uint64_t now_ms)
+{
+    outbox_meta_t m;
+    int rc = outbox_meta(self, &m);
+    if (rc != CDS_OK)
+        return rc;
+    bool ack_head_ok = ack->acked_head.len == CDS_HASH_BYTES;
+    if (ack->acked_seq > m.last_seq) {
+        /* We never assigned these seqs: a restored database. Never reuse
+         * them: adopt the aggregator's position (as outbox_renumber). */
+        if (!ack_head_ok)
+            return CDS_EBADSEQ;
+        cds_log(CDS_LOG_WARN, "ack_beyond_last_seq",
+                "acked_seq=%llu last_seq=%llu",
+                (unsigned long long)ack->acked_seq,
+                (unsigned long long)m.last_seq);
+        rc = write_last(self, ack->acked_seq, ack->acked_head.data,
+                        m.hlc_last);
+        if (rc != CDS_OK)
+            return rc;
+    }
+    if ((rc = record_rejections(self, ack, now_ms)) != CDS_OK)
+        return rc;
+    uint64_t acked = m.acked_seq;
+    uint8_t head[CDS_HASH_BYTES];
+    memcpy(head, m.acked_head, sizeof head);
+    if (ack->acked_seq > m.acked_seq) {
+        acked = ack->acked_seq;
+        rc = head_of_row(self, acked, head);
+        if (rc == CDS_ENOTFOUND && ack_head_ok)
+            memcpy(head, ack->acked_head.data, sizeof head);
+        else if (rc != CDS_OK)
+            return rc == CDS_ENOTFOUND ? CDS_EBADSEQ : rc;
+        if (ack_head_ok && sodium_memcmp(head, ack->acked_head.data,
+                                         CDS_HASH_BYTES) != 0)
+            cds_log(CDS_LOG_ERROR, "ack_head_mismatch",
+                    "acked_seq=%llu note=\"aggregator chain differs from "
+                    "ours\"",
+                    (unsigned long long)acked);
+    }
+    sqlite3_stmt *st = self->st[ST_DELETE_ACKED];
+    cds_bind_int64(st, ":acked_seq", (int64_t)ack->acked_seq);
+    if ((rc = step_done(self, st, "outbox: delete acked")) != CDS_OK)
+        return rc;
+    return write_acked(self, acked, head, now_ms);
+}
+
+static int
+store_receipt(outbox_t *self, const Cdsync__Ack *ack, const uint8_t *raw,
+              size_t raw_len, uint64_t now_ms)
+{
+    uint8_t digest[CDS_HASH_BYTES];
+    crypto_generichash(digest, sizeof digest, raw, raw_len, NULL, 0);
+    sqlite3_stmt *st = self->st[ST_RECEIPT];
+    cds_bind_blob(st, ":digest", digest, sizeof digest);
+    cds_bind_int64(st, ":first_seq", (int64_t)ack->batch_first);
+    cds_bind_int64(st, ":last_seq", (int64_t)ack->batch_last);
+    cds_bind_int64(st, ":acked_seq", (int64_t)ack->acked_seq);
+    cds_bind_int64(st, ":status", (int64_t)ack->status);
+    cds_bind_int64(st, ":error", (int64_t)ack->error);
+    cds_bind_text(st, ":message", ack->message ? ack->message : "");
+    cds_bind_int64(st, ":committed_at_ms", (int64_t)ack->committed_at_ms);
+    cds_bind_int64(st, ":received_at_ms", (int64_t)now_ms);
+    cds_bind_blob(st, ":envelope", raw, (int)raw_len);
+    return step_done(self, st, "outbox: store receipt");
+}
+
+int
+outbox_apply_ack(outbox_t *self, const Cdsync__Ack *ack, const uint8_t *raw,
+                 size_t raw_len, uint64_t now_ms)
+{
+    int rc = cds_db_begin(self->db);
+    if (rc != CDS_OK)
+        return rc;
+    if (ack->status == CDSYNC__ACK_STATUS__ACK_OK)
+        rc = apply_ok(self, ack, now_ms);
+    if (rc == CDS_OK && raw)
+        rc = store_receipt(self, ack, raw, raw_len, now_ms);
+    if (rc == CDS_OK)
+        return cds_db_commit(self->db);
+    cds_db_rollback(self->db);
+    return rc;
+}
+
+/* Inside the transaction: move parked rows to after+1.. in order. */
+static int
+move_parked(outbox_t *self, uint64_t after, uint8_t head[CDS_HASH_BYTES],
+            uint64_t *count)
+{
+    sqlite3_stmt *next = self->st[ST_NEXT_PARKED];
+    sqlite3_stmt *move = self->st[ST_MOVE];
+    for (;;) {
+        outbox_row_t row;
+        int rc = sqlite3_step(next);
+        if (rc == SQLITE_DONE) {
+            cds_stmt_done(next);
+            return CDS_OK;
+        }
+        if (rc != SQLITE_ROW) {
+            rc = cds_db_fail(self->db, "outbox: renumber read");
+            cds_stmt_done(next);
+            return rc;
+        }
+        rc = row_from_stmt(next, &row);
+        cds_stmt_done(next);
+        if (rc != 0)
+            return CDS_ENOMEM;
+        int64_t old_seq = (int64_t)row.u.seq;   /* negative: parked */
+        row.u.seq = after + 1 + *count;
+        uint8_t hash[CDS_HASH_BYTES];
+        cds_update_hash(&row.u, hash);
+        cds_chain_next(head, hash, head);
+        cds_bind_int64(move, ":new_seq", (int64_t)row.u.seq);
+        cds_bind_blob(move, ":hash", hash, CDS_HASH_BYTES);
+        cds_bind_blob(move, ":chain_head", head, CDS_HASH_BYTES);
+        cds_bind_int64(move, ":old_seq", old_seq);
+        free(row.strs);
+        if ((rc = step_done(self, move, "outbox: renumber move")) != CDS_OK)
+            return rc;
+        (*count)++;
+    }
+}
+
+static int
+renumber_rows(outbox_t *self, uint64_t from, uint64_t after,
+              const uint8_t head_after[CDS_HASH_BYTES], uint64_t *count)
+{
+    outbox_meta_t m;
+    stats_t s;
+    int rc = outbox_meta(self, &m);
+    if (rc != CDS_OK)
+        return rc;
+    sqlite3_stmt *park = self->st[ST_PARK];
+    cds_bind_int64(park, ":from", (int64_t)from);
+    if ((rc = step_done(self, park, "outbox: renumber park")) != CDS_OK)
+        return rc;
+    uint8_t head[CDS_HASH_BYTES];
+    memcpy(head, head_after, sizeof head);
+    if ((rc = move_parked(self, after, head, count)) != CDS_OK)
+        return rc;
+    uint64_t final = after + *count;
+    if (final > m.last_seq
+        && (rc = write_last(self, final, head, m.hlc_last)) != CDS_OK)
+        return rc;
+    if ((rc = read_stats(self, &s)) != CDS_OK)
+        return rc;
+    /* The aggregator processed everything <= after; say so only when no
+     * row of ours below it is still waiting to be probed. */
+    if (after > m.acked_seq && (s.depth == 0 || (uint64_t)s.first > after))
+        rc = write_acked(self, after, head_after, m.last_ack_at_ms);
+    return rc;
+}
+
+int
+outbox_renumber(outbox_t *self, uint64_t from, uint64_t after,
+                const uint8_t head_after[CDS_HASH_BYTES], uint64_t *count)
+{
+    *count = 0;
+    int rc = cds_db_begin(self->db);
+    if (rc != CDS_OK)
+        return rc;
+    rc = renumber_rows(self, from, after, head_after, count);
+    if (rc == CDS_OK)
+        rc = cds_db_commit(self->db);
+    else
+        cds_db_rollback(self->db);
+    if (rc != CDS_OK)
+        *count = 0;
+    return rc;
+}
+
+uint64_t
+outbox_first_pending(outbox_t *self)
+{
+    stats_t s;
+    if (read_stats(self, &s) != CDS_OK)
+        return 0;
+    return s.depth > 0 ? (uint64_t)s.first : 0;
+}
+
+int64_t
+outbox_depth(outbox_t *self)
+{
+    stats_t s;
+    return read_stats(self, &s) == CDS_OK ? s.depth : -1;
+}
+
+int64_t
+outbox_oldest_age_ms(outbox_t *self, uint64_t now_ms)
+{
+    stats_t s;
+    if (read_stats(self, &s) != CDS_OK)
+        return -1;
+    if (s.depth == 0 || (uint64_t)s.oldest_ms > now_ms)
+        return 0;
+    return (int64_t)(now_ms - (uint64_t)s.oldest_ms);
+}
+
+int64_t
+outbox_bytes_pending(outbox_t *self)
+{
+    stats_t s;
+    return read_stats(self, &s) == CDS_OK ? s.bytes : -1;
+}
+
+int
+outbox_set_conn(outbox_t *self, const char *state, const char *error,
+                uint64_t now_ms)
+{
+    if (!self->conn_cached) {
+        outbox_meta_t m;
+        int rc = outbox_meta(self, &m);
+        if (rc != CDS_OK)
+            return rc;
+        snprintf(self->conn_state, sizeof self->conn_state, "%s",
+                 m.conn_state);
+        snprintf(self->last_error, sizeof self->last_error, "%s",
+                 m.last_error);
+        self->conn_cached = true;
+    }
+    bool new_state = strcmp(state, self->conn_state) != 0;
+    bool new_error = error && *error && strcmp(error, self->last_error) != 0;
+    if (!new_state && !new_error)
+        return CDS_OK;     /* nothing changed: no write amplification */
+    outbox_meta_t m;
+    int rc = outbox_meta(self, &m);
+    if (rc != CDS_OK)
+        return rc;
+    sqlite3_stmt *st = self->st[ST_META_SET_CONN];
+    cds_bind_text(st, ":state", state);
+    cds_bind_int64(st, ":changed_at",
+                   (int64_t)(new_state ? now_ms : m.conn_changed_at_ms));
+    cds_bind_text(st, ":error", new_error ? error : m.last_error);
+    cds_bind_int64(st, ":error_at",
+                   (int64_t)(new_error ? now_ms : m.last_error_at_ms));
+    rc = step_done(self, st, "outbox: write connection state");
+    if (rc == CDS_OK) {
+        snprintf(self->conn_state, sizeof self->conn_state, "%s", state);
+        if (new_error)
+            snprintf(self->last_error, sizeof self->last_error, "%s", error);
+    }
+    return rc;
+}
+
+int
+outbox_rejected_list(outbox_t *self, outbox_rejected_fn fn, void *arg)
+{
+    sqlite3_stmt *st = self->st[ST_REJECTED_LIST];
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        outbox_rejected_t r;
+        memset(&r, 0, sizeof r);
+        r.u.seq = (uint64_t)sqlite3_column_int64(st, 0);
+        r.u.org_unit = (const char *)sqlite3_column_text(st, 1);
+        r.u.indicator = (const char *)sqlite3_column_text(st, 2);
+        r.u.period = (const char *)sqlite3_column_text(st, 3);
+        r.u.disagg = (const char *)sqlite3_column_text(st, 4);
+        r.u.value = (const char *)sqlite3_column_text(st, 5);
+        r.u.deleted = sqlite3_column_int(st, 6) != 0;
+        r.u.comment = (const char *)sqlite3_column_text(st, 7);
+        r.u.stored_by = (const char *)sqlite3_column_text(st, 8);
+        r.u.followup = sqlite3_column_int(st, 9) != 0;
+        r.u.hlc = (uint64_t)sqlite3_column_int64(st, 10);
+        r.code = sqlite3_column_int(st, 11);
+        r.field = (const char *)sqlite3_column_text(st, 12);
+        r.message = (const char *)sqlite3_column_text(st, 13);
+        r.rejected_at_ms = (uint64_t)sqlite3_column_int64(st, 14);
+        stop = fn(&r, arg);
+    }
+    if (stop)
+        rc = stop;
+    else if (rc == SQLITE_DONE)
+        rc = CDS_OK;
+    else
+        rc = cds_db_fail(self->db, "outbox: list rejected");
+    cds_stmt_done(st);
+    return rc;
+}
+
+int
+outbox_receipts_list(outbox_t *self, outbox_receipt_fn fn, void *arg)
+{
+    sqlite3_stmt *st = self->st[ST_RECEIPTS_LIST];
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        outbox_receipt_t r;
+        const unsigned char *msg = sqlite3_column_text(st, 5);
+        r.first_seq = (uint64_t)sqlite3_column_int64(st, 0);
+        r.last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+        r.acked_seq = (uint64_t)sqlite3_column_int64(st, 2);
+        r.status = sqlite3_column_int(st, 3);
+        r.error = sqlite3_column_int(st, 4);
+        r.message = msg ? (const char *)msg : "";
+        r.committed_at_ms = (uint64_t)sqlite3_column_int64(st, 6);
+        r.received_at_ms = (uint64_t)sqlite3_column_int64(st, 7);
+        r.envelope = sqlite3_column_blob(st, 8);
+        r.envelope_len = (size_t)sqlite3_column_bytes(st, 8);
+        stop = fn(&r, arg);
+    }
+    if (stop)
+        rc = stop;
+    else if (rc == SQLITE_DONE)
+        rc = CDS_OK;
+    else
+        rc = cds_db_fail(self->db, "outbox: list receipts");
+    cds_stmt_done(st);
+    return rc;
+}

@@ -1,0 +1,159 @@
+/*  outbox: the agent's durable queue of updates waiting for an ack, with
+ *  the receipts and rejections the aggregator sent back.
+ *
+ *  Invariants:
+ *  - seq is strictly increasing and never reused: meta.last_seq is >= every
+ *    seq ever assigned (also across renumbering), and a push takes
+ *    last_seq + 1, last_seq + 2, ...
+ *  - Pending rows form one contiguous range; chain_head of each row is
+ *    head(seq) of the hash chain (common/cds_update.h), starting from
+ *    meta.last_head / the previous row's head.
+ *  - A row leaves `outbox` only inside the transaction that records an ack
+ *    covering its seq (and, if that ack rejected it, copies it into
+ *    `rejected`). "Queued" means committed with synchronous=FULL.
+ *
+ *  Applying the same ack twice is harmless: the delete of rows <= acked_seq
+ *  finds nothing the second time, the copy into `rejected` selects from the
+ *  (now empty) outbox rows and is INSERT OR IGNORE on seq, the receipt is
+ *  INSERT OR IGNORE on the BLAKE2b digest of the signed envelope bytes, and
+ *  acked_seq only ever moves forward (max).
+ *
+ *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 1):
+ *    meta(id=1, acked_seq, acked_head BLOB32, last_seq, last_head BLOB32,
+ *         hlc_last, conn_state TEXT, conn_changed_at_ms, last_error TEXT,
+ *         last_error_at_ms, last_ack_at_ms)
+ *    outbox(seq PK, org_unit, indicator, period, disagg, value, deleted,
+ *           comment, stored_by, followup, hlc, hash BLOB32,
+ *           chain_head BLOB32, size (encoded Update bytes), queued_at_ms,
+ *           source "import:data.csv:12" | "submit")
+ *    rejected(seq PK, the update fields, code, field, message,
+ *             rejected_at_ms)
+ *    receipts(id PK, digest BLOB32 UNIQUE, first_seq, last_seq, acked_seq,
+ *             status, error, message, committed_at_ms, received_at_ms,
+ *             envelope BLOB = the raw signed Ack envelope as received) */
+#ifndef AGENT_OUTBOX_H
+#define AGENT_OUTBOX_H
+
+#include "cds_update.h"
+#include "cdsync.pb-c.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct outbox outbox_t;
+
+/* One pending row as read back; strings are owned by the row array. */
+typedef struct {
+    cds_update_t u;                    /* seq, fields, hlc */
+    uint8_t hash[CDS_HASH_BYTES];      /* content hash */
+    uint8_t head[CDS_HASH_BYTES];      /* chain head after this row */
+    uint64_t queued_at_ms;             /* wall clock when queued */
+    size_t size;                       /* encoded Update bytes */
+    char *source;                      /* "submit", "import:f.csv:12" */
+    char *strs;                        /* owns every string of the row */
+} outbox_row_t;
+
+/* Daemon-visible state kept in meta. */
+typedef struct {
+    uint64_t acked_seq;                /* highest seq covered by an ack */
+    uint8_t acked_head[CDS_HASH_BYTES];/* chain head at acked_seq */
+    uint64_t last_seq;                 /* highest seq ever assigned */
+    uint8_t last_head[CDS_HASH_BYTES]; /* chain head at last_seq */
+    uint64_t hlc_last;                 /* persisted HLC */
+    char conn_state[32];               /* "hello", "sending", ... */
+    uint64_t conn_changed_at_ms;       /* when conn_state last changed */
+    char last_error[512];              /* "" when none */
+    uint64_t last_error_at_ms;         /* 0 when none */
+    uint64_t last_ack_at_ms;           /* when the last ack was stored */
+} outbox_meta_t;
+
+/* One rejected update (strings borrowed for the callback's duration). */
+typedef struct {
+    cds_update_t u;                    /* the refused update */
+    int code;                          /* cds_err_t reason */
+    const char *field;                 /* field named by the aggregator */
+    const char *message;               /* its explanation */
+    uint64_t rejected_at_ms;           /* when the ack was recorded */
+} outbox_rejected_t;
+
+/* One stored receipt (borrowed for the callback's duration). */
+typedef struct {
+    uint64_t first_seq, last_seq;      /* batch the ack answered */
+    uint64_t acked_seq;                /* cumulative acked seq */
+    int status;                        /* CDSYNC__ACK_STATUS__* */
+    int error;                         /* cds_err_t for refusals */
+    const char *message;               /* aggregator's message, "" none */
+    uint64_t committed_at_ms;          /* aggregator clock at commit */
+    uint64_t received_at_ms;           /* our clock when stored */
+    const uint8_t *envelope;           /* raw signed envelope */
+    size_t envelope_len;
+} outbox_receipt_t;
+
+typedef int (*outbox_rejected_fn)(const outbox_rejected_t *r, void *arg);
+typedef int (*outbox_receipt_fn)(const outbox_receipt_t *r, void *arg);
+
+/* Open or create the outbox database at path. NULL on failure with *err
+ * (CDS_EIO, CDS_ECORRUPT, CDS_EVERSION); logged. */
+outbox_t *outbox_open(const char *path, int *err);
+/* Finalize statements, close; sets *self_p to NULL. Safe on NULL. */
+void outbox_destroy(outbox_t **self_p);
+
+/* Queue n updates in one transaction: assigns u[i].seq and u[i].hlc (the
+ * caller's array is updated), hashes and chains them. sources[i] may be
+ * NULL ("submit" is used). CDS_EFULL (message in err) when depth + n >
+ * queue_max (0: no bound); other codes on database failure. Nothing is
+ * written unless CDS_OK is returned. */
+int outbox_push(outbox_t *self, cds_update_t *u, const char *const *sources,
+                size_t n, uint64_t queue_max, char *err, size_t errlen);
+
+/* Read pending rows with seq >= from, in order: at most max_count rows and
+ * at most max_bytes of summed encoded size (but always at least one row
+ * when any is pending). *rows is the caller's: free with outbox_rows_free. */
+int outbox_read(outbox_t *self, uint64_t from, size_t max_count,
+                size_t max_bytes, outbox_row_t **rows, size_t *n);
+/* Free rows from outbox_read; sets *rows_p to NULL. Safe on NULL. */
+void outbox_rows_free(outbox_row_t **rows_p, size_t n);
+
+/* Record an ack in one transaction. For ACK_OK: delete rows <= acked_seq,
+ * copy each rejected one into `rejected` first, advance acked_seq/head
+ * (never backwards). Any status: store the receipt when raw != NULL.
+ * CDS_OK or a database error code (nothing changed). */
+int outbox_apply_ack(outbox_t *self, const Cdsync__Ack *ack,
+                     const uint8_t *raw, size_t raw_len, uint64_t now_ms);
+
+/* Renumber pending rows with seq >= from to follow (after, head_after):
+ * they become after+1, after+2, ... in the same order, with hashes and
+ * chain heads recomputed (HLCs kept). last_seq = max(last_seq, new max)
+ * (with no rows: max(last_seq, after), head_after adopted). acked_seq is
+ * raised to after. One transaction. *count = rows renumbered. */
+int outbox_renumber(outbox_t *self, uint64_t from, uint64_t after,
+                    const uint8_t head_after[CDS_HASH_BYTES],
+                    uint64_t *count);
+
+/* Chain head at seq: zeros for 0, a pending row's head, acked_head or
+ * last_head. CDS_OK or CDS_ENOTFOUND. */
+int outbox_head_at(outbox_t *self, uint64_t seq,
+                   uint8_t out[CDS_HASH_BYTES]);
+/* Lowest pending seq, 0 when the outbox is empty (or on error, logged). */
+uint64_t outbox_first_pending(outbox_t *self);
+/* Number of pending rows; -1 on error (logged). */
+int64_t outbox_depth(outbox_t *self);
+/* Age in ms of the oldest pending row at wall time now_ms (0 if none);
+ * -1 on error. */
+int64_t outbox_oldest_age_ms(outbox_t *self, uint64_t now_ms);
+/* Sum of encoded sizes of pending rows; -1 on error. */
+int64_t outbox_bytes_pending(outbox_t *self);
+
+/* Read meta. CDS_OK or a database error. */
+int outbox_meta(outbox_t *self, outbox_meta_t *out);
+/* Store the daemon's connection state and last error ("" or NULL: keep
+ * the previous error). Writes only when something changed. */
+int outbox_set_conn(outbox_t *self, const char *state, const char *error,
+                    uint64_t now_ms);
+
+/* Call fn for each rejected update (by seq) / receipt (oldest first);
+ * a non-zero return from fn stops and is returned. */
+int outbox_rejected_list(outbox_t *self, outbox_rejected_fn fn, void *arg);
+int outbox_receipts_list(outbox_t *self, outbox_receipt_fn fn, void *arg);
+
+#endif

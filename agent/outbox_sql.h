@@ -1,0 +1,127 @@
+/*  outbox_sql: every SQL statement of agent/outbox.c, with named
+ *  parameters. Statements are prepared once at open and reset after every
+ *  step. The schema is migrated forward by cds_db (PRAGMA user_version). */
+#ifndef AGENT_OUTBOX_SQL_H
+#define AGENT_OUTBOX_SQL_H
+
+/* Version 0 -> 1. */
+#define OUTBOX_SQL_MIGRATION_1                                              \
+    "CREATE TABLE meta ("                                                   \
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"                               \
+    " acked_seq INTEGER NOT NULL DEFAULT 0,"                                \
+    " acked_head BLOB NOT NULL DEFAULT (zeroblob(32)),"                     \
+    " last_seq INTEGER NOT NULL DEFAULT 0,"                                 \
+    " last_head BLOB NOT NULL DEFAULT (zeroblob(32)),"                      \
+    " hlc_last INTEGER NOT NULL DEFAULT 0,"                                 \
+    " conn_state TEXT NOT NULL DEFAULT 'stopped',"                          \
+    " conn_changed_at_ms INTEGER NOT NULL DEFAULT 0,"                       \
+    " last_error TEXT NOT NULL DEFAULT '',"                                 \
+    " last_error_at_ms INTEGER NOT NULL DEFAULT 0,"                         \
+    " last_ack_at_ms INTEGER NOT NULL DEFAULT 0);"                          \
+    "INSERT INTO meta (id) VALUES (1);"                                     \
+    "CREATE TABLE outbox ("                                                 \
+    " seq INTEGER PRIMARY KEY,"                                             \
+    " org_unit TEXT NOT NULL, indicator TEXT NOT NULL,"                     \
+    " period TEXT NOT NULL, disagg TEXT NOT NULL, value TEXT NOT NULL,"     \
+    " deleted INTEGER NOT NULL, comment TEXT, stored_by TEXT,"              \
+    " followup INTEGER NOT NULL, hlc INTEGER NOT NULL,"                     \
+    " hash BLOB NOT NULL, chain_head BLOB NOT NULL,"                        \
+    " size INTEGER NOT NULL, queued_at_ms INTEGER NOT NULL,"                \
+    " source TEXT NOT NULL);"                                               \
+    "CREATE TABLE rejected ("                                               \
+    " seq INTEGER PRIMARY KEY,"                                             \
+    " org_unit TEXT NOT NULL, indicator TEXT NOT NULL,"                     \
+    " period TEXT NOT NULL, disagg TEXT NOT NULL, value TEXT NOT NULL,"     \
+    " deleted INTEGER NOT NULL, comment TEXT, stored_by TEXT,"              \
+    " followup INTEGER NOT NULL, hlc INTEGER NOT NULL, source TEXT,"        \
+    " code INTEGER NOT NULL, field TEXT NOT NULL, message TEXT NOT NULL,"   \
+    " rejected_at_ms INTEGER NOT NULL);"                                    \
+    "CREATE TABLE receipts ("                                               \
+    " id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,"                 \
+    " first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,"               \
+    " acked_seq INTEGER NOT NULL, status INTEGER NOT NULL,"                 \
+    " error INTEGER NOT NULL, message TEXT NOT NULL,"                       \
+    " committed_at_ms INTEGER NOT NULL, received_at_ms INTEGER NOT NULL,"   \
+    " envelope BLOB NOT NULL);"
+
+#define OUTBOX_SQL_META_GET                                                 \
+    "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
+    " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \
+    " last_ack_at_ms FROM meta WHERE id = 1"
+
+#define OUTBOX_SQL_META_SET_LAST                                            \
+    "UPDATE meta SET last_seq = :last_seq, last_head = :last_head,"         \
+    " hlc_last = :hlc_last WHERE id = 1"
+
+#define OUTBOX_SQL_META_SET_ACKED                                           \
+    "UPDATE meta SET acked_seq = :acked_seq, acked_head = :acked_head,"     \
+    " last_ack_at_ms = :now WHERE id = 1"
+
+#define OUTBOX_SQL_META_SET_CONN                                            \
+    "UPDATE meta SET conn_state = :state,"                                  \
+    " conn_changed_at_ms = :changed_at, last_error = :error,"               \
+    " last_error_at_ms = :error_at WHERE id = 1"
+
+#define OUTBOX_SQL_INSERT                                                   \
+    "INSERT INTO outbox (seq, org_unit, indicator, period, disagg, value,"  \
+    " deleted, comment, stored_by, followup, hlc, hash, chain_head, size,"  \
+    " queued_at_ms, source) VALUES (:seq, :org_unit, :indicator, :period,"  \
+    " :disagg, :value, :deleted, :comment, :stored_by, :followup, :hlc,"    \
+    " :hash, :chain_head, :size, :queued_at_ms, :source)"
+
+#define OUTBOX_SQL_COLUMNS                                                  \
+    "seq, org_unit, indicator, period, disagg, value, deleted, comment,"    \
+    " stored_by, followup, hlc, hash, chain_head, size, queued_at_ms,"      \
+    " source"
+
+#define OUTBOX_SQL_READ                                                     \
+    "SELECT " OUTBOX_SQL_COLUMNS " FROM outbox WHERE seq >= :from"          \
+    " ORDER BY seq LIMIT :limit"
+
+/* Renumbering, step 1: park the rows to move at negative seqs so the new
+ * positive seqs cannot collide with them. */
+#define OUTBOX_SQL_PARK                                                     \
+    "UPDATE outbox SET seq = -seq WHERE seq >= :from"
+
+/* Step 2: take the parked row with the lowest original seq. */
+#define OUTBOX_SQL_NEXT_PARKED                                              \
+    "SELECT " OUTBOX_SQL_COLUMNS " FROM outbox WHERE seq < 0"               \
+    " ORDER BY seq DESC LIMIT 1"
+
+#define OUTBOX_SQL_MOVE                                                     \
+    "UPDATE outbox SET seq = :new_seq, hash = :hash,"                       \
+    " chain_head = :chain_head WHERE seq = :old_seq"
+
+#define OUTBOX_SQL_HEAD_AT "SELECT chain_head FROM outbox WHERE seq = :seq"
+
+#define OUTBOX_SQL_STATS                                                    \
+    "SELECT count(*), min(queued_at_ms), coalesce(sum(size), 0),"           \
+    " min(seq) FROM outbox"
+
+#define OUTBOX_SQL_REJECT                                                   \
+    "INSERT OR IGNORE INTO rejected (seq, org_unit, indicator, period,"     \
+    " disagg, value, deleted, comment, stored_by, followup, hlc, source,"   \
+    " code, field, message, rejected_at_ms)"                                \
+    " SELECT seq, org_unit, indicator, period, disagg, value, deleted,"     \
+    " comment, stored_by, followup, hlc, source, :code, :field, :message,"  \
+    " :now FROM outbox WHERE seq = :seq AND seq <= :acked_seq"
+
+#define OUTBOX_SQL_DELETE_ACKED "DELETE FROM outbox WHERE seq <= :acked_seq"
+
+#define OUTBOX_SQL_RECEIPT                                                  \
+    "INSERT OR IGNORE INTO receipts (digest, first_seq, last_seq,"          \
+    " acked_seq, status, error, message, committed_at_ms, received_at_ms,"  \
+    " envelope) VALUES (:digest, :first_seq, :last_seq, :acked_seq,"        \
+    " :status, :error, :message, :committed_at_ms, :received_at_ms,"        \
+    " :envelope)"
+
+#define OUTBOX_SQL_REJECTED_LIST                                            \
+    "SELECT seq, org_unit, indicator, period, disagg, value, deleted,"      \
+    " comment, stored_by, followup, hlc, code, field, message,"             \
+    " rejected_at_ms FROM rejected ORDER BY seq"
+
+#define OUTBOX_SQL_RECEIPTS_LIST                                            \
+    "SELECT first_seq, last_seq, acked_seq, status, error, message,"        \
+    " committed_at_ms, received_at_ms, envelope FROM receipts ORDER BY id"
+
+#endif

@@ -1,0 +1,81 @@
+/*  sender: the agent's `run` daemon: sends the outbox to the aggregator as
+ *  signed batches and records the signed acks (docs/PROTOCOL.md, "Agent
+ *  state machine").
+ *
+ *  States: HELLO (a Hello is out, waiting for its answer; a probe Hello
+ *  when the aggregator claims seqs we still hold: restored database) ->
+ *  SENDING (up to `window` batches in flight, each <= batch_max updates and
+ *  <= batch_bytes encoded bytes) -> on ACK_RETRY, ACK_REFUSED, an ack or
+ *  answer timeout, or a send that cannot leave: BACKOFF (exponential, full
+ *  jitter; long after a refusal) -> HELLO.
+ *
+ *  Invariants: rows leave the outbox only through outbox_apply_ack with an
+ *  ACK_OK that was signed by the configured server key for our key and
+ *  names our key; a seq is never sent with two contents (restored agents
+ *  renumber, see outbox_renumber); correctness never depends on a ZeroMQ
+ *  message arriving, only on acks and resends. Idle = blocked in zmq_poll
+ *  with no timeout: no CPU.
+ *
+ *  Files in state_dir: agent.lock (flock: one daemon per state_dir),
+ *  wake.sock (ipc PULL: `submit`/`import` nudge us after a commit). */
+#ifndef AGENT_SENDER_H
+#define AGENT_SENDER_H
+
+#include "cds_id.h"
+#include "outbox.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SENDER_WINDOW_MAX 64           /* upper bound for `window` */
+
+typedef struct {
+    const char *state_dir;             /* agent.lock, wake.sock */
+    const char *server;                /* aggregator endpoint */
+    const char *server_key;            /* aggregator "cds1:..." identity */
+    const char *catalog_version;       /* named in every batch */
+    size_t batch_max;                  /* updates per batch, 1..1000 */
+    size_t batch_bytes;                /* encoded bytes per batch */
+    size_t window;                     /* batches in flight, 1..64 */
+    uint64_t ack_timeout_ms;           /* answer or ack due within */
+    uint64_t backoff_min_ms;           /* first backoff bound */
+    uint64_t backoff_max_ms;           /* backoff cap; refusals wait ~this */
+} sender_config_t;
+
+typedef struct sender sender_t;
+
+/* Take the daemon lock <state_dir>/agent.lock (flock, non-blocking).
+ * CDS_OK with *fd to keep open while running; CDS_EBUSY when another
+ * daemon holds it; CDS_EIO (logged). */
+int sender_lock(const char *state_dir, int *fd);
+/* True when a daemon holds the lock of state_dir. */
+bool sender_running(const char *state_dir);
+
+/* Backoff for the attempt-th consecutive failure (0-based): uniform in
+ * [0, min(max_ms, min_ms * 2^attempt)] ("full jitter": reconnecting agents
+ * spread out instead of arriving together). Uses randombytes_uniform. */
+uint64_t sender_backoff_ms(unsigned attempt, uint64_t min_ms,
+                           uint64_t max_ms);
+
+/* Encode the Batch body for rows[0..n) (contiguous seqs) extending
+ * prev_head. *out is malloc'd (caller frees). CDS_OK, CDS_EBADSEQ when
+ * the rows are not contiguous, CDS_ETOOBIG, CDS_ENOMEM. */
+int sender_batch_encode(const outbox_row_t *rows, size_t n,
+                        const uint8_t agent_pk[CDS_PK_BYTES],
+                        const uint8_t prev_head[CDS_HASH_BYTES],
+                        const char *catalog_version, uint64_t sent_at_ms,
+                        uint8_t **out, size_t *out_len);
+
+/* Create the sockets: DEALER connected to cfg->server, PULL bound on
+ * wake.sock. cfg strings, id and outbox are borrowed. NULL on failure with
+ * a message in err (bad server_key, endpoint, socket). */
+sender_t *sender_new(const sender_config_t *cfg, const cds_identity_t *id,
+                     outbox_t *outbox, char *err, size_t errlen);
+/* Close sockets, remove wake.sock; sets *self_p to NULL. Safe on NULL. */
+void sender_destroy(sender_t **self_p);
+/* Run until a stop is requested (common/cds_signal.h: SIGTERM, SIGINT or
+ * cds_signal_request_stop()). CDS_OK on a requested stop; a cds_err code when the
+ * sockets or the database fail for good (logged). */
+int sender_run(sender_t *self);
+
+#endif

@@ -1,0 +1,173 @@
+/*  status: see status.h. The rejected list is gathered into a jansson
+ *  array once and printed either as JSON or as an aligned table. */
+#include "status.h"
+
+#include "cds_err.h"
+#include "cds_util.h"
+#include "sender.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <string.h>
+
+static int
+collect_rejected(const outbox_rejected_t *r, void *arg)
+{
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:s, "
+                          "s:s, s:s, s:I}",
+                          "seq", (json_int_t)r->u.seq,
+                          "orgunit", r->u.org_unit ? r->u.org_unit : "",
+                          "dataelement", r->u.indicator ? r->u.indicator : "",
+                          "period", r->u.period ? r->u.period : "",
+                          "categoryoptioncombo",
+                          r->u.disagg ? r->u.disagg : "",
+                          "value", r->u.value ? r->u.value : "",
+                          "deleted", r->u.deleted, "code", r->code,
+                          "code_name", cds_strerror(r->code),
+                          "field", r->field ? r->field : "",
+                          "message", r->message ? r->message : "",
+                          "rejected_at_ms", (json_int_t)r->rejected_at_ms);
+    if (!o || json_array_append_new(arg, o) != 0)
+        return CDS_ENOMEM;
+    return 0;
+}
+
+/* Print s padded with spaces to width terminal columns. */
+static void
+pad(FILE *out, const char *s, size_t width)
+{
+    fputs(s, out);
+    for (size_t w = cds_utf8_width(s); w < width; w++)
+        fputc(' ', out);
+}
+
+static void
+print_rejected(FILE *out, json_t *rej)
+{
+    static const char *const head[] = {"SEQ", "ORGUNIT", "DATAELEMENT",
+                                       "PERIOD", "VALUE", "CODE", "MESSAGE"};
+    enum { NC = 7 };
+    size_t w[NC], i;
+    char cell[NC][1200];
+    json_t *o;
+    for (int c = 0; c < NC; c++)
+        w[c] = strlen(head[c]);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            for (int c = 0; c < NC; c++) {
+                pad(out, head[c], c == NC - 1 ? 0 : w[c] + 2);
+                if (c == NC - 1)
+                    fputc('\n', out);
+            }
+        json_array_foreach(rej, i, o) {
+            snprintf(cell[0], sizeof cell[0], "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(o, "seq")));
+            const char *keys[] = {"orgunit", "dataelement", "period",
+                                  "value", "code_name"};
+            for (int c = 1; c < 6; c++)
+                snprintf(cell[c], sizeof cell[c], "%s",
+                         json_string_value(json_object_get(o, keys[c - 1])));
+            if (json_is_true(json_object_get(o, "deleted")))
+                snprintf(cell[4], sizeof cell[4], "(delete)");
+            snprintf(cell[6], sizeof cell[6], "%s: %s",
+                     json_string_value(json_object_get(o, "field")),
+                     json_string_value(json_object_get(o, "message")));
+            for (int c = 0; c < NC; c++) {
+                size_t cw = cds_utf8_width(cell[c]);
+                if (pass == 0 && cw > w[c])
+                    w[c] = cw;
+                if (pass == 1)
+                    pad(out, cell[c], c == NC - 1 ? 0 : w[c] + 2);
+            }
+            if (pass == 1)
+                fputc('\n', out);
+        }
+    }
+}
+
+static void
+print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
+           int64_t age, int64_t bytes, json_t *rej)
+{
+    char t[64], a[64];
+    uint64_t now = cds_now_ms();
+    fprintf(out, "daemon:      %s\n", running ? "running" : "not running");
+    fprintf(out, "connection:  %s%s", m->conn_state,
+            running ? "" : " (last known)");
+    if (m->conn_changed_at_ms)
+        fprintf(out, " since %s",
+                cds_format_time(t, sizeof t, m->conn_changed_at_ms));
+    fputc('\n', out);
+    if (m->last_error[0])
+        fprintf(out, "last error:  %s (%s)\n", m->last_error,
+                cds_format_age(a, sizeof a, now > m->last_error_at_ms
+                                                ? now - m->last_error_at_ms
+                                                : 0));
+    fprintf(out, "queue:       %" PRId64 " pending (%" PRId64 " bytes)",
+            depth, bytes);
+    if (depth > 0)
+        fprintf(out, ", oldest queued %s",
+                cds_format_age(a, sizeof a, (uint64_t)age));
+    fputc('\n', out);
+    fprintf(out, "last seq:    %" PRIu64 "\n", m->last_seq);
+    fprintf(out, "acked seq:   %" PRIu64, m->acked_seq);
+    if (m->last_ack_at_ms)
+        fprintf(out, ", last ack %s (%s)",
+                cds_format_time(t, sizeof t, m->last_ack_at_ms),
+                cds_format_age(a, sizeof a, now > m->last_ack_at_ms
+                                                ? now - m->last_ack_at_ms
+                                                : 0));
+    fputc('\n', out);
+    fprintf(out, "rejected:    %zu update%s\n", json_array_size(rej),
+            json_array_size(rej) == 1 ? "" : "s");
+    if (json_array_size(rej) > 0) {
+        fputc('\n', out);
+        print_rejected(out, rej);
+    }
+}
+
+static int
+print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
+           int64_t age, int64_t bytes, json_t *rej)
+{
+    json_t *o = json_pack(
+        "{s:b, s:s, s:I, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:O}",
+        "running", running, "state", m->conn_state, "state_since_ms",
+        (json_int_t)m->conn_changed_at_ms, "last_error", m->last_error,
+        "last_error_at_ms", (json_int_t)m->last_error_at_ms, "queue",
+        "depth", (json_int_t)depth, "oldest_pending_age_ms", (json_int_t)age,
+        "bytes", (json_int_t)bytes, "last_seq", (json_int_t)m->last_seq,
+        "acked_seq", (json_int_t)m->acked_seq, "last_ack_at_ms",
+        (json_int_t)m->last_ack_at_ms, "rejected", rej);
+    if (!o)
+        return CDS_ENOMEM;
+    json_dumpf(o, out, JSON_INDENT(2));
+    fputc('\n', out);
+    json_decref(o);
+    return CDS_OK;
+}
+
+int
+status_print(outbox_t *outbox, const char *state_dir, bool json, FILE *out)
+{
+    outbox_meta_t m;
+    json_t *rej = json_array();
+    int rc = rej ? outbox_meta(outbox, &m) : CDS_ENOMEM;
+    if (rc == CDS_OK)
+        rc = outbox_rejected_list(outbox, collect_rejected, rej);
+    int64_t depth = outbox_depth(outbox);
+    int64_t age = outbox_oldest_age_ms(outbox, cds_now_ms());
+    int64_t bytes = outbox_bytes_pending(outbox);
+    if (rc == CDS_OK && (depth < 0 || age < 0 || bytes < 0))
+        rc = CDS_EIO;
+    if (rc != CDS_OK)
+        goto out;
+    bool running = sender_running(state_dir);
+    if (json)
+        rc = print_json(out, &m, running, depth, age, bytes, rej);
+    else
+        print_text(out, &m, running, depth, age, bytes, rej);
+out:
+    json_decref(rej);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/*  submit: validate one update typed by the commune officer and queue it
+ *  durably; also the validation and daemon wake-up shared with `import`.
+ *
+ *  Invariant: nothing reaches the outbox that the agent itself can tell is
+ *  wrong: the value is canonical for its indicator's type and within its
+ *  bounds (cds_catalog_check_update), the period parses, and the org unit is
+ *  one of the agent's configured org_units. The aggregator re-checks all of
+ *  it; this check is for instant feedback, not for trust.
+ *
+ *  Wake-up: after a commit the daemon (if running) is nudged through a
+ *  ZeroMQ PUSH to ipc://<state_dir>/wake.sock, best effort: a missed wake
+ *  delays sending, never loses data (the rows are already durable). */
+#ifndef AGENT_SUBMIT_H
+#define AGENT_SUBMIT_H
+
+#include "cds_catalog.h"
+#include "cds_update.h"
+#include "outbox.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What validation and queueing need; everything borrowed. */
+typedef struct {
+    const cds_catalog_t *catalog;      /* indicator catalog */
+    const char *org_units;             /* comma-separated allowed codes */
+    const char *stored_by;             /* default "stored by" (may be NULL) */
+    uint64_t queue_max;                /* refuse beyond this depth; 0: none */
+    const char *state_dir;             /* wake.sock lives here; NULL: none */
+} submit_ctx_t;
+
+/* True when code is one of the comma-separated codes in list (spaces
+ * around codes ignored). */
+bool submit_org_unit_allowed(const char *list, const char *code);
+
+/* Complete and validate u in place: disagg defaults to "default",
+ * stored_by to ctx->stored_by, the value is replaced by its canonical text
+ * (written into canon, CDS_MAX_VALUE + 1 bytes, which must outlive u).
+ * CDS_OK, or a cds_err code with *field (static) and a message in err that
+ * names the offending value. */
+int submit_check(const submit_ctx_t *ctx, cds_update_t *u, char *canon,
+                 size_t canon_len, const char **field, char *err,
+                 size_t errlen);
+
+/* Validate u, queue it (u->seq, u->hlc set) and wake the daemon. CDS_OK;
+ * a validation code with "field: problem" in err; CDS_EFULL or a database
+ * code with a message in err. */
+int submit_update(const submit_ctx_t *ctx, outbox_t *outbox, cds_update_t *u,
+                  char *err, size_t errlen);
+
+/* Nudge a running daemon (see above). Never fails; waits at most 200 ms. */
+void submit_wake(const char *state_dir);
+
+#endif

@@ -1,0 +1,817 @@
+/*  ingest: one message from an agent, verified, authorised and applied.
+ *  See ingest.h for the order of checks and the invariant. */
+#include "ingest.h"
+
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_hlc.h"
+#include "cds_log.h"
+#include "cds_period.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_LEN 256                    /* one rejection message */
+
+struct ingest {
+    store_t *store;                    /* borrowed */
+    const cds_identity_t *id;          /* borrowed: our identity */
+    const cds_catalog_t *catalog;      /* borrowed */
+};
+
+/* State of one message being processed. */
+typedef struct {
+    const uint8_t *raw;                /* frame as received */
+    size_t raw_len;
+    uint64_t now_ms;
+    Cdsync__Envelope *env;             /* decoded envelope (owned) */
+    store_agent_t agent;               /* signer's row, when enrolled */
+    ingest_result_t *out;
+    int refused;                       /* whole-message reason, CDS_OK if none */
+    const char *field;                 /* refused: field (static) */
+    char message[MSG_LEN];             /* refused: explanation */
+    uint64_t reject_seq;               /* refused: seq concerned, 0 none */
+    bool in_savepoint;                 /* a savepoint is open */
+} msg_t;
+
+/* Per-update outcome collected for the ack. */
+typedef struct {
+    Cdsync__Rejection *pb;             /* n entries, pointed to by ptrs */
+    Cdsync__Rejection **ptrs;
+    char (*text)[MSG_LEN];             /* message storage per entry */
+    size_t n;
+} rejections_t;
+
+ingest_t *
+ingest_new(store_t *store, const cds_identity_t *id,
+           const cds_catalog_t *catalog)
+{
+    ingest_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->store = store;
+    self->id = id;
+    self->catalog = catalog;
+    return self;
+}
+
+void
+ingest_destroy(ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+ingest_result_clear(ingest_result_t *r)
+{
+    free(r->reply);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static int
+seal(ingest_t *self, ingest_result_t *r, Cdsync__Kind kind,
+     const ProtobufCMessage *msg)
+{
+    free(r->reply);
+    r->reply = NULL;
+    r->reply_len = 0;
+    return cds_envelope_seal_msg(self->id, kind, r->peer, msg, &r->reply,
+                                 &r->reply_len);
+}
+
+/* Sign an Ack to r->peer. head may be NULL (seq 0: empty head). */
+static int
+send_ack(ingest_t *self, ingest_result_t *r, Cdsync__AckStatus status,
+         uint64_t acked, const uint8_t *head, int error, const char *message,
+         const rejections_t *rej, uint64_t now_ms)
+{
+    Cdsync__Ack ack = CDSYNC__ACK__INIT;
+    ack.version = CDS_PROTOCOL_VERSION;
+    ack.agent.data = r->peer;
+    ack.agent.len = CDS_PK_BYTES;
+    ack.aggregator.data = (uint8_t *) cds_identity_sign_pk(self->id);
+    ack.aggregator.len = CDS_PK_BYTES;
+    ack.status = status;
+    ack.acked_seq = acked;
+    if (head && acked > 0) {
+        ack.acked_head.data = (uint8_t *) head;
+        ack.acked_head.len = CDS_HASH_BYTES;
+    }
+    ack.batch_first = r->first_seq;
+    ack.batch_last = r->last_seq;
+    if (rej && rej->n > 0) {
+        ack.n_rejections = rej->n;
+        ack.rejections = rej->ptrs;
+    }
+    ack.error = (uint32_t) error;
+    ack.message = (char *) (message ? message : "");
+    ack.committed_at_ms = now_ms;
+    return seal(self, r, CDSYNC__KIND__KIND_ACK, &ack.base);
+}
+
+/* Sign a HelloAnswer to r->peer. */
+static int
+send_hello_answer(ingest_t *self, ingest_result_t *r, uint64_t applied,
+                  const uint8_t *head, uint64_t matched, uint64_t mismatch,
+                  int error, const char *message, uint64_t now_ms)
+{
+    Cdsync__HelloAnswer ans = CDSYNC__HELLO_ANSWER__INIT;
+    ans.version = CDS_PROTOCOL_VERSION;
+    ans.agent.data = r->peer;
+    ans.agent.len = CDS_PK_BYTES;
+    ans.applied_seq = applied;
+    if (head && applied > 0) {
+        ans.applied_head.data = (uint8_t *) head;
+        ans.applied_head.len = CDS_HASH_BYTES;
+    }
+    ans.probe_matched = matched;
+    ans.probe_mismatch = mismatch;
+    ans.error = (uint32_t) error;
+    ans.message = (char *) (message ? message : "");
+    ans.clock_ms = now_ms;
+    return seal(self, r, CDSYNC__KIND__KIND_HELLO_ANSWER, &ans.base);
+}
+
+/* The reply to a refused or failed message, by kind of request. agent is
+ * the signer's row when its signature verified (the answer then carries
+ * its applied seq and head), else NULL (nothing is revealed). */
+static int
+send_refusal(ingest_t *self, ingest_result_t *r, const store_agent_t *agent,
+             Cdsync__AckStatus status, int error, const char *message,
+             uint64_t now_ms)
+{
+    uint64_t n = agent ? agent->applied_seq : 0;
+    const uint8_t *head = agent ? agent->applied_head : NULL;
+    if (!r->has_peer)
+        return CDS_OK;
+    if (r->kind == CDSYNC__KIND__KIND_BATCH)
+        return send_ack(self, r, status, n, head, error, message, NULL,
+                        now_ms);
+    if (r->kind == CDSYNC__KIND__KIND_HELLO)
+        return send_hello_answer(self, r, n, head, 0, 0, error, message,
+                                 now_ms);
+    return CDS_OK;             /* heartbeats have no error field: silence */
+}
+
+int
+ingest_result_retry(ingest_t *self, ingest_result_t *r, int err,
+                    uint64_t now_ms)
+{
+    free(r->reply);
+    r->reply = NULL;
+    r->reply_len = 0;
+    /* Only answer keys whose signature we checked: a retry invites a
+     * resend, which is pointless for anyone else. */
+    if (!r->verified)
+        return CDS_OK;
+    /* The group was rolled back: what the agent row said is not known to
+     * be committed, so the answer carries no position. */
+    return send_refusal(self, r, NULL, CDSYNC__ACK_STATUS__ACK_RETRY, err,
+                        cds_err_describe(err), now_ms);
+}
+
+/* ---- whole-message rejection -------------------------------------------- */
+
+static void
+log_reject(const msg_t *m, int level)
+{
+    char fpr[CDS_FPR_LEN] = "-";
+    if (m->out->has_peer)
+        cds_fingerprint(m->out->peer, fpr);
+    cds_log((cds_log_level_t) level, "reject",
+            "reason=%s agent=%s kind=%d first=%llu last=%llu seq=%llu "
+            "bytes=%zu field=%s message=%s",
+            cds_strerror(m->refused), fpr, m->out->kind,
+            (unsigned long long) m->out->first_seq,
+            (unsigned long long) m->out->last_seq,
+            (unsigned long long) m->reject_seq, m->raw_len,
+            m->field ? m->field : "-", cds_logq(m->message));
+}
+
+/* Roll the message back, keep its raw bytes with the reason, log, and
+ * build the signed refusal. Returns a db error code or CDS_OK. */
+static int
+finish_refused(ingest_t *self, msg_t *m)
+{
+    int code = CDS_OK;
+    if (m->in_savepoint) {
+        code = store_rollback_to(self->store);
+        m->in_savepoint = false;
+        if (code != CDS_OK)
+            return code;
+    }
+    if (!m->message[0])
+        snprintf(m->message, sizeof m->message, "%s",
+                 cds_err_describe(m->refused));
+    code = store_reject_add(self->store, (int64_t) m->now_ms,
+                            m->out->has_peer ? m->out->peer : NULL,
+                            m->refused, m->field, m->message,
+                            m->out->first_seq, m->out->last_seq,
+                            m->reject_seq, m->raw, m->raw_len);
+    if (code != CDS_OK)
+        return code;
+    log_reject(m, m->refused == CDS_EEQUIVOCATION ? CDS_LOG_ERROR
+                                                  : CDS_LOG_WARN);
+    m->out->code = m->refused;
+    return send_refusal(self, m->out, m->out->verified ? &m->agent : NULL,
+                        CDSYNC__ACK_STATUS__ACK_REFUSED, m->refused,
+                        m->message, m->now_ms)
+                   == CDS_OK
+               ? CDS_OK
+               : CDS_ENOMEM;
+}
+
+/* Mark m refused with code; the caller returns CDS_OK. */
+static int
+refuse(msg_t *m, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+refuse(msg_t *m, int code, const char *field, const char *fmt, ...)
+{
+    m->refused = code;
+    m->field = field;
+    m->message[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(m->message, sizeof m->message, fmt, ap);
+        va_end(ap);
+    }
+    return CDS_OK;
+}
+
+int
+ingest_reject_raw(ingest_t *self, int code, const char *message,
+                  const uint8_t *raw, size_t len, uint64_t now_ms)
+{
+    ingest_result_t out = { 0 };
+    msg_t m = { .raw = raw, .raw_len = len, .now_ms = now_ms, .out = &out };
+    refuse(&m, code, NULL, "%s", message ? message : "");
+    int rc = finish_refused(self, &m);
+    ingest_result_clear(&out);
+    return rc;
+}
+
+/* ---- per-update validation and apply ------------------------------------- */
+
+static int
+rejections_init(rejections_t *rej, size_t n)
+{
+    memset(rej, 0, sizeof *rej);
+    if (n == 0)
+        return CDS_OK;
+    rej->pb = calloc(n, sizeof *rej->pb);
+    rej->ptrs = calloc(n, sizeof *rej->ptrs);
+    rej->text = calloc(n, sizeof *rej->text);
+    return rej->pb && rej->ptrs && rej->text ? CDS_OK : CDS_ENOMEM;
+}
+
+static void
+rejections_fini(rejections_t *rej)
+{
+    free(rej->pb);
+    free(rej->ptrs);
+    free(rej->text);
+    memset(rej, 0, sizeof *rej);
+}
+
+/* Append a rejection (field is static or copied into text storage). */
+static void
+rejections_add(rejections_t *rej, uint64_t seq, int code, const char *field,
+               const char *message)
+{
+    size_t i = rej->n++;
+    Cdsync__Rejection *r = &rej->pb[i];
+    cdsync__rejection__init(r);
+    r->seq = seq;
+    r->code = (uint32_t) code;
+    r->retry = false;
+    snprintf(rej->text[i], MSG_LEN, "%s", message ? message : "");
+    r->message = rej->text[i];
+    r->field = (char *) (field ? field : "");
+    rej->ptrs[i] = r;
+}
+
+/* Names for fields reported by store_log_get (stored text, not static):
+ * map back to the static names the ack carries. */
+static const char *
+field_name(const char *stored)
+{
+    static const char *const names[] = {
+        "org_unit", "indicator", "period", "disagg", "value",
+        "comment", "stored_by", "hlc", "seq",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(stored, names[i]) == 0)
+            return names[i];
+    return "";
+}
+
+/* Authorise and validate one update. CDS_OK (with *num, *period) or the
+ * reason with *field and err; negative: database error (-code). */
+static int
+check_update(ingest_t *self, const msg_t *m, const cds_update_t *u,
+             const char **field, char *err, size_t errlen, double *num,
+             cds_period_t *period)
+{
+    *field = NULL;
+    err[0] = '\0';
+    int code = cds_update_check_fields(u, field);
+    if (code != CDS_OK) {
+        snprintf(err, errlen, "%s: %s", *field ? *field : "field",
+                 cds_err_describe(code));
+        return code;
+    }
+    int known = store_orgunit_exists(self->store, u->org_unit);
+    if (known < 0)
+        return known;
+    if (!known) {
+        *field = "org_unit";
+        snprintf(err, errlen, "org unit \"%s\" is not known", u->org_unit);
+        return CDS_EUNKNOWNORGUNIT;
+    }
+    int allowed = store_agent_allowed(self->store, m->agent.id, u->org_unit);
+    if (allowed < 0)
+        return allowed;
+    if (!allowed) {
+        *field = "org_unit";
+        snprintf(err, errlen, "org unit \"%s\" is not enrolled for agent %s",
+                 u->org_unit, m->agent.fpr);
+        return CDS_ENOTALLOWED;
+    }
+    code = cds_catalog_check_update(self->catalog, u, field, err, errlen);
+    if (code != CDS_OK)
+        return code;
+    if (cds_hlc_ms(u->hlc) > m->now_ms + INGEST_MAX_FUTURE_MS) {
+        *field = "hlc";
+        snprintf(err, errlen, "timestamp %llu ms is more than a day ahead",
+                 (unsigned long long) cds_hlc_ms(u->hlc));
+        return CDS_EFUTURE;
+    }
+    if (cds_period_parse(u->period, period) != CDS_OK) {
+        *field = "period";            /* catalog check parsed it already */
+        snprintf(err, errlen, "period \"%s\" does not parse", u->period);
+        return CDS_EBADPERIOD;
+    }
+    *num = 0;
+    if (!u->deleted) {
+        const cds_indicator_t *ind = cds_catalog_find(self->catalog,
+                                                      u->indicator);
+        char canon[CDS_MAX_VALUE + 1];
+        code = ind ? cds_value_canonical(ind, u->value, canon, sizeof canon,
+                                         num, err, errlen)
+                   : CDS_EUNKNOWNINDICATOR;
+        if (code == CDS_OK && strcmp(canon, u->value) != 0) {
+            snprintf(err, errlen, "value \"%.80s\" is not canonical (\"%.80s\")",
+                     u->value, canon);
+            code = CDS_EBADVALUE;
+        }
+        if (code != CDS_OK) {
+            *field = "value";
+            return code;
+        }
+    }
+    return CDS_OK;
+}
+
+/* History row + merge, or history row + rejection, for one new update. */
+static int
+apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
+             const uint8_t hash[CDS_HASH_BYTES],
+             const uint8_t head[CDS_HASH_BYTES], int64_t batch_id,
+             rejections_t *rej)
+{
+    const char *field;
+    char err[MSG_LEN];
+    double num;
+    cds_period_t period;
+    int code = check_update(self, m, u, &field, err, sizeof err, &num,
+                            &period);
+    if (code < 0)
+        return -code;
+    int rc = store_log_add(self->store, m->agent.id, batch_id, u, hash, head,
+                           code, code ? (field ? field : "") : NULL,
+                           code ? err : NULL, (int64_t) m->now_ms);
+    if (rc != CDS_OK)
+        return rc;
+    if (code != CDS_OK) {
+        rejections_add(rej, u->seq, code, field, err);
+        return CDS_OK;
+    }
+    return store_merge(self->store, u, num, m->agent.sign_pk, m->agent.id,
+                       period.start, period.end, (int64_t) m->now_ms);
+}
+
+/* ---- batch ---------------------------------------------------------------- */
+
+/* Counts, seqs and head sizes. CDS_OK or refuses m. */
+static int
+check_batch_shape(msg_t *m, const Cdsync__Batch *b)
+{
+    if (b->version != CDS_PROTOCOL_VERSION)
+        return refuse(m, CDS_EVERSION, "version", "batch version %u",
+                      b->version);
+    if (b->agent.len != CDS_PK_BYTES
+        || sodium_memcmp(b->agent.data, m->env->signer.data, CDS_PK_BYTES))
+        return refuse(m, CDS_EKEYMISMATCH, "agent",
+                      "batch names another key than its signer");
+    if (b->n_updates > CDS_MAX_BATCH_UPDATES)
+        return refuse(m, CDS_ETOOBIG, "updates", "%zu updates > %d",
+                      b->n_updates, CDS_MAX_BATCH_UPDATES);
+    if (b->first_seq == 0 || b->last_seq < b->first_seq
+        || b->last_seq - b->first_seq + 1 != b->n_updates)
+        return refuse(m, CDS_EBADSEQ, "first_seq",
+                      "range %llu..%llu with %zu updates",
+                      (unsigned long long) b->first_seq,
+                      (unsigned long long) b->last_seq, b->n_updates);
+    for (size_t i = 0; i < b->n_updates; i++)
+        if (b->updates[i]->seq != b->first_seq + i) {
+            m->reject_seq = b->updates[i]->seq;
+            return refuse(m, CDS_EBADSEQ, "seq",
+                          "update %zu has seq %llu, expected %llu", i,
+                          (unsigned long long) b->updates[i]->seq,
+                          (unsigned long long) (b->first_seq + i));
+        }
+    if (b->prev_head.len != CDS_HASH_BYTES || b->head.len != CDS_HASH_BYTES)
+        return refuse(m, CDS_EMALFORMED, "head",
+                      "prev_head and head must be %d bytes", CDS_HASH_BYTES);
+    return CDS_OK;
+}
+
+/* Seqs first..min(last, N) must hash as stored (else equivocation); fill
+ * hashes[] for every update. CDS_OK, a db error, or refuses m. */
+static int
+check_overlap(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
+              uint8_t (*hashes)[CDS_HASH_BYTES])
+{
+    for (size_t i = 0; i < b->n_updates; i++) {
+        cds_update_t u;
+        cds_update_from_pb(b->updates[i], &u);
+        cds_update_hash(&u, hashes[i]);
+        if (u.seq > m->agent.applied_seq)
+            continue;
+        uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+        int status;
+        int rc = store_log_get(self->store, m->agent.id, u.seq, hash, head,
+                               &status, NULL, 0, NULL, 0);
+        if (rc != CDS_OK && rc != CDS_ENOTFOUND)
+            return rc;
+        if (rc == CDS_ENOTFOUND || sodium_memcmp(hash, hashes[i],
+                                                 CDS_HASH_BYTES) != 0) {
+            m->reject_seq = u.seq;
+            return refuse(m, CDS_EEQUIVOCATION, "seq",
+                          "seq %llu resent with other content; stored "
+                          "value kept", (unsigned long long) u.seq);
+        }
+    }
+    return CDS_OK;
+}
+
+/* Head after seq (0: zeros; N: applied head; else the stored one). */
+static int
+head_at(ingest_t *self, msg_t *m, uint64_t seq, uint8_t out[CDS_HASH_BYTES])
+{
+    if (seq == 0) {
+        memset(out, 0, CDS_HASH_BYTES);
+        return CDS_OK;
+    }
+    if (seq == m->agent.applied_seq) {
+        memcpy(out, m->agent.applied_head, CDS_HASH_BYTES);
+        return CDS_OK;
+    }
+    uint8_t hash[CDS_HASH_BYTES];
+    int status;
+    return store_log_get(self->store, m->agent.id, seq, hash, out, &status,
+                         NULL, 0, NULL, 0);
+}
+
+/* The chain from prev_head through every update must end at head and
+ * start where ours is at first_seq - 1. heads[] receives each step. */
+static int
+check_chain(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
+            uint8_t (*hashes)[CDS_HASH_BYTES],
+            uint8_t (*heads)[CDS_HASH_BYTES])
+{
+    uint8_t ours[CDS_HASH_BYTES];
+    int rc = head_at(self, m, b->first_seq - 1, ours);
+    if (rc != CDS_OK && rc != CDS_ENOTFOUND)
+        return rc;
+    if (rc == CDS_ENOTFOUND
+        || sodium_memcmp(ours, b->prev_head.data, CDS_HASH_BYTES) != 0)
+        return refuse(m, CDS_ECHAIN, "prev_head",
+                      "prev_head does not match our head at seq %llu",
+                      (unsigned long long) (b->first_seq - 1));
+    const uint8_t *prev = b->prev_head.data;
+    for (size_t i = 0; i < b->n_updates; i++) {
+        cds_chain_next(prev, hashes[i], heads[i]);
+        prev = heads[i];
+    }
+    if (sodium_memcmp(prev, b->head.data, CDS_HASH_BYTES) != 0)
+        return refuse(m, CDS_ECHAIN, "head",
+                      "head does not match the updates' chain");
+    return CDS_OK;
+}
+
+/* The rejection recorded for an already processed seq, if any, goes into
+ * the ack again: the first ack may have been lost. */
+static int
+old_rejection(ingest_t *self, msg_t *m, uint64_t seq, rejections_t *rej)
+{
+    uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+    char field[32], message[MSG_LEN];
+    int status;
+    int rc = store_log_get(self->store, m->agent.id, seq, hash, head, &status,
+                           field, sizeof field, message, sizeof message);
+    if (rc == CDS_OK && status != CDS_OK)
+        rejections_add(rej, seq, status, field_name(field), message);
+    return rc;
+}
+
+/* Apply the new part N+1..last and advance the agent. */
+static int
+apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
+            uint8_t (*hashes)[CDS_HASH_BYTES],
+            uint8_t (*heads)[CDS_HASH_BYTES], rejections_t *rej)
+{
+    int64_t batch_id;
+    int rc = store_batch_add(self->store, m->agent.id, b->first_seq,
+                             b->last_seq, (int64_t) m->now_ms, m->raw,
+                             m->raw_len, &batch_id);
+    for (size_t i = 0; rc == CDS_OK && i < b->n_updates; i++) {
+        cds_update_t u;
+        cds_update_from_pb(b->updates[i], &u);
+        if (u.seq <= m->agent.applied_seq)
+            rc = old_rejection(self, m, u.seq, rej);
+        else
+            rc = apply_update(self, m, &u, hashes[i], heads[i], batch_id, rej);
+    }
+    if (rc == CDS_OK)
+        rc = store_agent_advance(self->store, m->agent.id, b->last_seq,
+                                 heads[b->n_updates - 1]);
+    return rc;
+}
+
+/* Decide and act on a verified, well-shaped batch (steps 1-3 of
+ * PROTOCOL.md "Aggregator: applying a batch"). */
+static int
+batch_apply_or_answer(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
+                      uint8_t (*hashes)[CDS_HASH_BYTES],
+                      uint8_t (*heads)[CDS_HASH_BYTES], rejections_t *rej)
+{
+    uint64_t n = m->agent.applied_seq;
+    if (b->first_seq > n + 1)
+        return send_ack(self, m->out, CDSYNC__ACK_STATUS__ACK_GAP, n,
+                        m->agent.applied_head, CDS_OK, "gap", NULL,
+                        m->now_ms);
+    int rc = check_overlap(self, m, b, hashes);
+    if (rc != CDS_OK || m->refused)
+        return rc;
+    if (b->last_seq <= n) {
+        for (uint64_t s = b->first_seq; rc == CDS_OK && s <= b->last_seq; s++)
+            rc = old_rejection(self, m, s, rej);
+        if (rc != CDS_OK)
+            return rc;
+        return send_ack(self, m->out, CDSYNC__ACK_STATUS__ACK_OK, n,
+                        m->agent.applied_head, CDS_OK, "", rej, m->now_ms);
+    }
+    rc = check_chain(self, m, b, hashes, heads);
+    if (rc != CDS_OK || m->refused)
+        return rc;
+    rc = apply_batch(self, m, b, hashes, heads, rej);
+    if (rc != CDS_OK)
+        return rc;
+    return send_ack(self, m->out, CDSYNC__ACK_STATUS__ACK_OK, b->last_seq,
+                    heads[b->n_updates - 1], CDS_OK, "", rej, m->now_ms);
+}
+
+static int
+handle_batch(ingest_t *self, msg_t *m)
+{
+    int err = CDS_OK;
+    Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
+                                      m->env->body.data, m->env->body.len,
+                                      &err);
+    if (!b)
+        return refuse(m, err, "body", "batch body does not decode");
+    m->out->first_seq = b->first_seq;
+    m->out->last_seq = b->last_seq;
+    int rc = check_batch_shape(m, b);
+    uint8_t (*hashes)[CDS_HASH_BYTES] = NULL, (*heads)[CDS_HASH_BYTES] = NULL;
+    rejections_t rej = { 0 };
+    if (rc != CDS_OK || m->refused)
+        goto out;
+    hashes = calloc(b->n_updates, sizeof *hashes);
+    heads = calloc(b->n_updates, sizeof *heads);
+    if (!hashes || !heads || rejections_init(&rej, b->n_updates) != CDS_OK) {
+        rc = CDS_ENOMEM;
+        goto out;
+    }
+    rc = batch_apply_or_answer(self, m, b, hashes, heads, &rej);
+out:
+    rejections_fini(&rej);
+    free(hashes);
+    free(heads);
+    cds_msg_free(b);
+    return rc;
+}
+
+/* ---- hello and heartbeat ------------------------------------------------- */
+
+/* Compare each probed (seq, head) <= applied with our chain. */
+static int
+probe(ingest_t *self, msg_t *m, const Cdsync__Hello *h, uint64_t *matched,
+      uint64_t *mismatch)
+{
+    *matched = *mismatch = 0;
+    for (size_t i = 0; i < h->n_probe; i++) {
+        const Cdsync__ChainPoint *p = h->probe[i];
+        if (p->seq == 0 || p->seq > m->agent.applied_seq)
+            continue;
+        uint8_t ours[CDS_HASH_BYTES];
+        int rc = head_at(self, m, p->seq, ours);
+        if (rc != CDS_OK && rc != CDS_ENOTFOUND)
+            return rc;
+        bool same = rc == CDS_OK && p->head.len == CDS_HASH_BYTES
+                    && sodium_memcmp(ours, p->head.data, CDS_HASH_BYTES) == 0;
+        if (same && p->seq > *matched)
+            *matched = p->seq;
+        if (!same && (*mismatch == 0 || p->seq < *mismatch))
+            *mismatch = p->seq;
+    }
+    return CDS_OK;
+}
+
+static int
+handle_hello(ingest_t *self, msg_t *m)
+{
+    int err = CDS_OK;
+    Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
+                                      m->env->body.data, m->env->body.len,
+                                      &err);
+    if (!h)
+        return refuse(m, err, "body", "hello body does not decode");
+    uint64_t matched = 0, mismatch = 0;
+    int rc = CDS_OK;
+    if (h->version != CDS_PROTOCOL_VERSION)
+        refuse(m, CDS_EVERSION, "version", "hello version %u", h->version);
+    else if (h->agent.len != CDS_PK_BYTES
+             || sodium_memcmp(h->agent.data, m->env->signer.data,
+                              CDS_PK_BYTES))
+        refuse(m, CDS_EKEYMISMATCH, "agent",
+               "hello names another key than its signer");
+    else if (h->n_probe > CDS_MAX_PROBE)
+        refuse(m, CDS_ETOOBIG, "probe", "%zu probe points > %d", h->n_probe,
+               CDS_MAX_PROBE);
+    else
+        rc = probe(self, m, h, &matched, &mismatch);
+    if (rc == CDS_OK && !m->refused)
+        rc = send_hello_answer(self, m->out, m->agent.applied_seq,
+                               m->agent.applied_head, matched, mismatch,
+                               CDS_OK, "", m->now_ms);
+    cds_msg_free(h);
+    return rc;
+}
+
+/* Minimal answer; per-agent health from heartbeats is a later issue. */
+static int
+handle_heartbeat(ingest_t *self, msg_t *m)
+{
+    int err = CDS_OK;
+    Cdsync__Heartbeat *h = cds_msg_decode(&cdsync__heartbeat__descriptor,
+                                          m->env->body.data,
+                                          m->env->body.len, &err);
+    if (!h)
+        return refuse(m, err, "body", "heartbeat body does not decode");
+    bool mine = h->agent.len == CDS_PK_BYTES
+                && sodium_memcmp(h->agent.data, m->env->signer.data,
+                                 CDS_PK_BYTES) == 0;
+    cds_msg_free(h);
+    if (!mine)
+        return refuse(m, CDS_EKEYMISMATCH, "agent",
+                      "heartbeat names another key than its signer");
+    Cdsync__HeartbeatAnswer ans = CDSYNC__HEARTBEAT_ANSWER__INIT;
+    ans.version = CDS_PROTOCOL_VERSION;
+    ans.clock_ms = m->now_ms;
+    ans.applied_seq = m->agent.applied_seq;
+    return seal(self, m->out, CDSYNC__KIND__KIND_HEARTBEAT_ANSWER,
+                &ans.base);
+}
+
+/* ---- one message ---------------------------------------------------------- */
+
+/* Size, envelope, kind. CDS_OK or refuses m (no database access). */
+static int
+open_envelope(msg_t *m)
+{
+    if (m->raw_len > CDS_MAX_MSG_BYTES)
+        return refuse(m, CDS_ETOOBIG, "frame", "%zu bytes > %u", m->raw_len,
+                      CDS_MAX_MSG_BYTES);
+    int rc = cds_envelope_decode(m->raw, m->raw_len, &m->env);
+    if (rc != CDS_OK)
+        return refuse(m, rc, "envelope", "envelope does not decode (%s)",
+                      cds_strerror(rc));
+    m->out->kind = (int) m->env->kind;
+    m->out->has_peer = true;
+    memcpy(m->out->peer, m->env->signer.data, CDS_PK_BYTES);
+    if (m->env->kind != CDSYNC__KIND__KIND_HELLO
+        && m->env->kind != CDSYNC__KIND__KIND_BATCH
+        && m->env->kind != CDSYNC__KIND__KIND_HEARTBEAT)
+        return refuse(m, CDS_EMALFORMED, "kind",
+                      "kind %d is not sent to an aggregator",
+                      (int) m->env->kind);
+    return CDS_OK;
+}
+
+/* Signer enrolled, not revoked, signature valid. */
+static int
+authenticate(ingest_t *self, msg_t *m)
+{
+    int rc = store_agent_find(self->store, m->out->peer, &m->agent);
+    if (rc == CDS_ENOTFOUND)
+        return refuse(m, CDS_EUNKNOWNKEY, "signer", "key is not enrolled");
+    if (rc != CDS_OK)
+        return rc;
+    if (m->agent.revoked_at_ms != 0)
+        return refuse(m, CDS_EREVOKED, "signer", "key %s was revoked",
+                      m->agent.fpr);
+    if (cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
+        != CDS_OK)
+        return refuse(m, CDS_EBADSIG, "signature",
+                      "signature does not verify for this aggregator");
+    m->out->verified = true;
+    return store_agent_seen(self->store, m->agent.id, (int64_t) m->now_ms);
+}
+
+static int
+dispatch(ingest_t *self, msg_t *m)
+{
+    switch (m->env->kind) {
+    case CDSYNC__KIND__KIND_BATCH:
+        return handle_batch(self, m);
+    case CDSYNC__KIND__KIND_HELLO:
+        return handle_hello(self, m);
+    default:
+        return handle_heartbeat(self, m);
+    }
+}
+
+int
+ingest_message(ingest_t *self, const uint8_t *data, size_t len,
+               uint64_t now_ms, ingest_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out };
+    int rc = open_envelope(&m);
+    if (!m.refused) {
+        rc = store_savepoint(self->store);
+        m.in_savepoint = rc == CDS_OK;
+    }
+    if (rc == CDS_OK && !m.refused)
+        rc = authenticate(self, &m);
+    if (rc == CDS_OK && !m.refused)
+        rc = dispatch(self, &m);
+    if (rc == CDS_OK && m.refused)
+        rc = finish_refused(self, &m);
+    else if (rc == CDS_OK && m.in_savepoint)
+        rc = store_release(self->store);
+    /* On a database error the caller rolls the whole group back. */
+    cds_msg_free(m.env);
+    return rc;
+}
+
+int
+ingest_busy(ingest_t *self, const uint8_t *data, size_t len, int err,
+            uint64_t now_ms, ingest_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out };
+    int rc = open_envelope(&m);
+    if (rc == CDS_OK && !m.refused
+        && cds_envelope_verify(m.env, cds_identity_sign_pk(self->id))
+               == CDS_OK) {
+        out->verified = true;
+        if (m.env->kind == CDSYNC__KIND__KIND_BATCH) {
+            int derr = CDS_OK;
+            Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
+                                              m.env->body.data,
+                                              m.env->body.len, &derr);
+            if (b) {
+                out->first_seq = b->first_seq;
+                out->last_seq = b->last_seq;
+            }
+            cds_msg_free(b);
+        }
+        rc = ingest_result_retry(self, out, err, now_ms);
+    }
+    cds_msg_free(m.env);
+    return rc;
+}

@@ -1,0 +1,89 @@
+/*  ingest: receive -> verify -> authorise -> apply, for one message from
+ *  an agent, inside the caller's open transaction (server.c group commit).
+ *
+ *  Order of checks (docs/PROTOCOL.md, STYLE.md "Untrusted input"):
+ *    size <= CDS_MAX_MSG_BYTES -> cds_envelope_decode (budgeted) -> kind is
+ *    HELLO, BATCH or HEARTBEAT -> signer enrolled (unknown_key) and not
+ *    revoked (revoked) -> signature for recipient = our key (bad_signature)
+ *    -> decode body (budgeted) -> body.agent == signer (key_mismatch) ->
+ *    counts and seqs (too_big, bad_seq) -> dedup / gap / equivocation /
+ *    chain -> per update: fields, org unit known (unknown_org_unit) and
+ *    within an enrolled unit (org_unit_not_allowed), catalog (indicator,
+ *    period, value, bounds), hlc not > 1 day ahead (future_timestamp) ->
+ *    history row + last-writer-wins merge, or a per-update Rejection.
+ *
+ *  Invariant: each message runs under its own SAVEPOINT; a message that is
+ *  refused as a whole is rolled back to it, so it leaves only its reject
+ *  row (raw bytes + reason) and never disturbs the other messages of the
+ *  group. Garbage (no parseable envelope) gets no answer; a parseable
+ *  signer of a HELLO or BATCH gets a signed refusal (ACK_REFUSED or
+ *  HelloAnswer.error). Every whole-message rejection is logged once as
+ *  event=reject reason=<name> agent=<fingerprint>.
+ *
+ *  The agent row (enrolment, revocation, applied seq) is read from the
+ *  database for every message, so `revoke` takes effect at once and
+ *  nothing is cached across a rolled-back group. */
+#ifndef AGG_INGEST_H
+#define AGG_INGEST_H
+
+#include "cds_catalog.h"
+#include "cds_id.h"
+#include "store.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define INGEST_MAX_FUTURE_MS (24u * 3600u * 1000u) /* hlc ahead of our clock */
+
+typedef struct ingest ingest_t;
+
+/* What one message produced. */
+typedef struct {
+    uint8_t *reply;            /* signed envelope to send after COMMIT, or
+                                * NULL: no answer (owned; ingest_result_clear) */
+    size_t reply_len;          /* bytes in reply */
+    int kind;                  /* Cdsync__Kind of the message, 0 if unknown */
+    bool has_peer;             /* envelope decoded: peer is the signer */
+    uint8_t peer[CDS_PK_BYTES]; /* signer's Ed25519 key (unverified if code) */
+    uint64_t first_seq;        /* BATCH range, 0 when not known */
+    uint64_t last_seq;
+    int code;                  /* CDS_OK or the whole-message reject reason */
+    bool verified;             /* signature checked by an enrolled key */
+} ingest_result_t;
+
+/* New ingester. store, id and catalog are borrowed and must outlive it.
+ * NULL on allocation failure. */
+ingest_t *ingest_new(store_t *store, const cds_identity_t *id,
+                     const cds_catalog_t *catalog);
+/* Free; sets *self_p to NULL. Safe on NULL. */
+void ingest_destroy(ingest_t **self_p);
+
+/* Process one received frame inside the caller's transaction; fill *out
+ * (clear it with ingest_result_clear). Returns CDS_OK when the message was
+ * handled (applied, answered or refused) and the transaction is intact, or
+ * a database error code (CDS_EBUSY, CDS_EFULL, CDS_EIO ...) when the caller
+ * must roll the whole group back and answer it with ingest_result_retry. */
+int ingest_message(ingest_t *self, const uint8_t *data, size_t len,
+                   uint64_t now_ms, ingest_result_t *out);
+
+/* Replace r's reply after the group's transaction failed with err: a
+ * verified BATCH gets ACK_RETRY (nothing applied), a HELLO a HelloAnswer
+ * with error = err, anything else no answer. CDS_OK or CDS_ENOMEM. */
+int ingest_result_retry(ingest_t *self, ingest_result_t *r, int err,
+                        uint64_t now_ms);
+
+/* Answer a frame without touching the database (BEGIN failed with err):
+ * decode and verify the envelope and fill *out as ingest_result_retry
+ * would. Unverifiable frames get no answer. */
+int ingest_busy(ingest_t *self, const uint8_t *data, size_t len, int err,
+                uint64_t now_ms, ingest_result_t *out);
+
+/* Record a frame refused before ingest (wrong number of ZeroMQ frames) in
+ * the reject table with its raw bytes, and log it. CDS_OK or db error. */
+int ingest_reject_raw(ingest_t *self, int code, const char *message,
+                      const uint8_t *raw, size_t len, uint64_t now_ms);
+
+/* Free the reply and zero *r. Safe on a zeroed result. */
+void ingest_result_clear(ingest_result_t *r);
+
+#endif

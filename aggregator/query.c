@@ -1,0 +1,432 @@
+/*  query: read the consolidated values. See query.h. The SQL is in
+ *  store_sql.h (STORE_SQL_QUERY_*); statements are prepared once per run. */
+#include "query.h"
+
+#include "cds_err.h"
+#include "cds_hlc.h"
+#include "cds_period.h"
+#include "cds_util.h"
+#include "store_sql.h"
+#include "table.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LONG_COLS 11
+
+static const char *const long_header[LONG_COLS] = {
+    "orgunit", "orgunitname", "dataelement", "period", "categoryoptioncombo",
+    "value", "storedby", "lastupdated", "comment", "followup", "agent",
+};
+
+/* JSON keys: DHIS2's camelCase spelling of the same columns. */
+static const char *const long_keys[LONG_COLS] = {
+    "orgUnit", "orgUnitName", "dataElement", "period", "categoryOptionCombo",
+    "value", "storedBy", "lastUpdated", "comment", "followup", "agent",
+};
+
+/* Resolved filters. */
+typedef struct {
+    bool has_range;
+    int32_t start, end;                /* day numbers, inclusive */
+    char *indicators_json;             /* JSON array or NULL (owned) */
+} filter_t;
+
+int
+query_format_parse(const char *name, query_format_t *out)
+{
+    static const char *const names[] = { "table", "csv", "json" };
+    for (int i = 0; i < 3; i++)
+        if (name && strcmp(name, names[i]) == 0) {
+            *out = (query_format_t) i;
+            return CDS_OK;
+        }
+    return CDS_EUSAGE;
+}
+
+void
+query_csv_field(FILE *out, const char *s)
+{
+    if (!s)
+        s = "";
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static void
+csv_row(FILE *out, const char *const *cells, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', out);
+        query_csv_field(out, cells[i]);
+    }
+    fputs("\r\n", out);        /* RFC 4180 line ends */
+}
+
+static int
+parse_period(const char *flag, const char *id, cds_period_t *p, char *err,
+             size_t errlen)
+{
+    if (cds_period_parse(id, p) == CDS_OK)
+        return CDS_OK;
+    snprintf(err, errlen, "%s: \"%.64s\" is not a DHIS2 period (2023, "
+             "2023Q1, 202303, 2023W10, ...)", flag, id);
+    return CDS_EBADPERIOD;
+}
+
+static int
+resolve_filter(store_t *store, const query_opts_t *o, filter_t *f, char *err,
+               size_t errlen)
+{
+    cds_period_t p;
+    memset(f, 0, sizeof *f);
+    if (o->period && (o->from || o->to)) {
+        snprintf(err, errlen, "--period cannot be combined with --from/--to");
+        return CDS_EUSAGE;
+    }
+    if (o->wide && !o->period) {
+        snprintf(err, errlen, "--wide needs exactly one --period");
+        return CDS_EUSAGE;
+    }
+    f->start = INT32_MIN;
+    f->end = INT32_MAX;
+    int rc = CDS_OK;
+    if (o->period && (rc = parse_period("period", o->period, &p, err,
+                                        errlen)) == CDS_OK) {
+        f->start = p.start;
+        f->end = p.end;
+    }
+    if (rc == CDS_OK && o->from
+        && (rc = parse_period("from", o->from, &p, err, errlen)) == CDS_OK)
+        f->start = p.start;
+    if (rc == CDS_OK && o->to
+        && (rc = parse_period("to", o->to, &p, err, errlen)) == CDS_OK)
+        f->end = p.end;
+    if (rc != CDS_OK)
+        return rc;
+    f->has_range = o->period || o->from || o->to;
+    if (o->org_unit) {
+        int known = store_orgunit_exists(store, o->org_unit);
+        if (known < 0)
+            return -known;
+        if (!known) {
+            snprintf(err, errlen, "org-unit: \"%.64s\" is not in the "
+                     "org-unit list", o->org_unit);
+            return CDS_EUNKNOWNORGUNIT;
+        }
+    }
+    if (o->n_indicators > 0) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < o->n_indicators; i++)
+            json_array_append_new(a, json_string(o->indicators[i]));
+        f->indicators_json = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+        if (!f->indicators_json)
+            return CDS_ENOMEM;
+    }
+    return CDS_OK;
+}
+
+static void
+bind_scope(sqlite3_stmt *st, const query_opts_t *o)
+{
+    cds_bind_text(st, ":ou", o->org_unit);
+    cds_bind_int64(st, ":subtree", o->subtree ? 1 : 0);
+}
+
+/* ---- long form ---------------------------------------------------------- */
+
+/* Emit one row of the long query in the chosen format. */
+static int
+emit_long(const query_opts_t *o, sqlite3_stmt *st, table_t *t, json_t *arr,
+          FILE *out)
+{
+    char updated[40], followup[8];
+    const char *cells[LONG_COLS];
+    for (int i = 0; i < LONG_COLS; i++)
+        cells[i] = (const char *) sqlite3_column_text(st, i);
+    cds_format_time(updated, sizeof updated,
+                    cds_hlc_ms((uint64_t) sqlite3_column_int64(st, 7)));
+    cells[7] = updated;
+    snprintf(followup, sizeof followup, "%s",
+             sqlite3_column_int(st, 9) ? "true" : "false");
+    cells[9] = followup;
+    if (o->format == QUERY_CSV)
+        csv_row(out, cells, LONG_COLS);
+    else if (o->format == QUERY_TABLE)
+        return table_add(t, cells) == 0 ? CDS_OK : CDS_ENOMEM;
+    else {
+        json_t *obj = json_object();
+        for (int i = 0; i < LONG_COLS; i++)
+            json_object_set_new(obj, long_keys[i],
+                                i == 9 ? json_boolean(sqlite3_column_int(st, 9))
+                                       : json_string(cells[i] ? cells[i] : ""));
+        return json_array_append_new(arr, obj) == 0 ? CDS_OK : CDS_ENOMEM;
+    }
+    return CDS_OK;
+}
+
+static int
+query_long(cds_db_t *db, const query_opts_t *o, const filter_t *f, FILE *out)
+{
+    sqlite3_stmt *st = cds_db_prepare(db, STORE_SQL_QUERY_LONG);
+    if (!st)
+        return CDS_ERROR;
+    table_t *t = o->format == QUERY_TABLE ? table_new(long_header, LONG_COLS)
+                                          : NULL;
+    json_t *arr = o->format == QUERY_JSON ? json_array() : NULL;
+    bind_scope(st, o);
+    cds_bind_text(st, ":indicators", f->indicators_json);
+    if (f->has_range) {
+        cds_bind_int64(st, ":start", f->start);
+        cds_bind_int64(st, ":end", f->end);
+    }
+    if (o->format == QUERY_CSV)
+        csv_row(out, long_header, LONG_COLS);
+    int rc, code = CDS_OK;
+    while (code == CDS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        code = emit_long(o, st, t, arr, out);
+    if (code == CDS_OK && rc != SQLITE_DONE)
+        code = cds_db_fail(db, "query");
+    if (code == CDS_OK && t)
+        table_print(t, out);
+    if (code == CDS_OK && arr) {
+        /* DHIS2 dataValueSet shape, so exports import as they are. */
+        json_t *set = json_pack("{sO}", "dataValues", arr);
+        json_dumpf(set, out, JSON_INDENT(2));
+        fputc('\n', out);
+        json_decref(set);
+    }
+    table_destroy(&t);
+    json_decref(arr);
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* ---- wide form ---------------------------------------------------------- */
+
+/* The indicator codes that make the columns (strdup'd into *cols). */
+static int
+wide_columns(cds_db_t *db, const query_opts_t *o, char ***cols, size_t *n)
+{
+    *n = 0;
+    *cols = NULL;
+    size_t cap = o->n_indicators ? o->n_indicators
+                 : o->catalog    ? cds_catalog_size(o->catalog) : 0;
+    sqlite3_stmt *st = NULL;
+    if (cap == 0) {
+        st = cds_db_prepare(db, STORE_SQL_QUERY_INDICATORS);
+        if (!st)
+            return CDS_ERROR;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            cap++;
+        sqlite3_reset(st);
+    }
+    *cols = calloc(cap ? cap : 1, sizeof **cols);
+    int code = *cols ? CDS_OK : CDS_ENOMEM;
+    for (size_t i = 0; code == CDS_OK && i < cap; i++) {
+        const char *c;
+        if (o->n_indicators)
+            c = o->indicators[i];
+        else if (o->catalog)
+            c = cds_catalog_at(o->catalog, i)->code;
+        else
+            c = sqlite3_step(st) == SQLITE_ROW
+                    ? (const char *) sqlite3_column_text(st, 0) : "";
+        (*cols)[i] = strdup(c ? c : "");
+        code = (*cols)[i] ? CDS_OK : CDS_ENOMEM;
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* Cells of one org unit's row: value per indicator, then "k/n". */
+static int
+wide_row(sqlite3_stmt *cell, const char *ou, const char *period,
+         char **cols, size_t n, char **cells, size_t *k)
+{
+    *k = 0;
+    for (size_t i = 0; i < n; i++) {
+        cds_bind_text(cell, ":ou", ou);
+        cds_bind_text(cell, ":de", cols[i]);
+        cds_bind_text(cell, ":pe", period);
+        const char *v = NULL;
+        if (sqlite3_step(cell) == SQLITE_ROW) {
+            v = (const char *) sqlite3_column_text(cell, 0);
+            (*k)++;
+        }
+        cells[i] = strdup(v ? v : "");
+        cds_stmt_done(cell);
+        if (!cells[i])
+            return CDS_ENOMEM;
+    }
+    return CDS_OK;
+}
+
+typedef struct {
+    const query_opts_t *o;
+    char **cols;                       /* indicator codes */
+    size_t n;
+    table_t *table;                    /* QUERY_TABLE */
+    json_t *rows;                      /* QUERY_JSON */
+    FILE *out;
+    size_t units, complete;
+} wide_t;
+
+static int
+wide_emit(wide_t *w, const char *ou, const char *name, char **vals, size_t k)
+{
+    char reported[48];
+    snprintf(reported, sizeof reported, "%zu/%zu", k, w->n);
+    w->units++;
+    if (k == w->n && w->n > 0)
+        w->complete++;
+    const char **cells = calloc(w->n + 3, sizeof *cells);
+    if (!cells)
+        return CDS_ENOMEM;
+    cells[0] = ou;
+    cells[1] = name;
+    for (size_t i = 0; i < w->n; i++)
+        cells[2 + i] = vals[i];
+    cells[2 + w->n] = reported;
+    int rc = CDS_OK;
+    if (w->o->format == QUERY_CSV)
+        csv_row(w->out, cells, w->n + 3);
+    else if (w->o->format == QUERY_TABLE)
+        rc = table_add(w->table, cells) == 0 ? CDS_OK : CDS_ENOMEM;
+    else {
+        json_t *obj = json_object(), *v = json_object();
+        json_object_set_new(obj, "orgUnit", json_string(ou));
+        json_object_set_new(obj, "orgUnitName", json_string(name));
+        for (size_t i = 0; i < w->n; i++)
+            json_object_set_new(v, w->cols[i], vals[i][0]
+                                    ? json_string(vals[i]) : json_null());
+        json_object_set_new(obj, "values", v);
+        json_object_set_new(obj, "reported", json_string(reported));
+        rc = json_array_append_new(w->rows, obj) == 0 ? CDS_OK : CDS_ENOMEM;
+    }
+    free(cells);
+    return rc;
+}
+
+static int
+wide_header(wide_t *w)
+{
+    const char **h = calloc(w->n + 3, sizeof *h);
+    if (!h)
+        return CDS_ENOMEM;
+    h[0] = "orgunit";
+    h[1] = "orgunitname";
+    for (size_t i = 0; i < w->n; i++)
+        h[2 + i] = w->cols[i];
+    h[2 + w->n] = "reported";
+    int rc = CDS_OK;
+    if (w->o->format == QUERY_CSV)
+        csv_row(w->out, h, w->n + 3);
+    else if (w->o->format == QUERY_TABLE) {
+        w->table = table_new(h, w->n + 3);
+        rc = w->table ? CDS_OK : CDS_ENOMEM;
+    } else {
+        w->rows = json_array();
+        rc = w->rows ? CDS_OK : CDS_ENOMEM;
+    }
+    free(h);
+    return rc;
+}
+
+/* Print the collected table/json and the completeness line. CSV carries no
+ * summary line, so the file stays one header + rows. */
+static void
+wide_finish(wide_t *w)
+{
+    if (w->o->format == QUERY_TABLE) {
+        table_print(w->table, w->out);
+        fprintf(w->out, "%zu of %zu org units complete\n", w->complete,
+                w->units);
+    } else if (w->o->format == QUERY_JSON) {
+        json_t *top = json_object(), *cols = json_array();
+        for (size_t i = 0; i < w->n; i++)
+            json_array_append_new(cols, json_string(w->cols[i]));
+        json_object_set_new(top, "period", json_string(w->o->period));
+        json_object_set_new(top, "indicators", cols);
+        json_object_set_new(top, "rows", json_incref(w->rows));
+        json_object_set_new(top, "complete", json_integer((json_int_t)
+                                                          w->complete));
+        json_object_set_new(top, "units", json_integer((json_int_t)
+                                                       w->units));
+        json_dumpf(top, w->out, JSON_INDENT(2));
+        fputc('\n', w->out);
+        json_decref(top);
+    }
+}
+
+static int
+wide_rows(cds_db_t *db, wide_t *w)
+{
+    sqlite3_stmt *leaves = cds_db_prepare(db, STORE_SQL_QUERY_LEAVES);
+    sqlite3_stmt *cell = cds_db_prepare(db, STORE_SQL_QUERY_CELL);
+    char **vals = calloc(w->n + 1, sizeof *vals);
+    int rc = leaves && cell && vals ? CDS_OK : CDS_ERROR;
+    if (rc == CDS_OK)
+        bind_scope(leaves, w->o);
+    while (rc == CDS_OK && sqlite3_step(leaves) == SQLITE_ROW) {
+        const char *ou = (const char *) sqlite3_column_text(leaves, 0);
+        const char *name = (const char *) sqlite3_column_text(leaves, 1);
+        size_t k = 0;
+        rc = wide_row(cell, ou, w->o->period, w->cols, w->n, vals, &k);
+        if (rc == CDS_OK)
+            rc = wide_emit(w, ou, name ? name : "", vals, k);
+        for (size_t i = 0; i < w->n; i++) {
+            free(vals[i]);
+            vals[i] = NULL;
+        }
+    }
+    free(vals);
+    sqlite3_finalize(leaves);
+    sqlite3_finalize(cell);
+    return rc;
+}
+
+static int
+query_wide(cds_db_t *db, const query_opts_t *o, FILE *out)
+{
+    wide_t w = { .o = o, .out = out };
+    int rc = wide_columns(db, o, &w.cols, &w.n);
+    if (rc == CDS_OK)
+        rc = wide_header(&w);
+    if (rc == CDS_OK)
+        rc = wide_rows(db, &w);
+    if (rc == CDS_OK)
+        wide_finish(&w);
+    for (size_t i = 0; i < w.n; i++)
+        free(w.cols[i]);
+    free(w.cols);
+    table_destroy(&w.table);
+    json_decref(w.rows);
+    return rc;
+}
+
+int
+query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
+          size_t errlen)
+{
+    filter_t f;
+    int rc = resolve_filter(store, opts, &f, err, errlen);
+    if (rc == CDS_OK)
+        rc = opts->wide ? query_wide(store_db(store), opts, out)
+                        : query_long(store_db(store), opts, &f, out);
+    free(f.indicators_json);
+    return rc;
+}

@@ -1,0 +1,56 @@
+/*  query: the `query` command: read the consolidated values.
+ *
+ *  Long form: one row per live (not deleted) value: orgunit, orgunitname,
+ *  dataelement, period, categoryoptioncombo, value, storedby, lastupdated
+ *  (the HLC time as ISO-8601), comment, followup, agent (fingerprint).
+ *  Filters: org unit (with its subtree unless subtree = false), indicator
+ *  list, and period: a stored period is selected when its [start, end]
+ *  lies within the filter's range (--period P: P's range, so a quarter
+ *  selects its months and weeks; --from A --to B: A.start .. B.end).
+ *  Wide form (--wide): rows = leaf org units under the filter unit, columns
+ *  = indicators (the --indicator list, else the catalog's, else those with
+ *  values), for exactly one --period; a "reported" column "k/n" and a last
+ *  line "N of M org units complete".
+ *  Formats: table (aligned by display width), csv (RFC 4180: fields with
+ *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
+ *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
+ *  orgUnitName, dataElement, period, categoryOptionCombo, value, storedBy,
+ *  lastUpdated, comment, followup, agent}]}). Reads only. */
+#ifndef AGG_QUERY_H
+#define AGG_QUERY_H
+
+#include "cds_catalog.h"
+#include "store.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+    QUERY_TABLE = 0,
+    QUERY_CSV = 1,
+    QUERY_JSON = 2,
+} query_format_t;
+
+typedef struct {
+    const char *org_unit;              /* NULL: every unit */
+    bool subtree;                      /* include descendants of org_unit */
+    const char *const *indicators;     /* NULL/0: every indicator */
+    size_t n_indicators;
+    const char *period;                /* NULL: no period filter */
+    const char *from, *to;             /* range ends (either may be NULL) */
+    query_format_t format;
+    bool wide;                         /* org units x indicators, 1 period */
+    const cds_catalog_t *catalog;      /* optional: wide column order */
+} query_opts_t;
+
+/* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */
+int query_format_parse(const char *name, query_format_t *out);
+/* Run the query and print to out. CDS_OK; CDS_EUSAGE (conflicting or
+ * missing options), CDS_EBADPERIOD, CDS_EUNKNOWNORGUNIT with a message in
+ * err; or a database error. */
+int query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
+              size_t errlen);
+/* Write one CSV field (RFC 4180 quoting when needed). */
+void query_csv_field(FILE *out, const char *s);
+
+#endif

@@ -1,0 +1,43 @@
+/*  server: the aggregator's `run` loop: one ZeroMQ ROUTER socket, group
+ *  commit, acks after commit.
+ *
+ *  Wire: every message is [routing id][one frame = Envelope] (DEALER peers
+ *  send no delimiter). Anything else is recorded in the reject table as
+ *  malformed and otherwise ignored.
+ *
+ *  Invariant: no reply leaves before the transaction that holds its effect
+ *  has committed. A group = the first message that woke zmq_poll plus up to
+ *  group_max - 1 more that are already waiting, processed in one BEGIN
+ *  IMMEDIATE .. COMMIT; then all replies are sent. If BEGIN or COMMIT fails
+ *  (busy, disk full) the group is rolled back and every verified batch in
+ *  it is answered ACK_RETRY, so nothing is acked that was not stored. No
+ *  state is cached between groups: each message re-reads its agent row.
+ *  Idle = blocked in zmq_poll. */
+#ifndef AGG_SERVER_H
+#define AGG_SERVER_H
+
+#include "ingest.h"
+#include "store.h"
+
+#define SERVER_GROUP_MAX_LIMIT 1024   /* upper bound for group_max */
+
+typedef struct server server_t;
+
+/* Create the ROUTER socket and bind it to endpoint. store and ingest are
+ * borrowed. NULL on failure (logged with the endpoint and reason). */
+server_t *server_new(store_t *store, ingest_t *ingest, const char *endpoint,
+                     int group_max);
+/* Close the socket and context; sets *self_p to NULL. Safe on NULL. */
+void server_destroy(server_t **self_p);
+/* Serve until a stop is requested (common/cds_signal.h: SIGTERM, SIGINT
+ * or cds_signal_request_stop()). CDS_OK on a requested stop, else a cds_err code
+ * for a failure that leaves the socket unusable (logged). */
+int server_run(server_t *self);
+/* Process at most one group if a message is waiting within timeout_ms (-1:
+ * wait for ever). 1 if a group ran, 0 on timeout or interrupt, negative
+ * cds_err on a socket failure. For tests and server_run. */
+int server_step(server_t *self, long timeout_ms);
+/* Endpoint actually bound (resolves "tcp://127.0.0.1:*"). Borrowed. */
+const char *server_endpoint(const server_t *self);
+
+#endif

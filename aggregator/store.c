@@ -1,0 +1,506 @@
+/*  store: the consolidated database. See store.h for the schema and the
+ *  invariant; every SQL text lives in store_sql.h. */
+#include "store.h"
+
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_log.h"
+#include "store_sql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const migrations[] = {
+    STORE_SQL_MIGRATION_1,
+};
+
+/* Statements prepared once at open; index into store->st[]. */
+enum {
+    ST_ORGUNIT_UPSERT, ST_ORGUNIT_EXISTS, ST_ALLOWED,
+    ST_AGENT_BY_PK, ST_AGENT_BY_FPR, ST_AGENT_ALL, ST_AGENT_INSERT,
+    ST_AGENT_RELABEL, ST_AGENT_REVOKE, ST_AGENT_ADVANCE, ST_AGENT_SEEN,
+    ST_UNITS_CLEAR, ST_UNITS_ADD, ST_UNITS_OF,
+    ST_BATCH_INSERT, ST_LOG_GET, ST_LOG_INSERT, ST_MERGE, ST_REJECT_INSERT,
+    ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST__COUNT
+};
+
+static const char *const sql_text[ST__COUNT] = {
+    [ST_ORGUNIT_UPSERT] = STORE_SQL_ORGUNIT_UPSERT,
+    [ST_ORGUNIT_EXISTS] = STORE_SQL_ORGUNIT_EXISTS,
+    [ST_ALLOWED] = STORE_SQL_ALLOWED,
+    [ST_AGENT_BY_PK] = STORE_SQL_AGENT_BY_PK,
+    [ST_AGENT_BY_FPR] = STORE_SQL_AGENT_BY_FPR,
+    [ST_AGENT_ALL] = STORE_SQL_AGENT_ALL,
+    [ST_AGENT_INSERT] = STORE_SQL_AGENT_INSERT,
+    [ST_AGENT_RELABEL] = STORE_SQL_AGENT_RELABEL,
+    [ST_AGENT_REVOKE] = STORE_SQL_AGENT_REVOKE,
+    [ST_AGENT_ADVANCE] = STORE_SQL_AGENT_ADVANCE,
+    [ST_AGENT_SEEN] = STORE_SQL_AGENT_SEEN,
+    [ST_UNITS_CLEAR] = STORE_SQL_UNITS_CLEAR,
+    [ST_UNITS_ADD] = STORE_SQL_UNITS_ADD,
+    [ST_UNITS_OF] = STORE_SQL_UNITS_OF,
+    [ST_BATCH_INSERT] = STORE_SQL_BATCH_INSERT,
+    [ST_LOG_GET] = STORE_SQL_LOG_GET,
+    [ST_LOG_INSERT] = STORE_SQL_LOG_INSERT,
+    [ST_MERGE] = STORE_SQL_MERGE,
+    [ST_REJECT_INSERT] = STORE_SQL_REJECT_INSERT,
+    [ST_SAVEPOINT] = STORE_SQL_SAVEPOINT,
+    [ST_RELEASE] = STORE_SQL_RELEASE,
+    [ST_ROLLBACK_TO] = STORE_SQL_ROLLBACK_TO,
+};
+
+struct store {
+    cds_db_t *db;                       /* owned connection */
+    sqlite3_stmt *st[ST__COUNT];        /* prepared once, reset after use */
+};
+
+store_t *
+store_open(const char *path, int flags, int *err)
+{
+    store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        *err = CDS_ENOMEM;
+        return NULL;
+    }
+    self->db = cds_db_open(path, migrations,
+                           (int) (sizeof migrations / sizeof migrations[0]),
+                           flags, err);
+    if (!self->db) {
+        free(self);
+        return NULL;
+    }
+    for (int i = 0; i < ST__COUNT; i++) {
+        /* A read-only connection cannot prepare writes on an empty file;
+         * prepare lazily is not worth it: every statement is valid SQL. */
+        self->st[i] = cds_db_prepare(self->db, sql_text[i]);
+        if (!self->st[i]) {
+            *err = CDS_ERROR;
+            store_destroy(&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void
+store_destroy(store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(self->st[i]);
+    cds_db_close(&self->db);
+    free(self);
+    *self_p = NULL;
+}
+
+cds_db_t *
+store_db(store_t *self)
+{
+    return self->db;
+}
+
+/* Step a statement that returns no row; reset it. */
+static int
+run(store_t *self, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int code = CDS_OK;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        code = cds_db_fail(self->db, what);
+    cds_stmt_done(st);
+    return code;
+}
+
+int
+store_savepoint(store_t *self)
+{
+    return run(self, self->st[ST_SAVEPOINT], "savepoint");
+}
+
+int
+store_release(store_t *self)
+{
+    return run(self, self->st[ST_RELEASE], "release");
+}
+
+int
+store_rollback_to(store_t *self)
+{
+    int code = run(self, self->st[ST_ROLLBACK_TO], "rollback_to");
+    if (code == CDS_OK)
+        code = store_release(self);
+    return code;
+}
+
+int
+store_orgunits_load(store_t *self, const cds_orgunits_t *ous)
+{
+    sqlite3_stmt *st = self->st[ST_ORGUNIT_UPSERT];
+    for (size_t i = 0; i < cds_orgunits_size(ous); i++) {
+        const cds_orgunit_t *o = cds_orgunits_at(ous, i);
+        cds_bind_text(st, ":code", o->code);
+        cds_bind_text(st, ":name", o->name);
+        cds_bind_text(st, ":parent", o->parent);
+        if (o->valid_from != INT32_MIN)
+            cds_bind_int64(st, ":valid_from", o->valid_from);
+        if (o->valid_to != INT32_MAX)
+            cds_bind_int64(st, ":valid_to", o->valid_to);
+        int code = run(self, st, "orgunit_upsert");
+        if (code != CDS_OK)
+            return code;
+    }
+    return CDS_OK;
+}
+
+/* Step a statement expected to return at most one row: 1 row, 0 none,
+ * negative cds_err on error. Resets it. */
+static int
+exists(store_t *self, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int result = rc == SQLITE_ROW ? 1 : 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = -cds_db_fail(self->db, what);
+    cds_stmt_done(st);
+    return result;
+}
+
+int
+store_orgunit_exists(store_t *self, const char *code)
+{
+    sqlite3_stmt *st = self->st[ST_ORGUNIT_EXISTS];
+    cds_bind_text(st, ":code", code);
+    return exists(self, st, "orgunit_exists");
+}
+
+int
+store_agent_allowed(store_t *self, int64_t agent_id, const char *org_unit)
+{
+    sqlite3_stmt *st = self->st[ST_ALLOWED];
+    cds_bind_text(st, ":ou", org_unit);
+    cds_bind_int64(st, ":agent_id", agent_id);
+    return exists(self, st, "agent_allowed");
+}
+
+/* Copy a blob column of exactly n bytes into out; zeros otherwise. */
+static void
+column_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t n)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    int len = sqlite3_column_bytes(st, col);
+    if (p && len == (int) n)
+        memcpy(out, p, n);
+    else
+        memset(out, 0, n);
+}
+
+static void
+column_text(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+    const char *s = (const char *) sqlite3_column_text(st, col);
+    snprintf(out, len, "%s", s ? s : "");
+}
+
+/* Fill out from a row of STORE_SQL_AGENT_COLS. */
+static void
+agent_from_row(sqlite3_stmt *st, store_agent_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = sqlite3_column_int64(st, 0);
+    column_blob(st, 1, out->sign_pk, CDS_PK_BYTES);
+    column_blob(st, 2, out->curve_pk, CDS_PK_BYTES);
+    column_text(st, 3, out->pubid, sizeof out->pubid);
+    column_text(st, 4, out->fpr, sizeof out->fpr);
+    column_text(st, 5, out->label, sizeof out->label);
+    out->enrolled_at_ms = sqlite3_column_int64(st, 6);
+    out->revoked_at_ms = sqlite3_column_int64(st, 7);
+    out->applied_seq = (uint64_t) sqlite3_column_int64(st, 8);
+    column_blob(st, 9, out->applied_head, CDS_HASH_BYTES);
+    out->last_seen_ms = sqlite3_column_int64(st, 10);
+}
+
+static int
+agent_one(store_t *self, sqlite3_stmt *st, store_agent_t *out)
+{
+    int rc = sqlite3_step(st);
+    int code = CDS_OK;
+    if (rc == SQLITE_ROW)
+        agent_from_row(st, out);
+    else if (rc == SQLITE_DONE)
+        code = CDS_ENOTFOUND;
+    else
+        code = cds_db_fail(self->db, "agent_find");
+    cds_stmt_done(st);
+    return code;
+}
+
+int
+store_agent_find(store_t *self, const uint8_t pk[CDS_PK_BYTES],
+                 store_agent_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_BY_PK];
+    cds_bind_blob(st, ":pk", pk, CDS_PK_BYTES);
+    return agent_one(self, st, out);
+}
+
+int
+store_agent_find_fpr(store_t *self, const char *fpr, store_agent_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_BY_FPR];
+    cds_bind_text(st, ":fpr", fpr);
+    return agent_one(self, st, out);
+}
+
+static int
+agent_set_units(store_t *self, int64_t id, const char *const *units,
+                size_t n)
+{
+    sqlite3_stmt *st = self->st[ST_UNITS_CLEAR];
+    cds_bind_int64(st, ":id", id);
+    int code = run(self, st, "units_clear");
+    for (size_t i = 0; code == CDS_OK && i < n; i++) {
+        st = self->st[ST_UNITS_ADD];
+        cds_bind_int64(st, ":id", id);
+        cds_bind_text(st, ":ou", units[i]);
+        code = run(self, st, "units_add");
+    }
+    return code;
+}
+
+int
+store_agent_enroll(store_t *self, const uint8_t sign_pk[CDS_PK_BYTES],
+                   const uint8_t curve_pk[CDS_PK_BYTES], const char *label,
+                   const char *const *units, size_t n, int64_t now_ms,
+                   int64_t *id)
+{
+    char pubid[CDS_PUBID_LEN], fpr[CDS_FPR_LEN];
+    cds_pubid_format(sign_pk, curve_pk, pubid, sizeof pubid);
+    cds_fingerprint(sign_pk, fpr);
+    store_agent_t old;
+    int code = store_agent_find(self, sign_pk, &old);
+    sqlite3_stmt *st;
+    if (code == CDS_OK) {
+        st = self->st[ST_AGENT_RELABEL];
+        cds_bind_int64(st, ":id", old.id);
+        *id = old.id;
+    } else if (code == CDS_ENOTFOUND) {
+        st = self->st[ST_AGENT_INSERT];
+        cds_bind_blob(st, ":pk", sign_pk, CDS_PK_BYTES);
+        cds_bind_text(st, ":fpr", fpr);
+        cds_bind_int64(st, ":now", now_ms);
+    } else
+        return code;
+    cds_bind_blob(st, ":curve_pk", curve_pk, CDS_PK_BYTES);
+    cds_bind_text(st, ":pubid", pubid);
+    cds_bind_text(st, ":label", label ? label : "");
+    code = run(self, st, "agent_enroll");
+    if (code != CDS_OK)
+        return code;
+    if (st == self->st[ST_AGENT_INSERT])
+        *id = sqlite3_last_insert_rowid(cds_db_handle(self->db));
+    return agent_set_units(self, *id, units, n);
+}
+
+int
+store_agent_revoke(store_t *self, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_REVOKE];
+    cds_bind_int64(st, ":id", id);
+    cds_bind_int64(st, ":now", now_ms);
+    return run(self, st, "agent_revoke");
+}
+
+int
+store_agent_advance(store_t *self, int64_t id, uint64_t seq,
+                    const uint8_t head[CDS_HASH_BYTES])
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_ADVANCE];
+    cds_bind_int64(st, ":id", id);
+    cds_bind_int64(st, ":seq", (int64_t) seq);
+    cds_bind_blob(st, ":head", head, CDS_HASH_BYTES);
+    return run(self, st, "agent_advance");
+}
+
+int
+store_agent_seen(store_t *self, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_SEEN];
+    cds_bind_int64(st, ":id", id);
+    cds_bind_int64(st, ":now", now_ms);
+    return run(self, st, "agent_seen");
+}
+
+int
+store_agents_each(store_t *self, store_agent_fn *fn, void *arg)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_ALL];
+    int rc, code = CDS_OK;
+    /* Rows are copied out before fn runs; fn may use other statements
+     * (store_agent_units) but not this one. */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_agent_t a;
+        agent_from_row(st, &a);
+        if (fn(&a, arg) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        code = cds_db_fail(self->db, "agents_each");
+    cds_stmt_done(st);
+    return code;
+}
+
+int
+store_agent_units(store_t *self, int64_t id, char *buf, size_t len)
+{
+    sqlite3_stmt *st = self->st[ST_UNITS_OF];
+    size_t used = 0;
+    int rc, code = CDS_OK;
+    buf[0] = '\0';
+    cds_bind_int64(st, ":id", id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *ou = (const char *) sqlite3_column_text(st, 0);
+        int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "",
+                         ou ? ou : "");
+        if (w < 0 || (size_t) w >= len - used) {
+            code = CDS_ETOOBIG;
+            break;
+        }
+        used += (size_t) w;
+    }
+    if (code == CDS_OK && rc != SQLITE_DONE)
+        code = cds_db_fail(self->db, "agent_units");
+    cds_stmt_done(st);
+    return code;
+}
+
+int
+store_batch_add(store_t *self, int64_t agent_id, uint64_t first,
+                uint64_t last, int64_t now_ms, const uint8_t *envelope,
+                size_t len, int64_t *batch_id)
+{
+    sqlite3_stmt *st = self->st[ST_BATCH_INSERT];
+    cds_bind_int64(st, ":agent_id", agent_id);
+    cds_bind_int64(st, ":first", (int64_t) first);
+    cds_bind_int64(st, ":last", (int64_t) last);
+    cds_bind_int64(st, ":now", now_ms);
+    cds_bind_blob(st, ":envelope", envelope, (int) len);
+    int code = run(self, st, "batch_add");
+    if (code == CDS_OK)
+        *batch_id = sqlite3_last_insert_rowid(cds_db_handle(self->db));
+    return code;
+}
+
+int
+store_log_get(store_t *self, int64_t agent_id, uint64_t seq,
+              uint8_t hash[CDS_HASH_BYTES], uint8_t head[CDS_HASH_BYTES],
+              int *status, char *field, size_t field_len, char *message,
+              size_t message_len)
+{
+    sqlite3_stmt *st = self->st[ST_LOG_GET];
+    cds_bind_int64(st, ":agent_id", agent_id);
+    cds_bind_int64(st, ":seq", (int64_t) seq);
+    int rc = sqlite3_step(st);
+    int code = CDS_OK;
+    if (rc == SQLITE_ROW) {
+        column_blob(st, 0, hash, CDS_HASH_BYTES);
+        column_blob(st, 1, head, CDS_HASH_BYTES);
+        *status = sqlite3_column_int(st, 2);
+        if (field)
+            column_text(st, 3, field, field_len);
+        if (message)
+            column_text(st, 4, message, message_len);
+    } else if (rc == SQLITE_DONE)
+        code = CDS_ENOTFOUND;
+    else
+        code = cds_db_fail(self->db, "log_get");
+    cds_stmt_done(st);
+    return code;
+}
+
+/* Bind the update fields shared by update_log and datavalue. */
+static void
+bind_update(sqlite3_stmt *st, const cds_update_t *u)
+{
+    cds_bind_text(st, ":org_unit", u->org_unit);
+    cds_bind_text(st, ":indicator", u->indicator);
+    cds_bind_text(st, ":period", u->period);
+    cds_bind_text(st, ":disagg", u->disagg);
+    cds_bind_text(st, ":value", u->deleted ? "" : (u->value ? u->value : ""));
+    cds_bind_int64(st, ":deleted", u->deleted);
+    cds_bind_text(st, ":comment", u->comment);
+    cds_bind_text(st, ":stored_by", u->stored_by);
+    cds_bind_int64(st, ":followup", u->followup);
+    cds_bind_int64(st, ":hlc", (int64_t) u->hlc);
+}
+
+int
+store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
+              const cds_update_t *u, const uint8_t hash[CDS_HASH_BYTES],
+              const uint8_t head[CDS_HASH_BYTES], int status,
+              const char *field, const char *message, int64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_LOG_INSERT];
+    cds_bind_int64(st, ":agent_id", agent_id);
+    cds_bind_int64(st, ":seq", (int64_t) u->seq);
+    cds_bind_int64(st, ":batch_id", batch_id);
+    cds_bind_blob(st, ":hash", hash, CDS_HASH_BYTES);
+    cds_bind_blob(st, ":head", head, CDS_HASH_BYTES);
+    cds_bind_int64(st, ":status", status);
+    cds_bind_text(st, ":field", field);
+    cds_bind_text(st, ":message", message);
+    cds_bind_int64(st, ":now", now_ms);
+    bind_update(st, u);
+    return run(self, st, "log_add");
+}
+
+int
+store_merge(store_t *self, const cds_update_t *u, double num,
+            const uint8_t agent_pk[CDS_PK_BYTES], int64_t agent_id,
+            int32_t period_start, int32_t period_end, int64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_MERGE];
+    bind_update(st, u);
+    if (u->deleted)
+        cds_bind_null(st, ":num");
+    else
+        cds_bind_double(st, ":num", num);
+    cds_bind_blob(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
+    cds_bind_int64(st, ":agent_id", agent_id);
+    cds_bind_int64(st, ":agent_seq", (int64_t) u->seq);
+    cds_bind_int64(st, ":period_start", period_start);
+    cds_bind_int64(st, ":period_end", period_end);
+    cds_bind_int64(st, ":now", now_ms);
+    return run(self, st, "merge");
+}
+
+int
+store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
+                 int code, const char *field, const char *message,
+                 uint64_t first, uint64_t last, uint64_t seq,
+                 const uint8_t *raw, size_t raw_len)
+{
+    sqlite3_stmt *st = self->st[ST_REJECT_INSERT];
+    cds_bind_int64(st, ":now", now_ms);
+    if (agent_pk)
+        cds_bind_blob(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
+    cds_bind_int64(st, ":code", code);
+    cds_bind_text(st, ":field", field);
+    cds_bind_text(st, ":message", message);
+    if (first)
+        cds_bind_int64(st, ":first", (int64_t) first);
+    if (last)
+        cds_bind_int64(st, ":last", (int64_t) last);
+    if (seq)
+        cds_bind_int64(st, ":seq", (int64_t) seq);
+    /* A message over the size bound is kept only in part: enough to see
+     * what it was, not enough for a flood of them to fill the disk. */
+    if (raw && raw_len > CDS_MAX_MSG_BYTES)
+        raw_len = CDS_REJECT_KEEP_BYTES;
+    if (raw)
+        cds_bind_blob(st, ":raw", raw, (int) raw_len);
+    return run(self, st, "reject_add");
+}

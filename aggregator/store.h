@@ -1,0 +1,145 @@
+/*  store: the aggregator's consolidated SQLite database.
+ *
+ *  Invariant: for every agent, update_log holds exactly one row for each
+ *  seq 1..agent.applied_seq (applied, status 0, or permanently rejected,
+ *  status = cds_err code) and agent.applied_head is the chain head at
+ *  applied_seq; both change only in the transaction that adds those rows.
+ *  datavalue holds, per key, the update with the greatest
+ *  (hlc, agent_pk, agent_seq) among all applied ones (deletes kept as
+ *  tombstones, deleted = 1), so it is a pure function of the set of applied
+ *  updates: every arrival order gives the same table.
+ *
+ *  Why applying the same batch twice is harmless: the message identity
+ *  (agent, seq) is the update_log primary key, ingest never applies a seq
+ *  <= applied_seq again (it only compares content hashes), and even a second
+ *  merge of the same update is a no-op because the LWW upsert only replaces
+ *  a row with a strictly greater (hlc, agent_pk, agent_seq).
+ *
+ *  Schema (user_version 1; see store_sql.h for the exact DDL):
+ *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
+ *          label, enrolled_at_ms, revoked_at_ms NULL, applied_seq,
+ *          applied_head BLOB NULL when 0, last_seen_ms)
+ *    agent_orgunit(agent_id, org_unit)        units the key may write
+ *                                             (each with its subtree)
+ *    orgunit(code PK, name, parent, valid_from, valid_to)  from the CSV
+ *    batch(id PK, agent_id, first_seq, last_seq, received_at_ms,
+ *          envelope BLOB)       raw signed envelope exactly as received
+ *    update_log(agent_id, seq, batch_id, content_hash, chain_head, status,
+ *          field, message, <update fields>, received_at_ms) append-only
+ *    datavalue(org_unit, indicator, period, disagg PK, value, num, deleted,
+ *          comment, stored_by, followup, hlc, agent_pk, agent_id,
+ *          agent_seq, period_start, period_end (day numbers),
+ *          updated_at_ms)       current values
+ *    reject(id PK, at_ms, agent_pk, code, field, message, first_seq,
+ *          last_seq, seq, raw BLOB)   whole-message rejections
+ *  hlc values are stored as SQLite INTEGER (int64): ingest refuses hlc
+ *  values far in the future, so every stored hlc is < 2^63. */
+#ifndef AGG_STORE_H
+#define AGG_STORE_H
+
+#include "cds_db.h"
+#include "cds_id.h"
+#include "cds_orgunit.h"
+#include "cds_update.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_LABEL_MAX 128
+
+typedef struct store store_t;
+
+/* One enrolled agent as stored. */
+typedef struct {
+    int64_t id;                         /* agent.id */
+    uint8_t sign_pk[CDS_PK_BYTES];      /* Ed25519 public key */
+    uint8_t curve_pk[CDS_PK_BYTES];     /* X25519 public key (CURVE) */
+    char pubid[CDS_PUBID_LEN];          /* "cds1:..." */
+    char fpr[CDS_FPR_LEN];              /* fingerprint of sign_pk */
+    char label[STORE_LABEL_MAX];        /* free text, may be truncated */
+    int64_t enrolled_at_ms;             /* first enrollment */
+    int64_t revoked_at_ms;              /* 0 when not revoked */
+    uint64_t applied_seq;               /* highest processed seq */
+    uint8_t applied_head[CDS_HASH_BYTES]; /* head at applied_seq (0s at 0) */
+    int64_t last_seen_ms;               /* last verified message, 0: never */
+} store_agent_t;
+
+/* Called once per agent by store_agents_each; non-zero stops the walk. */
+typedef int (store_agent_fn)(const store_agent_t *agent, void *arg);
+
+/* Open or create the database at path and migrate it. NULL with *err set
+ * (CDS_EIO, CDS_ECORRUPT, CDS_EVERSION), logged. */
+store_t *store_open(const char *path, int flags, int *err);
+/* Finalize statements, close; sets *self_p to NULL. Safe on NULL. */
+void store_destroy(store_t **self_p);
+/* The underlying connection (borrowed), for transactions and queries. */
+cds_db_t *store_db(store_t *self);
+
+/* SAVEPOINT / RELEASE / ROLLBACK TO (then RELEASE) of the per-message
+ * savepoint. CDS_OK or a cds_err code (logged). */
+int store_savepoint(store_t *self);
+int store_release(store_t *self);
+int store_rollback_to(store_t *self);
+
+/* Upsert every org unit of ous into the orgunit table (caller's
+ * transaction or autocommit). CDS_OK or a cds_err code. */
+int store_orgunits_load(store_t *self, const cds_orgunits_t *ous);
+/* 1 if code is in the orgunit table, 0 if not, negative cds_err on error. */
+int store_orgunit_exists(store_t *self, const char *code);
+/* 1 if org_unit is one of the agent's units or below one, 0 if not,
+ * negative cds_err on error. */
+int store_agent_allowed(store_t *self, int64_t agent_id, const char *org_unit);
+
+/* Agent by signing key / by fingerprint. CDS_OK, CDS_ENOTFOUND, or a
+ * database error code. */
+int store_agent_find(store_t *self, const uint8_t pk[CDS_PK_BYTES],
+                     store_agent_t *out);
+int store_agent_find_fpr(store_t *self, const char *fpr, store_agent_t *out);
+/* Insert the agent or, when its key is known, update label and curve key;
+ * then make its unit set exactly units[0..n). *id receives agent.id. */
+int store_agent_enroll(store_t *self, const uint8_t sign_pk[CDS_PK_BYTES],
+                       const uint8_t curve_pk[CDS_PK_BYTES], const char *label,
+                       const char *const *units, size_t n, int64_t now_ms,
+                       int64_t *id);
+/* Set revoked_at_ms (kept if already revoked). CDS_OK or error code. */
+int store_agent_revoke(store_t *self, int64_t id, int64_t now_ms);
+/* Record the new applied seq and head. */
+int store_agent_advance(store_t *self, int64_t id, uint64_t seq,
+                        const uint8_t head[CDS_HASH_BYTES]);
+/* Record a verified message from the agent. */
+int store_agent_seen(store_t *self, int64_t id, int64_t now_ms);
+/* Call fn for every agent (ordered by label, fingerprint). */
+int store_agents_each(store_t *self, store_agent_fn *fn, void *arg);
+/* The agent's units, comma-separated, into buf. CDS_OK or error. */
+int store_agent_units(store_t *self, int64_t id, char *buf, size_t len);
+
+/* Keep a received batch envelope. *batch_id receives batch.id. */
+int store_batch_add(store_t *self, int64_t agent_id, uint64_t first,
+                    uint64_t last, int64_t now_ms, const uint8_t *envelope,
+                    size_t len, int64_t *batch_id);
+/* Stored content hash, chain head and status of (agent, seq); when status
+ * is a rejection, its field and message into the buffers (may be NULL).
+ * CDS_OK, CDS_ENOTFOUND or a database error. */
+int store_log_get(store_t *self, int64_t agent_id, uint64_t seq,
+                  uint8_t hash[CDS_HASH_BYTES], uint8_t head[CDS_HASH_BYTES],
+                  int *status, char *field, size_t field_len, char *message,
+                  size_t message_len);
+/* Append the history row of one update; status 0 applied, else the reason
+ * (field, message may be NULL). A second row for (agent, seq) fails with
+ * CDS_ERROR (primary key). */
+int store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
+                  const cds_update_t *u, const uint8_t hash[CDS_HASH_BYTES],
+                  const uint8_t head[CDS_HASH_BYTES], int status,
+                  const char *field, const char *message, int64_t now_ms);
+/* Last-writer-wins merge of an applied update (num: typed value, ignored
+ * for deletes; period_start/end: day numbers of u->period). */
+int store_merge(store_t *self, const cds_update_t *u, double num,
+                const uint8_t agent_pk[CDS_PK_BYTES], int64_t agent_id,
+                int32_t period_start, int32_t period_end, int64_t now_ms);
+/* Append to the rejection log. agent_pk may be NULL; seq fields 0 = NULL. */
+int store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
+                     int code, const char *field, const char *message,
+                     uint64_t first, uint64_t last, uint64_t seq,
+                     const uint8_t *raw, size_t raw_len);
+
+#endif

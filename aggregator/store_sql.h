@@ -1,0 +1,210 @@
+/*  store_sql: every SQL statement of the aggregator's consolidated database,
+ *  kept together (STYLE.md "SQLite"), with named parameters. store.c
+ *  prepares each once and resets it after every step. The schema itself is
+ *  documented in store.h; migrations[i] moves user_version i to i+1. */
+#ifndef AGG_STORE_SQL_H
+#define AGG_STORE_SQL_H
+
+/* Version 0 -> 1: the whole first schema. */
+#define STORE_SQL_MIGRATION_1                                                \
+    "CREATE TABLE agent ("                                                   \
+    " id INTEGER PRIMARY KEY,"                                               \
+    " sign_pk BLOB NOT NULL UNIQUE CHECK (length(sign_pk) = 32),"            \
+    " curve_pk BLOB NOT NULL CHECK (length(curve_pk) = 32),"                 \
+    " pubid TEXT NOT NULL,"                                                  \
+    " fpr TEXT NOT NULL UNIQUE,"                                             \
+    " label TEXT NOT NULL DEFAULT '',"                                       \
+    " enrolled_at_ms INTEGER NOT NULL,"                                      \
+    " revoked_at_ms INTEGER,"                                                \
+    " applied_seq INTEGER NOT NULL DEFAULT 0,"                               \
+    " applied_head BLOB,"                                                    \
+    " last_seen_ms INTEGER);"                                                \
+    "CREATE TABLE orgunit ("                                                 \
+    " code TEXT PRIMARY KEY,"                                                \
+    " name TEXT NOT NULL,"                                                   \
+    " parent TEXT,"                                                          \
+    " valid_from INTEGER,"                                                   \
+    " valid_to INTEGER);"                                                    \
+    "CREATE INDEX orgunit_parent ON orgunit(parent);"                        \
+    "CREATE TABLE agent_orgunit ("                                           \
+    " agent_id INTEGER NOT NULL REFERENCES agent(id),"                       \
+    " org_unit TEXT NOT NULL,"                                               \
+    " PRIMARY KEY (agent_id, org_unit));"                                    \
+    "CREATE TABLE batch ("                                                   \
+    " id INTEGER PRIMARY KEY,"                                               \
+    " agent_id INTEGER NOT NULL REFERENCES agent(id),"                       \
+    " first_seq INTEGER NOT NULL,"                                           \
+    " last_seq INTEGER NOT NULL,"                                            \
+    " received_at_ms INTEGER NOT NULL,"                                      \
+    " envelope BLOB NOT NULL);"                                              \
+    "CREATE TABLE update_log ("                                              \
+    " agent_id INTEGER NOT NULL REFERENCES agent(id),"                       \
+    " seq INTEGER NOT NULL,"                                                 \
+    " batch_id INTEGER NOT NULL REFERENCES batch(id),"                       \
+    " content_hash BLOB NOT NULL,"                                           \
+    " chain_head BLOB NOT NULL,"                                             \
+    " status INTEGER NOT NULL,"                                              \
+    " field TEXT, message TEXT,"                                             \
+    " org_unit TEXT, indicator TEXT, period TEXT, disagg TEXT,"              \
+    " value TEXT, deleted INTEGER NOT NULL, comment TEXT, stored_by TEXT,"   \
+    " followup INTEGER NOT NULL, hlc INTEGER NOT NULL,"                      \
+    " received_at_ms INTEGER NOT NULL,"                                      \
+    " PRIMARY KEY (agent_id, seq)) WITHOUT ROWID;"                           \
+    "CREATE TABLE datavalue ("                                               \
+    " org_unit TEXT NOT NULL, indicator TEXT NOT NULL, period TEXT NOT NULL,"\
+    " disagg TEXT NOT NULL, value TEXT NOT NULL, num REAL,"                  \
+    " deleted INTEGER NOT NULL, comment TEXT, stored_by TEXT,"               \
+    " followup INTEGER NOT NULL, hlc INTEGER NOT NULL,"                      \
+    " agent_pk BLOB NOT NULL, agent_id INTEGER NOT NULL,"                    \
+    " agent_seq INTEGER NOT NULL,"                                           \
+    " period_start INTEGER NOT NULL, period_end INTEGER NOT NULL,"           \
+    " updated_at_ms INTEGER NOT NULL,"                                       \
+    " PRIMARY KEY (org_unit, indicator, period, disagg));"                   \
+    "CREATE INDEX datavalue_period ON datavalue(period_start, period_end);"  \
+    "CREATE TABLE reject ("                                                  \
+    " id INTEGER PRIMARY KEY,"                                               \
+    " at_ms INTEGER NOT NULL,"                                               \
+    " agent_pk BLOB,"                                                        \
+    " code INTEGER NOT NULL,"                                                \
+    " field TEXT, message TEXT,"                                             \
+    " first_seq INTEGER, last_seq INTEGER, seq INTEGER,"                     \
+    " raw BLOB);"
+
+/* ---- org units ---------------------------------------------------------- */
+#define STORE_SQL_ORGUNIT_UPSERT                                             \
+    "INSERT INTO orgunit(code, name, parent, valid_from, valid_to)"          \
+    " VALUES (:code, :name, :parent, :valid_from, :valid_to)"                \
+    " ON CONFLICT(code) DO UPDATE SET name = excluded.name,"                 \
+    " parent = excluded.parent, valid_from = excluded.valid_from,"           \
+    " valid_to = excluded.valid_to"
+#define STORE_SQL_ORGUNIT_EXISTS                                             \
+    "SELECT 1 FROM orgunit WHERE code = :code"
+/* Is :ou equal to or below one of the agent's enrolled units? Walks up the
+ * parent chain (UNION stops a cycle; the CSV loader rejects cycles). */
+#define STORE_SQL_ALLOWED                                                    \
+    "WITH RECURSIVE up(code) AS (SELECT :ou UNION"                           \
+    " SELECT o.parent FROM orgunit o JOIN up ON o.code = up.code"            \
+    " WHERE o.parent IS NOT NULL)"                                           \
+    " SELECT 1 FROM agent_orgunit WHERE agent_id = :agent_id"                \
+    " AND org_unit IN (SELECT code FROM up) LIMIT 1"
+
+/* ---- agents ------------------------------------------------------------- */
+#define STORE_SQL_AGENT_COLS                                                 \
+    "id, sign_pk, curve_pk, pubid, fpr, label, enrolled_at_ms,"              \
+    " revoked_at_ms, applied_seq, applied_head, last_seen_ms"
+#define STORE_SQL_AGENT_BY_PK                                                \
+    "SELECT " STORE_SQL_AGENT_COLS " FROM agent WHERE sign_pk = :pk"
+#define STORE_SQL_AGENT_BY_FPR                                               \
+    "SELECT " STORE_SQL_AGENT_COLS " FROM agent WHERE fpr = :fpr"
+#define STORE_SQL_AGENT_ALL                                                  \
+    "SELECT " STORE_SQL_AGENT_COLS " FROM agent ORDER BY label, fpr"
+#define STORE_SQL_AGENT_INSERT                                               \
+    "INSERT INTO agent(sign_pk, curve_pk, pubid, fpr, label, enrolled_at_ms)"\
+    " VALUES (:pk, :curve_pk, :pubid, :fpr, :label, :now)"
+#define STORE_SQL_AGENT_RELABEL                                              \
+    "UPDATE agent SET label = :label, curve_pk = :curve_pk, pubid = :pubid"  \
+    " WHERE id = :id"
+#define STORE_SQL_AGENT_REVOKE                                               \
+    "UPDATE agent SET revoked_at_ms = :now"                                  \
+    " WHERE id = :id AND revoked_at_ms IS NULL"
+#define STORE_SQL_AGENT_ADVANCE                                              \
+    "UPDATE agent SET applied_seq = :seq, applied_head = :head WHERE id = :id"
+#define STORE_SQL_AGENT_SEEN                                                 \
+    "UPDATE agent SET last_seen_ms = :now WHERE id = :id"
+#define STORE_SQL_UNITS_CLEAR                                                \
+    "DELETE FROM agent_orgunit WHERE agent_id = :id"
+#define STORE_SQL_UNITS_ADD                                                  \
+    "INSERT OR IGNORE INTO agent_orgunit(agent_id, org_unit)"                \
+    " VALUES (:id, :ou)"
+#define STORE_SQL_UNITS_OF                                                   \
+    "SELECT org_unit FROM agent_orgunit WHERE agent_id = :id"                \
+    " ORDER BY org_unit"
+
+/* ---- batches, history, merge, rejects ----------------------------------- */
+#define STORE_SQL_BATCH_INSERT                                               \
+    "INSERT INTO batch(agent_id, first_seq, last_seq, received_at_ms,"       \
+    " envelope) VALUES (:agent_id, :first, :last, :now, :envelope)"
+#define STORE_SQL_LOG_GET                                                    \
+    "SELECT content_hash, chain_head, status, field, message"             \
+    " FROM update_log"                                                     \
+    " WHERE agent_id = :agent_id AND seq = :seq"
+#define STORE_SQL_LOG_INSERT                                                 \
+    "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"          \
+    " chain_head, status, field, message, org_unit, indicator, period,"      \
+    " disagg, value, deleted, comment, stored_by, followup, hlc,"            \
+    " received_at_ms) VALUES (:agent_id, :seq, :batch_id, :hash, :head,"     \
+    " :status, :field, :message, :org_unit, :indicator, :period, :disagg,"   \
+    " :value, :deleted, :comment, :stored_by, :followup, :hlc, :now)"
+/* Last-writer-wins by (hlc, agent_pk, agent_seq): a row only replaces one
+ * that is strictly smaller, so the result is the maximum over every update
+ * ever applied to the key, whatever the order they came in. agent_seq
+ * breaks the (buggy or hostile) case of one agent reusing an hlc. */
+#define STORE_SQL_MERGE                                                      \
+    "INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num," \
+    " deleted, comment, stored_by, followup, hlc, agent_pk, agent_id,"       \
+    " agent_seq, period_start, period_end, updated_at_ms)"                   \
+    " VALUES (:org_unit, :indicator, :period, :disagg, :value, :num,"        \
+    " :deleted, :comment, :stored_by, :followup, :hlc, :agent_pk,"           \
+    " :agent_id, :agent_seq, :period_start, :period_end, :now)"              \
+    " ON CONFLICT(org_unit, indicator, period, disagg) DO UPDATE SET"        \
+    " value = excluded.value, num = excluded.num,"                           \
+    " deleted = excluded.deleted, comment = excluded.comment,"               \
+    " stored_by = excluded.stored_by, followup = excluded.followup,"         \
+    " hlc = excluded.hlc, agent_pk = excluded.agent_pk,"                     \
+    " agent_id = excluded.agent_id, agent_seq = excluded.agent_seq,"         \
+    " period_start = excluded.period_start,"                                 \
+    " period_end = excluded.period_end,"                                     \
+    " updated_at_ms = excluded.updated_at_ms"                                \
+    " WHERE (excluded.hlc, excluded.agent_pk, excluded.agent_seq)"           \
+    " > (datavalue.hlc, datavalue.agent_pk, datavalue.agent_seq)"
+#define STORE_SQL_REJECT_INSERT                                              \
+    "INSERT INTO reject(at_ms, agent_pk, code, field, message, first_seq,"   \
+    " last_seq, seq, raw) VALUES (:now, :agent_pk, :code, :field, :message," \
+    " :first, :last, :seq, :raw)"
+
+/* ---- savepoints (one per message, see ingest.h) ------------------------- */
+#define STORE_SQL_SAVEPOINT "SAVEPOINT msg"
+#define STORE_SQL_RELEASE "RELEASE msg"
+#define STORE_SQL_ROLLBACK_TO "ROLLBACK TO msg"
+
+/* ---- query (query.c binds; NULL parameters mean "no filter") ------------ */
+/* Org units in scope: :ou and its descendants (:subtree = 1), :ou alone
+ * (:subtree = 0), or every unit (:ou NULL). */
+#define STORE_SQL_SCOPE_CTE                                                  \
+    "WITH RECURSIVE scope(code) AS ("                                        \
+    " SELECT code FROM orgunit WHERE :ou IS NULL"                            \
+    " UNION SELECT :ou WHERE :ou IS NOT NULL"                                \
+    " UNION SELECT o.code FROM orgunit o JOIN scope s ON o.parent = s.code"  \
+    " WHERE :subtree AND :ou IS NOT NULL) "
+/* Long form: every live (not deleted) value in scope; :indicators is a
+ * JSON array of codes or NULL; periods by [start, end] containment. */
+#define STORE_SQL_QUERY_LONG                                                 \
+    STORE_SQL_SCOPE_CTE                                                      \
+    "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
+    " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
+    " coalesce(d.comment, ''), d.followup, coalesce(a.fpr, '')"              \
+    " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
+    " LEFT JOIN agent a ON a.id = d.agent_id"                                \
+    " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
+    " AND (:indicators IS NULL OR d.indicator IN"                            \
+    "      (SELECT value FROM json_each(:indicators)))"                      \
+    " AND (:start IS NULL OR d.period_start >= :start)"                      \
+    " AND (:end IS NULL OR d.period_end <= :end)"                            \
+    " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
+/* Wide form rows: leaves (units without children) in scope. */
+#define STORE_SQL_QUERY_LEAVES                                               \
+    STORE_SQL_SCOPE_CTE                                                      \
+    "SELECT o.code, o.name FROM orgunit o"                                   \
+    " WHERE o.code IN (SELECT code FROM scope)"                              \
+    " AND NOT EXISTS (SELECT 1 FROM orgunit c WHERE c.parent = o.code)"      \
+    " ORDER BY o.code"
+/* Wide form cell: the live default-disagg value of one key. */
+#define STORE_SQL_QUERY_CELL                                                 \
+    "SELECT value FROM datavalue WHERE org_unit = :ou AND indicator = :de"   \
+    " AND period = :pe AND disagg = 'default' AND deleted = 0"
+/* Distinct indicators with live values (wide form without a catalog). */
+#define STORE_SQL_QUERY_INDICATORS                                           \
+    "SELECT DISTINCT indicator FROM datavalue WHERE deleted = 0"             \
+    " ORDER BY indicator"
+
+#endif

@@ -1,0 +1,246 @@
+/*  cds_codec: sealing and opening envelopes, budgeted decoding. See
+ *  cds_codec.h for the order in which untrusted bytes are handled.
+ *
+ *  protobuf-c 1.4.1 sizes repeated fields from the input and allocates
+ *  sizeof(struct) per submessage: a 2-byte empty Update costs ~110 heap
+ *  bytes, so a 4 MiB frame could ask for ~200 MiB. The counting allocator
+ *  below caps one decode at a byte budget (cumulative; frees do not give
+ *  budget back). Its free is plain free(), so decoded messages can be
+ *  released with protobuf_c_message_free_unpacked(msg, NULL). */
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_sign.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* State of one budgeted decode. */
+typedef struct {
+    size_t used;               /* bytes handed out so far */
+    size_t limit;              /* budget */
+    bool over;                 /* a request was refused for the budget */
+    bool nomem;                /* malloc itself failed */
+} budget_t;
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+    budget_t *b = data;
+    if (size > b->limit - b->used) {
+        b->over = true;
+        return NULL;
+    }
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        b->nomem = true;
+        return NULL;
+    }
+    b->used += size;
+    return p;
+}
+
+static void
+budget_free(void *data, void *ptr)
+{
+    (void) data;
+    free(ptr);
+}
+
+void *
+cds_msg_decode_budget(const ProtobufCMessageDescriptor *desc,
+                      const uint8_t *data, size_t len, size_t budget,
+                      int *err)
+{
+    int dummy;
+    if (!err)
+        err = &dummy;
+    assert(desc);
+    if (len > CDS_MAX_MSG_BYTES) {
+        *err = CDS_ETOOBIG;
+        return NULL;
+    }
+    budget_t b = { .used = 0, .limit = budget };
+    ProtobufCAllocator alloc = { budget_alloc, budget_free, &b };
+    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &alloc, len,
+                                                      data);
+    if (msg)
+        *err = CDS_OK;
+    else
+        *err = b.over ? CDS_ETOOBIG : b.nomem ? CDS_ENOMEM : CDS_EMALFORMED;
+    return msg;
+}
+
+void *
+cds_msg_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+               size_t len, int *err)
+{
+    return cds_msg_decode_budget(desc, data, len, CDS_DECODE_BUDGET, err);
+}
+
+void
+cds_msg_free(void *msg)
+{
+    if (msg)
+        protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+uint8_t *
+cds_msg_encode(const ProtobufCMessage *msg, size_t *len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return NULL;
+    *len = protobuf_c_message_pack(msg, buf);
+    return buf;
+}
+
+int
+cds_envelope_seal(const cds_identity_t *id, Cdsync__Kind kind,
+                  const uint8_t recipient[CDS_PK_BYTES], const uint8_t *body,
+                  size_t body_len, uint8_t **out, size_t *out_len)
+{
+    uint8_t sig[CDS_SIG_BYTES];
+    *out = NULL;
+    *out_len = 0;
+    if (body_len > CDS_MAX_MSG_BYTES)
+        return CDS_ETOOBIG;    /* the peer's MAXMSGSIZE would drop it */
+    int rc = cds_sign_body(id, (int) kind, recipient, body, body_len, sig);
+    if (rc != CDS_OK)
+        return rc;
+    Cdsync__Envelope env = CDSYNC__ENVELOPE__INIT;
+    env.version = CDS_PROTOCOL_VERSION;
+    env.kind = kind;
+    /* protobuf-c fields are not const; pack only reads them */
+    env.signer.data = (uint8_t *) cds_identity_sign_pk(id);
+    env.signer.len = CDS_PK_BYTES;
+    env.body.data = (uint8_t *) body;
+    env.body.len = body_len;
+    env.signature.data = sig;
+    env.signature.len = sizeof sig;
+    if (protobuf_c_message_get_packed_size(&env.base) > CDS_MAX_MSG_BYTES)
+        return CDS_ETOOBIG;
+    *out = cds_msg_encode(&env.base, out_len);
+    return *out ? CDS_OK : CDS_ENOMEM;
+}
+
+int
+cds_envelope_seal_msg(const cds_identity_t *id, Cdsync__Kind kind,
+                      const uint8_t recipient[CDS_PK_BYTES],
+                      const ProtobufCMessage *msg, uint8_t **out,
+                      size_t *out_len)
+{
+    size_t len = 0;
+    uint8_t *body = cds_msg_encode(msg, &len);
+    *out = NULL;
+    *out_len = 0;
+    if (!body)
+        return CDS_ENOMEM;
+    int rc = cds_envelope_seal(id, kind, recipient, body, len, out, out_len);
+    free(body);
+    return rc;
+}
+
+/* Known, non-zero Kind. protobuf-c stores any int32 in an enum field. */
+static bool
+kind_known(int kind)
+{
+    return kind != CDSYNC__KIND__KIND_UNSPECIFIED
+           && protobuf_c_enum_descriptor_get_value(&cdsync__kind__descriptor,
+                                                   kind) != NULL;
+}
+
+int
+cds_envelope_decode(const uint8_t *data, size_t len, Cdsync__Envelope **env)
+{
+    int rc;
+    *env = NULL;
+    if (len > CDS_MAX_MSG_BYTES)
+        return CDS_ETOOBIG;    /* before a single byte is parsed */
+    Cdsync__Envelope *e =
+        cds_msg_decode(&cdsync__envelope__descriptor, data, len, &rc);
+    if (!e)
+        return rc;
+    if (e->version != CDS_PROTOCOL_VERSION)
+        rc = CDS_EVERSION;     /* first: a v2 envelope may differ in shape */
+    else if (e->signer.len != CDS_PK_BYTES
+             || e->signature.len != CDS_SIG_BYTES || !kind_known(e->kind))
+        rc = CDS_EMALFORMED;
+    if (rc != CDS_OK) {
+        cds_msg_free(e);
+        return rc;
+    }
+    *env = e;
+    return CDS_OK;
+}
+
+int
+cds_envelope_verify(const Cdsync__Envelope *env,
+                    const uint8_t recipient[CDS_PK_BYTES])
+{
+    if (env->signer.len != CDS_PK_BYTES
+        || env->signature.len != CDS_SIG_BYTES)
+        return CDS_EBADSIG;
+    return cds_sign_verify(env->signer.data, (int) env->kind, recipient,
+                           env->body.data, env->body.len,
+                           env->signature.data);
+}
+
+/* proto3 has no absent string: "" stands for NULL. Key fields and value
+ * are never NULL in the view; optional text ("" on the wire) becomes NULL.
+ * Either way the content hash is the same (NULL hashes as ""). */
+static const char *
+or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+static const char *
+empty_to_null(const char *s)
+{
+    return s && s[0] ? s : NULL;
+}
+
+void
+cds_update_from_pb(const Cdsync__Update *pb, cds_update_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->seq = pb->seq;
+    out->org_unit = or_empty(pb->org_unit);
+    out->indicator = or_empty(pb->indicator);
+    out->period = or_empty(pb->period);
+    out->disagg = or_empty(pb->disagg);
+    out->value = or_empty(pb->value);
+    out->comment = empty_to_null(pb->comment);
+    out->stored_by = empty_to_null(pb->stored_by);
+    out->deleted = pb->deleted != 0;
+    out->followup = pb->followup != 0;
+    out->hlc = pb->hlc;
+}
+
+/* protobuf-c string fields are char *; pack only reads them. */
+static char *
+pb_str(const char *s)
+{
+    return (char *) (s ? s : protobuf_c_empty_string);
+}
+
+void
+cds_update_to_pb(const cds_update_t *u, Cdsync__Update *pb)
+{
+    Cdsync__Update init = CDSYNC__UPDATE__INIT;
+    *pb = init;
+    pb->seq = u->seq;
+    pb->org_unit = pb_str(u->org_unit);
+    pb->indicator = pb_str(u->indicator);
+    pb->period = pb_str(u->period);
+    pb->disagg = pb_str(u->disagg);
+    pb->value = pb_str(u->value);
+    pb->comment = pb_str(u->comment);
+    pb->stored_by = pb_str(u->stored_by);
+    pb->deleted = u->deleted;
+    pb->followup = u->followup;
+    pb->hlc = u->hlc;
+}

@@ -1,0 +1,358 @@
+/*  cds_db: open, configure and migrate SQLite connections.
+ *  All pragmas live in configure(); all schema changes go through
+ *  migrate(). Every failure is logged once here as event=db_error with the
+ *  path, the step and SQLite's message. */
+#include "cds_db.h"
+#include "cds_err.h"
+#include "cds_log.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+struct cds_db {
+    sqlite3 *db; /* owned connection */
+    char *path;  /* as given to cds_db_open */
+    int flags;   /* CDS_DB_* */
+};
+
+int
+cds_db_errcode(int sqlite_rc)
+{
+    switch (sqlite_rc & 0xFF) { /* extended codes share the primary's byte */
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return CDS_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return CDS_EBUSY;
+    case SQLITE_FULL:
+        return CDS_EFULL;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return CDS_ECORRUPT;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        return CDS_EIO;
+    case SQLITE_NOMEM:
+        return CDS_ENOMEM;
+    default:
+        return CDS_ERROR;
+    }
+}
+
+/* Log the connection's last error; sql (may be NULL) is the statement. */
+static int
+log_fail(cds_db_t *self, const char *what, const char *sql)
+{
+    int rc = sqlite3_extended_errcode(self->db);
+    int code = cds_db_errcode(rc);
+
+    cds_log(CDS_LOG_ERROR, "db_error",
+            "path=%s what=%s code=%s rc=%d msg=%s%s%s", cds_logq(self->path),
+            cds_logq(what), cds_strerror(code), rc,
+            cds_logq(sqlite3_errmsg(self->db)), sql ? " sql=" : "",
+            sql ? cds_logq(sql) : "");
+    return code == CDS_OK ? CDS_ERROR : code;
+}
+
+int
+cds_db_fail(cds_db_t *self, const char *what)
+{
+    return log_fail(self, what, NULL);
+}
+
+int
+cds_db_exec(cds_db_t *self, const char *sql)
+{
+    if (sqlite3_exec(self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return log_fail(self, "exec", sql);
+    return CDS_OK;
+}
+
+/* Run a one-row integer query (PRAGMA user_version ...) into *out. */
+static int
+query_int(cds_db_t *self, const char *sql, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        int code = log_fail(self, "query", sql);
+        sqlite3_finalize(st);
+        return code;
+    }
+    *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return CDS_OK;
+}
+
+/* The one place connection settings are made. Reading the schema first
+ * turns a file that is not a database into CDS_ECORRUPT with its path. */
+static int
+configure(cds_db_t *self)
+{
+    int n = 0;
+
+    sqlite3_extended_result_codes(self->db, 1);
+    sqlite3_busy_timeout(self->db, BUSY_TIMEOUT_MS);
+    if (query_int(self, "SELECT count(*) FROM sqlite_schema", &n) != CDS_OK) {
+        int code = cds_db_errcode(sqlite3_errcode(self->db));
+        if (code == CDS_ECORRUPT)
+            cds_log(CDS_LOG_ERROR, "db_corrupt", "path=%s msg=%s",
+                    cds_logq(self->path),
+                    cds_logq("not an SQLite database, or damaged"));
+        return code == CDS_OK ? CDS_ERROR : code;
+    }
+    /* A read-only connection can neither set nor needs to set WAL: a
+     * database written by the daemon is already in WAL mode. */
+    if (!(self->flags & CDS_DB_READONLY) &&
+        (n = cds_db_exec(self, "PRAGMA journal_mode=WAL")) != CDS_OK)
+        return n;
+    return cds_db_exec(self, "PRAGMA synchronous=FULL;"
+                             "PRAGMA foreign_keys=ON;");
+}
+
+/* Apply migration i (version i -> i+1) in its own IMMEDIATE transaction.
+ * The version is read again inside it: another process may have won. */
+static int
+migrate_one(cds_db_t *self, const char *sql, int i)
+{
+    char bump[64];
+    int version = 0, rc;
+
+    if ((rc = cds_db_begin(self)) != CDS_OK)
+        return rc;
+    if ((rc = query_int(self, "PRAGMA user_version", &version)) != CDS_OK)
+        goto out;
+    if (version > i)
+        return cds_db_commit(self);
+    snprintf(bump, sizeof bump, "PRAGMA user_version=%d", i + 1);
+    if ((rc = cds_db_exec(self, sql)) != CDS_OK ||
+        (rc = cds_db_exec(self, bump)) != CDS_OK)
+        goto out;
+    if ((rc = cds_db_commit(self)) == CDS_OK)
+        cds_log(CDS_LOG_INFO, "db_migrated", "path=%s version=%d",
+                cds_logq(self->path), i + 1);
+out:
+    if (rc != CDS_OK) {
+        cds_log(CDS_LOG_ERROR, "db_migration_failed", "path=%s migration=%d",
+                cds_logq(self->path), i + 1);
+        cds_db_rollback(self);
+    }
+    return rc;
+}
+
+static int
+migrate(cds_db_t *self, const char *const *migrations, int n)
+{
+    int version = 0, rc;
+
+    if ((rc = query_int(self, "PRAGMA user_version", &version)) != CDS_OK)
+        return rc;
+    if (version > n || (version < n && (self->flags & CDS_DB_READONLY))) {
+        cds_log(CDS_LOG_ERROR, "db_version",
+                "path=%s version=%d supported=%d "
+                "msg=%s",
+                cds_logq(self->path), version, n,
+                cds_logq(version > n ? "database is newer than this program"
+                                     : "read-only open of an unmigrated "
+                                       "database; run the daemon once"));
+        return CDS_EVERSION;
+    }
+    for (int i = version; i < n; i++)
+        if ((rc = migrate_one(self, migrations[i], i)) != CDS_OK)
+            return rc;
+    return CDS_OK;
+}
+
+cds_db_t *
+cds_db_open(const char *path, const char *const *migrations, int n_migrations,
+            int flags, int *err)
+{
+    int oflags = (flags & CDS_DB_READONLY)
+                     ? SQLITE_OPEN_READONLY
+                     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    cds_db_t *self = calloc(1, sizeof *self);
+    int rc = CDS_ENOMEM;
+
+    if (!self || !(self->path = strdup(path)))
+        goto out;
+    self->flags = flags;
+    if (sqlite3_open_v2(path, &self->db, oflags, NULL) != SQLITE_OK) {
+        rc = self->db ? log_fail(self, "open", NULL) : CDS_ENOMEM;
+        goto out;
+    }
+    if ((rc = configure(self)) != CDS_OK)
+        goto out;
+    rc = migrate(self, migrations, n_migrations);
+out:
+    if (rc != CDS_OK) {
+        if (rc == CDS_ENOMEM)
+            cds_log(CDS_LOG_ERROR, "db_error",
+                    "path=%s what=open code=no_memory", cds_logq(path));
+        cds_db_close(&self);
+    }
+    if (err)
+        *err = rc;
+    return self;
+}
+
+void
+cds_db_close(cds_db_t **self_p)
+{
+    cds_db_t *self = self_p ? *self_p : NULL;
+
+    if (!self)
+        return;
+    if (self->db && sqlite3_close(self->db) == SQLITE_BUSY) {
+        cds_log(CDS_LOG_ERROR, "db_error", "path=%s what=close msg=%s",
+                cds_logq(self->path), cds_logq("statements left unfinalized"));
+        sqlite3_close_v2(self->db); /* closes once they are finalized */
+    }
+    free(self->path);
+    free(self);
+    *self_p = NULL;
+}
+
+sqlite3 *
+cds_db_handle(cds_db_t *self)
+{
+    return self->db;
+}
+
+const char *
+cds_db_path(const cds_db_t *self)
+{
+    return self->path;
+}
+
+int
+cds_db_begin(cds_db_t *self)
+{
+    return cds_db_exec(self, "BEGIN IMMEDIATE");
+}
+
+int
+cds_db_commit(cds_db_t *self)
+{
+    return cds_db_exec(self, "COMMIT");
+}
+
+/* SQLite may already have rolled back (after SQLITE_FULL, IOERR, NOMEM):
+ * then there is nothing to do and that is not an error. */
+int
+cds_db_rollback(cds_db_t *self)
+{
+    if (sqlite3_get_autocommit(self->db))
+        return CDS_OK;
+    return cds_db_exec(self, "ROLLBACK");
+}
+
+sqlite3_stmt *
+cds_db_prepare(cds_db_t *self, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                           NULL) != SQLITE_OK) {
+        log_fail(self, "prepare", sql);
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int
+param_index(sqlite3_stmt *st, const char *name)
+{
+    int idx = sqlite3_bind_parameter_index(st, name);
+
+    assert(idx > 0 && "no such SQL parameter");
+    return idx;
+}
+
+/* Bind results other than OK are NOMEM or TOOBIG; the value stays NULL and
+ * the step that follows fails on it, so logging here is enough. */
+static void
+check_bind(sqlite3_stmt *st, const char *name, int rc)
+{
+    if (rc != SQLITE_OK)
+        cds_log(CDS_LOG_ERROR, "db_error", "what=bind param=%s rc=%d msg=%s",
+                cds_logq(name), rc, cds_logq(sqlite3_errstr(rc)));
+}
+
+void
+cds_bind_text(sqlite3_stmt *st, const char *name, const char *text)
+{
+    int idx = param_index(st, name);
+    check_bind(st, name,
+               text ? sqlite3_bind_text(st, idx, text, -1, SQLITE_TRANSIENT)
+                    : sqlite3_bind_null(st, idx));
+}
+
+void
+cds_bind_int64(sqlite3_stmt *st, const char *name, int64_t v)
+{
+    check_bind(st, name, sqlite3_bind_int64(st, param_index(st, name), v));
+}
+
+void
+cds_bind_double(sqlite3_stmt *st, const char *name, double v)
+{
+    check_bind(st, name, sqlite3_bind_double(st, param_index(st, name), v));
+}
+
+void
+cds_bind_blob(sqlite3_stmt *st, const char *name, const void *p, int n)
+{
+    check_bind(
+        st, name,
+        sqlite3_bind_blob(st, param_index(st, name), p, n, SQLITE_TRANSIENT));
+}
+
+void
+cds_bind_null(sqlite3_stmt *st, const char *name)
+{
+    check_bind(st, name, sqlite3_bind_null(st, param_index(st, name)));
+}
+
+void
+cds_stmt_done(sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Problems are logged (first few rows). A check that cannot run returns
+ * the mapped cause (busy, I/O) rather than claiming corruption. */
+int
+cds_db_quick_check(cds_db_t *self)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(self->db, "PRAGMA quick_check", -1, &st, NULL);
+    int problems = 0;
+
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *row = (const char *)sqlite3_column_text(st, 0);
+        if (!row || strcmp(row, "ok") != 0) {
+            if (problems++ < 5)
+                cds_log(CDS_LOG_ERROR, "db_corrupt",
+                        "path=%s what=quick_check msg=%s", cds_logq(self->path),
+                        cds_logq(row));
+        }
+        rc = SQLITE_OK;
+    }
+    int code = rc == SQLITE_DONE ? CDS_OK : log_fail(self, "quick_check", NULL);
+    sqlite3_finalize(st);
+    return problems ? CDS_ECORRUPT : code;
+}

@@ -1,0 +1,60 @@
+/*  cds_db: the one place SQLite connections are opened and configured.
+ *
+ *  Every connection gets: journal_mode=WAL, synchronous=FULL ("committed"
+ *  survives a power cut), foreign_keys=ON, busy_timeout, and its schema
+ *  migrated forward with PRAGMA user_version: migrations[i] moves version i
+ *  to i+1, each in its own transaction. A database newer than the program
+ *  is refused. Writers use BEGIN IMMEDIATE so a busy database is found at
+ *  BEGIN, not halfway through a transaction. One thread owns a connection. */
+#ifndef CDS_DB_H
+#define CDS_DB_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+typedef struct cds_db cds_db_t;
+
+#define CDS_DB_READONLY 0x1    /* open read-only (query, status) */
+
+/* Open or create path, set pragmas, run migrations. NULL on failure with
+ * *err set (CDS_EIO, CDS_ECORRUPT, CDS_EVERSION) and a message logged. */
+cds_db_t *cds_db_open(const char *path, const char *const *migrations,
+                      int n_migrations, int flags, int *err);
+/* Close (finalizes nothing: callers finalize their statements first). */
+void cds_db_close(cds_db_t **self_p);
+/* Borrowed handle. */
+sqlite3 *cds_db_handle(cds_db_t *self);
+/* Path the database was opened with (borrowed). */
+const char *cds_db_path(const cds_db_t *self);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Return CDS_OK or a cds_err code
+ * (CDS_EBUSY, CDS_EFULL, CDS_EIO, CDS_ECORRUPT), logged. */
+int cds_db_begin(cds_db_t *self);
+int cds_db_commit(cds_db_t *self);
+int cds_db_rollback(cds_db_t *self);
+/* Run SQL without results. CDS_OK or a cds_err code (logged). */
+int cds_db_exec(cds_db_t *self, const char *sql);
+/* Prepare a statement kept for the connection's life (SQLITE_PREPARE_
+ * PERSISTENT). NULL on failure (logged with the SQL). */
+sqlite3_stmt *cds_db_prepare(cds_db_t *self, const char *sql);
+/* Map an SQLite result code to a cds_err code. */
+int cds_db_errcode(int sqlite_rc);
+/* Log the connection's last error with the step that failed; returns the
+ * mapped cds_err code. */
+int cds_db_fail(cds_db_t *self, const char *what);
+
+/* Bind helpers by parameter name (":name"); a missing name is a
+ * programmer error (assert). text NULL binds NULL. */
+void cds_bind_text(sqlite3_stmt *st, const char *name, const char *text);
+void cds_bind_int64(sqlite3_stmt *st, const char *name, int64_t v);
+void cds_bind_double(sqlite3_stmt *st, const char *name, double v);
+void cds_bind_blob(sqlite3_stmt *st, const char *name, const void *p,
+                   int n);
+void cds_bind_null(sqlite3_stmt *st, const char *name);
+/* sqlite3_reset + sqlite3_clear_bindings. */
+void cds_stmt_done(sqlite3_stmt *st);
+
+/* Run PRAGMA quick_check. CDS_OK or CDS_ECORRUPT (message logged). */
+int cds_db_quick_check(cds_db_t *self);
+
+#endif

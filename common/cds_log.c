@@ -1,0 +1,208 @@
+/*  cds_log: logfmt lines on stderr.
+ *  Each line is formatted into one bounded buffer (LINE_MAX_BYTES) and
+ *  written with a single write(2), so lines from different threads do not
+ *  interleave. An over-long line is cut at a UTF-8 boundary, an open quote is
+ *  closed and " truncated=true" appended: logging never fails or aborts. */
+#include "cds_log.h"
+#include "cds_util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 4096
+#define QUOTE_SLOTS 8
+#define QUOTE_SLOT_BYTES 1024
+#define TRUNC_TAIL "\" truncated=true\n" /* worst case: closes a quote */
+
+/* Set once by cds_log_init() before threads start, read-only afterwards. */
+static const char *log_program = "cdsync";
+static cds_log_level_t log_min_level = CDS_LOG_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void
+cds_log_init(const char *program, cds_log_level_t min_level)
+{
+    log_program = program ? program : "cdsync";
+    log_min_level = min_level;
+}
+
+int
+cds_log_level_parse(const char *name, cds_log_level_t *out)
+{
+    for (int i = 0; name && i < 4; i++) {
+        if (strcasecmp(name, level_names[i]) == 0) {
+            *out = (cds_log_level_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Cut line (n bytes, already > room) so it ends on a whole UTF-8 character
+ * and any quoted value is closed; returns the new length with tail added. */
+static size_t
+truncate_line(char *line, size_t room)
+{
+    size_t n = room - sizeof TRUNC_TAIL;
+    bool in_quote = false, escaped = false;
+
+    while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
+        n--; /* do not split a multibyte character */
+    for (size_t i = 0; i < n; i++) {
+        if (escaped)
+            escaped = false;
+        else if (line[i] == '\\' && in_quote)
+            escaped = true;
+        else if (line[i] == '"')
+            in_quote = !in_quote;
+    }
+    if (escaped)
+        n--; /* nor an escape sequence */
+    const char *tail = in_quote ? TRUNC_TAIL : TRUNC_TAIL + 1;
+    size_t tlen = strlen(tail);
+    memcpy(line + n, tail, tlen + 1);
+    return n + tlen;
+}
+
+static void
+write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* nowhere left to report it */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void
+cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
+{
+    char line[LINE_MAX_BYTES];
+    char ts[32];
+    int saved_errno = errno; /* callers log, then report errno */
+
+    if (level < log_min_level)
+        return;
+    if ((unsigned)level > CDS_LOG_ERROR)
+        level = CDS_LOG_ERROR;
+    int n = snprintf(line, sizeof line, "ts=%s level=%s prog=%s event=%s",
+                     cds_format_time(ts, sizeof ts, cds_now_ms()),
+                     level_names[level], log_program, event ? event : "-");
+    if (n >= 0 && (size_t)n < sizeof line - 1 && fmt && fmt[0]) {
+        va_list ap;
+        line[n++] = ' ';
+        va_start(ap, fmt);
+        int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+        n = m < 0 ? m : m == 0 ? n - 1 : n + m; /* no pairs: no space */
+        if (m == 0)
+            line[n] = '\0';
+    }
+    size_t len;
+    if (n < 0)
+        len = strlen(line);
+    else if ((size_t)n + 1 >= sizeof line) /* +1: the newline must fit */
+        len = truncate_line(line, sizeof line);
+    else
+        len = (size_t)n;
+    if (len == 0 || line[len - 1] != '\n') {
+        line[len++] = '\n';
+        line[len] = '\0';
+    }
+    write_all(line, len);
+    errno = saved_errno;
+}
+
+/* Escape of c inside quotes, or NULL when c goes through as is. */
+static const char *
+escape_of(unsigned char c, char tmp[5])
+{
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    }
+    if (c < 0x20 || c == 0x7F) {
+        snprintf(tmp, 5, "\\x%02x", c);
+        return tmp;
+    }
+    return NULL;
+}
+
+static bool
+needs_quote(const char *s)
+{
+    if (!s[0])
+        return true;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == '=' || *p == '"' || *p == '\\' || *p == 0x7F)
+            return true;
+    return false;
+}
+
+/* Values longer than a slot are cut (at a UTF-8 boundary) and end in "...". */
+const char *
+cds_logq(const char *s)
+{
+    static _Thread_local char slots[QUOTE_SLOTS][QUOTE_SLOT_BYTES];
+    static _Thread_local unsigned next;
+    char *out = slots[next++ % QUOTE_SLOTS];
+    const size_t room = QUOTE_SLOT_BYTES - 5; /* '"', "...", '"' would fit */
+    size_t n = 0;
+    char tmp[5];
+
+    if (!s)
+        s = "";
+    if (!needs_quote(s)) {
+        snprintf(out, QUOTE_SLOT_BYTES, "%s", s);
+        if (strlen(s) >= QUOTE_SLOT_BYTES) {
+            size_t cut = QUOTE_SLOT_BYTES - 4;
+            while (cut > 0 && ((unsigned char)out[cut] & 0xC0) == 0x80)
+                cut--;
+            memcpy(out + cut, "...", 4);
+        }
+        return out;
+    }
+    out[n++] = '"';
+    for (const char *p = s; *p; p++) {
+        const char *esc = escape_of((unsigned char)*p, tmp);
+        size_t elen = esc ? strlen(esc) : 1;
+        if (n + elen > room) {
+            if (((unsigned char)*p & 0xC0) == 0x80) {
+                /* stopped mid-character: drop its first bytes too */
+                while (n > 1 && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
+                    n--;
+                if (n > 1 && ((unsigned char)out[n - 1] & 0xC0) == 0xC0)
+                    n--;
+            }
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        if (esc)
+            memcpy(out + n, esc, elen);
+        else
+            out[n] = *p;
+        n += elen;
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return out;
+}

@@ -1,0 +1,28 @@
+/*  cds_log: logfmt lines on stderr (journald picks them up under systemd).
+ *
+ *  Format: ts=2026-11-28T05:13:47.123Z level=info prog=cdsync-agent
+ *          event=batch_sent <caller's key=value pairs>
+ *  Callers pass values that may contain spaces or quotes through cds_logq().
+ *  Secrets never go through this module. */
+#ifndef CDS_LOG_H
+#define CDS_LOG_H
+
+typedef enum {
+    CDS_LOG_DEBUG = 0,
+    CDS_LOG_INFO = 1,
+    CDS_LOG_WARN = 2,
+    CDS_LOG_ERROR = 3,
+} cds_log_level_t;
+
+/* Set program name (borrowed, must outlive logging) and minimum level. */
+void cds_log_init(const char *program, cds_log_level_t min_level);
+/* Parse "debug|info|warn|error"; 0 on success, -1 otherwise. */
+int cds_log_level_parse(const char *name, cds_log_level_t *out);
+/* Log one line: event is a snake_case token, fmt the rest of the pairs. */
+void cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Quote s for logfmt when needed. Returns a pointer into a small rotating
+ * thread-local buffer (8 slots): valid until 8 more calls. NULL -> "". */
+const char *cds_logq(const char *s);
+
+#endif

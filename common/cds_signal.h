@@ -1,0 +1,28 @@
+/*  cds_signal: SIGTERM/SIGINT as a file descriptor a poll loop can wait on.
+ *
+ *  A daemon blocked in zmq_poll() must wake when systemd stops it. A flag
+ *  plus EINTR is not enough: the process-directed signal may be delivered
+ *  to one of libzmq's I/O threads, and the main thread then sleeps on.
+ *  The handler therefore also writes one byte to a non-blocking self-pipe
+ *  whose read end the loop polls beside its sockets: whichever thread runs
+ *  the handler, the loop wakes. Invariant: once a stop was requested,
+ *  cds_signal_stop_requested() stays true and the fd stays readable. */
+#ifndef CDS_SIGNAL_H
+#define CDS_SIGNAL_H
+
+#include <stdbool.h>
+
+/* Install handlers for SIGTERM and SIGINT (no SA_RESTART) and create the
+ * pipe. Idempotent. 0 on success, -1 (errno set) if the pipe fails. */
+int cds_signal_install(void);
+/* Read end of the pipe to poll for POLLIN, or -1 before install. */
+int cds_signal_fd(void);
+/* True once SIGTERM/SIGINT arrived or cds_signal_request_stop() ran. */
+bool cds_signal_stop_requested(void);
+/* Request a stop as a signal would (tests, fatal errors). Safe anywhere,
+ * including signal handlers and other threads. */
+void cds_signal_request_stop(void);
+/* Forget a past stop request and empty the pipe (tests run loops twice). */
+void cds_signal_reset(void);
+
+#endif

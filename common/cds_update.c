@@ -1,0 +1,135 @@
+/*  cds_update: content hash, hash chain and field checks. See
+ *  cds_update.h for the exact hashed encoding. */
+#include "cds_update.h"
+#include "cds_err.h"
+#include "cds_util.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <string.h>
+
+#define UPDATE_CONTEXT "cdsync-update/1"   /* hashed without its NUL */
+#define CHAIN_CONTEXT "cdsync-chain/1"
+
+/* sodium_init is idempotent and fails only without a random source,
+ * which hashing does not need. */
+static void
+sodium_ready(void)
+{
+    if (sodium_init() < 0) {
+        /* nothing to do: BLAKE2b works regardless */
+    }
+}
+
+static void
+hash_u64(crypto_generichash_state *st, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t) (v >> (8 * i));
+    crypto_generichash_update(st, b, sizeof b);
+}
+
+/* u32le(len) || bytes; NULL hashes as "". Lengths are far below 4 GiB
+ * for anything that passed the CDS_MAX_MSG_BYTES bound. */
+static void
+hash_str(crypto_generichash_state *st, const char *s)
+{
+    size_t len = s ? strlen(s) : 0;
+    uint8_t b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t) ((uint32_t) len >> (8 * i));
+    crypto_generichash_update(st, b, sizeof b);
+    if (len > 0)
+        crypto_generichash_update(st, (const uint8_t *) s, len);
+}
+
+void
+cds_update_hash(const cds_update_t *u, uint8_t out[CDS_HASH_BYTES])
+{
+    crypto_generichash_state st;
+    uint8_t flags[2] = { u->deleted ? 1 : 0, u->followup ? 1 : 0 };
+    sodium_ready();
+    crypto_generichash_init(&st, NULL, 0, CDS_HASH_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *) UPDATE_CONTEXT,
+                              strlen(UPDATE_CONTEXT));
+    hash_u64(&st, u->seq);
+    hash_str(&st, u->org_unit);
+    hash_str(&st, u->indicator);
+    hash_str(&st, u->period);
+    hash_str(&st, u->disagg);
+    hash_str(&st, u->value);
+    hash_str(&st, u->comment);
+    hash_str(&st, u->stored_by);
+    crypto_generichash_update(&st, flags, sizeof flags);
+    hash_u64(&st, u->hlc);
+    crypto_generichash_final(&st, out, CDS_HASH_BYTES);
+}
+
+void
+cds_chain_next(const uint8_t prev[CDS_HASH_BYTES],
+               const uint8_t h[CDS_HASH_BYTES], uint8_t out[CDS_HASH_BYTES])
+{
+    crypto_generichash_state st;
+    sodium_ready();
+    crypto_generichash_init(&st, NULL, 0, CDS_HASH_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *) CHAIN_CONTEXT,
+                              strlen(CHAIN_CONTEXT));
+    crypto_generichash_update(&st, prev, CDS_HASH_BYTES);
+    crypto_generichash_update(&st, h, CDS_HASH_BYTES);
+    crypto_generichash_final(&st, out, CDS_HASH_BYTES); /* out may be prev */
+}
+
+/* Key fields: non-empty, at most CDS_MAX_CODE bytes, printable ASCII
+ * without spaces (codes end up in CSV exports and URLs). */
+static int
+check_code(const char *s)
+{
+    size_t len = s ? strnlen(s, CDS_MAX_CODE + 1) : 0;
+    if (len == 0)
+        return CDS_EBADFIELD;
+    if (len > CDS_MAX_CODE)
+        return CDS_ETOOBIG;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
+            return CDS_EBADFIELD;
+    return CDS_OK;
+}
+
+/* Free text: may be NULL or empty, at most max bytes, valid UTF-8. */
+static int
+check_text(const char *s, size_t max)
+{
+    size_t len = s ? strnlen(s, max + 1) : 0;
+    if (len > max)
+        return CDS_ETOOBIG;
+    return len == 0 || cds_utf8_valid(s, len) ? CDS_OK : CDS_EBADFIELD;
+}
+
+int
+cds_update_check_fields(const cds_update_t *u, const char **field)
+{
+    assert(u);
+    /* DHIS2 CSV column names: the CLI reports them to the officer. */
+    const struct { const char *name, *value; size_t max; } f[] = {
+        { "orgunit", u->org_unit, 0 },
+        { "dataelement", u->indicator, 0 },
+        { "period", u->period, 0 },
+        { "categoryoptioncombo", u->disagg, 0 },
+        { "value", u->value, CDS_MAX_VALUE },
+        { "comment", u->comment, CDS_MAX_COMMENT },
+        { "storedby", u->stored_by, CDS_MAX_STORED_BY },
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        int rc = f[i].max == 0 ? check_code(f[i].value)
+                               : check_text(f[i].value, f[i].max);
+        if (rc != CDS_OK) {
+            if (field)
+                *field = f[i].name;
+            return rc;
+        }
+    }
+    if (field)
+        *field = NULL;
+    return CDS_OK;
+}

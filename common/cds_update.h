@@ -1,0 +1,53 @@
+/*  cds_update: one data-value change, its content hash and the hash chain.
+ *
+ *  The content hash is computed over a canonical encoding of the fields
+ *  (not over protobuf bytes, which are not canonical), so agent and
+ *  aggregator agree on it whatever encoder was used:
+ *      BLAKE2b-256( "cdsync-update/1" || u64le(seq)
+ *                   || for org_unit, indicator, period, disagg, value,
+ *                      comment, stored_by: u32le(len) || bytes
+ *                   || u8(deleted) || u8(followup) || u64le(hlc) )
+ *  NULL strings hash as empty. The chain is
+ *      head(seq) = BLAKE2b-256( "cdsync-chain/1" || head(seq-1) || hash(seq) )
+ *  with head(0) = 32 zero bytes. Equal heads at seq s mean both sides hold
+ *  the same content for every seq <= s. */
+#ifndef CDS_UPDATE_H
+#define CDS_UPDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CDS_HASH_BYTES 32
+
+/* Size bounds on every text field (bytes, UTF-8). */
+#define CDS_MAX_CODE 64        /* org_unit, indicator, period, disagg */
+#define CDS_MAX_VALUE 1024
+#define CDS_MAX_COMMENT 1024
+#define CDS_MAX_STORED_BY 128
+
+typedef struct {
+    uint64_t seq;              /* per-agent sequence number (0: not yet) */
+    const char *org_unit;      /* borrowed; DHIS2 orgUnit code */
+    const char *indicator;     /* borrowed; DHIS2 dataElement code */
+    const char *period;        /* borrowed; DHIS2 period identifier */
+    const char *disagg;        /* borrowed; "default" when none */
+    const char *value;         /* borrowed; canonical text, "" if deleted */
+    const char *comment;       /* borrowed; may be NULL */
+    const char *stored_by;     /* borrowed; may be NULL */
+    bool deleted;              /* a delete of the key */
+    bool followup;             /* DHIS2 followup flag */
+    uint64_t hlc;              /* hybrid logical clock timestamp */
+} cds_update_t;
+
+/* Content hash of u (see above). */
+void cds_update_hash(const cds_update_t *u, uint8_t out[CDS_HASH_BYTES]);
+/* out = next chain head after prev with content hash h. out may alias prev. */
+void cds_chain_next(const uint8_t prev[CDS_HASH_BYTES],
+                    const uint8_t h[CDS_HASH_BYTES],
+                    uint8_t out[CDS_HASH_BYTES]);
+/* Check lengths, UTF-8 and non-empty key fields. CDS_OK or CDS_EBADFIELD /
+ * CDS_ETOOBIG with *field naming the field (borrowed static string). */
+int cds_update_check_fields(const cds_update_t *u, const char **field);
+
+#endif

@@ -1,0 +1,35 @@
+/*  cds_util: small helpers with no better home: clocks, hex, files, UTF-8.
+ *  Nothing here allocates unless it says so. */
+#ifndef CDS_UTIL_H
+#define CDS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Wall clock, milliseconds since the Unix epoch. */
+uint64_t cds_now_ms(void);
+/* Monotonic clock in milliseconds (for timeouts and backoff). */
+uint64_t cds_mono_ms(void);
+/* Hex-encode n bytes into out (must hold 2n+1). Returns out. */
+char *cds_hex(char *out, const uint8_t *in, size_t n);
+/* Decode exactly n bytes from a 2n-char hex string. 0 ok, -1 bad input. */
+int cds_unhex(uint8_t *out, size_t n, const char *hex);
+/* Read a whole file of at most max bytes into a malloc'd NUL-terminated
+ * buffer (caller frees *data). Returns CDS_OK, CDS_EIO (errno kept) or
+ * CDS_ETOOBIG. */
+int cds_read_file(const char *path, size_t max, char **data, size_t *len);
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool cds_utf8_valid(const char *s, size_t len);
+/* Number of terminal columns the UTF-8 string occupies (Vietnamese
+ * combining marks count 0). Used for aligned tables. */
+size_t cds_utf8_width(const char *s);
+/* mkdir -p with mode. 0 ok, -1 (errno set). */
+int cds_mkdir_p(const char *path, mode_t mode);
+/* "3 min ago" style age for a duration in ms into buf. Returns buf. */
+char *cds_format_age(char *buf, size_t len, uint64_t ms);
+/* ISO-8601 UTC "2026-11-28T05:13:47.123Z" for ms since epoch. Returns buf. */
+char *cds_format_time(char *buf, size_t len, uint64_t ms);
+
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install exactly the Debian 12 packages cdsync needs to build, test and run
+# its demo, when they are missing. Needs root (or sudo). Idempotent: does
+# nothing, and needs no network, when everything is already installed.
+set -eu
+PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
+libzmq3-dev libczmq-dev libsodium-dev libsqlite3-dev sqlite3 libinih-dev \
+libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev iproute2 procps jq"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || {
+        echo "deps: missing packages:$missing; run as root or install sudo" >&2
+        exit 1
+    }
+    SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

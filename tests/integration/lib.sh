@@ -1,0 +1,127 @@
+# Shared helpers for integration tests: real cdsync-agent and
+# cdsync-aggregator processes in a temporary directory, talking over ipc://
+# (or tcp on 127.0.0.1). Source it from a test script:  . "$(dirname "$0")/lib.sh"
+# Prints TAP lines ("ok N - ...", "not ok N - ..."); tests/run.sh counts them.
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+AGENT=$BUILD/cdsync-agent
+AGG=$BUILD/cdsync-aggregator
+CATALOG=$TOP/deploy/catalog.csv
+ORGUNITS=$TOP/deploy/orgunits.csv
+T=$(mktemp -d /tmp/cdsync-it.XXXXXX)
+PIDS=""
+TESTNO=0
+FAILED=0
+
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    for p in $PIDS; do wait "$p" 2>/dev/null; done
+    if [ "$FAILED" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
+}
+trap cleanup EXIT
+
+ok()     { TESTNO=$((TESTNO + 1)); echo "ok $TESTNO - $*"; }
+not_ok() { TESTNO=$((TESTNO + 1)); FAILED=1; echo "not ok $TESTNO - $*"; }
+# check NAME CMD...: one TAP line from a command's success.
+check() { name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+# expect_eq NAME GOT WANT
+expect_eq() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi
+}
+diag() { echo "# $*"; }
+
+# wait_for SECONDS CMD...: poll a condition every 50 ms until a deadline.
+wait_for() {
+    secs=$1; shift
+    i=0; n=$((secs * 20))
+    while [ $i -lt $n ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.05; i=$((i + 1))
+    done
+    return 1
+}
+
+# --- aggregator ---------------------------------------------------------
+# agg_init [NAME] [ENDPOINT]: state dir, identity and config for one aggregator.
+agg_init() {
+    AN=${1:-agg}
+    d=$T/$AN; mkdir -p "$d"
+    ep=${2:-ipc://$T/$AN.sock}
+    cat > "$d/aggregator.ini" <<INI
+[aggregator]
+state_dir = $d/state
+catalog = $CATALOG
+orgunits = $ORGUNITS
+listen = $ep
+log_level = ${LOG_LEVEL:-info}
+INI
+    "$AGG" -c "$d/aggregator.ini" keygen --label "$AN" > "$d/pubid" || return 1
+    eval "${AN}_EP=\$ep"
+}
+agg() { an=$1; shift; "$AGG" -c "$T/$an/aggregator.ini" "$@"; }
+agg_db() { echo "$T/$1/state/aggregator.db"; }
+agg_start() {
+    an=${1:-agg}
+    "$AGG" -c "$T/$an/aggregator.ini" run >> "$T/$an/log" 2>&1 &
+    pid=$!; PIDS="$PIDS $pid"; eval "${an}_PID=$pid"
+}
+agg_stop() { # TERM and wait
+    an=${1:-agg}; eval "pid=\$${an}_PID"
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
+agg_kill9() { an=${1:-agg}; eval "pid=\$${an}_PID"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+# sqlq DB SQL: one query through the sqlite3 shell (read-only use).
+sqlq() { sqlite3 -batch -noheader "$1" "PRAGMA busy_timeout=5000; $2" | tail -n +2; }
+
+# --- agents -------------------------------------------------------------
+# agent_init NAME ORGUNITS [AGGNAME]: identity, config, enrolment.
+agent_init() {
+    n=$1; ous=$2; an=${3:-agg}
+    d=$T/$n; mkdir -p "$d"
+    eval "ep=\$${an}_EP"
+    cat > "$d/agent.ini" <<INI
+[agent]
+state_dir = $d/state
+catalog = $CATALOG
+org_units = $ous
+server = $ep
+server_key = $(cat "$T/$an/pubid")
+ack_timeout_ms = ${ACK_TIMEOUT_MS:-3000}
+backoff_max_ms = ${BACKOFF_MAX_MS:-2000}
+stored_by = can.bo.$n
+log_level = ${LOG_LEVEL:-info}
+INI
+    "$AGENT" -c "$d/agent.ini" keygen --label "$n" > "$d/pubid" || return 1
+    set --
+    for ou in $(echo "$ous" | tr ',' ' '); do set -- "$@" --org-unit "$ou"; done
+    agg "$an" enroll "$(cat "$d/pubid")" "$@" --label "$n" > /dev/null || return 1
+}
+agent() { n=$1; shift; "$AGENT" -c "$T/$n/agent.ini" "$@"; }
+agent_db() { echo "$T/$1/state/agent.db"; }
+agent_start() {
+    n=$1
+    "$AGENT" -c "$T/$n/agent.ini" run >> "$T/$n/log" 2>&1 &
+    pid=$!; PIDS="$PIDS $pid"; eval "${n}_PID=$pid"
+}
+agent_stop() { n=$1; eval "pid=\$${n}_PID"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+agent_kill9() { n=$1; eval "pid=\$${n}_PID"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+# outbox depth of an agent, read from its database.
+agent_depth() { sqlq "$(agent_db "$1")" "SELECT count(*) FROM outbox;"; }
+outbox_empty() { [ "$(agent_depth "$1")" = 0 ]; }
+
+# gen_csv FILE OU N [START] [VALUE_BASE]: N distinct monthly keys for org unit
+# OU (3 monthly indicators x months from 1900) as a DHIS2 dataValueSet CSV.
+gen_csv() {
+    awk -v ou="$2" -v n="$3" -v start="${4:-0}" -v base="${5:-0}" 'BEGIN {
+        split("TTHC_TONG TTHC_ONLINE_SO TTHC_ONLINE", de, " ");
+        print "dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value,storedby,lastupdated,comment,followup,deleted";
+        for (i = start; i < start + n; i++) {
+            k = i % 3; d = de[k + 1]; m = int(i / 3);
+            y = 1900 + int(m / 12); mo = (m % 12) + 1;
+            v = (k == 2) ? (base + i) % 101 : base + (i * 7) % 1000;
+            printf "%s,%d%02d,%s,,,%d,gen,,\"row %d, generated\",false,false\n", d, y, mo, ou, v, i;
+        }
+    }' > "$1"
+}

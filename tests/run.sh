@@ -1,0 +1,62 @@
+#!/bin/sh
+# Runs every test: the cmocka unit binaries (TAP output) and the integration
+# scripts (which print TAP "ok"/"not ok" lines). Ends with the line
+# "N passed, N failed[, N skipped]" and exits non-zero on any failure.
+#   TESTS=pattern sh tests/run.sh    run only tests whose name matches
+set -u
+BUILD=${BUILD:-build}
+export BUILD
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
+logdir=$BUILD/test-logs
+rm -rf "$logdir"; mkdir -p "$logdir"
+pass=0; fail=0; skip=0; failed_names=""
+
+count() { # $1 = name, $2 = log file, $3 = exit status
+    p=$(grep -c '^ok ' "$2" | tr -d ' ')
+    s=$(grep -c '^ok .*# [Ss][Kk][Ii][Pp]' "$2" | tr -d ' ')
+    f=$(grep -c '^not ok ' "$2" | tr -d ' ')
+    p=$((p - s))
+    if [ "$3" != 0 ] && [ "$f" = 0 ]; then
+        f=1   # crashed or exited non-zero without saying which test
+        echo "not ok - $1 exited with status $3" >> "$2"
+    fi
+    if [ "$p" = 0 ] && [ "$f" = 0 ] && [ "$s" = 0 ]; then
+        f=1; echo "not ok - $1 ran no test" >> "$2"
+    fi
+    pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+    if [ "$f" != 0 ]; then
+        failed_names="$failed_names $1"
+        printf 'FAIL %-40s %d passed, %d failed (log: %s)\n' "$1" "$p" "$f" "$2"
+        grep '^not ok' "$2" | sed 's/^/     /' | head -20
+    else
+        printf 'ok   %-40s %d passed%s\n' "$1" "$p" "$( [ "$s" != 0 ] && echo ", $s skipped")"
+    fi
+}
+
+for t in "$BUILD"/tests/*_test; do
+    [ -x "$t" ] || continue
+    name=unit/$(basename "$t")
+    case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
+    log=$logdir/$(basename "$t").log
+    CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" > "$log" 2>&1
+    count "$name" "$log" $?
+done
+
+for t in tests/integration/*.sh; do
+    [ -f "$t" ] || continue
+    [ "$(basename "$t")" = lib.sh ] && continue   # helpers, not a test
+    name=integration/$(basename "$t" .sh)
+    case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
+    log=$logdir/$(basename "$t" .sh).log
+    timeout 900 bash "$t" > "$log" 2>&1
+    count "$name" "$log" $?
+done
+
+[ -n "$failed_names" ] && echo "failed:$failed_names"
+if [ "$skip" != 0 ]; then
+    echo "$pass passed, $fail failed, $skip skipped"
+else
+    echo "$pass passed, $fail failed"
+fi
+[ "$fail" = 0 ]

@@ -1,0 +1,270 @@
+/*  badpeer: a hostile or broken agent, for integration tests only.
+ *
+ *  Sends one crafted message (or a short exchange) to an aggregator and
+ *  prints the answer on one line, so a shell test can check that every kind
+ *  of bad input is refused with its reason code while good agents carry on:
+ *      badpeer ENDPOINT SERVER_PUBID KEYFILE CASE [ORG_UNIT]
+ *  Output: "hello applied=N", "ack STATUS ERROR acked=N rejections=a,b",
+ *  "refused ERROR", or "noreply". Exit 0 when the exchange ran, 2 on usage,
+ *  3 on a local failure. */
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_id.h"
+#include "cds_update.h"
+#include "cds_util.h"
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+typedef struct {
+    void *ctx;                          /* ZeroMQ context */
+    void *sock;                         /* DEALER to the aggregator */
+    cds_identity_t *id;                 /* our (maybe unenrolled) identity */
+    uint8_t server[CDS_PK_BYTES];       /* aggregator signing key */
+    uint64_t applied;                   /* aggregator's applied seq for us */
+    uint8_t head[CDS_HASH_BYTES];       /* chain head at applied */
+    const char *org_unit;               /* org unit for crafted updates */
+} peer_t;
+
+static int
+send_bytes(peer_t *p, const uint8_t *buf, size_t len)
+{
+    return zmq_send(p->sock, buf, len, 0) == (int) len ? 0 : -1;
+}
+
+/* Wait up to 5 s for one reply; returns decoded envelope or NULL. */
+static Cdsync__Envelope *
+recv_reply(peer_t *p)
+{
+    zmq_pollitem_t it = {p->sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 5000) <= 0)
+        return NULL;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, p->sock, 0) < 0)
+        return NULL;
+    Cdsync__Envelope *env = NULL;
+    int rc = cds_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), &env);
+    zmq_msg_close(&m);
+    if (rc != CDS_OK)
+        return NULL;
+    if (memcmp(env->signer.data, p->server, CDS_PK_BYTES) != 0 ||
+        cds_envelope_verify(env, cds_identity_sign_pk(p->id)) != CDS_OK) {
+        fprintf(stderr, "badpeer: reply not signed by the aggregator\n");
+        cds_msg_free(env);
+        return NULL;
+    }
+    return env;
+}
+
+static int
+seal_send(peer_t *p, Cdsync__Kind kind, const ProtobufCMessage *msg,
+          int corrupt_sig)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (cds_envelope_seal_msg(p->id, kind, p->server, msg, &buf, &len))
+        return -1;
+    if (corrupt_sig) /* the signature is the last field: flip its last byte */
+        buf[len - 1] ^= 0x5a;
+    int rc = send_bytes(p, buf, len);
+    free(buf);
+    return rc;
+}
+
+static int
+do_hello(peer_t *p)
+{
+    Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    h.version = CDS_PROTOCOL_VERSION;
+    h.agent.data = (uint8_t *) cds_identity_sign_pk(p->id);
+    h.agent.len = CDS_PK_BYTES;
+    if (seal_send(p, CDSYNC__KIND__KIND_HELLO, &h.base, 0))
+        return -1;
+    Cdsync__Envelope *env = recv_reply(p);
+    if (!env)
+        return 1;
+    int err = 0;
+    Cdsync__HelloAnswer *a = cds_msg_decode(&cdsync__hello_answer__descriptor,
+                                            env->body.data, env->body.len,
+                                            &err);
+    cds_msg_free(env);
+    if (!a)
+        return -1;
+    if (a->error) {
+        printf("refused %s\n", cds_strerror(a->error));
+        cds_msg_free(a);
+        return 2;
+    }
+    p->applied = a->applied_seq;
+    memset(p->head, 0, sizeof p->head);
+    if (a->applied_head.len == CDS_HASH_BYTES)
+        memcpy(p->head, a->applied_head.data, CDS_HASH_BYTES);
+    cds_msg_free(a);
+    return 0;
+}
+
+/* Send a one-update batch with seq and print the answer. */
+static int
+send_update(peer_t *p, uint64_t seq, const uint8_t prev[CDS_HASH_BYTES],
+            const cds_update_t *u0, const uint8_t *agent_pk, int corrupt_sig)
+{
+    cds_update_t u = *u0;
+    u.seq = seq;
+    u.hlc = cds_now_ms() << 16;
+    uint8_t h[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+    cds_update_hash(&u, h);
+    cds_chain_next(prev, h, head);
+    Cdsync__Update pu = CDSYNC__UPDATE__INIT;
+    cds_update_to_pb(&u, &pu);
+    Cdsync__Update *ups[1] = {&pu};
+    Cdsync__Batch b = CDSYNC__BATCH__INIT;
+    b.version = CDS_PROTOCOL_VERSION;
+    b.agent.data = (uint8_t *) agent_pk;
+    b.agent.len = CDS_PK_BYTES;
+    b.first_seq = b.last_seq = seq;
+    b.prev_head.data = (uint8_t *) prev;
+    b.prev_head.len = CDS_HASH_BYTES;
+    b.head.data = head;
+    b.head.len = CDS_HASH_BYTES;
+    b.n_updates = 1;
+    b.updates = ups;
+    if (seal_send(p, CDSYNC__KIND__KIND_BATCH, &b.base, corrupt_sig))
+        return -1;
+    Cdsync__Envelope *env = recv_reply(p);
+    if (!env) {
+        printf("noreply\n");
+        return 0;
+    }
+    int err = 0;
+    Cdsync__Ack *a = cds_msg_decode(&cdsync__ack__descriptor, env->body.data,
+                                    env->body.len, &err);
+    cds_msg_free(env);
+    if (!a)
+        return -1;
+    static const char *st[] = {"ok", "gap", "retry", "refused"};
+    printf("ack %s %s acked=%llu rejections=", a->status < 4 ? st[a->status] : "?",
+           cds_strerror((int) a->error), (unsigned long long) a->acked_seq);
+    for (size_t i = 0; i < a->n_rejections; i++)
+        printf("%s%s", i ? "," : "", cds_strerror((int) a->rejections[i]->code));
+    printf("\n");
+    if (a->status == CDSYNC__ACK_STATUS__ACK_OK && a->acked_head.len == CDS_HASH_BYTES) {
+        p->applied = a->acked_seq;
+        memcpy(p->head, a->acked_head.data, CDS_HASH_BYTES);
+    }
+    cds_msg_free(a);
+    return 0;
+}
+
+static int
+send_raw_case(peer_t *p, const char *c)
+{
+    size_t len = strcmp(c, "oversized") == 0 ? (5u << 20) : 200;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return -1;
+    randombytes_buf(buf, len);
+    int rc = send_bytes(p, buf, len);
+    free(buf);
+    if (rc)
+        return -1;
+    Cdsync__Envelope *env = recv_reply(p);
+    printf(env ? "reply\n" : "noreply\n");
+    cds_msg_free(env);
+    return 0;
+}
+
+static int
+run_case(peer_t *p, const char *c)
+{
+    if (!strcmp(c, "garbage") || !strcmp(c, "oversized"))
+        return send_raw_case(p, c);
+    int rc = do_hello(p);
+    if (rc == 1) {
+        printf("noreply\n");
+        return 0;
+    }
+    if (!strcmp(c, "hello") || rc == 2) {
+        if (rc == 0)
+            printf("hello applied=%llu\n", (unsigned long long) p->applied);
+        return rc < 0 ? rc : 0;
+    }
+    if (rc)
+        return rc;
+    cds_update_t u = {.org_unit = p->org_unit, .indicator = "TO_CNSCD",
+                      .period = "2025Q2", .disagg = "default", .value = "5",
+                      .stored_by = "badpeer"};
+    const uint8_t *me = cds_identity_sign_pk(p->id);
+    uint64_t next = p->applied + 1;
+    if (!strcmp(c, "good"))
+        return send_update(p, next, p->head, &u, me, 0);
+    if (!strcmp(c, "bad_sig"))
+        return send_update(p, next, p->head, &u, me, 1);
+    if (!strcmp(c, "gap"))
+        return send_update(p, next + 5, p->head, &u, me, 0);
+    if (!strcmp(c, "key_mismatch")) {
+        uint8_t other[CDS_PK_BYTES];
+        randombytes_buf(other, sizeof other);
+        return send_update(p, next, p->head, &u, other, 0);
+    }
+    if (!strcmp(c, "unknown_indicator"))
+        u.indicator = "CDS99";
+    else if (!strcmp(c, "bad_period"))
+        u.period = "2025Q5";
+    else if (!strcmp(c, "out_of_range")) {
+        u.indicator = "HGD_CAPQUANG";
+        u.value = "140";
+    } else if (!strcmp(c, "bad_utf8"))
+        u.comment = "\xc3\x28 broken";
+    else if (!strcmp(c, "equivocation")) {
+        uint8_t prev[CDS_HASH_BYTES];
+        memcpy(prev, p->head, sizeof prev);
+        if (send_update(p, next, prev, &u, me, 0))
+            return -1;
+        u.value = "6"; /* same seq, other content */
+        return send_update(p, next, prev, &u, me, 0);
+    } else if (strcmp(c, "org_unit")) {
+        fprintf(stderr, "badpeer: unknown case %s\n", c);
+        return 2;
+    }
+    return send_update(p, next, p->head, &u, me, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: badpeer ENDPOINT SERVER_PUBID KEYFILE CASE [ORG_UNIT]\n"
+                        "cases: hello good bad_sig gap key_mismatch unknown_indicator\n"
+                        "       bad_period out_of_range bad_utf8 equivocation org_unit\n"
+                        "       garbage oversized\n");
+        return 2;
+    }
+    if (sodium_init() < 0)
+        return 3;
+    peer_t p = {.org_unit = argc > 5 ? argv[5] : "27901"};
+    uint8_t curve[CDS_PK_BYTES];
+    int err = 0;
+    if (cds_pubid_parse(argv[2], p.server, curve) != CDS_OK) {
+        fprintf(stderr, "badpeer: bad server identity\n");
+        return 2;
+    }
+    p.id = cds_identity_load(argv[3], &err, NULL, 0);
+    if (!p.id) {
+        fprintf(stderr, "badpeer: cannot load %s: %s\n", argv[3], cds_strerror(err));
+        return 3;
+    }
+    p.ctx = zmq_ctx_new();
+    p.sock = zmq_socket(p.ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(p.sock, ZMQ_LINGER, &linger, sizeof linger);
+    int rc = zmq_connect(p.sock, argv[1]) == 0 ? run_case(&p, argv[4]) : -1;
+    zmq_close(p.sock);
+    zmq_ctx_term(p.ctx);
+    cds_identity_destroy(&p.id);
+    if (rc < 0)
+        fprintf(stderr, "badpeer: %s failed\n", argv[4]);
+    return rc < 0 ? 3 : rc;
+}

@@ -1,0 +1,180 @@
+/*  enroll_test: enroll is idempotent and checks its inputs, revoke works by
+ *  public identity or fingerprint and is final, agents lists as table and
+ *  JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cds_err.h"
+#include "cds_id.h"
+#include "cds_log.h"
+#include "cds_orgunit.h"
+#include "enroll.h"
+#include "store.h"
+
+typedef struct {
+    char dir[64];
+    store_t *store;
+    char pubid[CDS_PUBID_LEN];
+    char fpr[CDS_FPR_LEN];
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    char path[128], err[256];
+    int e = 0;
+    strcpy(fx->dir, "/tmp/enroll_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(path, sizeof path, "%s/ou.csv", fx->dir);
+    FILE *f = fopen(path, "w");
+    fputs("code,name,parent\nD1,Huyện,\nC1,Xã Một,D1\nC2,Xã Hai,D1\n", f);
+    fclose(f);
+    cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
+    assert_non_null(ous);
+    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
+    fx->store = store_open(path, 0, &e);
+    assert_non_null(fx->store);
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    cds_orgunits_destroy(&ous);
+    uint8_t spk[CDS_PK_BYTES] = { 1, 2, 3 }, cpk[CDS_PK_BYTES] = { 4, 5 };
+    cds_pubid_format(spk, cpk, fx->pubid, sizeof fx->pubid);
+    cds_fingerprint(spk, fx->fpr);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    store_destroy(&fx->store);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void
+test_enroll_idempotent_and_checked(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    const char *units[] = { "C1", "C2" };
+    assert_int_equal(enroll_add(fx->store, fx->pubid, units, 2, "Xã Một", 10,
+                                f, err, sizeof err), CDS_OK);
+    assert_int_equal(enroll_add(fx->store, fx->pubid, units, 1, NULL, 20, f,
+                                err, sizeof err), CDS_OK);
+    fclose(f);
+    assert_non_null(strstr(buf, fx->fpr));
+    assert_non_null(strstr(buf, "org_units=C1,C2\n"));
+    assert_non_null(strstr(buf, "org_units=C1\n"));
+    assert_null(strstr(buf, "sign_secret"));
+    free(buf);
+    store_agent_t a;
+    assert_int_equal(store_agent_find_fpr(fx->store, fx->fpr, &a), CDS_OK);
+    assert_string_equal(a.label, "Xã Một"); /* kept without --label */
+    assert_int_equal(a.enrolled_at_ms, 10);
+
+    f = open_memstream(&buf, &len);
+    const char *bad[] = { "C9" };
+    assert_int_equal(enroll_add(fx->store, fx->pubid, bad, 1, NULL, 1, f, err,
+                                sizeof err), CDS_EUNKNOWNORGUNIT);
+    assert_non_null(strstr(err, "\"C9\""));
+    assert_int_equal(enroll_add(fx->store, "cds1:nope", units, 1, NULL, 1, f,
+                                err, sizeof err), CDS_EMALFORMED);
+    assert_int_equal(enroll_add(fx->store, fx->pubid, units, 0, NULL, 1, f,
+                                err, sizeof err), CDS_EUSAGE);
+    fclose(f);
+    free(buf);
+    /* A failed enroll changed nothing. */
+    char list[64];
+    assert_int_equal(store_agent_units(fx->store, a.id, list, sizeof list),
+                     CDS_OK);
+    assert_string_equal(list, "C1");
+}
+
+static void
+test_revoke_and_list(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    f = open_memstream(&buf, &len);
+    const char *units[] = { "D1" };
+    assert_int_equal(enroll_add(fx->store, fx->pubid, units, 1, "a", 1, f,
+                                err, sizeof err), CDS_OK);
+    assert_int_equal(enroll_revoke(fx->store, "0123456789abcdef", 5, f, err,
+                                   sizeof err), CDS_ENOTFOUND);
+    assert_int_equal(enroll_revoke(fx->store, "xyz", 5, f, err, sizeof err),
+                     CDS_EMALFORMED);
+    char upper[CDS_FPR_LEN];
+    for (size_t i = 0; i < sizeof upper; i++)
+        upper[i] = (char) (fx->fpr[i] >= 'a' && fx->fpr[i] <= 'f'
+                               ? fx->fpr[i] - 32 : fx->fpr[i]);
+    assert_int_equal(enroll_revoke(fx->store, upper, 7, f, err, sizeof err),
+                     CDS_OK);
+    assert_int_equal(enroll_revoke(fx->store, fx->pubid, 9, f, err,
+                                   sizeof err), CDS_OK);
+    /* Final: enrolling the revoked key again is refused. */
+    assert_int_equal(enroll_add(fx->store, fx->pubid, units, 1, "a", 1, f,
+                                err, sizeof err), CDS_EREVOKED);
+    fclose(f);
+    assert_non_null(strstr(buf, "revoked "));
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    assert_int_equal(enroll_list(fx->store, false, 100000, f), CDS_OK);
+    fclose(f);
+    assert_non_null(strstr(buf, "FINGERPRINT"));
+    assert_non_null(strstr(buf, fx->fpr));
+    assert_non_null(strstr(buf, "never"));
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    assert_int_equal(enroll_list(fx->store, true, 100000, f), CDS_OK);
+    fclose(f);
+    json_t *j = json_loads(buf, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(j), 1);
+    json_t *o = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(o, "fingerprint")),
+                        fx->fpr);
+    assert_int_equal(json_integer_value(json_object_get(o, "revoked_at_ms")),
+                     7);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(o, "org_units"), 0)), "D1");
+    json_decref(j);
+    free(buf);
+}
+
+int
+main(void)
+{
+    cds_log_init("enroll_test", CDS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_enroll_idempotent_and_checked,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_and_list, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

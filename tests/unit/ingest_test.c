@@ -1,0 +1,784 @@
+/*  ingest_test: real signed envelopes from generated identities through
+ *  ingest_message: apply and ack, dedup, gap, equivocation, signature and
+ *  key checks, per-update rejections, size bounds, garbage, chain, hello
+ *  probe, heartbeat, retry answers and per-message savepoints. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cds_catalog.h"
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_orgunit.h"
+#include "cds_util.h"
+#include "ingest.h"
+#include "store.h"
+
+#define NOW 1795843537000ull
+#define HLC(ms) ((uint64_t) (ms) << 16)
+
+typedef struct {
+    char dir[64];
+    store_t *store;
+    cds_catalog_t *catalog;
+    cds_identity_t *agg;               /* the aggregator */
+    cds_identity_t *agent;             /* enrolled for D1 */
+    cds_identity_t *other;             /* not enrolled */
+    int64_t agent_id;
+    ingest_t *ingest;
+    uint8_t head[CDS_HASH_BYTES];      /* agent-side chain head */
+    uint64_t seq;                      /* agent-side last seq */
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text, char *path)
+{
+    sprintf(path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static cds_identity_t *
+new_identity(fx_t *fx, const char *name)
+{
+    char path[128];
+    int err = 0;
+    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
+    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
+    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
+    assert_non_null(id);
+    return id;
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    char path[128], err[256];
+    int e = 0;
+    strcpy(fx->dir, "/tmp/ingest_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    write_file(fx->dir, "cat.csv",
+               "code,name_vi,value_type,period_type,min,max\n"
+               "CDS01,Tỷ lệ,PERCENTAGE,,,\n"
+               "CDS02,Số cán bộ,INTEGER,Monthly,0,1000\n", path);
+    fx->catalog = cds_catalog_load(path, err, sizeof err);
+    assert_non_null(fx->catalog);
+    write_file(fx->dir, "ou.csv",
+               "code,name,parent\nP,Tỉnh,\nD1,Huyện 1,P\nC1,Xã 1,D1\n"
+               "C2,Xã 2,D1\nD2,Huyện 2,P\nC3,Xã 3,D2\n", path);
+    cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
+    assert_non_null(ous);
+    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
+    fx->store = store_open(path, 0, &e);
+    assert_non_null(fx->store);
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    cds_orgunits_destroy(&ous);
+    fx->agg = new_identity(fx, "agg");
+    fx->agent = new_identity(fx, "agent");
+    fx->other = new_identity(fx, "other");
+    const char *units[] = { "D1" };
+    assert_int_equal(store_agent_enroll(fx->store,
+                                        cds_identity_sign_pk(fx->agent),
+                                        cds_identity_curve_pk(fx->agent),
+                                        "agent", units, 1, 1, &fx->agent_id),
+                     CDS_OK);
+    fx->ingest = ingest_new(fx->store, fx->agg, fx->catalog);
+    assert_non_null(fx->ingest);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    ingest_destroy(&fx->ingest);
+    assert_null(fx->ingest);
+    store_destroy(&fx->store);
+    cds_catalog_destroy(&fx->catalog);
+    cds_identity_destroy(&fx->agg);
+    cds_identity_destroy(&fx->agent);
+    cds_identity_destroy(&fx->other);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+/* ---- building messages ---------------------------------------------------- */
+
+static cds_update_t
+upd(const char *ou, const char *ind, const char *pe, const char *value,
+    uint64_t ms)
+{
+    cds_update_t u = { .org_unit = ou, .indicator = ind, .period = pe,
+                       .disagg = "default", .value = value, .comment = "",
+                       .stored_by = "officer", .hlc = HLC(ms) };
+    return u;
+}
+
+typedef struct {
+    const cds_identity_t *signer;      /* default fx->agent */
+    const uint8_t *batch_agent;        /* default signer's key */
+    const uint8_t *recipient;          /* default aggregator's key */
+    bool corrupt_head;                 /* break batch.head */
+    bool keep_chain;                   /* don't advance fx's chain */
+} opts_t;
+
+/* Seal a batch of n updates starting at first, chained from fx's head
+ * (advancing it unless o->keep_chain). *out is the caller's to free. */
+static void
+make_batch(fx_t *fx, uint64_t first, cds_update_t *u, size_t n,
+           const opts_t *o, uint8_t **out, size_t *len)
+{
+    opts_t d = { 0 };
+    if (!o)
+        o = &d;
+    const cds_identity_t *signer = o->signer ? o->signer : fx->agent;
+    Cdsync__Batch b = CDSYNC__BATCH__INIT;
+    Cdsync__Update pb[8], *ptrs[8];
+    uint8_t prev[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+    memcpy(prev, fx->head, sizeof prev);
+    memcpy(head, fx->head, sizeof head);
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[CDS_HASH_BYTES];
+        u[i].seq = first + i;
+        cds_update_hash(&u[i], h);
+        cds_chain_next(head, h, head);
+        cdsync__update__init(&pb[i]);
+        cds_update_to_pb(&u[i], &pb[i]);
+        ptrs[i] = &pb[i];
+    }
+    b.version = 1;
+    b.agent.data = (uint8_t *) (o->batch_agent ? o->batch_agent
+                                               : cds_identity_sign_pk(signer));
+    b.agent.len = CDS_PK_BYTES;
+    b.first_seq = first;
+    b.last_seq = first + n - 1;
+    b.prev_head.data = prev;
+    b.prev_head.len = CDS_HASH_BYTES;
+    b.head.data = head;
+    b.head.len = CDS_HASH_BYTES;
+    if (o->corrupt_head)
+        head[0] ^= 1;
+    b.catalog_version = (char *) cds_catalog_version(fx->catalog);
+    b.n_updates = n;
+    b.updates = ptrs;
+    assert_int_equal(cds_envelope_seal_msg(signer, CDSYNC__KIND__KIND_BATCH,
+                                           o->recipient ? o->recipient
+                                           : cds_identity_sign_pk(fx->agg),
+                                           &b.base, out, len), CDS_OK);
+    if (!o->keep_chain && !o->corrupt_head) {
+        memcpy(fx->head, head, sizeof head);
+        fx->seq = first + n - 1;
+    }
+}
+
+/* One message in its own transaction, like a group of one. */
+static void
+ingest_one(fx_t *fx, const uint8_t *data, size_t len, ingest_result_t *r)
+{
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_message(fx->ingest, data, len, NOW, r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+}
+
+/* Open the reply, check it is signed by the aggregator for `to`, decode
+ * as desc. Free with cds_msg_free. */
+static void *
+open_reply(fx_t *fx, const ingest_result_t *r, const cds_identity_t *to,
+           Cdsync__Kind kind, const ProtobufCMessageDescriptor *desc)
+{
+    Cdsync__Envelope *env = NULL;
+    assert_non_null(r->reply);
+    assert_int_equal(cds_envelope_decode(r->reply, r->reply_len, &env),
+                     CDS_OK);
+    assert_int_equal(env->kind, kind);
+    assert_memory_equal(env->signer.data, cds_identity_sign_pk(fx->agg),
+                        CDS_PK_BYTES);
+    assert_int_equal(cds_envelope_verify(env, cds_identity_sign_pk(to)),
+                     CDS_OK);
+    int err = 0;
+    void *msg = cds_msg_decode(desc, env->body.data, env->body.len, &err);
+    assert_non_null(msg);
+    cds_msg_free(env);
+    return msg;
+}
+
+static Cdsync__Ack *
+send_batch(fx_t *fx, const uint8_t *data, size_t len, const cds_identity_t *to)
+{
+    ingest_result_t r;
+    ingest_one(fx, data, len, &r);
+    Cdsync__Ack *ack = open_reply(fx, &r, to ? to : fx->agent,
+                                  CDSYNC__KIND__KIND_ACK,
+                                  &cdsync__ack__descriptor);
+    ingest_result_clear(&r);
+    return ack;
+}
+
+static int
+count(fx_t *fx, const char *sql)
+{
+    sqlite3_stmt *st;
+    sqlite3 *db = cds_db_handle(store_db(fx->store));
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static char *
+value_of(fx_t *fx, const char *ou, const char *ind)
+{
+    char sql[256];
+    sqlite3_stmt *st;
+    snprintf(sql, sizeof sql, "SELECT value FROM datavalue WHERE org_unit ="
+             " '%s' AND indicator = '%s'", ou, ind);
+    assert_int_equal(sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)),
+                                        sql, -1, &st, NULL), SQLITE_OK);
+    char *v = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = strdup((const char *) sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Apply seqs 1..3 (three good values) and check the ack. */
+static void
+apply_three(fx_t *fx, uint8_t **data, size_t *len)
+{
+    cds_update_t u[3] = {
+        upd("C1", "CDS01", "2023", "50", 1000),
+        upd("C2", "CDS01", "2023", "75.5", 1001),
+        upd("D1", "CDS02", "202301", "12", 1002),
+    };
+    make_batch(fx, 1, u, 3, NULL, data, len);
+    Cdsync__Ack *ack = send_batch(fx, *data, *len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->acked_seq, 3);
+    assert_int_equal(ack->batch_first, 1);
+    assert_int_equal(ack->batch_last, 3);
+    assert_int_equal(ack->n_rejections, 0);
+    assert_int_equal(ack->acked_head.len, CDS_HASH_BYTES);
+    assert_memory_equal(ack->acked_head.data, fx->head, CDS_HASH_BYTES);
+    assert_memory_equal(ack->aggregator.data, cds_identity_sign_pk(fx->agg),
+                        CDS_PK_BYTES);
+    cds_msg_free(ack);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void
+test_happy_path_and_resend(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    apply_three(fx, &data, &len);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 3);
+    char *v = value_of(fx, "C2", "CDS01");
+    assert_string_equal(v, "75.5");
+    free(v);
+    store_agent_t a;
+    assert_int_equal(store_agent_find(fx->store,
+                                      cds_identity_sign_pk(fx->agent), &a),
+                     CDS_OK);
+    assert_int_equal(a.applied_seq, 3);
+    assert_memory_equal(a.applied_head, fx->head, CDS_HASH_BYTES);
+    assert_int_equal(a.last_seen_ms, (int64_t) NOW);
+    /* The raw envelope is kept exactly as received. */
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)),
+                       "SELECT envelope FROM batch", -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_bytes(st, 0), (int) len);
+    assert_memory_equal(sqlite3_column_blob(st, 0), data, len);
+    sqlite3_finalize(st);
+
+    /* Resend: re-acked, no effect. */
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->acked_seq, 3);
+    cds_msg_free(ack);
+    assert_int_equal(count(fx, "SELECT count(*) FROM batch"), 1);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 3);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 0);
+    free(data);
+}
+
+static void
+test_gap(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    apply_three(fx, &data, &len);
+    free(data);
+    cds_update_t u[1] = { upd("C1", "CDS01", "2024", "1", 2000) };
+    make_batch(fx, 5, u, 1, &(opts_t) { .keep_chain = true }, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_GAP);
+    assert_int_equal(ack->acked_seq, 3);
+    assert_memory_equal(ack->acked_head.data, fx->head, CDS_HASH_BYTES);
+    cds_msg_free(ack);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 3);
+    free(data);
+}
+
+static void
+test_equivocation(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    apply_three(fx, &data, &len);
+    free(data);
+    /* Seq 1 again from the zero head, with another value. */
+    memset(fx->head, 0, sizeof fx->head);
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "99", 1000) };
+    make_batch(fx, 1, u, 1, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+    assert_int_equal(ack->error, CDS_EEQUIVOCATION);
+    assert_int_equal(ack->acked_seq, 3); /* where the verified agent stands */
+    cds_msg_free(ack);
+    char *v = value_of(fx, "C1", "CDS01");
+    assert_string_equal(v, "50");
+    free(v);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)),
+                       "SELECT code, seq, raw FROM reject", -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), CDS_EEQUIVOCATION);
+    assert_int_equal(sqlite3_column_int(st, 1), 1);
+    assert_int_equal(sqlite3_column_bytes(st, 2), (int) len);
+    assert_memory_equal(sqlite3_column_blob(st, 2), data, len);
+    sqlite3_finalize(st);
+    free(data);
+}
+
+/* A whole-message refusal: answered ACK_REFUSED with code, nothing
+ * applied, one reject row with the raw bytes. */
+static void
+expect_refused(fx_t *fx, const uint8_t *data, size_t len, int code)
+{
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+    assert_int_equal(ack->error, code);
+    cds_msg_free(ack);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM reject WHERE code = %d"
+             " AND length(raw) = %zu", code, len);
+    assert_int_equal(count(fx, sql), 1);
+}
+
+static void
+test_bad_signature(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    /* Signed for another aggregator: does not verify here. */
+    make_batch(fx, 1, u, 1, &(opts_t) { .recipient =
+                                        cds_identity_sign_pk(fx->other) },
+               &data, &len);
+    expect_refused(fx, data, len, CDS_EBADSIG);
+    free(data);
+}
+
+static void
+test_unknown_and_revoked_key(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    make_batch(fx, 1, u, 1, &(opts_t) { .signer = fx->other }, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, fx->other);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+    assert_int_equal(ack->error, CDS_EUNKNOWNKEY);
+    cds_msg_free(ack);
+    free(data);
+    /* Revoked: effective at once. */
+    store_agent_t a;
+    store_agent_find(fx->store, cds_identity_sign_pk(fx->agent), &a);
+    assert_int_equal(store_agent_revoke(fx->store, a.id, 5), CDS_OK);
+    memset(fx->head, 0, sizeof fx->head);
+    make_batch(fx, 1, u, 1, NULL, &data, &len);
+    ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+    assert_int_equal(ack->error, CDS_EREVOKED);
+    cds_msg_free(ack);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 2);
+    free(data);
+}
+
+static void
+test_key_mismatch(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    make_batch(fx, 1, u, 1, &(opts_t) { .batch_agent =
+                                        cds_identity_sign_pk(fx->other) },
+               &data, &len);
+    expect_refused(fx, data, len, CDS_EKEYMISMATCH);
+    free(data);
+}
+
+static void
+test_chain_broken(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    make_batch(fx, 1, u, 1, &(opts_t) { .corrupt_head = true }, &data, &len);
+    expect_refused(fx, data, len, CDS_ECHAIN);
+    free(data);
+    /* A prev_head that is not ours. */
+    memset(fx->head, 9, sizeof fx->head);
+    make_batch(fx, 1, u, 1, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->error, CDS_ECHAIN);
+    cds_msg_free(ack);
+    free(data);
+}
+
+static void
+test_per_update_rejections(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[7] = {
+        upd("C1", "CDS01", "2023", "10", 1000),     /* ok */
+        upd("C3", "CDS01", "2023", "10", 1000),     /* not enrolled */
+        upd("ZZ", "CDS01", "2023", "10", 1000),     /* unknown org unit */
+        upd("C1", "CDS99", "2023", "10", 1000),     /* unknown indicator */
+        upd("C1", "CDS02", "2023Q5", "10", 1000),   /* bad period */
+        upd("C1", "CDS01", "2023", "140", 1000),    /* out of range */
+        upd("C2", "CDS02", "202302", "7", 1000),    /* ok */
+    };
+    make_batch(fx, 1, u, 7, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->acked_seq, 7);
+    assert_int_equal(ack->n_rejections, 5);
+    const struct { uint64_t seq; int code; const char *field; } want[] = {
+        { 2, CDS_ENOTALLOWED, "org_unit" },
+        { 3, CDS_EUNKNOWNORGUNIT, "org_unit" },
+        { 4, CDS_EUNKNOWNINDICATOR, NULL },
+        { 5, CDS_EBADPERIOD, NULL },
+        { 6, CDS_ERANGE, NULL },
+    };
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(ack->rejections[i]->seq, want[i].seq);
+        assert_int_equal(ack->rejections[i]->code, want[i].code);
+        assert_false(ack->rejections[i]->retry);
+        assert_true(strlen(ack->rejections[i]->message) > 0);
+        if (want[i].field)
+            assert_string_equal(ack->rejections[i]->field, want[i].field);
+    }
+    cds_msg_free(ack);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 7);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"
+                               " WHERE status = 16 AND seq = 6"), 1);
+    /* A resend repeats the rejections (the first ack may have been lost). */
+    ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->n_rejections, 5);
+    assert_int_equal(ack->rejections[4]->code, CDS_ERANGE);
+    cds_msg_free(ack);
+    free(data);
+}
+
+static void
+test_oversized_and_garbage(void **state)
+{
+    fx_t *fx = *state;
+    ingest_result_t r;
+    size_t big = CDS_MAX_MSG_BYTES + 1;
+    uint8_t *data = calloc(1, big);
+    ingest_one(fx, data, big, &r);
+    assert_null(r.reply);
+    assert_int_equal(r.code, CDS_ETOOBIG);
+    ingest_result_clear(&r);
+    free(data);
+    const uint8_t garbage[] = "\xff\xff\xff\xff not protobuf at all";
+    ingest_one(fx, garbage, sizeof garbage, &r);
+    assert_null(r.reply);
+    assert_int_equal(r.code, CDS_EMALFORMED);
+    ingest_result_clear(&r);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code = 5"
+                               " AND agent_pk IS NULL"), 1);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code = 4"),
+                     1);
+    /* Framing rejections from the server land in the same table. */
+    assert_int_equal(ingest_reject_raw(fx->ingest, CDS_EMALFORMED, "3 frames",
+                                       garbage, 4, NOW), CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code = 5"),
+                     2);
+}
+
+static void
+test_hello_probe(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    uint8_t head1[CDS_HASH_BYTES];
+    cds_update_t u1[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    make_batch(fx, 1, u1, 1, NULL, &data, &len);
+    memcpy(head1, fx->head, sizeof head1);
+    cds_msg_free(send_batch(fx, data, len, NULL));
+    free(data);
+    cds_update_t u2[2] = { upd("C1", "CDS01", "2024", "2", 1001),
+                           upd("C2", "CDS01", "2024", "3", 1002) };
+    make_batch(fx, 2, u2, 2, NULL, &data, &len);
+    cds_msg_free(send_batch(fx, data, len, NULL));
+    free(data);
+
+    uint8_t wrong[CDS_HASH_BYTES];
+    memset(wrong, 3, sizeof wrong);
+    Cdsync__ChainPoint p[4], *pp[4];
+    const struct { uint64_t seq; const uint8_t *head; } pts[4] = {
+        { 1, head1 }, { 2, wrong }, { 3, fx->head }, { 9, wrong },
+    };
+    for (int i = 0; i < 4; i++) {
+        cdsync__chain_point__init(&p[i]);
+        p[i].seq = pts[i].seq;
+        p[i].head.data = (uint8_t *) pts[i].head;
+        p[i].head.len = CDS_HASH_BYTES;
+        pp[i] = &p[i];
+    }
+    Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    h.version = 1;
+    h.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    h.agent.len = CDS_PK_BYTES;
+    h.n_probe = 4;
+    h.probe = pp;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_HELLO,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &h.base, &data, &len), CDS_OK);
+    ingest_result_t r;
+    ingest_one(fx, data, len, &r);
+    free(data);
+    Cdsync__HelloAnswer *a = open_reply(fx, &r, fx->agent,
+                                        CDSYNC__KIND__KIND_HELLO_ANSWER,
+                                        &cdsync__hello_answer__descriptor);
+    assert_int_equal(a->error, 0);
+    assert_int_equal(a->applied_seq, 3);
+    assert_memory_equal(a->applied_head.data, fx->head, CDS_HASH_BYTES);
+    assert_int_equal(a->probe_matched, 3);
+    assert_int_equal(a->probe_mismatch, 2);
+    cds_msg_free(a);
+    ingest_result_clear(&r);
+
+    /* An unknown key gets a signed refusal in HelloAnswer.error. */
+    h.agent.data = (uint8_t *) cds_identity_sign_pk(fx->other);
+    h.n_probe = 0;
+    assert_int_equal(cds_envelope_seal_msg(fx->other, CDSYNC__KIND__KIND_HELLO,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &h.base, &data, &len), CDS_OK);
+    ingest_one(fx, data, len, &r);
+    free(data);
+    a = open_reply(fx, &r, fx->other, CDSYNC__KIND__KIND_HELLO_ANSWER,
+                   &cdsync__hello_answer__descriptor);
+    assert_int_equal(a->error, CDS_EUNKNOWNKEY);
+    assert_int_equal(a->applied_seq, 0);
+    cds_msg_free(a);
+    ingest_result_clear(&r);
+}
+
+static void
+test_heartbeat(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    apply_three(fx, &data, &len);
+    free(data);
+    Cdsync__Heartbeat hb = CDSYNC__HEARTBEAT__INIT;
+    hb.version = 1;
+    hb.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    hb.agent.len = CDS_PK_BYTES;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent,
+                                           CDSYNC__KIND__KIND_HEARTBEAT,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &hb.base, &data, &len), CDS_OK);
+    ingest_result_t r;
+    ingest_one(fx, data, len, &r);
+    free(data);
+    Cdsync__HeartbeatAnswer *a = open_reply(
+        fx, &r, fx->agent, CDSYNC__KIND__KIND_HEARTBEAT_ANSWER,
+        &cdsync__heartbeat_answer__descriptor);
+    assert_int_equal(a->applied_seq, 3);
+    assert_int_equal(a->clock_ms, NOW);
+    cds_msg_free(a);
+    ingest_result_clear(&r);
+}
+
+/* One group: good, refused, good. The refusal rolls back only itself. */
+static void
+test_savepoint_per_message(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *d1, *d2, *d3;
+    size_t l1, l2, l3;
+    cds_update_t a[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    cds_update_t b[1] = { upd("C1", "CDS01", "2024", "2", 1001) };
+    cds_update_t c[1] = { upd("C2", "CDS01", "2024", "3", 1002) };
+    make_batch(fx, 1, a, 1, NULL, &d1, &l1);
+    make_batch(fx, 2, b, 1, &(opts_t) { .corrupt_head = true }, &d2, &l2);
+    make_batch(fx, 2, c, 1, NULL, &d3, &l3);
+    ingest_result_t r[3];
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_message(fx->ingest, d1, l1, NOW, &r[0]), CDS_OK);
+    assert_int_equal(ingest_message(fx->ingest, d2, l2, NOW, &r[1]), CDS_OK);
+    assert_int_equal(ingest_message(fx->ingest, d3, l3, NOW, &r[2]), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(r[0].code, CDS_OK);
+    assert_int_equal(r[1].code, CDS_ECHAIN);
+    assert_int_equal(r[2].code, CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 2);
+    assert_int_equal(count(fx, "SELECT applied_seq FROM agent"), 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 1);
+
+    /* If the group's COMMIT had failed, each batch is answered retry. */
+    assert_int_equal(ingest_result_retry(fx->ingest, &r[2], CDS_EFULL, NOW),
+                     CDS_OK);
+    Cdsync__Ack *ack = open_reply(fx, &r[2], fx->agent,
+                                  CDSYNC__KIND__KIND_ACK,
+                                  &cdsync__ack__descriptor);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_RETRY);
+    assert_int_equal(ack->error, CDS_EFULL);
+    assert_int_equal(ack->batch_first, 2);
+    cds_msg_free(ack);
+    for (int i = 0; i < 3; i++)
+        ingest_result_clear(&r[i]);
+
+    /* BEGIN failed: answered without the database. */
+    ingest_result_t busy;
+    assert_int_equal(ingest_busy(fx->ingest, d3, l3, CDS_EBUSY, NOW, &busy),
+                     CDS_OK);
+    ack = open_reply(fx, &busy, fx->agent, CDSYNC__KIND__KIND_ACK,
+                     &cdsync__ack__descriptor);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_RETRY);
+    assert_int_equal(ack->error, CDS_EBUSY);
+    assert_int_equal(ack->batch_last, 2);
+    cds_msg_free(ack);
+    ingest_result_clear(&busy);
+    free(d1);
+    free(d2);
+    free(d3);
+}
+
+static void
+test_bad_seq_and_too_many(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    make_batch(fx, 0, u, 1, &(opts_t) { .keep_chain = true }, &data, &len);
+    expect_refused(fx, data, len, CDS_EBADSEQ);
+    free(data);
+    /* 1001 updates: over the count bound, refused before anything else. */
+    size_t n = CDS_MAX_BATCH_UPDATES + 1;
+    Cdsync__Update one = CDSYNC__UPDATE__INIT, **many = calloc(n, sizeof *many);
+    cds_update_to_pb(&u[0], &one);
+    for (size_t i = 0; i < n; i++)
+        many[i] = &one;
+    uint8_t zero[CDS_HASH_BYTES] = { 0 };
+    Cdsync__Batch b = CDSYNC__BATCH__INIT;
+    b.version = 1;
+    b.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    b.agent.len = CDS_PK_BYTES;
+    b.first_seq = 1;
+    b.last_seq = n;
+    b.prev_head.data = b.head.data = zero;
+    b.prev_head.len = b.head.len = CDS_HASH_BYTES;
+    b.n_updates = n;
+    b.updates = many;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_BATCH,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &b.base, &data, &len), CDS_OK);
+    free(many);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+    assert_int_equal(ack->error, CDS_ETOOBIG);
+    cds_msg_free(ack);
+    free(data);
+}
+
+/* A batch overlapping what was applied: the new part is applied. */
+static void
+test_overlap(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data, h2[CDS_HASH_BYTES];
+    size_t len;
+    cds_update_t a[2] = { upd("C1", "CDS01", "2021", "1", 1000),
+                          upd("C1", "CDS01", "2022", "2", 1001) };
+    make_batch(fx, 1, a, 2, NULL, &data, &len);
+    cds_msg_free(send_batch(fx, data, len, NULL));
+    free(data);
+    memcpy(h2, fx->head, sizeof h2);
+    cds_update_t b[2] = { upd("C1", "CDS01", "2023", "3", 1002),
+                          upd("C1", "CDS01", "2024", "4", 1003) };
+    make_batch(fx, 3, b, 1, NULL, &data, &len);
+    cds_msg_free(send_batch(fx, data, len, NULL));
+    free(data);
+    memcpy(fx->head, h2, sizeof h2);
+    make_batch(fx, 3, b, 2, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->acked_seq, 4);
+    assert_memory_equal(ack->acked_head.data, fx->head, CDS_HASH_BYTES);
+    cds_msg_free(ack);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 4);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 4);
+}
+
+int
+main(void)
+{
+    cds_log_init("ingest_test", CDS_LOG_ERROR);
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),
+        T(test_bad_signature), T(test_unknown_and_revoked_key),
+        T(test_key_mismatch), T(test_chain_broken),
+        T(test_per_update_rejections), T(test_oversized_and_garbage),
+        T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),
+        T(test_bad_seq_and_too_many), T(test_overlap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

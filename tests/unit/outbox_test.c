@@ -1,0 +1,431 @@
+/*  outbox_test: the agent's durable queue: seqs strictly increasing across
+ *  reopen, pushes all-or-nothing, queue_max refusal, acks delete exactly
+ *  what they cover (twice is harmless), rejections and receipts recorded,
+ *  renumbering keeps order and recomputes the chain, meta state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cds_err.h"
+#include "cds_log.h"
+#include "outbox.h"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    outbox_t *ob;
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    strcpy(fx->dir, "/tmp/outbox_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/agent.db", fx->dir);
+    int err = 0;
+    fx->ob = outbox_open(fx->path, &err);
+    assert_non_null(fx->ob);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    outbox_destroy(&fx->ob);
+    assert_null(fx->ob);
+    outbox_destroy(&fx->ob);           /* safe on NULL */
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static const char *const periods[] = {"202301", "202302", "202303",
+                                      "202304", "202305", "202306",
+                                      "202307", "202308"};
+
+static void
+make_updates(cds_update_t *u, size_t n)
+{
+    memset(u, 0, n * sizeof *u);
+    for (size_t i = 0; i < n; i++) {
+        u[i].org_unit = "OU1";
+        u[i].indicator = "CDS02";
+        u[i].period = periods[i % 8];
+        u[i].disagg = "default";
+        u[i].value = "7";
+        u[i].comment = i % 2 ? "a, b" : NULL;
+        u[i].stored_by = "tester";
+    }
+}
+
+static void
+push_n(outbox_t *ob, size_t n)
+{
+    cds_update_t u[8];
+    char err[256];
+    assert_true(n <= 8);
+    make_updates(u, n);
+    assert_int_equal(outbox_push(ob, u, NULL, n, 0, err, sizeof err),
+                     CDS_OK);
+}
+
+/* Seqs 1..n, hashes and chain from 32 zero bytes, sources kept. */
+static void
+test_push_read_chain(void **state)
+{
+    fx_t *fx = *state;
+    cds_update_t u[3];
+    const char *src[3] = {"import:d.csv:2", "import:d.csv:3", NULL};
+    char err[256];
+    make_updates(u, 3);
+    assert_int_equal(outbox_push(fx->ob, u, src, 3, 0, err, sizeof err),
+                     CDS_OK);
+    assert_int_equal(u[0].seq, 1);
+    assert_int_equal(u[2].seq, 3);
+    assert_true(u[1].hlc > u[0].hlc && u[2].hlc > u[1].hlc);
+    outbox_row_t *rows;
+    size_t n;
+    assert_int_equal(outbox_read(fx->ob, 1, 100, 1 << 20, &rows, &n),
+                     CDS_OK);
+    assert_int_equal(n, 3);
+    uint8_t head[CDS_HASH_BYTES] = {0}, h[CDS_HASH_BYTES];
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rows[i].u.seq, i + 1);
+        assert_string_equal(rows[i].u.period, periods[i]);
+        cds_update_hash(&rows[i].u, h);
+        assert_memory_equal(h, rows[i].hash, CDS_HASH_BYTES);
+        cds_chain_next(head, h, head);
+        assert_memory_equal(head, rows[i].head, CDS_HASH_BYTES);
+        assert_true(rows[i].size > 0);
+    }
+    assert_string_equal(rows[0].source, "import:d.csv:2");
+    assert_string_equal(rows[2].source, "submit");
+    assert_string_equal(rows[1].u.comment, "a, b");
+    assert_null(rows[0].u.comment);
+    outbox_rows_free(&rows, n);
+    assert_null(rows);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.last_seq, 3);
+    assert_memory_equal(m.last_head, head, CDS_HASH_BYTES);
+    uint8_t at[CDS_HASH_BYTES];
+    assert_int_equal(outbox_head_at(fx->ob, 3, at), CDS_OK);
+    assert_memory_equal(at, head, CDS_HASH_BYTES);
+    assert_int_equal(outbox_head_at(fx->ob, 0, at), CDS_OK);
+    uint8_t zero[CDS_HASH_BYTES] = {0};
+    assert_memory_equal(at, zero, CDS_HASH_BYTES);
+    assert_int_equal(outbox_head_at(fx->ob, 99, at), CDS_ENOTFOUND);
+}
+
+/* A failure in the middle of a push leaves nothing, not even a seq. */
+static void
+test_push_atomic(void **state)
+{
+    fx_t *fx = *state;
+    cds_update_t u[3];
+    char err[256];
+    make_updates(u, 3);
+    u[2].org_unit = NULL;              /* NOT NULL constraint fails */
+    assert_int_not_equal(outbox_push(fx->ob, u, NULL, 3, 0, err, sizeof err),
+                         CDS_OK);
+    assert_int_equal(outbox_depth(fx->ob), 0);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.last_seq, 0);
+    push_n(fx->ob, 1);
+    assert_int_equal(outbox_first_pending(fx->ob), 1);
+}
+
+/* Crash simulation: push, close without ack, reopen: rows still there and
+ * the next seq continues. */
+static void
+test_seq_across_reopen(void **state)
+{
+    fx_t *fx = *state;
+    push_n(fx->ob, 2);
+    outbox_destroy(&fx->ob);
+    int err = 0;
+    fx->ob = outbox_open(fx->path, &err);
+    assert_non_null(fx->ob);
+    assert_int_equal(outbox_depth(fx->ob), 2);
+    cds_update_t u[1];
+    char msg[256];
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 1, 0, msg, sizeof msg),
+                     CDS_OK);
+    assert_int_equal(u[0].seq, 3);
+}
+
+static void
+test_queue_max(void **state)
+{
+    fx_t *fx = *state;
+    cds_update_t u[2];
+    char err[256] = "";
+    make_updates(u, 2);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 2, 3, err, sizeof err),
+                     CDS_OK);
+    make_updates(u, 2);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 2, 3, err, sizeof err),
+                     CDS_EFULL);
+    assert_non_null(strstr(err, "queue full"));
+    assert_non_null(strstr(err, "queue_max 3"));
+    assert_int_equal(outbox_depth(fx->ob), 2);
+    assert_int_equal(u[0].seq, 0);
+}
+
+static void
+test_ack(void **state)
+{
+    fx_t *fx = *state;
+    push_n(fx->ob, 5);
+    uint8_t head3[CDS_HASH_BYTES];
+    assert_int_equal(outbox_head_at(fx->ob, 3, head3), CDS_OK);
+    Cdsync__Rejection rej = CDSYNC__REJECTION__INIT;
+    Cdsync__Rejection *rejs[] = {&rej};
+    rej.seq = 2;
+    rej.code = CDS_ERANGE;
+    rej.field = "value";
+    rej.message = "out of range";
+    Cdsync__Ack a = CDSYNC__ACK__INIT;
+    a.status = CDSYNC__ACK_STATUS__ACK_OK;
+    a.acked_seq = 3;
+    a.acked_head.data = head3;
+    a.acked_head.len = CDS_HASH_BYTES;
+    a.batch_first = 1;
+    a.batch_last = 3;
+    a.n_rejections = 1;
+    a.rejections = rejs;
+    a.committed_at_ms = 1234;
+    const uint8_t raw[] = "signed-envelope";
+    for (int twice = 0; twice < 2; twice++) {
+        assert_int_equal(outbox_apply_ack(fx->ob, &a, raw, sizeof raw, 99),
+                         CDS_OK);
+        assert_int_equal(outbox_depth(fx->ob), 2);
+        assert_int_equal(outbox_first_pending(fx->ob), 4);
+    }
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.acked_seq, 3);
+    assert_memory_equal(m.acked_head, head3, CDS_HASH_BYTES);
+    assert_int_equal(m.last_ack_at_ms, 99);
+    /* The prev_head of the next batch is still known after the delete. */
+    uint8_t at[CDS_HASH_BYTES];
+    assert_int_equal(outbox_head_at(fx->ob, 3, at), CDS_OK);
+    assert_memory_equal(at, head3, CDS_HASH_BYTES);
+}
+
+static int
+count_rejected(const outbox_rejected_t *r, void *arg)
+{
+    int *n = arg;
+    assert_int_equal(r->u.seq, 2);
+    assert_int_equal(r->code, CDS_ERANGE);
+    assert_string_equal(r->field, "value");
+    assert_string_equal(r->message, "out of range");
+    assert_string_equal(r->u.period, "202302");
+    (*n)++;
+    return 0;
+}
+
+static int
+count_receipts(const outbox_receipt_t *r, void *arg)
+{
+    int *n = arg;
+    if (*n == 0) {
+        assert_int_equal(r->status, CDSYNC__ACK_STATUS__ACK_OK);
+        assert_int_equal(r->acked_seq, 3);
+        assert_int_equal(r->committed_at_ms, 1234);
+        assert_int_equal(r->envelope_len, sizeof "signed-envelope");
+        assert_memory_equal(r->envelope, "signed-envelope", r->envelope_len);
+    } else {
+        assert_int_equal(r->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+        assert_int_equal(r->error, CDS_ECHAIN);
+    }
+    (*n)++;
+    return 0;
+}
+
+/* Rejections and receipts recorded once; a refusal deletes nothing. */
+static void
+test_ack_records(void **state)
+{
+    test_ack(state);
+    fx_t *fx = *state;
+    int n = 0;
+    assert_int_equal(outbox_rejected_list(fx->ob, count_rejected, &n),
+                     CDS_OK);
+    assert_int_equal(n, 1);
+    Cdsync__Ack a = CDSYNC__ACK__INIT;
+    a.status = CDSYNC__ACK_STATUS__ACK_REFUSED;
+    a.acked_seq = 5;
+    a.error = CDS_ECHAIN;
+    const uint8_t raw[] = "refusal";
+    assert_int_equal(outbox_apply_ack(fx->ob, &a, raw, sizeof raw, 100),
+                     CDS_OK);
+    assert_int_equal(outbox_depth(fx->ob), 2);
+    n = 0;
+    assert_int_equal(outbox_receipts_list(fx->ob, count_receipts, &n),
+                     CDS_OK);
+    assert_int_equal(n, 2);
+}
+
+/* Restored agent: rows >= 3 follow the aggregator's seq 10 in the same
+ * order, chain recomputed from its head; last_seq never goes back. */
+static void
+test_renumber(void **state)
+{
+    fx_t *fx = *state;
+    push_n(fx->ob, 5);
+    uint8_t h10[CDS_HASH_BYTES];
+    memset(h10, 0xab, sizeof h10);
+    uint64_t count = 0;
+    assert_int_equal(outbox_renumber(fx->ob, 3, 10, h10, &count), CDS_OK);
+    assert_int_equal(count, 3);
+    outbox_row_t *rows;
+    size_t n;
+    assert_int_equal(outbox_read(fx->ob, 0, 100, 1 << 20, &rows, &n),
+                     CDS_OK);
+    assert_int_equal(n, 5);
+    const uint64_t want[] = {1, 2, 11, 12, 13};
+    uint8_t head[CDS_HASH_BYTES], h[CDS_HASH_BYTES];
+    memcpy(head, h10, sizeof head);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(rows[i].u.seq, want[i]);
+        assert_string_equal(rows[i].u.period, periods[i]);
+        if (i >= 2) {
+            cds_update_hash(&rows[i].u, h);
+            assert_memory_equal(h, rows[i].hash, CDS_HASH_BYTES);
+            cds_chain_next(head, h, head);
+            assert_memory_equal(head, rows[i].head, CDS_HASH_BYTES);
+        }
+    }
+    outbox_rows_free(&rows, n);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.last_seq, 13);
+    assert_memory_equal(m.last_head, head, CDS_HASH_BYTES);
+    assert_int_equal(m.acked_seq, 0);   /* rows 1, 2 still to be probed */
+    cds_update_t u[1];
+    char err[256];
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 1, 0, err, sizeof err),
+                     CDS_OK);
+    assert_int_equal(u[0].seq, 14);
+}
+
+/* No pending rows and the aggregator is ahead: adopt its position. */
+static void
+test_renumber_adopt(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t h[CDS_HASH_BYTES];
+    memset(h, 7, sizeof h);
+    uint64_t count = 9;
+    assert_int_equal(outbox_renumber(fx->ob, 1, 20, h, &count), CDS_OK);
+    assert_int_equal(count, 0);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.last_seq, 20);
+    assert_int_equal(m.acked_seq, 20);
+    assert_memory_equal(m.last_head, h, CDS_HASH_BYTES);
+    push_n(fx->ob, 1);
+    assert_int_equal(outbox_first_pending(fx->ob), 21);
+}
+
+static void
+test_read_bounds_and_stats(void **state)
+{
+    fx_t *fx = *state;
+    push_n(fx->ob, 8);
+    outbox_row_t *rows;
+    size_t n;
+    assert_int_equal(outbox_read(fx->ob, 3, 4, 1 << 20, &rows, &n), CDS_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(rows[0].u.seq, 3);
+    size_t one = rows[0].size;
+    outbox_rows_free(&rows, n);
+    /* A byte bound below one row still returns one row. */
+    assert_int_equal(outbox_read(fx->ob, 1, 100, 1, &rows, &n), CDS_OK);
+    assert_int_equal(n, 1);
+    outbox_rows_free(&rows, n);
+    assert_int_equal(outbox_read(fx->ob, 1, 100, 2 * one + one / 2, &rows,
+                                 &n),
+                     CDS_OK);
+    assert_true(n >= 1 && n <= 3);
+    size_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += rows[i].size;
+    assert_true(sum <= 2 * one + one / 2);
+    outbox_rows_free(&rows, n);
+    assert_int_equal(outbox_read(fx->ob, 9, 100, 1 << 20, &rows, &n),
+                     CDS_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(outbox_depth(fx->ob), 8);
+    assert_true(outbox_bytes_pending(fx->ob) >= (int64_t)(8 * 10));
+    assert_true(outbox_oldest_age_ms(fx->ob, UINT64_C(1) << 50) > 0);
+    assert_int_equal(outbox_oldest_age_ms(fx->ob, 0), 0);
+}
+
+static void
+test_conn_state(void **state)
+{
+    fx_t *fx = *state;
+    outbox_meta_t m;
+    assert_int_equal(outbox_set_conn(fx->ob, "hello", "boom", 10), CDS_OK);
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_string_equal(m.conn_state, "hello");
+    assert_string_equal(m.last_error, "boom");
+    assert_int_equal(m.conn_changed_at_ms, 10);
+    /* Same state, no error: nothing written (time unchanged). */
+    assert_int_equal(outbox_set_conn(fx->ob, "hello", NULL, 20), CDS_OK);
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.conn_changed_at_ms, 10);
+    assert_int_equal(outbox_set_conn(fx->ob, "connected", NULL, 30), CDS_OK);
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_string_equal(m.conn_state, "connected");
+    assert_string_equal(m.last_error, "boom");   /* kept */
+    assert_int_equal(m.conn_changed_at_ms, 30);
+    assert_int_equal(m.last_error_at_ms, 10);
+}
+
+int
+main(void)
+{
+    cds_log_init("outbox_test", CDS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_push_read_chain, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_push_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_across_reopen, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_queue_max, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renumber, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renumber_adopt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_bounds_and_stats, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_conn_state, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

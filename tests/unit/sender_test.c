@@ -1,0 +1,267 @@
+/*  sender_test: what the daemon decides without a network: backoff stays
+ *  within its full-jitter bounds, batches respect both the count and the
+ *  byte bound and chain correctly, one daemon per state_dir, sockets are
+ *  set up and torn down (wake.sock appears and goes), a stop request ends
+ *  the loop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <ftw.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cds_signal.h"
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_id.h"
+#include "cds_log.h"
+#include "outbox.h"
+#include "sender.h"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    outbox_t *ob;
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    strcpy(fx->dir, "/tmp/sender_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/agent.db", fx->dir);
+    int err = 0;
+    fx->ob = outbox_open(fx->path, &err);
+    assert_non_null(fx->ob);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    outbox_destroy(&fx->ob);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void
+test_backoff_bounds(void **state)
+{
+    (void)state;
+    for (unsigned a = 0; a < 12; a++) {
+        uint64_t cap = 500ull << a;
+        if (cap > 60000)
+            cap = 60000;
+        for (int i = 0; i < 200; i++)
+            assert_true(sender_backoff_ms(a, 500, 60000) <= cap);
+    }
+    /* Huge attempt numbers stay at the cap (no overflow). */
+    for (int i = 0; i < 200; i++)
+        assert_true(sender_backoff_ms(1000, 500, 60000) <= 60000);
+    /* Full jitter: values spread over the range, not one fixed delay. */
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < 500; i++) {
+        uint64_t v = sender_backoff_ms(5, 500, 60000);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    assert_true(lo < 4000);
+    assert_true(hi > 12000);
+}
+
+static void
+push_rows(outbox_t *ob, size_t n, size_t comment_len)
+{
+    char *comment = malloc(comment_len + 1);
+    memset(comment, 'c', comment_len);
+    comment[comment_len] = '\0';
+    cds_update_t *u = calloc(n, sizeof *u);
+    char (*pe)[16] = calloc(n, sizeof *pe);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(pe[i], sizeof pe[i], "%d", 2000 + (int)i);
+        u[i].org_unit = "OU1";
+        u[i].indicator = "CNT";
+        u[i].period = pe[i];
+        u[i].disagg = "default";
+        u[i].value = "1";
+        u[i].comment = comment;
+    }
+    char err[256];
+    assert_int_equal(outbox_push(ob, u, NULL, n, 0, err, sizeof err),
+                     CDS_OK);
+    free(u);
+    free(pe);
+    free(comment);
+}
+
+/* Encode what outbox_read returned under given bounds and check it. */
+static void
+check_batch(outbox_t *ob, uint64_t from, size_t max_count, size_t max_bytes,
+            size_t want_n)
+{
+    outbox_row_t *rows;
+    size_t n, sum = 0, len;
+    uint8_t pk[CDS_PK_BYTES], prev[CDS_HASH_BYTES], *body;
+    memset(pk, 1, sizeof pk);
+    assert_int_equal(outbox_read(ob, from, max_count, max_bytes, &rows, &n),
+                     CDS_OK);
+    assert_int_equal(n, want_n);
+    for (size_t i = 0; i < n; i++)
+        sum += rows[i].size;
+    assert_true(n == 1 || sum <= max_bytes);
+    assert_int_equal(outbox_head_at(ob, from - 1, prev), CDS_OK);
+    assert_int_equal(sender_batch_encode(rows, n, pk, prev, "v1", 5, &body,
+                                         &len),
+                     CDS_OK);
+    /* Row sizes are the updates' share of the batch: the rest is a small
+     * fixed header (keys, heads, seqs, version). */
+    assert_true(len >= sum && len <= sum + 160);
+    int err = 0;
+    Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor, body, len,
+                                      &err);
+    assert_non_null(b);
+    assert_int_equal(b->first_seq, from);
+    assert_int_equal(b->last_seq, from + n - 1);
+    assert_int_equal(b->n_updates, n);
+    assert_memory_equal(b->prev_head.data, prev, CDS_HASH_BYTES);
+    assert_memory_equal(b->head.data, rows[n - 1].head, CDS_HASH_BYTES);
+    assert_string_equal(b->catalog_version, "v1");
+    assert_int_equal(b->updates[n - 1]->seq, from + n - 1);
+    cds_msg_free(b);
+    free(body);
+    outbox_rows_free(&rows, n);
+}
+
+static void
+test_batch_bounds(void **state)
+{
+    fx_t *fx = *state;
+    push_rows(fx->ob, 40, 200);
+    outbox_row_t *rows;
+    size_t n;
+    assert_int_equal(outbox_read(fx->ob, 1, 1, 1 << 20, &rows, &n), CDS_OK);
+    size_t one = rows[0].size;
+    outbox_rows_free(&rows, n);
+    check_batch(fx->ob, 1, 10, 1 << 20, 10);        /* count bound */
+    check_batch(fx->ob, 11, 100, 3 * one + 10, 3); /* byte bound */
+    check_batch(fx->ob, 14, 100, 1, 1);             /* at least one */
+    check_batch(fx->ob, 15, 1000, 1 << 20, 26);     /* the rest */
+}
+
+static void
+test_batch_rejects_gaps(void **state)
+{
+    fx_t *fx = *state;
+    push_rows(fx->ob, 3, 1);
+    outbox_row_t *rows;
+    size_t n, len;
+    uint8_t pk[CDS_PK_BYTES] = {0}, prev[CDS_HASH_BYTES] = {0}, *body = NULL;
+    assert_int_equal(outbox_read(fx->ob, 1, 3, 1 << 20, &rows, &n), CDS_OK);
+    rows[1].u.seq = 7;
+    assert_int_equal(sender_batch_encode(rows, n, pk, prev, "v", 0, &body,
+                                         &len),
+                     CDS_EBADSEQ);
+    assert_int_equal(sender_batch_encode(rows, 0, pk, prev, "v", 0, &body,
+                                         &len),
+                     CDS_ETOOBIG);
+    assert_null(body);
+    outbox_rows_free(&rows, n);
+}
+
+static void
+test_lock(void **state)
+{
+    fx_t *fx = *state;
+    int fd1 = -1, fd2 = -1;
+    assert_false(sender_running(fx->dir));
+    assert_int_equal(sender_lock(fx->dir, &fd1), CDS_OK);
+    assert_true(sender_running(fx->dir));
+    assert_int_equal(sender_lock(fx->dir, &fd2), CDS_EBUSY);
+    close(fd1);
+    assert_false(sender_running(fx->dir));
+    assert_int_equal(sender_lock(fx->dir, &fd2), CDS_OK);
+    close(fd2);
+}
+
+static void
+test_new_run_stop(void **state)
+{
+    fx_t *fx = *state;
+    char keypath[128], aggpath[128], pub[CDS_PUBID_LEN], err[256];
+    char wake[128];
+    int e = 0;
+    snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
+    snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
+    snprintf(wake, sizeof wake, "%s/wake.sock", fx->dir);
+    assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
+    assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
+    cds_identity_t *id = cds_identity_load(keypath, &e, err, sizeof err);
+    cds_identity_t *agg = cds_identity_load(aggpath, &e, err, sizeof err);
+    assert_non_null(id);
+    assert_non_null(agg);
+    cds_identity_public(agg, pub, sizeof pub);
+    sender_config_t cfg = {
+        .state_dir = fx->dir, .server = "tcp://127.0.0.1:1",
+        .server_key = "cds1:nonsense", .catalog_version = "v",
+        .batch_max = 500, .batch_bytes = 1 << 20, .window = 4,
+        .ack_timeout_ms = 1000, .backoff_min_ms = 10,
+        .backoff_max_ms = 100,
+    };
+    assert_null(sender_new(&cfg, id, fx->ob, err, sizeof err));
+    assert_non_null(strstr(err, "server_key"));
+    cfg.server_key = pub;
+    cfg.window = 0;
+    assert_null(sender_new(&cfg, id, fx->ob, err, sizeof err));
+    cfg.window = 4;
+    sender_t *s = sender_new(&cfg, id, fx->ob, err, sizeof err);
+    assert_non_null(s);
+    struct stat sb;
+    assert_int_equal(stat(wake, &sb), 0);
+    cds_signal_install();
+    cds_signal_request_stop();             /* run returns after its first turn */
+    assert_int_equal(sender_run(s), CDS_OK);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_string_equal(m.conn_state, "stopped");
+    sender_destroy(&s);
+    assert_null(s);
+    sender_destroy(&s);                /* safe on NULL */
+    assert_int_not_equal(stat(wake, &sb), 0);
+    cds_identity_destroy(&id);
+    cds_identity_destroy(&agg);
+}
+
+int
+main(void)
+{
+    assert_true(sodium_init() >= 0);
+    cds_log_init("sender_test", CDS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backoff_bounds),
+        cmocka_unit_test_setup_teardown(test_batch_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_rejects_gaps, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_run_stop, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

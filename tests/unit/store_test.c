@@ -1,0 +1,356 @@
+/*  store_test: the consolidated database: LWW merge is order-independent
+ *  and idempotent, history keeps one row per (agent, seq), agents, org
+ *  units, batches, rejects and savepoints behave as store.h promises. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_orgunit.h"
+#include "store.h"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    store_t *store;
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    strcpy(fx->dir, "/tmp/store_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/agg.db", fx->dir);
+    int err = 0;
+    fx->store = store_open(fx->path, 0, &err);
+    assert_non_null(fx->store);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    store_destroy(&fx->store);
+    assert_null(fx->store);
+    store_destroy(&fx->store); /* safe on NULL */
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void
+load_orgunits(fx_t *fx)
+{
+    char path[160], err[256];
+    snprintf(path, sizeof path, "%s/ou.csv", fx->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("code,name,parent\nP,Tỉnh,\nD1,Huyện 1,P\nC1,Xã 1,D1\n"
+          "C2,Xã 2,D1\nD2,Huyện 2,P\nC3,Xã 3,D2\n", f);
+    fclose(f);
+    cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
+    assert_non_null(ous);
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    /* Loading twice is an upsert, not a duplicate. */
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    cds_orgunits_destroy(&ous);
+}
+
+/* ---- LWW ------------------------------------------------------------------ */
+
+typedef struct {
+    cds_update_t u;
+    uint8_t pk[CDS_PK_BYTES];
+} change_t;
+
+static const uint8_t PK_A[CDS_PK_BYTES] = { 0x01, 0xaa };
+static const uint8_t PK_B[CDS_PK_BYTES] = { 0x02, 0x00 };
+
+static change_t
+change(const uint8_t *pk, uint64_t seq, const char *ou, const char *value,
+       bool deleted, uint64_t hlc)
+{
+    change_t c = { .u = { .seq = seq, .org_unit = ou, .indicator = "CDS01",
+                          .period = "202301", .disagg = "default",
+                          .value = deleted ? "" : value, .comment = "c",
+                          .stored_by = "officer", .deleted = deleted,
+                          .hlc = hlc } };
+    memcpy(c.pk, pk, CDS_PK_BYTES);
+    return c;
+}
+
+/* The datavalue table as text, without updated_at_ms (arrival time). */
+static char *
+dump(fx_t *fx)
+{
+    sqlite3 *db = cds_db_handle(store_db(fx->store));
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+        "SELECT org_unit, indicator, period, disagg, value, num, deleted,"
+        " comment, stored_by, followup, hlc, hex(agent_pk), agent_id,"
+        " agent_seq, period_start, period_end FROM datavalue"
+        " ORDER BY org_unit, indicator, period, disagg", -1, &st, NULL),
+        SQLITE_OK);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++)
+            fprintf(f, "%s|", sqlite3_column_text(st, i)
+                                  ? (const char *) sqlite3_column_text(st, i)
+                                  : "NULL");
+        fputc('\n', f);
+    }
+    sqlite3_finalize(st);
+    fclose(f);
+    return buf;
+}
+
+static void
+apply_all(fx_t *fx, const change_t *c, const int *order, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const change_t *x = &c[order[i]];
+        assert_int_equal(store_merge(fx->store, &x->u, 1.0, x->pk,
+                                     x->pk[0], 19358, 19388, 1000 + i),
+                         CDS_OK);
+    }
+}
+
+static bool
+next_perm(int *a, int n)
+{
+    int i = n - 2;
+    while (i >= 0 && a[i] >= a[i + 1])
+        i--;
+    if (i < 0)
+        return false;
+    int j = n - 1;
+    while (a[j] <= a[i])
+        j--;
+    int t = a[i]; a[i] = a[j]; a[j] = t;
+    for (int l = i + 1, r = n - 1; l < r; l++, r--) {
+        t = a[l]; a[l] = a[r]; a[r] = t;
+    }
+    return true;
+}
+
+static void
+test_lww_every_order_same_table(void **state)
+{
+    fx_t *fx = *state;
+    change_t c[5] = {
+        change(PK_A, 1, "C1", "10", false, 100),
+        change(PK_A, 2, "C1", "20", false, 200),
+        change(PK_B, 1, "C1", "30", false, 200), /* hlc tie: B's key wins */
+        change(PK_B, 2, "C2", "70", false, 100),
+        change(PK_A, 3, "C2", NULL, true, 300),  /* delete wins on C2 */
+    };
+    int order[5] = { 0, 1, 2, 3, 4 };
+    char *first = NULL;
+    int perms = 0;
+    do {
+        assert_int_equal(cds_db_exec(store_db(fx->store),
+                                     "DELETE FROM datavalue"), CDS_OK);
+        apply_all(fx, c, order, 5);
+        char *d = dump(fx);
+        if (!first)
+            first = d;
+        else {
+            assert_string_equal(d, first);
+            free(d);
+        }
+        perms++;
+    } while (next_perm(order, 5));
+    assert_int_equal(perms, 120);
+    /* The expected winners, spelled out. */
+    assert_non_null(strstr(first, "C1|CDS01|202301|default|30|"));
+    assert_non_null(strstr(first, "C2|CDS01|202301|default||NULL|1|"));
+    /* Re-applying everything is a no-op. */
+    apply_all(fx, c, order, 5);
+    char *again = dump(fx);
+    assert_string_equal(again, first);
+    free(again);
+    free(first);
+}
+
+/* ---- agents, history, rejects -------------------------------------------- */
+
+static int
+count(fx_t *fx, const char *sql)
+{
+    sqlite3_stmt *st;
+    sqlite3 *db = cds_db_handle(store_db(fx->store));
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int
+count_agents(const store_agent_t *a, void *arg)
+{
+    (void) a;
+    (*(int *) arg)++;
+    return 0;
+}
+
+static void
+test_agents_and_orgunits(void **state)
+{
+    fx_t *fx = *state;
+    load_orgunits(fx);
+    assert_int_equal(store_orgunit_exists(fx->store, "C1"), 1);
+    assert_int_equal(store_orgunit_exists(fx->store, "ZZ"), 0);
+    const char *units[] = { "D1" };
+    int64_t id = 0, id2 = 0;
+    assert_int_equal(store_agent_enroll(fx->store, PK_A, PK_B, "Xã 1", units,
+                                        1, 5, &id), CDS_OK);
+    assert_true(id > 0);
+    /* Idempotent: same key, same row; the unit list is replaced. */
+    const char *units2[] = { "C3", "C1" };
+    assert_int_equal(store_agent_enroll(fx->store, PK_A, PK_B, "Xã 1b",
+                                        units2, 2, 6, &id2), CDS_OK);
+    assert_int_equal(id, id2);
+    char list[64];
+    assert_int_equal(store_agent_units(fx->store, id, list, sizeof list),
+                     CDS_OK);
+    assert_string_equal(list, "C1,C3");
+    assert_int_equal(store_agent_allowed(fx->store, id, "C1"), 1);
+    assert_int_equal(store_agent_allowed(fx->store, id, "C2"), 0);
+    assert_int_equal(store_agent_allowed(fx->store, id, "D2"), 0);
+    assert_int_equal(store_agent_enroll(fx->store, PK_A, PK_B, "x", units, 1,
+                                        7, &id2), CDS_OK);
+    assert_int_equal(store_agent_allowed(fx->store, id, "C2"), 1); /* subtree */
+    assert_int_equal(store_agent_allowed(fx->store, id, "P"), 0);
+
+    store_agent_t a;
+    assert_int_equal(store_agent_find(fx->store, PK_A, &a), CDS_OK);
+    assert_int_equal(a.enrolled_at_ms, 5);
+    assert_string_equal(a.label, "x");
+    assert_int_equal(a.applied_seq, 0);
+    assert_int_equal(store_agent_find(fx->store, PK_B, &a), CDS_ENOTFOUND);
+    char fpr[CDS_FPR_LEN];
+    cds_fingerprint(PK_A, fpr);
+    assert_int_equal(store_agent_find_fpr(fx->store, fpr, &a), CDS_OK);
+    assert_int_equal(a.id, id);
+
+    uint8_t head[CDS_HASH_BYTES];
+    memset(head, 7, sizeof head);
+    assert_int_equal(store_agent_advance(fx->store, id, 9, head), CDS_OK);
+    assert_int_equal(store_agent_seen(fx->store, id, 77), CDS_OK);
+    assert_int_equal(store_agent_revoke(fx->store, id, 88), CDS_OK);
+    assert_int_equal(store_agent_revoke(fx->store, id, 99), CDS_OK);
+    assert_int_equal(store_agent_find(fx->store, PK_A, &a), CDS_OK);
+    assert_int_equal(a.applied_seq, 9);
+    assert_memory_equal(a.applied_head, head, CDS_HASH_BYTES);
+    assert_int_equal(a.last_seen_ms, 77);
+    assert_int_equal(a.revoked_at_ms, 88); /* first revocation kept */
+    int n = 0;
+    assert_int_equal(store_agents_each(fx->store, count_agents, &n), CDS_OK);
+    assert_int_equal(n, 1);
+}
+
+static void
+test_history_once_per_seq(void **state)
+{
+    fx_t *fx = *state;
+    load_orgunits(fx);
+    const char *units[] = { "D1" };
+    int64_t id, batch;
+    assert_int_equal(store_agent_enroll(fx->store, PK_A, PK_B, "a", units, 1,
+                                        1, &id), CDS_OK);
+    const uint8_t env[] = { 1, 2, 3, 0, 4 };
+    assert_int_equal(store_batch_add(fx->store, id, 1, 1, 2, env, sizeof env,
+                                     &batch), CDS_OK);
+    change_t c = change(PK_A, 1, "C1", "5", false, 10);
+    uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+    cds_update_hash(&c.u, hash);
+    cds_chain_next((uint8_t[CDS_HASH_BYTES]) { 0 }, hash, head);
+    assert_int_equal(store_log_add(fx->store, id, batch, &c.u, hash, head, 0,
+                                   NULL, NULL, 3), CDS_OK);
+    /* The same (agent, seq) can never be recorded twice. */
+    assert_int_not_equal(store_log_add(fx->store, id, batch, &c.u, hash,
+                                       head, 0, NULL, NULL, 4), CDS_OK);
+    c.u.seq = 2;
+    assert_int_equal(store_log_add(fx->store, id, batch, &c.u, hash, head,
+                                   CDS_ERANGE, "value", "too big", 4),
+                     CDS_OK);
+    uint8_t h2[CDS_HASH_BYTES], hd2[CDS_HASH_BYTES];
+    int status = -1;
+    char field[16], msg[32];
+    assert_int_equal(store_log_get(fx->store, id, 1, h2, hd2, &status, NULL,
+                                   0, NULL, 0), CDS_OK);
+    assert_int_equal(status, 0);
+    assert_memory_equal(h2, hash, CDS_HASH_BYTES);
+    assert_memory_equal(hd2, head, CDS_HASH_BYTES);
+    assert_int_equal(store_log_get(fx->store, id, 2, h2, hd2, &status, field,
+                                   sizeof field, msg, sizeof msg), CDS_OK);
+    assert_int_equal(status, CDS_ERANGE);
+    assert_string_equal(field, "value");
+    assert_string_equal(msg, "too big");
+    assert_int_equal(store_log_get(fx->store, id, 3, h2, hd2, &status, NULL,
+                                   0, NULL, 0), CDS_ENOTFOUND);
+    assert_int_equal(count(fx, "SELECT count(*) FROM batch WHERE envelope ="
+                               " x'0102030004'"), 1);
+}
+
+static void
+test_reject_and_savepoint(void **state)
+{
+    fx_t *fx = *state;
+    cds_db_t *db = store_db(fx->store);
+    assert_int_equal(cds_db_begin(db), CDS_OK);
+    assert_int_equal(store_savepoint(fx->store), CDS_OK);
+    const uint8_t raw[] = { 0xde, 0xad };
+    assert_int_equal(store_reject_add(fx->store, 1, NULL, CDS_EMALFORMED,
+                                      NULL, "garbage", 0, 0, 0, raw, 2),
+                     CDS_OK);
+    assert_int_equal(store_rollback_to(fx->store), CDS_OK);
+    assert_int_equal(store_savepoint(fx->store), CDS_OK);
+    assert_int_equal(store_reject_add(fx->store, 2, PK_A, CDS_EBADSIG, "sig",
+                                      "bad", 4, 5, 0, raw, 2), CDS_OK);
+    assert_int_equal(store_release(fx->store), CDS_OK);
+    assert_int_equal(cds_db_commit(db), CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 1);
+    assert_int_equal(count(fx, "SELECT code FROM reject WHERE raw = x'dead'"
+                               " AND first_seq = 4 AND seq IS NULL"),
+                     CDS_EBADSIG);
+}
+
+int
+main(void)
+{
+    cds_log_init("store_test", CDS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lww_every_order_same_table,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agents_and_orgunits, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_history_once_per_seq, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reject_and_savepoint, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
