@@ -467,3 +467,16 @@ cds_csv_show(const char *s, char *buf, size_t len)
     return buf;
 }
 
+
+int
+cds_csv_error(char *err, size_t errlen, const char *name, size_t line,
+              const char *column, const char *problem, const char *value)
+{
+    char shown[340];
+    if (value)
+        snprintf(err, errlen, "%s:%zu: %s: %s (value \"%s\")", name, line,
+                 column, problem, cds_csv_show(value, shown, sizeof shown));
+    else
+        snprintf(err, errlen, "%s:%zu: %s: %s", name, line, column, problem);
+    return -1;
+}

@@ -67,5 +67,11 @@ const char *cds_csv_name(const cds_csv_t *self);
  * bytes of s; control bytes, '"', backslash (and bytes >= 0x80 unless s
  * is valid UTF-8) as \xNN; "..." when cut. buf: 300 bytes. Returns buf. */
 const char *cds_csv_show(const char *s, char *buf, size_t len);
+/* Write the loaders' error form into err:
+ *   "name:line: column: problem (value "X")"   (value shown safely)
+ *   "name:line: column: problem"               (value NULL)
+ * Returns -1, so a loader can `return cds_csv_error(...)`. */
+int cds_csv_error(char *err, size_t errlen, const char *name, size_t line,
+                  const char *column, const char *problem, const char *value);
 
 #endif

@@ -47,15 +47,8 @@ static int
 row_error(loader_t *ld, size_t line, int col, const char *problem,
           const char *value)
 {
-    char shown[340];
-    if (value)
-        snprintf(ld->err, ld->errlen, "%s:%zu: %s: %s (value \"%s\")",
-                 ld->path, line, col_names[col], problem,
-                 cds_csv_show(value, shown, sizeof shown));
-    else
-        snprintf(ld->err, ld->errlen, "%s:%zu: %s: %s", ld->path, line,
-                 col_names[col], problem);
-    return -1;
+    return cds_csv_error(ld->err, ld->errlen, ld->path, line, col_names[col],
+                         problem, value);
 }
 
 static bool
