@@ -6,11 +6,13 @@
 #include "cds_catalog.h"
 #include "cds_config.h"
 #include "cds_err.h"
+#include "cds_harden.h"
 #include "cds_id.h"
 #include "cds_log.h"
 #include "cds_util.h"
 #include "import.h"
 #include "outbox.h"
+#include "receipt_verify.h"
 #include "receipts.h"
 #include "sender.h"
 #include "status.h"
@@ -56,6 +58,12 @@ static const cds_option_t options[] = {
      "first retry bound"},
     {"agent.backoff_max_ms", "backoff-max-ms", 0, "MS", "60000",
      "retry bound cap"},
+    {"agent.heartbeat_ms", "heartbeat-ms", 0, "MS", "30000",
+     "signed Heartbeat interval while connected (0: none)"},
+    {"agent.status_backlog_ms", "status-backlog-ms", 0, "MS", "600000",
+     "status: exit 1 when the oldest pending value is older"},
+    {"agent.status_disconnected_ms", "status-disconnected-ms", 0, "MS",
+     "600000", "status: exit 2 when not connected for longer"},
     {"agent.queue_max", "queue-max", 0, "N", "1000000",
      "refuse input beyond this many pending rows"},
     {"agent.stored_by", "stored-by", 0, "NAME", NULL,
@@ -75,6 +83,12 @@ static const cds_option_t options[] = {
     {"submit.followup", "followup", 0, NULL, NULL,
      "submit: mark for follow-up"},
     {"output.json", "json", 0, NULL, NULL, "status/receipts: JSON output"},
+    {"verify.file", "file", 0, "FILE", NULL,
+     "verify-receipt: receipt file (raw envelope or base64)"},
+    {"verify.seq", "seq", 0, "N", "0",
+     "verify-receipt: the receipt must cover this seq"},
+    {"verify.head", "head", 0, "HEX", NULL,
+     "verify-receipt: the chain head at acked_seq must be this"},
 };
 
 typedef struct {
@@ -306,11 +320,34 @@ cmd_status(cds_config_t *cfg, char **args, int n_args)
     int code = open_outbox(cfg, &ob);
     if (code)
         return code;
-    int rc = status_print(ob, get(cfg, "agent.state_dir"),
-                          cds_config_get_bool(cfg, "output.json"), stdout);
+    /* Exit status: the Nagios convention of status_severity (0, 1, 2). */
+    status_limits_t lim;
+    char why[256] = "";
+    int sev = -1;
+    int rc = get_u64(cfg, "agent.status_backlog_ms", 0, 86400000L * 365,
+                     &lim.backlog_ms);
+    if (!rc)
+        rc = get_u64(cfg, "agent.status_disconnected_ms", 0,
+                     86400000L * 365, &lim.disconnected_ms);
+    if (rc) {
+        outbox_destroy(&ob);
+        return rc;
+    }
+    bool json = cds_config_get_bool(cfg, "output.json");
+    rc = status_print(ob, get(cfg, "agent.state_dir"), json, stdout);
+    if (rc == CDS_OK)
+        sev = status_severity(ob, get(cfg, "agent.state_dir"), &lim,
+                              cds_now_ms(), why, sizeof why);
     outbox_destroy(&ob);
-    return rc == CDS_OK ? 0 : fail(EXIT_RUNTIME, "status: %s",
-                                   cds_strerror(rc));
+    if (rc == CDS_OK && sev < 0)
+        rc = CDS_EIO;
+    if (rc != CDS_OK)
+        return fail(EXIT_RUNTIME, "status: %s", cds_strerror(rc));
+    if (!json)
+        printf("health:      %s%s%s\n",
+               sev == 0 ? "OK" : sev == 1 ? "WARNING" : "CRITICAL",
+               why[0] ? " (" : "", why[0] ? why : "");
+    return sev;
 }
 
 static int
@@ -329,12 +366,78 @@ cmd_receipts(cds_config_t *cfg, char **args, int n_args)
                                    cds_strerror(rc));
 }
 
+/* The receipt named by ID (from agent.db) or --file. */
+static int
+verify_source(cds_config_t *cfg, char **args, int n_args, uint8_t **env,
+              size_t *len)
+{
+    char err[600];
+    const char *file = get(cfg, "verify.file");
+    if ((n_args == 2) == (file != NULL))
+        return fail(EXIT_USAGE, "usage: verify-receipt (ID | --file FILE) "
+                    "--server-key cds1:...");
+    if (file) {
+        int rc = receipt_read_file(file, env, len, err, sizeof err);
+        return rc == CDS_OK ? 0 : fail(EXIT_INPUT, "%s", err);
+    }
+    char *end = NULL;
+    long long id = strtoll(args[1], &end, 10);
+    if (!end || *end || id < 1)
+        return fail(EXIT_USAGE, "verify-receipt: ID \"%s\": expected a "
+                    "receipt number from `receipts`", args[1]);
+    outbox_t *ob = NULL;
+    int code = open_outbox(cfg, &ob);
+    if (code)
+        return code;
+    int rc = receipt_load(ob, (int64_t)id, env, len);
+    outbox_destroy(&ob);
+    if (rc == CDS_ENOTFOUND)
+        return fail(EXIT_INPUT, "verify-receipt: no receipt %lld", id);
+    return rc == CDS_OK ? 0 : fail(EXIT_RUNTIME, "receipts: %s",
+                                   cds_strerror(rc));
+}
+
+/* verify-receipt: exit 0 and print the facts when the receipt proves
+ * delivery, 1 (with the reason) when it does not. */
+static int
+cmd_verify_receipt(cds_config_t *cfg, char **args, int n_args)
+{
+    uint8_t spk[CDS_PK_BYTES], scurve[CDS_PK_BYTES], head[CDS_HASH_BYTES];
+    const char *key = get(cfg, "agent.server_key"), *hex;
+    receipt_claims_t claims = { 0 };
+    if (!key || cds_pubid_parse(key, spk, scurve) != CDS_OK)
+        return fail(EXIT_USAGE, "verify-receipt: --server-key: \"%s\" is "
+                    "not a cds1: identity", key ? key : "");
+    if ((hex = get(cfg, "verify.head")) != NULL) {
+        if (cds_unhex(head, sizeof head, hex) != 0)
+            return fail(EXIT_USAGE, "verify-receipt: --head: \"%s\": "
+                        "expected 64 hex digits", hex);
+        claims.head = head;
+    }
+    int code = get_u64(cfg, "verify.seq", 0, 0x7fffffffL, &claims.seq);
+    uint8_t *env = NULL;
+    size_t len = 0;
+    if (!code)
+        code = verify_source(cfg, args, n_args, &env, &len);
+    if (code)
+        return code;
+    char err[400];
+    receipt_facts_t facts;
+    int rc = receipt_verify(env, len, spk, &claims, &facts, err, sizeof err);
+    free(env);
+    if (rc != CDS_OK)
+        return fail(EXIT_INPUT, "receipt NOT valid: %s (%s)", err,
+                    cds_strerror(rc));
+    receipt_print(&facts, stdout);
+    return 0;
+}
+
 /* Numbers of the sender's configuration, each range-checked. */
 static int
 run_config(cds_config_t *cfg, sender_config_t *sc)
 {
-    uint64_t v[7];
-    static const struct { const char *key; long lo, hi; } k[7] = {
+    uint64_t v[8];
+    static const struct { const char *key; long lo, hi; } k[8] = {
         {"agent.batch_max", 1, 1000},
         {"agent.batch_bytes", 1024, 3L << 20},
         {"agent.window", 1, SENDER_WINDOW_MAX},
@@ -342,8 +445,9 @@ run_config(cds_config_t *cfg, sender_config_t *sc)
         {"agent.backoff_min_ms", 1, 3600000L},
         {"agent.backoff_max_ms", 1, 86400000L},
         {"agent.queue_max", 0, 1000000000L},
+        {"agent.heartbeat_ms", 0, 86400000L},
     };
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         int code = get_u64(cfg, k[i].key, k[i].lo, k[i].hi, &v[i]);
         if (code)
             return code;
@@ -358,6 +462,7 @@ run_config(cds_config_t *cfg, sender_config_t *sc)
     sc->ack_timeout_ms = v[3];
     sc->backoff_min_ms = v[4];
     sc->backoff_max_ms = v[5] < v[4] ? v[4] : v[5];
+    sc->heartbeat_ms = v[7];
     if (!sc->server_key)
         return fail(EXIT_CONFIG, "server_key is not set (the aggregator's "
                     "cds1:... identity)");
@@ -433,6 +538,8 @@ static const command_t commands[] = {
     {"status", "status [--json]", cmd_status},
     {"run", "run", cmd_run},
     {"receipts", "receipts [--json]", cmd_receipts},
+    {"verify-receipt", "verify-receipt (ID | --file FILE) --server-key "
+                       "cds1:... [--seq N] [--head HEX]", cmd_verify_receipt},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -465,6 +572,8 @@ main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         return fail(EXIT_RUNTIME, "libsodium init failed");
+    /* No core dump, no ptrace: the identity's secrets (cds_harden.h). */
+    cds_harden_process();
     cds_config_t *cfg =
         cds_config_new(options, sizeof options / sizeof options[0]);
     if (!cfg)

@@ -777,6 +777,7 @@ outbox_receipts_list(outbox_t *self, outbox_receipt_fn fn, void *arg)
         r.received_at_ms = (uint64_t)sqlite3_column_int64(st, 7);
         r.envelope = sqlite3_column_blob(st, 8);
         r.envelope_len = (size_t)sqlite3_column_bytes(st, 8);
+        r.id = sqlite3_column_int64(st, 9);
         stop = fn(&r, arg);
     }
     if (stop)

@@ -87,6 +87,7 @@ typedef struct {
     uint64_t received_at_ms;           /* our clock when stored */
     const uint8_t *envelope;           /* raw signed envelope */
     size_t envelope_len;
+    int64_t id;                        /* receipts.id: verify-receipt ID */
 } outbox_receipt_t;
 
 typedef int (*outbox_rejected_fn)(const outbox_rejected_t *r, void *arg);

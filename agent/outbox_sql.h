@@ -122,6 +122,6 @@
 
 #define OUTBOX_SQL_RECEIPTS_LIST                                            \
     "SELECT first_seq, last_seq, acked_seq, status, error, message,"        \
-    " committed_at_ms, received_at_ms, envelope FROM receipts ORDER BY id"
+    " committed_at_ms, received_at_ms, envelope, id FROM receipts ORDER BY id"
 
 #endif

@@ -32,9 +32,9 @@ print_one(const outbox_receipt_t *r, void *arg)
 {
     FILE *out = arg;
     char c[64], v[64];
-    fprintf(out, "%-10" PRIu64 "  %-10" PRIu64 "  %-10" PRIu64 "  %-8s  %-24s"
-            "  %-24s  %s\n",
-            r->first_seq, r->last_seq, r->acked_seq,
+    fprintf(out, "%-6" PRId64 "  %-10" PRIu64 "  %-10" PRIu64 "  %-10" PRIu64
+            "  %-8s  %-24s  %-24s  %s\n",
+            r->id, r->first_seq, r->last_seq, r->acked_seq,
             receipts_status_name(r->status),
             r->committed_at_ms
                 ? cds_format_time(c, sizeof c, r->committed_at_ms)
@@ -54,7 +54,8 @@ collect_one(const outbox_receipt_t *r, void *arg)
         return CDS_ENOMEM;
     sodium_bin2base64(b64, b64len, r->envelope, r->envelope_len,
                       sodium_base64_VARIANT_ORIGINAL);
-    json_t *o = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+                          "id", (json_int_t)r->id,
                           "first_seq", (json_int_t)r->first_seq,
                           "last_seq", (json_int_t)r->last_seq,
                           "acked_seq", (json_int_t)r->acked_seq,
@@ -74,7 +75,8 @@ int
 receipts_print(outbox_t *outbox, bool json, FILE *out)
 {
     if (!json) {
-        fprintf(out, "%-10s  %-10s  %-10s  %-8s  %-24s  %-24s  %s\n", "FIRST",
+        fprintf(out, "%-6s  %-10s  %-10s  %-10s  %-8s  %-24s  %-24s  %s\n",
+                "ID", "FIRST",
                 "LAST", "ACKED", "STATUS", "COMMITTED", "RECEIVED", "ERROR");
         return outbox_receipts_list(outbox, print_one, out);
     }

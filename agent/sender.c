@@ -6,6 +6,7 @@
 
 #include "cds_codec.h"
 #include "cds_err.h"
+#include "cds_failpoint.h"
 #include "cds_log.h"
 #include "cds_util.h"
 
@@ -30,6 +31,12 @@
 #define RECONNECT_IVL_MS 500
 #define RECONNECT_IVL_MAX_MS 30000
 #define HWM_MESSAGES 1000
+/* A connected sender looks at its outbox this often even when nobody woke
+ * it: the wake from submit/import is best effort (it gives up when the
+ * daemon's socket does not accept within its window, as under heavy load),
+ * and a row must never wait for the next submit. One indexed SELECT per
+ * interval: still ~0% CPU when idle. */
+#define OUTBOX_RECHECK_MS 5000
 
 typedef enum { S_HELLO, S_SENDING, S_BACKOFF } state_t;
 
@@ -56,6 +63,10 @@ struct sender {
     size_t n_flight;
     uint64_t next_seq;                 /* first seq of the next batch */
     bool await_conn;                   /* a send found no connection */
+    uint64_t hb_due;                   /* mono ms: next Heartbeat, 0 none */
+    uint64_t hb_answer_due;            /* mono ms: its answer due, 0 none */
+    uint64_t recheck_due;              /* mono ms: look at the outbox */
+    unsigned send_errors;              /* failures since the last answer */
 };
 
 
@@ -175,9 +186,8 @@ setopt_int(void *sock, int opt, int v, const char *name)
     return -1;
 }
 
-/* Every option chosen deliberately (DESIGN.md "Delivery"). CURVE
- * (curve_serverkey = agg_curve, our curve key pair) is a later issue, to
- * be set here before zmq_connect, together with the aggregator. */
+/* Every option chosen deliberately (DESIGN.md "Delivery"). CURVE is set
+ * by curve_setup, also before zmq_connect. */
 static int
 dealer_setup(void *sock)
 {
@@ -208,6 +218,29 @@ dealer_setup(void *sock)
     rc |= setopt_int(sock, ZMQ_SNDHWM, HWM_MESSAGES, "sndhwm");
     rc |= setopt_int(sock, ZMQ_RCVHWM, HWM_MESSAGES, "rcvhwm");
     return rc == 0 ? 0 : -1;
+}
+
+/* CURVE client: encrypted, and the aggregator is authenticated by the
+ * key pinned in server_key (a man in the middle cannot complete the
+ * handshake); our own key pair authenticates us to its ZAP handler. */
+static int
+curve_setup(sender_t *self, char *err, size_t errlen)
+{
+    if (!zmq_has("curve")) {
+        snprintf(err, errlen, "libzmq was built without CURVE");
+        return -1;
+    }
+    if (zmq_setsockopt(self->dealer, ZMQ_CURVE_SERVERKEY, self->agg_curve,
+                       CDS_PK_BYTES) != 0
+        || zmq_setsockopt(self->dealer, ZMQ_CURVE_PUBLICKEY,
+                          cds_identity_curve_pk(self->id), CDS_PK_BYTES) != 0
+        || zmq_setsockopt(self->dealer, ZMQ_CURVE_SECRETKEY,
+                          cds_identity_curve_sk(self->id), CDS_PK_BYTES)
+               != 0) {
+        snprintf(err, errlen, "CURVE setup: %s", zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -265,6 +298,8 @@ sender_new(const sender_config_t *cfg, const cds_identity_t *id,
         goto fail;
     }
     self->dealer = zmq_socket(self->ctx, ZMQ_DEALER);
+    if (self->dealer && curve_setup(self, err, errlen) != 0)
+        goto fail;
     if (!self->dealer || dealer_setup(self->dealer) != 0
         || zmq_connect(self->dealer, cfg->server) != 0) {
         snprintf(err, errlen, "server: \"%s\": %s", cfg->server,
@@ -316,6 +351,9 @@ backoff(sender_t *self, bool long_wait, const char *why)
                                           self->cfg.backoff_min_ms, max);
     if (self->attempt < 64)
         self->attempt++;
+    if (self->send_errors < UINT32_MAX)
+        self->send_errors++;
+    self->hb_due = self->hb_answer_due = 0;
     self->state = S_BACKOFF;
     self->n_flight = 0;
     self->probing = false;
@@ -451,6 +489,7 @@ send_batch(sender_t *self)
                                  cds_now_ms(), &body, &len);
     if (rc == CDS_OK
         && send_msg(self, CDSYNC__KIND__KIND_BATCH, body, len) == 0) {
+        CDS_FAILPOINT("agent_after_send");   /* sent, not yet recorded */
         flight_t *f = &self->flight[self->n_flight++];
         f->first = rows[0].u.seq;
         f->last = rows[n - 1].u.seq;
@@ -503,7 +542,11 @@ start_sending(sender_t *self, uint64_t applied)
     self->deadline = 0;
     self->n_flight = 0;
     self->next_seq = first ? first : m.last_seq + 1;
+    self->hb_answer_due = 0;
+    self->hb_due = self->cfg.heartbeat_ms
+                       ? cds_mono_ms() + self->cfg.heartbeat_ms : 0;
     set_conn(self, "connected", NULL);
+    self->recheck_due = cds_mono_ms() + OUTBOX_RECHECK_MS;
     fill_window(self);
 }
 
@@ -612,6 +655,7 @@ static void
 on_ack_ok(sender_t *self, const Cdsync__Ack *a, const uint8_t *raw,
           size_t raw_len)
 {
+    CDS_FAILPOINT("agent_before_ack_record");   /* acked, not recorded */
     int rc = outbox_apply_ack(self->outbox, a, raw, raw_len, cds_now_ms());
     if (rc != CDS_OK) {
         cds_log(CDS_LOG_ERROR, "ack_not_recorded", "acked=%llu error=%s",
@@ -713,6 +757,62 @@ on_ack(sender_t *self, const Cdsync__Ack *a, const uint8_t *raw,
     }
 }
 
+/* The link works both ways: the next Heartbeat after one interval. The
+ * answer is signed for our key (checked in on_frame), so it needs no agent
+ * field. */
+static void
+on_heartbeat_answer(sender_t *self, const Cdsync__HeartbeatAnswer *a)
+{
+    if (self->state != S_SENDING || !self->hb_answer_due)
+        return;                        /* late answer to an older one */
+    self->hb_answer_due = 0;
+    self->send_errors = 0;
+    self->hb_due = cds_mono_ms() + self->cfg.heartbeat_ms;
+    cds_log(CDS_LOG_DEBUG, "heartbeat_answer", "applied=%llu",
+            (unsigned long long)a->applied_seq);
+}
+
+/* Queue figures and clock in one signed Heartbeat. A send that cannot
+ * leave is a dead link: back off like an ack timeout. */
+static void
+send_heartbeat(sender_t *self)
+{
+    outbox_meta_t m;
+    Cdsync__Heartbeat h = CDSYNC__HEARTBEAT__INIT;
+    uint64_t now = cds_now_ms();
+    int64_t depth = outbox_depth(self->outbox);
+    int64_t age = outbox_oldest_age_ms(self->outbox, now);
+    int64_t bytes = outbox_bytes_pending(self->outbox);
+    if (outbox_meta(self->outbox, &m) != CDS_OK || depth < 0 || age < 0
+        || bytes < 0) {
+        backoff(self, false, "database");
+        return;
+    }
+    h.version = CDS_PROTOCOL_VERSION;
+    h.agent.data = (uint8_t *)cds_identity_sign_pk(self->id);
+    h.agent.len = CDS_PK_BYTES;
+    h.queue_depth = (uint64_t)depth;
+    h.oldest_pending_ms = (uint64_t)age;
+    h.bytes_pending = (uint64_t)bytes;
+    h.acked_seq = m.acked_seq;
+    h.send_errors = self->send_errors;
+    h.agent_version = (char *)CDS_VERSION;
+    h.clock_ms = now;
+    size_t len = 0;
+    uint8_t *body = cds_msg_encode(&h.base, &len);
+    if (!body || send_msg(self, CDSYNC__KIND__KIND_HEARTBEAT, body, len)
+                     != 0) {
+        free(body);
+        backoff(self, false, body ? "not_connected" : "out_of_memory");
+        return;
+    }
+    free(body);
+    self->hb_due = 0;
+    self->hb_answer_due = cds_mono_ms() + self->cfg.ack_timeout_ms;
+    cds_log(CDS_LOG_DEBUG, "heartbeat_sent", "depth=%lld oldest_ms=%lld",
+            (long long)depth, (long long)age);
+}
+
 /* Names our key? Answers meant for another agent are dropped. */
 static bool
 for_us(const sender_t *self, ProtobufCBinaryData agent, const char *what)
@@ -749,8 +849,17 @@ dispatch(sender_t *self, const Cdsync__Envelope *env, const uint8_t *raw,
         else if (for_us(self, a->agent, "hello_answer"))
             on_hello_answer(self, a);
         cds_msg_free(a);
-    } else if (env->kind != CDSYNC__KIND__KIND_HEARTBEAT_ANSWER) {
-        /* Heartbeat answers (a later issue) are accepted and ignored. */
+    } else if (env->kind == CDSYNC__KIND__KIND_HEARTBEAT_ANSWER) {
+        Cdsync__HeartbeatAnswer *a =
+            cds_msg_decode(&cdsync__heartbeat_answer__descriptor,
+                           env->body.data, env->body.len, &err);
+        if (!a)
+            cds_log(CDS_LOG_WARN, "drop", "reason=%s kind=heartbeat_answer",
+                    cds_strerror(err));
+        else
+            on_heartbeat_answer(self, a);
+        cds_msg_free(a);
+    } else {
         cds_log(CDS_LOG_WARN, "drop", "reason=unexpected_kind kind=%d",
                 (int)env->kind);
     }
@@ -817,15 +926,41 @@ drain_wake(sender_t *self)
 
 /* ---- timers and the loop ---------------------------------------------- */
 
-/* Next deadline (monotonic ms) or 0 when there is none. */
+static uint64_t
+earliest(uint64_t a, uint64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* Next deadline (monotonic ms) or 0 when there is none: the oldest ack,
+ * the Heartbeat answer, or the next Heartbeat (one wakeup per interval
+ * when idle). */
 static uint64_t
 next_deadline(const sender_t *self)
 {
     if (self->state != S_SENDING)
         return self->deadline;
+    uint64_t due = earliest(earliest(self->hb_due, self->hb_answer_due),
+                            self->recheck_due);
     if (self->n_flight == 0)
-        return 0;
-    return self->flight[0].sent_at + self->cfg.ack_timeout_ms;
+        return due;
+    return earliest(due, self->flight[0].sent_at + self->cfg.ack_timeout_ms);
+}
+
+/* Heartbeat due or its answer missing (a half-open link: treated like an
+ * ack timeout). true when the state changed. */
+static bool
+on_heartbeat_timer(sender_t *self, uint64_t now)
+{
+    if (self->hb_answer_due && now >= self->hb_answer_due) {
+        cds_log(CDS_LOG_WARN, "heartbeat_timeout", "after_ms=%llu",
+                (unsigned long long)self->cfg.ack_timeout_ms);
+        backoff(self, false, "heartbeat_timeout");
+        return true;
+    }
+    if (self->hb_due && now >= self->hb_due)
+        send_heartbeat(self);
+    return self->state != S_SENDING;
 }
 
 static void
@@ -833,6 +968,20 @@ on_timers(sender_t *self)
 {
     uint64_t due = next_deadline(self);
     if (!due || cds_mono_ms() < due)
+        return;
+    if (self->state == S_SENDING && on_heartbeat_timer(self, cds_mono_ms()))
+        return;
+    if (self->state == S_SENDING && self->recheck_due
+        && cds_mono_ms() >= self->recheck_due) {
+        self->recheck_due = cds_mono_ms() + OUTBOX_RECHECK_MS;
+        fill_window(self);             /* rows whose wake was lost */
+        if (self->state != S_SENDING)
+            return;
+    }
+    if (self->state == S_SENDING
+        && (self->n_flight == 0
+            || cds_mono_ms() < self->flight[0].sent_at
+                                   + self->cfg.ack_timeout_ms))
         return;
     switch (self->state) {
     case S_HELLO:
@@ -898,10 +1047,7 @@ sender_run(sender_t *self)
         if (waiting && self->state == S_BACKOFF
             && (items[0].revents & ZMQ_POLLOUT))
             send_hello(self, false);
-        on_timers(self);
-        /* Heartbeats (a later issue) go here: when due, send a Heartbeat
-         * with outbox_depth/oldest_age/bytes_pending and acked_seq, and
-         * include its due time in next_deadline(). */
+        on_timers(self);               /* acks, backoff, heartbeats */
     }
     cds_log(CDS_LOG_INFO, "stopped", "reason=%s",
             rc == CDS_OK ? "signal" : cds_strerror(rc));

@@ -40,6 +40,9 @@ typedef struct {
     uint64_t ack_timeout_ms;           /* answer or ack due within */
     uint64_t backoff_min_ms;           /* first backoff bound */
     uint64_t backoff_max_ms;           /* backoff cap; refusals wait ~this */
+    uint64_t heartbeat_ms;             /* Heartbeat interval while connected;
+                                        * an answer is due within
+                                        * ack_timeout_ms (0: none) */
 } sender_config_t;
 
 typedef struct sender sender_t;

@@ -171,3 +171,54 @@ out:
     json_decref(rej);
     return rc;
 }
+
+/* Count rows through the rejected list (no separate count query). */
+static int
+count_rejected(const outbox_rejected_t *r, void *arg)
+{
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+int
+status_severity(outbox_t *outbox, const char *state_dir,
+                const status_limits_t *lim, uint64_t now_ms, char *why,
+                size_t why_len)
+{
+    outbox_meta_t m;
+    size_t n_rej = 0;
+    char buf[256] = "";
+    if (outbox_meta(outbox, &m) != CDS_OK
+        || outbox_rejected_list(outbox, count_rejected, &n_rej) != CDS_OK)
+        return -1;
+    int64_t age = outbox_oldest_age_ms(outbox, now_ms);
+    if (age < 0)
+        return -1;
+    uint64_t since = now_ms > m.conn_changed_at_ms
+                         ? now_ms - m.conn_changed_at_ms : 0;
+    int sev = 0;
+    if (!sender_running(state_dir)) {
+        sev = 2;
+        snprintf(buf, sizeof buf, "daemon not running");
+    } else if (strcmp(m.conn_state, "refused") == 0) {
+        sev = 2;
+        snprintf(buf, sizeof buf, "refused by the aggregator");
+    } else if (strcmp(m.conn_state, "connected") != 0
+               && since > lim->disconnected_ms) {
+        sev = 2;
+        snprintf(buf, sizeof buf, "not connected for %" PRIu64 " s",
+                 since / 1000);
+    } else if ((uint64_t)age > lim->backlog_ms) {
+        sev = 1;
+        snprintf(buf, sizeof buf, "backlog: oldest pending %" PRId64 " s",
+                 age / 1000);
+    } else if (n_rej > 0) {
+        sev = 1;
+        snprintf(buf, sizeof buf, "%zu rejected value%s", n_rej,
+                 n_rej == 1 ? "" : "s");
+    }
+    if (why)
+        snprintf(why, why_len, "%s", buf);
+    return sev;
+}
+

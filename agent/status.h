@@ -10,11 +10,30 @@
 
 #include "outbox.h"
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Print the status of the agent in state_dir, as aligned text or (json)
  * one JSON object, to out. CDS_OK or a database / memory error. */
 int status_print(outbox_t *outbox, const char *state_dir, bool json,
                  FILE *out);
+
+/* Thresholds of status_severity. */
+typedef struct {
+    uint64_t backlog_ms;               /* oldest pending older: warning */
+    uint64_t disconnected_ms;          /* not connected longer: critical */
+} status_limits_t;
+
+/* The Nagios-style verdict `status` exits with (docs/OPERATIONS.md):
+ * 0 daemon running, connected, no backlog, no rejected value;
+ * 1 backlog (oldest pending older than backlog_ms) or rejected values
+ *   listed (they stay until the officer resubmits them);
+ * 2 daemon not running, refused by the aggregator, or not connected for
+ *   longer than disconnected_ms.
+ * why (may be NULL) receives one line of reasons. -1 on a database error. */
+int status_severity(outbox_t *outbox, const char *state_dir,
+                    const status_limits_t *lim, uint64_t now_ms, char *why,
+                    size_t why_len);
 
 #endif

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <zmq.h>
 
-#define WAKE_WAIT_MS 200
+#define WAKE_WAIT_MS 1000             /* a loaded machine may take a while */
 
 bool
 submit_org_unit_allowed(const char *list, const char *code)

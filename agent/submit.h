@@ -48,7 +48,7 @@ int submit_check(const submit_ctx_t *ctx, cds_update_t *u, char *canon,
 int submit_update(const submit_ctx_t *ctx, outbox_t *outbox, cds_update_t *u,
                   char *err, size_t errlen);
 
-/* Nudge a running daemon (see above). Never fails; waits at most 200 ms. */
+/* Nudge a running daemon (see above). Never fails; waits at most 1 s. */
 void submit_wake(const char *state_dir);
 
 #endif

@@ -1,5 +1,6 @@
 /*  enroll: enroll, revoke and list agents. See enroll.h. */
 #include "enroll.h"
+#include "central.h"
 
 #include "cds_err.h"
 #include "cds_log.h"
@@ -8,6 +9,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,11 @@ enroll_add(store_t *store, const char *pubid, const char *const *units,
         snprintf(err, errlen, "PUBID: \"%.100s\" is not a public identity "
                  "(cds1:...)", pubid);
         return CDS_EMALFORMED;
+    }
+    if (label && strcmp(label, CENTRAL_LABEL) == 0) {
+        snprintf(err, errlen, "--label: \"%s\" is reserved for the "
+                 "aggregator's own corrections", label);
+        return CDS_EBADFIELD;
     }
     cds_db_t *db = store_db(store);
     int rc = cds_db_begin(db);
@@ -142,6 +149,89 @@ enroll_revoke(store_t *store, const char *who, uint64_t now_ms, FILE *out,
         return rc;
     fprintf(out, "revoked %s label=%s\n", a.fpr, cds_logq(a.label));
     cds_log(CDS_LOG_INFO, "agent_revoked", "agent=%s", a.fpr);
+    return CDS_OK;
+}
+
+/* ---- rotation ------------------------------------------------------------ */
+
+#define ROTATE_UNITS_MAX 256
+
+/* Split the old agent's comma-joined unit list into units[]. */
+static size_t
+split_units(char *list, const char **units)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t && n < ROTATE_UNITS_MAX;
+         t = strtok_r(NULL, ",", &save))
+        units[n++] = t;
+    return n;
+}
+
+static int
+replace_tx(store_t *store, const uint8_t *sign_pk, const uint8_t *curve_pk,
+           const store_agent_t *old, const char *const *units, size_t n,
+           const char *label, uint64_t now_ms, int64_t *id, char *err,
+           size_t errlen)
+{
+    int rc = enroll_tx(store, sign_pk, curve_pk, units, n,
+                       label ? label : old->label, now_ms, id, err, errlen);
+    if (rc == CDS_OK)
+        rc = store_agent_revoke(store, old->id, (int64_t) now_ms);
+    if (rc == CDS_OK)
+        rc = store_agent_replaced(store, old->id, *id);
+    return rc;
+}
+
+int
+enroll_replace(store_t *store, const char *new_pubid, const char *old_who,
+               const char *const *units, size_t n, const char *label,
+               uint64_t now_ms, FILE *out, char *err, size_t errlen)
+{
+    uint8_t sign_pk[CDS_PK_BYTES], curve_pk[CDS_PK_BYTES];
+    store_agent_t old;
+    char list[UNITS_TEXT], fpr[CDS_FPR_LEN];
+    const char *old_units[ROTATE_UNITS_MAX];
+    if (cds_pubid_parse(new_pubid, sign_pk, curve_pk) != CDS_OK) {
+        snprintf(err, errlen, "PUBID: \"%.100s\" is not a public identity "
+                 "(cds1:...)", new_pubid);
+        return CDS_EMALFORMED;
+    }
+    int rc = find_agent(store, old_who, &old, err, errlen);
+    if (rc == CDS_ENOTFOUND)
+        snprintf(err, errlen, "replaces: no enrolled agent %.100s", old_who);
+    if (rc != CDS_OK)
+        return rc;
+    if (sodium_memcmp(old.sign_pk, sign_pk, CDS_PK_BYTES) == 0) {
+        snprintf(err, errlen, "replaces: the new key is the old key");
+        return CDS_EUSAGE;
+    }
+    if (n == 0) {
+        rc = store_agent_units(store, old.id, list, sizeof list);
+        if (rc != CDS_OK)
+            return rc;
+        n = split_units(list, old_units);
+        units = old_units;
+    }
+    cds_db_t *db = store_db(store);
+    int64_t id = 0;
+    rc = cds_db_begin(db);
+    if (rc == CDS_OK)
+        rc = replace_tx(store, sign_pk, curve_pk, &old, units, n, label,
+                        now_ms, &id, err, errlen);
+    if (rc == CDS_OK)
+        rc = cds_db_commit(db);
+    if (rc != CDS_OK) {
+        cds_db_rollback(db);
+        return rc;
+    }
+    cds_fingerprint(sign_pk, fpr);
+    if (store_agent_units(store, id, list, sizeof list) != CDS_OK)
+        snprintf(list, sizeof list, "?");
+    fprintf(out, "enrolled %s label=%s org_units=%s replaces=%s (revoked)\n",
+            fpr, cds_logq(label ? label : old.label), list, old.fpr);
+    cds_log(CDS_LOG_INFO, "agent_rotated", "agent=%s replaces=%s "
+            "org_units=%s", fpr, old.fpr, cds_logq(list));
     return CDS_OK;
 }
 

@@ -28,6 +28,16 @@ int enroll_add(store_t *store, const char *pubid, const char *const *units,
  * CDS_OK (also when already revoked), CDS_ENOTFOUND, CDS_EMALFORMED. */
 int enroll_revoke(store_t *store, const char *who, uint64_t now_ms, FILE *out,
                   char *err, size_t errlen);
+/* Key rotation by an admin: enroll new_pubid for units[0..n) (n = 0: the
+ * old key's units), revoke the old agent (pubid or fingerprint in old)
+ * and record old.replaced_by, all in one transaction. History keeps both:
+ * updates stay attributed to the key that signed them. Prints "enrolled
+ * <new> ... replaces=<old>" to out. Errors as enroll_add and
+ * enroll_revoke (CDS_ENOTFOUND: no such old agent; CDS_EREVOKED: the new
+ * key was revoked before; CDS_EUSAGE: new == old). */
+int enroll_replace(store_t *store, const char *new_pubid, const char *old,
+                   const char *const *units, size_t n, const char *label,
+                   uint64_t now_ms, FILE *out, char *err, size_t errlen);
 /* Print every agent: fingerprint, label, org units, applied seq, last
  * seen, revoked; an aligned table or a JSON array. now_ms for ages. */
 int enroll_list(store_t *store, bool json, uint64_t now_ms, FILE *out);

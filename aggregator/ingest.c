@@ -7,6 +7,7 @@
 #include "cds_hlc.h"
 #include "cds_log.h"
 #include "cds_period.h"
+#include "health.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@ struct ingest {
     store_t *store;                    /* borrowed */
     const cds_identity_t *id;          /* borrowed: our identity */
     const cds_catalog_t *catalog;      /* borrowed */
+    health_t *health;                  /* borrowed; NULL: not recorded */
+    uint64_t max_skew_ms;              /* hlc ahead of now: rejected */
 };
 
 /* State of one message being processed. */
@@ -35,6 +38,14 @@ typedef struct {
     char message[MSG_LEN];             /* refused: explanation */
     uint64_t reject_seq;               /* refused: seq concerned, 0 none */
     bool in_savepoint;                 /* a savepoint is open */
+    const char *user_id;               /* CURVE User-Id (auth.h) or NULL */
+    bool silent;                       /* refused: send no answer at all */
+    uint64_t n_applied, n_rejected;    /* new updates of a batch (health) */
+    uint64_t oldest_hlc_ms;            /* oldest new update, 0 none */
+    int last_code;                     /* last per-update rejection */
+    char last_msg[MSG_LEN];
+    char auth_ou[CDS_MAX_CODE + 1];    /* org unit last found known and
+                                        * enrolled in this message, "" none */
 } msg_t;
 
 /* Per-update outcome collected for the ack. */
@@ -55,7 +66,14 @@ ingest_new(store_t *store, const cds_identity_t *id,
     self->store = store;
     self->id = id;
     self->catalog = catalog;
+    self->max_skew_ms = INGEST_MAX_FUTURE_MS;
     return self;
+}
+
+void
+ingest_set_max_skew(ingest_t *self, uint64_t ms)
+{
+    self->max_skew_ms = ms;
 }
 
 void
@@ -221,6 +239,8 @@ finish_refused(ingest_t *self, msg_t *m)
     log_reject(m, m->refused == CDS_EEQUIVOCATION ? CDS_LOG_ERROR
                                                   : CDS_LOG_WARN);
     m->out->code = m->refused;
+    if (m->silent)
+        return CDS_OK;         /* revoked / wrong connection: no oracle */
     return send_refusal(self, m->out, m->out->verified ? &m->agent : NULL,
                         CDSYNC__ACK_STATUS__ACK_REFUSED, m->refused,
                         m->message, m->now_ms)
@@ -319,7 +339,7 @@ field_name(const char *stored)
 /* Authorise and validate one update. CDS_OK (with *num, *period) or the
  * reason with *field and err; negative: database error (-code). */
 static int
-check_update(ingest_t *self, const msg_t *m, const cds_update_t *u,
+check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
              const char **field, char *err, size_t errlen, double *num,
              cds_period_t *period)
 {
@@ -331,30 +351,42 @@ check_update(ingest_t *self, const msg_t *m, const cds_update_t *u,
                  cds_err_describe(code));
         return code;
     }
-    int known = store_orgunit_exists(self->store, u->org_unit);
-    if (known < 0)
-        return known;
-    if (!known) {
-        *field = "org_unit";
-        snprintf(err, errlen, "org unit \"%s\" is not known", u->org_unit);
-        return CDS_EUNKNOWNORGUNIT;
-    }
-    int allowed = store_agent_allowed(self->store, m->agent.id, u->org_unit);
-    if (allowed < 0)
-        return allowed;
-    if (!allowed) {
-        *field = "org_unit";
-        snprintf(err, errlen, "org unit \"%s\" is not enrolled for agent %s",
-                 u->org_unit, m->agent.fpr);
-        return CDS_ENOTALLOWED;
+    /* A commune's batch repeats one org unit: look it up and check the
+     * enrolment once per message, not per update (the recursive enrolment
+     * query was 46% of ingest instructions, docs/PERFORMANCE.md). Safe: the
+     * enrolment cannot change inside the message's transaction. */
+    if (strcmp(m->auth_ou, u->org_unit) != 0) {
+        int known = store_orgunit_exists(self->store, u->org_unit);
+        if (known < 0)
+            return known;
+        if (!known) {
+            *field = "org_unit";
+            snprintf(err, errlen, "org unit \"%s\" is not known",
+                     u->org_unit);
+            return CDS_EUNKNOWNORGUNIT;
+        }
+        int allowed = store_agent_allowed(self->store, m->agent.id,
+                                          u->org_unit);
+        if (allowed < 0)
+            return allowed;
+        if (!allowed) {
+            *field = "org_unit";
+            snprintf(err, errlen,
+                     "org unit \"%s\" is not enrolled for agent %s",
+                     u->org_unit, m->agent.fpr);
+            return CDS_ENOTALLOWED;
+        }
+        snprintf(m->auth_ou, sizeof m->auth_ou, "%s", u->org_unit);
     }
     code = cds_catalog_check_update(self->catalog, u, field, err, errlen);
     if (code != CDS_OK)
         return code;
-    if (cds_hlc_ms(u->hlc) > m->now_ms + INGEST_MAX_FUTURE_MS) {
+    if (cds_hlc_ms(u->hlc) > m->now_ms + self->max_skew_ms) {
         *field = "hlc";
-        snprintf(err, errlen, "timestamp %llu ms is more than a day ahead",
-                 (unsigned long long) cds_hlc_ms(u->hlc));
+        snprintf(err, errlen, "timestamp %llu ms is more than %llu ms ahead "
+                 "of the aggregator clock (max_clock_skew_ms)",
+                 (unsigned long long) cds_hlc_ms(u->hlc),
+                 (unsigned long long) self->max_skew_ms);
         return CDS_EFUTURE;
     }
     if (cds_period_parse(u->period, period) != CDS_OK) {
@@ -398,15 +430,35 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
                             &period);
     if (code < 0)
         return -code;
+    /* Old but accepted (a commune offline for a month): applied, and
+     * flagged in the history row (field hlc, message old_timestamp) and
+     * the log, so an operator can tell late data from fresh. */
+    bool old = code == CDS_OK
+               && cds_hlc_ms(u->hlc) + INGEST_OLD_AFTER_MS < m->now_ms;
+    if (old) {
+        snprintf(err, sizeof err, "old_timestamp: %llu days before receipt",
+                 (unsigned long long) ((m->now_ms - cds_hlc_ms(u->hlc))
+                                       / 86400000u));
+        cds_log(CDS_LOG_WARN, "old_timestamp", "agent=%s seq=%llu message=%s",
+                m->agent.fpr, (unsigned long long) u->seq, cds_logq(err));
+    }
     int rc = store_log_add(self->store, m->agent.id, batch_id, u, hash, head,
-                           code, code ? (field ? field : "") : NULL,
-                           code ? err : NULL, (int64_t) m->now_ms);
+                           code, code ? (field ? field : "")
+                                      : (old ? "hlc" : NULL),
+                           code || old ? err : NULL, (int64_t) m->now_ms);
     if (rc != CDS_OK)
         return rc;
+    uint64_t hlc_ms = cds_hlc_ms(u->hlc);
+    if (!m->oldest_hlc_ms || hlc_ms < m->oldest_hlc_ms)
+        m->oldest_hlc_ms = hlc_ms;
     if (code != CDS_OK) {
+        m->n_rejected++;
+        m->last_code = code;
+        snprintf(m->last_msg, sizeof m->last_msg, "%s", err);
         rejections_add(rej, u->seq, code, field, err);
         return CDS_OK;
     }
+    m->n_applied++;
     return store_merge(self->store, u, num, m->agent.sign_pk, m->agent.id,
                        period.start, period.end, (int64_t) m->now_ms);
 }
@@ -681,7 +733,8 @@ handle_hello(ingest_t *self, msg_t *m)
     return rc;
 }
 
-/* Minimal answer; per-agent health from heartbeats is a later issue. */
+/* Record the agent's figures (health.h) and answer, so the agent knows
+ * the link works both ways. */
 static int
 handle_heartbeat(ingest_t *self, msg_t *m)
 {
@@ -694,7 +747,13 @@ handle_heartbeat(ingest_t *self, msg_t *m)
     bool mine = h->agent.len == CDS_PK_BYTES
                 && sodium_memcmp(h->agent.data, m->env->signer.data,
                                  CDS_PK_BYTES) == 0;
+    int rc = mine && self->health
+                 ? health_note_heartbeat(self->health, m->agent.id,
+                                         m->now_ms, h)
+                 : CDS_OK;
     cds_msg_free(h);
+    if (rc != CDS_OK)
+        return rc;
     if (!mine)
         return refuse(m, CDS_EKEYMISMATCH, "agent",
                       "heartbeat names another key than its signer");
@@ -707,6 +766,26 @@ handle_heartbeat(ingest_t *self, msg_t *m)
 }
 
 /* ---- one message ---------------------------------------------------------- */
+
+/* One health upsert per message, after it settled, in the same
+ * transaction: a refusal of an enrolled key, or a batch's new updates. */
+static int
+note_health(ingest_t *self, msg_t *m)
+{
+    if (!self->health || !m->agent.id)
+        return CDS_OK;
+    if (m->refused)
+        return health_note_refused(self->health, m->agent.id, m->now_ms,
+                                   m->refused, m->message);
+    if (m->out->kind != CDSYNC__KIND__KIND_BATCH
+        || m->n_applied + m->n_rejected == 0)
+        return CDS_OK;
+    uint64_t lag = m->oldest_hlc_ms && m->oldest_hlc_ms < m->now_ms
+                       ? m->now_ms - m->oldest_hlc_ms : 0;
+    return health_note_batch(self->health, m->agent.id, m->now_ms,
+                             m->n_applied, m->n_rejected, m->last_code,
+                             m->last_msg, lag);
+}
 
 /* Size, envelope, kind. CDS_OK or refuses m (no database access). */
 static int
@@ -740,13 +819,24 @@ authenticate(ingest_t *self, msg_t *m)
         return refuse(m, CDS_EUNKNOWNKEY, "signer", "key is not enrolled");
     if (rc != CDS_OK)
         return rc;
-    if (m->agent.revoked_at_ms != 0)
+    if (m->agent.revoked_at_ms != 0) {
+        /* Also cuts off a connection opened before the revocation: every
+         * message is refused and recorded, and nothing is answered. */
+        m->silent = true;
         return refuse(m, CDS_EREVOKED, "signer", "key %s was revoked",
                       m->agent.fpr);
+    }
     if (cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
         != CDS_OK)
         return refuse(m, CDS_EBADSIG, "signature",
                       "signature does not verify for this aggregator");
+    if (m->user_id && strcmp(m->user_id, m->agent.fpr) != 0) {
+        m->silent = true;      /* the connection is not the signer's */
+        return refuse(m, CDS_EKEYMISMATCH, "signer",
+                      "signed by %s but sent over a connection "
+                      "authenticated as %s", m->agent.fpr,
+                      m->user_id[0] ? m->user_id : "(none)");
+    }
     m->out->verified = true;
     return store_agent_seen(self->store, m->agent.id, (int64_t) m->now_ms);
 }
@@ -768,8 +858,16 @@ int
 ingest_message(ingest_t *self, const uint8_t *data, size_t len,
                uint64_t now_ms, ingest_result_t *out)
 {
+    return ingest_message_as(self, data, len, NULL, now_ms, out);
+}
+
+int
+ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
+                  const char *user_id, uint64_t now_ms, ingest_result_t *out)
+{
     memset(out, 0, sizeof *out);
-    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out };
+    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out,
+                .user_id = user_id };
     int rc = open_envelope(&m);
     if (!m.refused) {
         rc = store_savepoint(self->store);
@@ -783,9 +881,28 @@ ingest_message(ingest_t *self, const uint8_t *data, size_t len,
         rc = finish_refused(self, &m);
     else if (rc == CDS_OK && m.in_savepoint)
         rc = store_release(self->store);
+    if (rc == CDS_OK)
+        rc = note_health(self, &m);
     /* On a database error the caller rolls the whole group back. */
     cds_msg_free(m.env);
     return rc;
+}
+
+void
+ingest_set_health(ingest_t *self, health_t *health)
+{
+    self->health = health;
+}
+
+int
+ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
+                      const cds_update_t *u, uint64_t now_ms,
+                      const char **field, char *err, size_t errlen,
+                      double *num, cds_period_t *period)
+{
+    ingest_result_t out = { 0 };
+    msg_t m = { .now_ms = now_ms, .out = &out, .agent = *agent };
+    return check_update(self, &m, u, field, err, errlen, num, period);
 }
 
 int

@@ -5,11 +5,12 @@
  *    size <= CDS_MAX_MSG_BYTES -> cds_envelope_decode (budgeted) -> kind is
  *    HELLO, BATCH or HEARTBEAT -> signer enrolled (unknown_key) and not
  *    revoked (revoked) -> signature for recipient = our key (bad_signature)
+ *    -> signer is the CURVE connection's User-Id (key_mismatch)
  *    -> decode body (budgeted) -> body.agent == signer (key_mismatch) ->
  *    counts and seqs (too_big, bad_seq) -> dedup / gap / equivocation /
  *    chain -> per update: fields, org unit known (unknown_org_unit) and
  *    within an enrolled unit (org_unit_not_allowed), catalog (indicator,
- *    period, value, bounds), hlc not > 1 day ahead (future_timestamp) ->
+ *    period, value, bounds), hlc not > max skew ahead (future_timestamp) ->
  *    history row + last-writer-wins merge, or a per-update Rejection.
  *
  *  Invariant: each message runs under its own SAVEPOINT; a message that is
@@ -17,7 +18,8 @@
  *  row (raw bytes + reason) and never disturbs the other messages of the
  *  group. Garbage (no parseable envelope) gets no answer; a parseable
  *  signer of a HELLO or BATCH gets a signed refusal (ACK_REFUSED or
- *  HelloAnswer.error). Every whole-message rejection is logged once as
+ *  HelloAnswer.error), except a revoked signer or a signer that is not the
+ *  connection's CURVE identity: those get nothing at all. Every whole-message rejection is logged once as
  *  event=reject reason=<name> agent=<fingerprint>.
  *
  *  The agent row (enrolment, revocation, applied seq) is read from the
@@ -28,14 +30,19 @@
 
 #include "cds_catalog.h"
 #include "cds_id.h"
+#include "cds_period.h"
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define INGEST_MAX_FUTURE_MS (24u * 3600u * 1000u) /* hlc ahead of our clock */
+#define INGEST_MAX_FUTURE_MS (24u * 3600u * 1000u) /* default max skew */
+/* Updates whose hlc is older than this are applied but flagged (history
+ * row field "hlc", message "old_timestamp: N days before receipt"). */
+#define INGEST_OLD_AFTER_MS (30ull * 24u * 3600u * 1000u)
 
 typedef struct ingest ingest_t;
+struct health;                 /* health.h: per-agent health records */
 
 /* What one message produced. */
 typedef struct {
@@ -65,6 +72,15 @@ void ingest_destroy(ingest_t **self_p);
  * must roll the whole group back and answer it with ingest_result_retry. */
 int ingest_message(ingest_t *self, const uint8_t *data, size_t len,
                    uint64_t now_ms, ingest_result_t *out);
+/* ingest_message for a frame that came over a CURVE connection whose ZAP
+ * User-Id (auth.h: the fingerprint of the agent owning the client key) is
+ * user_id: a verified signer with another fingerprint is refused
+ * key_mismatch. user_id NULL = no transport identity (tests). A refusal
+ * for key_mismatch on the connection or for a revoked signer is recorded
+ * but answered with nothing. */
+int ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
+                      const char *user_id, uint64_t now_ms,
+                      ingest_result_t *out);
 
 /* Replace r's reply after the group's transaction failed with err: a
  * verified BATCH gets ACK_RETRY (nothing applied), a HELLO a HelloAnswer
@@ -85,5 +101,20 @@ int ingest_reject_raw(ingest_t *self, int code, const char *message,
 
 /* Free the reply and zero *r. Safe on a zeroed result. */
 void ingest_result_clear(ingest_result_t *r);
+
+/* Record per-agent health (health.h) for every message from now on, in
+ * the message's transaction. health is borrowed; NULL stops recording. */
+void ingest_set_health(ingest_t *self, struct health *health);
+/* Reject updates whose hlc is more than ms ahead of our clock
+ * (future_timestamp); default INGEST_MAX_FUTURE_MS. */
+void ingest_set_max_skew(ingest_t *self, uint64_t ms);
+/* Authorise and validate a stored update of agent as ingest would now
+ * (org unit known and enrolled, catalog, bounds): CDS_OK with *num and
+ * *period, a reason code with *field and err, or a negative database error
+ * (-code). Used by `rejects retry` (rejects.h). */
+int ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
+                          const cds_update_t *u, uint64_t now_ms,
+                          const char **field, char *err, size_t errlen,
+                          double *num, cds_period_t *period);
 
 #endif

@@ -6,17 +6,27 @@
 #include "cds_catalog.h"
 #include "cds_config.h"
 #include "cds_err.h"
+#include "cds_harden.h"
 #include "cds_id.h"
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "cds_util.h"
+#include "admin.h"
+#include "api.h"
+#include "dashboard.h"
+#include "audit.h"
 #include "enroll.h"
+#include "health.h"
+#include "http.h"
+#include "metrics.h"
+#include "rejects.h"
 #include "ingest.h"
 #include "query.h"
 #include "server.h"
 #include "store.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +53,32 @@ static const cds_option_t options[] = {
       "ZeroMQ endpoint to bind" },
     { "aggregator.group_max", "group-max", 0, "N", "64",
       "batches per transaction (group commit)" },
+    { "aggregator.max_clock_skew_ms", "max-clock-skew-ms", 0, "MS",
+      "86400000", "reject updates stamped further ahead of our clock" },
     { "aggregator.log_level", "log-level", 0, "LEVEL", "info",
       "debug|info|warn|error" },
+    { "aggregator.http_listen", "http-listen", 0, "HOST:PORT",
+      "127.0.0.1:7780", "HTTP (/metrics, /healthz, /api/...); empty: off" },
+    { "aggregator.silent_after_ms", "silent-after-ms", 0, "MS", "300000",
+      "health: no message for this long is SILENT" },
+    { "aggregator.lagging_after_ms", "lagging-after-ms", 0, "MS", "3600000",
+      "health: lag over this is LAGGING" },
+    { "aggregator.rejecting_ratio", "rejecting-ratio", 0, "R", "0.5",
+      "health: rejected share in the last hour for REJECTING" },
+    { "aggregator.rejecting_min", "rejecting-min", 0, "N", "5",
+      "health: ... and at least this many rejections" },
+    { "aggregator.metrics_top_n", "metrics-top-n", 0, "N", "20",
+      "/metrics: per-agent series for the N worst agents" },
+    { "command.watch", "watch", 0, "SECONDS", NULL,
+      "health: refresh every SECONDS until interrupted" },
+    { "command.since", "since", 0, "WHEN", NULL,
+      "rejects: only newer than 30m|2h|7d or ms since the epoch" },
+    { "command.agent", "agent", 0, "FPR|LABEL", NULL, "rejects: one agent" },
+    { "command.reason", "reason", 0, "NAME", NULL,
+      "rejects: one reason (bad_value, unknown_key, ...)" },
     { "command.label", "label", 0, "TEXT", NULL, "keygen/enroll: label" },
+    { "command.replaces", "replaces", 0, "FPR", NULL,
+      "enroll: rotate: revoke this agent, give its org units to the new key" },
     { "command.org_unit", "org-unit", 0, "OU", NULL,
       "enroll (repeatable) / query: org unit" },
     { "command.json", "json", 0, NULL, NULL, "agents: JSON output" },
@@ -60,6 +93,29 @@ static const cds_option_t options[] = {
       "query: table|csv|json" },
     { "command.wide", "wide", 0, NULL, NULL,
       "query: org units x indicators for one period" },
+    /* district-admin commands (admin.c) */
+    { "aggregator.orgunit_map", "orgunit-map", 0, "PATH", NULL,
+      "org-unit merge mapping CSV (default: orgunit_map.csv beside "
+      "orgunits, if present)" },
+    { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
+      "completeness: days after a Daily period before a report is late" },
+    { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
+      "completeness: ... after a Weekly period" },
+    { "aggregator.deadline_monthly", "deadline-monthly", 0, "DAYS", "10",
+      "completeness: ... after a Monthly period" },
+    { "aggregator.deadline_quarterly", "deadline-quarterly", 0, "DAYS", "15",
+      "completeness: ... after a Quarterly period" },
+    { "aggregator.deadline_sixmonthly", "deadline-sixmonthly", 0, "DAYS",
+      "20", "completeness: ... after a SixMonthly period" },
+    { "aggregator.deadline_yearly", "deadline-yearly", 0, "DAYS", "31",
+      "completeness: ... after a Yearly period" },
+    { "command.bom", "bom", 0, NULL, NULL,
+      "export: start with a UTF-8 BOM (Excel)" },
+    { "command.adx_periods", "adx-periods", 0, NULL, NULL,
+      "export: periods as ISO 8601 start/duration (ADX)" },
+    { "aggregator.dashboard", "dashboard", 0, "PATH",
+      CDS_DATADIR "/dashboard/index.html",
+      "dashboard page served at / (absent: no dashboard)" },
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -81,12 +137,28 @@ usage(FILE *f)
             "commands:\n"
             "  keygen [--label TEXT]\n"
             "  enroll PUBID --org-unit OU [--org-unit OU ...] [--label TEXT]\n"
+            "  enroll NEWPUBID --replaces OLDFPR [--org-unit OU ...]\n"
             "  revoke PUBID|FINGERPRINT\n"
             "  agents [--json]\n"
             "  run\n"
+            "  verify          (re-check the database against signed batches)\n"
             "  query [--org-unit OU] [--no-subtree] [--indicator DE ...]\n"
             "        [--period PE | --from PE --to PE]\n"
             "        [--format table|csv|json] [--wide]\n"
+            "  health [--watch SECONDS] [--format table|json]\n"
+            "         exit 0 all OK, 1 a warning, 2 a critical state\n"
+            "  rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME]\n"
+            "          [--format table|json] | rejects show|retry ID\n"
+            "  rollup --org-unit OU --period PE [--indicator DE ...]\n"
+            "         [--format table|csv|json]\n"
+            "  completeness --org-unit OU --period PE [--indicator DE ...]\n"
+            "         [--format table|csv|json]\n"
+            "  history --org-unit OU --indicator DE --period PE\n"
+            "         [--format table|csv|json]\n"
+            "  export [query's filters] [--format dhis2-json|dhis2-csv|csv]\n"
+            "         [--bom] [--adx-periods]\n"
+            "  import FILE        DHIS2 dataValueSet JSON or CSV\n"
+            "  token add NAME | token list | token revoke NAME\n"
             "options (config file [aggregator] keys, default "
             DEFAULT_CONFIG "):\n"
             "  -c, --config FILE\n");
@@ -212,9 +284,13 @@ cmd_enroll(cli_t *cli)
     if (rc)
         return rc;
     char err[512] = "";
-    int code = enroll_add(store, cli->args[0], units, n,
-                          get(cli, "command.label"), cds_now_ms(), stdout,
-                          err, sizeof err);
+    const char *old = get(cli, "command.replaces");
+    int code = old ? enroll_replace(store, cli->args[0], old, units, n,
+                                    get(cli, "command.label"), cds_now_ms(),
+                                    stdout, err, sizeof err)
+                   : enroll_add(store, cli->args[0], units, n,
+                                get(cli, "command.label"), cds_now_ms(),
+                                stdout, err, sizeof err);
     store_destroy(&store);
     if (code != CDS_OK)
         return fail(exit_for(code), "enroll: %s", err[0] ? err
@@ -239,6 +315,38 @@ cmd_revoke(cli_t *cli)
         return fail(exit_for(code), "revoke: %s", err[0] ? err
                                                       : cds_strerror(code));
     return 0;
+}
+
+/* verify: re-check the database against the kept signed batches
+ * (audit.h). Exit 0 clean, 1 with one line per problem, 4 on failure. */
+static int
+cmd_verify(cli_t *cli)
+{
+    if (cli->n_args != 0)
+        return fail(EXIT_USAGE, "verify: no arguments expected");
+    char err[512] = "";
+    int code = CDS_OK;
+    cds_identity_t *id = cds_identity_load(cli->identity, &code, err,
+                                           sizeof err);
+    if (!id)
+        return fail(EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+    uint8_t pk[CDS_PK_BYTES];
+    memcpy(pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
+    cds_identity_destroy(&id);
+    store_t *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
+    if (!store)
+        return fail(EXIT_RUNTIME, "%s: cannot open database (%s)",
+                    cli->db_path, cds_strerror(code));
+    audit_summary_t sum;
+    code = audit_run(store, pk, stdout, &sum);
+    store_destroy(&store);
+    if (code != CDS_OK)
+        return fail(EXIT_RUNTIME, "verify: %s", cds_strerror(code));
+    printf("verify: %llu batches, %llu history rows, %llu values checked; "
+           "%llu problem%s\n", (unsigned long long) sum.batches,
+           (unsigned long long) sum.history, (unsigned long long) sum.values,
+           (unsigned long long) sum.problems, sum.problems == 1 ? "" : "s");
+    return sum.problems ? EXIT_INPUT : 0;
 }
 
 static int
@@ -300,6 +408,74 @@ cmd_query(cli_t *cli)
                                      err[0] ? err : cds_strerror(code));
 }
 
+/* Health thresholds from [aggregator]. 0 or an exit code (reported). */
+static int
+thresholds(cli_t *cli, health_thresholds_t *th)
+{
+    static const char *const keys[] = {
+        "aggregator.silent_after_ms", "aggregator.lagging_after_ms",
+        "aggregator.rejecting_min" };
+    long v[3];
+    char err[256];
+    for (int i = 0; i < 3; i++)
+        if (cds_config_get_long(cli->cfg, keys[i], &v[i], err, sizeof err)
+                != CDS_OK || v[i] < 0)
+            return fail(EXIT_CONFIG, "%s: \"%s\": expected a number >= 0",
+                        keys[i] + 11, get(cli, keys[i]));
+    const char *r = get(cli, "aggregator.rejecting_ratio");
+    char *end = NULL;
+    double ratio = r ? strtod(r, &end) : -1;
+    if (!r || !*r || *end || !(ratio >= 0 && ratio <= 1))
+        return fail(EXIT_CONFIG, "rejecting_ratio: \"%s\": expected 0..1",
+                    r ? r : "");
+    th->silent_after_ms = (uint64_t) v[0];
+    th->lagging_after_ms = (uint64_t) v[1];
+    th->rejecting_min = (uint64_t) v[2];
+    th->rejecting_ratio = ratio;
+    return 0;
+}
+
+/* The HTTP thread (metrics.h routes), unless http_listen is empty. */
+static int
+start_http(cli_t *cli, http_t **http, metrics_t *m)
+{
+    const char *listen = get(cli, "aggregator.http_listen");
+    long top_n = 0;
+    char err[512];
+    memset(m, 0, sizeof *m);
+    if (!listen || !listen[0])
+        return 0;
+    if (thresholds(cli, &m->th) != 0)
+        return -1;
+    if (cds_config_get_long(cli->cfg, "aggregator.metrics_top_n", &top_n,
+                            err, sizeof err) != CDS_OK || top_n < 0
+        || top_n > 10000)
+        return fail(-1, "metrics_top_n: expected 0..10000");
+    m->top_n = (unsigned) top_n;
+    m->version = PROG_VERSION;
+    http_config_t hc = { .listen = listen, .db_path = cli->db_path };
+    *http = http_new(&hc, err, sizeof err);
+    if (!*http)
+        return fail(-1, "%s", err);
+    /* district-admin API (api.h): /api/query, rollup, completeness, ... */
+    if (api_routes_add(*http, cli->cfg, cli->db_path, cli->identity, err,
+                       sizeof err) != CDS_OK) {
+        http_destroy(http);
+        return fail(-1, "http api: %s", err);
+    }
+    int dash = dashboard_routes_add(*http, get(cli, "aggregator.dashboard"),
+                                    err, sizeof err);
+    if (dash != CDS_OK && dash != CDS_ENOTFOUND) {
+        http_destroy(http);
+        return fail(-1, "dashboard: %s", err);
+    }
+    if (metrics_routes_add(*http, m) != 0 || http_start(*http) != CDS_OK) {
+        http_destroy(http);
+        return fail(-1, "http_listen: cannot listen on %s", listen);
+    }
+    return 0;
+}
+
 /* Identity, catalog, database (with integrity check), then serve. */
 static int
 run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
@@ -309,10 +485,31 @@ run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         return fail(EXIT_RUNTIME, "%s: the database failed its integrity "
                     "check; refusing to run (restore it from a backup)",
                     cli->db_path);
+    long skew = 0;
+    char serr[256];
+    if (cds_config_get_long(cli->cfg, "aggregator.max_clock_skew_ms", &skew,
+                            serr, sizeof serr) != CDS_OK
+        || skew < 1000 || skew > 30L * 86400000L)
+        return fail(EXIT_CONFIG, "max_clock_skew_ms: \"%s\": expected "
+                    "1000..2592000000", get(cli, "aggregator.max_clock_skew_ms"));
     ingest_t *ingest = ingest_new(store, id, cat);
-    server_t *server = ingest ? server_new(store, ingest,
-                                           get(cli, "aggregator.listen"),
-                                           (int) group_max)
+    if (ingest)
+        ingest_set_max_skew(ingest, (uint64_t) skew);
+    health_t *health = ingest ? health_new(store) : NULL;
+    if (health)
+        ingest_set_health(ingest, health);
+    http_t *http = NULL;
+    metrics_t metrics;
+    if (health && start_http(cli, &http, &metrics) != 0) {
+        health_destroy(&health);
+        ingest_destroy(&ingest);
+        return EXIT_CONFIG;
+    }
+    /* CURVE + ZAP or nothing: server_new_secure fails if either cannot
+     * be set up, and we exit. */
+    server_t *server = ingest ? server_new_secure(store, ingest, id,
+                                                  get(cli, "aggregator.listen"),
+                                                  (int) group_max)
                               : NULL;
     int code = CDS_ERROR;
     if (server) {
@@ -324,7 +521,9 @@ run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         code = server_run(server);
     }
     server_destroy(&server);
+    http_destroy(&http);
     ingest_destroy(&ingest);
+    health_destroy(&health);
     if (code != CDS_OK)
         return fail(EXIT_RUNTIME, "run: %s (listen=%s)", cds_strerror(code),
                     get(cli, "aggregator.listen"));
@@ -360,6 +559,246 @@ cmd_run(cli_t *cli)
     return rc;
 }
 
+/* Read-only store for operator commands; exit code on failure. */
+static int
+open_store_ro(cli_t *cli, store_t **store)
+{
+    int code = CDS_OK;
+    *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
+    return *store ? 0 : fail(EXIT_CONFIG, "%s: cannot open database (%s)",
+                             cli->db_path, cds_strerror(code));
+}
+
+/* One health report; *worst receives the worst severity. */
+static int
+health_once(health_t *h, const health_thresholds_t *th, bool json,
+            int *worst)
+{
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    uint64_t now = cds_now_ms();
+    int code = health_list(h, th, now, &list, &n);
+    if (code != CDS_OK)
+        return code;
+    *worst = health_worst(list, n);
+    if (json) {
+        json_t *o = health_to_json(list, n, now);
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(o);
+    } else
+        health_print(stdout, list, n, now);
+    fflush(stdout);
+    free(list);
+    return CDS_OK;
+}
+
+/* Sleep ms unless SIGINT/SIGTERM comes: 0 slept, 1 stop requested. */
+static int
+wait_stop(long ms)
+{
+    struct pollfd p = { .fd = cds_signal_fd(), .events = POLLIN };
+    if (cds_signal_stop_requested())
+        return 1;
+    poll(&p, p.fd >= 0 ? 1 : 0, (int) ms);
+    return cds_signal_stop_requested() ? 1 : 0;
+}
+
+/* Nagios convention: 0 OK, 1 warning, 2 critical, 3 unknown (cannot
+ * read the database: EXIT_CONFIG is 3 too). */
+static int
+cmd_health(cli_t *cli)
+{
+    health_thresholds_t th;
+    long watch = 0;
+    char err[256];
+    const char *fmt = get(cli, "command.format");
+    bool json = fmt && strcmp(fmt, "json") == 0;
+    if (cli->n_args != 0 || (fmt && !json && strcmp(fmt, "table") != 0))
+        return fail(EXIT_USAGE, "health: [--watch SECONDS] "
+                    "[--format table|json]");
+    if (get(cli, "command.watch")
+        && (cds_config_get_long(cli->cfg, "command.watch", &watch, err,
+                                sizeof err) != CDS_OK || watch < 1))
+        return fail(EXIT_USAGE, "watch: expected seconds >= 1");
+    int rc = thresholds(cli, &th);
+    store_t *store = NULL;
+    if (rc || (rc = open_store_ro(cli, &store)))
+        return rc;
+    health_t *h = health_new(store);
+    int worst = 3, code = h ? CDS_OK : CDS_ERROR;
+    if (watch)
+        cds_signal_install();
+    do {
+        if (watch)
+            fputs("\033[H\033[2J", stdout);   /* clear, like watch(1) */
+        if (code == CDS_OK)
+            code = health_once(h, &th, json, &worst);
+    } while (watch && code == CDS_OK && wait_stop(watch * 1000) == 0);
+    health_destroy(&h);
+    store_destroy(&store);
+    if (code != CDS_OK)
+        return fail(3, "health: %s", cds_strerror(code));
+    return worst;
+}
+
+/* "30m", "2h", "7d", "45s" ago, or ms since the epoch. -1 if neither. */
+static int64_t
+parse_since(const char *s)
+{
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0)
+        return -1;
+    int64_t unit = !*end ? 0 : strcmp(end, "s") == 0 ? 1000
+                 : strcmp(end, "m") == 0 ? 60000
+                 : strcmp(end, "h") == 0 ? 3600000
+                 : strcmp(end, "d") == 0 ? 86400000 : -1;
+    if (unit < 0)
+        return -1;
+    return unit ? (int64_t) cds_now_ms() - v * unit : v;
+}
+
+static int
+rejects_filter(cli_t *cli, rejects_filter_t *f)
+{
+    const char *since = get(cli, "command.since");
+    const char *reason = get(cli, "command.reason");
+    const char *fmt = get(cli, "command.format");
+    memset(f, 0, sizeof *f);
+    f->code = -1;
+    f->agent = get(cli, "command.agent");
+    f->json = fmt && strcmp(fmt, "json") == 0;
+    if (since && (f->since_ms = parse_since(since)) < 0)
+        return fail(EXIT_USAGE, "since: \"%s\": expected 30m, 2h, 7d or ms "
+                    "since the epoch", since);
+    if (reason && (f->code = cds_err_from_name(reason)) < 0)
+        return fail(EXIT_USAGE, "reason: \"%s\" is not a reason name "
+                    "(bad_value, unknown_key, ...)", reason);
+    return 0;
+}
+
+/* rejects retry: ingest with our identity, today's catalog and health. */
+static int
+rejects_retry_cmd(cli_t *cli, store_t *store, const char *id)
+{
+    char err[512] = "";
+    int code = CDS_OK, result = CDS_ERROR;
+    cds_identity_t *me = cds_identity_load(cli->identity, &code, err,
+                                           sizeof err);
+    cds_catalog_t *cat = me ? cds_catalog_load(get(cli, "aggregator.catalog"),
+                                               err, sizeof err)
+                            : NULL;
+    if (!cat) {
+        cds_identity_destroy(&me);
+        return fail(EXIT_CONFIG, "%s", err);
+    }
+    ingest_t *ingest = ingest_new(store, me, cat);
+    health_t *h = ingest ? health_new(store) : NULL;
+    if (h)
+        ingest_set_health(ingest, h);
+    code = h ? rejects_retry(store, ingest, h, id, cds_now_ms(), &result,
+                             stdout)
+             : CDS_ENOMEM;
+    health_destroy(&h);
+    ingest_destroy(&ingest);
+    cds_catalog_destroy(&cat);
+    cds_identity_destroy(&me);
+    if (code != CDS_OK)
+        return fail(exit_for(code), "rejects retry %s: %s", id,
+                    code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
+                                       : cds_strerror(code));
+    return result == CDS_OK ? 0 : EXIT_INPUT;
+}
+
+static int
+cmd_rejects(cli_t *cli)
+{
+    rejects_filter_t f;
+    store_t *store = NULL;
+    bool sub = cli->n_args == 2 && (strcmp(cli->args[0], "show") == 0
+                                    || strcmp(cli->args[0], "retry") == 0);
+    if (cli->n_args != 0 && !sub)
+        return fail(EXIT_USAGE, "rejects [--since WHEN] [--agent A] "
+                    "[--reason NAME] [--format json] | rejects show|retry ID");
+    int rc = rejects_filter(cli, &f);
+    if (rc || (rc = open_store(cli, &store)))
+        return rc;
+    int code = CDS_OK;
+    if (!sub)
+        code = rejects_list(store, &f, stdout);
+    else if (strcmp(cli->args[0], "retry") == 0)
+        rc = rejects_retry_cmd(cli, store, cli->args[1]);
+    else {
+        char err[512];
+        cds_identity_t *me = cds_identity_load(cli->identity, &code, err,
+                                               sizeof err);
+        code = rejects_show(store, me, cli->args[1], stdout);
+        cds_identity_destroy(&me);
+    }
+    store_destroy(&store);
+    if (code != CDS_OK)
+        return fail(exit_for(code), "rejects: %s",
+                    code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
+                                       : cds_strerror(code));
+    return rc;
+}
+
+/* The district-admin commands: open the database, hand over to admin.c. */
+static int
+cmd_admin(cli_t *cli, const char *name)
+{
+    store_t *store = NULL;
+    int rc = open_store(cli, &store);
+    if (rc)
+        return rc;
+    admin_ctx_t ctx = { .cfg = cli->cfg, .store = store,
+                        .identity_path = cli->identity, .args = cli->args,
+                        .n_args = cli->n_args, .out = stdout,
+                        .errf = stderr, .now_ms = cds_now_ms() };
+    char err[1024] = "";
+    int code = admin_run(name, &ctx, err, sizeof err);
+    store_destroy(&store);
+    return code == CDS_OK ? 0 : fail(exit_for(code), "%s: %s", name,
+                                     err[0] ? err : cds_strerror(code));
+}
+
+static int
+cmd_rollup(cli_t *cli)
+{
+    return cmd_admin(cli, "rollup");
+}
+
+static int
+cmd_completeness(cli_t *cli)
+{
+    return cmd_admin(cli, "completeness");
+}
+
+static int
+cmd_history(cli_t *cli)
+{
+    return cmd_admin(cli, "history");
+}
+
+static int
+cmd_export(cli_t *cli)
+{
+    return cmd_admin(cli, "export");
+}
+
+static int
+cmd_import(cli_t *cli)
+{
+    return cmd_admin(cli, "import");
+}
+
+static int
+cmd_token(cli_t *cli)
+{
+    return cmd_admin(cli, "token");
+}
+
 static const struct {
     const char *name;
     command_fn *fn;
@@ -367,14 +806,36 @@ static const struct {
 } commands[] = {
     { "keygen", cmd_keygen, "keygen [--label TEXT]" },
     { "enroll", cmd_enroll,
-      "enroll PUBID --org-unit OU [--org-unit OU ...] [--label TEXT]" },
+      "enroll PUBID (--org-unit OU ... | --replaces OLDFPR) [--label TEXT]" },
     { "revoke", cmd_revoke, "revoke PUBID|FINGERPRINT" },
     { "agents", cmd_agents, "agents [--json]" },
     { "run", cmd_run, "run" },
+    { "verify", cmd_verify, "verify" },
     { "query", cmd_query,
       "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
       "[--period PE | --from PE --to PE] [--format table|csv|json] "
       "[--wide]" },
+    { "health", cmd_health, "health [--watch SECONDS] [--format table|json]"
+      "  (exit 0 OK, 1 warning, 2 critical, 3 unknown)" },
+    { "rejects", cmd_rejects,
+      "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
+      "[--format table|json] | rejects show ID | rejects retry ID" },
+    { "rollup", cmd_rollup,
+      "rollup --org-unit OU --period PE [--indicator DE ...] "
+      "[--format table|csv|json]" },
+    { "completeness", cmd_completeness,
+      "completeness --org-unit OU --period PE [--indicator DE ...] "
+      "[--format table|csv|json]" },
+    { "history", cmd_history,
+      "history --org-unit OU --indicator DE --period PE "
+      "[--format table|csv|json]" },
+    { "export", cmd_export,
+      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
+      "[--period PE | --from PE --to PE] "
+      "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]" },
+    { "import", cmd_import, "import FILE  (DHIS2 dataValueSet JSON or CSV)" },
+    { "token", cmd_token,
+      "token add NAME | token list | token revoke NAME  (HTTP API)" },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -440,6 +901,8 @@ int
 main(int argc, char **argv)
 {
     cds_log_init(PROG, CDS_LOG_INFO);
+    /* No core dump, no ptrace: the identity's secrets (cds_harden.h). */
+    cds_harden_process();
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--version") == 0) {
             printf(PROG " " PROG_VERSION "\n");

@@ -2,10 +2,12 @@
  *  Uses libzmq directly (not zsock) because every socket option below is
  *  set deliberately and must be visible in one place. */
 #include "server.h"
+#include "auth.h"
 #include "cds_signal.h"
 
 #include "cds_codec.h"
 #include "cds_err.h"
+#include "cds_failpoint.h"
 #include "cds_log.h"
 #include "cds_util.h"
 
@@ -20,6 +22,11 @@
 #define HEARTBEAT_TIMEOUT_MS 30000     /* peer silent 30 s: drop connection */
 #define HEARTBEAT_TTL_MS 30000         /* what we ask the peer to use */
 #define HWM_MESSAGES 10000             /* per-peer queue bound */
+/* A DRAFT option in zmq.h 4.3.4, but built into Debian's libzmq5 (checked
+ * at start: setting it fails otherwise, and we refuse to run). */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
 
 
 /* One message of the current group, waiting for COMMIT. */
@@ -36,6 +43,7 @@ struct server {
     int group_max;                     /* messages per transaction */
     pending_t *pending;                /* group_max slots */
     char endpoint[256];                /* bound endpoint */
+    auth_t *auth;                      /* ZAP handler, NULL: no CURVE */
 };
 
 static int
@@ -49,8 +57,7 @@ setopt_int(void *sock, int opt, int v, const char *name)
 }
 
 /* Every option chosen deliberately (DESIGN.md "Delivery"). CURVE transport
- * (curve_server, secret key, ZAP handler admitting enrolled keys with
- * ZAP_ENFORCE_DOMAIN) is a later issue and goes here, before zmq_bind. */
+ * is set by curve_setup (server_new_secure), also before zmq_bind. */
 static int
 socket_setup(void *sock)
 {
@@ -82,9 +89,37 @@ socket_setup(void *sock)
     return rc == 0 ? 0 : -1;
 }
 
-server_t *
-server_new(store_t *store, ingest_t *ingest, const char *endpoint,
-           int group_max)
+/* CURVE server with our key pair, the ZAP handler and its domain. Never
+ * CURVE_ALLOW_ANY: ZAP_ENFORCE_DOMAIN makes libzmq fail every handshake
+ * that no handler approved, so a missing handler denies, not admits. */
+static int
+curve_setup(server_t *self, const cds_identity_t *id)
+{
+    if (!zmq_has("curve")) {
+        cds_log(CDS_LOG_ERROR, "curve_unavailable",
+                "message=%s", cds_logq("libzmq was built without CURVE"));
+        return -1;
+    }
+    self->auth = auth_new(self->ctx, cds_db_path(store_db(self->store)));
+    if (!self->auth || auth_watch(self->auth, self->sock) != CDS_OK)
+        return -1;
+    int rc = setopt_int(self->sock, ZMQ_CURVE_SERVER, 1, "curve_server");
+    if (zmq_setsockopt(self->sock, ZMQ_CURVE_SECRETKEY,
+                       cds_identity_curve_sk(id), CDS_PK_BYTES) != 0
+        || zmq_setsockopt(self->sock, ZMQ_ZAP_DOMAIN, AUTH_DOMAIN,
+                          strlen(AUTH_DOMAIN)) != 0)
+        rc = -1;
+    rc |= setopt_int(self->sock, ZMQ_ZAP_ENFORCE_DOMAIN, 1,
+                     "zap_enforce_domain");
+    if (rc != 0)
+        cds_log(CDS_LOG_ERROR, "curve_setup_failed", "error=%s",
+                cds_logq(zmq_strerror(errno)));
+    return rc;
+}
+
+static server_t *
+server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
+              const char *endpoint, int group_max)
 {
     if (group_max < 1 || group_max > SERVER_GROUP_MAX_LIMIT) {
         cds_log(CDS_LOG_ERROR, "bad_group_max", "group_max=%d max=%d",
@@ -104,6 +139,8 @@ server_new(store_t *store, ingest_t *ingest, const char *endpoint,
     self->sock = zmq_socket(self->ctx, ZMQ_ROUTER);
     if (!self->sock || socket_setup(self->sock) != 0)
         goto fail;
+    if (id && curve_setup(self, id) != 0)
+        goto fail;
     if (zmq_bind(self->sock, endpoint) != 0) {
         cds_log(CDS_LOG_ERROR, "bind_failed", "endpoint=%s error=%s",
                 cds_logq(endpoint), cds_logq(zmq_strerror(errno)));
@@ -112,12 +149,26 @@ server_new(store_t *store, ingest_t *ingest, const char *endpoint,
     size_t len = sizeof self->endpoint;
     if (zmq_getsockopt(self->sock, ZMQ_LAST_ENDPOINT, self->endpoint, &len))
         snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
-    cds_log(CDS_LOG_INFO, "listening", "endpoint=%s group_max=%d",
-            cds_logq(self->endpoint), group_max);
+    cds_log(CDS_LOG_INFO, "listening", "endpoint=%s group_max=%d curve=%s",
+            cds_logq(self->endpoint), group_max, id ? "on" : "off");
     return self;
 fail:
     server_destroy(&self);
     return NULL;
+}
+
+server_t *
+server_new(store_t *store, ingest_t *ingest, const char *endpoint,
+           int group_max)
+{
+    return server_create(store, ingest, NULL, endpoint, group_max);
+}
+
+server_t *
+server_new_secure(store_t *store, ingest_t *ingest, const cds_identity_t *id,
+                  const char *endpoint, int group_max)
+{
+    return server_create(store, ingest, id, endpoint, group_max);
 }
 
 void
@@ -126,6 +177,7 @@ server_destroy(server_t **self_p)
     if (!self_p || !*self_p)
         return;
     server_t *self = *self_p;
+    auth_destroy(&self->auth);         /* before the context ends */
     if (self->sock)
         zmq_close(self->sock);
     if (self->ctx)
@@ -227,6 +279,12 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
                  frames);
         rc = ingest_reject_raw(self->ingest, CDS_EMALFORMED, why, data, len,
                                now);
+    } else if (self->auth) {
+        /* The ZAP handler's answer for this connection: the fingerprint
+         * of the agent owning the CURVE key. "" if libzmq has none. */
+        const char *uid = zmq_msg_gets(&body, "User-Id");
+        rc = ingest_message_as(self->ingest, data, len, uid ? uid : "", now,
+                               &p->res);
     } else
         rc = ingest_message(self->ingest, data, len, now, &p->res);
     zmq_msg_close(&body);
@@ -259,8 +317,17 @@ server_step(server_t *self, long timeout_ms)
 {
     /* The signal pipe wakes us whichever thread took SIGTERM. */
     zmq_pollitem_t items[] = {{self->sock, 0, ZMQ_POLLIN, 0},
-                              {NULL, cds_signal_fd(), ZMQ_POLLIN, 0}};
-    int rc = zmq_poll(items, cds_signal_fd() >= 0 ? 2 : 1, timeout_ms);
+                              {NULL, cds_signal_fd(), ZMQ_POLLIN, 0},
+                              {NULL, -1, ZMQ_POLLIN, 0},
+                              {NULL, -1, ZMQ_POLLIN, 0}};
+    int n_items = cds_signal_fd() >= 0 ? 2 : 1;
+    if (self->auth) {          /* refused handshakes, reported below */
+        items[n_items++].socket = auth_denials_socket(self->auth);
+        items[n_items++].socket = auth_events_socket(self->auth);
+    }
+    int rc = zmq_poll(items, n_items, timeout_ms);
+    if (rc > 0 && self->auth)
+        auth_drain(self->auth, self->store, cds_now_ms());
     if (rc < 0 && errno != EINTR) {
         cds_log(CDS_LOG_ERROR, "poll_failed", "error=%s",
                 cds_logq(zmq_strerror(errno)));
@@ -276,9 +343,13 @@ server_step(server_t *self, long timeout_ms)
             break;
         n++;
     }
+    if (n > 0)
+        CDS_FAILPOINT("agg_before_commit");  /* nothing may be acked yet */
     end_group(self, n, begin_err, txerr);
-    /* "Between commit and ack": a failpoint for crash tests goes here
-     * (later issue). A crash now loses only acks; resends are re-acked. */
+    /* "Between commit and ack": a crash here loses only acks; resends
+     * are re-acked. Test builds can crash exactly here (tests/fault). */
+    if (n > 0)
+        CDS_FAILPOINT("agg_after_commit");
     for (int i = 0; i < n; i++) {
         send_reply(self, &self->pending[i]);
         ingest_result_clear(&self->pending[i].res);

@@ -27,6 +27,15 @@ typedef struct server server_t;
  * borrowed. NULL on failure (logged with the endpoint and reason). */
 server_t *server_new(store_t *store, ingest_t *ingest, const char *endpoint,
                      int group_max);
+/* server_new with CURVE: our X25519 key pair from id (borrowed), a ZAP
+ * handler (auth.h) admitting only enrolled, non-revoked agents, domain
+ * AUTH_DOMAIN enforced, and each message checked against its connection's
+ * User-Id (ingest_message_as). NULL when any of it cannot be set up
+ * (logged): the aggregator then refuses to run. `run` uses only this;
+ * plain server_new is for unit tests of the group-commit loop. */
+server_t *server_new_secure(store_t *store, ingest_t *ingest,
+                            const cds_identity_t *id, const char *endpoint,
+                            int group_max);
 /* Close the socket and context; sets *self_p to NULL. Safe on NULL. */
 void server_destroy(server_t **self_p);
 /* Serve until a stop is requested (common/cds_signal.h: SIGTERM, SIGINT

@@ -6,6 +6,7 @@
 #include "cds_err.h"
 #include "cds_log.h"
 #include "store_sql.h"
+#include "health_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,9 @@
 
 static const char *const migrations[] = {
     STORE_SQL_MIGRATION_1,
+    STORE_SQL_MIGRATION_ADMIN,
+    HEALTH_SQL_MIGRATION,              /* health.h, `rejects retry` */
+    STORE_SQL_MIGRATION_ROTATE,        /* agent.replaced_by (key rotation) */
 };
 
 /* Statements prepared once at open; index into store->st[]. */
@@ -23,6 +27,7 @@ enum {
     ST_UNITS_CLEAR, ST_UNITS_ADD, ST_UNITS_OF,
     ST_BATCH_INSERT, ST_LOG_GET, ST_LOG_INSERT, ST_MERGE, ST_REJECT_INSERT,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_AGENT_BY_CURVE, ST_AGENT_REPLACED,
     ST__COUNT
 };
 
@@ -49,6 +54,8 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_SAVEPOINT] = STORE_SQL_SAVEPOINT,
     [ST_RELEASE] = STORE_SQL_RELEASE,
     [ST_ROLLBACK_TO] = STORE_SQL_ROLLBACK_TO,
+    [ST_AGENT_BY_CURVE] = STORE_SQL_AGENT_BY_CURVE,
+    [ST_AGENT_REPLACED] = STORE_SQL_AGENT_REPLACED,
 };
 
 struct store {
@@ -252,6 +259,24 @@ store_agent_find_fpr(store_t *self, const char *fpr, store_agent_t *out)
 {
     sqlite3_stmt *st = self->st[ST_AGENT_BY_FPR];
     cds_bind_text(st, ":fpr", fpr);
+    return agent_one(self, st, out);
+}
+
+int
+store_agent_replaced(store_t *self, int64_t old_id, int64_t new_id)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_REPLACED];
+    cds_bind_int64(st, ":old", old_id);
+    cds_bind_int64(st, ":new", new_id);
+    return run(self, st, "agent_replaced");
+}
+
+int
+store_agent_find_curve(store_t *self, const uint8_t curve_pk[CDS_PK_BYTES],
+                       store_agent_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_BY_CURVE];
+    cds_bind_blob(st, ":curve_pk", curve_pk, CDS_PK_BYTES);
     return agent_one(self, st, out);
 }
 

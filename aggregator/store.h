@@ -18,7 +18,8 @@
  *  Schema (user_version 1; see store_sql.h for the exact DDL):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
  *          label, enrolled_at_ms, revoked_at_ms NULL, applied_seq,
- *          applied_head BLOB NULL when 0, last_seen_ms)
+ *          applied_head BLOB NULL when 0, last_seen_ms,
+ *          replaced_by NULL or the agent.id of its rotated key)
  *    agent_orgunit(agent_id, org_unit)        units the key may write
  *                                             (each with its subtree)
  *    orgunit(code PK, name, parent, valid_from, valid_to)  from the CSV
@@ -95,6 +96,13 @@ int store_agent_allowed(store_t *self, int64_t agent_id, const char *org_unit);
 int store_agent_find(store_t *self, const uint8_t pk[CDS_PK_BYTES],
                      store_agent_t *out);
 int store_agent_find_fpr(store_t *self, const char *fpr, store_agent_t *out);
+/* Record that agent old_id was replaced by new_id (key rotation; the
+ * caller revokes old_id in the same transaction). */
+int store_agent_replaced(store_t *self, int64_t old_id, int64_t new_id);
+/* Agent by CURVE (X25519) key, a non-revoked row first (auth.c). CDS_OK,
+ * CDS_ENOTFOUND, or a database error code. */
+int store_agent_find_curve(store_t *self, const uint8_t curve_pk[CDS_PK_BYTES],
+                           store_agent_t *out);
 /* Insert the agent or, when its key is known, update label and curve key;
  * then make its unit set exactly units[0..n). *id receives agent.id. */
 int store_agent_enroll(store_t *self, const uint8_t sign_pk[CDS_PK_BYTES],

@@ -70,6 +70,21 @@
     " first_seq INTEGER, last_seq INTEGER, seq INTEGER,"                     \
     " raw BLOB);"
 
+/* Version 1 -> 2 (admin, issue 5): the org-unit merge/split mapping
+ * (deploy/orgunit_map.csv), an index for history/completeness look-ups by
+ * key, and hashed HTTP API tokens. */
+#define STORE_SQL_MIGRATION_ADMIN                                            \
+    "CREATE TABLE orgunit_map ("                                             \
+    " old TEXT NOT NULL, new TEXT NOT NULL,"                                 \
+    " from_day INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '',"             \
+    " PRIMARY KEY (old, new));"                                              \
+    "CREATE INDEX orgunit_map_new ON orgunit_map(new);"                      \
+    "CREATE INDEX update_log_key ON update_log(org_unit, indicator, period);"\
+    "CREATE TABLE api_token ("                                               \
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"                    \
+    " hash BLOB NOT NULL UNIQUE, created_at_ms INTEGER NOT NULL,"            \
+    " revoked_at_ms INTEGER, last_used_ms INTEGER);"
+
 /* ---- org units ---------------------------------------------------------- */
 #define STORE_SQL_ORGUNIT_UPSERT                                             \
     "INSERT INTO orgunit(code, name, parent, valid_from, valid_to)"          \
@@ -96,6 +111,16 @@
     "SELECT " STORE_SQL_AGENT_COLS " FROM agent WHERE sign_pk = :pk"
 #define STORE_SQL_AGENT_BY_FPR                                               \
     "SELECT " STORE_SQL_AGENT_COLS " FROM agent WHERE fpr = :fpr"
+/* Key rotation (enroll --replaces): the old row names its successor. */
+#define STORE_SQL_MIGRATION_ROTATE                                           \
+    "ALTER TABLE agent ADD COLUMN replaced_by INTEGER REFERENCES agent(id);"
+#define STORE_SQL_AGENT_REPLACED                                             \
+    "UPDATE agent SET replaced_by = :new WHERE id = :old"
+/* The agent a CURVE client key belongs to (auth.c, ZAP); a non-revoked
+ * row first, so a re-enrolled key is judged by its live row. */
+#define STORE_SQL_AGENT_BY_CURVE                                             \
+    "SELECT " STORE_SQL_AGENT_COLS " FROM agent WHERE curve_pk = :curve_pk"  \
+    " ORDER BY revoked_at_ms IS NOT NULL, id LIMIT 1"
 #define STORE_SQL_AGENT_ALL                                                  \
     "SELECT " STORE_SQL_AGENT_COLS " FROM agent ORDER BY label, fpr"
 #define STORE_SQL_AGENT_INSERT                                               \

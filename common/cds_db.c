@@ -3,6 +3,7 @@
  *  migrate(). Every failure is logged once here as event=db_error with the
  *  path, the step and SQLite's message. */
 #include "cds_db.h"
+#include "cds_util.h"
 #include "cds_err.h"
 #include "cds_log.h"
 
@@ -113,9 +114,14 @@ configure(cds_db_t *self)
     }
     /* A read-only connection can neither set nor needs to set WAL: a
      * database written by the daemon is already in WAL mode. */
-    if (!(self->flags & CDS_DB_READONLY) &&
-        (n = cds_db_exec(self, "PRAGMA journal_mode=WAL")) != CDS_OK)
-        return n;
+    if (!(self->flags & CDS_DB_READONLY)) {
+        static const char wal[] = "PRAGMA journal_mode=WAL";
+        int src = sqlite3_exec(self->db, wal, NULL, NULL, NULL);
+        if ((src & 0xff) == SQLITE_BUSY)
+            return CDS_EBUSY;       /* quietly: configure_and_migrate retries */
+        if (src != SQLITE_OK)
+            return log_fail(self, "exec", wal);
+    }
     return cds_db_exec(self, "PRAGMA synchronous=FULL;"
                              "PRAGMA foreign_keys=ON;");
 }
@@ -173,6 +179,27 @@ migrate(cds_db_t *self, const char *const *migrations, int n)
     return CDS_OK;
 }
 
+/* Two processes opening a brand-new database together (a `submit` beside
+ * the daemon on the first day) race for the exclusive lock that switching
+ * to WAL needs, and SQLite answers BUSY there without calling the busy
+ * handler. Both steps are idempotent, so retry them until the same
+ * deadline the busy handler would have waited. */
+static int
+configure_and_migrate(cds_db_t *self, const char *const *migrations,
+                      int n_migrations)
+{
+    uint64_t deadline = cds_mono_ms() + BUSY_TIMEOUT_MS;
+    int rc;
+    for (;;) {
+        rc = configure(self);
+        if (rc == CDS_OK)
+            rc = migrate(self, migrations, n_migrations);
+        if (rc != CDS_EBUSY || cds_mono_ms() >= deadline)
+            return rc;
+        sqlite3_sleep(10);
+    }
+}
+
 cds_db_t *
 cds_db_open(const char *path, const char *const *migrations, int n_migrations,
             int flags, int *err)
@@ -190,9 +217,7 @@ cds_db_open(const char *path, const char *const *migrations, int n_migrations,
         rc = self->db ? log_fail(self, "open", NULL) : CDS_ENOMEM;
         goto out;
     }
-    if ((rc = configure(self)) != CDS_OK)
-        goto out;
-    rc = migrate(self, migrations, n_migrations);
+    rc = configure_and_migrate(self, migrations, n_migrations);
 out:
     if (rc != CDS_OK) {
         if (rc == CDS_ENOMEM)

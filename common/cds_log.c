@@ -7,6 +7,7 @@
 #include "cds_util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,12 +19,93 @@
 #define QUOTE_SLOTS 8
 #define QUOTE_SLOT_BYTES 1024
 #define TRUNC_TAIL "\" truncated=true\n" /* worst case: closes a quote */
+#define RATE_SLOTS 64          /* distinct lines tracked at once */
+#define REPEAT_ROOM 32         /* " repeated=18446744073709551615" */
 
 /* Set once by cds_log_init() before threads start, read-only afterwards. */
 static const char *log_program = "cdsync";
 static cds_log_level_t log_min_level = CDS_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+/* Rate limiting of identical lines: a small table keyed by a hash of the
+ * line without its timestamp; a collision only merges two lines' counts.
+ * FNV-1a by hand: a non-cryptographic key for a 64-slot table, on every
+ * log call, where a libsodium hash would cost ten times more. */
+typedef struct {
+    uint64_t key;                      /* 0: free */
+    uint64_t window_start;             /* mono ms */
+    unsigned written;                  /* lines written in the window */
+    uint64_t suppressed;               /* lines not written in it */
+} rate_slot_t;
+
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static rate_slot_t rate_slots[RATE_SLOTS];
+static unsigned rate_burst = 5;
+static unsigned rate_window_ms = 10000;
+
+void
+cds_log_set_rate(unsigned burst, unsigned window_ms)
+{
+    pthread_mutex_lock(&rate_lock);
+    rate_burst = burst;
+    rate_window_ms = window_ms;
+    memset(rate_slots, 0, sizeof rate_slots);
+    pthread_mutex_unlock(&rate_lock);
+}
+
+static uint64_t
+line_key(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+/* true: write the line; *repeated: lines suppressed before it. The slot of
+ * the oldest window is reused when the table is full. */
+static bool
+rate_allow(const char *line, size_t n, uint64_t *repeated)
+{
+    const char *p = memchr(line, ' ', n);  /* skip "ts=..." */
+    uint64_t key = p ? line_key(p, n - (size_t)(p - line)) : 1;
+    uint64_t now = cds_mono_ms();
+    bool allow = true;
+    *repeated = 0;
+    pthread_mutex_lock(&rate_lock);
+    if (rate_burst > 0) {
+        rate_slot_t *s = NULL, *oldest = &rate_slots[0];
+        for (int i = 0; i < RATE_SLOTS && !s; i++) {
+            if (rate_slots[i].key == key)
+                s = &rate_slots[i];
+            else if (rate_slots[i].window_start < oldest->window_start)
+                oldest = &rate_slots[i];
+        }
+        if (!s) {
+            s = oldest;
+            memset(s, 0, sizeof *s);
+            s->key = key;
+            s->window_start = now;
+        }
+        if (now - s->window_start >= rate_window_ms) {
+            *repeated = s->suppressed;
+            s->window_start = now;
+            s->written = 0;
+            s->suppressed = 0;
+        }
+        if (s->written < rate_burst)
+            s->written++;
+        else {
+            s->suppressed++;
+            allow = false;
+        }
+    }
+    pthread_mutex_unlock(&rate_lock);
+    return allow;
+}
 
 void
 cds_log_init(const char *program, cds_log_level_t min_level)
@@ -115,10 +197,21 @@ cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
         len = truncate_line(line, sizeof line);
     else
         len = (size_t)n;
-    if (len == 0 || line[len - 1] != '\n') {
-        line[len++] = '\n';
-        line[len] = '\0';
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    uint64_t repeated = 0;
+    if (!rate_allow(line, len, &repeated)) {
+        errno = saved_errno;
+        return;
     }
+    if (repeated && len + REPEAT_ROOM < sizeof line) {
+        int r = snprintf(line + len, sizeof line - len, " repeated=%llu",
+                         (unsigned long long)repeated);
+        if (r > 0)
+            len += (size_t)r;
+    }
+    line[len++] = '\n';
+    line[len] = '\0';
     write_all(line, len);
     errno = saved_errno;
 }

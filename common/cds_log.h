@@ -3,6 +3,8 @@
  *  Format: ts=2026-11-28T05:13:47.123Z level=info prog=cdsync-agent
  *          event=batch_sent <caller's key=value pairs>
  *  Callers pass values that may contain spaces or quotes through cds_logq().
+ *  Identical lines repeated in a burst are rate-limited with a count
+ *  (cds_log_set_rate), so a flood of the same refusal cannot fill journald.
  *  Secrets never go through this module. */
 #ifndef CDS_LOG_H
 #define CDS_LOG_H
@@ -21,6 +23,12 @@ int cds_log_level_parse(const char *name, cds_log_level_t *out);
 /* Log one line: event is a snake_case token, fmt the rest of the pairs. */
 void cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Rate limit of repeated identical lines (same level, event and pairs):
+ * within window_ms at most burst are written; the rest are counted, and
+ * the next identical line after the window carries " repeated=N" (N lines
+ * not written). burst 0 turns limiting off. Default: 5 per 10 000 ms. Set
+ * before threads start (tests, programs). */
+void cds_log_set_rate(unsigned burst, unsigned window_ms);
 /* Quote s for logfmt when needed. Returns a pointer into a small rotating
  * thread-local buffer (8 slots): valid until 8 more calls. NULL -> "". */
 const char *cds_logq(const char *s);

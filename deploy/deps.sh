@@ -5,7 +5,11 @@
 set -eu
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
 libzmq3-dev libczmq-dev libsodium-dev libsqlite3-dev sqlite3 libinih-dev \
-libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev iproute2 procps jq"
+libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev iproute2 procps jq \
+faketime python3 \
+prometheus curl \
+mosquitto libmosquitto-dev mosquitto-clients \
+clang-14 libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

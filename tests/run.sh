@@ -53,6 +53,18 @@ for t in tests/integration/*.sh; do
     count "$name" "$log" $?
 done
 
+# The fault-injection suite, short form (tests/fault/NN_*.sh; see
+# docs/RELIABILITY.md). Figures of each run go to $logdir/fault-figures.
+for t in tests/fault/[0-9][0-9]_*.sh; do
+    [ -f "$t" ] || continue
+    name=fault/$(basename "$t" .sh)
+    case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
+    log=$logdir/fault-$(basename "$t" .sh).log
+    case "$logdir" in /*) figs=$logdir ;; *) figs=$top/$logdir ;; esac
+    FAULT_FIGURES=$figs/fault-figures timeout 600 bash "$t" > "$log" 2>&1
+    count "$name" "$log" $?
+done
+
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 if [ "$skip" != 0 ]; then
     echo "$pass passed, $fail failed, $skip skipped"

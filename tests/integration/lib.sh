@@ -34,8 +34,9 @@ diag() { echo "# $*"; }
 
 # wait_for SECONDS CMD...: poll a condition every 50 ms until a deadline.
 wait_for() {
-    secs=$1; shift
-    i=0; n=$((secs * 20))
+    local secs=$1 i=0 n   # local: callers' loop variables must survive
+    shift
+    n=$((secs * 20))
     while [ $i -lt $n ]; do
         if "$@" >/dev/null 2>&1; then return 0; fi
         sleep 0.05; i=$((i + 1))
@@ -56,6 +57,7 @@ catalog = $CATALOG
 orgunits = $ORGUNITS
 listen = $ep
 log_level = ${LOG_LEVEL:-info}
+http_listen = 127.0.0.1:0
 INI
     "$AGG" -c "$d/aggregator.ini" keygen --label "$AN" > "$d/pubid" || return 1
     eval "${AN}_EP=\$ep"

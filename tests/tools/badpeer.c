@@ -6,7 +6,13 @@
  *      badpeer ENDPOINT SERVER_PUBID KEYFILE CASE [ORG_UNIT]
  *  Output: "hello applied=N", "ack STATUS ERROR acked=N rejections=a,b",
  *  "refused ERROR", or "noreply". Exit 0 when the exchange ran, 2 on usage,
- *  3 on a local failure. */
+ *  3 on a local failure.
+ *
+ *  Transport: CURVE like a real agent (server key from SERVER_PUBID, our
+ *  key pair from KEYFILE), except: case "nocurve" sends a good batch over
+ *  a plain (NULL mechanism) connection; with BADPEER_TRANSPORT_KEY=FILE the
+ *  CURVE key pair comes from another identity file than the signing key
+ *  (a batch signed by A over a connection authenticated as B). */
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -106,6 +112,8 @@ do_hello(peer_t *p)
     return 0;
 }
 
+static int print_ack(peer_t *p);
+
 /* Send a one-update batch with seq and print the answer. */
 static int
 send_update(peer_t *p, uint64_t seq, const uint8_t prev[CDS_HASH_BYTES],
@@ -133,6 +141,13 @@ send_update(peer_t *p, uint64_t seq, const uint8_t prev[CDS_HASH_BYTES],
     b.updates = ups;
     if (seal_send(p, CDSYNC__KIND__KIND_BATCH, &b.base, corrupt_sig))
         return -1;
+    return print_ack(p);
+}
+
+/* Wait for the answer to a batch and print it on one line. */
+static int
+print_ack(peer_t *p)
+{
     Cdsync__Envelope *env = recv_reply(p);
     if (!env) {
         printf("noreply\n");
@@ -176,12 +191,34 @@ send_raw_case(peer_t *p, const char *c)
     return 0;
 }
 
+/* "replay": send the envelope in $BADPEER_FILE byte for byte (a batch
+ * captured from the aggregator's batch table) and print the answer. */
+static int
+replay_case(peer_t *p)
+{
+    const char *path = getenv("BADPEER_FILE");
+    char *data = NULL;
+    size_t len = 0;
+    if (!path || cds_read_file(path, CDS_MAX_MSG_BYTES, &data, &len) != CDS_OK) {
+        fprintf(stderr, "badpeer: replay needs BADPEER_FILE\n");
+        return -1;
+    }
+    int rc = send_bytes(p, (const uint8_t *) data, len);
+    free(data);
+    return rc ? -1 : print_ack(p);
+}
+
 static int
 run_case(peer_t *p, const char *c)
 {
+    if (!strcmp(c, "replay"))
+        return replay_case(p);
     if (!strcmp(c, "garbage") || !strcmp(c, "oversized"))
         return send_raw_case(p, c);
-    int rc = do_hello(p);
+    /* "blind": no hello, a good batch at seq 1 straight away. */
+    int rc = strcmp(c, "blind") == 0 ? 0 : do_hello(p);
+    if (strcmp(c, "blind") == 0)
+        c = "good";
     if (rc == 1) {
         printf("noreply\n");
         return 0;
@@ -232,14 +269,41 @@ run_case(peer_t *p, const char *c)
     return send_update(p, next, p->head, &u, me, 0);
 }
 
+/* CURVE client keys: ours, or those of $BADPEER_TRANSPORT_KEY. */
+static int
+curve_client(void *sock, const uint8_t server_curve[CDS_PK_BYTES],
+             const cds_identity_t *id)
+{
+    const char *other = getenv("BADPEER_TRANSPORT_KEY");
+    cds_identity_t *tid = NULL;
+    int err = 0;
+    if (other && other[0]) {
+        tid = cds_identity_load(other, &err, NULL, 0);
+        if (!tid) {
+            fprintf(stderr, "badpeer: cannot load %s\n", other);
+            return -1;
+        }
+        id = tid;
+    }
+    int rc = zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_curve,
+                            CDS_PK_BYTES)
+             | zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY,
+                              cds_identity_curve_pk(id), CDS_PK_BYTES)
+             | zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY,
+                              cds_identity_curve_sk(id), CDS_PK_BYTES);
+    cds_identity_destroy(&tid);
+    return rc ? -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: badpeer ENDPOINT SERVER_PUBID KEYFILE CASE [ORG_UNIT]\n"
-                        "cases: hello good bad_sig gap key_mismatch unknown_indicator\n"
+                        "cases: hello good blind bad_sig gap key_mismatch unknown_indicator\n"
                         "       bad_period out_of_range bad_utf8 equivocation org_unit\n"
-                        "       garbage oversized\n");
+                        "       garbage oversized nocurve replay (BADPEER_FILE=envelope)\n"
+                        "env BADPEER_TRANSPORT_KEY=FILE: CURVE keys of FILE\n");
         return 2;
     }
     if (sodium_init() < 0)
@@ -260,7 +324,14 @@ main(int argc, char **argv)
     p.sock = zmq_socket(p.ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(p.sock, ZMQ_LINGER, &linger, sizeof linger);
-    int rc = zmq_connect(p.sock, argv[1]) == 0 ? run_case(&p, argv[4]) : -1;
+    const char *c = argv[4];
+    if (strcmp(c, "nocurve") == 0)
+        c = "good";
+    else if (curve_client(p.sock, curve, p.id) != 0) {
+        cds_identity_destroy(&p.id);
+        return 3;
+    }
+    int rc = zmq_connect(p.sock, argv[1]) == 0 ? run_case(&p, c) : -1;
     zmq_close(p.sock);
     zmq_ctx_term(p.ctx);
     cds_identity_destroy(&p.id);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cds_db.h"
@@ -444,6 +445,40 @@ test_errcode(void **state)
     assert_int_equal(cds_db_errcode(SQLITE_ERROR), CDS_ERROR);
 }
 
+/* Two processes creating the same new database at once (a `submit` beside
+ * the daemon on the first day) must both succeed: switching to WAL answers
+ * BUSY without the busy handler, and cds_db_open retries it. */
+static void
+test_concurrent_first_open(void **state)
+{
+    (void) state;
+    int failures = 0;
+    for (int round = 0; round < 20; round++) {
+        char p[160];
+        snprintf(p, sizeof p, "%s/race%d.db", dir, round);
+        pid_t kids[2];
+        for (int k = 0; k < 2; k++) {
+            kids[k] = fork();
+            assert_true(kids[k] >= 0);
+            if (kids[k] == 0) {
+                int err = 0;
+                cds_db_t *db = cds_db_open(p, migrations, 3, 0, &err);
+                int ok = db && cds_db_exec(db, "INSERT INTO item(name)"
+                                               " VALUES ('x')") == CDS_OK;
+                cds_db_close(&db);
+                _exit(ok ? 0 : 1);
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            int st = 0;
+            assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                failures++;
+        }
+    }
+    assert_int_equal(failures, 0);
+}
+
 int
 main(void)
 {
@@ -462,6 +497,7 @@ main(void)
         T(test_fail_logs),
         T(test_quick_check),
         T(test_errcode),
+        T(test_concurrent_first_open),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

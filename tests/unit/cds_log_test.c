@@ -208,6 +208,46 @@ test_long_line_truncated(void **state)
     free(out);
 }
 
+static size_t
+count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* A burst of identical lines: `burst` written, the rest counted and
+ * reported on the first identical line after the window; other lines are
+ * never held back; burst 0 turns it off. */
+static void
+test_rate_limit(void **state)
+{
+    cds_log_init("cdsync-test", CDS_LOG_INFO);
+    cds_log_set_rate(2, 200);
+    capture_start();
+    for (int i = 0; i < 7; i++)
+        cds_log(CDS_LOG_WARN, "drop", "reason=unknown_key kind=%d", 3);
+    cds_log(CDS_LOG_WARN, "drop", "reason=unknown_key kind=%d", 4);
+    uint64_t deadline = cds_mono_ms() + 5000, start = cds_mono_ms();
+    while (cds_mono_ms() - start < 200 && cds_mono_ms() < deadline)
+        ;                              /* the window must pass: a condition */
+    cds_log(CDS_LOG_WARN, "drop", "reason=unknown_key kind=%d", 3);
+    char *out = capture_end();
+    assert_int_equal(count_of(out, "kind=3"), 3);
+    assert_int_equal(count_of(out, "kind=4\n"), 1);
+    assert_non_null(strstr(out, "kind=3 repeated=5\n"));
+    free(out);
+    cds_log_set_rate(0, 0);
+    capture_start();
+    for (int i = 0; i < 7; i++)
+        cds_log(CDS_LOG_WARN, "drop", "reason=x");
+    out = capture_end();
+    assert_int_equal(count_of(out, "reason=x\n"), 7);
+    free(out);
+    cds_log_set_rate(5, 10000);
+}
+
 int
 main(void)
 {
@@ -219,6 +259,7 @@ main(void)
         cmocka_unit_test(test_logq_rotation),
         cmocka_unit_test(test_logq_long_value),
         cmocka_unit_test(test_long_line_truncated),
+        cmocka_unit_test(test_rate_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -166,6 +166,50 @@ test_revoke_and_list(void **state)
     free(buf);
 }
 
+/* enroll --replaces: new key gets the old units, old is revoked and
+ * linked, in one step; bad inputs change nothing. */
+static void
+test_replace(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], *buf = NULL, pub2[CDS_PUBID_LEN], fpr2[CDS_FPR_LEN];
+    size_t len = 0;
+    uint8_t spk[CDS_PK_BYTES] = { 9, 9 }, cpk[CDS_PK_BYTES] = { 8, 8 };
+    cds_pubid_format(spk, cpk, pub2, sizeof pub2);
+    cds_fingerprint(spk, fpr2);
+    FILE *f = open_memstream(&buf, &len);
+    const char *units[] = { "C1", "C2" };
+    assert_int_equal(enroll_add(fx->store, fx->pubid, units, 2, "a", 1, f,
+                                err, sizeof err), CDS_OK);
+    assert_int_equal(enroll_replace(fx->store, pub2, "0123456789abcdef", NULL,
+                                    0, NULL, 2, f, err, sizeof err),
+                     CDS_ENOTFOUND);
+    assert_int_equal(enroll_replace(fx->store, fx->pubid, fx->fpr, NULL, 0,
+                                    NULL, 2, f, err, sizeof err), CDS_EUSAGE);
+    assert_int_equal(enroll_replace(fx->store, "cds1:x", fx->fpr, NULL, 0,
+                                    NULL, 2, f, err, sizeof err),
+                     CDS_EMALFORMED);
+    assert_int_equal(enroll_replace(fx->store, pub2, fx->fpr, NULL, 0, NULL,
+                                    3, f, err, sizeof err), CDS_OK);
+    fclose(f);
+    assert_non_null(strstr(buf, "replaces="));
+    assert_non_null(strstr(buf, fpr2));
+    free(buf);
+    store_agent_t a, b;
+    char list[64];
+    assert_int_equal(store_agent_find_fpr(fx->store, fx->fpr, &a), CDS_OK);
+    assert_int_equal(a.revoked_at_ms, 3);
+    assert_int_equal(store_agent_find_fpr(fx->store, fpr2, &b), CDS_OK);
+    assert_int_equal(b.revoked_at_ms, 0);
+    assert_string_equal(b.label, "a");
+    assert_int_equal(store_agent_units(fx->store, b.id, list, sizeof list),
+                     CDS_OK);
+    assert_string_equal(list, "C1,C2");
+    /* The ZAP lookup by CURVE key finds each key's own row. */
+    assert_int_equal(store_agent_find_curve(fx->store, cpk, &b), CDS_OK);
+    assert_string_equal(b.fpr, fpr2);
+}
+
 int
 main(void)
 {
@@ -175,6 +219,7 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_and_list, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -427,12 +427,79 @@ test_unknown_and_revoked_key(void **state)
     assert_int_equal(store_agent_revoke(fx->store, a.id, 5), CDS_OK);
     memset(fx->head, 0, sizeof fx->head);
     make_batch(fx, 1, u, 1, NULL, &data, &len);
-    ack = send_batch(fx, data, len, NULL);
-    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
-    assert_int_equal(ack->error, CDS_EREVOKED);
-    cds_msg_free(ack);
+    ingest_result_t r;
+    ingest_one(fx, data, len, &r);
+    /* A revoked key is recorded, and answered with nothing at all. */
+    assert_int_equal(r.code, CDS_EREVOKED);
+    assert_null(r.reply);
+    ingest_result_clear(&r);
     assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
     assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 2);
+    free(data);
+}
+
+/* Future timestamps beyond the configured skew are refused per update;
+ * old ones (> 30 days) are applied and flagged in history. */
+static void
+test_clock_skew_and_old(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[3] = {
+        upd("C1", "CDS01", "2023", "1", NOW + 2 * 3600 * 1000ull), /* +2 h */
+        upd("C1", "CDS01", "2022", "2", NOW - 40ull * 86400000ull), /* old */
+        upd("C1", "CDS01", "2021", "3", NOW + 30 * 60 * 1000ull),  /* +30 m */
+    };
+    ingest_set_max_skew(fx->ingest, 3600 * 1000);                 /* 1 h */
+    make_batch(fx, 1, u, 3, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->n_rejections, 1);
+    assert_int_equal(ack->rejections[0]->seq, 1);
+    assert_int_equal(ack->rejections[0]->code, CDS_EFUTURE);
+    cds_msg_free(ack);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log WHERE seq = 2"
+                               " AND status = 0 AND field = 'hlc' AND message"
+                               " LIKE 'old_timestamp: 40 days%'"), 1);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log WHERE seq = 3"
+                               " AND status = 0 AND message IS NULL"), 1);
+}
+
+/* A batch signed by the agent but received over a CURVE connection whose
+ * User-Id is another agent's fingerprint: refused, recorded, no answer;
+ * over its own connection it applies. */
+static void
+test_transport_key_mismatch(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    ingest_result_t r;
+    char fpr[CDS_FPR_LEN];
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    make_batch(fx, 1, u, 1, NULL, &data, &len);
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_message_as(fx->ingest, data, len,
+                                       "0123456789abcdef", NOW, &r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(r.code, CDS_EKEYMISMATCH);
+    assert_null(r.reply);
+    ingest_result_clear(&r);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code = 10"),
+                     1);
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), fpr);
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_message_as(fx->ingest, data, len, fpr, NOW, &r),
+                     CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(r.code, CDS_OK);
+    assert_non_null(r.reply);
+    ingest_result_clear(&r);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 1);
     free(data);
 }
 
@@ -475,7 +542,7 @@ test_per_update_rejections(void **state)
     fx_t *fx = *state;
     uint8_t *data;
     size_t len;
-    cds_update_t u[7] = {
+    cds_update_t u[8] = {
         upd("C1", "CDS01", "2023", "10", 1000),     /* ok */
         upd("C3", "CDS01", "2023", "10", 1000),     /* not enrolled */
         upd("ZZ", "CDS01", "2023", "10", 1000),     /* unknown org unit */
@@ -483,20 +550,23 @@ test_per_update_rejections(void **state)
         upd("C1", "CDS02", "2023Q5", "10", 1000),   /* bad period */
         upd("C1", "CDS01", "2023", "140", 1000),    /* out of range */
         upd("C2", "CDS02", "202302", "7", 1000),    /* ok */
+        upd("C3", "CDS02", "202303", "7", 1000),    /* still not enrolled:
+                                                     * no memo of a refusal */
     };
-    make_batch(fx, 1, u, 7, NULL, &data, &len);
+    make_batch(fx, 1, u, 8, NULL, &data, &len);
     Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
     assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
-    assert_int_equal(ack->acked_seq, 7);
-    assert_int_equal(ack->n_rejections, 5);
+    assert_int_equal(ack->acked_seq, 8);
+    assert_int_equal(ack->n_rejections, 6);
     const struct { uint64_t seq; int code; const char *field; } want[] = {
         { 2, CDS_ENOTALLOWED, "org_unit" },
         { 3, CDS_EUNKNOWNORGUNIT, "org_unit" },
         { 4, CDS_EUNKNOWNINDICATOR, NULL },
         { 5, CDS_EBADPERIOD, NULL },
         { 6, CDS_ERANGE, NULL },
+        { 8, CDS_ENOTALLOWED, "org_unit" },
     };
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 6; i++) {
         assert_int_equal(ack->rejections[i]->seq, want[i].seq);
         assert_int_equal(ack->rejections[i]->code, want[i].code);
         assert_false(ack->rejections[i]->retry);
@@ -506,13 +576,13 @@ test_per_update_rejections(void **state)
     }
     cds_msg_free(ack);
     assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 2);
-    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 7);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 8);
     assert_int_equal(count(fx, "SELECT count(*) FROM update_log"
                                " WHERE status = 16 AND seq = 6"), 1);
     /* A resend repeats the rejections (the first ack may have been lost). */
     ack = send_batch(fx, data, len, NULL);
     assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
-    assert_int_equal(ack->n_rejections, 5);
+    assert_int_equal(ack->n_rejections, 6);
     assert_int_equal(ack->rejections[4]->code, CDS_ERANGE);
     cds_msg_free(ack);
     free(data);
@@ -775,6 +845,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),
         T(test_bad_signature), T(test_unknown_and_revoked_key),
+        T(test_transport_key_mismatch), T(test_clock_skew_and_old),
         T(test_key_mismatch), T(test_chain_broken),
         T(test_per_update_rejections), T(test_oversized_and_garbage),
         T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),

@@ -2,7 +2,8 @@
  *  within its full-jitter bounds, batches respect both the count and the
  *  byte bound and chain correctly, one daemon per state_dir, sockets are
  *  set up and torn down (wake.sock appears and goes), a stop request ends
- *  the loop. */
+ *  the loop; against a scripted CURVE aggregator, heartbeats carry the
+ *  agent's figures and an unanswered one sends it back to HELLO. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,9 @@
 #include "cds_log.h"
 #include "outbox.h"
 #include "sender.h"
+
+#include <pthread.h>
+#include <zmq.h>
 
 typedef struct {
     char dir[64];
@@ -250,6 +254,164 @@ test_new_run_stop(void **state)
     cds_identity_destroy(&agg);
 }
 
+/* ---- heartbeats against a scripted aggregator (ROUTER, CURVE) --------- */
+
+typedef struct {
+    sender_t *s;
+    int rc;
+} run_arg_t;
+
+static void *
+run_thread(void *p)
+{
+    run_arg_t *a = p;
+    a->rc = sender_run(a->s);
+    return NULL;
+}
+
+/* Next message from the agent within ms: its decoded, verified envelope
+ * (caller frees), routing id into id/idlen. NULL on timeout. */
+static Cdsync__Envelope *
+next_msg(void *router, const cds_identity_t *agg, long ms, uint8_t *id,
+         size_t *idlen)
+{
+    zmq_pollitem_t it = {router, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, ms) <= 0)
+        return NULL;
+    int n = zmq_recv(router, id, 256, 0);
+    assert_true(n > 0);
+    *idlen = (size_t)n;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_true(zmq_msg_recv(&m, router, 0) >= 0);
+    Cdsync__Envelope *env = NULL;
+    assert_int_equal(cds_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m),
+                                         &env), CDS_OK);
+    zmq_msg_close(&m);
+    assert_int_equal(cds_envelope_verify(env, cds_identity_sign_pk(agg)),
+                     CDS_OK);
+    return env;
+}
+
+static void
+reply(void *router, const cds_identity_t *agg, const uint8_t *agent_pk,
+      const uint8_t *id, size_t idlen, Cdsync__Kind kind,
+      const ProtobufCMessage *msg)
+{
+    uint8_t *env = NULL;
+    size_t len = 0;
+    assert_int_equal(cds_envelope_seal_msg(agg, kind, agent_pk, msg, &env,
+                                           &len), CDS_OK);
+    assert_int_equal(zmq_send(router, id, idlen, ZMQ_SNDMORE), (int)idlen);
+    assert_int_equal(zmq_send(router, env, len, 0), (int)len);
+    free(env);
+}
+
+static void
+answer_hello(void *router, const cds_identity_t *agg, const uint8_t *pk,
+             const uint8_t *id, size_t idlen)
+{
+    Cdsync__HelloAnswer a = CDSYNC__HELLO_ANSWER__INIT;
+    a.version = CDS_PROTOCOL_VERSION;
+    a.agent.data = (uint8_t *)pk;
+    a.agent.len = CDS_PK_BYTES;
+    reply(router, agg, pk, id, idlen, CDSYNC__KIND__KIND_HELLO_ANSWER,
+          &a.base);
+}
+
+/* Connected agent: Heartbeats every heartbeat_ms with its figures; an
+ * answered one keeps it connected; an unanswered one sends it back to
+ * HELLO after ack_timeout_ms (a half-open link noticed by the agent). */
+static void
+test_heartbeats(void **state)
+{
+    fx_t *fx = *state;
+    char keypath[128], aggpath[128], pub[CDS_PUBID_LEN], err[256];
+    char ep[160];
+    int e = 0;
+    uint8_t id[256];
+    size_t idlen = 0;
+    snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
+    snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
+    snprintf(ep, sizeof ep, "ipc://%s/agg.sock", fx->dir);
+    assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
+    assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
+    cds_identity_t *me = cds_identity_load(keypath, &e, err, sizeof err);
+    cds_identity_t *agg = cds_identity_load(aggpath, &e, err, sizeof err);
+    assert_non_null(me);
+    assert_non_null(agg);
+    const uint8_t *pk = cds_identity_sign_pk(me);
+    cds_identity_public(agg, pub, sizeof pub);
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one,
+                                    sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY,
+                                    cds_identity_curve_sk(agg), 32), 0);
+    assert_int_equal(zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero),
+                     0);
+    assert_int_equal(zmq_bind(router, ep), 0);
+    sender_config_t cfg = {
+        .state_dir = fx->dir, .server = ep, .server_key = pub,
+        .catalog_version = "v", .batch_max = 500, .batch_bytes = 1 << 20,
+        .window = 4, .ack_timeout_ms = 300, .backoff_min_ms = 10,
+        .backoff_max_ms = 50, .heartbeat_ms = 100,
+    };
+    run_arg_t arg = { .s = sender_new(&cfg, me, fx->ob, err, sizeof err) };
+    assert_non_null(arg.s);
+    cds_signal_install();
+    cds_signal_reset();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_thread, &arg), 0);
+
+    Cdsync__Envelope *env = next_msg(router, agg, 5000, id, &idlen);
+    assert_non_null(env);
+    assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
+    cds_msg_free(env);
+    answer_hello(router, agg, pk, id, idlen);
+    /* Two heartbeats, each answered. */
+    for (int i = 0; i < 2; i++) {
+        env = next_msg(router, agg, 5000, id, &idlen);
+        assert_non_null(env);
+        assert_int_equal(env->kind, CDSYNC__KIND__KIND_HEARTBEAT);
+        Cdsync__Heartbeat *hb = cds_msg_decode(&cdsync__heartbeat__descriptor,
+                                               env->body.data, env->body.len,
+                                               &e);
+        assert_non_null(hb);
+        assert_int_equal(hb->agent.len, CDS_PK_BYTES);
+        assert_memory_equal(hb->agent.data, pk, CDS_PK_BYTES);
+        assert_int_equal(hb->queue_depth, 0);
+        assert_true(hb->clock_ms > 0);
+        assert_true(hb->agent_version && hb->agent_version[0]);
+        cds_msg_free(hb);
+        cds_msg_free(env);
+        Cdsync__HeartbeatAnswer ans = CDSYNC__HEARTBEAT_ANSWER__INIT;
+        ans.version = CDS_PROTOCOL_VERSION;
+        reply(router, agg, pk, id, idlen,
+              CDSYNC__KIND__KIND_HEARTBEAT_ANSWER, &ans.base);
+    }
+    /* The third goes unanswered: the agent says HELLO again. */
+    env = next_msg(router, agg, 5000, id, &idlen);
+    assert_non_null(env);
+    assert_int_equal(env->kind, CDSYNC__KIND__KIND_HEARTBEAT);
+    cds_msg_free(env);
+    env = next_msg(router, agg, 5000, id, &idlen);
+    assert_non_null(env);
+    assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
+    cds_msg_free(env);
+
+    cds_signal_request_stop();
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(arg.rc, CDS_OK);
+    sender_destroy(&arg.s);
+    cds_signal_reset();
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    cds_identity_destroy(&me);
+    cds_identity_destroy(&agg);
+}
+
 int
 main(void)
 {
@@ -261,6 +423,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_batch_rejects_gaps, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_run_stop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,317 @@
+/*  admin: option handling of the district-admin commands. See admin.h. */
+#include "admin.h"
+
+#include "api.h"
+
+#include "cds_catalog.h"
+#include "cds_err.h"
+#include "cds_id.h"
+#include "central.h"
+#include "completeness.h"
+#include "export.h"
+#include "history.h"
+#include "ingest.h"
+#include "orgmap.h"
+#include "rollup.h"
+
+#include <libgen.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const deadline_keys[COMPLETENESS_TYPES] = {
+    "aggregator.deadline_daily", "aggregator.deadline_weekly",
+    "aggregator.deadline_monthly", "aggregator.deadline_quarterly",
+    "aggregator.deadline_sixmonthly", "aggregator.deadline_yearly",
+};
+
+static const char *
+get(const admin_ctx_t *c, const char *key)
+{
+    return cds_config_get(c->cfg, key);
+}
+
+int
+admin_orgmap_refresh(const cds_config_t *cfg, store_t *store, char *err,
+                     size_t errlen)
+{
+    const char *path = cds_config_get(cfg, "aggregator.orgunit_map");
+    char beside[4096];
+    if (!path || !path[0]) {
+        const char *ous = cds_config_get(cfg, "aggregator.orgunits");
+        char *copy = strdup(ous ? ous : ".");
+        if (!copy)
+            return CDS_ENOMEM;
+        int n = snprintf(beside, sizeof beside, "%s/orgunit_map.csv",
+                         dirname(copy));
+        free(copy);
+        if (n < 0 || (size_t) n >= sizeof beside
+            || access(beside, R_OK) != 0)
+            return CDS_OK;     /* no mapping shipped: nothing to load */
+        path = beside;
+    }
+    return orgmap_load(store, path, NULL, err, errlen);
+}
+
+/* The single --org-unit, or NULL; CDS_EUSAGE when given twice. */
+static int
+one_org_unit(const admin_ctx_t *c, const char **ou, char *err, size_t errlen)
+{
+    const char **ous = NULL;
+    size_t n = cds_config_get_all(c->cfg, "command.org_unit", &ous);
+    *ou = n ? ous[0] : NULL;
+    if (n > 1) {
+        snprintf(err, errlen, "at most one --org-unit");
+        return CDS_EUSAGE;
+    }
+    return CDS_OK;
+}
+
+static int
+report_format(const admin_ctx_t *c, report_format_t *f, char *err,
+              size_t errlen)
+{
+    if (report_format_parse(get(c, "command.format"), f) == 0)
+        return CDS_OK;
+    snprintf(err, errlen, "format: \"%s\": expected table, csv or json",
+             get(c, "command.format"));
+    return CDS_EUSAGE;
+}
+
+static cds_catalog_t *
+load_catalog(const admin_ctx_t *c, int *code, char *err, size_t errlen)
+{
+    cds_catalog_t *cat = cds_catalog_load(get(c, "aggregator.catalog"), err,
+                                          errlen);
+    *code = cat ? CDS_OK : CDS_EMALFORMED;
+    return cat;
+}
+
+static int
+do_rollup(admin_ctx_t *c, char *err, size_t errlen)
+{
+    const char *ou = NULL, **inds = NULL;
+    report_format_t f;
+    int rc = one_org_unit(c, &ou, err, errlen);
+    if (rc == CDS_OK)
+        rc = report_format(c, &f, err, errlen);
+    size_t n = cds_config_get_all(c->cfg, "command.indicator", &inds);
+    if (rc == CDS_OK && (!ou || !get(c, "command.period"))) {
+        snprintf(err, errlen, "rollup needs --org-unit and --period");
+        rc = CDS_EUSAGE;
+    }
+    if (rc == CDS_OK)
+        rc = admin_orgmap_refresh(c->cfg, c->store, err, errlen);
+    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
+                                      : NULL;
+    rollup_rules_t *rules = cat ? rollup_rules_load(get(c,
+                                                        "aggregator.catalog"),
+                                                    err, errlen)
+                                : NULL;
+    if (cat && !rules)
+        rc = CDS_EMALFORMED;
+    if (rc == CDS_OK)
+        rc = rollup_run(c->store, cat, rules, ou, get(c, "command.period"),
+                        inds, n, f, c->out, err, errlen);
+    rollup_rules_destroy(&rules);
+    cds_catalog_destroy(&cat);
+    return rc;
+}
+
+static int
+deadlines(const admin_ctx_t *c, completeness_opts_t *o, char *err,
+          size_t errlen)
+{
+    for (int i = 0; i < COMPLETENESS_TYPES; i++) {
+        long v = 0;
+        if (cds_config_get_long(c->cfg, deadline_keys[i], &v, err, errlen)
+                != CDS_OK
+            || v < 0 || v > 3660) {
+            snprintf(err, errlen, "%s: \"%s\": expected 0..3660 days",
+                     deadline_keys[i] + strlen("aggregator."),
+                     get(c, deadline_keys[i]));
+            return CDS_EUSAGE;
+        }
+        o->deadline_days[i] = (int) v;
+    }
+    return CDS_OK;
+}
+
+static int
+do_completeness(admin_ctx_t *c, char *err, size_t errlen)
+{
+    completeness_opts_t o = { .period = get(c, "command.period"),
+                              .now_ms = c->now_ms };
+    report_format_t f;
+    int rc = one_org_unit(c, &o.org_unit, err, errlen);
+    if (rc == CDS_OK)
+        rc = report_format(c, &f, err, errlen);
+    if (rc == CDS_OK)
+        rc = deadlines(c, &o, err, errlen);
+    o.n_indicators = cds_config_get_all(c->cfg, "command.indicator",
+                                        (const char ***) &o.indicators);
+    if (rc == CDS_OK)
+        rc = admin_orgmap_refresh(c->cfg, c->store, err, errlen);
+    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
+                                      : NULL;
+    o.catalog = cat;
+    if (rc == CDS_OK)
+        rc = completeness_run(c->store, &o, f, c->out, err, errlen);
+    cds_catalog_destroy(&cat);
+    return rc;
+}
+
+static cds_identity_t *
+load_identity(const admin_ctx_t *c, int *code, char *err, size_t errlen)
+{
+    cds_identity_t *id = cds_identity_load(c->identity_path, code, err,
+                                           errlen);
+    if (!id && *code != CDS_EPERM)
+        *code = CDS_EMALFORMED;
+    return id;
+}
+
+static int
+do_history(admin_ctx_t *c, char *err, size_t errlen)
+{
+    const char *ou = NULL, **inds = NULL;
+    report_format_t f;
+    int rc = one_org_unit(c, &ou, err, errlen);
+    if (rc == CDS_OK)
+        rc = report_format(c, &f, err, errlen);
+    if (rc == CDS_OK
+        && cds_config_get_all(c->cfg, "command.indicator", &inds) != 1) {
+        snprintf(err, errlen, "history needs exactly one --indicator");
+        rc = CDS_EUSAGE;
+    }
+    cds_identity_t *id = rc == CDS_OK ? load_identity(c, &rc, err, errlen)
+                                      : NULL;
+    if (rc == CDS_OK)
+        rc = history_run(c->store, cds_identity_sign_pk(id), ou, inds[0],
+                         get(c, "command.period"), f, c->out, err, errlen);
+    cds_identity_destroy(&id);
+    return rc;
+}
+
+static int
+do_export(admin_ctx_t *c, char *err, size_t errlen)
+{
+    export_opts_t o = { .filter.subtree = !cds_config_get_bool(
+                            c->cfg, "command.no_subtree"),
+                        .bom = cds_config_get_bool(c->cfg, "command.bom"),
+                        .adx_periods = cds_config_get_bool(
+                            c->cfg, "command.adx_periods") };
+    const char *fmt = get(c, "command.format");
+    if (!fmt || strcmp(fmt, "table") == 0)
+        fmt = "dhis2-json";    /* the shared default is "table" */
+    if (export_format_parse(fmt, &o.format) != CDS_OK) {
+        snprintf(err, errlen, "format: \"%s\": expected dhis2-json, "
+                 "dhis2-csv or csv", fmt);
+        return CDS_EUSAGE;
+    }
+    int rc = one_org_unit(c, &o.filter.org_unit, err, errlen);
+    o.filter.n_indicators = cds_config_get_all(
+        c->cfg, "command.indicator", (const char ***) &o.filter.indicators);
+    o.filter.period = get(c, "command.period");
+    o.filter.from = get(c, "command.from");
+    o.filter.to = get(c, "command.to");
+    cds_catalog_t *cat = NULL;
+    if (rc == CDS_OK && o.format == EXPORT_CSV)
+        cat = load_catalog(c, &rc, err, errlen);
+    o.catalog = cat;
+    if (rc == CDS_OK)
+        rc = export_run(c->store, &o, c->out, err, errlen);
+    cds_catalog_destroy(&cat);
+    return rc;
+}
+
+static int
+do_import(admin_ctx_t *c, char *err, size_t errlen)
+{
+    if (c->n_args != 1) {
+        snprintf(err, errlen, "import: exactly one FILE expected");
+        return CDS_EUSAGE;
+    }
+    int rc = CDS_OK;
+    cds_identity_t *id = load_identity(c, &rc, err, errlen);
+    cds_catalog_t *cat = id ? load_catalog(c, &rc, err, errlen) : NULL;
+    ingest_t *ing = cat ? ingest_new(c->store, id, cat) : NULL;
+    if (cat && !ing)
+        rc = CDS_ENOMEM;
+    central_result_t res;
+    if (rc == CDS_OK)
+        rc = central_import_file(c->store, ing, id, cat, c->args[0],
+                                 c->now_ms, c->errf, &res, err, errlen);
+    if (rc == CDS_OK)
+        fprintf(c->out, "imported %zu row(s): %zu applied, %zu rejected, "
+                "central seq %llu..%llu\n", res.rows, res.applied,
+                res.rejected, (unsigned long long) res.first_seq,
+                (unsigned long long) res.last_seq);
+    ingest_destroy(&ing);
+    cds_catalog_destroy(&cat);
+    cds_identity_destroy(&id);
+    return rc;
+}
+
+/* token add NAME | token list | token revoke NAME */
+static int
+do_token(admin_ctx_t *c, char *err, size_t errlen)
+{
+    const char *verb = c->n_args > 0 ? c->args[0] : "";
+    char token[API_TOKEN_LEN + 1];
+    int rc;
+    if (strcmp(verb, "list") == 0 && c->n_args == 1)
+        return api_token_list(c->store, c->out);
+    if (c->n_args != 2 || (strcmp(verb, "add") != 0
+                           && strcmp(verb, "revoke") != 0)) {
+        snprintf(err, errlen, "token add NAME | token list | token revoke "
+                 "NAME");
+        return CDS_EUSAGE;
+    }
+    if (strcmp(verb, "revoke") == 0) {
+        rc = api_token_revoke(c->store, c->args[1], c->now_ms);
+        if (rc == CDS_ENOTFOUND)
+            snprintf(err, errlen, "no active token named \"%s\"",
+                     c->args[1]);
+        else if (rc == CDS_OK)
+            fprintf(c->out, "revoked token %s\n", c->args[1]);
+        return rc;
+    }
+    rc = api_token_add(c->store, c->args[1], c->now_ms, token, sizeof token,
+                       err, errlen);
+    if (rc == CDS_OK)
+        fprintf(c->out, "%s\n# token \"%s\": shown once, only its hash is "
+                "kept; use it as \"Authorization: Bearer <token>\"\n", token,
+                c->args[1]);
+    sodium_memzero(token, sizeof token);
+    return rc;
+}
+
+int
+admin_run(const char *command, admin_ctx_t *ctx, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(admin_ctx_t *, char *, size_t);
+        bool takes_args;
+    } cmds[] = {
+        { "rollup", do_rollup, false },
+        { "completeness", do_completeness, false },
+        { "history", do_history, false },
+        { "export", do_export, false },
+        { "import", do_import, true },
+        { "token", do_token, true },
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(cmds[i].name, command) != 0)
+            continue;
+        if (!cmds[i].takes_args && ctx->n_args != 0) {
+            snprintf(err, errlen, "%s: no arguments expected", command);
+            return CDS_EUSAGE;
+        }
+        return cmds[i].fn(ctx, err, errlen);
+    }
+    snprintf(err, errlen, "unknown command \"%s\"", command);
+    return CDS_EUSAGE;
+}

@@ -1,0 +1,488 @@
+/*  api: admin routes on the HTTP server and bearer tokens. See api.h; SQL
+ *  in admin_sql.h (ADMIN_SQL_TOKEN_*). Handlers run on the HTTP thread
+ *  with its read-only connection (http_req_store). */
+#include "api.h"
+
+#include "admin.h"
+#include "admin_sql.h"
+#include "cds_catalog.h"
+#include "cds_err.h"
+#include "cds_id.h"
+#include "cds_util.h"
+#include "completeness.h"
+#include "export.h"
+#include "history.h"
+#include "query.h"
+#include "rollup.h"
+#include "table.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROGRESS_EVERY 10000           /* VM steps between budget checks */
+
+typedef struct {
+    cds_catalog_t *catalog;            /* owned */
+    rollup_rules_t *rules;             /* owned */
+    uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
+    int deadline_days[COMPLETENESS_TYPES];
+} api_t;
+
+/* One request's parsed arguments (pointers into req or list). */
+typedef struct {
+    const char *org_unit, *period, *from, *to, *format;
+    bool no_subtree, wide, adx, bom;
+    char list_buf[API_MAX_ARG + 1];    /* indicator argument, split */
+    const char *inds[API_MAX_LIST];
+    size_t n_inds;
+} args_t;
+
+typedef struct {
+    long left;                         /* budget in PROGRESS_EVERY units */
+    bool exceeded;
+} budget_t;
+
+/* ---- tokens ------------------------------------------------------------- */
+
+static void
+token_hash(const char *token, uint8_t out[crypto_generichash_BYTES])
+{
+    crypto_generichash(out, crypto_generichash_BYTES,
+                       (const unsigned char *) token, strlen(token), NULL, 0);
+}
+
+/* Run one prepared write/read statement to completion; the row callback
+ * may be NULL. Returns CDS_OK or the db error. */
+static int
+step_all(cds_db_t *db, sqlite3_stmt *st, const char *what,
+         void (*row)(sqlite3_stmt *, void *), void *arg)
+{
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if (row)
+            row(st, arg);
+    int rc = step == SQLITE_DONE ? CDS_OK : cds_db_fail(db, what);
+    cds_stmt_done(st);
+    return rc;
+}
+
+static bool
+name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x21 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+int
+api_token_add(store_t *store, const char *name, uint64_t now_ms, char *out,
+              size_t outlen, char *err, size_t errlen)
+{
+    uint8_t raw[32], hash[crypto_generichash_BYTES];
+    if (!name_ok(name)) {
+        snprintf(err, errlen, "token name: 1-64 printable ASCII characters, "
+                 "no spaces");
+        return CDS_EUSAGE;
+    }
+    if (outlen < API_TOKEN_LEN + 1)
+        return CDS_ERROR;
+    randombytes_buf(raw, sizeof raw);
+    memcpy(out, "cdst_", 5);
+    sodium_bin2base64(out + 5, outlen - 5, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof raw);
+    token_hash(out, hash);
+    cds_db_t *db = store_db(store);
+    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_TOKEN_ADD);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_text(st, ":name", name);
+    cds_bind_blob(st, ":hash", hash, sizeof hash);
+    cds_bind_int64(st, ":now", (int64_t) now_ms);
+    int step = sqlite3_step(st);
+    cds_stmt_done(st);
+    sqlite3_finalize(st);
+    if ((step & 0xff) == SQLITE_CONSTRAINT) {
+        sodium_memzero(out, outlen);
+        snprintf(err, errlen, "token name \"%s\" exists already (revoke "
+                 "it or choose another name)", name);
+        return CDS_EUSAGE;
+    }
+    return step == SQLITE_DONE ? CDS_OK : cds_db_fail(db, "token add");
+}
+
+static void
+list_row(sqlite3_stmt *st, void *arg)
+{
+    char created[40], revoked[40] = "", used[40] = "";
+    cds_format_time(created, sizeof created,
+                    (uint64_t) sqlite3_column_int64(st, 1));
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+        cds_format_time(revoked, sizeof revoked,
+                        (uint64_t) sqlite3_column_int64(st, 2));
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+        cds_format_time(used, sizeof used,
+                        (uint64_t) sqlite3_column_int64(st, 3));
+    const char *cells[] = { (const char *) sqlite3_column_text(st, 0),
+                            created, revoked[0] ? revoked : "-" };
+    (void) used;
+    table_add(arg, cells);
+}
+
+int
+api_token_list(store_t *store, FILE *out)
+{
+    static const char *const header[] = { "name", "created", "revoked" };
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), ADMIN_SQL_TOKEN_LIST);
+    table_t *t = table_new(header, 3);
+    int rc = st && t ? step_all(store_db(store), st, "token list", list_row,
+                                t)
+                     : CDS_ERROR;
+    if (rc == CDS_OK)
+        table_print(t, out);
+    table_destroy(&t);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+api_token_revoke(store_t *store, const char *name, uint64_t now_ms)
+{
+    cds_db_t *db = store_db(store);
+    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_TOKEN_REVOKE);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_text(st, ":name", name);
+    cds_bind_int64(st, ":now", (int64_t) now_ms);
+    int rc = step_all(db, st, "token revoke", NULL, NULL);
+    if (rc == CDS_OK && sqlite3_changes(cds_db_handle(db)) == 0)
+        rc = CDS_ENOTFOUND;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+api_token_check(store_t *store, const char *token)
+{
+    uint8_t hash[crypto_generichash_BYTES];
+    if (!token || strlen(token) != API_TOKEN_LEN
+        || strncmp(token, "cdst_", 5) != 0)
+        return 0;
+    token_hash(token, hash);
+    cds_db_t *db = store_db(store);
+    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_TOKEN_CHECK);
+    if (!st)
+        return -CDS_ERROR;
+    cds_bind_blob(st, ":hash", hash, sizeof hash);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0
+                                    : -cds_db_fail(db, "token check");
+    cds_stmt_done(st);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- request plumbing --------------------------------------------------- */
+
+/* A query argument, checked: NULL when absent; *bad set when present but
+ * too long or not printable ASCII. */
+static const char *
+arg(http_req_t *req, const char *name, bool *bad)
+{
+    const char *v = http_req_arg(req, name);
+    if (!v)
+        return NULL;
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) v[i] < 0x20 || (unsigned char) v[i] > 0x7e)
+            *bad = true;
+    if (n == 0 || n > API_MAX_ARG)
+        *bad = true;
+    return *bad ? NULL : v;
+}
+
+static bool
+flag(http_req_t *req, const char *name)
+{
+    const char *v = http_req_arg(req, name);
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+}
+
+/* Parse the common arguments; false (400 sent) on a bad one. */
+static bool
+parse_args(http_req_t *req, args_t *a)
+{
+    bool bad = false;
+    memset(a, 0, sizeof *a);
+    a->org_unit = arg(req, "org_unit", &bad);
+    a->period = arg(req, "period", &bad);
+    a->from = arg(req, "from", &bad);
+    a->to = arg(req, "to", &bad);
+    a->format = arg(req, "format", &bad);
+    a->no_subtree = flag(req, "no_subtree");
+    a->wide = flag(req, "wide");
+    a->adx = flag(req, "adx_periods");
+    a->bom = flag(req, "bom");
+    const char *list = arg(req, "indicator", &bad);
+    if (!bad && list) {
+        snprintf(a->list_buf, sizeof a->list_buf, "%s", list);
+        for (char *save = NULL, *t = strtok_r(a->list_buf, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            if (a->n_inds == API_MAX_LIST) {
+                bad = true;
+                break;
+            }
+            a->inds[a->n_inds++] = t;
+        }
+    }
+    if (bad)
+        http_reply_error(req, 400, "bad argument: each at most 128 "
+                         "printable ASCII bytes, at most 64 indicators");
+    return !bad;
+}
+
+static int
+progress(void *p)
+{
+    budget_t *b = p;
+    if (--b->left > 0)
+        return 0;
+    b->exceeded = true;
+    return 1;
+}
+
+static unsigned
+status_for(int code)
+{
+    switch (code) {
+    case CDS_EUSAGE: case CDS_EBADPERIOD: case CDS_EUNKNOWNORGUNIT:
+    case CDS_EUNKNOWNINDICATOR: case CDS_EBADFIELD:
+        return 400;
+    case CDS_ENOTFOUND:
+        return 404;
+    default:
+        return 500;
+    }
+}
+
+/* Run fn into a buffer under the step budget, then answer. */
+typedef int (api_run_fn)(const api_t *api, store_t *store, const args_t *a,
+                         FILE *out, char *err, size_t errlen);
+
+static void
+answer(http_req_t *req, const api_t *api, const args_t *a, api_run_fn *fn,
+       const char *content_type)
+{
+    store_t *store = http_req_store(req);
+    if (!store) {
+        http_reply_error(req, 503, "database not available");
+        return;
+    }
+    sqlite3 *h = cds_db_handle(store_db(store));
+    budget_t b = { .left = API_MAX_STEPS / PROGRESS_EVERY };
+    char *buf = NULL, err[512] = "";
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (!out) {
+        http_reply_error(req, 500, "out of memory");
+        return;
+    }
+    sqlite3_progress_handler(h, PROGRESS_EVERY, progress, &b);
+    int code = fn(api, store, a, out, err, sizeof err);
+    sqlite3_progress_handler(h, 0, NULL, NULL);
+    fclose(out);
+    if (b.exceeded)
+        http_reply_error(req, 503, "query over its cost budget: narrow the "
+                         "org unit, period or indicators");
+    else if (code != CDS_OK)
+        http_reply_error(req, status_for(code), err[0] ? err
+                                                       : cds_strerror(code));
+    else if (len > API_MAX_ANSWER)
+        http_reply_error(req, 413, "answer too large: narrow the request");
+    else
+        http_reply_text(req, 200, content_type, buf, len);
+    free(buf);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+static query_opts_t
+filter_of(const args_t *a)
+{
+    query_opts_t q = { .org_unit = a->org_unit, .subtree = !a->no_subtree,
+                       .indicators = a->inds, .n_indicators = a->n_inds,
+                       .period = a->period, .from = a->from, .to = a->to,
+                       .wide = a->wide };
+    return q;
+}
+
+static int
+run_query(const api_t *api, store_t *store, const args_t *a, FILE *out,
+          char *err, size_t errlen)
+{
+    query_opts_t q = filter_of(a);
+    q.catalog = api->catalog;
+    q.format = a->format && strcmp(a->format, "csv") == 0 ? QUERY_CSV
+                                                           : QUERY_JSON;
+    return query_run(store, &q, out, err, errlen);
+}
+
+static int
+run_rollup(const api_t *api, store_t *store, const args_t *a, FILE *out,
+           char *err, size_t errlen)
+{
+    if (!a->org_unit || !a->period) {
+        snprintf(err, errlen, "rollup needs org_unit and period");
+        return CDS_EUSAGE;
+    }
+    return rollup_run(store, api->catalog, api->rules, a->org_unit,
+                      a->period, a->inds, a->n_inds, REPORT_JSON, out, err,
+                      errlen);
+}
+
+static int
+run_completeness(const api_t *api, store_t *store, const args_t *a,
+                 FILE *out, char *err, size_t errlen)
+{
+    completeness_opts_t o = { .org_unit = a->org_unit, .period = a->period,
+                              .indicators = a->inds,
+                              .n_indicators = a->n_inds,
+                              .catalog = api->catalog,
+                              .now_ms = cds_now_ms() };
+    memcpy(o.deadline_days, api->deadline_days, sizeof o.deadline_days);
+    return completeness_run(store, &o, REPORT_JSON, out, err, errlen);
+}
+
+static int
+run_history(const api_t *api, store_t *store, const args_t *a, FILE *out,
+            char *err, size_t errlen)
+{
+    if (a->n_inds != 1) {
+        snprintf(err, errlen, "history needs exactly one indicator");
+        return CDS_EUSAGE;
+    }
+    return history_run(store, api->agg_pk, a->org_unit, a->inds[0],
+                       a->period, REPORT_JSON, out, err, errlen);
+}
+
+static int
+run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
+           char *err, size_t errlen)
+{
+    export_opts_t o = { .filter = filter_of(a), .adx_periods = a->adx,
+                        .bom = a->bom, .catalog = api->catalog };
+    o.filter.wide = false;
+    if (export_format_parse(a->format ? a->format : "dhis2-json", &o.format)
+        != CDS_OK) {
+        snprintf(err, errlen, "format: expected dhis2-json, dhis2-csv or "
+                 "csv");
+        return CDS_EUSAGE;
+    }
+    return export_run(store, &o, out, err, errlen);
+}
+
+static const char *
+csv_or_json(const args_t *a)
+{
+    return a->format && strstr(a->format, "csv") ? "text/csv; charset=utf-8"
+                                                 : "application/json";
+}
+
+#define HANDLER(name, fn)                                                    \
+    static void                                                              \
+    name(http_req_t *req, void *ctx)                                         \
+    {                                                                        \
+        args_t a;                                                            \
+        if (parse_args(req, &a))                                             \
+            answer(req, ctx, &a, fn, csv_or_json(&a));                       \
+    }
+HANDLER(on_query, run_query)
+HANDLER(on_rollup, run_rollup)
+HANDLER(on_completeness, run_completeness)
+HANDLER(on_history, run_history)
+HANDLER(on_export, run_export)
+
+static bool
+on_auth(http_req_t *req, const char *token, void *ctx)
+{
+    (void) ctx;
+    store_t *store = http_req_store(req);
+    return store && api_token_check(store, token) == 1;
+}
+
+static void
+api_free(void *p)
+{
+    api_t *api = p;
+    cds_catalog_destroy(&api->catalog);
+    rollup_rules_destroy(&api->rules);
+    free(api);
+}
+
+/* Catalog, rules, our public key, deadlines, mapping refreshed. */
+static int
+api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
+         const char *identity_path, char *err, size_t errlen)
+{
+    static const char *const keys[COMPLETENESS_TYPES] = {
+        "aggregator.deadline_daily", "aggregator.deadline_weekly",
+        "aggregator.deadline_monthly", "aggregator.deadline_quarterly",
+        "aggregator.deadline_sixmonthly", "aggregator.deadline_yearly",
+    };
+    const char *cat = cds_config_get(cfg, "aggregator.catalog");
+    int code = CDS_OK;
+    if (!(api->catalog = cds_catalog_load(cat, err, errlen))
+        || !(api->rules = rollup_rules_load(cat, err, errlen)))
+        return CDS_EMALFORMED;
+    cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
+    if (!id)
+        return code ? code : CDS_EMALFORMED;
+    memcpy(api->agg_pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
+    cds_identity_destroy(&id);
+    for (int i = 0; i < COMPLETENESS_TYPES; i++) {
+        long v = 0;
+        if (cds_config_get_long(cfg, keys[i], &v, err, errlen) != CDS_OK
+            || v < 0 || v > 3660)
+            return CDS_EUSAGE;
+        api->deadline_days[i] = (int) v;
+    }
+    store_t *store = store_open(db_path, 0, &code);
+    if (!store)
+        return code;
+    code = admin_orgmap_refresh(cfg, store, err, errlen);
+    store_destroy(&store);
+    return code;
+}
+
+int
+api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
+               const char *identity_path, char *err, size_t errlen)
+{
+    api_t *api = calloc(1, sizeof *api);
+    if (!api)
+        return CDS_ENOMEM;
+    int rc = api_load(api, cfg, db_path, identity_path, err, errlen);
+    if (rc != CDS_OK || http_cleanup_add(http, api_free, api) != 0) {
+        api_free(api);
+        return rc != CDS_OK ? rc : CDS_ERROR;
+    }
+    http_set_auth(http, on_auth, NULL);
+    if (http_route_add_auth(http, "GET", "/api/query", on_query, api) != 0
+        || http_route_add_auth(http, "GET", "/api/rollup", on_rollup, api)
+               != 0
+        || http_route_add_auth(http, "GET", "/api/completeness",
+                               on_completeness, api) != 0
+        || http_route_add_auth(http, "GET", "/api/history", on_history, api)
+               != 0
+        || http_route_add_auth(http, "GET", "/api/export", on_export, api)
+               != 0) {
+        snprintf(err, errlen, "HTTP route table full");
+        return CDS_ERROR;
+    }
+    return CDS_OK;
+}

@@ -1,0 +1,66 @@
+/*  api: the district-admin HTTP JSON API on the shared HTTP server
+ *  (http.h, docs/HTTP.md), and its bearer tokens.
+ *
+ *  Routes (all GET, all need "Authorization: Bearer <token>"; arguments in
+ *  the query string, lists comma-separated):
+ *    /api/query         org_unit, no_subtree, indicator, period, from, to,
+ *                       wide, format=json|csv            (query.h)
+ *    /api/rollup        org_unit, period, indicator      (rollup.h)
+ *    /api/completeness  org_unit, period, indicator      (completeness.h)
+ *    /api/history       org_unit, indicator, period      (history.h)
+ *    /api/export        query's filters, format=dhis2-json|dhis2-csv|csv,
+ *                       adx_periods                      (export.h)
+ *  Answers are the same documents the CLI prints with --format json (or
+ *  CSV). Errors are {"error": "..."}: 400 bad argument, 401 no or bad
+ *  token (http.c), 404 nothing found, 413 answer over API_MAX_ANSWER,
+ *  503 query over its cost budget, 500 otherwise.
+ *
+ *  Bounds: each argument <= API_MAX_ARG bytes of printable ASCII, at most
+ *  API_MAX_LIST indicators; every request runs under an SQLite progress
+ *  budget (API_MAX_STEPS virtual-machine steps) so no request can hold the
+ *  HTTP thread for long; ingest runs on its own connection and thread and
+ *  is never blocked by a reader (WAL).
+ *
+ *  Tokens: `token add NAME` prints "cdst_" + 43 base64url characters (32
+ *  random bytes) once; only BLAKE2b-256 of the token (crypto_generichash)
+ *  is stored (api_token.hash), so the database never holds a usable token.
+ *  A request's token is hashed and looked up; revoked tokens are refused.
+ *  Tokens are never logged. */
+#ifndef AGG_API_H
+#define AGG_API_H
+
+#include "cds_config.h"
+#include "http.h"
+#include "store.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define API_MAX_ARG 128                /* bytes of one query argument */
+#define API_MAX_LIST 64                /* indicators in one request */
+#define API_MAX_STEPS 200000000L       /* SQLite VM steps per request */
+#define API_MAX_ANSWER (32u << 20)     /* bytes of one answer */
+#define API_TOKEN_LEN 48               /* "cdst_" + 43 chars */
+
+/* Register the routes and the token hook on http (before http_start).
+ * Reads from cfg: catalog, identity (path given), deadlines; refreshes the
+ * org-unit mapping in the database at db_path. The context is freed by
+ * http_destroy. CDS_OK or a code with a message in err. */
+int api_routes_add(http_t *http, const cds_config_t *cfg,
+                   const char *db_path, const char *identity_path,
+                   char *err, size_t errlen);
+
+/* Create token NAME (unique; printable, <= 64 bytes) and write the token
+ * into out (API_TOKEN_LEN + 1 bytes), shown once. CDS_OK; CDS_EUSAGE
+ * (bad or taken name) with a message in err; or a database error. */
+int api_token_add(store_t *store, const char *name, uint64_t now_ms,
+                  char *out, size_t outlen, char *err, size_t errlen);
+/* Print every token: name, created, revoked, never the hash. */
+int api_token_list(store_t *store, FILE *out);
+/* Revoke token NAME. CDS_OK or CDS_ENOTFOUND (unknown or already revoked). */
+int api_token_revoke(store_t *store, const char *name, uint64_t now_ms);
+/* 1 when token is a valid, unrevoked token, 0 if not, negative cds_err. */
+int api_token_check(store_t *store, const char *token);
+
+#endif

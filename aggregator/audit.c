@@ -1,0 +1,388 @@
+/*  audit: see audit.h. Batches are re-verified in C (signatures, chain);
+ *  what they say goes into temp.exp, and the comparisons with update_log
+ *  and datavalue are SQL joins (audit_sql.h). */
+#include "audit.h"
+
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_util.h"
+#include "audit_sql.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEXT_MAX 2200          /* one field as text (hex of 1 KiB + margin) */
+
+typedef struct {
+    cds_db_t *db;
+    const uint8_t *agg_pk;
+    FILE *out;
+    audit_summary_t *sum;
+    sqlite3_stmt *insert;      /* AUDIT_SQL_EXP_INSERT */
+} audit_t;
+
+static void
+problem(audit_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+problem(audit_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(a->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', a->out);
+    a->sum->problems++;
+}
+
+/* Column as text into buf (returned): NULL -> "", blob -> hex. NULL and
+ * "" compare equal on purpose: optional text is stored either way. */
+static const char *
+col_str(sqlite3_stmt *st, int i, char *buf, size_t len)
+{
+    int t = sqlite3_column_type(st, i);
+    buf[0] = '\0';
+    if (t == SQLITE_NULL)
+        return buf;
+    if (t == SQLITE_BLOB) {
+        size_t n = (size_t) sqlite3_column_bytes(st, i);
+        if (2 * n + 1 > len)
+            n = (len - 1) / 2;
+        return cds_hex(buf, sqlite3_column_blob(st, i), n);
+    }
+    snprintf(buf, len, "%s", (const char *) sqlite3_column_text(st, i));
+    return buf;
+}
+
+/* ---- 1. kept batches --------------------------------------------------- */
+
+static int
+exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
+           const cds_update_t *u, const uint8_t *hash, const uint8_t *head)
+{
+    sqlite3_stmt *st = a->insert;
+    cds_bind_int64(st, ":agent_id", agent_id);
+    cds_bind_int64(st, ":seq", (int64_t) u->seq);
+    cds_bind_int64(st, ":batch_id", batch_id);
+    cds_bind_blob(st, ":hash", hash, CDS_HASH_BYTES);
+    cds_bind_blob(st, ":head", head, CDS_HASH_BYTES);
+    cds_bind_text(st, ":org_unit", u->org_unit);
+    cds_bind_text(st, ":indicator", u->indicator);
+    cds_bind_text(st, ":period", u->period);
+    cds_bind_text(st, ":disagg", u->disagg);
+    /* As store.c binds it: a delete keeps "" as its value. */
+    cds_bind_text(st, ":value", u->deleted ? "" : (u->value ? u->value : ""));
+    cds_bind_int64(st, ":deleted", u->deleted);
+    cds_bind_text(st, ":comment", u->comment);
+    cds_bind_text(st, ":stored_by", u->stored_by);
+    cds_bind_int64(st, ":followup", u->followup);
+    cds_bind_int64(st, ":hlc", (int64_t) u->hlc);
+    int rc = sqlite3_step(st);
+    cds_stmt_done(st);
+    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(a->db, "audit: exp");
+}
+
+/* Shape, range and internal chain of a verified batch body; then record
+ * its updates. */
+static int
+batch_body(audit_t *a, int64_t id, int64_t agent_id, const char *fpr,
+           int64_t first, int64_t last, const Cdsync__Batch *b,
+           const uint8_t *signer)
+{
+    if (b->agent.len != CDS_PK_BYTES
+        || sodium_memcmp(b->agent.data, signer, CDS_PK_BYTES) != 0) {
+        problem(a, "batch id=%" PRId64 " agent=%s problem=names_other_agent",
+                id, fpr);
+        return CDS_OK;
+    }
+    if ((int64_t) b->first_seq != first || (int64_t) b->last_seq != last
+        || b->n_updates != (size_t) (last - first + 1)
+        || b->prev_head.len != CDS_HASH_BYTES
+        || b->head.len != CDS_HASH_BYTES) {
+        problem(a, "batch id=%" PRId64 " agent=%s problem=range_differs "
+                "stored=%" PRId64 "..%" PRId64 " signed=%" PRIu64 "..%" PRIu64
+                " (batch swapped or edited)", id, fpr, first, last,
+                b->first_seq, b->last_seq);
+        return CDS_OK;
+    }
+    uint8_t prev[CDS_HASH_BYTES], hash[CDS_HASH_BYTES];
+    memcpy(prev, b->prev_head.data, CDS_HASH_BYTES);
+    int rc = CDS_OK;
+    for (size_t i = 0; rc == CDS_OK && i < b->n_updates; i++) {
+        cds_update_t u;
+        cds_update_from_pb(b->updates[i], &u);
+        if (u.seq != (uint64_t) first + i) {
+            problem(a, "batch id=%" PRId64 " agent=%s problem=bad_seq "
+                    "index=%zu seq=%" PRIu64, id, fpr, i, u.seq);
+            return CDS_OK;
+        }
+        cds_update_hash(&u, hash);
+        cds_chain_next(prev, hash, prev);
+        rc = exp_insert(a, agent_id, id, &u, hash, prev);
+    }
+    if (rc == CDS_OK && sodium_memcmp(prev, b->head.data, CDS_HASH_BYTES))
+        problem(a, "batch id=%" PRId64 " agent=%s problem=chain_broken "
+                "(updates do not end at the signed head)", id, fpr);
+    return rc;
+}
+
+/* One kept batch row: envelope, signer, signature, body. */
+static int
+batch_one(audit_t *a, sqlite3_stmt *st)
+{
+    int64_t id = sqlite3_column_int64(st, 0);
+    int64_t agent_id = sqlite3_column_int64(st, 1);
+    int64_t first = sqlite3_column_int64(st, 2), last = sqlite3_column_int64(st, 3);
+    const uint8_t *raw = sqlite3_column_blob(st, 4);
+    size_t len = (size_t) sqlite3_column_bytes(st, 4);
+    const uint8_t *pk = sqlite3_column_blob(st, 5);
+    const char *fpr = (const char *) sqlite3_column_text(st, 6);
+    Cdsync__Envelope *env = NULL;
+    Cdsync__Batch *b = NULL;
+    int err = CDS_OK, rc = CDS_OK;
+    a->sum->batches++;
+    if (!raw || cds_envelope_decode(raw, len, &env) != CDS_OK
+        || env->kind != CDSYNC__KIND__KIND_BATCH)
+        problem(a, "batch id=%" PRId64 " agent=%s problem=envelope_malformed",
+                id, fpr);
+    else if (!pk || sodium_memcmp(env->signer.data, pk, CDS_PK_BYTES) != 0)
+        problem(a, "batch id=%" PRId64 " agent=%s problem=signed_by_other_key"
+                " (batch swapped between agents?)", id, fpr);
+    else if (cds_envelope_verify(env, a->agg_pk) != CDS_OK)
+        problem(a, "batch id=%" PRId64 " agent=%s problem=bad_signature "
+                "(batch bytes altered)", id, fpr);
+    else if (!(b = cds_msg_decode(&cdsync__batch__descriptor, env->body.data,
+                                  env->body.len, &err)))
+        problem(a, "batch id=%" PRId64 " agent=%s problem=body_malformed",
+                id, fpr);
+    else
+        rc = batch_body(a, id, agent_id, fpr, first, last, b, pk);
+    cds_msg_free(b);
+    cds_msg_free(env);
+    return rc;
+}
+
+static int
+check_batches(audit_t *a)
+{
+    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_BATCHES);
+    if (!st)
+        return CDS_ERROR;
+    int rc, code = CDS_OK;
+    while (code == CDS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        code = batch_one(a, st);
+    if (code == CDS_OK && rc != SQLITE_DONE)
+        code = cds_db_fail(a->db, "audit: batches");
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* ---- 2. history -------------------------------------------------------- */
+
+static const char *const log_fields[] = {
+    "org_unit", "indicator", "period", "disagg", "value", "deleted",
+    "comment", "stored_by", "followup", "hlc",
+};
+#define N_LOG_FIELDS (sizeof log_fields / sizeof log_fields[0])
+
+/* Compare one history row with the batch update it refers to. */
+static void
+history_fields(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
+               int64_t batch)
+{
+    static char x[TEXT_MAX], y[TEXT_MAX];
+    if (sqlite3_column_int(st, 14) == 0) {
+        problem(a, "history agent=%s seq=%" PRId64 " batch=%" PRId64
+                " problem=not_in_signed_batch (the batch it refers to does "
+                "not hold a verified update with this seq)", fpr, seq, batch);
+        return;
+    }
+    if (strcmp(col_str(st, 2, x, sizeof x), col_str(st, 15, y, sizeof y)))
+        problem(a, "history agent=%s seq=%" PRId64 " batch=%" PRId64
+                " field=content_hash stored=%s signed=%s", fpr, seq, batch,
+                x, y);
+    for (size_t f = 0; f < N_LOG_FIELDS; f++) {
+        col_str(st, 4 + (int) f, x, sizeof x);
+        col_str(st, 17 + (int) f, y, sizeof y);
+        if (strcmp(x, y) != 0)
+            problem(a, "history agent=%s seq=%" PRId64 " batch=%" PRId64
+                    " field=%s stored=%s signed=%s", fpr, seq, batch,
+                    log_fields[f], cds_logq(x), cds_logq(y));
+    }
+}
+
+/* The head after this row, from the signed content when there is one. */
+static void
+history_chain(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
+              uint8_t prev[CDS_HASH_BYTES], bool *known)
+{
+    int hcol = sqlite3_column_int(st, 14) ? 15 : 2;
+    const uint8_t *h = sqlite3_column_blob(st, hcol);
+    const uint8_t *stored = sqlite3_column_blob(st, 3);
+    if (!h || sqlite3_column_bytes(st, hcol) != CDS_HASH_BYTES) {
+        *known = false;
+        return;
+    }
+    cds_chain_next(prev, h, prev);
+    if (*known && (!stored || sqlite3_column_bytes(st, 3) != CDS_HASH_BYTES
+                   || sodium_memcmp(stored, prev, CDS_HASH_BYTES) != 0)) {
+        char s[2 * CDS_HASH_BYTES + 1] = "", e[2 * CDS_HASH_BYTES + 1];
+        if (stored && sqlite3_column_bytes(st, 3) == CDS_HASH_BYTES)
+            cds_hex(s, stored, CDS_HASH_BYTES);
+        problem(a, "history agent=%s seq=%" PRId64 " field=chain_head "
+                "stored=%s expected=%s", fpr, seq, s,
+                cds_hex(e, prev, CDS_HASH_BYTES));
+    }
+    *known = true;
+}
+
+typedef struct {
+    int64_t id;
+    char fpr[CDS_FPR_LEN];
+    int64_t applied;
+    uint8_t head[CDS_HASH_BYTES];
+} agent_row_t;
+
+static int
+history_agent(audit_t *a, sqlite3_stmt *st, const agent_row_t *ag)
+{
+    uint8_t prev[CDS_HASH_BYTES] = { 0 };
+    bool known = true;
+    int64_t expect = 1;
+    int rc;
+    cds_bind_int64(st, ":agent_id", ag->id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        int64_t batch = sqlite3_column_int64(st, 1);
+        a->sum->history++;
+        if (seq > expect) {
+            problem(a, "history agent=%s seq=%" PRId64 "..%" PRId64
+                    " problem=missing_rows", ag->fpr, expect, seq - 1);
+            known = false;     /* cannot chain across the hole */
+        }
+        expect = seq + 1;
+        if (seq > ag->applied)
+            problem(a, "history agent=%s seq=%" PRId64 " problem=beyond_"
+                    "applied_seq applied_seq=%" PRId64, ag->fpr, seq,
+                    ag->applied);
+        history_fields(a, st, ag->fpr, seq, batch);
+        history_chain(a, st, ag->fpr, seq, prev, &known);
+    }
+    cds_stmt_done(st);
+    if (rc != SQLITE_DONE)
+        return cds_db_fail(a->db, "audit: history");
+    if (expect <= ag->applied)
+        problem(a, "history agent=%s seq=%" PRId64 "..%" PRId64
+                " problem=missing_rows", ag->fpr, expect, ag->applied);
+    else if (known && ag->applied > 0
+             && sodium_memcmp(prev, ag->head, CDS_HASH_BYTES) != 0)
+        problem(a, "agent agent=%s field=applied_head problem=differs_from_"
+                "history_chain", ag->fpr);
+    return CDS_OK;
+}
+
+static int
+check_history(audit_t *a)
+{
+    sqlite3_stmt *ags = cds_db_prepare(a->db, AUDIT_SQL_AGENTS);
+    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_LOG_VS_EXP);
+    int rc = SQLITE_DONE, code = ags && st ? CDS_OK : CDS_ERROR;
+    while (code == CDS_OK && (rc = sqlite3_step(ags)) == SQLITE_ROW) {
+        agent_row_t ag = { .id = sqlite3_column_int64(ags, 0),
+                           .applied = sqlite3_column_int64(ags, 2) };
+        snprintf(ag.fpr, sizeof ag.fpr, "%s",
+                 (const char *) sqlite3_column_text(ags, 1));
+        if (sqlite3_column_bytes(ags, 3) == CDS_HASH_BYTES)
+            memcpy(ag.head, sqlite3_column_blob(ags, 3), CDS_HASH_BYTES);
+        code = history_agent(a, st, &ag);
+    }
+    if (code == CDS_OK && rc != SQLITE_DONE)
+        code = cds_db_fail(a->db, "audit: agents");
+    sqlite3_finalize(ags);
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* ---- 3. current values --------------------------------------------------- */
+
+static const char *const value_fields[] = {
+    "value", "deleted", "comment", "stored_by", "followup", "hlc", "agent",
+    "seq",
+};
+#define N_VALUE_FIELDS (sizeof value_fields / sizeof value_fields[0])
+
+static void
+value_row(audit_t *a, sqlite3_stmt *st)
+{
+    static char x[TEXT_MAX], y[TEXT_MAX];
+    char key[4 * 80];
+    snprintf(key, sizeof key, "org_unit=%s indicator=%s period=%s disagg=%s",
+             cds_logq((const char *) sqlite3_column_text(st, 0)),
+             cds_logq((const char *) sqlite3_column_text(st, 1)),
+             cds_logq((const char *) sqlite3_column_text(st, 2)),
+             cds_logq((const char *) sqlite3_column_text(st, 3)));
+    a->sum->values++;
+    if (!sqlite3_column_int(st, 13)) {
+        problem(a, "value %s problem=missing (expected %s from agent=%s "
+                "seq=%s)", key, cds_logq(col_str(st, 5, x, sizeof x)),
+                col_str(st, 11, y, sizeof y),
+                (const char *) sqlite3_column_text(st, 12));
+        return;
+    }
+    if (!sqlite3_column_int(st, 4)) {
+        problem(a, "value %s problem=not_from_any_signed_update stored=%s",
+                key, cds_logq(col_str(st, 14, x, sizeof x)));
+        return;
+    }
+    for (size_t f = 0; f < N_VALUE_FIELDS; f++) {
+        col_str(st, 14 + (int) f, x, sizeof x);
+        col_str(st, 5 + (int) f, y, sizeof y);
+        if (strcmp(x, y) != 0)
+            problem(a, "value %s field=%s stored=%s expected=%s", key,
+                    value_fields[f], cds_logq(x), cds_logq(y));
+    }
+}
+
+static int
+check_values(audit_t *a)
+{
+    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_VALUES);
+    if (!st)
+        return CDS_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        value_row(a, st);
+    int code = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(a->db, "audit: values");
+    sqlite3_finalize(st);
+    return code;
+}
+
+int
+audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
+          audit_summary_t *sum)
+{
+    audit_t a = { .db = store_db(store), .agg_pk = agg_pk, .out = out,
+                  .sum = sum };
+    memset(sum, 0, sizeof *sum);
+    /* One read transaction: a consistent snapshot while the daemon runs. */
+    int code = cds_db_exec(a.db, "BEGIN");
+    if (code == CDS_OK)
+        code = cds_db_exec(a.db, AUDIT_SQL_CREATE);
+    if (code == CDS_OK && !(a.insert = cds_db_prepare(a.db,
+                                                      AUDIT_SQL_EXP_INSERT)))
+        code = CDS_ERROR;
+    if (code == CDS_OK)
+        code = check_batches(&a);
+    if (code == CDS_OK)
+        code = check_history(&a);
+    if (code == CDS_OK)
+        code = check_values(&a);
+    sqlite3_finalize(a.insert);
+    cds_db_exec(a.db, "ROLLBACK");
+    return code;
+}

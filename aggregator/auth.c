@@ -1,0 +1,459 @@
+/*  auth: ZAP handler thread for CURVE and the reports of refused
+ *  handshakes. See auth.h for the rule and the invariant.
+ *  Uses libzmq directly (like server.c): the handler must live in the
+ *  server's own context, which czmq's zauth (zsys context) cannot. */
+#include "auth.h"
+
+#include "cds_db.h"
+#include "cds_err.h"
+#include "cds_log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_FRAMES_MAX 8               /* CURVE requests have 7 */
+#define ADDRESS_LEN 64
+
+/* One refused handshake, passed from the handler thread to the owner of
+ * the database writer as raw bytes over an inproc PUSH/PULL pipe. */
+typedef struct {
+    int code;                          /* cds_err reason */
+    bool has_agent;                    /* key belongs to an agent row */
+    uint8_t curve_pk[CDS_PK_BYTES];    /* client key (0s if none) */
+    uint8_t sign_pk[CDS_PK_BYTES];     /* agent's signing key if known */
+    char fpr[CDS_FPR_LEN];             /* agent fingerprint or "-" */
+    char address[ADDRESS_LEN];         /* peer address from ZAP */
+    char why[128];                     /* human explanation */
+} denial_t;
+
+struct auth {
+    void *ctx;                         /* borrowed server context */
+    void *zap;                         /* REP, handler thread */
+    void *push;                        /* PUSH, handler thread */
+    void *pull;                        /* PULL, owner thread */
+    void *ctl_owner, *ctl_thread;      /* PAIR pipe: stop request */
+    void *monitor;                     /* PAIR, owner thread, or NULL */
+    store_t *store;                    /* read-only, handler thread */
+    pthread_t thread;
+    bool started;
+    atomic_uint_fast64_t admitted, denied;
+    /* Report limiter (owner thread). */
+    uint64_t window_start;
+    unsigned in_window;
+    unsigned long suppressed;
+};
+
+static void *
+pair_socket(void *ctx, int type, const char *endpoint, bool bind)
+{
+    void *s = zmq_socket(ctx, type);
+    int zero = 0;
+    if (!s)
+        return NULL;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if ((bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint)) != 0) {
+        cds_log(CDS_LOG_ERROR, "auth_socket_failed", "endpoint=%s error=%s",
+                cds_logq(endpoint), cds_logq(zmq_strerror(errno)));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---- the decision --------------------------------------------------------- */
+
+int
+auth_decide(store_t *store, const char *domain, const char *mechanism,
+            const uint8_t *key, size_t key_len, char *user_id,
+            store_agent_t *agent, bool *has_agent)
+{
+    *has_agent = false;
+    user_id[0] = '\0';
+    if (!domain || strcmp(domain, AUTH_DOMAIN) != 0 || !mechanism
+        || strcmp(mechanism, "CURVE") != 0 || key_len != CDS_PK_BYTES)
+        return CDS_EMALFORMED;
+    int rc = store_agent_find_curve(store, key, agent);
+    if (rc != CDS_OK)
+        return rc == CDS_ENOTFOUND ? CDS_EUNKNOWNKEY : rc;
+    *has_agent = true;
+    if (agent->revoked_at_ms != 0)
+        return CDS_EREVOKED;
+    snprintf(user_id, CDS_FPR_LEN, "%s", agent->fpr);
+    return CDS_OK;
+}
+
+/* ---- handler thread -------------------------------------------------------- */
+
+/* Copy frame i as a NUL-terminated string into buf ("" if absent). */
+static void
+frame_str(zmq_msg_t *f, int n, int i, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (i >= n || len == 0)
+        return;
+    size_t sz = zmq_msg_size(&f[i]);
+    if (sz >= len)
+        sz = len - 1;
+    memcpy(buf, zmq_msg_data(&f[i]), sz);
+    buf[sz] = '\0';
+}
+
+/* Send the 6-frame ZAP reply. */
+static void
+zap_reply(void *zap, zmq_msg_t *req_id, const char *status,
+          const char *text, const char *user_id)
+{
+    zmq_send(zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(zap, req_id ? zmq_msg_data(req_id) : "",
+             req_id ? zmq_msg_size(req_id) : 0, ZMQ_SNDMORE);
+    zmq_send(zap, status, strlen(status), ZMQ_SNDMORE);
+    zmq_send(zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(zap, user_id, strlen(user_id), ZMQ_SNDMORE);
+    zmq_send(zap, "", 0, 0);
+}
+
+static void
+report_denial(auth_t *self, int code, const uint8_t *key, size_t key_len,
+              const store_agent_t *agent, bool has_agent, const char *addr)
+{
+    denial_t d;
+    memset(&d, 0, sizeof d);
+    d.code = code;
+    if (key && key_len == CDS_PK_BYTES)
+        memcpy(d.curve_pk, key, CDS_PK_BYTES);
+    d.has_agent = has_agent;
+    snprintf(d.fpr, sizeof d.fpr, "%s", has_agent ? agent->fpr : "-");
+    if (has_agent)
+        memcpy(d.sign_pk, agent->sign_pk, CDS_PK_BYTES);
+    snprintf(d.address, sizeof d.address, "%s", addr);
+    snprintf(d.why, sizeof d.why, "%s",
+             code == CDS_EREVOKED     ? "key was revoked"
+             : code == CDS_EUNKNOWNKEY ? "key is not enrolled"
+             : code == CDS_EMALFORMED  ? "bad ZAP request (domain, "
+                                         "mechanism or key size)"
+                                       : "cannot judge (internal error)");
+    /* Never block the handler: a full pipe loses the report, not the
+     * decision (the denial itself has already been made). */
+    zmq_send(self->push, &d, sizeof d, ZMQ_DONTWAIT);
+}
+
+/* Answer one request (its frames already read). */
+static void
+handle_request(auth_t *self, zmq_msg_t *f, int n)
+{
+    char version[8], domain[64], address[ADDRESS_LEN], mechanism[16];
+    char user_id[CDS_FPR_LEN] = "";
+    store_agent_t agent;
+    bool has_agent = false;
+    frame_str(f, n, 0, version, sizeof version);
+    frame_str(f, n, 2, domain, sizeof domain);
+    frame_str(f, n, 3, address, sizeof address);
+    frame_str(f, n, 5, mechanism, sizeof mechanism);
+    const uint8_t *key = n >= 7 ? zmq_msg_data(&f[6]) : NULL;
+    size_t key_len = n >= 7 ? zmq_msg_size(&f[6]) : 0;
+    int code = CDS_EMALFORMED;
+    if (n == 7 && strcmp(version, "1.0") == 0)
+        code = auth_decide(self->store, domain, mechanism, key, key_len,
+                           user_id, &agent, &has_agent);
+    if (code == CDS_OK) {
+        atomic_fetch_add(&self->admitted, 1);
+        zap_reply(self->zap, n > 1 ? &f[1] : NULL, "200", "OK", user_id);
+        return;
+    }
+    atomic_fetch_add(&self->denied, 1);
+    bool internal = code != CDS_EUNKNOWNKEY && code != CDS_EREVOKED
+                    && code != CDS_EMALFORMED;
+    zap_reply(self->zap, n > 1 ? &f[1] : NULL, internal ? "500" : "400",
+              cds_strerror(code), "");
+    report_denial(self, code, key, key_len, &agent, has_agent, address);
+}
+
+/* Read one request (all its frames) and answer it. */
+static void
+serve_one(auth_t *self)
+{
+    zmq_msg_t f[ZAP_FRAMES_MAX];
+    int n = 0, more = 1;
+    bool too_many = false;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, self->zap, 0) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        more = zmq_msg_more(&part);
+        if (n < ZAP_FRAMES_MAX)
+            f[n++] = part;     /* ownership moves to f[] */
+        else {
+            zmq_msg_close(&part);
+            too_many = true;
+        }
+    }
+    /* A request with too many frames is judged as malformed (n = 1 keeps
+     * the request id for the reply). */
+    handle_request(self, f, too_many || more ? (n > 1 ? 2 : n) : n);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
+static void *
+handler_main(void *arg)
+{
+    auth_t *self = arg;
+    for (;;) {
+        zmq_pollitem_t items[] = {{self->zap, 0, ZMQ_POLLIN, 0},
+                                  {self->ctl_thread, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            cds_log(CDS_LOG_ERROR, "zap_handler_failed", "error=%s",
+                    cds_logq(zmq_strerror(errno)));
+            break;             /* handshakes now wait: fails closed */
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            serve_one(self);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+auth_t *
+auth_new(void *zmq_ctx, const char *db_path)
+{
+    char ep[96];
+    int err = CDS_OK;
+    auth_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ctx = zmq_ctx;
+    self->store = store_open(db_path, CDS_DB_READONLY, &err);
+    if (!self->store) {
+        cds_log(CDS_LOG_ERROR, "auth_db_failed", "path=%s error=%s",
+                cds_logq(db_path), cds_strerror(err));
+        goto fail;
+    }
+    /* Bound here, in the caller's thread, so a second handler (or any
+     * failure) is known before the server socket binds. */
+    self->zap = pair_socket(zmq_ctx, ZMQ_REP, ZAP_ENDPOINT, true);
+    snprintf(ep, sizeof ep, "inproc://cds-auth-denials-%p", (void *) self);
+    self->pull = pair_socket(zmq_ctx, ZMQ_PULL, ep, true);
+    self->push = self->pull ? pair_socket(zmq_ctx, ZMQ_PUSH, ep, false)
+                            : NULL;
+    snprintf(ep, sizeof ep, "inproc://cds-auth-ctl-%p", (void *) self);
+    self->ctl_thread = pair_socket(zmq_ctx, ZMQ_PAIR, ep, true);
+    self->ctl_owner = self->ctl_thread ? pair_socket(zmq_ctx, ZMQ_PAIR, ep,
+                                                     false)
+                                       : NULL;
+    if (!self->zap || !self->push || !self->ctl_owner)
+        goto fail;
+    /* pthread_create is a full barrier: the handler owns zap, push,
+     * ctl_thread and store from here on. */
+    if (pthread_create(&self->thread, NULL, handler_main, self) != 0) {
+        cds_log(CDS_LOG_ERROR, "auth_thread_failed", "error=%s",
+                cds_logq(strerror(errno)));
+        goto fail;
+    }
+    self->started = true;
+    return self;
+fail:
+    auth_destroy(&self);
+    return NULL;
+}
+
+static void
+close_socket(void **s)
+{
+    if (*s)
+        zmq_close(*s);
+    *s = NULL;
+}
+
+void
+auth_destroy(auth_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    auth_t *self = *self_p;
+    if (self->started) {
+        zmq_send(self->ctl_owner, "STOP", 4, 0);
+        pthread_join(self->thread, NULL);
+    }
+    close_socket(&self->zap);
+    close_socket(&self->push);
+    close_socket(&self->pull);
+    close_socket(&self->ctl_owner);
+    close_socket(&self->ctl_thread);
+    close_socket(&self->monitor);
+    store_destroy(&self->store);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+auth_watch(auth_t *self, void *sock)
+{
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://cds-auth-monitor-%p", (void *) self);
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(sock, ep, events) != 0) {
+        cds_log(CDS_LOG_ERROR, "monitor_failed", "error=%s",
+                cds_logq(zmq_strerror(errno)));
+        return CDS_ERROR;
+    }
+    self->monitor = pair_socket(self->ctx, ZMQ_PAIR, ep, false);
+    return self->monitor ? CDS_OK : CDS_ERROR;
+}
+
+void *
+auth_denials_socket(auth_t *self)
+{
+    return self->pull;
+}
+
+void *
+auth_events_socket(auth_t *self)
+{
+    return self->monitor;
+}
+
+uint64_t
+auth_admitted(const auth_t *self)
+{
+    return atomic_load(&((auth_t *) self)->admitted);
+}
+
+uint64_t
+auth_denied(const auth_t *self)
+{
+    return atomic_load(&((auth_t *) self)->denied);
+}
+
+/* ---- reports (owner thread) ------------------------------------------------ */
+
+/* True when one more report fits in the current window. */
+static bool
+report_allowed(auth_t *self, uint64_t now_ms)
+{
+    if (now_ms - self->window_start >= AUTH_REPORT_WINDOW_MS) {
+        if (self->suppressed)
+            cds_log(CDS_LOG_WARN, "auth_reports_suppressed",
+                    "count=%lu window_ms=%d", self->suppressed,
+                    AUTH_REPORT_WINDOW_MS);
+        self->window_start = now_ms;
+        self->in_window = 0;
+        self->suppressed = 0;
+    }
+    if (self->in_window < AUTH_REPORT_BURST) {
+        self->in_window++;
+        return true;
+    }
+    self->suppressed++;
+    return false;
+}
+
+static void
+record_denial(auth_t *self, store_t *store, const denial_t *d,
+              uint64_t now_ms)
+{
+    /* Hex, not Z85: Z85 uses '=' and quotes, which logfmt would split. */
+    char hex[2 * CDS_PK_BYTES + 1], msg[512];
+    sodium_bin2hex(hex, sizeof hex, d->curve_pk, CDS_PK_BYTES);
+    cds_log(CDS_LOG_WARN, "zap_denied",
+            "reason=%s curve_key=%s agent=%s address=%s message=%s",
+            cds_strerror(d->code), hex, d->fpr, cds_logq(d->address),
+            cds_logq(d->why));
+    snprintf(msg, sizeof msg, "CURVE handshake from %s refused: %s "
+             "(curve key %s)", d->address, d->why, hex);
+    store_reject_add(store, (int64_t) now_ms,
+                     d->has_agent ? d->sign_pk : NULL, d->code, "curve_key",
+                     msg, 0, 0, 0, d->curve_pk, CDS_PK_BYTES);
+}
+
+/* Name of a protocol error value of ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL. */
+static const char *
+protocol_error(uint32_t v)
+{
+    if (v == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return "mechanism_mismatch (client does not use CURVE)";
+    if (v >= ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC
+        && v <= ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC + 0x10)
+        return "cryptographic (wrong server key or corrupt handshake)";
+    return "protocol_error";
+}
+
+/* One monitor event: frame 1 = u16 event, u32 value; frame 2 = address. */
+static void
+record_event(auth_t *self, store_t *store, uint64_t now_ms)
+{
+    uint8_t head[6];
+    char addr[ADDRESS_LEN] = "";
+    int more = 0;
+    size_t ml = sizeof more;
+    int n = zmq_recv(self->monitor, head, sizeof head, ZMQ_DONTWAIT);
+    if (n < 0)
+        return;
+    zmq_getsockopt(self->monitor, ZMQ_RCVMORE, &more, &ml);
+    if (more) {
+        int a = zmq_recv(self->monitor, addr, sizeof addr - 1, 0);
+        addr[a > 0 ? (a < (int) sizeof addr ? a : (int) sizeof addr - 1)
+                   : 0] = '\0';
+    }
+    if (n != 6)
+        return;
+    uint16_t event;
+    uint32_t value;
+    memcpy(&event, head, 2);
+    memcpy(&value, head + 2, 4);
+    /* Auth failures are reported by the handler with the key. */
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+        || !report_allowed(self, now_ms))
+        return;
+    const char *why = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                          ? protocol_error(value)
+                          : "connection closed during handshake (client "
+                            "without CURVE, wrong server key, or network)";
+    char msg[256];
+    snprintf(msg, sizeof msg, "handshake on %s failed: %s", addr, why);
+    cds_log(CDS_LOG_WARN, "handshake_failed", "endpoint=%s value=0x%x "
+            "message=%s", cds_logq(addr), value, cds_logq(why));
+    store_reject_add(store, (int64_t) now_ms, NULL, CDS_EMALFORMED,
+                     "handshake", msg, 0, 0, 0, NULL, 0);
+}
+
+int
+auth_drain(auth_t *self, store_t *store, uint64_t now_ms)
+{
+    int count = 0;
+    denial_t d;
+    while (zmq_recv(self->pull, &d, sizeof d, ZMQ_DONTWAIT) == sizeof d) {
+        count++;
+        d.address[sizeof d.address - 1] = '\0';
+        d.fpr[sizeof d.fpr - 1] = '\0';
+        d.why[sizeof d.why - 1] = '\0';
+        if (report_allowed(self, now_ms))
+            record_denial(self, store, &d, now_ms);
+    }
+    while (self->monitor) {
+        int events = 0;
+        size_t el = sizeof events;
+        if (zmq_getsockopt(self->monitor, ZMQ_EVENTS, &events, &el) != 0
+            || !(events & ZMQ_POLLIN))
+            break;
+        record_event(self, store, now_ms);
+        count++;
+    }
+    return count;
+}

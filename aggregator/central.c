@@ -1,0 +1,551 @@
+/*  central: corrections entered at the aggregator, applied as its own
+ *  signed batches through ingest. See central.h for the design. */
+#include "central.h"
+
+#include "admin_sql.h"
+#include "cds_codec.h"
+#include "cds_csv.h"
+#include "cds_err.h"
+#include "cds_period.h"
+#include "cds_util.h"
+#include "export.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LISTED 100                 /* bad rows printed before "and N" */
+
+/* One row of the import file (strings owned). */
+typedef struct {
+    char *ou, *de, *pe, *coc, *value, *comment, *by;
+    bool followup, deleted;
+    size_t line;
+} row_t;
+
+typedef struct {
+    row_t *r;
+    size_t n, cap;
+} rows_t;
+
+static void
+rows_free(rows_t *rs)
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        row_t *r = &rs->r[i];
+        free(r->ou), free(r->de), free(r->pe), free(r->coc);
+        free(r->value), free(r->comment), free(r->by);
+    }
+    free(rs->r);
+    memset(rs, 0, sizeof *rs);
+}
+
+static row_t *
+rows_add(rows_t *rs)
+{
+    if (rs->n == rs->cap) {
+        size_t c = rs->cap ? rs->cap * 2 : 64;
+        row_t *a = realloc(rs->r, c * sizeof *a);
+        if (!a)
+            return NULL;
+        rs->r = a;
+        rs->cap = c;
+    }
+    memset(&rs->r[rs->n], 0, sizeof *rs->r);
+    return &rs->r[rs->n++];
+}
+
+static bool
+truthy(const char *s)
+{
+    return s && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0
+                 || strcmp(s, "TRUE") == 0);
+}
+
+/* ---- self-enrollment ---------------------------------------------------- */
+
+static int
+roots(store_t *store, char ***codes, size_t *n)
+{
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), ADMIN_SQL_ROOTS);
+    *codes = NULL;
+    *n = 0;
+    if (!st)
+        return CDS_ERROR;
+    int rc = CDS_OK;
+    while (rc == CDS_OK && sqlite3_step(st) == SQLITE_ROW) {
+        char **a = realloc(*codes, (*n + 1) * sizeof *a);
+        if (!a || !(a[*n] = strdup((const char *) sqlite3_column_text(st,
+                                                                      0))))
+            rc = CDS_ENOMEM;
+        if (a) {
+            *codes = a;
+            *n += rc == CDS_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+central_enroll_self(store_t *store, const cds_identity_t *id,
+                    uint64_t now_ms, char *err, size_t errlen)
+{
+    store_agent_t a;
+    char **units = NULL;
+    size_t n = 0;
+    int64_t agent_id;
+    int rc = store_agent_find(store, cds_identity_sign_pk(id), &a);
+    if (rc == CDS_OK && a.revoked_at_ms) {
+        snprintf(err, errlen, "the aggregator's own key %s was revoked: "
+                 "central imports are refused", a.fpr);
+        return CDS_EREVOKED;
+    }
+    if (rc != CDS_OK && rc != CDS_ENOTFOUND)
+        return rc;
+    rc = roots(store, &units, &n);
+    if (rc == CDS_OK)
+        rc = cds_db_begin(store_db(store));
+    if (rc == CDS_OK) {
+        rc = store_agent_enroll(store, cds_identity_sign_pk(id),
+                                cds_identity_curve_pk(id), CENTRAL_LABEL,
+                                (const char *const *) units, n,
+                                (int64_t) now_ms, &agent_id);
+        rc = rc == CDS_OK ? cds_db_commit(store_db(store))
+                          : (cds_db_rollback(store_db(store)), rc);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(units[i]);
+    free(units);
+    return rc;
+}
+
+/* ---- applying ----------------------------------------------------------- */
+
+/* Seal u[0..n) as one batch chained from *head (advanced). */
+static int
+seal_batch(const cds_identity_t *signer, const uint8_t *agg_pk,
+           cds_update_t *u, size_t n, uint64_t first, uint8_t *head,
+           uint64_t now_ms, uint8_t **out, size_t *len)
+{
+    Cdsync__Batch b = CDSYNC__BATCH__INIT;
+    Cdsync__Update *pb = calloc(n, sizeof *pb);
+    Cdsync__Update **ptrs = calloc(n, sizeof *ptrs);
+    uint8_t prev[CDS_HASH_BYTES];
+    int rc = pb && ptrs ? CDS_OK : CDS_ENOMEM;
+    memcpy(prev, head, CDS_HASH_BYTES);
+    for (size_t i = 0; rc == CDS_OK && i < n; i++) {
+        uint8_t h[CDS_HASH_BYTES];
+        u[i].seq = first + i;
+        cds_update_hash(&u[i], h);
+        cds_chain_next(head, h, head);
+        cdsync__update__init(&pb[i]);
+        cds_update_to_pb(&u[i], &pb[i]);
+        ptrs[i] = &pb[i];
+    }
+    b.version = CDS_PROTOCOL_VERSION;
+    b.agent.data = (uint8_t *) cds_identity_sign_pk(signer);
+    b.agent.len = CDS_PK_BYTES;
+    b.first_seq = first;
+    b.last_seq = first + n - 1;
+    b.prev_head.data = prev;
+    b.prev_head.len = CDS_HASH_BYTES;
+    b.head.data = head;
+    b.head.len = CDS_HASH_BYTES;
+    b.catalog_version = (char *) "";
+    b.n_updates = n;
+    b.updates = ptrs;
+    b.sent_at_ms = now_ms;
+    if (rc == CDS_OK)
+        rc = cds_envelope_seal_msg(signer, CDSYNC__KIND__KIND_BATCH, agg_pk,
+                                   &b.base, out, len);
+    free(pb);
+    free(ptrs);
+    return rc;
+}
+
+/* Read our own ack: CDS_OK (counts added to res) or the refusal code. */
+static int
+read_ack(const ingest_result_t *r, const uint8_t *signer_pk,
+         const uint8_t *agg_pk, central_result_t *res, size_t n, char *err,
+         size_t errlen)
+{
+    Cdsync__Envelope *env = NULL;
+    if (r->code != CDS_OK) {
+        snprintf(err, errlen, "batch refused: %s", cds_strerror(r->code));
+        return r->code;
+    }
+    if (!r->reply || cds_envelope_decode(r->reply, r->reply_len, &env)
+                         != CDS_OK
+        || env->signer.len != CDS_PK_BYTES
+        || memcmp(env->signer.data, agg_pk, CDS_PK_BYTES) != 0
+        || cds_envelope_verify(env, signer_pk) != CDS_OK) {
+        cds_msg_free(env);
+        snprintf(err, errlen, "no valid receipt for the batch");
+        return CDS_ERROR;
+    }
+    int e = 0;
+    Cdsync__Ack *ack = cds_msg_decode(&cdsync__ack__descriptor,
+                                      env->body.data, env->body.len, &e);
+    cds_msg_free(env);
+    if (!ack || ack->status != CDSYNC__ACK_STATUS__ACK_OK) {
+        snprintf(err, errlen, "batch not applied: %s",
+                 ack ? cds_strerror((int) ack->error) : "bad receipt");
+        int code = ack && ack->error ? (int) ack->error : CDS_ERROR;
+        cds_msg_free(ack);
+        return code;
+    }
+    res->rejected += ack->n_rejections;
+    res->applied += n - ack->n_rejections;
+    cds_msg_free(ack);
+    return CDS_OK;
+}
+
+/* One batch through ingest, in the caller's transaction. */
+static int
+apply_batch(ingest_t *ingest, const cds_identity_t *signer,
+            const uint8_t *agg_pk, cds_update_t *u, size_t n,
+            store_agent_t *a, uint64_t now_ms, central_result_t *res,
+            char *err, size_t errlen)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ingest_result_t r = { 0 };
+    uint64_t first = a->applied_seq + 1;
+    int rc = seal_batch(signer, agg_pk, u, n, first, a->applied_head, now_ms,
+                        &data, &len);
+    if (rc == CDS_OK)
+        rc = ingest_message(ingest, data, len, now_ms, &r);
+    if (rc == CDS_OK)
+        rc = read_ack(&r, cds_identity_sign_pk(signer), agg_pk, res, n, err,
+                      errlen);
+    if (rc == CDS_OK) {
+        a->applied_seq = first + n - 1;
+        res->first_seq = res->first_seq ? res->first_seq : first;
+        res->last_seq = a->applied_seq;
+    }
+    ingest_result_clear(&r);
+    free(data);
+    return rc;
+}
+
+int
+central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
+              const uint8_t *agg_pk, cds_update_t *u, size_t n,
+              uint64_t now_ms, central_result_t *res, char *err,
+              size_t errlen)
+{
+    store_agent_t a;
+    cds_db_t *db = store_db(store);
+    int rc = cds_db_begin(db);
+    if (rc != CDS_OK)
+        return rc;
+    rc = store_agent_find(store, cds_identity_sign_pk(signer), &a);
+    if (rc == CDS_ENOTFOUND) {
+        snprintf(err, errlen, "signer is not enrolled");
+        rc = CDS_EUNKNOWNKEY;
+    }
+    for (size_t i = 0; rc == CDS_OK && i < n; i += CDS_MAX_BATCH_UPDATES) {
+        size_t k = n - i < CDS_MAX_BATCH_UPDATES ? n - i
+                                                 : CDS_MAX_BATCH_UPDATES;
+        rc = apply_batch(ingest, signer, agg_pk, u + i, k, &a, now_ms, res,
+                         err, errlen);
+    }
+    if (rc == CDS_OK)
+        return cds_db_commit(db);
+    cds_db_rollback(db);
+    return rc;
+}
+
+/* ---- reading the file --------------------------------------------------- */
+
+/* Copy the row fields; NULL field -> "". */
+static int
+row_set(row_t *r, const char *de, const char *pe, const char *ou,
+        const char *coc, const char *value, const char *by,
+        const char *comment, const char *followup, const char *deleted,
+        size_t line)
+{
+    r->de = strdup(de ? de : "");
+    r->pe = strdup(pe ? pe : "");
+    r->ou = strdup(ou ? ou : "");
+    r->coc = strdup(coc && coc[0] ? coc : "default");
+    r->value = strdup(value ? value : "");
+    r->by = strdup(by ? by : "");
+    r->comment = strdup(comment ? comment : "");
+    r->followup = truthy(followup);
+    r->deleted = truthy(deleted);
+    r->line = line;
+    return r->de && r->pe && r->ou && r->coc && r->value && r->by
+                   && r->comment ? CDS_OK : CDS_ENOMEM;
+}
+
+static int
+read_csv(const char *path, const char *data, size_t len, rows_t *rs,
+         char *err, size_t errlen)
+{
+    static const char *const names[] = {
+        "dataelement", "period", "orgunit", "categoryoptioncombo", "value",
+        "storedby", "comment", "followup", "deleted",
+    };
+    int c[9];
+    cds_csv_t *csv = cds_csv_open_mem(data, len, path, err, errlen);
+    if (!csv)
+        return CDS_EMALFORMED;
+    int more, rc = cds_csv_read_header(csv, err, errlen) == 0 ? CDS_OK
+                                                             : CDS_EMALFORMED;
+    for (int i = 0; rc == CDS_OK && i < 9; i++)
+        if ((c[i] = cds_csv_column(csv, names[i])) < 0 && i < 3) {
+            cds_csv_error(err, errlen, path, 1, names[i], "required column "
+                          "missing from the header", NULL);
+            rc = CDS_EMALFORMED;
+        }
+    while (rc == CDS_OK && (more = cds_csv_next(csv, err, errlen)) == 1) {
+        row_t *r = rs->n < CENTRAL_MAX_ROWS ? rows_add(rs) : NULL;
+        rc = r ? row_set(r, cds_csv_get(csv, c[0]), cds_csv_get(csv, c[1]),
+                         cds_csv_get(csv, c[2]), cds_csv_get(csv, c[3]),
+                         cds_csv_get(csv, c[4]), cds_csv_get(csv, c[5]),
+                         cds_csv_get(csv, c[6]), cds_csv_get(csv, c[7]),
+                         cds_csv_get(csv, c[8]), cds_csv_line(csv))
+               : CDS_ETOOBIG;
+    }
+    if (rc == CDS_OK && more < 0)
+        rc = CDS_EMALFORMED;
+    if (rc == CDS_ETOOBIG)
+        snprintf(err, errlen, "%s: more than %d rows", path,
+                 CENTRAL_MAX_ROWS);
+    cds_csv_destroy(&csv);
+    return rc;
+}
+
+/* A JSON member as text: strings as they are, booleans and numbers
+ * spelled out (DHIS2 files carry "followup": false). */
+static const char *
+jtext(json_t *obj, const char *key, char *buf, size_t len)
+{
+    json_t *v = json_object_get(obj, key);
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    if (json_is_integer(v))
+        snprintf(buf, len, "%lld", (long long) json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, len, "%.17g", json_real_value(v));
+    else
+        return NULL;
+    return buf;
+}
+
+static int
+read_json(const char *path, const char *data, size_t len, rows_t *rs,
+          char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *top = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *arr = top ? json_object_get(top, "dataValues") : NULL;
+    if (!json_is_array(arr)) {
+        snprintf(err, errlen, "%s:%d: %s", path, top ? 1 : je.line,
+                 top ? "dataValues: expected an array" : je.text);
+        json_decref(top);
+        return CDS_EMALFORMED;
+    }
+    int rc = json_array_size(arr) > CENTRAL_MAX_ROWS ? CDS_ETOOBIG : CDS_OK;
+    for (size_t i = 0; rc == CDS_OK && i < json_array_size(arr); i++) {
+        json_t *v = json_array_get(arr, i);
+        char b[9][40];
+        row_t *r = rows_add(rs);
+        rc = r ? row_set(r, jtext(v, "dataElement", b[0], 40),
+                         jtext(v, "period", b[1], 40),
+                         jtext(v, "orgUnit", b[2], 40),
+                         jtext(v, "categoryOptionCombo", b[3], 40),
+                         jtext(v, "value", b[4], 40),
+                         jtext(v, "storedBy", b[5], 40),
+                         jtext(v, "comment", b[6], 40),
+                         jtext(v, "followup", b[7], 40),
+                         jtext(v, "deleted", b[8], 40), i + 1)
+               : CDS_ENOMEM;
+    }
+    if (rc == CDS_ETOOBIG)
+        snprintf(err, errlen, "%s: more than %d rows", path,
+                 CENTRAL_MAX_ROWS);
+    json_decref(top);
+    return rc;
+}
+
+static int
+read_rows(const char *path, rows_t *rs, bool *json, char *err,
+          size_t errlen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = cds_read_file(path, CENTRAL_MAX_FILE, &data, &len);
+    if (rc != CDS_OK) {
+        snprintf(err, errlen, "%s: %s", path, rc == CDS_ETOOBIG
+                 ? "larger than 64 MiB" : "cannot read");
+        return rc;
+    }
+    const char *p = data;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    *json = *p == '{';
+    rc = *json ? read_json(path, p, len - (size_t) (p - data), rs, err,
+                               errlen)
+               : read_csv(path, data, len, rs, err, errlen);
+    free(data);
+    return rc;
+}
+
+/* ---- checking and building updates -------------------------------------- */
+
+typedef struct {
+    const char *path;
+    FILE *errf;
+    size_t bad;
+    bool json;                         /* line = dataValues index + 1 */
+} check_t;
+
+static void
+bad_row(check_t *ck, const row_t *r, const char *field, const char *msg)
+{
+    if (ck->bad++ < MAX_LISTED)
+        fprintf(ck->errf, "%s:%zu: %s: %s%s\n", ck->path, r->line, field,
+                msg, ck->json ? " (line = dataValues entry)" : "");
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+    const cds_update_t *x = a, *y = b;
+    int c = strcmp(x->org_unit, y->org_unit);
+    if (!c)
+        c = strcmp(x->indicator, y->indicator);
+    if (!c)
+        c = strcmp(x->period, y->period);
+    return c ? c : strcmp(x->disagg, y->disagg);
+}
+
+/* Canonical value and period of row r into u (r's strings are rewritten
+ * in place, so u borrows them); false when the row is bad (reported). */
+static bool
+check_row(check_t *ck, store_t *store, const cds_catalog_t *cat, row_t *r,
+          cds_update_t *u)
+{
+    char pe[16], canon[CDS_MAX_VALUE + 1], msg[300];
+    double num;
+    const char *field = NULL;
+    if (export_period_dhis2(r->pe, pe, sizeof pe) != CDS_OK) {
+        bad_row(ck, r, "period", "not a DHIS2 or ADX period");
+        return false;
+    }
+    free(r->pe);
+    r->pe = strdup(pe);
+    const cds_indicator_t *ind = cds_catalog_find(cat, r->de);
+    if (r->pe && ind && !r->deleted
+        && cds_value_canonical(ind, r->value, canon, sizeof canon, &num,
+                               msg, sizeof msg) == CDS_OK) {
+        free(r->value);
+        r->value = strdup(canon);
+    }
+    if (!r->pe || !r->value)
+        return false;
+    *u = (cds_update_t) { .org_unit = r->ou, .indicator = r->de,
+                          .period = r->pe, .disagg = r->coc,
+                          .value = r->deleted ? "" : r->value,
+                          .comment = r->comment,
+                          .stored_by = r->by[0] ? r->by : "aggregator",
+                          .deleted = r->deleted, .followup = r->followup };
+    if (cds_catalog_check_update(cat, u, &field, msg, sizeof msg)
+        != CDS_OK) {
+        bad_row(ck, r, field ? field : "row", msg);
+        return false;
+    }
+    if (store_orgunit_exists(store, r->ou) != 1) {
+        bad_row(ck, r, "orgunit", "not in the org-unit list");
+        return false;
+    }
+    return true;
+}
+
+/* Check every row, build updates, refuse duplicate keys. */
+static int
+build_updates(check_t *ck, store_t *store, const cds_catalog_t *cat,
+              rows_t *rs, cds_update_t **out)
+{
+    cds_update_t *u = calloc(rs->n ? rs->n : 1, sizeof *u);
+    if (!u)
+        return CDS_ENOMEM;
+    for (size_t i = 0; i < rs->n; i++)
+        check_row(ck, store, cat, &rs->r[i], &u[i]);
+    if (ck->bad == 0 && rs->n > 1) {
+        cds_update_t *sorted = malloc(rs->n * sizeof *sorted);
+        if (!sorted) {
+            free(u);
+            return CDS_ENOMEM;
+        }
+        memcpy(sorted, u, rs->n * sizeof *u);
+        qsort(sorted, rs->n, sizeof *sorted, cmp_key);
+        for (size_t i = 1; i < rs->n; i++)
+            if (cmp_key(&sorted[i - 1], &sorted[i]) == 0 && ck->bad++ < 1)
+                fprintf(ck->errf, "%s: the key %s/%s/%s appears twice\n",
+                        ck->path, sorted[i].org_unit, sorted[i].indicator,
+                        sorted[i].period);
+        free(sorted);
+    }
+    *out = u;
+    return CDS_OK;
+}
+
+/* hlc for central rows: above every stored one and not before now. */
+static int
+first_hlc(store_t *store, uint64_t now_ms, uint64_t *hlc)
+{
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), ADMIN_SQL_MAX_HLC);
+    if (!st)
+        return CDS_ERROR;
+    uint64_t max = sqlite3_step(st) == SQLITE_ROW
+                       ? (uint64_t) sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    *hlc = now_ms << 16;
+    if (max + 1 > *hlc)
+        *hlc = max + 1;
+    return CDS_OK;
+}
+
+int
+central_import_file(store_t *store, ingest_t *ingest,
+                    const cds_identity_t *id, const cds_catalog_t *catalog,
+                    const char *path, uint64_t now_ms, FILE *errf,
+                    central_result_t *res, char *err, size_t errlen)
+{
+    rows_t rs = { 0 };
+    cds_update_t *u = NULL;
+    check_t ck = { .path = path, .errf = errf };
+    uint64_t hlc = 0;
+    memset(res, 0, sizeof *res);
+    int rc = read_rows(path, &rs, &ck.json, err, errlen);
+    res->rows = rs.n;
+    if (rc == CDS_OK)
+        rc = build_updates(&ck, store, catalog, &rs, &u);
+    if (rc == CDS_OK && ck.bad) {
+        if (ck.bad > MAX_LISTED)
+            fprintf(errf, "... and %zu more\n", ck.bad - MAX_LISTED);
+        snprintf(err, errlen, "%s: %zu bad row(s); nothing imported", path,
+                 ck.bad);
+        rc = CDS_EBADFIELD;
+    }
+    if (rc == CDS_OK)
+        rc = central_enroll_self(store, id, now_ms, err, errlen);
+    if (rc == CDS_OK)
+        rc = first_hlc(store, now_ms, &hlc);
+    for (size_t i = 0; rc == CDS_OK && i < rs.n; i++)
+        u[i].hlc = hlc + i;
+    if (rc == CDS_OK && rs.n)
+        rc = central_apply(store, ingest, id, cds_identity_sign_pk(id), u,
+                           rs.n, now_ms, res, err, errlen);
+    free(u);
+    rows_free(&rs);
+    return rc;
+}

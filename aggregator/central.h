@@ -1,0 +1,77 @@
+/*  central: values entered at the aggregator itself (`import` of a DHIS2
+ *  dataValueSet for corrections made centrally), applied through exactly
+ *  the same path as a commune's: signed batch -> ingest_message.
+ *
+ *  Design: the aggregator's own identity is enrolled in its own agent
+ *  table (label "aggregator (central corrections)") for every top-level
+ *  org unit, i.e. its whole subtree. Its seq and hash chain are its agent
+ *  row's applied_seq/applied_head: the next batch starts at applied_seq+1
+ *  and chains from applied_head, so the central "agent" needs no outbox
+ *  (sender and receiver share one database and one transaction). Each
+ *  batch is sealed with the aggregator's key for itself as recipient and
+ *  kept raw in the batch table like any other, so `history` re-verifies
+ *  central corrections the same way. Revoking that key (revoke FPR) stops
+ *  central imports.
+ *
+ *  hlc: max(now, highest stored hlc + 1), increasing per row, so a
+ *  correction wins the last-writer-wins merge over every value already
+ *  stored; the file's lastUpdated/created are not trusted as clocks.
+ *
+ *  Invariant: a file with any bad row (unknown indicator or org unit, bad
+ *  period or value, a key twice, malformed CSV/JSON) applies nothing, and
+ *  every bad row is reported as "file:line: field: problem" (JSON: the
+ *  line is the dataValues index + 1, said so in the message). */
+#ifndef AGG_CENTRAL_H
+#define AGG_CENTRAL_H
+
+#include "cds_catalog.h"
+#include "cds_id.h"
+#include "ingest.h"
+#include "store.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CENTRAL_LABEL "aggregator (central corrections)"
+#define CENTRAL_MAX_ROWS 200000        /* rows in one import file */
+#define CENTRAL_MAX_FILE (64u << 20)   /* bytes of one import file */
+
+typedef struct {
+    size_t rows;                       /* rows read */
+    size_t applied;                    /* updates applied */
+    size_t rejected;                   /* updates ingest rejected */
+    uint64_t first_seq, last_seq;      /* central seqs used (0: none) */
+} central_result_t;
+
+/* Enroll (or re-scope) id's key as an agent for every top-level org unit.
+ * CDS_OK; CDS_EREVOKED when the key was revoked (message in err); or a
+ * database error. Runs in its own transaction. */
+int central_enroll_self(store_t *store, const cds_identity_t *id,
+                        uint64_t now_ms, char *err, size_t errlen);
+
+/* Seal updates u[0..n) as signer's batches (<= CDS_MAX_BATCH_UPDATES
+ * each, seqs and chain continuing signer's agent row; u[i].seq is set)
+ * for the aggregator key agg_pk, and run each through ingest_message in
+ * one transaction. The signer must be enrolled. res counts applied and
+ * rejected updates. CDS_OK; CDS_EUNKNOWNKEY/CDS_EREVOKED or the refusal
+ * code of a refused batch (nothing applied); or a database error. */
+int central_apply(store_t *store, ingest_t *ingest,
+                  const cds_identity_t *signer, const uint8_t *agg_pk,
+                  cds_update_t *u, size_t n, uint64_t now_ms,
+                  central_result_t *res, char *err, size_t errlen);
+
+/* Read a DHIS2 dataValueSet file (JSON when it starts with '{', else CSV
+ * with a header: dataelement, period, orgunit, categoryoptioncombo,
+ * attributeoptioncombo, value, storedby, lastupdated, comment, followup,
+ * deleted; periods as DHIS2 ids or ADX "2025-01-01/P3M"), check every row
+ * against the catalog and org units, enroll id as its own agent, and apply
+ * the rows as id's signed batches. Bad rows are listed on errf. CDS_OK;
+ * CDS_EBADFIELD (bad rows, nothing applied), CDS_EMALFORMED, CDS_EIO,
+ * CDS_ETOOBIG with a message in err; or as central_apply. */
+int central_import_file(store_t *store, ingest_t *ingest,
+                        const cds_identity_t *id,
+                        const cds_catalog_t *catalog, const char *path,
+                        uint64_t now_ms, FILE *errf, central_result_t *res,
+                        char *err, size_t errlen);
+
+#endif

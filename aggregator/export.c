@@ -1,0 +1,254 @@
+/*  export: DHIS2 dataValueSet JSON/CSV and spreadsheet CSV. See export.h;
+ *  SQL in admin_sql.h (ADMIN_SQL_EXPORT, the query long form plus the
+ *  created time). */
+#include "export.h"
+
+#include "cds_err.h"
+#include "cds_hlc.h"
+#include "cds_period.h"
+#include "cds_util.h"
+#include "store_sql.h"
+#include "admin_sql.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column order of ADMIN_SQL_EXPORT. */
+enum { X_OU, X_OUNAME, X_DE, X_PE, X_COC, X_VALUE, X_BY, X_HLC, X_COMMENT,
+       X_FOLLOWUP, X_CREATED };
+
+static const struct {
+    cds_period_type_t type;
+    const char *duration;
+} adx_durations[] = {
+    { CDS_PT_DAILY, "P1D" }, { CDS_PT_WEEKLY, "P7D" },
+    { CDS_PT_MONTHLY, "P1M" }, { CDS_PT_QUARTERLY, "P3M" },
+    { CDS_PT_SIXMONTHLY, "P6M" }, { CDS_PT_YEARLY, "P1Y" },
+};
+#define N_ADX (sizeof adx_durations / sizeof adx_durations[0])
+
+int
+export_format_parse(const char *name, export_format_t *out)
+{
+    static const char *const names[] = { "dhis2-json", "dhis2-csv", "csv" };
+    for (int i = 0; i < 3; i++)
+        if (name && strcmp(name, names[i]) == 0) {
+            *out = (export_format_t) i;
+            return CDS_OK;
+        }
+    return CDS_EUSAGE;
+}
+
+int
+export_period_adx(const char *id, char *buf, size_t len)
+{
+    cds_period_t p;
+    char date[16];
+    if (cds_period_parse(id, &p) != CDS_OK)
+        return CDS_EBADPERIOD;
+    for (size_t i = 0; i < N_ADX; i++)
+        if (adx_durations[i].type == p.type) {
+            int n = snprintf(buf, len, "%s/%s",
+                             cds_date_format(p.start, date, sizeof date),
+                             adx_durations[i].duration);
+            return n > 0 && (size_t) n < len ? CDS_OK : CDS_EBADPERIOD;
+        }
+    return CDS_EBADPERIOD;
+}
+
+int
+export_period_dhis2(const char *s, char *buf, size_t len)
+{
+    cds_period_t p;
+    const char *slash = s ? strchr(s, '/') : NULL;
+    if (!slash) {
+        if (!s || cds_period_parse(s, &p) != CDS_OK
+            || (size_t) snprintf(buf, len, "%s", s) >= len)
+            return CDS_EBADPERIOD;
+        return CDS_OK;
+    }
+    char date[16];
+    int32_t day;
+    size_t dl = (size_t) (slash - s);
+    if (dl >= sizeof date)
+        return CDS_EBADPERIOD;
+    memcpy(date, s, dl);
+    date[dl] = '\0';
+    if (cds_date_parse(date, &day) != CDS_OK)
+        return CDS_EBADPERIOD;
+    for (size_t i = 0; i < N_ADX; i++) {
+        const char *d = adx_durations[i].duration;
+        bool week = adx_durations[i].type == CDS_PT_WEEKLY
+                    && strcmp(slash + 1, "P1W") == 0;
+        if (strcmp(slash + 1, d) != 0 && !week)
+            continue;
+        if (cds_period_of_day(adx_durations[i].type, day, buf, len) != 0
+            || cds_period_parse(buf, &p) != CDS_OK || p.start != day)
+            return CDS_EBADPERIOD;
+        return CDS_OK;
+    }
+    return CDS_EBADPERIOD;
+}
+
+/* ---- filters ------------------------------------------------------------ */
+
+/* Bind scope, indicators and period range like query_run does. */
+static int
+bind_filter(store_t *store, sqlite3_stmt *st, const query_opts_t *o,
+            char **inds_json, char *err, size_t errlen)
+{
+    cds_period_t a, b;
+    if (o->period && (o->from || o->to)) {
+        snprintf(err, errlen, "--period cannot be combined with --from/--to");
+        return CDS_EUSAGE;
+    }
+    const char *lo = o->period ? o->period : o->from;
+    const char *hi = o->period ? o->period : o->to;
+    if ((lo && cds_period_parse(lo, &a) != CDS_OK)
+        || (hi && cds_period_parse(hi, &b) != CDS_OK)) {
+        snprintf(err, errlen, "period: \"%.64s\" is not a DHIS2 period "
+                 "(2025, 2025Q1, 202503, ...)",
+                 lo && cds_period_parse(lo, &a) != CDS_OK ? lo : hi);
+        return CDS_EBADPERIOD;
+    }
+    if (o->org_unit) {
+        int known = store_orgunit_exists(store, o->org_unit);
+        if (known <= 0) {
+            snprintf(err, errlen, "org-unit: \"%.64s\" is not in the "
+                     "org-unit list", o->org_unit);
+            return known < 0 ? -known : CDS_EUNKNOWNORGUNIT;
+        }
+    }
+    if (o->n_indicators) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < o->n_indicators; i++)
+            json_array_append_new(arr, json_string(o->indicators[i]));
+        *inds_json = json_dumps(arr, JSON_COMPACT);
+        json_decref(arr);
+        if (!*inds_json)
+            return CDS_ENOMEM;
+    }
+    cds_bind_text(st, ":ou", o->org_unit);
+    cds_bind_int64(st, ":subtree", o->subtree ? 1 : 0);
+    cds_bind_text(st, ":indicators", *inds_json);
+    if (lo)
+        cds_bind_int64(st, ":start", a.start);
+    if (hi)
+        cds_bind_int64(st, ":end", b.end);
+    return CDS_OK;
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+static const char *const dhis2_csv_header[] = {
+    "dataelement", "period", "orgunit", "categoryoptioncombo",
+    "attributeoptioncombo", "value", "storedby", "lastupdated", "comment",
+    "followup",
+};
+static const char *const plain_csv_header[] = {
+    "orgunit", "orgunitname", "dataelement", "dataelementname", "unit",
+    "period", "value", "storedby", "lastupdated", "comment",
+};
+
+static void
+csv_cells(FILE *out, const char *const *cells, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', out);
+        query_csv_field(out, cells[i]);
+    }
+    fputs("\r\n", out);
+}
+
+static const char *
+col(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *) sqlite3_column_text(st, i);
+    return s ? s : "";
+}
+
+/* One exported value in the chosen format. */
+static int
+export_row(const export_opts_t *o, sqlite3_stmt *st, json_t *arr, FILE *out)
+{
+    char period[32], updated[40], created[40];
+    const char *pe = col(st, X_PE);
+    if (o->adx_periods && export_period_adx(pe, period, sizeof period)
+                              == CDS_OK)
+        pe = period;
+    cds_format_time(updated, sizeof updated,
+                    cds_hlc_ms((uint64_t) sqlite3_column_int64(st, X_HLC)));
+    cds_format_time(created, sizeof created,
+                    sqlite3_column_type(st, X_CREATED) == SQLITE_NULL
+                        ? cds_hlc_ms((uint64_t) sqlite3_column_int64(st,
+                                                                     X_HLC))
+                        : (uint64_t) sqlite3_column_int64(st, X_CREATED));
+    bool followup = sqlite3_column_int(st, X_FOLLOWUP) != 0;
+    if (o->format == EXPORT_DHIS2_JSON) {
+        json_t *v = json_pack("{sssssssssssssssssssssb}",
+                              "dataElement", col(st, X_DE), "period", pe,
+                              "orgUnit", col(st, X_OU),
+                              "categoryOptionCombo", col(st, X_COC),
+                              "attributeOptionCombo", "default",
+                              "value", col(st, X_VALUE),
+                              "storedBy", col(st, X_BY),
+                              "created", created, "lastUpdated", updated,
+                              "comment", col(st, X_COMMENT),
+                              "followup", followup);
+        return v && json_array_append_new(arr, v) == 0 ? CDS_OK : CDS_ENOMEM;
+    }
+    if (o->format == EXPORT_DHIS2_CSV) {
+        const char *cells[] = { col(st, X_DE), pe, col(st, X_OU),
+                                col(st, X_COC), "default", col(st, X_VALUE),
+                                col(st, X_BY), updated, col(st, X_COMMENT),
+                                followup ? "true" : "false" };
+        csv_cells(out, cells, 10);
+        return CDS_OK;
+    }
+    const cds_indicator_t *ind = o->catalog
+        ? cds_catalog_find(o->catalog, col(st, X_DE)) : NULL;
+    const char *cells[] = { col(st, X_OU), col(st, X_OUNAME), col(st, X_DE),
+                            ind ? ind->name_vi : "", ind ? ind->unit : "",
+                            pe, col(st, X_VALUE), col(st, X_BY), updated,
+                            col(st, X_COMMENT) };
+    csv_cells(out, cells, 10);
+    return CDS_OK;
+}
+
+int
+export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
+           size_t errlen)
+{
+    cds_db_t *db = store_db(store);
+    char *inds = NULL;
+    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_EXPORT);
+    if (!st)
+        return CDS_ERROR;
+    json_t *arr = json_array();
+    int step, rc = arr ? bind_filter(store, st, &opts->filter, &inds, err,
+                                     errlen)
+                       : CDS_ENOMEM;
+    if (rc == CDS_OK && opts->bom)
+        fputs("\xEF\xBB\xBF", out);
+    if (rc == CDS_OK && opts->format == EXPORT_DHIS2_CSV)
+        csv_cells(out, dhis2_csv_header, 10);
+    else if (rc == CDS_OK && opts->format == EXPORT_CSV)
+        csv_cells(out, plain_csv_header, 10);
+    while (rc == CDS_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = export_row(opts, st, arr, out);
+    if (rc == CDS_OK && step != SQLITE_DONE)
+        rc = cds_db_fail(db, "export");
+    if (rc == CDS_OK && opts->format == EXPORT_DHIS2_JSON) {
+        json_t *set = json_pack("{sO}", "dataValues", arr);
+        rc = set && json_dumpf(set, out, JSON_INDENT(2)) == 0 ? CDS_OK
+                                                               : CDS_EIO;
+        fputc('\n', out);
+        json_decref(set);
+    }
+    json_decref(arr);
+    free(inds);
+    sqlite3_finalize(st);
+    return rc;
+}

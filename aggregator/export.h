@@ -1,0 +1,65 @@
+/*  export: the consolidated values as files other systems take.
+ *
+ *  Formats (filters exactly as `query`'s long form: org unit with its
+ *  subtree, indicators, --period or --from/--to; live values only):
+ *    dhis2-json  a DHIS2 dataValueSet: {"dataValues": [{"dataElement",
+ *                "period", "orgUnit", "categoryOptionCombo",
+ *                "attributeOptionCombo", "value", "storedBy", "created",
+ *                "lastUpdated", "comment", "followup"}]}, codes as ids
+ *                (import with idScheme=CODE), attributeOptionCombo
+ *                "default", times ISO-8601 UTC;
+ *    dhis2-csv   DHIS2's data value CSV: header dataelement, period,
+ *                orgunit, categoryoptioncombo, attributeoptioncombo,
+ *                value, storedby, lastupdated, comment, followup;
+ *    csv         for spreadsheets: org unit and indicator names next to
+ *                the codes, unit, value, period, who and when.
+ *  --adx-periods writes periods in ADX notation (ISO 8601 start/duration:
+ *  2025Q1 -> 2025-01-01/P3M, 2025W10 -> 2025-03-03/P7D). --bom starts the
+ *  file with a UTF-8 byte order mark so Excel on Windows reads Vietnamese
+ *  correctly. CSV follows RFC 4180 (CRLF line ends).
+ *
+ *  Invariant: an export read back by `import` (central.h) gives the same
+ *  value set: every field `import` reads is written, and ADX periods and
+ *  the BOM are understood by it. Reads only. */
+#ifndef AGG_EXPORT_H
+#define AGG_EXPORT_H
+
+#include "cds_catalog.h"
+#include "query.h"
+#include "store.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+    EXPORT_DHIS2_JSON = 0,
+    EXPORT_DHIS2_CSV = 1,
+    EXPORT_CSV = 2,
+} export_format_t;
+
+typedef struct {
+    query_opts_t filter;               /* org_unit, subtree, indicators,
+                                        * period/from/to (format, wide
+                                        * ignored) */
+    export_format_t format;
+    bool bom;                          /* UTF-8 BOM first */
+    bool adx_periods;                  /* ISO 8601 start/duration periods */
+    const cds_catalog_t *catalog;      /* optional: names and units (csv) */
+} export_opts_t;
+
+/* "dhis2-json" | "dhis2-csv" | "csv". CDS_OK or CDS_EUSAGE. */
+int export_format_parse(const char *name, export_format_t *out);
+/* Write the export to out. CDS_OK; CDS_EUSAGE, CDS_EBADPERIOD,
+ * CDS_EUNKNOWNORGUNIT with a message in err; or a database error. */
+int export_run(store_t *store, const export_opts_t *opts, FILE *out,
+               char *err, size_t errlen);
+
+/* ADX form of a DHIS2 period id ("2025Q1" -> "2025-01-01/P3M") into buf
+ * (24 bytes). CDS_OK or CDS_EBADPERIOD. */
+int export_period_adx(const char *id, char *buf, size_t len);
+/* DHIS2 id of a period given either way ("2025-01-01/P3M" or "2025Q1")
+ * into buf (16 bytes). CDS_OK or CDS_EBADPERIOD (not a DHIS2 period:
+ * start not on a period boundary, unknown duration). */
+int export_period_dhis2(const char *s, char *buf, size_t len);
+
+#endif

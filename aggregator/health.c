@@ -1,0 +1,491 @@
+/*  health: see health.h. Statements in health_sql.h. */
+#include "health.h"
+#include "central.h"
+
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_util.h"
+#include "health_sql.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOUR_MS (3600u * 1000u)
+#define DAY_MS (24u * HOUR_MS)
+
+enum {
+    ST_BATCH, ST_HEARTBEAT, ST_REFUSED, ST_RETRIED, ST_BUCKET, ST_PRUNE,
+    ST_LIST, ST_BY_CODE, ST__COUNT
+};
+
+static const char *const sql_text[ST__COUNT] = {
+    [ST_BATCH] = HEALTH_SQL_BATCH,
+    [ST_HEARTBEAT] = HEALTH_SQL_HEARTBEAT,
+    [ST_REFUSED] = HEALTH_SQL_REFUSED,
+    [ST_RETRIED] = HEALTH_SQL_RETRIED,
+    [ST_BUCKET] = HEALTH_SQL_BUCKET,
+    [ST_PRUNE] = HEALTH_SQL_PRUNE,
+    [ST_LIST] = HEALTH_SQL_LIST,
+    [ST_BY_CODE] = HEALTH_SQL_REFUSED_BY_CODE,
+};
+
+static const char *const state_names[HEALTH__COUNT] = {
+    "OK", "LAGGING", "REJECTING", "SILENT", "REVOKED",
+};
+
+struct health {
+    cds_db_t *db;                      /* borrowed from the store */
+    sqlite3_stmt *st[ST__COUNT];       /* prepared once */
+    int64_t pruned_bucket;             /* buckets before this are gone */
+};
+
+health_t *
+health_new(store_t *store)
+{
+    health_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->db = store_db(store);
+    for (int i = 0; i < ST__COUNT; i++) {
+        self->st[i] = cds_db_prepare(self->db, sql_text[i]);
+        if (!self->st[i]) {
+            health_destroy(&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void
+health_destroy(health_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize((*self_p)->st[i]);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+health_thresholds_default(health_thresholds_t *th)
+{
+    th->silent_after_ms = 5u * 60u * 1000u;
+    th->lagging_after_ms = HOUR_MS;
+    th->rejecting_ratio = 0.5;
+    th->rejecting_min = 5;
+}
+
+const char *
+health_state_name(health_state_t s)
+{
+    return (unsigned) s < HEALTH__COUNT ? state_names[s] : "UNKNOWN";
+}
+
+int
+health_severity(health_state_t s)
+{
+    return s >= HEALTH_SILENT ? 2 : s > HEALTH_OK ? 1 : 0;
+}
+
+/* ---- writes (caller's transaction) ------------------------------------ */
+
+static int
+step_done(health_t *self, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int code = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, what);
+    cds_stmt_done(st);
+    return code;
+}
+
+/* Add counts to the current bucket; drop buckets older than a day once
+ * per bucket period (a primary-key range delete). */
+static int
+bucket_add(health_t *self, int64_t agent_id, uint64_t now_ms, uint64_t acc,
+           uint64_t rej, uint64_t ref)
+{
+    int64_t bucket = (int64_t) (now_ms / HEALTH_BUCKET_MS);
+    sqlite3_stmt *st = self->st[ST_BUCKET];
+    cds_bind_int64(st, ":id", agent_id);
+    cds_bind_int64(st, ":bucket", bucket);
+    cds_bind_int64(st, ":acc", (int64_t) acc);
+    cds_bind_int64(st, ":rej", (int64_t) rej);
+    cds_bind_int64(st, ":ref", (int64_t) ref);
+    int rc = step_done(self, st, "health_bucket");
+    int64_t before = bucket - (int64_t) (DAY_MS / HEALTH_BUCKET_MS) - 1;
+    if (rc == CDS_OK && before > self->pruned_bucket) {
+        cds_bind_int64(self->st[ST_PRUNE], ":before", before);
+        rc = step_done(self, self->st[ST_PRUNE], "health_prune");
+        if (rc == CDS_OK)
+            self->pruned_bucket = before;
+    }
+    return rc;
+}
+
+int
+health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
+                  uint64_t applied, uint64_t rejected, int last_code,
+                  const char *last_message, uint64_t inferred_lag_ms)
+{
+    sqlite3_stmt *st = self->st[ST_BATCH];
+    cds_bind_int64(st, ":id", agent_id);
+    cds_bind_int64(st, ":now", (int64_t) now_ms);
+    cds_bind_int64(st, ":acc", (int64_t) applied);
+    cds_bind_int64(st, ":rej", (int64_t) rejected);
+    cds_bind_int64(st, ":lag", (int64_t) inferred_lag_ms);
+    if (last_code) {
+        cds_bind_int64(st, ":code", last_code);
+        cds_bind_text(st, ":msg", last_message ? last_message : "");
+    } else {
+        cds_bind_null(st, ":code");
+        cds_bind_null(st, ":msg");
+    }
+    int rc = step_done(self, st, "health_batch");
+    return rc == CDS_OK ? bucket_add(self, agent_id, now_ms, applied,
+                                     rejected, 0)
+                        : rc;
+}
+
+int
+health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
+                      const Cdsync__Heartbeat *hb)
+{
+    sqlite3_stmt *st = self->st[ST_HEARTBEAT];
+    /* Wire values are untrusted: clamp into int64 before storing. */
+    uint64_t cap = INT64_MAX;
+    cds_bind_int64(st, ":id", agent_id);
+    cds_bind_int64(st, ":now", (int64_t) now_ms);
+    cds_bind_int64(st, ":depth", (int64_t) (hb->queue_depth < cap
+                                            ? hb->queue_depth : cap));
+    cds_bind_int64(st, ":oldest", (int64_t) (hb->oldest_pending_ms < cap
+                                             ? hb->oldest_pending_ms : cap));
+    cds_bind_int64(st, ":bytes", (int64_t) (hb->bytes_pending < cap
+                                            ? hb->bytes_pending : cap));
+    cds_bind_int64(st, ":acked", (int64_t) (hb->acked_seq < cap
+                                            ? hb->acked_seq : cap));
+    cds_bind_int64(st, ":errors", hb->send_errors);
+    char version[32];
+    snprintf(version, sizeof version, "%s",
+             hb->agent_version ? hb->agent_version : "");
+    cds_bind_text(st, ":version", cds_utf8_valid(version, strlen(version))
+                                      ? version : "?");
+    uint64_t clock = hb->clock_ms < cap ? hb->clock_ms : cap;
+    cds_bind_int64(st, ":offset", (int64_t) clock - (int64_t) now_ms);
+    return step_done(self, st, "health_heartbeat");
+}
+
+int
+health_note_refused(health_t *self, int64_t agent_id, uint64_t now_ms,
+                    int code, const char *message)
+{
+    sqlite3_stmt *st = self->st[ST_REFUSED];
+    cds_bind_int64(st, ":id", agent_id);
+    cds_bind_int64(st, ":now", (int64_t) now_ms);
+    cds_bind_int64(st, ":code", code);
+    cds_bind_text(st, ":msg", message ? message : "");
+    int rc = step_done(self, st, "health_refused");
+    return rc == CDS_OK ? bucket_add(self, agent_id, now_ms, 0, 0, 1) : rc;
+}
+
+int
+health_note_retried(health_t *self, int64_t agent_id, uint64_t now_ms)
+{
+    cds_bind_int64(self->st[ST_RETRIED], ":id", agent_id);
+    int rc = step_done(self, self->st[ST_RETRIED], "health_retried");
+    return rc == CDS_OK ? bucket_add(self, agent_id, now_ms, 1, 0, 0) : rc;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static void
+col_text(sqlite3_stmt *st, int i, char *buf, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(buf, len, "%s", t ? (const char *) t : "");
+}
+
+static uint64_t
+col_u64(sqlite3_stmt *st, int i)
+{
+    int64_t v = sqlite3_column_int64(st, i);
+    return v < 0 ? 0 : (uint64_t) v;
+}
+
+static void
+read_row(sqlite3_stmt *st, health_agent_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, a->fpr, sizeof a->fpr);
+    col_text(st, 2, a->label, sizeof a->label);
+    a->enrolled_at_ms = sqlite3_column_int64(st, 3);
+    a->revoked_at_ms = sqlite3_column_int64(st, 4);
+    a->applied_seq = col_u64(st, 5);
+    a->last_seen_ms = sqlite3_column_int64(st, 6);
+    col_text(st, 7, a->commune, sizeof a->commune);
+    col_text(st, 8, a->org_units, sizeof a->org_units);
+    a->last_batch_ms = sqlite3_column_int64(st, 9);
+    a->last_heartbeat_ms = sqlite3_column_int64(st, 10);
+    a->queue_depth = col_u64(st, 11);
+    a->oldest_pending_ms = col_u64(st, 12);
+    a->bytes_pending = col_u64(st, 13);
+    a->reported_acked_seq = col_u64(st, 14);
+    a->send_errors = col_u64(st, 15);
+    col_text(st, 16, a->version, sizeof a->version);
+    a->clock_offset_ms = sqlite3_column_int64(st, 17);
+    a->inferred_lag_ms = col_u64(st, 18);
+    a->accepted_total = col_u64(st, 19);
+    a->rejected_total = col_u64(st, 20);
+    a->refused_total = col_u64(st, 21);
+    a->batches_total = col_u64(st, 22);
+    a->heartbeats_total = col_u64(st, 23);
+    a->last_reject_code = sqlite3_column_int(st, 24);
+    col_text(st, 25, a->last_reject_message, sizeof a->last_reject_message);
+    a->last_reject_ms = sqlite3_column_int64(st, 26);
+    a->accepted_hour = col_u64(st, 27);
+    a->rejected_hour = col_u64(st, 28);
+    a->accepted_day = col_u64(st, 29);
+    a->rejected_day = col_u64(st, 30);
+}
+
+static uint64_t
+since(uint64_t now_ms, int64_t t)
+{
+    return t > 0 && (uint64_t) t < now_ms ? now_ms - (uint64_t) t : 0;
+}
+
+/* The lag and state rules of health.h. */
+static void
+classify(health_agent_t *a, const health_thresholds_t *th, uint64_t now)
+{
+    if (a->last_batch_ms > a->last_heartbeat_ms)
+        a->lag_ms = a->inferred_lag_ms;
+    else if (a->last_heartbeat_ms && a->queue_depth > 0)
+        a->lag_ms = a->oldest_pending_ms
+                    + since(now, a->last_heartbeat_ms);
+    else
+        a->lag_ms = 0;
+    int64_t seen = a->last_seen_ms ? a->last_seen_ms : a->enrolled_at_ms;
+    uint64_t rej = a->rejected_hour, total = a->accepted_hour + rej;
+    if (a->revoked_at_ms)
+        a->state = HEALTH_REVOKED;
+    else if (since(now, seen) > th->silent_after_ms)
+        a->state = HEALTH_SILENT;
+    else if (rej > 0 && rej >= th->rejecting_min
+             && (double) rej >= th->rejecting_ratio * (double) total)
+        a->state = HEALTH_REJECTING;
+    else if (a->lag_ms > th->lagging_after_ms)
+        a->state = HEALTH_LAGGING;
+    else
+        a->state = HEALTH_OK;
+}
+
+static int
+worst_first(const void *pa, const void *pb)
+{
+    const health_agent_t *a = pa, *b = pb;
+    if (a->state != b->state)
+        return a->state > b->state ? -1 : 1;
+    if (a->lag_ms != b->lag_ms)
+        return a->lag_ms > b->lag_ms ? -1 : 1;
+    return strcmp(a->label, b->label);
+}
+
+int
+health_list(health_t *self, const health_thresholds_t *th, uint64_t now_ms,
+            health_agent_t **out, size_t *n)
+{
+    sqlite3_stmt *st = self->st[ST_LIST];
+    size_t cap = 0, k = 0;
+    health_agent_t *list = NULL;
+    int rc, code = CDS_OK;
+    uint64_t hour = now_ms > HOUR_MS ? now_ms - HOUR_MS : 0;
+    uint64_t day = now_ms > DAY_MS ? now_ms - DAY_MS : 0;
+    cds_bind_int64(st, ":hour", (int64_t) (hour / HEALTH_BUCKET_MS));
+    cds_bind_int64(st, ":day", (int64_t) (day / HEALTH_BUCKET_MS));
+    /* Central corrections are signed by the aggregator itself: not a
+     * commune, never silent or lagging, so not in the health list. */
+    cds_bind_text(st, ":central", CENTRAL_LABEL);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            health_agent_t *p = realloc(list, ncap * sizeof *p);
+            if (!p) {
+                code = CDS_ENOMEM;
+                break;
+            }
+            list = p;
+            cap = ncap;
+        }
+        read_row(st, &list[k]);
+        classify(&list[k], th, now_ms);
+        k++;
+    }
+    if (code == CDS_OK && rc != SQLITE_DONE)
+        code = cds_db_fail(self->db, "health_list");
+    cds_stmt_done(st);
+    if (code != CDS_OK) {
+        free(list);
+        return code;
+    }
+    if (k > 1)
+        qsort(list, k, sizeof *list, worst_first);
+    *out = list;
+    *n = k;
+    return CDS_OK;
+}
+
+int
+health_refused_by_code(health_t *self, uint64_t *counts, size_t n_counts)
+{
+    sqlite3_stmt *st = self->st[ST_BY_CODE];
+    int rc;
+    memset(counts, 0, n_counts * sizeof *counts);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t code = sqlite3_column_int64(st, 0);
+        if (code >= 0 && (uint64_t) code < n_counts)
+            counts[code] = col_u64(st, 1);
+    }
+    int code = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db,
+                                                        "health_by_code");
+    cds_stmt_done(st);
+    return code;
+}
+
+int
+health_worst(const health_agent_t *list, size_t n)
+{
+    int worst = 0;
+    for (size_t i = 0; i < n; i++)
+        if (health_severity(list[i].state) > worst)
+            worst = health_severity(list[i].state);
+    return worst;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static json_t *
+agent_json(const health_agent_t *a, uint64_t now)
+{
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:s, s:s, s:I}",
+        "agent", a->fpr, "label", a->label, "commune", a->commune,
+        "org_units", a->org_units, "state", health_state_name(a->state),
+        "severity", health_severity(a->state),
+        "last_seen_ms", (json_int_t) a->last_seen_ms,
+        "last_seen_age_ms", (json_int_t) since(now, a->last_seen_ms),
+        "queue_depth", (json_int_t) a->queue_depth,
+        "oldest_pending_ms", (json_int_t) a->oldest_pending_ms,
+        "bytes_pending", (json_int_t) a->bytes_pending,
+        "lag_ms", (json_int_t) a->lag_ms,
+        "inferred_lag_ms", (json_int_t) a->inferred_lag_ms,
+        "send_errors", (json_int_t) a->send_errors,
+        "version", a->version,
+        "clock_offset_ms", (json_int_t) a->clock_offset_ms,
+        "applied_seq", (json_int_t) a->applied_seq,
+        "reported_acked_seq", (json_int_t) a->reported_acked_seq,
+        "accepted_hour", (json_int_t) a->accepted_hour,
+        "rejected_hour", (json_int_t) a->rejected_hour,
+        "accepted_day", (json_int_t) a->accepted_day,
+        "rejected_day", (json_int_t) a->rejected_day,
+        "accepted_total", (json_int_t) a->accepted_total,
+        "rejected_total", (json_int_t) a->rejected_total,
+        "refused_total", (json_int_t) a->refused_total,
+        "last_reject_code", (json_int_t) a->last_reject_code,
+        "last_reject_reason",
+        a->last_reject_code ? cds_strerror(a->last_reject_code) : "",
+        "last_reject_message", a->last_reject_message,
+        "last_reject_ms", (json_int_t) a->last_reject_ms);
+}
+
+json_t *
+health_to_json(const health_agent_t *list, size_t n, uint64_t now_ms)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *o = agent_json(&list[i], now_ms);
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* Print s padded to width terminal columns (Vietnamese names). */
+static void
+pad(FILE *out, const char *s, size_t width)
+{
+    fputs(s, out);
+    for (size_t w = cds_utf8_width(s); w < width; w++)
+        fputc(' ', out);
+}
+
+static void
+lag_text(char *buf, size_t len, uint64_t ms)
+{
+    if (ms < 1000)
+        snprintf(buf, len, "-");
+    else if (ms < 120000)
+        snprintf(buf, len, "%" PRIu64 " s", ms / 1000);
+    else if (ms < 2 * HOUR_MS)
+        snprintf(buf, len, "%" PRIu64 " min", ms / 60000);
+    else
+        snprintf(buf, len, "%" PRIu64 " h", ms / HOUR_MS);
+}
+
+enum { NCOL = 8 };
+
+static void
+row_cells(const health_agent_t *a, uint64_t now, char cell[NCOL][300])
+{
+    const char *name = a->commune[0] ? a->commune : a->label;
+    snprintf(cell[0], 300, "%s", name);
+    snprintf(cell[1], 300, "%s", health_state_name(a->state));
+    if (a->last_seen_ms)
+        cds_format_age(cell[2], 300, since(now, a->last_seen_ms));
+    else
+        snprintf(cell[2], 300, "never");
+    snprintf(cell[3], 300, "%" PRIu64, a->queue_depth);
+    lag_text(cell[4], 300, a->lag_ms);
+    snprintf(cell[5], 300, "%" PRIu64 "/h", a->rejected_hour);
+    if (a->last_reject_code)
+        snprintf(cell[6], 300, "%s: %.200s",
+                 cds_strerror(a->last_reject_code), a->last_reject_message);
+    else
+        snprintf(cell[6], 300, "-");
+    snprintf(cell[7], 300, "%s", a->fpr);
+}
+
+void
+health_print(FILE *out, const health_agent_t *list, size_t n,
+             uint64_t now_ms)
+{
+    static const char *const head[NCOL] = {
+        "COMMUNE", "STATE", "LAST SEEN", "QUEUE", "LAG", "REJECTS",
+        "LAST REASON", "AGENT"};
+    static const int order[NCOL] = {0, 1, 2, 3, 4, 5, 7, 6};
+    size_t w[NCOL];
+    char cell[NCOL][300];
+    for (int c = 0; c < NCOL; c++)
+        w[c] = strlen(head[c]);
+    for (size_t i = 0; i < n; i++) {
+        row_cells(&list[i], now_ms, cell);
+        for (int c = 0; c < NCOL; c++)
+            if (cds_utf8_width(cell[c]) > w[c])
+                w[c] = cds_utf8_width(cell[c]);
+    }
+    for (int k = 0; k < NCOL; k++)
+        pad(out, head[order[k]], k == NCOL - 1 ? 0 : w[order[k]] + 2);
+    fputc('\n', out);
+    for (size_t i = 0; i < n; i++) {
+        row_cells(&list[i], now_ms, cell);
+        for (int k = 0; k < NCOL; k++)
+            pad(out, cell[order[k]], k == NCOL - 1 ? 0 : w[order[k]] + 2);
+        fputc('\n', out);
+    }
+}

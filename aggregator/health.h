@@ -1,0 +1,137 @@
+/*  health: per-agent message health at the aggregator: last seen, lag
+ *  (reported by heartbeats and inferred from batches), accepted / rejected
+ *  counts over the last hour and day, last reject reason, clock offset, and
+ *  a state from configurable thresholds (docs/OPERATIONS.md).
+ *
+ *  Invariant: every figure lives in the database (health_sql.h) and is
+ *  written by ingest in the same transaction as the message it describes
+ *  (one upsert of agent_health plus one of the current 5-minute bucket per
+ *  message, never per update), so a restart forgets nothing and a
+ *  rolled-back group leaves no count behind. Reading (health_list) never
+ *  writes: the `health` command and the HTTP thread use read-only
+ *  connections.
+ *
+ *  States, worst first (severity: 2 critical, 1 warning, 0 ok):
+ *    REVOKED   (2) the key was revoked
+ *    SILENT    (2) no verified message for silent_after_ms (since
+ *                  enrolment when it never spoke)
+ *    REJECTING (1) in the last hour >= rejecting_min rejections (updates
+ *                  + whole messages) and rejected / (accepted + rejected)
+ *                  >= rejecting_ratio
+ *    LAGGING   (1) lag > lagging_after_ms, where lag = the oldest pending
+ *                  age of the last heartbeat aged by the time since it
+ *                  (when the queue was not empty), or, when a batch came
+ *                  after that heartbeat, the age of that batch's oldest
+ *                  new update at arrival (inferred from its HLC)
+ *    OK        (0) otherwise
+ *  Windows use 5-minute buckets: "last hour" covers 60 to 65 minutes. */
+#ifndef AGG_HEALTH_H
+#define AGG_HEALTH_H
+
+#include "cdsync.pb-c.h"
+#include "store.h"
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HEALTH_BUCKET_MS (5u * 60u * 1000u)
+
+typedef enum {
+    HEALTH_OK = 0,
+    HEALTH_LAGGING,
+    HEALTH_REJECTING,
+    HEALTH_SILENT,
+    HEALTH_REVOKED,
+    HEALTH__COUNT
+} health_state_t;                      /* ordered: later = worse */
+
+typedef struct {
+    uint64_t silent_after_ms;          /* no message for this: SILENT */
+    uint64_t lagging_after_ms;         /* lag over this: LAGGING */
+    double rejecting_ratio;            /* rejected share in the last hour */
+    uint64_t rejecting_min;            /* ... with at least this many */
+} health_thresholds_t;
+
+/* One agent's health as computed by health_list. */
+typedef struct {
+    int64_t id;                        /* agent.id */
+    char fpr[64];                      /* key fingerprint */
+    char label[128];                   /* enrolment label */
+    char commune[256];                 /* org unit name(s), orgunit table */
+    char org_units[128];               /* enrolled codes, comma-separated */
+    health_state_t state;
+    int64_t last_seen_ms;              /* 0: never */
+    int64_t enrolled_at_ms;
+    int64_t revoked_at_ms;             /* 0: not revoked */
+    uint64_t applied_seq;
+    int64_t last_batch_ms, last_heartbeat_ms; /* 0: never */
+    uint64_t queue_depth;              /* last heartbeat */
+    uint64_t oldest_pending_ms;        /* last heartbeat, as reported */
+    uint64_t bytes_pending;
+    uint64_t reported_acked_seq;
+    uint64_t send_errors;
+    char version[32];
+    int64_t clock_offset_ms;           /* agent clock - ours at heartbeat */
+    uint64_t inferred_lag_ms;          /* last batch */
+    uint64_t lag_ms;                   /* as used for LAGGING, see above */
+    uint64_t accepted_total, rejected_total, refused_total;
+    uint64_t batches_total, heartbeats_total;
+    uint64_t accepted_hour, rejected_hour, accepted_day, rejected_day;
+    int last_reject_code;              /* 0: none */
+    char last_reject_message[256];
+    int64_t last_reject_ms;
+} health_agent_t;
+
+typedef struct health health_t;
+
+/* Prepare the statements on store's connection (borrowed; must outlive
+ * it). Works on a read-only store for health_list. NULL on failure. */
+health_t *health_new(store_t *store);
+/* Finalize; sets *self_p to NULL. Safe on NULL. */
+void health_destroy(health_t **self_p);
+
+/* Defaults: silent 5 min, lagging 1 h, ratio 0.5, min 5. */
+void health_thresholds_default(health_thresholds_t *th);
+/* "OK", "LAGGING", ... Borrowed. */
+const char *health_state_name(health_state_t s);
+/* 0 ok, 1 warning (LAGGING, REJECTING), 2 critical (SILENT, REVOKED). */
+int health_severity(health_state_t s);
+
+/* Record one batch of agent_id in the caller's transaction: applied and
+ * rejected new updates, inferred lag, last rejection (code 0: none).
+ * CDS_OK or a database error code. */
+int health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
+                      uint64_t applied, uint64_t rejected, int last_code,
+                      const char *last_message, uint64_t inferred_lag_ms);
+/* Record a verified heartbeat (clock offset = hb->clock_ms - now_ms). */
+int health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
+                          const Cdsync__Heartbeat *hb);
+/* Record a whole-message refusal of an enrolled agent's message. */
+int health_note_refused(health_t *self, int64_t agent_id, uint64_t now_ms,
+                        int code, const char *message);
+/* Record a per-update rejection applied later by `rejects retry`. */
+int health_note_retried(health_t *self, int64_t agent_id, uint64_t now_ms);
+
+/* Every enrolled agent with its state at now_ms, worst first (severity,
+ * then lag, then label). *out is malloc'd (caller frees), *n entries.
+ * CDS_OK or a database / memory error. */
+int health_list(health_t *self, const health_thresholds_t *th,
+                uint64_t now_ms, health_agent_t **out, size_t *n);
+/* Whole-message rejections by reason code, from the reject table:
+ * counts[code] for code < n_counts. CDS_OK or a database error. */
+int health_refused_by_code(health_t *self, uint64_t *counts,
+                           size_t n_counts);
+/* Highest severity in list (0 when empty). */
+int health_worst(const health_agent_t *list, size_t n);
+
+/* list as a JSON array (new reference; NULL on memory failure). */
+json_t *health_to_json(const health_agent_t *list, size_t n,
+                       uint64_t now_ms);
+/* list as one aligned line per agent (commune, state, last seen "3 min
+ * ago", queue, lag, rejects in the hour, last reason). */
+void health_print(FILE *out, const health_agent_t *list, size_t n,
+                  uint64_t now_ms);
+
+#endif

@@ -1,0 +1,128 @@
+/*  health_sql: the SQL of aggregator/health.c (and its schema migration),
+ *  kept together with named parameters (STYLE.md "SQLite"). health.c
+ *  prepares each statement once and resets it after every step.
+ *
+ *  Schema (added by HEALTH_SQL_MIGRATION, appended to store.c's list):
+ *    agent_health(agent_id PK -> agent.id, last_batch_ms, last_heartbeat_ms,
+ *        queue_depth, oldest_pending_ms, bytes_pending, reported_acked_seq,
+ *        send_errors, agent_version, clock_offset_ms, inferred_lag_ms,
+ *        accepted_total, rejected_total, refused_total, batches_total,
+ *        heartbeats_total, last_reject_code, last_reject_message,
+ *        last_reject_ms)            one row per agent that ever spoke
+ *    agent_health_bucket(agent_id, bucket = ms / HEALTH_BUCKET_MS,
+ *        accepted, rejected, refused)  5-minute counts, pruned after a day
+ *    update_log.retried_at_ms, update_log.retried_from (old status) and
+ *    reject.retried_at_ms, reject.retry_result: `rejects retry` records. */
+#ifndef AGG_HEALTH_SQL_H
+#define AGG_HEALTH_SQL_H
+
+#define HEALTH_SQL_MIGRATION                                                 \
+    "CREATE TABLE agent_health ("                                            \
+    " agent_id INTEGER PRIMARY KEY REFERENCES agent(id),"                    \
+    " last_batch_ms INTEGER, last_heartbeat_ms INTEGER,"                     \
+    " queue_depth INTEGER, oldest_pending_ms INTEGER, bytes_pending INTEGER,"\
+    " reported_acked_seq INTEGER, send_errors INTEGER, agent_version TEXT,"  \
+    " clock_offset_ms INTEGER, inferred_lag_ms INTEGER,"                     \
+    " accepted_total INTEGER NOT NULL DEFAULT 0,"                            \
+    " rejected_total INTEGER NOT NULL DEFAULT 0,"                            \
+    " refused_total INTEGER NOT NULL DEFAULT 0,"                             \
+    " batches_total INTEGER NOT NULL DEFAULT 0,"                             \
+    " heartbeats_total INTEGER NOT NULL DEFAULT 0,"                          \
+    " last_reject_code INTEGER, last_reject_message TEXT,"                   \
+    " last_reject_ms INTEGER);"                                              \
+    "CREATE TABLE agent_health_bucket ("                                     \
+    " agent_id INTEGER NOT NULL REFERENCES agent(id),"                       \
+    " bucket INTEGER NOT NULL,"                                              \
+    " accepted INTEGER NOT NULL DEFAULT 0,"                                  \
+    " rejected INTEGER NOT NULL DEFAULT 0,"                                  \
+    " refused INTEGER NOT NULL DEFAULT 0,"                                   \
+    " PRIMARY KEY (agent_id, bucket)) WITHOUT ROWID;"                        \
+    "ALTER TABLE update_log ADD COLUMN retried_at_ms INTEGER;"               \
+    "ALTER TABLE update_log ADD COLUMN retried_from INTEGER;"                \
+    "ALTER TABLE reject ADD COLUMN retried_at_ms INTEGER;"                   \
+    "ALTER TABLE reject ADD COLUMN retry_result INTEGER;"                    \
+    "CREATE INDEX reject_at ON reject(at_ms);"
+
+/* One batch: counts, inferred lag; last reject only when :code is set. */
+#define HEALTH_SQL_BATCH                                                     \
+    "INSERT INTO agent_health(agent_id, last_batch_ms, accepted_total,"      \
+    " rejected_total, batches_total, inferred_lag_ms, last_reject_code,"     \
+    " last_reject_message, last_reject_ms)"                                  \
+    " VALUES (:id, :now, :acc, :rej, 1, :lag, :code, :msg,"                  \
+    "  CASE WHEN :code IS NULL THEN NULL ELSE :now END)"                     \
+    " ON CONFLICT(agent_id) DO UPDATE SET last_batch_ms = :now,"             \
+    " accepted_total = accepted_total + :acc,"                               \
+    " rejected_total = rejected_total + :rej,"                               \
+    " batches_total = batches_total + 1, inferred_lag_ms = :lag,"            \
+    " last_reject_code = coalesce(:code, last_reject_code),"                 \
+    " last_reject_message = CASE WHEN :code IS NULL"                         \
+    "  THEN last_reject_message ELSE :msg END,"                              \
+    " last_reject_ms = CASE WHEN :code IS NULL THEN last_reject_ms"          \
+    "  ELSE :now END"
+#define HEALTH_SQL_HEARTBEAT                                                 \
+    "INSERT INTO agent_health(agent_id, last_heartbeat_ms, queue_depth,"     \
+    " oldest_pending_ms, bytes_pending, reported_acked_seq, send_errors,"    \
+    " agent_version, clock_offset_ms, heartbeats_total)"                     \
+    " VALUES (:id, :now, :depth, :oldest, :bytes, :acked, :errors,"          \
+    "  :version, :offset, 1)"                                                \
+    " ON CONFLICT(agent_id) DO UPDATE SET last_heartbeat_ms = :now,"         \
+    " queue_depth = :depth, oldest_pending_ms = :oldest,"                    \
+    " bytes_pending = :bytes, reported_acked_seq = :acked,"                  \
+    " send_errors = :errors, agent_version = :version,"                      \
+    " clock_offset_ms = :offset, heartbeats_total = heartbeats_total + 1"
+#define HEALTH_SQL_REFUSED                                                   \
+    "INSERT INTO agent_health(agent_id, refused_total, last_reject_code,"    \
+    " last_reject_message, last_reject_ms)"                                  \
+    " VALUES (:id, 1, :code, :msg, :now)"                                    \
+    " ON CONFLICT(agent_id) DO UPDATE SET refused_total = refused_total + 1,"\
+    " last_reject_code = :code, last_reject_message = :msg,"                 \
+    " last_reject_ms = :now"
+/* A per-update rejection made good by `rejects retry`. */
+#define HEALTH_SQL_RETRIED                                                   \
+    "INSERT INTO agent_health(agent_id, accepted_total) VALUES (:id, 1)"     \
+    " ON CONFLICT(agent_id) DO UPDATE SET"                                   \
+    " accepted_total = accepted_total + 1"
+#define HEALTH_SQL_BUCKET                                                    \
+    "INSERT INTO agent_health_bucket(agent_id, bucket, accepted, rejected,"  \
+    " refused) VALUES (:id, :bucket, :acc, :rej, :ref)"                      \
+    " ON CONFLICT(agent_id, bucket) DO UPDATE SET"                           \
+    " accepted = accepted + excluded.accepted,"                              \
+    " rejected = rejected + excluded.rejected,"                              \
+    " refused = refused + excluded.refused"
+#define HEALTH_SQL_PRUNE                                                     \
+    "DELETE FROM agent_health_bucket WHERE bucket < :before"
+/* Every enrolled agent with its health row (NULLs when it never spoke),
+ * its commune name(s) from the orgunit table, and windowed counts. */
+#define HEALTH_SQL_LIST                                                      \
+    "SELECT a.id, a.fpr, a.label, a.enrolled_at_ms,"                         \
+    " coalesce(a.revoked_at_ms, 0), a.applied_seq,"                          \
+    " coalesce(a.last_seen_ms, 0),"                                          \
+    " coalesce((SELECT group_concat(coalesce(o.name, ao.org_unit), ', ')"    \
+    "  FROM agent_orgunit ao LEFT JOIN orgunit o ON o.code = ao.org_unit"    \
+    "  WHERE ao.agent_id = a.id), ''),"                                      \
+    " coalesce((SELECT group_concat(ao.org_unit, ',') FROM agent_orgunit ao" \
+    "  WHERE ao.agent_id = a.id), ''),"                                      \
+    " coalesce(h.last_batch_ms, 0), coalesce(h.last_heartbeat_ms, 0),"       \
+    " coalesce(h.queue_depth, 0), coalesce(h.oldest_pending_ms, 0),"         \
+    " coalesce(h.bytes_pending, 0), coalesce(h.reported_acked_seq, 0),"      \
+    " coalesce(h.send_errors, 0), coalesce(h.agent_version, ''),"            \
+    " coalesce(h.clock_offset_ms, 0), coalesce(h.inferred_lag_ms, 0),"       \
+    " coalesce(h.accepted_total, 0), coalesce(h.rejected_total, 0),"         \
+    " coalesce(h.refused_total, 0), coalesce(h.batches_total, 0),"           \
+    " coalesce(h.heartbeats_total, 0), coalesce(h.last_reject_code, 0),"     \
+    " coalesce(h.last_reject_message, ''), coalesce(h.last_reject_ms, 0),"   \
+    " (SELECT coalesce(sum(accepted), 0) FROM agent_health_bucket b"         \
+    "  WHERE b.agent_id = a.id AND b.bucket >= :hour),"                      \
+    " (SELECT coalesce(sum(rejected + refused), 0) FROM agent_health_bucket" \
+    "  b WHERE b.agent_id = a.id AND b.bucket >= :hour),"                    \
+    " (SELECT coalesce(sum(accepted), 0) FROM agent_health_bucket b"         \
+    "  WHERE b.agent_id = a.id AND b.bucket >= :day),"                       \
+    " (SELECT coalesce(sum(rejected + refused), 0) FROM agent_health_bucket" \
+    "  b WHERE b.agent_id = a.id AND b.bucket >= :day)"                      \
+    " FROM agent a LEFT JOIN agent_health h ON h.agent_id = a.id"            \
+    " WHERE a.label IS NOT :central" /* the aggregator's own corrections */
+/* Whole-message rejections by reason (all keys, enrolled or not). */
+#define HEALTH_SQL_REFUSED_BY_CODE                                           \
+    "SELECT code, count(*) FROM reject GROUP BY code ORDER BY code"
+
+#endif

@@ -1,0 +1,234 @@
+/*  history: every change of one key, re-verified. See history.h; SQL in
+ *  admin_sql.h (ADMIN_SQL_HISTORY). Cost: one envelope decode and
+ *  signature check per entry; a key has a handful of entries. */
+#include "history.h"
+
+#include "admin_sql.h"
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_hlc.h"
+#include "cds_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Column order of ADMIN_SQL_HISTORY. */
+enum { H_SEQ, H_STATUS, H_FIELD, H_MESSAGE, H_VALUE, H_DELETED, H_COMMENT,
+       H_BY, H_FOLLOWUP, H_HLC, H_RECEIVED, H_BATCH, H_HASH, H_FPR, H_LABEL,
+       H_PK, H_ENVELOPE, H_DISAGG };
+
+static const char *
+text(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *) sqlite3_column_text(st, i);
+    return s ? s : "";
+}
+
+/* The stored row as the update the agent would have hashed. */
+static void
+stored_update(sqlite3_stmt *st, const char *ou, const char *de,
+              const char *pe, cds_update_t *u)
+{
+    *u = (cds_update_t) {
+        .seq = (uint64_t) sqlite3_column_int64(st, H_SEQ), .org_unit = ou,
+        .indicator = de, .period = pe, .disagg = text(st, H_DISAGG),
+        .value = text(st, H_VALUE), .comment = text(st, H_COMMENT),
+        .stored_by = text(st, H_BY),
+        .deleted = sqlite3_column_int(st, H_DELETED) != 0,
+        .followup = sqlite3_column_int(st, H_FOLLOWUP) != 0,
+        .hlc = (uint64_t) sqlite3_column_int64(st, H_HLC) };
+}
+
+/* Re-verify the kept envelope for the stored row. Returns "ok" or why. */
+static const char *
+verify(sqlite3_stmt *st, const uint8_t *agg_pk, const cds_update_t *row)
+{
+    Cdsync__Envelope *env = NULL;
+    Cdsync__Batch *b = NULL;
+    const char *note = "ok";
+    int err = 0;
+    const uint8_t *raw = sqlite3_column_blob(st, H_ENVELOPE);
+    size_t len = (size_t) sqlite3_column_bytes(st, H_ENVELOPE);
+    const uint8_t *pk = sqlite3_column_blob(st, H_PK);
+    uint8_t want[CDS_HASH_BYTES], got[CDS_HASH_BYTES];
+    if (cds_envelope_decode(raw, len, &env) != CDS_OK)
+        note = "envelope does not decode";
+    else if (!pk || env->signer.len != CDS_PK_BYTES
+             || memcmp(env->signer.data, pk, CDS_PK_BYTES) != 0)
+        note = "signed by another key";
+    else if (cds_envelope_verify(env, agg_pk) != CDS_OK)
+        note = "bad signature";
+    else if (!(b = cds_msg_decode(&cdsync__batch__descriptor, env->body.data,
+                                  env->body.len, &err)))
+        note = "batch does not decode";
+    else {
+        note = "update not in its batch";
+        for (size_t i = 0; i < b->n_updates; i++) {
+            if (b->updates[i]->seq != row->seq)
+                continue;
+            cds_update_t u;
+            cds_update_from_pb(b->updates[i], &u);
+            cds_update_hash(&u, got);
+            cds_update_hash(row, want);
+            note = memcmp(got, want, sizeof got) == 0 ? "ok"
+                                               : "stored row differs from "
+                                                 "the signed update";
+        }
+    }
+    cds_msg_free(b);
+    cds_msg_free(env);
+    return note;
+}
+
+void
+history_free(history_entry_t *e, size_t n)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].old_value);
+        free(e[i].value);
+        free(e[i].stored_by);
+        free(e[i].comment);
+        free(e[i].label);
+    }
+    free(e);
+}
+
+/* Fill entry e from the current row; *cur is the value so far (borrowed
+ * from an earlier entry, "" at first). */
+static int
+entry_fill(sqlite3_stmt *st, const uint8_t *agg_pk, const char *ou,
+           const char *de, const char *pe, const char *cur,
+           history_entry_t *e)
+{
+    cds_update_t row;
+    stored_update(st, ou, de, pe, &row);
+    memset(e, 0, sizeof *e);
+    e->status = sqlite3_column_int(st, H_STATUS);
+    e->deleted = row.deleted;
+    e->seq = row.seq;
+    e->hlc = row.hlc;
+    e->received_ms = sqlite3_column_int64(st, H_RECEIVED);
+    e->batch_id = sqlite3_column_int64(st, H_BATCH);
+    snprintf(e->fpr, sizeof e->fpr, "%s", text(st, H_FPR));
+    e->verify_note = verify(st, agg_pk, &row);
+    e->verified = strcmp(e->verify_note, "ok") == 0;
+    e->old_value = strdup(cur);
+    e->value = strdup(row.deleted ? "" : row.value);
+    e->stored_by = strdup(row.stored_by);
+    e->comment = strdup(e->status ? text(st, H_MESSAGE) : row.comment);
+    e->label = strdup(text(st, H_LABEL));
+    return e->old_value && e->value && e->stored_by && e->comment && e->label
+               ? CDS_OK : CDS_ENOMEM;
+}
+
+int
+history_compute(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
+                const char *ou, const char *de, const char *pe,
+                const char *disagg, history_entry_t **out, size_t *n)
+{
+    cds_db_t *db = store_db(store);
+    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_HISTORY);
+    size_t cap = 0;
+    ssize_t last_applied = -1;
+    *out = NULL;
+    *n = 0;
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_text(st, ":ou", ou);
+    cds_bind_text(st, ":de", de);
+    cds_bind_text(st, ":pe", pe);
+    cds_bind_text(st, ":disagg", disagg ? disagg : "default");
+    int step, rc = CDS_OK;
+    while (rc == CDS_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            history_entry_t *a = realloc(*out, cap * sizeof *a);
+            if (!a) {
+                rc = CDS_ENOMEM;
+                break;
+            }
+            *out = a;
+        }
+        const char *cur = last_applied < 0 ? ""
+                          : (*out)[last_applied].deleted
+                              ? "(deleted)" : (*out)[last_applied].value;
+        rc = entry_fill(st, agg_pk, ou, de, pe, cur, &(*out)[*n]);
+        if ((*out)[(*n)++].status == 0)
+            last_applied = (ssize_t) *n - 1;
+    }
+    if (rc == CDS_OK && step != SQLITE_DONE)
+        rc = cds_db_fail(db, "history");
+    sqlite3_finalize(st);
+    if (rc == CDS_OK && last_applied >= 0)
+        (*out)[last_applied].current = true;
+    if (rc != CDS_OK) {
+        history_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static const char *const history_header[] = {
+    "hlc_time", "received", "old", "new", "status", "stored_by", "agent",
+    "agent_label", "seq", "batch", "signature", "current", "comment",
+};
+#define HISTORY_COLS (sizeof history_header / sizeof history_header[0])
+
+static int
+add_entry(report_t *r, const history_entry_t *e)
+{
+    char hlc[48], recv[40], seq[24], batch[24];
+    cds_hlc_format(e->hlc, hlc, sizeof hlc);
+    cds_format_time(recv, sizeof recv, (uint64_t) e->received_ms);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long) e->seq);
+    snprintf(batch, sizeof batch, "%lld", (long long) e->batch_id);
+    const char *cells[HISTORY_COLS] = {
+        hlc, recv, e->old_value, e->deleted ? "(deleted)" : e->value,
+        e->status ? cds_strerror(e->status) : "applied", e->stored_by,
+        e->fpr, e->label, seq, batch,
+        e->verified ? "verified" : e->verify_note,
+        e->current ? "true" : "false", e->comment,
+    };
+    return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
+}
+
+int
+history_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
+            const char *ou, const char *de, const char *pe,
+            report_format_t format, FILE *out, char *err, size_t errlen)
+{
+    if (!ou || !de || !pe) {
+        snprintf(err, errlen, "history needs --org-unit, --indicator and "
+                 "--period");
+        return CDS_EUSAGE;
+    }
+    history_entry_t *e = NULL;
+    size_t n = 0;
+    int rc = history_compute(store, agg_pk, ou, de, pe, NULL, &e, &n);
+    if (rc == CDS_OK && n == 0) {
+        snprintf(err, errlen, "no update was ever received for %s/%s/%s",
+                 ou, de, pe);
+        rc = CDS_ENOTFOUND;
+    }
+    report_t *r = rc == CDS_OK ? report_new(format, history_header,
+                                            "ssssssssnnsbs", HISTORY_COLS)
+                               : NULL;
+    if (rc == CDS_OK && !r)
+        rc = CDS_ENOMEM;
+    for (size_t i = 0; rc == CDS_OK && i < n; i++)
+        rc = add_entry(r, &e[i]);
+    if (rc == CDS_OK) {
+        char footer[256];
+        snprintf(footer, sizeof footer, "%zu update(s) for %s/%s/%s", n, ou,
+                 de, pe);
+        report_print(r, out, json_pack("{ssssss}", "orgUnit", ou,
+                                       "dataElement", de, "period", pe),
+                     footer);
+    }
+    report_destroy(&r);
+    history_free(e, n);
+    return rc;
+}

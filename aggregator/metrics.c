@@ -1,0 +1,296 @@
+/*  metrics: see metrics.h. The exposition is written with fprintf into an
+ *  open_memstream buffer: the format is line-based text, and no packaged C
+ *  library for it exists in Debian (hand-written, following
+ *  https://prometheus.io/docs/instrumenting/exposition_formats/). */
+#include "metrics.h"
+
+#include "cds_err.h"
+#include "cds_util.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Label value escaping of the text format: \\, \" and \n. */
+static void
+put_label(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            fputc('\\', out);
+        if (*s == '\n') {
+            fputs("\\n", out);
+            continue;
+        }
+        fputc(*s, out);
+    }
+}
+
+static void
+head(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+totals(FILE *out, const health_agent_t *list, size_t n)
+{
+    uint64_t acc = 0, rej = 0, bat = 0, hb = 0, depth = 0, lag = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc += list[i].accepted_total;
+        rej += list[i].rejected_total;
+        bat += list[i].batches_total;
+        hb += list[i].heartbeats_total;
+        depth += list[i].queue_depth;
+        if (list[i].lag_ms > lag)
+            lag = list[i].lag_ms;
+    }
+    head(out, "cdsync_updates_applied_total", "counter",
+         "Updates applied (merged), including ones applied by rejects retry.");
+    fprintf(out, "cdsync_updates_applied_total %" PRIu64 "\n", acc);
+    head(out, "cdsync_updates_rejected_total", "counter",
+         "Updates rejected one by one (invalid value, unknown indicator...).");
+    fprintf(out, "cdsync_updates_rejected_total %" PRIu64 "\n", rej);
+    head(out, "cdsync_batches_total", "counter",
+         "Batches with new updates processed.");
+    fprintf(out, "cdsync_batches_total %" PRIu64 "\n", bat);
+    head(out, "cdsync_heartbeats_total", "counter",
+         "Heartbeats received from agents.");
+    fprintf(out, "cdsync_heartbeats_total %" PRIu64 "\n", hb);
+    head(out, "cdsync_queue_pending_updates", "gauge",
+         "Sum of the agents' reported outbox depths.");
+    fprintf(out, "cdsync_queue_pending_updates %" PRIu64 "\n", depth);
+    head(out, "cdsync_agent_lag_max_seconds", "gauge",
+         "Largest lag of any agent.");
+    fprintf(out, "cdsync_agent_lag_max_seconds %.3f\n", (double) lag / 1000);
+}
+
+static void
+states(FILE *out, const health_agent_t *list, size_t n)
+{
+    uint64_t count[HEALTH__COUNT] = { 0 };
+    for (size_t i = 0; i < n; i++)
+        count[list[i].state]++;
+    head(out, "cdsync_agents", "gauge", "Enrolled agents by health state.");
+    for (int s = 0; s < HEALTH__COUNT; s++)
+        fprintf(out, "cdsync_agents{state=\"%s\"} %" PRIu64 "\n",
+                health_state_name((health_state_t) s), count[s]);
+    head(out, "cdsync_agents_worst_severity", "gauge",
+         "0 all OK, 1 a warning (LAGGING, REJECTING), 2 a critical state "
+         "(SILENT, REVOKED).");
+    fprintf(out, "cdsync_agents_worst_severity %d\n", health_worst(list, n));
+}
+
+static int
+refused(FILE *out, health_t *health)
+{
+    uint64_t counts[CDS__COUNT];
+    int rc = health_refused_by_code(health, counts, CDS__COUNT);
+    if (rc != CDS_OK)
+        return rc;
+    head(out, "cdsync_messages_refused_total", "counter",
+         "Whole messages refused and kept in the reject table, by reason.");
+    for (int c = 1; c < CDS__COUNT; c++)
+        if (counts[c])
+            fprintf(out, "cdsync_messages_refused_total{reason=\"%s\"} %"
+                    PRIu64 "\n", cds_strerror(c), counts[c]);
+    return CDS_OK;
+}
+
+typedef double (agent_value_fn)(const health_agent_t *a, uint64_t now);
+
+static double
+v_severity(const health_agent_t *a, uint64_t now)
+{
+    return health_severity(a->state);
+}
+
+static double
+v_lag(const health_agent_t *a, uint64_t now)
+{
+    return (double) a->lag_ms / 1000;
+}
+
+static double
+v_seen(const health_agent_t *a, uint64_t now)
+{
+    int64_t t = a->last_seen_ms ? a->last_seen_ms : a->enrolled_at_ms;
+    return t > 0 && (uint64_t) t < now ? (double) (now - (uint64_t) t) / 1000
+                                        : 0;
+}
+
+static double
+v_depth(const health_agent_t *a, uint64_t now)
+{
+    return (double) a->queue_depth;
+}
+
+static double
+v_rejected(const health_agent_t *a, uint64_t now)
+{
+    return (double) a->rejected_hour;
+}
+
+static double
+v_offset(const health_agent_t *a, uint64_t now)
+{
+    return (double) a->clock_offset_ms / 1000;
+}
+
+static void
+agent_labels(FILE *out, const char *name, const health_agent_t *a)
+{
+    fprintf(out, "%s{agent=\"", name);
+    put_label(out, a->fpr);
+    fputs("\",commune=\"", out);
+    put_label(out, a->commune[0] ? a->commune : a->label);
+    fputc('"', out);
+}
+
+/* Per-agent series for the first top_n (the list is worst first). The
+ * state is its own 0/1 gauge per state (kube-state-metrics style), so the
+ * other series keep their labels when the state changes. */
+static void
+per_agent(FILE *out, const health_agent_t *list, size_t n, unsigned top_n,
+          uint64_t now)
+{
+    static const struct {
+        const char *name, *help;
+        agent_value_fn *fn;
+    } g[] = {
+        { "cdsync_agent_severity", "Health severity of the agent (0, 1, 2); "
+          "worst agents only.", v_severity },
+        { "cdsync_agent_lag_seconds", "Age of the agent's oldest undelivered "
+          "update (reported or inferred).", v_lag },
+        { "cdsync_agent_last_seen_age_seconds", "Time since the agent's last "
+          "verified message.", v_seen },
+        { "cdsync_agent_queue_depth", "Updates waiting in the agent's outbox "
+          "(last heartbeat).", v_depth },
+        { "cdsync_agent_rejected_last_hour", "Rejected updates and messages "
+          "of the agent in the last hour.", v_rejected },
+        { "cdsync_agent_clock_offset_seconds", "Agent clock minus aggregator "
+          "clock at the last heartbeat.", v_offset },
+    };
+    size_t k = n < top_n ? n : top_n;
+    head(out, "cdsync_agent_state", "gauge", "1 for the agent's current "
+         "health state, 0 for the others; worst agents only.");
+    for (size_t i = 0; i < k; i++)
+        for (int s = 0; s < HEALTH__COUNT; s++) {
+            agent_labels(out, "cdsync_agent_state", &list[i]);
+            fprintf(out, ",state=\"%s\"} %d\n",
+                    health_state_name((health_state_t) s),
+                    list[i].state == (health_state_t) s);
+        }
+    for (size_t j = 0; j < sizeof g / sizeof g[0]; j++) {
+        head(out, g[j].name, "gauge", g[j].help);
+        for (size_t i = 0; i < k; i++) {
+            agent_labels(out, g[j].name, &list[i]);
+            fprintf(out, "} %.3f\n", g[j].fn(&list[i], now));
+        }
+    }
+}
+
+int
+metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
+               FILE *out)
+{
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    int rc = health_list(health, &m->th, now_ms, &list, &n);
+    if (rc != CDS_OK)
+        return rc;
+    head(out, "cdsync_build_info", "gauge", "Aggregator version.");
+    fprintf(out, "cdsync_build_info{version=\"");
+    put_label(out, m->version ? m->version : "");
+    fputs("\"} 1\n", out);
+    states(out, list, n);
+    totals(out, list, n);
+    rc = refused(out, health);
+    if (rc == CDS_OK)
+        per_agent(out, list, n, m->top_n, now_ms);
+    free(list);
+    return rc;
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+/* The HTTP thread's health reader, on its read-only connection. */
+static health_t *
+thread_health(http_req_t *req, metrics_t *m)
+{
+    store_t *store = http_req_store(req);
+    if (store && !m->health)
+        m->health = health_new(store);
+    return store ? m->health : NULL;
+}
+
+static void
+on_metrics(http_req_t *req, void *ctx)
+{
+    metrics_t *m = ctx;
+    health_t *h = thread_health(req, m);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = h ? open_memstream(&buf, &len) : NULL;
+    int rc = out ? metrics_render(h, m, cds_now_ms(), out) : CDS_EIO;
+    if (out)
+        fclose(out);
+    if (rc == CDS_OK)
+        http_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                        buf, len);
+    else
+        http_reply_text(req, 503, "text/plain", "database unavailable\n",
+                        21);
+    free(buf);
+}
+
+static void
+on_healthz(http_req_t *req, void *ctx)
+{
+    store_t *store = http_req_store(req);
+    bool ok = store && cds_db_exec(store_db(store), "SELECT 1") == CDS_OK;
+    http_reply_text(req, ok ? 200 : 503, "text/plain",
+                    ok ? "ok\n" : "database unavailable\n", ok ? 3 : 21);
+}
+
+static void
+on_api_health(http_req_t *req, void *ctx)
+{
+    metrics_t *m = ctx;
+    health_t *h = thread_health(req, m);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    uint64_t now = cds_now_ms();
+    if (!h || health_list(h, &m->th, now, &list, &n) != CDS_OK) {
+        http_reply_error(req, 503, "database unavailable");
+        return;
+    }
+    json_t *agents = health_to_json(list, n, now);
+    json_t *o = agents ? json_pack("{s:i, s:I, s:o}", "worst_severity",
+                                   health_worst(list, n), "now_ms",
+                                   (json_int_t) now, "agents", agents)
+                       : NULL;
+    free(list);
+    if (o)
+        http_reply_json(req, 200, o);
+    else
+        http_reply_error(req, 500, "out of memory");
+}
+
+static void
+metrics_fini(void *ctx)
+{
+    metrics_t *m = ctx;
+    health_destroy(&m->health);
+}
+
+int
+metrics_routes_add(http_t *http, metrics_t *m)
+{
+    if (http_route_add(http, "GET", "/metrics", on_metrics, m) != 0
+        || http_route_add(http, "GET", "/healthz", on_healthz, NULL) != 0
+        || http_route_add(http, "GET", "/api/health", on_api_health, m) != 0
+        || http_cleanup_add(http, metrics_fini, m) != 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*  metrics: the operator's HTTP routes on the aggregator, on top of http.h
+ *  and health.h:
+ *    GET /metrics      Prometheus text exposition format 0.0.4
+ *    GET /healthz      liveness: 200 "ok" when the database answers
+ *    GET /api/health   per-agent health as JSON (health_to_json) with the
+ *                      worst severity
+ *
+ *  Metric names (docs/OPERATIONS.md lists them): cdsync_ prefix, counters
+ *  end in _total, units in names (_seconds, _bytes). Per-agent series carry
+ *  labels agent (fingerprint) and commune, and exist only for the top_n
+ *  worst agents (severity, then lag) so the number of series stays bounded
+ *  whatever the number of communes; aggregates cover every agent.
+ *
+ *  Invariant: counters are read from the database (health_sql.h totals and
+ *  the reject table), so they equal the database's counts and survive a
+ *  restart; nothing here writes. */
+#ifndef AGG_METRICS_H
+#define AGG_METRICS_H
+
+#include "health.h"
+#include "http.h"
+#include <stdint.h>
+#include <stdio.h>
+
+#define METRICS_TOP_N_DEFAULT 20
+
+typedef struct {
+    health_thresholds_t th;            /* state thresholds */
+    unsigned top_n;                    /* per-agent series bound */
+    const char *version;               /* program version (borrowed) */
+    health_t *health;                  /* HTTP thread's, lazy (owned) */
+} metrics_t;
+
+/* Register /metrics, /healthz and /api/health on http with m as context
+ * (m must outlive http; what the routes create is freed by http_destroy).
+ * 0 or -1 (route table full). */
+int metrics_routes_add(http_t *http, metrics_t *m);
+
+/* Write the exposition for the database behind health at now_ms to out.
+ * CDS_OK or a database / memory error. */
+int metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
+                   FILE *out);
+
+#endif

@@ -1,0 +1,231 @@
+/*  orgmap: the org-unit mapping and rollup sources. See orgmap.h; SQL in
+ *  admin_sql.h. */
+#include "orgmap.h"
+
+#include "admin_sql.h"
+#include "cds_csv.h"
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_period.h"
+#include "cds_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTE_MAX 512                   /* bytes of the note column */
+
+enum { M_OLD, M_NEW, M_FROM, M_NOTE, M__COUNT };
+static const char *const map_cols[M__COUNT] = { "old", "new", "from", "note" };
+
+typedef struct {
+    cds_csv_t *csv;
+    int col[M__COUNT];
+    sqlite3_stmt *insert;
+    store_t *store;
+    char *err;
+    size_t errlen;
+} map_loader_t;
+
+/* Check one code column: present in the org-unit table. */
+static int
+map_code(map_loader_t *ld, int c, const char **out)
+{
+    const char *s = cds_csv_get(ld->csv, ld->col[c]);
+    size_t line = cds_csv_line(ld->csv);
+    *out = s;
+    if (!s[0]) {
+        cds_csv_error(ld->err, ld->errlen, cds_csv_name(ld->csv), line,
+                      map_cols[c], "empty", NULL);
+        return CDS_EMALFORMED;
+    }
+    int known = store_orgunit_exists(ld->store, s);
+    if (known < 0)
+        return -known;
+    if (!known) {
+        cds_csv_error(ld->err, ld->errlen, cds_csv_name(ld->csv), line,
+                      map_cols[c], "not in the org-unit list", s);
+        return CDS_EUNKNOWNORGUNIT;
+    }
+    return CDS_OK;
+}
+
+/* Validate and insert the current record. */
+static int
+map_row(map_loader_t *ld, cds_db_t *db)
+{
+    const char *old, *new_, *from = cds_csv_get(ld->csv, ld->col[M_FROM]);
+    const char *note = cds_csv_get(ld->csv, ld->col[M_NOTE]);
+    const char *name = cds_csv_name(ld->csv);
+    size_t line = cds_csv_line(ld->csv);
+    int32_t day;
+    int rc = map_code(ld, M_OLD, &old);
+    if (rc == CDS_OK)
+        rc = map_code(ld, M_NEW, &new_);
+    if (rc != CDS_OK)
+        return rc;
+    if (strcmp(old, new_) == 0) {
+        cds_csv_error(ld->err, ld->errlen, name, line, map_cols[M_NEW],
+                      "same as old", new_);
+        return CDS_EMALFORMED;
+    }
+    if (cds_date_parse(from, &day) != CDS_OK) {
+        cds_csv_error(ld->err, ld->errlen, name, line, map_cols[M_FROM],
+                      "expected YYYY-MM-DD", from);
+        return CDS_EMALFORMED;
+    }
+    if (strlen(note) > NOTE_MAX || !cds_utf8_valid(note, strlen(note))) {
+        cds_csv_error(ld->err, ld->errlen, name, line, map_cols[M_NOTE],
+                      "longer than 512 bytes or not UTF-8", NULL);
+        return CDS_EMALFORMED;
+    }
+    cds_bind_text(ld->insert, ":old", old);
+    cds_bind_text(ld->insert, ":new", new_);
+    cds_bind_int64(ld->insert, ":from_day", day);
+    cds_bind_text(ld->insert, ":note", note);
+    int step = sqlite3_step(ld->insert);
+    cds_stmt_done(ld->insert);
+    if ((step & 0xff) == SQLITE_CONSTRAINT) {
+        cds_csv_error(ld->err, ld->errlen, name, line, map_cols[M_NEW],
+                      "this old -> new pair is listed twice", new_);
+        return CDS_EMALFORMED;
+    }
+    return step == SQLITE_DONE ? CDS_OK : cds_db_fail(db, "orgunit_map");
+}
+
+/* Header, then every row. */
+static int
+map_rows(map_loader_t *ld, cds_db_t *db, size_t *rows)
+{
+    if (cds_csv_read_header(ld->csv, ld->err, ld->errlen) < 0)
+        return CDS_EMALFORMED;
+    for (int c = 0; c < M__COUNT; c++) {
+        ld->col[c] = cds_csv_column(ld->csv, map_cols[c]);
+        if (ld->col[c] < 0 && c != M_NOTE) {
+            cds_csv_error(ld->err, ld->errlen, cds_csv_name(ld->csv), 1,
+                          map_cols[c], "required column missing from the "
+                          "header", NULL);
+            return CDS_EMALFORMED;
+        }
+    }
+    int more, rc = CDS_OK;
+    while (rc == CDS_OK && (more = cds_csv_next(ld->csv, ld->err,
+                                                ld->errlen)) == 1) {
+        rc = map_row(ld, db);
+        if (rc == CDS_OK)
+            (*rows)++;
+    }
+    if (rc == CDS_OK && more < 0)
+        rc = CDS_EMALFORMED;
+    return rc;
+}
+
+int
+orgmap_load(store_t *store, const char *path, size_t *rows, char *err,
+            size_t errlen)
+{
+    size_t n = 0;
+    cds_db_t *db = store_db(store);
+    map_loader_t ld = { .store = store, .err = err, .errlen = errlen };
+    ld.csv = cds_csv_open(path, err, errlen);
+    if (!ld.csv)
+        return CDS_EIO;
+    ld.insert = cds_db_prepare(db, ADMIN_SQL_MAP_INSERT);
+    int rc = ld.insert ? cds_db_begin(db) : CDS_ERROR;
+    if (rc != CDS_OK)
+        goto out;
+    rc = cds_db_exec(db, ADMIN_SQL_MAP_CLEAR);
+    if (rc == CDS_OK)
+        rc = map_rows(&ld, db, &n);
+    if (rc == CDS_OK)
+        rc = cds_db_commit(db);
+    else
+        cds_db_rollback(db);
+out:
+    sqlite3_finalize(ld.insert);
+    cds_csv_destroy(&ld.csv);
+    if (rows)
+        *rows = rc == CDS_OK ? n : 0;
+    return rc;
+}
+
+void
+orgmap_units_free(orgmap_unit_t *units, size_t n)
+{
+    if (!units)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(units[i].code);
+        free(units[i].name);
+    }
+    free(units);
+}
+
+/* Append the current row of st to *units. */
+static int
+unit_push(sqlite3_stmt *st, orgmap_unit_t **units, size_t *n, size_t *cap)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        orgmap_unit_t *a = realloc(*units, c * sizeof *a);
+        if (!a)
+            return CDS_ENOMEM;
+        *units = a;
+        *cap = c;
+    }
+    orgmap_unit_t *u = &(*units)[*n];
+    u->code = strdup((const char *) sqlite3_column_text(st, 0));
+    u->name = strdup((const char *) sqlite3_column_text(st, 1));
+    u->valid_from = (int32_t) sqlite3_column_int64(st, 2);
+    u->valid_to = (int32_t) sqlite3_column_int64(st, 3);
+    u->until = (int32_t) sqlite3_column_int64(st, 4);
+    (*n)++;
+    return u->code && u->name ? CDS_OK : CDS_ENOMEM;
+}
+
+int
+orgmap_sources(store_t *store, const char *ou, int32_t start, int32_t end,
+               orgmap_unit_t **units, size_t *n)
+{
+    cds_db_t *db = store_db(store);
+    size_t cap = 0;
+    *units = NULL;
+    *n = 0;
+    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_SOURCES);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_text(st, ":ou", ou);
+    cds_bind_int64(st, ":start", start);
+    cds_bind_int64(st, ":end", end);
+    int step, rc = CDS_OK;
+    while (rc == CDS_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = unit_push(st, units, n, &cap);
+    if (rc == CDS_OK && step != SQLITE_DONE)
+        rc = cds_db_fail(db, "orgunit sources");
+    sqlite3_finalize(st);
+    if (rc != CDS_OK) {
+        orgmap_units_free(*units, *n);
+        *units = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int
+orgmap_unit_name(store_t *store, const char *code, char *buf, size_t len)
+{
+    cds_db_t *db = store_db(store);
+    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_OU_GET);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_text(st, ":code", code);
+    int step = sqlite3_step(st), rc = CDS_OK;
+    buf[0] = '\0';
+    if (step == SQLITE_ROW)
+        snprintf(buf, len, "%s", (const char *) sqlite3_column_text(st, 0));
+    else if (step == SQLITE_DONE)
+        rc = CDS_ENOTFOUND;
+    else
+        rc = cds_db_fail(db, "orgunit name");
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/*  orgmap: org-unit lifecycle: the merge/split mapping (old units -> new
+ *  unit, from a date) and the set of units whose values make up a unit's
+ *  figure for a period.
+ *
+ *  File (deploy/orgunit_map.csv; UTF-8 CSV, optional BOM, header row,
+ *  columns by name, unknown columns ignored):
+ *      old     code of the unit that stopped existing      (required)
+ *      new     code of the unit that took it over           (required)
+ *      from    YYYY-MM-DD, first day of the new unit        (required)
+ *      note    free text (legal act)
+ *  Not one-to-one: several old units may go into one new unit, and one old
+ *  unit may be listed under several new units (a split; its values then
+ *  count in each, so split figures are not additive: see docs/ADMIN.md).
+ *  Both codes must be in the org-unit table; (old, new) is unique.
+ *
+ *  Invariant: values stay keyed to the unit that reported them (old codes
+ *  stay queryable under their own names); the mapping only decides which
+ *  units a figure is rolled up from. A unit's sources for [start, end]
+ *  are the leaves of its subtree, plus every unit mapped into it
+ *  (transitively, with their subtrees), the latter only for periods that
+ *  start before the mapping date, each valid on some day of the range. */
+#ifndef AGG_ORGMAP_H
+#define AGG_ORGMAP_H
+
+#include "store.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* One leaf whose values count towards a figure. */
+typedef struct {
+    char *code;                /* org unit code (owned) */
+    char *name;                /* its name (owned) */
+    int32_t valid_from;        /* day number, INT32_MIN when open */
+    int32_t valid_to;          /* day number inclusive, INT32_MAX when open */
+    int32_t until;             /* counts only for periods starting before
+                                * this day (mapped-in units), else INT32_MAX */
+} orgmap_unit_t;
+
+/* Replace the mapping table with the rows of path, in one transaction of
+ * its own. CDS_OK; CDS_EIO (cannot read), CDS_EMALFORMED or
+ * CDS_EUNKNOWNORGUNIT with "path:line: column: problem" in err; or a
+ * database error. *rows receives the number of mappings (may be NULL). */
+int orgmap_load(store_t *store, const char *path, size_t *rows, char *err,
+                size_t errlen);
+
+/* The leaves reporting for ou over [start, end] (day numbers), ordered by
+ * code, into a malloc'd array (*units, *n; free with orgmap_units_free).
+ * CDS_OK or a database error. ou need not exist (then *n = 0). */
+int orgmap_sources(store_t *store, const char *ou, int32_t start,
+                   int32_t end, orgmap_unit_t **units, size_t *n);
+/* Free an array from orgmap_sources. Safe on NULL. */
+void orgmap_units_free(orgmap_unit_t *units, size_t n);
+
+/* Name of org unit code into buf ("" when unknown). CDS_OK, CDS_ENOTFOUND
+ * or a database error. */
+int orgmap_unit_name(store_t *store, const char *code, char *buf,
+                     size_t len);
+
+#endif

@@ -1,0 +1,559 @@
+/*  rejects: see rejects.h. Statements in rejects_sql.h, prepared once per
+ *  call (each entry point is one command) and finalized before return. */
+#include "rejects.h"
+
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_hlc.h"
+#include "cds_log.h"
+#include "cds_util.h"
+#include "rejects_sql.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHOW_UPDATES_MAX 20            /* updates printed by `show` */
+
+/* Parsed identifier: a reject row, or (agent, seq) in update_log. */
+typedef struct {
+    bool update;
+    int64_t row;                       /* reject.id */
+    store_agent_t agent;               /* update: the agent */
+    uint64_t seq;
+} rid_t;
+
+static int
+parse_id(store_t *store, const char *id, rid_t *out)
+{
+    char *end = NULL;
+    memset(out, 0, sizeof *out);
+    const char *colon = strchr(id, ':');
+    if (!colon) {
+        long long v = strtoll(id, &end, 10);
+        if (!id[0] || *end || v <= 0)
+            return CDS_EUSAGE;
+        out->row = v;
+        return CDS_OK;
+    }
+    char fpr[CDS_FPR_LEN];
+    size_t n = (size_t) (colon - id);
+    unsigned long long seq = strtoull(colon + 1, &end, 10);
+    if (n == 0 || n >= sizeof fpr || *end || colon[1] == '\0' || seq == 0)
+        return CDS_EUSAGE;
+    memcpy(fpr, id, n);
+    fpr[n] = '\0';
+    out->update = true;
+    out->seq = seq;
+    return store_agent_find_fpr(store, fpr, &out->agent);
+}
+
+static const char *
+col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *) t : "";
+}
+
+/* Refused at the connection (auth.c: CURVE handshake) rather than as a
+ * message: the kept bytes are the client's CURVE key, or nothing. */
+static bool
+connection_level(const char *field)
+{
+    return strcmp(field, "curve_key") == 0 || strcmp(field, "handshake") == 0;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+static json_t *
+row_json(sqlite3_stmt *st)
+{
+    bool upd = col(st, 0)[0] == 'u';
+    char id[64];
+    if (upd)
+        snprintf(id, sizeof id, "%s:%lld", col(st, 3),
+                 (long long) sqlite3_column_int64(st, 1));
+    else
+        snprintf(id, sizeof id, "%lld",
+                 (long long) sqlite3_column_int64(st, 1));
+    int code = sqlite3_column_int(st, 5), rr = sqlite3_column_int(st, 11);
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:I,"
+                     " s:I, s:I, s:s}",
+                     "id", id, "kind", upd ? "update" : "message",
+                     "at_ms", (json_int_t) sqlite3_column_int64(st, 2),
+                     "agent", col(st, 3), "label", col(st, 4),
+                     "reason", cds_strerror(code), "code", code,
+                     "field", col(st, 6), "message", col(st, 7),
+                     "first_seq", (json_int_t) sqlite3_column_int64(st, 8),
+                     "last_seq", (json_int_t) sqlite3_column_int64(st, 9),
+                     "retried_at_ms",
+                     (json_int_t) sqlite3_column_int64(st, 10),
+                     "retry_result", rr < 0 ? "" : rr == 0 ? "ok"
+                                                   : cds_strerror(rr));
+}
+
+static void
+print_row(FILE *out, json_t *o)
+{
+    char t[40];
+    const char *rr = json_string_value(json_object_get(o, "retry_result"));
+    fprintf(out, "%-22s %-7s %s  %-16s %-10s %-22s seq %" JSON_INTEGER_FORMAT
+            "..%" JSON_INTEGER_FORMAT "  %s: %s%s%s\n",
+            json_string_value(json_object_get(o, "id")),
+            json_string_value(json_object_get(o, "kind")),
+            cds_format_time(t, sizeof t, (uint64_t) json_integer_value(
+                                             json_object_get(o, "at_ms"))),
+            json_string_value(json_object_get(o, "agent"))[0]
+                ? json_string_value(json_object_get(o, "agent")) : "-",
+            json_string_value(json_object_get(o, "label")),
+            json_string_value(json_object_get(o, "reason")),
+            json_integer_value(json_object_get(o, "first_seq")),
+            json_integer_value(json_object_get(o, "last_seq")),
+            json_string_value(json_object_get(o, "field")),
+            json_string_value(json_object_get(o, "message")),
+            rr[0] ? "  [retried: " : "", rr[0] ? rr : "");
+    if (rr[0])
+        fputs("]\n", out);
+}
+
+int
+rejects_list(store_t *store, const rejects_filter_t *f, FILE *out)
+{
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_LIST);
+    json_t *arr = json_array();
+    int rc, code = st && arr ? CDS_OK : CDS_ERROR;
+    if (code != CDS_OK)
+        goto out;
+    cds_bind_int64(st, ":since", f->since_ms);
+    cds_bind_text(st, ":agent", f->agent);
+    if (f->code >= 0)
+        cds_bind_int64(st, ":code", f->code);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = row_json(st);
+        if (!o || json_array_append_new(arr, o) != 0) {
+            code = CDS_ENOMEM;
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        code = cds_db_fail(store_db(store), "rejects_list");
+        goto out;
+    }
+    if (f->json) {
+        json_dumpf(arr, out, JSON_INDENT(2));
+        fputc('\n', out);
+    } else {
+        size_t i;
+        json_t *o;
+        fprintf(out, "%-22s %-7s %-24s  %-16s %-10s %-22s %s\n", "ID", "KIND",
+                "AT", "AGENT", "LABEL", "REASON", "SEQS / WHAT WAS WRONG");
+        json_array_foreach(arr, i, o)
+            print_row(out, o);
+    }
+out:
+    json_decref(arr);
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* ---- show ------------------------------------------------------------- */
+
+static void
+show_update_pb(FILE *out, const Cdsync__Update *u)
+{
+    fprintf(out, "    seq %" PRIu64 ": %s %s %s %s = %s%s (hlc %" PRIu64
+            ", by %s)\n", u->seq, u->org_unit, u->indicator, u->period,
+            u->disagg, u->deleted ? "(delete)" : u->value,
+            u->followup ? " followup" : "", u->hlc, u->stored_by);
+}
+
+static void
+show_body(FILE *out, const Cdsync__Envelope *env)
+{
+    int err = CDS_OK;
+    if (env->kind == CDSYNC__KIND__KIND_BATCH) {
+        Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
+                                          env->body.data, env->body.len,
+                                          &err);
+        if (!b) {
+            fprintf(out, "body:        does not decode (%s)\n",
+                    cds_strerror(err));
+            return;
+        }
+        fprintf(out, "batch:       seq %" PRIu64 "..%" PRIu64 ", %zu "
+                "updates, catalog %s\n", b->first_seq, b->last_seq,
+                b->n_updates, b->catalog_version);
+        for (size_t i = 0; i < b->n_updates && i < SHOW_UPDATES_MAX; i++)
+            show_update_pb(out, b->updates[i]);
+        if (b->n_updates > SHOW_UPDATES_MAX)
+            fprintf(out, "    ... %zu more\n",
+                    b->n_updates - SHOW_UPDATES_MAX);
+        cds_msg_free(b);
+    } else if (env->kind == CDSYNC__KIND__KIND_HELLO) {
+        Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
+                                          env->body.data, env->body.len,
+                                          &err);
+        if (h)
+            fprintf(out, "hello:       acked seq %" PRIu64 ", %zu probe "
+                    "points, agent version %s\n", h->acked_seq, h->n_probe,
+                    h->agent_version);
+        else
+            fprintf(out, "body:        does not decode (%s)\n",
+                    cds_strerror(err));
+        cds_msg_free(h);
+    }
+}
+
+static void
+show_raw(FILE *out, const cds_identity_t *self_id, const uint8_t *raw,
+         size_t len)
+{
+    Cdsync__Envelope *env = NULL;
+    char fpr[CDS_FPR_LEN];
+    fprintf(out, "raw:         %zu bytes kept\n", len);
+    int rc = len ? cds_envelope_decode(raw, len, &env) : CDS_EMALFORMED;
+    if (rc != CDS_OK) {
+        fprintf(out, "envelope:    does not decode (%s): nothing more can "
+                "be read\n", cds_strerror(rc));
+        return;
+    }
+    fprintf(out, "envelope:    version %u, kind %d (%s)\n", env->version,
+            (int) env->kind,
+            protobuf_c_enum_descriptor_get_value(&cdsync__kind__descriptor,
+                                                 env->kind)
+                ? protobuf_c_enum_descriptor_get_value(
+                      &cdsync__kind__descriptor, env->kind)->name
+                : "unknown");
+    fprintf(out, "signer:      %s\n",
+            env->signer.len == CDS_PK_BYTES
+                ? cds_fingerprint(env->signer.data, fpr) : "(bad length)");
+    if (self_id)
+        fprintf(out, "signature:   %s\n",
+                cds_envelope_verify(env, cds_identity_sign_pk(self_id))
+                        == CDS_OK
+                    ? "valid for this aggregator"
+                    : "does NOT verify for this aggregator");
+    show_body(out, env);
+    cds_msg_free(env);
+}
+
+static int
+show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
+             FILE *out)
+{
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_GET);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_int64(st, ":id", row);
+    int rc = sqlite3_step(st), code = CDS_OK;
+    char t[40];
+    if (rc == SQLITE_ROW) {
+        int reason = sqlite3_column_int(st, 2), rr = sqlite3_column_int(st,
+                                                                         10);
+        fprintf(out, "rejection:   %lld (whole message) at %s\n",
+                (long long) row, cds_format_time(t, sizeof t,
+                    (uint64_t) sqlite3_column_int64(st, 0)));
+        fprintf(out, "reason:      %s: %s\n", cds_strerror(reason),
+                cds_err_describe(reason));
+        fprintf(out, "what:        %s%s%s\n", col(st, 3),
+                col(st, 3)[0] ? ": " : "", col(st, 4));
+        if (sqlite3_column_int64(st, 5))
+            fprintf(out, "seqs:        %lld..%lld\n",
+                    (long long) sqlite3_column_int64(st, 5),
+                    (long long) sqlite3_column_int64(st, 6));
+        if (sqlite3_column_int64(st, 9))
+            fprintf(out, "retried:     %s -> %s\n",
+                    cds_format_time(t, sizeof t, (uint64_t)
+                                    sqlite3_column_int64(st, 9)),
+                    rr == 0 ? "accepted" : cds_strerror(rr));
+        if (connection_level(col(st, 3)))
+            fprintf(out, "kept:        %d bytes (the client's CURVE key, "
+                    "if any): refused at the connection, no message was "
+                    "received\n", sqlite3_column_bytes(st, 8));
+        else
+            show_raw(out, self_id, sqlite3_column_blob(st, 8),
+                     (size_t) sqlite3_column_bytes(st, 8));
+    } else
+        code = rc == SQLITE_DONE ? CDS_ENOTFOUND
+                                 : cds_db_fail(store_db(store), "show");
+    sqlite3_finalize(st);
+    return code;
+}
+
+/* Read update_log (agent, seq) into u (strings point into strs, which the
+ * caller frees). *status, field and message too. */
+static int
+read_update(store_t *store, const rid_t *r, cds_update_t *u, char **strs,
+            int *status, char *what, size_t what_len, int64_t *retried)
+{
+    sqlite3_stmt *st = cds_db_prepare(store_db(store),
+                                      REJECTS_SQL_UPDATE_GET);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_int64(st, ":agent_id", r->agent.id);
+    cds_bind_int64(st, ":seq", (int64_t) r->seq);
+    int rc = sqlite3_step(st), code = CDS_OK;
+    if (rc != SQLITE_ROW) {
+        code = rc == SQLITE_DONE ? CDS_ENOTFOUND
+                                 : cds_db_fail(store_db(store), "update");
+        goto out;
+    }
+    /* One block for the 7 strings: each NUL-terminated, in column order. */
+    static const int cols[7] = { 3, 4, 5, 6, 7, 9, 10 };
+    size_t total = 0, off = 0;
+    for (int i = 0; i < 7; i++)
+        total += strlen(col(st, cols[i])) + 1;
+    *strs = malloc(total);
+    if (!*strs) {
+        code = CDS_ENOMEM;
+        goto out;
+    }
+    const char *p[7];
+    for (int i = 0; i < 7; i++) {
+        size_t n = strlen(col(st, cols[i])) + 1;
+        memcpy(*strs + off, col(st, cols[i]), n);
+        p[i] = *strs + off;
+        off += n;
+    }
+    memset(u, 0, sizeof *u);
+    u->seq = r->seq;
+    u->org_unit = p[0], u->indicator = p[1], u->period = p[2];
+    u->disagg = p[3], u->value = p[4], u->comment = p[5];
+    u->stored_by = p[6];
+    u->deleted = sqlite3_column_int(st, 8) != 0;
+    u->followup = sqlite3_column_int(st, 11) != 0;
+    u->hlc = (uint64_t) sqlite3_column_int64(st, 12);
+    *status = sqlite3_column_int(st, 0);
+    if (*status == 0 && sqlite3_column_int(st, 16))
+        *status = -sqlite3_column_int(st, 16); /* applied by a retry */
+    snprintf(what, what_len, "%s%s%s", col(st, 1), col(st, 1)[0] ? ": " : "",
+             col(st, 2));
+    *retried = sqlite3_column_int64(st, 15);
+out:
+    sqlite3_finalize(st);
+    return code;
+}
+
+static int
+show_update(store_t *store, const rid_t *r, FILE *out)
+{
+    cds_update_t u;
+    char *strs = NULL, what[600], t[40];
+    int status = 0;
+    int64_t retried = 0;
+    int code = read_update(store, r, &u, &strs, &status, what, sizeof what,
+                           &retried);
+    if (code != CDS_OK)
+        return code;
+    int reason = status < 0 ? -status : status;
+    fprintf(out, "rejection:   %s:%" PRIu64 " (one update) of agent %s "
+            "(%s)\n", r->agent.fpr, r->seq, r->agent.fpr, r->agent.label);
+    fprintf(out, "update:      %s %s %s %s = %s (hlc %" PRIu64 ", %s, by "
+            "%s)\n", u.org_unit, u.indicator, u.period, u.disagg,
+            u.deleted ? "(delete)" : u.value, u.hlc,
+            cds_format_time(t, sizeof t, cds_hlc_ms(u.hlc)), u.stored_by);
+    fprintf(out, "reason:      %s: %s\n", cds_strerror(reason),
+            cds_err_describe(reason));
+    fprintf(out, "what:        %s\n", what);
+    if (status == 0)
+        fprintf(out, "state:       applied (not a rejection)\n");
+    else if (status < 0)
+        fprintf(out, "retried:     %s -> applied\n",
+                cds_format_time(t, sizeof t, (uint64_t) retried));
+    else
+        fprintf(out, "state:       rejected; `rejects retry %s:%" PRIu64
+                "` applies it if it is valid now\n", r->agent.fpr, r->seq);
+    free(strs);
+    return CDS_OK;
+}
+
+int
+rejects_show(store_t *store, const cds_identity_t *id_self, const char *id,
+             FILE *out)
+{
+    rid_t r;
+    int code = parse_id(store, id, &r);
+    if (code != CDS_OK)
+        return code;
+    return r.update ? show_update(store, &r, out)
+                    : show_message(store, id_self, r.row, out);
+}
+
+/* ---- retry ------------------------------------------------------------ */
+
+static int
+mark_message(store_t *store, int64_t row, uint64_t now, int result)
+{
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_MARK);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_int64(st, ":id", row);
+    cds_bind_int64(st, ":now", (int64_t) now);
+    cds_bind_int64(st, ":result", result);
+    int rc = sqlite3_step(st) == SQLITE_DONE
+                 ? CDS_OK : cds_db_fail(store_db(store), "reject_mark");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Raw bytes of reject row into *raw (malloc'd), its reason in *orig. */
+static int
+load_raw(store_t *store, int64_t row, uint8_t **raw, size_t *len,
+         int *orig, bool *conn_level)
+{
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_GET);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_int64(st, ":id", row);
+    int rc = sqlite3_step(st), code = CDS_OK;
+    if (rc == SQLITE_ROW) {
+        *orig = sqlite3_column_int(st, 2);
+        *conn_level = connection_level(col(st, 3));
+        *len = (size_t) sqlite3_column_bytes(st, 8);
+        *raw = malloc(*len ? *len : 1);
+        if (*raw)
+            memcpy(*raw, sqlite3_column_blob(st, 8), *len);
+        else
+            code = CDS_ENOMEM;
+    } else
+        code = rc == SQLITE_DONE ? CDS_ENOTFOUND
+                                 : cds_db_fail(store_db(store), "reject_raw");
+    sqlite3_finalize(st);
+    return code;
+}
+
+static int
+retry_message(store_t *store, ingest_t *ingest, int64_t row, uint64_t now,
+              int *result, FILE *out)
+{
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    ingest_result_t res = { 0 };
+    cds_db_t *db = store_db(store);
+    int orig = CDS_OK;
+    bool conn = false;
+    int code = load_raw(store, row, &raw, &len, &orig, &conn);
+    if (code == CDS_OK)
+        code = cds_db_begin(db);
+    if (code != CDS_OK)
+        goto out;
+    if (len == 0 || conn || orig == CDS_ETOOBIG) {
+        /* Nothing to run again: a refusal at the connection (no message
+         * kept), or bytes over the bound (kept cut, and over it anyway). */
+        res.code = orig;
+    } else
+        code = ingest_message(ingest, raw, len, now, &res);
+    *result = res.code;
+    if (code == CDS_OK && res.code == CDS_OK)
+        code = mark_message(store, row, now, CDS_OK);
+    if (code == CDS_OK && res.code == CDS_OK)
+        code = cds_db_commit(db);
+    else {
+        /* Refused again: leave no trace of the attempt but the mark. */
+        cds_db_rollback(db);
+        if (code == CDS_OK)
+            code = mark_message(store, row, now, res.code);
+    }
+    if (code == CDS_OK)
+        fprintf(out, "%lld: %s%s\n", (long long) row,
+                res.code == CDS_OK ? "accepted" : "still refused: ",
+                res.code == CDS_OK ? "" : cds_strerror(res.code));
+    cds_log(CDS_LOG_INFO, "reject_retried", "id=%lld result=%s",
+            (long long) row, cds_strerror(res.code));
+out:
+    ingest_result_clear(&res);
+    free(raw);
+    return code;
+}
+
+/* Validate, merge, flip the log row: in the caller's transaction. */
+static int
+apply_retried(store_t *store, ingest_t *ingest, health_t *health,
+              const rid_t *r, const cds_update_t *u, uint64_t now,
+              int *result, char *err, size_t errlen)
+{
+    const char *field = NULL;
+    double num = 0;
+    cds_period_t period;
+    int v = ingest_recheck_update(ingest, &r->agent, u, now, &field, err,
+                                  errlen, &num, &period);
+    if (v < 0)
+        return -v;
+    *result = v;
+    if (v != CDS_OK)
+        return CDS_OK;
+    sqlite3_stmt *st = cds_db_prepare(store_db(store),
+                                      REJECTS_SQL_UPDATE_APPLIED);
+    if (!st)
+        return CDS_ERROR;
+    cds_bind_int64(st, ":now", (int64_t) now);
+    cds_bind_int64(st, ":agent_id", r->agent.id);
+    cds_bind_int64(st, ":seq", (int64_t) r->seq);
+    int code = sqlite3_step(st) == SQLITE_DONE
+                   ? CDS_OK : cds_db_fail(store_db(store), "retry_mark");
+    bool flipped = sqlite3_changes(cds_db_handle(store_db(store))) == 1;
+    sqlite3_finalize(st);
+    if (code == CDS_OK && flipped)
+        code = store_merge(store, u, num, r->agent.sign_pk, r->agent.id,
+                           period.start, period.end, (int64_t) now);
+    if (code == CDS_OK && flipped && health)
+        code = health_note_retried(health, r->agent.id, now);
+    return code;
+}
+
+static int
+retry_update(store_t *store, ingest_t *ingest, health_t *health,
+             const rid_t *r, uint64_t now, int *result, FILE *out)
+{
+    cds_update_t u;
+    char *strs = NULL, what[600], err[256] = "";
+    int status = 0;
+    int64_t retried = 0;
+    cds_db_t *db = store_db(store);
+    if (r->agent.revoked_at_ms) {
+        *result = CDS_EREVOKED;
+        fprintf(out, "%s:%" PRIu64 ": not retried: agent revoked\n",
+                r->agent.fpr, r->seq);
+        return CDS_OK;
+    }
+    int code = cds_db_begin(db);
+    if (code != CDS_OK)
+        return code;
+    code = read_update(store, r, &u, &strs, &status, what, sizeof what,
+                       &retried);
+    if (code == CDS_OK && status <= 0) {
+        *result = CDS_OK;              /* applied already: no effect */
+        fprintf(out, "%s:%" PRIu64 ": already applied, nothing to do\n",
+                r->agent.fpr, r->seq);
+    } else if (code == CDS_OK) {
+        code = apply_retried(store, ingest, health, r, &u, now, result, err,
+                             sizeof err);
+        if (code == CDS_OK)
+            fprintf(out, "%s:%" PRIu64 ": %s%s%s\n", r->agent.fpr, r->seq,
+                    *result == CDS_OK ? "applied" : "still rejected: ",
+                    *result == CDS_OK ? "" : cds_strerror(*result),
+                    *result == CDS_OK ? "" : (err[0] ? " " : ""));
+        if (code == CDS_OK && *result != CDS_OK && err[0])
+            fprintf(out, "  %s\n", err);
+    }
+    code = code == CDS_OK ? cds_db_commit(db) : code;
+    if (code != CDS_OK)
+        cds_db_rollback(db);
+    free(strs);
+    return code;
+}
+
+int
+rejects_retry(store_t *store, ingest_t *ingest, health_t *health,
+              const char *id, uint64_t now_ms, int *result, FILE *out)
+{
+    rid_t r;
+    int code = parse_id(store, id, &r);
+    *result = CDS_ERROR;
+    if (code != CDS_OK)
+        return code;
+    if (!r.update)
+        return retry_message(store, ingest, r.row, now_ms, result, out);
+    return retry_update(store, ingest, health, &r, now_ms, result, out);
+}

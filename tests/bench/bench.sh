@@ -1,0 +1,512 @@
+#!/bin/bash
+# `make bench`: measures cdsync against its physical limits and against a
+# Mosquitto pipeline, all in this one run, and prints ONE table (issue 7;
+# results and method: docs/PERFORMANCE.md).
+#
+#   BENCH_SCALE=1     workload size factor (0.005 = the smoke run in make test)
+#   BENCH_REPS=3      repetitions; every figure is the median of its runs
+#   BENCH_IDLE_S=60   window for the agent's idle CPU
+#   BENCH_HOLD_S=20   window for the aggregator's CPU with idle agents
+#   BENCH_LAT_S=20    seconds of steady 1,000 updates/s per latency run
+#   BENCH_HB_S=30     heartbeat interval of the simulated idle agents
+#   BENCH_OUT=FILE    also write the table (and tab-separated rows) there
+#   BENCH_TMP=/tmp    where the temporary databases live (the disk measured)
+#   BENCH_CATCHUP_REPS=BENCH_REPS   runs of the 1,000,000-update catch-up
+#   BENCH_ONLY="limits e2e latency catchup binary import scale mosquitto"
+#                     only those phases; BENCH_ONLY=profile: the callgrind
+#                     profile of the aggregator into BENCH_PROFILE_OUT
+#   KEEP=1            keep the temporary directory
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$TOP" || exit 2
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+AGENT=$BUILD/cdsync-agent
+AGG=$BUILD/cdsync-aggregator
+BL=$BUILD/bench/bench_limits
+BA=$BUILD/bench/bench_agents
+SCALE=${BENCH_SCALE:-1}
+REPS=${BENCH_REPS:-3}
+IDLE_S=${BENCH_IDLE_S:-60}
+HOLD_S=${BENCH_HOLD_S:-20}
+HB_S=${BENCH_HB_S:-30}
+W=$(mktemp -d "${BENCH_TMP:-/tmp}/cdsync-bench.XXXXXX")
+export TMPDIR=$W
+PIDS=""
+MOSQ_DIR=""
+
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    for p in $PIDS; do wait "$p" 2>/dev/null; done
+    [ -n "$MOSQ_DIR" ] && rm -rf "$MOSQ_DIR"
+    if [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "# kept $W" >&2; fi
+}
+trap cleanup EXIT
+log() { echo "bench: $*" >&2; }
+
+# sc N [MIN]: N scaled by BENCH_SCALE, at least MIN (default 1).
+sc() { awk -v n="$1" -v s="$SCALE" -v m="${2:-1}" \
+           'BEGIN { v = int(n * s); if (v < m) v = m; print v }'; }
+# median of the numbers on stdin ("FAIL" when there are none).
+median() { grep -E '^-?[0-9.]+(e[-+]?[0-9]+)?$' | sort -g | awk '{ a[NR] = $1 }
+    END { if (NR == 0) { print "FAIL"; exit }
+          print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+calc() { awk "BEGIN { v = $1; print v }" 2>/dev/null; }
+isnum() { case "$1" in ''|FAIL|*[!0-9.e+-]*) return 1 ;; esac; }
+# ratio A B: A / B, or FAIL.
+ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 != 0")" = 1 ]; then
+              calc "$1 / $2"; else echo FAIL; fi; }
+
+# --- the table ------------------------------------------------------------
+ROWS=()
+declare -A R_WHAT R_VAL R_UNIT R_TARGET R_VERDICT
+# row ID WHAT VALUE UNIT [TARGET VERDICT]
+row() {
+    ROWS+=("$1"); R_WHAT[$1]=$2; R_VAL[$1]=$3; R_UNIT[$1]=$4
+    R_TARGET[$1]=${5:-}; R_VERDICT[$1]=${6:-}
+    log "$1 $2: $3 $4"
+}
+# verdict VALUE OP BOUND: met / missed / n/a
+verdict() { if isnum "$1"; then
+                [ "$(calc "$1 $2 $3")" = 1 ] && echo met || echo missed
+            else echo "n/a"; fi; }
+fmt() { if isnum "$1"; then awk -v v="$1" 'BEGIN {
+            if (v >= 1000) printf "%\047.0f", v; else if (v >= 100) printf "%.0f", v;
+            else if (v >= 10) printf "%.1f", v; else printf "%.3g", v }';
+        else printf '%s' "$1"; fi; }
+
+print_table() {
+    local cpu disk
+    cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+    disk=$(df -PT "$W" | awk 'NR == 2 { print $2 " on " $1 " (" $7 ")" }')
+    echo "cdsync bench  $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "command: BENCH_SCALE=$SCALE BENCH_REPS=$REPS BENCH_IDLE_S=$IDLE_S BENCH_HOLD_S=$HOLD_S make bench"
+    echo "machine: $(nproc) cores, $cpu, $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
+    echo "temp dir: $W: $disk; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "versions: sqlite $(sqlite3 --version | cut -d' ' -f1), libzmq $(pkg-config --modversion libzmq), libsodium $(pkg-config --modversion libsodium), mosquitto $(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null)"
+    echo "every figure: median of $REPS runs unless the row says otherwise"
+    printf '%-12s %-58s %14s %-12s %-22s %s\n' id measure median unit target verdict
+    for id in "${ROWS[@]}"; do
+        printf '%-12s %-58s %14s %-12s %-22s %s\n' "$id" "${R_WHAT[$id]}" \
+            "$(fmt "${R_VAL[$id]}")" "${R_UNIT[$id]}" "${R_TARGET[$id]}" \
+            "${R_VERDICT[$id]}"
+    done
+}
+
+# --- fixtures ---------------------------------------------------------------
+# The bench catalog: 1,000 INTEGER indicators, any period type; org units
+# BOU00001..BOU00100 under VN (one per agent).
+make_fixtures() {
+    { echo "code,name_vi,value_type"
+      for i in $(seq 0 999); do printf 'BI%04d,Bench %d,INTEGER\n' "$i" "$i"; done
+    } > "$W/catalog.csv"
+    { echo "code,name,parent,valid_from,valid_to"; echo "VN,Root,,,"
+      for i in $(seq 1 100); do printf 'BOU%05d,Bench unit %d,VN,,\n' "$i" "$i"; done
+    } > "$W/orgunits.csv"
+}
+
+# gen_csv FILE OU N START: rows START.. of bench_util.h's generator as CSV.
+gen_csv() {
+    awk -v ou="$2" -v n="$3" -v s="$4" 'BEGIN {
+        print "dataelement,period,orgunit,categoryoptioncombo,value,storedby,comment";
+        for (i = s; i < s + n; i++) {
+            m = int(i / 1000);
+            printf "BI%04d,%04d%02d,%s,,%d,bench,\"bench row %d, generated to give each update ~100 bytes\"\n",
+                i % 1000, 1900 + int(m / 12), m % 12 + 1, ou, (i * 7) % 100000, i;
+        } }' > "$1"
+}
+
+free_port() {
+    local p=$((20000 + RANDOM % 20000))
+    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() { local n=$(($1 * 20)); shift
+    while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.05; n=$((n - 1)); done
+    return 1; }
+
+# agg_conf ROOT PORT: aggregator config for a run rooted at ROOT.
+agg_conf() {
+    cat > "$1/aggregator.ini" <<INI
+[aggregator]
+state_dir = $1/agg
+identity = $W/aggregator.key
+catalog = $W/catalog.csv
+orgunits = $W/orgunits.csv
+listen = tcp://127.0.0.1:$2
+log_level = info
+$AGG_EXTRA
+INI
+}
+# agent_conf ROOT K PORT: config of agent K (unit BOU0000K), deploy defaults.
+agent_conf() {
+    mkdir -p "$1/a$2"
+    cat > "$1/a$2/agent.ini" <<INI
+[agent]
+state_dir = $1/a$2/state
+catalog = $W/catalog.csv
+org_units = $(printf 'BOU%05d' "$2")
+server = tcp://127.0.0.1:$3
+server_key = $(cat "$W/aggregator.pubid")
+batch_max = 500
+window = 4
+queue_max = 0
+log_level = info
+${AGENT_EXTRA:-}
+INI
+}
+# prepare ROOT N B: aggregator state + N enrolled agents with B queued each.
+prepare() {
+    local root=$1 n=$2 b=$3 k
+    mkdir -p "$root/agg"; agg_conf "$root" 1
+    for k in $(seq 1 "$n"); do
+        agent_conf "$root" "$k" 1
+        "$AGENT" -c "$root/a$k/agent.ini" keygen --label "a$k" > "$root/a$k/pubid" || return 1
+        "$AGG" -c "$root/aggregator.ini" enroll "$(cat "$root/a$k/pubid")" \
+            --org-unit "$(printf 'BOU%05d' "$k")" --label "a$k" > /dev/null || return 1
+        local done_=0 chunk
+        while [ "$done_" -lt "$b" ]; do
+            chunk=$((b - done_)); [ "$chunk" -gt 100000 ] && chunk=100000
+            gen_csv "$W/gen.csv" "$(printf 'BOU%05d' "$k")" "$chunk" "$done_"
+            "$AGENT" -c "$root/a$k/agent.ini" import "$W/gen.csv" > /dev/null || return 1
+            done_=$((done_ + chunk))
+        done
+    done
+}
+# instance TMPL RUN PORT: copy a prepared template and point it at PORT.
+instance() {
+    rm -rf "$2"; cp -a "$1" "$2" || return 1
+    agg_conf "$2" "$3"
+    for d in "$2"/a[0-9]*/; do [ -d "$d" ] || continue; agent_conf "$2" "$(basename "$d" | tr -d a)" "$3"; done
+}
+start_agg() { # ROOT PORT -> AGG_PID
+    "$AGG" -c "$1/aggregator.ini" run >> "$1/agg.log" 2>&1 &
+    AGG_PID=$!; PIDS="$PIDS $AGG_PID"
+    wait_for 30 port_open "$2"
+}
+stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+start_agents() { # ROOT N -> APIDS
+    APIDS=""
+    for k in $(seq 1 "$2"); do
+        "$AGENT" -c "$1/a$k/agent.ini" run >> "$1/a$k/log" 2>&1 &
+        APIDS="$APIDS $!"
+    done
+    PIDS="$PIDS $APIDS"
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+rss_kib() { awk -v k="${2:-VmRSS}:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# e2e_run TMPL N: one durable-ingest run; writes "seconds peak_rss hwm"
+# (peak VmRSS / VmHWM of agent 1 while sending, KiB) to $W/e2e.out.
+e2e_run() {
+    local tmpl=$1 n=$2 run=$W/run port t0 dbs=() k a1
+    rm -f "$W/e2e.out"
+    port=$(free_port)
+    instance "$tmpl" "$run" "$port" || return 1
+    start_agg "$run" "$port" || { stop_pid "$AGG_PID"; return 1; }
+    for k in $(seq 1 "$n"); do dbs+=("$run/a$k/state/agent.db"); done
+    t0=$(date +%s%N)
+    start_agents "$run" "$n"
+    set -- $APIDS; a1=$1
+    if "$BA" drain "$t0" 900 "$a1" "${dbs[@]}" > "$W/drain.out"; then
+        echo "$(cat "$W/drain.out") $(rss_kib "$a1" VmHWM)" > "$W/e2e.out"
+    fi
+    for p in $APIDS; do stop_pid "$p"; done
+    stop_pid "$AGG_PID"
+    [ -s "$W/e2e.out" ]
+}
+
+# reps CMD...: run CMD BENCH_REPS times, one number per line on stdout.
+reps() { for _ in $(seq 1 "$REPS"); do "$@"; done; }
+
+# ===== 1. limits =============================================================
+phase_limits() {
+    local nb nz
+    log "1a: aggregator SQL work ($E2E_TOTAL updates, ${GROUP}x${BATCH} per txn)"
+    reps "$BL" sql-agg "$W/orgunits.csv" "$E2E_TOTAL" "$GROUP" "$BATCH" \
+        2>> "$W/limits.log" > "$W/1a"
+    LIM_A=$(median < "$W/1a")
+    ENV=$(grep -o 'envelope [0-9]*' "$W/limits.log" | tail -1 | cut -d' ' -f2)
+    ENV=${ENV:-59000}
+    row 1a "limit (a): aggregator SQL (store.h), ${GROUP}x${BATCH} upd/txn" "$LIM_A" upd/s
+    nb=$(sc 1000000 1000)
+    log "1b: bare reference ($nb keys)"
+    reps "$BL" sql-bare "$W" "$nb" 1000 2>> "$W/limits.log" > "$W/1b"
+    LIM_B=$(median < "$W/1b")
+    row 1b "limit (b): bare upsert, WAL, FULL, 1000 rows/txn, $nb keys" "$LIM_B" rows/s
+    reps "$BL" verify "$ENV" 2>> "$W/limits.log" > "$W/1c"
+    LIM_C=$(median < "$W/1c")
+    row 1c "limit (c): Ed25519 verify, 1 core, $ENV B (1 batch)" "$LIM_C" verify/s
+    row 1c-upd "  (c) as updates/s at $BATCH updates per batch" "$(calc "$LIM_C * $BATCH")" upd/s
+    nz=$(sc 20000 500)
+    reps "$BL" zmq "$ENV" "$nz" 2>> "$W/limits.log" > "$W/1d"
+    LIM_D=$(median < "$W/1d")
+    row 1d "limit (d): ZeroMQ DEALER->ROUTER tcp lo, $ENV B msgs" "$LIM_D" msg/s
+    row 1d-upd "  (d) as updates/s at $BATCH updates per message" "$(calc "$LIM_D * $BATCH")" upd/s
+    reps "$BL" zmq "$ENV" "$nz" curve 2>> "$W/limits.log" > "$W/1d-curve"
+    row 1d-curve "  (d) with CURVE encryption (as the aggregator uses)" "$(median < "$W/1d-curve")" msg/s
+}
+
+# ===== 2. end-to-end durable ingest ==========================================
+phase_e2e() {
+    local n b r
+    for n in 1 10 100; do
+        b=$((E2E_TOTAL / n)); [ "$b" -lt 1 ] && b=1
+        log "2: $n agents x $b queued updates: preparing"
+        prepare "$W/tmpl-$n" "$n" "$b" || { row "2-$n" "durable ingest, $n agents" FAIL upd/s; continue; }
+        : > "$W/2-$n"
+        for r in $(seq 1 "$REPS"); do
+            e2e_run "$W/tmpl-$n" "$n" \
+                && awk -v t=$((n * b)) '{ print t / $1 }' "$W/e2e.out" >> "$W/2-$n"
+        done
+        E2E[$n]=$(median < "$W/2-$n")
+        row "2-$n" "durable ingest: $n agents x $b queued, start->outboxes empty" "${E2E[$n]}" upd/s
+        local ta="" va="" tb="" vb=""
+        if [ "$n" = 10 ]; then ta=">= 0.70"; tb=">= 0.50"
+            va=$(verdict "$(ratio "${E2E[$n]}" "$LIM_A")" ">=" 0.70)
+            vb=$(verdict "$(ratio "${E2E[$n]}" "$LIM_B")" ">=" 0.50); fi
+        row "2-$n/a" "  ratio to limit (a)" "$(ratio "${E2E[$n]}" "$LIM_A")" x "$ta" "$va"
+        row "2-$n/b" "  ratio to limit (b)" "$(ratio "${E2E[$n]}" "$LIM_B")" x "$tb" "$vb"
+        rm -rf "$W/tmpl-$n" "$W/run"
+    done
+}
+
+# ===== 7. import ============================================================
+phase_import() {
+    local n r t0 t1 port
+    n=$(sc 100000 100)
+    prepare "$W/tmpl-imp" 1 0 || return 1
+    gen_csv "$W/imp.csv" BOU00001 "$n" 0
+    : > "$W/7"
+    for r in $(seq 1 "$REPS"); do
+        rm -rf "$W/run"; cp -a "$W/tmpl-imp" "$W/run"; agent_conf "$W/run" 1 1
+        t0=$(date +%s%N)
+        "$AGENT" -c "$W/run/a1/agent.ini" import "$W/imp.csv" > /dev/null \
+            && t1=$(date +%s%N) && calc "$n / (($t1 - $t0) / 1e9)" >> "$W/7"
+    done
+    local v; v=$(median < "$W/7")
+    row 7 "import: cdsync-agent import of a $n-row CSV" "$v" rows/s ">= 100000" "$(verdict "$v" ">=" 100000)"
+    rm -rf "$W/run" "$W/tmpl-imp"
+}
+
+# ===== 4. catch-up (+ 5. agent RSS while sending) ===========================
+phase_catchup() {
+    local n r target
+    n=$(sc 1000000 1000)
+    log "4: one agent with $n queued: preparing"
+    prepare "$W/tmpl-cu" 1 "$n" || return 1
+    : > "$W/4"; : > "$W/5s"; : > "$W/5h"
+    for r in $(seq 1 "${BENCH_CATCHUP_REPS:-$REPS}"); do
+        if e2e_run "$W/tmpl-cu" 1; then
+            awk '{ print $1 }' "$W/e2e.out" >> "$W/4"
+            awk '{ print $2 }' "$W/e2e.out" >> "$W/5s"
+            awk '{ print $3 }' "$W/e2e.out" >> "$W/5h"
+        fi
+    done
+    local v; v=$(median < "$W/4"); target=$(calc "20 * $n / 1000000")
+    row 4 "catch-up: 1 agent, $n queued -> outbox empty (${BENCH_CATCHUP_REPS:-$REPS} runs)" "$v" s "<= $target s" "$(verdict "$v" "<=" "$target")"
+    row 4-rate "  as updates/s" "$(ratio "$n" "$v")" upd/s
+    row 5-rss-send "agent RSS while sending (peak VmRSS sampled, catch-up)" "$(median < "$W/5s")" KiB
+    row 5-hwm-send "agent VmHWM at the end of the catch-up" "$(median < "$W/5h")" KiB
+    rm -rf "$W/run" "$W/tmpl-cu"
+}
+
+# ===== 3. latency (+ 5. agent idle) =========================================
+agent_connected() {
+    [ "$(sqlite3 -batch -noheader "$1" "PRAGMA busy_timeout=2000; SELECT conn_state FROM meta;" 2>/dev/null | tail -1)" = connected ]
+}
+phase_latency() {
+    local port run=$W/run a1 t0 t1 ticks secs r out
+    secs=$(calc "int(${BENCH_LAT_S:-20} * ($SCALE < 1 ? $SCALE * 10 : 1))")
+    [ "$secs" -lt 2 ] && secs=2
+    prepare "$W/tmpl-lat" 1 0 || return 1
+    port=$(free_port); instance "$W/tmpl-lat" "$run" "$port"
+    start_agg "$run" "$port" || return 1
+    start_agents "$run" 1; a1=${APIDS# }
+    if ! wait_for 30 agent_connected "$run/a1/state/agent.db"; then
+        log "agent did not connect"; return 1; fi
+    sleep 1                            # let start-up allocations settle
+    row 5-rss-idle "agent RSS idle (connected, empty outbox)" "$(rss_kib "$a1")" KiB "<= 4096" "$(verdict "$(rss_kib "$a1")" "<=" 4096)"
+    # RSS counts every shared-library page mapped; PSS / private dirty
+    # say what the agent itself costs the machine.
+    row 5-pss-idle "  agent PSS idle (shared library pages split)" "$(awk '$1 == "Pss:" { print $2 }' "/proc/$a1/smaps_rollup")" KiB
+    row 5-priv-idle "  agent private dirty memory idle (its own heap/stacks)" "$(awk '$1 == "Private_Dirty:" { print $2 }' "/proc/$a1/smaps_rollup")" KiB
+    t0=$(cpu_ticks "$a1"); sleep "$IDLE_S"; t1=$(cpu_ticks "$a1")
+    ticks=$(calc "($t1 - $t0) / $(getconf CLK_TCK) / $IDLE_S * 100")
+    row 5-cpu-idle "agent CPU idle over ${IDLE_S} s" "$ticks" "%" "~0 (<= 0.1)" "$(verdict "$ticks" "<=" 0.1)"
+    : > "$W/3"
+    for r in $(seq 1 "$REPS"); do
+        "$BA" load "$run/a1/state" BOU00001 1000 "$secs" $(( (r - 1) * 1000 * secs )) >> "$W/3" 2>> "$W/lat.log"
+    done
+    LAT_P99=$(awk '{ print $2 }' "$W/3" | median)
+    row 3-p50 "latency submit->ack recorded @1000 upd/s ($secs s runs): p50" "$(awk '{ print $1 }' "$W/3" | median)" ms
+    row 3-p99 "  p99" "$LAT_P99" ms "<= 5 ms" "$(verdict "$LAT_P99" "<=" 5)"
+    row 3-p999 "  p99.9" "$(awk '{ print $3 }' "$W/3" | median)" ms
+    row 3-rate "  submit rate achieved" "$(awk '{ print $4 }' "$W/3" | median)" upd/s
+    stop_pid "$a1"; stop_pid "$AGG_PID"
+    rm -rf "$run" "$W/tmpl-lat"
+    LAT_SECS=$secs
+}
+
+phase_binary() {
+    strip -o "$W/agent.stripped" "$AGENT"
+    row 5-bin "agent binary size (as built, -O2 -g)" "$(stat -c %s "$AGENT")" bytes
+    row 5-bin-strip "agent binary size stripped" "$(stat -c %s "$W/agent.stripped")" bytes
+}
+
+# ===== 6. aggregator with many idle agents ==================================
+all_ready() { local f; for f in "$@"; do grep -q '^ready' "$f" 2>/dev/null || return 1; done; }
+phase_scale() {
+    local nmax n port run=$W/run base rss t0 t1 cpu p per first files sims ans
+    nmax=$(sc 10000 50)
+    mkdir -p "$W/tmpl-idle/agg" "$W/ids"; agg_conf "$W/tmpl-idle" 1
+    log "6: enrolling $nmax idle agents"
+    "$BA" idle-enroll "$W/ids" "$nmax" "$W/tmpl-idle/agg/aggregator.db" "$W/orgunits.csv" || return 1
+    for n in $(sc 1000 20) "$nmax"; do
+        port=$(free_port); instance "$W/tmpl-idle" "$run" "$port"
+        start_agg "$run" "$port" || return 1
+        sleep 1; base=$(rss_kib "$AGG_PID")
+        p=$(( (n + 3999) / 4000 )); per=$(( (n + p - 1) / p )); first=0; files=(); sims=""
+        rm -f "$W"/sim*.out
+        while [ "$first" -lt "$n" ]; do
+            [ $((first + per)) -gt "$n" ] && per=$((n - first))
+            "$BA" idle-connect "$W/ids" "$first" "$per" "tcp://127.0.0.1:$port" \
+                "$(cat "$W/aggregator.pubid")" "$HB_S" > "$W/sim$first.out" 2>> "$W/sim.log" &
+            sims="$sims $!"; files+=("$W/sim$first.out"); first=$((first + per))
+        done
+        PIDS="$PIDS $sims"
+        wait_for 400 all_ready "${files[@]}" || log "6: not every simulated agent got an answer"
+        ans=$(cat "${files[@]}" | awk '{ s += $2 } END { print s + 0 }')
+        sleep 2
+        t0=$(cpu_ticks "$AGG_PID"); sleep "$HOLD_S"; t1=$(cpu_ticks "$AGG_PID")
+        rss=$(rss_kib "$AGG_PID")
+        cpu=$(calc "($t1 - $t0) / $(getconf CLK_TCK) / $HOLD_S * 100")
+        row "6-$n-rss" "aggregator RSS, $n idle agents connected ($ans answered, 1 run)" "$rss" KiB
+        local pa; pa=$(ratio "$(calc "$rss - $base")" "$ans")
+        if [ "$n" = "$nmax" ]; then
+            row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ans" "$pa" KiB/agent "<= 32" "$(verdict "$pa" "<=" 32)"
+        else
+            row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ans" "$pa" KiB/agent
+        fi
+        row "6-$n-cpu" "  aggregator CPU, heartbeat every ${HB_S} s per agent" "$cpu" "%"
+        for s in $sims; do stop_pid "$s"; done
+        stop_pid "$AGG_PID"
+    done
+    rm -rf "$run" "$W/tmpl-idle" "$W/ids"
+}
+
+# ===== 8. the Mosquitto pipeline ============================================
+mosq_start() {
+    MOSQ_DIR=$(mktemp -d /tmp/cdsync-bench-mosq.XXXXXX)
+    chown mosquitto "$MOSQ_DIR" 2>/dev/null
+    MOSQ_PORT=$(free_port)
+    cat > "$MOSQ_DIR/mosquitto.conf" <<CONF
+listener $MOSQ_PORT 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $MOSQ_DIR/
+max_inflight_messages 100
+max_queued_messages 0
+log_dest stderr
+CONF
+    mosquitto -c "$MOSQ_DIR/mosquitto.conf" 2>> "$W/mosquitto.log" &
+    MOSQ_PID=$!; PIDS="$PIDS $MOSQ_PID"
+    wait_for 10 port_open "$MOSQ_PORT"
+}
+# mosq_run N_PUB PER_PUB RATE: one pipeline run; the sink's output line
+# with the throughput (from the publishers' start) appended.
+mosq_run() {
+    local np=$1 per=$2 rate=$3 total=$(($1 * $2)) t0 k pubs="" sp
+    rm -f "$W/sink.db"* "$W/sink.ready"
+    "$BUILD_BENCH/mqtt_sink" 127.0.0.1 "$MOSQ_PORT" cdsync/bench "$W/sink.db" \
+        "$total" "$W/sink.ready" > "$W/sink.out" 2>> "$W/mosquitto.log" &
+    sp=$!
+    wait_for 10 test -f "$W/sink.ready" || { kill "$sp"; return 1; }
+    t0=$(date +%s%N)
+    for k in $(seq 1 "$np"); do
+        "$BUILD_BENCH/mqtt_pub" 127.0.0.1 "$MOSQ_PORT" cdsync/bench \
+            "$(printf 'BOU%05d' "$k")" "$per" "$rate" 0 2>> "$W/mosquitto.log" &
+        pubs="$pubs $!"
+    done
+    wait "$sp" || { for p in $pubs; do kill "$p" 2>/dev/null; done; return 1; }
+    for p in $pubs; do wait "$p"; done
+    awk -v t0="$t0" -v n="$total" '{ print $0, n / (($1 - t0) / 1e9) }' "$W/sink.out"
+}
+phase_mosquitto() {
+    local r per
+    mosq_start || { log "mosquitto did not start"; return 1; }
+    per=$((E2E_TOTAL / 10)); [ "$per" -lt 1 ] && per=1
+    : > "$W/8t"; : > "$W/8l"
+    for r in $(seq 1 "$REPS"); do mosq_run 10 "$per" 0 >> "$W/8t"; done
+    for r in $(seq 1 "$REPS"); do mosq_run 1 $((1000 * LAT_SECS)) 1000 >> "$W/8l"; done
+    MQ_TPUT=$(awk '{ print $6 }' "$W/8t" | median)
+    MQ_P99=$(awk '{ print $3 }' "$W/8l" | median)
+    row 8-tput "Mosquitto QoS1 -> sink (SQLite FULL): 10 publishers x $per" "$MQ_TPUT" upd/s
+    row 8-p50 "  latency publish->committed @1000/s: p50" "$(awk '{ print $2 }' "$W/8l" | median)" ms
+    row 8-p99 "  p99" "$MQ_P99" ms
+    row 8-p999 "  p99.9" "$(awk '{ print $4 }' "$W/8l" | median)" ms
+    stop_pid "$MOSQ_PID"
+    local rt rp
+    rt=$(ratio "${E2E[10]:-FAIL}" "$MQ_TPUT"); rp=$(ratio "${LAT_P99:-FAIL}" "$MQ_P99")
+    row R-tput "ratio cdsync (2-10) / Mosquitto throughput" "$rt" x ">= 2" "$(verdict "$rt" ">=" 2)"
+    row R-p99 "ratio cdsync p99 (3-p99) / Mosquitto p99" "$rp" x "< 1" "$(verdict "$rp" "<" 1)"
+}
+
+# ===== profile (not in the table): callgrind of the aggregator under load ====
+# BENCH_ONLY=profile: 10 agents with 1,000 x BENCH_SCALE queued each drain
+# into an aggregator run under valgrind --tool=callgrind; the annotated
+# profile goes to ${BENCH_PROFILE_OUT:-$W}/callgrind.txt.
+phase_profile() {
+    local n=10 b run=$W/run port t0 dbs=() k out=${BENCH_PROFILE_OUT:-$W}
+    b=$(sc 1000 10)
+    AGENT_EXTRA="ack_timeout_ms = 600000" prepare "$W/tmpl-prof" "$n" "$b" || return 1
+    port=$(free_port)
+    AGENT_EXTRA="ack_timeout_ms = 600000" instance "$W/tmpl-prof" "$run" "$port"
+    valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
+        "$AGG" -c "$run/aggregator.ini" run >> "$run/agg.log" 2>&1 &
+    AGG_PID=$!; PIDS="$PIDS $AGG_PID"
+    wait_for 120 port_open "$port" || return 1
+    for k in $(seq 1 "$n"); do dbs+=("$run/a$k/state/agent.db"); done
+    t0=$(date +%s%N)
+    start_agents "$run" "$n"
+    "$BA" drain "$t0" 1800 0 "${dbs[@]}" || log "profile: outboxes not drained"
+    for p in $APIDS; do stop_pid "$p"; done
+    stop_pid "$AGG_PID"
+    callgrind_annotate --inclusive=yes "$out/callgrind.out" 2>/dev/null | head -60 > "$out/callgrind-inclusive.txt"
+    callgrind_annotate "$out/callgrind.out" 2>/dev/null | head -60 > "$out/callgrind.txt"
+    log "profile: $((n * b)) updates; $out/callgrind.txt"
+}
+
+# ===== main ==================================================================
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# Private copies: a rebuild of build/ during the run must not break it.
+mkdir -p "$W/bin"
+for b in "$AGENT" "$AGG" "$BL" "$BA" "$BUILD/bench/mqtt_sink" "$BUILD/bench/mqtt_pub"; do
+    cp "$b" "$W/bin/" || { log "missing $b (make bench builds it)"; exit 2; }
+done
+AGENT=$W/bin/cdsync-agent; AGG=$W/bin/cdsync-aggregator
+# The HTTP endpoint has a fixed default port: off, so runs never collide.
+AGG_EXTRA=""
+"$AGG" --help 2>&1 | grep -q -- --http-listen && AGG_EXTRA="http_listen ="
+BL=$W/bin/bench_limits; BA=$W/bin/bench_agents; BUILD_BENCH=$W/bin
+command -v mosquitto > /dev/null || { log "mosquitto missing (deploy/deps.sh)"; exit 2; }
+declare -A E2E
+GROUP=64; BATCH=500; LAT_SECS=2; LAT_P99=FAIL; LIM_A=FAIL; LIM_B=FAIL; MQ_TPUT=FAIL
+E2E_TOTAL=$(sc 200000 100)
+make_fixtures
+agg_conf "$W" 1
+"$AGG" -c "$W/aggregator.ini" keygen --label bench-agg > "$W/aggregator.pubid" || exit 2
+log "work dir $W, scale $SCALE, $REPS runs per figure"
+# BENCH_ONLY="limits e2e ...": run only those phases (debugging).
+if [ "${BENCH_ONLY:-}" = profile ]; then phase_profile; exit $?; fi
+for ph in limits e2e latency catchup binary import scale mosquitto; do
+    case " ${BENCH_ONLY:-$ph} " in *" $ph "*) ;; *) continue ;; esac
+    "phase_$ph" || log "phase $ph failed"
+done
+print_table > "$W/table.txt"
+cat "$W/table.txt"
+if [ -n "${BENCH_OUT:-}" ]; then
+    cp "$W/table.txt" "$BENCH_OUT"
+    for id in "${ROWS[@]}"; do printf '%s\t%s\t%s\n' "$id" "${R_VAL[$id]}" "${R_UNIT[$id]}"; done > "$BENCH_OUT.tsv"
+fi

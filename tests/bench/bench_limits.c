@@ -1,0 +1,405 @@
+/*  bench_limits: the physical limits cdsync is measured against (issue 7,
+ *  item 1). Each subcommand prints one number on stdout (details on
+ *  stderr); tests/bench/bench.sh runs it several times and takes medians.
+ *
+ *    sql-agg ORGUNITS N GROUP BATCH   (a) the aggregator's own SQL work:
+ *        aggregator/store.h on a fresh database (same schema, pragmas,
+ *        synchronous=FULL), N updates as batches of BATCH, GROUP batches
+ *        per BEGIN IMMEDIATE..COMMIT, with the statements ingest.c runs
+ *        per message (savepoint, agent_find, agent_seen, batch_add with a
+ *        batch-sized envelope, agent_advance, release) and per update
+ *        (orgunit_exists, agent_allowed, log_add, merge).   -> updates/s
+ *    sql-bare DIR N PER_TXN           (b) one table, key + ~100 bytes,
+ *        INSERT .. ON CONFLICT DO UPDATE, one reused prepared statement,
+ *        WAL, synchronous=FULL, PER_TXN rows per transaction.  -> rows/s
+ *    verify BYTES                     (c) Ed25519 verifications/s of a
+ *        BYTES-long body on one core (libsodium).           -> verifies/s
+ *    zmq BYTES N [curve]              (d) DEALER -> ROUTER over tcp
+ *        loopback, N messages of BYTES (with "curve": CURVE encryption,
+ *        as the aggregator's socket now uses).               -> msgs/s
+ *
+ *  Invariant: nothing here is timed except the loop being measured; inputs
+ *  (hashes, chain heads, period days) are computed before the clock starts. */
+#include "bench_util.h"
+#include "cds_db.h"
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_orgunit.h"
+#include "cds_period.h"
+#include "cds_update.h"
+#include "cds_util.h"
+#include "store.h"
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define BENCH_OU "BOU00001"
+
+/* One precomputed update for sql-agg. */
+typedef struct {
+    bench_row_t r;
+    cds_update_t u;
+    uint8_t hash[CDS_HASH_BYTES];
+    uint8_t head[CDS_HASH_BYTES];
+    cds_period_t period;
+    double num;
+} agg_update_t;
+
+static agg_update_t *
+agg_updates_new(size_t n)
+{
+    agg_update_t *v = calloc(n, sizeof *v);
+    uint8_t head[CDS_HASH_BYTES] = {0};
+    for (size_t i = 0; v && i < n; i++) {
+        agg_update_t *a = &v[i];
+        bench_row(&a->r, i);
+        a->u = (cds_update_t) { .seq = i + 1, .org_unit = BENCH_OU,
+            .indicator = a->r.indicator, .period = a->r.period,
+            .disagg = "default", .value = a->r.value,
+            .comment = a->r.comment, .stored_by = "bench",
+            .hlc = (uint64_t) 1 << 40 | i };
+        cds_update_hash(&a->u, a->hash);
+        cds_chain_next(head, a->hash, head);
+        memcpy(a->head, head, sizeof head);
+        cds_period_parse(a->r.period, &a->period);
+        a->num = strtod(a->r.value, NULL);
+    }
+    return v;
+}
+
+/* Open the store in dir, load org units, enroll one agent. */
+static store_t *
+agg_store_setup(const char *dir, const char *orgunits, uint8_t pk[32],
+                int64_t *agent_id)
+{
+    char path[600], err[256];
+    int code = 0;
+    snprintf(path, sizeof path, "%s/aggregator.db", dir);
+    store_t *s = store_open(path, 0, &code);
+    cds_orgunits_t *ous = cds_orgunits_load(orgunits, err, sizeof err);
+    uint8_t curve[32];
+    const char *units[] = {BENCH_OU};
+    randombytes_buf(pk, 32);
+    randombytes_buf(curve, sizeof curve);
+    if (!s || !ous || store_orgunits_load(s, ous) != CDS_OK
+        || store_agent_enroll(s, pk, curve, "bench", units, 1, 1,
+                              agent_id) != CDS_OK) {
+        fprintf(stderr, "sql-agg: setup failed: %s\n", ous ? "" : err);
+        store_destroy(&s);
+    }
+    cds_orgunits_destroy(&ous);
+    return s;
+}
+
+/* The per-message and per-update statements of ingest.c for one batch. */
+static int
+agg_apply_batch(store_t *s, const uint8_t pk[32], const agg_update_t *v,
+                size_t n, const uint8_t *env, size_t env_len)
+{
+    store_agent_t a;
+    int64_t batch_id;
+    int64_t now = (int64_t) cds_now_ms();
+    int rc = store_savepoint(s);
+    if (rc == CDS_OK)
+        rc = store_agent_find(s, pk, &a);
+    if (rc == CDS_OK)
+        rc = store_agent_seen(s, a.id, now);
+    if (rc == CDS_OK)
+        rc = store_batch_add(s, a.id, v[0].u.seq, v[n - 1].u.seq, now, env,
+                             env_len, &batch_id);
+    for (size_t i = 0; rc == CDS_OK && i < n; i++) {
+        const agg_update_t *x = &v[i];
+        if (store_orgunit_exists(s, x->u.org_unit) != 1
+            || store_agent_allowed(s, a.id, x->u.org_unit) != 1)
+            rc = CDS_ERROR;
+        if (rc == CDS_OK)
+            rc = store_log_add(s, a.id, batch_id, &x->u, x->hash, x->head, 0,
+                               NULL, NULL, now);
+        if (rc == CDS_OK)
+            rc = store_merge(s, &x->u, x->num, pk, a.id, x->period.start,
+                             x->period.end, now);
+    }
+    if (rc == CDS_OK)
+        rc = store_agent_advance(s, a.id, v[n - 1].u.seq, v[n - 1].head);
+    if (rc == CDS_OK)
+        rc = store_release(s);
+    return rc;
+}
+
+/* Encoded size of a protobuf Batch of v[0..n) plus envelope overhead. */
+static size_t
+agg_envelope_len(const agg_update_t *v, size_t n)
+{
+    size_t len = 200;                  /* Batch header + Envelope + sig */
+    for (size_t i = 0; i < n; i++) {
+        Cdsync__Update pb = CDSYNC__UPDATE__INIT;
+        cds_update_to_pb(&v[i].u, &pb);
+        len += cdsync__update__get_packed_size(&pb) + 3;
+    }
+    return len;
+}
+
+static int
+cmd_sql_agg(const char *orgunits, size_t n, size_t group, size_t batch)
+{
+    char dir[512];
+    uint8_t pk[32];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/sql-agg.XXXXXX", tmp ? tmp : "/tmp");
+    int64_t agent_id;
+    if (!mkdtemp(dir))
+        return 1;
+    agg_update_t *v = agg_updates_new(n);
+    store_t *s = v ? agg_store_setup(dir, orgunits, pk, &agent_id) : NULL;
+    size_t env_len = v ? agg_envelope_len(v, batch < n ? batch : n) : 0;
+    uint8_t *env = calloc(1, env_len + 1);
+    int rc = s && env ? CDS_OK : CDS_ERROR;
+    uint64_t t0 = bench_mono_ns();
+    for (size_t i = 0; rc == CDS_OK && i < n; ) {
+        rc = cds_db_begin(store_db(s));
+        for (size_t g = 0; rc == CDS_OK && g < group && i < n; g++) {
+            size_t k = n - i < batch ? n - i : batch;
+            rc = agg_apply_batch(s, pk, v + i, k, env, env_len);
+            i += k;
+        }
+        if (rc == CDS_OK)
+            rc = cds_db_commit(store_db(s));
+    }
+    double secs = (double) (bench_mono_ns() - t0) / 1e9;
+    if (rc == CDS_OK) {
+        fprintf(stderr, "sql-agg: %zu updates, %zu x %zu per txn, envelope "
+                "%zu B: %.2f s\n", n, group, batch, env_len, secs);
+        printf("%.0f\n", (double) n / secs);
+    } else {
+        fprintf(stderr, "sql-agg: failed: %s\n", cds_strerror(rc));
+    }
+    store_destroy(&s);
+    free(env);
+    free(v);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "sql-agg: could not remove %s\n", dir);
+    return rc == CDS_OK ? 0 : 1;
+}
+
+/* The bare reference schema, shared with mqtt_sink.c. */
+#define BARE_SCHEMA                                                          \
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"                      \
+    "CREATE TABLE IF NOT EXISTS kv (org_unit TEXT NOT NULL, indicator TEXT " \
+    "NOT NULL, period TEXT NOT NULL, disagg TEXT NOT NULL, value TEXT NOT "  \
+    "NULL, PRIMARY KEY (org_unit, indicator, period, disagg));"
+#define BARE_UPSERT                                                          \
+    "INSERT INTO kv (org_unit, indicator, period, disagg, value) VALUES "    \
+    "(:ou, :ind, :pe, :dis, :val) ON CONFLICT (org_unit, indicator, period," \
+    " disagg) DO UPDATE SET value = excluded.value"
+
+static int
+bare_run(sqlite3 *db, sqlite3_stmt *st, size_t n, size_t per_txn)
+{
+    int rc = SQLITE_OK;
+    char val[128];
+    bench_row_t r;
+    for (size_t i = 0; rc == SQLITE_OK && i < n; ) {
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        for (size_t k = 0; rc == SQLITE_OK && k < per_txn && i < n; k++, i++) {
+            bench_row(&r, i);
+            /* ~100 bytes of value: the number and the comment text */
+            int len = snprintf(val, sizeof val, "%s|%s|%s", r.value,
+                               r.comment, "bench");
+            sqlite3_bind_text(st, 1, BENCH_OU, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, r.indicator, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, r.period, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, "default", -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 5, val, len, SQLITE_STATIC);
+            rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            sqlite3_reset(st);
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+static int
+cmd_sql_bare(const char *dir, size_t n, size_t per_txn)
+{
+    char path[512];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof path, "%s/bare.db", dir);
+    unlink(path);
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, BARE_SCHEMA, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, BARE_UPSERT, -1, &st, NULL);
+    uint64_t t0 = bench_mono_ns();
+    if (rc == SQLITE_OK)
+        rc = bare_run(db, st, n, per_txn);
+    double secs = (double) (bench_mono_ns() - t0) / 1e9;
+    if (rc == SQLITE_OK) {
+        fprintf(stderr, "sql-bare: %zu rows, %zu per txn: %.2f s\n", n,
+                per_txn, secs);
+        printf("%.0f\n", (double) n / secs);
+    } else {
+        fprintf(stderr, "sql-bare: %s\n", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char wal[600];
+    unlink(path);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+    return rc == SQLITE_OK ? 0 : 1;
+}
+
+static int
+cmd_verify(size_t bytes)
+{
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+    unsigned char sig[crypto_sign_BYTES];
+    unsigned char *msg = malloc(bytes ? bytes : 1);
+    if (!msg)
+        return 1;
+    randombytes_buf(msg, bytes);
+    crypto_sign_keypair(pk, sk);
+    crypto_sign_detached(sig, NULL, msg, bytes, sk);
+    uint64_t t0 = bench_mono_ns(), n = 0, t;
+    int bad = 0;
+    do {                               /* at least 0.5 s of verifications */
+        for (int k = 0; k < 64; k++, n++)
+            bad |= crypto_sign_verify_detached(sig, msg, bytes, pk);
+        t = bench_mono_ns() - t0;
+    } while (t < 500000000u);
+    free(msg);
+    if (bad) {
+        fprintf(stderr, "verify: signature did not verify\n");
+        return 1;
+    }
+    fprintf(stderr, "verify: %llu x %zu B in %.2f s\n",
+            (unsigned long long) n, bytes, (double) t / 1e9);
+    printf("%.0f\n", (double) n / ((double) t / 1e9));
+    return 0;
+}
+
+typedef struct {
+    const char *endpoint;
+    void *ctx;
+    size_t bytes, n;
+    int rc;
+    const char *server_pk;             /* Z85 CURVE server key, NULL: none */
+} zmq_sender_t;
+
+/* CURVE client options with a fresh client key pair. */
+static int
+zmq_curve_client(void *sock, const char *server_pk)
+{
+    char pub[41], sec[41];
+    if (zmq_curve_keypair(pub, sec) != 0)
+        return -1;
+    return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_pk, 40)
+           | zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40)
+           | zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+}
+
+/* Sender thread: one DEALER, n messages of bytes. */
+static void *
+zmq_send_all(void *arg)
+{
+    zmq_sender_t *z = arg;
+    void *d = zmq_socket(z->ctx, ZMQ_DEALER);
+    char *buf = calloc(1, z->bytes);
+    int hwm = 10000;                   /* as the aggregator's RCVHWM */
+    z->rc = d && buf ? 0 : -1;
+    if (d)
+        zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (d && z->server_pk && zmq_curve_client(d, z->server_pk) != 0)
+        z->rc = -1;
+    if (z->rc == 0)
+        z->rc = zmq_connect(d, z->endpoint);
+    for (size_t i = 0; z->rc == 0 && i < z->n; i++)
+        if (zmq_send(d, buf, z->bytes, 0) < 0)
+            z->rc = -1;
+    free(buf);
+    if (d) {
+        int linger = 5000;
+        zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(d);
+    }
+    return NULL;
+}
+
+static int
+cmd_zmq(size_t bytes, size_t n, bool curve)
+{
+    void *ctx = zmq_ctx_new();
+    void *r = zmq_socket(ctx, ZMQ_ROUTER);
+    char ep[128], spub[41], ssec[41];
+    size_t eplen = sizeof ep;
+    int hwm = 10000, rc = -1, one = 1;
+    zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (curve && (zmq_curve_keypair(spub, ssec) != 0
+                  || zmq_setsockopt(r, ZMQ_CURVE_SERVER, &one, sizeof one)
+                  || zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, ssec, 40)))
+        goto out;
+    if (zmq_bind(r, "tcp://127.0.0.1:*") != 0
+        || zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, ep, &eplen) != 0)
+        goto out;
+    zmq_sender_t z = { ep, ctx, bytes, n, 0, curve ? spub : NULL };
+    pthread_t th;
+    pthread_create(&th, NULL, zmq_send_all, &z);
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    zmq_msg_init(&body);
+    uint64_t t0 = 0;
+    size_t got = 0;
+    while (got < n && zmq_msg_recv(&id, r, 0) >= 0
+           && zmq_msg_recv(&body, r, 0) >= 0) {
+        if (got++ == 0)
+            t0 = bench_mono_ns();      /* from the first arrival */
+    }
+    double secs = (double) (bench_mono_ns() - t0) / 1e9;
+    pthread_join(th, NULL);
+    zmq_msg_close(&id);
+    zmq_msg_close(&body);
+    if (got == n && z.rc == 0 && n > 1) {
+        fprintf(stderr, "zmq: %zu x %zu B in %.3f s\n", n, bytes, secs);
+        printf("%.0f\n", (double) (n - 1) / secs);
+        rc = 0;
+    }
+out:
+    zmq_close(r);
+    zmq_ctx_term(ctx);
+    return rc == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (sodium_init() < 0)
+        return 1;
+    cds_log_init("bench_limits", CDS_LOG_WARN);
+    const char *c = argc > 1 ? argv[1] : "";
+    if (!strcmp(c, "sql-agg") && argc == 6)
+        return cmd_sql_agg(argv[2], strtoul(argv[3], NULL, 10),
+                           strtoul(argv[4], NULL, 10),
+                           strtoul(argv[5], NULL, 10));
+    if (!strcmp(c, "sql-bare") && argc == 5)
+        return cmd_sql_bare(argv[2], strtoul(argv[3], NULL, 10),
+                            strtoul(argv[4], NULL, 10));
+    if (!strcmp(c, "verify") && argc == 3)
+        return cmd_verify(strtoul(argv[2], NULL, 10));
+    if (!strcmp(c, "zmq") && (argc == 4 || argc == 5))
+        return cmd_zmq(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10),
+                       argc == 5 && !strcmp(argv[4], "curve"));
+    fprintf(stderr, "usage: bench_limits sql-agg ORGUNITS N GROUP BATCH |"
+            " sql-bare DIR N PER_TXN | verify BYTES | zmq BYTES N [curve]\n");
+    return 2;
+}

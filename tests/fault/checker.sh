@@ -1,0 +1,124 @@
+#!/bin/sh
+# checker.sh: the independent checker of the fault-injection suite.
+#
+#   checker.sh AGG_DB ACKED_DB CLI_ACKED [AGENT_DB...]
+#
+# ACKED_DB holds table acked(label, seq, hash, org_unit, indicator, period,
+# disagg, value, deleted, hlc), pending(label, seq, hash) (outbox rows at
+# the end) and renumbered(label): every update an agent committed to its
+# outbox, captured by a trigger inside the agent database in the same
+# transaction as the insert (tests/fault/lib.sh installs it and harvests
+# it), with renumbering (restored agents) followed. CLI_ACKED holds lines
+# "LABEL FIRST LAST": the seq ranges the agent CLI printed as "queued".
+# Requires, and prints row by row what breaks it:
+#   - every CLI-acknowledged seq is in the captured set (the CLI acked
+#     nothing it did not commit);
+#   - no (agent, seq) with two contents among what agents queued;
+#   - captured set == aggregator history (update_log joined to agent.label):
+#     nothing lost (LOST: in neither history nor outbox; UNDELIVERED: still
+#     in the outbox), nothing stored that no agent queued;
+#   - content hashes equal; no (agent, seq) twice in history;
+#   - datavalue == last-writer-wins replay of the accepted history, ordered
+#     by (hlc, agent_pk, agent_seq);
+#   - PRAGMA integrity_check is "ok" on every database;
+#   - every agent outbox is empty (drained).
+# Ends with one line "# checker: ..." of figures; exits 1 on any problem.
+set -u
+[ $# -ge 3 ] || { echo "usage: checker.sh AGG_DB ACKED_DB CLI_ACKED [AGENT_DB...]" >&2; exit 2; }
+agg=$1 acked=$2 cli=$3; shift 3
+W=$(mktemp -d /tmp/cdsync-check.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+bad=0
+q() { sqlite3 -batch -noheader -cmd ".timeout 5000" "$W/c.db" "$@"; }
+# report TITLE SQL: print up to 20 offending rows under a title, count them.
+report() {
+    n=$(q "ATTACH '$agg' AS g; ATTACH '$acked' AS k; SELECT count(*) FROM ($2);" 2>&1)
+    case "$n" in
+    '' | *[!0-9]*)             # the query itself failed: that is a problem
+        echo "# checker: $1: cannot check: $n"; bad=$((bad + 1)); n=1 ;;
+    esac
+    if [ "$n" != 0 ]; then
+        bad=$((bad + n))
+        echo "# checker: $1: $n row(s)"
+        q "ATTACH '$agg' AS g; ATTACH '$acked' AS k; $2 LIMIT 20;" | sed 's/^/#   /'
+    fi
+    eval "n_$3=\${n:-0}"
+}
+
+# What agents queued, keyed by the aggregator's agent id (index on the
+# history's primary key order, so every comparison below is a lookup).
+q "ATTACH '$agg' AS g; ATTACH '$acked' AS k;
+   CREATE TABLE m AS SELECT a.*, ag.id AS agent_id FROM k.acked a
+     LEFT JOIN g.agent ag ON ag.label = a.label;
+   CREATE INDEX m_key ON m(agent_id, seq); CREATE INDEX m_label ON m(label, seq);" || { echo "# checker: cannot read $agg / $acked"; exit 1; }
+
+# The CLI acknowledgements, as a table.
+q "CREATE TABLE cli(label TEXT, first INTEGER, last INTEGER);"
+if [ -s "$cli" ]; then
+    awk '{print $1 "," $2 "," $3}' "$cli" > "$W/cli.csv"
+    q ".mode csv" ".import '$W/cli.csv' cli"
+fi
+
+report "CLI acked but never committed (label|seq)" \
+    "WITH RECURSIVE s(label, seq, last) AS (SELECT label, first, last FROM main.cli
+       UNION ALL SELECT label, seq + 1, last FROM s WHERE seq < last)
+     SELECT s.label, s.seq FROM s WHERE NOT EXISTS
+       (SELECT 1 FROM main.m a WHERE a.label = s.label AND a.seq = s.seq)
+       AND s.label NOT IN (SELECT label FROM k.renumbered)" cli
+report "queued twice with different content (label|seq|hashes)" \
+    "SELECT label, seq, count(*) FROM k.acked GROUP BY label, seq HAVING count(*) > 1" dupq
+notin="(a.agent_id IS NULL OR NOT EXISTS
+       (SELECT 1 FROM g.update_log u WHERE u.agent_id = a.agent_id AND u.seq = a.seq))"
+inbox="EXISTS (SELECT 1 FROM k.pending p WHERE p.label = a.label AND p.seq = a.seq)"
+report "LOST: queued, in neither aggregator history nor outbox (label|seq|ou|indicator|period|value)" \
+    "SELECT a.label, a.seq, a.org_unit, a.indicator, a.period, a.value FROM main.m a
+     WHERE $notin AND NOT $inbox" lost
+report "UNDELIVERED: queued, still in the outbox at the end (label|seq|ou|indicator|period|value)" \
+    "SELECT a.label, a.seq, a.org_unit, a.indicator, a.period, a.value FROM main.m a
+     WHERE $notin AND $inbox" undelivered
+report "PHANTOM: in history, never queued by an agent (label|seq|ou|indicator|period|value)" \
+    "SELECT ag.label, u.seq, u.org_unit, u.indicator, u.period, u.value
+     FROM g.update_log u JOIN g.agent ag ON ag.id = u.agent_id
+     WHERE u.agent_id IN (SELECT DISTINCT agent_id FROM main.m) AND NOT EXISTS
+       (SELECT 1 FROM main.m a WHERE a.agent_id = u.agent_id AND a.seq = u.seq)" phantom
+report "CORRUPT: content hash differs (label|seq|queued|stored)" \
+    "SELECT a.label, a.seq, hex(a.hash), hex(u.content_hash) FROM main.m a
+     JOIN g.update_log u ON u.agent_id = a.agent_id AND u.seq = a.seq
+     WHERE u.content_hash != a.hash" corrupt
+report "DUPLICATED: (agent, seq) twice in history (agent_id|seq|n)" \
+    "SELECT agent_id, seq, count(*) FROM g.update_log GROUP BY agent_id, seq HAVING count(*) > 1" dup
+
+# Last-writer-wins replay of the accepted history against datavalue.
+lww="SELECT org_unit, indicator, period, disagg, value, deleted, hlc, agent_seq, sign_pk FROM (
+       SELECT u.org_unit, u.indicator, u.period, u.disagg, u.value, u.deleted, u.hlc,
+              u.seq AS agent_seq, ag.sign_pk, row_number() OVER (
+                PARTITION BY u.org_unit, u.indicator, u.period, u.disagg
+                ORDER BY u.hlc DESC, ag.sign_pk DESC, u.seq DESC) AS rn
+       FROM g.update_log u JOIN g.agent ag ON ag.id = u.agent_id WHERE u.status = 0)
+     WHERE rn = 1"
+cur="SELECT d.org_unit, d.indicator, d.period, d.disagg, d.value, d.deleted, d.hlc, d.agent_seq, d.agent_pk
+     FROM g.datavalue d"
+report "TABLE: replay says, datavalue lacks (ou|indicator|period|disagg|value|deleted|hlc|seq)" \
+    "SELECT org_unit, indicator, period, disagg, value, deleted, hlc, agent_seq FROM ($lww EXCEPT $cur)" lww1
+report "TABLE: datavalue has, replay does not (ou|indicator|period|disagg|value|deleted|hlc|seq)" \
+    "SELECT org_unit, indicator, period, disagg, value, deleted, hlc, agent_seq FROM ($cur EXCEPT $lww)" lww2
+
+for db in "$agg" "$@"; do
+    r=$(sqlite3 -batch -noheader -cmd ".timeout 5000" "$db" "PRAGMA integrity_check;" 2>&1 | tr '\n' ' ')
+    if [ "$r" != "ok " ]; then
+        bad=$((bad + 1)); echo "# checker: integrity_check $db: $r"
+    fi
+done
+for db in "$@"; do
+    r=$(sqlite3 -batch -noheader -cmd ".timeout 5000" "$db" \
+        "SELECT count(*) || ' rows, seq ' || ifnull(min(seq), '-') || '..' || ifnull(max(seq), '-') FROM outbox;" 2>&1)
+    case "$r" in
+    "0 rows"*) ;;
+    *) bad=$((bad + 1)); echo "# checker: outbox not drained: $db: $r" ;;
+    esac
+done
+
+n_acked=$(q "ATTACH '$acked' AS k; SELECT count(*) FROM k.acked;")
+n_hist=$(q "ATTACH '$agg' AS g; SELECT count(*) FROM g.update_log;")
+echo "# checker: queued $n_acked, history $n_hist, lost $n_lost, undelivered $n_undelivered, duplicated $((n_dup + n_dupq)), phantom $n_phantom, corrupt $n_corrupt, table $((n_lww1 + n_lww2)), cli $n_cli, problems $bad"
+[ "$bad" = 0 ]

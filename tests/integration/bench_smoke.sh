@@ -1,0 +1,44 @@
+#!/bin/bash
+# Smoke run of `make bench` (tests/bench/bench.sh) at a tiny scale, so the
+# benchmark keeps working: every row of the table must be produced with a
+# number, and the machine/command header must be there. Timing is not
+# checked (the machine is shared; docs/PERFORMANCE.md has the figures).
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
+OUT=$(mktemp -d /tmp/cdsync-bench-smoke.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+n=0; failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
+
+# The row ids the table must hold at BENCH_SCALE=0.005 (idle agents: 20, 50).
+ROWS="1a 1b 1c 1c-upd 1d 1d-upd 1d-curve 2-1 2-1/a 2-1/b 2-10 2-10/a 2-10/b
+2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-p50 3-p99 3-p999 3-rate 4
+4-rate 5-rss-send 5-hwm-send 5-bin 5-bin-strip 7 6-20-rss 6-20-per 6-20-cpu
+6-50-rss 6-50-per 6-50-cpu 8-tput 8-p50 8-p99 8-p999 R-tput R-p99"
+echo "1..$(( $(echo $ROWS | wc -w) + 2 ))"
+
+BUILD=$BUILD BENCH_SCALE=0.005 BENCH_REPS=1 BENCH_IDLE_S=1 BENCH_HOLD_S=1 \
+    BENCH_LAT_S=2 BENCH_OUT=$OUT/table timeout 600 \
+    bash "$TOP/tests/bench/bench.sh" > "$OUT/stdout" 2> "$OUT/stderr"
+rc=$?
+if [ "$rc" = 0 ]; then ok "bench.sh exits 0"; else
+    not_ok "bench.sh exits 0 (got $rc)"; tail -20 "$OUT/stderr" | sed 's/^/# /'; fi
+if grep -q '^machine: [0-9]* cores, ' "$OUT/stdout" \
+   && grep -q '^command: BENCH_SCALE=' "$OUT/stdout" \
+   && grep -q '^temp dir: .*: ' "$OUT/stdout"; then
+    ok "table header names machine, command and disk"
+else
+    not_ok "table header names machine, command and disk"
+fi
+for id in $ROWS; do
+    v=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$OUT/table.tsv" 2>/dev/null)
+    case "$v" in
+    ''|FAIL|*[!0-9.e+-]*) not_ok "row $id has a number (got '$v')" ;;
+    *) if grep -q "^$id " "$OUT/stdout"; then ok "row $id: $v"
+       else not_ok "row $id printed in the table"; fi ;;
+    esac
+done
+exit $failed

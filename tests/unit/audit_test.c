@@ -1,0 +1,226 @@
+/*  audit_test: audit_run on a database built the way ingest builds it
+ *  (signed batch kept, history row, merge, agent advanced): clean when
+ *  untouched; a changed history value, a broken chain head, a missing
+ *  current value and batches checked against another aggregator key are
+ *  each reported with agent, seq and field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_period.h"
+#include "store.h"
+
+typedef struct {
+    char dir[64];
+    store_t *store;
+    cds_identity_t *agg, *agent, *other;
+    int64_t agent_id;
+    char fpr[CDS_FPR_LEN];
+    uint8_t head[CDS_HASH_BYTES];
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static cds_identity_t *
+new_identity(fx_t *fx, const char *name)
+{
+    char path[128];
+    int err = 0;
+    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
+    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
+    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
+    assert_non_null(id);
+    return id;
+}
+
+/* Apply one update at seq as ingest does. */
+static void
+apply(fx_t *fx, uint64_t seq, const char *period, const char *value)
+{
+    cds_update_t u = { .seq = seq, .org_unit = "C1", .indicator = "X",
+                       .period = period, .disagg = "default",
+                       .value = value, .comment = "", .stored_by = "o",
+                       .hlc = (1000 + seq) << 16 };
+    uint8_t h[CDS_HASH_BYTES], prev[CDS_HASH_BYTES];
+    memcpy(prev, fx->head, sizeof prev);
+    cds_update_hash(&u, h);
+    cds_chain_next(fx->head, h, fx->head);
+    Cdsync__Update pu = CDSYNC__UPDATE__INIT, *ups[1] = { &pu };
+    cds_update_to_pb(&u, &pu);
+    Cdsync__Batch b = CDSYNC__BATCH__INIT;
+    b.version = CDS_PROTOCOL_VERSION;
+    b.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    b.agent.len = CDS_PK_BYTES;
+    b.first_seq = b.last_seq = seq;
+    b.prev_head.data = prev;
+    b.prev_head.len = CDS_HASH_BYTES;
+    b.head.data = fx->head;
+    b.head.len = CDS_HASH_BYTES;
+    b.n_updates = 1;
+    b.updates = ups;
+    uint8_t *env = NULL;
+    size_t len = 0;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_BATCH,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &b.base, &env, &len), CDS_OK);
+    int64_t bid;
+    cds_period_t pe;
+    assert_int_equal(cds_period_parse(period, &pe), CDS_OK);
+    assert_int_equal(store_batch_add(fx->store, fx->agent_id, seq, seq, 1, env,
+                                     len, &bid), CDS_OK);
+    assert_int_equal(store_log_add(fx->store, fx->agent_id, bid, &u, h,
+                                   fx->head, 0, NULL, NULL, 1), CDS_OK);
+    assert_int_equal(store_merge(fx->store, &u, atof(value),
+                                 cds_identity_sign_pk(fx->agent),
+                                 fx->agent_id, pe.start, pe.end, 1), CDS_OK);
+    assert_int_equal(store_agent_advance(fx->store, fx->agent_id, seq,
+                                         fx->head), CDS_OK);
+    free(env);
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    char path[128];
+    int e = 0;
+    cds_log_init("audit_test", CDS_LOG_ERROR);
+    strcpy(fx->dir, "/tmp/audit_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
+    fx->store = store_open(path, 0, &e);
+    assert_non_null(fx->store);
+    fx->agg = new_identity(fx, "agg");
+    fx->agent = new_identity(fx, "agent");
+    fx->other = new_identity(fx, "other");
+    const char *units[] = { "C1" };
+    assert_int_equal(store_agent_enroll(fx->store,
+                                        cds_identity_sign_pk(fx->agent),
+                                        cds_identity_curve_pk(fx->agent), "a",
+                                        units, 1, 1, &fx->agent_id), CDS_OK);
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), fx->fpr);
+    apply(fx, 1, "2023", "1");
+    apply(fx, 2, "2024", "2");
+    apply(fx, 3, "2023", "3");         /* newer value for the first key */
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    store_destroy(&fx->store);
+    cds_identity_destroy(&fx->agg);
+    cds_identity_destroy(&fx->agent);
+    cds_identity_destroy(&fx->other);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+/* Run the audit with key pk; return its output (caller frees). */
+static char *
+run(fx_t *fx, const uint8_t *pk, audit_summary_t *sum)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(audit_run(fx->store, pk, f, sum), CDS_OK);
+    fclose(f);
+    return buf;
+}
+
+static void
+exec(fx_t *fx, const char *sql)
+{
+    assert_int_equal(cds_db_exec(store_db(fx->store), sql), CDS_OK);
+}
+
+static void
+test_clean(void **state)
+{
+    fx_t *fx = *state;
+    audit_summary_t s;
+    char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
+    assert_string_equal(out, "");
+    assert_int_equal(s.problems, 0);
+    assert_int_equal(s.batches, 3);
+    assert_int_equal(s.history, 3);
+    assert_int_equal(s.values, 2);
+    free(out);
+}
+
+static void
+test_tampered(void **state)
+{
+    fx_t *fx = *state;
+    audit_summary_t s;
+    char want[128];
+    exec(fx, "UPDATE update_log SET value = '9' WHERE seq = 2");
+    char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
+    snprintf(want, sizeof want, "history agent=%s seq=2 ", fx->fpr);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "field=value stored=9 signed=2"));
+    assert_int_equal(s.problems, 1);
+    free(out);
+    exec(fx, "UPDATE update_log SET value = '2', chain_head = zeroblob(32)"
+             " WHERE seq = 2");
+    out = run(fx, cds_identity_sign_pk(fx->agg), &s);
+    assert_non_null(strstr(out, "seq=2 field=chain_head"));
+    free(out);
+    exec(fx, "DELETE FROM datavalue WHERE period = '2024'");
+    out = run(fx, cds_identity_sign_pk(fx->agg), &s);
+    assert_non_null(strstr(out, "period=2024 disagg=default problem=missing"));
+    free(out);
+}
+
+static void
+test_other_aggregator_key(void **state)
+{
+    fx_t *fx = *state;
+    audit_summary_t s;
+    char *out = run(fx, cds_identity_sign_pk(fx->other), &s);
+    /* Every batch fails; then nothing backs history or values. */
+    assert_int_equal(s.batches, 3);
+    char want[96];
+    snprintf(want, sizeof want, "agent=%s problem=bad_signature", fx->fpr);
+    const char *p = out;
+    int n = 0;
+    while ((p = strstr(p, want)) != NULL) {
+        n++;
+        p++;
+    }
+    assert_int_equal(n, 3);
+    assert_non_null(strstr(out, "problem=not_in_signed_batch"));
+    assert_non_null(strstr(out, "problem=not_from_any_signed_update"));
+    free(out);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_clean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_aggregator_key, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

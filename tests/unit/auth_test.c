@@ -1,0 +1,352 @@
+/*  auth_test: the ZAP decision (enrolled, unknown, revoked, malformed),
+ *  and real CURVE handshakes against a ROUTER guarded by auth_new: an
+ *  enrolled client's messages carry its fingerprint as User-Id; an unknown
+ *  key, a revoked key and a client without CURVE deliver nothing and are
+ *  recorded in the reject table; reports are rate-limited; a second
+ *  handler in one context is refused; server_new_secure answers an
+ *  enrolled agent's Hello and never sees a stranger's. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "auth.h"
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_id.h"
+#include "cds_util.h"
+#include "ingest.h"
+#include "server.h"
+#include "store.h"
+
+#define DEADLINE_MS 5000
+
+typedef struct {
+    char dir[64], db[128], endpoint[128];
+    store_t *store;                    /* writer (test thread) */
+    cds_identity_t *srv, *agent, *stranger;
+    int64_t agent_id;
+    char fpr[CDS_FPR_LEN];
+    void *ctx, *router;
+    auth_t *auth;
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static cds_identity_t *
+new_identity(fx_t *fx, const char *name)
+{
+    char path[128];
+    int err = 0;
+    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
+    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
+    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
+    assert_non_null(id);
+    return id;
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    int e = 0;
+    strcpy(fx->dir, "/tmp/auth_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->db, sizeof fx->db, "%s/agg.db", fx->dir);
+    snprintf(fx->endpoint, sizeof fx->endpoint, "ipc://%s/agg.sock",
+             fx->dir);
+    fx->store = store_open(fx->db, 0, &e);
+    assert_non_null(fx->store);
+    fx->srv = new_identity(fx, "srv");
+    fx->agent = new_identity(fx, "agent");
+    fx->stranger = new_identity(fx, "stranger");
+    const char *units[] = { "C1" };
+    assert_int_equal(store_agent_enroll(fx->store,
+                                        cds_identity_sign_pk(fx->agent),
+                                        cds_identity_curve_pk(fx->agent), "a",
+                                        units, 1, 1, &fx->agent_id), CDS_OK);
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), fx->fpr);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    auth_destroy(&fx->auth);
+    assert_null(fx->auth);
+    if (fx->router)
+        zmq_close(fx->router);
+    if (fx->ctx)
+        zmq_ctx_term(fx->ctx);
+    store_destroy(&fx->store);
+    cds_identity_destroy(&fx->srv);
+    cds_identity_destroy(&fx->agent);
+    cds_identity_destroy(&fx->stranger);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void
+test_decide(void **state)
+{
+    fx_t *fx = *state;
+    char uid[CDS_FPR_LEN];
+    store_agent_t a;
+    bool has = false;
+    const uint8_t *ck = cds_identity_curve_pk(fx->agent);
+    assert_int_equal(auth_decide(fx->store, AUTH_DOMAIN, "CURVE", ck, 32, uid,
+                                 &a, &has), CDS_OK);
+    assert_string_equal(uid, fx->fpr);
+    assert_true(has);
+    assert_int_equal(auth_decide(fx->store, AUTH_DOMAIN, "CURVE",
+                                 cds_identity_curve_pk(fx->stranger), 32, uid,
+                                 &a, &has), CDS_EUNKNOWNKEY);
+    assert_false(has);
+    assert_string_equal(uid, "");
+    /* The signing key is not a CURVE key. */
+    assert_int_equal(auth_decide(fx->store, AUTH_DOMAIN, "CURVE",
+                                 cds_identity_sign_pk(fx->agent), 32, uid, &a,
+                                 &has), CDS_EUNKNOWNKEY);
+    assert_int_equal(auth_decide(fx->store, "other", "CURVE", ck, 32, uid, &a,
+                                 &has), CDS_EMALFORMED);
+    assert_int_equal(auth_decide(fx->store, AUTH_DOMAIN, "PLAIN", ck, 32, uid,
+                                 &a, &has), CDS_EMALFORMED);
+    assert_int_equal(auth_decide(fx->store, AUTH_DOMAIN, "CURVE", ck, 31, uid,
+                                 &a, &has), CDS_EMALFORMED);
+    assert_int_equal(store_agent_revoke(fx->store, fx->agent_id, 5), CDS_OK);
+    assert_int_equal(auth_decide(fx->store, AUTH_DOMAIN, "CURVE", ck, 32, uid,
+                                 &a, &has), CDS_EREVOKED);
+    assert_true(has);
+    assert_string_equal(a.fpr, fx->fpr);
+    assert_string_equal(uid, "");
+}
+
+/* A CURVE ROUTER guarded by auth, like server_new_secure. */
+static void
+start_server(fx_t *fx)
+{
+    int one = 1, zero = 0;
+    fx->ctx = zmq_ctx_new();
+    fx->auth = auth_new(fx->ctx, fx->db);
+    assert_non_null(fx->auth);
+    assert_null(auth_new(fx->ctx, fx->db));    /* one handler per context */
+    fx->router = zmq_socket(fx->ctx, ZMQ_ROUTER);
+    assert_int_equal(auth_watch(fx->auth, fx->router), CDS_OK);
+    zmq_setsockopt(fx->router, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_setsockopt(fx->router, ZMQ_CURVE_SERVER, &one,
+                                    sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(fx->router, ZMQ_CURVE_SECRETKEY,
+                                    cds_identity_curve_sk(fx->srv), 32), 0);
+    assert_int_equal(zmq_setsockopt(fx->router, ZMQ_ZAP_DOMAIN, AUTH_DOMAIN,
+                                    strlen(AUTH_DOMAIN)), 0);
+    assert_int_equal(zmq_setsockopt(fx->router, 93 /* ZAP_ENFORCE_DOMAIN */,
+                                    &one, sizeof one), 0);
+    assert_int_equal(zmq_bind(fx->router, fx->endpoint), 0);
+}
+
+/* A DEALER with the CURVE keys of id (NULL: no CURVE) that sends "hi". */
+static void *
+client(fx_t *fx, const cds_identity_t *id, int reconnect_ivl)
+{
+    void *d = zmq_socket(fx->ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(d, ZMQ_RECONNECT_IVL, &reconnect_ivl, sizeof reconnect_ivl);
+    if (id) {
+        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, cds_identity_curve_pk(fx->srv),
+                       32);
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cds_identity_curve_pk(id), 32);
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, cds_identity_curve_sk(id), 32);
+    }
+    assert_int_equal(zmq_connect(d, fx->endpoint), 0);
+    zmq_send(d, "hi", 2, ZMQ_DONTWAIT);
+    return d;
+}
+
+static int
+count(fx_t *fx, const char *sql)
+{
+    sqlite3_stmt *st;
+    sqlite3 *db = cds_db_handle(store_db(fx->store));
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Poll the report sockets and drain until sql counts at least want rows,
+ * or the deadline passes; returns the final count. */
+static int
+drain_until(fx_t *fx, const char *sql, int want)
+{
+    uint64_t end = cds_mono_ms() + DEADLINE_MS;
+    int n = count(fx, sql);
+    while (n < want && cds_mono_ms() < end) {
+        zmq_pollitem_t it[] = {
+            {auth_denials_socket(fx->auth), 0, ZMQ_POLLIN, 0},
+            {auth_events_socket(fx->auth), 0, ZMQ_POLLIN, 0}};
+        zmq_poll(it, 2, 100);
+        auth_drain(fx->auth, fx->store, cds_now_ms());
+        n = count(fx, sql);
+    }
+    return n;
+}
+
+static void
+test_enrolled_client_has_user_id(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx);
+    void *d = client(fx, fx->agent, 100);
+    zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
+    assert_int_equal(zmq_poll(&it, 1, DEADLINE_MS), 1);
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    zmq_msg_init(&body);
+    assert_true(zmq_msg_recv(&id, fx->router, 0) >= 0);
+    assert_int_equal(zmq_msg_recv(&body, fx->router, 0), 2);
+    const char *uid = zmq_msg_gets(&body, "User-Id");
+    assert_non_null(uid);
+    assert_string_equal(uid, fx->fpr);
+    zmq_msg_close(&id);
+    zmq_msg_close(&body);
+    assert_int_equal(auth_admitted(fx->auth), 1);
+    assert_int_equal(auth_denied(fx->auth), 0);
+    zmq_close(d);
+}
+
+static void
+test_refused_clients_recorded(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx);
+    /* Unknown key. */
+    void *d = client(fx, fx->stranger, 100);
+    assert_true(drain_until(fx, "SELECT count(*) FROM reject WHERE code = 8"
+                            " AND field = 'curve_key' AND length(raw) = 32",
+                            1) >= 1);
+    zmq_close(d);
+    /* No CURVE at all: the monitor reports the mechanism mismatch. */
+    d = client(fx, NULL, 100);
+    assert_true(drain_until(fx, "SELECT count(*) FROM reject WHERE field ="
+                            " 'handshake'", 1) >= 1);
+    zmq_close(d);
+    /* Revoked: the next handshake is refused, with the agent's key. */
+    assert_int_equal(store_agent_revoke(fx->store, fx->agent_id, 5), CDS_OK);
+    d = client(fx, fx->agent, 100);
+    assert_true(drain_until(fx, "SELECT count(*) FROM reject WHERE code = 9"
+                            " AND agent_pk IS NOT NULL", 1) >= 1);
+    zmq_close(d);
+    /* Nothing reached the application. */
+    zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
+    assert_int_equal(zmq_poll(&it, 1, 0), 0);
+    assert_int_equal(auth_admitted(fx->auth), 0);
+    assert_true(auth_denied(fx->auth) >= 2);
+}
+
+static void
+test_reports_rate_limited(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx);
+    /* 25 stranger connections: 25 denials, at most AUTH_REPORT_BURST
+     * recorded in one window. */
+    void *d[AUTH_REPORT_BURST + 5];
+    for (int i = 0; i < AUTH_REPORT_BURST + 5; i++)
+        d[i] = client(fx, fx->stranger, 100);
+    uint64_t end = cds_mono_ms() + DEADLINE_MS;
+    while (auth_denied(fx->auth) < AUTH_REPORT_BURST + 5
+           && cds_mono_ms() < end) {
+        zmq_pollitem_t it = {auth_denials_socket(fx->auth), 0, ZMQ_POLLIN,
+                             0};
+        zmq_poll(&it, 1, 50);
+    }
+    for (int i = 0; i < AUTH_REPORT_BURST + 5; i++)
+        zmq_close(d[i]);
+    assert_true(auth_denied(fx->auth) >= AUTH_REPORT_BURST + 5);
+    assert_true(auth_drain(fx->auth, fx->store, cds_now_ms())
+                >= AUTH_REPORT_BURST + 5);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"),
+                     AUTH_REPORT_BURST);
+}
+
+/* server_new_secure end to end: an enrolled agent's signed Hello over
+ * CURVE is answered; a stranger's never reaches ingest. */
+static void
+test_secure_server(void **state)
+{
+    fx_t *fx = *state;
+    ingest_t *ing = ingest_new(fx->store, fx->srv, NULL); /* hello only */
+    server_t *srv = server_new_secure(fx->store, ing, fx->srv, fx->endpoint,
+                                      4);
+    assert_non_null(srv);
+    fx->ctx = zmq_ctx_new();
+    Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    h.version = CDS_PROTOCOL_VERSION;
+    h.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    h.agent.len = CDS_PK_BYTES;
+    uint8_t *env = NULL;
+    size_t len = 0;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_HELLO,
+                                           cds_identity_sign_pk(fx->srv),
+                                           &h.base, &env, &len), CDS_OK);
+    /* The stranger first: its handshake is denied, nothing is processed. */
+    void *bad = client(fx, fx->stranger, 100);
+    zmq_send(bad, env, len, ZMQ_DONTWAIT);
+    assert_int_equal(server_step(srv, 300), 0);
+    void *d = client(fx, fx->agent, 100);
+    assert_int_equal(zmq_send(d, env, len, 0), (int) len);
+    uint64_t end = cds_mono_ms() + DEADLINE_MS;
+    int got = 0;
+    while (got == 0 && cds_mono_ms() < end) {
+        server_step(srv, 100);
+        zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 0) == 1) {
+            char buf[4096];
+            got = zmq_recv(d, buf, sizeof buf, 0);
+            Cdsync__Envelope *e = NULL;
+            assert_int_equal(cds_envelope_decode((uint8_t *) buf,
+                                                 (size_t) got, &e), CDS_OK);
+            assert_int_equal(e->kind, CDSYNC__KIND__KIND_HELLO_ANSWER);
+            cds_msg_free(e);
+        }
+    }
+    assert_true(got > 0);
+    free(env);
+    zmq_close(d);
+    zmq_close(bad);
+    server_destroy(&srv);
+    ingest_destroy(&ing);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_decide, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enrolled_client_has_user_id,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_clients_recorded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reports_rate_limited, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secure_server, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

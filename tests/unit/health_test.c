@@ -1,0 +1,386 @@
+/*  health_test: per-agent health figures and states from the database:
+ *  counters add up per batch, heartbeats set the reported figures and the
+ *  clock offset, each state (OK, LAGGING by report and by inference,
+ *  REJECTING, SILENT, REVOKED) follows its threshold, the list is worst
+ *  first, figures survive reopening, and the JSON, table and metrics
+ *  outputs carry them. Every public function of health.h and metrics.h's
+ *  metrics_render is called. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_orgunit.h"
+#include "health.h"
+#include "metrics.h"
+#include "store.h"
+
+#define T0 1800000000000ull            /* a fixed "now" (2027) */
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    store_t *store;
+    health_t *h;
+    int64_t ids[4];
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static void
+enroll(fx_t *fx, int i, const char *label, const char *unit)
+{
+    uint8_t pk[32], curve[32];
+    memset(pk, i + 1, sizeof pk);
+    memset(curve, i + 101, sizeof curve);
+    const char *units[] = { unit };
+    assert_int_equal(store_agent_enroll(fx->store, pk, curve, label, units,
+                                        1, (int64_t) T0 - 1000,
+                                        &fx->ids[i]), CDS_OK);
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    char ou[160], err[256];
+    strcpy(fx->dir, "/tmp/health_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/agg.db", fx->dir);
+    snprintf(ou, sizeof ou, "%s/ou.csv", fx->dir);
+    FILE *f = fopen(ou, "w");
+    assert_non_null(f);
+    fputs("code,name,parent\nD,Huyện,\nC1,Xã Một,D\nC2,Xã Hai,D\n"
+          "C3,Xã Ba,D\nC4,\"Xã \"\"Bốn\"\"\",D\n", f);
+    fclose(f);
+    int e = 0;
+    fx->store = store_open(fx->path, 0, &e);
+    assert_non_null(fx->store);
+    cds_orgunits_t *ous = cds_orgunits_load(ou, err, sizeof err);
+    assert_non_null(ous);
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    cds_orgunits_destroy(&ous);
+    enroll(fx, 0, "a", "C1");
+    enroll(fx, 1, "b", "C2");
+    enroll(fx, 2, "c", "C3");
+    enroll(fx, 3, "d", "C4");
+    fx->h = health_new(fx->store);
+    assert_non_null(fx->h);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    health_destroy(&fx->h);
+    assert_null(fx->h);
+    health_destroy(&fx->h);            /* safe on NULL */
+    store_destroy(&fx->store);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void
+seen(fx_t *fx, int i, uint64_t at)
+{
+    assert_int_equal(store_agent_seen(fx->store, fx->ids[i], (int64_t) at),
+                     CDS_OK);
+}
+
+static const health_agent_t *
+find(const health_agent_t *list, size_t n, const char *label)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].label, label) == 0)
+            return &list[i];
+    fail_msg("agent %s not listed", label);
+    return NULL;
+}
+
+static void
+heartbeat(fx_t *fx, int i, uint64_t now, uint64_t depth, uint64_t oldest,
+          uint64_t clock)
+{
+    Cdsync__Heartbeat hb = CDSYNC__HEARTBEAT__INIT;
+    hb.queue_depth = depth;
+    hb.oldest_pending_ms = oldest;
+    hb.bytes_pending = depth * 100;
+    hb.acked_seq = 7;
+    hb.send_errors = 2;
+    hb.agent_version = "9.9";
+    hb.clock_ms = clock;
+    assert_int_equal(health_note_heartbeat(fx->h, fx->ids[i], now, &hb),
+                     CDS_OK);
+    seen(fx, i, now);
+}
+
+static void
+test_names(void **state)
+{
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    assert_int_equal(th.silent_after_ms, 300000);
+    assert_int_equal(th.lagging_after_ms, 3600000);
+    assert_int_equal(th.rejecting_min, 5);
+    assert_string_equal(health_state_name(HEALTH_OK), "OK");
+    assert_string_equal(health_state_name(HEALTH_REJECTING), "REJECTING");
+    assert_string_equal(health_state_name(HEALTH__COUNT), "UNKNOWN");
+    assert_int_equal(health_severity(HEALTH_OK), 0);
+    assert_int_equal(health_severity(HEALTH_LAGGING), 1);
+    assert_int_equal(health_severity(HEALTH_REJECTING), 1);
+    assert_int_equal(health_severity(HEALTH_SILENT), 2);
+    assert_int_equal(health_severity(HEALTH_REVOKED), 2);
+}
+
+/* Each state from its own agent, then the order and the outputs. */
+static void
+test_states(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th = { .silent_after_ms = 10000,
+                               .lagging_after_ms = 5000,
+                               .rejecting_ratio = 0.5, .rejecting_min = 3 };
+    uint64_t now = T0 + 60000;
+    /* a: healthy, two batches. */
+    assert_int_equal(health_note_batch(fx->h, fx->ids[0], now - 2000, 10, 1,
+                                       CDS_EBADVALUE, "value \"x\"", 100),
+                     CDS_OK);
+    assert_int_equal(health_note_batch(fx->h, fx->ids[0], now - 1000, 5, 0,
+                                       0, NULL, 50), CDS_OK);
+    heartbeat(fx, 0, now - 500, 0, 0, now - 500 + 1234);
+    /* b: backlog reported 4 s old 2 s ago: lag 6 s > 5 s. */
+    heartbeat(fx, 1, now - 2000, 12, 4000, now - 2000);
+    /* c: rejects 3 of 4 updates in the hour. */
+    assert_int_equal(health_note_batch(fx->h, fx->ids[2], now - 100, 1, 3,
+                                       CDS_EUNKNOWNINDICATOR, "CDS_X", 10),
+                     CDS_OK);
+    seen(fx, 2, now - 100);
+    /* d: silent: last seen 11 s ago, with one refusal long before. */
+    assert_int_equal(health_note_refused(fx->h, fx->ids[3], now - 11000,
+                                         CDS_EBADSIG, "bad"), CDS_OK);
+    seen(fx, 3, now - 11000);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
+    assert_int_equal(n, 4);
+    /* Worst first: SILENT, REJECTING, LAGGING, OK. */
+    assert_string_equal(list[0].label, "d");
+    assert_int_equal(list[0].state, HEALTH_SILENT);
+    assert_int_equal(list[1].state, HEALTH_REJECTING);
+    assert_int_equal(list[2].state, HEALTH_LAGGING);
+    assert_int_equal(list[3].state, HEALTH_OK);
+    assert_int_equal(health_worst(list, n), 2);
+    assert_int_equal(health_worst(list + 2, 2), 1);
+    assert_int_equal(health_worst(list + 3, 1), 0);
+    const health_agent_t *a = find(list, n, "a");
+    assert_int_equal(a->accepted_total, 15);
+    assert_int_equal(a->rejected_total, 1);
+    assert_int_equal(a->accepted_hour, 15);
+    assert_int_equal(a->accepted_day, 15);
+    assert_int_equal(a->batches_total, 2);
+    assert_int_equal(a->heartbeats_total, 1);
+    assert_int_equal(a->last_reject_code, CDS_EBADVALUE);
+    assert_string_equal(a->last_reject_message, "value \"x\"");
+    assert_int_equal(a->clock_offset_ms, 1234);
+    assert_int_equal(a->send_errors, 2);
+    assert_string_equal(a->version, "9.9");
+    assert_string_equal(a->commune, "Xã Một");
+    assert_int_equal(a->lag_ms, 0);    /* heartbeat after the batches */
+    const health_agent_t *b = find(list, n, "b");
+    assert_int_equal(b->lag_ms, 6000);
+    assert_int_equal(b->queue_depth, 12);
+    assert_int_equal(b->bytes_pending, 1200);
+    const health_agent_t *c = find(list, n, "c");
+    assert_int_equal(c->rejected_hour, 3);
+    assert_int_equal(c->lag_ms, 10);   /* inferred from its batch */
+    const health_agent_t *d = find(list, n, "d");
+    assert_int_equal(d->refused_total, 1);
+    assert_int_equal(d->rejected_hour, 1);
+
+    json_t *j = health_to_json(list, n, now);
+    assert_int_equal(json_array_size(j), 4);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(j, 0), "state")), "SILENT");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(j, 1), "last_reject_reason")),
+                        "unknown_indicator");
+    json_decref(j);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    health_print(out, list, n, now);
+    fclose(out);
+    assert_non_null(strstr(buf, "COMMUNE"));
+    assert_non_null(strstr(buf, "11 s ago"));
+    assert_non_null(strstr(buf, "unknown_indicator: CDS_X"));
+    assert_true(strstr(buf, "SILENT") < strstr(buf, "REJECTING"));
+    free(buf);
+    free(list);
+}
+
+static void
+test_rejecting_threshold(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th = { .silent_after_ms = 10000,
+                               .lagging_after_ms = 5000,
+                               .rejecting_ratio = 0.5, .rejecting_min = 3 };
+    uint64_t now = T0 + 5000;
+    for (int i = 0; i < 4; i++)
+        seen(fx, i, now);
+    /* 2 of 2 rejected: under rejecting_min. 3 of 10: under the ratio. */
+    assert_int_equal(health_note_batch(fx->h, fx->ids[0], now, 0, 2, 15, "",
+                                       0), CDS_OK);
+    assert_int_equal(health_note_batch(fx->h, fx->ids[1], now, 7, 3, 15, "",
+                                       0), CDS_OK);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
+    assert_int_equal(find(list, n, "a")->state, HEALTH_OK);
+    assert_int_equal(find(list, n, "b")->state, HEALTH_OK);
+    free(list);
+    /* One more rejection each: 3 of 3, and still 4 of 11 < 50 %. */
+    assert_int_equal(health_note_batch(fx->h, fx->ids[0], now, 0, 1, 15, "",
+                                       0), CDS_OK);
+    assert_int_equal(health_note_batch(fx->h, fx->ids[1], now, 0, 1, 15, "",
+                                       0), CDS_OK);
+    assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
+    assert_int_equal(find(list, n, "a")->state, HEALTH_REJECTING);
+    assert_int_equal(find(list, n, "b")->state, HEALTH_OK);
+    free(list);
+    /* Two hours later the window has moved on: OK again (if not silent). */
+    seen(fx, 0, now + 7200000);
+    assert_int_equal(health_list(fx->h, &th, now + 7200000, &list, &n),
+                     CDS_OK);
+    const health_agent_t *a = find(list, n, "a");
+    assert_int_equal(a->state, HEALTH_OK);
+    assert_int_equal(a->rejected_hour, 0);
+    assert_int_equal(a->rejected_day, 3);
+    assert_int_equal(a->rejected_total, 3);
+    free(list);
+}
+
+/* Never seen: SILENT after enrolment + threshold; REVOKED wins. */
+static void
+test_silent_revoked_persist(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    th.silent_after_ms = 10000;
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, T0, &list, &n), CDS_OK);
+    assert_int_equal(find(list, n, "a")->state, HEALTH_OK);
+    free(list);
+    assert_int_equal(health_list(fx->h, &th, T0 + 20000, &list, &n), CDS_OK);
+    assert_int_equal(find(list, n, "a")->state, HEALTH_SILENT);
+    assert_int_equal(find(list, n, "a")->last_seen_ms, 0);
+    free(list);
+    assert_int_equal(store_agent_revoke(fx->store, fx->ids[1], T0), CDS_OK);
+    assert_int_equal(health_note_retried(fx->h, fx->ids[2], T0), CDS_OK);
+    /* Reopen: nothing forgotten. */
+    health_destroy(&fx->h);
+    store_destroy(&fx->store);
+    int e = 0;
+    fx->store = store_open(fx->path, CDS_DB_READONLY, &e);
+    assert_non_null(fx->store);
+    fx->h = health_new(fx->store);
+    assert_non_null(fx->h);
+    assert_int_equal(health_list(fx->h, &th, T0 + 20000, &list, &n), CDS_OK);
+    assert_string_equal(list[0].label, "b");
+    assert_int_equal(list[0].state, HEALTH_REVOKED);
+    assert_int_equal(find(list, n, "c")->accepted_total, 1);
+    free(list);
+}
+
+static void
+test_metrics_render(void **state)
+{
+    fx_t *fx = *state;
+    uint64_t now = T0 + 1000;
+    for (int i = 0; i < 4; i++)
+        seen(fx, i, now);
+    assert_int_equal(health_note_batch(fx->h, fx->ids[0], now, 4, 1, 15,
+                                       "x", 0), CDS_OK);
+    heartbeat(fx, 1, now, 3, 999999, now);
+    uint8_t pk[32];
+    memset(pk, 9, sizeof pk);
+    assert_int_equal(store_reject_add(fx->store, (int64_t) now, pk,
+                                      CDS_EBADSIG, "sig", "m", 0, 0, 0,
+                                      (const uint8_t *) "r", 1), CDS_OK);
+    assert_int_equal(store_reject_add(fx->store, (int64_t) now, NULL,
+                                      CDS_EBADSIG, "sig", "m", 0, 0, 0,
+                                      NULL, 0), CDS_OK);
+    uint64_t counts[CDS__COUNT];
+    assert_int_equal(health_refused_by_code(fx->h, counts, CDS__COUNT),
+                     CDS_OK);
+    assert_int_equal(counts[CDS_EBADSIG], 2);
+    assert_int_equal(counts[CDS_EMALFORMED], 0);
+    metrics_t m = { .top_n = 2, .version = "1.2" };
+    health_thresholds_default(&m.th);
+    m.th.lagging_after_ms = 5000;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(metrics_render(fx->h, &m, now, out), CDS_OK);
+    fclose(out);
+    assert_non_null(strstr(buf, "cdsync_build_info{version=\"1.2\"} 1\n"));
+    assert_non_null(strstr(buf, "cdsync_updates_applied_total 4\n"));
+    assert_non_null(strstr(buf, "cdsync_updates_rejected_total 1\n"));
+    assert_non_null(strstr(buf, "# TYPE cdsync_updates_applied_total "
+                                "counter\n"));
+    assert_non_null(strstr(buf, "cdsync_messages_refused_total{reason="
+                                "\"bad_signature\"} 2\n"));
+    assert_non_null(strstr(buf, "cdsync_agents{state=\"LAGGING\"} 1\n"));
+    assert_non_null(strstr(buf, "cdsync_agents{state=\"OK\"} 3\n"));
+    /* Per-agent series bounded by top_n ((6 gauges + 5 states) x 2). */
+    size_t series = 0;
+    for (const char *p = buf; (p = strstr(p, "{agent=\"")); p++)
+        series++;
+    assert_int_equal(series, 22);
+    /* The LAGGING agent is among them; label quotes escaped. */
+    assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"LAGGING\"} 1\n"));
+    assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"OK\"} 0\n"));
+    free(buf);
+    m.top_n = 10;
+    out = open_memstream(&buf, &len);
+    assert_int_equal(metrics_render(fx->h, &m, now, out), CDS_OK);
+    fclose(out);
+    assert_non_null(strstr(buf, "commune=\"Xã \\\"Bốn\\\"\""));
+    free(buf);
+}
+
+int
+main(void)
+{
+    cds_log_init("health_test", CDS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test_setup_teardown(test_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejecting_threshold, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_silent_revoked_persist, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_render, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

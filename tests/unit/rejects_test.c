@@ -1,0 +1,319 @@
+/*  rejects_test: listing, showing and retrying both kinds of rejection
+ *  against a real store and ingest: a garbage message stays refused and
+ *  adds no row; a HELLO refused before its key was enrolled is accepted on
+ *  retry; a per-update rejection (unknown indicator) stays rejected with
+ *  the old catalog, is merged with its original HLC after the catalog
+ *  gained the indicator, flips exactly once, and is counted by health;
+ *  bad identifiers are usage errors. Every public function of rejects.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cds_catalog.h"
+#include "cds_codec.h"
+#include "cds_err.h"
+#include "cds_hlc.h"
+#include "cds_log.h"
+#include "cds_orgunit.h"
+#include "health.h"
+#include "ingest.h"
+#include "rejects.h"
+#include "store.h"
+
+#define NOW 1800000000000ull
+
+typedef struct {
+    char dir[64];
+    store_t *store;
+    cds_identity_t *me, *agent;
+    cds_catalog_t *old_cat, *new_cat;
+    health_t *health;
+    int64_t agent_id;
+    char fpr[CDS_FPR_LEN];
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text, char *path,
+           size_t len)
+{
+    snprintf(path, len, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+#define CAT_HEAD "code,name_vi,name_en,unit,value_type,aggregation," \
+    "period_type,min,max,numerator,denominator,source,period_rollup\n"
+#define CAT_A "A,Chỉ tiêu A,A,n,INTEGER,SUM,Monthly,0,,,,t,SUM\n"
+#define CAT_B "B,Chỉ tiêu B,B,n,INTEGER,SUM,Monthly,0,,,,t,SUM\n"
+
+static cds_identity_t *
+identity(const char *dir, const char *name)
+{
+    char path[160], err[256];
+    int e = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
+    cds_identity_t *id = cds_identity_load(path, &e, err, sizeof err);
+    assert_non_null(id);
+    return id;
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    char path[160], err[256];
+    strcpy(fx->dir, "/tmp/rejects_test.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    write_file(fx->dir, "ou.csv", "code,name,parent\nD,Huyện,\nC1,Xã 1,D\n",
+               path, sizeof path);
+    cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
+    assert_non_null(ous);
+    write_file(fx->dir, "old.csv", CAT_HEAD CAT_A, path, sizeof path);
+    fx->old_cat = cds_catalog_load(path, err, sizeof err);
+    write_file(fx->dir, "new.csv", CAT_HEAD CAT_A CAT_B, path, sizeof path);
+    fx->new_cat = cds_catalog_load(path, err, sizeof err);
+    assert_non_null(fx->old_cat);
+    assert_non_null(fx->new_cat);
+    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
+    int e = 0;
+    fx->store = store_open(path, 0, &e);
+    assert_non_null(fx->store);
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    cds_orgunits_destroy(&ous);
+    fx->me = identity(fx->dir, "agg.key");
+    fx->agent = identity(fx->dir, "agent.key");
+    fx->health = health_new(fx->store);
+    assert_non_null(fx->health);
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), fx->fpr);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    health_destroy(&fx->health);
+    store_destroy(&fx->store);
+    cds_catalog_destroy(&fx->old_cat);
+    cds_catalog_destroy(&fx->new_cat);
+    cds_identity_destroy(&fx->me);
+    cds_identity_destroy(&fx->agent);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static void
+enroll(fx_t *fx)
+{
+    const char *units[] = { "C1" };
+    assert_int_equal(store_agent_enroll(fx->store,
+                                        cds_identity_sign_pk(fx->agent),
+                                        cds_identity_curve_pk(fx->agent),
+                                        "xa1", units, 1, (int64_t) NOW,
+                                        &fx->agent_id), CDS_OK);
+}
+
+static int64_t
+count(fx_t *fx, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)), sql, -1, &st,
+                       NULL);
+    assert_non_null(st);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void
+test_messages(void **state)
+{
+    fx_t *fx = *state;
+    /* A garbage frame and a HELLO from a key not enrolled yet. */
+    assert_int_equal(store_reject_add(fx->store, (int64_t) NOW, NULL,
+                                      CDS_EMALFORMED, "envelope", "junk", 0,
+                                      0, 0, (const uint8_t *) "\xff\x01", 2),
+                     CDS_OK);
+    Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    h.version = CDS_PROTOCOL_VERSION;
+    h.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    h.agent.len = CDS_PK_BYTES;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_HELLO,
+                                           cds_identity_sign_pk(fx->me),
+                                           &h.base, &raw, &len), CDS_OK);
+    assert_int_equal(store_reject_add(fx->store, (int64_t) NOW,
+                                      cds_identity_sign_pk(fx->agent),
+                                      CDS_EUNKNOWNKEY, "signer",
+                                      "key is not enrolled", 0, 0, 0, raw,
+                                      len), CDS_OK);
+    free(raw);
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *out = open_memstream(&buf, &blen);
+    rejects_filter_t f = { .code = -1 };
+    assert_int_equal(rejects_list(fx->store, &f, out), CDS_OK);
+    f.code = CDS_EUNKNOWNKEY;
+    f.json = true;
+    assert_int_equal(rejects_list(fx->store, &f, out), CDS_OK);
+    assert_int_equal(rejects_show(fx->store, fx->me, "1", out), CDS_OK);
+    assert_int_equal(rejects_show(fx->store, fx->me, "2", out), CDS_OK);
+    assert_int_equal(rejects_show(fx->store, fx->me, "3", out),
+                     CDS_ENOTFOUND);
+    assert_int_equal(rejects_show(fx->store, NULL, "x1", out), CDS_EUSAGE);
+    fclose(out);
+    assert_non_null(strstr(buf, "malformed"));
+    assert_non_null(strstr(buf, "\"reason\": \"unknown_key\""));
+    assert_null(strstr(strstr(buf, "[") ? strstr(buf, "[") : buf,
+                       "\"reason\": \"malformed\""));
+    assert_non_null(strstr(buf, "envelope:    does not decode"));
+    assert_non_null(strstr(buf, "kind 1 (KIND_HELLO)"));
+    assert_non_null(strstr(buf, fx->fpr));
+    assert_non_null(strstr(buf, "valid for this aggregator"));
+    free(buf);
+
+    ingest_t *ing = ingest_new(fx->store, fx->me, fx->old_cat);
+    ingest_set_health(ing, fx->health);
+    int result = CDS_OK;
+    out = open_memstream(&buf, &blen);
+    assert_int_equal(rejects_retry(fx->store, ing, fx->health, "1", NOW,
+                                   &result, out), CDS_OK);
+    assert_int_equal(result, CDS_EMALFORMED);
+    assert_int_equal(rejects_retry(fx->store, ing, fx->health, "2", NOW,
+                                   &result, out), CDS_OK);
+    assert_int_equal(result, CDS_EUNKNOWNKEY);
+    /* Refused again: rolled back, so still two rows. */
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 2);
+    enroll(fx);
+    assert_int_equal(rejects_retry(fx->store, ing, fx->health, "2", NOW + 1,
+                                   &result, out), CDS_OK);
+    assert_int_equal(result, CDS_OK);
+    fclose(out);
+    assert_non_null(strstr(buf, "2: accepted"));
+    free(buf);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 2);
+    assert_int_equal(count(fx, "SELECT retry_result FROM reject WHERE id=2"),
+                     0);
+    assert_int_equal(count(fx, "SELECT last_seen_ms FROM agent"), NOW + 1);
+    ingest_destroy(&ing);
+}
+
+/* Stored, rejected update seq 1 for indicator B (unknown to old_cat). */
+static void
+rejected_update(fx_t *fx)
+{
+    cds_update_t u = { .seq = 1, .org_unit = "C1", .indicator = "B",
+                       .period = "202501", .disagg = "default",
+                       .value = "42", .hlc = ((NOW - 5000) << 16) };
+    uint8_t hash[32], head[32], zero[32] = { 0 };
+    int64_t batch = 0;
+    cds_update_hash(&u, hash);
+    cds_chain_next(zero, hash, head);
+    assert_int_equal(store_batch_add(fx->store, fx->agent_id, 1, 1,
+                                     (int64_t) NOW, (const uint8_t *) "b", 1,
+                                     &batch), CDS_OK);
+    assert_int_equal(store_log_add(fx->store, fx->agent_id, batch, &u, hash,
+                                   head, CDS_EUNKNOWNINDICATOR, "indicator",
+                                   "indicator \"B\" is not in the catalog",
+                                   (int64_t) NOW), CDS_OK);
+    assert_int_equal(store_agent_advance(fx->store, fx->agent_id, 1, head),
+                     CDS_OK);
+}
+
+static void
+test_updates(void **state)
+{
+    fx_t *fx = *state;
+    enroll(fx);
+    rejected_update(fx);
+    char id[64], *buf = NULL;
+    size_t blen = 0;
+    int result = CDS_OK;
+    snprintf(id, sizeof id, "%s:1", fx->fpr);
+    FILE *out = open_memstream(&buf, &blen);
+    assert_int_equal(rejects_show(fx->store, NULL, id, out), CDS_OK);
+    ingest_t *old_ing = ingest_new(fx->store, fx->me, fx->old_cat);
+    ingest_t *new_ing = ingest_new(fx->store, fx->me, fx->new_cat);
+    assert_int_equal(rejects_retry(fx->store, old_ing, fx->health, id, NOW,
+                                   &result, out), CDS_OK);
+    assert_int_equal(result, CDS_EUNKNOWNINDICATOR);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
+    assert_int_equal(rejects_retry(fx->store, new_ing, fx->health, id,
+                                   NOW + 7, &result, out), CDS_OK);
+    assert_int_equal(result, CDS_OK);
+    assert_int_equal(rejects_retry(fx->store, new_ing, fx->health, id,
+                                   NOW + 8, &result, out), CDS_OK);
+    assert_int_equal(rejects_show(fx->store, NULL, id, out), CDS_OK);
+    assert_int_equal(rejects_show(fx->store, NULL, "0000:1", out),
+                     CDS_ENOTFOUND);
+    assert_int_equal(rejects_retry(fx->store, new_ing, fx->health, "a:b",
+                                   NOW, &result, out), CDS_EUSAGE);
+    fclose(out);
+    assert_non_null(strstr(buf, "reason:      unknown_indicator"));
+    assert_non_null(strstr(buf, "still rejected: unknown_indicator"));
+    assert_non_null(strstr(buf, ":1: applied"));
+    assert_non_null(strstr(buf, "already applied"));
+    assert_non_null(strstr(buf, "-> applied"));
+    free(buf);
+    /* Merged with its original HLC; flipped exactly once; counted. */
+    assert_int_equal(count(fx, "SELECT value FROM datavalue WHERE "
+                               "indicator='B'"), 42);
+    assert_int_equal(count(fx, "SELECT hlc FROM datavalue"),
+                     (int64_t) ((NOW - 5000) << 16));
+    assert_int_equal(count(fx, "SELECT retried_from FROM update_log"),
+                     CDS_EUNKNOWNINDICATOR);
+    assert_int_equal(count(fx, "SELECT retried_at_ms FROM update_log"),
+                     NOW + 7);
+    assert_int_equal(count(fx, "SELECT accepted_total FROM agent_health"), 1);
+    /* Listed with its first reason and the retry. */
+    out = open_memstream(&buf, &blen);
+    rejects_filter_t f = { .code = -1, .agent = "xa1", .json = true };
+    assert_int_equal(rejects_list(fx->store, &f, out), CDS_OK);
+    fclose(out);
+    assert_non_null(strstr(buf, "\"retry_result\": \"ok\""));
+    free(buf);
+    /* A revoked agent's updates are not retried. */
+    assert_int_equal(store_agent_revoke(fx->store, fx->agent_id, NOW),
+                     CDS_OK);
+    out = open_memstream(&buf, &blen);
+    assert_int_equal(rejects_retry(fx->store, new_ing, fx->health, id, NOW,
+                                   &result, out), CDS_OK);
+    fclose(out);
+    free(buf);
+    assert_int_equal(result, CDS_EREVOKED);
+    ingest_destroy(&old_ing);
+    ingest_destroy(&new_ing);
+}
+
+int
+main(void)
+{
+    cds_log_init("rejects_test", CDS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
