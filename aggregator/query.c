@@ -252,10 +252,43 @@ wide_columns(cds_db_t *db, const query_opts_t *o, char ***cols, size_t *n)
     return code;
 }
 
+/* A RATIO indicator a unit did not send itself, derived from the two
+ * counts it did send (100 * numerator / denominator, one decimal): the
+ * district asks communes for counts, so a percentage backed by its counts
+ * is reported, not missing. NULL when not a RATIO or a count is absent. */
+static char *
+derived_ratio(sqlite3_stmt *cell, const cds_catalog_t *cat, const char *ou,
+              const char *period, const char *code)
+{
+    const cds_indicator_t *ind = cat ? cds_catalog_find(cat, code) : NULL;
+    if (!ind || ind->agg != CDS_AGG_RATIO || !ind->numerator
+        || !ind->denominator)
+        return NULL;
+    const char *de[2] = {ind->numerator, ind->denominator};
+    double v[2];
+    for (int j = 0; j < 2; j++) {
+        cds_bind_text(cell, ":ou", ou);
+        cds_bind_text(cell, ":de", de[j]);
+        cds_bind_text(cell, ":pe", period);
+        bool got = sqlite3_step(cell) == SQLITE_ROW
+                   && sqlite3_column_type(cell, 0) != SQLITE_NULL;
+        if (got)
+            v[j] = strtod((const char *) sqlite3_column_text(cell, 0), NULL);
+        cds_stmt_done(cell);
+        if (!got)
+            return NULL;
+    }
+    if (!(v[1] > 0))
+        return NULL;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.1f", 100.0 * v[0] / v[1]);
+    return strdup(buf);
+}
+
 /* Cells of one org unit's row: value per indicator, then "k/n". */
 static int
-wide_row(sqlite3_stmt *cell, const char *ou, const char *period,
-         char **cols, size_t n, char **cells, size_t *k)
+wide_row(sqlite3_stmt *cell, const cds_catalog_t *cat, const char *ou,
+         const char *period, char **cols, size_t n, char **cells, size_t *k)
 {
     *k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -267,10 +300,17 @@ wide_row(sqlite3_stmt *cell, const char *ou, const char *period,
             v = (const char *) sqlite3_column_text(cell, 0);
             (*k)++;
         }
+        bool sent = v != NULL;
         cells[i] = strdup(v ? v : "");
         cds_stmt_done(cell);
         if (!cells[i])
             return CDS_ENOMEM;
+        char *d = sent ? NULL : derived_ratio(cell, cat, ou, period, cols[i]);
+        if (d) {
+            free(cells[i]);
+            cells[i] = d;
+            (*k)++;
+        }
     }
     return CDS_OK;
 }
@@ -385,7 +425,8 @@ wide_rows(cds_db_t *db, wide_t *w)
         const char *ou = (const char *) sqlite3_column_text(leaves, 0);
         const char *name = (const char *) sqlite3_column_text(leaves, 1);
         size_t k = 0;
-        rc = wide_row(cell, ou, w->o->period, w->cols, w->n, vals, &k);
+        rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n, vals,
+                      &k);
         if (rc == CDS_OK)
             rc = wide_emit(w, ou, name ? name : "", vals, k);
         for (size_t i = 0; i < w->n; i++) {

@@ -329,6 +329,34 @@ test_wide_completeness(void **state)
     free(out);
 }
 
+/* A RATIO column a unit did not send is derived from its two counts and
+ * counts as reported; with a count missing it stays empty. */
+static void
+test_wide_derived_ratio(void **state)
+{
+    fx_t *fx = *state;
+    char path[128], err[256];
+    write_file(fx->dir, "ratio.csv",
+               "code,name_vi,value_type,aggregation,numerator,denominator\n"
+               "A1,Chỉ số A,INTEGER,SUM,,\nB1,Chỉ số B,INTEGER,SUM,,\n"
+               "R1,Tỷ lệ A/B,PERCENTAGE,RATIO,A1,B1\n", path);
+    cds_catalog_t *cat = cds_catalog_load(path, err, sizeof err);
+    assert_non_null(cat);
+    const char *inds[] = { "A1", "B1", "R1" };
+    int code;
+    query_opts_t o = { .org_unit = "D1", .subtree = true,
+                       .format = QUERY_CSV, .wide = true, .period = "202301",
+                       .catalog = cat, .indicators = inds, .n_indicators = 3 };
+    char *out = run(fx, &o, &code);
+    assert_int_equal(code, CDS_OK);
+    /* C1: 100 * 1 / 8 = 12.5; C2: B1 deleted, nothing to derive from. */
+    assert_string_equal(out, "orgunit,orgunitname,A1,B1,R1,reported\r\n"
+                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,12.5,3/3\r\n"
+                             "C2,Xã Bình Hòa,9,,,1/3\r\n");
+    free(out);
+    cds_catalog_destroy(&cat);
+}
+
 int
 main(void)
 {
@@ -338,6 +366,7 @@ main(void)
         T(test_filters_and_subtree), T(test_quarter_selects_months_and_weeks),
         T(test_csv_quoting), T(test_json_and_table),
         T(test_wide_completeness),
+        T(test_wide_derived_ratio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
