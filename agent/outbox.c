@@ -2,6 +2,7 @@
 #include "outbox.h"
 #include "outbox_sql.h"
 
+#include "cds_ckpt.h"
 #include "cds_codec.h"
 #include "cds_db.h"
 #include "cds_err.h"
@@ -58,6 +59,7 @@ static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1};
 struct outbox {
     cds_db_t *db;                       /* owned connection */
     sqlite3_stmt *st[ST__COUNT];        /* prepared once, reset after use */
+    cds_ckpt_t *ckpt;                   /* daemon: background checkpoints */
     bool conn_cached;                   /* conn_state/last_error loaded */
     char conn_state[32];                /* last written connection state */
     char last_error[512];               /* last written error */
@@ -105,9 +107,25 @@ outbox_destroy(outbox_t **self_p)
     outbox_t *self = *self_p;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(self->st[i]);
+    cds_ckpt_destroy(&self->ckpt);     /* before its connection closes */
     cds_db_close(&self->db);
     free(self);
     *self_p = NULL;
+}
+
+void
+outbox_defer_checkpoints(outbox_t *self)
+{
+    sqlite3_wal_autocheckpoint(cds_db_handle(self->db), CDS_CKPT_MAX_PAGES);
+}
+
+int
+outbox_checkpoint_in_background(outbox_t *self)
+{
+    if (!self->ckpt)
+        self->ckpt = cds_ckpt_new(self->db, CDS_CKPT_PAGES,
+                                  CDS_CKPT_MAX_PAGES);
+    return self->ckpt ? CDS_OK : CDS_ERROR;
 }
 
 /* Copy a 32-byte blob column into out (zeros when the column is short). */

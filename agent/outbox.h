@@ -98,6 +98,14 @@ typedef int (*outbox_receipt_fn)(const outbox_receipt_t *r, void *arg);
 outbox_t *outbox_open(const char *path, int *err);
 /* Finalize statements, close; sets *self_p to NULL. Safe on NULL. */
 void outbox_destroy(outbox_t **self_p);
+/* Daemon only: WAL checkpoints from a helper thread instead of inside
+ * the commits (cds_ckpt.h). CDS_OK, or CDS_ERROR (logged; auto-checkpoint
+ * stays on). Stopped by outbox_destroy. */
+int outbox_checkpoint_in_background(outbox_t *self);
+/* A writer beside a running daemon (submit, import): leave checkpoints to
+ * the daemon's helper; this connection checkpoints inside its own commit
+ * only past CDS_CKPT_MAX_PAGES (the WAL bound stays). */
+void outbox_defer_checkpoints(outbox_t *self);
 
 /* Queue n updates in one transaction: assigns u[i].seq and u[i].hlc (the
  * caller's array is updated), hashes and chains them. sources[i] may be

@@ -27,7 +27,6 @@
 
 #define HEARTBEAT_IVL_MS 5000          /* ZMTP ping */
 #define HEARTBEAT_TIMEOUT_MS 15000     /* no traffic: connection dead */
-#define HEARTBEAT_TTL_MS 20000         /* peer may drop us after this */
 #define RECONNECT_IVL_MS 500
 #define RECONNECT_IVL_MAX_MS 30000
 #define HWM_MESSAGES 1000
@@ -61,6 +60,8 @@ struct sender {
     unsigned attempt;                  /* consecutive failures */
     flight_t flight[SENDER_WINDOW_MAX];/* batches in flight, send order */
     size_t n_flight;
+    size_t win;                        /* batches allowed in flight now,
+                                        * 1..cfg.window: see adapt_window */
     uint64_t next_seq;                 /* first seq of the next batch */
     bool await_conn;                   /* a send found no connection */
     uint64_t hb_due;                   /* mono ms: next Heartbeat, 0 none */
@@ -207,7 +208,10 @@ dealer_setup(void *sock)
     rc |= setopt_int(sock, ZMQ_HEARTBEAT_IVL, HEARTBEAT_IVL_MS, "hb_ivl");
     rc |= setopt_int(sock, ZMQ_HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS,
                      "hb_timeout");
-    rc |= setopt_int(sock, ZMQ_HEARTBEAT_TTL, HEARTBEAT_TTL_MS, "hb_ttl");
+    /* No ZMQ_HEARTBEAT_TTL: it makes the aggregator arm (and, at every
+     * next message, cancel by linear search) one libzmq timer per agent,
+     * O(agents^2) at 10,000 agents; the aggregator finds dead peers by
+     * TCP keepalive instead (aggregator/server.c socket_setup). */
     /* Reconnect quickly after a blip, but back off to 30 s so thousands of
      * agents do not hammer an aggregator that is down. */
     rc |= setopt_int(sock, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS, "rc_ivl");
@@ -515,7 +519,7 @@ send_batch(sender_t *self)
 static void
 fill_window(sender_t *self)
 {
-    while (self->state == S_SENDING && self->n_flight < self->cfg.window)
+    while (self->state == S_SENDING && self->n_flight < self->win)
         if (send_batch(self) <= 0)
             break;
 }
@@ -541,6 +545,11 @@ start_sending(sender_t *self, uint64_t applied)
     self->probing = false;
     self->deadline = 0;
     self->n_flight = 0;
+    /* Start with about 2,000 updates in flight (as 4 x 500 always did);
+     * adapt_window grows it while acks come back quickly. */
+    size_t start = 2000 / (self->cfg.batch_max ? self->cfg.batch_max : 1);
+    self->win = start < 1 ? 1 : start > self->cfg.window ? self->cfg.window
+                                                         : start;
     self->next_seq = first ? first : m.last_seq + 1;
     self->hb_answer_due = 0;
     self->hb_due = self->cfg.heartbeat_ms
@@ -651,6 +660,24 @@ drop_flights_upto(sender_t *self, uint64_t acked)
     self->n_flight = k;
 }
 
+/* Window from the ack delay of the batch just answered: one more batch
+ * while acks take under 1/8 of ack_timeout_ms (one agent catching up on an
+ * idle aggregator: bigger groups, fewer fsyncs per update), half as many
+ * when over 1/4 (a province catching up at once: every agent's last batch
+ * in flight must still be answered before its ack timeout). */
+static void
+adapt_window(sender_t *self, uint64_t sent_at)
+{
+    uint64_t delay = cds_mono_ms() - sent_at;
+    if (delay > self->cfg.ack_timeout_ms / 4 && self->win > 1) {
+        self->win /= 2;
+        cds_log(CDS_LOG_INFO, "window", "batches=%zu ack_delay_ms=%llu",
+                self->win, (unsigned long long)delay);
+    } else if (delay < self->cfg.ack_timeout_ms / 8
+               && self->win < self->cfg.window)
+        self->win++;
+}
+
 static void
 on_ack_ok(sender_t *self, const Cdsync__Ack *a, const uint8_t *raw,
           size_t raw_len)
@@ -672,6 +699,8 @@ on_ack_ok(sender_t *self, const Cdsync__Ack *a, const uint8_t *raw,
     if (self->state != S_SENDING)
         return;
     ssize_t i = flight_index(self, a->batch_first, a->batch_last);
+    if (i >= 0)
+        adapt_window(self, self->flight[i].sent_at);
     drop_flights_upto(self, a->acked_seq);
     if (i >= 0 && a->acked_seq < a->batch_last) {
         /* Processed less than the batch: resend from what it holds. */

@@ -85,9 +85,15 @@ print_rejected(FILE *out, json_t *rej)
     }
 }
 
+static const char *
+severity_name(int sev)
+{
+    return sev == 0 ? "OK" : sev == 1 ? "WARNING" : "CRITICAL";
+}
+
 static void
 print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
-           int64_t age, int64_t bytes, json_t *rej)
+           int64_t age, int64_t bytes, json_t *rej, int sev, const char *why)
 {
     char t[64], a[64];
     uint64_t now = cds_now_ms();
@@ -120,6 +126,8 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
     fputc('\n', out);
     fprintf(out, "rejected:    %zu update%s\n", json_array_size(rej),
             json_array_size(rej) == 1 ? "" : "s");
+    fprintf(out, "health:      %s%s%s%s\n", severity_name(sev),
+            why[0] ? " (" : "", why, why[0] ? ")" : "");
     if (json_array_size(rej) > 0) {
         fputc('\n', out);
         print_rejected(out, rej);
@@ -128,17 +136,19 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
 
 static int
 print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
-           int64_t age, int64_t bytes, json_t *rej)
+           int64_t age, int64_t bytes, json_t *rej, int sev, const char *why)
 {
     json_t *o = json_pack(
-        "{s:b, s:s, s:I, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:O}",
+        "{s:b, s:s, s:I, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:O,"
+        " s:{s:i, s:s, s:s}}",
         "running", running, "state", m->conn_state, "state_since_ms",
         (json_int_t)m->conn_changed_at_ms, "last_error", m->last_error,
         "last_error_at_ms", (json_int_t)m->last_error_at_ms, "queue",
         "depth", (json_int_t)depth, "oldest_pending_age_ms", (json_int_t)age,
         "bytes", (json_int_t)bytes, "last_seq", (json_int_t)m->last_seq,
         "acked_seq", (json_int_t)m->acked_seq, "last_ack_at_ms",
-        (json_int_t)m->last_ack_at_ms, "rejected", rej);
+        (json_int_t)m->last_ack_at_ms, "rejected", rej, "health", "code",
+        sev, "state", severity_name(sev), "why", why);
     if (!o)
         return CDS_ENOMEM;
     json_dumpf(o, out, JSON_INDENT(2));
@@ -148,7 +158,8 @@ print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
 }
 
 int
-status_print(outbox_t *outbox, const char *state_dir, bool json, FILE *out)
+status_print(outbox_t *outbox, const char *state_dir, bool json,
+             const status_limits_t *lim, FILE *out, int *verdict)
 {
     outbox_meta_t m;
     json_t *rej = json_array();
@@ -163,10 +174,18 @@ status_print(outbox_t *outbox, const char *state_dir, bool json, FILE *out)
     if (rc != CDS_OK)
         goto out;
     bool running = sender_running(state_dir);
+    char why[256] = "";
+    int sev = status_severity(outbox, state_dir, lim, cds_now_ms(), why,
+                              sizeof why);
+    if (sev < 0) {
+        rc = CDS_EIO;
+        goto out;
+    }
     if (json)
-        rc = print_json(out, &m, running, depth, age, bytes, rej);
+        rc = print_json(out, &m, running, depth, age, bytes, rej, sev, why);
     else
-        print_text(out, &m, running, depth, age, bytes, rej);
+        print_text(out, &m, running, depth, age, bytes, rej, sev, why);
+    *verdict = sev;
 out:
     json_decref(rej);
     return rc;

@@ -14,16 +14,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Print the status of the agent in state_dir, as aligned text or (json)
- * one JSON object, to out. CDS_OK or a database / memory error. */
-int status_print(outbox_t *outbox, const char *state_dir, bool json,
-                 FILE *out);
-
 /* Thresholds of status_severity. */
 typedef struct {
     uint64_t backlog_ms;               /* oldest pending older: warning */
     uint64_t disconnected_ms;          /* not connected longer: critical */
 } status_limits_t;
+
+/* Print the status of the agent in state_dir, as aligned text or (json)
+ * one JSON object, to out, ending with the status_severity verdict under
+ * lim ("health:" line / "health" object with code, state and why), which
+ * is also stored in *verdict. CDS_OK or a database / memory error. */
+int status_print(outbox_t *outbox, const char *state_dir, bool json,
+                 const status_limits_t *lim, FILE *out, int *verdict);
 
 /* The Nagios-style verdict `status` exits with (docs/OPERATIONS.md):
  * 0 daemon running, connected, no backlog, no rejected value;

@@ -3,6 +3,7 @@
 #include "ingest.h"
 
 #include "cds_codec.h"
+#include "commitmark.h"
 #include "cds_err.h"
 #include "cds_hlc.h"
 #include "cds_log.h"
@@ -23,6 +24,7 @@ struct ingest {
     const cds_catalog_t *catalog;      /* borrowed */
     health_t *health;                  /* borrowed; NULL: not recorded */
     uint64_t max_skew_ms;              /* hlc ahead of now: rejected */
+    commitmark_t *mark;                /* borrowed; NULL: no restore check */
 };
 
 /* State of one message being processed. */
@@ -725,6 +727,11 @@ handle_hello(ingest_t *self, msg_t *m)
                CDS_MAX_PROBE);
     else
         rc = probe(self, m, h, &matched, &mismatch);
+    uint64_t lost_first, lost_last;    /* after accept-restore (commitmark.h) */
+    if (rc == CDS_OK && !m->refused && self->mark)
+        rc = commitmark_hello(self->mark, &m->agent, h->acked_seq,
+                              h->acked_head.data, h->acked_head.len,
+                              (int64_t) m->now_ms, &lost_first, &lost_last);
     if (rc == CDS_OK && !m->refused)
         rc = send_hello_answer(self, m->out, m->agent.applied_seq,
                                m->agent.applied_head, matched, mismatch,
@@ -892,6 +899,12 @@ void
 ingest_set_health(ingest_t *self, health_t *health)
 {
     self->health = health;
+}
+
+void
+ingest_set_commitmark(ingest_t *self, commitmark_t *mark)
+{
+    self->mark = mark;
 }
 
 int

@@ -105,6 +105,11 @@ void ingest_result_clear(ingest_result_t *r);
 /* Record per-agent health (health.h) for every message from now on, in
  * the message's transaction. health is borrowed; NULL stops recording. */
 void ingest_set_health(ingest_t *self, struct health *health);
+/* After accept-restore, compare each agent's hello with its applied seq
+ * and record acked updates the database lost (commitmark_hello). mark is
+ * borrowed; NULL (default) stops it. */
+struct commitmark;
+void ingest_set_commitmark(ingest_t *self, struct commitmark *mark);
 /* Reject updates whose hlc is more than ms ahead of our clock
  * (future_timestamp); default INGEST_MAX_FUTURE_MS. */
 void ingest_set_max_skew(ingest_t *self, uint64_t ms);

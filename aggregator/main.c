@@ -4,6 +4,7 @@
  *  identity, 4 runtime (database, I/O). */
 #include "cds_signal.h"
 #include "cds_catalog.h"
+#include "cds_ckpt.h"
 #include "cds_config.h"
 #include "cds_err.h"
 #include "cds_harden.h"
@@ -15,6 +16,7 @@
 #include "api.h"
 #include "dashboard.h"
 #include "audit.h"
+#include "commitmark.h"
 #include "enroll.h"
 #include "health.h"
 #include "http.h"
@@ -113,6 +115,10 @@ static const cds_option_t options[] = {
       "export: start with a UTF-8 BOM (Excel)" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
       "export: periods as ISO 8601 start/duration (ADX)" },
+    { "command.note", "note", 0, "TEXT", NULL,
+      "accept-restore: why (kept with the restore event)" },
+    { "command.force", "force", 0, NULL, NULL,
+      "accept-restore: record a restore the commit mark did not see" },
     { "aggregator.dashboard", "dashboard", 0, "PATH",
       CDS_DATADIR "/dashboard/index.html",
       "dashboard page served at / (absent: no dashboard)" },
@@ -141,6 +147,9 @@ usage(FILE *f)
             "  revoke PUBID|FINGERPRINT\n"
             "  agents [--json]\n"
             "  run\n"
+            "  accept-restore [--note TEXT] [--force]  (database behind its\n"
+            "                  commit mark: accept it, see docs/OPERATIONS.md)\n"
+            "  restores        (accepted restores and the acked updates lost)\n"
             "  verify          (re-check the database against signed batches)\n"
             "  query [--org-unit OU] [--no-subtree] [--indicator DE ...]\n"
             "        [--period PE | --from PE --to PE]\n"
@@ -476,6 +485,37 @@ start_http(cli_t *cli, http_t **http, metrics_t *m)
     return 0;
 }
 
+/* Compare the database with its commit mark (commitmark.h): refuse when
+ * acked commits are missing; create or repair the mark when safe. */
+static int
+check_commit_mark(cli_t *cli, commitmark_t **mark, store_t *store)
+{
+    commitmark_state_t st = COMMITMARK_OK;
+    char msg[1536];
+    *mark = commitmark_new(store_db(store));
+    int code = *mark ? commitmark_check(*mark, &st, msg, sizeof msg)
+                     : CDS_ENOMEM;
+    if (code != CDS_OK)
+        return fail(EXIT_RUNTIME, "%s: cannot check its commit mark (%s)",
+                    cli->db_path, cds_strerror(code));
+    if (st == COMMITMARK_OK)
+        return 0;
+    if (st == COMMITMARK_CREATED || st == COMMITMARK_ADOPTED
+        || st == COMMITMARK_REPAIRED) {
+        cds_log(st == COMMITMARK_CREATED ? CDS_LOG_INFO : CDS_LOG_WARN,
+                "commit_mark", "state=%s message=%s",
+                commitmark_state_name(st), cds_logq(msg));
+        return 0;
+    }
+    cds_log(CDS_LOG_ERROR, "commit_mark_refused", "state=%s database=%s",
+            commitmark_state_name(st), cds_logq(cli->db_path));
+    return fail(EXIT_RUNTIME, "%s", msg);
+}
+
+static int serve(cli_t *cli, const cds_identity_t *id,
+                 const cds_catalog_t *cat, store_t *store, long group_max,
+                 commitmark_t *mark);
+
 /* Identity, catalog, database (with integrity check), then serve. */
 static int
 run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
@@ -485,6 +525,22 @@ run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         return fail(EXIT_RUNTIME, "%s: the database failed its integrity "
                     "check; refusing to run (restore it from a backup)",
                     cli->db_path);
+    commitmark_t *mark = NULL;
+    int rc = check_commit_mark(cli, &mark, store);
+    if (rc) {
+        commitmark_destroy(&mark);
+        return rc;
+    }
+    rc = serve(cli, id, cat, store, group_max, mark);
+    commitmark_destroy(&mark);
+    return rc;
+}
+
+/* Ingest, health, HTTP and the ROUTER socket, until a stop. */
+static int
+serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
+      store_t *store, long group_max, commitmark_t *mark)
+{
     long skew = 0;
     char serr[256];
     if (cds_config_get_long(cli->cfg, "aggregator.max_clock_skew_ms", &skew,
@@ -493,8 +549,10 @@ run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         return fail(EXIT_CONFIG, "max_clock_skew_ms: \"%s\": expected "
                     "1000..2592000000", get(cli, "aggregator.max_clock_skew_ms"));
     ingest_t *ingest = ingest_new(store, id, cat);
-    if (ingest)
+    if (ingest) {
         ingest_set_max_skew(ingest, (uint64_t) skew);
+        ingest_set_commitmark(ingest, mark);
+    }
     health_t *health = ingest ? health_new(store) : NULL;
     if (health)
         ingest_set_health(ingest, health);
@@ -512,7 +570,12 @@ run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
                                                   (int) group_max)
                               : NULL;
     int code = CDS_ERROR;
+    /* Checkpoints off the group commits (latency); NULL keeps SQLite's. */
+    cds_ckpt_t *ckpt = server ? cds_ckpt_new(store_db(store), CDS_CKPT_PAGES,
+                                             CDS_CKPT_MAX_PAGES)
+                              : NULL;
     if (server) {
+        server_set_commitmark(server, mark);
         cds_signal_install();
         char pub[CDS_PUBID_LEN];
         cds_identity_public(id, pub, sizeof pub);
@@ -520,6 +583,7 @@ run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
                 pub, cds_catalog_version(cat), PROG_VERSION);
         code = server_run(server);
     }
+    cds_ckpt_destroy(&ckpt);
     server_destroy(&server);
     http_destroy(&http);
     ingest_destroy(&ingest);
@@ -557,6 +621,65 @@ cmd_run(cli_t *cli)
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
     return rc;
+}
+
+/* accept-restore: the database is behind its commit mark (or the mark is
+ * foreign or damaged); record that the operator accepts it, reset the
+ * mark, and have every agent's next hello compared (commitmark.h). */
+static int
+cmd_accept_restore(cli_t *cli)
+{
+    if (cli->n_args != 0)
+        return fail(EXIT_USAGE, "accept-restore: no arguments expected");
+    store_t *store = NULL;
+    int rc = open_store(cli, &store);
+    if (rc)
+        return rc;
+    commitmark_t *mark = commitmark_new(store_db(store));
+    commitmark_state_t st = COMMITMARK_OK;
+    char msg[1536] = "";              /* the refusal, logged by accept */
+    int64_t event = 0;
+    int code = mark ? commitmark_check(mark, &st, msg, sizeof msg)
+                    : CDS_ENOMEM;
+    bool due = st == COMMITMARK_BEHIND || st == COMMITMARK_FOREIGN
+               || st == COMMITMARK_DAMAGED
+               || cds_config_get_bool(cli->cfg, "command.force");
+    if (code == CDS_OK && due)
+        code = commitmark_accept(mark, st, get(cli, "command.note"),
+                                 (int64_t) cds_now_ms(), &event);
+    if (code != CDS_OK)
+        rc = fail(exit_for(code), "accept-restore: %s: %s", cli->db_path,
+                  cds_strerror(code));
+    else if (!due)
+        printf("nothing to accept: %s matches its commit mark (%s)\n",
+               cli->db_path, commitmark_state_name(st));
+    else
+        printf("accepted restore %lld (%s): the commit mark %s now matches "
+               "the database; the aggregator can start. Agents holding acks "
+               "for updates it lacks are recorded at their next hello: see "
+               "`" PROG " restores`\n", (long long) event,
+               commitmark_state_name(st), commitmark_path(mark));
+    commitmark_destroy(&mark);
+    store_destroy(&store);
+    return rc;
+}
+
+/* restores: the accepted restores and the acked updates found lost. */
+static int
+cmd_restores(cli_t *cli)
+{
+    if (cli->n_args != 0)
+        return fail(EXIT_USAGE, "restores: no arguments expected");
+    store_t *store = NULL;
+    int rc = open_store(cli, &store);
+    if (rc)
+        return rc;
+    commitmark_t *mark = commitmark_new(store_db(store));
+    int code = mark ? commitmark_print(mark, stdout) : CDS_ENOMEM;
+    commitmark_destroy(&mark);
+    store_destroy(&store);
+    return code == CDS_OK ? 0 : fail(exit_for(code), "restores: %s",
+                                     cds_strerror(code));
 }
 
 /* Read-only store for operator commands; exit code on failure. */
@@ -810,6 +933,11 @@ static const struct {
     { "revoke", cmd_revoke, "revoke PUBID|FINGERPRINT" },
     { "agents", cmd_agents, "agents [--json]" },
     { "run", cmd_run, "run" },
+    { "accept-restore", cmd_accept_restore,
+      "accept-restore [--note TEXT] [--force]  (the database is behind its "
+      "commit mark: record it, reset the mark)" },
+    { "restores", cmd_restores,
+      "restores  (accepted restores and the acked updates found lost)" },
     { "verify", cmd_verify, "verify" },
     { "query", cmd_query,
       "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "

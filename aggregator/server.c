@@ -3,6 +3,7 @@
  *  set deliberately and must be visible in one place. */
 #include "server.h"
 #include "auth.h"
+#include "commitmark.h"
 #include "cds_signal.h"
 
 #include "cds_codec.h"
@@ -18,14 +19,21 @@
 #include <string.h>
 #include <zmq.h>
 
-#define HEARTBEAT_IVL_MS 10000         /* ZMTP ping every 10 s */
-#define HEARTBEAT_TIMEOUT_MS 30000     /* peer silent 30 s: drop connection */
-#define HEARTBEAT_TTL_MS 30000         /* what we ask the peer to use */
+#define KEEPALIVE_IDLE_S 30            /* TCP probe after 30 s of silence */
+#define KEEPALIVE_INTVL_S 10           /* then every 10 s */
+#define KEEPALIVE_CNT 3                /* 3 unanswered: connection dead */
+#define TCP_MAXRT_MS 60000             /* unacked data 60 s: dead */
+#define BACKLOG 4096                   /* pending TCP connections (capped
+                                        * by net.core.somaxconn) */
 #define HWM_MESSAGES 10000             /* per-peer queue bound */
 /* A DRAFT option in zmq.h 4.3.4, but built into Debian's libzmq5 (checked
  * at start: setting it fails otherwise, and we refuse to run). */
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+/* A DRAFT context option of 4.3.4, accepted by Debian's libzmq5. */
+#ifndef ZMQ_ZERO_COPY_RECV
+#define ZMQ_ZERO_COPY_RECV 10
 #endif
 
 
@@ -44,6 +52,7 @@ struct server {
     pending_t *pending;                /* group_max slots */
     char endpoint[256];                /* bound endpoint */
     auth_t *auth;                      /* ZAP handler, NULL: no CURVE */
+    commitmark_t *mark;                /* borrowed, NULL: no commit mark */
 };
 
 static int
@@ -77,16 +86,48 @@ socket_setup(void *sock)
      * re-acked; never block exit on them. */
     rc |= setopt_int(sock, ZMQ_LINGER, 0, "linger");
     /* Detect dead TCP connections that never send a FIN (links that drop
-     * for hours), so their pipes and queued acks are released. */
-    rc |= setopt_int(sock, ZMQ_HEARTBEAT_IVL, HEARTBEAT_IVL_MS, "hb_ivl");
-    rc |= setopt_int(sock, ZMQ_HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS,
-                     "hb_timeout");
-    rc |= setopt_int(sock, ZMQ_HEARTBEAT_TTL, HEARTBEAT_TTL_MS, "hb_ttl");
+     * for hours), so their pipes and queued acks are released: by the
+     * kernel's TCP keepalive and user timeout, NOT by ZMTP heartbeats.
+     * libzmq 4.3 keeps the timers of an I/O thread in one multimap and
+     * cancels them by linear search; every ZMTP ping/pong cancels one, so
+     * heartbeats on N connections cost O(N^2) per second. At 10,000
+     * agents that saturated the I/O thread: the accept queue stayed full
+     * and 10-15 % of the agents never completed a handshake
+     * (docs/PERFORMANCE.md, 6-10000). The agents' own pings (5 s) are
+     * still answered with a PONG, which costs no timer here. */
+    rc |= setopt_int(sock, ZMQ_TCP_KEEPALIVE, 1, "tcp_keepalive");
+    rc |= setopt_int(sock, ZMQ_TCP_KEEPALIVE_IDLE, KEEPALIVE_IDLE_S,
+                     "tcp_keepalive_idle");
+    rc |= setopt_int(sock, ZMQ_TCP_KEEPALIVE_INTVL, KEEPALIVE_INTVL_S,
+                     "tcp_keepalive_intvl");
+    rc |= setopt_int(sock, ZMQ_TCP_KEEPALIVE_CNT, KEEPALIVE_CNT,
+                     "tcp_keepalive_cnt");
+    rc |= setopt_int(sock, ZMQ_TCP_MAXRT, TCP_MAXRT_MS, "tcp_maxrt");
+    /* A province reconnecting after a restart opens thousands of TCP
+     * connections at once; with libzmq's default backlog (100) most SYNs
+     * are dropped and the agents back off for up to a minute. */
+    rc |= setopt_int(sock, ZMQ_BACKLOG, BACKLOG, "backlog");
     /* Bounded queues per peer; correctness never depends on them because
      * anything dropped is resent by the agent. */
     rc |= setopt_int(sock, ZMQ_SNDHWM, HWM_MESSAGES, "sndhwm");
     rc |= setopt_int(sock, ZMQ_RCVHWM, HWM_MESSAGES, "rcvhwm");
     return rc == 0 ? 0 : -1;
+}
+
+/* Context options that trim memory per connection; optional: a libzmq
+ * without them costs memory, not correctness. ZERO_COPY_RECV off: each
+ * message is copied out of the connection's 8 KiB receive buffer, which
+ * is then reused in place, instead of the buffer being lent to the
+ * message (and a fresh 18.6 KiB buffer + message-slot table allocated
+ * while it is lent): with many idle agents this saves about 1 page per
+ * connection and the allocation churn; batches (> 8 KiB) were copied
+ * anyway. */
+static void
+ctx_setup(void *ctx)
+{
+    if (zmq_ctx_set(ctx, ZMQ_ZERO_COPY_RECV, 0) != 0)
+        cds_log(CDS_LOG_INFO, "zero_copy_recv_unavailable", "error=%s",
+                cds_logq(zmq_strerror(errno)));
 }
 
 /* CURVE server with our key pair, the ZAP handler and its domain. Never
@@ -136,6 +177,7 @@ server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
     self->ctx = zmq_ctx_new();
     if (!self->pending || !self->ctx)
         goto fail;
+    ctx_setup(self->ctx);
     self->sock = zmq_socket(self->ctx, ZMQ_ROUTER);
     if (!self->sock || socket_setup(self->sock) != 0)
         goto fail;
@@ -185,6 +227,12 @@ server_destroy(server_t **self_p)
     free(self->pending);
     free(self);
     *self_p = NULL;
+}
+
+void
+server_set_commitmark(server_t *self, commitmark_t *mark)
+{
+    self->mark = mark;
 }
 
 const char *
@@ -293,23 +341,42 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
     return 1;
 }
 
-/* End the group's transaction; on failure answer every message "retry". */
-static void
+/* Will the group send an ack of a batch (then it bumps the commit mark)? */
+static bool
+group_acks(const server_t *self, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (self->pending[i].res.reply
+            && self->pending[i].res.kind == CDSYNC__KIND__KIND_BATCH)
+            return true;
+    return false;
+}
+
+/* End the group's transaction; on failure answer every message "retry".
+ * CDS_OK, or CDS_EIO when the commit mark could not be written after the
+ * commit: then no reply of the group may be sent. */
+static int
 end_group(server_t *self, int n, int begin_err, int txerr)
 {
     cds_db_t *db = store_db(self->store);
     if (begin_err != CDS_OK)
-        return;                /* replies already say retry */
+        return CDS_OK;         /* replies already say retry */
+    bool mark = txerr == CDS_OK && self->mark && group_acks(self, n);
+    if (mark)
+        txerr = commitmark_bump(self->mark);
     if (txerr == CDS_OK)
         txerr = cds_db_commit(db);
-    if (txerr == CDS_OK)
-        return;
+    if (txerr == CDS_OK && mark)
+        CDS_FAILPOINT("agg_before_mark");  /* committed, mark not written */
+    if (txerr == CDS_OK)       /* the mark before any ack (commitmark.h) */
+        return mark ? commitmark_sync(self->mark) : CDS_OK;
     cds_db_rollback(db);
     cds_log(CDS_LOG_WARN, "group_rolled_back", "messages=%d reason=%s", n,
             cds_strerror(txerr));
     for (int i = 0; i < n; i++)
         ingest_result_retry(self->ingest, &self->pending[i].res, txerr,
                             cds_now_ms());
+    return CDS_OK;
 }
 
 int
@@ -345,16 +412,19 @@ server_step(server_t *self, long timeout_ms)
     }
     if (n > 0)
         CDS_FAILPOINT("agg_before_commit");  /* nothing may be acked yet */
-    end_group(self, n, begin_err, txerr);
+    int mark_err = end_group(self, n, begin_err, txerr);
     /* "Between commit and ack": a crash here loses only acks; resends
      * are re-acked. Test builds can crash exactly here (tests/fault). */
     if (n > 0)
         CDS_FAILPOINT("agg_after_commit");
     for (int i = 0; i < n; i++) {
-        send_reply(self, &self->pending[i]);
+        if (mark_err == CDS_OK)
+            send_reply(self, &self->pending[i]);
         ingest_result_clear(&self->pending[i].res);
         zmq_msg_close(&self->pending[i].id);
     }
+    if (mark_err != CDS_OK)
+        return -mark_err;
     return got < 0 ? got : 1;
 }
 

@@ -46,6 +46,12 @@ int server_run(server_t *self);
  * wait for ever). 1 if a group ran, 0 on timeout or interrupt, negative
  * cds_err on a socket failure. For tests and server_run. */
 int server_step(server_t *self, long timeout_ms);
+/* From now on, bump mark's counter in every group that sends an ack and
+ * write the mark file after COMMIT, before those acks (commitmark.h); a
+ * failed mark write sends no reply and ends server_run with CDS_EIO.
+ * mark is borrowed (NULL: none, unit tests). */
+struct commitmark;
+void server_set_commitmark(server_t *self, struct commitmark *mark);
 /* Endpoint actually bound (resolves "tcp://127.0.0.1:*"). Borrowed. */
 const char *server_endpoint(const server_t *self);
 

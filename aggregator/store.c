@@ -7,6 +7,7 @@
 #include "cds_log.h"
 #include "store_sql.h"
 #include "health_sql.h"
+#include "commitmark_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_ADMIN,
     HEALTH_SQL_MIGRATION,              /* health.h, `rejects retry` */
     STORE_SQL_MIGRATION_ROTATE,        /* agent.replaced_by (key rotation) */
+    COMMITMARK_SQL_MIGRATION,          /* commit counter (commitmark.h) */
 };
 
 /* Statements prepared once at open; index into store->st[]. */

@@ -4,6 +4,9 @@
  *  seq 1..agent.applied_seq (applied, status 0, or permanently rejected,
  *  status = cds_err code) and agent.applied_head is the chain head at
  *  applied_seq; both change only in the transaction that adds those rows.
+ *  One exception: after `accept-restore`, a range the agent held acks for
+ *  but the restored database lacks is skipped and recorded in restore_loss
+ *  (commitmark.h: commitmark_hello advances applied_seq/head over it).
  *  datavalue holds, per key, the update with the greatest
  *  (hlc, agent_pk, agent_seq) among all applied ones (deletes kept as
  *  tombstones, deleted = 1), so it is a pure function of the set of applied

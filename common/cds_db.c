@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -19,7 +20,30 @@ struct cds_db {
     sqlite3 *db; /* owned connection */
     char *path;  /* as given to cds_db_open */
     int flags;   /* CDS_DB_* */
+    uint64_t busy_since; /* mono ms of the first retry of this wait */
 };
+
+/* Busy handler: retry the lock every 100 us at first, then every 1 ms,
+ * until BUSY_TIMEOUT_MS. SQLite's own sqlite3_busy_timeout sleeps 1, 2, 5,
+ * 10, 15, 20, 25, ... 100 ms between tries, so two writers of one file
+ * (the agent recording acks while `submit` queues rows, 1,000 short
+ * transactions a second) lost 25-100 ms per collision although the lock
+ * was free again after well under 1 ms: that was the latency tail (see
+ * docs/PERFORMANCE.md "Second pass"). Hand-written because SQLite has no
+ * setting for the sleep schedule. */
+static int
+busy_wait(void *arg, int count)
+{
+    cds_db_t *self = arg;
+    uint64_t now = cds_mono_ms();
+    if (count == 0)
+        self->busy_since = now;
+    if (now - self->busy_since >= BUSY_TIMEOUT_MS)
+        return 0;
+    struct timespec ts = {0, count < 50 ? 100000L : 1000000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
 
 int
 cds_db_errcode(int sqlite_rc)
@@ -103,7 +127,7 @@ configure(cds_db_t *self)
     int n = 0;
 
     sqlite3_extended_result_codes(self->db, 1);
-    sqlite3_busy_timeout(self->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(self->db, busy_wait, self);
     if (query_int(self, "SELECT count(*) FROM sqlite_schema", &n) != CDS_OK) {
         int code = cds_db_errcode(sqlite3_errcode(self->db));
         if (code == CDS_ECORRUPT)
@@ -207,6 +231,9 @@ cds_db_open(const char *path, const char *const *migrations, int n_migrations,
     int oflags = (flags & CDS_DB_READONLY)
                      ? SQLITE_OPEN_READONLY
                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* One thread owns a connection (cds_db.h): no per-call mutex, which
+     * was 8 % of the aggregator's instructions per update. */
+    oflags |= SQLITE_OPEN_NOMUTEX;
     cds_db_t *self = calloc(1, sizeof *self);
     int rc = CDS_ENOMEM;
 
@@ -295,12 +322,36 @@ cds_db_prepare(cds_db_t *self, const char *sql)
     return st;
 }
 
+/* Parameter index cache, one per thread: sqlite3_bind_parameter_index
+ * compares the name with every parameter of the statement (strncmp), which
+ * was 12 % of the aggregator's instructions per update (docs/PERFORMANCE.md
+ * "Second pass"). Names are string literals, so (statement, name
+ * pointer) is a good key; a hit is checked against SQLite's own name of
+ * that index, so a slot left by a finalized statement whose address was
+ * reused can never bind the wrong parameter. Hand-written: SQLite has no
+ * such cache. */
+#define PARAM_CACHE_SLOTS 512
+typedef struct {
+    const sqlite3_stmt *st;
+    const char *name;
+    int idx;
+} param_slot_t;
+static __thread param_slot_t param_cache[PARAM_CACHE_SLOTS];
+
 static int
 param_index(sqlite3_stmt *st, const char *name)
 {
+    uintptr_t h = ((uintptr_t) st >> 3) * 0x9E3779B1u ^ ((uintptr_t) name >> 1);
+    param_slot_t *slot = &param_cache[(h ^ (h >> 15)) % PARAM_CACHE_SLOTS];
+    if (slot->st == st && slot->name == name) {
+        const char *known = sqlite3_bind_parameter_name(st, slot->idx);
+        if (known && strcmp(known, name) == 0)
+            return slot->idx;
+    }
     int idx = sqlite3_bind_parameter_index(st, name);
 
     assert(idx > 0 && "no such SQL parameter");
+    *slot = (param_slot_t) {st, name, idx};
     return idx;
 }
 

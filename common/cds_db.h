@@ -1,7 +1,8 @@
 /*  cds_db: the one place SQLite connections are opened and configured.
  *
  *  Every connection gets: journal_mode=WAL, synchronous=FULL ("committed"
- *  survives a power cut), foreign_keys=ON, busy_timeout, and its schema
+ *  survives a power cut), foreign_keys=ON, a busy handler (retries every
+ *  0.1-1 ms for up to 5 s; no mutex: SQLITE_OPEN_NOMUTEX), and its schema
  *  migrated forward with PRAGMA user_version: migrations[i] moves version i
  *  to i+1, each in its own transaction. A database newer than the program
  *  is refused. Writers use BEGIN IMMEDIATE so a busy database is found at

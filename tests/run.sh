@@ -3,12 +3,13 @@
 # scripts (which print TAP "ok"/"not ok" lines). Ends with the line
 # "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 #   TESTS=pattern sh tests/run.sh    run only tests whose name matches
+#   TEST_LOGDIR=dir sh tests/run.sh  keep logs there (two runs at once)
 set -u
 BUILD=${BUILD:-build}
 export BUILD
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
-logdir=$BUILD/test-logs
+logdir=${TEST_LOGDIR:-$BUILD/test-logs}
 rm -rf "$logdir"; mkdir -p "$logdir"
 pass=0; fail=0; skip=0; failed_names=""
 

@@ -149,8 +149,8 @@ catalog = $W/catalog.csv
 org_units = $(printf 'BOU%05d' "$2")
 server = tcp://127.0.0.1:$3
 server_key = $(cat "$W/aggregator.pubid")
-batch_max = 500
-window = 4
+batch_max = 1000
+window = 16
 queue_max = 0
 log_level = info
 ${AGENT_EXTRA:-}
@@ -357,8 +357,27 @@ phase_binary() {
 
 # ===== 6. aggregator with many idle agents ==================================
 all_ready() { local f; for f in "$@"; do grep -q '^ready' "$f" 2>/dev/null || return 1; done; }
+# scale_connect N HB_S PORT: N simulated agents (<= 4,000 per process) say
+# Hello to the aggregator on PORT, then heartbeat every HB_S s; waits until
+# all are answered. Sets SIMS (pids), ANS (answered), TANS (seconds until
+# the last Hello was answered, slowest simulator).
+scale_connect() {
+    local n=$1 p per first=0 files=()
+    p=$(( (n + 3999) / 4000 )); per=$(( (n + p - 1) / p )); SIMS=""
+    rm -f "$W"/sim*.out
+    while [ "$first" -lt "$n" ]; do
+        [ $((first + per)) -gt "$n" ] && per=$((n - first))
+        "$BA" idle-connect "$W/ids" "$first" "$per" "tcp://127.0.0.1:$3" \
+            "$(cat "$W/aggregator.pubid")" "$2" > "$W/sim$first.out" 2>> "$W/sim.log" &
+        SIMS="$SIMS $!"; files+=("$W/sim$first.out"); first=$((first + per))
+    done
+    PIDS="$PIDS $SIMS"
+    wait_for 400 all_ready "${files[@]}" || log "6: not every simulated agent got an answer"
+    ANS=$(cat "${files[@]}" | awk '{ s += $2 } END { print s + 0 }')
+    TANS=$(cat "${files[@]}" | awk '$3 > m { m = $3 } END { print m + 0 }')
+}
 phase_scale() {
-    local nmax n port run=$W/run base rss t0 t1 cpu p per first files sims ans
+    local nmax n port run=$W/run base rss t0 t1 cpu pa s ncyc cyc_s
     nmax=$(sc 10000 50)
     mkdir -p "$W/tmpl-idle/agg" "$W/ids"; agg_conf "$W/tmpl-idle" 1
     log "6: enrolling $nmax idle agents"
@@ -367,32 +386,40 @@ phase_scale() {
         port=$(free_port); instance "$W/tmpl-idle" "$run" "$port"
         start_agg "$run" "$port" || return 1
         sleep 1; base=$(rss_kib "$AGG_PID")
-        p=$(( (n + 3999) / 4000 )); per=$(( (n + p - 1) / p )); first=0; files=(); sims=""
-        rm -f "$W"/sim*.out
-        while [ "$first" -lt "$n" ]; do
-            [ $((first + per)) -gt "$n" ] && per=$((n - first))
-            "$BA" idle-connect "$W/ids" "$first" "$per" "tcp://127.0.0.1:$port" \
-                "$(cat "$W/aggregator.pubid")" "$HB_S" > "$W/sim$first.out" 2>> "$W/sim.log" &
-            sims="$sims $!"; files+=("$W/sim$first.out"); first=$((first + per))
-        done
-        PIDS="$PIDS $sims"
-        wait_for 400 all_ready "${files[@]}" || log "6: not every simulated agent got an answer"
-        ans=$(cat "${files[@]}" | awk '{ s += $2 } END { print s + 0 }')
+        scale_connect "$n" "$HB_S" "$port"
         sleep 2
         t0=$(cpu_ticks "$AGG_PID"); sleep "$HOLD_S"; t1=$(cpu_ticks "$AGG_PID")
         rss=$(rss_kib "$AGG_PID")
         cpu=$(calc "($t1 - $t0) / $(getconf CLK_TCK) / $HOLD_S * 100")
-        row "6-$n-rss" "aggregator RSS, $n idle agents connected ($ans answered, 1 run)" "$rss" KiB
-        local pa; pa=$(ratio "$(calc "$rss - $base")" "$ans")
+        # Every agent connecting at once must be answered (issue 7: before
+        # the fix in aggregator/server.c socket_setup, 10-15 % never were).
+        row "6-$n-ans" "agents answered, all connecting at once (1 run)" "$ANS" agents "= $n" "$( [ "$ANS" = "$n" ] && echo met || echo missed)"
+        row "6-$n-t" "  seconds until the last Hello was answered" "$TANS" s
+        row "6-$n-rss" "aggregator RSS, $n idle agents connected ($ANS answered, 1 run)" "$rss" KiB
+        pa=$(ratio "$(calc "$rss - $base")" "$ANS")
         if [ "$n" = "$nmax" ]; then
-            row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ans" "$pa" KiB/agent "<= 32" "$(verdict "$pa" "<=" 32)"
+            row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ANS" "$pa" KiB/agent "<= 32" "$(verdict "$pa" "<=" 32)"
         else
-            row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ans" "$pa" KiB/agent
+            row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ANS" "$pa" KiB/agent
         fi
         row "6-$n-cpu" "  aggregator CPU, heartbeat every ${HB_S} s per agent" "$cpu" "%"
-        for s in $sims; do stop_pid "$s"; done
+        for s in $SIMS; do stop_pid "$s"; done
         stop_pid "$AGG_PID"
     done
+    # Long-run memory: libzmq's pipe queues grow in 256-message chunks and
+    # keep a spare, so an idle agent's memory rises until ~512 messages
+    # have passed each way (~4 h of 30-s heartbeats). Heartbeats every
+    # 0.1 s for 70 s reach that state in minutes.
+    ncyc=$(sc 300 10); cyc_s=$(sc 70 3)
+    port=$(free_port); instance "$W/tmpl-idle" "$run" "$port"
+    start_agg "$run" "$port" || return 1
+    sleep 1; base=$(rss_kib "$AGG_PID")
+    scale_connect "$ncyc" 0.1 "$port"
+    sleep "$cyc_s"; rss=$(rss_kib "$AGG_PID")
+    pa=$(ratio "$(calc "$rss - $base")" "$ANS")
+    row "6-cyc-per" "memory per agent after ~$(calc "int($cyc_s * 10)") heartbeats each ($ANS agents)" "$pa" KiB/agent
+    for s in $SIMS; do stop_pid "$s"; done
+    stop_pid "$AGG_PID"
     rm -rf "$run" "$W/tmpl-idle" "$W/ids"
 }
 
@@ -492,7 +519,7 @@ AGG_EXTRA=""
 BL=$W/bin/bench_limits; BA=$W/bin/bench_agents; BUILD_BENCH=$W/bin
 command -v mosquitto > /dev/null || { log "mosquitto missing (deploy/deps.sh)"; exit 2; }
 declare -A E2E
-GROUP=64; BATCH=500; LAT_SECS=2; LAT_P99=FAIL; LIM_A=FAIL; LIM_B=FAIL; MQ_TPUT=FAIL
+GROUP=64; BATCH=1000; LAT_SECS=2; LAT_P99=FAIL; LIM_A=FAIL; LIM_B=FAIL; MQ_TPUT=FAIL
 E2E_TOTAL=$(sc 200000 100)
 make_fixtures
 agg_conf "$W" 1

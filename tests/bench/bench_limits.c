@@ -110,11 +110,15 @@ agg_apply_batch(store_t *s, const uint8_t pk[32], const agg_update_t *v,
     if (rc == CDS_OK)
         rc = store_batch_add(s, a.id, v[0].u.seq, v[n - 1].u.seq, now, env,
                              env_len, &batch_id);
+    const char *auth_ou = "";          /* as ingest.c: checked once per
+                                        * org unit change in a batch */
     for (size_t i = 0; rc == CDS_OK && i < n; i++) {
         const agg_update_t *x = &v[i];
-        if (store_orgunit_exists(s, x->u.org_unit) != 1
-            || store_agent_allowed(s, a.id, x->u.org_unit) != 1)
+        if (strcmp(auth_ou, x->u.org_unit) != 0
+            && (store_orgunit_exists(s, x->u.org_unit) != 1
+                || store_agent_allowed(s, a.id, x->u.org_unit) != 1))
             rc = CDS_ERROR;
+        auth_ou = x->u.org_unit;
         if (rc == CDS_OK)
             rc = store_log_add(s, a.id, batch_id, &x->u, x->hash, x->head, 0,
                                NULL, NULL, now);

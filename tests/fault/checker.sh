@@ -70,9 +70,17 @@ report "queued twice with different content (label|seq|hashes)" \
 notin="(a.agent_id IS NULL OR NOT EXISTS
        (SELECT 1 FROM g.update_log u WHERE u.agent_id = a.agent_id AND u.seq = a.seq))"
 inbox="EXISTS (SELECT 1 FROM k.pending p WHERE p.label = a.label AND p.seq = a.seq)"
+# Ranges the aggregator itself recorded as lost after an accepted restore
+# (restore_loss, scenario 10): missing on purpose, counted apart.
+q "ATTACH '$acked' AS k; SELECT 1 FROM k.excused LIMIT 0;" 2>/dev/null \
+    || q "ATTACH '$acked' AS k; CREATE TABLE k.excused(label TEXT, first INTEGER, last INTEGER);"
+excused="EXISTS (SELECT 1 FROM k.excused x WHERE x.label = a.label AND a.seq BETWEEN x.first AND x.last)"
 report "LOST: queued, in neither aggregator history nor outbox (label|seq|ou|indicator|period|value)" \
     "SELECT a.label, a.seq, a.org_unit, a.indicator, a.period, a.value FROM main.m a
-     WHERE $notin AND NOT $inbox" lost
+     WHERE $notin AND NOT $inbox AND NOT $excused" lost
+n_excused=$(q "ATTACH '$agg' AS g; ATTACH '$acked' AS k; SELECT count(*) FROM main.m a
+     WHERE $notin AND NOT $inbox AND $excused;")
+[ "$n_excused" = 0 ] || echo "# checker: EXCUSED: $n_excused row(s) missing in ranges the aggregator recorded as lost (restore_loss)"
 report "UNDELIVERED: queued, still in the outbox at the end (label|seq|ou|indicator|period|value)" \
     "SELECT a.label, a.seq, a.org_unit, a.indicator, a.period, a.value FROM main.m a
      WHERE $notin AND $inbox" undelivered
@@ -120,5 +128,5 @@ done
 
 n_acked=$(q "ATTACH '$acked' AS k; SELECT count(*) FROM k.acked;")
 n_hist=$(q "ATTACH '$agg' AS g; SELECT count(*) FROM g.update_log;")
-echo "# checker: queued $n_acked, history $n_hist, lost $n_lost, undelivered $n_undelivered, duplicated $((n_dup + n_dupq)), phantom $n_phantom, corrupt $n_corrupt, table $((n_lww1 + n_lww2)), cli $n_cli, problems $bad"
+echo "# checker: queued $n_acked, history $n_hist, lost $n_lost, excused $n_excused, undelivered $n_undelivered, duplicated $((n_dup + n_dupq)), phantom $n_phantom, corrupt $n_corrupt, table $((n_lww1 + n_lww2)), cli $n_cli, problems $bad"
 [ "$bad" = 0 ]

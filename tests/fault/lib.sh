@@ -22,7 +22,8 @@ sqlite3 "$T/acked.db" "CREATE TABLE acked(label TEXT, seq INTEGER, hash BLOB,
     org_unit TEXT, indicator TEXT, period TEXT, disagg TEXT, value TEXT,
     deleted INTEGER, hlc INTEGER, UNIQUE (label, seq, hash));
     CREATE TABLE renumbered(label TEXT);
-    CREATE TABLE pending(label TEXT, seq INTEGER, hash BLOB);"
+    CREATE TABLE pending(label TEXT, seq INTEGER, hash BLOB);
+    CREATE TABLE excused(label TEXT, first INTEGER, last INTEGER);"
 : > "$T/cli_acked"
 FAGENTS=""
 

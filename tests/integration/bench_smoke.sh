@@ -16,9 +16,10 @@ not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 # The row ids the table must hold at BENCH_SCALE=0.005 (idle agents: 20, 50).
 ROWS="1a 1b 1c 1c-upd 1d 1d-upd 1d-curve 2-1 2-1/a 2-1/b 2-10 2-10/a 2-10/b
 2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-p50 3-p99 3-p999 3-rate 4
-4-rate 5-rss-send 5-hwm-send 5-bin 5-bin-strip 7 6-20-rss 6-20-per 6-20-cpu
-6-50-rss 6-50-per 6-50-cpu 8-tput 8-p50 8-p99 8-p999 R-tput R-p99"
-echo "1..$(( $(echo $ROWS | wc -w) + 2 ))"
+4-rate 5-rss-send 5-hwm-send 5-bin 5-bin-strip 7 6-20-ans 6-20-t 6-20-rss
+6-20-per 6-20-cpu 6-50-ans 6-50-t 6-50-rss 6-50-per 6-50-cpu 6-cyc-per
+8-tput 8-p50 8-p99 8-p999 R-tput R-p99"
+echo "1..$(( $(echo $ROWS | wc -w) + 4 ))"
 
 BUILD=$BUILD BENCH_SCALE=0.005 BENCH_REPS=1 BENCH_IDLE_S=1 BENCH_HOLD_S=1 \
     BENCH_LAT_S=2 BENCH_OUT=$OUT/table timeout 600 \
@@ -40,5 +41,14 @@ for id in $ROWS; do
     *) if grep -q "^$id " "$OUT/stdout"; then ok "row $id: $v"
        else not_ok "row $id printed in the table"; fi ;;
     esac
+done
+# Every simulated agent connecting at once is answered (issue 7; the
+# 10,000-agent form of this check is `make bench`, row 6-10000-ans).
+for k in 20 50; do
+    if grep -q "^6-$k-ans .* met\$" "$OUT/stdout"; then
+        ok "all $k simulated agents answered"
+    else
+        not_ok "all $k simulated agents answered"
+    fi
 done
 exit $failed

@@ -92,6 +92,10 @@ lag_age() { agent lag status --json 2>/dev/null | jq '.queue.oldest_pending_age_
 check "backlog builds while the aggregator is down" wait_for 10 sh -c "[ \$(\"$AGENT\" -c \"$T/lag/agent.ini\" status --json | jq .queue.oldest_pending_age_ms) -gt 2000 ]"
 agent lag status > /dev/null 2>&1
 expect_eq "agent status exits 1 with a backlog (daemon running)" "$?" 1
+lag_json=$(agent lag status --json 2>/dev/null)
+expect_eq "status --json carries the same verdict" \
+    "$(printf '%s' "$lag_json" | jq -r '"\(.health.code) \(.health.state)"')" "1 WARNING"
+check "... with its reason" sh -c "printf '%s' '$lag_json' | jq -r .health.why | grep -q backlog"
 acc_before=$(sqlite3 "$db" "SELECT sum(accepted_total) FROM agent_health")
 agg_start agg
 check "an agent delivering an old backlog is LAGGING" wait_for 15 state_is lag LAGGING

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cds_err.h"
 #include "cds_log.h"
@@ -407,6 +408,42 @@ test_conn_state(void **state)
     assert_int_equal(m.last_error_at_ms, 10);
 }
 
+static long
+wal_pages(const fx_t *fx)
+{
+    char wal[160];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", fx->path);
+    return stat(wal, &sb) == 0 ? (long)(sb.st_size / 4096) : 0;
+}
+
+/* Beside a daemon, submit/import leave checkpoints to the daemon's helper:
+ * their WAL grows past SQLite's 1,000-page auto-checkpoint (up to
+ * CDS_CKPT_MAX_PAGES). The daemon side starts its helper once. */
+static void
+test_checkpoints(void **state)
+{
+    fx_t *fx = *state;
+    char comment[1001], err[256];
+    memset(comment, 'x', 1000);
+    comment[1000] = '\0';
+    outbox_defer_checkpoints(fx->ob);
+    cds_update_t u[8];
+    int i = 0;
+    for (; i < 700 && wal_pages(fx) < 1200; i++) {
+        make_updates(u, 8);
+        for (int k = 0; k < 8; k++)
+            u[k].comment = comment;
+        assert_int_equal(outbox_push(fx->ob, u, NULL, 8, 0, err, sizeof err),
+                         CDS_OK);
+    }
+    assert_true(wal_pages(fx) >= 1200);  /* no checkpoint at 1,000 */
+    assert_int_equal(outbox_checkpoint_in_background(fx->ob), CDS_OK);
+    assert_int_equal(outbox_checkpoint_in_background(fx->ob), CDS_OK);
+    push_n(fx->ob, 1);                 /* wakes the helper; still works */
+    assert_int_equal(outbox_depth(fx->ob), 8 * i + 1);
+}
+
 int
 main(void)
 {
@@ -426,6 +463,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_read_bounds_and_stats, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

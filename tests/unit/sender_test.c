@@ -412,6 +412,121 @@ test_heartbeats(void **state)
     cds_identity_destroy(&agg);
 }
 
+/* Next message must be a batch of one row: its seq. */
+static uint64_t
+next_batch(void *router, const cds_identity_t *agg, uint8_t *id,
+           size_t *idlen)
+{
+    int e = 0;
+    Cdsync__Envelope *env = next_msg(router, agg, 5000, id, idlen);
+    assert_non_null(env);
+    assert_int_equal(env->kind, CDSYNC__KIND__KIND_BATCH);
+    Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
+                                      env->body.data, env->body.len, &e);
+    assert_non_null(b);
+    assert_int_equal(b->first_seq, b->last_seq);
+    uint64_t seq = b->first_seq;
+    cds_msg_free(b);
+    cds_msg_free(env);
+    return seq;
+}
+
+static void
+ack_one(void *router, const cds_identity_t *agg, const uint8_t *pk,
+        const uint8_t *id, size_t idlen, uint64_t seq)
+{
+    Cdsync__Ack a = CDSYNC__ACK__INIT;
+    a.version = CDS_PROTOCOL_VERSION;
+    a.status = CDSYNC__ACK_STATUS__ACK_OK;
+    a.agent.data = (uint8_t *)pk;
+    a.agent.len = CDS_PK_BYTES;
+    a.acked_seq = a.batch_first = a.batch_last = seq;
+    reply(router, agg, pk, id, idlen, CDSYNC__KIND__KIND_ACK, &a.base);
+}
+
+/* The window in use starts at ~2,000 updates (2 batches of batch_max
+ * 1000), grows by one per quick ack up to `window`, and halves per ack
+ * slower than ack_timeout_ms / 4. Batches hold one row (batch_bytes 1). */
+static void
+test_window_adapts(void **state)
+{
+    fx_t *fx = *state;
+    char keypath[128], aggpath[128], pub[CDS_PUBID_LEN], err[256];
+    char ep[160];
+    int e = 0;
+    uint8_t id[256];
+    size_t idlen = 0;
+    snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
+    snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
+    snprintf(ep, sizeof ep, "ipc://%s/agg.sock", fx->dir);
+    assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
+    assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
+    cds_identity_t *me = cds_identity_load(keypath, &e, err, sizeof err);
+    cds_identity_t *agg = cds_identity_load(aggpath, &e, err, sizeof err);
+    assert_non_null(me);
+    assert_non_null(agg);
+    const uint8_t *pk = cds_identity_sign_pk(me);
+    cds_identity_public(agg, pub, sizeof pub);
+    push_rows(fx->ob, 20, 10);
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one,
+                                    sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY,
+                                    cds_identity_curve_sk(agg), 32), 0);
+    assert_int_equal(zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero),
+                     0);
+    assert_int_equal(zmq_bind(router, ep), 0);
+    sender_config_t cfg = {
+        .state_dir = fx->dir, .server = ep, .server_key = pub,
+        .catalog_version = "v", .batch_max = 1000, .batch_bytes = 1,
+        .window = 4, .ack_timeout_ms = 4000, .backoff_min_ms = 10,
+        .backoff_max_ms = 50,
+    };
+    run_arg_t arg = { .s = sender_new(&cfg, me, fx->ob, err, sizeof err) };
+    assert_non_null(arg.s);
+    cds_signal_install();
+    cds_signal_reset();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_thread, &arg), 0);
+    Cdsync__Envelope *env = next_msg(router, agg, 5000, id, &idlen);
+    assert_non_null(env);
+    assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
+    cds_msg_free(env);
+    answer_hello(router, agg, pk, id, idlen);
+    /* Starts with 2 in flight (a fixed window would send 4 at once). */
+    assert_int_equal(next_batch(router, agg, id, &idlen), 1);
+    assert_int_equal(next_batch(router, agg, id, &idlen), 2);
+    assert_null(next_msg(router, agg, 300, id, &idlen));
+    /* Quick acks: 3, then 4 (the most) in flight. */
+    ack_one(router, agg, pk, id, idlen, 1);
+    assert_int_equal(next_batch(router, agg, id, &idlen), 3);
+    assert_int_equal(next_batch(router, agg, id, &idlen), 4);
+    ack_one(router, agg, pk, id, idlen, 2);
+    assert_int_equal(next_batch(router, agg, id, &idlen), 5);
+    assert_int_equal(next_batch(router, agg, id, &idlen), 6);
+    ack_one(router, agg, pk, id, idlen, 3);
+    assert_int_equal(next_batch(router, agg, id, &idlen), 7);
+    /* Slow acks (> 1 s = ack_timeout / 4): 4 -> 2 -> 1 in flight, so
+     * after acking 4, 5, 6 and 7 only one more batch leaves. */
+    usleep(1100 * 1000);
+    for (uint64_t seq = 4; seq <= 7; seq++)
+        ack_one(router, agg, pk, id, idlen, seq);
+    assert_int_equal(next_batch(router, agg, id, &idlen), 8);
+    assert_null(next_msg(router, agg, 1000, id, &idlen));
+
+    cds_signal_request_stop();
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(arg.rc, CDS_OK);
+    sender_destroy(&arg.s);
+    cds_signal_reset();
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    cds_identity_destroy(&me);
+    cds_identity_destroy(&agg);
+}
+
 int
 main(void)
 {
@@ -425,6 +540,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_run_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_adapts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,353 @@
+/*  commitmark_test: the mark file (round trip, mode 0600, absent, a torn
+ *  slot falls back to the other, both damaged), the startup comparison in
+ *  each state (created, adopted, ok, repaired, behind after a rollback of
+ *  the database file, foreign, damaged), bump + sync, accept-restore (event
+ *  recorded, mark reset, state ok again), the hello after a restore (loss
+ *  recorded once, chain continued; nothing without a pending restore) and
+ *  the listing. Every public function of commitmark.h is called. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cds_err.h"
+#include "cds_log.h"
+#include "cds_util.h"
+#include "commitmark.h"
+#include "store.h"
+
+typedef struct {
+    char dir[64];
+    char path[128];                    /* aggregator.db */
+    char mark[160];                    /* its sidecar */
+    store_t *store;
+    commitmark_t *cm;
+    int64_t agent_id;
+} fx_t;
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static void
+fx_open(fx_t *fx)
+{
+    int err = CDS_OK;
+    fx->store = store_open(fx->path, 0, &err);
+    assert_non_null(fx->store);
+    fx->cm = commitmark_new(store_db(fx->store));
+    assert_non_null(fx->cm);
+}
+
+static void
+fx_close(fx_t *fx)
+{
+    commitmark_destroy(&fx->cm);
+    assert_null(fx->cm);
+    store_destroy(&fx->store);
+}
+
+static int
+setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    strcpy(fx->dir, "/tmp/cds-cmark.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof fx->path, "%s/aggregator.db", fx->dir);
+    snprintf(fx->mark, sizeof fx->mark, "%s.commitmark", fx->path);
+    fx_open(fx);
+    uint8_t pk[32], curve[32];
+    memset(pk, 7, sizeof pk);
+    memset(curve, 8, sizeof curve);
+    const char *units[] = { "OU1" };
+    assert_int_equal(store_agent_enroll(fx->store, pk, curve, "a1", units, 1,
+                                        1000, &fx->agent_id), CDS_OK);
+    *state = fx;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fx_t *fx = *state;
+    fx_close(fx);
+    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+/* Check the mark and return the state found. */
+static commitmark_state_t
+check(fx_t *fx, char *msg, size_t len)
+{
+    commitmark_state_t st = COMMITMARK_DAMAGED;
+    assert_int_equal(commitmark_check(fx->cm, &st, msg, len), CDS_OK);
+    return st;
+}
+
+/* One group commit that acks: bump in a transaction, commit, sync. */
+static void
+group(fx_t *fx)
+{
+    cds_db_t *db = store_db(fx->store);
+    assert_int_equal(cds_db_begin(db), CDS_OK);
+    assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
+    assert_int_equal(cds_db_commit(db), CDS_OK);
+    assert_int_equal(commitmark_sync(fx->cm), CDS_OK);
+}
+
+static uint64_t
+mark_counter(fx_t *fx)
+{
+    commitmark_record_t r;
+    assert_int_equal(commitmark_file_read(fx->mark, &r), CDS_OK);
+    return r.counter;
+}
+
+static void
+test_file_round_trip(void **state)
+{
+    fx_t *fx = *state;
+    char p[200];
+    snprintf(p, sizeof p, "%s/x.commitmark", fx->dir);
+    commitmark_record_t w = { .counter = 41 }, r;
+    memset(w.db_id, 0xab, sizeof w.db_id);
+    assert_int_equal(commitmark_file_read(p, &r), CDS_ENOTFOUND);
+    assert_int_equal(commitmark_file_write(p, &w), CDS_OK);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(commitmark_file_read(p, &r), CDS_OK);
+    assert_int_equal(r.counter, 41);
+    assert_memory_equal(r.db_id, w.db_id, sizeof w.db_id);
+    w.counter = 42;                    /* the other slot */
+    assert_int_equal(commitmark_file_write(p, &w), CDS_OK);
+    assert_int_equal(commitmark_file_read(p, &r), CDS_OK);
+    assert_int_equal(r.counter, 42);
+    /* A torn write of slot 0 (counter 42): slot 1 (41) is the mark. */
+    int fd = open(p, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "torn", 4, 20), 4);
+    assert_int_equal(commitmark_file_read(p, &r), CDS_OK);
+    assert_int_equal(r.counter, 41);
+    assert_int_equal(pwrite(fd, "torn", 4, 512 + 30), 4);
+    close(fd);
+    assert_int_equal(commitmark_file_read(p, &r), CDS_ECORRUPT);
+}
+
+static void
+test_created_ok_bump(void **state)
+{
+    fx_t *fx = *state;
+    char msg[1536];
+    assert_string_equal(commitmark_path(fx->cm), fx->mark);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_CREATED);
+    assert_int_equal(mark_counter(fx), 0);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
+    assert_string_equal(msg, "");
+    assert_int_equal(commitmark_sync(fx->cm), CDS_OK);  /* nothing bumped */
+    group(fx);
+    group(fx);
+    commitmark_record_t d, m;
+    assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
+    assert_int_equal(d.counter, 2);
+    assert_int_equal(mark_counter(fx), 2);
+    assert_int_equal(commitmark_file_read(fx->mark, &m), CDS_OK);
+    assert_memory_equal(m.db_id, d.db_id, COMMITMARK_ID_BYTES);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
+    /* A bump that rolls back leaves the database and the mark alone. */
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
+    assert_int_equal(cds_db_rollback(store_db(fx->store)), CDS_OK);
+    assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
+    assert_int_equal(d.counter, 2);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
+}
+
+static void
+test_repaired(void **state)
+{
+    fx_t *fx = *state;
+    char msg[1536];
+    check(fx, msg, sizeof msg);
+    group(fx);
+    /* Crash between COMMIT and the mark write: database 2, mark 1. */
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(mark_counter(fx), 1);
+    fx_close(fx);
+    fx_open(fx);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_REPAIRED);
+    assert_non_null(strstr(msg, "counter 2 ahead of the mark 1"));
+    assert_int_equal(mark_counter(fx), 2);
+}
+
+/* Copy file from to to (the "backup"). */
+static void
+copy_file(const char *from, const char *to)
+{
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(cds_read_file(from, 1 << 24, &data, &len), 0);
+    FILE *f = fopen(to, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    free(data);
+}
+
+static void
+test_behind_accept_and_hello(void **state)
+{
+    fx_t *fx = *state;
+    char msg[1536], backup[200];
+    check(fx, msg, sizeof msg);
+    group(fx);
+    /* Last night's backup, at counter 1 (closed: WAL checkpointed). */
+    fx_close(fx);
+    snprintf(backup, sizeof backup, "%s/backup.db", fx->dir);
+    copy_file(fx->path, backup);
+    fx_open(fx);
+    group(fx);
+    group(fx);
+    /* The agent's seqs 1..5 were applied and acked after the backup. */
+    uint8_t head[32];
+    memset(head, 0x5a, sizeof head);
+    assert_int_equal(store_agent_advance(fx->store, fx->agent_id, 5, head),
+                     CDS_OK);
+    fx_close(fx);
+    copy_file(backup, fx->path);
+    fx_open(fx);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_BEHIND);
+    assert_non_null(strstr(msg, "counter 1 is behind the commit mark 3"));
+    assert_non_null(strstr(msg, fx->path));
+    assert_non_null(strstr(msg, "accept-restore"));
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_BEHIND);
+    store_agent_t a;
+    memset(&a, 0, sizeof a);
+    uint8_t pk[32];
+    memset(pk, 7, sizeof pk);
+    assert_int_equal(store_agent_find(fx->store, pk, &a), CDS_OK);
+    assert_int_equal(a.applied_seq, 0);
+    uint64_t lf = 9, ll = 9;
+    /* No restore accepted yet: the agent stays where it is (logged). */
+    assert_int_equal(commitmark_hello(fx->cm, &a, 5, head, 32, 2000, &lf,
+                                      &ll), CDS_OK);
+    assert_int_equal(lf, 0);
+    assert_int_equal(a.applied_seq, 0);
+    int64_t ev = 0;
+    assert_int_equal(commitmark_accept(fx->cm, COMMITMARK_BEHIND, "test",
+                                       3000, &ev), CDS_OK);
+    assert_int_equal(ev, 1);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
+    assert_int_equal(mark_counter(fx), 1);
+    assert_int_equal(commitmark_hello(fx->cm, &a, 5, head, 32, 4000, &lf,
+                                      &ll), CDS_OK);
+    assert_int_equal(lf, 1);
+    assert_int_equal(ll, 5);
+    assert_int_equal(a.applied_seq, 5);
+    store_agent_t again;
+    assert_int_equal(store_agent_find(fx->store, pk, &again), CDS_OK);
+    assert_int_equal(again.applied_seq, 5);
+    assert_memory_equal(again.applied_head, head, 32);
+    /* Once only: a second hello ahead records nothing more. */
+    assert_int_equal(commitmark_hello(fx->cm, &a, 9, head, 32, 5000, &lf,
+                                      &ll), CDS_OK);
+    assert_int_equal(lf, 0);
+    assert_int_equal(a.applied_seq, 5);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    assert_int_equal(commitmark_print(fx->cm, f), CDS_OK);
+    fclose(f);
+    assert_non_null(strstr(out, "restore 1 at "));
+    assert_non_null(strstr(out, "reason=behind database_counter=1 "
+                                "mark_counter=3"));
+    assert_non_null(strstr(out, "note=\"test\""));
+    assert_non_null(strstr(out, "lost restore=1 agent="));
+    assert_non_null(strstr(out, "label=\"a1\" seq=1..5"));
+    free(out);
+}
+
+static void
+test_foreign_and_damaged(void **state)
+{
+    fx_t *fx = *state;
+    char msg[1536];
+    check(fx, msg, sizeof msg);
+    commitmark_record_t other = { .counter = 0 };
+    memset(other.db_id, 0x11, sizeof other.db_id);
+    unlink(fx->mark);
+    assert_int_equal(commitmark_file_write(fx->mark, &other), CDS_OK);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_FOREIGN);
+    assert_non_null(strstr(msg, "another database"));
+    FILE *f = fopen(fx->mark, "w");
+    assert_non_null(f);
+    fputs("garbage", f);
+    fclose(f);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_DAMAGED);
+    assert_non_null(strstr(msg, "damaged"));
+    int64_t ev = 0;
+    assert_int_equal(commitmark_accept(fx->cm, COMMITMARK_DAMAGED, NULL, 1,
+                                       &ev), CDS_OK);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
+}
+
+static void
+test_adopted(void **state)
+{
+    fx_t *fx = *state;
+    char msg[1536];
+    int64_t batch = 0;
+    const uint8_t env[] = "signed envelope";
+    /* A database from before the upgrade: it stored a batch, no mark. */
+    assert_int_equal(store_batch_add(fx->store, fx->agent_id, 1, 1, 1000,
+                                     env, sizeof env, &batch), CDS_OK);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_ADOPTED);
+    assert_non_null(strstr(msg, "had no commit mark"));
+    assert_int_equal(mark_counter(fx), 0);
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
+}
+
+static void
+test_state_names(void **state)
+{
+    (void) state;
+    assert_string_equal(commitmark_state_name(COMMITMARK_OK), "ok");
+    assert_string_equal(commitmark_state_name(COMMITMARK_BEHIND), "behind");
+    assert_string_equal(commitmark_state_name(COMMITMARK_DAMAGED), "damaged");
+    assert_string_equal(commitmark_state_name(COMMITMARK_ADOPTED), "adopted");
+    assert_string_equal(commitmark_state_name((commitmark_state_t) 99),
+                        "unknown");
+}
+
+int
+main(void)
+{
+    cds_log_init("commitmark_test", CDS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_created_ok_bump, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repaired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_behind_accept_and_hello, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_and_damaged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_adopted, setup, teardown),
+        cmocka_unit_test(test_state_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
