@@ -17,6 +17,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "testdir.h"
 #include "auth.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -38,12 +39,6 @@ typedef struct {
     auth_t *auth;
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static cds_identity_t *
 new_identity(fx_t *fx, const char *name)
@@ -96,7 +91,7 @@ teardown(void **state)
     cds_identity_destroy(&fx->srv);
     cds_identity_destroy(&fx->agent);
     cds_identity_destroy(&fx->stranger);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testdir.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_util.h"
@@ -34,12 +35,6 @@ typedef struct {
     int64_t agent_id;
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static void
 fx_open(fx_t *fx)
@@ -83,7 +78,7 @@ teardown(void **state)
 {
     fx_t *fx = *state;
     fx_close(fx);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdir.h"
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_log.h"
@@ -27,12 +28,6 @@ typedef struct {
     char fpr[CDS_FPR_LEN];
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static int
 setup(void **state)
@@ -65,7 +60,7 @@ teardown(void **state)
 {
     fx_t *fx = *state;
     store_destroy(&fx->store);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

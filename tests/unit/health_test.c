@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testdir.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_orgunit.h"
@@ -34,12 +35,6 @@ typedef struct {
     int64_t ids[4];
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static void
 enroll(fx_t *fx, int i, const char *label, const char *unit)
@@ -92,7 +87,7 @@ teardown(void **state)
     assert_null(fx->h);
     health_destroy(&fx->h);            /* safe on NULL */
     store_destroy(&fx->store);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "testdir.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "http.h"
@@ -32,12 +33,6 @@ typedef struct {
     int cleaned;                       /* cleanup hook calls */
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 /* One request over a fresh connection; the whole response into buf. */
 static int
@@ -143,7 +138,7 @@ teardown(void **state)
 {
     fx_t *fx = *state;
     http_destroy(&fx->http);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdir.h"
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -30,12 +31,6 @@ typedef struct {
     size_t errs_len;
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
 
 static void
 write_file(const char *path, const char *text)
@@ -79,7 +74,7 @@ teardown(void **state)
     outbox_destroy(&fx->ob);
     cds_catalog_destroy(&fx->cat);
     free(fx->errs);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdir.h"
 #include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -38,12 +39,6 @@ typedef struct {
     uint64_t seq;                      /* agent-side last seq */
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static void
 write_file(const char *dir, const char *name, const char *text, char *path)
@@ -117,7 +112,7 @@ teardown(void **state)
     cds_identity_destroy(&fx->agg);
     cds_identity_destroy(&fx->agent);
     cds_identity_destroy(&fx->other);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

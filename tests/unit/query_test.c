@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdir.h"
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -30,12 +31,6 @@ typedef struct {
 
 static const uint8_t PK[CDS_PK_BYTES] = { 0x42 };
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static void
 write_file(const char *dir, const char *name, const char *text, char *path)
@@ -113,7 +108,7 @@ teardown(void **state)
     fx_t *fx = *state;
     store_destroy(&fx->store);
     cds_catalog_destroy(&fx->catalog);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

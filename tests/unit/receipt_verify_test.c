@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdir.h"
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "outbox.h"
@@ -26,12 +27,6 @@ typedef struct {
     uint8_t head[CDS_HASH_BYTES];
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static cds_identity_t *
 new_identity(fx_t *fx, const char *name)
@@ -66,7 +61,7 @@ teardown(void **state)
     cds_identity_destroy(&fx->agg);
     cds_identity_destroy(&fx->agent);
     cds_identity_destroy(&fx->other);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testdir.h"
 #include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -40,12 +41,6 @@ typedef struct {
     char fpr[CDS_FPR_LEN];
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static void
 write_file(const char *dir, const char *name, const char *text, char *path,
@@ -117,7 +112,7 @@ teardown(void **state)
     cds_catalog_destroy(&fx->new_cat);
     cds_identity_destroy(&fx->me);
     cds_identity_destroy(&fx->agent);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }

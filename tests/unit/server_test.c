@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "testdir.h"
 #include "cds_signal.h"
 #include "cds_catalog.h"
 #include "cds_codec.h"
@@ -39,12 +40,6 @@ typedef struct {
     uint8_t head[CDS_HASH_BYTES];
 } fx_t;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void) sb, (void) flag, (void) ftw;
-    return remove(p);
-}
 
 static void
 write_file(const char *dir, const char *name, const char *text, char *path)
@@ -131,7 +126,7 @@ teardown(void **state)
     cds_catalog_destroy(&fx->catalog);
     cds_identity_destroy(&fx->agg);
     cds_identity_destroy(&fx->agent);
-    nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    testdir_remove(fx->dir);
     free(fx);
     return 0;
 }
