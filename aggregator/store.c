@@ -19,6 +19,7 @@ static const char *const migrations[] = {
     HEALTH_SQL_MIGRATION,              /* health.h, `rejects retry` */
     STORE_SQL_MIGRATION_ROTATE,        /* agent.replaced_by (key rotation) */
     COMMITMARK_SQL_MIGRATION,          /* commit counter (commitmark.h) */
+    STORE_SQL_MIGRATION_NO_PERIOD_INDEX, /* unused index (issue 7) */
 };
 
 /* Statements prepared once at open; index into store->st[]. */

@@ -85,6 +85,14 @@
     " hash BLOB NOT NULL UNIQUE, created_at_ms INTEGER NOT NULL,"            \
     " revoked_at_ms INTEGER, last_used_ms INTEGER);"
 
+/* Version 5 -> 6 (issue 7): no query uses datavalue_period (EXPLAIN
+ * QUERY PLAN: every datavalue read goes by the primary key, and the
+ * "(:start IS NULL OR period_start >= :start)" filters cannot use it), yet
+ * every merge wrote it: dropped. (datavalue WITHOUT ROWID was measured
+ * too and is slower: whole rows inserted in key order dirty more pages.) */
+#define STORE_SQL_MIGRATION_NO_PERIOD_INDEX                                  \
+    "DROP INDEX datavalue_period;"
+
 /* ---- org units ---------------------------------------------------------- */
 #define STORE_SQL_ORGUNIT_UPSERT                                             \
     "INSERT INTO orgunit(code, name, parent, valid_from, valid_to)"          \

@@ -17,6 +17,9 @@
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "store.h"
+#include "store_sql.h"
+#include "health_sql.h"
+#include "commitmark_sql.h"
 
 typedef struct {
     char dir[64];
@@ -338,6 +341,78 @@ test_reject_and_savepoint(void **state)
                      CDS_EBADSIG);
 }
 
+/* ---- migration 6: datavalue_period dropped -------------------------------- */
+
+/* A database at user_version 5 (the schema before issue 7) with values in
+ * datavalue (NULLs, a deletion, a blob key) migrates on store_open: every
+ * column of every row survives, the unused period index is gone (and only
+ * it), and merges still apply last-writer-wins on the migrated rows. */
+static void
+test_migrate_drop_period_index(void **state)
+{
+    fx_t *fx = *state;
+    static const char *const v5[] = {
+        STORE_SQL_MIGRATION_1, STORE_SQL_MIGRATION_ADMIN,
+        HEALTH_SQL_MIGRATION, STORE_SQL_MIGRATION_ROTATE,
+        COMMITMARK_SQL_MIGRATION,
+    };
+    char path[160];
+    snprintf(path, sizeof path, "%s/v5.db", fx->dir);
+    int err = 0;
+    cds_db_t *old = cds_db_open(path, v5, 5, 0, &err);
+    assert_non_null(old);
+    assert_int_equal(cds_db_exec(old,
+        "INSERT INTO datavalue VALUES"
+        " ('C1', 'CDS01', '202301', 'default', '10', 10.0, 0, 'c', 'officer',"
+        "  0, 100, x'01aa', 1, 1, 19358, 19388, 1000),"
+        " ('C1', 'CDS01', '202302', 'f', '', NULL, 1, NULL, NULL,"
+        "  1, 200, x'02', 2, 7, 19389, 19416, 2000),"
+        " ('C2', 'CDS02', '2023', 'default', '3.5', 3.5, 0, NULL, 'x',"
+        "  0, 300, x'01aa', 1, 9, 19358, 19722, 3000);"), CDS_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(cds_db_handle(old),
+        "SELECT count(*) FROM sqlite_master WHERE name = 'datavalue_period'",
+        -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 1);  /* the v5 schema has it */
+    sqlite3_finalize(q);
+    cds_db_close(&old);
+
+    store_t *st = store_open(path, 0, &err);
+    assert_non_null(st);
+    store_destroy(&fx->store);
+    fx->store = st;
+    char *d = dump(fx);
+    assert_string_equal(d,
+        "C1|CDS01|202301|default|10|10.0|0|c|officer|0|100|01AA|1|1|19358|19388|\n"
+        "C1|CDS01|202302|f||NULL|1|NULL|NULL|1|200|02|2|7|19389|19416|\n"
+        "C2|CDS02|2023|default|3.5|3.5|0|NULL|x|0|300|01AA|1|9|19358|19722|\n");
+    free(d);
+    assert_int_equal(count(fx, "PRAGMA user_version"), 6);
+    assert_int_equal(count(fx, "SELECT sum(updated_at_ms) FROM datavalue"),
+                     6000);
+    assert_int_equal(count(fx, "SELECT count(*) FROM sqlite_master WHERE"
+                               " name = 'datavalue_period'"), 0);
+    assert_int_equal(count(fx, "SELECT count(*) FROM sqlite_master WHERE"
+                               " tbl_name = 'datavalue'"), 2); /* + PK */
+    assert_int_equal(count(fx, "SELECT count(*) FROM sqlite_master WHERE"
+                               " name = 'update_log_key'"), 1);
+    /* The primary key still drives the upsert: an older update loses, a
+     * newer one replaces the migrated row. */
+    change_t c[2] = {
+        change(PK_A, 2, "C1", "5", false, 50),
+        change(PK_B, 3, "C1", "70", false, 400),
+    };
+    int order[2] = { 0, 1 };
+    apply_all(fx, c, order, 1);
+    assert_int_equal(count(fx, "SELECT value FROM datavalue WHERE"
+                               " org_unit = 'C1' AND period = '202301'"), 10);
+    apply_all(fx, c, order + 1, 1);
+    assert_int_equal(count(fx, "SELECT value FROM datavalue WHERE"
+                               " org_unit = 'C1' AND period = '202301'"), 70);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 3);
+}
+
 int
 main(void)
 {
@@ -351,6 +426,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reject_and_savepoint, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_drop_period_index,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
