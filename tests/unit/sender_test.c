@@ -319,6 +319,78 @@ answer_hello(void *router, const cds_identity_t *agg, const uint8_t *pk,
           &a.base);
 }
 
+/* A fake aggregator on ipc:// (CURVE ROUTER with its own identity) and a
+ * sender thread connected to it, past the Hello exchange. */
+typedef struct {
+    cds_identity_t *me, *agg;          /* agent and aggregator identities */
+    const uint8_t *pk;                 /* the agent's signing key */
+    void *ctx, *router;
+    uint8_t id[256];                   /* the agent's routing id */
+    size_t idlen;
+    run_arg_t arg;                     /* the running sender */
+    pthread_t t;
+} fake_t;
+
+/* Start the fake aggregator and a sender with cfg (state_dir, server and
+ * server_key are filled in here), and answer its Hello. */
+static void
+fake_start(fake_t *f, fx_t *fx, sender_config_t cfg)
+{
+    char keypath[128], aggpath[128], pub[CDS_PUBID_LEN], err[256];
+    char ep[160];
+    int e = 0, one = 1, zero = 0;
+    memset(f, 0, sizeof *f);
+    snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
+    snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
+    snprintf(ep, sizeof ep, "ipc://%s/agg.sock", fx->dir);
+    assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
+    assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
+    f->me = cds_identity_load(keypath, &e, err, sizeof err);
+    f->agg = cds_identity_load(aggpath, &e, err, sizeof err);
+    assert_non_null(f->me);
+    assert_non_null(f->agg);
+    f->pk = cds_identity_sign_pk(f->me);
+    cds_identity_public(f->agg, pub, sizeof pub);
+    f->ctx = zmq_ctx_new();
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    assert_int_equal(zmq_setsockopt(f->router, ZMQ_CURVE_SERVER, &one,
+                                    sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(f->router, ZMQ_CURVE_SECRETKEY,
+                                    cds_identity_curve_sk(f->agg), 32), 0);
+    assert_int_equal(zmq_setsockopt(f->router, ZMQ_LINGER, &zero,
+                                    sizeof zero), 0);
+    assert_int_equal(zmq_bind(f->router, ep), 0);
+    cfg.state_dir = fx->dir;
+    cfg.server = ep;
+    cfg.server_key = pub;
+    f->arg.s = sender_new(&cfg, f->me, fx->ob, err, sizeof err);
+    assert_non_null(f->arg.s);
+    cds_signal_install();
+    cds_signal_reset();
+    assert_int_equal(pthread_create(&f->t, NULL, run_thread, &f->arg), 0);
+    Cdsync__Envelope *env = next_msg(f->router, f->agg, 5000, f->id,
+                                     &f->idlen);
+    assert_non_null(env);
+    assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
+    cds_msg_free(env);
+    answer_hello(f->router, f->agg, f->pk, f->id, f->idlen);
+}
+
+/* Stop the sender (it must return CDS_OK) and free everything. */
+static void
+fake_stop(fake_t *f)
+{
+    cds_signal_request_stop();
+    assert_int_equal(pthread_join(f->t, NULL), 0);
+    assert_int_equal(f->arg.rc, CDS_OK);
+    sender_destroy(&f->arg.s);
+    cds_signal_reset();
+    zmq_close(f->router);
+    zmq_ctx_term(f->ctx);
+    cds_identity_destroy(&f->me);
+    cds_identity_destroy(&f->agg);
+}
+
 /* Connected agent: Heartbeats every heartbeat_ms with its figures; an
  * answered one keeps it connected; an unanswered one sends it back to
  * HELLO after ack_timeout_ms (a half-open link noticed by the agent). */
@@ -326,53 +398,17 @@ static void
 test_heartbeats(void **state)
 {
     fx_t *fx = *state;
-    char keypath[128], aggpath[128], pub[CDS_PUBID_LEN], err[256];
-    char ep[160];
+    fake_t f;
     int e = 0;
-    uint8_t id[256];
-    size_t idlen = 0;
-    snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
-    snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
-    snprintf(ep, sizeof ep, "ipc://%s/agg.sock", fx->dir);
-    assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
-    assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
-    cds_identity_t *me = cds_identity_load(keypath, &e, err, sizeof err);
-    cds_identity_t *agg = cds_identity_load(aggpath, &e, err, sizeof err);
-    assert_non_null(me);
-    assert_non_null(agg);
-    const uint8_t *pk = cds_identity_sign_pk(me);
-    cds_identity_public(agg, pub, sizeof pub);
-    void *ctx = zmq_ctx_new();
-    void *router = zmq_socket(ctx, ZMQ_ROUTER);
-    int one = 1, zero = 0;
-    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one,
-                                    sizeof one), 0);
-    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY,
-                                    cds_identity_curve_sk(agg), 32), 0);
-    assert_int_equal(zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero),
-                     0);
-    assert_int_equal(zmq_bind(router, ep), 0);
-    sender_config_t cfg = {
-        .state_dir = fx->dir, .server = ep, .server_key = pub,
+    fake_start(&f, fx, (sender_config_t) {
         .catalog_version = "v", .batch_max = 500, .batch_bytes = 1 << 20,
         .window = 4, .ack_timeout_ms = 300, .backoff_min_ms = 10,
         .backoff_max_ms = 50, .heartbeat_ms = 100,
-    };
-    run_arg_t arg = { .s = sender_new(&cfg, me, fx->ob, err, sizeof err) };
-    assert_non_null(arg.s);
-    cds_signal_install();
-    cds_signal_reset();
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, run_thread, &arg), 0);
-
-    Cdsync__Envelope *env = next_msg(router, agg, 5000, id, &idlen);
-    assert_non_null(env);
-    assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
-    cds_msg_free(env);
-    answer_hello(router, agg, pk, id, idlen);
+    });
+    Cdsync__Envelope *env;
     /* Two heartbeats, each answered. */
     for (int i = 0; i < 2; i++) {
-        env = next_msg(router, agg, 5000, id, &idlen);
+        env = next_msg(f.router, f.agg, 5000, f.id, &f.idlen);
         assert_non_null(env);
         assert_int_equal(env->kind, CDSYNC__KIND__KIND_HEARTBEAT);
         Cdsync__Heartbeat *hb = cds_msg_decode(&cdsync__heartbeat__descriptor,
@@ -380,7 +416,7 @@ test_heartbeats(void **state)
                                                &e);
         assert_non_null(hb);
         assert_int_equal(hb->agent.len, CDS_PK_BYTES);
-        assert_memory_equal(hb->agent.data, pk, CDS_PK_BYTES);
+        assert_memory_equal(hb->agent.data, f.pk, CDS_PK_BYTES);
         assert_int_equal(hb->queue_depth, 0);
         assert_true(hb->clock_ms > 0);
         assert_true(hb->agent_version && hb->agent_version[0]);
@@ -388,28 +424,19 @@ test_heartbeats(void **state)
         cds_msg_free(env);
         Cdsync__HeartbeatAnswer ans = CDSYNC__HEARTBEAT_ANSWER__INIT;
         ans.version = CDS_PROTOCOL_VERSION;
-        reply(router, agg, pk, id, idlen,
+        reply(f.router, f.agg, f.pk, f.id, f.idlen,
               CDSYNC__KIND__KIND_HEARTBEAT_ANSWER, &ans.base);
     }
     /* The third goes unanswered: the agent says HELLO again. */
-    env = next_msg(router, agg, 5000, id, &idlen);
+    env = next_msg(f.router, f.agg, 5000, f.id, &f.idlen);
     assert_non_null(env);
     assert_int_equal(env->kind, CDSYNC__KIND__KIND_HEARTBEAT);
     cds_msg_free(env);
-    env = next_msg(router, agg, 5000, id, &idlen);
+    env = next_msg(f.router, f.agg, 5000, f.id, &f.idlen);
     assert_non_null(env);
     assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
     cds_msg_free(env);
-
-    cds_signal_request_stop();
-    assert_int_equal(pthread_join(t, NULL), 0);
-    assert_int_equal(arg.rc, CDS_OK);
-    sender_destroy(&arg.s);
-    cds_signal_reset();
-    zmq_close(router);
-    zmq_ctx_term(ctx);
-    cds_identity_destroy(&me);
-    cds_identity_destroy(&agg);
+    fake_stop(&f);
 }
 
 /* Next message must be a batch of one row: its seq. */
@@ -451,80 +478,37 @@ static void
 test_window_adapts(void **state)
 {
     fx_t *fx = *state;
-    char keypath[128], aggpath[128], pub[CDS_PUBID_LEN], err[256];
-    char ep[160];
-    int e = 0;
-    uint8_t id[256];
-    size_t idlen = 0;
-    snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
-    snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
-    snprintf(ep, sizeof ep, "ipc://%s/agg.sock", fx->dir);
-    assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
-    assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
-    cds_identity_t *me = cds_identity_load(keypath, &e, err, sizeof err);
-    cds_identity_t *agg = cds_identity_load(aggpath, &e, err, sizeof err);
-    assert_non_null(me);
-    assert_non_null(agg);
-    const uint8_t *pk = cds_identity_sign_pk(me);
-    cds_identity_public(agg, pub, sizeof pub);
+    fake_t f;
     push_rows(fx->ob, 20, 10);
-    void *ctx = zmq_ctx_new();
-    void *router = zmq_socket(ctx, ZMQ_ROUTER);
-    int one = 1, zero = 0;
-    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SERVER, &one,
-                                    sizeof one), 0);
-    assert_int_equal(zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY,
-                                    cds_identity_curve_sk(agg), 32), 0);
-    assert_int_equal(zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero),
-                     0);
-    assert_int_equal(zmq_bind(router, ep), 0);
-    sender_config_t cfg = {
-        .state_dir = fx->dir, .server = ep, .server_key = pub,
+    fake_start(&f, fx, (sender_config_t) {
         .catalog_version = "v", .batch_max = 1000, .batch_bytes = 1,
         .window = 4, .ack_timeout_ms = 4000, .backoff_min_ms = 10,
         .backoff_max_ms = 50,
-    };
-    run_arg_t arg = { .s = sender_new(&cfg, me, fx->ob, err, sizeof err) };
-    assert_non_null(arg.s);
-    cds_signal_install();
-    cds_signal_reset();
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, run_thread, &arg), 0);
-    Cdsync__Envelope *env = next_msg(router, agg, 5000, id, &idlen);
-    assert_non_null(env);
-    assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
-    cds_msg_free(env);
-    answer_hello(router, agg, pk, id, idlen);
+    });
+    void *r = f.router;
+    const cds_identity_t *agg = f.agg;
     /* Starts with 2 in flight (a fixed window would send 4 at once). */
-    assert_int_equal(next_batch(router, agg, id, &idlen), 1);
-    assert_int_equal(next_batch(router, agg, id, &idlen), 2);
-    assert_null(next_msg(router, agg, 300, id, &idlen));
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 1);
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 2);
+    assert_null(next_msg(r, agg, 300, f.id, &f.idlen));
     /* Quick acks: 3, then 4 (the most) in flight. */
-    ack_one(router, agg, pk, id, idlen, 1);
-    assert_int_equal(next_batch(router, agg, id, &idlen), 3);
-    assert_int_equal(next_batch(router, agg, id, &idlen), 4);
-    ack_one(router, agg, pk, id, idlen, 2);
-    assert_int_equal(next_batch(router, agg, id, &idlen), 5);
-    assert_int_equal(next_batch(router, agg, id, &idlen), 6);
-    ack_one(router, agg, pk, id, idlen, 3);
-    assert_int_equal(next_batch(router, agg, id, &idlen), 7);
+    ack_one(r, agg, f.pk, f.id, f.idlen, 1);
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 3);
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 4);
+    ack_one(r, agg, f.pk, f.id, f.idlen, 2);
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 5);
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 6);
+    ack_one(r, agg, f.pk, f.id, f.idlen, 3);
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 7);
     /* Slow acks (> 1 s = ack_timeout / 4): 4 -> 2 -> 1 in flight, so
-     * after acking 4, 5, 6 and 7 only one more batch leaves. */
+     * after acking 4, 5, 6 and 7 only one more batch leaves. The sleep
+     * makes the acks slow; nothing waits on it for a result. */
     usleep(1100 * 1000);
     for (uint64_t seq = 4; seq <= 7; seq++)
-        ack_one(router, agg, pk, id, idlen, seq);
-    assert_int_equal(next_batch(router, agg, id, &idlen), 8);
-    assert_null(next_msg(router, agg, 1000, id, &idlen));
-
-    cds_signal_request_stop();
-    assert_int_equal(pthread_join(t, NULL), 0);
-    assert_int_equal(arg.rc, CDS_OK);
-    sender_destroy(&arg.s);
-    cds_signal_reset();
-    zmq_close(router);
-    zmq_ctx_term(ctx);
-    cds_identity_destroy(&me);
-    cds_identity_destroy(&agg);
+        ack_one(r, agg, f.pk, f.id, f.idlen, seq);
+    assert_int_equal(next_batch(r, agg, f.id, &f.idlen), 8);
+    assert_null(next_msg(r, agg, 1000, f.id, &f.idlen));
+    fake_stop(&f);
 }
 
 int
