@@ -32,17 +32,6 @@ typedef struct {
 } fx_t;
 
 
-static cds_identity_t *
-new_identity(fx_t *fx, const char *name)
-{
-    char path[128];
-    int err = 0;
-    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
-    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
-    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
-    assert_non_null(id);
-    return id;
-}
 
 /* Apply one update at seq as ingest does. */
 static void
@@ -101,9 +90,9 @@ setup(void **state)
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
     fx->store = store_open(path, 0, &e);
     assert_non_null(fx->store);
-    fx->agg = new_identity(fx, "agg");
-    fx->agent = new_identity(fx, "agent");
-    fx->other = new_identity(fx, "other");
+    fx->agg = testdir_identity(fx->dir, "agg");
+    fx->agent = testdir_identity(fx->dir, "agent");
+    fx->other = testdir_identity(fx->dir, "other");
     const char *units[] = { "C1" };
     assert_int_equal(store_agent_enroll(fx->store,
                                         cds_identity_sign_pk(fx->agent),

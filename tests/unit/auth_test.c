@@ -40,17 +40,6 @@ typedef struct {
 } fx_t;
 
 
-static cds_identity_t *
-new_identity(fx_t *fx, const char *name)
-{
-    char path[128];
-    int err = 0;
-    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
-    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
-    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
-    assert_non_null(id);
-    return id;
-}
 
 static int
 setup(void **state)
@@ -64,9 +53,9 @@ setup(void **state)
              fx->dir);
     fx->store = store_open(fx->db, 0, &e);
     assert_non_null(fx->store);
-    fx->srv = new_identity(fx, "srv");
-    fx->agent = new_identity(fx, "agent");
-    fx->stranger = new_identity(fx, "stranger");
+    fx->srv = testdir_identity(fx->dir, "srv");
+    fx->agent = testdir_identity(fx->dir, "agent");
+    fx->stranger = testdir_identity(fx->dir, "stranger");
     const char *units[] = { "C1" };
     assert_int_equal(store_agent_enroll(fx->store,
                                         cds_identity_sign_pk(fx->agent),

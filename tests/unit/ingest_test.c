@@ -50,17 +50,6 @@ write_file(const char *dir, const char *name, const char *text, char *path)
     fclose(f);
 }
 
-static cds_identity_t *
-new_identity(fx_t *fx, const char *name)
-{
-    char path[128];
-    int err = 0;
-    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
-    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
-    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
-    assert_non_null(id);
-    return id;
-}
 
 static int
 setup(void **state)
@@ -86,9 +75,9 @@ setup(void **state)
     assert_non_null(fx->store);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
-    fx->agg = new_identity(fx, "agg");
-    fx->agent = new_identity(fx, "agent");
-    fx->other = new_identity(fx, "other");
+    fx->agg = testdir_identity(fx->dir, "agg");
+    fx->agent = testdir_identity(fx->dir, "agent");
+    fx->other = testdir_identity(fx->dir, "other");
     const char *units[] = { "D1" };
     assert_int_equal(store_agent_enroll(fx->store,
                                         cds_identity_sign_pk(fx->agent),

@@ -28,17 +28,6 @@ typedef struct {
 } fx_t;
 
 
-static cds_identity_t *
-new_identity(fx_t *fx, const char *name)
-{
-    char path[128];
-    int err = 0;
-    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
-    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
-    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
-    assert_non_null(id);
-    return id;
-}
 
 static int
 setup(void **state)
@@ -46,9 +35,9 @@ setup(void **state)
     fx_t *fx = calloc(1, sizeof *fx);
     strcpy(fx->dir, "/tmp/receipt_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
-    fx->agg = new_identity(fx, "agg");
-    fx->agent = new_identity(fx, "agent");
-    fx->other = new_identity(fx, "other");
+    fx->agg = testdir_identity(fx->dir, "agg");
+    fx->agent = testdir_identity(fx->dir, "agent");
+    fx->other = testdir_identity(fx->dir, "other");
     memset(fx->head, 0xab, sizeof fx->head);
     *state = fx;
     return 0;

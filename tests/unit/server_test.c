@@ -51,17 +51,6 @@ write_file(const char *dir, const char *name, const char *text, char *path)
     fclose(f);
 }
 
-static cds_identity_t *
-new_identity(fx_t *fx, const char *name)
-{
-    char path[128];
-    int err = 0;
-    snprintf(path, sizeof path, "%s/%s.key", fx->dir, name);
-    assert_int_equal(cds_identity_generate(path, name), CDS_OK);
-    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
-    assert_non_null(id);
-    return id;
-}
 
 static void
 start(fx_t *fx, int group_max)
@@ -98,8 +87,8 @@ setup(void **state)
     assert_non_null(fx->store);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
-    fx->agg = new_identity(fx, "agg");
-    fx->agent = new_identity(fx, "agent");
+    fx->agg = testdir_identity(fx->dir, "agg");
+    fx->agent = testdir_identity(fx->dir, "agent");
     const char *units[] = { "D1" };
     int64_t id;
     assert_int_equal(store_agent_enroll(fx->store,
