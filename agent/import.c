@@ -6,8 +6,9 @@
 #include "cds_err.h"
 #include "cds_log.h"
 
-#include <czmq.h>
 #include <libgen.h>
+#include <search.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,7 +39,7 @@ typedef struct {
     row_t *rows;                       /* good rows so far */
     size_t n, cap;                     /* rows used / allocated */
     size_t bad;                        /* bad rows seen */
-    zhashx_t *keys;                    /* value key -> first line */
+    void *keys;                        /* tsearch tree of key_t */
 } import_t;
 
 /* List one bad row (the first IMPORT_MAX_LISTED) and count it. */
@@ -109,25 +110,46 @@ keep_row(import_t *im, const cds_update_t *u, size_t line)
     return CDS_OK;
 }
 
+/* One value key seen in the file and the line that first had it. A libc
+ * tsearch tree (no hash table in libc that grows; the agent links no
+ * other container library, docs/PERFORMANCE.md "Agent footprint"). */
+typedef struct {
+    size_t line;
+    char key[];                        /* ou US indicator US period US disagg */
+} seen_key_t;
+
+static int
+key_cmp(const void *a, const void *b)
+{
+    return strcmp(((const seen_key_t *) a)->key, ((const seen_key_t *) b)->key);
+}
+
 /* Two rows with the same value key in one file: which one wins would
- * depend on the order, so the file is refused instead. */
-static bool
+ * depend on the order, so the file is refused instead. -1: out of memory. */
+static int
 duplicate_key(import_t *im, const cds_update_t *u, size_t line)
 {
     char key[4 * (CDS_MAX_CODE + 1) + 1], msg[200];
-    snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%s", u->org_unit,
-             u->indicator, u->period, u->disagg);
-    void *first = zhashx_lookup(im->keys, key);
-    if (first) {
-        snprintf(msg, sizeof msg,
-                 "duplicate of line %zu (same orgunit, dataelement, period, "
-                 "categoryoptioncombo)",
-                 (size_t)(uintptr_t)first);
-        bad_row(im, line, "dataelement", msg);
-        return true;
+    int len = snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%s", u->org_unit,
+                       u->indicator, u->period, u->disagg);
+    seen_key_t *k = malloc(sizeof *k + (size_t) len + 1);
+    if (!k)
+        return -1;
+    k->line = line;
+    memcpy(k->key, key, (size_t) len + 1);
+    seen_key_t **found = tsearch(k, &im->keys, key_cmp);
+    if (!found) {
+        free(k);
+        return -1;
     }
-    zhashx_insert(im->keys, key, (void *)(uintptr_t)line);
-    return false;
+    if (*found == k)
+        return 0;
+    free(k);
+    snprintf(msg, sizeof msg,
+             "duplicate of line %zu (same orgunit, dataelement, period, "
+             "categoryoptioncombo)", (*found)->line);
+    bad_row(im, line, "dataelement", msg);
+    return 1;
 }
 
 /* Field-level checks the catalog cannot do (flags, required value). */
@@ -189,7 +211,10 @@ import_row(import_t *im, cds_csv_t *csv)
         bad_row(im, line, field ? field : "row", msg);
         return CDS_OK;
     }
-    if (duplicate_key(im, &u, line))
+    int dup = duplicate_key(im, &u, line);
+    if (dup < 0)
+        return CDS_ENOMEM;
+    if (dup)
         return CDS_OK;
     return im->bad ? CDS_OK : keep_row(im, &u, line);
 }
@@ -279,12 +304,11 @@ import_file(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
     im.errf = errf;
     char *pathcopy = strdup(path);
     cds_csv_t *csv = cds_csv_open(path, err, errlen);
-    im.keys = zhashx_new();
     int rc = CDS_EIO;
     if (!csv)
         goto out;
     rc = CDS_ENOMEM;
-    if (!pathcopy || !im.keys) {
+    if (!pathcopy) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto out;
     }
@@ -302,7 +326,7 @@ out:
     for (size_t i = 0; i < im.n; i++)
         free(im.rows[i].buf);
     free(im.rows);
-    zhashx_destroy(&im.keys);
+    tdestroy(im.keys, free);
     cds_csv_destroy(&csv);
     free(pathcopy);
     return rc;

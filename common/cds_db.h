@@ -52,6 +52,13 @@ void cds_bind_double(sqlite3_stmt *st, const char *name, double v);
 void cds_bind_blob(sqlite3_stmt *st, const char *name, const void *p,
                    int n);
 void cds_bind_null(sqlite3_stmt *st, const char *name);
+/* Like cds_bind_text / cds_bind_blob but without SQLite's private copy:
+ * the caller keeps the bytes unchanged until cds_stmt_done(st). For the
+ * ingest hot path, where the copies (malloc, memcpy, free per column)
+ * cost about 10 % of the instructions per update (docs/PERFORMANCE.md). */
+void cds_bind_text_ref(sqlite3_stmt *st, const char *name, const char *text);
+void cds_bind_blob_ref(sqlite3_stmt *st, const char *name, const void *p,
+                       int n);
 /* sqlite3_reset + sqlite3_clear_bindings. */
 void cds_stmt_done(sqlite3_stmt *st);
 
