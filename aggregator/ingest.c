@@ -48,7 +48,30 @@ typedef struct {
     char last_msg[MSG_LEN];
     char auth_ou[CDS_MAX_CODE + 1];    /* org unit last found known and
                                         * enrolled in this message, "" none */
+    ingest_prep_t *prep;               /* work done ahead, or NULL */
+    bool chained;                      /* heads[] came from prep */
+    bool sig_ok;                       /* env's signature verified ahead */
 } msg_t;
+
+/* Per update: the checks that need no database, done ahead by
+ * ingest_prepare. Only passes are kept; a failed check is simply run
+ * again inline, so its message and the order of checks stay the ones
+ * check_update has always produced. */
+typedef struct {
+    bool fields_ok;                    /* cds_update_check_fields passed */
+    bool content_ok;                   /* check_content passed: */
+    double num;                        /*   its results */
+    cds_period_t period;
+} prep_update_t;
+
+struct ingest_prep {
+    Cdsync__Envelope *env;             /* decoded (owned), NULL: not done */
+    bool sig_ok;                       /* env's signature verified */
+    Cdsync__Batch *batch;              /* decoded BATCH body (owned) */
+    uint8_t (*hashes)[CDS_HASH_BYTES]; /* per update, or NULL */
+    uint8_t (*heads)[CDS_HASH_BYTES];  /* chain from prev_head, or NULL */
+    prep_update_t *u;                  /* per update, or NULL */
+};
 
 /* Per-update outcome collected for the ack. */
 typedef struct {
@@ -338,52 +361,18 @@ field_name(const char *stored)
     return "";
 }
 
-/* Authorise and validate one update. CDS_OK (with *num, *period) or the
- * reason with *field and err; negative: database error (-code). */
+/* The checks of one update against the catalog and our clock (no
+ * database): CDS_OK with *num and *period, or the reason with *field and
+ * err. Also run ahead of the writer by ingest_prepare. */
 static int
-check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
-             const char **field, char *err, size_t errlen, double *num,
-             cds_period_t *period)
+check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
+              const char **field, char *err, size_t errlen, double *num,
+              cds_period_t *period)
 {
-    *field = NULL;
-    err[0] = '\0';
-    int code = cds_update_check_fields(u, field);
-    if (code != CDS_OK) {
-        snprintf(err, errlen, "%s: %s", *field ? *field : "field",
-                 cds_err_describe(code));
-        return code;
-    }
-    /* A commune's batch repeats one org unit: look it up and check the
-     * enrolment once per message, not per update (the recursive enrolment
-     * query was 46% of ingest instructions, docs/PERFORMANCE.md). Safe: the
-     * enrolment cannot change inside the message's transaction. */
-    if (strcmp(m->auth_ou, u->org_unit) != 0) {
-        int known = store_orgunit_exists(self->store, u->org_unit);
-        if (known < 0)
-            return known;
-        if (!known) {
-            *field = "org_unit";
-            snprintf(err, errlen, "org unit \"%s\" is not known",
-                     u->org_unit);
-            return CDS_EUNKNOWNORGUNIT;
-        }
-        int allowed = store_agent_allowed(self->store, m->agent.id,
-                                          u->org_unit);
-        if (allowed < 0)
-            return allowed;
-        if (!allowed) {
-            *field = "org_unit";
-            snprintf(err, errlen,
-                     "org unit \"%s\" is not enrolled for agent %s",
-                     u->org_unit, m->agent.fpr);
-            return CDS_ENOTALLOWED;
-        }
-        snprintf(m->auth_ou, sizeof m->auth_ou, "%s", u->org_unit);
-    }
-    code = cds_catalog_check_update(self->catalog, u, field, err, errlen);
+    int code = cds_catalog_check_update(self->catalog, u, field, err, errlen);
     if (code != CDS_OK)
         return code;
-    if (cds_hlc_ms(u->hlc) > m->now_ms + self->max_skew_ms) {
+    if (cds_hlc_ms(u->hlc) > now_ms + self->max_skew_ms) {
         *field = "hlc";
         snprintf(err, errlen, "timestamp %llu ms is more than %llu ms ahead "
                  "of the aggregator clock (max_clock_skew_ms)",
@@ -417,10 +406,62 @@ check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
     return CDS_OK;
 }
 
+/* Authorise and validate one update. CDS_OK (with *num, *period) or the
+ * reason with *field and err; negative: database error (-code). pu: the
+ * checks ingest_prepare already passed, or NULL. */
+static int
+check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
+             const prep_update_t *pu, const char **field, char *err,
+             size_t errlen, double *num, cds_period_t *period)
+{
+    *field = NULL;
+    err[0] = '\0';
+    int code = pu && pu->fields_ok ? CDS_OK
+                                   : cds_update_check_fields(u, field);
+    if (code != CDS_OK) {
+        snprintf(err, errlen, "%s: %s", *field ? *field : "field",
+                 cds_err_describe(code));
+        return code;
+    }
+    /* A commune's batch repeats one org unit: look it up and check the
+     * enrolment once per message, not per update (the recursive enrolment
+     * query was 46% of ingest instructions, docs/PERFORMANCE.md). Safe: the
+     * enrolment cannot change inside the message's transaction. */
+    if (strcmp(m->auth_ou, u->org_unit) != 0) {
+        int known = store_orgunit_exists(self->store, u->org_unit);
+        if (known < 0)
+            return known;
+        if (!known) {
+            *field = "org_unit";
+            snprintf(err, errlen, "org unit \"%s\" is not known",
+                     u->org_unit);
+            return CDS_EUNKNOWNORGUNIT;
+        }
+        int allowed = store_agent_allowed(self->store, m->agent.id,
+                                          u->org_unit);
+        if (allowed < 0)
+            return allowed;
+        if (!allowed) {
+            *field = "org_unit";
+            snprintf(err, errlen,
+                     "org unit \"%s\" is not enrolled for agent %s",
+                     u->org_unit, m->agent.fpr);
+            return CDS_ENOTALLOWED;
+        }
+        snprintf(m->auth_ou, sizeof m->auth_ou, "%s", u->org_unit);
+    }
+    if (pu && pu->content_ok) {
+        *num = pu->num;
+        *period = pu->period;
+        return CDS_OK;
+    }
+    return check_content(self, u, m->now_ms, field, err, errlen, num, period);
+}
+
 /* History row + merge, or history row + rejection, for one new update. */
 static int
 apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
-             const uint8_t hash[CDS_HASH_BYTES],
+             const prep_update_t *pu, const uint8_t hash[CDS_HASH_BYTES],
              const uint8_t head[CDS_HASH_BYTES], int64_t batch_id,
              rejections_t *rej)
 {
@@ -428,7 +469,7 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
     char err[MSG_LEN];
     double num;
     cds_period_t period;
-    int code = check_update(self, m, u, &field, err, sizeof err, &num,
+    int code = check_update(self, m, u, pu, &field, err, sizeof err, &num,
                             &period);
     if (code < 0)
         return -code;
@@ -501,30 +542,28 @@ check_batch_shape(msg_t *m, const Cdsync__Batch *b)
     return CDS_OK;
 }
 
-/* Seqs first..min(last, N) must hash as stored (else equivocation); fill
- * hashes[] for every update. CDS_OK, a db error, or refuses m. */
+/* Seqs first..min(last, N) must hash as stored (else equivocation);
+ * hashes[] holds every update's hash. CDS_OK, a db error, or refuses m. */
 static int
 check_overlap(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
               uint8_t (*hashes)[CDS_HASH_BYTES])
 {
     for (size_t i = 0; i < b->n_updates; i++) {
-        cds_update_t u;
-        cds_update_from_pb(b->updates[i], &u);
-        cds_update_hash(&u, hashes[i]);
-        if (u.seq > m->agent.applied_seq)
+        uint64_t seq = b->updates[i]->seq;
+        if (seq > m->agent.applied_seq)
             continue;
         uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
         int status;
-        int rc = store_log_get(self->store, m->agent.id, u.seq, hash, head,
+        int rc = store_log_get(self->store, m->agent.id, seq, hash, head,
                                &status, NULL, 0, NULL, 0);
         if (rc != CDS_OK && rc != CDS_ENOTFOUND)
             return rc;
         if (rc == CDS_ENOTFOUND || sodium_memcmp(hash, hashes[i],
                                                  CDS_HASH_BYTES) != 0) {
-            m->reject_seq = u.seq;
+            m->reject_seq = seq;
             return refuse(m, CDS_EEQUIVOCATION, "seq",
                           "seq %llu resent with other content; stored "
-                          "value kept", (unsigned long long) u.seq);
+                          "value kept", (unsigned long long) seq);
         }
     }
     return CDS_OK;
@@ -566,7 +605,8 @@ check_chain(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
                       (unsigned long long) (b->first_seq - 1));
     const uint8_t *prev = b->prev_head.data;
     for (size_t i = 0; i < b->n_updates; i++) {
-        cds_chain_next(prev, hashes[i], heads[i]);
+        if (!m->chained)               /* else done ahead, the same way */
+            cds_chain_next(prev, hashes[i], heads[i]);
         prev = heads[i];
     }
     if (sodium_memcmp(prev, b->head.data, CDS_HASH_BYTES) != 0)
@@ -606,7 +646,9 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
         if (u.seq <= m->agent.applied_seq)
             rc = old_rejection(self, m, u.seq, rej);
         else
-            rc = apply_update(self, m, &u, hashes[i], heads[i], batch_id, rej);
+            rc = apply_update(self, m, &u,
+                              m->prep && m->prep->u ? &m->prep->u[i] : NULL,
+                              hashes[i], heads[i], batch_id, rej);
     }
     if (rc == CDS_OK)
         rc = store_agent_advance(self->store, m->agent.id, b->last_seq,
@@ -651,9 +693,13 @@ static int
 handle_batch(ingest_t *self, msg_t *m)
 {
     int err = CDS_OK;
-    Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
-                                      m->env->body.data, m->env->body.len,
-                                      &err);
+    ingest_prep_t *p = m->prep;
+    Cdsync__Batch *b = p && p->batch
+        ? p->batch
+        : cds_msg_decode(&cdsync__batch__descriptor, m->env->body.data,
+                         m->env->body.len, &err);
+    if (p && p->batch)
+        p->batch = NULL;                       /* ours now */
     if (!b)
         return refuse(m, err, "body", "batch body does not decode");
     m->out->first_seq = b->first_seq;
@@ -663,8 +709,21 @@ handle_batch(ingest_t *self, msg_t *m)
     rejections_t rej = { 0 };
     if (rc != CDS_OK || m->refused)
         goto out;
-    hashes = calloc(b->n_updates, sizeof *hashes);
-    heads = calloc(b->n_updates, sizeof *heads);
+    if (p && p->hashes) {                      /* done ahead: take them */
+        hashes = p->hashes;
+        p->hashes = NULL;
+    } else if ((hashes = calloc(b->n_updates, sizeof *hashes)))
+        for (size_t i = 0; i < b->n_updates; i++) {
+            cds_update_t u;
+            cds_update_from_pb(b->updates[i], &u);
+            cds_update_hash(&u, hashes[i]);
+        }
+    if (p && p->heads) {
+        heads = p->heads;
+        p->heads = NULL;
+        m->chained = true;
+    } else
+        heads = calloc(b->n_updates, sizeof *heads);
     if (!hashes || !heads || rejections_init(&rej, b->n_updates) != CDS_OK) {
         rc = CDS_ENOMEM;
         goto out;
@@ -801,7 +860,13 @@ open_envelope(msg_t *m)
     if (m->raw_len > CDS_MAX_MSG_BYTES)
         return refuse(m, CDS_ETOOBIG, "frame", "%zu bytes > %u", m->raw_len,
                       CDS_MAX_MSG_BYTES);
-    int rc = cds_envelope_decode(m->raw, m->raw_len, &m->env);
+    int rc = CDS_OK;
+    if (m->prep && m->prep->env) {             /* decoded ahead: take it */
+        m->env = m->prep->env;
+        m->prep->env = NULL;
+        m->sig_ok = m->prep->sig_ok;
+    } else
+        rc = cds_envelope_decode(m->raw, m->raw_len, &m->env);
     if (rc != CDS_OK)
         return refuse(m, rc, "envelope", "envelope does not decode (%s)",
                       cds_strerror(rc));
@@ -833,8 +898,9 @@ authenticate(ingest_t *self, msg_t *m)
         return refuse(m, CDS_EREVOKED, "signer", "key %s was revoked",
                       m->agent.fpr);
     }
-    if (cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
-        != CDS_OK)
+    if (!m->sig_ok
+        && cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
+               != CDS_OK)
         return refuse(m, CDS_EBADSIG, "signature",
                       "signature does not verify for this aggregator");
     if (m->user_id && strcmp(m->user_id, m->agent.fpr) != 0) {
@@ -872,9 +938,87 @@ int
 ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
                   const char *user_id, uint64_t now_ms, ingest_result_t *out)
 {
+    return ingest_message_prepared(self, data, len, user_id, now_ms, NULL,
+                                   out);
+}
+
+/* ---- work done ahead, off the writer thread ------------------------------ */
+
+ingest_prep_t *
+ingest_prepare(const ingest_t *self, const uint8_t *data, size_t len,
+               uint64_t now_ms)
+{
+    ingest_prep_t *p = calloc(1, sizeof *p);
+    if (!p || len > CDS_MAX_MSG_BYTES
+        || cds_envelope_decode(data, len, &p->env) != CDS_OK)
+        return p;              /* env NULL: ingest decodes and refuses */
+    p->sig_ok = cds_envelope_verify(p->env, cds_identity_sign_pk(self->id))
+                == CDS_OK;
+    if (p->env->kind != CDSYNC__KIND__KIND_BATCH)
+        return p;
+    int err = CDS_OK;
+    Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
+                                      p->env->body.data, p->env->body.len,
+                                      &err);
+    p->batch = b;
+    if (!b || b->n_updates == 0 || b->n_updates > CDS_MAX_BATCH_UPDATES)
+        return p;
+    p->hashes = malloc(b->n_updates * sizeof *p->hashes);
+    p->u = calloc(b->n_updates, sizeof *p->u);
+    if (b->prev_head.len == CDS_HASH_BYTES)
+        p->heads = malloc(b->n_updates * sizeof *p->heads);
+    if (!p->hashes || !p->u) {         /* all done inline instead */
+        free(p->hashes);
+        free(p->heads);
+        free(p->u);
+        p->hashes = p->heads = NULL;
+        p->u = NULL;
+        return p;
+    }
+    const uint8_t *prev = b->prev_head.data;
+    for (size_t i = 0; i < b->n_updates; i++) {
+        cds_update_t u;
+        const char *field;
+        char err_text[MSG_LEN];
+        prep_update_t *pu = &p->u[i];
+        cds_update_from_pb(b->updates[i], &u);
+        cds_update_hash(&u, p->hashes[i]);
+        if (p->heads) {
+            cds_chain_next(prev, p->hashes[i], p->heads[i]);
+            prev = p->heads[i];
+        }
+        pu->fields_ok = cds_update_check_fields(&u, &field) == CDS_OK;
+        pu->content_ok = pu->fields_ok
+                         && check_content(self, &u, now_ms, &field, err_text,
+                                          sizeof err_text, &pu->num,
+                                          &pu->period) == CDS_OK;
+    }
+    return p;
+}
+
+void
+ingest_prep_destroy(ingest_prep_t **p_p)
+{
+    if (!p_p || !*p_p)
+        return;
+    ingest_prep_t *p = *p_p;
+    cds_msg_free(p->env);
+    cds_msg_free(p->batch);
+    free(p->hashes);
+    free(p->heads);
+    free(p->u);
+    free(p);
+    *p_p = NULL;
+}
+
+int
+ingest_message_prepared(ingest_t *self, const uint8_t *data, size_t len,
+                        const char *user_id, uint64_t now_ms,
+                        ingest_prep_t *prep, ingest_result_t *out)
+{
     memset(out, 0, sizeof *out);
     msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out,
-                .user_id = user_id };
+                .user_id = user_id, .prep = prep };
     int rc = open_envelope(&m);
     if (!m.refused) {
         rc = store_savepoint(self->store);
@@ -915,7 +1059,7 @@ ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
 {
     ingest_result_t out = { 0 };
     msg_t m = { .now_ms = now_ms, .out = &out, .agent = *agent };
-    return check_update(self, &m, u, field, err, errlen, num, period);
+    return check_update(self, &m, u, NULL, field, err, errlen, num, period);
 }
 
 int

@@ -82,6 +82,26 @@ int ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
                       const char *user_id, uint64_t now_ms,
                       ingest_result_t *out);
 
+/* The part of ingest_message that needs no database, done ahead on
+ * another thread (server.c) while the writer applies the message before:
+ * envelope and body decoding, the signature, update hashes and the hash
+ * chain, field and catalog checks. Only results are kept, never
+ * decisions: ingest_message_prepared takes them in place of computing
+ * them and makes every check in the order above, so a prepared message
+ * is answered exactly as an unprepared one. Thread-safe against the
+ * writer (reads only the identity, the catalog and the skew setting).
+ * NULL on allocation failure (then ingest without it). */
+typedef struct ingest_prep ingest_prep_t;
+ingest_prep_t *ingest_prepare(const ingest_t *self, const uint8_t *data,
+                              size_t len, uint64_t now_ms);
+/* Free what the message did not take; sets *p_p to NULL. Safe on NULL. */
+void ingest_prep_destroy(ingest_prep_t **p_p);
+/* ingest_message_as with prep from ingest_prepare(data, len, now_ms) (or
+ * NULL). prep is used up in part; destroy it afterwards. */
+int ingest_message_prepared(ingest_t *self, const uint8_t *data, size_t len,
+                            const char *user_id, uint64_t now_ms,
+                            ingest_prep_t *prep, ingest_result_t *out);
+
 /* Replace r's reply after the group's transaction failed with err: a
  * verified BATCH gets ACK_RETRY (nothing applied), a HELLO a HelloAnswer
  * with error = err, anything else no answer. CDS_OK or CDS_ENOMEM. */

@@ -13,6 +13,7 @@
 #include "cds_util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,14 @@ typedef struct {
     ingest_result_t res;               /* reply to send after commit */
 } pending_t;
 
+/* One received message not yet applied. */
+typedef struct {
+    zmq_msg_t id, body;                /* routing id, the message */
+    int frames;                        /* parts received */
+    uint64_t now_ms;                   /* when received */
+    ingest_prep_t *prep;               /* by the worker; NULL: none */
+} inmsg_t;
+
 struct server {
     void *ctx;                         /* zmq context (owned) */
     void *sock;                        /* ROUTER (owned) */
@@ -53,6 +62,17 @@ struct server {
     char endpoint[256];                /* bound endpoint */
     auth_t *auth;                      /* ZAP handler, NULL: no CURVE */
     commitmark_t *mark;                /* borrowed, NULL: no commit mark */
+    /* Received messages in order: [head, prepared) prepared by the worker,
+     * [prepared, tail) waiting for it. Counters only grow; slot = n % cap.
+     * The writer owns head and the slots it applies; the worker only the
+     * slot at `prepared`; both counters move under mu. */
+    inmsg_t *ring;
+    size_t ring_cap, head, prepared, tail;
+    pthread_t worker;
+    bool worker_on;                    /* else nothing is prepared ahead */
+    bool stop;                         /* worker: end (under mu) */
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;         /* tail moved / prepared moved */
 };
 
 static int
@@ -158,6 +178,82 @@ curve_setup(server_t *self, const cds_identity_t *id)
     return rc;
 }
 
+/* The worker: decode, verify and check each received message
+ * (ingest_prepare) while the writer applies the one before it. Pure CPU
+ * work on a second core: in a catch-up the writer thread was the limit
+ * (docs/PERFORMANCE.md "Catch-up"). */
+static void *
+prep_worker(void *arg)
+{
+    server_t *self = arg;
+    pthread_mutex_lock(&self->mu);
+    while (!self->stop) {
+        if (self->prepared == self->tail) {
+            pthread_cond_wait(&self->work, &self->mu);
+            continue;
+        }
+        inmsg_t *in = &self->ring[self->prepared % self->ring_cap];
+        pthread_mutex_unlock(&self->mu);
+        ingest_prep_t *p = NULL;
+        if (in->frames == 2)
+            p = ingest_prepare(self->ingest, zmq_msg_data(&in->body),
+                               zmq_msg_size(&in->body), in->now_ms);
+        pthread_mutex_lock(&self->mu);
+        in->prep = p;
+        self->prepared++;
+        pthread_cond_signal(&self->done);
+    }
+    pthread_mutex_unlock(&self->mu);
+    return NULL;
+}
+
+/* Ring of 2 groups: one being applied, the next being prepared. Without a
+ * worker thread everything is done inline, as before. */
+static int
+pipeline_start(server_t *self)
+{
+    self->ring_cap = 2 * (size_t) self->group_max;
+    self->ring = calloc(self->ring_cap, sizeof *self->ring);
+    if (!self->ring)
+        return -1;
+    pthread_mutex_init(&self->mu, NULL);
+    pthread_cond_init(&self->work, NULL);
+    pthread_cond_init(&self->done, NULL);
+    int rc = pthread_create(&self->worker, NULL, prep_worker, self);
+    self->worker_on = rc == 0;
+    if (rc != 0)
+        cds_log(CDS_LOG_WARN, "prep_worker_unavailable", "error=%s",
+                cds_logq(strerror(rc)));
+    return 0;
+}
+
+static void
+pipeline_stop(server_t *self)
+{
+    if (!self->ring)
+        return;
+    if (self->worker_on) {
+        pthread_mutex_lock(&self->mu);
+        self->stop = true;
+        pthread_cond_signal(&self->work);
+        pthread_mutex_unlock(&self->mu);
+        pthread_join(self->worker, NULL);
+        self->worker_on = false;
+    }
+    /* Received, never applied: the agents resend them. */
+    for (; self->head < self->tail; self->head++) {
+        inmsg_t *in = &self->ring[self->head % self->ring_cap];
+        zmq_msg_close(&in->id);
+        zmq_msg_close(&in->body);
+        ingest_prep_destroy(&in->prep);
+    }
+    pthread_cond_destroy(&self->work);
+    pthread_cond_destroy(&self->done);
+    pthread_mutex_destroy(&self->mu);
+    free(self->ring);
+    self->ring = NULL;
+}
+
 static server_t *
 server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
               const char *endpoint, int group_max)
@@ -175,7 +271,7 @@ server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
     self->group_max = group_max;
     self->pending = calloc((size_t) group_max, sizeof *self->pending);
     self->ctx = zmq_ctx_new();
-    if (!self->pending || !self->ctx)
+    if (!self->pending || !self->ctx || pipeline_start(self) != 0)
         goto fail;
     ctx_setup(self->ctx);
     self->sock = zmq_socket(self->ctx, ZMQ_ROUTER);
@@ -220,6 +316,7 @@ server_destroy(server_t **self_p)
         return;
     server_t *self = *self_p;
     auth_destroy(&self->auth);         /* before the context ends */
+    pipeline_stop(self);
     if (self->sock)
         zmq_close(self->sock);
     if (self->ctx)
@@ -301,44 +398,80 @@ send_reply(server_t *self, pending_t *p)
     }
 }
 
-/* Take one waiting message into slot p (in the group's transaction, or
- * answering "busy" when BEGIN failed with begin_err). 1 taken, 0 none,
- * negative cds_err: socket failure. *txerr receives a database failure
- * that dooms the group. */
+/* Receive what is waiting, up to the ring's room, and hand it to the
+ * worker. The number received, or negative cds_err on socket failure. */
 static int
+fill_ring(server_t *self)
+{
+    int got = 0;
+    while (self->tail - self->head < self->ring_cap) {
+        inmsg_t *in = &self->ring[self->tail % self->ring_cap];
+        int rc = recv_message(self, &in->id, &in->body, &in->frames);
+        if (rc <= 0)
+            return rc < 0 ? rc : got;
+        in->now_ms = cds_now_ms();
+        in->prep = NULL;
+        got++;
+        if (!self->worker_on) {
+            self->tail++;
+            self->prepared = self->tail;   /* nothing to wait for */
+            continue;
+        }
+        pthread_mutex_lock(&self->mu);
+        self->tail++;
+        pthread_cond_signal(&self->work);
+        pthread_mutex_unlock(&self->mu);
+    }
+    return got;
+}
+
+/* Apply the oldest received message into slot p (in the group's
+ * transaction, or answering "busy" when BEGIN failed with begin_err),
+ * waiting for the worker to finish preparing it. *txerr receives a
+ * database failure that dooms the group. */
+static void
 take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
 {
-    zmq_msg_t body;
-    int frames = 0;
-    int got = recv_message(self, &p->id, &body, &frames);
-    if (got <= 0)
-        return got;
+    if (self->worker_on) {
+        pthread_mutex_lock(&self->mu);
+        while (self->prepared == self->head)
+            pthread_cond_wait(&self->done, &self->mu);
+        pthread_mutex_unlock(&self->mu);
+    }
+    inmsg_t *in = &self->ring[self->head % self->ring_cap];
+    zmq_msg_init(&p->id);
+    zmq_msg_move(&p->id, &in->id);
+    zmq_msg_close(&in->id);
     memset(&p->res, 0, sizeof p->res);
-    const uint8_t *data = zmq_msg_data(&body);
-    size_t len = zmq_msg_size(&body);
-    uint64_t now = cds_now_ms();
+    const uint8_t *data = zmq_msg_data(&in->body);
+    size_t len = zmq_msg_size(&in->body);
+    uint64_t now = in->now_ms;
     int rc = CDS_OK;
     if (begin_err != CDS_OK) {
-        if (frames == 2)
+        if (in->frames == 2)
             ingest_busy(self->ingest, data, len, begin_err, now, &p->res);
-    } else if (frames != 2) {
+    } else if (in->frames != 2) {
         char why[64];
         snprintf(why, sizeof why, "%d frames, expected routing id + 1",
-                 frames);
+                 in->frames);
         rc = ingest_reject_raw(self->ingest, CDS_EMALFORMED, why, data, len,
                                now);
-    } else if (self->auth) {
-        /* The ZAP handler's answer for this connection: the fingerprint
-         * of the agent owning the CURVE key. "" if libzmq has none. */
-        const char *uid = zmq_msg_gets(&body, "User-Id");
-        rc = ingest_message_as(self->ingest, data, len, uid ? uid : "", now,
-                               &p->res);
-    } else
-        rc = ingest_message(self->ingest, data, len, now, &p->res);
-    zmq_msg_close(&body);
+    } else {
+        /* With CURVE: the ZAP handler's answer for this connection, the
+         * fingerprint of the agent owning the CURVE key ("" if none). */
+        const char *uid = NULL;
+        if (self->auth) {
+            uid = zmq_msg_gets(&in->body, "User-Id");
+            uid = uid ? uid : "";
+        }
+        rc = ingest_message_prepared(self->ingest, data, len, uid, now,
+                                     in->prep, &p->res);
+    }
+    ingest_prep_destroy(&in->prep);
+    zmq_msg_close(&in->body);
+    self->head++;
     if (rc != CDS_OK)
         *txerr = rc;
-    return 1;
 }
 
 /* Will the group send an ack of a batch (then it bumps the commit mark)? */
@@ -392,7 +525,8 @@ server_step(server_t *self, long timeout_ms)
         items[n_items++].socket = auth_denials_socket(self->auth);
         items[n_items++].socket = auth_events_socket(self->auth);
     }
-    int rc = zmq_poll(items, n_items, timeout_ms);
+    bool waiting = self->tail != self->head;   /* received last time */
+    int rc = zmq_poll(items, n_items, waiting ? 0 : timeout_ms);
     if (rc > 0 && self->auth)
         auth_drain(self->auth, self->store, cds_now_ms());
     if (rc < 0 && errno != EINTR) {
@@ -400,23 +534,31 @@ server_step(server_t *self, long timeout_ms)
                 cds_logq(zmq_strerror(errno)));
         return -CDS_EIO;
     }
-    if (rc <= 0 || !(items[0].revents & ZMQ_POLLIN))
+    if (!waiting && (rc <= 0 || !(items[0].revents & ZMQ_POLLIN)))
         return 0;
+    int got = fill_ring(self);
+    if (got < 0 || self->tail == self->head)
+        return got < 0 ? got : 0;
     int begin_err = cds_db_begin(store_db(self->store));
-    int txerr = CDS_OK, n = 0, got = 1;
+    int txerr = CDS_OK, n = 0;
     while (n < self->group_max && txerr == CDS_OK) {
-        got = take_message(self, &self->pending[n], begin_err, &txerr);
-        if (got <= 0)
+        /* Keep the worker fed while we apply (the group grows with what
+         * arrives meanwhile, up to group_max). */
+        if (got >= 0)
+            got = fill_ring(self);
+        if (self->tail == self->head)
             break;
+        take_message(self, &self->pending[n], begin_err, &txerr);
         n++;
     }
-    if (n > 0)
-        CDS_FAILPOINT("agg_before_commit");  /* nothing may be acked yet */
+    /* What arrived is prepared by the worker during our COMMIT. */
+    if (got >= 0)
+        got = fill_ring(self);
+    CDS_FAILPOINT("agg_before_commit");  /* nothing may be acked yet */
     int mark_err = end_group(self, n, begin_err, txerr);
     /* "Between commit and ack": a crash here loses only acks; resends
      * are re-acked. Test builds can crash exactly here (tests/fault). */
-    if (n > 0)
-        CDS_FAILPOINT("agg_after_commit");
+    CDS_FAILPOINT("agg_after_commit");
     for (int i = 0; i < n; i++) {
         if (mark_err == CDS_OK)
             send_reply(self, &self->pending[i]);

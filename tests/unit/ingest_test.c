@@ -177,11 +177,30 @@ make_batch(fx_t *fx, uint64_t first, cds_update_t *u, size_t n,
 }
 
 /* One message in its own transaction, like a group of one. */
+/* Every test runs twice: computing everything inline, and with the work
+ * done ahead by ingest_prepare (as server.c's worker does), which must
+ * answer and store exactly the same. */
+static bool prepared_run;
+
+static int
+ingest_as(fx_t *fx, const uint8_t *data, size_t len, const char *user_id,
+          ingest_result_t *r)
+{
+    ingest_prep_t *prep = NULL;
+    if (prepared_run)
+        assert_non_null(prep = ingest_prepare(fx->ingest, data, len, NOW));
+    int rc = ingest_message_prepared(fx->ingest, data, len, user_id, NOW,
+                                     prep, r);
+    ingest_prep_destroy(&prep);
+    assert_null(prep);
+    return rc;
+}
+
 static void
 ingest_one(fx_t *fx, const uint8_t *data, size_t len, ingest_result_t *r)
 {
     assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
-    assert_int_equal(ingest_message(fx->ingest, data, len, NOW, r), CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, NULL, r), CDS_OK);
     assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
 }
 
@@ -466,8 +485,8 @@ test_transport_key_mismatch(void **state)
     cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
     make_batch(fx, 1, u, 1, NULL, &data, &len);
     assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
-    assert_int_equal(ingest_message_as(fx->ingest, data, len,
-                                       "0123456789abcdef", NOW, &r), CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, "0123456789abcdef", &r),
+                     CDS_OK);
     assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
     assert_int_equal(r.code, CDS_EKEYMISMATCH);
     assert_null(r.reply);
@@ -477,8 +496,7 @@ test_transport_key_mismatch(void **state)
                      1);
     cds_fingerprint(cds_identity_sign_pk(fx->agent), fpr);
     assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
-    assert_int_equal(ingest_message_as(fx->ingest, data, len, fpr, NOW, &r),
-                     CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
     assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
     assert_int_equal(r.code, CDS_OK);
     assert_non_null(r.reply);
@@ -713,9 +731,9 @@ test_savepoint_per_message(void **state)
     make_batch(fx, 2, c, 1, NULL, &d3, &l3);
     ingest_result_t r[3];
     assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
-    assert_int_equal(ingest_message(fx->ingest, d1, l1, NOW, &r[0]), CDS_OK);
-    assert_int_equal(ingest_message(fx->ingest, d2, l2, NOW, &r[1]), CDS_OK);
-    assert_int_equal(ingest_message(fx->ingest, d3, l3, NOW, &r[2]), CDS_OK);
+    assert_int_equal(ingest_as(fx, d1, l1, NULL, &r[0]), CDS_OK);
+    assert_int_equal(ingest_as(fx, d2, l2, NULL, &r[1]), CDS_OK);
+    assert_int_equal(ingest_as(fx, d3, l3, NULL, &r[2]), CDS_OK);
     assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
     assert_int_equal(r[0].code, CDS_OK);
     assert_int_equal(r[1].code, CDS_ECHAIN);
@@ -835,5 +853,8 @@ main(void)
         T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),
         T(test_bad_seq_and_too_many), T(test_overlap),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("inline", tests, NULL, NULL);
+    prepared_run = true;
+    failed += cmocka_run_group_tests_name("prepared", tests, NULL, NULL);
+    return failed;
 }
