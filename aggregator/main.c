@@ -572,7 +572,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     int code = CDS_ERROR;
     /* Checkpoints off the group commits (latency); NULL keeps SQLite's. */
     cds_ckpt_t *ckpt = server ? cds_ckpt_new(store_db(store), CDS_CKPT_PAGES,
-                                             CDS_CKPT_MAX_PAGES)
+                                             CDS_CKPT_MAX_PAGES_AGG)
                               : NULL;
     if (server) {
         server_set_commitmark(server, mark);

@@ -27,6 +27,12 @@
 #define CDS_CKPT_PAGES 1000
 /* WAL pages at which the writer checkpoints itself (64 MiB at 4 KiB). */
 #define CDS_CKPT_MAX_PAGES 16000
+/* The aggregator's bound (250 MiB at 4 KiB). Under sustained ingest each
+ * of the writer's own checkpoints stalls it ~60 ms whatever the helper
+ * left to copy (measured in a 1,000,000-update catch-up: 24 of them, 1.4 s
+ * of 20 s at 16,000; 6, 0.37 s at 64,000; docs/PERFORMANCE.md). The WAL
+ * file keeps its largest size on disk. */
+#define CDS_CKPT_MAX_PAGES_AGG 64000
 
 typedef struct cds_ckpt cds_ckpt_t;
 
