@@ -396,13 +396,46 @@ check_bind(sqlite3_stmt *st, const char *name, int rc)
                 cds_logq(name), rc, cds_logq(sqlite3_errstr(rc)));
 }
 
+/* Text and blobs with SQLite's copy (TRANSIENT) or without (STATIC). */
+static void
+bind_text(sqlite3_stmt *st, const char *name, const char *text,
+          sqlite3_destructor_type how)
+{
+    int idx = param_index(st, name);
+    check_bind(st, name, text ? sqlite3_bind_text(st, idx, text, -1, how)
+                              : sqlite3_bind_null(st, idx));
+}
+
+static void
+bind_blob(sqlite3_stmt *st, const char *name, const void *p, int n,
+          sqlite3_destructor_type how)
+{
+    check_bind(st, name,
+               sqlite3_bind_blob(st, param_index(st, name), p, n, how));
+}
+
 void
 cds_bind_text(sqlite3_stmt *st, const char *name, const char *text)
 {
-    int idx = param_index(st, name);
-    check_bind(st, name,
-               text ? sqlite3_bind_text(st, idx, text, -1, SQLITE_TRANSIENT)
-                    : sqlite3_bind_null(st, idx));
+    bind_text(st, name, text, SQLITE_TRANSIENT);
+}
+
+void
+cds_bind_text_ref(sqlite3_stmt *st, const char *name, const char *text)
+{
+    bind_text(st, name, text, SQLITE_STATIC);
+}
+
+void
+cds_bind_blob(sqlite3_stmt *st, const char *name, const void *p, int n)
+{
+    bind_blob(st, name, p, n, SQLITE_TRANSIENT);
+}
+
+void
+cds_bind_blob_ref(sqlite3_stmt *st, const char *name, const void *p, int n)
+{
+    bind_blob(st, name, p, n, SQLITE_STATIC);
 }
 
 void
@@ -415,31 +448,6 @@ void
 cds_bind_double(sqlite3_stmt *st, const char *name, double v)
 {
     check_bind(st, name, sqlite3_bind_double(st, param_index(st, name), v));
-}
-
-void
-cds_bind_blob(sqlite3_stmt *st, const char *name, const void *p, int n)
-{
-    check_bind(
-        st, name,
-        sqlite3_bind_blob(st, param_index(st, name), p, n, SQLITE_TRANSIENT));
-}
-
-void
-cds_bind_text_ref(sqlite3_stmt *st, const char *name, const char *text)
-{
-    int idx = param_index(st, name);
-    check_bind(st, name,
-               text ? sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC)
-                    : sqlite3_bind_null(st, idx));
-}
-
-void
-cds_bind_blob_ref(sqlite3_stmt *st, const char *name, const void *p, int n)
-{
-    check_bind(st, name,
-               sqlite3_bind_blob(st, param_index(st, name), p, n,
-                                 SQLITE_STATIC));
 }
 
 void

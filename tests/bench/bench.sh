@@ -486,6 +486,7 @@ phase_mosquitto() {
 # profile goes to ${BENCH_PROFILE_OUT:-$W}/callgrind.txt.
 phase_profile() {
     local n=10 b run=$W/run port t0 dbs=() k out=${BENCH_PROFILE_OUT:-$W}
+    mkdir -p "$out" || return 1
     b=$(sc 1000 10)
     AGENT_EXTRA="ack_timeout_ms = 600000" prepare "$W/tmpl-prof" "$n" "$b" || return 1
     port=$(free_port)
