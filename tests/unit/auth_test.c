@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "testdir.h"
+#include "testdb.h"
 #include "auth.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -165,13 +166,7 @@ client(fx_t *fx, const cds_identity_t *id, int reconnect_ivl)
 static int
 count(fx_t *fx, const char *sql)
 {
-    sqlite3_stmt *st;
-    sqlite3 *db = cds_db_handle(store_db(fx->store));
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return (int) testdb_int(cds_db_handle(store_db(fx->store)), sql);
 }
 
 /* Poll the report sockets and drain until sql counts at least want rows,

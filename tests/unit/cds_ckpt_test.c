@@ -17,6 +17,7 @@
 #include "cds_ckpt.h"
 #include "cds_db.h"
 #include "cds_err.h"
+#include "testdb.h"
 
 static char dir[] = "/tmp/cds_ckpt_test.XXXXXX";
 static char path[160], wal[170];
@@ -57,12 +58,7 @@ insert(cds_db_t *db, int n)
 static int64_t
 query_int(cds_db_t *db, const char *sql)
 {
-    sqlite3_stmt *st = cds_db_prepare(db, sql);
-    assert_non_null(st);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return testdb_int(cds_db_handle(db), sql);
 }
 
 static off_t

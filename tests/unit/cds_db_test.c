@@ -19,6 +19,7 @@
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_util.h"
+#include "testdb.h"
 
 static char dir[] = "/tmp/cds_db_test.XXXXXX";
 static char path[128]; /* fresh database file per test */
@@ -95,13 +96,7 @@ open_ok(int n, int flags)
 static long long
 query_int(cds_db_t *db, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(cds_db_handle(db), sql, -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return testdb_int(cds_db_handle(db), sql);
 }
 
 static const char *

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "testdir.h"
+#include "testdb.h"
 #include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -241,13 +242,7 @@ send_batch(fx_t *fx, const uint8_t *data, size_t len, const cds_identity_t *to)
 static int
 count(fx_t *fx, const char *sql)
 {
-    sqlite3_stmt *st;
-    sqlite3 *db = cds_db_handle(store_db(fx->store));
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return (int) testdb_int(cds_db_handle(store_db(fx->store)), sql);
 }
 
 static char *

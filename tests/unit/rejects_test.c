@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "testdir.h"
+#include "testdb.h"
 #include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -131,14 +132,7 @@ enroll(fx_t *fx)
 static int64_t
 count(fx_t *fx, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)), sql, -1, &st,
-                       NULL);
-    assert_non_null(st);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return testdb_int(cds_db_handle(store_db(fx->store)), sql);
 }
 
 static void

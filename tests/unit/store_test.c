@@ -20,6 +20,7 @@
 #include "store_sql.h"
 #include "health_sql.h"
 #include "commitmark_sql.h"
+#include "testdb.h"
 
 typedef struct {
     char dir[64];
@@ -201,13 +202,7 @@ test_lww_every_order_same_table(void **state)
 static int
 count(fx_t *fx, const char *sql)
 {
-    sqlite3_stmt *st;
-    sqlite3 *db = cds_db_handle(store_db(fx->store));
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return (int) testdb_int(cds_db_handle(store_db(fx->store)), sql);
 }
 
 static int
