@@ -181,7 +181,7 @@ curve_setup(server_t *self, const cds_identity_t *id)
 /* The worker: decode, verify and check each received message
  * (ingest_prepare) while the writer applies the one before it. Pure CPU
  * work on a second core: in a catch-up the writer thread was the limit
- * (docs/PERFORMANCE.md "Catch-up"). */
+ * (docs/PERFORMANCE.md "Third pass"). */
 static void *
 prep_worker(void *arg)
 {
