@@ -157,6 +157,8 @@ send_ack(ingest_t *self, ingest_result_t *r, Cdsync__AckStatus status,
     ack.error = (uint32_t) error;
     ack.message = (char *) (message ? message : "");
     ack.committed_at_ms = now_ms;
+    ack.request_id = r->request_id;
+    ack.clock_ms = now_ms;
     return seal(self, r, CDSYNC__KIND__KIND_ACK, &ack.base);
 }
 
@@ -180,6 +182,7 @@ send_hello_answer(ingest_t *self, ingest_result_t *r, uint64_t applied,
     ans.error = (uint32_t) error;
     ans.message = (char *) (message ? message : "");
     ans.clock_ms = now_ms;
+    ans.request_id = r->request_id;
     return seal(self, r, CDSYNC__KIND__KIND_HELLO_ANSWER, &ans.base);
 }
 
@@ -703,6 +706,7 @@ handle_batch(ingest_t *self, msg_t *m)
     if (!b)
         return refuse(m, err, "body", "batch body does not decode");
     m->out->first_seq = b->first_seq;
+    m->out->request_id = b->request_id;
     m->out->last_seq = b->last_seq;
     int rc = check_batch_shape(m, b);
     uint8_t (*hashes)[CDS_HASH_BYTES] = NULL, (*heads)[CDS_HASH_BYTES] = NULL;
@@ -772,6 +776,7 @@ handle_hello(ingest_t *self, msg_t *m)
                                       &err);
     if (!h)
         return refuse(m, err, "body", "hello body does not decode");
+    m->out->request_id = h->request_id;
     uint64_t matched = 0, mismatch = 0;
     int rc = CDS_OK;
     if (h->version != CDS_PROTOCOL_VERSION)
@@ -810,6 +815,7 @@ handle_heartbeat(ingest_t *self, msg_t *m)
                                           m->env->body.len, &err);
     if (!h)
         return refuse(m, err, "body", "heartbeat body does not decode");
+    uint64_t request_id = h->request_id;
     bool mine = h->agent.len == CDS_PK_BYTES
                 && sodium_memcmp(h->agent.data, m->env->signer.data,
                                  CDS_PK_BYTES) == 0;
@@ -827,6 +833,7 @@ handle_heartbeat(ingest_t *self, msg_t *m)
     ans.version = CDS_PROTOCOL_VERSION;
     ans.clock_ms = m->now_ms;
     ans.applied_seq = m->agent.applied_seq;
+    ans.request_id = request_id;
     return seal(self, m->out, CDSYNC__KIND__KIND_HEARTBEAT_ANSWER,
                 &ans.base);
 }
@@ -1081,8 +1088,17 @@ ingest_busy(ingest_t *self, const uint8_t *data, size_t len, int err,
             if (b) {
                 out->first_seq = b->first_seq;
                 out->last_seq = b->last_seq;
+                out->request_id = b->request_id;
             }
             cds_msg_free(b);
+        } else if (m.env->kind == CDSYNC__KIND__KIND_HELLO) {
+            int derr = CDS_OK;
+            Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
+                                              m.env->body.data,
+                                              m.env->body.len, &derr);
+            if (h)
+                out->request_id = h->request_id;
+            cds_msg_free(h);
         }
         rc = ingest_result_retry(self, out, err, now_ms);
     }

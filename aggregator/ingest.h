@@ -54,6 +54,8 @@ typedef struct {
     uint8_t peer[CDS_PK_BYTES]; /* signer's Ed25519 key (unverified if code) */
     uint64_t first_seq;        /* BATCH range, 0 when not known */
     uint64_t last_seq;
+    uint64_t request_id;       /* the request's id, echoed in the answer
+                                * (0 when not decoded) */
     int code;                  /* CDS_OK or the whole-message reject reason */
     bool verified;             /* signature checked by an enrolled key */
 } ingest_result_t;
