@@ -116,8 +116,12 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBAGENT) $(LIBAGG) $(LIBCDS)
 # Installs the Debian packages the build and tests need, when missing.
 deps:
 	@sh deploy/deps.sh
+# Chromium, node and playwright-core for the browser tests (tests/browser).
+.PHONY: browser-deps
+browser-deps:
+	@sh tests/browser/setup.sh
 
-test: deps
+test: deps browser-deps
 	@$(MAKE) --no-print-directory all-tests
 	@$(MAKE) --no-print-directory fault-build
 	@BUILD=$(BUILD) sh tests/run.sh

@@ -4,8 +4,8 @@
 # in with a token, shows a period, and the table must equal `query --wide`
 # for the same data; opens a history, downloads an export, switches to
 # English and opens the health page. Screenshots: $BUILD/test-artifacts/.
-# Skipped (TAP skip) when chromium or tests/browser/node_modules is absent;
-# .ci/run installs both.
+# `make test` installs chromium and playwright-core (tests/browser/setup.sh);
+# run alone without them, the test says SKIP.
 . "$(dirname "$0")/lib.sh"
 if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] || [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] \
    || ! command -v node > /dev/null; then
