@@ -7,7 +7,7 @@
 # Then the aggregator holds every value exactly once, `verify` is clean,
 # and a receipt the Python client kept verifies with cdsync-agent.
 . "$(dirname "$0")/lib.sh"
-echo "1..26"
+echo "1..27"
 CLIENT=$TOP/tests/python/client.py
 # Debian's interpreter: python3-zmq/-nacl/-protobuf (deploy/deps.sh) are
 # installed for it, not for a python3 that PATH may put first.
@@ -22,6 +22,14 @@ fi
 export CDSYNC_PB_DIR=$T/pb
 mkdir -p "$CDSYNC_PB_DIR" "$T/receipts"
 protoc --python_out="$CDSYNC_PB_DIR" -I "$TOP/proto" cdsync.proto
+
+# The document's test vectors are what this implementation computes.
+vec=$("$PY" "$CLIENT" vectors)
+diag "$vec"
+missing=$(printf '%s\n' "$vec" | while read -r name v; do
+    grep -qF -- "$v" "$TOP/docs/PROTOCOL.md" || echo "$name"; done)
+expect_eq "PROTOCOL.md prints the test vectors the Python client computes" \
+    "$(printf '%s\n' "$vec" | wc -l):$missing" "6:"
 
 port=$((20000 + $$ % 20000))
 agg_init agg "tcp://127.0.0.1:$port"

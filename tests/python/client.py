@@ -14,6 +14,7 @@ $CDSYNC_PB_DIR; generated code is never committed.
 Commands (tests/integration/python_client.sh uses them):
   keygen   --identity FILE [--label TEXT]   write an identity, print cds1:
   pubid    --identity FILE                  load an identity, print cds1:
+  vectors                                   print the document's test vectors
   scenario --identity FILE --server-key cds1:... --endpoint URL
            --catalog CSV --org-unit OU [--count N] [--batch B]
            [--receipts DIR] [--expected FILE]
@@ -572,6 +573,28 @@ def write_expected(client, path):
                     u.indicator, u.period, u.value, u.comment, u.stored_by))
 
 
+def vectors():
+    """The worked example of PROTOCOL.md "Content hash and hash chain" and
+    the identity test vector, computed here: the doc's hex must match."""
+    hlc = 1767225600000 << 16
+    u1 = pb.Update(seq=1, org_unit="27901", indicator="TO_CNSCD",
+                   period="2025Q2", disagg="default", value="7",
+                   stored_by="can.bo.a1", hlc=hlc)
+    u2 = pb.Update(seq=2, org_unit="27901", indicator="NTM8_4",
+                   period="2025", disagg="default", value="true",
+                   comment="Tổ ấp 3", stored_by="can.bo.a1", followup=True,
+                   hlc=hlc + 1)
+    h1, h2 = update_hash(u1), update_hash(u2)
+    head1 = chain_next(ZERO_HEAD, h1)
+    ident = Identity(bytes(range(32)), bytes(range(32, 64)))
+    for name, v in (("hash(u1)", h1.hex()), ("hash(u2)", h2.hex()),
+                    ("head(1)", head1.hex()),
+                    ("head(2)", chain_next(head1, h2).hex()),
+                    ("public", ident.public()),
+                    ("fingerprint", fingerprint(ident.sign_pk))):
+        print("%s %s" % (name, v))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -580,6 +603,7 @@ def main():
     k.add_argument("--label", default="")
     s = sub.add_parser("pubid")
     s.add_argument("--identity", required=True)
+    sub.add_parser("vectors")
     s = sub.add_parser("scenario")
     for opt in ("--identity", "--server-key", "--endpoint", "--catalog",
                 "--org-unit"):
@@ -596,6 +620,9 @@ def main():
         print(Identity.load(a.identity).public())
         return 0
     load_pb()
+    if a.cmd == "vectors":
+        vectors()
+        return 0
     if not 1 <= a.batch <= MAX_BATCH:
         p.error("--batch: 1..%d" % MAX_BATCH)
     try:
