@@ -392,7 +392,11 @@ class Client:
                                                                * 1000))
         for seq, head in probe:
             h.probe.add(seq=seq, head=head)
-        ans, _ = self.conn.request("HELLO", h, "HELLO_ANSWER")
+        for attempt in range(20):
+            ans, _ = self.conn.request("HELLO", h, "HELLO_ANSWER")
+            if ans.error not in RETRYABLE:
+                break                  # answered, or refused for good
+            time.sleep(random.uniform(0, min(5.0, 0.5 * 2 ** attempt)))
         if ans.error == 0 and ans.applied_seq > 0 and (
                 len(ans.applied_head) != 32):
             raise ProtocolError("applied_head is not 32 bytes")
