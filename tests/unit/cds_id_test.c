@@ -341,6 +341,38 @@ test_pubid_format_parse(void **state)
     assert_string_equal(small, "");
 }
 
+/* The identity test vector of docs/PROTOCOL.md "Identities": a file
+ * written by hand in the documented format (Ed25519 seed 00 01 .. 1f,
+ * X25519 secret 20 21 .. 3f) loads, and yields the documented cds1:
+ * string and fingerprint. */
+static void
+test_identity_vector(void **state)
+{
+    (void) state;
+    char path[256], pub[CDS_PUBID_LEN], fpr[CDS_FPR_LEN];
+    int err = -1;
+    path_of(path, sizeof path, "vector.key");
+    spit(path,
+         "# written by hand\n"
+         "[identity]\n"
+         "label = vector\n"
+         "public = cds1:A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg1gHLWNliA"
+         "0a7qMprfkSE4OFHtIaKOO3XpZdDSzRZiVA\n"
+         "sign_secret = AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8DoQe/884Qv"
+         "h1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==\n"
+         "curve_secret = ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\n",
+         0600);
+    cds_identity_t *id = cds_identity_load(path, &err, NULL, 0);
+    assert_non_null(id);
+    cds_identity_public(id, pub, sizeof pub);
+    assert_string_equal(pub, "cds1:A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVM"
+                             "bg1gHLWNliA0a7qMprfkSE4OFHtIaKOO3XpZdDSzRZiVA");
+    cds_fingerprint(cds_identity_sign_pk(id), fpr);
+    assert_string_equal(fpr, "9d24e2eeaf27c2a0");
+    cds_identity_destroy(&id);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -351,6 +383,7 @@ main(void)
         cmocka_unit_test(test_tampered_public),
         cmocka_unit_test(test_malformed_files),
         cmocka_unit_test(test_pubid_format_parse),
+        cmocka_unit_test(test_identity_vector),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -217,6 +217,55 @@ test_check_fields(void **state)
     u = sample(); u.stored_by = by;        expect_bad(&u, CDS_ETOOBIG, "storedby");
 }
 
+/* The test vectors printed in docs/PROTOCOL.md "Worked example" (computed
+ * there by an independent Python script): an implementation in another
+ * language checks itself against the same hex. A change here is a change
+ * of the wire protocol. */
+static void
+hex32(const uint8_t h[32], char out[65])
+{
+    sodium_bin2hex(out, 65, h, 32);
+}
+
+static void
+test_protocol_vectors(void **state)
+{
+    (void) state;
+    const uint64_t hlc = 1767225600000ull << 16; /* 2026-01-01T00:00:00Z */
+    cds_update_t u1 = {
+        .seq = 1, .org_unit = "27901", .indicator = "TO_CNSCD",
+        .period = "2025Q2", .disagg = "default", .value = "7",
+        .comment = NULL, .stored_by = "can.bo.a1", .hlc = hlc,
+    };
+    cds_update_t u2 = {
+        .seq = 2, .org_unit = "27901", .indicator = "NTM8_4",
+        .period = "2025", .disagg = "default", .value = "true",
+        .comment = "T\xe1\xbb\x95 \xe1\xba\xa5p 3", /* "Tổ ấp 3" */
+        .stored_by = "can.bo.a1", .followup = true, .hlc = hlc | 1,
+    };
+    uint8_t h1[32], h2[32], head[32] = { 0 };
+    char hex[65];
+    cds_update_hash(&u1, h1);
+    hex32(h1, hex);
+    assert_string_equal(hex, "17a40faa63511e56833bacc7e988b34e"
+                             "09261abb272d14bc54ac6fb2b282559e");
+    cds_update_hash(&u2, h2);
+    hex32(h2, hex);
+    assert_string_equal(hex, "c1d3502e1b7158049b09a27f885ab05b"
+                             "f754f000533ef0ea69dac89774c37f2a");
+    cds_chain_next(head, h1, head);
+    hex32(head, hex);
+    assert_string_equal(hex, "48741ae267dc34fb20b8fc3c1ef5f972"
+                             "c7492e4b890110429db41d375fee0f2e");
+    cds_chain_next(head, h2, head);
+    hex32(head, hex);
+    assert_string_equal(hex, "955891a1e44ad04c74d9c79aafa3e662"
+                             "1c8df41728b55af5bd612c3412de33ae");
+    u1.comment = "";               /* "" on the wire hashes as absent */
+    cds_update_hash(&u1, h2);
+    assert_memory_equal(h1, h2, 32);
+}
+
 int
 main(void)
 {
@@ -225,6 +274,7 @@ main(void)
         cmocka_unit_test(test_hash_covers_every_field),
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_check_fields),
+        cmocka_unit_test(test_protocol_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
