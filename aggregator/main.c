@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define PROG "cdsync-aggregator"
 #define PROG_VERSION "0.1.0"
@@ -594,6 +595,36 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     return 0;
 }
 
+/* Raise the soft RLIMIT_NOFILE to the hard limit: every agent holds one
+ * TCP connection, and the default soft limit (1024 under systemd) would
+ * let ~1000 idle connections starve the database, the commit mark and
+ * HTTP. The shipped unit sets LimitNOFILE= (soft = hard) and forbids
+ * @resources, so there soft == hard and setrlimit is never called; where
+ * it is called and refused (EPERM from a seccomp filter) we log and run
+ * with what we have: the connection guard (connguard.h) keeps the
+ * reserve whatever the limit. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t was = rl.rlim_cur;
+    const char *how = "unchanged";
+    bool refused = false;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        refused = setrlimit(RLIMIT_NOFILE, &rl) != 0;
+        how = refused ? "refused" : "raised";
+        if (refused)
+            rl.rlim_cur = was;
+    }
+    cds_log(refused ? CDS_LOG_WARN : CDS_LOG_INFO,
+            "fd_limit", "soft_was=%llu soft=%llu hard=%llu result=%s",
+            (unsigned long long) was, (unsigned long long) rl.rlim_cur,
+            (unsigned long long) rl.rlim_max, how);
+}
+
 static int
 cmd_run(cli_t *cli)
 {
@@ -611,6 +642,7 @@ cmd_run(cli_t *cli)
                                            sizeof err);
     if (!id)
         return fail(EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+    raise_nofile();
     cds_catalog_t *cat = cds_catalog_load(get(cli, "aggregator.catalog"), err,
                                           sizeof err);
     store_t *store = NULL;
