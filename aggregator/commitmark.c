@@ -406,13 +406,21 @@ commitmark_sync(commitmark_t *self)
     if (self->fd < 0)          /* not checked at start (unit tests) */
         self->fd = open_mark(self->path);
     int rc = self->fd < 0 ? CDS_EIO : write_slots(self->fd, &self->rec, false);
-    if (rc != CDS_OK)
-        cds_log(CDS_LOG_ERROR, "commit_mark_failed",
-                "path=%s counter=%llu error=%s", cds_logq(self->path),
-                (unsigned long long) self->rec.counter,
-                cds_logq(strerror(errno)));
-    else
+    int e = errno;
+    if (rc == CDS_OK) {
         self->bumped = false;
+        return CDS_OK;
+    }
+    /* What a peer can cause (no descriptor, no memory) or what passes
+     * (disk full) is worth a retry; anything else is the disk failing. */
+    if (e == EMFILE || e == ENFILE || e == ENOMEM || e == EINTR
+        || e == EAGAIN)
+        rc = CDS_EBUSY;
+    else if (e == ENOSPC || e == EDQUOT)
+        rc = CDS_EFULL;
+    cds_log(CDS_LOG_ERROR, "commit_mark_failed",
+            "path=%s counter=%llu error=%s", cds_logq(self->path),
+            (unsigned long long) self->rec.counter, cds_logq(strerror(e)));
     return rc;
 }
 

@@ -98,7 +98,9 @@ int commitmark_check(commitmark_t *self, commitmark_state_t *state,
 int commitmark_bump(commitmark_t *self);
 /* After that transaction committed, before any of its acks: write the
  * bumped counter to the file and fdatasync. CDS_OK (also when nothing was
- * bumped) or CDS_EIO: then no ack of the group may be sent. */
+ * bumped); else no ack of the group may be sent: CDS_EBUSY (no descriptor
+ * or memory: retry later), CDS_EFULL (disk full) or CDS_EIO (the disk
+ * failed). The counter stays bumped; the next sync writes it. */
 int commitmark_sync(commitmark_t *self);
 
 /* accept-restore: in one transaction record a restore_event (reason: the

@@ -453,13 +453,14 @@ http_start(http_t *self)
     self->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, self,
+        /* first: messages about the options after it go through it */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &self->addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, self,
         MHD_OPTION_END);
     char host[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &self->addr.sin_addr, host, sizeof host);
