@@ -418,9 +418,9 @@ drop_extra(server_t *self, zmq_msg_t *body, int *frames, char *why,
     }
     crypto_generichash_final(&h, sum, sizeof sum);
     sodium_bin2hex(hex, sizeof hex, sum, sizeof sum);
-    snprintf(why, whylen, "%d frames, %zu bytes, expected routing id + 1 "
-             "frame of at most %u bytes; blake2b-256 of the frames %s",
-             *frames, bytes, CDS_MAX_MSG_BYTES, hex);
+    snprintf(why, whylen, "%d frames after the routing id, %zu bytes, "
+             "expected 1 frame of at most %u bytes; blake2b-256 of the "
+             "frames %s", *frames - 1, bytes, CDS_MAX_MSG_BYTES, hex);
     connguard_kick(self->guard, fd);
 }
 

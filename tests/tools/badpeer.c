@@ -242,6 +242,7 @@ frames_case(peer_t *p)
     size_t total = env_size("BADPEER_TOTAL", (size_t) 1 << 30), sent = 0;
     int hwm = 1, timeo = 10000;
     zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &timeo, sizeof timeo); /* deliver */
     zmq_setsockopt(p->sock, ZMQ_SNDTIMEO, &timeo, sizeof timeo);
     uint8_t *buf = malloc(fbytes ? fbytes : 1);
     if (!buf || frames == 0)
