@@ -37,7 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONNGUARD_PENDING_DEFAULT 256  /* handshakes in progress */
+#define CONNGUARD_PENDING_DEFAULT 2048 /* handshakes in progress: a province
+                                        * reconnecting at once stays under it */
 #define CONNGUARD_FD_RESERVE 96        /* kept free: database, WAL, checkpoint,
                                         * HTTP (64 connections), mark */
 #define CONNGUARD_PEER_BYTES (16u << 20) /* held by libzmq per connection */

@@ -74,7 +74,7 @@ static const cds_option_t options[] = {
     { "aggregator.metrics_top_n", "metrics-top-n", 0, "N", "20",
       "/metrics: per-agent series for the N worst agents" },
     { "aggregator.max_pending_handshakes", "max-pending-handshakes", 0, "N",
-      "256", "connections still in their handshake; newer ones are cut" },
+      "2048", "connections still in their handshake; newer ones are cut" },
     { "command.watch", "watch", 0, "SECONDS", NULL,
       "health: refresh every SECONDS until interrupted" },
     { "command.since", "since", 0, "WHEN", NULL,
