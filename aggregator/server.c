@@ -372,10 +372,10 @@ transient(int e)
 }
 
 static void
-back_off(const char *what, int e)
+back_off(const char *what, const char *error)
 {
     cds_log(CDS_LOG_WARN, "resource_backoff", "step=%s error=%s backoff_ms=%d",
-            what, cds_logq(zmq_strerror(e)), BACKOFF_MS);
+            what, cds_logq(error), BACKOFF_MS);
     struct timespec ts = {0, BACKOFF_MS * 1000000L};
     nanosleep(&ts, NULL);
 }
@@ -441,7 +441,7 @@ recv_message(server_t *self, zmq_msg_t *id, zmq_msg_t *body, int *frames)
         if (e == EAGAIN || e == EINTR)
             return 0;
         if (transient(e)) {
-            back_off("recv", e);
+            back_off("recv", zmq_strerror(e));
             return 0;
         }
         cds_log(CDS_LOG_ERROR, "recv_failed", "error=%s",
@@ -610,7 +610,7 @@ end_group(server_t *self, int n, int begin_err, int txerr)
         for (int i = 0; i < n; i++)
             ingest_result_retry(self->ingest, &self->pending[i].res, merr,
                                 cds_now_ms());
-        back_off("commit_mark", merr == CDS_EFULL ? ENOSPC : ENOMEM);
+        back_off("commit_mark", cds_strerror(merr));
         return CDS_OK;
     }
     if (txerr == CDS_OK)
@@ -644,7 +644,7 @@ server_step(server_t *self, long timeout_ms)
     if (rc < 0 && errno != EINTR) {
         int e = errno;
         if (transient(e)) {
-            back_off("poll", e);
+            back_off("poll", zmq_strerror(e));
             return 0;
         }
         cds_log(CDS_LOG_ERROR, "poll_failed", "error=%s",
