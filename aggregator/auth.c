@@ -20,6 +20,10 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_FRAMES_MAX 8               /* CURVE requests have 7 */
 #define ADDRESS_LEN 64
+/* Monitor events queued before the owner drains them: a flood of
+ * connections must not drop the ACCEPTED / DISCONNECTED pairs connguard
+ * counts (libzmq drops events when the monitor pipe is full). */
+#define MONITOR_HWM 200000
 
 /* One refused handshake, passed from the handler thread to the owner of
  * the database writer as raw bytes over an inproc PUSH/PULL pipe. */
@@ -40,6 +44,8 @@ struct auth {
     void *pull;                        /* PULL, owner thread */
     void *ctl_owner, *ctl_thread;      /* PAIR pipe: stop request */
     void *monitor;                     /* PAIR, owner thread, or NULL */
+    auth_event_fn *on_event;           /* connection events, or NULL */
+    void *on_event_ctx;
     store_t *store;                    /* read-only, handler thread */
     pthread_t thread;
     bool started;
@@ -307,14 +313,32 @@ auth_watch(auth_t *self, void *sock)
     snprintf(ep, sizeof ep, "inproc://cds-auth-monitor-%p", (void *) self);
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                  | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_ACCEPTED
+                 | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_DISCONNECTED
+                 | ZMQ_EVENT_CLOSED;
+    int hwm = MONITOR_HWM, zero = 0;
     if (zmq_socket_monitor(sock, ep, events) != 0) {
         cds_log(CDS_LOG_ERROR, "monitor_failed", "error=%s",
                 cds_logq(zmq_strerror(errno)));
         return CDS_ERROR;
     }
-    self->monitor = pair_socket(self->ctx, ZMQ_PAIR, ep, false);
-    return self->monitor ? CDS_OK : CDS_ERROR;
+    self->monitor = zmq_socket(self->ctx, ZMQ_PAIR);
+    if (!self->monitor
+        || zmq_setsockopt(self->monitor, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0
+        || zmq_setsockopt(self->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0
+        || zmq_connect(self->monitor, ep) != 0) {
+        cds_log(CDS_LOG_ERROR, "monitor_failed", "error=%s",
+                cds_logq(zmq_strerror(errno)));
+        return CDS_ERROR;      /* auth_destroy closes it */
+    }
+    return CDS_OK;
+}
+
+void
+auth_set_event_hook(auth_t *self, auth_event_fn *fn, void *ctx)
+{
+    self->on_event = fn;
+    self->on_event_ctx = ctx;
 }
 
 void *
@@ -417,6 +441,12 @@ record_event(auth_t *self, store_t *store, uint64_t now_ms)
     uint32_t value;
     memcpy(&event, head, 2);
     memcpy(&value, head + 2, 4);
+    if (event & (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED
+                 | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED)) {
+        if (self->on_event)
+            self->on_event(self->on_event_ctx, event, value);
+        return;
+    }
     /* Auth failures are reported by the handler with the key. */
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
         || !report_allowed(self, now_ms))
@@ -446,7 +476,8 @@ auth_drain(auth_t *self, store_t *store, uint64_t now_ms)
         if (report_allowed(self, now_ms))
             record_denial(self, store, &d, now_ms);
     }
-    while (self->monitor) {
+    /* Bounded: a connection flood must not keep the owner here. */
+    for (int n = 0; self->monitor && n < 4096; n++) {
         int events = 0;
         size_t el = sizeof events;
         if (zmq_getsockopt(self->monitor, ZMQ_EVENTS, &events, &el) != 0

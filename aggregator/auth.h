@@ -49,6 +49,12 @@ void auth_destroy(auth_t **self_p);
 /* Watch the server socket sock for failed handshakes (zmq_socket_monitor).
  * Call once, in the thread that owns sock. CDS_OK or CDS_ERROR (logged). */
 int auth_watch(auth_t *self, void *sock);
+/* Hand every connection event of the watched socket (ZMQ_EVENT_ACCEPTED,
+ * DISCONNECTED, CLOSED, ACCEPT_FAILED; event and value: the fd, or errno
+ * for ACCEPT_FAILED) to fn(ctx, ...) from auth_drain, in the owning
+ * thread (connguard.h counts connections with them). NULL: none. */
+typedef void (auth_event_fn)(void *ctx, uint16_t event, uint32_t value);
+void auth_set_event_hook(auth_t *self, auth_event_fn *fn, void *ctx);
 /* The sockets to poll for ZMQ_POLLIN in the owning thread: denials and
  * monitor events (the second is NULL before auth_watch). Borrowed. */
 void *auth_denials_socket(auth_t *self);

@@ -54,7 +54,9 @@ struct commitmark {
     cds_db_t *db;                      /* borrowed */
     sqlite3_stmt *st[ST__COUNT];       /* prepared once, reset after use */
     char path[4096];                   /* <db>.commitmark */
-    int fd;                            /* mark file, -1 until needed */
+    int fd;                            /* mark file, open from
+                                        * commitmark_check on: a later
+                                        * EMFILE cannot stop acks */
     commitmark_record_t rec;           /* id and last bumped counter */
     bool bumped;                       /* rec.counter not yet in the file */
 };
@@ -330,6 +332,21 @@ mark_fix(commitmark_t *self, commitmark_state_t st,
     return CDS_OK;
 }
 
+/* Keep the mark file open for the daemon's life: opened once at start,
+ * while descriptors are plentiful, so a peer that exhausts them later
+ * (idle connections) cannot make the write before an ack fail. */
+static int
+keep_open(commitmark_t *self)
+{
+    if (self->fd < 0)
+        self->fd = open_mark(self->path);
+    if (self->fd >= 0)
+        return CDS_OK;
+    cds_log(CDS_LOG_ERROR, "commit_mark_failed", "path=%s error=%s",
+            cds_logq(self->path), cds_logq(strerror(errno)));
+    return CDS_EIO;
+}
+
 int
 commitmark_check(commitmark_t *self, commitmark_state_t *state, char *msg,
                  size_t msglen)
@@ -350,11 +367,15 @@ commitmark_check(commitmark_t *self, commitmark_state_t *state, char *msg,
                  ? (data || d.counter ? COMMITMARK_ADOPTED : COMMITMARK_CREATED)
              : rc == CDS_ECORRUPT ? COMMITMARK_DAMAGED : compare(&d, &m);
     if (*state == COMMITMARK_CREATED || *state == COMMITMARK_ADOPTED
-        || *state == COMMITMARK_REPAIRED)
-        return mark_fix(self, *state, &d, &m, msg, msglen);
-    if (*state != COMMITMARK_OK)
+        || *state == COMMITMARK_REPAIRED) {
+        rc = mark_fix(self, *state, &d, &m, msg, msglen);
+        return rc == CDS_OK ? keep_open(self) : rc;
+    }
+    if (*state != COMMITMARK_OK) {
         refusal(self, *state, &d, &m, msg, msglen);
-    return CDS_OK;
+        return CDS_OK;
+    }
+    return keep_open(self);
 }
 
 int
@@ -382,16 +403,24 @@ commitmark_sync(commitmark_t *self)
 {
     if (!self->bumped)
         return CDS_OK;
-    if (self->fd < 0)
+    if (self->fd < 0)          /* not checked at start (unit tests) */
         self->fd = open_mark(self->path);
     int rc = self->fd < 0 ? CDS_EIO : write_slots(self->fd, &self->rec, false);
-    if (rc != CDS_OK)
-        cds_log(CDS_LOG_ERROR, "commit_mark_failed",
-                "path=%s counter=%llu error=%s", cds_logq(self->path),
-                (unsigned long long) self->rec.counter,
-                cds_logq(strerror(errno)));
-    else
+    int e = errno;
+    if (rc == CDS_OK) {
         self->bumped = false;
+        return CDS_OK;
+    }
+    /* What a peer can cause (no descriptor, no memory) or what passes
+     * (disk full) is worth a retry; anything else is the disk failing. */
+    if (e == EMFILE || e == ENFILE || e == ENOMEM || e == EINTR
+        || e == EAGAIN)
+        rc = CDS_EBUSY;
+    else if (e == ENOSPC || e == EDQUOT)
+        rc = CDS_EFULL;
+    cds_log(CDS_LOG_ERROR, "commit_mark_failed",
+            "path=%s counter=%llu error=%s", cds_logq(self->path),
+            (unsigned long long) self->rec.counter, cds_logq(strerror(e)));
     return rc;
 }
 

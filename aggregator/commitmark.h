@@ -75,7 +75,8 @@ int commitmark_file_write(const char *path, const commitmark_record_t *rec);
 
 /* Bind to the database (borrowed; migrated with COMMITMARK_SQL_MIGRATION)
  * and its sidecar <path>.commitmark; prepares the statements. NULL on
- * failure (logged). Opens the file only when needed. */
+ * failure (logged). The file is opened by commitmark_check and kept open
+ * for the daemon's life (a later EMFILE cannot stop acks). */
 commitmark_t *commitmark_new(cds_db_t *db);
 /* Close the file, finalize; sets *self_p to NULL. Safe on NULL. */
 void commitmark_destroy(commitmark_t **self_p);
@@ -87,7 +88,8 @@ int commitmark_db_get(commitmark_t *self, commitmark_record_t *out);
 /* Startup: compare database and mark; create or repair the mark when
  * that is safe (CREATED, ADOPTED, REPAIRED). *state says what was found; msg gets
  * one operator sentence for every state but OK (what, both counters,
- * probable cause, what to do). CDS_OK, or an I/O / database error. */
+ * probable cause, what to do). CDS_OK, or an I/O / database error; on
+ * CDS_OK with a state the daemon may run in, the file stays open. */
 int commitmark_check(commitmark_t *self, commitmark_state_t *state,
                      char *msg, size_t msglen);
 
@@ -96,7 +98,9 @@ int commitmark_check(commitmark_t *self, commitmark_state_t *state,
 int commitmark_bump(commitmark_t *self);
 /* After that transaction committed, before any of its acks: write the
  * bumped counter to the file and fdatasync. CDS_OK (also when nothing was
- * bumped) or CDS_EIO: then no ack of the group may be sent. */
+ * bumped); else no ack of the group may be sent: CDS_EBUSY (no descriptor
+ * or memory: retry later), CDS_EFULL (disk full) or CDS_EIO (the disk
+ * failed). The counter stays bumped; the next sync writes it. */
 int commitmark_sync(commitmark_t *self);
 
 /* accept-restore: in one transaction record a restore_event (reason: the

@@ -5,7 +5,9 @@
 #include "cds_log.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,14 +41,16 @@ struct http {
     http_auth_fn *auth;                /* NULL: auth routes answer 401 */
     void *auth_ctx;
     struct MHD_Daemon *daemon;         /* NULL until started */
-    store_t *store;                    /* HTTP thread's, read-only, lazy */
-    bool store_failed;                 /* do not retry every request */
+    store_t *store;                    /* HTTP thread's, read-only, lazy:
+                                        * a failed open (EMFILE) is retried
+                                        * by the next request */
 };
 
 struct http_req {
     http_t *http;
     struct MHD_Connection *conn;
     const char *method, *path;
+    bool bad_url;                      /* raw URL refused: 400 */
     uint8_t *body;                     /* uploaded so far (malloc'd) */
     size_t len;
     bool too_big;                      /* over body_max: 413 */
@@ -213,10 +217,12 @@ store_t *
 http_req_store(http_req_t *req)
 {
     http_t *h = req->http;
-    if (!h->store && !h->store_failed) {
+    if (!h->store) {
         int err = CDS_OK;
         h->store = store_open(h->db_path, CDS_DB_READONLY, &err);
-        h->store_failed = h->store == NULL;
+        if (!h->store)         /* rate-limited by cds_log */
+            cds_log(CDS_LOG_WARN, "http_db_unavailable", "path=%s error=%s",
+                    cds_logq(h->db_path), cds_strerror(err));
     }
     return h->store;
 }
@@ -324,21 +330,87 @@ take_upload(http_req_t *req, const char *data, size_t n)
     req->len += n;
 }
 
+/* The byte at raw[*i], %-decoded (advancing *i past the escape). */
+static unsigned char
+url_byte(const char *raw, size_t *i)
+{
+    unsigned char c = (unsigned char) raw[*i];
+    if (c == '%' && isxdigit((unsigned char) raw[*i + 1])
+        && isxdigit((unsigned char) raw[*i + 2])) {
+        char hex[3] = {raw[*i + 1], raw[*i + 2], '\0'};
+        c = (unsigned char) strtoul(hex, NULL, 16);
+        *i += 2;
+    }
+    return c;
+}
+
+/* 1 when the raw request target is refused: a NUL or control byte, raw
+ * or %-encoded, anywhere (libmicrohttpd decodes %00 and the path we see
+ * ends there: "/healthz%00/../x" was served as "/healthz"), or a "." or
+ * ".." path segment, raw or encoded. Nothing we serve needs any of them. */
+static int
+url_refused(const char *raw)
+{
+    size_t seg_len = 0, dots = 0;
+    bool in_path = true;
+    for (size_t i = 0; raw[i]; i++) {
+        bool escaped = raw[i] == '%';
+        unsigned char c = url_byte(raw, &i);
+        if (c < 0x20 || c == 0x7F)
+            return 1;
+        if (!in_path)
+            continue;
+        if (c == '/' || (c == '?' && !escaped)) {
+            if (seg_len > 0 && seg_len == dots && dots <= 2)
+                return 1;      /* "." or ".." */
+            seg_len = dots = 0;
+            in_path = c == '/';
+            continue;
+        }
+        seg_len++;
+        dots += c == '.';
+    }
+    return in_path && seg_len > 0 && seg_len == dots && dots <= 2;
+}
+
+/* Called with the raw request target before libmicrohttpd decodes it;
+ * what we return becomes the request's context (on_request). */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void) conn;
+    http_req_t *req = calloc(1, sizeof *req);
+    if (req) {
+        req->http = cls;
+        req->bad_url = !uri || url_refused(uri);
+    }
+    return req;
+}
+
+/* libmicrohttpd's own errors (accept failures under EMFILE, bad
+ * requests) go through our logger and its rate limit, never raw stderr. */
+static void
+on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+    (void) cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    cds_log(CDS_LOG_WARN, "http_error", "message=%s", cds_logq(msg));
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload,
            size_t *upload_size, void **con_cls)
 {
     http_req_t *req = *con_cls;
-    if (!req) {                        /* headers only: set up */
-        req = calloc(1, sizeof *req);
-        if (!req)
-            return MHD_NO;
-        req->http = cls;
+    if (!req)                          /* on_uri ran out of memory */
+        return MHD_NO;
+    if (!req->conn) {                  /* headers only: set up */
         req->conn = conn;
         req->method = method;
         req->path = url;
-        *con_cls = req;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -346,7 +418,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         *upload_size = 0;
         return MHD_YES;
     }
-    if (req->too_big)
+    if (req->bad_url)
+        http_reply_error(req, 400, "bad request path (NUL or control "
+                         "byte, or a \".\" or \"..\" segment)");
+    else if (req->too_big)
         http_reply_error(req, 413, "request body too large");
     else
         run_route(req);
@@ -378,11 +453,14 @@ http_start(http_t *self)
     self->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, self,
+        /* first: messages about the options after it go through it */
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &self->addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned) HTTP_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) HTTP_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) HTTP_CONN_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
         MHD_OPTION_END);
     char host[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &self->addr.sin_addr, host, sizeof host);

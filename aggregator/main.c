@@ -17,6 +17,7 @@
 #include "dashboard.h"
 #include "audit.h"
 #include "commitmark.h"
+#include "connguard.h"
 #include "enroll.h"
 #include "health.h"
 #include "http.h"
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define PROG "cdsync-aggregator"
 #define PROG_VERSION "0.1.0"
@@ -71,6 +73,8 @@ static const cds_option_t options[] = {
       "health: ... and at least this many rejections" },
     { "aggregator.metrics_top_n", "metrics-top-n", 0, "N", "20",
       "/metrics: per-agent series for the N worst agents" },
+    { "aggregator.max_pending_handshakes", "max-pending-handshakes", 0, "N",
+      "2048", "connections still in their handshake; newer ones are cut" },
     { "command.watch", "watch", 0, "SECONDS", NULL,
       "health: refresh every SECONDS until interrupted" },
     { "command.since", "since", 0, "WHEN", NULL,
@@ -446,12 +450,14 @@ thresholds(cli_t *cli, health_thresholds_t *th)
 
 /* The HTTP thread (metrics.h routes), unless http_listen is empty. */
 static int
-start_http(cli_t *cli, http_t **http, metrics_t *m)
+start_http(cli_t *cli, http_t **http, metrics_t *m,
+           const connguard_t *guard)
 {
     const char *listen = get(cli, "aggregator.http_listen");
     long top_n = 0;
     char err[512];
     memset(m, 0, sizeof *m);
+    m->guard = guard;
     if (!listen || !listen[0])
         return 0;
     if (thresholds(cli, &m->th) != 0)
@@ -548,6 +554,12 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         || skew < 1000 || skew > 30L * 86400000L)
         return fail(EXIT_CONFIG, "max_clock_skew_ms: \"%s\": expected "
                     "1000..2592000000", get(cli, "aggregator.max_clock_skew_ms"));
+    long max_pending = 0;
+    if (cds_config_get_long(cli->cfg, "aggregator.max_pending_handshakes",
+                            &max_pending, serr, sizeof serr) != CDS_OK
+        || max_pending < 1 || max_pending > 1000000)
+        return fail(EXIT_CONFIG, "max_pending_handshakes: \"%s\": expected "
+                    "1..1000000", get(cli, "aggregator.max_pending_handshakes"));
     ingest_t *ingest = ingest_new(store, id, cat);
     if (ingest) {
         ingest_set_max_skew(ingest, (uint64_t) skew);
@@ -558,14 +570,18 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         ingest_set_health(ingest, health);
     http_t *http = NULL;
     metrics_t metrics;
-    if (health && start_http(cli, &http, &metrics) != 0) {
+    /* Before HTTP and the socket: its table is sized by the fd limit. */
+    connguard_t *guard = health ? connguard_new((unsigned) max_pending)
+                                : NULL;
+    if (guard && start_http(cli, &http, &metrics, guard) != 0) {
+        connguard_destroy(&guard);
         health_destroy(&health);
         ingest_destroy(&ingest);
         return EXIT_CONFIG;
     }
     /* CURVE + ZAP or nothing: server_new_secure fails if either cannot
      * be set up, and we exit. */
-    server_t *server = ingest ? server_new_secure(store, ingest, id,
+    server_t *server = guard ? server_new_secure(store, ingest, id,
                                                   get(cli, "aggregator.listen"),
                                                   (int) group_max)
                               : NULL;
@@ -576,6 +592,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
                               : NULL;
     if (server) {
         server_set_commitmark(server, mark);
+        server_set_guard(server, guard);
         cds_signal_install();
         char pub[CDS_PUBID_LEN];
         cds_identity_public(id, pub, sizeof pub);
@@ -586,12 +603,43 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     cds_ckpt_destroy(&ckpt);
     server_destroy(&server);
     http_destroy(&http);
+    connguard_destroy(&guard);
     ingest_destroy(&ingest);
     health_destroy(&health);
     if (code != CDS_OK)
         return fail(EXIT_RUNTIME, "run: %s (listen=%s)", cds_strerror(code),
                     get(cli, "aggregator.listen"));
     return 0;
+}
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit: every agent holds one
+ * TCP connection, and the default soft limit (1024 under systemd) would
+ * let ~1000 idle connections starve the database, the commit mark and
+ * HTTP. The shipped unit sets LimitNOFILE= (soft = hard) and forbids
+ * @resources, so there soft == hard and setrlimit is never called; where
+ * it is called and refused (EPERM from a seccomp filter) we log and run
+ * with what we have: the connection guard (connguard.h) keeps the
+ * reserve whatever the limit. */
+static void
+raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t was = rl.rlim_cur;
+    const char *how = "unchanged";
+    bool refused = false;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        refused = setrlimit(RLIMIT_NOFILE, &rl) != 0;
+        how = refused ? "refused" : "raised";
+        if (refused)
+            rl.rlim_cur = was;
+    }
+    cds_log(refused ? CDS_LOG_WARN : CDS_LOG_INFO,
+            "fd_limit", "soft_was=%llu soft=%llu hard=%llu result=%s",
+            (unsigned long long) was, (unsigned long long) rl.rlim_cur,
+            (unsigned long long) rl.rlim_max, how);
 }
 
 static int
@@ -611,6 +659,7 @@ cmd_run(cli_t *cli)
                                            sizeof err);
     if (!id)
         return fail(EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+    raise_nofile();
     cds_catalog_t *cat = cds_catalog_load(get(cli, "aggregator.catalog"), err,
                                           sizeof err);
     store_t *store = NULL;

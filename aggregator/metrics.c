@@ -3,6 +3,7 @@
  *  library for it exists in Debian (hand-written, following
  *  https://prometheus.io/docs/instrumenting/exposition_formats/). */
 #include "metrics.h"
+#include "connguard.h"
 
 #include "cds_err.h"
 #include "cds_util.h"
@@ -190,6 +191,29 @@ per_agent(FILE *out, const health_agent_t *list, size_t n, unsigned top_n,
     }
 }
 
+/* The connection guard's figures (connguard.h), when there is one. */
+static void
+connections(FILE *out, const connguard_t *g)
+{
+    unsigned open = 0, pending = 0;
+    if (!g)
+        return;
+    connguard_counts(g, &open, &pending);
+    head(out, "cdsync_connections_refused_total", "counter",
+         "Connections shut down by the guard since start (pending "
+         "handshakes over the cap, descriptor reserve, bytes held, "
+         "multipart messages).");
+    fprintf(out, "cdsync_connections_refused_total %" PRIu64 "\n",
+            connguard_refused(g));
+    head(out, "cdsync_connections", "gauge",
+         "Agent TCP connections tracked, by state.");
+    fprintf(out, "cdsync_connections{state=\"pending\"} %u\n", pending);
+    fprintf(out, "cdsync_connections{state=\"live\"} %u\n", open - pending);
+    head(out, "cdsync_fd_headroom", "gauge",
+         "Free file descriptors (soft RLIMIT_NOFILE minus open), -1 unknown.");
+    fprintf(out, "cdsync_fd_headroom %ld\n", connguard_fd_headroom(g));
+}
+
 int
 metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
                FILE *out)
@@ -205,6 +229,7 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     fputs("\"} 1\n", out);
     states(out, list, n);
     totals(out, list, n);
+    connections(out, m->guard);
     rc = refused(out, health);
     if (rc == CDS_OK)
         per_agent(out, list, n, m->top_n, now_ms);

@@ -13,7 +13,9 @@
  *
  *  Invariant: counters are read from the database (health_sql.h totals and
  *  the reject table), so they equal the database's counts and survive a
- *  restart; nothing here writes. */
+ *  restart; nothing here writes. Exception: the connection guard's
+ *  figures (connguard.h: connections refused since start, pending
+ *  handshakes, free descriptors) are the running process's. */
 #ifndef AGG_METRICS_H
 #define AGG_METRICS_H
 
@@ -29,6 +31,7 @@ typedef struct {
     unsigned top_n;                    /* per-agent series bound */
     const char *version;               /* program version (borrowed) */
     health_t *health;                  /* HTTP thread's, lazy (owned) */
+    const struct connguard *guard;     /* borrowed, NULL: no such series */
 } metrics_t;
 
 /* Register /metrics, /healthz and /api/health on http with m as context

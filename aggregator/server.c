@@ -4,6 +4,7 @@
 #include "server.h"
 #include "auth.h"
 #include "commitmark.h"
+#include "connguard.h"
 #include "cds_signal.h"
 
 #include "cds_codec.h"
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,17 @@
 #define TCP_MAXRT_MS 60000             /* unacked data 60 s: dead */
 #define BACKLOG 4096                   /* pending TCP connections (capped
                                         * by net.core.somaxconn) */
-#define HWM_MESSAGES 10000             /* per-peer queue bound */
+#define SNDHWM_MESSAGES 10000          /* acks queued per peer */
+/* Whole messages queued per connection before libzmq stops reading it
+ * (backpressure, nothing lost): an agent has at most its window (<= 64,
+ * agent/sender.h) + a hello + heartbeats out. With frames <=
+ * CDS_MAX_FRAME_BYTES this bounds what a slow drain lets one peer queue;
+ * connguard bounds the rest (a multipart message in progress). */
+#define RCVHWM_MESSAGES 128
+/* A connection that has not completed CURVE + ZAP within this is closed
+ * by libzmq (default 30 s): idle sockets cannot hold descriptors long. */
+#define HANDSHAKE_IVL_MS 10000
+#define BACKOFF_MS 50                  /* after a resource error */
 /* A DRAFT option in zmq.h 4.3.4, but built into Debian's libzmq5 (checked
  * at start: setting it fails otherwise, and we refuse to run). */
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -62,6 +74,7 @@ struct server {
     char endpoint[256];                /* bound endpoint */
     auth_t *auth;                      /* ZAP handler, NULL: no CURVE */
     commitmark_t *mark;                /* borrowed, NULL: no commit mark */
+    connguard_t *guard;                /* borrowed, NULL: none (tests) */
     /* Received messages in order: [head, prepared) prepared by the worker,
      * [prepared, tail) waiting for it. Counters only grow; slot = n % cap.
      * The writer owns head and the slots it applies; the worker only the
@@ -129,8 +142,10 @@ socket_setup(void *sock)
     rc |= setopt_int(sock, ZMQ_BACKLOG, BACKLOG, "backlog");
     /* Bounded queues per peer; correctness never depends on them because
      * anything dropped is resent by the agent. */
-    rc |= setopt_int(sock, ZMQ_SNDHWM, HWM_MESSAGES, "sndhwm");
-    rc |= setopt_int(sock, ZMQ_RCVHWM, HWM_MESSAGES, "rcvhwm");
+    rc |= setopt_int(sock, ZMQ_SNDHWM, SNDHWM_MESSAGES, "sndhwm");
+    rc |= setopt_int(sock, ZMQ_RCVHWM, RCVHWM_MESSAGES, "rcvhwm");
+    rc |= setopt_int(sock, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS,
+                     "handshake_ivl");
     return rc == 0 ? 0 : -1;
 }
 
@@ -332,15 +347,88 @@ server_set_commitmark(server_t *self, commitmark_t *mark)
     self->mark = mark;
 }
 
+static void
+on_conn_event(void *ctx, uint16_t event, uint32_t value)
+{
+    connguard_event(ctx, event, value);
+}
+
+void
+server_set_guard(server_t *self, connguard_t *guard)
+{
+    self->guard = guard;
+    if (self->auth)
+        auth_set_event_hook(self->auth, guard ? on_conn_event : NULL, guard);
+}
+
+/* A resource error a peer can cause (descriptors, memory): never fatal.
+ * Log (rate-limited by cds_log: same line), pause briefly so a flood of
+ * them does not spin, and carry on. */
+static bool
+transient(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS
+           || e == EAGAIN || e == EINTR;
+}
+
+static void
+back_off(const char *what, const char *error)
+{
+    cds_log(CDS_LOG_WARN, "resource_backoff", "step=%s error=%s backoff_ms=%d",
+            what, cds_logq(error), BACKOFF_MS);
+    struct timespec ts = {0, BACKOFF_MS * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 const char *
 server_endpoint(const server_t *self)
 {
     return self->endpoint;
 }
 
-/* Receive one whole message without waiting: 1 got one, 0 none waiting,
- * negative cds_err on failure. id gets the routing id, body the second
- * frame (empty if absent); *frames counts every part. */
+/* Frames after the body: read and dropped as they come, never kept; the
+ * total size and a BLAKE2b digest of every frame go into why, so the
+ * reject names the message without storing it. Then the connection is
+ * shut down (connguard): the protocol is one frame per message, and
+ * libzmq holds a multipart message whole before we see any of it. */
+static void
+drop_extra(server_t *self, zmq_msg_t *body, int *frames, char *why,
+           size_t whylen)
+{
+    crypto_generichash_state h;
+    uint8_t sum[32];
+    char hex[2 * sizeof sum + 1];
+    size_t bytes = zmq_msg_size(body);
+    int fd = zmq_msg_get(body, ZMQ_SRCFD);
+    crypto_generichash_init(&h, NULL, 0, sizeof sum);
+    crypto_generichash_update(&h, zmq_msg_data(body), bytes);
+    int more = 1;
+    while (more) {
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        if (zmq_msg_recv(&extra, self->sock, 0) < 0)
+            break;
+        more = zmq_msg_more(&extra);
+        bytes += zmq_msg_size(&extra);
+        crypto_generichash_update(&h, zmq_msg_data(&extra),
+                                  zmq_msg_size(&extra));
+        connguard_frame(self->guard, fd, zmq_msg_size(&extra));
+        zmq_msg_close(&extra);
+        (*frames)++;
+    }
+    crypto_generichash_final(&h, sum, sizeof sum);
+    sodium_bin2hex(hex, sizeof hex, sum, sizeof sum);
+    snprintf(why, whylen, "%d frames after the routing id, %zu bytes, "
+             "expected 1 frame of at most %u bytes; blake2b-256 of the "
+             "frames %s", *frames - 1, bytes, CDS_MAX_MSG_BYTES, hex);
+    connguard_kick(self->guard, fd);
+}
+
+/* Receive one whole message without waiting: 1 got one, 0 none waiting
+ * (or a transient error, after a pause), negative cds_err on failure. id
+ * gets the routing id, body the second frame (empty if absent); *frames
+ * counts every part. A message of more than one body frame is reduced to
+ * its description (drop_extra) in body, so nothing of it is kept. */
 static int
 recv_message(server_t *self, zmq_msg_t *id, zmq_msg_t *body, int *frames)
 {
@@ -352,23 +440,29 @@ recv_message(server_t *self, zmq_msg_t *id, zmq_msg_t *body, int *frames)
         zmq_msg_close(body);
         if (e == EAGAIN || e == EINTR)
             return 0;
+        if (transient(e)) {
+            back_off("recv", zmq_strerror(e));
+            return 0;
+        }
         cds_log(CDS_LOG_ERROR, "recv_failed", "error=%s",
                 cds_logq(zmq_strerror(e)));
         return -CDS_EIO;
     }
     *frames = 1;
-    int more = zmq_msg_more(id);
     /* The parts of one message arrive together: these never wait. */
-    while (more) {
-        zmq_msg_t extra, *into = *frames == 1 ? body : &extra;
-        if (into == &extra)
-            zmq_msg_init(&extra);
-        if (zmq_msg_recv(into, self->sock, 0) < 0)
-            break;
-        more = zmq_msg_more(into);
-        if (into == &extra)
-            zmq_msg_close(&extra);
-        (*frames)++;
+    if (!zmq_msg_more(id) || zmq_msg_recv(body, self->sock, 0) < 0)
+        return 1;
+    (*frames)++;
+    connguard_frame(self->guard, zmq_msg_get(body, ZMQ_SRCFD),
+                    zmq_msg_size(body));
+    if (zmq_msg_more(body)) {
+        char why[256];
+        drop_extra(self, body, frames, why, sizeof why);
+        zmq_msg_close(body);
+        if (zmq_msg_init_size(body, strlen(why)) == 0)
+            memcpy(zmq_msg_data(body), why, strlen(why));
+        else
+            zmq_msg_init(body);
     }
     return 1;
 }
@@ -450,11 +544,15 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
     if (begin_err != CDS_OK) {
         if (in->frames == 2)
             ingest_busy(self->ingest, data, len, begin_err, now, &p->res);
+    } else if (in->frames > 2) {
+        /* body holds drop_extra's description, not the message */
+        char why[256];
+        snprintf(why, sizeof why, "%.*s", (int) len, (const char *) data);
+        rc = ingest_reject_raw(self->ingest, CDS_EMALFORMED, why, NULL, 0,
+                               now);
     } else if (in->frames != 2) {
-        char why[64];
-        snprintf(why, sizeof why, "%d frames, expected routing id + 1",
-                 in->frames);
-        rc = ingest_reject_raw(self->ingest, CDS_EMALFORMED, why, data, len,
+        rc = ingest_reject_raw(self->ingest, CDS_EMALFORMED,
+                               "1 frame, expected routing id + 1", data, len,
                                now);
     } else {
         /* With CURVE: the ZAP handler's answer for this connection, the
@@ -487,7 +585,11 @@ group_acks(const server_t *self, int n)
 
 /* End the group's transaction; on failure answer every message "retry".
  * CDS_OK, or CDS_EIO when the commit mark could not be written after the
- * commit: then no reply of the group may be sent. */
+ * commit: then no reply of the group may be sent. A transient mark
+ * failure (memory, descriptors, disk full) turns every answer into
+ * "retry" instead: the group is committed, the mark is not, so no ack
+ * may leave; the agents resend and are re-acked after a later mark
+ * write covers a higher counter (commitmark.h). */
 static int
 end_group(server_t *self, int n, int begin_err, int txerr)
 {
@@ -501,8 +603,18 @@ end_group(server_t *self, int n, int begin_err, int txerr)
         txerr = cds_db_commit(db);
     if (txerr == CDS_OK && mark)
         CDS_FAILPOINT("agg_before_mark");  /* committed, mark not written */
-    if (txerr == CDS_OK)       /* the mark before any ack (commitmark.h) */
-        return mark ? commitmark_sync(self->mark) : CDS_OK;
+    if (txerr == CDS_OK && mark) {     /* the mark before any ack */
+        int merr = commitmark_sync(self->mark);
+        if (merr == CDS_EIO || merr == CDS_OK)
+            return merr;
+        for (int i = 0; i < n; i++)
+            ingest_result_retry(self->ingest, &self->pending[i].res, merr,
+                                cds_now_ms());
+        back_off("commit_mark", cds_strerror(merr));
+        return CDS_OK;
+    }
+    if (txerr == CDS_OK)
+        return CDS_OK;
     cds_db_rollback(db);
     cds_log(CDS_LOG_WARN, "group_rolled_back", "messages=%d reason=%s", n,
             cds_strerror(txerr));
@@ -530,8 +642,13 @@ server_step(server_t *self, long timeout_ms)
     if (rc > 0 && self->auth)
         auth_drain(self->auth, self->store, cds_now_ms());
     if (rc < 0 && errno != EINTR) {
+        int e = errno;
+        if (transient(e)) {
+            back_off("poll", zmq_strerror(e));
+            return 0;
+        }
         cds_log(CDS_LOG_ERROR, "poll_failed", "error=%s",
-                cds_logq(zmq_strerror(errno)));
+                cds_logq(zmq_strerror(e)));
         return -CDS_EIO;
     }
     if (!waiting && (rc <= 0 || !(items[0].revents & ZMQ_POLLIN)))

@@ -3,7 +3,13 @@
  *
  *  Wire: every message is [routing id][one frame = Envelope] (DEALER peers
  *  send no delimiter). Anything else is recorded in the reject table as
- *  malformed and otherwise ignored.
+ *  malformed and otherwise ignored; frames after the first are read and
+ *  dropped as they come (only their size and digest are recorded) and the
+ *  sender's connection is shut down.
+ *
+ *  Resource errors a peer can cause (EMFILE, ENFILE, ENOMEM on poll,
+ *  receive or the commit mark) never end server_run: logged, a pause of
+ *  BACKOFF_MS, "retry" where an answer is due, and the loop goes on.
  *
  *  Invariant: no reply leaves before the transaction that holds its effect
  *  has committed. A group = the first message that woke zmq_poll plus up to
@@ -48,10 +54,18 @@ int server_run(server_t *self);
 int server_step(server_t *self, long timeout_ms);
 /* From now on, bump mark's counter in every group that sends an ack and
  * write the mark file after COMMIT, before those acks (commitmark.h); a
- * failed mark write sends no reply and ends server_run with CDS_EIO.
- * mark is borrowed (NULL: none, unit tests). */
+ * mark write that fails for want of memory, descriptors or space answers
+ * the group "retry" and carries on; a disk I/O error sends no reply and
+ * ends server_run with CDS_EIO. mark is borrowed (NULL: none, unit
+ * tests). */
 struct commitmark;
 void server_set_commitmark(server_t *self, struct commitmark *mark);
+/* Count connections and bound what each may hold (connguard.h): feed it
+ * the socket monitor's connection events and every received frame, and
+ * shut down a connection that sends a multipart message. guard is
+ * borrowed (NULL: none). Only with server_new_secure (the monitor). */
+struct connguard;
+void server_set_guard(server_t *self, struct connguard *guard);
 /* Endpoint actually bound (resolves "tcp://127.0.0.1:*"). Borrowed. */
 const char *server_endpoint(const server_t *self);
 

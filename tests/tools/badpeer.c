@@ -12,16 +12,33 @@
  *  key pair from KEYFILE), except: case "nocurve" sends a good batch over
  *  a plain (NULL mechanism) connection; with BADPEER_TRANSPORT_KEY=FILE the
  *  CURVE key pair comes from another identity file than the signing key
- *  (a batch signed by A over a connection authenticated as B). */
+ *  (a batch signed by A over a connection authenticated as B).
+ *
+ *  Resource cases (tests/integration/fd_flood.sh, frame_flood.sh):
+ *      badpeer flood HOST:PORT N SECONDS
+ *  opens N plain TCP connections and holds them idle for SECONDS (no
+ *  greeting, no key: what anyone on the network can do), reopening those
+ *  the server closes; prints "flood opened=N reopened=K". Case "frames"
+ *  (enrolled key) sends messages of $BADPEER_FRAMES frames (default 64)
+ *  of $BADPEER_FRAME_BYTES (default 4 MiB) until $BADPEER_TOTAL bytes
+ *  (default 1 GiB) are queued; prints "frames sent=BYTES". */
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_update.h"
 #include "cds_util.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 typedef struct {
@@ -208,11 +225,126 @@ replay_case(peer_t *p)
     return rc ? -1 : print_ack(p);
 }
 
+static size_t
+env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? (size_t) strtoull(v, NULL, 10) : dflt;
+}
+
+/* "frames": many-frame messages, which the protocol forbids, until
+ * $BADPEER_TOTAL bytes are queued (each send waits at most 10 s). */
+static int
+frames_case(peer_t *p)
+{
+    size_t frames = env_size("BADPEER_FRAMES", 64);
+    size_t fbytes = env_size("BADPEER_FRAME_BYTES", 4u << 20);
+    size_t total = env_size("BADPEER_TOTAL", (size_t) 1 << 30), sent = 0;
+    int hwm = 1, timeo = 10000;
+    zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &timeo, sizeof timeo); /* deliver */
+    zmq_setsockopt(p->sock, ZMQ_SNDTIMEO, &timeo, sizeof timeo);
+    uint8_t *buf = malloc(fbytes ? fbytes : 1);
+    if (!buf || frames == 0)
+        return -1;
+    randombytes_buf(buf, fbytes);
+    while (sent < total) {
+        for (size_t f = 0; f < frames && sent < total; f++) {
+            int last = f + 1 == frames || sent + fbytes >= total;
+            if (zmq_send(p->sock, buf, fbytes, last ? 0 : ZMQ_SNDMORE) < 0)
+                goto out;
+            sent += fbytes;
+        }
+    }
+out:
+    free(buf);
+    printf("frames sent=%zu\n", sent);
+    return 0;
+}
+
+/* One plain TCP connection to addr (non-blocking: a full accept queue must
+ * not stall the flood); -1 on failure. */
+static int
+tcp_open(const struct sockaddr_in *addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *) addr, sizeof *addr) != 0
+        && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* badpeer flood HOST:PORT N SECONDS */
+static int
+flood_main(int argc, char **argv)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    char host[64];
+    const char *colon = argc == 5 ? strrchr(argv[2], ':') : NULL;
+    int n = argc == 5 ? atoi(argv[3]) : 0, secs = argc == 5 ? atoi(argv[4]) : 0;
+    if (!colon || (size_t) (colon - argv[2]) >= sizeof host || n <= 0
+        || n > 100000 || secs <= 0) {
+        fprintf(stderr, "usage: badpeer flood HOST:PORT N SECONDS\n");
+        return 2;
+    }
+    memcpy(host, argv[2], (size_t) (colon - argv[2]));
+    host[colon - argv[2]] = '\0';
+    a.sin_port = htons((uint16_t) atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        return 2;
+    struct pollfd *fds = calloc((size_t) n, sizeof *fds);
+    if (!fds)
+        return 3;
+    int opened = 0, reopened = 0;
+    for (int i = 0; i < n; i++) {
+        fds[i].fd = tcp_open(&a);
+        fds[i].events = POLLIN;
+        opened += fds[i].fd >= 0;
+    }
+    printf("flood opened=%d\n", opened);
+    fflush(stdout);
+    time_t end = time(NULL) + secs;
+    while (time(NULL) < end) {
+        int again = 0;
+        if (poll(fds, (nfds_t) n, 100) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            char junk[256];
+            if (fds[i].fd >= 0 && !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            /* Closed by the server (or never opened): hold another. */
+            if (fds[i].fd >= 0 && read(fds[i].fd, junk, sizeof junk) > 0)
+                continue;      /* its greeting: ignore, stay idle */
+            if (fds[i].fd >= 0)
+                close(fds[i].fd);
+            fds[i].fd = tcp_open(&a);
+            reopened += fds[i].fd >= 0;
+            again = 1;
+        }
+        if (again) {           /* a refusing server: do not spin */
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    free(fds);
+    printf("flood reopened=%d\n", reopened);
+    return 0;
+}
+
 static int
 run_case(peer_t *p, const char *c)
 {
     if (!strcmp(c, "replay"))
         return replay_case(p);
+    if (!strcmp(c, "frames"))
+        return frames_case(p);
     if (!strcmp(c, "garbage") || !strcmp(c, "oversized"))
         return send_raw_case(p, c);
     /* "blind": no hello, a good batch at seq 1 straight away. */
@@ -298,11 +430,15 @@ curve_client(void *sock, const uint8_t server_curve[CDS_PK_BYTES],
 int
 main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "flood") == 0)
+        return flood_main(argc, argv);
     if (argc < 5) {
         fprintf(stderr, "usage: badpeer ENDPOINT SERVER_PUBID KEYFILE CASE [ORG_UNIT]\n"
                         "cases: hello good blind bad_sig gap key_mismatch unknown_indicator\n"
                         "       bad_period out_of_range bad_utf8 equivocation org_unit\n"
                         "       garbage oversized nocurve replay (BADPEER_FILE=envelope)\n"
+                        "       frames (BADPEER_FRAMES, BADPEER_FRAME_BYTES, BADPEER_TOTAL)\n"
+                        "   or: badpeer flood HOST:PORT N SECONDS\n"
                         "env BADPEER_TRANSPORT_KEY=FILE: CURVE keys of FILE\n");
         return 2;
     }

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -169,6 +171,34 @@ test_created_ok_bump(void **state)
     assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
     assert_int_equal(d.counter, 2);
     assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
+}
+
+/* Checked at start, the mark file stays open: with every descriptor taken
+ * (a peer's idle connections), a group commit still writes the mark and
+ * its acks may leave. On main the file was opened at the first sync and
+ * that failed with EMFILE (then `run` exited). */
+static void
+test_no_fds_left(void **state)
+{
+    fx_t *fx = *state;
+    char msg[1536];
+    struct rlimit was, low;
+    int fds[256], n = 0;
+    assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_CREATED);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    low = was;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    while (n < 256 && (fds[n] = dup(0)) >= 0)
+        n++;
+    assert_true(n < 256);      /* the table is full: EMFILE */
+    assert_int_equal(errno, EMFILE);
+    group(fx);
+    group(fx);
+    while (n > 0)
+        close(fds[--n]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    assert_int_equal(mark_counter(fx), 2);
 }
 
 static void
@@ -337,6 +367,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_created_ok_bump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repaired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_fds_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_behind_accept_and_hello, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_foreign_and_damaged, setup,

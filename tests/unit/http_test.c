@@ -223,6 +223,76 @@ test_routes(void **state)
     assert_int_equal(fx->cleaned, 1);
 }
 
+/* The raw request target is checked before libmicrohttpd decodes it:
+ * "%00" used to cut the path, so "/healthz%00/../x" was served as
+ * "/healthz". NUL and control bytes (raw or encoded, also in the query)
+ * and "." / ".." segments answer 400 and never reach a handler. */
+static void
+test_bad_paths(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], buf[8192];
+    http_config_t c = { .listen = "127.0.0.1:0", .db_path = fx->path };
+    fx->http = http_new(&c, err, sizeof err);
+    assert_non_null(fx->http);
+    assert_int_equal(http_route_add(fx->http, "GET", "/hello", on_hello,
+                                    NULL), 0);
+    assert_int_equal(http_route_add(fx->http, "GET", "/api/v/*", on_hello,
+                                    NULL), 0);
+    assert_int_equal(http_start(fx->http), CDS_OK);
+    uint16_t port = http_port(fx->http);
+    static const char *const bad[] = {
+        "/%00/etc/passwd", "/hello%00/../../x", "/hello%00", "/api/v/../x",
+        "/api/v/%2e%2E/x", "/api/v/./x", "/api/v/..", "/api/v/x%2f..%2fy",
+        "/hello?who=a%00b", "/hello?who=%0a", "/hello%7f", "/hello%1b",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char head[256];
+        snprintf(head, sizeof head, "GET %s HTTP/1.1\r\n", bad[i]);
+        int status = request(port, head, NULL, buf, sizeof buf);
+        if (status != 400)
+            fail_msg("%s answered %d, expected 400", bad[i], status);
+        assert_null(strstr(body_of(buf), "hello"));
+    }
+    static const char *const good[] = {
+        "/hello", "/hello?who=a%20b", "/api/v/a.b", "/api/v/...",
+        "/api/v/..x", "/api/v/x..",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char head[256];
+        snprintf(head, sizeof head, "GET %s HTTP/1.1\r\n", good[i]);
+        int status = request(port, head, NULL, buf, sizeof buf);
+        if (status != 200)
+            fail_msg("%s answered %d, expected 200", good[i], status);
+    }
+}
+
+/* A failed lazy open of the HTTP thread's database (EMFILE, file not
+ * there yet) is retried by the next request, not kept for ever. */
+static void
+test_db_reopen(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], buf[8192], later[160];
+    snprintf(later, sizeof later, "%s/later.db", fx->dir);
+    http_config_t c = { .listen = "127.0.0.1:0", .db_path = later };
+    fx->http = http_new(&c, err, sizeof err);
+    assert_non_null(fx->http);
+    assert_int_equal(http_route_add(fx->http, "GET", "/db", on_db, NULL), 0);
+    assert_int_equal(http_start(fx->http), CDS_OK);
+    uint16_t port = http_port(fx->http);
+    assert_int_equal(request(port, "GET /db HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 200);
+    assert_string_equal(body_of(buf), cds_strerror(CDS_EIO));
+    int e = 0;
+    store_t *s = store_open(later, 0, &e);
+    assert_non_null(s);
+    store_destroy(&s);
+    assert_int_equal(request(port, "GET /db HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 200);
+    assert_string_equal(body_of(buf), "not_found");
+}
+
 static void
 test_auth_hook(void **state)
 {
@@ -286,6 +356,8 @@ main(void)
         cmocka_unit_test(test_bad_listen),
         cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_db_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operator_routes, setup,
                                         teardown),
     };

@@ -242,8 +242,10 @@ test_bad_framing_recorded(void **state)
     start(fx, 8);
     assert_int_equal(zmq_send(fx->dealer, "ab", 2, ZMQ_SNDMORE), 2);
     assert_int_equal(zmq_send(fx->dealer, "cd", 2, 0), 2);
-    serve_until(fx, "SELECT count(*) FROM reject WHERE code = 5"
-                    " AND raw = CAST('ab' AS BLOB)");
+    /* Recorded by size and digest, never by its bytes (server.h). */
+    serve_until(fx, "SELECT count(*) FROM reject WHERE code = 5 AND message"
+                    " LIKE '2 frames after the routing id, 4 bytes, %"
+                    "blake2b-256 of the frames %' AND raw IS NULL");
     assert_null(recv_ack(fx, 50));
     /* The daemon carries on. */
     send_batch(fx, 1, "10");
