@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
 libzmq3-dev libczmq-dev libsodium-dev libsqlite3-dev sqlite3 libinih-dev \
 libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev iproute2 procps jq \
-faketime python3 \
+faketime python3 python3-protobuf protobuf-compiler \
 prometheus curl \
 mosquitto libmosquitto-dev mosquitto-clients \
 clang-14 libclang-rt-14-dev"
