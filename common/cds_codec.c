@@ -184,6 +184,43 @@ cds_msg_check_wire(const ProtobufCMessageDescriptor *desc,
     return rc;
 }
 
+/* ---- bounds on the answers an agent decodes ------------------------------ */
+
+static bool
+text_over(const char *s, size_t max)
+{
+    return s && strnlen(s, max + 1) > max;
+}
+
+/* The aggregator's texts in Ack and HelloAnswer end up in the agent's log
+ * and receipts: bounded like anything else from the wire. CDS_OK, or
+ * CDS_EMALFORMED with the field in why. Other messages: CDS_OK (the
+ * aggregator checks its inputs field by field, ingest.c). */
+static int
+answer_bounds(const ProtobufCMessageDescriptor *desc,
+              const ProtobufCMessage *msg, char *why, size_t why_len)
+{
+    const char *bad = NULL;
+    if (desc == &cdsync__ack__descriptor) {
+        const Cdsync__Ack *a = (const Cdsync__Ack *) msg;
+        if (text_over(a->message, CDS_MAX_ANSWER_TEXT))
+            bad = "message";
+        for (size_t i = 0; !bad && i < a->n_rejections; i++)
+            if (text_over(a->rejections[i]->field, CDS_MAX_CODE))
+                bad = "rejections.field";
+            else if (text_over(a->rejections[i]->message,
+                               CDS_MAX_ANSWER_TEXT))
+                bad = "rejections.message";
+    } else if (desc == &cdsync__hello_answer__descriptor) {
+        const Cdsync__HelloAnswer *h = (const Cdsync__HelloAnswer *) msg;
+        if (text_over(h->message, CDS_MAX_ANSWER_TEXT))
+            bad = "message";
+    }
+    if (bad && why && why_len)
+        snprintf(why, why_len, "%s", bad);
+    return bad ? CDS_EMALFORMED : CDS_OK;
+}
+
 /* ---- budgeted decode ----------------------------------------------------- */
 
 static void *
@@ -208,12 +245,17 @@ decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
     ProtobufCAllocator alloc = { budget_alloc, budget_free, &b };
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &alloc, len,
                                                       data);
-    if (msg)
-        *err = CDS_OK;
-    else
+    if (!msg) {
         *err = b.over ? CDS_ETOOBIG : b.nomem ? CDS_ENOMEM : CDS_EMALFORMED;
-    if (!msg && why && why_len)
-        snprintf(why, why_len, "%s", b.over ? "budget" : "wire");
+        if (why && why_len)
+            snprintf(why, why_len, "%s", b.over ? "budget" : "wire");
+        return NULL;
+    }
+    *err = answer_bounds(desc, msg, why, why_len);
+    if (*err != CDS_OK) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return NULL;
+    }
     return msg;
 }
 
@@ -347,6 +389,18 @@ cds_envelope_verify(const Cdsync__Envelope *env,
     return cds_sign_verify(env->signer.data, (int) env->kind, recipient,
                            env->body.data, env->body.len,
                            env->signature.data);
+}
+
+int
+cds_check_version_str(const char *s)
+{
+    size_t len = s ? strnlen(s, CDS_MAX_VERSION_STR + 1) : 0;
+    if (len > CDS_MAX_VERSION_STR)
+        return CDS_ETOOBIG;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e)
+            return CDS_EBADFIELD;
+    return CDS_OK;
 }
 
 /* proto3 has no absent string: "" stands for NULL. Key fields and value

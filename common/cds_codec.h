@@ -90,6 +90,15 @@ void cds_msg_free(void *msg);
 /* Encode into a malloc'd buffer. NULL on allocation failure. */
 uint8_t *cds_msg_encode(const ProtobufCMessage *msg, size_t *len);
 
+#define CDS_MAX_VERSION_STR 64   /* catalog_version, agent_version */
+/* A version label (Batch.catalog_version, Hello/Heartbeat.agent_version):
+ * empty, or printable ASCII (0x20-0x7E) of at most CDS_MAX_VERSION_STR
+ * bytes. CDS_OK, CDS_ETOOBIG or CDS_EBADFIELD. NULL is empty. */
+int cds_check_version_str(const char *s);
+/* Bound on the other strings of an answer the agent decodes (Ack.message,
+ * Rejection.field/message, HelloAnswer.message): longer is malformed. */
+#define CDS_MAX_ANSWER_TEXT 1024
+
 /* View a decoded Update as a cds_update_t (borrows its strings). */
 void cds_update_from_pb(const Cdsync__Update *pb, cds_update_t *out);
 /* Fill a protobuf Update from u (borrows u's strings; no allocation). */
