@@ -66,6 +66,11 @@ exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
            const cds_update_t *u, const uint8_t *hash, const uint8_t *head)
 {
     sqlite3_stmt *st = a->insert;
+    /* As store_log_add keeps it: a field over its bound (refused too_big)
+     * is not in the history row. Applied updates have none. */
+    cds_update_t kept = *u;
+    cds_update_drop_oversize(&kept);
+    u = &kept;
     cds_bind_int64(st, ":agent_id", agent_id);
     cds_bind_int64(st, ":seq", (int64_t) u->seq);
     cds_bind_int64(st, ":batch_id", batch_id);

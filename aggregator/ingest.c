@@ -258,11 +258,12 @@ finish_refused(ingest_t *self, msg_t *m)
     if (!m->message[0])
         snprintf(m->message, sizeof m->message, "%s",
                  cds_err_describe(m->refused));
-    code = store_reject_add(self->store, (int64_t) m->now_ms,
-                            m->out->has_peer ? m->out->peer : NULL,
-                            m->refused, m->field, m->message,
-                            m->out->first_seq, m->out->last_seq,
-                            m->reject_seq, m->raw, m->raw_len);
+    code = store_reject_add_kind(self->store, (int64_t) m->now_ms,
+                                 m->out->has_peer ? m->out->peer : NULL,
+                                 m->out->kind, m->refused, m->field,
+                                 m->message, m->out->first_seq,
+                                 m->out->last_seq, m->reject_seq, m->raw,
+                                 m->raw_len);
     if (code != CDS_OK)
         return code;
     log_reject(m, m->refused == CDS_EEQUIVOCATION ? CDS_LOG_ERROR

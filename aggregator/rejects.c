@@ -238,6 +238,20 @@ show_raw(FILE *out, const cds_identity_t *self_id, const uint8_t *raw,
     cds_msg_free(env);
 }
 
+/* A row whose raw bytes were not kept (store.h "Rejects on disk"). */
+static void
+show_digest_only(FILE *out, sqlite3_stmt *st)
+{
+    char hex[2 * CDS_HASH_BYTES + 1] = "";
+    if (sqlite3_column_bytes(st, 13) == CDS_HASH_BYTES)
+        cds_hex(hex, sqlite3_column_blob(st, 13), CDS_HASH_BYTES);
+    fprintf(out, "raw:         NOT kept, digest only: %lld bytes, kind %d, "
+            "BLAKE2b-256 %s\n", (long long) sqlite3_column_int64(st, 12),
+            sqlite3_column_int(st, 11), hex);
+    fprintf(out, "             (over reject_raw_per_hour for this peer, or "
+            "under reject_min_free_mb free): nothing to decode or retry\n");
+}
+
 static int
 show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
              FILE *out)
@@ -267,7 +281,10 @@ show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
                     cds_format_time(t, sizeof t, (uint64_t)
                                     sqlite3_column_int64(st, 9)),
                     rr == 0 ? "accepted" : cds_strerror(rr));
-        if (connection_level(col(st, 3)))
+        if (sqlite3_column_type(st, 8) == SQLITE_NULL
+            && sqlite3_column_type(st, 12) != SQLITE_NULL)
+            show_digest_only(out, st);
+        else if (connection_level(col(st, 3)))
             fprintf(out, "kept:        %d bytes (the client's CURVE key, "
                     "if any): refused at the connection, no message was "
                     "received\n", sqlite3_column_bytes(st, 8));
@@ -522,7 +539,11 @@ retry_update(store_t *store, ingest_t *ingest, health_t *health,
         return code;
     code = read_update(store, r, &u, &strs, &status, what, sizeof what,
                        &retried);
-    if (code == CDS_OK && status <= 0) {
+    if (code == CDS_OK && status == CDS_ETOOBIG) {
+        *result = CDS_ETOOBIG;         /* over a bound: stays over it */
+        fprintf(out, "%s:%" PRIu64 ": not retried: a field over its bound "
+                "is not kept (it stays too big)\n", r->agent.fpr, r->seq);
+    } else if (code == CDS_OK && status <= 0) {
         *result = CDS_OK;              /* applied already: no effect */
         fprintf(out, "%s:%" PRIu64 ": already applied, nothing to do\n",
                 r->agent.fpr, r->seq);
@@ -556,4 +577,30 @@ rejects_retry(store_t *store, ingest_t *ingest, health_t *health,
     if (!r.update)
         return retry_message(store, ingest, r.row, now_ms, result, out);
     return retry_update(store, ingest, health, &r, now_ms, result, out);
+}
+
+/* ---- prune ------------------------------------------------------------ */
+
+int
+rejects_prune(store_t *store, int64_t cutoff_ms, int64_t *deleted)
+{
+    cds_db_t *db = store_db(store);
+    int64_t n = 0;
+    int code = CDS_OK;
+    *deleted = 0;
+    do {
+        code = cds_db_begin(db);
+        if (code == CDS_OK)
+            code = store_reject_prune(store, cutoff_ms, &n);
+        code = code == CDS_OK ? cds_db_commit(db) : code;
+        if (code != CDS_OK) {
+            cds_db_rollback(db);
+            break;
+        }
+        *deleted += n;
+    } while (n == STORE_PRUNE_STEP);
+    if (code == CDS_OK)
+        cds_log(CDS_LOG_INFO, "rejects_pruned", "rows=%lld cutoff_ms=%lld",
+                (long long) *deleted, (long long) cutoff_ms);
+    return code;
 }

@@ -155,3 +155,24 @@ cds_update_check_fields(const cds_update_t *u, const char **field)
         *field = NULL;
     return CDS_OK;
 }
+
+static int
+drop_if_over(const char **s, size_t max)
+{
+    if (!*s || strnlen(*s, max + 1) <= max)
+        return 0;
+    *s = NULL;
+    return 1;
+}
+
+int
+cds_update_drop_oversize(cds_update_t *u)
+{
+    return drop_if_over(&u->org_unit, CDS_MAX_CODE)
+           + drop_if_over(&u->indicator, CDS_MAX_CODE)
+           + drop_if_over(&u->period, CDS_MAX_CODE)
+           + drop_if_over(&u->disagg, CDS_MAX_CODE)
+           + drop_if_over(&u->value, CDS_MAX_VALUE)
+           + drop_if_over(&u->comment, CDS_MAX_COMMENT)
+           + drop_if_over(&u->stored_by, CDS_MAX_STORED_BY);
+}

@@ -56,4 +56,10 @@ void cds_chain_next(const uint8_t prev[CDS_HASH_BYTES],
  * DHIS2 CSV column name, "value", "comment", "storedby"). */
 int cds_update_check_fields(const cds_update_t *u, const char **field);
 
+/* Set every field of u longer than its bound (CDS_MAX_CODE, _VALUE,
+ * _COMMENT, _STORED_BY) to NULL: what a history row keeps of an update
+ * refused too_big, so its oversized bytes are stored once (in the kept
+ * signed batch), not twice. Returns how many fields were dropped. */
+int cds_update_drop_oversize(cds_update_t *u);
+
 #endif
