@@ -313,6 +313,33 @@ check_history(audit_t *a)
     return code;
 }
 
+/* One update under several seqs (AUDIT_SQL_DUPLICATES). */
+static int
+check_duplicates(audit_t *a)
+{
+    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_DUPLICATES);
+    if (!st)
+        return CDS_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        problem(a, "history agent=%s seqs=%s problem=duplicate_update "
+                "org_unit=%s indicator=%s period=%s disagg=%s hlc=%lld "
+                "value=%s (the same update applied under %d seqs)",
+                (const char *) sqlite3_column_text(st, 0),
+                (const char *) sqlite3_column_text(st, 1),
+                cds_logq((const char *) sqlite3_column_text(st, 3)),
+                cds_logq((const char *) sqlite3_column_text(st, 4)),
+                cds_logq((const char *) sqlite3_column_text(st, 5)),
+                cds_logq((const char *) sqlite3_column_text(st, 6)),
+                (long long) sqlite3_column_int64(st, 7),
+                cds_logq((const char *) sqlite3_column_text(st, 8)),
+                sqlite3_column_int(st, 2));
+    int code = rc == SQLITE_DONE ? CDS_OK
+                                 : cds_db_fail(a->db, "audit: duplicates");
+    sqlite3_finalize(st);
+    return code;
+}
+
 /* ---- 3. current values --------------------------------------------------- */
 
 static const char *const value_fields[] = {
@@ -385,6 +412,8 @@ audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
         code = check_batches(&a);
     if (code == CDS_OK)
         code = check_history(&a);
+    if (code == CDS_OK)
+        code = check_duplicates(&a);
     if (code == CDS_OK)
         code = check_values(&a);
     sqlite3_finalize(a.insert);
