@@ -878,8 +878,8 @@ field_error(const cds_update_t *u, int rc, const char *f, const char **field,
     const char *why = rc == CDS_ETOOBIG ? "too long"
                       : !v || !len      ? "empty"
                       : !cds_utf8_valid(v, len) ? "not valid UTF-8"
-                      : text ? "holds a control character (comment allows "
-                               "only TAB, LF, CR)"
+                      : text ? "holds a control character (only a comment may "
+                               "hold TAB, LF, CR)"
                       : "not a code (printable ASCII, no spaces)";
     snprintf(err, errlen, "%s \"%s\": %s", *field,
              cds_csv_show(v ? v : "", shown, sizeof shown), why);
