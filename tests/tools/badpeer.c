@@ -208,6 +208,58 @@ replay_case(peer_t *p)
     return rc ? -1 : print_ack(p);
 }
 
+/* "flood": $BADPEER_COUNT (100) batches with a bad signature, each
+ * carrying a value of $BADPEER_PAD (60000) bytes, one after another
+ * (each waits for its answer, so the aggregator has recorded it).
+ * Prints "flood sent=N replies=M". */
+static int
+flood_case(peer_t *p)
+{
+    const char *cs = getenv("BADPEER_COUNT"), *ps = getenv("BADPEER_PAD");
+    long count = cs ? atol(cs) : 100, pad = ps ? atol(ps) : 60000;
+    if (count <= 0 || pad <= 0 || pad > (3L << 20))
+        return -1;
+    char *value = malloc((size_t) pad + 1);
+    if (!value)
+        return -1;
+    long replies = 0;
+    for (long i = 0; i < count; i++) {
+        /* different bytes every time: the digests differ */
+        for (long k = 0; k < pad; k++)
+            value[k] = (char) ('a' + (i + k) % 26);
+        value[pad] = '\0';
+        cds_update_t u = {.org_unit = p->org_unit, .indicator = "TO_CNSCD",
+                          .period = "2025Q2", .disagg = "default",
+                          .value = value, .stored_by = "flood",
+                          .seq = p->applied + 1,
+                          .hlc = cds_now_ms() << 16};
+        Cdsync__Update pu = CDSYNC__UPDATE__INIT;
+        cds_update_to_pb(&u, &pu);
+        Cdsync__Update *ups[1] = {&pu};
+        Cdsync__Batch b = CDSYNC__BATCH__INIT;
+        b.version = CDS_PROTOCOL_VERSION;
+        b.agent.data = (uint8_t *) cds_identity_sign_pk(p->id);
+        b.agent.len = CDS_PK_BYTES;
+        b.first_seq = b.last_seq = u.seq;
+        b.prev_head.data = p->head;
+        b.prev_head.len = CDS_HASH_BYTES;
+        b.head.data = p->head;
+        b.head.len = CDS_HASH_BYTES;
+        b.n_updates = 1;
+        b.updates = ups;
+        if (seal_send(p, CDSYNC__KIND__KIND_BATCH, &b.base, 1)) {
+            free(value);
+            return -1;
+        }
+        Cdsync__Envelope *env = recv_reply(p);
+        replies += env != NULL;
+        cds_msg_free(env);
+    }
+    free(value);
+    printf("flood sent=%ld replies=%ld\n", count, replies);
+    return 0;
+}
+
 static int
 run_case(peer_t *p, const char *c)
 {
@@ -223,6 +275,8 @@ run_case(peer_t *p, const char *c)
         printf("noreply\n");
         return 0;
     }
+    if (!strcmp(c, "flood") && rc == 0)
+        return flood_case(p);
     if (!strcmp(c, "hello") || rc == 2) {
         if (rc == 0)
             printf("hello applied=%llu\n", (unsigned long long) p->applied);
@@ -303,6 +357,7 @@ main(int argc, char **argv)
                         "cases: hello good blind bad_sig gap key_mismatch unknown_indicator\n"
                         "       bad_period out_of_range bad_utf8 equivocation org_unit\n"
                         "       garbage oversized nocurve replay (BADPEER_FILE=envelope)\n"
+                        "       flood (BADPEER_COUNT, BADPEER_PAD)\n"
                         "env BADPEER_TRANSPORT_KEY=FILE: CURVE keys of FILE\n");
         return 2;
     }
