@@ -19,6 +19,7 @@
 #include "cds_update.h"
 #include "cds_util.h"
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,10 +268,13 @@ run_case(peer_t *p, const char *c)
         return replay_case(p);
     if (!strcmp(c, "garbage") || !strcmp(c, "oversized"))
         return send_raw_case(p, c);
-    /* "blind": no hello, a good batch at seq 1 straight away. */
-    int rc = strcmp(c, "blind") == 0 ? 0 : do_hello(p);
-    if (strcmp(c, "blind") == 0)
-        c = "good";
+    /* "blind": no hello, a good batch at seq 1 straight away; "forge":
+     * the same with a signature that does not verify (a peer naming a
+     * key whose secret it lacks). */
+    bool blind = strcmp(c, "blind") == 0 || strcmp(c, "forge") == 0;
+    int rc = blind ? 0 : do_hello(p);
+    if (blind)
+        c = strcmp(c, "forge") == 0 ? "bad_sig" : "good";
     if (rc == 1) {
         printf("noreply\n");
         return 0;
@@ -357,7 +361,7 @@ main(int argc, char **argv)
                         "cases: hello good blind bad_sig gap key_mismatch unknown_indicator\n"
                         "       bad_period out_of_range bad_utf8 equivocation org_unit\n"
                         "       garbage oversized nocurve replay (BADPEER_FILE=envelope)\n"
-                        "       flood (BADPEER_COUNT, BADPEER_PAD)\n"
+                        "       flood (BADPEER_COUNT, BADPEER_PAD) forge\n"
                         "env BADPEER_TRANSPORT_KEY=FILE: CURVE keys of FILE\n");
         return 2;
     }
