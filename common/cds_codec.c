@@ -177,7 +177,9 @@ cds_msg_check_wire(const ProtobufCMessageDescriptor *desc,
 {
     walk_t w = { .plen = 0 };
     w.path[0] = '\0';
-    int rc = walk_message(&w, desc, data, data + len, 0);
+    /* An empty body may come as data NULL (protobuf-c's empty bytes):
+     * NULL + 0 is undefined behaviour, found by tests/fuzz/envelope. */
+    int rc = len == 0 ? CDS_OK : walk_message(&w, desc, data, data + len, 0);
     if (path && path_len)
         snprintf(path, path_len, "%s",
                  rc == CDS_OK ? "" : w.plen ? w.path : "wire");

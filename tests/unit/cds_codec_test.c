@@ -532,6 +532,13 @@ test_wire_walker_edges(void **state)
                                         outer.n, why, sizeof why),
                      CDS_EMALFORMED);
     assert_string_equal(why, "updates[0]");
+    /* an empty body as NULL, 0 (fuzz: envelope, NULL + 0 was UB) */
+    assert_int_equal(cds_msg_check_wire(&cdsync__batch__descriptor, NULL, 0,
+                                        why, sizeof why), CDS_OK);
+    b = cds_msg_decode(&cdsync__batch__descriptor, NULL, 0, &err);
+    assert_non_null(b);
+    assert_int_equal(b->n_updates, 0);
+    cds_msg_free(b);
     /* path may be NULL */
     assert_int_equal(cds_msg_check_wire(&cdsync__batch__descriptor, past,
                                         sizeof past, NULL, 0),
