@@ -858,45 +858,56 @@ test_overlap(void **state)
     assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 4);
 }
 
+/* Ingest over a CURVE connection whose User-Id is user_id: recorded
+ * key_mismatch and not answered at all. */
+static void
+expect_silent(fx_t *fx, const uint8_t *data, size_t len, const char *user_id)
+{
+    ingest_result_t r;
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, user_id, &r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(r.code, CDS_EKEYMISMATCH);
+    assert_null(r.reply);
+    ingest_result_clear(&r);
+}
+
 /* A forgery: a message claiming another enrolled agent (or an unknown
  * key), sent over a CURVE connection that is not that signer's, gets no
  * answer at all whatever else is wrong with it (here: a bad signature,
- * an unknown key, a hello), and is recorded key_mismatch. */
+ * an unknown key, a hello of another version), and is recorded
+ * key_mismatch. */
 static void
 test_forgery_gets_no_answer(void **state)
 {
     fx_t *fx = *state;
     uint8_t *data;
     size_t len;
-    ingest_result_t r;
-    char other_fpr[CDS_FPR_LEN];
+    char other_fpr[CDS_FPR_LEN], agent_fpr[CDS_FPR_LEN];
     cds_fingerprint(cds_identity_sign_pk(fx->other), other_fpr);
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), agent_fpr);
     cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
     /* claims fx->agent, signature does not verify, on other's connection */
     make_batch(fx, 1, u, 1, &(opts_t) { .recipient =
                                         cds_identity_sign_pk(fx->other),
                                         .keep_chain = true }, &data, &len);
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
-    assert_int_equal(ingest_as(fx, data, len, other_fpr, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
-    assert_int_equal(r.code, CDS_EKEYMISMATCH);
-    assert_null(r.reply);
-    ingest_result_clear(&r);
+    expect_silent(fx, data, len, other_fpr);
     free(data);
     /* an unknown signer over the enrolled agent's connection */
-    char agent_fpr[CDS_FPR_LEN];
-    cds_fingerprint(cds_identity_sign_pk(fx->agent), agent_fpr);
     make_batch(fx, 1, u, 1, &(opts_t) { .signer = fx->other,
                                         .keep_chain = true }, &data, &len);
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
-    assert_int_equal(ingest_as(fx, data, len, agent_fpr, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
-    assert_int_equal(r.code, CDS_EKEYMISMATCH);
-    assert_null(r.reply);
-    ingest_result_clear(&r);
+    expect_silent(fx, data, len, agent_fpr);
+    free(data);
+    /* a hello of a version we refuse, claiming fx->agent */
+    Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    h.version = 99;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_HELLO,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &h.base, &data, &len), CDS_OK);
+    expect_silent(fx, data, len, other_fpr);
     free(data);
     assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code = 10"
-                               " AND field = 'signer'"), 2);
+                               " AND field = 'signer'"), 3);
     assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code != 10"),
                      0);
     assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
