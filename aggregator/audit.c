@@ -66,6 +66,11 @@ exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
            const cds_update_t *u, const uint8_t *hash, const uint8_t *head)
 {
     sqlite3_stmt *st = a->insert;
+    /* As store_log_add keeps it: a field over its bound (refused too_big)
+     * is not in the history row. Applied updates have none. */
+    cds_update_t kept = *u;
+    cds_update_drop_oversize(&kept);
+    u = &kept;
     cds_bind_int64(st, ":agent_id", agent_id);
     cds_bind_int64(st, ":seq", (int64_t) u->seq);
     cds_bind_int64(st, ":batch_id", batch_id);
@@ -308,6 +313,33 @@ check_history(audit_t *a)
     return code;
 }
 
+/* One update under several seqs (AUDIT_SQL_DUPLICATES). */
+static int
+check_duplicates(audit_t *a)
+{
+    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_DUPLICATES);
+    if (!st)
+        return CDS_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        problem(a, "history agent=%s seqs=%s problem=duplicate_update "
+                "org_unit=%s indicator=%s period=%s disagg=%s hlc=%lld "
+                "value=%s (the same update applied under %d seqs)",
+                (const char *) sqlite3_column_text(st, 0),
+                (const char *) sqlite3_column_text(st, 1),
+                cds_logq((const char *) sqlite3_column_text(st, 3)),
+                cds_logq((const char *) sqlite3_column_text(st, 4)),
+                cds_logq((const char *) sqlite3_column_text(st, 5)),
+                cds_logq((const char *) sqlite3_column_text(st, 6)),
+                (long long) sqlite3_column_int64(st, 7),
+                cds_logq((const char *) sqlite3_column_text(st, 8)),
+                sqlite3_column_int(st, 2));
+    int code = rc == SQLITE_DONE ? CDS_OK
+                                 : cds_db_fail(a->db, "audit: duplicates");
+    sqlite3_finalize(st);
+    return code;
+}
+
 /* ---- 3. current values --------------------------------------------------- */
 
 static const char *const value_fields[] = {
@@ -380,6 +412,8 @@ audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
         code = check_batches(&a);
     if (code == CDS_OK)
         code = check_history(&a);
+    if (code == CDS_OK)
+        code = check_duplicates(&a);
     if (code == CDS_OK)
         code = check_values(&a);
     sqlite3_finalize(a.insert);

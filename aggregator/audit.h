@@ -9,6 +9,9 @@
  *      each equal (content hash, chain head, every field) to the update of
  *      the batch it refers to, heads chaining with BLAKE2b from zero to
  *      agent.applied_head;
+ *   2b. no update twice in history: the same (agent, key, hlc, value,
+ *      comment, stored_by, flags) under two seqs is reported with both
+ *      seqs (problem=duplicate_update);
  *   3. datavalue: exactly the last-writer-wins result of the applied
  *      updates, their content taken from the batches.
  *  Every difference is printed as one line naming the table, the agent

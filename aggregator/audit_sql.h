@@ -77,4 +77,18 @@
     " AND b.disagg = d.disagg)"                                              \
     " ORDER BY 1, 2, 3, 4"
 
+/* The same update (agent, key, hlc, value and the other fields) in history
+ * under more than one seq: an agent that queued one change twice, or a
+ * replay that got new seqs. The content hash covers the seq, so it cannot
+ * match; hlc is per agent strictly increasing for distinct changes, so an
+ * equal (key, hlc, content) is the same change. Cost: one sort of
+ * update_log (GROUP BY), fine for an operator command. */
+#define AUDIT_SQL_DUPLICATES                                                 \
+    "SELECT a.fpr, group_concat(l.seq, ','), count(*), l.org_unit,"          \
+    " l.indicator, l.period, l.disagg, l.hlc, l.value"                       \
+    " FROM update_log l JOIN agent a ON a.id = l.agent_id"                   \
+    " GROUP BY l.agent_id, l.org_unit, l.indicator, l.period, l.disagg,"     \
+    " l.hlc, l.value, l.deleted, l.comment, l.stored_by, l.followup"         \
+    " HAVING count(*) > 1 ORDER BY a.fpr, min(l.seq)"
+
 #endif

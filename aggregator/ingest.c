@@ -36,7 +36,8 @@ typedef struct {
     store_agent_t agent;               /* signer's row, when enrolled */
     ingest_result_t *out;
     int refused;                       /* whole-message reason, CDS_OK if none */
-    const char *field;                 /* refused: field (static) */
+    const char *field;                 /* refused: field (static or why) */
+    char why[CDS_WIRE_PATH_LEN];       /* body decode: the field at fault */
     char message[MSG_LEN];             /* refused: explanation */
     uint64_t reject_seq;               /* refused: seq concerned, 0 none */
     bool in_savepoint;                 /* a savepoint is open */
@@ -257,11 +258,12 @@ finish_refused(ingest_t *self, msg_t *m)
     if (!m->message[0])
         snprintf(m->message, sizeof m->message, "%s",
                  cds_err_describe(m->refused));
-    code = store_reject_add(self->store, (int64_t) m->now_ms,
-                            m->out->has_peer ? m->out->peer : NULL,
-                            m->refused, m->field, m->message,
-                            m->out->first_seq, m->out->last_seq,
-                            m->reject_seq, m->raw, m->raw_len);
+    code = store_reject_add_kind(self->store, (int64_t) m->now_ms,
+                                 m->out->has_peer ? m->out->peer : NULL,
+                                 m->out->kind, m->refused, m->field,
+                                 m->message, m->out->first_seq,
+                                 m->out->last_seq, m->reject_seq, m->raw,
+                                 m->raw_len);
     if (code != CDS_OK)
         return code;
     log_reject(m, m->refused == CDS_EEQUIVOCATION ? CDS_LOG_ERROR
@@ -307,6 +309,18 @@ ingest_reject_raw(ingest_t *self, int code, const char *message,
     int rc = finish_refused(self, &m);
     ingest_result_clear(&out);
     return rc;
+}
+
+/* A body that did not decode: name the field path the wire walker found
+ * (a string with a NUL byte, cds_codec.h) or what else went wrong. */
+static int
+refuse_body(msg_t *m, int err, const char *what)
+{
+    if (err == CDS_EMALFORMED && m->why[0] && strcmp(m->why, "wire") != 0)
+        return refuse(m, err, m->why, "%s body: string field %s holds a NUL "
+                      "byte", what, m->why);
+    return refuse(m, err, "body", "%s body does not decode (%s)", what,
+                  m->why[0] ? m->why : cds_strerror(err));
 }
 
 /* ---- per-update validation and apply ------------------------------------- */
@@ -525,6 +539,11 @@ check_batch_shape(msg_t *m, const Cdsync__Batch *b)
     if (b->n_updates > CDS_MAX_BATCH_UPDATES)
         return refuse(m, CDS_ETOOBIG, "updates", "%zu updates > %d",
                       b->n_updates, CDS_MAX_BATCH_UPDATES);
+    int vrc = cds_check_version_str(b->catalog_version);
+    if (vrc != CDS_OK)
+        return refuse(m, vrc, "catalog_version", "catalog_version must be "
+                      "printable ASCII of at most %d bytes",
+                      CDS_MAX_VERSION_STR);
     if (b->first_seq == 0 || b->last_seq < b->first_seq
         || b->last_seq - b->first_seq + 1 != b->n_updates)
         return refuse(m, CDS_EBADSEQ, "first_seq",
@@ -699,12 +718,12 @@ handle_batch(ingest_t *self, msg_t *m)
     ingest_prep_t *p = m->prep;
     Cdsync__Batch *b = p && p->batch
         ? p->batch
-        : cds_msg_decode(&cdsync__batch__descriptor, m->env->body.data,
-                         m->env->body.len, &err);
+        : cds_msg_decode_why(&cdsync__batch__descriptor, m->env->body.data,
+                             m->env->body.len, &err, m->why, sizeof m->why);
     if (p && p->batch)
         p->batch = NULL;                       /* ours now */
     if (!b)
-        return refuse(m, err, "body", "batch body does not decode");
+        return refuse_body(m, err, "batch");
     m->out->first_seq = b->first_seq;
     m->out->request_id = b->request_id;
     m->out->last_seq = b->last_seq;
@@ -771,16 +790,21 @@ static int
 handle_hello(ingest_t *self, msg_t *m)
 {
     int err = CDS_OK;
-    Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
-                                      m->env->body.data, m->env->body.len,
-                                      &err);
+    Cdsync__Hello *h = cds_msg_decode_why(&cdsync__hello__descriptor,
+                                          m->env->body.data,
+                                          m->env->body.len, &err, m->why,
+                                          sizeof m->why);
     if (!h)
-        return refuse(m, err, "body", "hello body does not decode");
+        return refuse_body(m, err, "hello");
     m->out->request_id = h->request_id;
     uint64_t matched = 0, mismatch = 0;
     int rc = CDS_OK;
+    int vrc = cds_check_version_str(h->agent_version);
     if (h->version != CDS_PROTOCOL_VERSION)
         refuse(m, CDS_EVERSION, "version", "hello version %u", h->version);
+    else if (vrc != CDS_OK)
+        refuse(m, vrc, "agent_version", "agent_version must be printable "
+               "ASCII of at most %d bytes", CDS_MAX_VERSION_STR);
     else if (h->agent.len != CDS_PK_BYTES
              || sodium_memcmp(h->agent.data, m->env->signer.data,
                               CDS_PK_BYTES))
@@ -810,12 +834,20 @@ static int
 handle_heartbeat(ingest_t *self, msg_t *m)
 {
     int err = CDS_OK;
-    Cdsync__Heartbeat *h = cds_msg_decode(&cdsync__heartbeat__descriptor,
-                                          m->env->body.data,
-                                          m->env->body.len, &err);
+    Cdsync__Heartbeat *h = cds_msg_decode_why(&cdsync__heartbeat__descriptor,
+                                              m->env->body.data,
+                                              m->env->body.len, &err, m->why,
+                                              sizeof m->why);
     if (!h)
-        return refuse(m, err, "body", "heartbeat body does not decode");
+        return refuse_body(m, err, "heartbeat");
     uint64_t request_id = h->request_id;
+    int vrc = cds_check_version_str(h->agent_version);
+    if (vrc != CDS_OK) {
+        cds_msg_free(h);
+        return refuse(m, vrc, "agent_version", "agent_version must be "
+                      "printable ASCII of at most %d bytes",
+                      CDS_MAX_VERSION_STR);
+    }
     bool mine = h->agent.len == CDS_PK_BYTES
                 && sodium_memcmp(h->agent.data, m->env->signer.data,
                                  CDS_PK_BYTES) == 0;
@@ -880,6 +912,20 @@ open_envelope(msg_t *m)
     m->out->kind = (int) m->env->kind;
     m->out->has_peer = true;
     memcpy(m->out->peer, m->env->signer.data, CDS_PK_BYTES);
+    /* First, before anything could be answered: a message claiming a
+     * signer that is not the CURVE connection's owner gets nothing back,
+     * whatever else is wrong with it (bad signature, unknown key...).
+     * Else a forger would receive a refusal signed for the agent it
+     * named: an oracle, and noise in that agent's receipts. */
+    char fpr[CDS_FPR_LEN];
+    cds_fingerprint(m->out->peer, fpr);
+    if (m->user_id && strcmp(m->user_id, fpr) != 0) {
+        m->silent = true;
+        return refuse(m, CDS_EKEYMISMATCH, "signer",
+                      "claims signer %s but was sent over a connection "
+                      "authenticated as %s", fpr,
+                      m->user_id[0] ? m->user_id : "(none)");
+    }
     if (m->env->kind != CDSYNC__KIND__KIND_HELLO
         && m->env->kind != CDSYNC__KIND__KIND_BATCH
         && m->env->kind != CDSYNC__KIND__KIND_HEARTBEAT)
@@ -910,13 +956,7 @@ authenticate(ingest_t *self, msg_t *m)
                != CDS_OK)
         return refuse(m, CDS_EBADSIG, "signature",
                       "signature does not verify for this aggregator");
-    if (m->user_id && strcmp(m->user_id, m->agent.fpr) != 0) {
-        m->silent = true;      /* the connection is not the signer's */
-        return refuse(m, CDS_EKEYMISMATCH, "signer",
-                      "signed by %s but sent over a connection "
-                      "authenticated as %s", m->agent.fpr,
-                      m->user_id[0] ? m->user_id : "(none)");
-    }
+    /* The signer is the connection's owner: open_envelope checked it. */
     m->out->verified = true;
     return store_agent_seen(self->store, m->agent.id, (int64_t) m->now_ms);
 }

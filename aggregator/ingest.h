@@ -2,11 +2,13 @@
  *  an agent, inside the caller's open transaction (server.c group commit).
  *
  *  Order of checks (docs/PROTOCOL.md, STYLE.md "Untrusted input"):
- *    size <= CDS_MAX_MSG_BYTES -> cds_envelope_decode (budgeted) -> kind is
- *    HELLO, BATCH or HEARTBEAT -> signer enrolled (unknown_key) and not
- *    revoked (revoked) -> signature for recipient = our key (bad_signature)
- *    -> signer is the CURVE connection's User-Id (key_mismatch)
- *    -> decode body (budgeted) -> body.agent == signer (key_mismatch) ->
+ *    size <= CDS_MAX_MSG_BYTES -> cds_envelope_decode (budgeted) ->
+ *    claimed signer is the CURVE connection's User-Id (key_mismatch, never
+ *    answered) -> kind is HELLO, BATCH or HEARTBEAT -> signer enrolled
+ *    (unknown_key) and not revoked (revoked) -> signature for recipient =
+ *    our key (bad_signature) -> decode body (budgeted; a string with a NUL
+ *    byte is malformed, cds_codec.h) -> body.agent == signer (key_mismatch),
+ *    catalog_version / agent_version printable ASCII <= 64 bytes ->
  *    counts and seqs (too_big, bad_seq) -> dedup / gap / equivocation /
  *    chain -> per update: fields, org unit known (unknown_org_unit) and
  *    within an enrolled unit (org_unit_not_allowed), catalog (indicator,
@@ -18,8 +20,10 @@
  *  row (raw bytes + reason) and never disturbs the other messages of the
  *  group. Garbage (no parseable envelope) gets no answer; a parseable
  *  signer of a HELLO or BATCH gets a signed refusal (ACK_REFUSED or
- *  HelloAnswer.error), except a revoked signer or a signer that is not the
- *  connection's CURVE identity: those get nothing at all. Every whole-message rejection is logged once as
+ *  HelloAnswer.error), except a revoked signer or a claimed signer that is
+ *  not the connection's CURVE identity (checked before anything else, so
+ *  a forgery naming another agent gets nothing at all, whatever else is
+ *  wrong with it). Every whole-message rejection is logged once as
  *  event=reject reason=<name> agent=<fingerprint>.
  *
  *  The agent row (enrolment, revocation, applied seq) is read from the

@@ -75,6 +75,13 @@ static const cds_option_t options[] = {
       "/metrics: per-agent series for the N worst agents" },
     { "aggregator.max_pending_handshakes", "max-pending-handshakes", 0, "N",
       "2048", "connections still in their handshake; newer ones are cut" },
+    { "aggregator.reject_raw_per_hour", "reject-raw-per-hour", 0, "N", "20",
+      "rejects: raw bytes kept for N rejects per peer per hour, then "
+      "digests only" },
+    { "aggregator.reject_retention_days", "reject-retention-days", 0,
+      "DAYS", "30", "rejects: delete rows older than DAYS (0: keep)" },
+    { "aggregator.reject_min_free_mb", "reject-min-free-mb", 0, "MB", "512",
+      "rejects: below MB free on the database's disk keep digests only" },
     { "command.watch", "watch", 0, "SECONDS", NULL,
       "health: refresh every SECONDS until interrupted" },
     { "command.since", "since", 0, "WHEN", NULL,
@@ -82,6 +89,8 @@ static const cds_option_t options[] = {
     { "command.agent", "agent", 0, "FPR|LABEL", NULL, "rejects: one agent" },
     { "command.reason", "reason", 0, "NAME", NULL,
       "rejects: one reason (bad_value, unknown_key, ...)" },
+    { "command.older_than", "older-than", 0, "AGE", NULL,
+      "rejects prune: rows older than 12h|7d (default: retention)" },
     { "command.label", "label", 0, "TEXT", NULL, "keygen/enroll: label" },
     { "command.replaces", "replaces", 0, "FPR", NULL,
       "enroll: rotate: revoke this agent, give its org units to the new key" },
@@ -162,6 +171,7 @@ usage(FILE *f)
             "         exit 0 all OK, 1 a warning, 2 a critical state\n"
             "  rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME]\n"
             "          [--format table|json] | rejects show|retry ID\n"
+            "          | rejects prune [--older-than 7d]\n"
             "  rollup --org-unit OU --period PE [--indicator DE ...]\n"
             "         [--format table|csv|json]\n"
             "  completeness --org-unit OU --period PE [--indicator DE ...]\n"
@@ -233,6 +243,31 @@ resolve_paths(cli_t *cli)
     return 0;
 }
 
+/* The reject bounds (store.h "Rejects on disk") from the config, checked
+ * (store NULL) or applied to store. 0 or an exit code (message printed). */
+static int
+reject_bounds(cli_t *cli, store_t *store)
+{
+    static const struct { const char *key; long max; } k[3] = {
+        { "aggregator.reject_raw_per_hour", 1000000 },
+        { "aggregator.reject_retention_days", 36500 },
+        { "aggregator.reject_min_free_mb", 1L << 30 },
+    };
+    long v[3];
+    char err[256];
+    for (int i = 0; i < 3; i++)
+        if (cds_config_get_long(cli->cfg, k[i].key, &v[i], err, sizeof err)
+                != CDS_OK
+            || v[i] < 0 || v[i] > k[i].max)
+            return fail(EXIT_CONFIG, "%s: \"%s\": expected 0..%ld",
+                        strchr(k[i].key, '.') + 1, get(cli, k[i].key),
+                        k[i].max);
+    if (store)
+        store_set_reject_bounds(store, (int) v[0], (int64_t) v[1] * 86400000,
+                                (uint64_t) v[2] << 20);
+    return 0;
+}
+
 /* Open the database and refresh the orgunit table from the CSV. */
 static int
 open_store(cli_t *cli, store_t **store)
@@ -248,7 +283,14 @@ open_store(cli_t *cli, store_t **store)
                     strerror(errno));
     }
     int code = CDS_OK;
+    int rc = reject_bounds(cli, NULL);
+    if (rc) {
+        cds_orgunits_destroy(&ous);
+        return rc;
+    }
     *store = store_open(cli->db_path, 0, &code);
+    if (*store)
+        reject_bounds(cli, *store);
     if (*store)
         code = store_orgunits_load(*store, ous);
     cds_orgunits_destroy(&ous);
@@ -542,6 +584,19 @@ run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     return rc;
 }
 
+/* Rejects past the retention go at start (then as rejects arrive,
+ * store.h): a failure is logged and the daemon runs anyway. */
+static void
+prune_rejects_at_start(cli_t *cli, store_t *store)
+{
+    long days = 0;
+    char err[256];
+    int64_t n = 0;
+    if (cds_config_get_long(cli->cfg, "aggregator.reject_retention_days",
+                            &days, err, sizeof err) == CDS_OK && days > 0)
+        rejects_prune(store, (int64_t) cds_now_ms() - days * 86400000LL, &n);
+}
+
 /* Ingest, health, HTTP and the ROUTER socket, until a stop. */
 static int
 serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
@@ -568,6 +623,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     health_t *health = ingest ? health_new(store) : NULL;
     if (health)
         ingest_set_health(ingest, health);
+    prune_rejects_at_start(cli, store);
     http_t *http = NULL;
     metrics_t metrics;
     /* Before HTTP and the socket: its table is sized by the fd limit. */
@@ -883,6 +939,37 @@ rejects_retry_cmd(cli_t *cli, store_t *store, const char *id)
     return result == CDS_OK ? 0 : EXIT_INPUT;
 }
 
+/* rejects prune: delete reject rows older than --older-than (default
+ * the retention setting); prints how many. */
+static int
+rejects_prune_cmd(cli_t *cli)
+{
+    const char *age = get(cli, "command.older_than");
+    char dflt[32];
+    if (!age) {
+        snprintf(dflt, sizeof dflt, "%sd",
+                 get(cli, "aggregator.reject_retention_days"));
+        age = dflt;
+    }
+    char *end = NULL;
+    long long v = strtoll(age, &end, 10);
+    int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
+    if (cutoff < 0)
+        return fail(EXIT_USAGE, "older-than: \"%s\": expected 12h, 7d, 30m",
+                    age);
+    store_t *store = NULL;
+    int rc = open_store(cli, &store);
+    if (rc)
+        return rc;
+    int64_t n = 0;
+    int code = rejects_prune(store, cutoff, &n);
+    store_destroy(&store);
+    if (code != CDS_OK)
+        return fail(exit_for(code), "rejects prune: %s", cds_strerror(code));
+    printf("%lld reject rows older than %s deleted\n", (long long) n, age);
+    return 0;
+}
+
 static int
 cmd_rejects(cli_t *cli)
 {
@@ -890,9 +977,12 @@ cmd_rejects(cli_t *cli)
     store_t *store = NULL;
     bool sub = cli->n_args == 2 && (strcmp(cli->args[0], "show") == 0
                                     || strcmp(cli->args[0], "retry") == 0);
+    if (cli->n_args == 1 && strcmp(cli->args[0], "prune") == 0)
+        return rejects_prune_cmd(cli);
     if (cli->n_args != 0 && !sub)
         return fail(EXIT_USAGE, "rejects [--since WHEN] [--agent A] "
-                    "[--reason NAME] [--format json] | rejects show|retry ID");
+                    "[--reason NAME] [--format json] | rejects show|retry ID"
+                    " | rejects prune [--older-than AGE]");
     int rc = rejects_filter(cli, &f);
     if (rc || (rc = open_store(cli, &store)))
         return rc;
@@ -996,7 +1086,8 @@ static const struct {
       "  (exit 0 OK, 1 warning, 2 critical, 3 unknown)" },
     { "rejects", cmd_rejects,
       "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
-      "[--format table|json] | rejects show ID | rejects retry ID" },
+      "[--format table|json] | rejects show ID | rejects retry ID | "
+      "rejects prune [--older-than AGE]" },
     { "rollup", cmd_rollup,
       "rollup --org-unit OU --period PE [--indicator DE ...] "
       "[--format table|csv|json]" },

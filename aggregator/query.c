@@ -45,22 +45,28 @@ query_format_parse(const char *name, query_format_t *out)
     return CDS_EUSAGE;
 }
 
+/* TAB, CR and LF stay (quoted, RFC 4180: a comment may span lines); any
+ * other control byte, only possible in text stored before they were
+ * refused, is written as an escape (cds_ctl_escape) so a CSV file shown
+ * in a terminal cannot drive it. */
 void
 query_csv_field(FILE *out, const char *s)
 {
-    if (!s)
-        s = "";
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
+    char *esc = cds_ctl_escape(s, true);
+    const char *t = esc ? esc : "";
+    if (!strpbrk(t, ",\"\r\n")) {
+        fputs(t, out);
+        free(esc);
         return;
     }
     fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
+    for (const char *p = t; *p; p++) {
+        if (*p == '"')
             fputc('"', out);
-        fputc(*s, out);
+        fputc(*p, out);
     }
     fputc('"', out);
+    free(esc);
 }
 
 static void

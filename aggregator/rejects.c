@@ -93,10 +93,24 @@ row_json(sqlite3_stmt *st)
                                                    : cds_strerror(rr));
 }
 
+#define ESC_LEN 1100                   /* an escaped MSG_LEN message */
+
+/* s with control bytes escaped (cds_ctl_escape), cut to len: stored text
+ * (labels, reasons quoting what was sent, fields of old updates) must not
+ * drive the operator's terminal. Returns buf. */
+static const char *
+esc(char *buf, size_t len, const char *s)
+{
+    char *e = cds_ctl_escape(s, false);
+    snprintf(buf, len, "%s", e ? e : "");
+    free(e);
+    return buf;
+}
+
 static void
 print_row(FILE *out, json_t *o)
 {
-    char t[40];
+    char t[40], lb[ESC_LEN], fd[ESC_LEN], ms[ESC_LEN];
     const char *rr = json_string_value(json_object_get(o, "retry_result"));
     fprintf(out, "%-22s %-7s %s  %-16s %-10s %-22s seq %" JSON_INTEGER_FORMAT
             "..%" JSON_INTEGER_FORMAT "  %s: %s%s%s\n",
@@ -106,12 +120,15 @@ print_row(FILE *out, json_t *o)
                                              json_object_get(o, "at_ms"))),
             json_string_value(json_object_get(o, "agent"))[0]
                 ? json_string_value(json_object_get(o, "agent")) : "-",
-            json_string_value(json_object_get(o, "label")),
+            esc(lb, sizeof lb,
+                json_string_value(json_object_get(o, "label"))),
             json_string_value(json_object_get(o, "reason")),
             json_integer_value(json_object_get(o, "first_seq")),
             json_integer_value(json_object_get(o, "last_seq")),
-            json_string_value(json_object_get(o, "field")),
-            json_string_value(json_object_get(o, "message")),
+            esc(fd, sizeof fd,
+                json_string_value(json_object_get(o, "field"))),
+            esc(ms, sizeof ms,
+                json_string_value(json_object_get(o, "message"))),
             rr[0] ? "  [retried: " : "", rr[0] ? rr : "");
     if (rr[0])
         fputs("]\n", out);
@@ -159,13 +176,29 @@ out:
 
 /* ---- show ------------------------------------------------------------- */
 
+/* One update, every text escaped (old kept batches may hold anything). */
+static void
+show_update_fields(FILE *out, const char *ou, const char *de,
+                   const char *pe, const char *co, const char *value,
+                   bool deleted)
+{
+    char b[5][ESC_LEN / 4], v[ESC_LEN];
+    fprintf(out, "%s %s %s %s = %s", esc(b[0], sizeof b[0], ou),
+            esc(b[1], sizeof b[1], de), esc(b[2], sizeof b[2], pe),
+            esc(b[3], sizeof b[3], co),
+            deleted ? "(delete)" : esc(v, sizeof v, value));
+}
+
 static void
 show_update_pb(FILE *out, const Cdsync__Update *u)
 {
-    fprintf(out, "    seq %" PRIu64 ": %s %s %s %s = %s%s (hlc %" PRIu64
-            ", by %s)\n", u->seq, u->org_unit, u->indicator, u->period,
-            u->disagg, u->deleted ? "(delete)" : u->value,
-            u->followup ? " followup" : "", u->hlc, u->stored_by);
+    char by[ESC_LEN / 4];
+    fprintf(out, "    seq %" PRIu64 ": ", u->seq);
+    show_update_fields(out, u->org_unit, u->indicator, u->period, u->disagg,
+                       u->value, u->deleted);
+    fprintf(out, "%s (hlc %" PRIu64 ", by %s)\n",
+            u->followup ? " followup" : "", u->hlc,
+            esc(by, sizeof by, u->stored_by));
 }
 
 static void
@@ -181,9 +214,10 @@ show_body(FILE *out, const Cdsync__Envelope *env)
                     cds_strerror(err));
             return;
         }
+        char cv[ESC_LEN];
         fprintf(out, "batch:       seq %" PRIu64 "..%" PRIu64 ", %zu "
                 "updates, catalog %s\n", b->first_seq, b->last_seq,
-                b->n_updates, b->catalog_version);
+                b->n_updates, esc(cv, sizeof cv, b->catalog_version));
         for (size_t i = 0; i < b->n_updates && i < SHOW_UPDATES_MAX; i++)
             show_update_pb(out, b->updates[i]);
         if (b->n_updates > SHOW_UPDATES_MAX)
@@ -194,10 +228,11 @@ show_body(FILE *out, const Cdsync__Envelope *env)
         Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
                                           env->body.data, env->body.len,
                                           &err);
+        char av[ESC_LEN];
         if (h)
             fprintf(out, "hello:       acked seq %" PRIu64 ", %zu probe "
                     "points, agent version %s\n", h->acked_seq, h->n_probe,
-                    h->agent_version);
+                    esc(av, sizeof av, h->agent_version));
         else
             fprintf(out, "body:        does not decode (%s)\n",
                     cds_strerror(err));
@@ -238,6 +273,20 @@ show_raw(FILE *out, const cds_identity_t *self_id, const uint8_t *raw,
     cds_msg_free(env);
 }
 
+/* A row whose raw bytes were not kept (store.h "Rejects on disk"). */
+static void
+show_digest_only(FILE *out, sqlite3_stmt *st)
+{
+    char hex[2 * CDS_HASH_BYTES + 1] = "";
+    if (sqlite3_column_bytes(st, 13) == CDS_HASH_BYTES)
+        cds_hex(hex, sqlite3_column_blob(st, 13), CDS_HASH_BYTES);
+    fprintf(out, "raw:         NOT kept, digest only: %lld bytes, kind %d, "
+            "BLAKE2b-256 %s\n", (long long) sqlite3_column_int64(st, 12),
+            sqlite3_column_int(st, 11), hex);
+    fprintf(out, "             (over reject_raw_per_hour for this peer, or "
+            "under reject_min_free_mb free): nothing to decode or retry\n");
+}
+
 static int
 show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
              FILE *out)
@@ -256,8 +305,9 @@ show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
                     (uint64_t) sqlite3_column_int64(st, 0)));
         fprintf(out, "reason:      %s: %s\n", cds_strerror(reason),
                 cds_err_describe(reason));
-        fprintf(out, "what:        %s%s%s\n", col(st, 3),
-                col(st, 3)[0] ? ": " : "", col(st, 4));
+        char fd[ESC_LEN], ms[ESC_LEN];
+        fprintf(out, "what:        %s%s%s\n", esc(fd, sizeof fd, col(st, 3)),
+                col(st, 3)[0] ? ": " : "", esc(ms, sizeof ms, col(st, 4)));
         if (sqlite3_column_int64(st, 5))
             fprintf(out, "seqs:        %lld..%lld\n",
                     (long long) sqlite3_column_int64(st, 5),
@@ -267,7 +317,10 @@ show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
                     cds_format_time(t, sizeof t, (uint64_t)
                                     sqlite3_column_int64(st, 9)),
                     rr == 0 ? "accepted" : cds_strerror(rr));
-        if (connection_level(col(st, 3)))
+        if (sqlite3_column_type(st, 8) == SQLITE_NULL
+            && sqlite3_column_type(st, 12) != SQLITE_NULL)
+            show_digest_only(out, st);
+        else if (connection_level(col(st, 3)))
             fprintf(out, "kept:        %d bytes (the client's CURVE key, "
                     "if any): refused at the connection, no message was "
                     "received\n", sqlite3_column_bytes(st, 8));
@@ -347,15 +400,20 @@ show_update(store_t *store, const rid_t *r, FILE *out)
     if (code != CDS_OK)
         return code;
     int reason = status < 0 ? -status : status;
+    char lb0[ESC_LEN / 4];
     fprintf(out, "rejection:   %s:%" PRIu64 " (one update) of agent %s "
-            "(%s)\n", r->agent.fpr, r->seq, r->agent.fpr, r->agent.label);
-    fprintf(out, "update:      %s %s %s %s = %s (hlc %" PRIu64 ", %s, by "
-            "%s)\n", u.org_unit, u.indicator, u.period, u.disagg,
-            u.deleted ? "(delete)" : u.value, u.hlc,
-            cds_format_time(t, sizeof t, cds_hlc_ms(u.hlc)), u.stored_by);
+            "(%s)\n", r->agent.fpr, r->seq, r->agent.fpr,
+            esc(lb0, sizeof lb0, r->agent.label));
+    char by[ESC_LEN / 4], wh[ESC_LEN];
+    fputs("update:      ", out);
+    show_update_fields(out, u.org_unit, u.indicator, u.period, u.disagg,
+                       u.value, u.deleted);
+    fprintf(out, " (hlc %" PRIu64 ", %s, by %s)\n", u.hlc,
+            cds_format_time(t, sizeof t, cds_hlc_ms(u.hlc)),
+            esc(by, sizeof by, u.stored_by));
     fprintf(out, "reason:      %s: %s\n", cds_strerror(reason),
             cds_err_describe(reason));
-    fprintf(out, "what:        %s\n", what);
+    fprintf(out, "what:        %s\n", esc(wh, sizeof wh, what));
     if (status == 0)
         fprintf(out, "state:       applied (not a rejection)\n");
     else if (status < 0)
@@ -522,7 +580,11 @@ retry_update(store_t *store, ingest_t *ingest, health_t *health,
         return code;
     code = read_update(store, r, &u, &strs, &status, what, sizeof what,
                        &retried);
-    if (code == CDS_OK && status <= 0) {
+    if (code == CDS_OK && status == CDS_ETOOBIG) {
+        *result = CDS_ETOOBIG;         /* over a bound: stays over it */
+        fprintf(out, "%s:%" PRIu64 ": not retried: a field over its bound "
+                "is not kept (it stays too big)\n", r->agent.fpr, r->seq);
+    } else if (code == CDS_OK && status <= 0) {
         *result = CDS_OK;              /* applied already: no effect */
         fprintf(out, "%s:%" PRIu64 ": already applied, nothing to do\n",
                 r->agent.fpr, r->seq);
@@ -556,4 +618,30 @@ rejects_retry(store_t *store, ingest_t *ingest, health_t *health,
     if (!r.update)
         return retry_message(store, ingest, r.row, now_ms, result, out);
     return retry_update(store, ingest, health, &r, now_ms, result, out);
+}
+
+/* ---- prune ------------------------------------------------------------ */
+
+int
+rejects_prune(store_t *store, int64_t cutoff_ms, int64_t *deleted)
+{
+    cds_db_t *db = store_db(store);
+    int64_t n = 0;
+    int code = CDS_OK;
+    *deleted = 0;
+    do {
+        code = cds_db_begin(db);
+        if (code == CDS_OK)
+            code = store_reject_prune(store, cutoff_ms, &n);
+        code = code == CDS_OK ? cds_db_commit(db) : code;
+        if (code != CDS_OK) {
+            cds_db_rollback(db);
+            break;
+        }
+        *deleted += n;
+    } while (n == STORE_PRUNE_STEP);
+    if (code == CDS_OK)
+        cds_log(CDS_LOG_INFO, "rejects_pruned", "rows=%lld cutoff_ms=%lld",
+                (long long) *deleted, (long long) cutoff_ms);
+    return code;
 }

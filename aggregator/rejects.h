@@ -20,6 +20,9 @@
  *      accepted on arrival, and the log row flips to applied exactly once
  *      (status 0, retried_from = old reason, retried_at_ms). Still invalid:
  *      nothing changes.
+ *  Bounded on disk (store.h "Rejects on disk"): a row may hold only a
+ *  digest of the message (raw_size, raw_digest, kind): `show` says so and
+ *  `retry` has nothing to run. `prune` deletes rows past the retention.
  *  A revoked agent's updates are never retried. Nothing is sent to the
  *  agent: it learns nothing new (its outbox already dropped the row). */
 #ifndef AGG_REJECTS_H
@@ -56,5 +59,11 @@ int rejects_show(store_t *store, const cds_identity_t *id_self,
  * CDS_ENOTFOUND, CDS_EUSAGE, or a database error. */
 int rejects_retry(store_t *store, ingest_t *ingest, health_t *health,
                   const char *id, uint64_t now_ms, int *result, FILE *out);
+
+/* Delete every reject row older than cutoff_ms, STORE_PRUNE_STEP rows a
+ * transaction (the daemon may be running); *deleted receives the count.
+ * Per-update rejections (update_log) are history and stay. CDS_OK or a
+ * database error. */
+int rejects_prune(store_t *store, int64_t cutoff_ms, int64_t *deleted);
 
 #endif

@@ -35,7 +35,8 @@
     "SELECT r.at_ms, r.agent_pk, r.code, coalesce(r.field, ''),"             \
     " coalesce(r.message, ''), coalesce(r.first_seq, 0),"                    \
     " coalesce(r.last_seq, 0), coalesce(r.seq, 0), r.raw,"                   \
-    " coalesce(r.retried_at_ms, 0), coalesce(r.retry_result, -1)"            \
+    " coalesce(r.retried_at_ms, 0), coalesce(r.retry_result, -1),"          \
+    " coalesce(r.kind, 0), r.raw_size, r.raw_digest"                         \
     " FROM reject r WHERE r.id = :id"
 #define REJECTS_SQL_MARK                                                     \
     "UPDATE reject SET retried_at_ms = :now, retry_result = :result"         \

@@ -9,7 +9,10 @@
 #include "health_sql.h"
 #include "commitmark_sql.h"
 
+#include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +23,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_ROTATE,        /* agent.replaced_by (key rotation) */
     COMMITMARK_SQL_MIGRATION,          /* commit counter (commitmark.h) */
     STORE_SQL_MIGRATION_NO_PERIOD_INDEX, /* unused index (issue 7) */
+    STORE_SQL_MIGRATION_REJECT_BOUNDS, /* digests, per-peer raw bound */
 };
 
 /* Statements prepared once at open; index into store->st[]. */
@@ -31,6 +35,7 @@ enum {
     ST_BATCH_INSERT, ST_LOG_GET, ST_LOG_INSERT, ST_MERGE, ST_REJECT_INSERT,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_AGENT_BY_CURVE, ST_AGENT_REPLACED,
+    ST_REJECT_RAW_COUNT, ST_REJECT_PRUNE,
     ST__COUNT
 };
 
@@ -59,11 +64,19 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_ROLLBACK_TO] = STORE_SQL_ROLLBACK_TO,
     [ST_AGENT_BY_CURVE] = STORE_SQL_AGENT_BY_CURVE,
     [ST_AGENT_REPLACED] = STORE_SQL_AGENT_REPLACED,
+    [ST_REJECT_RAW_COUNT] = STORE_SQL_REJECT_RAW_COUNT,
+    [ST_REJECT_PRUNE] = STORE_SQL_REJECT_PRUNE,
 };
 
 struct store {
     cds_db_t *db;                       /* owned connection */
     sqlite3_stmt *st[ST__COUNT];        /* prepared once, reset after use */
+    int reject_raw_per_hour;            /* raw bytes kept per peer per hour */
+    int64_t reject_retention_ms;        /* 0: rejects kept for ever */
+    uint64_t reject_min_free;           /* bytes; below: digests only */
+    int64_t free_checked_ms;            /* last statvfs, 0 never */
+    bool free_low;                      /* ... found under the floor */
+    int64_t pruned_ms;                  /* last opportunistic prune */
 };
 
 store_t *
@@ -74,6 +87,10 @@ store_open(const char *path, int flags, int *err)
         *err = CDS_ENOMEM;
         return NULL;
     }
+    self->reject_raw_per_hour = STORE_REJECT_RAW_PER_HOUR;
+    self->reject_retention_ms =
+        (int64_t) STORE_REJECT_RETENTION_DAYS * 86400000;
+    self->reject_min_free = (uint64_t) STORE_REJECT_MIN_FREE_MB << 20;
     self->db = cds_db_open(path, migrations,
                            (int) (sizeof migrations / sizeof migrations[0]),
                            flags, err);
@@ -493,7 +510,12 @@ store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
     cds_bind_text_ref(st, ":field", field);
     cds_bind_text_ref(st, ":message", message);
     cds_bind_int64(st, ":now", now_ms);
-    bind_update(st, u);
+    /* A refused update keeps no field over its bound (store.h): the kept
+     * batch already holds those bytes once. */
+    cds_update_t kept = *u;
+    if (status != 0)
+        cds_update_drop_oversize(&kept);
+    bind_update(st, &kept);
     return run(self, st, "log_add");
 }
 
@@ -517,12 +539,107 @@ store_merge(store_t *self, const cds_update_t *u, double num,
     return run(self, st, "merge");
 }
 
-int
-store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
-                 int code, const char *field, const char *message,
-                 uint64_t first, uint64_t last, uint64_t seq,
-                 const uint8_t *raw, size_t raw_len)
+void
+store_set_reject_bounds(store_t *self, int raw_per_hour,
+                        int64_t retention_ms, uint64_t min_free_bytes)
 {
+    self->reject_raw_per_hour = raw_per_hour < 0 ? 0 : raw_per_hour;
+    self->reject_retention_ms = retention_ms < 0 ? 0 : retention_ms;
+    self->reject_min_free = min_free_bytes;
+    self->free_checked_ms = 0;
+}
+
+/* Free bytes on the database's file system under the floor? statvfs at
+ * most once a second: a flood records thousands of rejects a second. */
+static bool
+disk_low(store_t *self, int64_t now_ms)
+{
+    if (self->reject_min_free == 0)
+        return false;
+    if (self->free_checked_ms && now_ms >= self->free_checked_ms
+        && now_ms - self->free_checked_ms < 1000)
+        return self->free_low;
+    char dir[4096];
+    const char *path = cds_db_path(self->db);
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int) (slash - path + (slash == path)),
+                 path);
+    struct statvfs vfs;
+    self->free_checked_ms = now_ms;
+    self->free_low = statvfs(dir, &vfs) == 0
+                     && (uint64_t) vfs.f_bavail * vfs.f_frsize
+                            < self->reject_min_free;
+    return self->free_low;
+}
+
+/* Keep this reject's raw bytes? Under the peer's hourly quota and above
+ * the free-space floor. 1 yes, 0 no, negative: -(database error). */
+static int
+keep_raw(store_t *self, int64_t now_ms, const uint8_t *agent_pk)
+{
+    if (self->reject_raw_per_hour <= 0 || disk_low(self, now_ms))
+        return 0;
+    sqlite3_stmt *st = self->st[ST_REJECT_RAW_COUNT];
+    if (agent_pk)
+        cds_bind_blob_ref(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
+    cds_bind_int64(st, ":since", now_ms - 3600000);
+    cds_bind_int64(st, ":n", self->reject_raw_per_hour);
+    int rc = sqlite3_step(st);
+    int keep = rc == SQLITE_ROW
+                   ? sqlite3_column_int(st, 0) < self->reject_raw_per_hour
+                   : -cds_db_fail(self->db, "reject_raw_count");
+    cds_stmt_done(st);
+    return keep;
+}
+
+int
+store_reject_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted)
+{
+    sqlite3_stmt *st = self->st[ST_REJECT_PRUNE];
+    cds_bind_int64(st, ":cutoff", cutoff_ms);
+    cds_bind_int64(st, ":n", STORE_PRUNE_STEP);
+    int code = run(self, st, "reject_prune");
+    if (deleted)
+        *deleted = code == CDS_OK
+                       ? sqlite3_changes(cds_db_handle(self->db)) : 0;
+    return code;
+}
+
+/* Once a minute at most, in the transaction recording a reject: the
+ * table only grows through rejects, so pruning when one arrives keeps it
+ * bounded without a timer of its own. */
+static int
+prune_now_and_then(store_t *self, int64_t now_ms)
+{
+    if (self->reject_retention_ms == 0
+        || (self->pruned_ms && now_ms >= self->pruned_ms
+            && now_ms - self->pruned_ms < 60000))
+        return CDS_OK;
+    self->pruned_ms = now_ms;
+    int64_t n = 0;
+    int code = store_reject_prune(self, now_ms - self->reject_retention_ms,
+                                  &n);
+    if (code == CDS_OK && n > 0)
+        cds_log(CDS_LOG_INFO, "rejects_pruned", "rows=%lld older_than_ms=%lld",
+                (long long) n, (long long) self->reject_retention_ms);
+    return code;
+}
+
+int
+store_reject_add_kind(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
+                      int kind, int code, const char *field,
+                      const char *message, uint64_t first, uint64_t last,
+                      uint64_t seq, const uint8_t *raw, size_t raw_len)
+{
+    int rc = prune_now_and_then(self, now_ms);
+    int keep = rc == CDS_OK && raw ? keep_raw(self, now_ms, agent_pk) : 0;
+    if (keep < 0)
+        return -keep;
+    if (rc != CDS_OK)
+        return rc;
     sqlite3_stmt *st = self->st[ST_REJECT_INSERT];
     cds_bind_int64(st, ":now", now_ms);
     if (agent_pk)
@@ -536,11 +653,31 @@ store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
         cds_bind_int64(st, ":last", (int64_t) last);
     if (seq)
         cds_bind_int64(st, ":seq", (int64_t) seq);
-    /* A message over the size bound is kept only in part: enough to see
-     * what it was, not enough for a flood of them to fill the disk. */
-    if (raw && raw_len > CDS_MAX_MSG_BYTES)
-        raw_len = CDS_REJECT_KEEP_BYTES;
-    if (raw)
-        cds_bind_blob(st, ":raw", raw, (int) raw_len);
+    if (kind)
+        cds_bind_int64(st, ":kind", kind);
+    if (raw) {
+        /* The digest of every byte received, kept or not: the operator can
+         * tell one repeated message from many different ones. */
+        uint8_t digest[CDS_HASH_BYTES];
+        crypto_generichash(digest, sizeof digest, raw, raw_len, NULL, 0);
+        cds_bind_blob(st, ":raw_digest", digest, sizeof digest);
+        cds_bind_int64(st, ":raw_size", (int64_t) raw_len);
+        /* A message over the size bound is kept only in part: enough to
+         * see what it was, not enough for a flood to fill the disk. */
+        if (keep)
+            cds_bind_blob_ref(st, ":raw", raw,
+                              (int) (raw_len > CDS_MAX_MSG_BYTES
+                                         ? CDS_REJECT_KEEP_BYTES : raw_len));
+    }
     return run(self, st, "reject_add");
+}
+
+int
+store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
+                 int code, const char *field, const char *message,
+                 uint64_t first, uint64_t last, uint64_t seq,
+                 const uint8_t *raw, size_t raw_len)
+{
+    return store_reject_add_kind(self, now_ms, agent_pk, 0, code, field,
+                                 message, first, last, seq, raw, raw_len);
 }

@@ -35,7 +35,21 @@
  *          agent_seq, period_start, period_end (day numbers),
  *          updated_at_ms)       current values
  *    reject(id PK, at_ms, agent_pk, code, field, message, first_seq,
- *          last_seq, seq, raw BLOB)   whole-message rejections
+ *          last_seq, seq, raw BLOB NULL when only the digest is kept,
+ *          kind, raw_size, raw_digest)   whole-message rejections
+ *
+ *  Rejects on disk are bounded (a peer sending invalid messages must not
+ *  fill the disk): per peer (signer key, or "no key" for garbage) only
+ *  the first reject_raw_per_hour rejects of any hour-long window keep
+ *  their raw bytes (a frame over CDS_MAX_MSG_BYTES only its first
+ *  CDS_REJECT_KEEP_BYTES); the others keep kind, size, reason and the
+ *  BLAKE2b-256 digest of the bytes (~200 bytes a row with its indexes).
+ *  Below reject_min_free bytes free on the database's file system every
+ *  reject keeps only its digest, and ingest goes on. Rows older than the
+ *  retention are deleted when a reject is recorded (at most once a
+ *  minute, STORE_PRUNE_STEP rows a go), at daemon start and by `rejects
+ *  prune`. A per-update rejection (update_log) keeps no field over its
+ *  bound: that field is NULL, the kept signed batch holds the bytes.
  *  hlc values are stored as SQLite INTEGER (int64): ingest refuses hlc
  *  values far in the future, so every stored hlc is < 2^63. */
 #ifndef AGG_STORE_H
@@ -147,10 +161,30 @@ int store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
 int store_merge(store_t *self, const cds_update_t *u, double num,
                 const uint8_t agent_pk[CDS_PK_BYTES], int64_t agent_id,
                 int32_t period_start, int32_t period_end, int64_t now_ms);
-/* Append to the rejection log. agent_pk may be NULL; seq fields 0 = NULL. */
+/* Append to the rejection log. agent_pk may be NULL; seq fields 0 = NULL.
+ * raw is kept or only digested as described above (kind unknown: 0). */
 int store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
                      int code, const char *field, const char *message,
                      uint64_t first, uint64_t last, uint64_t seq,
                      const uint8_t *raw, size_t raw_len);
+/* store_reject_add of a message of kind (Cdsync__Kind, 0 unknown). */
+int store_reject_add_kind(store_t *self, int64_t now_ms,
+                          const uint8_t *agent_pk, int kind, int code,
+                          const char *field, const char *message,
+                          uint64_t first, uint64_t last, uint64_t seq,
+                          const uint8_t *raw, size_t raw_len);
+
+#define STORE_REJECT_RAW_PER_HOUR 20           /* default */
+#define STORE_REJECT_RETENTION_DAYS 30         /* default */
+#define STORE_REJECT_MIN_FREE_MB 512           /* default */
+#define STORE_PRUNE_STEP 10000                 /* rows deleted per go */
+/* Set the bounds: raw bytes of at most raw_per_hour rejects per peer per
+ * hour (0: digests only); retention_ms (0: keep for ever); min_free_bytes
+ * free on the database's file system (0: no floor). */
+void store_set_reject_bounds(store_t *self, int raw_per_hour,
+                             int64_t retention_ms, uint64_t min_free_bytes);
+/* Delete at most STORE_PRUNE_STEP reject rows older than cutoff_ms;
+ * *deleted receives the count. CDS_OK or a database error. */
+int store_reject_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted);
 
 #endif

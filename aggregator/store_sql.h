@@ -93,6 +93,18 @@
 #define STORE_SQL_MIGRATION_NO_PERIOD_INDEX                                  \
     "DROP INDEX datavalue_period;"
 
+/* Bounded rejects (store.h "Rejects on disk"): what a message was when its
+ * raw bytes are not kept (kind, size, BLAKE2b-256 digest of every byte
+ * received); a partial index to count, per peer, the rows of the last
+ * hour that still hold raw bytes (at most N rows are ever visited).
+ * Pruning walks reject_at (HEALTH_SQL_MIGRATION). */
+#define STORE_SQL_MIGRATION_REJECT_BOUNDS                                    \
+    "ALTER TABLE reject ADD COLUMN kind INTEGER;"                            \
+    "ALTER TABLE reject ADD COLUMN raw_size INTEGER;"                        \
+    "ALTER TABLE reject ADD COLUMN raw_digest BLOB;"                         \
+    "CREATE INDEX reject_raw_peer ON reject(agent_pk, at_ms)"                \
+    " WHERE raw IS NOT NULL;"
+
 /* ---- org units ---------------------------------------------------------- */
 #define STORE_SQL_ORGUNIT_UPSERT                                             \
     "INSERT INTO orgunit(code, name, parent, valid_from, valid_to)"          \
@@ -192,8 +204,18 @@
     " > (datavalue.hlc, datavalue.agent_pk, datavalue.agent_seq)"
 #define STORE_SQL_REJECT_INSERT                                              \
     "INSERT INTO reject(at_ms, agent_pk, code, field, message, first_seq,"   \
-    " last_seq, seq, raw) VALUES (:now, :agent_pk, :code, :field, :message," \
-    " :first, :last, :seq, :raw)"
+    " last_seq, seq, raw, kind, raw_size, raw_digest) VALUES (:now,"         \
+    " :agent_pk, :code, :field, :message, :first, :last, :seq, :raw, :kind," \
+    " :raw_size, :raw_digest)"
+/* Rows of this peer (NULL: no parseable signer) since :since that hold
+ * raw bytes, counted up to :n (reject_raw_peer: visits at most n rows). */
+#define STORE_SQL_REJECT_RAW_COUNT                                           \
+    "SELECT count(*) FROM (SELECT 1 FROM reject WHERE agent_pk IS :agent_pk" \
+    " AND at_ms > :since AND raw IS NOT NULL LIMIT :n)"
+/* At most :n rows older than :cutoff, oldest first (index reject_at). */
+#define STORE_SQL_REJECT_PRUNE                                               \
+    "DELETE FROM reject WHERE id IN (SELECT id FROM reject"                  \
+    " WHERE at_ms < :cutoff ORDER BY at_ms LIMIT :n)"
 
 /* ---- savepoints (one per message, see ingest.h) ------------------------- */
 #define STORE_SQL_SAVEPOINT "SAVEPOINT msg"

@@ -51,7 +51,10 @@ table_add(table_t *self, const char *const *cells)
     }
     char **row = self->cells + self->nrows * self->ncols;
     for (size_t c = 0; c < self->ncols; c++) {
-        row[c] = strdup(cells[c] ? cells[c] : "");
+        /* Escaped once here, for every table (history, query, agents,
+         * reports): stored text may hold control bytes from before they
+         * were refused, and must not drive the operator's terminal. */
+        row[c] = cds_ctl_escape(cells[c], false);
         if (!row[c]) {
             while (c-- > 0)
                 free(row[c]);

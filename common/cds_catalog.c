@@ -873,9 +873,13 @@ field_error(const cds_update_t *u, int rc, const char *f, const char **field,
     char shown[340];
     *field = dhis2_field(f, u, &v);
     size_t len = v ? strlen(v) : 0;
+    bool text = f && (strcmp(f, "value") == 0 || strcmp(f, "comment") == 0
+                      || strcmp(f, "storedby") == 0);
     const char *why = rc == CDS_ETOOBIG ? "too long"
                       : !v || !len      ? "empty"
                       : !cds_utf8_valid(v, len) ? "not valid UTF-8"
+                      : text ? "holds a control character (only a comment may "
+                               "hold TAB, LF, CR)"
                       : "not a code (printable ASCII, no spaces)";
     snprintf(err, errlen, "%s \"%s\": %s", *field,
              cds_csv_show(v ? v : "", shown, sizeof shown), why);

@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,35 +49,239 @@ budget_free(void *data, void *ptr)
     free(ptr);
 }
 
-void *
-cds_msg_decode_budget(const ProtobufCMessageDescriptor *desc,
-                      const uint8_t *data, size_t len, size_t budget,
-                      int *err)
+/* ---- the wire walker ----------------------------------------------------
+ *
+ * Hand-written because nothing we can link tells us a string's wire
+ * length after a protobuf-c 1.4 unpack: the generated structs hold char *
+ * only, and no Debian-packaged C protobuf library (protobuf-c, nanopb's
+ * runtime is not packaged, upb is not a public library) exposes it. The
+ * walk follows protobuf-c's own descriptors, so a field added to
+ * proto/cdsync.proto is covered without touching this code. It checks
+ * only what it needs (tags, lengths, strings); protobuf-c still does the
+ * full decode after it. Cost: one pass over the bytes, memchr per string. */
+
+/* One walk: the path of the field being looked at, grown and cut back as
+ * the walk goes in and out of submessages. */
+typedef struct {
+    char path[CDS_WIRE_PATH_LEN];      /* "updates[3].value" */
+    size_t plen;                       /* bytes used in path */
+} walk_t;
+
+/* Read a varint (at most 10 bytes). 0, or -1 when it runs past end. */
+static int
+wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t) (b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Append ".name" or "name[i]" to w->path (cut if it does not fit).
+ * Returns the length to cut back to. */
+static size_t
+path_push(walk_t *w, const char *name, long index)
+{
+    size_t was = w->plen, room = sizeof w->path - w->plen;
+    int n = index >= 0
+                ? snprintf(w->path + w->plen, room, "%s%s[%ld]",
+                           w->plen ? "." : "", name, index)
+                : snprintf(w->path + w->plen, room, "%s%s",
+                           w->plen ? "." : "", name);
+    w->plen = n < 0 ? w->plen : (size_t) n >= room ? sizeof w->path - 1
+                                                   : w->plen + (size_t) n;
+    return was;
+}
+
+static int walk_message(walk_t *w, const ProtobufCMessageDescriptor *desc,
+                        const uint8_t *p, const uint8_t *end, int depth);
+
+/* One length-delimited field of desc: a string is scanned, a message is
+ * walked, anything else (bytes, packed numbers, unknown) is skipped. */
+static int
+walk_field(walk_t *w, const ProtobufCFieldDescriptor *f, long index,
+           const uint8_t *p, size_t n, int depth)
+{
+    if (!f || (f->type != PROTOBUF_C_TYPE_STRING
+               && f->type != PROTOBUF_C_TYPE_MESSAGE))
+        return CDS_OK;
+    size_t was = path_push(w, f->name, index);
+    int rc = CDS_OK;
+    if (f->type == PROTOBUF_C_TYPE_STRING)
+        rc = memchr(p, 0, n) ? CDS_EMALFORMED : CDS_OK;
+    else
+        rc = walk_message(w, f->descriptor, p, p + n, depth + 1);
+    if (rc == CDS_OK) {
+        w->plen = was;
+        w->path[was] = '\0';
+    }
+    return rc;                 /* on failure the path names the field */
+}
+
+static int
+walk_message(walk_t *w, const ProtobufCMessageDescriptor *desc,
+             const uint8_t *p, const uint8_t *end, int depth)
+{
+    uint32_t seen[32] = { 0 };         /* occurrences per field index */
+    if (depth > CDS_WIRE_MAX_DEPTH)
+        return CDS_EMALFORMED;
+    while (p < end) {
+        uint64_t key, v;
+        if (wire_varint(&p, end, &key) != 0 || (key >> 3) == 0
+            || (key >> 3) > 0x1fffffff)
+            return CDS_EMALFORMED;
+        switch (key & 7) {
+        case 0:
+            if (wire_varint(&p, end, &v) != 0)
+                return CDS_EMALFORMED;
+            break;
+        case 1:
+        case 5: {
+            size_t n = (key & 7) == 1 ? 8 : 4;
+            if ((size_t) (end - p) < n)
+                return CDS_EMALFORMED;
+            p += n;
+            break;
+        }
+        case 2: {
+            if (wire_varint(&p, end, &v) != 0 || v > (uint64_t) (end - p))
+                return CDS_EMALFORMED;
+            const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field(desc,
+                                                        (unsigned) (key >> 3));
+            long index = -1;
+            if (f && f->label == PROTOBUF_C_LABEL_REPEATED) {
+                size_t fi = (size_t) (f - desc->fields);
+                index = fi < 32 ? (long) seen[fi]++ : 0;
+            }
+            if (walk_field(w, f, index, p, (size_t) v, depth) != CDS_OK)
+                return CDS_EMALFORMED;
+            p += v;
+            break;
+        }
+        default:               /* groups (3, 4) and 6, 7: not proto3 */
+            return CDS_EMALFORMED;
+        }
+    }
+    return CDS_OK;
+}
+
+int
+cds_msg_check_wire(const ProtobufCMessageDescriptor *desc,
+                   const uint8_t *data, size_t len, char *path,
+                   size_t path_len)
+{
+    walk_t w = { .plen = 0 };
+    w.path[0] = '\0';
+    /* An empty body may come as data NULL (protobuf-c's empty bytes):
+     * NULL + 0 is undefined behaviour, found by tests/fuzz/envelope. */
+    int rc = len == 0 ? CDS_OK : walk_message(&w, desc, data, data + len, 0);
+    if (path && path_len)
+        snprintf(path, path_len, "%s",
+                 rc == CDS_OK ? "" : w.plen ? w.path : "wire");
+    return rc;
+}
+
+/* ---- bounds on the answers an agent decodes ------------------------------ */
+
+static bool
+text_over(const char *s, size_t max)
+{
+    return s && strnlen(s, max + 1) > max;
+}
+
+/* The aggregator's texts in Ack and HelloAnswer end up in the agent's log
+ * and receipts: bounded like anything else from the wire. CDS_OK, or
+ * CDS_EMALFORMED with the field in why. Other messages: CDS_OK (the
+ * aggregator checks its inputs field by field, ingest.c). */
+static int
+answer_bounds(const ProtobufCMessageDescriptor *desc,
+              const ProtobufCMessage *msg, char *why, size_t why_len)
+{
+    const char *bad = NULL;
+    if (desc == &cdsync__ack__descriptor) {
+        const Cdsync__Ack *a = (const Cdsync__Ack *) msg;
+        if (text_over(a->message, CDS_MAX_ANSWER_TEXT))
+            bad = "message";
+        for (size_t i = 0; !bad && i < a->n_rejections; i++)
+            if (text_over(a->rejections[i]->field, CDS_MAX_CODE))
+                bad = "rejections.field";
+            else if (text_over(a->rejections[i]->message,
+                               CDS_MAX_ANSWER_TEXT))
+                bad = "rejections.message";
+    } else if (desc == &cdsync__hello_answer__descriptor) {
+        const Cdsync__HelloAnswer *h = (const Cdsync__HelloAnswer *) msg;
+        if (text_over(h->message, CDS_MAX_ANSWER_TEXT))
+            bad = "message";
+    }
+    if (bad && why && why_len)
+        snprintf(why, why_len, "%s", bad);
+    return bad ? CDS_EMALFORMED : CDS_OK;
+}
+
+/* ---- budgeted decode ----------------------------------------------------- */
+
+static void *
+decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+       size_t len, size_t budget, int *err, char *why, size_t why_len)
 {
     int dummy;
     if (!err)
         err = &dummy;
+    if (why && why_len)
+        why[0] = '\0';
     assert(desc);
     if (len > CDS_MAX_MSG_BYTES) {
         *err = CDS_ETOOBIG;
         return NULL;
     }
+    /* Before unpack: a string with a NUL would be cut short by it. */
+    *err = cds_msg_check_wire(desc, data, len, why, why_len);
+    if (*err != CDS_OK)
+        return NULL;
     budget_t b = { .used = 0, .limit = budget };
     ProtobufCAllocator alloc = { budget_alloc, budget_free, &b };
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &alloc, len,
                                                       data);
-    if (msg)
-        *err = CDS_OK;
-    else
+    if (!msg) {
         *err = b.over ? CDS_ETOOBIG : b.nomem ? CDS_ENOMEM : CDS_EMALFORMED;
+        if (why && why_len)
+            snprintf(why, why_len, "%s", b.over ? "budget" : "wire");
+        return NULL;
+    }
+    *err = answer_bounds(desc, msg, why, why_len);
+    if (*err != CDS_OK) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return NULL;
+    }
     return msg;
+}
+
+void *
+cds_msg_decode_budget(const ProtobufCMessageDescriptor *desc,
+                      const uint8_t *data, size_t len, size_t budget,
+                      int *err)
+{
+    return decode(desc, data, len, budget, err, NULL, 0);
 }
 
 void *
 cds_msg_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                size_t len, int *err)
 {
-    return cds_msg_decode_budget(desc, data, len, CDS_DECODE_BUDGET, err);
+    return decode(desc, data, len, CDS_DECODE_BUDGET, err, NULL, 0);
+}
+
+void *
+cds_msg_decode_why(const ProtobufCMessageDescriptor *desc,
+                   const uint8_t *data, size_t len, int *err, char *why,
+                   size_t why_len)
+{
+    return decode(desc, data, len, CDS_DECODE_BUDGET, err, why, why_len);
 }
 
 void
@@ -186,6 +391,18 @@ cds_envelope_verify(const Cdsync__Envelope *env,
     return cds_sign_verify(env->signer.data, (int) env->kind, recipient,
                            env->body.data, env->body.len,
                            env->signature.data);
+}
+
+int
+cds_check_version_str(const char *s)
+{
+    size_t len = s ? strnlen(s, CDS_MAX_VERSION_STR + 1) : 0;
+    if (len > CDS_MAX_VERSION_STR)
+        return CDS_ETOOBIG;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e)
+            return CDS_EBADFIELD;
+    return CDS_OK;
 }
 
 /* proto3 has no absent string: "" stands for NULL. Key fields and value

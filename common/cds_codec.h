@@ -7,7 +7,14 @@
  *  body -> only then decode the body (byte-budgeted) -> validate fields.
  *  protobuf-c 1.4.1 unpack has no size or depth limit and no UTF-8 check,
  *  which is why every decode here goes through a counting allocator and
- *  every string is checked by the caller's validation step. */
+ *  every string is checked by the caller's validation step.
+ *
+ *  Strings: protobuf-c hands string fields over as NUL-terminated char *
+ *  and drops their wire length, so "77\0999" would read as "77" here and
+ *  as five bytes in any other decoder (the content hash would differ).
+ *  Every decode therefore first walks the wire bytes (cds_msg_check_wire)
+ *  and refuses, as CDS_EMALFORMED, a message with a NUL byte in any
+ *  string field at any depth; after that strlen() == wire length. */
 #ifndef CDS_CODEC_H
 #define CDS_CODEC_H
 
@@ -51,11 +58,29 @@ int cds_envelope_decode(const uint8_t *data, size_t len,
 /* Verify env's signature by env->signer for recipient. CDS_OK/CDS_EBADSIG. */
 int cds_envelope_verify(const Cdsync__Envelope *env,
                         const uint8_t recipient[CDS_PK_BYTES]);
-/* Budgeted decode of any message (body of a verified envelope). NULL with
- * *err = CDS_ETOOBIG or CDS_EMALFORMED (CDS_ENOMEM if malloc itself
- * fails). Free with cds_msg_free. */
+#define CDS_WIRE_MAX_DEPTH 8           /* nested messages the walker follows */
+#define CDS_WIRE_PATH_LEN 96           /* "updates[999].stored_by" and more */
+
+/* Walk the protobuf wire bytes of a message of type desc, following
+ * protobuf-c's own descriptors: every length-delimited field of type
+ * string is scanned for a NUL byte, every message field is walked the
+ * same way (at most CDS_WIRE_MAX_DEPTH deep). CDS_OK, or CDS_EMALFORMED
+ * with the offending field's path written to path ("updates[3].value",
+ * or "wire" when the bytes do not parse); path may be NULL. */
+int cds_msg_check_wire(const ProtobufCMessageDescriptor *desc,
+                       const uint8_t *data, size_t len, char *path,
+                       size_t path_len);
+/* Budgeted decode of any message (body of a verified envelope), after
+ * cds_msg_check_wire. NULL with *err = CDS_ETOOBIG or CDS_EMALFORMED
+ * (CDS_ENOMEM if malloc itself fails). Free with cds_msg_free. */
 void *cds_msg_decode(const ProtobufCMessageDescriptor *desc,
                      const uint8_t *data, size_t len, int *err);
+/* cds_msg_decode that also names what was wrong when it returns NULL:
+ * the field path of a string with a NUL byte, "wire" for bytes that do
+ * not parse, "budget" for too_big ("" otherwise). why may be NULL. */
+void *cds_msg_decode_why(const ProtobufCMessageDescriptor *desc,
+                         const uint8_t *data, size_t len, int *err,
+                         char *why, size_t why_len);
 /* cds_msg_decode with an explicit heap budget in bytes (tests, tools). */
 void *cds_msg_decode_budget(const ProtobufCMessageDescriptor *desc,
                             const uint8_t *data, size_t len, size_t budget,
@@ -64,6 +89,15 @@ void *cds_msg_decode_budget(const ProtobufCMessageDescriptor *desc,
 void cds_msg_free(void *msg);
 /* Encode into a malloc'd buffer. NULL on allocation failure. */
 uint8_t *cds_msg_encode(const ProtobufCMessage *msg, size_t *len);
+
+#define CDS_MAX_VERSION_STR 64   /* catalog_version, agent_version */
+/* A version label (Batch.catalog_version, Hello/Heartbeat.agent_version):
+ * empty, or printable ASCII (0x20-0x7E) of at most CDS_MAX_VERSION_STR
+ * bytes. CDS_OK, CDS_ETOOBIG or CDS_EBADFIELD. NULL is empty. */
+int cds_check_version_str(const char *s);
+/* Bound on the other strings of an answer the agent decodes (Ack.message,
+ * Rejection.field/message, HelloAnswer.message): longer is malformed. */
+#define CDS_MAX_ANSWER_TEXT 1024
 
 /* View a decoded Update as a cds_update_t (borrows its strings). */
 void cds_update_from_pb(const Cdsync__Update *pb, cds_update_t *out);

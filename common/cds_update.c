@@ -5,6 +5,7 @@
 #include "cds_util.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -96,13 +97,29 @@ check_code(const char *s)
     return CDS_OK;
 }
 
-/* Free text: may be NULL or empty, at most max bytes, valid UTF-8. */
+/* A C0 control byte or DEL: 0x01-0x1F, 0x7F (NUL never gets here: the
+ * wire walker refuses it, cds_codec.h). They reach terminals and CSV
+ * files through `history`, `query` and exports, so text fields refuse
+ * them; a comment may hold TAB, LF and CR (multi-line notes). */
+static bool
+control_byte(unsigned char c, bool multiline)
+{
+    if (multiline && (c == '\t' || c == '\n' || c == '\r'))
+        return false;
+    return c < 0x20 || c == 0x7f;
+}
+
+/* Free text: may be NULL or empty, at most max bytes, valid UTF-8, no
+ * control bytes (but TAB LF CR when multiline). */
 static int
-check_text(const char *s, size_t max)
+check_text(const char *s, size_t max, bool multiline)
 {
     size_t len = s ? strnlen(s, max + 1) : 0;
     if (len > max)
         return CDS_ETOOBIG;
+    for (size_t i = 0; i < len; i++)
+        if (control_byte((unsigned char) s[i], multiline))
+            return CDS_EBADFIELD;
     return len == 0 || cds_utf8_valid(s, len) ? CDS_OK : CDS_EBADFIELD;
 }
 
@@ -111,18 +128,23 @@ cds_update_check_fields(const cds_update_t *u, const char **field)
 {
     assert(u);
     /* DHIS2 CSV column names: the CLI reports them to the officer. */
-    const struct { const char *name, *value; size_t max; } f[] = {
-        { "orgunit", u->org_unit, 0 },
-        { "dataelement", u->indicator, 0 },
-        { "period", u->period, 0 },
-        { "categoryoptioncombo", u->disagg, 0 },
-        { "value", u->value, CDS_MAX_VALUE },
-        { "comment", u->comment, CDS_MAX_COMMENT },
-        { "storedby", u->stored_by, CDS_MAX_STORED_BY },
+    const struct {
+        const char *name, *value;
+        size_t max;            /* 0: a code (check_code) */
+        bool multiline;        /* TAB LF CR allowed */
+    } f[] = {
+        { "orgunit", u->org_unit, 0, false },
+        { "dataelement", u->indicator, 0, false },
+        { "period", u->period, 0, false },
+        { "categoryoptioncombo", u->disagg, 0, false },
+        { "value", u->value, CDS_MAX_VALUE, false },
+        { "comment", u->comment, CDS_MAX_COMMENT, true },
+        { "storedby", u->stored_by, CDS_MAX_STORED_BY, false },
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         int rc = f[i].max == 0 ? check_code(f[i].value)
-                               : check_text(f[i].value, f[i].max);
+                               : check_text(f[i].value, f[i].max,
+                                            f[i].multiline);
         if (rc != CDS_OK) {
             if (field)
                 *field = f[i].name;
@@ -132,4 +154,25 @@ cds_update_check_fields(const cds_update_t *u, const char **field)
     if (field)
         *field = NULL;
     return CDS_OK;
+}
+
+static int
+drop_if_over(const char **s, size_t max)
+{
+    if (!*s || strnlen(*s, max + 1) <= max)
+        return 0;
+    *s = NULL;
+    return 1;
+}
+
+int
+cds_update_drop_oversize(cds_update_t *u)
+{
+    return drop_if_over(&u->org_unit, CDS_MAX_CODE)
+           + drop_if_over(&u->indicator, CDS_MAX_CODE)
+           + drop_if_over(&u->period, CDS_MAX_CODE)
+           + drop_if_over(&u->disagg, CDS_MAX_CODE)
+           + drop_if_over(&u->value, CDS_MAX_VALUE)
+           + drop_if_over(&u->comment, CDS_MAX_COMMENT)
+           + drop_if_over(&u->stored_by, CDS_MAX_STORED_BY);
 }

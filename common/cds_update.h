@@ -7,7 +7,10 @@
  *                   || for org_unit, indicator, period, disagg, value,
  *                      comment, stored_by: u32le(len) || bytes
  *                   || u8(deleted) || u8(followup) || u64le(hlc) )
- *  NULL strings hash as empty. The chain is
+ *  NULL strings hash as empty. len is the field's length in bytes on the
+ *  wire (protobuf length prefix), computed here as strlen(): the two agree
+ *  because a string holding a NUL byte is refused at decode (cds_codec.h),
+ *  so every decoder, in any language, hashes the same bytes. The chain is
  *      head(seq) = BLAKE2b-256( "cdsync-chain/1" || head(seq-1) || hash(seq) )
  *  with head(0) = 32 zero bytes. Equal heads at seq s mean both sides hold
  *  the same content for every seq <= s. */
@@ -46,8 +49,17 @@ void cds_update_hash(const cds_update_t *u, uint8_t out[CDS_HASH_BYTES]);
 void cds_chain_next(const uint8_t prev[CDS_HASH_BYTES],
                     const uint8_t h[CDS_HASH_BYTES],
                     uint8_t out[CDS_HASH_BYTES]);
-/* Check lengths, UTF-8 and non-empty key fields. CDS_OK or CDS_EBADFIELD /
- * CDS_ETOOBIG with *field naming the field (borrowed static string). */
+/* Check lengths, UTF-8 and non-empty key fields, and control bytes
+ * (0x01-0x1F, 0x7F): codes are printable ASCII only; value and stored_by
+ * hold none; comment holds none but TAB, LF, CR. CDS_OK or CDS_EBADFIELD /
+ * CDS_ETOOBIG with *field naming the field (borrowed static string: the
+ * DHIS2 CSV column name, "value", "comment", "storedby"). */
 int cds_update_check_fields(const cds_update_t *u, const char **field);
+
+/* Set every field of u longer than its bound (CDS_MAX_CODE, _VALUE,
+ * _COMMENT, _STORED_BY) to NULL: what a history row keeps of an update
+ * refused too_big, so its oversized bytes are stored once (in the kept
+ * signed batch), not twice. Returns how many fields were dropped. */
+int cds_update_drop_oversize(cds_update_t *u);
 
 #endif

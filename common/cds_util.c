@@ -289,3 +289,32 @@ cds_format_time(char *buf, size_t len, uint64_t ms)
         buf[0] = '\0';
     return buf;
 }
+
+char *
+cds_ctl_escape(const char *s, bool keep_ws)
+{
+    if (!s)
+        s = "";
+    size_t n = 0;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char) *p;
+        bool ws = c == '\t' || c == '\n' || c == '\r';
+        n += c >= 0x20 && c != 0x7f ? 1 : ws ? (keep_ws ? 1 : 2) : 4;
+    }
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char) *p;
+        bool ws = c == '\t' || c == '\n' || c == '\r';
+        if ((c >= 0x20 && c != 0x7f) || (ws && keep_ws))
+            *o++ = (char) c;
+        else if (ws) {
+            *o++ = '\\';
+            *o++ = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+        } else
+            o += snprintf(o, 5, "\\x%02x", c);
+    }
+    *o = '\0';
+    return out;
+}

@@ -25,6 +25,13 @@ bool cds_utf8_valid(const char *s, size_t len);
 /* Number of terminal columns the UTF-8 string occupies (Vietnamese
  * combining marks count 0). Used for aligned tables. */
 size_t cds_utf8_width(const char *s);
+/* Copy of s for a terminal or a CSV file with every control byte
+ * (0x01-0x1F, 0x7F) shown as an escape: "\t", "\n", "\r", else "\x1b"
+ * style. keep_ws keeps TAB, LF and CR as they are (CSV quotes them).
+ * Stored text may predate the rules that refuse control bytes now, and
+ * an ESC sequence in a cell would drive the operator's terminal. Caller
+ * frees; NULL on ENOMEM. s NULL gives "". */
+char *cds_ctl_escape(const char *s, bool keep_ws);
 /* mkdir -p with mode. 0 ok, -1 (errno set). */
 int cds_mkdir_p(const char *path, mode_t mode);
 /* "3 min ago" style age for a duration in ms into buf. Returns buf. */

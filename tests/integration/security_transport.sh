@@ -9,7 +9,7 @@
 # Create each agent's database before its daemon starts: a first open by
 # the daemon and a `submit` at the same instant can race on the WAL switch.
 prime() { for a in "$@"; do agent "$a" receipts > /dev/null 2>&1; done; }
-echo "1..29"
+echo "1..32"
 BADPEER=$BUILD/tools/badpeer
 # A port below the ephemeral range (32768+) that nothing uses right now.
 port=$((21000 + ($$ * 7) % 11000))
@@ -77,6 +77,15 @@ expect_eq "A's batch over B's connection: no answer" \
 expect_eq "A's batch over B's connection: nothing applied" "$(values_of 27898)" 0
 check "A's batch over B's connection: key_mismatch recorded" \
     wait_for 5 test "$(rejects 10 "message LIKE '%connection authenticated as%'")" -ge 1
+# 4b. A forgery: B's connection, a batch naming A with a signature that
+# does not verify. No answer at all (no refusal signed for A sent to B),
+# recorded key_mismatch, not bad_signature.
+nbad=$(rejects 7 "1")
+expect_eq "a forgery naming A over B's connection: no answer" \
+    "$(BADPEER_TRANSPORT_KEY=$(key bob) bp "$(key alice)" forge 27898)" "noreply"
+check "... recorded key_mismatch" \
+    wait_for 5 test "$(rejects 10 "message LIKE 'claims signer%'")" -ge 1
+expect_eq "... and not as bad_signature" "$(rejects 7 "1")" "$nbad"
 expect_eq "control: A's batch over A's connection is accepted" \
     "$(bp "$(key alice)" blind 27898)" "ack ok ok acked=1 rejections="
 expect_eq "bob applied nothing" "$(sqlq "$db" "SELECT applied_seq FROM agent WHERE label = 'bob';")" 0

@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,58 @@ flood_main(int argc, char **argv)
     return 0;
 }
 
+/* "sigflood": $BADPEER_COUNT (100) batches with a bad signature, each
+ * carrying a value of $BADPEER_PAD (60000) bytes, one after another
+ * (each waits for its answer, so the aggregator has recorded it).
+ * Prints "flood sent=N replies=M". */
+static int
+flood_case(peer_t *p)
+{
+    const char *cs = getenv("BADPEER_COUNT"), *ps = getenv("BADPEER_PAD");
+    long count = cs ? atol(cs) : 100, pad = ps ? atol(ps) : 60000;
+    if (count <= 0 || pad <= 0 || pad > (3L << 20))
+        return -1;
+    char *value = malloc((size_t) pad + 1);
+    if (!value)
+        return -1;
+    long replies = 0;
+    for (long i = 0; i < count; i++) {
+        /* different bytes every time: the digests differ */
+        for (long k = 0; k < pad; k++)
+            value[k] = (char) ('a' + (i + k) % 26);
+        value[pad] = '\0';
+        cds_update_t u = {.org_unit = p->org_unit, .indicator = "TO_CNSCD",
+                          .period = "2025Q2", .disagg = "default",
+                          .value = value, .stored_by = "flood",
+                          .seq = p->applied + 1,
+                          .hlc = cds_now_ms() << 16};
+        Cdsync__Update pu = CDSYNC__UPDATE__INIT;
+        cds_update_to_pb(&u, &pu);
+        Cdsync__Update *ups[1] = {&pu};
+        Cdsync__Batch b = CDSYNC__BATCH__INIT;
+        b.version = CDS_PROTOCOL_VERSION;
+        b.agent.data = (uint8_t *) cds_identity_sign_pk(p->id);
+        b.agent.len = CDS_PK_BYTES;
+        b.first_seq = b.last_seq = u.seq;
+        b.prev_head.data = p->head;
+        b.prev_head.len = CDS_HASH_BYTES;
+        b.head.data = p->head;
+        b.head.len = CDS_HASH_BYTES;
+        b.n_updates = 1;
+        b.updates = ups;
+        if (seal_send(p, CDSYNC__KIND__KIND_BATCH, &b.base, 1)) {
+            free(value);
+            return -1;
+        }
+        Cdsync__Envelope *env = recv_reply(p);
+        replies += env != NULL;
+        cds_msg_free(env);
+    }
+    free(value);
+    printf("flood sent=%ld replies=%ld\n", count, replies);
+    return 0;
+}
+
 static int
 run_case(peer_t *p, const char *c)
 {
@@ -347,14 +400,19 @@ run_case(peer_t *p, const char *c)
         return frames_case(p);
     if (!strcmp(c, "garbage") || !strcmp(c, "oversized"))
         return send_raw_case(p, c);
-    /* "blind": no hello, a good batch at seq 1 straight away. */
-    int rc = strcmp(c, "blind") == 0 ? 0 : do_hello(p);
-    if (strcmp(c, "blind") == 0)
-        c = "good";
+    /* "blind": no hello, a good batch at seq 1 straight away; "forge":
+     * the same with a signature that does not verify (a peer naming a
+     * key whose secret it lacks). */
+    bool blind = strcmp(c, "blind") == 0 || strcmp(c, "forge") == 0;
+    int rc = blind ? 0 : do_hello(p);
+    if (blind)
+        c = strcmp(c, "forge") == 0 ? "bad_sig" : "good";
     if (rc == 1) {
         printf("noreply\n");
         return 0;
     }
+    if (!strcmp(c, "sigflood") && rc == 0)
+        return flood_case(p);
     if (!strcmp(c, "hello") || rc == 2) {
         if (rc == 0)
             printf("hello applied=%llu\n", (unsigned long long) p->applied);
@@ -439,6 +497,7 @@ main(int argc, char **argv)
                         "       garbage oversized nocurve replay (BADPEER_FILE=envelope)\n"
                         "       frames (BADPEER_FRAMES, BADPEER_FRAME_BYTES, BADPEER_TOTAL)\n"
                         "   or: badpeer flood HOST:PORT N SECONDS\n"
+                        "       sigflood (BADPEER_COUNT, BADPEER_PAD) forge\n"
                         "env BADPEER_TRANSPORT_KEY=FILE: CURVE keys of FILE\n");
         return 2;
     }

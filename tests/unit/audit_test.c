@@ -33,14 +33,15 @@ typedef struct {
 
 
 
-/* Apply one update at seq as ingest does. */
+/* Apply one update at seq, stamped hlc, as ingest does. */
 static void
-apply(fx_t *fx, uint64_t seq, const char *period, const char *value)
+apply_hlc(fx_t *fx, uint64_t seq, const char *period, const char *value,
+          uint64_t hlc)
 {
     cds_update_t u = { .seq = seq, .org_unit = "C1", .indicator = "X",
                        .period = period, .disagg = "default",
                        .value = value, .comment = "", .stored_by = "o",
-                       .hlc = (1000 + seq) << 16 };
+                       .hlc = hlc };
     uint8_t h[CDS_HASH_BYTES], prev[CDS_HASH_BYTES];
     memcpy(prev, fx->head, sizeof prev);
     cds_update_hash(&u, h);
@@ -76,6 +77,12 @@ apply(fx_t *fx, uint64_t seq, const char *period, const char *value)
     assert_int_equal(store_agent_advance(fx->store, fx->agent_id, seq,
                                          fx->head), CDS_OK);
     free(env);
+}
+
+static void
+apply(fx_t *fx, uint64_t seq, const char *period, const char *value)
+{
+    apply_hlc(fx, seq, period, value, (1000 + seq) << 16);
 }
 
 static int
@@ -197,12 +204,38 @@ test_other_aggregator_key(void **state)
     free(out);
 }
 
+/* The same update (key, hlc, value) applied again under a new seq, each
+ * copy properly signed and chained: every other check passes, the
+ * duplicate is reported with both seqs. */
+static void
+test_duplicate_update(void **state)
+{
+    fx_t *fx = *state;
+    audit_summary_t s;
+    apply_hlc(fx, 4, "2023", "3", (1000 + 3) << 16);   /* seq 3 again */
+    char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
+    char want[160];
+    snprintf(want, sizeof want, "history agent=%s seqs=3,4 problem="
+             "duplicate_update org_unit=C1 indicator=X period=2023", fx->fpr);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(s.problems, 1);
+    assert_int_equal(s.history, 4);
+    free(out);
+    /* the same key and value at another hlc is a new change, not a copy */
+    apply_hlc(fx, 5, "2023", "3", (2000ull) << 16);
+    out = run(fx, cds_identity_sign_pk(fx->agg), &s);
+    assert_int_equal(s.problems, 1);
+    free(out);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_update, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_other_aggregator_key, setup,
                                         teardown),
     };

@@ -359,6 +359,192 @@ test_decode_budget(void **state)
     free(bomb);
 }
 
+/* ---- strings with a NUL byte (hand-built wire bytes) -------------------- */
+
+typedef struct {
+    uint8_t b[512];
+    size_t n;
+} wbuf_t;
+
+static void
+put_varint(wbuf_t *w, uint64_t v)
+{
+    do {
+        assert_true(w->n < sizeof w->b);
+        w->b[w->n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+}
+
+/* Field `id`, length-delimited, holding n bytes of p. */
+static void
+put_ld(wbuf_t *w, unsigned id, const void *p, size_t n)
+{
+    put_varint(w, (uint64_t) id << 3 | 2);
+    put_varint(w, n);
+    assert_true(w->n + n <= sizeof w->b);
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+
+/* A message of desc with one "ok" string in every string field but
+ * `bad` (field id), which holds "77\0999". bad 0: no NUL anywhere. */
+static void
+build_strings(wbuf_t *w, const ProtobufCMessageDescriptor *desc,
+              unsigned bad)
+{
+    w->n = 0;
+    put_varint(w, 1 << 3 | 0);                    /* version = 1 */
+    put_varint(w, 1);
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_STRING)
+            continue;
+        if (f->id == bad)
+            put_ld(w, f->id, "77\0" "999", 6);
+        else
+            put_ld(w, f->id, "ok", 2);
+    }
+}
+
+static void
+expect_nul_refused(const ProtobufCMessageDescriptor *desc, const wbuf_t *w,
+                   const char *path)
+{
+    char why[CDS_WIRE_PATH_LEN];
+    int err = -1;
+    assert_null(cds_msg_decode_why(desc, w->b, w->n, &err, why, sizeof why));
+    assert_int_equal(err, CDS_EMALFORMED);
+    assert_string_equal(why, path);
+    assert_null(cds_msg_decode(desc, w->b, w->n, &err));
+    assert_int_equal(err, CDS_EMALFORMED);
+    assert_int_equal(cds_msg_check_wire(desc, w->b, w->n, why, sizeof why),
+                     CDS_EMALFORMED);
+    assert_string_equal(why, path);
+}
+
+/* Every string field of every top-level message the two programs decode. */
+static void
+test_nul_in_top_level_strings(void **state)
+{
+    const ProtobufCMessageDescriptor *descs[] = {
+        &cdsync__batch__descriptor, &cdsync__hello__descriptor,
+        &cdsync__heartbeat__descriptor, &cdsync__ack__descriptor,
+        &cdsync__hello_answer__descriptor, &cdsync__update__descriptor,
+        &cdsync__rejection__descriptor,
+    };
+    int tested = 0;
+    for (size_t d = 0; d < sizeof descs / sizeof descs[0]; d++) {
+        wbuf_t w;
+        int err = -1;
+        build_strings(&w, descs[d], 0);           /* clean: decodes */
+        void *m = cds_msg_decode(descs[d], w.b, w.n, &err);
+        assert_non_null(m);
+        assert_int_equal(err, CDS_OK);
+        cds_msg_free(m);
+        for (unsigned i = 0; i < descs[d]->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &descs[d]->fields[i];
+            if (f->type != PROTOBUF_C_TYPE_STRING)
+                continue;
+            build_strings(&w, descs[d], f->id);
+            expect_nul_refused(descs[d], &w, f->name);
+            tested++;
+        }
+    }
+    /* catalog_version, agent_version x2, message x2, field, 7 in Update,
+     * field and message in Rejection */
+    assert_int_equal(tested, 1 + 1 + 1 + 1 + 1 + 7 + 2);
+}
+
+/* Strings inside repeated submessages: Batch.updates[i].*, and
+ * Ack.rejections[i].*; the path names the element. */
+static void
+test_nul_in_nested_strings(void **state)
+{
+    const ProtobufCMessageDescriptor *ud = &cdsync__update__descriptor;
+    for (unsigned i = 0; i < ud->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &ud->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_STRING)
+            continue;
+        wbuf_t good, bad, batch = { .n = 0 };
+        build_strings(&good, ud, 0);
+        build_strings(&bad, ud, f->id);
+        put_ld(&batch, 8, good.b, good.n);        /* updates[0]: clean */
+        put_ld(&batch, 7, "cat-1", 5);            /* catalog_version */
+        put_ld(&batch, 8, good.b, good.n);        /* updates[1]: clean */
+        put_ld(&batch, 8, bad.b, bad.n);          /* updates[2]: NUL */
+        char path[CDS_WIRE_PATH_LEN];
+        snprintf(path, sizeof path, "updates[2].%s", f->name);
+        expect_nul_refused(&cdsync__batch__descriptor, &batch, path);
+    }
+    for (unsigned id = 4; id <= 5; id++) {
+        wbuf_t r = { .n = 0 }, ack = { .n = 0 };
+        put_ld(&r, id, "x\0y", 3);
+        put_ld(&ack, 9, r.b, r.n);
+        expect_nul_refused(&cdsync__ack__descriptor, &ack, id == 4
+                           ? "rejections[0].field" : "rejections[0].message");
+    }
+}
+
+/* NUL bytes are fine where they are not strings: bytes fields, unknown
+ * fields; bytes that do not parse are "wire"; and a real Batch built
+ * by the encoder passes the walker unchanged. */
+static void
+test_wire_walker_edges(void **state)
+{
+    char why[CDS_WIRE_PATH_LEN];
+    uint8_t zeros[32] = { 0 };
+    wbuf_t w = { .n = 0 };
+    put_ld(&w, 2, zeros, sizeof zeros);           /* Batch.agent (bytes) */
+    put_ld(&w, 5, zeros, sizeof zeros);           /* prev_head */
+    put_ld(&w, 99, "a\0b", 3);                    /* unknown field */
+    assert_int_equal(cds_msg_check_wire(&cdsync__batch__descriptor, w.b, w.n,
+                                        why, sizeof why), CDS_OK);
+    assert_string_equal(why, "");
+    int err = -1;
+    Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor, w.b, w.n,
+                                      &err);
+    assert_non_null(b);
+    cds_msg_free(b);
+
+    /* length past the end, truncated varint, field number 0, a group */
+    const uint8_t past[] = { 0x3a, 0x05, 'a' };
+    const uint8_t trunc[] = { 0x18, 0x80 };
+    const uint8_t zero[] = { 0x02, 0x00 };
+    const uint8_t group[] = { 0x0b, 0x0c };
+    const struct { const uint8_t *p; size_t n; } bad[] = {
+        { past, sizeof past }, { trunc, sizeof trunc },
+        { zero, sizeof zero }, { group, sizeof group },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cds_msg_check_wire(&cdsync__batch__descriptor,
+                                            bad[i].p, bad[i].n, why,
+                                            sizeof why), CDS_EMALFORMED);
+        assert_string_equal(why, "wire");
+    }
+    /* a malformed Update inside a batch names the element */
+    wbuf_t inner = { .n = 0 }, outer = { .n = 0 };
+    const uint8_t cut[] = { 0x32, 0x09, 'x' };    /* value: 9 bytes, has 1 */
+    memcpy(inner.b, cut, sizeof cut);
+    inner.n = sizeof cut;
+    put_ld(&outer, 8, inner.b, inner.n);
+    assert_int_equal(cds_msg_check_wire(&cdsync__batch__descriptor, outer.b,
+                                        outer.n, why, sizeof why),
+                     CDS_EMALFORMED);
+    assert_string_equal(why, "updates[0]");
+    /* an empty body as NULL, 0 (fuzz: envelope, NULL + 0 was UB) */
+    assert_int_equal(cds_msg_check_wire(&cdsync__batch__descriptor, NULL, 0,
+                                        why, sizeof why), CDS_OK);
+    b = cds_msg_decode(&cdsync__batch__descriptor, NULL, 0, &err);
+    assert_non_null(b);
+    assert_int_equal(b->n_updates, 0);
+    cds_msg_free(b);
+    /* path may be NULL */
+    assert_int_equal(cds_msg_check_wire(&cdsync__batch__descriptor, past,
+                                        sizeof past, NULL, 0),
+                     CDS_EMALFORMED);
+}
+
 int
 main(void)
 {
@@ -369,6 +555,9 @@ main(void)
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_decode_budget),
+        cmocka_unit_test(test_nul_in_top_level_strings),
+        cmocka_unit_test(test_nul_in_nested_strings),
+        cmocka_unit_test(test_wire_walker_edges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

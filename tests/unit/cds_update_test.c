@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 
 #include <sodium.h>
 #include <string.h>
@@ -266,6 +267,42 @@ test_protocol_vectors(void **state)
     assert_memory_equal(h1, h2, 32);
 }
 
+/* Control bytes (0x01-0x1F, 0x7F) in every text field: refused, naming
+ * the field; a comment keeps TAB, LF and CR. */
+static void
+test_control_bytes(void **state)
+{
+    static const unsigned char ctl[] = { 0x01, 0x07, 0x08, '\t', '\n', 0x0b,
+                                         0x0c, '\r', 0x1b, 0x1f, 0x7f };
+    for (size_t i = 0; i < sizeof ctl; i++) {
+        char s[8];
+        snprintf(s, sizeof s, "a%cb", ctl[i]);
+        bool ws = ctl[i] == '\t' || ctl[i] == '\n' || ctl[i] == '\r';
+        cds_update_t u;
+        u = sample(); u.org_unit = s;   expect_bad(&u, CDS_EBADFIELD, "orgunit");
+        u = sample(); u.indicator = s;  expect_bad(&u, CDS_EBADFIELD, "dataelement");
+        u = sample(); u.period = s;     expect_bad(&u, CDS_EBADFIELD, "period");
+        u = sample(); u.disagg = s;     expect_bad(&u, CDS_EBADFIELD,
+                                                   "categoryoptioncombo");
+        u = sample(); u.value = s;      expect_bad(&u, CDS_EBADFIELD, "value");
+        u = sample(); u.stored_by = s;  expect_bad(&u, CDS_EBADFIELD, "storedby");
+        u = sample(); u.comment = s;
+        if (ws)
+            assert_int_equal(cds_update_check_fields(&u, NULL), CDS_OK);
+        else
+            expect_bad(&u, CDS_EBADFIELD, "comment");
+    }
+    /* the old outside-check cases: ESC and CR/LF in stored_by */
+    cds_update_t u = sample();
+    u.stored_by = "nurse\x1b[2J";
+    expect_bad(&u, CDS_EBADFIELD, "storedby");
+    u.stored_by = "nurse\r\nforged line";
+    expect_bad(&u, CDS_EBADFIELD, "storedby");
+    u = sample();
+    u.comment = "line 1\r\nline 2\tend";
+    assert_int_equal(cds_update_check_fields(&u, NULL), CDS_OK);
+}
+
 int
 main(void)
 {
@@ -275,6 +312,7 @@ main(void)
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_check_fields),
         cmocka_unit_test(test_protocol_vectors),
+        cmocka_unit_test(test_control_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,10 +194,42 @@ test_run(void **state)
     fclose(devnull);
 }
 
+/* stored_by from before control bytes were refused (ESC, CR/LF): every
+ * form of the output shows them escaped, none prints them raw. */
+static void
+test_control_bytes_escaped(void **state)
+{
+    hfx_t *h = *state;
+    char *buf = NULL, err[256] = "";
+    const uint8_t *pk = cds_identity_sign_pk(h->fx->id);
+    assert_int_equal(cds_db_exec(store_db(h->fx->store),
+                                 "UPDATE update_log SET stored_by = 'can bo'"
+                                 " || char(27) || '[2J' || char(13, 10) ||"
+                                 " 'x', comment = 'a' || char(7) || 'b'"),
+                     CDS_OK);
+    const report_format_t forms[] = { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
+    for (size_t i = 0; i < 3; i++) {
+        AFX_CAPTURE(buf, history_run(h->fx->store, pk, "27901", "HGD_TONG",
+                                     "2025Q1", forms[i], out, err,
+                                     sizeof err));
+        assert_null(strchr(buf, 0x1b));
+        assert_null(strchr(buf, 0x07));
+        if (forms[i] == REPORT_TABLE)
+            assert_non_null(strstr(buf, "can bo\\x1b[2J\\r\\nx"));
+        if (forms[i] == REPORT_CSV)        /* CR LF stay, quoted */
+            assert_non_null(strstr(buf, "\"can bo\\x1b[2J\r\nx\""));
+        if (forms[i] == REPORT_JSON)
+            assert_non_null(strcasestr(buf, "can bo\\u001b[2J\\r\\nx"));
+        free(buf);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_control_bytes_escaped, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_story_of_a_value, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tampering_is_seen, setup,

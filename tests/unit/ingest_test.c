@@ -125,7 +125,23 @@ typedef struct {
     const uint8_t *recipient;          /* default aggregator's key */
     bool corrupt_head;                 /* break batch.head */
     bool keep_chain;                   /* don't advance fx's chain */
+    const char *catalog_version;       /* default the catalog's */
+    bool nul_marker;                   /* "~NULMARK" in a string: its '~'
+                                        * becomes a NUL byte on the wire */
 } opts_t;
+
+#define NUL_MARKER "~NULMARK"
+
+/* Replace the '~' of every NUL_MARKER in the encoded body by a NUL: what
+ * protobuf-c's encoder cannot produce (it writes strlen bytes). */
+static void
+patch_nul(uint8_t *body, size_t len)
+{
+    size_t m = strlen(NUL_MARKER);
+    for (size_t i = 0; i + m <= len; i++)
+        if (memcmp(body + i, NUL_MARKER, m) == 0)
+            body[i] = 0;
+}
 
 /* Seal a batch of n updates starting at first, chained from fx's head
  * (advancing it unless o->keep_chain). *out is the caller's to free. */
@@ -164,13 +180,21 @@ make_batch(fx_t *fx, uint64_t first, cds_update_t *u, size_t n,
     b.head.len = CDS_HASH_BYTES;
     if (o->corrupt_head)
         head[0] ^= 1;
-    b.catalog_version = (char *) cds_catalog_version(fx->catalog);
+    b.catalog_version = (char *) (o->catalog_version
+                                  ? o->catalog_version
+                                  : cds_catalog_version(fx->catalog));
     b.n_updates = n;
     b.updates = ptrs;
-    assert_int_equal(cds_envelope_seal_msg(signer, CDSYNC__KIND__KIND_BATCH,
-                                           o->recipient ? o->recipient
-                                           : cds_identity_sign_pk(fx->agg),
-                                           &b.base, out, len), CDS_OK);
+    size_t blen = 0;
+    uint8_t *body = cds_msg_encode(&b.base, &blen);
+    assert_non_null(body);
+    if (o->nul_marker)
+        patch_nul(body, blen);
+    assert_int_equal(cds_envelope_seal(signer, CDSYNC__KIND__KIND_BATCH,
+                                       o->recipient ? o->recipient
+                                       : cds_identity_sign_pk(fx->agg),
+                                       body, blen, out, len), CDS_OK);
+    free(body);
     if (!o->keep_chain && !o->corrupt_head) {
         memcpy(fx->head, head, sizeof head);
         fx->seq = first + n - 1;
@@ -834,6 +858,194 @@ test_overlap(void **state)
     assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 4);
 }
 
+/* Ingest over a CURVE connection whose User-Id is user_id: recorded
+ * key_mismatch and not answered at all. */
+static void
+expect_silent(fx_t *fx, const uint8_t *data, size_t len, const char *user_id)
+{
+    ingest_result_t r;
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, user_id, &r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(r.code, CDS_EKEYMISMATCH);
+    assert_null(r.reply);
+    ingest_result_clear(&r);
+}
+
+/* A forgery: a message claiming another enrolled agent (or an unknown
+ * key), sent over a CURVE connection that is not that signer's, gets no
+ * answer at all whatever else is wrong with it (here: a bad signature,
+ * an unknown key, a hello of another version), and is recorded
+ * key_mismatch. */
+static void
+test_forgery_gets_no_answer(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    char other_fpr[CDS_FPR_LEN], agent_fpr[CDS_FPR_LEN];
+    cds_fingerprint(cds_identity_sign_pk(fx->other), other_fpr);
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), agent_fpr);
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    /* claims fx->agent, signature does not verify, on other's connection */
+    make_batch(fx, 1, u, 1, &(opts_t) { .recipient =
+                                        cds_identity_sign_pk(fx->other),
+                                        .keep_chain = true }, &data, &len);
+    expect_silent(fx, data, len, other_fpr);
+    free(data);
+    /* an unknown signer over the enrolled agent's connection */
+    make_batch(fx, 1, u, 1, &(opts_t) { .signer = fx->other,
+                                        .keep_chain = true }, &data, &len);
+    expect_silent(fx, data, len, agent_fpr);
+    free(data);
+    /* a hello of a version we refuse, claiming fx->agent */
+    Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    h.version = 99;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_HELLO,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &h.base, &data, &len), CDS_OK);
+    expect_silent(fx, data, len, other_fpr);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code = 10"
+                               " AND field = 'signer'"), 3);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code != 10"),
+                     0);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
+    /* the same bad-signature batch on no CURVE connection: answered */
+    make_batch(fx, 1, u, 1, &(opts_t) { .recipient =
+                                        cds_identity_sign_pk(fx->other),
+                                        .keep_chain = true }, &data, &len);
+    expect_refused(fx, data, len, CDS_EBADSIG);
+    free(data);
+}
+
+/* A NUL byte inside any string of any Update (or the batch's own
+ * catalog_version) refuses the whole batch malformed, answered to its
+ * signer and recorded with the field's path. */
+static void
+test_nul_in_strings(void **state)
+{
+    fx_t *fx = *state;
+    const char *fields[] = { "org_unit", "indicator", "period", "disagg",
+                             "value", "comment", "stored_by",
+                             "catalog_version" };
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        cds_update_t u[2] = { upd("C1", "CDS01", "2023", "1", 1000),
+                              upd("C1", "CDS01", "2022", "77", 1000) };
+        const char **slot[] = { &u[1].org_unit, &u[1].indicator,
+                                &u[1].period, &u[1].disagg, &u[1].value,
+                                &u[1].comment, &u[1].stored_by, NULL };
+        opts_t o = { .nul_marker = true, .keep_chain = true };
+        if (slot[f])
+            *slot[f] = "77" NUL_MARKER;
+        else
+            o.catalog_version = "cat" NUL_MARKER;
+        uint8_t *data;
+        size_t len;
+        make_batch(fx, 1, u, 2, &o, &data, &len);
+        Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+        assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+        assert_int_equal(ack->error, CDS_EMALFORMED);
+        cds_msg_free(ack);
+        free(data);
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM reject WHERE code = 5"
+                 " AND field = '%s%s' AND message LIKE '%%NUL byte%%'",
+                 slot[f] ? "updates[1]." : "", fields[f]);
+        assert_int_equal(count(fx, sql), 1);
+    }
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 0);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
+}
+
+/* Control bytes in text fields: a per-update rejection naming the field
+ * (the rest of the batch applies); TAB LF CR are fine in a comment. */
+static void
+test_control_bytes_per_update(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[5] = {
+        upd("C1", "CDS01", "2023", "1", 1000),
+        upd("C1", "CDS01", "2022", "2", 1000),
+        upd("C1", "CDS01", "2021", "3", 1000),
+        upd("C1", "CDS01", "2020", "4", 1000),
+        upd("C1", "CDS01", "2019", "5", 1000),
+    };
+    u[0].stored_by = "nurse\x1b[2J";
+    u[1].stored_by = "nurse\r\nforged";
+    u[2].comment = "a\x07" "b";
+    u[3].comment = "line 1\r\nline 2\tend";              /* fine */
+    u[4].value = "5\x7f";
+    make_batch(fx, 1, u, 5, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->acked_seq, 5);
+    assert_int_equal(ack->n_rejections, 4);
+    const char *want[] = { "storedby", "storedby", "comment", "value" };
+    const uint64_t seqs[] = { 1, 2, 3, 5 };
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(ack->rejections[i]->seq, seqs[i]);
+        assert_int_equal(ack->rejections[i]->code, CDS_EBADFIELD);
+        assert_string_equal(ack->rejections[i]->field, want[i]);
+    }
+    cds_msg_free(ack);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 1);
+}
+
+/* catalog_version and agent_version: printable ASCII of at most 64
+ * bytes, else the whole message is refused naming the field. */
+static void
+test_version_strings(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    size_t huge = 1u << 20;
+    char *big = malloc(huge + 1);
+    assert_non_null(big);
+    memset(big, 'v', huge);
+    big[huge] = '\0';
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    make_batch(fx, 1, u, 1, &(opts_t) { .catalog_version = big,
+                                        .keep_chain = true }, &data, &len);
+    expect_refused(fx, data, len, CDS_ETOOBIG);
+    free(data);
+    make_batch(fx, 1, u, 1, &(opts_t) { .catalog_version = "v1\x1b",
+                                        .keep_chain = true }, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_REFUSED);
+    assert_int_equal(ack->error, CDS_EBADFIELD);
+    cds_msg_free(ack);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE field ="
+                               " 'catalog_version'"), 2);
+    /* a hello with a 1 MiB agent_version */
+    Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    h.version = 1;
+    h.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    h.agent.len = CDS_PK_BYTES;
+    h.agent_version = big;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent, CDSYNC__KIND__KIND_HELLO,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &h.base, &data, &len), CDS_OK);
+    ingest_result_t r;
+    ingest_one(fx, data, len, &r);
+    assert_int_equal(r.code, CDS_ETOOBIG);
+    Cdsync__HelloAnswer *a = open_reply(fx, &r, fx->agent,
+                                        CDSYNC__KIND__KIND_HELLO_ANSWER,
+                                        &cdsync__hello_answer__descriptor);
+    assert_int_equal(a->error, CDS_ETOOBIG);
+    cds_msg_free(a);
+    ingest_result_clear(&r);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE field ="
+                               " 'agent_version'"), 1);
+    free(big);
+}
+
 int
 main(void)
 {
@@ -847,6 +1059,8 @@ main(void)
         T(test_per_update_rejections), T(test_oversized_and_garbage),
         T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),
         T(test_bad_seq_and_too_many), T(test_overlap),
+        T(test_forgery_gets_no_answer), T(test_nul_in_strings),
+        T(test_control_bytes_per_update), T(test_version_strings),
     };
     int failed = cmocka_run_group_tests_name("inline", tests, NULL, NULL);
     prepared_run = true;

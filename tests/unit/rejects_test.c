@@ -296,6 +296,130 @@ test_updates(void **state)
     ingest_destroy(&new_ing);
 }
 
+/* Bounded on disk: per peer only the first N rejects of an hour keep
+ * their raw bytes, the rest a digest (kind, size, reason); a new hour
+ * keeps raw again; under the free-space floor only digests; `show` says
+ * so; prune deletes rows past a cutoff, in steps. */
+static void
+test_bounds(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t raw[300], pk_a[CDS_PK_BYTES], pk_b[CDS_PK_BYTES];
+    memset(raw, 0xab, sizeof raw);
+    memset(pk_a, 1, sizeof pk_a);
+    memset(pk_b, 2, sizeof pk_b);
+    store_set_reject_bounds(fx->store, 3, 0, 0);
+    for (int i = 0; i < 10; i++) {
+        raw[0] = (uint8_t) i;                  /* ten different messages */
+        assert_int_equal(store_reject_add_kind(fx->store, (int64_t) NOW + i,
+                                               pk_a, 3, CDS_EBADSIG,
+                                               "signature", "x", 0, 0, 0,
+                                               raw, sizeof raw), CDS_OK);
+    }
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(store_reject_add(fx->store, (int64_t) NOW, pk_b,
+                                          CDS_EBADSIG, NULL, "x", 0, 0, 0,
+                                          raw, sizeof raw), CDS_OK);
+    for (int i = 0; i < 5; i++)                /* no signer: one bucket */
+        assert_int_equal(store_reject_add(fx->store, (int64_t) NOW, NULL,
+                                          CDS_EMALFORMED, NULL, "x", 0, 0, 0,
+                                          raw, sizeof raw), CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE raw IS NOT"
+                               " NULL AND hex(agent_pk) LIKE '0101%'"), 3);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE raw IS NULL"
+                               " AND raw_size = 300 AND length(raw_digest) ="
+                               " 32 AND kind = 3"), 7);
+    assert_int_equal(count(fx, "SELECT count(DISTINCT raw_digest) FROM"
+                               " reject WHERE kind = 3"), 10);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE raw IS NOT"
+                               " NULL AND agent_pk IS NULL"), 3);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE raw IS NOT"
+                               " NULL"), 3 + 2 + 3);
+    /* an hour later the quota is back */
+    assert_int_equal(store_reject_add(fx->store, (int64_t) NOW + 3600010,
+                                      pk_a, CDS_EBADSIG, NULL, "x", 0, 0, 0,
+                                      raw, sizeof raw), CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE raw IS NOT"
+                               " NULL"), 9);
+    /* under the free-space floor (a floor no disk has): digests only */
+    store_set_reject_bounds(fx->store, 3, 0, UINT64_MAX / 2);
+    assert_int_equal(store_reject_add(fx->store, (int64_t) NOW + 7200000,
+                                      pk_b, CDS_EBADSIG, NULL, "x", 0, 0, 0,
+                                      raw, sizeof raw), CDS_OK);
+    assert_int_equal(count(fx, "SELECT raw IS NULL FROM reject WHERE at_ms ="
+                               " 1800007200000"), 1);
+    /* show: a digest-only row says so */
+    char *buf = NULL;
+    size_t blen = 0;
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long) count(fx,
+             "SELECT id FROM reject WHERE raw IS NULL LIMIT 1"));
+    FILE *out = open_memstream(&buf, &blen);
+    assert_int_equal(rejects_show(fx->store, NULL, id, out), CDS_OK);
+    fclose(out);
+    assert_non_null(strstr(buf, "NOT kept, digest only: 300 bytes"));
+    free(buf);
+    /* prune: everything before NOW + 1 h goes, the rest stays */
+    int64_t n = -1;
+    int64_t before = count(fx, "SELECT count(*) FROM reject");
+    assert_int_equal(rejects_prune(fx->store, (int64_t) NOW + 3600000, &n),
+                     CDS_OK);
+    assert_int_equal(n, before - 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 2);
+    /* the retention setting prunes as rejects arrive */
+    store_set_reject_bounds(fx->store, 3, 1000, 0);
+    assert_int_equal(store_reject_add(fx->store, (int64_t) NOW + 9000000,
+                                      NULL, CDS_EMALFORMED, NULL, "x", 0, 0,
+                                      0, raw, sizeof raw), CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 1);
+}
+
+/* An update refused too_big is stored once: its oversized field is in the
+ * kept batch, not again in the history row; retry says it stays big. */
+static void
+test_too_big_update_stored_once(void **state)
+{
+    fx_t *fx = *state;
+    enroll(fx);
+    char *big = malloc(100001);
+    assert_non_null(big);
+    memset(big, '7', 100000);
+    big[100000] = '\0';
+    cds_update_t u = { .seq = 1, .org_unit = "C1", .indicator = "A",
+                       .period = "202301", .disagg = "default",
+                       .value = big, .stored_by = "o",
+                       .hlc = (NOW - 5000) << 16 };
+    uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES] = { 0 };
+    cds_update_hash(&u, hash);
+    cds_chain_next(head, hash, head);
+    int64_t batch = 0;
+    assert_int_equal(store_batch_add(fx->store, fx->agent_id, 1, 1,
+                                     (int64_t) NOW, (const uint8_t *) big,
+                                     100000, &batch), CDS_OK);
+    assert_int_equal(store_log_add(fx->store, fx->agent_id, batch, &u, hash,
+                                   head, CDS_ETOOBIG, "value", "too long",
+                                   (int64_t) NOW), CDS_OK);
+    assert_int_equal(store_agent_advance(fx->store, fx->agent_id, 1, head),
+                     CDS_OK);
+    assert_int_equal(count(fx, "SELECT length(value) FROM update_log"), 0);
+    assert_int_equal(count(fx, "SELECT length(org_unit) FROM update_log"), 2);
+    /* applied rows keep everything (nothing is over a bound there) */
+    char id[64], *buf = NULL;
+    size_t blen = 0;
+    int result = CDS_OK;
+    snprintf(id, sizeof id, "%s:1", fx->fpr);
+    ingest_t *ing = ingest_new(fx->store, fx->me, fx->new_cat);
+    FILE *out = open_memstream(&buf, &blen);
+    assert_int_equal(rejects_retry(fx->store, ing, fx->health, id, NOW,
+                                   &result, out), CDS_OK);
+    fclose(out);
+    assert_int_equal(result, CDS_ETOOBIG);
+    assert_non_null(strstr(buf, "not retried"));
+    free(buf);
+    ingest_destroy(&ing);
+    free(big);
+}
+
 int
 main(void)
 {
@@ -303,6 +427,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_big_update_stored_once,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,10 +40,32 @@ test_aligned_by_display_width(void **state)
     table_destroy(&t);
 }
 
+/* Control bytes in a cell are shown as escapes: one line per row, no
+ * terminal escape sequence reaches the terminal. */
+static void
+test_control_bytes_escaped(void **state)
+{
+    (void) state;
+    const char *h[] = { "BY", "V" };
+    table_t *t = table_new(h, 2);
+    const char *r[] = { "nurse\x1b[2J\r\nforged\t\x7f", "1" };
+    assert_int_equal(table_add(t, r), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    table_print(t, f);
+    fclose(f);
+    assert_string_equal(buf, "BY" "                            V\n"
+                             "nurse\\x1b[2J\\r\\nforged\\t\\x7f  1\n");
+    free(buf);
+    table_destroy(&t);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_control_bytes_escaped),
         cmocka_unit_test(test_aligned_by_display_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
