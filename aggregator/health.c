@@ -465,8 +465,9 @@ clock_text(char *buf, size_t len, int64_t offset_ms)
         snprintf(buf, len, "-");
         return;
     }
+    /* to the nearest second: a 2 h offset measured 1 ms short is 2 h */
     snprintf(buf, len, "clock %s %s",
-             cds_format_span(span, sizeof span, abs),
+             cds_format_span(span, sizeof span, abs + 500),
              offset_ms < 0 ? "behind" : "ahead");
 }
 

@@ -512,8 +512,8 @@ static void
 offset_words(char *buf, size_t len, int64_t ms)
 {
     char span[48];
-    cds_format_span(span, sizeof span,
-                    ms < 0 ? (uint64_t) -ms : (uint64_t) ms);
+    cds_format_span(span, sizeof span,                 /* nearest second */
+                    (ms < 0 ? (uint64_t) -ms : (uint64_t) ms) + 500);
     snprintf(buf, len, "%s %s", span, ms < 0 ? "behind" : "ahead of");
 }
 
