@@ -11,25 +11,9 @@
 # before effective stamps this fails (docs/RELIABILITY.md).
 . "$(dirname "$0")/lib.sh"
 echo "1..24"
-LIBFT=
-for f in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
-    [ -r "$f" ] && LIBFT=$f && break
-done
-[ -n "$LIBFT" ] || { not_ok "libfaketime missing (deploy/deps.sh)"; exit 1; }
-# ft OFFSET CMD...: CMD with its wall clock moved by OFFSET ("-2h", "+0").
-# The monotonic clock is left alone: timers and timeouts stay true.
-ft() {
-    off=$1; shift
-    FAKETIME="$off" FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 \
-    LD_PRELOAD="$LIBFT${LD_PRELOAD:+:$LD_PRELOAD}" \
-    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "$@"
-}
+[ -n "$FT_LIB" ] || { not_ok "libfaketime missing (deploy/deps.sh)"; exit 1; }
 declare -A OFF=([slow]=-2h [fast]=+2h [ontime]=+0)
-ft_start() {   # ft_start AGENT: its daemon under its clock
-    n=$1
-    ft "${OFF[$n]}" "$AGENT" -c "$T/$n/agent.ini" run >> "$T/$n/log" 2>&1 &
-    pid=$!; PIDS="$PIDS $pid"; eval "${n}_PID=$pid"
-}
+ft_start() { ft_agent_start "$1" "${OFF[$1]}"; }
 OU=27898
 # put AGENT PERIOD VALUE [OFFSET]: submit under the agent's clock (or
 # OFFSET), then wait until the agent holds the ack when it is running.
