@@ -8,6 +8,7 @@
 #include "cds_log.h"
 #include "cds_util.h"
 #include "audit_sql.h"
+#include "ingest.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -281,21 +282,24 @@ history_eff(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
     }
     int64_t shift = sqlite3_column_int64(st, 30);
     uint64_t recv = (uint64_t) sqlite3_column_int64(st, 31);
-    uint64_t ms = (uint64_t) sqlite3_column_int64(st, 26) >> 16;
-    uint64_t cand = (uint64_t) sqlite3_column_int64(st, 26) - (ms << 16);
-    ms = shift > 0 ? (ms > (uint64_t) shift ? ms - (uint64_t) shift : 0)
-                   : ms + (uint64_t) -shift;
-    cand |= ms << 16;
-    uint64_t plain = cand > *prev ? cand : *prev + 1;
-    uint64_t clamp = (recv << 16) > *prev ? recv << 16 : *prev + 1;
+    uint64_t signed_hlc = (uint64_t) sqlite3_column_int64(st, 26);
+    /* The bound in force then is not recorded: derive the stamp without a
+     * clamp, and the clamped one, allowed when the stamp was ahead of
+     * arrival at all (bound 0) and the row says so. */
+    ingest_eff_t how;
+    uint64_t plain = ingest_effective_hlc(signed_hlc, shift, recv,
+                                          UINT64_MAX - recv, *prev, &how);
+    uint64_t clamp = ingest_effective_hlc(signed_hlc, shift, recv, 0, *prev,
+                                          &how);
+    bool ahead = how == INGEST_EFF_CLAMPED;
     const char *msg = (const char *) sqlite3_column_text(st, 29);
     bool flagged = sqlite3_column_int(st, 28) != 0
                    || (msg && strncmp(msg, "clamped:", 8) == 0);
-    if (eff != plain && !(ms > recv && flagged && eff == clamp))
+    if (eff != plain && !(ahead && flagged && eff == clamp))
         problem(a, "history agent=%s seq=%" PRId64 " field=eff_hlc stored=%"
                 PRIu64 " expected=%" PRIu64 " (from the signed hlc, the "
                 "batch's clock shift and arrival)", fpr, seq, eff,
-                ms > recv && flagged ? clamp : plain);
+                ahead && flagged ? clamp : plain);
     *prev = eff;
 }
 

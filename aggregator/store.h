@@ -40,9 +40,10 @@
  *          updated_at_ms)       current values
  *    reject(id PK, at_ms, agent_pk, code, field, message, first_seq,
  *          last_seq, seq, raw BLOB)   whole-message rejections
- *  hlc values are stored as SQLite INTEGER (int64): the signed hlc as
- *  its bits (cds_update_check_fields bounds it), the effective one is
- *  never more than max_clock_skew_ms ahead of arrival. */
+ *  hlc values are stored as SQLite INTEGER (int64): the signed hlc as its
+ *  64 bits (an absurd stamp >= 2^63 reads back negative but unchanged, so
+ *  hashes and verify still match), the effective one is never more than
+ *  max_clock_skew_ms ahead of arrival, so the merge order is sane. */
 #ifndef AGG_STORE_H
 #define AGG_STORE_H
 
