@@ -57,6 +57,7 @@ typedef struct {
     ingest_prep_t *prep;               /* work done ahead, or NULL */
     bool chained;                      /* heads[] came from prep */
     bool sig_ok;                       /* env's signature verified ahead */
+    bool ours;                         /* signed by our key: our clock */
     bool has_offset;                   /* batch carried sent_at_ms: */
     int64_t offset_ms;                 /*   its clock minus ours */
     int64_t shift_ms;                  /* subtracted from its stamps */
@@ -525,8 +526,7 @@ effective(ingest_t *self, msg_t *m, const cds_update_t *u)
     ingest_eff_t how = INGEST_EFF_SIGNED;
     uint64_t eff;
     m->skew_msg[0] = '\0';
-    if (sodium_memcmp(m->agent.sign_pk, cds_identity_sign_pk(self->id),
-                      CDS_PK_BYTES) == 0)          /* ours: our clock */
+    if (m->ours)               /* central corrections: never clamped */
         eff = u->hlc > m->last_eff ? u->hlc : m->last_eff + 1;
     else
         eff = ingest_effective_hlc(u->hlc, m->shift_ms, m->now_ms,
@@ -576,6 +576,25 @@ log_skew(ingest_t *self, const msg_t *m)
             cds_logq(m->n_clamped ? m->skew_msg : words));
 }
 
+/* The history-row flags of an applied update's time into err: the skew
+ * flag of effective() and, when its (shifted) stamp is older than 30 days,
+ * old_timestamp (a commune offline for a month: applied, but an operator
+ * can tell late data from fresh; logged). False when there is none. */
+static bool
+time_flags(const msg_t *m, const cds_update_t *u, char *err, size_t len)
+{
+    snprintf(err, len, "%s", m->skew_msg);
+    if (m->stamped_ms + INGEST_OLD_AFTER_MS >= m->now_ms)
+        return err[0] != '\0';
+    size_t at = strlen(err);
+    snprintf(err + at, len - at, "%sold_timestamp: %llu days before receipt",
+             at ? "; " : "",
+             (unsigned long long) ((m->now_ms - m->stamped_ms) / 86400000u));
+    cds_log(CDS_LOG_WARN, "old_timestamp", "agent=%s seq=%llu message=%s",
+            m->agent.fpr, (unsigned long long) u->seq, cds_logq(err));
+    return true;
+}
+
 /* History row + merge, or history row + rejection, for one new update. */
 static int
 apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
@@ -592,24 +611,7 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
     if (code < 0)
         return -code;
     uint64_t eff = effective(self, m, u);
-    bool flagged = m->skew_msg[0] && code == CDS_OK;
-    if (flagged)
-        snprintf(err, sizeof err, "%s", m->skew_msg);
-    /* Old but accepted (a commune offline for a month): applied, and
-     * flagged in the history row (field hlc, message old_timestamp) and
-     * the log, so an operator can tell late data from fresh. */
-    bool old = code == CDS_OK
-               && m->stamped_ms + INGEST_OLD_AFTER_MS < m->now_ms;
-    if (old) {
-        size_t at = flagged ? strlen(err) : 0;
-        snprintf(err + at, sizeof err - at, "%sold_timestamp: %llu days "
-                 "before receipt", flagged ? "; " : "",
-                 (unsigned long long) ((m->now_ms - m->stamped_ms)
-                                       / 86400000u));
-        cds_log(CDS_LOG_WARN, "old_timestamp", "agent=%s seq=%llu message=%s",
-                m->agent.fpr, (unsigned long long) u->seq, cds_logq(err));
-    }
-    flagged = flagged || old;
+    bool flagged = code == CDS_OK && time_flags(m, u, err, sizeof err);
     int rc = store_log_add_eff(self->store, m->agent.id, batch_id, u, eff,
                                hash, head, code,
                                code ? (field ? field : "")
@@ -767,11 +769,10 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
     int64_t batch_id;
     m->has_offset = b->sent_at_ms != 0;
     m->offset_ms = ingest_clock_shift(b->sent_at_ms, m->now_ms, 0);
-    bool ours = sodium_memcmp(m->agent.sign_pk,
-                              cds_identity_sign_pk(self->id),
-                              CDS_PK_BYTES) == 0;      /* our own clock */
-    m->shift_ms = ours ? 0 : ingest_clock_shift(b->sent_at_ms, m->now_ms,
-                                                self->max_skew_ms);
+    m->ours = sodium_memcmp(m->agent.sign_pk, cds_identity_sign_pk(self->id),
+                            CDS_PK_BYTES) == 0;
+    m->shift_ms = m->ours ? 0 : ingest_clock_shift(b->sent_at_ms, m->now_ms,
+                                                   self->max_skew_ms);
     m->last_eff = m->agent.last_eff_hlc;
     int rc = store_batch_add_shift(self->store, m->agent.id, b->first_seq,
                                    b->last_seq, (int64_t) m->now_ms,
