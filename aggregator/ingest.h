@@ -121,7 +121,7 @@ int ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
  * decisions: ingest_message_prepared takes them in place of computing
  * them and makes every check in the order above, so a prepared message
  * is answered exactly as an unprepared one. Thread-safe against the
- * writer (reads only the identity, the catalog and the skew setting).
+ * writer (reads only the identity and the catalog).
  * NULL on allocation failure (then ingest without it). */
 typedef struct ingest_prep ingest_prep_t;
 ingest_prep_t *ingest_prepare(const ingest_t *self, const uint8_t *data,
