@@ -103,8 +103,10 @@
     " AND (:start IS NULL OR d.period_start >= :start)"                      \
     " AND (:end IS NULL OR d.period_end <= :end)"                            \
     " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
-/* Highest hlc stored: a central correction must be newer than it. */
-#define ADMIN_SQL_MAX_HLC "SELECT coalesce(max(hlc), 0) FROM update_log"
+/* Highest effective stamp of any current value: a central correction
+ * must be newer than it. Not update_log.hlc: signed stamps can be far
+ * ahead (clamped, ingest.h) and the aggregator's own are not clamped. */
+#define ADMIN_SQL_MAX_HLC "SELECT coalesce(max(hlc), 0) FROM datavalue"
 /* Top-level org units (the aggregator's own subtree is all of them). */
 #define ADMIN_SQL_ROOTS                                                      \
     "SELECT code FROM orgunit WHERE parent IS NULL ORDER BY code"

@@ -8,6 +8,7 @@
 #include "cds_log.h"
 #include "cds_util.h"
 #include "audit_sql.h"
+#include "ingest.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -61,9 +62,16 @@ col_str(sqlite3_stmt *st, int i, char *buf, size_t len)
 
 /* ---- 1. kept batches --------------------------------------------------- */
 
+/* What the stored batch row says beside its envelope. */
+typedef struct {
+    int64_t recv;              /* batch.received_at_ms */
+    int64_t shift;             /* batch.clock_shift_ms */
+} batch_meta_t;
+
 static int
 exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
-           const cds_update_t *u, const uint8_t *hash, const uint8_t *head)
+           const batch_meta_t *bm, const cds_update_t *u,
+           const uint8_t *hash, const uint8_t *head)
 {
     sqlite3_stmt *st = a->insert;
     /* As store_log_add keeps it: a field over its bound (refused too_big)
@@ -71,6 +79,8 @@ exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
     cds_update_t kept = *u;
     cds_update_drop_oversize(&kept);
     u = &kept;
+    cds_bind_int64(st, ":shift", bm->shift);
+    cds_bind_int64(st, ":recv", bm->recv);
     cds_bind_int64(st, ":agent_id", agent_id);
     cds_bind_int64(st, ":seq", (int64_t) u->seq);
     cds_bind_int64(st, ":batch_id", batch_id);
@@ -96,9 +106,16 @@ exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
  * its updates. */
 static int
 batch_body(audit_t *a, int64_t id, int64_t agent_id, const char *fpr,
-           int64_t first, int64_t last, const Cdsync__Batch *b,
-           const uint8_t *signer)
+           int64_t first, int64_t last, const batch_meta_t *bm,
+           const Cdsync__Batch *b, const uint8_t *signer)
 {
+    /* A shift is only ever the signed sent_at_ms minus the arrival time
+     * (ingest.h "effective stamp"): anything else was edited. */
+    int64_t d = (int64_t) (b->sent_at_ms & INT64_MAX) - bm->recv;
+    if (bm->shift != 0 && (b->sent_at_ms == 0 || bm->shift != d))
+        problem(a, "batch id=%" PRId64 " agent=%s field=clock_shift_ms "
+                "stored=%" PRId64 " signed_offset=%" PRId64 " (a shift is "
+                "sent_at_ms minus arrival)", id, fpr, bm->shift, d);
     if (b->agent.len != CDS_PK_BYTES
         || sodium_memcmp(b->agent.data, signer, CDS_PK_BYTES) != 0) {
         problem(a, "batch id=%" PRId64 " agent=%s problem=names_other_agent",
@@ -128,7 +145,7 @@ batch_body(audit_t *a, int64_t id, int64_t agent_id, const char *fpr,
         }
         cds_update_hash(&u, hash);
         cds_chain_next(prev, hash, prev);
-        rc = exp_insert(a, agent_id, id, &u, hash, prev);
+        rc = exp_insert(a, agent_id, id, bm, &u, hash, prev);
     }
     if (rc == CDS_OK && sodium_memcmp(prev, b->head.data, CDS_HASH_BYTES))
         problem(a, "batch id=%" PRId64 " agent=%s problem=chain_broken "
@@ -147,6 +164,8 @@ batch_one(audit_t *a, sqlite3_stmt *st)
     size_t len = (size_t) sqlite3_column_bytes(st, 4);
     const uint8_t *pk = sqlite3_column_blob(st, 5);
     const char *fpr = (const char *) sqlite3_column_text(st, 6);
+    batch_meta_t bm = { .recv = sqlite3_column_int64(st, 7),
+                        .shift = sqlite3_column_int64(st, 8) };
     Cdsync__Envelope *env = NULL;
     Cdsync__Batch *b = NULL;
     int err = CDS_OK, rc = CDS_OK;
@@ -166,7 +185,7 @@ batch_one(audit_t *a, sqlite3_stmt *st)
         problem(a, "batch id=%" PRId64 " agent=%s problem=body_malformed",
                 id, fpr);
     else
-        rc = batch_body(a, id, agent_id, fpr, first, last, b, pk);
+        rc = batch_body(a, id, agent_id, fpr, first, last, &bm, b, pk);
     cds_msg_free(b);
     cds_msg_free(env);
     return rc;
@@ -246,6 +265,49 @@ history_chain(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
     *known = true;
 }
 
+/* The effective stamp of this row must be the one ingest derives from the
+ * signed hlc, the batch's shift and arrival, and the agent's previous
+ * effective stamp *prev (ingest.h); a clamp (stamp beyond arrival) is
+ * only accepted on an applied row when flagged "clamped:". */
+static void
+history_eff(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
+            uint64_t *prev)
+{
+    uint64_t hlc = (uint64_t) sqlite3_column_int64(st, 13);
+    if (sqlite3_column_type(st, 27) == SQLITE_NULL) {
+        /* before effective stamps: the signed one, applied rows only */
+        if (sqlite3_column_int(st, 28) == 0 && hlc > *prev)
+            *prev = hlc;
+        return;
+    }
+    uint64_t eff = (uint64_t) sqlite3_column_int64(st, 27);
+    if (sqlite3_column_int(st, 14) == 0) {
+        *prev = eff;           /* not in a signed batch: reported already */
+        return;
+    }
+    int64_t shift = sqlite3_column_int64(st, 30);
+    uint64_t recv = (uint64_t) sqlite3_column_int64(st, 31);
+    uint64_t signed_hlc = (uint64_t) sqlite3_column_int64(st, 26);
+    /* The bound in force then is not recorded: derive the stamp without a
+     * clamp, and the clamped one, allowed when the stamp was ahead of
+     * arrival at all (bound 0) and the row says so. */
+    ingest_eff_t how;
+    uint64_t plain = ingest_effective_hlc(signed_hlc, shift, recv,
+                                          UINT64_MAX - recv, *prev, &how);
+    uint64_t clamp = ingest_effective_hlc(signed_hlc, shift, recv, 0, *prev,
+                                          &how);
+    bool ahead = how == INGEST_EFF_CLAMPED;
+    const char *msg = (const char *) sqlite3_column_text(st, 29);
+    bool flagged = sqlite3_column_int(st, 28) != 0
+                   || (msg && strncmp(msg, "clamped:", 8) == 0);
+    if (eff != plain && !(ahead && flagged && eff == clamp))
+        problem(a, "history agent=%s seq=%" PRId64 " field=eff_hlc stored=%"
+                PRIu64 " expected=%" PRIu64 " (from the signed hlc, the "
+                "batch's clock shift and arrival)", fpr, seq, eff,
+                ahead && flagged ? clamp : plain);
+    *prev = eff;
+}
+
 typedef struct {
     int64_t id;
     char fpr[CDS_FPR_LEN];
@@ -257,6 +319,7 @@ static int
 history_agent(audit_t *a, sqlite3_stmt *st, const agent_row_t *ag)
 {
     uint8_t prev[CDS_HASH_BYTES] = { 0 };
+    uint64_t prev_eff = 0;
     bool known = true;
     int64_t expect = 1;
     int rc;
@@ -277,6 +340,7 @@ history_agent(audit_t *a, sqlite3_stmt *st, const agent_row_t *ag)
                     ag->applied);
         history_fields(a, st, ag->fpr, seq, batch);
         history_chain(a, st, ag->fpr, seq, prev, &known);
+        history_eff(a, st, ag->fpr, seq, &prev_eff);
     }
     cds_stmt_done(st);
     if (rc != SQLITE_DONE)
@@ -344,7 +408,7 @@ check_duplicates(audit_t *a)
 
 static const char *const value_fields[] = {
     "value", "deleted", "comment", "stored_by", "followup", "hlc", "agent",
-    "seq",
+    "seq", "signed_hlc",
 };
 #define N_VALUE_FIELDS (sizeof value_fields / sizeof value_fields[0])
 
@@ -359,7 +423,7 @@ value_row(audit_t *a, sqlite3_stmt *st)
              cds_logq((const char *) sqlite3_column_text(st, 2)),
              cds_logq((const char *) sqlite3_column_text(st, 3)));
     a->sum->values++;
-    if (!sqlite3_column_int(st, 13)) {
+    if (!sqlite3_column_int(st, 14)) {
         problem(a, "value %s problem=missing (expected %s from agent=%s "
                 "seq=%s)", key, cds_logq(col_str(st, 5, x, sizeof x)),
                 col_str(st, 11, y, sizeof y),
@@ -368,11 +432,11 @@ value_row(audit_t *a, sqlite3_stmt *st)
     }
     if (!sqlite3_column_int(st, 4)) {
         problem(a, "value %s problem=not_from_any_signed_update stored=%s",
-                key, cds_logq(col_str(st, 14, x, sizeof x)));
+                key, cds_logq(col_str(st, 15, x, sizeof x)));
         return;
     }
     for (size_t f = 0; f < N_VALUE_FIELDS; f++) {
-        col_str(st, 14 + (int) f, x, sizeof x);
+        col_str(st, 15 + (int) f, x, sizeof x);
         col_str(st, 5 + (int) f, y, sizeof y);
         if (strcmp(x, y) != 0)
             problem(a, "value %s field=%s stored=%s expected=%s", key,

@@ -11,20 +11,23 @@
     " batch_id INTEGER NOT NULL, hash BLOB NOT NULL, head BLOB NOT NULL,"    \
     " org_unit TEXT, indicator TEXT, period TEXT, disagg TEXT, value TEXT,"  \
     " deleted INTEGER, comment TEXT, stored_by TEXT, followup INTEGER,"      \
-    " hlc INTEGER, PRIMARY KEY (agent_id, seq, batch_id)) WITHOUT ROWID;"    \
+    " hlc INTEGER, shift INTEGER, recv INTEGER,"                             \
+    " PRIMARY KEY (agent_id, seq, batch_id)) WITHOUT ROWID;"    \
     "DELETE FROM temp.exp;"
 
 #define AUDIT_SQL_BATCHES                                                    \
     "SELECT b.id, b.agent_id, b.first_seq, b.last_seq, b.envelope,"          \
-    " a.sign_pk, a.fpr FROM batch b JOIN agent a ON a.id = b.agent_id"       \
+    " a.sign_pk, a.fpr, b.received_at_ms, b.clock_shift_ms"                  \
+    " FROM batch b JOIN agent a ON a.id = b.agent_id"       \
     " ORDER BY b.id"
 
 #define AUDIT_SQL_EXP_INSERT                                                 \
     "INSERT OR REPLACE INTO temp.exp(agent_id, seq, batch_id, hash, head,"   \
     " org_unit, indicator, period, disagg, value, deleted, comment,"         \
-    " stored_by, followup, hlc) VALUES (:agent_id, :seq, :batch_id, :hash,"  \
-    " :head, :org_unit, :indicator, :period, :disagg, :value, :deleted,"     \
-    " :comment, :stored_by, :followup, :hlc)"
+    " stored_by, followup, hlc, shift, recv) VALUES (:agent_id, :seq,"       \
+    " :batch_id, :hash, :head, :org_unit, :indicator, :period, :disagg,"     \
+    " :value, :deleted, :comment, :stored_by, :followup, :hlc, :shift,"      \
+    " :recv)"
 
 #define AUDIT_SQL_AGENTS                                                     \
     "SELECT id, fpr, applied_seq, applied_head FROM agent ORDER BY id"
@@ -33,44 +36,52 @@
  * 0 seq, 1 batch_id, 2 content_hash, 3 chain_head, 4..13 fields
  * (org_unit, indicator, period, disagg, value, deleted, comment,
  * stored_by, followup, hlc), 14 in_batch, 15 hash, 16 head, 17..26 the
- * batch's fields in the same order. */
+ * batch's fields in the same order, 27 effective stamp (NULL before
+ * effective stamps), 28 status, 29 message, 30 the batch's clock shift,
+ * 31 its arrival time. */
 #define AUDIT_SQL_LOG_VS_EXP                                                 \
     "SELECT l.seq, l.batch_id, l.content_hash, l.chain_head,"                \
     " l.org_unit, l.indicator, l.period, l.disagg, l.value, l.deleted,"      \
     " l.comment, l.stored_by, l.followup, l.hlc,"                            \
     " e.seq IS NOT NULL, e.hash, e.head,"                                    \
     " e.org_unit, e.indicator, e.period, e.disagg, e.value, e.deleted,"      \
-    " e.comment, e.stored_by, e.followup, e.hlc"                             \
+    " e.comment, e.stored_by, e.followup, e.hlc,"                            \
+    " l.eff_hlc, l.status, l.message, e.shift, e.recv"                       \
     " FROM update_log l LEFT JOIN temp.exp e ON e.agent_id = l.agent_id"     \
     " AND e.seq = l.seq AND e.batch_id = l.batch_id"                         \
     " WHERE l.agent_id = :agent_id ORDER BY l.seq"
 
 /* The current values the signed batches imply (last writer wins by
- * (hlc, agent_pk, seq) over updates applied in history, content taken
- * from the batches) beside datavalue. Columns: 0..3 key, 4 expected
- * present, 5..10 expected value, deleted, comment, stored_by, followup,
- * hlc, 11 expected agent fpr, 12 expected seq, 13 stored present,
- * 14..19 stored fields, 20 stored agent fpr, 21 stored seq. */
+ * (effective hlc, agent_pk, seq) over updates applied in history, content
+ * taken from the batches, effective stamps from history, checked against
+ * the batches by check_history) beside datavalue. Columns: 0..3 key, 4
+ * expected present, 5..10 expected value, deleted, comment, stored_by,
+ * followup, effective hlc, 11 expected agent fpr, 12 expected seq, 13
+ * expected signed hlc, 14 stored present, 15..20 stored fields, 21 stored
+ * agent fpr, 22 stored seq, 23 stored signed hlc. */
 #define AUDIT_SQL_VALUES                                                     \
-    "WITH applied AS (SELECT e.*, a.sign_pk AS agent_pk, a.fpr AS fpr"       \
+    "WITH applied AS (SELECT e.*, a.sign_pk AS agent_pk, a.fpr AS fpr,"      \
+    "  coalesce(l.eff_hlc, e.hlc) AS eff"                                    \
     "  FROM update_log l JOIN temp.exp e ON e.agent_id = l.agent_id"         \
     "  AND e.seq = l.seq AND e.batch_id = l.batch_id"                        \
     "  JOIN agent a ON a.id = l.agent_id WHERE l.status = 0),"               \
     " win AS (SELECT *, row_number() OVER (PARTITION BY org_unit, indicator,"\
-    "  period, disagg ORDER BY hlc DESC, agent_pk DESC, seq DESC) AS rn"     \
+    "  period, disagg ORDER BY eff DESC, agent_pk DESC, seq DESC) AS rn"     \
     "  FROM applied),"                                                       \
     " best AS (SELECT * FROM win WHERE rn = 1)"                              \
     " SELECT b.org_unit, b.indicator, b.period, b.disagg, 1, b.value,"       \
-    " b.deleted, b.comment, b.stored_by, b.followup, b.hlc, b.fpr, b.seq,"   \
-    " d.org_unit IS NOT NULL, d.value, d.deleted, d.comment, d.stored_by,"   \
-    " d.followup, d.hlc, da.fpr, d.agent_seq"                                \
+    " b.deleted, b.comment, b.stored_by, b.followup, b.eff, b.fpr, b.seq,"   \
+    " b.hlc, d.org_unit IS NOT NULL, d.value, d.deleted, d.comment,"         \
+    " d.stored_by, d.followup, d.hlc, da.fpr, d.agent_seq,"                  \
+    " coalesce(d.signed_hlc, d.hlc)"                                         \
     " FROM best b LEFT JOIN datavalue d ON d.org_unit = b.org_unit"          \
     " AND d.indicator = b.indicator AND d.period = b.period"                 \
     " AND d.disagg = b.disagg LEFT JOIN agent da ON da.id = d.agent_id"      \
     " UNION ALL"                                                             \
     " SELECT d.org_unit, d.indicator, d.period, d.disagg, 0, NULL, NULL,"    \
-    " NULL, NULL, NULL, NULL, NULL, NULL, 1, d.value, d.deleted, d.comment," \
-    " d.stored_by, d.followup, d.hlc, da.fpr, d.agent_seq"                   \
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, d.value, d.deleted,"      \
+    " d.comment, d.stored_by, d.followup, d.hlc, da.fpr, d.agent_seq,"       \
+    " coalesce(d.signed_hlc, d.hlc)"                                         \
     " FROM datavalue d LEFT JOIN agent da ON da.id = d.agent_id"             \
     " WHERE NOT EXISTS (SELECT 1 FROM best b WHERE b.org_unit = d.org_unit"  \
     " AND b.indicator = d.indicator AND b.period = d.period"                 \

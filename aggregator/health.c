@@ -31,7 +31,7 @@ static const char *const sql_text[ST__COUNT] = {
 };
 
 static const char *const state_names[HEALTH__COUNT] = {
-    "OK", "LAGGING", "REJECTING", "SILENT", "REVOKED",
+    "OK", "SKEWED", "LAGGING", "REJECTING", "SILENT", "REVOKED",
 };
 
 struct health {
@@ -75,6 +75,7 @@ health_thresholds_default(health_thresholds_t *th)
     th->lagging_after_ms = HOUR_MS;
     th->rejecting_ratio = 0.5;
     th->rejecting_min = 5;
+    th->skewed_after_ms = 5u * 60u * 1000u;
 }
 
 const char *
@@ -127,9 +128,12 @@ bucket_add(health_t *self, int64_t agent_id, uint64_t now_ms, uint64_t acc,
 int
 health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
                   uint64_t applied, uint64_t rejected, int last_code,
-                  const char *last_message, uint64_t inferred_lag_ms)
+                  const char *last_message, uint64_t inferred_lag_ms,
+                  bool has_offset, int64_t clock_offset_ms)
 {
     sqlite3_stmt *st = self->st[ST_BATCH];
+    if (has_offset)
+        cds_bind_int64(st, ":offset", clock_offset_ms);
     cds_bind_int64(st, ":id", agent_id);
     cds_bind_int64(st, ":now", (int64_t) now_ms);
     cds_bind_int64(st, ":acc", (int64_t) applied);
@@ -172,7 +176,8 @@ health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
     cds_bind_text(st, ":version", cds_utf8_valid(version, strlen(version))
                                       ? version : "?");
     uint64_t clock = hb->clock_ms < cap ? hb->clock_ms : cap;
-    cds_bind_int64(st, ":offset", (int64_t) clock - (int64_t) now_ms);
+    if (clock)                 /* 0: not sent; keep what we had */
+        cds_bind_int64(st, ":offset", (int64_t) clock - (int64_t) now_ms);
     return step_done(self, st, "health_heartbeat");
 }
 
@@ -256,6 +261,13 @@ since(uint64_t now_ms, int64_t t)
     return t > 0 && (uint64_t) t < now_ms ? now_ms - (uint64_t) t : 0;
 }
 
+static uint64_t
+offset_abs(const health_agent_t *a)
+{
+    return a->clock_offset_ms < 0 ? (uint64_t) -a->clock_offset_ms
+                                  : (uint64_t) a->clock_offset_ms;
+}
+
 /* The lag and state rules of health.h. */
 static void
 classify(health_agent_t *a, const health_thresholds_t *th, uint64_t now)
@@ -278,6 +290,8 @@ classify(health_agent_t *a, const health_thresholds_t *th, uint64_t now)
         a->state = HEALTH_REJECTING;
     else if (a->lag_ms > th->lagging_after_ms)
         a->state = HEALTH_LAGGING;
+    else if (offset_abs(a) > th->skewed_after_ms)
+        a->state = HEALTH_SKEWED;
     else
         a->state = HEALTH_OK;
 }
@@ -438,7 +452,24 @@ lag_text(char *buf, size_t len, uint64_t ms)
         snprintf(buf, len, "%" PRIu64 " h", ms / HOUR_MS);
 }
 
-enum { NCOL = 8 };
+enum { NCOL = 9 };
+
+/* "clock 2 h 3 min ahead" / "behind"; "-" within a second. */
+static void
+clock_text(char *buf, size_t len, int64_t offset_ms)
+{
+    char span[48];
+    uint64_t abs = offset_ms < 0 ? (uint64_t) -offset_ms
+                                 : (uint64_t) offset_ms;
+    if (abs < 1000) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    /* to the nearest second: a 2 h offset measured 1 ms short is 2 h */
+    snprintf(buf, len, "clock %s %s",
+             cds_format_span(span, sizeof span, abs + 500),
+             offset_ms < 0 ? "behind" : "ahead");
+}
 
 static void
 row_cells(const health_agent_t *a, uint64_t now, char cell[NCOL][300])
@@ -459,6 +490,7 @@ row_cells(const health_agent_t *a, uint64_t now, char cell[NCOL][300])
     else
         snprintf(cell[6], 300, "-");
     snprintf(cell[7], 300, "%s", a->fpr);
+    clock_text(cell[8], 300, a->clock_offset_ms);
 }
 
 void
@@ -467,8 +499,8 @@ health_print(FILE *out, const health_agent_t *list, size_t n,
 {
     static const char *const head[NCOL] = {
         "COMMUNE", "STATE", "LAST SEEN", "QUEUE", "LAG", "REJECTS",
-        "LAST REASON", "AGENT"};
-    static const int order[NCOL] = {0, 1, 2, 3, 4, 5, 7, 6};
+        "LAST REASON", "AGENT", "CLOCK"};
+    static const int order[NCOL] = {0, 1, 2, 3, 4, 8, 5, 7, 6};
     size_t w[NCOL];
     char cell[NCOL][300];
     for (int c = 0; c < NCOL; c++)

@@ -22,7 +22,12 @@
  *                  age of the last heartbeat aged by the time since it
  *                  (when the queue was not empty), or, when a batch came
  *                  after that heartbeat, the age of that batch's oldest
- *                  new update at arrival (inferred from its HLC)
+ *                  new update at arrival (inferred from its EFFECTIVE
+ *                  stamp, ingest.h: a slow clock does not look late)
+ *    SKEWED    (1) |clock offset| > skewed_after_ms (max_clock_skew_ms),
+ *                  the offset being the agent's clock minus ours from its
+ *                  last heartbeat (clock_ms) or batch (sent_at_ms),
+ *                  whichever came last; its stamps are shifted (ingest.h)
  *    OK        (0) otherwise
  *  Windows use 5-minute buckets: "last hour" covers 60 to 65 minutes. */
 #ifndef AGG_HEALTH_H
@@ -40,6 +45,7 @@
 
 typedef enum {
     HEALTH_OK = 0,
+    HEALTH_SKEWED,
     HEALTH_LAGGING,
     HEALTH_REJECTING,
     HEALTH_SILENT,
@@ -52,6 +58,7 @@ typedef struct {
     uint64_t lagging_after_ms;         /* lag over this: LAGGING */
     double rejecting_ratio;            /* rejected share in the last hour */
     uint64_t rejecting_min;            /* ... with at least this many */
+    uint64_t skewed_after_ms;          /* |clock offset| over this: SKEWED */
 } health_thresholds_t;
 
 /* One agent's health as computed by health_list. */
@@ -73,7 +80,8 @@ typedef struct {
     uint64_t reported_acked_seq;
     uint64_t send_errors;
     char version[32];
-    int64_t clock_offset_ms;           /* agent clock - ours at heartbeat */
+    int64_t clock_offset_ms;           /* agent clock - ours, last heartbeat
+                                        * or batch */
     uint64_t inferred_lag_ms;          /* last batch */
     uint64_t lag_ms;                   /* as used for LAGGING, see above */
     uint64_t accepted_total, rejected_total, refused_total;
@@ -92,19 +100,22 @@ health_t *health_new(store_t *store);
 /* Finalize; sets *self_p to NULL. Safe on NULL. */
 void health_destroy(health_t **self_p);
 
-/* Defaults: silent 5 min, lagging 1 h, ratio 0.5, min 5. */
+/* Defaults: silent 5 min, lagging 1 h, ratio 0.5, min 5, skewed 5 min. */
 void health_thresholds_default(health_thresholds_t *th);
 /* "OK", "LAGGING", ... Borrowed. */
 const char *health_state_name(health_state_t s);
-/* 0 ok, 1 warning (LAGGING, REJECTING), 2 critical (SILENT, REVOKED). */
+/* 0 ok, 1 warning (SKEWED, LAGGING, REJECTING), 2 critical (SILENT,
+ * REVOKED). */
 int health_severity(health_state_t s);
 
 /* Record one batch of agent_id in the caller's transaction: applied and
- * rejected new updates, inferred lag, last rejection (code 0: none).
+ * rejected new updates, inferred lag, last rejection (code 0: none), and
+ * when has_offset its clock offset (sent_at_ms - now_ms).
  * CDS_OK or a database error code. */
 int health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
                       uint64_t applied, uint64_t rejected, int last_code,
-                      const char *last_message, uint64_t inferred_lag_ms);
+                      const char *last_message, uint64_t inferred_lag_ms,
+                      bool has_offset, int64_t clock_offset_ms);
 /* Record a verified heartbeat (clock offset = hb->clock_ms - now_ms). */
 int health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
                           const Cdsync__Heartbeat *hb);
@@ -130,7 +141,8 @@ int health_worst(const health_agent_t *list, size_t n);
 json_t *health_to_json(const health_agent_t *list, size_t n,
                        uint64_t now_ms);
 /* list as one aligned line per agent (commune, state, last seen "3 min
- * ago", queue, lag, rejects in the hour, last reason). */
+ * ago", queue, lag, clock offset "clock 2 h 3 min ahead", rejects in the
+ * hour, last reason). */
 void health_print(FILE *out, const health_agent_t *list, size_t n,
                   uint64_t now_ms);
 

@@ -43,17 +43,19 @@
     "ALTER TABLE reject ADD COLUMN retry_result INTEGER;"                    \
     "CREATE INDEX reject_at ON reject(at_ms);"
 
-/* One batch: counts, inferred lag; last reject only when :code is set. */
+/* One batch: counts, inferred lag; last reject only when :code is set;
+ * clock offset (Batch.sent_at_ms - arrival) only when :offset is set. */
 #define HEALTH_SQL_BATCH                                                     \
     "INSERT INTO agent_health(agent_id, last_batch_ms, accepted_total,"      \
     " rejected_total, batches_total, inferred_lag_ms, last_reject_code,"     \
-    " last_reject_message, last_reject_ms)"                                  \
+    " last_reject_message, last_reject_ms, clock_offset_ms)"                 \
     " VALUES (:id, :now, :acc, :rej, 1, :lag, :code, :msg,"                  \
-    "  CASE WHEN :code IS NULL THEN NULL ELSE :now END)"                     \
+    "  CASE WHEN :code IS NULL THEN NULL ELSE :now END, :offset)"            \
     " ON CONFLICT(agent_id) DO UPDATE SET last_batch_ms = :now,"             \
     " accepted_total = accepted_total + :acc,"                               \
     " rejected_total = rejected_total + :rej,"                               \
     " batches_total = batches_total + 1, inferred_lag_ms = :lag,"            \
+    " clock_offset_ms = coalesce(:offset, clock_offset_ms),"            \
     " last_reject_code = coalesce(:code, last_reject_code),"                 \
     " last_reject_message = CASE WHEN :code IS NULL"                         \
     "  THEN last_reject_message ELSE :msg END,"                              \
@@ -69,7 +71,8 @@
     " queue_depth = :depth, oldest_pending_ms = :oldest,"                    \
     " bytes_pending = :bytes, reported_acked_seq = :acked,"                  \
     " send_errors = :errors, agent_version = :version,"                      \
-    " clock_offset_ms = :offset, heartbeats_total = heartbeats_total + 1"
+    " clock_offset_ms = coalesce(:offset, clock_offset_ms),"                 \
+    " heartbeats_total = heartbeats_total + 1"
 #define HEALTH_SQL_REFUSED                                                   \
     "INSERT INTO agent_health(agent_id, refused_total, last_reject_code,"    \
     " last_reject_message, last_reject_ms)"                                  \

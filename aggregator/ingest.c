@@ -8,6 +8,7 @@
 #include "cds_hlc.h"
 #include "cds_log.h"
 #include "cds_period.h"
+#include "cds_util.h"
 #include "health.h"
 
 #include <sodium.h>
@@ -17,14 +18,19 @@
 #include <string.h>
 
 #define MSG_LEN 256                    /* one rejection message */
+#define SKEW_LOG_SLOTS 64              /* agents remembered for log pacing */
 
 struct ingest {
     store_t *store;                    /* borrowed */
     const cds_identity_t *id;          /* borrowed: our identity */
     const cds_catalog_t *catalog;      /* borrowed */
     health_t *health;                  /* borrowed; NULL: not recorded */
-    uint64_t max_skew_ms;              /* hlc ahead of now: rejected */
+    uint64_t max_skew_ms;              /* effective-stamp bound (ingest.h) */
     commitmark_t *mark;                /* borrowed; NULL: no restore check */
+    struct {                           /* last skew log line per agent */
+        int64_t agent_id;
+        uint64_t at_ms;
+    } skew_log[SKEW_LOG_SLOTS];
 };
 
 /* State of one message being processed. */
@@ -52,6 +58,14 @@ typedef struct {
     ingest_prep_t *prep;               /* work done ahead, or NULL */
     bool chained;                      /* heads[] came from prep */
     bool sig_ok;                       /* env's signature verified ahead */
+    bool ours;                         /* signed by our key: our clock */
+    bool has_offset;                   /* batch carried sent_at_ms: */
+    int64_t offset_ms;                 /*   its clock minus ours */
+    int64_t shift_ms;                  /* subtracted from its stamps */
+    uint64_t last_eff;                 /* agent's last effective stamp */
+    uint64_t stamped_ms;               /* this update's hlc ms - shift */
+    uint64_t n_shifted, n_clamped;     /* flagged updates of the batch */
+    char skew_msg[MSG_LEN];            /* the last flag, for the log */
 } msg_t;
 
 /* Per update: the checks that need no database, done ahead by
@@ -389,14 +403,10 @@ check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
     int code = cds_catalog_check_update(self->catalog, u, field, err, errlen);
     if (code != CDS_OK)
         return code;
-    if (cds_hlc_ms(u->hlc) > now_ms + self->max_skew_ms) {
-        *field = "hlc";
-        snprintf(err, errlen, "timestamp %llu ms is more than %llu ms ahead "
-                 "of the aggregator clock (max_clock_skew_ms)",
-                 (unsigned long long) cds_hlc_ms(u->hlc),
-                 (unsigned long long) self->max_skew_ms);
-        return CDS_EFUTURE;
-    }
+    /* No clock check: a stamp far ahead is clamped, never refused (the
+     * effective stamp, ingest.h); an officer's value is not lost to a
+     * commune's wrong clock. */
+    (void) now_ms;
     if (cds_period_parse(u->period, period) != CDS_OK) {
         *field = "period";            /* catalog check parsed it already */
         snprintf(err, errlen, "period \"%s\" does not parse", u->period);
@@ -475,6 +485,130 @@ check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
     return check_content(self, u, m->now_ms, field, err, errlen, num, period);
 }
 
+/* ---- effective stamps (ingest.h) --------------------------------------- */
+
+int64_t
+ingest_clock_shift(uint64_t sent_at_ms, uint64_t arrival_ms,
+                   uint64_t bound_ms)
+{
+    const uint64_t cap = UINT64_C(1) << 62;    /* keeps d and -d in range */
+    if (sent_at_ms == 0)
+        return 0;
+    uint64_t gap = sent_at_ms > arrival_ms ? sent_at_ms - arrival_ms
+                                           : arrival_ms - sent_at_ms;
+    if (gap > cap)
+        gap = cap;
+    if (gap <= bound_ms)
+        return 0;
+    return sent_at_ms > arrival_ms ? (int64_t) gap : -(int64_t) gap;
+}
+
+uint64_t
+ingest_effective_hlc(uint64_t hlc, int64_t shift_ms, uint64_t arrival_ms,
+                     uint64_t bound_ms, uint64_t prev_eff, ingest_eff_t *how)
+{
+    uint64_t ms = cds_hlc_ms(hlc), counter = hlc & 0xffffu;
+    *how = shift_ms ? INGEST_EFF_SHIFTED : INGEST_EFF_SIGNED;
+    if (shift_ms > 0)
+        ms = ms > (uint64_t) shift_ms ? ms - (uint64_t) shift_ms : 0;
+    else if (shift_ms < 0)
+        ms += (uint64_t) -shift_ms;    /* < 2^48 + 2^62: no overflow */
+    uint64_t eff = (ms << 16) | counter;
+    if (ms > arrival_ms + bound_ms) {
+        *how = INGEST_EFF_CLAMPED;
+        eff = arrival_ms << 16;
+    }
+    return eff > prev_eff ? eff : prev_eff + 1;
+}
+
+/* "2 h 3 min ahead of" / "behind" the aggregator clock, for ms = theirs
+ * minus ours. */
+static void
+offset_words(char *buf, size_t len, int64_t ms)
+{
+    char span[48];
+    cds_format_span(span, sizeof span,                 /* nearest second */
+                    (ms < 0 ? (uint64_t) -ms : (uint64_t) ms) + 500);
+    snprintf(buf, len, "%s %s", span, ms < 0 ? "behind" : "ahead of");
+}
+
+/* The effective stamp of u (ingest.h), advancing m->last_eff; the flag
+ * for its history row into m->skew_msg ("" when none). */
+static uint64_t
+effective(ingest_t *self, msg_t *m, const cds_update_t *u)
+{
+    ingest_eff_t how = INGEST_EFF_SIGNED;
+    uint64_t eff;
+    m->skew_msg[0] = '\0';
+    if (m->ours)               /* central corrections: never clamped */
+        eff = u->hlc > m->last_eff ? u->hlc : m->last_eff + 1;
+    else
+        eff = ingest_effective_hlc(u->hlc, m->shift_ms, m->now_ms,
+                                   self->max_skew_ms, m->last_eff, &how);
+    m->last_eff = eff;
+    /* Its time on our clock before the per-agent order raised it: what
+     * "old" and the inferred lag are judged on. */
+    int64_t t = (int64_t) (cds_hlc_ms(u->hlc) & INT64_MAX) - m->shift_ms;
+    m->stamped_ms = t > 0 ? (uint64_t) t : 0;
+    char words[80];
+    if (how == INGEST_EFF_CLAMPED) {
+        offset_words(words, sizeof words,
+                     (int64_t) m->stamped_ms - (int64_t) m->now_ms);
+        snprintf(m->skew_msg, sizeof m->skew_msg, "clamped: stamped %s the "
+                 "aggregator clock%s; time of arrival used", words,
+                 m->shift_ms ? " after the clock shift" : "");
+        m->n_clamped++;
+    } else if (how == INGEST_EFF_SHIFTED) {
+        offset_words(words, sizeof words, m->shift_ms);
+        snprintf(m->skew_msg, sizeof m->skew_msg, "shifted: agent clock %s "
+                 "the aggregator clock; stamp corrected by as much", words);
+        m->n_shifted++;
+    }
+    return eff;
+}
+
+/* One log line per agent per INGEST_SKEW_LOG_EVERY_MS when a batch had
+ * shifted or clamped stamps, so a wrong clock is seen without flooding. */
+static void
+log_skew(ingest_t *self, const msg_t *m)
+{
+    if (!m->n_shifted && !m->n_clamped)
+        return;
+    size_t slot = (size_t) m->agent.id % SKEW_LOG_SLOTS;
+    if (self->skew_log[slot].agent_id == m->agent.id
+        && m->now_ms < self->skew_log[slot].at_ms + INGEST_SKEW_LOG_EVERY_MS)
+        return;
+    self->skew_log[slot].agent_id = m->agent.id;
+    self->skew_log[slot].at_ms = m->now_ms;
+    char words[80] = "-";
+    if (m->has_offset)
+        offset_words(words, sizeof words, m->offset_ms);
+    cds_log(CDS_LOG_WARN, "clock_skew", "agent=%s offset_ms=%lld "
+            "shifted=%llu clamped=%llu message=%s", m->agent.fpr,
+            (long long) m->offset_ms, (unsigned long long) m->n_shifted,
+            (unsigned long long) m->n_clamped,
+            cds_logq(m->n_clamped ? m->skew_msg : words));
+}
+
+/* The history-row flags of an applied update's time into err: the skew
+ * flag of effective() and, when its (shifted) stamp is older than 30 days,
+ * old_timestamp (a commune offline for a month: applied, but an operator
+ * can tell late data from fresh; logged). False when there is none. */
+static bool
+time_flags(const msg_t *m, const cds_update_t *u, char *err, size_t len)
+{
+    snprintf(err, len, "%s", m->skew_msg);
+    if (m->stamped_ms + INGEST_OLD_AFTER_MS >= m->now_ms)
+        return err[0] != '\0';
+    size_t at = strlen(err);
+    snprintf(err + at, len - at, "%sold_timestamp: %llu days before receipt",
+             at ? "; " : "",
+             (unsigned long long) ((m->now_ms - m->stamped_ms) / 86400000u));
+    cds_log(CDS_LOG_WARN, "old_timestamp", "agent=%s seq=%llu message=%s",
+            m->agent.fpr, (unsigned long long) u->seq, cds_logq(err));
+    return true;
+}
+
 /* History row + merge, or history row + rejection, for one new update. */
 static int
 apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
@@ -490,25 +624,17 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
                             &period);
     if (code < 0)
         return -code;
-    /* Old but accepted (a commune offline for a month): applied, and
-     * flagged in the history row (field hlc, message old_timestamp) and
-     * the log, so an operator can tell late data from fresh. */
-    bool old = code == CDS_OK
-               && cds_hlc_ms(u->hlc) + INGEST_OLD_AFTER_MS < m->now_ms;
-    if (old) {
-        snprintf(err, sizeof err, "old_timestamp: %llu days before receipt",
-                 (unsigned long long) ((m->now_ms - cds_hlc_ms(u->hlc))
-                                       / 86400000u));
-        cds_log(CDS_LOG_WARN, "old_timestamp", "agent=%s seq=%llu message=%s",
-                m->agent.fpr, (unsigned long long) u->seq, cds_logq(err));
-    }
-    int rc = store_log_add(self->store, m->agent.id, batch_id, u, hash, head,
-                           code, code ? (field ? field : "")
-                                      : (old ? "hlc" : NULL),
-                           code || old ? err : NULL, (int64_t) m->now_ms);
+    uint64_t eff = effective(self, m, u);
+    bool flagged = code == CDS_OK && time_flags(m, u, err, sizeof err);
+    int rc = store_log_add_eff(self->store, m->agent.id, batch_id, u, eff,
+                               hash, head, code,
+                               code ? (field ? field : "")
+                                    : (flagged ? "hlc" : NULL),
+                               code || flagged ? err : NULL,
+                               (int64_t) m->now_ms);
     if (rc != CDS_OK)
         return rc;
-    uint64_t hlc_ms = cds_hlc_ms(u->hlc);
+    uint64_t hlc_ms = m->stamped_ms;
     if (!m->oldest_hlc_ms || hlc_ms < m->oldest_hlc_ms)
         m->oldest_hlc_ms = hlc_ms;
     if (code != CDS_OK) {
@@ -519,8 +645,9 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
         return CDS_OK;
     }
     m->n_applied++;
-    return store_merge(self->store, u, num, m->agent.sign_pk, m->agent.id,
-                       period.start, period.end, (int64_t) m->now_ms);
+    return store_merge_eff(self->store, u, eff, num, m->agent.sign_pk,
+                           m->agent.id, period.start, period.end,
+                           (int64_t) m->now_ms);
 }
 
 /* ---- batch ---------------------------------------------------------------- */
@@ -659,9 +786,17 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
             uint8_t (*heads)[CDS_HASH_BYTES], rejections_t *rej)
 {
     int64_t batch_id;
-    int rc = store_batch_add(self->store, m->agent.id, b->first_seq,
-                             b->last_seq, (int64_t) m->now_ms, m->raw,
-                             m->raw_len, &batch_id);
+    m->has_offset = b->sent_at_ms != 0;
+    m->offset_ms = ingest_clock_shift(b->sent_at_ms, m->now_ms, 0);
+    m->ours = sodium_memcmp(m->agent.sign_pk, cds_identity_sign_pk(self->id),
+                            CDS_PK_BYTES) == 0;
+    m->shift_ms = m->ours ? 0 : ingest_clock_shift(b->sent_at_ms, m->now_ms,
+                                                   self->max_skew_ms);
+    m->last_eff = m->agent.last_eff_hlc;
+    int rc = store_batch_add_shift(self->store, m->agent.id, b->first_seq,
+                                   b->last_seq, (int64_t) m->now_ms,
+                                   m->shift_ms, m->raw, m->raw_len,
+                                   &batch_id);
     for (size_t i = 0; rc == CDS_OK && i < b->n_updates; i++) {
         cds_update_t u;
         cds_update_from_pb(b->updates[i], &u);
@@ -673,8 +808,10 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
                               hashes[i], heads[i], batch_id, rej);
     }
     if (rc == CDS_OK)
-        rc = store_agent_advance(self->store, m->agent.id, b->last_seq,
-                                 heads[b->n_updates - 1]);
+        rc = store_agent_advance_eff(self->store, m->agent.id, b->last_seq,
+                                     heads[b->n_updates - 1], m->last_eff);
+    if (rc == CDS_OK)
+        log_skew(self, m);     /* may still roll back: a retry logs again */
     return rc;
 }
 
@@ -889,7 +1026,7 @@ note_health(ingest_t *self, msg_t *m)
                        ? m->now_ms - m->oldest_hlc_ms : 0;
     return health_note_batch(self->health, m->agent.id, m->now_ms,
                              m->n_applied, m->n_rejected, m->last_code,
-                             m->last_msg, lag);
+                             m->last_msg, lag, m->has_offset, m->offset_ms);
 }
 
 /* Size, envelope, kind. CDS_OK or refuses m (no database access). */

@@ -12,8 +12,26 @@
  *    counts and seqs (too_big, bad_seq) -> dedup / gap / equivocation /
  *    chain -> per update: fields, org unit known (unknown_org_unit) and
  *    within an enrolled unit (org_unit_not_allowed), catalog (indicator,
- *    period, value, bounds), hlc not > max skew ahead (future_timestamp) ->
- *    history row + last-writer-wins merge, or a per-update Rejection.
+ *    period, value, bounds) -> effective stamp (below) -> history row +
+ *    last-writer-wins merge, or a per-update Rejection. A stamp far ahead
+ *    is never refused any more (future_timestamp, code 25, is kept for
+ *    compatibility but no longer sent): it is clamped and flagged.
+ *
+ *  Effective stamp (docs/DESIGN.md "Clock skew"): the merge runs on a
+ *  stamp computed at the first application of each update, stored beside
+ *  the signed hlc (update_log.eff_hlc, datavalue.hlc / signed_hlc):
+ *    d = Batch.sent_at_ms - arrival (the agent's clock minus ours; 0 when
+ *        sent_at_ms is absent); shift = d when |d| > max_clock_skew_ms,
+ *        else 0 (network delay and honest drift never shift);
+ *    cand = hlc - shift (ms part; the counter is kept);
+ *    cand beyond arrival + max_clock_skew_ms: clamped to arrival (counter
+ *        0) and flagged in the history row (field "hlc", "clamped: ...");
+ *    eff = max(cand, agent.last_eff_hlc + 1): one agent's later update
+ *        always beats its own earlier one and stamps stay unique per agent.
+ *  A shifted update is flagged too ("shifted: ..."); batch.clock_shift_ms
+ *  keeps the shift so `verify` re-derives every effective stamp from the
+ *  signed batches. The aggregator's own key (central corrections) is
+ *  neither shifted nor clamped: its clock is ours.
  *
  *  Invariant: each message runs under its own SAVEPOINT; a message that is
  *  refused as a whole is rolled back to it, so it leaves only its reject
@@ -40,7 +58,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INGEST_MAX_FUTURE_MS (24u * 3600u * 1000u) /* default max skew */
+/* Default max_clock_skew_ms: the clock offset tolerated without a shift,
+ * and how far ahead of arrival an effective stamp may be (was 1 day, and
+ * a refusal bound; see the header comment). */
+#define INGEST_MAX_FUTURE_MS (5u * 60u * 1000u)
+/* A skew log line at most this often per agent. */
+#define INGEST_SKEW_LOG_EVERY_MS (10u * 60u * 1000u)
+
+/* How an effective stamp was obtained (ingest_effective_hlc). */
+typedef enum {
+    INGEST_EFF_SIGNED = 0,     /* the signed hlc (maybe raised by order) */
+    INGEST_EFF_SHIFTED,        /* hlc - the batch's clock shift */
+    INGEST_EFF_CLAMPED,        /* too far ahead: arrival time */
+} ingest_eff_t;
 /* Updates whose hlc is older than this are applied but flagged (history
  * row field "hlc", message "old_timestamp: N days before receipt"). */
 #define INGEST_OLD_AFTER_MS (30ull * 24u * 3600u * 1000u)
@@ -95,7 +125,7 @@ int ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
  * decisions: ingest_message_prepared takes them in place of computing
  * them and makes every check in the order above, so a prepared message
  * is answered exactly as an unprepared one. Thread-safe against the
- * writer (reads only the identity, the catalog and the skew setting).
+ * writer (reads only the identity and the catalog).
  * NULL on allocation failure (then ingest without it). */
 typedef struct ingest_prep ingest_prep_t;
 ingest_prep_t *ingest_prepare(const ingest_t *self, const uint8_t *data,
@@ -136,9 +166,19 @@ void ingest_set_health(ingest_t *self, struct health *health);
  * borrowed; NULL (default) stops it. */
 struct commitmark;
 void ingest_set_commitmark(ingest_t *self, struct commitmark *mark);
-/* Reject updates whose hlc is more than ms ahead of our clock
- * (future_timestamp); default INGEST_MAX_FUTURE_MS. */
+/* max_clock_skew_ms: the bound of the effective-stamp rule (header
+ * comment); default INGEST_MAX_FUTURE_MS. */
 void ingest_set_max_skew(ingest_t *self, uint64_t ms);
+/* The shift of a batch: d = sent_at_ms - arrival_ms when |d| > bound_ms,
+ * else 0; 0 when sent_at_ms is 0 (not sent). Pure. */
+int64_t ingest_clock_shift(uint64_t sent_at_ms, uint64_t arrival_ms,
+                           uint64_t bound_ms);
+/* The effective stamp of an update signed hlc, in a batch of shift
+ * shift_ms arriving at arrival_ms, after its agent's last effective stamp
+ * prev_eff (0: none); *how says which rule gave it. Pure. */
+uint64_t ingest_effective_hlc(uint64_t hlc, int64_t shift_ms,
+                              uint64_t arrival_ms, uint64_t bound_ms,
+                              uint64_t prev_eff, ingest_eff_t *how);
 /* Authorise and validate a stored update of agent as ingest would now
  * (org unit known and enrolled, catalog, bounds): CDS_OK with *num and
  * *period, a reason code with *field and err, or a negative database error

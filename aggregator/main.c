@@ -58,7 +58,8 @@ static const cds_option_t options[] = {
     { "aggregator.group_max", "group-max", 0, "N", "64",
       "batches per transaction (group commit)" },
     { "aggregator.max_clock_skew_ms", "max-clock-skew-ms", 0, "MS",
-      "86400000", "reject updates stamped further ahead of our clock" },
+      "300000", "agent clock offset beyond this: stamps shifted, agent "
+      "SKEWED; stamps further ahead: clamped" },
     { "aggregator.log_level", "log-level", 0, "LEVEL", "info",
       "debug|info|warn|error" },
     { "aggregator.http_listen", "http-listen", 0, "HOST:PORT",
@@ -469,10 +470,10 @@ thresholds(cli_t *cli, health_thresholds_t *th)
 {
     static const char *const keys[] = {
         "aggregator.silent_after_ms", "aggregator.lagging_after_ms",
-        "aggregator.rejecting_min" };
-    long v[3];
+        "aggregator.rejecting_min", "aggregator.max_clock_skew_ms" };
+    long v[4];
     char err[256];
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (cds_config_get_long(cli->cfg, keys[i], &v[i], err, sizeof err)
                 != CDS_OK || v[i] < 0)
             return fail(EXIT_CONFIG, "%s: \"%s\": expected a number >= 0",
@@ -486,6 +487,7 @@ thresholds(cli_t *cli, health_thresholds_t *th)
     th->silent_after_ms = (uint64_t) v[0];
     th->lagging_after_ms = (uint64_t) v[1];
     th->rejecting_min = (uint64_t) v[2];
+    th->skewed_after_ms = (uint64_t) v[3];
     th->rejecting_ratio = ratio;
     return 0;
 }

@@ -77,8 +77,8 @@ states(FILE *out, const health_agent_t *list, size_t n)
         fprintf(out, "cdsync_agents{state=\"%s\"} %" PRIu64 "\n",
                 health_state_name((health_state_t) s), count[s]);
     head(out, "cdsync_agents_worst_severity", "gauge",
-         "0 all OK, 1 a warning (LAGGING, REJECTING), 2 a critical state "
-         "(SILENT, REVOKED).");
+         "0 all OK, 1 a warning (SKEWED, LAGGING, REJECTING), 2 a critical "
+         "state (SILENT, REVOKED).");
     fprintf(out, "cdsync_agents_worst_severity %d\n", health_worst(list, n));
 }
 
@@ -170,7 +170,8 @@ per_agent(FILE *out, const health_agent_t *list, size_t n, unsigned top_n,
         { "cdsync_agent_rejected_last_hour", "Rejected updates and messages "
           "of the agent in the last hour.", v_rejected },
         { "cdsync_agent_clock_offset_seconds", "Agent clock minus aggregator "
-          "clock at the last heartbeat.", v_offset },
+          "clock at its last heartbeat or batch (SKEWED beyond "
+          "max_clock_skew_ms).", v_offset },
     };
     size_t k = n < top_n ? n : top_n;
     head(out, "cdsync_agent_state", "gauge", "1 for the agent's current "

@@ -552,9 +552,15 @@ apply_retried(store_t *store, ingest_t *ingest, health_t *health,
                    ? CDS_OK : cds_db_fail(store_db(store), "retry_mark");
     bool flipped = sqlite3_changes(cds_db_handle(store_db(store))) == 1;
     sqlite3_finalize(st);
+    /* The effective stamp fixed at arrival (ingest.h), not a new one: a
+     * retry must not move the value ahead of later writes. */
+    uint64_t eff = u->hlc;
     if (code == CDS_OK && flipped)
-        code = store_merge(store, u, num, r->agent.sign_pk, r->agent.id,
-                           period.start, period.end, (int64_t) now);
+        code = store_log_eff(store, r->agent.id, r->seq, &eff);
+    if (code == CDS_OK && flipped)
+        code = store_merge_eff(store, u, eff, num, r->agent.sign_pk,
+                               r->agent.id, period.start, period.end,
+                               (int64_t) now);
     if (code == CDS_OK && flipped && health)
         code = health_note_retried(health, r->agent.id, now);
     return code;

@@ -24,6 +24,7 @@ static const char *const migrations[] = {
     COMMITMARK_SQL_MIGRATION,          /* commit counter (commitmark.h) */
     STORE_SQL_MIGRATION_NO_PERIOD_INDEX, /* unused index (issue 7) */
     STORE_SQL_MIGRATION_REJECT_BOUNDS, /* digests, per-peer raw bound */
+    STORE_SQL_MIGRATION_EFF_HLC,       /* effective stamps (clock skew) */
 };
 
 /* Statements prepared once at open; index into store->st[]. */
@@ -35,7 +36,7 @@ enum {
     ST_BATCH_INSERT, ST_LOG_GET, ST_LOG_INSERT, ST_MERGE, ST_REJECT_INSERT,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_AGENT_BY_CURVE, ST_AGENT_REPLACED,
-    ST_REJECT_RAW_COUNT, ST_REJECT_PRUNE,
+    ST_REJECT_RAW_COUNT, ST_REJECT_PRUNE, ST_LOG_EFF,
     ST__COUNT
 };
 
@@ -66,6 +67,7 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_AGENT_REPLACED] = STORE_SQL_AGENT_REPLACED,
     [ST_REJECT_RAW_COUNT] = STORE_SQL_REJECT_RAW_COUNT,
     [ST_REJECT_PRUNE] = STORE_SQL_REJECT_PRUNE,
+    [ST_LOG_EFF] = STORE_SQL_LOG_EFF,
 };
 
 struct store {
@@ -257,6 +259,7 @@ agent_from_row(sqlite3_stmt *st, store_agent_t *out)
     out->applied_seq = (uint64_t) sqlite3_column_int64(st, 8);
     column_blob(st, 9, out->applied_head, CDS_HASH_BYTES);
     out->last_seen_ms = sqlite3_column_int64(st, 10);
+    out->last_eff_hlc = (uint64_t) sqlite3_column_int64(st, 11);
 }
 
 static int
@@ -372,7 +375,16 @@ int
 store_agent_advance(store_t *self, int64_t id, uint64_t seq,
                     const uint8_t head[CDS_HASH_BYTES])
 {
+    return store_agent_advance_eff(self, id, seq, head, 0);
+}
+
+int
+store_agent_advance_eff(store_t *self, int64_t id, uint64_t seq,
+                        const uint8_t head[CDS_HASH_BYTES], uint64_t last_eff)
+{
     sqlite3_stmt *st = self->st[ST_AGENT_ADVANCE];
+    if (last_eff)
+        cds_bind_int64(st, ":eff", (int64_t) last_eff);
     cds_bind_int64(st, ":id", id);
     cds_bind_int64(st, ":seq", (int64_t) seq);
     cds_bind_blob(st, ":head", head, CDS_HASH_BYTES);
@@ -436,7 +448,17 @@ store_batch_add(store_t *self, int64_t agent_id, uint64_t first,
                 uint64_t last, int64_t now_ms, const uint8_t *envelope,
                 size_t len, int64_t *batch_id)
 {
+    return store_batch_add_shift(self, agent_id, first, last, now_ms, 0,
+                                 envelope, len, batch_id);
+}
+
+int
+store_batch_add_shift(store_t *self, int64_t agent_id, uint64_t first,
+                      uint64_t last, int64_t now_ms, int64_t shift_ms,
+                      const uint8_t *envelope, size_t len, int64_t *batch_id)
+{
     sqlite3_stmt *st = self->st[ST_BATCH_INSERT];
+    cds_bind_int64(st, ":shift", shift_ms);
     cds_bind_int64(st, ":agent_id", agent_id);
     cds_bind_int64(st, ":first", (int64_t) first);
     cds_bind_int64(st, ":last", (int64_t) last);
@@ -500,7 +522,19 @@ store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
               const uint8_t head[CDS_HASH_BYTES], int status,
               const char *field, const char *message, int64_t now_ms)
 {
+    return store_log_add_eff(self, agent_id, batch_id, u, u->hlc, hash,
+                             head, status, field, message, now_ms);
+}
+
+int
+store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
+                  const cds_update_t *u, uint64_t eff_hlc,
+                  const uint8_t hash[CDS_HASH_BYTES],
+                  const uint8_t head[CDS_HASH_BYTES], int status,
+                  const char *field, const char *message, int64_t now_ms)
+{
     sqlite3_stmt *st = self->st[ST_LOG_INSERT];
+    cds_bind_int64(st, ":eff", (int64_t) eff_hlc);
     cds_bind_int64(st, ":agent_id", agent_id);
     cds_bind_int64(st, ":seq", (int64_t) u->seq);
     cds_bind_int64(st, ":batch_id", batch_id);
@@ -520,12 +554,39 @@ store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
 }
 
 int
+store_log_eff(store_t *self, int64_t agent_id, uint64_t seq, uint64_t *eff)
+{
+    sqlite3_stmt *st = self->st[ST_LOG_EFF];
+    cds_bind_int64(st, ":agent_id", agent_id);
+    cds_bind_int64(st, ":seq", (int64_t) seq);
+    int rc = sqlite3_step(st);
+    int code = rc == SQLITE_ROW    ? CDS_OK
+               : rc == SQLITE_DONE ? CDS_ENOTFOUND
+                                   : cds_db_fail(self->db, "log_eff");
+    if (rc == SQLITE_ROW)
+        *eff = (uint64_t) sqlite3_column_int64(st, 0);
+    cds_stmt_done(st);
+    return code;
+}
+
+int
 store_merge(store_t *self, const cds_update_t *u, double num,
             const uint8_t agent_pk[CDS_PK_BYTES], int64_t agent_id,
             int32_t period_start, int32_t period_end, int64_t now_ms)
 {
+    return store_merge_eff(self, u, u->hlc, num, agent_pk, agent_id,
+                           period_start, period_end, now_ms);
+}
+
+int
+store_merge_eff(store_t *self, const cds_update_t *u, uint64_t eff_hlc,
+                double num, const uint8_t agent_pk[CDS_PK_BYTES],
+                int64_t agent_id, int32_t period_start, int32_t period_end,
+                int64_t now_ms)
+{
     sqlite3_stmt *st = self->st[ST_MERGE];
     bind_update(st, u);
+    cds_bind_int64(st, ":eff", (int64_t) eff_hlc);
     if (u->deleted)
         cds_bind_null(st, ":num");
     else

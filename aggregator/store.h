@@ -8,9 +8,11 @@
  *  but the restored database lacks is skipped and recorded in restore_loss
  *  (commitmark.h: commitmark_hello advances applied_seq/head over it).
  *  datavalue holds, per key, the update with the greatest
- *  (hlc, agent_pk, agent_seq) among all applied ones (deletes kept as
- *  tombstones, deleted = 1), so it is a pure function of the set of applied
- *  updates: every arrival order gives the same table.
+ *  (effective hlc, agent_pk, agent_seq) among all applied ones (deletes
+ *  kept as tombstones, deleted = 1), so it is a pure function of the set
+ *  of applied updates and their effective stamps. The effective stamp is
+ *  fixed once, at the first application (ingest.h), and stored in
+ *  update_log.eff_hlc: a replay or resend never recomputes it.
  *
  *  Why applying the same batch twice is harmless: the message identity
  *  (agent, seq) is the update_log primary key, ingest never applies a seq
@@ -18,7 +20,9 @@
  *  merge of the same update is a no-op because the LWW upsert only replaces
  *  a row with a strictly greater (hlc, agent_pk, agent_seq).
  *
- *  Schema (user_version 1; see store_sql.h for the exact DDL):
+ *  Schema (user_version 7; see store_sql.h for the exact DDL and the
+ *  columns each migration added, e.g. eff_hlc, signed_hlc,
+ *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
  *          label, enrolled_at_ms, revoked_at_ms NULL, applied_seq,
  *          applied_head BLOB NULL when 0, last_seen_ms,
@@ -50,8 +54,10 @@
  *  minute, STORE_PRUNE_STEP rows a go), at daemon start and by `rejects
  *  prune`. A per-update rejection (update_log) keeps no field over its
  *  bound: that field is NULL, the kept signed batch holds the bytes.
- *  hlc values are stored as SQLite INTEGER (int64): ingest refuses hlc
- *  values far in the future, so every stored hlc is < 2^63. */
+ *  hlc values are stored as SQLite INTEGER (int64): the signed hlc as its
+ *  64 bits (an absurd stamp >= 2^63 reads back negative but unchanged, so
+ *  hashes and verify still match), the effective one is never more than
+ *  max_clock_skew_ms ahead of arrival, so the merge order is sane. */
 #ifndef AGG_STORE_H
 #define AGG_STORE_H
 
@@ -80,6 +86,8 @@ typedef struct {
     uint64_t applied_seq;               /* highest processed seq */
     uint8_t applied_head[CDS_HASH_BYTES]; /* head at applied_seq (0s at 0) */
     int64_t last_seen_ms;               /* last verified message, 0: never */
+    uint64_t last_eff_hlc;              /* effective stamp of its last
+                                         * update (ingest.h), 0: none */
 } store_agent_t;
 
 /* Called once per agent by store_agents_each; non-zero stops the walk. */
@@ -131,6 +139,10 @@ int store_agent_revoke(store_t *self, int64_t id, int64_t now_ms);
 /* Record the new applied seq and head. */
 int store_agent_advance(store_t *self, int64_t id, uint64_t seq,
                         const uint8_t head[CDS_HASH_BYTES]);
+/* The same, and raise agent.last_eff_hlc to last_eff (0: keep it). */
+int store_agent_advance_eff(store_t *self, int64_t id, uint64_t seq,
+                            const uint8_t head[CDS_HASH_BYTES],
+                            uint64_t last_eff);
 /* Record a verified message from the agent. */
 int store_agent_seen(store_t *self, int64_t id, int64_t now_ms);
 /* Call fn for every agent (ordered by label, fingerprint). */
@@ -142,6 +154,12 @@ int store_agent_units(store_t *self, int64_t id, char *buf, size_t len);
 int store_batch_add(store_t *self, int64_t agent_id, uint64_t first,
                     uint64_t last, int64_t now_ms, const uint8_t *envelope,
                     size_t len, int64_t *batch_id);
+/* The same, with the clock offset (ms) subtracted from the batch's stamps
+ * (ingest.h "effective stamp"; 0: none), which `verify` re-derives. */
+int store_batch_add_shift(store_t *self, int64_t agent_id, uint64_t first,
+                          uint64_t last, int64_t now_ms, int64_t shift_ms,
+                          const uint8_t *envelope, size_t len,
+                          int64_t *batch_id);
 /* Stored content hash, chain head and status of (agent, seq); when status
  * is a rejection, its field and message into the buffers (may be NULL).
  * CDS_OK, CDS_ENOTFOUND or a database error. */
@@ -156,8 +174,25 @@ int store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
                   const cds_update_t *u, const uint8_t hash[CDS_HASH_BYTES],
                   const uint8_t head[CDS_HASH_BYTES], int status,
                   const char *field, const char *message, int64_t now_ms);
-/* Last-writer-wins merge of an applied update (num: typed value, ignored
- * for deletes; period_start/end: day numbers of u->period). */
+/* store_log_add with the update's effective stamp (ingest.h) in eff_hlc;
+ * store_log_add records u->hlc as its own effective stamp. */
+int store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
+                      const cds_update_t *u, uint64_t eff_hlc,
+                      const uint8_t hash[CDS_HASH_BYTES],
+                      const uint8_t head[CDS_HASH_BYTES], int status,
+                      const char *field, const char *message, int64_t now_ms);
+/* Effective stamp recorded for (agent, seq) (the signed one for rows from
+ * before effective stamps). CDS_OK, CDS_ENOTFOUND or a database error. */
+int store_log_eff(store_t *self, int64_t agent_id, uint64_t seq,
+                  uint64_t *eff);
+/* Last-writer-wins merge of an applied update by its effective stamp
+ * eff_hlc (num: typed value, ignored for deletes; period_start/end: day
+ * numbers of u->period); u->hlc is kept as datavalue.signed_hlc.
+ * store_merge: eff_hlc = u->hlc. */
+int store_merge_eff(store_t *self, const cds_update_t *u, uint64_t eff_hlc,
+                    double num, const uint8_t agent_pk[CDS_PK_BYTES],
+                    int64_t agent_id, int32_t period_start,
+                    int32_t period_end, int64_t now_ms);
 int store_merge(store_t *self, const cds_update_t *u, double num,
                 const uint8_t agent_pk[CDS_PK_BYTES], int64_t agent_id,
                 int32_t period_start, int32_t period_end, int64_t now_ms);

@@ -104,6 +104,23 @@
     "ALTER TABLE reject ADD COLUMN raw_digest BLOB;"                         \
     "CREATE INDEX reject_raw_peer ON reject(agent_pk, at_ms)"                \
     " WHERE raw IS NOT NULL;"
+/* Version 7 -> 8 (clock skew, docs/DESIGN.md "Clock skew"): the merge
+ * runs on an effective stamp computed at arrival, kept beside the signed
+ * one. update_log.eff_hlc: NULL on rows from before (= hlc), else the
+ * effective stamp of the update; datavalue.hlc becomes the effective
+ * stamp of the stored value and datavalue.signed_hlc its signed one (NULL
+ * on rows from before: equal); batch.clock_shift_ms: the agent's clock
+ * offset subtracted from that batch's stamps (0: none);
+ * agent.last_eff_hlc: the effective stamp of its last update, which its
+ * next one must exceed (seeded from history so an agent's later value
+ * still beats its earlier ones across the upgrade). */
+#define STORE_SQL_MIGRATION_EFF_HLC                                          \
+    "ALTER TABLE update_log ADD COLUMN eff_hlc INTEGER;"                     \
+    "ALTER TABLE datavalue ADD COLUMN signed_hlc INTEGER;"                   \
+    "ALTER TABLE batch ADD COLUMN clock_shift_ms INTEGER NOT NULL DEFAULT 0;"\
+    "ALTER TABLE agent ADD COLUMN last_eff_hlc INTEGER NOT NULL DEFAULT 0;"  \
+    "UPDATE agent SET last_eff_hlc = coalesce((SELECT max(l.hlc)"            \
+    " FROM update_log l WHERE l.agent_id = agent.id AND l.status = 0), 0);"
 
 /* ---- org units ---------------------------------------------------------- */
 #define STORE_SQL_ORGUNIT_UPSERT                                             \
@@ -126,7 +143,7 @@
 /* ---- agents ------------------------------------------------------------- */
 #define STORE_SQL_AGENT_COLS                                                 \
     "id, sign_pk, curve_pk, pubid, fpr, label, enrolled_at_ms,"              \
-    " revoked_at_ms, applied_seq, applied_head, last_seen_ms"
+    " revoked_at_ms, applied_seq, applied_head, last_seen_ms, last_eff_hlc"
 #define STORE_SQL_AGENT_BY_PK                                                \
     "SELECT " STORE_SQL_AGENT_COLS " FROM agent WHERE sign_pk = :pk"
 #define STORE_SQL_AGENT_BY_FPR                                               \
@@ -153,7 +170,8 @@
     "UPDATE agent SET revoked_at_ms = :now"                                  \
     " WHERE id = :id AND revoked_at_ms IS NULL"
 #define STORE_SQL_AGENT_ADVANCE                                              \
-    "UPDATE agent SET applied_seq = :seq, applied_head = :head WHERE id = :id"
+    "UPDATE agent SET applied_seq = :seq, applied_head = :head,"             \
+    " last_eff_hlc = max(last_eff_hlc, coalesce(:eff, 0)) WHERE id = :id"
 #define STORE_SQL_AGENT_SEEN                                                 \
     "UPDATE agent SET last_seen_ms = :now WHERE id = :id"
 #define STORE_SQL_UNITS_CLEAR                                                \
@@ -168,7 +186,8 @@
 /* ---- batches, history, merge, rejects ----------------------------------- */
 #define STORE_SQL_BATCH_INSERT                                               \
     "INSERT INTO batch(agent_id, first_seq, last_seq, received_at_ms,"       \
-    " envelope) VALUES (:agent_id, :first, :last, :now, :envelope)"
+    " envelope, clock_shift_ms) VALUES (:agent_id, :first, :last, :now,"     \
+    " :envelope, coalesce(:shift, 0))"
 #define STORE_SQL_LOG_GET                                                    \
     "SELECT content_hash, chain_head, status, field, message"             \
     " FROM update_log"                                                     \
@@ -177,25 +196,33 @@
     "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"          \
     " chain_head, status, field, message, org_unit, indicator, period,"      \
     " disagg, value, deleted, comment, stored_by, followup, hlc,"            \
-    " received_at_ms) VALUES (:agent_id, :seq, :batch_id, :hash, :head,"     \
-    " :status, :field, :message, :org_unit, :indicator, :period, :disagg,"   \
-    " :value, :deleted, :comment, :stored_by, :followup, :hlc, :now)"
-/* Last-writer-wins by (hlc, agent_pk, agent_seq): a row only replaces one
- * that is strictly smaller, so the result is the maximum over every update
- * ever applied to the key, whatever the order they came in. agent_seq
- * breaks the (buggy or hostile) case of one agent reusing an hlc. */
+    " received_at_ms, eff_hlc) VALUES (:agent_id, :seq, :batch_id, :hash,"   \
+    " :head, :status, :field, :message, :org_unit, :indicator, :period,"     \
+    " :disagg, :value, :deleted, :comment, :stored_by, :followup, :hlc,"     \
+    " :now, :eff)"
+/* The effective stamp of (agent, seq): what `rejects retry` merges with. */
+#define STORE_SQL_LOG_EFF                                                    \
+    "SELECT coalesce(eff_hlc, hlc) FROM update_log"                          \
+    " WHERE agent_id = :agent_id AND seq = :seq"
+/* Last-writer-wins by (hlc, agent_pk, agent_seq), hlc being the
+ * EFFECTIVE stamp (:eff, ingest.h) and signed_hlc the one the agent
+ * signed: a row only replaces one that is strictly smaller, so the result
+ * is the maximum over every update ever applied to the key, whatever the
+ * order they came in. agent_seq breaks the (buggy or hostile) case of one
+ * agent reusing a stamp. */
 #define STORE_SQL_MERGE                                                      \
     "INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num," \
     " deleted, comment, stored_by, followup, hlc, agent_pk, agent_id,"       \
-    " agent_seq, period_start, period_end, updated_at_ms)"                   \
+    " agent_seq, period_start, period_end, updated_at_ms, signed_hlc)"       \
     " VALUES (:org_unit, :indicator, :period, :disagg, :value, :num,"        \
-    " :deleted, :comment, :stored_by, :followup, :hlc, :agent_pk,"           \
-    " :agent_id, :agent_seq, :period_start, :period_end, :now)"              \
+    " :deleted, :comment, :stored_by, :followup, :eff, :agent_pk,"           \
+    " :agent_id, :agent_seq, :period_start, :period_end, :now, :hlc)"        \
     " ON CONFLICT(org_unit, indicator, period, disagg) DO UPDATE SET"        \
     " value = excluded.value, num = excluded.num,"                           \
     " deleted = excluded.deleted, comment = excluded.comment,"               \
     " stored_by = excluded.stored_by, followup = excluded.followup,"         \
-    " hlc = excluded.hlc, agent_pk = excluded.agent_pk,"                     \
+    " hlc = excluded.hlc, signed_hlc = excluded.signed_hlc,"                 \
+    " agent_pk = excluded.agent_pk,"                     \
     " agent_id = excluded.agent_id, agent_seq = excluded.agent_seq,"         \
     " period_start = excluded.period_start,"                                 \
     " period_end = excluded.period_end,"                                     \

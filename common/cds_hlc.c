@@ -5,8 +5,9 @@
  *  0, last + 1 (and remote + 1 on receive)". A counter overflow carries
  *  into the ms part, which keeps the clock monotonic at the cost of
  *  running 1 ms ahead after 65536 events in one ms. 48 bits of ms last
- *  until the year 10889. Bounding how far ahead a remote clock may be
- *  (CDS_EFUTURE) is the caller's job, before cds_hlc_observe. */
+ *  until the year 10889. Bounding how far ahead a remote clock may be is
+ *  the caller's job, before cds_hlc_observe (the aggregator clamps
+ *  stamps instead, aggregator/ingest.h "effective stamp"). */
 #include "cds_hlc.h"
 #include "cds_util.h"
 

@@ -269,6 +269,25 @@ cds_format_age(char *buf, size_t len, uint64_t ms)
     return buf; /* snprintf truncates safely when len is short */
 }
 
+char *
+cds_format_span(char *buf, size_t len, uint64_t ms)
+{
+    uint64_t s = ms / 1000, m = s / 60, h = m / 60, d = h / 24;
+    if (len == 0)
+        return buf;
+    if (s < 60)
+        snprintf(buf, len, "%llu s", (unsigned long long) s);
+    else if (m < 60)
+        snprintf(buf, len, "%llu min", (unsigned long long) m);
+    else if (h < 24)
+        snprintf(buf, len, "%llu h %llu min", (unsigned long long) h,
+                 (unsigned long long) (m % 60));
+    else
+        snprintf(buf, len, "%llu day%s %llu h", (unsigned long long) d,
+                 d == 1 ? "" : "s", (unsigned long long) (h % 24));
+    return buf;
+}
+
 /* A buffer too short for the whole stamp gets "" rather than a prefix
  * that could be mistaken for a time. */
 char *

@@ -36,6 +36,9 @@ char *cds_ctl_escape(const char *s, bool keep_ws);
 int cds_mkdir_p(const char *path, mode_t mode);
 /* "3 min ago" style age for a duration in ms into buf. Returns buf. */
 char *cds_format_age(char *buf, size_t len, uint64_t ms);
+/* A duration in words, two units at most: "42 s", "5 min", "2 h 3 min",
+ * "3 days 2 h" (truncated, never rounded up). Returns buf. */
+char *cds_format_span(char *buf, size_t len, uint64_t ms);
 /* ISO-8601 UTC "2026-11-28T05:13:47.123Z" for ms since epoch. Returns buf. */
 char *cds_format_time(char *buf, size_t len, uint64_t ms);
 

@@ -19,7 +19,7 @@
 #     in the outbox), nothing stored that no agent queued;
 #   - content hashes equal; no (agent, seq) twice in history;
 #   - datavalue == last-writer-wins replay of the accepted history, ordered
-#     by (hlc, agent_pk, agent_seq);
+#     by (effective hlc, agent_pk, agent_seq) (docs/DESIGN.md "Clock skew");
 #   - PRAGMA integrity_check is "ok" on every database;
 #   - every agent outbox is empty (drained).
 # Ends with one line "# checker: ..." of figures; exits 1 on any problem.
@@ -98,10 +98,11 @@ report "DUPLICATED: (agent, seq) twice in history (agent_id|seq|n)" \
 
 # Last-writer-wins replay of the accepted history against datavalue.
 lww="SELECT org_unit, indicator, period, disagg, value, deleted, hlc, agent_seq, sign_pk FROM (
-       SELECT u.org_unit, u.indicator, u.period, u.disagg, u.value, u.deleted, u.hlc,
+       SELECT u.org_unit, u.indicator, u.period, u.disagg, u.value, u.deleted,
+              coalesce(u.eff_hlc, u.hlc) AS hlc,
               u.seq AS agent_seq, ag.sign_pk, row_number() OVER (
                 PARTITION BY u.org_unit, u.indicator, u.period, u.disagg
-                ORDER BY u.hlc DESC, ag.sign_pk DESC, u.seq DESC) AS rn
+                ORDER BY coalesce(u.eff_hlc, u.hlc) DESC, ag.sign_pk DESC, u.seq DESC) AS rn
        FROM g.update_log u JOIN g.agent ag ON ag.id = u.agent_id WHERE u.status = 0)
      WHERE rn = 1"
 cur="SELECT d.org_unit, d.indicator, d.period, d.disagg, d.value, d.deleted, d.hlc, d.agent_seq, d.agent_pk

@@ -127,3 +127,25 @@ gen_csv() {
         }
     }' > "$1"
 }
+
+# --- faked clocks (libfaketime, deploy/deps.sh) --------------------------
+# ft OFFSET CMD...: CMD with its wall clock moved by OFFSET ("-2h", "+0",
+# "+23h"), in-process (LD_PRELOAD: $! stays the program's pid). The
+# monotonic clock is left alone: timers and timeouts stay true. Returns 1
+# (runs nothing) without libfaketime.
+FT_LIB=
+for f in /usr/lib/*/faketime/libfaketimeMT.so.1 /usr/lib/faketime/libfaketimeMT.so.1; do
+    [ -r "$f" ] && FT_LIB=$f && break
+done
+ft() {
+    local off=$1; shift
+    [ -n "$FT_LIB" ] || return 1
+    FAKETIME="$off" FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 \
+    LD_PRELOAD="$FT_LIB${LD_PRELOAD:+:$LD_PRELOAD}" \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "$@"
+}
+# ft_agent_start NAME OFFSET: agent_start with its clock moved by OFFSET.
+ft_agent_start() {
+    ft "$2" "$AGENT" -c "$T/$1/agent.ini" run >> "$T/$1/log" 2>&1 &
+    pid=$!; PIDS="$PIDS $pid"; eval "${1}_PID=$pid"
+}

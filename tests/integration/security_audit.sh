@@ -82,7 +82,7 @@ check "altered batch bytes: bad signature named" \
     eval 'printf "%s" "$out" | grep -q "batch id=[0-9]* agent=$A1 problem=bad_signature"'
 
 # A value that no signed update ever carried.
-copy "INSERT INTO datavalue SELECT '27910', indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_pk, agent_id, agent_seq, period_start, period_end, updated_at_ms FROM datavalue LIMIT 1;"
+copy "INSERT INTO datavalue SELECT '27910', indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_pk, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc FROM datavalue LIMIT 1;"
 out=$(verify "$T/c"); rc=$?
 expect_eq "invented value: verify fails" "$rc" 1
 check "invented value: named" \

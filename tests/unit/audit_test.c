@@ -213,6 +213,10 @@ test_duplicate_update(void **state)
     fx_t *fx = *state;
     audit_summary_t s;
     apply_hlc(fx, 4, "2023", "3", (1000 + 3) << 16);   /* seq 3 again */
+    /* as ingest stores it: an agent's effective stamps only grow, so the
+     * copy merged one step after the original (store.h, eff_hlc) */
+    exec(fx, "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4");
+    exec(fx, "UPDATE datavalue SET hlc = hlc + 1 WHERE period = '2023'");
     char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
     char want[160];
     snprintf(want, sizeof want, "history agent=%s seqs=3,4 problem="

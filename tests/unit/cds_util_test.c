@@ -196,6 +196,14 @@ test_format_age(void **state)
                         "1 day ago");
     assert_string_equal(cds_format_age(buf, sizeof buf, 2 * 86400000ull + 7),
                         "2 days ago");
+    /* Spans: two units at most, truncated (clock offsets in health). */
+    assert_string_equal(cds_format_span(buf, sizeof buf, 999), "0 s");
+    assert_string_equal(cds_format_span(buf, sizeof buf, 300000), "5 min");
+    assert_string_equal(cds_format_span(buf, sizeof buf, 7380000 + 59999),
+                        "2 h 3 min");
+    assert_string_equal(cds_format_span(buf, sizeof buf, 7200000), "2 h 0 min");
+    assert_string_equal(cds_format_span(buf, sizeof buf, 26 * 3600000ull),
+                        "1 day 2 h");
     char small[5];
     assert_string_equal(cds_format_age(small, sizeof small, 42000), "42 s");
 }

@@ -126,6 +126,53 @@ heartbeat(fx_t *fx, int i, uint64_t now, uint64_t depth, uint64_t oldest,
     seen(fx, i, now);
 }
 
+/* SKEWED from a batch's or a heartbeat's clock offset, worse than OK and
+ * better than LAGGING; the offset in words; a heartbeat without clock_ms
+ * leaves the offset alone. */
+static void
+test_skewed(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    assert_int_equal(th.skewed_after_ms, 300000);
+    uint64_t now = T0 + 60000, ahead = (2 * 60 + 3) * 60000ull;
+    /* a: batches from a clock 2 h 3 min fast; its (corrected) lag is 0 */
+    assert_int_equal(health_note_batch(fx->h, fx->ids[0], now - 1000, 1, 0,
+                                       0, NULL, 0, true, (int64_t) ahead),
+                     CDS_OK);
+    seen(fx, 0, now - 1000);
+    /* b: heartbeat from a clock 2 h behind, then one without clock_ms */
+    heartbeat(fx, 1, now - 2000, 0, 0, now - 2000 - 7200000);
+    heartbeat(fx, 1, now - 1000, 0, 0, 0);
+    /* c: 4 min off: within the bound */
+    assert_int_equal(health_note_batch(fx->h, fx->ids[2], now - 1000, 1, 0,
+                                       0, NULL, 0, true, -240000), CDS_OK);
+    seen(fx, 2, now - 1000);
+    seen(fx, 3, now - 1000);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
+    assert_int_equal(find(list, n, "a")->state, HEALTH_SKEWED);
+    assert_int_equal(find(list, n, "a")->clock_offset_ms, (int64_t) ahead);
+    assert_int_equal(find(list, n, "b")->state, HEALTH_SKEWED);
+    assert_int_equal(find(list, n, "b")->clock_offset_ms, -7200000);
+    assert_int_equal(find(list, n, "c")->state, HEALTH_OK);
+    assert_int_equal(health_severity(HEALTH_SKEWED), 1);
+    assert_int_equal(health_worst(list, n), 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    health_print(out, list, n, now);
+    fclose(out);
+    assert_non_null(strstr(buf, "CLOCK"));
+    assert_non_null(strstr(buf, "clock 2 h 3 min ahead"));
+    assert_non_null(strstr(buf, "clock 2 h 0 min behind"));
+    assert_non_null(strstr(buf, "clock 4 min behind"));
+    free(buf);
+    free(list);
+}
+
 static void
 test_names(void **state)
 {
@@ -135,6 +182,7 @@ test_names(void **state)
     assert_int_equal(th.lagging_after_ms, 3600000);
     assert_int_equal(th.rejecting_min, 5);
     assert_string_equal(health_state_name(HEALTH_OK), "OK");
+    assert_string_equal(health_state_name(HEALTH_SKEWED), "SKEWED");
     assert_string_equal(health_state_name(HEALTH_REJECTING), "REJECTING");
     assert_string_equal(health_state_name(HEALTH__COUNT), "UNKNOWN");
     assert_int_equal(health_severity(HEALTH_OK), 0);
@@ -151,20 +199,23 @@ test_states(void **state)
     fx_t *fx = *state;
     health_thresholds_t th = { .silent_after_ms = 10000,
                                .lagging_after_ms = 5000,
-                               .rejecting_ratio = 0.5, .rejecting_min = 3 };
+                               .rejecting_ratio = 0.5, .rejecting_min = 3,
+                               .skewed_after_ms = 300000 };
     uint64_t now = T0 + 60000;
     /* a: healthy, two batches. */
     assert_int_equal(health_note_batch(fx->h, fx->ids[0], now - 2000, 10, 1,
-                                       CDS_EBADVALUE, "value \"x\"", 100),
+                                       CDS_EBADVALUE, "value \"x\"", 100,
+                                       false, 0),
                      CDS_OK);
     assert_int_equal(health_note_batch(fx->h, fx->ids[0], now - 1000, 5, 0,
-                                       0, NULL, 50), CDS_OK);
+                                       0, NULL, 50, false, 0), CDS_OK);
     heartbeat(fx, 0, now - 500, 0, 0, now - 500 + 1234);
     /* b: backlog reported 4 s old 2 s ago: lag 6 s > 5 s. */
     heartbeat(fx, 1, now - 2000, 12, 4000, now - 2000);
     /* c: rejects 3 of 4 updates in the hour. */
     assert_int_equal(health_note_batch(fx->h, fx->ids[2], now - 100, 1, 3,
-                                       CDS_EUNKNOWNINDICATOR, "CDS_X", 10),
+                                       CDS_EUNKNOWNINDICATOR, "CDS_X", 10,
+                                       false, 0),
                      CDS_OK);
     seen(fx, 2, now - 100);
     /* d: silent: last seen 11 s ago, with one refusal long before. */
@@ -242,9 +293,9 @@ test_rejecting_threshold(void **state)
         seen(fx, i, now);
     /* 2 of 2 rejected: under rejecting_min. 3 of 10: under the ratio. */
     assert_int_equal(health_note_batch(fx->h, fx->ids[0], now, 0, 2, 15, "",
-                                       0), CDS_OK);
+                                       0, false, 0), CDS_OK);
     assert_int_equal(health_note_batch(fx->h, fx->ids[1], now, 7, 3, 15, "",
-                                       0), CDS_OK);
+                                       0, false, 0), CDS_OK);
     health_agent_t *list = NULL;
     size_t n = 0;
     assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
@@ -253,9 +304,9 @@ test_rejecting_threshold(void **state)
     free(list);
     /* One more rejection each: 3 of 3, and still 4 of 11 < 50 %. */
     assert_int_equal(health_note_batch(fx->h, fx->ids[0], now, 0, 1, 15, "",
-                                       0), CDS_OK);
+                                       0, false, 0), CDS_OK);
     assert_int_equal(health_note_batch(fx->h, fx->ids[1], now, 0, 1, 15, "",
-                                       0), CDS_OK);
+                                       0, false, 0), CDS_OK);
     assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
     assert_int_equal(find(list, n, "a")->state, HEALTH_REJECTING);
     assert_int_equal(find(list, n, "b")->state, HEALTH_OK);
@@ -314,7 +365,7 @@ test_metrics_render(void **state)
     for (int i = 0; i < 4; i++)
         seen(fx, i, now);
     assert_int_equal(health_note_batch(fx->h, fx->ids[0], now, 4, 1, 15,
-                                       "x", 0), CDS_OK);
+                                       "x", 0, false, 0), CDS_OK);
     heartbeat(fx, 1, now, 3, 999999, now);
     uint8_t pk[32];
     memset(pk, 9, sizeof pk);
@@ -346,11 +397,11 @@ test_metrics_render(void **state)
                                 "\"bad_signature\"} 2\n"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"OK\"} 3\n"));
-    /* Per-agent series bounded by top_n ((6 gauges + 5 states) x 2). */
+    /* Per-agent series bounded by top_n ((6 gauges + 6 states) x 2). */
     size_t series = 0;
     for (const char *p = buf; (p = strstr(p, "{agent=\"")); p++)
         series++;
-    assert_int_equal(series, 22);
+    assert_int_equal(series, 24);
     /* The LAGGING agent is among them; label quotes escaped. */
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"OK\"} 0\n"));
@@ -370,6 +421,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test_setup_teardown(test_states, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_skewed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejecting_threshold, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_silent_revoked_persist, setup,

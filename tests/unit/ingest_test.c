@@ -21,11 +21,14 @@
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "cds_util.h"
+#include "audit.h"
 #include "ingest.h"
 #include "store.h"
 
 #define NOW 1795843537000ull
 #define HLC(ms) ((uint64_t) (ms) << 16)
+
+static uint64_t arrival = NOW;         /* our clock when a message arrives */
 
 typedef struct {
     char dir[64];
@@ -56,6 +59,7 @@ static int
 setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
+    arrival = NOW;
     char path[128], err[256];
     int e = 0;
     strcpy(fx->dir, "/tmp/ingest_test.XXXXXX");
@@ -128,6 +132,7 @@ typedef struct {
     const char *catalog_version;       /* default the catalog's */
     bool nul_marker;                   /* "~NULMARK" in a string: its '~'
                                         * becomes a NUL byte on the wire */
+    uint64_t sent_at;                  /* Batch.sent_at_ms (0: absent) */
 } opts_t;
 
 #define NUL_MARKER "~NULMARK"
@@ -185,6 +190,7 @@ make_batch(fx_t *fx, uint64_t first, cds_update_t *u, size_t n,
                                   : cds_catalog_version(fx->catalog));
     b.n_updates = n;
     b.updates = ptrs;
+    b.sent_at_ms = o->sent_at;
     size_t blen = 0;
     uint8_t *body = cds_msg_encode(&b.base, &blen);
     assert_non_null(body);
@@ -213,8 +219,9 @@ ingest_as(fx_t *fx, const uint8_t *data, size_t len, const char *user_id,
 {
     ingest_prep_t *prep = NULL;
     if (prepared_run)
-        assert_non_null(prep = ingest_prepare(fx->ingest, data, len, NOW));
-    int rc = ingest_message_prepared(fx->ingest, data, len, user_id, NOW,
+        assert_non_null(prep = ingest_prepare(fx->ingest, data, len,
+                                              arrival));
+    int rc = ingest_message_prepared(fx->ingest, data, len, user_id, arrival,
                                      prep, r);
     ingest_prep_destroy(&prep);
     assert_null(prep);
@@ -460,8 +467,10 @@ test_unknown_and_revoked_key(void **state)
     free(data);
 }
 
-/* Future timestamps beyond the configured skew are refused per update;
- * old ones (> 30 days) are applied and flagged in history. */
+/* A stamp beyond the skew bound is applied at arrival time and flagged,
+ * never refused (ingest.h "effective stamp"); old ones (> 30 days) are
+ * applied and flagged in history; per-agent order raises a stamp that is
+ * not after the agent's last one. */
 static void
 test_clock_skew_and_old(void **state)
 {
@@ -474,20 +483,162 @@ test_clock_skew_and_old(void **state)
         upd("C1", "CDS01", "2021", "3", NOW + 30 * 60 * 1000ull),  /* +30 m */
     };
     ingest_set_max_skew(fx->ingest, 3600 * 1000);                 /* 1 h */
-    make_batch(fx, 1, u, 3, NULL, &data, &len);
+    make_batch(fx, 1, u, 3, &(opts_t) { .sent_at = NOW }, &data, &len);
     Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
     assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
-    assert_int_equal(ack->n_rejections, 1);
-    assert_int_equal(ack->rejections[0]->seq, 1);
-    assert_int_equal(ack->rejections[0]->code, CDS_EFUTURE);
+    assert_int_equal(ack->n_rejections, 0);
     cds_msg_free(ack);
     free(data);
-    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 3);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log WHERE seq = 1"
+                               " AND status = 0 AND field = 'hlc' AND message"
+                               " LIKE 'clamped: stamped 2 h 0 min ahead of the"
+                               " aggregator clock%'"), 1);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM datavalue WHERE period ="
+             " '2023' AND hlc = %llu AND signed_hlc = %llu",
+             (unsigned long long) HLC(NOW),
+             (unsigned long long) HLC(NOW + 2 * 3600 * 1000ull));
+    assert_int_equal(count(fx, sql), 1);
+    /* Old, and raised above seq 1 by the per-agent order. */
     assert_int_equal(count(fx, "SELECT count(*) FROM update_log WHERE seq = 2"
                                " AND status = 0 AND field = 'hlc' AND message"
                                " LIKE 'old_timestamp: 40 days%'"), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM update_log WHERE seq = 2"
+             " AND eff_hlc = %llu", (unsigned long long) HLC(NOW) + 1);
+    assert_int_equal(count(fx, sql), 1);
+    /* Within the bound: its own stamp, no flag. */
     assert_int_equal(count(fx, "SELECT count(*) FROM update_log WHERE seq = 3"
-                               " AND status = 0 AND message IS NULL"), 1);
+                               " AND status = 0 AND message IS NULL"
+                               " AND eff_hlc = hlc"), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM agent WHERE last_eff_hlc"
+             " = %llu", (unsigned long long) HLC(NOW + 30 * 60 * 1000ull));
+    assert_int_equal(count(fx, sql), 1);
+}
+
+/* The pure rule: batch shift from sent_at_ms, shift, clamp, order. */
+static void
+test_effective_rule(void **state)
+{
+    (void) state;
+    const uint64_t B = 300000, H2 = 2 * 3600 * 1000ull;
+    ingest_eff_t how;
+    assert_int_equal(ingest_clock_shift(0, NOW, B), 0);          /* absent */
+    assert_int_equal(ingest_clock_shift(NOW + B, NOW, B), 0);    /* within */
+    assert_int_equal(ingest_clock_shift(NOW - B, NOW, B), 0);
+    assert_int_equal(ingest_clock_shift(NOW + H2, NOW, B), (int64_t) H2);
+    assert_int_equal(ingest_clock_shift(NOW - H2, NOW, B), -(int64_t) H2);
+    assert_int_equal(ingest_clock_shift(UINT64_MAX, NOW, B),
+                     (int64_t) 1 << 62);                         /* capped */
+    /* Fast clock: shifted back, counter kept. */
+    assert_int_equal(ingest_effective_hlc(HLC(NOW + H2 - 5) + 3, (int64_t) H2,
+                                          NOW, B, 0, &how), HLC(NOW - 5) + 3);
+    assert_int_equal(how, INGEST_EFF_SHIFTED);
+    /* Slow clock: shifted forward. */
+    assert_int_equal(ingest_effective_hlc(HLC(NOW - H2 - 5), -(int64_t) H2,
+                                          NOW, B, 0, &how), HLC(NOW - 5));
+    assert_int_equal(how, INGEST_EFF_SHIFTED);
+    /* +23 h with a right sent_at: clamped to arrival. */
+    assert_int_equal(ingest_effective_hlc(HLC(NOW + 23 * 3600000ull) + 9, 0,
+                                          NOW, B, 0, &how), HLC(NOW));
+    assert_int_equal(how, INGEST_EFF_CLAMPED);
+    /* Exactly at the bound: kept. */
+    assert_int_equal(ingest_effective_hlc(HLC(NOW + B), 0, NOW, B, 0, &how),
+                     HLC(NOW + B));
+    assert_int_equal(how, INGEST_EFF_SIGNED);
+    /* Per-agent order: never at or below the agent's last stamp. */
+    assert_int_equal(ingest_effective_hlc(HLC(NOW - 1000), 0, NOW, B,
+                                          HLC(NOW) + 5, &how), HLC(NOW) + 6);
+    assert_int_equal(how, INGEST_EFF_SIGNED);
+    assert_int_equal(ingest_effective_hlc(HLC(NOW + 23 * 3600000ull), 0, NOW,
+                                          B, HLC(NOW) + 5, &how),
+                     HLC(NOW) + 6);
+    assert_int_equal(how, INGEST_EFF_CLAMPED);
+    /* Shifted below 0: saturates, then order. */
+    assert_int_equal(ingest_effective_hlc(HLC(10), (int64_t) H2, NOW, B, 7,
+                                          &how), 8);
+}
+
+static uint64_t
+db_u64(fx_t *fx, const char *sql)
+{
+    return (uint64_t) testdb_int(cds_db_handle(store_db(fx->store)), sql);
+}
+
+/* One agent whose clock is 2 h fast, then 2 h slow, then on time writes
+ * the same key in turn: the value entered last wins; a resend changes
+ * nothing; `verify` accepts the effective stamps and catches an edit. */
+static void
+test_skewed_clock_merge(void **state)
+{
+    fx_t *fx = *state;
+    const uint64_t H2 = 2 * 3600 * 1000ull;
+    uint8_t *data[3];
+    size_t len[3];
+    ingest_set_max_skew(fx->ingest, 300000);
+    cds_update_t a[1] = { upd("C1", "CDS01", "2023", "1", NOW + H2 - 1000) };
+    make_batch(fx, 1, a, 1, &(opts_t) { .sent_at = NOW + H2 }, &data[0],
+               &len[0]);
+    cds_msg_free(send_batch(fx, data[0], len[0], NULL));
+    arrival = NOW + 60000;
+    cds_update_t b[1] = { upd("C1", "CDS01", "2023", "2",
+                              NOW + 60000 - H2 - 1000) };
+    make_batch(fx, 2, b, 1, &(opts_t) { .sent_at = NOW + 60000 - H2 },
+               &data[1], &len[1]);
+    cds_msg_free(send_batch(fx, data[1], len[1], NULL));
+    char *v = value_of(fx, "C1", "CDS01");
+    assert_string_equal(v, "2");       /* slow, but entered after */
+    free(v);
+    assert_int_equal(db_u64(fx, "SELECT eff_hlc FROM update_log WHERE"
+                                " seq = 1"), HLC(NOW - 1000));
+    assert_int_equal(db_u64(fx, "SELECT eff_hlc FROM update_log WHERE"
+                                " seq = 2"), HLC(NOW + 60000 - 1000));
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log WHERE"
+                               " field = 'hlc' AND message LIKE 'shifted:"
+                               " agent clock 2 h 0 min %'"), 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM batch WHERE"
+                               " abs(clock_shift_ms) = 7200000"), 2);
+    /* Replayed an hour later: no-op, the first application fixed it. */
+    arrival = NOW + H2 / 2;
+    cds_msg_free(send_batch(fx, data[0], len[0], NULL));
+    v = value_of(fx, "C1", "CDS01");
+    assert_string_equal(v, "2");
+    free(v);
+    /* On time now, stamped before its own last update (the clock was set
+     * back): still after it. */
+    cds_update_t c[1] = { upd("C1", "CDS01", "2023", "3", NOW) };
+    make_batch(fx, 3, c, 1, &(opts_t) { .sent_at = NOW + H2 / 2 }, &data[2],
+               &len[2]);
+    cds_msg_free(send_batch(fx, data[2], len[2], NULL));
+    v = value_of(fx, "C1", "CDS01");
+    assert_string_equal(v, "3");
+    free(v);
+    assert_int_equal(db_u64(fx, "SELECT hlc FROM datavalue"),
+                     HLC(NOW + 60000 - 1000) + 1);
+    assert_int_equal(db_u64(fx, "SELECT signed_hlc FROM datavalue"),
+                     HLC(NOW));
+    /* verify: consistent, then an effective stamp or a shift edited. */
+    audit_summary_t sum;
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(audit_run(fx->store, cds_identity_sign_pk(fx->agg),
+                               devnull, &sum), CDS_OK);
+    assert_int_equal(sum.problems, 0);
+    assert_int_equal(cds_db_exec(store_db(fx->store), "UPDATE update_log SET"
+                                 " eff_hlc = eff_hlc + 65536 WHERE seq = 1"),
+                     CDS_OK);
+    assert_int_equal(audit_run(fx->store, cds_identity_sign_pk(fx->agg),
+                               devnull, &sum), CDS_OK);
+    assert_true(sum.problems >= 1);
+    assert_int_equal(cds_db_exec(store_db(fx->store), "UPDATE update_log SET"
+                                 " eff_hlc = eff_hlc - 65536 WHERE seq = 1;"
+                                 "UPDATE batch SET clock_shift_ms = 0"
+                                 " WHERE first_seq = 2"), CDS_OK);
+    assert_int_equal(audit_run(fx->store, cds_identity_sign_pk(fx->agg),
+                               devnull, &sum), CDS_OK);
+    assert_true(sum.problems >= 1);
+    fclose(devnull);
+    for (int i = 0; i < 3; i++)
+        free(data[i]);
 }
 
 /* A batch signed by the agent but received over a CURVE connection whose
@@ -1055,6 +1206,7 @@ main(void)
         T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),
         T(test_bad_signature), T(test_unknown_and_revoked_key),
         T(test_transport_key_mismatch), T(test_clock_skew_and_old),
+        T(test_effective_rule), T(test_skewed_clock_merge),
         T(test_key_mismatch), T(test_chain_broken),
         T(test_per_update_rejections), T(test_oversized_and_garbage),
         T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),

@@ -209,7 +209,9 @@ test_messages(void **state)
     ingest_destroy(&ing);
 }
 
-/* Stored, rejected update seq 1 for indicator B (unknown to old_cat). */
+/* Stored, rejected update seq 1 for indicator B (unknown to old_cat),
+ * from a clock 4 s slow: its effective stamp, fixed at arrival, is 4 s
+ * later than the signed one. */
 static void
 rejected_update(fx_t *fx)
 {
@@ -223,10 +225,11 @@ rejected_update(fx_t *fx)
     assert_int_equal(store_batch_add(fx->store, fx->agent_id, 1, 1,
                                      (int64_t) NOW, (const uint8_t *) "b", 1,
                                      &batch), CDS_OK);
-    assert_int_equal(store_log_add(fx->store, fx->agent_id, batch, &u, hash,
-                                   head, CDS_EUNKNOWNINDICATOR, "indicator",
-                                   "indicator \"B\" is not in the catalog",
-                                   (int64_t) NOW), CDS_OK);
+    assert_int_equal(store_log_add_eff(fx->store, fx->agent_id, batch, &u,
+                                       (NOW - 1000) << 16, hash, head,
+                                       CDS_EUNKNOWNINDICATOR, "indicator",
+                                       "indicator \"B\" is not in the "
+                                       "catalog", (int64_t) NOW), CDS_OK);
     assert_int_equal(store_agent_advance(fx->store, fx->agent_id, 1, head),
                      CDS_OK);
 }
@@ -266,10 +269,14 @@ test_updates(void **state)
     assert_non_null(strstr(buf, "already applied"));
     assert_non_null(strstr(buf, "-> applied"));
     free(buf);
-    /* Merged with its original HLC; flipped exactly once; counted. */
+    /* Merged with the effective stamp of its arrival, not a new one (it
+     * must not jump ahead of later writes), the signed one kept; flipped
+     * exactly once; counted. */
     assert_int_equal(count(fx, "SELECT value FROM datavalue WHERE "
                                "indicator='B'"), 42);
     assert_int_equal(count(fx, "SELECT hlc FROM datavalue"),
+                     (int64_t) ((NOW - 1000) << 16));
+    assert_int_equal(count(fx, "SELECT signed_hlc FROM datavalue"),
                      (int64_t) ((NOW - 5000) << 16));
     assert_int_equal(count(fx, "SELECT retried_from FROM update_log"),
                      CDS_EUNKNOWNINDICATOR);

@@ -383,8 +383,9 @@ test_migrate_drop_period_index(void **state)
         "C1|CDS01|202302|f||NULL|1|NULL|NULL|1|200|02|2|7|19389|19416|\n"
         "C2|CDS02|2023|default|3.5|3.5|0|NULL|x|0|300|01AA|1|9|19358|19722|\n");
     free(d);
-    /* 6: this migration; 7: bounded rejects (digest columns) */
-    assert_int_equal(count(fx, "PRAGMA user_version"), 7);
+    /* 6: this migration; 7: bounded rejects (digest columns);
+     * 8: effective stamps */
+    assert_int_equal(count(fx, "PRAGMA user_version"), 8);
     assert_int_equal(count(fx, "SELECT count(*) FROM pragma_table_info("
                                "'reject') WHERE name IN ('kind', 'raw_size',"
                                " 'raw_digest')"), 3);
@@ -412,6 +413,80 @@ test_migrate_drop_period_index(void **state)
     assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 3);
 }
 
+/* ---- migration 7: effective stamps --------------------------------------- */
+
+/* A v6 database migrates: old rows read as "effective = signed" (NULL),
+ * and each agent's last effective stamp is seeded with its greatest
+ * applied hlc (a rejected one does not count), so its next update still
+ * beats its earlier ones. Then a merge by effective stamp keeps the
+ * signed one beside it, and the agent's stamp only rises. */
+static void
+test_migrate_eff_hlc(void **state)
+{
+    fx_t *fx = *state;
+    static const char *const v6[] = {
+        STORE_SQL_MIGRATION_1, STORE_SQL_MIGRATION_ADMIN,
+        HEALTH_SQL_MIGRATION, STORE_SQL_MIGRATION_ROTATE,
+        COMMITMARK_SQL_MIGRATION, STORE_SQL_MIGRATION_NO_PERIOD_INDEX,
+    };
+    char path[160];
+    snprintf(path, sizeof path, "%s/v6.db", fx->dir);
+    int err = 0;
+    cds_db_t *old = cds_db_open(path, v6, 6, 0, &err);
+    assert_non_null(old);
+    assert_int_equal(cds_db_exec(old,
+        "INSERT INTO agent(id, sign_pk, curve_pk, pubid, fpr, enrolled_at_ms)"
+        " VALUES (1, zeroblob(32), zeroblob(32), 'p1', 'f1', 1),"
+        " (2, x'01000000000000000000000000000000"
+        "00000000000000000000000000000000', zeroblob(32), 'p2', 'f2', 1);"
+        "INSERT INTO batch VALUES (1, 1, 1, 3, 5, x'00');"
+        "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"
+        " chain_head, status, deleted, followup, hlc, received_at_ms) VALUES"
+        " (1, 1, 1, x'00', x'00', 0, 0, 0, 500, 5),"
+        " (1, 2, 1, x'00', x'00', 0, 0, 0, 900, 5),"
+        " (1, 3, 1, x'00', x'00', 25, 0, 0, 99999, 5);"
+        "INSERT INTO datavalue VALUES"
+        " ('C1', 'CDS01', '202301', 'default', '10', 10.0, 0, 'c', 'officer',"
+        "  0, 900, zeroblob(32), 1, 2, 19358, 19388, 1000);"), CDS_OK);
+    cds_db_close(&old);
+    store_t *st = store_open(path, 0, &err);
+    assert_non_null(st);
+    store_destroy(&fx->store);
+    fx->store = st;
+    assert_int_equal(count(fx, "PRAGMA user_version"), 8);
+    assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 1"),
+                     900);
+    assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 2"),
+                     0);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"
+                               " WHERE eff_hlc IS NULL"), 3);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"
+                               " WHERE signed_hlc IS NULL"), 1);
+    uint64_t eff = 0;
+    assert_int_equal(store_log_eff(fx->store, 1, 2, &eff), CDS_OK);
+    assert_int_equal(eff, 900);
+    assert_int_equal(store_log_eff(fx->store, 1, 9, &eff), CDS_ENOTFOUND);
+    store_agent_t a;
+    assert_int_equal(store_agent_find_fpr(fx->store, "f1", &a), CDS_OK);
+    assert_int_equal(a.last_eff_hlc, 900);
+    /* Signed 100 (a slow clock), effective 950: wins over 900. */
+    change_t c = change(PK_B, 4, "C1", "70", false, 100);
+    assert_int_equal(store_merge_eff(fx->store, &c.u, 950, 70, PK_B, 2,
+                                     19358, 19388, 2000), CDS_OK);
+    assert_int_equal(count(fx, "SELECT value FROM datavalue"), 70);
+    assert_int_equal(count(fx, "SELECT hlc FROM datavalue"), 950);
+    assert_int_equal(count(fx, "SELECT signed_hlc FROM datavalue"), 100);
+    uint8_t head[CDS_HASH_BYTES] = { 0 };
+    assert_int_equal(store_agent_advance_eff(fx->store, 1, 4, head, 800),
+                     CDS_OK);
+    assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 1"),
+                     900);                     /* never lowered */
+    assert_int_equal(store_agent_advance_eff(fx->store, 1, 5, head, 1200),
+                     CDS_OK);
+    assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 1"),
+                     1200);
+}
+
 int
 main(void)
 {
@@ -427,6 +502,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_migrate_drop_period_index,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_eff_hlc, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
