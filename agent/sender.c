@@ -455,6 +455,14 @@ sender_run(sender_t *self)
         }
         if (waiting && (items[0].revents & ZMQ_POLLOUT))
             session_on_writable(self->session);
+        /* Answers that arrived while a database call waited (busy
+         * timeout) are read before any timeout is declared. */
+        if (drain_dealer(self) < 0) {
+            cds_log(CDS_LOG_ERROR, "recv_failed", "error=%s",
+                    cds_logq(zmq_strerror(errno)));
+            rc = CDS_EIO;
+            break;
+        }
         session_on_timer(self->session);   /* acks, backoff, heartbeats */
     }
     cds_log(CDS_LOG_INFO, "stopped", "reason=%s",

@@ -189,11 +189,19 @@ new_id(session_t *self)
 static void
 set_conn(session_t *self, const char *state, const char *error)
 {
+    /* While writes fail, do not try this one (each try may wait out the
+     * busy timeout): io.state (agent.state) carries it meanwhile. A failed
+     * write of the state is itself a sign the database takes nothing. */
+    if (!self->local_error[0]) {
+        int rc = outbox_set_conn(self->outbox, state, error, wall(self));
+        if (rc != CDS_OK)
+            snprintf(self->local_error, sizeof self->local_error,
+                     "write_state: %s", cds_strerror(rc));
+    }
     if (self->local_error[0]) {
         state = "local_write_failed";
         error = self->local_error;
     }
-    outbox_set_conn(self->outbox, state, error, wall(self));
     if (self->io.state)
         self->io.state(self->io.arg, state, error);
 }
@@ -362,10 +370,12 @@ send_hello(session_t *self, bool probe)
     self->hello_mono = mono(self);
     self->hello_wall = wall(self);
     self->n_flight = 0;
-    self->deadline = self->hello_mono + self->cfg.ack_timeout_ms;
     cds_log(CDS_LOG_INFO, "hello_sent", "acked_seq=%llu probe=%zu id=%llu",
             (unsigned long long)m.acked_seq, n, (unsigned long long)id);
     set_conn(self, "hello", NULL);
+    /* After set_conn, which may wait on a busy database: the answer's
+     * time starts when we can listen again. */
+    self->deadline = mono(self) + self->cfg.ack_timeout_ms;
 out:
     free(body);
     free(pts);

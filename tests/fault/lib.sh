@@ -152,3 +152,15 @@ finish() {
     run_checker "$@"
     echo "1..$TESTNO"
 }
+# no_content_twice: the aggregator's history holds no update content (same
+# agent, key, value and HLC: renumbering keeps the HLC) under two seqs: an
+# agent renumbered rows the aggregator already held.
+no_content_twice() {
+    local n
+    n=$(sqlq "$(agg_db agg)" "SELECT count(*) FROM (SELECT 1 FROM update_log
+          GROUP BY agent_id, hlc, org_unit, indicator, period, disagg, value,
+          deleted HAVING count(*) > 1);")
+    expect_eq "no update content under two seqs in the history" "$n" 0
+}
+# hellos NAME: Hellos the agent has sent so far (its log).
+hellos() { grep -c 'event=hello_sent' "$T/$1/log" 2>/dev/null || echo 0; }

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Scenario 15: an agent restored from an old backup probes the aggregator
+# while another process holds its database's write lock (BEGIN IMMEDIATE):
+# the probe matches but the match cannot be recorded (SQLITE_BUSY). The
+# agent must back off and probe again, never fall back to renumbering the
+# rows the aggregator holds (their content would be applied under two
+# seqs). Short form: the lock is held 20 s (four busy timeouts).
+. "$(dirname "$0")/lib.sh"
+HOLD_S=$((20 * FAULT_SCALE)); [ $HOLD_S -gt 60 ] && HOLD_S=60
+agg_init agg
+fagent_init a1 27922 || not_ok "init a1"
+agg_start agg
+agent_start a1
+N=$((200 * FAULT_SCALE))
+gen_csv "$T/A.csv" 27922 "$N" 0 1; fimport a1 "$T/A.csv" > /dev/null
+check "first rows delivered" wait_for 60 outbox_empty a1
+agent_stop a1
+gen_csv "$T/B.csv" 27922 "$N" "$N" 1; fimport a1 "$T/B.csv" > /dev/null   # pending
+sqlite3 "$(agent_db a1)" ".backup '$T/backup.db'"
+agent_start a1
+check "pending rows delivered after the backup" wait_for 60 outbox_empty a1
+agent_stop a1; harvest a1
+rm -f "$(agent_db a1)" "$(agent_db a1)-wal" "$(agent_db a1)-shm"
+cp "$T/backup.db" "$(agent_db a1)"; fault "a1 database restored from a backup"
+# Another writer takes the lock and keeps it while the agent probes.
+# (sh -c, not a bash subshell: that would run lib.sh's EXIT trap.)
+sh -c 'echo "BEGIN IMMEDIATE; DELETE FROM fault_shadow WHERE 0;"; sleep "$1"; echo "COMMIT;"' \
+    sh "$HOLD_S" | sqlite3 "$(agent_db a1)" > /dev/null 2>&1 &
+HOLDER=$!; PIDS="$PIDS $HOLDER"
+locked() { ! sqlite3 "$(agent_db a1)" "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;" > /dev/null 2>&1; }
+check "another writer holds the agent's database" wait_for 10 locked
+fault "agent database locked for $HOLD_S s during the probe"
+agent_start a1
+check "the probe's match cannot be recorded (busy)" wait_for 30 grep -q 'event=local_write_failed step=record_probe' "$T/a1/log"
+agent a1 status > "$T/status.out" 2>&1; st=$?
+diag "status: $(grep health "$T/status.out")"
+expect_eq "status exits 2 while the database is locked" "$st" 2
+wait "$HOLDER" 2>/dev/null; diag "lock released"
+check "every outbox drains after the lock" wait_for 60 drained_all
+check "the restored rows were matched, not renumbered" sh -c "grep -q 'event=probe_matched' '$T/a1/log' && ! grep -q 'event=renumbered' '$T/a1/log'"
+no_content_twice
+finish "database locked during the probe: no loss, no duplicate"
