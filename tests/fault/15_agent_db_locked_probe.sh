@@ -23,12 +23,13 @@ agent_stop a1; harvest a1
 rm -f "$(agent_db a1)" "$(agent_db a1)-wal" "$(agent_db a1)-shm"
 cp "$T/backup.db" "$(agent_db a1)"; fault "a1 database restored from a backup"
 # Another writer takes the lock and keeps it while the agent probes.
-# (sh -c, not a bash subshell: that would run lib.sh's EXIT trap.)
-sh -c 'echo "BEGIN IMMEDIATE; DELETE FROM fault_shadow WHERE 0;"; sleep "$1"; echo "COMMIT;"' \
-    sh "$HOLD_S" | sqlite3 "$(agent_db a1)" > /dev/null 2>&1 &
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE"); print("locked", flush=True)
+time.sleep(float(sys.argv[2])); c.execute("COMMIT")' \
+    "$(agent_db a1)" "$HOLD_S" > "$T/holder.out" 2>&1 &
 HOLDER=$!; PIDS="$PIDS $HOLDER"
-locked() { ! sqlite3 "$(agent_db a1)" "PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;" > /dev/null 2>&1; }
-check "another writer holds the agent's database" wait_for 10 locked
+check "another writer holds the agent's database" wait_for 15 grep -q locked "$T/holder.out"
 fault "agent database locked for $HOLD_S s during the probe"
 agent_start a1
 check "the probe's match cannot be recorded (busy)" wait_for 30 grep -q 'event=local_write_failed step=record_probe' "$T/a1/log"
