@@ -12,16 +12,9 @@ fagent_init a1 27922 || not_ok "init a1"
 agg_start agg
 agent_start a1
 N=$((200 * FAULT_SCALE))
-gen_csv "$T/A.csv" 27922 "$N" 0 1; fimport a1 "$T/A.csv" > /dev/null
-check "first rows delivered" wait_for 60 outbox_empty a1
-agent_stop a1
-gen_csv "$T/B.csv" 27922 "$N" "$N" 1; fimport a1 "$T/B.csv" > /dev/null   # pending
-sqlite3 "$(agent_db a1)" ".backup '$T/backup.db'"
-agent_start a1
+backup_pending a1 27922 "$N"
 check "pending rows delivered after the backup" wait_for 60 outbox_empty a1
-agent_stop a1; harvest a1
-rm -f "$(agent_db a1)" "$(agent_db a1)-wal" "$(agent_db a1)-shm"
-cp "$T/backup.db" "$(agent_db a1)"; fault "a1 database restored from a backup"
+restore_backup a1
 # Another writer takes the lock and keeps it while the agent probes.
 python3 -c 'import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)

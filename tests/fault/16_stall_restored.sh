@@ -15,17 +15,10 @@ proxied_setup 2 27922 || not_ok "setup"
 agg_start agg
 for a in $FAGENTS; do agent_start "$a"; done
 N=$((200 * FAULT_SCALE))
-gen_csv "$T/A.csv" 27922 "$N" 0 1; fimport a1 "$T/A.csv" > /dev/null
-check "first rows delivered" wait_for 60 outbox_empty a1
-agent_stop a1
-gen_csv "$T/B.csv" 27922 "$N" "$N" 1; fimport a1 "$T/B.csv" > /dev/null   # pending
-sqlite3 "$(agent_db a1)" ".backup '$T/backup.db'"
-agent_start a1
+backup_pending a1 27922 "$N"
 load 1 "$N"                                      # both agents
 check "all delivered before the disk dies" wait_for 60 drained_all
-agent_stop a1; harvest a1
-rm -f "$(agent_db a1)" "$(agent_db a1)-wal" "$(agent_db a1)-shm"
-cp "$T/backup.db" "$(agent_db a1)"; fault "a1 database restored from a backup"
+restore_backup a1
 proxy_set "delay_ms=300"
 : > "$T/a1/log"
 agent_start a1

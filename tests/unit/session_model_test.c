@@ -518,6 +518,24 @@ restore(world_t *w)
     session_start(w->s);
 }
 
+/* Close the agent, remove its files and free the world. */
+static void
+world_free(world_t *w)
+{
+    char p[200];
+    const char *files[] = {"agent.db", "agent.db-wal", "agent.db-shm",
+                           "backup.db"};
+    close_agent(w);
+    queue_clear(&w->to_agg);
+    queue_clear(&w->to_agent);
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", w->dir, files[i]);
+        unlink(p);
+    }
+    rmdir(w->dir);
+    free(w);
+}
+
 /* ---- schedules ----------------------------------------------------------- */
 
 static void
@@ -601,18 +619,7 @@ run_schedule(uint64_t seed, int steps, char *fail, size_t fail_len)
     totals.restores += w->restored;
     totals.faults += w->fault_hits;
     totals.content += (uint64_t)w->n_content;
-    close_agent(w);
-    queue_clear(&w->to_agg);
-    queue_clear(&w->to_agent);
-    char p[200];
-    const char *files[] = {"agent.db", "agent.db-wal", "agent.db-shm",
-                           "backup.db"};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s/%s", w->dir, files[i]);
-        unlink(p);
-    }
-    rmdir(w->dir);
-    free(w);
+    world_free(w);
 }
 
 static uint64_t
@@ -690,17 +697,7 @@ test_disk_full_backs_off(void **state)
     assert_string_equal(w->conn, "connected");
     for (int k = 1; k <= w->n_content; k++)
         assert_true(w->seq_of[k] > 0);
-    close_agent(w);
-    queue_clear(&w->to_agg);
-    queue_clear(&w->to_agent);
-    char p[200];
-    const char *files[] = {"agent.db", "agent.db-wal", "agent.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", w->dir, files[i]);
-        unlink(p);
-    }
-    rmdir(w->dir);
-    free(w);
+    world_free(w);
 }
 
 int
