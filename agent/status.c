@@ -308,8 +308,10 @@ status_severity(outbox_t *outbox, const char *state_dir,
                && skew > lim->max_clock_skew_ms) {
         sev = 1;
         name = "SKEWED";
-        snprintf(buf, sizeof buf, "clock %" PRIu64 " s %s the aggregator's",
-                 skew / 1000, off > 0 ? "behind" : "ahead of");
+        char d[64];
+        snprintf(buf, sizeof buf, "clock %s %s the aggregator's",
+                 duration_words(d, sizeof d, skew),
+                 off > 0 ? "behind" : "ahead of");
     } else if ((uint64_t)age > lim->backlog_ms) {
         sev = 1;
         snprintf(buf, sizeof buf, "backlog: oldest pending %" PRId64 " s",
