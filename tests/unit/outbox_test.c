@@ -22,6 +22,9 @@
 #include "cds_log.h"
 #include "cds_util.h"
 #include "outbox.h"
+#include "outbox_sql.h"
+
+#include <sqlite3.h>
 
 typedef struct {
     char dir[64];
@@ -496,6 +499,36 @@ test_clock_offset(void **state)
     assert_int_equal(m.clock_offset_ms, -60000);
 }
 
+/* A version 1 database (before the clock offset) opens, is migrated to
+ * version 2 and keeps its rows; the offset starts at 0 (not measured). */
+static void
+test_migrate_v1(void **state)
+{
+    fx_t *fx = *state;
+    char path[160], err[256];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/v1.db", fx->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, OUTBOX_SQL_MIGRATION_1
+                                  "UPDATE meta SET last_seq = 7;"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    int e = 0;
+    outbox_t *ob = outbox_open(path, &e);
+    assert_non_null(ob);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(ob, &m), CDS_OK);
+    assert_int_equal(m.last_seq, 7);
+    assert_int_equal(m.clock_offset_ms, 0);
+    assert_int_equal(m.clock_offset_at_ms, 0);
+    cds_update_t u[1];
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(ob, u, NULL, 1, 0, err, sizeof err), CDS_OK);
+    assert_int_equal(u[0].seq, 8);
+    outbox_destroy(&ob);
+}
+
 static int fault_code;                 /* what the hook answers */
 static char fault_last[16];            /* the last write it saw */
 
@@ -563,6 +596,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

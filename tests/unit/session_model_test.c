@@ -3,7 +3,8 @@
  *  under seeded random schedules: answers delayed, reordered, duplicated,
  *  dropped; the aggregator stalls (requests queue behind it); connections
  *  drop; local writes fail (busy, full) through outbox_set_fault_hook; the
- *  agent is restored once from a backup copy of its database.
+ *  daemon restarts (new request ids, answers to the old process still
+ *  arrive); the agent is restored once from a backup copy of its database.
  *
  *  Checked after every step: the model never receives a seq with other
  *  content than it holds, never holds one content under two seqs, every
@@ -75,6 +76,7 @@ typedef struct {
     unsigned fault_hits;
     unsigned fault_pct;                /* chance a write fails, faults on */
     unsigned hellos;                   /* Hellos the session sent */
+    unsigned restarts;                 /* daemon restarts, same database */
     char conn[32];                     /* last state it reported */
     char fail[256];                    /* first violation */
 } world_t;
@@ -558,6 +560,12 @@ step(world_t *w, int steps_left)
         take_backup(w);
     else if (r < 36 && w->backed_up && !w->restored && steps_left > 20)
         restore(w);
+    else if (r < 37) {                 /* the daemon restarts (same disk) */
+        close_agent(w);
+        queue_clear(&w->to_agg);       /* its link died with it */
+        w->restarts++;
+        open_agent(w);
+    }
     else
         advance(w, 5 + rnd(w) % 400);
     check_acked(w);
@@ -586,7 +594,7 @@ drain(world_t *w)
 
 /* Run one seeded schedule. "" on success, else the violation. */
 static struct {
-    uint64_t applied, restores, faults, content;
+    uint64_t applied, restores, restarts, faults, content;
 } totals;                              /* printed: the test did something */
 
 static void
@@ -617,6 +625,7 @@ run_schedule(uint64_t seed, int steps, char *fail, size_t fail_len)
     snprintf(fail, fail_len, "%s", w->fail);
     totals.applied += w->applied;
     totals.restores += w->restored;
+    totals.restarts += w->restarts;
     totals.faults += w->fault_hits;
     totals.content += (uint64_t)w->n_content;
     world_free(w);
@@ -652,11 +661,13 @@ test_schedules(void **state)
         }
     }
     printf("# %llu schedules from seed %llu, %u failed: %llu updates queued,"
-           " %llu applied, %llu restores, %llu local write faults\n",
+           " %llu applied, %llu restores, %llu restarts, %llu local write"
+           " faults\n",
            (unsigned long long)n, (unsigned long long)base, failed,
            (unsigned long long)totals.content,
            (unsigned long long)totals.applied,
            (unsigned long long)totals.restores,
+           (unsigned long long)totals.restarts,
            (unsigned long long)totals.faults);
     assert_int_equal(failed, 0);
 }
