@@ -47,6 +47,7 @@ struct sender {
     char wake_path[512];               /* removed at destroy */
     int live_fd;                       /* agent.state (livestate.h), -1 */
     char live_state[32];               /* last written to it */
+    char live_error[256];              /* ... with this error */
 };
 
 
@@ -319,10 +320,15 @@ static void
 io_state(void *arg, const char *state, const char *error)
 {
     sender_t *self = arg;
-    if (self->live_fd < 0 || strcmp(state, self->live_state) == 0)
+    const char *e = error ? error : "";
+    if (self->live_fd < 0 || (strcmp(state, self->live_state) == 0
+                              && strncmp(e, self->live_error,
+                                         sizeof self->live_error - 1) == 0))
+        return;                        /* unchanged: no write */
+    if (livestate_write(self->live_fd, state, error, cds_now_ms()) != 0)
         return;
-    if (livestate_write(self->live_fd, state, error, cds_now_ms()) == 0)
-        snprintf(self->live_state, sizeof self->live_state, "%s", state);
+    snprintf(self->live_state, sizeof self->live_state, "%s", state);
+    snprintf(self->live_error, sizeof self->live_error, "%s", e);
 }
 
 static int
