@@ -65,6 +65,8 @@ static const cds_option_t options[] = {
      "status: exit 1 when the oldest pending value is older"},
     {"agent.status_disconnected_ms", "status-disconnected-ms", 0, "MS",
      "600000", "status: exit 2 when not connected for longer"},
+    {"agent.max_clock_skew_ms", "max-clock-skew-ms", 0, "MS", "300000",
+     "status: SKEWED (exit 1) when the clock is further off (0: never)"},
     {"agent.queue_max", "queue-max", 0, "N", "1000000",
      "refuse input beyond this many pending rows"},
     {"agent.stored_by", "stored-by", 0, "NAME", NULL,
@@ -341,6 +343,9 @@ cmd_status(cds_config_t *cfg, char **args, int n_args)
     if (!rc)
         rc = get_u64(cfg, "agent.status_disconnected_ms", 0,
                      86400000L * 365, &lim.disconnected_ms);
+    if (!rc)
+        rc = get_u64(cfg, "agent.max_clock_skew_ms", 0, 86400000L * 365,
+                     &lim.max_clock_skew_ms);
     if (rc) {
         outbox_destroy(&ob);
         return rc;

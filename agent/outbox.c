@@ -20,6 +20,7 @@ enum {
     ST_META_SET_LAST,
     ST_META_SET_ACKED,
     ST_META_SET_CONN,
+    ST_META_SET_OFFSET,
     ST_INSERT,
     ST_READ,
     ST_PARK,
@@ -40,6 +41,7 @@ static const char *const outbox_sql[ST__COUNT] = {
     [ST_META_SET_LAST] = OUTBOX_SQL_META_SET_LAST,
     [ST_META_SET_ACKED] = OUTBOX_SQL_META_SET_ACKED,
     [ST_META_SET_CONN] = OUTBOX_SQL_META_SET_CONN,
+    [ST_META_SET_OFFSET] = OUTBOX_SQL_META_SET_OFFSET,
     [ST_INSERT] = OUTBOX_SQL_INSERT,
     [ST_READ] = OUTBOX_SQL_READ,
     [ST_PARK] = OUTBOX_SQL_PARK,
@@ -54,7 +56,8 @@ static const char *const outbox_sql[ST__COUNT] = {
     [ST_RECEIPTS_LIST] = OUTBOX_SQL_RECEIPTS_LIST,
 };
 
-static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1};
+static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
+                                               OUTBOX_SQL_MIGRATION_2};
 
 struct outbox {
     cds_db_t *db;                       /* owned connection */
@@ -63,6 +66,8 @@ struct outbox {
     bool conn_cached;                   /* conn_state/last_error loaded */
     char conn_state[32];                /* last written connection state */
     char last_error[512];               /* last written error */
+    outbox_fault_fn fault;              /* tests: fail writes on demand */
+    void *fault_arg;
 };
 
 typedef struct {
@@ -166,6 +171,8 @@ outbox_meta(outbox_t *self, outbox_meta_t *out)
     column_text(st, 7, out->last_error, sizeof out->last_error);
     out->last_error_at_ms = (uint64_t)sqlite3_column_int64(st, 8);
     out->last_ack_at_ms = (uint64_t)sqlite3_column_int64(st, 9);
+    out->clock_offset_ms = sqlite3_column_int64(st, 10);
+    out->clock_offset_at_ms = (uint64_t)sqlite3_column_int64(st, 11);
     cds_stmt_done(st);
     return CDS_OK;
 }
@@ -258,6 +265,60 @@ insert_row(outbox_t *self, const cds_update_t *u, const char *source,
     return step_done(self, st, "outbox: insert");
 }
 
+/* Where the HLC of a new row starts: the receive rule on the corrected
+ * clock (wall + the offset measured against the aggregator), so stamps
+ * agree with the aggregator's time even when this machine's clock is
+ * wrong. A last stamp further ahead than OUTBOX_HLC_STEP_BACK_MS was made
+ * by a wrong clock: step back to the corrected time (the aggregator
+ * orders one agent's updates by seq, not by HLC). */
+static uint64_t
+hlc_start(const outbox_meta_t *m, uint64_t wall_ms)
+{
+    uint64_t corrected = outbox_corrected_ms(m, wall_ms);
+    if (cds_hlc_ms(m->hlc_last) > corrected + OUTBOX_HLC_STEP_BACK_MS) {
+        cds_log(CDS_LOG_WARN, "hlc_step_back",
+                "last_ms=%llu corrected_ms=%llu offset_ms=%lld",
+                (unsigned long long)cds_hlc_ms(m->hlc_last),
+                (unsigned long long)corrected,
+                (long long)m->clock_offset_ms);
+        return 0;
+    }
+    return m->hlc_last;
+}
+
+uint64_t
+outbox_corrected_ms(const outbox_meta_t *m, uint64_t wall_ms)
+{
+    int64_t c = (int64_t)wall_ms + m->clock_offset_ms;
+    return c < 0 ? 0 : (uint64_t)c;
+}
+
+/* Tests only: the fault hook's verdict for a write about to start. */
+static int
+injected(outbox_t *self, const char *op)
+{
+    return self->fault ? self->fault(self->fault_arg, op) : CDS_OK;
+}
+
+void
+outbox_set_fault_hook(outbox_t *self, outbox_fault_fn fn, void *arg)
+{
+    self->fault = fn;
+    self->fault_arg = arg;
+}
+
+int
+outbox_set_clock_offset(outbox_t *self, int64_t offset_ms, uint64_t now_ms)
+{
+    int rc = injected(self, "offset");
+    if (rc != CDS_OK)
+        return rc;
+    sqlite3_stmt *st = self->st[ST_META_SET_OFFSET];
+    cds_bind_int64(st, ":offset", offset_ms);
+    cds_bind_int64(st, ":now", (int64_t)now_ms);
+    return step_done(self, st, "outbox: write clock offset");
+}
+
 /* Inside a transaction: check the bound, then insert every row. */
 static int
 push_rows(outbox_t *self, cds_update_t *u, const char *const *sources,
@@ -277,14 +338,14 @@ push_rows(outbox_t *self, cds_update_t *u, const char *const *sources,
                  (long long)s.depth, n, (unsigned long long)queue_max);
         return CDS_EFULL;
     }
-    cds_hlc_t hlc;
-    cds_hlc_init(&hlc, m.hlc_last);
     uint64_t now = cds_now_ms();
+    cds_hlc_t hlc;
+    cds_hlc_init(&hlc, hlc_start(&m, now));
     uint8_t head[CDS_HASH_BYTES], hash[CDS_HASH_BYTES];
     memcpy(head, m.last_head, sizeof head);
     for (size_t i = 0; i < n; i++) {
         u[i].seq = m.last_seq + 1 + i;
-        u[i].hlc = cds_hlc_now(&hlc, now);
+        u[i].hlc = cds_hlc_now(&hlc, outbox_corrected_ms(&m, now));
         cds_update_hash(&u[i], hash);
         cds_chain_next(head, hash, head);
         rc = insert_row(self, &u[i], sources ? sources[i] : NULL, hash, head,
@@ -304,7 +365,9 @@ outbox_push(outbox_t *self, cds_update_t *u, const char *const *sources,
 {
     if (n == 0)
         return CDS_OK;
-    int rc = cds_db_begin(self->db);
+    int rc = injected(self, "push");
+    if (rc == CDS_OK)
+        rc = cds_db_begin(self->db);
     if (rc != CDS_OK) {
         snprintf(err, errlen, "outbox: cannot begin: %s", cds_strerror(rc));
         return rc;
@@ -569,7 +632,9 @@ int
 outbox_apply_ack(outbox_t *self, const Cdsync__Ack *ack, const uint8_t *raw,
                  size_t raw_len, uint64_t now_ms)
 {
-    int rc = cds_db_begin(self->db);
+    int rc = injected(self, "ack");
+    if (rc == CDS_OK)
+        rc = cds_db_begin(self->db);
     if (rc != CDS_OK)
         return rc;
     if (ack->status == CDSYNC__ACK_STATUS__ACK_OK)
@@ -656,7 +721,9 @@ outbox_renumber(outbox_t *self, uint64_t from, uint64_t after,
                 const uint8_t head_after[CDS_HASH_BYTES], uint64_t *count)
 {
     *count = 0;
-    int rc = cds_db_begin(self->db);
+    int rc = injected(self, "renumber");
+    if (rc == CDS_OK)
+        rc = cds_db_begin(self->db);
     if (rc != CDS_OK)
         return rc;
     rc = renumber_rows(self, from, after, head_after, count);
@@ -723,7 +790,9 @@ outbox_set_conn(outbox_t *self, const char *state, const char *error,
     if (!new_state && !new_error)
         return CDS_OK;     /* nothing changed: no write amplification */
     outbox_meta_t m;
-    int rc = outbox_meta(self, &m);
+    int rc = injected(self, "conn");
+    if (rc == CDS_OK)
+        rc = outbox_meta(self, &m);
     if (rc != CDS_OK)
         return rc;
     sqlite3_stmt *st = self->st[ST_META_SET_CONN];

@@ -18,10 +18,12 @@
  *  INSERT OR IGNORE on the BLAKE2b digest of the signed envelope bytes, and
  *  acked_seq only ever moves forward (max).
  *
- *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 1):
+ *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 2):
  *    meta(id=1, acked_seq, acked_head BLOB32, last_seq, last_head BLOB32,
  *         hlc_last, conn_state TEXT, conn_changed_at_ms, last_error TEXT,
- *         last_error_at_ms, last_ack_at_ms)
+ *         last_error_at_ms, last_ack_at_ms,
+ *         clock_offset_ms (aggregator clock - ours, measured by the daemon;
+ *         version 2), clock_offset_at_ms)
  *    outbox(seq PK, org_unit, indicator, period, disagg, value, deleted,
  *           comment, stored_by, followup, hlc, hash BLOB32,
  *           chain_head BLOB32, size (encoded Update bytes), queued_at_ms,
@@ -65,7 +67,18 @@ typedef struct {
     char last_error[512];              /* "" when none */
     uint64_t last_error_at_ms;         /* 0 when none */
     uint64_t last_ack_at_ms;           /* when the last ack was stored */
+    int64_t clock_offset_ms;           /* aggregator clock - ours */
+    uint64_t clock_offset_at_ms;       /* when measured, 0 never */
 } outbox_meta_t;
+
+/* A last HLC further ahead of the corrected clock than this was stamped
+ * by a wrong clock: new stamps step back (outbox_push). */
+#define OUTBOX_HLC_STEP_BACK_MS (5 * 60 * 1000)
+
+/* Tests only: called before every write transaction with its name
+ * ("push", "ack", "renumber", "conn", "offset"); a code other than CDS_OK
+ * fails that write with it, as a busy or full database would. */
+typedef int (*outbox_fault_fn)(void *arg, const char *op);
 
 /* One rejected update (strings borrowed for the callback's duration). */
 typedef struct {
@@ -108,7 +121,8 @@ int outbox_checkpoint_in_background(outbox_t *self);
 void outbox_defer_checkpoints(outbox_t *self);
 
 /* Queue n updates in one transaction: assigns u[i].seq and u[i].hlc (the
- * caller's array is updated), hashes and chains them. sources[i] may be
+ * caller's array is updated; stamps from the corrected clock, see
+ * outbox_corrected_ms, and step back past OUTBOX_HLC_STEP_BACK_MS), hashes and chains them. sources[i] may be
  * NULL ("submit" is used). CDS_EFULL (message in err) when depth + n >
  * queue_max (0: no bound); other codes on database failure. Nothing is
  * written unless CDS_OK is returned. */
@@ -159,6 +173,15 @@ int outbox_meta(outbox_t *self, outbox_meta_t *out);
  * the previous error). Writes only when something changed. */
 int outbox_set_conn(outbox_t *self, const char *state, const char *error,
                     uint64_t now_ms);
+
+/* Store the measured clock offset (aggregator - ours) at wall now_ms.
+ * CDS_OK or a database error. */
+int outbox_set_clock_offset(outbox_t *self, int64_t offset_ms,
+                            uint64_t now_ms);
+/* wall_ms corrected by m's clock offset: the time every stamp uses. */
+uint64_t outbox_corrected_ms(const outbox_meta_t *m, uint64_t wall_ms);
+/* Tests only: install (or with NULL remove) a fault hook. */
+void outbox_set_fault_hook(outbox_t *self, outbox_fault_fn fn, void *arg);
 
 /* Call fn for each rejected update (by seq) / receipt (oldest first);
  * a non-zero return from fn stops and is returned. */

@@ -44,10 +44,22 @@
     " committed_at_ms INTEGER NOT NULL, received_at_ms INTEGER NOT NULL,"   \
     " envelope BLOB NOT NULL);"
 
+/* Version 1 -> 2: the clock offset to the aggregator (agent/session.h). */
+#define OUTBOX_SQL_MIGRATION_2                                              \
+    "ALTER TABLE meta ADD COLUMN clock_offset_ms INTEGER NOT NULL"          \
+    " DEFAULT 0;"                                                           \
+    "ALTER TABLE meta ADD COLUMN clock_offset_at_ms INTEGER NOT NULL"       \
+    " DEFAULT 0;"
+
 #define OUTBOX_SQL_META_GET                                                 \
     "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
     " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \
-    " last_ack_at_ms FROM meta WHERE id = 1"
+    " last_ack_at_ms, clock_offset_ms, clock_offset_at_ms"                  \
+    " FROM meta WHERE id = 1"
+
+#define OUTBOX_SQL_META_SET_OFFSET                                          \
+    "UPDATE meta SET clock_offset_ms = :offset,"                            \
+    " clock_offset_at_ms = :now WHERE id = 1"
 
 #define OUTBOX_SQL_META_SET_LAST                                            \
     "UPDATE meta SET last_seq = :last_seq, last_head = :last_head,"         \

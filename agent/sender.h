@@ -2,32 +2,26 @@
  *  signed batches and records the signed acks (docs/PROTOCOL.md, "Agent
  *  state machine").
  *
- *  States: HELLO (a Hello is out, waiting for its answer; a probe Hello
- *  when the aggregator claims seqs we still hold: restored database) ->
- *  SENDING (up to `window` batches in flight, each <= batch_max updates and
- *  <= batch_bytes encoded bytes) -> on ACK_RETRY, ACK_REFUSED, an ack or
- *  answer timeout, or a send that cannot leave: BACKOFF (exponential, full
- *  jitter; long after a refusal) -> HELLO.
- *
- *  Invariants: rows leave the outbox only through outbox_apply_ack with an
- *  ACK_OK that was signed by the configured server key for our key and
- *  names our key; a seq is never sent with two contents (restored agents
- *  renumber, see outbox_renumber); correctness never depends on a ZeroMQ
- *  message arriving, only on acks and resends. Idle = blocked in zmq_poll
- *  with no timeout: no CPU.
+ *  The ZeroMQ/poll shell around agent/session.h, which makes every
+ *  protocol decision: this file verifies each frame (signer = the
+ *  configured server key, signed for our key) and feeds it, timers, wakes
+ *  and writability into the session, and seals what the session sends.
+ *  Idle = blocked in zmq_poll with no timeout: no CPU.
  *
  *  Files in state_dir: agent.lock (flock: one daemon per state_dir),
- *  wake.sock (ipc PULL: `submit`/`import` nudge us after a commit). */
+ *  wake.sock (ipc PULL: `submit`/`import` nudge us after a commit),
+ *  agent.state (agent/livestate.h: the connection state for `status`). */
 #ifndef AGENT_SENDER_H
 #define AGENT_SENDER_H
 
 #include "cds_id.h"
 #include "outbox.h"
+#include "session.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define SENDER_WINDOW_MAX 64           /* upper bound for `window` */
+#define SENDER_WINDOW_MAX SESSION_WINDOW_MAX /* upper bound for `window` */
 
 typedef struct {
     const char *state_dir;             /* agent.lock, wake.sock */
@@ -59,15 +53,6 @@ bool sender_running(const char *state_dir);
  * spread out instead of arriving together). Uses randombytes_uniform. */
 uint64_t sender_backoff_ms(unsigned attempt, uint64_t min_ms,
                            uint64_t max_ms);
-
-/* Encode the Batch body for rows[0..n) (contiguous seqs) extending
- * prev_head. *out is malloc'd (caller frees). CDS_OK, CDS_EBADSEQ when
- * the rows are not contiguous, CDS_ETOOBIG, CDS_ENOMEM. */
-int sender_batch_encode(const outbox_row_t *rows, size_t n,
-                        const uint8_t agent_pk[CDS_PK_BYTES],
-                        const uint8_t prev_head[CDS_HASH_BYTES],
-                        const char *catalog_version, uint64_t sent_at_ms,
-                        uint8_t **out, size_t *out_len);
 
 /* Create the sockets: DEALER connected to cfg->server, PULL bound on
  * wake.sock. cfg strings, id and outbox are borrowed. NULL on failure with

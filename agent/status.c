@@ -4,6 +4,7 @@
 
 #include "cds_err.h"
 #include "cds_util.h"
+#include "livestate.h"
 #include "sender.h"
 
 #include <inttypes.h>
@@ -91,11 +92,71 @@ severity_name(int sev)
     return sev == 0 ? "OK" : sev == 1 ? "WARNING" : "CRITICAL";
 }
 
+/* A running daemon's state from agent.state: newer than meta when the
+ * database refuses writes (full, locked). m is updated in place. */
+static void
+overlay_live(const char *state_dir, bool running, outbox_meta_t *m)
+{
+    livestate_t ls;
+    if (!running || livestate_read(state_dir, &ls) != 0
+        || strcmp(ls.state, "starting") == 0)
+        return;
+    snprintf(m->conn_state, sizeof m->conn_state, "%s", ls.state);
+    m->conn_changed_at_ms = ls.since_ms;
+    if (ls.error[0]) {
+        snprintf(m->last_error, sizeof m->last_error, "%s", ls.error);
+        m->last_error_at_ms = ls.since_ms;
+    }
+}
+
+/* "3 min 12 s", "2 h 5 min", "4 days" for a duration in ms. */
+static char *
+duration_words(char *buf, size_t len, uint64_t ms)
+{
+    uint64_t s = ms / 1000;
+    if (s < 60)
+        snprintf(buf, len, "%llu s", (unsigned long long)s);
+    else if (s < 3600)
+        snprintf(buf, len, "%llu min %llu s", (unsigned long long)(s / 60),
+                 (unsigned long long)(s % 60));
+    else if (s < 86400)
+        snprintf(buf, len, "%llu h %llu min", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s % 3600 / 60));
+    else
+        snprintf(buf, len, "%llu days", (unsigned long long)(s / 86400));
+    return buf;
+}
+
+/* "3 min 12 s behind the aggregator" in buf: plain words for the
+ * officer. The offset is aggregator - ours: positive = we are behind. */
+static const char *
+offset_words(const outbox_meta_t *m, uint64_t now, char *buf, size_t len)
+{
+    char a[64], b[64];
+    int64_t off = m->clock_offset_ms;
+    uint64_t mag = off < 0 ? (uint64_t)-off : (uint64_t)off;
+    if (!m->clock_offset_at_ms) {
+        snprintf(buf, len, "not measured yet");
+        return buf;
+    }
+    cds_format_age(b, sizeof b, now > m->clock_offset_at_ms
+                                    ? now - m->clock_offset_at_ms : 0);
+    if (mag < 1000)
+        snprintf(buf, len, "in step with the aggregator (%+lld ms, "
+                 "measured %s)", (long long)off, b);
+    else
+        snprintf(buf, len, "%s %s the aggregator's (measured %s)",
+                 duration_words(a, sizeof a, mag),
+                 off > 0 ? "behind" : "ahead of", b);
+    return buf;
+}
+
 static void
 print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
-           int64_t age, int64_t bytes, json_t *rej, int sev, const char *why)
+           int64_t age, int64_t bytes, json_t *rej, const char *state,
+           const char *why)
 {
-    char t[64], a[64];
+    char t[64], a[64], c[256];
     uint64_t now = cds_now_ms();
     fprintf(out, "daemon:      %s\n", running ? "running" : "not running");
     fprintf(out, "connection:  %s%s", m->conn_state,
@@ -109,6 +170,7 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
                 cds_format_age(a, sizeof a, now > m->last_error_at_ms
                                                 ? now - m->last_error_at_ms
                                                 : 0));
+    fprintf(out, "clock:       %s\n", offset_words(m, now, c, sizeof c));
     fprintf(out, "queue:       %" PRId64 " pending (%" PRId64 " bytes)",
             depth, bytes);
     if (depth > 0)
@@ -126,7 +188,7 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
     fputc('\n', out);
     fprintf(out, "rejected:    %zu update%s\n", json_array_size(rej),
             json_array_size(rej) == 1 ? "" : "s");
-    fprintf(out, "health:      %s%s%s%s\n", severity_name(sev),
+    fprintf(out, "health:      %s%s%s%s\n", state,
             why[0] ? " (" : "", why, why[0] ? ")" : "");
     if (json_array_size(rej) > 0) {
         fputc('\n', out);
@@ -136,19 +198,22 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
 
 static int
 print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
-           int64_t age, int64_t bytes, json_t *rej, int sev, const char *why)
+           int64_t age, int64_t bytes, json_t *rej, int sev,
+           const char *state, const char *why)
 {
     json_t *o = json_pack(
         "{s:b, s:s, s:I, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:O,"
-        " s:{s:i, s:s, s:s}}",
+        " s:I, s:I, s:{s:i, s:s, s:s}}",
         "running", running, "state", m->conn_state, "state_since_ms",
         (json_int_t)m->conn_changed_at_ms, "last_error", m->last_error,
         "last_error_at_ms", (json_int_t)m->last_error_at_ms, "queue",
         "depth", (json_int_t)depth, "oldest_pending_age_ms", (json_int_t)age,
         "bytes", (json_int_t)bytes, "last_seq", (json_int_t)m->last_seq,
         "acked_seq", (json_int_t)m->acked_seq, "last_ack_at_ms",
-        (json_int_t)m->last_ack_at_ms, "rejected", rej, "health", "code",
-        sev, "state", severity_name(sev), "why", why);
+        (json_int_t)m->last_ack_at_ms, "rejected", rej, "clock_offset_ms",
+        (json_int_t)m->clock_offset_ms, "clock_offset_at_ms",
+        (json_int_t)m->clock_offset_at_ms, "health", "code", sev, "state",
+        state, "why", why);
     if (!o)
         return CDS_ENOMEM;
     json_dumpf(o, out, JSON_INDENT(2));
@@ -174,17 +239,20 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
     if (rc != CDS_OK)
         goto out;
     bool running = sender_running(state_dir);
+    overlay_live(state_dir, running, &m);
     char why[256] = "";
+    const char *state = NULL;
     int sev = status_severity(outbox, state_dir, lim, cds_now_ms(), why,
-                              sizeof why);
+                              sizeof why, &state);
     if (sev < 0) {
         rc = CDS_EIO;
         goto out;
     }
     if (json)
-        rc = print_json(out, &m, running, depth, age, bytes, rej, sev, why);
+        rc = print_json(out, &m, running, depth, age, bytes, rej, sev, state,
+                        why);
     else
-        print_text(out, &m, running, depth, age, bytes, rej, sev, why);
+        print_text(out, &m, running, depth, age, bytes, rej, state, why);
     *verdict = sev;
 out:
     json_decref(rej);
@@ -202,7 +270,7 @@ count_rejected(const outbox_rejected_t *r, void *arg)
 int
 status_severity(outbox_t *outbox, const char *state_dir,
                 const status_limits_t *lim, uint64_t now_ms, char *why,
-                size_t why_len)
+                size_t why_len, const char **state)
 {
     outbox_meta_t m;
     size_t n_rej = 0;
@@ -213,12 +281,21 @@ status_severity(outbox_t *outbox, const char *state_dir,
     int64_t age = outbox_oldest_age_ms(outbox, now_ms);
     if (age < 0)
         return -1;
+    bool running = sender_running(state_dir);
+    overlay_live(state_dir, running, &m);
     uint64_t since = now_ms > m.conn_changed_at_ms
                          ? now_ms - m.conn_changed_at_ms : 0;
+    int64_t off = m.clock_offset_ms;
+    uint64_t skew = off < 0 ? (uint64_t)-off : (uint64_t)off;
+    const char *name = NULL;
     int sev = 0;
-    if (!sender_running(state_dir)) {
+    if (!running) {
         sev = 2;
         snprintf(buf, sizeof buf, "daemon not running");
+    } else if (strcmp(m.conn_state, "local_write_failed") == 0) {
+        sev = 2;
+        snprintf(buf, sizeof buf, "cannot write its database, acks not "
+                 "recorded: %.180s", m.last_error);
     } else if (strcmp(m.conn_state, "refused") == 0) {
         sev = 2;
         snprintf(buf, sizeof buf, "refused by the aggregator");
@@ -227,6 +304,14 @@ status_severity(outbox_t *outbox, const char *state_dir,
         sev = 2;
         snprintf(buf, sizeof buf, "not connected for %" PRIu64 " s",
                  since / 1000);
+    } else if (m.clock_offset_at_ms && lim->max_clock_skew_ms
+               && skew > lim->max_clock_skew_ms) {
+        sev = 1;
+        name = "SKEWED";
+        char d[64];
+        snprintf(buf, sizeof buf, "clock %s %s the aggregator's",
+                 duration_words(d, sizeof d, skew),
+                 off > 0 ? "behind" : "ahead of");
     } else if ((uint64_t)age > lim->backlog_ms) {
         sev = 1;
         snprintf(buf, sizeof buf, "backlog: oldest pending %" PRId64 " s",
@@ -238,6 +323,8 @@ status_severity(outbox_t *outbox, const char *state_dir,
     }
     if (why)
         snprintf(why, why_len, "%s", buf);
+    if (state)
+        *state = name ? name : severity_name(sev);
     return sev;
 }
 

@@ -1,6 +1,7 @@
 /*  status: what the commune officer asks "did my data get through?":
  *  daemon running, connection state and last error (as the daemon last
- *  wrote them to meta), queue depth and oldest pending age, last ack, and
+ *  wrote them to meta, or while it runs to agent.state, see livestate.h),
+ *  the clock offset to the aggregator, queue depth and oldest pending age, last ack, and
  *  every update the aggregator refused with its reason.
  *
  *  Invariant: read-only: never changes the outbox or the daemon's lock
@@ -18,6 +19,7 @@
 typedef struct {
     uint64_t backlog_ms;               /* oldest pending older: warning */
     uint64_t disconnected_ms;          /* not connected longer: critical */
+    uint64_t max_clock_skew_ms;        /* |clock offset| over: SKEWED */
 } status_limits_t;
 
 /* Print the status of the agent in state_dir, as aligned text or (json)
@@ -29,13 +31,17 @@ int status_print(outbox_t *outbox, const char *state_dir, bool json,
 
 /* The Nagios-style verdict `status` exits with (docs/OPERATIONS.md):
  * 0 daemon running, connected, no backlog, no rejected value;
- * 1 backlog (oldest pending older than backlog_ms) or rejected values
- *   listed (they stay until the officer resubmits them);
- * 2 daemon not running, refused by the aggregator, or not connected for
- *   longer than disconnected_ms.
- * why (may be NULL) receives one line of reasons. -1 on a database error. */
+ * 1 SKEWED (|clock offset to the aggregator| > max_clock_skew_ms), a
+ *   backlog (oldest pending older than backlog_ms) or rejected values
+ *   listed (they stay until the officer resubmits them): WARNING;
+ * 2 daemon not running, cannot write its database (acks not recorded),
+ *   refused by the aggregator, or not connected for longer than
+ *   disconnected_ms.
+ * why (may be NULL) receives one line of reasons; *state (may be NULL)
+ * the verdict's name: "OK", "WARNING", "SKEWED" or "CRITICAL". -1 on a
+ * database error. */
 int status_severity(outbox_t *outbox, const char *state_dir,
                     const status_limits_t *lim, uint64_t now_ms, char *why,
-                    size_t why_len);
+                    size_t why_len, const char **state);
 
 #endif

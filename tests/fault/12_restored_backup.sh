@@ -10,22 +10,16 @@ for i in 1 2 3; do fagent_init "a$i" 27922 || not_ok "init a$i"; done
 agg_start agg
 for a in $FAGENTS; do agent_start "$a"; done
 N=$((200 * FAULT_SCALE))
-gen_csv "$T/A.csv" 27922 "$N" 0 1; fimport a1 "$T/A.csv" > /dev/null
-check "first rows delivered" wait_for 60 outbox_empty a1
-agent_stop a1
-gen_csv "$T/B.csv" 27922 "$N" "$N" 1; fimport a1 "$T/B.csv" > /dev/null   # pending
-sqlite3 "$(agent_db a1)" ".backup '$T/backup.db'"
-agent_start a1
+backup_pending a1 27922 "$N"
 gen_csv "$T/C.csv" 27922 "$N" $((2 * N)) 1; fimport a1 "$T/C.csv" > /dev/null
 for r in 1 2; do load "$r" "$N"; done                 # the others keep sending
 check "all delivered before the disk dies" wait_for 60 drained_all
-agent_stop a1; harvest a1                            # what a1 queued so far
-rm -f "$(agent_db a1)" "$(agent_db a1)-wal" "$(agent_db a1)-shm"
-cp "$T/backup.db" "$(agent_db a1)"; fault "a1 database restored from an old backup"
+restore_backup a1                                    # harvests what a1 queued
 gen_csv "$T/D.csv" 27922 "$N" $((10 * N)) 7; fimport a1 "$T/D.csv" > /dev/null  # reused local seqs
 echo a1 >> "$T/renumbered.txt"; sqlite3 "$T/acked.db" "INSERT INTO renumbered VALUES ('a1');"
 agent_start a1
 for r in 3 4; do load "$r" "$N"; done
 check "every outbox drains after the restore" wait_for 60 drained_all
 expect_eq "no equivocation raised" "$(sqlq "$(agg_db agg)" "SELECT count(*) FROM reject;")" 0
+no_content_twice
 finish "restored backup: no seq reused, nothing lost"

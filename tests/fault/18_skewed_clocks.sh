@@ -1,5 +1,5 @@
 #!/bin/bash
-# Scenario 14: skewed agent clocks (docs/DESIGN.md "Clock skew"). Four
+# Scenario 18: skewed agent clocks (docs/DESIGN.md "Clock skew"). Four
 # agents of one commune, daemons and imports under libfaketime at -2 h,
 # +2 h, on time and +1 day, rewrite overlapping keys round after round
 # while the aggregator (odd rounds) or an agent (even rounds) is killed

@@ -12,6 +12,10 @@ export BUILD=${BUILD:-build} FAULT_SCALE=${FAULT_SCALE:-4}
 logs=$top/$BUILD/chaos-logs; rm -rf "$logs"; mkdir -p "$logs"
 export FAULT_FIGURES=$logs/figures
 failed=""
+# The session model test at chaos size (tests/unit/session_model_test.c).
+SESSION_SCHEDULES=${SESSION_SCHEDULES:-20000} "$BUILD/tests/session_model_test" \
+    > "$logs/session_model.log" 2>&1 || failed="$failed session_model"
+grep '^# ' "$logs/session_model.log" | tail -1
 for t in tests/fault/[0-9][0-9]_*.sh; do
     n=$(basename "$t" .sh)
     seed=${SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}

@@ -152,3 +152,33 @@ finish() {
     run_checker "$@"
     echo "1..$TESTNO"
 }
+# no_content_twice: the aggregator's history holds no update content (same
+# agent, key, value and HLC: renumbering keeps the HLC) under two seqs: an
+# agent renumbered rows the aggregator already held.
+no_content_twice() {
+    local n
+    n=$(sqlq "$(agg_db agg)" "SELECT count(*) FROM (SELECT 1 FROM update_log
+          GROUP BY agent_id, hlc, org_unit, indicator, period, disagg, value,
+          deleted HAVING count(*) > 1);")
+    expect_eq "no update content under two seqs in the history" "$n" 0
+}
+# hellos NAME: Hellos the agent has sent so far (its log).
+hellos() { grep -c 'event=hello_sent' "$T/$1/log" 2>/dev/null || echo 0; }
+# backup_pending NAME OU N: NAME delivers N rows, queues N more while
+# stopped, has its database backed up to $T/backup.db with those pending,
+# and runs again (the backup of scenarios 12, 16, 17).
+backup_pending() {
+    gen_csv "$T/A.csv" "$2" "$3" 0 1; fimport "$1" "$T/A.csv" > /dev/null
+    check "first rows delivered" wait_for 60 outbox_empty "$1"
+    agent_stop "$1"
+    gen_csv "$T/B.csv" "$2" "$3" "$3" 1; fimport "$1" "$T/B.csv" > /dev/null
+    sqlite3 "$(agent_db "$1")" ".backup '$T/backup.db'"
+    agent_start "$1"
+}
+# restore_backup NAME: stop NAME, harvest what it queued, and put
+# $T/backup.db in place of its database (the disk died).
+restore_backup() {
+    agent_stop "$1"; harvest "$1"
+    rm -f "$(agent_db "$1")" "$(agent_db "$1")-wal" "$(agent_db "$1")-shm"
+    cp "$T/backup.db" "$(agent_db "$1")"; fault "$1 database restored from an old backup"
+}

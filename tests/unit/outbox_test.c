@@ -1,7 +1,9 @@
 /*  outbox_test: the agent's durable queue: seqs strictly increasing across
  *  reopen, pushes all-or-nothing, queue_max refusal, acks delete exactly
  *  what they cover (twice is harmless), rejections and receipts recorded,
- *  renumbering keeps order and recomputes the chain, meta state. */
+ *  renumbering keeps order and recomputes the chain, meta state; stamps
+ *  follow the measured clock offset (and step back from a wrong clock);
+ *  the fault hook fails writes without changing anything. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +18,13 @@
 #include <sys/stat.h>
 
 #include "cds_err.h"
+#include "cds_hlc.h"
 #include "cds_log.h"
+#include "cds_util.h"
 #include "outbox.h"
+#include "outbox_sql.h"
+
+#include <sqlite3.h>
 
 typedef struct {
     char dir[64];
@@ -444,6 +451,129 @@ test_checkpoints(void **state)
     assert_int_equal(outbox_depth(fx->ob), 8 * i + 1);
 }
 
+/* Stamps use wall + the stored offset: an agent whose clock is an hour
+ * behind stamps the aggregator's time; a last stamp from a clock that was
+ * an hour ahead is stepped back from, not continued. */
+static void
+test_clock_offset(void **state)
+{
+    fx_t *fx = *state;
+    cds_update_t u[1];
+    char err[256];
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.clock_offset_ms, 0);
+    assert_int_equal(m.clock_offset_at_ms, 0);
+    int64_t hour = 3600 * 1000;
+    assert_int_equal(outbox_set_clock_offset(fx->ob, hour, 42), CDS_OK);
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.clock_offset_ms, hour);
+    assert_int_equal(m.clock_offset_at_ms, 42);
+    assert_int_equal(outbox_corrected_ms(&m, 1000), 1000 + hour);
+    uint64_t before = cds_now_ms();
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 1, 0, err, sizeof err),
+                     CDS_OK);
+    assert_true(cds_hlc_ms(u[0].hlc) >= before + (uint64_t)hour);
+    assert_true(cds_hlc_ms(u[0].hlc) <= cds_now_ms() + (uint64_t)hour);
+    /* The clock was wrong: the offset goes back to 0. The next stamp steps
+     * back to the corrected time instead of running an hour ahead. */
+    assert_int_equal(outbox_set_clock_offset(fx->ob, 0, 43), CDS_OK);
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 1, 0, err, sizeof err),
+                     CDS_OK);
+    assert_true(cds_hlc_ms(u[0].hlc) <= cds_now_ms());
+    /* Within the step-back bound the clock stays monotonic. */
+    assert_int_equal(outbox_set_clock_offset(fx->ob, -60000, 44), CDS_OK);
+    uint64_t last = u[0].hlc;
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 1, 0, err, sizeof err),
+                     CDS_OK);
+    assert_true(u[0].hlc > last);
+    /* Survives a reopen. */
+    outbox_destroy(&fx->ob);
+    int e = 0;
+    fx->ob = outbox_open(fx->path, &e);
+    assert_non_null(fx->ob);
+    assert_int_equal(outbox_meta(fx->ob, &m), CDS_OK);
+    assert_int_equal(m.clock_offset_ms, -60000);
+}
+
+/* A version 1 database (before the clock offset) opens, is migrated to
+ * version 2 and keeps its rows; the offset starts at 0 (not measured). */
+static void
+test_migrate_v1(void **state)
+{
+    fx_t *fx = *state;
+    char path[160], err[256];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/v1.db", fx->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, OUTBOX_SQL_MIGRATION_1
+                                  "UPDATE meta SET last_seq = 7;"
+                                  "PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    int e = 0;
+    outbox_t *ob = outbox_open(path, &e);
+    assert_non_null(ob);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(ob, &m), CDS_OK);
+    assert_int_equal(m.last_seq, 7);
+    assert_int_equal(m.clock_offset_ms, 0);
+    assert_int_equal(m.clock_offset_at_ms, 0);
+    cds_update_t u[1];
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(ob, u, NULL, 1, 0, err, sizeof err), CDS_OK);
+    assert_int_equal(u[0].seq, 8);
+    outbox_destroy(&ob);
+}
+
+static int fault_code;                 /* what the hook answers */
+static char fault_last[16];            /* the last write it saw */
+
+static int
+fault_hook(void *arg, const char *op)
+{
+    (void)arg;
+    snprintf(fault_last, sizeof fault_last, "%s", op);
+    return fault_code;
+}
+
+/* A failing write changes nothing; with the hook removed it works. */
+static void
+test_fault_hook(void **state)
+{
+    fx_t *fx = *state;
+    cds_update_t u[2];
+    char err[256];
+    uint64_t count = 0;
+    uint8_t head[CDS_HASH_BYTES] = {0};
+    make_updates(u, 2);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 2, 0, err, sizeof err),
+                     CDS_OK);
+    outbox_set_fault_hook(fx->ob, fault_hook, NULL);
+    fault_code = CDS_EFULL;
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(fx->ob, u, NULL, 1, 0, err, sizeof err),
+                     CDS_EFULL);
+    assert_string_equal(fault_last, "push");
+    Cdsync__Ack ack = CDSYNC__ACK__INIT;
+    ack.status = CDSYNC__ACK_STATUS__ACK_OK;
+    ack.acked_seq = 2;
+    fault_code = CDS_EBUSY;
+    assert_int_equal(outbox_apply_ack(fx->ob, &ack, NULL, 0, 1), CDS_EBUSY);
+    assert_int_equal(outbox_renumber(fx->ob, 1, 10, head, &count),
+                     CDS_EBUSY);
+    assert_int_equal(outbox_set_clock_offset(fx->ob, 5, 1), CDS_EBUSY);
+    assert_int_equal(outbox_set_conn(fx->ob, "x", NULL, 1), CDS_EBUSY);
+    assert_int_equal(outbox_depth(fx->ob), 2);
+    assert_int_equal(outbox_first_pending(fx->ob), 1);
+    outbox_set_fault_hook(fx->ob, NULL, NULL);
+    assert_int_equal(outbox_apply_ack(fx->ob, &ack, NULL, 0, 1), CDS_OK);
+    assert_int_equal(outbox_depth(fx->ob), 0);
+}
+
 int
 main(void)
 {
@@ -464,6 +594,9 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,8 +133,8 @@ check_batch(outbox_t *ob, uint64_t from, size_t max_count, size_t max_bytes,
         sum += rows[i].size;
     assert_true(n == 1 || sum <= max_bytes);
     assert_int_equal(outbox_head_at(ob, from - 1, prev), CDS_OK);
-    assert_int_equal(sender_batch_encode(rows, n, pk, prev, "v1", 5, &body,
-                                         &len),
+    assert_int_equal(session_batch_encode(rows, n, pk, prev, "v1", 5, 77,
+                                          &body, &len),
                      CDS_OK);
     /* Row sizes are the updates' share of the batch: the rest is a small
      * fixed header (keys, heads, seqs, version). */
@@ -149,6 +149,7 @@ check_batch(outbox_t *ob, uint64_t from, size_t max_count, size_t max_bytes,
     assert_memory_equal(b->prev_head.data, prev, CDS_HASH_BYTES);
     assert_memory_equal(b->head.data, rows[n - 1].head, CDS_HASH_BYTES);
     assert_string_equal(b->catalog_version, "v1");
+    assert_int_equal(b->request_id, 77);
     assert_int_equal(b->updates[n - 1]->seq, from + n - 1);
     cds_msg_free(b);
     free(body);
@@ -181,10 +182,10 @@ test_batch_rejects_gaps(void **state)
     uint8_t pk[CDS_PK_BYTES] = {0}, prev[CDS_HASH_BYTES] = {0}, *body = NULL;
     assert_int_equal(outbox_read(fx->ob, 1, 3, 1 << 20, &rows, &n), CDS_OK);
     rows[1].u.seq = 7;
-    assert_int_equal(sender_batch_encode(rows, n, pk, prev, "v", 0, &body,
+    assert_int_equal(session_batch_encode(rows, n, pk, prev, "v", 0, 0, &body,
                                          &len),
                      CDS_EBADSEQ);
-    assert_int_equal(sender_batch_encode(rows, 0, pk, prev, "v", 0, &body,
+    assert_int_equal(session_batch_encode(rows, 0, pk, prev, "v", 0, 0, &body,
                                          &len),
                      CDS_ETOOBIG);
     assert_null(body);
@@ -309,9 +310,10 @@ reply(void *router, const cds_identity_t *agg, const uint8_t *agent_pk,
 
 static void
 answer_hello(void *router, const cds_identity_t *agg, const uint8_t *pk,
-             const uint8_t *id, size_t idlen)
+             const uint8_t *id, size_t idlen, uint64_t request_id)
 {
     Cdsync__HelloAnswer a = CDSYNC__HELLO_ANSWER__INIT;
+    a.request_id = request_id;
     a.version = CDS_PROTOCOL_VERSION;
     a.agent.data = (uint8_t *)pk;
     a.agent.len = CDS_PK_BYTES;
@@ -372,8 +374,16 @@ fake_start(fake_t *f, fx_t *fx, sender_config_t cfg)
                                      &f->idlen);
     assert_non_null(env);
     assert_int_equal(env->kind, CDSYNC__KIND__KIND_HELLO);
+    Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
+                                      env->body.data, env->body.len, &e);
+    assert_non_null(h);
+    assert_true(h->request_id != 0);
+    /* An answer with another id is ignored: the agent stays in HELLO. */
+    answer_hello(f->router, f->agg, f->pk, f->id, f->idlen,
+                 h->request_id + 1);
+    answer_hello(f->router, f->agg, f->pk, f->id, f->idlen, h->request_id);
+    cds_msg_free(h);
     cds_msg_free(env);
-    answer_hello(f->router, f->agg, f->pk, f->id, f->idlen);
 }
 
 /* Stop the sender (it must return CDS_OK) and free everything. */
@@ -420,10 +430,11 @@ test_heartbeats(void **state)
         assert_int_equal(hb->queue_depth, 0);
         assert_true(hb->clock_ms > 0);
         assert_true(hb->agent_version && hb->agent_version[0]);
-        cds_msg_free(hb);
-        cds_msg_free(env);
         Cdsync__HeartbeatAnswer ans = CDSYNC__HEARTBEAT_ANSWER__INIT;
         ans.version = CDS_PROTOCOL_VERSION;
+        ans.request_id = hb->request_id;
+        cds_msg_free(hb);
+        cds_msg_free(env);
         reply(f.router, f.agg, f.pk, f.id, f.idlen,
               CDSYNC__KIND__KIND_HEARTBEAT_ANSWER, &ans.base);
     }
@@ -439,6 +450,8 @@ test_heartbeats(void **state)
     fake_stop(&f);
 }
 
+static uint64_t batch_ids[64];         /* request id of the batch at seq */
+
 /* Next message must be a batch of one row: its seq. */
 static uint64_t
 next_batch(void *router, const cds_identity_t *agg, uint8_t *id,
@@ -453,6 +466,8 @@ next_batch(void *router, const cds_identity_t *agg, uint8_t *id,
     assert_non_null(b);
     assert_int_equal(b->first_seq, b->last_seq);
     uint64_t seq = b->first_seq;
+    assert_true(seq < 64);
+    batch_ids[seq] = b->request_id;
     cds_msg_free(b);
     cds_msg_free(env);
     return seq;
@@ -468,6 +483,7 @@ ack_one(void *router, const cds_identity_t *agg, const uint8_t *pk,
     a.agent.data = (uint8_t *)pk;
     a.agent.len = CDS_PK_BYTES;
     a.acked_seq = a.batch_first = a.batch_last = seq;
+    a.request_id = batch_ids[seq];
     reply(router, agg, pk, id, idlen, CDSYNC__KIND__KIND_ACK, &a.base);
 }
 

@@ -1,0 +1,133 @@
+/*  session: the agent's side of the protocol as an explicit state machine
+ *  (docs/PROTOCOL.md, "Agent state machine"). No sockets and no clock of
+ *  its own: the caller (agent/sender.c, or a test) injects the clocks, the
+ *  jitter source and a send function, and feeds events in; the session
+ *  reads and writes the real outbox.
+ *
+ *  States: HELLO (one Hello out, a probing one when the aggregator claims
+ *  seqs we still hold), SENDING (up to `window` batches in flight),
+ *  BACKOFF (exponential, full jitter; long after a refusal).
+ *  Events: session_start, session_on_message (a verified answer),
+ *  session_on_timer, session_on_wake (rows queued), session_on_writable
+ *  (a connection appeared), session_stop.
+ *
+ *  Invariants:
+ *  - Every request carries a fresh request id (a random 64-bit start per
+ *    process, +1 per request). An answer is acted on only when its id is
+ *    the outstanding Hello's, a batch in flight's (with the same
+ *    batch_first/batch_last) or the outstanding Heartbeat's; others are
+ *    logged at debug and dropped.
+ *  - Pending rows are renumbered only on positive evidence that the
+ *    aggregator holds other content at their seq: probe_mismatch in the
+ *    answer to the current probing Hello. Never because an answer said
+ *    nothing, never because a local write failed.
+ *  - A failed local write (busy, disk full, any outbox error) backs off
+ *    and retries the same step; every failure path backs off, none resends
+ *    at once. Until a write succeeds again the connection state reads
+ *    "local_write_failed" with the error (status: CRITICAL).
+ *  - An ACK_OK deletes nothing when its acked_head differs from our chain
+ *    head at acked_seq.
+ *  - Clock: every answer carries the aggregator's clock; the offset
+ *    clock_ms - (wall at send + RTT/2) is kept in the outbox (meta) and
+ *    used for every stamp (outbox_push, Batch.sent_at_ms). */
+#ifndef AGENT_SESSION_H
+#define AGENT_SESSION_H
+
+#include "cds_id.h"
+#include "outbox.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SESSION_WINDOW_MAX 64          /* upper bound for `window` */
+#define SESSION_SEND_AGAIN 1           /* send: no connection now */
+/* A new offset is written to the outbox only when it moved by more than
+ * this from the stored one: no write per answer. */
+#define SESSION_OFFSET_WRITE_MS 1000
+
+typedef struct {
+    const char *catalog_version;       /* named in every batch (borrowed) */
+    size_t batch_max;                  /* updates per batch, 1..1000 */
+    size_t batch_bytes;                /* encoded bytes per batch */
+    size_t window;                     /* batches in flight, 1..64 */
+    uint64_t ack_timeout_ms;           /* answer or ack due within */
+    uint64_t backoff_min_ms;           /* first backoff bound */
+    uint64_t backoff_max_ms;           /* cap; refusals wait ~this */
+    uint64_t heartbeat_ms;             /* Heartbeat interval, 0 none */
+    uint64_t recheck_ms;               /* look at the outbox this often
+                                        * while connected (lost wakes) */
+} session_config_t;
+
+/* What the session needs from the world; every function is called on the
+ * caller's thread, from inside a session_* call. */
+typedef struct {
+    uint64_t (*mono_ms)(void *arg);    /* monotonic ms */
+    uint64_t (*wall_ms)(void *arg);    /* local wall clock, ms */
+    uint32_t (*uniform)(void *arg, uint32_t upper);  /* [0, upper) */
+    /* Seal and send one body of kind: 0 sent, SESSION_SEND_AGAIN when no
+     * connection can take it now, -1 on another failure. */
+    int (*send)(void *arg, Cdsync__Kind kind, const uint8_t *body,
+                size_t len);
+    /* Optional: the connection state and error changed (the daemon keeps
+     * them outside the database too, see agent/livestate.h). */
+    void (*state)(void *arg, const char *conn_state, const char *error);
+    void *arg;
+} session_io_t;
+
+typedef struct session session_t;
+
+/* New session on outbox for the agent with signing key agent_pk (both
+ * borrowed, must outlive it). cfg strings are borrowed. NULL with a
+ * message in err on a bad config or no memory. */
+session_t *session_new(const session_config_t *cfg, const session_io_t *io,
+                       const uint8_t agent_pk[CDS_PK_BYTES],
+                       outbox_t *outbox, char *err, size_t errlen);
+/* Free; sets *self_p to NULL. Safe on NULL. */
+void session_destroy(session_t **self_p);
+
+/* Say the first Hello. */
+void session_start(session_t *self);
+/* A message from the aggregator whose envelope is verified (signed by the
+ * configured server key, for us): kind and body, raw = the whole signed
+ * envelope (stored as the receipt). Never trusts the body. */
+void session_on_message(session_t *self, Cdsync__Kind kind,
+                        const uint8_t *body, size_t len, const uint8_t *raw,
+                        size_t raw_len);
+/* Time passed: act on every deadline at or before mono_ms(). */
+void session_on_timer(session_t *self);
+/* Rows were queued: send them if the window allows. */
+void session_on_wake(session_t *self);
+/* The connection became writable while waiting for one. */
+void session_on_writable(session_t *self);
+/* Stopping: records the connection state "stopped". */
+void session_stop(session_t *self);
+
+/* Next deadline in monotonic ms, 0 when none (idle: block). */
+uint64_t session_next_deadline(const session_t *self);
+/* True while backing off because no connection took a send: the caller
+ * watches for writability and calls session_on_writable. */
+bool session_wants_writable(const session_t *self);
+/* "hello", "sending" or "backoff" (tests, logs). */
+const char *session_state_name(const session_t *self);
+/* Current clock offset estimate (aggregator - local), ms. */
+int64_t session_clock_offset_ms(const session_t *self);
+
+/* Backoff for the attempt-th consecutive failure (0-based): uniform in
+ * [0, min(max_ms, min_ms * 2^attempt)] ("full jitter"), drawn with
+ * uniform(arg, upper). */
+uint64_t session_backoff_ms(unsigned attempt, uint64_t min_ms,
+                            uint64_t max_ms,
+                            uint32_t (*uniform)(void *, uint32_t),
+                            void *arg);
+
+/* Encode the Batch body for rows[0..n) (contiguous seqs) extending
+ * prev_head, with request_id. *out is malloc'd (caller frees). CDS_OK,
+ * CDS_EBADSEQ when the rows are not contiguous, CDS_ETOOBIG, CDS_ENOMEM. */
+int session_batch_encode(const outbox_row_t *rows, size_t n,
+                         const uint8_t agent_pk[CDS_PK_BYTES],
+                         const uint8_t prev_head[CDS_HASH_BYTES],
+                         const char *catalog_version, uint64_t sent_at_ms,
+                         uint64_t request_id, uint8_t **out,
+                         size_t *out_len);
+
+#endif
