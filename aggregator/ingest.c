@@ -1247,11 +1247,15 @@ ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
 }
 
 int
-ingest_busy(ingest_t *self, const uint8_t *data, size_t len, int err,
-            uint64_t now_ms, ingest_result_t *out)
+ingest_busy(ingest_t *self, const uint8_t *data, size_t len,
+            const char *user_id, int err, uint64_t now_ms,
+            ingest_result_t *out)
 {
     memset(out, 0, sizeof *out);
-    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out };
+    /* user_id: open_envelope refuses a signer that is not the
+     * connection's owner, so a forgery gets no ACK_RETRY either. */
+    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out,
+                .user_id = user_id };
     int rc = open_envelope(&m);
     if (rc == CDS_OK && !m.refused
         && cds_envelope_verify(m.env, cds_identity_sign_pk(self->id))

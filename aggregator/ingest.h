@@ -146,9 +146,12 @@ int ingest_result_retry(ingest_t *self, ingest_result_t *r, int err,
 
 /* Answer a frame without touching the database (BEGIN failed with err):
  * decode and verify the envelope and fill *out as ingest_result_retry
- * would. Unverifiable frames get no answer. */
-int ingest_busy(ingest_t *self, const uint8_t *data, size_t len, int err,
-                uint64_t now_ms, ingest_result_t *out);
+ * would. Unverifiable frames, and frames whose signer is not user_id (the
+ * connection's CURVE User-Id, as for ingest_message_as; NULL: no check),
+ * get no answer. */
+int ingest_busy(ingest_t *self, const uint8_t *data, size_t len,
+                const char *user_id, int err, uint64_t now_ms,
+                ingest_result_t *out);
 
 /* Record a frame refused before ingest (wrong number of ZeroMQ frames) in
  * the reject table with its raw bytes, and log it. CDS_OK or db error. */

@@ -541,9 +541,17 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
     size_t len = zmq_msg_size(&in->body);
     uint64_t now = in->now_ms;
     int rc = CDS_OK;
+    /* With CURVE: the ZAP handler's answer for this connection, the
+     * fingerprint of the agent owning the CURVE key ("" if none). */
+    const char *uid = NULL;
+    if (self->auth && in->frames == 2) {
+        uid = zmq_msg_gets(&in->body, "User-Id");
+        uid = uid ? uid : "";
+    }
     if (begin_err != CDS_OK) {
         if (in->frames == 2)
-            ingest_busy(self->ingest, data, len, begin_err, now, &p->res);
+            ingest_busy(self->ingest, data, len, uid, begin_err, now,
+                        &p->res);
     } else if (in->frames > 2) {
         /* body holds drop_extra's description, not the message */
         char why[256];
@@ -555,13 +563,6 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
                                "1 frame, expected routing id + 1", data, len,
                                now);
     } else {
-        /* With CURVE: the ZAP handler's answer for this connection, the
-         * fingerprint of the agent owning the CURVE key ("" if none). */
-        const char *uid = NULL;
-        if (self->auth) {
-            uid = zmq_msg_gets(&in->body, "User-Id");
-            uid = uid ? uid : "";
-        }
         rc = ingest_message_prepared(self->ingest, data, len, uid, now,
                                      in->prep, &p->res);
     }

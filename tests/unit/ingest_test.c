@@ -927,8 +927,15 @@ test_savepoint_per_message(void **state)
 
     /* BEGIN failed: answered without the database. */
     ingest_result_t busy;
-    assert_int_equal(ingest_busy(fx->ingest, d3, l3, CDS_EBUSY, NOW, &busy),
-                     CDS_OK);
+    char fpr[CDS_FPR_LEN];
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), fpr);
+    /* ... but never to a forgery: the signer is not the connection's */
+    assert_int_equal(ingest_busy(fx->ingest, d3, l3, "00000000deadbeef",
+                                 CDS_EBUSY, NOW, &busy), CDS_OK);
+    assert_null(busy.reply);
+    ingest_result_clear(&busy);
+    assert_int_equal(ingest_busy(fx->ingest, d3, l3, fpr, CDS_EBUSY, NOW,
+                                 &busy), CDS_OK);
     ack = open_reply(fx, &busy, fx->agent, CDSYNC__KIND__KIND_ACK,
                      &cdsync__ack__descriptor);
     assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_RETRY);
