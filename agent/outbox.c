@@ -57,7 +57,8 @@ static const char *const outbox_sql[ST__COUNT] = {
 };
 
 static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
-                                               OUTBOX_SQL_MIGRATION_2};
+                                               OUTBOX_SQL_MIGRATION_2,
+                                               OUTBOX_SQL_MIGRATION_3};
 
 struct outbox {
     cds_db_t *db;                       /* owned connection */
@@ -243,7 +244,8 @@ encoded_size(const cds_update_t *u)
 static int
 insert_row(outbox_t *self, const cds_update_t *u, const char *source,
            const uint8_t hash[CDS_HASH_BYTES],
-           const uint8_t head[CDS_HASH_BYTES], uint64_t now_ms)
+           const uint8_t head[CDS_HASH_BYTES], uint64_t now_ms,
+           int64_t stamp_offset_ms)
 {
     sqlite3_stmt *st = self->st[ST_INSERT];
     cds_bind_int64(st, ":seq", (int64_t)u->seq);
@@ -262,6 +264,7 @@ insert_row(outbox_t *self, const cds_update_t *u, const char *source,
     cds_bind_int64(st, ":size", (int64_t)encoded_size(u));
     cds_bind_int64(st, ":queued_at_ms", (int64_t)now_ms);
     cds_bind_text(st, ":source", source ? source : "submit");
+    cds_bind_int64(st, ":stamp_offset_ms", stamp_offset_ms);
     return step_done(self, st, "outbox: insert");
 }
 
@@ -349,7 +352,7 @@ push_rows(outbox_t *self, cds_update_t *u, const char *const *sources,
         cds_update_hash(&u[i], hash);
         cds_chain_next(head, hash, head);
         rc = insert_row(self, &u[i], sources ? sources[i] : NULL, hash, head,
-                        now);
+                        now, m.clock_offset_ms);
         if (rc != CDS_OK) {
             snprintf(err, errlen, "outbox: insert seq %llu failed: %s",
                      (unsigned long long)u[i].seq, cds_strerror(rc));
@@ -432,6 +435,7 @@ row_from_stmt(sqlite3_stmt *st, outbox_row_t *row)
     row->size = (size_t)sqlite3_column_int64(st, 13);
     row->queued_at_ms = (uint64_t)sqlite3_column_int64(st, 14);
     row->source = (char *)s[7];
+    row->stamp_offset_ms = sqlite3_column_int64(st, 16);
     return 0;
 }
 

@@ -18,7 +18,7 @@
  *  INSERT OR IGNORE on the BLAKE2b digest of the signed envelope bytes, and
  *  acked_seq only ever moves forward (max).
  *
- *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 2):
+ *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 3):
  *    meta(id=1, acked_seq, acked_head BLOB32, last_seq, last_head BLOB32,
  *         hlc_last, conn_state TEXT, conn_changed_at_ms, last_error TEXT,
  *         last_error_at_ms, last_ack_at_ms,
@@ -27,7 +27,9 @@
  *    outbox(seq PK, org_unit, indicator, period, disagg, value, deleted,
  *           comment, stored_by, followup, hlc, hash BLOB32,
  *           chain_head BLOB32, size (encoded Update bytes), queued_at_ms,
- *           source "import:data.csv:12" | "submit")
+ *           source "import:data.csv:12" | "submit",
+ *           stamp_offset_ms = meta.clock_offset_ms when the hlc was
+ *           stamped, 0 when never measured; version 3)
  *    rejected(seq PK, the update fields, code, field, message,
  *             rejected_at_ms)
  *    receipts(id PK, digest BLOB32 UNIQUE, first_seq, last_seq, acked_seq,
@@ -52,6 +54,8 @@ typedef struct {
     uint64_t queued_at_ms;             /* wall clock when queued */
     size_t size;                       /* encoded Update bytes */
     char *source;                      /* "submit", "import:f.csv:12" */
+    int64_t stamp_offset_ms;           /* clock offset the hlc was stamped
+                                        * with: hlc ~ that clock's time */
     char *strs;                        /* owns every string of the row */
 } outbox_row_t;
 
@@ -122,10 +126,11 @@ void outbox_defer_checkpoints(outbox_t *self);
 
 /* Queue n updates in one transaction: assigns u[i].seq and u[i].hlc (the
  * caller's array is updated; stamps from the corrected clock, see
- * outbox_corrected_ms, and step back past OUTBOX_HLC_STEP_BACK_MS), hashes and chains them. sources[i] may be
- * NULL ("submit" is used). CDS_EFULL (message in err) when depth + n >
- * queue_max (0: no bound); other codes on database failure. Nothing is
- * written unless CDS_OK is returned. */
+ * outbox_corrected_ms, and step back past OUTBOX_HLC_STEP_BACK_MS; each
+ * row records the offset it used as stamp_offset_ms), hashes and chains
+ * them. sources[i] may be NULL ("submit" is used). CDS_EFULL (message in
+ * err) when depth + n > queue_max (0: no bound); other codes on database
+ * failure. Nothing is written unless CDS_OK is returned. */
 int outbox_push(outbox_t *self, cds_update_t *u, const char *const *sources,
                 size_t n, uint64_t queue_max, char *err, size_t errlen);
 

@@ -51,6 +51,16 @@
     "ALTER TABLE meta ADD COLUMN clock_offset_at_ms INTEGER NOT NULL"       \
     " DEFAULT 0;"
 
+/* Version 2 -> 3: the offset each row's stamp was made with (outbox.h).
+ * Rows already queued get the offset in meta now: the one a version 2
+ * submit stamped them with unless it was measured again since, and 0
+ * (the raw clock, as version 1 stamped) when never measured. */
+#define OUTBOX_SQL_MIGRATION_3                                              \
+    "ALTER TABLE outbox ADD COLUMN stamp_offset_ms INTEGER NOT NULL"        \
+    " DEFAULT 0;"                                                           \
+    "UPDATE outbox SET stamp_offset_ms ="                                   \
+    " (SELECT clock_offset_ms FROM meta WHERE id = 1);"
+
 #define OUTBOX_SQL_META_GET                                                 \
     "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
     " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \
@@ -77,14 +87,15 @@
 #define OUTBOX_SQL_INSERT                                                   \
     "INSERT INTO outbox (seq, org_unit, indicator, period, disagg, value,"  \
     " deleted, comment, stored_by, followup, hlc, hash, chain_head, size,"  \
-    " queued_at_ms, source) VALUES (:seq, :org_unit, :indicator, :period,"  \
-    " :disagg, :value, :deleted, :comment, :stored_by, :followup, :hlc,"    \
-    " :hash, :chain_head, :size, :queued_at_ms, :source)"
+    " queued_at_ms, source, stamp_offset_ms) VALUES (:seq, :org_unit,"      \
+    " :indicator, :period, :disagg, :value, :deleted, :comment,"            \
+    " :stored_by, :followup, :hlc, :hash, :chain_head, :size,"              \
+    " :queued_at_ms, :source, :stamp_offset_ms)"
 
 #define OUTBOX_SQL_COLUMNS                                                  \
     "seq, org_unit, indicator, period, disagg, value, deleted, comment,"    \
     " stored_by, followup, hlc, hash, chain_head, size, queued_at_ms,"      \
-    " source"
+    " source, stamp_offset_ms"
 
 #define OUTBOX_SQL_READ                                                     \
     "SELECT " OUTBOX_SQL_COLUMNS " FROM outbox WHERE seq >= :from"          \

@@ -290,11 +290,16 @@ clock_sample(session_t *self, uint64_t agg_clock, uint64_t sent_mono,
     self->offset_known = true;
 }
 
-/* Our wall clock corrected by the measured offset (Batch.sent_at_ms). */
+/* Batch.sent_at_ms: the time now on the clock that stamped row, i.e. our
+ * wall clock plus the offset its stamp was made with. The aggregator
+ * shifts the batch's stamps by sent_at_ms - its clock when that is past
+ * its bound: nothing for rows stamped with a good offset, the whole skew
+ * for rows stamped before any was measured (docs/DESIGN.md "Clock
+ * skew"). */
 static uint64_t
-corrected_now(const session_t *self)
+stamp_clock_now(const session_t *self, const outbox_row_t *row)
 {
-    int64_t c = (int64_t)wall(self) + self->offset;
+    int64_t c = (int64_t)wall(self) + row->stamp_offset_ms;
     return c < 0 ? 0 : (uint64_t)c;
 }
 
@@ -391,8 +396,24 @@ session_start(session_t *self)
 
 /* ---- batches ------------------------------------------------------------ */
 
-/* Read the next batch from next_seq and its previous head. CDS_OK with
- * *n == 0 when nothing is pending. */
+/* How many of rows[0..n) share one sent_at_ms: the first row's stamp
+ * offset, within SESSION_BATCH_OFFSET_MS. */
+static size_t
+same_stamp_clock(const outbox_row_t *rows, size_t n)
+{
+    size_t k = 1;
+    while (k < n) {
+        int64_t d = rows[k].stamp_offset_ms - rows[0].stamp_offset_ms;
+        if (d > SESSION_BATCH_OFFSET_MS || d < -SESSION_BATCH_OFFSET_MS)
+            break;
+        k++;
+    }
+    return k;
+}
+
+/* Read the next batch from next_seq and its previous head: contiguous
+ * rows stamped by one clock (same_stamp_clock). CDS_OK with *n == 0 when
+ * nothing is pending; *got rows are read (free them all). */
 static int
 read_batch(session_t *self, outbox_row_t **rows, size_t *got, size_t *n,
            uint8_t prev[CDS_HASH_BYTES])
@@ -408,6 +429,7 @@ read_batch(session_t *self, outbox_row_t **rows, size_t *got, size_t *n,
     while (rc == CDS_OK && *n > 1
            && (*rows)[*n - 1].u.seq != (*rows)[0].u.seq + *n - 1)
         (*n)--;
+    *n = same_stamp_clock(*rows, *n);
     return rc;
 }
 
@@ -426,7 +448,8 @@ send_batch(session_t *self)
     if (rc == CDS_OK)
         rc = session_batch_encode(rows, n, self->pk, prev,
                                   self->cfg.catalog_version,
-                                  corrected_now(self), id, &body, &len);
+                                  stamp_clock_now(self, &rows[0]), id, &body,
+                                  &len);
     if (rc != CDS_OK) {
         cds_log(CDS_LOG_ERROR, "batch_failed", "from=%llu error=%s",
                 (unsigned long long)self->next_seq, cds_strerror(rc));

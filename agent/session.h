@@ -29,7 +29,10 @@
  *    head at acked_seq.
  *  - Clock: every answer carries the aggregator's clock; the offset
  *    clock_ms - (wall at send + RTT/2) is kept in the outbox (meta) and
- *    used for every stamp (outbox_push, Batch.sent_at_ms). */
+ *    used for every stamp (outbox_push). A batch holds rows stamped with
+ *    one offset (within SESSION_BATCH_OFFSET_MS of its first row's) and
+ *    its sent_at_ms is wall + that offset: the stamping clock's time, so
+ *    the aggregator shifts rows stamped before any offset was known. */
 #ifndef AGENT_SESSION_H
 #define AGENT_SESSION_H
 
@@ -44,6 +47,10 @@
 /* A new offset is written to the outbox only when it moved by more than
  * this from the stored one: no write per answer. */
 #define SESSION_OFFSET_WRITE_MS 1000
+/* Rows whose stamp offsets differ by more than this go in separate
+ * batches (each batch has one sent_at_ms). Offsets are stored only on a
+ * move past SESSION_OFFSET_WRITE_MS, so one stored offset is one batch. */
+#define SESSION_BATCH_OFFSET_MS 1000
 
 typedef struct {
     const char *catalog_version;       /* named in every batch (borrowed) */

@@ -2,8 +2,10 @@
  *  reopen, pushes all-or-nothing, queue_max refusal, acks delete exactly
  *  what they cover (twice is harmless), rejections and receipts recorded,
  *  renumbering keeps order and recomputes the chain, meta state; stamps
- *  follow the measured clock offset (and step back from a wrong clock);
- *  the fault hook fails writes without changing anything. */
+ *  follow the measured clock offset (and step back from a wrong clock)
+ *  and each row records the offset its stamp used; databases of versions
+ *  1 and 2 migrate; the fault hook fails writes without changing
+ *  anything. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +95,20 @@ push_n(outbox_t *ob, size_t n)
     make_updates(u, n);
     assert_int_equal(outbox_push(ob, u, NULL, n, 0, err, sizeof err),
                      CDS_OK);
+}
+
+/* The stamp offset recorded with pending row seq (which must exist). */
+static int64_t
+stamp_offset_of(outbox_t *ob, uint64_t seq)
+{
+    outbox_row_t *rows;
+    size_t n;
+    assert_int_equal(outbox_read(ob, seq, 1, 1 << 20, &rows, &n), CDS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].u.seq, seq);
+    int64_t off = rows[0].stamp_offset_ms;
+    outbox_rows_free(&rows, n);
+    return off;
 }
 
 /* Seqs 1..n, hashes and chain from 32 zero bytes, sources kept. */
@@ -490,6 +506,10 @@ test_clock_offset(void **state)
     assert_int_equal(outbox_push(fx->ob, u, NULL, 1, 0, err, sizeof err),
                      CDS_OK);
     assert_true(u[0].hlc > last);
+    /* Each row records the offset in force when it was stamped. */
+    assert_int_equal(stamp_offset_of(fx->ob, 1), hour);
+    assert_int_equal(stamp_offset_of(fx->ob, 2), 0);
+    assert_int_equal(stamp_offset_of(fx->ob, 3), -60000);
     /* Survives a reopen. */
     outbox_destroy(&fx->ob);
     int e = 0;
@@ -499,21 +519,29 @@ test_clock_offset(void **state)
     assert_int_equal(m.clock_offset_ms, -60000);
 }
 
+/* Create fx->dir/name as an older version would have: sql run on a new
+ * database. The path goes to path. */
+static void
+old_db(const fx_t *fx, const char *name, const char *sql, char *path,
+       size_t len)
+{
+    sqlite3 *db = NULL;
+    snprintf(path, len, "%s/%s", fx->dir, name);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* A version 1 database (before the clock offset) opens, is migrated to
- * version 2 and keeps its rows; the offset starts at 0 (not measured). */
+ * the current version and keeps its rows; the offset starts at 0 (not
+ * measured). */
 static void
 test_migrate_v1(void **state)
 {
     fx_t *fx = *state;
     char path[160], err[256];
-    sqlite3 *db = NULL;
-    snprintf(path, sizeof path, "%s/v1.db", fx->dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, OUTBOX_SQL_MIGRATION_1
-                                  "UPDATE meta SET last_seq = 7;"
-                                  "PRAGMA user_version = 1;",
-                                  NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    old_db(fx, "v1.db", OUTBOX_SQL_MIGRATION_1 "UPDATE meta SET last_seq = 7;"
+           "PRAGMA user_version = 1;", path, sizeof path);
     int e = 0;
     outbox_t *ob = outbox_open(path, &e);
     assert_non_null(ob);
@@ -526,6 +554,58 @@ test_migrate_v1(void **state)
     make_updates(u, 1);
     assert_int_equal(outbox_push(ob, u, NULL, 1, 0, err, sizeof err), CDS_OK);
     assert_int_equal(u[0].seq, 8);
+    assert_int_equal(stamp_offset_of(ob, 8), 0);   /* never measured */
+    outbox_destroy(&ob);
+}
+
+static int
+user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
+                                        NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A version 2 database (offset in meta, none per row) is migrated to
+ * version 3: a row already queued takes the offset in meta (what a
+ * version 2 submit stamped it with), new rows record theirs. */
+static void
+test_migrate_v2(void **state)
+{
+    fx_t *fx = *state;
+    char path[160], err[256];
+    old_db(fx, "v2.db", OUTBOX_SQL_MIGRATION_1 OUTBOX_SQL_MIGRATION_2
+           "UPDATE meta SET last_seq = 1, clock_offset_ms = -7200000;"
+           "INSERT INTO outbox (seq, org_unit, indicator, period, disagg,"
+           " value, deleted, followup, hlc, hash, chain_head, size,"
+           " queued_at_ms, source) VALUES (1, 'OU1', 'CDS02', '202301',"
+           " 'default', '7', 0, 0, 65536, zeroblob(32), zeroblob(32), 40,"
+           " 1, 'submit');"
+           "PRAGMA user_version = 2;", path, sizeof path);
+    int e = 0;
+    outbox_t *ob = outbox_open(path, &e);
+    assert_non_null(ob);
+    assert_int_equal(user_version(path), 3);
+    assert_int_equal(outbox_set_clock_offset(ob, 1500, 1), CDS_OK);
+    cds_update_t u[1];
+    make_updates(u, 1);
+    assert_int_equal(outbox_push(ob, u, NULL, 1, 0, err, sizeof err), CDS_OK);
+    assert_int_equal(u[0].seq, 2);
+    assert_int_equal(stamp_offset_of(ob, 1), -7200000);
+    assert_int_equal(stamp_offset_of(ob, 2), 1500);
+    outbox_destroy(&ob);
+    /* Opening again migrates nothing twice. */
+    ob = outbox_open(path, &e);
+    assert_non_null(ob);
+    assert_int_equal(user_version(path), 3);
     outbox_destroy(&ob);
 }
 
@@ -597,6 +677,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_clock_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
  *  model's history (nothing acked is lost). At the end (faults off, time
  *  runs) everything drains and every queued update is applied exactly
  *  once. The measured clock offset matches the skew given to the agent.
+ *  Separately: a batch holds rows of one stamp offset, and its sent_at_ms
+ *  is the agent's wall clock plus that offset.
  *
  *  SESSION_SCHEDULES=n (default 2000, ~17 s; `make chaos` runs 20000) schedules from a random base seed;
  *  SESSION_SEED=n replays one. A failure prints its seed. */
@@ -78,6 +80,12 @@ typedef struct {
     unsigned hellos;                   /* Hellos the session sent */
     unsigned restarts;                 /* daemon restarts, same database */
     char conn[32];                     /* last state it reported */
+    size_t batch_max;                  /* session config, 0: random */
+    struct {
+        uint64_t first, last;          /* seq range */
+        int64_t d;                     /* sent_at_ms - model clock */
+    } batches[64];                     /* batches received, first 64 */
+    size_t n_batches;
     char fail[256];                    /* first violation */
 } world_t;
 
@@ -226,6 +234,13 @@ send_ack(world_t *w, const Cdsync__Batch *b, Cdsync__AckStatus st)
 static void
 model_batch(world_t *w, const Cdsync__Batch *b)
 {
+    if (w->n_batches < sizeof w->batches / sizeof w->batches[0]) {
+        w->batches[w->n_batches].first = b->first_seq;
+        w->batches[w->n_batches].last = b->last_seq;
+        w->batches[w->n_batches].d = (int64_t)b->sent_at_ms
+                                     - (int64_t)w->now;
+        w->n_batches++;
+    }
     if (b->first_seq == 0 || b->first_seq > w->applied + 1
         || b->n_updates == 0 || b->last_seq >= MAXU) {
         send_ack(w, b, CDSYNC__ACK_STATUS__ACK_GAP);
@@ -441,6 +456,8 @@ new_session(world_t *w)
         .ack_timeout_ms = 1000, .backoff_min_ms = 50,
         .backoff_max_ms = 2000, .heartbeat_ms = 700, .recheck_ms = 500,
     };
+    if (w->batch_max)
+        cfg.batch_max = w->batch_max;
     session_io_t io = {io_mono, io_wall, io_uniform, io_send, io_state, w};
     char err[128];
     session_t *s = session_new(&cfg, &io, w->pk, w->ob, err, sizeof err);
@@ -711,6 +728,52 @@ test_disk_full_backs_off(void **state)
     world_free(w);
 }
 
+/* A commune PC 2 h slow queues rows before it ever measured its offset
+ * (raw stamps), then with the offset known. The batches split where the
+ * stamp offset changes (not within SESSION_BATCH_OFFSET_MS), and each
+ * batch's sent_at_ms is wall + its rows' offset: 2 h behind the model's
+ * clock for the raw rows (the aggregator shifts them), on time for the
+ * others. */
+static void
+test_batch_per_stamp_offset(void **state)
+{
+    (void)state;
+    const int64_t skew = -2 * 3600 * 1000;
+    world_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    w->rng = 777;
+    w->now = 100000000;
+    w->skew = skew;
+    w->batch_max = 10;
+    memset(w->pk, 7, sizeof w->pk);
+    snprintf(w->dir, sizeof w->dir, "/tmp/session_model.XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->db, sizeof w->db, "%s/agent.db", w->dir);
+    open_agent(w);                     /* its Hello is not answered yet */
+    push_updates(w, 3);                /* seqs 1..3: offset 0 */
+    assert_int_equal(outbox_set_clock_offset(w->ob, -skew, 1), CDS_OK);
+    push_updates(w, 2);                /* 4..5: the true offset */
+    assert_int_equal(outbox_set_clock_offset(w->ob, -skew + 500, 2), CDS_OK);
+    push_updates(w, 1);                /* 6: within 1 s, same batch */
+    advance(w, 5000);
+    assert_int_equal(w->applied, 6);
+    bool raw_batch = false, true_batch = false;
+    for (size_t i = 0; i < w->n_batches; i++) {
+        uint64_t first = w->batches[i].first, last = w->batches[i].last;
+        int64_t d = w->batches[i].d;
+        assert_true(last <= 3 || first >= 4);   /* never mixed */
+        if (first <= 3)                /* sent 1..40 ms before arrival */
+            assert_true(d <= skew && d >= skew - 40);
+        else
+            assert_true(d <= 500 && d >= -40);
+        raw_batch |= first == 1 && last == 3;
+        true_batch |= first == 4 && last == 6;
+    }
+    assert_true(raw_batch);
+    assert_true(true_batch);
+    world_free(w);
+}
+
 int
 main(void)
 {
@@ -720,6 +783,7 @@ main(void)
                  getenv("SESSION_SEED") ? CDS_LOG_DEBUG : CDS_LOG_ERROR + 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disk_full_backs_off),
+        cmocka_unit_test(test_batch_per_stamp_offset),
         cmocka_unit_test(test_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
