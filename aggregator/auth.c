@@ -44,6 +44,8 @@ struct auth {
     void *pull;                        /* PULL, owner thread */
     void *ctl_owner, *ctl_thread;      /* PAIR pipe: stop request */
     void *monitor;                     /* PAIR, owner thread, or NULL */
+    void *watched;                     /* the socket monitored (borrowed,
+                                        * owner thread), or NULL */
     auth_event_fn *on_event;           /* connection events, or NULL */
     void *on_event_ctx;
     store_t *store;                    /* read-only, handler thread */
@@ -300,6 +302,20 @@ auth_destroy(auth_t **self_p)
     close_socket(&self->pull);
     close_socket(&self->ctl_owner);
     close_socket(&self->ctl_thread);
+    /* Stop the monitor before closing its reader: libzmq 4.3 leaks the
+     * events (with their address frames) that the watched socket still
+     * emits, e.g. CLOSED while it is being closed, into a pipe whose
+     * reader is gone. Then drop what is queued. */
+    if (self->watched)
+        zmq_socket_monitor(self->watched, NULL, 0);
+    for (int n = 0; self->monitor && n < MONITOR_HWM; n++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        int rc = zmq_msg_recv(&m, self->monitor, ZMQ_DONTWAIT);
+        zmq_msg_close(&m);
+        if (rc < 0)
+            break;
+    }
     close_socket(&self->monitor);
     store_destroy(&self->store);
     free(self);
@@ -331,6 +347,7 @@ auth_watch(auth_t *self, void *sock)
                 cds_logq(zmq_strerror(errno)));
         return CDS_ERROR;      /* auth_destroy closes it */
     }
+    self->watched = sock;
     return CDS_OK;
 }
 

@@ -42,8 +42,10 @@ typedef struct auth auth_t;
  * its thread. NULL (logged with the reason) when any of it fails: the
  * caller must then refuse to serve. */
 auth_t *auth_new(void *zmq_ctx, const char *db_path);
-/* Stop the thread, close its sockets and connection; *self_p = NULL. Must
- * run before the context is terminated. Safe on NULL. */
+/* Stop the thread, stop monitoring the socket given to auth_watch, close
+ * its sockets and connection; *self_p = NULL. Must run before the context
+ * is terminated and before the watched socket is closed, in the thread
+ * that owns that socket. Safe on NULL. */
 void auth_destroy(auth_t **self_p);
 
 /* Watch the server socket sock for failed handshakes (zmq_socket_monitor).
