@@ -7,19 +7,18 @@
 # check is off.
 . "$(dirname "$0")/lib.sh"
 echo "1..7"
-command -v faketime > /dev/null || { echo "not ok 1 - faketime missing (deploy/deps.sh)"; exit 1; }
-ft() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 faketime -f "-10m" "$@"; }
+[ -n "$FT_LIB" ] || { echo "not ok 1 - libfaketime missing (deploy/deps.sh)"; exit 1; }
+ft_cli() { ft "-10m" "$@"; }
 agg_init agg
 agent_init a1 27916
 agg_start agg
-ft "$AGENT" -c "$T/a1/agent.ini" run >> "$T/a1/log" 2>&1 &
-PIDS="$PIDS $!"
+ft_agent_start a1 "-10m"      # its pid is the agent's: the cleanup stops it
 offset() { sqlq "$(agent_db a1)" "SELECT clock_offset_ms FROM meta;"; }
 measured() { o=$(offset); [ -n "$o" ] && [ "$o" -gt 590000 ] && [ "$o" -lt 610000 ]; }
 check "the daemon measures the aggregator 10 min ahead" wait_for 30 measured
 diag "offset_ms=$(offset)"
 before=$(date +%s%3N)
-ft "$AGENT" -c "$T/a1/agent.ini" submit --org-unit 27916 --indicator TTHC_TONG \
+ft_cli "$AGENT" -c "$T/a1/agent.ini" submit --org-unit 27916 --indicator TTHC_TONG \
     --period 202401 --value 5 > /dev/null
 after=$(date +%s%3N)
 check "outbox empties" wait_for 30 outbox_empty a1
@@ -27,12 +26,12 @@ hlc_ms=$(sqlq "$(agg_db agg)" "SELECT hlc >> 16 FROM update_log ORDER BY seq DES
 diag "stamp $hlc_ms, true time $before..$after"
 check "the value is stamped with the aggregator's time, not the slow clock" \
     [ "${hlc_ms:-0}" -ge $((before - 5000)) -a "${hlc_ms:-0}" -le $((after + 5000)) ]
-ft "$AGENT" -c "$T/a1/agent.ini" status > "$T/status.out" 2>/dev/null; rc=$?
+ft_cli "$AGENT" -c "$T/a1/agent.ini" status > "$T/status.out" 2>/dev/null; rc=$?
 diag "$(grep -E '^(clock|health)' "$T/status.out")"
 expect_eq "status exits 1 (SKEWED)" "$rc" 1
 check "status says SKEWED and how far in plain words" \
     grep -Eq '^health: +SKEWED \(clock (10 min 0|9 min 5[0-9]) s behind' "$T/status.out"
 expect_eq "status --json: SKEWED, code 1" \
-    "$(ft "$AGENT" -c "$T/a1/agent.ini" status --json 2>/dev/null | jq -r '"\(.health.code) \(.health.state)"')" "1 SKEWED"
-ft "$AGENT" -c "$T/a1/agent.ini" --max-clock-skew-ms 0 status > /dev/null 2>&1
+    "$(ft_cli "$AGENT" -c "$T/a1/agent.ini" status --json 2>/dev/null | jq -r '"\(.health.code) \(.health.state)"')" "1 SKEWED"
+ft_cli "$AGENT" -c "$T/a1/agent.ini" --max-clock-skew-ms 0 status > /dev/null 2>&1
 expect_eq "agent.max_clock_skew_ms = 0 switches the check off" "$?" 0

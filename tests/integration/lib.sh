@@ -145,7 +145,13 @@ ft() {
     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "$@"
 }
 # ft_agent_start NAME OFFSET: agent_start with its clock moved by OFFSET.
+# Not `ft ... &`: a function in the background runs in a subshell, so $!
+# would be that subshell and the cleanup's kill -9 would orphan the agent.
 ft_agent_start() {
-    ft "$2" "$AGENT" -c "$T/$1/agent.ini" run >> "$T/$1/log" 2>&1 &
+    [ -n "$FT_LIB" ] || return 1
+    FAKETIME="$2" FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 \
+    LD_PRELOAD="$FT_LIB${LD_PRELOAD:+:$LD_PRELOAD}" \
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+        "$AGENT" -c "$T/$1/agent.ini" run >> "$T/$1/log" 2>&1 &
     pid=$!; PIDS="$PIDS $pid"; eval "${1}_PID=$pid"
 }
