@@ -7,7 +7,7 @@
 # there once, `verify` is clean. Also: no overwrite without --force, the
 # daemon lock, a damaged backup refused, owners kept, a missing mark.
 . "$(dirname "$0")/lib.sh"
-echo "1..34"
+echo "1..39"
 agg_init agg
 agent_init a1 27928
 agent_init a2 27901
@@ -94,7 +94,24 @@ agg_stop agg
 
 # -- no mark at all: restore writes one, so run still refuses --------------
 rm -f "$db.commitmark"
-check "restore without a mark" agg agg restore "$B" --force
+check "restore without a mark" agg agg restore "$B"
 timeout 20 "$AGG" -c "$T/agg/aggregator.ini" run > "$T/refused2.log" 2>&1; st=$?
 check "run refuses until accept-restore (exit $st)" grep -q "accept-restore" "$T/refused2.log"
+
+# -- the old way (copy the file, delete the mark): agents are stuck --------
+# run adopts the copy (no mark), agents hold acks it lacks; `health` must
+# say so (AHEAD, critical) with the fix, and the fix must work.
+rm -f "$db.commitmark"
+for a in a1 a2; do agent_stop $a; echo "heartbeat_ms = 200" >> "$T/$a/agent.ini"; agent_start $a; done
+agg_start agg
+ahead() { agg agg health > "$T/health.out"; [ $? = 2 ] && [ "$(grep -c AHEAD "$T/health.out")" = 2 ]; }
+check "health: both communes AHEAD, critical (exit 2)" wait_for 30 ahead
+check "... naming the fix" grep -q "accept-restore --force" "$T/health.out"
+agg_stop agg
+check "accept-restore --force" agg agg accept-restore --force --note "stuck communes"
+agg_start agg
+gen_csv "$T/D1.csv" 27928 10 170 0; agent a1 import "$T/D1.csv" > /dev/null
+check "agents sync again" wait_for 60 drained
+healthy() { agg agg health > "$T/health2.out" && ! grep -q AHEAD "$T/health2.out"; }
+check "health: OK again" wait_for 30 healthy
 exit $FAILED
