@@ -22,6 +22,7 @@
 
 #define MANIFEST_FORMAT "cdsync-aggregator-backup 1"
 #define STEP_PAGES 1024                /* pages per backup step */
+#define BUSY_TRIES 1000                /* x 10 ms */
 #define PATH_MAX_LEN 4096
 
 /* ---- small file helpers ------------------------------------------------ */
@@ -168,15 +169,23 @@ copy_db(sqlite3 *src, const char *dst, char *msg, size_t msglen)
                             ? sqlite3_backup_init(out, "main", src, "main")
                             : NULL;
     if (b) {
-        do
+        /* Busy only while another connection holds a lock it must not
+         * (we are inside our read transaction): bounded, ~10 s. */
+        int busy = 0;
+        do {
             rc = sqlite3_backup_step(b, STEP_PAGES);
-        while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-        rc = sqlite3_backup_finish(b);
+            if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+                sqlite3_sleep(10);
+        } while (rc == SQLITE_OK
+                 || ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+                     && ++busy < BUSY_TRIES));
+        int fin = sqlite3_backup_finish(b);
+        rc = rc == SQLITE_DONE ? fin : rc;
     } else
         rc = SQLITE_ERROR;
     if (rc != SQLITE_OK)
-        snprintf(msg, msglen, "%s: copy failed: %s", dst,
-                 out ? sqlite3_errmsg(out) : "out of memory");
+        snprintf(msg, msglen, "%s: copy failed: %s (%s)", dst,
+                 sqlite3_errstr(rc), out ? sqlite3_errmsg(out) : "no memory");
     if (sqlite3_close(out) != SQLITE_OK && rc == SQLITE_OK)
         rc = SQLITE_ERROR;
     return rc == SQLITE_OK ? CDS_OK : CDS_EIO;
@@ -328,6 +337,13 @@ backup_make(const backup_opts_t *o, char *msg, size_t msglen)
     msg[0] = '\0';
     if (sodium_init() < 0 || parts_init(&p, o->file) != 0) {
         snprintf(msg, msglen, "%s: path too long", o->file);
+        return CDS_EUSAGE;
+    }
+    struct stat a, b;
+    if (stat(p.final[0], &a) == 0 && stat(o->db_path, &b) == 0
+        && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        snprintf(msg, msglen, "%s is the live database; back it up "
+                 "elsewhere", o->file);
         return CDS_EUSAGE;
     }
     if (!o->force && access(p.final[0], F_OK) == 0) {

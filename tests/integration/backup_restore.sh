@@ -7,7 +7,7 @@
 # there once, `verify` is clean. Also: no overwrite without --force, the
 # daemon lock, a damaged backup refused, owners kept, a missing mark.
 . "$(dirname "$0")/lib.sh"
-echo "1..39"
+echo "1..40"
 agg_init agg
 agent_init a1 27928
 agent_init a2 27901
@@ -41,6 +41,8 @@ agg agg backup "$B" > /dev/null 2> "$T/over.err"; st=$?
 expect_eq "an existing FILE is not overwritten (exit 1)" "$st" 1
 check "... and the refusal names --force" grep -q -- "--force" "$T/over.err"
 check "--force overwrites" agg agg backup "$B" --force
+agg agg backup "$db" --force > /dev/null 2> "$T/live.err"; st=$?
+expect_eq "the live database is never a backup target (exit 1)" "$st $(grep -c 'live database' "$T/live.err")" "1 1"
 
 # -- acked after the backup: these are what the restore loses ---------------
 gen_csv "$T/B1.csv" 27928 50 100 0; gen_csv "$T/B2.csv" 27901 50 100 0
