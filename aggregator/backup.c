@@ -131,7 +131,7 @@ backup_lock_try(const char *db_path, int *code)
     *code = CDS_EIO;
     if (join(path, db_path, BACKUP_LOCK_SUFFIX) != 0)
         return -1;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -140,9 +140,12 @@ backup_lock_try(const char *db_path, int *code)
         close(fd);
         return -1;
     }
-    /* Root taking it first must not lock the service user out. */
-    if (geteuid() == 0)
-        backup_own_like(path, db_path);
+    /* Root taking it first must not lock the service user out: owned
+     * like the database, or its directory before there is one. */
+    char dir[PATH_MAX_LEN];
+    snprintf(dir, sizeof dir, "%s", db_path);
+    if (geteuid() == 0 && backup_own_like(path, db_path) != 0)
+        backup_own_like(path, dirname(dir));
     *code = CDS_OK;
     return fd;
 }

@@ -7,7 +7,7 @@
 # there once, `verify` is clean. Also: no overwrite without --force, the
 # daemon lock, a damaged backup refused, owners kept, a missing mark.
 . "$(dirname "$0")/lib.sh"
-echo "1..40"
+echo "1..41"
 agg_init agg
 agent_init a1 27928
 agent_init a2 27901
@@ -68,6 +68,7 @@ expect_eq "... and the database is untouched" "$(sha256sum < "$db")" "$db_sum"
 chown 65534:65534 "$db"; chmod 640 "$db"
 check "restore succeeds" agg agg restore "$B"
 expect_eq "the restored database keeps the owner and mode" "$(stat -c '%u %a' "$db")" "65534 640"
+expect_eq "the daemon lock file is the database owner's" "$(stat -c %u "$db.lock")" 65534
 expect_eq "the commit mark is untouched" "$(sha256sum < "$db.commitmark")" "$mark_sum"
 check "the replaced database is kept" test -s "$db.pre-restore"
 timeout 20 "$AGG" -c "$T/agg/aggregator.ini" run > "$T/refused.log" 2>&1; st=$?
