@@ -1,6 +1,7 @@
 /*  backup: `backup FILE`, `restore FILE` and the daemon lock. See
  *  backup.h for the file set and the contract. */
 #include "backup.h"
+#include "backup_sql.h"
 #include "commitmark.h"
 
 #include "cds_err.h"
@@ -199,10 +200,8 @@ static int
 read_facts(sqlite3 *db, db_facts_t *f)
 {
     sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(db, "SELECT db_id, counter, (SELECT "
-                                "user_version FROM pragma_user_version) "
-                                "FROM commit_mark WHERE id = 1", -1, &st,
-                                NULL) == SQLITE_OK
+    int ok = sqlite3_prepare_v2(db, BACKUP_SQL_FACTS, -1, &st, NULL)
+                 == SQLITE_OK
              && sqlite3_step(st) == SQLITE_ROW
              && sqlite3_column_bytes(st, 0) == COMMITMARK_ID_BYTES;
     if (ok) {
@@ -214,7 +213,9 @@ read_facts(sqlite3 *db, db_facts_t *f)
     return ok ? CDS_OK : CDS_ECORRUPT;
 }
 
-/* The database into tmp (a consistent snapshot) and its facts. */
+/* The database into tmp (a consistent snapshot) and its facts. Not
+ * through cds_db_open: that migrates, and a backup must copy the database
+ * as it is, read-only, whatever version wrote it. */
 static int
 snapshot(const char *db_path, const char *tmp, db_facts_t *f, char *msg,
          size_t msglen)
