@@ -3,6 +3,7 @@
 #include "backup.h"
 #include "backup_sql.h"
 #include "commitmark.h"
+#include "store.h"
 
 #include "cds_err.h"
 #include "cds_util.h"
@@ -383,6 +384,7 @@ typedef struct {
     char sum[3][2 * crypto_hash_sha256_BYTES + 1];
     uint8_t db_id[COMMITMARK_ID_BYTES];
     unsigned long long counter;
+    int schema;                        /* PRAGMA user_version of the copy */
     int have;                          /* bit per field found */
 } manifest_t;
 
@@ -405,6 +407,8 @@ manifest_line(manifest_t *m, const char *line)
         m->have |= 16;
     if (strcmp(line, "format=" MANIFEST_FORMAT) == 0)
         m->have |= 32;
+    if (sscanf(line, "schema_version=%d", &m->schema) == 1)
+        m->have |= 64;
 }
 
 static int
@@ -422,11 +426,12 @@ manifest_read(const char *path, manifest_t *m, char *msg, size_t msglen)
          l = strtok_r(NULL, "\n", &save))
         manifest_line(m, l);
     free(text);
-    if ((m->have & (1 | 2 | 8 | 16 | 32)) == (1 | 2 | 8 | 16 | 32))
+    if ((m->have & 0x7b) == 0x7b)
         return CDS_OK;
     snprintf(msg, msglen, "%s: not a complete cdsync-aggregator backup "
-             "manifest (format, database_id, commit_counter, sha256 of the "
-             "database and identity expected)", path);
+             "manifest (format, database_id, commit_counter, "
+             "schema_version, sha256 of the database and identity "
+             "expected)", path);
     return CDS_ECORRUPT;
 }
 
@@ -541,6 +546,13 @@ backup_restore(const backup_opts_t *o, char *msg, size_t msglen)
         return CDS_EUSAGE;
     }
     int code = manifest_read(p.final[3], &m, msg, msglen);
+    if (code == CDS_OK && m.schema > store_schema_version()) {
+        snprintf(msg, msglen, "%s: schema version %d is newer than this "
+                 "program's %d (a backup made after an upgrade): install "
+                 "that version to restore it; nothing restored", o->file,
+                 m.schema, store_schema_version());
+        code = CDS_EVERSION;
+    }
     if (code == CDS_OK)
         code = verify_part(&p, &m, 0, msg, msglen);
     if (code == CDS_OK && o->with_identity)

@@ -4,7 +4,7 @@
  *  a manifest without its fields refused with nothing changed; the restored
  *  copy in place with the replaced file's mode, the old one kept, a mark
  *  written ahead of the copy when none existed, an existing mark left
- *  alone) and backup_own_like. Every public function of backup.h runs. */
+ *  alone, a backup of a newer schema refused) and backup_own_like. Every public function of backup.h runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,8 +154,15 @@ test_restore(void **state)
                      CDS_OK);
     assert_int_equal(commitmark_file_read(fx->p, &m), CDS_OK);
     assert_int_equal(m.counter, 9);
+    /* A backup from a newer program (downgrade): refused. */
+    FILE *f = fopen(path(fx, fx->file, ".manifest"), "a");
+    fprintf(f, "schema_version=%d\n", store_schema_version() + 1);
+    fclose(f);
+    assert_int_equal(backup_restore(&fx->o, fx->msg, sizeof fx->msg),
+                     CDS_EVERSION);
+    assert_non_null(strstr(fx->msg, "newer than this program"));
     /* A manifest without its fields. */
-    FILE *f = fopen(path(fx, fx->file, ".manifest"), "w");
+    f = fopen(path(fx, fx->file, ".manifest"), "w");
     fputs("format=cdsync-aggregator-backup 1\n", f);
     fclose(f);
     assert_int_equal(backup_restore(&fx->o, fx->msg, sizeof fx->msg),
