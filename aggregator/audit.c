@@ -253,6 +253,10 @@ history_chain(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
         return;
     }
     cds_chain_next(prev, h, prev);
+    /* After a hole (a restore's lost range) the chain goes on from the
+     * head stored with this row: the check resumes at the next one. */
+    if (!*known && stored && sqlite3_column_bytes(st, 3) == CDS_HASH_BYTES)
+        memcpy(prev, stored, CDS_HASH_BYTES);
     if (*known && (!stored || sqlite3_column_bytes(st, 3) != CDS_HASH_BYTES
                    || sodium_memcmp(stored, prev, CDS_HASH_BYTES) != 0)) {
         char s[2 * CDS_HASH_BYTES + 1] = "", e[2 * CDS_HASH_BYTES + 1];

@@ -31,7 +31,7 @@ static const char *const sql_text[ST__COUNT] = {
 };
 
 static const char *const state_names[HEALTH__COUNT] = {
-    "OK", "SKEWED", "LAGGING", "REJECTING", "SILENT", "REVOKED",
+    "OK", "SKEWED", "LAGGING", "REJECTING", "SILENT", "AHEAD", "REVOKED",
 };
 
 struct health {
@@ -283,6 +283,8 @@ classify(health_agent_t *a, const health_thresholds_t *th, uint64_t now)
     uint64_t rej = a->rejected_hour, total = a->accepted_hour + rej;
     if (a->revoked_at_ms)
         a->state = HEALTH_REVOKED;
+    else if (a->reported_acked_seq > a->applied_seq)
+        a->state = HEALTH_AHEAD;       /* acked, yet not in the database */
     else if (since(now, seen) > th->silent_after_ms)
         a->state = HEALTH_SILENT;
     else if (rej > 0 && rej >= th->rejecting_min
@@ -380,13 +382,27 @@ health_worst(const health_agent_t *list, size_t n)
 
 /* ---- output ----------------------------------------------------------- */
 
+/* What to do about the state, for AHEAD (else ""), into buf. */
+static const char *
+fix_text(const health_agent_t *a, char *buf, size_t len)
+{
+    if (a->state != HEALTH_AHEAD)
+        return "";
+    snprintf(buf, len, "holds acks to seq %" PRIu64 ", database has "
+             "%" PRIu64 ": stop the aggregator, run `cdsync-aggregator "
+             "accept-restore --force --note TEXT`, start it",
+             a->reported_acked_seq, a->applied_seq);
+    return buf;
+}
+
 static json_t *
 agent_json(const health_agent_t *a, uint64_t now)
 {
+    char fix[256];
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
         " s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:s, s:s, s:I}",
+        " s:s, s:s, s:I, s:s}",
         "agent", a->fpr, "label", a->label, "commune", a->commune,
         "org_units", a->org_units, "state", health_state_name(a->state),
         "severity", health_severity(a->state),
@@ -413,7 +429,8 @@ agent_json(const health_agent_t *a, uint64_t now)
         "last_reject_reason",
         a->last_reject_code ? cds_strerror(a->last_reject_code) : "",
         "last_reject_message", a->last_reject_message,
-        "last_reject_ms", (json_int_t) a->last_reject_ms);
+        "last_reject_ms", (json_int_t) a->last_reject_ms,
+        "fix", fix_text(a, fix, sizeof fix));
 }
 
 json_t *
@@ -484,7 +501,9 @@ row_cells(const health_agent_t *a, uint64_t now, char cell[NCOL][300])
     snprintf(cell[3], 300, "%" PRIu64, a->queue_depth);
     lag_text(cell[4], 300, a->lag_ms);
     snprintf(cell[5], 300, "%" PRIu64 "/h", a->rejected_hour);
-    if (a->last_reject_code)
+    if (a->state == HEALTH_AHEAD)
+        fix_text(a, cell[6], 300);
+    else if (a->last_reject_code)
         snprintf(cell[6], 300, "%s: %.200s",
                  cds_strerror(a->last_reject_code), a->last_reject_message);
     else

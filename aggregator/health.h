@@ -13,6 +13,10 @@
  *
  *  States, worst first (severity: 2 critical, 1 warning, 0 ok):
  *    REVOKED   (2) the key was revoked
+ *    AHEAD     (2) the agent's last heartbeat reports acks (acked_seq)
+ *                  above the database's applied seq: acknowledged updates
+ *                  are missing (a restore not accepted); the agent cannot
+ *                  sync (gap_unfillable) until `accept-restore --force`
  *    SILENT    (2) no verified message for silent_after_ms (since
  *                  enrolment when it never spoke)
  *    REJECTING (1) in the last hour >= rejecting_min rejections (updates
@@ -49,6 +53,7 @@ typedef enum {
     HEALTH_LAGGING,
     HEALTH_REJECTING,
     HEALTH_SILENT,
+    HEALTH_AHEAD,
     HEALTH_REVOKED,
     HEALTH__COUNT
 } health_state_t;                      /* ordered: later = worse */
@@ -105,7 +110,7 @@ void health_thresholds_default(health_thresholds_t *th);
 /* "OK", "LAGGING", ... Borrowed. */
 const char *health_state_name(health_state_t s);
 /* 0 ok, 1 warning (SKEWED, LAGGING, REJECTING), 2 critical (SILENT,
- * REVOKED). */
+ * AHEAD, REVOKED). */
 int health_severity(health_state_t s);
 
 /* Record one batch of agent_id in the caller's transaction: applied and

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "dashboard.h"
 #include "audit.h"
+#include "backup.h"
 #include "commitmark.h"
 #include "connguard.h"
 #include "enroll.h"
@@ -35,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define PROG "cdsync-aggregator"
 #define PROG_VERSION "0.1.0"
@@ -132,7 +134,10 @@ static const cds_option_t options[] = {
     { "command.note", "note", 0, "TEXT", NULL,
       "accept-restore: why (kept with the restore event)" },
     { "command.force", "force", 0, NULL, NULL,
-      "accept-restore: record a restore the commit mark did not see" },
+      "accept-restore: record a restore the commit mark did not see; "
+      "backup: overwrite FILE" },
+    { "command.with_identity", "with-identity", 0, NULL, NULL,
+      "restore: put the backup's identity file in place too" },
     { "aggregator.dashboard", "dashboard", 0, "PATH",
       CDS_DATADIR "/dashboard/index.html",
       "dashboard page served at / (absent: no dashboard)" },
@@ -164,6 +169,9 @@ usage(FILE *f)
             "  accept-restore [--note TEXT] [--force]  (database behind its\n"
             "                  commit mark: accept it, see docs/OPERATIONS.md)\n"
             "  restores        (accepted restores and the acked updates lost)\n"
+            "  backup FILE [--force]  (online copy: FILE, FILE.identity,\n"
+            "                  FILE.catalog.csv, FILE.manifest)\n"
+            "  restore FILE [--with-identity]  (aggregator stopped)\n"
             "  verify          (re-check the database against signed batches)\n"
             "  query [--org-unit OU] [--no-subtree] [--indicator DE ...]\n"
             "        [--period PE | --from PE --to PE]\n"
@@ -700,6 +708,25 @@ raise_nofile(void)
             (unsigned long long) rl.rlim_max, how);
 }
 
+/* The daemon lock (backup.h) for a command that must not run beside a
+ * daemon: the descriptor, or -1 with the message printed (*rc). */
+static int
+daemon_lock(cli_t *cli, const char *what, int *rc)
+{
+    int code = CDS_OK;
+    /* Its directory may not exist yet (first run, identity elsewhere). */
+    cds_mkdir_p(get(cli, "aggregator.state_dir"), 0700);
+    int fd = backup_lock_try(cli->db_path, &code);
+    if (fd < 0)
+        *rc = fail(EXIT_RUNTIME, code == CDS_EBUSY
+                   ? "%s: %s" BACKUP_LOCK_SUFFIX " is locked: the aggregator "
+                     "is running; stop it first (systemctl stop "
+                     "cdsync-aggregator)"
+                   : "%s: cannot take %s" BACKUP_LOCK_SUFFIX,
+                   what, cli->db_path);
+    return fd;
+}
+
 static int
 cmd_run(cli_t *cli)
 {
@@ -712,11 +739,16 @@ cmd_run(cli_t *cli)
         || group_max < 1 || group_max > SERVER_GROUP_MAX_LIMIT)
         return fail(EXIT_CONFIG, "group_max: \"%s\": expected 1..%d",
                     get(cli, "aggregator.group_max"), SERVER_GROUP_MAX_LIMIT);
-    int code = CDS_OK;
+    int code = CDS_OK, rc0 = 0;
     cds_identity_t *id = cds_identity_load(cli->identity, &code, err,
                                            sizeof err);
     if (!id)
         return fail(EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+    int lock = daemon_lock(cli, "run", &rc0);
+    if (lock < 0) {
+        cds_identity_destroy(&id);
+        return rc0;
+    }
     raise_nofile();
     cds_catalog_t *cat = cds_catalog_load(get(cli, "aggregator.catalog"), err,
                                           sizeof err);
@@ -727,6 +759,7 @@ cmd_run(cli_t *cli)
     store_destroy(&store);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
+    close(lock);
     return rc;
 }
 
@@ -739,9 +772,13 @@ cmd_accept_restore(cli_t *cli)
     if (cli->n_args != 0)
         return fail(EXIT_USAGE, "accept-restore: no arguments expected");
     store_t *store = NULL;
-    int rc = open_store(cli, &store);
-    if (rc)
+    int rc = 0;
+    int lock = daemon_lock(cli, "accept-restore", &rc);
+    if (lock < 0 || (rc = open_store(cli, &store))) {
+        if (lock >= 0)
+            close(lock);
         return rc;
+    }
     commitmark_t *mark = commitmark_new(store_db(store));
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536] = "";              /* the refusal, logged by accept */
@@ -766,9 +803,62 @@ cmd_accept_restore(cli_t *cli)
                "for updates it lacks are recorded at their next hello: see "
                "`" PROG " restores`\n", (long long) event,
                commitmark_state_name(st), commitmark_path(mark));
+    /* Run as root, the mark must stay the service user's (like the db). */
+    if (mark && access(commitmark_path(mark), F_OK) == 0
+        && backup_own_like(commitmark_path(mark), cli->db_path) != 0)
+        rc = fail(EXIT_RUNTIME, "accept-restore: %s: cannot give it the "
+                  "owner of %s: %s", commitmark_path(mark), cli->db_path,
+                  strerror(errno));
     commitmark_destroy(&mark);
     store_destroy(&store);
+    close(lock);
     return rc;
+}
+
+/* backup FILE: online copy of the database, identity, catalog (backup.h). */
+static int
+cmd_backup(cli_t *cli)
+{
+    if (cli->n_args != 1)
+        return fail(EXIT_USAGE, "backup: exactly one FILE expected");
+    backup_opts_t o = { .db_path = cli->db_path,
+                        .identity_path = cli->identity,
+                        .catalog_path = get(cli, "aggregator.catalog"),
+                        .file = cli->args[0],
+                        .force = cds_config_get_bool(cli->cfg,
+                                                     "command.force") };
+    char msg[2048];
+    int code = backup_make(&o, msg, sizeof msg);
+    if (code != CDS_OK)
+        return fail(code == CDS_EUSAGE ? EXIT_INPUT : exit_for(code),
+                    "backup: %s", msg);
+    printf("%s\n", msg);
+    return 0;
+}
+
+/* restore FILE: the aggregator stopped (daemon lock), see backup.h. */
+static int
+cmd_restore(cli_t *cli)
+{
+    if (cli->n_args != 1)
+        return fail(EXIT_USAGE, "restore: exactly one FILE expected");
+    int rc = 0;
+    int lock = daemon_lock(cli, "restore", &rc);
+    if (lock < 0)
+        return rc;
+    backup_opts_t o = { .db_path = cli->db_path,
+                        .identity_path = cli->identity,
+                        .file = cli->args[0],
+                        .with_identity = cds_config_get_bool(
+                            cli->cfg, "command.with_identity") };
+    char msg[2048];
+    int code = backup_restore(&o, msg, sizeof msg);
+    close(lock);
+    if (code != CDS_OK)
+        return fail(code == CDS_EUSAGE || code == CDS_ENOTFOUND
+                    ? EXIT_INPUT : exit_for(code), "restore: %s", msg);
+    printf("%s\n", msg);
+    return 0;
 }
 
 /* restores: the accepted restores and the acked updates found lost. */
@@ -1079,6 +1169,10 @@ static const struct {
       "commit mark: record it, reset the mark)" },
     { "restores", cmd_restores,
       "restores  (accepted restores and the acked updates found lost)" },
+    { "backup", cmd_backup, "backup FILE [--force]  (online, consistent "
+      "copy of the database, identity and catalog, with a manifest)" },
+    { "restore", cmd_restore, "restore FILE [--with-identity]  (aggregator "
+      "stopped; then run refuses until accept-restore)" },
     { "verify", cmd_verify, "verify" },
     { "query", cmd_query,
       "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "

@@ -81,6 +81,12 @@ struct store {
     int64_t pruned_ms;                  /* last opportunistic prune */
 };
 
+int
+store_schema_version(void)
+{
+    return (int) (sizeof migrations / sizeof migrations[0]);
+}
+
 store_t *
 store_open(const char *path, int flags, int *err)
 {

@@ -98,6 +98,9 @@ typedef int (store_agent_fn)(const store_agent_t *agent, void *arg);
 store_t *store_open(const char *path, int flags, int *err);
 /* Finalize statements, close; sets *self_p to NULL. Safe on NULL. */
 void store_destroy(store_t **self_p);
+/* The schema version this program migrates to (PRAGMA user_version after
+ * store_open): a database above it is refused (restore checks backups). */
+int store_schema_version(void);
 /* The underlying connection (borrowed), for transactions and queries. */
 cds_db_t *store_db(store_t *self);
 

@@ -117,7 +117,7 @@ heartbeat(fx_t *fx, int i, uint64_t now, uint64_t depth, uint64_t oldest,
     hb.queue_depth = depth;
     hb.oldest_pending_ms = oldest;
     hb.bytes_pending = depth * 100;
-    hb.acked_seq = 7;
+    hb.acked_seq = 0;         /* nothing applied: 0 (above: AHEAD) */
     hb.send_errors = 2;
     hb.agent_version = "9.9";
     hb.clock_ms = clock;
@@ -190,6 +190,8 @@ test_names(void **state)
     assert_int_equal(health_severity(HEALTH_REJECTING), 1);
     assert_int_equal(health_severity(HEALTH_SILENT), 2);
     assert_int_equal(health_severity(HEALTH_REVOKED), 2);
+    assert_int_equal(health_severity(HEALTH_AHEAD), 2);
+    assert_string_equal(health_state_name(HEALTH_AHEAD), "AHEAD");
 }
 
 /* Each state from its own agent, then the order and the outputs. */
@@ -357,6 +359,34 @@ test_silent_revoked_persist(void **state)
     free(list);
 }
 
+/* AHEAD: a heartbeat reporting acks above the applied seq (a restore
+ * not accepted) is critical, before SILENT, and says the fix. */
+static void
+test_ahead(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    Cdsync__Heartbeat hb = CDSYNC__HEARTBEAT__INIT;
+    hb.acked_seq = 7;
+    assert_int_equal(health_note_heartbeat(fx->h, fx->ids[0], T0, &hb),
+                     CDS_OK);
+    seen(fx, 0, T0);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, T0 + 1000, &list, &n), CDS_OK);
+    assert_int_equal(list[0].state, HEALTH_AHEAD);
+    assert_int_equal(health_worst(list, n), 2);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    health_print(f, list, n, T0 + 1000);
+    fclose(f);
+    assert_non_null(strstr(text, "accept-restore --force"));
+    free(text);
+    free(list);
+}
+
 static void
 test_metrics_render(void **state)
 {
@@ -397,11 +427,11 @@ test_metrics_render(void **state)
                                 "\"bad_signature\"} 2\n"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"OK\"} 3\n"));
-    /* Per-agent series bounded by top_n ((6 gauges + 6 states) x 2). */
+    /* Per-agent series bounded by top_n ((6 gauges + 7 states) x 2). */
     size_t series = 0;
     for (const char *p = buf; (p = strstr(p, "{agent=\"")); p++)
         series++;
-    assert_int_equal(series, 24);
+    assert_int_equal(series, 26);
     /* The LAGGING agent is among them; label quotes escaped. */
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"OK\"} 0\n"));
@@ -426,6 +456,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_silent_revoked_persist, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_render, setup,
                                         teardown),
     };

@@ -1,0 +1,67 @@
+/*  backup: an online, consistent copy of the aggregator's database with
+ *  its identity and catalog (`backup FILE`), its restore (`restore FILE`),
+ *  and the daemon lock that keeps those (and accept-restore) away from a
+ *  running daemon. docs/OPERATIONS.md "Backup and restore" is the drill.
+ *
+ *  A backup FILE is four files, each written to NAME.tmp, fsynced, mode
+ *  0600, renamed:
+ *    FILE            the database, copied with the SQLite backup API inside
+ *                    one read transaction (WAL: the daemon keeps writing;
+ *                    the copy is the snapshot at its start)
+ *    FILE.identity   the aggregator's identity file (its secret keys)
+ *    FILE.catalog.csv  the indicator catalog in use
+ *    FILE.manifest   "key=value" lines: format, database id, commit counter
+ *                    and schema version of the copy, time, and
+ *                    "sha256 NAME HEX" for each of the three files above
+ *  The commit counter in the copy is the one the copied database holds
+ *  (the counter lives in the database, so they agree by construction); on
+ *  restore the existing commit mark, which is ahead if anything was acked
+ *  after the copy, makes `run` refuse until `accept-restore`.
+ *
+ *  The daemon lock: `run` holds an exclusive flock(2) on <db>.lock for its
+ *  life; backup_lock_try takes the same lock, so restore and accept-restore
+ *  fail while a daemon runs, and a daemon cannot start during a restore. */
+#ifndef AGG_BACKUP_H
+#define AGG_BACKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BACKUP_LOCK_SUFFIX ".lock"
+
+/* What to copy (backup) or where to put it (restore); all borrowed. */
+typedef struct {
+    const char *db_path;               /* <state_dir>/aggregator.db */
+    const char *identity_path;         /* the identity file */
+    const char *catalog_path;          /* backup only: the catalog CSV */
+    const char *file;                  /* the backup FILE */
+    bool force;                        /* backup: overwrite FILE */
+    bool with_identity;                /* restore: the identity too */
+} backup_opts_t;
+
+/* Take the daemon lock <db_path>.lock (created 0600, owned like the
+ * database when we are root). The descriptor (keep it open for as long as
+ * the lock must hold: closing releases it), or -1: CDS_EBUSY in *code when
+ * another process holds it (a daemon runs), CDS_EIO otherwise. */
+int backup_lock_try(const char *db_path, int *code);
+
+/* Give path the owner and group of ref (when they differ and we may):
+ * root running a command must not leave files the service user cannot
+ * open. 0 or -1 (errno). */
+int backup_own_like(const char *path, const char *ref);
+
+/* Write the backup (see above). CDS_OK, CDS_EEXIST-like CDS_EUSAGE when
+ * FILE exists without force, CDS_EIO / a database error otherwise; msg
+ * gets one operator sentence on failure, the summary on success. */
+int backup_make(const backup_opts_t *o, char *msg, size_t msglen);
+
+/* Restore FILE (daemon lock held by the caller): verify the manifest's
+ * digests, put the database (and the identity with with_identity) in
+ * place by rename, with the owner and mode of the files replaced; the
+ * replaced database is kept as <db>.pre-restore. The commit mark is not
+ * touched; when there is none, one is written one ahead of the restored
+ * database so that `run` refuses until `accept-restore`. CDS_OK, or
+ * CDS_ECORRUPT (a digest differs), CDS_ENOTFOUND, CDS_EIO; msg as above. */
+int backup_restore(const backup_opts_t *o, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,12 @@
+/*  backup_sql: the SQL of aggregator/backup.c (STYLE.md "SQLite"). One
+ *  read, on the snapshot connection: what the manifest records about the
+ *  copy (commit_mark is commitmark_sql.h's table). */
+#ifndef AGG_BACKUP_SQL_H
+#define AGG_BACKUP_SQL_H
+
+#define BACKUP_SQL_FACTS                                                     \
+    "SELECT db_id, counter,"                                                 \
+    " (SELECT user_version FROM pragma_user_version)"                        \
+    " FROM commit_mark WHERE id = 1"
+
+#endif
