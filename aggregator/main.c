@@ -9,6 +9,7 @@
 #include "cds_err.h"
 #include "cds_harden.h"
 #include "cds_id.h"
+#include "cds_lock.h"
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "cds_util.h"
@@ -35,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define PROG "cdsync-aggregator"
 #define PROG_VERSION "0.1.0"
@@ -700,6 +702,24 @@ raise_nofile(void)
             (unsigned long long) rl.rlim_max, how);
 }
 
+/* One `run` per database: <db>.lock, held until exit (cds_lock.h). A second
+ * instance would serve the same agents beside the first, each with its own
+ * idea of their seqs in memory. 0 with *fd to keep, or an exit code. */
+static int
+lock_db(cli_t *cli, int *fd)
+{
+    char path[sizeof cli->db_path + 8];
+    snprintf(path, sizeof path, "%s.lock", cli->db_path);
+    if (cds_mkdir_p(get(cli, "aggregator.state_dir"), 0700) != 0)
+        return fail(EXIT_RUNTIME, "%s: %s", get(cli, "aggregator.state_dir"),
+                    strerror(errno));
+    int code = cds_lock_take(path, fd);
+    if (code == CDS_EBUSY)
+        return fail(EXIT_RUNTIME, "another cdsync-aggregator is already "
+                    "running on %s (%s is locked)", cli->db_path, path);
+    return code == CDS_OK ? 0 : fail(EXIT_RUNTIME, "%s: cannot lock", path);
+}
+
 static int
 cmd_run(cli_t *cli)
 {
@@ -717,16 +737,23 @@ cmd_run(cli_t *cli)
                                            sizeof err);
     if (!id)
         return fail(EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+    int lock_fd = -1;
+    int rc = lock_db(cli, &lock_fd);
+    if (rc) {
+        cds_identity_destroy(&id);
+        return rc;
+    }
     raise_nofile();
     cds_catalog_t *cat = cds_catalog_load(get(cli, "aggregator.catalog"), err,
                                           sizeof err);
     store_t *store = NULL;
-    int rc = cat ? open_store(cli, &store) : fail(EXIT_CONFIG, "%s", err);
+    rc = cat ? open_store(cli, &store) : fail(EXIT_CONFIG, "%s", err);
     if (!rc)
         rc = run_server(cli, id, cat, store, group_max);
     store_destroy(&store);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
+    close(lock_fd);                    /* the store is closed: let go */
     return rc;
 }
 
