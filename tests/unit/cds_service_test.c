@@ -116,6 +116,32 @@ test_ready_and_watchdog(void **state)
     assert_string_equal(buf, "STOPPING=1");
 }
 
+/* "@name": the abstract namespace (systemd's own socket may be one). */
+static void
+test_abstract_socket(void **state)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    char name[64], buf[64];
+    snprintf(name, sizeof name, "@cds_service_test.%d", (int)getpid());
+    memcpy(a.sun_path, name, strlen(name));
+    a.sun_path[0] = '\0';
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a,
+                          (socklen_t)(offsetof(struct sockaddr_un, sun_path)
+                                      + strlen(name))), 0);
+    setenv("NOTIFY_SOCKET", name, 1);
+    cds_service_status("abstract");
+    setenv("NOTIFY_SOCKET", sock_path, 1);
+    struct pollfd p = {s, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    ssize_t n = recv(s, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "STATUS=abstract");
+    close(s);
+}
+
 /* SIGHUP: the process lives and the file's level applies at the next
  * tick; a bad file keeps the running level. Observed through stderr. */
 static void
@@ -162,6 +188,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_and_watchdog),
+        cmocka_unit_test(test_abstract_socket),
         cmocka_unit_test(test_sighup_reloads_level),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
