@@ -2,6 +2,7 @@
  *  function per subcommand; each loads only what it needs. Exit codes
  *  (notes/cli.md): 0 ok, 1 bad input, 2 usage, 3 configuration / identity /
  *  permission, 4 runtime failure (database, I/O, daemon already running). */
+#include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_catalog.h"
 #include "cds_config.h"
@@ -493,6 +494,9 @@ run_daemon(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
     outbox_checkpoint_in_background(ob);
     cds_log(CDS_LOG_INFO, "started", "server=%s state_dir=%s",
             cds_logq(sc->server), cds_logq(sc->state_dir));
+    char status[256];
+    snprintf(status, sizeof status, "sending to %s", sc->server);
+    cds_service_ready(status);
     int rc = sender_run(s);
     sender_destroy(&s);
     return rc == CDS_OK ? 0 : EXIT_RUNTIME;
@@ -589,6 +593,8 @@ main(int argc, char **argv)
         cds_config_new(options, sizeof options / sizeof options[0]);
     if (!cfg)
         return EXIT_RUNTIME;
+    cds_service_set_reload(options, sizeof options / sizeof options[0], argc,
+                           argv, DEFAULT_CONFIG, "agent.log_level");
     int rc = argc < 2 ? CDS_OK
                       : cds_config_parse(cfg, argc, argv, 1, DEFAULT_CONFIG,
                                          &help, &rest, &n_rest, err,

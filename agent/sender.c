@@ -4,6 +4,7 @@
 #include "sender.h"
 #include "livestate.h"
 #include "session.h"
+#include "cds_service.h"
 #include "cds_signal.h"
 
 #include "cds_codec.h"
@@ -441,7 +442,8 @@ sender_run(sender_t *self)
             {self->wake, 0, ZMQ_POLLIN, 0},
             {NULL, cds_signal_fd(), ZMQ_POLLIN, 0}}; /* SIGTERM: see cds_signal.h */
         int n_items = cds_signal_fd() >= 0 ? 3 : 2;
-        if (zmq_poll(items, n_items, poll_timeout(self)) < 0) {
+        if (zmq_poll(items, n_items, cds_service_poll_ms(poll_timeout(self)))
+            < 0) {
             if (errno == EINTR)
                 continue;
             cds_log(CDS_LOG_ERROR, "poll_failed", "error=%s",
@@ -470,7 +472,9 @@ sender_run(sender_t *self)
             break;
         }
         session_on_timer(self->session);   /* acks, backoff, heartbeats */
+        cds_service_tick();                /* SIGHUP reload, watchdog */
     }
+    cds_service_stopping();
     cds_log(CDS_LOG_INFO, "stopped", "reason=%s",
             rc == CDS_OK ? "signal" : cds_strerror(rc));
     session_stop(self->session);

@@ -2,6 +2,7 @@
  *  per subcommand (keygen, enroll, revoke, agents, run, query). Exit codes
  *  (/work docs cli.md): 0 ok, 1 bad input, 2 usage, 3 configuration or
  *  identity, 4 runtime (database, I/O). */
+#include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_catalog.h"
 #include "cds_ckpt.h"
@@ -664,6 +665,10 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         cds_identity_public(id, pub, sizeof pub);
         cds_log(CDS_LOG_INFO, "started", "identity=%s catalog=%s version=%s",
                 pub, cds_catalog_version(cat), PROG_VERSION);
+        char status[256];
+        snprintf(status, sizeof status, "serving %s, catalog %s",
+                 get(cli, "aggregator.listen"), cds_catalog_version(cat));
+        cds_service_ready(status);
         code = server_run(server);
     }
     cds_ckpt_destroy(&ckpt);
@@ -718,12 +723,15 @@ daemon_lock(cli_t *cli, const char *what, int *rc)
     cds_mkdir_p(get(cli, "aggregator.state_dir"), 0700);
     int fd = backup_lock_try(cli->db_path, &code);
     if (fd < 0)
-        *rc = fail(EXIT_RUNTIME, code == CDS_EBUSY
-                   ? "%s: %s" BACKUP_LOCK_SUFFIX " is locked: the aggregator "
-                     "is running; stop it first (systemctl stop "
-                     "cdsync-aggregator)"
-                   : "%s: cannot take %s" BACKUP_LOCK_SUFFIX,
-                   what, cli->db_path);
+        *rc = code != CDS_EBUSY
+                  ? fail(EXIT_RUNTIME, "%s: cannot take %s" BACKUP_LOCK_SUFFIX,
+                         what, cli->db_path)
+                  : fail(EXIT_RUNTIME, "%s: another cdsync-aggregator is "
+                         "already running on %s (%s" BACKUP_LOCK_SUFFIX
+                         " is locked)%s", what, cli->db_path, cli->db_path,
+                         strcmp(what, "run") == 0
+                             ? "" : "; stop it first (systemctl stop "
+                                    "cdsync-aggregator)");
     return fd;
 }
 
@@ -1275,6 +1283,8 @@ main(int argc, char **argv)
     cli_t cli = { .cfg = cds_config_new(options, N_OPTIONS) };
     if (!cli.cfg)
         return fail(EXIT_RUNTIME, "out of memory");
+    cds_service_set_reload(options, N_OPTIONS, argc, argv, DEFAULT_CONFIG,
+                           "aggregator.log_level");   /* SIGHUP in `run` */
     int rc = dispatch(&cli, argc, argv);
     cds_config_destroy(&cli.cfg);
     return rc;

@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "commitmark.h"
 #include "connguard.h"
+#include "cds_service.h"
 #include "cds_signal.h"
 
 #include "cds_codec.h"
@@ -692,10 +693,12 @@ int
 server_run(server_t *self)
 {
     while (!cds_signal_stop_requested()) {
-        int rc = server_step(self, -1);
+        int rc = server_step(self, cds_service_poll_ms(-1));
         if (rc < 0)
             return -rc;
+        cds_service_tick();            /* SIGHUP reload, watchdog */
     }
+    cds_service_stopping();
     cds_log(CDS_LOG_INFO, "stopping", "endpoint=%s", cds_logq(self->endpoint));
     return CDS_OK;
 }

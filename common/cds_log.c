@@ -11,8 +11,10 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES 4096
@@ -21,10 +23,15 @@
 #define TRUNC_TAIL "\" truncated=true\n" /* worst case: closes a quote */
 #define RATE_SLOTS 64          /* distinct lines tracked at once */
 #define REPEAT_ROOM 32         /* " repeated=18446744073709551615" */
+#define PRIO_BYTES 3           /* "<3>": the syslog priority for journald */
 
 /* Set once by cds_log_init() before threads start, read-only afterwards. */
 static const char *log_program = "cdsync";
-static cds_log_level_t log_min_level = CDS_LOG_INFO;
+static _Atomic cds_log_level_t log_min_level = CDS_LOG_INFO;
+static bool log_to_journal;
+
+/* syslog priorities (LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR) by level. */
+static const char *const level_prios[] = {"<7>", "<6>", "<4>", "<3>"};
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -112,6 +119,32 @@ cds_log_init(const char *program, cds_log_level_t min_level)
 {
     log_program = program ? program : "cdsync";
     log_min_level = min_level;
+    log_to_journal = cds_log_stderr_is_journal();
+}
+
+void
+cds_log_set_level(cds_log_level_t min_level)
+{
+    log_min_level = min_level;
+}
+
+/* sd-journal's rule (systemd.exec(5), $JOURNAL_STREAM): the variable holds
+ * "<st_dev>:<st_ino>" of the stream systemd connected; it is only ours if
+ * fd 2 is still that very file (a child may inherit the variable with its
+ * stderr redirected elsewhere). */
+bool
+cds_log_stderr_is_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    int used = 0;
+    struct stat st;
+
+    if (!env || sscanf(env, "%llu:%llu%n", &dev, &ino, &used) != 2
+        || env[used] != '\0' || fstat(STDERR_FILENO, &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev
+        && (unsigned long long)st.st_ino == ino;
 }
 
 int
@@ -169,7 +202,9 @@ write_all(const char *p, size_t n)
 void
 cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
 {
-    char line[LINE_MAX_BYTES];
+    char buf[PRIO_BYTES + LINE_MAX_BYTES];
+    char *line = buf + PRIO_BYTES;     /* the priority goes in front */
+    const size_t line_size = LINE_MAX_BYTES;
     char ts[32];
     int saved_errno = errno; /* callers log, then report errno */
 
@@ -177,14 +212,14 @@ cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
         return;
     if ((unsigned)level > CDS_LOG_ERROR)
         level = CDS_LOG_ERROR;
-    int n = snprintf(line, sizeof line, "ts=%s level=%s prog=%s event=%s",
+    int n = snprintf(line, line_size, "ts=%s level=%s prog=%s event=%s",
                      cds_format_time(ts, sizeof ts, cds_now_ms()),
                      level_names[level], log_program, event ? event : "-");
-    if (n >= 0 && (size_t)n < sizeof line - 1 && fmt && fmt[0]) {
+    if (n >= 0 && (size_t)n < line_size - 1 && fmt && fmt[0]) {
         va_list ap;
         line[n++] = ' ';
         va_start(ap, fmt);
-        int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        int m = vsnprintf(line + n, line_size - (size_t)n, fmt, ap);
         va_end(ap);
         n = m < 0 ? m : m == 0 ? n - 1 : n + m; /* no pairs: no space */
         if (m == 0)
@@ -193,8 +228,8 @@ cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
     size_t len;
     if (n < 0)
         len = strlen(line);
-    else if ((size_t)n + 1 >= sizeof line) /* +1: the newline must fit */
-        len = truncate_line(line, sizeof line);
+    else if ((size_t)n + 1 >= line_size) /* +1: the newline must fit */
+        len = truncate_line(line, line_size);
     else
         len = (size_t)n;
     if (len > 0 && line[len - 1] == '\n')
@@ -204,15 +239,19 @@ cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
         errno = saved_errno;
         return;
     }
-    if (repeated && len + REPEAT_ROOM < sizeof line) {
-        int r = snprintf(line + len, sizeof line - len, " repeated=%llu",
+    if (repeated && len + REPEAT_ROOM < line_size) {
+        int r = snprintf(line + len, line_size - len, " repeated=%llu",
                          (unsigned long long)repeated);
         if (r > 0)
             len += (size_t)r;
     }
     line[len++] = '\n';
     line[len] = '\0';
-    write_all(line, len);
+    if (log_to_journal) {
+        memcpy(buf, level_prios[level], PRIO_BYTES);
+        write_all(buf, PRIO_BYTES + len);
+    } else
+        write_all(line, len);
     errno = saved_errno;
 }
 

@@ -5,9 +5,15 @@
  *  Callers pass values that may contain spaces or quotes through cds_logq().
  *  Identical lines repeated in a burst are rate-limited with a count
  *  (cds_log_set_rate), so a flood of the same refusal cannot fill journald.
+ *  Under systemd, when stderr is the journal ($JOURNAL_STREAM names fd 2),
+ *  each line starts with its syslog priority ("<3>" error, "<4>" warn,
+ *  "<6>" info, "<7>" debug) so `journalctl -p err` selects; journald strips
+ *  the prefix. Anywhere else the line is plain logfmt.
  *  Secrets never go through this module. */
 #ifndef CDS_LOG_H
 #define CDS_LOG_H
+
+#include <stdbool.h>
 
 typedef enum {
     CDS_LOG_DEBUG = 0,
@@ -16,8 +22,13 @@ typedef enum {
     CDS_LOG_ERROR = 3,
 } cds_log_level_t;
 
-/* Set program name (borrowed, must outlive logging) and minimum level. */
+/* Set program name (borrowed, must outlive logging) and minimum level, and
+ * decide once whether stderr is the journal (priority prefix). */
 void cds_log_init(const char *program, cds_log_level_t min_level);
+/* Change the minimum level at run time (SIGHUP reload); any thread. */
+void cds_log_set_level(cds_log_level_t min_level);
+/* True when $JOURNAL_STREAM is "<dev>:<ino>" of the file on fd 2. */
+bool cds_log_stderr_is_journal(void);
 /* Parse "debug|info|warn|error"; 0 on success, -1 otherwise. */
 int cds_log_level_parse(const char *name, cds_log_level_t *out);
 /* Log one line: event is a snake_case token, fmt the rest of the pairs. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
 static int pipe_fd[2] = {-1, -1};
 
 static void
@@ -45,6 +46,40 @@ cds_signal_install(void)
     return 0;
 }
 
+static void
+on_hangup(int sig)
+{
+    (void) sig;
+    reload_flag = 1;
+    wake();
+}
+
+void
+cds_signal_catch_reload(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hangup;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Drain first, then take the flag: a SIGHUP between the two is still
+ * taken now (its byte only costs one spurious wake-up), never lost. */
+bool
+cds_signal_take_reload(void)
+{
+    char buf[64];
+    if (!reload_flag)
+        return false;
+    if (!stop_flag && pipe_fd[0] >= 0)
+        while (read(pipe_fd[0], buf, sizeof buf) > 0)
+            ;
+    reload_flag = 0;
+    return true;
+}
+
 int
 cds_signal_fd(void)
 {
@@ -69,6 +104,7 @@ cds_signal_reset(void)
 {
     char buf[64];
     stop_flag = 0;
+    reload_flag = 0;
     if (pipe_fd[0] >= 0)
         while (read(pipe_fd[0], buf, sizeof buf) > 0)
             ;

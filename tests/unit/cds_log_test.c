@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cds_err.h"
@@ -248,6 +249,80 @@ test_rate_limit(void **state)
     cds_log_set_rate(5, 10000);
 }
 
+/* $JOURNAL_STREAM naming the file on fd 2: every line carries its syslog
+ * priority; the same variable naming another file: plain logfmt. */
+static void
+test_journal_priority(void **state)
+{
+    struct stat st;
+    char env[64];
+
+    cds_log_set_rate(0, 0);
+    capture_start();
+    assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+    snprintf(env, sizeof env, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    setenv("JOURNAL_STREAM", env, 1);
+    cds_log_init("cdsync-test", CDS_LOG_DEBUG);
+    assert_true(cds_log_stderr_is_journal());
+    cds_log(CDS_LOG_ERROR, "e", NULL);
+    cds_log(CDS_LOG_WARN, "w", NULL);
+    cds_log(CDS_LOG_INFO, "i", NULL);
+    cds_log(CDS_LOG_DEBUG, "d", "k=v");
+    char *out = capture_end();
+    const char *want[] = {"<3>ts=", "<4>ts=", "<6>ts=", "<7>ts="};
+    const char *tail[] = {" level=error prog=cdsync-test event=e\n",
+                          " level=warn prog=cdsync-test event=w\n",
+                          " level=info prog=cdsync-test event=i\n",
+                          " level=debug prog=cdsync-test event=d k=v\n"};
+    const char *line = out;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(strncmp(line, want[i], strlen(want[i])), 0);
+        const char *end = strchr(line, '\n');
+        assert_non_null(end);
+        assert_non_null(strstr(line, tail[i]));
+        assert_true(strstr(line, tail[i]) + strlen(tail[i]) == end + 1);
+        line = end + 1;
+    }
+    assert_int_equal(*line, '\0');
+    free(out);
+
+    /* Inherited variable, stderr elsewhere (another inode): no prefix. */
+    snprintf(env, sizeof env, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino + 1);
+    setenv("JOURNAL_STREAM", env, 1);
+    capture_start();
+    cds_log_init("cdsync-test", CDS_LOG_INFO);
+    assert_false(cds_log_stderr_is_journal());
+    cds_log(CDS_LOG_ERROR, "e", NULL);
+    out = capture_end();
+    assert_int_equal(strncmp(out, "ts=", 3), 0);
+    free(out);
+
+    setenv("JOURNAL_STREAM", "garbage", 1);
+    assert_false(cds_log_stderr_is_journal());
+    unsetenv("JOURNAL_STREAM");
+    assert_false(cds_log_stderr_is_journal());
+    cds_log_init("cdsync-test", CDS_LOG_INFO);
+    cds_log_set_rate(5, 10000);
+}
+
+/* cds_log_set_level changes the filter after init (SIGHUP reload). */
+static void
+test_set_level(void **state)
+{
+    cds_log_init("cdsync-test", CDS_LOG_INFO);
+    capture_start();
+    cds_log(CDS_LOG_DEBUG, "before", NULL);
+    cds_log_set_level(CDS_LOG_DEBUG);
+    cds_log(CDS_LOG_DEBUG, "after", NULL);
+    char *out = capture_end();
+    assert_null(strstr(out, "event=before"));
+    assert_non_null(strstr(out, "event=after"));
+    free(out);
+    cds_log_set_level(CDS_LOG_INFO);
+}
+
 int
 main(void)
 {
@@ -260,6 +335,8 @@ main(void)
         cmocka_unit_test(test_logq_long_value),
         cmocka_unit_test(test_long_line_truncated),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_journal_priority),
+        cmocka_unit_test(test_set_level),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

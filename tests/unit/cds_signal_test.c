@@ -67,12 +67,38 @@ test_signal_on_other_thread_wakes_poll(void **state)
     cds_signal_reset();
 }
 
+/* SIGHUP: the process lives, the loop wakes, the request is taken once
+ * and the pipe is quiet again (no spinning); a pending stop is kept. */
+static void
+test_hangup_is_a_reload(void **state)
+{
+    (void) state;
+    assert_int_equal(cds_signal_install(), 0);
+    cds_signal_catch_reload();
+    cds_signal_reset();
+    assert_false(cds_signal_take_reload());
+    raise(SIGHUP);
+    assert_true(readable(5000));
+    assert_false(cds_signal_stop_requested());
+    assert_true(cds_signal_take_reload());
+    assert_false(cds_signal_take_reload());
+    assert_false(readable(0));
+
+    raise(SIGHUP);
+    cds_signal_request_stop();
+    assert_true(cds_signal_take_reload());
+    assert_true(readable(0));                /* the stop still wakes */
+    assert_true(cds_signal_stop_requested());
+    cds_signal_reset();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_install_and_request),
         cmocka_unit_test(test_signal_on_other_thread_wakes_poll),
+        cmocka_unit_test(test_hangup_is_a_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

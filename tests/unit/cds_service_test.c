@@ -1,0 +1,195 @@
+/*  cds_service_test: notifications reach $NOTIFY_SOCKET (a datagram socket
+ *  of the test stands in for systemd), the watchdog is pinged on time, and
+ *  SIGHUP reloads the log level from the file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cds_config.h"
+#include "cds_log.h"
+#include "cds_service.h"
+#include "cds_signal.h"
+#include "cds_util.h"
+
+static char dir[] = "/tmp/cds_service_test.XXXXXX";
+static char sock_path[96], ini_path[96];
+static int sock = -1;
+
+static const cds_option_t options[] = {
+    {"test.log_level", "log-level", 0, "LEVEL", "info", "log level"},
+};
+
+/* Next datagram within timeout_ms into buf; false on timeout. */
+static bool
+receive(char *buf, size_t len, int timeout_ms)
+{
+    struct pollfd p = {sock, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) != 1)
+        return false;
+    ssize_t n = recv(sock, buf, len - 1, 0);
+    if (n < 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+static int
+setup(void **state)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    assert_non_null(mkdtemp(dir));
+    snprintf(sock_path, sizeof sock_path, "%s/notify", dir);
+    snprintf(ini_path, sizeof ini_path, "%s/test.ini", dir);
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", sock_path);
+    sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(sock >= 0);
+    assert_int_equal(bind(sock, (struct sockaddr *)&a, sizeof a), 0);
+    setenv("NOTIFY_SOCKET", sock_path, 1);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    close(sock);
+    unsetenv("NOTIFY_SOCKET");
+    unlink(sock_path);
+    unlink(ini_path);
+    rmdir(dir);
+    return 0;
+}
+
+static void
+write_ini(const char *level)
+{
+    FILE *f = fopen(ini_path, "w");
+    assert_non_null(f);
+    fprintf(f, "[test]\nlog_level = %s\n", level);
+    fclose(f);
+}
+
+/* READY=1 with the status, then a WATCHDOG=1 per half period: poll_ms
+ * never lets the loop sleep past the next ping. */
+static void
+test_ready_and_watchdog(void **state)
+{
+    char buf[512];
+    setenv("WATCHDOG_USEC", "100000", 1);           /* ping every 50 ms */
+    cds_service_ready("serving tcp://127.0.0.1:1");
+    unsetenv("WATCHDOG_USEC");
+    assert_true(receive(buf, sizeof buf, 2000));
+    assert_string_equal(buf, "READY=1\nSTATUS=serving tcp://127.0.0.1:1");
+    assert_true(receive(buf, sizeof buf, 2000));
+    assert_string_equal(buf, "WATCHDOG=1");
+    assert_true(cds_service_poll_ms(-1) <= 50);
+    assert_true(cds_service_poll_ms(10) <= 10);
+    for (int pings = 0; pings < 3;) {
+        uint64_t deadline = cds_mono_ms() + 2000;
+        long ms = cds_service_poll_ms(-1);
+        assert_true(ms >= 0 && ms <= 50);
+        usleep((useconds_t)ms * 1000);              /* the loop's poll */
+        cds_service_tick();
+        if (receive(buf, sizeof buf, 0)) {
+            assert_string_equal(buf, "WATCHDOG=1");
+            pings++;
+        }
+        assert_true(cds_mono_ms() < deadline);
+    }
+    cds_service_status("idle");
+    assert_true(receive(buf, sizeof buf, 2000));
+    assert_string_equal(buf, "STATUS=idle");
+    cds_service_stopping();
+    assert_true(receive(buf, sizeof buf, 2000));
+    assert_string_equal(buf, "STOPPING=1");
+}
+
+/* "@name": the abstract namespace (systemd's own socket may be one). */
+static void
+test_abstract_socket(void **state)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    char name[64], buf[64];
+    snprintf(name, sizeof name, "@cds_service_test.%d", (int)getpid());
+    memcpy(a.sun_path, name, strlen(name));
+    a.sun_path[0] = '\0';
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a,
+                          (socklen_t)(offsetof(struct sockaddr_un, sun_path)
+                                      + strlen(name))), 0);
+    setenv("NOTIFY_SOCKET", name, 1);
+    cds_service_status("abstract");
+    setenv("NOTIFY_SOCKET", sock_path, 1);
+    struct pollfd p = {s, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    ssize_t n = recv(s, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "STATUS=abstract");
+    close(s);
+}
+
+/* SIGHUP: the process lives and the file's level applies at the next
+ * tick; a bad file keeps the running level. Observed through stderr. */
+static void
+test_sighup_reloads_level(void **state)
+{
+    char *argv[] = {"cds_service_test", "-c", ini_path, NULL};
+    char log_path[128], *out = NULL;
+    snprintf(log_path, sizeof log_path, "%s/stderr", dir);
+    int fd = dup(STDERR_FILENO);                     /* cds_log: write(2) */
+    int cap = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0 && cap >= 0);
+    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
+    close(cap);
+
+    cds_log_init("cds_service_test", CDS_LOG_INFO);
+    assert_int_equal(cds_signal_install(), 0);
+    cds_signal_reset();
+    cds_service_set_reload(options, 1, 3, argv, NULL, "test.log_level");
+    cds_service_ready("x");                          /* catches SIGHUP */
+    write_ini("debug");
+    raise(SIGHUP);
+    cds_service_tick();
+    cds_log(CDS_LOG_DEBUG, "after_reload", NULL);
+    write_ini("loud");
+    raise(SIGHUP);
+    cds_service_tick();
+    cds_log(CDS_LOG_DEBUG, "level_kept", NULL);
+
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+    assert_int_equal(cds_read_file(log_path, 1 << 20, &out, NULL), 0);
+    unlink(log_path);
+    assert_non_null(strstr(out, "event=reload result=ok log_level=debug"));
+    assert_non_null(strstr(out, "event=after_reload"));
+    assert_non_null(strstr(out, "event=reload result=failed"));
+    assert_non_null(strstr(out, "event=level_kept"));
+    free(out);
+    cds_log_init("cds_service_test", CDS_LOG_INFO);
+    cds_signal_reset();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ready_and_watchdog),
+        cmocka_unit_test(test_abstract_socket),
+        cmocka_unit_test(test_sighup_reloads_level),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
