@@ -414,12 +414,80 @@ test_metrics_render(void **state)
     free(buf);
 }
 
+/* health_nagios from a list (no database): the status word of the worst
+ * severity, the non-OK states counted worst first, one perfdata label per
+ * state (SKEWED too), one line per agent, '|' never inside a name. */
+static char *
+nagios_of(const health_agent_t *list, size_t n, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    *rc = health_nagios(f, list, n, T0);
+    fclose(f);
+    return buf;
+}
+
+static void
+test_nagios(void **state)
+{
+    (void) state;
+    health_agent_t l[11];
+    memset(l, 0, sizeof l);
+    int rc;
+    char *out = nagios_of(l, 0, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "CDSYNC OK - no agent enrolled | ok=0;;; "
+                        "skewed=0;;; lagging=0;;; rejecting=0;;; "
+                        "silent=0;;; revoked=0;;;\n");
+    free(out);
+    for (int i = 0; i < 11; i++) {
+        snprintf(l[i].label, sizeof l[i].label, "a%d", i);
+        snprintf(l[i].commune, sizeof l[i].commune, "Xã %d", i);
+        l[i].last_seen_ms = (int64_t) T0 - 180000;
+    }
+    out = nagios_of(l, 2, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "CDSYNC OK - 2 agents OK | ok=2;;; "));
+    assert_non_null(strstr(out, "\nOK: Xã 1 () last seen 3 min ago"));
+    free(out);
+    l[1].state = HEALTH_SKEWED;
+    l[1].clock_offset_ms = 7200000;
+    out = nagios_of(l, 2, &rc);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "CDSYNC WARNING - 1 skewed | ok=1;;; "
+                            "skewed=1;;; lagging=0;;;"));
+    assert_non_null(strstr(out, "clock 2 h 0 min ahead"));
+    free(out);
+    l[8].state = l[9].state = HEALTH_SILENT;
+    l[10].state = HEALTH_REVOKED;
+    l[1].state = HEALTH_OK;
+    snprintf(l[9].commune, sizeof l[9].commune, "Xã|Chín\nx");
+    l[9].last_reject_code = CDS_EBADVALUE;
+    snprintf(l[9].last_reject_message, sizeof l[9].last_reject_message,
+             "bad | value");
+    out = nagios_of(l, 11, &rc);
+    assert_int_equal(rc, 2);
+    char *nl = strchr(out, '\n');
+    assert_non_null(nl);
+    *nl = '\0';
+    assert_string_equal(out, "CDSYNC CRITICAL - 1 revoked, 2 silent | "
+                        "ok=8;;; skewed=0;;; lagging=0;;; rejecting=0;;; "
+                        "silent=2;;; revoked=1;;;");
+    assert_non_null(strstr(nl + 1, "SILENT: Xã/Chín x ("));
+    assert_non_null(strstr(nl + 1, ", last bad_value: bad / value\n"));
+    assert_null(strchr(nl + 1, '|'));
+    free(out);
+}
+
 int
 main(void)
 {
     cds_log_init("health_test", CDS_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_nagios),
         cmocka_unit_test_setup_teardown(test_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skewed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejecting_threshold, setup,
