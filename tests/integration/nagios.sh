@@ -7,7 +7,7 @@
 # `status` answer and change nothing; agent `status` with no database
 # exits 3 and creates nothing.
 . "$(dirname "$0")/lib.sh"
-echo "1..28"
+echo "1..33"
 agg_init agg
 echo "silent_after_ms = 2000" >> "$T/agg/aggregator.ini"
 agent_init a1 27901
@@ -16,6 +16,22 @@ agent_init a3 27913
 for a in a1 a2 a3; do echo "heartbeat_ms = 300" >> "$T/$a/agent.ini"; done
 agg_start agg
 for a in a1 a2 a3; do agent_start $a; done
+# /metrics from the start: every refusal reason at 0, process_* series.
+http_url() {
+    PORT=$(sed -n 's/.*event=http_listening listen=127.0.0.1:\([0-9]*\).*/\1/p' "$T/agg/log" | tail -1)
+    URL=http://127.0.0.1:$PORT
+}
+check "the HTTP listener is up" wait_for 10 grep -q event=http_listening "$T/agg/log"
+http_url
+curl -fsS "$URL/metrics" > "$T/metrics.txt"
+check "/metrics passes promtool check metrics" sh -c "promtool check metrics < '$T/metrics.txt'"
+check "refusal reasons exist at 0 before any refusal" \
+    grep -qx 'cdsync_messages_refused_total{reason="malformed"} 0' "$T/metrics.txt"
+expect_eq "process_* series present" \
+    "$(grep -cE '^process_(start_time_seconds|resident_memory_bytes|open_fds|cpu_seconds_total) [0-9.e+]+$' "$T/metrics.txt")" 4
+start=$(awk '$1 == "process_start_time_seconds" { printf "%d", $2 }' "$T/metrics.txt")
+check "process_start_time_seconds is the aggregator's start (within 60 s)" \
+    sh -c "[ \$(( $(date +%s) - $start )) -ge 0 ] && [ \$(( $(date +%s) - $start )) -lt 60 ]"
 nagios() { agg agg health --nagios 2>/dev/null; }
 nagios_rc() { nagios > /dev/null; echo $?; }
 first_is() { [ "$(nagios | head -1)" = "$1" ]; }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testdir.h"
@@ -395,11 +396,39 @@ test_metrics_render(void **state)
                                 "counter\n"));
     assert_non_null(strstr(buf, "cdsync_messages_refused_total{reason="
                                 "\"bad_signature\"} 2\n"));
+    /* every reason exists from the start, at 0 until used */
+    assert_non_null(strstr(buf, "cdsync_messages_refused_total{reason="
+                                "\"malformed\"} 0\n"));
+    assert_non_null(strstr(buf, "cdsync_messages_refused_total{reason="
+                                "\"unknown_key\"} 0\n"));
+    /* process_* from /proc/self: started in the last day, some memory,
+     * some descriptors (the database's at least) */
+    double start = 0, cpu = -1;
+    long long rss = 0, fds = 0;
+    const char *p = strstr(buf, "\nprocess_start_time_seconds ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_start_time_seconds %lf", &start), 1);
+    assert_true(start > (double) time(NULL) - 86400);
+    assert_true(start <= (double) time(NULL) + 1);
+    p = strstr(buf, "\nprocess_resident_memory_bytes ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_resident_memory_bytes %lld", &rss),
+                     1);
+    assert_true(rss > 100000);
+    p = strstr(buf, "\nprocess_open_fds ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_open_fds %lld", &fds), 1);
+    assert_true(fds >= 4);
+    p = strstr(buf, "\nprocess_cpu_seconds_total ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_cpu_seconds_total %lf", &cpu), 1);
+    assert_true(cpu >= 0);
+    assert_non_null(strstr(buf, "# TYPE process_cpu_seconds_total counter"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"OK\"} 3\n"));
     /* Per-agent series bounded by top_n ((6 gauges + 6 states) x 2). */
     size_t series = 0;
-    for (const char *p = buf; (p = strstr(p, "{agent=\"")); p++)
+    for (p = buf; (p = strstr(p, "{agent=\"")); p++)
         series++;
     assert_int_equal(series, 24);
     /* The LAGGING agent is among them; label quotes escaped. */
