@@ -391,7 +391,9 @@ metrics_routes_add(http_t *http, metrics_t *m)
 {
     if (http_route_add(http, "GET", "/metrics", on_metrics, m) != 0
         || http_route_add(http, "GET", "/healthz", on_healthz, NULL) != 0
-        || http_route_add(http, "GET", "/api/health", on_api_health, m) != 0
+        /* like every /api/ route: it names every commune and agent */
+        || http_route_add_auth(http, "GET", "/api/health", on_api_health,
+                               m) != 0
         || http_cleanup_add(http, metrics_fini, m) != 0)
         return -1;
     return 0;

@@ -3,7 +3,8 @@
  *    GET /metrics      Prometheus text exposition format 0.0.4
  *    GET /healthz      liveness: 200 "ok" when the database answers
  *    GET /api/health   per-agent health as JSON (health_to_json) with the
- *                      worst severity
+ *                      worst severity; needs the bearer token like every
+ *                      /api/ route (http_route_add_auth; 401 without)
  *
  *  Metric names (docs/OPERATIONS.md lists them): cdsync_ prefix, counters
  *  end in _total, units in names (_seconds, _bytes). Per-agent series carry
