@@ -378,8 +378,8 @@ cmd_status(cds_config_t *cfg, char **args, int n_args)
     rc = status_print(ob, get(cfg, "agent.state_dir"), json, &lim, stdout,
                       &sev);
     outbox_destroy(&ob);
-    if (rc != CDS_OK)
-        return fail(EXIT_RUNTIME, "status: %s", cds_strerror(rc));
+    if (rc != CDS_OK)                  /* UNKNOWN to Nagios, not CRITICAL */
+        return fail(EXIT_CONFIG, "status: %s", cds_strerror(rc));
     return sev;
 }
 

@@ -547,13 +547,19 @@ lower_name(char buf[16], health_state_t s)
 static void
 nagios_summary(FILE *out, const size_t count[HEALTH__COUNT], size_t n)
 {
+    /* critical first; SILENT before REVOKED: a revocation was decided by
+     * an operator, a silent commune needs one */
+    static const health_state_t order[] = {
+        HEALTH_SILENT, HEALTH_REVOKED, HEALTH_REJECTING, HEALTH_LAGGING,
+        HEALTH_SKEWED };
     bool first = true;
-    for (int s = HEALTH__COUNT - 1; s > HEALTH_OK; s--) {
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        health_state_t s = order[i];
         if (!count[s])
             continue;
         char name[16];
         fprintf(out, "%s%zu %s", first ? "" : ", ", count[s],
-                lower_name(name, (health_state_t) s));
+                lower_name(name, s));
         first = false;
     }
     if (first && n)

@@ -444,7 +444,8 @@ test_metrics_render(void **state)
 }
 
 /* health_nagios from a list (no database): the status word of the worst
- * severity, the non-OK states counted worst first, one perfdata label per
+ * severity, the non-OK states counted (critical first, silent before
+ * revoked), one perfdata label per
  * state (SKEWED too), one line per agent, '|' never inside a name. */
 static char *
 nagios_of(const health_agent_t *list, size_t n, int *rc)
@@ -501,7 +502,7 @@ test_nagios(void **state)
     char *nl = strchr(out, '\n');
     assert_non_null(nl);
     *nl = '\0';
-    assert_string_equal(out, "CDSYNC CRITICAL - 1 revoked, 2 silent | "
+    assert_string_equal(out, "CDSYNC CRITICAL - 2 silent, 1 revoked | "
                         "ok=8;;; skewed=0;;; lagging=0;;; rejecting=0;;; "
                         "silent=2;;; revoked=1;;;");
     assert_non_null(strstr(nl + 1, "SILENT: Xã/Chín x ("));
