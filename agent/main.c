@@ -337,7 +337,7 @@ open_outbox_status(cds_config_t *cfg, outbox_t **ob)
     snprintf(path, sizeof path, "%s/agent.db", get(cfg, "agent.state_dir"));
     if (access(path, F_OK) != 0 && errno == ENOENT)
         return fail(EXIT_CONFIG, "no agent database at %s (has `cdsync-agent "
-                    "run` or `keygen` been run with this config?)", path);
+                    "run` or `submit` been run with this config?)", path);
     *ob = outbox_open_readonly(path, &err);
     if (!*ob && err == CDS_EVERSION)
         return fail(EXIT_CONFIG, "%s: database schema is not this "
