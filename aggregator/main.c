@@ -1211,9 +1211,10 @@ dispatch(cli_t *cli, int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (cmd < 0)
-        return fail(EXIT_USAGE, "unknown command \"%s\" (see --help)",
-                    rest[0]);
+    if (cmd < 0) {
+        fail(EXIT_USAGE, "unknown command \"%s\" (see --help)", rest[0]);
+        return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_USAGE;
+    }
     cli->args = rest + 1;
     cli->n_args = n_rest - 1;
     int rc = resolve_paths(cli);

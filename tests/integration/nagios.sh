@@ -7,7 +7,7 @@
 # `status` answer and change nothing; agent `status` with no database
 # exits 3 and creates nothing.
 . "$(dirname "$0")/lib.sh"
-echo "1..33"
+echo "1..34"
 agg_init agg
 echo "silent_after_ms = 2000" >> "$T/agg/aggregator.ini"
 agent_init a1 27901
@@ -66,6 +66,8 @@ agg agg health --nagios --no-such-option > /dev/null 2>&1
 expect_eq "unknown option with --nagios: exit 3" "$?" 3
 agg agg health --no-such-option > /dev/null 2>&1
 expect_eq "unknown option without --nagios: still exit 2 (usage)" "$?" 2
+agg agg helth --nagios > /dev/null 2>&1
+expect_eq "a misspelt command with --nagios: exit 3" "$?" 3
 out=$("$AGG" -c "$T/missing.ini" health --nagios 2>/dev/null); rc=$?
 expect_eq "missing config with --nagios: exit 3" "$rc" 3
 check "... and says which file" \
