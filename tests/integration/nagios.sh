@@ -7,7 +7,7 @@
 # `status` answer and change nothing; agent `status` with no database
 # exits 3 and creates nothing.
 . "$(dirname "$0")/lib.sh"
-echo "1..34"
+echo "1..36"
 agg_init agg
 echo "silent_after_ms = 2000" >> "$T/agg/aggregator.ini"
 agent_init a1 27901
@@ -107,10 +107,16 @@ check "daemon stopped (no -wal left): nobody still reads health (exit 2)" \
     sh -c "[ ! -e '$db-wal' ] && $AS_NOBODY '$AGG' -c '$T/agg/aggregator.ini' health --nagios > /dev/null 2>&1; [ \$? = 2 ]"
 expect_eq "... and the aggregator database is unchanged" "$(sha256sum < "$db")" "$sum"
 
-# agent status read-only: a stopped agent (no daemon holds its WAL).
-agent_stop a1
+# agent status read-only, daemon running: needs to read agent.lock too
+# (0600 as created: "not running" to anyone else), here 0444 (docs: 0640).
 adb=$(agent_db a1)
-chmod 555 "$T/a1/state"; chmod 444 "$adb"
+chmod 555 "$T/a1/state"; chmod 444 "$adb" "$T/a1/state/agent.lock"
+out=$($AS_NOBODY "$AGENT" -c "$T/a1/agent.ini" status 2>&1); rc=$?
+expect_eq "agent status as nobody, daemon running: exit 0" "$rc" 0
+check "... and it sees the daemon running" \
+    sh -c "echo \"\$1\" | grep -q '^daemon: *running'" _ "$out"
+# a stopped agent (no daemon holds its WAL)
+agent_stop a1
 asum=$(sha256sum < "$adb")
 out=$($AS_NOBODY "$AGENT" -c "$T/a1/agent.ini" status 2>&1); rc=$?
 expect_eq "agent status as nobody on a 0444 db: the verdict (2: not running)" "$rc" 2
