@@ -327,13 +327,37 @@ cmd_import(cds_config_t *cfg, char **args, int n_args)
     return code;
 }
 
+/* status: the outbox read-only, never created (a monitoring user, or a
+ * wrong config, must not leave an empty agent.db behind). Exit 3 (UNKNOWN
+ * to Nagios) when it cannot be read. */
+static int
+open_outbox_status(cds_config_t *cfg, outbox_t **ob)
+{
+    char path[600];
+    int err = CDS_OK;
+    snprintf(path, sizeof path, "%s/agent.db", get(cfg, "agent.state_dir"));
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return fail(EXIT_CONFIG, "no agent database at %s (has `cdsync-agent "
+                    "run` or `submit` been run with this config?)", path);
+    *ob = outbox_open_readonly(path, &err);
+    if (!*ob && err == CDS_EVERSION)
+        return fail(EXIT_CONFIG, "%s: database schema is not this "
+                    "program's (older: `cdsync-agent run` migrates it); "
+                    "read-only, nothing changed", path);
+    if (!*ob)
+        return fail(EXIT_CONFIG, "%s: cannot open read-only: %s (%s)", path,
+                    cds_strerror(err), access(path, R_OK) != 0
+                    ? strerror(errno) : "see the log");
+    return 0;
+}
+
 static int
 cmd_status(cds_config_t *cfg, char **args, int n_args)
 {
     outbox_t *ob = NULL;
     if (n_args != 1)
         return fail(EXIT_USAGE, "usage: status [--json]");
-    int code = open_outbox(cfg, &ob);
+    int code = open_outbox_status(cfg, &ob);
     if (code)
         return code;
     /* Exit status: the Nagios convention of status_severity (0, 1, 2). */
@@ -355,8 +379,8 @@ cmd_status(cds_config_t *cfg, char **args, int n_args)
     rc = status_print(ob, get(cfg, "agent.state_dir"), json, &lim, stdout,
                       &sev);
     outbox_destroy(&ob);
-    if (rc != CDS_OK)
-        return fail(EXIT_RUNTIME, "status: %s", cds_strerror(rc));
+    if (rc != CDS_OK)                  /* UNKNOWN to Nagios, not CRITICAL */
+        return fail(EXIT_CONFIG, "status: %s", cds_strerror(rc));
     return sev;
 }
 

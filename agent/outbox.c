@@ -78,8 +78,8 @@ typedef struct {
     int64_t first;                      /* min(seq), 0 if none */
 } stats_t;
 
-outbox_t *
-outbox_open(const char *path, int *err)
+static outbox_t *
+open_with(const char *path, int flags, int *err)
 {
     outbox_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -89,7 +89,7 @@ outbox_open(const char *path, int *err)
     self->db = cds_db_open(path, outbox_migrations,
                            (int)(sizeof outbox_migrations
                                  / sizeof outbox_migrations[0]),
-                           0, err);
+                           flags, err);
     if (!self->db)
         goto fail;
     for (int i = 0; i < ST__COUNT; i++) {
@@ -103,6 +103,18 @@ outbox_open(const char *path, int *err)
 fail:
     outbox_destroy(&self);
     return NULL;
+}
+
+outbox_t *
+outbox_open(const char *path, int *err)
+{
+    return open_with(path, 0, err);
+}
+
+outbox_t *
+outbox_open_readonly(const char *path, int *err)
+{
+    return open_with(path, CDS_DB_READONLY, err);
 }
 
 void

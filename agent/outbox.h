@@ -113,6 +113,10 @@ typedef int (*outbox_receipt_fn)(const outbox_receipt_t *r, void *arg);
 /* Open or create the outbox database at path. NULL on failure with *err
  * (CDS_EIO, CDS_ECORRUPT, CDS_EVERSION); logged. */
 outbox_t *outbox_open(const char *path, int *err);
+/* Open an existing outbox read-only (status, monitoring users): never
+ * creates or migrates it. NULL with *err CDS_EIO (absent, unreadable) or
+ * CDS_EVERSION (schema older or newer than this program); logged. */
+outbox_t *outbox_open_readonly(const char *path, int *err);
 /* Finalize statements, close; sets *self_p to NULL. Safe on NULL. */
 void outbox_destroy(outbox_t **self_p);
 /* Daemon only: WAL checkpoints from a helper thread instead of inside

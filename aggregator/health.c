@@ -540,3 +540,85 @@ health_print(FILE *out, const health_agent_t *list, size_t n,
         fputc('\n', out);
     }
 }
+
+/* ---- Nagios plugin output --------------------------------------------- */
+
+/* s with '|' as '/' (it starts the perfdata) and control characters as
+ * spaces (a line break would start a new output line). */
+static void
+nagios_text(FILE *out, const char *s)
+{
+    for (; *s; s++)
+        fputc(*s == '|' ? '/' : (unsigned char) *s < 0x20 ? ' ' : *s, out);
+}
+
+/* "silent" for HEALTH_SILENT: summary words and perfdata labels. */
+static const char *
+lower_name(char buf[16], health_state_t s)
+{
+    size_t i = 0;
+    for (const char *c = state_names[s]; *c && i < 15; c++)
+        buf[i++] = (char) (*c - 'A' + 'a');
+    buf[i] = '\0';
+    return buf;
+}
+
+static void
+nagios_summary(FILE *out, const size_t count[HEALTH__COUNT], size_t n)
+{
+    /* critical first; AHEAD (acked data missing here, after a restore)
+     * and SILENT before REVOKED: a revocation was decided by an operator,
+     * the others need one */
+    static const health_state_t order[] = {
+        HEALTH_AHEAD, HEALTH_SILENT, HEALTH_REVOKED, HEALTH_REJECTING, HEALTH_LAGGING,
+        HEALTH_SKEWED };
+    bool first = true;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        health_state_t s = order[i];
+        if (!count[s])
+            continue;
+        char name[16];
+        fprintf(out, "%s%zu %s", first ? "" : ", ", count[s],
+                lower_name(name, s));
+        first = false;
+    }
+    if (first && n)
+        fprintf(out, "%zu agent%s OK", n, n == 1 ? "" : "s");
+    else if (first)
+        fputs("no agent enrolled", out);
+}
+
+int
+health_nagios(FILE *out, const health_agent_t *list, size_t n,
+              uint64_t now_ms)
+{
+    static const char *const word[] = { "OK", "WARNING", "CRITICAL" };
+    size_t count[HEALTH__COUNT] = { 0 };
+    for (size_t i = 0; i < n; i++)
+        count[(unsigned) list[i].state < HEALTH__COUNT ? list[i].state
+                                                       : HEALTH_OK]++;
+    int worst = health_worst(list, n);
+    fprintf(out, "CDSYNC %s - ", word[worst]);
+    nagios_summary(out, count, n);
+    fputs(" |", out);
+    char name[16];
+    for (int s = 0; s < HEALTH__COUNT; s++)
+        fprintf(out, " %s=%zu;;;", lower_name(name, (health_state_t) s),
+                count[s]);
+    fputc('\n', out);
+    char cell[NCOL][300];
+    for (size_t i = 0; i < n; i++) {
+        row_cells(&list[i], now_ms, cell);
+        fprintf(out, "%s: ", cell[1]);
+        nagios_text(out, cell[0]);
+        fprintf(out, " (%s) last seen %s, queue %s, lag %s, %s, "
+                "rejects %s", cell[7], cell[2], cell[3], cell[4],
+                strcmp(cell[8], "-") ? cell[8] : "clock in step", cell[5]);
+        if (list[i].last_reject_code) {
+            fputs(", last ", out);
+            nagios_text(out, cell[6]);
+        }
+        fputc('\n', out);
+    }
+    return worst;
+}

@@ -150,5 +150,13 @@ json_t *health_to_json(const health_agent_t *list, size_t n,
  * hour, last reason). */
 void health_print(FILE *out, const health_agent_t *list, size_t n,
                   uint64_t now_ms);
+/* list as a Nagios plugin answer (docs/OPERATIONS.md "Nagios"): first
+ * line "CDSYNC CRITICAL - 2 silent, 1 revoked | ok=8;;; skewed=0;;; ..."
+ * (status word of the worst severity, the non-OK states counted, critical
+ * first, SILENT before REVOKED; perfdata with one label per state), then one line per agent,
+ * worst first. '|' in names is printed as '/' (Nagios splits on it).
+ * Returns the plugin exit status: health_worst (0, 1, 2). */
+int health_nagios(FILE *out, const health_agent_t *list, size_t n,
+                  uint64_t now_ms);
 
 #endif

@@ -88,6 +88,8 @@ static const cds_option_t options[] = {
       "rejects: below MB free on the database's disk keep digests only" },
     { "command.watch", "watch", 0, "SECONDS", NULL,
       "health: refresh every SECONDS until interrupted" },
+    { "command.nagios", "nagios", 0, NULL, NULL,
+      "health: Nagios plugin output; any failure exits 3 (UNKNOWN)" },
     { "command.since", "since", 0, "WHEN", NULL,
       "rejects: only newer than 30m|2h|7d or ms since the epoch" },
     { "command.agent", "agent", 0, "FPR|LABEL", NULL, "rejects: one agent" },
@@ -177,8 +179,9 @@ usage(FILE *f)
             "  query [--org-unit OU] [--no-subtree] [--indicator DE ...]\n"
             "        [--period PE | --from PE --to PE]\n"
             "        [--format table|csv|json] [--wide]\n"
-            "  health [--watch SECONDS] [--format table|json]\n"
-            "         exit 0 all OK, 1 a warning, 2 a critical state\n"
+            "  health [--watch SECONDS] [--format table|json] | health --nagios\n"
+            "         exit 0 all OK, 1 a warning, 2 a critical state,\n"
+            "         3 unknown (--nagios: also usage and configuration)\n"
             "  rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME]\n"
             "          [--format table|json] | rejects show|retry ID\n"
             "          | rejects prune [--older-than 7d]\n"
@@ -200,15 +203,17 @@ usage(FILE *f)
 static int
 fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The last message of fail(): what `health --nagios` shows as UNKNOWN. */
+static char last_failure[512];
+
 static int
 fail(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs(PROG ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(last_failure, sizeof last_failure, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, PROG ": %s\n", last_failure);
     return code;
 }
 
@@ -893,6 +898,11 @@ open_store_ro(cli_t *cli, store_t **store)
 {
     int code = CDS_OK;
     *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
+    if (!*store && code == CDS_EVERSION)
+        return fail(EXIT_CONFIG, "%s: database schema is not this "
+                    "program's (older: `" PROG " run` migrates it; newer: "
+                    "upgrade this program); read-only, nothing changed",
+                    cli->db_path);
     return *store ? 0 : fail(EXIT_CONFIG, "%s: cannot open database (%s)",
                              cli->db_path, cds_strerror(code));
 }
@@ -900,7 +910,7 @@ open_store_ro(cli_t *cli, store_t **store)
 /* One health report; *worst receives the worst severity. */
 static int
 health_once(health_t *h, const health_thresholds_t *th, bool json,
-            int *worst)
+            bool nagios, int *worst)
 {
     health_agent_t *list = NULL;
     size_t n = 0;
@@ -914,7 +924,9 @@ health_once(health_t *h, const health_thresholds_t *th, bool json,
         json_dumpf(o, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(o);
-    } else
+    } else if (nagios)
+        health_nagios(stdout, list, n, now);
+    else
         health_print(stdout, list, n, now);
     fflush(stdout);
     free(list);
@@ -932,6 +944,36 @@ wait_stop(long ms)
     return cds_signal_stop_requested() ? 1 : 0;
 }
 
+/* --nagios: a failure is UNKNOWN (3) with a plugin line on stdout, which
+ * is what Nagios shows: the last message of fail() (also on stderr). */
+static int
+nagios_unknown(void)
+{
+    printf("CDSYNC UNKNOWN - ");
+    for (const char *c = last_failure; *c; c++)
+        putchar(*c == '|' ? '/' : *c);
+    putchar('\n');
+    return 3;
+}
+
+/* health's options: 0 or EXIT_USAGE (reported). */
+static int
+health_args(cli_t *cli, bool nagios, bool *json, long *watch)
+{
+    char err[256];
+    const char *fmt = get(cli, "command.format");
+    *json = fmt && strcmp(fmt, "json") == 0;
+    if (cli->n_args != 0 || (fmt && !*json && strcmp(fmt, "table") != 0)
+        || (nagios && (*json || get(cli, "command.watch"))))
+        return fail(EXIT_USAGE, "health: [--watch SECONDS] "
+                    "[--format table|json] | health --nagios");
+    if (get(cli, "command.watch")
+        && (cds_config_get_long(cli->cfg, "command.watch", watch, err,
+                                sizeof err) != CDS_OK || *watch < 1))
+        return fail(EXIT_USAGE, "watch: expected seconds >= 1");
+    return 0;
+}
+
 /* Nagios convention: 0 OK, 1 warning, 2 critical, 3 unknown (cannot
  * read the database: EXIT_CONFIG is 3 too). */
 static int
@@ -939,20 +981,16 @@ cmd_health(cli_t *cli)
 {
     health_thresholds_t th;
     long watch = 0;
-    char err[256];
-    const char *fmt = get(cli, "command.format");
-    bool json = fmt && strcmp(fmt, "json") == 0;
-    if (cli->n_args != 0 || (fmt && !json && strcmp(fmt, "table") != 0))
-        return fail(EXIT_USAGE, "health: [--watch SECONDS] "
-                    "[--format table|json]");
-    if (get(cli, "command.watch")
-        && (cds_config_get_long(cli->cfg, "command.watch", &watch, err,
-                                sizeof err) != CDS_OK || watch < 1))
-        return fail(EXIT_USAGE, "watch: expected seconds >= 1");
-    int rc = thresholds(cli, &th);
+    bool json = false, nagios = cds_config_get_bool(cli->cfg,
+                                                    "command.nagios");
     store_t *store = NULL;
-    if (rc || (rc = open_store_ro(cli, &store)))
-        return rc;
+    int rc = health_args(cli, nagios, &json, &watch);
+    if (!rc)
+        rc = thresholds(cli, &th);
+    if (!rc)
+        rc = open_store_ro(cli, &store);
+    if (rc)
+        return nagios ? nagios_unknown() : rc;
     health_t *h = health_new(store);
     int worst = 3, code = h ? CDS_OK : CDS_ERROR;
     if (watch)
@@ -961,12 +999,14 @@ cmd_health(cli_t *cli)
         if (watch)
             fputs("\033[H\033[2J", stdout);   /* clear, like watch(1) */
         if (code == CDS_OK)
-            code = health_once(h, &th, json, &worst);
+            code = health_once(h, &th, json, nagios, &worst);
     } while (watch && code == CDS_OK && wait_stop(watch * 1000) == 0);
     health_destroy(&h);
     store_destroy(&store);
     if (code != CDS_OK)
-        return fail(3, "health: %s", cds_strerror(code));
+        fail(3, "health: %s", cds_strerror(code));
+    if (code != CDS_OK)
+        return nagios ? nagios_unknown() : 3;
     return worst;
 }
 
@@ -1187,7 +1227,7 @@ static const struct {
       "[--period PE | --from PE --to PE] [--format table|csv|json] "
       "[--wide]" },
     { "health", cmd_health, "health [--watch SECONDS] [--format table|json]"
-      "  (exit 0 OK, 1 warning, 2 critical, 3 unknown)" },
+      " | health --nagios  (exit 0 OK, 1 warning, 2 critical, 3 unknown)" },
     { "rejects", cmd_rejects,
       "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
       "[--format table|json] | rejects show ID | rejects retry ID | "
@@ -1232,6 +1272,17 @@ print_help(cli_t *cli, int cmd)
     return 0;
 }
 
+/* --nagios on the command line, before it could be parsed: a Nagios
+ * check must exit 3 (UNKNOWN) on a usage error, never 2 (CRITICAL). */
+static bool
+nagios_asked(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--nagios") == 0)
+            return true;
+    return false;
+}
+
 /* Parse, then dispatch. */
 static int
 dispatch(cli_t *cli, int argc, char **argv)
@@ -1244,10 +1295,12 @@ dispatch(cli_t *cli, int argc, char **argv)
     if (code == CDS_EUSAGE) {
         fail(EXIT_USAGE, "%s", err);
         usage(stderr);
-        return EXIT_USAGE;
+        return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_USAGE;
     }
-    if (code != CDS_OK)
-        return fail(EXIT_CONFIG, "%s", err);
+    if (code != CDS_OK) {
+        fail(EXIT_CONFIG, "%s", err);
+        return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_CONFIG;
+    }
     cds_log_level_t level;
     if (cds_log_level_parse(get(cli, "aggregator.log_level"), &level) != 0)
         return fail(EXIT_CONFIG, "log_level: \"%s\": expected debug, info, "
@@ -1260,9 +1313,10 @@ dispatch(cli_t *cli, int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (cmd < 0)
-        return fail(EXIT_USAGE, "unknown command \"%s\" (see --help)",
-                    rest[0]);
+    if (cmd < 0) {
+        fail(EXIT_USAGE, "unknown command \"%s\" (see --help)", rest[0]);
+        return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_USAGE;
+    }
     cli->args = rest + 1;
     cli->n_args = n_rest - 1;
     int rc = resolve_paths(cli);

@@ -8,9 +8,11 @@
 #include "cds_err.h"
 #include "cds_util.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Label value escaping of the text format: \\, \" and \n. */
 static void
@@ -91,10 +93,12 @@ refused(FILE *out, health_t *health)
         return rc;
     head(out, "cdsync_messages_refused_total", "counter",
          "Whole messages refused and kept in the reject table, by reason.");
+    /* Every reason from the start, at 0 until used: a series that appears
+     * only with its first refusal has no rate() and the panel says "No
+     * data" instead of 0. */
     for (int c = 1; c < CDS__COUNT; c++)
-        if (counts[c])
-            fprintf(out, "cdsync_messages_refused_total{reason=\"%s\"} %"
-                    PRIu64 "\n", cds_strerror(c), counts[c]);
+        fprintf(out, "cdsync_messages_refused_total{reason=\"%s\"} %"
+                PRIu64 "\n", cds_strerror(c), counts[c]);
     return CDS_OK;
 }
 
@@ -215,6 +219,77 @@ connections(FILE *out, const connguard_t *g)
     fprintf(out, "cdsync_fd_headroom %ld\n", connguard_fd_headroom(g));
 }
 
+/* Boot time in seconds since the epoch (/proc/stat btime); 0 unknown. */
+static unsigned long long
+boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    unsigned long long btime = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %llu", &btime) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return btime;
+}
+
+static long
+open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    long n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 3;                      /* ".", ".." and opendir's own */
+}
+
+/* The standard process_* series of Prometheus client libraries, from
+ * /proc/self (Linux); a figure that cannot be read is left out. */
+static void
+process_metrics(FILE *out)
+{
+    unsigned long long utime, stime, start;
+    long rss, ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[len] = '\0';
+    /* fields after the command name, which may hold spaces and ')' */
+    const char *p = strrchr(buf, ')');
+    if (p && ticks > 0 && page > 0
+        && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+                  "%llu %*d %*d %*d %*d %*d %*d %llu %*u %ld", &utime,
+                  &stime, &start, &rss) == 4) {
+        head(out, "process_cpu_seconds_total", "counter",
+             "Total user and system CPU time spent in seconds.");
+        fprintf(out, "process_cpu_seconds_total %.2f\n",
+                (double) (utime + stime) / (double) ticks);
+        head(out, "process_resident_memory_bytes", "gauge",
+             "Resident memory size in bytes.");
+        fprintf(out, "process_resident_memory_bytes %lld\n",
+                (long long) rss * page);
+        unsigned long long btime = boot_time();
+        if (btime) {
+            head(out, "process_start_time_seconds", "gauge",
+                 "Start time of the process since unix epoch in seconds.");
+            fprintf(out, "process_start_time_seconds %.2f\n",
+                    (double) btime + (double) start / (double) ticks);
+        }
+    }
+    long fds = open_fds();
+    if (fds >= 0) {
+        head(out, "process_open_fds", "gauge",
+             "Number of open file descriptors.");
+        fprintf(out, "process_open_fds %ld\n", fds);
+    }
+}
+
 int
 metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
                FILE *out)
@@ -228,6 +303,7 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     fprintf(out, "cdsync_build_info{version=\"");
     put_label(out, m->version ? m->version : "");
     fputs("\"} 1\n", out);
+    process_metrics(out);
     states(out, list, n);
     totals(out, list, n);
     connections(out, m->guard);
@@ -315,7 +391,9 @@ metrics_routes_add(http_t *http, metrics_t *m)
 {
     if (http_route_add(http, "GET", "/metrics", on_metrics, m) != 0
         || http_route_add(http, "GET", "/healthz", on_healthz, NULL) != 0
-        || http_route_add(http, "GET", "/api/health", on_api_health, m) != 0
+        /* like every /api/ route: it names every commune and agent */
+        || http_route_add_auth(http, "GET", "/api/health", on_api_health,
+                               m) != 0
         || http_cleanup_add(http, metrics_fini, m) != 0)
         return -1;
     return 0;

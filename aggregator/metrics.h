@@ -3,7 +3,8 @@
  *    GET /metrics      Prometheus text exposition format 0.0.4
  *    GET /healthz      liveness: 200 "ok" when the database answers
  *    GET /api/health   per-agent health as JSON (health_to_json) with the
- *                      worst severity
+ *                      worst severity; needs the bearer token like every
+ *                      /api/ route (http_route_add_auth; 401 without)
  *
  *  Metric names (docs/OPERATIONS.md lists them): cdsync_ prefix, counters
  *  end in _total, units in names (_seconds, _bytes). Per-agent series carry
@@ -15,7 +16,11 @@
  *  the reject table), so they equal the database's counts and survive a
  *  restart; nothing here writes. Exception: the connection guard's
  *  figures (connguard.h: connections refused since start, pending
- *  handshakes, free descriptors) are the running process's. */
+ *  handshakes, free descriptors) and the process_* series (start time,
+ *  resident memory, open descriptors, CPU seconds, from /proc/self) are
+ *  the running process's. Labelled counters list every label value from
+ *  the start (0 until used): a series that appears with its first event
+ *  has no rate() before it. */
 #ifndef AGG_METRICS_H
 #define AGG_METRICS_H
 

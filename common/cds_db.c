@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -238,6 +239,51 @@ sqlite_config(void)
     (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* A read-only reader that cannot create the -shm file (a monitoring user:
+ * state dir 0750, no -shm left because no writer runs) cannot open a WAL
+ * database, and SQLite answers "attempt to write a readonly database".
+ * With no -wal file the database file holds every committed transaction
+ * (a clean close checkpointed them; a crash leaves the -wal behind), so
+ * such a reader opens it immutable: without locks, which is sound until a
+ * writer starts; a writer only changes the file at a checkpoint, after
+ * its first WAL pages, far later than the few reads of a status check. */
+static bool
+needs_immutable(const char *path, int flags)
+{
+    char side[4096], dir[4096];
+    if (!(flags & CDS_DB_READONLY) || strlen(path) + 5 > sizeof side)
+        return false;
+    snprintf(side, sizeof side, "%s-wal", path);
+    if (access(side, F_OK) == 0)
+        return false;
+    snprintf(side, sizeof side, "%s-shm", path);
+    if (access(side, W_OK) == 0)
+        return false;
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    return access(slash ? dir : ".", W_OK) != 0;
+}
+
+/* "file:" URI for path with ?immutable=1; bytes other than unreserved
+ * ones and '/' percent-encoded. 0, or -1 when it does not fit. */
+static int
+immutable_uri(char *buf, size_t len, const char *path)
+{
+    size_t k = (size_t) snprintf(buf, len, "file:");
+    for (const unsigned char *c = (const unsigned char *) path; *c; c++) {
+        bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
+                     || (*c >= '0' && *c <= '9') || strchr("/-._~", *c);
+        if (k + 4 >= len)
+            return -1;
+        k += (size_t) (plain ? snprintf(buf + k, len - k, "%c", *c)
+                             : snprintf(buf + k, len - k, "%%%02X", *c));
+    }
+    return k + 13 < len ? (snprintf(buf + k, len - k, "?immutable=1"), 0)
+                        : -1;
+}
+
 cds_db_t *
 cds_db_open(const char *path, const char *const *migrations, int n_migrations,
             int flags, int *err)
@@ -255,7 +301,14 @@ cds_db_open(const char *path, const char *const *migrations, int n_migrations,
     if (!self || !(self->path = strdup(path)))
         goto out;
     self->flags = flags;
-    if (sqlite3_open_v2(path, &self->db, oflags, NULL) != SQLITE_OK) {
+    char uri[3 * 4096 + 32];
+    const char *name = path;
+    if (needs_immutable(path, flags)
+        && immutable_uri(uri, sizeof uri, path) == 0) {
+        name = uri;
+        oflags |= SQLITE_OPEN_URI;
+    }
+    if (sqlite3_open_v2(name, &self->db, oflags, NULL) != SQLITE_OK) {
         rc = self->db ? log_fail(self, "open", NULL) : CDS_ENOMEM;
         goto out;
     }

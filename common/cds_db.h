@@ -15,7 +15,11 @@
 
 typedef struct cds_db cds_db_t;
 
-#define CDS_DB_READONLY 0x1    /* open read-only (query, status) */
+/* Open read-only (query, health, status): never creates or migrates (an
+ * older schema is CDS_EVERSION). A reader that cannot create the -shm
+ * file while no -wal file exists (monitoring user, no writer running)
+ * opens the file immutable (cds_db.c needs_immutable). */
+#define CDS_DB_READONLY 0x1
 
 /* Open or create path, set pragmas, run migrations. NULL on failure with
  * *err set (CDS_EIO, CDS_ECORRUPT, CDS_EVERSION) and a message logged. */

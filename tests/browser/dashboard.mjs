@@ -79,6 +79,8 @@ try {
   await page.waitForSelector("#health tr", { timeout: 10000 });
   await page.screenshot({ path: env.OUT_DIR + "/health.png", fullPage: true });
   ok(await page.isVisible("#health"), "health page shown");
+  ok((await page.textContent("#health")).includes("worst_severity"),
+     "health page shows /api/health's answer (sent with the token)");
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   ok(width <= 1366, "fits a 1366-wide screen (" + width + " px)");
   writeFileSync(env.OUT_DIR + "/done", "ok\n");

@@ -37,7 +37,8 @@ rnd() { echo $((RANDOM % $1)); }
 # "queued", independent of the sender.
 fagent_init() {
     agent_init "$@" || return 1
-    agent "$1" status > /dev/null 2>&1   # creates and migrates agent.db
+    agent "$1" receipts > /dev/null 2>&1 # creates and migrates agent.db
+    # (status is read-only: it never creates one)
     sqlite3 -cmd ".timeout 5000" "$(agent_db "$1")" "
       CREATE TABLE IF NOT EXISTS fault_shadow(seq INTEGER, hash BLOB,
         org_unit TEXT, indicator TEXT, period TEXT, disagg TEXT, value TEXT,

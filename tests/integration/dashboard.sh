@@ -12,7 +12,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] || [ ! -d "$TOP/tests/browser/node_
     echo "1..1"; echo "ok 1 - dashboard browser test # SKIP chromium or playwright-core not installed"
     exit 0
 fi
-echo "1..11"
+echo "1..12"
 port=$((20000 + ($$ * 13) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"

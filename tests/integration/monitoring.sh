@@ -5,7 +5,7 @@
 # through promtool with counters equal to the database, and `rejects
 # show/retry` on every reject reason this run produces. Small thresholds.
 . "$(dirname "$0")/lib.sh"
-echo "1..53"
+echo "1..56"
 SILENT_MS=3000
 BADPEER=$BUILD/tools/badpeer
 agg_init agg
@@ -58,7 +58,10 @@ http_url() {
 }
 http_url
 expect_eq "/healthz answers ok" "$(curl -fsS "$URL/healthz")" "ok"
-expect_eq "/api/health lists every agent" "$(curl -fsS "$URL/api/health" | jq '.agents | length')" 3
+TOK=$(agg agg token add monitoring | head -1)
+expect_eq "/api/health without a token is 401" \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/health")" 401
+expect_eq "/api/health lists every agent" "$(curl -fsS -H "Authorization: Bearer $TOK" "$URL/api/health" | jq '.agents | length')" 3
 expect_eq "unknown path is 404" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" 404
 
 # --- SILENT within the threshold, and back -----------------------------

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testdir.h"
@@ -425,11 +426,39 @@ test_metrics_render(void **state)
                                 "counter\n"));
     assert_non_null(strstr(buf, "cdsync_messages_refused_total{reason="
                                 "\"bad_signature\"} 2\n"));
+    /* every reason exists from the start, at 0 until used */
+    assert_non_null(strstr(buf, "cdsync_messages_refused_total{reason="
+                                "\"malformed\"} 0\n"));
+    assert_non_null(strstr(buf, "cdsync_messages_refused_total{reason="
+                                "\"unknown_key\"} 0\n"));
+    /* process_* from /proc/self: started in the last day, some memory,
+     * some descriptors (the database's at least) */
+    double start = 0, cpu = -1;
+    long long rss = 0, fds = 0;
+    const char *p = strstr(buf, "\nprocess_start_time_seconds ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_start_time_seconds %lf", &start), 1);
+    assert_true(start > (double) time(NULL) - 86400);
+    assert_true(start <= (double) time(NULL) + 1);
+    p = strstr(buf, "\nprocess_resident_memory_bytes ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_resident_memory_bytes %lld", &rss),
+                     1);
+    assert_true(rss > 100000);
+    p = strstr(buf, "\nprocess_open_fds ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_open_fds %lld", &fds), 1);
+    assert_true(fds >= 4);
+    p = strstr(buf, "\nprocess_cpu_seconds_total ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nprocess_cpu_seconds_total %lf", &cpu), 1);
+    assert_true(cpu >= 0);
+    assert_non_null(strstr(buf, "# TYPE process_cpu_seconds_total counter"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"OK\"} 3\n"));
     /* Per-agent series bounded by top_n ((6 gauges + 7 states) x 2). */
     size_t series = 0;
-    for (const char *p = buf; (p = strstr(p, "{agent=\"")); p++)
+    for (p = buf; (p = strstr(p, "{agent=\"")); p++)
         series++;
     assert_int_equal(series, 26);
     /* The LAGGING agent is among them; label quotes escaped. */
@@ -444,12 +473,81 @@ test_metrics_render(void **state)
     free(buf);
 }
 
+/* health_nagios from a list (no database): the status word of the worst
+ * severity, the non-OK states counted (critical first, silent before
+ * revoked), one perfdata label per
+ * state (SKEWED too), one line per agent, '|' never inside a name. */
+static char *
+nagios_of(const health_agent_t *list, size_t n, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    *rc = health_nagios(f, list, n, T0);
+    fclose(f);
+    return buf;
+}
+
+static void
+test_nagios(void **state)
+{
+    (void) state;
+    health_agent_t l[11];
+    memset(l, 0, sizeof l);
+    int rc;
+    char *out = nagios_of(l, 0, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "CDSYNC OK - no agent enrolled | ok=0;;; "
+                        "skewed=0;;; lagging=0;;; rejecting=0;;; "
+                        "silent=0;;; ahead=0;;; revoked=0;;;\n");
+    free(out);
+    for (int i = 0; i < 11; i++) {
+        snprintf(l[i].label, sizeof l[i].label, "a%d", i);
+        snprintf(l[i].commune, sizeof l[i].commune, "Xã %d", i);
+        l[i].last_seen_ms = (int64_t) T0 - 180000;
+    }
+    out = nagios_of(l, 2, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "CDSYNC OK - 2 agents OK | ok=2;;; "));
+    assert_non_null(strstr(out, "\nOK: Xã 1 () last seen 3 min ago"));
+    free(out);
+    l[1].state = HEALTH_SKEWED;
+    l[1].clock_offset_ms = 7200000;
+    out = nagios_of(l, 2, &rc);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "CDSYNC WARNING - 1 skewed | ok=1;;; "
+                            "skewed=1;;; lagging=0;;;"));
+    assert_non_null(strstr(out, "clock 2 h 0 min ahead"));
+    free(out);
+    l[8].state = l[9].state = HEALTH_SILENT;
+    l[10].state = HEALTH_REVOKED;
+    l[1].state = HEALTH_OK;
+    snprintf(l[9].commune, sizeof l[9].commune, "Xã|Chín\nx");
+    l[9].last_reject_code = CDS_EBADVALUE;
+    snprintf(l[9].last_reject_message, sizeof l[9].last_reject_message,
+             "bad | value");
+    out = nagios_of(l, 11, &rc);
+    assert_int_equal(rc, 2);
+    char *nl = strchr(out, '\n');
+    assert_non_null(nl);
+    *nl = '\0';
+    assert_string_equal(out, "CDSYNC CRITICAL - 2 silent, 1 revoked | "
+                        "ok=8;;; skewed=0;;; lagging=0;;; rejecting=0;;; "
+                        "silent=2;;; ahead=0;;; revoked=1;;;");
+    assert_non_null(strstr(nl + 1, "SILENT: Xã/Chín x ("));
+    assert_non_null(strstr(nl + 1, ", last bad_value: bad / value\n"));
+    assert_null(strchr(nl + 1, '|'));
+    free(out);
+}
+
 int
 main(void)
 {
     cds_log_init("health_test", CDS_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_nagios),
         cmocka_unit_test_setup_teardown(test_states, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skewed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejecting_threshold, setup,

@@ -326,6 +326,7 @@ test_operator_routes(void **state)
     health_thresholds_default(&m.th);
     fx->http = http_new(&c, err, sizeof err);
     assert_non_null(fx->http);
+    http_set_auth(fx->http, auth, "s3cret");
     assert_int_equal(metrics_routes_add(fx->http, &m), 0);
     assert_int_equal(http_start(fx->http), CDS_OK);
     uint16_t port = http_port(fx->http);
@@ -336,7 +337,15 @@ test_operator_routes(void **state)
                              sizeof buf), 200);
     assert_non_null(strstr(buf, "text/plain; version=0.0.4"));
     assert_non_null(strstr(body_of(buf), "cdsync_updates_applied_total 0"));
+    /* /api/health needs the token like every /api/ route; /healthz and
+     * /metrics (above) do not */
     assert_int_equal(request(port, "GET /api/health HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 401);
+    assert_int_equal(request(port, "GET /api/health HTTP/1.1\r\n"
+                             "Authorization: Bearer wrong\r\n", NULL, buf,
+                             sizeof buf), 401);
+    assert_int_equal(request(port, "GET /api/health HTTP/1.1\r\n"
+                             "Authorization: Bearer s3cret\r\n", NULL, buf,
                              sizeof buf), 200);
     json_t *o = json_loads(body_of(buf), 0, NULL);
     assert_int_equal(json_array_size(json_object_get(o, "agents")), 0);
