@@ -1,7 +1,8 @@
 /*  cdsync-agent: command line front. main() parses and dispatches to one
  *  function per subcommand; each loads only what it needs. Exit codes
- *  (notes/cli.md): 0 ok, 1 bad input, 2 usage, 3 configuration / identity /
- *  permission, 4 runtime failure (database, I/O, daemon already running). */
+ *  (docs/cli.md): 0 ok, 1 bad input, 2 usage, 3 configuration / identity /
+ *  permission, 4 runtime failure (database, I/O, daemon already running);
+ *  `status` exits with the Nagios codes. */
 #include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_catalog.h"
@@ -101,24 +102,12 @@ typedef struct {
     int (*fn)(cds_config_t *cfg, char **args, int n_args);
 } command_t;
 
+/* The shared mapping (docs/cli.md), so the agent and the aggregator exit
+ * alike for the same failure. */
 static int
 exit_for(int rc)
 {
-    switch (rc) {
-    case CDS_OK:
-        return 0;
-    case CDS_EUSAGE:
-        return EXIT_USAGE;
-    case CDS_EPERM:
-        return EXIT_CONFIG;
-    case CDS_ETOOBIG: case CDS_EMALFORMED: case CDS_ENOTALLOWED:
-    case CDS_EUNKNOWNINDICATOR: case CDS_EUNKNOWNORGUNIT:
-    case CDS_EBADPERIOD: case CDS_EBADVALUE: case CDS_ERANGE:
-    case CDS_EBADFIELD:
-        return EXIT_INPUT;
-    default:
-        return EXIT_RUNTIME;
-    }
+    return cds_exit_code(rc);
 }
 
 static int fail(int code, const char *fmt, ...)
@@ -155,17 +144,21 @@ identity_path(cds_config_t *cfg, char *buf, size_t len)
     return buf;
 }
 
+/* A bad [agent] value is configuration (exit 3), whether the file or its
+ * flag gave it; a bad per-command operand (verify.seq) is usage (docs/cli.md). */
 static int
 get_u64(cds_config_t *cfg, const char *key, long lo, long hi, uint64_t *out)
 {
     char err[200];
     long v;
+    int bad = strncmp(key, "agent.", 6) == 0 ? EXIT_CONFIG : EXIT_USAGE;
     if (cds_config_get_long(cfg, key, &v, err, sizeof err) != CDS_OK)
-        return fail(EXIT_USAGE, "%s", err);
+        return fail(bad, "%s", err);
     if (v < lo || v > hi) {
         char range[80];
         snprintf(range, sizeof range, "must be %ld..%ld", lo, hi);
-        return fail(EXIT_USAGE, "%s: %s", key, range);
+        return fail(bad, "%s: \"%s\": %s", key, cds_config_get(cfg, key),
+                    range);
     }
     *out = (uint64_t)v;
     return 0;
@@ -598,6 +591,20 @@ usage(FILE *f, cds_config_t *cfg, const command_t *cmd)
     cds_config_print_help(cfg, f);
 }
 
+/* --help-man: the option table as the man page's OPTIONS body
+ * (tests/tools/gen_man.sh writes it into docs/man/cdsync-agent.1). */
+static int
+print_man(void)
+{
+    cds_config_t *cfg =
+        cds_config_new(options, sizeof options / sizeof options[0]);
+    if (!cfg)
+        return EXIT_RUNTIME;
+    cds_config_print_man(cfg, stdout);
+    cds_config_destroy(&cfg);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -609,6 +616,8 @@ main(int argc, char **argv)
         printf(PROG " " VERSION "\n");
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "--help-man") == 0)
+        return print_man();
     if (sodium_init() < 0)
         return fail(EXIT_RUNTIME, "libsodium init failed");
     /* No core dump, no ptrace: the identity's secrets (cds_harden.h). */
@@ -640,7 +649,7 @@ main(int argc, char **argv)
         code = EXIT_USAGE;
     } else if (cds_log_level_parse(get(cfg, "agent.log_level"), &level)
                != 0) {
-        code = fail(EXIT_USAGE, "log_level: \"%s\": expected debug, info, "
+        code = fail(EXIT_CONFIG, "log_level: \"%s\": expected debug, info, "
                     "warn or error", get(cfg, "agent.log_level"));
     } else {
         cds_log_init(PROG, level);

@@ -1,7 +1,7 @@
 /*  cdsync-aggregator: parse the command line and dispatch to one function
- *  per subcommand (keygen, enroll, revoke, agents, run, query). Exit codes
- *  (/work docs cli.md): 0 ok, 1 bad input, 2 usage, 3 configuration or
- *  identity, 4 runtime (database, I/O). */
+ *  per subcommand (the table `commands`). Exit codes (docs/cli.md): 0 ok,
+ *  1 bad input, 2 usage, 3 configuration, identity or permission, 4 runtime
+ *  (database, I/O, listen); `health` exits with the Nagios codes. */
 #include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_catalog.h"
@@ -217,23 +217,12 @@ fail(int code, const char *fmt, ...)
     return code;
 }
 
-/* Exit code for a command's data/database result. */
+/* Exit code for a command's data/database result: the mapping shared with
+ * the agent (docs/cli.md). */
 static int
 exit_for(int code)
 {
-    switch (code) {
-    case CDS_OK:
-        return 0;
-    case CDS_EUSAGE:
-        return EXIT_USAGE;
-    case CDS_EPERM:
-        return EXIT_CONFIG;
-    case CDS_ERROR: case CDS_EIO: case CDS_ENOMEM: case CDS_EBUSY:
-    case CDS_EFULL: case CDS_ECORRUPT: case CDS_EVERSION:
-        return EXIT_RUNTIME;
-    default:
-        return EXIT_INPUT;
-    }
+    return cds_exit_code(code);
 }
 
 static const char *
@@ -682,6 +671,9 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     connguard_destroy(&guard);
     ingest_destroy(&ingest);
     health_destroy(&health);
+    if (code != CDS_OK && guard && !server && server_bind_error())
+        return fail(EXIT_RUNTIME, "run: cannot listen on %s: %s",
+                    get(cli, "aggregator.listen"), server_bind_error());
     if (code != CDS_OK)
         return fail(EXIT_RUNTIME, "run: %s (listen=%s)", cds_strerror(code),
                     get(cli, "aggregator.listen"));
@@ -1323,6 +1315,19 @@ dispatch(cli_t *cli, int argc, char **argv)
     return rc ? rc : commands[cmd].fn(cli);
 }
 
+/* --help-man: the option table as the man page's OPTIONS body
+ * (tests/tools/gen_man.sh writes it into docs/man/cdsync-aggregator.1). */
+static int
+print_man(void)
+{
+    cds_config_t *cfg = cds_config_new(options, N_OPTIONS);
+    if (!cfg)
+        return EXIT_RUNTIME;
+    cds_config_print_man(cfg, stdout);
+    cds_config_destroy(&cfg);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1334,6 +1339,8 @@ main(int argc, char **argv)
             printf(PROG " " PROG_VERSION "\n");
             return 0;
         }
+    if (argc == 2 && strcmp(argv[1], "--help-man") == 0)
+        return print_man();
     cli_t cli = { .cfg = cds_config_new(options, N_OPTIONS) };
     if (!cli.cfg)
         return fail(EXIT_RUNTIME, "out of memory");

@@ -270,6 +270,10 @@ pipeline_stop(server_t *self)
     self->ring = NULL;
 }
 
+/* server_bind_error(): zmq_strerror's static text, or NULL. Set only by
+ * the thread that creates servers (main), read by it after a failure. */
+static const char *bind_error;
+
 static server_t *
 server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
               const char *endpoint, int group_max)
@@ -295,7 +299,9 @@ server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
         goto fail;
     if (id && curve_setup(self, id) != 0)
         goto fail;
+    bind_error = NULL;
     if (zmq_bind(self->sock, endpoint) != 0) {
+        bind_error = zmq_strerror(errno);  /* before logging clobbers it */
         cds_log(CDS_LOG_ERROR, "bind_failed", "endpoint=%s error=%s",
                 cds_logq(endpoint), cds_logq(zmq_strerror(errno)));
         goto fail;
@@ -309,6 +315,12 @@ server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
 fail:
     server_destroy(&self);
     return NULL;
+}
+
+const char *
+server_bind_error(void)
+{
+    return bind_error;
 }
 
 server_t *

@@ -42,6 +42,10 @@ server_t *server_new(store_t *store, ingest_t *ingest, const char *endpoint,
 server_t *server_new_secure(store_t *store, ingest_t *ingest,
                             const cds_identity_t *id, const char *endpoint,
                             int group_max);
+/* Why the last server_new* of this process could not bind its endpoint
+ * ("Address already in use"), NULL when it did not fail there: `run`
+ * names the cause instead of "internal" (docs/cli.md). */
+const char *server_bind_error(void);
 /* Close the socket and context; sets *self_p to NULL. Safe on NULL. */
 void server_destroy(server_t **self_p);
 /* Serve until a stop is requested (common/cds_signal.h: SIGTERM, SIGINT

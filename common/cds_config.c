@@ -512,3 +512,52 @@ cds_config_print_help(const cds_config_t *self, void *f)
         }
     }
 }
+
+/* Text for roff: '-' and '\\' escaped; a leading '.' or '\'' guarded. */
+static void
+man_text(FILE *out, const char *s)
+{
+    if (*s == '.' || *s == '\'')
+        fputs("\\&", out);
+    for (; *s; s++) {
+        if (*s == '-' || *s == '\\')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+/* One .TP per flag: "--flag ARG", help, default, and the INI key
+ * ("[agent] state_dir") so the page says how flags map to the file. */
+void
+cds_config_print_man(const cds_config_t *self, void *f)
+{
+    FILE *out = f;
+    for (size_t i = 0; i < self->n; i++) {
+        const cds_option_t *o = &self->options[i];
+        if (!o->flag)
+            continue;
+        fputs(".TP\n.B \\-\\-", out);
+        man_text(out, o->flag);
+        if (o->arg_name) {
+            fputs(" \\fI", out);
+            man_text(out, o->arg_name);
+            fputs("\\fR", out);
+        }
+        fputc('\n', out);
+        man_text(out, o->help ? o->help : "");
+        if (o->dflt) {
+            fputs(" (default: ", out);
+            man_text(out, o->dflt);
+            fputc(')', out);
+        }
+        const char *dot = strchr(o->key, '.');
+        if (dot) {
+            fprintf(out, ".\nConfig file: \\fB%.*s\\fR", (int)(dot - o->key),
+                    o->key);
+            fputs(" section, key \\fB", out);
+            man_text(out, dot + 1);
+            fputs("\\fR", out);
+        }
+        fputs(".\n", out);
+    }
+}

@@ -54,5 +54,8 @@ int cds_config_get_long(const cds_config_t *self, const char *key, long *out,
 bool cds_config_get_bool(const cds_config_t *self, const char *key);
 /* Print the option table as --help lines to f (FILE *). */
 void cds_config_print_help(const cds_config_t *self, void *f);
+/* Print the option table as man(7) .TP entries to f (FILE *): the OPTIONS
+ * body of the pages in docs/man, written there by tests/tools/gen_man.sh. */
+void cds_config_print_man(const cds_config_t *self, void *f);
 
 #endif

@@ -89,3 +89,25 @@ cds_err_from_name(const char *name)
             return i;
     return -1;
 }
+
+int
+cds_exit_code(int code)
+{
+    switch (code) {
+    case CDS_OK:
+        return CDS_EXIT_OK;
+    case CDS_EUSAGE:
+        return CDS_EXIT_USAGE;
+    case CDS_EPERM:
+        return CDS_EXIT_CONFIG;
+    case CDS_ERROR: case CDS_EIO: case CDS_ENOMEM: case CDS_EBUSY:
+    case CDS_EFULL: case CDS_ECORRUPT: case CDS_EVERSION:
+        return CDS_EXIT_RUNTIME;
+    default:
+        /* Every other code names something wrong in what was given (a
+         * value, a key, a file's content, an id): bad input. Out of range
+         * is our bug, not the user's. */
+        return code > 0 && code < CDS__COUNT ? CDS_EXIT_INPUT
+                                             : CDS_EXIT_RUNTIME;
+    }
+}

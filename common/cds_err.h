@@ -52,4 +52,17 @@ bool cds_err_retryable(int code);
 /* Code for a name as printed by cds_strerror(); -1 if unknown. */
 int cds_err_from_name(const char *name);
 
+/* Process exit codes shared by cdsync-agent and cdsync-aggregator
+ * (docs/cli.md). `status` and `health` exit with the Nagios codes instead. */
+enum {
+    CDS_EXIT_OK = 0,
+    CDS_EXIT_INPUT = 1,        /* the data or a named thing is wrong */
+    CDS_EXIT_USAGE = 2,        /* command line: unknown flag, missing operand */
+    CDS_EXIT_CONFIG = 3,       /* configuration value, identity, permissions */
+    CDS_EXIT_RUNTIME = 4       /* database, I/O, memory, busy, listen */
+};
+/* The exit code for a command that failed with code: the one mapping both
+ * programs use, so the same failure exits the same way in each. */
+int cds_exit_code(int code);
+
 #endif

@@ -99,6 +99,29 @@ test_retryable(void **state)
     assert_false(cds_err_retryable(-1));
 }
 
+/* docs/cli.md: one mapping for both programs. */
+static void
+test_exit_code(void **state)
+{
+    assert_int_equal(cds_exit_code(CDS_OK), 0);
+    assert_int_equal(cds_exit_code(CDS_EUSAGE), 2);
+    assert_int_equal(cds_exit_code(CDS_EPERM), 3);
+    assert_int_equal(cds_exit_code(CDS_ERROR), 4);
+    assert_int_equal(cds_exit_code(CDS_EIO), 4);
+    assert_int_equal(cds_exit_code(CDS_ECORRUPT), 4);
+    assert_int_equal(cds_exit_code(CDS_EBUSY), 4);
+    assert_int_equal(cds_exit_code(CDS_EBADVALUE), 1);
+    assert_int_equal(cds_exit_code(CDS_EUNKNOWNINDICATOR), 1);
+    assert_int_equal(cds_exit_code(CDS_ENOTFOUND), 1);
+    assert_int_equal(cds_exit_code(-1), 4);
+    assert_int_equal(cds_exit_code(CDS__COUNT), 4);
+    for (int i = 0; i < CDS__COUNT; i++) {
+        int x = cds_exit_code(i);
+        assert_true(x >= 0 && x <= 4);
+        assert_true((x == 0) == (i == CDS_OK));
+    }
+}
+
 int
 main(void)
 {
@@ -107,6 +130,7 @@ main(void)
         cmocka_unit_test(test_round_trip_and_unique),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_retryable),
+        cmocka_unit_test(test_exit_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
