@@ -671,7 +671,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     connguard_destroy(&guard);
     ingest_destroy(&ingest);
     health_destroy(&health);
-    if (code != CDS_OK && guard && !server && server_bind_error())
+    if (code != CDS_OK && server_bind_error())
         return fail(EXIT_RUNTIME, "run: cannot listen on %s: %s",
                     get(cli, "aggregator.listen"), server_bind_error());
     if (code != CDS_OK)

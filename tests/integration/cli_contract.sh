@@ -1,0 +1,98 @@
+#!/bin/bash
+# The command-line contract of docs/cli.md, for both programs: the man
+# pages' OPTIONS are what the option tables give (tests/tools/gen_man.sh),
+# every command --help lists has a man entry, a bad config value exits 3
+# and an unknown flag 2 in both, and a busy listen port is named (exit 4).
+. "$(dirname "$0")/lib.sh"
+echo "1..13"
+
+# expect_fail NAME WANT_STATUS PATTERN CMD...: fails with status, stderr matches.
+expect_fail() {
+    name=$1; want=$2; pat=$3; shift 3
+    "$@" > "$T/out" 2> "$T/err"; st=$?
+    if [ "$st" = "$want" ] && grep -q -- "$pat" "$T/err"; then ok "$name"
+    else not_ok "$name (status $st, stderr: $(head -c 300 "$T/err"))"; fi
+}
+
+mkdir -p "$T/man"
+sh "$TOP/tests/tools/gen_man.sh" "$BUILD" "$T/man"
+for prog in cdsync-agent cdsync-aggregator; do
+    if diff -u "$TOP/docs/man/$prog.1" "$T/man/$prog.1" > "$T/man.diff"; then
+        ok "$prog.1 OPTIONS are the option table's"
+    else
+        not_ok "$prog.1 differs from its option table (run tests/tools/gen_man.sh build): $(head -c 600 "$T/man.diff")"
+    fi
+done
+
+# Commands: the lines of --help's "commands:" block indented by two.
+for prog in cdsync-agent cdsync-aggregator; do
+    missing=""
+    cmds=$("$BUILD/$prog" --help | awk '/^commands:/ { on = 1; next }
+        /^options/ { on = 0 } on && /^  [a-z]/ { print $1 }' | sort -u)
+    for c in $cmds; do
+        esc=$(printf '%s' "$c" | sed 's/-/\\\\-/g')
+        grep -Eq "^\.BR? (\\\\fB)?$esc( |\"|\$)" "$TOP/docs/man/$prog.1" \
+            || missing="$missing $c"
+    done
+    expect_eq "$prog.1 has every command of --help ($(echo $cmds | wc -w))" \
+        "$missing" ""
+done
+
+# A bad value in the config file: 3 in both, naming the key and the value.
+mkdir -p "$T/bad"
+cat > "$T/bad/agent.ini" <<INI
+[agent]
+state_dir = $T/bad/agent
+server_key = cds1:x
+batch_max = lots
+INI
+cat > "$T/bad/aggregator.ini" <<INI
+[aggregator]
+state_dir = $T/bad/agg
+catalog = $CATALOG
+orgunits = $ORGUNITS
+group_max = lots
+INI
+expect_fail "agent: bad INI number exits 3, names key and value" 3 \
+    'batch_max.*lots' "$AGENT" -c "$T/bad/agent.ini" run
+expect_fail "aggregator: bad INI number exits 3, names key and value" 3 \
+    'group_max.*lots' "$AGG" -c "$T/bad/aggregator.ini" run
+printf '[agent]\nstate_dir = %s\nlog_level = loud\n' "$T/bad/agent" \
+    > "$T/bad/agent2.ini"
+printf '[aggregator]\nstate_dir = %s\nlog_level = loud\n' "$T/bad/agg" \
+    > "$T/bad/aggregator2.ini"
+expect_fail "agent: bad log_level exits 3" 3 'log_level.*loud' \
+    "$AGENT" -c "$T/bad/agent2.ini" status
+expect_fail "aggregator: bad log_level exits 3" 3 'log_level.*loud' \
+    "$AGG" -c "$T/bad/aggregator2.ini" agents
+
+# An unknown flag: 2 in both, naming it.
+expect_fail "agent: unknown flag exits 2" 2 'no-such-flag' \
+    "$AGENT" -c "$T/bad/agent.ini" --no-such-flag status
+expect_fail "aggregator: unknown flag exits 2" 2 'no-such-flag' \
+    "$AGG" -c "$T/bad/aggregator.ini" --no-such-flag agents
+
+# A busy port: something else holds 127.0.0.1:PORT.
+python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+import time; time.sleep(600)' "$T/port" > /dev/null 2>&1 &
+# (the holder lives until cleanup kills it, at most 10 minutes)
+PIDS="$PIDS $!"
+if wait_for 10 test -s "$T/port"; then
+    PORT=$(cat "$T/port")
+    agg_init busy "tcp://127.0.0.1:$PORT"
+    expect_fail "busy port: run exits 4 naming endpoint and cause" 4 \
+        "run: cannot listen on tcp://127.0.0.1:$PORT: Address already in use" \
+        timeout 60 "$AGG" -c "$T/busy/aggregator.ini" run
+    if grep -q 'internal' "$T/err"; then not_ok "busy port: not \"internal\""
+    else ok "busy port: not \"internal\""; fi
+else
+    not_ok "busy port: the port holder did not start"
+    not_ok "busy port: not \"internal\""
+fi
+
+# docs/cli.md, cited by both programs' sources, exists.
+check "docs/cli.md exists" test -s "$TOP/docs/cli.md"
