@@ -5,6 +5,7 @@
 #include "cds_log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ctype.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -465,8 +466,10 @@ http_start(http_t *self)
     char host[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &self->addr.sin_addr, host, sizeof host);
     if (!self->daemon) {
+        int e = errno;                 /* bind's, for the caller's message */
         cds_log(CDS_LOG_ERROR, "http_failed", "listen=%s:%u", host,
                 (unsigned) ntohs(self->addr.sin_port));
+        errno = e;
         return CDS_EIO;
     }
     cds_log(CDS_LOG_INFO, "http_listening", "listen=%s:%u routes=%zu", host,

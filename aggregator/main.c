@@ -531,9 +531,16 @@ start_http(cli_t *cli, http_t **http, metrics_t *m,
         http_destroy(http);
         return fail(-1, "dashboard: %s", err);
     }
-    if (metrics_routes_add(*http, m) != 0 || http_start(*http) != CDS_OK) {
+    if (metrics_routes_add(*http, m) != 0) {
         http_destroy(http);
-        return fail(-1, "http_listen: cannot listen on %s", listen);
+        return fail(-1, "http: cannot add the metrics routes");
+    }
+    errno = 0;
+    if (http_start(*http) != CDS_OK) {
+        /* A busy or unbindable port is runtime (4), like the ZeroMQ one. */
+        const char *why = errno ? strerror(errno) : "see the log";
+        http_destroy(http);
+        return fail(-2, "run: cannot listen on http %s: %s", listen, why);
     }
     return 0;
 }
@@ -634,11 +641,12 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     /* Before HTTP and the socket: its table is sized by the fd limit. */
     connguard_t *guard = health ? connguard_new((unsigned) max_pending)
                                 : NULL;
-    if (guard && start_http(cli, &http, &metrics, guard) != 0) {
+    int hrc = guard ? start_http(cli, &http, &metrics, guard) : 0;
+    if (hrc != 0) {
         connguard_destroy(&guard);
         health_destroy(&health);
         ingest_destroy(&ingest);
-        return EXIT_CONFIG;
+        return hrc == -2 ? EXIT_RUNTIME : EXIT_CONFIG;
     }
     /* CURVE + ZAP or nothing: server_new_secure fails if either cannot
      * be set up, and we exit. */

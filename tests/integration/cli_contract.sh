@@ -4,7 +4,7 @@
 # every command --help lists has a man entry, a bad config value exits 3
 # and an unknown flag 2 in both, and a busy listen port is named (exit 4).
 . "$(dirname "$0")/lib.sh"
-echo "1..13"
+echo "1..14"
 
 # expect_fail NAME WANT_STATUS PATTERN CMD...: fails with status, stderr matches.
 expect_fail() {
@@ -89,9 +89,16 @@ if wait_for 10 test -s "$T/port"; then
         timeout 60 "$AGG" -c "$T/busy/aggregator.ini" run
     if grep -q 'internal' "$T/err"; then not_ok "busy port: not \"internal\""
     else ok "busy port: not \"internal\""; fi
+    # The HTTP port busy: runtime too (it was 3 with no cause).
+    sed -i "s|^listen = .*|listen = ipc://$T/busy.sock|; s|^http_listen = .*|http_listen = 127.0.0.1:$PORT|" \
+        "$T/busy/aggregator.ini"
+    expect_fail "busy HTTP port: run exits 4 naming endpoint and cause" 4 \
+        "run: cannot listen on http 127.0.0.1:$PORT: Address already in use" \
+        timeout 60 "$AGG" -c "$T/busy/aggregator.ini" run
 else
     not_ok "busy port: the port holder did not start"
     not_ok "busy port: not \"internal\""
+    not_ok "busy HTTP port: the port holder did not start"
 fi
 
 # docs/cli.md, cited by both programs' sources, exists.
