@@ -14,6 +14,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -51,6 +54,7 @@ struct sender {
     bool hs_ok;                        /* ... and its handshake succeeded */
     bool hs_told;                      /* ... a handshake failure was told */
     uint64_t redial_due;               /* mono: connect again, 0 none */
+    bool unreachable_told;             /* probed since the last CONNECTED */
     int live_fd;                       /* agent.state (livestate.h), -1 */
     char live_state[32];               /* last written to it */
     char live_error[256];              /* ... with this error */
@@ -438,6 +442,54 @@ drain_dealer(sender_t *self)
     }
 }
 
+/* libzmq's monitor does not say why a connect failed. Ask the kernel once
+ * per change: a non-blocking connect to a numeric tcp:// endpoint, waited
+ * for at most PROBE_MS ("Connection refused": host up, nothing listening;
+ * "No route to host": the network; "timed out": link or firewall). Names
+ * are not resolved here (a DNS timeout would stall the loop): generic
+ * text for them. Writes the detail to buf. */
+#define PROBE_MS 1000
+static void
+probe_tcp(const char *endpoint, char *buf, size_t len)
+{
+    char host[256];
+    const char *colon = strrchr(endpoint, ':');
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    snprintf(buf, len, "no connection (refused, no route or timed out)");
+    if (strncmp(endpoint, "tcp://", 6) != 0 || !colon
+        || colon - endpoint - 6 >= (long)sizeof host)
+        return;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - endpoint - 6),
+             endpoint + 6);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+        return;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    int e = fd < 0 ? errno : 0;
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        e = errno;
+        struct pollfd p = {fd, POLLOUT, 0};
+        socklen_t el = sizeof e;
+        if (e == EINPROGRESS)
+            e = poll(&p, 1, PROBE_MS) == 1
+                        && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0
+                    ? e : ETIMEDOUT;
+    }
+    if (e)
+        snprintf(buf, len, "%s", strerror(e));
+    else                               /* it answers now: a blip */
+        snprintf(buf, len, "no connection (answers again now)");
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+}
+
 static uint64_t
 redial_ms(const sender_t *self)
 {
@@ -459,17 +511,19 @@ on_monitor(sender_t *self, uint16_t ev, uint32_t value)
     switch (ev) {
     case ZMQ_EVENT_CONNECTED:
         self->tcp_up = true;
+        self->unreachable_told = false;
         self->hs_ok = self->hs_told = false;
         break;
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
         self->hs_ok = true;
+        self->redial_due = 0;          /* libzmq got there by itself */
         session_on_link(self->session, SESSION_LINK_UP, ep, NULL);
         break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-            snprintf(d, sizeof d, "handshake failed: %s",
+            snprintf(d, sizeof d, "handshake failed (%s)",
                      zmq_strerror((int)value));
         else
             snprintf(d, sizeof d, ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
@@ -479,7 +533,8 @@ on_monitor(sender_t *self, uint16_t ev, uint32_t value)
         /* libzmq ends the session on a refused handshake and never
          * reconnects: dial again later, so a key enrolled (again) at the
          * district is picked up without restarting the agent. */
-        self->redial_due = cds_mono_ms() + redial_ms(self);
+        if (!self->redial_due)
+            self->redial_due = cds_mono_ms() + redial_ms(self);
         session_on_link(self->session, SESSION_LINK_HANDSHAKE_FAILED, ep, d);
         break;
     case ZMQ_EVENT_DISCONNECTED:
@@ -491,10 +546,14 @@ on_monitor(sender_t *self, uint16_t ev, uint32_t value)
         self->hs_ok = false;
         break;
     case ZMQ_EVENT_CONNECT_RETRIED:
-        if (!self->tcp_up)
+        if (!self->tcp_up && !self->unreachable_told) {
+            probe_tcp(ep, d, sizeof d);
+            self->unreachable_told = true;
+            session_on_link(self->session, SESSION_LINK_UNREACHABLE, ep, d);
+        } else if (!self->tcp_up) {    /* same story: no probe each retry */
             session_on_link(self->session, SESSION_LINK_UNREACHABLE, ep,
-                            "no connection (refused, no route or timed "
-                            "out)");
+                            NULL);
+        }
         self->tcp_up = self->hs_ok = self->hs_told = false;
         break;
     default:

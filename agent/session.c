@@ -1088,9 +1088,11 @@ session_on_link(session_t *self, session_link_t ev, const char *endpoint,
                                                     : "handshake_failed";
     bool changed = strcmp(st, self->link_state) != 0;
     snprintf(self->link_state, sizeof self->link_state, "%s", st);
-    snprintf(self->link_error, sizeof self->link_error, "%.200s %.100s", ep,
-             d);
-    link_log(self, changed, ep, d);
+    if (changed || detail)             /* NULL: same story as before */
+        snprintf(self->link_error, sizeof self->link_error, "%.200s %.100s",
+                 ep, d);
+    const char *sp = strchr(self->link_error, ' ');
+    link_log(self, changed, ep, sp ? sp + 1 : "");
     /* Not connected: show it now, not at the next backoff. */
     if (self->state == S_BACKOFF)
         set_conn(self, self->link_state, self->link_error);

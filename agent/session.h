@@ -122,8 +122,9 @@ void session_on_timer(session_t *self);
 void session_on_wake(session_t *self);
 /* The connection became writable while waiting for one. */
 void session_on_writable(session_t *self);
-/* The transport's view of the link to endpoint changed; detail (may be
- * NULL) says how ("Connection refused", a ZAP status). Both borrowed. */
+/* The transport's view of the link to endpoint changed; detail says how
+ * ("Connection refused", a ZAP status); NULL keeps the last detail when
+ * the diagnosis is unchanged. Both borrowed. */
 void session_on_link(session_t *self, session_link_t ev,
                      const char *endpoint, const char *detail);
 /* Stopping: records the connection state "stopped". */

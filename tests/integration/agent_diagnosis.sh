@@ -41,8 +41,8 @@ check "agent.lang = en: English advice" \
     sh -c "'$AGENT' -c '$T/a1/agent.ini' --lang en status | grep -q 'Cannot reach the aggregator at $EP: check the network link'"
 expect_eq "CRITICAL past the not-connected threshold" \
     "$(status_rc a1 --status-disconnected-ms 0)" 2
-check "the log says it at warn with the endpoint" \
-    grep -Eq "level=warn .*event=unreachable endpoint=\"?$EP" "$T/a1/log"
+check "the log says it at warn with the endpoint and the kernel's reason" \
+    grep -Eq "level=warn .*event=unreachable endpoint=\"?$EP\"? error=\"Connection refused\"" "$T/a1/log"
 
 # (4, first half) the aggregator comes up
 agg_start agg
