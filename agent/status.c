@@ -338,7 +338,11 @@ status_severity(outbox_t *outbox, const char *state_dir,
                            sizeof advice)) {
         /* A known reason warns at once; never OK before a connection. */
         sev = since > lim->disconnected_ms ? 2 : 1;
-        snprintf(buf, sizeof buf, "%.20s: %.480s", m.conn_state, advice);
+        size_t n = (size_t)snprintf(buf, sizeof buf, "%.20s: %.400s",
+                                    m.conn_state, advice);
+        if ((uint64_t)age > lim->backlog_ms)   /* its consequence, too */
+            snprintf(buf + n, sizeof buf - n, "; backlog: oldest pending %"
+                     PRId64 " s", age / 1000);
     } else if (strcmp(m.conn_state, "connected") != 0
                && since > lim->disconnected_ms) {
         sev = 2;
