@@ -671,6 +671,13 @@ sender_run(sender_t *self)
         if (self->redial_due && cds_mono_ms() >= self->redial_due)
             redial(self);
         session_on_timer(self->session);   /* acks, backoff, heartbeats */
+        if (self->hs_ok && session_silent(self->session)) {
+            cds_log(CDS_LOG_WARN, "redial", "endpoint=%s reason=%s",
+                    cds_logq(self->cfg.server),
+                    cds_logq("no answer on an open link: a new handshake "
+                             "re-checks our key"));
+            redial(self);
+        }
         cds_service_tick();                /* SIGHUP reload, watchdog */
     }
     cds_service_stopping();

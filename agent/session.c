@@ -60,6 +60,8 @@ struct session {
     char link_state[32];               /* diagnosis (session_on_link), "" */
     char link_error[320];              /* "<endpoint> <detail>" */
     uint64_t link_logged;              /* mono: last warn about it, 0 */
+    unsigned silent;                   /* answer timeouts since the link
+                                        * came up or last answered */
 };
 
 static void fill_window(session_t *self);
@@ -945,6 +947,7 @@ void
 session_on_message(session_t *self, Cdsync__Kind kind, const uint8_t *body,
                    size_t len, const uint8_t *raw, size_t raw_len)
 {
+    self->silent = 0;                  /* the aggregator talks to us */
     if (kind == CDSYNC__KIND__KIND_ACK) {
         Cdsync__Ack *a = decode(kind, &cdsync__ack__descriptor, body, len);
         if (a && for_us(self, a->agent, "ack"))
@@ -995,6 +998,7 @@ sending_timers(session_t *self, uint64_t now)
     if (self->hb_answer_due && now >= self->hb_answer_due) {
         cds_log(CDS_LOG_WARN, "heartbeat_timeout", "after_ms=%llu",
                 (unsigned long long)self->cfg.ack_timeout_ms);
+        self->silent++;
         backoff(self, BO_LINK, "heartbeat_timeout");
         return;
     }
@@ -1010,6 +1014,7 @@ sending_timers(session_t *self, uint64_t now)
         cds_log(CDS_LOG_WARN, "ack_timeout", "first=%llu last=%llu",
                 (unsigned long long)self->flight[0].first,
                 (unsigned long long)self->flight[0].last);
+        self->silent++;
         backoff(self, BO_LINK, "ack_timeout");
     }
 }
@@ -1028,6 +1033,7 @@ session_on_timer(session_t *self)
     case S_HELLO:
         cds_log(CDS_LOG_WARN, "hello_timeout", "after_ms=%llu",
                 (unsigned long long)self->cfg.ack_timeout_ms);
+        self->silent++;
         backoff(self, BO_LINK, "hello_timeout");
         break;
     case S_BACKOFF:
@@ -1077,6 +1083,7 @@ session_on_link(session_t *self, session_link_t ev, const char *endpoint,
     const char *ep = endpoint ? endpoint : "";
     const char *d = detail ? detail : "";
     if (ev == SESSION_LINK_UP || ev == SESSION_LINK_DOWN) {
+        self->silent = 0;
         if (ev == SESSION_LINK_UP && self->link_state[0])
             cds_log(CDS_LOG_WARN, "reconnected", "endpoint=%s after=%s", cds_logq(ep), self->link_state);
         self->link_state[0] = '\0';
@@ -1103,6 +1110,12 @@ session_stop(session_t *self)
 {
     local_ok(self);
     set_conn(self, "stopped", NULL);
+}
+
+bool
+session_silent(const session_t *self)
+{
+    return self->silent >= SESSION_SILENT_MAX;
 }
 
 bool

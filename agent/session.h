@@ -135,6 +135,13 @@ uint64_t session_next_deadline(const session_t *self);
 /* True while backing off because no connection took a send: the caller
  * watches for writability and calls session_on_writable. */
 bool session_wants_writable(const session_t *self);
+/* True after SESSION_SILENT_MAX answer timeouts in a row with no message
+ * from the aggregator since the link came up. A revoked agent's link
+ * stays up (ZMTP pings) while the aggregator drops what it sends: the
+ * caller dials again so a fresh handshake re-checks our key (ZAP) and
+ * session_on_link can say why. Reset by session_on_link up/down. */
+#define SESSION_SILENT_MAX 3
+bool session_silent(const session_t *self);
 /* "hello", "sending" or "backoff" (tests, logs). */
 const char *session_state_name(const session_t *self);
 /* Current clock offset estimate (aggregator - local), ms. */

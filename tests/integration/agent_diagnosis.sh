@@ -7,10 +7,13 @@
 #     log_level=warn);
 # (2) a wrong server_key and (3) a key the aggregator does not know: the
 #     CURVE handshake is refused, "handshake_failed";
-# (4) once the aggregator is up / the key enrolled, status is OK again.
+# (4) once the aggregator is up / the key enrolled, status is OK again;
+# (5) a key revoked while connected: the aggregator drops what it sends
+#     while the link stays up; after a few unanswered requests the agent
+#     dials again and the new handshake is refused: handshake_failed.
 # Advice is Vietnamese by default, English with agent.lang = en.
 . "$(dirname "$0")/lib.sh"
-echo "1..13"
+echo "1..14"
 port=$((21000 + ($$ * 13) % 11000))
 while ss -tan 2>/dev/null | grep -q ":$port "; do port=$((21000 + (port - 20999) % 11000)); done
 EP="tcp://127.0.0.1:$port"
@@ -67,3 +70,11 @@ diag "$(grep health "$T/s3.out")"
 check "the advice names both causes" grep -q "server_key.*enroll" "$T/s3.out"
 agg agg enroll "$(cat "$T/a3/pubid")" --org-unit 27916 --label a3 > /dev/null
 check "enrolled: status returns to OK" wait_for 40 status_has a3 "^health: +OK"
+
+# revoked at the district: the next handshake is refused, and the daemon
+# says so (it used to back off silently at info level).
+agg agg revoke "$(cat "$T/a3/pubid")" > /dev/null
+agent a3 submit --org-unit 27916 --indicator TTHC_TONG --period 202401 --value 7 > /dev/null
+check "revoked while connected: redials, and the handshake is refused" wait_for 60 \
+    status_has a3 "^health: +WARNING \(handshake_failed: .*$EP"
+diag "$(grep -m1 'event=redial' "$T/a3/log")"
