@@ -815,6 +815,19 @@ test_link_diagnosis(void **state)
     w->was_down = true;
     advance(w, 5000);                  /* heartbeat unanswered: backoff */
     assert_string_equal(w->conn, "backoff");
+    /* An open link on which nothing answers (a revoked key): silent after
+     * SESSION_SILENT_MAX timeouts, so the caller dials again; a new link
+     * starts the count afresh. */
+    w->down_until = 0;
+    w->was_down = false;
+    w->stall_until = UINT64_MAX;
+    session_on_link(w->s, SESSION_LINK_UP, "tcp://10.0.0.1:7701", NULL);
+    session_on_writable(w->s);
+    assert_false(session_silent(w->s));
+    advance(w, 60000);
+    assert_true(session_silent(w->s));
+    session_on_link(w->s, SESSION_LINK_UP, "tcp://10.0.0.1:7701", NULL);
+    assert_false(session_silent(w->s));
     world_free(w);
 }
 
