@@ -69,6 +69,9 @@ static const cds_option_t options[] = {
      "600000", "status: exit 2 when not connected for longer"},
     {"agent.max_clock_skew_ms", "max-clock-skew-ms", 0, "MS", "300000",
      "status: SKEWED (exit 1) when the clock is further off (0: never)"},
+    {"agent.lang", "lang", 0, "vi|en", NULL,
+     "status advice language (default: en when $LANG starts with en, else "
+     "vi)"},
     {"agent.queue_max", "queue-max", 0, "N", "1000000",
      "refuse input beyond this many pending rows"},
     {"agent.stored_by", "stored-by", 0, "NAME", NULL,
@@ -344,6 +347,22 @@ open_outbox_status(cds_config_t *cfg, outbox_t **ob)
     return 0;
 }
 
+/* agent.lang = vi|en; unset: en when $LANG starts with "en". */
+static int
+status_lang(cds_config_t *cfg, bool *english)
+{
+    const char *v = get(cfg, "agent.lang");
+    const char *env = getenv("LANG");
+    if (!v) {
+        *english = env && strncmp(env, "en", 2) == 0;
+        return 0;
+    }
+    if (strcmp(v, "vi") != 0 && strcmp(v, "en") != 0)
+        return fail(EXIT_CONFIG, "agent.lang: \"%s\" is not vi or en", v);
+    *english = strcmp(v, "en") == 0;
+    return 0;
+}
+
 static int
 cmd_status(cds_config_t *cfg, char **args, int n_args)
 {
@@ -364,6 +383,8 @@ cmd_status(cds_config_t *cfg, char **args, int n_args)
     if (!rc)
         rc = get_u64(cfg, "agent.max_clock_skew_ms", 0, 86400000L * 365,
                      &lim.max_clock_skew_ms);
+    if (!rc)
+        rc = status_lang(cfg, &lim.english);
     if (rc) {
         outbox_destroy(&ob);
         return rc;

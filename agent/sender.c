@@ -14,6 +14,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -46,6 +49,12 @@ struct sender {
     void *dealer;                      /* to the aggregator */
     void *wake;                        /* PULL on wake.sock */
     char wake_path[512];               /* removed at destroy */
+    void *monitor;                     /* PAIR: the DEALER's socket monitor */
+    bool tcp_up;                       /* this attempt reached CONNECTED */
+    bool hs_ok;                        /* ... and its handshake succeeded */
+    bool hs_told;                      /* ... a handshake failure was told */
+    uint64_t redial_due;               /* mono: connect again, 0 none */
+    bool unreachable_told;             /* probed since the last CONNECTED */
     int live_fd;                       /* agent.state (livestate.h), -1 */
     char live_state[32];               /* last written to it */
     char live_error[256];              /* ... with this error */
@@ -208,6 +217,29 @@ open_wake(sender_t *self, char *err, size_t errlen)
     return 0;
 }
 
+/* ZeroMQ's socket monitor on the DEALER tells "nobody answers at the
+ * endpoint" from "the CURVE handshake was refused" (see on_monitor). Set
+ * up before zmq_connect so the first attempt is seen too. */
+static int
+open_monitor(sender_t *self, char *err, size_t errlen)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://agent-monitor-%p", (void *)self);
+    int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED
+                 | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(self->dealer, ep, events) != 0
+        || !(self->monitor = zmq_socket(self->ctx, ZMQ_PAIR))
+        || setopt_int(self->monitor, ZMQ_LINGER, 0, "linger") != 0
+        || zmq_connect(self->monitor, ep) != 0) {
+        snprintf(err, errlen, "socket monitor: %s", zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int start_session(sender_t *self, char *err, size_t errlen);
 
 sender_t *
@@ -238,7 +270,8 @@ sender_new(const sender_config_t *cfg, const cds_identity_t *id,
         goto fail;
     }
     self->dealer = zmq_socket(self->ctx, ZMQ_DEALER);
-    if (self->dealer && curve_setup(self, err, errlen) != 0)
+    if (self->dealer && (curve_setup(self, err, errlen) != 0
+                         || open_monitor(self, err, errlen) != 0))
         goto fail;
     if (!self->dealer || dealer_setup(self->dealer) != 0
         || zmq_connect(self->dealer, cfg->server) != 0) {
@@ -261,6 +294,8 @@ sender_destroy(sender_t **self_p)
     if (!self_p || !*self_p)
         return;
     sender_t *self = *self_p;
+    if (self->monitor)
+        zmq_close(self->monitor);
     if (self->dealer)
         zmq_close(self->dealer);
     if (self->wake) {
@@ -407,6 +442,163 @@ drain_dealer(sender_t *self)
     }
 }
 
+/* libzmq's monitor does not say why a connect failed. Ask the kernel once
+ * per change: a non-blocking connect to a numeric tcp:// endpoint, waited
+ * for at most PROBE_MS ("Connection refused": host up, nothing listening;
+ * "No route to host": the network; "timed out": link or firewall). Names
+ * are not resolved here (a DNS timeout would stall the loop): generic
+ * text for them. Writes the detail to buf. */
+#define PROBE_MS 1000
+static void
+probe_tcp(const char *endpoint, char *buf, size_t len)
+{
+    char host[256];
+    const char *colon = strrchr(endpoint, ':');
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    snprintf(buf, len, "no connection (refused, no route or timed out)");
+    if (strncmp(endpoint, "tcp://", 6) != 0 || !colon
+        || colon - endpoint - 6 >= (long)sizeof host)
+        return;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - endpoint - 6),
+             endpoint + 6);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+        return;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    int e = fd < 0 ? errno : 0;
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        e = errno;
+        struct pollfd p = {fd, POLLOUT, 0};
+        socklen_t el = sizeof e;
+        if (e == EINPROGRESS)
+            e = poll(&p, 1, PROBE_MS) == 1
+                        && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0
+                    ? e : ETIMEDOUT;
+    }
+    if (e)
+        snprintf(buf, len, "%s", strerror(e));
+    else                               /* it answers now: a blip */
+        snprintf(buf, len, "no connection (answers again now)");
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+}
+
+static uint64_t
+redial_ms(const sender_t *self)
+{
+    uint64_t ms = self->cfg.backoff_max_ms;
+    return ms < RECONNECT_IVL_MS ? RECONNECT_IVL_MS
+           : ms > RECONNECT_IVL_MAX_MS ? RECONNECT_IVL_MAX_MS : ms;
+}
+
+/* The link's story from monitor events, told to the session:
+ * CONNECT_RETRIED with no CONNECTED in that attempt: nobody answers;
+ * HANDSHAKE_FAILED_*, or DISCONNECTED after CONNECTED but before the
+ * handshake succeeded (a server that cannot decrypt our HELLO, i.e. our
+ * server_key is wrong, just closes): handshake refused. */
+static void
+on_monitor(sender_t *self, uint16_t ev, uint32_t value)
+{
+    char d[128];
+    const char *ep = self->cfg.server;
+    switch (ev) {
+    case ZMQ_EVENT_CONNECTED:
+        self->tcp_up = true;
+        self->unreachable_told = false;
+        self->hs_ok = self->hs_told = false;
+        break;
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        self->hs_ok = true;
+        self->redial_due = 0;          /* libzmq got there by itself */
+        session_on_link(self->session, SESSION_LINK_UP, ep, NULL);
+        break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            snprintf(d, sizeof d, "handshake failed (%s)",
+                     zmq_strerror((int)value));
+        else
+            snprintf(d, sizeof d, ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                     ? "refused by the aggregator (ZAP status %u)"
+                     : "handshake protocol error 0x%x", (unsigned)value);
+        self->hs_told = true;
+        /* libzmq ends the session on a refused handshake and never
+         * reconnects: dial again later, so a key enrolled (again) at the
+         * district is picked up without restarting the agent. */
+        if (!self->redial_due)
+            self->redial_due = cds_mono_ms() + redial_ms(self);
+        session_on_link(self->session, SESSION_LINK_HANDSHAKE_FAILED, ep, d);
+        break;
+    case ZMQ_EVENT_DISCONNECTED:
+        if (self->hs_ok)
+            session_on_link(self->session, SESSION_LINK_DOWN, ep, NULL);
+        else if (self->tcp_up && !self->hs_told)
+            session_on_link(self->session, SESSION_LINK_HANDSHAKE_FAILED, ep,
+                            "connection closed during the handshake");
+        self->hs_ok = false;
+        break;
+    case ZMQ_EVENT_CONNECT_RETRIED:
+        if (!self->tcp_up && !self->unreachable_told) {
+            probe_tcp(ep, d, sizeof d);
+            self->unreachable_told = true;
+            session_on_link(self->session, SESSION_LINK_UNREACHABLE, ep, d);
+        } else if (!self->tcp_up) {    /* same story: no probe each retry */
+            session_on_link(self->session, SESSION_LINK_UNREACHABLE, ep,
+                            NULL);
+        }
+        self->tcp_up = self->hs_ok = self->hs_told = false;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Connect again after a refused handshake (see on_monitor). */
+static void
+redial(sender_t *self)
+{
+    self->redial_due = 0;
+    zmq_disconnect(self->dealer, self->cfg.server);  /* gone: ENOENT */
+    if (zmq_connect(self->dealer, self->cfg.server) != 0)
+        cds_log(CDS_LOG_ERROR, "connect_failed", "endpoint=%s error=%s",
+                cds_logq(self->cfg.server), cds_logq(zmq_strerror(errno)));
+    self->tcp_up = self->hs_ok = self->hs_told = false;
+}
+
+/* Read every waiting monitor event: two frames, (u16 event, u32 value)
+ * and the endpoint. */
+static void
+drain_monitor(sender_t *self)
+{
+    for (;;) {
+        uint8_t head[16];
+        char ep[256];
+        int n = zmq_recv(self->monitor, head, sizeof head, ZMQ_DONTWAIT);
+        if (n < 0)
+            return;
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_getsockopt(self->monitor, ZMQ_RCVMORE, &more, &ml);
+        if (more)
+            zmq_recv(self->monitor, ep, sizeof ep, 0);
+        if (n != 6)
+            continue;
+        uint16_t ev;
+        uint32_t value;
+        memcpy(&ev, head, sizeof ev);
+        memcpy(&value, head + 2, sizeof value);
+        on_monitor(self, ev, value);
+    }
+}
+
 static void
 drain_wake(sender_t *self)
 {
@@ -421,6 +613,8 @@ static long
 poll_timeout(const sender_t *self)
 {
     uint64_t due = session_next_deadline(self->session);
+    if (self->redial_due && (!due || self->redial_due < due))
+        due = self->redial_due;
     if (!due)
         return -1;                     /* idle: block, no CPU */
     uint64_t now = cds_mono_ms();
@@ -440,8 +634,9 @@ sender_run(sender_t *self)
         zmq_pollitem_t items[] = {
             {self->dealer, 0, ZMQ_POLLIN | (waiting ? ZMQ_POLLOUT : 0), 0},
             {self->wake, 0, ZMQ_POLLIN, 0},
+            {self->monitor, 0, ZMQ_POLLIN, 0},
             {NULL, cds_signal_fd(), ZMQ_POLLIN, 0}}; /* SIGTERM: see cds_signal.h */
-        int n_items = cds_signal_fd() >= 0 ? 3 : 2;
+        int n_items = cds_signal_fd() >= 0 ? 4 : 3;
         if (zmq_poll(items, n_items, cds_service_poll_ms(poll_timeout(self)))
             < 0) {
             if (errno == EINTR)
@@ -461,6 +656,8 @@ sender_run(sender_t *self)
             drain_wake(self);
             session_on_wake(self->session);   /* new rows: send if we may */
         }
+        if (items[2].revents & ZMQ_POLLIN)
+            drain_monitor(self);       /* before writability: say why */
         if (waiting && (items[0].revents & ZMQ_POLLOUT))
             session_on_writable(self->session);
         /* Answers that arrived while a database call waited (busy
@@ -471,7 +668,16 @@ sender_run(sender_t *self)
             rc = CDS_EIO;
             break;
         }
+        if (self->redial_due && cds_mono_ms() >= self->redial_due)
+            redial(self);
         session_on_timer(self->session);   /* acks, backoff, heartbeats */
+        if (self->hs_ok && session_silent(self->session)) {
+            cds_log(CDS_LOG_WARN, "redial", "endpoint=%s reason=%s",
+                    cds_logq(self->cfg.server),
+                    cds_logq("no answer on an open link: a new handshake "
+                             "re-checks our key"));
+            redial(self);
+        }
         cds_service_tick();                /* SIGHUP reload, watchdog */
     }
     cds_service_stopping();

@@ -56,6 +56,12 @@ struct session {
     int64_t offset;                    /* aggregator clock - ours, ms */
     int64_t offset_stored;             /* as last written to the outbox */
     bool offset_known;                 /* offset_stored was read */
+    bool ever_connected;               /* "connected" once this process */
+    char link_state[32];               /* diagnosis (session_on_link), "" */
+    char link_error[320];              /* "<endpoint> <detail>" */
+    uint64_t link_logged;              /* mono: last warn about it, 0 */
+    unsigned silent;                   /* answer timeouts since the link
+                                        * came up or last answered */
 };
 
 static void fill_window(session_t *self);
@@ -202,6 +208,8 @@ set_conn(session_t *self, const char *state, const char *error)
         state = "local_write_failed";
         error = self->local_error;
     }
+    if (strcmp(state, "connected") == 0)
+        self->ever_connected = true;
     if (self->io.state)
         self->io.state(self->io.arg, state, error);
 }
@@ -241,7 +249,13 @@ backoff(session_t *self, bo_kind_t kind, const char *why)
     self->deadline = mono(self) + (ms ? ms : 1);
     cds_log(CDS_LOG_INFO, "backoff", "ms=%llu attempt=%u reason=%s",
             (unsigned long long)ms, self->attempt, cds_logq(why));
-    set_conn(self, kind == BO_REFUSED ? "refused" : "backoff", NULL);
+    if (kind == BO_REFUSED)
+        set_conn(self, "refused", NULL);
+    else if (self->link_state[0])      /* the transport said why */
+        set_conn(self, self->link_state, self->link_error);
+    else
+        set_conn(self, self->ever_connected ? "backoff" : "connecting",
+                 NULL);
 }
 
 /* A local read or write failed: log it once here, back off. */
@@ -933,6 +947,7 @@ void
 session_on_message(session_t *self, Cdsync__Kind kind, const uint8_t *body,
                    size_t len, const uint8_t *raw, size_t raw_len)
 {
+    self->silent = 0;                  /* the aggregator talks to us */
     if (kind == CDSYNC__KIND__KIND_ACK) {
         Cdsync__Ack *a = decode(kind, &cdsync__ack__descriptor, body, len);
         if (a && for_us(self, a->agent, "ack"))
@@ -983,6 +998,7 @@ sending_timers(session_t *self, uint64_t now)
     if (self->hb_answer_due && now >= self->hb_answer_due) {
         cds_log(CDS_LOG_WARN, "heartbeat_timeout", "after_ms=%llu",
                 (unsigned long long)self->cfg.ack_timeout_ms);
+        self->silent++;
         backoff(self, BO_LINK, "heartbeat_timeout");
         return;
     }
@@ -998,6 +1014,7 @@ sending_timers(session_t *self, uint64_t now)
         cds_log(CDS_LOG_WARN, "ack_timeout", "first=%llu last=%llu",
                 (unsigned long long)self->flight[0].first,
                 (unsigned long long)self->flight[0].last);
+        self->silent++;
         backoff(self, BO_LINK, "ack_timeout");
     }
 }
@@ -1016,6 +1033,7 @@ session_on_timer(session_t *self)
     case S_HELLO:
         cds_log(CDS_LOG_WARN, "hello_timeout", "after_ms=%llu",
                 (unsigned long long)self->cfg.ack_timeout_ms);
+        self->silent++;
         backoff(self, BO_LINK, "hello_timeout");
         break;
     case S_BACKOFF:
@@ -1037,11 +1055,67 @@ session_on_writable(session_t *self)
         send_hello(self, self->retry_probe);
 }
 
+/* Warn once per changed diagnosis, then at most every SESSION_LINK_LOG_MS:
+ * an operator at log_level=warn sees why nothing is synced. */
+static void
+link_log(session_t *self, bool changed, const char *endpoint,
+         const char *detail)
+{
+    uint64_t now = mono(self);
+    if (!changed && self->link_logged
+        && now - self->link_logged < SESSION_LINK_LOG_MS)
+        return;
+    self->link_logged = now ? now : 1;
+    if (strcmp(self->link_state, "unreachable") == 0)
+        cds_log(CDS_LOG_WARN, "unreachable", "endpoint=%s error=%s",
+                cds_logq(endpoint), cds_logq(detail));
+    else
+        cds_log(CDS_LOG_WARN, "handshake_failed", "endpoint=%s error=%s "
+                "note=%s", cds_logq(endpoint), cds_logq(detail),
+                cds_logq("wrong server_key in our config, or this agent is "
+                         "not enrolled or was revoked at the district"));
+}
+
+void
+session_on_link(session_t *self, session_link_t ev, const char *endpoint,
+                const char *detail)
+{
+    const char *ep = endpoint ? endpoint : "";
+    const char *d = detail ? detail : "";
+    if (ev == SESSION_LINK_UP || ev == SESSION_LINK_DOWN) {
+        self->silent = 0;
+        if (ev == SESSION_LINK_UP && self->link_state[0])
+            cds_log(CDS_LOG_WARN, "reconnected", "endpoint=%s after=%s", cds_logq(ep), self->link_state);
+        self->link_state[0] = '\0';
+        self->link_error[0] = '\0';
+        self->link_logged = 0;
+        return;
+    }
+    const char *st = ev == SESSION_LINK_UNREACHABLE ? "unreachable"
+                                                    : "handshake_failed";
+    bool changed = strcmp(st, self->link_state) != 0;
+    snprintf(self->link_state, sizeof self->link_state, "%s", st);
+    if (changed || detail)             /* NULL: same story as before */
+        snprintf(self->link_error, sizeof self->link_error, "%.200s %.100s",
+                 ep, d);
+    const char *sp = strchr(self->link_error, ' ');
+    link_log(self, changed, ep, sp ? sp + 1 : "");
+    /* Not connected: show it now, not at the next backoff. */
+    if (self->state == S_BACKOFF)
+        set_conn(self, self->link_state, self->link_error);
+}
+
 void
 session_stop(session_t *self)
 {
     local_ok(self);
     set_conn(self, "stopped", NULL);
+}
+
+bool
+session_silent(const session_t *self)
+{
+    return self->silent >= SESSION_SILENT_MAX;
 }
 
 bool

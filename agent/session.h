@@ -9,7 +9,8 @@
  *  BACKOFF (exponential, full jitter; long after a refusal).
  *  Events: session_start, session_on_message (a verified answer),
  *  session_on_timer, session_on_wake (rows queued), session_on_writable
- *  (a connection appeared), session_stop.
+ *  (a connection appeared), session_on_link (what the transport saw:
+ *  unreachable, handshake failed, up, down), session_stop.
  *
  *  Invariants:
  *  - Every request carries a fresh request id (a random 64-bit start per
@@ -83,6 +84,21 @@ typedef struct {
 
 typedef struct session session_t;
 
+/* What the transport saw (agent/sender.c reads ZeroMQ's socket monitor).
+ * The session turns a diagnosis into the connection state the operator
+ * sees while not connected: "unreachable" or "handshake_failed", with
+ * "<endpoint> <detail>" as the error; "connecting" before the first
+ * connection of the process when no diagnosis is known. */
+typedef enum {
+    SESSION_LINK_UNREACHABLE,          /* connect refused / no route / timeout */
+    SESSION_LINK_HANDSHAKE_FAILED,     /* CURVE handshake refused */
+    SESSION_LINK_UP,                   /* handshake succeeded */
+    SESSION_LINK_DOWN                  /* an established link dropped */
+} session_link_t;
+/* Log a changed diagnosis at warn (repeats at most every
+ * SESSION_LINK_LOG_MS) with the endpoint. */
+#define SESSION_LINK_LOG_MS 300000
+
 /* New session on outbox for the agent with signing key agent_pk (both
  * borrowed, must outlive it). cfg strings are borrowed. NULL with a
  * message in err on a bad config or no memory. */
@@ -106,6 +122,11 @@ void session_on_timer(session_t *self);
 void session_on_wake(session_t *self);
 /* The connection became writable while waiting for one. */
 void session_on_writable(session_t *self);
+/* The transport's view of the link to endpoint changed; detail says how
+ * ("Connection refused", a ZAP status); NULL keeps the last detail when
+ * the diagnosis is unchanged. Both borrowed. */
+void session_on_link(session_t *self, session_link_t ev,
+                     const char *endpoint, const char *detail);
 /* Stopping: records the connection state "stopped". */
 void session_stop(session_t *self);
 
@@ -114,6 +135,13 @@ uint64_t session_next_deadline(const session_t *self);
 /* True while backing off because no connection took a send: the caller
  * watches for writability and calls session_on_writable. */
 bool session_wants_writable(const session_t *self);
+/* True after SESSION_SILENT_MAX answer timeouts in a row with no message
+ * from the aggregator since the link came up. A revoked agent's link
+ * stays up (ZMTP pings) while the aggregator drops what it sends: the
+ * caller dials again so a fresh handshake re-checks our key (ZAP) and
+ * session_on_link can say why. Reset by session_on_link up/down. */
+#define SESSION_SILENT_MAX 3
+bool session_silent(const session_t *self);
 /* "hello", "sending" or "backoff" (tests, logs). */
 const char *session_state_name(const session_t *self);
 /* Current clock offset estimate (aggregator - local), ms. */

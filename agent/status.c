@@ -86,6 +86,41 @@ print_rejected(FILE *out, json_t *rej)
     }
 }
 
+#define STATUS_WHY_BYTES 512
+
+/* One plain sentence for a connection state the transport diagnosed
+ * (session.h, session_on_link), or NULL when state is not one. The error
+ * is "<endpoint> <detail>". */
+static const char *
+link_advice(const char *state, const char *error, bool en, char *buf,
+            size_t len)
+{
+    char ep[256];
+    snprintf(ep, sizeof ep, "%.*s", (int)strcspn(error, " "), error);
+    if (strcmp(state, "unreachable") == 0)
+        snprintf(buf, len, en ? "Cannot reach the aggregator at %s: check "
+                 "the network link."
+                 : "Không kết nối được máy chủ tổng hợp %s: kiểm tra "
+                 "đường truyền mạng.", ep);
+    else if (strcmp(state, "handshake_failed") == 0)
+        snprintf(buf, len, en ? "The aggregator at %s refused the "
+                 "handshake: check server_key in this agent's config, or "
+                 "ask the district to enroll this agent (not enrolled or "
+                 "revoked)."
+                 : "Máy chủ tổng hợp %s từ chối bắt tay: kiểm tra server_key "
+                 "trong cấu hình của xã, hoặc nhờ huyện đăng ký lại khóa "
+                 "của xã (chưa đăng ký hoặc đã bị thu hồi).", ep);
+    else if (strcmp(state, "connecting") == 0)
+        snprintf(buf, len, en ? "Not connected to the aggregator since "
+                 "the agent started: wait a minute, then check the network "
+                 "link."
+                 : "Chưa kết nối được máy chủ tổng hợp từ khi khởi động: "
+                 "đợi một phút rồi kiểm tra đường truyền mạng.");
+    else
+        return NULL;
+    return buf;
+}
+
 static const char *
 severity_name(int sev)
 {
@@ -240,7 +275,7 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
         goto out;
     bool running = sender_running(state_dir);
     overlay_live(state_dir, running, &m);
-    char why[256] = "";
+    char why[STATUS_WHY_BYTES] = "";
     const char *state = NULL;
     int sev = status_severity(outbox, state_dir, lim, cds_now_ms(), why,
                               sizeof why, &state);
@@ -274,7 +309,7 @@ status_severity(outbox_t *outbox, const char *state_dir,
 {
     outbox_meta_t m;
     size_t n_rej = 0;
-    char buf[256] = "";
+    char buf[STATUS_WHY_BYTES] = "", advice[STATUS_WHY_BYTES];
     if (outbox_meta(outbox, &m) != CDS_OK
         || outbox_rejected_list(outbox, count_rejected, &n_rej) != CDS_OK)
         return -1;
@@ -299,6 +334,15 @@ status_severity(outbox_t *outbox, const char *state_dir,
     } else if (strcmp(m.conn_state, "refused") == 0) {
         sev = 2;
         snprintf(buf, sizeof buf, "refused by the aggregator");
+    } else if (link_advice(m.conn_state, m.last_error, lim->english, advice,
+                           sizeof advice)) {
+        /* A known reason warns at once; never OK before a connection. */
+        sev = since > lim->disconnected_ms ? 2 : 1;
+        size_t n = (size_t)snprintf(buf, sizeof buf, "%.20s: %.400s",
+                                    m.conn_state, advice);
+        if ((uint64_t)age > lim->backlog_ms)   /* its consequence, too */
+            snprintf(buf + n, sizeof buf - n, "; backlog: oldest pending %"
+                     PRId64 " s", age / 1000);
     } else if (strcmp(m.conn_state, "connected") != 0
                && since > lim->disconnected_ms) {
         sev = 2;

@@ -20,6 +20,7 @@ typedef struct {
     uint64_t backlog_ms;               /* oldest pending older: warning */
     uint64_t disconnected_ms;          /* not connected longer: critical */
     uint64_t max_clock_skew_ms;        /* |clock offset| over: SKEWED */
+    bool english;                      /* advice in English, else Vietnamese */
 } status_limits_t;
 
 /* Print the status of the agent in state_dir, as aligned text or (json)
@@ -34,9 +35,13 @@ int status_print(outbox_t *outbox, const char *state_dir, bool json,
  * 1 SKEWED (|clock offset to the aggregator| > max_clock_skew_ms), a
  *   backlog (oldest pending older than backlog_ms) or rejected values
  *   listed (they stay until the officer resubmits them): WARNING;
+ *   Also WARNING at once while not connected for a known reason
+ *   (aggregator unreachable, CURVE handshake refused) or never connected
+ *   since the daemon started; the why is then one plain sentence of what
+ *   to do (lim->english, else Vietnamese) naming the endpoint.
  * 2 daemon not running, cannot write its database (acks not recorded),
  *   refused by the aggregator, or not connected for longer than
- *   disconnected_ms.
+ *   disconnected_ms (with the same sentence when the reason is known).
  * why (may be NULL) receives one line of reasons; *state (may be NULL)
  * the verdict's name: "OK", "WARNING", "SKEWED" or "CRITICAL". -1 on a
  * database error. */

@@ -80,6 +80,7 @@ typedef struct {
     unsigned hellos;                   /* Hellos the session sent */
     unsigned restarts;                 /* daemon restarts, same database */
     char conn[32];                     /* last state it reported */
+    char conn_error[320];              /* ... with this error */
     size_t batch_max;                  /* session config, 0: random */
     struct {
         uint64_t first, last;          /* seq range */
@@ -137,8 +138,8 @@ static void
 io_state(void *arg, const char *state, const char *error)
 {
     world_t *w = arg;
-    (void)error;
     snprintf(w->conn, sizeof w->conn, "%s", state);
+    snprintf(w->conn_error, sizeof w->conn_error, "%s", error ? error : "");
 }
 
 static void
@@ -774,6 +775,62 @@ test_batch_per_stamp_offset(void **state)
     world_free(w);
 }
 
+/* What the transport saw becomes the state status shows, while not
+ * connected: "connecting" before any connection, then the diagnosis with
+ * the endpoint, kept across backoffs; "connected" once the link is up;
+ * plain "backoff" after a drop once it has been connected. */
+static void
+test_link_diagnosis(void **state)
+{
+    (void)state;
+    world_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    w->rng = 4242;
+    w->now = 1000000;
+    w->down_until = UINT64_MAX;        /* no connection takes a send */
+    memset(w->pk, 7, sizeof w->pk);
+    snprintf(w->dir, sizeof w->dir, "/tmp/session_model.XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->db, sizeof w->db, "%s/agent.db", w->dir);
+    open_agent(w);
+    advance(w, 1000);
+    assert_string_equal(w->conn, "connecting");
+    session_on_link(w->s, SESSION_LINK_UNREACHABLE, "tcp://10.0.0.1:7701",
+                    "Connection refused");
+    assert_string_equal(w->conn, "unreachable");
+    assert_string_equal(w->conn_error, "tcp://10.0.0.1:7701 Connection refused");
+    advance(w, 10000);                 /* several backoffs: still known */
+    assert_string_equal(w->conn, "unreachable");
+    session_on_link(w->s, SESSION_LINK_HANDSHAKE_FAILED, "tcp://10.0.0.1:7701",
+                    "refused by the aggregator (ZAP status 400)");
+    assert_string_equal(w->conn, "handshake_failed");
+    session_on_link(w->s, SESSION_LINK_UP, "tcp://10.0.0.1:7701", NULL);
+    w->down_until = 0;
+    advance(w, 5000);
+    assert_string_equal(w->conn, "connected");
+    session_on_link(w->s, SESSION_LINK_DOWN, "tcp://10.0.0.1:7701", NULL);
+    queue_clear(&w->to_agg);
+    queue_clear(&w->to_agent);
+    w->down_until = w->now + 60000;
+    w->was_down = true;
+    advance(w, 5000);                  /* heartbeat unanswered: backoff */
+    assert_string_equal(w->conn, "backoff");
+    /* An open link on which nothing answers (a revoked key): silent after
+     * SESSION_SILENT_MAX timeouts, so the caller dials again; a new link
+     * starts the count afresh. */
+    w->down_until = 0;
+    w->was_down = false;
+    w->stall_until = UINT64_MAX;
+    session_on_link(w->s, SESSION_LINK_UP, "tcp://10.0.0.1:7701", NULL);
+    session_on_writable(w->s);
+    assert_false(session_silent(w->s));
+    advance(w, 60000);
+    assert_true(session_silent(w->s));
+    session_on_link(w->s, SESSION_LINK_UP, "tcp://10.0.0.1:7701", NULL);
+    assert_false(session_silent(w->s));
+    world_free(w);
+}
+
 int
 main(void)
 {
@@ -784,6 +841,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disk_full_backs_off),
         cmocka_unit_test(test_batch_per_stamp_offset),
+        cmocka_unit_test(test_link_diagnosis),
         cmocka_unit_test(test_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
