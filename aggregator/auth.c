@@ -73,6 +73,8 @@ struct auth {
     /* The failure reported by the monitor and not yet tied to the
      * DISCONNECTED event of its connection (owner thread). */
     bool failed_pending;
+    uint64_t new_window_ms;            /* new keyed groups: window start */
+    unsigned new_in_window;            /* and how many in it */
     auth_peer_fn *peer_of;             /* fd -> peer address, or NULL */
     void *peer_ctx;
     /* Report limiter (owner thread). */
@@ -468,24 +470,34 @@ knock_write(auth_t *self, store_t *store, uint64_t now_ms, bool force)
     return CDS_OK;
 }
 
+/* The group of (key, address) in memory, or NULL. */
+static knock_t *
+knock_find(auth_t *self, const uint8_t *key, const char *address)
+{
+    for (int i = 0; i < AUTH_KNOCK_SLOTS; i++) {
+        knock_t *k = &self->knocks[i];
+        if (k->used && k->has_key == (key != NULL)
+            && (!key || memcmp(k->curve_pk, key, CDS_PK_BYTES) == 0)
+            && strcmp(k->address, address) == 0)
+            return k;
+    }
+    return NULL;
+}
+
 /* The group of (key, address): found, a free slot, or, with every slot
  * taken, the one seen least recently (its count written first). */
 static knock_t *
 knock_slot(auth_t *self, store_t *store, const uint8_t *key,
            const char *address, uint64_t now_ms)
 {
-    knock_t *free_slot = NULL, *oldest = NULL;
+    knock_t *free_slot = NULL, *oldest = knock_find(self, key, address);
+    if (oldest)
+        return oldest;
     for (int i = 0; i < AUTH_KNOCK_SLOTS; i++) {
         knock_t *k = &self->knocks[i];
-        if (!k->used) {
+        if (!k->used)
             free_slot = free_slot ? free_slot : k;
-            continue;
-        }
-        if (k->has_key == (key != NULL)
-            && (!key || memcmp(k->curve_pk, key, CDS_PK_BYTES) == 0)
-            && strcmp(k->address, address) == 0)
-            return k;
-        if (!oldest || k->last_ms < oldest->last_ms)
+        else if (!oldest || k->last_ms < oldest->last_ms)
             oldest = k;
     }
     knock_t *k = free_slot;
@@ -504,13 +516,27 @@ knock_slot(auth_t *self, store_t *store, const uint8_t *key,
     return k;
 }
 
-/* Count one refused handshake in its group. */
+/* Count one refused handshake in its group. A peer making up a new key
+ * per attempt would make a row per attempt: past AUTH_REPORT_BURST new
+ * keyed groups in AUTH_REPORT_WINDOW_MS, a new key is counted under its
+ * address alone (the rows stay bounded like the log lines). */
 static void
 knock(auth_t *self, store_t *store, const uint8_t *key, const char *address,
       int code, uint64_t now_ms)
 {
-    knock_t *k = knock_slot(self, store, key, address[0] ? address
-                                                         : "unknown", now_ms);
+    if (!address[0])
+        address = "unknown";
+    if (key && !knock_find(self, key, address)) {
+        if (now_ms - self->new_window_ms >= AUTH_REPORT_WINDOW_MS) {
+            self->new_window_ms = now_ms;
+            self->new_in_window = 0;
+        }
+        if (self->new_in_window >= AUTH_REPORT_BURST)
+            key = NULL;
+        else
+            self->new_in_window++;
+    }
+    knock_t *k = knock_slot(self, store, key, address, now_ms);
     if (k->pending == 0)
         k->first_ms = now_ms;
     k->pending++;

@@ -35,7 +35,10 @@
  *  already. Counts stay in memory (AUTH_KNOCK_SLOTS groups) and a group
  *  is written at most once per AUTH_KNOCK_WRITE_MS, from auth_drain in
  *  one transaction: a key retrying ten times a second costs one small
- *  write every 10 s, not a synced row per attempt. */
+ *  write every 10 s, not a synced row per attempt. At most
+ *  AUTH_REPORT_BURST new keys make new groups per AUTH_REPORT_WINDOW_MS;
+ *  beyond that (a peer inventing a key per attempt) they are counted
+ *  under the address alone, so the table stays bounded too. */
 #ifndef AGG_AUTH_H
 #define AGG_AUTH_H
 

@@ -276,6 +276,48 @@ test_refusals_grouped(void **state)
     assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 0);
 }
 
+/* A peer inventing a key per attempt: the rows stay bounded (the keys
+ * past AUTH_REPORT_BURST in the window are counted by address alone). */
+static void
+test_new_keys_bounded(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx);
+    enum { N = AUTH_REPORT_BURST + 10 };
+    void *d[N];
+    for (int i = 0; i < N; i++) {
+        char pub[41], sec[41];
+        uint8_t pk[32], sk[32];
+        int zero = 0;
+        assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+        zmq_z85_decode(pk, pub);
+        zmq_z85_decode(sk, sec);
+        d[i] = zmq_socket(fx->ctx, ZMQ_DEALER);
+        zmq_setsockopt(d[i], ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(d[i], ZMQ_CURVE_SERVERKEY,
+                       cds_identity_curve_pk(fx->srv), 32);
+        zmq_setsockopt(d[i], ZMQ_CURVE_PUBLICKEY, pk, 32);
+        zmq_setsockopt(d[i], ZMQ_CURVE_SECRETKEY, sk, 32);
+        assert_int_equal(zmq_connect(d[i], fx->endpoint), 0);
+    }
+    uint64_t end = cds_mono_ms() + DEADLINE_MS;
+    while (auth_denied(fx->auth) < N && cds_mono_ms() < end) {
+        zmq_pollitem_t it = {auth_denials_socket(fx->auth), 0, ZMQ_POLLIN,
+                             0};
+        zmq_poll(&it, 1, 50);
+    }
+    for (int i = 0; i < N; i++)
+        zmq_close(d[i]);
+    uint64_t now = cds_now_ms();
+    auth_drain(fx->auth, fx->store, now);
+    assert_int_equal(auth_flush(fx->auth, fx->store, now + 1), CDS_OK);
+    assert_true(count(fx, "SELECT sum(count) FROM knock") >= N);
+    assert_int_equal(count(fx, "SELECT count(*) FROM knock WHERE"
+                               " length(curve_pk) = 32"), AUTH_REPORT_BURST);
+    assert_int_equal(count(fx, "SELECT count(*) FROM knock WHERE"
+                               " length(curve_pk) = 0"), 1);
+}
+
 /* The listing: a revoked key with its commune, an unknown key, and a
  * failure by address only; old rows are pruned with the rejects. */
 static void
@@ -384,6 +426,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_refused_clients_recorded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_knock_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_keys_bounded, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_refusals_grouped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_secure_server, setup, teardown),
