@@ -6,6 +6,7 @@
 #include "cds_err.h"
 #include "cds_util.h"
 #include "knock_sql.h"
+#include "table.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -115,12 +116,10 @@ knock_to_json(json_t *arr, const knock_row_t *list, size_t n,
 
 enum { C_KEY, C_REASON, C_COMMUNE, C_ADDRESS, C_COUNT, C_LAST, NCOL };
 
-/* The cells of one row; the commune text is escaped (labels come from
- * operators but may hold anything). */
+/* The cells of one row (table.c escapes control bytes). */
 static void
 row_cells(const knock_row_t *r, uint64_t now_ms, char cell[NCOL][400])
 {
-    char *label = cds_ctl_escape(r->label, false);
     snprintf(cell[C_KEY], 400, "%s", r->has_agent ? r->fpr
                                      : r->has_key ? r->curve_hex
                                                   : "-");
@@ -129,23 +128,13 @@ row_cells(const knock_row_t *r, uint64_t now_ms, char cell[NCOL][400])
     snprintf(cell[C_REASON], 400, "%s%s", knock_reason(r->code),
              r->replaced ? " (rotated)" : "");
     if (r->has_agent)
-        snprintf(cell[C_COMMUNE], 400, "%s [%s]", label ? label : "?",
-                 r->org_units);
+        snprintf(cell[C_COMMUNE], 400, "%s [%s]", r->label, r->org_units);
     else
         snprintf(cell[C_COMMUNE], 400, "-");
     snprintf(cell[C_ADDRESS], 400, "%s", r->address);
     snprintf(cell[C_COUNT], 400, "%llu", (unsigned long long) r->count);
-    cds_format_age(cell[C_LAST], 200,
+    cds_format_age(cell[C_LAST], 400,
                    now_ms > r->last_ms ? now_ms - r->last_ms : 0);
-    free(label);
-}
-
-static void
-pad(FILE *out, const char *s, size_t width)
-{
-    fputs(s, out);
-    for (size_t w = cds_utf8_width(s); w < width; w++)
-        fputc(' ', out);
 }
 
 void
@@ -154,25 +143,21 @@ knock_print(FILE *out, const knock_row_t *list, size_t n, uint64_t now_ms)
     static const char *const head[NCOL] = {"KEY", "REASON", "ENROLLED FOR",
                                            "ADDRESS", "COUNT", "LAST SEEN"};
     char cell[NCOL][400];
-    size_t w[NCOL];
+    const char *row[NCOL];
     if (n == 0)
         return;
+    table_t *t = table_new(head, NCOL);
     for (int c = 0; c < NCOL; c++)
-        w[c] = strlen(head[c]);
-    for (size_t i = 0; i < n; i++) {
+        row[c] = cell[c];
+    for (size_t i = 0; t && i < n; i++) {
         row_cells(&list[i], now_ms, cell);
-        for (int c = 0; c < NCOL; c++)
-            if (cds_utf8_width(cell[c]) > w[c])
-                w[c] = cds_utf8_width(cell[c]);
+        if (table_add(t, row) != 0)
+            table_destroy(&t);
     }
     fprintf(out, "\nRefused handshakes still knocking (last 24 h):\n");
-    for (int c = 0; c < NCOL; c++)
-        pad(out, head[c], c == NCOL - 1 ? 0 : w[c] + 2);
-    fputc('\n', out);
-    for (size_t i = 0; i < n; i++) {
-        row_cells(&list[i], now_ms, cell);
-        for (int c = 0; c < NCOL; c++)
-            pad(out, cell[c], c == NCOL - 1 ? 0 : w[c] + 2);
-        fputc('\n', out);
-    }
+    if (t)
+        table_print(t, out);
+    else
+        fprintf(out, "(out of memory)\n");
+    table_destroy(&t);
 }
