@@ -25,6 +25,23 @@
  * counts (libzmq drops events when the monitor pipe is full). */
 #define MONITOR_HWM 200000
 
+/* Refusals by reason since the process started. Process-wide, not in
+ * auth_t: the HTTP thread renders them (metrics) from before the server
+ * exists until after it is gone, and one process runs one server. */
+static atomic_uint_fast64_t refused_by_reason[AUTH_REASONS];
+
+/* One group of refused handshakes (auth.h "Knocks"), in memory until the
+ * owner writes its pending count. */
+typedef struct {
+    bool used, has_key;
+    uint8_t curve_pk[CDS_PK_BYTES];
+    char address[ADDRESS_LEN];
+    int code;                          /* latest reason */
+    uint64_t first_ms, last_ms;        /* of the pending attempts */
+    uint64_t pending;                  /* attempts not written yet */
+    uint64_t written_ms;               /* last write, 0 never */
+} knock_t;
+
 /* One refused handshake, passed from the handler thread to the owner of
  * the database writer as raw bytes over an inproc PUSH/PULL pipe. */
 typedef struct {
@@ -52,6 +69,14 @@ struct auth {
     pthread_t thread;
     bool started;
     atomic_uint_fast64_t admitted, denied;
+    knock_t knocks[AUTH_KNOCK_SLOTS];  /* owner thread */
+    /* The failure reported by the monitor and not yet tied to the
+     * DISCONNECTED event of its connection (owner thread). */
+    bool failed_pending;
+    uint64_t new_window_ms;            /* new keyed groups: window start */
+    unsigned new_in_window;            /* and how many in it */
+    auth_peer_fn *peer_of;             /* fd -> peer address, or NULL */
+    void *peer_ctx;
     /* Report limiter (owner thread). */
     uint64_t window_start;
     unsigned in_window;
@@ -176,6 +201,12 @@ handle_request(auth_t *self, zmq_msg_t *f, int n)
         return;
     }
     atomic_fetch_add(&self->denied, 1);
+    atomic_fetch_add(&refused_by_reason[code == CDS_EUNKNOWNKEY
+                                          ? AUTH_REASON_UNKNOWN_KEY
+                                      : code == CDS_EREVOKED
+                                          ? AUTH_REASON_REVOKED
+                                          : AUTH_REASON_BAD_REQUEST],
+                     1);
     bool internal = code != CDS_EUNKNOWNKEY && code != CDS_EREVOKED
                     && code != CDS_EMALFORMED;
     zap_reply(self->zap, n > 1 ? &f[1] : NULL, internal ? "500" : "400",
@@ -358,6 +389,19 @@ auth_set_event_hook(auth_t *self, auth_event_fn *fn, void *ctx)
     self->on_event_ctx = ctx;
 }
 
+void
+auth_set_peer_hook(auth_t *self, auth_peer_fn *fn, void *ctx)
+{
+    self->peer_of = fn;
+    self->peer_ctx = ctx;
+}
+
+uint64_t
+auth_refused(auth_reason_t r)
+{
+    return r < AUTH_REASONS ? atomic_load(&refused_by_reason[r]) : 0;
+}
+
 void *
 auth_denials_socket(auth_t *self)
 {
@@ -380,6 +424,146 @@ uint64_t
 auth_denied(const auth_t *self)
 {
     return atomic_load(&((auth_t *) self)->denied);
+}
+
+/* ---- knocks (owner thread) ------------------------------------------------- */
+
+/* Write the pending count of every group due (all when force) in one
+ * transaction; on failure the counts stay for the next try. */
+static int
+knock_write(auth_t *self, store_t *store, uint64_t now_ms, bool force)
+{
+    cds_db_t *db = store_db(store);
+    bool begun = false;
+    int code = CDS_OK;
+    for (int i = 0; i < AUTH_KNOCK_SLOTS && code == CDS_OK; i++) {
+        knock_t *k = &self->knocks[i];
+        if (!k->used || k->pending == 0
+            || (!force && k->written_ms
+                && now_ms - k->written_ms < AUTH_KNOCK_WRITE_MS))
+            continue;
+        if (!begun && (code = cds_db_begin(db)) != CDS_OK)
+            break;
+        begun = true;
+        code = store_knock_add(store, k->has_key ? k->curve_pk : NULL,
+                               k->address, k->code, (int64_t) k->first_ms,
+                               (int64_t) k->last_ms, k->pending);
+    }
+    if (begun)
+        code = code == CDS_OK ? cds_db_commit(db) : code;
+    if (code != CDS_OK) {
+        if (begun)
+            cds_db_rollback(db);
+        cds_log(CDS_LOG_WARN, "knock_write_failed", "error=%s",
+                cds_strerror(code));
+        return code;
+    }
+    for (int i = 0; begun && i < AUTH_KNOCK_SLOTS; i++) {
+        knock_t *k = &self->knocks[i];
+        if (k->used && k->pending
+            && (force || !k->written_ms
+                || now_ms - k->written_ms >= AUTH_KNOCK_WRITE_MS)) {
+            k->pending = 0;
+            k->written_ms = now_ms;
+        }
+    }
+    return CDS_OK;
+}
+
+/* The group of (key, address) in memory, or NULL. */
+static knock_t *
+knock_find(auth_t *self, const uint8_t *key, const char *address)
+{
+    for (int i = 0; i < AUTH_KNOCK_SLOTS; i++) {
+        knock_t *k = &self->knocks[i];
+        if (k->used && k->has_key == (key != NULL)
+            && (!key || memcmp(k->curve_pk, key, CDS_PK_BYTES) == 0)
+            && strcmp(k->address, address) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+/* The group of (key, address): found, a free slot, or, with every slot
+ * taken, the one seen least recently (its count written first). */
+static knock_t *
+knock_slot(auth_t *self, store_t *store, const uint8_t *key,
+           const char *address, uint64_t now_ms)
+{
+    knock_t *free_slot = NULL, *oldest = knock_find(self, key, address);
+    if (oldest)
+        return oldest;
+    for (int i = 0; i < AUTH_KNOCK_SLOTS; i++) {
+        knock_t *k = &self->knocks[i];
+        if (!k->used)
+            free_slot = free_slot ? free_slot : k;
+        else if (!oldest || k->last_ms < oldest->last_ms)
+            oldest = k;
+    }
+    knock_t *k = free_slot;
+    if (!k) {
+        if (oldest->pending && knock_write(self, store, now_ms, true)
+                                   != CDS_OK)
+            return oldest;     /* counted under the wrong group: rare */
+        k = oldest;
+    }
+    memset(k, 0, sizeof *k);
+    k->used = true;
+    k->has_key = key != NULL;
+    if (key)
+        memcpy(k->curve_pk, key, CDS_PK_BYTES);
+    snprintf(k->address, sizeof k->address, "%s", address);
+    return k;
+}
+
+/* Count one refused handshake in its group. A peer making up a new key
+ * per attempt would make a row per attempt: past AUTH_REPORT_BURST new
+ * keyed groups in AUTH_REPORT_WINDOW_MS, a new key is counted under its
+ * address alone (the rows stay bounded like the log lines). */
+static void
+knock(auth_t *self, store_t *store, const uint8_t *key, const char *address,
+      int code, uint64_t now_ms)
+{
+    if (!address[0])
+        address = "unknown";
+    if (key && !knock_find(self, key, address)) {
+        if (now_ms - self->new_window_ms >= AUTH_REPORT_WINDOW_MS) {
+            self->new_window_ms = now_ms;
+            self->new_in_window = 0;
+        }
+        if (self->new_in_window >= AUTH_REPORT_BURST)
+            key = NULL;
+        else
+            self->new_in_window++;
+    }
+    knock_t *k = knock_slot(self, store, key, address, now_ms);
+    if (k->pending == 0)
+        k->first_ms = now_ms;
+    k->pending++;
+    k->last_ms = now_ms;
+    k->code = code;
+}
+
+long
+auth_due_in_ms(const auth_t *self, uint64_t now_ms)
+{
+    long due = -1;
+    for (int i = 0; i < AUTH_KNOCK_SLOTS; i++) {
+        const knock_t *k = &self->knocks[i];
+        if (!k->used || k->pending == 0)
+            continue;
+        uint64_t at = k->written_ms + AUTH_KNOCK_WRITE_MS;
+        long in = at > now_ms ? (long) (at - now_ms) : 0;
+        if (due < 0 || in < due)
+            due = in;
+    }
+    return due;
+}
+
+int
+auth_flush(auth_t *self, store_t *store, uint64_t now_ms)
+{
+    return knock_write(self, store, now_ms, true);
 }
 
 /* ---- reports (owner thread) ------------------------------------------------ */
@@ -406,21 +590,15 @@ report_allowed(auth_t *self, uint64_t now_ms)
 }
 
 static void
-record_denial(auth_t *self, store_t *store, const denial_t *d,
-              uint64_t now_ms)
+log_denial(const denial_t *d)
 {
     /* Hex, not Z85: Z85 uses '=' and quotes, which logfmt would split. */
-    char hex[2 * CDS_PK_BYTES + 1], msg[512];
+    char hex[2 * CDS_PK_BYTES + 1];
     sodium_bin2hex(hex, sizeof hex, d->curve_pk, CDS_PK_BYTES);
     cds_log(CDS_LOG_WARN, "zap_denied",
             "reason=%s curve_key=%s agent=%s address=%s message=%s",
             cds_strerror(d->code), hex, d->fpr, cds_logq(d->address),
             cds_logq(d->why));
-    snprintf(msg, sizeof msg, "CURVE handshake from %s refused: %s "
-             "(curve key %s)", d->address, d->why, hex);
-    store_reject_add(store, (int64_t) now_ms,
-                     d->has_agent ? d->sign_pk : NULL, d->code, "curve_key",
-                     msg, 0, 0, 0, d->curve_pk, CDS_PK_BYTES);
 }
 
 /* Name of a protocol error value of ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL. */
@@ -433,6 +611,19 @@ protocol_error(uint32_t v)
         && v <= ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC + 0x10)
         return "cryptographic (wrong server key or corrupt handshake)";
     return "protocol_error";
+}
+
+/* The DISCONNECTED event of fd follows a handshake failure: count it
+ * under the peer address the connection guard read at accept. */
+static void
+knock_failed(auth_t *self, store_t *store, int fd, uint64_t now_ms)
+{
+    char peer[ADDRESS_LEN] = "";
+    self->failed_pending = false;
+    if (!self->peer_of || !self->peer_of(self->peer_ctx, fd, peer,
+                                         sizeof peer))
+        peer[0] = '\0';
+    knock(self, store, NULL, peer, CDS_EMALFORMED, now_ms);
 }
 
 /* One monitor event: frame 1 = u16 event, u32 value; frame 2 = address. */
@@ -460,24 +651,27 @@ record_event(auth_t *self, store_t *store, uint64_t now_ms)
     memcpy(&value, head + 2, 4);
     if (event & (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_ACCEPT_FAILED
                  | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED)) {
+        if (event == ZMQ_EVENT_DISCONNECTED && self->failed_pending)
+            knock_failed(self, store, (int) value, now_ms);
         if (self->on_event)
             self->on_event(self->on_event_ctx, event, value);
         return;
     }
     /* Auth failures are reported by the handler with the key. */
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-        || !report_allowed(self, now_ms))
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        return;
+    atomic_fetch_add(&refused_by_reason[AUTH_REASON_HANDSHAKE], 1);
+    if (self->failed_pending)  /* its DISCONNECTED never came: no peer */
+        knock(self, store, NULL, "", CDS_EMALFORMED, now_ms);
+    self->failed_pending = true;
+    if (!report_allowed(self, now_ms))
         return;
     const char *why = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                           ? protocol_error(value)
                           : "connection closed during handshake (client "
                             "without CURVE, wrong server key, or network)";
-    char msg[256];
-    snprintf(msg, sizeof msg, "handshake on %s failed: %s", addr, why);
     cds_log(CDS_LOG_WARN, "handshake_failed", "endpoint=%s value=0x%x "
             "message=%s", cds_logq(addr), value, cds_logq(why));
-    store_reject_add(store, (int64_t) now_ms, NULL, CDS_EMALFORMED,
-                     "handshake", msg, 0, 0, 0, NULL, 0);
 }
 
 int
@@ -491,7 +685,10 @@ auth_drain(auth_t *self, store_t *store, uint64_t now_ms)
         d.fpr[sizeof d.fpr - 1] = '\0';
         d.why[sizeof d.why - 1] = '\0';
         if (report_allowed(self, now_ms))
-            record_denial(self, store, &d, now_ms);
+            log_denial(&d);
+        knock(self, store,
+              sodium_is_zero(d.curve_pk, CDS_PK_BYTES) ? NULL : d.curve_pk,
+              d.address, d.code, now_ms);
     }
     /* Bounded: a connection flood must not keep the owner here. */
     for (int n = 0; self->monitor && n < 4096; n++) {
@@ -503,5 +700,6 @@ auth_drain(auth_t *self, store_t *store, uint64_t now_ms)
         record_event(self, store, now_ms);
         count++;
     }
+    knock_write(self, store, now_ms, false);
     return count;
 }

@@ -21,9 +21,24 @@
  *  on the server socket: a client without CURVE, a wrong server key) are
  *  queued to the thread that owns the database writer, which logs them
  *  (event=zap_denied / handshake_failed, at most AUTH_REPORT_BURST per
- *  AUTH_REPORT_WINDOW_MS, then one line with the number suppressed) and
- *  records them in the reject table (field curve_key, raw = the client
- *  key), under the same limit. */
+ *  AUTH_REPORT_WINDOW_MS, then one line with the number suppressed).
+ *
+ *  Knocks: every refusal is also counted, grouped, in the knock table
+ *  (store_knock_add): one row per (client CURVE key, peer address) with
+ *  first and last seen, count and latest reason, never one row per
+ *  attempt. A handshake that fails before ZAP (no CURVE, wrong server
+ *  key, protocol error) has no key: it is grouped by peer address only.
+ *  libzmq 4.3's monitor names the listening endpoint, not the peer, for
+ *  HANDSHAKE_FAILED_*, so the peer is the address the connection guard
+ *  read at ACCEPTED for the fd of the DISCONNECTED event that follows
+ *  the failure (same I/O thread, so in order); "unknown" when it is gone
+ *  already. Counts stay in memory (AUTH_KNOCK_SLOTS groups) and a group
+ *  is written at most once per AUTH_KNOCK_WRITE_MS, from auth_drain in
+ *  one transaction: a key retrying ten times a second costs one small
+ *  write every 10 s, not a synced row per attempt. At most
+ *  AUTH_REPORT_BURST new keys make new groups per AUTH_REPORT_WINDOW_MS;
+ *  beyond that (a peer inventing a key per attempt) they are counted
+ *  under the address alone, so the table stays bounded too. */
 #ifndef AGG_AUTH_H
 #define AGG_AUTH_H
 
@@ -35,6 +50,17 @@
 #define AUTH_DOMAIN "cdsync"           /* ZMQ_ZAP_DOMAIN of the server */
 #define AUTH_REPORT_BURST 20           /* reports per window, then counted */
 #define AUTH_REPORT_WINDOW_MS 10000
+#define AUTH_KNOCK_SLOTS 256           /* groups held in memory */
+#define AUTH_KNOCK_WRITE_MS 10000      /* one write per group per period */
+
+/* Why a handshake was refused, for auth_refused (metrics). */
+typedef enum {
+    AUTH_REASON_UNKNOWN_KEY,           /* ZAP: key not enrolled */
+    AUTH_REASON_REVOKED,               /* ZAP: key revoked */
+    AUTH_REASON_BAD_REQUEST,           /* ZAP: not CURVE, bad size, error */
+    AUTH_REASON_HANDSHAKE,             /* failed before ZAP (monitor) */
+    AUTH_REASONS
+} auth_reason_t;
 
 typedef struct auth auth_t;
 
@@ -57,14 +83,28 @@ int auth_watch(auth_t *self, void *sock);
  * thread (connguard.h counts connections with them). NULL: none. */
 typedef void (auth_event_fn)(void *ctx, uint16_t event, uint32_t value);
 void auth_set_event_hook(auth_t *self, auth_event_fn *fn, void *ctx);
+/* Where the connection fd comes from: fill buf (len) with its peer's
+ * address as read at accept; false when unknown. Called from auth_drain
+ * before the DISCONNECTED event reaches the event hook. NULL: none. */
+typedef bool (auth_peer_fn)(void *ctx, int fd, char *buf, size_t len);
+void auth_set_peer_hook(auth_t *self, auth_peer_fn *fn, void *ctx);
 /* The sockets to poll for ZMQ_POLLIN in the owning thread: denials and
  * monitor events (the second is NULL before auth_watch). Borrowed. */
 void *auth_denials_socket(auth_t *self);
 void *auth_events_socket(auth_t *self);
-/* Read every waiting denial and event without blocking; log and record
- * them (rate-limited) in store's reject table in autocommit, so call it
- * outside a transaction. Returns how many were read. */
+/* Read every waiting denial and event without blocking; log them
+ * (rate-limited), count them in the knock groups and write the groups
+ * that are due (AUTH_KNOCK_WRITE_MS) in one transaction of its own, so
+ * call it outside a transaction, also when nothing arrived (it is cheap).
+ * Returns how many were read. */
 int auth_drain(auth_t *self, store_t *store, uint64_t now_ms);
+/* Milliseconds until auth_drain has knock counts to write, 0 now, -1
+ * none pending: the owner's poll must wake up by then (no event may come
+ * after the last attempt). */
+long auth_due_in_ms(const auth_t *self, uint64_t now_ms);
+/* Write every pending knock count now (at shutdown, in tests). CDS_OK or
+ * a database error (the counts are then kept for the next try). */
+int auth_flush(auth_t *self, store_t *store, uint64_t now_ms);
 
 /* The decision the handler makes, for tests: CDS_OK and the agent's
  * fingerprint in user_id (CDS_FPR_LEN) when domain, mechanism and key are
@@ -78,5 +118,8 @@ int auth_decide(store_t *store, const char *domain, const char *mechanism,
 /* Handshakes admitted and denied by the handler since auth_new. */
 uint64_t auth_admitted(const auth_t *self);
 uint64_t auth_denied(const auth_t *self);
+/* Handshakes refused for reason r since the process started, by every
+ * handler (cdsync_handshakes_denied_total); any thread. */
+uint64_t auth_refused(auth_reason_t r);
 
 #endif

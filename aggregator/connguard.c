@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -370,6 +371,21 @@ accepted(connguard_t *self, int fd)
     self->pending++;
     if ((unsigned) fd >= self->hi)
         self->hi = (unsigned) fd + 1;
+}
+
+bool
+connguard_peer(connguard_t *self, int fd, char *buf, size_t len)
+{
+    bool ok = false;
+    if (!self || len == 0)
+        return false;
+    pthread_mutex_lock(&self->mu);
+    conn_t *c = slot(self, fd);
+    if (c && c->state != FREE)
+        ok = getnameinfo((struct sockaddr *) &c->peer, c->peer_len, buf,
+                         (socklen_t) len, NULL, 0, NI_NUMERICHOST) == 0;
+    pthread_mutex_unlock(&self->mu);
+    return ok;
 }
 
 void

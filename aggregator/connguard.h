@@ -34,6 +34,7 @@
 #ifndef AGG_CONNGUARD_H
 #define AGG_CONNGUARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,10 @@ void connguard_destroy(connguard_t **self_p);
 
 /* One monitor event of the server socket (ZMQ_EVENT_*, its value). */
 void connguard_event(connguard_t *self, uint16_t event, uint32_t value);
+/* The numeric address of fd's peer as read at accept (before its
+ * DISCONNECTED event is handed to connguard_event): false when fd is not
+ * tracked (getpeername failed at accept: it was gone already). */
+bool connguard_peer(connguard_t *self, int fd, char *buf, size_t len);
 /* The server received one frame of bytes from fd (ZMQ_SRCFD). */
 void connguard_frame(connguard_t *self, int fd, size_t bytes);
 /* Shut down the connection fd now: it sent a multipart message, which

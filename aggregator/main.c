@@ -22,6 +22,7 @@
 #include "connguard.h"
 #include "enroll.h"
 #include "health.h"
+#include "knock.h"
 #include "http.h"
 #include "metrics.h"
 #include "rejects.h"
@@ -909,28 +910,38 @@ open_store_ro(cli_t *cli, store_t **store)
 
 /* One health report; *worst receives the worst severity. */
 static int
-health_once(health_t *h, const health_thresholds_t *th, bool json,
-            bool nagios, int *worst)
+health_once(health_t *h, store_t *store, const health_thresholds_t *th,
+            bool json, bool nagios, int *worst)
 {
     health_agent_t *list = NULL;
-    size_t n = 0;
+    knock_row_t *knocks = NULL;        /* listed only: no exit code */
+    size_t n = 0, nk = 0;
     uint64_t now = cds_now_ms();
     int code = health_list(h, th, now, &list, &n);
+    if (code == CDS_OK && !nagios)
+        code = knock_list(store, (int64_t) (now - KNOCK_WINDOW_MS), &knocks,
+                          &nk);
     if (code != CDS_OK)
-        return code;
+        goto out;
     *worst = health_worst(list, n);
     if (json) {
         json_t *o = health_to_json(list, n, now);
+        if (o)
+            knock_to_json(o, knocks, nk, now);
         json_dumpf(o, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(o);
     } else if (nagios)
         health_nagios(stdout, list, n, now);
-    else
+    else {
         health_print(stdout, list, n, now);
+        knock_print(stdout, knocks, nk, now);
+    }
     fflush(stdout);
+out:
     free(list);
-    return CDS_OK;
+    free(knocks);
+    return code;
 }
 
 /* Sleep ms unless SIGINT/SIGTERM comes: 0 slept, 1 stop requested. */
@@ -999,7 +1010,7 @@ cmd_health(cli_t *cli)
         if (watch)
             fputs("\033[H\033[2J", stdout);   /* clear, like watch(1) */
         if (code == CDS_OK)
-            code = health_once(h, &th, json, nagios, &worst);
+            code = health_once(h, store, &th, json, nagios, &worst);
     } while (watch && code == CDS_OK && wait_stop(watch * 1000) == 0);
     health_destroy(&h);
     store_destroy(&store);

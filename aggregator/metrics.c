@@ -3,6 +3,7 @@
  *  library for it exists in Debian (hand-written, following
  *  https://prometheus.io/docs/instrumenting/exposition_formats/). */
 #include "metrics.h"
+#include "auth.h"
 #include "connguard.h"
 
 #include "cds_err.h"
@@ -219,6 +220,25 @@ connections(FILE *out, const connguard_t *g)
     fprintf(out, "cdsync_fd_headroom %ld\n", connguard_fd_headroom(g));
 }
 
+/* Refused handshakes by reason (auth.h): the knocks, before grouping. */
+static void
+handshakes(FILE *out)
+{
+    static const char *const name[AUTH_REASONS] = {
+        [AUTH_REASON_UNKNOWN_KEY] = "unknown_key",
+        [AUTH_REASON_REVOKED] = "revoked",
+        [AUTH_REASON_BAD_REQUEST] = "bad_request",
+        [AUTH_REASON_HANDSHAKE] = "handshake_failed",
+    };
+    head(out, "cdsync_handshakes_denied_total", "counter",
+         "CURVE handshakes refused since start: by the ZAP handler (unknown "
+         "or revoked key, bad request) or failed before it (wrong server "
+         "key, no CURVE).");
+    for (int r = 0; r < AUTH_REASONS; r++)
+        fprintf(out, "cdsync_handshakes_denied_total{reason=\"%s\"} %" PRIu64
+                "\n", name[r], auth_refused((auth_reason_t) r));
+}
+
 /* Boot time in seconds since the epoch (/proc/stat btime); 0 unknown. */
 static unsigned long long
 boot_time(void)
@@ -307,6 +327,7 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     states(out, list, n);
     totals(out, list, n);
     connections(out, m->guard);
+    handshakes(out);
     rc = refused(out, health);
     if (rc == CDS_OK)
         per_agent(out, list, n, m->top_n, now_ms);

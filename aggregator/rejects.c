@@ -646,6 +646,9 @@ rejects_prune(store_t *store, int64_t cutoff_ms, int64_t *deleted)
         }
         *deleted += n;
     } while (n == STORE_PRUNE_STEP);
+    /* Grouped handshake refusals (knock) share the retention; few rows. */
+    if (code == CDS_OK && store_knock_prune(store, cutoff_ms, &n) == CDS_OK)
+        *deleted += n;
     if (code == CDS_OK)
         cds_log(CDS_LOG_INFO, "rejects_pruned", "rows=%lld cutoff_ms=%lld",
                 (long long) *deleted, (long long) cutoff_ms);

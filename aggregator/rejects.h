@@ -62,7 +62,9 @@ int rejects_retry(store_t *store, ingest_t *ingest, health_t *health,
 
 /* Delete every reject row older than cutoff_ms, STORE_PRUNE_STEP rows a
  * transaction (the daemon may be running); *deleted receives the count.
- * Per-update rejections (update_log) are history and stay. CDS_OK or a
+ * Grouped handshake refusals (store_knock_add) older than cutoff_ms go
+ * too, counted in *deleted. Per-update rejections (update_log) are
+ * history and stay. CDS_OK or a
  * database error. */
 int rejects_prune(store_t *store, int64_t cutoff_ms, int64_t *deleted);
 

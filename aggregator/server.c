@@ -343,6 +343,8 @@ server_destroy(server_t **self_p)
     if (!self_p || !*self_p)
         return;
     server_t *self = *self_p;
+    if (self->auth)                    /* knock counts not written yet */
+        auth_flush(self->auth, self->store, cds_now_ms());
     auth_destroy(&self->auth);         /* before the context ends */
     pipeline_stop(self);
     if (self->sock)
@@ -366,12 +368,20 @@ on_conn_event(void *ctx, uint16_t event, uint32_t value)
     connguard_event(ctx, event, value);
 }
 
+static bool
+on_conn_peer(void *ctx, int fd, char *buf, size_t len)
+{
+    return connguard_peer(ctx, fd, buf, len);
+}
+
 void
 server_set_guard(server_t *self, connguard_t *guard)
 {
     self->guard = guard;
     if (self->auth)
         auth_set_event_hook(self->auth, guard ? on_conn_event : NULL, guard);
+    if (self->auth)            /* failed handshakes are knocks by address */
+        auth_set_peer_hook(self->auth, guard ? on_conn_peer : NULL, guard);
 }
 
 /* A resource error a peer can cause (descriptors, memory): never fatal.
@@ -652,8 +662,11 @@ server_step(server_t *self, long timeout_ms)
         items[n_items++].socket = auth_events_socket(self->auth);
     }
     bool waiting = self->tail != self->head;   /* received last time */
+    long due = self->auth ? auth_due_in_ms(self->auth, cds_now_ms()) : -1;
+    if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
+        timeout_ms = due + 1;  /* knock counts to write (auth.h) */
     int rc = zmq_poll(items, n_items, waiting ? 0 : timeout_ms);
-    if (rc > 0 && self->auth)
+    if (self->auth)            /* also writes the knock counts due */
         auth_drain(self->auth, self->store, cds_now_ms());
     if (rc < 0 && errno != EINTR) {
         int e = errno;

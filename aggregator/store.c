@@ -25,6 +25,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_NO_PERIOD_INDEX, /* unused index (issue 7) */
     STORE_SQL_MIGRATION_REJECT_BOUNDS, /* digests, per-peer raw bound */
     STORE_SQL_MIGRATION_EFF_HLC,       /* effective stamps (clock skew) */
+    STORE_SQL_MIGRATION_KNOCK,         /* refused handshakes, grouped */
 };
 
 /* Statements prepared once at open; index into store->st[]. */
@@ -37,6 +38,7 @@ enum {
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_AGENT_BY_CURVE, ST_AGENT_REPLACED,
     ST_REJECT_RAW_COUNT, ST_REJECT_PRUNE, ST_LOG_EFF,
+    ST_KNOCK_UPSERT, ST_KNOCK_PRUNE,
     ST__COUNT
 };
 
@@ -68,6 +70,8 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_REJECT_RAW_COUNT] = STORE_SQL_REJECT_RAW_COUNT,
     [ST_REJECT_PRUNE] = STORE_SQL_REJECT_PRUNE,
     [ST_LOG_EFF] = STORE_SQL_LOG_EFF,
+    [ST_KNOCK_UPSERT] = STORE_SQL_KNOCK_UPSERT,
+    [ST_KNOCK_PRUNE] = STORE_SQL_KNOCK_PRUNE,
 };
 
 struct store {
@@ -79,6 +83,7 @@ struct store {
     int64_t free_checked_ms;            /* last statvfs, 0 never */
     bool free_low;                      /* ... found under the floor */
     int64_t pruned_ms;                  /* last opportunistic prune */
+    int64_t knock_pruned_ms;            /* last prune of knock rows */
 };
 
 int
@@ -673,6 +678,42 @@ store_reject_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted)
         *deleted = code == CDS_OK
                        ? sqlite3_changes(cds_db_handle(self->db)) : 0;
     return code;
+}
+
+int
+store_knock_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted)
+{
+    sqlite3_stmt *st = self->st[ST_KNOCK_PRUNE];
+    cds_bind_int64(st, ":cutoff", cutoff_ms);
+    int code = run(self, st, "knock_prune");
+    if (deleted)
+        *deleted = code == CDS_OK
+                       ? sqlite3_changes(cds_db_handle(self->db)) : 0;
+    return code;
+}
+
+int
+store_knock_add(store_t *self, const uint8_t *curve_pk, const char *address,
+                int code, int64_t first_ms, int64_t last_ms, uint64_t count)
+{
+    sqlite3_stmt *st = self->st[ST_KNOCK_UPSERT];
+    cds_bind_blob(st, ":pk", curve_pk ? curve_pk : (const uint8_t *) "",
+                  curve_pk ? CDS_PK_BYTES : 0);
+    cds_bind_text(st, ":address", address);
+    cds_bind_int64(st, ":code", code);
+    cds_bind_int64(st, ":first", first_ms);
+    cds_bind_int64(st, ":last", last_ms);
+    cds_bind_int64(st, ":count", (int64_t) count);
+    int rc = run(self, st, "knock_add");
+    /* The table holds one row per key and address, so pruning it whole
+     * once a minute (with the reject retention) is cheap. */
+    if (rc == CDS_OK && self->reject_retention_ms
+        && last_ms - self->knock_pruned_ms >= 60000) {
+        self->knock_pruned_ms = last_ms;
+        rc = store_knock_prune(self, last_ms - self->reject_retention_ms,
+                               NULL);
+    }
+    return rc;
 }
 
 /* Once a minute at most, in the transaction recording a reject: the

@@ -225,4 +225,16 @@ void store_set_reject_bounds(store_t *self, int raw_per_hour,
  * *deleted receives the count. CDS_OK or a database error. */
 int store_reject_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted);
 
+/* Knocks (auth.h, table knock): add count refused handshakes seen between
+ * first_ms and last_ms from address with client key curve_pk (CDS_PK_BYTES,
+ * NULL: none known) to their row, creating it; code is the latest reason
+ * (CDS_EUNKNOWNKEY, CDS_EREVOKED, CDS_EMALFORMED). Rows whose last_ms is
+ * older than the reject retention go, once a minute at most. Autocommit
+ * or inside the caller's transaction. CDS_OK or a database error. */
+int store_knock_add(store_t *self, const uint8_t *curve_pk,
+                    const char *address, int code, int64_t first_ms,
+                    int64_t last_ms, uint64_t count);
+/* Delete every knock row last seen before cutoff_ms. */
+int store_knock_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted);
+
 #endif

@@ -244,6 +244,28 @@
     "DELETE FROM reject WHERE id IN (SELECT id FROM reject"                  \
     " WHERE at_ms < :cutoff ORDER BY at_ms LIMIT :n)"
 
+/* Knocks (auth.h): refused handshakes, one row per (client CURVE key, peer
+ * address) instead of one per attempt; curve_pk is X'' when the handshake
+ * failed before ZAP (no key known). A table of its own, not the reject
+ * table: a knock has no message to show or retry, and it is a counter
+ * updated in place, which the reject table (one row per message, raw
+ * bytes, retry marks) is not. Pruned with the reject retention by
+ * last_ms. */
+#define STORE_SQL_MIGRATION_KNOCK                                            \
+    "CREATE TABLE knock (curve_pk BLOB NOT NULL, address TEXT NOT NULL,"     \
+    " code INTEGER NOT NULL, first_ms INTEGER NOT NULL,"                     \
+    " last_ms INTEGER NOT NULL, count INTEGER NOT NULL,"                     \
+    " PRIMARY KEY (curve_pk, address)) WITHOUT ROWID;"                       \
+    "CREATE INDEX knock_last ON knock(last_ms);"
+#define STORE_SQL_KNOCK_UPSERT                                               \
+    "INSERT INTO knock (curve_pk, address, code, first_ms, last_ms, count)"  \
+    " VALUES (:pk, :address, :code, :first, :last, :count)"                  \
+    " ON CONFLICT (curve_pk, address) DO UPDATE SET code = excluded.code,"   \
+    " first_ms = min(first_ms, excluded.first_ms),"                          \
+    " last_ms = max(last_ms, excluded.last_ms),"                             \
+    " count = count + excluded.count"
+#define STORE_SQL_KNOCK_PRUNE "DELETE FROM knock WHERE last_ms < :cutoff"
+
 /* ---- savepoints (one per message, see ingest.h) ------------------------- */
 #define STORE_SQL_SAVEPOINT "SAVEPOINT msg"
 #define STORE_SQL_RELEASE "RELEASE msg"

@@ -3,7 +3,8 @@
 # An unknown key, a revoked key (new connection, and an agent that was
 # already connected when it was revoked) and a client without CURVE cannot
 # deliver a single update (checked in the database), the operator sees why
-# (log + reject table), and a batch signed by A over a connection
+# (log + knock table: refused handshakes grouped per key and address),
+# and a batch signed by A over a connection
 # authenticated as B is rejected. Over TCP on 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
 # Create each agent's database before its daemon starts: a first open by
@@ -36,6 +37,7 @@ bp() { "$BADPEER" "$agg_EP" "$SRV" "$1" "$2" ${3:-}; }
 key() { echo "$T/$1/state/agent.key"; }
 values_of() { sqlq "$db" "SELECT count(*) FROM datavalue WHERE org_unit = '$1';"; }
 rejects() { sqlq "$db" "SELECT count(*) FROM reject WHERE code = $1 ${2:+AND $2};"; }
+knocks() { sqlq "$db" "SELECT count(*) FROM knock WHERE code = $1 ${2:+AND $2};"; }
 logged() { grep -q -- "$1" "$T/agg/log"; }
 
 agent good submit --org-unit 27901 --indicator TTHC_TONG --period 202501 --value 1 > /dev/null
@@ -49,15 +51,15 @@ check "the agent runs with core dumps disabled" nocore "$good_PID"
 # 1. Unknown key: the handshake itself is refused (ZAP), nothing arrives.
 expect_eq "unknown key: no answer" "$(bp "$(key stranger)" good 27916)" "noreply"
 expect_eq "unknown key: nothing applied" "$(values_of 27916)" 0
-check "unknown key: reject recorded (unknown_key, curve key kept)" \
-    wait_for 5 test "$(rejects 8 "field = 'curve_key' AND length(raw) = 32")" -ge 1
+check "unknown key: knock recorded (unknown_key, curve key and address)" \
+    wait_for 5 test "$(knocks 8 "length(curve_pk) = 32 AND address = '127.0.0.1'")" -ge 1
 check "unknown key: operator log names the reason" logged "event=zap_denied reason=unknown_key"
 
 # 2. Revoked before connecting: same, with reason revoked.
 expect_eq "revoked key: no answer" "$(bp "$(key rev)" good 27910)" "noreply"
 expect_eq "revoked key: nothing applied" "$(values_of 27910)" 0
 check "revoked key: ZAP denial recorded with the agent's key" \
-    wait_for 5 test "$(rejects 9 "field = 'curve_key' AND agent_pk IS NOT NULL")" -ge 1
+    wait_for 5 test "$(knocks 9 "curve_pk = (SELECT curve_pk FROM agent WHERE revoked_at_ms != 0 AND label = 'rev')")" -ge 1
 check "revoked key: operator log names the reason" logged "event=zap_denied reason=revoked"
 
 # 3. A client without CURVE, even with an enrolled signing key. Which side
@@ -66,7 +68,7 @@ check "revoked key: operator log names the reason" logged "event=zap_denied reas
 expect_eq "client without CURVE: no answer" "$(bp "$(key evil)" nocurve 27913)" "noreply"
 expect_eq "client without CURVE: nothing applied" "$(values_of 27913)" 0
 check "client without CURVE: handshake failure recorded" \
-    wait_for 5 test "$(rejects 5 "field = 'handshake'")" -ge 1
+    wait_for 5 test "$(knocks 5 "length(curve_pk) = 0")" -ge 1
 check "client without CURVE: operator log names the reason" logged "event=handshake_failed"
 expect_eq "control: the same key with CURVE is accepted" \
     "$(bp "$(key evil)" good 27913)" "ack ok ok acked=1 rejections="

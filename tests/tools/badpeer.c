@@ -21,7 +21,12 @@
  *  the server closes; prints "flood opened=N reopened=K". Case "frames"
  *  (enrolled key) sends messages of $BADPEER_FRAMES frames (default 64)
  *  of $BADPEER_FRAME_BYTES (default 4 MiB) until $BADPEER_TOTAL bytes
- *  (default 1 GiB) are queued; prints "frames sent=BYTES". */
+ *  (default 1 GiB) are queued; prints "frames sent=BYTES".
+ *  Case "knock" (tests/integration/knocking.sh) sends nothing: it opens
+ *  a new CURVE connection, waits for its handshake to fail, and again,
+ *  until $BADPEER_COUNT (default 200) were made (each one a handshake the
+ *  aggregator refuses: unknown or revoked key, or a wrong SERVER_PUBID)
+ *  or 60 s passed; prints "knock connected=N". */
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -485,6 +490,76 @@ curve_client(void *sock, const uint8_t server_curve[CDS_PK_BYTES],
     return rc ? -1 : 0;
 }
 
+/* One knock: a new socket connects, and we wait (2 s at most) for the
+ * handshake to fail. 1 when a connection was made, 0 not, -1 failure. */
+static int
+knock_once(void *ctx, const uint8_t *curve, const cds_identity_t *id,
+           const char *endpoint, int n)
+{
+    char ep[64];
+    int linger = 0, connected = 0;
+    snprintf(ep, sizeof ep, "inproc://badpeer-knock-%d", n);
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(mon, ZMQ_LINGER, &linger, sizeof linger);
+    if (curve_client(sock, curve, id) != 0
+        || zmq_socket_monitor(sock, ep, ZMQ_EVENT_CONNECTED
+                              | ZMQ_EVENT_DISCONNECTED
+                              | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                              | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                              | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0
+        || zmq_connect(mon, ep) != 0 || zmq_connect(sock, endpoint) != 0) {
+        zmq_close(mon);
+        zmq_close(sock);
+        return -1;
+    }
+    uint64_t end = cds_mono_ms() + 2000;
+    bool done = false;
+    while (!done && cds_mono_ms() < end) {
+        zmq_pollitem_t it = {mon, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        uint8_t head[6] = {0};
+        int more = 0;
+        size_t ml = sizeof more;
+        zmq_recv(mon, head, sizeof head, 0);
+        zmq_getsockopt(mon, ZMQ_RCVMORE, &more, &ml);
+        char addr[256];
+        if (more)
+            zmq_recv(mon, addr, sizeof addr, 0);
+        uint16_t ev;
+        memcpy(&ev, head, 2);
+        if (ev == ZMQ_EVENT_CONNECTED)
+            connected = 1;
+        else
+            done = true;
+    }
+    zmq_socket_monitor(sock, NULL, 0);
+    zmq_close(sock);
+    zmq_close(mon);
+    return connected;
+}
+
+/* Case "knock": $BADPEER_COUNT handshakes, one socket each (see the top;
+ * libzmq stops reconnecting a socket whose handshake ZAP refused). */
+static int
+knock(void *ctx, const uint8_t *curve, const cds_identity_t *id,
+      const char *endpoint)
+{
+    const char *env = getenv("BADPEER_COUNT");
+    long want = env ? atol(env) : 200, got = 0;
+    uint64_t end = cds_mono_ms() + 60000;
+    for (int n = 0; got < want && cds_mono_ms() < end; n++) {
+        int rc = knock_once(ctx, curve, id, endpoint, n);
+        if (rc < 0)
+            return -1;
+        got += rc;
+    }
+    printf("knock connected=%ld\n", got);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -498,6 +573,7 @@ main(int argc, char **argv)
                         "       frames (BADPEER_FRAMES, BADPEER_FRAME_BYTES, BADPEER_TOTAL)\n"
                         "   or: badpeer flood HOST:PORT N SECONDS\n"
                         "       sigflood (BADPEER_COUNT, BADPEER_PAD) forge\n"
+                        "       knock (BADPEER_COUNT connections, nothing sent)\n"
                         "env BADPEER_TRANSPORT_KEY=FILE: CURVE keys of FILE\n");
         return 2;
     }
@@ -526,7 +602,9 @@ main(int argc, char **argv)
         cds_identity_destroy(&p.id);
         return 3;
     }
-    int rc = zmq_connect(p.sock, argv[1]) == 0 ? run_case(&p, c) : -1;
+    int rc = strcmp(c, "knock") == 0 ? knock(p.ctx, curve, p.id, argv[1])
+             : zmq_connect(p.sock, argv[1]) == 0 ? run_case(&p, c)
+                                                 : -1;
     zmq_close(p.sock);
     zmq_ctx_term(p.ctx);
     cds_identity_destroy(&p.id);

@@ -2,7 +2,9 @@
  *  and real CURVE handshakes against a ROUTER guarded by auth_new: an
  *  enrolled client's messages carry its fingerprint as User-Id; an unknown
  *  key, a revoked key and a client without CURVE deliver nothing and are
- *  recorded in the reject table; reports are rate-limited; a second
+ *  counted in the knock table, one row per key and address however many
+ *  attempts, never in the reject table; log reports are rate-limited;
+ *  knock_list names the commune of a revoked key; a second
  *  handler in one context is refused; server_new_secure answers an
  *  enrolled agent's Hello and never sees a stranger's. */
 #include <setjmp.h>
@@ -25,6 +27,7 @@
 #include "cds_id.h"
 #include "cds_util.h"
 #include "ingest.h"
+#include "knock.h"
 #include "server.h"
 #include "store.h"
 
@@ -217,52 +220,151 @@ test_refused_clients_recorded(void **state)
     start_server(fx);
     /* Unknown key. */
     void *d = client(fx, fx->stranger, 100);
-    assert_true(drain_until(fx, "SELECT count(*) FROM reject WHERE code = 8"
-                            " AND field = 'curve_key' AND length(raw) = 32",
+    assert_true(drain_until(fx, "SELECT count(*) FROM knock WHERE code = 8"
+                            " AND length(curve_pk) = 32 AND count >= 1",
                             1) >= 1);
     zmq_close(d);
-    /* No CURVE at all: the monitor reports the mechanism mismatch. */
+    /* No CURVE at all: the monitor reports the failure, no key known. */
     d = client(fx, NULL, 100);
-    assert_true(drain_until(fx, "SELECT count(*) FROM reject WHERE field ="
-                            " 'handshake'", 1) >= 1);
+    assert_true(drain_until(fx, "SELECT count(*) FROM knock WHERE"
+                            " length(curve_pk) = 0 AND code = 5", 1) >= 1);
     zmq_close(d);
     /* Revoked: the next handshake is refused, with the agent's key. */
     assert_int_equal(store_agent_revoke(fx->store, fx->agent_id, 5), CDS_OK);
     d = client(fx, fx->agent, 100);
-    assert_true(drain_until(fx, "SELECT count(*) FROM reject WHERE code = 9"
-                            " AND agent_pk IS NOT NULL", 1) >= 1);
+    assert_true(drain_until(fx, "SELECT count(*) FROM knock WHERE code = 9",
+                            1) >= 1);
     zmq_close(d);
-    /* Nothing reached the application. */
+    /* Nothing reached the application, and no reject row per attempt. */
     zmq_pollitem_t it = {fx->router, 0, ZMQ_POLLIN, 0};
     assert_int_equal(zmq_poll(&it, 1, 0), 0);
     assert_int_equal(auth_admitted(fx->auth), 0);
     assert_true(auth_denied(fx->auth) >= 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 0);
+    assert_true(auth_refused(AUTH_REASON_UNKNOWN_KEY) >= 1);
+    assert_true(auth_refused(AUTH_REASON_REVOKED) >= 1);
+    assert_true(auth_refused(AUTH_REASON_HANDSHAKE) >= 1);
 }
 
 static void
-test_reports_rate_limited(void **state)
+test_refusals_grouped(void **state)
 {
     fx_t *fx = *state;
     start_server(fx);
-    /* 25 stranger connections: 25 denials, at most AUTH_REPORT_BURST
-     * recorded in one window. */
-    void *d[AUTH_REPORT_BURST + 5];
-    for (int i = 0; i < AUTH_REPORT_BURST + 5; i++)
+    /* 25 stranger connections: 25 denials, one group, one row. */
+    enum { N = AUTH_REPORT_BURST + 5 };
+    void *d[N];
+    for (int i = 0; i < N; i++)
         d[i] = client(fx, fx->stranger, 100);
     uint64_t end = cds_mono_ms() + DEADLINE_MS;
-    while (auth_denied(fx->auth) < AUTH_REPORT_BURST + 5
-           && cds_mono_ms() < end) {
+    while (auth_denied(fx->auth) < N && cds_mono_ms() < end) {
         zmq_pollitem_t it = {auth_denials_socket(fx->auth), 0, ZMQ_POLLIN,
                              0};
         zmq_poll(&it, 1, 50);
     }
-    for (int i = 0; i < AUTH_REPORT_BURST + 5; i++)
+    for (int i = 0; i < N; i++)
         zmq_close(d[i]);
-    assert_true(auth_denied(fx->auth) >= AUTH_REPORT_BURST + 5);
-    assert_true(auth_drain(fx->auth, fx->store, cds_now_ms())
-                >= AUTH_REPORT_BURST + 5);
-    assert_int_equal(count(fx, "SELECT count(*) FROM reject"),
-                     AUTH_REPORT_BURST);
+    assert_true(auth_denied(fx->auth) >= N);
+    uint64_t now = cds_now_ms();
+    assert_true(auth_drain(fx->auth, fx->store, now) >= N);
+    /* The first drain writes the new group at once; later attempts wait
+     * for AUTH_KNOCK_WRITE_MS or a flush. */
+    assert_int_equal(count(fx, "SELECT count(*) FROM knock"), 1);
+    assert_int_equal(auth_flush(fx->auth, fx->store, now + 1), CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM knock"), 1);
+    assert_true(count(fx, "SELECT count FROM knock") >= N);
+    assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 0);
+}
+
+/* A peer inventing a key per attempt: the rows stay bounded (the keys
+ * past AUTH_REPORT_BURST in the window are counted by address alone). */
+static void
+test_new_keys_bounded(void **state)
+{
+    fx_t *fx = *state;
+    start_server(fx);
+    enum { N = AUTH_REPORT_BURST + 10 };
+    void *d[N];
+    for (int i = 0; i < N; i++) {
+        char pub[41], sec[41];
+        uint8_t pk[32], sk[32];
+        int zero = 0;
+        assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+        zmq_z85_decode(pk, pub);
+        zmq_z85_decode(sk, sec);
+        d[i] = zmq_socket(fx->ctx, ZMQ_DEALER);
+        zmq_setsockopt(d[i], ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(d[i], ZMQ_CURVE_SERVERKEY,
+                       cds_identity_curve_pk(fx->srv), 32);
+        zmq_setsockopt(d[i], ZMQ_CURVE_PUBLICKEY, pk, 32);
+        zmq_setsockopt(d[i], ZMQ_CURVE_SECRETKEY, sk, 32);
+        assert_int_equal(zmq_connect(d[i], fx->endpoint), 0);
+    }
+    uint64_t end = cds_mono_ms() + DEADLINE_MS;
+    while (auth_denied(fx->auth) < N && cds_mono_ms() < end) {
+        zmq_pollitem_t it = {auth_denials_socket(fx->auth), 0, ZMQ_POLLIN,
+                             0};
+        zmq_poll(&it, 1, 50);
+    }
+    for (int i = 0; i < N; i++)
+        zmq_close(d[i]);
+    uint64_t now = cds_now_ms();
+    auth_drain(fx->auth, fx->store, now);
+    assert_int_equal(auth_flush(fx->auth, fx->store, now + 1), CDS_OK);
+    assert_true(count(fx, "SELECT sum(count) FROM knock") >= N);
+    assert_int_equal(count(fx, "SELECT count(*) FROM knock WHERE"
+                               " length(curve_pk) = 32"), AUTH_REPORT_BURST);
+    assert_int_equal(count(fx, "SELECT count(*) FROM knock WHERE"
+                               " length(curve_pk) = 0"), 1);
+}
+
+/* The listing: a revoked key with its commune, an unknown key, and a
+ * failure by address only; old rows are pruned with the rejects. */
+static void
+test_knock_list(void **state)
+{
+    fx_t *fx = *state;
+    const uint8_t *ak = cds_identity_curve_pk(fx->agent);
+    const uint8_t *sk = cds_identity_curve_pk(fx->stranger);
+    assert_int_equal(store_agent_revoke(fx->store, fx->agent_id, 5), CDS_OK);
+    assert_int_equal(store_knock_add(fx->store, ak, "10.0.0.7", CDS_EREVOKED,
+                                     1000, 2000, 3), CDS_OK);
+    assert_int_equal(store_knock_add(fx->store, ak, "10.0.0.7", CDS_EREVOKED,
+                                     3000, 4000, 4), CDS_OK);
+    assert_int_equal(store_knock_add(fx->store, sk, "10.0.0.8",
+                                     CDS_EUNKNOWNKEY, 1500, 3000, 1), CDS_OK);
+    assert_int_equal(store_knock_add(fx->store, NULL, "10.0.0.9",
+                                     CDS_EMALFORMED, 10, 20, 2), CDS_OK);
+    knock_row_t *l = NULL;
+    size_t n = 0;
+    assert_int_equal(knock_list(fx->store, 100, &l, &n), CDS_OK);
+    assert_int_equal(n, 2);            /* 10.0.0.9 is older than 100 */
+    assert_string_equal(l[0].address, "10.0.0.7");
+    assert_int_equal(l[0].count, 7);
+    assert_int_equal(l[0].first_ms, 1000);
+    assert_int_equal(l[0].last_ms, 4000);
+    assert_true(l[0].has_agent);
+    assert_string_equal(l[0].fpr, fx->fpr);
+    assert_string_equal(l[0].label, "a");
+    assert_string_equal(l[0].org_units, "C1");
+    assert_false(l[1].has_agent);
+    assert_int_equal(l[1].code, CDS_EUNKNOWNKEY);
+    free(l);
+    assert_int_equal(knock_list(fx->store, 0, &l, &n), CDS_OK);
+    assert_int_equal(n, 3);
+    assert_false(l[2].has_key);
+    json_t *arr = json_array();
+    assert_int_equal(knock_to_json(arr, l, n, 5000), CDS_OK);
+    assert_int_equal(json_array_size(arr), 3);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(arr, 0), "reason")),
+                        "revoked key");
+    assert_null(json_object_get(json_array_get(arr, 0), "label"));
+    json_decref(arr);
+    free(l);
+    int64_t del = 0;
+    assert_int_equal(store_knock_prune(fx->store, 2500, &del), CDS_OK);
+    assert_int_equal(del, 1);          /* only 10.0.0.9 is that old */
 }
 
 /* server_new_secure end to end: an enrolled agent's signed Hello over
@@ -323,7 +425,10 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_clients_recorded, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_reports_rate_limited, setup,
+        cmocka_unit_test_setup_teardown(test_knock_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_keys_bounded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_grouped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_secure_server, setup, teardown),
     };

@@ -385,7 +385,7 @@ test_migrate_drop_period_index(void **state)
     free(d);
     /* 6: this migration; 7: bounded rejects (digest columns);
      * 8: effective stamps */
-    assert_int_equal(count(fx, "PRAGMA user_version"), 8);
+    assert_int_equal(count(fx, "PRAGMA user_version"), 9);
     assert_int_equal(count(fx, "SELECT count(*) FROM pragma_table_info("
                                "'reject') WHERE name IN ('kind', 'raw_size',"
                                " 'raw_digest')"), 3);
@@ -453,7 +453,7 @@ test_migrate_eff_hlc(void **state)
     assert_non_null(st);
     store_destroy(&fx->store);
     fx->store = st;
-    assert_int_equal(count(fx, "PRAGMA user_version"), 8);
+    assert_int_equal(count(fx, "PRAGMA user_version"), 9);
     assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 1"),
                      900);
     assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 2"),
