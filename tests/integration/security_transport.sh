@@ -7,6 +7,8 @@
 # and a batch signed by A over a connection
 # authenticated as B is rejected. Over TCP on 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
+# at_least_one CMD...: the count CMD prints is >= 1 (run again at each poll).
+at_least_one() { [ "$("$@")" -ge 1 ] 2>/dev/null; }
 # Create each agent's database before its daemon starts: a first open by
 # the daemon and a `submit` at the same instant can race on the WAL switch.
 prime() { for a in "$@"; do agent "$a" receipts > /dev/null 2>&1; done; }
@@ -52,14 +54,14 @@ check "the agent runs with core dumps disabled" nocore "$good_PID"
 expect_eq "unknown key: no answer" "$(bp "$(key stranger)" good 27916)" "noreply"
 expect_eq "unknown key: nothing applied" "$(values_of 27916)" 0
 check "unknown key: knock recorded (unknown_key, curve key and address)" \
-    wait_for 5 test "$(knocks 8 "length(curve_pk) = 32 AND address = '127.0.0.1'")" -ge 1
+    wait_for 5 at_least_one knocks 8 "length(curve_pk) = 32 AND address = '127.0.0.1'"
 check "unknown key: operator log names the reason" logged "event=zap_denied reason=unknown_key"
 
 # 2. Revoked before connecting: same, with reason revoked.
 expect_eq "revoked key: no answer" "$(bp "$(key rev)" good 27910)" "noreply"
 expect_eq "revoked key: nothing applied" "$(values_of 27910)" 0
 check "revoked key: ZAP denial recorded with the agent's key" \
-    wait_for 5 test "$(knocks 9 "curve_pk = (SELECT curve_pk FROM agent WHERE revoked_at_ms != 0 AND label = 'rev')")" -ge 1
+    wait_for 5 at_least_one knocks 9 "curve_pk = (SELECT curve_pk FROM agent WHERE revoked_at_ms != 0 AND label = 'rev')"
 check "revoked key: operator log names the reason" logged "event=zap_denied reason=revoked"
 
 # 3. A client without CURVE, even with an enrolled signing key. Which side
@@ -68,7 +70,7 @@ check "revoked key: operator log names the reason" logged "event=zap_denied reas
 expect_eq "client without CURVE: no answer" "$(bp "$(key evil)" nocurve 27913)" "noreply"
 expect_eq "client without CURVE: nothing applied" "$(values_of 27913)" 0
 check "client without CURVE: handshake failure recorded" \
-    wait_for 5 test "$(knocks 5 "length(curve_pk) = 0")" -ge 1
+    wait_for 5 at_least_one knocks 5 "length(curve_pk) = 0"
 check "client without CURVE: operator log names the reason" logged "event=handshake_failed"
 expect_eq "control: the same key with CURVE is accepted" \
     "$(bp "$(key evil)" good 27913)" "ack ok ok acked=1 rejections="
@@ -78,7 +80,7 @@ expect_eq "A's batch over B's connection: no answer" \
     "$(BADPEER_TRANSPORT_KEY=$(key bob) bp "$(key alice)" blind 27898)" "noreply"
 expect_eq "A's batch over B's connection: nothing applied" "$(values_of 27898)" 0
 check "A's batch over B's connection: key_mismatch recorded" \
-    wait_for 5 test "$(rejects 10 "message LIKE '%connection authenticated as%'")" -ge 1
+    wait_for 5 at_least_one rejects 10 "message LIKE '%connection authenticated as%'"
 # 4b. A forgery: B's connection, a batch naming A with a signature that
 # does not verify. No answer at all (no refusal signed for A sent to B),
 # recorded key_mismatch, not bad_signature.
@@ -86,7 +88,7 @@ nbad=$(rejects 7 "1")
 expect_eq "a forgery naming A over B's connection: no answer" \
     "$(BADPEER_TRANSPORT_KEY=$(key bob) bp "$(key alice)" forge 27898)" "noreply"
 check "... recorded key_mismatch" \
-    wait_for 5 test "$(rejects 10 "message LIKE 'claims signer%'")" -ge 1
+    wait_for 5 at_least_one rejects 10 "message LIKE 'claims signer%'"
 expect_eq "... and not as bad_signature" "$(rejects 7 "1")" "$nbad"
 expect_eq "control: A's batch over A's connection is accepted" \
     "$(bp "$(key alice)" blind 27898)" "ack ok ok acked=1 rejections="
@@ -102,7 +104,7 @@ agent live submit --org-unit 27904 --indicator TTHC_TONG --period 202502 --value
 agent live submit --org-unit 27904 --indicator TTHC_TONG --period 202503 --value 3 > /dev/null
 live_pk_hex=$(sqlq "$db" "SELECT hex(sign_pk) FROM agent WHERE label = 'live';")
 check "revoked live agent: its next message is refused within 5 s" \
-    wait_for 5 test "$(rejects 9 "hex(agent_pk) = '$live_pk_hex' AND field = 'signer'")" -ge 1
+    wait_for 5 at_least_one rejects 9 "hex(agent_pk) = '$live_pk_hex' AND field = 'signer'"
 t1=$(date +%s%N)
 diag "revocation cut-off observed after $(( (t1 - t0) / 1000000 )) ms"
 expect_eq "revoked live agent: nothing more applied (applied_seq)" \
