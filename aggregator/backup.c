@@ -37,20 +37,6 @@ join(char *out, const char *a, const char *b)
     return n < 0 || n >= PATH_MAX_LEN ? -1 : 0;
 }
 
-/* fsync the directory holding path, so a rename in it is durable. */
-static int
-sync_dir(const char *path)
-{
-    char copy[PATH_MAX_LEN];
-    snprintf(copy, sizeof copy, "%s", path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* fsync path and set its mode. 0 or -1 (errno). */
 static int
 sync_file(const char *path, mode_t mode)
@@ -326,7 +312,7 @@ publish(const parts_t *p, char *msg, size_t msglen)
             snprintf(msg, msglen, "%s: %s", p->final[i], strerror(errno));
             return CDS_EIO;
         }
-    if (sync_dir(p->final[0]) != 0) {
+    if (cds_fsync_dir(p->final[0]) != 0) {
         snprintf(msg, msglen, "%s: directory sync: %s", p->final[0],
                  strerror(errno));
         return CDS_EIO;
@@ -505,7 +491,7 @@ install(const char *src, const char *dst, bool is_db, char *msg,
         || (geteuid() == 0 && chown(tmp, st.st_uid, st.st_gid) != 0)
         || sync_file(tmp, st.st_mode & 07777) != 0
         || keep_old(dst, is_db) != 0 || rename(tmp, dst) != 0
-        || sync_dir(dst) != 0) {
+        || cds_fsync_dir(dst) != 0) {
         snprintf(msg, msglen, "%s: cannot put %s in place: %s", dst, src,
                  strerror(errno));
         unlink(tmp);

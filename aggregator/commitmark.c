@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,20 +118,6 @@ commitmark_file_read(const char *path, commitmark_record_t *out)
     return rc;
 }
 
-/* fsync the directory holding path, so a new file's name is durable. */
-static int
-sync_dir(const char *path)
-{
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Open (creating 0600) the file at path; -1 on failure. */
 static int
 open_mark(const char *path)
@@ -141,7 +126,7 @@ open_mark(const char *path)
     if (fd >= 0 || errno != ENOENT)
         return fd;
     fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0 && sync_dir(path) != 0) {
+    if (fd >= 0 && cds_fsync_dir(path) != 0) {
         close(fd);
         return -1;
     }

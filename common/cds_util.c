@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -336,4 +337,23 @@ cds_ctl_escape(const char *s, bool keep_ws)
     }
     *o = '\0';
     return out;
+}
+
+int
+cds_fsync_dir(const char *path)
+{
+    char copy[PATH_MAX];
+    int n = snprintf(copy, sizeof copy, "%s", path);
+    if (n < 0 || (size_t) n >= sizeof copy) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }

@@ -34,6 +34,9 @@ size_t cds_utf8_width(const char *s);
 char *cds_ctl_escape(const char *s, bool keep_ws);
 /* mkdir -p with mode. 0 ok, -1 (errno set). */
 int cds_mkdir_p(const char *path, mode_t mode);
+/* fsync the directory holding path, so a file created or renamed there
+ * keeps its name after a power cut. 0, or -1 with errno. */
+int cds_fsync_dir(const char *path);
 /* "3 min ago" style age for a duration in ms into buf. Returns buf. */
 char *cds_format_age(char *buf, size_t len, uint64_t ms);
 /* A duration in words, two units at most: "42 s", "5 min", "2 h 3 min",

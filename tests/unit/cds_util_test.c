@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,28 @@ test_format_time(void **state)
     assert_string_equal(cds_format_time(small, sizeof small, 0), "");
 }
 
+/* cds_fsync_dir: the directory of an existing file syncs; a path whose
+ * directory does not exist says so (ENOENT), and an over-long one too. */
+static void
+test_fsync_dir(void **state)
+{
+    (void) state;
+    char tmp[] = "/tmp/cds_util_test.XXXXXX", file[64];
+    assert_non_null(mkdtemp(tmp));
+    snprintf(file, sizeof file, "%s/x", tmp);
+    assert_int_equal(cds_fsync_dir(file), 0);
+    assert_int_equal(cds_fsync_dir("/nonexistent-cds-dir/x"), -1);
+    assert_int_equal(errno, ENOENT);
+    char *big = malloc(PATH_MAX + 16);
+    assert_non_null(big);
+    memset(big, 'a', PATH_MAX + 15);
+    big[PATH_MAX + 15] = '\0';
+    assert_int_equal(cds_fsync_dir(big), -1);
+    assert_int_equal(errno, ENAMETOOLONG);
+    free(big);
+    rmdir(tmp);
+}
+
 int
 main(void)
 {
@@ -228,6 +251,7 @@ main(void)
         cmocka_unit_test(test_clocks),     cmocka_unit_test(test_hex),
         cmocka_unit_test(test_read_file),  cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_width), cmocka_unit_test(test_mkdir_p),
+        cmocka_unit_test(test_fsync_dir),
         cmocka_unit_test(test_format_age), cmocka_unit_test(test_format_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
