@@ -5,7 +5,7 @@
 # content — each rejected with its reason code and recorded, while a good
 # agent keeps syncing in the same test.
 . "$(dirname "$0")/lib.sh"
-echo "1..24"
+echo "1..25"
 BADPEER=$BUILD/tools/badpeer
 agg_init agg
 agent_init good 27901
@@ -29,7 +29,8 @@ submit_good
 expect_eq "wrong signature refused" "$(bp "$EVIL" bad_sig)" "ack refused bad_signature acked=0 rejections="
 submit_good
 # With CURVE, an unknown key cannot even open a connection (ZAP denial):
-# the refusal is in the reject table (unknown_key, raw = its curve key).
+# the refusal is counted in the knock table (unknown_key, its curve key and
+# address; docs/OPERATIONS.md "Who is knocking"), not one reject per try.
 expect_eq "unknown key refused" "$(bp "$T/stranger/state/agent.key" good)" "noreply"
 submit_good
 expect_eq "org unit not enrolled for that key" "$(bp "$EVIL" org_unit 27901)" "ack ok ok acked=1 rejections=org_unit_not_allowed"
@@ -53,7 +54,11 @@ expect_eq "the first content is kept" \
     "$(sqlq "$db" "SELECT value FROM datavalue WHERE org_unit='27913' AND indicator='TO_CNSCD';")" 5
 
 # Every refusal is recorded with its reason and raw bytes.
-for r in bad_signature unknown_key key_mismatch too_big malformed equivocation; do
+knocked() { [ "$(sqlq "$db" "SELECT count(*) FROM knock WHERE code = 8 AND length(curve_pk) = 32 AND count >= 1;")" -ge 1 ]; }
+check "knock table has the unknown key with its curve key" wait_for 10 knocked
+expect_eq "... and no reject row per attempt" \
+    "$(sqlq "$db" "SELECT count(*) FROM reject WHERE code = 8;")" 0
+for r in bad_signature key_mismatch too_big malformed equivocation; do
     expect_eq "reject log has $r with raw bytes" \
         "$(sqlq "$db" "SELECT count(*) > 0 FROM reject r WHERE code = $(
             case $r in bad_signature) echo 7;; unknown_key) echo 8;; key_mismatch) echo 10;;
