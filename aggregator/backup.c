@@ -363,6 +363,54 @@ backup_make(const backup_opts_t *o, char *msg, size_t msglen)
     return CDS_OK;
 }
 
+/* PRAGMA user_version of path, opened read-only (not through cds_db_open,
+ * which migrates); -1 when there is no such file or it cannot be read. */
+static int
+peek_schema(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (access(path, F_OK) != 0)
+        return -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_busy_timeout(db, 5000) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL)
+               == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+int
+backup_before_migrate(const backup_opts_t *o, int target_schema, char *msg,
+                      size_t msglen)
+{
+    msg[0] = '\0';
+    int v = peek_schema(o->db_path);
+    if (v <= 0 || v >= target_schema)
+        return CDS_OK;               /* new, current, or newer (refused) */
+    char file[PATH_MAX_LEN];
+    if (snprintf(file, sizeof file, "%s.pre-v%d", o->db_path, target_schema)
+        >= (int) sizeof file) {
+        snprintf(msg, msglen, "%s: path too long", o->db_path);
+        return CDS_EUSAGE;
+    }
+    backup_opts_t b = *o;
+    b.file = file;
+    b.force = true;        /* an earlier attempt's copy: this one is newer */
+    int code = backup_make(&b, msg, msglen);
+    if (code == CDS_OK)
+        for (int i = 0; i < 4; i++) {
+            char part[PATH_MAX_LEN];
+            if (join(part, file, part_suffix[i]) == 0)
+                (void) backup_own_like(part, o->db_path);
+        }
+    return code;
+}
+
 /* ---- restore ----------------------------------------------------------- */
 
 /* What restore needs from the manifest. */

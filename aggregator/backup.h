@@ -64,4 +64,15 @@ int backup_make(const backup_opts_t *o, char *msg, size_t msglen);
  * CDS_ECORRUPT (a digest differs), CDS_ENOTFOUND, CDS_EIO; msg as above. */
 int backup_restore(const backup_opts_t *o, char *msg, size_t msglen);
 
+/* Before `run` migrates the database to a newer schema: when db_path
+ * exists at a schema older than target_schema (and not new, version 0),
+ * write a full backup set (as backup_make, replacing an earlier one) to
+ * <db_path>.pre-v<target_schema>, so the upgrade can be undone with
+ * `restore` by the old program. o->file is ignored. CDS_OK with msg ""
+ * when nothing was due, CDS_OK with msg the summary when a backup was made,
+ * else the error of backup_make (msg says why): the caller must then not
+ * migrate. */
+int backup_before_migrate(const backup_opts_t *o, int target_schema,
+                          char *msg, size_t msglen);
+
 #endif

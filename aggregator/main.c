@@ -273,6 +273,29 @@ reject_bounds(cli_t *cli, store_t *store)
     return 0;
 }
 
+/* A database at an older schema is about to be migrated by this open:
+ * first a full backup set beside it (backup.h), so that going back to the
+ * old program is `restore <db>.pre-vN`. No backup, no migration. */
+static int
+backup_before_upgrade(cli_t *cli)
+{
+    backup_opts_t o = { .db_path = cli->db_path,
+                        .identity_path = cli->identity,
+                        .catalog_path = get(cli, "aggregator.catalog") };
+    char msg[2048];
+    int code = backup_before_migrate(&o, store_schema_version(), msg,
+                                     sizeof msg);
+    if (code != CDS_OK)
+        return fail(exit_for(code), "%s: schema upgrade refused: the backup "
+                    "before it failed: %s (the copy needs as much free space beside "
+                    "the database as the database takes)",
+                    cli->db_path, msg);
+    if (msg[0])
+        cds_log(CDS_LOG_INFO, "pre_upgrade_backup", "db=%s msg=%s",
+                cds_logq(cli->db_path), cds_logq(msg));
+    return 0;
+}
+
 /* Open the database and refresh the orgunit table from the CSV. */
 static int
 open_store(cli_t *cli, store_t **store)
@@ -290,6 +313,10 @@ open_store(cli_t *cli, store_t **store)
     int code = CDS_OK;
     int rc = reject_bounds(cli, NULL);
     if (rc) {
+        cds_orgunits_destroy(&ous);
+        return rc;
+    }
+    if ((rc = backup_before_upgrade(cli)) != 0) {
         cds_orgunits_destroy(&ous);
         return rc;
     }

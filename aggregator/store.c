@@ -92,6 +92,12 @@ store_schema_version(void)
     return (int) (sizeof migrations / sizeof migrations[0]);
 }
 
+const char *const *
+store_migrations(void)
+{
+    return migrations;
+}
+
 store_t *
 store_open(const char *path, int flags, int *err)
 {

@@ -101,6 +101,10 @@ void store_destroy(store_t **self_p);
 /* The schema version this program migrates to (PRAGMA user_version after
  * store_open): a database above it is refused (restore checks backups). */
 int store_schema_version(void);
+
+/* The migrations themselves (n = store_schema_version()): for tools that
+ * must make a database as an older program did (tests/tools/olddb.c). */
+const char *const *store_migrations(void);
 /* The underlying connection (borrowed), for transactions and queries. */
 cds_db_t *store_db(store_t *self);
 

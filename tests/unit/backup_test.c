@@ -4,7 +4,8 @@
  *  a manifest without its fields refused with nothing changed; the restored
  *  copy in place with the replaced file's mode, the old one kept, a mark
  *  written ahead of the copy when none existed, an existing mark left
- *  alone, a backup of a newer schema refused) and backup_own_like. Every public function of backup.h runs. */
+ *  alone, a backup of a newer schema refused), backup_before_migrate (a
+ *  restorable set before an upgrade, none when current) and backup_own_like. Every public function of backup.h runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,12 +175,93 @@ test_restore(void **state)
                      CDS_ENOTFOUND);
 }
 
+/* user_version of the database at p. */
+static int
+schema_of(const char *p)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
+                                        NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void
+set_schema(const char *p, int v)
+{
+    sqlite3 *db = NULL;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v);
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Before an upgrade: nothing for a current or absent database; a full,
+ * restorable set at <db>.pre-vN for an older one; an error (so no
+ * migration) when it cannot be written. */
+static void
+test_before_migrate(void **state)
+{
+    fx_t *fx = *state;
+    int n = store_schema_version();
+    char pre[160];
+    snprintf(pre, sizeof pre, "%s.pre-v%d", fx->db, n);
+    assert_int_equal(backup_before_migrate(&fx->o, n, fx->msg,
+                                           sizeof fx->msg), CDS_OK);
+    assert_string_equal(fx->msg, "");
+    assert_int_equal(access(pre, F_OK), -1);
+    set_schema(fx->db, n - 1);
+    assert_int_equal(backup_before_migrate(&fx->o, n, fx->msg,
+                                           sizeof fx->msg), CDS_OK);
+    assert_non_null(strstr(fx->msg, pre));
+    assert_int_equal(schema_of(pre), n - 1);
+    char want[64];
+    snprintf(want, sizeof want, "schema_version=%d\n", n - 1);
+    FILE *f = fopen(path(fx, pre, ".manifest"), "r");
+    assert_non_null(f);
+    char line[256];
+    bool found = false;
+    while (fgets(line, sizeof line, f))
+        found |= strcmp(line, want) == 0;
+    fclose(f);
+    assert_true(found);
+    /* A second attempt (the first migration failed) replaces it. */
+    assert_int_equal(backup_before_migrate(&fx->o, n, fx->msg,
+                                           sizeof fx->msg), CDS_OK);
+    /* The restore of that set is accepted by this program. */
+    fx->o.file = pre;
+    assert_int_equal(backup_restore(&fx->o, fx->msg, sizeof fx->msg),
+                     CDS_OK);
+    assert_int_equal(schema_of(fx->db), n - 1);
+    /* Cannot be written: an error, and the caller does not migrate. */
+    assert_int_equal(unlink(pre), 0);
+    assert_int_equal(mkdir(pre, 0700), 0);
+    assert_int_not_equal(backup_before_migrate(&fx->o, n, fx->msg,
+                                               sizeof fx->msg), CDS_OK);
+    assert_true(fx->msg[0] != '\0');
+    assert_int_equal(rmdir(pre), 0);
+    /* No database yet: nothing to keep. */
+    fx->o.db_path = path(fx, fx->dir, "/none.db");
+    assert_int_equal(backup_before_migrate(&fx->o, n, fx->msg,
+                                           sizeof fx->msg), CDS_OK);
+    assert_string_equal(fx->msg, "");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_before_migrate, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
