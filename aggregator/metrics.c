@@ -390,9 +390,9 @@ on_healthz(http_req_t *req, void *ctx)
         return;
     }
     int n = snprintf(why, sizeof why, "writer stuck for %llu s, %llu "
-                     "messages waiting\n",
+                     "message%s waiting\n",
                      (unsigned long long) (stalled_ms / 1000),
-                     (unsigned long long) waiting);
+                     (unsigned long long) waiting, waiting == 1 ? "" : "s");
     http_reply_text(req, 503, "text/plain", why,
                     n > 0 && (size_t) n < sizeof why ? (size_t) n : 0);
 }
