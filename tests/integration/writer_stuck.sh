@@ -6,9 +6,14 @@
 # still passes promtool; the lock goes, the batch is applied and /healthz
 # is 200 again, with the commit and ingest histograms counting.
 . "$(dirname "$0")/lib.sh"
-echo "1..14"
+echo "1..16"
 PY=/usr/bin/python3
 agg_init agg
+cp "$T/agg/aggregator.ini" "$T/bad.ini"
+echo "writer_stuck_after_ms = 5" >> "$T/bad.ini"
+"$AGG" -c "$T/bad.ini" run > "$T/bad.out" 2>&1
+expect_eq "writer_stuck_after_ms below 1000 ms: exit 3" "$?" 3
+check "... naming the key and the range" grep -q 'writer_stuck_after_ms: "5": expected 1000..86400000' "$T/bad.out"
 echo "writer_stuck_after_ms = 2000" >> "$T/agg/aggregator.ini"
 agent_init a1 27901
 echo "heartbeat_ms = 300" >> "$T/a1/agent.ini"
