@@ -18,7 +18,8 @@
  *  the reject table), so they equal the database's counts and survive a
  *  restart; nothing here writes. Exception: the connection guard's
  *  figures (connguard.h: connections refused since start, pending
- *  handshakes, free descriptors) and the process_* series (start time,
+ *  handshakes, free descriptors), the writer's progress and latency
+ *  histograms (progress.h) and the process_* series (start time,
  *  resident memory, open descriptors, CPU seconds, from /proc/self) are
  *  the running process's. Labelled counters list every label value from
  *  the start (0 until used): a series that appears with its first event
