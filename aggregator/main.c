@@ -25,6 +25,7 @@
 #include "knock.h"
 #include "http.h"
 #include "metrics.h"
+#include "progress.h"
 #include "rejects.h"
 #include "ingest.h"
 #include "query.h"
@@ -78,6 +79,9 @@ static const cds_option_t options[] = {
       "health: ... and at least this many rejections" },
     { "aggregator.metrics_top_n", "metrics-top-n", 0, "N", "20",
       "/metrics: per-agent series for the N worst agents" },
+    { "aggregator.writer_stuck_after_ms", "writer-stuck-after-ms", 0, "MS",
+      "10000", "/healthz: 503 when received messages wait this long "
+      "without a commit" },
     { "aggregator.max_pending_handshakes", "max-pending-handshakes", 0, "N",
       "2048", "connections still in their handshake; newer ones are cut" },
     { "aggregator.reject_raw_per_hour", "reject-raw-per-hour", 0, "N", "20",
@@ -526,13 +530,14 @@ thresholds(cli_t *cli, health_thresholds_t *th)
 /* The HTTP thread (metrics.h routes), unless http_listen is empty. */
 static int
 start_http(cli_t *cli, http_t **http, metrics_t *m,
-           const connguard_t *guard)
+           const connguard_t *guard, const progress_t *progress)
 {
     const char *listen = get(cli, "aggregator.http_listen");
     long top_n = 0;
     char err[512];
     memset(m, 0, sizeof *m);
     m->guard = guard;
+    m->progress = progress;
     if (!listen || !listen[0])
         return 0;
     if (thresholds(cli, &m->th) != 0)
@@ -649,6 +654,12 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         || skew < 1000 || skew > 30L * 86400000L)
         return fail(EXIT_CONFIG, "max_clock_skew_ms: \"%s\": expected "
                     "1000..2592000000", get(cli, "aggregator.max_clock_skew_ms"));
+    long stuck_ms = 0;
+    if (cds_config_get_long(cli->cfg, "aggregator.writer_stuck_after_ms",
+                            &stuck_ms, serr, sizeof serr) != CDS_OK
+        || stuck_ms < 1000 || stuck_ms > 86400000L)
+        return fail(EXIT_CONFIG, "writer_stuck_after_ms: \"%s\": expected "
+                    "1000..86400000", get(cli, "aggregator.writer_stuck_after_ms"));
     long max_pending = 0;
     if (cds_config_get_long(cli->cfg, "aggregator.max_pending_handshakes",
                             &max_pending, serr, sizeof serr) != CDS_OK
@@ -669,8 +680,11 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     /* Before HTTP and the socket: its table is sized by the fd limit. */
     connguard_t *guard = health ? connguard_new((unsigned) max_pending)
                                 : NULL;
-    int hrc = guard ? start_http(cli, &http, &metrics, guard) : 0;
+    progress_t *progress = guard ? progress_new((uint64_t) stuck_ms) : NULL;
+    int hrc = progress ? start_http(cli, &http, &metrics, guard, progress)
+                       : 0;
     if (hrc != 0) {
+        progress_destroy(&progress);
         connguard_destroy(&guard);
         health_destroy(&health);
         ingest_destroy(&ingest);
@@ -678,7 +692,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     }
     /* CURVE + ZAP or nothing: server_new_secure fails if either cannot
      * be set up, and we exit. */
-    server_t *server = guard ? server_new_secure(store, ingest, id,
+    server_t *server = progress ? server_new_secure(store, ingest, id,
                                                   get(cli, "aggregator.listen"),
                                                   (int) group_max)
                               : NULL;
@@ -690,6 +704,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     if (server) {
         server_set_commitmark(server, mark);
         server_set_guard(server, guard);
+        server_set_progress(server, progress);
         cds_signal_install();
         char pub[CDS_PUBID_LEN];
         cds_identity_public(id, pub, sizeof pub);
@@ -704,6 +719,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
     cds_ckpt_destroy(&ckpt);
     server_destroy(&server);
     http_destroy(&http);
+    progress_destroy(&progress);
     connguard_destroy(&guard);
     ingest_destroy(&ingest);
     health_destroy(&health);

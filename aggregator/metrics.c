@@ -5,6 +5,7 @@
 #include "metrics.h"
 #include "auth.h"
 #include "connguard.h"
+#include "progress.h"
 
 #include "cds_err.h"
 #include "cds_util.h"
@@ -327,6 +328,7 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     states(out, list, n);
     totals(out, list, n);
     connections(out, m->guard);
+    progress_render(m->progress, progress_now_ns(), out);
     handshakes(out);
     rc = refused(out, health);
     if (rc == CDS_OK)
@@ -367,13 +369,40 @@ on_metrics(http_req_t *req, void *ctx)
     free(buf);
 }
 
+/* Ready to take batches: the database answers and the writer is not
+ * stuck (progress.h). Read from atomics: answers while the writer is
+ * blocked. */
 static void
 on_healthz(http_req_t *req, void *ctx)
 {
+    metrics_t *m = ctx;
     store_t *store = http_req_store(req);
-    bool ok = store && cds_db_exec(store_db(store), "SELECT 1") == CDS_OK;
-    http_reply_text(req, ok ? 200 : 503, "text/plain",
-                    ok ? "ok\n" : "database unavailable\n", ok ? 3 : 21);
+    uint64_t stalled_ms = 0, waiting = 0;
+    char why[128];
+    if (!store || cds_db_exec(store_db(store), "SELECT 1") != CDS_OK) {
+        http_reply_text(req, 503, "text/plain", "database unavailable\n",
+                        21);
+        return;
+    }
+    if (!progress_stuck(m->progress, progress_now_ns(), &stalled_ms,
+                        &waiting)) {
+        http_reply_text(req, 200, "text/plain", "ok\n", 3);
+        return;
+    }
+    int n = snprintf(why, sizeof why, "writer stuck for %llu s, %llu "
+                     "message%s waiting\n",
+                     (unsigned long long) (stalled_ms / 1000),
+                     (unsigned long long) waiting, waiting == 1 ? "" : "s");
+    http_reply_text(req, 503, "text/plain", why,
+                    n > 0 && (size_t) n < sizeof why ? (size_t) n : 0);
+}
+
+/* Liveness: this thread answers. Nothing else is checked, so a restart
+ * policy on it never kills a daemon that is only waiting for its disk. */
+static void
+on_livez(http_req_t *req, void *ctx)
+{
+    http_reply_text(req, 200, "text/plain", "ok\n", 3);
 }
 
 static void
@@ -411,7 +440,8 @@ int
 metrics_routes_add(http_t *http, metrics_t *m)
 {
     if (http_route_add(http, "GET", "/metrics", on_metrics, m) != 0
-        || http_route_add(http, "GET", "/healthz", on_healthz, NULL) != 0
+        || http_route_add(http, "GET", "/healthz", on_healthz, m) != 0
+        || http_route_add(http, "GET", "/livez", on_livez, NULL) != 0
         /* like every /api/ route: it names every commune and agent */
         || http_route_add_auth(http, "GET", "/api/health", on_api_health,
                                m) != 0

@@ -1,7 +1,9 @@
 /*  metrics: the operator's HTTP routes on the aggregator, on top of http.h
  *  and health.h:
  *    GET /metrics      Prometheus text exposition format 0.0.4
- *    GET /healthz      liveness: 200 "ok" when the database answers
+ *    GET /healthz      200 "ok" when the database answers and the writer
+ *                      is not stuck (progress.h); else 503 naming why
+ *    GET /livez        liveness: 200 "ok" whenever this thread answers
  *    GET /api/health   per-agent health as JSON (health_to_json) with the
  *                      worst severity; needs the bearer token like every
  *                      /api/ route (http_route_add_auth; 401 without)
@@ -16,7 +18,8 @@
  *  the reject table), so they equal the database's counts and survive a
  *  restart; nothing here writes. Exception: the connection guard's
  *  figures (connguard.h: connections refused since start, pending
- *  handshakes, free descriptors) and the process_* series (start time,
+ *  handshakes, free descriptors), the writer's progress and latency
+ *  histograms (progress.h) and the process_* series (start time,
  *  resident memory, open descriptors, CPU seconds, from /proc/self) are
  *  the running process's. Labelled counters list every label value from
  *  the start (0 until used): a series that appears with its first event
@@ -37,9 +40,11 @@ typedef struct {
     const char *version;               /* program version (borrowed) */
     health_t *health;                  /* HTTP thread's, lazy (owned) */
     const struct connguard *guard;     /* borrowed, NULL: no such series */
+    const struct progress *progress;   /* borrowed, NULL: no writer series
+                                        * and no stuck check */
 } metrics_t;
 
-/* Register /metrics, /healthz and /api/health on http with m as context
+/* Register /metrics, /healthz, /livez and /api/health on http with m as context
  * (m must outlive http; what the routes create is freed by http_destroy).
  * 0 or -1 (route table full). */
 int metrics_routes_add(http_t *http, metrics_t *m);

@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "commitmark.h"
 #include "connguard.h"
+#include "progress.h"
 #include "cds_service.h"
 #include "cds_signal.h"
 
@@ -55,6 +56,7 @@
 typedef struct {
     zmq_msg_t id;                      /* routing id frame */
     ingest_result_t res;               /* reply to send after commit */
+    uint64_t recv_ns;                  /* received (progress.h clock) */
 } pending_t;
 
 /* One received message not yet applied. */
@@ -62,6 +64,7 @@ typedef struct {
     zmq_msg_t id, body;                /* routing id, the message */
     int frames;                        /* parts received */
     uint64_t now_ms;                   /* when received */
+    uint64_t recv_ns;                  /* the same, progress.h clock */
     ingest_prep_t *prep;               /* by the worker; NULL: none */
 } inmsg_t;
 
@@ -76,6 +79,7 @@ struct server {
     auth_t *auth;                      /* ZAP handler, NULL: no CURVE */
     commitmark_t *mark;                /* borrowed, NULL: no commit mark */
     connguard_t *guard;                /* borrowed, NULL: none (tests) */
+    progress_t *progress;              /* borrowed, NULL: none (tests) */
     /* Received messages in order: [head, prepared) prepared by the worker,
      * [prepared, tail) waiting for it. Counters only grow; slot = n % cap.
      * The writer owns head and the slots it applies; the worker only the
@@ -362,6 +366,12 @@ server_set_commitmark(server_t *self, commitmark_t *mark)
     self->mark = mark;
 }
 
+void
+server_set_progress(server_t *self, progress_t *progress)
+{
+    self->progress = progress;
+}
+
 static void
 on_conn_event(void *ctx, uint16_t event, uint32_t value)
 {
@@ -491,7 +501,8 @@ recv_message(server_t *self, zmq_msg_t *id, zmq_msg_t *body, int *frames)
 }
 
 /* Send one reply: [routing id][envelope]. Failures are logged, never
- * fatal: the agent resends on its ack timeout. */
+ * fatal: the agent resends on its ack timeout. A sent answer to a batch
+ * is timed (progress.h: ingest duration). */
 static void
 send_reply(server_t *self, pending_t *p)
 {
@@ -512,6 +523,8 @@ send_reply(server_t *self, pending_t *p)
                 fpr, (unsigned long long) p->res.first_seq,
                 (unsigned long long) p->res.last_seq,
                 cds_logq(zmq_strerror(errno)));
+    } else if (p->res.kind == CDSYNC__KIND__KIND_BATCH) {
+        progress_acked(self->progress, p->recv_ns);
     }
 }
 
@@ -527,7 +540,9 @@ fill_ring(server_t *self)
         if (rc <= 0)
             return rc < 0 ? rc : got;
         in->now_ms = cds_now_ms();
+        in->recv_ns = progress_now_ns();
         in->prep = NULL;
+        progress_received(self->progress);
         got++;
         if (!self->worker_on) {
             self->tail++;
@@ -560,6 +575,7 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
     zmq_msg_move(&p->id, &in->id);
     zmq_msg_close(&in->id);
     memset(&p->res, 0, sizeof p->res);
+    p->recv_ns = in->recv_ns;
     const uint8_t *data = zmq_msg_data(&in->body);
     size_t len = zmq_msg_size(&in->body);
     uint64_t now = in->now_ms;
@@ -623,8 +639,13 @@ end_group(server_t *self, int n, int begin_err, int txerr)
     bool mark = txerr == CDS_OK && self->mark && group_acks(self, n);
     if (mark)
         txerr = commitmark_bump(self->mark);
-    if (txerr == CDS_OK)
+    if (txerr == CDS_OK) {
+        uint64_t start = progress_now_ns();
         txerr = cds_db_commit(db);
+        if (txerr == CDS_OK)           /* received, not in this group */
+            progress_committed(self->progress, start,
+                               self->tail - self->head);
+    }
     if (txerr == CDS_OK && mark)
         CDS_FAILPOINT("agg_before_mark");  /* committed, mark not written */
     if (txerr == CDS_OK && mark) {     /* the mark before any ack */

@@ -70,6 +70,11 @@ void server_set_commitmark(server_t *self, struct commitmark *mark);
  * borrowed (NULL: none). Only with server_new_secure (the monitor). */
 struct connguard;
 void server_set_guard(server_t *self, struct connguard *guard);
+/* Tell progress (progress.h) about every message received, commit and
+ * batch answer, for /healthz and the latency histograms. progress is
+ * borrowed (NULL: none). */
+struct progress;
+void server_set_progress(server_t *self, struct progress *progress);
 /* Endpoint actually bound (resolves "tcp://127.0.0.1:*"). Borrowed. */
 const char *server_endpoint(const server_t *self);
 

@@ -24,6 +24,7 @@
 #include "cds_log.h"
 #include "http.h"
 #include "metrics.h"
+#include "progress.h"
 #include "store.h"
 
 typedef struct {
@@ -357,6 +358,46 @@ test_operator_routes(void **state)
     assert_null(m.health);
 }
 
+/* /healthz answers 503 naming a stuck writer (progress.h; a bound of 0
+ * makes any waiting message stuck at once), /livez stays 200, and a
+ * commit brings /healthz back. */
+static void
+test_healthz_writer_stuck(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], buf[16384];
+    http_config_t c = { .listen = "127.0.0.1:0", .db_path = fx->path };
+    progress_t *p = progress_new(0);
+    metrics_t m = { .top_n = 5, .version = "t", .progress = p };
+    health_thresholds_default(&m.th);
+    fx->http = http_new(&c, err, sizeof err);
+    assert_non_null(fx->http);
+    assert_int_equal(metrics_routes_add(fx->http, &m), 0);
+    assert_int_equal(http_start(fx->http), CDS_OK);
+    uint16_t port = http_port(fx->http);
+    assert_int_equal(request(port, "GET /healthz HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 200);
+    for (int i = 0; i < 40; i++)
+        progress_received(p);
+    assert_int_equal(request(port, "GET /healthz HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 503);
+    assert_non_null(strstr(body_of(buf), "writer stuck for "));
+    assert_non_null(strstr(body_of(buf), " s, 40 messages waiting\n"));
+    assert_int_equal(request(port, "GET /livez HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 200);
+    assert_string_equal(body_of(buf), "ok\n");
+    assert_int_equal(request(port, "GET /metrics HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 200);
+    assert_non_null(strstr(body_of(buf), "cdsync_writer_stuck 1\n"));
+    assert_non_null(strstr(body_of(buf),
+                           "cdsync_writer_waiting_messages 40\n"));
+    progress_committed(p, progress_now_ns(), 0);
+    assert_int_equal(request(port, "GET /healthz HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 200);
+    http_destroy(&fx->http);
+    progress_destroy(&p);
+}
+
 int
 main(void)
 {
@@ -368,6 +409,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operator_routes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_healthz_writer_stuck, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
