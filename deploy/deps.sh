@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install exactly the Debian 12 packages cdsync needs to build, test and run
-# its demo, and to build its Debian packages (`make deb`), when they are missing. Needs root (or sudo). Idempotent: does
+# its demo, and to build its Debian packages (`make deb`), when they are
+# missing. Needs root (or sudo). Idempotent: does
 # nothing, and needs no network, when everything is already installed.
 set -eu
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
