@@ -180,7 +180,8 @@ demo: deps
 	@BUILD=$(BUILD) bash deploy/demo.sh
 
 # What `make install` puts where; `make uninstall` removes the same list.
-# Example INIs and units are rewritten to name the installed paths.
+# Example INIs, units and man pages are rewritten to name the installed
+# paths (the man pages come from --help of a /usr/local build).
 INST_SUBST = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' \
     -e 's|/usr/local/share/cdsync|$(DATADIR)|g' \
     -e 's|/etc/cdsync/|$(SYSCONFDIR)/cdsync/|g'
@@ -203,8 +204,9 @@ install: all
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(CONF_DIR) \
 	    $(addprefix $(DESTDIR),$(INST_DIRS))
 	install -m 0755 $(AGENT) $(AGG) $(DESTDIR)$(BINDIR)/
-	install -m 0644 docs/man/cdsync-agent.1 docs/man/cdsync-aggregator.1 \
-	    $(DESTDIR)$(MANDIR)/man1/
+	for p in agent aggregator; do \
+	    $(INST_SUBST) docs/man/cdsync-$$p.1 > $(DESTDIR)$(MANDIR)/man1/cdsync-$$p.1 && \
+	    chmod 0644 $(DESTDIR)$(MANDIR)/man1/cdsync-$$p.1 || exit 1; done
 	for f in $(INST_DATA); do \
 	    install -m 0644 deploy/$$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
 	for p in agent aggregator; do \
