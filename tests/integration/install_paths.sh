@@ -11,13 +11,18 @@ B=$T/build
 R=$T/root
 mk() { make -C "$TOP" --no-print-directory BUILD="$B" "$@" >> "$T/make.log" 2>&1; }
 # Copy the library objects (mtimes kept) so the plain make below is cheap;
-# without them it builds everything.
+# without them it builds everything. Objects of a sanitizer build are only
+# reused when this make gets the same SANITIZE (from `make test`).
 mkdir -p "$B/obj"
-for d in agent aggregator common proto; do
-    [ -d "$BUILD/obj/$d" ] && cp -a "$BUILD/obj/$d" "$B/obj/"
-done
-[ -d "$BUILD/proto" ] && cp -a "$BUILD/proto" "$B/"
-cp -a "$BUILD"/lib*.a "$BUILD"/paths.stamp "$B/" 2>/dev/null
+reuse=1
+case "$BUILD" in */san) case "${MAKEFLAGS:-}" in *SANITIZE=*) ;; *) reuse= ;; esac ;; esac
+if [ -n "$reuse" ]; then
+    for d in agent aggregator common proto; do
+        [ -d "$BUILD/obj/$d" ] && cp -a "$BUILD/obj/$d" "$B/obj/"
+    done
+    [ -d "$BUILD/proto" ] && cp -a "$BUILD/proto" "$B/"
+    cp -a "$BUILD"/lib*.a "$BUILD"/paths.stamp "$B/" 2>/dev/null
+fi
 
 # 1. make, then make install PREFIX=/usr (the order that used to break).
 check "plain make" mk all
