@@ -6,11 +6,21 @@
 #   make SANITIZE=address,undefined test   the same, instrumented (build/san/)
 #   make chaos [SEED=n]  the fault-injection suite, larger (docs/RELIABILITY.md)
 #   make soak DURATION=s mixed load with faults; fails if RSS or fds grow
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   (uninstall: the same, reversed)
+#   make deb             Debian packages into build/deb/ (deploy/debian)
 #   make clean
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# Installed paths (docs/OPERATIONS.md "Installing"). SYSCONFDIR stays /etc
+# whatever PREFIX: the units, the docs and an admin look in /etc/cdsync;
+# SYSCONFDIR=$(PREFIX)/etc gives a self-contained tree instead.
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC      ?= cc
 PKGS    := libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson \
            libmicrohttpd
@@ -37,10 +47,11 @@ WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 ifdef WERROR
 WARN    += -Werror
 endif
-# Where the catalog and org units are installed: the programs' defaults.
+# Where the catalog and org units are installed, and where the config
+# lives: the programs' compiled-in defaults (see PATHS_STAMP below).
 DATADIR ?= $(PREFIX)/share/cdsync
 CPPFLAGS += -D_GNU_SOURCE -Icommon -I$(BUILD)/proto -Iagent -Iaggregator \
-            -DCDS_DATADIR='"$(DATADIR)"'
+            -DCDS_DATADIR='"$(DATADIR)"' -DCDS_SYSCONFDIR='"$(SYSCONFDIR)"'
 CFLAGS  ?=
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 # --as-needed: each program loads only the libraries it calls (the agent
@@ -93,6 +104,17 @@ $(LIBAGENT): $(call obj,$(AGENT_SRC))
 $(LIBAGG): $(call obj,$(AGG_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+# The compiled-in paths: rewritten only when DATADIR or SYSCONFDIR change,
+# so `make && make install PREFIX=/usr` rebuilds the two mains (and only
+# them) rather than installing binaries that look in /usr/local.
+PATHS_STAMP := $(BUILD)/paths.stamp
+PATHS_LINE  := DATADIR=$(DATADIR) SYSCONFDIR=$(SYSCONFDIR)
+.PHONY: FORCE
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PATHS_LINE)' | cmp -s - $@ 2>/dev/null || echo '$(PATHS_LINE)' > $@
+$(call obj,agent/main.c aggregator/main.c): $(PATHS_STAMP)
 
 $(AGENT): $(call obj,agent/main.c) $(LIBAGENT) $(LIBCDS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -157,21 +179,75 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tools/linkproxy
 	@BUILD=$(BUILD) bash deploy/demo.sh
 
+# What `make install` puts where; `make uninstall` removes the same list.
+# Example INIs, units and man pages are rewritten to name the installed
+# paths (the man pages come from --help of a /usr/local build).
+INST_SUBST = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' \
+    -e 's|/usr/local/share/cdsync|$(DATADIR)|g' \
+    -e 's|/etc/cdsync/|$(SYSCONFDIR)/cdsync/|g'
+INST_DATA  := catalog.csv orgunits.csv orgunit_map.csv dashboard/index.html \
+              prometheus/cdsync-alerts.yml prometheus/cdsync-alerts.test.yml \
+              grafana/cdsync-dashboard.json
+INST_FILES  = $(BINDIR)/cdsync-agent $(BINDIR)/cdsync-aggregator \
+    $(MANDIR)/man1/cdsync-agent.1 $(MANDIR)/man1/cdsync-aggregator.1 \
+    $(addprefix $(DATADIR)/,$(INST_DATA) examples/agent.ini examples/aggregator.ini) \
+    $(UNITDIR)/cdsync-agent.service $(UNITDIR)/cdsync-aggregator.service \
+    $(SYSUSERSDIR)/cdsync.conf $(TMPFILESDIR)/cdsync-agent.conf \
+    $(TMPFILESDIR)/cdsync-aggregator.conf
+# Deepest first: uninstall removes them when empty.
+INST_DIRS   = $(addprefix $(DATADIR)/,dashboard prometheus grafana examples) $(DATADIR)
+CONF_DIR    = $(SYSCONFDIR)/cdsync
+
+.PHONY: uninstall deb
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(DATADIR) $(DESTDIR)$(PREFIX)/share/cdsync/examples \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 $(AGENT) $(AGG) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 docs/man/cdsync-agent.1 docs/man/cdsync-aggregator.1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 deploy/catalog.csv deploy/orgunits.csv deploy/orgunit_map.csv \
-	    $(DESTDIR)$(DATADIR)/
-	install -d $(DESTDIR)$(DATADIR)/dashboard
-	install -m 0644 deploy/dashboard/index.html $(DESTDIR)$(DATADIR)/dashboard/
-	install -m 0644 deploy/agent.ini deploy/aggregator.ini $(DESTDIR)$(PREFIX)/share/cdsync/examples/
-	for u in cdsync-agent cdsync-aggregator; do \
-	    sed 's#/usr/local/#$(PREFIX)/#g' deploy/$$u.service \
-	        > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service; done
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(CONF_DIR) \
+	    $(addprefix $(DESTDIR),$(INST_DIRS))
+	install -m 0755 $(AGENT) $(AGG) $(DESTDIR)$(BINDIR)/
+	for p in agent aggregator; do \
+	    $(INST_SUBST) docs/man/cdsync-$$p.1 > $(DESTDIR)$(MANDIR)/man1/cdsync-$$p.1 && \
+	    chmod 0644 $(DESTDIR)$(MANDIR)/man1/cdsync-$$p.1 || exit 1; done
+	for f in $(INST_DATA); do \
+	    install -m 0644 deploy/$$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
+	for p in agent aggregator; do \
+	    $(INST_SUBST) deploy/$$p.ini > $(DESTDIR)$(DATADIR)/examples/$$p.ini && \
+	    $(INST_SUBST) deploy/cdsync-$$p.service \
+	        > $(DESTDIR)$(UNITDIR)/cdsync-$$p.service && \
+	    chmod 0644 $(DESTDIR)$(DATADIR)/examples/$$p.ini \
+	        $(DESTDIR)$(UNITDIR)/cdsync-$$p.service && \
+	    install -m 0644 deploy/tmpfiles.d/cdsync-$$p.conf $(DESTDIR)$(TMPFILESDIR)/ \
+	    || exit 1; done
+	install -m 0644 deploy/sysusers.d/cdsync.conf $(DESTDIR)$(SYSUSERSDIR)/
+	@# Configs only when absent: never over an admin's edits.
+	for p in agent aggregator; do c=$(DESTDIR)$(CONF_DIR)/$$p.ini; \
+	    if [ -e $$c ]; then echo "install: keeping $$c"; else \
+	    install -m 0644 $(DESTDIR)$(DATADIR)/examples/$$p.ini $$c || exit 1; fi; done
+	@# A live install (no DESTDIR): the service user and state directories.
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/cdsync.conf && systemd-tmpfiles --create \
+	    $(TMPFILESDIR)/cdsync-agent.conf $(TMPFILESDIR)/cdsync-aggregator.conf; fi
+
+# Leaves the configs an admin edited, the state directories and the user.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	for p in agent aggregator; do c=$(DESTDIR)$(CONF_DIR)/$$p.ini; \
+	    [ -e $$c ] || continue; \
+	    if $(INST_SUBST) deploy/$$p.ini | cmp -s - $$c; then rm -f $$c; \
+	    else echo "uninstall: keeping $$c (edited)"; fi; done
+	for d in $(addprefix $(DESTDIR),$(INST_DIRS) $(CONF_DIR)); do \
+	    rmdir $$d 2>/dev/null || true; done
+
+# Debian packages (deploy/debian; docs/OPERATIONS.md "Installing"): the
+# sources and deploy/debian/ as debian/ are copied to $(DEB_DIR)/src and
+# built there; the .deb files land in $(DEB_DIR), then lintian checks them.
+DEB_DIR ?= build/deb
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	cp -r Makefile README.md agent aggregator common proto docs deploy $(DEB_DIR)/src/
+	cp -r deploy/debian $(DEB_DIR)/src/debian
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -J
+	lintian --fail-on error --info $(DEB_DIR)/*.changes
 
 format:
 	clang-format -i common/*.[ch] agent/*.[ch] aggregator/*.[ch] tests/unit/*.c

@@ -32,7 +32,12 @@
 
 #define PROG "cdsync-agent"
 #define VERSION "0.1.0"
-#define DEFAULT_CONFIG "/etc/cdsync/agent.ini"
+/* CDS_SYSCONFDIR and CDS_DATADIR come from the Makefile (SYSCONFDIR,
+ * DATADIR; $(BUILD)/paths.stamp rebuilds this file when they change). */
+#ifndef CDS_SYSCONFDIR
+#define CDS_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG CDS_SYSCONFDIR "/cdsync/agent.ini"
 
 enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_RUNTIME = 4 };
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install exactly the Debian 12 packages cdsync needs to build, test and run
-# its demo, when they are missing. Needs root (or sudo). Idempotent: does
+# its demo, and to build its Debian packages (`make deb`), when they are
+# missing. Needs root (or sudo). Idempotent: does
 # nothing, and needs no network, when everything is already installed.
 set -eu
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
@@ -9,7 +10,8 @@ libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev iproute2 procps jq \
 faketime python3 python3-zmq python3-protobuf python3-nacl protobuf-compiler \
 prometheus curl \
 mosquitto libmosquitto-dev mosquitto-clients \
-clang-14 libclang-rt-14-dev"
+clang-14 libclang-rt-14-dev \
+debhelper dpkg-dev fakeroot lintian"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
