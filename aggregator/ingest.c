@@ -1100,11 +1100,11 @@ notice_due(ingest_t *self, const msg_t *m)
 static int
 revoked_notice(ingest_t *self, msg_t *m)
 {
-    if (!m->user_id || !m->env || !notice_due(self, m))
-        return CDS_OK;
-    if (!m->sig_ok
-        && cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
-               != CDS_OK)
+    if (!m->user_id || !m->env
+        || (!m->sig_ok
+            && cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
+                   != CDS_OK)
+        || !notice_due(self, m))
         return CDS_OK;
     char successor[CDS_FPR_LEN], text[MSG_LEN];
     int rc = store_agent_successor(self->store, m->agent.id, successor,
