@@ -48,7 +48,9 @@ revocation_decode(const uint8_t *body, size_t len,
     return rc;
 }
 
-/* Write all of data to a new file tmp (0600), fsync it. 0 or -1. */
+/* Write all of data to a new file tmp (0600), fsync it. 0 or -1. Hand
+ * written: common/ has no small-file writer (backup.c renames database
+ * copies its own way), and none of our libraries offers one. */
 static int
 write_new(const char *tmp, const uint8_t *data, size_t len)
 {

@@ -246,9 +246,9 @@ open_monitor(sender_t *self, char *err, size_t errlen)
 static int start_session(sender_t *self, char *err, size_t errlen);
 
 /* A revocation kept by an earlier run: say it once at start. The daemon
- * still dials (the district may have enrolled this key again... it cannot,
- * but a restored aggregator may not know the revocation): the handshake
- * says, and a Hello answered clears the file. */
+ * still dials once restarted (an aggregator restored from a backup taken
+ * before the revocation would accept the key): a refused handshake keeps
+ * status on "revoked", a Hello answered without error clears the file. */
 static void
 note_saved_revocation(sender_t *self)
 {
