@@ -421,6 +421,34 @@ skew_words(int64_t off, uint64_t skew, bool en, char *buf, size_t len)
                  off > 0 ? "chậm hơn" : "nhanh hơn", d);
 }
 
+/* The CRITICAL reasons that no link or time can fix: the key revoked
+ * (first: restarting the daemon changes nothing), the daemon not
+ * running, its database refusing writes, the aggregator refusing it.
+ * 2 with the reason in buf, or 0. */
+static int
+blocked_reason(const char *state_dir, bool running, const outbox_meta_t *m,
+               bool en, char *buf, size_t len)
+{
+    revocation_t rv;
+    char advice[STATUS_WHY_BYTES];
+    if (revocation_load(state_dir, &rv) == CDS_OK)
+        revoked_advice(&rv, en, buf, len);
+    else if (!running)
+        snprintf(buf, len, "daemon not running");
+    else if (strcmp(m->conn_state, "local_write_failed") == 0) {
+        local_advice(state_dir, m->last_error, en, advice, sizeof advice);
+        snprintf(buf, len, "%.700s (cannot write its database, acks not "
+                 "recorded: %.180s)", advice, m->last_error);
+    } else if (strcmp(m->conn_state, "revoked") == 0)
+        /* agent.revoked could not be kept: the daemon's own words */
+        snprintf(buf, len, "revoked: %.400s", m->last_error);
+    else if (strcmp(m->conn_state, "refused") == 0)
+        snprintf(buf, len, "refused by the aggregator");
+    else
+        return 0;
+    return 2;
+}
+
 int
 status_severity(outbox_t *outbox, const char *state_dir,
                 const status_limits_t *lim, uint64_t now_ms, char *why,
@@ -428,7 +456,6 @@ status_severity(outbox_t *outbox, const char *state_dir,
 {
     outbox_meta_t m;
     rej_count_t rc = {0};
-    revocation_t rv;
     char buf[STATUS_WHY_BYTES] = "", advice[STATUS_WHY_BYTES];
     if (outbox_meta(outbox, &m) != CDS_OK
         || outbox_rejected_list(outbox, count_rejected, &rc) != CDS_OK)
@@ -444,26 +471,10 @@ status_severity(outbox_t *outbox, const char *state_dir,
     int64_t off = m.clock_offset_ms;
     uint64_t skew = off < 0 ? (uint64_t)-off : (uint64_t)off;
     const char *name = NULL;
-    int sev = 0;
-    if (revocation_load(state_dir, &rv) == CDS_OK) {
-        /* First: restarting the daemon or the link changes nothing. */
-        sev = 2;
-        revoked_advice(&rv, lim->english, buf, sizeof buf);
-    } else if (!running) {
-        sev = 2;
-        snprintf(buf, sizeof buf, "daemon not running");
-    } else if (strcmp(m.conn_state, "local_write_failed") == 0) {
-        sev = 2;
-        local_advice(state_dir, m.last_error, lim->english, advice,
-                     sizeof advice);
-        snprintf(buf, sizeof buf, "%.700s (cannot write its database, acks "
-                 "not recorded: %.180s)", advice, m.last_error);
-    } else if (strcmp(m.conn_state, "revoked") == 0) {
-        sev = 2;                       /* agent.revoked could not be kept */
-        snprintf(buf, sizeof buf, "revoked: %.400s", m.last_error);
-    } else if (strcmp(m.conn_state, "refused") == 0) {
-        sev = 2;
-        snprintf(buf, sizeof buf, "refused by the aggregator");
+    int sev = blocked_reason(state_dir, running, &m, lim->english, buf,
+                             sizeof buf);
+    if (sev) {
+        /* revoked, not running, writes failing, refused: CRITICAL */
     } else if (link_advice(m.conn_state, m.last_error, lim->english, advice,
                            sizeof advice)) {
         /* A known reason warns at once; never OK before a connection. */
