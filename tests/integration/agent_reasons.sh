@@ -14,12 +14,13 @@
 # (3) database locked: another program holds the agent database's write
 #     lock (BEGIN EXCLUSIVE) while acks arrive: `status` CRITICAL "database
 #     locked" naming the file, one warn line per episode; once released the
-#     queue drains and status is OK.
+#     queue drains and status is OK;
+# (4) a saved notice is removed when the aggregator accepts the key again.
 # Disk full: tests/fault/15_agent_disk_full_acks.sh (needs a tmpfs).
 # Clock: tests/integration/agent_clock.sh. A forged notice (another
 # signer): tests/unit/sender_test.c.
 . "$(dirname "$0")/lib.sh"
-echo "1..23"
+echo "1..27"
 agg_init agg
 LOG_LEVEL=warn agent_init r1 27916
 agent_init c1 27913
@@ -104,3 +105,15 @@ touch "$T/release"                   # the holder commits
 check "released: the queue drains" wait_for 60 outbox_empty l1
 check "released: status OK again" wait_for 30 status_has l1 "^health: +OK"
 check "the recovery is logged at warn" grep -q 'level=warn .*event=local_write_recovered' "$T/l1/log"
+
+# (4) a saved notice no longer holds once the aggregator accepts the key
+# (say, one restored from before the revocation): l1 gets r1's notice file;
+# status says revoked until l1's daemon, restarted, is answered a Hello,
+# then the file is removed and status is OK again.
+agent_stop l1
+cp "$T/r1/state/agent.revoked" "$T/l1/state/agent.revoked"
+expect_eq "a saved notice: CRITICAL before the daemon runs" "$(status_rc l1)" 2
+agent_start l1
+check "accepted again: the saved notice is removed" wait_for 30 sh -c "! test -e '$T/l1/state/agent.revoked'"
+check "... status OK again" wait_for 30 status_has l1 "^health: +OK"
+check "... and the daemon says why" grep -q 'event=revocation_cleared' "$T/l1/log"
