@@ -3,6 +3,7 @@
  *  interrupt zmq_poll with EINTR. */
 #include "sender.h"
 #include "livestate.h"
+#include "revocation.h"
 #include "session.h"
 #include "cds_service.h"
 #include "cds_signal.h"
@@ -58,6 +59,8 @@ struct sender {
     int live_fd;                       /* agent.state (livestate.h), -1 */
     char live_state[32];               /* last written to it */
     char live_error[256];              /* ... with this error */
+    bool revoked_saved;                /* agent.revoked exists (ours) */
+    bool hung_up;                      /* revoked: endpoint disconnected */
 };
 
 
@@ -242,6 +245,24 @@ open_monitor(sender_t *self, char *err, size_t errlen)
 
 static int start_session(sender_t *self, char *err, size_t errlen);
 
+/* A revocation kept by an earlier run: say it once at start. The daemon
+ * still dials once restarted (an aggregator restored from a backup taken
+ * before the revocation would accept the key): a refused handshake keeps
+ * status on "revoked", a Hello answered without error clears the file. */
+static void
+note_saved_revocation(sender_t *self)
+{
+    revocation_t r;
+    char at[40];
+    if (revocation_load(self->cfg.state_dir, &r) != CDS_OK)
+        return;
+    self->revoked_saved = true;
+    cds_log(CDS_LOG_ERROR, "revoked", "revoked_at=%s replaced_by=%s "
+            "note=%s", cds_format_time(at, sizeof at, r.revoked_at_ms),
+            r.replaced_by[0] ? r.replaced_by : "-",
+            cds_logq("as the aggregator said earlier (agent.revoked)"));
+}
+
 sender_t *
 sender_new(const sender_config_t *cfg, const cds_identity_t *id,
            outbox_t *outbox, char *err, size_t errlen)
@@ -282,6 +303,7 @@ sender_new(const sender_config_t *cfg, const cds_identity_t *id,
     if (open_wake(self, err, errlen) != 0)
         goto fail;
     self->live_fd = livestate_open(cfg->state_dir);
+    note_saved_revocation(self);
     return self;
 fail:
     sender_destroy(&self);
@@ -367,6 +389,28 @@ io_state(void *arg, const char *state, const char *error)
     snprintf(self->live_error, sizeof self->live_error, "%s", e);
 }
 
+/* A verified revocation Notice: keep it for `status` (revocation.h). */
+static void
+io_revoked(void *arg, const uint8_t *raw, size_t raw_len)
+{
+    sender_t *self = arg;
+    if (revocation_save(self->cfg.state_dir, raw, raw_len) == CDS_OK)
+        self->revoked_saved = true;
+}
+
+/* The aggregator accepts our key: a saved revocation no longer holds. */
+static void
+io_accepted(void *arg)
+{
+    sender_t *self = arg;
+    if (self->revoked_saved
+        && revocation_clear(self->cfg.state_dir) == CDS_OK) {
+        self->revoked_saved = false;
+        cds_log(CDS_LOG_WARN, "revocation_cleared", "reason=%s",
+                cds_logq("the aggregator accepts this key again"));
+    }
+}
+
 static int
 start_session(sender_t *self, char *err, size_t errlen)
 {
@@ -382,7 +426,7 @@ start_session(sender_t *self, char *err, size_t errlen)
         .recheck_ms = OUTBOX_RECHECK_MS,
     };
     session_io_t io = {io_mono, io_wall, sodium_uniform, io_send, io_state,
-                       self};
+                       self, io_revoked, io_accepted};
     self->session = session_new(&sc, &io, cds_identity_sign_pk(self->id),
                                 self->outbox, err, errlen);
     return self->session ? 0 : -1;
@@ -392,28 +436,54 @@ start_session(sender_t *self, char *err, size_t errlen)
 
 /* Untrusted bytes: bounded decode -> signer is our server -> signature
  * for us -> only then the body (signify's order). */
+int
+sender_open_frame(const uint8_t *data, size_t len,
+                  const uint8_t server_pk[CDS_PK_BYTES],
+                  const uint8_t our_pk[CDS_PK_BYTES], Cdsync__Envelope **env)
+{
+    int rc = cds_envelope_decode(data, len, env);
+    if (rc != CDS_OK) {
+        cds_log(CDS_LOG_WARN, "drop", "reason=%s bytes=%zu",
+                cds_strerror(rc), len);
+        return rc;
+    }
+    if ((*env)->signer.len != CDS_PK_BYTES
+        || sodium_memcmp((*env)->signer.data, server_pk, CDS_PK_BYTES) != 0)
+        rc = CDS_EUNKNOWNKEY;
+    else if (cds_envelope_verify(*env, our_pk) != CDS_OK)
+        rc = CDS_EBADSIG;
+    if (rc != CDS_OK) {
+        cds_log(CDS_LOG_WARN, "drop", "reason=%s kind=%d", cds_strerror(rc),
+                (int)(*env)->kind);
+        cds_msg_free(*env);
+        *env = NULL;
+    }
+    return rc;
+}
+
 static void
 on_frame(sender_t *self, const uint8_t *data, size_t len)
 {
     Cdsync__Envelope *env = NULL;
-    int rc = cds_envelope_decode(data, len, &env);
-    if (rc != CDS_OK) {
-        cds_log(CDS_LOG_WARN, "drop", "reason=%s bytes=%zu",
-                cds_strerror(rc), len);
-        return;
-    }
-    if (env->signer.len != CDS_PK_BYTES
-        || sodium_memcmp(env->signer.data, self->agg_pk, CDS_PK_BYTES) != 0)
-        cds_log(CDS_LOG_WARN, "drop", "reason=unknown_key kind=%d",
-                (int)env->kind);
-    else if (cds_envelope_verify(env, cds_identity_sign_pk(self->id))
-             != CDS_OK)
-        cds_log(CDS_LOG_WARN, "drop", "reason=bad_signature kind=%d",
-                (int)env->kind);
-    else
+    if (sender_open_frame(data, len, self->agg_pk,
+                          cds_identity_sign_pk(self->id), &env) == CDS_OK)
         session_on_message(self->session, env->kind, env->body.data,
                            env->body.len, data, len);
     cds_msg_free(env);
+}
+
+/* Revoked: stop dialing (libzmq would reconnect, and each handshake
+ * would be refused) until the daemon is restarted or reloaded. */
+static void
+hang_up(sender_t *self)
+{
+    self->hung_up = true;
+    self->redial_due = 0;
+    zmq_disconnect(self->dealer, self->cfg.server);
+    cds_log(CDS_LOG_WARN, "stopped_dialing", "endpoint=%s reason=%s",
+            cds_logq(self->cfg.server),
+            cds_logq("this agent's key is revoked; restart after the "
+                     "district enrolled a new key"));
 }
 
 /* Read everything waiting on the DEALER. -1 on a socket failure. */
@@ -533,7 +603,7 @@ on_monitor(sender_t *self, uint16_t ev, uint32_t value)
         /* libzmq ends the session on a refused handshake and never
          * reconnects: dial again later, so a key enrolled (again) at the
          * district is picked up without restarting the agent. */
-        if (!self->redial_due)
+        if (!self->redial_due && !self->hung_up)
             self->redial_due = cds_mono_ms() + redial_ms(self);
         session_on_link(self->session, SESSION_LINK_HANDSHAKE_FAILED, ep, d);
         break;
@@ -668,6 +738,8 @@ sender_run(sender_t *self)
             rc = CDS_EIO;
             break;
         }
+        if (session_revoked(self->session) && !self->hung_up)
+            hang_up(self);
         if (self->redial_due && cds_mono_ms() >= self->redial_due)
             redial(self);
         session_on_timer(self->session);   /* acks, backoff, heartbeats */

@@ -10,7 +10,9 @@
  *
  *  Files in state_dir: agent.lock (flock: one daemon per state_dir),
  *  wake.sock (ipc PULL: `submit`/`import` nudge us after a commit),
- *  agent.state (agent/livestate.h: the connection state for `status`). */
+ *  agent.state (agent/livestate.h: the connection state for `status`),
+ *  agent.revoked (agent/revocation.h: the aggregator's signed word that
+ *  our key is revoked; the daemon then stops dialing until restarted). */
 #ifndef AGENT_SENDER_H
 #define AGENT_SENDER_H
 
@@ -53,6 +55,15 @@ bool sender_running(const char *state_dir);
  * spread out instead of arriving together). Uses randombytes_uniform. */
 uint64_t sender_backoff_ms(unsigned attempt, uint64_t min_ms,
                            uint64_t max_ms);
+
+/* Open one frame from the aggregator: decode (bounded), signer must be
+ * server_pk, signature for recipient our_pk. CDS_OK with *env (free with
+ * cds_msg_free); else CDS_EMALFORMED / CDS_ETOOBIG / CDS_EVERSION,
+ * CDS_EUNKNOWNKEY (another signer) or CDS_EBADSIG, logged, *env NULL. */
+int sender_open_frame(const uint8_t *data, size_t len,
+                      const uint8_t server_pk[CDS_PK_BYTES],
+                      const uint8_t our_pk[CDS_PK_BYTES],
+                      Cdsync__Envelope **env);
 
 /* Create the sockets: DEALER connected to cfg->server, PULL bound on
  * wake.sock. cfg strings, id and outbox are borrowed. NULL on failure with

@@ -7,6 +7,7 @@
 #include "cds_failpoint.h"
 #include "cds_log.h"
 #include "cds_util.h"
+#include "revocation.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #define CDS_VERSION "0.1.0"
 #endif
 
-typedef enum { S_HELLO, S_SENDING, S_BACKOFF } state_t;
+typedef enum { S_HELLO, S_SENDING, S_BACKOFF, S_REVOKED } state_t;
 
 /* Why we back off: how long, and what the operator sees. */
 typedef enum { BO_LINK, BO_REFUSED, BO_LOCAL } bo_kind_t;
@@ -53,6 +54,8 @@ struct session {
     uint64_t recheck_due;              /* mono: look at the outbox */
     unsigned send_errors;              /* failures since the last answer */
     char local_error[256];             /* last failed local write, "" */
+    bool local_episode;                /* writes failing since the last
+                                        * one that worked (logged once) */
     int64_t offset;                    /* aggregator clock - ours, ms */
     int64_t offset_stored;             /* as last written to the outbox */
     bool offset_known;                 /* offset_stored was read */
@@ -66,6 +69,7 @@ struct session {
 
 static void fill_window(session_t *self);
 static void send_hello(session_t *self, bool probe);
+static void local_ok(session_t *self);
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -200,9 +204,16 @@ set_conn(session_t *self, const char *state, const char *error)
      * write of the state is itself a sign the database takes nothing. */
     if (!self->local_error[0]) {
         int rc = outbox_set_conn(self->outbox, state, error, wall(self));
-        if (rc != CDS_OK)
+        if (rc != CDS_OK) {
+            cds_log(self->local_episode ? CDS_LOG_DEBUG : CDS_LOG_WARN,
+                    "local_write_failed", "step=write_state error=%s",
+                    cds_strerror(rc));
+            self->local_episode = true;
             snprintf(self->local_error, sizeof self->local_error,
                      "write_state: %s", cds_strerror(rc));
+        } else {
+            local_ok(self);
+        }
     }
     if (self->local_error[0]) {
         state = "local_write_failed";
@@ -218,6 +229,10 @@ set_conn(session_t *self, const char *state, const char *error)
 static void
 local_ok(session_t *self)
 {
+    if (self->local_episode)
+        cds_log(CDS_LOG_WARN, "local_write_recovered", "after=%s",
+                cds_logq(self->local_error));
+    self->local_episode = false;
     self->local_error[0] = '\0';
 }
 
@@ -258,14 +273,23 @@ backoff(session_t *self, bo_kind_t kind, const char *why)
                  NULL);
 }
 
-/* A local read or write failed: log it once here, back off. */
+/* A local read or write failed: back off. Logged at warn once per
+ * episode (until a write succeeds again), with what to look at; the
+ * retries of the same episode at debug. */
 static void
 local_failed(session_t *self, const char *what, int rc)
 {
     char why[256];
     snprintf(why, sizeof why, "%s: %s", what, cds_strerror(rc));
-    cds_log(CDS_LOG_ERROR, "local_write_failed", "step=%s error=%s", what,
-            cds_strerror(rc));
+    cds_log(self->local_episode ? CDS_LOG_DEBUG : CDS_LOG_WARN,
+            "local_write_failed", "step=%s error=%s note=%s", what,
+            cds_strerror(rc),
+            cds_logq(rc == CDS_EFULL   ? "the disk holding the state "
+                                         "directory is full"
+                     : rc == CDS_EBUSY ? "another program holds the "
+                                         "agent database"
+                                       : "see the error"));
+    self->local_episode = true;
     backoff(self, BO_LOCAL, why);
 }
 
@@ -536,7 +560,8 @@ start_sending(session_t *self, uint64_t applied)
                        ? mono(self) + self->cfg.heartbeat_ms : 0;
     self->recheck_due = self->cfg.recheck_ms
                             ? mono(self) + self->cfg.recheck_ms : 0;
-    local_ok(self);                    /* nothing left to record */
+    self->local_error[0] = '\0';     /* nothing left to record (not a
+                                        * write: the episode goes on) */
     set_conn(self, "connected", NULL);
     fill_window(self);
 }
@@ -661,6 +686,8 @@ on_hello_answer(session_t *self, const Cdsync__HelloAnswer *a)
     self->probing = false;
     if (!self->local_error[0])
         self->attempt = 0;             /* the link answered, writes work */
+    if (self->io.accepted)
+        self->io.accepted(self->io.arg);
     after_hello(self, a);
 }
 
@@ -918,6 +945,39 @@ send_heartbeat(session_t *self)
             (long long)depth, (long long)age);
 }
 
+/* ---- the revocation notice ----------------------------------------------- */
+
+/* Our key is revoked (a Notice signed by the aggregator, checked by the
+ * caller, naming us): say it once at error, keep the notice, stop. Every
+ * further request would be dropped, and a new handshake refused. */
+static void
+on_notice(session_t *self, const uint8_t *body, size_t len,
+          const uint8_t *raw, size_t raw_len)
+{
+    revocation_t r;
+    char at[40], why[400];
+    if (revocation_decode(body, len, self->pk, &r) != CDS_OK) {
+        cds_log(CDS_LOG_WARN, "drop", "reason=bad_notice");
+        return;
+    }
+    if (self->state == S_REVOKED)
+        return;                        /* told already */
+    cds_format_time(at, sizeof at, r.revoked_at_ms);
+    cds_log(CDS_LOG_ERROR, "revoked", "revoked_at=%s replaced_by=%s "
+            "message=%s", at, r.replaced_by[0] ? r.replaced_by : "-",
+            cds_logq(r.message));
+    if (self->io.revoked)
+        self->io.revoked(self->io.arg, raw, raw_len);
+    snprintf(why, sizeof why, "key revoked at the district at %s%s%s", at,
+             r.replaced_by[0] ? "; replaced by " : "", r.replaced_by);
+    self->state = S_REVOKED;
+    self->deadline = self->hb_due = self->hb_answer_due = 0;
+    self->hb_id = self->hello_id = self->recheck_due = 0;
+    self->n_flight = 0;
+    self->probing = self->await_conn = false;
+    set_conn(self, "revoked", why);
+}
+
 /* ---- events --------------------------------------------------------------- */
 
 /* Names our key? Answers meant for another agent are dropped. */
@@ -966,6 +1026,8 @@ session_on_message(session_t *self, Cdsync__Kind kind, const uint8_t *body,
         if (a)
             on_heartbeat_answer(self, a);
         cds_msg_free(a);
+    } else if (kind == CDSYNC__KIND__KIND_NOTICE) {
+        on_notice(self, body, len, raw, raw_len);
     } else {
         cds_log(CDS_LOG_WARN, "drop", "reason=unexpected_kind kind=%d",
                 (int)kind);
@@ -1027,6 +1089,8 @@ session_on_timer(session_t *self)
     if (!due || now < due)
         return;
     switch (self->state) {
+    case S_REVOKED:                    /* no deadline: never reached */
+        break;
     case S_SENDING:
         sending_timers(self, now);
         break;
@@ -1100,7 +1164,8 @@ session_on_link(session_t *self, session_link_t ev, const char *endpoint,
                  ep, d);
     const char *sp = strchr(self->link_error, ' ');
     link_log(self, changed, ep, sp ? sp + 1 : "");
-    /* Not connected: show it now, not at the next backoff. */
+    /* Not connected: show it now, not at the next backoff (a revoked
+     * key keeps saying so). */
     if (self->state == S_BACKOFF)
         set_conn(self, self->link_state, self->link_error);
 }
@@ -1108,7 +1173,7 @@ session_on_link(session_t *self, session_link_t ev, const char *endpoint,
 void
 session_stop(session_t *self)
 {
-    local_ok(self);
+    self->local_error[0] = '\0';     /* try to record "stopped" */
     set_conn(self, "stopped", NULL);
 }
 
@@ -1116,6 +1181,12 @@ bool
 session_silent(const session_t *self)
 {
     return self->silent >= SESSION_SILENT_MAX;
+}
+
+bool
+session_revoked(const session_t *self)
+{
+    return self->state == S_REVOKED;
 }
 
 bool
@@ -1129,6 +1200,7 @@ session_state_name(const session_t *self)
 {
     return self->state == S_HELLO     ? "hello"
            : self->state == S_SENDING ? "sending"
+           : self->state == S_REVOKED ? "revoked"
                                       : "backoff";
 }
 

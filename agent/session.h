@@ -6,7 +6,9 @@
  *
  *  States: HELLO (one Hello out, a probing one when the aggregator claims
  *  seqs we still hold), SENDING (up to `window` batches in flight),
- *  BACKOFF (exponential, full jitter; long after a refusal).
+ *  BACKOFF (exponential, full jitter; long after a refusal), REVOKED
+ *  (a verified Notice said our key is revoked: nothing is sent any more,
+ *  no timer runs, until the process is restarted or reloaded).
  *  Events: session_start, session_on_message (a verified answer),
  *  session_on_timer, session_on_wake (rows queued), session_on_writable
  *  (a connection appeared), session_on_link (what the transport saw:
@@ -80,6 +82,12 @@ typedef struct {
      * them outside the database too, see agent/livestate.h). */
     void (*state)(void *arg, const char *conn_state, const char *error);
     void *arg;
+    /* Optional: a verified revocation Notice arrived (raw = the whole
+     * signed envelope, to keep: agent/revocation.h), once per process. */
+    void (*revoked)(void *arg, const uint8_t *raw, size_t raw_len);
+    /* Optional: the aggregator answered a Hello without error (the key
+     * is accepted: a saved revocation no longer holds). */
+    void (*accepted)(void *arg);
 } session_io_t;
 
 typedef struct session session_t;
@@ -142,7 +150,10 @@ bool session_wants_writable(const session_t *self);
  * session_on_link can say why. Reset by session_on_link up/down. */
 #define SESSION_SILENT_MAX 3
 bool session_silent(const session_t *self);
-/* "hello", "sending" or "backoff" (tests, logs). */
+/* True once a revocation Notice was accepted (state REVOKED): the caller
+ * stops dialing. */
+bool session_revoked(const session_t *self);
+/* "hello", "sending", "backoff" or "revoked" (tests, logs). */
 const char *session_state_name(const session_t *self);
 /* Current clock offset estimate (aggregator - local), ms. */
 int64_t session_clock_offset_ms(const session_t *self);

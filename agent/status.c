@@ -5,11 +5,13 @@
 #include "cds_err.h"
 #include "cds_util.h"
 #include "livestate.h"
+#include "revocation.h"
 #include "sender.h"
 
 #include <inttypes.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 static int
 collect_rejected(const outbox_rejected_t *r, void *arg)
@@ -86,7 +88,7 @@ print_rejected(FILE *out, json_t *rej)
     }
 }
 
-#define STATUS_WHY_BYTES 512
+#define STATUS_WHY_BYTES 1024
 
 /* One plain sentence for a connection state the transport diagnosed
  * (session.h, session_on_link), or NULL when state is not one. The error
@@ -121,6 +123,102 @@ link_advice(const char *state, const char *error, bool en, char *buf,
     return buf;
 }
 
+/* "2026-12-02 13:20 UTC" for ms since the epoch. */
+static char *
+day_time(char *buf, size_t len, uint64_t ms)
+{
+    char iso[40];
+    cds_format_time(iso, sizeof iso, ms);
+    snprintf(buf, len, "%.10s %.5s UTC", iso, iso + 11);
+    return buf;
+}
+
+/* What to do about a revoked key (revocation.h), one or two sentences.
+ * The re-key procedure is docs/SECURITY.md "Key lifecycle": a new
+ * identity with its own state directory, enrolled with --replaces. */
+static void
+revoked_advice(const revocation_t *r, bool en, char *buf, size_t len)
+{
+    char at[40], next[400];
+    day_time(at, sizeof at, r->revoked_at_ms);
+    if (r->replaced_by[0])
+        snprintf(next, sizeof next, en ? "The district enrolled key %s in "
+                 "its place: run the agent with that key (its own "
+                 "agent.identity and state_dir)."
+                 : "Huyện đã đăng ký khóa %s thay thế: chạy phần mềm với "
+                 "khóa đó (agent.identity và state_dir riêng).",
+                 r->replaced_by);
+    else
+        snprintf(next, sizeof next, en ? "Make a new key (`cdsync-agent "
+                 "keygen` with a new agent.identity and state_dir) and ask "
+                 "the district to enroll it (`enroll NEWPUBID --replaces "
+                 "%s`)."
+                 : "Tạo khóa mới (`cdsync-agent keygen` với agent.identity "
+                 "và state_dir mới) rồi nhờ huyện đăng ký khóa đó (`enroll "
+                 "NEWPUBID --replaces %s`).", r->agent_fpr);
+    snprintf(buf, len, en ? "revoked: this PC's key %s was revoked at the "
+             "district on %s; nothing it sends is accepted. %s"
+             : "revoked: khóa %s của máy này đã bị huyện thu hồi lúc %s; "
+             "dữ liệu gửi lên không được nhận. %s", r->agent_fpr, at, next);
+}
+
+/* What to do when the outbox refuses writes: the last error names the
+ * step and the cds_err name (session.c local_failed). */
+static void
+local_advice(const char *state_dir, const char *error, bool en, char *buf,
+             size_t len)
+{
+    struct statvfs fs;
+    char room[64] = "";
+    if (strstr(error, cds_strerror(CDS_EFULL))) {
+        if (statvfs(state_dir, &fs) == 0)
+            snprintf(room, sizeof room, " (%llu kB free)",
+                     (unsigned long long)fs.f_bavail * fs.f_frsize / 1024);
+        snprintf(buf, len, en ? "local disk full: the disk holding %s is "
+                 "full%s: free space on it; the agent retries by itself."
+                 : "đĩa đầy: ổ đĩa chứa %s đã đầy%s: xóa bớt tệp để có chỗ "
+                 "trống; phần mềm tự gửi lại.", state_dir, room);
+    } else if (strstr(error, cds_strerror(CDS_EBUSY))) {
+        snprintf(buf, len, en ? "database locked: another program holds "
+                 "%s/agent.db (a database browser, a backup tool, a second "
+                 "agent): close it; the agent retries by itself."
+                 : "cơ sở dữ liệu bị khóa: một chương trình khác đang giữ "
+                 "%s/agent.db (trình xem CSDL, phần mềm sao lưu, một bản "
+                 "phần mềm thứ hai): hãy đóng nó; phần mềm tự thử lại.",
+                 state_dir);
+    } else {
+        snprintf(buf, len, en ? "cannot write its database %s/agent.db"
+                 : "không ghi được cơ sở dữ liệu %s/agent.db", state_dir);
+    }
+}
+
+/* Count per-update refusals for an indicator the aggregator does not know
+ * (its catalog differs from ours), and remember one such indicator. */
+typedef struct {
+    size_t n;
+    size_t unknown_indicator;
+    char indicator[64];
+} rej_count_t;
+
+/* "catalog mismatch" advice for c (c->unknown_indicator > 0). */
+static void
+catalog_advice(const rej_count_t *c, bool en, char *buf, size_t len)
+{
+    if (en)
+        snprintf(buf, len, "catalog mismatch: %zu value%s refused for an "
+                 "indicator the aggregator does not know (%s): update this "
+                 "PC's catalog.csv to the district's, or ask the district "
+                 "to add the indicator; then resubmit.",
+                 c->unknown_indicator, c->unknown_indicator == 1 ? "" : "s",
+                 c->indicator);
+    else
+        snprintf(buf, len, "danh mục không khớp: %zu giá trị bị từ chối vì "
+                 "máy chủ tổng hợp không biết chỉ tiêu (%s): cập nhật "
+                 "catalog.csv của máy theo danh mục của huyện, hoặc nhờ "
+                 "huyện thêm chỉ tiêu; rồi gửi lại.", c->unknown_indicator,
+                 c->indicator);
+}
+
 static const char *
 severity_name(int sev)
 {
@@ -144,7 +242,7 @@ overlay_live(const char *state_dir, bool running, outbox_meta_t *m)
     }
 }
 
-/* "3 min 12 s", "2 h 5 min", "4 days" for a duration in ms. */
+/* "3 min 12 s", "2 h 05 min", "4 days" for a duration in ms. */
 static char *
 duration_words(char *buf, size_t len, uint64_t ms)
 {
@@ -152,10 +250,11 @@ duration_words(char *buf, size_t len, uint64_t ms)
     if (s < 60)
         snprintf(buf, len, "%llu s", (unsigned long long)s);
     else if (s < 3600)
-        snprintf(buf, len, "%llu min %llu s", (unsigned long long)(s / 60),
+        snprintf(buf, len, "%llu min %02llu s", (unsigned long long)(s / 60),
                  (unsigned long long)(s % 60));
     else if (s < 86400)
-        snprintf(buf, len, "%llu h %llu min", (unsigned long long)(s / 3600),
+        snprintf(buf, len, "%llu h %02llu min",
+                 (unsigned long long)(s / 3600),
                  (unsigned long long)(s % 3600 / 60));
     else
         snprintf(buf, len, "%llu days", (unsigned long long)(s / 86400));
@@ -298,8 +397,56 @@ out:
 static int
 count_rejected(const outbox_rejected_t *r, void *arg)
 {
-    (*(size_t *)arg)++;
+    rej_count_t *c = arg;
+    c->n++;
+    if (r->code == CDS_EUNKNOWNINDICATOR && c->unknown_indicator++ == 0)
+        snprintf(c->indicator, sizeof c->indicator, "%s",
+                 r->u.indicator ? r->u.indicator : "");
     return 0;
+}
+
+/* "clock is 2 h 03 min ahead of the aggregator: ..." with what to do. */
+static void
+skew_words(int64_t off, uint64_t skew, bool en, char *buf, size_t len)
+{
+    char d[64];
+    duration_words(d, sizeof d, skew);
+    if (en)
+        snprintf(buf, len, "clock is %s %s the aggregator: fix this PC's "
+                 "time (date, time zone, time synchronisation)", d,
+                 off > 0 ? "behind" : "ahead of");
+    else
+        snprintf(buf, len, "đồng hồ máy %s máy chủ tổng hợp %s: chỉnh lại "
+                 "ngày giờ của máy (ngày, múi giờ, đồng bộ giờ)",
+                 off > 0 ? "chậm hơn" : "nhanh hơn", d);
+}
+
+/* The CRITICAL reasons that no link or time can fix: the key revoked
+ * (first: restarting the daemon changes nothing), the daemon not
+ * running, its database refusing writes, the aggregator refusing it.
+ * 2 with the reason in buf, or 0. */
+static int
+blocked_reason(const char *state_dir, bool running, const outbox_meta_t *m,
+               bool en, char *buf, size_t len)
+{
+    revocation_t rv;
+    char advice[STATUS_WHY_BYTES];
+    if (revocation_load(state_dir, &rv) == CDS_OK)
+        revoked_advice(&rv, en, buf, len);
+    else if (!running)
+        snprintf(buf, len, "daemon not running");
+    else if (strcmp(m->conn_state, "local_write_failed") == 0) {
+        local_advice(state_dir, m->last_error, en, advice, sizeof advice);
+        snprintf(buf, len, "%.700s (cannot write its database, acks not "
+                 "recorded: %.180s)", advice, m->last_error);
+    } else if (strcmp(m->conn_state, "revoked") == 0)
+        /* agent.revoked could not be kept: the daemon's own words */
+        snprintf(buf, len, "revoked: %.400s", m->last_error);
+    else if (strcmp(m->conn_state, "refused") == 0)
+        snprintf(buf, len, "refused by the aggregator");
+    else
+        return 0;
+    return 2;
 }
 
 int
@@ -308,11 +455,12 @@ status_severity(outbox_t *outbox, const char *state_dir,
                 size_t why_len, const char **state)
 {
     outbox_meta_t m;
-    size_t n_rej = 0;
+    rej_count_t rc = {0};
     char buf[STATUS_WHY_BYTES] = "", advice[STATUS_WHY_BYTES];
     if (outbox_meta(outbox, &m) != CDS_OK
-        || outbox_rejected_list(outbox, count_rejected, &n_rej) != CDS_OK)
+        || outbox_rejected_list(outbox, count_rejected, &rc) != CDS_OK)
         return -1;
+    size_t n_rej = rc.n;
     int64_t age = outbox_oldest_age_ms(outbox, now_ms);
     if (age < 0)
         return -1;
@@ -323,17 +471,10 @@ status_severity(outbox_t *outbox, const char *state_dir,
     int64_t off = m.clock_offset_ms;
     uint64_t skew = off < 0 ? (uint64_t)-off : (uint64_t)off;
     const char *name = NULL;
-    int sev = 0;
-    if (!running) {
-        sev = 2;
-        snprintf(buf, sizeof buf, "daemon not running");
-    } else if (strcmp(m.conn_state, "local_write_failed") == 0) {
-        sev = 2;
-        snprintf(buf, sizeof buf, "cannot write its database, acks not "
-                 "recorded: %.180s", m.last_error);
-    } else if (strcmp(m.conn_state, "refused") == 0) {
-        sev = 2;
-        snprintf(buf, sizeof buf, "refused by the aggregator");
+    int sev = blocked_reason(state_dir, running, &m, lim->english, buf,
+                             sizeof buf);
+    if (sev) {
+        /* revoked, not running, writes failing, refused: CRITICAL */
     } else if (link_advice(m.conn_state, m.last_error, lim->english, advice,
                            sizeof advice)) {
         /* A known reason warns at once; never OK before a connection. */
@@ -352,14 +493,14 @@ status_severity(outbox_t *outbox, const char *state_dir,
                && skew > lim->max_clock_skew_ms) {
         sev = 1;
         name = "SKEWED";
-        char d[64];
-        snprintf(buf, sizeof buf, "clock %s %s the aggregator's",
-                 duration_words(d, sizeof d, skew),
-                 off > 0 ? "behind" : "ahead of");
+        skew_words(off, skew, lim->english, buf, sizeof buf);
     } else if ((uint64_t)age > lim->backlog_ms) {
         sev = 1;
         snprintf(buf, sizeof buf, "backlog: oldest pending %" PRId64 " s",
                  age / 1000);
+    } else if (rc.unknown_indicator > 0) {
+        sev = 1;
+        catalog_advice(&rc, lim->english, buf, sizeof buf);
     } else if (n_rej > 0) {
         sev = 1;
         snprintf(buf, sizeof buf, "%zu rejected value%s", n_rej,

@@ -19,6 +19,7 @@
 
 #define MSG_LEN 256                    /* one rejection message */
 #define SKEW_LOG_SLOTS 64              /* agents remembered for log pacing */
+#define NOTICE_SLOTS 256               /* revoked keys remembered (notices) */
 
 struct ingest {
     store_t *store;                    /* borrowed */
@@ -31,6 +32,10 @@ struct ingest {
         int64_t agent_id;
         uint64_t at_ms;
     } skew_log[SKEW_LOG_SLOTS];
+    struct {                           /* last revocation notice per key */
+        int64_t agent_id;
+        uint64_t at_ms;
+    } notice_log[NOTICE_SLOTS];
 };
 
 /* State of one message being processed. */
@@ -1072,6 +1077,59 @@ open_envelope(msg_t *m)
     return CDS_OK;
 }
 
+/* True when the revoked agent of m gets a Notice now: at most one per
+ * INGEST_NOTICE_EVERY_MS per key (slots by agent id: two keys sharing a
+ * slot may each get one more, still bounded by their own traffic). */
+static bool
+notice_due(ingest_t *self, const msg_t *m)
+{
+    size_t slot = (size_t) m->agent.id % NOTICE_SLOTS;
+    if (self->notice_log[slot].agent_id == m->agent.id
+        && m->now_ms < self->notice_log[slot].at_ms + INGEST_NOTICE_EVERY_MS)
+        return false;
+    self->notice_log[slot].agent_id = m->agent.id;
+    self->notice_log[slot].at_ms = m->now_ms;
+    return true;
+}
+
+/* A revoked signer is told so, once (ingest.h "Revocation notice"): only
+ * over its own authenticated connection (open_envelope checked the
+ * signer is the CURVE identity) and only for a message whose signature
+ * verifies, so nobody can have a notice sent to another key. The reply
+ * is the whole answer: the message itself stays refused and dropped. */
+static int
+revoked_notice(ingest_t *self, msg_t *m)
+{
+    if (!m->user_id || !m->env
+        || (!m->sig_ok
+            && cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
+                   != CDS_OK)
+        || !notice_due(self, m))
+        return CDS_OK;
+    char successor[CDS_FPR_LEN], text[MSG_LEN];
+    int rc = store_agent_successor(self->store, m->agent.id, successor,
+                                   sizeof successor);
+    if (rc != CDS_OK)
+        return rc;
+    snprintf(text, sizeof text, "key %s was revoked%s%s", m->agent.fpr,
+             successor[0] ? "; replaced by " : "", successor);
+    Cdsync__Notice n = CDSYNC__NOTICE__INIT;
+    n.version = CDS_PROTOCOL_VERSION;
+    n.agent.data = m->out->peer;
+    n.agent.len = CDS_PK_BYTES;
+    n.aggregator.data = (uint8_t *) cds_identity_sign_pk(self->id);
+    n.aggregator.len = CDS_PK_BYTES;
+    n.reason = CDSYNC__NOTICE_REASON__NOTICE_REVOKED;
+    n.revoked_at_ms = (uint64_t) m->agent.revoked_at_ms;
+    n.replaced_by = successor;
+    n.message = text;
+    n.clock_ms = m->now_ms;
+    if (seal(self, m->out, CDSYNC__KIND__KIND_NOTICE, &n.base) == CDS_OK)
+        cds_log(CDS_LOG_INFO, "revoked_notice", "agent=%s replaced_by=%s",
+                m->agent.fpr, successor[0] ? successor : "-");
+    return CDS_OK;             /* no memory to seal: the message stays dropped */
+}
+
 /* Signer enrolled, not revoked, signature valid. */
 static int
 authenticate(ingest_t *self, msg_t *m)
@@ -1083,10 +1141,12 @@ authenticate(ingest_t *self, msg_t *m)
         return rc;
     if (m->agent.revoked_at_ms != 0) {
         /* Also cuts off a connection opened before the revocation: every
-         * message is refused and recorded, and nothing is answered. */
+         * message is refused and recorded, and nothing is applied or
+         * answered, except one signed Notice now and then. */
         m->silent = true;
-        return refuse(m, CDS_EREVOKED, "signer", "key %s was revoked",
-                      m->agent.fpr);
+        refuse(m, CDS_EREVOKED, "signer", "key %s was revoked",
+               m->agent.fpr);
+        return revoked_notice(self, m);
     }
     if (!m->sig_ok
         && cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))

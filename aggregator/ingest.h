@@ -38,7 +38,8 @@
  *  row (raw bytes + reason) and never disturbs the other messages of the
  *  group. Garbage (no parseable envelope) gets no answer; a parseable
  *  signer of a HELLO or BATCH gets a signed refusal (ACK_REFUSED or
- *  HelloAnswer.error), except a revoked signer or a claimed signer that is
+ *  HelloAnswer.error), except a revoked signer (one signed Notice at most
+ *  every INGEST_NOTICE_EVERY_MS, nothing else) or a claimed signer that is
  *  not the connection's CURVE identity (checked before anything else, so
  *  a forgery naming another agent gets nothing at all, whatever else is
  *  wrong with it). Every whole-message rejection is logged once as
@@ -62,6 +63,10 @@
  * and how far ahead of arrival an effective stamp may be (was 1 day, and
  * a refusal bound; see the header comment). */
 #define INGEST_MAX_FUTURE_MS (5u * 60u * 1000u)
+/* A revoked key is sent at most one signed Notice (NOTICE_REVOKED) this
+ * often, over its own authenticated connection, for a message whose
+ * signature verifies (docs/PROTOCOL.md "Revocation notice"). */
+#define INGEST_NOTICE_EVERY_MS (10u * 60u * 1000u)
 /* A skew log line at most this often per agent. */
 #define INGEST_SKEW_LOG_EVERY_MS (10u * 60u * 1000u)
 

@@ -36,7 +36,7 @@ enum {
     ST_UNITS_CLEAR, ST_UNITS_ADD, ST_UNITS_OF,
     ST_BATCH_INSERT, ST_LOG_GET, ST_LOG_INSERT, ST_MERGE, ST_REJECT_INSERT,
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-    ST_AGENT_BY_CURVE, ST_AGENT_REPLACED,
+    ST_AGENT_BY_CURVE, ST_AGENT_REPLACED, ST_AGENT_SUCCESSOR,
     ST_REJECT_RAW_COUNT, ST_REJECT_PRUNE, ST_LOG_EFF,
     ST_KNOCK_UPSERT, ST_KNOCK_PRUNE,
     ST__COUNT
@@ -67,6 +67,7 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_ROLLBACK_TO] = STORE_SQL_ROLLBACK_TO,
     [ST_AGENT_BY_CURVE] = STORE_SQL_AGENT_BY_CURVE,
     [ST_AGENT_REPLACED] = STORE_SQL_AGENT_REPLACED,
+    [ST_AGENT_SUCCESSOR] = STORE_SQL_AGENT_SUCCESSOR,
     [ST_REJECT_RAW_COUNT] = STORE_SQL_REJECT_RAW_COUNT,
     [ST_REJECT_PRUNE] = STORE_SQL_REJECT_PRUNE,
     [ST_LOG_EFF] = STORE_SQL_LOG_EFF,
@@ -318,6 +319,23 @@ store_agent_replaced(store_t *self, int64_t old_id, int64_t new_id)
     cds_bind_int64(st, ":old", old_id);
     cds_bind_int64(st, ":new", new_id);
     return run(self, st, "agent_replaced");
+}
+
+int
+store_agent_successor(store_t *self, int64_t old_id, char *fpr, size_t len)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_SUCCESSOR];
+    cds_bind_int64(st, ":old", old_id);
+    int rc = sqlite3_step(st);
+    int code = CDS_OK;
+    fpr[0] = '\0';
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(fpr, len, "%s", t ? (const char *) t : "");
+    } else if (rc != SQLITE_DONE)
+        code = cds_db_fail(self->db, "agent_successor");
+    cds_stmt_done(st);
+    return code;
 }
 
 int

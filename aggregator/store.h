@@ -131,6 +131,10 @@ int store_agent_find_fpr(store_t *self, const char *fpr, store_agent_t *out);
 /* Record that agent old_id was replaced by new_id (key rotation; the
  * caller revokes old_id in the same transaction). */
 int store_agent_replaced(store_t *self, int64_t old_id, int64_t new_id);
+/* Fingerprint of the key enrolled in old_id's place into fpr[len], ""
+ * when none. CDS_OK or a database error code. */
+int store_agent_successor(store_t *self, int64_t old_id, char *fpr,
+                          size_t len);
 /* Agent by CURVE (X25519) key, a non-revoked row first (auth.c). CDS_OK,
  * CDS_ENOTFOUND, or a database error code. */
 int store_agent_find_curve(store_t *self, const uint8_t curve_pk[CDS_PK_BYTES],

@@ -153,6 +153,10 @@
     "ALTER TABLE agent ADD COLUMN replaced_by INTEGER REFERENCES agent(id);"
 #define STORE_SQL_AGENT_REPLACED                                             \
     "UPDATE agent SET replaced_by = :new WHERE id = :old"
+/* The key enrolled in an old key's place (the revocation notice). */
+#define STORE_SQL_AGENT_SUCCESSOR                                            \
+    "SELECT n.fpr FROM agent o JOIN agent n ON n.id = o.replaced_by"         \
+    " WHERE o.id = :old"
 /* The agent a CURVE client key belongs to (auth.c, ZAP); a non-revoked
  * row first, so a re-enrolled key is judged by its live row. */
 #define STORE_SQL_AGENT_BY_CURVE                                             \

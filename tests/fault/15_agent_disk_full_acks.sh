@@ -28,6 +28,8 @@ agent a1 status > "$T/status.out" 2>&1; st=$?
 diag "status: $(grep health "$T/status.out")"
 expect_eq "status exits 2 (critical) while acks cannot be recorded" "$st" 2
 check "status names the cause" grep -q "cannot write its database" "$T/status.out"
+agent a1 --lang en status > "$T/status.en" 2>&1
+check "status says the local disk is full, with the free space" grep -Eq "local disk full: the disk holding .*/a1/state is full \([0-9]+ kB free\)" "$T/status.en"
 check "nothing renumbered" sh -c "! grep -q 'event=renumbered' '$T/a1/log'"
 rm -f "$T/a1/state/filler"; diag "space returned"
 check "the outbox drains once space returns" wait_for 60 drained_all

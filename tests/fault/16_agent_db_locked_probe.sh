@@ -25,10 +25,14 @@ HOLDER=$!; PIDS="$PIDS $HOLDER"
 check "another writer holds the agent's database" wait_for 15 grep -q locked "$T/holder.out"
 fault "agent database locked for $HOLD_S s during the probe"
 agent_start a1
-check "the probe's match cannot be recorded (busy)" wait_for 30 grep -q 'event=local_write_failed step=record_probe' "$T/a1/log"
-agent a1 status > "$T/status.out" 2>&1; st=$?
+# The first failure of the episode is logged at warn (whichever step it
+# was), each retry's step in its backoff line.
+check "the probe's match cannot be recorded (busy)" wait_for 30 grep -q 'event=backoff .*reason="record_probe: busy"' "$T/a1/log"
+agent a1 --lang en status > "$T/status.out" 2>&1; st=$?
 diag "status: $(grep health "$T/status.out")"
 expect_eq "status exits 2 while the database is locked" "$st" 2
+check "status says the database is locked, by another program" grep -q "database locked: another program holds" "$T/status.out"
+expect_eq "one warn line for the episode" "$(grep -c 'level=warn .*event=local_write_failed' "$T/a1/log")" 1
 wait "$HOLDER" 2>/dev/null; diag "lock released"
 check "every outbox drains after the lock" wait_for 60 drained_all
 check "the restored rows were matched, not renumbered" sh -c "grep -q 'event=probe_matched' '$T/a1/log' && ! grep -q 'event=renumbered' '$T/a1/log'"

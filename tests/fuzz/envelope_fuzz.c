@@ -19,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const ProtobufCMessageDescriptor *const bodies[] = {
         &cdsync__hello__descriptor, &cdsync__batch__descriptor,
         &cdsync__ack__descriptor, &cdsync__hello_answer__descriptor,
-        &cdsync__heartbeat__descriptor,
+        &cdsync__heartbeat__descriptor, &cdsync__notice__descriptor,
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         int err = 0;

@@ -8,9 +8,9 @@
 # (2) a wrong server_key and (3) a key the aggregator does not know: the
 #     CURVE handshake is refused, "handshake_failed";
 # (4) once the aggregator is up / the key enrolled, status is OK again;
-# (5) a key revoked while connected: the aggregator drops what it sends
-#     while the link stays up; after a few unanswered requests the agent
-#     dials again and the new handshake is refused: handshake_failed.
+# (5) a key revoked while connected: the aggregator answers one signed
+#     Notice and drops the rest; status says "revoked" (CRITICAL) with the
+#     date (more in agent_reasons.sh).
 # Advice is Vietnamese by default, English with agent.lang = en.
 . "$(dirname "$0")/lib.sh"
 echo "1..14"
@@ -71,10 +71,10 @@ check "the advice names both causes" grep -q "server_key.*enroll" "$T/s3.out"
 agg agg enroll "$(cat "$T/a3/pubid")" --org-unit 27916 --label a3 > /dev/null
 check "enrolled: status returns to OK" wait_for 40 status_has a3 "^health: +OK"
 
-# revoked at the district: the next handshake is refused, and the daemon
-# says so (it used to back off silently at info level).
+# revoked at the district while connected: told by a signed Notice (it
+# used to be dropped silently until a redial's handshake was refused).
 agg agg revoke "$(cat "$T/a3/pubid")" > /dev/null
 agent a3 submit --org-unit 27916 --indicator TTHC_TONG --period 202401 --value 7 > /dev/null
-check "revoked while connected: redials, and the handshake is refused" wait_for 60 \
-    status_has a3 "^health: +WARNING \(handshake_failed: .*$EP"
-diag "$(grep -m1 'event=redial' "$T/a3/log")"
+check "revoked while connected: status says revoked, not handshake_failed" wait_for 60 \
+    status_has a3 "^health: +CRITICAL \(revoked: .* $(date -u +%Y-%m-%d) "
+diag "$(grep -m1 'event=revoked' "$T/a3/log")"

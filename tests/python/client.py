@@ -45,7 +45,8 @@ MAX_MSG_BYTES = 4194304          # PROTOCOL.md "Transport"
 MAX_BATCH = 1000
 RETRYABLE = {2, 3, 20, 21}       # io, no_memory, busy, full
 KIND = {"HELLO": 1, "HELLO_ANSWER": 2, "BATCH": 3, "ACK": 4,
-        "HEARTBEAT": 5, "HEARTBEAT_ANSWER": 6}
+        "HEARTBEAT": 5, "HEARTBEAT_ANSWER": 6, "NOTICE": 7}
+NOTICE_REVOKED = 1
 ACK_NAMES = {0: "ACK_OK", 1: "ACK_GAP", 2: "ACK_RETRY", 3: "ACK_REFUSED"}
 ZERO_HEAD = bytes(32)
 
@@ -54,6 +55,11 @@ pb = None                        # the generated cdsync_pb2 module
 
 class ProtocolError(Exception):
     """An answer that contradicts docs/PROTOCOL.md."""
+
+
+class Revoked(ProtocolError):
+    """A verified Notice: our key is revoked (PROTOCOL.md "Revocation
+    notice"). Nothing we send is applied any more: stop."""
 
 
 def load_pb():
@@ -305,7 +311,8 @@ class Connection:
                 env.signature)
         except nacl.exceptions.BadSignatureError:
             return None
-        cls = {2: pb.HelloAnswer, 4: pb.Ack, 6: pb.HeartbeatAnswer}
+        cls = {2: pb.HelloAnswer, 4: pb.Ack, 6: pb.HeartbeatAnswer,
+               7: pb.Notice}
         if env.kind not in cls:
             return None
         try:
@@ -329,6 +336,11 @@ class Connection:
                                                           request_id))
             raw = self.sock.recv()
             got = self.open(raw)
+            if (got is not None and got[0] == KIND["NOTICE"]
+                    and got[1].reason == NOTICE_REVOKED):
+                raise Revoked("key revoked at %d ms%s" % (
+                    got[1].revoked_at_ms, "; replaced by " +
+                    got[1].replaced_by if got[1].replaced_by else ""))
             if (got is None or got[0] != KIND[kind_name]
                     or got[1].request_id != request_id):
                 self.ignored += 1

@@ -467,6 +467,78 @@ test_unknown_and_revoked_key(void **state)
     free(data);
 }
 
+/* A revoked key on its own authenticated connection gets ONE signed
+ * Notice (when, by which key it was replaced) per INGEST_NOTICE_EVERY_MS,
+ * and nothing applied; without the connection's identity, or with a
+ * signature that does not verify, nothing at all. */
+static void
+test_revoked_notice(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data, *bad;
+    size_t len, bad_len;
+    char fpr[CDS_FPR_LEN], other_fpr[CDS_FPR_LEN];
+    cds_fingerprint(cds_identity_sign_pk(fx->agent), fpr);
+    cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
+    store_agent_t a;
+    store_agent_find(fx->store, cds_identity_sign_pk(fx->agent), &a);
+    /* Rotated: fx->other enrolled in its place. */
+    const char *units[] = { "C1" };
+    int64_t id = 0;
+    assert_int_equal(store_agent_enroll(fx->store,
+                                        cds_identity_sign_pk(fx->other),
+                                        cds_identity_curve_pk(fx->other),
+                                        "new", units, 1, 1, &id),
+                     CDS_OK);
+    assert_int_equal(store_agent_revoke(fx->store, a.id, 5), CDS_OK);
+    assert_int_equal(store_agent_replaced(fx->store, a.id, id), CDS_OK);
+    cds_fingerprint(cds_identity_sign_pk(fx->other), other_fpr);
+    make_batch(fx, 1, u, 1, NULL, &data, &len);
+    make_batch(fx, 1, u, 1, &(opts_t) { .recipient =
+                                        cds_identity_sign_pk(fx->other) },
+               &bad, &bad_len);
+    ingest_result_t r;
+    /* No connection identity (NULL user_id): silent, as before. */
+    ingest_one(fx, data, len, &r);
+    assert_int_equal(r.code, CDS_EREVOKED);
+    assert_null(r.reply);
+    ingest_result_clear(&r);
+    /* Signature not for us: silent too. */
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_as(fx, bad, bad_len, fpr, &r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_null(r.reply);
+    ingest_result_clear(&r);
+    /* Its own connection: one Notice... */
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(r.code, CDS_EREVOKED);
+    Cdsync__Notice *n = open_reply(fx, &r, fx->agent,
+                                   CDSYNC__KIND__KIND_NOTICE,
+                                   &cdsync__notice__descriptor);
+    assert_int_equal(n->reason, CDSYNC__NOTICE_REASON__NOTICE_REVOKED);
+    assert_int_equal(n->revoked_at_ms, 5);
+    assert_string_equal(n->replaced_by, other_fpr);
+    cds_msg_free(n);
+    ingest_result_clear(&r);
+    /* ...then silence until the interval has passed. */
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_null(r.reply);
+    ingest_result_clear(&r);
+    arrival += INGEST_NOTICE_EVERY_MS;
+    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
+    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_non_null(r.reply);
+    ingest_result_clear(&r);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
+    free(data);
+    free(bad);
+}
+
 /* A stamp beyond the skew bound is applied at arrival time and flagged,
  * never refused (ingest.h "effective stamp"); old ones (> 30 days) are
  * applied and flagged in history; per-agent order raises a stamp that is
@@ -1212,6 +1284,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),
         T(test_bad_signature), T(test_unknown_and_revoked_key),
+        T(test_revoked_notice),
         T(test_transport_key_mismatch), T(test_clock_skew_and_old),
         T(test_effective_rule), T(test_skewed_clock_merge),
         T(test_key_mismatch), T(test_chain_broken),

@@ -25,6 +25,7 @@
 #include "cds_id.h"
 #include "cds_log.h"
 #include "outbox.h"
+#include "revocation.h"
 #include "sender.h"
 
 #include <pthread.h>
@@ -527,6 +528,101 @@ test_window_adapts(void **state)
     fake_stop(&f);
 }
 
+/* A revocation Notice is believed only when signed by the configured
+ * server key for us: one from another key, one claiming the server as
+ * signer with another key's signature, and one meant for another agent
+ * are all dropped before the session sees them. A believed one is kept
+ * and read back whole (agent.revoked). */
+static void
+seal_notice(const cds_identity_t *signer, const uint8_t *to,
+            const uint8_t *agent, uint8_t **out, size_t *len)
+{
+    Cdsync__Notice n = CDSYNC__NOTICE__INIT;
+    n.version = 1;
+    n.agent.data = (uint8_t *)agent;
+    n.agent.len = CDS_PK_BYTES;
+    n.reason = CDSYNC__NOTICE_REASON__NOTICE_REVOKED;
+    n.revoked_at_ms = 1764680000000ull;
+    n.replaced_by = "0123456789abcdef";
+    n.message = "key was revoked";
+    assert_int_equal(cds_envelope_seal_msg(signer, CDSYNC__KIND__KIND_NOTICE,
+                                           to, &n.base, out, len),
+                     CDS_OK);
+}
+
+static void
+test_notice_verified(void **state)
+{
+    fx_t *fx = *state;
+    char path[3][160], err[256];
+    cds_identity_t *ids[3];
+    int e = 0;
+    for (int i = 0; i < 3; i++) {      /* us, the aggregator, a forger */
+        snprintf(path[i], sizeof path[i], "%s/k%d.key", fx->dir, i);
+        assert_int_equal(cds_identity_generate(path[i], "k"), CDS_OK);
+        ids[i] = cds_identity_load(path[i], &e, err, sizeof err);
+        assert_non_null(ids[i]);
+    }
+    const uint8_t *me = cds_identity_sign_pk(ids[0]);
+    const uint8_t *agg = cds_identity_sign_pk(ids[1]);
+    const uint8_t *forger = cds_identity_sign_pk(ids[2]);
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    Cdsync__Envelope *env = NULL;
+    revocation_t r;
+
+    seal_notice(ids[2], me, me, &raw, &len);           /* another key */
+    assert_int_equal(sender_open_frame(raw, len, agg, me, &env),
+                     CDS_EUNKNOWNKEY);
+    assert_null(env);
+    /* The forger names the aggregator as signer: the signature fails. */
+    assert_int_equal(cds_envelope_decode(raw, len, &env), CDS_OK);
+    memcpy(env->signer.data, agg, CDS_PK_BYTES);
+    size_t flen = cdsync__envelope__get_packed_size(env);
+    uint8_t *forged = malloc(flen);
+    cdsync__envelope__pack(env, forged);
+    cds_msg_free(env);
+    env = NULL;
+    assert_int_equal(sender_open_frame(forged, flen, agg, me, &env),
+                     CDS_EBADSIG);
+    assert_null(env);
+    free(forged);
+    free(raw);
+
+    seal_notice(ids[1], forger, me, &raw, &len);       /* for someone else */
+    assert_int_equal(sender_open_frame(raw, len, agg, me, &env), CDS_EBADSIG);
+    free(raw);
+
+    seal_notice(ids[1], me, forger, &raw, &len);       /* names another agent */
+    assert_int_equal(sender_open_frame(raw, len, agg, me, &env), CDS_OK);
+    assert_int_equal(revocation_decode(env->body.data, env->body.len, me, &r),
+                     CDS_EMALFORMED);
+    cds_msg_free(env);
+    free(raw);
+
+    seal_notice(ids[1], me, me, &raw, &len);           /* the real one */
+    assert_int_equal(sender_open_frame(raw, len, agg, me, &env), CDS_OK);
+    assert_int_equal(env->kind, CDSYNC__KIND__KIND_NOTICE);
+    assert_int_equal(revocation_decode(env->body.data, env->body.len, me, &r),
+                     CDS_OK);
+    assert_true(r.revoked_at_ms == 1764680000000ull);
+    assert_string_equal(r.replaced_by, "0123456789abcdef");
+    cds_msg_free(env);
+
+    assert_int_equal(revocation_load(fx->dir, &r), CDS_ENOTFOUND);
+    assert_int_equal(revocation_save(fx->dir, raw, len), CDS_OK);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(revocation_load(fx->dir, &r), CDS_OK);
+    assert_true(r.revoked_at_ms == 1764680000000ull);
+    char fpr[CDS_FPR_LEN];
+    assert_string_equal(r.agent_fpr, cds_fingerprint(me, fpr));
+    assert_int_equal(revocation_clear(fx->dir), CDS_OK);
+    assert_int_equal(revocation_load(fx->dir, &r), CDS_ENOTFOUND);
+    free(raw);
+    for (int i = 0; i < 3; i++)
+        cds_identity_destroy(&ids[i]);
+}
+
 int
 main(void)
 {
@@ -541,6 +637,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_heartbeats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_run_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_adapts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notice_verified, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,7 @@ typedef struct {
     unsigned restarts;                 /* daemon restarts, same database */
     char conn[32];                     /* last state it reported */
     char conn_error[320];              /* ... with this error */
+    unsigned notices_kept;             /* io.revoked calls */
     size_t batch_max;                  /* session config, 0: random */
     struct {
         uint64_t first, last;          /* seq range */
@@ -140,6 +141,14 @@ io_state(void *arg, const char *state, const char *error)
     world_t *w = arg;
     snprintf(w->conn, sizeof w->conn, "%s", state);
     snprintf(w->conn_error, sizeof w->conn_error, "%s", error ? error : "");
+}
+
+static void
+io_revoked(void *arg, const uint8_t *raw, size_t raw_len)
+{
+    world_t *w = arg;
+    (void)raw, (void)raw_len;
+    w->notices_kept++;
 }
 
 static void
@@ -459,7 +468,8 @@ new_session(world_t *w)
     };
     if (w->batch_max)
         cfg.batch_max = w->batch_max;
-    session_io_t io = {io_mono, io_wall, io_uniform, io_send, io_state, w};
+    session_io_t io = {io_mono, io_wall, io_uniform, io_send, io_state, w,
+                       io_revoked, NULL};
     char err[128];
     session_t *s = session_new(&cfg, &io, w->pk, w->ob, err, sizeof err);
     assert_non_null(s);
@@ -831,6 +841,68 @@ test_link_diagnosis(void **state)
     world_free(w);
 }
 
+/* A revocation Notice for our key (the caller verified the envelope):
+ * state "revoked" with the date, kept once, and nothing is sent any more
+ * (no Hello, no batch, no heartbeat), whatever wakes or timers come. A
+ * Notice naming another agent changes nothing. */
+static void
+notice_to(world_t *w, uint8_t fill)
+{
+    uint8_t pk[CDS_PK_BYTES];
+    memset(pk, fill, sizeof pk);
+    Cdsync__Notice n = CDSYNC__NOTICE__INIT;
+    n.version = 1;
+    n.agent.data = pk;
+    n.agent.len = CDS_PK_BYTES;
+    n.reason = CDSYNC__NOTICE_REASON__NOTICE_REVOKED;
+    n.revoked_at_ms = 1764680000000ull;   /* 2025-12-02T12:53:20Z */
+    size_t len = 0;
+    uint8_t *body = cds_msg_encode(&n.base, &len);
+    assert_non_null(body);
+    session_on_message(w->s, CDSYNC__KIND__KIND_NOTICE, body, len, body,
+                       len);
+    free(body);
+}
+
+static void
+test_revoked_notice(void **state)
+{
+    (void)state;
+    world_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    w->rng = 77;
+    w->now = 1000000;
+    memset(w->pk, 7, sizeof w->pk);
+    snprintf(w->dir, sizeof w->dir, "/tmp/session_model.XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->db, sizeof w->db, "%s/agent.db", w->dir);
+    open_agent(w);
+    advance(w, 5000);
+    assert_string_equal(w->conn, "connected");
+    notice_to(w, 8);                   /* another agent's */
+    assert_false(session_revoked(w->s));
+    assert_int_equal(w->notices_kept, 0);
+    notice_to(w, 7);
+    assert_true(session_revoked(w->s));
+    assert_string_equal(session_state_name(w->s), "revoked");
+    assert_string_equal(w->conn, "revoked");
+    assert_non_null(strstr(w->conn_error, "2025-12-02T12:53:20"));
+    assert_int_equal(w->notices_kept, 1);
+    notice_to(w, 7);                   /* told again: kept once */
+    assert_int_equal(w->notices_kept, 1);
+    queue_clear(&w->to_agg);
+    queue_clear(&w->to_agent);
+    unsigned hellos = w->hellos;
+    session_on_wake(w->s);
+    session_on_writable(w->s);
+    advance(w, 600000);                /* ten minutes of timers */
+    assert_int_equal(session_next_deadline(w->s), 0);
+    assert_int_equal(w->hellos, hellos);
+    assert_int_equal(w->to_agg.n, 0);
+    assert_string_equal(w->conn, "revoked");
+    world_free(w);
+}
+
 int
 main(void)
 {
@@ -842,6 +914,7 @@ main(void)
         cmocka_unit_test(test_disk_full_backs_off),
         cmocka_unit_test(test_batch_per_stamp_offset),
         cmocka_unit_test(test_link_diagnosis),
+        cmocka_unit_test(test_revoked_notice),
         cmocka_unit_test(test_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
