@@ -610,6 +610,22 @@ prune_rejects_at_start(cli_t *cli, store_t *store)
         rejects_prune(store, (int64_t) cds_now_ms() - days * 86400000LL, &n);
 }
 
+/* Held heartbeats (health.h) are written at least four times per
+ * silent_after_ms, at most every HEALTH_FLUSH_MS_DEFAULT: a live agent
+ * never looks SILENT because its heartbeats wait in memory. */
+static void
+set_heartbeat_flush(cli_t *cli, health_t *health)
+{
+    long silent = 0;
+    char err[256];
+    uint64_t ms = HEALTH_FLUSH_MS_DEFAULT;
+    if (cds_config_get_long(cli->cfg, "aggregator.silent_after_ms", &silent,
+                            err, sizeof err) == CDS_OK
+        && silent >= 0 && (uint64_t) silent / 4 < ms)
+        ms = (uint64_t) silent / 4;
+    health_set_flush_ms(health, ms);
+}
+
 /* Ingest, health, HTTP and the ROUTER socket, until a stop. */
 static int
 serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
@@ -634,8 +650,10 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         ingest_set_commitmark(ingest, mark);
     }
     health_t *health = ingest ? health_new(store) : NULL;
-    if (health)
+    if (health) {
+        set_heartbeat_flush(cli, health);
         ingest_set_health(ingest, health);
+    }
     prune_rejects_at_start(cli, store);
     http_t *http = NULL;
     metrics_t metrics;
