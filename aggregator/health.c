@@ -120,6 +120,13 @@ step_done(health_t *self, sqlite3_stmt *st, const char *what)
     return code;
 }
 
+int64_t
+health_bucket_cutoff(uint64_t now_ms)
+{
+    return (int64_t) (now_ms / HEALTH_BUCKET_MS)
+           - (int64_t) (DAY_MS / HEALTH_BUCKET_MS) - 1;
+}
+
 /* Add counts to the current bucket; drop buckets older than a day once
  * per bucket period (a primary-key range delete). */
 static int
@@ -134,7 +141,7 @@ bucket_add(health_t *self, int64_t agent_id, uint64_t now_ms, uint64_t acc,
     cds_bind_int64(st, ":rej", (int64_t) rej);
     cds_bind_int64(st, ":ref", (int64_t) ref);
     int rc = step_done(self, st, "health_bucket");
-    int64_t before = bucket - (int64_t) (DAY_MS / HEALTH_BUCKET_MS) - 1;
+    int64_t before = health_bucket_cutoff(now_ms);
     if (rc == CDS_OK && before > self->pruned_bucket) {
         cds_bind_int64(self->st[ST_PRUNE], ":before", before);
         rc = step_done(self, self->st[ST_PRUNE], "health_prune");

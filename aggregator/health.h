@@ -157,6 +157,10 @@ int health_note_refused(health_t *self, int64_t agent_id, uint64_t now_ms,
 /* Record a per-update rejection applied later by `rejects retry`. */
 int health_note_retried(health_t *self, int64_t agent_id, uint64_t now_ms);
 
+/* Buckets numbered below this at now_ms are older than the windows read
+ * (a day and one bucket): pruned (retention.h). */
+int64_t health_bucket_cutoff(uint64_t now_ms);
+
 /* Every enrolled agent with its state at now_ms, worst first (severity,
  * then lag, then label). *out is malloc'd (caller frees), *n entries.
  * CDS_OK or a database / memory error. */

@@ -22,6 +22,7 @@
 #include "connguard.h"
 #include "enroll.h"
 #include "health.h"
+#include "retention.h"
 #include "knock.h"
 #include "http.h"
 #include "metrics.h"
@@ -97,7 +98,10 @@ static const cds_option_t options[] = {
     { "command.reason", "reason", 0, "NAME", NULL,
       "rejects: one reason (bad_value, unknown_key, ...)" },
     { "command.older_than", "older-than", 0, "AGE", NULL,
-      "rejects prune: rows older than 12h|7d (default: retention)" },
+      "rejects prune, prune: rejects older than 12h|7d (default: "
+      "retention)" },
+    { "command.dry_run", "dry-run", 0, NULL, NULL,
+      "prune: count what would be deleted, delete nothing" },
     { "command.label", "label", 0, "TEXT", NULL, "keygen/enroll: label" },
     { "command.replaces", "replaces", 0, "FPR", NULL,
       "enroll: rotate: revoke this agent, give its org units to the new key" },
@@ -186,6 +190,8 @@ usage(FILE *f)
             "  rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME]\n"
             "          [--format table|json] | rejects show|retry ID\n"
             "          | rejects prune [--older-than 7d]\n"
+            "  prune [--dry-run] [--older-than 7d]   rejects, knocks and\n"
+            "         health buckets past their retention (never history)\n"
             "  rollup --org-unit OU --period PE [--indicator DE ...]\n"
             "         [--format table|csv|json]\n"
             "  completeness --org-unit OU --period PE [--indicator DE ...]\n"
@@ -1139,6 +1145,49 @@ rejects_prune_cmd(cli_t *cli)
     return 0;
 }
 
+/* prune: everything past its retention (retention.h), or with --dry-run
+ * how much would go; update history and batches are never pruned. */
+static int
+cmd_prune(cli_t *cli)
+{
+    const char *age = get(cli, "command.older_than");
+    bool dry = cds_config_get_bool(cli->cfg, "command.dry_run");
+    char dflt[32];
+    if (cli->n_args != 0)
+        return fail(EXIT_USAGE, "prune [--dry-run] [--older-than AGE]");
+    if (!age) {
+        snprintf(dflt, sizeof dflt, "%sd",
+                 get(cli, "aggregator.reject_retention_days"));
+        age = dflt;
+    }
+    char *end = NULL;
+    long long v = strtoll(age, &end, 10);
+    int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
+    if (cutoff < 0)
+        return fail(EXIT_USAGE, "older-than: \"%s\": expected 12h, 7d, 30m",
+                    age);
+    if (v == 0 && !get(cli, "command.older_than"))
+        cutoff = -1;                   /* retention 0: rejects kept */
+    store_t *store = NULL;
+    int rc = open_store(cli, &store);
+    if (rc)
+        return rc;
+    retention_counts_t n;
+    int code = dry ? retention_count(store, cutoff, cds_now_ms(), &n)
+                   : retention_prune(store, cutoff, cds_now_ms(), &n);
+    store_destroy(&store);
+    if (code != CDS_OK)
+        return fail(exit_for(code), "prune: %s", cds_strerror(code));
+    const char *verb = dry ? "to delete" : "deleted";
+    printf("reject: %lld rows older than %s %s\n", (long long) n.rejects,
+           cutoff < 0 ? "ever (retention 0)" : age, verb);
+    printf("knock: %lld rows %s\n", (long long) n.knocks, verb);
+    printf("agent_health_bucket: %lld rows older than a day %s\n",
+           (long long) n.buckets, verb);
+    printf("update_log, batch: kept (the record; never pruned)\n");
+    return 0;
+}
+
 static int
 cmd_rejects(cli_t *cli)
 {
@@ -1261,6 +1310,8 @@ static const struct {
       "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
       "[--format table|json] | rejects show ID | rejects retry ID | "
       "rejects prune [--older-than AGE]" },
+    { "prune", cmd_prune, "prune [--dry-run] [--older-than AGE]  (rejects, "
+      "knocks, health buckets past retention; never history)" },
     { "rollup", cmd_rollup,
       "rollup --org-unit OU --period PE [--indicator DE ...] "
       "[--format table|csv|json]" },

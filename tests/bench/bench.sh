@@ -9,6 +9,7 @@
 #   BENCH_HOLD_S=20   window for the aggregator's CPU with idle agents
 #   BENCH_LAT_S=20    seconds of steady 1,000 updates/s per latency run
 #   BENCH_HB_S=30     heartbeat interval of the simulated idle agents
+#                     (6-sync: strace counts the aggregator's fsyncs then)
 #   BENCH_OUT=FILE    also write the table (and tab-separated rows) there
 #   BENCH_TMP=/tmp    where the temporary databases live (the disk measured)
 #   BENCH_CATCHUP_REPS=BENCH_REPS   runs of the 1,000,000-update catch-up
@@ -376,6 +377,17 @@ scale_connect() {
     ANS=$(cat "${files[@]}" | awk '{ s += $2 } END { print s + 0 }')
     TANS=$(cat "${files[@]}" | awk '$3 > m { m = $3 } END { print m + 0 }')
 }
+# sync_window PID SECS DIR: strace the aggregator PID (every thread) for
+# SECS s; prints "SYNCS BYTES": fsync + fdatasync calls, and bytes it wrote
+# (write, pwrite64) to files under DIR (its database, WAL, commit mark).
+sync_window() {
+    timeout -s INT "$2" strace -f -qq -y -e trace=fsync,fdatasync,write,pwrite64 \
+        -p "$1" -o "$W/strace.out" 2>> "$W/strace.log"
+    awk -v d="$3" '
+        / f(data)?sync\(/ { s++ }
+        /(write|pwrite64)\([0-9]+</ && index($0, "<" d) && $NF ~ /^[0-9]+$/ { b += $NF }
+        END { print s + 0, b + 0 }' "$W/strace.out"
+}
 phase_scale() {
     local nmax n port run=$W/run base rss t0 t1 cpu pa s ncyc cyc_s
     nmax=$(sc 10000 50)
@@ -403,6 +415,15 @@ phase_scale() {
             row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ANS" "$pa" KiB/agent
         fi
         row "6-$n-cpu" "  aggregator CPU, heartbeat every ${HB_S} s per agent" "$cpu" "%"
+        if [ "$n" = "$nmax" ] && command -v strace > /dev/null; then
+            # Heartbeats are held in memory, written together (health.h):
+            # they must not cost a synced write each.
+            read -r syncs wbytes < <(sync_window "$AGG_PID" "$HOLD_S" "$run/agg")
+            s=$(calc "$syncs / $HOLD_S")
+            row "6-sync" "  aggregator fsync+fdatasync/s, $n agents heartbeat every ${HB_S} s (strace, 1 run)" "$s" "/s" "<= 1" "$(verdict "$s" "<=" 1)"
+            row "6-sync/t" "  ratio to the 1/s target" "$(calc "$s / 1")" x "<= 1" "$(verdict "$s" "<=" 1)"
+            row "6-hb-bytes" "  bytes written to the database files per heartbeat" "$(calc "$wbytes / ($ANS * $HOLD_S / $HB_S)")" B
+        fi
         for s in $SIMS; do stop_pid "$s"; done
         stop_pid "$AGG_PID"
     done
