@@ -1179,9 +1179,11 @@ cmd_prune(cli_t *cli)
     if (code != CDS_OK)
         return fail(exit_for(code), "prune: %s", cds_strerror(code));
     const char *verb = dry ? "to delete" : "deleted";
-    printf("reject: %lld rows older than %s %s\n", (long long) n.rejects,
-           cutoff < 0 ? "ever (retention 0)" : age, verb);
-    printf("knock: %lld rows %s\n", (long long) n.knocks, verb);
+    if (cutoff < 0)
+        printf("reject, knock: kept (reject_retention_days = 0)\n");
+    else
+        printf("reject: %lld rows older than %s %s\nknock: %lld rows %s\n",
+               (long long) n.rejects, age, verb, (long long) n.knocks, verb);
     printf("agent_health_bucket: %lld rows older than a day %s\n",
            (long long) n.buckets, verb);
     printf("update_log, batch: kept (the record; never pruned)\n");

@@ -4,7 +4,7 @@
 # knocks and health buckets, keeps the recent ones, and never touches the
 # update history or the kept batches, also beside a running aggregator.
 . "$(dirname "$0")/lib.sh"
-echo "1..11"
+echo "1..12"
 agg_init agg
 echo "reject_retention_days = 30" >> "$T/agg/aggregator.ini"
 agent_init good 27901
@@ -37,6 +37,8 @@ check "--dry-run counts the 3 old rejects, 1 knock and 289 buckets" sh -c '
     printf "%s" "$1" | grep -q "^knock: 1 rows to delete" &&
     printf "%s" "$1" | grep -q "^agent_health_bucket: 289 rows older than a day to delete"' _ "$out"
 expect_eq "--dry-run deletes nothing" "$(counts)" "$before"
+expect_eq "reject_retention_days 0 keeps rejects (dry run)" \
+    "$(agg agg prune --dry-run --reject-retention-days 0 | head -1)" "reject, knock: kept (reject_retention_days = 0)"
 out=$(agg agg prune); rc=$?
 diag "$out"
 expect_eq "prune exits 0" "$rc" 0
