@@ -7,6 +7,7 @@
 #include "cds_util.h"
 #include "health_sql.h"
 
+#include <czmq.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,14 @@
 #define DAY_MS (24u * HOUR_MS)
 
 enum {
-    ST_BATCH, ST_HEARTBEAT, ST_REFUSED, ST_RETRIED, ST_BUCKET, ST_PRUNE,
+    ST_BATCH, ST_HEARTBEAT, ST_SEEN, ST_REFUSED, ST_RETRIED, ST_BUCKET, ST_PRUNE,
     ST_LIST, ST_BY_CODE, ST__COUNT
 };
 
 static const char *const sql_text[ST__COUNT] = {
     [ST_BATCH] = HEALTH_SQL_BATCH,
     [ST_HEARTBEAT] = HEALTH_SQL_HEARTBEAT,
+    [ST_SEEN] = HEALTH_SQL_SEEN,
     [ST_REFUSED] = HEALTH_SQL_REFUSED,
     [ST_RETRIED] = HEALTH_SQL_RETRIED,
     [ST_BUCKET] = HEALTH_SQL_BUCKET,
@@ -34,10 +36,25 @@ static const char *const state_names[HEALTH__COUNT] = {
     "OK", "SKEWED", "LAGGING", "REJECTING", "SILENT", "AHEAD", "REVOKED",
 };
 
+/* One agent's heartbeats held in memory until health_flush. */
+typedef struct {
+    int64_t agent_id;
+    uint64_t seen_ms;                  /* last verified message held */
+    uint64_t count;                    /* heartbeats held; 0: seen only */
+    uint64_t hb_ms;                    /* the last heartbeat's arrival */
+    int64_t depth, oldest, bytes, acked, errors; /* clamped wire values */
+    char version[32];
+    bool has_offset;                   /* it carried clock_ms, and no */
+    int64_t offset_ms;                 /*   batch's offset came later */
+} held_t;
+
 struct health {
     cds_db_t *db;                      /* borrowed from the store */
     sqlite3_stmt *st[ST__COUNT];       /* prepared once */
     int64_t pruned_bucket;             /* buckets before this are gone */
+    zhashx_t *held;                    /* agent id text -> held_t, lazy */
+    uint64_t held_since_ms;            /* arrival of the oldest held */
+    uint64_t flush_ms;                 /* hold at most this long */
 };
 
 health_t *
@@ -47,6 +64,7 @@ health_new(store_t *store)
     if (!self)
         return NULL;
     self->db = store_db(store);
+    self->flush_ms = HEALTH_FLUSH_MS_DEFAULT;
     for (int i = 0; i < ST__COUNT; i++) {
         self->st[i] = cds_db_prepare(self->db, sql_text[i]);
         if (!self->st[i]) {
@@ -64,6 +82,7 @@ health_destroy(health_t **self_p)
         return;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize((*self_p)->st[i]);
+    zhashx_destroy(&(*self_p)->held);
     free(*self_p);
     *self_p = NULL;
 }
@@ -101,6 +120,13 @@ step_done(health_t *self, sqlite3_stmt *st, const char *what)
     return code;
 }
 
+int64_t
+health_bucket_cutoff(uint64_t now_ms)
+{
+    return (int64_t) (now_ms / HEALTH_BUCKET_MS)
+           - (int64_t) (DAY_MS / HEALTH_BUCKET_MS) - 1;
+}
+
 /* Add counts to the current bucket; drop buckets older than a day once
  * per bucket period (a primary-key range delete). */
 static int
@@ -115,7 +141,7 @@ bucket_add(health_t *self, int64_t agent_id, uint64_t now_ms, uint64_t acc,
     cds_bind_int64(st, ":rej", (int64_t) rej);
     cds_bind_int64(st, ":ref", (int64_t) ref);
     int rc = step_done(self, st, "health_bucket");
-    int64_t before = bucket - (int64_t) (DAY_MS / HEALTH_BUCKET_MS) - 1;
+    int64_t before = health_bucket_cutoff(now_ms);
     if (rc == CDS_OK && before > self->pruned_bucket) {
         cds_bind_int64(self->st[ST_PRUNE], ":before", before);
         rc = step_done(self, self->st[ST_PRUNE], "health_prune");
@@ -125,6 +151,18 @@ bucket_add(health_t *self, int64_t agent_id, uint64_t now_ms, uint64_t acc,
     return rc;
 }
 
+/* A batch's clock offset is newer than the held heartbeat's: the flush
+ * must not overwrite it. */
+static void
+forget_held_offset(health_t *self, int64_t agent_id)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, agent_id);
+    held_t *h = self->held ? zhashx_lookup(self->held, key) : NULL;
+    if (h)
+        h->has_offset = false;
+}
+
 int
 health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
                   uint64_t applied, uint64_t rejected, int last_code,
@@ -132,8 +170,10 @@ health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
                   bool has_offset, int64_t clock_offset_ms)
 {
     sqlite3_stmt *st = self->st[ST_BATCH];
-    if (has_offset)
+    if (has_offset) {
         cds_bind_int64(st, ":offset", clock_offset_ms);
+        forget_held_offset(self, agent_id);   /* newer than a held one */
+    }
     cds_bind_int64(st, ":id", agent_id);
     cds_bind_int64(st, ":now", (int64_t) now_ms);
     cds_bind_int64(st, ":acc", (int64_t) applied);
@@ -152,33 +192,156 @@ health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
                         : rc;
 }
 
+/* ---- heartbeats held in memory (health.h "Heartbeats") ---------------- */
+
+static void
+held_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+/* The held entry of agent_id, created empty; NULL when out of memory. */
+static held_t *
+held_get(health_t *self, int64_t agent_id, uint64_t now_ms)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, agent_id);
+    if (!self->held) {
+        self->held = zhashx_new();
+        if (!self->held)
+            return NULL;
+        zhashx_set_destructor(self->held, held_free);
+    }
+    held_t *h = zhashx_lookup(self->held, key);
+    if (h)
+        return h;
+    h = calloc(1, sizeof *h);
+    if (!h || zhashx_insert(self->held, key, h) != 0) {
+        free(h);
+        return NULL;
+    }
+    h->agent_id = agent_id;
+    if (zhashx_size(self->held) == 1)
+        self->held_since_ms = now_ms;
+    return h;
+}
+
+static int64_t
+clamp64(uint64_t v)
+{
+    return (int64_t) (v < (uint64_t) INT64_MAX ? v : (uint64_t) INT64_MAX);
+}
+
+int
+health_note_seen(health_t *self, int64_t agent_id, uint64_t now_ms)
+{
+    held_t *h = held_get(self, agent_id, now_ms);
+    if (!h)
+        return CDS_ENOMEM;
+    if (now_ms > h->seen_ms)
+        h->seen_ms = now_ms;
+    return CDS_OK;
+}
+
 int
 health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
                       const Cdsync__Heartbeat *hb)
 {
-    sqlite3_stmt *st = self->st[ST_HEARTBEAT];
-    /* Wire values are untrusted: clamp into int64 before storing. */
-    uint64_t cap = INT64_MAX;
-    cds_bind_int64(st, ":id", agent_id);
-    cds_bind_int64(st, ":now", (int64_t) now_ms);
-    cds_bind_int64(st, ":depth", (int64_t) (hb->queue_depth < cap
-                                            ? hb->queue_depth : cap));
-    cds_bind_int64(st, ":oldest", (int64_t) (hb->oldest_pending_ms < cap
-                                             ? hb->oldest_pending_ms : cap));
-    cds_bind_int64(st, ":bytes", (int64_t) (hb->bytes_pending < cap
-                                            ? hb->bytes_pending : cap));
-    cds_bind_int64(st, ":acked", (int64_t) (hb->acked_seq < cap
-                                            ? hb->acked_seq : cap));
-    cds_bind_int64(st, ":errors", hb->send_errors);
-    char version[32];
-    snprintf(version, sizeof version, "%s",
+    held_t *h = held_get(self, agent_id, now_ms);
+    if (!h)
+        return CDS_ENOMEM;
+    /* Wire values are untrusted: clamped into int64 before storing. */
+    h->count++;
+    h->hb_ms = now_ms;
+    if (now_ms > h->seen_ms)
+        h->seen_ms = now_ms;
+    h->depth = clamp64(hb->queue_depth);
+    h->oldest = clamp64(hb->oldest_pending_ms);
+    h->bytes = clamp64(hb->bytes_pending);
+    h->acked = clamp64(hb->acked_seq);
+    h->errors = hb->send_errors;
+    snprintf(h->version, sizeof h->version, "%s",
              hb->agent_version ? hb->agent_version : "");
-    cds_bind_text(st, ":version", cds_utf8_valid(version, strlen(version))
-                                      ? version : "?");
-    uint64_t clock = hb->clock_ms < cap ? hb->clock_ms : cap;
-    if (clock)                 /* 0: not sent; keep what we had */
-        cds_bind_int64(st, ":offset", (int64_t) clock - (int64_t) now_ms);
+    if (!cds_utf8_valid(h->version, strlen(h->version)))
+        snprintf(h->version, sizeof h->version, "?");
+    int64_t clock = clamp64(hb->clock_ms);
+    if (clock) {               /* 0: not sent; keep what we had */
+        h->has_offset = true;
+        h->offset_ms = clock - (int64_t) now_ms;
+    }
+    return CDS_OK;
+}
+
+/* One held entry into the open transaction. */
+static int
+write_held(health_t *self, const held_t *h)
+{
+    sqlite3_stmt *st = self->st[ST_SEEN];
+    cds_bind_int64(st, ":id", h->agent_id);
+    cds_bind_int64(st, ":now", (int64_t) h->seen_ms);
+    int rc = step_done(self, st, "health_seen");
+    if (rc != CDS_OK || h->count == 0)
+        return rc;
+    st = self->st[ST_HEARTBEAT];
+    cds_bind_int64(st, ":id", h->agent_id);
+    cds_bind_int64(st, ":now", (int64_t) h->hb_ms);
+    cds_bind_int64(st, ":depth", h->depth);
+    cds_bind_int64(st, ":oldest", h->oldest);
+    cds_bind_int64(st, ":bytes", h->bytes);
+    cds_bind_int64(st, ":acked", h->acked);
+    cds_bind_int64(st, ":errors", h->errors);
+    cds_bind_text(st, ":version", h->version);
+    if (h->has_offset)
+        cds_bind_int64(st, ":offset", h->offset_ms);
+    cds_bind_int64(st, ":count", clamp64(h->count));
     return step_done(self, st, "health_heartbeat");
+}
+
+int
+health_flush(health_t *self)
+{
+    if (!self->held || zhashx_size(self->held) == 0)
+        return CDS_OK;
+    int rc = cds_db_begin(self->db);
+    for (held_t *h = rc == CDS_OK ? zhashx_first(self->held) : NULL;
+         h && rc == CDS_OK; h = zhashx_next(self->held))
+        rc = write_held(self, h);
+    if (rc == CDS_OK)
+        rc = cds_db_commit(self->db);
+    if (rc != CDS_OK) {        /* kept: written at the next flush, */
+        cds_db_rollback(self->db);
+        self->held_since_ms = cds_now_ms();  /* flush_ms from now */
+        cds_log(CDS_LOG_WARN, "heartbeats_not_written", "agents=%zu "
+                "reason=%s", zhashx_size(self->held), cds_strerror(rc));
+        return rc;
+    }
+    zhashx_purge(self->held);
+    return CDS_OK;
+}
+
+size_t
+health_held(const health_t *self)
+{
+    return self->held ? zhashx_size(self->held) : 0;
+}
+
+long
+health_flush_due_ms(const health_t *self, uint64_t now_ms)
+{
+    if (health_held(self) == 0)
+        return -1;
+    uint64_t due = self->held_since_ms + self->flush_ms;
+    /* a clock set back must not hold heartbeats for as long */
+    if (now_ms >= due || now_ms < self->held_since_ms)
+        return 0;
+    return (long) (due - now_ms);
+}
+
+void
+health_set_flush_ms(health_t *self, uint64_t ms)
+{
+    self->flush_ms = ms;
 }
 
 int

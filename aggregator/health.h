@@ -3,13 +3,22 @@
  *  counts over the last hour and day, last reject reason, clock offset, and
  *  a state from configurable thresholds (docs/OPERATIONS.md).
  *
- *  Invariant: every figure lives in the database (health_sql.h) and is
- *  written by ingest in the same transaction as the message it describes
- *  (one upsert of agent_health plus one of the current 5-minute bucket per
- *  message, never per update), so a restart forgets nothing and a
- *  rolled-back group leaves no count behind. Reading (health_list) never
- *  writes: the `health` command and the HTTP thread use read-only
- *  connections.
+ *  Invariant: every figure of a batch or a refusal lives in the database
+ *  (health_sql.h) and is written by ingest in the same transaction as the
+ *  message it describes (one upsert of agent_health plus one of the
+ *  current 5-minute bucket per message, never per update), so a restart
+ *  forgets nothing and a rolled-back group leaves no count behind.
+ *  Reading (health_list) never writes: the `health` command and the HTTP
+ *  thread use read-only connections.
+ *
+ *  Heartbeats: held in memory by the writer's health_t (the last one's
+ *  figures, how many, and the agent's last-seen time) and written for all
+ *  agents at once by health_flush, in its own transaction, when the oldest
+ *  held one is flush_ms old (default HEALTH_FLUSH_MS_DEFAULT; the server
+ *  loop asks health_flush_due_ms) and at shutdown: a heartbeat costs no
+ *  synced write of its own. Readers see heartbeat figures and last-seen
+ *  at most flush_ms (plus one group) late; a crash loses at most the held
+ *  heartbeats, which are reports, not data (docs/RELIABILITY.md).
  *
  *  States, worst first (severity: 2 critical, 1 warning, 0 ok):
  *    REVOKED   (2) the key was revoked
@@ -46,6 +55,7 @@
 #include <stdio.h>
 
 #define HEALTH_BUCKET_MS (5u * 60u * 1000u)
+#define HEALTH_FLUSH_MS_DEFAULT 5000u  /* heartbeats held at most 5 s */
 
 typedef enum {
     HEALTH_OK = 0,
@@ -121,14 +131,35 @@ int health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
                       uint64_t applied, uint64_t rejected, int last_code,
                       const char *last_message, uint64_t inferred_lag_ms,
                       bool has_offset, int64_t clock_offset_ms);
-/* Record a verified heartbeat (clock offset = hb->clock_ms - now_ms). */
+/* Hold a verified heartbeat in memory (clock offset = hb->clock_ms -
+ * now_ms; it also counts as seen) until health_flush. CDS_OK or
+ * CDS_ENOMEM. */
 int health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
                           const Cdsync__Heartbeat *hb);
+/* Hold agent.last_seen_ms = now_ms (a verified heartbeat) until
+ * health_flush. CDS_OK or CDS_ENOMEM. */
+int health_note_seen(health_t *self, int64_t agent_id, uint64_t now_ms);
+/* Write every held heartbeat and last-seen time in one transaction of its
+ * own (no transaction may be open), then forget them; on failure they
+ * are kept for the next flush. CDS_OK (also when nothing is held) or a
+ * database error (logged). */
+int health_flush(health_t *self);
+/* Agents with something held. */
+size_t health_held(const health_t *self);
+/* Milliseconds until health_flush is due at now_ms: 0 due, -1 nothing
+ * held. */
+long health_flush_due_ms(const health_t *self, uint64_t now_ms);
+/* Hold heartbeats at most ms (0: flush at every server step). */
+void health_set_flush_ms(health_t *self, uint64_t ms);
 /* Record a whole-message refusal of an enrolled agent's message. */
 int health_note_refused(health_t *self, int64_t agent_id, uint64_t now_ms,
                         int code, const char *message);
 /* Record a per-update rejection applied later by `rejects retry`. */
 int health_note_retried(health_t *self, int64_t agent_id, uint64_t now_ms);
+
+/* Buckets numbered below this at now_ms are older than the windows read
+ * (a day and one bucket): pruned (retention.h). */
+int64_t health_bucket_cutoff(uint64_t now_ms);
 
 /* Every enrolled agent with its state at now_ms, worst first (severity,
  * then lag, then label). *out is malloc'd (caller frees), *n entries.

@@ -61,18 +61,24 @@
     "  THEN last_reject_message ELSE :msg END,"                              \
     " last_reject_ms = CASE WHEN :code IS NULL THEN last_reject_ms"          \
     "  ELSE :now END"
+/* Held heartbeats (health_flush): the last one's figures, :count of them
+ * since the last flush. */
 #define HEALTH_SQL_HEARTBEAT                                                 \
     "INSERT INTO agent_health(agent_id, last_heartbeat_ms, queue_depth,"     \
     " oldest_pending_ms, bytes_pending, reported_acked_seq, send_errors,"    \
     " agent_version, clock_offset_ms, heartbeats_total)"                     \
     " VALUES (:id, :now, :depth, :oldest, :bytes, :acked, :errors,"          \
-    "  :version, :offset, 1)"                                                \
+    "  :version, :offset, :count)"                                           \
     " ON CONFLICT(agent_id) DO UPDATE SET last_heartbeat_ms = :now,"         \
     " queue_depth = :depth, oldest_pending_ms = :oldest,"                    \
     " bytes_pending = :bytes, reported_acked_seq = :acked,"                  \
     " send_errors = :errors, agent_version = :version,"                      \
     " clock_offset_ms = coalesce(:offset, clock_offset_ms),"                 \
-    " heartbeats_total = heartbeats_total + 1"
+    " heartbeats_total = heartbeats_total + :count"
+/* A held last-seen time: never moves it back (a batch may be newer). */
+#define HEALTH_SQL_SEEN                                                      \
+    "UPDATE agent SET last_seen_ms = max(coalesce(last_seen_ms, 0), :now)"   \
+    " WHERE id = :id"
 #define HEALTH_SQL_REFUSED                                                   \
     "INSERT INTO agent_health(agent_id, refused_total, last_reject_code,"    \
     " last_reject_message, last_reject_ms)"                                  \

@@ -1155,6 +1155,10 @@ authenticate(ingest_t *self, msg_t *m)
                       "signature does not verify for this aggregator");
     /* The signer is the connection's owner: open_envelope checked it. */
     m->out->verified = true;
+    /* A heartbeat's last-seen waits in memory with its figures (health.h
+     * "Heartbeats"): no synced write per heartbeat. */
+    if (self->health && m->env->kind == CDSYNC__KIND__KIND_HEARTBEAT)
+        return health_note_seen(self->health, m->agent.id, m->now_ms);
     return store_agent_seen(self->store, m->agent.id, (int64_t) m->now_ms);
 }
 
@@ -1287,6 +1291,18 @@ void
 ingest_set_health(ingest_t *self, health_t *health)
 {
     self->health = health;
+}
+
+long
+ingest_flush_due_ms(const ingest_t *self, uint64_t now_ms)
+{
+    return self->health ? health_flush_due_ms(self->health, now_ms) : -1;
+}
+
+int
+ingest_flush(ingest_t *self)
+{
+    return self->health ? health_flush(self->health) : CDS_OK;
 }
 
 void

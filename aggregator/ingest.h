@@ -167,8 +167,15 @@ int ingest_reject_raw(ingest_t *self, int code, const char *message,
 void ingest_result_clear(ingest_result_t *r);
 
 /* Record per-agent health (health.h) for every message from now on, in
- * the message's transaction. health is borrowed; NULL stops recording. */
+ * the message's transaction, except heartbeats: held in health's memory
+ * until ingest_flush. health is borrowed; NULL stops recording. */
 void ingest_set_health(ingest_t *self, struct health *health);
+/* Milliseconds until held heartbeats are due to be written at now_ms (0:
+ * due, -1: none held). */
+long ingest_flush_due_ms(const ingest_t *self, uint64_t now_ms);
+/* Write the held heartbeats in a transaction of their own (none may be
+ * open). CDS_OK or a database error (logged; kept for the next try). */
+int ingest_flush(ingest_t *self);
 /* After accept-restore, compare each agent's hello with its applied seq
  * and record acked updates the database lost (commitmark_hello). mark is
  * borrowed; NULL (default) stops it. */

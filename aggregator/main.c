@@ -22,6 +22,7 @@
 #include "connguard.h"
 #include "enroll.h"
 #include "health.h"
+#include "retention.h"
 #include "knock.h"
 #include "http.h"
 #include "metrics.h"
@@ -106,7 +107,10 @@ static const cds_option_t options[] = {
     { "command.reason", "reason", 0, "NAME", NULL,
       "rejects: one reason (bad_value, unknown_key, ...)" },
     { "command.older_than", "older-than", 0, "AGE", NULL,
-      "rejects prune: rows older than 12h|7d (default: retention)" },
+      "rejects prune, prune: rejects older than 12h|7d (default: "
+      "retention)" },
+    { "command.dry_run", "dry-run", 0, NULL, NULL,
+      "prune: count what would be deleted, delete nothing" },
     { "command.label", "label", 0, "TEXT", NULL, "keygen/enroll: label" },
     { "command.replaces", "replaces", 0, "FPR", NULL,
       "enroll: rotate: revoke this agent, give its org units to the new key" },
@@ -195,6 +199,8 @@ usage(FILE *f)
             "  rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME]\n"
             "          [--format table|json] | rejects show|retry ID\n"
             "          | rejects prune [--older-than 7d]\n"
+            "  prune [--dry-run] [--older-than 7d]   rejects, knocks and\n"
+            "         health buckets past their retention (never history)\n"
             "  rollup --org-unit OU --period PE [--indicator DE ...]\n"
             "         [--format table|csv|json]\n"
             "  completeness --org-unit OU --period PE [--indicator DE ...]\n"
@@ -647,6 +653,22 @@ prune_rejects_at_start(cli_t *cli, store_t *store)
         rejects_prune(store, (int64_t) cds_now_ms() - days * 86400000LL, &n);
 }
 
+/* Held heartbeats (health.h) are written at least four times per
+ * silent_after_ms, at most every HEALTH_FLUSH_MS_DEFAULT: a live agent
+ * never looks SILENT because its heartbeats wait in memory. */
+static void
+set_heartbeat_flush(cli_t *cli, health_t *health)
+{
+    long silent = 0;
+    char err[256];
+    uint64_t ms = HEALTH_FLUSH_MS_DEFAULT;
+    if (cds_config_get_long(cli->cfg, "aggregator.silent_after_ms", &silent,
+                            err, sizeof err) == CDS_OK
+        && silent >= 0 && (uint64_t) silent / 4 < ms)
+        ms = (uint64_t) silent / 4;
+    health_set_flush_ms(health, ms);
+}
+
 /* Ingest, health, HTTP and the ROUTER socket, until a stop. */
 static int
 serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
@@ -677,8 +699,10 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         ingest_set_commitmark(ingest, mark);
     }
     health_t *health = ingest ? health_new(store) : NULL;
-    if (health)
+    if (health) {
+        set_heartbeat_flush(cli, health);
         ingest_set_health(ingest, health);
+    }
     prune_rejects_at_start(cli, store);
     http_t *http = NULL;
     metrics_t metrics;
@@ -1169,6 +1193,51 @@ rejects_prune_cmd(cli_t *cli)
     return 0;
 }
 
+/* prune: everything past its retention (retention.h), or with --dry-run
+ * how much would go; update history and batches are never pruned. */
+static int
+cmd_prune(cli_t *cli)
+{
+    const char *age = get(cli, "command.older_than");
+    bool dry = cds_config_get_bool(cli->cfg, "command.dry_run");
+    char dflt[32];
+    if (cli->n_args != 0)
+        return fail(EXIT_USAGE, "prune [--dry-run] [--older-than AGE]");
+    if (!age) {
+        snprintf(dflt, sizeof dflt, "%sd",
+                 get(cli, "aggregator.reject_retention_days"));
+        age = dflt;
+    }
+    char *end = NULL;
+    long long v = strtoll(age, &end, 10);
+    int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
+    if (cutoff < 0)
+        return fail(EXIT_USAGE, "older-than: \"%s\": expected 12h, 7d, 30m",
+                    age);
+    if (v == 0 && !get(cli, "command.older_than"))
+        cutoff = -1;                   /* retention 0: rejects kept */
+    store_t *store = NULL;
+    int rc = open_store(cli, &store);
+    if (rc)
+        return rc;
+    retention_counts_t n;
+    int code = dry ? retention_count(store, cutoff, cds_now_ms(), &n)
+                   : retention_prune(store, cutoff, cds_now_ms(), &n);
+    store_destroy(&store);
+    if (code != CDS_OK)
+        return fail(exit_for(code), "prune: %s", cds_strerror(code));
+    const char *verb = dry ? "to delete" : "deleted";
+    if (cutoff < 0)
+        printf("reject, knock: kept (reject_retention_days = 0)\n");
+    else
+        printf("reject: %lld rows older than %s %s\nknock: %lld rows %s\n",
+               (long long) n.rejects, age, verb, (long long) n.knocks, verb);
+    printf("agent_health_bucket: %lld rows older than a day %s\n",
+           (long long) n.buckets, verb);
+    printf("update_log, batch: kept (the record; never pruned)\n");
+    return 0;
+}
+
 static int
 cmd_rejects(cli_t *cli)
 {
@@ -1291,6 +1360,8 @@ static const struct {
       "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
       "[--format table|json] | rejects show ID | rejects retry ID | "
       "rejects prune [--older-than AGE]" },
+    { "prune", cmd_prune, "prune [--dry-run] [--older-than AGE]  (rejects, "
+      "knocks, health buckets past retention; never history)" },
     { "rollup", cmd_rollup,
       "rollup --org-unit OU --period PE [--indicator DE ...] "
       "[--format table|csv|json]" },

@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "connguard.h"
 #include "progress.h"
+#include "dbsize.h"
 
 #include "cds_err.h"
 #include "cds_util.h"
@@ -337,6 +338,34 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     return rc;
 }
 
+/* Room taken and left (dbsize.h), and the writer's synced commits. */
+static int
+storage(FILE *out, cds_db_t *db)
+{
+    dbsize_t z;
+    int rc = dbsize_read(db, &z);
+    head(out, "cdsync_db_commits_total", "counter",
+         "Write transactions committed since start (one WAL fsync each).");
+    fprintf(out, "cdsync_db_commits_total %" PRIu64 "\n",
+            cds_db_write_commits());
+    static const struct { const char *name, *help; } g[] = {
+        { "cdsync_db_size_bytes", "Size of the database file." },
+        { "cdsync_db_wal_size_bytes", "Size of the database's WAL file." },
+        { "cdsync_rejects_stored_bytes", "Bytes of database pages held by "
+          "the reject table and its indexes." },
+        { "cdsync_disk_free_bytes", "Bytes free to the aggregator on the "
+          "database's filesystem." },
+    };
+    int64_t v[] = { z.db_bytes, z.wal_bytes, rc == CDS_OK ? z.rejects_bytes
+                    : -1, z.disk_free_bytes };
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        if (v[i] >= 0) {       /* unknown: left out */
+            head(out, g[i].name, "gauge", g[i].help);
+            fprintf(out, "%s %" PRId64 "\n", g[i].name, v[i]);
+        }
+    return rc;
+}
+
 /* ---- routes ----------------------------------------------------------- */
 
 /* The HTTP thread's health reader, on its read-only connection. */
@@ -358,6 +387,8 @@ on_metrics(http_req_t *req, void *ctx)
     size_t len = 0;
     FILE *out = h ? open_memstream(&buf, &len) : NULL;
     int rc = out ? metrics_render(h, m, cds_now_ms(), out) : CDS_EIO;
+    if (rc == CDS_OK)
+        rc = storage(out, store_db(http_req_store(req)));
     if (out)
         fclose(out);
     if (rc == CDS_OK)

@@ -669,6 +669,17 @@ end_group(server_t *self, int n, int begin_err, int txerr)
     return CDS_OK;
 }
 
+/* Held heartbeats, when due, in a transaction of their own between
+ * groups (health.h "Heartbeats"): never in a group, whose rollback would
+ * lose them and whose acks would wait for them. A failure is logged and
+ * retried at the next step. */
+static void
+flush_heartbeats(server_t *self)
+{
+    if (ingest_flush_due_ms(self->ingest, cds_now_ms()) == 0)
+        ingest_flush(self->ingest);
+}
+
 int
 server_step(server_t *self, long timeout_ms)
 {
@@ -686,9 +697,13 @@ server_step(server_t *self, long timeout_ms)
     long due = self->auth ? auth_due_in_ms(self->auth, cds_now_ms()) : -1;
     if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
         timeout_ms = due + 1;  /* knock counts to write (auth.h) */
+    due = ingest_flush_due_ms(self->ingest, cds_now_ms());
+    if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
+        timeout_ms = due;      /* held heartbeats to write (health.h) */
     int rc = zmq_poll(items, n_items, waiting ? 0 : timeout_ms);
     if (self->auth)            /* also writes the knock counts due */
         auth_drain(self->auth, self->store, cds_now_ms());
+    flush_heartbeats(self);
     if (rc < 0 && errno != EINTR) {
         int e = errno;
         if (transient(e)) {
@@ -745,6 +760,7 @@ server_run(server_t *self)
         cds_service_tick();            /* SIGHUP reload, watchdog */
     }
     cds_service_stopping();
+    ingest_flush(self->ingest);        /* held heartbeats (health.h) */
     cds_log(CDS_LOG_INFO, "stopping", "endpoint=%s", cds_logq(self->endpoint));
     return CDS_OK;
 }

@@ -18,6 +18,9 @@
  *  (busy, disk full) the group is rolled back and every verified batch in
  *  it is answered ACK_RETRY, so nothing is acked that was not stored. No
  *  state is cached between groups: each message re-reads its agent row.
+ *  Heartbeats are the exception (health.h "Heartbeats"): held in memory
+ *  and written for all agents in one transaction between groups when due
+ *  (ingest_flush_due_ms bounds the poll wait) and when server_run stops.
  *  Idle = blocked in zmq_poll. */
 #ifndef AGG_SERVER_H
 #define AGG_SERVER_H

@@ -24,7 +24,12 @@ struct cds_db {
     char *path;  /* as given to cds_db_open */
     int flags;   /* CDS_DB_* */
     uint64_t busy_since; /* mono ms of the first retry of this wait */
+    sqlite3_int64 changes_at_begin; /* total_changes at cds_db_begin */
 };
+
+/* Transactions committed with a change, every connection of the process
+ * (cds_db_write_commits). */
+static atomic_uint_fast64_t write_commits;
 
 /* Busy handler: retry the lock every 100 us at first, then every 1 ms,
  * until BUSY_TIMEOUT_MS. SQLite's own sqlite3_busy_timeout sleeps 1, 2, 5,
@@ -357,13 +362,24 @@ cds_db_path(const cds_db_t *self)
 int
 cds_db_begin(cds_db_t *self)
 {
+    self->changes_at_begin = sqlite3_total_changes64(self->db);
     return cds_db_exec(self, "BEGIN IMMEDIATE");
 }
 
 int
 cds_db_commit(cds_db_t *self)
 {
-    return cds_db_exec(self, "COMMIT");
+    bool wrote = sqlite3_total_changes64(self->db) != self->changes_at_begin;
+    int rc = cds_db_exec(self, "COMMIT");
+    if (rc == CDS_OK && wrote)
+        atomic_fetch_add(&write_commits, 1);
+    return rc;
+}
+
+uint64_t
+cds_db_write_commits(void)
+{
+    return atomic_load(&write_commits);
 }
 
 /* SQLite may already have rolled back (after SQLITE_FULL, IOERR, NOMEM):

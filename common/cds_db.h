@@ -37,6 +37,11 @@ const char *cds_db_path(const cds_db_t *self);
 int cds_db_begin(cds_db_t *self);
 int cds_db_commit(cds_db_t *self);
 int cds_db_rollback(cds_db_t *self);
+/* Transactions that cds_db_commit committed with at least one row
+ * changed, by every connection of this process since it started: each is
+ * one synced write of the WAL (synchronous=FULL). An empty BEGIN .. COMMIT
+ * writes nothing and is not counted. */
+uint64_t cds_db_write_commits(void);
 /* Run SQL without results. CDS_OK or a cds_err code (logged). */
 int cds_db_exec(cds_db_t *self, const char *sql);
 /* Prepare a statement kept for the connection's life (SQLITE_PREPARE_

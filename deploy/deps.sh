@@ -9,7 +9,7 @@ libzmq3-dev libczmq-dev libsodium-dev libsqlite3-dev sqlite3 libinih-dev \
 libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev iproute2 procps jq \
 faketime python3 python3-zmq python3-protobuf python3-nacl protobuf-compiler \
 prometheus curl \
-mosquitto libmosquitto-dev mosquitto-clients \
+mosquitto libmosquitto-dev mosquitto-clients strace \
 clang-14 libclang-rt-14-dev \
 debhelper dpkg-dev fakeroot lintian"
 missing=""

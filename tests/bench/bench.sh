@@ -9,6 +9,7 @@
 #   BENCH_HOLD_S=20   window for the aggregator's CPU with idle agents
 #   BENCH_LAT_S=20    seconds of steady 1,000 updates/s per latency run
 #   BENCH_HB_S=30     heartbeat interval of the simulated idle agents
+#                     (6-sync: strace counts the aggregator's fsyncs then)
 #   BENCH_OUT=FILE    also write the table (and tab-separated rows) there
 #   BENCH_TMP=/tmp    where the temporary databases live (the disk measured)
 #   BENCH_CATCHUP_REPS=BENCH_REPS   runs of the 1,000,000-update catch-up
@@ -376,19 +377,45 @@ scale_connect() {
     ANS=$(cat "${files[@]}" | awk '{ s += $2 } END { print s + 0 }')
     TANS=$(cat "${files[@]}" | awk '$3 > m { m = $3 } END { print m + 0 }')
 }
+# start_agg_traced ROOT PORT: start_agg under strace, which stops the
+# daemon only at the calls traced (--seccomp-bpf): fsync, fdatasync and
+# pwrite64 (SQLite's writes), with times, into $W/strace.out. AGG_PID is
+# the aggregator, TRACE_PID strace.
+start_agg_traced() {
+    strace -f --seccomp-bpf -qq -ttt -y -e trace=fsync,fdatasync,pwrite64 \
+        -o "$W/strace.out" "$AGG" -c "$1/aggregator.ini" run >> "$1/agg.log" 2>&1 &
+    TRACE_PID=$!; PIDS="$PIDS $TRACE_PID"
+    wait_for 30 port_open "$2" || return 1
+    AGG_PID=$(pgrep -P "$TRACE_PID" | head -1)
+}
+# synced T0 T1 DIR: "SYNCS BYTES" between T0 and T1 (s since the epoch):
+# fsync + fdatasync calls, and bytes pwrite64 put into files under DIR.
+synced() {
+    awk -v t0="$1" -v t1="$2" -v d="$3" '$2 >= t0 && $2 < t1 {
+        if ($3 ~ /^f(data)?sync\(/) s++
+        else if ($3 ~ /^pwrite64\(/ && index($0, "<" d) && $NF ~ /^[0-9]+$/) b += $NF }
+        END { print s + 0, b + 0 }' "$W/strace.out"
+}
 phase_scale() {
-    local nmax n port run=$W/run base rss t0 t1 cpu pa s ncyc cyc_s
+    local nmax n port run=$W/run base rss t0 t1 w0 w1 cpu pa s ncyc cyc_s syncs wbytes
     nmax=$(sc 10000 50)
     mkdir -p "$W/tmpl-idle/agg" "$W/ids"; agg_conf "$W/tmpl-idle" 1
     log "6: enrolling $nmax idle agents"
     "$BA" idle-enroll "$W/ids" "$nmax" "$W/tmpl-idle/agg/aggregator.db" "$W/orgunits.csv" || return 1
     for n in $(sc 1000 20) "$nmax"; do
         port=$(free_port); instance "$W/tmpl-idle" "$run" "$port"
-        start_agg "$run" "$port" || return 1
+        TRACE_PID=""
+        if [ "$n" = "$nmax" ] && command -v strace > /dev/null; then
+            start_agg_traced "$run" "$port" || return 1
+        else
+            start_agg "$run" "$port" || return 1
+        fi
         sleep 1; base=$(rss_kib "$AGG_PID")
         scale_connect "$n" "$HB_S" "$port"
         sleep 2
+        w0=$(date +%s.%N)
         t0=$(cpu_ticks "$AGG_PID"); sleep "$HOLD_S"; t1=$(cpu_ticks "$AGG_PID")
+        w1=$(date +%s.%N)
         rss=$(rss_kib "$AGG_PID")
         cpu=$(calc "($t1 - $t0) / $(getconf CLK_TCK) / $HOLD_S * 100")
         # Every agent connecting at once must be answered (issue 7: before
@@ -403,8 +430,21 @@ phase_scale() {
             row "6-$n-per" "  memory per connected agent (RSS - $base KiB base)/$ANS" "$pa" KiB/agent
         fi
         row "6-$n-cpu" "  aggregator CPU, heartbeat every ${HB_S} s per agent" "$cpu" "%"
+        if [ -n "$TRACE_PID" ]; then
+            # Heartbeats are held in memory and written together
+            # (aggregator/health.h): not one synced write each.
+            read -r syncs wbytes < <(synced "$w0" "$w1" "$run/agg")
+            s=$(calc "$syncs / ($w1 - $w0)")
+            row "6-sync" "  aggregator fsync+fdatasync/s, $n agents heartbeat every ${HB_S} s (strace, 1 run)" "$s" "/s" "<= 1" "$(verdict "$s" "<=" 1)"
+            row "6-sync/t" "  ratio to the 1/s target" "$(calc "$s / 1")" x "<= 1" "$(verdict "$s" "<=" 1)"
+            row "6-hb-bytes" "  bytes SQLite wrote (pwrite64) per heartbeat" "$(calc "$wbytes / ($ANS * ($w1 - $w0) / $HB_S)")" B
+        fi
         for s in $SIMS; do stop_pid "$s"; done
-        stop_pid "$AGG_PID"
+        if [ -n "$TRACE_PID" ]; then
+            kill -TERM "$AGG_PID" 2>/dev/null; wait "$TRACE_PID" 2>/dev/null
+        else
+            stop_pid "$AGG_PID"
+        fi
     done
     # Long-run memory: libzmq's pipe queues grow in 256-message chunks and
     # keep a spare, so an idle agent's memory rises until ~512 messages

@@ -1,6 +1,7 @@
 /*  health_test: per-agent health figures and states from the database:
- *  counters add up per batch, heartbeats set the reported figures and the
- *  clock offset, each state (OK, LAGGING by report and by inference,
+ *  counters add up per batch, heartbeats (held in memory until
+ *  health_flush, which writes them in one transaction) set the reported
+ *  figures and the clock offset, each state (OK, LAGGING by report and by inference,
  *  REJECTING, SILENT, REVOKED) follows its threshold, the list is worst
  *  first, figures survive reopening, and the JSON, table and metrics
  *  outputs carry them. Every public function of health.h and metrics.h's
@@ -124,6 +125,7 @@ heartbeat(fx_t *fx, int i, uint64_t now, uint64_t depth, uint64_t oldest,
     hb.clock_ms = clock;
     assert_int_equal(health_note_heartbeat(fx->h, fx->ids[i], now, &hb),
                      CDS_OK);
+    assert_int_equal(health_flush(fx->h), CDS_OK);   /* held until now */
     seen(fx, i, now);
 }
 
@@ -360,6 +362,60 @@ test_silent_revoked_persist(void **state)
     free(list);
 }
 
+/* Heartbeats are held in memory: nothing reaches the database (no
+ * write transaction) until health_flush, which writes the last figures,
+ * how many there were and the last-seen time in one transaction; a
+ * batch's clock offset that came after a held heartbeat is kept. */
+static void
+test_heartbeats_held(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    Cdsync__Heartbeat hb = CDSYNC__HEARTBEAT__INIT;
+    hb.queue_depth = 4;
+    hb.clock_ms = T0 + 7200000;        /* 2 h ahead */
+    uint64_t commits = cds_db_write_commits();
+    for (int k = 0; k < 50; k++) {
+        assert_int_equal(health_note_heartbeat(fx->h, fx->ids[0],
+                                               T0 + (uint64_t) k, &hb),
+                         CDS_OK);
+        assert_int_equal(health_note_heartbeat(fx->h, fx->ids[1],
+                                               T0 + (uint64_t) k, &hb),
+                         CDS_OK);
+    }
+    assert_int_equal(health_held(fx->h), 2);
+    assert_int_equal(health_flush_due_ms(fx->h, T0), 5000);
+    assert_int_equal(health_flush_due_ms(fx->h, T0 + 6000), 0);
+    assert_int_equal(cds_db_write_commits(), commits);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, T0 + 100, &list, &n), CDS_OK);
+    assert_int_equal(find(list, n, "a")->heartbeats_total, 0);
+    assert_int_equal(find(list, n, "a")->last_seen_ms, 0);
+    free(list);
+    /* b's batch offset (1 s) is newer than its held heartbeats' (2 h) */
+    assert_int_equal(health_note_batch(fx->h, fx->ids[1], T0 + 60, 1, 0, 0,
+                                       NULL, 0, true, 1000), CDS_OK);
+    assert_int_equal(health_flush(fx->h), CDS_OK);
+    assert_int_equal(cds_db_write_commits(), commits + 1);
+    assert_int_equal(health_held(fx->h), 0);
+    assert_int_equal(health_flush_due_ms(fx->h, T0), -1);
+    assert_int_equal(health_list(fx->h, &th, T0 + 100, &list, &n), CDS_OK);
+    const health_agent_t *a = find(list, n, "a"), *b = find(list, n, "b");
+    assert_int_equal(a->heartbeats_total, 50);
+    assert_int_equal(a->queue_depth, 4);
+    assert_int_equal(a->last_heartbeat_ms, T0 + 49);
+    assert_int_equal(a->last_seen_ms, T0 + 49);
+    assert_int_equal(a->clock_offset_ms, 7200000 - 49);
+    assert_int_equal(b->heartbeats_total, 50);
+    assert_int_equal(b->clock_offset_ms, 1000);
+    free(list);
+    /* nothing held: a flush writes nothing */
+    assert_int_equal(health_flush(fx->h), CDS_OK);
+    assert_int_equal(cds_db_write_commits(), commits + 1);
+}
+
 /* AHEAD: a heartbeat reporting acks above the applied seq (a restore
  * not accepted) is critical, before SILENT, and says the fix. */
 static void
@@ -372,6 +428,7 @@ test_ahead(void **state)
     hb.acked_seq = 7;
     assert_int_equal(health_note_heartbeat(fx->h, fx->ids[0], T0, &hb),
                      CDS_OK);
+    assert_int_equal(health_flush(fx->h), CDS_OK);
     seen(fx, 0, T0);
     health_agent_t *list = NULL;
     size_t n = 0;
@@ -555,6 +612,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_silent_revoked_persist, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeats_held, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_metrics_render, setup,
                                         teardown),
     };

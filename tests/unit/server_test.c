@@ -1,7 +1,8 @@
 /*  server_test: the ROUTER loop over ipc:// with a real DEALER peer: acks
  *  after commit, group commit of several waiting batches, malformed
  *  framing recorded and unanswered, a full database answered ACK_RETRY
- *  with nothing stored, and a requested stop. */
+ *  with nothing stored, heartbeats written in one transaction when due
+ *  and at the stop (no write transaction each), and a requested stop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "cds_util.h"
+#include "health.h"
 #include "ingest.h"
 #include "server.h"
 #include "store.h"
@@ -293,6 +295,79 @@ test_full_database_retry(void **state)
     sqlite3_finalize(st);
 }
 
+/* Send one signed heartbeat of fx->agent. */
+static void
+send_heartbeat(fx_t *fx, uint64_t depth)
+{
+    Cdsync__Heartbeat hb = CDSYNC__HEARTBEAT__INIT;
+    hb.version = 1;
+    hb.agent.data = (uint8_t *) cds_identity_sign_pk(fx->agent);
+    hb.agent.len = CDS_PK_BYTES;
+    hb.queue_depth = depth;
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(cds_envelope_seal_msg(fx->agent,
+                                           CDSYNC__KIND__KIND_HEARTBEAT,
+                                           cds_identity_sign_pk(fx->agg),
+                                           &hb.base, &data, &len), CDS_OK);
+    assert_int_equal(zmq_send(fx->dealer, data, len, 0), (int) len);
+    free(data);
+}
+
+/* Serve until n replies came back (or the deadline: failure). */
+static void
+serve_replies(fx_t *fx, int n)
+{
+    uint64_t end = cds_mono_ms() + DEADLINE_MS;
+    int got = 0;
+    while (got < n && cds_mono_ms() < end) {
+        assert_true(server_step(fx->server, 10) >= 0);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        while (zmq_msg_recv(&m, fx->dealer, ZMQ_DONTWAIT) >= 0)
+            got++;
+        zmq_msg_close(&m);
+    }
+    assert_int_equal(got, n);
+}
+
+/* Heartbeats cost no write transaction each (health.h "Heartbeats"):
+ * N answered heartbeats commit nothing until the flush is due, then one
+ * transaction writes them all; server_run's stop writes what is held. */
+static void
+test_heartbeats_batched(void **state)
+{
+    fx_t *fx = *state;
+    enum { N = 200 };
+    health_t *h = health_new(fx->store);
+    assert_non_null(h);
+    health_set_flush_ms(h, 3600000);
+    ingest_set_health(fx->ingest, h);
+    start(fx, 64);
+    uint64_t commits = cds_db_write_commits();
+    for (int i = 0; i < N; i++)
+        send_heartbeat(fx, (uint64_t) i);
+    serve_replies(fx, N);
+    assert_int_equal(cds_db_write_commits() - commits, 0);
+    assert_int_equal(health_held(h), 1);
+    health_set_flush_ms(h, 0);         /* due now: the next step writes */
+    assert_int_equal(server_step(fx->server, 0), 0);
+    assert_int_equal(cds_db_write_commits() - commits, 1);
+    assert_int_equal(health_held(h), 0);
+    serve_until(fx, "SELECT heartbeats_total = 200 AND queue_depth = 199"
+                    " FROM agent_health");
+    serve_until(fx, "SELECT last_seen_ms > 0 FROM agent");
+    /* held at the stop: written by server_run on its way out */
+    health_set_flush_ms(h, 3600000);
+    send_heartbeat(fx, 7);
+    serve_replies(fx, 1);
+    cds_signal_request_stop();
+    assert_int_equal(server_run(fx->server), CDS_OK);
+    serve_until(fx, "SELECT heartbeats_total = 201 FROM agent_health");
+    ingest_set_health(fx->ingest, NULL);
+    health_destroy(&h);
+}
+
 static void
 test_stop(void **state)
 {
@@ -311,7 +386,8 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_ack_after_commit_and_group), T(test_bad_framing_recorded),
-        T(test_full_database_retry), T(test_stop),
+        T(test_full_database_retry), T(test_heartbeats_batched),
+        T(test_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
