@@ -18,6 +18,7 @@
 #include "dashboard.h"
 #include "audit.h"
 #include "backup.h"
+#include "checkconf.h"
 #include "commitmark.h"
 #include "connguard.h"
 #include "enroll.h"
@@ -145,6 +146,9 @@ static const cds_option_t options[] = {
     { "aggregator.dashboard", "dashboard", 0, "PATH",
       CDS_DATADIR "/dashboard/index.html",
       "dashboard page served at / (absent: no dashboard)" },
+    { "command.check_config", "check-config", 0, NULL, NULL,
+      "check the configuration as run would use it, start nothing, "
+      "change nothing; exit 0 or 3 naming every problem" },
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -163,6 +167,7 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: " PROG " [-c FILE] [options] COMMAND [args]\n"
+            "       " PROG " [-c FILE] [options] --check-config\n"
             "commands:\n"
             "  keygen [--label TEXT]\n"
             "  enroll PUBID --org-unit OU [--org-unit OU ...] [--label TEXT]\n"
@@ -1294,6 +1299,21 @@ nagios_asked(int argc, char **argv)
     return false;
 }
 
+/* --check-config: every problem on stderr, one a line; exit 0 or 3. */
+static int
+check_config(cli_t *cli)
+{
+    const char *file = cds_config_path(cli->cfg);
+    if (resolve_paths(cli))
+        return EXIT_CONFIG;
+    size_t n = checkconf_run(cli->cfg, cli->identity, stderr);
+    if (n)
+        return fail(EXIT_CONFIG, "configuration has %zu problem%s (%s)", n,
+                    n == 1 ? "" : "s", file ? file : "built-in defaults");
+    printf("configuration OK (%s)\n", file ? file : "built-in defaults");
+    return 0;
+}
+
 /* Parse, then dispatch. */
 static int
 dispatch(cli_t *cli, int argc, char **argv)
@@ -1312,6 +1332,8 @@ dispatch(cli_t *cli, int argc, char **argv)
         fail(EXIT_CONFIG, "%s", err);
         return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_CONFIG;
     }
+    if (!help && cds_config_get_bool(cli->cfg, "command.check_config"))
+        return check_config(cli);
     cds_log_level_t level;
     if (cds_log_level_parse(get(cli, "aggregator.log_level"), &level) != 0)
         return fail(EXIT_CONFIG, "log_level: \"%s\": expected debug, info, "
