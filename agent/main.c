@@ -12,6 +12,7 @@
 #include "cds_id.h"
 #include "cds_log.h"
 #include "cds_util.h"
+#include "agentcheck.h"
 #include "import.h"
 #include "outbox.h"
 #include "receipt_verify.h"
@@ -97,6 +98,9 @@ static const cds_option_t options[] = {
      "verify-receipt: the receipt must cover this seq"},
     {"verify.head", "head", 0, "HEX", NULL,
      "verify-receipt: the chain head at acked_seq must be this"},
+    {"command.check_config", "check-config", 0, NULL, NULL,
+     "check the configuration as run would use it, start nothing, change "
+     "nothing; exit 0 or 3 naming every problem"},
 };
 
 typedef struct {
@@ -582,6 +586,21 @@ out:
     return code;
 }
 
+/* --check-config: every problem on stderr, one a line; exit 0 or 3. */
+static int
+check_config(cds_config_t *cfg)
+{
+    char buf[600];
+    const char *file = cds_config_path(cfg);
+    size_t n = agentcheck_run(cfg, identity_path(cfg, buf, sizeof buf),
+                              stderr);
+    if (n)
+        return fail(EXIT_CONFIG, "configuration has %zu problem%s (%s)", n,
+                    n == 1 ? "" : "s", file ? file : "built-in defaults");
+    printf("configuration OK (%s)\n", file ? file : "built-in defaults");
+    return 0;
+}
+
 static const command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen},
     {"submit", "submit --org-unit OU --indicator DE --period PE "
@@ -602,7 +621,8 @@ usage(FILE *f, cds_config_t *cfg, const command_t *cmd)
     if (cmd) {
         fprintf(f, "usage: " PROG " [-c FILE] %s\n\noptions:\n", cmd->usage);
     } else {
-        fprintf(f, "usage: " PROG " [-c FILE] COMMAND [options]\n\n"
+        fprintf(f, "usage: " PROG " [-c FILE] COMMAND [options]\n"
+                   "       " PROG " [-c FILE] [options] --check-config\n\n"
                    "commands:\n");
         for (size_t i = 0; i < N_COMMANDS; i++)
             fprintf(f, "  %s\n", commands[i].usage);
@@ -663,6 +683,8 @@ main(int argc, char **argv)
     } else if (help) {
         usage(stdout, cfg, cmd);
         code = 0;
+    } else if (cds_config_get_bool(cfg, "command.check_config")) {
+        code = check_config(cfg);
     } else if (!cmd) {
         if (n_rest > 0)
             fprintf(stderr, PROG ": unknown command \"%s\"\n", rest[0]);
