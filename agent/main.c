@@ -523,6 +523,47 @@ run_config(cds_config_t *cfg, sender_config_t *sc)
     return 0;
 }
 
+/* Keys a SIGHUP reload logs as "requires restart" and does not apply. */
+static const char *const restart_keys[] = {
+    "agent.state_dir", "agent.identity", "agent.server", "agent.server_key",
+    "agent.window", NULL,
+};
+
+static void
+reload_refused(const char *what, const char *error)
+{
+    cds_log(CDS_LOG_ERROR, "reload_refused", "what=%s error=%s note=%s",
+            what, cds_logq(error), cds_logq("kept the running one"));
+}
+
+/* SIGHUP (cds_service.h): the catalog's version for the next batches and
+ * the sender's timings; the connection stays. A bad catalog or value
+ * keeps what runs. arg: the sender. */
+static int
+reload_apply(const cds_config_t *fresh, void *arg)
+{
+    cds_config_t *cfg = (cds_config_t *) fresh;    /* read only */
+    sender_config_t sc;
+    char err[600] = "";
+    if (run_config(cfg, &sc) != 0) {   /* message on stderr (the log) */
+        reload_refused("settings", "a value is out of range (line above)");
+        return -1;
+    }
+    cds_catalog_t *cat = cds_catalog_load(get(cfg, "agent.catalog"), err,
+                                          sizeof err);
+    if (!cat) {
+        reload_refused("catalog", err);
+        return -1;
+    }
+    sc.catalog_version = cds_catalog_version(cat);
+    cds_log(CDS_LOG_INFO, "catalog_loaded", "file=%s version=%s "
+            "indicators=%zu", cds_logq(get(cfg, "agent.catalog")),
+            sc.catalog_version, cds_catalog_size(cat));
+    sender_reconfigure(arg, &sc);
+    cds_catalog_destroy(&cat);
+    return 0;
+}
+
 /* Load what `run` needs; the daemon itself is sender_run. */
 static int
 run_daemon(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
@@ -538,8 +579,10 @@ run_daemon(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
             cds_logq(sc->server), cds_logq(sc->state_dir));
     char status[256];
     snprintf(status, sizeof status, "sending to %s", sc->server);
+    cds_service_on_reload(restart_keys, reload_apply, s);
     cds_service_ready(status);
     int rc = sender_run(s);
+    cds_service_on_reload(NULL, NULL, NULL);
     sender_destroy(&s);
     return rc == CDS_OK ? 0 : EXIT_RUNTIME;
 }

@@ -29,6 +29,7 @@
 #include "rejects.h"
 #include "ingest.h"
 #include "query.h"
+#include "reload.h"
 #include "server.h"
 #include "store.h"
 
@@ -578,13 +579,12 @@ check_commit_mark(cli_t *cli, commitmark_t **mark, store_t *store)
     return fail(EXIT_RUNTIME, "%s", msg);
 }
 
-static int serve(cli_t *cli, const cds_identity_t *id,
-                 const cds_catalog_t *cat, store_t *store, long group_max,
-                 commitmark_t *mark);
+static int serve(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
+                 store_t *store, long group_max, commitmark_t *mark);
 
 /* Identity, catalog, database (with integrity check), then serve. */
 static int
-run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
+run_server(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
            store_t *store, long group_max)
 {
     if (cds_db_quick_check(store_db(store)) != CDS_OK)
@@ -615,9 +615,10 @@ prune_rejects_at_start(cli_t *cli, store_t *store)
         rejects_prune(store, (int64_t) cds_now_ms() - days * 86400000LL, &n);
 }
 
-/* Ingest, health, HTTP and the ROUTER socket, until a stop. */
+/* Ingest, health, HTTP and the ROUTER socket, until a stop. *cat is the
+ * running catalog; a SIGHUP reload may replace it (reload.h). */
 static int
-serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
+serve(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
       store_t *store, long group_max, commitmark_t *mark)
 {
     long skew = 0;
@@ -633,7 +634,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         || max_pending < 1 || max_pending > 1000000)
         return fail(EXIT_CONFIG, "max_pending_handshakes: \"%s\": expected "
                     "1..1000000", get(cli, "aggregator.max_pending_handshakes"));
-    ingest_t *ingest = ingest_new(store, id, cat);
+    ingest_t *ingest = ingest_new(store, id, *cat);
     if (ingest) {
         ingest_set_max_skew(ingest, (uint64_t) skew);
         ingest_set_commitmark(ingest, mark);
@@ -672,12 +673,16 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         char pub[CDS_PUBID_LEN];
         cds_identity_public(id, pub, sizeof pub);
         cds_log(CDS_LOG_INFO, "started", "identity=%s catalog=%s version=%s",
-                pub, cds_catalog_version(cat), PROG_VERSION);
+                pub, cds_catalog_version(*cat), PROG_VERSION);
         char status[256];
         snprintf(status, sizeof status, "serving %s, catalog %s",
-                 get(cli, "aggregator.listen"), cds_catalog_version(cat));
+                 get(cli, "aggregator.listen"), cds_catalog_version(*cat));
+        reload_ctx_t live = { .server = server, .ingest = ingest,
+                              .store = store, .catalog = cat };
+        cds_service_on_reload(reload_restart_keys, reload_apply, &live);
         cds_service_ready(status);
         code = server_run(server);
+        cds_service_on_reload(NULL, NULL, NULL);
     }
     cds_ckpt_destroy(&ckpt);
     server_destroy(&server);
@@ -774,7 +779,7 @@ cmd_run(cli_t *cli)
     store_t *store = NULL;
     int rc = cat ? open_store(cli, &store) : fail(EXIT_CONFIG, "%s", err);
     if (!rc)
-        rc = run_server(cli, id, cat, store, group_max);
+        rc = run_server(cli, id, &cat, store, group_max);
     store_destroy(&store);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
