@@ -315,6 +315,8 @@ open_store(cli_t *cli, store_t **store)
     return 0;
 }
 
+static int open_store_ro(cli_t *cli, store_t **store);
+
 static int
 cmd_keygen(cli_t *cli)
 {
@@ -421,7 +423,7 @@ cmd_agents(cli_t *cli)
     if (cli->n_args != 0)
         return fail(EXIT_USAGE, "agents: no arguments expected");
     store_t *store = NULL;
-    int rc = open_store(cli, &store);
+    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
     if (rc)
         return rc;
     int code = enroll_list(store, cds_config_get_bool(cli->cfg,
@@ -462,7 +464,7 @@ cmd_query(cli_t *cli)
         return fail(EXIT_CONFIG, "%s", err);
     q.catalog = cat;
     store_t *store = NULL;
-    int rc = open_store(cli, &store);
+    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
     int code = CDS_OK;
     if (!rc)
         code = query_run(store, &q, stdout, err, sizeof err);
@@ -1145,7 +1147,11 @@ cmd_rejects(cli_t *cli)
                     "[--reason NAME] [--format json] | rejects show|retry ID"
                     " | rejects prune [--older-than AGE]");
     int rc = rejects_filter(cli, &f);
-    if (rc || (rc = open_store(cli, &store)))
+    /* Listing and show only read (a monitoring user may run them); retry
+     * ingests, so it opens read-write. */
+    bool retry = sub && strcmp(cli->args[0], "retry") == 0;
+    if (rc || (rc = retry ? open_store(cli, &store)
+                          : open_store_ro(cli, &store)))
         return rc;
     int code = CDS_OK;
     if (!sub)
