@@ -16,7 +16,9 @@ count_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 conn() { ss -Htn state established "( dport = :$port )" | awk '{print $3, $4}'; }
 # Values of indicator $1 the aggregator stored.
 stored() { sqlq "$(agg_db agg)" "SELECT count(*) FROM datavalue WHERE indicator='$1';"; }
+stored_is() { [ "$(stored RELOAD_NEW)" = "$1" ]; }
 rejected() { agg agg rejects --reason unknown_indicator 2>/dev/null | grep -c RELOAD_NEW || true; }
+rejected_some() { [ "$(rejected)" -ge 1 ]; }
 submit() { agent a1 submit --org-unit 27901 --indicator "$1" --period "$2" --value "$3"; }
 
 # A catalog with one more indicator, and one with a broken row.
@@ -31,7 +33,8 @@ agent_start a1
 check "aggregator starts" wait_for 10 grep -q "event=started" "$T/agg/log"
 submit TTHC_TONG 202401 5 > /dev/null
 check "agent syncs before any reload" wait_for 20 outbox_empty a1
-check "the agent is connected over TCP" wait_for 10 test -n "$(conn)"
+connected() { [ -n "$(conn)" ]; }
+check "the agent is connected over TCP" wait_for 10 connected
 before=$(conn)
 hellos=$(count_in "$T/a1/log" "event=hello_sent")
 diag "connection: $before, hellos: $hellos"
@@ -46,7 +49,7 @@ check "agent: reload result=ok" wait_for 10 grep -q "event=reload result=ok" "$T
 submit RELOAD_NEW 202401 7 > /dev/null
 check "agent delivers it" wait_for 20 outbox_empty a1
 check "the aggregator, on its old catalog, refuses RELOAD_NEW" \
-    wait_for 10 test "$(rejected)" -ge 1
+    wait_for 10 rejected_some
 expect_eq "... and stores none of it" "$(stored RELOAD_NEW)" 0
 
 # 2. The aggregator reloads the catalog: RELOAD_NEW is accepted after.
@@ -57,7 +60,7 @@ check "aggregator swaps the catalog in" \
 check "aggregator logs the changed key" \
     grep -q "event=reload_changed key=catalog" "$T/agg/log"
 submit RELOAD_NEW 202402 8 > /dev/null
-check "RELOAD_NEW is accepted after the reload" wait_for 20 test "$(stored RELOAD_NEW)" = 1
+check "RELOAD_NEW is accepted after the reload" wait_for 20 stored_is 1
 
 # 3. A broken catalog: refused with file:line, the running one kept.
 sed -i "s|^catalog = .*|catalog = $T/broken.csv|" "$T/agg/aggregator.ini"
@@ -67,7 +70,7 @@ check "a broken catalog is refused, naming file:line" \
 check "... and the reload says partial" wait_for 10 grep -q "event=reload result=partial" "$T/agg/log"
 submit RELOAD_NEW 202403 9 > /dev/null
 check "the daemon still serves with the last good catalog" \
-    wait_for 20 test "$(stored RELOAD_NEW)" = 2
+    wait_for 20 stored_is 2
 
 # 4. A changed endpoint needs a restart: warned, not applied; a live
 #    setting is applied and logged.
@@ -79,7 +82,7 @@ check "a changed listen is reported: requires restart" \
 check "a live setting is applied and logged" \
     grep -q "event=reload_changed key=max_clock_skew_ms old=300000 new=600000" "$T/agg/log"
 submit RELOAD_NEW 202404 10 > /dev/null
-check "still serving on the old endpoint" wait_for 20 test "$(stored RELOAD_NEW)" = 3
+check "still serving on the old endpoint" wait_for 20 stored_is 3
 check "nothing listens on the new endpoint" \
     sh -c "! ss -Htln '( sport = :$((port + 1)) )' | grep -q ."
 
