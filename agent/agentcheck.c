@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-    const char *key;
-    long lo, hi;
-} ranges[] = {
+const agentcheck_range_t agentcheck_ranges[AGENTCHECK_N_RANGES] = {
     { "agent.batch_max", 1, 1000 },
     { "agent.batch_bytes", 1024, 3L << 20 },
     { "agent.window", 1, SENDER_WINDOW_MAX },
@@ -30,8 +27,9 @@ static const struct {
 static void
 check_values(cds_check_t *c, const cds_config_t *cfg)
 {
-    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-        cds_check_long(c, cfg, ranges[i].key, ranges[i].lo, ranges[i].hi,
+    for (size_t i = 0; i < AGENTCHECK_N_RANGES; i++)
+        cds_check_long(c, cfg, agentcheck_ranges[i].key,
+                       agentcheck_ranges[i].lo, agentcheck_ranges[i].hi,
                        NULL);
     cds_check_log_level(c, cfg, "agent.log_level");
     const char *lang = cds_config_get(cfg, "agent.lang");
@@ -55,18 +53,6 @@ check_server(cds_check_t *c, const cds_config_t *cfg)
                           "identity", key);
 }
 
-static void
-check_identity(cds_check_t *c, const char *path)
-{
-    char err[512] = "";
-    int code = CDS_OK;
-    if (!cds_check_secret(c, "agent.identity", path))
-        return;
-    cds_identity_t *id = cds_identity_load(path, &code, err, sizeof err);
-    if (!id)
-        cds_check_problem(c, "identity: %s", err[0] ? err : path);
-    cds_identity_destroy(&id);
-}
 
 size_t
 agentcheck_run(const cds_config_t *cfg, const char *identity, FILE *out)
@@ -75,7 +61,7 @@ agentcheck_run(const cds_config_t *cfg, const char *identity, FILE *out)
     const char *cat = cds_config_get(cfg, "agent.catalog");
     check_values(&c, cfg);
     check_server(&c, cfg);
-    check_identity(&c, identity);
+    cds_check_identity(&c, "agent.identity", identity);
     if (cds_check_readable(&c, "agent.catalog", cat))
         c.problems += cds_catalog_check(cat, out);
     cds_check_state_dir(&c, "agent.state_dir",

@@ -488,18 +488,11 @@ cmd_verify_receipt(cds_config_t *cfg, char **args, int n_args)
 static int
 run_config(cds_config_t *cfg, sender_config_t *sc)
 {
-    uint64_t v[8];
-    static const struct { const char *key; long lo, hi; } k[8] = {
-        {"agent.batch_max", 1, 1000},
-        {"agent.batch_bytes", 1024, 3L << 20},
-        {"agent.window", 1, SENDER_WINDOW_MAX},
-        {"agent.ack_timeout_ms", 100, 3600000L},
-        {"agent.backoff_min_ms", 1, 3600000L},
-        {"agent.backoff_max_ms", 1, 86400000L},
-        {"agent.queue_max", 0, 1000000000L},
-        {"agent.heartbeat_ms", 0, 86400000L},
-    };
-    for (int i = 0; i < 8; i++) {
+    uint64_t v[AGENTCHECK_RUN_KEYS];
+    /* batch_max, batch_bytes, window, ack_timeout_ms, backoff_min_ms,
+     * backoff_max_ms, queue_max, heartbeat_ms (agentcheck.c) */
+    const agentcheck_range_t *k = agentcheck_ranges;
+    for (int i = 0; i < AGENTCHECK_RUN_KEYS; i++) {
         int code = get_u64(cfg, k[i].key, k[i].lo, k[i].hi, &v[i]);
         if (code)
             return code;

@@ -53,20 +53,6 @@ check_numbers(cds_check_t *c, const cds_config_t *cfg)
     cds_check_log_level(c, cfg, "aggregator.log_level");
 }
 
-/* The identity: a secret file of ours that loads. */
-static void
-check_identity(cds_check_t *c, const char *path)
-{
-    char err[512] = "";
-    int code = CDS_OK;
-    if (!cds_check_secret(c, "aggregator.identity", path))
-        return;
-    cds_identity_t *id = cds_identity_load(path, &code, err, sizeof err);
-    if (!id)
-        cds_check_problem(c, "identity: %s", err[0] ? err : path);
-    cds_identity_destroy(&id);
-}
-
 /* The CSV files `run` loads, every bad row named. */
 static void
 check_files(cds_check_t *c, const cds_config_t *cfg)
@@ -104,7 +90,7 @@ checkconf_run(const cds_config_t *cfg, const char *identity, FILE *out)
 {
     cds_check_t c = { .out = out };
     check_numbers(&c, cfg);
-    check_identity(&c, identity);
+    cds_check_identity(&c, "aggregator.identity", identity);
     check_files(&c, cfg);
     cds_check_state_dir(&c, "aggregator.state_dir",
                         cds_config_get(cfg, "aggregator.state_dir"),

@@ -4,6 +4,7 @@
  *  running daemon's restart, a connect would dial out). */
 #include "cds_check.h"
 #include "cds_err.h"
+#include "cds_id.h"
 #include "cds_log.h"
 
 #include <arpa/inet.h>
@@ -101,6 +102,19 @@ cds_check_secret(cds_check_t *c, const char *key, const char *path)
         ok = false;
     }
     return ok;
+}
+
+void
+cds_check_identity(cds_check_t *c, const char *key, const char *path)
+{
+    char err[512] = "";
+    int code = CDS_OK;
+    if (!cds_check_secret(c, key, path))
+        return;
+    cds_identity_t *id = cds_identity_load(path, &code, err, sizeof err);
+    if (!id)
+        cds_check_problem(c, "%s: %s", short_key(key), err[0] ? err : path);
+    cds_identity_destroy(&id);
 }
 
 /* dir is missing: can `run` create it (cds_mkdir_p)? The nearest existing

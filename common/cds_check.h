@@ -34,6 +34,8 @@ bool cds_check_readable(cds_check_t *c, const char *key, const char *path);
 /* A secret key file: regular, readable, no group/other permission bits
  * (0600 or stricter) and owned by this user (the daemon's). */
 bool cds_check_secret(cds_check_t *c, const char *key, const char *path);
+/* An identity file: cds_check_secret, then it loads (cds_identity_load). */
+void cds_check_identity(cds_check_t *c, const char *key, const char *path);
 /* The directory that holds db_name: exists (or `run` can create it: its
  * nearest existing ancestor is writable) and is writable and searchable
  * by this user; db_name in it, if present, is readable and writable. */
