@@ -38,6 +38,18 @@ static const struct {
     { "aggregator.deadline_yearly", 0, 3660 },
 };
 
+bool
+checkconf_range(const char *key, long *lo, long *hi)
+{
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (strcmp(ranges[i].key, key) == 0) {
+            *lo = ranges[i].lo;
+            *hi = ranges[i].hi;
+            return true;
+        }
+    return false;
+}
+
 static void
 check_numbers(cds_check_t *c, const cds_config_t *cfg)
 {

@@ -10,7 +10,13 @@
 
 #include "cds_config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+
+/* The range `run` accepts for the integer key (an [aggregator] key), so
+ * the check and a SIGHUP reload (reload.c) agree: true with *lo, *hi;
+ * false for a key that is not an integer setting. */
+bool checkconf_range(const char *key, long *lo, long *hi);
 
 /* Check cfg (identity: the resolved identity path) and print one line per
  * problem to out. The number of problems (0: `run` would start). */

@@ -1,6 +1,7 @@
 /*  reload: see reload.h. Each part is checked before anything of it is
  *  applied, so a bad value leaves the running one in place. */
 #include "reload.h"
+#include "checkconf.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_orgunit.h"
@@ -67,25 +68,24 @@ reload_orgunits(reload_ctx_t *c, const char *path)
     return code == CDS_OK ? 0 : -1;
 }
 
-/* The numbers, each in the range `run` accepts (checkconf.c). */
+/* The numbers, each in the range `run` accepts (checkconf_range). */
 static int
 reload_numbers(reload_ctx_t *c, const cds_config_t *cfg)
 {
-    static const struct { const char *key; long lo, hi; } k[4] = {
-        { "aggregator.max_clock_skew_ms", 1000, 30L * 86400000L },
-        { "aggregator.reject_raw_per_hour", 0, 1000000 },
-        { "aggregator.reject_retention_days", 0, 36500 },
-        { "aggregator.reject_min_free_mb", 0, 1L << 30 },
+    static const char *const keys[4] = {
+        "aggregator.max_clock_skew_ms", "aggregator.reject_raw_per_hour",
+        "aggregator.reject_retention_days", "aggregator.reject_min_free_mb",
     };
-    long v[4];
+    long v[4], lo = 0, hi = 0;
     char err[256];
     for (int i = 0; i < 4; i++)
-        if (cds_config_get_long(cfg, k[i].key, &v[i], err, sizeof err)
-                != CDS_OK || v[i] < k[i].lo || v[i] > k[i].hi) {
+        if (!checkconf_range(keys[i], &lo, &hi)
+            || cds_config_get_long(cfg, keys[i], &v[i], err, sizeof err)
+                != CDS_OK || v[i] < lo || v[i] > hi) {
             snprintf(err, sizeof err, "%s: \"%s\": expected %ld..%ld",
-                     k[i].key + strlen("aggregator."),
-                     cds_config_get(cfg, k[i].key), k[i].lo, k[i].hi);
-            refused(k[i].key + strlen("aggregator."), err);
+                     keys[i] + strlen("aggregator."),
+                     cds_config_get(cfg, keys[i]), lo, hi);
+            refused(keys[i] + strlen("aggregator."), err);
             return -1;
         }
     ingest_set_max_skew(c->ingest, (uint64_t) v[0]);

@@ -90,6 +90,11 @@ cds_service_set_reload(const cds_option_t *options, size_t n_options,
     reload_src.argv = argv;
     reload_src.default_path = default_path;
     reload_src.level_key = level_key;
+    /* A new source: what was parsed for the old one no longer applies. */
+    if (reload_src.last != reload_src.started)
+        cds_config_destroy(&reload_src.last);
+    cds_config_destroy(&reload_src.started);
+    reload_src.last = NULL;
 }
 
 void
