@@ -530,8 +530,9 @@ reload_refused(const char *what, const char *error)
 }
 
 /* SIGHUP (cds_service.h): the catalog's version for the next batches and
- * the sender's timings; the connection stays. A bad catalog or value
- * keeps what runs. arg: the sender. */
+ * the sender's timings; the connection stays. A bad value keeps every
+ * setting, a bad catalog keeps the running version (the timings still
+ * apply). arg: the sender. */
 static int
 reload_apply(const cds_config_t *fresh, void *arg)
 {
@@ -544,17 +545,17 @@ reload_apply(const cds_config_t *fresh, void *arg)
     }
     cds_catalog_t *cat = cds_catalog_load(get(cfg, "agent.catalog"), err,
                                           sizeof err);
-    if (!cat) {
+    if (!cat)
         reload_refused("catalog", err);
-        return -1;
-    }
-    sc.catalog_version = cds_catalog_version(cat);
-    cds_log(CDS_LOG_INFO, "catalog_loaded", "file=%s version=%s "
-            "indicators=%zu", cds_logq(get(cfg, "agent.catalog")),
-            sc.catalog_version, cds_catalog_size(cat));
+    else
+        cds_log(CDS_LOG_INFO, "catalog_loaded", "file=%s version=%s "
+                "indicators=%zu", cds_logq(get(cfg, "agent.catalog")),
+                cds_catalog_version(cat), cds_catalog_size(cat));
+    int rc = cat ? 0 : -1;
+    sc.catalog_version = cat ? cds_catalog_version(cat) : NULL;
     sender_reconfigure(arg, &sc);
     cds_catalog_destroy(&cat);
-    return 0;
+    return rc;
 }
 
 /* Load what `run` needs; the daemon itself is sender_run. */

@@ -391,8 +391,9 @@ session_config(const sender_t *self)
 void
 sender_reconfigure(sender_t *self, const sender_config_t *cfg)
 {
-    snprintf(self->catalog_version, sizeof self->catalog_version, "%s",
-             cfg->catalog_version ? cfg->catalog_version : "");
+    if (cfg->catalog_version)          /* NULL: keep the running one */
+        snprintf(self->catalog_version, sizeof self->catalog_version, "%s",
+                 cfg->catalog_version);
     self->cfg.batch_max = cfg->batch_max;
     self->cfg.batch_bytes = cfg->batch_bytes;
     self->cfg.ack_timeout_ms = cfg->ack_timeout_ms;

@@ -59,7 +59,8 @@ uint64_t sender_backoff_ms(unsigned attempt, uint64_t min_ms,
  * a message in err (bad server_key, endpoint, socket). */
 sender_t *sender_new(const sender_config_t *cfg, const cds_identity_t *id,
                      outbox_t *outbox, char *err, size_t errlen);
-/* SIGHUP reload: take cfg's catalog_version (copied), batch sizes,
+/* SIGHUP reload: take cfg's catalog_version (copied; NULL keeps the
+ * running one), batch sizes,
  * ack_timeout_ms, backoff bounds and heartbeat_ms from now on, without
  * touching the connection. state_dir, server, server_key and window are
  * not taken (a restart applies them). */

@@ -7,7 +7,7 @@
 # is applied and logged. The agent's TCP connection (its 4-tuple) and its
 # session (no new hello) survive every reload.
 . "$(dirname "$0")/lib.sh"
-echo "1..21"
+echo "1..24"
 port=$((20000 + ($$ + 7919) % 20000))
 agg_init agg "tcp://127.0.0.1:$port"
 agent_init a1 27901
@@ -86,7 +86,19 @@ check "still serving on the old endpoint" wait_for 20 stored_is 3
 check "nothing listens on the new endpoint" \
     sh -c "! ss -Htln '( sport = :$((port + 1)) )' | grep -q ."
 
+# 5. The agent: a broken catalog refused (version kept), a changed server
+#    reported "requires restart", and it keeps sending where it was.
+sed -i "s|^catalog = .*|catalog = $T/broken.csv|; s|^server = .*|server = tcp://127.0.0.1:$((port + 1))|" "$T/a1/agent.ini"
+kill -HUP "$a1_PID"
+check "agent: a broken catalog is refused, naming file:line" \
+    wait_for 10 grep -q "event=reload_refused what=catalog error=\"$T/broken.csv:$broken_line:" "$T/a1/log"
+check "agent: a changed server is reported: requires restart" \
+    wait_for 10 grep -q "level=warn.*event=reload_requires_restart key=server" "$T/a1/log"
+agent a1 --catalog "$T/new.csv" submit --org-unit 27901 --indicator RELOAD_NEW \
+    --period 202405 --value 11 > /dev/null
+check "agent still sends to the running server" wait_for 20 stored_is 4
+
 # The connection and the session lived through every reload.
-expect_eq "same TCP connection after 4 reloads" "$(conn)" "$before"
+expect_eq "same TCP connection after 5 reloads" "$(conn)" "$before"
 expect_eq "no new hello from the agent" "$(count_in "$T/a1/log" "event=hello_sent")" "$hellos"
 check "both still run" kill -0 "$agg_PID" "$a1_PID"
