@@ -8,12 +8,17 @@
 # session (no new hello) survive every reload.
 . "$(dirname "$0")/lib.sh"
 echo "1..24"
+# A port with nothing on it or the next one (other tests run beside us).
 port=$((20000 + ($$ + 7919) % 20000))
+for _ in $(seq 50); do
+    ss -Htan "( sport = :$port or sport = :$((port + 1)) or dport = :$port )" | grep -q . || break
+    port=$((port + 2))
+done
 agg_init agg "tcp://127.0.0.1:$port"
 agent_init a1 27901
 count_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 # The agent's established connection to the aggregator: "local peer".
-conn() { ss -Htn state established "( dport = :$port )" | awk '{print $3, $4}'; }
+conn() { ss -Htnp state established "( dport = :$port )" | grep "pid=$a1_PID," | awk '{print $3, $4}'; }
 # Values of indicator $1 the aggregator stored.
 stored() { sqlq "$(agg_db agg)" "SELECT count(*) FROM datavalue WHERE indicator='$1';"; }
 stored_is() { [ "$(stored RELOAD_NEW)" = "$1" ]; }
