@@ -12,6 +12,7 @@
 #include "cds_id.h"
 #include "cds_log.h"
 #include "cds_util.h"
+#include "agentcheck.h"
 #include "import.h"
 #include "outbox.h"
 #include "receipt_verify.h"
@@ -102,6 +103,9 @@ static const cds_option_t options[] = {
      "verify-receipt: the receipt must cover this seq"},
     {"verify.head", "head", 0, "HEX", NULL,
      "verify-receipt: the chain head at acked_seq must be this"},
+    {"command.check_config", "check-config", 0, NULL, NULL,
+     "check the configuration as run would use it, start nothing, change "
+     "nothing; exit 0 or 3 naming every problem"},
 };
 
 typedef struct {
@@ -489,18 +493,11 @@ cmd_verify_receipt(cds_config_t *cfg, char **args, int n_args)
 static int
 run_config(cds_config_t *cfg, sender_config_t *sc)
 {
-    uint64_t v[8];
-    static const struct { const char *key; long lo, hi; } k[8] = {
-        {"agent.batch_max", 1, 1000},
-        {"agent.batch_bytes", 1024, 3L << 20},
-        {"agent.window", 1, SENDER_WINDOW_MAX},
-        {"agent.ack_timeout_ms", 100, 3600000L},
-        {"agent.backoff_min_ms", 1, 3600000L},
-        {"agent.backoff_max_ms", 1, 86400000L},
-        {"agent.queue_max", 0, 1000000000L},
-        {"agent.heartbeat_ms", 0, 86400000L},
-    };
-    for (int i = 0; i < 8; i++) {
+    uint64_t v[AGENTCHECK_RUN_KEYS];
+    /* batch_max, batch_bytes, window, ack_timeout_ms, backoff_min_ms,
+     * backoff_max_ms, queue_max, heartbeat_ms (agentcheck.c) */
+    const agentcheck_range_t *k = agentcheck_ranges;
+    for (int i = 0; i < AGENTCHECK_RUN_KEYS; i++) {
         int code = get_u64(cfg, k[i].key, k[i].lo, k[i].hi, &v[i]);
         if (code)
             return code;
@@ -524,6 +521,48 @@ run_config(cds_config_t *cfg, sender_config_t *sc)
     return 0;
 }
 
+/* Keys a SIGHUP reload logs as "requires restart" and does not apply. */
+static const char *const restart_keys[] = {
+    "agent.state_dir", "agent.identity", "agent.server", "agent.server_key",
+    "agent.window", NULL,
+};
+
+static void
+reload_refused(const char *what, const char *error)
+{
+    cds_log(CDS_LOG_ERROR, "reload_refused", "what=%s error=%s note=%s",
+            what, cds_logq(error), cds_logq("kept the running one"));
+}
+
+/* SIGHUP (cds_service.h): the catalog's version for the next batches and
+ * the sender's timings; the connection stays. A bad value keeps every
+ * setting, a bad catalog keeps the running version (the timings still
+ * apply). arg: the sender. */
+static int
+reload_apply(const cds_config_t *fresh, void *arg)
+{
+    cds_config_t *cfg = (cds_config_t *) fresh;    /* read only */
+    sender_config_t sc;
+    char err[600] = "";
+    if (run_config(cfg, &sc) != 0) {   /* message on stderr (the log) */
+        reload_refused("settings", "a value is out of range (line above)");
+        return -1;
+    }
+    cds_catalog_t *cat = cds_catalog_load(get(cfg, "agent.catalog"), err,
+                                          sizeof err);
+    if (!cat)
+        reload_refused("catalog", err);
+    else
+        cds_log(CDS_LOG_INFO, "catalog_loaded", "file=%s version=%s "
+                "indicators=%zu", cds_logq(get(cfg, "agent.catalog")),
+                cds_catalog_version(cat), cds_catalog_size(cat));
+    int rc = cat ? 0 : -1;
+    sc.catalog_version = cat ? cds_catalog_version(cat) : NULL;
+    sender_reconfigure(arg, &sc);
+    cds_catalog_destroy(&cat);
+    return rc;
+}
+
 /* Load what `run` needs; the daemon itself is sender_run. */
 static int
 run_daemon(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
@@ -539,8 +578,10 @@ run_daemon(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
             cds_logq(sc->server), cds_logq(sc->state_dir));
     char status[256];
     snprintf(status, sizeof status, "sending to %s", sc->server);
+    cds_service_on_reload(restart_keys, reload_apply, s);
     cds_service_ready(status);
     int rc = sender_run(s);
+    cds_service_on_reload(NULL, NULL, NULL);
     sender_destroy(&s);
     return rc == CDS_OK ? 0 : EXIT_RUNTIME;
 }
@@ -587,6 +628,21 @@ out:
     return code;
 }
 
+/* --check-config: every problem on stderr, one a line; exit 0 or 3. */
+static int
+check_config(cds_config_t *cfg)
+{
+    char buf[600];
+    const char *file = cds_config_path(cfg);
+    size_t n = agentcheck_run(cfg, identity_path(cfg, buf, sizeof buf),
+                              stderr);
+    if (n)
+        return fail(EXIT_CONFIG, "configuration has %zu problem%s (%s)", n,
+                    n == 1 ? "" : "s", file ? file : "built-in defaults");
+    printf("configuration OK (%s)\n", file ? file : "built-in defaults");
+    return 0;
+}
+
 static const command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen},
     {"submit", "submit --org-unit OU --indicator DE --period PE "
@@ -607,7 +663,8 @@ usage(FILE *f, cds_config_t *cfg, const command_t *cmd)
     if (cmd) {
         fprintf(f, "usage: " PROG " [-c FILE] %s\n\noptions:\n", cmd->usage);
     } else {
-        fprintf(f, "usage: " PROG " [-c FILE] COMMAND [options]\n\n"
+        fprintf(f, "usage: " PROG " [-c FILE] COMMAND [options]\n"
+                   "       " PROG " [-c FILE] [options] --check-config\n\n"
                    "commands:\n");
         for (size_t i = 0; i < N_COMMANDS; i++)
             fprintf(f, "  %s\n", commands[i].usage);
@@ -668,6 +725,8 @@ main(int argc, char **argv)
     } else if (help) {
         usage(stdout, cfg, cmd);
         code = 0;
+    } else if (cds_config_get_bool(cfg, "command.check_config")) {
+        code = check_config(cfg);
     } else if (!cmd) {
         if (n_rest > 0)
             fprintf(stderr, PROG ": unknown command \"%s\"\n", rest[0]);

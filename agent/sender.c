@@ -61,6 +61,7 @@ struct sender {
     char live_error[256];              /* ... with this error */
     bool revoked_saved;                /* agent.revoked exists (ours) */
     bool hung_up;                      /* revoked: endpoint disconnected */
+    char catalog_version[80];          /* cfg.catalog_version points here */
 };
 
 
@@ -273,6 +274,9 @@ sender_new(const sender_config_t *cfg, const cds_identity_t *id,
         return NULL;
     }
     self->cfg = *cfg;
+    snprintf(self->catalog_version, sizeof self->catalog_version, "%s",
+             cfg->catalog_version ? cfg->catalog_version : "");
+    self->cfg.catalog_version = self->catalog_version;
     self->id = id;
     self->outbox = outbox;
     self->live_fd = -1;
@@ -411,8 +415,8 @@ io_accepted(void *arg)
     }
 }
 
-static int
-start_session(sender_t *self, char *err, size_t errlen)
+static session_config_t
+session_config(const sender_t *self)
 {
     session_config_t sc = {
         .catalog_version = self->cfg.catalog_version,
@@ -425,6 +429,29 @@ start_session(sender_t *self, char *err, size_t errlen)
         .heartbeat_ms = self->cfg.heartbeat_ms,
         .recheck_ms = OUTBOX_RECHECK_MS,
     };
+    return sc;
+}
+
+void
+sender_reconfigure(sender_t *self, const sender_config_t *cfg)
+{
+    if (cfg->catalog_version)          /* NULL: keep the running one */
+        snprintf(self->catalog_version, sizeof self->catalog_version, "%s",
+                 cfg->catalog_version);
+    self->cfg.batch_max = cfg->batch_max;
+    self->cfg.batch_bytes = cfg->batch_bytes;
+    self->cfg.ack_timeout_ms = cfg->ack_timeout_ms;
+    self->cfg.backoff_min_ms = cfg->backoff_min_ms;
+    self->cfg.backoff_max_ms = cfg->backoff_max_ms;
+    self->cfg.heartbeat_ms = cfg->heartbeat_ms;
+    session_config_t sc = session_config(self);
+    session_set_config(self->session, &sc);
+}
+
+static int
+start_session(sender_t *self, char *err, size_t errlen)
+{
+    session_config_t sc = session_config(self);
     session_io_t io = {io_mono, io_wall, sodium_uniform, io_send, io_state,
                        self, io_revoked, io_accepted};
     self->session = session_new(&sc, &io, cds_identity_sign_pk(self->id),

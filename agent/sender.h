@@ -70,6 +70,12 @@ int sender_open_frame(const uint8_t *data, size_t len,
  * a message in err (bad server_key, endpoint, socket). */
 sender_t *sender_new(const sender_config_t *cfg, const cds_identity_t *id,
                      outbox_t *outbox, char *err, size_t errlen);
+/* SIGHUP reload: take cfg's catalog_version (copied; NULL keeps the
+ * running one), batch sizes,
+ * ack_timeout_ms, backoff bounds and heartbeat_ms from now on, without
+ * touching the connection. state_dir, server, server_key and window are
+ * not taken (a restart applies them). */
+void sender_reconfigure(sender_t *self, const sender_config_t *cfg);
 /* Close sockets, remove wake.sock; sets *self_p to NULL. Safe on NULL. */
 void sender_destroy(sender_t **self_p);
 /* Run until a stop is requested (common/cds_signal.h: SIGTERM, SIGINT or

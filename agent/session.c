@@ -143,6 +143,18 @@ out:
     return rc;
 }
 
+void
+session_set_config(session_t *self, const session_config_t *cfg)
+{
+    self->cfg.catalog_version = cfg->catalog_version;
+    self->cfg.batch_max = cfg->batch_max;
+    self->cfg.batch_bytes = cfg->batch_bytes;
+    self->cfg.ack_timeout_ms = cfg->ack_timeout_ms;
+    self->cfg.backoff_min_ms = cfg->backoff_min_ms;
+    self->cfg.backoff_max_ms = cfg->backoff_max_ms;
+    self->cfg.heartbeat_ms = cfg->heartbeat_ms;
+}
+
 session_t *
 session_new(const session_config_t *cfg, const session_io_t *io,
             const uint8_t agent_pk[CDS_PK_BYTES], outbox_t *outbox,

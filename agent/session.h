@@ -113,6 +113,11 @@ typedef enum {
 session_t *session_new(const session_config_t *cfg, const session_io_t *io,
                        const uint8_t agent_pk[CDS_PK_BYTES],
                        outbox_t *outbox, char *err, size_t errlen);
+/* Take cfg's catalog_version (borrowed), batch_max, batch_bytes,
+ * ack_timeout_ms, backoff bounds and heartbeat_ms from now on (SIGHUP
+ * reload): each applies at its next use (next batch, next deadline, next
+ * backoff, next heartbeat); window and recheck_ms stay. */
+void session_set_config(session_t *self, const session_config_t *cfg);
 /* Free; sets *self_p to NULL. Safe on NULL. */
 void session_destroy(session_t **self_p);
 

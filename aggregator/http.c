@@ -59,8 +59,8 @@ struct http_req {
     unsigned status;
 };
 
-static int
-parse_listen(const char *listen, struct sockaddr_in *addr, char *err,
+int
+http_parse_listen(const char *listen, struct sockaddr_in *addr, char *err,
              size_t errlen)
 {
     char host[64];
@@ -102,7 +102,7 @@ http_new(const http_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     self->body_max = cfg->body_max ? cfg->body_max : HTTP_BODY_MAX_DEFAULT;
-    if (parse_listen(cfg->listen, &self->addr, err, errlen) != 0) {
+    if (http_parse_listen(cfg->listen, &self->addr, err, errlen) != 0) {
         free(self);
         return NULL;
     }

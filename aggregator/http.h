@@ -44,6 +44,11 @@ typedef struct {
     size_t body_max;                   /* request body bound; 0: default */
 } http_config_t;
 
+/* Parse listen ("HOST:PORT", IPv4 literal) into *addr: 0, or -1 with
+ * "http_listen: ..." in err. Binds nothing (also --check-config). */
+struct sockaddr_in;
+int http_parse_listen(const char *listen, struct sockaddr_in *addr,
+                      char *err, size_t errlen);
 /* Parse cfg->listen ("HOST:PORT", IPv4 literal) and prepare; nothing
  * listens yet. NULL with a message in err. cfg strings are copied. */
 http_t *http_new(const http_config_t *cfg, char *err, size_t errlen);

@@ -122,6 +122,12 @@ ingest_set_max_skew(ingest_t *self, uint64_t ms)
 }
 
 void
+ingest_set_catalog(ingest_t *self, const cds_catalog_t *catalog)
+{
+    self->catalog = catalog;
+}
+
+void
 ingest_destroy(ingest_t **self_p)
 {
     if (!self_p || !*self_p)

@@ -184,6 +184,9 @@ void ingest_set_commitmark(ingest_t *self, struct commitmark *mark);
 /* max_clock_skew_ms: the bound of the effective-stamp rule (header
  * comment); default INGEST_MAX_FUTURE_MS. */
 void ingest_set_max_skew(ingest_t *self, uint64_t ms);
+/* Check updates against catalog (borrowed) from now on: a SIGHUP reload
+ * (server_set_catalog swaps it where no other thread reads it). */
+void ingest_set_catalog(ingest_t *self, const cds_catalog_t *catalog);
 /* The shift of a batch: d = sent_at_ms - arrival_ms when |d| > bound_ms,
  * else 0; 0 when sent_at_ms is 0 (not sent). Pure. */
 int64_t ingest_clock_shift(uint64_t sent_at_ms, uint64_t arrival_ms,

@@ -18,6 +18,7 @@
 #include "dashboard.h"
 #include "audit.h"
 #include "backup.h"
+#include "checkconf.h"
 #include "commitmark.h"
 #include "connguard.h"
 #include "enroll.h"
@@ -30,6 +31,7 @@
 #include "rejects.h"
 #include "ingest.h"
 #include "query.h"
+#include "reload.h"
 #include "server.h"
 #include "store.h"
 
@@ -158,6 +160,9 @@ static const cds_option_t options[] = {
     { "aggregator.dashboard", "dashboard", 0, "PATH",
       CDS_DATADIR "/dashboard/index.html",
       "dashboard page served at / (absent: no dashboard)" },
+    { "command.check_config", "check-config", 0, NULL, NULL,
+      "check the configuration as run would use it, start nothing, "
+      "change nothing; exit 0 or 3 naming every problem" },
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -176,6 +181,7 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: " PROG " [-c FILE] [options] COMMAND [args]\n"
+            "       " PROG " [-c FILE] [options] --check-config\n"
             "commands:\n"
             "  keygen [--label TEXT]\n"
             "  enroll PUBID --org-unit OU [--org-unit OU ...] [--label TEXT]\n"
@@ -351,6 +357,8 @@ open_store(cli_t *cli, store_t **store)
     return 0;
 }
 
+static int open_store_ro(cli_t *cli, store_t **store);
+
 static int
 cmd_keygen(cli_t *cli)
 {
@@ -457,7 +465,7 @@ cmd_agents(cli_t *cli)
     if (cli->n_args != 0)
         return fail(EXIT_USAGE, "agents: no arguments expected");
     store_t *store = NULL;
-    int rc = open_store(cli, &store);
+    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
     if (rc)
         return rc;
     int code = enroll_list(store, cds_config_get_bool(cli->cfg,
@@ -498,7 +506,7 @@ cmd_query(cli_t *cli)
         return fail(EXIT_CONFIG, "%s", err);
     q.catalog = cat;
     store_t *store = NULL;
-    int rc = open_store(cli, &store);
+    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
     int code = CDS_OK;
     if (!rc)
         code = query_run(store, &q, stdout, err, sizeof err);
@@ -616,13 +624,12 @@ check_commit_mark(cli_t *cli, commitmark_t **mark, store_t *store)
     return fail(EXIT_RUNTIME, "%s", msg);
 }
 
-static int serve(cli_t *cli, const cds_identity_t *id,
-                 const cds_catalog_t *cat, store_t *store, long group_max,
-                 commitmark_t *mark);
+static int serve(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
+                 store_t *store, long group_max, commitmark_t *mark);
 
 /* Identity, catalog, database (with integrity check), then serve. */
 static int
-run_server(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
+run_server(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
            store_t *store, long group_max)
 {
     if (cds_db_quick_check(store_db(store)) != CDS_OK)
@@ -669,9 +676,10 @@ set_heartbeat_flush(cli_t *cli, health_t *health)
     health_set_flush_ms(health, ms);
 }
 
-/* Ingest, health, HTTP and the ROUTER socket, until a stop. */
+/* Ingest, health, HTTP and the ROUTER socket, until a stop. *cat is the
+ * running catalog; a SIGHUP reload may replace it (reload.h). */
 static int
-serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
+serve(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
       store_t *store, long group_max, commitmark_t *mark)
 {
     long skew = 0;
@@ -693,7 +701,7 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         || max_pending < 1 || max_pending > 1000000)
         return fail(EXIT_CONFIG, "max_pending_handshakes: \"%s\": expected "
                     "1..1000000", get(cli, "aggregator.max_pending_handshakes"));
-    ingest_t *ingest = ingest_new(store, id, cat);
+    ingest_t *ingest = ingest_new(store, id, *cat);
     if (ingest) {
         ingest_set_max_skew(ingest, (uint64_t) skew);
         ingest_set_commitmark(ingest, mark);
@@ -738,12 +746,16 @@ serve(cli_t *cli, const cds_identity_t *id, const cds_catalog_t *cat,
         char pub[CDS_PUBID_LEN];
         cds_identity_public(id, pub, sizeof pub);
         cds_log(CDS_LOG_INFO, "started", "identity=%s catalog=%s version=%s",
-                pub, cds_catalog_version(cat), PROG_VERSION);
+                pub, cds_catalog_version(*cat), PROG_VERSION);
         char status[256];
         snprintf(status, sizeof status, "serving %s, catalog %s",
-                 get(cli, "aggregator.listen"), cds_catalog_version(cat));
+                 get(cli, "aggregator.listen"), cds_catalog_version(*cat));
+        reload_ctx_t live = { .server = server, .ingest = ingest,
+                              .store = store, .catalog = cat };
+        cds_service_on_reload(reload_restart_keys, reload_apply, &live);
         cds_service_ready(status);
         code = server_run(server);
+        cds_service_on_reload(NULL, NULL, NULL);
     }
     cds_ckpt_destroy(&ckpt);
     server_destroy(&server);
@@ -841,7 +853,7 @@ cmd_run(cli_t *cli)
     store_t *store = NULL;
     int rc = cat ? open_store(cli, &store) : fail(EXIT_CONFIG, "%s", err);
     if (!rc)
-        rc = run_server(cli, id, cat, store, group_max);
+        rc = run_server(cli, id, &cat, store, group_max);
     store_destroy(&store);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
@@ -1252,7 +1264,11 @@ cmd_rejects(cli_t *cli)
                     "[--reason NAME] [--format json] | rejects show|retry ID"
                     " | rejects prune [--older-than AGE]");
     int rc = rejects_filter(cli, &f);
-    if (rc || (rc = open_store(cli, &store)))
+    /* Listing and show only read (a monitoring user may run them); retry
+     * ingests, so it opens read-write. */
+    bool retry = sub && strcmp(cli->args[0], "retry") == 0;
+    if (rc || (rc = retry ? open_store(cli, &store)
+                          : open_store_ro(cli, &store)))
         return rc;
     int code = CDS_OK;
     if (!sub)
@@ -1413,6 +1429,21 @@ nagios_asked(int argc, char **argv)
     return false;
 }
 
+/* --check-config: every problem on stderr, one a line; exit 0 or 3. */
+static int
+check_config(cli_t *cli)
+{
+    const char *file = cds_config_path(cli->cfg);
+    if (resolve_paths(cli))
+        return EXIT_CONFIG;
+    size_t n = checkconf_run(cli->cfg, cli->identity, stderr);
+    if (n)
+        return fail(EXIT_CONFIG, "configuration has %zu problem%s (%s)", n,
+                    n == 1 ? "" : "s", file ? file : "built-in defaults");
+    printf("configuration OK (%s)\n", file ? file : "built-in defaults");
+    return 0;
+}
+
 /* Parse, then dispatch. */
 static int
 dispatch(cli_t *cli, int argc, char **argv)
@@ -1431,6 +1462,8 @@ dispatch(cli_t *cli, int argc, char **argv)
         fail(EXIT_CONFIG, "%s", err);
         return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_CONFIG;
     }
+    if (!help && cds_config_get_bool(cli->cfg, "command.check_config"))
+        return check_config(cli);
     cds_log_level_t level;
     if (cds_log_level_parse(get(cli, "aggregator.log_level"), &level) != 0)
         return fail(EXIT_CONFIG, "log_level: \"%s\": expected debug, info, "

@@ -750,6 +750,21 @@ server_step(server_t *self, long timeout_ms)
     return got < 0 ? got : 1;
 }
 
+void
+server_set_catalog(server_t *self, const cds_catalog_t *catalog)
+{
+    if (self->worker_on) {
+        pthread_mutex_lock(&self->mu);
+        while (self->prepared != self->tail)
+            pthread_cond_wait(&self->done, &self->mu);
+    }
+    for (size_t n = self->head; self->ring && n < self->tail; n++)
+        ingest_prep_destroy(&self->ring[n % self->ring_cap].prep);
+    ingest_set_catalog(self->ingest, catalog);
+    if (self->worker_on)
+        pthread_mutex_unlock(&self->mu);
+}
+
 int
 server_run(server_t *self)
 {

@@ -78,6 +78,13 @@ void server_set_guard(server_t *self, struct connguard *guard);
  * borrowed (NULL: none). */
 struct progress;
 void server_set_progress(server_t *self, struct progress *progress);
+/* Make the ingest check against catalog (borrowed; the caller frees the
+ * old one afterwards): the SIGHUP reload's swap, on the thread that runs
+ * server_run, between groups (from cds_service_tick). Waits until the
+ * worker has prepared everything received, so no thread reads the old
+ * catalog any more, and drops what it prepared with it: those messages
+ * are checked again, with the new catalog, when applied. */
+void server_set_catalog(server_t *self, const cds_catalog_t *catalog);
 /* Endpoint actually bound (resolves "tcp://127.0.0.1:*"). Borrowed. */
 const char *server_endpoint(const server_t *self);
 

@@ -383,7 +383,23 @@ typedef struct {
     int col[C__COUNT];         /* header index of each column, -1 absent */
     char *err;                 /* caller's message buffer */
     size_t errlen;
+    FILE *all;                 /* cds_catalog_check: every row problem
+                                * goes here and loading goes on; NULL:
+                                * stop at the first */
+    size_t bad;                /* problems written to all */
 } loader_t;
+
+/* A row problem in err: stop (-1), or, when checking, report it and go
+ * on with the next row (0). */
+static int
+row_problem(loader_t *ld)
+{
+    if (!ld->all)
+        return -1;
+    fprintf(ld->all, "%s\n", ld->err);
+    ld->bad++;
+    return 0;
+}
 
 /* "path:line: column: problem (value "X")"; value may be NULL. */
 static int
@@ -682,8 +698,9 @@ check_ratios(cds_catalog_t *self, loader_t *ld)
         const cds_indicator_t *r = &self->ind[i];
         if (r->agg != CDS_AGG_RATIO)
             continue;
-        if (check_ratio_ref(self, ld, r, C_NUM, r->numerator) < 0
-            || check_ratio_ref(self, ld, r, C_DEN, r->denominator) < 0)
+        if ((check_ratio_ref(self, ld, r, C_NUM, r->numerator) < 0
+             || check_ratio_ref(self, ld, r, C_DEN, r->denominator) < 0)
+            && row_problem(ld) < 0)
             return -1;
     }
     return 0;
@@ -726,8 +743,11 @@ read_rows(cds_catalog_t *self, loader_t *ld)
     int rc;
     while ((rc = cds_csv_next(ld->csv, ld->err, ld->errlen)) == 1) {
         cds_indicator_t ind;
-        if (parse_row(ld, &ind) < 0)
-            return -1;
+        if (parse_row(ld, &ind) < 0) {
+            if (row_problem(ld) < 0)
+                return -1;
+            continue;
+        }
         if (append(self, &ind, cds_csv_line(ld->csv)) < 0) {
             indicator_free(&ind);
             return row_error(ld, cds_csv_line(ld->csv), C_CODE,
@@ -736,7 +756,7 @@ read_rows(cds_catalog_t *self, loader_t *ld)
     }
     if (rc < 0)
         return -1;
-    if (self->n == 0)
+    if (self->n == 0 && ld->bad == 0)
         return row_error(ld, hline, C_CODE, "the catalog defines no "
                          "indicator", NULL);
     return 0;
@@ -754,12 +774,15 @@ compute_version(cds_catalog_t *self, const char *data, size_t len)
     return 0;
 }
 
-cds_catalog_t *
-cds_catalog_load(const char *path, char *err, size_t errlen)
+/* Load path; with ld->all set, row problems are reported there and
+ * counted in ld->bad instead of ending the load. */
+static cds_catalog_t *
+load(const char *path, loader_t *ld)
 {
     char *data = NULL;
     size_t len = 0;
-    loader_t ld = {.path = path, .err = err, .errlen = errlen};
+    char *err = ld->err;
+    size_t errlen = ld->errlen;
     cds_catalog_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -775,18 +798,40 @@ cds_catalog_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: libsodium failed to initialise", path);
         goto fail;
     }
-    ld.csv = cds_csv_open_mem(data, len, path, err, errlen);
-    if (!ld.csv || read_rows(self, &ld) < 0 || build_index(self, &ld) < 0
-        || check_ratios(self, &ld) < 0)
+    ld->csv = cds_csv_open_mem(data, len, path, err, errlen);
+    if (!ld->csv || read_rows(self, ld) < 0 || build_index(self, ld) < 0
+        || check_ratios(self, ld) < 0)
         goto fail;
-    cds_csv_destroy(&ld.csv);
+    cds_csv_destroy(&ld->csv);
     free(data);
     return self;
 fail:
-    cds_csv_destroy(&ld.csv);
+    cds_csv_destroy(&ld->csv);
     free(data);
     cds_catalog_destroy(&self);
     return NULL;
+}
+
+cds_catalog_t *
+cds_catalog_load(const char *path, char *err, size_t errlen)
+{
+    loader_t ld = {.path = path, .err = err, .errlen = errlen};
+    return load(path, &ld);
+}
+
+size_t
+cds_catalog_check(const char *path, void *out)
+{
+    char err[1024] = "";
+    loader_t ld = {.path = path, .err = err, .errlen = sizeof err,
+                   .all = out};
+    cds_catalog_t *self = load(path, &ld);
+    if (!self) {               /* a problem that ends the file's reading */
+        fprintf(out, "%s\n", err);
+        ld.bad++;
+    }
+    cds_catalog_destroy(&self);
+    return ld.bad;
 }
 
 void

@@ -69,6 +69,11 @@ typedef struct cds_catalog cds_catalog_t;
 /* Load and check a catalog file. NULL on failure with "path:line: field:
  * problem" in err. */
 cds_catalog_t *cds_catalog_load(const char *path, char *err, size_t errlen);
+/* Check a catalog file as cds_catalog_load would load it, but print
+ * every problem to out (FILE *), one "path:line: column: problem" line
+ * each, instead of stopping at the first bad row (--check-config). The
+ * number of problems; 0: the file loads. */
+size_t cds_catalog_check(const char *path, void *out);
 /* Free; sets *self_p to NULL. Safe on NULL. */
 void cds_catalog_destroy(cds_catalog_t **self_p);
 /* Version string (32 hex chars). Borrowed. */

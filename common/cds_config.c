@@ -24,6 +24,7 @@ struct cds_config {
     char ***given;               /* [n] owned arrays: values given by flags */
     size_t *n_given;             /* [n] lengths of given[i] */
     char **args;                 /* owned copy of argv getopt may permute */
+    char *path;                  /* config file loaded last, NULL: none */
 };
 
 cds_config_t *
@@ -70,6 +71,7 @@ cds_config_destroy(cds_config_t **self_p)
     free(self->given);
     free(self->n_given);
     free(self->args);
+    free(self->path);
     free(self);
     *self_p = NULL;
 }
@@ -283,6 +285,8 @@ cds_config_load_file(cds_config_t *self, const char *path, char *err,
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return CDS_EIO;
     }
+    free(self->path);
+    self->path = strdup(path);
     int line = ini_parse_stream(ini_read_line, &ctx, ini_on_value, &ctx);
     if (line == 0 && ferror(ctx.file)) {
         snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
@@ -300,6 +304,12 @@ cds_config_load_file(cds_config_t *self, const char *path, char *err,
     free(ctx.buf);
     fclose(ctx.file);
     return ctx.rc;
+}
+
+const char *
+cds_config_path(const cds_config_t *self)
+{
+    return self->path;
 }
 
 /* ---- command line ------------------------------------------------------ */

@@ -38,6 +38,9 @@ int cds_config_parse(cds_config_t *self, int argc, char **argv, int first,
 /* Load one INI file (also used by tests). */
 int cds_config_load_file(cds_config_t *self, const char *path, char *err,
                          size_t errlen);
+/* The config file loaded last (the --config one or default_path), NULL
+ * when none was read. Borrowed. */
+const char *cds_config_path(const cds_config_t *self);
 /* Set a key (must be in the table). CDS_OK or CDS_EUSAGE. */
 int cds_config_set(cds_config_t *self, const char *key, const char *value);
 /* Value or the table default (may be NULL). Borrowed. */

@@ -40,6 +40,9 @@ typedef struct {
     int col[C__COUNT];         /* header index of each column, -1 absent */
     char *err;                 /* caller's message buffer */
     size_t errlen;
+    FILE *all;                 /* cds_orgunits_check: every row problem
+                                * goes here and loading goes on */
+    size_t bad;                /* problems written to all */
 } loader_t;
 
 /* "path:line: column: problem (value "X")"; value may be NULL. */
@@ -163,8 +166,13 @@ read_rows(cds_orgunits_t *self, loader_t *ld)
     int rc;
     while ((rc = cds_csv_next(ld->csv, ld->err, ld->errlen)) == 1) {
         unit_t u;
-        if (parse_row(ld, &u) < 0)
-            return -1;
+        if (parse_row(ld, &u) < 0) {
+            if (!ld->all)
+                return -1;
+            fprintf(ld->all, "%s\n", ld->err);   /* and go on */
+            ld->bad++;
+            continue;
+        }
         if (append(self, &u) < 0) {
             unit_free(&u);
             return row_error(ld, u.line, C_CODE, "out of memory", NULL);
@@ -172,7 +180,7 @@ read_rows(cds_orgunits_t *self, loader_t *ld)
     }
     if (rc < 0)
         return -1;
-    if (self->n == 0)
+    if (self->n == 0 && ld->bad == 0)
         return row_error(ld, hline, C_CODE, "the file defines no org unit",
                          NULL);
     return 0;
@@ -281,24 +289,45 @@ link_tree(cds_orgunits_t *self, loader_t *ld)
     return 0;
 }
 
+static cds_orgunits_t *
+load(const char *path, loader_t *ld)
+{
+    cds_orgunits_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(ld->err, ld->errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    ld->csv = cds_csv_open(path, ld->err, ld->errlen);
+    if (!ld->csv || read_rows(self, ld) < 0 || build_index(self, ld) < 0
+        || link_tree(self, ld) < 0) {
+        cds_csv_destroy(&ld->csv);
+        cds_orgunits_destroy(&self);
+        return NULL;
+    }
+    cds_csv_destroy(&ld->csv);
+    return self;
+}
+
 cds_orgunits_t *
 cds_orgunits_load(const char *path, char *err, size_t errlen)
 {
     loader_t ld = {.path = path, .err = err, .errlen = errlen};
-    cds_orgunits_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
+    return load(path, &ld);
+}
+
+size_t
+cds_orgunits_check(const char *path, void *out)
+{
+    char err[1024] = "";
+    loader_t ld = {.path = path, .err = err, .errlen = sizeof err,
+                   .all = out};
+    cds_orgunits_t *self = load(path, &ld);
+    if (!self) {               /* a problem that ends the file's reading */
+        fprintf(out, "%s\n", err);
+        ld.bad++;
     }
-    ld.csv = cds_csv_open(path, err, errlen);
-    if (!ld.csv || read_rows(self, &ld) < 0 || build_index(self, &ld) < 0
-        || link_tree(self, &ld) < 0) {
-        cds_csv_destroy(&ld.csv);
-        cds_orgunits_destroy(&self);
-        return NULL;
-    }
-    cds_csv_destroy(&ld.csv);
-    return self;
+    cds_orgunits_destroy(&self);
+    return ld.bad;
 }
 
 void

@@ -28,6 +28,11 @@ typedef struct cds_orgunits cds_orgunits_t;
 
 /* Load and check. NULL on failure with "path:line: field: problem" in err. */
 cds_orgunits_t *cds_orgunits_load(const char *path, char *err, size_t errlen);
+/* Check path as cds_orgunits_load would load it, printing every row
+ * problem to out (FILE *), one "path:line: column: problem" line each,
+ * instead of stopping at the first (--check-config). The number of
+ * problems; 0: the file loads. */
+size_t cds_orgunits_check(const char *path, void *out);
 void cds_orgunits_destroy(cds_orgunits_t **self_p);
 size_t cds_orgunits_size(const cds_orgunits_t *self);
 /* i-th unit in file order (borrowed). */

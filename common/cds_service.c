@@ -21,6 +21,11 @@ static struct {
     char **argv;
     const char *default_path;
     const char *level_key;
+    const char *const *restart_keys;   /* NULL-terminated, or NULL */
+    cds_reload_fn *fn;                 /* the program's part, or NULL */
+    void *arg;
+    cds_config_t *started;             /* as parsed at ready (restart keys) */
+    cds_config_t *last;                /* as last reloaded (live keys) */
 } reload_src;
 
 /* The notification protocol of sd_notify(3), which systemd documents as
@@ -85,46 +90,146 @@ cds_service_set_reload(const cds_option_t *options, size_t n_options,
     reload_src.argv = argv;
     reload_src.default_path = default_path;
     reload_src.level_key = level_key;
+    /* A new source: what was parsed for the old one no longer applies. */
+    if (reload_src.last != reload_src.started)
+        cds_config_destroy(&reload_src.last);
+    cds_config_destroy(&reload_src.started);
+    reload_src.last = NULL;
 }
 
-/* A fresh parse, so a file that fails leaves the running level as is. */
-static void
-reload(void)
+void
+cds_service_on_reload(const char *const *restart_keys, cds_reload_fn *fn,
+                      void *arg)
 {
-    char err[512] = "", **rest = NULL;
+    reload_src.restart_keys = restart_keys;
+    reload_src.fn = fn;
+    reload_src.arg = arg;
+}
+
+/* The configuration as the program's argv gives it now. NULL with err. */
+static cds_config_t *
+parse_now(char *err, size_t errlen)
+{
+    char **rest = NULL;
     int n_rest = 0;
     bool help = false;
-    cds_log_level_t level;
     cds_config_t *cfg = cds_config_new(reload_src.options,
                                        reload_src.n_options);
     int code = cfg ? cds_config_parse(cfg, reload_src.argc, reload_src.argv,
                                       1, reload_src.default_path, &help,
-                                      &rest, &n_rest, err, sizeof err)
+                                      &rest, &n_rest, err, errlen)
                    : CDS_ENOMEM;
-    const char *name = code == CDS_OK
-        ? cds_config_get(cfg, reload_src.level_key) : NULL;
-    if (code == CDS_OK && cds_log_level_parse(name, &level) != 0) {
+    if (code != CDS_OK) {
+        if (!cfg)
+            snprintf(err, errlen, "out of memory");
+        cds_config_destroy(&cfg);
+    }
+    return cfg;
+}
+
+static bool
+is_restart_key(const char *key)
+{
+    for (const char *const *k = reload_src.restart_keys; k && *k; k++)
+        if (strcmp(*k, key) == 0)
+            return true;
+    return false;
+}
+
+static bool
+differs(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* Log every changed key of the daemon's section: a restart key against
+ * the value the daemon started with (warn, not applied), any other
+ * against the last reload. *restart receives the restart keys' count. */
+static size_t
+log_changes(const cds_config_t *fresh, size_t *restart)
+{
+    const char *dot = strchr(reload_src.level_key, '.');
+    size_t plen = dot ? (size_t) (dot - reload_src.level_key) + 1 : 0;
+    size_t changed = 0;
+    *restart = 0;
+    for (size_t i = 0; i < reload_src.n_options; i++) {
+        const char *key = reload_src.options[i].key;
+        if (strncmp(key, reload_src.level_key, plen) != 0)
+            continue;                  /* a per-command flag */
+        const char *now = cds_config_get(fresh, key);
+        if (is_restart_key(key)) {
+            const char *was = cds_config_get(reload_src.started, key);
+            if (!differs(was, now))
+                continue;
+            cds_log(CDS_LOG_WARN, "reload_requires_restart",
+                    "key=%s running=%s configured=%s note=\"requires restart:"
+                    " %s, not applied\"", key + plen, cds_logq(was),
+                    cds_logq(now), key + plen);
+            (*restart)++;
+        } else {
+            const char *was = cds_config_get(reload_src.last, key);
+            if (!differs(was, now))
+                continue;
+            cds_log(CDS_LOG_INFO, "reload_changed", "key=%s old=%s new=%s",
+                    key + plen, cds_logq(was), cds_logq(now));
+            changed++;
+        }
+    }
+    return changed;
+}
+
+/* A fresh parse, so a file that fails leaves everything running as is;
+ * otherwise the log level, the changes logged, the program's part. */
+static void
+reload(void)
+{
+    char err[512] = "";
+    cds_log_level_t level;
+    cds_config_t *fresh = parse_now(err, sizeof err);
+    const char *name = fresh ? cds_config_get(fresh, reload_src.level_key)
+                             : NULL;
+    if (fresh && cds_log_level_parse(name, &level) != 0) {
         snprintf(err, sizeof err, "log_level: \"%s\": expected debug, info, "
                  "warn or error", name ? name : "");
-        code = CDS_EUSAGE;
+        cds_config_destroy(&fresh);
     }
-    if (code == CDS_OK) {
-        /* The line must show whatever the new level: info is let through
-         * for it alone (another thread may slip one more line in). */
-        cds_log_set_level(level < CDS_LOG_INFO ? level : CDS_LOG_INFO);
-        cds_log(CDS_LOG_INFO, "reload", "result=ok log_level=%s",
-                cds_logq(name));
-        cds_log_set_level(level);
-    } else
+    if (!fresh) {
         cds_log(CDS_LOG_ERROR, "reload", "result=failed error=%s "
                 "note=\"kept the running configuration\"", cds_logq(err));
-    cds_config_destroy(&cfg);
+        return;
+    }
+    if (!reload_src.started)           /* could not parse it at ready */
+        reload_src.started = cds_config_new(reload_src.options,
+                                            reload_src.n_options);
+    if (!reload_src.last)
+        reload_src.last = reload_src.started;
+    if (!reload_src.started) {
+        cds_config_destroy(&fresh);
+        cds_log(CDS_LOG_ERROR, "reload", "result=failed error=%s",
+                cds_logq("out of memory"));
+        return;
+    }
+    /* The lines must show whatever the new level: info is let through
+     * for them (another thread may slip one more line in). */
+    cds_log_set_level(level < CDS_LOG_INFO ? level : CDS_LOG_INFO);
+    size_t restart = 0, changed = log_changes(fresh, &restart);
+    int rc = reload_src.fn ? reload_src.fn(fresh, reload_src.arg) : 0;
+    cds_log(rc == 0 ? CDS_LOG_INFO : CDS_LOG_ERROR, "reload",
+            "result=%s log_level=%s changed=%zu restart_needed=%zu",
+            rc == 0 ? "ok" : "partial", cds_logq(name), changed, restart);
+    cds_log_set_level(level);
+    if (reload_src.last != reload_src.started)
+        cds_config_destroy(&reload_src.last);
+    reload_src.last = fresh;
 }
 
 void
 cds_service_ready(const char *status)
 {
     uint64_t usec = watchdog_usec();
+    char err[512];
+    if (reload_src.options && !reload_src.started)
+        reload_src.started = reload_src.last = parse_now(err, sizeof err);
     if (reload_src.options)
         cds_signal_catch_reload();
     if (usec >= 2000) {

@@ -559,6 +559,35 @@ test_check_update(void **state)
     cds_catalog_destroy(&cat);
 }
 
+/* cds_catalog_check: every bad row, not only the first; 0 for a good
+ * file; a duplicate (found after the rows) is reported too. */
+static void
+test_check_reports_every_row(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    write_file(HDR "A_1,a,,,INTEGER,SUM,Monthly,,,,,\n"
+                   "bad code,b,,,INTEGER,SUM,Monthly,,,,,\n"
+                   "C_1,c,,,NOTATYPE,SUM,Monthly,,,,,\n"
+                   "D_1,d,,,INTEGER,SUM,Monthly,,,,,\n");
+    assert_int_equal(cds_catalog_check(tmppath, out), 2);
+    fflush(out);
+    assert_non_null(strstr(text, ":3: code:"));
+    assert_non_null(strstr(text, ":4: value_type:"));
+    rewind(out);
+    len = 0;
+    write_file(HDR "A_1,a,,,INTEGER,SUM,Monthly,,,,,\n");
+    assert_int_equal(cds_catalog_check(tmppath, out), 0);
+    write_file(HDR "A_1,a,,,INTEGER,SUM,Monthly,,,,,\n"
+                   "A_1,a,,,INTEGER,SUM,Monthly,,,,,\n");
+    assert_int_equal(cds_catalog_check(tmppath, out), 1);
+    fclose(out);
+    assert_non_null(strstr(text, ":3: code: duplicate code"));
+    free(text);
+}
+
 int
 main(void)
 {
@@ -573,6 +602,7 @@ main(void)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_check_update),
+        cmocka_unit_test(test_check_reports_every_row),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

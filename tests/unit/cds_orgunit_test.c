@@ -195,6 +195,29 @@ test_bad_files(void **state)
     assert_string_equal(err, "/nonexistent/ou.csv: No such file or directory");
 }
 
+/* cds_orgunits_check: every bad row is named, not only the first. */
+static void
+test_check_reports_every_row(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    FILE *fp = fopen(tmppath, "wb");
+    assert_non_null(out);
+    assert_non_null(fp);
+    fputs("code,name,parent,valid_from,valid_to\n"
+          "VN,Viet Nam,,,\n"
+          "bad code!,x,VN,,\n"
+          "A1,,VN,,\n"
+          "A2,ok,VN,,\n", fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(cds_orgunits_check(tmppath, out), 2);
+    fclose(out);
+    assert_non_null(strstr(text, ":3: code:"));
+    assert_non_null(strstr(text, ":4: name:"));
+    free(text);
+}
+
 int
 main(void)
 {
@@ -202,6 +225,7 @@ main(void)
         cmocka_unit_test(test_load_deploy),
         cmocka_unit_test(test_deep_tree_any_depth),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_check_reports_every_row),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,6 +1,7 @@
 /*  cds_service_test: notifications reach $NOTIFY_SOCKET (a datagram socket
  *  of the test stands in for systemd), the watchdog is pinged on time, and
- *  SIGHUP reloads the log level from the file. */
+ *  SIGHUP reloads the log level from the file, logs changed keys, warns
+ *  "requires restart" for restart keys and runs the program's part. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -183,6 +184,94 @@ test_sighup_reloads_level(void **state)
     cds_signal_reset();
 }
 
+static const cds_option_t options3[] = {
+    {"test.log_level", "log-level", 0, "LEVEL", "info", "log level"},
+    {"test.addr", "addr", 0, "A", NULL, "needs a restart"},
+    {"test.limit", "limit", 0, "N", NULL, "applied live"},
+};
+static const char *const restart3[] = {"test.addr", NULL};
+
+static void
+write_ini3(const char *addr, const char *limit)
+{
+    FILE *f = fopen(ini_path, "w");
+    assert_non_null(f);
+    fprintf(f, "[test]\nlog_level = info\naddr = %s\nlimit = %s\n", addr,
+            limit);
+    fclose(f);
+}
+
+typedef struct {
+    char limit[16];                    /* what the last call saw */
+    int calls, result;                 /* what it returns */
+} seen_t;
+
+static int
+apply3(const cds_config_t *fresh, void *arg)
+{
+    seen_t *seen = arg;
+    snprintf(seen->limit, sizeof seen->limit, "%s",
+             cds_config_get(fresh, "test.limit"));
+    seen->calls++;
+    return seen->result;
+}
+
+/* A changed restart key is warned about (against the start value, each
+ * time) and a live one logged; the program's part gets the new file and
+ * its failure makes the reload "partial". */
+static void
+test_reload_restart_and_live_keys(void **state)
+{
+    char *argv[] = {"cds_service_test", "-c", ini_path, NULL};
+    char log_path[128], *out = NULL;
+    seen_t seen = {.result = 0};
+    snprintf(log_path, sizeof log_path, "%s/stderr3", dir);
+    int fd = dup(STDERR_FILENO);
+    int cap = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0 && cap >= 0);
+    assert_int_equal(dup2(cap, STDERR_FILENO), STDERR_FILENO);
+    close(cap);
+
+    cds_log_init("cds_service_test", CDS_LOG_INFO);
+    assert_int_equal(cds_signal_install(), 0);
+    cds_signal_reset();
+    write_ini3("A", "1");
+    cds_service_set_reload(options3, 3, 3, argv, NULL, "test.log_level");
+    cds_service_on_reload(restart3, apply3, &seen);
+    cds_service_ready("x");
+    write_ini3("B", "2");
+    raise(SIGHUP);
+    cds_service_tick();
+    assert_int_equal(seen.calls, 1);
+    assert_string_equal(seen.limit, "2");
+    seen.result = -1;
+    raise(SIGHUP);
+    cds_service_tick();
+    assert_int_equal(seen.calls, 2);
+    cds_service_on_reload(NULL, NULL, NULL);
+
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+    assert_int_equal(cds_read_file(log_path, 1 << 20, &out, NULL), 0);
+    unlink(log_path);
+    const char *warn = "level=warn prog=cds_service_test "
+                       "event=reload_requires_restart key=addr running=A "
+                       "configured=B";
+    char *first = strstr(out, warn);
+    assert_non_null(first);
+    assert_non_null(strstr(first + 1, warn));          /* warned again */
+    assert_non_null(strstr(out, "event=reload_changed key=limit old=1 "
+                                "new=2"));
+    assert_null(strstr(out, "event=reload_changed key=addr"));
+    assert_non_null(strstr(out, "event=reload result=ok log_level=info "
+                                "changed=1 restart_needed=1"));
+    assert_non_null(strstr(out, "event=reload result=partial log_level=info "
+                                "changed=0 restart_needed=1"));
+    free(out);
+    cds_log_init("cds_service_test", CDS_LOG_INFO);
+    cds_signal_reset();
+}
+
 int
 main(void)
 {
@@ -190,6 +279,7 @@ main(void)
         cmocka_unit_test(test_ready_and_watchdog),
         cmocka_unit_test(test_abstract_socket),
         cmocka_unit_test(test_sighup_reloads_level),
+        cmocka_unit_test(test_reload_restart_and_live_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

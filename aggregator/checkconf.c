@@ -1,0 +1,112 @@
+/*  checkconf: see checkconf.h. The ranges are the ones `run`, `health`
+ *  and the district-admin commands apply (main.c, admin.c). */
+#include "checkconf.h"
+#include "cds_catalog.h"
+#include "cds_check.h"
+#include "cds_err.h"
+#include "cds_id.h"
+#include "cds_orgunit.h"
+#include "http.h"
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+    const char *key;
+    long lo, hi;
+} ranges[] = {
+    { "aggregator.group_max", 1, SERVER_GROUP_MAX_LIMIT },
+    { "aggregator.max_clock_skew_ms", 1000, 30L * 86400000L },
+    { "aggregator.max_pending_handshakes", 1, 1000000 },
+    { "aggregator.silent_after_ms", 0, LONG_MAX },
+    { "aggregator.lagging_after_ms", 0, LONG_MAX },
+    { "aggregator.rejecting_min", 0, LONG_MAX },
+    { "aggregator.metrics_top_n", 0, 10000 },
+    { "aggregator.reject_raw_per_hour", 0, 1000000 },
+    { "aggregator.reject_retention_days", 0, 36500 },
+    { "aggregator.reject_min_free_mb", 0, 1L << 30 },
+    { "aggregator.deadline_daily", 0, 3660 },
+    { "aggregator.deadline_weekly", 0, 3660 },
+    { "aggregator.deadline_monthly", 0, 3660 },
+    { "aggregator.deadline_quarterly", 0, 3660 },
+    { "aggregator.deadline_sixmonthly", 0, 3660 },
+    { "aggregator.deadline_yearly", 0, 3660 },
+};
+
+bool
+checkconf_range(const char *key, long *lo, long *hi)
+{
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (strcmp(ranges[i].key, key) == 0) {
+            *lo = ranges[i].lo;
+            *hi = ranges[i].hi;
+            return true;
+        }
+    return false;
+}
+
+static void
+check_numbers(cds_check_t *c, const cds_config_t *cfg)
+{
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        cds_check_long(c, cfg, ranges[i].key, ranges[i].lo, ranges[i].hi,
+                       NULL);
+    const char *r = cds_config_get(cfg, "aggregator.rejecting_ratio");
+    char *end = NULL;
+    double ratio = r ? strtod(r, &end) : -1;
+    if (!r || !*r || *end || !(ratio >= 0 && ratio <= 1))
+        cds_check_problem(c, "rejecting_ratio: \"%s\": expected 0..1",
+                          r ? r : "");
+    cds_check_log_level(c, cfg, "aggregator.log_level");
+}
+
+/* The CSV files `run` loads, every bad row named. */
+static void
+check_files(cds_check_t *c, const cds_config_t *cfg)
+{
+    const char *cat = cds_config_get(cfg, "aggregator.catalog");
+    const char *ous = cds_config_get(cfg, "aggregator.orgunits");
+    const char *map = cds_config_get(cfg, "aggregator.orgunit_map");
+    const char *dash = cds_config_get(cfg, "aggregator.dashboard");
+    if (cds_check_readable(c, "aggregator.catalog", cat))
+        c->problems += cds_catalog_check(cat, c->out);
+    if (cds_check_readable(c, "aggregator.orgunits", ous))
+        c->problems += cds_orgunits_check(ous, c->out);
+    if (map && *map)
+        cds_check_readable(c, "aggregator.orgunit_map", map);
+    /* Absent: no dashboard (main.c); present: it must be readable. */
+    if (dash && *dash && access(dash, F_OK) == 0)
+        cds_check_readable(c, "aggregator.dashboard", dash);
+}
+
+static void
+check_endpoints(cds_check_t *c, const cds_config_t *cfg)
+{
+    const char *http = cds_config_get(cfg, "aggregator.http_listen");
+    char err[256];
+    struct sockaddr_in addr;
+    cds_check_endpoint(c, "aggregator.listen",
+                       cds_config_get(cfg, "aggregator.listen"), true);
+    if (http && *http
+        && http_parse_listen(http, &addr, err, sizeof err) != 0)
+        cds_check_problem(c, "%s", err);
+}
+
+size_t
+checkconf_run(const cds_config_t *cfg, const char *identity, FILE *out)
+{
+    cds_check_t c = { .out = out };
+    check_numbers(&c, cfg);
+    cds_check_identity(&c, "aggregator.identity", identity);
+    check_files(&c, cfg);
+    cds_check_state_dir(&c, "aggregator.state_dir",
+                        cds_config_get(cfg, "aggregator.state_dir"),
+                        "aggregator.db");
+    check_endpoints(&c, cfg);
+    return c.problems;
+}
