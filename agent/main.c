@@ -234,6 +234,25 @@ cmd_keygen(cds_config_t *cfg, char **args, int n_args)
     return 0;
 }
 
+/* pubid: the public identity of an existing key, as keygen printed it
+ * (to give to the district for `enroll`). Read-only. */
+static int
+cmd_pubid(cds_config_t *cfg, char **args, int n_args)
+{
+    char buf[600], msg[600], pub[CDS_PUBID_LEN];
+    int err = CDS_OK;
+    if (n_args != 1)
+        return fail(EXIT_USAGE, "pubid: no arguments expected");
+    const char *path = identity_path(cfg, buf, sizeof buf);
+    cds_identity_t *id = cds_identity_load(path, &err, msg, sizeof msg);
+    if (!id)
+        return fail(EXIT_CONFIG, "%s (make one with `keygen`)", msg);
+    cds_identity_public(id, pub, sizeof pub);
+    printf("%s\n", pub);
+    cds_identity_destroy(&id);
+    return 0;
+}
+
 /* Catalog, org units, stored_by and queue bound for submit/import. */
 static int
 intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat)
@@ -645,6 +664,8 @@ check_config(cds_config_t *cfg)
 
 static const command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen},
+    {"pubid", "pubid  (this PC's public identity, for `enroll` at the "
+              "district)", cmd_pubid},
     {"submit", "submit --org-unit OU --indicator DE --period PE "
                "(--value V | --delete) [--disagg C] [--comment T] "
                "[--stored-by NAME] [--followup]", cmd_submit},

@@ -382,6 +382,24 @@ cmd_keygen(cli_t *cli)
     return 0;
 }
 
+/* pubid: the aggregator's public identity, the agents' server_key. */
+static int
+cmd_pubid(cli_t *cli)
+{
+    if (cli->n_args != 0)
+        return fail(EXIT_USAGE, "pubid: no arguments expected");
+    int code = CDS_OK;
+    char msg[512] = "", pub[CDS_PUBID_LEN];
+    cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
+                                           sizeof msg);
+    if (!id)
+        return fail(EXIT_CONFIG, "%s (make one with `keygen`)", msg);
+    cds_identity_public(id, pub, sizeof pub);
+    printf("%s\n", pub);
+    cds_identity_destroy(&id);
+    return 0;
+}
+
 static int
 cmd_enroll(cli_t *cli)
 {
@@ -1351,6 +1369,8 @@ static const struct {
     const char *synopsis;
 } commands[] = {
     { "keygen", cmd_keygen, "keygen [--label TEXT]" },
+    { "pubid", cmd_pubid, "pubid  (this aggregator's public identity: the "
+      "agents' server_key)" },
     { "enroll", cmd_enroll,
       "enroll PUBID (--org-unit OU ... | --replaces OLDFPR) [--label TEXT]" },
     { "revoke", cmd_revoke, "revoke PUBID|FINGERPRINT" },

@@ -4,7 +4,7 @@
 # every command --help lists has a man entry, a bad config value exits 3
 # and an unknown flag 2 in both, and a busy listen port is named (exit 4).
 . "$(dirname "$0")/lib.sh"
-echo "1..14"
+echo "1..18"
 
 # expect_fail NAME WANT_STATUS PATTERN CMD...: fails with status, stderr matches.
 expect_fail() {
@@ -103,3 +103,18 @@ fi
 
 # docs/cli.md, cited by both programs' sources, exists.
 check "docs/cli.md exists" test -s "$TOP/docs/cli.md"
+
+# pubid prints again what keygen printed (the runbook compares it with the
+# agents' server_key); no identity yet: 3; an argument: usage, 2.
+agg_init pk
+agent_init pka 27901 pk
+expect_eq "aggregator pubid = what keygen printed" "$(agg pk pubid)" "$(cat "$T/pk/pubid")"
+expect_eq "agent pubid = what keygen printed" "$(agent pka pubid)" "$(cat "$T/pka/pubid")"
+mkdir -p "$T/nokey"
+printf '[aggregator]\nstate_dir = %s/nokey/a\n' "$T" > "$T/nokey/a.ini"
+printf '[agent]\nstate_dir = %s/nokey/g\n' "$T" > "$T/nokey/g.ini"
+"$AGG" -c "$T/nokey/a.ini" pubid 2>/dev/null; a=$?
+"$AGENT" -c "$T/nokey/g.ini" pubid 2>/dev/null; g=$?
+expect_eq "pubid without an identity: exit 3 in both" "$a $g" "3 3"
+agg pk pubid extra 2>/dev/null; a=$?; agent pka pubid extra 2>/dev/null; g=$?
+expect_eq "pubid with an argument: usage, exit 2 in both" "$a $g" "2 2"
