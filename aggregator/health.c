@@ -9,6 +9,7 @@
 
 #include <czmq.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -784,4 +785,44 @@ health_nagios(FILE *out, const health_agent_t *list, size_t n,
         fputc('\n', out);
     }
     return worst;
+}
+
+uint64_t
+health_flush_ms_for(uint64_t silent_after_ms)
+{
+    uint64_t ms = HEALTH_FLUSH_MS_DEFAULT;
+    return silent_after_ms / 4 < ms ? silent_after_ms / 4 : ms;
+}
+
+int
+health_thresholds_parse(const cds_config_t *cfg, health_thresholds_t *th,
+                        char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "aggregator.silent_after_ms", "aggregator.lagging_after_ms",
+        "aggregator.rejecting_min", "aggregator.max_clock_skew_ms" };
+    long v[4];
+    char why[256];
+    for (int i = 0; i < 4; i++)
+        if (cds_config_get_long(cfg, keys[i], &v[i], why, sizeof why)
+                != CDS_OK || v[i] < 0) {
+            const char *got = cds_config_get(cfg, keys[i]);
+            snprintf(err, errlen, "%s: \"%s\": expected a number >= 0",
+                     keys[i] + strlen("aggregator."), got ? got : "");
+            return CDS_EUSAGE;
+        }
+    const char *r = cds_config_get(cfg, "aggregator.rejecting_ratio");
+    char *end = NULL;
+    double ratio = r ? strtod(r, &end) : -1;
+    if (!r || !*r || *end || !(ratio >= 0 && ratio <= 1)) {
+        snprintf(err, errlen, "rejecting_ratio: \"%s\": expected 0..1",
+                 r ? r : "");
+        return CDS_EUSAGE;
+    }
+    *th = (health_thresholds_t) { .silent_after_ms = (uint64_t) v[0],
+                                  .lagging_after_ms = (uint64_t) v[1],
+                                  .rejecting_min = (uint64_t) v[2],
+                                  .skewed_after_ms = (uint64_t) v[3],
+                                  .rejecting_ratio = ratio };
+    return CDS_OK;
 }

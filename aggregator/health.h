@@ -47,6 +47,7 @@
 #define AGG_HEALTH_H
 
 #include "cdsync.pb-c.h"
+#include "cds_config.h"
 #include "store.h"
 #include <jansson.h>
 #include <stdbool.h>
@@ -151,6 +152,16 @@ size_t health_held(const health_t *self);
 long health_flush_due_ms(const health_t *self, uint64_t now_ms);
 /* Hold heartbeats at most ms (0: flush at every server step). */
 void health_set_flush_ms(health_t *self, uint64_t ms);
+/* The hold for a SILENT threshold: at least four flushes per
+ * silent_after_ms, at most HEALTH_FLUSH_MS_DEFAULT apart, so a live agent
+ * never looks SILENT because its heartbeats wait in memory. */
+uint64_t health_flush_ms_for(uint64_t silent_after_ms);
+/* The thresholds of [aggregator] in cfg (silent_after_ms,
+ * lagging_after_ms, rejecting_min, max_clock_skew_ms: numbers >= 0;
+ * rejecting_ratio 0..1). CDS_OK, or CDS_EUSAGE with err naming the key
+ * and its value. */
+int health_thresholds_parse(const cds_config_t *cfg, health_thresholds_t *th,
+                            char *err, size_t errlen);
 /* Record a whole-message refusal of an enrolled agent's message. */
 int health_note_refused(health_t *self, int64_t agent_id, uint64_t now_ms,
                         int code, const char *message);

@@ -540,27 +540,9 @@ cmd_query(cli_t *cli)
 static int
 thresholds(cli_t *cli, health_thresholds_t *th)
 {
-    static const char *const keys[] = {
-        "aggregator.silent_after_ms", "aggregator.lagging_after_ms",
-        "aggregator.rejecting_min", "aggregator.max_clock_skew_ms" };
-    long v[4];
-    char err[256];
-    for (int i = 0; i < 4; i++)
-        if (cds_config_get_long(cli->cfg, keys[i], &v[i], err, sizeof err)
-                != CDS_OK || v[i] < 0)
-            return fail(EXIT_CONFIG, "%s: \"%s\": expected a number >= 0",
-                        keys[i] + 11, get(cli, keys[i]));
-    const char *r = get(cli, "aggregator.rejecting_ratio");
-    char *end = NULL;
-    double ratio = r ? strtod(r, &end) : -1;
-    if (!r || !*r || *end || !(ratio >= 0 && ratio <= 1))
-        return fail(EXIT_CONFIG, "rejecting_ratio: \"%s\": expected 0..1",
-                    r ? r : "");
-    th->silent_after_ms = (uint64_t) v[0];
-    th->lagging_after_ms = (uint64_t) v[1];
-    th->rejecting_min = (uint64_t) v[2];
-    th->skewed_after_ms = (uint64_t) v[3];
-    th->rejecting_ratio = ratio;
+    char err[512];
+    if (health_thresholds_parse(cli->cfg, th, err, sizeof err) != CDS_OK)
+        return fail(EXIT_CONFIG, "%s", err);
     return 0;
 }
 
@@ -573,6 +555,7 @@ start_http(cli_t *cli, http_t **http, metrics_t *m,
     long top_n = 0;
     char err[512];
     memset(m, 0, sizeof *m);
+    pthread_mutex_init(&m->lock, NULL);
     m->guard = guard;
     m->progress = progress;
     if (!listen || !listen[0])
@@ -678,20 +661,16 @@ prune_rejects_at_start(cli_t *cli, store_t *store)
         rejects_prune(store, (int64_t) cds_now_ms() - days * 86400000LL, &n);
 }
 
-/* Held heartbeats (health.h) are written at least four times per
- * silent_after_ms, at most every HEALTH_FLUSH_MS_DEFAULT: a live agent
- * never looks SILENT because its heartbeats wait in memory. */
+/* Held heartbeats (health.h): health_flush_ms_for(silent_after_ms). */
 static void
 set_heartbeat_flush(cli_t *cli, health_t *health)
 {
     long silent = 0;
     char err[256];
-    uint64_t ms = HEALTH_FLUSH_MS_DEFAULT;
     if (cds_config_get_long(cli->cfg, "aggregator.silent_after_ms", &silent,
-                            err, sizeof err) == CDS_OK
-        && silent >= 0 && (uint64_t) silent / 4 < ms)
-        ms = (uint64_t) silent / 4;
-    health_set_flush_ms(health, ms);
+                            err, sizeof err) != CDS_OK || silent < 0)
+        silent = 0x7fffffff;
+    health_set_flush_ms(health, health_flush_ms_for((uint64_t) silent));
 }
 
 /* Ingest, health, HTTP and the ROUTER socket, until a stop. *cat is the
@@ -769,7 +748,9 @@ serve(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
         snprintf(status, sizeof status, "serving %s, catalog %s",
                  get(cli, "aggregator.listen"), cds_catalog_version(*cat));
         reload_ctx_t live = { .server = server, .ingest = ingest,
-                              .store = store, .catalog = cat };
+                              .store = store, .catalog = cat,
+                              .health = health,
+                              .metrics = http ? &metrics : NULL };
         cds_service_on_reload(reload_restart_keys, reload_apply, &live);
         cds_service_ready(status);
         code = server_run(server);

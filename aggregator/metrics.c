@@ -312,13 +312,37 @@ process_metrics(FILE *out)
     }
 }
 
+void
+metrics_set_limits(metrics_t *m, const health_thresholds_t *th,
+                   unsigned top_n)
+{
+    pthread_mutex_lock(&m->lock);
+    m->th = *th;
+    m->top_n = top_n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The limits as they are now (a reload may replace them meanwhile). */
+static void
+limits(const metrics_t *m, health_thresholds_t *th, unsigned *top_n)
+{
+    metrics_t *w = (metrics_t *) m;    /* the lock only */
+    pthread_mutex_lock(&w->lock);
+    *th = m->th;
+    *top_n = m->top_n;
+    pthread_mutex_unlock(&w->lock);
+}
+
 int
 metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
                FILE *out)
 {
     health_agent_t *list = NULL;
     size_t n = 0;
-    int rc = health_list(health, &m->th, now_ms, &list, &n);
+    health_thresholds_t th;
+    unsigned top_n = 0;
+    limits(m, &th, &top_n);
+    int rc = health_list(health, &th, now_ms, &list, &n);
     if (rc != CDS_OK)
         return rc;
     head(out, "cdsync_build_info", "gauge", "Aggregator version.");
@@ -333,7 +357,7 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     handshakes(out);
     rc = refused(out, health);
     if (rc == CDS_OK)
-        per_agent(out, list, n, m->top_n, now_ms);
+        per_agent(out, list, n, top_n, now_ms);
     free(list);
     return rc;
 }
@@ -444,7 +468,10 @@ on_api_health(http_req_t *req, void *ctx)
     health_agent_t *list = NULL;
     size_t n = 0;
     uint64_t now = cds_now_ms();
-    if (!h || health_list(h, &m->th, now, &list, &n) != CDS_OK) {
+    health_thresholds_t th;
+    unsigned top_n = 0;
+    limits(m, &th, &top_n);
+    if (!h || health_list(h, &th, now, &list, &n) != CDS_OK) {
         http_reply_error(req, 503, "database unavailable");
         return;
     }

@@ -28,6 +28,8 @@
 #define AGG_METRICS_H
 
 #include "health.h"
+
+#include <pthread.h>
 #include "http.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +37,11 @@
 #define METRICS_TOP_N_DEFAULT 20
 
 typedef struct {
+    /* th and top_n are read by the HTTP thread and replaced by a SIGHUP
+     * reload on the server thread (metrics_set_limits): both under lock.
+     * A zeroed lock is an unlocked mutex (glibc), so an initialiser that
+     * leaves it out is fine. */
+    pthread_mutex_t lock;
     health_thresholds_t th;            /* state thresholds */
     unsigned top_n;                    /* per-agent series bound */
     const char *version;               /* program version (borrowed) */
@@ -43,6 +50,11 @@ typedef struct {
     const struct progress *progress;   /* borrowed, NULL: no writer series
                                         * and no stuck check */
 } metrics_t;
+
+/* Replace the thresholds and the per-agent bound (a SIGHUP reload); the
+ * next scrape and /api/health use them. */
+void metrics_set_limits(metrics_t *m, const health_thresholds_t *th,
+                        unsigned top_n);
 
 /* Register /metrics, /healthz, /livez and /api/health on http with m as context
  * (m must outlive http; what the routes create is freed by http_destroy).

@@ -14,10 +14,7 @@ const char *const reload_restart_keys[] = {
     "aggregator.state_dir", "aggregator.identity", "aggregator.listen",
     "aggregator.http_listen", "aggregator.group_max",
     "aggregator.max_pending_handshakes", "aggregator.dashboard",
-    "aggregator.orgunit_map", "aggregator.silent_after_ms",
-    "aggregator.lagging_after_ms", "aggregator.rejecting_ratio",
-    "aggregator.rejecting_min", "aggregator.metrics_top_n",
-    "aggregator.deadline_daily", "aggregator.deadline_weekly",
+    "aggregator.orgunit_map", "aggregator.deadline_daily", "aggregator.deadline_weekly",
     "aggregator.deadline_monthly", "aggregator.deadline_quarterly",
     "aggregator.deadline_sixmonthly", "aggregator.deadline_yearly",
     NULL,
@@ -94,6 +91,34 @@ reload_numbers(reload_ctx_t *c, const cds_config_t *cfg)
     return 0;
 }
 
+/* Health thresholds and metrics_top_n: all valid, or none applied. */
+static int
+reload_thresholds(reload_ctx_t *c, const cds_config_t *cfg)
+{
+    health_thresholds_t th;
+    char err[512];
+    long top_n = 0, lo = 0, hi = 0;
+    if (health_thresholds_parse(cfg, &th, err, sizeof err) != CDS_OK) {
+        refused("thresholds", err);
+        return -1;
+    }
+    if (!checkconf_range("aggregator.metrics_top_n", &lo, &hi)
+        || cds_config_get_long(cfg, "aggregator.metrics_top_n", &top_n, err,
+                               sizeof err) != CDS_OK
+        || top_n < lo || top_n > hi) {
+        snprintf(err, sizeof err, "metrics_top_n: \"%s\": expected "
+                 "%ld..%ld", cds_config_get(cfg, "aggregator.metrics_top_n"),
+                 lo, hi);
+        refused("metrics_top_n", err);
+        return -1;
+    }
+    if (c->metrics)
+        metrics_set_limits(c->metrics, &th, (unsigned) top_n);
+    if (c->health)
+        health_set_flush_ms(c->health, health_flush_ms_for(th.silent_after_ms));
+    return 0;
+}
+
 int
 reload_apply(const cds_config_t *fresh, void *ctx)
 {
@@ -101,5 +126,6 @@ reload_apply(const cds_config_t *fresh, void *ctx)
     int rc = reload_catalog(c, cds_config_get(fresh, "aggregator.catalog"));
     rc |= reload_orgunits(c, cds_config_get(fresh, "aggregator.orgunits"));
     rc |= reload_numbers(c, fresh);
+    rc |= reload_thresholds(c, fresh);
     return rc;
 }

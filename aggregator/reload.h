@@ -5,18 +5,23 @@
  *  Applied live: the catalog (loaded, then swapped into the ingest by
  *  server_set_catalog; a file that fails to load is logged with its
  *  file:line and the running catalog stays), the org units (orgunits.csv
- *  upserted into the database, as at start), max_clock_skew_ms and the
+ *  upserted into the database, as at start), max_clock_skew_ms, the
  *  reject bounds (reject_raw_per_hour, reject_retention_days,
- *  reject_min_free_mb). Only a restart applies reload_restart_keys: the
- *  endpoints, the key and database paths, and what the HTTP thread took
- *  at start (health thresholds, metrics_top_n, deadlines, dashboard,
- *  orgunit_map; the HTTP API keeps the catalog it loaded at start). */
+ *  reject_min_free_mb), the health thresholds (silent_after_ms,
+ *  lagging_after_ms, rejecting_ratio, rejecting_min: /metrics and
+ *  /api/health use them from the next scrape, and the heartbeat hold
+ *  follows silent_after_ms) and metrics_top_n. Only a restart applies
+ *  reload_restart_keys: the endpoints, the key and database paths, and
+ *  what the HTTP API took at start (deadlines, dashboard, orgunit_map;
+ *  the HTTP API keeps the catalog it loaded at start). */
 #ifndef AGG_RELOAD_H
 #define AGG_RELOAD_H
 
 #include "cds_catalog.h"
 #include "cds_config.h"
+#include "health.h"
 #include "ingest.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 
@@ -27,6 +32,8 @@ typedef struct {
     cds_catalog_t **catalog;           /* the running catalog: the caller's
                                         * variable, replaced on a swap (the
                                         * old one freed here) */
+    health_t *health;                  /* borrowed: the heartbeat hold */
+    metrics_t *metrics;                /* borrowed, NULL: no HTTP */
 } reload_ctx_t;
 
 /* NULL-terminated: keys whose change is logged "requires restart". */

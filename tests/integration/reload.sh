@@ -4,10 +4,12 @@
 # aggregator refused before is accepted after, over the same connection),
 # a broken catalog is refused loudly and the running one kept, a changed
 # endpoint is reported "requires restart" and not applied, a live setting
-# is applied and logged. The agent's TCP connection (its 4-tuple) and its
+# is applied and logged, new health thresholds reach /metrics (a commune
+# that never spoke turns SILENT once silent_after_ms is lowered) and bad
+# ones are refused with the running ones kept. The agent's TCP connection (its 4-tuple) and its
 # session (no new hello) survive every reload.
 . "$(dirname "$0")/lib.sh"
-echo "1..24"
+echo "1..28"
 # A port with nothing on it or the next one (other tests run beside us).
 port=$((20000 + ($$ + 7919) % 20000))
 for _ in $(seq 50); do
@@ -16,6 +18,7 @@ for _ in $(seq 50); do
 done
 agg_init agg "tcp://127.0.0.1:$port"
 agent_init a1 27901
+agent_init ghost 27904      # enrolled, never runs: SILENT by threshold only
 count_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 # The agent's established connection to the aggregator: "local peer".
 conn() { ss -Htnp state established "( dport = :$port )" | grep "pid=$a1_PID," | awk '{print $3, $4}'; }
@@ -103,7 +106,23 @@ agent a1 --catalog "$T/new.csv" submit --org-unit 27901 --indicator RELOAD_NEW \
     --period 202405 --value 11 > /dev/null
 check "agent still sends to the running server" wait_for 20 stored_is 4
 
+# 6. Health thresholds are live: /metrics counts the never-seen commune
+#    SILENT once silent_after_ms drops from 5 min to 1 s; a bad ratio is
+#    refused and the thresholds in force stay.
+http=$(sed -n 's/.*event=http_listening listen=\(127.0.0.1:[0-9]*\).*/\1/p' "$T/agg/log" | tail -1)
+silent() { curl -fsS "http://$http/metrics" | sed -n 's/^cdsync_agents{state="SILENT"} //p'; }
+expect_eq "before: no commune SILENT under the 5 min threshold" "$(silent)" 0
+echo "silent_after_ms = 1000" >> "$T/agg/aggregator.ini"
+kill -HUP "$agg_PID"
+silent_some() { [ "$(silent)" -ge 1 ]; }
+check "after the reload /metrics counts it SILENT" wait_for 10 silent_some
+echo "rejecting_ratio = 2" >> "$T/agg/aggregator.ini"
+kill -HUP "$agg_PID"
+check "a bad threshold is refused, naming it" \
+    wait_for 10 grep -q 'event=reload_refused what=thresholds error="rejecting_ratio: \\"2\\": expected 0..1"' "$T/agg/log"
+check "... and the thresholds in force stay" silent_some
+
 # The connection and the session lived through every reload.
-expect_eq "same TCP connection after 5 reloads" "$(conn)" "$before"
+expect_eq "same TCP connection after 7 reloads" "$(conn)" "$before"
 expect_eq "no new hello from the agent" "$(count_in "$T/a1/log" "event=hello_sent")" "$hellos"
 check "both still run" kill -0 "$agg_PID" "$a1_PID"
