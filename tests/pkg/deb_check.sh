@@ -85,19 +85,15 @@ else
     ok "systemd-analyze verify # SKIP systemd-analyze not installed"
 fi
 
-# --- CHECK-CONFIG HOOK ----------------------------------------------------
-# `--check-config` is being added in parallel (another branch). Once both
-# programs list it in --help, this validates the installed configs; until
-# then the check is skipped, never failed.
-for prog in "$AGENT" "$AGG"; do
-    name=$(basename "$prog"); conf=/etc/cdsync/${name#cdsync-}.ini
-    if "$prog" --help 2>&1 | grep -q -- '--check-config'; then
-        check "$name --check-config on the installed $conf" \
-            as_cdsync "$prog" -c "$conf" --check-config
-    else
-        ok "$name --check-config # SKIP option not in this build yet"
-    fi
-done
+# --- --check-config on the installed configs -----------------------------
+# Fresh from the package, before keygen: both say what is still to do
+# (exit 3): no identity yet, and the agent's placeholder server_key.
+as_cdsync "$AGENT" -c /etc/cdsync/agent.ini --check-config > "$T/cc-agent.out" 2>&1
+expect_eq "agent --check-config on the fresh install: exit 3, naming the missing identity and server_key" \
+    "$?:$(grep -c 'identity: /var/lib/cdsync-agent/agent.key\|server_key: ' "$T/cc-agent.out")" "3:2"
+as_cdsync "$AGG" -c /etc/cdsync/aggregator.ini --check-config > "$T/cc-agg.out" 2>&1
+expect_eq "aggregator --check-config on the fresh install: exit 3, naming the missing identity" \
+    "$?:$(grep -c 'identity: /var/lib/cdsync-aggregator/aggregator.key' "$T/cc-agg.out")" "3:1"
 
 # --- a real sync over loopback, as the user cdsync ------------------------
 # The installed configs with only the endpoint, key and HTTP port changed;
@@ -119,6 +115,11 @@ sed -e "s|^server = .*|server = tcp://127.0.0.1:$port|" \
     -e "s|^server_key = .*|server_key = $(cat "$T/agg.pub")|" \
     -e 's|^backoff_max_ms = .*|backoff_max_ms = 1000|' \
     /etc/cdsync/agent.ini > "$T/agent.ini"
+for c in aggregator agent; do
+    prog=$AGG; [ $c = agent ] && prog=$AGENT
+    check "$c --check-config passes once configured (keygen, endpoint, key)" \
+        as_cdsync "$prog" -c "$T/$c.ini" --check-config
+done
 check "enroll the agent" sh -c "setpriv --reuid=cdsync --regid=cdsync --init-groups \
     $AGG -c '$T/aggregator.ini' enroll '$(cat "$T/agent.pub")' --org-unit 27901 \
     --label commune > /dev/null 2>> '$T/cli.log'"
