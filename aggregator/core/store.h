@@ -70,6 +70,9 @@
 #include <stdint.h>
 
 #define STORE_LABEL_MAX 128
+/* The label of the aggregator's own agent row, the signer of central
+ * corrections (central.h); health and enroll tell that row apart by it. */
+#define STORE_CENTRAL_LABEL "aggregator (central corrections)"
 
 typedef struct store store_t;
 
