@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Its schema step (store.h; store.c lists it in version order). */
+const char health_migration[] = HEALTH_SQL_MIGRATION;
+
 #define HOUR_MS (3600u * 1000u)
 #define DAY_MS (24u * HOUR_MS)
 
