@@ -64,6 +64,12 @@ $(BUILD)/obj/aggregator/core/%.o: LAYER_INC := $(INC_core)
 $(BUILD)/obj/aggregator/report/%.o: LAYER_INC := $(INC_report)
 $(BUILD)/obj/aggregator/front/%.o: LAYER_INC := $(INC_front)
 $(BUILD)/obj/tests/%.o: LAYER_INC := -Iagent $(INC_front)
+# A source straight in aggregator/ belongs to no layer and would not be
+# built: say so rather than fail at link time.
+LOOSE := $(wildcard aggregator/*.c aggregator/*.h)
+ifneq ($(LOOSE),)
+$(error $(LOOSE): not in a layer folder; git mv to aggregator/core, report or front (docs/DESIGN.md "Layers"))
+endif
 CFLAGS  ?=
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 # --as-needed: each program loads only the libraries it calls (the agent

@@ -1,6 +1,7 @@
 /*  completeness: who reported what for one period. See completeness.h;
- *  SQL in completeness_sql.h (COMPLETENESS_SQL_REPORTED). Cost: one indexed look-up per
- *  (unit, indicator): 100 communes x 40 indicators = 4000, milliseconds. */
+ *  SQL in completeness_sql.h (COMPLETENESS_SQL_REPORTED). Cost: one
+ *  indexed look-up per (unit, indicator): 100 communes x 40 indicators =
+ *  4000, milliseconds. */
 #include "completeness.h"
 
 #include "completeness_sql.h"

@@ -1,5 +1,6 @@
 /*  export_sql: the SQL of export.c (STYLE.md "SQLite"). The org units in
- *  scope come from QUERY_SCOPE_CTE (query.h; include that first). */
+ *  scope come from QUERY_SCOPE_CTE (query.h, which export.c
+ *  includes). */
 #ifndef AGG_EXPORT_SQL_H
 #define AGG_EXPORT_SQL_H
 

@@ -2,7 +2,7 @@
  *  kept together). The orgunit_map table is created by
  *  STORE_SQL_MIGRATION_ADMIN (store_sql.h); the sources CTE the figures
  *  start from is ORGMAP_SOURCES_CTE, in orgmap.h (rollup's SQL uses it
- *  too). Include after orgmap.h. */
+ *  too). */
 #ifndef AGG_ORGMAP_SQL_H
 #define AGG_ORGMAP_SQL_H
 

@@ -1,6 +1,6 @@
 /*  query_sql: the SQL of query.c (query.c binds; NULL parameters mean
  *  "no filter"). The org units in scope come from QUERY_SCOPE_CTE
- *  (query.h; include that first). Prepared once per run. */
+ *  (query.h). Prepared once per run. */
 #ifndef AGG_QUERY_SQL_H
 #define AGG_QUERY_SQL_H
 

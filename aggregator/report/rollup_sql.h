@@ -1,5 +1,6 @@
 /*  rollup_sql: the SQL of rollup.c (STYLE.md "SQLite"). The source leaves
- *  come from ORGMAP_SOURCES_CTE (orgmap.h; include that first). */
+ *  come from ORGMAP_SOURCES_CTE (orgmap.h, which rollup.c
+ *  includes). */
 #ifndef AGG_ROLLUP_SQL_H
 #define AGG_ROLLUP_SQL_H
 
