@@ -50,8 +50,26 @@ endif
 # Where the catalog and org units are installed, and where the config
 # lives: the programs' compiled-in defaults (see PATHS_STAMP below).
 DATADIR ?= $(PREFIX)/share/cdsync
-CPPFLAGS += -D_GNU_SOURCE -Icommon -I$(BUILD)/proto -Iagent -Iaggregator \
+CPPFLAGS += -D_GNU_SOURCE -Icommon -I$(BUILD)/proto \
             -DCDS_DATADIR='"$(DATADIR)"' -DCDS_SYSCONFDIR='"$(SYSCONFDIR)"'
+# Layers (docs/DESIGN.md "Layers"): common < core < report < front. Each
+# folder sees its own headers and the layers below, never one above: a
+# core file that includes a report header does not compile. The agent
+# sees common only; the tests, tools and benches see everything.
+INC_core   := -Iaggregator/core
+INC_report := $(INC_core) -Iaggregator/report
+INC_front  := $(INC_report) -Iaggregator/front
+$(BUILD)/obj/agent/%.o: LAYER_INC := -Iagent
+$(BUILD)/obj/aggregator/core/%.o: LAYER_INC := $(INC_core)
+$(BUILD)/obj/aggregator/report/%.o: LAYER_INC := $(INC_report)
+$(BUILD)/obj/aggregator/front/%.o: LAYER_INC := $(INC_front)
+$(BUILD)/obj/tests/%.o: LAYER_INC := -Iagent $(INC_front)
+# A source straight in aggregator/ belongs to no layer and would not be
+# built: say so rather than fail at link time.
+LOOSE := $(wildcard aggregator/*.c aggregator/*.h)
+ifneq ($(LOOSE),)
+$(error $(LOOSE): not in a layer folder; git mv to aggregator/core, report or front (docs/DESIGN.md "Layers"))
+endif
 CFLAGS  ?=
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 # --as-needed: each program loads only the libraries it calls (the agent
@@ -64,7 +82,7 @@ PROTO_H := $(BUILD)/proto/cdsync.pb-c.h
 
 COMMON_SRC := $(wildcard common/*.c)
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
-AGG_SRC    := $(filter-out aggregator/main.c,$(wildcard aggregator/*.c))
+AGG_SRC    := $(filter-out aggregator/front/main.c,$(wildcard aggregator/*/*.c))
 UNIT_SRC   := $(wildcard tests/unit/*_test.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
@@ -90,7 +108,7 @@ $(PROTO_C) $(PROTO_H): proto/cdsync.proto
 # Every object may include the generated header.
 $(BUILD)/obj/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(LAYER_INC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/proto/cdsync.pb-c.o: $(PROTO_C) $(PROTO_H)
 	@mkdir -p $(dir $@)
@@ -114,11 +132,11 @@ PATHS_LINE  := DATADIR=$(DATADIR) SYSCONFDIR=$(SYSCONFDIR)
 $(PATHS_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(PATHS_LINE)' | cmp -s - $@ 2>/dev/null || echo '$(PATHS_LINE)' > $@
-$(call obj,agent/main.c aggregator/main.c): $(PATHS_STAMP)
+$(call obj,agent/main.c aggregator/front/main.c): $(PATHS_STAMP)
 
 $(AGENT): $(call obj,agent/main.c) $(LIBAGENT) $(LIBCDS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(AGG): $(call obj,aggregator/main.c) $(LIBAGG) $(LIBCDS)
+$(AGG): $(call obj,aggregator/front/main.c) $(LIBAGG) $(LIBCDS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBAGENT) $(LIBAGG) $(LIBCDS)
@@ -250,7 +268,7 @@ deb:
 	lintian --fail-on error --info $(DEB_DIR)/*.changes
 
 format:
-	clang-format -i common/*.[ch] agent/*.[ch] aggregator/*.[ch] tests/unit/*.c
+	clang-format -i common/*.[ch] agent/*.[ch] aggregator/*/*.[ch] tests/unit/*.c
 
 clean:
 	rm -rf build

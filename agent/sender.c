@@ -162,7 +162,7 @@ dealer_setup(void *sock)
     /* No ZMQ_HEARTBEAT_TTL: it makes the aggregator arm (and, at every
      * next message, cancel by linear search) one libzmq timer per agent,
      * O(agents^2) at 10,000 agents; the aggregator finds dead peers by
-     * TCP keepalive instead (aggregator/server.c socket_setup). */
+     * TCP keepalive instead (aggregator/core/server.c socket_setup). */
     /* Reconnect quickly after a blip, but back off to 30 s so thousands of
      * agents do not hammer an aggregator that is down. */
     rc |= setopt_int(sock, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS, "rc_ivl");

@@ -47,7 +47,7 @@ static const err_info_t errors[CDS__COUNT] = {
         {"permissions",
          "File permissions are wrong (a secret is readable by others)."},
     [CDS_ENOTFOUND] = {"not_found", "Not found."},
-    /* No longer sent (clamped instead, aggregator/ingest.h); kept so old
+    /* No longer sent (clamped instead, aggregator/core/ingest.h); kept so old
      * history rows and old peers still read. */
     [CDS_EFUTURE] = {"future_timestamp",
                      "The timestamp is too far in the future."},

@@ -7,7 +7,7 @@
  *  running 1 ms ahead after 65536 events in one ms. 48 bits of ms last
  *  until the year 10889. Bounding how far ahead a remote clock may be is
  *  the caller's job, before cds_hlc_observe (the aggregator clamps
- *  stamps instead, aggregator/ingest.h "effective stamp"). */
+ *  stamps instead, aggregator/core/ingest.h "effective stamp"). */
 #include "cds_hlc.h"
 #include "cds_util.h"
 

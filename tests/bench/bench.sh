@@ -419,7 +419,7 @@ phase_scale() {
         rss=$(rss_kib "$AGG_PID")
         cpu=$(calc "($t1 - $t0) / $(getconf CLK_TCK) / $HOLD_S * 100")
         # Every agent connecting at once must be answered (issue 7: before
-        # the fix in aggregator/server.c socket_setup, 10-15 % never were).
+        # the fix in aggregator/core/server.c socket_setup, 10-15 % never were).
         row "6-$n-ans" "agents answered, all connecting at once (1 run)" "$ANS" agents "= $n" "$( [ "$ANS" = "$n" ] && echo met || echo missed)"
         row "6-$n-t" "  seconds until the last Hello was answered" "$TANS" s
         row "6-$n-rss" "aggregator RSS, $n idle agents connected ($ANS answered, 1 run)" "$rss" KiB
@@ -432,7 +432,7 @@ phase_scale() {
         row "6-$n-cpu" "  aggregator CPU, heartbeat every ${HB_S} s per agent" "$cpu" "%"
         if [ -n "$TRACE_PID" ]; then
             # Heartbeats are held in memory and written together
-            # (aggregator/health.h): not one synced write each.
+            # (aggregator/core/health.h): not one synced write each.
             read -r syncs wbytes < <(synced "$w0" "$w1" "$run/agg")
             s=$(calc "$syncs / ($w1 - $w0)")
             row "6-sync" "  aggregator fsync+fdatasync/s, $n agents heartbeat every ${HB_S} s (strace, 1 run)" "$s" "/s" "<= 1" "$(verdict "$s" "<=" 1)"

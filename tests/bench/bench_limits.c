@@ -3,7 +3,7 @@
  *  stderr); tests/bench/bench.sh runs it several times and takes medians.
  *
  *    sql-agg ORGUNITS N GROUP BATCH   (a) the aggregator's own SQL work:
- *        aggregator/store.h on a fresh database (same schema, pragmas,
+ *        aggregator/core/store.h on a fresh database (same schema, pragmas,
  *        synchronous=FULL), N updates as batches of BATCH, GROUP batches
  *        per BEGIN IMMEDIATE..COMMIT, with the statements ingest.c runs
  *        per message (savepoint, agent_find, agent_seen, batch_add with a

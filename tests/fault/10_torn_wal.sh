@@ -6,7 +6,7 @@
 # (b) A torn WAL: the aggregator killed mid-ingest, then its -wal file
 # truncated at a frame boundary just before the commit frame of its last
 # acknowledged group commit (the one that bumped commit_mark). SQLite reads
-# that as a valid older state; the commit mark (aggregator/commitmark.h)
+# that as a valid older state; the commit mark (aggregator/core/commitmark.h)
 # must make startup refuse, the agents keep their outboxes, and after
 # `accept-restore` the system runs again with the loss recorded per agent.
 . "$(dirname "$0")/lib.sh"

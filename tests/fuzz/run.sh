@@ -15,7 +15,7 @@ mkdir -p "$OUT/obj" "$OUT/artifacts" "$OUT/seeds"
 make --no-print-directory build/proto/cdsync.pb-c.h build/libcdsync.a >/dev/null
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 -fno-sanitize-recover=all -D_GNU_SOURCE -std=gnu11 -Icommon -Ibuild/proto \
--Iagent -Iaggregator -Itests/fuzz -DCDS_DATADIR=\"/usr/local/share/cdsync\" \
+-Iagent -Itests/fuzz -DCDS_DATADIR=\"/usr/local/share/cdsync\" \
 $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lcsv -lm"
 

@@ -9,8 +9,7 @@
  *  aggregator.catalog, aggregator.orgunits, aggregator.orgunit_map,
  *  aggregator.deadline_<type>.
  *  The org-unit mapping is reloaded from its file before every command
- *  that uses it (aggregator.orgunit_map; default: orgunit_map.csv next to
- *  the orgunits file, skipped when absent). */
+ *  that uses it (orgmap_refresh, orgmap.h). */
 #ifndef AGG_ADMIN_H
 #define AGG_ADMIN_H
 
@@ -36,9 +35,5 @@ typedef struct {
 int admin_run(const char *command, admin_ctx_t *ctx, char *err,
               size_t errlen);
 
-/* Load the org-unit mapping configured in cfg into store (see above).
- * CDS_OK or a code with "file:line: ..." in err. */
-int admin_orgmap_refresh(const cds_config_t *cfg, store_t *store, char *err,
-                         size_t errlen);
 
 #endif

@@ -275,44 +275,4 @@
 #define STORE_SQL_RELEASE "RELEASE msg"
 #define STORE_SQL_ROLLBACK_TO "ROLLBACK TO msg"
 
-/* ---- query (query.c binds; NULL parameters mean "no filter") ------------ */
-/* Org units in scope: :ou and its descendants (:subtree = 1), :ou alone
- * (:subtree = 0), or every unit (:ou NULL). */
-#define STORE_SQL_SCOPE_CTE                                                  \
-    "WITH RECURSIVE scope(code) AS ("                                        \
-    " SELECT code FROM orgunit WHERE :ou IS NULL"                            \
-    " UNION SELECT :ou WHERE :ou IS NOT NULL"                                \
-    " UNION SELECT o.code FROM orgunit o JOIN scope s ON o.parent = s.code"  \
-    " WHERE :subtree AND :ou IS NOT NULL) "
-/* Long form: every live (not deleted) value in scope; :indicators is a
- * JSON array of codes or NULL; periods by [start, end] containment. */
-#define STORE_SQL_QUERY_LONG                                                 \
-    STORE_SQL_SCOPE_CTE                                                      \
-    "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
-    " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
-    " coalesce(d.comment, ''), d.followup, coalesce(a.fpr, '')"              \
-    " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
-    " LEFT JOIN agent a ON a.id = d.agent_id"                                \
-    " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
-    " AND (:indicators IS NULL OR d.indicator IN"                            \
-    "      (SELECT value FROM json_each(:indicators)))"                      \
-    " AND (:start IS NULL OR d.period_start >= :start)"                      \
-    " AND (:end IS NULL OR d.period_end <= :end)"                            \
-    " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
-/* Wide form rows: leaves (units without children) in scope. */
-#define STORE_SQL_QUERY_LEAVES                                               \
-    STORE_SQL_SCOPE_CTE                                                      \
-    "SELECT o.code, o.name FROM orgunit o"                                   \
-    " WHERE o.code IN (SELECT code FROM scope)"                              \
-    " AND NOT EXISTS (SELECT 1 FROM orgunit c WHERE c.parent = o.code)"      \
-    " ORDER BY o.code"
-/* Wide form cell: the live default-disagg value of one key. */
-#define STORE_SQL_QUERY_CELL                                                 \
-    "SELECT value FROM datavalue WHERE org_unit = :ou AND indicator = :de"   \
-    " AND period = :pe AND disagg = 'default' AND deleted = 0"
-/* Distinct indicators with live values (wide form without a catalog). */
-#define STORE_SQL_QUERY_INDICATORS                                           \
-    "SELECT DISTINCT indicator FROM datavalue WHERE deleted = 0"             \
-    " ORDER BY indicator"
-
 #endif

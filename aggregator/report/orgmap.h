@@ -22,9 +22,33 @@
 #ifndef AGG_ORGMAP_H
 #define AGG_ORGMAP_H
 
+#include "cds_config.h"
 #include "store.h"
 #include <stddef.h>
 #include <stdint.h>
+
+/* The units whose values make up :ou's figure: :ou's subtree, plus every
+ * unit mapped into a unit of it (orgunit_map, followed transitively, with
+ * their own subtrees). until = the earliest mapping date on the way (day
+ * number): a mapped-in unit counts only for periods starting before it;
+ * NULL = no limit (reached through the tree alone). Only leaves (units
+ * without children) report. UNION stops cycles: (code, until) pairs are
+ * finite because until only decreases. A WITH clause that orgmap's SQL
+ * (orgmap_sql.h) and rollup's (rollup_sql.h) start from: the one
+ * definition of the units making up a figure, public so both share it. */
+#define ORGMAP_SOURCES_CTE                                                   \
+    "WITH RECURSIVE src(code, until) AS ("                                   \
+    " SELECT :ou, NULL"                                                      \
+    " UNION SELECT o.code, s.until FROM orgunit o JOIN src s"                \
+    "  ON o.parent = s.code"                                                 \
+    " UNION SELECT m.old, CASE WHEN s.until IS NULL OR m.from_day < s.until" \
+    "  THEN m.from_day ELSE s.until END"                                     \
+    "  FROM orgunit_map m JOIN src s ON m.new = s.code),"                    \
+    " leaf(code, until) AS ("                                                \
+    "  SELECT code, CASE WHEN max(until IS NULL) THEN NULL"                  \
+    "  ELSE max(until) END FROM src"                                         \
+    "  WHERE NOT EXISTS (SELECT 1 FROM orgunit c WHERE c.parent = src.code)" \
+    "  GROUP BY code) "
 
 /* One leaf whose values count towards a figure. */
 typedef struct {
@@ -42,6 +66,13 @@ typedef struct {
  * database error. *rows receives the number of mappings (may be NULL). */
 int orgmap_load(store_t *store, const char *path, size_t *rows, char *err,
                 size_t errlen);
+
+/* Load the org-unit mapping configured in cfg into store, as every
+ * command that uses it does first (admin.c, api.c): aggregator.orgunit_map;
+ * default: orgunit_map.csv next to the orgunits file, skipped when absent.
+ * CDS_OK or a code with "file:line: ..." in err. */
+int orgmap_refresh(const cds_config_t *cfg, store_t *store, char *err,
+                   size_t errlen);
 
 /* The leaves reporting for ou over [start, end] (day numbers), ordered by
  * code, into a malloc'd array (*units, *n; free with orgmap_units_free).

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Its schema step (store.h; store.c lists it in version order). */
+const char commitmark_migration[] = COMMITMARK_SQL_MIGRATION;
+
 #define MAGIC "CDSMARK1"
 #define MAGIC_LEN 8
 #define SLOT_BYTES 64

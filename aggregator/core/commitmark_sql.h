@@ -1,8 +1,8 @@
-/*  commitmark_sql: the SQL of aggregator/commitmark.c (and its schema
+/*  commitmark_sql: the SQL of aggregator/core/commitmark.c (and its schema
  *  migration), kept together with named parameters (STYLE.md "SQLite").
  *  commitmark.c prepares each statement once and resets it after use.
  *
- *  Schema (added by COMMITMARK_SQL_MIGRATION, appended to store.c's list):
+ *  Schema (added by COMMITMARK_SQL_MIGRATION: commitmark_migration, store.h):
  *    commit_mark(id = 1, db_id BLOB(16) random at creation, counter)
  *        one row; counter + 1 in every group commit that sends acks
  *    restore_event(id PK, at_ms, reason, db_counter, mark_counter,

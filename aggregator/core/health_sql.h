@@ -1,8 +1,8 @@
-/*  health_sql: the SQL of aggregator/health.c (and its schema migration),
+/*  health_sql: the SQL of aggregator/core/health.c (and its schema migration),
  *  kept together with named parameters (STYLE.md "SQLite"). health.c
  *  prepares each statement once and resets it after every step.
  *
- *  Schema (added by HEALTH_SQL_MIGRATION, appended to store.c's list):
+ *  Schema (added by HEALTH_SQL_MIGRATION: health_migration, store.h):
  *    agent_health(agent_id PK -> agent.id, last_batch_ms, last_heartbeat_ms,
  *        queue_depth, oldest_pending_ms, bytes_pending, reported_acked_seq,
  *        send_errors, agent_version, clock_offset_ms, inferred_lag_ms,

@@ -1,12 +1,12 @@
 /*  query: read the consolidated values. See query.h. The SQL is in
- *  store_sql.h (STORE_SQL_QUERY_*); statements are prepared once per run. */
+ *  query_sql.h (QUERY_SQL_*); statements are prepared once per run. */
 #include "query.h"
 
 #include "cds_err.h"
 #include "cds_hlc.h"
 #include "cds_period.h"
 #include "cds_util.h"
-#include "store_sql.h"
+#include "query_sql.h"
 #include "table.h"
 
 #include <jansson.h>
@@ -186,7 +186,7 @@ emit_long(const query_opts_t *o, sqlite3_stmt *st, table_t *t, json_t *arr,
 static int
 query_long(cds_db_t *db, const query_opts_t *o, const filter_t *f, FILE *out)
 {
-    sqlite3_stmt *st = cds_db_prepare(db, STORE_SQL_QUERY_LONG);
+    sqlite3_stmt *st = cds_db_prepare(db, QUERY_SQL_LONG);
     if (!st)
         return CDS_ERROR;
     table_t *t = o->format == QUERY_TABLE ? table_new(long_header, LONG_COLS)
@@ -232,7 +232,7 @@ wide_columns(cds_db_t *db, const query_opts_t *o, char ***cols, size_t *n)
                  : o->catalog    ? cds_catalog_size(o->catalog) : 0;
     sqlite3_stmt *st = NULL;
     if (cap == 0) {
-        st = cds_db_prepare(db, STORE_SQL_QUERY_INDICATORS);
+        st = cds_db_prepare(db, QUERY_SQL_INDICATORS);
         if (!st)
             return CDS_ERROR;
         while (sqlite3_step(st) == SQLITE_ROW)
@@ -421,8 +421,8 @@ wide_finish(wide_t *w)
 static int
 wide_rows(cds_db_t *db, wide_t *w)
 {
-    sqlite3_stmt *leaves = cds_db_prepare(db, STORE_SQL_QUERY_LEAVES);
-    sqlite3_stmt *cell = cds_db_prepare(db, STORE_SQL_QUERY_CELL);
+    sqlite3_stmt *leaves = cds_db_prepare(db, QUERY_SQL_LEAVES);
+    sqlite3_stmt *cell = cds_db_prepare(db, QUERY_SQL_CELL);
     char **vals = calloc(w->n + 1, sizeof *vals);
     int rc = leaves && cell && vals ? CDS_OK : CDS_ERROR;
     if (rc == CDS_OK)

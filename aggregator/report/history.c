@@ -1,9 +1,9 @@
 /*  history: every change of one key, re-verified. See history.h; SQL in
- *  admin_sql.h (ADMIN_SQL_HISTORY). Cost: one envelope decode and
+ *  history_sql.h (HISTORY_SQL_HISTORY). Cost: one envelope decode and
  *  signature check per entry; a key has a handful of entries. */
 #include "history.h"
 
-#include "admin_sql.h"
+#include "history_sql.h"
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_hlc.h"
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Column order of ADMIN_SQL_HISTORY. */
+/* Column order of HISTORY_SQL_HISTORY. */
 enum { H_SEQ, H_STATUS, H_FIELD, H_MESSAGE, H_VALUE, H_DELETED, H_COMMENT,
        H_BY, H_FOLLOWUP, H_HLC, H_RECEIVED, H_BATCH, H_HASH, H_FPR, H_LABEL,
        H_PK, H_ENVELOPE, H_DISAGG };
@@ -129,7 +129,7 @@ history_compute(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
                 const char *disagg, history_entry_t **out, size_t *n)
 {
     cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_HISTORY);
+    sqlite3_stmt *st = cds_db_prepare(db, HISTORY_SQL_HISTORY);
     size_t cap = 0;
     ssize_t last_applied = -1;
     *out = NULL;

@@ -1,9 +1,10 @@
 /*  completeness: who reported what for one period. See completeness.h;
- *  SQL in admin_sql.h (ADMIN_SQL_REPORTED). Cost: one indexed look-up per
- *  (unit, indicator): 100 communes x 40 indicators = 4000, milliseconds. */
+ *  SQL in completeness_sql.h (COMPLETENESS_SQL_REPORTED). Cost: one
+ *  indexed look-up per (unit, indicator): 100 communes x 40 indicators =
+ *  4000, milliseconds. */
 #include "completeness.h"
 
-#include "admin_sql.h"
+#include "completeness_sql.h"
 #include "cds_err.h"
 #include "cds_util.h"
 #include "orgmap.h"
@@ -137,7 +138,7 @@ completeness_compute(store_t *store, const completeness_opts_t *o,
     if (rc == CDS_OK)
         rc = orgmap_sources(store, o->org_unit, p.start, p.end, &units, &nu);
     if (rc == CDS_OK && !(st = cds_db_prepare(store_db(store),
-                                              ADMIN_SQL_REPORTED)))
+                                              COMPLETENESS_SQL_REPORTED)))
         rc = CDS_ERROR;
     if (rc == CDS_OK)
         out->deadline_ms = ((int64_t) p.end + 1

@@ -1,6 +1,5 @@
 /*  health: see health.h. Statements in health_sql.h. */
 #include "health.h"
-#include "central.h"
 
 #include "cds_err.h"
 #include "cds_log.h"
@@ -12,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Its schema step (store.h; store.c lists it in version order). */
+const char health_migration[] = HEALTH_SQL_MIGRATION;
 
 #define HOUR_MS (3600u * 1000u)
 #define DAY_MS (24u * HOUR_MS)
@@ -487,7 +489,7 @@ health_list(health_t *self, const health_thresholds_t *th, uint64_t now_ms,
     cds_bind_int64(st, ":day", (int64_t) (day / HEALTH_BUCKET_MS));
     /* Central corrections are signed by the aggregator itself: not a
      * commune, never silent or lagging, so not in the health list. */
-    cds_bind_text(st, ":central", CENTRAL_LABEL);
+    cds_bind_text(st, ":central", STORE_CENTRAL_LABEL);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (k == cap) {
             size_t ncap = cap ? cap * 2 : 16;

@@ -14,11 +14,9 @@
 #include "orgmap.h"
 #include "rollup.h"
 
-#include <libgen.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *const deadline_keys[COMPLETENESS_TYPES] = {
     "aggregator.deadline_daily", "aggregator.deadline_weekly",
@@ -30,28 +28,6 @@ static const char *
 get(const admin_ctx_t *c, const char *key)
 {
     return cds_config_get(c->cfg, key);
-}
-
-int
-admin_orgmap_refresh(const cds_config_t *cfg, store_t *store, char *err,
-                     size_t errlen)
-{
-    const char *path = cds_config_get(cfg, "aggregator.orgunit_map");
-    char beside[4096];
-    if (!path || !path[0]) {
-        const char *ous = cds_config_get(cfg, "aggregator.orgunits");
-        char *copy = strdup(ous ? ous : ".");
-        if (!copy)
-            return CDS_ENOMEM;
-        int n = snprintf(beside, sizeof beside, "%s/orgunit_map.csv",
-                         dirname(copy));
-        free(copy);
-        if (n < 0 || (size_t) n >= sizeof beside
-            || access(beside, R_OK) != 0)
-            return CDS_OK;     /* no mapping shipped: nothing to load */
-        path = beside;
-    }
-    return orgmap_load(store, path, NULL, err, errlen);
 }
 
 /* The single --org-unit, or NULL; CDS_EUSAGE when given twice. */
@@ -102,7 +78,7 @@ do_rollup(admin_ctx_t *c, char *err, size_t errlen)
         rc = CDS_EUSAGE;
     }
     if (rc == CDS_OK)
-        rc = admin_orgmap_refresh(c->cfg, c->store, err, errlen);
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
     cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
                                       : NULL;
     rollup_rules_t *rules = cat ? rollup_rules_load(get(c,
@@ -152,7 +128,7 @@ do_completeness(admin_ctx_t *c, char *err, size_t errlen)
     o.n_indicators = cds_config_get_all(c->cfg, "command.indicator",
                                         (const char ***) &o.indicators);
     if (rc == CDS_OK)
-        rc = admin_orgmap_refresh(c->cfg, c->store, err, errlen);
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
     cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
                                       : NULL;
     o.catalog = cat;

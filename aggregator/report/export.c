@@ -1,5 +1,5 @@
 /*  export: DHIS2 dataValueSet JSON/CSV and spreadsheet CSV. See export.h;
- *  SQL in admin_sql.h (ADMIN_SQL_EXPORT, the query long form plus the
+ *  SQL in export_sql.h (EXPORT_SQL_EXPORT, the query long form plus the
  *  created time). */
 #include "export.h"
 
@@ -7,14 +7,13 @@
 #include "cds_hlc.h"
 #include "cds_period.h"
 #include "cds_util.h"
-#include "store_sql.h"
-#include "admin_sql.h"
+#include "export_sql.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Column order of ADMIN_SQL_EXPORT. */
+/* Column order of EXPORT_SQL_EXPORT. */
 enum { X_OU, X_OUNAME, X_DE, X_PE, X_COC, X_VALUE, X_BY, X_HLC, X_COMMENT,
        X_FOLLOWUP, X_CREATED };
 
@@ -223,7 +222,7 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
 {
     cds_db_t *db = store_db(store);
     char *inds = NULL;
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_EXPORT);
+    sqlite3_stmt *st = cds_db_prepare(db, EXPORT_SQL_EXPORT);
     if (!st)
         return CDS_ERROR;
     json_t *arr = json_array();

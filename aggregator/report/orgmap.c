@@ -1,16 +1,18 @@
 /*  orgmap: the org-unit mapping and rollup sources. See orgmap.h; SQL in
- *  admin_sql.h. */
+ *  orgmap_sql.h. */
 #include "orgmap.h"
 
-#include "admin_sql.h"
+#include "orgmap_sql.h"
 #include "cds_csv.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_period.h"
 #include "cds_util.h"
 
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOTE_MAX 512                   /* bytes of the note column */
 
@@ -129,11 +131,11 @@ orgmap_load(store_t *store, const char *path, size_t *rows, char *err,
     ld.csv = cds_csv_open(path, err, errlen);
     if (!ld.csv)
         return CDS_EIO;
-    ld.insert = cds_db_prepare(db, ADMIN_SQL_MAP_INSERT);
+    ld.insert = cds_db_prepare(db, ORGMAP_SQL_MAP_INSERT);
     int rc = ld.insert ? cds_db_begin(db) : CDS_ERROR;
     if (rc != CDS_OK)
         goto out;
-    rc = cds_db_exec(db, ADMIN_SQL_MAP_CLEAR);
+    rc = cds_db_exec(db, ORGMAP_SQL_MAP_CLEAR);
     if (rc == CDS_OK)
         rc = map_rows(&ld, db, &n);
     if (rc == CDS_OK)
@@ -190,7 +192,7 @@ orgmap_sources(store_t *store, const char *ou, int32_t start, int32_t end,
     size_t cap = 0;
     *units = NULL;
     *n = 0;
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_SOURCES);
+    sqlite3_stmt *st = cds_db_prepare(db, ORGMAP_SQL_SOURCES);
     if (!st)
         return CDS_ERROR;
     cds_bind_text(st, ":ou", ou);
@@ -214,7 +216,7 @@ int
 orgmap_unit_name(store_t *store, const char *code, char *buf, size_t len)
 {
     cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_OU_GET);
+    sqlite3_stmt *st = cds_db_prepare(db, ORGMAP_SQL_OU_GET);
     if (!st)
         return CDS_ERROR;
     cds_bind_text(st, ":code", code);
@@ -228,4 +230,26 @@ orgmap_unit_name(store_t *store, const char *code, char *buf, size_t len)
         rc = cds_db_fail(db, "orgunit name");
     sqlite3_finalize(st);
     return rc;
+}
+
+int
+orgmap_refresh(const cds_config_t *cfg, store_t *store, char *err,
+               size_t errlen)
+{
+    const char *path = cds_config_get(cfg, "aggregator.orgunit_map");
+    char beside[4096];
+    if (!path || !path[0]) {
+        const char *ous = cds_config_get(cfg, "aggregator.orgunits");
+        char *copy = strdup(ous ? ous : ".");
+        if (!copy)
+            return CDS_ENOMEM;
+        int n = snprintf(beside, sizeof beside, "%s/orgunit_map.csv",
+                         dirname(copy));
+        free(copy);
+        if (n < 0 || (size_t) n >= sizeof beside
+            || access(beside, R_OK) != 0)
+            return CDS_OK;     /* no mapping shipped: nothing to load */
+        path = beside;
+    }
+    return orgmap_load(store, path, NULL, err, errlen);
 }

@@ -6,8 +6,6 @@
 #include "cds_err.h"
 #include "cds_log.h"
 #include "store_sql.h"
-#include "health_sql.h"
-#include "commitmark_sql.h"
 
 #include <sodium.h>
 #include <stdbool.h>
@@ -19,9 +17,9 @@
 static const char *const migrations[] = {
     STORE_SQL_MIGRATION_1,
     STORE_SQL_MIGRATION_ADMIN,
-    HEALTH_SQL_MIGRATION,              /* health.h, `rejects retry` */
+    health_migration,                  /* health.h, `rejects retry` */
     STORE_SQL_MIGRATION_ROTATE,        /* agent.replaced_by (key rotation) */
-    COMMITMARK_SQL_MIGRATION,          /* commit counter (commitmark.h) */
+    commitmark_migration,              /* commit counter (commitmark.h) */
     STORE_SQL_MIGRATION_NO_PERIOD_INDEX, /* unused index (issue 7) */
     STORE_SQL_MIGRATION_REJECT_BOUNDS, /* digests, per-peer raw bound */
     STORE_SQL_MIGRATION_EFF_HLC,       /* effective stamps (clock skew) */

@@ -1,11 +1,11 @@
 /*  rollup: figures of an org unit for a period. See rollup.h for the rules;
- *  SQL in admin_sql.h; the source leaves come from orgmap.c.
+ *  SQL in rollup_sql.h; the source leaves come from orgmap.c.
  *  Cost: one query for the leaves and one for the values; the pairing of
  *  RATIO counts is O(v^2) in the values of one indicator, fine for the
  *  few thousand values of a province and period. */
 #include "rollup.h"
 
-#include "admin_sql.h"
+#include "rollup_sql.h"
 #include "cds_csv.h"
 #include "cds_err.h"
 #include "cds_period.h"
@@ -197,7 +197,7 @@ static int
 fetch_values(store_t *store, ctx_t *c, const char *ou, const char *codes_json)
 {
     cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_SOURCE_VALUES);
+    sqlite3_stmt *st = cds_db_prepare(db, ROLLUP_SQL_SOURCE_VALUES);
     if (!st)
         return CDS_ERROR;
     cds_bind_text(st, ":ou", ou);

@@ -1,6 +1,5 @@
 /*  enroll: enroll, revoke and list agents. See enroll.h. */
 #include "enroll.h"
-#include "central.h"
 
 #include "cds_err.h"
 #include "cds_log.h"
@@ -72,7 +71,7 @@ enroll_add(store_t *store, const char *pubid, const char *const *units,
                  "(cds1:...)", pubid);
         return CDS_EMALFORMED;
     }
-    if (label && strcmp(label, CENTRAL_LABEL) == 0) {
+    if (label && strcmp(label, STORE_CENTRAL_LABEL) == 0) {
         snprintf(err, errlen, "--label: \"%s\" is reserved for the "
                  "aggregator's own corrections", label);
         return CDS_EBADFIELD;

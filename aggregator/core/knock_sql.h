@@ -1,4 +1,4 @@
-/*  knock_sql: the SQL of aggregator/knock.c (the table is created by
+/*  knock_sql: the SQL of aggregator/core/knock.c (the table is created by
  *  STORE_SQL_MIGRATION_KNOCK, store_sql.h). */
 #ifndef AGG_KNOCK_SQL_H
 #define AGG_KNOCK_SQL_H

@@ -70,6 +70,9 @@
 #include <stdint.h>
 
 #define STORE_LABEL_MAX 128
+/* The label of the aggregator's own agent row, the signer of central
+ * corrections (central.h); health and enroll tell that row apart by it. */
+#define STORE_CENTRAL_LABEL "aggregator (central corrections)"
 
 typedef struct store store_t;
 
@@ -105,6 +108,12 @@ int store_schema_version(void);
 /* The migrations themselves (n = store_schema_version()): for tools that
  * must make a database as an older program did (tests/tools/olddb.c). */
 const char *const *store_migrations(void);
+/* Schema steps whose tables another core module owns: the SQL text is in
+ * that module's *_sql.h, which only it includes, and the module defines
+ * the step declared here; store.c lists every step in version order. So
+ * store needs no header of theirs (they include store.h: no cycle). */
+extern const char health_migration[];      /* health.c: agent_health */
+extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
 /* The underlying connection (borrowed), for transactions and queries. */
 cds_db_t *store_db(store_t *self);
 

@@ -2,7 +2,7 @@
  *  signed batches through ingest. See central.h for the design. */
 #include "central.h"
 
-#include "admin_sql.h"
+#include "central_sql.h"
 #include "cds_codec.h"
 #include "cds_csv.h"
 #include "cds_err.h"
@@ -67,7 +67,7 @@ truthy(const char *s)
 static int
 roots(store_t *store, char ***codes, size_t *n)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), ADMIN_SQL_ROOTS);
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), CENTRAL_SQL_ROOTS);
     *codes = NULL;
     *n = 0;
     if (!st)
@@ -502,7 +502,7 @@ build_updates(check_t *ck, store_t *store, const cds_catalog_t *cat,
 static int
 first_hlc(store_t *store, uint64_t now_ms, uint64_t *hlc)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), ADMIN_SQL_MAX_HLC);
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), CENTRAL_SQL_MAX_HLC);
     if (!st)
         return CDS_ERROR;
     uint64_t max = sqlite3_step(st) == SQLITE_ROW

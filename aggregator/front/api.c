@@ -1,10 +1,9 @@
 /*  api: admin routes on the HTTP server and bearer tokens. See api.h; SQL
- *  in admin_sql.h (ADMIN_SQL_TOKEN_*). Handlers run on the HTTP thread
+ *  in api_sql.h (API_SQL_TOKEN_*). Handlers run on the HTTP thread
  *  with its read-only connection (http_req_store). */
 #include "api.h"
 
-#include "admin.h"
-#include "admin_sql.h"
+#include "api_sql.h"
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -12,6 +11,7 @@
 #include "completeness.h"
 #include "export.h"
 #include "history.h"
+#include "orgmap.h"
 #include "query.h"
 #include "rollup.h"
 #include "table.h"
@@ -98,7 +98,7 @@ api_token_add(store_t *store, const char *name, uint64_t now_ms, char *out,
     sodium_memzero(raw, sizeof raw);
     token_hash(out, hash);
     cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_TOKEN_ADD);
+    sqlite3_stmt *st = cds_db_prepare(db, API_SQL_TOKEN_ADD);
     if (!st)
         return CDS_ERROR;
     cds_bind_text(st, ":name", name);
@@ -138,7 +138,7 @@ int
 api_token_list(store_t *store, FILE *out)
 {
     static const char *const header[] = { "name", "created", "revoked" };
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), ADMIN_SQL_TOKEN_LIST);
+    sqlite3_stmt *st = cds_db_prepare(store_db(store), API_SQL_TOKEN_LIST);
     table_t *t = table_new(header, 3);
     int rc = st && t ? step_all(store_db(store), st, "token list", list_row,
                                 t)
@@ -154,7 +154,7 @@ int
 api_token_revoke(store_t *store, const char *name, uint64_t now_ms)
 {
     cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_TOKEN_REVOKE);
+    sqlite3_stmt *st = cds_db_prepare(db, API_SQL_TOKEN_REVOKE);
     if (!st)
         return CDS_ERROR;
     cds_bind_text(st, ":name", name);
@@ -175,7 +175,7 @@ api_token_check(store_t *store, const char *token)
         return 0;
     token_hash(token, hash);
     cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ADMIN_SQL_TOKEN_CHECK);
+    sqlite3_stmt *st = cds_db_prepare(db, API_SQL_TOKEN_CHECK);
     if (!st)
         return -CDS_ERROR;
     cds_bind_blob(st, ":hash", hash, sizeof hash);
@@ -454,7 +454,7 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
     store_t *store = store_open(db_path, 0, &code);
     if (!store)
         return code;
-    code = admin_orgmap_refresh(cfg, store, err, errlen);
+    code = orgmap_refresh(cfg, store, err, errlen);
     store_destroy(&store);
     return code;
 }

@@ -1,4 +1,4 @@
-/*  backup_sql: the SQL of aggregator/backup.c (STYLE.md "SQLite"). One
+/*  backup_sql: the SQL of aggregator/core/backup.c (STYLE.md "SQLite"). One
  *  read, on the snapshot connection: what the manifest records about the
  *  copy (commit_mark is commitmark_sql.h's table). */
 #ifndef AGG_BACKUP_SQL_H

@@ -1,4 +1,4 @@
-/*  rejects_sql: the SQL of aggregator/rejects.c (the operator's view of
+/*  rejects_sql: the SQL of aggregator/core/rejects.c (the operator's view of
  *  the reject table and of per-update rejections in update_log), kept
  *  together with named parameters. Columns added by HEALTH_SQL_MIGRATION
  *  (health_sql.h): reject.retried_at_ms, reject.retry_result,

@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CENTRAL_LABEL "aggregator (central corrections)"
+#define CENTRAL_LABEL STORE_CENTRAL_LABEL /* store.h */
 #define CENTRAL_MAX_ROWS 200000        /* rows in one import file */
 #define CENTRAL_MAX_FILE (64u << 20)   /* bytes of one import file */
 

@@ -25,6 +25,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Org units in scope: :ou and its descendants (:subtree = 1), :ou alone
+ * (:subtree = 0), or every unit (:ou NULL). A WITH clause that query's
+ * SQL (query_sql.h) and export's (export_sql.h) start from: the one
+ * definition of a --org-unit scope, public so that both share it. */
+#define QUERY_SCOPE_CTE                                                      \
+    "WITH RECURSIVE scope(code) AS ("                                        \
+    " SELECT code FROM orgunit WHERE :ou IS NULL"                            \
+    " UNION SELECT :ou WHERE :ou IS NOT NULL"                                \
+    " UNION SELECT o.code FROM orgunit o JOIN scope s ON o.parent = s.code"  \
+    " WHERE :subtree AND :ou IS NOT NULL) "
+
 typedef enum {
     QUERY_TABLE = 0,
     QUERY_CSV = 1,

@@ -1,0 +1,20 @@
+/*  api_sql: the SQL of api.c, the bearer tokens (STYLE.md "SQLite"). The
+ *  api_token table is created by STORE_SQL_MIGRATION_ADMIN (store_sql.h). */
+#ifndef AGG_API_SQL_H
+#define AGG_API_SQL_H
+
+#define API_SQL_TOKEN_ADD                                                    \
+    "INSERT INTO api_token(name, hash, created_at_ms)"                       \
+    " VALUES (:name, :hash, :now)"
+#define API_SQL_TOKEN_LIST                                                   \
+    "SELECT name, created_at_ms, revoked_at_ms, last_used_ms"                \
+    " FROM api_token ORDER BY name"
+#define API_SQL_TOKEN_REVOKE                                                 \
+    "UPDATE api_token SET revoked_at_ms = :now"                              \
+    " WHERE name = :name AND revoked_at_ms IS NULL"
+#define API_SQL_TOKEN_CHECK                                                  \
+    "SELECT id FROM api_token WHERE hash = :hash AND revoked_at_ms IS NULL"
+#define API_SQL_TOKEN_USED                                                   \
+    "UPDATE api_token SET last_used_ms = :now WHERE id = :id"
+
+#endif

@@ -1,0 +1,25 @@
+/*  export_sql: the SQL of export.c (STYLE.md "SQLite"). The org units in
+ *  scope come from QUERY_SCOPE_CTE (query.h, which export.c
+ *  includes). */
+#ifndef AGG_EXPORT_SQL_H
+#define AGG_EXPORT_SQL_H
+
+/* Like QUERY_SQL_LONG, plus the time the key was first stored
+ * (created) and the agent's fingerprint. */
+#define EXPORT_SQL_EXPORT                                                    \
+    QUERY_SCOPE_CTE                                                          \
+    "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
+    " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
+    " coalesce(d.comment, ''), d.followup,"                                  \
+    " (SELECT min(received_at_ms) FROM update_log u"                         \
+    "  WHERE u.org_unit = d.org_unit AND u.indicator = d.indicator"          \
+    "  AND u.period = d.period AND u.disagg = d.disagg AND u.status = 0)"    \
+    " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
+    " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
+    " AND (:indicators IS NULL OR d.indicator IN"                            \
+    "      (SELECT value FROM json_each(:indicators)))"                      \
+    " AND (:start IS NULL OR d.period_start >= :start)"                      \
+    " AND (:end IS NULL OR d.period_end <= :end)"                            \
+    " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
+
+#endif

@@ -1,0 +1,28 @@
+/*  orgmap_sql: the SQL of orgmap.c (STYLE.md "SQLite": named parameters,
+ *  kept together). The orgunit_map table is created by
+ *  STORE_SQL_MIGRATION_ADMIN (store_sql.h); the sources CTE the figures
+ *  start from is ORGMAP_SOURCES_CTE, in orgmap.h (rollup's SQL uses it
+ *  too). */
+#ifndef AGG_ORGMAP_SQL_H
+#define AGG_ORGMAP_SQL_H
+
+#define ORGMAP_SQL_MAP_CLEAR "DELETE FROM orgunit_map"
+#define ORGMAP_SQL_MAP_INSERT                                                \
+    "INSERT INTO orgunit_map(old, new, from_day, note)"                      \
+    " VALUES (:old, :new, :from_day, :note)"
+#define ORGMAP_SQL_OU_GET                                                    \
+    "SELECT name, valid_from, valid_to FROM orgunit WHERE code = :code"
+
+/* Leaves expected to report for [:start, :end]: valid on some day of it,
+ * and (mapped-in units) the range starts before their mapping date. */
+#define ORGMAP_SQL_SOURCES                                                   \
+    ORGMAP_SOURCES_CTE                                                       \
+    "SELECT l.code, o.name, coalesce(o.valid_from, -2147483648),"            \
+    " coalesce(o.valid_to, 2147483647), coalesce(l.until, 2147483647)"       \
+    " FROM leaf l JOIN orgunit o ON o.code = l.code"                         \
+    " WHERE (o.valid_from IS NULL OR o.valid_from <= :end)"                  \
+    " AND (o.valid_to IS NULL OR o.valid_to >= :start)"                      \
+    " AND (l.until IS NULL OR :start < l.until)"                             \
+    " ORDER BY l.code"
+
+#endif

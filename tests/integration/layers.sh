@@ -1,0 +1,89 @@
+#!/bin/bash
+# The layers of docs/DESIGN.md "Layers", checked by tests/tools/layers.py:
+# no include cycle between modules, no include from a lower layer into a
+# higher one (common < core < report < front; agent: common only), no
+# module including another's *_sql.h, no source outside a layer folder.
+# The checker is first shown to fail on small synthetic trees that break
+# each rule, then run on the real tree; and the compiler's side (the
+# Makefile's per-layer -I) is shown to refuse an upward include.
+. "$(dirname "$0")/lib.sh"
+echo "1..10"
+PY=/usr/bin/python3
+LAYERS=$TOP/tests/tools/layers.py
+
+# tree DIR: a minimal well-layered tree (one module per layer).
+tree() {
+    rm -rf "$1"; mkdir -p "$1"/common "$1"/agent "$1"/aggregator/core \
+        "$1"/aggregator/report "$1"/aggregator/front
+    echo '#include "cds_util.h"' > "$1"/common/cds_util.c
+    : > "$1"/common/cds_util.h
+    printf '#include "cds_util.h"\n' > "$1"/agent/outbox.h
+    printf '#include "store.h"\n#include "store_sql.h"\n' > "$1"/aggregator/core/store.c
+    printf '#include "cds_util.h"\n' > "$1"/aggregator/core/store.h
+    : > "$1"/aggregator/core/store_sql.h
+    printf '#include "store.h"\n' > "$1"/aggregator/report/query.h
+    printf '#include "query.h"\n#include "store.h"\n' > "$1"/aggregator/front/main.c
+}
+# expect_bad NAME PATTERN DIR: the checker exits 1 and says PATTERN.
+expect_bad() {
+    "$PY" "$LAYERS" "$3" > "$T/out" 2>&1; st=$?
+    if [ "$st" = 1 ] && grep -q -- "$2" "$T/out"; then ok "$1"
+    else not_ok "$1 (status $st: $(head -c 400 "$T/out"))"; fi
+}
+
+tree "$T/good"
+check "a well-layered synthetic tree passes" "$PY" "$LAYERS" "$T/good"
+
+tree "$T/cycle"
+printf '#include "query.h"\n' > "$T/cycle/aggregator/report/rollup.h"
+printf '#include "rollup.h"\n' > "$T/cycle/aggregator/report/query.c"
+printf '#include "query.h"\n' > "$T/cycle/aggregator/report/rollup.c"
+expect_bad "a cycle is named" \
+    'include cycle: query -> rollup -> query (rollup in aggregator/report/query.c' \
+    "$T/cycle"
+
+tree "$T/up"
+printf '#include "query.h"\n' >> "$T/up/aggregator/core/store.c"
+expect_bad "core including a report header fails" \
+    'aggregator/core/store.c includes aggregator/report/query.h: core may not include report' \
+    "$T/up"
+
+tree "$T/agent"
+printf '#include "store.h"\n' >> "$T/agent/agent/outbox.h"
+expect_bad "the agent including an aggregator header fails" \
+    'agent/outbox.h includes aggregator/core/store.h: agent may not include core' \
+    "$T/agent"
+
+tree "$T/sql"
+printf '#include "store_sql.h"\n' > "$T/sql/aggregator/report/query.c"
+expect_bad "a module including another's SQL fails" \
+    'aggregator/report/query.c includes store_sql.h: the SQL of module store is its own' \
+    "$T/sql"
+
+tree "$T/loose"
+: > "$T/loose/aggregator/ingest_decide.c"
+expect_bad "a source outside the layer folders fails" \
+    'aggregator/ingest_decide.c: not in a layer folder' "$T/loose"
+
+"$PY" "$LAYERS" "$TOP" > "$T/real" 2>&1; st=$?
+diag "$(cat "$T/real")"
+expect_eq "the real tree: no cycle, no upward include, no foreign SQL" "$st" 0
+
+# The compiler's side: a core file compiles with core's -I only, so an
+# upward include does not build (the Makefile's LAYER_INC).
+# inc_of OBJ: the project's -I flags in the command that builds OBJ.
+inc_of() { make -s -n -B -C "$TOP" BUILD="$BUILD" "$BUILD/obj/$1" 2>/dev/null \
+    | grep -- "-c ${1%.o}.c" | tr ' ' '\n' | grep -E '^-I(agent|aggregator)' \
+    | tr '\n' ' ' | sed 's/ $//'; }
+inc=$(inc_of aggregator/core/store.o)
+expect_eq "core objects see core headers only" "$inc" "-Iaggregator/core"
+expect_eq "agent objects see agent headers only" \
+    "$(inc_of agent/outbox.o)" "-Iagent"
+printf '#include "query.h"\n' > "$T/up.c"
+if (cd "$TOP" && cc -fsyntax-only -Icommon -I"$BUILD/proto" $inc "$T/up.c") \
+    > "$T/cc" 2>&1; then
+    not_ok "a core file including query.h compiled"
+else
+    check "a core file including query.h does not compile" \
+        grep -q 'query.h: No such file' "$T/cc"
+fi
