@@ -234,25 +234,6 @@ answer_hello(fx_t *fx)
     deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
 }
 
-static void
-push_rows(fx_t *fx, size_t n)
-{
-    char err[256], pe[64][16];
-    cds_update_t u[64];
-    assert_true(n <= 64);
-    memset(u, 0, sizeof u);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(pe[i], sizeof pe[i], "%d", 2000 + (int)i);
-        u[i].org_unit = "OU1";
-        u[i].indicator = "CNT";
-        u[i].period = pe[i];
-        u[i].disagg = "default";
-        u[i].value = "1";
-    }
-    assert_int_equal(outbox_push(fx->ob, u, NULL, n, 0, err, sizeof err),
-                     CDS_OK);
-}
-
 /* ---- backoff -------------------------------------------------------------- */
 
 static uint32_t
@@ -499,7 +480,7 @@ static void
 test_window_adapts(void **state)
 {
     fx_t *fx = *state;
-    push_rows(fx, 20);
+    push_sized(fx->ob, 20, 10);
     start(fx, (session_config_t){
         .batch_max = 1000, .batch_bytes = 1, .window = 4,
         .ack_timeout_ms = 4000, .backoff_min_ms = 10, .backoff_max_ms = 50});
