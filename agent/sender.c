@@ -48,8 +48,7 @@ struct sender {
     void *monitor;                     /* PAIR: the DEALER's socket monitor */
     diagnosis_t *diag;                 /* monitor events -> link events */
     int live_fd;                       /* agent.state (livestate.h), -1 */
-    char live_state[32];               /* last written to it */
-    char live_error[256];              /* ... with this error */
+    livestate_t live;                  /* last written to it */
     bool revoked_saved;                /* agent.revoked exists (ours) */
 };
 
@@ -317,15 +316,9 @@ static void
 io_state(void *arg, const char *state, const char *error)
 {
     sender_t *self = arg;
-    const char *e = error ? error : "";
-    if (self->live_fd < 0 || (strcmp(state, self->live_state) == 0
-                              && strncmp(e, self->live_error,
-                                         sizeof self->live_error - 1) == 0))
-        return;                        /* unchanged: no write */
-    if (livestate_write(self->live_fd, state, error, cds_now_ms()) != 0)
-        return;
-    snprintf(self->live_state, sizeof self->live_state, "%s", state);
-    snprintf(self->live_error, sizeof self->live_error, "%s", e);
+    if (self->live_fd >= 0)
+        livestate_update(self->live_fd, &self->live, state, error,
+                         cds_now_ms());
 }
 
 /* Dial again (the session decided: a refused handshake, or silence on an

@@ -105,7 +105,8 @@ typedef struct {
 
 typedef struct session session_t;
 
-/* What the transport saw (agent/sender.c reads ZeroMQ's socket monitor).
+/* What the transport saw (agent/sender.c reads ZeroMQ's socket monitor,
+ * agent/diagnosis.h classifies its events).
  * The session turns a diagnosis into the connection state the operator
  * sees while not connected: "unreachable" or "handshake_failed", with
  * "<endpoint> <detail>" as the error; "connecting" before the first
