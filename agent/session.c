@@ -975,6 +975,7 @@ on_notice(session_t *self, const uint8_t *body, size_t len,
              r.replaced_by[0] ? "; replaced by " : "", r.replaced_by);
     self->state = S_REVOKED;
     self->redial_due = 0;              /* every handshake would be refused */
+    self->link_up = false;             /* hung up below */
     self->deadline = self->hb_due = self->hb_answer_due = 0;
     self->hb_id = self->hello_id = self->recheck_due = 0;
     self->n_flight = 0;
