@@ -54,6 +54,22 @@ livestate_write(int fd, const char *state, const char *error,
 }
 
 int
+livestate_update(int fd, livestate_t *last, const char *state,
+                 const char *error, uint64_t since_ms)
+{
+    const char *e = error ? error : "";
+    if (last->state[0] && strcmp(state, last->state) == 0
+        && strncmp(e, last->error, sizeof last->error - 1) == 0)
+        return 0;                      /* unchanged: no write */
+    if (livestate_write(fd, state, error, since_ms) != 0)
+        return -1;
+    snprintf(last->state, sizeof last->state, "%.31s", state);
+    snprintf(last->error, sizeof last->error, "%.399s", e);
+    last->since_ms = since_ms;
+    return 0;
+}
+
+int
 livestate_read(const char *state_dir, livestate_t *out)
 {
     char path[512], buf[LIVESTATE_BYTES + 1];

@@ -31,6 +31,13 @@ int livestate_open(const char *state_dir);
 /* Overwrite the file with state, error (NULL: "") and since_ms. 0 or -1. */
 int livestate_write(int fd, const char *state, const char *error,
                     uint64_t since_ms);
+/* Write state and error (NULL: "") with since_ms only when they differ
+ * from *last, the record last written (zeroed before the first call;
+ * updated on a successful write): the session tells its state again at
+ * every backoff, the file takes one write per change. 0 (written or
+ * unchanged) or -1. */
+int livestate_update(int fd, livestate_t *last, const char *state,
+                     const char *error, uint64_t since_ms);
 /* Read <state_dir>/agent.state. 0, or -1 when absent or unreadable. */
 int livestate_read(const char *state_dir, livestate_t *out);
 

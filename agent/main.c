@@ -13,6 +13,7 @@
 #include "cds_log.h"
 #include "cds_util.h"
 #include "agentcheck.h"
+#include "daemon_lock.h"
 #include "import.h"
 #include "outbox.h"
 #include "receipt_verify.h"
@@ -200,7 +201,7 @@ static int
 open_outbox_writer(cds_config_t *cfg, outbox_t **ob)
 {
     int code = open_outbox(cfg, ob);
-    if (code == 0 && sender_running(get(cfg, "agent.state_dir")))
+    if (code == 0 && daemon_lock_held(get(cfg, "agent.state_dir")))
         outbox_defer_checkpoints(*ob);
     return code;
 }
@@ -629,7 +630,7 @@ cmd_run(cds_config_t *cfg, char **args, int n_args)
     sc.catalog_version = cds_catalog_version(cat);
     if ((code = open_outbox(cfg, &ob)))
         goto out;
-    e = sender_lock(sc.state_dir, &lock_fd);
+    e = daemon_lock_take(sc.state_dir, &lock_fd);
     if (e == CDS_EBUSY)
         code = fail(EXIT_RUNTIME, "another cdsync-agent is already running "
                     "for %s", sc.state_dir);

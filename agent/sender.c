@@ -2,6 +2,7 @@
  *  signal handler competes with ours: SIGTERM/SIGINT set a flag and
  *  interrupt zmq_poll with EINTR. */
 #include "sender.h"
+#include "diagnosis.h"
 #include "livestate.h"
 #include "revocation.h"
 #include "session.h"
@@ -14,16 +15,10 @@
 #include "cds_util.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -51,79 +46,20 @@ struct sender {
     void *wake;                        /* PULL on wake.sock */
     char wake_path[512];               /* removed at destroy */
     void *monitor;                     /* PAIR: the DEALER's socket monitor */
-    bool tcp_up;                       /* this attempt reached CONNECTED */
-    bool hs_ok;                        /* ... and its handshake succeeded */
-    bool hs_told;                      /* ... a handshake failure was told */
-    uint64_t redial_due;               /* mono: connect again, 0 none */
-    bool unreachable_told;             /* probed since the last CONNECTED */
+    diagnosis_t *diag;                 /* monitor events -> link events */
     int live_fd;                       /* agent.state (livestate.h), -1 */
-    char live_state[32];               /* last written to it */
-    char live_error[256];              /* ... with this error */
+    livestate_t live;                  /* last written to it */
     bool revoked_saved;                /* agent.revoked exists (ours) */
-    bool hung_up;                      /* revoked: endpoint disconnected */
     char catalog_version[80];          /* cfg.catalog_version points here */
 };
 
 
-/* ---- lock, backoff, batch encoding (no network) ----------------------- */
-
-static int
-lock_path(const char *state_dir, char *out, size_t len)
-{
-    int n = snprintf(out, len, "%s/agent.lock", state_dir);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-int
-sender_lock(const char *state_dir, int *fd)
-{
-    char path[512];
-    if (lock_path(state_dir, path, sizeof path) != 0)
-        return CDS_EIO;
-    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (f < 0) {
-        cds_log(CDS_LOG_ERROR, "lock_failed", "path=%s error=%s",
-                cds_logq(path), cds_logq(strerror(errno)));
-        return CDS_EIO;
-    }
-    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(f);
-        if (e == EWOULDBLOCK)
-            return CDS_EBUSY;
-        cds_log(CDS_LOG_ERROR, "lock_failed", "path=%s error=%s",
-                cds_logq(path), cds_logq(strerror(e)));
-        return CDS_EIO;
-    }
-    *fd = f;
-    return CDS_OK;
-}
-
-bool
-sender_running(const char *state_dir)
-{
-    char path[512];
-    if (lock_path(state_dir, path, sizeof path) != 0)
-        return false;
-    int f = open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0)
-        return false;                  /* never ran here */
-    bool held = flock(f, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(f);
-    return held;
-}
-
+/* The session's jitter source (full-jitter backoff, request id start). */
 static uint32_t
 sodium_uniform(void *arg, uint32_t upper)
 {
     (void)arg;
     return randombytes_uniform(upper);
-}
-
-uint64_t
-sender_backoff_ms(unsigned attempt, uint64_t min_ms, uint64_t max_ms)
-{
-    return session_backoff_ms(attempt, min_ms, max_ms, sodium_uniform, NULL);
 }
 
 /* ---- sockets ---------------------------------------------------------- */
@@ -289,8 +225,9 @@ sender_new(const sender_config_t *cfg, const cds_identity_t *id,
                  cfg->server_key ? cfg->server_key : "");
         goto fail;
     }
+    self->diag = diagnosis_new(cfg->server, diagnosis_probe_tcp, NULL);
     self->ctx = zmq_ctx_new();
-    if (!self->ctx) {
+    if (!self->diag || !self->ctx) {
         snprintf(err, errlen, "zmq context: %s", zmq_strerror(errno));
         goto fail;
     }
@@ -333,6 +270,7 @@ sender_destroy(sender_t **self_p)
     if (self->live_fd >= 0)
         close(self->live_fd);
     session_destroy(&self->session);
+    diagnosis_destroy(&self->diag);
     free(self);
     *self_p = NULL;
 }
@@ -382,15 +320,36 @@ static void
 io_state(void *arg, const char *state, const char *error)
 {
     sender_t *self = arg;
-    const char *e = error ? error : "";
-    if (self->live_fd < 0 || (strcmp(state, self->live_state) == 0
-                              && strncmp(e, self->live_error,
-                                         sizeof self->live_error - 1) == 0))
-        return;                        /* unchanged: no write */
-    if (livestate_write(self->live_fd, state, error, cds_now_ms()) != 0)
-        return;
-    snprintf(self->live_state, sizeof self->live_state, "%s", state);
-    snprintf(self->live_error, sizeof self->live_error, "%s", e);
+    if (self->live_fd >= 0)
+        livestate_update(self->live_fd, &self->live, state, error,
+                         cds_now_ms());
+}
+
+/* Dial again (the session decided: a refused handshake, or silence on an
+ * open link). zmq_disconnect of an endpoint libzmq already gave up on
+ * fails with ENOENT: harmless. */
+static void
+io_redial(void *arg)
+{
+    sender_t *self = arg;
+    zmq_disconnect(self->dealer, self->cfg.server);
+    if (zmq_connect(self->dealer, self->cfg.server) != 0)
+        cds_log(CDS_LOG_ERROR, "connect_failed", "endpoint=%s error=%s",
+                cds_logq(self->cfg.server), cds_logq(zmq_strerror(errno)));
+    diagnosis_redial(self->diag);
+}
+
+/* Revoked: stop dialing (libzmq would reconnect, and each handshake
+ * would be refused) until the daemon is restarted or reloaded. */
+static void
+io_hang_up(void *arg)
+{
+    sender_t *self = arg;
+    zmq_disconnect(self->dealer, self->cfg.server);
+    cds_log(CDS_LOG_WARN, "stopped_dialing", "endpoint=%s reason=%s",
+            cds_logq(self->cfg.server),
+            cds_logq("this agent's key is revoked; restart after the "
+                     "district enrolled a new key"));
 }
 
 /* A verified revocation Notice: keep it for `status` (revocation.h). */
@@ -415,6 +374,16 @@ io_accepted(void *arg)
     }
 }
 
+/* After a refused handshake, dial again after about backoff_max, within
+ * libzmq's own reconnect bounds. */
+static uint64_t
+redial_ms(const sender_config_t *cfg)
+{
+    uint64_t ms = cfg->backoff_max_ms;
+    return ms < RECONNECT_IVL_MS ? RECONNECT_IVL_MS
+           : ms > RECONNECT_IVL_MAX_MS ? RECONNECT_IVL_MAX_MS : ms;
+}
+
 static session_config_t
 session_config(const sender_t *self)
 {
@@ -428,6 +397,7 @@ session_config(const sender_t *self)
         .backoff_max_ms = self->cfg.backoff_max_ms,
         .heartbeat_ms = self->cfg.heartbeat_ms,
         .recheck_ms = OUTBOX_RECHECK_MS,
+        .redial_ms = redial_ms(&self->cfg),
     };
     return sc;
 }
@@ -453,7 +423,7 @@ start_session(sender_t *self, char *err, size_t errlen)
 {
     session_config_t sc = session_config(self);
     session_io_t io = {io_mono, io_wall, sodium_uniform, io_send, io_state,
-                       self, io_revoked, io_accepted};
+                       self, io_revoked, io_accepted, io_redial, io_hang_up};
     self->session = session_new(&sc, &io, cds_identity_sign_pk(self->id),
                                 self->outbox, err, errlen);
     return self->session ? 0 : -1;
@@ -499,20 +469,6 @@ on_frame(sender_t *self, const uint8_t *data, size_t len)
     cds_msg_free(env);
 }
 
-/* Revoked: stop dialing (libzmq would reconnect, and each handshake
- * would be refused) until the daemon is restarted or reloaded. */
-static void
-hang_up(sender_t *self)
-{
-    self->hung_up = true;
-    self->redial_due = 0;
-    zmq_disconnect(self->dealer, self->cfg.server);
-    cds_log(CDS_LOG_WARN, "stopped_dialing", "endpoint=%s reason=%s",
-            cds_logq(self->cfg.server),
-            cds_logq("this agent's key is revoked; restart after the "
-                     "district enrolled a new key"));
-}
-
 /* Read everything waiting on the DEALER. -1 on a socket failure. */
 static int
 drain_dealer(sender_t *self)
@@ -539,137 +495,6 @@ drain_dealer(sender_t *self)
     }
 }
 
-/* libzmq's monitor does not say why a connect failed. Ask the kernel once
- * per change: a non-blocking connect to a numeric tcp:// endpoint, waited
- * for at most PROBE_MS ("Connection refused": host up, nothing listening;
- * "No route to host": the network; "timed out": link or firewall). Names
- * are not resolved here (a DNS timeout would stall the loop): generic
- * text for them. Writes the detail to buf. */
-#define PROBE_MS 1000
-static void
-probe_tcp(const char *endpoint, char *buf, size_t len)
-{
-    char host[256];
-    const char *colon = strrchr(endpoint, ':');
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    snprintf(buf, len, "no connection (refused, no route or timed out)");
-    if (strncmp(endpoint, "tcp://", 6) != 0 || !colon
-        || colon - endpoint - 6 >= (long)sizeof host)
-        return;
-    snprintf(host, sizeof host, "%.*s", (int)(colon - endpoint - 6),
-             endpoint + 6);
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
-    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-        return;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
-    int e = fd < 0 ? errno : 0;
-    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        e = errno;
-        struct pollfd p = {fd, POLLOUT, 0};
-        socklen_t el = sizeof e;
-        if (e == EINPROGRESS)
-            e = poll(&p, 1, PROBE_MS) == 1
-                        && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0
-                    ? e : ETIMEDOUT;
-    }
-    if (e)
-        snprintf(buf, len, "%s", strerror(e));
-    else                               /* it answers now: a blip */
-        snprintf(buf, len, "no connection (answers again now)");
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-}
-
-static uint64_t
-redial_ms(const sender_t *self)
-{
-    uint64_t ms = self->cfg.backoff_max_ms;
-    return ms < RECONNECT_IVL_MS ? RECONNECT_IVL_MS
-           : ms > RECONNECT_IVL_MAX_MS ? RECONNECT_IVL_MAX_MS : ms;
-}
-
-/* The link's story from monitor events, told to the session:
- * CONNECT_RETRIED with no CONNECTED in that attempt: nobody answers;
- * HANDSHAKE_FAILED_*, or DISCONNECTED after CONNECTED but before the
- * handshake succeeded (a server that cannot decrypt our HELLO, i.e. our
- * server_key is wrong, just closes): handshake refused. */
-static void
-on_monitor(sender_t *self, uint16_t ev, uint32_t value)
-{
-    char d[128];
-    const char *ep = self->cfg.server;
-    switch (ev) {
-    case ZMQ_EVENT_CONNECTED:
-        self->tcp_up = true;
-        self->unreachable_told = false;
-        self->hs_ok = self->hs_told = false;
-        break;
-    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-        self->hs_ok = true;
-        self->redial_due = 0;          /* libzmq got there by itself */
-        session_on_link(self->session, SESSION_LINK_UP, ep, NULL);
-        break;
-    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-            snprintf(d, sizeof d, "handshake failed (%s)",
-                     zmq_strerror((int)value));
-        else
-            snprintf(d, sizeof d, ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                     ? "refused by the aggregator (ZAP status %u)"
-                     : "handshake protocol error 0x%x", (unsigned)value);
-        self->hs_told = true;
-        /* libzmq ends the session on a refused handshake and never
-         * reconnects: dial again later, so a key enrolled (again) at the
-         * district is picked up without restarting the agent. */
-        if (!self->redial_due && !self->hung_up)
-            self->redial_due = cds_mono_ms() + redial_ms(self);
-        session_on_link(self->session, SESSION_LINK_HANDSHAKE_FAILED, ep, d);
-        break;
-    case ZMQ_EVENT_DISCONNECTED:
-        if (self->hs_ok)
-            session_on_link(self->session, SESSION_LINK_DOWN, ep, NULL);
-        else if (self->tcp_up && !self->hs_told)
-            session_on_link(self->session, SESSION_LINK_HANDSHAKE_FAILED, ep,
-                            "connection closed during the handshake");
-        self->hs_ok = false;
-        break;
-    case ZMQ_EVENT_CONNECT_RETRIED:
-        if (!self->tcp_up && !self->unreachable_told) {
-            probe_tcp(ep, d, sizeof d);
-            self->unreachable_told = true;
-            session_on_link(self->session, SESSION_LINK_UNREACHABLE, ep, d);
-        } else if (!self->tcp_up) {    /* same story: no probe each retry */
-            session_on_link(self->session, SESSION_LINK_UNREACHABLE, ep,
-                            NULL);
-        }
-        self->tcp_up = self->hs_ok = self->hs_told = false;
-        break;
-    default:
-        break;
-    }
-}
-
-/* Connect again after a refused handshake (see on_monitor). */
-static void
-redial(sender_t *self)
-{
-    self->redial_due = 0;
-    zmq_disconnect(self->dealer, self->cfg.server);  /* gone: ENOENT */
-    if (zmq_connect(self->dealer, self->cfg.server) != 0)
-        cds_log(CDS_LOG_ERROR, "connect_failed", "endpoint=%s error=%s",
-                cds_logq(self->cfg.server), cds_logq(zmq_strerror(errno)));
-    self->tcp_up = self->hs_ok = self->hs_told = false;
-}
-
 /* Read every waiting monitor event: two frames, (u16 event, u32 value)
  * and the endpoint. */
 static void
@@ -692,7 +517,10 @@ drain_monitor(sender_t *self)
         uint32_t value;
         memcpy(&ev, head, sizeof ev);
         memcpy(&value, head + 2, sizeof value);
-        on_monitor(self, ev, value);
+        session_link_t link;
+        const char *detail;
+        if (diagnosis_on_event(self->diag, ev, value, &link, &detail))
+            session_on_link(self->session, link, self->cfg.server, detail);
     }
 }
 
@@ -710,12 +538,64 @@ static long
 poll_timeout(const sender_t *self)
 {
     uint64_t due = session_next_deadline(self->session);
-    if (self->redial_due && (!due || self->redial_due < due))
-        due = self->redial_due;
     if (!due)
         return -1;                     /* idle: block, no CPU */
     uint64_t now = cds_mono_ms();
     return due <= now ? 0 : (long)(due - now);
+}
+
+/* Read the DEALER: CDS_OK, or CDS_EIO on a socket failure (logged). */
+static int
+read_answers(sender_t *self)
+{
+    if (drain_dealer(self) == 0)
+        return CDS_OK;
+    cds_log(CDS_LOG_ERROR, "recv_failed", "error=%s",
+            cds_logq(zmq_strerror(errno)));
+    return CDS_EIO;
+}
+
+/* One turn: wait in zmq_poll until a socket is ready or the session's
+ * next deadline, then feed the session what happened. CDS_OK, or
+ * CDS_EIO when a socket fails for good (logged). */
+static int
+turn(sender_t *self)
+{
+    /* Waiting for a connection (ZMQ_IMMEDIATE refused a send): the
+     * DEALER turns writable when a pipe is attached; say hello then
+     * instead of at the end of the backoff. */
+    bool waiting = session_wants_writable(self->session);
+    zmq_pollitem_t items[] = {
+        {self->dealer, 0, ZMQ_POLLIN | (waiting ? ZMQ_POLLOUT : 0), 0},
+        {self->wake, 0, ZMQ_POLLIN, 0},
+        {self->monitor, 0, ZMQ_POLLIN, 0},
+        {NULL, cds_signal_fd(), ZMQ_POLLIN, 0}}; /* SIGTERM: see cds_signal.h */
+    int n_items = cds_signal_fd() >= 0 ? 4 : 3;
+    if (zmq_poll(items, n_items, cds_service_poll_ms(poll_timeout(self)))
+        < 0) {
+        if (errno == EINTR)
+            return CDS_OK;
+        cds_log(CDS_LOG_ERROR, "poll_failed", "error=%s",
+                cds_logq(zmq_strerror(errno)));
+        return CDS_EIO;
+    }
+    if ((items[0].revents & ZMQ_POLLIN) && read_answers(self) != CDS_OK)
+        return CDS_EIO;
+    if (items[1].revents & ZMQ_POLLIN) {
+        drain_wake(self);
+        session_on_wake(self->session);   /* new rows: send if we may */
+    }
+    if (items[2].revents & ZMQ_POLLIN)
+        drain_monitor(self);       /* before writability: say why */
+    if (waiting && (items[0].revents & ZMQ_POLLOUT))
+        session_on_writable(self->session);
+    /* Answers that arrived while a database call waited (busy
+     * timeout) are read before any timeout is declared. */
+    if (read_answers(self) != CDS_OK)
+        return CDS_EIO;
+    session_on_timer(self->session);   /* acks, backoff, heartbeats,
+                                        * redials: session.h */
+    return CDS_OK;
 }
 
 int
@@ -723,61 +603,10 @@ sender_run(sender_t *self)
 {
     int rc = CDS_OK;
     session_start(self->session);
-    while (!cds_signal_stop_requested()) {
-        /* Waiting for a connection (ZMQ_IMMEDIATE refused a send): the
-         * DEALER turns writable when a pipe is attached; say hello then
-         * instead of at the end of the backoff. */
-        bool waiting = session_wants_writable(self->session);
-        zmq_pollitem_t items[] = {
-            {self->dealer, 0, ZMQ_POLLIN | (waiting ? ZMQ_POLLOUT : 0), 0},
-            {self->wake, 0, ZMQ_POLLIN, 0},
-            {self->monitor, 0, ZMQ_POLLIN, 0},
-            {NULL, cds_signal_fd(), ZMQ_POLLIN, 0}}; /* SIGTERM: see cds_signal.h */
-        int n_items = cds_signal_fd() >= 0 ? 4 : 3;
-        if (zmq_poll(items, n_items, cds_service_poll_ms(poll_timeout(self)))
-            < 0) {
-            if (errno == EINTR)
-                continue;
-            cds_log(CDS_LOG_ERROR, "poll_failed", "error=%s",
-                    cds_logq(zmq_strerror(errno)));
-            rc = CDS_EIO;
-            break;
-        }
-        if ((items[0].revents & ZMQ_POLLIN) && drain_dealer(self) < 0) {
-            cds_log(CDS_LOG_ERROR, "recv_failed", "error=%s",
-                    cds_logq(zmq_strerror(errno)));
-            rc = CDS_EIO;
-            break;
-        }
-        if (items[1].revents & ZMQ_POLLIN) {
-            drain_wake(self);
-            session_on_wake(self->session);   /* new rows: send if we may */
-        }
-        if (items[2].revents & ZMQ_POLLIN)
-            drain_monitor(self);       /* before writability: say why */
-        if (waiting && (items[0].revents & ZMQ_POLLOUT))
-            session_on_writable(self->session);
-        /* Answers that arrived while a database call waited (busy
-         * timeout) are read before any timeout is declared. */
-        if (drain_dealer(self) < 0) {
-            cds_log(CDS_LOG_ERROR, "recv_failed", "error=%s",
-                    cds_logq(zmq_strerror(errno)));
-            rc = CDS_EIO;
-            break;
-        }
-        if (session_revoked(self->session) && !self->hung_up)
-            hang_up(self);
-        if (self->redial_due && cds_mono_ms() >= self->redial_due)
-            redial(self);
-        session_on_timer(self->session);   /* acks, backoff, heartbeats */
-        if (self->hs_ok && session_silent(self->session)) {
-            cds_log(CDS_LOG_WARN, "redial", "endpoint=%s reason=%s",
-                    cds_logq(self->cfg.server),
-                    cds_logq("no answer on an open link: a new handshake "
-                             "re-checks our key"));
-            redial(self);
-        }
-        cds_service_tick();                /* SIGHUP reload, watchdog */
+    while (rc == CDS_OK && !cds_signal_stop_requested()) {
+        rc = turn(self);
+        if (rc == CDS_OK)
+            cds_service_tick();            /* SIGHUP reload, watchdog */
     }
     cds_service_stopping();
     cds_log(CDS_LOG_INFO, "stopped", "reason=%s",

@@ -2,14 +2,18 @@
  *  signed batches and records the signed acks (docs/PROTOCOL.md, "Agent
  *  state machine").
  *
- *  The ZeroMQ/poll shell around agent/session.h, which makes every
- *  protocol decision: this file verifies each frame (signer = the
- *  configured server key, signed for our key) and feeds it, timers, wakes
- *  and writability into the session, and seals what the session sends.
- *  Idle = blocked in zmq_poll with no timeout: no CPU.
+ *  The link: the ZeroMQ/poll shell around agent/session.h, which makes
+ *  every protocol decision and keeps every timer (heartbeats, timeouts,
+ *  backoff, when to dial again). This file owns the sockets (the CURVE
+ *  DEALER to the aggregator, its socket monitor, the wake PULL), verifies
+ *  each frame (signer = the configured server key, signed for our key)
+ *  and feeds it, wakes, writability and the monitor's story (through
+ *  agent/diagnosis.h) into the session, seals what the session sends, and
+ *  dials again or hangs up when the session says so. It sleeps only in
+ *  zmq_poll, until the session's next deadline: idle = no timeout, no CPU.
  *
- *  Files in state_dir: agent.lock (flock: one daemon per state_dir),
- *  wake.sock (ipc PULL: `submit`/`import` nudge us after a commit),
+ *  Files in state_dir: wake.sock (ipc PULL: `submit`/`import` nudge us
+ *  after a commit; agent.lock is agent/daemon_lock.h, taken by main),
  *  agent.state (agent/livestate.h: the connection state for `status`),
  *  agent.revoked (agent/revocation.h: the aggregator's signed word that
  *  our key is revoked; the daemon then stops dialing until restarted). */
@@ -42,19 +46,6 @@ typedef struct {
 } sender_config_t;
 
 typedef struct sender sender_t;
-
-/* Take the daemon lock <state_dir>/agent.lock (flock, non-blocking).
- * CDS_OK with *fd to keep open while running; CDS_EBUSY when another
- * daemon holds it; CDS_EIO (logged). */
-int sender_lock(const char *state_dir, int *fd);
-/* True when a daemon holds the lock of state_dir. */
-bool sender_running(const char *state_dir);
-
-/* Backoff for the attempt-th consecutive failure (0-based): uniform in
- * [0, min(max_ms, min_ms * 2^attempt)] ("full jitter": reconnecting agents
- * spread out instead of arriving together). Uses randombytes_uniform. */
-uint64_t sender_backoff_ms(unsigned attempt, uint64_t min_ms,
-                           uint64_t max_ms);
 
 /* Open one frame from the aggregator: decode (bounded), signer must be
  * server_pk, signature for recipient our_pk. CDS_OK with *env (free with

@@ -65,6 +65,9 @@ struct session {
     uint64_t link_logged;              /* mono: last warn about it, 0 */
     unsigned silent;                   /* answer timeouts since the link
                                         * came up or last answered */
+    bool link_up;                      /* handshake done, not yet down */
+    char endpoint[200];                /* as session_on_link named it */
+    uint64_t redial_due;               /* mono: dial again, 0 none */
 };
 
 static void fill_window(session_t *self);
@@ -983,11 +986,15 @@ on_notice(session_t *self, const uint8_t *body, size_t len,
     snprintf(why, sizeof why, "key revoked at the district at %s%s%s", at,
              r.replaced_by[0] ? "; replaced by " : "", r.replaced_by);
     self->state = S_REVOKED;
+    self->redial_due = 0;              /* every handshake would be refused */
+    self->link_up = false;             /* hung up below */
     self->deadline = self->hb_due = self->hb_answer_due = 0;
     self->hb_id = self->hello_id = self->recheck_due = 0;
     self->n_flight = 0;
     self->probing = self->await_conn = false;
     set_conn(self, "revoked", why);
+    if (self->io.hang_up)
+        self->io.hang_up(self->io.arg);
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -1052,8 +1059,9 @@ earliest(uint64_t a, uint64_t b)
     return !a ? b : !b ? a : a < b ? a : b;
 }
 
-uint64_t
-session_next_deadline(const session_t *self)
+/* The state's own next deadline (answer due, backoff end, heartbeat...). */
+static uint64_t
+state_deadline(const session_t *self)
 {
     if (self->state != S_SENDING)
         return self->deadline;
@@ -1063,6 +1071,22 @@ session_next_deadline(const session_t *self)
         return due;
     return earliest(due,
                     self->flight[0].sent_mono + self->cfg.ack_timeout_ms);
+}
+
+uint64_t
+session_next_deadline(const session_t *self)
+{
+    return earliest(state_deadline(self), self->redial_due);
+}
+
+/* Drop the link and dial again: the transport reports the new one. */
+static void
+redial(session_t *self)
+{
+    self->redial_due = 0;
+    self->link_up = false;
+    if (self->io.redial)
+        self->io.redial(self->io.arg);
 }
 
 /* SENDING: heartbeat and its answer, the outbox recheck, the oldest ack. */
@@ -1093,13 +1117,25 @@ sending_timers(session_t *self, uint64_t now)
     }
 }
 
-void
-session_on_timer(session_t *self)
+/* An open link on which nothing answers (a revoked key: the aggregator
+ * drops what we send while ZMTP keeps the link up): a new handshake
+ * re-checks our key, and session_on_link says why if it fails. */
+static void
+redial_if_silent(session_t *self)
 {
-    uint64_t now = mono(self);
-    uint64_t due = session_next_deadline(self);
-    if (!due || now < due)
+    if (!self->link_up || !session_silent(self) || !self->io.redial)
         return;
+    cds_log(CDS_LOG_WARN, "redial", "endpoint=%s reason=%s",
+            cds_logq(self->endpoint),
+            cds_logq("no answer on an open link: a new handshake re-checks "
+                     "our key"));
+    redial(self);
+}
+
+/* The state's deadline passed: act on it. */
+static void
+state_timers(session_t *self, uint64_t now)
+{
     switch (self->state) {
     case S_REVOKED:                    /* no deadline: never reached */
         break;
@@ -1116,6 +1152,18 @@ session_on_timer(session_t *self)
         send_hello(self, self->retry_probe);
         break;
     }
+}
+
+void
+session_on_timer(session_t *self)
+{
+    uint64_t now = mono(self);
+    if (self->redial_due && now >= self->redial_due)
+        redial(self);                  /* after a refused handshake */
+    uint64_t due = state_deadline(self);
+    if (due && now >= due)
+        state_timers(self, now);
+    redial_if_silent(self);
 }
 
 void
@@ -1152,12 +1200,30 @@ link_log(session_t *self, bool changed, const char *endpoint,
                          "not enrolled or was revoked at the district"));
 }
 
+/* The dialing side of a link event: whether the link is up, and the
+ * redial timer. libzmq ends the session on a refused handshake and never
+ * reconnects: dial again after redial_ms, so a key enrolled (again) at
+ * the district is picked up without restarting the agent. */
+static void
+link_dialing(session_t *self, session_link_t ev, const char *endpoint)
+{
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
+    self->link_up = ev == SESSION_LINK_UP;
+    if (ev == SESSION_LINK_UP)
+        self->redial_due = 0;          /* the transport got there itself */
+    if (ev == SESSION_LINK_HANDSHAKE_FAILED && !self->redial_due
+        && self->state != S_REVOKED && self->cfg.redial_ms
+        && self->io.redial)
+        self->redial_due = mono(self) + self->cfg.redial_ms;
+}
+
 void
 session_on_link(session_t *self, session_link_t ev, const char *endpoint,
                 const char *detail)
 {
     const char *ep = endpoint ? endpoint : "";
     const char *d = detail ? detail : "";
+    link_dialing(self, ev, ep);
     if (ev == SESSION_LINK_UP || ev == SESSION_LINK_DOWN) {
         self->silent = 0;
         if (ev == SESSION_LINK_UP && self->link_state[0])

@@ -13,6 +13,11 @@
  *  session_on_timer, session_on_wake (rows queued), session_on_writable
  *  (a connection appeared), session_on_link (what the transport saw:
  *  unreachable, handshake failed, up, down), session_stop.
+ *  Every timer lives here, on the injected monotonic clock: answer and
+ *  ack timeouts, backoff, heartbeats, the outbox recheck, and the two
+ *  decisions to dial again (io.redial): redial_ms after a refused
+ *  handshake (libzmq never retries one), and at once when an open link
+ *  stays silent (SESSION_SILENT_MAX). On REVOKED it says io.hang_up.
  *
  *  Invariants:
  *  - Every request carries a fresh request id (a random 64-bit start per
@@ -66,6 +71,8 @@ typedef struct {
     uint64_t heartbeat_ms;             /* Heartbeat interval, 0 none */
     uint64_t recheck_ms;               /* look at the outbox this often
                                         * while connected (lost wakes) */
+    uint64_t redial_ms;                /* dial again this long after a
+                                        * refused handshake (0: never) */
 } session_config_t;
 
 /* What the session needs from the world; every function is called on the
@@ -88,11 +95,18 @@ typedef struct {
     /* Optional: the aggregator answered a Hello without error (the key
      * is accepted: a saved revocation no longer holds). */
     void (*accepted)(void *arg);
+    /* Optional: drop the connection (or attempt) and dial the endpoint
+     * again; the transport reports the new link with session_on_link. */
+    void (*redial)(void *arg);
+    /* Optional: our key is revoked: stop dialing until restarted. Called
+     * once, on the change to REVOKED. */
+    void (*hang_up)(void *arg);
 } session_io_t;
 
 typedef struct session session_t;
 
-/* What the transport saw (agent/sender.c reads ZeroMQ's socket monitor).
+/* What the transport saw (agent/sender.c reads ZeroMQ's socket monitor,
+ * agent/diagnosis.h classifies its events).
  * The session turns a diagnosis into the connection state the operator
  * sees while not connected: "unreachable" or "handshake_failed", with
  * "<endpoint> <detail>" as the error; "connecting" before the first
@@ -151,8 +165,9 @@ bool session_wants_writable(const session_t *self);
 /* True after SESSION_SILENT_MAX answer timeouts in a row with no message
  * from the aggregator since the link came up. A revoked agent's link
  * stays up (ZMTP pings) while the aggregator drops what it sends: the
- * caller dials again so a fresh handshake re-checks our key (ZAP) and
- * session_on_link can say why. Reset by session_on_link up/down. */
+ * session then calls io.redial (once per link) so a fresh handshake
+ * re-checks our key (ZAP) and session_on_link can say why. Reset by
+ * session_on_link up/down. */
 #define SESSION_SILENT_MAX 3
 bool session_silent(const session_t *self);
 /* True once a revocation Notice was accepted (state REVOKED): the caller

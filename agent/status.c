@@ -6,7 +6,7 @@
 #include "cds_util.h"
 #include "livestate.h"
 #include "revocation.h"
-#include "sender.h"
+#include "daemon_lock.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -372,7 +372,7 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
         rc = CDS_EIO;
     if (rc != CDS_OK)
         goto out;
-    bool running = sender_running(state_dir);
+    bool running = daemon_lock_held(state_dir);
     overlay_live(state_dir, running, &m);
     char why[STATUS_WHY_BYTES] = "";
     const char *state = NULL;
@@ -464,7 +464,7 @@ status_severity(outbox_t *outbox, const char *state_dir,
     int64_t age = outbox_oldest_age_ms(outbox, now_ms);
     if (age < 0)
         return -1;
-    bool running = sender_running(state_dir);
+    bool running = daemon_lock_held(state_dir);
     overlay_live(state_dir, running, &m);
     uint64_t since = now_ms > m.conn_changed_at_ms
                          ? now_ms - m.conn_changed_at_ms : 0;
