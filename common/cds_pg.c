@@ -423,7 +423,10 @@ version_get(cds_pg_t *self, int *v)
 
 /* Apply migration i (version i -> i+1) in its own transaction, under the
  * advisory lock; the version is read again inside: another process may
- * have applied it meanwhile. i < 0: only make sure the table exists. */
+ * have applied it meanwhile. i < 0: only make sure the table exists.
+ * The same steps as cds_db.c's migrate_one on purpose (one migration
+ * contract for both stores); kept apart because each step is a different
+ * library call with a different error type. */
 static int
 migrate_one(cds_pg_t *self, const char *sql, int i)
 {
