@@ -56,7 +56,8 @@ CFLAGS  ?=
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 # --as-needed: each program loads only the libraries it calls (the agent
 # does not load czmq, libmicrohttpd and what they pull in: about 1 MiB of
-# its idle RSS, docs/PERFORMANCE.md "Agent footprint").
+# its idle RSS, docs/PERFORMANCE.md "Agent footprint"; nor libpq, which
+# only common/cds_pg.c calls).
 LDFLAGS += $(SANFLAGS) -Wl,--as-needed
 
 PROTO_C := $(BUILD)/proto/cdsync.pb-c.c
