@@ -23,7 +23,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC      ?= cc
 PKGS    := libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson \
-           libmicrohttpd
+           libmicrohttpd libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 
@@ -74,7 +74,8 @@ CFLAGS  ?=
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 # --as-needed: each program loads only the libraries it calls (the agent
 # does not load czmq, libmicrohttpd and what they pull in: about 1 MiB of
-# its idle RSS, docs/PERFORMANCE.md "Agent footprint").
+# its idle RSS, docs/PERFORMANCE.md "Agent footprint"; nor libpq, which
+# only common/cds_pg.c calls).
 LDFLAGS += $(SANFLAGS) -Wl,--as-needed
 
 PROTO_C := $(BUILD)/proto/cdsync.pb-c.c

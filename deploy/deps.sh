@@ -10,6 +10,7 @@ libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev iproute2 procps jq \
 faketime python3 python3-zmq python3-protobuf python3-nacl protobuf-compiler \
 prometheus curl \
 mosquitto libmosquitto-dev mosquitto-clients strace \
+postgresql libpq-dev \
 clang-14 libclang-rt-14-dev \
 debhelper dpkg-dev fakeroot lintian"
 missing=""

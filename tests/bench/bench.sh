@@ -43,6 +43,9 @@ cleanup() {
     if [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "# kept $W" >&2; fi
 }
 trap cleanup EXIT
+# The PostgreSQL harness (row 1b-pg); its EXIT trap runs before ours.
+PG_TMP=${BENCH_TMP:-/tmp}
+. "$TOP/tests/pg/pg.sh"
 log() { echo "bench: $*" >&2; }
 
 # sc N [MIN]: N scaled by BENCH_SCALE, at least MIN (default 1).
@@ -84,7 +87,7 @@ print_table() {
     echo "command: BENCH_SCALE=$SCALE BENCH_REPS=$REPS BENCH_IDLE_S=$IDLE_S BENCH_HOLD_S=$HOLD_S make bench"
     echo "machine: $(nproc) cores, $cpu, $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "temp dir: $W: $disk; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "versions: sqlite $(sqlite3 --version | cut -d' ' -f1), libzmq $(pkg-config --modversion libzmq), libsodium $(pkg-config --modversion libsodium), mosquitto $(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null)"
+    echo "versions: sqlite $(sqlite3 --version | cut -d' ' -f1), libzmq $(pkg-config --modversion libzmq), libsodium $(pkg-config --modversion libsodium), mosquitto $(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null), postgresql $("$(pg_bin 2>/dev/null)/postgres" -V 2>/dev/null | awk '{ print $3 }')"
     echo "every figure: median of $REPS runs unless the row says otherwise"
     printf '%-12s %-58s %14s %-12s %-22s %s\n' id measure median unit target verdict
     for id in "${ROWS[@]}"; do
@@ -222,6 +225,27 @@ e2e_run() {
 reps() { for _ in $(seq 1 "$REPS"); do "$@"; done; }
 
 # ===== 1. limits =============================================================
+# limits_pg N: (b) on PostgreSQL: the same table, key and upsert, prepared,
+# 1,000 rows per transaction, on a harness server (tests/pg/pg.sh: fsync
+# and synchronous_commit on) whose files are on the same disk as 1b's;
+# one round trip per row, and pipelined. Server stopped before phase 1c.
+limits_pg() {
+    local url="" v
+    if pg_start 2>> "$W/limits.log"; then url=$(pg_url bench); fi
+    log "1b-pg: PostgreSQL $PG_BIN, start ${PG_START_S:-?} s"
+    for v in plain pipeline; do
+        if [ -n "$url" ]; then
+            reps "$BL" pg-bare "$url" "$1" 1000 "$v" 2>> "$W/limits.log" > "$W/1b-pg-$v"
+        else : > "$W/1b-pg-$v"; fi
+    done
+    pg_stop
+    LIM_BPG=$(median < "$W/1b-pg-plain")
+    row 1b-pg "  (b) on PostgreSQL: prepared, 1 round trip/row, $1 keys" "$LIM_BPG" rows/s
+    row 1b-pg/b "    ratio to (b) on SQLite" "$(ratio "$LIM_BPG" "$LIM_B")" x
+    row 1b-pgpipe "  (b) on PostgreSQL: prepared, pipelined per txn" "$(median < "$W/1b-pg-pipeline")" rows/s
+    row 1b-pgpipe/b "    ratio to (b) on SQLite" "$(ratio "$(median < "$W/1b-pg-pipeline")" "$LIM_B")" x
+}
+
 phase_limits() {
     local nb nz
     log "1a: aggregator SQL work ($E2E_TOTAL updates, ${GROUP}x${BATCH} per txn)"
@@ -236,6 +260,7 @@ phase_limits() {
     reps "$BL" sql-bare "$W" "$nb" 1000 2>> "$W/limits.log" > "$W/1b"
     LIM_B=$(median < "$W/1b")
     row 1b "limit (b): bare upsert, WAL, FULL, 1000 rows/txn, $nb keys" "$LIM_B" rows/s
+    limits_pg "$nb"
     reps "$BL" verify "$ENV" 2>> "$W/limits.log" > "$W/1c"
     LIM_C=$(median < "$W/1c")
     row 1c "limit (c): Ed25519 verify, 1 core, $ENV B (1 batch)" "$LIM_C" verify/s

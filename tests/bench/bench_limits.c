@@ -12,6 +12,12 @@
  *    sql-bare DIR N PER_TXN           (b) one table, key + ~100 bytes,
  *        INSERT .. ON CONFLICT DO UPDATE, one reused prepared statement,
  *        WAL, synchronous=FULL, PER_TXN rows per transaction.  -> rows/s
+ *    pg-bare URL N PER_TXN [pipeline] (b-pg) the same table, key, values
+ *        and upsert on PostgreSQL (libpq, a server of tests/pg/pg.sh:
+ *        fsync and synchronous_commit on), one prepared statement, PER_TXN
+ *        rows per BEGIN..COMMIT; each row one round trip, or with
+ *        "pipeline" all of a transaction's rows sent before reading the
+ *        answers (libpq pipeline mode).                     -> rows/s
  *    verify BYTES                     (c) Ed25519 verifications/s of a
  *        BYTES-long body on one core (libsodium).           -> verifies/s
  *    zmq BYTES N [curve]              (d) DEALER -> ROUTER over tcp
@@ -30,6 +36,7 @@
 #include "cds_update.h"
 #include "cds_util.h"
 #include "store.h"
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -263,6 +270,138 @@ cmd_sql_bare(const char *dir, size_t n, size_t per_txn)
     return rc == SQLITE_OK ? 0 : 1;
 }
 
+/* PostgreSQL's version of BARE_SCHEMA / BARE_UPSERT: same columns, key
+ * and conflict action. */
+#define PG_BARE_SCHEMA                                                       \
+    "SET client_min_messages = warning;"                                     \
+    "DROP TABLE IF EXISTS kv; CREATE TABLE kv (org_unit text NOT NULL,"      \
+    " indicator text NOT NULL, period text NOT NULL, disagg text NOT NULL,"  \
+    " value text NOT NULL, PRIMARY KEY (org_unit, indicator, period, disagg))"
+#define PG_BARE_UPSERT                                                       \
+    "INSERT INTO kv (org_unit, indicator, period, disagg, value) VALUES "    \
+    "($1, $2, $3, $4, $5) ON CONFLICT (org_unit, indicator, period, disagg)" \
+    " DO UPDATE SET value = excluded.value"
+
+/* One row's parameters into vals (val: its ~100-byte value buffer). */
+static void
+pg_row(bench_row_t *r, size_t i, char *val, size_t len, const char *vals[5])
+{
+    bench_row(r, i);
+    snprintf(val, len, "%s|%s|%s", r->value, r->comment, "bench");
+    vals[0] = BENCH_OU; vals[1] = r->indicator; vals[2] = r->period;
+    vals[3] = "default"; vals[4] = val;
+}
+
+/* Expect one result of status want, then the NULL that ends it. */
+static int
+pg_take(PGconn *c, ExecStatusType want)
+{
+    PGresult *res = PQgetResult(c);
+    int ok = res && PQresultStatus(res) == want;
+    if (!ok)
+        fprintf(stderr, "pg-bare: %s", res ? PQresultErrorMessage(res)
+                                           : PQerrorMessage(c));
+    PQclear(res);
+    if (want != PGRES_PIPELINE_SYNC && (res = PQgetResult(c)) != NULL) {
+        PQclear(res);
+        ok = 0;
+    }
+    return ok ? 0 : -1;
+}
+
+/* One transaction of rows [i, i + k) in pipeline mode: BEGIN, k upserts,
+ * COMMIT and a sync sent, then their k + 3 answers read. */
+static int
+pg_txn_pipelined(PGconn *c, size_t i, size_t k)
+{
+    char val[128];
+    bench_row_t r;
+    const char *vals[5];
+    int ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+    for (size_t j = 0; ok && j < k; j++) {
+        pg_row(&r, i + j, val, sizeof val, vals);
+        ok = PQsendQueryPrepared(c, "up", 5, vals, NULL, NULL, 0);
+    }
+    ok = ok && PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)
+         && PQpipelineSync(c);
+    if (!ok) {
+        fprintf(stderr, "pg-bare: %s", PQerrorMessage(c));
+        return -1;
+    }
+    int rc = 0;
+    for (size_t j = 0; j < k + 2; j++)
+        rc |= pg_take(c, PGRES_COMMAND_OK);
+    return rc | pg_take(c, PGRES_PIPELINE_SYNC);
+}
+
+/* The same, one round trip per statement. */
+static int
+pg_txn_plain(PGconn *c, size_t i, size_t k)
+{
+    char val[128];
+    bench_row_t r;
+    const char *vals[5];
+    int rc = PQsendQuery(c, "BEGIN") ? pg_take(c, PGRES_COMMAND_OK) : -1;
+    for (size_t j = 0; rc == 0 && j < k; j++) {
+        pg_row(&r, i + j, val, sizeof val, vals);
+        rc = PQsendQueryPrepared(c, "up", 5, vals, NULL, NULL, 0)
+                 ? pg_take(c, PGRES_COMMAND_OK) : -1;
+    }
+    return rc == 0 && PQsendQuery(c, "COMMIT") ? pg_take(c, PGRES_COMMAND_OK)
+                                                : -1;
+}
+
+/* Schema and statement; refuses a server that would not make COMMIT
+ * durable (the figure must be comparable with synchronous=FULL). */
+static int
+pg_bare_setup(PGconn *c)
+{
+    PGresult *res = PQexec(c, "SELECT current_setting('fsync'),"
+                              " current_setting('synchronous_commit')");
+    int rc = PQresultStatus(res) == PGRES_TUPLES_OK
+             && !strcmp(PQgetvalue(res, 0, 0), "on")
+             && !strcmp(PQgetvalue(res, 0, 1), "on") ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "pg-bare: fsync and synchronous_commit must be on\n");
+    PQclear(res);
+    res = PQexec(c, PG_BARE_SCHEMA);
+    rc |= PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(res);
+    res = PQprepare(c, "up", PG_BARE_UPSERT, 5, NULL);
+    rc |= PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear(res);
+    if (rc)
+        fprintf(stderr, "pg-bare: setup: %s", PQerrorMessage(c));
+    return rc;
+}
+
+static int
+cmd_pg_bare(const char *url, size_t n, size_t per_txn, bool pipeline)
+{
+    PGconn *c = PQconnectdb(url);
+    int rc = PQstatus(c) == CONNECTION_OK ? pg_bare_setup(c) : -1;
+    if (PQstatus(c) != CONNECTION_OK)
+        fprintf(stderr, "pg-bare: %s", PQerrorMessage(c));
+    if (rc == 0 && pipeline && !PQenterPipelineMode(c))
+        rc = -1;
+    uint64_t t0 = bench_mono_ns();
+    for (size_t i = 0; rc == 0 && i < n; i += per_txn) {
+        size_t k = n - i < per_txn ? n - i : per_txn;
+        rc = pipeline ? pg_txn_pipelined(c, i, k) : pg_txn_plain(c, i, k);
+    }
+    double secs = (double) (bench_mono_ns() - t0) / 1e9;
+    if (rc == 0) {
+        fprintf(stderr, "pg-bare%s: %zu rows, %zu per txn: %.2f s\n",
+                pipeline ? " pipeline" : "", n, per_txn, secs);
+        printf("%.0f\n", (double) n / secs);
+    }
+    if (pipeline)
+        PQexitPipelineMode(c);
+    PQclear(PQexec(c, "DROP TABLE IF EXISTS kv"));
+    PQfinish(c);
+    return rc == 0 ? 0 : 1;
+}
+
 static int
 cmd_verify(size_t bytes)
 {
@@ -398,12 +537,17 @@ main(int argc, char **argv)
     if (!strcmp(c, "sql-bare") && argc == 5)
         return cmd_sql_bare(argv[2], strtoul(argv[3], NULL, 10),
                             strtoul(argv[4], NULL, 10));
+    if (!strcmp(c, "pg-bare") && (argc == 5 || argc == 6))
+        return cmd_pg_bare(argv[2], strtoul(argv[3], NULL, 10),
+                           strtoul(argv[4], NULL, 10),
+                           argc == 6 && !strcmp(argv[5], "pipeline"));
     if (!strcmp(c, "verify") && argc == 3)
         return cmd_verify(strtoul(argv[2], NULL, 10));
     if (!strcmp(c, "zmq") && (argc == 4 || argc == 5))
         return cmd_zmq(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10),
                        argc == 5 && !strcmp(argv[4], "curve"));
     fprintf(stderr, "usage: bench_limits sql-agg ORGUNITS N GROUP BATCH |"
-            " sql-bare DIR N PER_TXN | verify BYTES | zmq BYTES N [curve]\n");
+            " sql-bare DIR N PER_TXN | pg-bare URL N PER_TXN [pipeline] |"
+            " verify BYTES | zmq BYTES N [curve]\n");
     return 2;
 }

@@ -14,7 +14,7 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 
 # The row ids the table must hold at BENCH_SCALE=0.005 (idle agents: 20, 50).
-ROWS="1a 1b 1c 1c-upd 1d 1d-upd 1d-curve 2-1 2-1/a 2-1/b 2-10 2-10/a 2-10/b
+ROWS="1a 1b 1b-pg 1b-pg/b 1b-pgpipe 1b-pgpipe/b 1c 1c-upd 1d 1d-upd 1d-curve 2-1 2-1/a 2-1/b 2-10 2-10/a 2-10/b
 2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-p50 3-p99 3-p999 3-rate 4
 4-rate 5-rss-send 5-hwm-send 5-bin 5-bin-strip 7 6-20-ans 6-20-t 6-20-rss
 6-20-per 6-20-cpu 6-50-ans 6-50-t 6-50-rss 6-50-per 6-50-cpu 6-sync 6-sync/t
