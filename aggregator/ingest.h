@@ -83,8 +83,29 @@ typedef enum {
 typedef struct ingest ingest_t;
 struct health;                 /* health.h: per-agent health records */
 
-/* What one message produced. */
+/* Bytes of a refusal message (ingest_result_t.message, per-update
+ * rejection messages). */
+#define INGEST_MESSAGE_LEN 256
+
+/* How one message ended (ingest_result_t.outcome). */
+typedef enum {
+    INGEST_DONE = 0,           /* handled: applied, re-acked, answered */
+    INGEST_REFUSED,            /* refused as a whole and recorded as a
+                                * reject: code is the reason, message
+                                * says why; reply is the refusal, a
+                                * Notice, or NULL (no answer) */
+    INGEST_FAILED,             /* database error code (CDS_EBUSY,
+                                * CDS_EFULL, CDS_EIO, CDS_ENOMEM...): the
+                                * caller rolls the whole group back and
+                                * answers with ingest_result_retry */
+} ingest_outcome_t;
+
+/* What one message produced: the one result of ingest, no flag beside. */
 typedef struct {
+    ingest_outcome_t outcome;  /* how it ended */
+    int code;                  /* REFUSED: the reason; FAILED: the
+                                * database error; DONE: CDS_OK */
+    char message[INGEST_MESSAGE_LEN]; /* REFUSED: why, else "" */
     uint8_t *reply;            /* signed envelope to send after COMMIT, or
                                 * NULL: no answer (owned; ingest_result_clear) */
     size_t reply_len;          /* bytes in reply */
@@ -95,7 +116,6 @@ typedef struct {
     uint64_t last_seq;
     uint64_t request_id;       /* the request's id, echoed in the answer
                                 * (0 when not decoded) */
-    int code;                  /* CDS_OK or the whole-message reject reason */
     bool verified;             /* signature checked by an enrolled key */
 } ingest_result_t;
 
@@ -107,41 +127,44 @@ ingest_t *ingest_new(store_t *store, const cds_identity_t *id,
 void ingest_destroy(ingest_t **self_p);
 
 /* Process one received frame inside the caller's transaction; fill *out
- * (clear it with ingest_result_clear). Returns CDS_OK when the message was
- * handled (applied, answered or refused) and the transaction is intact, or
- * a database error code (CDS_EBUSY, CDS_EFULL, CDS_EIO ...) when the caller
- * must roll the whole group back and answer it with ingest_result_retry. */
-int ingest_message(ingest_t *self, const uint8_t *data, size_t len,
-                   uint64_t now_ms, ingest_result_t *out);
+ * (clear it with ingest_result_clear) and return out->outcome. INGEST_DONE
+ * and INGEST_REFUSED leave the transaction intact; INGEST_FAILED means the
+ * caller must roll the whole group back and answer it with
+ * ingest_result_retry. Runs ingest_prepare itself. */
+ingest_outcome_t ingest_message(ingest_t *self, const uint8_t *data,
+                                size_t len, uint64_t now_ms,
+                                ingest_result_t *out);
 /* ingest_message for a frame that came over a CURVE connection whose ZAP
  * User-Id (auth.h: the fingerprint of the agent owning the client key) is
  * user_id: a verified signer with another fingerprint is refused
  * key_mismatch. user_id NULL = no transport identity (tests). A refusal
  * for key_mismatch on the connection or for a revoked signer is recorded
  * but answered with nothing. */
-int ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
-                      const char *user_id, uint64_t now_ms,
-                      ingest_result_t *out);
+ingest_outcome_t ingest_message_as(ingest_t *self, const uint8_t *data,
+                                   size_t len, const char *user_id,
+                                   uint64_t now_ms, ingest_result_t *out);
 
-/* The part of ingest_message that needs no database, done ahead on
- * another thread (server.c) while the writer applies the message before:
- * envelope and body decoding, the signature, update hashes and the hash
- * chain, field and catalog checks. Only results are kept, never
- * decisions: ingest_message_prepared takes them in place of computing
- * them and makes every check in the order above, so a prepared message
- * is answered exactly as an unprepared one. Thread-safe against the
- * writer (reads only the identity and the catalog).
- * NULL on allocation failure (then ingest without it). */
+/* The part of ingest that needs no database, in one place, whether done
+ * ahead on server.c's worker thread while the writer applies the message
+ * before, or inline by ingest_message: the size bound, envelope decoding,
+ * the signature, and for a BATCH its body, shape (version, agent, counts,
+ * seqs, head sizes), update hashes, the hash chain from prev_head, and
+ * each update's field and catalog checks. It keeps results, never
+ * answers: ingest_message_prepared reports each result at its place in
+ * the order of checks above (an unknown key is refused unknown_key even
+ * when its batch is also malformed). Thread-safe against the writer
+ * (reads only the identity and the catalog). NULL on allocation failure. */
 typedef struct ingest_prep ingest_prep_t;
 ingest_prep_t *ingest_prepare(const ingest_t *self, const uint8_t *data,
                               size_t len, uint64_t now_ms);
 /* Free what the message did not take; sets *p_p to NULL. Safe on NULL. */
 void ingest_prep_destroy(ingest_prep_t **p_p);
-/* ingest_message_as with prep from ingest_prepare(data, len, now_ms) (or
- * NULL). prep is used up in part; destroy it afterwards. */
-int ingest_message_prepared(ingest_t *self, const uint8_t *data, size_t len,
-                            const char *user_id, uint64_t now_ms,
-                            ingest_prep_t *prep, ingest_result_t *out);
+/* ingest_message_as with prep from ingest_prepare(data, len, now_ms), or
+ * NULL: prepared here. prep is used up in part; destroy it afterwards. */
+ingest_outcome_t ingest_message_prepared(ingest_t *self, const uint8_t *data,
+                                         size_t len, const char *user_id,
+                                         uint64_t now_ms, ingest_prep_t *prep,
+                                         ingest_result_t *out);
 
 /* Replace r's reply after the group's transaction failed with err: a
  * verified BATCH gets ACK_RETRY (nothing applied), a HELLO a HelloAnswer

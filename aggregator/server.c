@@ -601,9 +601,10 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
         rc = ingest_reject_raw(self->ingest, CDS_EMALFORMED,
                                "1 frame, expected routing id + 1", data, len,
                                now);
-    } else {
-        rc = ingest_message_prepared(self->ingest, data, len, uid, now,
-                                     in->prep, &p->res);
+    } else if (ingest_message_prepared(self->ingest, data, len, uid, now,
+                                       in->prep, &p->res)
+               == INGEST_FAILED) {
+        rc = p->res.code;
     }
     ingest_prep_destroy(&in->prep);
     zmq_msg_close(&in->body);
