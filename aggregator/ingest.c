@@ -284,7 +284,7 @@ field_name(const char *stored)
 
 /* The checks of one update against the catalog and our clock (no
  * database): CDS_OK with *num and *period, or the reason with *field and
- * err. Also run ahead of the writer by ingest_prepare. */
+ * err. Run by ingest_prepare (prepare_update). */
 static int
 check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
               const char **field, char *err, size_t errlen, double *num,

@@ -47,7 +47,13 @@
  *
  *  The agent row (enrolment, revocation, applied seq) is read from the
  *  database for every message, so `revoke` takes effect at once and
- *  nothing is cached across a rolled-back group. */
+ *  nothing is cached across a rolled-back group.
+ *
+ *  One pipeline (docs/DESIGN.md "Path of a batch"): ingest_prepare makes
+ *  every check that needs no database, on server.c's worker thread or
+ *  inline; the database half reports its results in the order above,
+ *  asks ingest_decide.h (pure) what to do with a batch, and has
+ *  ingest_reply.h sign the answer. Its one result is ingest_result_t. */
 #ifndef AGG_INGEST_H
 #define AGG_INGEST_H
 

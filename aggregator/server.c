@@ -87,7 +87,7 @@ struct server {
     inmsg_t *ring;
     size_t ring_cap, head, prepared, tail;
     pthread_t worker;
-    bool worker_on;                    /* else nothing is prepared ahead */
+    bool worker_on;                    /* else ingest prepares inline */
     bool stop;                         /* worker: end (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t work, done;         /* tail moved / prepared moved */
@@ -228,7 +228,7 @@ prep_worker(void *arg)
 }
 
 /* Ring of 2 groups: one being applied, the next being prepared. Without a
- * worker thread everything is done inline, as before. */
+ * worker thread ingest_message_prepared prepares each message itself. */
 static int
 pipeline_start(server_t *self)
 {
