@@ -1,6 +1,8 @@
 /*  ingest: one message from an agent, verified, authorised and applied.
  *  See ingest.h for the order of checks and the invariant. */
 #include "ingest.h"
+#include "ingest_decide.h"
+#include "ingest_reply.h"
 
 #include "cds_codec.h"
 #include "commitmark.h"
@@ -17,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MSG_LEN 256                    /* one rejection message */
+#define MSG_LEN INGEST_MESSAGE_LEN     /* one rejection message */
 #define SKEW_LOG_SLOTS 64              /* agents remembered for log pacing */
 #define NOTICE_SLOTS 256               /* revoked keys remembered (notices) */
 
@@ -38,6 +40,42 @@ struct ingest {
     } notice_log[NOTICE_SLOTS];
 };
 
+/* A whole-message refusal, before it is recorded (finish_refused). */
+typedef struct {
+    int code;                          /* reason, CDS_OK: not refused */
+    const char *field;                 /* static, or in the msg/prep */
+    char message[MSG_LEN];             /* explanation */
+    uint64_t seq;                      /* seq concerned, 0 none */
+    bool silent;                       /* send no answer at all */
+} refusal_t;
+
+/* Per update: the checks that need no database, made by ingest_prepare,
+ * in check_update's order; check_update reports them around the org
+ * unit's authorisation, which needs the database. */
+typedef struct {
+    int fields_code;                   /* cds_update_check_fields */
+    int content_code;                  /* check_content, if fields passed */
+    const char *field;                 /* the failed check's field */
+    char *err;                         /* its message (owned), NULL: passed */
+    double num;                        /* content passed: its results */
+    cds_period_t period;
+} prep_update_t;
+
+struct ingest_prep {
+    int env_code;                      /* why env is NULL (CDS_ETOOBIG...) */
+    Cdsync__Envelope *env;             /* decoded (owned), NULL: refused */
+    bool sig_ok;                       /* env's signature verified */
+    /* A BATCH (else all zero): */
+    Cdsync__Batch *batch;              /* decoded body (owned), NULL: */
+    int body_code;                     /*   why it did not decode */
+    char why[CDS_WIRE_PATH_LEN];       /*   the field at fault */
+    refusal_t shape;                   /* check_batch_shape's refusal */
+    uint8_t (*hashes)[CDS_HASH_BYTES]; /* per update (shape passed) */
+    uint8_t (*heads)[CDS_HASH_BYTES];  /* chain from prev_head */
+    prep_update_t *u;                  /* per update */
+    size_t n_u;                        /* entries in u */
+};
+
 /* State of one message being processed. */
 typedef struct {
     const uint8_t *raw;                /* frame as received */
@@ -46,23 +84,17 @@ typedef struct {
     Cdsync__Envelope *env;             /* decoded envelope (owned) */
     store_agent_t agent;               /* signer's row, when enrolled */
     ingest_result_t *out;
-    int refused;                       /* whole-message reason, CDS_OK if none */
-    const char *field;                 /* refused: field (static or why) */
+    refusal_t ref;                     /* whole-message refusal, if any */
     char why[CDS_WIRE_PATH_LEN];       /* body decode: the field at fault */
-    char message[MSG_LEN];             /* refused: explanation */
-    uint64_t reject_seq;               /* refused: seq concerned, 0 none */
     bool in_savepoint;                 /* a savepoint is open */
     const char *user_id;               /* CURVE User-Id (auth.h) or NULL */
-    bool silent;                       /* refused: send no answer at all */
     uint64_t n_applied, n_rejected;    /* new updates of a batch (health) */
     uint64_t oldest_hlc_ms;            /* oldest new update, 0 none */
     int last_code;                     /* last per-update rejection */
     char last_msg[MSG_LEN];
     char auth_ou[CDS_MAX_CODE + 1];    /* org unit last found known and
                                         * enrolled in this message, "" none */
-    ingest_prep_t *prep;               /* work done ahead, or NULL */
-    bool chained;                      /* heads[] came from prep */
-    bool sig_ok;                       /* env's signature verified ahead */
+    ingest_prep_t *prep;               /* the work done without the db */
     bool ours;                         /* signed by our key: our clock */
     bool has_offset;                   /* batch carried sent_at_ms: */
     int64_t offset_ms;                 /*   its clock minus ours */
@@ -72,34 +104,6 @@ typedef struct {
     uint64_t n_shifted, n_clamped;     /* flagged updates of the batch */
     char skew_msg[MSG_LEN];            /* the last flag, for the log */
 } msg_t;
-
-/* Per update: the checks that need no database, done ahead by
- * ingest_prepare. Only passes are kept; a failed check is simply run
- * again inline, so its message and the order of checks stay the ones
- * check_update has always produced. */
-typedef struct {
-    bool fields_ok;                    /* cds_update_check_fields passed */
-    bool content_ok;                   /* check_content passed: */
-    double num;                        /*   its results */
-    cds_period_t period;
-} prep_update_t;
-
-struct ingest_prep {
-    Cdsync__Envelope *env;             /* decoded (owned), NULL: not done */
-    bool sig_ok;                       /* env's signature verified */
-    Cdsync__Batch *batch;              /* decoded BATCH body (owned) */
-    uint8_t (*hashes)[CDS_HASH_BYTES]; /* per update, or NULL */
-    uint8_t (*heads)[CDS_HASH_BYTES];  /* chain from prev_head, or NULL */
-    prep_update_t *u;                  /* per update, or NULL */
-};
-
-/* Per-update outcome collected for the ack. */
-typedef struct {
-    Cdsync__Rejection *pb;             /* n entries, pointed to by ptrs */
-    Cdsync__Rejection **ptrs;
-    char (*text)[MSG_LEN];             /* message storage per entry */
-    size_t n;
-} rejections_t;
 
 ingest_t *
 ingest_new(store_t *store, const cds_identity_t *id,
@@ -143,95 +147,7 @@ ingest_result_clear(ingest_result_t *r)
     memset(r, 0, sizeof *r);
 }
 
-/* ---- replies ------------------------------------------------------------ */
-
-static int
-seal(ingest_t *self, ingest_result_t *r, Cdsync__Kind kind,
-     const ProtobufCMessage *msg)
-{
-    free(r->reply);
-    r->reply = NULL;
-    r->reply_len = 0;
-    return cds_envelope_seal_msg(self->id, kind, r->peer, msg, &r->reply,
-                                 &r->reply_len);
-}
-
-/* Sign an Ack to r->peer. head may be NULL (seq 0: empty head). */
-static int
-send_ack(ingest_t *self, ingest_result_t *r, Cdsync__AckStatus status,
-         uint64_t acked, const uint8_t *head, int error, const char *message,
-         const rejections_t *rej, uint64_t now_ms)
-{
-    Cdsync__Ack ack = CDSYNC__ACK__INIT;
-    ack.version = CDS_PROTOCOL_VERSION;
-    ack.agent.data = r->peer;
-    ack.agent.len = CDS_PK_BYTES;
-    ack.aggregator.data = (uint8_t *) cds_identity_sign_pk(self->id);
-    ack.aggregator.len = CDS_PK_BYTES;
-    ack.status = status;
-    ack.acked_seq = acked;
-    if (head && acked > 0) {
-        ack.acked_head.data = (uint8_t *) head;
-        ack.acked_head.len = CDS_HASH_BYTES;
-    }
-    ack.batch_first = r->first_seq;
-    ack.batch_last = r->last_seq;
-    if (rej && rej->n > 0) {
-        ack.n_rejections = rej->n;
-        ack.rejections = rej->ptrs;
-    }
-    ack.error = (uint32_t) error;
-    ack.message = (char *) (message ? message : "");
-    ack.committed_at_ms = now_ms;
-    ack.request_id = r->request_id;
-    ack.clock_ms = now_ms;
-    return seal(self, r, CDSYNC__KIND__KIND_ACK, &ack.base);
-}
-
-/* Sign a HelloAnswer to r->peer. */
-static int
-send_hello_answer(ingest_t *self, ingest_result_t *r, uint64_t applied,
-                  const uint8_t *head, uint64_t matched, uint64_t mismatch,
-                  int error, const char *message, uint64_t now_ms)
-{
-    Cdsync__HelloAnswer ans = CDSYNC__HELLO_ANSWER__INIT;
-    ans.version = CDS_PROTOCOL_VERSION;
-    ans.agent.data = r->peer;
-    ans.agent.len = CDS_PK_BYTES;
-    ans.applied_seq = applied;
-    if (head && applied > 0) {
-        ans.applied_head.data = (uint8_t *) head;
-        ans.applied_head.len = CDS_HASH_BYTES;
-    }
-    ans.probe_matched = matched;
-    ans.probe_mismatch = mismatch;
-    ans.error = (uint32_t) error;
-    ans.message = (char *) (message ? message : "");
-    ans.clock_ms = now_ms;
-    ans.request_id = r->request_id;
-    return seal(self, r, CDSYNC__KIND__KIND_HELLO_ANSWER, &ans.base);
-}
-
-/* The reply to a refused or failed message, by kind of request. agent is
- * the signer's row when its signature verified (the answer then carries
- * its applied seq and head), else NULL (nothing is revealed). */
-static int
-send_refusal(ingest_t *self, ingest_result_t *r, const store_agent_t *agent,
-             Cdsync__AckStatus status, int error, const char *message,
-             uint64_t now_ms)
-{
-    uint64_t n = agent ? agent->applied_seq : 0;
-    const uint8_t *head = agent ? agent->applied_head : NULL;
-    if (!r->has_peer)
-        return CDS_OK;
-    if (r->kind == CDSYNC__KIND__KIND_BATCH)
-        return send_ack(self, r, status, n, head, error, message, NULL,
-                        now_ms);
-    if (r->kind == CDSYNC__KIND__KIND_HELLO)
-        return send_hello_answer(self, r, n, head, 0, 0, error, message,
-                                 now_ms);
-    return CDS_OK;             /* heartbeats have no error field: silence */
-}
+/* ---- replies (ingest_reply.h) ------------------------------------------ */
 
 int
 ingest_result_retry(ingest_t *self, ingest_result_t *r, int err,
@@ -246,8 +162,9 @@ ingest_result_retry(ingest_t *self, ingest_result_t *r, int err,
         return CDS_OK;
     /* The group was rolled back: what the agent row said is not known to
      * be committed, so the answer carries no position. */
-    return send_refusal(self, r, NULL, CDSYNC__ACK_STATUS__ACK_RETRY, err,
-                        cds_err_describe(err), now_ms);
+    return ingest_reply_refusal(self->id, r, NULL,
+                                CDSYNC__ACK_STATUS__ACK_RETRY, err,
+                                cds_err_describe(err), now_ms);
 }
 
 /* ---- whole-message rejection -------------------------------------------- */
@@ -261,18 +178,20 @@ log_reject(const msg_t *m, int level)
     cds_log((cds_log_level_t) level, "reject",
             "reason=%s agent=%s kind=%d first=%llu last=%llu seq=%llu "
             "bytes=%zu field=%s message=%s",
-            cds_strerror(m->refused), fpr, m->out->kind,
+            cds_strerror(m->ref.code), fpr, m->out->kind,
             (unsigned long long) m->out->first_seq,
             (unsigned long long) m->out->last_seq,
-            (unsigned long long) m->reject_seq, m->raw_len,
-            m->field ? m->field : "-", cds_logq(m->message));
+            (unsigned long long) m->ref.seq, m->raw_len,
+            m->ref.field ? m->ref.field : "-", cds_logq(m->ref.message));
 }
 
 /* Roll the message back, keep its raw bytes with the reason, log, and
- * build the signed refusal. Returns a db error code or CDS_OK. */
+ * build the signed refusal into the result. Returns a db error code or
+ * CDS_OK. */
 static int
 finish_refused(ingest_t *self, msg_t *m)
 {
+    refusal_t *ref = &m->ref;
     int code = CDS_OK;
     if (m->in_savepoint) {
         code = store_rollback_to(self->store);
@@ -280,45 +199,48 @@ finish_refused(ingest_t *self, msg_t *m)
         if (code != CDS_OK)
             return code;
     }
-    if (!m->message[0])
-        snprintf(m->message, sizeof m->message, "%s",
-                 cds_err_describe(m->refused));
+    if (!ref->message[0])
+        snprintf(ref->message, sizeof ref->message, "%s",
+                 cds_err_describe(ref->code));
     code = store_reject_add_kind(self->store, (int64_t) m->now_ms,
                                  m->out->has_peer ? m->out->peer : NULL,
-                                 m->out->kind, m->refused, m->field,
-                                 m->message, m->out->first_seq,
-                                 m->out->last_seq, m->reject_seq, m->raw,
+                                 m->out->kind, ref->code, ref->field,
+                                 ref->message, m->out->first_seq,
+                                 m->out->last_seq, ref->seq, m->raw,
                                  m->raw_len);
     if (code != CDS_OK)
         return code;
-    log_reject(m, m->refused == CDS_EEQUIVOCATION ? CDS_LOG_ERROR
-                                                  : CDS_LOG_WARN);
-    m->out->code = m->refused;
-    if (m->silent)
+    log_reject(m, ref->code == CDS_EEQUIVOCATION ? CDS_LOG_ERROR
+                                                 : CDS_LOG_WARN);
+    m->out->outcome = INGEST_REFUSED;
+    m->out->code = ref->code;
+    snprintf(m->out->message, sizeof m->out->message, "%s", ref->message);
+    if (ref->silent)
         return CDS_OK;         /* revoked / wrong connection: no oracle */
-    return send_refusal(self, m->out, m->out->verified ? &m->agent : NULL,
-                        CDSYNC__ACK_STATUS__ACK_REFUSED, m->refused,
-                        m->message, m->now_ms)
+    return ingest_reply_refusal(self->id, m->out,
+                                m->out->verified ? &m->agent : NULL,
+                                CDSYNC__ACK_STATUS__ACK_REFUSED, ref->code,
+                                ref->message, m->now_ms)
                    == CDS_OK
                ? CDS_OK
                : CDS_ENOMEM;
 }
 
-/* Mark m refused with code; the caller returns CDS_OK. */
+/* Mark ref refused with code; the caller returns CDS_OK. */
 static int
-refuse(msg_t *m, int code, const char *field, const char *fmt, ...)
+refuse(refusal_t *ref, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
-refuse(msg_t *m, int code, const char *field, const char *fmt, ...)
+refuse(refusal_t *ref, int code, const char *field, const char *fmt, ...)
 {
-    m->refused = code;
-    m->field = field;
-    m->message[0] = '\0';
+    ref->code = code;
+    ref->field = field;
+    ref->message[0] = '\0';
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(m->message, sizeof m->message, fmt, ap);
+        vsnprintf(ref->message, sizeof ref->message, fmt, ap);
         va_end(ap);
     }
     return CDS_OK;
@@ -330,63 +252,26 @@ ingest_reject_raw(ingest_t *self, int code, const char *message,
 {
     ingest_result_t out = { 0 };
     msg_t m = { .raw = raw, .raw_len = len, .now_ms = now_ms, .out = &out };
-    refuse(&m, code, NULL, "%s", message ? message : "");
+    refuse(&m.ref, code, NULL, "%s", message ? message : "");
     int rc = finish_refused(self, &m);
     ingest_result_clear(&out);
     return rc;
 }
 
 /* A body that did not decode: name the field path the wire walker found
- * (a string with a NUL byte, cds_codec.h) or what else went wrong. */
+ * in why (a string with a NUL byte, cds_codec.h) or what else went
+ * wrong. why must outlive the refusal (it becomes its field). */
 static int
-refuse_body(msg_t *m, int err, const char *what)
+refuse_body(refusal_t *ref, int err, const char *why, const char *what)
 {
-    if (err == CDS_EMALFORMED && m->why[0] && strcmp(m->why, "wire") != 0)
-        return refuse(m, err, m->why, "%s body: string field %s holds a NUL "
-                      "byte", what, m->why);
-    return refuse(m, err, "body", "%s body does not decode (%s)", what,
-                  m->why[0] ? m->why : cds_strerror(err));
+    if (err == CDS_EMALFORMED && why[0] && strcmp(why, "wire") != 0)
+        return refuse(ref, err, why, "%s body: string field %s holds a NUL "
+                      "byte", what, why);
+    return refuse(ref, err, "body", "%s body does not decode (%s)", what,
+                  why[0] ? why : cds_strerror(err));
 }
 
 /* ---- per-update validation and apply ------------------------------------- */
-
-static int
-rejections_init(rejections_t *rej, size_t n)
-{
-    memset(rej, 0, sizeof *rej);
-    if (n == 0)
-        return CDS_OK;
-    rej->pb = calloc(n, sizeof *rej->pb);
-    rej->ptrs = calloc(n, sizeof *rej->ptrs);
-    rej->text = calloc(n, sizeof *rej->text);
-    return rej->pb && rej->ptrs && rej->text ? CDS_OK : CDS_ENOMEM;
-}
-
-static void
-rejections_fini(rejections_t *rej)
-{
-    free(rej->pb);
-    free(rej->ptrs);
-    free(rej->text);
-    memset(rej, 0, sizeof *rej);
-}
-
-/* Append a rejection (field is static or copied into text storage). */
-static void
-rejections_add(rejections_t *rej, uint64_t seq, int code, const char *field,
-               const char *message)
-{
-    size_t i = rej->n++;
-    Cdsync__Rejection *r = &rej->pb[i];
-    cdsync__rejection__init(r);
-    r->seq = seq;
-    r->code = (uint32_t) code;
-    r->retry = false;
-    snprintf(rej->text[i], MSG_LEN, "%s", message ? message : "");
-    r->message = rej->text[i];
-    r->field = (char *) (field ? field : "");
-    rej->ptrs[i] = r;
-}
 
 /* Names for fields reported by store_log_get (stored text, not static):
  * map back to the static names the ack carries. */
@@ -405,7 +290,7 @@ field_name(const char *stored)
 
 /* The checks of one update against the catalog and our clock (no
  * database): CDS_OK with *num and *period, or the reason with *field and
- * err. Also run ahead of the writer by ingest_prepare. */
+ * err. Run by ingest_prepare (prepare_update). */
 static int
 check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
               const char **field, char *err, size_t errlen, double *num,
@@ -444,9 +329,73 @@ check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
     return CDS_OK;
 }
 
-/* Authorise and validate one update. CDS_OK (with *num, *period) or the
- * reason with *field and err; negative: database error (-code). pu: the
- * checks ingest_prepare already passed, or NULL. */
+/* The database-free checks of one update, in check_update's order, into
+ * *pu (free pu->err afterwards). Run by ingest_prepare. */
+static void
+prepare_update(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
+               prep_update_t *pu)
+{
+    const char *field = NULL;
+    char err[MSG_LEN] = "";
+    memset(pu, 0, sizeof *pu);
+    pu->fields_code = cds_update_check_fields(u, &field);
+    if (pu->fields_code != CDS_OK)
+        snprintf(err, sizeof err, "%s: %s", field ? field : "field",
+                 cds_err_describe(pu->fields_code));
+    else
+        pu->content_code = check_content(self, u, now_ms, &field, err,
+                                         sizeof err, &pu->num, &pu->period);
+    pu->field = field;
+    if (pu->fields_code != CDS_OK || pu->content_code != CDS_OK)
+        pu->err = strdup(err);         /* NULL (no memory): message "" */
+}
+
+/* A failed check of pu: code with *field and err. */
+static int
+prepared_failure(const prep_update_t *pu, int code, const char **field,
+                 char *err, size_t errlen)
+{
+    *field = pu->field;
+    snprintf(err, errlen, "%s", pu->err ? pu->err : "");
+    return code;
+}
+
+/* Org unit known and enrolled for m's agent: CDS_OK, a reason with
+ * *field and err, or a negative database error (-code).
+ * A commune's batch repeats one org unit: look it up and check the
+ * enrolment once per message, not per update (the recursive enrolment
+ * query was 46% of ingest instructions, docs/PERFORMANCE.md). Safe: the
+ * enrolment cannot change inside the message's transaction. */
+static int
+authorise_org_unit(ingest_t *self, msg_t *m, const cds_update_t *u,
+                   const char **field, char *err, size_t errlen)
+{
+    if (strcmp(m->auth_ou, u->org_unit) == 0)
+        return CDS_OK;
+    int known = store_orgunit_exists(self->store, u->org_unit);
+    if (known < 0)
+        return known;
+    if (!known) {
+        *field = "org_unit";
+        snprintf(err, errlen, "org unit \"%s\" is not known", u->org_unit);
+        return CDS_EUNKNOWNORGUNIT;
+    }
+    int allowed = store_agent_allowed(self->store, m->agent.id, u->org_unit);
+    if (allowed < 0)
+        return allowed;
+    if (!allowed) {
+        *field = "org_unit";
+        snprintf(err, errlen, "org unit \"%s\" is not enrolled for agent %s",
+                 u->org_unit, m->agent.fpr);
+        return CDS_ENOTALLOWED;
+    }
+    snprintf(m->auth_ou, sizeof m->auth_ou, "%s", u->org_unit);
+    return CDS_OK;
+}
+
+/* Authorise and validate one update, reporting pu (prepare_update of u)
+ * around the org unit's authorisation. CDS_OK (with *num, *period) or
+ * the reason with *field and err; negative: database error (-code). */
 static int
 check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
              const prep_update_t *pu, const char **field, char *err,
@@ -454,46 +403,16 @@ check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
 {
     *field = NULL;
     err[0] = '\0';
-    int code = pu && pu->fields_ok ? CDS_OK
-                                   : cds_update_check_fields(u, field);
-    if (code != CDS_OK) {
-        snprintf(err, errlen, "%s: %s", *field ? *field : "field",
-                 cds_err_describe(code));
+    if (pu->fields_code != CDS_OK)
+        return prepared_failure(pu, pu->fields_code, field, err, errlen);
+    int code = authorise_org_unit(self, m, u, field, err, errlen);
+    if (code != CDS_OK)
         return code;
-    }
-    /* A commune's batch repeats one org unit: look it up and check the
-     * enrolment once per message, not per update (the recursive enrolment
-     * query was 46% of ingest instructions, docs/PERFORMANCE.md). Safe: the
-     * enrolment cannot change inside the message's transaction. */
-    if (strcmp(m->auth_ou, u->org_unit) != 0) {
-        int known = store_orgunit_exists(self->store, u->org_unit);
-        if (known < 0)
-            return known;
-        if (!known) {
-            *field = "org_unit";
-            snprintf(err, errlen, "org unit \"%s\" is not known",
-                     u->org_unit);
-            return CDS_EUNKNOWNORGUNIT;
-        }
-        int allowed = store_agent_allowed(self->store, m->agent.id,
-                                          u->org_unit);
-        if (allowed < 0)
-            return allowed;
-        if (!allowed) {
-            *field = "org_unit";
-            snprintf(err, errlen,
-                     "org unit \"%s\" is not enrolled for agent %s",
-                     u->org_unit, m->agent.fpr);
-            return CDS_ENOTALLOWED;
-        }
-        snprintf(m->auth_ou, sizeof m->auth_ou, "%s", u->org_unit);
-    }
-    if (pu && pu->content_ok) {
-        *num = pu->num;
-        *period = pu->period;
-        return CDS_OK;
-    }
-    return check_content(self, u, m->now_ms, field, err, errlen, num, period);
+    if (pu->content_code != CDS_OK)
+        return prepared_failure(pu, pu->content_code, field, err, errlen);
+    *num = pu->num;
+    *period = pu->period;
+    return CDS_OK;
 }
 
 /* ---- effective stamps (ingest.h) --------------------------------------- */
@@ -625,7 +544,7 @@ static int
 apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
              const prep_update_t *pu, const uint8_t hash[CDS_HASH_BYTES],
              const uint8_t head[CDS_HASH_BYTES], int64_t batch_id,
-             rejections_t *rej)
+             ingest_rejections_t *rej)
 {
     const char *field;
     char err[MSG_LEN];
@@ -652,7 +571,7 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
         m->n_rejected++;
         m->last_code = code;
         snprintf(m->last_msg, sizeof m->last_msg, "%s", err);
-        rejections_add(rej, u->seq, code, field, err);
+        ingest_rejections_add(rej, u->seq, code, field, err);
         return CDS_OK;
     }
     m->n_applied++;
@@ -663,69 +582,44 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
 
 /* ---- batch ---------------------------------------------------------------- */
 
-/* Counts, seqs and head sizes. CDS_OK or refuses m. */
+/* Counts, seqs and head sizes of a BATCH signed in env (no database: run
+ * by ingest_prepare). CDS_OK or refuses ref. */
 static int
-check_batch_shape(msg_t *m, const Cdsync__Batch *b)
+check_batch_shape(const Cdsync__Envelope *env, const Cdsync__Batch *b,
+                  refusal_t *ref)
 {
     if (b->version != CDS_PROTOCOL_VERSION)
-        return refuse(m, CDS_EVERSION, "version", "batch version %u",
+        return refuse(ref, CDS_EVERSION, "version", "batch version %u",
                       b->version);
     if (b->agent.len != CDS_PK_BYTES
-        || sodium_memcmp(b->agent.data, m->env->signer.data, CDS_PK_BYTES))
-        return refuse(m, CDS_EKEYMISMATCH, "agent",
+        || sodium_memcmp(b->agent.data, env->signer.data, CDS_PK_BYTES))
+        return refuse(ref, CDS_EKEYMISMATCH, "agent",
                       "batch names another key than its signer");
     if (b->n_updates > CDS_MAX_BATCH_UPDATES)
-        return refuse(m, CDS_ETOOBIG, "updates", "%zu updates > %d",
+        return refuse(ref, CDS_ETOOBIG, "updates", "%zu updates > %d",
                       b->n_updates, CDS_MAX_BATCH_UPDATES);
     int vrc = cds_check_version_str(b->catalog_version);
     if (vrc != CDS_OK)
-        return refuse(m, vrc, "catalog_version", "catalog_version must be "
+        return refuse(ref, vrc, "catalog_version", "catalog_version must be "
                       "printable ASCII of at most %d bytes",
                       CDS_MAX_VERSION_STR);
     if (b->first_seq == 0 || b->last_seq < b->first_seq
         || b->last_seq - b->first_seq + 1 != b->n_updates)
-        return refuse(m, CDS_EBADSEQ, "first_seq",
+        return refuse(ref, CDS_EBADSEQ, "first_seq",
                       "range %llu..%llu with %zu updates",
                       (unsigned long long) b->first_seq,
                       (unsigned long long) b->last_seq, b->n_updates);
     for (size_t i = 0; i < b->n_updates; i++)
         if (b->updates[i]->seq != b->first_seq + i) {
-            m->reject_seq = b->updates[i]->seq;
-            return refuse(m, CDS_EBADSEQ, "seq",
+            ref->seq = b->updates[i]->seq;
+            return refuse(ref, CDS_EBADSEQ, "seq",
                           "update %zu has seq %llu, expected %llu", i,
                           (unsigned long long) b->updates[i]->seq,
                           (unsigned long long) (b->first_seq + i));
         }
     if (b->prev_head.len != CDS_HASH_BYTES || b->head.len != CDS_HASH_BYTES)
-        return refuse(m, CDS_EMALFORMED, "head",
+        return refuse(ref, CDS_EMALFORMED, "head",
                       "prev_head and head must be %d bytes", CDS_HASH_BYTES);
-    return CDS_OK;
-}
-
-/* Seqs first..min(last, N) must hash as stored (else equivocation);
- * hashes[] holds every update's hash. CDS_OK, a db error, or refuses m. */
-static int
-check_overlap(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
-              uint8_t (*hashes)[CDS_HASH_BYTES])
-{
-    for (size_t i = 0; i < b->n_updates; i++) {
-        uint64_t seq = b->updates[i]->seq;
-        if (seq > m->agent.applied_seq)
-            continue;
-        uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
-        int status;
-        int rc = store_log_get(self->store, m->agent.id, seq, hash, head,
-                               &status, NULL, 0, NULL, 0);
-        if (rc != CDS_OK && rc != CDS_ENOTFOUND)
-            return rc;
-        if (rc == CDS_ENOTFOUND || sodium_memcmp(hash, hashes[i],
-                                                 CDS_HASH_BYTES) != 0) {
-            m->reject_seq = seq;
-            return refuse(m, CDS_EEQUIVOCATION, "seq",
-                          "seq %llu resent with other content; stored "
-                          "value kept", (unsigned long long) seq);
-        }
-    }
     return CDS_OK;
 }
 
@@ -747,38 +641,11 @@ head_at(ingest_t *self, msg_t *m, uint64_t seq, uint8_t out[CDS_HASH_BYTES])
                          NULL, 0, NULL, 0);
 }
 
-/* The chain from prev_head through every update must end at head and
- * start where ours is at first_seq - 1. heads[] receives each step. */
-static int
-check_chain(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
-            uint8_t (*hashes)[CDS_HASH_BYTES],
-            uint8_t (*heads)[CDS_HASH_BYTES])
-{
-    uint8_t ours[CDS_HASH_BYTES];
-    int rc = head_at(self, m, b->first_seq - 1, ours);
-    if (rc != CDS_OK && rc != CDS_ENOTFOUND)
-        return rc;
-    if (rc == CDS_ENOTFOUND
-        || sodium_memcmp(ours, b->prev_head.data, CDS_HASH_BYTES) != 0)
-        return refuse(m, CDS_ECHAIN, "prev_head",
-                      "prev_head does not match our head at seq %llu",
-                      (unsigned long long) (b->first_seq - 1));
-    const uint8_t *prev = b->prev_head.data;
-    for (size_t i = 0; i < b->n_updates; i++) {
-        if (!m->chained)               /* else done ahead, the same way */
-            cds_chain_next(prev, hashes[i], heads[i]);
-        prev = heads[i];
-    }
-    if (sodium_memcmp(prev, b->head.data, CDS_HASH_BYTES) != 0)
-        return refuse(m, CDS_ECHAIN, "head",
-                      "head does not match the updates' chain");
-    return CDS_OK;
-}
-
 /* The rejection recorded for an already processed seq, if any, goes into
  * the ack again: the first ack may have been lost. */
 static int
-old_rejection(ingest_t *self, msg_t *m, uint64_t seq, rejections_t *rej)
+old_rejection(ingest_t *self, msg_t *m, uint64_t seq,
+              ingest_rejections_t *rej)
 {
     uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
     char field[32], message[MSG_LEN];
@@ -786,16 +653,16 @@ old_rejection(ingest_t *self, msg_t *m, uint64_t seq, rejections_t *rej)
     int rc = store_log_get(self->store, m->agent.id, seq, hash, head, &status,
                            field, sizeof field, message, sizeof message);
     if (rc == CDS_OK && status != CDS_OK)
-        rejections_add(rej, seq, status, field_name(field), message);
+        ingest_rejections_add(rej, seq, status, field_name(field), message);
     return rc;
 }
 
 /* Apply the new part N+1..last and advance the agent. */
 static int
 apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
-            uint8_t (*hashes)[CDS_HASH_BYTES],
-            uint8_t (*heads)[CDS_HASH_BYTES], rejections_t *rej)
+            ingest_rejections_t *rej)
 {
+    const ingest_prep_t *p = m->prep;
     int64_t batch_id;
     m->has_offset = b->sent_at_ms != 0;
     m->offset_ms = ingest_clock_shift(b->sent_at_ms, m->now_ms, 0);
@@ -814,97 +681,139 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
         if (u.seq <= m->agent.applied_seq)
             rc = old_rejection(self, m, u.seq, rej);
         else
-            rc = apply_update(self, m, &u,
-                              m->prep && m->prep->u ? &m->prep->u[i] : NULL,
-                              hashes[i], heads[i], batch_id, rej);
+            rc = apply_update(self, m, &u, &p->u[i], p->hashes[i],
+                              p->heads[i], batch_id, rej);
     }
     if (rc == CDS_OK)
         rc = store_agent_advance_eff(self->store, m->agent.id, b->last_seq,
-                                     heads[b->n_updates - 1], m->last_eff);
+                                     p->heads[b->n_updates - 1], m->last_eff);
     if (rc == CDS_OK)
         log_skew(self, m);     /* may still roll back: a retry logs again */
     return rc;
 }
 
-/* Decide and act on a verified, well-shaped batch (steps 1-3 of
- * PROTOCOL.md "Aggregator: applying a batch"). */
+/* The stored rows ingest_decide asks for (ingest_decide.h) into *st:
+ * overlap hashes in *buf / *found (the caller frees them), the head
+ * before the batch in prev. CDS_OK or a database error. */
 static int
-batch_apply_or_answer(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
-                      uint8_t (*hashes)[CDS_HASH_BYTES],
-                      uint8_t (*heads)[CDS_HASH_BYTES], rejections_t *rej)
+gather_stored(ingest_t *self, msg_t *m, const ingest_decide_agent_t *a,
+              const ingest_decide_batch_t *db, ingest_decide_stored_t *st,
+              uint8_t **buf, bool **found, uint8_t prev[CDS_HASH_BYTES])
 {
-    uint64_t n = m->agent.applied_seq;
-    if (b->first_seq > n + 1)
-        return send_ack(self, m->out, CDSYNC__ACK_STATUS__ACK_GAP, n,
-                        m->agent.applied_head, CDS_OK, "gap", NULL,
-                        m->now_ms);
-    int rc = check_overlap(self, m, b, hashes);
-    if (rc != CDS_OK || m->refused)
+    uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+    int status, rc;
+    size_t n = ingest_decide_overlap(a, db);
+    if (n > 0) {               /* a resend: rare, so allocated */
+        *buf = malloc(n * CDS_HASH_BYTES);
+        *found = calloc(n, sizeof **found);
+        if (!*buf || !*found)
+            return CDS_ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            rc = store_log_get(self->store, m->agent.id, db->first_seq + i,
+                               *buf + i * CDS_HASH_BYTES, head, &status,
+                               NULL, 0, NULL, 0);
+            if (rc != CDS_OK && rc != CDS_ENOTFOUND)
+                return rc;
+            (*found)[i] = rc == CDS_OK;
+        }
+        st->overlap = *buf;
+        st->overlap_found = *found;
+    }
+    uint64_t seq = ingest_decide_prev_seq(a, db);
+    if (seq == 0)
+        return CDS_OK;
+    rc = store_log_get(self->store, m->agent.id, seq, hash, prev, &status,
+                       NULL, 0, NULL, 0);
+    if (rc != CDS_OK && rc != CDS_ENOTFOUND)
         return rc;
-    if (b->last_seq <= n) {
+    st->prev_head = rc == CDS_OK ? prev : NULL;
+    return CDS_OK;
+}
+
+/* Carry out v: answer, refuse m, or apply and ack. */
+static int
+act(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
+    const ingest_verdict_t *v, ingest_rejections_t *rej)
+{
+    int rc = CDS_OK;
+    switch (v->decision) {
+    case INGEST_DECIDE_GAP:
+        return ingest_reply_ack(self->id, m->out, CDSYNC__ACK_STATUS__ACK_GAP,
+                                v->acked_seq, v->acked_head, CDS_OK, "gap",
+                                NULL, m->now_ms);
+    case INGEST_DECIDE_EQUIVOCATION:
+        m->ref.seq = v->reject_seq;
+        return refuse(&m->ref, CDS_EEQUIVOCATION, v->field,
+                      "seq %llu resent with other content; stored value "
+                      "kept", (unsigned long long) v->reject_seq);
+    case INGEST_DECIDE_CHAIN_BROKEN:
+        if (strcmp(v->field, "prev_head") == 0)
+            return refuse(&m->ref, CDS_ECHAIN, v->field,
+                          "prev_head does not match our head at seq %llu",
+                          (unsigned long long) v->chain_seq);
+        return refuse(&m->ref, CDS_ECHAIN, v->field,
+                      "head does not match the updates' chain");
+    case INGEST_DECIDE_REACK:  /* the first ack may have been lost */
         for (uint64_t s = b->first_seq; rc == CDS_OK && s <= b->last_seq; s++)
             rc = old_rejection(self, m, s, rej);
-        if (rc != CDS_OK)
-            return rc;
-        return send_ack(self, m->out, CDSYNC__ACK_STATUS__ACK_OK, n,
-                        m->agent.applied_head, CDS_OK, "", rej, m->now_ms);
+        break;
+    case INGEST_DECIDE_APPLY:
+        rc = apply_batch(self, m, b, rej);
+        break;
     }
-    rc = check_chain(self, m, b, hashes, heads);
-    if (rc != CDS_OK || m->refused)
-        return rc;
-    rc = apply_batch(self, m, b, hashes, heads, rej);
     if (rc != CDS_OK)
         return rc;
-    return send_ack(self, m->out, CDSYNC__ACK_STATUS__ACK_OK, b->last_seq,
-                    heads[b->n_updates - 1], CDS_OK, "", rej, m->now_ms);
+    return ingest_reply_ack(self->id, m->out, CDSYNC__ACK_STATUS__ACK_OK,
+                            v->acked_seq, v->acked_head, CDS_OK, "", rej,
+                            m->now_ms);
+}
+
+/* Decide (ingest_decide.h) and act on a verified, well-shaped batch
+ * (steps 1-3 of PROTOCOL.md "Aggregator: applying a batch"). */
+static int
+decide_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
+             ingest_rejections_t *rej)
+{
+    const ingest_prep_t *p = m->prep;
+    ingest_decide_agent_t a = { .applied_seq = m->agent.applied_seq,
+                                .applied_head = m->agent.applied_head };
+    ingest_decide_batch_t db = {
+        .first_seq = b->first_seq, .count = b->n_updates,
+        .prev_head = b->prev_head.data, .head = b->head.data,
+        .hashes = p->hashes[0], .heads = p->heads[0] };
+    ingest_decide_stored_t st = { 0 };
+    uint8_t *buf = NULL, prev[CDS_HASH_BYTES];
+    bool *found = NULL;
+    ingest_verdict_t v;
+    int rc = gather_stored(self, m, &a, &db, &st, &buf, &found, prev);
+    if (rc == CDS_OK) {
+        ingest_decide(&a, &db, &st, &v);
+        rc = act(self, m, b, &v, rej);
+    }
+    free(buf);
+    free(found);
+    return rc;
 }
 
 static int
 handle_batch(ingest_t *self, msg_t *m)
 {
-    int err = CDS_OK;
-    ingest_prep_t *p = m->prep;
-    Cdsync__Batch *b = p && p->batch
-        ? p->batch
-        : cds_msg_decode_why(&cdsync__batch__descriptor, m->env->body.data,
-                             m->env->body.len, &err, m->why, sizeof m->why);
-    if (p && p->batch)
-        p->batch = NULL;                       /* ours now */
+    const ingest_prep_t *p = m->prep;
+    const Cdsync__Batch *b = p->batch;
     if (!b)
-        return refuse_body(m, err, "batch");
+        return refuse_body(&m->ref, p->body_code, p->why, "batch");
     m->out->first_seq = b->first_seq;
     m->out->request_id = b->request_id;
     m->out->last_seq = b->last_seq;
-    int rc = check_batch_shape(m, b);
-    uint8_t (*hashes)[CDS_HASH_BYTES] = NULL, (*heads)[CDS_HASH_BYTES] = NULL;
-    rejections_t rej = { 0 };
-    if (rc != CDS_OK || m->refused)
-        goto out;
-    if (p && p->hashes) {                      /* done ahead: take them */
-        hashes = p->hashes;
-        p->hashes = NULL;
-    } else if ((hashes = calloc(b->n_updates, sizeof *hashes)))
-        for (size_t i = 0; i < b->n_updates; i++) {
-            cds_update_t u;
-            cds_update_from_pb(b->updates[i], &u);
-            cds_update_hash(&u, hashes[i]);
-        }
-    if (p && p->heads) {
-        heads = p->heads;
-        p->heads = NULL;
-        m->chained = true;
-    } else
-        heads = calloc(b->n_updates, sizeof *heads);
-    if (!hashes || !heads || rejections_init(&rej, b->n_updates) != CDS_OK) {
-        rc = CDS_ENOMEM;
-        goto out;
+    if (p->shape.code != CDS_OK) {
+        m->ref = p->shape;
+        return CDS_OK;
     }
-    rc = batch_apply_or_answer(self, m, b, hashes, heads, &rej);
-out:
-    rejections_fini(&rej);
-    free(hashes);
-    free(heads);
-    cds_msg_free(b);
+    ingest_rejections_t rej;
+    int rc = ingest_rejections_init(&rej, b->n_updates);
+    if (rc == CDS_OK)
+        rc = decide_batch(self, m, b, &rej);
+    ingest_rejections_fini(&rej);
     return rc;
 }
 
@@ -943,35 +852,35 @@ handle_hello(ingest_t *self, msg_t *m)
                                           m->env->body.len, &err, m->why,
                                           sizeof m->why);
     if (!h)
-        return refuse_body(m, err, "hello");
+        return refuse_body(&m->ref, err, m->why, "hello");
     m->out->request_id = h->request_id;
     uint64_t matched = 0, mismatch = 0;
     int rc = CDS_OK;
     int vrc = cds_check_version_str(h->agent_version);
     if (h->version != CDS_PROTOCOL_VERSION)
-        refuse(m, CDS_EVERSION, "version", "hello version %u", h->version);
+        refuse(&m->ref, CDS_EVERSION, "version", "hello version %u", h->version);
     else if (vrc != CDS_OK)
-        refuse(m, vrc, "agent_version", "agent_version must be printable "
+        refuse(&m->ref, vrc, "agent_version", "agent_version must be printable "
                "ASCII of at most %d bytes", CDS_MAX_VERSION_STR);
     else if (h->agent.len != CDS_PK_BYTES
              || sodium_memcmp(h->agent.data, m->env->signer.data,
                               CDS_PK_BYTES))
-        refuse(m, CDS_EKEYMISMATCH, "agent",
+        refuse(&m->ref, CDS_EKEYMISMATCH, "agent",
                "hello names another key than its signer");
     else if (h->n_probe > CDS_MAX_PROBE)
-        refuse(m, CDS_ETOOBIG, "probe", "%zu probe points > %d", h->n_probe,
+        refuse(&m->ref, CDS_ETOOBIG, "probe", "%zu probe points > %d", h->n_probe,
                CDS_MAX_PROBE);
     else
         rc = probe(self, m, h, &matched, &mismatch);
     uint64_t lost_first, lost_last;    /* after accept-restore (commitmark.h) */
-    if (rc == CDS_OK && !m->refused && self->mark)
+    if (rc == CDS_OK && !m->ref.code && self->mark)
         rc = commitmark_hello(self->mark, &m->agent, h->acked_seq,
                               h->acked_head.data, h->acked_head.len,
                               (int64_t) m->now_ms, &lost_first, &lost_last);
-    if (rc == CDS_OK && !m->refused)
-        rc = send_hello_answer(self, m->out, m->agent.applied_seq,
-                               m->agent.applied_head, matched, mismatch,
-                               CDS_OK, "", m->now_ms);
+    if (rc == CDS_OK && !m->ref.code)
+        rc = ingest_reply_hello(self->id, m->out, m->agent.applied_seq,
+                                m->agent.applied_head, matched, mismatch,
+                                CDS_OK, "", m->now_ms);
     cds_msg_free(h);
     return rc;
 }
@@ -987,12 +896,12 @@ handle_heartbeat(ingest_t *self, msg_t *m)
                                               m->env->body.len, &err, m->why,
                                               sizeof m->why);
     if (!h)
-        return refuse_body(m, err, "heartbeat");
+        return refuse_body(&m->ref, err, m->why, "heartbeat");
     uint64_t request_id = h->request_id;
     int vrc = cds_check_version_str(h->agent_version);
     if (vrc != CDS_OK) {
         cds_msg_free(h);
-        return refuse(m, vrc, "agent_version", "agent_version must be "
+        return refuse(&m->ref, vrc, "agent_version", "agent_version must be "
                       "printable ASCII of at most %d bytes",
                       CDS_MAX_VERSION_STR);
     }
@@ -1007,15 +916,10 @@ handle_heartbeat(ingest_t *self, msg_t *m)
     if (rc != CDS_OK)
         return rc;
     if (!mine)
-        return refuse(m, CDS_EKEYMISMATCH, "agent",
+        return refuse(&m->ref, CDS_EKEYMISMATCH, "agent",
                       "heartbeat names another key than its signer");
-    Cdsync__HeartbeatAnswer ans = CDSYNC__HEARTBEAT_ANSWER__INIT;
-    ans.version = CDS_PROTOCOL_VERSION;
-    ans.clock_ms = m->now_ms;
-    ans.applied_seq = m->agent.applied_seq;
-    ans.request_id = request_id;
-    return seal(self, m->out, CDSYNC__KIND__KIND_HEARTBEAT_ANSWER,
-                &ans.base);
+    return ingest_reply_heartbeat(self->id, m->out, m->agent.applied_seq,
+                                  request_id, m->now_ms);
 }
 
 /* ---- one message ---------------------------------------------------------- */
@@ -1027,9 +931,9 @@ note_health(ingest_t *self, msg_t *m)
 {
     if (!self->health || !m->agent.id)
         return CDS_OK;
-    if (m->refused)
+    if (m->ref.code)
         return health_note_refused(self->health, m->agent.id, m->now_ms,
-                                   m->refused, m->message);
+                                   m->ref.code, m->ref.message);
     if (m->out->kind != CDSYNC__KIND__KIND_BATCH
         || m->n_applied + m->n_rejected == 0)
         return CDS_OK;
@@ -1040,23 +944,19 @@ note_health(ingest_t *self, msg_t *m)
                              m->last_msg, lag, m->has_offset, m->offset_ms);
 }
 
-/* Size, envelope, kind. CDS_OK or refuses m (no database access). */
+/* Size, envelope (decoded by ingest_prepare), connection, kind. CDS_OK or
+ * refuses m (no database access). */
 static int
 open_envelope(msg_t *m)
 {
     if (m->raw_len > CDS_MAX_MSG_BYTES)
-        return refuse(m, CDS_ETOOBIG, "frame", "%zu bytes > %u", m->raw_len,
-                      CDS_MAX_MSG_BYTES);
-    int rc = CDS_OK;
-    if (m->prep && m->prep->env) {             /* decoded ahead: take it */
-        m->env = m->prep->env;
-        m->prep->env = NULL;
-        m->sig_ok = m->prep->sig_ok;
-    } else
-        rc = cds_envelope_decode(m->raw, m->raw_len, &m->env);
-    if (rc != CDS_OK)
-        return refuse(m, rc, "envelope", "envelope does not decode (%s)",
-                      cds_strerror(rc));
+        return refuse(&m->ref, CDS_ETOOBIG, "frame", "%zu bytes > %u",
+                      m->raw_len, CDS_MAX_MSG_BYTES);
+    m->env = m->prep->env;
+    if (!m->env)
+        return refuse(&m->ref, m->prep->env_code, "envelope",
+                      "envelope does not decode (%s)",
+                      cds_strerror(m->prep->env_code));
     m->out->kind = (int) m->env->kind;
     m->out->has_peer = true;
     memcpy(m->out->peer, m->env->signer.data, CDS_PK_BYTES);
@@ -1068,8 +968,8 @@ open_envelope(msg_t *m)
     char fpr[CDS_FPR_LEN];
     cds_fingerprint(m->out->peer, fpr);
     if (m->user_id && strcmp(m->user_id, fpr) != 0) {
-        m->silent = true;
-        return refuse(m, CDS_EKEYMISMATCH, "signer",
+        m->ref.silent = true;
+        return refuse(&m->ref, CDS_EKEYMISMATCH, "signer",
                       "claims signer %s but was sent over a connection "
                       "authenticated as %s", fpr,
                       m->user_id[0] ? m->user_id : "(none)");
@@ -1077,7 +977,7 @@ open_envelope(msg_t *m)
     if (m->env->kind != CDSYNC__KIND__KIND_HELLO
         && m->env->kind != CDSYNC__KIND__KIND_BATCH
         && m->env->kind != CDSYNC__KIND__KIND_HEARTBEAT)
-        return refuse(m, CDS_EMALFORMED, "kind",
+        return refuse(&m->ref, CDS_EMALFORMED, "kind",
                       "kind %d is not sent to an aggregator",
                       (int) m->env->kind);
     return CDS_OK;
@@ -1106,58 +1006,41 @@ notice_due(ingest_t *self, const msg_t *m)
 static int
 revoked_notice(ingest_t *self, msg_t *m)
 {
-    if (!m->user_id || !m->env
-        || (!m->sig_ok
-            && cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
-                   != CDS_OK)
-        || !notice_due(self, m))
+    if (!m->user_id || !m->prep->sig_ok || !notice_due(self, m))
         return CDS_OK;
-    char successor[CDS_FPR_LEN], text[MSG_LEN];
+    char successor[CDS_FPR_LEN];
     int rc = store_agent_successor(self->store, m->agent.id, successor,
                                    sizeof successor);
     if (rc != CDS_OK)
         return rc;
-    snprintf(text, sizeof text, "key %s was revoked%s%s", m->agent.fpr,
-             successor[0] ? "; replaced by " : "", successor);
-    Cdsync__Notice n = CDSYNC__NOTICE__INIT;
-    n.version = CDS_PROTOCOL_VERSION;
-    n.agent.data = m->out->peer;
-    n.agent.len = CDS_PK_BYTES;
-    n.aggregator.data = (uint8_t *) cds_identity_sign_pk(self->id);
-    n.aggregator.len = CDS_PK_BYTES;
-    n.reason = CDSYNC__NOTICE_REASON__NOTICE_REVOKED;
-    n.revoked_at_ms = (uint64_t) m->agent.revoked_at_ms;
-    n.replaced_by = successor;
-    n.message = text;
-    n.clock_ms = m->now_ms;
-    if (seal(self, m->out, CDSYNC__KIND__KIND_NOTICE, &n.base) == CDS_OK)
-        cds_log(CDS_LOG_INFO, "revoked_notice", "agent=%s replaced_by=%s",
-                m->agent.fpr, successor[0] ? successor : "-");
-    return CDS_OK;             /* no memory to seal: the message stays dropped */
+    /* No memory to seal: the message stays dropped, unanswered. */
+    (void) ingest_reply_revoked(self->id, m->out, &m->agent, successor,
+                                m->now_ms);
+    return CDS_OK;
 }
 
-/* Signer enrolled, not revoked, signature valid. */
+/* Signer enrolled, not revoked, signature valid (checked by
+ * ingest_prepare, reported here in its place). */
 static int
 authenticate(ingest_t *self, msg_t *m)
 {
     int rc = store_agent_find(self->store, m->out->peer, &m->agent);
     if (rc == CDS_ENOTFOUND)
-        return refuse(m, CDS_EUNKNOWNKEY, "signer", "key is not enrolled");
+        return refuse(&m->ref, CDS_EUNKNOWNKEY, "signer",
+                      "key is not enrolled");
     if (rc != CDS_OK)
         return rc;
     if (m->agent.revoked_at_ms != 0) {
         /* Also cuts off a connection opened before the revocation: every
          * message is refused and recorded, and nothing is applied or
          * answered, except one signed Notice now and then. */
-        m->silent = true;
-        refuse(m, CDS_EREVOKED, "signer", "key %s was revoked",
+        m->ref.silent = true;
+        refuse(&m->ref, CDS_EREVOKED, "signer", "key %s was revoked",
                m->agent.fpr);
         return revoked_notice(self, m);
     }
-    if (!m->sig_ok
-        && cds_envelope_verify(m->env, cds_identity_sign_pk(self->id))
-               != CDS_OK)
-        return refuse(m, CDS_EBADSIG, "signature",
+    if (!m->prep->sig_ok)
+        return refuse(&m->ref, CDS_EBADSIG, "signature",
                       "signature does not verify for this aggregator");
     /* The signer is the connection's owner: open_envelope checked it. */
     m->out->verified = true;
@@ -1181,14 +1064,38 @@ dispatch(ingest_t *self, msg_t *m)
     }
 }
 
-int
+/* The database half of one prepared message: envelope, savepoint,
+ * authentication, the kind's handler, then the refusal or the release,
+ * and health. CDS_OK or a database error (the caller rolls back). */
+static int
+settle(ingest_t *self, msg_t *m)
+{
+    int rc = open_envelope(m);
+    if (!m->ref.code) {
+        rc = store_savepoint(self->store);
+        m->in_savepoint = rc == CDS_OK;
+    }
+    if (rc == CDS_OK && !m->ref.code)
+        rc = authenticate(self, m);
+    if (rc == CDS_OK && !m->ref.code)
+        rc = dispatch(self, m);
+    if (rc == CDS_OK && m->ref.code)
+        rc = finish_refused(self, m);
+    else if (rc == CDS_OK && m->in_savepoint)
+        rc = store_release(self->store);
+    if (rc == CDS_OK)
+        rc = note_health(self, m);
+    return rc;
+}
+
+ingest_outcome_t
 ingest_message(ingest_t *self, const uint8_t *data, size_t len,
                uint64_t now_ms, ingest_result_t *out)
 {
     return ingest_message_as(self, data, len, NULL, now_ms, out);
 }
 
-int
+ingest_outcome_t
 ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
                   const char *user_id, uint64_t now_ms, ingest_result_t *out)
 {
@@ -1196,57 +1103,77 @@ ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
                                    out);
 }
 
-/* ---- work done ahead, off the writer thread ------------------------------ */
+ingest_outcome_t
+ingest_message_prepared(ingest_t *self, const uint8_t *data, size_t len,
+                        const char *user_id, uint64_t now_ms,
+                        ingest_prep_t *prep, ingest_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    ingest_prep_t *own = prep ? NULL : ingest_prepare(self, data, len, now_ms);
+    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out,
+                .user_id = user_id, .prep = prep ? prep : own };
+    int rc = m.prep ? settle(self, &m) : CDS_ENOMEM;
+    ingest_prep_destroy(&own);
+    if (rc != CDS_OK) {        /* the caller rolls the whole group back */
+        out->outcome = INGEST_FAILED;
+        out->code = rc;
+        out->message[0] = '\0';
+    }
+    return out->outcome;
+}
+
+/* ---- the database-free half (ingest.h "ingest_prepare") ------------------ */
+
+/* Body, shape, hashes, chain and per-update checks of a BATCH. CDS_OK
+ * (what failed is kept in p for its place in the order of checks) or
+ * CDS_ENOMEM. */
+static int
+prepare_batch(const ingest_t *self, ingest_prep_t *p, uint64_t now_ms)
+{
+    p->batch = cds_msg_decode_why(&cdsync__batch__descriptor,
+                                  p->env->body.data, p->env->body.len,
+                                  &p->body_code, p->why, sizeof p->why);
+    const Cdsync__Batch *b = p->batch;
+    if (!b || check_batch_shape(p->env, b, &p->shape) != CDS_OK
+        || p->shape.code != CDS_OK)
+        return CDS_OK;
+    p->hashes = malloc(b->n_updates * sizeof *p->hashes);
+    p->heads = malloc(b->n_updates * sizeof *p->heads);
+    p->u = calloc(b->n_updates, sizeof *p->u);
+    if (!p->hashes || !p->heads || !p->u)
+        return CDS_ENOMEM;
+    p->n_u = b->n_updates;
+    const uint8_t *prev = b->prev_head.data;
+    for (size_t i = 0; i < b->n_updates; i++) {
+        cds_update_t u;
+        cds_update_from_pb(b->updates[i], &u);
+        cds_update_hash(&u, p->hashes[i]);
+        cds_chain_next(prev, p->hashes[i], p->heads[i]);
+        prev = p->heads[i];
+        prepare_update(self, &u, now_ms, &p->u[i]);
+    }
+    return CDS_OK;
+}
 
 ingest_prep_t *
 ingest_prepare(const ingest_t *self, const uint8_t *data, size_t len,
                uint64_t now_ms)
 {
     ingest_prep_t *p = calloc(1, sizeof *p);
-    if (!p || len > CDS_MAX_MSG_BYTES
-        || cds_envelope_decode(data, len, &p->env) != CDS_OK)
-        return p;              /* env NULL: ingest decodes and refuses */
+    if (!p)
+        return NULL;
+    p->env_code = len > CDS_MAX_MSG_BYTES
+                      ? CDS_ETOOBIG
+                      : cds_envelope_decode(data, len, &p->env);
+    if (p->env_code != CDS_OK)
+        return p;              /* env NULL: refused in open_envelope */
+    /* Verified for every decoded envelope, even of a key that turns out
+     * unknown: the worker thread has no database to ask first. */
     p->sig_ok = cds_envelope_verify(p->env, cds_identity_sign_pk(self->id))
                 == CDS_OK;
-    if (p->env->kind != CDSYNC__KIND__KIND_BATCH)
-        return p;
-    int err = CDS_OK;
-    Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
-                                      p->env->body.data, p->env->body.len,
-                                      &err);
-    p->batch = b;
-    if (!b || b->n_updates == 0 || b->n_updates > CDS_MAX_BATCH_UPDATES)
-        return p;
-    p->hashes = malloc(b->n_updates * sizeof *p->hashes);
-    p->u = calloc(b->n_updates, sizeof *p->u);
-    if (b->prev_head.len == CDS_HASH_BYTES)
-        p->heads = malloc(b->n_updates * sizeof *p->heads);
-    if (!p->hashes || !p->u) {         /* all done inline instead */
-        free(p->hashes);
-        free(p->heads);
-        free(p->u);
-        p->hashes = p->heads = NULL;
-        p->u = NULL;
-        return p;
-    }
-    const uint8_t *prev = b->prev_head.data;
-    for (size_t i = 0; i < b->n_updates; i++) {
-        cds_update_t u;
-        const char *field;
-        char err_text[MSG_LEN];
-        prep_update_t *pu = &p->u[i];
-        cds_update_from_pb(b->updates[i], &u);
-        cds_update_hash(&u, p->hashes[i]);
-        if (p->heads) {
-            cds_chain_next(prev, p->hashes[i], p->heads[i]);
-            prev = p->heads[i];
-        }
-        pu->fields_ok = cds_update_check_fields(&u, &field) == CDS_OK;
-        pu->content_ok = pu->fields_ok
-                         && check_content(self, &u, now_ms, &field, err_text,
-                                          sizeof err_text, &pu->num,
-                                          &pu->period) == CDS_OK;
-    }
+    if (p->env->kind == CDSYNC__KIND__KIND_BATCH
+        && prepare_batch(self, p, now_ms) != CDS_OK)
+        ingest_prep_destroy(&p);
     return p;
 }
 
@@ -1260,38 +1187,14 @@ ingest_prep_destroy(ingest_prep_t **p_p)
     cds_msg_free(p->batch);
     free(p->hashes);
     free(p->heads);
+    for (size_t i = 0; p->u && i < p->n_u; i++)
+        free(p->u[i].err);
     free(p->u);
     free(p);
     *p_p = NULL;
 }
 
-int
-ingest_message_prepared(ingest_t *self, const uint8_t *data, size_t len,
-                        const char *user_id, uint64_t now_ms,
-                        ingest_prep_t *prep, ingest_result_t *out)
-{
-    memset(out, 0, sizeof *out);
-    msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out,
-                .user_id = user_id, .prep = prep };
-    int rc = open_envelope(&m);
-    if (!m.refused) {
-        rc = store_savepoint(self->store);
-        m.in_savepoint = rc == CDS_OK;
-    }
-    if (rc == CDS_OK && !m.refused)
-        rc = authenticate(self, &m);
-    if (rc == CDS_OK && !m.refused)
-        rc = dispatch(self, &m);
-    if (rc == CDS_OK && m.refused)
-        rc = finish_refused(self, &m);
-    else if (rc == CDS_OK && m.in_savepoint)
-        rc = store_release(self->store);
-    if (rc == CDS_OK)
-        rc = note_health(self, &m);
-    /* On a database error the caller rolls the whole group back. */
-    cds_msg_free(m.env);
-    return rc;
-}
+/* ---- settings and the other entry points --------------------------------- */
 
 void
 ingest_set_health(ingest_t *self, health_t *health)
@@ -1325,7 +1228,23 @@ ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
 {
     ingest_result_t out = { 0 };
     msg_t m = { .now_ms = now_ms, .out = &out, .agent = *agent };
-    return check_update(self, &m, u, NULL, field, err, errlen, num, period);
+    prep_update_t pu;
+    prepare_update(self, u, now_ms, &pu);
+    int rc = check_update(self, &m, u, &pu, field, err, errlen, num, period);
+    free(pu.err);
+    return rc;
+}
+
+/* The request id of a prepared HELLO, 0 when its body does not decode. */
+static uint64_t
+hello_request_id(const Cdsync__Envelope *env)
+{
+    int err = CDS_OK;
+    Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
+                                      env->body.data, env->body.len, &err);
+    uint64_t id = h ? h->request_id : 0;
+    cds_msg_free(h);
+    return id;
 }
 
 int
@@ -1334,37 +1253,24 @@ ingest_busy(ingest_t *self, const uint8_t *data, size_t len,
             ingest_result_t *out)
 {
     memset(out, 0, sizeof *out);
+    ingest_prep_t *p = ingest_prepare(self, data, len, now_ms);
+    if (!p)
+        return CDS_ENOMEM;
     /* user_id: open_envelope refuses a signer that is not the
      * connection's owner, so a forgery gets no ACK_RETRY either. */
     msg_t m = { .raw = data, .raw_len = len, .now_ms = now_ms, .out = out,
-                .user_id = user_id };
+                .user_id = user_id, .prep = p };
     int rc = open_envelope(&m);
-    if (rc == CDS_OK && !m.refused
-        && cds_envelope_verify(m.env, cds_identity_sign_pk(self->id))
-               == CDS_OK) {
+    if (rc == CDS_OK && !m.ref.code && p->sig_ok) {
         out->verified = true;
-        if (m.env->kind == CDSYNC__KIND__KIND_BATCH) {
-            int derr = CDS_OK;
-            Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
-                                              m.env->body.data,
-                                              m.env->body.len, &derr);
-            if (b) {
-                out->first_seq = b->first_seq;
-                out->last_seq = b->last_seq;
-                out->request_id = b->request_id;
-            }
-            cds_msg_free(b);
-        } else if (m.env->kind == CDSYNC__KIND__KIND_HELLO) {
-            int derr = CDS_OK;
-            Cdsync__Hello *h = cds_msg_decode(&cdsync__hello__descriptor,
-                                              m.env->body.data,
-                                              m.env->body.len, &derr);
-            if (h)
-                out->request_id = h->request_id;
-            cds_msg_free(h);
-        }
+        if (m.env->kind == CDSYNC__KIND__KIND_BATCH && p->batch) {
+            out->first_seq = p->batch->first_seq;
+            out->last_seq = p->batch->last_seq;
+            out->request_id = p->batch->request_id;
+        } else if (m.env->kind == CDSYNC__KIND__KIND_HELLO)
+            out->request_id = hello_request_id(m.env);
         rc = ingest_result_retry(self, out, err, now_ms);
     }
-    cds_msg_free(m.env);
+    ingest_prep_destroy(&p);
     return rc;
 }

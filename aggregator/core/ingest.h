@@ -47,13 +47,20 @@
  *
  *  The agent row (enrolment, revocation, applied seq) is read from the
  *  database for every message, so `revoke` takes effect at once and
- *  nothing is cached across a rolled-back group. */
+ *  nothing is cached across a rolled-back group.
+ *
+ *  One pipeline (docs/DESIGN.md "Path of a batch"): ingest_prepare makes
+ *  every check that needs no database, on server.c's worker thread or
+ *  inline; the database half reports its results in the order above,
+ *  asks ingest_decide.h (pure) what to do with a batch, and has
+ *  ingest_reply.h sign the answer. Its one result is ingest_result_t. */
 #ifndef AGG_INGEST_H
 #define AGG_INGEST_H
 
 #include "cds_catalog.h"
 #include "cds_id.h"
 #include "cds_period.h"
+#include "ingest_result.h"
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,21 +90,6 @@ typedef enum {
 typedef struct ingest ingest_t;
 struct health;                 /* health.h: per-agent health records */
 
-/* What one message produced. */
-typedef struct {
-    uint8_t *reply;            /* signed envelope to send after COMMIT, or
-                                * NULL: no answer (owned; ingest_result_clear) */
-    size_t reply_len;          /* bytes in reply */
-    int kind;                  /* Cdsync__Kind of the message, 0 if unknown */
-    bool has_peer;             /* envelope decoded: peer is the signer */
-    uint8_t peer[CDS_PK_BYTES]; /* signer's Ed25519 key (unverified if code) */
-    uint64_t first_seq;        /* BATCH range, 0 when not known */
-    uint64_t last_seq;
-    uint64_t request_id;       /* the request's id, echoed in the answer
-                                * (0 when not decoded) */
-    int code;                  /* CDS_OK or the whole-message reject reason */
-    bool verified;             /* signature checked by an enrolled key */
-} ingest_result_t;
 
 /* New ingester. store, id and catalog are borrowed and must outlive it.
  * NULL on allocation failure. */
@@ -107,41 +99,44 @@ ingest_t *ingest_new(store_t *store, const cds_identity_t *id,
 void ingest_destroy(ingest_t **self_p);
 
 /* Process one received frame inside the caller's transaction; fill *out
- * (clear it with ingest_result_clear). Returns CDS_OK when the message was
- * handled (applied, answered or refused) and the transaction is intact, or
- * a database error code (CDS_EBUSY, CDS_EFULL, CDS_EIO ...) when the caller
- * must roll the whole group back and answer it with ingest_result_retry. */
-int ingest_message(ingest_t *self, const uint8_t *data, size_t len,
-                   uint64_t now_ms, ingest_result_t *out);
+ * (clear it with ingest_result_clear) and return out->outcome. INGEST_DONE
+ * and INGEST_REFUSED leave the transaction intact; INGEST_FAILED means the
+ * caller must roll the whole group back and answer it with
+ * ingest_result_retry. Runs ingest_prepare itself. */
+ingest_outcome_t ingest_message(ingest_t *self, const uint8_t *data,
+                                size_t len, uint64_t now_ms,
+                                ingest_result_t *out);
 /* ingest_message for a frame that came over a CURVE connection whose ZAP
  * User-Id (auth.h: the fingerprint of the agent owning the client key) is
  * user_id: a verified signer with another fingerprint is refused
  * key_mismatch. user_id NULL = no transport identity (tests). A refusal
  * for key_mismatch on the connection or for a revoked signer is recorded
  * but answered with nothing. */
-int ingest_message_as(ingest_t *self, const uint8_t *data, size_t len,
-                      const char *user_id, uint64_t now_ms,
-                      ingest_result_t *out);
+ingest_outcome_t ingest_message_as(ingest_t *self, const uint8_t *data,
+                                   size_t len, const char *user_id,
+                                   uint64_t now_ms, ingest_result_t *out);
 
-/* The part of ingest_message that needs no database, done ahead on
- * another thread (server.c) while the writer applies the message before:
- * envelope and body decoding, the signature, update hashes and the hash
- * chain, field and catalog checks. Only results are kept, never
- * decisions: ingest_message_prepared takes them in place of computing
- * them and makes every check in the order above, so a prepared message
- * is answered exactly as an unprepared one. Thread-safe against the
- * writer (reads only the identity and the catalog).
- * NULL on allocation failure (then ingest without it). */
+/* The part of ingest that needs no database, in one place, whether done
+ * ahead on server.c's worker thread while the writer applies the message
+ * before, or inline by ingest_message: the size bound, envelope decoding,
+ * the signature, and for a BATCH its body, shape (version, agent, counts,
+ * seqs, head sizes), update hashes, the hash chain from prev_head, and
+ * each update's field and catalog checks. It keeps results, never
+ * answers: ingest_message_prepared reports each result at its place in
+ * the order of checks above (an unknown key is refused unknown_key even
+ * when its batch is also malformed). Thread-safe against the writer
+ * (reads only the identity and the catalog). NULL on allocation failure. */
 typedef struct ingest_prep ingest_prep_t;
 ingest_prep_t *ingest_prepare(const ingest_t *self, const uint8_t *data,
                               size_t len, uint64_t now_ms);
 /* Free what the message did not take; sets *p_p to NULL. Safe on NULL. */
 void ingest_prep_destroy(ingest_prep_t **p_p);
-/* ingest_message_as with prep from ingest_prepare(data, len, now_ms) (or
- * NULL). prep is used up in part; destroy it afterwards. */
-int ingest_message_prepared(ingest_t *self, const uint8_t *data, size_t len,
-                            const char *user_id, uint64_t now_ms,
-                            ingest_prep_t *prep, ingest_result_t *out);
+/* ingest_message_as with prep from ingest_prepare(data, len, now_ms), or
+ * NULL: prepared here. prep is used up in part; destroy it afterwards. */
+ingest_outcome_t ingest_message_prepared(ingest_t *self, const uint8_t *data,
+                                         size_t len, const char *user_id,
+                                         uint64_t now_ms, ingest_prep_t *prep,
+                                         ingest_result_t *out);
 
 /* Replace r's reply after the group's transaction failed with err: a
  * verified BATCH gets ACK_RETRY (nothing applied), a HELLO a HelloAnswer

@@ -500,8 +500,10 @@ retry_message(store_t *store, ingest_t *ingest, int64_t row, uint64_t now,
         /* Nothing to run again: a refusal at the connection (no message
          * kept), or bytes over the bound (kept cut, and over it anyway). */
         res.code = orig;
-    } else
-        code = ingest_message(ingest, raw, len, now, &res);
+    } else if (ingest_message(ingest, raw, len, now, &res) == INGEST_FAILED) {
+        code = res.code;
+        res.code = CDS_OK;
+    }
     *result = res.code;
     if (code == CDS_OK && res.code == CDS_OK)
         code = mark_message(store, row, now, CDS_OK);

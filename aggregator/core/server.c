@@ -87,7 +87,7 @@ struct server {
     inmsg_t *ring;
     size_t ring_cap, head, prepared, tail;
     pthread_t worker;
-    bool worker_on;                    /* else nothing is prepared ahead */
+    bool worker_on;                    /* else ingest prepares inline */
     bool stop;                         /* worker: end (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t work, done;         /* tail moved / prepared moved */
@@ -228,7 +228,7 @@ prep_worker(void *arg)
 }
 
 /* Ring of 2 groups: one being applied, the next being prepared. Without a
- * worker thread everything is done inline, as before. */
+ * worker thread ingest_message_prepared prepares each message itself. */
 static int
 pipeline_start(server_t *self)
 {
@@ -601,9 +601,10 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
         rc = ingest_reject_raw(self->ingest, CDS_EMALFORMED,
                                "1 frame, expected routing id + 1", data, len,
                                now);
-    } else {
-        rc = ingest_message_prepared(self->ingest, data, len, uid, now,
-                                     in->prep, &p->res);
+    } else if (ingest_message_prepared(self->ingest, data, len, uid, now,
+                                       in->prep, &p->res)
+               == INGEST_FAILED) {
+        rc = p->res.code;
     }
     ingest_prep_destroy(&in->prep);
     zmq_msg_close(&in->body);

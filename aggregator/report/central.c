@@ -214,8 +214,9 @@ apply_batch(ingest_t *ingest, const cds_identity_t *signer,
     uint64_t first = a->applied_seq + 1;
     int rc = seal_batch(signer, agg_pk, u, n, first, a->applied_head, now_ms,
                         &data, &len);
-    if (rc == CDS_OK)
-        rc = ingest_message(ingest, data, len, now_ms, &r);
+    if (rc == CDS_OK
+        && ingest_message(ingest, data, len, now_ms, &r) == INGEST_FAILED)
+        rc = r.code;
     if (rc == CDS_OK)
         rc = read_ack(&r, cds_identity_sign_pk(signer), agg_pk, res, n, err,
                       errlen);

@@ -208,9 +208,9 @@ make_batch(fx_t *fx, uint64_t first, cds_update_t *u, size_t n,
 }
 
 /* One message in its own transaction, like a group of one. */
-/* Every test runs twice: computing everything inline, and with the work
- * done ahead by ingest_prepare (as server.c's worker does), which must
- * answer and store exactly the same. */
+/* Every test runs twice: prepared by ingest_message itself (the inline
+ * path), and with ingest_prepare called ahead (as server.c's worker
+ * does), which must answer and store exactly the same. */
 static bool prepared_run;
 
 static int
@@ -221,11 +221,19 @@ ingest_as(fx_t *fx, const uint8_t *data, size_t len, const char *user_id,
     if (prepared_run)
         assert_non_null(prep = ingest_prepare(fx->ingest, data, len,
                                               arrival));
-    int rc = ingest_message_prepared(fx->ingest, data, len, user_id, arrival,
-                                     prep, r);
+    ingest_outcome_t oc = ingest_message_prepared(fx->ingest, data, len,
+                                                  user_id, arrival, prep, r);
     ingest_prep_destroy(&prep);
     assert_null(prep);
-    return rc;
+    /* One result: the outcome says whether code is a reason or an error. */
+    assert_int_equal(oc, r->outcome);
+    if (oc == INGEST_DONE)
+        assert_int_equal(r->code, CDS_OK);
+    else
+        assert_int_not_equal(r->code, CDS_OK);
+    if (oc == INGEST_REFUSED)
+        assert_true(r->message[0] != '\0');
+    return oc == INGEST_FAILED ? r->code : CDS_OK;
 }
 
 static void
