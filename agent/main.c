@@ -4,16 +4,16 @@
  *  1 bad input, 2 usage, 3 configuration / identity / permission,
  *  4 runtime failure (database, I/O, daemon already running); `status`
  *  exits with the Nagios codes. */
-#include "cds_service.h"
-#include "cds_signal.h"
+#include "agentcheck.h"
 #include "cds_catalog.h"
 #include "cds_cli.h"
 #include "cds_config.h"
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_log.h"
+#include "cds_service.h"
+#include "cds_signal.h"
 #include "cds_util.h"
-#include "agentcheck.h"
 #include "import.h"
 #include "outbox.h"
 #include "receipt_verify.h"
@@ -124,8 +124,8 @@ get_u64(cds_config_t *cfg, const char *key, long lo, long hi, uint64_t *out)
     if (v < lo || v > hi) {
         char range[80];
         snprintf(range, sizeof range, "must be %ld..%ld", lo, hi);
-        return cds_cli_fail(bad, "%s: \"%s\": %s", key, cds_config_get(cfg, key),
-                    range);
+        return cds_cli_fail(bad, "%s: \"%s\": %s", key,
+                            cds_config_get(cfg, key), range);
     }
     *out = (uint64_t)v;
     return 0;
@@ -139,12 +139,13 @@ open_outbox(cds_config_t *cfg, outbox_t **ob)
     char path[600];
     int err = CDS_OK;
     if (cds_mkdir_p(dir, 0700) != 0)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "state_dir %s: %s", dir, strerror(errno));
+        return cds_cli_fail(CDS_EXIT_CONFIG, "state_dir %s: %s", dir,
+                            strerror(errno));
     snprintf(path, sizeof path, "%s/agent.db", dir);
     *ob = outbox_open(path, &err);
     if (!*ob)
         return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot open: %s", path,
-                    cds_strerror(err));
+                            cds_strerror(err));
     return 0;
 }
 
@@ -171,16 +172,20 @@ cmd_keygen(cds_cli_t *cli)
     int code = 0, err = CDS_OK;
     if (!dir || cds_mkdir_p(get(cfg, "agent.state_dir"), 0700) != 0
         || cds_mkdir_p(dirname(dir), 0700) != 0)
-        code = cds_cli_fail(CDS_EXIT_CONFIG, "cannot create directory for %s: %s", path,
-                    strerror(errno));
+        code =
+            cds_cli_fail(CDS_EXIT_CONFIG, "cannot create directory for %s: %s",
+                         path, strerror(errno));
     free(dir);
     if (code)
         return code;
     if (access(path, F_OK) == 0)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: already exists; refusing to "
-                    "overwrite an identity", path);
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "%s: already exists; refusing to "
+                            "overwrite an identity",
+                            path);
     if (cds_identity_generate(path, label ? label : "") != CDS_OK)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot create identity", path);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot create identity",
+                            path);
     cds_identity_t *id = cds_identity_load(path, &err, msg, sizeof msg);
     if (!id)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", msg);
@@ -200,7 +205,8 @@ cmd_pubid(cds_cli_t *cli)
     const char *path = cli->identity;
     cds_identity_t *id = cds_identity_load(path, &err, msg, sizeof msg);
     if (!id)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)", msg);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)",
+                            msg);
     cds_identity_public(id, pub, sizeof pub);
     printf("%s\n", pub);
     cds_identity_destroy(&id);
@@ -214,8 +220,9 @@ intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat)
     char err[600];
     memset(ctx, 0, sizeof *ctx);
     if (!get(cfg, "agent.org_units"))
-        return cds_cli_fail(CDS_EXIT_CONFIG, "org_units is not set (config [agent] "
-                    "org_units or --org-units)");
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "org_units is not set (config [agent] "
+                            "org_units or --org-units)");
     *cat = cds_catalog_load(get(cfg, "agent.catalog"), err, sizeof err);
     if (!*cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "catalog: %s", err);
@@ -234,13 +241,15 @@ cmd_submit(cds_cli_t *cli)
     cds_config_t *cfg = cli->cfg;
     const char *value = get(cfg, "submit.value");
     bool del = cds_config_get_bool(cfg, "submit.delete");
-    if (cli->n_args != 0 || !get(cfg, "submit.org_unit")
-        || !get(cfg, "submit.indicator") || !get(cfg, "submit.period")
-        || (!value && !del))
-        return cds_cli_fail(CDS_EXIT_USAGE, "submit needs --org-unit, --indicator, "
-                    "--period and one of --value or --delete");
+    if (cli->n_args != 0 || !get(cfg, "submit.org_unit") ||
+        !get(cfg, "submit.indicator") || !get(cfg, "submit.period") ||
+        (!value && !del))
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "submit needs --org-unit, --indicator, "
+                            "--period and one of --value or --delete");
     if (value && del)
-        return cds_cli_fail(CDS_EXIT_USAGE, "give --value or --delete, not both");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "give --value or --delete, not both");
     submit_ctx_t ctx;
     cds_catalog_t *cat = NULL;
     outbox_t *ob = NULL;
@@ -285,18 +294,19 @@ cmd_import(cds_cli_t *cli)
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
-        int rc = import_file(&ctx, ob, cli->args[0], stderr, &res, err,
-                             sizeof err);
+        int rc =
+            import_file(&ctx, ob, cli->args[0], stderr, &res, err, sizeof err);
         if (rc == CDS_OK)
             printf("queued %zu updates (seq %llu..%llu)\n", res.queued,
                    (unsigned long long)res.first_seq,
                    (unsigned long long)res.last_seq);
         else if (rc == CDS_EBADFIELD)
-            code = cds_cli_fail(CDS_EXIT_INPUT, "%s: %zu bad row%s; nothing queued",
-                        cli->args[0], res.bad_rows, res.bad_rows == 1 ? "" : "s");
+            code = cds_cli_fail(
+                CDS_EXIT_INPUT, "%s: %zu bad row%s; nothing queued",
+                cli->args[0], res.bad_rows, res.bad_rows == 1 ? "" : "s");
         else if (rc == CDS_EMALFORMED) {
-            code = cds_cli_fail(CDS_EXIT_INPUT, "%s: not usable; nothing queued",
-                        cli->args[0]);
+            code = cds_cli_fail(CDS_EXIT_INPUT,
+                                "%s: not usable; nothing queued", cli->args[0]);
         } else if (rc == CDS_EIO)
             code = cds_cli_fail(CDS_EXIT_INPUT, "%s", err);
         else
@@ -317,17 +327,23 @@ open_outbox_status(cds_config_t *cfg, outbox_t **ob)
     int err = CDS_OK;
     snprintf(path, sizeof path, "%s/agent.db", get(cfg, "agent.state_dir"));
     if (access(path, F_OK) != 0 && errno == ENOENT)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "no agent database at %s (has `cdsync-agent "
-                    "run` or `submit` been run with this config?)", path);
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "no agent database at %s (has `cdsync-agent "
+                            "run` or `submit` been run with this config?)",
+                            path);
     *ob = outbox_open_readonly(path, &err);
     if (!*ob && err == CDS_EVERSION)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: database schema is not this "
-                    "program's (older: `cdsync-agent run` migrates it); "
-                    "read-only, nothing changed", path);
+        return cds_cli_fail(
+            CDS_EXIT_CONFIG,
+            "%s: database schema is not this "
+            "program's (older: `cdsync-agent run` migrates it); "
+            "read-only, nothing changed",
+            path);
     if (!*ob)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot open read-only: %s (%s)", path,
-                    cds_strerror(err), access(path, R_OK) != 0
-                    ? strerror(errno) : "see the log");
+        return cds_cli_fail(
+            CDS_EXIT_CONFIG, "%s: cannot open read-only: %s (%s)", path,
+            cds_strerror(err),
+            access(path, R_OK) != 0 ? strerror(errno) : "see the log");
     return 0;
 }
 
@@ -342,7 +358,8 @@ status_lang(cds_config_t *cfg, bool *english)
         return 0;
     }
     if (strcmp(v, "vi") != 0 && strcmp(v, "en") != 0)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "agent.lang: \"%s\" is not vi or en", v);
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "agent.lang: \"%s\" is not vi or en", v);
     *english = strcmp(v, "en") == 0;
     return 0;
 }
@@ -396,8 +413,9 @@ cmd_receipts(cds_cli_t *cli)
     int rc = receipts_print(ob, cds_config_get_bool(cfg, "output.json"),
                             stdout);
     outbox_destroy(&ob);
-    return rc == CDS_OK ? 0 : cds_cli_fail(CDS_EXIT_RUNTIME, "receipts: %s",
-                                   cds_strerror(rc));
+    return rc == CDS_OK ? 0
+                        : cds_cli_fail(CDS_EXIT_RUNTIME, "receipts: %s",
+                                       cds_strerror(rc));
 }
 
 /* The receipt named by ID (from agent.db) or --file. */
@@ -408,8 +426,9 @@ verify_source(cds_cli_t *cli, uint8_t **env, size_t *len)
     char err[600];
     const char *file = get(cfg, "verify.file");
     if ((cli->n_args == 1) == (file != NULL))
-        return cds_cli_fail(CDS_EXIT_USAGE, "usage: verify-receipt (ID | --file FILE) "
-                    "--server-key cds1:...");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "usage: verify-receipt (ID | --file FILE) "
+                            "--server-key cds1:...");
     if (file) {
         int rc = receipt_read_file(file, env, len, err, sizeof err);
         return rc == CDS_OK ? 0 : cds_cli_fail(CDS_EXIT_INPUT, "%s", err);
@@ -417,8 +436,10 @@ verify_source(cds_cli_t *cli, uint8_t **env, size_t *len)
     char *end = NULL;
     long long id = strtoll(cli->args[0], &end, 10);
     if (!end || *end || id < 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "verify-receipt: ID \"%s\": expected a "
-                    "receipt number from `receipts`", cli->args[0]);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "verify-receipt: ID \"%s\": expected a "
+                            "receipt number from `receipts`",
+                            cli->args[0]);
     outbox_t *ob = NULL;
     int code = open_outbox(cfg, &ob);
     if (code)
@@ -426,9 +447,11 @@ verify_source(cds_cli_t *cli, uint8_t **env, size_t *len)
     int rc = receipt_load(ob, (int64_t)id, env, len);
     outbox_destroy(&ob);
     if (rc == CDS_ENOTFOUND)
-        return cds_cli_fail(CDS_EXIT_INPUT, "verify-receipt: no receipt %lld", id);
-    return rc == CDS_OK ? 0 : cds_cli_fail(CDS_EXIT_RUNTIME, "receipts: %s",
-                                   cds_strerror(rc));
+        return cds_cli_fail(CDS_EXIT_INPUT, "verify-receipt: no receipt %lld",
+                            id);
+    return rc == CDS_OK ? 0
+                        : cds_cli_fail(CDS_EXIT_RUNTIME, "receipts: %s",
+                                       cds_strerror(rc));
 }
 
 /* verify-receipt: exit 0 and print the facts when the receipt proves
@@ -441,12 +464,16 @@ cmd_verify_receipt(cds_cli_t *cli)
     const char *key = get(cfg, "agent.server_key"), *hex;
     receipt_claims_t claims = { 0 };
     if (!key || cds_pubid_parse(key, spk, scurve) != CDS_OK)
-        return cds_cli_fail(CDS_EXIT_USAGE, "verify-receipt: --server-key: \"%s\" is "
-                    "not a cds1: identity", key ? key : "");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "verify-receipt: --server-key: \"%s\" is "
+                            "not a cds1: identity",
+                            key ? key : "");
     if ((hex = get(cfg, "verify.head")) != NULL) {
         if (cds_unhex(head, sizeof head, hex) != 0)
-            return cds_cli_fail(CDS_EXIT_USAGE, "verify-receipt: --head: \"%s\": "
-                        "expected 64 hex digits", hex);
+            return cds_cli_fail(CDS_EXIT_USAGE,
+                                "verify-receipt: --head: \"%s\": "
+                                "expected 64 hex digits",
+                                hex);
         claims.head = head;
     }
     int code = get_u64(cfg, "verify.seq", 0, 0x7fffffffL, &claims.seq);
@@ -462,7 +489,7 @@ cmd_verify_receipt(cds_cli_t *cli)
     free(env);
     if (rc != CDS_OK)
         return cds_cli_fail(CDS_EXIT_INPUT, "receipt NOT valid: %s (%s)", err,
-                    cds_strerror(rc));
+                            cds_strerror(rc));
     receipt_print(&facts, stdout);
     return 0;
 }
@@ -492,8 +519,9 @@ run_config(cds_config_t *cfg, sender_config_t *sc)
     sc->backoff_max_ms = v[5] < v[4] ? v[4] : v[5];
     sc->heartbeat_ms = v[7];
     if (!sc->server_key)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "server_key is not set (the aggregator's "
-                    "cds1:... identity)");
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "server_key is not set (the aggregator's "
+                            "cds1:... identity)");
     if (!sc->server)
         return cds_cli_fail(CDS_EXIT_CONFIG, "server is not set");
     return 0;
@@ -591,11 +619,13 @@ cmd_run(cds_cli_t *cli)
         goto out;
     e = sender_lock(sc.state_dir, &lock_fd);
     if (e == CDS_EBUSY)
-        code = cds_cli_fail(CDS_EXIT_RUNTIME, "another cdsync-agent is already running "
-                    "for %s", sc.state_dir);
+        code = cds_cli_fail(CDS_EXIT_RUNTIME,
+                            "another cdsync-agent is already running "
+                            "for %s",
+                            sc.state_dir);
     else if (e != CDS_OK)
         code = cds_cli_fail(CDS_EXIT_RUNTIME, "%s/agent.lock: cannot lock",
-                    sc.state_dir);
+                            sc.state_dir);
     else
         code = run_daemon(&sc, id, ob);
 out:
@@ -611,24 +641,29 @@ out:
 static int
 check_config(cds_cli_t *cli)
 {
-    return cds_cli_check_verdict(cli, agentcheck_run(cli->cfg, cli->identity,
-                                                     stderr));
+    return cds_cli_check_verdict(
+        cli, agentcheck_run(cli->cfg, cli->identity, stderr));
 }
 
 static const cds_cli_command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen, 0},
-    {"pubid", "pubid  (this PC's public identity, for `enroll` at the "
-              "district)", cmd_pubid, CDS_CLI_NO_ARGS},
-    {"submit", "submit --org-unit OU --indicator DE --period PE "
-               "(--value V | --delete) [--disagg C] [--comment T] "
-               "[--stored-by NAME] [--followup]", cmd_submit, 0},
+    {"pubid",
+     "pubid  (this PC's public identity, for `enroll` at the "
+     "district)",
+     cmd_pubid, CDS_CLI_NO_ARGS},
+    {"submit",
+     "submit --org-unit OU --indicator DE --period PE "
+     "(--value V | --delete) [--disagg C] [--comment T] "
+     "[--stored-by NAME] [--followup]",
+     cmd_submit, 0},
     {"import", "import FILE.csv", cmd_import, 0},
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},
-    {"verify-receipt", "verify-receipt (ID | --file FILE) --server-key "
-                       "cds1:... [--seq N] [--head HEX]", cmd_verify_receipt,
-     0},
+    {"verify-receipt",
+     "verify-receipt (ID | --file FILE) --server-key "
+     "cds1:... [--seq N] [--head HEX]",
+     cmd_verify_receipt, 0},
 };
 
 static const cds_cli_program_t agent = {
@@ -637,8 +672,8 @@ static const cds_cli_program_t agent = {
     .default_config = DEFAULT_CONFIG,
     .usage_head = "usage: " PROG " [-c FILE] COMMAND [options]\n"
                   "       " PROG " [-c FILE] [options] --check-config\n",
-    .options_head = "options (config file " DEFAULT_CONFIG
-                    ", section [agent]):",
+    .options_head =
+        "options (config file " DEFAULT_CONFIG ", section [agent]):",
     .options = options,
     .n_options = sizeof options / sizeof options[0],
     .commands = commands,

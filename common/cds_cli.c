@@ -45,8 +45,10 @@ cds_cli_check_verdict(const cds_cli_t *cli, size_t n)
     if (!file)
         file = "built-in defaults";
     if (n)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "configuration has %zu "
-                            "problem%s (%s)", n, n == 1 ? "" : "s", file);
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "configuration has %zu "
+                            "problem%s (%s)",
+                            n, n == 1 ? "" : "s", file);
     printf("configuration OK (%s)\n", file);
     return 0;
 }
@@ -73,8 +75,7 @@ print_help(const cds_cli_t *cli, const cds_cli_command_t *cmd)
         print_usage(stdout, cli, true);
         return 0;
     }
-    printf("usage: %s [-c FILE] %s\n\noptions:\n", cli->prog->name,
-           cmd->usage);
+    printf("usage: %s [-c FILE] %s\n\noptions:\n", cli->prog->name, cmd->usage);
     cds_config_print_help(cli->cfg, stdout);
     return 0;
 }
@@ -115,8 +116,8 @@ resolve_paths(cds_cli_t *cli)
                           cli->prog->identity_file);
     int b = snprintf(cli->db_path, sizeof cli->db_path, "%s/%s", dir,
                      cli->prog->db_file);
-    if (a < 0 || (size_t) a >= sizeof cli->identity || b < 0
-        || (size_t) b >= sizeof cli->db_path)
+    if (a < 0 || (size_t)a >= sizeof cli->identity || b < 0 ||
+        (size_t)b >= sizeof cli->db_path)
         return cds_cli_fail(CDS_EXIT_CONFIG, "state_dir: path too long");
     return 0;
 }
@@ -165,8 +166,10 @@ init_log(const cds_cli_t *cli)
     snprintf(key, sizeof key, "%s.log_level", cli->prog->section);
     const char *v = cds_config_get(cli->cfg, key);
     if (cds_log_level_parse(v, &level) != 0)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "log_level: \"%s\": expected "
-                            "debug, info, warn or error", v ? v : "");
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "log_level: \"%s\": expected "
+                            "debug, info, warn or error",
+                            v ? v : "");
     cds_log_init(cli->prog->name, level);
     return 0;
 }
@@ -182,17 +185,16 @@ dispatch(cds_cli_t *cli, int argc, char **argv)
         print_usage(stderr, cli, false);
         return CDS_EXIT_USAGE;
     }
-    int rc = cds_config_parse(cli->cfg, argc, argv, 1,
-                              cli->prog->default_config, &help, &rest,
-                              &n_rest, err, sizeof err);
+    int rc =
+        cds_config_parse(cli->cfg, argc, argv, 1, cli->prog->default_config,
+                         &help, &rest, &n_rest, err, sizeof err);
     if (rc == CDS_EUSAGE) {
         cds_cli_fail(CDS_EXIT_USAGE, "%s", err);
         print_usage(stderr, cli, false);
         return early(cli, argc, argv, CDS_EXIT_USAGE);
     }
     if (rc != CDS_OK)
-        return early(cli, argc, argv, cds_cli_fail(CDS_EXIT_CONFIG, "%s",
-                                                   err));
+        return early(cli, argc, argv, cds_cli_fail(CDS_EXIT_CONFIG, "%s", err));
     cli->cmd = n_rest > 0 ? find_command(cli->prog, rest[0]) : NULL;
     if (help)
         return print_help(cli, cli->cmd);

@@ -5,8 +5,8 @@
 
 #include "cds_catalog.h"
 #include "cds_err.h"
-#include "cds_util.h"
 #include "cds_id.h"
+#include "cds_util.h"
 #include "central.h"
 #include "completeness.h"
 #include "export.h"
@@ -24,14 +24,14 @@
 
 /* What each command gets: the options, the open store, operands. */
 typedef struct {
-    const cds_config_t *cfg;           /* parsed options (borrowed) */
-    store_t *store;                    /* open database (borrowed) */
-    const char *identity_path;         /* the aggregator's identity file */
-    char **args;                       /* operands after the command */
+    const cds_config_t *cfg;   /* parsed options (borrowed) */
+    store_t *store;            /* open database (borrowed) */
+    const char *identity_path; /* the aggregator's identity file */
+    char **args;               /* operands after the command */
     int n_args;
-    FILE *out;                         /* results */
-    FILE *errf;                        /* per-row problems (import) */
-    uint64_t now_ms;                   /* wall clock */
+    FILE *out;       /* results */
+    FILE *errf;      /* per-row problems (import) */
+    uint64_t now_ms; /* wall clock */
 } admin_ctx_t;
 
 static const char *const deadline_keys[COMPLETENESS_TYPES] = {
@@ -285,16 +285,20 @@ do_token(admin_ctx_t *c, char *err, size_t errlen)
 static int
 admin_call(cds_cli_t *cli, int (*fn)(admin_ctx_t *, char *, size_t))
 {
-    admin_ctx_t ctx = { .cfg = cli->cfg, .store = cli->db,
-                        .identity_path = cli->identity, .args = cli->args,
-                        .n_args = cli->n_args, .out = stdout,
-                        .errf = stderr, .now_ms = cds_now_ms() };
+    admin_ctx_t ctx = {.cfg = cli->cfg,
+                       .store = cli->db,
+                       .identity_path = cli->identity,
+                       .args = cli->args,
+                       .n_args = cli->n_args,
+                       .out = stdout,
+                       .errf = stderr,
+                       .now_ms = cds_now_ms()};
     char err[1024] = "";
     int code = fn(&ctx, err, sizeof err);
-    return code == CDS_OK ? 0
-                          : cds_cli_fail(cds_exit_code(code), "%s: %s",
-                                         cli->cmd->name,
-                                         err[0] ? err : cds_strerror(code));
+    return code == CDS_OK
+               ? 0
+               : cds_cli_fail(cds_exit_code(code), "%s: %s", cli->cmd->name,
+                              err[0] ? err : cds_strerror(code));
 }
 
 int

@@ -63,13 +63,13 @@ start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
         return 0;
     if (daemon_thresholds(cli, &m->th) != 0)
         return -1;
-    if (cds_config_get_long(cli->cfg, "aggregator.metrics_top_n", &top_n,
-                            err, sizeof err) != CDS_OK || top_n < 0
-        || top_n > 10000)
+    if (cds_config_get_long(cli->cfg, "aggregator.metrics_top_n", &top_n, err,
+                            sizeof err) != CDS_OK ||
+        top_n < 0 || top_n > 10000)
         return cds_cli_fail(-1, "metrics_top_n: expected 0..10000");
-    m->top_n = (unsigned) top_n;
+    m->top_n = (unsigned)top_n;
     m->version = CDS_VERSION;
-    http_config_t hc = { .listen = listen, .db_path = cli->db_path };
+    http_config_t hc = {.listen = listen, .db_path = cli->db_path};
     *http = http_new(&hc, err, sizeof err);
     if (!*http)
         return cds_cli_fail(-1, "%s", err);
@@ -94,7 +94,8 @@ start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
         /* A busy or unbindable port is runtime (4), like the ZeroMQ one. */
         const char *why = errno ? strerror(errno) : "see the log";
         http_destroy(http);
-        return cds_cli_fail(-2, "run: cannot listen on http %s: %s", listen, why);
+        return cds_cli_fail(-2, "run: cannot listen on http %s: %s", listen,
+                            why);
     }
     return 0;
 }
@@ -107,18 +108,19 @@ check_commit_mark(cds_cli_t *cli, commitmark_t **mark, store_t *store)
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536];
     *mark = commitmark_new(store_db(store));
-    int code = *mark ? commitmark_check(*mark, &st, msg, sizeof msg)
-                     : CDS_ENOMEM;
+    int code =
+        *mark ? commitmark_check(*mark, &st, msg, sizeof msg) : CDS_ENOMEM;
     if (code != CDS_OK)
-        return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot check its commit mark (%s)",
-                    cli->db_path, cds_strerror(code));
+        return cds_cli_fail(CDS_EXIT_RUNTIME,
+                            "%s: cannot check its commit mark (%s)",
+                            cli->db_path, cds_strerror(code));
     if (st == COMMITMARK_OK)
         return 0;
-    if (st == COMMITMARK_CREATED || st == COMMITMARK_ADOPTED
-        || st == COMMITMARK_REPAIRED) {
+    if (st == COMMITMARK_CREATED || st == COMMITMARK_ADOPTED ||
+        st == COMMITMARK_REPAIRED) {
         cds_log(st == COMMITMARK_CREATED ? CDS_LOG_INFO : CDS_LOG_WARN,
-                "commit_mark", "state=%s message=%s",
-                commitmark_state_name(st), cds_logq(msg));
+                "commit_mark", "state=%s message=%s", commitmark_state_name(st),
+                cds_logq(msg));
         return 0;
     }
     cds_log(CDS_LOG_ERROR, "commit_mark_refused", "state=%s database=%s",
@@ -134,9 +136,10 @@ prune_rejects_at_start(cds_cli_t *cli, store_t *store)
     long days = 0;
     char err[256];
     int64_t n = 0;
-    if (cds_config_get_long(cli->cfg, "aggregator.reject_retention_days",
-                            &days, err, sizeof err) == CDS_OK && days > 0)
-        rejects_prune(store, (int64_t) cds_now_ms() - days * 86400000LL, &n);
+    if (cds_config_get_long(cli->cfg, "aggregator.reject_retention_days", &days,
+                            err, sizeof err) == CDS_OK &&
+        days > 0)
+        rejects_prune(store, (int64_t)cds_now_ms() - days * 86400000LL, &n);
 }
 
 /* Held heartbeats (health.h): health_flush_ms_for(silent_after_ms). */
@@ -146,9 +149,10 @@ set_heartbeat_flush(cds_cli_t *cli, health_t *health)
     long silent = 0;
     char err[256];
     if (cds_config_get_long(cli->cfg, "aggregator.silent_after_ms", &silent,
-                            err, sizeof err) != CDS_OK || silent < 0)
+                            err, sizeof err) != CDS_OK ||
+        silent < 0)
         silent = 0x7fffffff;
-    health_set_flush_ms(health, health_flush_ms_for((uint64_t) silent));
+    health_set_flush_ms(health, health_flush_ms_for((uint64_t)silent));
 }
 
 /* Ingest, health, HTTP and the ROUTER socket, until a stop. *cat is the
@@ -160,25 +164,31 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
     long skew = 0;
     char serr[256];
     if (cds_config_get_long(cli->cfg, "aggregator.max_clock_skew_ms", &skew,
-                            serr, sizeof serr) != CDS_OK
-        || skew < 1000 || skew > 30L * 86400000L)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "max_clock_skew_ms: \"%s\": expected "
-                    "1000..2592000000", get(cli, "aggregator.max_clock_skew_ms"));
+                            serr, sizeof serr) != CDS_OK ||
+        skew < 1000 || skew > 30L * 86400000L)
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "max_clock_skew_ms: \"%s\": expected "
+                            "1000..2592000000",
+                            get(cli, "aggregator.max_clock_skew_ms"));
     long stuck_ms = 0;
     if (cds_config_get_long(cli->cfg, "aggregator.writer_stuck_after_ms",
-                            &stuck_ms, serr, sizeof serr) != CDS_OK
-        || stuck_ms < 1000 || stuck_ms > 86400000L)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "writer_stuck_after_ms: \"%s\": expected "
-                    "1000..86400000", get(cli, "aggregator.writer_stuck_after_ms"));
+                            &stuck_ms, serr, sizeof serr) != CDS_OK ||
+        stuck_ms < 1000 || stuck_ms > 86400000L)
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "writer_stuck_after_ms: \"%s\": expected "
+                            "1000..86400000",
+                            get(cli, "aggregator.writer_stuck_after_ms"));
     long max_pending = 0;
     if (cds_config_get_long(cli->cfg, "aggregator.max_pending_handshakes",
-                            &max_pending, serr, sizeof serr) != CDS_OK
-        || max_pending < 1 || max_pending > 1000000)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "max_pending_handshakes: \"%s\": expected "
-                    "1..1000000", get(cli, "aggregator.max_pending_handshakes"));
+                            &max_pending, serr, sizeof serr) != CDS_OK ||
+        max_pending < 1 || max_pending > 1000000)
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "max_pending_handshakes: \"%s\": expected "
+                            "1..1000000",
+                            get(cli, "aggregator.max_pending_handshakes"));
     ingest_t *ingest = ingest_new(store, id, *cat);
     if (ingest) {
-        ingest_set_max_skew(ingest, (uint64_t) skew);
+        ingest_set_max_skew(ingest, (uint64_t)skew);
         ingest_set_commitmark(ingest, mark);
     }
     health_t *health = ingest ? health_new(store) : NULL;
@@ -190,11 +200,9 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
     http_t *http = NULL;
     metrics_t metrics;
     /* Before HTTP and the socket: its table is sized by the fd limit. */
-    connguard_t *guard = health ? connguard_new((unsigned) max_pending)
-                                : NULL;
-    progress_t *progress = guard ? progress_new((uint64_t) stuck_ms) : NULL;
-    int hrc = progress ? start_http(cli, &http, &metrics, guard, progress)
-                       : 0;
+    connguard_t *guard = health ? connguard_new((unsigned)max_pending) : NULL;
+    progress_t *progress = guard ? progress_new((uint64_t)stuck_ms) : NULL;
+    int hrc = progress ? start_http(cli, &http, &metrics, guard, progress) : 0;
     if (hrc != 0) {
         progress_destroy(&progress);
         connguard_destroy(&guard);
@@ -204,10 +212,11 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
     }
     /* CURVE + ZAP or nothing: server_new_secure fails if either cannot
      * be set up, and we exit. */
-    server_t *server = progress ? server_new_secure(store, ingest, id,
-                                                  get(cli, "aggregator.listen"),
-                                                  (int) group_max)
-                              : NULL;
+    server_t *server =
+        progress
+            ? server_new_secure(store, ingest, id,
+                                get(cli, "aggregator.listen"), (int)group_max)
+            : NULL;
     int code = CDS_ERROR;
     /* Checkpoints off the group commits (latency); NULL keeps SQLite's. */
     cds_ckpt_t *ckpt = server ? cds_ckpt_new(store_db(store), CDS_CKPT_PAGES,
@@ -225,10 +234,12 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
         char status[256];
         snprintf(status, sizeof status, "serving %s, catalog %s",
                  get(cli, "aggregator.listen"), cds_catalog_version(*cat));
-        reload_ctx_t live = { .server = server, .ingest = ingest,
-                              .store = store, .catalog = cat,
-                              .health = health,
-                              .metrics = http ? &metrics : NULL };
+        reload_ctx_t live = {.server = server,
+                             .ingest = ingest,
+                             .store = store,
+                             .catalog = cat,
+                             .health = health,
+                             .metrics = http ? &metrics : NULL};
         cds_service_on_reload(reload_restart_keys, reload_apply, &live);
         cds_service_ready(status);
         code = server_run(server);
@@ -243,10 +254,10 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
     health_destroy(&health);
     if (code != CDS_OK && server_bind_error())
         return cds_cli_fail(CDS_EXIT_RUNTIME, "run: cannot listen on %s: %s",
-                    get(cli, "aggregator.listen"), server_bind_error());
+                            get(cli, "aggregator.listen"), server_bind_error());
     if (code != CDS_OK)
-        return cds_cli_fail(CDS_EXIT_RUNTIME, "run: %s (listen=%s)", cds_strerror(code),
-                    get(cli, "aggregator.listen"));
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "run: %s (listen=%s)",
+                            cds_strerror(code), get(cli, "aggregator.listen"));
     return 0;
 }
 
@@ -256,9 +267,10 @@ daemon_serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
              store_t *store, long group_max)
 {
     if (cds_db_quick_check(store_db(store)) != CDS_OK)
-        return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: the database failed its integrity "
-                    "check; refusing to run (restore it from a backup)",
-                    cli->db_path);
+        return cds_cli_fail(CDS_EXIT_RUNTIME,
+                            "%s: the database failed its integrity "
+                            "check; refusing to run (restore it from a backup)",
+                            cli->db_path);
     commitmark_t *mark = NULL;
     int rc = check_commit_mark(cli, &mark, store);
     if (rc) {
@@ -294,8 +306,8 @@ daemon_raise_nofile(void)
         if (refused)
             rl.rlim_cur = was;
     }
-    cds_log(refused ? CDS_LOG_WARN : CDS_LOG_INFO,
-            "fd_limit", "soft_was=%llu soft=%llu hard=%llu result=%s",
-            (unsigned long long) was, (unsigned long long) rl.rlim_cur,
-            (unsigned long long) rl.rlim_max, how);
+    cds_log(refused ? CDS_LOG_WARN : CDS_LOG_INFO, "fd_limit",
+            "soft_was=%llu soft=%llu hard=%llu result=%s",
+            (unsigned long long)was, (unsigned long long)rl.rlim_cur,
+            (unsigned long long)rl.rlim_max, how);
 }

@@ -4,6 +4,9 @@
  *  docs/cli.md are common/cds_cli.c's: 0 ok, 1 bad input, 2 usage,
  *  3 configuration, identity or permission, 4 runtime (database, I/O,
  *  listen); `health` exits with the Nagios codes. */
+#include "admin.h"
+#include "audit.h"
+#include "backup.h"
 #include "cds_catalog.h"
 #include "cds_cli.h"
 #include "cds_config.h"
@@ -13,9 +16,6 @@
 #include "cds_orgunit.h"
 #include "cds_signal.h"
 #include "cds_util.h"
-#include "admin.h"
-#include "audit.h"
-#include "backup.h"
 #include "checkconf.h"
 #include "commitmark.h"
 #include "daemon.h"
@@ -178,8 +178,8 @@ reject_bounds(cds_cli_t *cli, store_t *store)
                 != CDS_OK
             || v[i] < 0 || v[i] > k[i].max)
             return cds_cli_fail(CDS_EXIT_CONFIG, "%s: \"%s\": expected 0..%ld",
-                        strchr(k[i].key, '.') + 1, get(cli, k[i].key),
-                        k[i].max);
+                                strchr(k[i].key, '.') + 1, get(cli, k[i].key),
+                                k[i].max);
     if (store)
         store_set_reject_bounds(store, (int) v[0], (int64_t) v[1] * 86400000,
                                 (uint64_t) v[2] << 20);
@@ -199,10 +199,12 @@ backup_before_upgrade(cds_cli_t *cli)
     int code = backup_before_migrate(&o, store_schema_version(), msg,
                                      sizeof msg);
     if (code != CDS_OK)
-        return cds_cli_fail(cds_exit_code(code), "%s: schema upgrade refused: the backup "
-                    "before it failed: %s (the copy needs as much free space beside "
-                    "the database as the database takes)",
-                    cli->db_path, msg);
+        return cds_cli_fail(
+            cds_exit_code(code),
+            "%s: schema upgrade refused: the backup "
+            "before it failed: %s (the copy needs as much free space beside "
+            "the database as the database takes)",
+            cli->db_path, msg);
     if (msg[0])
         cds_log(CDS_LOG_INFO, "pre_upgrade_backup", "db=%s msg=%s",
                 cds_logq(cli->db_path), cds_logq(msg));
@@ -220,8 +222,8 @@ open_store(cds_cli_t *cli, store_t **store)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     if (cds_mkdir_p(get(cli, "aggregator.state_dir"), 0700) != 0) {
         cds_orgunits_destroy(&ous);
-        return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: %s", get(cli, "aggregator.state_dir"),
-                    strerror(errno));
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: %s",
+                            get(cli, "aggregator.state_dir"), strerror(errno));
     }
     int code = CDS_OK;
     int rc = reject_bounds(cli, NULL);
@@ -242,9 +244,11 @@ open_store(cds_cli_t *cli, store_t **store)
     if (code != CDS_OK) {
         store_destroy(store);
         return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot open database (%s)%s",
-                    cli->db_path, cds_strerror(code),
-                    code == CDS_ECORRUPT ? "; refusing to run on a corrupt "
-                    "database: restore it from a backup" : "");
+                            cli->db_path, cds_strerror(code),
+                            code == CDS_ECORRUPT
+                                ? "; refusing to run on a corrupt "
+                                  "database: restore it from a backup"
+                                : "");
     }
     return 0;
 }
@@ -255,13 +259,15 @@ static int
 cmd_keygen(cds_cli_t *cli)
 {
     if (cds_mkdir_p(get(cli, "aggregator.state_dir"), 0700) != 0)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: %s", get(cli, "aggregator.state_dir"),
-                    strerror(errno));
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: %s",
+                            get(cli, "aggregator.state_dir"), strerror(errno));
     const char *label = get(cli, "command.label");
     if (cds_identity_generate(cli->identity, label ? label : "aggregator")
         != CDS_OK)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot create identity (exists "
-                    "already? it is never overwritten)", cli->identity);
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "%s: cannot create identity (exists "
+                            "already? it is never overwritten)",
+                            cli->identity);
     int code = CDS_OK;
     char msg[512] = "", pub[CDS_PUBID_LEN];
     cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
@@ -283,7 +289,8 @@ cmd_pubid(cds_cli_t *cli)
     cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
                                            sizeof msg);
     if (!id)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)", msg);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)",
+                            msg);
     cds_identity_public(id, pub, sizeof pub);
     printf("%s\n", pub);
     cds_identity_destroy(&id);
@@ -294,7 +301,8 @@ static int
 cmd_enroll(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "enroll: exactly one PUBID expected");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "enroll: exactly one PUBID expected");
     const char **units = NULL;
     size_t n = cds_config_get_all(cli->cfg, "command.org_unit", &units);
     store_t *store = NULL;
@@ -311,8 +319,8 @@ cmd_enroll(cds_cli_t *cli)
                                 stdout, err, sizeof err);
     store_destroy(&store);
     if (code != CDS_OK)
-        return cds_cli_fail(cds_exit_code(code), "enroll: %s", err[0] ? err
-                                                      : cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "enroll: %s",
+                            err[0] ? err : cds_strerror(code));
     return 0;
 }
 
@@ -320,7 +328,8 @@ static int
 cmd_revoke(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "revoke: exactly one PUBID or FINGERPRINT");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "revoke: exactly one PUBID or FINGERPRINT");
     store_t *store = NULL;
     int rc = open_store(cli, &store);
     if (rc)
@@ -330,8 +339,8 @@ cmd_revoke(cds_cli_t *cli)
                              sizeof err);
     store_destroy(&store);
     if (code != CDS_OK)
-        return cds_cli_fail(cds_exit_code(code), "revoke: %s", err[0] ? err
-                                                      : cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "revoke: %s",
+                            err[0] ? err : cds_strerror(code));
     return 0;
 }
 
@@ -345,14 +354,15 @@ cmd_verify(cds_cli_t *cli)
     cds_identity_t *id = cds_identity_load(cli->identity, &code, err,
                                            sizeof err);
     if (!id)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s",
+                            err[0] ? err : cli->identity);
     uint8_t pk[CDS_PK_BYTES];
     memcpy(pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
     cds_identity_destroy(&id);
     store_t *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
     if (!store)
         return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot open database (%s)",
-                    cli->db_path, cds_strerror(code));
+                            cli->db_path, cds_strerror(code));
     audit_summary_t sum;
     code = audit_run(store, pk, stdout, &sum);
     store_destroy(&store);
@@ -369,12 +379,12 @@ cmd_verify(cds_cli_t *cli)
 static int
 cmd_agents(cds_cli_t *cli)
 {
-    int code = enroll_list(cli->db, cds_config_get_bool(cli->cfg,
-                                                        "command.json"),
-                           cds_now_ms(), stdout);
-    return code == CDS_OK ? 0 : cds_cli_fail(cds_exit_code(code),
-                                             "agents: %s",
-                                             cds_strerror(code));
+    int code =
+        enroll_list(cli->db, cds_config_get_bool(cli->cfg, "command.json"),
+                    cds_now_ms(), stdout);
+    return code == CDS_OK ? 0
+                          : cds_cli_fail(cds_exit_code(code), "agents: %s",
+                                         cds_strerror(code));
 }
 
 static int
@@ -394,8 +404,9 @@ cmd_query(cds_cli_t *cli)
     q.to = get(cli, "command.to");
     q.wide = cds_config_get_bool(cli->cfg, "command.wide");
     if (query_format_parse(get(cli, "command.format"), &q.format) != CDS_OK)
-        return cds_cli_fail(CDS_EXIT_USAGE, "format: \"%s\": expected table, csv or json",
-                    get(cli, "command.format"));
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "format: \"%s\": expected table, csv or json",
+                            get(cli, "command.format"));
     char err[512] = "";
     cds_catalog_t *cat = q.wide ? cds_catalog_load(get(cli,
                                                        "aggregator.catalog"),
@@ -413,8 +424,9 @@ cmd_query(cds_cli_t *cli)
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;
-    return code == CDS_OK ? 0 : cds_cli_fail(cds_exit_code(code), "query: %s",
-                                     err[0] ? err : cds_strerror(code));
+    return code == CDS_OK ? 0
+                          : cds_cli_fail(cds_exit_code(code), "query: %s",
+                                         err[0] ? err : cds_strerror(code));
 }
 
 /* The daemon lock (backup.h) for a command that must not run beside a
@@ -428,14 +440,18 @@ daemon_lock(cds_cli_t *cli, const char *what, int *rc)
     int fd = backup_lock_try(cli->db_path, &code);
     if (fd < 0)
         *rc = code != CDS_EBUSY
-                  ? cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot take %s" BACKUP_LOCK_SUFFIX,
-                         what, cli->db_path)
-                  : cds_cli_fail(CDS_EXIT_RUNTIME, "%s: another cdsync-aggregator is "
-                         "already running on %s (%s" BACKUP_LOCK_SUFFIX
-                         " is locked)%s", what, cli->db_path, cli->db_path,
-                         strcmp(what, "run") == 0
-                             ? "" : "; stop it first (systemctl stop "
-                                    "cdsync-aggregator)");
+                  ? cds_cli_fail(CDS_EXIT_RUNTIME,
+                                 "%s: cannot take %s" BACKUP_LOCK_SUFFIX, what,
+                                 cli->db_path)
+                  : cds_cli_fail(CDS_EXIT_RUNTIME,
+                                 "%s: another cdsync-aggregator is "
+                                 "already running on %s (%s" BACKUP_LOCK_SUFFIX
+                                 " is locked)%s",
+                                 what, cli->db_path, cli->db_path,
+                                 strcmp(what, "run") == 0
+                                     ? ""
+                                     : "; stop it first (systemctl stop "
+                                       "cdsync-aggregator)");
     return fd;
 }
 
@@ -447,13 +463,15 @@ cmd_run(cds_cli_t *cli)
     if (cds_config_get_long(cli->cfg, "aggregator.group_max", &group_max, err,
                             sizeof err) != CDS_OK
         || group_max < 1 || group_max > SERVER_GROUP_MAX_LIMIT)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "group_max: \"%s\": expected 1..%d",
-                    get(cli, "aggregator.group_max"), SERVER_GROUP_MAX_LIMIT);
+        return cds_cli_fail(
+            CDS_EXIT_CONFIG, "group_max: \"%s\": expected 1..%d",
+            get(cli, "aggregator.group_max"), SERVER_GROUP_MAX_LIMIT);
     int code = CDS_OK, rc0 = 0;
     cds_identity_t *id = cds_identity_load(cli->identity, &code, err,
                                            sizeof err);
     if (!id)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s",
+                            err[0] ? err : cli->identity);
     int lock = daemon_lock(cli, "run", &rc0);
     if (lock < 0) {
         cds_identity_destroy(&id);
@@ -463,7 +481,8 @@ cmd_run(cds_cli_t *cli)
     cds_catalog_t *cat = cds_catalog_load(get(cli, "aggregator.catalog"), err,
                                           sizeof err);
     store_t *store = NULL;
-    int rc = cat ? open_store(cli, &store) : cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    int rc = cat ? open_store(cli, &store)
+                 : cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     if (!rc)
         rc = daemon_serve(cli, id, &cat, store, group_max);
     store_destroy(&store);
@@ -479,7 +498,7 @@ cmd_run(cds_cli_t *cli)
 static int
 cmd_accept_restore(cds_cli_t *cli)
 {
-    store_t *store = cli->db;          /* daemon lock held (CDS_CLI_LOCK) */
+    store_t *store = cli->db; /* daemon lock held (CDS_CLI_LOCK) */
     int rc = 0;
     commitmark_t *mark = commitmark_new(store_db(store));
     commitmark_state_t st = COMMITMARK_OK;
@@ -494,8 +513,8 @@ cmd_accept_restore(cds_cli_t *cli)
         code = commitmark_accept(mark, st, get(cli, "command.note"),
                                  (int64_t) cds_now_ms(), &event);
     if (code != CDS_OK)
-        rc = cds_cli_fail(cds_exit_code(code), "accept-restore: %s: %s", cli->db_path,
-                  cds_strerror(code));
+        rc = cds_cli_fail(cds_exit_code(code), "accept-restore: %s: %s",
+                          cli->db_path, cds_strerror(code));
     else if (!due)
         printf("nothing to accept: %s matches its commit mark (%s)\n",
                cli->db_path, commitmark_state_name(st));
@@ -508,9 +527,10 @@ cmd_accept_restore(cds_cli_t *cli)
     /* Run as root, the mark must stay the service user's (like the db). */
     if (mark && access(commitmark_path(mark), F_OK) == 0
         && backup_own_like(commitmark_path(mark), cli->db_path) != 0)
-        rc = cds_cli_fail(CDS_EXIT_RUNTIME, "accept-restore: %s: cannot give it the "
-                  "owner of %s: %s", commitmark_path(mark), cli->db_path,
-                  strerror(errno));
+        rc = cds_cli_fail(CDS_EXIT_RUNTIME,
+                          "accept-restore: %s: cannot give it the "
+                          "owner of %s: %s",
+                          commitmark_path(mark), cli->db_path, strerror(errno));
     commitmark_destroy(&mark);
     return rc;
 }
@@ -520,7 +540,8 @@ static int
 cmd_backup(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "backup: exactly one FILE expected");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "backup: exactly one FILE expected");
     backup_opts_t o = { .db_path = cli->db_path,
                         .identity_path = cli->identity,
                         .catalog_path = get(cli, "aggregator.catalog"),
@@ -530,8 +551,9 @@ cmd_backup(cds_cli_t *cli)
     char msg[2048];
     int code = backup_make(&o, msg, sizeof msg);
     if (code != CDS_OK)
-        return cds_cli_fail(code == CDS_EUSAGE ? CDS_EXIT_INPUT : cds_exit_code(code),
-                    "backup: %s", msg);
+        return cds_cli_fail(code == CDS_EUSAGE ? CDS_EXIT_INPUT
+                                               : cds_exit_code(code),
+                            "backup: %s", msg);
     printf("%s\n", msg);
     return 0;
 }
@@ -541,7 +563,8 @@ static int
 cmd_restore(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "restore: exactly one FILE expected");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "restore: exactly one FILE expected");
     int rc = 0;
     int lock = daemon_lock(cli, "restore", &rc);
     if (lock < 0)
@@ -556,7 +579,9 @@ cmd_restore(cds_cli_t *cli)
     close(lock);
     if (code != CDS_OK)
         return cds_cli_fail(code == CDS_EUSAGE || code == CDS_ENOTFOUND
-                    ? CDS_EXIT_INPUT : cds_exit_code(code), "restore: %s", msg);
+                                ? CDS_EXIT_INPUT
+                                : cds_exit_code(code),
+                            "restore: %s", msg);
     printf("%s\n", msg);
     return 0;
 }
@@ -568,9 +593,9 @@ cmd_restores(cds_cli_t *cli)
     commitmark_t *mark = commitmark_new(store_db(cli->db));
     int code = mark ? commitmark_print(mark, stdout) : CDS_ENOMEM;
     commitmark_destroy(&mark);
-    return code == CDS_OK ? 0 : cds_cli_fail(cds_exit_code(code),
-                                             "restores: %s",
-                                             cds_strerror(code));
+    return code == CDS_OK ? 0
+                          : cds_cli_fail(cds_exit_code(code), "restores: %s",
+                                         cds_strerror(code));
 }
 
 /* Read-only store for operator commands; exit code on failure. */
@@ -580,12 +605,16 @@ open_store_ro(cds_cli_t *cli, store_t **store)
     int code = CDS_OK;
     *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
     if (!*store && code == CDS_EVERSION)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: database schema is not this "
-                    "program's (older: `" PROG " run` migrates it; newer: "
-                    "upgrade this program); read-only, nothing changed",
-                    cli->db_path);
-    return *store ? 0 : cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot open database (%s)",
-                             cli->db_path, cds_strerror(code));
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "%s: database schema is not this "
+                            "program's (older: `" PROG
+                            " run` migrates it; newer: "
+                            "upgrade this program); read-only, nothing changed",
+                            cli->db_path);
+    return *store
+               ? 0
+               : cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot open database (%s)",
+                              cli->db_path, cds_strerror(code));
 }
 
 /* One health report; *worst receives the worst severity. */
@@ -656,8 +685,9 @@ health_args(cds_cli_t *cli, bool nagios, bool *json, long *watch)
     *json = fmt && strcmp(fmt, "json") == 0;
     if (cli->n_args != 0 || (fmt && !*json && strcmp(fmt, "table") != 0)
         || (nagios && (*json || get(cli, "command.watch"))))
-        return cds_cli_fail(CDS_EXIT_USAGE, "health: [--watch SECONDS] "
-                    "[--format table|json] | health --nagios");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "health: [--watch SECONDS] "
+                            "[--format table|json] | health --nagios");
     if (get(cli, "command.watch")
         && (cds_config_get_long(cli->cfg, "command.watch", watch, err,
                                 sizeof err) != CDS_OK || *watch < 1))
@@ -729,11 +759,15 @@ rejects_filter(cds_cli_t *cli, rejects_filter_t *f)
     f->agent = get(cli, "command.agent");
     f->json = fmt && strcmp(fmt, "json") == 0;
     if (since && (f->since_ms = parse_since(since)) < 0)
-        return cds_cli_fail(CDS_EXIT_USAGE, "since: \"%s\": expected 30m, 2h, 7d or ms "
-                    "since the epoch", since);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "since: \"%s\": expected 30m, 2h, 7d or ms "
+                            "since the epoch",
+                            since);
     if (reason && (f->code = cds_err_from_name(reason)) < 0)
-        return cds_cli_fail(CDS_EXIT_USAGE, "reason: \"%s\" is not a reason name "
-                    "(bad_value, unknown_key, ...)", reason);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "reason: \"%s\" is not a reason name "
+                            "(bad_value, unknown_key, ...)",
+                            reason);
     return 0;
 }
 
@@ -765,8 +799,8 @@ rejects_retry_cmd(cds_cli_t *cli, store_t *store, const char *id)
     cds_identity_destroy(&me);
     if (code != CDS_OK)
         return cds_cli_fail(cds_exit_code(code), "rejects retry %s: %s", id,
-                    code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
-                                       : cds_strerror(code));
+                            code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
+                                               : cds_strerror(code));
     return result == CDS_OK ? 0 : CDS_EXIT_INPUT;
 }
 
@@ -786,8 +820,8 @@ rejects_prune_cmd(cds_cli_t *cli)
     long long v = strtoll(age, &end, 10);
     int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
     if (cutoff < 0)
-        return cds_cli_fail(CDS_EXIT_USAGE, "older-than: \"%s\": expected 12h, 7d, 30m",
-                    age);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "older-than: \"%s\": expected 12h, 7d, 30m", age);
     store_t *store = NULL;
     int rc = open_store(cli, &store);
     if (rc)
@@ -796,7 +830,8 @@ rejects_prune_cmd(cds_cli_t *cli)
     int code = rejects_prune(store, cutoff, &n);
     store_destroy(&store);
     if (code != CDS_OK)
-        return cds_cli_fail(cds_exit_code(code), "rejects prune: %s", cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "rejects prune: %s",
+                            cds_strerror(code));
     printf("%lld reject rows older than %s deleted\n", (long long) n, age);
     return 0;
 }
@@ -810,7 +845,8 @@ cmd_prune(cds_cli_t *cli)
     bool dry = cds_config_get_bool(cli->cfg, "command.dry_run");
     char dflt[32];
     if (cli->n_args != 0)
-        return cds_cli_fail(CDS_EXIT_USAGE, "prune [--dry-run] [--older-than AGE]");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "prune [--dry-run] [--older-than AGE]");
     if (!age) {
         snprintf(dflt, sizeof dflt, "%sd",
                  get(cli, "aggregator.reject_retention_days"));
@@ -820,8 +856,8 @@ cmd_prune(cds_cli_t *cli)
     long long v = strtoll(age, &end, 10);
     int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
     if (cutoff < 0)
-        return cds_cli_fail(CDS_EXIT_USAGE, "older-than: \"%s\": expected 12h, 7d, 30m",
-                    age);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "older-than: \"%s\": expected 12h, 7d, 30m", age);
     if (v == 0 && !get(cli, "command.older_than"))
         cutoff = -1;                   /* retention 0: rejects kept */
     store_t *store = NULL;
@@ -833,7 +869,8 @@ cmd_prune(cds_cli_t *cli)
                    : retention_prune(store, cutoff, cds_now_ms(), &n);
     store_destroy(&store);
     if (code != CDS_OK)
-        return cds_cli_fail(cds_exit_code(code), "prune: %s", cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "prune: %s",
+                            cds_strerror(code));
     const char *verb = dry ? "to delete" : "deleted";
     if (cutoff < 0)
         printf("reject, knock: kept (reject_retention_days = 0)\n");
@@ -856,9 +893,11 @@ cmd_rejects(cds_cli_t *cli)
     if (cli->n_args == 1 && strcmp(cli->args[0], "prune") == 0)
         return rejects_prune_cmd(cli);
     if (cli->n_args != 0 && !sub)
-        return cds_cli_fail(CDS_EXIT_USAGE, "rejects [--since WHEN] [--agent A] "
-                    "[--reason NAME] [--format json] | rejects show|retry ID"
-                    " | rejects prune [--older-than AGE]");
+        return cds_cli_fail(
+            CDS_EXIT_USAGE,
+            "rejects [--since WHEN] [--agent A] "
+            "[--reason NAME] [--format json] | rejects show|retry ID"
+            " | rejects prune [--older-than AGE]");
     int rc = rejects_filter(cli, &f);
     /* Listing and show only read (a monitoring user may run them); retry
      * ingests, so it opens read-write. */
@@ -881,8 +920,8 @@ cmd_rejects(cds_cli_t *cli)
     store_destroy(&store);
     if (code != CDS_OK)
         return cds_cli_fail(cds_exit_code(code), "rejects: %s",
-                    code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
-                                       : cds_strerror(code));
+                            code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
+                                               : cds_strerror(code));
     return rc;
 }
 
@@ -909,8 +948,8 @@ early_exit(int argc, char **argv, int code)
 static int
 check_config(cds_cli_t *cli)
 {
-    return cds_cli_check_verdict(cli, checkconf_run(cli->cfg, cli->identity,
-                                                    stderr));
+    return cds_cli_check_verdict(
+        cli, checkconf_run(cli->cfg, cli->identity, stderr));
 }
 
 /* CDS_CLI_LOCK: the daemon lock, then CDS_CLI_DB/_RO: the store, in
@@ -946,54 +985,75 @@ release(cds_cli_t *cli)
 }
 
 static const cds_cli_command_t commands[] = {
-    { "keygen", "keygen [--label TEXT]", cmd_keygen, 0 },
-    { "pubid", "pubid  (this aggregator's public identity: the agents' "
-      "server_key)", cmd_pubid, CDS_CLI_NO_ARGS },
-    { "enroll", "enroll PUBID (--org-unit OU ... | --replaces OLDFPR) "
-      "[--label TEXT]", cmd_enroll, 0 },
-    { "revoke", "revoke PUBID|FINGERPRINT", cmd_revoke, 0 },
-    { "agents", "agents [--json]", cmd_agents,
-      CDS_CLI_NO_ARGS | CDS_CLI_DB_RO },
-    { "run", "run", cmd_run, CDS_CLI_NO_ARGS },
-    { "accept-restore", "accept-restore [--note TEXT] [--force]  (the "
-      "database is behind its commit mark: record it, reset the mark)",
-      cmd_accept_restore, CDS_CLI_NO_ARGS | CDS_CLI_LOCK | CDS_CLI_DB },
-    { "restores", "restores  (accepted restores and the acked updates "
-      "found lost)", cmd_restores, CDS_CLI_NO_ARGS | CDS_CLI_DB },
-    { "backup", "backup FILE [--force]  (online, consistent copy of the "
-      "database, identity and catalog, with a manifest)", cmd_backup, 0 },
-    { "restore", "restore FILE [--with-identity]  (aggregator stopped; then "
-      "run refuses until accept-restore)", cmd_restore, 0 },
-    { "verify", "verify", cmd_verify, CDS_CLI_NO_ARGS },
-    { "query", "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
-      "[--period PE | --from PE --to PE] [--format table|csv|json] "
-      "[--wide]", cmd_query, CDS_CLI_NO_ARGS },
-    { "health", "health [--watch SECONDS] [--format table|json] | health "
-      "--nagios  (exit 0 OK, 1 warning, 2 critical, 3 unknown)",
-      cmd_health, 0 },
-    { "rejects", "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
-      "[--format table|json] | rejects show ID | rejects retry ID | "
-      "rejects prune [--older-than AGE]", cmd_rejects, 0 },
-    { "prune", "prune [--dry-run] [--older-than AGE]  (rejects, knocks, "
-      "health buckets past retention; never history)", cmd_prune, 0 },
+    {"keygen", "keygen [--label TEXT]", cmd_keygen, 0},
+    {"pubid",
+     "pubid  (this aggregator's public identity: the agents' "
+     "server_key)",
+     cmd_pubid, CDS_CLI_NO_ARGS},
+    {"enroll",
+     "enroll PUBID (--org-unit OU ... | --replaces OLDFPR) "
+     "[--label TEXT]",
+     cmd_enroll, 0},
+    {"revoke", "revoke PUBID|FINGERPRINT", cmd_revoke, 0},
+    {"agents", "agents [--json]", cmd_agents, CDS_CLI_NO_ARGS | CDS_CLI_DB_RO},
+    {"run", "run", cmd_run, CDS_CLI_NO_ARGS},
+    {"accept-restore",
+     "accept-restore [--note TEXT] [--force]  (the "
+     "database is behind its commit mark: record it, reset the mark)",
+     cmd_accept_restore, CDS_CLI_NO_ARGS | CDS_CLI_LOCK | CDS_CLI_DB},
+    {"restores",
+     "restores  (accepted restores and the acked updates "
+     "found lost)",
+     cmd_restores, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"backup",
+     "backup FILE [--force]  (online, consistent copy of the "
+     "database, identity and catalog, with a manifest)",
+     cmd_backup, 0},
+    {"restore",
+     "restore FILE [--with-identity]  (aggregator stopped; then "
+     "run refuses until accept-restore)",
+     cmd_restore, 0},
+    {"verify", "verify", cmd_verify, CDS_CLI_NO_ARGS},
+    {"query",
+     "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
+     "[--period PE | --from PE --to PE] [--format table|csv|json] "
+     "[--wide]",
+     cmd_query, CDS_CLI_NO_ARGS},
+    {"health",
+     "health [--watch SECONDS] [--format table|json] | health "
+     "--nagios  (exit 0 OK, 1 warning, 2 critical, 3 unknown)",
+     cmd_health, 0},
+    {"rejects",
+     "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
+     "[--format table|json] | rejects show ID | rejects retry ID | "
+     "rejects prune [--older-than AGE]",
+     cmd_rejects, 0},
+    {"prune",
+     "prune [--dry-run] [--older-than AGE]  (rejects, knocks, "
+     "health buckets past retention; never history)",
+     cmd_prune, 0},
     /* district-admin commands (admin.c) */
-    { "rollup", "rollup --org-unit OU --period PE [--indicator DE ...] "
-      "[--format table|csv|json]", admin_rollup,
-      CDS_CLI_NO_ARGS | CDS_CLI_DB },
-    { "completeness", "completeness --org-unit OU --period PE "
-      "[--indicator DE ...] [--format table|csv|json]", admin_completeness,
-      CDS_CLI_NO_ARGS | CDS_CLI_DB },
-    { "history", "history --org-unit OU --indicator DE --period PE "
-      "[--format table|csv|json]", admin_history,
-      CDS_CLI_NO_ARGS | CDS_CLI_DB },
-    { "export", "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
-      "[--period PE | --from PE --to PE] "
-      "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
-      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB },
-    { "import", "import FILE  (DHIS2 dataValueSet JSON or CSV)",
-      admin_import, CDS_CLI_DB },
-    { "token", "token add NAME | token list | token revoke NAME  (HTTP API)",
-      admin_token, CDS_CLI_DB },
+    {"rollup",
+     "rollup --org-unit OU --period PE [--indicator DE ...] "
+     "[--format table|csv|json]",
+     admin_rollup, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"completeness",
+     "completeness --org-unit OU --period PE "
+     "[--indicator DE ...] [--format table|csv|json]",
+     admin_completeness, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"history",
+     "history --org-unit OU --indicator DE --period PE "
+     "[--format table|csv|json]",
+     admin_history, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"export",
+     "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
+     "[--period PE | --from PE --to PE] "
+     "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
+     admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
+     CDS_CLI_DB},
+    {"token", "token add NAME | token list | token revoke NAME  (HTTP API)",
+     admin_token, CDS_CLI_DB},
 };
 
 static const cds_cli_program_t aggregator = {
@@ -1002,8 +1062,8 @@ static const cds_cli_program_t aggregator = {
     .default_config = DEFAULT_CONFIG,
     .usage_head = "usage: " PROG " [-c FILE] [options] COMMAND [args]\n"
                   "       " PROG " [-c FILE] [options] --check-config\n",
-    .options_head = "options (config file [aggregator] keys, default "
-                    DEFAULT_CONFIG "):",
+    .options_head =
+        "options (config file [aggregator] keys, default " DEFAULT_CONFIG "):",
     .options = options,
     .n_options = sizeof options / sizeof options[0],
     .commands = commands,
