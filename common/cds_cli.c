@@ -221,12 +221,11 @@ dispatch(cds_cli_t *cli, int argc, char **argv)
     return run_command(cli);
 }
 
-/* --version anywhere (before "--"): the program and CDS_VERSION. */
-static bool
-version_asked(int argc, char **argv)
+bool
+cds_cli_asked(int argc, char **argv, const char *flag)
 {
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--version") == 0)
+        if (strcmp(argv[i], flag) == 0)
             return true;
     return false;
 }
@@ -236,7 +235,7 @@ cds_cli_main(const cds_cli_program_t *prog, int argc, char **argv)
 {
     static char level_key[128];
     prog_name = prog->name;
-    if (version_asked(argc, argv)) {
+    if (cds_cli_asked(argc, argv, "--version")) {  /* anywhere */
         printf("%s %s\n", prog->name, CDS_VERSION);
         return 0;
     }

@@ -22,6 +22,7 @@
 #include "cds_config.h"
 #include "cds_version.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Command flags: what the dispatcher does before the handler. */
@@ -96,6 +97,10 @@ int cds_cli_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The last message of cds_cli_fail(), without the prefix. Borrowed. */
 const char *cds_cli_last_failure(void);
+
+/* True when flag ("--version") is among argv[1..] before any "--": for
+ * what must be known before the command line is parsed. */
+bool cds_cli_asked(int argc, char **argv, const char *flag);
 
 /* The --check-config verdict for n problems (file named): "configuration
  * OK (FILE)" on stdout, exit 0, or the count on stderr, exit 3. */

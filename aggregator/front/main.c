@@ -925,23 +925,13 @@ cmd_rejects(cds_cli_t *cli)
     return rc;
 }
 
-/* --nagios on the command line, before it could be parsed: a Nagios
- * check must exit 3 (UNKNOWN) on a usage error, never 2 (CRITICAL). */
-static bool
-nagios_asked(int argc, char **argv)
-{
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--nagios") == 0)
-            return true;
-    return false;
-}
-
-/* cds_cli's early_exit: a usage or configuration error of health --nagios
- * is UNKNOWN (3) with its plugin line. */
+/* cds_cli's early_exit, before the command line could be parsed: a
+ * usage or configuration error of `health --nagios` is UNKNOWN (3) with
+ * its plugin line, never 2 (CRITICAL). */
 static int
 early_exit(int argc, char **argv, int code)
 {
-    return nagios_asked(argc, argv) ? nagios_unknown() : code;
+    return cds_cli_asked(argc, argv, "--nagios") ? nagios_unknown() : code;
 }
 
 /* --check-config: every problem on stderr, one a line; exit 0 or 3. */
