@@ -14,6 +14,7 @@
 #include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_util.h"
+#include "daemon.h"
 #include "import.h"
 #include "outbox.h"
 #include "receipt_verify.h"
@@ -109,26 +110,6 @@ get(cds_config_t *cfg, const char *key)
 {
     const char *v = cds_config_get(cfg, key);
     return v && *v ? v : NULL;
-}
-
-/* A bad [agent] value is configuration (exit 3), whether the file or its
- * flag gave it; a bad per-command operand (verify.seq) is usage (docs/cli.md). */
-static int
-get_u64(cds_config_t *cfg, const char *key, long lo, long hi, uint64_t *out)
-{
-    char err[200];
-    long v;
-    int bad = strncmp(key, "agent.", 6) == 0 ? CDS_EXIT_CONFIG : CDS_EXIT_USAGE;
-    if (cds_config_get_long(cfg, key, &v, err, sizeof err) != CDS_OK)
-        return cds_cli_fail(bad, "%s", err);
-    if (v < lo || v > hi) {
-        char range[80];
-        snprintf(range, sizeof range, "must be %ld..%ld", lo, hi);
-        return cds_cli_fail(bad, "%s: \"%s\": %s", key,
-                            cds_config_get(cfg, key), range);
-    }
-    *out = (uint64_t)v;
-    return 0;
 }
 
 /* The outbox in state_dir (created 0700 if missing). */
@@ -232,7 +213,8 @@ intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat)
     if (!ctx->stored_by)
         ctx->stored_by = getenv("USER");
     ctx->state_dir = get(cfg, "agent.state_dir");
-    return get_u64(cfg, "agent.queue_max", 0, 1000000000L, &ctx->queue_max);
+    return cds_cli_get_u64(cfg, "agent.queue_max", 0, 1000000000L,
+                           &ctx->queue_max);
 }
 
 static int
@@ -377,14 +359,14 @@ cmd_status(cds_cli_t *cli)
     /* Exit status: the Nagios convention of status_severity (0, 1, 2). */
     status_limits_t lim;
     int sev = -1;
-    int rc = get_u64(cfg, "agent.status_backlog_ms", 0, 86400000L * 365,
-                     &lim.backlog_ms);
+    int rc = cds_cli_get_u64(cfg, "agent.status_backlog_ms", 0, 86400000L * 365,
+                             &lim.backlog_ms);
     if (!rc)
-        rc = get_u64(cfg, "agent.status_disconnected_ms", 0,
-                     86400000L * 365, &lim.disconnected_ms);
+        rc = cds_cli_get_u64(cfg, "agent.status_disconnected_ms", 0,
+                             86400000L * 365, &lim.disconnected_ms);
     if (!rc)
-        rc = get_u64(cfg, "agent.max_clock_skew_ms", 0, 86400000L * 365,
-                     &lim.max_clock_skew_ms);
+        rc = cds_cli_get_u64(cfg, "agent.max_clock_skew_ms", 0, 86400000L * 365,
+                             &lim.max_clock_skew_ms);
     if (!rc)
         rc = status_lang(cfg, &lim.english);
     if (rc) {
@@ -476,7 +458,7 @@ cmd_verify_receipt(cds_cli_t *cli)
                                 hex);
         claims.head = head;
     }
-    int code = get_u64(cfg, "verify.seq", 0, 0x7fffffffL, &claims.seq);
+    int code = cds_cli_get_u64(cfg, "verify.seq", 0, 0x7fffffffL, &claims.seq);
     uint8_t *env = NULL;
     size_t len = 0;
     if (!code)
@@ -494,104 +476,6 @@ cmd_verify_receipt(cds_cli_t *cli)
     return 0;
 }
 
-/* Numbers of the sender's configuration, each range-checked. */
-static int
-run_config(cds_config_t *cfg, sender_config_t *sc)
-{
-    uint64_t v[AGENTCHECK_RUN_KEYS];
-    /* batch_max, batch_bytes, window, ack_timeout_ms, backoff_min_ms,
-     * backoff_max_ms, queue_max, heartbeat_ms (agentcheck.c) */
-    const agentcheck_range_t *k = agentcheck_ranges;
-    for (int i = 0; i < AGENTCHECK_RUN_KEYS; i++) {
-        int code = get_u64(cfg, k[i].key, k[i].lo, k[i].hi, &v[i]);
-        if (code)
-            return code;
-    }
-    memset(sc, 0, sizeof *sc);
-    sc->state_dir = get(cfg, "agent.state_dir");
-    sc->server = get(cfg, "agent.server");
-    sc->server_key = get(cfg, "agent.server_key");
-    sc->batch_max = v[0];
-    sc->batch_bytes = v[1];
-    sc->window = v[2];
-    sc->ack_timeout_ms = v[3];
-    sc->backoff_min_ms = v[4];
-    sc->backoff_max_ms = v[5] < v[4] ? v[4] : v[5];
-    sc->heartbeat_ms = v[7];
-    if (!sc->server_key)
-        return cds_cli_fail(CDS_EXIT_CONFIG,
-                            "server_key is not set (the aggregator's "
-                            "cds1:... identity)");
-    if (!sc->server)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "server is not set");
-    return 0;
-}
-
-/* Keys a SIGHUP reload logs as "requires restart" and does not apply. */
-static const char *const restart_keys[] = {
-    "agent.state_dir", "agent.identity", "agent.server", "agent.server_key",
-    "agent.window", NULL,
-};
-
-static void
-reload_refused(const char *what, const char *error)
-{
-    cds_log(CDS_LOG_ERROR, "reload_refused", "what=%s error=%s note=%s",
-            what, cds_logq(error), cds_logq("kept the running one"));
-}
-
-/* SIGHUP (cds_service.h): the catalog's version for the next batches and
- * the sender's timings; the connection stays. A bad value keeps every
- * setting, a bad catalog keeps the running version (the timings still
- * apply). arg: the sender. */
-static int
-reload_apply(const cds_config_t *fresh, void *arg)
-{
-    cds_config_t *cfg = (cds_config_t *) fresh;    /* read only */
-    sender_config_t sc;
-    char err[600] = "";
-    if (run_config(cfg, &sc) != 0) {   /* message on stderr (the log) */
-        reload_refused("settings", "a value is out of range (line above)");
-        return -1;
-    }
-    cds_catalog_t *cat = cds_catalog_load(get(cfg, "agent.catalog"), err,
-                                          sizeof err);
-    if (!cat)
-        reload_refused("catalog", err);
-    else
-        cds_log(CDS_LOG_INFO, "catalog_loaded", "file=%s version=%s "
-                "indicators=%zu", cds_logq(get(cfg, "agent.catalog")),
-                cds_catalog_version(cat), cds_catalog_size(cat));
-    int rc = cat ? 0 : -1;
-    sc.catalog_version = cat ? cds_catalog_version(cat) : NULL;
-    sender_reconfigure(arg, &sc);
-    cds_catalog_destroy(&cat);
-    return rc;
-}
-
-/* Load what `run` needs; the daemon itself is sender_run. */
-static int
-run_daemon(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
-{
-    char err[600];
-    sender_t *s = sender_new(sc, id, ob, err, sizeof err);
-    if (!s)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
-    cds_signal_install();
-    /* Checkpoints off the ack commits (latency); failure keeps SQLite's. */
-    outbox_checkpoint_in_background(ob);
-    cds_log(CDS_LOG_INFO, "started", "server=%s state_dir=%s",
-            cds_logq(sc->server), cds_logq(sc->state_dir));
-    char status[256];
-    snprintf(status, sizeof status, "sending to %s", sc->server);
-    cds_service_on_reload(restart_keys, reload_apply, s);
-    cds_service_ready(status);
-    int rc = sender_run(s);
-    cds_service_on_reload(NULL, NULL, NULL);
-    sender_destroy(&s);
-    return rc == CDS_OK ? 0 : CDS_EXIT_RUNTIME;
-}
-
 static int
 cmd_run(cds_cli_t *cli)
 {
@@ -604,7 +488,7 @@ cmd_run(cds_cli_t *cli)
     outbox_t *ob = NULL;
     if (cli->n_args != 0)
         return cds_cli_fail(CDS_EXIT_USAGE, "usage: run");
-    if ((code = run_config(cfg, &sc)))
+    if ((code = daemon_config(cfg, &sc)))
         return code;
     const char *idpath = cli->identity;
     if (!(id = cds_identity_load(idpath, &e, err, sizeof err)))
@@ -627,7 +511,7 @@ cmd_run(cds_cli_t *cli)
         code = cds_cli_fail(CDS_EXIT_RUNTIME, "%s/agent.lock: cannot lock",
                             sc.state_dir);
     else
-        code = run_daemon(&sc, id, ob);
+        code = daemon_run(&sc, id, ob);
 out:
     if (lock_fd >= 0)
         close(lock_fd);

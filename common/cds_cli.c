@@ -16,8 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The prefix of cds_cli_fail: set once by cds_cli_main. */
+/* The prefix of cds_cli_fail and the program's own section: set once by
+ * cds_cli_main. */
 static const char *prog_name = "cdsync";
+static const char *prog_section = "";
 /* The last message of cds_cli_fail: what `health --nagios` shows. */
 static char last_failure[512];
 
@@ -36,6 +38,28 @@ const char *
 cds_cli_last_failure(void)
 {
     return last_failure;
+}
+
+/* A bad value of the program's own section is configuration (exit 3),
+ * whether the file or its flag gave it; a bad per-command operand
+ * (verify.seq) is usage (docs/cli.md). */
+int
+cds_cli_get_u64(const cds_config_t *cfg, const char *key, long lo, long hi,
+                uint64_t *out)
+{
+    char err[200];
+    long v;
+    size_t n = strlen(prog_section);
+    int bad = strncmp(key, prog_section, n) == 0 && key[n] == '.'
+                  ? CDS_EXIT_CONFIG
+                  : CDS_EXIT_USAGE;
+    if (cds_config_get_long(cfg, key, &v, err, sizeof err) != CDS_OK)
+        return cds_cli_fail(bad, "%s", err);
+    if (v < lo || v > hi)
+        return cds_cli_fail(bad, "%s: \"%s\": must be %ld..%ld", key,
+                            cds_config_get(cfg, key), lo, hi);
+    *out = (uint64_t)v;
+    return 0;
 }
 
 int
@@ -235,7 +259,8 @@ cds_cli_main(const cds_cli_program_t *prog, int argc, char **argv)
 {
     static char level_key[128];
     prog_name = prog->name;
-    if (cds_cli_asked(argc, argv, "--version")) {  /* anywhere */
+    prog_section = prog->section;
+    if (cds_cli_asked(argc, argv, "--version")) { /* anywhere */
         printf("%s %s\n", prog->name, CDS_VERSION);
         return 0;
     }

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Command flags: what the dispatcher does before the handler. */
 enum {
@@ -97,6 +98,12 @@ int cds_cli_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The last message of cds_cli_fail(), without the prefix. Borrowed. */
 const char *cds_cli_last_failure(void);
+
+/* Integer option key in lo..hi into *out: 0, or the exit code with the
+ * message printed ("KEY: \"V\": must be LO..HI"): 3 for a key of the
+ * program's own section (file or flag), 2 for a per-command operand. */
+int cds_cli_get_u64(const cds_config_t *cfg, const char *key, long lo,
+                    long hi, uint64_t *out);
 
 /* True when flag ("--version") is among argv[1..] before any "--": for
  * what must be known before the command line is parsed. */

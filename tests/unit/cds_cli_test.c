@@ -3,8 +3,9 @@
  *  CDS_CLI_NO_ARGS refuses operands before the handler, the program's
  *  acquire/release hooks run around the commands that ask for them (and
  *  only those), --help lists the table, --check-config goes to its hook,
- *  an early usage error goes through early_exit, and cds_cli_fail prints
- *  "PROG: message" and returns its code. */
+ *  an early usage error goes through early_exit, cds_cli_fail prints
+ *  "PROG: message" and returns its code, and cds_cli_get_u64 tells a bad
+ *  configuration value (3) from a bad operand (2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,6 +240,32 @@ test_early_exit_and_log_level(void **state)
                                   "debug, info, warn or error\n");
 }
 
+/* Range-checked numbers: the program's own section is configuration (3),
+ * a per-command operand usage (2), both with the key and the value. */
+static void
+test_get_u64(void **state)
+{
+    assert_int_equal(run(2, "none"), 0);      /* the program is known */
+    cds_config_t *cfg = cds_config_new(options, sizeof options /
+                                                    sizeof options[0]);
+    uint64_t v = 0;
+    assert_int_equal(cds_config_set(cfg, "demo.state_dir", "12"), CDS_OK);
+    assert_int_equal(cds_cli_get_u64(cfg, "demo.state_dir", 0, 20, &v), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(cds_cli_get_u64(cfg, "demo.state_dir", 0, 5, &v),
+                     CDS_EXIT_CONFIG);
+    assert_string_equal(cds_cli_last_failure(),
+                        "demo.state_dir: \"12\": must be 0..5");
+    assert_int_equal(cds_config_set(cfg, "demo.identity", "lots"), CDS_OK);
+    assert_int_equal(cds_cli_get_u64(cfg, "demo.identity", 0, 5, &v),
+                     CDS_EXIT_CONFIG);
+    assert_int_equal(cds_config_set(cfg, "command.check_config", "9"),
+                     CDS_OK);
+    assert_int_equal(cds_cli_get_u64(cfg, "command.check_config", 0, 5, &v),
+                     CDS_EXIT_USAGE);
+    cds_config_destroy(&cfg);
+}
+
 static int
 setup(void **state)
 {
@@ -267,6 +294,7 @@ main(void)
         cmocka_unit_test(test_acquire_release),
         cmocka_unit_test(test_help_and_check),
         cmocka_unit_test(test_early_exit_and_log_level),
+        cmocka_unit_test(test_get_u64),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
