@@ -14,7 +14,7 @@
 #include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_util.h"
-#include "daemon.h"
+#include "agentrun.h"
 #include "import.h"
 #include "outbox.h"
 #include "receipt_verify.h"
@@ -488,7 +488,7 @@ cmd_run(cds_cli_t *cli)
     outbox_t *ob = NULL;
     if (cli->n_args != 0)
         return cds_cli_fail(CDS_EXIT_USAGE, "usage: run");
-    if ((code = daemon_config(cfg, &sc)))
+    if ((code = agentrun_config(cfg, &sc)))
         return code;
     const char *idpath = cli->identity;
     if (!(id = cds_identity_load(idpath, &e, err, sizeof err)))
@@ -511,7 +511,7 @@ cmd_run(cds_cli_t *cli)
         code = cds_cli_fail(CDS_EXIT_RUNTIME, "%s/agent.lock: cannot lock",
                             sc.state_dir);
     else
-        code = daemon_run(&sc, id, ob);
+        code = agentrun_send(&sc, id, ob);
 out:
     if (lock_fd >= 0)
         close(lock_fd);

@@ -1,8 +1,8 @@
-/*  daemon: the wiring of `cdsync-agent run` once its identity, catalog,
+/*  agentrun: the wiring of `cdsync-agent run` once its identity, catalog,
  *  outbox and lock are in hand (main.c cmd_run): the sender's numbers
  *  range-checked from [agent], the sender started (sender.h), SIGHUP
  *  reload of the catalog and timings (cds_service.h), until a stop. */
-#include "daemon.h"
+#include "agentrun.h"
 
 #include "cds_catalog.h"
 #include "cds_cli.h"
@@ -24,7 +24,7 @@ get(const cds_config_t *cfg, const char *key)
 
 /* Numbers of the sender's configuration, each range-checked. */
 int
-daemon_config(const cds_config_t *cfg, sender_config_t *sc)
+agentrun_config(const cds_config_t *cfg, sender_config_t *sc)
 {
     uint64_t v[AGENTCHECK_RUN_KEYS];
     /* batch_max, batch_bytes, window, ack_timeout_ms, backoff_min_ms,
@@ -78,7 +78,7 @@ reload_apply(const cds_config_t *fresh, void *arg)
     const cds_config_t *cfg = fresh;
     sender_config_t sc;
     char err[600] = "";
-    if (daemon_config(cfg, &sc) != 0) {   /* message on stderr (the log) */
+    if (agentrun_config(cfg, &sc) != 0) {   /* message on stderr (the log) */
         reload_refused("settings", "a value is out of range (line above)");
         return -1;
     }
@@ -99,7 +99,7 @@ reload_apply(const cds_config_t *fresh, void *arg)
 
 /* Load what `run` needs; the daemon itself is sender_run. */
 int
-daemon_run(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
+agentrun_send(sender_config_t *sc, cds_identity_t *id, outbox_t *ob)
 {
     char err[600];
     sender_t *s = sender_new(sc, id, ob, err, sizeof err);
