@@ -15,7 +15,7 @@
 #include <string.h>
 
 #ifndef CDS_VERSION
-#define CDS_VERSION "0.1.0"
+#include "cds_version.h"
 #endif
 
 typedef enum { S_HELLO, S_SENDING, S_BACKOFF, S_REVOKED } state_t;

@@ -6,6 +6,7 @@
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_id.h"
+#include "cds_util.h"
 #include "central.h"
 #include "completeness.h"
 #include "export.h"
@@ -13,10 +14,25 @@
 #include "ingest.h"
 #include "orgmap.h"
 #include "rollup.h"
+#include "store.h"
 
 #include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* What each command gets: the options, the open store, operands. */
+typedef struct {
+    const cds_config_t *cfg;   /* parsed options (borrowed) */
+    store_t *store;            /* open database (borrowed) */
+    const char *identity_path; /* the aggregator's identity file */
+    char **args;               /* operands after the command */
+    int n_args;
+    FILE *out;       /* results */
+    FILE *errf;      /* per-row problems (import) */
+    uint64_t now_ms; /* wall clock */
+} admin_ctx_t;
 
 static const char *const deadline_keys[COMPLETENESS_TYPES] = {
     "aggregator.deadline_daily", "aggregator.deadline_weekly",
@@ -264,30 +280,59 @@ do_token(admin_ctx_t *c, char *err, size_t errlen)
     return rc;
 }
 
-int
-admin_run(const char *command, admin_ctx_t *ctx, char *err, size_t errlen)
+/* Run one of the do_* on the database cds_cli opened (CDS_CLI_DB); a
+ * failure is "NAME: message" with the exit code of docs/cli.md. */
+static int
+admin_call(cds_cli_t *cli, int (*fn)(admin_ctx_t *, char *, size_t))
 {
-    static const struct {
-        const char *name;
-        int (*fn)(admin_ctx_t *, char *, size_t);
-        bool takes_args;
-    } cmds[] = {
-        { "rollup", do_rollup, false },
-        { "completeness", do_completeness, false },
-        { "history", do_history, false },
-        { "export", do_export, false },
-        { "import", do_import, true },
-        { "token", do_token, true },
-    };
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        if (strcmp(cmds[i].name, command) != 0)
-            continue;
-        if (!cmds[i].takes_args && ctx->n_args != 0) {
-            snprintf(err, errlen, "%s: no arguments expected", command);
-            return CDS_EUSAGE;
-        }
-        return cmds[i].fn(ctx, err, errlen);
-    }
-    snprintf(err, errlen, "unknown command \"%s\"", command);
-    return CDS_EUSAGE;
+    admin_ctx_t ctx = {.cfg = cli->cfg,
+                       .store = cli->db,
+                       .identity_path = cli->identity,
+                       .args = cli->args,
+                       .n_args = cli->n_args,
+                       .out = stdout,
+                       .errf = stderr,
+                       .now_ms = cds_now_ms()};
+    char err[1024] = "";
+    int code = fn(&ctx, err, sizeof err);
+    return code == CDS_OK
+               ? 0
+               : cds_cli_fail(cds_exit_code(code), "%s: %s", cli->cmd->name,
+                              err[0] ? err : cds_strerror(code));
+}
+
+int
+admin_rollup(cds_cli_t *cli)
+{
+    return admin_call(cli, do_rollup);
+}
+
+int
+admin_completeness(cds_cli_t *cli)
+{
+    return admin_call(cli, do_completeness);
+}
+
+int
+admin_history(cds_cli_t *cli)
+{
+    return admin_call(cli, do_history);
+}
+
+int
+admin_export(cds_cli_t *cli)
+{
+    return admin_call(cli, do_export);
+}
+
+int
+admin_import(cds_cli_t *cli)
+{
+    return admin_call(cli, do_import);
+}
+
+int
+admin_token(cds_cli_t *cli)
+{
+    return admin_call(cli, do_token);
 }

@@ -1,7 +1,8 @@
 /*  admin: the district admin's commands (rollup, completeness, history,
- *  export, import, token), from parsed options to printed output. main.c
- *  only opens the database and dispatches here, so the option handling of
- *  these commands lives next to them and not in the shared main.c.
+ *  export, import, token), from parsed options to printed output. They are
+ *  entries of main.c's command table (cds_cli.h) with CDS_CLI_DB: the
+ *  dispatcher opens the database (cli->db), the handler reads the options
+ *  and prints; the option handling of these commands lives next to them.
  *
  *  Options read (main.c's table): command.org_unit, command.indicator
  *  (repeatable), command.period, command.from, command.to,
@@ -13,27 +14,15 @@
 #ifndef AGG_ADMIN_H
 #define AGG_ADMIN_H
 
-#include "cds_config.h"
-#include "store.h"
-#include <stdint.h>
-#include <stdio.h>
+#include "cds_cli.h"
 
-typedef struct {
-    const cds_config_t *cfg;           /* parsed options (borrowed) */
-    store_t *store;                    /* open database (borrowed) */
-    const char *identity_path;         /* the aggregator's identity file */
-    char **args;                       /* operands after the command */
-    int n_args;
-    FILE *out;                         /* results */
-    FILE *errf;                        /* per-row problems (import) */
-    uint64_t now_ms;                   /* wall clock */
-} admin_ctx_t;
-
-/* Run command ("rollup", "completeness", "history", "export", "import",
- * "token"). CDS_OK, or a cds_err code with a message in err (CDS_EUSAGE
- * for bad options, CDS_EPERM/CDS_EMALFORMED for identity problems). */
-int admin_run(const char *command, admin_ctx_t *ctx, char *err,
-              size_t errlen);
-
+/* Handlers of cds_cli_command_t (cli->db: the open store_t). The exit
+ * code; a failure printed as "NAME: message" (docs/cli.md). */
+int admin_rollup(cds_cli_t *cli);
+int admin_completeness(cds_cli_t *cli);
+int admin_history(cds_cli_t *cli);
+int admin_export(cds_cli_t *cli);
+int admin_import(cds_cli_t *cli);
+int admin_token(cds_cli_t *cli);
 
 #endif

@@ -1,59 +1,48 @@
-/*  cdsync-aggregator: parse the command line and dispatch to one function
- *  per subcommand (the table `commands`). Exit codes (docs/cli.md): 0 ok,
- *  1 bad input, 2 usage, 3 configuration, identity or permission, 4 runtime
- *  (database, I/O, listen); `health` exits with the Nagios codes. */
-#include "cds_service.h"
-#include "cds_signal.h"
+/*  cdsync-aggregator: the option table and one handler per subcommand (the
+ *  table `commands`; the district-admin ones are admin.c's, the daemon's
+ *  wiring is daemon.c's). Parsing, dispatch, --help and the exit codes of
+ *  docs/cli.md are common/cds_cli.c's: 0 ok, 1 bad input, 2 usage,
+ *  3 configuration, identity or permission, 4 runtime (database, I/O,
+ *  listen); `health` exits with the Nagios codes. */
+#include "admin.h"
+#include "audit.h"
+#include "backup.h"
 #include "cds_catalog.h"
-#include "cds_ckpt.h"
+#include "cds_cli.h"
 #include "cds_config.h"
 #include "cds_err.h"
-#include "cds_harden.h"
 #include "cds_id.h"
 #include "cds_log.h"
 #include "cds_orgunit.h"
+#include "cds_signal.h"
 #include "cds_util.h"
-#include "admin.h"
-#include "api.h"
-#include "dashboard.h"
-#include "audit.h"
-#include "backup.h"
 #include "checkconf.h"
 #include "commitmark.h"
-#include "connguard.h"
+#include "daemon.h"
 #include "enroll.h"
 #include "health.h"
-#include "retention.h"
-#include "knock.h"
-#include "http.h"
-#include "metrics.h"
-#include "progress.h"
-#include "rejects.h"
 #include "ingest.h"
+#include "knock.h"
 #include "query.h"
-#include "reload.h"
+#include "rejects.h"
+#include "retention.h"
 #include "server.h"
 #include "store.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define PROG "cdsync-aggregator"
-#define PROG_VERSION "0.1.0"
 /* CDS_SYSCONFDIR and CDS_DATADIR come from the Makefile (SYSCONFDIR,
  * DATADIR; $(BUILD)/paths.stamp rebuilds this file when they change). */
 #ifndef CDS_SYSCONFDIR
 #define CDS_SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONFIG CDS_SYSCONFDIR "/cdsync/aggregator.ini"
-
-enum { EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_RUNTIME = 4 };
 
 /* Every option: [aggregator] keys are the config file; [command] keys are
  * the per-command flags (also settable in a [command] section). */
@@ -166,113 +155,16 @@ static const cds_option_t options[] = {
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
-typedef struct {
-    cds_config_t *cfg;                 /* parsed options */
-    char **args;                       /* operands after the command */
-    int n_args;
-    char identity[4096];               /* resolved identity path */
-    char db_path[4096];                /* <state_dir>/aggregator.db */
-} cli_t;
-
-typedef int (command_fn)(cli_t *cli);
-
-static void
-usage(FILE *f)
-{
-    fprintf(f,
-            "usage: " PROG " [-c FILE] [options] COMMAND [args]\n"
-            "       " PROG " [-c FILE] [options] --check-config\n"
-            "commands:\n"
-            "  keygen [--label TEXT]\n"
-            "  enroll PUBID --org-unit OU [--org-unit OU ...] [--label TEXT]\n"
-            "  enroll NEWPUBID --replaces OLDFPR [--org-unit OU ...]\n"
-            "  revoke PUBID|FINGERPRINT\n"
-            "  agents [--json]\n"
-            "  run\n"
-            "  accept-restore [--note TEXT] [--force]  (database behind its\n"
-            "                  commit mark: accept it, see docs/OPERATIONS.md)\n"
-            "  restores        (accepted restores and the acked updates lost)\n"
-            "  backup FILE [--force]  (online copy: FILE, FILE.identity,\n"
-            "                  FILE.catalog.csv, FILE.manifest)\n"
-            "  restore FILE [--with-identity]  (aggregator stopped)\n"
-            "  verify          (re-check the database against signed batches)\n"
-            "  query [--org-unit OU] [--no-subtree] [--indicator DE ...]\n"
-            "        [--period PE | --from PE --to PE]\n"
-            "        [--format table|csv|json] [--wide]\n"
-            "  health [--watch SECONDS] [--format table|json] | health --nagios\n"
-            "         exit 0 all OK, 1 a warning, 2 a critical state,\n"
-            "         3 unknown (--nagios: also usage and configuration)\n"
-            "  rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME]\n"
-            "          [--format table|json] | rejects show|retry ID\n"
-            "          | rejects prune [--older-than 7d]\n"
-            "  prune [--dry-run] [--older-than 7d]   rejects, knocks and\n"
-            "         health buckets past their retention (never history)\n"
-            "  rollup --org-unit OU --period PE [--indicator DE ...]\n"
-            "         [--format table|csv|json]\n"
-            "  completeness --org-unit OU --period PE [--indicator DE ...]\n"
-            "         [--format table|csv|json]\n"
-            "  history --org-unit OU --indicator DE --period PE\n"
-            "         [--format table|csv|json]\n"
-            "  export [query's filters] [--format dhis2-json|dhis2-csv|csv]\n"
-            "         [--bom] [--adx-periods]\n"
-            "  import FILE        DHIS2 dataValueSet JSON or CSV\n"
-            "  token add NAME | token list | token revoke NAME\n"
-            "options (config file [aggregator] keys, default "
-            DEFAULT_CONFIG "):\n"
-            "  -c, --config FILE\n");
-}
-
-static int
-fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* The last message of fail(): what `health --nagios` shows as UNKNOWN. */
-static char last_failure[512];
-
-static int
-fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_failure, sizeof last_failure, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, PROG ": %s\n", last_failure);
-    return code;
-}
-
-/* Exit code for a command's data/database result: the mapping shared with
- * the agent (docs/cli.md). */
-static int
-exit_for(int code)
-{
-    return cds_exit_code(code);
-}
-
 static const char *
-get(cli_t *cli, const char *key)
+get(cds_cli_t *cli, const char *key)
 {
     return cds_config_get(cli->cfg, key);
-}
-
-static int
-resolve_paths(cli_t *cli)
-{
-    const char *dir = get(cli, "aggregator.state_dir");
-    const char *id = get(cli, "aggregator.identity");
-    int a = id ? snprintf(cli->identity, sizeof cli->identity, "%s", id)
-               : snprintf(cli->identity, sizeof cli->identity,
-                          "%s/aggregator.key", dir);
-    int b = snprintf(cli->db_path, sizeof cli->db_path, "%s/aggregator.db",
-                     dir);
-    if (a < 0 || (size_t) a >= sizeof cli->identity || b < 0
-        || (size_t) b >= sizeof cli->db_path)
-        return fail(EXIT_CONFIG, "state_dir: path too long");
-    return 0;
 }
 
 /* The reject bounds (store.h "Rejects on disk") from the config, checked
  * (store NULL) or applied to store. 0 or an exit code (message printed). */
 static int
-reject_bounds(cli_t *cli, store_t *store)
+reject_bounds(cds_cli_t *cli, store_t *store)
 {
     static const struct { const char *key; long max; } k[3] = {
         { "aggregator.reject_raw_per_hour", 1000000 },
@@ -285,9 +177,9 @@ reject_bounds(cli_t *cli, store_t *store)
         if (cds_config_get_long(cli->cfg, k[i].key, &v[i], err, sizeof err)
                 != CDS_OK
             || v[i] < 0 || v[i] > k[i].max)
-            return fail(EXIT_CONFIG, "%s: \"%s\": expected 0..%ld",
-                        strchr(k[i].key, '.') + 1, get(cli, k[i].key),
-                        k[i].max);
+            return cds_cli_fail(CDS_EXIT_CONFIG, "%s: \"%s\": expected 0..%ld",
+                                strchr(k[i].key, '.') + 1, get(cli, k[i].key),
+                                k[i].max);
     if (store)
         store_set_reject_bounds(store, (int) v[0], (int64_t) v[1] * 86400000,
                                 (uint64_t) v[2] << 20);
@@ -298,7 +190,7 @@ reject_bounds(cli_t *cli, store_t *store)
  * first a full backup set beside it (backup.h), so that going back to the
  * old program is `restore <db>.pre-vN`. No backup, no migration. */
 static int
-backup_before_upgrade(cli_t *cli)
+backup_before_upgrade(cds_cli_t *cli)
 {
     backup_opts_t o = { .db_path = cli->db_path,
                         .identity_path = cli->identity,
@@ -307,10 +199,12 @@ backup_before_upgrade(cli_t *cli)
     int code = backup_before_migrate(&o, store_schema_version(), msg,
                                      sizeof msg);
     if (code != CDS_OK)
-        return fail(exit_for(code), "%s: schema upgrade refused: the backup "
-                    "before it failed: %s (the copy needs as much free space beside "
-                    "the database as the database takes)",
-                    cli->db_path, msg);
+        return cds_cli_fail(
+            cds_exit_code(code),
+            "%s: schema upgrade refused: the backup "
+            "before it failed: %s (the copy needs as much free space beside "
+            "the database as the database takes)",
+            cli->db_path, msg);
     if (msg[0])
         cds_log(CDS_LOG_INFO, "pre_upgrade_backup", "db=%s msg=%s",
                 cds_logq(cli->db_path), cds_logq(msg));
@@ -319,17 +213,17 @@ backup_before_upgrade(cli_t *cli)
 
 /* Open the database and refresh the orgunit table from the CSV. */
 static int
-open_store(cli_t *cli, store_t **store)
+open_store(cds_cli_t *cli, store_t **store)
 {
     char err[512];
     cds_orgunits_t *ous = cds_orgunits_load(get(cli, "aggregator.orgunits"),
                                             err, sizeof err);
     if (!ous)
-        return fail(EXIT_CONFIG, "%s", err);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     if (cds_mkdir_p(get(cli, "aggregator.state_dir"), 0700) != 0) {
         cds_orgunits_destroy(&ous);
-        return fail(EXIT_RUNTIME, "%s: %s", get(cli, "aggregator.state_dir"),
-                    strerror(errno));
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: %s",
+                            get(cli, "aggregator.state_dir"), strerror(errno));
     }
     int code = CDS_OK;
     int rc = reject_bounds(cli, NULL);
@@ -349,33 +243,37 @@ open_store(cli_t *cli, store_t **store)
     cds_orgunits_destroy(&ous);
     if (code != CDS_OK) {
         store_destroy(store);
-        return fail(EXIT_RUNTIME, "%s: cannot open database (%s)%s",
-                    cli->db_path, cds_strerror(code),
-                    code == CDS_ECORRUPT ? "; refusing to run on a corrupt "
-                    "database: restore it from a backup" : "");
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot open database (%s)%s",
+                            cli->db_path, cds_strerror(code),
+                            code == CDS_ECORRUPT
+                                ? "; refusing to run on a corrupt "
+                                  "database: restore it from a backup"
+                                : "");
     }
     return 0;
 }
 
-static int open_store_ro(cli_t *cli, store_t **store);
+static int open_store_ro(cds_cli_t *cli, store_t **store);
 
 static int
-cmd_keygen(cli_t *cli)
+cmd_keygen(cds_cli_t *cli)
 {
     if (cds_mkdir_p(get(cli, "aggregator.state_dir"), 0700) != 0)
-        return fail(EXIT_CONFIG, "%s: %s", get(cli, "aggregator.state_dir"),
-                    strerror(errno));
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: %s",
+                            get(cli, "aggregator.state_dir"), strerror(errno));
     const char *label = get(cli, "command.label");
     if (cds_identity_generate(cli->identity, label ? label : "aggregator")
         != CDS_OK)
-        return fail(EXIT_CONFIG, "%s: cannot create identity (exists "
-                    "already? it is never overwritten)", cli->identity);
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "%s: cannot create identity (exists "
+                            "already? it is never overwritten)",
+                            cli->identity);
     int code = CDS_OK;
     char msg[512] = "", pub[CDS_PUBID_LEN];
     cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
                                            sizeof msg);
     if (!id)
-        return fail(EXIT_CONFIG, "%s", msg);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", msg);
     cds_identity_public(id, pub, sizeof pub);
     printf("%s\n", pub);
     cds_identity_destroy(&id);
@@ -384,16 +282,15 @@ cmd_keygen(cli_t *cli)
 
 /* pubid: the aggregator's public identity, the agents' server_key. */
 static int
-cmd_pubid(cli_t *cli)
+cmd_pubid(cds_cli_t *cli)
 {
-    if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "pubid: no arguments expected");
     int code = CDS_OK;
     char msg[512] = "", pub[CDS_PUBID_LEN];
     cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
                                            sizeof msg);
     if (!id)
-        return fail(EXIT_CONFIG, "%s (make one with `keygen`)", msg);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)",
+                            msg);
     cds_identity_public(id, pub, sizeof pub);
     printf("%s\n", pub);
     cds_identity_destroy(&id);
@@ -401,10 +298,11 @@ cmd_pubid(cli_t *cli)
 }
 
 static int
-cmd_enroll(cli_t *cli)
+cmd_enroll(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return fail(EXIT_USAGE, "enroll: exactly one PUBID expected");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "enroll: exactly one PUBID expected");
     const char **units = NULL;
     size_t n = cds_config_get_all(cli->cfg, "command.org_unit", &units);
     store_t *store = NULL;
@@ -421,16 +319,17 @@ cmd_enroll(cli_t *cli)
                                 stdout, err, sizeof err);
     store_destroy(&store);
     if (code != CDS_OK)
-        return fail(exit_for(code), "enroll: %s", err[0] ? err
-                                                      : cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "enroll: %s",
+                            err[0] ? err : cds_strerror(code));
     return 0;
 }
 
 static int
-cmd_revoke(cli_t *cli)
+cmd_revoke(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return fail(EXIT_USAGE, "revoke: exactly one PUBID or FINGERPRINT");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "revoke: exactly one PUBID or FINGERPRINT");
     store_t *store = NULL;
     int rc = open_store(cli, &store);
     if (rc)
@@ -440,71 +339,63 @@ cmd_revoke(cli_t *cli)
                              sizeof err);
     store_destroy(&store);
     if (code != CDS_OK)
-        return fail(exit_for(code), "revoke: %s", err[0] ? err
-                                                      : cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "revoke: %s",
+                            err[0] ? err : cds_strerror(code));
     return 0;
 }
 
 /* verify: re-check the database against the kept signed batches
  * (audit.h). Exit 0 clean, 1 with one line per problem, 4 on failure. */
 static int
-cmd_verify(cli_t *cli)
+cmd_verify(cds_cli_t *cli)
 {
-    if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "verify: no arguments expected");
     char err[512] = "";
     int code = CDS_OK;
     cds_identity_t *id = cds_identity_load(cli->identity, &code, err,
                                            sizeof err);
     if (!id)
-        return fail(EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s",
+                            err[0] ? err : cli->identity);
     uint8_t pk[CDS_PK_BYTES];
     memcpy(pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
     cds_identity_destroy(&id);
     store_t *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
     if (!store)
-        return fail(EXIT_RUNTIME, "%s: cannot open database (%s)",
-                    cli->db_path, cds_strerror(code));
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot open database (%s)",
+                            cli->db_path, cds_strerror(code));
     audit_summary_t sum;
     code = audit_run(store, pk, stdout, &sum);
     store_destroy(&store);
     if (code != CDS_OK)
-        return fail(EXIT_RUNTIME, "verify: %s", cds_strerror(code));
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "verify: %s", cds_strerror(code));
     printf("verify: %llu batches, %llu history rows, %llu values checked; "
            "%llu problem%s\n", (unsigned long long) sum.batches,
            (unsigned long long) sum.history, (unsigned long long) sum.values,
            (unsigned long long) sum.problems, sum.problems == 1 ? "" : "s");
-    return sum.problems ? EXIT_INPUT : 0;
+    return sum.problems ? CDS_EXIT_INPUT : 0;
+}
+
+/* agents: a listing, never writes (CDS_CLI_DB_RO). */
+static int
+cmd_agents(cds_cli_t *cli)
+{
+    int code =
+        enroll_list(cli->db, cds_config_get_bool(cli->cfg, "command.json"),
+                    cds_now_ms(), stdout);
+    return code == CDS_OK ? 0
+                          : cds_cli_fail(cds_exit_code(code), "agents: %s",
+                                         cds_strerror(code));
 }
 
 static int
-cmd_agents(cli_t *cli)
+cmd_query(cds_cli_t *cli)
 {
-    if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "agents: no arguments expected");
-    store_t *store = NULL;
-    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
-    if (rc)
-        return rc;
-    int code = enroll_list(store, cds_config_get_bool(cli->cfg,
-                                                      "command.json"),
-                           cds_now_ms(), stdout);
-    store_destroy(&store);
-    return code == CDS_OK ? 0 : fail(exit_for(code), "agents: %s",
-                                     cds_strerror(code));
-}
-
-static int
-cmd_query(cli_t *cli)
-{
-    if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "query: no arguments expected");
     query_opts_t q = { .subtree = !cds_config_get_bool(cli->cfg,
                                                        "command.no_subtree") };
     const char **ous = NULL, **inds = NULL;
     size_t n_ous = cds_config_get_all(cli->cfg, "command.org_unit", &ous);
     if (n_ous > 1)
-        return fail(EXIT_USAGE, "query: at most one --org-unit");
+        return cds_cli_fail(CDS_EXIT_USAGE, "query: at most one --org-unit");
     q.org_unit = n_ous ? ous[0] : NULL;
     q.n_indicators = cds_config_get_all(cli->cfg, "command.indicator", &inds);
     q.indicators = inds;
@@ -513,15 +404,16 @@ cmd_query(cli_t *cli)
     q.to = get(cli, "command.to");
     q.wide = cds_config_get_bool(cli->cfg, "command.wide");
     if (query_format_parse(get(cli, "command.format"), &q.format) != CDS_OK)
-        return fail(EXIT_USAGE, "format: \"%s\": expected table, csv or json",
-                    get(cli, "command.format"));
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "format: \"%s\": expected table, csv or json",
+                            get(cli, "command.format"));
     char err[512] = "";
     cds_catalog_t *cat = q.wide ? cds_catalog_load(get(cli,
                                                        "aggregator.catalog"),
                                                    err, sizeof err)
                                 : NULL;
     if (q.wide && !cat)
-        return fail(EXIT_CONFIG, "%s", err);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q.catalog = cat;
     store_t *store = NULL;
     int rc = open_store_ro(cli, &store);       /* a listing: never writes */
@@ -532,280 +424,15 @@ cmd_query(cli_t *cli)
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;
-    return code == CDS_OK ? 0 : fail(exit_for(code), "query: %s",
-                                     err[0] ? err : cds_strerror(code));
-}
-
-/* Health thresholds from [aggregator]. 0 or an exit code (reported). */
-static int
-thresholds(cli_t *cli, health_thresholds_t *th)
-{
-    char err[512];
-    if (health_thresholds_parse(cli->cfg, th, err, sizeof err) != CDS_OK)
-        return fail(EXIT_CONFIG, "%s", err);
-    return 0;
-}
-
-/* The HTTP thread (metrics.h routes), unless http_listen is empty. */
-static int
-start_http(cli_t *cli, http_t **http, metrics_t *m,
-           const connguard_t *guard, const progress_t *progress)
-{
-    const char *listen = get(cli, "aggregator.http_listen");
-    long top_n = 0;
-    char err[512];
-    memset(m, 0, sizeof *m);
-    pthread_mutex_init(&m->lock, NULL);
-    m->guard = guard;
-    m->progress = progress;
-    if (!listen || !listen[0])
-        return 0;
-    if (thresholds(cli, &m->th) != 0)
-        return -1;
-    if (cds_config_get_long(cli->cfg, "aggregator.metrics_top_n", &top_n,
-                            err, sizeof err) != CDS_OK || top_n < 0
-        || top_n > 10000)
-        return fail(-1, "metrics_top_n: expected 0..10000");
-    m->top_n = (unsigned) top_n;
-    m->version = PROG_VERSION;
-    http_config_t hc = { .listen = listen, .db_path = cli->db_path };
-    *http = http_new(&hc, err, sizeof err);
-    if (!*http)
-        return fail(-1, "%s", err);
-    /* district-admin API (api.h): /api/query, rollup, completeness, ... */
-    if (api_routes_add(*http, cli->cfg, cli->db_path, cli->identity, err,
-                       sizeof err) != CDS_OK) {
-        http_destroy(http);
-        return fail(-1, "http api: %s", err);
-    }
-    int dash = dashboard_routes_add(*http, get(cli, "aggregator.dashboard"),
-                                    err, sizeof err);
-    if (dash != CDS_OK && dash != CDS_ENOTFOUND) {
-        http_destroy(http);
-        return fail(-1, "dashboard: %s", err);
-    }
-    if (metrics_routes_add(*http, m) != 0) {
-        http_destroy(http);
-        return fail(-1, "http: cannot add the metrics routes");
-    }
-    errno = 0;
-    if (http_start(*http) != CDS_OK) {
-        /* A busy or unbindable port is runtime (4), like the ZeroMQ one. */
-        const char *why = errno ? strerror(errno) : "see the log";
-        http_destroy(http);
-        return fail(-2, "run: cannot listen on http %s: %s", listen, why);
-    }
-    return 0;
-}
-
-/* Compare the database with its commit mark (commitmark.h): refuse when
- * acked commits are missing; create or repair the mark when safe. */
-static int
-check_commit_mark(cli_t *cli, commitmark_t **mark, store_t *store)
-{
-    commitmark_state_t st = COMMITMARK_OK;
-    char msg[1536];
-    *mark = commitmark_new(store_db(store));
-    int code = *mark ? commitmark_check(*mark, &st, msg, sizeof msg)
-                     : CDS_ENOMEM;
-    if (code != CDS_OK)
-        return fail(EXIT_RUNTIME, "%s: cannot check its commit mark (%s)",
-                    cli->db_path, cds_strerror(code));
-    if (st == COMMITMARK_OK)
-        return 0;
-    if (st == COMMITMARK_CREATED || st == COMMITMARK_ADOPTED
-        || st == COMMITMARK_REPAIRED) {
-        cds_log(st == COMMITMARK_CREATED ? CDS_LOG_INFO : CDS_LOG_WARN,
-                "commit_mark", "state=%s message=%s",
-                commitmark_state_name(st), cds_logq(msg));
-        return 0;
-    }
-    cds_log(CDS_LOG_ERROR, "commit_mark_refused", "state=%s database=%s",
-            commitmark_state_name(st), cds_logq(cli->db_path));
-    return fail(EXIT_RUNTIME, "%s", msg);
-}
-
-static int serve(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
-                 store_t *store, long group_max, commitmark_t *mark);
-
-/* Identity, catalog, database (with integrity check), then serve. */
-static int
-run_server(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
-           store_t *store, long group_max)
-{
-    if (cds_db_quick_check(store_db(store)) != CDS_OK)
-        return fail(EXIT_RUNTIME, "%s: the database failed its integrity "
-                    "check; refusing to run (restore it from a backup)",
-                    cli->db_path);
-    commitmark_t *mark = NULL;
-    int rc = check_commit_mark(cli, &mark, store);
-    if (rc) {
-        commitmark_destroy(&mark);
-        return rc;
-    }
-    rc = serve(cli, id, cat, store, group_max, mark);
-    commitmark_destroy(&mark);
-    return rc;
-}
-
-/* Rejects past the retention go at start (then as rejects arrive,
- * store.h): a failure is logged and the daemon runs anyway. */
-static void
-prune_rejects_at_start(cli_t *cli, store_t *store)
-{
-    long days = 0;
-    char err[256];
-    int64_t n = 0;
-    if (cds_config_get_long(cli->cfg, "aggregator.reject_retention_days",
-                            &days, err, sizeof err) == CDS_OK && days > 0)
-        rejects_prune(store, (int64_t) cds_now_ms() - days * 86400000LL, &n);
-}
-
-/* Held heartbeats (health.h): health_flush_ms_for(silent_after_ms). */
-static void
-set_heartbeat_flush(cli_t *cli, health_t *health)
-{
-    long silent = 0;
-    char err[256];
-    if (cds_config_get_long(cli->cfg, "aggregator.silent_after_ms", &silent,
-                            err, sizeof err) != CDS_OK || silent < 0)
-        silent = 0x7fffffff;
-    health_set_flush_ms(health, health_flush_ms_for((uint64_t) silent));
-}
-
-/* Ingest, health, HTTP and the ROUTER socket, until a stop. *cat is the
- * running catalog; a SIGHUP reload may replace it (reload.h). */
-static int
-serve(cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
-      store_t *store, long group_max, commitmark_t *mark)
-{
-    long skew = 0;
-    char serr[256];
-    if (cds_config_get_long(cli->cfg, "aggregator.max_clock_skew_ms", &skew,
-                            serr, sizeof serr) != CDS_OK
-        || skew < 1000 || skew > 30L * 86400000L)
-        return fail(EXIT_CONFIG, "max_clock_skew_ms: \"%s\": expected "
-                    "1000..2592000000", get(cli, "aggregator.max_clock_skew_ms"));
-    long stuck_ms = 0;
-    if (cds_config_get_long(cli->cfg, "aggregator.writer_stuck_after_ms",
-                            &stuck_ms, serr, sizeof serr) != CDS_OK
-        || stuck_ms < 1000 || stuck_ms > 86400000L)
-        return fail(EXIT_CONFIG, "writer_stuck_after_ms: \"%s\": expected "
-                    "1000..86400000", get(cli, "aggregator.writer_stuck_after_ms"));
-    long max_pending = 0;
-    if (cds_config_get_long(cli->cfg, "aggregator.max_pending_handshakes",
-                            &max_pending, serr, sizeof serr) != CDS_OK
-        || max_pending < 1 || max_pending > 1000000)
-        return fail(EXIT_CONFIG, "max_pending_handshakes: \"%s\": expected "
-                    "1..1000000", get(cli, "aggregator.max_pending_handshakes"));
-    ingest_t *ingest = ingest_new(store, id, *cat);
-    if (ingest) {
-        ingest_set_max_skew(ingest, (uint64_t) skew);
-        ingest_set_commitmark(ingest, mark);
-    }
-    health_t *health = ingest ? health_new(store) : NULL;
-    if (health) {
-        set_heartbeat_flush(cli, health);
-        ingest_set_health(ingest, health);
-    }
-    prune_rejects_at_start(cli, store);
-    http_t *http = NULL;
-    metrics_t metrics;
-    /* Before HTTP and the socket: its table is sized by the fd limit. */
-    connguard_t *guard = health ? connguard_new((unsigned) max_pending)
-                                : NULL;
-    progress_t *progress = guard ? progress_new((uint64_t) stuck_ms) : NULL;
-    int hrc = progress ? start_http(cli, &http, &metrics, guard, progress)
-                       : 0;
-    if (hrc != 0) {
-        progress_destroy(&progress);
-        connguard_destroy(&guard);
-        health_destroy(&health);
-        ingest_destroy(&ingest);
-        return hrc == -2 ? EXIT_RUNTIME : EXIT_CONFIG;
-    }
-    /* CURVE + ZAP or nothing: server_new_secure fails if either cannot
-     * be set up, and we exit. */
-    server_t *server = progress ? server_new_secure(store, ingest, id,
-                                                  get(cli, "aggregator.listen"),
-                                                  (int) group_max)
-                              : NULL;
-    int code = CDS_ERROR;
-    /* Checkpoints off the group commits (latency); NULL keeps SQLite's. */
-    cds_ckpt_t *ckpt = server ? cds_ckpt_new(store_db(store), CDS_CKPT_PAGES,
-                                             CDS_CKPT_MAX_PAGES_AGG)
-                              : NULL;
-    if (server) {
-        server_set_commitmark(server, mark);
-        server_set_guard(server, guard);
-        server_set_progress(server, progress);
-        cds_signal_install();
-        char pub[CDS_PUBID_LEN];
-        cds_identity_public(id, pub, sizeof pub);
-        cds_log(CDS_LOG_INFO, "started", "identity=%s catalog=%s version=%s",
-                pub, cds_catalog_version(*cat), PROG_VERSION);
-        char status[256];
-        snprintf(status, sizeof status, "serving %s, catalog %s",
-                 get(cli, "aggregator.listen"), cds_catalog_version(*cat));
-        reload_ctx_t live = { .server = server, .ingest = ingest,
-                              .store = store, .catalog = cat,
-                              .health = health,
-                              .metrics = http ? &metrics : NULL };
-        cds_service_on_reload(reload_restart_keys, reload_apply, &live);
-        cds_service_ready(status);
-        code = server_run(server);
-        cds_service_on_reload(NULL, NULL, NULL);
-    }
-    cds_ckpt_destroy(&ckpt);
-    server_destroy(&server);
-    http_destroy(&http);
-    progress_destroy(&progress);
-    connguard_destroy(&guard);
-    ingest_destroy(&ingest);
-    health_destroy(&health);
-    if (code != CDS_OK && server_bind_error())
-        return fail(EXIT_RUNTIME, "run: cannot listen on %s: %s",
-                    get(cli, "aggregator.listen"), server_bind_error());
-    if (code != CDS_OK)
-        return fail(EXIT_RUNTIME, "run: %s (listen=%s)", cds_strerror(code),
-                    get(cli, "aggregator.listen"));
-    return 0;
-}
-
-/* Raise the soft RLIMIT_NOFILE to the hard limit: every agent holds one
- * TCP connection, and the default soft limit (1024 under systemd) would
- * let ~1000 idle connections starve the database, the commit mark and
- * HTTP. The shipped unit sets LimitNOFILE= (soft = hard) and forbids
- * @resources, so there soft == hard and setrlimit is never called; where
- * it is called and refused (EPERM from a seccomp filter) we log and run
- * with what we have: the connection guard (connguard.h) keeps the
- * reserve whatever the limit. */
-static void
-raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t was = rl.rlim_cur;
-    const char *how = "unchanged";
-    bool refused = false;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        refused = setrlimit(RLIMIT_NOFILE, &rl) != 0;
-        how = refused ? "refused" : "raised";
-        if (refused)
-            rl.rlim_cur = was;
-    }
-    cds_log(refused ? CDS_LOG_WARN : CDS_LOG_INFO,
-            "fd_limit", "soft_was=%llu soft=%llu hard=%llu result=%s",
-            (unsigned long long) was, (unsigned long long) rl.rlim_cur,
-            (unsigned long long) rl.rlim_max, how);
+    return code == CDS_OK ? 0
+                          : cds_cli_fail(cds_exit_code(code), "query: %s",
+                                         err[0] ? err : cds_strerror(code));
 }
 
 /* The daemon lock (backup.h) for a command that must not run beside a
  * daemon: the descriptor, or -1 with the message printed (*rc). */
 static int
-daemon_lock(cli_t *cli, const char *what, int *rc)
+daemon_lock(cds_cli_t *cli, const char *what, int *rc)
 {
     int code = CDS_OK;
     /* Its directory may not exist yet (first run, identity elsewhere). */
@@ -813,46 +440,51 @@ daemon_lock(cli_t *cli, const char *what, int *rc)
     int fd = backup_lock_try(cli->db_path, &code);
     if (fd < 0)
         *rc = code != CDS_EBUSY
-                  ? fail(EXIT_RUNTIME, "%s: cannot take %s" BACKUP_LOCK_SUFFIX,
-                         what, cli->db_path)
-                  : fail(EXIT_RUNTIME, "%s: another cdsync-aggregator is "
-                         "already running on %s (%s" BACKUP_LOCK_SUFFIX
-                         " is locked)%s", what, cli->db_path, cli->db_path,
-                         strcmp(what, "run") == 0
-                             ? "" : "; stop it first (systemctl stop "
-                                    "cdsync-aggregator)");
+                  ? cds_cli_fail(CDS_EXIT_RUNTIME,
+                                 "%s: cannot take %s" BACKUP_LOCK_SUFFIX, what,
+                                 cli->db_path)
+                  : cds_cli_fail(CDS_EXIT_RUNTIME,
+                                 "%s: another cdsync-aggregator is "
+                                 "already running on %s (%s" BACKUP_LOCK_SUFFIX
+                                 " is locked)%s",
+                                 what, cli->db_path, cli->db_path,
+                                 strcmp(what, "run") == 0
+                                     ? ""
+                                     : "; stop it first (systemctl stop "
+                                       "cdsync-aggregator)");
     return fd;
 }
 
 static int
-cmd_run(cli_t *cli)
+cmd_run(cds_cli_t *cli)
 {
-    if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "run: no arguments expected");
     char err[512] = "";
     long group_max = 0;
     if (cds_config_get_long(cli->cfg, "aggregator.group_max", &group_max, err,
                             sizeof err) != CDS_OK
         || group_max < 1 || group_max > SERVER_GROUP_MAX_LIMIT)
-        return fail(EXIT_CONFIG, "group_max: \"%s\": expected 1..%d",
-                    get(cli, "aggregator.group_max"), SERVER_GROUP_MAX_LIMIT);
+        return cds_cli_fail(
+            CDS_EXIT_CONFIG, "group_max: \"%s\": expected 1..%d",
+            get(cli, "aggregator.group_max"), SERVER_GROUP_MAX_LIMIT);
     int code = CDS_OK, rc0 = 0;
     cds_identity_t *id = cds_identity_load(cli->identity, &code, err,
                                            sizeof err);
     if (!id)
-        return fail(EXIT_CONFIG, "%s", err[0] ? err : cli->identity);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s",
+                            err[0] ? err : cli->identity);
     int lock = daemon_lock(cli, "run", &rc0);
     if (lock < 0) {
         cds_identity_destroy(&id);
         return rc0;
     }
-    raise_nofile();
+    daemon_raise_nofile();
     cds_catalog_t *cat = cds_catalog_load(get(cli, "aggregator.catalog"), err,
                                           sizeof err);
     store_t *store = NULL;
-    int rc = cat ? open_store(cli, &store) : fail(EXIT_CONFIG, "%s", err);
+    int rc = cat ? open_store(cli, &store)
+                 : cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     if (!rc)
-        rc = run_server(cli, id, &cat, store, group_max);
+        rc = daemon_serve(cli, id, &cat, store, group_max);
     store_destroy(&store);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
@@ -864,18 +496,10 @@ cmd_run(cli_t *cli)
  * foreign or damaged); record that the operator accepts it, reset the
  * mark, and have every agent's next hello compared (commitmark.h). */
 static int
-cmd_accept_restore(cli_t *cli)
+cmd_accept_restore(cds_cli_t *cli)
 {
-    if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "accept-restore: no arguments expected");
-    store_t *store = NULL;
+    store_t *store = cli->db; /* daemon lock held (CDS_CLI_LOCK) */
     int rc = 0;
-    int lock = daemon_lock(cli, "accept-restore", &rc);
-    if (lock < 0 || (rc = open_store(cli, &store))) {
-        if (lock >= 0)
-            close(lock);
-        return rc;
-    }
     commitmark_t *mark = commitmark_new(store_db(store));
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536] = "";              /* the refusal, logged by accept */
@@ -889,8 +513,8 @@ cmd_accept_restore(cli_t *cli)
         code = commitmark_accept(mark, st, get(cli, "command.note"),
                                  (int64_t) cds_now_ms(), &event);
     if (code != CDS_OK)
-        rc = fail(exit_for(code), "accept-restore: %s: %s", cli->db_path,
-                  cds_strerror(code));
+        rc = cds_cli_fail(cds_exit_code(code), "accept-restore: %s: %s",
+                          cli->db_path, cds_strerror(code));
     else if (!due)
         printf("nothing to accept: %s matches its commit mark (%s)\n",
                cli->db_path, commitmark_state_name(st));
@@ -903,21 +527,21 @@ cmd_accept_restore(cli_t *cli)
     /* Run as root, the mark must stay the service user's (like the db). */
     if (mark && access(commitmark_path(mark), F_OK) == 0
         && backup_own_like(commitmark_path(mark), cli->db_path) != 0)
-        rc = fail(EXIT_RUNTIME, "accept-restore: %s: cannot give it the "
-                  "owner of %s: %s", commitmark_path(mark), cli->db_path,
-                  strerror(errno));
+        rc = cds_cli_fail(CDS_EXIT_RUNTIME,
+                          "accept-restore: %s: cannot give it the "
+                          "owner of %s: %s",
+                          commitmark_path(mark), cli->db_path, strerror(errno));
     commitmark_destroy(&mark);
-    store_destroy(&store);
-    close(lock);
     return rc;
 }
 
 /* backup FILE: online copy of the database, identity, catalog (backup.h). */
 static int
-cmd_backup(cli_t *cli)
+cmd_backup(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return fail(EXIT_USAGE, "backup: exactly one FILE expected");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "backup: exactly one FILE expected");
     backup_opts_t o = { .db_path = cli->db_path,
                         .identity_path = cli->identity,
                         .catalog_path = get(cli, "aggregator.catalog"),
@@ -927,18 +551,20 @@ cmd_backup(cli_t *cli)
     char msg[2048];
     int code = backup_make(&o, msg, sizeof msg);
     if (code != CDS_OK)
-        return fail(code == CDS_EUSAGE ? EXIT_INPUT : exit_for(code),
-                    "backup: %s", msg);
+        return cds_cli_fail(code == CDS_EUSAGE ? CDS_EXIT_INPUT
+                                               : cds_exit_code(code),
+                            "backup: %s", msg);
     printf("%s\n", msg);
     return 0;
 }
 
 /* restore FILE: the aggregator stopped (daemon lock), see backup.h. */
 static int
-cmd_restore(cli_t *cli)
+cmd_restore(cds_cli_t *cli)
 {
     if (cli->n_args != 1)
-        return fail(EXIT_USAGE, "restore: exactly one FILE expected");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "restore: exactly one FILE expected");
     int rc = 0;
     int lock = daemon_lock(cli, "restore", &rc);
     if (lock < 0)
@@ -952,43 +578,43 @@ cmd_restore(cli_t *cli)
     int code = backup_restore(&o, msg, sizeof msg);
     close(lock);
     if (code != CDS_OK)
-        return fail(code == CDS_EUSAGE || code == CDS_ENOTFOUND
-                    ? EXIT_INPUT : exit_for(code), "restore: %s", msg);
+        return cds_cli_fail(code == CDS_EUSAGE || code == CDS_ENOTFOUND
+                                ? CDS_EXIT_INPUT
+                                : cds_exit_code(code),
+                            "restore: %s", msg);
     printf("%s\n", msg);
     return 0;
 }
 
 /* restores: the accepted restores and the acked updates found lost. */
 static int
-cmd_restores(cli_t *cli)
+cmd_restores(cds_cli_t *cli)
 {
-    if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "restores: no arguments expected");
-    store_t *store = NULL;
-    int rc = open_store(cli, &store);
-    if (rc)
-        return rc;
-    commitmark_t *mark = commitmark_new(store_db(store));
+    commitmark_t *mark = commitmark_new(store_db(cli->db));
     int code = mark ? commitmark_print(mark, stdout) : CDS_ENOMEM;
     commitmark_destroy(&mark);
-    store_destroy(&store);
-    return code == CDS_OK ? 0 : fail(exit_for(code), "restores: %s",
-                                     cds_strerror(code));
+    return code == CDS_OK ? 0
+                          : cds_cli_fail(cds_exit_code(code), "restores: %s",
+                                         cds_strerror(code));
 }
 
 /* Read-only store for operator commands; exit code on failure. */
 static int
-open_store_ro(cli_t *cli, store_t **store)
+open_store_ro(cds_cli_t *cli, store_t **store)
 {
     int code = CDS_OK;
     *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
     if (!*store && code == CDS_EVERSION)
-        return fail(EXIT_CONFIG, "%s: database schema is not this "
-                    "program's (older: `" PROG " run` migrates it; newer: "
-                    "upgrade this program); read-only, nothing changed",
-                    cli->db_path);
-    return *store ? 0 : fail(EXIT_CONFIG, "%s: cannot open database (%s)",
-                             cli->db_path, cds_strerror(code));
+        return cds_cli_fail(CDS_EXIT_CONFIG,
+                            "%s: database schema is not this "
+                            "program's (older: `" PROG
+                            " run` migrates it; newer: "
+                            "upgrade this program); read-only, nothing changed",
+                            cli->db_path);
+    return *store
+               ? 0
+               : cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot open database (%s)",
+                              cli->db_path, cds_strerror(code));
 }
 
 /* One health report; *worst receives the worst severity. */
@@ -1039,39 +665,40 @@ wait_stop(long ms)
 }
 
 /* --nagios: a failure is UNKNOWN (3) with a plugin line on stdout, which
- * is what Nagios shows: the last message of fail() (also on stderr). */
+ * is what Nagios shows: the last message of cds_cli_fail() (also on stderr). */
 static int
 nagios_unknown(void)
 {
     printf("CDSYNC UNKNOWN - ");
-    for (const char *c = last_failure; *c; c++)
+    for (const char *c = cds_cli_last_failure(); *c; c++)
         putchar(*c == '|' ? '/' : *c);
     putchar('\n');
     return 3;
 }
 
-/* health's options: 0 or EXIT_USAGE (reported). */
+/* health's options: 0 or CDS_EXIT_USAGE (reported). */
 static int
-health_args(cli_t *cli, bool nagios, bool *json, long *watch)
+health_args(cds_cli_t *cli, bool nagios, bool *json, long *watch)
 {
     char err[256];
     const char *fmt = get(cli, "command.format");
     *json = fmt && strcmp(fmt, "json") == 0;
     if (cli->n_args != 0 || (fmt && !*json && strcmp(fmt, "table") != 0)
         || (nagios && (*json || get(cli, "command.watch"))))
-        return fail(EXIT_USAGE, "health: [--watch SECONDS] "
-                    "[--format table|json] | health --nagios");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "health: [--watch SECONDS] "
+                            "[--format table|json] | health --nagios");
     if (get(cli, "command.watch")
         && (cds_config_get_long(cli->cfg, "command.watch", watch, err,
                                 sizeof err) != CDS_OK || *watch < 1))
-        return fail(EXIT_USAGE, "watch: expected seconds >= 1");
+        return cds_cli_fail(CDS_EXIT_USAGE, "watch: expected seconds >= 1");
     return 0;
 }
 
 /* Nagios convention: 0 OK, 1 warning, 2 critical, 3 unknown (cannot
- * read the database: EXIT_CONFIG is 3 too). */
+ * read the database: CDS_EXIT_CONFIG is 3 too). */
 static int
-cmd_health(cli_t *cli)
+cmd_health(cds_cli_t *cli)
 {
     health_thresholds_t th;
     long watch = 0;
@@ -1080,7 +707,7 @@ cmd_health(cli_t *cli)
     store_t *store = NULL;
     int rc = health_args(cli, nagios, &json, &watch);
     if (!rc)
-        rc = thresholds(cli, &th);
+        rc = daemon_thresholds(cli, &th);
     if (!rc)
         rc = open_store_ro(cli, &store);
     if (rc)
@@ -1098,7 +725,7 @@ cmd_health(cli_t *cli)
     health_destroy(&h);
     store_destroy(&store);
     if (code != CDS_OK)
-        fail(3, "health: %s", cds_strerror(code));
+        cds_cli_fail(3, "health: %s", cds_strerror(code));
     if (code != CDS_OK)
         return nagios ? nagios_unknown() : 3;
     return worst;
@@ -1122,7 +749,7 @@ parse_since(const char *s)
 }
 
 static int
-rejects_filter(cli_t *cli, rejects_filter_t *f)
+rejects_filter(cds_cli_t *cli, rejects_filter_t *f)
 {
     const char *since = get(cli, "command.since");
     const char *reason = get(cli, "command.reason");
@@ -1132,17 +759,21 @@ rejects_filter(cli_t *cli, rejects_filter_t *f)
     f->agent = get(cli, "command.agent");
     f->json = fmt && strcmp(fmt, "json") == 0;
     if (since && (f->since_ms = parse_since(since)) < 0)
-        return fail(EXIT_USAGE, "since: \"%s\": expected 30m, 2h, 7d or ms "
-                    "since the epoch", since);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "since: \"%s\": expected 30m, 2h, 7d or ms "
+                            "since the epoch",
+                            since);
     if (reason && (f->code = cds_err_from_name(reason)) < 0)
-        return fail(EXIT_USAGE, "reason: \"%s\" is not a reason name "
-                    "(bad_value, unknown_key, ...)", reason);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "reason: \"%s\" is not a reason name "
+                            "(bad_value, unknown_key, ...)",
+                            reason);
     return 0;
 }
 
 /* rejects retry: ingest with our identity, today's catalog and health. */
 static int
-rejects_retry_cmd(cli_t *cli, store_t *store, const char *id)
+rejects_retry_cmd(cds_cli_t *cli, store_t *store, const char *id)
 {
     char err[512] = "";
     int code = CDS_OK, result = CDS_ERROR;
@@ -1153,7 +784,7 @@ rejects_retry_cmd(cli_t *cli, store_t *store, const char *id)
                             : NULL;
     if (!cat) {
         cds_identity_destroy(&me);
-        return fail(EXIT_CONFIG, "%s", err);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     }
     ingest_t *ingest = ingest_new(store, me, cat);
     health_t *h = ingest ? health_new(store) : NULL;
@@ -1167,16 +798,16 @@ rejects_retry_cmd(cli_t *cli, store_t *store, const char *id)
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&me);
     if (code != CDS_OK)
-        return fail(exit_for(code), "rejects retry %s: %s", id,
-                    code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
-                                       : cds_strerror(code));
-    return result == CDS_OK ? 0 : EXIT_INPUT;
+        return cds_cli_fail(cds_exit_code(code), "rejects retry %s: %s", id,
+                            code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
+                                               : cds_strerror(code));
+    return result == CDS_OK ? 0 : CDS_EXIT_INPUT;
 }
 
 /* rejects prune: delete reject rows older than --older-than (default
  * the retention setting); prints how many. */
 static int
-rejects_prune_cmd(cli_t *cli)
+rejects_prune_cmd(cds_cli_t *cli)
 {
     const char *age = get(cli, "command.older_than");
     char dflt[32];
@@ -1189,8 +820,8 @@ rejects_prune_cmd(cli_t *cli)
     long long v = strtoll(age, &end, 10);
     int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
     if (cutoff < 0)
-        return fail(EXIT_USAGE, "older-than: \"%s\": expected 12h, 7d, 30m",
-                    age);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "older-than: \"%s\": expected 12h, 7d, 30m", age);
     store_t *store = NULL;
     int rc = open_store(cli, &store);
     if (rc)
@@ -1199,7 +830,8 @@ rejects_prune_cmd(cli_t *cli)
     int code = rejects_prune(store, cutoff, &n);
     store_destroy(&store);
     if (code != CDS_OK)
-        return fail(exit_for(code), "rejects prune: %s", cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "rejects prune: %s",
+                            cds_strerror(code));
     printf("%lld reject rows older than %s deleted\n", (long long) n, age);
     return 0;
 }
@@ -1207,13 +839,14 @@ rejects_prune_cmd(cli_t *cli)
 /* prune: everything past its retention (retention.h), or with --dry-run
  * how much would go; update history and batches are never pruned. */
 static int
-cmd_prune(cli_t *cli)
+cmd_prune(cds_cli_t *cli)
 {
     const char *age = get(cli, "command.older_than");
     bool dry = cds_config_get_bool(cli->cfg, "command.dry_run");
     char dflt[32];
     if (cli->n_args != 0)
-        return fail(EXIT_USAGE, "prune [--dry-run] [--older-than AGE]");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "prune [--dry-run] [--older-than AGE]");
     if (!age) {
         snprintf(dflt, sizeof dflt, "%sd",
                  get(cli, "aggregator.reject_retention_days"));
@@ -1223,8 +856,8 @@ cmd_prune(cli_t *cli)
     long long v = strtoll(age, &end, 10);
     int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
     if (cutoff < 0)
-        return fail(EXIT_USAGE, "older-than: \"%s\": expected 12h, 7d, 30m",
-                    age);
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "older-than: \"%s\": expected 12h, 7d, 30m", age);
     if (v == 0 && !get(cli, "command.older_than"))
         cutoff = -1;                   /* retention 0: rejects kept */
     store_t *store = NULL;
@@ -1236,7 +869,8 @@ cmd_prune(cli_t *cli)
                    : retention_prune(store, cutoff, cds_now_ms(), &n);
     store_destroy(&store);
     if (code != CDS_OK)
-        return fail(exit_for(code), "prune: %s", cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "prune: %s",
+                            cds_strerror(code));
     const char *verb = dry ? "to delete" : "deleted";
     if (cutoff < 0)
         printf("reject, knock: kept (reject_retention_days = 0)\n");
@@ -1250,7 +884,7 @@ cmd_prune(cli_t *cli)
 }
 
 static int
-cmd_rejects(cli_t *cli)
+cmd_rejects(cds_cli_t *cli)
 {
     rejects_filter_t f;
     store_t *store = NULL;
@@ -1259,9 +893,11 @@ cmd_rejects(cli_t *cli)
     if (cli->n_args == 1 && strcmp(cli->args[0], "prune") == 0)
         return rejects_prune_cmd(cli);
     if (cli->n_args != 0 && !sub)
-        return fail(EXIT_USAGE, "rejects [--since WHEN] [--agent A] "
-                    "[--reason NAME] [--format json] | rejects show|retry ID"
-                    " | rejects prune [--older-than AGE]");
+        return cds_cli_fail(
+            CDS_EXIT_USAGE,
+            "rejects [--since WHEN] [--agent A] "
+            "[--reason NAME] [--format json] | rejects show|retry ID"
+            " | rejects prune [--older-than AGE]");
     int rc = rejects_filter(cli, &f);
     /* Listing and show only read (a monitoring user may run them); retry
      * ingests, so it opens read-write. */
@@ -1283,242 +919,155 @@ cmd_rejects(cli_t *cli)
     }
     store_destroy(&store);
     if (code != CDS_OK)
-        return fail(exit_for(code), "rejects: %s",
-                    code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
-                                       : cds_strerror(code));
+        return cds_cli_fail(cds_exit_code(code), "rejects: %s",
+                            code == CDS_EUSAGE ? "ID is N or FINGERPRINT:SEQ"
+                                               : cds_strerror(code));
     return rc;
 }
 
-/* The district-admin commands: open the database, hand over to admin.c. */
+/* cds_cli's early_exit, before the command line could be parsed: a
+ * usage or configuration error of `health --nagios` is UNKNOWN (3) with
+ * its plugin line, never 2 (CRITICAL). */
 static int
-cmd_admin(cli_t *cli, const char *name)
+early_exit(int argc, char **argv, int code)
 {
-    store_t *store = NULL;
-    int rc = open_store(cli, &store);
-    if (rc)
-        return rc;
-    admin_ctx_t ctx = { .cfg = cli->cfg, .store = store,
-                        .identity_path = cli->identity, .args = cli->args,
-                        .n_args = cli->n_args, .out = stdout,
-                        .errf = stderr, .now_ms = cds_now_ms() };
-    char err[1024] = "";
-    int code = admin_run(name, &ctx, err, sizeof err);
-    store_destroy(&store);
-    return code == CDS_OK ? 0 : fail(exit_for(code), "%s: %s", name,
-                                     err[0] ? err : cds_strerror(code));
-}
-
-static int
-cmd_rollup(cli_t *cli)
-{
-    return cmd_admin(cli, "rollup");
-}
-
-static int
-cmd_completeness(cli_t *cli)
-{
-    return cmd_admin(cli, "completeness");
-}
-
-static int
-cmd_history(cli_t *cli)
-{
-    return cmd_admin(cli, "history");
-}
-
-static int
-cmd_export(cli_t *cli)
-{
-    return cmd_admin(cli, "export");
-}
-
-static int
-cmd_import(cli_t *cli)
-{
-    return cmd_admin(cli, "import");
-}
-
-static int
-cmd_token(cli_t *cli)
-{
-    return cmd_admin(cli, "token");
-}
-
-static const struct {
-    const char *name;
-    command_fn *fn;
-    const char *synopsis;
-} commands[] = {
-    { "keygen", cmd_keygen, "keygen [--label TEXT]" },
-    { "pubid", cmd_pubid, "pubid  (this aggregator's public identity: the "
-      "agents' server_key)" },
-    { "enroll", cmd_enroll,
-      "enroll PUBID (--org-unit OU ... | --replaces OLDFPR) [--label TEXT]" },
-    { "revoke", cmd_revoke, "revoke PUBID|FINGERPRINT" },
-    { "agents", cmd_agents, "agents [--json]" },
-    { "run", cmd_run, "run" },
-    { "accept-restore", cmd_accept_restore,
-      "accept-restore [--note TEXT] [--force]  (the database is behind its "
-      "commit mark: record it, reset the mark)" },
-    { "restores", cmd_restores,
-      "restores  (accepted restores and the acked updates found lost)" },
-    { "backup", cmd_backup, "backup FILE [--force]  (online, consistent "
-      "copy of the database, identity and catalog, with a manifest)" },
-    { "restore", cmd_restore, "restore FILE [--with-identity]  (aggregator "
-      "stopped; then run refuses until accept-restore)" },
-    { "verify", cmd_verify, "verify" },
-    { "query", cmd_query,
-      "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
-      "[--period PE | --from PE --to PE] [--format table|csv|json] "
-      "[--wide]" },
-    { "health", cmd_health, "health [--watch SECONDS] [--format table|json]"
-      " | health --nagios  (exit 0 OK, 1 warning, 2 critical, 3 unknown)" },
-    { "rejects", cmd_rejects,
-      "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
-      "[--format table|json] | rejects show ID | rejects retry ID | "
-      "rejects prune [--older-than AGE]" },
-    { "prune", cmd_prune, "prune [--dry-run] [--older-than AGE]  (rejects, "
-      "knocks, health buckets past retention; never history)" },
-    { "rollup", cmd_rollup,
-      "rollup --org-unit OU --period PE [--indicator DE ...] "
-      "[--format table|csv|json]" },
-    { "completeness", cmd_completeness,
-      "completeness --org-unit OU --period PE [--indicator DE ...] "
-      "[--format table|csv|json]" },
-    { "history", cmd_history,
-      "history --org-unit OU --indicator DE --period PE "
-      "[--format table|csv|json]" },
-    { "export", cmd_export,
-      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
-      "[--period PE | --from PE --to PE] "
-      "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]" },
-    { "import", cmd_import, "import FILE  (DHIS2 dataValueSet JSON or CSV)" },
-    { "token", cmd_token,
-      "token add NAME | token list | token revoke NAME  (HTTP API)" },
-};
-#define N_COMMANDS (sizeof commands / sizeof commands[0])
-
-static int
-find_command(const char *name)
-{
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(commands[i].name, name) == 0)
-            return (int) i;
-    return -1;
-}
-
-static int
-print_help(cli_t *cli, int cmd)
-{
-    if (cmd >= 0)
-        printf("usage: " PROG " [-c FILE] [options] %s\n",
-               commands[cmd].synopsis);
-    else
-        usage(stdout);
-    cds_config_print_help(cli->cfg, stdout);
-    return 0;
-}
-
-/* --nagios on the command line, before it could be parsed: a Nagios
- * check must exit 3 (UNKNOWN) on a usage error, never 2 (CRITICAL). */
-static bool
-nagios_asked(int argc, char **argv)
-{
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--nagios") == 0)
-            return true;
-    return false;
+    return cds_cli_asked(argc, argv, "--nagios") ? nagios_unknown() : code;
 }
 
 /* --check-config: every problem on stderr, one a line; exit 0 or 3. */
 static int
-check_config(cli_t *cli)
+check_config(cds_cli_t *cli)
 {
-    const char *file = cds_config_path(cli->cfg);
-    if (resolve_paths(cli))
-        return EXIT_CONFIG;
-    size_t n = checkconf_run(cli->cfg, cli->identity, stderr);
-    if (n)
-        return fail(EXIT_CONFIG, "configuration has %zu problem%s (%s)", n,
-                    n == 1 ? "" : "s", file ? file : "built-in defaults");
-    printf("configuration OK (%s)\n", file ? file : "built-in defaults");
-    return 0;
+    return cds_cli_check_verdict(
+        cli, checkconf_run(cli->cfg, cli->identity, stderr));
 }
 
-/* Parse, then dispatch. */
+/* CDS_CLI_LOCK: the daemon lock, then CDS_CLI_DB/_RO: the store, in
+ * cli->db; both released by release() after the command. */
 static int
-dispatch(cli_t *cli, int argc, char **argv)
+acquire(cds_cli_t *cli)
 {
-    bool help = false;
-    char err[512] = "", **rest = NULL;
-    int n_rest = 0;
-    int code = cds_config_parse(cli->cfg, argc, argv, 1, DEFAULT_CONFIG,
-                                &help, &rest, &n_rest, err, sizeof err);
-    if (code == CDS_EUSAGE) {
-        fail(EXIT_USAGE, "%s", err);
-        usage(stderr);
-        return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_USAGE;
+    unsigned f = cli->cmd->flags;
+    store_t *store = NULL;
+    int rc = 0;
+    if (f & CDS_CLI_LOCK) {
+        cli->lock_fd = daemon_lock(cli, cli->cmd->name, &rc);
+        if (cli->lock_fd < 0)
+            return rc;
     }
-    if (code != CDS_OK) {
-        fail(EXIT_CONFIG, "%s", err);
-        return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_CONFIG;
-    }
-    if (!help && cds_config_get_bool(cli->cfg, "command.check_config"))
-        return check_config(cli);
-    cds_log_level_t level;
-    if (cds_log_level_parse(get(cli, "aggregator.log_level"), &level) != 0)
-        return fail(EXIT_CONFIG, "log_level: \"%s\": expected debug, info, "
-                    "warn or error", get(cli, "aggregator.log_level"));
-    cds_log_init(PROG, level);
-    int cmd = n_rest > 0 ? find_command(rest[0]) : -1;
-    if (help)
-        return print_help(cli, cmd);
-    if (n_rest == 0) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (cmd < 0) {
-        fail(EXIT_USAGE, "unknown command \"%s\" (see --help)", rest[0]);
-        return nagios_asked(argc, argv) ? nagios_unknown() : EXIT_USAGE;
-    }
-    cli->args = rest + 1;
-    cli->n_args = n_rest - 1;
-    int rc = resolve_paths(cli);
-    return rc ? rc : commands[cmd].fn(cli);
+    if (f & CDS_CLI_DB)
+        rc = open_store(cli, &store);
+    else if (f & CDS_CLI_DB_RO)
+        rc = open_store_ro(cli, &store);
+    cli->db = store;
+    return rc;
 }
 
-/* --help-man: the option table as the man page's OPTIONS body
- * (tests/tools/gen_man.sh writes it into docs/man/cdsync-aggregator.1). */
-static int
-print_man(void)
+static void
+release(cds_cli_t *cli)
 {
-    cds_config_t *cfg = cds_config_new(options, N_OPTIONS);
-    if (!cfg)
-        return EXIT_RUNTIME;
-    cds_config_print_man(cfg, stdout);
-    cds_config_destroy(&cfg);
-    return 0;
+    store_t *store = cli->db;
+    store_destroy(&store);
+    cli->db = NULL;
+    if (cli->lock_fd >= 0)
+        close(cli->lock_fd);
+    cli->lock_fd = -1;
 }
+
+static const cds_cli_command_t commands[] = {
+    {"keygen", "keygen [--label TEXT]", cmd_keygen, 0},
+    {"pubid",
+     "pubid  (this aggregator's public identity: the agents' "
+     "server_key)",
+     cmd_pubid, CDS_CLI_NO_ARGS},
+    {"enroll",
+     "enroll PUBID (--org-unit OU ... | --replaces OLDFPR) "
+     "[--label TEXT]",
+     cmd_enroll, 0},
+    {"revoke", "revoke PUBID|FINGERPRINT", cmd_revoke, 0},
+    {"agents", "agents [--json]", cmd_agents, CDS_CLI_NO_ARGS | CDS_CLI_DB_RO},
+    {"run", "run", cmd_run, CDS_CLI_NO_ARGS},
+    {"accept-restore",
+     "accept-restore [--note TEXT] [--force]  (the "
+     "database is behind its commit mark: record it, reset the mark)",
+     cmd_accept_restore, CDS_CLI_NO_ARGS | CDS_CLI_LOCK | CDS_CLI_DB},
+    {"restores",
+     "restores  (accepted restores and the acked updates "
+     "found lost)",
+     cmd_restores, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"backup",
+     "backup FILE [--force]  (online, consistent copy of the "
+     "database, identity and catalog, with a manifest)",
+     cmd_backup, 0},
+    {"restore",
+     "restore FILE [--with-identity]  (aggregator stopped; then "
+     "run refuses until accept-restore)",
+     cmd_restore, 0},
+    {"verify", "verify", cmd_verify, CDS_CLI_NO_ARGS},
+    {"query",
+     "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
+     "[--period PE | --from PE --to PE] [--format table|csv|json] "
+     "[--wide]",
+     cmd_query, CDS_CLI_NO_ARGS},
+    {"health",
+     "health [--watch SECONDS] [--format table|json] | health "
+     "--nagios  (exit 0 OK, 1 warning, 2 critical, 3 unknown)",
+     cmd_health, 0},
+    {"rejects",
+     "rejects [--since WHEN] [--agent FPR|LABEL] [--reason NAME] "
+     "[--format table|json] | rejects show ID | rejects retry ID | "
+     "rejects prune [--older-than AGE]",
+     cmd_rejects, 0},
+    {"prune",
+     "prune [--dry-run] [--older-than AGE]  (rejects, knocks, "
+     "health buckets past retention; never history)",
+     cmd_prune, 0},
+    /* district-admin commands (admin.c) */
+    {"rollup",
+     "rollup --org-unit OU --period PE [--indicator DE ...] "
+     "[--format table|csv|json]",
+     admin_rollup, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"completeness",
+     "completeness --org-unit OU --period PE "
+     "[--indicator DE ...] [--format table|csv|json]",
+     admin_completeness, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"history",
+     "history --org-unit OU --indicator DE --period PE "
+     "[--format table|csv|json]",
+     admin_history, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"export",
+     "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
+     "[--period PE | --from PE --to PE] "
+     "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
+     admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
+     CDS_CLI_DB},
+    {"token", "token add NAME | token list | token revoke NAME  (HTTP API)",
+     admin_token, CDS_CLI_DB},
+};
+
+static const cds_cli_program_t aggregator = {
+    .name = PROG,
+    .section = "aggregator",
+    .default_config = DEFAULT_CONFIG,
+    .usage_head = "usage: " PROG " [-c FILE] [options] COMMAND [args]\n"
+                  "       " PROG " [-c FILE] [options] --check-config\n",
+    .options_head =
+        "options (config file [aggregator] keys, default " DEFAULT_CONFIG "):",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .commands = commands,
+    .n_commands = sizeof commands / sizeof commands[0],
+    .identity_file = "aggregator.key",
+    .db_file = "aggregator.db",
+    .check_config = check_config,
+    .acquire = acquire,
+    .release = release,
+    .early_exit = early_exit,
+};
 
 int
 main(int argc, char **argv)
 {
-    cds_log_init(PROG, CDS_LOG_INFO);
-    /* No core dump, no ptrace: the identity's secrets (cds_harden.h). */
-    cds_harden_process();
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--version") == 0) {
-            printf(PROG " " PROG_VERSION "\n");
-            return 0;
-        }
-    if (argc == 2 && strcmp(argv[1], "--help-man") == 0)
-        return print_man();
-    cli_t cli = { .cfg = cds_config_new(options, N_OPTIONS) };
-    if (!cli.cfg)
-        return fail(EXIT_RUNTIME, "out of memory");
-    cds_service_set_reload(options, N_OPTIONS, argc, argv, DEFAULT_CONFIG,
-                           "aggregator.log_level");   /* SIGHUP in `run` */
-    int rc = dispatch(&cli, argc, argv);
-    cds_config_destroy(&cli.cfg);
-    return rc;
+    return cds_cli_main(&aggregator, argc, argv);
 }

@@ -2,9 +2,11 @@
 # The command-line contract of docs/cli.md, for both programs: the man
 # pages' OPTIONS are what the option tables give (tests/tools/gen_man.sh),
 # every command --help lists has a man entry, a bad config value exits 3
-# and an unknown flag 2 in both, and a busy listen port is named (exit 4).
+# and an unknown flag 2 in both, and a busy listen port is named (exit 4);
+# the dispatcher of common/cds_cli.c: one version, unknown commands, no
+# operands where the table says so.
 . "$(dirname "$0")/lib.sh"
-echo "1..18"
+echo "1..24"
 
 # expect_fail NAME WANT_STATUS PATTERN CMD...: fails with status, stderr matches.
 expect_fail() {
@@ -118,3 +120,30 @@ printf '[agent]\nstate_dir = %s/nokey/g\n' "$T" > "$T/nokey/g.ini"
 expect_eq "pubid without an identity: exit 3 in both" "$a $g" "3 3"
 agg pk pubid extra 2>/dev/null; a=$?; agent pka pubid extra 2>/dev/null; g=$?
 expect_eq "pubid with an argument: usage, exit 2 in both" "$a $g" "2 2"
+
+# One version (common/cds_version.h): both programs print it, and it is
+# the top entry of the Debian changelog.
+deb=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' "$TOP/deploy/debian/changelog")
+expect_eq "--version: both programs, the changelog's version" \
+    "$("$AGENT" --version) / $("$AGG" --version)" \
+    "cdsync-agent $deb / cdsync-aggregator $deb"
+
+# An unknown command: usage (2), named, then the command list on stderr,
+# the same in both (common/cds_cli.c).
+for prog in cdsync-agent cdsync-aggregator; do
+    expect_fail "$prog: an unknown command exits 2 and names it" 2 \
+        "^$prog: unknown command \"frobnicate\" (see --help)" \
+        "$BUILD/$prog" -c /dev/null frobnicate
+    n=$(awk '/^commands:/ { on = 1; next } on && /^  [a-z]/' "$T/err" | wc -l)
+    want=$("$BUILD/$prog" --help | awk '/^commands:/ { on = 1; next }
+        /^options/ { on = 0 } on && /^  [a-z]/' | wc -l)
+    expect_eq "$prog: ... and lists the $want commands of --help" "$n" "$want"
+done
+
+# A district-admin command is a table entry like the others: an operand
+# where none is taken is refused before the database is opened (no db).
+mkdir -p "$T/adm"
+printf '[aggregator]\nstate_dir = %s/adm/a\n' "$T" > "$T/adm/a.ini"
+expect_fail "rollup with an operand: usage, 2, said once" 2 \
+    '^cdsync-aggregator: rollup: no arguments expected$' \
+    "$AGG" -c "$T/adm/a.ini" rollup extra
