@@ -605,7 +605,7 @@ check_commit_mark(cli_t *cli, commitmark_t **mark, store_t *store)
 {
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536];
-    *mark = commitmark_new(store_db(store));
+    *mark = commitmark_new(store);
     int code = *mark ? commitmark_check(*mark, &st, msg, sizeof msg)
                      : CDS_ENOMEM;
     if (code != CDS_OK)
@@ -876,7 +876,7 @@ cmd_accept_restore(cli_t *cli)
             close(lock);
         return rc;
     }
-    commitmark_t *mark = commitmark_new(store_db(store));
+    commitmark_t *mark = commitmark_new(store);
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536] = "";              /* the refusal, logged by accept */
     int64_t event = 0;
@@ -968,7 +968,7 @@ cmd_restores(cli_t *cli)
     int rc = open_store(cli, &store);
     if (rc)
         return rc;
-    commitmark_t *mark = commitmark_new(store_db(store));
+    commitmark_t *mark = commitmark_new(store);
     int code = mark ? commitmark_print(mark, stdout) : CDS_ENOMEM;
     commitmark_destroy(&mark);
     store_destroy(&store);

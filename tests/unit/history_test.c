@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "testdb.h"
 
 #include <jansson.h>
 
@@ -134,7 +135,8 @@ test_tampering_is_seen(void **state)
                                   " THEN x'01' ELSE x'00' END WHERE id = 1",
                                   NULL, NULL, NULL), SQLITE_OK);
     /* and change the stored history row of the correction */
-    assert_int_equal(sqlite3_exec(db, "UPDATE update_log SET value = '9999'"
+    assert_int_equal(sqlite3_exec(db, TESTDB_UNGUARD
+                                  "UPDATE update_log SET value = '9999'"
                                   " WHERE batch_id = 2", NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(history_compute(h->fx->store,
@@ -203,6 +205,7 @@ test_control_bytes_escaped(void **state)
     char *buf = NULL, err[256] = "";
     const uint8_t *pk = cds_identity_sign_pk(h->fx->id);
     assert_int_equal(cds_db_exec(store_db(h->fx->store),
+                                 TESTDB_UNGUARD
                                  "UPDATE update_log SET stored_by = 'can bo'"
                                  " || char(27) || '[2J' || char(13, 10) ||"
                                  " 'x', comment = 'a' || char(7) || 'b'"),

@@ -8,6 +8,13 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+/* Prefix of a tamper test's SQL: history is append-only by triggers
+ * (store.h, update_log); an attacker with the file drops them first, as
+ * this does, and `verify` must still find the edit. */
+#define TESTDB_UNGUARD                                                       \
+    "DROP TRIGGER IF EXISTS update_log_no_update;"                           \
+    "DROP TRIGGER IF EXISTS update_log_no_delete;"
+
 /* The first column of the first row of sql (count(*), a flag, a seq). */
 static inline int64_t
 testdb_int(sqlite3 *db, const char *sql)
