@@ -131,6 +131,9 @@ curl -fsS "$URL/metrics" > "$T/metrics.txt"
 check "/metrics answers the exposition" grep -q '^cdsync_build_info{version=' "$T/metrics.txt"
 check "/metrics passes promtool check metrics" sh -c "promtool check metrics < '$T/metrics.txt'"
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$T/metrics.txt"; }
+# An update's status now (store.h STORE_SQL_STATUS_NOW): update_log keeps
+# the one it arrived with, a retry that applied it is an update_status row.
+SNOW="coalesce((SELECT s.status FROM update_status s WHERE s.agent_id = u.agent_id AND s.seq = u.seq ORDER BY s.id DESC LIMIT 1), u.status)"
 expect_eq "cdsync_updates_applied_total equals the database" \
     "$(metric cdsync_updates_applied_total)" "$(sqlite3 "$db" "SELECT count(*) FROM update_log u WHERE $SNOW = 0")"
 expect_eq "cdsync_updates_rejected_total equals the database" \
@@ -198,9 +201,6 @@ expect_eq "the log row is unchanged and the retry is recorded beside it" \
 agg agg rejects retry "$BAD:$seq1" > "$T/uretry2" 2>&1
 check "a second retry has no effect (exactly once)" \
     sh -c 'grep -q "already applied" "$1" && [ "$2" = "12|0|12|1" ]' _ "$T/uretry2" "$(ustatus)"
-# An update's status now (store.h STORE_SQL_STATUS_NOW): update_log keeps
-# the one it arrived with, a retry that applied it is an update_status row.
-SNOW="coalesce((SELECT s.status FROM update_status s WHERE s.agent_id = u.agent_id AND s.seq = u.seq ORDER BY s.id DESC LIMIT 1), u.status)"
 bad_upd=""
 for s in $(sqlite3 "$db" "SELECT seq FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND status != 0"); do
     code=$(sqlite3 "$db" "SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND seq = $s")

@@ -338,6 +338,20 @@ test_reject_and_savepoint(void **state)
 
 /* ---- migration 6: datavalue_period dropped -------------------------------- */
 
+/* Open the old database at path as the store does (every migration to
+ * the current version) in place of the fixture's. */
+static void
+migrate(fx_t *fx, const char *path)
+{
+    int err = 0;
+    store_t *st = store_open(path, 0, &err);
+    assert_non_null(st);
+    store_destroy(&fx->store);
+    fx->store = st;
+    assert_int_equal(count(fx, "PRAGMA user_version"),
+                     store_schema_version());
+}
+
 /* A database at user_version 5 (the schema before issue 7) with values in
  * datavalue (NULLs, a deletion, a blob key) migrates on store_open: every
  * column of every row survives, the unused period index is gone (and only
@@ -373,20 +387,15 @@ test_migrate_drop_period_index(void **state)
     sqlite3_finalize(q);
     cds_db_close(&old);
 
-    store_t *st = store_open(path, 0, &err);
-    assert_non_null(st);
-    store_destroy(&fx->store);
-    fx->store = st;
+    migrate(fx, path);
     char *d = dump(fx);
     assert_string_equal(d,
         "C1|CDS01|202301|default|10|10.0|0|c|officer|0|100|01AA|1|1|19358|19388|\n"
         "C1|CDS01|202302|f||NULL|1|NULL|NULL|1|200|02|2|7|19389|19416|\n"
         "C2|CDS02|2023|default|3.5|3.5|0|NULL|x|0|300|01AA|1|9|19358|19722|\n");
     free(d);
-    /* 6: this migration; 7: bounded rejects (digest columns);
-     * 8: effective stamps */
-    assert_int_equal(count(fx, "PRAGMA user_version"),
-                     store_schema_version());
+    /* migrated through the later steps too: 7, bounded rejects (digest
+     * columns); 8, effective stamps */
     assert_int_equal(count(fx, "SELECT count(*) FROM pragma_table_info("
                                "'reject') WHERE name IN ('kind', 'raw_size',"
                                " 'raw_digest')"), 3);
@@ -450,12 +459,7 @@ test_migrate_eff_hlc(void **state)
         " ('C1', 'CDS01', '202301', 'default', '10', 10.0, 0, 'c', 'officer',"
         "  0, 900, zeroblob(32), 1, 2, 19358, 19388, 1000);"), CDS_OK);
     cds_db_close(&old);
-    store_t *st = store_open(path, 0, &err);
-    assert_non_null(st);
-    store_destroy(&fx->store);
-    fx->store = st;
-    assert_int_equal(count(fx, "PRAGMA user_version"),
-                     store_schema_version());
+    migrate(fx, path);
     assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 1"),
                      900);
     assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 2"),
@@ -517,12 +521,7 @@ test_migrate_append_only(void **state)
         " (1, 3, 1, x'00', x'00', 12, 0, 0, 700, 5, NULL, NULL);"),
         CDS_OK);
     cds_db_close(&old);
-    store_t *st = store_open(path, 0, &err);
-    assert_non_null(st);
-    store_destroy(&fx->store);
-    fx->store = st;
-    assert_int_equal(count(fx, "PRAGMA user_version"),
-                     store_schema_version());
+    migrate(fx, path);
     assert_int_equal(count(fx, "SELECT status FROM update_log WHERE seq = 2"),
                      12);
     assert_int_equal(count(fx, "SELECT count(*) FROM update_log"
