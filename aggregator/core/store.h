@@ -31,7 +31,8 @@
  *                                             (each with its subtree)
  *    orgunit(code PK, name, parent, valid_from, valid_to)  from the CSV
  *    batch(id PK, agent_id, first_seq, last_seq, received_at_ms,
- *          envelope BLOB)       raw signed envelope exactly as received
+ *          envelope BLOB)       raw signed envelope exactly as received;
+ *          append-only (triggers refuse UPDATE and DELETE)
  *    update_log(agent_id, seq, batch_id, content_hash, chain_head, status,
  *          field, message, <update fields>, received_at_ms) append-only:
  *          triggers refuse UPDATE and DELETE; status is the one it

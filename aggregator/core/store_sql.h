@@ -133,8 +133,8 @@
  * were flipped in place (status 0, retried_from = the old reason): their
  * change moves to update_status and update_log gets its arrival status
  * back; the retried_* columns stay, NULL. Then triggers refuse any UPDATE
- * or DELETE of update_log and update_status (prune and retention never
- * touch them; a tamper test must drop the trigger first, as an attacker
+ * or DELETE of update_log, update_status and batch (the kept signed
+ * envelopes; prune and retention never touch any of them; a tamper test must drop the trigger first, as an attacker
  * with the file would, and `verify` still finds the edit). */
 #define STORE_SQL_MIGRATION_APPEND_ONLY                                      \
     "CREATE TABLE update_status ("                                           \
@@ -157,7 +157,11 @@
     "CREATE TRIGGER update_status_no_update BEFORE UPDATE ON update_status"  \
     " BEGIN SELECT RAISE(ABORT, 'update_status is append-only'); END;"       \
     "CREATE TRIGGER update_status_no_delete BEFORE DELETE ON update_status"  \
-    " BEGIN SELECT RAISE(ABORT, 'update_status is append-only'); END;"
+    " BEGIN SELECT RAISE(ABORT, 'update_status is append-only'); END;"       \
+    "CREATE TRIGGER batch_no_update BEFORE UPDATE ON batch"                  \
+    " BEGIN SELECT RAISE(ABORT, 'batch is append-only'); END;"               \
+    "CREATE TRIGGER batch_no_delete BEFORE DELETE ON batch"                  \
+    " BEGIN SELECT RAISE(ABORT, 'batch is append-only'); END;"
 
 /* ---- org units ---------------------------------------------------------- */
 #define STORE_SQL_ORGUNIT_UPSERT                                             \

@@ -129,14 +129,14 @@ test_tampering_is_seen(void **state)
     size_t n = 0;
     /* change the last byte of the first batch's envelope (signature);
      * it is 0x00 in 1 signature of 16 (S < 2^253), so never "set to 0" */
-    assert_int_equal(sqlite3_exec(db, "UPDATE batch SET envelope ="
+    assert_int_equal(sqlite3_exec(db, TESTDB_UNGUARD
+                                  "UPDATE batch SET envelope ="
                                   " substr(envelope, 1, length(envelope)-1)"
                                   " || CASE WHEN substr(envelope, -1) = x'00'"
                                   " THEN x'01' ELSE x'00' END WHERE id = 1",
                                   NULL, NULL, NULL), SQLITE_OK);
     /* and change the stored history row of the correction */
-    assert_int_equal(sqlite3_exec(db, TESTDB_UNGUARD
-                                  "UPDATE update_log SET value = '9999'"
+    assert_int_equal(sqlite3_exec(db, "UPDATE update_log SET value = '9999'"
                                   " WHERE batch_id = 2", NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(history_compute(h->fx->store,

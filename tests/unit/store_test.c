@@ -538,18 +538,23 @@ test_migrate_append_only(void **state)
     assert_int_equal(store_log_get(fx->store, 1, 2, hash, head, &status,
                                    NULL, 0, NULL, 0), CDS_OK);
     assert_int_equal(status, 0);
-    /* The database refuses edits of history, whoever asks. */
+    /* The database refuses edits of history and kept batches, whoever
+     * asks. */
     cds_db_t *db = store_db(fx->store);
     const char *edits[] = {
         "UPDATE update_log SET status = 0 WHERE seq = 3",
         "DELETE FROM update_log WHERE seq = 1",
         "UPDATE update_status SET status = 12",
         "DELETE FROM update_status",
+        "UPDATE batch SET envelope = x'01'",
+        "DELETE FROM batch",
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++)
         assert_int_not_equal(cds_db_exec(db, edits[i]), CDS_OK);
     assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 3);
     assert_int_equal(count(fx, "SELECT count(*) FROM update_status"), 1);
+    assert_int_equal(count(fx, "SELECT count(*) FROM batch"
+                               " WHERE envelope = x'00'"), 1);
     /* A retry appends, once; an applied one changes nothing. */
     bool changed = false;
     assert_int_equal(store_log_retried(fx->store, 1, 3, 9000, &changed),
