@@ -5,6 +5,8 @@
 #ifndef AGG_AUDIT_SQL_H
 #define AGG_AUDIT_SQL_H
 
+#include "store.h"                     /* STORE_SQL_STATUS_NOW */
+
 #define AUDIT_SQL_CREATE                                                     \
     "CREATE TEMP TABLE IF NOT EXISTS exp ("                                  \
     " agent_id INTEGER NOT NULL, seq INTEGER NOT NULL,"                      \
@@ -46,7 +48,7 @@
     " e.seq IS NOT NULL, e.hash, e.head,"                                    \
     " e.org_unit, e.indicator, e.period, e.disagg, e.value, e.deleted,"      \
     " e.comment, e.stored_by, e.followup, e.hlc,"                            \
-    " l.eff_hlc, l.status, l.message, e.shift, e.recv"                       \
+    " l.eff_hlc, " STORE_SQL_STATUS_NOW("l") ", l.message, e.shift, e.recv"  \
     " FROM update_log l LEFT JOIN temp.exp e ON e.agent_id = l.agent_id"     \
     " AND e.seq = l.seq AND e.batch_id = l.batch_id"                         \
     " WHERE l.agent_id = :agent_id ORDER BY l.seq"
@@ -64,7 +66,8 @@
     "  coalesce(l.eff_hlc, e.hlc) AS eff"                                    \
     "  FROM update_log l JOIN temp.exp e ON e.agent_id = l.agent_id"         \
     "  AND e.seq = l.seq AND e.batch_id = l.batch_id"                        \
-    "  JOIN agent a ON a.id = l.agent_id WHERE l.status = 0),"               \
+    "  JOIN agent a ON a.id = l.agent_id"                                    \
+    "  WHERE " STORE_SQL_STATUS_NOW("l") " = 0),"                            \
     " win AS (SELECT *, row_number() OVER (PARTITION BY org_unit, indicator,"\
     "  period, disagg ORDER BY eff DESC, agent_pk DESC, seq DESC) AS rn"     \
     "  FROM applied),"                                                       \

@@ -27,7 +27,7 @@ const char commitmark_migration[] = COMMITMARK_SQL_MIGRATION;
 
 enum {
     ST_GET, ST_HAS_DATA, ST_BUMP, ST_EVENT_ADD, ST_PENDING_ALL, ST_PENDING_GET,
-    ST_PENDING_DEL, ST_LOSS_ADD, ST_ADVANCE, ST_EVENTS, ST_LOSSES,
+    ST_PENDING_DEL, ST_LOSS_ADD, ST_EVENTS, ST_LOSSES,
     ST__COUNT
 };
 
@@ -40,7 +40,6 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_PENDING_GET] = COMMITMARK_SQL_PENDING_GET,
     [ST_PENDING_DEL] = COMMITMARK_SQL_PENDING_DEL,
     [ST_LOSS_ADD] = COMMITMARK_SQL_LOSS_ADD,
-    [ST_ADVANCE] = COMMITMARK_SQL_ADVANCE,
     [ST_EVENTS] = COMMITMARK_SQL_EVENTS,
     [ST_LOSSES] = COMMITMARK_SQL_LOSSES,
 };
@@ -53,7 +52,8 @@ static const char *const state_names[] = {
 };
 
 struct commitmark {
-    cds_db_t *db;                      /* borrowed */
+    store_t *store;                    /* borrowed: agent writes */
+    cds_db_t *db;                      /* borrowed, the store's */
     sqlite3_stmt *st[ST__COUNT];       /* prepared once, reset after use */
     char path[4096];                   /* <db>.commitmark */
     int fd;                            /* mark file, open from
@@ -172,11 +172,13 @@ commitmark_file_write(const char *path, const commitmark_record_t *rec)
 /* ---- the object -------------------------------------------------------- */
 
 commitmark_t *
-commitmark_new(cds_db_t *db)
+commitmark_new(store_t *store)
 {
     commitmark_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    cds_db_t *db = store_db(store);
+    self->store = store;
     self->db = db;
     self->fd = -1;
     int n = snprintf(self->path, sizeof self->path, "%s" COMMITMARK_SUFFIX,
@@ -492,14 +494,9 @@ record_loss(commitmark_t *self, store_agent_t *agent, int64_t event,
     cds_stmt_done(st);
     if (rc != SQLITE_DONE)
         return cds_db_fail(self->db, "restore_loss");
-    st = self->st[ST_ADVANCE];
-    cds_bind_int64(st, ":seq", (int64_t) seq);
-    cds_bind_blob(st, ":head", head, CDS_HASH_BYTES);
-    cds_bind_int64(st, ":id", agent->id);
-    rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return cds_db_fail(self->db, "restore advance");
+    int code = store_agent_advance(self->store, agent->id, seq, head);
+    if (code != CDS_OK)
+        return code;
     cds_log(CDS_LOG_ERROR, "acked_updates_lost",
             "agent=%s label=%s first=%llu last=%llu restore=%lld note=%s",
             agent->fpr, cds_logq(agent->label),

@@ -73,11 +73,13 @@ int commitmark_file_read(const char *path, commitmark_record_t *out);
  * directory synced when created), then fdatasync. CDS_OK or CDS_EIO. */
 int commitmark_file_write(const char *path, const commitmark_record_t *rec);
 
-/* Bind to the database (borrowed; migrated with COMMITMARK_SQL_MIGRATION)
- * and its sidecar <path>.commitmark; prepares the statements. NULL on
+/* Bind to the store's database (borrowed; migrated with
+ * COMMITMARK_SQL_MIGRATION) and its sidecar <path>.commitmark; prepares
+ * the statements. A skipped range moves the agent on through the store
+ * (store_agent_advance), the only writer of the agent table. NULL on
  * failure (logged). The file is opened by commitmark_check and kept open
  * for the daemon's life (a later EMFILE cannot stop acks). */
-commitmark_t *commitmark_new(cds_db_t *db);
+commitmark_t *commitmark_new(store_t *store);
 /* Close the file, finalize; sets *self_p to NULL. Safe on NULL. */
 void commitmark_destroy(commitmark_t **self_p);
 /* Sidecar path (borrowed). */

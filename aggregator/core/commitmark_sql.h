@@ -57,8 +57,6 @@
 #define COMMITMARK_SQL_LOSS_ADD                                              \
     "INSERT OR REPLACE INTO restore_loss(event_id, agent_id, first_seq,"     \
     " last_seq, at_ms) VALUES (:event, :id, :first, :last, :now)"
-#define COMMITMARK_SQL_ADVANCE                                               \
-    "UPDATE agent SET applied_seq = :seq, applied_head = :head WHERE id = :id"
 /* `restores`: events, then each loss with the agent's label. */
 #define COMMITMARK_SQL_EVENTS                                                \
     "SELECT id, at_ms, reason, db_counter, ifnull(mark_counter, -1), note,"  \

@@ -19,14 +19,13 @@ const char health_migration[] = HEALTH_SQL_MIGRATION;
 #define DAY_MS (24u * HOUR_MS)
 
 enum {
-    ST_BATCH, ST_HEARTBEAT, ST_SEEN, ST_REFUSED, ST_RETRIED, ST_BUCKET, ST_PRUNE,
+    ST_BATCH, ST_HEARTBEAT, ST_REFUSED, ST_RETRIED, ST_BUCKET, ST_PRUNE,
     ST_LIST, ST_BY_CODE, ST__COUNT
 };
 
 static const char *const sql_text[ST__COUNT] = {
     [ST_BATCH] = HEALTH_SQL_BATCH,
     [ST_HEARTBEAT] = HEALTH_SQL_HEARTBEAT,
-    [ST_SEEN] = HEALTH_SQL_SEEN,
     [ST_REFUSED] = HEALTH_SQL_REFUSED,
     [ST_RETRIED] = HEALTH_SQL_RETRIED,
     [ST_BUCKET] = HEALTH_SQL_BUCKET,
@@ -52,6 +51,7 @@ typedef struct {
 } held_t;
 
 struct health {
+    store_t *store;                    /* borrowed: agent.last_seen_ms */
     cds_db_t *db;                      /* borrowed from the store */
     sqlite3_stmt *st[ST__COUNT];       /* prepared once */
     int64_t pruned_bucket;             /* buckets before this are gone */
@@ -66,6 +66,7 @@ health_new(store_t *store)
     health_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
+    self->store = store;
     self->db = store_db(store);
     self->flush_ms = HEALTH_FLUSH_MS_DEFAULT;
     for (int i = 0; i < ST__COUNT; i++) {
@@ -280,13 +281,11 @@ health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
 static int
 write_held(health_t *self, const held_t *h)
 {
-    sqlite3_stmt *st = self->st[ST_SEEN];
-    cds_bind_int64(st, ":id", h->agent_id);
-    cds_bind_int64(st, ":now", (int64_t) h->seen_ms);
-    int rc = step_done(self, st, "health_seen");
+    int rc = store_agent_seen_max(self->store, h->agent_id,
+                                  (int64_t) h->seen_ms);
     if (rc != CDS_OK || h->count == 0)
         return rc;
-    st = self->st[ST_HEARTBEAT];
+    sqlite3_stmt *st = self->st[ST_HEARTBEAT];
     cds_bind_int64(st, ":id", h->agent_id);
     cds_bind_int64(st, ":now", (int64_t) h->hb_ms);
     cds_bind_int64(st, ":depth", h->depth);

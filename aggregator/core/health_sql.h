@@ -12,7 +12,9 @@
  *    agent_health_bucket(agent_id, bucket = ms / HEALTH_BUCKET_MS,
  *        accepted, rejected, refused)  5-minute counts, pruned after a day
  *    update_log.retried_at_ms, update_log.retried_from (old status) and
- *    reject.retried_at_ms, reject.retry_result: `rejects retry` records. */
+ *    reject.retried_at_ms, reject.retry_result: `rejects retry` records
+ *    (the update_log pair is NULL since store's migration to version 10:
+ *    a retry is an update_status row, store.h). */
 #ifndef AGG_HEALTH_SQL_H
 #define AGG_HEALTH_SQL_H
 
@@ -75,10 +77,8 @@
     " send_errors = :errors, agent_version = :version,"                      \
     " clock_offset_ms = coalesce(:offset, clock_offset_ms),"                 \
     " heartbeats_total = heartbeats_total + :count"
-/* A held last-seen time: never moves it back (a batch may be newer). */
-#define HEALTH_SQL_SEEN                                                      \
-    "UPDATE agent SET last_seen_ms = max(coalesce(last_seen_ms, 0), :now)"   \
-    " WHERE id = :id"
+/* A held last-seen time goes to agent.last_seen_ms through the store
+ * (store_agent_seen_max: never moves it back, a batch may be newer). */
 #define HEALTH_SQL_REFUSED                                                   \
     "INSERT INTO agent_health(agent_id, refused_total, last_reject_code,"    \
     " last_reject_message, last_reject_ms)"                                  \

@@ -527,7 +527,8 @@ out:
     return code;
 }
 
-/* Validate, merge, flip the log row: in the caller's transaction. */
+/* Validate, merge, record the new status (an update_status row, store.h):
+ * in the caller's transaction. */
 static int
 apply_retried(store_t *store, ingest_t *ingest, health_t *health,
               const rid_t *r, const cds_update_t *u, uint64_t now,
@@ -543,17 +544,9 @@ apply_retried(store_t *store, ingest_t *ingest, health_t *health,
     *result = v;
     if (v != CDS_OK)
         return CDS_OK;
-    sqlite3_stmt *st = cds_db_prepare(store_db(store),
-                                      REJECTS_SQL_UPDATE_APPLIED);
-    if (!st)
-        return CDS_ERROR;
-    cds_bind_int64(st, ":now", (int64_t) now);
-    cds_bind_int64(st, ":agent_id", r->agent.id);
-    cds_bind_int64(st, ":seq", (int64_t) r->seq);
-    int code = sqlite3_step(st) == SQLITE_DONE
-                   ? CDS_OK : cds_db_fail(store_db(store), "retry_mark");
-    bool flipped = sqlite3_changes(cds_db_handle(store_db(store))) == 1;
-    sqlite3_finalize(st);
+    bool flipped = false;
+    int code = store_log_retried(store, r->agent.id, r->seq, (int64_t) now,
+                                 &flipped);
     /* The effective stamp fixed at arrival (ingest.h), not a new one: a
      * retry must not move the value ahead of later writes. */
     uint64_t eff = u->hlc;

@@ -17,9 +17,11 @@
  *      (catalog, org units, enrolment); if valid it is merged through the
  *      normal last-writer-wins upsert with its original (hlc, agent, seq),
  *      so the consolidated table is what it would have been had it been
- *      accepted on arrival, and the log row flips to applied exactly once
- *      (status 0, retried_from = old reason, retried_at_ms). Still invalid:
- *      nothing changes.
+ *      accepted on arrival, and the update becomes applied exactly once:
+ *      store_log_retried appends an update_status row (status 0,
+ *      from_status = old reason, at_ms); the update_log row itself is
+ *      never edited (append-only, store.h). Still invalid: nothing
+ *      changes.
  *  Bounded on disk (store.h "Rejects on disk"): a row may hold only a
  *  digest of the message (raw_size, raw_digest, kind): `show` says so and
  *  `retry` has nothing to run. `prune` deletes rows past the retention.

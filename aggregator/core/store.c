@@ -24,6 +24,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_REJECT_BOUNDS, /* digests, per-peer raw bound */
     STORE_SQL_MIGRATION_EFF_HLC,       /* effective stamps (clock skew) */
     STORE_SQL_MIGRATION_KNOCK,         /* refused handshakes, grouped */
+    STORE_SQL_MIGRATION_APPEND_ONLY,   /* update_status; no history edits */
 };
 
 /* Statements prepared once at open; index into store->st[]. */
@@ -36,7 +37,7 @@ enum {
     ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_AGENT_BY_CURVE, ST_AGENT_REPLACED, ST_AGENT_SUCCESSOR,
     ST_REJECT_RAW_COUNT, ST_REJECT_PRUNE, ST_LOG_EFF,
-    ST_KNOCK_UPSERT, ST_KNOCK_PRUNE,
+    ST_KNOCK_UPSERT, ST_KNOCK_PRUNE, ST_AGENT_SEEN_MAX, ST_STATUS_ADD,
     ST__COUNT
 };
 
@@ -71,6 +72,8 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_LOG_EFF] = STORE_SQL_LOG_EFF,
     [ST_KNOCK_UPSERT] = STORE_SQL_KNOCK_UPSERT,
     [ST_KNOCK_PRUNE] = STORE_SQL_KNOCK_PRUNE,
+    [ST_AGENT_SEEN_MAX] = STORE_SQL_AGENT_SEEN_MAX,
+    [ST_STATUS_ADD] = STORE_SQL_STATUS_ADD,
 };
 
 struct store {
@@ -434,6 +437,15 @@ store_agent_seen(store_t *self, int64_t id, int64_t now_ms)
 }
 
 int
+store_agent_seen_max(store_t *self, int64_t id, int64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_AGENT_SEEN_MAX];
+    cds_bind_int64(st, ":id", id);
+    cds_bind_int64(st, ":now", now_ms);
+    return run(self, st, "agent_seen_max");
+}
+
+int
 store_agents_each(store_t *self, store_agent_fn *fn, void *arg)
 {
     sqlite3_stmt *st = self->st[ST_AGENT_ALL];
@@ -599,6 +611,22 @@ store_log_eff(store_t *self, int64_t agent_id, uint64_t seq, uint64_t *eff)
     if (rc == SQLITE_ROW)
         *eff = (uint64_t) sqlite3_column_int64(st, 0);
     cds_stmt_done(st);
+    return code;
+}
+
+int
+store_log_retried(store_t *self, int64_t agent_id, uint64_t seq,
+                  int64_t now_ms, bool *changed)
+{
+    sqlite3_stmt *st = self->st[ST_STATUS_ADD];
+    cds_bind_int64(st, ":agent_id", agent_id);
+    cds_bind_int64(st, ":seq", (int64_t) seq);
+    cds_bind_int64(st, ":status", 0);
+    cds_bind_int64(st, ":now", now_ms);
+    cds_bind_text(st, ":note", "rejects retry");
+    int code = run(self, st, "log_retried");
+    *changed = code == CDS_OK
+               && sqlite3_changes(cds_db_handle(self->db)) == 1;
     return code;
 }
 

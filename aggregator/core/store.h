@@ -20,7 +20,7 @@
  *  merge of the same update is a no-op because the LWW upsert only replaces
  *  a row with a strictly greater (hlc, agent_pk, agent_seq).
  *
- *  Schema (user_version 7; see store_sql.h for the exact DDL and the
+ *  Schema (user_version 10; see store_sql.h for the exact DDL and the
  *  columns each migration added, e.g. eff_hlc, signed_hlc,
  *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
@@ -31,9 +31,15 @@
  *                                             (each with its subtree)
  *    orgunit(code PK, name, parent, valid_from, valid_to)  from the CSV
  *    batch(id PK, agent_id, first_seq, last_seq, received_at_ms,
- *          envelope BLOB)       raw signed envelope exactly as received
+ *          envelope BLOB)       raw signed envelope exactly as received;
+ *          append-only (triggers refuse UPDATE and DELETE)
  *    update_log(agent_id, seq, batch_id, content_hash, chain_head, status,
- *          field, message, <update fields>, received_at_ms) append-only
+ *          field, message, <update fields>, received_at_ms) append-only:
+ *          triggers refuse UPDATE and DELETE; status is the one it
+ *          arrived with
+ *    update_status(id PK, agent_id, seq, status, from_status, at_ms,
+ *          note)    later status changes (`rejects retry`), append-only;
+ *          an update's status now: STORE_SQL_STATUS_NOW
  *    datavalue(org_unit, indicator, period, disagg PK, value, num, deleted,
  *          comment, stored_by, followup, hlc, agent_pk, agent_id,
  *          agent_seq, period_start, period_end (day numbers),
@@ -114,6 +120,18 @@ const char *const *store_migrations(void);
  * store needs no header of theirs (they include store.h: no cycle). */
 extern const char health_migration[];      /* health.c: agent_health */
 extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
+/* Storage boundary (docs/DESIGN.md): store is the only writer of agent,
+ * batch, update_log, update_status and datavalue; other modules change
+ * them through the functions below (tests/tools/layers.py checks that no
+ * other file holds an SQL write to them). Readers still query the
+ * connection directly, and use this expression for the status an
+ * update_log row (alias u, a string literal) has now: its latest
+ * update_status row's, else its arrival status. Public SQL, as
+ * QUERY_SCOPE_CTE is (one index seek on update_status_key). */
+#define STORE_SQL_STATUS_NOW(u)                                              \
+    "coalesce((SELECT s_.status FROM update_status s_"                       \
+    " WHERE s_.agent_id = " u ".agent_id AND s_.seq = " u ".seq"             \
+    " ORDER BY s_.id DESC LIMIT 1), " u ".status)"
 /* The underlying connection (borrowed), for transactions and queries. */
 cds_db_t *store_db(store_t *self);
 
@@ -165,6 +183,8 @@ int store_agent_advance_eff(store_t *self, int64_t id, uint64_t seq,
                             uint64_t last_eff);
 /* Record a verified message from the agent. */
 int store_agent_seen(store_t *self, int64_t id, int64_t now_ms);
+/* The same for a held last-seen time (health.c): never moves it back. */
+int store_agent_seen_max(store_t *self, int64_t id, int64_t now_ms);
 /* Call fn for every agent (ordered by label, fingerprint). */
 int store_agents_each(store_t *self, store_agent_fn *fn, void *arg);
 /* The agent's units, comma-separated, into buf. CDS_OK or error. */
@@ -201,6 +221,13 @@ int store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
                       const uint8_t hash[CDS_HASH_BYTES],
                       const uint8_t head[CDS_HASH_BYTES], int status,
                       const char *field, const char *message, int64_t now_ms);
+/* `rejects retry` applied (agent, seq), which was rejected: append an
+ * update_status row (status 0, from_status the reason, at now_ms);
+ * update_log is never edited. *changed: false when its status is 0
+ * already (nothing appended). In the caller's transaction, which also
+ * merges the update. CDS_OK or a database error. */
+int store_log_retried(store_t *self, int64_t agent_id, uint64_t seq,
+                      int64_t now_ms, bool *changed);
 /* Effective stamp recorded for (agent, seq) (the signed one for rows from
  * before effective stamps). CDS_OK, CDS_ENOTFOUND or a database error. */
 int store_log_eff(store_t *self, int64_t agent_id, uint64_t seq,

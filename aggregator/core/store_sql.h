@@ -5,6 +5,8 @@
 #ifndef AGG_STORE_SQL_H
 #define AGG_STORE_SQL_H
 
+#include "store.h"                     /* STORE_SQL_STATUS_NOW */
+
 /* Version 0 -> 1: the whole first schema. */
 #define STORE_SQL_MIGRATION_1                                                \
     "CREATE TABLE agent ("                                                   \
@@ -122,6 +124,45 @@
     "UPDATE agent SET last_eff_hlc = coalesce((SELECT max(l.hlc)"            \
     " FROM update_log l WHERE l.agent_id = agent.id AND l.status = 0), 0);"
 
+/* Version 9 -> 10 (storage boundary, docs/DESIGN.md): history is
+ * append-only, and the database says so. A status change of an update
+ * (`rejects retry` applying a rejected one) is a new update_status row,
+ * never an edit of update_log: the status an update has now is that of
+ * its latest update_status row (greatest id), else the one it arrived
+ * with (STORE_SQL_STATUS_NOW, store.h). Rows retried before this version
+ * were flipped in place (status 0, retried_from = the old reason): their
+ * change moves to update_status and update_log gets its arrival status
+ * back; the retried_* columns stay, NULL. Then triggers refuse any UPDATE
+ * or DELETE of update_log, update_status and batch (the kept signed
+ * envelopes; prune and retention never touch any of them; a tamper test must drop the trigger first, as an attacker
+ * with the file would, and `verify` still finds the edit). */
+#define STORE_SQL_MIGRATION_APPEND_ONLY                                      \
+    "CREATE TABLE update_status ("                                           \
+    " id INTEGER PRIMARY KEY,"                                               \
+    " agent_id INTEGER NOT NULL, seq INTEGER NOT NULL,"                      \
+    " status INTEGER NOT NULL, from_status INTEGER NOT NULL,"                \
+    " at_ms INTEGER NOT NULL, note TEXT NOT NULL DEFAULT '',"                \
+    " FOREIGN KEY (agent_id, seq) REFERENCES update_log(agent_id, seq));"   \
+    "CREATE INDEX update_status_key ON update_status(agent_id, seq, id);"    \
+    "INSERT INTO update_status(agent_id, seq, status, from_status, at_ms,"   \
+    " note) SELECT agent_id, seq, status, retried_from,"                     \
+    " coalesce(retried_at_ms, received_at_ms), 'rejects retry'"              \
+    " FROM update_log WHERE retried_from IS NOT NULL;"                       \
+    "UPDATE update_log SET status = retried_from, retried_from = NULL,"      \
+    " retried_at_ms = NULL WHERE retried_from IS NOT NULL;"                  \
+    "CREATE TRIGGER update_log_no_update BEFORE UPDATE ON update_log"        \
+    " BEGIN SELECT RAISE(ABORT, 'update_log is append-only'); END;"          \
+    "CREATE TRIGGER update_log_no_delete BEFORE DELETE ON update_log"        \
+    " BEGIN SELECT RAISE(ABORT, 'update_log is append-only'); END;"          \
+    "CREATE TRIGGER update_status_no_update BEFORE UPDATE ON update_status"  \
+    " BEGIN SELECT RAISE(ABORT, 'update_status is append-only'); END;"       \
+    "CREATE TRIGGER update_status_no_delete BEFORE DELETE ON update_status"  \
+    " BEGIN SELECT RAISE(ABORT, 'update_status is append-only'); END;"       \
+    "CREATE TRIGGER batch_no_update BEFORE UPDATE ON batch"                  \
+    " BEGIN SELECT RAISE(ABORT, 'batch is append-only'); END;"               \
+    "CREATE TRIGGER batch_no_delete BEFORE DELETE ON batch"                  \
+    " BEGIN SELECT RAISE(ABORT, 'batch is append-only'); END;"
+
 /* ---- org units ---------------------------------------------------------- */
 #define STORE_SQL_ORGUNIT_UPSERT                                             \
     "INSERT INTO orgunit(code, name, parent, valid_from, valid_to)"          \
@@ -178,6 +219,10 @@
     " last_eff_hlc = max(last_eff_hlc, coalesce(:eff, 0)) WHERE id = :id"
 #define STORE_SQL_AGENT_SEEN                                                 \
     "UPDATE agent SET last_seen_ms = :now WHERE id = :id"
+/* A held last-seen time (health.c): never moves it back. */
+#define STORE_SQL_AGENT_SEEN_MAX                                             \
+    "UPDATE agent SET last_seen_ms = max(coalesce(last_seen_ms, 0), :now)"   \
+    " WHERE id = :id"
 #define STORE_SQL_UNITS_CLEAR                                                \
     "DELETE FROM agent_orgunit WHERE agent_id = :id"
 #define STORE_SQL_UNITS_ADD                                                  \
@@ -193,9 +238,9 @@
     " envelope, clock_shift_ms) VALUES (:agent_id, :first, :last, :now,"     \
     " :envelope, coalesce(:shift, 0))"
 #define STORE_SQL_LOG_GET                                                    \
-    "SELECT content_hash, chain_head, status, field, message"             \
-    " FROM update_log"                                                     \
-    " WHERE agent_id = :agent_id AND seq = :seq"
+    "SELECT u.content_hash, u.chain_head, " STORE_SQL_STATUS_NOW("u") ","     \
+    " u.field, u.message FROM update_log u"                                  \
+    " WHERE u.agent_id = :agent_id AND u.seq = :seq"
 #define STORE_SQL_LOG_INSERT                                                 \
     "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"          \
     " chain_head, status, field, message, org_unit, indicator, period,"      \
@@ -208,6 +253,15 @@
 #define STORE_SQL_LOG_EFF                                                    \
     "SELECT coalesce(eff_hlc, hlc) FROM update_log"                          \
     " WHERE agent_id = :agent_id AND seq = :seq"
+/* A status change of (agent, seq) to :status, appended to update_status
+ * only when its status now differs (so a second retry changes nothing):
+ * from_status is the status it had. */
+#define STORE_SQL_STATUS_ADD                                                 \
+    "INSERT INTO update_status(agent_id, seq, status, from_status, at_ms,"   \
+    " note) SELECT u.agent_id, u.seq, :status, " STORE_SQL_STATUS_NOW("u")   \
+    ", :now, :note FROM update_log u"                                        \
+    " WHERE u.agent_id = :agent_id AND u.seq = :seq"                         \
+    " AND " STORE_SQL_STATUS_NOW("u") " != :status"
 /* Last-writer-wins by (hlc, agent_pk, agent_seq), hlc being the
  * EFFECTIVE stamp (:eff, ingest.h) and signed_hlc the one the agent
  * signed: a row only replaces one that is strictly smaller, so the result

@@ -107,7 +107,7 @@ check_commit_mark(cds_cli_t *cli, commitmark_t **mark, store_t *store)
 {
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536];
-    *mark = commitmark_new(store_db(store));
+    *mark = commitmark_new(store);
     int code =
         *mark ? commitmark_check(*mark, &st, msg, sizeof msg) : CDS_ENOMEM;
     if (code != CDS_OK)

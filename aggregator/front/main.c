@@ -500,7 +500,7 @@ cmd_accept_restore(cds_cli_t *cli)
 {
     store_t *store = cli->db; /* daemon lock held (CDS_CLI_LOCK) */
     int rc = 0;
-    commitmark_t *mark = commitmark_new(store_db(store));
+    commitmark_t *mark = commitmark_new(store);
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536] = "";              /* the refusal, logged by accept */
     int64_t event = 0;
@@ -590,7 +590,7 @@ cmd_restore(cds_cli_t *cli)
 static int
 cmd_restores(cds_cli_t *cli)
 {
-    commitmark_t *mark = commitmark_new(store_db(cli->db));
+    commitmark_t *mark = commitmark_new(cli->db);
     int code = mark ? commitmark_print(mark, stdout) : CDS_ENOMEM;
     commitmark_destroy(&mark);
     return code == CDS_OK ? 0

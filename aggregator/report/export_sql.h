@@ -4,6 +4,8 @@
 #ifndef AGG_EXPORT_SQL_H
 #define AGG_EXPORT_SQL_H
 
+#include "store.h"                     /* STORE_SQL_STATUS_NOW */
+
 /* Like QUERY_SQL_LONG, plus the time the key was first stored
  * (created) and the agent's fingerprint. */
 #define EXPORT_SQL_EXPORT                                                    \
@@ -13,7 +15,7 @@
     " coalesce(d.comment, ''), d.followup,"                                  \
     " (SELECT min(received_at_ms) FROM update_log u"                         \
     "  WHERE u.org_unit = d.org_unit AND u.indicator = d.indicator"          \
-    "  AND u.period = d.period AND u.disagg = d.disagg AND u.status = 0)"    \
+    "  AND u.period = d.period AND u.disagg = d.disagg AND " STORE_SQL_STATUS_NOW("u") " = 0)"\
     " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
     " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
     " AND (:indicators IS NULL OR d.indicator IN"                            \

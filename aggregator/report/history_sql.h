@@ -3,10 +3,13 @@
 #ifndef AGG_HISTORY_SQL_H
 #define AGG_HISTORY_SQL_H
 
+#include "store.h"                     /* STORE_SQL_STATUS_NOW */
+
 /* Every update ever received for one key, in last-writer-wins order (the
  * order the merge ranks them), with the agent and the batch it came in. */
 #define HISTORY_SQL_HISTORY                                                  \
-    "SELECT u.seq, u.status, coalesce(u.field, ''), coalesce(u.message, '')," \
+    "SELECT u.seq, " STORE_SQL_STATUS_NOW("u") ", coalesce(u.field, ''),"     \
+    " coalesce(u.message, ''),"                                              \
     " u.value, u.deleted, coalesce(u.comment, ''),"                          \
     " coalesce(u.stored_by, ''), u.followup, u.hlc, u.received_at_ms,"       \
     " u.batch_id, u.content_hash, a.fpr, a.label, a.sign_pk, b.envelope,"    \

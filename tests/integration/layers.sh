@@ -2,12 +2,15 @@
 # The layers of docs/DESIGN.md "Layers", checked by tests/tools/layers.py:
 # no include cycle between modules, no include from a lower layer into a
 # higher one (common < core < report < front; agent: common only), no
-# module including another's *_sql.h, no source outside a layer folder.
+# module including another's *_sql.h, no source outside a layer folder,
+# and no SQL write to a core table (agent, batch, update_log,
+# update_status, datavalue) outside store.c and store_sql.h (the storage
+# boundary, docs/DESIGN.md).
 # The checker is first shown to fail on small synthetic trees that break
 # each rule, then run on the real tree; and the compiler's side (the
 # Makefile's per-layer -I) is shown to refuse an upward include.
 . "$(dirname "$0")/lib.sh"
-echo "1..10"
+echo "1..12"
 PY=/usr/bin/python3
 LAYERS=$TOP/tests/tools/layers.py
 
@@ -21,7 +24,9 @@ tree() {
     printf '#include "store.h"\n#include "store_sql.h"\n' > "$1"/aggregator/core/store.c
     printf '#include "cds_util.h"\n' > "$1"/aggregator/core/store.h
     : > "$1"/aggregator/core/store_sql.h
-    printf '#include "store.h"\n' > "$1"/aggregator/report/query.h
+    printf '#include "store.h"\n/* not UPDATE agent: a comment */\n' \
+        > "$1"/aggregator/report/query.h
+    printf '#define W "UPDATE agent SET label = :l"\n' >> "$1"/aggregator/core/store_sql.h
     printf '#include "query.h"\n#include "store.h"\n' > "$1"/aggregator/front/main.c
 }
 # expect_bad NAME PATTERN DIR: the checker exits 1 and says PATTERN.
@@ -60,6 +65,19 @@ expect_bad "a module including another's SQL fails" \
     'aggregator/report/query.c includes store_sql.h: the SQL of module store is its own' \
     "$T/sql"
 
+tree "$T/write"
+printf '#define X "DELETE FROM datavalue"\n' > "$T/write/aggregator/report/query.c"
+expect_bad "a core-table write outside store fails" \
+    'aggregator/report/query.c: writes datavalue (DELETE FROM datavalue): only store writes the core tables' \
+    "$T/write"
+
+tree "$T/split"
+printf '#define Y "INSERT OR IGNORE INTO" \\\n    " update_log(seq) VALUES (1)"\n' \
+    > "$T/split/aggregator/core/health_sql.h"
+expect_bad "a write split over string literals is seen" \
+    'aggregator/core/health_sql.h: writes update_log (INSERT OR IGNORE INTO update_log)' \
+    "$T/split"
+
 tree "$T/loose"
 : > "$T/loose/aggregator/ingest_decide.c"
 expect_bad "a source outside the layer folders fails" \
@@ -67,7 +85,7 @@ expect_bad "a source outside the layer folders fails" \
 
 "$PY" "$LAYERS" "$TOP" > "$T/real" 2>&1; st=$?
 diag "$(cat "$T/real")"
-expect_eq "the real tree: no cycle, no upward include, no foreign SQL" "$st" 0
+expect_eq "the real tree: no cycle, no upward include, no foreign SQL, no core-table write outside store" "$st" 0
 
 # The compiler's side: a core file compiles with core's -I only, so an
 # upward include does not build (the Makefile's LAYER_INC).

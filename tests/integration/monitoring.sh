@@ -131,8 +131,11 @@ curl -fsS "$URL/metrics" > "$T/metrics.txt"
 check "/metrics answers the exposition" grep -q '^cdsync_build_info{version=' "$T/metrics.txt"
 check "/metrics passes promtool check metrics" sh -c "promtool check metrics < '$T/metrics.txt'"
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$T/metrics.txt"; }
+# An update's status now (store.h STORE_SQL_STATUS_NOW): update_log keeps
+# the one it arrived with, a retry that applied it is an update_status row.
+SNOW="coalesce((SELECT s.status FROM update_status s WHERE s.agent_id = u.agent_id AND s.seq = u.seq ORDER BY s.id DESC LIMIT 1), u.status)"
 expect_eq "cdsync_updates_applied_total equals the database" \
-    "$(metric cdsync_updates_applied_total)" "$(sqlite3 "$db" "SELECT count(*) FROM update_log WHERE status = 0")"
+    "$(metric cdsync_updates_applied_total)" "$(sqlite3 "$db" "SELECT count(*) FROM update_log u WHERE $SNOW = 0")"
 expect_eq "cdsync_updates_rejected_total equals the database" \
     "$(metric cdsync_updates_rejected_total)" "$(sqlite3 "$db" "SELECT count(*) FROM update_log WHERE status != 0")"
 refused_sum=$(awk '$1 ~ /^cdsync_messages_refused_total/ { s += $2 } END { print s + 0 }' "$T/metrics.txt")
@@ -190,24 +193,28 @@ agg agg rejects retry "$BAD:$seq1" > "$T/uretry" 2>&1
 expect_eq "retry after the catalog update applies it (exit 0)" "$?" 0
 expect_eq "the value is now in the consolidated table" \
     "$(sqlite3 "$db" "SELECT value FROM datavalue WHERE org_unit = '27913' AND indicator = 'CDS_NEW' AND period = '202501'")" 1
-expect_eq "the log row is applied and records the retry" \
-    "$(sqlite3 "$db" "SELECT status, retried_from, retried_at_ms > 0 FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'bad' AND seq = $seq1")" "0|12|1"
+# The log row keeps the reason it arrived with (history is append-only);
+# the retry is one update_status row: applied, from that reason.
+ustatus() { sqlite3 "$db" "SELECT u.status, s.status, s.from_status, s.at_ms > 0 FROM update_log u JOIN agent a ON a.id = u.agent_id JOIN update_status s ON s.agent_id = u.agent_id AND s.seq = u.seq WHERE a.label = 'bad' AND u.seq = $seq1"; }
+expect_eq "the log row is unchanged and the retry is recorded beside it" \
+    "$(ustatus)" "12|0|12|1"
 agg agg rejects retry "$BAD:$seq1" > "$T/uretry2" 2>&1
-check "a second retry has no effect (exactly once)" grep -q "already applied" "$T/uretry2"
+check "a second retry has no effect (exactly once)" \
+    sh -c 'grep -q "already applied" "$1" && [ "$2" = "12|0|12|1" ]' _ "$T/uretry2" "$(ustatus)"
 bad_upd=""
 for s in $(sqlite3 "$db" "SELECT seq FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND status != 0"); do
     code=$(sqlite3 "$db" "SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND seq = $s")
     name=$(agg agg rejects --format json --agent evil | jq -r ".[] | select(.id == \"$EVILF:$s\") | .reason")
     agg agg rejects show "$EVILF:$s" | grep -q "^reason: *$name" || bad_upd="$bad_upd show:$s"
     agg agg rejects retry "$EVILF:$s" > /dev/null 2>&1; rc=$?
-    now=$(sqlite3 "$db" "SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND seq = $s")
+    now=$(sqlite3 "$db" "SELECT $SNOW FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND seq = $s")
     [ "$rc:$now" = "1:$code" ] || bad_upd="$bad_upd retry:$s:$rc:$now"
 done
 diag "update reasons: $(sqlite3 "$db" "SELECT group_concat(DISTINCT status) FROM update_log WHERE status != 0")"
 check "show and retry of each still-invalid update reason change nothing" [ -z "$bad_upd" ]
 curl -fsS "$URL/metrics" > "$T/metrics.txt"
 expect_eq "applied counter follows the retry" \
-    "$(metric cdsync_updates_applied_total)" "$(sqlite3 "$db" "SELECT count(*) FROM update_log WHERE status = 0")"
+    "$(metric cdsync_updates_applied_total)" "$(sqlite3 "$db" "SELECT count(*) FROM update_log u WHERE $SNOW = 0")"
 
 # --- half-open link: a frozen aggregator stops answering heartbeats --------
 conn_of() { sqlq "$(agent_db "$1")" "SELECT conn_state FROM meta;"; }

@@ -8,7 +8,7 @@
 # Create each agent's database before its daemon starts: a first open by
 # the daemon and a `submit` at the same instant can race on the WAL switch.
 prime() { for a in "$@"; do agent "$a" receipts > /dev/null 2>&1; done; }
-echo "1..21"
+echo "1..23"
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
 agent_init a1 27901
@@ -50,9 +50,28 @@ vq() { verify "$@" > /dev/null; }
 check "repaired: clean again" vq "$T/agg/state"
 agg_stop agg
 
-# Each further edit on its own copy of the database.
-copy() { rm -rf "$T/c"; mkdir -p "$T/c"; sqlite3 "$db" ".backup $T/c/aggregator.db"; sqlite3 "$T/c/aggregator.db" "$1"; }
-copy "UPDATE update_log SET value = '5' WHERE seq = 2 AND agent_id = (SELECT id FROM agent WHERE label = 'a1');"
+# History and kept batches are append-only in the schema itself (store.h):
+# the database refuses an edit of update_log or batch, whoever asks.
+edit="UPDATE update_log SET value = '5' WHERE seq = 2 AND agent_id = (SELECT id FROM agent WHERE label = 'a1');"
+if err=$(sqlite3 "$db" "$edit" 2>&1); then
+    not_ok "the database refuses an edit of a history row (it was accepted)"
+else
+    check "the database refuses an edit of a history row" \
+        eval 'printf "%s" "$err" | grep -q "update_log is append-only"'
+fi
+if err=$(sqlite3 "$db" "DELETE FROM batch WHERE id = (SELECT min(id) FROM batch);" 2>&1); then
+    not_ok "the database refuses to delete a kept batch (it was deleted)"
+else
+    check "the database refuses to delete a kept batch" \
+        eval 'printf "%s" "$err" | grep -q "batch is append-only"'
+fi
+
+# Each further edit on its own copy of the database. An attacker with the
+# file can drop the append-only triggers first; so does each edit here,
+# and verify must still find it.
+UNGUARD="DROP TRIGGER IF EXISTS update_log_no_update; DROP TRIGGER IF EXISTS update_log_no_delete; DROP TRIGGER IF EXISTS batch_no_update; DROP TRIGGER IF EXISTS batch_no_delete;"
+copy() { rm -rf "$T/c"; mkdir -p "$T/c"; sqlite3 "$db" ".backup $T/c/aggregator.db"; sqlite3 "$T/c/aggregator.db" "$UNGUARD $1"; }
+copy "$edit"
 out=$(verify "$T/c"); rc=$?
 expect_eq "changed history row: verify fails" "$rc" 1
 check "changed history row: named (agent, seq, field)" \

@@ -14,6 +14,11 @@ Rules (docs/DESIGN.md "Layers"), beside the Makefile's per-layer -I:
   4. a module's SQL is its own: X_sql.h is included by module X only;
   5. a header name is unique across the tree (the -I order must not
      choose between two).
+  6. the storage boundary (DESIGN.md "Storage boundary"): no file but
+     aggregator/core/store.c and store_sql.h holds an SQL write (INSERT,
+     UPDATE, DELETE, REPLACE) to a core table (agent, batch, update_log,
+     update_status, datavalue); C comments are skipped and adjacent
+     string literals joined, so a statement split over lines is seen.
 Prints one line per problem and exits 1 when there is any, else prints a
 summary and exits 0. Hand-written: no Debian tool checks layering rules
 of a C tree (include-what-you-use and cppcheck look at other things),
@@ -32,6 +37,13 @@ LAYER_DIRS = {  # folder -> layer
 }
 RANK = {"common": 0, "core": 1, "report": 2, "front": 3}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+CORE_TABLES = ("agent", "batch", "update_log", "update_status", "datavalue")
+CORE_WRITERS = ("aggregator/core/store.c", "aggregator/core/store_sql.h")
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+JOIN = re.compile(r'"\s*\\?\s*"')        # "..." \ <newline> "..."
+WRITE = re.compile(r"\b(INSERT(?:\s+OR\s+[A-Z]+)?\s+INTO|UPDATE|DELETE\s+FROM|"
+                   r"REPLACE\s+INTO)\s+(?:main\.)?(%s)\b"
+                   % "|".join(CORE_TABLES))
 
 
 def module(name):
@@ -69,9 +81,22 @@ def scan(top):
                 continue
             path = folder + "/" + f
             with open(os.path.join(d, f), encoding="utf-8") as fh:
-                inc = [m.group(1) for m in map(INCLUDE.match, fh) if m]
+                text = fh.read()
+            inc = [m.group(1) for m in map(INCLUDE.match,
+                                           text.splitlines()) if m]
             files[path] = (layer, inc)
+            if path not in CORE_WRITERS:
+                core_writes(path, text, problems)
     return files, problems
+
+
+def core_writes(path, text, problems):
+    """Rule 6: an SQL write to a core table outside store."""
+    sql = JOIN.sub("", COMMENT.sub(" ", text))
+    for m in WRITE.finditer(sql):
+        problems.append("%s: writes %s (%s): only store writes the core "
+                        "tables" % (path, m.group(2),
+                                    " ".join(m.group(0).split())))
 
 
 def headers(files, problems):
@@ -180,7 +205,7 @@ def main(argv):
     for layer, _ in files.values():
         per[layer] = per.get(layer, 0) + 1
     print("layers: %d files (%s), %d module edges, no cycle, no upward "
-          "include, no foreign SQL" % (
+          "include, no foreign SQL, no core-table write outside store" % (
               len(files), ", ".join("%s %d" % (l, per[l]) for l in
                                     ("common", "agent", "core", "report",
                                      "front") if l in per),

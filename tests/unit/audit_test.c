@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testdb.h"
 #include "testdir.h"
 #include "audit.h"
 #include "cds_codec.h"
@@ -164,7 +165,7 @@ test_tampered(void **state)
     fx_t *fx = *state;
     audit_summary_t s;
     char want[128];
-    exec(fx, "UPDATE update_log SET value = '9' WHERE seq = 2");
+    exec(fx, TESTDB_UNGUARD "UPDATE update_log SET value = '9' WHERE seq = 2");
     char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
     snprintf(want, sizeof want, "history agent=%s seq=2 ", fx->fpr);
     assert_non_null(strstr(out, want));
@@ -215,7 +216,8 @@ test_duplicate_update(void **state)
     apply_hlc(fx, 4, "2023", "3", (1000 + 3) << 16);   /* seq 3 again */
     /* as ingest stores it: an agent's effective stamps only grow, so the
      * copy merged one step after the original (store.h, eff_hlc) */
-    exec(fx, "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4");
+    exec(fx, TESTDB_UNGUARD
+             "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4");
     exec(fx, "UPDATE datavalue SET hlc = hlc + 1 WHERE period = '2023'");
     char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
     char want[160];

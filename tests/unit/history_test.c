@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "testdb.h"
 
 #include <jansson.h>
 
@@ -128,7 +129,8 @@ test_tampering_is_seen(void **state)
     size_t n = 0;
     /* change the last byte of the first batch's envelope (signature);
      * it is 0x00 in 1 signature of 16 (S < 2^253), so never "set to 0" */
-    assert_int_equal(sqlite3_exec(db, "UPDATE batch SET envelope ="
+    assert_int_equal(sqlite3_exec(db, TESTDB_UNGUARD
+                                  "UPDATE batch SET envelope ="
                                   " substr(envelope, 1, length(envelope)-1)"
                                   " || CASE WHEN substr(envelope, -1) = x'00'"
                                   " THEN x'01' ELSE x'00' END WHERE id = 1",
@@ -203,6 +205,7 @@ test_control_bytes_escaped(void **state)
     char *buf = NULL, err[256] = "";
     const uint8_t *pk = cds_identity_sign_pk(h->fx->id);
     assert_int_equal(cds_db_exec(store_db(h->fx->store),
+                                 TESTDB_UNGUARD
                                  "UPDATE update_log SET stored_by = 'can bo'"
                                  " || char(27) || '[2J' || char(13, 10) ||"
                                  " 'x', comment = 'a' || char(7) || 'b'"),

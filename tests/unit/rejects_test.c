@@ -278,10 +278,14 @@ test_updates(void **state)
                      (int64_t) ((NOW - 1000) << 16));
     assert_int_equal(count(fx, "SELECT signed_hlc FROM datavalue"),
                      (int64_t) ((NOW - 5000) << 16));
-    assert_int_equal(count(fx, "SELECT retried_from FROM update_log"),
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_status"), 1);
+    assert_int_equal(count(fx, "SELECT from_status FROM update_status"),
                      CDS_EUNKNOWNINDICATOR);
-    assert_int_equal(count(fx, "SELECT retried_at_ms FROM update_log"),
-                     NOW + 7);
+    assert_int_equal(count(fx, "SELECT at_ms FROM update_status"), NOW + 7);
+    assert_int_equal(count(fx, "SELECT status FROM update_status"), 0);
+    /* history itself is not edited: the row keeps its arrival reason */
+    assert_int_equal(count(fx, "SELECT status FROM update_log"),
+                     CDS_EUNKNOWNINDICATOR);
     assert_int_equal(count(fx, "SELECT accepted_total FROM agent_health"), 1);
     /* Listed with its first reason and the retry. */
     out = open_memstream(&buf, &blen);

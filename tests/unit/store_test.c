@@ -338,6 +338,20 @@ test_reject_and_savepoint(void **state)
 
 /* ---- migration 6: datavalue_period dropped -------------------------------- */
 
+/* Open the old database at path as the store does (every migration to
+ * the current version) in place of the fixture's. */
+static void
+migrate(fx_t *fx, const char *path)
+{
+    int err = 0;
+    store_t *st = store_open(path, 0, &err);
+    assert_non_null(st);
+    store_destroy(&fx->store);
+    fx->store = st;
+    assert_int_equal(count(fx, "PRAGMA user_version"),
+                     store_schema_version());
+}
+
 /* A database at user_version 5 (the schema before issue 7) with values in
  * datavalue (NULLs, a deletion, a blob key) migrates on store_open: every
  * column of every row survives, the unused period index is gone (and only
@@ -373,19 +387,15 @@ test_migrate_drop_period_index(void **state)
     sqlite3_finalize(q);
     cds_db_close(&old);
 
-    store_t *st = store_open(path, 0, &err);
-    assert_non_null(st);
-    store_destroy(&fx->store);
-    fx->store = st;
+    migrate(fx, path);
     char *d = dump(fx);
     assert_string_equal(d,
         "C1|CDS01|202301|default|10|10.0|0|c|officer|0|100|01AA|1|1|19358|19388|\n"
         "C1|CDS01|202302|f||NULL|1|NULL|NULL|1|200|02|2|7|19389|19416|\n"
         "C2|CDS02|2023|default|3.5|3.5|0|NULL|x|0|300|01AA|1|9|19358|19722|\n");
     free(d);
-    /* 6: this migration; 7: bounded rejects (digest columns);
-     * 8: effective stamps */
-    assert_int_equal(count(fx, "PRAGMA user_version"), 9);
+    /* migrated through the later steps too: 7, bounded rejects (digest
+     * columns); 8, effective stamps */
     assert_int_equal(count(fx, "SELECT count(*) FROM pragma_table_info("
                                "'reject') WHERE name IN ('kind', 'raw_size',"
                                " 'raw_digest')"), 3);
@@ -449,11 +459,7 @@ test_migrate_eff_hlc(void **state)
         " ('C1', 'CDS01', '202301', 'default', '10', 10.0, 0, 'c', 'officer',"
         "  0, 900, zeroblob(32), 1, 2, 19358, 19388, 1000);"), CDS_OK);
     cds_db_close(&old);
-    store_t *st = store_open(path, 0, &err);
-    assert_non_null(st);
-    store_destroy(&fx->store);
-    fx->store = st;
-    assert_int_equal(count(fx, "PRAGMA user_version"), 9);
+    migrate(fx, path);
     assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 1"),
                      900);
     assert_int_equal(count(fx, "SELECT last_eff_hlc FROM agent WHERE id = 2"),
@@ -487,6 +493,87 @@ test_migrate_eff_hlc(void **state)
                      1200);
 }
 
+/* Version 10 (append-only history): a database whose `rejects retry`
+ * flipped an update_log row in place (status 0, retried_from = reason)
+ * gets the row's arrival status back and the change as an update_status
+ * row, so every reader sees the same status now. Then the database
+ * itself refuses any UPDATE or DELETE of update_log and update_status,
+ * and a retry through the store appends, once. */
+static void
+test_migrate_append_only(void **state)
+{
+    fx_t *fx = *state;
+    char path[160];
+    snprintf(path, sizeof path, "%s/v9.db", fx->dir);
+    int err = 0;
+    cds_db_t *old = cds_db_open(path, store_migrations(), 9, 0, &err);
+    assert_non_null(old);
+    assert_int_equal(cds_db_exec(old,
+        "INSERT INTO agent(id, sign_pk, curve_pk, pubid, fpr, enrolled_at_ms)"
+        " VALUES (1, zeroblob(32), zeroblob(32), 'p1', 'f1', 1);"
+        "INSERT INTO batch(id, agent_id, first_seq, last_seq,"
+        " received_at_ms, envelope) VALUES (1, 1, 1, 3, 5, x'00');"
+        "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"
+        " chain_head, status, deleted, followup, hlc, received_at_ms,"
+        " retried_from, retried_at_ms) VALUES"
+        " (1, 1, 1, x'00', x'00', 0, 0, 0, 500, 5, NULL, NULL),"
+        " (1, 2, 1, x'00', x'00', 0, 0, 0, 600, 5, 12, 7000),"
+        " (1, 3, 1, x'00', x'00', 12, 0, 0, 700, 5, NULL, NULL);"),
+        CDS_OK);
+    cds_db_close(&old);
+    migrate(fx, path);
+    assert_int_equal(count(fx, "SELECT status FROM update_log WHERE seq = 2"),
+                     12);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"
+                               " WHERE retried_from IS NOT NULL"), 0);
+    assert_int_equal(count(fx, "SELECT from_status * 100000 + at_ms"
+                               " FROM update_status WHERE seq = 2"),
+                     1207000);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log u WHERE "
+                               STORE_SQL_STATUS_NOW("u") " = 0"), 2);
+    assert_int_equal(count(fx, "SELECT " STORE_SQL_STATUS_NOW("u")
+                               " FROM update_log u WHERE seq = 3"), 12);
+    uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+    int status = -1;
+    assert_int_equal(store_log_get(fx->store, 1, 2, hash, head, &status,
+                                   NULL, 0, NULL, 0), CDS_OK);
+    assert_int_equal(status, 0);
+    /* The database refuses edits of history and kept batches, whoever
+     * asks. */
+    cds_db_t *db = store_db(fx->store);
+    const char *edits[] = {
+        "UPDATE update_log SET status = 0 WHERE seq = 3",
+        "DELETE FROM update_log WHERE seq = 1",
+        "UPDATE update_status SET status = 12",
+        "DELETE FROM update_status",
+        "UPDATE batch SET envelope = x'01'",
+        "DELETE FROM batch",
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++)
+        assert_int_not_equal(cds_db_exec(db, edits[i]), CDS_OK);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"), 3);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_status"), 1);
+    assert_int_equal(count(fx, "SELECT count(*) FROM batch"
+                               " WHERE envelope = x'00'"), 1);
+    /* A retry appends, once; an applied one changes nothing. */
+    bool changed = false;
+    assert_int_equal(store_log_retried(fx->store, 1, 3, 9000, &changed),
+                     CDS_OK);
+    assert_true(changed);
+    assert_int_equal(store_log_retried(fx->store, 1, 3, 9500, &changed),
+                     CDS_OK);
+    assert_false(changed);
+    assert_int_equal(store_log_retried(fx->store, 1, 1, 9500, &changed),
+                     CDS_OK);
+    assert_false(changed);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_status"), 2);
+    assert_int_equal(count(fx, "SELECT status FROM update_log WHERE seq = 3"),
+                     12);
+    assert_int_equal(store_log_get(fx->store, 1, 3, hash, head, &status,
+                                   NULL, 0, NULL, 0), CDS_OK);
+    assert_int_equal(status, 0);
+}
+
 int
 main(void)
 {
@@ -502,6 +589,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_migrate_drop_period_index,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_append_only, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_migrate_eff_hlc, setup,
                                         teardown),
     };

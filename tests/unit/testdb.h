@@ -8,6 +8,15 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+/* Prefix of a tamper test's SQL: history and kept batches are
+ * append-only by triggers (store.h); an attacker with the file drops them first, as
+ * this does, and `verify` must still find the edit. */
+#define TESTDB_UNGUARD                                                       \
+    "DROP TRIGGER IF EXISTS update_log_no_update;"                           \
+    "DROP TRIGGER IF EXISTS update_log_no_delete;"                           \
+    "DROP TRIGGER IF EXISTS batch_no_update;"                                \
+    "DROP TRIGGER IF EXISTS batch_no_delete;"
+
 /* The first column of the first row of sql (count(*), a flag, a seq). */
 static inline int64_t
 testdb_int(sqlite3 *db, const char *sql)
