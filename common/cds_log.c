@@ -179,7 +179,7 @@ truncate_line(char *line, size_t room)
     }
     if (escaped)
         n--; /* nor an escape sequence */
-    const char *tail = in_quote ? TRUNC_TAIL : TRUNC_TAIL + 1;
+    const char *tail = in_quote ? TRUNC_TAIL : &TRUNC_TAIL[1];
     size_t tlen = strlen(tail);
     memcpy(line + n, tail, tlen + 1);
     return n + tlen;
