@@ -177,24 +177,6 @@ cmd_keygen(cds_cli_t *cli)
     return 0;
 }
 
-/* pubid: the public identity of an existing key, as keygen printed it
- * (to give to the district for `enroll`). Read-only. */
-static int
-cmd_pubid(cds_cli_t *cli)
-{
-    char msg[600], pub[CDS_PUBID_LEN];
-    int err = CDS_OK;
-    const char *path = cli->identity;
-    cds_identity_t *id = cds_identity_load(path, &err, msg, sizeof msg);
-    if (!id)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)",
-                            msg);
-    cds_identity_public(id, pub, sizeof pub);
-    printf("%s\n", pub);
-    cds_identity_destroy(&id);
-    return 0;
-}
-
 /* Catalog, org units, stored_by and queue bound for submit/import. */
 static int
 intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat)
@@ -535,7 +517,7 @@ static const cds_cli_command_t commands[] = {
     {"pubid",
      "pubid  (this PC's public identity, for `enroll` at the "
      "district)",
-     cmd_pubid, CDS_CLI_NO_ARGS},
+     cds_cli_pubid, CDS_CLI_NO_ARGS},
     {"submit",
      "submit --org-unit OU --indicator DE --period PE "
      "(--value V | --delete) [--disagg C] [--comment T] "

@@ -5,6 +5,7 @@
 
 #include "cds_err.h"
 #include "cds_harden.h"
+#include "cds_id.h"
 #include "cds_log.h"
 #include "cds_service.h"
 
@@ -288,4 +289,20 @@ cds_cli_main(const cds_cli_program_t *prog, int argc, char **argv)
     cds_config_destroy(&cli->cfg);
     free(cli);
     return code;
+}
+
+int
+cds_cli_pubid(cds_cli_t *cli)
+{
+    int code = CDS_OK;
+    char msg[600] = "", pub[CDS_PUBID_LEN];
+    cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
+                                           sizeof msg);
+    if (!id)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)",
+                            msg);
+    cds_identity_public(id, pub, sizeof pub);
+    printf("%s\n", pub);
+    cds_identity_destroy(&id);
+    return 0;
 }

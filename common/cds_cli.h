@@ -113,4 +113,9 @@ bool cds_cli_asked(int argc, char **argv, const char *flag);
  * OK (FILE)" on stdout, exit 0, or the count on stderr, exit 3. */
 int cds_cli_check_verdict(const cds_cli_t *cli, size_t n);
 
+/* The `pubid` command of both programs: print the public identity of
+ * cli->identity again (what keygen printed). 0, or exit 3 when there is
+ * no identity (named, with the hint to run keygen). Read-only. */
+int cds_cli_pubid(cds_cli_t *cli);
+
 #endif

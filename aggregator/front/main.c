@@ -280,23 +280,6 @@ cmd_keygen(cds_cli_t *cli)
     return 0;
 }
 
-/* pubid: the aggregator's public identity, the agents' server_key. */
-static int
-cmd_pubid(cds_cli_t *cli)
-{
-    int code = CDS_OK;
-    char msg[512] = "", pub[CDS_PUBID_LEN];
-    cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
-                                           sizeof msg);
-    if (!id)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s (make one with `keygen`)",
-                            msg);
-    cds_identity_public(id, pub, sizeof pub);
-    printf("%s\n", pub);
-    cds_identity_destroy(&id);
-    return 0;
-}
-
 static int
 cmd_enroll(cds_cli_t *cli)
 {
@@ -804,27 +787,48 @@ rejects_retry_cmd(cds_cli_t *cli, store_t *store, const char *id)
     return result == CDS_OK ? 0 : CDS_EXIT_INPUT;
 }
 
+/* The cutoff of `prune` and `rejects prune`: --older-than AGE, or the
+ * reject retention as "<days>d" (*age names it; buf holds the default).
+ * *cutoff -1 when the retention is 0 (kept for ever) and no AGE was given.
+ * 0, or the usage exit when AGE does not parse. */
+static int
+prune_cutoff(cds_cli_t *cli, char *buf, size_t len, const char **age,
+             int64_t *cutoff)
+{
+    const char *given = get(cli, "command.older_than");
+    *age = given;
+    if (!given) {
+        snprintf(buf, len, "%sd", get(cli, "aggregator.reject_retention_days"));
+        *age = buf;
+    }
+    char *end = NULL;
+    long long v = strtoll(*age, &end, 10);
+    *cutoff = end != *age && *end && v >= 0 ? parse_since(*age) : -1;
+    if (*cutoff < 0)
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "older-than: \"%s\": expected 12h, 7d, 30m", *age);
+    if (v == 0 && !given)
+        *cutoff = -1;                  /* retention 0: rejects kept */
+    return 0;
+}
+
 /* rejects prune: delete reject rows older than --older-than (default
  * the retention setting); prints how many. */
 static int
 rejects_prune_cmd(cds_cli_t *cli)
 {
-    const char *age = get(cli, "command.older_than");
+    const char *age = NULL;
     char dflt[32];
-    if (!age) {
-        snprintf(dflt, sizeof dflt, "%sd",
-                 get(cli, "aggregator.reject_retention_days"));
-        age = dflt;
-    }
-    char *end = NULL;
-    long long v = strtoll(age, &end, 10);
-    int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
-    if (cutoff < 0)
-        return cds_cli_fail(CDS_EXIT_USAGE,
-                            "older-than: \"%s\": expected 12h, 7d, 30m", age);
-    store_t *store = NULL;
-    int rc = open_store(cli, &store);
+    int64_t cutoff = -1;
+    int rc = prune_cutoff(cli, dflt, sizeof dflt, &age, &cutoff);
     if (rc)
+        return rc;
+    if (cutoff < 0) {
+        printf("reject rows kept (reject_retention_days = 0)\n");
+        return 0;
+    }
+    store_t *store = NULL;
+    if ((rc = open_store(cli, &store)))
         return rc;
     int64_t n = 0;
     int code = rejects_prune(store, cutoff, &n);
@@ -841,28 +845,18 @@ rejects_prune_cmd(cds_cli_t *cli)
 static int
 cmd_prune(cds_cli_t *cli)
 {
-    const char *age = get(cli, "command.older_than");
+    const char *age = NULL;
     bool dry = cds_config_get_bool(cli->cfg, "command.dry_run");
     char dflt[32];
+    int64_t cutoff = -1;
     if (cli->n_args != 0)
         return cds_cli_fail(CDS_EXIT_USAGE,
                             "prune [--dry-run] [--older-than AGE]");
-    if (!age) {
-        snprintf(dflt, sizeof dflt, "%sd",
-                 get(cli, "aggregator.reject_retention_days"));
-        age = dflt;
-    }
-    char *end = NULL;
-    long long v = strtoll(age, &end, 10);
-    int64_t cutoff = end != age && *end && v >= 0 ? parse_since(age) : -1;
-    if (cutoff < 0)
-        return cds_cli_fail(CDS_EXIT_USAGE,
-                            "older-than: \"%s\": expected 12h, 7d, 30m", age);
-    if (v == 0 && !get(cli, "command.older_than"))
-        cutoff = -1;                   /* retention 0: rejects kept */
-    store_t *store = NULL;
-    int rc = open_store(cli, &store);
+    int rc = prune_cutoff(cli, dflt, sizeof dflt, &age, &cutoff);
     if (rc)
+        return rc;
+    store_t *store = NULL;
+    if ((rc = open_store(cli, &store)))
         return rc;
     retention_counts_t n;
     int code = dry ? retention_count(store, cutoff, cds_now_ms(), &n)
@@ -979,7 +973,7 @@ static const cds_cli_command_t commands[] = {
     {"pubid",
      "pubid  (this aggregator's public identity: the agents' "
      "server_key)",
-     cmd_pubid, CDS_CLI_NO_ARGS},
+     cds_cli_pubid, CDS_CLI_NO_ARGS},
     {"enroll",
      "enroll PUBID (--org-unit OU ... | --replaces OLDFPR) "
      "[--label TEXT]",

@@ -6,7 +6,7 @@
 # message; `rejects show` says when only the digest is kept; `rejects
 # prune` deletes old rows; a good agent keeps syncing meanwhile.
 . "$(dirname "$0")/lib.sh"
-echo "1..10"
+echo "1..11"
 BADPEER=$BUILD/tools/badpeer
 agg_init agg
 agent_init good 27901
@@ -45,6 +45,11 @@ check "rejects show says only the digest is kept" \
     sh -c 'printf "%s" "$1" | grep -q "NOT kept, digest only"' _ "$out"
 expect_eq "rejects prune --older-than 1d keeps today's rows" \
     "$(agg agg rejects prune --older-than 1d)" "0 reject rows older than 1d deleted"
+# reject_retention_days = 0 means kept for ever: no --older-than, nothing
+# deleted (it used to read "0d" and delete every row).
+expect_eq "rejects prune with retention 0 keeps every row" \
+    "$(agg agg rejects prune --reject-retention-days 0):$(sqlq "$db" "SELECT count(*) FROM reject;")" \
+    "reject rows kept (reject_retention_days = 0):220"
 expect_eq "rejects prune --older-than 0s deletes them" \
     "$(agg agg rejects prune --older-than 0s)" "220 reject rows older than 0s deleted"
 out=$(agg agg rejects prune --older-than soon 2>&1); rc=$?
