@@ -395,19 +395,32 @@ cds_db_rollback(cds_db_t *self)
 /* Bumped by every cds_db_prepare (the parameter index cache below). */
 static atomic_uint stmt_gen = 1;
 
-sqlite3_stmt *
-cds_db_prepare(cds_db_t *self, const char *sql)
+static sqlite3_stmt *
+prepare(cds_db_t *self, const char *sql, unsigned flags)
 {
     sqlite3_stmt *st = NULL;
 
+    /* Before the statement exists: the bind cache below must not trust a
+     * slot filled for a finalized statement at the same address. */
     atomic_fetch_add_explicit(&stmt_gen, 1, memory_order_release);
-    if (sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(self->db, sql, -1, flags, &st, NULL) != SQLITE_OK) {
         log_fail(self, "prepare", sql);
         sqlite3_finalize(st);
         return NULL;
     }
     return st;
+}
+
+sqlite3_stmt *
+cds_db_prepare(cds_db_t *self, const char *sql)
+{
+    return prepare(self, sql, SQLITE_PREPARE_PERSISTENT);
+}
+
+sqlite3_stmt *
+cds_db_prepare_once(cds_db_t *self, const char *sql)
+{
+    return prepare(self, sql, 0);
 }
 
 /* Parameter index cache, one per thread: sqlite3_bind_parameter_index

@@ -47,6 +47,10 @@ int cds_db_exec(cds_db_t *self, const char *sql);
 /* Prepare a statement kept for the connection's life (SQLITE_PREPARE_
  * PERSISTENT). NULL on failure (logged with the SQL). */
 sqlite3_stmt *cds_db_prepare(cds_db_t *self, const char *sql);
+/* The same for a statement used a few times and finalized soon. Every
+ * statement bound with cds_bind_* must come from one of these two (the
+ * bind cache is told of each new statement). */
+sqlite3_stmt *cds_db_prepare_once(cds_db_t *self, const char *sql);
 /* Map an SQLite result code to a cds_err code. */
 int cds_db_errcode(int sqlite_rc);
 /* Log the connection's last error with the step that failed; returns the

@@ -39,6 +39,7 @@ struct cds_pg {
     stmt_t *stmts;               /* prepared, for cds_pg_reconnect */
     int n_stmts;
     char sqlstate[6];            /* of the last failure, "" if none */
+    unsigned generation;         /* bumped by every cds_pg_reconnect */
 };
 
 /* ---- URL redaction ------------------------------------------------------ */
@@ -236,6 +237,19 @@ durable_query(cds_pg_t *self, const char *sql)
 }
 
 /* ---- statements ----------------------------------------------------------- */
+
+int
+cds_pg_result(cds_pg_t *self, PGresult *res, const char *what,
+              const char *sql, PGresult **keep)
+{
+    return finish(self, res, what, sql, keep);
+}
+
+unsigned
+cds_pg_generation(const cds_pg_t *self)
+{
+    return self->generation;
+}
 
 int
 cds_pg_exec(cds_pg_t *self, const char *sql)
@@ -625,6 +639,7 @@ int
 cds_pg_reconnect(cds_pg_t *self)
 {
     CONN_PARAMS(self);
+    self->generation++;
     PQreset(self->conn);
     if (PQstatus(self->conn) != CONNECTION_OK)
         return connect_fail(self, keys, vals);

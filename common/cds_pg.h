@@ -98,6 +98,15 @@ int cds_pg_prepare(cds_pg_t *self, const char *name, const char *sql,
  * (logged). */
 int cds_pg_run(cds_pg_t *self, const char *name, const cds_pg_param_t *params,
                int n, PGresult **res);
+/* The check every call above makes of a result res (may be NULL) that
+ * the caller got from libpq itself: CDS_OK for a successful one (kept
+ * in *keep if keep is non-NULL, else freed), else the logged failure's
+ * code (freed). what and sql name the step in the log. */
+int cds_pg_result(cds_pg_t *self, PGresult *res, const char *what,
+                  const char *sql, PGresult **keep);
+/* Bumped by every cds_pg_reconnect: statements prepared by hand on an
+ * older generation must be prepared again (cds_sql). */
+unsigned cds_pg_generation(const cds_pg_t *self);
 /* Like cds_pg_run but for one unprepared statement sql. */
 int cds_pg_query(cds_pg_t *self, const char *sql, const cds_pg_param_t *params,
                  int n, PGresult **res);
