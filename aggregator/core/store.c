@@ -77,7 +77,8 @@ static const char *const sql_text[ST__COUNT] = {
 };
 
 struct store {
-    cds_db_t *db;                       /* owned connection */
+    cds_sql_t *sql;                     /* owned connection */
+    cds_db_t *db;                       /* its SQLite half (borrowed) */
     sqlite3_stmt *st[ST__COUNT];        /* prepared once, reset after use */
     int reject_raw_per_hour;            /* raw bytes kept per peer per hour */
     int64_t reject_retention_ms;        /* 0: rejects kept for ever */
@@ -112,11 +113,18 @@ store_open(const char *path, int flags, int *err)
     self->reject_retention_ms =
         (int64_t) STORE_REJECT_RETENTION_DAYS * 86400000;
     self->reject_min_free = (uint64_t) STORE_REJECT_MIN_FREE_MB << 20;
-    self->db = cds_db_open(path, migrations,
-                           (int) (sizeof migrations / sizeof migrations[0]),
-                           flags, err);
-    if (!self->db) {
+    const cds_sql_schema_t schema = {
+        migrations, (int) (sizeof migrations / sizeof migrations[0]),
+        NULL, 0 };
+    self->sql = cds_sql_open(path, &schema, flags, err);
+    if (!self->sql) {
         free(self);
+        return NULL;
+    }
+    self->db = cds_sql_sqlite(self->sql);
+    if (!self->db) {                    /* PostgreSQL: not wired yet */
+        *err = CDS_EUSAGE;
+        store_destroy(&self);
         return NULL;
     }
     /* Up to 64 MiB of page cache instead of SQLite's 2 MiB: once the
@@ -149,7 +157,7 @@ store_destroy(store_t **self_p)
     store_t *self = *self_p;
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(self->st[i]);
-    cds_db_close(&self->db);
+    cds_sql_close(&self->sql);
     free(self);
     *self_p = NULL;
 }
@@ -158,6 +166,12 @@ cds_db_t *
 store_db(store_t *self)
 {
     return self->db;
+}
+
+cds_sql_t *
+store_sql(store_t *self)
+{
+    return self->sql;
 }
 
 /* Step a statement that returns no row; reset it. */

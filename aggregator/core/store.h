@@ -68,6 +68,7 @@
 #define AGG_STORE_H
 
 #include "cds_db.h"
+#include "cds_sql.h"
 #include "cds_id.h"
 #include "cds_orgunit.h"
 #include "cds_update.h"
@@ -132,8 +133,11 @@ extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
     "coalesce((SELECT s_.status FROM update_status s_"                       \
     " WHERE s_.agent_id = " u ".agent_id AND s_.seq = " u ".seq"             \
     " ORDER BY s_.id DESC LIMIT 1), " u ".status)"
-/* The underlying connection (borrowed), for transactions and queries. */
+/* The underlying connection (borrowed), for transactions and queries.
+ * store_db is its SQLite half (NULL on PostgreSQL) and goes away once
+ * every module runs through cds_sql (issue 14); new code uses store_sql. */
 cds_db_t *store_db(store_t *self);
+cds_sql_t *store_sql(store_t *self);
 
 /* SAVEPOINT / RELEASE / ROLLBACK TO (then RELEASE) of the per-message
  * savepoint. CDS_OK or a cds_err code (logged). */
