@@ -20,11 +20,11 @@
 #define TEXT_MAX 2200          /* one field as text (hex of 1 KiB + margin) */
 
 typedef struct {
-    cds_db_t *db;
+    cds_sql_t *db;
     const uint8_t *agg_pk;
     FILE *out;
     audit_summary_t *sum;
-    sqlite3_stmt *insert;      /* AUDIT_SQL_EXP_INSERT */
+    cds_sql_stmt_t *insert;    /* AUDIT_SQL_EXP_INSERT */
 } audit_t;
 
 static void
@@ -44,20 +44,33 @@ problem(audit_t *a, const char *fmt, ...)
 /* Column as text into buf (returned): NULL -> "", blob -> hex. NULL and
  * "" compare equal on purpose: optional text is stored either way. */
 static const char *
-col_str(sqlite3_stmt *st, int i, char *buf, size_t len)
+col_str(cds_sql_stmt_t *st, int i, char *buf, size_t len)
 {
-    int t = sqlite3_column_type(st, i);
+    int t = cds_sql_col_type(st, i);
     buf[0] = '\0';
-    if (t == SQLITE_NULL)
+    if (t == CDS_SQL_NULL)
         return buf;
-    if (t == SQLITE_BLOB) {
-        size_t n = (size_t) sqlite3_column_bytes(st, i);
+    if (t == CDS_SQL_BLOB) {
+        size_t n = (size_t) cds_sql_col_bytes(st, i);
         if (2 * n + 1 > len)
             n = (len - 1) / 2;
-        return cds_hex(buf, sqlite3_column_blob(st, i), n);
+        return cds_hex(buf, cds_sql_col_blob(st, i), n);
     }
-    snprintf(buf, len, "%s", (const char *) sqlite3_column_text(st, i));
+    snprintf(buf, len, "%s", cds_sql_col_text(st, i));
     return buf;
+}
+
+/* Column i copied into out when it holds exactly CDS_HASH_BYTES bytes
+ * (true), else false. A copy: on PostgreSQL reading another blob column
+ * of the row frees the bytes of the previous one (cds_sql.h). */
+static bool
+col_hash(cds_sql_stmt_t *st, int i, uint8_t out[CDS_HASH_BYTES])
+{
+    const void *p = cds_sql_col_blob(st, i);
+    if (!p || cds_sql_col_bytes(st, i) != CDS_HASH_BYTES)
+        return false;
+    memcpy(out, p, CDS_HASH_BYTES);
+    return true;
 }
 
 /* ---- 1. kept batches --------------------------------------------------- */
@@ -73,33 +86,34 @@ exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
            const batch_meta_t *bm, const cds_update_t *u,
            const uint8_t *hash, const uint8_t *head)
 {
-    sqlite3_stmt *st = a->insert;
+    cds_sql_stmt_t *st = a->insert;
     /* As store_log_add keeps it: a field over its bound (refused too_big)
      * is not in the history row. Applied updates have none. */
     cds_update_t kept = *u;
     cds_update_drop_oversize(&kept);
     u = &kept;
-    cds_bind_int64(st, ":shift", bm->shift);
-    cds_bind_int64(st, ":recv", bm->recv);
-    cds_bind_int64(st, ":agent_id", agent_id);
-    cds_bind_int64(st, ":seq", (int64_t) u->seq);
-    cds_bind_int64(st, ":batch_id", batch_id);
-    cds_bind_blob(st, ":hash", hash, CDS_HASH_BYTES);
-    cds_bind_blob(st, ":head", head, CDS_HASH_BYTES);
-    cds_bind_text(st, ":org_unit", u->org_unit);
-    cds_bind_text(st, ":indicator", u->indicator);
-    cds_bind_text(st, ":period", u->period);
-    cds_bind_text(st, ":disagg", u->disagg);
+    cds_sql_bind_int64(st, ":shift", bm->shift);
+    cds_sql_bind_int64(st, ":recv", bm->recv);
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) u->seq);
+    cds_sql_bind_int64(st, ":batch_id", batch_id);
+    cds_sql_bind_blob(st, ":hash", hash, CDS_HASH_BYTES);
+    cds_sql_bind_blob(st, ":head", head, CDS_HASH_BYTES);
+    cds_sql_bind_text(st, ":org_unit", u->org_unit);
+    cds_sql_bind_text(st, ":indicator", u->indicator);
+    cds_sql_bind_text(st, ":period", u->period);
+    cds_sql_bind_text(st, ":disagg", u->disagg);
     /* As store.c binds it: a delete keeps "" as its value. */
-    cds_bind_text(st, ":value", u->deleted ? "" : (u->value ? u->value : ""));
-    cds_bind_int64(st, ":deleted", u->deleted);
-    cds_bind_text(st, ":comment", u->comment);
-    cds_bind_text(st, ":stored_by", u->stored_by);
-    cds_bind_int64(st, ":followup", u->followup);
-    cds_bind_int64(st, ":hlc", (int64_t) u->hlc);
-    int rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(a->db, "audit: exp");
+    cds_sql_bind_text(st, ":value",
+                      u->deleted ? "" : (u->value ? u->value : ""));
+    cds_sql_bind_int64(st, ":deleted", u->deleted);
+    cds_sql_bind_text(st, ":comment", u->comment);
+    cds_sql_bind_text(st, ":stored_by", u->stored_by);
+    cds_sql_bind_int64(st, ":followup", u->followup);
+    cds_sql_bind_int64(st, ":hlc", (int64_t) u->hlc);
+    int rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    return rc;
 }
 
 /* Shape, range and internal chain of a verified batch body; then record
@@ -155,17 +169,19 @@ batch_body(audit_t *a, int64_t id, int64_t agent_id, const char *fpr,
 
 /* One kept batch row: envelope, signer, signature, body. */
 static int
-batch_one(audit_t *a, sqlite3_stmt *st)
+batch_one(audit_t *a, cds_sql_stmt_t *st)
 {
-    int64_t id = sqlite3_column_int64(st, 0);
-    int64_t agent_id = sqlite3_column_int64(st, 1);
-    int64_t first = sqlite3_column_int64(st, 2), last = sqlite3_column_int64(st, 3);
-    const uint8_t *raw = sqlite3_column_blob(st, 4);
-    size_t len = (size_t) sqlite3_column_bytes(st, 4);
-    const uint8_t *pk = sqlite3_column_blob(st, 5);
-    const char *fpr = (const char *) sqlite3_column_text(st, 6);
-    batch_meta_t bm = { .recv = sqlite3_column_int64(st, 7),
-                        .shift = sqlite3_column_int64(st, 8) };
+    int64_t id = cds_sql_col_int64(st, 0);
+    int64_t agent_id = cds_sql_col_int64(st, 1);
+    int64_t first = cds_sql_col_int64(st, 2);
+    int64_t last = cds_sql_col_int64(st, 3);
+    uint8_t pk_buf[CDS_PK_BYTES];
+    const uint8_t *pk = col_hash(st, 5, pk_buf) ? pk_buf : NULL;
+    const uint8_t *raw = cds_sql_col_blob(st, 4);   /* after pk: above */
+    size_t len = cds_sql_col_bytes(st, 4);
+    const char *fpr = cds_sql_col_text(st, 6);
+    batch_meta_t bm = { .recv = cds_sql_col_int64(st, 7),
+                        .shift = cds_sql_col_int64(st, 8) };
     Cdsync__Envelope *env = NULL;
     Cdsync__Batch *b = NULL;
     int err = CDS_OK, rc = CDS_OK;
@@ -194,15 +210,15 @@ batch_one(audit_t *a, sqlite3_stmt *st)
 static int
 check_batches(audit_t *a)
 {
-    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_BATCHES);
+    cds_sql_stmt_t *st = cds_sql_prepare(a->db, AUDIT_SQL_BATCHES, 0);
     if (!st)
         return CDS_ERROR;
     int rc, code = CDS_OK;
-    while (code == CDS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW)
         code = batch_one(a, st);
-    if (code == CDS_OK && rc != SQLITE_DONE)
-        code = cds_db_fail(a->db, "audit: batches");
-    sqlite3_finalize(st);
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -216,11 +232,11 @@ static const char *const log_fields[] = {
 
 /* Compare one history row with the batch update it refers to. */
 static void
-history_fields(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
+history_fields(audit_t *a, cds_sql_stmt_t *st, const char *fpr, int64_t seq,
                int64_t batch)
 {
     static char x[TEXT_MAX], y[TEXT_MAX];
-    if (sqlite3_column_int(st, 14) == 0) {
+    if (cds_sql_col_int(st, 14) == 0) {
         problem(a, "history agent=%s seq=%" PRId64 " batch=%" PRId64
                 " problem=not_in_signed_batch (the batch it refers to does "
                 "not hold a verified update with this seq)", fpr, seq, batch);
@@ -242,25 +258,25 @@ history_fields(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
 
 /* The head after this row, from the signed content when there is one. */
 static void
-history_chain(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
+history_chain(audit_t *a, cds_sql_stmt_t *st, const char *fpr, int64_t seq,
               uint8_t prev[CDS_HASH_BYTES], bool *known)
 {
-    int hcol = sqlite3_column_int(st, 14) ? 15 : 2;
-    const uint8_t *h = sqlite3_column_blob(st, hcol);
-    const uint8_t *stored = sqlite3_column_blob(st, 3);
-    if (!h || sqlite3_column_bytes(st, hcol) != CDS_HASH_BYTES) {
+    int hcol = cds_sql_col_int(st, 14) ? 15 : 2;
+    uint8_t h[CDS_HASH_BYTES], stored[CDS_HASH_BYTES];
+    bool has_stored = col_hash(st, 3, stored);
+    if (!col_hash(st, hcol, h)) {
         *known = false;
         return;
     }
     cds_chain_next(prev, h, prev);
     /* After a hole (a restore's lost range) the chain goes on from the
      * head stored with this row: the check resumes at the next one. */
-    if (!*known && stored && sqlite3_column_bytes(st, 3) == CDS_HASH_BYTES)
+    if (!*known && has_stored)
         memcpy(prev, stored, CDS_HASH_BYTES);
-    if (*known && (!stored || sqlite3_column_bytes(st, 3) != CDS_HASH_BYTES
+    if (*known && (!has_stored
                    || sodium_memcmp(stored, prev, CDS_HASH_BYTES) != 0)) {
         char s[2 * CDS_HASH_BYTES + 1] = "", e[2 * CDS_HASH_BYTES + 1];
-        if (stored && sqlite3_column_bytes(st, 3) == CDS_HASH_BYTES)
+        if (has_stored)
             cds_hex(s, stored, CDS_HASH_BYTES);
         problem(a, "history agent=%s seq=%" PRId64 " field=chain_head "
                 "stored=%s expected=%s", fpr, seq, s,
@@ -274,24 +290,24 @@ history_chain(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
  * effective stamp *prev (ingest.h); a clamp (stamp beyond arrival) is
  * only accepted on an applied row when flagged "clamped:". */
 static void
-history_eff(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
+history_eff(audit_t *a, cds_sql_stmt_t *st, const char *fpr, int64_t seq,
             uint64_t *prev)
 {
-    uint64_t hlc = (uint64_t) sqlite3_column_int64(st, 13);
-    if (sqlite3_column_type(st, 27) == SQLITE_NULL) {
+    uint64_t hlc = (uint64_t) cds_sql_col_int64(st, 13);
+    if (cds_sql_col_type(st, 27) == CDS_SQL_NULL) {
         /* before effective stamps: the signed one, applied rows only */
-        if (sqlite3_column_int(st, 28) == 0 && hlc > *prev)
+        if (cds_sql_col_int(st, 28) == 0 && hlc > *prev)
             *prev = hlc;
         return;
     }
-    uint64_t eff = (uint64_t) sqlite3_column_int64(st, 27);
-    if (sqlite3_column_int(st, 14) == 0) {
+    uint64_t eff = (uint64_t) cds_sql_col_int64(st, 27);
+    if (cds_sql_col_int(st, 14) == 0) {
         *prev = eff;           /* not in a signed batch: reported already */
         return;
     }
-    int64_t shift = sqlite3_column_int64(st, 30);
-    uint64_t recv = (uint64_t) sqlite3_column_int64(st, 31);
-    uint64_t signed_hlc = (uint64_t) sqlite3_column_int64(st, 26);
+    int64_t shift = cds_sql_col_int64(st, 30);
+    uint64_t recv = (uint64_t) cds_sql_col_int64(st, 31);
+    uint64_t signed_hlc = (uint64_t) cds_sql_col_int64(st, 26);
     /* The bound in force then is not recorded: derive the stamp without a
      * clamp, and the clamped one, allowed when the stamp was ahead of
      * arrival at all (bound 0) and the row says so. */
@@ -301,8 +317,8 @@ history_eff(audit_t *a, sqlite3_stmt *st, const char *fpr, int64_t seq,
     uint64_t clamp = ingest_effective_hlc(signed_hlc, shift, recv, 0, *prev,
                                           &how);
     bool ahead = how == INGEST_EFF_CLAMPED;
-    const char *msg = (const char *) sqlite3_column_text(st, 29);
-    bool flagged = sqlite3_column_int(st, 28) != 0
+    const char *msg = cds_sql_col_text(st, 29);
+    bool flagged = cds_sql_col_int(st, 28) != 0
                    || (msg && strncmp(msg, "clamped:", 8) == 0);
     if (eff != plain && !(ahead && flagged && eff == clamp))
         problem(a, "history agent=%s seq=%" PRId64 " field=eff_hlc stored=%"
@@ -320,17 +336,17 @@ typedef struct {
 } agent_row_t;
 
 static int
-history_agent(audit_t *a, sqlite3_stmt *st, const agent_row_t *ag)
+history_agent(audit_t *a, cds_sql_stmt_t *st, const agent_row_t *ag)
 {
     uint8_t prev[CDS_HASH_BYTES] = { 0 };
     uint64_t prev_eff = 0;
     bool known = true;
     int64_t expect = 1;
     int rc;
-    cds_bind_int64(st, ":agent_id", ag->id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        int64_t batch = sqlite3_column_int64(st, 1);
+    cds_sql_bind_int64(st, ":agent_id", ag->id);
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        int64_t seq = cds_sql_col_int64(st, 0);
+        int64_t batch = cds_sql_col_int64(st, 1);
         a->sum->history++;
         if (seq > expect) {
             problem(a, "history agent=%s seq=%" PRId64 "..%" PRId64
@@ -346,9 +362,9 @@ history_agent(audit_t *a, sqlite3_stmt *st, const agent_row_t *ag)
         history_chain(a, st, ag->fpr, seq, prev, &known);
         history_eff(a, st, ag->fpr, seq, &prev_eff);
     }
-    cds_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return cds_db_fail(a->db, "audit: history");
+    cds_sql_reset(st);
+    if (rc != CDS_SQL_DONE)
+        return rc;
     if (expect <= ag->applied)
         problem(a, "history agent=%s seq=%" PRId64 "..%" PRId64
                 " problem=missing_rows", ag->fpr, expect, ag->applied);
@@ -362,22 +378,21 @@ history_agent(audit_t *a, sqlite3_stmt *st, const agent_row_t *ag)
 static int
 check_history(audit_t *a)
 {
-    sqlite3_stmt *ags = cds_db_prepare(a->db, AUDIT_SQL_AGENTS);
-    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_LOG_VS_EXP);
-    int rc = SQLITE_DONE, code = ags && st ? CDS_OK : CDS_ERROR;
-    while (code == CDS_OK && (rc = sqlite3_step(ags)) == SQLITE_ROW) {
-        agent_row_t ag = { .id = sqlite3_column_int64(ags, 0),
-                           .applied = sqlite3_column_int64(ags, 2) };
+    cds_sql_stmt_t *ags = cds_sql_prepare(a->db, AUDIT_SQL_AGENTS, 0);
+    cds_sql_stmt_t *st = cds_sql_prepare(a->db, AUDIT_SQL_LOG_VS_EXP, 0);
+    int rc = CDS_SQL_DONE, code = ags && st ? CDS_OK : CDS_ERROR;
+    while (code == CDS_OK && (rc = cds_sql_step(ags)) == CDS_SQL_ROW) {
+        agent_row_t ag = { .id = cds_sql_col_int64(ags, 0),
+                           .applied = cds_sql_col_int64(ags, 2) };
         snprintf(ag.fpr, sizeof ag.fpr, "%s",
-                 (const char *) sqlite3_column_text(ags, 1));
-        if (sqlite3_column_bytes(ags, 3) == CDS_HASH_BYTES)
-            memcpy(ag.head, sqlite3_column_blob(ags, 3), CDS_HASH_BYTES);
+                 cds_sql_col_text(ags, 1));
+        col_hash(ags, 3, ag.head);     /* zeros when not a hash */
         code = history_agent(a, st, &ag);
     }
-    if (code == CDS_OK && rc != SQLITE_DONE)
-        code = cds_db_fail(a->db, "audit: agents");
-    sqlite3_finalize(ags);
-    sqlite3_finalize(st);
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_finalize(&ags);
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -385,26 +400,26 @@ check_history(audit_t *a)
 static int
 check_duplicates(audit_t *a)
 {
-    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_DUPLICATES);
+    cds_sql_stmt_t *st = cds_sql_prepare2(a->db, AUDIT_SQL_DUPLICATES,
+                                          AUDIT_SQL_DUPLICATES_PG, 0);
     if (!st)
         return CDS_ERROR;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW)
         problem(a, "history agent=%s seqs=%s problem=duplicate_update "
                 "org_unit=%s indicator=%s period=%s disagg=%s hlc=%lld "
                 "value=%s (the same update applied under %d seqs)",
-                (const char *) sqlite3_column_text(st, 0),
-                (const char *) sqlite3_column_text(st, 1),
-                cds_logq((const char *) sqlite3_column_text(st, 3)),
-                cds_logq((const char *) sqlite3_column_text(st, 4)),
-                cds_logq((const char *) sqlite3_column_text(st, 5)),
-                cds_logq((const char *) sqlite3_column_text(st, 6)),
-                (long long) sqlite3_column_int64(st, 7),
-                cds_logq((const char *) sqlite3_column_text(st, 8)),
-                sqlite3_column_int(st, 2));
-    int code = rc == SQLITE_DONE ? CDS_OK
-                                 : cds_db_fail(a->db, "audit: duplicates");
-    sqlite3_finalize(st);
+                cds_sql_col_text(st, 0),
+                cds_sql_col_text(st, 1),
+                cds_logq(cds_sql_col_text(st, 3)),
+                cds_logq(cds_sql_col_text(st, 4)),
+                cds_logq(cds_sql_col_text(st, 5)),
+                cds_logq(cds_sql_col_text(st, 6)),
+                (long long) cds_sql_col_int64(st, 7),
+                cds_logq(cds_sql_col_text(st, 8)),
+                cds_sql_col_int(st, 2));
+    int code = rc == CDS_SQL_DONE ? CDS_OK : rc;
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -417,24 +432,24 @@ static const char *const value_fields[] = {
 #define N_VALUE_FIELDS (sizeof value_fields / sizeof value_fields[0])
 
 static void
-value_row(audit_t *a, sqlite3_stmt *st)
+value_row(audit_t *a, cds_sql_stmt_t *st)
 {
     static char x[TEXT_MAX], y[TEXT_MAX];
     char key[4 * 80];
     snprintf(key, sizeof key, "org_unit=%s indicator=%s period=%s disagg=%s",
-             cds_logq((const char *) sqlite3_column_text(st, 0)),
-             cds_logq((const char *) sqlite3_column_text(st, 1)),
-             cds_logq((const char *) sqlite3_column_text(st, 2)),
-             cds_logq((const char *) sqlite3_column_text(st, 3)));
+             cds_logq(cds_sql_col_text(st, 0)),
+             cds_logq(cds_sql_col_text(st, 1)),
+             cds_logq(cds_sql_col_text(st, 2)),
+             cds_logq(cds_sql_col_text(st, 3)));
     a->sum->values++;
-    if (!sqlite3_column_int(st, 14)) {
+    if (!cds_sql_col_int(st, 14)) {
         problem(a, "value %s problem=missing (expected %s from agent=%s "
                 "seq=%s)", key, cds_logq(col_str(st, 5, x, sizeof x)),
                 col_str(st, 11, y, sizeof y),
-                (const char *) sqlite3_column_text(st, 12));
+                cds_sql_col_text(st, 12));
         return;
     }
-    if (!sqlite3_column_int(st, 4)) {
+    if (!cds_sql_col_int(st, 4)) {
         problem(a, "value %s problem=not_from_any_signed_update stored=%s",
                 key, cds_logq(col_str(st, 15, x, sizeof x)));
         return;
@@ -451,30 +466,43 @@ value_row(audit_t *a, sqlite3_stmt *st)
 static int
 check_values(audit_t *a)
 {
-    sqlite3_stmt *st = cds_db_prepare(a->db, AUDIT_SQL_VALUES);
+    cds_sql_stmt_t *st = cds_sql_prepare(a->db, AUDIT_SQL_VALUES, 0);
     if (!st)
         return CDS_ERROR;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW)
         value_row(a, st);
-    int code = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(a->db, "audit: values");
-    sqlite3_finalize(st);
+    int code = rc == CDS_SQL_DONE ? CDS_OK : rc;
+    cds_sql_finalize(&st);
     return code;
+}
+
+/* One read transaction: a consistent snapshot while the daemon runs, and
+ * temp.exp empty in it. PostgreSQL refuses CREATE in a read-only
+ * transaction: there the temp table (this session's) comes first. */
+static int
+audit_begin(audit_t *a)
+{
+    int code;
+    if (cds_sql_backend(a->db) == CDS_SQL_SQLITE) {
+        code = cds_sql_begin_read(a->db);
+        return code == CDS_OK ? cds_sql_exec(a->db, AUDIT_SQL_CREATE) : code;
+    }
+    code = cds_sql_exec(a->db, AUDIT_SQL_CREATE_PG);
+    return code == CDS_OK ? cds_sql_begin_read(a->db) : code;
 }
 
 int
 audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
           audit_summary_t *sum)
 {
-    audit_t a = { .db = store_db(store), .agg_pk = agg_pk, .out = out,
+    audit_t a = { .db = store_sql(store), .agg_pk = agg_pk, .out = out,
                   .sum = sum };
     memset(sum, 0, sizeof *sum);
-    /* One read transaction: a consistent snapshot while the daemon runs. */
-    int code = cds_db_exec(a.db, "BEGIN");
-    if (code == CDS_OK)
-        code = cds_db_exec(a.db, AUDIT_SQL_CREATE);
-    if (code == CDS_OK && !(a.insert = cds_db_prepare(a.db,
-                                                      AUDIT_SQL_EXP_INSERT)))
+    int code = audit_begin(&a);
+    if (code == CDS_OK
+        && !(a.insert = cds_sql_prepare2(a.db, AUDIT_SQL_EXP_INSERT,
+                                         AUDIT_SQL_EXP_INSERT_PG, 0)))
         code = CDS_ERROR;
     if (code == CDS_OK)
         code = check_batches(&a);
@@ -484,7 +512,7 @@ audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
         code = check_duplicates(&a);
     if (code == CDS_OK)
         code = check_values(&a);
-    sqlite3_finalize(a.insert);
-    cds_db_exec(a.db, "ROLLBACK");
+    cds_sql_finalize(&a.insert);
+    cds_sql_rollback(a.db);
     return code;
 }

@@ -1,7 +1,8 @@
 /*  audit_sql: the SQL of `cdsync-aggregator verify` (audit.c), kept
- *  together. Runs on a read-only connection; temp.exp (a TEMP table, which
+ *  together. Runs on a read-only connection; exp (a TEMP table, which
  *  a read-only connection may write) holds what the kept signed batches
- *  say, one row per (agent, seq, batch). */
+ *  say, one row per (agent, seq, batch). Read without its schema: temp
+ *  on SQLite, pg_temp on PostgreSQL, each searched first. */
 #ifndef AGG_AUDIT_SQL_H
 #define AGG_AUDIT_SQL_H
 
@@ -16,6 +17,17 @@
     " hlc INTEGER, shift INTEGER, recv INTEGER,"                             \
     " PRIMARY KEY (agent_id, seq, batch_id)) WITHOUT ROWID;"    \
     "DELETE FROM temp.exp;"
+/* PostgreSQL: this session's temp table (pg_temp), made before the
+ * read-only transaction (audit.c: CREATE is refused inside one). */
+#define AUDIT_SQL_CREATE_PG                                                  \
+    "CREATE TEMP TABLE IF NOT EXISTS exp ("                                  \
+    " agent_id BIGINT NOT NULL, seq BIGINT NOT NULL,"                        \
+    " batch_id BIGINT NOT NULL, hash BYTEA NOT NULL, head BYTEA NOT NULL,"   \
+    " org_unit TEXT, indicator TEXT, period TEXT, disagg TEXT, value TEXT,"  \
+    " deleted BIGINT, comment TEXT, stored_by TEXT, followup BIGINT,"        \
+    " hlc BIGINT, shift BIGINT, recv BIGINT,"                                \
+    " PRIMARY KEY (agent_id, seq, batch_id));"                               \
+    "DELETE FROM pg_temp.exp;"
 
 #define AUDIT_SQL_BATCHES                                                    \
     "SELECT b.id, b.agent_id, b.first_seq, b.last_seq, b.envelope,"          \
@@ -30,6 +42,20 @@
     " :batch_id, :hash, :head, :org_unit, :indicator, :period, :disagg,"     \
     " :value, :deleted, :comment, :stored_by, :followup, :hlc, :shift,"      \
     " :recv)"
+#define AUDIT_SQL_EXP_INSERT_PG                                              \
+    "INSERT INTO pg_temp.exp(agent_id, seq, batch_id, hash, head,"           \
+    " org_unit, indicator, period, disagg, value, deleted, comment,"         \
+    " stored_by, followup, hlc, shift, recv) VALUES (:agent_id, :seq,"       \
+    " :batch_id, :hash, :head, :org_unit, :indicator, :period, :disagg,"     \
+    " :value, :deleted, :comment, :stored_by, :followup, :hlc, :shift,"      \
+    " :recv) ON CONFLICT (agent_id, seq, batch_id) DO UPDATE SET"            \
+    " hash = excluded.hash, head = excluded.head,"                           \
+    " org_unit = excluded.org_unit, indicator = excluded.indicator,"         \
+    " period = excluded.period, disagg = excluded.disagg,"                   \
+    " value = excluded.value, deleted = excluded.deleted,"                   \
+    " comment = excluded.comment, stored_by = excluded.stored_by,"           \
+    " followup = excluded.followup, hlc = excluded.hlc,"                     \
+    " shift = excluded.shift, recv = excluded.recv"
 
 #define AUDIT_SQL_AGENTS                                                     \
     "SELECT id, fpr, applied_seq, applied_head FROM agent ORDER BY id"
@@ -49,7 +75,7 @@
     " e.org_unit, e.indicator, e.period, e.disagg, e.value, e.deleted,"      \
     " e.comment, e.stored_by, e.followup, e.hlc,"                            \
     " l.eff_hlc, " STORE_SQL_STATUS_NOW("l") ", l.message, e.shift, e.recv"  \
-    " FROM update_log l LEFT JOIN temp.exp e ON e.agent_id = l.agent_id"     \
+    " FROM update_log l LEFT JOIN exp e ON e.agent_id = l.agent_id"          \
     " AND e.seq = l.seq AND e.batch_id = l.batch_id"                         \
     " WHERE l.agent_id = :agent_id ORDER BY l.seq"
 
@@ -64,7 +90,7 @@
 #define AUDIT_SQL_VALUES                                                     \
     "WITH applied AS (SELECT e.*, a.sign_pk AS agent_pk, a.fpr AS fpr,"      \
     "  coalesce(l.eff_hlc, e.hlc) AS eff"                                    \
-    "  FROM update_log l JOIN temp.exp e ON e.agent_id = l.agent_id"         \
+    "  FROM update_log l JOIN exp e ON e.agent_id = l.agent_id"              \
     "  AND e.seq = l.seq AND e.batch_id = l.batch_id"                        \
     "  JOIN agent a ON a.id = l.agent_id"                                    \
     "  WHERE " STORE_SQL_STATUS_NOW("l") " = 0),"                            \
@@ -74,7 +100,7 @@
     " best AS (SELECT * FROM win WHERE rn = 1)"                              \
     " SELECT b.org_unit, b.indicator, b.period, b.disagg, 1, b.value,"       \
     " b.deleted, b.comment, b.stored_by, b.followup, b.eff, b.fpr, b.seq,"   \
-    " b.hlc, d.org_unit IS NOT NULL, d.value, d.deleted, d.comment,"         \
+    " b.hlc, CASE WHEN d.org_unit IS NULL THEN 0 ELSE 1 END, d.value, d.deleted, d.comment,"         \
     " d.stored_by, d.followup, d.hlc, da.fpr, d.agent_seq,"                  \
     " coalesce(d.signed_hlc, d.hlc)"                                         \
     " FROM best b LEFT JOIN datavalue d ON d.org_unit = b.org_unit"          \
@@ -103,6 +129,15 @@
     " FROM update_log l JOIN agent a ON a.id = l.agent_id"                   \
     " GROUP BY l.agent_id, l.org_unit, l.indicator, l.period, l.disagg,"     \
     " l.hlc, l.value, l.deleted, l.comment, l.stored_by, l.followup"         \
+    " HAVING count(*) > 1 ORDER BY a.fpr, min(l.seq)"
+#define AUDIT_SQL_DUPLICATES_PG                                              \
+    "SELECT a.fpr, string_agg(CAST(l.seq AS TEXT), ',' ORDER BY l.seq),"     \
+    " count(*), l.org_unit,"                                                 \
+    " l.indicator, l.period, l.disagg, l.hlc, l.value"                       \
+    " FROM update_log l JOIN agent a ON a.id = l.agent_id"                   \
+    " GROUP BY a.fpr, l.agent_id, l.org_unit, l.indicator, l.period,"        \
+    " l.disagg, l.hlc, l.value, l.deleted, l.comment, l.stored_by,"          \
+    " l.followup"                                                            \
     " HAVING count(*) > 1 ORDER BY a.fpr, min(l.seq)"
 
 #endif

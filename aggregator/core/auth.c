@@ -4,7 +4,7 @@
  *  server's own context, which czmq's zauth (zsys context) cannot. */
 #include "auth.h"
 
-#include "cds_db.h"
+#include "cds_sql.h"
 #include "cds_err.h"
 #include "cds_log.h"
 
@@ -433,7 +433,7 @@ auth_denied(const auth_t *self)
 static int
 knock_write(auth_t *self, store_t *store, uint64_t now_ms, bool force)
 {
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     bool begun = false;
     int code = CDS_OK;
     for (int i = 0; i < AUTH_KNOCK_SLOTS && code == CDS_OK; i++) {
@@ -442,7 +442,7 @@ knock_write(auth_t *self, store_t *store, uint64_t now_ms, bool force)
             || (!force && k->written_ms
                 && now_ms - k->written_ms < AUTH_KNOCK_WRITE_MS))
             continue;
-        if (!begun && (code = cds_db_begin(db)) != CDS_OK)
+        if (!begun && (code = cds_sql_begin(db)) != CDS_OK)
             break;
         begun = true;
         code = store_knock_add(store, k->has_key ? k->curve_pk : NULL,
@@ -450,10 +450,10 @@ knock_write(auth_t *self, store_t *store, uint64_t now_ms, bool force)
                                (int64_t) k->last_ms, k->pending);
     }
     if (begun)
-        code = code == CDS_OK ? cds_db_commit(db) : code;
+        code = code == CDS_OK ? cds_sql_commit(db) : code;
     if (code != CDS_OK) {
         if (begun)
-            cds_db_rollback(db);
+            cds_sql_rollback(db);
         cds_log(CDS_LOG_WARN, "knock_write_failed", "error=%s",
                 cds_strerror(code));
         return code;

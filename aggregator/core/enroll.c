@@ -76,17 +76,17 @@ enroll_add(store_t *store, const char *pubid, const char *const *units,
                  "aggregator's own corrections", label);
         return CDS_EBADFIELD;
     }
-    cds_db_t *db = store_db(store);
-    int rc = cds_db_begin(db);
+    cds_sql_t *db = store_sql(store);
+    int rc = cds_sql_begin(db);
     if (rc != CDS_OK)
         return rc;
     int64_t id = 0;
     rc = enroll_tx(store, sign_pk, curve_pk, units, n, label, now_ms, &id,
                    err, errlen);
     if (rc == CDS_OK)
-        rc = cds_db_commit(db);
+        rc = cds_sql_commit(db);
     if (rc != CDS_OK) {
-        cds_db_rollback(db);
+        cds_sql_rollback(db);
         return rc;
     }
     char fpr[CDS_FPR_LEN], list[UNITS_TEXT];
@@ -212,16 +212,16 @@ enroll_replace(store_t *store, const char *new_pubid, const char *old_who,
         n = split_units(list, old_units);
         units = old_units;
     }
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     int64_t id = 0;
-    rc = cds_db_begin(db);
+    rc = cds_sql_begin(db);
     if (rc == CDS_OK)
         rc = replace_tx(store, sign_pk, curve_pk, &old, units, n, label,
                         now_ms, &id, err, errlen);
     if (rc == CDS_OK)
-        rc = cds_db_commit(db);
+        rc = cds_sql_commit(db);
     if (rc != CDS_OK) {
-        cds_db_rollback(db);
+        cds_sql_rollback(db);
         return rc;
     }
     cds_fingerprint(sign_pk, fpr);

@@ -33,6 +33,10 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_LIST] = HEALTH_SQL_LIST,
     [ST_BY_CODE] = HEALTH_SQL_REFUSED_BY_CODE,
 };
+/* PostgreSQL text where it differs (NULL: the same). */
+static const char *const sql_pg[ST__COUNT] = {
+    [ST_LIST] = HEALTH_SQL_LIST_PG,
+};
 
 static const char *const state_names[HEALTH__COUNT] = {
     "OK", "SKEWED", "LAGGING", "REJECTING", "SILENT", "AHEAD", "REVOKED",
@@ -52,8 +56,8 @@ typedef struct {
 
 struct health {
     store_t *store;                    /* borrowed: agent.last_seen_ms */
-    cds_db_t *db;                      /* borrowed from the store */
-    sqlite3_stmt *st[ST__COUNT];       /* prepared once */
+    cds_sql_t *db;                     /* borrowed from the store */
+    cds_sql_stmt_t *st[ST__COUNT];       /* prepared once */
     int64_t pruned_bucket;             /* buckets before this are gone */
     zhashx_t *held;                    /* agent id text -> held_t, lazy */
     uint64_t held_since_ms;            /* arrival of the oldest held */
@@ -67,10 +71,11 @@ health_new(store_t *store)
     if (!self)
         return NULL;
     self->store = store;
-    self->db = store_db(store);
+    self->db = store_sql(store);
     self->flush_ms = HEALTH_FLUSH_MS_DEFAULT;
     for (int i = 0; i < ST__COUNT; i++) {
-        self->st[i] = cds_db_prepare(self->db, sql_text[i]);
+        self->st[i] = cds_sql_prepare2(self->db, sql_text[i], sql_pg[i],
+                                       CDS_SQL_PERSIST);
         if (!self->st[i]) {
             health_destroy(&self);
             return NULL;
@@ -85,7 +90,7 @@ health_destroy(health_t **self_p)
     if (!self_p || !*self_p)
         return;
     for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize((*self_p)->st[i]);
+        cds_sql_finalize(&(*self_p)->st[i]);
     zhashx_destroy(&(*self_p)->held);
     free(*self_p);
     *self_p = NULL;
@@ -115,12 +120,13 @@ health_severity(health_state_t s)
 
 /* ---- writes (caller's transaction) ------------------------------------ */
 
+/* Run st, which returns no row, and reset it (a failure is logged by
+ * cds_sql with the SQL). */
 static int
-step_done(health_t *self, sqlite3_stmt *st, const char *what)
+step_done(cds_sql_stmt_t *st)
 {
-    int rc = sqlite3_step(st);
-    int code = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, what);
-    cds_stmt_done(st);
+    int code = cds_sql_run(st);
+    cds_sql_reset(st);
     return code;
 }
 
@@ -138,17 +144,17 @@ bucket_add(health_t *self, int64_t agent_id, uint64_t now_ms, uint64_t acc,
            uint64_t rej, uint64_t ref)
 {
     int64_t bucket = (int64_t) (now_ms / HEALTH_BUCKET_MS);
-    sqlite3_stmt *st = self->st[ST_BUCKET];
-    cds_bind_int64(st, ":id", agent_id);
-    cds_bind_int64(st, ":bucket", bucket);
-    cds_bind_int64(st, ":acc", (int64_t) acc);
-    cds_bind_int64(st, ":rej", (int64_t) rej);
-    cds_bind_int64(st, ":ref", (int64_t) ref);
-    int rc = step_done(self, st, "health_bucket");
+    cds_sql_stmt_t *st = self->st[ST_BUCKET];
+    cds_sql_bind_int64(st, ":id", agent_id);
+    cds_sql_bind_int64(st, ":bucket", bucket);
+    cds_sql_bind_int64(st, ":acc", (int64_t) acc);
+    cds_sql_bind_int64(st, ":rej", (int64_t) rej);
+    cds_sql_bind_int64(st, ":ref", (int64_t) ref);
+    int rc = step_done(st);
     int64_t before = health_bucket_cutoff(now_ms);
     if (rc == CDS_OK && before > self->pruned_bucket) {
-        cds_bind_int64(self->st[ST_PRUNE], ":before", before);
-        rc = step_done(self, self->st[ST_PRUNE], "health_prune");
+        cds_sql_bind_int64(self->st[ST_PRUNE], ":before", before);
+        rc = step_done(self->st[ST_PRUNE]);
         if (rc == CDS_OK)
             self->pruned_bucket = before;
     }
@@ -173,24 +179,24 @@ health_note_batch(health_t *self, int64_t agent_id, uint64_t now_ms,
                   const char *last_message, uint64_t inferred_lag_ms,
                   bool has_offset, int64_t clock_offset_ms)
 {
-    sqlite3_stmt *st = self->st[ST_BATCH];
+    cds_sql_stmt_t *st = self->st[ST_BATCH];
     if (has_offset) {
-        cds_bind_int64(st, ":offset", clock_offset_ms);
+        cds_sql_bind_int64(st, ":offset", clock_offset_ms);
         forget_held_offset(self, agent_id);   /* newer than a held one */
     }
-    cds_bind_int64(st, ":id", agent_id);
-    cds_bind_int64(st, ":now", (int64_t) now_ms);
-    cds_bind_int64(st, ":acc", (int64_t) applied);
-    cds_bind_int64(st, ":rej", (int64_t) rejected);
-    cds_bind_int64(st, ":lag", (int64_t) inferred_lag_ms);
+    cds_sql_bind_int64(st, ":id", agent_id);
+    cds_sql_bind_int64(st, ":now", (int64_t) now_ms);
+    cds_sql_bind_int64(st, ":acc", (int64_t) applied);
+    cds_sql_bind_int64(st, ":rej", (int64_t) rejected);
+    cds_sql_bind_int64(st, ":lag", (int64_t) inferred_lag_ms);
     if (last_code) {
-        cds_bind_int64(st, ":code", last_code);
-        cds_bind_text(st, ":msg", last_message ? last_message : "");
+        cds_sql_bind_int64(st, ":code", last_code);
+        cds_sql_bind_text(st, ":msg", last_message ? last_message : "");
     } else {
-        cds_bind_null(st, ":code");
-        cds_bind_null(st, ":msg");
+        cds_sql_bind_null(st, ":code");
+        cds_sql_bind_null(st, ":msg");
     }
-    int rc = step_done(self, st, "health_batch");
+    int rc = step_done(st);
     return rc == CDS_OK ? bucket_add(self, agent_id, now_ms, applied,
                                      rejected, 0)
                         : rc;
@@ -285,19 +291,19 @@ write_held(health_t *self, const held_t *h)
                                   (int64_t) h->seen_ms);
     if (rc != CDS_OK || h->count == 0)
         return rc;
-    sqlite3_stmt *st = self->st[ST_HEARTBEAT];
-    cds_bind_int64(st, ":id", h->agent_id);
-    cds_bind_int64(st, ":now", (int64_t) h->hb_ms);
-    cds_bind_int64(st, ":depth", h->depth);
-    cds_bind_int64(st, ":oldest", h->oldest);
-    cds_bind_int64(st, ":bytes", h->bytes);
-    cds_bind_int64(st, ":acked", h->acked);
-    cds_bind_int64(st, ":errors", h->errors);
-    cds_bind_text(st, ":version", h->version);
+    cds_sql_stmt_t *st = self->st[ST_HEARTBEAT];
+    cds_sql_bind_int64(st, ":id", h->agent_id);
+    cds_sql_bind_int64(st, ":now", (int64_t) h->hb_ms);
+    cds_sql_bind_int64(st, ":depth", h->depth);
+    cds_sql_bind_int64(st, ":oldest", h->oldest);
+    cds_sql_bind_int64(st, ":bytes", h->bytes);
+    cds_sql_bind_int64(st, ":acked", h->acked);
+    cds_sql_bind_int64(st, ":errors", h->errors);
+    cds_sql_bind_text(st, ":version", h->version);
     if (h->has_offset)
-        cds_bind_int64(st, ":offset", h->offset_ms);
-    cds_bind_int64(st, ":count", clamp64(h->count));
-    return step_done(self, st, "health_heartbeat");
+        cds_sql_bind_int64(st, ":offset", h->offset_ms);
+    cds_sql_bind_int64(st, ":count", clamp64(h->count));
+    return step_done(st);
 }
 
 int
@@ -305,14 +311,14 @@ health_flush(health_t *self)
 {
     if (!self->held || zhashx_size(self->held) == 0)
         return CDS_OK;
-    int rc = cds_db_begin(self->db);
+    int rc = cds_sql_begin(self->db);
     for (held_t *h = rc == CDS_OK ? zhashx_first(self->held) : NULL;
          h && rc == CDS_OK; h = zhashx_next(self->held))
         rc = write_held(self, h);
     if (rc == CDS_OK)
-        rc = cds_db_commit(self->db);
+        rc = cds_sql_commit(self->db);
     if (rc != CDS_OK) {        /* kept: written at the next flush, */
-        cds_db_rollback(self->db);
+        cds_sql_rollback(self->db);
         self->held_since_ms = cds_now_ms();  /* flush_ms from now */
         cds_log(CDS_LOG_WARN, "heartbeats_not_written", "agents=%zu "
                 "reason=%s", zhashx_size(self->held), cds_strerror(rc));
@@ -350,70 +356,70 @@ int
 health_note_refused(health_t *self, int64_t agent_id, uint64_t now_ms,
                     int code, const char *message)
 {
-    sqlite3_stmt *st = self->st[ST_REFUSED];
-    cds_bind_int64(st, ":id", agent_id);
-    cds_bind_int64(st, ":now", (int64_t) now_ms);
-    cds_bind_int64(st, ":code", code);
-    cds_bind_text(st, ":msg", message ? message : "");
-    int rc = step_done(self, st, "health_refused");
+    cds_sql_stmt_t *st = self->st[ST_REFUSED];
+    cds_sql_bind_int64(st, ":id", agent_id);
+    cds_sql_bind_int64(st, ":now", (int64_t) now_ms);
+    cds_sql_bind_int64(st, ":code", code);
+    cds_sql_bind_text(st, ":msg", message ? message : "");
+    int rc = step_done(st);
     return rc == CDS_OK ? bucket_add(self, agent_id, now_ms, 0, 0, 1) : rc;
 }
 
 int
 health_note_retried(health_t *self, int64_t agent_id, uint64_t now_ms)
 {
-    cds_bind_int64(self->st[ST_RETRIED], ":id", agent_id);
-    int rc = step_done(self, self->st[ST_RETRIED], "health_retried");
+    cds_sql_bind_int64(self->st[ST_RETRIED], ":id", agent_id);
+    int rc = step_done(self->st[ST_RETRIED]);
     return rc == CDS_OK ? bucket_add(self, agent_id, now_ms, 1, 0, 0) : rc;
 }
 
 /* ---- reading ---------------------------------------------------------- */
 
 static void
-col_text(sqlite3_stmt *st, int i, char *buf, size_t len)
+col_text(cds_sql_stmt_t *st, int i, char *buf, size_t len)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(buf, len, "%s", t ? (const char *) t : "");
+    const char *t = cds_sql_col_text(st, i);
+    snprintf(buf, len, "%s", t ? t : "");
 }
 
 static uint64_t
-col_u64(sqlite3_stmt *st, int i)
+col_u64(cds_sql_stmt_t *st, int i)
 {
-    int64_t v = sqlite3_column_int64(st, i);
+    int64_t v = cds_sql_col_int64(st, i);
     return v < 0 ? 0 : (uint64_t) v;
 }
 
 static void
-read_row(sqlite3_stmt *st, health_agent_t *a)
+read_row(cds_sql_stmt_t *st, health_agent_t *a)
 {
     memset(a, 0, sizeof *a);
-    a->id = sqlite3_column_int64(st, 0);
+    a->id = cds_sql_col_int64(st, 0);
     col_text(st, 1, a->fpr, sizeof a->fpr);
     col_text(st, 2, a->label, sizeof a->label);
-    a->enrolled_at_ms = sqlite3_column_int64(st, 3);
-    a->revoked_at_ms = sqlite3_column_int64(st, 4);
+    a->enrolled_at_ms = cds_sql_col_int64(st, 3);
+    a->revoked_at_ms = cds_sql_col_int64(st, 4);
     a->applied_seq = col_u64(st, 5);
-    a->last_seen_ms = sqlite3_column_int64(st, 6);
+    a->last_seen_ms = cds_sql_col_int64(st, 6);
     col_text(st, 7, a->commune, sizeof a->commune);
     col_text(st, 8, a->org_units, sizeof a->org_units);
-    a->last_batch_ms = sqlite3_column_int64(st, 9);
-    a->last_heartbeat_ms = sqlite3_column_int64(st, 10);
+    a->last_batch_ms = cds_sql_col_int64(st, 9);
+    a->last_heartbeat_ms = cds_sql_col_int64(st, 10);
     a->queue_depth = col_u64(st, 11);
     a->oldest_pending_ms = col_u64(st, 12);
     a->bytes_pending = col_u64(st, 13);
     a->reported_acked_seq = col_u64(st, 14);
     a->send_errors = col_u64(st, 15);
     col_text(st, 16, a->version, sizeof a->version);
-    a->clock_offset_ms = sqlite3_column_int64(st, 17);
+    a->clock_offset_ms = cds_sql_col_int64(st, 17);
     a->inferred_lag_ms = col_u64(st, 18);
     a->accepted_total = col_u64(st, 19);
     a->rejected_total = col_u64(st, 20);
     a->refused_total = col_u64(st, 21);
     a->batches_total = col_u64(st, 22);
     a->heartbeats_total = col_u64(st, 23);
-    a->last_reject_code = sqlite3_column_int(st, 24);
+    a->last_reject_code = cds_sql_col_int(st, 24);
     col_text(st, 25, a->last_reject_message, sizeof a->last_reject_message);
-    a->last_reject_ms = sqlite3_column_int64(st, 26);
+    a->last_reject_ms = cds_sql_col_int64(st, 26);
     a->accepted_hour = col_u64(st, 27);
     a->rejected_hour = col_u64(st, 28);
     a->accepted_day = col_u64(st, 29);
@@ -478,18 +484,18 @@ int
 health_list(health_t *self, const health_thresholds_t *th, uint64_t now_ms,
             health_agent_t **out, size_t *n)
 {
-    sqlite3_stmt *st = self->st[ST_LIST];
+    cds_sql_stmt_t *st = self->st[ST_LIST];
     size_t cap = 0, k = 0;
     health_agent_t *list = NULL;
     int rc, code = CDS_OK;
     uint64_t hour = now_ms > HOUR_MS ? now_ms - HOUR_MS : 0;
     uint64_t day = now_ms > DAY_MS ? now_ms - DAY_MS : 0;
-    cds_bind_int64(st, ":hour", (int64_t) (hour / HEALTH_BUCKET_MS));
-    cds_bind_int64(st, ":day", (int64_t) (day / HEALTH_BUCKET_MS));
+    cds_sql_bind_int64(st, ":hour", (int64_t) (hour / HEALTH_BUCKET_MS));
+    cds_sql_bind_int64(st, ":day", (int64_t) (day / HEALTH_BUCKET_MS));
     /* Central corrections are signed by the aggregator itself: not a
      * commune, never silent or lagging, so not in the health list. */
-    cds_bind_text(st, ":central", STORE_CENTRAL_LABEL);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    cds_sql_bind_text(st, ":central", STORE_CENTRAL_LABEL);
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
         if (k == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             health_agent_t *p = realloc(list, ncap * sizeof *p);
@@ -504,9 +510,9 @@ health_list(health_t *self, const health_thresholds_t *th, uint64_t now_ms,
         classify(&list[k], th, now_ms);
         k++;
     }
-    if (code == CDS_OK && rc != SQLITE_DONE)
-        code = cds_db_fail(self->db, "health_list");
-    cds_stmt_done(st);
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_reset(st);
     if (code != CDS_OK) {
         free(list);
         return code;
@@ -521,17 +527,16 @@ health_list(health_t *self, const health_thresholds_t *th, uint64_t now_ms,
 int
 health_refused_by_code(health_t *self, uint64_t *counts, size_t n_counts)
 {
-    sqlite3_stmt *st = self->st[ST_BY_CODE];
+    cds_sql_stmt_t *st = self->st[ST_BY_CODE];
     int rc;
     memset(counts, 0, n_counts * sizeof *counts);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t code = sqlite3_column_int64(st, 0);
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        int64_t code = cds_sql_col_int64(st, 0);
         if (code >= 0 && (uint64_t) code < n_counts)
             counts[code] = col_u64(st, 1);
     }
-    int code = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db,
-                                                        "health_by_code");
-    cds_stmt_done(st);
+    int code = rc == CDS_SQL_DONE ? CDS_OK : rc;
+    cds_sql_reset(st);
     return code;
 }
 

@@ -101,16 +101,10 @@
 #define HEALTH_SQL_PRUNE                                                     \
     "DELETE FROM agent_health_bucket WHERE bucket < :before"
 /* Every enrolled agent with its health row (NULLs when it never spoke),
- * its commune name(s) from the orgunit table, and windowed counts. */
-#define HEALTH_SQL_LIST                                                      \
-    "SELECT a.id, a.fpr, a.label, a.enrolled_at_ms,"                         \
-    " coalesce(a.revoked_at_ms, 0), a.applied_seq,"                          \
-    " coalesce(a.last_seen_ms, 0),"                                          \
-    " coalesce((SELECT group_concat(coalesce(o.name, ao.org_unit), ', ')"    \
-    "  FROM agent_orgunit ao LEFT JOIN orgunit o ON o.code = ao.org_unit"    \
-    "  WHERE ao.agent_id = a.id), ''),"                                      \
-    " coalesce((SELECT group_concat(ao.org_unit, ',') FROM agent_orgunit ao" \
-    "  WHERE ao.agent_id = a.id), ''),"                                      \
+ * its commune name(s) from the orgunit table, and windowed counts. The
+ * columns after the two lists of org units, and the FROM (both
+ * dialects). */
+#define HEALTH_SQL_LIST_TAIL                                                 \
     " coalesce(h.last_batch_ms, 0), coalesce(h.last_heartbeat_ms, 0),"       \
     " coalesce(h.queue_depth, 0), coalesce(h.oldest_pending_ms, 0),"         \
     " coalesce(h.bytes_pending, 0), coalesce(h.reported_acked_seq, 0),"      \
@@ -128,8 +122,32 @@
     "  WHERE b.agent_id = a.id AND b.bucket >= :day),"                       \
     " (SELECT coalesce(sum(rejected + refused), 0) FROM agent_health_bucket" \
     "  b WHERE b.agent_id = a.id AND b.bucket >= :day)"                      \
-    " FROM agent a LEFT JOIN agent_health h ON h.agent_id = a.id"            \
+    " FROM agent a LEFT JOIN agent_health h ON h.agent_id = a.id"
+#define HEALTH_SQL_LIST                                                      \
+    "SELECT a.id, a.fpr, a.label, a.enrolled_at_ms,"                         \
+    " coalesce(a.revoked_at_ms, 0), a.applied_seq,"                          \
+    " coalesce(a.last_seen_ms, 0),"                                          \
+    " coalesce((SELECT group_concat(coalesce(o.name, ao.org_unit), ', ')"    \
+    "  FROM agent_orgunit ao LEFT JOIN orgunit o ON o.code = ao.org_unit"    \
+    "  WHERE ao.agent_id = a.id), ''),"                                      \
+    " coalesce((SELECT group_concat(ao.org_unit, ',') FROM agent_orgunit ao" \
+    "  WHERE ao.agent_id = a.id), ''),"                                      \
+    HEALTH_SQL_LIST_TAIL                                                     \
     " WHERE a.label IS NOT :central" /* the aggregator's own corrections */
+/* PostgreSQL: string_agg (in org unit order, as SQLite's scan of the
+ * primary key gives them), IS DISTINCT FROM. */
+#define HEALTH_SQL_LIST_PG                                                   \
+    "SELECT a.id, a.fpr, a.label, a.enrolled_at_ms,"                         \
+    " coalesce(a.revoked_at_ms, 0), a.applied_seq,"                          \
+    " coalesce(a.last_seen_ms, 0),"                                          \
+    " coalesce((SELECT string_agg(coalesce(o.name, ao.org_unit), ', '"       \
+    "  ORDER BY ao.org_unit)"                                                \
+    "  FROM agent_orgunit ao LEFT JOIN orgunit o ON o.code = ao.org_unit"    \
+    "  WHERE ao.agent_id = a.id), ''),"                                      \
+    " coalesce((SELECT string_agg(ao.org_unit, ',' ORDER BY ao.org_unit)"    \
+    "  FROM agent_orgunit ao WHERE ao.agent_id = a.id), ''),"                \
+    HEALTH_SQL_LIST_TAIL                                                     \
+    " WHERE a.label IS DISTINCT FROM CAST(:central AS TEXT)"
 /* Whole-message rejections by reason (all keys, enrolled or not). */
 #define HEALTH_SQL_REFUSED_BY_CODE                                           \
     "SELECT code, count(*) FROM reject GROUP BY code ORDER BY code"

@@ -2,7 +2,7 @@
  *  lives in knock_sql.h. */
 #include "knock.h"
 
-#include "cds_db.h"
+#include "cds_sql.h"
 #include "cds_err.h"
 #include "cds_util.h"
 #include "knock_sql.h"
@@ -21,56 +21,56 @@ knock_reason(int code)
 }
 
 static void
-text_col(sqlite3_stmt *st, int i, char *buf, size_t len)
+text_col(cds_sql_stmt_t *st, int i, char *buf, size_t len)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(buf, len, "%s", t ? (const char *) t : "");
+    const char *t = cds_sql_col_text(st, i);
+    snprintf(buf, len, "%s", t ? t : "");
 }
 
 static void
-read_row(sqlite3_stmt *st, knock_row_t *r)
+read_row(cds_sql_stmt_t *st, knock_row_t *r)
 {
     memset(r, 0, sizeof *r);
-    int klen = sqlite3_column_bytes(st, 0);
-    r->has_key = klen == CDS_PK_BYTES;
+    r->has_key = cds_sql_col_bytes(st, 0) == CDS_PK_BYTES;
     if (r->has_key)
         sodium_bin2hex(r->curve_hex, sizeof r->curve_hex,
-                       sqlite3_column_blob(st, 0), CDS_PK_BYTES);
+                       cds_sql_col_blob(st, 0), CDS_PK_BYTES);
     text_col(st, 1, r->address, sizeof r->address);
-    r->code = sqlite3_column_int(st, 2);
-    r->first_ms = (uint64_t) sqlite3_column_int64(st, 3);
-    r->last_ms = (uint64_t) sqlite3_column_int64(st, 4);
-    r->count = (uint64_t) sqlite3_column_int64(st, 5);
-    r->has_agent = sqlite3_column_type(st, 6) != SQLITE_NULL;
+    r->code = cds_sql_col_int(st, 2);
+    r->first_ms = (uint64_t) cds_sql_col_int64(st, 3);
+    r->last_ms = (uint64_t) cds_sql_col_int64(st, 4);
+    r->count = (uint64_t) cds_sql_col_int64(st, 5);
+    r->has_agent = cds_sql_col_type(st, 6) != CDS_SQL_NULL;
     text_col(st, 6, r->fpr, sizeof r->fpr);
     text_col(st, 7, r->label, sizeof r->label);
-    r->replaced = sqlite3_column_int64(st, 8) != 0;
+    r->replaced = cds_sql_col_int64(st, 8) != 0;
     text_col(st, 9, r->org_units, sizeof r->org_units);
 }
 
 int
 knock_list(store_t *store, int64_t since_ms, knock_row_t **out, size_t *n)
 {
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     int code = CDS_OK, rc;
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = cds_db_prepare(db, KNOCK_SQL_LIST);
+    cds_sql_stmt_t *st = cds_sql_prepare2(db, KNOCK_SQL_LIST, KNOCK_SQL_LIST_PG,
+                                          0);
     if (!st)
-        return cds_db_fail(db, "knock_list");
-    cds_bind_int64(st, ":since", since_ms);
-    cds_bind_int64(st, ":limit", KNOCK_LIST_MAX);
+        return CDS_ERROR;
+    cds_sql_bind_int64(st, ":since", since_ms);
+    cds_sql_bind_int64(st, ":limit", KNOCK_LIST_MAX);
     knock_row_t *list = calloc(KNOCK_LIST_MAX, sizeof *list);
     if (!list) {
         code = CDS_ENOMEM;
         goto out;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < KNOCK_LIST_MAX)
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW && *n < KNOCK_LIST_MAX)
         read_row(st, &list[(*n)++]);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        code = cds_db_fail(db, "knock_list");
+    if (rc != CDS_SQL_ROW && rc != CDS_SQL_DONE)
+        code = rc;
 out:
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     if (code != CDS_OK || *n == 0) {
         free(list);
         *n = 0;

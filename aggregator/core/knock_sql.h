@@ -16,5 +16,16 @@
     " WHERE k.last_ms >= :since"                                             \
     "  AND (a.id IS NULL OR coalesce(a.revoked_at_ms, 0) != 0)"              \
     " ORDER BY k.last_ms DESC, k.address LIMIT :limit"
+/* PostgreSQL: string_agg, octet_length of the bytea key. */
+#define KNOCK_SQL_LIST_PG                                                    \
+    "SELECT k.curve_pk, k.address, k.code, k.first_ms, k.last_ms, k.count,"  \
+    " a.fpr, coalesce(a.label, ''), coalesce(a.replaced_by, 0),"             \
+    " coalesce((SELECT string_agg(org_unit, ',' ORDER BY org_unit)"          \
+    "  FROM agent_orgunit WHERE agent_id = a.id), '')"                       \
+    " FROM knock k LEFT JOIN agent a ON octet_length(k.curve_pk) = 32"       \
+    "  AND a.curve_pk = k.curve_pk"                                          \
+    " WHERE k.last_ms >= :since"                                             \
+    "  AND (a.id IS NULL OR coalesce(a.revoked_at_ms, 0) != 0)"              \
+    " ORDER BY k.last_ms DESC, k.address LIMIT :limit"
 
 #endif

@@ -50,10 +50,10 @@ parse_id(store_t *store, const char *id, rid_t *out)
 }
 
 static const char *
-col(sqlite3_stmt *st, int i)
+col(cds_sql_stmt_t *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *) t : "";
+    const char *t = cds_sql_col_text(st, i);
+    return t ? t : "";
 }
 
 /* Refused at the connection (auth.c: CURVE handshake) rather than as a
@@ -67,28 +67,28 @@ connection_level(const char *field)
 /* ---- list ------------------------------------------------------------- */
 
 static json_t *
-row_json(sqlite3_stmt *st)
+row_json(cds_sql_stmt_t *st)
 {
     bool upd = col(st, 0)[0] == 'u';
     char id[64];
     if (upd)
         snprintf(id, sizeof id, "%s:%lld", col(st, 3),
-                 (long long) sqlite3_column_int64(st, 1));
+                 (long long) cds_sql_col_int64(st, 1));
     else
         snprintf(id, sizeof id, "%lld",
-                 (long long) sqlite3_column_int64(st, 1));
-    int code = sqlite3_column_int(st, 5), rr = sqlite3_column_int(st, 11);
+                 (long long) cds_sql_col_int64(st, 1));
+    int code = cds_sql_col_int(st, 5), rr = cds_sql_col_int(st, 11);
     return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:I,"
                      " s:I, s:I, s:s}",
                      "id", id, "kind", upd ? "update" : "message",
-                     "at_ms", (json_int_t) sqlite3_column_int64(st, 2),
+                     "at_ms", (json_int_t) cds_sql_col_int64(st, 2),
                      "agent", col(st, 3), "label", col(st, 4),
                      "reason", cds_strerror(code), "code", code,
                      "field", col(st, 6), "message", col(st, 7),
-                     "first_seq", (json_int_t) sqlite3_column_int64(st, 8),
-                     "last_seq", (json_int_t) sqlite3_column_int64(st, 9),
+                     "first_seq", (json_int_t) cds_sql_col_int64(st, 8),
+                     "last_seq", (json_int_t) cds_sql_col_int64(st, 9),
                      "retried_at_ms",
-                     (json_int_t) sqlite3_column_int64(st, 10),
+                     (json_int_t) cds_sql_col_int64(st, 10),
                      "retry_result", rr < 0 ? "" : rr == 0 ? "ok"
                                                    : cds_strerror(rr));
 }
@@ -137,24 +137,25 @@ print_row(FILE *out, json_t *o)
 int
 rejects_list(store_t *store, const rejects_filter_t *f, FILE *out)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_LIST);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), REJECTS_SQL_LIST,
+                                         0);
     json_t *arr = json_array();
     int rc, code = st && arr ? CDS_OK : CDS_ERROR;
     if (code != CDS_OK)
         goto out;
-    cds_bind_int64(st, ":since", f->since_ms);
-    cds_bind_text(st, ":agent", f->agent);
+    cds_sql_bind_int64(st, ":since", f->since_ms);
+    cds_sql_bind_text(st, ":agent", f->agent);
     if (f->code >= 0)
-        cds_bind_int64(st, ":code", f->code);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cds_sql_bind_int64(st, ":code", f->code);
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
         json_t *o = row_json(st);
         if (!o || json_array_append_new(arr, o) != 0) {
             code = CDS_ENOMEM;
             goto out;
         }
     }
-    if (rc != SQLITE_DONE) {
-        code = cds_db_fail(store_db(store), "rejects_list");
+    if (rc != CDS_SQL_DONE) {
+        code = rc;
         goto out;
     }
     if (f->json) {
@@ -170,7 +171,7 @@ rejects_list(store_t *store, const rejects_filter_t *f, FILE *out)
     }
 out:
     json_decref(arr);
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -275,14 +276,14 @@ show_raw(FILE *out, const cds_identity_t *self_id, const uint8_t *raw,
 
 /* A row whose raw bytes were not kept (store.h "Rejects on disk"). */
 static void
-show_digest_only(FILE *out, sqlite3_stmt *st)
+show_digest_only(FILE *out, cds_sql_stmt_t *st)
 {
     char hex[2 * CDS_HASH_BYTES + 1] = "";
-    if (sqlite3_column_bytes(st, 13) == CDS_HASH_BYTES)
-        cds_hex(hex, sqlite3_column_blob(st, 13), CDS_HASH_BYTES);
+    if (cds_sql_col_bytes(st, 13) == CDS_HASH_BYTES)
+        cds_hex(hex, cds_sql_col_blob(st, 13), CDS_HASH_BYTES);
     fprintf(out, "raw:         NOT kept, digest only: %lld bytes, kind %d, "
-            "BLAKE2b-256 %s\n", (long long) sqlite3_column_int64(st, 12),
-            sqlite3_column_int(st, 11), hex);
+            "BLAKE2b-256 %s\n", (long long) cds_sql_col_int64(st, 12),
+            cds_sql_col_int(st, 11), hex);
     fprintf(out, "             (over reject_raw_per_hour for this peer, or "
             "under reject_min_free_mb free): nothing to decode or retry\n");
 }
@@ -291,46 +292,46 @@ static int
 show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
              FILE *out)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_GET);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), REJECTS_SQL_GET,
+                                         0);
     if (!st)
         return CDS_ERROR;
-    cds_bind_int64(st, ":id", row);
-    int rc = sqlite3_step(st), code = CDS_OK;
+    cds_sql_bind_int64(st, ":id", row);
+    int rc = cds_sql_step(st), code = CDS_OK;
     char t[40];
-    if (rc == SQLITE_ROW) {
-        int reason = sqlite3_column_int(st, 2), rr = sqlite3_column_int(st,
+    if (rc == CDS_SQL_ROW) {
+        int reason = cds_sql_col_int(st, 2), rr = cds_sql_col_int(st,
                                                                          10);
         fprintf(out, "rejection:   %lld (whole message) at %s\n",
                 (long long) row, cds_format_time(t, sizeof t,
-                    (uint64_t) sqlite3_column_int64(st, 0)));
+                    (uint64_t) cds_sql_col_int64(st, 0)));
         fprintf(out, "reason:      %s: %s\n", cds_strerror(reason),
                 cds_err_describe(reason));
         char fd[ESC_LEN], ms[ESC_LEN];
         fprintf(out, "what:        %s%s%s\n", esc(fd, sizeof fd, col(st, 3)),
                 col(st, 3)[0] ? ": " : "", esc(ms, sizeof ms, col(st, 4)));
-        if (sqlite3_column_int64(st, 5))
+        if (cds_sql_col_int64(st, 5))
             fprintf(out, "seqs:        %lld..%lld\n",
-                    (long long) sqlite3_column_int64(st, 5),
-                    (long long) sqlite3_column_int64(st, 6));
-        if (sqlite3_column_int64(st, 9))
+                    (long long) cds_sql_col_int64(st, 5),
+                    (long long) cds_sql_col_int64(st, 6));
+        if (cds_sql_col_int64(st, 9))
             fprintf(out, "retried:     %s -> %s\n",
                     cds_format_time(t, sizeof t, (uint64_t)
-                                    sqlite3_column_int64(st, 9)),
+                                    cds_sql_col_int64(st, 9)),
                     rr == 0 ? "accepted" : cds_strerror(rr));
-        if (sqlite3_column_type(st, 8) == SQLITE_NULL
-            && sqlite3_column_type(st, 12) != SQLITE_NULL)
+        if (cds_sql_col_type(st, 8) == CDS_SQL_NULL
+            && cds_sql_col_type(st, 12) != CDS_SQL_NULL)
             show_digest_only(out, st);
         else if (connection_level(col(st, 3)))
-            fprintf(out, "kept:        %d bytes (the client's CURVE key, "
+            fprintf(out, "kept:        %zu bytes (the client's CURVE key, "
                     "if any): refused at the connection, no message was "
-                    "received\n", sqlite3_column_bytes(st, 8));
+                    "received\n", cds_sql_col_bytes(st, 8));
         else
-            show_raw(out, self_id, sqlite3_column_blob(st, 8),
-                     (size_t) sqlite3_column_bytes(st, 8));
+            show_raw(out, self_id, cds_sql_col_blob(st, 8),
+                     (size_t) cds_sql_col_bytes(st, 8));
     } else
-        code = rc == SQLITE_DONE ? CDS_ENOTFOUND
-                                 : cds_db_fail(store_db(store), "show");
-    sqlite3_finalize(st);
+        code = rc == CDS_SQL_DONE ? CDS_ENOTFOUND : rc;
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -340,16 +341,15 @@ static int
 read_update(store_t *store, const rid_t *r, cds_update_t *u, char **strs,
             int *status, char *what, size_t what_len, int64_t *retried)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store),
-                                      REJECTS_SQL_UPDATE_GET);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store),
+                                         REJECTS_SQL_UPDATE_GET, 0);
     if (!st)
         return CDS_ERROR;
-    cds_bind_int64(st, ":agent_id", r->agent.id);
-    cds_bind_int64(st, ":seq", (int64_t) r->seq);
-    int rc = sqlite3_step(st), code = CDS_OK;
-    if (rc != SQLITE_ROW) {
-        code = rc == SQLITE_DONE ? CDS_ENOTFOUND
-                                 : cds_db_fail(store_db(store), "update");
+    cds_sql_bind_int64(st, ":agent_id", r->agent.id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) r->seq);
+    int rc = cds_sql_step(st), code = CDS_OK;
+    if (rc != CDS_SQL_ROW) {
+        code = rc == CDS_SQL_DONE ? CDS_ENOTFOUND : rc;
         goto out;
     }
     /* One block for the 7 strings: each NUL-terminated, in column order. */
@@ -374,17 +374,17 @@ read_update(store_t *store, const rid_t *r, cds_update_t *u, char **strs,
     u->org_unit = p[0], u->indicator = p[1], u->period = p[2];
     u->disagg = p[3], u->value = p[4], u->comment = p[5];
     u->stored_by = p[6];
-    u->deleted = sqlite3_column_int(st, 8) != 0;
-    u->followup = sqlite3_column_int(st, 11) != 0;
-    u->hlc = (uint64_t) sqlite3_column_int64(st, 12);
-    *status = sqlite3_column_int(st, 0);
-    if (*status == 0 && sqlite3_column_int(st, 16))
-        *status = -sqlite3_column_int(st, 16); /* applied by a retry */
+    u->deleted = cds_sql_col_int(st, 8) != 0;
+    u->followup = cds_sql_col_int(st, 11) != 0;
+    u->hlc = (uint64_t) cds_sql_col_int64(st, 12);
+    *status = cds_sql_col_int(st, 0);
+    if (*status == 0 && cds_sql_col_int(st, 16))
+        *status = -cds_sql_col_int(st, 16); /* applied by a retry */
     snprintf(what, what_len, "%s%s%s", col(st, 1), col(st, 1)[0] ? ": " : "",
              col(st, 2));
-    *retried = sqlite3_column_int64(st, 15);
+    *retried = cds_sql_col_int64(st, 15);
 out:
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -443,15 +443,15 @@ rejects_show(store_t *store, const cds_identity_t *id_self, const char *id,
 static int
 mark_message(store_t *store, int64_t row, uint64_t now, int result)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_MARK);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), REJECTS_SQL_MARK,
+                                         0);
     if (!st)
         return CDS_ERROR;
-    cds_bind_int64(st, ":id", row);
-    cds_bind_int64(st, ":now", (int64_t) now);
-    cds_bind_int64(st, ":result", result);
-    int rc = sqlite3_step(st) == SQLITE_DONE
-                 ? CDS_OK : cds_db_fail(store_db(store), "reject_mark");
-    sqlite3_finalize(st);
+    cds_sql_bind_int64(st, ":id", row);
+    cds_sql_bind_int64(st, ":now", (int64_t) now);
+    cds_sql_bind_int64(st, ":result", result);
+    int rc = cds_sql_run(st);
+    cds_sql_finalize(&st);
     return rc;
 }
 
@@ -460,24 +460,24 @@ static int
 load_raw(store_t *store, int64_t row, uint8_t **raw, size_t *len,
          int *orig, bool *conn_level)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), REJECTS_SQL_GET);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), REJECTS_SQL_GET,
+                                         0);
     if (!st)
         return CDS_ERROR;
-    cds_bind_int64(st, ":id", row);
-    int rc = sqlite3_step(st), code = CDS_OK;
-    if (rc == SQLITE_ROW) {
-        *orig = sqlite3_column_int(st, 2);
+    cds_sql_bind_int64(st, ":id", row);
+    int rc = cds_sql_step(st), code = CDS_OK;
+    if (rc == CDS_SQL_ROW) {
+        *orig = cds_sql_col_int(st, 2);
         *conn_level = connection_level(col(st, 3));
-        *len = (size_t) sqlite3_column_bytes(st, 8);
+        *len = (size_t) cds_sql_col_bytes(st, 8);
         *raw = malloc(*len ? *len : 1);
         if (*raw)
-            memcpy(*raw, sqlite3_column_blob(st, 8), *len);
+            memcpy(*raw, cds_sql_col_blob(st, 8), *len);
         else
             code = CDS_ENOMEM;
     } else
-        code = rc == SQLITE_DONE ? CDS_ENOTFOUND
-                                 : cds_db_fail(store_db(store), "reject_raw");
-    sqlite3_finalize(st);
+        code = rc == CDS_SQL_DONE ? CDS_ENOTFOUND : rc;
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -488,12 +488,12 @@ retry_message(store_t *store, ingest_t *ingest, int64_t row, uint64_t now,
     uint8_t *raw = NULL;
     size_t len = 0;
     ingest_result_t res = { 0 };
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     int orig = CDS_OK;
     bool conn = false;
     int code = load_raw(store, row, &raw, &len, &orig, &conn);
     if (code == CDS_OK)
-        code = cds_db_begin(db);
+        code = cds_sql_begin(db);
     if (code != CDS_OK)
         goto out;
     if (len == 0 || conn || orig == CDS_ETOOBIG) {
@@ -508,10 +508,10 @@ retry_message(store_t *store, ingest_t *ingest, int64_t row, uint64_t now,
     if (code == CDS_OK && res.code == CDS_OK)
         code = mark_message(store, row, now, CDS_OK);
     if (code == CDS_OK && res.code == CDS_OK)
-        code = cds_db_commit(db);
+        code = cds_sql_commit(db);
     else {
         /* Refused again: leave no trace of the attempt but the mark. */
-        cds_db_rollback(db);
+        cds_sql_rollback(db);
         if (code == CDS_OK)
             code = mark_message(store, row, now, res.code);
     }
@@ -569,14 +569,14 @@ retry_update(store_t *store, ingest_t *ingest, health_t *health,
     char *strs = NULL, what[600], err[256] = "";
     int status = 0;
     int64_t retried = 0;
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     if (r->agent.revoked_at_ms) {
         *result = CDS_EREVOKED;
         fprintf(out, "%s:%" PRIu64 ": not retried: agent revoked\n",
                 r->agent.fpr, r->seq);
         return CDS_OK;
     }
-    int code = cds_db_begin(db);
+    int code = cds_sql_begin(db);
     if (code != CDS_OK)
         return code;
     code = read_update(store, r, &u, &strs, &status, what, sizeof what,
@@ -600,9 +600,9 @@ retry_update(store_t *store, ingest_t *ingest, health_t *health,
         if (code == CDS_OK && *result != CDS_OK && err[0])
             fprintf(out, "  %s\n", err);
     }
-    code = code == CDS_OK ? cds_db_commit(db) : code;
+    code = code == CDS_OK ? cds_sql_commit(db) : code;
     if (code != CDS_OK)
-        cds_db_rollback(db);
+        cds_sql_rollback(db);
     free(strs);
     return code;
 }
@@ -626,17 +626,17 @@ rejects_retry(store_t *store, ingest_t *ingest, health_t *health,
 int
 rejects_prune(store_t *store, int64_t cutoff_ms, int64_t *deleted)
 {
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     int64_t n = 0;
     int code = CDS_OK;
     *deleted = 0;
     do {
-        code = cds_db_begin(db);
+        code = cds_sql_begin(db);
         if (code == CDS_OK)
             code = store_reject_prune(store, cutoff_ms, &n);
-        code = code == CDS_OK ? cds_db_commit(db) : code;
+        code = code == CDS_OK ? cds_sql_commit(db) : code;
         if (code != CDS_OK) {
-            cds_db_rollback(db);
+            cds_sql_rollback(db);
             break;
         }
         *deleted += n;

@@ -362,16 +362,19 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     return rc;
 }
 
-/* Room taken and left (dbsize.h), and the writer's synced commits. */
+/* Room taken and left (dbsize.h), and the writer's synced commits. The
+ * sizes are SQLite's file figures: on PostgreSQL they are left out. */
 static int
-storage(FILE *out, cds_db_t *db)
+storage(FILE *out, store_t *store)
 {
-    dbsize_t z;
-    int rc = dbsize_read(db, &z);
+    cds_db_t *lite = cds_sql_sqlite(store_sql(store));
+    dbsize_t z = { .db_bytes = -1, .wal_bytes = -1, .rejects_bytes = -1,
+                   .rejects_rows = -1, .disk_free_bytes = -1 };
+    int rc = lite ? dbsize_read(lite, &z) : CDS_OK;
     head(out, "cdsync_db_commits_total", "counter",
          "Write transactions committed since start (one WAL fsync each).");
     fprintf(out, "cdsync_db_commits_total %" PRIu64 "\n",
-            cds_db_write_commits());
+            cds_sql_write_commits());
     static const struct { const char *name, *help; } g[] = {
         { "cdsync_db_size_bytes", "Size of the database file." },
         { "cdsync_db_wal_size_bytes", "Size of the database's WAL file." },
@@ -412,7 +415,7 @@ on_metrics(http_req_t *req, void *ctx)
     FILE *out = h ? open_memstream(&buf, &len) : NULL;
     int rc = out ? metrics_render(h, m, cds_now_ms(), out) : CDS_EIO;
     if (rc == CDS_OK)
-        rc = storage(out, store_db(http_req_store(req)));
+        rc = storage(out, http_req_store(req));
     if (out)
         fclose(out);
     if (rc == CDS_OK)
@@ -434,7 +437,7 @@ on_healthz(http_req_t *req, void *ctx)
     store_t *store = http_req_store(req);
     uint64_t stalled_ms = 0, waiting = 0;
     char why[128];
-    if (!store || cds_db_exec(store_db(store), "SELECT 1") != CDS_OK) {
+    if (!store || cds_sql_exec(store_sql(store), "SELECT 1") != CDS_OK) {
         http_reply_text(req, 503, "text/plain", "database unavailable\n",
                         21);
         return;
