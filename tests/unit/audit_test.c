@@ -2,7 +2,8 @@
  *  (signed batch kept, history row, merge, agent advanced): clean when
  *  untouched; a changed history value, a broken chain head, a missing
  *  current value and batches checked against another aggregator key are
- *  each reported with agent, seq and field. */
+ *  each reported with agent, seq and field. On SQLite, and again on
+ *  PostgreSQL when CDS_TEST_PG_URL is set (testpg.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "testdb.h"
+#include "testpg.h"
 #include "testdir.h"
 #include "audit.h"
 #include "cds_codec.h"
@@ -95,8 +97,10 @@ setup(void **state)
     cds_log_init("audit_test", CDS_LOG_ERROR);
     strcpy(fx->dir, "/tmp/audit_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
+    char url[512];
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    fx->store = store_open(path, 0, &e);
+    fx->store = store_open(testpg_is_pg(state) ? testpg_fresh(url, sizeof url)
+                                               : path, 0, &e);
     assert_non_null(fx->store);
     fx->agg = testdir_identity(fx->dir, "agg");
     fx->agent = testdir_identity(fx->dir, "agent");
@@ -142,7 +146,16 @@ run(fx_t *fx, const uint8_t *pk, audit_summary_t *sum)
 static void
 exec(fx_t *fx, const char *sql)
 {
-    assert_int_equal(cds_db_exec(store_db(fx->store), sql), CDS_OK);
+    assert_int_equal(cds_sql_exec(store_sql(fx->store), sql), CDS_OK);
+}
+
+/* A tamper edit: lite on SQLite, pg on PostgreSQL (its own way to drop
+ * the append-only guards, its own zero blob). */
+static void
+exec2(fx_t *fx, const char *lite, const char *pg)
+{
+    exec(fx, cds_sql_backend(store_sql(fx->store)) == CDS_SQL_POSTGRESQL
+                 ? pg : lite);
 }
 
 static void
@@ -165,15 +178,18 @@ test_tampered(void **state)
     fx_t *fx = *state;
     audit_summary_t s;
     char want[128];
-    exec(fx, TESTDB_UNGUARD "UPDATE update_log SET value = '9' WHERE seq = 2");
+    exec2(fx, TESTDB_UNGUARD "UPDATE update_log SET value = '9' WHERE seq = 2",
+          TESTPG_UNGUARD "UPDATE update_log SET value = '9' WHERE seq = 2");
     char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
     snprintf(want, sizeof want, "history agent=%s seq=2 ", fx->fpr);
     assert_non_null(strstr(out, want));
     assert_non_null(strstr(out, "field=value stored=9 signed=2"));
     assert_int_equal(s.problems, 1);
     free(out);
-    exec(fx, "UPDATE update_log SET value = '2', chain_head = zeroblob(32)"
-             " WHERE seq = 2");
+    exec2(fx, "UPDATE update_log SET value = '2', chain_head = zeroblob(32)"
+              " WHERE seq = 2",
+          "UPDATE update_log SET value = '2', chain_head ="
+          " decode(repeat('00', 32), 'hex') WHERE seq = 2");
     out = run(fx, cds_identity_sign_pk(fx->agg), &s);
     assert_non_null(strstr(out, "seq=2 field=chain_head"));
     free(out);
@@ -216,8 +232,10 @@ test_duplicate_update(void **state)
     apply_hlc(fx, 4, "2023", "3", (1000 + 3) << 16);   /* seq 3 again */
     /* as ingest stores it: an agent's effective stamps only grow, so the
      * copy merged one step after the original (store.h, eff_hlc) */
-    exec(fx, TESTDB_UNGUARD
-             "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4");
+    exec2(fx, TESTDB_UNGUARD
+              "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4",
+          TESTPG_UNGUARD
+              "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4");
     exec(fx, "UPDATE datavalue SET hlc = hlc + 1 WHERE period = '2023'");
     char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
     char want[160];
@@ -245,5 +263,5 @@ main(void)
         cmocka_unit_test_setup_teardown(test_other_aggregator_key, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return testpg_run(tests, sizeof tests / sizeof tests[0]);
 }

@@ -6,7 +6,8 @@
  *  attempts, never in the reject table; log reports are rate-limited;
  *  knock_list names the commune of a revoked key; a second
  *  handler in one context is refused; server_new_secure answers an
- *  enrolled agent's Hello and never sees a stranger's. */
+ *  enrolled agent's Hello and never sees a stranger's. On SQLite, and
+ *  again on PostgreSQL when CDS_TEST_PG_URL is set (testpg.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +21,7 @@
 #include <zmq.h>
 
 #include "testdir.h"
-#include "testdb.h"
+#include "testpg.h"
 #include "auth.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -34,7 +35,7 @@
 #define DEADLINE_MS 5000
 
 typedef struct {
-    char dir[64], db[128], endpoint[128];
+    char dir[64], db[512], endpoint[128];   /* db: file or URL */
     store_t *store;                    /* writer (test thread) */
     cds_identity_t *srv, *agent, *stranger;
     int64_t agent_id;
@@ -52,7 +53,10 @@ setup(void **state)
     int e = 0;
     strcpy(fx->dir, "/tmp/auth_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->db, sizeof fx->db, "%s/agg.db", fx->dir);
+    if (testpg_is_pg(state))
+        testpg_fresh(fx->db, sizeof fx->db);
+    else
+        snprintf(fx->db, sizeof fx->db, "%s/agg.db", fx->dir);
     snprintf(fx->endpoint, sizeof fx->endpoint, "ipc://%s/agg.sock",
              fx->dir);
     fx->store = store_open(fx->db, 0, &e);
@@ -169,7 +173,7 @@ client(fx_t *fx, const cds_identity_t *id, int reconnect_ivl)
 static int
 count(fx_t *fx, const char *sql)
 {
-    return (int) testdb_int(cds_db_handle(store_db(fx->store)), sql);
+    return (int) testsql_int(store_sql(fx->store), sql);
 }
 
 /* Poll the report sockets and drain until sql counts at least want rows,
@@ -432,5 +436,5 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_secure_server, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return testpg_run(tests, sizeof tests / sizeof tests[0]);
 }

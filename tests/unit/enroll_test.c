@@ -1,6 +1,7 @@
 /*  enroll_test: enroll is idempotent and checks its inputs, revoke works by
  *  public identity or fingerprint and is final, agents lists as table and
- *  JSON. */
+ *  JSON. On SQLite, and again on PostgreSQL when CDS_TEST_PG_URL is set
+ *  (testpg.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "testdir.h"
+#include "testpg.h"
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_log.h"
@@ -43,8 +45,10 @@ setup(void **state)
     fclose(f);
     cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
     assert_non_null(ous);
+    char url[512];
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    fx->store = store_open(path, 0, &e);
+    fx->store = store_open(testpg_is_pg(state) ? testpg_fresh(url, sizeof url)
+                                               : path, 0, &e);
     assert_non_null(fx->store);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
@@ -216,5 +220,5 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return testpg_run(tests, sizeof tests / sizeof tests[0]);
 }

@@ -5,7 +5,8 @@
  *  REJECTING, SILENT, REVOKED) follows its threshold, the list is worst
  *  first, figures survive reopening, and the JSON, table and metrics
  *  outputs carry them. Every public function of health.h and metrics.h's
- *  metrics_render is called. */
+ *  metrics_render is called. On SQLite, and again on PostgreSQL when
+ *  CDS_TEST_PG_URL is set (testpg.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "testdir.h"
+#include "testpg.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_orgunit.h"
@@ -31,7 +33,7 @@
 
 typedef struct {
     char dir[64];
-    char path[128];
+    char path[512];                    /* file, or PostgreSQL URL */
     store_t *store;
     health_t *h;
     int64_t ids[4];
@@ -57,7 +59,10 @@ setup(void **state)
     char ou[160], err[256];
     strcpy(fx->dir, "/tmp/health_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->path, sizeof fx->path, "%s/agg.db", fx->dir);
+    if (testpg_is_pg(state))
+        testpg_fresh(fx->path, sizeof fx->path);
+    else
+        snprintf(fx->path, sizeof fx->path, "%s/agg.db", fx->dir);
     snprintf(ou, sizeof ou, "%s/ou.csv", fx->dir);
     FILE *f = fopen(ou, "w");
     assert_non_null(f);
@@ -375,7 +380,7 @@ test_heartbeats_held(void **state)
     Cdsync__Heartbeat hb = CDSYNC__HEARTBEAT__INIT;
     hb.queue_depth = 4;
     hb.clock_ms = T0 + 7200000;        /* 2 h ahead */
-    uint64_t commits = cds_db_write_commits();
+    uint64_t commits = cds_sql_write_commits();
     for (int k = 0; k < 50; k++) {
         assert_int_equal(health_note_heartbeat(fx->h, fx->ids[0],
                                                T0 + (uint64_t) k, &hb),
@@ -387,7 +392,7 @@ test_heartbeats_held(void **state)
     assert_int_equal(health_held(fx->h), 2);
     assert_int_equal(health_flush_due_ms(fx->h, T0), 5000);
     assert_int_equal(health_flush_due_ms(fx->h, T0 + 6000), 0);
-    assert_int_equal(cds_db_write_commits(), commits);
+    assert_int_equal(cds_sql_write_commits(), commits);
     health_agent_t *list = NULL;
     size_t n = 0;
     assert_int_equal(health_list(fx->h, &th, T0 + 100, &list, &n), CDS_OK);
@@ -398,7 +403,7 @@ test_heartbeats_held(void **state)
     assert_int_equal(health_note_batch(fx->h, fx->ids[1], T0 + 60, 1, 0, 0,
                                        NULL, 0, true, 1000), CDS_OK);
     assert_int_equal(health_flush(fx->h), CDS_OK);
-    assert_int_equal(cds_db_write_commits(), commits + 1);
+    assert_int_equal(cds_sql_write_commits(), commits + 1);
     assert_int_equal(health_held(fx->h), 0);
     assert_int_equal(health_flush_due_ms(fx->h, T0), -1);
     assert_int_equal(health_list(fx->h, &th, T0 + 100, &list, &n), CDS_OK);
@@ -413,7 +418,7 @@ test_heartbeats_held(void **state)
     free(list);
     /* nothing held: a flush writes nothing */
     assert_int_equal(health_flush(fx->h), CDS_OK);
-    assert_int_equal(cds_db_write_commits(), commits + 1);
+    assert_int_equal(cds_sql_write_commits(), commits + 1);
 }
 
 /* AHEAD: a heartbeat reporting acks above the applied seq (a restore
@@ -617,5 +622,5 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metrics_render, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return testpg_run(tests, sizeof tests / sizeof tests[0]);
 }

@@ -4,7 +4,9 @@
  *  retry; a per-update rejection (unknown indicator) stays rejected with
  *  the old catalog, is merged with its original HLC after the catalog
  *  gained the indicator, flips exactly once, and is counted by health;
- *  bad identifiers are usage errors. Every public function of rejects.h. */
+ *  bad identifiers are usage errors. Every public function of rejects.h.
+ *  On SQLite, and again on PostgreSQL when CDS_TEST_PG_URL is set
+ *  (testpg.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +20,7 @@
 #include <unistd.h>
 
 #include "testdir.h"
-#include "testdb.h"
+#include "testpg.h"
 #include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -88,9 +90,11 @@ setup(void **state)
     fx->new_cat = cds_catalog_load(path, err, sizeof err);
     assert_non_null(fx->old_cat);
     assert_non_null(fx->new_cat);
+    char url[512];
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
     int e = 0;
-    fx->store = store_open(path, 0, &e);
+    fx->store = store_open(testpg_is_pg(state) ? testpg_fresh(url, sizeof url)
+                                               : path, 0, &e);
     assert_non_null(fx->store);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
@@ -132,7 +136,7 @@ enroll(fx_t *fx)
 static int64_t
 count(fx_t *fx, const char *sql)
 {
-    return testdb_int(cds_db_handle(store_db(fx->store)), sql);
+    return testsql_int(store_sql(fx->store), sql);
 }
 
 static void
@@ -442,5 +446,5 @@ main(void)
         cmocka_unit_test_setup_teardown(test_too_big_update_stored_once,
                                         setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return testpg_run(tests, sizeof tests / sizeof tests[0]);
 }
