@@ -315,6 +315,22 @@ test_updates(void **state)
  * their raw bytes, the rest a digest (kind, size, reason); a new hour
  * keeps raw again; under the free-space floor only digests; `show` says
  * so; prune deletes rows past a cutoff, in steps. */
+/* Reject rows of signer pk that kept their raw bytes. */
+static int64_t
+count_raw_of(fx_t *fx, const uint8_t pk[CDS_PK_BYTES])
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(fx->store),
+                                         "SELECT count(*) FROM reject WHERE"
+                                         " raw IS NOT NULL AND agent_pk = :pk",
+                                         0);
+    assert_non_null(st);
+    cds_sql_bind_blob(st, ":pk", pk, CDS_PK_BYTES);
+    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
+    int64_t n = cds_sql_col_int64(st, 0);
+    cds_sql_finalize(&st);
+    return n;
+}
+
 static void
 test_bounds(void **state)
 {
@@ -339,8 +355,7 @@ test_bounds(void **state)
         assert_int_equal(store_reject_add(fx->store, (int64_t) NOW, NULL,
                                           CDS_EMALFORMED, NULL, "x", 0, 0, 0,
                                           raw, sizeof raw), CDS_OK);
-    assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE raw IS NOT"
-                               " NULL AND hex(agent_pk) LIKE '0101%'"), 3);
+    assert_int_equal(count_raw_of(fx, pk_a), 3);
     assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE raw IS NULL"
                                " AND raw_size = 300 AND length(raw_digest) ="
                                " 32 AND kind = 3"), 7);
@@ -361,8 +376,11 @@ test_bounds(void **state)
     assert_int_equal(store_reject_add(fx->store, (int64_t) NOW + 7200000,
                                       pk_b, CDS_EBADSIG, NULL, "x", 0, 0, 0,
                                       raw, sizeof raw), CDS_OK);
-    assert_int_equal(count(fx, "SELECT raw IS NULL FROM reject WHERE at_ms ="
-                               " 1800007200000"), 1);
+    /* (the floor is the free space beside the SQLite file; a PostgreSQL
+     * server's disk is its administrator's: no floor there) */
+    if (cds_sql_backend(store_sql(fx->store)) == CDS_SQL_SQLITE)
+        assert_int_equal(count(fx, "SELECT raw IS NULL FROM reject WHERE"
+                                   " at_ms = 1800007200000"), 1);
     /* show: a digest-only row says so */
     char *buf = NULL;
     size_t blen = 0;
