@@ -1,6 +1,8 @@
 /*  commitmark_sql: the SQL of aggregator/core/commitmark.c (and its schema
  *  migration), kept together with named parameters (STYLE.md "SQLite").
  *  commitmark.c prepares each statement once and resets it after use.
+ *  The texts run on SQLite and PostgreSQL alike; a NAME_PG beside one is
+ *  its PostgreSQL text.
  *
  *  Schema (added by COMMITMARK_SQL_MIGRATION: commitmark_migration, store.h):
  *    commit_mark(id = 1, db_id BLOB(16) random at creation, counter)
@@ -38,7 +40,7 @@
     "SELECT db_id, counter FROM commit_mark WHERE id = 1"
 /* Has this database ever stored a batch (could it have acked anything)? */
 #define COMMITMARK_SQL_HAS_DATA                                              \
-    "SELECT EXISTS (SELECT 1 FROM batch)"
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM batch) THEN 1 ELSE 0 END"
 #define COMMITMARK_SQL_BUMP                                                  \
     "UPDATE commit_mark SET counter = counter + 1 WHERE id = 1"              \
     " RETURNING db_id, counter"
@@ -46,21 +48,29 @@
     "INSERT INTO restore_event(at_ms, reason, db_counter, mark_counter,"     \
     " mark_db_id, note) VALUES (:now, :reason, :db_counter, :mark_counter,"  \
     " :mark_db_id, :note)"
+/* The new event id as a row (PostgreSQL has no last insert rowid). */
+#define COMMITMARK_SQL_EVENT_ADD_PG COMMITMARK_SQL_EVENT_ADD " RETURNING id"
 /* Every agent's hello after the accept is compared with its applied seq. */
 #define COMMITMARK_SQL_PENDING_ALL                                           \
-    "INSERT OR REPLACE INTO restore_pending(agent_id, event_id, applied_seq)"\
-    " SELECT id, :event, applied_seq FROM agent WHERE revoked_at_ms IS NULL"
+    "INSERT INTO restore_pending(agent_id, event_id, applied_seq)"           \
+    " SELECT id, :event, applied_seq FROM agent WHERE revoked_at_ms IS NULL" \
+    " ON CONFLICT (agent_id) DO UPDATE SET event_id = excluded.event_id,"    \
+    " applied_seq = excluded.applied_seq"
 #define COMMITMARK_SQL_PENDING_GET                                           \
     "SELECT event_id, applied_seq FROM restore_pending WHERE agent_id = :id"
 #define COMMITMARK_SQL_PENDING_DEL                                           \
     "DELETE FROM restore_pending WHERE agent_id = :id"
 #define COMMITMARK_SQL_LOSS_ADD                                              \
-    "INSERT OR REPLACE INTO restore_loss(event_id, agent_id, first_seq,"     \
-    " last_seq, at_ms) VALUES (:event, :id, :first, :last, :now)"
+    "INSERT INTO restore_loss(event_id, agent_id, first_seq,"                \
+    " last_seq, at_ms) VALUES (:event, :id, :first, :last, :now)"            \
+    " ON CONFLICT (event_id, agent_id) DO UPDATE SET"                        \
+    " first_seq = excluded.first_seq, last_seq = excluded.last_seq,"         \
+    " at_ms = excluded.at_ms"
 /* `restores`: events, then each loss with the agent's label. */
 #define COMMITMARK_SQL_EVENTS                                                \
-    "SELECT id, at_ms, reason, db_counter, ifnull(mark_counter, -1), note,"  \
-    " (SELECT count(*) FROM restore_pending p WHERE p.event_id = e.id)"      \
+    "SELECT id, at_ms, reason, db_counter, coalesce(mark_counter, -1),"      \
+    " note, (SELECT count(*) FROM restore_pending p"                         \
+    " WHERE p.event_id = e.id)"                                              \
     " FROM restore_event e ORDER BY id"
 #define COMMITMARK_SQL_LOSSES                                                \
     "SELECT l.event_id, a.fpr, a.label, l.first_seq, l.last_seq, l.at_ms"    \

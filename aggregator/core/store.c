@@ -123,7 +123,7 @@ store_open(const char *path, int flags, int *err)
      * indexes outgrow the cache every merge re-reads their pages from the
      * WAL (pread was 13 % of the writer thread's time in a 1,000,000-update
      * catch-up, docs/PERFORMANCE.md). Pages are only taken as used. */
-    if (cds_db_exec(self->db, "PRAGMA cache_size=-65536") != CDS_OK) {
+    if (cds_db_exec(self->db, STORE_SQL_CACHE_SIZE) != CDS_OK) {
         *err = CDS_ERROR;
         store_destroy(&self);
         return NULL;

@@ -1,7 +1,9 @@
 /*  store_sql: every SQL statement of the aggregator's consolidated database,
  *  kept together (STYLE.md "SQLite"), with named parameters. store.c
  *  prepares each once and resets it after every step. The schema itself is
- *  documented in store.h; migrations[i] moves user_version i to i+1. */
+ *  documented in store.h; migrations[i] moves user_version i to i+1. The
+ *  texts run on SQLite and PostgreSQL alike (common/cds_sql.h); a NAME_PG
+ *  beside one is its PostgreSQL text. */
 #ifndef AGG_STORE_SQL_H
 #define AGG_STORE_SQL_H
 
@@ -163,6 +165,10 @@
     "CREATE TRIGGER batch_no_delete BEFORE DELETE ON batch"                  \
     " BEGIN SELECT RAISE(ABORT, 'batch is append-only'); END;"
 
+/* SQLite only: up to 64 MiB of page cache (store_open says why); a
+ * PostgreSQL server's cache is its own setting (shared_buffers). */
+#define STORE_SQL_CACHE_SIZE "PRAGMA cache_size=-65536"
+
 /* ---- org units ---------------------------------------------------------- */
 #define STORE_SQL_ORGUNIT_UPSERT                                             \
     "INSERT INTO orgunit(code, name, parent, valid_from, valid_to)"          \
@@ -175,7 +181,7 @@
 /* Is :ou equal to or below one of the agent's enrolled units? Walks up the
  * parent chain (UNION stops a cycle; the CSV loader rejects cycles). */
 #define STORE_SQL_ALLOWED                                                    \
-    "WITH RECURSIVE up(code) AS (SELECT :ou UNION"                           \
+    "WITH RECURSIVE up(code) AS (SELECT CAST(:ou AS TEXT) UNION"             \
     " SELECT o.parent FROM orgunit o JOIN up ON o.code = up.code"            \
     " WHERE o.parent IS NOT NULL)"                                           \
     " SELECT 1 FROM agent_orgunit WHERE agent_id = :agent_id"                \
@@ -208,6 +214,9 @@
 #define STORE_SQL_AGENT_INSERT                                               \
     "INSERT INTO agent(sign_pk, curve_pk, pubid, fpr, label, enrolled_at_ms)"\
     " VALUES (:pk, :curve_pk, :pubid, :fpr, :label, :now)"
+/* PostgreSQL has no last insert rowid: the new id comes back as a row
+ * (SQLite >= 3.35 could run it too, once the caller reads that row). */
+#define STORE_SQL_AGENT_INSERT_PG STORE_SQL_AGENT_INSERT " RETURNING id"
 #define STORE_SQL_AGENT_RELABEL                                              \
     "UPDATE agent SET label = :label, curve_pk = :curve_pk, pubid = :pubid"  \
     " WHERE id = :id"
@@ -216,18 +225,21 @@
     " WHERE id = :id AND revoked_at_ms IS NULL"
 #define STORE_SQL_AGENT_ADVANCE                                              \
     "UPDATE agent SET applied_seq = :seq, applied_head = :head,"             \
-    " last_eff_hlc = max(last_eff_hlc, coalesce(:eff, 0)) WHERE id = :id"
+    " last_eff_hlc = CASE WHEN coalesce(CAST(:eff AS BIGINT), 0)"            \
+    " > last_eff_hlc THEN coalesce(CAST(:eff AS BIGINT), 0)"                 \
+    " ELSE last_eff_hlc END WHERE id = :id"
 #define STORE_SQL_AGENT_SEEN                                                 \
     "UPDATE agent SET last_seen_ms = :now WHERE id = :id"
 /* A held last-seen time (health.c): never moves it back. */
 #define STORE_SQL_AGENT_SEEN_MAX                                             \
-    "UPDATE agent SET last_seen_ms = max(coalesce(last_seen_ms, 0), :now)"   \
-    " WHERE id = :id"
+    "UPDATE agent SET last_seen_ms = CASE WHEN CAST(:now AS BIGINT)"         \
+    " > coalesce(last_seen_ms, 0) THEN CAST(:now AS BIGINT)"                 \
+    " ELSE coalesce(last_seen_ms, 0) END WHERE id = :id"
 #define STORE_SQL_UNITS_CLEAR                                                \
     "DELETE FROM agent_orgunit WHERE agent_id = :id"
 #define STORE_SQL_UNITS_ADD                                                  \
-    "INSERT OR IGNORE INTO agent_orgunit(agent_id, org_unit)"                \
-    " VALUES (:id, :ou)"
+    "INSERT INTO agent_orgunit(agent_id, org_unit)"                          \
+    " VALUES (:id, :ou) ON CONFLICT DO NOTHING"
 #define STORE_SQL_UNITS_OF                                                   \
     "SELECT org_unit FROM agent_orgunit WHERE agent_id = :id"                \
     " ORDER BY org_unit"
@@ -236,7 +248,9 @@
 #define STORE_SQL_BATCH_INSERT                                               \
     "INSERT INTO batch(agent_id, first_seq, last_seq, received_at_ms,"       \
     " envelope, clock_shift_ms) VALUES (:agent_id, :first, :last, :now,"     \
-    " :envelope, coalesce(:shift, 0))"
+    " :envelope, coalesce(CAST(:shift AS BIGINT), 0))"
+/* The new batch id as a row (PostgreSQL has no last insert rowid). */
+#define STORE_SQL_BATCH_INSERT_PG STORE_SQL_BATCH_INSERT " RETURNING id"
 #define STORE_SQL_LOG_GET                                                    \
     "SELECT u.content_hash, u.chain_head, " STORE_SQL_STATUS_NOW("u") ","     \
     " u.field, u.message FROM update_log u"                                  \
@@ -295,8 +309,9 @@
 /* Rows of this peer (NULL: no parseable signer) since :since that hold
  * raw bytes, counted up to :n (reject_raw_peer: visits at most n rows). */
 #define STORE_SQL_REJECT_RAW_COUNT                                           \
-    "SELECT count(*) FROM (SELECT 1 FROM reject WHERE agent_pk IS :agent_pk" \
-    " AND at_ms > :since AND raw IS NOT NULL LIMIT :n)"
+    "SELECT count(*) FROM (SELECT 1 FROM reject"                             \
+    " WHERE agent_pk IS NOT DISTINCT FROM :agent_pk"                         \
+    " AND at_ms > :since AND raw IS NOT NULL LIMIT :n) AS r"
 /* At most :n rows older than :cutoff, oldest first (index reject_at). */
 #define STORE_SQL_REJECT_PRUNE                                               \
     "DELETE FROM reject WHERE id IN (SELECT id FROM reject"                  \
@@ -319,9 +334,11 @@
     "INSERT INTO knock (curve_pk, address, code, first_ms, last_ms, count)"  \
     " VALUES (:pk, :address, :code, :first, :last, :count)"                  \
     " ON CONFLICT (curve_pk, address) DO UPDATE SET code = excluded.code,"   \
-    " first_ms = min(first_ms, excluded.first_ms),"                          \
-    " last_ms = max(last_ms, excluded.last_ms),"                             \
-    " count = count + excluded.count"
+    " first_ms = CASE WHEN excluded.first_ms < knock.first_ms"               \
+    "  THEN excluded.first_ms ELSE knock.first_ms END,"                      \
+    " last_ms = CASE WHEN excluded.last_ms > knock.last_ms"                  \
+    "  THEN excluded.last_ms ELSE knock.last_ms END,"                        \
+    " count = knock.count + excluded.count"
 #define STORE_SQL_KNOCK_PRUNE "DELETE FROM knock WHERE last_ms < :cutoff"
 
 /* ---- savepoints (one per message, see ingest.h) ------------------------- */
