@@ -44,6 +44,33 @@
     "ALTER TABLE reject ADD COLUMN retried_at_ms INTEGER;"                   \
     "ALTER TABLE reject ADD COLUMN retry_result INTEGER;"                    \
     "CREATE INDEX reject_at ON reject(at_ms);"
+/* PostgreSQL: the same step on STORE_SQL_PG_SCHEMA (store_sql.h). */
+#define HEALTH_SQL_PG_SCHEMA                                                 \
+    "CREATE TABLE agent_health ("                                            \
+    " agent_id BIGINT PRIMARY KEY REFERENCES agent(id),"                     \
+    " last_batch_ms BIGINT, last_heartbeat_ms BIGINT,"                       \
+    " queue_depth BIGINT, oldest_pending_ms BIGINT, bytes_pending BIGINT,"   \
+    " reported_acked_seq BIGINT, send_errors BIGINT, agent_version TEXT,"    \
+    " clock_offset_ms BIGINT, inferred_lag_ms BIGINT,"                       \
+    " accepted_total BIGINT NOT NULL DEFAULT 0,"                             \
+    " rejected_total BIGINT NOT NULL DEFAULT 0,"                             \
+    " refused_total BIGINT NOT NULL DEFAULT 0,"                              \
+    " batches_total BIGINT NOT NULL DEFAULT 0,"                              \
+    " heartbeats_total BIGINT NOT NULL DEFAULT 0,"                           \
+    " last_reject_code BIGINT, last_reject_message TEXT,"                    \
+    " last_reject_ms BIGINT);"                                               \
+    "CREATE TABLE agent_health_bucket ("                                     \
+    " agent_id BIGINT NOT NULL REFERENCES agent(id),"                        \
+    " bucket BIGINT NOT NULL,"                                               \
+    " accepted BIGINT NOT NULL DEFAULT 0,"                                   \
+    " rejected BIGINT NOT NULL DEFAULT 0,"                                   \
+    " refused BIGINT NOT NULL DEFAULT 0,"                                    \
+    " PRIMARY KEY (agent_id, bucket));"                                      \
+    "ALTER TABLE update_log ADD COLUMN retried_at_ms BIGINT;"                \
+    "ALTER TABLE update_log ADD COLUMN retried_from BIGINT;"                 \
+    "ALTER TABLE reject ADD COLUMN retried_at_ms BIGINT;"                    \
+    "ALTER TABLE reject ADD COLUMN retry_result BIGINT;"                     \
+    "CREATE INDEX reject_at ON reject(at_ms);"
 
 /* One batch: counts, inferred lag; last reject only when :code is set;
  * clock offset (Batch.sent_at_ms - arrival) only when :offset is set. */
