@@ -501,8 +501,7 @@ audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
     memset(sum, 0, sizeof *sum);
     int code = audit_begin(&a);
     if (code == CDS_OK
-        && !(a.insert = cds_sql_prepare2(a.db, AUDIT_SQL_EXP_INSERT,
-                                         AUDIT_SQL_EXP_INSERT_PG, 0)))
+        && !(a.insert = cds_sql_prepare(a.db, AUDIT_SQL_EXP_INSERT, 0)))
         code = CDS_ERROR;
     if (code == CDS_OK)
         code = check_batches(&a);

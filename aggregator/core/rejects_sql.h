@@ -15,9 +15,7 @@
  * Updates: kind 'u', id = seq, shown as FPR:SEQ; update_log keeps the
  * reason it arrived with, so one retried later stays listed with it, the
  * retry (time, result) from update_status. Cost: update_log is scanned
- * for status != 0 (fine for an operator command). The alias and the
- * casts are for PostgreSQL (a subquery in FROM needs a name, a parameter
- * tested for NULL a type). */
+ * for status != 0 (fine for an operator command). */
 #define REJECTS_SQL_LIST                                                     \
     "SELECT * FROM ("                                                        \
     " SELECT 'm' AS kind, r.id AS id, r.at_ms AS at_ms,"                     \
@@ -33,7 +31,7 @@
     "  coalesce(s.at_ms, 0), coalesce(s.status, -1)"                         \
     " FROM update_log u JOIN agent a ON a.id = u.agent_id"                   \
     REJECTS_SQL_LAST_CHANGE                                                  \
-    " WHERE u.status != 0) AS x"                                             \
+    " WHERE u.status != 0) AS listed"                                        \
     " WHERE at_ms >= :since"                                                 \
     " AND (CAST(:agent AS TEXT) IS NULL OR fpr = :agent OR label = :agent)"  \
     " AND (CAST(:code AS BIGINT) IS NULL OR code = :code)"                   \
