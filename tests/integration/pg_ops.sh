@@ -2,9 +2,7 @@
 # The operator modules on PostgreSQL: the unit tests of rejects, audit
 # (`verify`), health, enroll and auth (knocks) run on SQLite and again on
 # a real PostgreSQL of the harness (tests/pg/pg.sh), each case in a
-# database of its own (tests/unit/testpg.h). While the store does not
-# open PostgreSQL URLs yet, each test says its PostgreSQL run was skipped
-# and so does this script; once it does, every case must pass on both.
+# database of its own (tests/unit/testpg.h): every case must pass on both.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/pg/pg.sh"
 
@@ -17,12 +15,7 @@ for t in rejects_test audit_test health_test enroll_test auth_test; do
     expect_eq "$t passes on both stores" "$rc" 0
     n_lite=$(echo "$out" | sed '/^# ok - sqlite/q' | grep -c '^ok ')
     n_pg=$(echo "$out" | sed '1,/^# ok - sqlite/d' | grep -c '^ok ')
-    if echo "$out" | grep -q '^# postgresql run skipped'; then
-        diag "$t: the store does not open PostgreSQL yet: run skipped"
-    else
-        expect_eq "  and its $n_lite cases on PostgreSQL too" "$n_pg" \
-            "$n_lite"
-    fi
+    expect_eq "  and its $n_lite cases on PostgreSQL too" "$n_pg" "$n_lite"
     check "  no line shows the password" sh -c '! echo "$1" | grep -qF "$2"' _ "$out" "$PG_PASS"
 done
 pg_stop

@@ -9,9 +9,7 @@
 #ifndef TESTS_UNIT_TESTPG_H
 #define TESTS_UNIT_TESTPG_H
 
-#include "cds_err.h"
 #include "cds_sql.h"
-#include "store.h"
 #include <libpq-fe.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,36 +79,14 @@ testpg_is_pg(void *const *state)
     return *state == TESTPG_STATE_PG;
 }
 
-/* 1 when the store opens on the server (a fresh database), else 0. */
-static inline int
-testpg_store_opens(void)
-{
-    char url[512];
-    int e = 0;
-    store_t *s = store_open(testpg_fresh(url, sizeof url), 0, &e);
-    int ok = s != NULL;
-    if (!ok)
-        fprintf(stderr, "testpg: store_open on PostgreSQL: %s\n",
-                cds_strerror(e));
-    store_destroy(&s);
-    return ok;
-}
-
 /* Run the n cases on SQLite; with CDS_TEST_PG_URL set, again on
- * PostgreSQL (initial state TESTPG_STATE_PG), or, when the store does
- * not open there, a line saying so (tests/integration/pg_ops.sh reads
- * it). Non-zero if any failed. */
+ * PostgreSQL (initial state TESTPG_STATE_PG). Non-zero if any failed. */
 static inline int
 testpg_run(const struct CMUnitTest *tests, size_t n)
 {
     int rc = _cmocka_run_group_tests("sqlite", tests, n, NULL, NULL);
     if (!testpg_url())
         return rc;
-    if (!testpg_store_opens()) {
-        printf("# postgresql run skipped: the store does not open "
-               "PostgreSQL URLs\n");
-        return rc;
-    }
     struct CMUnitTest *pg = calloc(n, sizeof *pg);
     assert_non_null(pg);
     for (size_t i = 0; i < n; i++) {
