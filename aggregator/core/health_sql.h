@@ -131,15 +131,18 @@
     "DELETE FROM agent_health_bucket WHERE bucket < :before"
 /* Every enrolled agent with its health row (NULLs when it never spoke),
  * its commune name(s) from the orgunit table, and windowed counts. */
-/* GROUP_CONCAT: "group_concat" (SQLite) or "string_agg" (PostgreSQL). */
-#define HEALTH_SQL_LIST_WITH(GROUP_CONCAT)                                   \
+/* GROUP_CONCAT: "group_concat" (SQLite) or "string_agg" (PostgreSQL);
+ * ORDER: "" or the aggregate's ORDER BY (SQLite 3.40 has none; its scan
+ * of agent_orgunit's key gives org unit order). */
+#define HEALTH_SQL_LIST_WITH(GROUP_CONCAT, ORDER)                            \
     "SELECT a.id, a.fpr, a.label, a.enrolled_at_ms,"                         \
     " coalesce(a.revoked_at_ms, 0), a.applied_seq,"                          \
     " coalesce(a.last_seen_ms, 0),"                                          \
-    " coalesce((SELECT " GROUP_CONCAT "(coalesce(o.name, ao.org_unit), ', ')"\
+    " coalesce((SELECT " GROUP_CONCAT "(coalesce(o.name, ao.org_unit), ', '"\
+    ORDER ")"                                                                \
     "  FROM agent_orgunit ao LEFT JOIN orgunit o ON o.code = ao.org_unit"    \
     "  WHERE ao.agent_id = a.id), ''),"                                      \
-    " coalesce((SELECT " GROUP_CONCAT "(ao.org_unit, ',')"                   \
+    " coalesce((SELECT " GROUP_CONCAT "(ao.org_unit, ','" ORDER ")"          \
     "  FROM agent_orgunit ao"                                                \
     "  WHERE ao.agent_id = a.id), ''),"                                      \
     " coalesce(h.last_batch_ms, 0), coalesce(h.last_heartbeat_ms, 0),"       \
@@ -161,9 +164,12 @@
     "  b WHERE b.agent_id = a.id AND b.bucket >= :day)"                      \
     " FROM agent a LEFT JOIN agent_health h ON h.agent_id = a.id"            \
     " WHERE a.label IS DISTINCT FROM :central" /* the aggregator's own */
-#define HEALTH_SQL_LIST HEALTH_SQL_LIST_WITH("group_concat")
-/* PostgreSQL has no group_concat: string_agg, the same arguments. */
-#define HEALTH_SQL_LIST_PG HEALTH_SQL_LIST_WITH("string_agg")
+#define HEALTH_SQL_LIST HEALTH_SQL_LIST_WITH("group_concat", "")
+/* PostgreSQL has no group_concat: string_agg, the same arguments, in org
+ * unit order as SQLite gives them (else in whatever order the plan reads
+ * them). */
+#define HEALTH_SQL_LIST_PG                                                   \
+    HEALTH_SQL_LIST_WITH("string_agg", " ORDER BY ao.org_unit")
 /* Whole-message rejections by reason (all keys, enrolled or not). */
 #define HEALTH_SQL_REFUSED_BY_CODE                                           \
     "SELECT code, count(*) FROM reject GROUP BY code ORDER BY code"

@@ -421,6 +421,29 @@ test_heartbeats_held(void **state)
     assert_int_equal(cds_sql_write_commits(), commits + 1);
 }
 
+/* An agent of several org units lists them, and their names, in org
+ * unit order whatever the order they were enrolled in (both backends). */
+static void
+test_units_in_order(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t pk[32], curve[32];
+    int64_t id = 0;
+    memset(pk, 9, sizeof pk);
+    memset(curve, 109, sizeof curve);
+    const char *units[] = { "C3", "C1", "C2" };
+    assert_int_equal(store_agent_enroll(fx->store, pk, curve, "e", units, 3,
+                                        (int64_t) T0 - 1000, &id), CDS_OK);
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, T0, &list, &n), CDS_OK);
+    assert_string_equal(find(list, n, "e")->org_units, "C1,C2,C3");
+    assert_string_equal(find(list, n, "e")->commune, "Xã Một, Xã Hai, Xã Ba");
+    free(list);
+}
+
 /* AHEAD: a heartbeat reporting acks above the applied seq (a restore
  * not accepted) is critical, before SILENT, and says the fix. */
 static void
@@ -617,6 +640,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_silent_revoked_persist, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_units_in_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_heartbeats_held, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_metrics_render, setup,
