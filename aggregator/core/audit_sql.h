@@ -117,16 +117,21 @@
  * replay that got new seqs. The content hash covers the seq, so it cannot
  * match; hlc is per agent strictly increasing for distinct changes, so an
  * equal (key, hlc, content) is the same change. Cost: one sort of
- * update_log (GROUP BY), fine for an operator command. */
-#define AUDIT_SQL_DUPLICATES_WITH(GROUP_CONCAT)                              \
-    "SELECT a.fpr, " GROUP_CONCAT "(CAST(l.seq AS TEXT), ','), count(*),"    \
+ * update_log (GROUP BY), fine for an operator command. ORDER: "" or the
+ * aggregate's ORDER BY (SQLite 3.40 has none: it joins in scan order, by
+ * seq). */
+#define AUDIT_SQL_DUPLICATES_WITH(GROUP_CONCAT, ORDER)                       \
+    "SELECT a.fpr, " GROUP_CONCAT "(CAST(l.seq AS TEXT), ','" ORDER "),"     \
+    " count(*),"                                                             \
     " l.org_unit, l.indicator, l.period, l.disagg, l.hlc, l.value"           \
     " FROM update_log l JOIN agent a ON a.id = l.agent_id"                   \
     " GROUP BY l.agent_id, l.org_unit, l.indicator, l.period, l.disagg,"     \
     " l.hlc, l.value, l.deleted, l.comment, l.stored_by, l.followup, a.fpr"  \
     " HAVING count(*) > 1 ORDER BY a.fpr, min(l.seq)"
-#define AUDIT_SQL_DUPLICATES AUDIT_SQL_DUPLICATES_WITH("group_concat")
-/* PostgreSQL has no group_concat: string_agg, the same arguments. */
-#define AUDIT_SQL_DUPLICATES_PG AUDIT_SQL_DUPLICATES_WITH("string_agg")
+#define AUDIT_SQL_DUPLICATES AUDIT_SQL_DUPLICATES_WITH("group_concat", "")
+/* PostgreSQL has no group_concat: string_agg, the same arguments, the
+ * seqs in order as SQLite gives them. */
+#define AUDIT_SQL_DUPLICATES_PG                                              \
+    AUDIT_SQL_DUPLICATES_WITH("string_agg", " ORDER BY l.seq")
 
 #endif
