@@ -167,9 +167,10 @@
 #define HEALTH_SQL_LIST HEALTH_SQL_LIST_WITH("group_concat", "")
 /* PostgreSQL has no group_concat: string_agg, the same arguments, in org
  * unit order as SQLite gives them (else in whatever order the plan reads
- * them). */
+ * them), bytewise as SQLite compares text (a database's collation may be
+ * a language's). */
 #define HEALTH_SQL_LIST_PG                                                   \
-    HEALTH_SQL_LIST_WITH("string_agg", " ORDER BY ao.org_unit")
+    HEALTH_SQL_LIST_WITH("string_agg", " ORDER BY ao.org_unit COLLATE \"C\"")
 /* Whole-message rejections by reason (all keys, enrolled or not). */
 #define HEALTH_SQL_REFUSED_BY_CODE                                           \
     "SELECT code, count(*) FROM reject GROUP BY code ORDER BY code"

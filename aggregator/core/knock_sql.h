@@ -19,9 +19,12 @@
     KNOCK_SQL_LIST_WITH("SELECT group_concat(org_unit, ',') FROM"            \
     " (SELECT org_unit FROM agent_orgunit WHERE agent_id = a.id"             \
     " ORDER BY org_unit) AS u")
-/* PostgreSQL has no group_concat: string_agg, ordered by its argument. */
+/* PostgreSQL has no group_concat: string_agg, ordered by its argument
+ * in byte order, as SQLite sorts text (a database's collation may be a
+ * language's). */
 #define KNOCK_SQL_LIST_PG                                                    \
-    KNOCK_SQL_LIST_WITH("SELECT string_agg(org_unit, ',' ORDER BY org_unit)" \
+    KNOCK_SQL_LIST_WITH("SELECT string_agg(org_unit, ','"                    \
+    " ORDER BY org_unit COLLATE \"C\")"                                      \
     " FROM agent_orgunit WHERE agent_id = a.id")
 
 #endif

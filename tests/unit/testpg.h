@@ -42,11 +42,12 @@ testpg_fresh(char *buf, size_t len)
     assert_non_null(url);
     const char *slash = strrchr(url, '/');
     assert_non_null(slash);
-    char name[64], sql[128];
+    char name[64], sql[256];
     snprintf(name, sizeof name, "cdsut_%ld_%d", (long) getpid(), n++);
     PGconn *c = PQconnectdb(url);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
-    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
+    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\" TEMPLATE template0"
+             " LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'", name);
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         fprintf(stderr, "testpg: %s", PQerrorMessage(c));
