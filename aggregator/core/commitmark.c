@@ -5,6 +5,7 @@
 #include "commitmark_sql.h"
 
 #include "cds_err.h"
+#include "cds_sql.h"
 #include "cds_log.h"
 #include "cds_util.h"
 
@@ -35,7 +36,8 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_GET] = COMMITMARK_SQL_GET,
     [ST_HAS_DATA] = COMMITMARK_SQL_HAS_DATA,
     [ST_BUMP] = COMMITMARK_SQL_BUMP,
-    [ST_EVENT_ADD] = COMMITMARK_SQL_EVENT_ADD,
+    /* RETURNING id on both (SQLite >= 3.35): no last insert rowid */
+    [ST_EVENT_ADD] = COMMITMARK_SQL_EVENT_ADD_PG,
     [ST_PENDING_ALL] = COMMITMARK_SQL_PENDING_ALL,
     [ST_PENDING_GET] = COMMITMARK_SQL_PENDING_GET,
     [ST_PENDING_DEL] = COMMITMARK_SQL_PENDING_DEL,
@@ -53,8 +55,8 @@ static const char *const state_names[] = {
 
 struct commitmark {
     store_t *store;                    /* borrowed: agent writes */
-    cds_db_t *db;                      /* borrowed, the store's */
-    sqlite3_stmt *st[ST__COUNT];       /* prepared once, reset after use */
+    cds_sql_t *db;                     /* borrowed, the store's */
+    cds_sql_stmt_t *st[ST__COUNT];     /* prepared once, reset after use */
     char path[4096];                   /* <db>.commitmark */
     int fd;                            /* mark file, open from
                                         * commitmark_check on: a later
@@ -177,16 +179,16 @@ commitmark_new(store_t *store)
     commitmark_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     self->store = store;
     self->db = db;
     self->fd = -1;
     int n = snprintf(self->path, sizeof self->path, "%s" COMMITMARK_SUFFIX,
-                     cds_db_path(db));
+                     cds_sql_where(db));
     if (n < 0 || (size_t) n >= sizeof self->path || sodium_init() < 0)
         goto fail;
     for (int i = 0; i < ST__COUNT; i++)
-        if (!(self->st[i] = cds_db_prepare(db, sql_text[i])))
+        if (!(self->st[i] = cds_sql_prepare(db, sql_text[i], 0)))
             goto fail;
     return self;
 fail:
@@ -201,7 +203,7 @@ commitmark_destroy(commitmark_t **self_p)
         return;
     commitmark_t *self = *self_p;
     for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize(self->st[i]);
+        cds_sql_finalize(&self->st[i]);
     if (self->fd >= 0)
         close(self->fd);
     free(self);
@@ -217,17 +219,15 @@ commitmark_path(const commitmark_t *self)
 int
 commitmark_db_get(commitmark_t *self, commitmark_record_t *out)
 {
-    sqlite3_stmt *st = self->st[ST_GET];
-    int rc = sqlite3_step(st);
+    cds_sql_stmt_t *st = self->st[ST_GET];
+    int rc = cds_sql_step(st);
     int code = CDS_OK;
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == COMMITMARK_ID_BYTES) {
-        memcpy(out->db_id, sqlite3_column_blob(st, 0), COMMITMARK_ID_BYTES);
-        out->counter = (uint64_t) sqlite3_column_int64(st, 1);
+    if (rc == CDS_SQL_ROW && cds_sql_col_bytes(st, 0) == COMMITMARK_ID_BYTES) {
+        memcpy(out->db_id, cds_sql_col_blob(st, 0), COMMITMARK_ID_BYTES);
+        out->counter = (uint64_t) cds_sql_col_int64(st, 1);
     } else
-        code = rc == SQLITE_ROW || rc == SQLITE_DONE
-                   ? CDS_ECORRUPT
-                   : cds_db_fail(self->db, "commit_mark");
-    cds_stmt_done(st);
+        code = rc == CDS_SQL_ROW || rc == CDS_SQL_DONE ? CDS_ECORRUPT : rc;
+    cds_sql_reset(st);
     return code;
 }
 
@@ -244,7 +244,7 @@ refusal(const commitmark_t *self, commitmark_state_t st,
         const commitmark_record_t *d, const commitmark_record_t *m,
         char *msg, size_t len)
 {
-    const char *db = cds_db_path(self->db);
+    const char *db = cds_sql_where(self->db);
     const char *fix = " Refusing to run. To accept this state and continue: "
                       "cdsync-aggregator accept-restore [--note TEXT] "
                       "(see `restores` afterwards for the agents whose "
@@ -288,11 +288,11 @@ compare(const commitmark_record_t *d, const commitmark_record_t *m)
 static int
 has_data(commitmark_t *self)
 {
-    sqlite3_stmt *st = self->st[ST_HAS_DATA];
-    int rc = sqlite3_step(st);
-    int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0
-                             : -cds_db_fail(self->db, "commit_mark data");
-    cds_stmt_done(st);
+    cds_sql_stmt_t *st = self->st[ST_HAS_DATA];
+    int rc = cds_sql_step(st);
+    int v = rc == CDS_SQL_ROW ? cds_sql_col_int(st, 0) != 0
+            : rc == CDS_SQL_DONE ? -CDS_ECORRUPT : -rc;
+    cds_sql_reset(st);
     return v;
 }
 
@@ -304,7 +304,7 @@ mark_fix(commitmark_t *self, commitmark_state_t st,
 {
     if (file_put(self->path, d, st != COMMITMARK_REPAIRED) != CDS_OK)
         return CDS_EIO;
-    const char *db = cds_db_path(self->db);
+    const char *db = cds_sql_where(self->db);
     if (st == COMMITMARK_CREATED)
         snprintf(msg, msglen, "%s: new commit mark %s", db, self->path);
     else if (st == COMMITMARK_ADOPTED)
@@ -371,21 +371,20 @@ commitmark_check(commitmark_t *self, commitmark_state_t *state, char *msg,
 int
 commitmark_bump(commitmark_t *self)
 {
-    sqlite3_stmt *st = self->st[ST_BUMP];
-    int rc = sqlite3_step(st);
-    int code = CDS_OK;
-    if (rc == SQLITE_ROW
-        && sqlite3_column_bytes(st, 0) == COMMITMARK_ID_BYTES) {
-        memcpy(self->rec.db_id, sqlite3_column_blob(st, 0),
+    cds_sql_stmt_t *st = self->st[ST_BUMP];
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW
+        && cds_sql_col_bytes(st, 0) == COMMITMARK_ID_BYTES) {
+        memcpy(self->rec.db_id, cds_sql_col_blob(st, 0),
                COMMITMARK_ID_BYTES);
-        self->rec.counter = (uint64_t) sqlite3_column_int64(st, 1);
+        self->rec.counter = (uint64_t) cds_sql_col_int64(st, 1);
         self->bumped = true;
-        rc = sqlite3_step(st);
+        rc = cds_sql_step(st);
     }
-    if (rc != SQLITE_DONE)
-        code = cds_db_fail(self->db, "commit_mark bump");
-    cds_stmt_done(st);
-    return code;
+    cds_sql_reset(st);
+    if (rc == CDS_SQL_DONE)
+        return CDS_OK;
+    return rc == CDS_SQL_ROW ? CDS_ECORRUPT : rc;
 }
 
 int
@@ -423,25 +422,31 @@ record_event(commitmark_t *self, commitmark_state_t state,
              bool have_mark, const char *note, int64_t now_ms,
              int64_t *event_id)
 {
-    sqlite3_stmt *st = self->st[ST_EVENT_ADD];
-    cds_bind_int64(st, ":now", now_ms);
-    cds_bind_text(st, ":reason", commitmark_state_name(state));
-    cds_bind_int64(st, ":db_counter", (int64_t) d->counter);
+    cds_sql_stmt_t *st = self->st[ST_EVENT_ADD];
+    cds_sql_bind_int64(st, ":now", now_ms);
+    cds_sql_bind_text(st, ":reason", commitmark_state_name(state));
+    cds_sql_bind_int64(st, ":db_counter", (int64_t) d->counter);
     if (have_mark) {
-        cds_bind_int64(st, ":mark_counter", (int64_t) m->counter);
-        cds_bind_blob(st, ":mark_db_id", m->db_id, COMMITMARK_ID_BYTES);
+        cds_sql_bind_int64(st, ":mark_counter", (int64_t) m->counter);
+        cds_sql_bind_blob(st, ":mark_db_id", m->db_id, COMMITMARK_ID_BYTES);
+    } else {
+        cds_sql_bind_null(st, ":mark_counter");
+        cds_sql_bind_null(st, ":mark_db_id");
     }
-    cds_bind_text(st, ":note", note ? note : "");
-    int rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return cds_db_fail(self->db, "restore_event");
-    *event_id = sqlite3_last_insert_rowid(cds_db_handle(self->db));
+    cds_sql_bind_text(st, ":note", note ? note : "");
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW) {
+        *event_id = cds_sql_col_int64(st, 0);
+        rc = cds_sql_step(st);
+    }
+    cds_sql_reset(st);
+    if (rc != CDS_SQL_DONE)
+        return rc == CDS_SQL_ROW ? CDS_ECORRUPT : rc;
     st = self->st[ST_PENDING_ALL];
-    cds_bind_int64(st, ":event", *event_id);
-    rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, "restore_pending");
+    cds_sql_bind_int64(st, ":event", *event_id);
+    rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    return rc;
 }
 
 int
@@ -453,14 +458,14 @@ commitmark_accept(commitmark_t *self, commitmark_state_t state,
     if (rc != CDS_OK)
         return rc;
     bool have_mark = commitmark_file_read(self->path, &m) == CDS_OK;
-    rc = cds_db_begin(self->db);
+    rc = cds_sql_begin(self->db);
     if (rc != CDS_OK)
         return rc;
     rc = record_event(self, state, &d, &m, have_mark, note, now_ms,
                       event_id);
-    rc = rc == CDS_OK ? cds_db_commit(self->db) : rc;
+    rc = rc == CDS_OK ? cds_sql_commit(self->db) : rc;
     if (rc != CDS_OK) {
-        cds_db_rollback(self->db);
+        cds_sql_rollback(self->db);
         return rc;
     }
     /* Both slots: a stale slot of a higher or foreign mark must not win. */
@@ -484,16 +489,16 @@ static int
 record_loss(commitmark_t *self, store_agent_t *agent, int64_t event,
             uint64_t seq, const uint8_t *head, int64_t now_ms)
 {
-    sqlite3_stmt *st = self->st[ST_LOSS_ADD];
-    cds_bind_int64(st, ":event", event);
-    cds_bind_int64(st, ":id", agent->id);
-    cds_bind_int64(st, ":first", (int64_t) agent->applied_seq + 1);
-    cds_bind_int64(st, ":last", (int64_t) seq);
-    cds_bind_int64(st, ":now", now_ms);
-    int rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return cds_db_fail(self->db, "restore_loss");
+    cds_sql_stmt_t *st = self->st[ST_LOSS_ADD];
+    cds_sql_bind_int64(st, ":event", event);
+    cds_sql_bind_int64(st, ":id", agent->id);
+    cds_sql_bind_int64(st, ":first", (int64_t) agent->applied_seq + 1);
+    cds_sql_bind_int64(st, ":last", (int64_t) seq);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    int rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    if (rc != CDS_OK)
+        return rc;
     int code = store_agent_advance(self->store, agent->id, seq, head);
     if (code != CDS_OK)
         return code;
@@ -514,21 +519,21 @@ static int
 pending_take(commitmark_t *self, int64_t agent_id, int64_t *event,
              uint64_t *applied)
 {
-    sqlite3_stmt *st = self->st[ST_PENDING_GET];
-    cds_bind_int64(st, ":id", agent_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *event = sqlite3_column_int64(st, 0);
-        *applied = (uint64_t) sqlite3_column_int64(st, 1);
+    cds_sql_stmt_t *st = self->st[ST_PENDING_GET];
+    cds_sql_bind_int64(st, ":id", agent_id);
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW) {
+        *event = cds_sql_col_int64(st, 0);
+        *applied = (uint64_t) cds_sql_col_int64(st, 1);
     }
-    cds_stmt_done(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? 0 : -cds_db_fail(self->db, "pending");
+    cds_sql_reset(st);
+    if (rc != CDS_SQL_ROW)
+        return rc == CDS_SQL_DONE ? 0 : -rc;
     st = self->st[ST_PENDING_DEL];
-    cds_bind_int64(st, ":id", agent_id);
-    rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? 1 : -cds_db_fail(self->db, "pending delete");
+    cds_sql_bind_int64(st, ":id", agent_id);
+    rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    return rc == CDS_OK ? 1 : -rc;
 }
 
 int
@@ -567,27 +572,27 @@ commitmark_hello(commitmark_t *self, store_agent_t *agent,
 static int
 print_events(commitmark_t *self, FILE *f)
 {
-    sqlite3_stmt *st = self->st[ST_EVENTS];
+    cds_sql_stmt_t *st = self->st[ST_EVENTS];
     int rc;
     char when[64];
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        long long mark = sqlite3_column_int64(st, 4);
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        long long mark = cds_sql_col_int64(st, 4);
         char mk[32] = "none";
         if (mark >= 0)
             snprintf(mk, sizeof mk, "%lld", mark);
         fprintf(f, "restore %lld at %s reason=%s database_counter=%lld "
                 "mark_counter=%s agents_not_yet_seen=%lld note=\"%s\"\n",
-                (long long) sqlite3_column_int64(st, 0),
+                (long long) cds_sql_col_int64(st, 0),
                 cds_format_time(when, sizeof when,
-                                (uint64_t) sqlite3_column_int64(st, 1)),
-                (const char *) sqlite3_column_text(st, 2),
-                (long long) sqlite3_column_int64(st, 3),
+                                (uint64_t) cds_sql_col_int64(st, 1)),
+                cds_sql_col_text(st, 2),
+                (long long) cds_sql_col_int64(st, 3),
                 mk,
-                (long long) sqlite3_column_int64(st, 6),
-                (const char *) sqlite3_column_text(st, 5));
+                (long long) cds_sql_col_int64(st, 6),
+                cds_sql_col_text(st, 5));
     }
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, "restores");
+    cds_sql_reset(st);
+    return rc == CDS_SQL_DONE ? CDS_OK : rc;
 }
 
 int
@@ -596,18 +601,17 @@ commitmark_print(commitmark_t *self, FILE *f)
     int code = print_events(self, f);
     if (code != CDS_OK)
         return code;
-    sqlite3_stmt *st = self->st[ST_LOSSES];
+    cds_sql_stmt_t *st = self->st[ST_LOSSES];
     int rc;
     char when[64];
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW)
         fprintf(f, "lost restore=%lld agent=%s label=\"%s\" seq=%lld..%lld "
-                "found=%s\n", (long long) sqlite3_column_int64(st, 0),
-                (const char *) sqlite3_column_text(st, 1),
-                (const char *) sqlite3_column_text(st, 2),
-                (long long) sqlite3_column_int64(st, 3),
-                (long long) sqlite3_column_int64(st, 4),
+                "found=%s\n", (long long) cds_sql_col_int64(st, 0),
+                cds_sql_col_text(st, 1), cds_sql_col_text(st, 2),
+                (long long) cds_sql_col_int64(st, 3),
+                (long long) cds_sql_col_int64(st, 4),
                 cds_format_time(when, sizeof when,
-                                (uint64_t) sqlite3_column_int64(st, 5)));
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, "losses");
+                                (uint64_t) cds_sql_col_int64(st, 5)));
+    cds_sql_reset(st);
+    return rc == CDS_SQL_DONE ? CDS_OK : rc;
 }

@@ -31,7 +31,6 @@
 #ifndef AGG_COMMITMARK_H
 #define AGG_COMMITMARK_H
 
-#include "cds_db.h"
 #include "store.h"
 
 #include <stdbool.h>
