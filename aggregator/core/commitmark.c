@@ -354,9 +354,9 @@ behind_cause(const commitmark_record_t *d, const commitmark_record_t *m,
                  "a dump older than the last acknowledged commit was "
                  "reloaded", d->db_oid, m->db_oid);
     else
-        snprintf(buf, len, "The data directory was restored from an older "
-                 "base backup or copy without a new timeline, or the "
-                 "server's storage lost committed writes (fsync)");
+        snprintf(buf, len, "The server is an older copy: a base backup "
+                 "or a replica that lacked the last acknowledged commits, "
+                 "or its storage lost committed writes (fsync)");
     return buf;
 }
 
@@ -607,6 +607,9 @@ int
 commitmark_bump(commitmark_t *self)
 {
     int rc = recheck(self);
+    if (rc == CDS_OK && self->st[ST_SERVER] && !self->rec.system_id)
+        rc = server_get(self, &self->rec);  /* not checked (tests, tools):
+                                             * the mark still gets them */
     if (rc != CDS_OK)
         return rc;
     cds_sql_stmt_t *st = self->st[ST_BUMP];
