@@ -41,9 +41,10 @@ typedef struct {
     const char *identity_path;         /* the identity file */
     const char *catalog_path;          /* backup only: the catalog CSV */
     const char *file;                  /* the backup FILE */
-    const char *store;                 /* the store's URL when it is a
-                                        * PostgreSQL server, else NULL
-                                        * (the SQLite file at db_path) */
+    const char *store;                 /* the store (cli->store): a
+                                        * PostgreSQL URL is refused; NULL
+                                        * or a path: the SQLite file at
+                                        * db_path */
     bool force;                        /* backup: overwrite FILE */
     bool with_identity;                /* restore: the identity too */
 } backup_opts_t;
