@@ -515,9 +515,12 @@ cmd_accept_restore(cds_cli_t *cli)
                "for updates it lacks are recorded at their next hello: see "
                "`" PROG " restores`\n", (long long) event,
                commitmark_state_name(st), commitmark_path(mark));
-    /* Run as root, the mark must stay the service user's (like the db). */
+    /* Run as root, the mark must stay the service user's (like the db;
+     * on PostgreSQL, like the state dir: no database file there). */
+    const char *ref = access(cli->db_path, F_OK) == 0
+                          ? cli->db_path : get(cli, "aggregator.state_dir");
     if (mark && access(commitmark_path(mark), F_OK) == 0
-        && backup_own_like(commitmark_path(mark), cli->db_path) != 0)
+        && backup_own_like(commitmark_path(mark), ref) != 0)
         rc = cds_cli_fail(CDS_EXIT_RUNTIME,
                           "accept-restore: %s: cannot give it the "
                           "owner of %s: %s",

@@ -18,6 +18,7 @@
 #   - failover to a replica that lacked the last acked commits (a base
 #     backup promoted): behind, refused.
 # Then dbsize on PostgreSQL: the database and reject sizes from the server.
+# First of all, tests/unit/commitmark_test runs again on this server.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/pg/pg.sh"
 CM=$BUILD/tools/cmarkpg
@@ -33,6 +34,14 @@ state_of() { echo "$1" | sed -n 's/^check state=\([a-z_]*\).*/\1/p' | tail -1; }
 fact() { echo "$1" | sed -n "s/^facts .*$2=\\([^ ]*\\).*/\\1/p"; }
 
 pg_start || { not_ok "pg_start"; exit 1; }
+
+# The unit tests, again on this server (tests/unit/commitmark_test.c).
+out=$(CDS_TEST_PG_URL=$(pg_url) "$BUILD/tests/commitmark_test" 2>&1); rc=$?
+echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'
+expect_eq "commitmark_test passes on SQLite and PostgreSQL" "$rc" 0
+expect_eq "  and ran its 3 PostgreSQL cases" \
+    "$(echo "$out" | grep -cE '^\[       OK \] test_pg_')" 3
+
 url=$(pg_url cdsdb)
 B=$T/state/aggregator.db
 mkdir -p "$T/state"
