@@ -46,14 +46,20 @@ retention_count(store_t *store, int64_t reject_cutoff_ms, uint64_t now_ms,
                          &out->knocks);
     }
     if (rc == CDS_OK)
-        rc = run_one(db, RETENTION_SQL_BUCKETS, health_bucket_cutoff(now_ms),
-                     &out->buckets);
+        rc = retention_count_buckets(db, now_ms, &out->buckets);
     return rc;
 }
 
+int
+retention_count_buckets(cds_sql_t *db, uint64_t now_ms, int64_t *out)
+{
+    return run_one(db, RETENTION_SQL_BUCKETS, health_bucket_cutoff(now_ms),
+                   out);
+}
+
 /* Health buckets past the windows, STORE_PRUNE_STEP rows a transaction. */
-static int
-prune_buckets(cds_sql_t *db, uint64_t now_ms, int64_t *deleted)
+int
+retention_prune_buckets(cds_sql_t *db, uint64_t now_ms, int64_t *deleted)
 {
     int64_t n = 0;
     int rc;
@@ -90,7 +96,7 @@ retention_prune(store_t *store, int64_t reject_cutoff_ms, uint64_t now_ms,
         out->rejects = both - out->knocks;
     }
     if (rc == CDS_OK)
-        rc = prune_buckets(db, now_ms, &out->buckets);
+        rc = retention_prune_buckets(db, now_ms, &out->buckets);
     if (rc == CDS_OK)
         cds_log(CDS_LOG_INFO, "pruned", "rejects=%lld knocks=%lld "
                 "health_buckets=%lld", (long long) out->rejects,

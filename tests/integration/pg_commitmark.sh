@@ -18,7 +18,8 @@
 #   - failover to a replica that lacked the last acked commits (a base
 #     backup promoted): behind, refused.
 # Then dbsize on PostgreSQL: the database and reject sizes from the server.
-# First of all, tests/unit/commitmark_test runs again on this server.
+# First of all, tests/unit/commitmark_test and retention_test run again on
+# this server.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/pg/pg.sh"
 CM=$BUILD/tools/cmarkpg
@@ -41,6 +42,12 @@ echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'
 expect_eq "commitmark_test passes on SQLite and PostgreSQL" "$rc" 0
 expect_eq "  and ran its 3 PostgreSQL cases" \
     "$(echo "$out" | grep -cE '^\[       OK \] test_pg_')" 3
+
+out=$(CDS_TEST_PG_URL=$(pg_url) "$BUILD/tests/retention_test" 2>&1); rc=$?
+echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'
+expect_eq "retention_test passes on SQLite and PostgreSQL (buckets in steps)" "$rc" 0
+expect_eq "  and ran its PostgreSQL case" \
+    "$(echo "$out" | grep -cE '^\[       OK \] test_postgresql')" 1
 
 url=$(pg_url cdsdb)
 B=$T/state/aggregator.db
