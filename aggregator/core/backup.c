@@ -324,20 +324,20 @@ publish(const parts_t *p, char *msg, size_t msglen)
 
 /* A PostgreSQL store: what to do instead (backup.h). 1 when refused. */
 static int
-pg_refused(const backup_opts_t *o, const char *cmd, const char *what,
-           char *msg, size_t msglen)
+pg_refused(const backup_opts_t *o, bool backup, char *msg, size_t msglen)
 {
     if (!o->store || !cds_sql_is_server(o->store))
         return 0;
     char *url = cds_pg_redact(o->store);
-    snprintf(msg, msglen, "%s: the store is the PostgreSQL database %s: "
-             "%s with PostgreSQL's tools (base backups with WAL "
-             "archiving for point-in-time recovery, or pg_dump / "
-             "pg_restore), and keep the identity file %s with it, "
-             "encrypted; after a restore `run` refuses until "
-             "`accept-restore` (docs/POSTGRESQL.md \"When the store goes "
-             "back in time\")", cmd, url ? url : "(URL)", what,
-             o->identity_path ? o->identity_path : "");
+    snprintf(msg, msglen, "the store is the PostgreSQL database %s: %s "
+             "with PostgreSQL's tools (base backups with WAL archiving for "
+             "point-in-time recovery, or pg_dump / pg_restore)%s%s%s; after "
+             "a restore `run` refuses until `accept-restore` "
+             "(docs/POSTGRESQL.md \"When the store goes back in time\")",
+             url ? url : "(URL)", backup ? "back it up" : "restore it",
+             backup ? " and keep a copy of the identity file " : "",
+             backup && o->identity_path ? o->identity_path : "",
+             backup ? " with them, encrypted" : "");
     free(url);
     return 1;
 }
@@ -348,7 +348,7 @@ backup_make(const backup_opts_t *o, char *msg, size_t msglen)
     parts_t p;
     db_facts_t f;
     msg[0] = '\0';
-    if (pg_refused(o, "backup", "back it up", msg, msglen))
+    if (pg_refused(o, true, msg, msglen))
         return CDS_EUSAGE;
     if (sodium_init() < 0 || parts_init(&p, o->file) != 0) {
         snprintf(msg, msglen, "%s: path too long", o->file);
@@ -601,7 +601,7 @@ backup_restore(const backup_opts_t *o, char *msg, size_t msglen)
     parts_t p;
     manifest_t m;
     msg[0] = '\0';
-    if (pg_refused(o, "restore", "restore it", msg, msglen))
+    if (pg_refused(o, false, msg, msglen))
         return CDS_EUSAGE;
     if (sodium_init() < 0 || parts_init(&p, o->file) != 0) {
         snprintf(msg, msglen, "%s: path too long", o->file);

@@ -9,8 +9,9 @@
  *
  *  Invariant: reads only (stat, statvfs and SQLite's dbstat table; the
  *  size functions on PostgreSQL), on any connection, read-only ones
- *  included. On SQLite the reject figure reads every page of that table: its cost grows with the table, which the reject
- *  retention bounds (docs/OPERATIONS.md "Retention"). */
+ *  included. On SQLite the reject figure reads every page of that table:
+ *  its cost grows with the table, which the reject retention bounds
+ *  (docs/OPERATIONS.md "Retention"). */
 #ifndef AGG_DBSIZE_H
 #define AGG_DBSIZE_H
 

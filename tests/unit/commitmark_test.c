@@ -31,6 +31,7 @@
 #include "testdir.h"
 #include "cds_err.h"
 #include "cds_log.h"
+#include "cds_sql.h"
 #include "cds_util.h"
 #include "cmark_pg_schema.h"
 #include "commitmark.h"
@@ -94,24 +95,35 @@ teardown(void **state)
     return 0;
 }
 
-/* Check the mark and return the state found. */
+/* Check the mark and return the state found (either backend). */
 static commitmark_state_t
-check(fx_t *fx, char *msg, size_t len)
+check_on(commitmark_t *cm, char *msg, size_t len)
 {
     commitmark_state_t st = COMMITMARK_DAMAGED;
-    assert_int_equal(commitmark_check(fx->cm, &st, msg, len), CDS_OK);
+    assert_int_equal(commitmark_check(cm, &st, msg, len), CDS_OK);
     return st;
 }
 
 /* One group commit that acks: bump in a transaction, commit, sync. */
 static void
+group_on(cds_sql_t *db, commitmark_t *cm)
+{
+    assert_int_equal(cds_sql_begin(db), CDS_OK);
+    assert_int_equal(commitmark_bump(cm), CDS_OK);
+    assert_int_equal(cds_sql_commit(db), CDS_OK);
+    assert_int_equal(commitmark_sync(cm), CDS_OK);
+}
+
+static commitmark_state_t
+check(fx_t *fx, char *msg, size_t len)
+{
+    return check_on(fx->cm, msg, len);
+}
+
+static void
 group(fx_t *fx)
 {
-    cds_db_t *db = store_db(fx->store);
-    assert_int_equal(cds_db_begin(db), CDS_OK);
-    assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_db_commit(db), CDS_OK);
-    assert_int_equal(commitmark_sync(fx->cm), CDS_OK);
+    group_on(store_sql(fx->store), fx->cm);
 }
 
 static uint64_t
@@ -174,9 +186,9 @@ test_created_ok_bump(void **state)
     assert_memory_equal(m.db_id, d.db_id, COMMITMARK_ID_BYTES);
     assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
     /* A bump that rolls back leaves the database and the mark alone. */
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_db_rollback(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_rollback(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
     assert_int_equal(d.counter, 2);
     assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
@@ -218,9 +230,9 @@ test_repaired(void **state)
     check(fx, msg, sizeof msg);
     group(fx);
     /* Crash between COMMIT and the mark write: database 2, mark 1. */
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_int_equal(mark_counter(fx), 1);
     fx_close(fx);
     fx_open(fx);
@@ -450,18 +462,13 @@ pg_teardown(void **state)
 static commitmark_state_t
 pg_check(pgfx_t *fx, char *msg, size_t len)
 {
-    commitmark_state_t st = COMMITMARK_DAMAGED;
-    assert_int_equal(commitmark_check(fx->cm, &st, msg, len), CDS_OK);
-    return st;
+    return check_on(fx->cm, msg, len);
 }
 
 static void
 pg_group(pgfx_t *fx)
 {
-    assert_int_equal(cds_sql_begin(fx->db), CDS_OK);
-    assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_sql_commit(fx->db), CDS_OK);
-    assert_int_equal(commitmark_sync(fx->cm), CDS_OK);
+    group_on(fx->db, fx->cm);
 }
 
 /* Write the mark as the database is now, with one fact changed. */
