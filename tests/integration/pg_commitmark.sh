@@ -126,10 +126,13 @@ ask() {        # one command, its first answer line in $reply (bounded)
     [ "$1" = check ] && { read -t 30 -r _ <&"${CMP[0]}" || reply=timeout; }
     return 0
 }
-# group_after_loss: groups until the lost connection is seen (busy) and
-# restored: the answer of the first group on the new connection.
+# group_after_loss: once the killed backend is gone, groups until the
+# lost connection is seen (busy) and restored: the answer of the first
+# group on the new connection.
+gone() { [ "$(pg_psql "$url" -Atc "SELECT count(*) FROM pg_stat_activity WHERE pid = $pid")" = 0 ]; }
 group_after_loss() {
     local i
+    wait_for 30 gone || diag "backend $pid still there"
     for i in 1 2 3; do
         ask group
         case "$reply" in "group error=busy") continue ;; *) return 0 ;; esac
@@ -180,18 +183,24 @@ replica() {
     PG_DIR=$keep/$1; pg_watchdog; eval "${2}=\$PG_WATCHDOG"
     PG_DIR=$keep; PG_WATCHDOG=$keepwd
 }
-# run_replica NAME PORT: start it (bounded by pg_ctl -w).
+# run_replica NAME: start it on a free port, put in $port (bounded by
+# pg_ctl -w; up to 3 ports, as pg_start: another test may take one).
 run_replica() {
-    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/$1/data" -l "$PG_DIR/$1/log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $2 \
+    local try
+    for try in 1 2 3; do
+        port=$(pg_free_port) || return 1
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/$1/data" -l "$PG_DIR/$1/log" \
+            -w -t 30 -o "-c listen_addresses=127.0.0.1 -p $port \
             -c unix_socket_directories=$PG_DIR/$1 -c fsync=on \
-            -c synchronous_commit=on" start > /dev/null
+            -c synchronous_commit=on" start > /dev/null && return 0
+    done
+    return 1
 }
 replica s1 S1_WD; check "base backup s1 (counter 6)" test -f "$PG_DIR/s1/data/standby.signal"
 out=$(cm "$url" "$B" group group)
 expect_eq "  two more acked commits" "$(echo "$out" | tail -1)" "group ok counter=8"
 replica s2 S2_WD
-p2=$(pg_free_port); run_replica s2 "$p2"; check "streaming replica s2 started" test $? = 0
+run_replica s2; check "streaming replica s2 started" test $? = 0; p2=$port
 out=$(cm "$url" "$B" group)
 expect_eq "  one more acked commit" "$out" "group ok counter=9"
 lsn=$(pg_psql "$url" -Atc "SELECT pg_current_wal_lsn()")
@@ -208,7 +217,7 @@ check "  same system identifier" test "$(fact "$out" system_id)" = "$sys"
 check "  acks go on (counter 10)" sh -c "echo \"\$1\" | grep -q '^group ok counter=10'" _ "$out"
 expect_eq "  restart: ok" "$(state_of "$(cm "$url_s2" "$B" check)")" ok
 
-p3=$(pg_free_port); run_replica s1 "$p3"
+run_replica s1; p3=$port
 as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/s1/data" -w -t 30 promote > /dev/null
 url_s1="postgresql://$PG_SUPER:$PG_PASS@127.0.0.1:$p3/cdsdb"
 out=$(cm "$url_s1" "$B" check)
