@@ -90,7 +90,7 @@
     " ON CONFLICT (event_id, agent_id) DO UPDATE SET"                        \
     " first_seq = excluded.first_seq, last_seq = excluded.last_seq,"         \
     " at_ms = excluded.at_ms"
-/* PostgreSQL: the server facts the mark records beside the counter
+/* PostgreSQL only: the server facts the mark records beside the counter
  * (commitmark.h): system identifier, timeline, database OID and name. The
  * timeline comes from the current WAL file's name on a primary (exact at
  * once after a promotion, where pg_control_checkpoint() lags until the
@@ -106,8 +106,9 @@
     " WHERE d.datname = current_database()"
 /* `restores`: events, then each loss with the agent's label. */
 #define COMMITMARK_SQL_EVENTS                                                \
-    "SELECT id, at_ms, reason, db_counter, coalesce(mark_counter, -1), note,"  \
-    " (SELECT count(*) FROM restore_pending p WHERE p.event_id = e.id)"      \
+    "SELECT id, at_ms, reason, db_counter, coalesce(mark_counter, -1),"      \
+    " note, (SELECT count(*) FROM restore_pending p"                         \
+    " WHERE p.event_id = e.id)"                                              \
     " FROM restore_event e ORDER BY id"
 #define COMMITMARK_SQL_LOSSES                                                \
     "SELECT l.event_id, a.fpr, a.label, l.first_seq, l.last_seq, l.at_ms"    \

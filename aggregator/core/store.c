@@ -1,5 +1,8 @@
 /*  store: the consolidated database. See store.h for the schema and the
- *  invariant; every SQL text lives in store_sql.h. */
+ *  invariant; every SQL text lives in store_sql.h. Every statement runs
+ *  through cds_sql (SQLite file or PostgreSQL server), prepared once per
+ *  connection; the hot ones bind the caller's bytes without copies
+ *  (cds_sql_bind_*_ref), so SQLite pays what it paid before cds_sql. */
 #include "store.h"
 
 #include "cds_codec.h"
@@ -7,12 +10,18 @@
 #include "cds_log.h"
 #include "store_sql.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Weak: a build whose module lacks its PostgreSQL part (branch pgsql not
+ * merged) still links, and refuses a PostgreSQL store (pg_schema). */
+#pragma weak health_pg_schema
+#pragma weak commitmark_pg_schema
 
 static const char *const migrations[] = {
     STORE_SQL_MIGRATION_1,
@@ -76,14 +85,6 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_STATUS_ADD] = STORE_SQL_STATUS_ADD,
 };
 
-/* Until branch pgsql's texts are merged (the same statements). */
-#ifndef STORE_SQL_AGENT_INSERT_PG
-#define STORE_SQL_AGENT_INSERT_PG STORE_SQL_AGENT_INSERT " RETURNING id"
-#endif
-#ifndef STORE_SQL_BATCH_INSERT_PG
-#define STORE_SQL_BATCH_INSERT_PG STORE_SQL_BATCH_INSERT " RETURNING id"
-#endif
-
 /* PostgreSQL texts where the SQLite one cannot serve (store_sql.h
  * *_PG); NULL: the same text. */
 static const char *const sql_pg[ST__COUNT] = {
@@ -118,32 +119,39 @@ store_migrations(void)
 
 /* PostgreSQL: one migration, the whole schema at the current version,
  * assembled from the modules' parts in the order of migrations[]
- * (store_sql.h, health.c, commitmark.c). Built once, never freed. */
-static const char *
-pg_schema(void)
+ * (store_sql.h, health.c, commitmark.c). Built once (stores are opened
+ * by several threads: the ZAP handler, HTTP), never freed. */
+static char *pg_text;
+static pthread_once_t pg_text_once = PTHREAD_ONCE_INIT;
+
+static void
+pg_schema_build(void)
 {
-    static char *text;
-    if (text)
-        return text;
-#ifndef STORE_SQL_PG_SCHEMA
-    cds_log(CDS_LOG_ERROR, "store_open_failed", "message=%s",
-            cds_logq("this build has no PostgreSQL schema yet"));
-    return NULL;
-#else
     const char *const parts[] = { STORE_SQL_PG_SCHEMA, health_pg_schema,
                                   commitmark_pg_schema };
     size_t n = 1;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!parts[i]) {       /* a module without its PostgreSQL part */
+            cds_log(CDS_LOG_ERROR, "store_open_failed", "message=%s",
+                    cds_logq("this build has no complete PostgreSQL schema"));
+            return;
+        }
         n += strlen(parts[i]);
+    }
     char *t = malloc(n);
     if (!t)
-        return NULL;
+        return;
     t[0] = '\0';
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         strcat(t, parts[i]);
-    text = t;
-    return text;
-#endif
+    pg_text = t;
+}
+
+static const char *
+pg_schema(void)
+{
+    pthread_once(&pg_text_once, pg_schema_build);
+    return pg_text;
 }
 
 /* Open the connection with the schema of its backend. */
@@ -203,7 +211,7 @@ store_open(const char *where, int flags, int *err)
      * catch-up, docs/PERFORMANCE.md). Pages are only taken as used.
      * PostgreSQL: the server's shared_buffers are the operator's. */
     if ((cds_sql_backend(self->sql) == CDS_SQL_SQLITE
-         && cds_sql_exec(self->sql, "PRAGMA cache_size=-65536") != CDS_OK)
+         && cds_sql_exec(self->sql, STORE_SQL_CACHE_SIZE) != CDS_OK)
         || prepare_all(self) != CDS_OK) {
         *err = CDS_ERROR;
         store_destroy(&self);
