@@ -8,10 +8,11 @@
  *  The PostgreSQL slot (CDSMARK2: the server's facts) round-trips and
  *  falls back to the other slot when torn. When CDS_TEST_PG_URL names a
  *  PostgreSQL database (tests/integration/pg_commitmark.sh sets it), the
- *  comparison runs there too, on a bare connection with the tables of
- *  cmark_pg_schema.h: created, ok, the bump rolled back with its
- *  transaction, another cluster, a new timeline (moved), a mark without
- *  facts, behind, accept-restore; and dbsize from the server. */
+ *  backend-neutral cases run again through a store there (created, ok,
+ *  bump rolled back, repaired, no descriptor left, adopted), and the
+ *  server-facts cases on a bare connection with the tables of
+ *  cmark_pg_schema.h: another cluster, a new timeline (moved), a mark
+ *  without facts, behind, accept-restore; and dbsize from the server. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "testdir.h"
+#include "testpg.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_sql.h"
@@ -39,8 +41,10 @@
 #include "store.h"
 
 typedef struct {
+    const char *where;                 /* PostgreSQL URL, NULL: SQLite */
     char dir[64];
-    char path[128];                    /* aggregator.db */
+    char path[128];                    /* aggregator.db (on PostgreSQL
+                                        * the mark's base only) */
     char mark[160];                    /* its sidecar */
     store_t *store;
     commitmark_t *cm;
@@ -52,9 +56,9 @@ static void
 fx_open(fx_t *fx)
 {
     int err = CDS_OK;
-    fx->store = store_open(fx->path, 0, &err);
+    fx->store = store_open(fx->where ? fx->where : fx->path, 0, &err);
     assert_non_null(fx->store);
-    fx->cm = commitmark_new(fx->store, NULL);
+    fx->cm = commitmark_new(fx->store, fx->where ? fx->path : NULL);
     assert_non_null(fx->cm);
 }
 
@@ -70,6 +74,9 @@ static int
 setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
+    fx->where = *state;                /* prestate: a URL on PostgreSQL */
+    if (fx->where)
+        testpg_reset(fx->where);
     strcpy(fx->dir, "/tmp/cds-cmark.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->path, sizeof fx->path, "%s/aggregator.db", fx->dir);
@@ -433,13 +440,9 @@ pg_setup(void **state)
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->base, sizeof fx->base, "%s/aggregator.db", fx->dir);
     snprintf(fx->mark, sizeof fx->mark, "%s.commitmark", fx->base);
-    fx->db = cds_sql_open(getenv("CDS_TEST_PG_URL"), &schema, 0, &err);
+    testpg_reset(testpg_url());        /* then cmark_pg_schema.h's tables */
+    fx->db = cds_sql_open(testpg_url(), &schema, 0, &err);
     assert_non_null(fx->db);
-    assert_int_equal(cds_sql_exec(fx->db, "TRUNCATE restore_loss,"
-        " restore_pending, restore_event, batch, agent, reject, knock,"
-        " agent_health_bucket, commit_mark;"
-        " INSERT INTO commit_mark VALUES (1, uuid_send(gen_random_uuid()), 0)"),
-        CDS_OK);
     assert_null(commitmark_open(fx->db, NULL, NULL)); /* no file beside */
     fx->cm = commitmark_open(fx->db, NULL, fx->base);
     assert_non_null(fx->cm);
@@ -577,6 +580,16 @@ main(void)
     cds_log_init("commitmark_test", CDS_LOG_ERROR);
     const char *pg = getenv("CDS_TEST_PG_URL");
     const struct CMUnitTest pg_tests[] = {
+        /* Through a store on the server (the backend-neutral cases). */
+        cmocka_unit_test_prestate_setup_teardown(test_created_ok_bump, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_repaired, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_no_fds_left, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_adopted, setup,
+                                                 teardown, (void *) pg),
+        /* On a bare connection (cmark_pg_schema.h). */
         cmocka_unit_test_setup_teardown(test_pg_states, pg_setup,
                                         pg_teardown),
         cmocka_unit_test_setup_teardown(test_pg_behind_accept, pg_setup,
