@@ -6,6 +6,8 @@
 #include "store.h"
 
 #include "cds_err.h"
+#include "cds_pg.h"
+#include "cds_sql.h"
 #include "cds_util.h"
 
 #include <errno.h>
@@ -320,12 +322,34 @@ publish(const parts_t *p, char *msg, size_t msglen)
     return CDS_OK;
 }
 
+/* A PostgreSQL store: what to do instead (backup.h). 1 when refused. */
+static int
+pg_refused(const backup_opts_t *o, bool backup, char *msg, size_t msglen)
+{
+    if (!o->store || !cds_sql_is_server(o->store))
+        return 0;
+    char *url = cds_pg_redact(o->store);
+    snprintf(msg, msglen, "the store is the PostgreSQL database %s: %s "
+             "with PostgreSQL's tools (base backups with WAL archiving for "
+             "point-in-time recovery, or pg_dump / pg_restore)%s%s%s; after "
+             "a restore `run` refuses until `accept-restore` "
+             "(docs/POSTGRESQL.md \"When the store goes back in time\")",
+             url ? url : "(URL)", backup ? "back it up" : "restore it",
+             backup ? " and keep a copy of the identity file " : "",
+             backup && o->identity_path ? o->identity_path : "",
+             backup ? " with them, encrypted" : "");
+    free(url);
+    return 1;
+}
+
 int
 backup_make(const backup_opts_t *o, char *msg, size_t msglen)
 {
     parts_t p;
     db_facts_t f;
     msg[0] = '\0';
+    if (pg_refused(o, true, msg, msglen))
+        return CDS_EUSAGE;
     if (sodium_init() < 0 || parts_init(&p, o->file) != 0) {
         snprintf(msg, msglen, "%s: path too long", o->file);
         return CDS_EUSAGE;
@@ -389,6 +413,8 @@ backup_before_migrate(const backup_opts_t *o, int target_schema, char *msg,
                       size_t msglen)
 {
     msg[0] = '\0';
+    if (o->store && cds_sql_is_server(o->store))
+        return CDS_OK;                 /* the server's own backups */
     int v = peek_schema(o->db_path);
     if (v <= 0 || v >= target_schema)
         return CDS_OK;               /* new, current, or newer (refused) */
@@ -575,6 +601,8 @@ backup_restore(const backup_opts_t *o, char *msg, size_t msglen)
     parts_t p;
     manifest_t m;
     msg[0] = '\0';
+    if (pg_refused(o, false, msg, msglen))
+        return CDS_EUSAGE;
     if (sodium_init() < 0 || parts_init(&p, o->file) != 0) {
         snprintf(msg, msglen, "%s: path too long", o->file);
         return CDS_EUSAGE;

@@ -18,6 +18,12 @@
  *  restore the existing commit mark, which is ahead if anything was acked
  *  after the copy, makes `run` refuse until `accept-restore`.
  *
+ *  A PostgreSQL store is not copied here: its database is backed up by
+ *  PostgreSQL's tools (base backups with WAL archiving, pg_dump), which
+ *  the DBA runs anyway; backup_make and backup_restore refuse it with a
+ *  message saying so (docs/POSTGRESQL.md "When the store goes back in
+ *  time"), and backup_before_migrate has nothing to copy.
+ *
  *  The daemon lock: `run` holds an exclusive flock(2) on <db>.lock for its
  *  life; backup_lock_try takes the same lock, so restore and accept-restore
  *  fail while a daemon runs, and a daemon cannot start during a restore. */
@@ -35,6 +41,10 @@ typedef struct {
     const char *identity_path;         /* the identity file */
     const char *catalog_path;          /* backup only: the catalog CSV */
     const char *file;                  /* the backup FILE */
+    const char *store;                 /* the store (cli->store): a
+                                        * PostgreSQL URL is refused; NULL
+                                        * or a path: the SQLite file at
+                                        * db_path */
     bool force;                        /* backup: overwrite FILE */
     bool with_identity;                /* restore: the identity too */
 } backup_opts_t;
@@ -51,8 +61,9 @@ int backup_lock_try(const char *db_path, int *code);
 int backup_own_like(const char *path, const char *ref);
 
 /* Write the backup (see above). CDS_OK, CDS_EEXIST-like CDS_EUSAGE when
- * FILE exists without force, CDS_EIO / a database error otherwise; msg
- * gets one operator sentence on failure, the summary on success. */
+ * FILE exists without force or the store is PostgreSQL, CDS_EIO / a
+ * database error otherwise; msg gets one operator sentence on failure,
+ * the summary on success. */
 int backup_make(const backup_opts_t *o, char *msg, size_t msglen);
 
 /* Restore FILE (daemon lock held by the caller): verify the manifest's
@@ -61,10 +72,12 @@ int backup_make(const backup_opts_t *o, char *msg, size_t msglen);
  * replaced database is kept as <db>.pre-restore. The commit mark is not
  * touched; when there is none, one is written one ahead of the restored
  * database so that `run` refuses until `accept-restore`. CDS_OK, or
- * CDS_ECORRUPT (a digest differs), CDS_ENOTFOUND, CDS_EIO; msg as above. */
+ * CDS_ECORRUPT (a digest differs), CDS_ENOTFOUND, CDS_EIO, CDS_EUSAGE (a
+ * PostgreSQL store); msg as above. */
 int backup_restore(const backup_opts_t *o, char *msg, size_t msglen);
 
-/* Before `run` migrates the database to a newer schema: when db_path
+/* Before `run` migrates the database to a newer schema (nothing on a
+ * PostgreSQL store: CDS_OK, msg ""): when db_path
  * exists at a schema older than target_schema (and not new, version 0),
  * write a full backup set (as backup_make, replacing an earlier one) to
  * <db_path>.pre-v<target_schema>, so the upgrade can be undone with

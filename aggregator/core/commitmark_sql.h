@@ -90,6 +90,20 @@
     " ON CONFLICT (event_id, agent_id) DO UPDATE SET"                        \
     " first_seq = excluded.first_seq, last_seq = excluded.last_seq,"         \
     " at_ms = excluded.at_ms"
+/* PostgreSQL only: the server facts the mark records beside the counter
+ * (commitmark.h): system identifier, timeline, database OID and name. The
+ * timeline comes from the current WAL file's name on a primary (exact at
+ * once after a promotion, where pg_control_checkpoint() lags until the
+ * next checkpoint); during recovery from the last checkpoint. */
+#define COMMITMARK_SQL_SERVER_PG                                             \
+    "SELECT CAST(s.system_identifier AS BIGINT),"                            \
+    " CASE WHEN pg_is_in_recovery() THEN CAST((SELECT timeline_id"           \
+    "  FROM pg_control_checkpoint()) AS BIGINT)"                             \
+    "  ELSE CAST(CAST(CAST('x' || substr(pg_walfile_name("                   \
+    "  pg_current_wal_lsn()), 1, 8) AS bit(32)) AS integer) AS BIGINT) END," \
+    " CAST(d.oid AS BIGINT), d.datname"                                      \
+    " FROM pg_control_system() s, pg_database d"                             \
+    " WHERE d.datname = current_database()"
 /* `restores`: events, then each loss with the agent's label. */
 #define COMMITMARK_SQL_EVENTS                                                \
     "SELECT id, at_ms, reason, db_counter, coalesce(mark_counter, -1),"      \

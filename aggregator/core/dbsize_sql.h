@@ -10,6 +10,9 @@
     " AND name IN (SELECT name FROM sqlite_schema WHERE tbl_name = 'reject')"
 /* PostgreSQL: the table's heap, TOAST and indexes (no dbstat there). */
 #define DBSIZE_SQL_REJECT_BYTES_PG "SELECT pg_total_relation_size('reject')"
+/* PostgreSQL only: the whole database (tables, indexes, TOAST) on the server;
+ * SQLite's figure is the file's size (dbsize.c). */
+#define DBSIZE_SQL_DB_BYTES_PG "SELECT pg_database_size(current_database())"
 #define DBSIZE_SQL_REJECT_ROWS "SELECT count(*) FROM reject"
 
 #endif

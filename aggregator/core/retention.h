@@ -21,6 +21,7 @@
 #ifndef AGG_RETENTION_H
 #define AGG_RETENTION_H
 
+#include "cds_sql.h"
 #include "store.h"
 #include <stdint.h>
 
@@ -39,5 +40,12 @@ int retention_count(store_t *store, int64_t reject_cutoff_ms,
  * failure (what went before it). CDS_OK or a database error. */
 int retention_prune(store_t *store, int64_t reject_cutoff_ms,
                     uint64_t now_ms, retention_counts_t *out);
+
+/* The health-bucket part of the two above, on any connection holding the
+ * table (both backends): *out receives the rows past the windows at
+ * now_ms / the rows deleted (added to *out), STORE_PRUNE_STEP a
+ * transaction. CDS_OK or a database error. */
+int retention_count_buckets(cds_sql_t *db, uint64_t now_ms, int64_t *out);
+int retention_prune_buckets(cds_sql_t *db, uint64_t now_ms, int64_t *out);
 
 #endif

@@ -197,6 +197,7 @@ static int
 backup_before_upgrade(cds_cli_t *cli)
 {
     backup_opts_t o = { .db_path = cli->db_path,
+                        .store = cli->store,
                         .identity_path = cli->identity,
                         .catalog_path = get(cli, "aggregator.catalog") };
     char msg[2048];
@@ -491,14 +492,13 @@ cmd_accept_restore(cds_cli_t *cli)
 {
     store_t *store = cli->db; /* daemon lock held (CDS_CLI_LOCK) */
     int rc = 0;
-    commitmark_t *mark = commitmark_new(store);
+    commitmark_t *mark = commitmark_new(store, cli->db_path);
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536] = "";              /* the refusal, logged by accept */
     int64_t event = 0;
     int code = mark ? commitmark_check(mark, &st, msg, sizeof msg)
                     : CDS_ENOMEM;
-    bool due = st == COMMITMARK_BEHIND || st == COMMITMARK_FOREIGN
-               || st == COMMITMARK_DAMAGED
+    bool due = !commitmark_state_runs(st)
                || cds_config_get_bool(cli->cfg, "command.force");
     if (code == CDS_OK && due)
         code = commitmark_accept(mark, st, get(cli, "command.note"),
@@ -515,9 +515,12 @@ cmd_accept_restore(cds_cli_t *cli)
                "for updates it lacks are recorded at their next hello: see "
                "`" PROG " restores`\n", (long long) event,
                commitmark_state_name(st), commitmark_path(mark));
-    /* Run as root, the mark must stay the service user's (like the db). */
+    /* Run as root, the mark must stay the service user's (like the db;
+     * on PostgreSQL, like the state dir: no database file there). */
+    const char *ref = access(cli->db_path, F_OK) == 0
+                          ? cli->db_path : get(cli, "aggregator.state_dir");
     if (mark && access(commitmark_path(mark), F_OK) == 0
-        && backup_own_like(commitmark_path(mark), cli->db_path) != 0)
+        && backup_own_like(commitmark_path(mark), ref) != 0)
         rc = cds_cli_fail(CDS_EXIT_RUNTIME,
                           "accept-restore: %s: cannot give it the "
                           "owner of %s: %s",
@@ -534,6 +537,7 @@ cmd_backup(cds_cli_t *cli)
         return cds_cli_fail(CDS_EXIT_USAGE,
                             "backup: exactly one FILE expected");
     backup_opts_t o = { .db_path = cli->db_path,
+                        .store = cli->store,
                         .identity_path = cli->identity,
                         .catalog_path = get(cli, "aggregator.catalog"),
                         .file = cli->args[0],
@@ -561,6 +565,7 @@ cmd_restore(cds_cli_t *cli)
     if (lock < 0)
         return rc;
     backup_opts_t o = { .db_path = cli->db_path,
+                        .store = cli->store,
                         .identity_path = cli->identity,
                         .file = cli->args[0],
                         .with_identity = cds_config_get_bool(
@@ -581,7 +586,7 @@ cmd_restore(cds_cli_t *cli)
 static int
 cmd_restores(cds_cli_t *cli)
 {
-    commitmark_t *mark = commitmark_new(cli->db);
+    commitmark_t *mark = commitmark_new(cli->db, cli->db_path);
     int code = mark ? commitmark_print(mark, stdout) : CDS_ENOMEM;
     commitmark_destroy(&mark);
     return code == CDS_OK ? 0

@@ -362,15 +362,12 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     return rc;
 }
 
-/* Room taken and left (dbsize.h), and the writer's synced commits. The
- * sizes are SQLite's file figures: on PostgreSQL they are left out. */
+/* Room taken and left (dbsize.h), and the writer's synced commits. */
 static int
-storage(FILE *out, store_t *store)
+storage(FILE *out, cds_sql_t *db)
 {
-    cds_db_t *lite = cds_sql_sqlite(store_sql(store));
-    dbsize_t z = { .db_bytes = -1, .wal_bytes = -1, .rejects_bytes = -1,
-                   .rejects_rows = -1, .disk_free_bytes = -1 };
-    int rc = lite ? dbsize_read(lite, &z) : CDS_OK;
+    dbsize_t z;
+    int rc = dbsize_read(db, &z);
     head(out, "cdsync_db_commits_total", "counter",
          "Write transactions committed since start (one WAL fsync each).");
     fprintf(out, "cdsync_db_commits_total %" PRIu64 "\n",
@@ -415,7 +412,7 @@ on_metrics(http_req_t *req, void *ctx)
     FILE *out = h ? open_memstream(&buf, &len) : NULL;
     int rc = out ? metrics_render(h, m, cds_now_ms(), out) : CDS_EIO;
     if (rc == CDS_OK)
-        rc = storage(out, http_req_store(req));
+        rc = storage(out, store_sql(http_req_store(req)));
     if (out)
         fclose(out);
     if (rc == CDS_OK)

@@ -5,7 +5,10 @@
  *  copy in place with the replaced file's mode, the old one kept, a mark
  *  written ahead of the copy when none existed, an existing mark left
  *  alone, a backup of a newer schema refused), backup_before_migrate (a
- *  restorable set before an upgrade, none when current) and backup_own_like. Every public function of backup.h runs. */
+ *  restorable set before an upgrade, none when current) and backup_own_like;
+ *  a PostgreSQL store refused by backup and restore with a message naming
+ *  PostgreSQL's tools and no password, nothing written. Every public
+ *  function of backup.h runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,6 +114,26 @@ test_make(void **state)
     assert_int_equal(backup_make(&fx->o, fx->msg, sizeof fx->msg),
                      CDS_EUSAGE);
     assert_non_null(strstr(fx->msg, "live database"));
+}
+
+static void
+test_postgresql_store(void **state)
+{
+    fx_t *fx = *state;
+    fx->o.store = "postgresql://cdsync:s3cret@127.0.0.1:5432/cds";
+    assert_int_equal(backup_make(&fx->o, fx->msg, sizeof fx->msg),
+                     CDS_EUSAGE);
+    assert_non_null(strstr(fx->msg, "back it up with PostgreSQL's tools"));
+    assert_non_null(strstr(fx->msg, "pg_dump"));
+    assert_null(strstr(fx->msg, "s3cret"));
+    struct stat st;
+    assert_int_not_equal(stat(path(fx, fx->file, ".manifest"), &st), 0);
+    assert_int_equal(backup_restore(&fx->o, fx->msg, sizeof fx->msg),
+                     CDS_EUSAGE);
+    assert_non_null(strstr(fx->msg, "restore it with PostgreSQL's tools"));
+    assert_int_equal(backup_before_migrate(&fx->o, 1000, fx->msg,
+                                           sizeof fx->msg), CDS_OK);
+    assert_string_equal(fx->msg, "");
 }
 
 /* Flip one byte of the file at p. */
@@ -263,6 +286,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_before_migrate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_postgresql_store, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

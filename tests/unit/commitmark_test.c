@@ -4,7 +4,15 @@
  *  the database file, foreign, damaged), bump + sync, accept-restore (event
  *  recorded, mark reset, state ok again), the hello after a restore (loss
  *  recorded once, chain continued; nothing without a pending restore) and
- *  the listing. Every public function of commitmark.h is called. */
+ *  the listing. Every public function of commitmark.h is called.
+ *  The PostgreSQL slot (CDSMARK2: the server's facts) round-trips and
+ *  falls back to the other slot when torn. When CDS_TEST_PG_URL names a
+ *  PostgreSQL database (tests/integration/pg_commitmark.sh sets it), the
+ *  backend-neutral cases run again through a store there (created, ok,
+ *  bump rolled back, repaired, no descriptor left, adopted), and the
+ *  server-facts cases on a bare connection with the tables of
+ *  cmark_pg_schema.h: another cluster, a new timeline (moved), a mark
+ *  without facts, behind, accept-restore; and dbsize from the server. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,15 +30,21 @@
 #include <unistd.h>
 
 #include "testdir.h"
+#include "testpg.h"
 #include "cds_err.h"
 #include "cds_log.h"
+#include "cds_sql.h"
 #include "cds_util.h"
+#include "cmark_pg_schema.h"
 #include "commitmark.h"
+#include "dbsize.h"
 #include "store.h"
 
 typedef struct {
+    const char *where;                 /* PostgreSQL URL, NULL: SQLite */
     char dir[64];
-    char path[128];                    /* aggregator.db */
+    char path[128];                    /* aggregator.db (on PostgreSQL
+                                        * the mark's base only) */
     char mark[160];                    /* its sidecar */
     store_t *store;
     commitmark_t *cm;
@@ -42,9 +56,9 @@ static void
 fx_open(fx_t *fx)
 {
     int err = CDS_OK;
-    fx->store = store_open(fx->path, 0, &err);
+    fx->store = store_open(fx->where ? fx->where : fx->path, 0, &err);
     assert_non_null(fx->store);
-    fx->cm = commitmark_new(fx->store);
+    fx->cm = commitmark_new(fx->store, fx->where ? fx->path : NULL);
     assert_non_null(fx->cm);
 }
 
@@ -60,6 +74,9 @@ static int
 setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
+    fx->where = *state;                /* prestate: a URL on PostgreSQL */
+    if (fx->where)
+        testpg_reset(fx->where);
     strcpy(fx->dir, "/tmp/cds-cmark.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->path, sizeof fx->path, "%s/aggregator.db", fx->dir);
@@ -85,24 +102,35 @@ teardown(void **state)
     return 0;
 }
 
-/* Check the mark and return the state found. */
+/* Check the mark and return the state found (either backend). */
 static commitmark_state_t
-check(fx_t *fx, char *msg, size_t len)
+check_on(commitmark_t *cm, char *msg, size_t len)
 {
     commitmark_state_t st = COMMITMARK_DAMAGED;
-    assert_int_equal(commitmark_check(fx->cm, &st, msg, len), CDS_OK);
+    assert_int_equal(commitmark_check(cm, &st, msg, len), CDS_OK);
     return st;
 }
 
 /* One group commit that acks: bump in a transaction, commit, sync. */
 static void
+group_on(cds_sql_t *db, commitmark_t *cm)
+{
+    assert_int_equal(cds_sql_begin(db), CDS_OK);
+    assert_int_equal(commitmark_bump(cm), CDS_OK);
+    assert_int_equal(cds_sql_commit(db), CDS_OK);
+    assert_int_equal(commitmark_sync(cm), CDS_OK);
+}
+
+static commitmark_state_t
+check(fx_t *fx, char *msg, size_t len)
+{
+    return check_on(fx->cm, msg, len);
+}
+
+static void
 group(fx_t *fx)
 {
-    cds_db_t *db = store_db(fx->store);
-    assert_int_equal(cds_db_begin(db), CDS_OK);
-    assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_db_commit(db), CDS_OK);
-    assert_int_equal(commitmark_sync(fx->cm), CDS_OK);
+    group_on(store_sql(fx->store), fx->cm);
 }
 
 static uint64_t
@@ -165,9 +193,9 @@ test_created_ok_bump(void **state)
     assert_memory_equal(m.db_id, d.db_id, COMMITMARK_ID_BYTES);
     assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
     /* A bump that rolls back leaves the database and the mark alone. */
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_db_rollback(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_rollback(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
     assert_int_equal(d.counter, 2);
     assert_int_equal(check(fx, msg, sizeof msg), COMMITMARK_OK);
@@ -209,9 +237,9 @@ test_repaired(void **state)
     check(fx, msg, sizeof msg);
     group(fx);
     /* Crash between COMMIT and the mark write: database 2, mark 1. */
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_int_equal(mark_counter(fx), 1);
     fx_close(fx);
     fx_open(fx);
@@ -359,10 +387,216 @@ test_state_names(void **state)
                         "unknown");
 }
 
+/* The PostgreSQL slot: facts round-trip; a torn newer slot falls back. */
+static void
+test_file_pg_slot(void **state)
+{
+    fx_t *fx = *state;
+    commitmark_record_t r = { .counter = 7, .system_id = 0x8877665544332211ULL,
+                              .timeline = 3, .db_oid = 16384 };
+    memset(r.db_id, 0x5a, sizeof r.db_id);
+    snprintf(r.db_name, sizeof r.db_name, "cdsync_province");
+    assert_int_equal(commitmark_file_write(fx->mark, &r), CDS_OK);
+    r.counter = 8;
+    assert_int_equal(commitmark_file_write(fx->mark, &r), CDS_OK);
+    char head[9] = "";
+    FILE *f = fopen(fx->mark, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(head, 1, 8, f), 8);
+    fclose(f);
+    assert_string_equal(head, "CDSMARK2");
+    commitmark_record_t back;
+    assert_int_equal(commitmark_file_read(fx->mark, &back), CDS_OK);
+    assert_memory_equal(&back, &r, sizeof r);
+    int fd = open(fx->mark, O_WRONLY);   /* tear slot 0 (counter 8) */
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, 100), 1);
+    close(fd);
+    assert_int_equal(commitmark_file_read(fx->mark, &back), CDS_OK);
+    assert_int_equal(back.counter, 7);
+    assert_int_equal(back.timeline, 3);
+    assert_string_equal(back.db_name, "cdsync_province");
+}
+
+/* ---- on PostgreSQL (CDS_TEST_PG_URL) --------------------------------- */
+
+static const char *const pg_steps[] = { CMARK_PG_SCHEMA };
+
+typedef struct {
+    char dir[64];
+    char base[128];                    /* <dir>/aggregator.db: no file */
+    char mark[160];
+    cds_sql_t *db;
+    commitmark_t *cm;
+} pgfx_t;
+
+static int
+pg_setup(void **state)
+{
+    pgfx_t *fx = calloc(1, sizeof *fx);
+    const cds_sql_schema_t schema = { NULL, 0, pg_steps, 1 };
+    int err = 0;
+    strcpy(fx->dir, "/tmp/cds-cmarkpg.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->base, sizeof fx->base, "%s/aggregator.db", fx->dir);
+    snprintf(fx->mark, sizeof fx->mark, "%s.commitmark", fx->base);
+    testpg_reset(testpg_url());        /* then cmark_pg_schema.h's tables */
+    fx->db = cds_sql_open(testpg_url(), &schema, 0, &err);
+    assert_non_null(fx->db);
+    assert_null(commitmark_open(fx->db, NULL, NULL)); /* no file beside */
+    fx->cm = commitmark_open(fx->db, NULL, fx->base);
+    assert_non_null(fx->cm);
+    assert_string_equal(commitmark_path(fx->cm), fx->mark);
+    *state = fx;
+    return 0;
+}
+
+static int
+pg_teardown(void **state)
+{
+    pgfx_t *fx = *state;
+    commitmark_destroy(&fx->cm);
+    cds_sql_close(&fx->db);
+    testdir_remove(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static commitmark_state_t
+pg_check(pgfx_t *fx, char *msg, size_t len)
+{
+    return check_on(fx->cm, msg, len);
+}
+
+static void
+pg_group(pgfx_t *fx)
+{
+    group_on(fx->db, fx->cm);
+}
+
+/* Write the mark as the database is now, with one fact changed. */
+static void
+pg_mark_with(pgfx_t *fx, uint64_t sysid_xor, uint32_t tli_add, bool facts)
+{
+    commitmark_record_t d;
+    assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
+    d.system_id ^= sysid_xor;
+    d.timeline += tli_add;
+    if (!facts) {
+        d.system_id = 0;
+        d.timeline = d.db_oid = 0;
+        d.db_name[0] = '\0';
+    }
+    unlink(fx->mark);
+    assert_int_equal(commitmark_file_write(fx->mark, &d), CDS_OK);
+}
+
+static void
+test_pg_states(void **state)
+{
+    pgfx_t *fx = *state;
+    char msg[1536];
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_CREATED);
+    pg_group(fx);
+    pg_group(fx);
+    commitmark_record_t d, m;
+    assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
+    assert_int_equal(commitmark_file_read(fx->mark, &m), CDS_OK);
+    assert_int_equal(d.counter, 2);
+    assert_memory_equal(&d, &m, sizeof d);   /* facts in the mark */
+    assert_true(d.system_id != 0 && d.timeline >= 1 && d.db_oid != 0);
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_OK);
+    /* The bump is in the group's transaction: rolled back with it. */
+    assert_int_equal(cds_sql_begin(fx->db), CDS_OK);
+    assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
+    assert_int_equal(cds_sql_rollback(fx->db), CDS_OK);
+    assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
+    assert_int_equal(d.counter, 2);
+    pg_mark_with(fx, 1, 0, true);
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_OTHER_CLUSTER);
+    assert_non_null(strstr(msg, "another PostgreSQL cluster"));
+    assert_false(commitmark_state_runs(COMMITMARK_OTHER_CLUSTER));
+    pg_mark_with(fx, 0, 1, true);
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_MOVED);
+    assert_non_null(strstr(msg, "intact"));
+    assert_non_null(strstr(msg, "timeline"));
+    assert_true(commitmark_state_runs(COMMITMARK_MOVED));
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_OK);
+    pg_mark_with(fx, 0, 0, false);
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_MOVED);
+    assert_non_null(strstr(msg, "did not record the server"));
+}
+
+static void
+test_pg_behind_accept(void **state)
+{
+    pgfx_t *fx = *state;
+    char msg[1536];
+    int64_t ev = 0;
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_CREATED);
+    for (int i = 0; i < 3; i++)
+        pg_group(fx);
+    assert_int_equal(cds_sql_exec(fx->db, "UPDATE commit_mark"
+                                  " SET counter = counter - 2"), CDS_OK);
+    commitmark_state_t st = pg_check(fx, msg, sizeof msg);
+    assert_int_equal(st, COMMITMARK_BEHIND);
+    assert_non_null(strstr(msg, "counter 1 is behind the commit mark 3"));
+    assert_non_null(strstr(msg, "older copy"));
+    assert_int_equal(commitmark_accept(fx->cm, st, "pg test", 5000, &ev),
+                     CDS_OK);
+    assert_true(ev > 0);
+    assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_OK);
+    pg_group(fx);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(commitmark_print(fx->cm, f), CDS_OK);
+    char line[512] = "";
+    rewind(f);
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_non_null(strstr(line, "reason=behind database_counter=1 "
+                                 "mark_counter=3"));
+}
+
+static void
+test_pg_dbsize(void **state)
+{
+    pgfx_t *fx = *state;
+    dbsize_t z;
+    assert_int_equal(cds_sql_exec(fx->db, "INSERT INTO reject(at_ms, raw)"
+        " SELECT g, decode(repeat('ab', 300), 'hex')"
+        " FROM generate_series(1, 50) g"), CDS_OK);
+    assert_int_equal(dbsize_read(fx->db, &z), CDS_OK);
+    assert_true(z.db_bytes > 1000000);     /* an empty database is ~7 MB */
+    assert_true(z.rejects_bytes >= 8192);
+    assert_int_equal(z.rejects_rows, 50);
+    assert_int_equal(z.wal_bytes, -1);
+    assert_int_equal(z.disk_free_bytes, -1);
+}
+
 int
 main(void)
 {
     cds_log_init("commitmark_test", CDS_LOG_ERROR);
+    const char *pg = getenv("CDS_TEST_PG_URL");
+    const struct CMUnitTest pg_tests[] = {
+        /* Through a store on the server (the backend-neutral cases). */
+        cmocka_unit_test_prestate_setup_teardown(test_created_ok_bump, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_repaired, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_no_fds_left, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_adopted, setup,
+                                                 teardown, (void *) pg),
+        /* On a bare connection (cmark_pg_schema.h). */
+        cmocka_unit_test_setup_teardown(test_pg_states, pg_setup,
+                                        pg_teardown),
+        cmocka_unit_test_setup_teardown(test_pg_behind_accept, pg_setup,
+                                        pg_teardown),
+        cmocka_unit_test_setup_teardown(test_pg_dbsize, pg_setup,
+                                        pg_teardown),
+    };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_created_ok_bump, setup, teardown),
@@ -374,6 +608,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_adopted, setup, teardown),
         cmocka_unit_test(test_state_names),
+        cmocka_unit_test_setup_teardown(test_file_pg_slot, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (pg && *pg)
+        rc |= cmocka_run_group_tests(pg_tests, NULL, NULL);
+    return rc;
 }
