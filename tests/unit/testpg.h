@@ -60,6 +60,22 @@ testpg_fresh(char *buf, size_t len)
     return buf;
 }
 
+/* Empty the database at url (the public schema dropped and made anew),
+ * so the next store_open creates the schema as `run` does on a new
+ * server: for tests that keep one database for all their cases. */
+static inline void
+testpg_reset(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
+                            " DROP SCHEMA public CASCADE;"
+                            " CREATE SCHEMA public");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* The first column of the first row of sql on either backend. */
 static inline int64_t
 testsql_int(cds_sql_t *db, const char *sql)
