@@ -3,9 +3,10 @@
 #ifndef AGG_API_SQL_H
 #define AGG_API_SQL_H
 
+/* A name (or hash) taken inserts nothing: api.c says so. */
 #define API_SQL_TOKEN_ADD                                                    \
     "INSERT INTO api_token(name, hash, created_at_ms)"                       \
-    " VALUES (:name, :hash, :now)"
+    " VALUES (:name, :hash, :now) ON CONFLICT DO NOTHING"
 #define API_SQL_TOKEN_LIST                                                   \
     "SELECT name, created_at_ms, revoked_at_ms, last_used_ms"                \
     " FROM api_token ORDER BY name"

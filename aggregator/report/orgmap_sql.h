@@ -7,9 +7,10 @@
 #define AGG_ORGMAP_SQL_H
 
 #define ORGMAP_SQL_MAP_CLEAR "DELETE FROM orgunit_map"
+/* A pair listed twice inserts nothing the second time (orgmap.c). */
 #define ORGMAP_SQL_MAP_INSERT                                                \
     "INSERT INTO orgunit_map(old, new, from_day, note)"                      \
-    " VALUES (:old, :new, :from_day, :note)"
+    " VALUES (:old, :new, :from_day, :note) ON CONFLICT DO NOTHING"
 #define ORGMAP_SQL_OU_GET                                                    \
     "SELECT name, valid_from, valid_to FROM orgunit WHERE code = :code"
 
