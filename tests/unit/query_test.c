@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "testdir.h"
+#include "teststore.h"
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -62,7 +63,6 @@ setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     char path[128], err[256];
-    int e = 0;
     strcpy(fx->dir, "/tmp/query_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     write_file(fx->dir, "ou.csv",
@@ -76,9 +76,8 @@ setup(void **state)
                "B1,Chỉ số B,INTEGER\n", path);
     fx->catalog = cds_catalog_load(path, err, sizeof err);
     assert_non_null(fx->catalog);
-    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    fx->store = store_open(path, 0, &e);
-    assert_non_null(fx->store);
+    *state = fx;                       /* teardown even after a skip */
+    fx->store = teststore_open(fx->dir);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
     const char *units[] = { "P" };
@@ -122,6 +121,7 @@ run(fx_t *fx, const query_opts_t *o, int *code)
     FILE *f = open_memstream(&buf, &len);
     *code = query_run(fx->store, o, f, err, sizeof err);
     fclose(f);
+    teststore_same(buf);               /* the same on both backends */
     return buf;
 }
 
@@ -363,5 +363,5 @@ main(void)
         T(test_wide_completeness),
         T(test_wide_derived_ratio),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return teststore_main("query", tests, sizeof tests / sizeof *tests);
 }
