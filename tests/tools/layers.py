@@ -68,7 +68,7 @@ NOT_YET = (
     "aggregator/core/audit.c", "aggregator/core/auth.c",
     "aggregator/core/enroll.c", "aggregator/core/health.c",
     "aggregator/core/knock.c", "aggregator/core/rejects.c",
-    "aggregator/core/retention.c", "aggregator/core/server.c",
+    "aggregator/core/retention.c",
     "aggregator/front/daemon.c", "aggregator/front/metrics.c",
     "aggregator/core/commitmark.c",
 )
