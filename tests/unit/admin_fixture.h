@@ -62,16 +62,21 @@ afx_write(const afx_t *fx, const char *name, const char *text, char *path)
     fclose(f);
 }
 
-/* The aggregator's key file at path: generated at the first call, the
- * same bytes at every later one. */
+/* Key file number slot (0 the aggregator's, 1.. a test's agents) at path
+ * with label: generated at the first call, the same bytes at every later
+ * one, so the PostgreSQL pass signs and prints what the SQLite pass did. */
 static __attribute__((unused)) void
-afx_key(const char *path)
+afx_key_slot(const char *path, int slot, const char *label)
 {
-    static char *key;
-    static size_t len;
+    static char *keys[4];
+    static size_t lens[4];
+    assert_true(slot >= 0 && slot < 4);
+    char *key = keys[slot];
+    size_t len = lens[slot];
     if (!key) {
-        assert_int_equal(cds_identity_generate(path, "agg"), CDS_OK);
-        assert_int_equal(cds_read_file(path, 1 << 16, &key, &len), CDS_OK);
+        assert_int_equal(cds_identity_generate(path, label), CDS_OK);
+        assert_int_equal(cds_read_file(path, 1 << 16, &keys[slot],
+                                       &lens[slot]), CDS_OK);
         return;
     }
     FILE *f = fopen(path, "w");
@@ -119,7 +124,7 @@ afx_new(const char *ou_text, const char *cat_text, const char *map_text)
         assert_true(rows > 0);
     }
     snprintf(path, sizeof path, "%s/agg.key", fx->dir);
-    afx_key(path);
+    afx_key_slot(path, 0, "agg");
     fx->id = cds_identity_load(path, &e, NULL, 0);
     assert_non_null(fx->id);
     fx->ingest = ingest_new(fx->store, fx->id, fx->catalog);

@@ -106,10 +106,8 @@ static void
 test_snapshot(void **state)
 {
     fx_t *fx = *state;
-    char path[128];
     int e = 0;
-    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    store_t *w = store_open(teststore_pass ? teststore_url() : path, 0, &e);
+    store_t *w = store_open(teststore_where(), 0, &e);
     assert_non_null(w);
     assert_int_equal(store_read_begin(fx->store), CDS_OK);
     assert_int_equal(count_agents(fx->store), 1);

@@ -4,8 +4,9 @@
  *  its tests run on a fresh SQLite file each (teststore_open(dir)), and,
  *  when CDS_TEST_PG_URL names a PostgreSQL database
  *  (tests/integration/pg_report.sh starts one and sets it), all again on
- *  that database, emptied before each test (DROP SCHEMA public CASCADE),
- *  so both passes start from the same nothing. What a report printed is
+ *  that database, each store in a schema of its own made empty first
+ *  (search_path in the URL: a test may hold two stores at once), so both
+ *  passes start from the same nothing. What a report printed is
  *  handed to teststore_same: the first pass records it, the PostgreSQL
  *  pass fails unless it printed the very same bytes at the same point
  *  (issue 14: same outputs on both backends, not only the same asserts).
@@ -32,6 +33,7 @@ static char *teststore_outs[TESTSTORE_MAX_OUTS];
 static size_t teststore_n;             /* recorded (pass 0) / compared */
 static size_t teststore_opens;         /* teststore_open calls this pass */
 static size_t teststore_start[TESTSTORE_MAX_OUTS]; /* teststore_n at each */
+static char teststore_last[1024];      /* where the last store is */
 
 /* The PostgreSQL URL of the second pass, or NULL. */
 static inline const char *
@@ -41,18 +43,31 @@ teststore_url(void)
     return u && *u ? u : NULL;
 }
 
-/* Empty the PostgreSQL database: the next store_open migrates from 0. */
+/* An empty schema ts_k in the PostgreSQL database; out receives the URL
+ * that works in it (search_path), so store_open migrates from 0. */
 static inline void
-teststore_pg_empty(const char *url)
+teststore_pg_schema(const char *url, size_t k, char *out, size_t len)
 {
+    char sql[160];
     PGconn *c = PQconnectdb(url);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
-                            "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    snprintf(sql, sizeof sql, "SET client_min_messages = warning;"
+             "DROP SCHEMA IF EXISTS ts_%zu CASCADE; CREATE SCHEMA ts_%zu",
+             k, k);
+    PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         fail_msg("emptying %s: %s", url, PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
+    snprintf(out, len, "%s%coptions=-csearch_path%%3Dts_%zu", url,
+             strchr(url, '?') ? '&' : '?', k);
+}
+
+/* Where the last teststore_open opened: a file path or a URL. */
+static inline const char *
+teststore_where(void)
+{
+    return teststore_last;
 }
 
 /* A fresh store: dir/agg.db on the first pass, the emptied server on the
@@ -60,7 +75,6 @@ teststore_pg_empty(const char *url)
 static inline store_t *
 teststore_open(const char *dir)
 {
-    char path[512];
     int e = 0;
     /* Outputs align by test, even after a failed or skipped one. */
     size_t k = teststore_opens++;
@@ -69,14 +83,12 @@ teststore_open(const char *dir)
         teststore_start[k] = teststore_n;
     else
         teststore_n = teststore_start[k];
-    if (teststore_pass == 0) {
-        snprintf(path, sizeof path, "%s/agg.db", dir);
-        store_t *s = store_open(path, 0, &e);
-        assert_non_null(s);
-        return s;
-    }
-    teststore_pg_empty(teststore_url());
-    store_t *s = store_open(teststore_url(), 0, &e);
+    if (teststore_pass == 0)
+        snprintf(teststore_last, sizeof teststore_last, "%s/agg.db", dir);
+    else
+        teststore_pg_schema(teststore_url(), k, teststore_last,
+                            sizeof teststore_last);
+    store_t *s = store_open(teststore_last, 0, &e);
     assert_non_null(s);
     return s;
 }
@@ -106,8 +118,9 @@ teststore_main(const char *name, const struct CMUnitTest *tests, size_t n)
     int e = 0;
     store_t *probe = NULL;
     if (teststore_url()) {
-        teststore_pg_empty(teststore_url());
-        if (!(probe = store_open(teststore_url(), 0, &e)))
+        teststore_pg_schema(teststore_url(), TESTSTORE_MAX_OUTS, teststore_last,
+                            sizeof teststore_last);
+        if (!(probe = store_open(teststore_last, 0, &e)))
             print_message("store_open refuses PostgreSQL (%s): no "
                           "PostgreSQL pass\n", cds_strerror(e));
         store_destroy(&probe);
