@@ -346,6 +346,10 @@ cds_sql_stmt_t *store_read(store_t *self, const char *sql, const char *pg_sql);
  * nested, not inside a write transaction. store_read_end ends it (safe
  * after a failed read). CDS_OK or a cds_err code (logged). */
 int store_read_begin(store_t *self);
+/* Text ORDER BY in byte order on PostgreSQL, as SQLite's BINARY
+ * collation sorts (the database's collation may be a language's): append
+ * to each text sort key of a NAME_PG statement whose order shows. */
+#define STORE_SQL_BYTE_ORDER " COLLATE \"C\""
 void store_read_end(store_t *self);
 
 /* A cost bound on the reads between store_read_limit and

@@ -132,8 +132,8 @@ int
 api_token_list(store_t *store, FILE *out)
 {
     static const char *const header[] = { "name", "created", "revoked" };
-    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), API_SQL_TOKEN_LIST,
-                                         0);
+    cds_sql_stmt_t *st = cds_sql_prepare2(store_sql(store), API_SQL_TOKEN_LIST,
+                                          API_SQL_TOKEN_LIST_PG, 0);
     table_t *t = table_new(header, 3);
     int rc = st && t ? step_all(st, list_row, t) : CDS_ERROR;
     if (rc == CDS_OK)

@@ -10,6 +10,8 @@
 #define API_SQL_TOKEN_LIST                                                   \
     "SELECT name, created_at_ms, revoked_at_ms, last_used_ms"                \
     " FROM api_token ORDER BY name"
+/* PostgreSQL: names in byte order, as on SQLite (store.h). */
+#define API_SQL_TOKEN_LIST_PG API_SQL_TOKEN_LIST STORE_SQL_BYTE_ORDER
 #define API_SQL_TOKEN_REVOKE                                                 \
     "UPDATE api_token SET revoked_at_ms = :now"                              \
     " WHERE name = :name AND revoked_at_ms IS NULL"

@@ -67,7 +67,8 @@ truthy(const char *s)
 static int
 roots(store_t *store, char ***codes, size_t *n)
 {
-    cds_sql_stmt_t *st = store_read(store, CENTRAL_SQL_ROOTS, NULL);
+    cds_sql_stmt_t *st = store_read(store, CENTRAL_SQL_ROOTS,
+                                    CENTRAL_SQL_ROOTS_PG);
     *codes = NULL;
     *n = 0;
     if (!st)

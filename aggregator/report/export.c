@@ -220,7 +220,8 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
            size_t errlen)
 {
     char *inds = NULL;
-    cds_sql_stmt_t *st = store_read(store, EXPORT_SQL_EXPORT, NULL);
+    cds_sql_stmt_t *st = store_read(store, EXPORT_SQL_EXPORT,
+                                    EXPORT_SQL_EXPORT_PG);
     if (!st)
         return CDS_ERROR;
     json_t *arr = json_array();

@@ -195,7 +195,8 @@ orgmap_sources(store_t *store, const char *ou, int32_t start, int32_t end,
     size_t cap = 0;
     *units = NULL;
     *n = 0;
-    cds_sql_stmt_t *st = store_read(store, ORGMAP_SQL_SOURCES, NULL);
+    cds_sql_stmt_t *st = store_read(store, ORGMAP_SQL_SOURCES,
+                                    ORGMAP_SQL_SOURCES_PG);
     if (!st)
         return CDS_ERROR;
     cds_sql_bind_text(st, ":ou", ou);

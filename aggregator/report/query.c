@@ -187,7 +187,7 @@ static int
 query_long(store_t *store, const query_opts_t *o, const filter_t *f,
            FILE *out)
 {
-    cds_sql_stmt_t *st = store_read(store, QUERY_SQL_LONG, NULL);
+    cds_sql_stmt_t *st = store_read(store, QUERY_SQL_LONG, QUERY_SQL_LONG_PG);
     if (!st)
         return CDS_ERROR;
     table_t *t = o->format == QUERY_TABLE ? table_new(long_header, LONG_COLS)
@@ -234,7 +234,8 @@ wide_columns(store_t *store, const query_opts_t *o, char ***cols,
                  : o->catalog    ? cds_catalog_size(o->catalog) : 0;
     cds_sql_stmt_t *st = NULL;
     if (cap == 0) {
-        st = store_read(store, QUERY_SQL_INDICATORS, NULL);
+        st = store_read(store, QUERY_SQL_INDICATORS,
+                        QUERY_SQL_INDICATORS_PG);
         if (!st)
             return CDS_ERROR;
         while (cds_sql_step(st) == CDS_SQL_ROW)
@@ -423,7 +424,8 @@ wide_finish(wide_t *w)
 static int
 wide_rows(store_t *store, wide_t *w)
 {
-    cds_sql_stmt_t *leaves = store_read(store, QUERY_SQL_LEAVES, NULL);
+    cds_sql_stmt_t *leaves = store_read(store, QUERY_SQL_LEAVES,
+                                        QUERY_SQL_LEAVES_PG);
     cds_sql_stmt_t *cell = store_read(store, QUERY_SQL_CELL, NULL);
     char **vals = calloc(w->n + 1, sizeof *vals);
     int rc = leaves && cell && vals ? CDS_OK : CDS_ERROR;

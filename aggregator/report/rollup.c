@@ -195,7 +195,8 @@ push_value(ctx_t *c, cds_sql_stmt_t *st, size_t *cap)
 static int
 fetch_values(store_t *store, ctx_t *c, const char *ou, const char *codes_json)
 {
-    cds_sql_stmt_t *st = store_read(store, ROLLUP_SQL_SOURCE_VALUES, NULL);
+    cds_sql_stmt_t *st = store_read(store, ROLLUP_SQL_SOURCE_VALUES,
+                                    ROLLUP_SQL_SOURCE_VALUES_PG);
     if (!st)
         return CDS_ERROR;
     cds_sql_bind_text(st, ":ou", ou);

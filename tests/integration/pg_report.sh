@@ -18,8 +18,10 @@ for name in store_read query export history rollup completeness api; do
     out=$(CDS_TEST_PG_URL=$url "$bin" 2>&1); rc=$?
     echo "$out" | grep -E '^\[ *(FAILED|ERROR|LINE|SKIPPED) ' | head -20 \
         | sed 's/^/# /'
-    lite=$(echo "$out" | sed -n '/(PostgreSQL)/q;p' | grep -c '^\[       OK \]')
-    pg=$(echo "$out" | sed -n '/(PostgreSQL)/,$p' | grep -c '^\[       OK \]')
+    lite=$(echo "$out" | sed -n '/^teststore: the PostgreSQL pass/q;p' \
+        | grep -c '^\[       OK \]')
+    pg=$(echo "$out" | sed -n '/^teststore: the PostgreSQL pass/,$p' \
+        | grep -c '^\[       OK \]')
     expect_eq "$name: passes on SQLite and PostgreSQL (exit status)" "$rc" 0
     if echo "$out" | grep -q 'store_open refuses PostgreSQL'; then
         TESTNO=$((TESTNO + 1))

@@ -322,6 +322,16 @@ test_wide_completeness(void **state)
     out = run(fx, &o, &code);
     assert_int_equal(code, CDS_EUSAGE);
     free(out);
+    /* No catalog, no indicator list: the columns are the indicators with
+     * live values, in byte order (QUERY_SQL_INDICATORS). */
+    query_opts_t bare = { .org_unit = "D1", .subtree = true, .wide = true,
+                          .format = QUERY_CSV, .period = "202301" };
+    out = run(fx, &bare, &code);
+    assert_int_equal(code, CDS_OK);
+    assert_string_equal(out, "orgunit,orgunitname,A1,B1,reported\r\n"
+                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,2/2\r\n"
+                             "C2,Xã Bình Hòa,9,,1/2\r\n");
+    free(out);
 }
 
 /* A RATIO column a unit did not send is derived from its two counts and

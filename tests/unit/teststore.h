@@ -132,6 +132,7 @@ teststore_main(const char *name, const struct CMUnitTest *tests, size_t n)
         snprintf(pg, sizeof pg, "%s (PostgreSQL)", name);
         teststore_pass = 1;
         teststore_n = teststore_opens = 0;
+        print_message("teststore: the PostgreSQL pass\n");
         rc |= _cmocka_run_group_tests(pg, tests, n, NULL, NULL);
     }
     for (size_t i = 0; i < TESTSTORE_MAX_OUTS; i++)
