@@ -362,6 +362,42 @@ test_wide_derived_ratio(void **state)
     cds_catalog_destroy(&cat);
 }
 
+/* Text sorts by its bytes on both backends, whatever the PostgreSQL
+ * database's collation (pg_report.sh makes it a language's, where "_z"
+ * and "a9" come before "B9"): codes that a language orders otherwise. */
+static void
+test_byte_order(void **state)
+{
+    fx_t *fx = *state;
+    char path[128], err[256];
+    write_file(fx->dir, "more.csv", "code,name,parent\nP,Tỉnh,\n"
+               "a9,a,P\nB9,b,P\n_z,z,P\n", path);
+    cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
+    assert_non_null(ous);
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    cds_orgunits_destroy(&ous);
+    put(fx, 20, "a9", "A1", "202301", "1", false);
+    put(fx, 21, "B9", "A1", "202301", "2", false);
+    put(fx, 22, "_z", "a1", "202301", "3", false);
+    int code;
+    query_opts_t o = { .org_unit = "P", .subtree = true, .format = QUERY_CSV,
+                       .period = "202301" };
+    char *out = run(fx, &o, &code);
+    assert_int_equal(code, CDS_OK);
+    const char *b9 = strstr(out, "\r\nB9,"), *c1 = strstr(out, "\r\nC1,");
+    const char *z = strstr(out, "\r\n_z,"), *a9 = strstr(out, "\r\na9,");
+    assert_true(b9 && c1 && z && a9);
+    assert_true(b9 < c1 && c1 < z && z < a9);
+    free(out);
+    o.wide = true;                     /* leaves, and indicator columns */
+    o.org_unit = NULL;
+    out = run(fx, &o, &code);
+    assert_int_equal(code, CDS_OK);
+    assert_true(strncmp(out, "orgunit,orgunitname,A1,B1,a1,reported\r\n"
+                             "B9,", 41) == 0);
+    free(out);
+}
+
 int
 main(void)
 {
@@ -371,7 +407,7 @@ main(void)
         T(test_filters_and_subtree), T(test_quarter_selects_months_and_weeks),
         T(test_csv_quoting), T(test_json_and_table),
         T(test_wide_completeness),
-        T(test_wide_derived_ratio),
+        T(test_wide_derived_ratio), T(test_byte_order),
     };
     return teststore_main("query", tests, sizeof tests / sizeof *tests);
 }
