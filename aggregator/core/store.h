@@ -339,7 +339,9 @@ int store_knock_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted);
  * second statement; on SQLite the prepared statement must also be
  * read-only by sqlite3_stmt_readonly. Refused or failed: NULL, logged
  * (event store_read_refused or the driver's error). The caller finalizes
- * it (cds_sql_finalize). */
+ * it (cds_sql_finalize). What the text cannot show, a PostgreSQL
+ * function that writes (nextval, setval), the server
+ * refuses itself inside store_read_begin (a READ ONLY transaction). */
 cds_sql_stmt_t *store_read(store_t *self, const char *sql, const char *pg_sql);
 /* One snapshot over several reads: a read transaction (SQLite BEGIN;
  * PostgreSQL REPEATABLE READ READ ONLY, where any write fails). Not

@@ -28,8 +28,8 @@ check "its text order is not bytes (\"a9\" before \"B9\")" test \
     "$(pg_psql "$url" -Atc "SELECT string_agg(x, ' ' ORDER BY x)
         FROM (VALUES ('B9'), ('a9')) v(x)")" = "a9 B9"
 n=0
-for name in store_read query export history rollup completeness api; do
-    bin=$BUILD/tests/${name}_test
+for mod in store_read query export history rollup completeness api; do
+    bin=$BUILD/tests/${mod}_test
     n=$((n + 1)); url=$(icu_url $n)
     out=$(CDS_TEST_PG_URL=$url "$bin" 2>&1); rc=$?
     echo "$out" | grep -E '^\[ *(FAILED|ERROR|LINE|SKIPPED) ' | head -20 \
@@ -38,15 +38,16 @@ for name in store_read query export history rollup completeness api; do
         | grep -c '^\[       OK \]')
     pg=$(echo "$out" | sed -n '/^teststore: the PostgreSQL pass/,$p' \
         | grep -c '^\[       OK \]')
-    expect_eq "$name: passes on SQLite and PostgreSQL (exit status)" "$rc" 0
+    expect_eq "$mod: passes on SQLite and PostgreSQL (exit status)" "$rc" 0
     if echo "$out" | grep -q 'store_open refuses PostgreSQL'; then
         TESTNO=$((TESTNO + 1))
-        echo "ok $TESTNO - $name: same outputs on PostgreSQL # SKIP store_open refuses a server URL"
+        echo "ok $TESTNO - $mod: same outputs on PostgreSQL" \
+            "# SKIP store_open refuses a server URL"
     else
-        check "$name: every test ran on PostgreSQL too ($lite on SQLite, $pg on PostgreSQL)" \
-            test "$lite" -gt 0 -a "$pg" = "$lite"
+        what="every test ran on PostgreSQL too ($lite on SQLite, $pg there)"
+        check "$mod: $what" test "$lite" -gt 0 -a "$pg" = "$lite"
     fi
-    check "$name: no log line shows the password" \
+    check "$mod: no log line shows the password" \
         sh -c '! echo "$1" | grep -qF "$2"' _ "$out" "$PG_PASS"
 done
 pg_stop

@@ -75,8 +75,8 @@ NOT_YET = (
 )
 BACKEND_CALL = re.compile(r"\b(sqlite3_\w+|cds_db_\w+|cds_bind_\w+|"
                           r"cds_stmt_done|store_db)\s*\(")
-DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)(\([^)]*\))?((?:.*\\\n)*.*)$",
-                    re.M)
+DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)(\([^)]*\))?"
+                    r"((?:.*\\\n)*.*)$", re.M)
 STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 IDENT = re.compile(r"\b[A-Z_][A-Z0-9_]*\b")
 WRITE = re.compile(r"\b(INSERT(?:\s+OR\s+[A-Z]+)?\s+INTO|UPDATE|DELETE\s+FROM|"
