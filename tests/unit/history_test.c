@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "testdb.h"                    /* TESTDB_UNGUARD */
+#include "testpg.h"                    /* TESTPG_UNGUARD */
 
 #include <jansson.h>
 
@@ -122,12 +123,8 @@ test_story_of_a_value(void **state)
 }
 
 /* The tamper tests' SQL on the store's connection: sqlite on SQLite, pg
- * on PostgreSQL, where the append-only triggers are switched off
- * (ALTER TABLE ... DISABLE TRIGGER USER: what an attacker with the
- * database's owner role can do). */
-#define PG_UNGUARD                                                           \
-    "ALTER TABLE batch DISABLE TRIGGER USER;"                                \
-    "ALTER TABLE update_log DISABLE TRIGGER USER;"
+ * on PostgreSQL, where the append-only triggers are switched off first
+ * (TESTPG_UNGUARD: what an attacker with the owner's role can do). */
 static void
 tamper(hfx_t *h, const char *sqlite, const char *pg)
 {
@@ -149,13 +146,13 @@ test_tampering_is_seen(void **state)
            " substr(envelope, 1, length(envelope)-1)"
            " || CASE WHEN substr(envelope, -1) = x'00'"
            " THEN x'01' ELSE x'00' END WHERE id = 1",
-           PG_UNGUARD
+           TESTPG_UNGUARD
            "UPDATE batch SET envelope = set_byte(envelope,"
            " length(envelope) - 1, CASE WHEN get_byte(envelope,"
            " length(envelope) - 1) = 0 THEN 1 ELSE 0 END) WHERE id = 1");
     /* and change the stored history row of the correction */
     tamper(h, "UPDATE update_log SET value = '9999' WHERE batch_id = 2",
-           PG_UNGUARD
+           TESTPG_UNGUARD
            "UPDATE update_log SET value = '9999' WHERE batch_id = 2");
     assert_int_equal(history_compute(h->fx->store,
                                      cds_identity_sign_pk(h->fx->id),
@@ -226,7 +223,7 @@ test_control_bytes_escaped(void **state)
            "UPDATE update_log SET stored_by = 'can bo'"
            " || char(27) || '[2J' || char(13, 10) ||"
            " 'x', comment = 'a' || char(7) || 'b'",
-           PG_UNGUARD
+           TESTPG_UNGUARD
            "UPDATE update_log SET stored_by = 'can bo'"
            " || chr(27) || '[2J' || chr(13) || chr(10) ||"
            " 'x', comment = 'a' || chr(7) || 'b'");

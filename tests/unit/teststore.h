@@ -20,6 +20,7 @@
 
 #include "cds_err.h"
 #include "store.h"
+#include "testpg.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -35,12 +36,11 @@ static size_t teststore_opens;         /* teststore_open calls this pass */
 static size_t teststore_start[TESTSTORE_MAX_OUTS]; /* teststore_n at each */
 static char teststore_last[1024];      /* where the last store is */
 
-/* The PostgreSQL URL of the second pass, or NULL. */
+/* The PostgreSQL URL of the second pass, or NULL (testpg.h). */
 static inline const char *
 teststore_url(void)
 {
-    const char *u = getenv("CDS_TEST_PG_URL");
-    return u && *u ? u : NULL;
+    return testpg_url();
 }
 
 /* An empty schema ts_k in the PostgreSQL database; out receives the URL
