@@ -974,3 +974,164 @@ store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
     return store_reject_add_kind(self, now_ms, agent_pk, 0, code, field,
                                  message, first, last, seq, raw, raw_len);
 }
+
+/* ---- reading the core tables (store.h "reading the core tables") -------- */
+/* Included here, not at the top, so this block stays one piece (issue 14:
+ * the rest of this file is being moved to cds_sql at the same time). */
+#include "cds_util.h"
+#include <ctype.h>
+#include <strings.h>
+
+#define READ_STEP_EVERY 10000          /* SQLite VM steps between checks */
+
+/* Words that change data or schema, or take locks: never in a read. */
+static const char *const write_words[] = {
+    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "TRUNCATE",
+    "CREATE", "DROP", "ALTER", "GRANT", "REVOKE", "COPY", "LOCK", "CALL",
+    "PRAGMA", "ATTACH", "DETACH", "VACUUM", "REINDEX", "ANALYZE", "SET",
+};
+
+/* Past a quoted string, identifier or comment starting at s (s itself
+ * when none starts there). */
+static const char *
+read_skip_quoted(const char *s)
+{
+    if (*s == '\'' || *s == '"') {
+        char q = *s++;
+        while (*s && !(*s == q && s[1] != q))
+            s += *s == q ? 2 : 1;
+        return *s ? s + 1 : s;
+    }
+    if (s[0] == '-' && s[1] == '-')
+        return s + strcspn(s, "\n");
+    if (s[0] == '/' && s[1] == '*') {
+        const char *e = strstr(s + 2, "*/");
+        return e ? e + 2 : s + strlen(s);
+    }
+    return s;
+}
+
+/* NULL when sql is one reading statement (store_read), else what is
+ * wrong with it (a static string; word receives the offending word). */
+static const char *
+read_text_problem(const char *sql, char *word, size_t len)
+{
+    bool first = true;
+    for (const char *s = sql; *s;) {
+        const char *q = read_skip_quoted(s);
+        if (q != s || isspace((unsigned char) *s) || *s == '(' || *s == ')') {
+            s = q != s ? q : s + 1;
+            continue;
+        }
+        if (*s == ';')
+            return "more than one statement";
+        size_t n = 0;
+        while (isalnum((unsigned char) s[n]) || s[n] == '_')
+            n++;
+        snprintf(word, len, "%.*s", (int) (n ? n : 1), s);
+        if (first && strcasecmp(word, "SELECT") && strcasecmp(word, "WITH")
+            && strcasecmp(word, "VALUES"))
+            return "not a SELECT";
+        first = false;
+        for (size_t i = 0; n && i < sizeof write_words / sizeof *write_words;
+             i++)
+            if (!strcasecmp(word, write_words[i]))
+                return "a data-modifying word";
+        s += n ? n : 1;
+    }
+    return first ? "empty" : NULL;
+}
+
+/* SQLite's own verdict on sql (prepared, asked, dropped). */
+static bool
+read_lite_readonly(store_t *self, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3 *h = cds_db_handle(cds_sql_sqlite(self->sql));
+    bool ro = sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && st
+              && sqlite3_stmt_readonly(st);
+    sqlite3_finalize(st);
+    return ro;
+}
+
+static cds_sql_stmt_t *
+read_refused(const char *sql, const char *why, const char *word)
+{
+    cds_log(CDS_LOG_ERROR, "store_read_refused", "why=%s word=%s sql=%s",
+            cds_logq(why), cds_logq(word), cds_logq(sql));
+    return NULL;
+}
+
+cds_sql_stmt_t *
+store_read(store_t *self, const char *sql, const char *pg_sql)
+{
+    char word[32] = "";
+    const char *why = read_text_problem(sql, word, sizeof word);
+    if (why)
+        return read_refused(sql, why, word);
+    /* Both texts, whichever backend runs: a PG-only mistake shows up in
+     * the SQLite tests too. */
+    if (pg_sql && (why = read_text_problem(pg_sql, word, sizeof word)))
+        return read_refused(pg_sql, why, word);
+    if (cds_sql_backend(self->sql) == CDS_SQL_SQLITE
+        && !read_lite_readonly(self, sql)) {
+        cds_sql_stmt_t *st = cds_sql_prepare(self->sql, sql, 0);
+        if (!st)
+            return NULL;               /* does not prepare: logged */
+        cds_sql_finalize(&st);
+        return read_refused(sql, "writes (sqlite3_stmt_readonly)", "");
+    }
+    return cds_sql_prepare2(self->sql, sql, pg_sql, 0);
+}
+
+int
+store_read_begin(store_t *self)
+{
+    return cds_sql_begin_read(self->sql);
+}
+
+void
+store_read_end(store_t *self)
+{
+    (void) cds_sql_rollback(self->sql);   /* nothing to keep: a read */
+}
+
+static int
+read_progress(void *p)
+{
+    store_limit_t *lim = p;
+    if (--lim->left_ > 0)
+        return 0;
+    lim->exceeded = true;
+    return 1;                          /* interrupt the statement */
+}
+
+int
+store_read_limit(store_t *self, store_limit_t *lim)
+{
+    lim->exceeded = false;
+    lim->start_ms_ = (int64_t) cds_mono_ms();
+    if (cds_sql_backend(self->sql) == CDS_SQL_SQLITE) {
+        lim->left_ = lim->steps / READ_STEP_EVERY;
+        sqlite3_progress_handler(cds_db_handle(cds_sql_sqlite(self->sql)),
+                                 READ_STEP_EVERY, read_progress, lim);
+        return CDS_OK;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %lld",
+             (long long) (lim->ms > 0 ? lim->ms : 1));
+    return cds_sql_exec(self->sql, sql);
+}
+
+void
+store_read_unlimit(store_t *self, store_limit_t *lim)
+{
+    if (cds_sql_backend(self->sql) == CDS_SQL_SQLITE) {
+        sqlite3_progress_handler(cds_db_handle(cds_sql_sqlite(self->sql)), 0,
+                                 NULL, NULL);
+        return;
+    }
+    if ((int64_t) cds_mono_ms() - lim->start_ms_ >= lim->ms)
+        lim->exceeded = true;
+    (void) cds_sql_exec(self->sql, "RESET statement_timeout");
+}

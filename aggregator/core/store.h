@@ -129,9 +129,9 @@ extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
 /* Storage boundary (docs/DESIGN.md): store is the only writer of agent,
  * batch, update_log, update_status and datavalue; other modules change
  * them through the functions below (tests/tools/layers.py checks that no
- * other file holds an SQL write to them). Readers still query the
- * connection directly, and use this expression for the status an
- * update_log row (alias u, a string literal) has now: its latest
+ * other file holds an SQL write to them). Readers outside store read
+ * them through store_read (below), and use this expression for the
+ * status an update_log row (alias u, a string literal) has now: its latest
  * update_status row's, else its arrival status. Public SQL, as
  * QUERY_SCOPE_CTE is (one index seek on update_status_key). */
 #define STORE_SQL_STATUS_NOW(u)                                              \
@@ -323,5 +323,53 @@ int store_knock_add(store_t *self, const uint8_t *curve_pk,
                     int64_t last_ms, uint64_t count);
 /* Delete every knock row last seen before cutoff_ms. */
 int store_knock_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted);
+
+/* ---- reading the core tables (issue 14 item 2) --------------------------
+ * Store is the only writer of agent, batch, update_log, update_status and
+ * datavalue, and the only module that reads them on its own connection:
+ * every other reader (reports, the HTTP API) prepares its SELECT through
+ * store_read and iterates the rows with cds_sql_step / cds_sql_col_*
+ * (tests/tools/layers.py rule 7 checks it). A module's own tables
+ * (orgunit_map, api_token, ...) it may still change through store_sql.
+ *
+ * store_read prepares a read-only statement: sql on SQLite, pg_sql on
+ * PostgreSQL (NULL: sql). Both texts must be one SELECT (WITH ...,
+ * VALUES) with no data-modifying word outside quotes (INSERT, UPDATE,
+ * DELETE, ... : a writing CTE or SELECT ... FOR UPDATE is refused) and no
+ * second statement; on SQLite the prepared statement must also be
+ * read-only by sqlite3_stmt_readonly. Refused or failed: NULL, logged
+ * (event store_read_refused or the driver's error). The caller finalizes
+ * it (cds_sql_finalize). What the text cannot show, a PostgreSQL
+ * function that writes (nextval, setval), the server
+ * refuses itself inside store_read_begin (a READ ONLY transaction). */
+cds_sql_stmt_t *store_read(store_t *self, const char *sql, const char *pg_sql);
+/* One snapshot over several reads: a read transaction (SQLite BEGIN;
+ * PostgreSQL REPEATABLE READ READ ONLY, where any write fails). Not
+ * nested, not inside a write transaction. store_read_end ends it (safe
+ * after a failed read). CDS_OK or a cds_err code (logged). */
+int store_read_begin(store_t *self);
+/* Text ORDER BY in byte order on PostgreSQL, as SQLite's BINARY
+ * collation sorts (the database's collation may be a language's): append
+ * to each text sort key of a NAME_PG statement whose order shows. */
+#define STORE_SQL_BYTE_ORDER " COLLATE \"C\""
+void store_read_end(store_t *self);
+
+/* A cost bound on the reads between store_read_limit and
+ * store_read_unlimit (the HTTP API's per-request budget): on SQLite at
+ * most steps virtual-machine steps (a statement over it is interrupted
+ * and fails); on PostgreSQL each statement runs at most ms milliseconds
+ * (statement_timeout), and the reads together are over their bound when
+ * they took ms or more. exceeded tells the caller after unlimit. */
+typedef struct {
+    long steps;                        /* SQLite: VM steps allowed */
+    int64_t ms;                        /* PostgreSQL: milliseconds */
+    bool exceeded;                     /* set by the bound */
+    long left_;                        /* private: steps to go / 1000 */
+    int64_t start_ms_;                 /* private: monotonic start */
+} store_limit_t;
+/* CDS_OK or a cds_err code (logged). lim stays the caller's, in use
+ * until store_read_unlimit. */
+int store_read_limit(store_t *self, store_limit_t *lim);
+void store_read_unlimit(store_t *self, store_limit_t *lim);
 
 #endif

@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROGRESS_EVERY 10000           /* VM steps between budget checks */
-
 typedef struct {
     cds_catalog_t *catalog;            /* owned */
     rollup_rules_t *rules;             /* owned */
@@ -38,11 +36,6 @@ typedef struct {
     size_t n_inds;
 } args_t;
 
-typedef struct {
-    long left;                         /* budget in PROGRESS_EVERY units */
-    bool exceeded;
-} budget_t;
-
 /* ---- tokens ------------------------------------------------------------- */
 
 static void
@@ -55,16 +48,14 @@ token_hash(const char *token, uint8_t out[crypto_generichash_BYTES])
 /* Run one prepared write/read statement to completion; the row callback
  * may be NULL. Returns CDS_OK or the db error. */
 static int
-step_all(cds_db_t *db, sqlite3_stmt *st, const char *what,
-         void (*row)(sqlite3_stmt *, void *), void *arg)
+step_all(cds_sql_stmt_t *st, void (*row)(cds_sql_stmt_t *, void *),
+         void *arg)
 {
     int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    while ((step = cds_sql_step(st)) == CDS_SQL_ROW)
         if (row)
             row(st, arg);
-    int rc = step == SQLITE_DONE ? CDS_OK : cds_db_fail(db, what);
-    cds_stmt_done(st);
-    return rc;
+    return step == CDS_SQL_DONE ? CDS_OK : step;   /* logged by cds_sql */
 }
 
 static bool
@@ -97,38 +88,41 @@ api_token_add(store_t *store, const char *name, uint64_t now_ms, char *out,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof raw);
     token_hash(out, hash);
-    cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, API_SQL_TOKEN_ADD);
+    /* api_token is this module's table: its own statements on the
+     * connection (store.h "reading the core tables"). */
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), API_SQL_TOKEN_ADD,
+                                         0);
     if (!st)
         return CDS_ERROR;
-    cds_bind_text(st, ":name", name);
-    cds_bind_blob(st, ":hash", hash, sizeof hash);
-    cds_bind_int64(st, ":now", (int64_t) now_ms);
-    int step = sqlite3_step(st);
-    cds_stmt_done(st);
-    sqlite3_finalize(st);
-    if ((step & 0xff) == SQLITE_CONSTRAINT) {
+    cds_sql_bind_text(st, ":name", name);
+    cds_sql_bind_blob(st, ":hash", hash, sizeof hash);
+    cds_sql_bind_int64(st, ":now", (int64_t) now_ms);
+    int rc = cds_sql_run(st);
+    bool taken = rc == CDS_OK && cds_sql_changes(st) == 0;
+    cds_sql_finalize(&st);
+    if (taken || rc != CDS_OK)
         sodium_memzero(out, outlen);
+    if (taken) {
         snprintf(err, errlen, "token name \"%s\" exists already (revoke "
                  "it or choose another name)", name);
         return CDS_EUSAGE;
     }
-    return step == SQLITE_DONE ? CDS_OK : cds_db_fail(db, "token add");
+    return rc;
 }
 
 static void
-list_row(sqlite3_stmt *st, void *arg)
+list_row(cds_sql_stmt_t *st, void *arg)
 {
     char created[40], revoked[40] = "", used[40] = "";
     cds_format_time(created, sizeof created,
-                    (uint64_t) sqlite3_column_int64(st, 1));
-    if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+                    (uint64_t) cds_sql_col_int64(st, 1));
+    if (cds_sql_col_type(st, 2) != CDS_SQL_NULL)
         cds_format_time(revoked, sizeof revoked,
-                        (uint64_t) sqlite3_column_int64(st, 2));
-    if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+                        (uint64_t) cds_sql_col_int64(st, 2));
+    if (cds_sql_col_type(st, 3) != CDS_SQL_NULL)
         cds_format_time(used, sizeof used,
-                        (uint64_t) sqlite3_column_int64(st, 3));
-    const char *cells[] = { (const char *) sqlite3_column_text(st, 0),
+                        (uint64_t) cds_sql_col_int64(st, 3));
+    const char *cells[] = { cds_sql_col_text(st, 0),
                             created, revoked[0] ? revoked : "-" };
     (void) used;
     table_add(arg, cells);
@@ -138,31 +132,30 @@ int
 api_token_list(store_t *store, FILE *out)
 {
     static const char *const header[] = { "name", "created", "revoked" };
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), API_SQL_TOKEN_LIST);
+    cds_sql_stmt_t *st = cds_sql_prepare2(store_sql(store), API_SQL_TOKEN_LIST,
+                                          API_SQL_TOKEN_LIST_PG, 0);
     table_t *t = table_new(header, 3);
-    int rc = st && t ? step_all(store_db(store), st, "token list", list_row,
-                                t)
-                     : CDS_ERROR;
+    int rc = st && t ? step_all(st, list_row, t) : CDS_ERROR;
     if (rc == CDS_OK)
         table_print(t, out);
     table_destroy(&t);
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     return rc;
 }
 
 int
 api_token_revoke(store_t *store, const char *name, uint64_t now_ms)
 {
-    cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, API_SQL_TOKEN_REVOKE);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store),
+                                         API_SQL_TOKEN_REVOKE, 0);
     if (!st)
         return CDS_ERROR;
-    cds_bind_text(st, ":name", name);
-    cds_bind_int64(st, ":now", (int64_t) now_ms);
-    int rc = step_all(db, st, "token revoke", NULL, NULL);
-    if (rc == CDS_OK && sqlite3_changes(cds_db_handle(db)) == 0)
+    cds_sql_bind_text(st, ":name", name);
+    cds_sql_bind_int64(st, ":now", (int64_t) now_ms);
+    int rc = step_all(st, NULL, NULL);
+    if (rc == CDS_OK && cds_sql_changes(st) == 0)
         rc = CDS_ENOTFOUND;
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     return rc;
 }
 
@@ -174,16 +167,14 @@ api_token_check(store_t *store, const char *token)
         || strncmp(token, "cdst_", 5) != 0)
         return 0;
     token_hash(token, hash);
-    cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, API_SQL_TOKEN_CHECK);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store),
+                                         API_SQL_TOKEN_CHECK, 0);
     if (!st)
         return -CDS_ERROR;
-    cds_bind_blob(st, ":hash", hash, sizeof hash);
-    int step = sqlite3_step(st);
-    int rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0
-                                    : -cds_db_fail(db, "token check");
-    cds_stmt_done(st);
-    sqlite3_finalize(st);
+    cds_sql_bind_blob(st, ":hash", hash, sizeof hash);
+    int step = cds_sql_step(st);
+    int rc = step == CDS_SQL_ROW ? 1 : step == CDS_SQL_DONE ? 0 : -step;
+    cds_sql_finalize(&st);
     return rc;
 }
 
@@ -246,16 +237,6 @@ parse_args(http_req_t *req, args_t *a)
     return !bad;
 }
 
-static int
-progress(void *p)
-{
-    budget_t *b = p;
-    if (--b->left > 0)
-        return 0;
-    b->exceeded = true;
-    return 1;
-}
-
 static unsigned
 status_for(int code)
 {
@@ -270,7 +251,8 @@ status_for(int code)
     }
 }
 
-/* Run fn into a buffer under the step budget, then answer. */
+/* Run fn into a buffer under the cost budget (store_read_limit), then
+ * answer. */
 typedef int (api_run_fn)(const api_t *api, store_t *store, const args_t *a,
                          FILE *out, char *err, size_t errlen);
 
@@ -283,8 +265,7 @@ answer(http_req_t *req, const api_t *api, const args_t *a, api_run_fn *fn,
         http_reply_error(req, 503, "database not available");
         return;
     }
-    sqlite3 *h = cds_db_handle(store_db(store));
-    budget_t b = { .left = API_MAX_STEPS / PROGRESS_EVERY };
+    store_limit_t lim = { .steps = API_MAX_STEPS, .ms = API_MAX_MS };
     char *buf = NULL, err[512] = "";
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
@@ -292,11 +273,13 @@ answer(http_req_t *req, const api_t *api, const args_t *a, api_run_fn *fn,
         http_reply_error(req, 500, "out of memory");
         return;
     }
-    sqlite3_progress_handler(h, PROGRESS_EVERY, progress, &b);
-    int code = fn(api, store, a, out, err, sizeof err);
-    sqlite3_progress_handler(h, 0, NULL, NULL);
+    int code = store_read_limit(store, &lim);
+    if (code == CDS_OK) {
+        code = fn(api, store, a, out, err, sizeof err);
+        store_read_unlimit(store, &lim);
+    }
     fclose(out);
-    if (b.exceeded)
+    if (lim.exceeded)
         http_reply_error(req, 503, "query over its cost budget: narrow the "
                          "org unit, period or indicators");
     else if (code != CDS_OK)

@@ -16,10 +16,12 @@
  *  503 query over its cost budget, 500 otherwise.
  *
  *  Bounds: each argument <= API_MAX_ARG bytes of printable ASCII, at most
- *  API_MAX_LIST indicators; every request runs under an SQLite progress
- *  budget (API_MAX_STEPS virtual-machine steps) so no request can hold the
- *  HTTP thread for long; ingest runs on its own connection and thread and
- *  is never blocked by a reader (WAL).
+ *  API_MAX_LIST indicators; every request runs under a cost budget
+ *  (store_read_limit: API_MAX_STEPS virtual-machine steps on SQLite, each
+ *  statement at most API_MAX_MS and the request under it on PostgreSQL)
+ *  so no request can hold the HTTP thread for long; ingest runs on its
+ *  own connection and thread and is never blocked by a reader (WAL; on
+ *  PostgreSQL, MVCC).
  *
  *  Tokens: `token add NAME` prints "cdst_" + 43 base64url characters (32
  *  random bytes) once; only BLAKE2b-256 of the token (crypto_generichash)
@@ -40,6 +42,7 @@
 #define API_MAX_ARG 128                /* bytes of one query argument */
 #define API_MAX_LIST 64                /* indicators in one request */
 #define API_MAX_STEPS 200000000L       /* SQLite VM steps per request */
+#define API_MAX_MS 10000               /* PostgreSQL: ms per request */
 #define API_MAX_ANSWER (32u << 20)     /* bytes of one answer */
 #define API_TOKEN_LEN 48               /* "cdst_" + 43 chars */
 

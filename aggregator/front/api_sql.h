@@ -3,12 +3,15 @@
 #ifndef AGG_API_SQL_H
 #define AGG_API_SQL_H
 
+/* A name (or hash) taken inserts nothing: api.c says so. */
 #define API_SQL_TOKEN_ADD                                                    \
     "INSERT INTO api_token(name, hash, created_at_ms)"                       \
-    " VALUES (:name, :hash, :now)"
+    " VALUES (:name, :hash, :now) ON CONFLICT DO NOTHING"
 #define API_SQL_TOKEN_LIST                                                   \
     "SELECT name, created_at_ms, revoked_at_ms, last_used_ms"                \
     " FROM api_token ORDER BY name"
+/* PostgreSQL: names in byte order, as on SQLite (store.h). */
+#define API_SQL_TOKEN_LIST_PG API_SQL_TOKEN_LIST STORE_SQL_BYTE_ORDER
 #define API_SQL_TOKEN_REVOKE                                                 \
     "UPDATE api_token SET revoked_at_ms = :now"                              \
     " WHERE name = :name AND revoked_at_ms IS NULL"

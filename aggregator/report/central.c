@@ -67,23 +67,26 @@ truthy(const char *s)
 static int
 roots(store_t *store, char ***codes, size_t *n)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), CENTRAL_SQL_ROOTS);
+    cds_sql_stmt_t *st = store_read(store, CENTRAL_SQL_ROOTS,
+                                    CENTRAL_SQL_ROOTS_PG);
     *codes = NULL;
     *n = 0;
     if (!st)
         return CDS_ERROR;
     int rc = CDS_OK;
-    while (rc == CDS_OK && sqlite3_step(st) == SQLITE_ROW) {
+    int step;
+    while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW) {
         char **a = realloc(*codes, (*n + 1) * sizeof *a);
-        if (!a || !(a[*n] = strdup((const char *) sqlite3_column_text(st,
-                                                                      0))))
+        if (!a || !(a[*n] = strdup(cds_sql_col_text(st, 0))))
             rc = CDS_ENOMEM;
         if (a) {
             *codes = a;
             *n += rc == CDS_OK;
         }
     }
-    sqlite3_finalize(st);
+    if (rc == CDS_OK && step != CDS_SQL_DONE)
+        rc = step;                     /* logged by cds_sql */
+    cds_sql_finalize(&st);
     return rc;
 }
 
@@ -105,14 +108,14 @@ central_enroll_self(store_t *store, const cds_identity_t *id,
         return rc;
     rc = roots(store, &units, &n);
     if (rc == CDS_OK)
-        rc = cds_db_begin(store_db(store));
+        rc = cds_sql_begin(store_sql(store));
     if (rc == CDS_OK) {
         rc = store_agent_enroll(store, cds_identity_sign_pk(id),
                                 cds_identity_curve_pk(id), CENTRAL_LABEL,
                                 (const char *const *) units, n,
                                 (int64_t) now_ms, &agent_id);
-        rc = rc == CDS_OK ? cds_db_commit(store_db(store))
-                          : (cds_db_rollback(store_db(store)), rc);
+        rc = rc == CDS_OK ? cds_sql_commit(store_sql(store))
+                          : (cds_sql_rollback(store_sql(store)), rc);
     }
     for (size_t i = 0; i < n; i++)
         free(units[i]);
@@ -237,8 +240,8 @@ central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
               size_t errlen)
 {
     store_agent_t a;
-    cds_db_t *db = store_db(store);
-    int rc = cds_db_begin(db);
+    cds_sql_t *db = store_sql(store);
+    int rc = cds_sql_begin(db);
     if (rc != CDS_OK)
         return rc;
     rc = store_agent_find(store, cds_identity_sign_pk(signer), &a);
@@ -253,8 +256,8 @@ central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
                          err, errlen);
     }
     if (rc == CDS_OK)
-        return cds_db_commit(db);
-    cds_db_rollback(db);
+        return cds_sql_commit(db);
+    cds_sql_rollback(db);
     return rc;
 }
 
@@ -503,12 +506,12 @@ build_updates(check_t *ck, store_t *store, const cds_catalog_t *cat,
 static int
 first_hlc(store_t *store, uint64_t now_ms, uint64_t *hlc)
 {
-    sqlite3_stmt *st = cds_db_prepare(store_db(store), CENTRAL_SQL_MAX_HLC);
+    cds_sql_stmt_t *st = store_read(store, CENTRAL_SQL_MAX_HLC, NULL);
     if (!st)
         return CDS_ERROR;
-    uint64_t max = sqlite3_step(st) == SQLITE_ROW
-                       ? (uint64_t) sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
+    uint64_t max = cds_sql_step(st) == CDS_SQL_ROW
+                       ? (uint64_t) cds_sql_col_int64(st, 0) : 0;
+    cds_sql_finalize(&st);
     *hlc = now_ms << 16;
     if (max + 1 > *hlc)
         *hlc = max + 1;

@@ -9,5 +9,7 @@
 /* Top-level org units (the aggregator's own subtree is all of them). */
 #define CENTRAL_SQL_ROOTS                                                    \
     "SELECT code FROM orgunit WHERE parent IS NULL ORDER BY code"
+/* PostgreSQL: codes in byte order, as on SQLite (store.h). */
+#define CENTRAL_SQL_ROOTS_PG CENTRAL_SQL_ROOTS STORE_SQL_BYTE_ORDER
 
 #endif

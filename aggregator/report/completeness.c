@@ -73,29 +73,29 @@ list_add(char **list, const char *code)
 
 /* One unit's line: every expected indicator looked up. */
 static int
-unit_line(cds_db_t *db, sqlite3_stmt *st, const char *period,
+unit_line(cds_sql_stmt_t *st, const char *period,
           const char **codes, size_t n, int64_t deadline,
           completeness_unit_t *u)
 {
     int rc = CDS_OK;
     u->expected = n;
     for (size_t i = 0; rc == CDS_OK && i < n; i++) {
-        cds_bind_text(st, ":ou", u->code);
-        cds_bind_text(st, ":de", codes[i]);
-        cds_bind_text(st, ":pe", period);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            int64_t first = sqlite3_column_int64(st, 1);
-            int64_t last = sqlite3_column_int64(st, 2);
+        cds_sql_bind_text(st, ":ou", u->code);
+        cds_sql_bind_text(st, ":de", codes[i]);
+        cds_sql_bind_text(st, ":pe", period);
+        int step = cds_sql_step(st);
+        if (step == CDS_SQL_ROW) {
+            int64_t first = cds_sql_col_int64(st, 1);
+            int64_t last = cds_sql_col_int64(st, 2);
             u->reported++;
             u->late += first > deadline;
             if (last > u->last_ms)
                 u->last_ms = last;
-        } else if (step == SQLITE_DONE)
+        } else if (step == CDS_SQL_DONE)
             rc = list_add(&u->missing, codes[i]);
         else
-            rc = cds_db_fail(db, "completeness");
-        cds_stmt_done(st);
+            rc = step;                 /* logged by cds_sql */
+        cds_sql_reset(st);
     }
     return rc;
 }
@@ -130,15 +130,18 @@ completeness_compute(store_t *store, const completeness_opts_t *o,
     const char **codes = NULL;
     size_t n = 0, nu = 0;
     orgmap_unit_t *units = NULL;
-    sqlite3_stmt *st = NULL;
+    cds_sql_stmt_t *st = NULL;
+    bool snap = false;                 /* in a read snapshot */
     memset(out, 0, sizeof *out);
     int rc = check_opts(store, o, &p, err, errlen);
     if (rc == CDS_OK)
         rc = expected_indicators(o, &p, &codes, &n, err, errlen);
+    if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK)
+        snap = true;                   /* units and values of one moment */
     if (rc == CDS_OK)
         rc = orgmap_sources(store, o->org_unit, p.start, p.end, &units, &nu);
-    if (rc == CDS_OK && !(st = cds_db_prepare(store_db(store),
-                                              COMPLETENESS_SQL_REPORTED)))
+    if (rc == CDS_OK
+        && !(st = store_read(store, COMPLETENESS_SQL_REPORTED, NULL)))
         rc = CDS_ERROR;
     if (rc == CDS_OK)
         out->deadline_ms = ((int64_t) p.end + 1
@@ -151,15 +154,16 @@ completeness_compute(store_t *store, const completeness_opts_t *o,
         u->code = units[i].code;
         u->name = units[i].name;
         units[i].code = units[i].name = NULL;
-        rc = unit_line(store_db(store), st, o->period, codes, n,
-                       out->deadline_ms, u);
+        rc = unit_line(st, o->period, codes, n, out->deadline_ms, u);
         u->overdue = u->reported < u->expected
                      && (int64_t) o->now_ms > out->deadline_ms;
         out->units_complete += u->reported == u->expected;
         out->values += u->reported;
         out->values_expected += u->expected;
     }
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
+    if (snap)
+        store_read_end(store);
     orgmap_units_free(units, nu);
     free(codes);
     if (rc != CDS_OK)

@@ -94,7 +94,7 @@ export_period_dhis2(const char *s, char *buf, size_t len)
 
 /* Bind scope, indicators and period range like query_run does. */
 static int
-bind_filter(store_t *store, sqlite3_stmt *st, const query_opts_t *o,
+bind_filter(store_t *store, cds_sql_stmt_t *st, const query_opts_t *o,
             char **inds_json, char *err, size_t errlen)
 {
     cds_period_t a, b;
@@ -128,13 +128,13 @@ bind_filter(store_t *store, sqlite3_stmt *st, const query_opts_t *o,
         if (!*inds_json)
             return CDS_ENOMEM;
     }
-    cds_bind_text(st, ":ou", o->org_unit);
-    cds_bind_int64(st, ":subtree", o->subtree ? 1 : 0);
-    cds_bind_text(st, ":indicators", *inds_json);
+    cds_sql_bind_text(st, ":ou", o->org_unit);
+    cds_sql_bind_int64(st, ":subtree", o->subtree ? 1 : 0);
+    cds_sql_bind_text(st, ":indicators", *inds_json);
     if (lo)
-        cds_bind_int64(st, ":start", a.start);
+        cds_sql_bind_int64(st, ":start", a.start);
     if (hi)
-        cds_bind_int64(st, ":end", b.end);
+        cds_sql_bind_int64(st, ":end", b.end);
     return CDS_OK;
 }
 
@@ -162,15 +162,15 @@ csv_cells(FILE *out, const char *const *cells, size_t n)
 }
 
 static const char *
-col(sqlite3_stmt *st, int i)
+col(cds_sql_stmt_t *st, int i)
 {
-    const char *s = (const char *) sqlite3_column_text(st, i);
+    const char *s = cds_sql_col_text(st, i);
     return s ? s : "";
 }
 
 /* One exported value in the chosen format. */
 static int
-export_row(const export_opts_t *o, sqlite3_stmt *st, json_t *arr, FILE *out)
+export_row(const export_opts_t *o, cds_sql_stmt_t *st, json_t *arr, FILE *out)
 {
     char period[32], updated[40], created[40];
     const char *pe = col(st, X_PE);
@@ -178,13 +178,12 @@ export_row(const export_opts_t *o, sqlite3_stmt *st, json_t *arr, FILE *out)
                               == CDS_OK)
         pe = period;
     cds_format_time(updated, sizeof updated,
-                    cds_hlc_ms((uint64_t) sqlite3_column_int64(st, X_HLC)));
+                    cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC)));
     cds_format_time(created, sizeof created,
-                    sqlite3_column_type(st, X_CREATED) == SQLITE_NULL
-                        ? cds_hlc_ms((uint64_t) sqlite3_column_int64(st,
-                                                                     X_HLC))
-                        : (uint64_t) sqlite3_column_int64(st, X_CREATED));
-    bool followup = sqlite3_column_int(st, X_FOLLOWUP) != 0;
+                    cds_sql_col_type(st, X_CREATED) == CDS_SQL_NULL
+                        ? cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC))
+                        : (uint64_t) cds_sql_col_int64(st, X_CREATED));
+    bool followup = cds_sql_col_int(st, X_FOLLOWUP) != 0;
     if (o->format == EXPORT_DHIS2_JSON) {
         json_t *v = json_pack("{sssssssssssssssssssssb}",
                               "dataElement", col(st, X_DE), "period", pe,
@@ -220,9 +219,9 @@ int
 export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
            size_t errlen)
 {
-    cds_db_t *db = store_db(store);
     char *inds = NULL;
-    sqlite3_stmt *st = cds_db_prepare(db, EXPORT_SQL_EXPORT);
+    cds_sql_stmt_t *st = store_read(store, EXPORT_SQL_EXPORT,
+                                    EXPORT_SQL_EXPORT_PG);
     if (!st)
         return CDS_ERROR;
     json_t *arr = json_array();
@@ -235,10 +234,10 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
         csv_cells(out, dhis2_csv_header, 10);
     else if (rc == CDS_OK && opts->format == EXPORT_CSV)
         csv_cells(out, plain_csv_header, 10);
-    while (rc == CDS_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+    while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)
         rc = export_row(opts, st, arr, out);
-    if (rc == CDS_OK && step != SQLITE_DONE)
-        rc = cds_db_fail(db, "export");
+    if (rc == CDS_OK && step != CDS_SQL_DONE)
+        rc = step;                     /* logged by cds_sql */
     if (rc == CDS_OK && opts->format == EXPORT_DHIS2_JSON) {
         json_t *set = json_pack("{sO}", "dataValues", arr);
         rc = set && json_dumpf(set, out, JSON_INDENT(2)) == 0 ? CDS_OK
@@ -248,6 +247,6 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     }
     json_decref(arr);
     free(inds);
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     return rc;
 }

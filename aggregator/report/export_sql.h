@@ -8,7 +8,7 @@
 
 /* Like QUERY_SQL_LONG, plus the time the key was first stored
  * (created) and the agent's fingerprint. */
-#define EXPORT_SQL_EXPORT_WITH(JSON_TEXTS)                                   \
+#define EXPORT_SQL_EXPORT_WITH(JSON_TEXTS, C)                                \
     QUERY_SCOPE_CTE                                                          \
     "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
     " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
@@ -22,9 +22,12 @@
     "      (" JSON_TEXTS(":indicators") "))"                                 \
     " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
     " AND (CAST(:end AS BIGINT) IS NULL OR d.period_end <= :end)"            \
-    " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
-#define EXPORT_SQL_EXPORT EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS)
-/* PostgreSQL: the JSON array read by its json functions (store.h). */
-#define EXPORT_SQL_EXPORT_PG EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS_PG)
+    " ORDER BY d.org_unit" C ", d.indicator" C ", d.period_start,"           \
+    " d.period" C ", d.disagg" C
+#define EXPORT_SQL_EXPORT EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS, "")
+/* PostgreSQL: the JSON array read by its json functions, text in byte
+ * order as on SQLite (store.h). */
+#define EXPORT_SQL_EXPORT_PG                                                 \
+    EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS_PG, STORE_SQL_BYTE_ORDER)
 
 #endif

@@ -18,38 +18,45 @@ enum { H_SEQ, H_STATUS, H_FIELD, H_MESSAGE, H_VALUE, H_DELETED, H_COMMENT,
        H_PK, H_ENVELOPE, H_DISAGG };
 
 static const char *
-text(sqlite3_stmt *st, int i)
+text(cds_sql_stmt_t *st, int i)
 {
-    const char *s = (const char *) sqlite3_column_text(st, i);
+    const char *s = cds_sql_col_text(st, i);
     return s ? s : "";
 }
 
 /* The stored row as the update the agent would have hashed. */
 static void
-stored_update(sqlite3_stmt *st, const char *ou, const char *de,
+stored_update(cds_sql_stmt_t *st, const char *ou, const char *de,
               const char *pe, cds_update_t *u)
 {
     *u = (cds_update_t) {
-        .seq = (uint64_t) sqlite3_column_int64(st, H_SEQ), .org_unit = ou,
+        .seq = (uint64_t) cds_sql_col_int64(st, H_SEQ), .org_unit = ou,
         .indicator = de, .period = pe, .disagg = text(st, H_DISAGG),
         .value = text(st, H_VALUE), .comment = text(st, H_COMMENT),
         .stored_by = text(st, H_BY),
-        .deleted = sqlite3_column_int(st, H_DELETED) != 0,
-        .followup = sqlite3_column_int(st, H_FOLLOWUP) != 0,
-        .hlc = (uint64_t) sqlite3_column_int64(st, H_HLC) };
+        .deleted = cds_sql_col_int(st, H_DELETED) != 0,
+        .followup = cds_sql_col_int(st, H_FOLLOWUP) != 0,
+        .hlc = (uint64_t) cds_sql_col_int64(st, H_HLC) };
 }
 
 /* Re-verify the kept envelope for the stored row. Returns "ok" or why. */
 static const char *
-verify(sqlite3_stmt *st, const uint8_t *agg_pk, const cds_update_t *row)
+verify(cds_sql_stmt_t *st, const uint8_t *agg_pk, const cds_update_t *row)
 {
     Cdsync__Envelope *env = NULL;
     Cdsync__Batch *b = NULL;
     const char *note = "ok";
     int err = 0;
-    const uint8_t *raw = sqlite3_column_blob(st, H_ENVELOPE);
-    size_t len = (size_t) sqlite3_column_bytes(st, H_ENVELOPE);
-    const uint8_t *pk = sqlite3_column_blob(st, H_PK);
+    /* The key copied first: a column read may replace the last blob read
+     * (cds_sql on PostgreSQL decodes one bytea at a time). */
+    uint8_t key[CDS_PK_BYTES];
+    const uint8_t *pk = cds_sql_col_blob(st, H_PK);
+    if (pk && cds_sql_col_bytes(st, H_PK) == CDS_PK_BYTES)
+        pk = memcpy(key, pk, sizeof key);
+    else
+        pk = NULL;
+    const uint8_t *raw = cds_sql_col_blob(st, H_ENVELOPE);
+    size_t len = cds_sql_col_bytes(st, H_ENVELOPE);
     uint8_t want[CDS_HASH_BYTES], got[CDS_HASH_BYTES];
     if (cds_envelope_decode(raw, len, &env) != CDS_OK)
         note = "envelope does not decode";
@@ -98,19 +105,19 @@ history_free(history_entry_t *e, size_t n)
 /* Fill entry e from the current row; *cur is the value so far (borrowed
  * from an earlier entry, "" at first). */
 static int
-entry_fill(sqlite3_stmt *st, const uint8_t *agg_pk, const char *ou,
+entry_fill(cds_sql_stmt_t *st, const uint8_t *agg_pk, const char *ou,
            const char *de, const char *pe, const char *cur,
            history_entry_t *e)
 {
     cds_update_t row;
     stored_update(st, ou, de, pe, &row);
     memset(e, 0, sizeof *e);
-    e->status = sqlite3_column_int(st, H_STATUS);
+    e->status = cds_sql_col_int(st, H_STATUS);
     e->deleted = row.deleted;
     e->seq = row.seq;
     e->hlc = row.hlc;
-    e->received_ms = sqlite3_column_int64(st, H_RECEIVED);
-    e->batch_id = sqlite3_column_int64(st, H_BATCH);
+    e->received_ms = cds_sql_col_int64(st, H_RECEIVED);
+    e->batch_id = cds_sql_col_int64(st, H_BATCH);
     snprintf(e->fpr, sizeof e->fpr, "%s", text(st, H_FPR));
     e->verify_note = verify(st, agg_pk, &row);
     e->verified = strcmp(e->verify_note, "ok") == 0;
@@ -128,20 +135,19 @@ history_compute(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
                 const char *ou, const char *de, const char *pe,
                 const char *disagg, history_entry_t **out, size_t *n)
 {
-    cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, HISTORY_SQL_HISTORY);
+    cds_sql_stmt_t *st = store_read(store, HISTORY_SQL_HISTORY, NULL);
     size_t cap = 0;
     ssize_t last_applied = -1;
     *out = NULL;
     *n = 0;
     if (!st)
         return CDS_ERROR;
-    cds_bind_text(st, ":ou", ou);
-    cds_bind_text(st, ":de", de);
-    cds_bind_text(st, ":pe", pe);
-    cds_bind_text(st, ":disagg", disagg ? disagg : "default");
+    cds_sql_bind_text(st, ":ou", ou);
+    cds_sql_bind_text(st, ":de", de);
+    cds_sql_bind_text(st, ":pe", pe);
+    cds_sql_bind_text(st, ":disagg", disagg ? disagg : "default");
     int step, rc = CDS_OK;
-    while (rc == CDS_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             history_entry_t *a = realloc(*out, cap * sizeof *a);
@@ -158,9 +164,9 @@ history_compute(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
         if ((*out)[(*n)++].status == 0)
             last_applied = (ssize_t) *n - 1;
     }
-    if (rc == CDS_OK && step != SQLITE_DONE)
-        rc = cds_db_fail(db, "history");
-    sqlite3_finalize(st);
+    if (rc == CDS_OK && step != CDS_SQL_DONE)
+        rc = step;                     /* logged by cds_sql */
+    cds_sql_finalize(&st);
     if (rc == CDS_OK && last_applied >= 0)
         (*out)[last_applied].current = true;
     if (rc != CDS_OK) {

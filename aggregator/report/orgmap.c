@@ -10,6 +10,7 @@
 #include "cds_util.h"
 
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@ static const char *const map_cols[M__COUNT] = { "old", "new", "from", "note" };
 typedef struct {
     cds_csv_t *csv;
     int col[M__COUNT];
-    sqlite3_stmt *insert;
+    cds_sql_stmt_t *insert;
     store_t *store;
     char *err;
     size_t errlen;
@@ -53,7 +54,7 @@ map_code(map_loader_t *ld, int c, const char **out)
 
 /* Validate and insert the current record. */
 static int
-map_row(map_loader_t *ld, cds_db_t *db)
+map_row(map_loader_t *ld)
 {
     const char *old, *new_, *from = cds_csv_get(ld->csv, ld->col[M_FROM]);
     const char *note = cds_csv_get(ld->csv, ld->col[M_NOTE]);
@@ -80,23 +81,26 @@ map_row(map_loader_t *ld, cds_db_t *db)
                       "longer than 512 bytes or not UTF-8", NULL);
         return CDS_EMALFORMED;
     }
-    cds_bind_text(ld->insert, ":old", old);
-    cds_bind_text(ld->insert, ":new", new_);
-    cds_bind_int64(ld->insert, ":from_day", day);
-    cds_bind_text(ld->insert, ":note", note);
-    int step = sqlite3_step(ld->insert);
-    cds_stmt_done(ld->insert);
-    if ((step & 0xff) == SQLITE_CONSTRAINT) {
+    cds_sql_bind_text(ld->insert, ":old", old);
+    cds_sql_bind_text(ld->insert, ":new", new_);
+    cds_sql_bind_int64(ld->insert, ":from_day", day);
+    cds_sql_bind_text(ld->insert, ":note", note);
+    rc = cds_sql_run(ld->insert);      /* a failure is logged by cds_sql */
+    /* A pair already there inserts nothing (ON CONFLICT DO NOTHING: no
+     * failed statement, which would end a PostgreSQL transaction). */
+    bool twice = rc == CDS_OK && cds_sql_changes(ld->insert) == 0;
+    cds_sql_reset(ld->insert);
+    if (twice) {
         cds_csv_error(ld->err, ld->errlen, name, line, map_cols[M_NEW],
                       "this old -> new pair is listed twice", new_);
         return CDS_EMALFORMED;
     }
-    return step == SQLITE_DONE ? CDS_OK : cds_db_fail(db, "orgunit_map");
+    return rc;
 }
 
 /* Header, then every row. */
 static int
-map_rows(map_loader_t *ld, cds_db_t *db, size_t *rows)
+map_rows(map_loader_t *ld, size_t *rows)
 {
     if (cds_csv_read_header(ld->csv, ld->err, ld->errlen) < 0)
         return CDS_EMALFORMED;
@@ -112,7 +116,7 @@ map_rows(map_loader_t *ld, cds_db_t *db, size_t *rows)
     int more, rc = CDS_OK;
     while (rc == CDS_OK && (more = cds_csv_next(ld->csv, ld->err,
                                                 ld->errlen)) == 1) {
-        rc = map_row(ld, db);
+        rc = map_row(ld);
         if (rc == CDS_OK)
             (*rows)++;
     }
@@ -126,24 +130,24 @@ orgmap_load(store_t *store, const char *path, size_t *rows, char *err,
             size_t errlen)
 {
     size_t n = 0;
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);    /* orgunit_map is ours */
     map_loader_t ld = { .store = store, .err = err, .errlen = errlen };
     ld.csv = cds_csv_open(path, err, errlen);
     if (!ld.csv)
         return CDS_EIO;
-    ld.insert = cds_db_prepare(db, ORGMAP_SQL_MAP_INSERT);
-    int rc = ld.insert ? cds_db_begin(db) : CDS_ERROR;
+    ld.insert = cds_sql_prepare(db, ORGMAP_SQL_MAP_INSERT, 0);
+    int rc = ld.insert ? cds_sql_begin(db) : CDS_ERROR;
     if (rc != CDS_OK)
         goto out;
-    rc = cds_db_exec(db, ORGMAP_SQL_MAP_CLEAR);
+    rc = cds_sql_exec(db, ORGMAP_SQL_MAP_CLEAR);
     if (rc == CDS_OK)
-        rc = map_rows(&ld, db, &n);
+        rc = map_rows(&ld, &n);
     if (rc == CDS_OK)
-        rc = cds_db_commit(db);
+        rc = cds_sql_commit(db);
     else
-        cds_db_rollback(db);
+        cds_sql_rollback(db);
 out:
-    sqlite3_finalize(ld.insert);
+    cds_sql_finalize(&ld.insert);
     cds_csv_destroy(&ld.csv);
     if (rows)
         *rows = rc == CDS_OK ? n : 0;
@@ -164,7 +168,7 @@ orgmap_units_free(orgmap_unit_t *units, size_t n)
 
 /* Append the current row of st to *units. */
 static int
-unit_push(sqlite3_stmt *st, orgmap_unit_t **units, size_t *n, size_t *cap)
+unit_push(cds_sql_stmt_t *st, orgmap_unit_t **units, size_t *n, size_t *cap)
 {
     if (*n == *cap) {
         size_t c = *cap ? *cap * 2 : 16;
@@ -175,11 +179,11 @@ unit_push(sqlite3_stmt *st, orgmap_unit_t **units, size_t *n, size_t *cap)
         *cap = c;
     }
     orgmap_unit_t *u = &(*units)[*n];
-    u->code = strdup((const char *) sqlite3_column_text(st, 0));
-    u->name = strdup((const char *) sqlite3_column_text(st, 1));
-    u->valid_from = (int32_t) sqlite3_column_int64(st, 2);
-    u->valid_to = (int32_t) sqlite3_column_int64(st, 3);
-    u->until = (int32_t) sqlite3_column_int64(st, 4);
+    u->code = strdup(cds_sql_col_text(st, 0));
+    u->name = strdup(cds_sql_col_text(st, 1));
+    u->valid_from = (int32_t) cds_sql_col_int64(st, 2);
+    u->valid_to = (int32_t) cds_sql_col_int64(st, 3);
+    u->until = (int32_t) cds_sql_col_int64(st, 4);
     (*n)++;
     return u->code && u->name ? CDS_OK : CDS_ENOMEM;
 }
@@ -188,22 +192,22 @@ int
 orgmap_sources(store_t *store, const char *ou, int32_t start, int32_t end,
                orgmap_unit_t **units, size_t *n)
 {
-    cds_db_t *db = store_db(store);
     size_t cap = 0;
     *units = NULL;
     *n = 0;
-    sqlite3_stmt *st = cds_db_prepare(db, ORGMAP_SQL_SOURCES);
+    cds_sql_stmt_t *st = store_read(store, ORGMAP_SQL_SOURCES,
+                                    ORGMAP_SQL_SOURCES_PG);
     if (!st)
         return CDS_ERROR;
-    cds_bind_text(st, ":ou", ou);
-    cds_bind_int64(st, ":start", start);
-    cds_bind_int64(st, ":end", end);
+    cds_sql_bind_text(st, ":ou", ou);
+    cds_sql_bind_int64(st, ":start", start);
+    cds_sql_bind_int64(st, ":end", end);
     int step, rc = CDS_OK;
-    while (rc == CDS_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+    while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)
         rc = unit_push(st, units, n, &cap);
-    if (rc == CDS_OK && step != SQLITE_DONE)
-        rc = cds_db_fail(db, "orgunit sources");
-    sqlite3_finalize(st);
+    if (rc == CDS_OK && step != CDS_SQL_DONE)
+        rc = step;                     /* logged by cds_sql */
+    cds_sql_finalize(&st);
     if (rc != CDS_OK) {
         orgmap_units_free(*units, *n);
         *units = NULL;
@@ -215,20 +219,19 @@ orgmap_sources(store_t *store, const char *ou, int32_t start, int32_t end,
 int
 orgmap_unit_name(store_t *store, const char *code, char *buf, size_t len)
 {
-    cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ORGMAP_SQL_OU_GET);
+    cds_sql_stmt_t *st = store_read(store, ORGMAP_SQL_OU_GET, NULL);
     if (!st)
         return CDS_ERROR;
-    cds_bind_text(st, ":code", code);
-    int step = sqlite3_step(st), rc = CDS_OK;
+    cds_sql_bind_text(st, ":code", code);
+    int step = cds_sql_step(st), rc = CDS_OK;
     buf[0] = '\0';
-    if (step == SQLITE_ROW)
-        snprintf(buf, len, "%s", (const char *) sqlite3_column_text(st, 0));
-    else if (step == SQLITE_DONE)
+    if (step == CDS_SQL_ROW)
+        snprintf(buf, len, "%s", cds_sql_col_text(st, 0));
+    else if (step == CDS_SQL_DONE)
         rc = CDS_ENOTFOUND;
     else
-        rc = cds_db_fail(db, "orgunit name");
-    sqlite3_finalize(st);
+        rc = step;                     /* logged by cds_sql */
+    cds_sql_finalize(&st);
     return rc;
 }
 

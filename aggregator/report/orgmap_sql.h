@@ -7,15 +7,16 @@
 #define AGG_ORGMAP_SQL_H
 
 #define ORGMAP_SQL_MAP_CLEAR "DELETE FROM orgunit_map"
+/* A pair listed twice inserts nothing the second time (orgmap.c). */
 #define ORGMAP_SQL_MAP_INSERT                                                \
     "INSERT INTO orgunit_map(old, new, from_day, note)"                      \
-    " VALUES (:old, :new, :from_day, :note)"
+    " VALUES (:old, :new, :from_day, :note) ON CONFLICT DO NOTHING"
 #define ORGMAP_SQL_OU_GET                                                    \
     "SELECT name, valid_from, valid_to FROM orgunit WHERE code = :code"
 
 /* Leaves expected to report for [:start, :end]: valid on some day of it,
  * and (mapped-in units) the range starts before their mapping date. */
-#define ORGMAP_SQL_SOURCES_WITH(SOURCES_CTE)                                 \
+#define ORGMAP_SQL_SOURCES_WITH(SOURCES_CTE, C)                              \
     SOURCES_CTE                                                              \
     "SELECT l.code, o.name, coalesce(o.valid_from, -2147483648),"            \
     " coalesce(o.valid_to, 2147483647), coalesce(l.until, 2147483647)"       \
@@ -23,9 +24,11 @@
     " WHERE (o.valid_from IS NULL OR o.valid_from <= :end)"                  \
     " AND (o.valid_to IS NULL OR o.valid_to >= :start)"                      \
     " AND (l.until IS NULL OR :start < l.until)"                             \
-    " ORDER BY l.code"
-#define ORGMAP_SQL_SOURCES ORGMAP_SQL_SOURCES_WITH(ORGMAP_SOURCES_CTE)
-/* PostgreSQL: one recursive term (ORGMAP_SOURCES_CTE_PG, orgmap.h). */
-#define ORGMAP_SQL_SOURCES_PG ORGMAP_SQL_SOURCES_WITH(ORGMAP_SOURCES_CTE_PG)
+    " ORDER BY l.code" C
+#define ORGMAP_SQL_SOURCES ORGMAP_SQL_SOURCES_WITH(ORGMAP_SOURCES_CTE, "")
+/* PostgreSQL: one recursive term (ORGMAP_SOURCES_CTE_PG, orgmap.h); codes
+ * in byte order as on SQLite: rollup looks units up by strcmp (store.h). */
+#define ORGMAP_SQL_SOURCES_PG                                                \
+    ORGMAP_SQL_SOURCES_WITH(ORGMAP_SOURCES_CTE_PG, STORE_SQL_BYTE_ORDER)
 
 #endif

@@ -145,28 +145,28 @@ resolve_filter(store_t *store, const query_opts_t *o, filter_t *f, char *err,
 }
 
 static void
-bind_scope(sqlite3_stmt *st, const query_opts_t *o)
+bind_scope(cds_sql_stmt_t *st, const query_opts_t *o)
 {
-    cds_bind_text(st, ":ou", o->org_unit);
-    cds_bind_int64(st, ":subtree", o->subtree ? 1 : 0);
+    cds_sql_bind_text(st, ":ou", o->org_unit);
+    cds_sql_bind_int64(st, ":subtree", o->subtree ? 1 : 0);
 }
 
 /* ---- long form ---------------------------------------------------------- */
 
 /* Emit one row of the long query in the chosen format. */
 static int
-emit_long(const query_opts_t *o, sqlite3_stmt *st, table_t *t, json_t *arr,
+emit_long(const query_opts_t *o, cds_sql_stmt_t *st, table_t *t, json_t *arr,
           FILE *out)
 {
     char updated[40], followup[8];
     const char *cells[LONG_COLS];
     for (int i = 0; i < LONG_COLS; i++)
-        cells[i] = (const char *) sqlite3_column_text(st, i);
+        cells[i] = cds_sql_col_text(st, i);
     cds_format_time(updated, sizeof updated,
-                    cds_hlc_ms((uint64_t) sqlite3_column_int64(st, 7)));
+                    cds_hlc_ms((uint64_t) cds_sql_col_int64(st, 7)));
     cells[7] = updated;
     snprintf(followup, sizeof followup, "%s",
-             sqlite3_column_int(st, 9) ? "true" : "false");
+             cds_sql_col_int(st, 9) ? "true" : "false");
     cells[9] = followup;
     if (o->format == QUERY_CSV)
         csv_row(out, cells, LONG_COLS);
@@ -176,7 +176,7 @@ emit_long(const query_opts_t *o, sqlite3_stmt *st, table_t *t, json_t *arr,
         json_t *obj = json_object();
         for (int i = 0; i < LONG_COLS; i++)
             json_object_set_new(obj, long_keys[i],
-                                i == 9 ? json_boolean(sqlite3_column_int(st, 9))
+                                i == 9 ? json_boolean(cds_sql_col_int(st, 9))
                                        : json_string(cells[i] ? cells[i] : ""));
         return json_array_append_new(arr, obj) == 0 ? CDS_OK : CDS_ENOMEM;
     }
@@ -184,27 +184,28 @@ emit_long(const query_opts_t *o, sqlite3_stmt *st, table_t *t, json_t *arr,
 }
 
 static int
-query_long(cds_db_t *db, const query_opts_t *o, const filter_t *f, FILE *out)
+query_long(store_t *store, const query_opts_t *o, const filter_t *f,
+           FILE *out)
 {
-    sqlite3_stmt *st = cds_db_prepare(db, QUERY_SQL_LONG);
+    cds_sql_stmt_t *st = store_read(store, QUERY_SQL_LONG, QUERY_SQL_LONG_PG);
     if (!st)
         return CDS_ERROR;
     table_t *t = o->format == QUERY_TABLE ? table_new(long_header, LONG_COLS)
                                           : NULL;
     json_t *arr = o->format == QUERY_JSON ? json_array() : NULL;
     bind_scope(st, o);
-    cds_bind_text(st, ":indicators", f->indicators_json);
+    cds_sql_bind_text(st, ":indicators", f->indicators_json);
     if (f->has_range) {
-        cds_bind_int64(st, ":start", f->start);
-        cds_bind_int64(st, ":end", f->end);
+        cds_sql_bind_int64(st, ":start", f->start);
+        cds_sql_bind_int64(st, ":end", f->end);
     }
     if (o->format == QUERY_CSV)
         csv_row(out, long_header, LONG_COLS);
     int rc, code = CDS_OK;
-    while (code == CDS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW)
         code = emit_long(o, st, t, arr, out);
-    if (code == CDS_OK && rc != SQLITE_DONE)
-        code = cds_db_fail(db, "query");
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;                     /* logged by cds_sql */
     if (code == CDS_OK && t)
         table_print(t, out);
     if (code == CDS_OK && arr) {
@@ -216,7 +217,7 @@ query_long(cds_db_t *db, const query_opts_t *o, const filter_t *f, FILE *out)
     }
     table_destroy(&t);
     json_decref(arr);
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -224,20 +225,22 @@ query_long(cds_db_t *db, const query_opts_t *o, const filter_t *f, FILE *out)
 
 /* The indicator codes that make the columns (strdup'd into *cols). */
 static int
-wide_columns(cds_db_t *db, const query_opts_t *o, char ***cols, size_t *n)
+wide_columns(store_t *store, const query_opts_t *o, char ***cols,
+             size_t *n)
 {
     *n = 0;
     *cols = NULL;
     size_t cap = o->n_indicators ? o->n_indicators
                  : o->catalog    ? cds_catalog_size(o->catalog) : 0;
-    sqlite3_stmt *st = NULL;
+    cds_sql_stmt_t *st = NULL;
     if (cap == 0) {
-        st = cds_db_prepare(db, QUERY_SQL_INDICATORS);
+        st = store_read(store, QUERY_SQL_INDICATORS,
+                        QUERY_SQL_INDICATORS_PG);
         if (!st)
             return CDS_ERROR;
-        while (sqlite3_step(st) == SQLITE_ROW)
+        while (cds_sql_step(st) == CDS_SQL_ROW)
             cap++;
-        sqlite3_reset(st);
+        cds_sql_reset(st);
     }
     *cols = calloc(cap ? cap : 1, sizeof **cols);
     int code = *cols ? CDS_OK : CDS_ENOMEM;
@@ -248,13 +251,13 @@ wide_columns(cds_db_t *db, const query_opts_t *o, char ***cols, size_t *n)
         else if (o->catalog)
             c = cds_catalog_at(o->catalog, i)->code;
         else
-            c = sqlite3_step(st) == SQLITE_ROW
-                    ? (const char *) sqlite3_column_text(st, 0) : "";
+            c = cds_sql_step(st) == CDS_SQL_ROW ? cds_sql_col_text(st, 0)
+                                                : "";
         (*cols)[i] = strdup(c ? c : "");
         code = (*cols)[i] ? CDS_OK : CDS_ENOMEM;
         (*n)++;
     }
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     return code;
 }
 
@@ -263,7 +266,7 @@ wide_columns(cds_db_t *db, const query_opts_t *o, char ***cols, size_t *n)
  * district asks communes for counts, so a percentage backed by its counts
  * is reported, not missing. NULL when not a RATIO or a count is absent. */
 static char *
-derived_ratio(sqlite3_stmt *cell, const cds_catalog_t *cat, const char *ou,
+derived_ratio(cds_sql_stmt_t *cell, const cds_catalog_t *cat, const char *ou,
               const char *period, const char *code)
 {
     const cds_indicator_t *ind = cat ? cds_catalog_find(cat, code) : NULL;
@@ -273,14 +276,14 @@ derived_ratio(sqlite3_stmt *cell, const cds_catalog_t *cat, const char *ou,
     const char *de[2] = {ind->numerator, ind->denominator};
     double v[2];
     for (int j = 0; j < 2; j++) {
-        cds_bind_text(cell, ":ou", ou);
-        cds_bind_text(cell, ":de", de[j]);
-        cds_bind_text(cell, ":pe", period);
-        bool got = sqlite3_step(cell) == SQLITE_ROW
-                   && sqlite3_column_type(cell, 0) != SQLITE_NULL;
+        cds_sql_bind_text(cell, ":ou", ou);
+        cds_sql_bind_text(cell, ":de", de[j]);
+        cds_sql_bind_text(cell, ":pe", period);
+        bool got = cds_sql_step(cell) == CDS_SQL_ROW
+                   && cds_sql_col_type(cell, 0) != CDS_SQL_NULL;
         if (got)
-            v[j] = strtod((const char *) sqlite3_column_text(cell, 0), NULL);
-        cds_stmt_done(cell);
+            v[j] = strtod(cds_sql_col_text(cell, 0), NULL);
+        cds_sql_reset(cell);
         if (!got)
             return NULL;
     }
@@ -293,22 +296,22 @@ derived_ratio(sqlite3_stmt *cell, const cds_catalog_t *cat, const char *ou,
 
 /* Cells of one org unit's row: value per indicator, then "k/n". */
 static int
-wide_row(sqlite3_stmt *cell, const cds_catalog_t *cat, const char *ou,
+wide_row(cds_sql_stmt_t *cell, const cds_catalog_t *cat, const char *ou,
          const char *period, char **cols, size_t n, char **cells, size_t *k)
 {
     *k = 0;
     for (size_t i = 0; i < n; i++) {
-        cds_bind_text(cell, ":ou", ou);
-        cds_bind_text(cell, ":de", cols[i]);
-        cds_bind_text(cell, ":pe", period);
+        cds_sql_bind_text(cell, ":ou", ou);
+        cds_sql_bind_text(cell, ":de", cols[i]);
+        cds_sql_bind_text(cell, ":pe", period);
         const char *v = NULL;
-        if (sqlite3_step(cell) == SQLITE_ROW) {
-            v = (const char *) sqlite3_column_text(cell, 0);
+        if (cds_sql_step(cell) == CDS_SQL_ROW) {
+            v = cds_sql_col_text(cell, 0);
             (*k)++;
         }
         bool sent = v != NULL;
         cells[i] = strdup(v ? v : "");
-        cds_stmt_done(cell);
+        cds_sql_reset(cell);
         if (!cells[i])
             return CDS_ENOMEM;
         char *d = sent ? NULL : derived_ratio(cell, cat, ou, period, cols[i]);
@@ -419,17 +422,18 @@ wide_finish(wide_t *w)
 }
 
 static int
-wide_rows(cds_db_t *db, wide_t *w)
+wide_rows(store_t *store, wide_t *w)
 {
-    sqlite3_stmt *leaves = cds_db_prepare(db, QUERY_SQL_LEAVES);
-    sqlite3_stmt *cell = cds_db_prepare(db, QUERY_SQL_CELL);
+    cds_sql_stmt_t *leaves = store_read(store, QUERY_SQL_LEAVES,
+                                        QUERY_SQL_LEAVES_PG);
+    cds_sql_stmt_t *cell = store_read(store, QUERY_SQL_CELL, NULL);
     char **vals = calloc(w->n + 1, sizeof *vals);
     int rc = leaves && cell && vals ? CDS_OK : CDS_ERROR;
     if (rc == CDS_OK)
         bind_scope(leaves, w->o);
-    while (rc == CDS_OK && sqlite3_step(leaves) == SQLITE_ROW) {
-        const char *ou = (const char *) sqlite3_column_text(leaves, 0);
-        const char *name = (const char *) sqlite3_column_text(leaves, 1);
+    while (rc == CDS_OK && cds_sql_step(leaves) == CDS_SQL_ROW) {
+        const char *ou = cds_sql_col_text(leaves, 0);
+        const char *name = cds_sql_col_text(leaves, 1);
         size_t k = 0;
         rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n, vals,
                       &k);
@@ -441,20 +445,20 @@ wide_rows(cds_db_t *db, wide_t *w)
         }
     }
     free(vals);
-    sqlite3_finalize(leaves);
-    sqlite3_finalize(cell);
+    cds_sql_finalize(&leaves);
+    cds_sql_finalize(&cell);
     return rc;
 }
 
 static int
-query_wide(cds_db_t *db, const query_opts_t *o, FILE *out)
+query_wide(store_t *store, const query_opts_t *o, FILE *out)
 {
     wide_t w = { .o = o, .out = out };
-    int rc = wide_columns(db, o, &w.cols, &w.n);
+    int rc = wide_columns(store, o, &w.cols, &w.n);
     if (rc == CDS_OK)
         rc = wide_header(&w);
     if (rc == CDS_OK)
-        rc = wide_rows(db, &w);
+        rc = wide_rows(store, &w);
     if (rc == CDS_OK)
         wide_finish(&w);
     for (size_t i = 0; i < w.n; i++)
@@ -471,9 +475,12 @@ query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
 {
     filter_t f;
     int rc = resolve_filter(store, opts, &f, err, errlen);
-    if (rc == CDS_OK)
-        rc = opts->wide ? query_wide(store_db(store), opts, out)
-                        : query_long(store_db(store), opts, &f, out);
+    /* One snapshot: the columns, rows and cells of a wide table agree. */
+    if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK) {
+        rc = opts->wide ? query_wide(store, opts, out)
+                        : query_long(store, opts, &f, out);
+        store_read_end(store);
+    }
     free(f.indicators_json);
     return rc;
 }

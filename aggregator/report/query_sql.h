@@ -6,7 +6,7 @@
 
 /* Long form: every live (not deleted) value in scope; :indicators is a
  * JSON array of codes or NULL; periods by [start, end] containment. */
-#define QUERY_SQL_LONG_WITH(JSON_TEXTS)                                      \
+#define QUERY_SQL_LONG_WITH(JSON_TEXTS, C)                                   \
     QUERY_SCOPE_CTE                                                          \
     "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
     " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
@@ -18,17 +18,23 @@
     "      (" JSON_TEXTS(":indicators") "))"                                 \
     " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
     " AND (CAST(:end AS BIGINT) IS NULL OR d.period_end <= :end)"            \
-    " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
-#define QUERY_SQL_LONG QUERY_SQL_LONG_WITH(STORE_SQL_JSON_TEXTS)
-/* PostgreSQL: the JSON array read by its json functions (store.h). */
-#define QUERY_SQL_LONG_PG QUERY_SQL_LONG_WITH(STORE_SQL_JSON_TEXTS_PG)
+    " ORDER BY d.org_unit" C ", d.indicator" C ", d.period_start,"           \
+    " d.period" C ", d.disagg" C
+#define QUERY_SQL_LONG QUERY_SQL_LONG_WITH(STORE_SQL_JSON_TEXTS, "")
+/* PostgreSQL: the JSON array read by its json functions, text in byte
+ * order as on SQLite (store.h). */
+#define QUERY_SQL_LONG_PG                                                    \
+    QUERY_SQL_LONG_WITH(STORE_SQL_JSON_TEXTS_PG, STORE_SQL_BYTE_ORDER)
 /* Wide form rows: leaves (units without children) in scope. */
-#define QUERY_SQL_LEAVES                                                     \
+#define QUERY_SQL_LEAVES_WITH(C)                                             \
     QUERY_SCOPE_CTE                                                          \
     "SELECT o.code, o.name FROM orgunit o"                                   \
     " WHERE o.code IN (SELECT code FROM scope)"                              \
     " AND NOT EXISTS (SELECT 1 FROM orgunit c WHERE c.parent = o.code)"      \
-    " ORDER BY o.code"
+    " ORDER BY o.code" C
+#define QUERY_SQL_LEAVES QUERY_SQL_LEAVES_WITH("")
+/* PostgreSQL: codes in byte order, as on SQLite (store.h). */
+#define QUERY_SQL_LEAVES_PG QUERY_SQL_LEAVES_WITH(STORE_SQL_BYTE_ORDER)
 /* Wide form cell: the live default-disagg value of one key. */
 #define QUERY_SQL_CELL                                                       \
     "SELECT value FROM datavalue WHERE org_unit = :ou AND indicator = :de"   \
@@ -37,5 +43,10 @@
 #define QUERY_SQL_INDICATORS                                                 \
     "SELECT DISTINCT indicator FROM datavalue WHERE deleted = 0"             \
     " ORDER BY indicator"
+/* PostgreSQL: codes in byte order, as on SQLite (store.h); GROUP BY, as
+ * DISTINCT would not sort by a collated expression. */
+#define QUERY_SQL_INDICATORS_PG                                              \
+    "SELECT indicator FROM datavalue WHERE deleted = 0 GROUP BY indicator"   \
+    " ORDER BY indicator" STORE_SQL_BYTE_ORDER
 
 #endif

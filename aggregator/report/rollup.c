@@ -166,9 +166,9 @@ intern(ctx_t *c, const char *code)
 /* Add the current value row; leaves outside the expected set (not valid in
  * the period) are skipped: they were not expected to report. */
 static int
-push_value(ctx_t *c, sqlite3_stmt *st, size_t *cap)
+push_value(ctx_t *c, cds_sql_stmt_t *st, size_t *cap)
 {
-    const char *ou = (const char *) sqlite3_column_text(st, 0);
+    const char *ou = cds_sql_col_text(st, 0);
     const orgmap_unit_t *u = bsearch(ou, c->units, c->nu, sizeof *c->units,
                                      cmp_unit_key);
     if (!u)
@@ -183,12 +183,11 @@ push_value(ctx_t *c, sqlite3_stmt *st, size_t *cap)
     obs_t *v = &c->vals[c->nv];
     memset(v, 0, sizeof *v);
     v->unit = (size_t) (u - c->units);
-    v->ind = intern(c, (const char *) sqlite3_column_text(st, 1));
-    snprintf(v->period, sizeof v->period, "%s",
-             (const char *) sqlite3_column_text(st, 2));
-    v->ps = (int32_t) sqlite3_column_int64(st, 3);
-    v->pe = (int32_t) sqlite3_column_int64(st, 4);
-    v->a = sqlite3_column_double(st, 5);
+    v->ind = intern(c, cds_sql_col_text(st, 1));
+    snprintf(v->period, sizeof v->period, "%s", cds_sql_col_text(st, 2));
+    v->ps = (int32_t) cds_sql_col_int64(st, 3);
+    v->pe = (int32_t) cds_sql_col_int64(st, 4);
+    v->a = cds_sql_col_double(st, 5);
     c->nv++;
     return v->ind ? CDS_OK : CDS_ENOMEM;
 }
@@ -196,21 +195,21 @@ push_value(ctx_t *c, sqlite3_stmt *st, size_t *cap)
 static int
 fetch_values(store_t *store, ctx_t *c, const char *ou, const char *codes_json)
 {
-    cds_db_t *db = store_db(store);
-    sqlite3_stmt *st = cds_db_prepare(db, ROLLUP_SQL_SOURCE_VALUES);
+    cds_sql_stmt_t *st = store_read(store, ROLLUP_SQL_SOURCE_VALUES,
+                                    ROLLUP_SQL_SOURCE_VALUES_PG);
     if (!st)
         return CDS_ERROR;
-    cds_bind_text(st, ":ou", ou);
-    cds_bind_int64(st, ":start", c->p.start);
-    cds_bind_int64(st, ":end", c->p.end);
-    cds_bind_text(st, ":indicators", codes_json);
+    cds_sql_bind_text(st, ":ou", ou);
+    cds_sql_bind_int64(st, ":start", c->p.start);
+    cds_sql_bind_int64(st, ":end", c->p.end);
+    cds_sql_bind_text(st, ":indicators", codes_json);
     size_t cap = 0;
     int step, rc = CDS_OK;
-    while (rc == CDS_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+    while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)
         rc = push_value(c, st, &cap);
-    if (rc == CDS_OK && step != SQLITE_DONE)
-        rc = cds_db_fail(db, "rollup values");
-    sqlite3_finalize(st);
+    if (rc == CDS_OK && step != CDS_SQL_DONE)
+        rc = step;                     /* logged by cds_sql */
+    cds_sql_finalize(&st);
     return rc;
 }
 
@@ -477,10 +476,13 @@ rollup_compute(store_t *store, const cds_catalog_t *catalog,
     }
     int rc = select_indicators(catalog, &c.p, indicators, n, out, nout,
                                &codes_json, err, errlen);
-    if (rc == CDS_OK)
+    /* One snapshot: the leaves and their values agree. */
+    if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK) {
         rc = orgmap_sources(store, ou, c.p.start, c.p.end, &c.units, &c.nu);
-    if (rc == CDS_OK)
-        rc = fetch_values(store, &c, ou, codes_json);
+        if (rc == CDS_OK)
+            rc = fetch_values(store, &c, ou, codes_json);
+        store_read_end(store);
+    }
     for (size_t i = 0; rc == CDS_OK && i < *nout; i++) {
         (*out)[i].time = rollup_rule(rules, (*out)[i].ind->code);
         rc = compute_one(&c, &(*out)[i]);

@@ -3,14 +3,16 @@
 # no include cycle between modules, no include from a lower layer into a
 # higher one (common < core < report < front; agent: common only), no
 # module including another's *_sql.h, no source outside a layer folder,
-# and no SQL write to a core table (agent, batch, update_log,
-# update_status, datavalue) outside store.c and store_sql.h (the storage
-# boundary, docs/DESIGN.md).
+# no SQL write to a core table (agent, batch, update_log, update_status,
+# datavalue) outside store.c and store_sql.h (the storage boundary,
+# docs/DESIGN.md), and its read side: no backend call (sqlite3_*,
+# cds_db_*, store_db) outside the files layers.py lists, and core tables
+# read only through store_read (issue 14).
 # The checker is first shown to fail on small synthetic trees that break
 # each rule, then run on the real tree; and the compiler's side (the
 # Makefile's per-layer -I) is shown to refuse an upward include.
 . "$(dirname "$0")/lib.sh"
-echo "1..12"
+echo "1..16"
 PY=/usr/bin/python3
 LAYERS=$TOP/tests/tools/layers.py
 
@@ -28,6 +30,14 @@ tree() {
         > "$1"/aggregator/report/query.h
     printf '#define W "UPDATE agent SET label = :l"\n' >> "$1"/aggregator/core/store_sql.h
     printf '#include "query.h"\n#include "store.h"\n' > "$1"/aggregator/front/main.c
+    # The read side: a core read through store_read, via a macro of
+    # store.h named inside the module's own SQL macro.
+    printf '#define NOW(u) "(SELECT s FROM update_status WHERE id = " u ")"\n' \
+        >> "$1"/aggregator/core/store.h
+    printf '#define Q "SELECT 1 WHERE x = " NOW("1")\n' \
+        > "$1"/aggregator/report/query_sql.h
+    printf '#include "query_sql.h"\nst = store_read(s, Q, NULL);\n' \
+        > "$1"/aggregator/report/query.c
 }
 # expect_bad NAME PATTERN DIR: the checker exits 1 and says PATTERN.
 expect_bad() {
@@ -77,6 +87,31 @@ printf '#define Y "INSERT OR IGNORE INTO" \\\n    " update_log(seq) VALUES (1)"\
 expect_bad "a write split over string literals is seen" \
     'aggregator/core/health_sql.h: writes update_log (INSERT OR IGNORE INTO update_log)' \
     "$T/split"
+
+tree "$T/backend"
+printf 'x = store_db(s);\n' >> "$T/backend/aggregator/report/query.c"
+expect_bad "a backend call outside the listed files fails" \
+    'aggregator/report/query.c: calls store_db (line 3)' "$T/backend"
+
+tree "$T/bare"
+printf 'st = cds_sql_prepare(store_sql(s),\n    Q, 0);\n' \
+    >> "$T/bare/aggregator/report/query.c"
+expect_bad "a core read not passed to store_read fails (through two macros)" \
+    'aggregator/report/query.c:4: reads a core table (Q) in cds_sql_prepare()' \
+    "$T/bare"
+
+tree "$T/literal"
+printf 'st = cds_sql_prepare(db, "SELECT v"\n  " FROM datavalue", 0);\n' \
+    >> "$T/literal/aggregator/report/query.c"
+expect_bad "a core read in split literals is seen" \
+    'aggregator/report/query.c:3: reads a core table (FROM datavalue) in cds_sql_prepare()' \
+    "$T/literal"
+
+tree "$T/stale"
+: > "$T/stale/aggregator/core/audit.c"
+"$PY" "$LAYERS" "$T/stale" > "$T/out" 2>&1; st=$?
+check "a file converted but still allowed in NOT_YET is noted (status 0)" \
+    test "$st" = 0 -a -n "$(grep 'note: aggregator/core/audit.c: converted' "$T/out")"
 
 tree "$T/loose"
 : > "$T/loose/aggregator/ingest_decide.c"

@@ -13,7 +13,8 @@ the texts exactly as the modules get them), then:
   PostgreSQL  every <MODULE>_SQL_PG_SCHEMA is run on an empty database
               (STORE first, then by name); the result is compared with
               the SQLite file (tables, columns with mapped types and NOT
-              NULL, indexes, UNIQUE and foreign keys, triggers); UPDATE,
+              NULL, indexes, UNIQUE and foreign keys, triggers, the number
+              of CHECKs per table); UPDATE,
               DELETE and TRUNCATE of the append-only tables must fail
               with SQLite's message; every statement is prepared there
               (PQprepare, unnamed, no parameter types given: the server
@@ -301,12 +302,14 @@ SQLITE_TYPES = {"INTEGER": "bigint", "TEXT": "text", "BLOB": "bytea",
 
 
 def sqlite_layout(path):
-    """{table: {column: (type, notnull)}}, indexes, uniques, fks, triggers."""
+    """{table: {column: (type, notnull)}}, indexes, uniques, fks,
+    triggers, {table: number of CHECK constraints}."""
     db = sqlite3.connect(path)
     q = lambda sql, *a: db.execute(sql, a).fetchall()
-    tables, uniques, fks = {}, set(), set()
-    for (t,) in q("SELECT name FROM sqlite_schema WHERE type = 'table'"
-                  " AND name NOT LIKE 'sqlite%'"):
+    tables, uniques, fks, checks = {}, set(), set(), {}
+    for t, sql in q("SELECT name, sql FROM sqlite_schema WHERE"
+                    " type = 'table' AND name NOT LIKE 'sqlite%'"):
+        checks[t] = len(re.findall(r"\bCHECK\s*\(", sql, re.I))
         tables[t] = {c: (SQLITE_TYPES.get(ty.upper(), ty), bool(nn or pk))
                      for _, c, ty, nn, _, pk
                      in q("SELECT * FROM pragma_table_info(?)", t)}
@@ -325,7 +328,7 @@ def sqlite_layout(path):
                                " type = 'index' AND sql IS NOT NULL")}
     triggers = {r[0] for r in q("SELECT name FROM sqlite_schema"
                                 " WHERE type = 'trigger'")}
-    return tables, indexes, uniques, fks, triggers
+    return tables, indexes, uniques, fks, triggers, checks
 
 
 PG_LAYOUT = {
@@ -345,14 +348,18 @@ PG_LAYOUT = {
                    " FROM pg_constraint WHERE contype IN ('u', 'f')"
                    " AND connamespace = current_schema()::regnamespace",
     "triggers": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+    "checks": "SELECT conrelid::regclass::text, count(*) FROM pg_constraint"
+              " WHERE contype = 'c' AND connamespace ="
+              " current_schema()::regnamespace GROUP BY 1",
 }
 
 
 def check_layout(tap, sqlite_path, pg):
     """The PostgreSQL schema has SQLite's tables, columns (types mapped,
     NOT NULL alike), indexes, UNIQUE and FOREIGN KEY constraints and
-    triggers, by name."""
-    tables, indexes, uniques, fks, triggers = sqlite_layout(sqlite_path)
+    triggers, by name, and as many CHECK constraints per table."""
+    tables, indexes, uniques, fks, triggers, checks = sqlite_layout(
+        sqlite_path)
     pgt = {}
     for t, c, ty, nullable in pg.rows(PG_LAYOUT["columns"]):
         pgt.setdefault(t, {})[c] = (ty, nullable == "NO")
@@ -380,6 +387,11 @@ def check_layout(tap, sqlite_path, pg):
     tap.ok(fks == pgf, "layout: the same FOREIGN KEY constraints",
            "" if fks == pgf else "sqlite %s postgresql %s"
            % (sorted(fks), sorted(pgf)))
+    pgc = {t: int(n) for t, n in pg.rows(PG_LAYOUT["checks"])}
+    want = {t: n for t, n in checks.items() if n}
+    tap.ok(want == pgc, "layout: as many CHECK constraints per table",
+           "" if want == pgc else "sqlite %s postgresql %s"
+           % (sorted(want.items()), sorted(pgc.items())))
     pgtr = {r[0] for r in pg.rows(PG_LAYOUT["triggers"])}
     tap.ok(triggers <= pgtr, "layout: SQLite's triggers exist",
            "missing: %s" % sorted(triggers - pgtr) if triggers - pgtr else "")

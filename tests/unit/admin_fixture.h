@@ -2,11 +2,15 @@
  *  completeness, history, export): a temporary aggregator database with the
  *  shipped org units, org-unit mapping and catalog (or given texts), its
  *  identity, and values put in through the real path (central.h: signed
- *  batches through ingest). Header-only: static helpers for each test. */
+ *  batches through ingest). On SQLite, and again on PostgreSQL with
+ *  CDS_TEST_PG_URL (teststore.h): the aggregator's key is made once per
+ *  program, so both passes sign the same bytes and print the same
+ *  fingerprints. Header-only: static helpers for each test. */
 #ifndef ADMIN_FIXTURE_H
 #define ADMIN_FIXTURE_H
 
 #include <ftw.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +21,12 @@
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "cds_period.h"
+#include "cds_util.h"
 #include "central.h"
 #include "ingest.h"
 #include "orgmap.h"
 #include "store.h"
+#include "teststore.h"
 
 typedef struct {
     char dir[64];
@@ -56,6 +62,30 @@ afx_write(const afx_t *fx, const char *name, const char *text, char *path)
     fclose(f);
 }
 
+/* Key file number slot (0 the aggregator's, 1.. a test's agents) at path
+ * with label: generated at the first call, the same bytes at every later
+ * one, so the PostgreSQL pass signs and prints what the SQLite pass did. */
+static __attribute__((unused)) void
+afx_key_slot(const char *path, int slot, const char *label)
+{
+    static char *keys[4];
+    static size_t lens[4];
+    assert_true(slot >= 0 && slot < 4);
+    char *key = keys[slot];
+    size_t len = lens[slot];
+    if (!key) {
+        assert_int_equal(cds_identity_generate(path, label), CDS_OK);
+        assert_int_equal(cds_read_file(path, 1 << 16, &keys[slot],
+                                       &lens[slot]), CDS_OK);
+        return;
+    }
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(key, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, 0600), 0);
+}
+
 /* New fixture. ou_text/cat_text/map_text NULL: the shipped deploy/ files
  * (tests run from the source root); map_text "" : no mapping. */
 static __attribute__((unused)) afx_t *
@@ -80,9 +110,7 @@ afx_new(const char *ou_text, const char *cat_text, const char *map_text)
     fx->catalog = cds_catalog_load(fx->catalog_path, err, sizeof err);
     if (!fx->catalog)
         fail_msg("%s", err);
-    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    fx->store = store_open(path, 0, &e);
-    assert_non_null(fx->store);
+    fx->store = teststore_open(fx->dir);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
     if (!map_text || map_text[0]) {
@@ -96,7 +124,7 @@ afx_new(const char *ou_text, const char *cat_text, const char *map_text)
         assert_true(rows > 0);
     }
     snprintf(path, sizeof path, "%s/agg.key", fx->dir);
-    assert_int_equal(cds_identity_generate(path, "agg"), CDS_OK);
+    afx_key_slot(path, 0, "agg");
     fx->id = cds_identity_load(path, &e, NULL, 0);
     assert_non_null(fx->id);
     fx->ingest = ingest_new(fx->store, fx->id, fx->catalog);
@@ -134,13 +162,15 @@ afx_import(afx_t *fx, const char *name, const char *text, uint64_t now_ms,
     return rc;
 }
 
-/* Output of fn into a malloc'd string. */
+/* Output of fn into a malloc'd string, the same on both backends
+ * (teststore_same). */
 #define AFX_CAPTURE(buf, call)                                               \
     do {                                                                     \
         size_t afx_len_ = 0;                                                 \
         FILE *out = open_memstream(&(buf), &afx_len_);                       \
         assert_int_equal((call), CDS_OK);                                    \
         fclose(out);                                                         \
+        teststore_same(buf);                                                 \
     } while (0)
 
 #endif

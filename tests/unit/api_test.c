@@ -9,6 +9,7 @@
 
 #include "admin_fixture.h"
 #include "api.h"
+#include "cds_sql.h"
 
 static void
 test_tokens(void **state)
@@ -36,16 +37,18 @@ test_tokens(void **state)
     assert_int_equal(api_token_check(fx->store, ""), 0);
     assert_int_equal(api_token_check(fx->store, NULL), 0);
     /* the token text is nowhere in the database */
-    sqlite3 *db = cds_db_handle(store_db(fx->store));
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM api_token"
-                                        " WHERE instr(CAST(hash AS TEXT), ?)"
-                                        " OR length(hash) != 32", -1, &st,
-                                        NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, tok + 5, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 0);
-    sqlite3_finalize(st);
+    cds_sql_stmt_t *st = cds_sql_prepare2(
+        store_sql(fx->store),
+        "SELECT count(*) FROM api_token"
+        " WHERE instr(CAST(hash AS TEXT), :t) OR length(hash) != 32",
+        "SELECT count(*) FROM api_token"
+        " WHERE position(convert_to(CAST(:t AS TEXT), 'UTF8') IN hash) > 0"
+        " OR length(hash) != 32", 0);
+    assert_non_null(st);
+    cds_sql_bind_text(st, ":t", tok + 5);
+    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
+    assert_int_equal(cds_sql_col_int(st, 0), 0);
+    cds_sql_finalize(&st);
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
@@ -68,5 +71,5 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = { cmocka_unit_test(test_tokens) };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return teststore_main("api", tests, sizeof tests / sizeof *tests);
 }

@@ -195,5 +195,5 @@ main(void)
         cmocka_unit_test_setup_teardown(test_errors_and_run, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return teststore_main("completeness", tests, sizeof tests / sizeof *tests);
 }

@@ -297,5 +297,5 @@ main(void)
         cmocka_unit_test_setup_teardown(test_import_refuses_bad_files, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return teststore_main("export", tests, sizeof tests / sizeof *tests);
 }

@@ -6,12 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include "testdb.h"
+#include "testdb.h"                    /* TESTDB_UNGUARD */
+#include "testpg.h"                    /* TESTPG_UNGUARD */
 
 #include <jansson.h>
 
 #include "admin_fixture.h"
 #include "cds_hlc.h"
+#include "cds_sql.h"
 #include "history.h"
 
 typedef struct {
@@ -43,7 +45,7 @@ setup(void **state)
     char path[160];
     int e = 0;
     snprintf(path, sizeof path, "%s/commune.key", h->fx->dir);
-    assert_int_equal(cds_identity_generate(path, "27901"), CDS_OK);
+    afx_key_slot(path, 1, "27901");    /* the same on both backends */
     h->commune = cds_identity_load(path, &e, NULL, 0);
     const char *units[] = { "27901" };
     int64_t id;
@@ -120,25 +122,38 @@ test_story_of_a_value(void **state)
     history_free(e, n);
 }
 
+/* The tamper tests' SQL on the store's connection: sqlite on SQLite, pg
+ * on PostgreSQL, where the append-only triggers are switched off first
+ * (TESTPG_UNGUARD: what an attacker with the owner's role can do). */
+static void
+tamper(hfx_t *h, const char *sqlite, const char *pg)
+{
+    cds_sql_t *db = store_sql(h->fx->store);
+    assert_int_equal(cds_sql_exec(db, cds_sql_backend(db) == CDS_SQL_SQLITE
+                                          ? sqlite : pg), CDS_OK);
+}
+
 static void
 test_tampering_is_seen(void **state)
 {
     hfx_t *h = *state;
-    sqlite3 *db = cds_db_handle(store_db(h->fx->store));
     history_entry_t *e = NULL;
     size_t n = 0;
     /* change the last byte of the first batch's envelope (signature);
      * it is 0x00 in 1 signature of 16 (S < 2^253), so never "set to 0" */
-    assert_int_equal(sqlite3_exec(db, TESTDB_UNGUARD
-                                  "UPDATE batch SET envelope ="
-                                  " substr(envelope, 1, length(envelope)-1)"
-                                  " || CASE WHEN substr(envelope, -1) = x'00'"
-                                  " THEN x'01' ELSE x'00' END WHERE id = 1",
-                                  NULL, NULL, NULL), SQLITE_OK);
+    tamper(h, TESTDB_UNGUARD
+           "UPDATE batch SET envelope ="
+           " substr(envelope, 1, length(envelope)-1)"
+           " || CASE WHEN substr(envelope, -1) = x'00'"
+           " THEN x'01' ELSE x'00' END WHERE id = 1",
+           TESTPG_UNGUARD
+           "UPDATE batch SET envelope = set_byte(envelope,"
+           " length(envelope) - 1, CASE WHEN get_byte(envelope,"
+           " length(envelope) - 1) = 0 THEN 1 ELSE 0 END) WHERE id = 1");
     /* and change the stored history row of the correction */
-    assert_int_equal(sqlite3_exec(db, "UPDATE update_log SET value = '9999'"
-                                  " WHERE batch_id = 2", NULL, NULL, NULL),
-                     SQLITE_OK);
+    tamper(h, "UPDATE update_log SET value = '9999' WHERE batch_id = 2",
+           TESTPG_UNGUARD
+           "UPDATE update_log SET value = '9999' WHERE batch_id = 2");
     assert_int_equal(history_compute(h->fx->store,
                                      cds_identity_sign_pk(h->fx->id),
                                      "27901", "HGD_TONG", "2025Q1",
@@ -204,12 +219,14 @@ test_control_bytes_escaped(void **state)
     hfx_t *h = *state;
     char *buf = NULL, err[256] = "";
     const uint8_t *pk = cds_identity_sign_pk(h->fx->id);
-    assert_int_equal(cds_db_exec(store_db(h->fx->store),
-                                 TESTDB_UNGUARD
-                                 "UPDATE update_log SET stored_by = 'can bo'"
-                                 " || char(27) || '[2J' || char(13, 10) ||"
-                                 " 'x', comment = 'a' || char(7) || 'b'"),
-                     CDS_OK);
+    tamper(h, TESTDB_UNGUARD
+           "UPDATE update_log SET stored_by = 'can bo'"
+           " || char(27) || '[2J' || char(13, 10) ||"
+           " 'x', comment = 'a' || char(7) || 'b'",
+           TESTPG_UNGUARD
+           "UPDATE update_log SET stored_by = 'can bo'"
+           " || chr(27) || '[2J' || chr(13) || chr(10) ||"
+           " 'x', comment = 'a' || chr(7) || 'b'");
     const report_format_t forms[] = { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
     for (size_t i = 0; i < 3; i++) {
         AFX_CAPTURE(buf, history_run(h->fx->store, pk, "27901", "HGD_TONG",
@@ -239,5 +256,5 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_run, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return teststore_main("history", tests, sizeof tests / sizeof *tests);
 }

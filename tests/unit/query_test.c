@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "testdir.h"
+#include "teststore.h"
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -62,7 +63,6 @@ setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     char path[128], err[256];
-    int e = 0;
     strcpy(fx->dir, "/tmp/query_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     write_file(fx->dir, "ou.csv",
@@ -76,9 +76,8 @@ setup(void **state)
                "B1,Chỉ số B,INTEGER\n", path);
     fx->catalog = cds_catalog_load(path, err, sizeof err);
     assert_non_null(fx->catalog);
-    snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    fx->store = store_open(path, 0, &e);
-    assert_non_null(fx->store);
+    *state = fx;                       /* teardown even after a skip */
+    fx->store = teststore_open(fx->dir);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
     const char *units[] = { "P" };
@@ -122,6 +121,7 @@ run(fx_t *fx, const query_opts_t *o, int *code)
     FILE *f = open_memstream(&buf, &len);
     *code = query_run(fx->store, o, f, err, sizeof err);
     fclose(f);
+    teststore_same(buf);               /* the same on both backends */
     return buf;
 }
 
@@ -322,6 +322,16 @@ test_wide_completeness(void **state)
     out = run(fx, &o, &code);
     assert_int_equal(code, CDS_EUSAGE);
     free(out);
+    /* No catalog, no indicator list: the columns are the indicators with
+     * live values, in byte order (QUERY_SQL_INDICATORS). */
+    query_opts_t bare = { .org_unit = "D1", .subtree = true, .wide = true,
+                          .format = QUERY_CSV, .period = "202301" };
+    out = run(fx, &bare, &code);
+    assert_int_equal(code, CDS_OK);
+    assert_string_equal(out, "orgunit,orgunitname,A1,B1,reported\r\n"
+                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,2/2\r\n"
+                             "C2,Xã Bình Hòa,9,,1/2\r\n");
+    free(out);
 }
 
 /* A RATIO column a unit did not send is derived from its two counts and
@@ -352,6 +362,42 @@ test_wide_derived_ratio(void **state)
     cds_catalog_destroy(&cat);
 }
 
+/* Text sorts by its bytes on both backends, whatever the PostgreSQL
+ * database's collation (pg_report.sh makes it a language's, where "_z"
+ * and "a9" come before "B9"): codes that a language orders otherwise. */
+static void
+test_byte_order(void **state)
+{
+    fx_t *fx = *state;
+    char path[128], err[256];
+    write_file(fx->dir, "more.csv", "code,name,parent\nP,Tỉnh,\n"
+               "a9,a,P\nB9,b,P\n_z,z,P\n", path);
+    cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
+    assert_non_null(ous);
+    assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
+    cds_orgunits_destroy(&ous);
+    put(fx, 20, "a9", "A1", "202301", "1", false);
+    put(fx, 21, "B9", "A1", "202301", "2", false);
+    put(fx, 22, "_z", "a1", "202301", "3", false);
+    int code;
+    query_opts_t o = { .org_unit = "P", .subtree = true, .format = QUERY_CSV,
+                       .period = "202301" };
+    char *out = run(fx, &o, &code);
+    assert_int_equal(code, CDS_OK);
+    const char *b9 = strstr(out, "\r\nB9,"), *c1 = strstr(out, "\r\nC1,");
+    const char *z = strstr(out, "\r\n_z,"), *a9 = strstr(out, "\r\na9,");
+    assert_true(b9 && c1 && z && a9);
+    assert_true(b9 < c1 && c1 < z && z < a9);
+    free(out);
+    o.wide = true;                     /* leaves, and indicator columns */
+    o.org_unit = NULL;
+    out = run(fx, &o, &code);
+    assert_int_equal(code, CDS_OK);
+    assert_true(strncmp(out, "orgunit,orgunitname,A1,B1,a1,reported\r\n"
+                             "B9,", 41) == 0);
+    free(out);
+}
+
 int
 main(void)
 {
@@ -361,7 +407,7 @@ main(void)
         T(test_filters_and_subtree), T(test_quarter_selects_months_and_weeks),
         T(test_csv_quoting), T(test_json_and_table),
         T(test_wide_completeness),
-        T(test_wide_derived_ratio),
+        T(test_wide_derived_ratio), T(test_byte_order),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return teststore_main("query", tests, sizeof tests / sizeof *tests);
 }

@@ -426,5 +426,5 @@ main(void)
         cmocka_unit_test_setup_teardown(test_orgmap_load_and_sources, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return teststore_main("rollup", tests, sizeof tests / sizeof *tests);
 }
