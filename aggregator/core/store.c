@@ -1026,8 +1026,8 @@ copy_insert_sql(const store_copy_table_t *t)
     return sql;
 }
 
-/* Bind column i of src's row as :c<i> of dst, with its own type; the
- * payload bytes of text and blobs. An empty blob stays an empty blob. */
+/* Bind column i of src's row as :c<i> of dst, with its own type; returns
+ * the payload bytes of text and blobs. An empty blob stays an empty blob. */
 static uint64_t
 copy_bind(cds_sql_stmt_t *dst, cds_sql_stmt_t *src, int i, bool null)
 {
@@ -1037,7 +1037,20 @@ copy_bind(cds_sql_stmt_t *dst, cds_sql_stmt_t *src, int i, bool null)
     const char *name = names[i];
     snprintf(names[i], sizeof names[i], ":c%d", i);
     int type = null ? CDS_SQL_NULL : cds_sql_col_type(src, i);
-    if (type == CDS_SQL_INTEGER)
+    char num[32];
+    /* PostgreSQL: numbers as untyped text, which the server reads as the
+     * column's type (bigint, integer, boolean from 0/1, double precision:
+     * %.17g reads back the same double); a typed bigint would not go into
+     * a boolean column. SQLite: typed, as stored. */
+    if ((type == CDS_SQL_INTEGER || type == CDS_SQL_FLOAT)
+        && cds_sql_backend(cds_sql_conn(dst)) == CDS_SQL_POSTGRESQL) {
+        if (type == CDS_SQL_INTEGER)
+            snprintf(num, sizeof num, "%lld",
+                     (long long) cds_sql_col_int64(src, i));
+        else
+            snprintf(num, sizeof num, "%.17g", cds_sql_col_double(src, i));
+        cds_sql_bind_text(dst, name, num);
+    } else if (type == CDS_SQL_INTEGER)
         cds_sql_bind_int64(dst, name, cds_sql_col_int64(src, i));
     else if (type == CDS_SQL_FLOAT)
         cds_sql_bind_double(dst, name, cds_sql_col_double(src, i));

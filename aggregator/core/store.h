@@ -349,7 +349,8 @@ typedef void (store_copy_progress_fn)(const char *table, int64_t rows,
  * t->cols in that order; stepped here to its end) to t->name of this
  * store, batch rows per transaction, calling progress (may be NULL) after
  * each commit. Values are bound with the type they have in src (integers,
- * doubles, text, blobs byte-exact, NULL). *rows and *bytes (text and blob
+ * doubles, text, blobs byte-exact, NULL; on PostgreSQL numbers go as
+ * untyped text, read as the column's type: boolean 0/1 too). *rows and *bytes (text and blob
  * payload) receive what was copied. CDS_OK, CDS_EUSAGE (a name that is not
  * an identifier, late without key), or a database error: the batches
  * committed before it stay (the caller says how to start again). */

@@ -31,6 +31,9 @@
 /* PostgreSQL: the rows of a digest read through a cursor, a page at a time. */
 #define FETCH_PAGE "FETCH 10000 FROM migrate_scan"
 
+_Static_assert(MIGRATE_DIGEST_BYTES == crypto_generichash_BYTES,
+               "migrate.h names the BLAKE2b-256 size");
+
 /* One table of the source. */
 typedef struct {
     char *name;
@@ -303,18 +306,15 @@ count_rows(cds_sql_t *db, const char *name, int64_t *n)
     return rc == CDS_SQL_ROW ? CDS_OK : rc;
 }
 
-/* Same schema version, every source table known and empty. */
+/* Every source table known to the destination, and empty there. */
 static int
 check_destination(migrate_t *m)
 {
-    int vs = 0, vd = 0, code;
-    if ((code = cds_sql_version(store_sql(m->src), &vs)) != CDS_OK
-        || (code = cds_sql_version(store_sql(m->dst), &vd)) != CDS_OK)
-        return fail(m, code, "cannot read the schema versions");
-    if (vs != vd)
-        return fail(m, CDS_EBADVALUE, "%s is at schema version %d, the "
-                    "source at %d: both must be this program's (%d)",
-                    m->where, vd, vs, store_schema_version());
+    /* Both at the program's schema: store_open refuses a source at
+     * another version read-only, and migrates the destination to it (on
+     * PostgreSQL a whole schema in one step: its version numbers are not
+     * SQLite's, so they are not compared). */
+    int code;
     for (size_t i = 0; i < m->n; i++) {
         int has = dst_has(store_sql(m->dst), m->t[i].name);
         int64_t rows = 0;
@@ -341,7 +341,7 @@ check_destination(migrate_t *m)
 
 /* SELECT "a", "b" FROM "t" into a malloc'd string. */
 static char *
-select_sql(const mtable_t *t)
+select_cols(const char *table, const char *const *cols, int n)
 {
     char *sql = NULL;
     size_t len = 0;
@@ -349,14 +349,20 @@ select_sql(const mtable_t *t)
     if (!f)
         return NULL;
     fputs("SELECT ", f);
-    for (int i = 0; i < t->n_cols; i++)
-        fprintf(f, "%s\"%s\"", i ? ", " : "", t->cols[i]);
-    fprintf(f, " FROM \"%s\"", t->name);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", cols[i]);
+    fprintf(f, " FROM \"%s\"", table);
     if (fclose(f) != 0) {
         free(sql);
         return NULL;
     }
     return sql;
+}
+
+static char *
+select_sql(const mtable_t *t)
+{
+    return select_cols(t->name, (const char *const *) t->cols, t->n_cols);
 }
 
 static void
@@ -447,13 +453,14 @@ digest_row(cds_sql_stmt_t *st, int n, uint8_t sum[crypto_generichash_BYTES])
     sodium_add(sum, row, sizeof row);
 }
 
-/* Digest and count of table t in db, read in one snapshot; on PostgreSQL
- * through a cursor, a FETCH_PAGE at a time (cds_sql holds a whole result). */
-static int
-digest_table(cds_sql_t *db, const mtable_t *t, uint8_t *sum, int64_t *rows)
+/* On PostgreSQL the rows are read through a cursor, a FETCH_PAGE at a
+ * time (cds_sql holds a whole result). */
+int
+migrate_digest(cds_sql_t *db, const char *table, const char *const *cols,
+               int n, uint8_t sum[MIGRATE_DIGEST_BYTES], int64_t *rows)
 {
     bool pg = cds_sql_backend(db) == CDS_SQL_POSTGRESQL;
-    char *sel = select_sql(t), *decl = NULL;
+    char *sel = select_cols(table, cols, n), *decl = NULL;
     memset(sum, 0, crypto_generichash_BYTES);
     *rows = 0;
     if (!sel || (pg && asprintf(&decl, "DECLARE migrate_scan NO SCROLL "
@@ -470,7 +477,7 @@ digest_table(cds_sql_t *db, const mtable_t *t, uint8_t *sum, int64_t *rows)
     for (int64_t page = 1; st && page > 0;) {
         page = 0;
         while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
-            digest_row(st, t->n_cols, sum);
+            digest_row(st, n, sum);
             (*rows)++;
             page++;
         }
@@ -500,9 +507,12 @@ check_copy(migrate_t *m)
         mtable_t *t = &m->t[i];
         uint8_t d[crypto_generichash_BYTES];
         int64_t ns = 0, nd = 0;
-        int code = digest_table(store_sql(m->src), t, t->sum, &ns);
+        const char *const *cols = (const char *const *) t->cols;
+        int code = migrate_digest(store_sql(m->src), t->name, cols, t->n_cols,
+                                  t->sum, &ns);
         if (code == CDS_OK)
-            code = digest_table(store_sql(m->dst), t, d, &nd);
+            code = migrate_digest(store_sql(m->dst), t->name, cols,
+                                  t->n_cols, d, &nd);
         if (code != CDS_OK)
             return fail(m, code, "reading table %s for the check failed (%s)",
                         t->name, cds_strerror(code));

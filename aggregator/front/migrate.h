@@ -44,11 +44,13 @@
 #define AGG_MIGRATE_H
 
 #include "cds_id.h"
+#include "cds_sql.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #define MIGRATE_BATCH 10000             /* rows per destination transaction */
+#define MIGRATE_DIGEST_BYTES 32         /* crypto_generichash_BYTES */
 
 typedef struct {
     const char *from;                   /* the SQLite store (a path) */
@@ -68,5 +70,11 @@ typedef struct {
  * a verify problem on the copy), CDS_ECORRUPT (a count or digest differs),
  * or a database / I/O error (server unreachable: CDS_EBUSY). */
 int migrate_store(const migrate_opts_t *o, char *msg, size_t msglen);
+
+/* The digest of step 4 of columns cols[0..n) (identifiers) of table in db,
+ * read in one snapshot, and its row count: equal on both backends for the
+ * same rows in any order. CDS_OK or a database error. */
+int migrate_digest(cds_sql_t *db, const char *table, const char *const *cols,
+                   int n, uint8_t sum[MIGRATE_DIGEST_BYTES], int64_t *rows);
 
 #endif
