@@ -4,6 +4,8 @@
 #ifndef AGG_BACKUP_SQL_H
 #define AGG_BACKUP_SQL_H
 
+/* SQLite only: a backup is a copy of the SQLite file (the backup API, a
+ * user_version pragma); a PostgreSQL store is backed up by pg_dump. */
 #define BACKUP_SQL_FACTS                                                     \
     "SELECT db_id, counter,"                                                 \
     " (SELECT user_version FROM pragma_user_version)"                        \

@@ -5,6 +5,7 @@
 #include "commitmark_sql.h"
 
 #include "cds_err.h"
+#include "cds_sql.h"
 #include "cds_log.h"
 #include "cds_util.h"
 
@@ -19,15 +20,24 @@
 /* Its schema step (store.h; store.c lists it in version order). */
 const char commitmark_migration[] = COMMITMARK_SQL_MIGRATION;
 
-#define MAGIC "CDSMARK1"
+#define MAGIC1 "CDSMARK1"             /* SQLite: no server facts */
+#define MAGIC2 "CDSMARK2"             /* PostgreSQL: with them */
 #define MAGIC_LEN 8
-#define SLOT_BYTES 64
-#define SLOT_BODY 32                   /* magic, id, counter: hashed */
+#define SUM_BYTES 32                   /* BLAKE2b-256 of the body */
+#define BODY1 32                       /* magic, id, counter */
+#define BODY2 112                      /* + system id, timeline, oid, name */
+#define SLOT_MAX (BODY2 + SUM_BYTES)
 #define SLOT_STRIDE 512                /* slots in different sectors */
+#define OFF_COUNTER (MAGIC_LEN + COMMITMARK_ID_BYTES)
+#define OFF_SYSID (OFF_COUNTER + 8)
+#define OFF_TLI (OFF_SYSID + 8)
+#define OFF_OID (OFF_TLI + 4)
+#define OFF_NAME (OFF_OID + 4)
 
 enum {
     ST_GET, ST_HAS_DATA, ST_BUMP, ST_EVENT_ADD, ST_PENDING_ALL, ST_PENDING_GET,
     ST_PENDING_DEL, ST_LOSS_ADD, ST_EVENTS, ST_LOSSES,
+    ST_SERVER,                         /* PostgreSQL only */
     ST__COUNT
 };
 
@@ -35,13 +45,15 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_GET] = COMMITMARK_SQL_GET,
     [ST_HAS_DATA] = COMMITMARK_SQL_HAS_DATA,
     [ST_BUMP] = COMMITMARK_SQL_BUMP,
-    [ST_EVENT_ADD] = COMMITMARK_SQL_EVENT_ADD,
+    /* RETURNING id on both (SQLite >= 3.35): no last insert rowid */
+    [ST_EVENT_ADD] = COMMITMARK_SQL_EVENT_ADD_PG,
     [ST_PENDING_ALL] = COMMITMARK_SQL_PENDING_ALL,
     [ST_PENDING_GET] = COMMITMARK_SQL_PENDING_GET,
     [ST_PENDING_DEL] = COMMITMARK_SQL_PENDING_DEL,
     [ST_LOSS_ADD] = COMMITMARK_SQL_LOSS_ADD,
     [ST_EVENTS] = COMMITMARK_SQL_EVENTS,
     [ST_LOSSES] = COMMITMARK_SQL_LOSSES,
+    [ST_SERVER] = COMMITMARK_SQL_SERVER_PG,
 };
 
 static const char *const state_names[] = {
@@ -49,49 +61,91 @@ static const char *const state_names[] = {
     [COMMITMARK_ADOPTED] = "adopted",
     [COMMITMARK_REPAIRED] = "repaired", [COMMITMARK_BEHIND] = "behind",
     [COMMITMARK_FOREIGN] = "foreign", [COMMITMARK_DAMAGED] = "damaged",
+    [COMMITMARK_OTHER_CLUSTER] = "other_cluster",
+    [COMMITMARK_MOVED] = "moved",
 };
 
 struct commitmark {
-    store_t *store;                    /* borrowed: agent writes */
-    cds_db_t *db;                      /* borrowed, the store's */
-    sqlite3_stmt *st[ST__COUNT];       /* prepared once, reset after use */
-    char path[4096];                   /* <db>.commitmark */
+    store_t *store;                    /* borrowed: agent writes; NULL on
+                                        * a bare connection */
+    cds_sql_t *db;                     /* borrowed, the store's */
+    cds_sql_stmt_t *st[ST__COUNT];     /* prepared once, reset after use */
+    char path[4096];                   /* <base>.commitmark */
     int fd;                            /* mark file, open from
                                         * commitmark_check on: a later
                                         * EMFILE cannot stop acks */
-    commitmark_record_t rec;           /* id and last bumped counter */
+    commitmark_record_t rec;           /* id and last bumped counter,
+                                        * with the server's facts */
     bool bumped;                       /* rec.counter not yet in the file */
+    commitmark_record_t mark;          /* what the file holds (PostgreSQL
+                                        * rechecks against it) */
+    bool have_mark;                    /* mark known (checked at start) */
+    unsigned gen;                      /* cds_pg_generation checked */
+    int verdict;                       /* of that check: CDS_OK or
+                                        * CDS_ECORRUPT (refused) */
 };
 
 /* ---- the file ---------------------------------------------------------- */
 
 static void
-slot_encode(const commitmark_record_t *rec, uint8_t out[SLOT_BYTES])
+put_le(uint8_t *p, uint64_t v, int n)
 {
-    memset(out, 0, SLOT_BYTES);
-    memcpy(out, MAGIC, MAGIC_LEN);
-    memcpy(out + MAGIC_LEN, rec->db_id, COMMITMARK_ID_BYTES);
-    for (int i = 0; i < 8; i++)        /* little-endian, whatever the host */
-        out[MAGIC_LEN + COMMITMARK_ID_BYTES + i] =
-            (uint8_t) (rec->counter >> (8 * i));
-    crypto_generichash(out + SLOT_BODY, SLOT_BYTES - SLOT_BODY, out,
-                       SLOT_BODY, NULL, 0);
+    for (int i = 0; i < n; i++)        /* little-endian, whatever the host */
+        p[i] = (uint8_t) (v >> (8 * i));
 }
 
-/* 1 and *rec when the slot is valid, 0 otherwise. */
-static int
-slot_decode(const uint8_t in[SLOT_BYTES], commitmark_record_t *rec)
+static uint64_t
+get_le(const uint8_t *p, int n)
 {
-    uint8_t sum[SLOT_BYTES - SLOT_BODY];
-    crypto_generichash(sum, sizeof sum, in, SLOT_BODY, NULL, 0);
-    if (memcmp(in, MAGIC, MAGIC_LEN) != 0
-        || sodium_memcmp(sum, in + SLOT_BODY, sizeof sum) != 0)
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* rec into out: the SQLite slot, or with server facts the PostgreSQL
+ * one. Its length. */
+static size_t
+slot_encode(const commitmark_record_t *rec, uint8_t out[SLOT_MAX])
+{
+    bool pg = rec->system_id != 0;
+    size_t body = pg ? BODY2 : BODY1;
+    memset(out, 0, SLOT_MAX);
+    memcpy(out, pg ? MAGIC2 : MAGIC1, MAGIC_LEN);
+    memcpy(out + MAGIC_LEN, rec->db_id, COMMITMARK_ID_BYTES);
+    put_le(out + OFF_COUNTER, rec->counter, 8);
+    if (pg) {
+        put_le(out + OFF_SYSID, rec->system_id, 8);
+        put_le(out + OFF_TLI, rec->timeline, 4);
+        put_le(out + OFF_OID, rec->db_oid, 4);
+        memcpy(out + OFF_NAME, rec->db_name,
+               strnlen(rec->db_name, COMMITMARK_DBNAME_BYTES - 1));
+    }
+    crypto_generichash(out + body, SUM_BYTES, out, body, NULL, 0);
+    return body + SUM_BYTES;
+}
+
+/* 1 and *rec when the n bytes at in are a valid slot, 0 otherwise. */
+static int
+slot_decode(const uint8_t *in, size_t n, commitmark_record_t *rec)
+{
+    bool pg = n >= BODY2 + SUM_BYTES && memcmp(in, MAGIC2, MAGIC_LEN) == 0;
+    size_t body = pg ? BODY2 : BODY1;
+    uint8_t sum[SUM_BYTES];
+    if (!pg && (n < BODY1 + SUM_BYTES || memcmp(in, MAGIC1, MAGIC_LEN) != 0))
         return 0;
+    crypto_generichash(sum, sizeof sum, in, body, NULL, 0);
+    if (sodium_memcmp(sum, in + body, sizeof sum) != 0)
+        return 0;
+    memset(rec, 0, sizeof *rec);
     memcpy(rec->db_id, in + MAGIC_LEN, COMMITMARK_ID_BYTES);
-    rec->counter = 0;
-    for (int i = 7; i >= 0; i--)
-        rec->counter = (rec->counter << 8)
-                       | in[MAGIC_LEN + COMMITMARK_ID_BYTES + i];
+    rec->counter = get_le(in + OFF_COUNTER, 8);
+    if (pg) {
+        rec->system_id = get_le(in + OFF_SYSID, 8);
+        rec->timeline = (uint32_t) get_le(in + OFF_TLI, 4);
+        rec->db_oid = (uint32_t) get_le(in + OFF_OID, 4);
+        memcpy(rec->db_name, in + OFF_NAME, COMMITMARK_DBNAME_BYTES - 1);
+    }
     return 1;
 }
 
@@ -103,14 +157,14 @@ commitmark_file_read(const char *path, commitmark_record_t *out)
         return errno == ENOENT ? CDS_ENOTFOUND : CDS_EIO;
     int rc = CDS_ECORRUPT, found = 0;
     for (int s = 0; s < 2; s++) {
-        uint8_t buf[SLOT_BYTES];
+        uint8_t buf[SLOT_MAX];
         commitmark_record_t r;
         ssize_t n = pread(fd, buf, sizeof buf, (off_t) s * SLOT_STRIDE);
         if (n < 0) {
             rc = CDS_EIO;
             break;
         }
-        if (n == SLOT_BYTES && slot_decode(buf, &r)
+        if (slot_decode(buf, (size_t) n, &r)
             && (!found || r.counter > out->counter)) {
             *out = r;
             found = 1;
@@ -140,13 +194,12 @@ open_mark(const char *path)
 static int
 write_slots(int fd, const commitmark_record_t *rec, bool both)
 {
-    uint8_t buf[SLOT_BYTES];
-    slot_encode(rec, buf);
+    uint8_t buf[SLOT_MAX];
+    size_t len = slot_encode(rec, buf);
     for (int s = 0; s < 2; s++) {
         if (!both && s != (int) (rec->counter % 2))
             continue;
-        if (pwrite(fd, buf, sizeof buf, (off_t) s * SLOT_STRIDE)
-            != (ssize_t) sizeof buf)
+        if (pwrite(fd, buf, len, (off_t) s * SLOT_STRIDE) != (ssize_t) len)
             return CDS_EIO;
     }
     return fdatasync(fd) == 0 ? CDS_OK : CDS_EIO;
@@ -172,26 +225,40 @@ commitmark_file_write(const char *path, const commitmark_record_t *rec)
 /* ---- the object -------------------------------------------------------- */
 
 commitmark_t *
-commitmark_new(store_t *store)
+commitmark_open(cds_sql_t *db, store_t *store, const char *base)
 {
+    bool pg = cds_sql_backend(db) == CDS_SQL_POSTGRESQL;
+    if (!base && pg) {
+        cds_log(CDS_LOG_ERROR, "commit_mark_failed", "store=%s error=%s",
+                cds_logq(cds_sql_where(db)),
+                cds_logq("a PostgreSQL store needs a local path for its "
+                         "commit mark"));
+        return NULL;
+    }
     commitmark_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
-    cds_db_t *db = store_db(store);
     self->store = store;
     self->db = db;
     self->fd = -1;
     int n = snprintf(self->path, sizeof self->path, "%s" COMMITMARK_SUFFIX,
-                     cds_db_path(db));
+                     base ? base : cds_sql_where(db));
     if (n < 0 || (size_t) n >= sizeof self->path || sodium_init() < 0)
         goto fail;
     for (int i = 0; i < ST__COUNT; i++)
-        if (!(self->st[i] = cds_db_prepare(db, sql_text[i])))
+        if ((i != ST_SERVER || pg)
+            && !(self->st[i] = cds_sql_prepare(db, sql_text[i], 0)))
             goto fail;
     return self;
 fail:
     commitmark_destroy(&self);
     return NULL;
+}
+
+commitmark_t *
+commitmark_new(store_t *store, const char *base)
+{
+    return commitmark_open(store_sql(store), store, base);
 }
 
 void
@@ -201,7 +268,7 @@ commitmark_destroy(commitmark_t **self_p)
         return;
     commitmark_t *self = *self_p;
     for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize(self->st[i]);
+        cds_sql_finalize(&self->st[i]);
     if (self->fd >= 0)
         close(self->fd);
     free(self);
@@ -214,20 +281,40 @@ commitmark_path(const commitmark_t *self)
     return self->path;
 }
 
+/* PostgreSQL: the server's facts into *out (commitmark.h). */
+static int
+server_get(commitmark_t *self, commitmark_record_t *out)
+{
+    cds_sql_stmt_t *st = self->st[ST_SERVER];
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW) {
+        out->system_id = (uint64_t) cds_sql_col_int64(st, 0);
+        out->timeline = (uint32_t) cds_sql_col_int64(st, 1);
+        out->db_oid = (uint32_t) cds_sql_col_int64(st, 2);
+        const char *name = cds_sql_col_text(st, 3);
+        snprintf(out->db_name, sizeof out->db_name, "%s", name ? name : "");
+    }
+    cds_sql_reset(st);
+    if (rc == CDS_SQL_ROW && out->system_id == 0)
+        return CDS_ECORRUPT;           /* 0 means "no facts" in the file */
+    return rc == CDS_SQL_ROW ? CDS_OK : rc == CDS_SQL_DONE ? CDS_ECORRUPT : rc;
+}
+
 int
 commitmark_db_get(commitmark_t *self, commitmark_record_t *out)
 {
-    sqlite3_stmt *st = self->st[ST_GET];
-    int rc = sqlite3_step(st);
+    cds_sql_stmt_t *st = self->st[ST_GET];
+    int rc = cds_sql_step(st);
     int code = CDS_OK;
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == COMMITMARK_ID_BYTES) {
-        memcpy(out->db_id, sqlite3_column_blob(st, 0), COMMITMARK_ID_BYTES);
-        out->counter = (uint64_t) sqlite3_column_int64(st, 1);
+    memset(out, 0, sizeof *out);
+    if (rc == CDS_SQL_ROW && cds_sql_col_bytes(st, 0) == COMMITMARK_ID_BYTES) {
+        memcpy(out->db_id, cds_sql_col_blob(st, 0), COMMITMARK_ID_BYTES);
+        out->counter = (uint64_t) cds_sql_col_int64(st, 1);
     } else
-        code = rc == SQLITE_ROW || rc == SQLITE_DONE
-                   ? CDS_ECORRUPT
-                   : cds_db_fail(self->db, "commit_mark");
-    cds_stmt_done(st);
+        code = rc == CDS_SQL_ROW || rc == CDS_SQL_DONE ? CDS_ECORRUPT : rc;
+    cds_sql_reset(st);
+    if (code == CDS_OK && self->st[ST_SERVER])
+        code = server_get(self, out);
     return code;
 }
 
@@ -238,13 +325,49 @@ commitmark_state_name(commitmark_state_t state)
                                                 : "unknown";
 }
 
+bool
+commitmark_state_runs(commitmark_state_t state)
+{
+    return state == COMMITMARK_OK || state == COMMITMARK_CREATED
+           || state == COMMITMARK_ADOPTED || state == COMMITMARK_REPAIRED
+           || state == COMMITMARK_MOVED;
+}
+
+/* PostgreSQL: why a database is behind its mark, from the server's facts
+ * (commitmark.h); SQLite: the storage or an older copy. */
+static const char *
+behind_cause(const commitmark_record_t *d, const commitmark_record_t *m,
+             char *buf, size_t len)
+{
+    if (!d->system_id)
+        return "Probably the write-ahead log was truncated (a crash on "
+               "storage that lost writes) or the database was restored from "
+               "an older copy";
+    if (m->system_id && d->timeline != m->timeline)
+        snprintf(buf, len, "The server is on timeline %u, the mark was "
+                 "written on timeline %u: a failover to a replica that "
+                 "lacked the last acknowledged commits, or a point-in-time "
+                 "recovery (base backup) to a point before them",
+                 d->timeline, m->timeline);
+    else if (m->system_id && d->db_oid != m->db_oid)
+        snprintf(buf, len, "The database was re-created (OID %u, was %u): "
+                 "a dump older than the last acknowledged commit was "
+                 "reloaded", d->db_oid, m->db_oid);
+    else
+        snprintf(buf, len, "The server is an older copy: a base backup "
+                 "or a replica that lacked the last acknowledged commits, "
+                 "or its storage lost committed writes (fsync)");
+    return buf;
+}
+
 /* The operator sentence for a refused state. */
 static void
 refusal(const commitmark_t *self, commitmark_state_t st,
         const commitmark_record_t *d, const commitmark_record_t *m,
         char *msg, size_t len)
 {
-    const char *db = cds_db_path(self->db);
+    const char *db = cds_sql_where(self->db);
+    char why[512];
     const char *fix = " Refusing to run. To accept this state and continue: "
                       "cdsync-aggregator accept-restore [--note TEXT] "
                       "(see `restores` afterwards for the agents whose "
@@ -252,13 +375,24 @@ refusal(const commitmark_t *self, commitmark_state_t st,
     if (st == COMMITMARK_BEHIND)
         snprintf(msg, len, "%s: database commit counter %llu is behind the "
                  "commit mark %llu in %s: the last %llu acknowledged group "
-                 "commit(s) are missing. Probably the write-ahead log was "
-                 "truncated (a crash on storage that lost writes) or the "
-                 "database was restored from an older copy; updates already "
+                 "commit(s) are missing. %s; updates already "
                  "acknowledged to agents may be missing.%s", db,
                  (unsigned long long) d->counter,
                  (unsigned long long) m->counter, self->path,
-                 (unsigned long long) (m->counter - d->counter), fix);
+                 (unsigned long long) (m->counter - d->counter),
+                 behind_cause(d, m, why, sizeof why), fix);
+    else if (st == COMMITMARK_OTHER_CLUSTER)
+        snprintf(msg, len, "%s: the commit mark %s (counter %llu) was "
+                 "written on another PostgreSQL cluster (system identifier "
+                 "%llu, database %s; this server: %llu, database %s, counter "
+                 "%llu): the URL reaches a server that is not the primary "
+                 "or a replica of the one the mark knew, or the database was "
+                 "reloaded into another cluster; updates acknowledged on "
+                 "the old one may be missing.%s", db, self->path,
+                 (unsigned long long) m->counter,
+                 (unsigned long long) m->system_id, m->db_name,
+                 (unsigned long long) d->system_id, d->db_name,
+                 (unsigned long long) d->counter, fix);
     else if (st == COMMITMARK_FOREIGN)
         snprintf(msg, len, "%s: the commit mark %s (counter %llu) belongs "
                  "to another database (this one: counter %llu): the "
@@ -273,30 +407,67 @@ refusal(const commitmark_t *self, commitmark_state_t st,
                  (unsigned long long) d->counter, fix);
 }
 
+/* PostgreSQL: does the server the mark knew differ from d's (timeline,
+ * database re-created or renamed, or a mark without server facts)? */
+static bool
+server_moved(const commitmark_record_t *d, const commitmark_record_t *m)
+{
+    return d->system_id
+           && (!m->system_id || d->timeline != m->timeline
+               || d->db_oid != m->db_oid
+               || strcmp(d->db_name, m->db_name) != 0);
+}
+
 /* Compare a mark that was read with the database. */
 static commitmark_state_t
 compare(const commitmark_record_t *d, const commitmark_record_t *m)
 {
     if (sodium_memcmp(d->db_id, m->db_id, COMMITMARK_ID_BYTES) != 0)
         return COMMITMARK_FOREIGN;
+    if (d->system_id && m->system_id && d->system_id != m->system_id)
+        return COMMITMARK_OTHER_CLUSTER;
     if (d->counter < m->counter)
         return COMMITMARK_BEHIND;
-    return d->counter > m->counter ? COMMITMARK_REPAIRED : COMMITMARK_OK;
+    if (d->counter > m->counter)
+        return COMMITMARK_REPAIRED;
+    return server_moved(d, m) ? COMMITMARK_MOVED : COMMITMARK_OK;
+}
+
+/* What moved (server_moved), for the log and the operator. */
+static void
+describe_move(const commitmark_record_t *d, const commitmark_record_t *m,
+              char *buf, size_t len)
+{
+    if (!m->system_id)
+        snprintf(buf, len, "the mark did not record the server");
+    else if (d->timeline != m->timeline)
+        snprintf(buf, len, "timeline %u -> %u: a failover or a "
+                 "point-in-time recovery to a point after the last "
+                 "acknowledged commit", m->timeline, d->timeline);
+    else
+        snprintf(buf, len, "database %s (OID %u) -> %s (OID %u): re-created "
+                 "from a dump taken after the last acknowledged commit, or "
+                 "renamed", m->db_name, m->db_oid, d->db_name, d->db_oid);
+    size_t n = strlen(buf);
+    snprintf(buf + n, len - n, "; now system identifier %llu, timeline %u, "
+             "database %s (OID %u)", (unsigned long long) d->system_id,
+             d->timeline, d->db_name, d->db_oid);
 }
 
 /* 1 when the database holds a batch, 0 when not, negative on error. */
 static int
 has_data(commitmark_t *self)
 {
-    sqlite3_stmt *st = self->st[ST_HAS_DATA];
-    int rc = sqlite3_step(st);
-    int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0
-                             : -cds_db_fail(self->db, "commit_mark data");
-    cds_stmt_done(st);
+    cds_sql_stmt_t *st = self->st[ST_HAS_DATA];
+    int rc = cds_sql_step(st);
+    int v = rc == CDS_SQL_ROW ? cds_sql_col_int(st, 0) != 0
+            : rc == CDS_SQL_DONE ? -CDS_ECORRUPT : -rc;
+    cds_sql_reset(st);
     return v;
 }
 
-/* Create (new file) or rewrite (repair) the mark; the operator sentence. */
+/* Create (new file) or rewrite (repair, moved) the mark; the operator
+ * sentence. */
 static int
 mark_fix(commitmark_t *self, commitmark_state_t st,
          const commitmark_record_t *d, const commitmark_record_t *m,
@@ -304,7 +475,11 @@ mark_fix(commitmark_t *self, commitmark_state_t st,
 {
     if (file_put(self->path, d, st != COMMITMARK_REPAIRED) != CDS_OK)
         return CDS_EIO;
-    const char *db = cds_db_path(self->db);
+    const char *db = cds_sql_where(self->db);
+    char moved[512] = "";
+    if ((st == COMMITMARK_REPAIRED || st == COMMITMARK_MOVED)
+        && server_moved(d, m))
+        describe_move(d, m, moved, sizeof moved);
     if (st == COMMITMARK_CREATED)
         snprintf(msg, msglen, "%s: new commit mark %s", db, self->path);
     else if (st == COMMITMARK_ADOPTED)
@@ -313,12 +488,17 @@ mark_fix(commitmark_t *self, commitmark_state_t st,
                  "created %s at counter %llu; a rollback before now cannot "
                  "be detected", db, self->path,
                  (unsigned long long) d->counter);
+    else if (st == COMMITMARK_MOVED)
+        snprintf(msg, msglen, "%s: commit counter %llu intact (nothing "
+                 "acknowledged is missing), but the server moved (%s): mark "
+                 "%s rewritten", db, (unsigned long long) d->counter, moved,
+                 self->path);
     else
         snprintf(msg, msglen, "%s: database counter %llu ahead of the mark "
                  "%llu (a stop between commit and mark; nothing of it was "
-                 "acknowledged): mark rewritten", db,
+                 "acknowledged): mark rewritten%s%s", db,
                  (unsigned long long) d->counter,
-                 (unsigned long long) m->counter);
+                 (unsigned long long) m->counter, *moved ? "; " : "", moved);
     return CDS_OK;
 }
 
@@ -335,6 +515,17 @@ keep_open(commitmark_t *self)
     cds_log(CDS_LOG_ERROR, "commit_mark_failed", "path=%s error=%s",
             cds_logq(self->path), cds_logq(strerror(errno)));
     return CDS_EIO;
+}
+
+/* The mark is known to hold rec: later reconnects compare against it. */
+static void
+mark_known(commitmark_t *self, const commitmark_record_t *rec)
+{
+    cds_pg_t *pg = cds_sql_pg(self->db);
+    self->mark = *rec;
+    self->have_mark = true;
+    self->gen = pg ? cds_pg_generation(pg) : 0;
+    self->verdict = CDS_OK;
 }
 
 int
@@ -356,36 +547,85 @@ commitmark_check(commitmark_t *self, commitmark_state_t *state, char *msg,
     *state = rc == CDS_ENOTFOUND
                  ? (data || d.counter ? COMMITMARK_ADOPTED : COMMITMARK_CREATED)
              : rc == CDS_ECORRUPT ? COMMITMARK_DAMAGED : compare(&d, &m);
-    if (*state == COMMITMARK_CREATED || *state == COMMITMARK_ADOPTED
-        || *state == COMMITMARK_REPAIRED) {
-        rc = mark_fix(self, *state, &d, &m, msg, msglen);
-        return rc == CDS_OK ? keep_open(self) : rc;
-    }
-    if (*state != COMMITMARK_OK) {
+    if (!commitmark_state_runs(*state)) {
         refusal(self, *state, &d, &m, msg, msglen);
         return CDS_OK;
     }
+    if (*state != COMMITMARK_OK) {
+        rc = mark_fix(self, *state, &d, &m, msg, msglen);
+        if (rc != CDS_OK)
+            return rc;
+    }
+    mark_known(self, &d);
     return keep_open(self);
+}
+
+/* PostgreSQL, first after every reconnect (a new connection generation):
+ * the server behind the URL may be another one now (commitmark.h).
+ * CDS_OK (the mark takes a new timeline or database OID), CDS_ECORRUPT
+ * (refused: logged), or a database or file error (checked again next
+ * time). */
+static int
+recheck(commitmark_t *self)
+{
+    cds_pg_t *pg = cds_sql_pg(self->db);
+    if (!pg || !self->have_mark || cds_pg_generation(pg) == self->gen)
+        return self->verdict;
+    commitmark_record_t d, m = self->mark;
+    int rc = commitmark_db_get(self, &d);
+    if (rc != CDS_OK)
+        return rc;
+    commitmark_state_t st = compare(&d, &m);
+    char msg[1536];
+    if (!commitmark_state_runs(st)) {
+        refusal(self, st, &d, &m, msg, sizeof msg);
+        cds_log(CDS_LOG_ERROR, "commit_mark_refused", "state=%s message=%s",
+                commitmark_state_name(st), cds_logq(msg));
+        self->gen = cds_pg_generation(pg);
+        return self->verdict = CDS_ECORRUPT;
+    }
+    if (server_moved(&d, &m)) {
+        describe_move(&d, &m, msg, sizeof msg);
+        commitmark_record_t now = d;
+        now.counter = m.counter;       /* what was acked: the file's */
+        if (file_put(self->path, &now, true) != CDS_OK)
+            return CDS_EIO;
+        cds_log(CDS_LOG_WARN, "commit_mark_moved", "store=%s counter=%llu "
+                "message=%s", cds_logq(cds_sql_where(self->db)),
+                (unsigned long long) d.counter, cds_logq(msg));
+        self->mark = now;
+    }
+    self->rec.system_id = d.system_id;  /* the next sync records them */
+    self->rec.timeline = d.timeline;
+    self->rec.db_oid = d.db_oid;
+    memcpy(self->rec.db_name, d.db_name, sizeof d.db_name);
+    self->gen = cds_pg_generation(pg);
+    return self->verdict = CDS_OK;
 }
 
 int
 commitmark_bump(commitmark_t *self)
 {
-    sqlite3_stmt *st = self->st[ST_BUMP];
-    int rc = sqlite3_step(st);
-    int code = CDS_OK;
-    if (rc == SQLITE_ROW
-        && sqlite3_column_bytes(st, 0) == COMMITMARK_ID_BYTES) {
-        memcpy(self->rec.db_id, sqlite3_column_blob(st, 0),
+    int rc = recheck(self);
+    if (rc == CDS_OK && self->st[ST_SERVER] && !self->rec.system_id)
+        rc = server_get(self, &self->rec);  /* not checked (tests, tools):
+                                             * the mark still gets them */
+    if (rc != CDS_OK)
+        return rc;
+    cds_sql_stmt_t *st = self->st[ST_BUMP];
+    rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW
+        && cds_sql_col_bytes(st, 0) == COMMITMARK_ID_BYTES) {
+        memcpy(self->rec.db_id, cds_sql_col_blob(st, 0),
                COMMITMARK_ID_BYTES);
-        self->rec.counter = (uint64_t) sqlite3_column_int64(st, 1);
+        self->rec.counter = (uint64_t) cds_sql_col_int64(st, 1);
         self->bumped = true;
-        rc = sqlite3_step(st);
+        rc = cds_sql_step(st);
     }
-    if (rc != SQLITE_DONE)
-        code = cds_db_fail(self->db, "commit_mark bump");
-    cds_stmt_done(st);
-    return code;
+    cds_sql_reset(st);
+    if (rc == CDS_SQL_DONE)
+        return CDS_OK;
+    return rc == CDS_SQL_ROW ? CDS_ECORRUPT : rc;
 }
 
 int
@@ -399,6 +639,7 @@ commitmark_sync(commitmark_t *self)
     int e = errno;
     if (rc == CDS_OK) {
         self->bumped = false;
+        self->mark = self->rec;
         return CDS_OK;
     }
     /* What a peer can cause (no descriptor, no memory) or what passes
@@ -423,25 +664,31 @@ record_event(commitmark_t *self, commitmark_state_t state,
              bool have_mark, const char *note, int64_t now_ms,
              int64_t *event_id)
 {
-    sqlite3_stmt *st = self->st[ST_EVENT_ADD];
-    cds_bind_int64(st, ":now", now_ms);
-    cds_bind_text(st, ":reason", commitmark_state_name(state));
-    cds_bind_int64(st, ":db_counter", (int64_t) d->counter);
+    cds_sql_stmt_t *st = self->st[ST_EVENT_ADD];
+    cds_sql_bind_int64(st, ":now", now_ms);
+    cds_sql_bind_text(st, ":reason", commitmark_state_name(state));
+    cds_sql_bind_int64(st, ":db_counter", (int64_t) d->counter);
     if (have_mark) {
-        cds_bind_int64(st, ":mark_counter", (int64_t) m->counter);
-        cds_bind_blob(st, ":mark_db_id", m->db_id, COMMITMARK_ID_BYTES);
+        cds_sql_bind_int64(st, ":mark_counter", (int64_t) m->counter);
+        cds_sql_bind_blob(st, ":mark_db_id", m->db_id, COMMITMARK_ID_BYTES);
+    } else {
+        cds_sql_bind_null(st, ":mark_counter");
+        cds_sql_bind_null(st, ":mark_db_id");
     }
-    cds_bind_text(st, ":note", note ? note : "");
-    int rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return cds_db_fail(self->db, "restore_event");
-    *event_id = sqlite3_last_insert_rowid(cds_db_handle(self->db));
+    cds_sql_bind_text(st, ":note", note ? note : "");
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW) {
+        *event_id = cds_sql_col_int64(st, 0);
+        rc = cds_sql_step(st);
+    }
+    cds_sql_reset(st);
+    if (rc != CDS_SQL_DONE)
+        return rc == CDS_SQL_ROW ? CDS_ECORRUPT : rc;
     st = self->st[ST_PENDING_ALL];
-    cds_bind_int64(st, ":event", *event_id);
-    rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, "restore_pending");
+    cds_sql_bind_int64(st, ":event", *event_id);
+    rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    return rc;
 }
 
 int
@@ -453,14 +700,14 @@ commitmark_accept(commitmark_t *self, commitmark_state_t state,
     if (rc != CDS_OK)
         return rc;
     bool have_mark = commitmark_file_read(self->path, &m) == CDS_OK;
-    rc = cds_db_begin(self->db);
+    rc = cds_sql_begin(self->db);
     if (rc != CDS_OK)
         return rc;
     rc = record_event(self, state, &d, &m, have_mark, note, now_ms,
                       event_id);
-    rc = rc == CDS_OK ? cds_db_commit(self->db) : rc;
+    rc = rc == CDS_OK ? cds_sql_commit(self->db) : rc;
     if (rc != CDS_OK) {
-        cds_db_rollback(self->db);
+        cds_sql_rollback(self->db);
         return rc;
     }
     /* Both slots: a stale slot of a higher or foreign mark must not win. */
@@ -468,6 +715,7 @@ commitmark_accept(commitmark_t *self, commitmark_state_t state,
     if (rc != CDS_OK)
         return rc;
     self->rec = d;
+    mark_known(self, &d);
     cds_log(CDS_LOG_WARN, "restore_accepted",
             "restore=%lld reason=%s db_counter=%llu mark_counter=%lld "
             "note=%s", (long long) *event_id, commitmark_state_name(state),
@@ -484,16 +732,18 @@ static int
 record_loss(commitmark_t *self, store_agent_t *agent, int64_t event,
             uint64_t seq, const uint8_t *head, int64_t now_ms)
 {
-    sqlite3_stmt *st = self->st[ST_LOSS_ADD];
-    cds_bind_int64(st, ":event", event);
-    cds_bind_int64(st, ":id", agent->id);
-    cds_bind_int64(st, ":first", (int64_t) agent->applied_seq + 1);
-    cds_bind_int64(st, ":last", (int64_t) seq);
-    cds_bind_int64(st, ":now", now_ms);
-    int rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return cds_db_fail(self->db, "restore_loss");
+    if (!self->store)                  /* a bare connection: no agents */
+        return CDS_EUSAGE;
+    cds_sql_stmt_t *st = self->st[ST_LOSS_ADD];
+    cds_sql_bind_int64(st, ":event", event);
+    cds_sql_bind_int64(st, ":id", agent->id);
+    cds_sql_bind_int64(st, ":first", (int64_t) agent->applied_seq + 1);
+    cds_sql_bind_int64(st, ":last", (int64_t) seq);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    int rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    if (rc != CDS_OK)
+        return rc;
     int code = store_agent_advance(self->store, agent->id, seq, head);
     if (code != CDS_OK)
         return code;
@@ -514,21 +764,21 @@ static int
 pending_take(commitmark_t *self, int64_t agent_id, int64_t *event,
              uint64_t *applied)
 {
-    sqlite3_stmt *st = self->st[ST_PENDING_GET];
-    cds_bind_int64(st, ":id", agent_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *event = sqlite3_column_int64(st, 0);
-        *applied = (uint64_t) sqlite3_column_int64(st, 1);
+    cds_sql_stmt_t *st = self->st[ST_PENDING_GET];
+    cds_sql_bind_int64(st, ":id", agent_id);
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW) {
+        *event = cds_sql_col_int64(st, 0);
+        *applied = (uint64_t) cds_sql_col_int64(st, 1);
     }
-    cds_stmt_done(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? 0 : -cds_db_fail(self->db, "pending");
+    cds_sql_reset(st);
+    if (rc != CDS_SQL_ROW)
+        return rc == CDS_SQL_DONE ? 0 : -rc;
     st = self->st[ST_PENDING_DEL];
-    cds_bind_int64(st, ":id", agent_id);
-    rc = sqlite3_step(st);
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? 1 : -cds_db_fail(self->db, "pending delete");
+    cds_sql_bind_int64(st, ":id", agent_id);
+    rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    return rc == CDS_OK ? 1 : -rc;
 }
 
 int
@@ -567,27 +817,27 @@ commitmark_hello(commitmark_t *self, store_agent_t *agent,
 static int
 print_events(commitmark_t *self, FILE *f)
 {
-    sqlite3_stmt *st = self->st[ST_EVENTS];
+    cds_sql_stmt_t *st = self->st[ST_EVENTS];
     int rc;
     char when[64];
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        long long mark = sqlite3_column_int64(st, 4);
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        long long mark = cds_sql_col_int64(st, 4);
         char mk[32] = "none";
         if (mark >= 0)
             snprintf(mk, sizeof mk, "%lld", mark);
         fprintf(f, "restore %lld at %s reason=%s database_counter=%lld "
                 "mark_counter=%s agents_not_yet_seen=%lld note=\"%s\"\n",
-                (long long) sqlite3_column_int64(st, 0),
+                (long long) cds_sql_col_int64(st, 0),
                 cds_format_time(when, sizeof when,
-                                (uint64_t) sqlite3_column_int64(st, 1)),
-                (const char *) sqlite3_column_text(st, 2),
-                (long long) sqlite3_column_int64(st, 3),
+                                (uint64_t) cds_sql_col_int64(st, 1)),
+                cds_sql_col_text(st, 2),
+                (long long) cds_sql_col_int64(st, 3),
                 mk,
-                (long long) sqlite3_column_int64(st, 6),
-                (const char *) sqlite3_column_text(st, 5));
+                (long long) cds_sql_col_int64(st, 6),
+                cds_sql_col_text(st, 5));
     }
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, "restores");
+    cds_sql_reset(st);
+    return rc == CDS_SQL_DONE ? CDS_OK : rc;
 }
 
 int
@@ -596,18 +846,17 @@ commitmark_print(commitmark_t *self, FILE *f)
     int code = print_events(self, f);
     if (code != CDS_OK)
         return code;
-    sqlite3_stmt *st = self->st[ST_LOSSES];
+    cds_sql_stmt_t *st = self->st[ST_LOSSES];
     int rc;
     char when[64];
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW)
         fprintf(f, "lost restore=%lld agent=%s label=\"%s\" seq=%lld..%lld "
-                "found=%s\n", (long long) sqlite3_column_int64(st, 0),
-                (const char *) sqlite3_column_text(st, 1),
-                (const char *) sqlite3_column_text(st, 2),
-                (long long) sqlite3_column_int64(st, 3),
-                (long long) sqlite3_column_int64(st, 4),
+                "found=%s\n", (long long) cds_sql_col_int64(st, 0),
+                cds_sql_col_text(st, 1), cds_sql_col_text(st, 2),
+                (long long) cds_sql_col_int64(st, 3),
+                (long long) cds_sql_col_int64(st, 4),
                 cds_format_time(when, sizeof when,
-                                (uint64_t) sqlite3_column_int64(st, 5)));
-    cds_stmt_done(st);
-    return rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, "losses");
+                                (uint64_t) cds_sql_col_int64(st, 5)));
+    cds_sql_reset(st);
+    return rc == CDS_SQL_DONE ? CDS_OK : rc;
 }

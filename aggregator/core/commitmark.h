@@ -1,15 +1,21 @@
 /*  commitmark: detect an aggregator database that went back in time (a WAL
  *  cut before its last commit, a disk that lied about fsync, a database
- *  restored from last night's backup), which SQLite itself reads as a
+ *  restored from last night's backup, a PostgreSQL failover to a replica
+ *  that lacked acked commits), which the database itself reads as a
  *  valid older state, and let the operator accept it knowingly.
  *
  *  Two records of the same counter, kept independently:
  *    - in the database, table commit_mark (commitmark_sql.h): the
  *      database's random 16-byte id (made at creation) and a counter,
- *      + 1 inside the transaction of every group commit that sends acks;
- *    - in a sidecar file <db>.commitmark (mode 0600): that id and the
- *      counter, written with pwrite + fdatasync AFTER the COMMIT and
- *      BEFORE any ack of the group leaves (server.c).
+ *      + 1 inside the transaction of every group commit that sends acks
+ *      (commitmark_bump between the store's begin and commit, on the
+ *      store's own connection, store_sql: the same transaction on both
+ *      backends);
+ *    - in a sidecar file <base>.commitmark (mode 0600; base is the SQLite
+ *      file, or on PostgreSQL the local path the daemon keeps its lock
+ *      beside, <state_dir>/aggregator.db): that id and the counter,
+ *      written with pwrite + fdatasync AFTER the COMMIT and BEFORE any
+ *      ack of the group leaves (server.c).
  *  Invariant: every ack the aggregator ever sent belongs to a group whose
  *  counter is <= the mark, and the mark is <= the counter of the database
  *  it names as long as that database keeps what it committed. So at
@@ -17,11 +23,38 @@
  *  mark only means a crash between commit and mark write (nothing of that
  *  group was acked) and is repaired by rewriting the mark.
  *
- *  File format (64-byte slots, two of them at offsets 0 and 512, written
- *  alternately by counter parity so a torn write damages only one slot;
- *  the valid slot with the greatest counter is the mark): "CDSMARK1",
+ *  PostgreSQL (docs/POSTGRESQL.md "When the store goes back in time"):
+ *  the server behind the URL can change under the daemon (a failover
+ *  moves the URL to a replica; a base backup is restored; a dump is
+ *  reloaded into another cluster), so the mark also records the server's
+ *  facts: its system identifier (pg_control_system(): fixed at initdb,
+ *  shared by a primary, its physical replicas and base-backup copies),
+ *  the timeline (the primary's current WAL file; pg_control_checkpoint()
+ *  during recovery), and the database's OID and name. The counter alone
+ *  still decides whether acked data are missing; the facts say why, and
+ *  are compared at startup and again before the first acking commit
+ *  after every reconnect (cds_pg_generation changes; commitmark_bump):
+ *    other system identifier          -> OTHER_CLUSTER: refused
+ *    counter behind the mark          -> BEHIND: refused (the message
+ *                                        names the new timeline or
+ *                                        re-created database when seen)
+ *    new timeline or database OID,    -> MOVED: a clean failover, or a
+ *    counter intact                      PITR / reload to a point after
+ *                                        the last ack: runs, logged, the
+ *                                        mark takes the new facts
+ *  A refusal found after a reconnect makes every acking group roll back
+ *  (agents are told to retry, nothing is acked) and is logged
+ *  (commit_mark_refused) until the daemon is stopped; its restart then
+ *  refuses as at startup, until `accept-restore`.
+ *
+ *  File format (two slots at offsets 0 and 512, written alternately by
+ *  counter parity so a torn write damages only one slot; the valid slot
+ *  with the greatest counter is the mark). SQLite, 64 bytes: "CDSMARK1",
  *  db_id[16], counter (8 bytes little-endian), BLAKE2b-256
- *  (crypto_generichash) of the first 32 bytes.
+ *  (crypto_generichash) of the first 32 bytes. PostgreSQL, 144 bytes:
+ *  "CDSMARK2", db_id[16], counter, system identifier (8, little-endian),
+ *  timeline (4), database OID (4), database name (64, NUL-padded),
+ *  BLAKE2b-256 of the first 112 bytes.
  *
  *  After `accept-restore` (commitmark_accept) every agent's next hello is
  *  compared with its applied seq: an agent holding acks above it has lost
@@ -31,7 +64,7 @@
 #ifndef AGG_COMMITMARK_H
 #define AGG_COMMITMARK_H
 
-#include "cds_db.h"
+#include "cds_sql.h"
 #include "store.h"
 
 #include <stdbool.h>
@@ -41,6 +74,7 @@
 
 #define COMMITMARK_ID_BYTES 16
 #define COMMITMARK_SUFFIX ".commitmark"
+#define COMMITMARK_DBNAME_BYTES 64     /* PostgreSQL names: 63 + NUL */
 
 typedef struct commitmark commitmark_t;
 
@@ -49,6 +83,11 @@ typedef struct {
     uint8_t db_id[COMMITMARK_ID_BYTES]; /* commit_mark.db_id it belongs to */
     uint64_t counter;                   /* last counter whose acks may
                                          * have been sent */
+    /* PostgreSQL only (0 and "" on SQLite): the server it was on. */
+    uint64_t system_id;                 /* pg_control_system() */
+    uint32_t timeline;                  /* the timeline it was on */
+    uint32_t db_oid;                    /* pg_database.oid */
+    char db_name[COMMITMARK_DBNAME_BYTES]; /* current_database() */
 } commitmark_record_t;
 
 /* What startup found (commitmark_check). */
@@ -63,6 +102,11 @@ typedef enum {
     COMMITMARK_BEHIND,          /* database < mark: acked commits missing */
     COMMITMARK_FOREIGN,         /* the mark names another database */
     COMMITMARK_DAMAGED,         /* file present, no valid slot */
+    COMMITMARK_OTHER_CLUSTER,   /* PostgreSQL: the mark was written on a
+                                 * server of another system identifier */
+    COMMITMARK_MOVED,           /* PostgreSQL: counter intact, but a new
+                                 * timeline (failover, PITR) or database
+                                 * OID (reloaded): mark rewritten, warn */
     COMMITMARK__COUNT
 } commitmark_state_t;
 
@@ -74,21 +118,29 @@ int commitmark_file_read(const char *path, commitmark_record_t *out);
 int commitmark_file_write(const char *path, const commitmark_record_t *rec);
 
 /* Bind to the store's database (borrowed; migrated with
- * COMMITMARK_SQL_MIGRATION) and its sidecar <path>.commitmark; prepares
- * the statements. A skipped range moves the agent on through the store
- * (store_agent_advance), the only writer of the agent table. NULL on
- * failure (logged). The file is opened by commitmark_check and kept open
- * for the daemon's life (a later EMFILE cannot stop acks). */
-commitmark_t *commitmark_new(store_t *store);
+ * COMMITMARK_SQL_MIGRATION) and its sidecar <base>.commitmark; base NULL
+ * is the database file (SQLite; on PostgreSQL a base is required: the
+ * daemon's <state_dir>/aggregator.db). Prepares the statements. A skipped
+ * range moves the agent on through the store (store_agent_advance), the
+ * only writer of the agent table. NULL on failure (logged). The file is
+ * opened by commitmark_check and kept open for the daemon's life (a later
+ * EMFILE cannot stop acks). */
+commitmark_t *commitmark_new(store_t *store, const char *base);
+/* The same on a bare connection with the commit-mark tables (store NULL:
+ * commitmark_hello is refused, CDS_EUSAGE): for tools and tests that run
+ * without a store. */
+commitmark_t *commitmark_open(cds_sql_t *db, store_t *store,
+                              const char *base);
 /* Close the file, finalize; sets *self_p to NULL. Safe on NULL. */
 void commitmark_destroy(commitmark_t **self_p);
 /* Sidecar path (borrowed). */
 const char *commitmark_path(const commitmark_t *self);
-/* Database id and counter as stored now. CDS_OK or a database error. */
+/* Database id and counter as stored now, with the server's facts on
+ * PostgreSQL. CDS_OK or a database error. */
 int commitmark_db_get(commitmark_t *self, commitmark_record_t *out);
 
 /* Startup: compare database and mark; create or repair the mark when
- * that is safe (CREATED, ADOPTED, REPAIRED). *state says what was found; msg gets
+ * that is safe (commitmark_state_runs). *state says what was found; msg gets
  * one operator sentence for every state but OK (what, both counters,
  * probable cause, what to do). CDS_OK, or an I/O / database error; on
  * CDS_OK with a state the daemon may run in, the file stays open. */
@@ -96,7 +148,10 @@ int commitmark_check(commitmark_t *self, commitmark_state_t *state,
                      char *msg, size_t msglen);
 
 /* Inside the open transaction of a group that will send acks: counter
- * + 1. CDS_OK or a database error (the caller rolls back). */
+ * + 1. On PostgreSQL, first after every reconnect, the server is compared
+ * with the mark again (see above). CDS_OK, CDS_ECORRUPT when the server
+ * is refused (logged; again at every call until the next reconnect), or
+ * a database error: the caller rolls back and acks nothing. */
 int commitmark_bump(commitmark_t *self);
 /* After that transaction committed, before any of its acks: write the
  * bumped counter to the file and fdatasync. CDS_OK (also when nothing was
@@ -129,5 +184,8 @@ int commitmark_print(commitmark_t *self, FILE *f);
 
 /* Stable name of a state ("behind"). */
 const char *commitmark_state_name(commitmark_state_t state);
+/* true when the daemon may run in state (OK, CREATED, ADOPTED, REPAIRED,
+ * MOVED); the others wait for `accept-restore`. */
+bool commitmark_state_runs(commitmark_state_t state);
 
 #endif

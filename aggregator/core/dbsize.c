@@ -1,22 +1,17 @@
-/*  dbsize: see dbsize.h. The two statements are kept here, together
- *  (STYLE.md "SQLite"): they are run once per scrape, not prepared for
- *  the connection's life. */
+/*  dbsize: see dbsize.h. The two statements are kept together in
+ *  dbsize_sql.h (STYLE.md "SQLite"): they are run once per scrape, not
+ *  prepared for the connection's life. */
 #include "dbsize.h"
+#include "dbsize_sql.h"
 
 #include "cds_err.h"
+#include "cds_sql.h"
 
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-
-/* Pages of the reject table and its indexes (dbstat: SQLite's own page
- * accounting, built into Debian's libsqlite3). */
-#define DBSIZE_SQL_REJECT_BYTES                                              \
-    "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE aggregate = 1"        \
-    " AND name IN (SELECT name FROM sqlite_schema WHERE tbl_name = 'reject')"
-#define DBSIZE_SQL_REJECT_ROWS "SELECT count(*) FROM reject"
 
 static int64_t
 file_bytes(const char *path)
@@ -38,33 +33,50 @@ free_bytes(const char *path)
 }
 
 static int
-one_int(cds_db_t *db, const char *sql, int64_t *out)
+one_int(cds_sql_t *db, const char *sql, const char *pg_sql, int64_t *out)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(cds_db_handle(db), sql, -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    }
-    int code = rc == SQLITE_OK ? CDS_OK : cds_db_fail(db, "dbsize");
-    sqlite3_finalize(st);
-    return code;
+    cds_sql_stmt_t *st = cds_sql_prepare2(db, sql, pg_sql, 0);
+    if (!st)
+        return CDS_ERROR;
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW)
+        *out = cds_sql_col_int64(st, 0);
+    cds_sql_finalize(&st);
+    return rc == CDS_SQL_ROW ? CDS_OK : rc == CDS_SQL_DONE ? CDS_ECORRUPT : rc;
+}
+
+/* PostgreSQL: the database's size as the server counts it; its WAL and
+ * its disk are the server's (its administrator watches them): unknown. */
+static int
+pg_read(cds_sql_t *db, dbsize_t *out)
+{
+    out->wal_bytes = -1;
+    out->disk_free_bytes = -1;
+    return one_int(db, DBSIZE_SQL_DB_BYTES_PG, NULL, &out->db_bytes);
 }
 
 int
-dbsize_read(cds_db_t *db, dbsize_t *out)
+dbsize_read(cds_sql_t *db, dbsize_t *out)
 {
-    char wal[4096 + 8];
-    const char *path = cds_db_path(db);
     memset(out, 0, sizeof *out);
-    out->db_bytes = file_bytes(path);
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    out->wal_bytes = file_bytes(wal);
-    if (out->wal_bytes < 0)
-        out->wal_bytes = 0;            /* no WAL: nothing written since */
-    out->disk_free_bytes = free_bytes(path);
-    int rc = one_int(db, DBSIZE_SQL_REJECT_BYTES, &out->rejects_bytes);
+    int rc = CDS_OK;
+    if (cds_sql_backend(db) == CDS_SQL_POSTGRESQL) {
+        out->db_bytes = -1;
+        rc = pg_read(db, out);
+    } else {
+        char wal[4096 + 8];
+        const char *path = cds_sql_where(db);
+        out->db_bytes = file_bytes(path);
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        out->wal_bytes = file_bytes(wal);
+        if (out->wal_bytes < 0)
+            out->wal_bytes = 0;        /* no WAL: nothing written since */
+        out->disk_free_bytes = free_bytes(path);
+    }
     if (rc == CDS_OK)
-        rc = one_int(db, DBSIZE_SQL_REJECT_ROWS, &out->rejects_rows);
+        rc = one_int(db, DBSIZE_SQL_REJECT_BYTES, DBSIZE_SQL_REJECT_BYTES_PG,
+                     &out->rejects_bytes);
+    if (rc == CDS_OK)
+        rc = one_int(db, DBSIZE_SQL_REJECT_ROWS, NULL, &out->rejects_rows);
     return rc;
 }

@@ -1,55 +1,41 @@
-/*  retention: see retention.h. Its statements are kept here, together
- *  (STYLE.md "SQLite"); they run once per `prune`, so they are prepared
- *  per call. Rejects and knocks go through rejects_prune (rejects.h), the
+/*  retention: see retention.h. Its statements are kept together in
+ *  retention_sql.h (STYLE.md "SQLite"); they run once per `prune`, so they
+ *  are prepared per call. Rejects and knocks go through rejects_prune (rejects.h), the
  *  one place that deletes them. */
 #include "retention.h"
+#include "retention_sql.h"
 #include "health.h"
 #include "rejects.h"
 
 #include "cds_err.h"
+#include "cds_sql.h"
 #include "cds_log.h"
-
-#define RETENTION_SQL_REJECTS                                                \
-    "SELECT count(*) FROM reject WHERE at_ms < :cutoff"
-#define RETENTION_SQL_KNOCKS                                                 \
-    "SELECT count(*) FROM knock WHERE last_ms < :cutoff"
-#define RETENTION_SQL_BUCKETS                                                \
-    "SELECT count(*) FROM agent_health_bucket WHERE bucket < :cutoff"
-/* At most :n rows a go (the table has no rowid: by its primary key). */
-#define RETENTION_SQL_BUCKETS_PRUNE                                          \
-    "DELETE FROM agent_health_bucket WHERE (agent_id, bucket) IN"            \
-    " (SELECT agent_id, bucket FROM agent_health_bucket"                     \
-    "  WHERE bucket < :cutoff LIMIT :n)"
 
 /* Run sql with :cutoff (and :n when it has one); *out receives the count
  * it selects, or the rows it changed. */
 static int
-run_one(cds_db_t *db, const char *sql, int64_t cutoff, int64_t *out)
+run_one(cds_sql_t *db, const char *sql, int64_t cutoff, int64_t *out)
 {
-    sqlite3_stmt *st = NULL;
-    sqlite3 *h = cds_db_handle(db);
-    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return cds_db_fail(db, "retention_prepare");
-    cds_bind_int64(st, ":cutoff", cutoff);
-    if (sqlite3_bind_parameter_index(st, ":n"))
-        cds_bind_int64(st, ":n", STORE_PRUNE_STEP);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE)
-        *out = sqlite3_changes(h);
-    int code = rc == SQLITE_ROW || rc == SQLITE_DONE
-                   ? CDS_OK : cds_db_fail(db, "retention");
-    sqlite3_finalize(st);
-    return code;
+    cds_sql_stmt_t *st = cds_sql_prepare(db, sql, 0);
+    if (!st)
+        return CDS_ERROR;
+    cds_sql_bind_int64(st, ":cutoff", cutoff);
+    if (cds_sql_has_param(st, ":n"))
+        cds_sql_bind_int64(st, ":n", STORE_PRUNE_STEP);
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW)
+        *out = cds_sql_col_int64(st, 0);
+    else if (rc == CDS_SQL_DONE)
+        *out = cds_sql_changes(st);
+    cds_sql_finalize(&st);
+    return rc == CDS_SQL_ROW || rc == CDS_SQL_DONE ? CDS_OK : rc;
 }
 
 int
 retention_count(store_t *store, int64_t reject_cutoff_ms, uint64_t now_ms,
                 retention_counts_t *out)
 {
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     int rc = CDS_OK;
     *out = (retention_counts_t) { 0 };
     if (reject_cutoff_ms >= 0) {
@@ -67,19 +53,19 @@ retention_count(store_t *store, int64_t reject_cutoff_ms, uint64_t now_ms,
 
 /* Health buckets past the windows, STORE_PRUNE_STEP rows a transaction. */
 static int
-prune_buckets(cds_db_t *db, uint64_t now_ms, int64_t *deleted)
+prune_buckets(cds_sql_t *db, uint64_t now_ms, int64_t *deleted)
 {
     int64_t n = 0;
     int rc;
     do {
-        rc = cds_db_begin(db);
+        rc = cds_sql_begin(db);
         if (rc == CDS_OK)
             rc = run_one(db, RETENTION_SQL_BUCKETS_PRUNE,
                          health_bucket_cutoff(now_ms), &n);
         if (rc == CDS_OK)
-            rc = cds_db_commit(db);
+            rc = cds_sql_commit(db);
         if (rc != CDS_OK) {
-            cds_db_rollback(db);
+            cds_sql_rollback(db);
             return rc;
         }
         *deleted += n;
@@ -91,7 +77,7 @@ int
 retention_prune(store_t *store, int64_t reject_cutoff_ms, uint64_t now_ms,
                 retention_counts_t *out)
 {
-    cds_db_t *db = store_db(store);
+    cds_sql_t *db = store_sql(store);
     int rc = CDS_OK;
     *out = (retention_counts_t) { 0 };
     if (reject_cutoff_ms >= 0) {

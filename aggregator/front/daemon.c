@@ -107,7 +107,7 @@ check_commit_mark(cds_cli_t *cli, commitmark_t **mark, store_t *store)
 {
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536];
-    *mark = commitmark_new(store);
+    *mark = commitmark_new(store, cli->db_path);
     int code =
         *mark ? commitmark_check(*mark, &st, msg, sizeof msg) : CDS_ENOMEM;
     char where[4096];
@@ -118,8 +118,7 @@ check_commit_mark(cds_cli_t *cli, commitmark_t **mark, store_t *store)
                             where, cds_strerror(code));
     if (st == COMMITMARK_OK)
         return 0;
-    if (st == COMMITMARK_CREATED || st == COMMITMARK_ADOPTED ||
-        st == COMMITMARK_REPAIRED) {
+    if (commitmark_state_runs(st)) {
         cds_log(st == COMMITMARK_CREATED ? CDS_LOG_INFO : CDS_LOG_WARN,
                 "commit_mark", "state=%s message=%s", commitmark_state_name(st),
                 cds_logq(msg));

@@ -494,14 +494,13 @@ cmd_accept_restore(cds_cli_t *cli)
 {
     store_t *store = cli->db; /* daemon lock held (CDS_CLI_LOCK) */
     int rc = 0;
-    commitmark_t *mark = commitmark_new(store);
+    commitmark_t *mark = commitmark_new(store, cli->db_path);
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536] = "";              /* the refusal, logged by accept */
     int64_t event = 0;
     int code = mark ? commitmark_check(mark, &st, msg, sizeof msg)
                     : CDS_ENOMEM;
-    bool due = st == COMMITMARK_BEHIND || st == COMMITMARK_FOREIGN
-               || st == COMMITMARK_DAMAGED
+    bool due = !commitmark_state_runs(st)
                || cds_config_get_bool(cli->cfg, "command.force");
     if (code == CDS_OK && due)
         code = commitmark_accept(mark, st, get(cli, "command.note"),
@@ -613,7 +612,7 @@ cmd_migrate_store(cds_cli_t *cli)
 static int
 cmd_restores(cds_cli_t *cli)
 {
-    commitmark_t *mark = commitmark_new(cli->db);
+    commitmark_t *mark = commitmark_new(cli->db, cli->db_path);
     int code = mark ? commitmark_print(mark, stdout) : CDS_ENOMEM;
     commitmark_destroy(&mark);
     return code == CDS_OK ? 0

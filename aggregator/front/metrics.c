@@ -364,14 +364,14 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
 
 /* Room taken and left (dbsize.h), and the writer's synced commits. */
 static int
-storage(FILE *out, cds_db_t *db)
+storage(FILE *out, cds_sql_t *db)
 {
     dbsize_t z;
     int rc = dbsize_read(db, &z);
     head(out, "cdsync_db_commits_total", "counter",
          "Write transactions committed since start (one WAL fsync each).");
     fprintf(out, "cdsync_db_commits_total %" PRIu64 "\n",
-            cds_db_write_commits());
+            cds_sql_write_commits());
     static const struct { const char *name, *help; } g[] = {
         { "cdsync_db_size_bytes", "Size of the database file." },
         { "cdsync_db_wal_size_bytes", "Size of the database's WAL file." },
@@ -412,7 +412,7 @@ on_metrics(http_req_t *req, void *ctx)
     FILE *out = h ? open_memstream(&buf, &len) : NULL;
     int rc = out ? metrics_render(h, m, cds_now_ms(), out) : CDS_EIO;
     if (rc == CDS_OK)
-        rc = storage(out, store_db(http_req_store(req)));
+        rc = storage(out, store_sql(http_req_store(req)));
     if (out)
         fclose(out);
     if (rc == CDS_OK)

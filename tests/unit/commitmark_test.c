@@ -44,7 +44,7 @@ fx_open(fx_t *fx)
     int err = CDS_OK;
     fx->store = store_open(fx->path, 0, &err);
     assert_non_null(fx->store);
-    fx->cm = commitmark_new(fx->store);
+    fx->cm = commitmark_new(fx->store, NULL);
     assert_non_null(fx->cm);
 }
 
