@@ -553,20 +553,27 @@ verify_copy(migrate_t *m)
 static int
 mark_copy(migrate_t *m)
 {
-    commitmark_t *mark = commitmark_new(m->dst);
+    /* Where the daemon will look for it: beside the SQLite file; for a
+     * server, beside <state_dir>/aggregator.db, the source's path (the
+     * mark file of the source is then replaced by the copy's: same db_id
+     * and counter, and a return to the source after the daemon acked more
+     * on the copy is refused as behind, as it should be). */
+    const char *base = cds_sql_backend(store_sql(m->dst)) == CDS_SQL_SQLITE
+                           ? NULL : m->o->from;
+    commitmark_t *mark = commitmark_new(m->dst, base);
     commitmark_state_t st = COMMITMARK_OK;
     char msg[1536] = "";
     int code = mark ? commitmark_check(mark, &st, msg, sizeof msg)
                     : CDS_ENOMEM;
     if (code == CDS_OK && m->o->owner_like)
         backup_own_like(commitmark_path(mark), m->o->owner_like);
-    if (code == CDS_OK)
-        fprintf(m->o->out, "commit mark %s: %s\n", commitmark_path(mark),
+    bool runnable = commitmark_state_runs(st);
+    if (code == CDS_OK && runnable)
+        fprintf(m->o->out, "commit mark %s: %s (%s): the aggregator starts "
+                "on the copy\n", commitmark_path(mark),
                 st == COMMITMARK_OK ? "matches the copy"
-                : st == COMMITMARK_REPAIRED ? "rewritten for the copy"
-                : "written for the copy (the source's db_id and counter)");
-    bool runnable = st == COMMITMARK_OK || st == COMMITMARK_CREATED
-                    || st == COMMITMARK_ADOPTED || st == COMMITMARK_REPAIRED;
+                                    : "written for the copy",
+                commitmark_state_name(st));
     if (code == CDS_OK && !runnable)
         code = fail(m, CDS_EBADVALUE, "%s; the copy is complete, but the "
                     "aggregator will refuse it until you run `accept-restore` "
