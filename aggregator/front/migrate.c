@@ -55,6 +55,7 @@ typedef struct {
     mtable_t *t;                        /* in copy order once sorted */
     size_t n;
     char *where;                        /* destination, password hidden */
+    bool verified;                      /* verify ran on the copy */
     char *msg;
     size_t msglen;
 } migrate_t;
@@ -262,7 +263,7 @@ how_to_empty(migrate_t *m, char *buf, size_t len)
     cds_sql_stmt_t *st = cds_sql_prepare(
         db, "SELECT current_database(), current_user", 0);
     if (st && cds_sql_step(st) == CDS_SQL_ROW)
-        snprintf(buf, len, "connected to another database of the server "
+        snprintf(buf, len, "connect to another database of the server "
                  "(e.g. psql -d postgres), run DROP DATABASE \"%s\"; CREATE "
                  "DATABASE \"%s\" OWNER \"%s\"; then run migrate-store again",
                  cds_sql_col_text(st, 0), cds_sql_col_text(st, 0),
@@ -534,6 +535,16 @@ static int
 verify_copy(migrate_t *m)
 {
     audit_summary_t sum;
+    /* audit still reads through store_db (SQLite only) until it moves to
+     * cds_sql (issue 14); until then a PostgreSQL copy is proven by the
+     * counts and digests alone, and says so. Goes with store_db. */
+    if (!store_db(m->dst)) {
+        fprintf(m->o->out, "verify %s: not run: this build's verify reads "
+                "SQLite only; run `verify` with store = %s once it reads "
+                "PostgreSQL\n", m->where, m->where);
+        return CDS_OK;
+    }
+    m->verified = true;
     int code = audit_run(m->dst, m->o->agg_pk, m->o->out, &sum);
     if (code != CDS_OK)
         return fail(m, code, "verify on %s failed to run (%s)", m->where,
@@ -610,11 +621,12 @@ summary(migrate_t *m)
     bool pg = cds_sql_backend(store_sql(m->dst)) == CDS_SQL_POSTGRESQL;
     fprintf(m->o->out,
             "copied %zu tables, %lld rows into %s; counts and digests equal, "
-            "verify clean.\nNext: set `store = %s` in [aggregator] of "
+            "%s.\nNext: set `store = %s` in [aggregator] of "
             "aggregator.ini%s, start the aggregator, and keep %s untouched "
             "as the way back.\n",
-            m->n, (long long) rows, m->where, m->where,
-            pg ? " (with the real password where *** stands)" : "",
+            m->n, (long long) rows, m->where,
+            m->verified ? "verify clean" : "verify NOT run (see above)",
+            m->where, pg ? " (with the real password where *** stands)" : "",
             m->o->from);
 }
 
