@@ -576,8 +576,12 @@ mark_copy(migrate_t *m)
     char msg[1536] = "";
     int code = mark ? commitmark_check(mark, &st, msg, sizeof msg)
                     : CDS_ENOMEM;
-    if (code == CDS_OK && m->o->owner_like)
+    /* Run as root, the new files must stay the service user's. */
+    if (code == CDS_OK && m->o->owner_like) {
         backup_own_like(commitmark_path(mark), m->o->owner_like);
+        if (!base)
+            backup_own_like(m->o->to, m->o->owner_like);
+    }
     bool runnable = commitmark_state_runs(st);
     if (code == CDS_OK && runnable)
         fprintf(m->o->out, "commit mark %s: %s (%s): the aggregator starts "
