@@ -336,10 +336,10 @@ cmd_revoke(cds_cli_t *cli)
     return 0;
 }
 
-/* verify: re-check the database against the kept signed batches
- * (audit.h). Exit 0 clean, 1 with one line per problem, 4 on failure. */
+/* The aggregator's signing public key, which `verify` checks the kept
+ * batches' acks against: 0, or exit 3 with the message printed. */
 static int
-cmd_verify(cds_cli_t *cli)
+signing_key(cds_cli_t *cli, uint8_t pk[CDS_PK_BYTES])
 {
     char err[512] = "";
     int code = CDS_OK;
@@ -348,9 +348,21 @@ cmd_verify(cds_cli_t *cli)
     if (!id)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s",
                             err[0] ? err : cli->identity);
-    uint8_t pk[CDS_PK_BYTES];
     memcpy(pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
     cds_identity_destroy(&id);
+    return 0;
+}
+
+/* verify: re-check the database against the kept signed batches
+ * (audit.h). Exit 0 clean, 1 with one line per problem, 4 on failure. */
+static int
+cmd_verify(cds_cli_t *cli)
+{
+    int code = CDS_OK;
+    uint8_t pk[CDS_PK_BYTES];
+    int rc = signing_key(cli, pk);
+    if (rc)
+        return rc;
     char where[4096];
     store_t *store = store_open(cli->store, CDS_DB_READONLY, &code);
     if (!store)
@@ -589,20 +601,15 @@ cmd_migrate_store(cds_cli_t *cli)
                             "migrate-store: --to postgresql://USER@HOST/DB "
                             "(or a new SQLite file) expected");
     char msg[2048] = "";
-    int code = CDS_OK;
-    cds_identity_t *id = cds_identity_load(cli->identity, &code, msg,
-                                           sizeof msg);
-    if (!id)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s",
-                            msg[0] ? msg : cli->identity);
     uint8_t pk[CDS_PK_BYTES];
-    memcpy(pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
-    cds_identity_destroy(&id);
+    int rc = signing_key(cli, pk);
+    if (rc)
+        return rc;
     migrate_opts_t o = { .from = cli->db_path, .to = to,
                          .owner_like = cli->db_path, .agg_pk = pk,
                          .batch = MIGRATE_BATCH, .out = stdout,
                          .progress = stderr };
-    code = migrate_store(&o, msg, sizeof msg);
+    int code = migrate_store(&o, msg, sizeof msg);
     return code == CDS_OK ? 0
                           : cds_cli_fail(cds_exit_code(code),
                                          "migrate-store: %s", msg);
