@@ -973,6 +973,8 @@ store_reject_add(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
  * plain identifiers, so its SQL cannot be a constant of store_sql.h. It
  * runs only through cds_sql, on either backend. */
 
+#include "cds_failpoint.h"   /* here, not above: the block merges alone */
+
 #define COPY_MAX_COLS 256              /* columns of one copied table */
 
 static bool
@@ -1153,6 +1155,7 @@ copy_loop(store_t *self, const store_copy_table_t *t, cds_sql_stmt_t *ins,
             continue;
         if ((code = cds_sql_commit(self->sql)) != CDS_OK)
             return code;
+        CDS_FAILPOINT("migrate_commit");   /* killed mid-copy (test) */
         in_tx = 0;
         if (progress)
             progress(t->name, *rows, arg);
@@ -1164,7 +1167,10 @@ copy_loop(store_t *self, const store_copy_table_t *t, cds_sql_stmt_t *ins,
             return code;
         in_tx = 1;
     }
-    if (in_tx && (code = cds_sql_commit(self->sql)) == CDS_OK && progress)
+    if (!in_tx || (code = cds_sql_commit(self->sql)) != CDS_OK)
+        return code;
+    CDS_FAILPOINT("migrate_commit");
+    if (progress)
         progress(t->name, *rows, arg);
     return code;
 }

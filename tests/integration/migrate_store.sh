@@ -92,6 +92,25 @@ agent_stop a1; agg_stop cp
 expect_eq "  and is in its query" "$(agg cp query --period 2025Q3 --org-unit 27901 --format csv | grep -c ',9,')" 1
 check "  no commit-mark refusal in its log" sh -c '! grep -q "commit mark" "$1" || ! grep -qi "refus" "$1"' _ "$T/cp/log"
 
+# --- killed mid-copy ----------------------------------------------------------
+# The failpoint build (make fault-build) dies like kill -9 right after the
+# 4th committed batch: the destination is half filled; the next run refuses
+# it, naming a table and how to empty it; emptied, the copy succeeds.
+FPAGG=$BUILD/fp/cdsync-aggregator
+if [ -x "$FPAGG" ]; then
+    half=$T/half.db
+    CDS_FAILPOINT=migrate_commit:4 "$FPAGG" -c "$T/agg/aggregator.ini" migrate-store --to "$half" > /dev/null 2>"$T/half.err"; rc=$?
+    expect_eq "killed after the 4th committed batch (failpoint)" "$rc" 137
+    out=$(agg agg migrate-store --to "$half" 2>&1); rc=$?
+    expect_eq "  the half-filled copy is refused: exit 1" "$rc" 1
+    check "  naming a table with its rows and the files to delete" sh -c 'echo "$1" | grep -Eq "table [a-z_]+: [0-9]+ rows.*delete the file"' _ "$out"
+    rm -f "$half" "$half-wal" "$half-shm" "$half.commitmark"
+    agg agg migrate-store --to "$half" > /dev/null 2>&1
+    expect_eq "  emptied as told, the copy succeeds" "$?" 0
+else
+    not_ok "failpoint build missing: make fault-build"
+fi
+
 # --- refusals ---------------------------------------------------------------
 out=$(agg agg migrate-store --to "$dst" 2>&1); rc=$?
 expect_eq "a destination holding data is refused: exit 1" "$rc" 1
