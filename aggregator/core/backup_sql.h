@@ -10,5 +10,7 @@
     "SELECT db_id, counter,"                                                 \
     " (SELECT user_version FROM pragma_user_version)"                        \
     " FROM commit_mark WHERE id = 1"
+/* SQLite only: the schema version of a database file (a copy's). */
+#define BACKUP_SQL_FILE_VERSION "PRAGMA user_version"
 
 #endif

