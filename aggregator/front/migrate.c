@@ -138,7 +138,8 @@ read_foreign_keys(cds_sql_t *db, mtable_t *t)
     int rc, code = CDS_OK;
     t->late = -1;
     while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW) {
-        const char *to = cds_sql_col_text(st, 0), *from = cds_sql_col_text(st, 1);
+        const char *to = cds_sql_col_text(st, 0);
+        const char *from = cds_sql_col_text(st, 1);
         if (to && strcmp(to, t->name) != 0) {
             code = add_str(&t->deps, &t->n_deps, to);
             continue;
@@ -229,7 +230,7 @@ sort_tables(migrate_t *m)
     return CDS_OK;
 }
 
-/* ---- the destination ------------------------------------------------------ */
+/* ---- the destination ----------------------------------------------------- */
 
 /* Tables a fresh store already holds rows in, written by its own schema
  * (commitmark_sql.h: the store's random id, counter 0), with the count of
@@ -338,7 +339,7 @@ check_destination(migrate_t *m)
     return CDS_OK;
 }
 
-/* ---- copy ----------------------------------------------------------------- */
+/* ---- copy ---------------------------------------------------------------- */
 
 /* SELECT "a", "b" FROM "t" into a malloc'd string. */
 static char *
@@ -406,7 +407,7 @@ copy_table(migrate_t *m, mtable_t *t)
     return CDS_OK;
 }
 
-/* ---- digests -------------------------------------------------------------- */
+/* ---- digests ------------------------------------------------------------- */
 
 static void
 hash_u64(crypto_generichash_state *h, char tag, uint64_t v)
@@ -528,7 +529,7 @@ check_copy(migrate_t *m)
     return CDS_OK;
 }
 
-/* ---- after the copy ------------------------------------------------------- */
+/* ---- after the copy ------------------------------------------------------ */
 
 /* `verify` on the copy: its problems printed to out. */
 static int
@@ -634,7 +635,7 @@ summary(migrate_t *m)
             m->o->from);
 }
 
-/* ---- the command ---------------------------------------------------------- */
+/* ---- the command --------------------------------------------------------- */
 
 static int
 open_both(migrate_t *m)
