@@ -19,10 +19,7 @@
 
 /* Its schema step (store.h; store.c lists it in version order). */
 const char commitmark_migration[] = COMMITMARK_SQL_MIGRATION;
-#ifdef COMMITMARK_SQL_PG_SCHEMA             /* branch pgsql */
-/* Its part of the one PostgreSQL migration (store.h). */
-const char commitmark_pg_schema[] = COMMITMARK_SQL_PG_SCHEMA;
-#endif
+const char commitmark_pg_schema[] = COMMITMARK_SQL_PG_SCHEMA;  /* store.h */
 
 #define MAGIC1 "CDSMARK1"             /* SQLite: no server facts */
 #define MAGIC2 "CDSMARK2"             /* PostgreSQL: with them */

@@ -1135,3 +1135,282 @@ store_read_unlimit(store_t *self, store_limit_t *lim)
         lim->exceeded = true;
     (void) cds_sql_exec(self->sql, "RESET statement_timeout");
 }
+
+/* ---- Whole-store copy (`migrate-store`, store.h) -------------------------
+ * A block of its own (merges apart from the rest of store): every statement
+ * here is built from the names of the table being copied, checked to be
+ * plain identifiers, so its SQL cannot be a constant of store_sql.h. It
+ * runs only through cds_sql, on either backend. */
+
+#include "cds_failpoint.h"   /* here, not above: the block merges alone */
+
+#define COPY_MAX_COLS 256              /* columns of one copied table */
+
+static bool
+copy_ident_ok(const char *s)
+{
+    if (!s || !(*s == '_' || (*s >= 'A' && *s <= 'Z')
+                || (*s >= 'a' && *s <= 'z')))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'A' && *s <= 'Z')
+              || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
+/* 1 if every name of t is an identifier and late/key make sense. */
+static bool
+copy_table_ok(const store_copy_table_t *t)
+{
+    if (!copy_ident_ok(t->name) || t->n_cols < 1 || t->n_cols > COPY_MAX_COLS
+        || t->late >= t->n_cols
+        || (t->late >= 0 && (t->key < 0 || t->key >= t->n_cols
+                             || t->key == t->late)))
+        return false;
+    for (int i = 0; i < t->n_cols; i++)
+        if (!copy_ident_ok(t->cols[i]))
+            return false;
+    return true;
+}
+
+/* INSERT INTO "t" ("a", "b") VALUES (:c0, :c1): malloc'd, NULL on ENOMEM. */
+static char *
+copy_insert_sql(const store_copy_table_t *t)
+{
+    char *sql = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&sql, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "INSERT INTO \"%s\" (", t->name);
+    for (int i = 0; i < t->n_cols; i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", t->cols[i]);
+    fputs(") VALUES (", f);
+    for (int i = 0; i < t->n_cols; i++)
+        fprintf(f, "%s:c%d", i ? ", " : "", i);
+    fputc(')', f);
+    if (fclose(f) != 0) {
+        free(sql);
+        return NULL;
+    }
+    return sql;
+}
+
+/* Bind column i of src's row as :c<i> of dst, with its own type; returns
+ * the payload bytes of text and blobs. An empty blob stays an empty blob. */
+static uint64_t
+copy_bind(cds_sql_stmt_t *dst, cds_sql_stmt_t *src, int i, bool null)
+{
+    /* One fixed address per name: cds_db caches parameter indexes by the
+     * name's pointer (as for literals). */
+    static char names[COPY_MAX_COLS][16];
+    const char *name = names[i];
+    snprintf(names[i], sizeof names[i], ":c%d", i);
+    int type = null ? CDS_SQL_NULL : cds_sql_col_type(src, i);
+    char num[32];
+    /* PostgreSQL: numbers as untyped text, which the server reads as the
+     * column's type (bigint, integer, boolean from 0/1, double precision:
+     * %.17g reads back the same double); a typed bigint would not go into
+     * a boolean column. SQLite: typed, as stored. */
+    if ((type == CDS_SQL_INTEGER || type == CDS_SQL_FLOAT)
+        && cds_sql_backend(cds_sql_conn(dst)) == CDS_SQL_POSTGRESQL) {
+        if (type == CDS_SQL_INTEGER)
+            snprintf(num, sizeof num, "%lld",
+                     (long long) cds_sql_col_int64(src, i));
+        else
+            snprintf(num, sizeof num, "%.17g", cds_sql_col_double(src, i));
+        cds_sql_bind_text(dst, name, num);
+    } else if (type == CDS_SQL_INTEGER)
+        cds_sql_bind_int64(dst, name, cds_sql_col_int64(src, i));
+    else if (type == CDS_SQL_FLOAT)
+        cds_sql_bind_double(dst, name, cds_sql_col_double(src, i));
+    else if (type == CDS_SQL_TEXT) {
+        const char *s = cds_sql_col_text(src, i);
+        cds_sql_bind_text(dst, name, s ? s : "");
+        return s ? strlen(s) : 0;
+    } else if (type == CDS_SQL_BLOB) {
+        const void *p = cds_sql_col_blob(src, i);
+        size_t n = cds_sql_col_bytes(src, i);
+        cds_sql_bind_blob(dst, name, p ? p : "", n);
+        return n;
+    } else
+        cds_sql_bind_null(dst, name);
+    return 0;
+}
+
+/* The self-referencing values held back (store_copy_table_t.late). */
+typedef struct {
+    int64_t (*kv)[2];                 /* key, value */
+    size_t n, cap;
+} copy_late_t;
+
+/* Insert src's current row; hold its late value back. */
+static int
+copy_row(cds_sql_stmt_t *ins, cds_sql_stmt_t *src,
+         const store_copy_table_t *t, copy_late_t *late, uint64_t *bytes)
+{
+    for (int i = 0; i < t->n_cols; i++)
+        *bytes += copy_bind(ins, src, i, i == t->late);
+    if (t->late >= 0 && cds_sql_col_type(src, t->late) != CDS_SQL_NULL) {
+        if (late->n == late->cap) {
+            size_t cap = late->cap ? late->cap * 2 : 64;
+            void *p = realloc(late->kv, cap * sizeof *late->kv);
+            if (!p)
+                return CDS_ENOMEM;
+            late->kv = p;
+            late->cap = cap;
+        }
+        late->kv[late->n][0] = cds_sql_col_int64(src, t->key);
+        late->kv[late->n++][1] = cds_sql_col_int64(src, t->late);
+    }
+    int code = cds_sql_run(ins);
+    cds_sql_reset(ins);
+    return code;
+}
+
+/* UPDATE "t" SET "late" = :v WHERE "key" = :k for every held value, in
+ * one transaction. */
+static int
+copy_late_apply(store_t *self, const store_copy_table_t *t,
+                const copy_late_t *late)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "UPDATE \"%s\" SET \"%s\" = :v WHERE \"%s\" = :k",
+             t->name, t->cols[t->late], t->cols[t->key]);
+    cds_sql_stmt_t *st = cds_sql_prepare(self->sql, sql, 0);
+    int code = st ? cds_sql_begin(self->sql) : CDS_ERROR;
+    for (size_t i = 0; code == CDS_OK && i < late->n; i++) {
+        cds_sql_bind_int64(st, ":k", late->kv[i][0]);
+        cds_sql_bind_int64(st, ":v", late->kv[i][1]);
+        code = cds_sql_run(st);
+        cds_sql_reset(st);
+    }
+    if (st && code == CDS_OK)
+        code = cds_sql_commit(self->sql);
+    cds_sql_finalize(&st);
+    return code;
+}
+
+/* Begin a copy transaction; the first one of a replace deletes the
+ * table's seeded rows (*cleared then set). */
+static int
+copy_begin(store_t *self, const store_copy_table_t *t, bool *cleared)
+{
+    int code = cds_sql_begin(self->sql);
+    if (code != CDS_OK || !t->replace || *cleared)
+        return code;
+    char sql[256];
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", t->name);
+    *cleared = true;
+    return cds_sql_exec(self->sql, sql);
+}
+
+/* The row loop of store_copy_rows: batch rows per transaction. */
+static int
+copy_loop(store_t *self, const store_copy_table_t *t, cds_sql_stmt_t *ins,
+          cds_sql_stmt_t *src, int batch, store_copy_progress_fn *progress,
+          void *arg, copy_late_t *late, int64_t *rows, uint64_t *bytes)
+{
+    int rc, code = CDS_OK, in_tx = 0;
+    bool cleared = false;
+    while ((rc = cds_sql_step(src)) == CDS_SQL_ROW) {
+        if (!in_tx && (code = copy_begin(self, t, &cleared)) != CDS_OK)
+            return code;
+        if ((code = copy_row(ins, src, t, late, bytes)) != CDS_OK)
+            return code;
+        (*rows)++;
+        if (++in_tx < batch)
+            continue;
+        if ((code = cds_sql_commit(self->sql)) != CDS_OK)
+            return code;
+        CDS_FAILPOINT("migrate_commit");   /* killed mid-copy (test) */
+        in_tx = 0;
+        if (progress)
+            progress(t->name, *rows, arg);
+    }
+    if (rc != CDS_SQL_DONE)
+        return rc;
+    if (!in_tx && t->replace && !cleared) {        /* nothing to copy */
+        if ((code = copy_begin(self, t, &cleared)) != CDS_OK)
+            return code;
+        in_tx = 1;
+    }
+    if (!in_tx || (code = cds_sql_commit(self->sql)) != CDS_OK)
+        return code;
+    CDS_FAILPOINT("migrate_commit");
+    if (progress)
+        progress(t->name, *rows, arg);
+    return code;
+}
+
+int
+store_copy_rows(store_t *self, const store_copy_table_t *t,
+                cds_sql_stmt_t *src, int batch,
+                store_copy_progress_fn *progress, void *arg, int64_t *rows,
+                uint64_t *bytes)
+{
+    *rows = 0;
+    *bytes = 0;
+    if (!copy_table_ok(t) || batch < 1)
+        return CDS_EUSAGE;
+    char *sql = copy_insert_sql(t);
+    if (!sql)
+        return CDS_ENOMEM;
+    cds_sql_stmt_t *ins = cds_sql_prepare(self->sql, sql, CDS_SQL_PERSIST);
+    free(sql);
+    if (!ins)
+        return CDS_ERROR;
+    copy_late_t late = { 0 };
+    int code = copy_loop(self, t, ins, src, batch, progress, arg, &late, rows,
+                         bytes);
+    cds_sql_finalize(&ins);
+    if (code == CDS_OK && late.n)
+        code = copy_late_apply(self, t, &late);
+    if (code != CDS_OK)
+        cds_sql_rollback(self->sql);
+    free(late.kv);
+    cds_sql_reset(src);
+    return code;
+}
+
+/* PostgreSQL: setval of one identity/serial column past its greatest. */
+static int
+copy_setval(store_t *self, const char *table, const char *col)
+{
+    if (!copy_ident_ok(table) || !copy_ident_ok(col))
+        return CDS_EUSAGE;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT setval(pg_get_serial_sequence('\"%s\"', '%s'),"
+             " coalesce(max(\"%s\"), 0) + 1, false) FROM \"%s\"",
+             table, col, col, table);
+    cds_sql_stmt_t *st = cds_sql_prepare(self->sql, sql, 0);
+    int code = st ? cds_sql_run(st) : CDS_ERROR;
+    cds_sql_finalize(&st);
+    return code;
+}
+
+int
+store_copy_identities(store_t *self)
+{
+    if (cds_sql_backend(self->sql) != CDS_SQL_POSTGRESQL)
+        return CDS_OK;
+    cds_sql_stmt_t *st = cds_sql_prepare(
+        self->sql,
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema()"
+        " AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')"
+        " ORDER BY table_name, column_name",
+        0);
+    if (!st)
+        return CDS_ERROR;
+    int rc, code = CDS_OK;
+    while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW)
+        code = copy_setval(self, cds_sql_col_text(st, 0),
+                           cds_sql_col_text(st, 1));
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_finalize(&st);
+    return code;
+}

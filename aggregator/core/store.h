@@ -372,4 +372,51 @@ typedef struct {
 int store_read_limit(store_t *self, store_limit_t *lim);
 void store_read_unlimit(store_t *self, store_limit_t *lim);
 
+/* ---- Whole-store copy (`migrate-store`, front/migrate.h) -------------
+ * The one sanctioned bulk writer of a store besides the typed operations
+ * above: a verbatim copy of another store's rows into a fresh store (its
+ * tables empty, not yet serving), so the invariants above hold on the copy
+ * exactly when they hold on the source. Kept here, not in the front,
+ * because store is the only writer of the core tables (layers rule 6). */
+
+/* One table as the copy sees it (names checked: [A-Za-z_][A-Za-z0-9_]*). */
+typedef struct {
+    const char *name;                 /* the table */
+    const char *const *cols;          /* every column, in the source order */
+    int n_cols;
+    int late;       /* index of a column referencing its own table
+                     * (agent.replaced_by), else -1: inserted NULL, set
+                     * once the table is copied (PostgreSQL checks foreign
+                     * keys per statement, the referenced row may come
+                     * later) */
+    int key;        /* with late: index of the table's single integer
+                     * primary key column */
+    bool replace;   /* first delete the rows the destination's own schema
+                     * put there (commit_mark's fresh row), in the same
+                     * transaction as the first copied rows */
+} store_copy_table_t;
+
+/* Called after each committed batch with the rows copied so far. */
+typedef void (store_copy_progress_fn)(const char *table, int64_t rows,
+                                      void *arg);
+
+/* Append every row src yields (a statement of ANOTHER connection selecting
+ * t->cols in that order; stepped here to its end) to t->name of this
+ * store, batch rows per transaction, calling progress (may be NULL) after
+ * each commit. Values are bound with the type they have in src (integers,
+ * doubles, text, blobs byte-exact, NULL; on PostgreSQL numbers go as
+ * untyped text, read as the column's type: boolean 0/1 too). *rows and *bytes (text and blob
+ * payload) receive what was copied. CDS_OK, CDS_EUSAGE (a name that is not
+ * an identifier, late without key), or a database error: the batches
+ * committed before it stay (the caller says how to start again). */
+int store_copy_rows(store_t *self, const store_copy_table_t *t,
+                    cds_sql_stmt_t *src, int batch,
+                    store_copy_progress_fn *progress, void *arg,
+                    int64_t *rows, uint64_t *bytes);
+/* After the copy: every identity or serial column's sequence past the
+ * greatest copied value (PostgreSQL setval), so the next insert takes a
+ * new id; nothing on SQLite (a rowid continues from the greatest one).
+ * CDS_OK or a database error. */
+int store_copy_identities(store_t *self);
+
 #endif

@@ -23,6 +23,7 @@
 #include "health.h"
 #include "ingest.h"
 #include "knock.h"
+#include "migrate.h"
 #include "query.h"
 #include "rejects.h"
 #include "retention.h"
@@ -118,7 +119,9 @@ static const cds_option_t options[] = {
       "query: indicator (repeatable)" },
     { "command.period", "period", 0, "PE", NULL, "query: one period" },
     { "command.from", "from", 0, "PE", NULL, "query: range start" },
-    { "command.to", "to", 0, "PE", NULL, "query: range end" },
+    { "command.to", "to", 0, "PE|URL", NULL,
+      "query: range end; migrate-store: the destination store "
+      "(postgresql://... or a new SQLite file)" },
     { "command.format", "format", 0, "FMT", "table",
       "query: table|csv|json" },
     { "command.wide", "wide", 0, NULL, NULL,
@@ -334,10 +337,10 @@ cmd_revoke(cds_cli_t *cli)
     return 0;
 }
 
-/* verify: re-check the database against the kept signed batches
- * (audit.h). Exit 0 clean, 1 with one line per problem, 4 on failure. */
+/* The aggregator's signing public key, which `verify` checks the kept
+ * batches' acks against: 0, or exit 3 with the message printed. */
 static int
-cmd_verify(cds_cli_t *cli)
+signing_key(cds_cli_t *cli, uint8_t pk[CDS_PK_BYTES])
 {
     char err[512] = "";
     int code = CDS_OK;
@@ -346,9 +349,21 @@ cmd_verify(cds_cli_t *cli)
     if (!id)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s",
                             err[0] ? err : cli->identity);
-    uint8_t pk[CDS_PK_BYTES];
     memcpy(pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
     cds_identity_destroy(&id);
+    return 0;
+}
+
+/* verify: re-check the database against the kept signed batches
+ * (audit.h). Exit 0 clean, 1 with one line per problem, 4 on failure. */
+static int
+cmd_verify(cds_cli_t *cli)
+{
+    int code = CDS_OK;
+    uint8_t pk[CDS_PK_BYTES];
+    int rc = signing_key(cli, pk);
+    if (rc)
+        return rc;
     char where[4096];
     store_t *store = store_open(cli->store, CDS_DB_READONLY, &code);
     if (!store)
@@ -580,6 +595,30 @@ cmd_restore(cds_cli_t *cli)
                             "restore: %s", msg);
     printf("%s\n", msg);
     return 0;
+}
+
+/* migrate-store --to WHERE: copy the store, daemon stopped (migrate.h). */
+static int
+cmd_migrate_store(cds_cli_t *cli)
+{
+    const char *to = get(cli, "command.to");
+    if (!to || !*to)
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "migrate-store: --to postgresql://USER@HOST/DB "
+                            "(or a new SQLite file) expected");
+    char msg[2048] = "";
+    uint8_t pk[CDS_PK_BYTES];
+    int rc = signing_key(cli, pk);
+    if (rc)
+        return rc;
+    migrate_opts_t o = { .from = cli->db_path, .to = to,
+                         .owner_like = cli->db_path, .agg_pk = pk,
+                         .batch = MIGRATE_BATCH, .out = stdout,
+                         .progress = stderr };
+    int code = migrate_store(&o, msg, sizeof msg);
+    return code == CDS_OK ? 0
+                          : cds_cli_fail(cds_exit_code(code),
+                                         "migrate-store: %s", msg);
 }
 
 /* restores: the accepted restores and the acked updates found lost. */
@@ -1013,6 +1052,10 @@ static const cds_cli_command_t commands[] = {
      "run refuses until accept-restore)",
      cmd_restore, 0},
     {"verify", "verify", cmd_verify, CDS_CLI_NO_ARGS},
+    {"migrate-store",
+     "migrate-store --to postgresql://USER@HOST/DB  (aggregator stopped: "
+     "copy the store into a new, empty one, check it, print the next steps)",
+     cmd_migrate_store, CDS_CLI_NO_ARGS | CDS_CLI_LOCK},
     {"query",
      "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] [--format table|csv|json] "
