@@ -86,7 +86,7 @@ run_checker() {
     local dbs="" a out rc
     for a in $FAGENTS; do harvest "$a"; dbs="$dbs $(agent_db "$a")"; done
     # shellcheck disable=SC2086
-    out=$(sh "$FDIR/checker.sh" "$(agg_store agg)" "$T/acked.db" "$T/cli_acked" $dbs); rc=$?
+    out=$(PG_BIN=${PG_BIN:-} sh "$FDIR/checker.sh" "$(agg_store agg)" "$T/acked.db" "$T/cli_acked" $dbs); rc=$?
     echo "$out"
     check "checker: ${1:-no loss, no duplicates, no corruption} ($FAULTS faults)" [ "$rc" = 0 ]
     echo "$out" | tail -1 | sed "s/^# checker: /# figures: faults $FAULTS, /" >> "${FAULT_FIGURES:-/dev/null}"

@@ -140,6 +140,8 @@ aggq() {
     aggq_pg_compat "$1" || return 1
     printf '%s\n' "$2" | pg_psql "$(cat "$T/$1/store_url")" -At -F'|' -f -
 }
+# blob HEX: a blob literal in the store's dialect (X'..' / '\x..'::bytea).
+blob() { if [ "$CDS_TEST_STORE" = pg ]; then echo "'\\x$1'::bytea"; else echo "X'$1'"; fi; }
 # aggq_pg_compat NAME: SQLite's hex(), group_concat() and BLOB, as SQL
 # functions in NAME's test database; once (marker file), test-only.
 aggq_pg_compat() {
