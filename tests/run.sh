@@ -47,7 +47,7 @@ TEST_STORES=${TEST_STORES:-sqlite pg}
 has_store() { case " $TEST_STORES " in *" $1 "*) return 0 ;; esac; return 1; }
 PG_SET="integration/roundtrip integration/conflicts integration/crash_safety
   integration/offline_catchup integration/restored_agent integration/clock_skew
-  integration/agent_clock integration/agent_reasons integration/knocking
+  integration/agent_clock integration/knocking
   integration/retention integration/reload integration/admin integration/admin_api
   integration/monitoring integration/bad_input_aggregator integration/frame_flood
   integration/python_client integration/security_keys integration/security_replay

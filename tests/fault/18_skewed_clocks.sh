@@ -63,7 +63,7 @@ awk -v n="$KEYS" -v R="$ROUNDS" 'BEGIN {
                 break
             }
 }' | sort > "$T/expected.txt"
-aggq agg "SELECT period, value FROM datavalue WHERE indicator = 'TTHC_TONG' AND deleted = 0 ORDER BY period;" \
+aggq agg "SELECT period, value FROM datavalue WHERE indicator = 'TTHC_TONG' AND CAST(deleted AS INTEGER) = 0 ORDER BY period;" \
     | sort > "$T/table.txt"
 wrong=$(comm -3 "$T/expected.txt" "$T/table.txt" | wc -l)
 [ "$wrong" = 0 ] || comm -3 "$T/expected.txt" "$T/table.txt" | head -5 | sed 's/^/# expected|table: /'

@@ -28,7 +28,7 @@ for a in a1 a2; do
         -e "s#^server_key = .*#server_key = $(cat "$T/Y/pubid")#" "$T/$a/agent.ini" > "$T/${a}y/agent.ini"
 done
 
-table() { aggq "$1" "SELECT indicator, period, value, deleted, hlc FROM datavalue ORDER BY 1, 2;"; }
+table() { aggq "$1" "SELECT indicator, period, value, CAST(deleted AS INTEGER), hlc FROM datavalue ORDER BY 1, 2;"; }
 # X: a1 first, then a2.
 agg_start X
 agent_start a1; wait_for 30 outbox_empty a1; agent_stop a1
