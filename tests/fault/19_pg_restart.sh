@@ -20,7 +20,7 @@ agg_start agg
 for a in $FAGENTS; do agent_start "$a"; done
 applied_ge() { [ "$(applied)" -ge "$1" ]; }
 # agents_noticed: RETRY answers and link backoffs in every agent's log.
-agents_noticed() { cat "$T"/a*/log | grep -c 'event=retry \|event=backoff '; }
+agents_noticed() { cat "$T"/a[0-9]*/log | grep -c 'event=retry \|event=backoff '; }
 total=0; alive=0
 for r in $(seq 1 "$ROUNDS"); do
     mode=fast; [ $((r % 2)) = 0 ] && mode=immediate

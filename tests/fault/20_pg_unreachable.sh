@@ -22,7 +22,7 @@ n1=$(applied)
 expect_eq "round 1 applied" "$n1" $((NA * PER))
 
 # retries: ACK_RETRY answers the agents logged (agent/session.c "retry").
-retries() { cat "$T"/a*/log | grep -c 'event=retry '; }
+retries() { cat "$T"/a[0-9]*/log | grep -c 'event=retry '; }
 retries_over() { [ "$(retries)" -gt "$1" ]; }
 r0=$(retries)
 pg_halt fast && fault "PostgreSQL server stopped under the aggregator"

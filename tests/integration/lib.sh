@@ -132,8 +132,12 @@ agg_store() {
 # convenience only, pg mode adds hex(bytea), group_concat(x[, sep]) and a
 # domain `blob` (= bytea) to the TEST database (aggq_pg_compat), after the
 # aggregator made its schema: the product never relies on them.
+# AGGQ_TRACE=FILE (SQLite mode): every query is also appended to FILE
+# (database path, TAB, SQL, NUL) for tests/pg/aggq_dialect.sh, which
+# replays them on a PostgreSQL copy of the final databases.
 aggq() {
     if [ "$CDS_TEST_STORE" != pg ]; then
+        [ -n "${AGGQ_TRACE:-}" ] && printf '%s\t%s\0' "$(agg_db "$1")" "$2" >> "$AGGQ_TRACE"
         sqlq "$(agg_db "$1")" "$2"
         return
     fi
@@ -146,18 +150,7 @@ blob() { if [ "$CDS_TEST_STORE" = pg ]; then echo "'\\x$1'::bytea"; else echo "X
 # functions in NAME's test database; once (marker file), test-only.
 aggq_pg_compat() {
     [ -e "$T/$1/pg_compat" ] && return 0
-    pg_psql "$(cat "$T/$1/store_url")" > /dev/null <<'SQL' || return 1
-CREATE OR REPLACE FUNCTION hex(bytea) RETURNS text LANGUAGE sql IMMUTABLE
-  AS $$ SELECT upper(encode($1, 'hex')) $$;
-CREATE OR REPLACE FUNCTION cds_test_gc(text, anyelement, text) RETURNS text
-  LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN $2 IS NULL THEN $1
-    WHEN $1 IS NULL THEN CAST($2 AS text) ELSE $1 || $3 || CAST($2 AS text) END $$;
-CREATE OR REPLACE FUNCTION cds_test_gc(text, anyelement) RETURNS text
-  LANGUAGE sql IMMUTABLE AS $$ SELECT cds_test_gc($1, $2, ',') $$;
-CREATE OR REPLACE AGGREGATE group_concat(anyelement) (SFUNC = cds_test_gc, STYPE = text);
-CREATE OR REPLACE AGGREGATE group_concat(anyelement, text) (SFUNC = cds_test_gc, STYPE = text);
-DO $$ BEGIN CREATE DOMAIN blob AS bytea; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
-SQL
+    pg_psql "$(cat "$T/$1/store_url")" -f "$TOP/tests/pg/aggq_compat.sql" > /dev/null || return 1
     : > "$T/$1/pg_compat"
 }
 
