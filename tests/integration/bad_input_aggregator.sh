@@ -65,7 +65,7 @@ for r in bad_signature key_mismatch too_big malformed equivocation; do
                        too_big) echo 4;; malformed) echo 5;; equivocation) echo 18;; esac) AND length(raw) > 0;")" 1
 done
 expect_eq "per-update rejections kept in history with their codes" \
-    "$(aggq agg "SELECT group_concat(status, ',') FROM (SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' ORDER BY seq);")" \
+    "$(aggq agg "SELECT group_concat(status, ',') FROM (SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' ORDER BY seq) AS x;")" \
     "11,12,14,16,17,0"
 
 submit_good

@@ -47,7 +47,7 @@ for a in $AGENTS; do check "outbox of $a drains" wait_for 180 outbox_empty "$a";
 expect_eq "history: 50,000 rows, no (agent, seq) twice" \
     "$(aggq agg "SELECT count(*), count(DISTINCT agent_id || ':' || seq) FROM update_log;")" "50000|50000"
 expect_eq "every agent's seqs 1..10000 present" \
-    "$(aggq agg "SELECT group_concat(c, ' ') FROM (SELECT count(*) || '/' || min(seq) || '-' || max(seq) AS c FROM update_log GROUP BY agent_id);")" \
+    "$(aggq agg "SELECT group_concat(c, ' ') FROM (SELECT count(*) || '/' || min(seq) || '-' || max(seq) AS c FROM update_log GROUP BY agent_id) AS x;")" \
     "10000/1-10000 10000/1-10000 10000/1-10000 10000/1-10000 10000/1-10000"
 bad=0
 set -- $OUS

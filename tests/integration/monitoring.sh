@@ -123,7 +123,7 @@ check "a revoked agent is REVOKED" state_is gone REVOKED
 expect_eq "health exits 2 (critical) with a REVOKED agent" "$(health_rc)" 2
 n_msg=$(aggq agg "SELECT count(*) FROM reject")
 check "hostile messages were recorded ($n_msg)" [ "$n_msg" -ge 3 ]
-diag "message reasons: $(aggq agg "SELECT group_concat(DISTINCT code) FROM reject")"
+diag "message reasons: $(aggq agg "SELECT group_concat(code) FROM (SELECT DISTINCT code FROM reject ORDER BY code) AS x")"
 
 # --- /metrics: promtool, and counters equal the database -------------------
 http_url
@@ -215,7 +215,7 @@ for s in $(aggq agg "SELECT seq FROM update_log u JOIN agent a ON a.id = u.agent
     now=$(aggq agg "SELECT $SNOW FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND seq = $s")
     [ "$rc:$now" = "1:$code" ] || bad_upd="$bad_upd retry:$s:$rc:$now"
 done
-diag "update reasons: $(aggq agg "SELECT group_concat(DISTINCT status) FROM update_log WHERE status != 0")"
+diag "update reasons: $(aggq agg "SELECT group_concat(status) FROM (SELECT DISTINCT status FROM update_log WHERE status != 0 ORDER BY status) AS x")"
 check "show and retry of each still-invalid update reason change nothing" [ -z "$bad_upd" ]
 curl -fsS "$URL/metrics" > "$T/metrics.txt"
 expect_eq "applied counter follows the retry" \

@@ -86,7 +86,7 @@ expect_eq "history: 262 updates, seqs 1..262, each once" \
     "$(aggq agg "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM update_log;")" \
     "262|262|1|262"
 expect_eq "history: the two bad values recorded with their codes" \
-    "$(aggq agg "SELECT group_concat(seq || ':' || status) FROM (SELECT seq, status FROM update_log WHERE status != 0 ORDER BY seq);")" \
+    "$(aggq agg "SELECT group_concat(seq || ':' || status) FROM (SELECT seq, status FROM update_log WHERE status != 0 ORDER BY seq) AS x;")" \
     "252:15,253:16"
 out=$(agg agg query --org-unit 27901 --no-subtree --format json)
 got=$(printf '%s' "$out" | jq -r '.dataValues[] | [.dataElement, .period, .value, .comment, .storedBy] | @tsv' | sort)

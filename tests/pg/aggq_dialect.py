@@ -55,6 +55,9 @@ def copy_db(path, name):
     if rc:
         sys.exit("cannot create %s: %s" % (name, err))
     src = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    # Tests store invalid UTF-8 on purpose (bad input); PostgreSQL text
+    # cannot hold it: such values arrive with U+FFFD in the copy.
+    src.text_factory = lambda b: b.decode("utf-8", "replace")
     tables = [r[0] for r in src.execute(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
     for t in tables:
@@ -112,7 +115,12 @@ for rec in recs:
     n += 1
     rs, os_, es = sqlite_out(path, sql)
     rp, op, ep = pg(dbs[path], sql)
-    if rs or rp or os_.strip() != op.strip():
+    # Without ORDER BY the row order is the engine's: compare as sets of
+    # lines (the tests sort such output themselves).
+    a, b = os_.strip(), op.strip()
+    if not re.search(r"\bORDER\s+BY\b", sql, re.I):
+        a, b = sorted(a.split("\n")), sorted(b.split("\n"))
+    if rs or rp or a != b:
         bad += 1
         print("DIFF %s\n  sql: %s\n  sqlite(%d): %r %s\n  pg(%d): %r %s" % (
             path, " ".join(sql.split())[:300], rs, os_.strip()[:200], es.strip()[:200],
