@@ -1,6 +1,9 @@
 # cdsync top-level Makefile. See README.md for the targets.
 #   make                 build both programs (build/)
 #   make test            build and run every test; ends "N passed, N failed"
+#                        (integration + fault sets on SQLite, then again on
+#                        PostgreSQL as "...@pg": docs/POSTGRESQL.md)
+#   make test-pg         only the PostgreSQL runs (TESTS=@pg)
 #   make demo            the Duc Hue district demo on loopback
 #   make bench           one table of performance figures (docs/PERFORMANCE.md)
 #   make SANITIZE=address,undefined test   the same, instrumented (build/san/)
@@ -166,6 +169,12 @@ test: deps browser-deps
 	@$(MAKE) --no-print-directory all-tests
 	@$(MAKE) --no-print-directory fault-build
 	@BUILD=$(BUILD) sh tests/run.sh
+
+.PHONY: test-pg
+test-pg: deps
+	@$(MAKE) --no-print-directory all-tests
+	@$(MAKE) --no-print-directory fault-build
+	@BUILD=$(BUILD) TESTS=@pg sh tests/run.sh
 
 .PHONY: all-tests
 all-tests: $(AGENT) $(AGG) $(UNITS) $(TOOLS) $(BENCHES)

@@ -4,6 +4,14 @@
 # "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 #   TESTS=pattern sh tests/run.sh    run only tests whose name matches
 #   TEST_LOGDIR=dir sh tests/run.sh  keep logs there (two runs at once)
+# The aggregator's store: every integration script and fault scenario runs
+# with the SQLite store; the set PG_SET below runs again with a PostgreSQL
+# store (CDS_TEST_STORE=pg: a real server per script, tests/pg/pg.sh),
+# named "...@pg"; scenarios tests/fault/NN_pg_*.sh run only that way.
+#   TESTS=@pg sh tests/run.sh          only the PostgreSQL runs
+#   TEST_STORES=sqlite sh tests/run.sh only the SQLite runs (default "sqlite pg")
+# docs/POSTGRESQL.md ("Test suites on PostgreSQL") says why a script is
+# left out of PG_SET.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -35,6 +43,19 @@ count() { # $1 = name, $2 = log file, $3 = exit status
     fi
 }
 
+TEST_STORES=${TEST_STORES:-sqlite pg}
+has_store() { case " $TEST_STORES " in *" $1 "*) return 0 ;; esac; return 1; }
+PG_SET="integration/roundtrip integration/conflicts integration/crash_safety
+  integration/offline_catchup integration/restored_agent integration/clock_skew
+  integration/agent_clock integration/knocking
+  integration/retention integration/reload integration/admin integration/admin_api
+  integration/monitoring integration/bad_input_aggregator integration/frame_flood
+  integration/python_client integration/security_keys integration/security_replay
+  integration/security_receipts
+  fault/01_kill_aggregator fault/02_kill_agents fault/03_failpoints
+  fault/04_acks_lost fault/05_partition fault/06_sigstop fault/08_reset_mid_batch
+  fault/11_clock_jumps fault/12_restored_backup fault/18_skewed_clocks"
+
 for t in "$BUILD"/tests/*_test; do
     [ -x "$t" ] || continue
     name=unit/$(basename "$t")
@@ -44,7 +65,7 @@ for t in "$BUILD"/tests/*_test; do
     count "$name" "$log" $?
 done
 
-for t in tests/integration/*.sh; do
+has_store sqlite && for t in tests/integration/*.sh; do
     [ -f "$t" ] || continue
     [ "$(basename "$t")" = lib.sh ] && continue   # helpers, not a test
     name=integration/$(basename "$t" .sh)
@@ -68,13 +89,27 @@ done
 
 # The fault-injection suite, short form (tests/fault/NN_*.sh; see
 # docs/RELIABILITY.md). Figures of each run go to $logdir/fault-figures.
-for t in tests/fault/[0-9][0-9]_*.sh; do
+has_store sqlite && for t in tests/fault/[0-9][0-9]_*.sh; do
     [ -f "$t" ] || continue
+    case "$t" in */[0-9][0-9]_pg_*) continue ;; esac   # PostgreSQL only
     name=fault/$(basename "$t" .sh)
     case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
     log=$logdir/fault-$(basename "$t" .sh).log
     case "$logdir" in /*) figs=$logdir ;; *) figs=$top/$logdir ;; esac
     FAULT_FIGURES=$figs/fault-figures timeout 600 bash "$t" > "$log" 2>&1
+    count "$name" "$log" $?
+done
+
+# The PostgreSQL runs: PG_SET, then the PostgreSQL-only scenarios.
+has_store pg && for base in $PG_SET $(ls tests/fault/[0-9][0-9]_pg_*.sh 2>/dev/null | sed 's|^tests/||; s|\.sh$||'); do
+    t=tests/$base.sh
+    [ -f "$t" ] || { echo "run.sh: PG_SET names $t, which does not exist" >&2; fail=$((fail + 1)); continue; }
+    name=$base@pg
+    case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
+    log=$logdir/pg-$(echo "$base" | tr / -).log
+    case "$logdir" in /*) figs=$logdir ;; *) figs=$top/$logdir ;; esac
+    case "$base" in fault/*) to=600 ;; *) to=900 ;; esac
+    CDS_TEST_STORE=pg FAULT_FIGURES=$figs/fault-figures-pg timeout "$to" bash "$t" > "$log" 2>&1
     count "$name" "$log" $?
 done
 

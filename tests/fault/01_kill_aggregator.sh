@@ -10,7 +10,7 @@ OUS=(27898 27901 27904 27907 27910 27913 27916 27919 27922 27925)
 agg_init agg
 for i in $(seq 1 $NA); do fagent_init "a$i" "${OUS[$((i % 10))]}" || not_ok "init a$i"; done
 db=$(agg_db agg)
-applied() { sqlq "$db" "SELECT count(*) FROM update_log;" 2>/dev/null || echo 0; }
+applied() { aggq agg "SELECT count(*) FROM update_log;" 2>/dev/null || echo 0; }
 agg_start agg
 for a in $FAGENTS; do agent_start "$a"; done
 kills=0; total=0

@@ -74,9 +74,9 @@ done
 expect_eq "agents crashed 12 times between sending and recording" "$crashes" 12
 for a in $FAGENTS; do agent_start "$a"; done
 check "outboxes drain after agent crashes" wait_for 60 drained_all
-expect_eq "history holds every update" "$(sqlq "$db" "SELECT count(*) FROM update_log;")" $((4500 * FAULT_SCALE + 100))
+expect_eq "history holds every update" "$(aggq agg "SELECT count(*) FROM update_log;")" $((4500 * FAULT_SCALE + 100))
 check "no reject was raised (resends were re-acked, not equivocations)" \
-    [ "$(sqlq "$db" "SELECT count(*) FROM reject;")" = 0 ]
+    [ "$(aggq agg "SELECT count(*) FROM reject;")" = 0 ]
 for a in $FAGENTS; do agent_stop "$a"; done
 agg_stop agg
 run_checker

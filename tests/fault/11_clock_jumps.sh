@@ -42,6 +42,6 @@ back() { # decreases of hlc along seq; $1: only those under 5 min (unexplained)
 expect_eq "each agent's hlc increases with seq but for step-backs over 5 min" "$(back small)" 0
 expect_eq "... and each step back was logged" "$(back)" "$(grep -c 'event=hlc_step_back' "$T/imports.log")"
 expect_eq "no update refused for its clock" \
-    "$(sqlq "$(agg_db agg)" "SELECT count(*) FROM update_log WHERE status != 0;")" 0
-diag "updates clamped to arrival (stamped too far ahead): $(sqlq "$(agg_db agg)" "SELECT count(*) FROM update_log WHERE message LIKE 'clamped:%';")"
+    "$(aggq agg "SELECT count(*) FROM update_log WHERE status != 0;")" 0
+diag "updates clamped to arrival (stamped too far ahead): $(aggq agg "SELECT count(*) FROM update_log WHERE message LIKE 'clamped:%';")"
 finish "clock jumps: merge order right, nothing lost"

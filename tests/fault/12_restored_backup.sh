@@ -20,6 +20,6 @@ echo a1 >> "$T/renumbered.txt"; sqlite3 "$T/acked.db" "INSERT INTO renumbered VA
 agent_start a1
 for r in 3 4; do load "$r" "$N"; done
 check "every outbox drains after the restore" wait_for 60 drained_all
-expect_eq "no equivocation raised" "$(sqlq "$(agg_db agg)" "SELECT count(*) FROM reject;")" 0
+expect_eq "no equivocation raised" "$(aggq agg "SELECT count(*) FROM reject;")" 0
 no_content_twice
 finish "restored backup: no seq reused, nothing lost"

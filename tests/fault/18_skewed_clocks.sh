@@ -63,13 +63,13 @@ awk -v n="$KEYS" -v R="$ROUNDS" 'BEGIN {
                 break
             }
 }' | sort > "$T/expected.txt"
-sqlq "$(agg_db agg)" "SELECT period, value FROM datavalue WHERE indicator = 'TTHC_TONG' AND deleted = 0 ORDER BY period;" \
+aggq agg "SELECT period, value FROM datavalue WHERE indicator = 'TTHC_TONG' AND CAST(deleted AS INTEGER) = 0 ORDER BY period;" \
     | sort > "$T/table.txt"
 wrong=$(comm -3 "$T/expected.txt" "$T/table.txt" | wc -l)
 [ "$wrong" = 0 ] || comm -3 "$T/expected.txt" "$T/table.txt" | head -5 | sed 's/^/# expected|table: /'
 expect_eq "every key holds the value entered last in real order ($KEYS keys, $ROUNDS rounds)" "$wrong" 0
 expect_eq "nothing refused for its clock" \
-    "$(sqlq "$(agg_db agg)" "SELECT count(*) FROM update_log WHERE status != 0;")" 0
+    "$(aggq agg "SELECT count(*) FROM update_log WHERE status != 0;")" 0
 agg agg verify > "$T/verify.txt" 2>&1; rc=$?
 expect_eq "verify accepts the effective stamps" "$rc" 0
 finish "skewed clocks: no loss, no duplicate, table = effective-stamp replay"

@@ -20,14 +20,57 @@
 #   - content hashes equal; no (agent, seq) twice in history;
 #   - datavalue == last-writer-wins replay of the accepted history, ordered
 #     by (effective hlc, agent_pk, agent_seq) (docs/DESIGN.md "Clock skew");
-#   - PRAGMA integrity_check is "ok" on every database;
+#   - PRAGMA integrity_check is "ok" on every database (SQLite ones: with
+#     a PostgreSQL store, the aggregator's is not checked this way);
 #   - every agent outbox is empty (drained).
 # Ends with one line "# checker: ..." of figures; exits 1 on any problem.
+#
+# AGG_DB may be a postgresql:// URL (CDS_TEST_STORE=pg): the aggregator's
+# agent, update_log and datavalue tables are then copied, row for row and
+# byte for byte (bytea as X'..' literals), into a SQLite file in a
+# consistent snapshot (one REPEATABLE READ transaction), and the same
+# checks run on that copy: one checker, whichever the backend.
 set -u
-[ $# -ge 3 ] || { echo "usage: checker.sh AGG_DB ACKED_DB CLI_ACKED [AGENT_DB...]" >&2; exit 2; }
+[ $# -ge 3 ] || { echo "usage: checker.sh AGG_DB|URL ACKED_DB CLI_ACKED [AGENT_DB...]" >&2; exit 2; }
 agg=$1 acked=$2 cli=$3; shift 3
 W=$(mktemp -d /tmp/cdsync-check.XXXXXX)
 trap 'rm -rf "$W"' EXIT
+PSQL=${PG_BIN:+$PG_BIN/}psql
+
+# pg_copy URL TABLE...: one SQLite script creating and filling TABLE from
+# the PostgreSQL database (column types: bigint/integer -> INTEGER, bytea
+# -> BLOB, double -> REAL, else TEXT).
+pg_copy() {
+    url=$1; shift
+    { echo "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ;"
+      for t in "$@"; do
+        printf '%s\n' "SELECT 'CREATE TABLE $t(' || string_agg(column_name || ' ' || CASE
+          WHEN data_type IN ('bigint', 'integer', 'smallint', 'boolean') THEN 'INTEGER'
+          WHEN data_type = 'bytea' THEN 'BLOB'
+          WHEN data_type IN ('double precision', 'real', 'numeric') THEN 'REAL'
+          ELSE 'TEXT' END, ', ' ORDER BY ordinal_position) || ');'
+          FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '$t';"
+        printf '%s\n' "SELECT 'SELECT ''INSERT INTO $t VALUES ('' || ' || string_agg(CASE
+          WHEN data_type = 'bytea' THEN 'CASE WHEN ' || quote_ident(column_name) || ' IS NULL THEN ''NULL'' ELSE ''X'''''' || encode(' || quote_ident(column_name) || ', ''hex'') || '''''''' END'
+          WHEN data_type = 'boolean' THEN 'coalesce(CAST(CAST(' || quote_ident(column_name) || ' AS INTEGER) AS TEXT), ''NULL'')'
+          ELSE 'quote_nullable(' || quote_ident(column_name) || ')' END, ' || '','' || ' ORDER BY ordinal_position)
+          || ' || '');'' FROM $t;' FROM information_schema.columns
+          WHERE table_schema = current_schema() AND table_name = '$t' \\gexec"
+      done
+      echo "COMMIT;"; } | "$PSQL" -X -q -At -v ON_ERROR_STOP=1 -d "$url" -f -
+}
+case "$agg" in
+postgresql://* | postgres://*)
+    aggurl=$agg; agg=$W/pg-copy.db
+    { echo "BEGIN;"; pg_copy "$aggurl" agent update_log datavalue || echo "SELECT raise(FAIL);"
+      echo "COMMIT;"; } > "$W/pg-copy.sql"
+    if ! sqlite3 -batch "$agg" < "$W/pg-copy.sql" > "$W/pg-copy.err" 2>&1 \
+            || grep -q 'raise' "$W/pg-copy.sql"; then
+        echo "# checker: cannot copy the aggregator's tables from PostgreSQL:"
+        head -5 "$W/pg-copy.err" | sed 's/^/#   /'; exit 1
+    fi ;;
+*) aggurl="" ;;
+esac
 bad=0
 q() { sqlite3 -batch -noheader -cmd ".timeout 5000" "$W/c.db" "$@"; }
 # report TITLE SQL: print up to 20 offending rows under a title, count them.
@@ -112,7 +155,9 @@ report "TABLE: replay says, datavalue lacks (ou|indicator|period|disagg|value|de
 report "TABLE: datavalue has, replay does not (ou|indicator|period|disagg|value|deleted|hlc|seq)" \
     "SELECT org_unit, indicator, period, disagg, value, deleted, hlc, agent_seq FROM ($cur EXCEPT $lww)" lww2
 
+# (A PostgreSQL store has no integrity_check; its copy is not the store.)
 for db in "$agg" "$@"; do
+    [ -n "$aggurl" ] && [ "$db" = "$agg" ] && continue
     r=$(sqlite3 -batch -noheader -cmd ".timeout 5000" "$db" "PRAGMA integrity_check;" 2>&1 | tr '\n' ' ')
     if [ "$r" != "ok " ]; then
         bad=$((bad + 1)); echo "# checker: integrity_check $db: $r"

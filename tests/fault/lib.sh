@@ -86,7 +86,7 @@ run_checker() {
     local dbs="" a out rc
     for a in $FAGENTS; do harvest "$a"; dbs="$dbs $(agent_db "$a")"; done
     # shellcheck disable=SC2086
-    out=$(sh "$FDIR/checker.sh" "$(agg_db agg)" "$T/acked.db" "$T/cli_acked" $dbs); rc=$?
+    out=$(PG_BIN=${PG_BIN:-} sh "$FDIR/checker.sh" "$(agg_store agg)" "$T/acked.db" "$T/cli_acked" $dbs); rc=$?
     echo "$out"
     check "checker: ${1:-no loss, no duplicates, no corruption} ($FAULTS faults)" [ "$rc" = 0 ]
     echo "$out" | tail -1 | sed "s/^# checker: /# figures: faults $FAULTS, /" >> "${FAULT_FIGURES:-/dev/null}"
@@ -142,7 +142,7 @@ load() {
         fimport "$a" "$T/$a-$1.csv" > /dev/null || not_ok "import $a round $1"
     done
 }
-applied() { sqlq "$(agg_db agg)" "SELECT count(*) FROM update_log;" 2>/dev/null || echo 0; }
+applied() { aggq agg "SELECT count(*) FROM update_log;" 2>/dev/null || echo 0; }
 # rss_kb PID / fds PID: memory and descriptors of a process.
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
@@ -158,9 +158,9 @@ finish() {
 # agent renumbered rows the aggregator already held.
 no_content_twice() {
     local n
-    n=$(sqlq "$(agg_db agg)" "SELECT count(*) FROM (SELECT 1 FROM update_log
+    n=$(aggq agg "SELECT count(*) FROM (SELECT 1 FROM update_log
           GROUP BY agent_id, hlc, org_unit, indicator, period, disagg, value,
-          deleted HAVING count(*) > 1);")
+          deleted HAVING count(*) > 1) AS x;")
     expect_eq "no update content under two seqs in the history" "$n" 0
 }
 # hellos NAME: Hellos the agent has sent so far (its log).

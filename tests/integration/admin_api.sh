@@ -21,7 +21,7 @@ agg agg import "$T/d.csv" > /dev/null
 tok=$(agg agg token add dashboard | head -1)
 check "token printed once, cdst_ + 43 chars" [ ${#tok} = 48 ]
 expect_eq "only the hash is stored" \
-    "$(sqlq "$(agg_db agg)" "SELECT count(*) FROM api_token WHERE hash = CAST('$tok' AS BLOB) OR length(hash) != 32;")" 0
+    "$(aggq agg "SELECT count(*) FROM api_token WHERE hash = CAST('$tok' AS BLOB) OR length(hash) != 32;")" 0
 agg_start agg
 agent_start a1
 base="http://127.0.0.1:$port"

@@ -24,7 +24,7 @@ ft_cli "$AGENT" -c "$T/a1/agent.ini" submit --org-unit 27916 --indicator TTHC_TO
     --period 202401 --value 5 > /dev/null
 after=$(date +%s%3N)
 check "outbox empties" wait_for 30 outbox_empty a1
-hlc_ms=$(sqlq "$(agg_db agg)" "SELECT hlc >> 16 FROM update_log ORDER BY seq DESC LIMIT 1;")
+hlc_ms=$(aggq agg "SELECT hlc >> 16 FROM update_log ORDER BY seq DESC LIMIT 1;")
 diag "stamp $hlc_ms, true time $before..$after"
 check "the value is stamped with the aggregator's time, not the slow clock" \
     [ "${hlc_ms:-0}" -ge $((before - 5000)) -a "${hlc_ms:-0}" -le $((after + 5000)) ]

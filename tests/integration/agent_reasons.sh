@@ -59,7 +59,7 @@ check "one signed notice, logged once by the aggregator" wait_for 10 \
 expect_eq "the agent logs the revocation at error once" \
     "$(grep -c 'level=error .*event=revoked revoked_at=' "$T/r1/log")" 1
 expect_eq "nothing sent after the revocation is applied" \
-    "$(sqlq "$(agg_db agg)" "SELECT group_concat(value) FROM datavalue WHERE org_unit = '27916' AND indicator = 'TTHC_TONG' AND period = '202401';")" 5
+    "$(aggq agg "SELECT group_concat(value) FROM datavalue WHERE org_unit = '27916' AND indicator = 'TTHC_TONG' AND period = '202401';")" 5
 agent_stop r1
 check "daemon stopped: still revoked, not just 'not running'" \
     status_has r1 "^health: +CRITICAL \(revoked: .*$day UTC"

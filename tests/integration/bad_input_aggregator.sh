@@ -51,25 +51,25 @@ expect_eq "resend with changed content refused as equivocation" "$out" \
     "ack ok ok acked=6 rejections=
 ack refused equivocation acked=6 rejections="
 expect_eq "the first content is kept" \
-    "$(sqlq "$db" "SELECT value FROM datavalue WHERE org_unit='27913' AND indicator='TO_CNSCD';")" 5
+    "$(aggq agg "SELECT value FROM datavalue WHERE org_unit='27913' AND indicator='TO_CNSCD';")" 5
 
 # Every refusal is recorded with its reason and raw bytes.
-knocked() { [ "$(sqlq "$db" "SELECT count(*) FROM knock WHERE code = 8 AND length(curve_pk) = 32 AND count >= 1;")" -ge 1 ]; }
+knocked() { [ "$(aggq agg "SELECT count(*) FROM knock WHERE code = 8 AND length(curve_pk) = 32 AND count >= 1;")" -ge 1 ]; }
 check "knock table has the unknown key with its curve key" wait_for 10 knocked
 expect_eq "... and no reject row per attempt" \
-    "$(sqlq "$db" "SELECT count(*) FROM reject WHERE code = 8;")" 0
+    "$(aggq agg "SELECT count(*) FROM reject WHERE code = 8;")" 0
 for r in bad_signature key_mismatch too_big malformed equivocation; do
     expect_eq "reject log has $r with raw bytes" \
-        "$(sqlq "$db" "SELECT count(*) > 0 FROM reject r WHERE code = $(
+        "$(aggq agg "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM reject r WHERE code = $(
             case $r in bad_signature) echo 7;; unknown_key) echo 8;; key_mismatch) echo 10;;
                        too_big) echo 4;; malformed) echo 5;; equivocation) echo 18;; esac) AND length(raw) > 0;")" 1
 done
 expect_eq "per-update rejections kept in history with their codes" \
-    "$(sqlq "$db" "SELECT group_concat(status, ',') FROM (SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' ORDER BY seq);")" \
+    "$(aggq agg "SELECT group_concat(status, ',') FROM (SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' ORDER BY seq) AS x;")" \
     "11,12,14,16,17,0"
 
 submit_good
 check "the good agent kept syncing throughout" wait_for 20 outbox_empty good
 expect_eq "all of the good agent's values arrived" \
-    "$(sqlq "$db" "SELECT count(*) FROM datavalue WHERE org_unit='27901';")" "$ngood"
+    "$(aggq agg "SELECT count(*) FROM datavalue WHERE org_unit='27901';")" "$ngood"
 check "the aggregator is still running" kill -0 "$agg_PID"

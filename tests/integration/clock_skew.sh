@@ -86,12 +86,12 @@ put fast 2024Q4 503
 expect_eq "... and the fast one's after it" "$(val 2024Q4)" 503
 db=$(agg_db agg)
 expect_eq "only the entry's stamp 23 h ahead is flagged clamped" \
-    "$(sqlq "$db" "SELECT count(*) FROM update_log WHERE status = 0 AND field = 'hlc' AND message LIKE 'clamped: stamped 23 h % ahead of the aggregator clock%';")" 1
+    "$(aggq agg "SELECT count(*) FROM update_log WHERE status = 0 AND field = 'hlc' AND message LIKE 'clamped: stamped 23 h % ahead of the aggregator clock%';")" 1
 check "... the next entry stepped back from it (its measured offset says the clock is right)" \
     grep -q 'event=hlc_step_back' "$T/ontime/submit.log"
 check "the clamp is logged" grep -q 'event=clock_skew.*clamped=1' "$T/agg/log"
 expect_eq "nothing refused for its clock" \
-    "$(sqlq "$db" "SELECT count(*) FROM update_log WHERE status != 0;")" 0
+    "$(aggq agg "SELECT count(*) FROM update_log WHERE status != 0;")" 0
 
 # 4. Health: SKEWED with the offset in words, never LAGGING for a slow
 # clock; the on-time machine OK; warning exit status; metrics.
@@ -127,9 +127,9 @@ ft_start late
 check "never connected: delivers its offline value" wait_for 30 outbox_empty late
 expect_eq "never connected, slow clock: its later value wins" "$(val 2023Q4)" 602
 expect_eq "... its stamp is flagged shifted in history" \
-    "$(sqlq "$db" "SELECT count(*) FROM update_log WHERE period = '2023Q4' AND value = '602' AND field = 'hlc' AND message LIKE 'shifted: agent clock 2 h % behind the aggregator clock%';")" 1
+    "$(aggq agg "SELECT count(*) FROM update_log WHERE period = '2023Q4' AND value = '602' AND field = 'hlc' AND message LIKE 'shifted: agent clock 2 h % behind the aggregator clock%';")" 1
 expect_eq "... and nothing refused for its clock" \
-    "$(sqlq "$db" "SELECT count(*) FROM update_log WHERE status != 0;")" 0
+    "$(aggq agg "SELECT count(*) FROM update_log WHERE status != 0;")" 0
 
 agg agg verify > "$T/verify.txt" 2>&1; rc=$?
 expect_eq "verify accepts the effective stamps (exit 0)" $rc 0

@@ -28,7 +28,7 @@ for a in a1 a2; do
         -e "s#^server_key = .*#server_key = $(cat "$T/Y/pubid")#" "$T/$a/agent.ini" > "$T/${a}y/agent.ini"
 done
 
-table() { sqlq "$(agg_db "$1")" "SELECT indicator, period, value, deleted, hlc FROM datavalue ORDER BY 1, 2;"; }
+table() { aggq "$1" "SELECT indicator, period, value, CAST(deleted AS INTEGER), hlc FROM datavalue ORDER BY 1, 2;"; }
 # X: a1 first, then a2.
 agg_start X
 agent_start a1; wait_for 30 outbox_empty a1; agent_stop a1
@@ -37,8 +37,8 @@ agent_start a2; wait_for 30 outbox_empty a2; agent_stop a2
 agg_start Y
 agent_start a2y; wait_for 30 outbox_empty a2y; agent_stop a2y
 agent_start a1y; wait_for 30 outbox_empty a1y; agent_stop a1y
-expect_eq "X received all 14 updates" "$(sqlq "$(agg_db X)" "SELECT count(*) FROM update_log;")" 14
-expect_eq "Y received all 14 updates" "$(sqlq "$(agg_db Y)" "SELECT count(*) FROM update_log;")" 14
+expect_eq "X received all 14 updates" "$(aggq X "SELECT count(*) FROM update_log;")" 14
+expect_eq "Y received all 14 updates" "$(aggq Y "SELECT count(*) FROM update_log;")" 14
 check "same consolidated table in both arrival orders" [ "$(table X)" = "$(table Y)" ]
 expect_eq "later submission wins (a2's TO_CNSCD)" \
     "$(agg X query --indicator TO_CNSCD --format csv | tail -n +2 | awk -F, '{print $6}' | tr '\n' ' ')" "21 22 23 "

@@ -34,7 +34,7 @@ base=$(hwm)
 # A small multipart message arrives whole: refused, recorded, cut.
 BADPEER_FRAMES=3 BADPEER_FRAME_BYTES=1000 BADPEER_TOTAL=3000 \
     "$BADPEER" "$agg_EP" "$SRV" "$T/evil/state/agent.key" frames > /dev/null
-multipart() { [ "$(sqlq "$db" "SELECT count(*) FROM reject WHERE code = 5 AND message LIKE '3 frames after the routing id, 3000 bytes%blake2b-256%' AND (raw IS NULL OR length(raw) = 0);")" -ge 1 ]; }
+multipart() { [ "$(aggq agg "SELECT count(*) FROM reject WHERE code = 5 AND message LIKE '3 frames after the routing id, 3000 bytes%blake2b-256%' AND (raw IS NULL OR length(raw) = 0);")" -ge 1 ]; }
 check "a multipart message is recorded as malformed with a digest, no raw bytes" \
     wait_for 10 multipart
 

@@ -33,17 +33,17 @@ expect_eq "wrong server key: 50 connections made" \
 
 # Counts reach the database within AUTH_KNOCK_WRITE_MS (10 s) of the last
 # attempt; each group is one row however many attempts.
-sum() { sqlq "$db" "SELECT coalesce(sum(count), 0) FROM knock WHERE $1;"; }
+sum() { aggq agg "SELECT coalesce(sum(count), 0) FROM knock WHERE $1;"; }
 sum_ge() { test "$(sum "$1")" -ge "$2"; }   # re-read at every poll
 rev_sql="code = 9 AND curve_pk = (SELECT curve_pk FROM agent WHERE label = 'rev')"
 check "revoked key: every attempt counted" wait_for 30 sum_ge "$rev_sql" 200
 check "unknown key: every attempt counted" wait_for 30 sum_ge "code = 8" 50
 check "wrong server key: failures counted without a key" \
     wait_for 30 sum_ge "length(curve_pk) = 0" 50
-rows=$(sqlq "$db" "SELECT count(*) FROM knock;")
+rows=$(aggq agg "SELECT count(*) FROM knock;")
 diag "knock rows: $rows"
 check "300 attempts, at most a few rows (got $rows)" test "$rows" -le 4
-expect_eq "no reject row per attempt" "$(sqlq "$db" "SELECT count(*) FROM reject;")" 0
+expect_eq "no reject row per attempt" "$(aggq agg "SELECT count(*) FROM reject;")" 0
 
 out=$(agg agg health)
 diag "$(echo "$out" | sed -n '/knocking/,$p')"

@@ -46,7 +46,11 @@ wait_for() {
 
 # --- aggregator ---------------------------------------------------------
 # agg_init [NAME] [ENDPOINT]: state dir, identity and config for one aggregator.
+# In pg mode (CDS_TEST_STORE=pg) it also starts this script's PostgreSQL
+# server on first use (agg_pg_server) and gives the aggregator a database
+# of its own on it: `store = URL` in its ini, the URL in $T/NAME/store_url.
 agg_init() {
+    local err
     AN=${1:-agg}
     d=$T/$AN; mkdir -p "$d"
     ep=${2:-ipc://$T/$AN.sock}
@@ -59,7 +63,19 @@ listen = $ep
 log_level = ${LOG_LEVEL:-info}
 http_listen = 127.0.0.1:0
 INI
-    "$AGG" -c "$d/aggregator.ini" keygen --label "$AN" > "$d/pubid" || return 1
+    if [ "$CDS_TEST_STORE" = pg ]; then
+        agg_pg_server || return 1
+        pg_url > "$d/store_url" || { pg_bail "cannot create a database for $AN"; return 1; }
+        echo "store = $(cat "$d/store_url")" >> "$d/aggregator.ini"
+    fi
+    if ! "$AGG" -c "$d/aggregator.ini" keygen --label "$AN" > "$d/pubid" 2> "$d/keygen.err"; then
+        err=$(head -1 "$d/keygen.err")
+        cat "$d/keygen.err" >&2
+        [ "$CDS_TEST_STORE" = pg ] \
+            && pg_bail "aggregator refused the PostgreSQL store (store = postgresql://...): $err"
+        return 1
+    fi
+    cat "$d/keygen.err" >&2
     eval "${AN}_EP=\$ep"
 }
 agg() { an=$1; shift; "$AGG" -c "$T/$an/aggregator.ini" "$@"; }
@@ -76,6 +92,68 @@ agg_stop() { # TERM and wait
 agg_kill9() { an=${1:-agg}; eval "pid=\$${an}_PID"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
 # sqlq DB SQL: one query through the sqlite3 shell (read-only use).
 sqlq() { sqlite3 -batch -noheader "$1" "PRAGMA busy_timeout=5000; $2" | tail -n +2; }
+
+# --- the aggregator's store: SQLite file or PostgreSQL database ----------
+# CDS_TEST_STORE=sqlite (default): <state_dir>/aggregator.db, as deployed by
+# default. CDS_TEST_STORE=pg: one throw-away PostgreSQL server per test
+# script (tests/pg/pg.sh, started by the first agg_init), one database per
+# aggregator. Agents always keep SQLite. tests/run.sh runs a chosen set of
+# scripts both ways (names ending "@pg"; docs/POSTGRESQL.md lists it).
+CDS_TEST_STORE=${CDS_TEST_STORE:-sqlite}
+case "$CDS_TEST_STORE" in
+sqlite | pg) ;;
+*) echo "not ok - CDS_TEST_STORE=$CDS_TEST_STORE: want sqlite or pg"; exit 2 ;;
+esac
+# pg_bail MESSAGE: the one line a pg-mode failure of the harness prints
+# (tests/run.sh shows it), then the script stops: nothing after it can run.
+# $T is not kept for it (no aggregator ran: nothing there to look at).
+pg_bail() { not_ok "$1"; echo "Bail out! $1"; FAILED=0; exit 1; }
+# agg_pg_server: this script's PostgreSQL server, started once (pg.sh's
+# EXIT trap, chained after lib.sh's cleanup, stops it).
+agg_pg_server() {
+    [ -n "${PG_DIR:-}" ] && return 0
+    . "$TOP/tests/pg/pg.sh"
+    # Aggregators die first (cleanup), then the server: a live aggregator
+    # would see its server vanish and log noise into the kept logs.
+    trap 'cleanup; pg_stop' EXIT
+    pg_start || pg_bail "pg_start: the test PostgreSQL server did not start (tests/pg/pg.sh)"
+    diag "PostgreSQL test server on 127.0.0.1:$PG_PORT, start took ${PG_START_S} s"
+    echo "$PG_START_S" > "$T/pg_start_s"
+}
+# agg_store NAME: where that aggregator keeps its data: the SQLite file or
+# the postgresql:// URL (what tests/fault/checker.sh takes).
+agg_store() {
+    if [ "$CDS_TEST_STORE" = pg ]; then cat "$T/$1/store_url"; else agg_db "$1"; fi
+}
+# aggq NAME SQL: a read of aggregator NAME's store, whichever the backend,
+# printed as `sqlite3 -batch -noheader` does: one row a line, columns
+# separated by '|', NULL as empty. The SQL must mean the same to both
+# (coalesce, CAST(x AS DOUBLE PRECISION), no typeof(); booleans as
+# CASE/CAST(... AS INTEGER): PostgreSQL would print t/f). For the tests'
+# convenience only, pg mode adds hex(bytea), group_concat(x[, sep]) and a
+# domain `blob` (= bytea) to the TEST database (aggq_pg_compat), after the
+# aggregator made its schema: the product never relies on them.
+# AGGQ_TRACE=FILE (SQLite mode): every query is also appended to FILE
+# (database path, TAB, SQL, NUL) for tests/pg/aggq_dialect.sh, which
+# replays them on a PostgreSQL copy of the final databases.
+aggq() {
+    if [ "$CDS_TEST_STORE" != pg ]; then
+        [ -n "${AGGQ_TRACE:-}" ] && printf '%s\t%s\0' "$(agg_db "$1")" "$2" >> "$AGGQ_TRACE"
+        sqlq "$(agg_db "$1")" "$2"
+        return
+    fi
+    aggq_pg_compat "$1" || return 1
+    printf '%s\n' "$2" | pg_psql "$(cat "$T/$1/store_url")" -At -F'|' -f -
+}
+# blob HEX: a blob literal in the store's dialect (X'..' / '\x..'::bytea).
+blob() { if [ "$CDS_TEST_STORE" = pg ]; then echo "'\\x$1'::bytea"; else echo "X'$1'"; fi; }
+# aggq_pg_compat NAME: SQLite's hex(), group_concat() and BLOB, as SQL
+# functions in NAME's test database; once (marker file), test-only.
+aggq_pg_compat() {
+    [ -e "$T/$1/pg_compat" ] && return 0
+    pg_psql "$(cat "$T/$1/store_url")" -f "$TOP/tests/pg/aggq_compat.sql" > /dev/null || return 1
+    : > "$T/$1/pg_compat"
+}
 
 # --- agents -------------------------------------------------------------
 # agent_init NAME ORGUNITS [AGGNAME]: identity, config, enrolment.

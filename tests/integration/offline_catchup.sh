@@ -19,9 +19,9 @@ agg_start agg
 check "outbox empties after the aggregator comes up" wait_for 120 outbox_empty a1
 db=$(agg_db agg)
 expect_eq "10,000 updates in history, each (agent, seq) once" \
-    "$(sqlq "$db" "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM update_log;")" \
+    "$(aggq agg "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM update_log;")" \
     "10000|10000|1|10000"
 expect_eq "all applied, none rejected" \
-    "$(sqlq "$db" "SELECT count(*) FROM update_log WHERE status = 0;")" 10000
+    "$(aggq agg "SELECT count(*) FROM update_log WHERE status = 0;")" 10000
 expect_eq "current table has the 10,000 distinct keys" \
-    "$(sqlq "$db" "SELECT count(*) FROM datavalue WHERE org_unit = '27916';")" 10000
+    "$(aggq agg "SELECT count(*) FROM datavalue WHERE org_unit = '27916';")" 10000

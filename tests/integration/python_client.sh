@@ -83,10 +83,10 @@ expect_eq "probe: highest match and lowest mismatch" \
 # The aggregator's side: each update once, the right content.
 db=$(agg_db agg)
 expect_eq "history: 262 updates, seqs 1..262, each once" \
-    "$(sqlq "$db" "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM update_log;")" \
+    "$(aggq agg "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM update_log;")" \
     "262|262|1|262"
 expect_eq "history: the two bad values recorded with their codes" \
-    "$(sqlq "$db" "SELECT group_concat(seq || ':' || status) FROM (SELECT seq, status FROM update_log WHERE status != 0 ORDER BY seq);")" \
+    "$(aggq agg "SELECT group_concat(seq || ':' || status) FROM (SELECT seq, status FROM update_log WHERE status != 0 ORDER BY seq) AS x;")" \
     "252:15,253:16"
 out=$(agg agg query --org-unit 27901 --no-subtree --format json)
 got=$(printf '%s' "$out" | jq -r '.dataValues[] | [.dataElement, .period, .value, .comment, .storedBy] | @tsv' | sort)
@@ -102,7 +102,7 @@ v=$(agg agg verify 2>&1); vrc=$?
 diag "$v"
 expect_eq "verify is clean" "$vrc:$(printf '%s\n' "$v" | tail -1 | grep -c '; 0 problems$')" "0:1"
 expect_eq "the refused batch is in the reject table as chain_broken" \
-    "$(sqlq "$db" "SELECT count(*) FROM reject WHERE code = 19;")" 1
+    "$(aggq agg "SELECT count(*) FROM reject WHERE code = 19;")" 1
 
 # A receipt kept by the Python client is one for the C verifier too.
 last=$(ls "$T/receipts" | sort | tail -1)
@@ -131,7 +131,7 @@ INI
     --period 2025Q2 --value 7 > /dev/null
 "$AGENT" -c "$T/ca/agent.ini" run >> "$T/ca/log" 2>&1 &
 PIDS="$PIDS $!"; ca_pid=$!
-applied() { [ "$(sqlq "$db" "SELECT max(seq) FROM update_log;")" = 263 ]; }
+applied() { [ "$(aggq agg "SELECT max(seq) FROM update_log;")" = 263 ]; }
 check "the C agent with the Python identity file continues at seq 263" \
     wait_for 30 applied
 kill -TERM "$ca_pid" 2>/dev/null; wait "$ca_pid" 2>/dev/null

@@ -23,7 +23,7 @@ count_in() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 # The agent's established connection to the aggregator: "local peer".
 conn() { ss -Htnp state established "( dport = :$port )" | grep "pid=$a1_PID," | awk '{print $3, $4}'; }
 # Values of indicator $1 the aggregator stored.
-stored() { sqlq "$(agg_db agg)" "SELECT count(*) FROM datavalue WHERE indicator='$1';"; }
+stored() { aggq agg "SELECT count(*) FROM datavalue WHERE indicator='$1';"; }
 stored_is() { [ "$(stored RELOAD_NEW)" = "$1" ]; }
 rejected() { agg agg rejects --reason unknown_indicator 2>/dev/null | grep -c RELOAD_NEW || true; }
 rejected_some() { [ "$(rejected)" -ge 1 ]; }

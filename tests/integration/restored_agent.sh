@@ -24,7 +24,7 @@ gen_csv "$T/C.csv" 27928 200 400 0
 agent a1 import "$T/C.csv" > /dev/null           # seq 401..600
 check "400 more delivered" wait_for 60 outbox_empty a1
 agent_stop a1
-expect_eq "aggregator applied 600" "$(sqlq "$db" "SELECT max(seq) FROM update_log;")" 600
+expect_eq "aggregator applied 600" "$(aggq agg "SELECT max(seq) FROM update_log;")" 600
 
 # Disk dies; the commune restores last month's backup, and an officer
 # enters new values before the link comes back.
@@ -36,12 +36,12 @@ agent_start a1
 check "restored agent drains" wait_for 60 outbox_empty a1
 
 expect_eq "history: 700 updates, seqs 1..700, each once" \
-    "$(sqlq "$db" "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM update_log;")" "700|700|1|700"
+    "$(aggq agg "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM update_log;")" "700|700|1|700"
 expect_eq "no equivocation was raised" \
-    "$(sqlq "$db" "SELECT count(*) FROM reject;")" 0
+    "$(aggq agg "SELECT count(*) FROM reject;")" 0
 # Every value ever queued is in the consolidated table (all keys distinct).
 cat "$T"/[ABCD].csv | grep -v '^dataelement' | awk -F, '{print $3","$1","$2","$6}' | sort > "$T/want"
-sqlq "$db" "SELECT org_unit || ',' || indicator || ',' || period || ',' || value FROM datavalue;" | sort > "$T/got"
+aggq agg "SELECT org_unit || ',' || indicator || ',' || period || ',' || value FROM datavalue;" | sort > "$T/got"
 check "consolidated table holds all 700 values exactly" cmp -s "$T/want" "$T/got"
 expect_eq "the renumbered rows came after 600" \
-    "$(sqlq "$db" "SELECT min(seq) FROM update_log WHERE comment = 'row 1000, generated';")" 601
+    "$(aggq agg "SELECT min(seq) FROM update_log WHERE comment = 'row 1000, generated';")" 601

@@ -18,15 +18,15 @@ agg_stop agg
 now=$(date +%s%3N); old=$((now - 40 * 86400000)); B=$((5 * 60 * 1000))
 # 3 rejects and a knock 40 days old, one of each now; health buckets of
 # two days ago (289) and the current one.
-buckets() { sqlite3 "$db" "
+buckets() { aggq agg "
     WITH RECURSIVE s(b) AS (SELECT $(( (now - 3 * 86400000) / B )) UNION ALL SELECT b + 1 FROM s WHERE b < $(( (now - 2 * 86400000) / B )))
-    INSERT OR IGNORE INTO agent_health_bucket(agent_id, bucket) SELECT 1, b FROM s;"; }
-sqlite3 "$db" "
+    INSERT INTO agent_health_bucket(agent_id, bucket) SELECT 1, b FROM s WHERE true ON CONFLICT DO NOTHING;"; }
+aggq agg "
     INSERT INTO reject(at_ms, code, message) VALUES ($old, 3, 'old'), ($old, 3, 'old'), ($old, 3, 'old'), ($now, 3, 'new');
-    INSERT INTO knock VALUES (x'01', '10.0.0.1', 2, $old, $old, 4), (x'02', '10.0.0.2', 2, $now, $now, 1);
-    INSERT OR IGNORE INTO agent_health_bucket(agent_id, bucket) VALUES (1, $((now / B)));"
+    INSERT INTO knock VALUES ($(blob 01), '10.0.0.1', 2, $old, $old, 4), ($(blob 02), '10.0.0.2', 2, $now, $now, 1);
+    INSERT INTO agent_health_bucket(agent_id, bucket) VALUES (1, $((now / B))) ON CONFLICT DO NOTHING;"
 buckets
-counts() { sqlq "$db" "SELECT (SELECT count(*) FROM reject) || ' ' || (SELECT count(*) FROM knock) || ' ' || (SELECT count(*) FROM agent_health_bucket) || ' ' || (SELECT count(*) FROM update_log) || ' ' || (SELECT count(*) FROM batch);"; }
+counts() { aggq agg "SELECT (SELECT count(*) FROM reject) || ' ' || (SELECT count(*) FROM knock) || ' ' || (SELECT count(*) FROM agent_health_bucket) || ' ' || (SELECT count(*) FROM update_log) || ' ' || (SELECT count(*) FROM batch);"; }
 before=$(counts)
 diag "reject knock buckets update_log batch: $before"
 out=$(agg agg prune --dry-run); rc=$?

@@ -31,7 +31,7 @@ expect_eq "boolean canonicalised" \
 expect_eq "integer value kept" \
     "$(printf '%s\n' "$out" | grep '^27904,.*,TO_CNSCD,' | grep -c ',4,')" 1
 expect_eq "history has each update once" \
-    "$(sqlq "$(agg_db agg)" "SELECT count(*), count(DISTINCT agent_id || ':' || seq) FROM update_log;")" "4|4"
+    "$(aggq agg "SELECT count(*), count(DISTINCT agent_id || ':' || seq) FROM update_log;")" "4|4"
 expect_eq "json output has the 4 values" "$(printf '%s' "$json" | jq '.dataValues | length')" 4
 
 # An idle, connected agent has no timer running (it blocks in zmq_poll), so

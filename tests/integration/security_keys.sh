@@ -36,10 +36,10 @@ agg agg enroll "$PUB" --org-unit 27901 --label a1 > "$T/out.enroll2" 2>&1
 e2=$?
 expect_eq "enroll again: same result (idempotent)" "$e1:$e2:$(grep -v '^ts=' "$T/out.enroll1")" \
     "0:0:$(grep -v '^ts=' "$T/out.enroll2")"
-expect_eq "  ... still one agent" "$(sqlq "$db" "SELECT count(*) FROM agent;")" 1
+expect_eq "  ... still one agent" "$(aggq agg "SELECT count(*) FROM agent;")" 1
 agg agg agents > "$T/out.agents" 2>&1
 agg agg agents --json > "$T/out.agents.json" 2>&1
-OLD=$(sqlq "$db" "SELECT fpr FROM agent WHERE label = 'a1';")
+OLD=$(aggq agg "SELECT fpr FROM agent WHERE label = 'a1';")
 check "agents lists the fingerprint" grep -q "$OLD" "$T/out.agents"
 check "enroll and agents print nothing secret" eval 'no_secret_in "$T/out.enroll1" "$AKEY" "$GKEY" && no_secret_in "$T/out.agents" "$AKEY" "$GKEY" && no_secret_in "$T/out.agents.json" "$AKEY" "$GKEY"'
 
@@ -56,18 +56,18 @@ mkdir -p "$T/a1new"
 sed "s#$T/a1/state#$T/a1new/state#" "$T/a1/agent.ini" > "$T/a1new/agent.ini"
 "$AGENT" -c "$T/a1new/agent.ini" keygen --label a1 > "$T/a1new/pubid"
 out=$(agg agg enroll "$(cat "$T/a1new/pubid")" --replaces "$OLD" 2>&1)
-NEW=$(sqlq "$db" "SELECT fpr FROM agent WHERE revoked_at_ms IS NULL;")
+NEW=$(aggq agg "SELECT fpr FROM agent WHERE revoked_at_ms IS NULL;")
 check "rotation prints the new key and the one it replaces" eval 'printf "%s" "$out" | grep -q "enrolled $NEW .*org_units=27901 replaces=$OLD"'
 expect_eq "old key revoked and linked to the new one" \
-    "$(sqlq "$db" "SELECT (revoked_at_ms IS NOT NULL) || ':' || (SELECT fpr FROM agent n WHERE n.id = o.replaced_by) FROM agent o WHERE fpr = '$OLD';")" "1:$NEW"
+    "$(aggq agg "SELECT CASE WHEN revoked_at_ms IS NOT NULL THEN 1 ELSE 0 END || ':' || (SELECT fpr FROM agent n WHERE n.id = o.replaced_by) FROM agent o WHERE fpr = '$OLD';")" "1:$NEW"
 expect_eq "new key has the old one's org units" \
-    "$(sqlq "$db" "SELECT group_concat(org_unit) FROM agent_orgunit u JOIN agent a ON a.id = u.agent_id WHERE a.fpr = '$NEW';")" 27901
+    "$(aggq agg "SELECT group_concat(org_unit) FROM agent_orgunit u JOIN agent a ON a.id = u.agent_id WHERE a.fpr = '$NEW';")" 27901
 prime a1new
 agent_start a1new
 agent a1new submit --org-unit 27901 --indicator TTHC_TONG --period 202502 --value 3 > /dev/null
 check "new key delivers" wait_for 20 outbox_empty a1new
 expect_eq "history keeps which identity signed which update" \
-    "$(sqlq "$db" "SELECT group_concat(a.fpr || '/' || l.seq || '/' || l.value, ' ') FROM update_log l JOIN agent a ON a.id = l.agent_id ORDER BY l.received_at_ms, l.seq;")" \
+    "$(aggq agg "SELECT group_concat(x, ' ') FROM (SELECT a.fpr || '/' || l.seq || '/' || l.value AS x FROM update_log l JOIN agent a ON a.id = l.agent_id ORDER BY l.received_at_ms, l.seq) AS o;")" \
     "$OLD/1/1 $OLD/2/2 $NEW/1/3"
-expect_eq "the newest value wins" "$(sqlq "$db" "SELECT value FROM datavalue WHERE period = '202502';")" 3
+expect_eq "the newest value wins" "$(aggq agg "SELECT value FROM datavalue WHERE period = '202502';")" 3
 check "the rotated database verifies clean" eval '"$AGG" -c "$T/agg/aggregator.ini" verify > /dev/null'

@@ -33,7 +33,7 @@ id1=$(sqlq "$(agent_db a1)" "SELECT max(id) FROM receipts WHERE status = 0;")
 
 out=$(vr a1 "$id1" --server-key "$SRV" --seq 1 --head "$head1")
 check "a real receipt verifies (by ID, with seq and chain head)" [ $? = 0 ]
-a1fpr=$(sqlq "$(agg_db agg)" "SELECT fpr FROM agent WHERE label = 'a1';")
+a1fpr=$(aggq agg "SELECT fpr FROM agent WHERE label = 'a1';")
 check "it names the agent and the aggregator commit time" \
     eval 'printf "%s\n" "$out" | grep -q "agent:      $a1fpr" && printf "%s\n" "$out" | grep -q "committed:  20"'
 

@@ -24,8 +24,8 @@ db=$(agg_db agg)
 db2=$(agg_db agg2)
 agent a1 submit --org-unit 27901 --indicator TTHC_TONG --period 202501 --value 5 > /dev/null
 check "a1 delivered" wait_for 20 outbox_empty a1
-sqlq "$db" "SELECT writefile('$T/b1.bin', envelope) FROM batch WHERE first_seq = 1;" > /dev/null
-state() { sqlq "$db" "SELECT (SELECT count(*) FROM update_log) || ':' || (SELECT count(*) FROM batch) || ':' || (SELECT applied_seq FROM agent) || ':' || (SELECT group_concat(org_unit || indicator || period || value || hlc, ';') FROM datavalue);"; }
+aggq agg "SELECT hex(envelope) FROM batch WHERE first_seq = 1;" | xxd -r -p > "$T/b1.bin"
+state() { aggq agg "SELECT (SELECT count(*) FROM update_log) || ':' || (SELECT count(*) FROM batch) || ':' || (SELECT applied_seq FROM agent) || ':' || (SELECT group_concat(org_unit || indicator || period || value || hlc, ';') FROM datavalue);"; }
 bp() { BADPEER_FILE=$T/b1.bin "$BADPEER" "$1" "$(cat "$T/$2/pubid")" "$T/a1/state/agent.key" replay; }
 
 before=$(state)
@@ -39,12 +39,12 @@ before=$(state)
 expect_eq "replaying the old batch is re-acked" "$(bp "$agg_EP" agg)" "ack ok ok acked=2 rejections="
 expect_eq "  ... and does not roll the value back" "$(state)" "$before"
 expect_eq "the current value is the newer one" \
-    "$(sqlq "$db" "SELECT value FROM datavalue WHERE period = '202501';")" 6
+    "$(aggq agg "SELECT value FROM datavalue WHERE period = '202501';")" 6
 
 # The same bytes to another aggregator: signed for the first one.
 expect_eq "replay to a second aggregator is refused" "$(bp "$agg2_EP" agg2)" \
     "ack refused bad_signature acked=0 rejections="
 expect_eq "  ... nothing applied there" \
-    "$(sqlq "$db2" "SELECT count(*) FROM update_log;"):$(sqlq "$db2" "SELECT count(*) FROM datavalue;")" "0:0"
+    "$(aggq agg2 "SELECT count(*) FROM update_log;"):$(aggq agg2 "SELECT count(*) FROM datavalue;")" "0:0"
 expect_eq "  ... and the refusal is recorded with its bytes" \
-    "$(sqlq "$db2" "SELECT count(*) FROM reject WHERE code = 7 AND length(raw) > 0;")" 1
+    "$(aggq agg2 "SELECT count(*) FROM reject WHERE code = 7 AND length(raw) > 0;")" 1

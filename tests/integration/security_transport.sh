@@ -37,9 +37,9 @@ db=$(agg_db agg)
 SRV=$(cat "$T/agg/pubid")
 bp() { "$BADPEER" "$agg_EP" "$SRV" "$1" "$2" ${3:-}; }
 key() { echo "$T/$1/state/agent.key"; }
-values_of() { sqlq "$db" "SELECT count(*) FROM datavalue WHERE org_unit = '$1';"; }
-rejects() { sqlq "$db" "SELECT count(*) FROM reject WHERE code = $1 ${2:+AND $2};"; }
-knocks() { sqlq "$db" "SELECT count(*) FROM knock WHERE code = $1 ${2:+AND $2};"; }
+values_of() { aggq agg "SELECT count(*) FROM datavalue WHERE org_unit = '$1';"; }
+rejects() { aggq agg "SELECT count(*) FROM reject WHERE code = $1 ${2:+AND $2};"; }
+knocks() { aggq agg "SELECT count(*) FROM knock WHERE code = $1 ${2:+AND $2};"; }
 logged() { grep -q -- "$1" "$T/agg/log"; }
 
 agent good submit --org-unit 27901 --indicator TTHC_TONG --period 202501 --value 1 > /dev/null
@@ -92,23 +92,23 @@ check "... recorded key_mismatch" \
 expect_eq "... and not as bad_signature" "$(rejects 7 "1")" "$nbad"
 expect_eq "control: A's batch over A's connection is accepted" \
     "$(bp "$(key alice)" blind 27898)" "ack ok ok acked=1 rejections="
-expect_eq "bob applied nothing" "$(sqlq "$db" "SELECT applied_seq FROM agent WHERE label = 'bob';")" 0
+expect_eq "bob applied nothing" "$(aggq agg "SELECT applied_seq FROM agent WHERE label = 'bob';")" 0
 
 # 5. An agent already connected when revoked is cut off within seconds.
 agent live submit --org-unit 27904 --indicator TTHC_TONG --period 202501 --value 1 > /dev/null
 check "live agent syncs before revocation" wait_for 20 outbox_empty live
-before=$(sqlq "$db" "SELECT applied_seq FROM agent WHERE label = 'live';")
+before=$(aggq agg "SELECT applied_seq FROM agent WHERE label = 'live';")
 agg agg revoke "$(cat "$T/live/pubid")" > /dev/null
 t0=$(date +%s%N)
 agent live submit --org-unit 27904 --indicator TTHC_TONG --period 202502 --value 2 > /dev/null
 agent live submit --org-unit 27904 --indicator TTHC_TONG --period 202503 --value 3 > /dev/null
-live_pk_hex=$(sqlq "$db" "SELECT hex(sign_pk) FROM agent WHERE label = 'live';")
+live_pk_hex=$(aggq agg "SELECT hex(sign_pk) FROM agent WHERE label = 'live';")
 check "revoked live agent: its next message is refused within 5 s" \
     wait_for 5 at_least_one rejects 9 "hex(agent_pk) = '$live_pk_hex' AND field = 'signer'"
 t1=$(date +%s%N)
 diag "revocation cut-off observed after $(( (t1 - t0) / 1000000 )) ms"
 expect_eq "revoked live agent: nothing more applied (applied_seq)" \
-    "$(sqlq "$db" "SELECT applied_seq FROM agent WHERE label = 'live';")" "$before"
+    "$(aggq agg "SELECT applied_seq FROM agent WHERE label = 'live';")" "$before"
 expect_eq "revoked live agent: nothing more applied (values)" "$(values_of 27904)" 1
 check "revoked live agent: no ack, its outbox keeps the rows" [ "$(agent_depth live)" -ge 2 ]
 

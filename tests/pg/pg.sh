@@ -8,6 +8,13 @@
 #   pg_psql "$url" -c 'SELECT 1'
 #   pg_stop                   # fast shutdown, directory removed
 #
+# Fault scenarios take the server away under a running client and bring it
+# back, same directory, port and data (tests/fault/NN_pg_*.sh):
+#   pg_restart fast|immediate # pg_ctl restart -m MODE (immediate: a crash,
+#                             # WAL recovery at start); waits until ready
+#   pg_halt fast|immediate    # stop, keep everything; pg_resume starts it
+#   pg_resume                 # again on PG_PORT and waits until ready
+#
 # The server:
 #   - runs as an unprivileged user: postgres refuses to run as root, and CI
 #     runs the tests as root. As root we run it as PG_TEST_USER (default
@@ -101,19 +108,37 @@ pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 1; }
 # exits (port taken) fails at once rather than at the deadline; then
 # pg_isready confirms over TCP, as clients will connect (bounded: 5 s).
 pg_launch() {
-    local i
     PG_PORT=$1
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
         -o "-c listen_addresses=127.0.0.1 -p $PG_PORT \
             -c unix_socket_directories=$PG_SOCK \
             -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
             -c max_connections=30" start > /dev/null || return 1
+    pg_wait_ready
+}
+# pg_wait_ready: bounded (5 s) wait until the server answers over TCP.
+pg_wait_ready() {
+    local i
     for i in $(seq 1 100); do     # 100 x 50 ms
         pg_ready && return 0
         sleep 0.05
     done
     return 1
 }
+
+# pg_restart MODE: pg_ctl restart -m MODE (fast: clients disconnected, a
+# clean shutdown; immediate: no shutdown checkpoint, recovery from WAL at
+# start), same options (postmaster.opts); 0 once ready again.
+pg_restart() {
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
+        -m "${1:-fast}" -w -t 30 restart > /dev/null && pg_wait_ready
+}
+# pg_halt MODE: stop the server, keep its directory (pg_resume restarts).
+pg_halt() {
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m "${1:-fast}" -w -t 30 stop > /dev/null
+}
+# pg_resume: start the halted server again on PG_PORT; 0 once ready.
+pg_resume() { pg_launch "$PG_PORT"; }
 
 # pg_watchdog: stops the server if the shell that started it disappears
 # without running its EXIT trap (SIGKILL, a crashed runner).
