@@ -128,8 +128,21 @@ own(const cds_cli_t *cli, const char *name)
     return v && *v ? v : NULL;
 }
 
-/* identity (the configured one, else <state_dir>/identity_file) and
- * <state_dir>/db_file. 0 or exit 3. */
+/* Does the program have option "<section>.<name>"? */
+static bool
+has_option(const cds_cli_t *cli, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", cli->prog->section, name);
+    for (size_t i = 0; i < cli->prog->n_options; i++)
+        if (strcmp(cli->prog->options[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+/* identity (the configured one, else <state_dir>/identity_file),
+ * <state_dir>/db_file, and the store (the "store" option, else that
+ * file). 0 or exit 3. */
 static int
 resolve_paths(cds_cli_t *cli)
 {
@@ -144,6 +157,11 @@ resolve_paths(cds_cli_t *cli)
     if (a < 0 || (size_t)a >= sizeof cli->identity || b < 0 ||
         (size_t)b >= sizeof cli->db_path)
         return cds_cli_fail(CDS_EXIT_CONFIG, "state_dir: path too long");
+    const char *store = has_option(cli, "store") ? own(cli, "store") : NULL;
+    int c = snprintf(cli->store, sizeof cli->store, "%s",
+                     store ? store : cli->db_path);
+    if (c < 0 || (size_t)c >= sizeof cli->store)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "store: too long");
     return 0;
 }
 

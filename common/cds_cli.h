@@ -60,6 +60,11 @@ struct cds_cli {
     char identity[4096];               /* <identity key> or
                                         * <state_dir>/<identity_file> */
     char db_path[4096];                /* <state_dir>/<db_file> */
+    char store[4096];                  /* where the database is: the
+                                        * section's "store" option (a
+                                        * PostgreSQL URL, password and all:
+                                        * never print it, cds_pg_redact),
+                                        * else db_path */
     void *db;                          /* CDS_CLI_DB/_RO: the program's open
                                         * database (the aggregator's store) */
     int lock_fd;                       /* CDS_CLI_LOCK: held, else -1 */

@@ -181,7 +181,7 @@ curve_setup(server_t *self, const cds_identity_t *id)
                 "message=%s", cds_logq("libzmq was built without CURVE"));
         return -1;
     }
-    self->auth = auth_new(self->ctx, cds_db_path(store_db(self->store)));
+    self->auth = auth_new(self->ctx, store_location(self->store));
     if (!self->auth || auth_watch(self->auth, self->sock) != CDS_OK)
         return -1;
     int rc = setopt_int(self->sock, ZMQ_CURVE_SERVER, 1, "curve_server");
@@ -634,7 +634,7 @@ group_acks(const server_t *self, int n)
 static int
 end_group(server_t *self, int n, int begin_err, int txerr)
 {
-    cds_db_t *db = store_db(self->store);
+    cds_sql_t *db = store_sql(self->store);
     if (begin_err != CDS_OK)
         return CDS_OK;         /* replies already say retry */
     bool mark = txerr == CDS_OK && self->mark && group_acks(self, n);
@@ -642,7 +642,10 @@ end_group(server_t *self, int n, int begin_err, int txerr)
         txerr = commitmark_bump(self->mark);
     if (txerr == CDS_OK) {
         uint64_t start = progress_now_ns();
-        txerr = cds_db_commit(db);
+        /* CDS_OK only once durable; on PostgreSQL a COMMIT whose answer
+         * was lost is CDS_EBUSY: outcome unknown, so nothing is acked
+         * (the agents resend; a committed batch is re-acked then). */
+        txerr = cds_sql_commit(db);
         if (txerr == CDS_OK)           /* received, not in this group */
             progress_committed(self->progress, start,
                                self->tail - self->head);
@@ -661,7 +664,7 @@ end_group(server_t *self, int n, int begin_err, int txerr)
     }
     if (txerr == CDS_OK)
         return CDS_OK;
-    cds_db_rollback(db);
+    cds_sql_rollback(db);
     cds_log(CDS_LOG_WARN, "group_rolled_back", "messages=%d reason=%s", n,
             cds_strerror(txerr));
     for (int i = 0; i < n; i++)
@@ -720,7 +723,9 @@ server_step(server_t *self, long timeout_ms)
     int got = fill_ring(self);
     if (got < 0 || self->tail == self->head)
         return got < 0 ? got : 0;
-    int begin_err = cds_db_begin(store_db(self->store));
+    /* On PostgreSQL a connection lost since the last group is restored
+     * here (cds_sql_begin); failing that, every message answers retry. */
+    int begin_err = cds_sql_begin(store_sql(self->store));
     int txerr = CDS_OK, n = 0;
     while (n < self->group_max && txerr == CDS_OK) {
         /* Keep the worker fed while we apply (the group grows with what

@@ -76,10 +76,25 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_STATUS_ADD] = STORE_SQL_STATUS_ADD,
 };
 
+/* Until branch pgsql's texts are merged (the same statements). */
+#ifndef STORE_SQL_AGENT_INSERT_PG
+#define STORE_SQL_AGENT_INSERT_PG STORE_SQL_AGENT_INSERT " RETURNING id"
+#endif
+#ifndef STORE_SQL_BATCH_INSERT_PG
+#define STORE_SQL_BATCH_INSERT_PG STORE_SQL_BATCH_INSERT " RETURNING id"
+#endif
+
+/* PostgreSQL texts where the SQLite one cannot serve (store_sql.h
+ * *_PG); NULL: the same text. */
+static const char *const sql_pg[ST__COUNT] = {
+    [ST_AGENT_INSERT] = STORE_SQL_AGENT_INSERT_PG,
+    [ST_BATCH_INSERT] = STORE_SQL_BATCH_INSERT_PG,
+};
+
 struct store {
     cds_sql_t *sql;                     /* owned connection */
-    cds_db_t *db;                       /* its SQLite half (borrowed) */
-    sqlite3_stmt *st[ST__COUNT];        /* prepared once, reset after use */
+    char *where;                        /* as opened (may hold a password) */
+    cds_sql_stmt_t *st[ST__COUNT];      /* prepared once, reset after use */
     int reject_raw_per_hour;            /* raw bytes kept per peer per hour */
     int64_t reject_retention_ms;        /* 0: rejects kept for ever */
     uint64_t reject_min_free;           /* bytes; below: digests only */
@@ -101,11 +116,75 @@ store_migrations(void)
     return migrations;
 }
 
+/* PostgreSQL: one migration, the whole schema at the current version,
+ * assembled from the modules' parts in the order of migrations[]
+ * (store_sql.h, health.c, commitmark.c). Built once, never freed. */
+static const char *
+pg_schema(void)
+{
+    static char *text;
+    if (text)
+        return text;
+#ifndef STORE_SQL_PG_SCHEMA
+    cds_log(CDS_LOG_ERROR, "store_open_failed", "message=%s",
+            cds_logq("this build has no PostgreSQL schema yet"));
+    return NULL;
+#else
+    const char *const parts[] = { STORE_SQL_PG_SCHEMA, health_pg_schema,
+                                  commitmark_pg_schema };
+    size_t n = 1;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        n += strlen(parts[i]);
+    char *t = malloc(n);
+    if (!t)
+        return NULL;
+    t[0] = '\0';
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        strcat(t, parts[i]);
+    text = t;
+    return text;
+#endif
+}
+
+/* Open the connection with the schema of its backend. */
+static cds_sql_t *
+open_sql(const char *where, int flags, int *err)
+{
+    const char *pg[1] = { NULL };
+    cds_sql_schema_t schema = {
+        migrations, (int) (sizeof migrations / sizeof migrations[0]),
+        pg, 0 };
+    if (cds_sql_is_server(where)) {
+        if (!(pg[0] = pg_schema())) {
+            *err = CDS_EUSAGE;
+            return NULL;
+        }
+        schema.n_pg = 1;
+    }
+    return cds_sql_open(where, &schema, flags, err);
+}
+
+/* Prepare every statement (CDS_SQL_PERSIST: prepared once per
+ * connection, also on the server). A read-only connection prepares the
+ * writes too: every statement is valid SQL on a migrated database. */
+static int
+prepare_all(store_t *self)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        self->st[i] = cds_sql_prepare2(self->sql, sql_text[i], sql_pg[i],
+                                       CDS_SQL_PERSIST);
+        if (!self->st[i])
+            return CDS_ERROR;
+    }
+    return CDS_OK;
+}
+
 store_t *
-store_open(const char *path, int flags, int *err)
+store_open(const char *where, int flags, int *err)
 {
     store_t *self = calloc(1, sizeof *self);
-    if (!self) {
+    if (!self || !(self->where = strdup(where ? where : ""))) {
+        free(self);
         *err = CDS_ENOMEM;
         return NULL;
     }
@@ -113,38 +192,22 @@ store_open(const char *path, int flags, int *err)
     self->reject_retention_ms =
         (int64_t) STORE_REJECT_RETENTION_DAYS * 86400000;
     self->reject_min_free = (uint64_t) STORE_REJECT_MIN_FREE_MB << 20;
-    const cds_sql_schema_t schema = {
-        migrations, (int) (sizeof migrations / sizeof migrations[0]),
-        NULL, 0 };
-    self->sql = cds_sql_open(path, &schema, flags, err);
+    self->sql = open_sql(where, flags, err);
     if (!self->sql) {
-        free(self);
-        return NULL;
-    }
-    self->db = cds_sql_sqlite(self->sql);
-    if (!self->db) {                    /* PostgreSQL: not wired yet */
-        *err = CDS_EUSAGE;
         store_destroy(&self);
         return NULL;
     }
     /* Up to 64 MiB of page cache instead of SQLite's 2 MiB: once the
      * indexes outgrow the cache every merge re-reads their pages from the
      * WAL (pread was 13 % of the writer thread's time in a 1,000,000-update
-     * catch-up, docs/PERFORMANCE.md). Pages are only taken as used. */
-    if (cds_db_exec(self->db, "PRAGMA cache_size=-65536") != CDS_OK) {
+     * catch-up, docs/PERFORMANCE.md). Pages are only taken as used.
+     * PostgreSQL: the server's shared_buffers are the operator's. */
+    if ((cds_sql_backend(self->sql) == CDS_SQL_SQLITE
+         && cds_sql_exec(self->sql, "PRAGMA cache_size=-65536") != CDS_OK)
+        || prepare_all(self) != CDS_OK) {
         *err = CDS_ERROR;
         store_destroy(&self);
         return NULL;
-    }
-    for (int i = 0; i < ST__COUNT; i++) {
-        /* A read-only connection cannot prepare writes on an empty file;
-         * prepare lazily is not worth it: every statement is valid SQL. */
-        self->st[i] = cds_db_prepare(self->db, sql_text[i]);
-        if (!self->st[i]) {
-            *err = CDS_ERROR;
-            store_destroy(&self);
-            return NULL;
-        }
     }
     return self;
 }
@@ -156,8 +219,9 @@ store_destroy(store_t **self_p)
         return;
     store_t *self = *self_p;
     for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize(self->st[i]);
+        cds_sql_finalize(&self->st[i]);
     cds_sql_close(&self->sql);
+    free(self->where);
     free(self);
     *self_p = NULL;
 }
@@ -165,7 +229,7 @@ store_destroy(store_t **self_p)
 cds_db_t *
 store_db(store_t *self)
 {
-    return self->db;
+    return cds_sql_sqlite(self->sql);
 }
 
 cds_sql_t *
@@ -174,34 +238,83 @@ store_sql(store_t *self)
     return self->sql;
 }
 
-/* Step a statement that returns no row; reset it. */
-static int
-run(store_t *self, sqlite3_stmt *st, const char *what)
+const char *
+store_where(store_t *self)
 {
-    int rc = sqlite3_step(st);
-    int code = CDS_OK;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        code = cds_db_fail(self->db, what);
-    cds_stmt_done(st);
-    return code;
+    return cds_sql_where(self->sql);
+}
+
+const char *
+store_location(store_t *self)
+{
+    return self->where;
+}
+
+const char *
+store_display(const char *where, char *buf, size_t len)
+{
+    char *r = where && cds_sql_is_server(where) ? cds_pg_redact(where) : NULL;
+    snprintf(buf, len, "%s",
+             r ? r : where && !cds_sql_is_server(where)
+                         ? where : "(PostgreSQL server)");
+    free(r);
+    return buf;
+}
+
+/* Step a statement that returns no row (or rows nobody reads); reset it.
+ * CDS_OK or the step's cds_err code (logged with the SQL). */
+static int
+run(cds_sql_stmt_t *st)
+{
+    int rc = cds_sql_run(st);
+    cds_sql_reset(st);
+    return rc;
+}
+
+/* run, and the rows it changed into *changes. */
+static int
+run_changes(cds_sql_stmt_t *st, int64_t *changes)
+{
+    int rc = cds_sql_run(st);
+    *changes = rc == CDS_OK ? cds_sql_changes(st) : 0;
+    cds_sql_reset(st);
+    return rc;
+}
+
+/* run an INSERT and give the id of the row it made: the RETURNING row on
+ * PostgreSQL (the _PG texts), SQLite's last insert rowid otherwise. */
+static int
+run_insert(store_t *self, cds_sql_stmt_t *st, int64_t *id)
+{
+    int rc = cds_sql_step(st);
+    if (rc == CDS_SQL_ROW) {
+        *id = cds_sql_col_int64(st, 0);
+        rc = cds_sql_run(st);
+    } else if (rc == CDS_SQL_DONE) {
+        cds_db_t *db = cds_sql_sqlite(self->sql);
+        *id = db ? sqlite3_last_insert_rowid(cds_db_handle(db)) : 0;
+        rc = db ? CDS_OK : CDS_ERROR;   /* PG: RETURNING gave no row */
+    }
+    cds_sql_reset(st);
+    return rc;
 }
 
 int
 store_savepoint(store_t *self)
 {
-    return run(self, self->st[ST_SAVEPOINT], "savepoint");
+    return run(self->st[ST_SAVEPOINT]);
 }
 
 int
 store_release(store_t *self)
 {
-    return run(self, self->st[ST_RELEASE], "release");
+    return run(self->st[ST_RELEASE]);
 }
 
 int
 store_rollback_to(store_t *self)
 {
-    int code = run(self, self->st[ST_ROLLBACK_TO], "rollback_to");
+    int code = run(self->st[ST_ROLLBACK_TO]);
     if (code == CDS_OK)
         code = store_release(self);
     return code;
@@ -210,17 +323,17 @@ store_rollback_to(store_t *self)
 int
 store_orgunits_load(store_t *self, const cds_orgunits_t *ous)
 {
-    sqlite3_stmt *st = self->st[ST_ORGUNIT_UPSERT];
+    cds_sql_stmt_t *st = self->st[ST_ORGUNIT_UPSERT];
     for (size_t i = 0; i < cds_orgunits_size(ous); i++) {
         const cds_orgunit_t *o = cds_orgunits_at(ous, i);
-        cds_bind_text(st, ":code", o->code);
-        cds_bind_text(st, ":name", o->name);
-        cds_bind_text(st, ":parent", o->parent);
+        cds_sql_bind_text(st, ":code", o->code);
+        cds_sql_bind_text(st, ":name", o->name);
+        cds_sql_bind_text(st, ":parent", o->parent);
         if (o->valid_from != INT32_MIN)
-            cds_bind_int64(st, ":valid_from", o->valid_from);
+            cds_sql_bind_int64(st, ":valid_from", o->valid_from);
         if (o->valid_to != INT32_MAX)
-            cds_bind_int64(st, ":valid_to", o->valid_to);
-        int code = run(self, st, "orgunit_upsert");
+            cds_sql_bind_int64(st, ":valid_to", o->valid_to);
+        int code = run(st);
         if (code != CDS_OK)
             return code;
     }
@@ -230,83 +343,83 @@ store_orgunits_load(store_t *self, const cds_orgunits_t *ous)
 /* Step a statement expected to return at most one row: 1 row, 0 none,
  * negative cds_err on error. Resets it. */
 static int
-exists(store_t *self, sqlite3_stmt *st, const char *what)
+exists(cds_sql_stmt_t *st)
 {
-    int rc = sqlite3_step(st);
-    int result = rc == SQLITE_ROW ? 1 : 0;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        result = -cds_db_fail(self->db, what);
-    cds_stmt_done(st);
+    int rc = cds_sql_step(st);
+    int result = rc == CDS_SQL_ROW ? 1 : 0;
+    if (rc != CDS_SQL_ROW && rc != CDS_SQL_DONE)
+        result = -rc;
+    cds_sql_reset(st);
     return result;
 }
 
 int
 store_orgunit_exists(store_t *self, const char *code)
 {
-    sqlite3_stmt *st = self->st[ST_ORGUNIT_EXISTS];
-    cds_bind_text(st, ":code", code);
-    return exists(self, st, "orgunit_exists");
+    cds_sql_stmt_t *st = self->st[ST_ORGUNIT_EXISTS];
+    cds_sql_bind_text(st, ":code", code);
+    return exists(st);
 }
 
 int
 store_agent_allowed(store_t *self, int64_t agent_id, const char *org_unit)
 {
-    sqlite3_stmt *st = self->st[ST_ALLOWED];
-    cds_bind_text(st, ":ou", org_unit);
-    cds_bind_int64(st, ":agent_id", agent_id);
-    return exists(self, st, "agent_allowed");
+    cds_sql_stmt_t *st = self->st[ST_ALLOWED];
+    cds_sql_bind_text(st, ":ou", org_unit);
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    return exists(st);
 }
 
 /* Copy a blob column of exactly n bytes into out; zeros otherwise. */
 static void
-column_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t n)
+column_blob(cds_sql_stmt_t *st, int col, uint8_t *out, size_t n)
 {
-    const void *p = sqlite3_column_blob(st, col);
-    int len = sqlite3_column_bytes(st, col);
-    if (p && len == (int) n)
+    const void *p = cds_sql_col_blob(st, col);
+    size_t len = cds_sql_col_bytes(st, col);
+    if (p && len == n)
         memcpy(out, p, n);
     else
         memset(out, 0, n);
 }
 
 static void
-column_text(sqlite3_stmt *st, int col, char *out, size_t len)
+column_text(cds_sql_stmt_t *st, int col, char *out, size_t len)
 {
-    const char *s = (const char *) sqlite3_column_text(st, col);
+    const char *s = cds_sql_col_text(st, col);
     snprintf(out, len, "%s", s ? s : "");
 }
 
 /* Fill out from a row of STORE_SQL_AGENT_COLS. */
 static void
-agent_from_row(sqlite3_stmt *st, store_agent_t *out)
+agent_from_row(cds_sql_stmt_t *st, store_agent_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->id = sqlite3_column_int64(st, 0);
+    out->id = cds_sql_col_int64(st, 0);
     column_blob(st, 1, out->sign_pk, CDS_PK_BYTES);
     column_blob(st, 2, out->curve_pk, CDS_PK_BYTES);
     column_text(st, 3, out->pubid, sizeof out->pubid);
     column_text(st, 4, out->fpr, sizeof out->fpr);
     column_text(st, 5, out->label, sizeof out->label);
-    out->enrolled_at_ms = sqlite3_column_int64(st, 6);
-    out->revoked_at_ms = sqlite3_column_int64(st, 7);
-    out->applied_seq = (uint64_t) sqlite3_column_int64(st, 8);
+    out->enrolled_at_ms = cds_sql_col_int64(st, 6);
+    out->revoked_at_ms = cds_sql_col_int64(st, 7);
+    out->applied_seq = (uint64_t) cds_sql_col_int64(st, 8);
     column_blob(st, 9, out->applied_head, CDS_HASH_BYTES);
-    out->last_seen_ms = sqlite3_column_int64(st, 10);
-    out->last_eff_hlc = (uint64_t) sqlite3_column_int64(st, 11);
+    out->last_seen_ms = cds_sql_col_int64(st, 10);
+    out->last_eff_hlc = (uint64_t) cds_sql_col_int64(st, 11);
 }
 
 static int
-agent_one(store_t *self, sqlite3_stmt *st, store_agent_t *out)
+agent_one(store_t *self, cds_sql_stmt_t *st, store_agent_t *out)
 {
-    int rc = sqlite3_step(st);
+    int rc = cds_sql_step(st);
     int code = CDS_OK;
-    if (rc == SQLITE_ROW)
+    if (rc == CDS_SQL_ROW)
         agent_from_row(st, out);
-    else if (rc == SQLITE_DONE)
+    else if (rc == CDS_SQL_DONE)
         code = CDS_ENOTFOUND;
     else
-        code = cds_db_fail(self->db, "agent_find");
-    cds_stmt_done(st);
+        code = rc;
+    cds_sql_reset(st);
     return code;
 }
 
@@ -314,42 +427,42 @@ int
 store_agent_find(store_t *self, const uint8_t pk[CDS_PK_BYTES],
                  store_agent_t *out)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_BY_PK];
-    cds_bind_blob(st, ":pk", pk, CDS_PK_BYTES);
+    cds_sql_stmt_t *st = self->st[ST_AGENT_BY_PK];
+    cds_sql_bind_blob(st, ":pk", pk, CDS_PK_BYTES);
     return agent_one(self, st, out);
 }
 
 int
 store_agent_find_fpr(store_t *self, const char *fpr, store_agent_t *out)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_BY_FPR];
-    cds_bind_text(st, ":fpr", fpr);
+    cds_sql_stmt_t *st = self->st[ST_AGENT_BY_FPR];
+    cds_sql_bind_text(st, ":fpr", fpr);
     return agent_one(self, st, out);
 }
 
 int
 store_agent_replaced(store_t *self, int64_t old_id, int64_t new_id)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_REPLACED];
-    cds_bind_int64(st, ":old", old_id);
-    cds_bind_int64(st, ":new", new_id);
-    return run(self, st, "agent_replaced");
+    cds_sql_stmt_t *st = self->st[ST_AGENT_REPLACED];
+    cds_sql_bind_int64(st, ":old", old_id);
+    cds_sql_bind_int64(st, ":new", new_id);
+    return run(st);
 }
 
 int
 store_agent_successor(store_t *self, int64_t old_id, char *fpr, size_t len)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_SUCCESSOR];
-    cds_bind_int64(st, ":old", old_id);
-    int rc = sqlite3_step(st);
+    cds_sql_stmt_t *st = self->st[ST_AGENT_SUCCESSOR];
+    cds_sql_bind_int64(st, ":old", old_id);
+    int rc = cds_sql_step(st);
     int code = CDS_OK;
     fpr[0] = '\0';
-    if (rc == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        snprintf(fpr, len, "%s", t ? (const char *) t : "");
-    } else if (rc != SQLITE_DONE)
-        code = cds_db_fail(self->db, "agent_successor");
-    cds_stmt_done(st);
+    if (rc == CDS_SQL_ROW) {
+        const char *t = cds_sql_col_text(st, 0);
+        snprintf(fpr, len, "%s", t ? t : "");
+    } else if (rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_reset(st);
     return code;
 }
 
@@ -357,8 +470,8 @@ int
 store_agent_find_curve(store_t *self, const uint8_t curve_pk[CDS_PK_BYTES],
                        store_agent_t *out)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_BY_CURVE];
-    cds_bind_blob(st, ":curve_pk", curve_pk, CDS_PK_BYTES);
+    cds_sql_stmt_t *st = self->st[ST_AGENT_BY_CURVE];
+    cds_sql_bind_blob(st, ":curve_pk", curve_pk, CDS_PK_BYTES);
     return agent_one(self, st, out);
 }
 
@@ -366,14 +479,14 @@ static int
 agent_set_units(store_t *self, int64_t id, const char *const *units,
                 size_t n)
 {
-    sqlite3_stmt *st = self->st[ST_UNITS_CLEAR];
-    cds_bind_int64(st, ":id", id);
-    int code = run(self, st, "units_clear");
+    cds_sql_stmt_t *st = self->st[ST_UNITS_CLEAR];
+    cds_sql_bind_int64(st, ":id", id);
+    int code = run(st);
     for (size_t i = 0; code == CDS_OK && i < n; i++) {
         st = self->st[ST_UNITS_ADD];
-        cds_bind_int64(st, ":id", id);
-        cds_bind_text(st, ":ou", units[i]);
-        code = run(self, st, "units_add");
+        cds_sql_bind_int64(st, ":id", id);
+        cds_sql_bind_text(st, ":ou", units[i]);
+        code = run(st);
     }
     return code;
 }
@@ -389,36 +502,35 @@ store_agent_enroll(store_t *self, const uint8_t sign_pk[CDS_PK_BYTES],
     cds_fingerprint(sign_pk, fpr);
     store_agent_t old;
     int code = store_agent_find(self, sign_pk, &old);
-    sqlite3_stmt *st;
+    cds_sql_stmt_t *st;
     if (code == CDS_OK) {
         st = self->st[ST_AGENT_RELABEL];
-        cds_bind_int64(st, ":id", old.id);
+        cds_sql_bind_int64(st, ":id", old.id);
         *id = old.id;
     } else if (code == CDS_ENOTFOUND) {
         st = self->st[ST_AGENT_INSERT];
-        cds_bind_blob(st, ":pk", sign_pk, CDS_PK_BYTES);
-        cds_bind_text(st, ":fpr", fpr);
-        cds_bind_int64(st, ":now", now_ms);
+        cds_sql_bind_blob(st, ":pk", sign_pk, CDS_PK_BYTES);
+        cds_sql_bind_text(st, ":fpr", fpr);
+        cds_sql_bind_int64(st, ":now", now_ms);
     } else
         return code;
-    cds_bind_blob(st, ":curve_pk", curve_pk, CDS_PK_BYTES);
-    cds_bind_text(st, ":pubid", pubid);
-    cds_bind_text(st, ":label", label ? label : "");
-    code = run(self, st, "agent_enroll");
+    cds_sql_bind_blob(st, ":curve_pk", curve_pk, CDS_PK_BYTES);
+    cds_sql_bind_text(st, ":pubid", pubid);
+    cds_sql_bind_text(st, ":label", label ? label : "");
+    code = st == self->st[ST_AGENT_INSERT] ? run_insert(self, st, id)
+                                           : run(st);
     if (code != CDS_OK)
         return code;
-    if (st == self->st[ST_AGENT_INSERT])
-        *id = sqlite3_last_insert_rowid(cds_db_handle(self->db));
     return agent_set_units(self, *id, units, n);
 }
 
 int
 store_agent_revoke(store_t *self, int64_t id, int64_t now_ms)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_REVOKE];
-    cds_bind_int64(st, ":id", id);
-    cds_bind_int64(st, ":now", now_ms);
-    return run(self, st, "agent_revoke");
+    cds_sql_stmt_t *st = self->st[ST_AGENT_REVOKE];
+    cds_sql_bind_int64(st, ":id", id);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    return run(st);
 }
 
 int
@@ -432,62 +544,62 @@ int
 store_agent_advance_eff(store_t *self, int64_t id, uint64_t seq,
                         const uint8_t head[CDS_HASH_BYTES], uint64_t last_eff)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_ADVANCE];
+    cds_sql_stmt_t *st = self->st[ST_AGENT_ADVANCE];
     if (last_eff)
-        cds_bind_int64(st, ":eff", (int64_t) last_eff);
-    cds_bind_int64(st, ":id", id);
-    cds_bind_int64(st, ":seq", (int64_t) seq);
-    cds_bind_blob(st, ":head", head, CDS_HASH_BYTES);
-    return run(self, st, "agent_advance");
+        cds_sql_bind_int64(st, ":eff", (int64_t) last_eff);
+    cds_sql_bind_int64(st, ":id", id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) seq);
+    cds_sql_bind_blob(st, ":head", head, CDS_HASH_BYTES);
+    return run(st);
 }
 
 int
 store_agent_seen(store_t *self, int64_t id, int64_t now_ms)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_SEEN];
-    cds_bind_int64(st, ":id", id);
-    cds_bind_int64(st, ":now", now_ms);
-    return run(self, st, "agent_seen");
+    cds_sql_stmt_t *st = self->st[ST_AGENT_SEEN];
+    cds_sql_bind_int64(st, ":id", id);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    return run(st);
 }
 
 int
 store_agent_seen_max(store_t *self, int64_t id, int64_t now_ms)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_SEEN_MAX];
-    cds_bind_int64(st, ":id", id);
-    cds_bind_int64(st, ":now", now_ms);
-    return run(self, st, "agent_seen_max");
+    cds_sql_stmt_t *st = self->st[ST_AGENT_SEEN_MAX];
+    cds_sql_bind_int64(st, ":id", id);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    return run(st);
 }
 
 int
 store_agents_each(store_t *self, store_agent_fn *fn, void *arg)
 {
-    sqlite3_stmt *st = self->st[ST_AGENT_ALL];
+    cds_sql_stmt_t *st = self->st[ST_AGENT_ALL];
     int rc, code = CDS_OK;
     /* Rows are copied out before fn runs; fn may use other statements
      * (store_agent_units) but not this one. */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
         store_agent_t a;
         agent_from_row(st, &a);
         if (fn(&a, arg) != 0)
             break;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        code = cds_db_fail(self->db, "agents_each");
-    cds_stmt_done(st);
+    if (rc != CDS_SQL_ROW && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_reset(st);
     return code;
 }
 
 int
 store_agent_units(store_t *self, int64_t id, char *buf, size_t len)
 {
-    sqlite3_stmt *st = self->st[ST_UNITS_OF];
+    cds_sql_stmt_t *st = self->st[ST_UNITS_OF];
     size_t used = 0;
     int rc, code = CDS_OK;
     buf[0] = '\0';
-    cds_bind_int64(st, ":id", id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *ou = (const char *) sqlite3_column_text(st, 0);
+    cds_sql_bind_int64(st, ":id", id);
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        const char *ou = cds_sql_col_text(st, 0);
         int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "",
                          ou ? ou : "");
         if (w < 0 || (size_t) w >= len - used) {
@@ -496,9 +608,9 @@ store_agent_units(store_t *self, int64_t id, char *buf, size_t len)
         }
         used += (size_t) w;
     }
-    if (code == CDS_OK && rc != SQLITE_DONE)
-        code = cds_db_fail(self->db, "agent_units");
-    cds_stmt_done(st);
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_reset(st);
     return code;
 }
 
@@ -516,18 +628,16 @@ store_batch_add_shift(store_t *self, int64_t agent_id, uint64_t first,
                       uint64_t last, int64_t now_ms, int64_t shift_ms,
                       const uint8_t *envelope, size_t len, int64_t *batch_id)
 {
-    sqlite3_stmt *st = self->st[ST_BATCH_INSERT];
-    cds_bind_int64(st, ":shift", shift_ms);
-    cds_bind_int64(st, ":agent_id", agent_id);
-    cds_bind_int64(st, ":first", (int64_t) first);
-    cds_bind_int64(st, ":last", (int64_t) last);
-    cds_bind_int64(st, ":now", now_ms);
-    /* No copy of up to 4 MiB: run() is done with it before we return. */
-    cds_bind_blob_ref(st, ":envelope", envelope, (int) len);
-    int code = run(self, st, "batch_add");
-    if (code == CDS_OK)
-        *batch_id = sqlite3_last_insert_rowid(cds_db_handle(self->db));
-    return code;
+    cds_sql_stmt_t *st = self->st[ST_BATCH_INSERT];
+    cds_sql_bind_int64(st, ":shift", shift_ms);
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    cds_sql_bind_int64(st, ":first", (int64_t) first);
+    cds_sql_bind_int64(st, ":last", (int64_t) last);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    /* No copy of up to 4 MiB: run_insert is done with it before we
+     * return. */
+    cds_sql_bind_blob_ref(st, ":envelope", envelope, len);
+    return run_insert(self, st, batch_id);
 }
 
 int
@@ -536,24 +646,24 @@ store_log_get(store_t *self, int64_t agent_id, uint64_t seq,
               int *status, char *field, size_t field_len, char *message,
               size_t message_len)
 {
-    sqlite3_stmt *st = self->st[ST_LOG_GET];
-    cds_bind_int64(st, ":agent_id", agent_id);
-    cds_bind_int64(st, ":seq", (int64_t) seq);
-    int rc = sqlite3_step(st);
+    cds_sql_stmt_t *st = self->st[ST_LOG_GET];
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) seq);
+    int rc = cds_sql_step(st);
     int code = CDS_OK;
-    if (rc == SQLITE_ROW) {
+    if (rc == CDS_SQL_ROW) {
         column_blob(st, 0, hash, CDS_HASH_BYTES);
         column_blob(st, 1, head, CDS_HASH_BYTES);
-        *status = sqlite3_column_int(st, 2);
+        *status = cds_sql_col_int(st, 2);
         if (field)
             column_text(st, 3, field, field_len);
         if (message)
             column_text(st, 4, message, message_len);
-    } else if (rc == SQLITE_DONE)
+    } else if (rc == CDS_SQL_DONE)
         code = CDS_ENOTFOUND;
     else
-        code = cds_db_fail(self->db, "log_get");
-    cds_stmt_done(st);
+        code = rc;
+    cds_sql_reset(st);
     return code;
 }
 
@@ -561,18 +671,18 @@ store_log_get(store_t *self, int64_t agent_id, uint64_t seq,
  * copies (cds_bind_*_ref): every caller steps and resets the statement
  * (run) before it returns, while u is still alive. */
 static void
-bind_update(sqlite3_stmt *st, const cds_update_t *u)
+bind_update(cds_sql_stmt_t *st, const cds_update_t *u)
 {
-    cds_bind_text_ref(st, ":org_unit", u->org_unit);
-    cds_bind_text_ref(st, ":indicator", u->indicator);
-    cds_bind_text_ref(st, ":period", u->period);
-    cds_bind_text_ref(st, ":disagg", u->disagg);
-    cds_bind_text_ref(st, ":value", u->deleted ? "" : (u->value ? u->value : ""));
-    cds_bind_int64(st, ":deleted", u->deleted);
-    cds_bind_text_ref(st, ":comment", u->comment);
-    cds_bind_text_ref(st, ":stored_by", u->stored_by);
-    cds_bind_int64(st, ":followup", u->followup);
-    cds_bind_int64(st, ":hlc", (int64_t) u->hlc);
+    cds_sql_bind_text_ref(st, ":org_unit", u->org_unit);
+    cds_sql_bind_text_ref(st, ":indicator", u->indicator);
+    cds_sql_bind_text_ref(st, ":period", u->period);
+    cds_sql_bind_text_ref(st, ":disagg", u->disagg);
+    cds_sql_bind_text_ref(st, ":value", u->deleted ? "" : (u->value ? u->value : ""));
+    cds_sql_bind_int64(st, ":deleted", u->deleted);
+    cds_sql_bind_text_ref(st, ":comment", u->comment);
+    cds_sql_bind_text_ref(st, ":stored_by", u->stored_by);
+    cds_sql_bind_int64(st, ":followup", u->followup);
+    cds_sql_bind_int64(st, ":hlc", (int64_t) u->hlc);
 }
 
 int
@@ -592,39 +702,39 @@ store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
                   const uint8_t head[CDS_HASH_BYTES], int status,
                   const char *field, const char *message, int64_t now_ms)
 {
-    sqlite3_stmt *st = self->st[ST_LOG_INSERT];
-    cds_bind_int64(st, ":eff", (int64_t) eff_hlc);
-    cds_bind_int64(st, ":agent_id", agent_id);
-    cds_bind_int64(st, ":seq", (int64_t) u->seq);
-    cds_bind_int64(st, ":batch_id", batch_id);
-    cds_bind_blob_ref(st, ":hash", hash, CDS_HASH_BYTES);
-    cds_bind_blob_ref(st, ":head", head, CDS_HASH_BYTES);
-    cds_bind_int64(st, ":status", status);
-    cds_bind_text_ref(st, ":field", field);
-    cds_bind_text_ref(st, ":message", message);
-    cds_bind_int64(st, ":now", now_ms);
+    cds_sql_stmt_t *st = self->st[ST_LOG_INSERT];
+    cds_sql_bind_int64(st, ":eff", (int64_t) eff_hlc);
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) u->seq);
+    cds_sql_bind_int64(st, ":batch_id", batch_id);
+    cds_sql_bind_blob_ref(st, ":hash", hash, CDS_HASH_BYTES);
+    cds_sql_bind_blob_ref(st, ":head", head, CDS_HASH_BYTES);
+    cds_sql_bind_int64(st, ":status", status);
+    cds_sql_bind_text_ref(st, ":field", field);
+    cds_sql_bind_text_ref(st, ":message", message);
+    cds_sql_bind_int64(st, ":now", now_ms);
     /* A refused update keeps no field over its bound (store.h): the kept
      * batch already holds those bytes once. */
     cds_update_t kept = *u;
     if (status != 0)
         cds_update_drop_oversize(&kept);
     bind_update(st, &kept);
-    return run(self, st, "log_add");
+    return run(st);
 }
 
 int
 store_log_eff(store_t *self, int64_t agent_id, uint64_t seq, uint64_t *eff)
 {
-    sqlite3_stmt *st = self->st[ST_LOG_EFF];
-    cds_bind_int64(st, ":agent_id", agent_id);
-    cds_bind_int64(st, ":seq", (int64_t) seq);
-    int rc = sqlite3_step(st);
-    int code = rc == SQLITE_ROW    ? CDS_OK
-               : rc == SQLITE_DONE ? CDS_ENOTFOUND
-                                   : cds_db_fail(self->db, "log_eff");
-    if (rc == SQLITE_ROW)
-        *eff = (uint64_t) sqlite3_column_int64(st, 0);
-    cds_stmt_done(st);
+    cds_sql_stmt_t *st = self->st[ST_LOG_EFF];
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) seq);
+    int rc = cds_sql_step(st);
+    int code = rc == CDS_SQL_ROW    ? CDS_OK
+               : rc == CDS_SQL_DONE ? CDS_ENOTFOUND
+                                   : rc;
+    if (rc == CDS_SQL_ROW)
+        *eff = (uint64_t) cds_sql_col_int64(st, 0);
+    cds_sql_reset(st);
     return code;
 }
 
@@ -632,15 +742,15 @@ int
 store_log_retried(store_t *self, int64_t agent_id, uint64_t seq,
                   int64_t now_ms, bool *changed)
 {
-    sqlite3_stmt *st = self->st[ST_STATUS_ADD];
-    cds_bind_int64(st, ":agent_id", agent_id);
-    cds_bind_int64(st, ":seq", (int64_t) seq);
-    cds_bind_int64(st, ":status", 0);
-    cds_bind_int64(st, ":now", now_ms);
-    cds_bind_text(st, ":note", "rejects retry");
-    int code = run(self, st, "log_retried");
-    *changed = code == CDS_OK
-               && sqlite3_changes(cds_db_handle(self->db)) == 1;
+    cds_sql_stmt_t *st = self->st[ST_STATUS_ADD];
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) seq);
+    cds_sql_bind_int64(st, ":status", 0);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    cds_sql_bind_text(st, ":note", "rejects retry");
+    int64_t n = 0;
+    int code = run_changes(st, &n);
+    *changed = code == CDS_OK && n == 1;
     return code;
 }
 
@@ -659,20 +769,20 @@ store_merge_eff(store_t *self, const cds_update_t *u, uint64_t eff_hlc,
                 int64_t agent_id, int32_t period_start, int32_t period_end,
                 int64_t now_ms)
 {
-    sqlite3_stmt *st = self->st[ST_MERGE];
+    cds_sql_stmt_t *st = self->st[ST_MERGE];
     bind_update(st, u);
-    cds_bind_int64(st, ":eff", (int64_t) eff_hlc);
+    cds_sql_bind_int64(st, ":eff", (int64_t) eff_hlc);
     if (u->deleted)
-        cds_bind_null(st, ":num");
+        cds_sql_bind_null(st, ":num");
     else
-        cds_bind_double(st, ":num", num);
-    cds_bind_blob_ref(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
-    cds_bind_int64(st, ":agent_id", agent_id);
-    cds_bind_int64(st, ":agent_seq", (int64_t) u->seq);
-    cds_bind_int64(st, ":period_start", period_start);
-    cds_bind_int64(st, ":period_end", period_end);
-    cds_bind_int64(st, ":now", now_ms);
-    return run(self, st, "merge");
+        cds_sql_bind_double(st, ":num", num);
+    cds_sql_bind_blob_ref(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
+    cds_sql_bind_int64(st, ":agent_id", agent_id);
+    cds_sql_bind_int64(st, ":agent_seq", (int64_t) u->seq);
+    cds_sql_bind_int64(st, ":period_start", period_start);
+    cds_sql_bind_int64(st, ":period_end", period_end);
+    cds_sql_bind_int64(st, ":now", now_ms);
+    return run(st);
 }
 
 void
@@ -686,17 +796,20 @@ store_set_reject_bounds(store_t *self, int raw_per_hour,
 }
 
 /* Free bytes on the database's file system under the floor? statvfs at
- * most once a second: a flood records thousands of rejects a second. */
+ * most once a second: a flood records thousands of rejects a second.
+ * PostgreSQL: the server's disk is not ours to see; never low (its own
+ * monitoring and the raw quota bound the table there). */
 static bool
 disk_low(store_t *self, int64_t now_ms)
 {
-    if (self->reject_min_free == 0)
+    cds_db_t *db = cds_sql_sqlite(self->sql);
+    if (self->reject_min_free == 0 || !db)
         return false;
     if (self->free_checked_ms && now_ms >= self->free_checked_ms
         && now_ms - self->free_checked_ms < 1000)
         return self->free_low;
     char dir[4096];
-    const char *path = cds_db_path(self->db);
+    const char *path = cds_db_path(db);
     const char *slash = path ? strrchr(path, '/') : NULL;
     if (!slash)
         snprintf(dir, sizeof dir, ".");
@@ -718,41 +831,41 @@ keep_raw(store_t *self, int64_t now_ms, const uint8_t *agent_pk)
 {
     if (self->reject_raw_per_hour <= 0 || disk_low(self, now_ms))
         return 0;
-    sqlite3_stmt *st = self->st[ST_REJECT_RAW_COUNT];
+    cds_sql_stmt_t *st = self->st[ST_REJECT_RAW_COUNT];
     if (agent_pk)
-        cds_bind_blob_ref(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
-    cds_bind_int64(st, ":since", now_ms - 3600000);
-    cds_bind_int64(st, ":n", self->reject_raw_per_hour);
-    int rc = sqlite3_step(st);
-    int keep = rc == SQLITE_ROW
-                   ? sqlite3_column_int(st, 0) < self->reject_raw_per_hour
-                   : -cds_db_fail(self->db, "reject_raw_count");
-    cds_stmt_done(st);
+        cds_sql_bind_blob_ref(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
+    cds_sql_bind_int64(st, ":since", now_ms - 3600000);
+    cds_sql_bind_int64(st, ":n", self->reject_raw_per_hour);
+    int rc = cds_sql_step(st);
+    int keep = rc == CDS_SQL_ROW
+                   ? cds_sql_col_int(st, 0) < self->reject_raw_per_hour
+                   : -rc;
+    cds_sql_reset(st);
     return keep;
 }
 
 int
 store_reject_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted)
 {
-    sqlite3_stmt *st = self->st[ST_REJECT_PRUNE];
-    cds_bind_int64(st, ":cutoff", cutoff_ms);
-    cds_bind_int64(st, ":n", STORE_PRUNE_STEP);
-    int code = run(self, st, "reject_prune");
+    cds_sql_stmt_t *st = self->st[ST_REJECT_PRUNE];
+    cds_sql_bind_int64(st, ":cutoff", cutoff_ms);
+    cds_sql_bind_int64(st, ":n", STORE_PRUNE_STEP);
+    int64_t n = 0;
+    int code = run_changes(st, &n);
     if (deleted)
-        *deleted = code == CDS_OK
-                       ? sqlite3_changes(cds_db_handle(self->db)) : 0;
+        *deleted = n;
     return code;
 }
 
 int
 store_knock_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted)
 {
-    sqlite3_stmt *st = self->st[ST_KNOCK_PRUNE];
-    cds_bind_int64(st, ":cutoff", cutoff_ms);
-    int code = run(self, st, "knock_prune");
+    cds_sql_stmt_t *st = self->st[ST_KNOCK_PRUNE];
+    cds_sql_bind_int64(st, ":cutoff", cutoff_ms);
+    int64_t n = 0;
+    int code = run_changes(st, &n);
     if (deleted)
-        *deleted = code == CDS_OK
-                       ? sqlite3_changes(cds_db_handle(self->db)) : 0;
+        *deleted = n;
     return code;
 }
 
@@ -760,15 +873,15 @@ int
 store_knock_add(store_t *self, const uint8_t *curve_pk, const char *address,
                 int code, int64_t first_ms, int64_t last_ms, uint64_t count)
 {
-    sqlite3_stmt *st = self->st[ST_KNOCK_UPSERT];
-    cds_bind_blob(st, ":pk", curve_pk ? curve_pk : (const uint8_t *) "",
+    cds_sql_stmt_t *st = self->st[ST_KNOCK_UPSERT];
+    cds_sql_bind_blob(st, ":pk", curve_pk ? curve_pk : (const uint8_t *) "",
                   curve_pk ? CDS_PK_BYTES : 0);
-    cds_bind_text(st, ":address", address);
-    cds_bind_int64(st, ":code", code);
-    cds_bind_int64(st, ":first", first_ms);
-    cds_bind_int64(st, ":last", last_ms);
-    cds_bind_int64(st, ":count", (int64_t) count);
-    int rc = run(self, st, "knock_add");
+    cds_sql_bind_text(st, ":address", address);
+    cds_sql_bind_int64(st, ":code", code);
+    cds_sql_bind_int64(st, ":first", first_ms);
+    cds_sql_bind_int64(st, ":last", last_ms);
+    cds_sql_bind_int64(st, ":count", (int64_t) count);
+    int rc = run(st);
     /* The table holds one row per key and address, so pruning it whole
      * once a minute (with the reject retention) is cheap. */
     if (rc == CDS_OK && self->reject_retention_ms
@@ -812,36 +925,36 @@ store_reject_add_kind(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
         return -keep;
     if (rc != CDS_OK)
         return rc;
-    sqlite3_stmt *st = self->st[ST_REJECT_INSERT];
-    cds_bind_int64(st, ":now", now_ms);
+    cds_sql_stmt_t *st = self->st[ST_REJECT_INSERT];
+    cds_sql_bind_int64(st, ":now", now_ms);
     if (agent_pk)
-        cds_bind_blob(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
-    cds_bind_int64(st, ":code", code);
-    cds_bind_text(st, ":field", field);
-    cds_bind_text(st, ":message", message);
+        cds_sql_bind_blob(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
+    cds_sql_bind_int64(st, ":code", code);
+    cds_sql_bind_text(st, ":field", field);
+    cds_sql_bind_text(st, ":message", message);
     if (first)
-        cds_bind_int64(st, ":first", (int64_t) first);
+        cds_sql_bind_int64(st, ":first", (int64_t) first);
     if (last)
-        cds_bind_int64(st, ":last", (int64_t) last);
+        cds_sql_bind_int64(st, ":last", (int64_t) last);
     if (seq)
-        cds_bind_int64(st, ":seq", (int64_t) seq);
+        cds_sql_bind_int64(st, ":seq", (int64_t) seq);
     if (kind)
-        cds_bind_int64(st, ":kind", kind);
+        cds_sql_bind_int64(st, ":kind", kind);
     if (raw) {
         /* The digest of every byte received, kept or not: the operator can
          * tell one repeated message from many different ones. */
         uint8_t digest[CDS_HASH_BYTES];
         crypto_generichash(digest, sizeof digest, raw, raw_len, NULL, 0);
-        cds_bind_blob(st, ":raw_digest", digest, sizeof digest);
-        cds_bind_int64(st, ":raw_size", (int64_t) raw_len);
+        cds_sql_bind_blob(st, ":raw_digest", digest, sizeof digest);
+        cds_sql_bind_int64(st, ":raw_size", (int64_t) raw_len);
         /* A message over the size bound is kept only in part: enough to
          * see what it was, not enough for a flood to fill the disk. */
         if (keep)
-            cds_bind_blob_ref(st, ":raw", raw,
-                              (int) (raw_len > CDS_MAX_MSG_BYTES
+            cds_sql_bind_blob_ref(st, ":raw", raw,
+                              (raw_len > CDS_MAX_MSG_BYTES
                                          ? CDS_REJECT_KEEP_BYTES : raw_len));
     }
-    return run(self, st, "reject_add");
+    return run(st);
 }
 
 int

@@ -1,4 +1,9 @@
-/*  store: the aggregator's consolidated SQLite database.
+/*  store: the aggregator's consolidated database, the embedded SQLite
+ *  file (default) or a PostgreSQL server (`[aggregator] store = URL`,
+ *  docs/POSTGRESQL.md), through one cds_sql connection: the same
+ *  statements (store_sql.h, with a *_PG text beside the few that differ),
+ *  the same semantics. On PostgreSQL the schema is one migration, the
+ *  whole current schema (store_open).
  *
  *  Invariant: for every agent, update_log holds exactly one row for each
  *  seq 1..agent.applied_seq (applied, status 0, or permanently rejected,
@@ -138,12 +143,38 @@ extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
  * every module runs through cds_sql (issue 14); new code uses store_sql. */
 cds_db_t *store_db(store_t *self);
 cds_sql_t *store_sql(store_t *self);
+/* Where the store is, for logs and messages: the path, or the URL without
+ * its password (cds_sql_where). */
+const char *store_where(store_t *self);
+/* Where the store is exactly as store_open got it, password included: to
+ * open a second connection to it (auth's read-only one), never to log. */
+const char *store_location(store_t *self);
+/* where (a path or a PostgreSQL URL / conninfo) as it may be shown: the
+ * password replaced (cds_pg_redact), into buf[len]; returns buf. */
+const char *store_display(const char *where, char *buf, size_t len);
+/* PostgreSQL extern schema parts (health.c, commitmark.c): their tables
+ * at the current version, appended to STORE_SQL_PG_SCHEMA in the order of
+ * the SQLite migrations into the one PostgreSQL migration. */
+extern const char health_pg_schema[];
+extern const char commitmark_pg_schema[];
 
 /* SAVEPOINT / RELEASE / ROLLBACK TO (then RELEASE) of the per-message
- * savepoint. CDS_OK or a cds_err code (logged). */
+ * savepoint. CDS_OK or a cds_err code (logged).
+ * Cost on PostgreSQL: a savepoint is a subtransaction; one that writes
+ * takes a subtransaction id, and a transaction with more than 64 of them
+ * overflows the per-backend subxid cache (PGPROC_MAX_CACHED_SUBXIDS):
+ * every other session's snapshot check then reads pg_subtrans, which
+ * slows the whole server. One savepoint per message keeps a group under
+ * that at the default group_max (64): the daemon warns, and
+ * --check-config says, when group_max > 64 on PostgreSQL. Measured and
+ * chosen over "no savepoint, group retried message by message": see
+ * docs/POSTGRESQL.md "Group commit". */
 int store_savepoint(store_t *self);
 int store_release(store_t *self);
 int store_rollback_to(store_t *self);
+/* The largest group (messages, so savepoints, per transaction) that
+ * stays inside PostgreSQL's subtransaction cache. */
+#define STORE_PG_GROUP_MAX 64
 
 /* Upsert every org unit of ous into the orgunit table (caller's
  * transaction or autocommit). CDS_OK or a cds_err code. */

@@ -8,6 +8,7 @@
 #include "cds_orgunit.h"
 #include "http.h"
 #include "server.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <libgen.h>
@@ -97,6 +98,52 @@ check_endpoints(cds_check_t *c, const cds_config_t *cfg)
         cds_check_problem(c, "%s", err);
 }
 
+/* aggregator.store: a PostgreSQL server is reached as `run` would reach
+ * it (read-only: its URL parses, it answers, it takes our password,
+ * fsync and synchronous_commit make a COMMIT durable; cds_pg), never
+ * migrated; a file: its directory as the state directory's. The
+ * password is never printed (store_display). */
+static void
+check_store(cds_check_t *c, const cds_config_t *cfg)
+{
+    const char *where = cds_config_get(cfg, "aggregator.store");
+    char shown[4096], dir[4096];
+    if (!where || !*where)
+        return;
+    store_display(where, shown, sizeof shown);
+    if (!cds_sql_is_server(where)) {
+        snprintf(dir, sizeof dir, "%s", where);
+        cds_check_state_dir(c, "aggregator.store", dirname(dir),
+                            strrchr(where, '/') ? strrchr(where, '/') + 1
+                                                : where);
+        return;
+    }
+    long group_max = 0;
+    if (cds_config_get_long(cfg, "aggregator.group_max", &group_max, NULL, 0)
+            == CDS_OK
+        && group_max > STORE_PG_GROUP_MAX)
+        cds_check_problem(c, "aggregator.group_max: %ld: over %d with a "
+                          "PostgreSQL store: more savepoints per transaction "
+                          "than PostgreSQL's subtransaction cache holds "
+                          "(docs/POSTGRESQL.md)", group_max,
+                          STORE_PG_GROUP_MAX);
+    int code = CDS_OK;
+    store_t *store = store_open(where, CDS_DB_READONLY, &code);
+    store_destroy(&store);
+    if (code == CDS_OK || code == CDS_EVERSION)
+        return;                /* reachable; empty: `run` creates it */
+    cds_check_problem(
+        c, "aggregator.store: %s: %s", shown,
+        code == CDS_EBUSY  ? "server unreachable (not running, wrong host or "
+                             "port, or not accepting connections)"
+        : code == CDS_EPERM ? "password or role refused"
+        : code == CDS_EUSAGE
+            ? "refused: the URL does not parse, no such database or role, "
+              "or the server does not make a COMMIT durable (fsync and "
+              "synchronous_commit must be on; see the pg_error line above)"
+            : cds_strerror(code));
+}
+
 size_t
 checkconf_run(const cds_config_t *cfg, const char *identity, FILE *out)
 {
@@ -108,5 +155,6 @@ checkconf_run(const cds_config_t *cfg, const char *identity, FILE *out)
                         cds_config_get(cfg, "aggregator.state_dir"),
                         "aggregator.db");
     check_endpoints(&c, cfg);
+    check_store(&c, cfg);
     return c.problems;
 }

@@ -69,12 +69,12 @@ start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
         return cds_cli_fail(-1, "metrics_top_n: expected 0..10000");
     m->top_n = (unsigned)top_n;
     m->version = CDS_VERSION;
-    http_config_t hc = {.listen = listen, .db_path = cli->db_path};
+    http_config_t hc = {.listen = listen, .db_path = cli->store};
     *http = http_new(&hc, err, sizeof err);
     if (!*http)
         return cds_cli_fail(-1, "%s", err);
     /* district-admin API (api.h): /api/query, rollup, completeness, ... */
-    if (api_routes_add(*http, cli->cfg, cli->db_path, cli->identity, err,
+    if (api_routes_add(*http, cli->cfg, cli->store, cli->identity, err,
                        sizeof err) != CDS_OK) {
         http_destroy(http);
         return cds_cli_fail(-1, "http api: %s", err);
@@ -110,10 +110,12 @@ check_commit_mark(cds_cli_t *cli, commitmark_t **mark, store_t *store)
     *mark = commitmark_new(store);
     int code =
         *mark ? commitmark_check(*mark, &st, msg, sizeof msg) : CDS_ENOMEM;
+    char where[4096];
+    store_display(cli->store, where, sizeof where);
     if (code != CDS_OK)
         return cds_cli_fail(CDS_EXIT_RUNTIME,
                             "%s: cannot check its commit mark (%s)",
-                            cli->db_path, cds_strerror(code));
+                            where, cds_strerror(code));
     if (st == COMMITMARK_OK)
         return 0;
     if (st == COMMITMARK_CREATED || st == COMMITMARK_ADOPTED ||
@@ -124,7 +126,7 @@ check_commit_mark(cds_cli_t *cli, commitmark_t **mark, store_t *store)
         return 0;
     }
     cds_log(CDS_LOG_ERROR, "commit_mark_refused", "state=%s database=%s",
-            commitmark_state_name(st), cds_logq(cli->db_path));
+            commitmark_state_name(st), cds_logq(where));
     return cds_cli_fail(CDS_EXIT_RUNTIME, "%s", msg);
 }
 
@@ -219,9 +221,10 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
             : NULL;
     int code = CDS_ERROR;
     /* Checkpoints off the group commits (latency); NULL keeps SQLite's. */
-    cds_ckpt_t *ckpt = server ? cds_ckpt_new(store_db(store), CDS_CKPT_PAGES,
-                                             CDS_CKPT_MAX_PAGES_AGG)
-                              : NULL;
+    cds_ckpt_t *ckpt = server && store_db(store)
+                           ? cds_ckpt_new(store_db(store), CDS_CKPT_PAGES,
+                                          CDS_CKPT_MAX_PAGES_AGG)
+                           : NULL;
     if (server) {
         server_set_commitmark(server, mark);
         server_set_guard(server, guard);
@@ -266,11 +269,20 @@ int
 daemon_serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
              store_t *store, long group_max)
 {
-    if (cds_db_quick_check(store_db(store)) != CDS_OK)
+    /* SQLite: the file's own check; PostgreSQL checks its pages itself. */
+    if (store_db(store) && cds_db_quick_check(store_db(store)) != CDS_OK)
         return cds_cli_fail(CDS_EXIT_RUNTIME,
                             "%s: the database failed its integrity "
                             "check; refusing to run (restore it from a backup)",
                             cli->db_path);
+    /* One savepoint per message (store.h): past 64 in a transaction
+     * PostgreSQL's subtransaction cache overflows. */
+    if (!store_db(store) && group_max > STORE_PG_GROUP_MAX)
+        cds_log(CDS_LOG_WARN, "group_max_high",
+                "group_max=%ld message=%s", group_max,
+                cds_logq("over 64 savepoints per transaction overflow "
+                         "PostgreSQL's subtransaction cache and slow every "
+                         "session of the server: keep group_max <= 64"));
     commitmark_t *mark = NULL;
     int rc = check_commit_mark(cli, &mark, store);
     if (rc) {

@@ -221,9 +221,11 @@ http_req_store(http_req_t *req)
     if (!h->store) {
         int err = CDS_OK;
         h->store = store_open(h->db_path, CDS_DB_READONLY, &err);
+        char where[4096];      /* never the URL's password */
         if (!h->store)         /* rate-limited by cds_log */
             cds_log(CDS_LOG_WARN, "http_db_unavailable", "path=%s error=%s",
-                    cds_logq(h->db_path), cds_strerror(err));
+                    cds_logq(store_display(h->db_path, where, sizeof where)),
+                    cds_strerror(err));
     }
     return h->store;
 }

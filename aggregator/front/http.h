@@ -40,7 +40,8 @@ typedef bool (http_auth_fn)(http_req_t *req, const char *token, void *ctx);
 
 typedef struct {
     const char *listen;                /* "127.0.0.1:7780"; port 0: any */
-    const char *db_path;               /* aggregator.db, opened read-only */
+    const char *db_path;               /* the store (aggregator.db or a
+                                        * PostgreSQL URL), opened read-only */
     size_t body_max;                   /* request body bound; 0: default */
 } http_config_t;
 

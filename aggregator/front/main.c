@@ -49,6 +49,10 @@
 static const cds_option_t options[] = {
     { "aggregator.state_dir", "state-dir", 0, "DIR",
       "/var/lib/cdsync-aggregator", "holds aggregator.db" },
+    { "aggregator.store", "store", 0, "URL", NULL,
+      "database: empty = <state_dir>/aggregator.db; "
+      "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB = a PostgreSQL server "
+      "(docs/POSTGRESQL.md)" },
     { "aggregator.identity", "identity", 0, "PATH", NULL,
       "identity file (default <state_dir>/aggregator.key)" },
     { "aggregator.catalog", "catalog", 0, "PATH",
@@ -235,16 +239,18 @@ open_store(cds_cli_t *cli, store_t **store)
         cds_orgunits_destroy(&ous);
         return rc;
     }
-    *store = store_open(cli->db_path, 0, &code);
+    *store = store_open(cli->store, 0, &code);
     if (*store)
         reject_bounds(cli, *store);
     if (*store)
         code = store_orgunits_load(*store, ous);
     cds_orgunits_destroy(&ous);
     if (code != CDS_OK) {
+        char where[4096];
         store_destroy(store);
         return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot open database (%s)%s",
-                            cli->db_path, cds_strerror(code),
+                            store_display(cli->store, where, sizeof where),
+                            cds_strerror(code),
                             code == CDS_ECORRUPT
                                 ? "; refusing to run on a corrupt "
                                   "database: restore it from a backup"
@@ -342,10 +348,12 @@ cmd_verify(cds_cli_t *cli)
     uint8_t pk[CDS_PK_BYTES];
     memcpy(pk, cds_identity_sign_pk(id), CDS_PK_BYTES);
     cds_identity_destroy(&id);
-    store_t *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
+    char where[4096];
+    store_t *store = store_open(cli->store, CDS_DB_READONLY, &code);
     if (!store)
         return cds_cli_fail(CDS_EXIT_RUNTIME, "%s: cannot open database (%s)",
-                            cli->db_path, cds_strerror(code));
+                            store_display(cli->store, where, sizeof where),
+                            cds_strerror(code));
     audit_summary_t sum;
     code = audit_run(store, pk, stdout, &sum);
     store_destroy(&store);
@@ -586,18 +594,20 @@ static int
 open_store_ro(cds_cli_t *cli, store_t **store)
 {
     int code = CDS_OK;
-    *store = store_open(cli->db_path, CDS_DB_READONLY, &code);
+    char where[4096];
+    *store = store_open(cli->store, CDS_DB_READONLY, &code);
+    store_display(cli->store, where, sizeof where);
     if (!*store && code == CDS_EVERSION)
         return cds_cli_fail(CDS_EXIT_CONFIG,
                             "%s: database schema is not this "
                             "program's (older: `" PROG
                             " run` migrates it; newer: "
                             "upgrade this program); read-only, nothing changed",
-                            cli->db_path);
+                            where);
     return *store
                ? 0
                : cds_cli_fail(CDS_EXIT_CONFIG, "%s: cannot open database (%s)",
-                              cli->db_path, cds_strerror(code));
+                              where, cds_strerror(code));
 }
 
 /* One health report; *worst receives the worst severity. */
