@@ -62,8 +62,8 @@ isnum() { case "$1" in ''|FAIL|*[!0-9.e+-]*) return 1 ;; esac; }
 # ratio A B: A / B, or FAIL.
 ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 != 0")" = 1 ]; then
               calc "$1 / $2"; else echo FAIL; fi; }
-# ratio_na A B: as ratio, but n/a when A is (a figure not measured).
-ratio_na() { if [ "$1" = n/a ]; then echo n/a; else ratio "$1" "$2"; fi; }
+# ratio_na A B: as ratio, but n/a when A is n/a or skipped (not measured).
+ratio_na() { case "$1" in n/a|skipped) echo n/a ;; *) ratio "$1" "$2" ;; esac; }
 
 # --- the table ------------------------------------------------------------
 ROWS=()
@@ -277,9 +277,9 @@ limits_pg() {
     LIM_BPGPIPE=$(median < "$W/1b-pg-pipeline")
     if [ "${BENCH_PG:-1}" = 0 ]; then LIM_BPG=skipped; LIM_BPGPIPE=skipped; fi
     row 1b-pg "  (b) on PostgreSQL: prepared, 1 round trip/row, $1 keys" "$LIM_BPG" rows/s
-    row 1b-pg/b "    ratio to (b) on SQLite" "$(ratio "$LIM_BPG" "$LIM_B")" x
+    row 1b-pg/b "    ratio to (b) on SQLite" "$(ratio_na "$LIM_BPG" "$LIM_B")" x
     row 1b-pgpipe "  (b) on PostgreSQL: prepared, pipelined per txn" "$LIM_BPGPIPE" rows/s
-    row 1b-pgpipe/b "    ratio to (b) on SQLite" "$(ratio "$LIM_BPGPIPE" "$LIM_B")" x
+    row 1b-pgpipe/b "    ratio to (b) on SQLite" "$(ratio_na "$LIM_BPGPIPE" "$LIM_B")" x
 }
 
 phase_limits() {
