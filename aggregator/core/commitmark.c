@@ -18,6 +18,10 @@
 
 /* Its schema step (store.h; store.c lists it in version order). */
 const char commitmark_migration[] = COMMITMARK_SQL_MIGRATION;
+#ifdef COMMITMARK_SQL_PG_SCHEMA             /* branch pgsql */
+/* Its part of the one PostgreSQL migration (store.h). */
+const char commitmark_pg_schema[] = COMMITMARK_SQL_PG_SCHEMA;
+#endif
 
 #define MAGIC "CDSMARK1"
 #define MAGIC_LEN 8

@@ -14,6 +14,10 @@
 
 /* Its schema step (store.h; store.c lists it in version order). */
 const char health_migration[] = HEALTH_SQL_MIGRATION;
+#ifdef HEALTH_SQL_PG_SCHEMA             /* branch pgsql */
+/* Its part of the one PostgreSQL migration (store.h). */
+const char health_pg_schema[] = HEALTH_SQL_PG_SCHEMA;
+#endif
 
 #define HOUR_MS (3600u * 1000u)
 #define DAY_MS (24u * HOUR_MS)

@@ -14,6 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Weak: a build whose module lacks its PostgreSQL part (branch pgsql not
+ * merged) still links, and refuses a PostgreSQL store (pg_schema). */
+#pragma weak health_pg_schema
+#pragma weak commitmark_pg_schema
+
 static const char *const migrations[] = {
     STORE_SQL_MIGRATION_1,
     STORE_SQL_MIGRATION_ADMIN,
@@ -125,13 +130,14 @@ pg_schema(void)
     static char *text;
     if (text)
         return text;
-#ifndef STORE_SQL_PG_SCHEMA
-    cds_log(CDS_LOG_ERROR, "store_open_failed", "message=%s",
-            cds_logq("this build has no PostgreSQL schema yet"));
-    return NULL;
-#else
     const char *const parts[] = { STORE_SQL_PG_SCHEMA, health_pg_schema,
                                   commitmark_pg_schema };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (!parts[i]) {       /* a module without its PostgreSQL part */
+            cds_log(CDS_LOG_ERROR, "store_open_failed", "message=%s",
+                    cds_logq("this build has no complete PostgreSQL schema"));
+            return NULL;
+        }
     size_t n = 1;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         n += strlen(parts[i]);
@@ -143,7 +149,6 @@ pg_schema(void)
         strcat(t, parts[i]);
     text = t;
     return text;
-#endif
 }
 
 /* Open the connection with the schema of its backend. */

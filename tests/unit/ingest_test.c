@@ -55,6 +55,23 @@ write_file(const char *dir, const char *name, const char *text, char *path)
 }
 
 
+/* The PostgreSQL database of this run (CDS_TEST_PG_URL), else NULL. */
+static const char *pg_url;
+
+/* Empty the PostgreSQL database: the next store_open creates the schema. */
+static void
+pg_reset(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
+                            " DROP SCHEMA public CASCADE;"
+                            " CREATE SCHEMA public");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+}
+
 static int
 setup(void **state)
 {
@@ -76,7 +93,9 @@ setup(void **state)
     cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
     assert_non_null(ous);
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    fx->store = store_open(path, 0, &e);
+    if (pg_url)
+        pg_reset(pg_url);
+    fx->store = store_open(pg_url ? pg_url : path, 0, &e);
     assert_non_null(fx->store);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
@@ -239,9 +258,9 @@ ingest_as(fx_t *fx, const uint8_t *data, size_t len, const char *user_id,
 static void
 ingest_one(fx_t *fx, const uint8_t *data, size_t len, ingest_result_t *r)
 {
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, data, len, NULL, r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
 }
 
 /* Open the reply, check it is signed by the aggregator for `to`, decode
@@ -278,25 +297,36 @@ send_batch(fx_t *fx, const uint8_t *data, size_t len, const cds_identity_t *to)
     return ack;
 }
 
+/* The first column of the first row of sql, on either store. */
+static int64_t
+sql_int(fx_t *fx, const char *sql)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(fx->store), sql, 0);
+    assert_non_null(st);
+    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
+    int64_t v = cds_sql_col_int64(st, 0);
+    cds_sql_finalize(&st);
+    return v;
+}
+
 static int
 count(fx_t *fx, const char *sql)
 {
-    return (int) testdb_int(cds_db_handle(store_db(fx->store)), sql);
+    return (int) sql_int(fx, sql);
 }
 
 static char *
 value_of(fx_t *fx, const char *ou, const char *ind)
 {
     char sql[256];
-    sqlite3_stmt *st;
     snprintf(sql, sizeof sql, "SELECT value FROM datavalue WHERE org_unit ="
              " '%s' AND indicator = '%s'", ou, ind);
-    assert_int_equal(sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)),
-                                        sql, -1, &st, NULL), SQLITE_OK);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(fx->store), sql, 0);
+    assert_non_null(st);
     char *v = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = strdup((const char *) sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    if (cds_sql_step(st) == CDS_SQL_ROW)
+        v = strdup(cds_sql_col_text(st, 0));
+    cds_sql_finalize(&st);
     return v;
 }
 
@@ -344,13 +374,12 @@ test_happy_path_and_resend(void **state)
     assert_memory_equal(a.applied_head, fx->head, CDS_HASH_BYTES);
     assert_int_equal(a.last_seen_ms, (int64_t) NOW);
     /* The raw envelope is kept exactly as received. */
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)),
-                       "SELECT envelope FROM batch", -1, &st, NULL);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_bytes(st, 0), (int) len);
-    assert_memory_equal(sqlite3_column_blob(st, 0), data, len);
-    sqlite3_finalize(st);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(fx->store),
+                                         "SELECT envelope FROM batch", 0);
+    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
+    assert_int_equal(cds_sql_col_bytes(st, 0), len);
+    assert_memory_equal(cds_sql_col_blob(st, 0), data, len);
+    cds_sql_finalize(&st);
 
     /* Resend: re-acked, no effect. */
     Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
@@ -402,15 +431,15 @@ test_equivocation(void **state)
     char *v = value_of(fx, "C1", "CDS01");
     assert_string_equal(v, "50");
     free(v);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(cds_db_handle(store_db(fx->store)),
-                       "SELECT code, seq, raw FROM reject", -1, &st, NULL);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), CDS_EEQUIVOCATION);
-    assert_int_equal(sqlite3_column_int(st, 1), 1);
-    assert_int_equal(sqlite3_column_bytes(st, 2), (int) len);
-    assert_memory_equal(sqlite3_column_blob(st, 2), data, len);
-    sqlite3_finalize(st);
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(fx->store),
+                                         "SELECT code, seq, raw FROM reject",
+                                         0);
+    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
+    assert_int_equal(cds_sql_col_int(st, 0), CDS_EEQUIVOCATION);
+    assert_int_equal(cds_sql_col_int(st, 1), 1);
+    assert_int_equal(cds_sql_col_bytes(st, 2), len);
+    assert_memory_equal(cds_sql_col_blob(st, 2), data, len);
+    cds_sql_finalize(&st);
     free(data);
 }
 
@@ -512,15 +541,15 @@ test_revoked_notice(void **state)
     assert_null(r.reply);
     ingest_result_clear(&r);
     /* Signature not for us: silent too. */
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, bad, bad_len, fpr, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_null(r.reply);
     ingest_result_clear(&r);
     /* Its own connection: one Notice... */
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_int_equal(r.code, CDS_EREVOKED);
     Cdsync__Notice *n = open_reply(fx, &r, fx->agent,
                                    CDSYNC__KIND__KIND_NOTICE,
@@ -531,15 +560,15 @@ test_revoked_notice(void **state)
     cds_msg_free(n);
     ingest_result_clear(&r);
     /* ...then silence until the interval has passed. */
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_null(r.reply);
     ingest_result_clear(&r);
     arrival += INGEST_NOTICE_EVERY_MS;
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_non_null(r.reply);
     ingest_result_clear(&r);
     assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 0);
@@ -642,7 +671,7 @@ test_effective_rule(void **state)
 static uint64_t
 db_u64(fx_t *fx, const char *sql)
 {
-    return (uint64_t) testdb_int(cds_db_handle(store_db(fx->store)), sql);
+    return (uint64_t) sql_int(fx, sql);
 }
 
 /* One agent whose clock is 2 h fast, then 2 h slow, then on time writes
@@ -735,10 +764,10 @@ test_transport_key_mismatch(void **state)
     char fpr[CDS_FPR_LEN];
     cds_update_t u[1] = { upd("C1", "CDS01", "2023", "1", 1000) };
     make_batch(fx, 1, u, 1, NULL, &data, &len);
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, data, len, "0123456789abcdef", &r),
                      CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_int_equal(r.code, CDS_EKEYMISMATCH);
     assert_null(r.reply);
     ingest_result_clear(&r);
@@ -746,9 +775,9 @@ test_transport_key_mismatch(void **state)
     assert_int_equal(count(fx, "SELECT count(*) FROM reject WHERE code = 10"),
                      1);
     cds_fingerprint(cds_identity_sign_pk(fx->agent), fpr);
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, data, len, fpr, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_int_equal(r.code, CDS_OK);
     assert_non_null(r.reply);
     ingest_result_clear(&r);
@@ -981,11 +1010,11 @@ test_savepoint_per_message(void **state)
     make_batch(fx, 2, b, 1, &(opts_t) { .corrupt_head = true }, &d2, &l2);
     make_batch(fx, 2, c, 1, NULL, &d3, &l3);
     ingest_result_t r[3];
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, d1, l1, NULL, &r[0]), CDS_OK);
     assert_int_equal(ingest_as(fx, d2, l2, NULL, &r[1]), CDS_OK);
     assert_int_equal(ingest_as(fx, d3, l3, NULL, &r[2]), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_int_equal(r[0].code, CDS_OK);
     assert_int_equal(r[1].code, CDS_ECHAIN);
     assert_int_equal(r[2].code, CDS_OK);
@@ -1103,9 +1132,9 @@ static void
 expect_silent(fx_t *fx, const uint8_t *data, size_t len, const char *user_id)
 {
     ingest_result_t r;
-    assert_int_equal(cds_db_begin(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(ingest_as(fx, data, len, user_id, &r), CDS_OK);
-    assert_int_equal(cds_db_commit(store_db(fx->store)), CDS_OK);
+    assert_int_equal(cds_sql_commit(store_sql(fx->store)), CDS_OK);
     assert_int_equal(r.code, CDS_EKEYMISMATCH);
     assert_null(r.reply);
     ingest_result_clear(&r);
@@ -1303,8 +1332,31 @@ main(void)
         T(test_forgery_gets_no_answer), T(test_nul_in_strings),
         T(test_control_bytes_per_update), T(test_version_strings),
     };
-    int failed = cmocka_run_group_tests_name("inline", tests, NULL, NULL);
+    /* On PostgreSQL (tests/integration/pg_store.sh): every test but the
+     * one that edits history past SQLite's triggers for `verify`. */
+    const struct CMUnitTest on_pg[] = {
+        T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),
+        T(test_bad_signature), T(test_unknown_and_revoked_key),
+        T(test_revoked_notice),
+        T(test_transport_key_mismatch), T(test_clock_skew_and_old),
+        T(test_effective_rule),
+        T(test_key_mismatch), T(test_chain_broken),
+        T(test_per_update_rejections), T(test_oversized_and_garbage),
+        T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),
+        T(test_bad_seq_and_too_many), T(test_overlap),
+        T(test_forgery_gets_no_answer), T(test_nul_in_strings),
+        T(test_control_bytes_per_update), T(test_version_strings),
+    };
+    const char *env = getenv("CDS_TEST_PG_URL");
+    pg_url = env && *env ? env : NULL;
+    int failed = pg_url ? cmocka_run_group_tests_name("inline_pg", on_pg,
+                                                      NULL, NULL)
+                        : cmocka_run_group_tests_name("inline", tests, NULL,
+                                                      NULL);
     prepared_run = true;
-    failed += cmocka_run_group_tests_name("prepared", tests, NULL, NULL);
+    failed += pg_url ? cmocka_run_group_tests_name("prepared_pg", on_pg,
+                                                   NULL, NULL)
+                     : cmocka_run_group_tests_name("prepared", tests, NULL,
+                                                   NULL);
     return failed;
 }

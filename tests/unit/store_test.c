@@ -1,6 +1,10 @@
 /*  store_test: the consolidated database: LWW merge is order-independent
  *  and idempotent, history keeps one row per (agent, seq), agents, org
- *  units, batches, rejects and savepoints behave as store.h promises. */
+ *  units, batches, rejects and savepoints behave as store.h promises.
+ *  Every test runs on a fresh SQLite file; when CDS_TEST_PG_URL names a
+ *  PostgreSQL database (tests/integration/pg_store.sh), the tests that are
+ *  not about SQLite's migrations run there too, each on an empty schema
+ *  (the store creates its one PostgreSQL migration). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,9 +28,26 @@
 
 typedef struct {
     char dir[64];
-    char path[128];
+    char path[4096];           /* the SQLite file or the PostgreSQL URL */
     store_t *store;
 } fx_t;
+
+/* The PostgreSQL database of this run (CDS_TEST_PG_URL), else NULL. */
+static const char *pg_url;
+
+/* Empty the PostgreSQL database: the next store_open creates the schema. */
+static void
+pg_reset(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
+                            " DROP SCHEMA public CASCADE;"
+                            " CREATE SCHEMA public");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+}
 
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -42,6 +63,10 @@ setup(void **state)
     strcpy(fx->dir, "/tmp/store_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->path, sizeof fx->path, "%s/agg.db", fx->dir);
+    if (*state) {              /* the PostgreSQL run */
+        snprintf(fx->path, sizeof fx->path, "%s", (const char *) *state);
+        pg_reset(fx->path);
+    }
     int err = 0;
     fx->store = store_open(fx->path, 0, &err);
     assert_non_null(fx->store);
@@ -103,28 +128,28 @@ change(const uint8_t *pk, uint64_t seq, const char *ou, const char *value,
 }
 
 /* The datavalue table as text, without updated_at_ms (arrival time). */
+#define DUMP_SQL(hex)                                                        \
+    "SELECT org_unit, indicator, period, disagg, value, num, deleted,"       \
+    " comment, stored_by, followup, hlc, " hex ", agent_id,"                 \
+    " agent_seq, period_start, period_end FROM datavalue"                    \
+    " ORDER BY org_unit, indicator, period, disagg"
 static char *
 dump(fx_t *fx)
 {
-    sqlite3 *db = cds_db_handle(store_db(fx->store));
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db,
-        "SELECT org_unit, indicator, period, disagg, value, num, deleted,"
-        " comment, stored_by, followup, hlc, hex(agent_pk), agent_id,"
-        " agent_seq, period_start, period_end FROM datavalue"
-        " ORDER BY org_unit, indicator, period, disagg", -1, &st, NULL),
-        SQLITE_OK);
+    cds_sql_stmt_t *st = cds_sql_prepare2(
+        store_sql(fx->store), DUMP_SQL("hex(agent_pk)"),
+        DUMP_SQL("upper(encode(agent_pk, 'hex'))"), 0);
+    assert_non_null(st);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int i = 0; i < sqlite3_column_count(st); i++)
-            fprintf(f, "%s|", sqlite3_column_text(st, i)
-                                  ? (const char *) sqlite3_column_text(st, i)
-                                  : "NULL");
+    while (cds_sql_step(st) == CDS_SQL_ROW) {
+        for (int i = 0; i < cds_sql_col_count(st); i++)
+            fprintf(f, "%s|", cds_sql_col_text(st, i)
+                                  ? cds_sql_col_text(st, i) : "NULL");
         fputc('\n', f);
     }
-    sqlite3_finalize(st);
+    cds_sql_finalize(&st);
     fclose(f);
     return buf;
 }
@@ -173,8 +198,8 @@ test_lww_every_order_same_table(void **state)
     char *first = NULL;
     int perms = 0;
     do {
-        assert_int_equal(cds_db_exec(store_db(fx->store),
-                                     "DELETE FROM datavalue"), CDS_OK);
+        assert_int_equal(cds_sql_exec(store_sql(fx->store),
+                                      "DELETE FROM datavalue"), CDS_OK);
         apply_all(fx, c, order, 5);
         char *d = dump(fx);
         if (!first)
@@ -199,10 +224,24 @@ test_lww_every_order_same_table(void **state)
 
 /* ---- agents, history, rejects -------------------------------------------- */
 
+/* The first column of the first row of sql (pg_sql on PostgreSQL when
+ * not NULL). */
+static int
+count2(fx_t *fx, const char *sql, const char *pg_sql)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare2(store_sql(fx->store), sql, pg_sql,
+                                          0);
+    assert_non_null(st);
+    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
+    int v = cds_sql_col_int(st, 0);
+    cds_sql_finalize(&st);
+    return v;
+}
+
 static int
 count(fx_t *fx, const char *sql)
 {
-    return (int) testdb_int(cds_db_handle(store_db(fx->store)), sql);
+    return count2(fx, sql, NULL);
 }
 
 static int
@@ -309,16 +348,18 @@ test_history_once_per_seq(void **state)
     assert_string_equal(msg, "too big");
     assert_int_equal(store_log_get(fx->store, id, 3, h2, hd2, &status, NULL,
                                    0, NULL, 0), CDS_ENOTFOUND);
-    assert_int_equal(count(fx, "SELECT count(*) FROM batch WHERE envelope ="
-                               " x'0102030004'"), 1);
+    assert_int_equal(count2(fx, "SELECT count(*) FROM batch WHERE envelope ="
+                                " x'0102030004'",
+                            "SELECT count(*) FROM batch WHERE envelope ="
+                            " '\\x0102030004'::bytea"), 1);
 }
 
 static void
 test_reject_and_savepoint(void **state)
 {
     fx_t *fx = *state;
-    cds_db_t *db = store_db(fx->store);
-    assert_int_equal(cds_db_begin(db), CDS_OK);
+    cds_sql_t *db = store_sql(fx->store);
+    assert_int_equal(cds_sql_begin(db), CDS_OK);
     assert_int_equal(store_savepoint(fx->store), CDS_OK);
     const uint8_t raw[] = { 0xde, 0xad };
     assert_int_equal(store_reject_add(fx->store, 1, NULL, CDS_EMALFORMED,
@@ -329,10 +370,13 @@ test_reject_and_savepoint(void **state)
     assert_int_equal(store_reject_add(fx->store, 2, PK_A, CDS_EBADSIG, "sig",
                                       "bad", 4, 5, 0, raw, 2), CDS_OK);
     assert_int_equal(store_release(fx->store), CDS_OK);
-    assert_int_equal(cds_db_commit(db), CDS_OK);
+    assert_int_equal(cds_sql_commit(db), CDS_OK);
     assert_int_equal(count(fx, "SELECT count(*) FROM reject"), 1);
-    assert_int_equal(count(fx, "SELECT code FROM reject WHERE raw = x'dead'"
-                               " AND first_seq = 4 AND seq IS NULL"),
+    assert_int_equal(count2(fx, "SELECT code FROM reject WHERE raw = x'dead'"
+                                " AND first_seq = 4 AND seq IS NULL",
+                            "SELECT code FROM reject WHERE"
+                            " raw = '\\xdead'::bytea"
+                            " AND first_seq = 4 AND seq IS NULL"),
                      CDS_EBADSIG);
 }
 
@@ -574,10 +618,26 @@ test_migrate_append_only(void **state)
     assert_int_equal(status, 0);
 }
 
+/* A test on SQLite and, with CDS_TEST_PG_URL, again on PostgreSQL. */
+#define BOTH(t)                                                              \
+    cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, NULL),      \
+    cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,             \
+                                             (void *) pg_url)
+
 int
 main(void)
 {
     cds_log_init("store_test", CDS_LOG_ERROR);
+    const char *env = getenv("CDS_TEST_PG_URL");
+    pg_url = env && *env ? env : NULL;
+    const struct CMUnitTest on_pg[] = {
+        BOTH(test_lww_every_order_same_table),
+        BOTH(test_agents_and_orgunits),
+        BOTH(test_history_once_per_seq),
+        BOTH(test_reject_and_savepoint),
+    };
+    if (pg_url)                /* tests/integration/pg_store.sh */
+        return cmocka_run_group_tests(on_pg, NULL, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lww_every_order_same_table,
                                         setup, teardown),
