@@ -34,13 +34,19 @@ if [ -z "$OUT" ]; then
     trap 'rm -rf "$OUT"' EXIT
 fi
 mkdir -p "$OUT" || exit 2
+# bash reads a script as it runs it: an edit of bench.sh during the ~30
+# minutes of a paired run would break the run in progress. Every run uses
+# a copy taken now (bench.sh finds pg.sh beside it, under tests/).
+mkdir -p "$OUT/tree/tests/bench" "$OUT/tree/tests/pg" \
+    && cp "$TOP/tests/bench/bench.sh" "$OUT/tree/tests/bench/" \
+    && cp "$TOP/tests/pg/pg.sh" "$OUT/tree/tests/pg/" || exit 2
 
 # run SIDE I BUILD: one bench run; its rows in $OUT/SIDE.I.tsv.
 run() {
     echo "paired: run $2 of $PAIRS, $1 ($3), $(date -u +%H:%M:%S)" >&2
     BUILD=$3 BENCH_ONLY=${BENCH_ONLY:-limits e2e} BENCH_PG=${BENCH_PG:-0} \
         BENCH_REPS=${BENCH_REPS:-1} BENCH_OUT=$OUT/$1.$2 \
-        bash "$TOP/tests/bench/bench.sh" > /dev/null 2> "$OUT/$1.$2.log" \
+        bash "$OUT/tree/tests/bench/bench.sh" > /dev/null 2> "$OUT/$1.$2.log" \
         || echo "paired: run $1.$2 failed, see $OUT/$1.$2.log" >&2
 }
 for i in $(seq 1 "$PAIRS"); do run A "$i" "$A"; run B "$i" "$B"; done
