@@ -54,6 +54,18 @@ for t in tests/integration/*.sh; do
     count "$name" "$log" $?
 done
 
+# PostgreSQL checks (tests/pg/*.sh, each on its own throw-away server;
+# pg.sh is the harness they source, not a test).
+for t in tests/pg/*.sh; do
+    [ -f "$t" ] || continue
+    [ "$(basename "$t")" = pg.sh ] && continue
+    name=pg/$(basename "$t" .sh)
+    case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
+    log=$logdir/pg-$(basename "$t" .sh).log
+    timeout 900 bash "$t" > "$log" 2>&1
+    count "$name" "$log" $?
+done
+
 # The fault-injection suite, short form (tests/fault/NN_*.sh; see
 # docs/RELIABILITY.md). Figures of each run go to $logdir/fault-figures.
 for t in tests/fault/[0-9][0-9]_*.sh; do

@@ -1,7 +1,8 @@
 /*  audit_sql: the SQL of `cdsync-aggregator verify` (audit.c), kept
  *  together. Runs on a read-only connection; temp.exp (a TEMP table, which
  *  a read-only connection may write) holds what the kept signed batches
- *  say, one row per (agent, seq, batch). */
+ *  say, one row per (agent, seq, batch). The texts run on SQLite and
+ *  PostgreSQL alike; a NAME_PG beside one is its PostgreSQL text. */
 #ifndef AGG_AUDIT_SQL_H
 #define AGG_AUDIT_SQL_H
 
@@ -16,6 +17,18 @@
     " hlc INTEGER, shift INTEGER, recv INTEGER,"                             \
     " PRIMARY KEY (agent_id, seq, batch_id)) WITHOUT ROWID;"    \
     "DELETE FROM temp.exp;"
+/* PostgreSQL: its own types, no WITHOUT ROWID; the temp schema is implicit
+ * (unqualified exp finds the temp table first on both, as below). A
+ * PostgreSQL READ ONLY transaction refuses CREATE, even of a temp table. */
+#define AUDIT_SQL_CREATE_PG                                                  \
+    "CREATE TEMP TABLE IF NOT EXISTS exp ("                                  \
+    " agent_id BIGINT NOT NULL, seq BIGINT NOT NULL,"                        \
+    " batch_id BIGINT NOT NULL, hash BYTEA NOT NULL, head BYTEA NOT NULL,"   \
+    " org_unit TEXT, indicator TEXT, period TEXT, disagg TEXT, value TEXT,"  \
+    " deleted BIGINT, comment TEXT, stored_by TEXT, followup BIGINT,"        \
+    " hlc BIGINT, shift BIGINT, recv BIGINT,"                                \
+    " PRIMARY KEY (agent_id, seq, batch_id));"                               \
+    "DELETE FROM exp;"
 
 #define AUDIT_SQL_BATCHES                                                    \
     "SELECT b.id, b.agent_id, b.first_seq, b.last_seq, b.envelope,"          \
@@ -24,12 +37,19 @@
     " ORDER BY b.id"
 
 #define AUDIT_SQL_EXP_INSERT                                                 \
-    "INSERT OR REPLACE INTO temp.exp(agent_id, seq, batch_id, hash, head,"   \
+    "INSERT INTO exp(agent_id, seq, batch_id, hash, head,"                   \
     " org_unit, indicator, period, disagg, value, deleted, comment,"         \
     " stored_by, followup, hlc, shift, recv) VALUES (:agent_id, :seq,"       \
     " :batch_id, :hash, :head, :org_unit, :indicator, :period, :disagg,"     \
     " :value, :deleted, :comment, :stored_by, :followup, :hlc, :shift,"      \
-    " :recv)"
+    " :recv) ON CONFLICT (agent_id, seq, batch_id) DO UPDATE SET"            \
+    " hash = excluded.hash, head = excluded.head,"                           \
+    " org_unit = excluded.org_unit, indicator = excluded.indicator,"         \
+    " period = excluded.period, disagg = excluded.disagg,"                   \
+    " value = excluded.value, deleted = excluded.deleted,"                   \
+    " comment = excluded.comment, stored_by = excluded.stored_by,"           \
+    " followup = excluded.followup, hlc = excluded.hlc,"                     \
+    " shift = excluded.shift, recv = excluded.recv"
 
 #define AUDIT_SQL_AGENTS                                                     \
     "SELECT id, fpr, applied_seq, applied_head FROM agent ORDER BY id"
@@ -45,11 +65,11 @@
     "SELECT l.seq, l.batch_id, l.content_hash, l.chain_head,"                \
     " l.org_unit, l.indicator, l.period, l.disagg, l.value, l.deleted,"      \
     " l.comment, l.stored_by, l.followup, l.hlc,"                            \
-    " e.seq IS NOT NULL, e.hash, e.head,"                                    \
+    " CASE WHEN e.seq IS NOT NULL THEN 1 ELSE 0 END, e.hash, e.head,"        \
     " e.org_unit, e.indicator, e.period, e.disagg, e.value, e.deleted,"      \
     " e.comment, e.stored_by, e.followup, e.hlc,"                            \
     " l.eff_hlc, " STORE_SQL_STATUS_NOW("l") ", l.message, e.shift, e.recv"  \
-    " FROM update_log l LEFT JOIN temp.exp e ON e.agent_id = l.agent_id"     \
+    " FROM update_log l LEFT JOIN exp e ON e.agent_id = l.agent_id"          \
     " AND e.seq = l.seq AND e.batch_id = l.batch_id"                         \
     " WHERE l.agent_id = :agent_id ORDER BY l.seq"
 
@@ -64,7 +84,7 @@
 #define AUDIT_SQL_VALUES                                                     \
     "WITH applied AS (SELECT e.*, a.sign_pk AS agent_pk, a.fpr AS fpr,"      \
     "  coalesce(l.eff_hlc, e.hlc) AS eff"                                    \
-    "  FROM update_log l JOIN temp.exp e ON e.agent_id = l.agent_id"         \
+    "  FROM update_log l JOIN exp e ON e.agent_id = l.agent_id"              \
     "  AND e.seq = l.seq AND e.batch_id = l.batch_id"                        \
     "  JOIN agent a ON a.id = l.agent_id"                                    \
     "  WHERE " STORE_SQL_STATUS_NOW("l") " = 0),"                            \
@@ -74,7 +94,8 @@
     " best AS (SELECT * FROM win WHERE rn = 1)"                              \
     " SELECT b.org_unit, b.indicator, b.period, b.disagg, 1, b.value,"       \
     " b.deleted, b.comment, b.stored_by, b.followup, b.eff, b.fpr, b.seq,"   \
-    " b.hlc, d.org_unit IS NOT NULL, d.value, d.deleted, d.comment,"         \
+    " b.hlc, CASE WHEN d.org_unit IS NOT NULL THEN 1 ELSE 0 END,"            \
+    " d.value, d.deleted, d.comment,"                                        \
     " d.stored_by, d.followup, d.hlc, da.fpr, d.agent_seq,"                  \
     " coalesce(d.signed_hlc, d.hlc)"                                         \
     " FROM best b LEFT JOIN datavalue d ON d.org_unit = b.org_unit"          \
@@ -97,12 +118,15 @@
  * match; hlc is per agent strictly increasing for distinct changes, so an
  * equal (key, hlc, content) is the same change. Cost: one sort of
  * update_log (GROUP BY), fine for an operator command. */
-#define AUDIT_SQL_DUPLICATES                                                 \
-    "SELECT a.fpr, group_concat(l.seq, ','), count(*), l.org_unit,"          \
-    " l.indicator, l.period, l.disagg, l.hlc, l.value"                       \
+#define AUDIT_SQL_DUPLICATES_WITH(GROUP_CONCAT)                              \
+    "SELECT a.fpr, " GROUP_CONCAT "(CAST(l.seq AS TEXT), ','), count(*),"    \
+    " l.org_unit, l.indicator, l.period, l.disagg, l.hlc, l.value"           \
     " FROM update_log l JOIN agent a ON a.id = l.agent_id"                   \
     " GROUP BY l.agent_id, l.org_unit, l.indicator, l.period, l.disagg,"     \
-    " l.hlc, l.value, l.deleted, l.comment, l.stored_by, l.followup"         \
+    " l.hlc, l.value, l.deleted, l.comment, l.stored_by, l.followup, a.fpr"  \
     " HAVING count(*) > 1 ORDER BY a.fpr, min(l.seq)"
+#define AUDIT_SQL_DUPLICATES AUDIT_SQL_DUPLICATES_WITH("group_concat")
+/* PostgreSQL has no group_concat: string_agg, the same arguments. */
+#define AUDIT_SQL_DUPLICATES_PG AUDIT_SQL_DUPLICATES_WITH("string_agg")
 
 #endif

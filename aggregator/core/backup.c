@@ -375,7 +375,7 @@ peek_schema(const char *path)
         return -1;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
         && sqlite3_busy_timeout(db, 5000) == SQLITE_OK
-        && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL)
+        && sqlite3_prepare_v2(db, BACKUP_SQL_FILE_VERSION, -1, &st, NULL)
                == SQLITE_OK
         && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int(st, 0);

@@ -1,7 +1,8 @@
-/*  dbsize: see dbsize.h. The two statements are kept here, together
- *  (STYLE.md "SQLite"): they are run once per scrape, not prepared for
- *  the connection's life. */
+/*  dbsize: see dbsize.h. The two statements are kept together in
+ *  dbsize_sql.h (STYLE.md "SQLite"): they are run once per scrape, not
+ *  prepared for the connection's life. */
 #include "dbsize.h"
+#include "dbsize_sql.h"
 
 #include "cds_err.h"
 
@@ -10,13 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-
-/* Pages of the reject table and its indexes (dbstat: SQLite's own page
- * accounting, built into Debian's libsqlite3). */
-#define DBSIZE_SQL_REJECT_BYTES                                              \
-    "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE aggregate = 1"        \
-    " AND name IN (SELECT name FROM sqlite_schema WHERE tbl_name = 'reject')"
-#define DBSIZE_SQL_REJECT_ROWS "SELECT count(*) FROM reject"
 
 static int64_t
 file_bytes(const char *path)

@@ -44,6 +44,33 @@
     "ALTER TABLE reject ADD COLUMN retried_at_ms INTEGER;"                   \
     "ALTER TABLE reject ADD COLUMN retry_result INTEGER;"                    \
     "CREATE INDEX reject_at ON reject(at_ms);"
+/* PostgreSQL: the same step on STORE_SQL_PG_SCHEMA (store_sql.h). */
+#define HEALTH_SQL_PG_SCHEMA                                                 \
+    "CREATE TABLE agent_health ("                                            \
+    " agent_id BIGINT PRIMARY KEY REFERENCES agent(id),"                     \
+    " last_batch_ms BIGINT, last_heartbeat_ms BIGINT,"                       \
+    " queue_depth BIGINT, oldest_pending_ms BIGINT, bytes_pending BIGINT,"   \
+    " reported_acked_seq BIGINT, send_errors BIGINT, agent_version TEXT,"    \
+    " clock_offset_ms BIGINT, inferred_lag_ms BIGINT,"                       \
+    " accepted_total BIGINT NOT NULL DEFAULT 0,"                             \
+    " rejected_total BIGINT NOT NULL DEFAULT 0,"                             \
+    " refused_total BIGINT NOT NULL DEFAULT 0,"                              \
+    " batches_total BIGINT NOT NULL DEFAULT 0,"                              \
+    " heartbeats_total BIGINT NOT NULL DEFAULT 0,"                           \
+    " last_reject_code BIGINT, last_reject_message TEXT,"                    \
+    " last_reject_ms BIGINT);"                                               \
+    "CREATE TABLE agent_health_bucket ("                                     \
+    " agent_id BIGINT NOT NULL REFERENCES agent(id),"                        \
+    " bucket BIGINT NOT NULL,"                                               \
+    " accepted BIGINT NOT NULL DEFAULT 0,"                                   \
+    " rejected BIGINT NOT NULL DEFAULT 0,"                                   \
+    " refused BIGINT NOT NULL DEFAULT 0,"                                    \
+    " PRIMARY KEY (agent_id, bucket));"                                      \
+    "ALTER TABLE update_log ADD COLUMN retried_at_ms BIGINT;"                \
+    "ALTER TABLE update_log ADD COLUMN retried_from BIGINT;"                 \
+    "ALTER TABLE reject ADD COLUMN retried_at_ms BIGINT;"                    \
+    "ALTER TABLE reject ADD COLUMN retry_result BIGINT;"                     \
+    "CREATE INDEX reject_at ON reject(at_ms);"
 
 /* One batch: counts, inferred lag; last reject only when :code is set;
  * clock offset (Batch.sent_at_ms - arrival) only when :offset is set. */
@@ -52,17 +79,18 @@
     " rejected_total, batches_total, inferred_lag_ms, last_reject_code,"     \
     " last_reject_message, last_reject_ms, clock_offset_ms)"                 \
     " VALUES (:id, :now, :acc, :rej, 1, :lag, :code, :msg,"                  \
-    "  CASE WHEN :code IS NULL THEN NULL ELSE :now END, :offset)"            \
+    "  CASE WHEN CAST(:code AS BIGINT) IS NULL THEN NULL"                    \
+    "  ELSE CAST(:now AS BIGINT) END, :offset)"                              \
     " ON CONFLICT(agent_id) DO UPDATE SET last_batch_ms = :now,"             \
-    " accepted_total = accepted_total + :acc,"                               \
-    " rejected_total = rejected_total + :rej,"                               \
-    " batches_total = batches_total + 1, inferred_lag_ms = :lag,"            \
-    " clock_offset_ms = coalesce(:offset, clock_offset_ms),"            \
-    " last_reject_code = coalesce(:code, last_reject_code),"                 \
-    " last_reject_message = CASE WHEN :code IS NULL"                         \
-    "  THEN last_reject_message ELSE :msg END,"                              \
-    " last_reject_ms = CASE WHEN :code IS NULL THEN last_reject_ms"          \
-    "  ELSE :now END"
+    " accepted_total = agent_health.accepted_total + :acc,"                  \
+    " rejected_total = agent_health.rejected_total + :rej,"                  \
+    " batches_total = agent_health.batches_total + 1, inferred_lag_ms = :lag,"\
+    " clock_offset_ms = coalesce(:offset, agent_health.clock_offset_ms),"    \
+    " last_reject_code = coalesce(:code, agent_health.last_reject_code),"    \
+    " last_reject_message = CASE WHEN CAST(:code AS BIGINT) IS NULL"         \
+    "  THEN agent_health.last_reject_message ELSE :msg END,"                 \
+    " last_reject_ms = CASE WHEN CAST(:code AS BIGINT) IS NULL"              \
+    "  THEN agent_health.last_reject_ms ELSE :now END"
 /* Held heartbeats (health_flush): the last one's figures, :count of them
  * since the last flush. */
 #define HEALTH_SQL_HEARTBEAT                                                 \
@@ -75,41 +103,44 @@
     " queue_depth = :depth, oldest_pending_ms = :oldest,"                    \
     " bytes_pending = :bytes, reported_acked_seq = :acked,"                  \
     " send_errors = :errors, agent_version = :version,"                      \
-    " clock_offset_ms = coalesce(:offset, clock_offset_ms),"                 \
-    " heartbeats_total = heartbeats_total + :count"
+    " clock_offset_ms = coalesce(:offset, agent_health.clock_offset_ms),"    \
+    " heartbeats_total = agent_health.heartbeats_total + :count"
 /* A held last-seen time goes to agent.last_seen_ms through the store
  * (store_agent_seen_max: never moves it back, a batch may be newer). */
 #define HEALTH_SQL_REFUSED                                                   \
     "INSERT INTO agent_health(agent_id, refused_total, last_reject_code,"    \
     " last_reject_message, last_reject_ms)"                                  \
     " VALUES (:id, 1, :code, :msg, :now)"                                    \
-    " ON CONFLICT(agent_id) DO UPDATE SET refused_total = refused_total + 1,"\
+    " ON CONFLICT(agent_id) DO UPDATE SET"                                   \
+    " refused_total = agent_health.refused_total + 1,"                       \
     " last_reject_code = :code, last_reject_message = :msg,"                 \
     " last_reject_ms = :now"
 /* A per-update rejection made good by `rejects retry`. */
 #define HEALTH_SQL_RETRIED                                                   \
     "INSERT INTO agent_health(agent_id, accepted_total) VALUES (:id, 1)"     \
     " ON CONFLICT(agent_id) DO UPDATE SET"                                   \
-    " accepted_total = accepted_total + 1"
+    " accepted_total = agent_health.accepted_total + 1"
 #define HEALTH_SQL_BUCKET                                                    \
     "INSERT INTO agent_health_bucket(agent_id, bucket, accepted, rejected,"  \
     " refused) VALUES (:id, :bucket, :acc, :rej, :ref)"                      \
     " ON CONFLICT(agent_id, bucket) DO UPDATE SET"                           \
-    " accepted = accepted + excluded.accepted,"                              \
-    " rejected = rejected + excluded.rejected,"                              \
-    " refused = refused + excluded.refused"
+    " accepted = agent_health_bucket.accepted + excluded.accepted,"          \
+    " rejected = agent_health_bucket.rejected + excluded.rejected,"          \
+    " refused = agent_health_bucket.refused + excluded.refused"
 #define HEALTH_SQL_PRUNE                                                     \
     "DELETE FROM agent_health_bucket WHERE bucket < :before"
 /* Every enrolled agent with its health row (NULLs when it never spoke),
  * its commune name(s) from the orgunit table, and windowed counts. */
-#define HEALTH_SQL_LIST                                                      \
+/* GROUP_CONCAT: "group_concat" (SQLite) or "string_agg" (PostgreSQL). */
+#define HEALTH_SQL_LIST_WITH(GROUP_CONCAT)                                   \
     "SELECT a.id, a.fpr, a.label, a.enrolled_at_ms,"                         \
     " coalesce(a.revoked_at_ms, 0), a.applied_seq,"                          \
     " coalesce(a.last_seen_ms, 0),"                                          \
-    " coalesce((SELECT group_concat(coalesce(o.name, ao.org_unit), ', ')"    \
+    " coalesce((SELECT " GROUP_CONCAT "(coalesce(o.name, ao.org_unit), ', ')"\
     "  FROM agent_orgunit ao LEFT JOIN orgunit o ON o.code = ao.org_unit"    \
     "  WHERE ao.agent_id = a.id), ''),"                                      \
-    " coalesce((SELECT group_concat(ao.org_unit, ',') FROM agent_orgunit ao" \
+    " coalesce((SELECT " GROUP_CONCAT "(ao.org_unit, ',')"                   \
+    "  FROM agent_orgunit ao"                                                \
     "  WHERE ao.agent_id = a.id), ''),"                                      \
     " coalesce(h.last_batch_ms, 0), coalesce(h.last_heartbeat_ms, 0),"       \
     " coalesce(h.queue_depth, 0), coalesce(h.oldest_pending_ms, 0),"         \
@@ -129,7 +160,10 @@
     " (SELECT coalesce(sum(rejected + refused), 0) FROM agent_health_bucket" \
     "  b WHERE b.agent_id = a.id AND b.bucket >= :day)"                      \
     " FROM agent a LEFT JOIN agent_health h ON h.agent_id = a.id"            \
-    " WHERE a.label IS NOT :central" /* the aggregator's own corrections */
+    " WHERE a.label IS DISTINCT FROM :central" /* the aggregator's own */
+#define HEALTH_SQL_LIST HEALTH_SQL_LIST_WITH("group_concat")
+/* PostgreSQL has no group_concat: string_agg, the same arguments. */
+#define HEALTH_SQL_LIST_PG HEALTH_SQL_LIST_WITH("string_agg")
 /* Whole-message rejections by reason (all keys, enrolled or not). */
 #define HEALTH_SQL_REFUSED_BY_CODE                                           \
     "SELECT code, count(*) FROM reject GROUP BY code ORDER BY code"

@@ -31,10 +31,10 @@
     "  coalesce(s.at_ms, 0), coalesce(s.status, -1)"                         \
     " FROM update_log u JOIN agent a ON a.id = u.agent_id"                   \
     REJECTS_SQL_LAST_CHANGE                                                  \
-    " WHERE u.status != 0)"                                                  \
+    " WHERE u.status != 0) AS listed"                                        \
     " WHERE at_ms >= :since"                                                 \
-    " AND (:agent IS NULL OR fpr = :agent OR label = :agent)"                \
-    " AND (:code IS NULL OR code = :code)"                                   \
+    " AND (CAST(:agent AS TEXT) IS NULL OR fpr = :agent OR label = :agent)"  \
+    " AND (CAST(:code AS BIGINT) IS NULL OR code = :code)"                   \
     " ORDER BY at_ms, kind, id"
 #define REJECTS_SQL_GET                                                      \
     "SELECT r.at_ms, r.agent_pk, r.code, coalesce(r.field, ''),"             \

@@ -1,25 +1,14 @@
-/*  retention: see retention.h. Its statements are kept here, together
- *  (STYLE.md "SQLite"); they run once per `prune`, so they are prepared
- *  per call. Rejects and knocks go through rejects_prune (rejects.h), the
+/*  retention: see retention.h. Its statements are kept together in
+ *  retention_sql.h (STYLE.md "SQLite"); they run once per `prune`, so they
+ *  are prepared per call. Rejects and knocks go through rejects_prune (rejects.h), the
  *  one place that deletes them. */
 #include "retention.h"
+#include "retention_sql.h"
 #include "health.h"
 #include "rejects.h"
 
 #include "cds_err.h"
 #include "cds_log.h"
-
-#define RETENTION_SQL_REJECTS                                                \
-    "SELECT count(*) FROM reject WHERE at_ms < :cutoff"
-#define RETENTION_SQL_KNOCKS                                                 \
-    "SELECT count(*) FROM knock WHERE last_ms < :cutoff"
-#define RETENTION_SQL_BUCKETS                                                \
-    "SELECT count(*) FROM agent_health_bucket WHERE bucket < :cutoff"
-/* At most :n rows a go (the table has no rowid: by its primary key). */
-#define RETENTION_SQL_BUCKETS_PRUNE                                          \
-    "DELETE FROM agent_health_bucket WHERE (agent_id, bucket) IN"            \
-    " (SELECT agent_id, bucket FROM agent_health_bucket"                     \
-    "  WHERE bucket < :cutoff LIMIT :n)"
 
 /* Run sql with :cutoff (and :n when it has one); *out receives the count
  * it selects, or the rows it changed. */

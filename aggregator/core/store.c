@@ -81,14 +81,6 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_STATUS_ADD] = STORE_SQL_STATUS_ADD,
 };
 
-/* Until branch pgsql's texts are merged (the same statements). */
-#ifndef STORE_SQL_AGENT_INSERT_PG
-#define STORE_SQL_AGENT_INSERT_PG STORE_SQL_AGENT_INSERT " RETURNING id"
-#endif
-#ifndef STORE_SQL_BATCH_INSERT_PG
-#define STORE_SQL_BATCH_INSERT_PG STORE_SQL_BATCH_INSERT " RETURNING id"
-#endif
-
 /* PostgreSQL texts where the SQLite one cannot serve (store_sql.h
  * *_PG); NULL: the same text. */
 static const char *const sql_pg[ST__COUNT] = {
@@ -208,7 +200,7 @@ store_open(const char *where, int flags, int *err)
      * catch-up, docs/PERFORMANCE.md). Pages are only taken as used.
      * PostgreSQL: the server's shared_buffers are the operator's. */
     if ((cds_sql_backend(self->sql) == CDS_SQL_SQLITE
-         && cds_sql_exec(self->sql, "PRAGMA cache_size=-65536") != CDS_OK)
+         && cds_sql_exec(self->sql, STORE_SQL_CACHE_SIZE) != CDS_OK)
         || prepare_all(self) != CDS_OK) {
         *err = CDS_ERROR;
         store_destroy(&self);

@@ -138,6 +138,14 @@ extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
     "coalesce((SELECT s_.status FROM update_status s_"                       \
     " WHERE s_.agent_id = " u ".agent_id AND s_.seq = " u ".seq"             \
     " ORDER BY s_.id DESC LIMIT 1), " u ".status)"
+/* The strings of JSON array parameter p (a string literal, ":name") as
+ * rows of one column, value: SQLite's json_each, and PostgreSQL's text
+ * (json1 is SQLite's own), for "x IN (" STORE_SQL_JSON_TEXTS(":p") ")". */
+#define STORE_SQL_JSON_TEXTS(p) "SELECT value FROM json_each(" p ")"
+#define STORE_SQL_JSON_TEXTS_PG(p)                                           \
+    "SELECT value FROM json_array_elements_text("                            \
+    "CAST(CAST(" p " AS TEXT) AS json))"                                     \
+    " AS j_(value)"
 /* The underlying connection (borrowed), for transactions and queries.
  * store_db is its SQLite half (NULL on PostgreSQL) and goes away once
  * every module runs through cds_sql (issue 14); new code uses store_sql. */

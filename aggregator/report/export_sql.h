@@ -8,7 +8,7 @@
 
 /* Like QUERY_SQL_LONG, plus the time the key was first stored
  * (created) and the agent's fingerprint. */
-#define EXPORT_SQL_EXPORT                                                    \
+#define EXPORT_SQL_EXPORT_WITH(JSON_TEXTS)                                   \
     QUERY_SCOPE_CTE                                                          \
     "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
     " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
@@ -18,10 +18,13 @@
     "  AND u.period = d.period AND u.disagg = d.disagg AND " STORE_SQL_STATUS_NOW("u") " = 0)"\
     " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
     " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
-    " AND (:indicators IS NULL OR d.indicator IN"                            \
-    "      (SELECT value FROM json_each(:indicators)))"                      \
-    " AND (:start IS NULL OR d.period_start >= :start)"                      \
-    " AND (:end IS NULL OR d.period_end <= :end)"                            \
+    " AND (CAST(:indicators AS TEXT) IS NULL OR d.indicator IN"              \
+    "      (" JSON_TEXTS(":indicators") "))"                                 \
+    " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
+    " AND (CAST(:end AS BIGINT) IS NULL OR d.period_end <= :end)"            \
     " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
+#define EXPORT_SQL_EXPORT EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS)
+/* PostgreSQL: the JSON array read by its json functions (store.h). */
+#define EXPORT_SQL_EXPORT_PG EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS_PG)
 
 #endif

@@ -17,7 +17,7 @@
     " FROM update_log u JOIN agent a ON a.id = u.agent_id"                   \
     " JOIN batch b ON b.id = u.batch_id"                                     \
     " WHERE u.org_unit = :ou AND u.indicator = :de AND u.period = :pe"       \
-    " AND (:disagg IS NULL OR u.disagg = :disagg)"                           \
+    " AND (CAST(:disagg AS TEXT) IS NULL OR u.disagg = :disagg)"                           \
     " ORDER BY u.hlc, a.sign_pk, u.seq"
 
 #endif

@@ -36,19 +36,33 @@
  * finite because until only decreases. A WITH clause that orgmap's SQL
  * (orgmap_sql.h) and rollup's (rollup_sql.h) start from: the one
  * definition of the units making up a figure, public so both share it. */
+#define ORGMAP_SOURCES_CTE_WITH(SRC)                                         \
+    "WITH RECURSIVE src(code, until) AS (" SRC "),"                          \
+    " leaf(code, until) AS ("                                                \
+    "  SELECT code, CASE WHEN max(CASE WHEN until IS NULL THEN 1 ELSE 0 END)"\
+    "  = 1 THEN NULL ELSE max(until) END FROM src"                           \
+    "  WHERE NOT EXISTS (SELECT 1 FROM orgunit c WHERE c.parent = src.code)" \
+    "  GROUP BY code) "
 #define ORGMAP_SOURCES_CTE                                                   \
-    "WITH RECURSIVE src(code, until) AS ("                                   \
-    " SELECT :ou, NULL"                                                      \
+    ORGMAP_SOURCES_CTE_WITH(                                                 \
+    " SELECT CAST(:ou AS TEXT), CAST(NULL AS BIGINT)"                        \
     " UNION SELECT o.code, s.until FROM orgunit o JOIN src s"                \
     "  ON o.parent = s.code"                                                 \
     " UNION SELECT m.old, CASE WHEN s.until IS NULL OR m.from_day < s.until" \
     "  THEN m.from_day ELSE s.until END"                                     \
-    "  FROM orgunit_map m JOIN src s ON m.new = s.code),"                    \
-    " leaf(code, until) AS ("                                                \
-    "  SELECT code, CASE WHEN max(until IS NULL) THEN NULL"                  \
-    "  ELSE max(until) END FROM src"                                         \
-    "  WHERE NOT EXISTS (SELECT 1 FROM orgunit c WHERE c.parent = src.code)" \
-    "  GROUP BY code) "
+    "  FROM orgunit_map m JOIN src s ON m.new = s.code")
+/* PostgreSQL allows one recursive term, with one reference to src: the
+ * two steps (down the tree, back along a mapping) as one join with their
+ * union of edges (from_day NULL: a tree edge, until unchanged). */
+#define ORGMAP_SOURCES_CTE_PG                                                \
+    ORGMAP_SOURCES_CTE_WITH(                                                 \
+    " SELECT CAST(:ou AS TEXT), CAST(NULL AS BIGINT)"                        \
+    " UNION SELECT e.code, CASE WHEN e.from_day IS NULL THEN s.until"        \
+    "  WHEN s.until IS NULL OR e.from_day < s.until THEN e.from_day"         \
+    "  ELSE s.until END FROM src s JOIN"                                     \
+    "  (SELECT code, parent AS up, CAST(NULL AS BIGINT) AS from_day"         \
+    "   FROM orgunit UNION ALL SELECT old, new, from_day FROM orgunit_map)"  \
+    "  AS e ON e.up = s.code")
 
 /* One leaf whose values count towards a figure. */
 typedef struct {

@@ -15,8 +15,8 @@
 
 /* Leaves expected to report for [:start, :end]: valid on some day of it,
  * and (mapped-in units) the range starts before their mapping date. */
-#define ORGMAP_SQL_SOURCES                                                   \
-    ORGMAP_SOURCES_CTE                                                       \
+#define ORGMAP_SQL_SOURCES_WITH(SOURCES_CTE)                                 \
+    SOURCES_CTE                                                              \
     "SELECT l.code, o.name, coalesce(o.valid_from, -2147483648),"            \
     " coalesce(o.valid_to, 2147483647), coalesce(l.until, 2147483647)"       \
     " FROM leaf l JOIN orgunit o ON o.code = l.code"                         \
@@ -24,5 +24,8 @@
     " AND (o.valid_to IS NULL OR o.valid_to >= :start)"                      \
     " AND (l.until IS NULL OR :start < l.until)"                             \
     " ORDER BY l.code"
+#define ORGMAP_SQL_SOURCES ORGMAP_SQL_SOURCES_WITH(ORGMAP_SOURCES_CTE)
+/* PostgreSQL: one recursive term (ORGMAP_SOURCES_CTE_PG, orgmap.h). */
+#define ORGMAP_SQL_SOURCES_PG ORGMAP_SQL_SOURCES_WITH(ORGMAP_SOURCES_CTE_PG)
 
 #endif

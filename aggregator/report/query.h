@@ -31,10 +31,11 @@
  * definition of a --org-unit scope, public so that both share it. */
 #define QUERY_SCOPE_CTE                                                      \
     "WITH RECURSIVE scope(code) AS ("                                        \
-    " SELECT code FROM orgunit WHERE :ou IS NULL"                            \
-    " UNION SELECT :ou WHERE :ou IS NOT NULL"                                \
+    " SELECT code FROM orgunit WHERE CAST(:ou AS TEXT) IS NULL"              \
+    " UNION SELECT CAST(:ou AS TEXT) WHERE CAST(:ou AS TEXT) IS NOT NULL"    \
     " UNION SELECT o.code FROM orgunit o JOIN scope s ON o.parent = s.code"  \
-    " WHERE :subtree AND :ou IS NOT NULL) "
+    " WHERE CAST(:subtree AS BIGINT) <> 0"                                   \
+    " AND CAST(:ou AS TEXT) IS NOT NULL) "
 
 typedef enum {
     QUERY_TABLE = 0,

@@ -6,7 +6,7 @@
 
 /* Long form: every live (not deleted) value in scope; :indicators is a
  * JSON array of codes or NULL; periods by [start, end] containment. */
-#define QUERY_SQL_LONG                                                       \
+#define QUERY_SQL_LONG_WITH(JSON_TEXTS)                                      \
     QUERY_SCOPE_CTE                                                          \
     "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
     " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
@@ -14,11 +14,14 @@
     " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
     " LEFT JOIN agent a ON a.id = d.agent_id"                                \
     " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
-    " AND (:indicators IS NULL OR d.indicator IN"                            \
-    "      (SELECT value FROM json_each(:indicators)))"                      \
-    " AND (:start IS NULL OR d.period_start >= :start)"                      \
-    " AND (:end IS NULL OR d.period_end <= :end)"                            \
+    " AND (CAST(:indicators AS TEXT) IS NULL OR d.indicator IN"              \
+    "      (" JSON_TEXTS(":indicators") "))"                                 \
+    " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
+    " AND (CAST(:end AS BIGINT) IS NULL OR d.period_end <= :end)"            \
     " ORDER BY d.org_unit, d.indicator, d.period_start, d.period, d.disagg"
+#define QUERY_SQL_LONG QUERY_SQL_LONG_WITH(STORE_SQL_JSON_TEXTS)
+/* PostgreSQL: the JSON array read by its json functions (store.h). */
+#define QUERY_SQL_LONG_PG QUERY_SQL_LONG_WITH(STORE_SQL_JSON_TEXTS_PG)
 /* Wide form rows: leaves (units without children) in scope. */
 #define QUERY_SQL_LEAVES                                                     \
     QUERY_SCOPE_CTE                                                          \

@@ -9,6 +9,9 @@
  *        per message (savepoint, agent_find, agent_seen, batch_add with a
  *        batch-sized envelope, agent_advance, release) and per update
  *        (orgunit_exists, agent_allowed, log_add, merge).   -> updates/s
+ *        BENCH_STORE=URL: on that PostgreSQL database instead (emptied
+ *        first); a 6th argument "nosp": without the per-message savepoint
+ *        (its cost, docs/POSTGRESQL.md "Group commit").
  *    sql-bare DIR N PER_TXN           (b) one table, key + ~100 bytes,
  *        INSERT .. ON CONFLICT DO UPDATE, one reused prepared statement,
  *        WAL, synchronous=FULL, PER_TXN rows per transaction.  -> rows/s
@@ -77,15 +80,32 @@ agg_updates_new(size_t n)
     return v;
 }
 
-/* Open the store in dir, load org units, enroll one agent. */
+/* Empty the PostgreSQL database at url (its schema is made anew). */
+static int
+pg_empty(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
+                            " DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    PQfinish(c);
+    return ok ? CDS_OK : CDS_ERROR;
+}
+
+/* Open the store in dir (or at BENCH_STORE), load org units, enroll one
+ * agent. */
 static store_t *
 agg_store_setup(const char *dir, const char *orgunits, uint8_t pk[32],
                 int64_t *agent_id)
 {
     char path[600], err[256];
     int code = 0;
+    const char *url = getenv("BENCH_STORE");
     snprintf(path, sizeof path, "%s/aggregator.db", dir);
-    store_t *s = store_open(path, 0, &code);
+    if (url && *url && pg_empty(url) != CDS_OK)
+        return NULL;
+    store_t *s = store_open(url && *url ? url : path, 0, &code);
     cds_orgunits_t *ous = cds_orgunits_load(orgunits, err, sizeof err);
     uint8_t curve[32];
     const char *units[] = {BENCH_OU};
@@ -102,6 +122,8 @@ agg_store_setup(const char *dir, const char *orgunits, uint8_t pk[32],
 }
 
 /* The per-message and per-update statements of ingest.c for one batch. */
+static bool agg_no_savepoint;          /* "nosp" */
+
 static int
 agg_apply_batch(store_t *s, const uint8_t pk[32], const agg_update_t *v,
                 size_t n, const uint8_t *env, size_t env_len)
@@ -109,7 +131,7 @@ agg_apply_batch(store_t *s, const uint8_t pk[32], const agg_update_t *v,
     store_agent_t a;
     int64_t batch_id;
     int64_t now = (int64_t) cds_now_ms();
-    int rc = store_savepoint(s);
+    int rc = agg_no_savepoint ? CDS_OK : store_savepoint(s);
     if (rc == CDS_OK)
         rc = store_agent_find(s, pk, &a);
     if (rc == CDS_OK)
@@ -135,7 +157,7 @@ agg_apply_batch(store_t *s, const uint8_t pk[32], const agg_update_t *v,
     }
     if (rc == CDS_OK)
         rc = store_agent_advance(s, a.id, v[n - 1].u.seq, v[n - 1].head);
-    if (rc == CDS_OK)
+    if (rc == CDS_OK && !agg_no_savepoint)
         rc = store_release(s);
     return rc;
 }
@@ -170,14 +192,14 @@ cmd_sql_agg(const char *orgunits, size_t n, size_t group, size_t batch)
     int rc = s && env ? CDS_OK : CDS_ERROR;
     uint64_t t0 = bench_mono_ns();
     for (size_t i = 0; rc == CDS_OK && i < n; ) {
-        rc = cds_db_begin(store_db(s));
+        rc = cds_sql_begin(store_sql(s));
         for (size_t g = 0; rc == CDS_OK && g < group && i < n; g++) {
             size_t k = n - i < batch ? n - i : batch;
             rc = agg_apply_batch(s, pk, v + i, k, env, env_len);
             i += k;
         }
         if (rc == CDS_OK)
-            rc = cds_db_commit(store_db(s));
+            rc = cds_sql_commit(store_sql(s));
     }
     double secs = (double) (bench_mono_ns() - t0) / 1e9;
     if (rc == CDS_OK) {
@@ -530,7 +552,8 @@ main(int argc, char **argv)
         return 1;
     cds_log_init("bench_limits", CDS_LOG_WARN);
     const char *c = argc > 1 ? argv[1] : "";
-    if (!strcmp(c, "sql-agg") && argc == 6)
+    agg_no_savepoint = argc == 7 && !strcmp(argv[6], "nosp");
+    if (!strcmp(c, "sql-agg") && (argc == 6 || agg_no_savepoint))
         return cmd_sql_agg(argv[2], strtoul(argv[3], NULL, 10),
                            strtoul(argv[4], NULL, 10),
                            strtoul(argv[5], NULL, 10));
@@ -546,7 +569,7 @@ main(int argc, char **argv)
     if (!strcmp(c, "zmq") && (argc == 4 || argc == 5))
         return cmd_zmq(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10),
                        argc == 5 && !strcmp(argv[4], "curve"));
-    fprintf(stderr, "usage: bench_limits sql-agg ORGUNITS N GROUP BATCH |"
+    fprintf(stderr, "usage: bench_limits sql-agg ORGUNITS N GROUP BATCH [nosp] |"
             " sql-bare DIR N PER_TXN | pg-bare URL N PER_TXN [pipeline] |"
             " verify BYTES | zmq BYTES N [curve]\n");
     return 2;
