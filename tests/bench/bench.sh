@@ -220,21 +220,22 @@ rss_kib() { awk -v k="${2:-VmRSS}:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # store_enroll ROOT N: enrol agents 1..N of ROOT into the store ROOT's
 # aggregator.ini names (AGG_STORE: a fresh PostgreSQL database; the
-# template's enrolments are in its SQLite file). The refusal's message is
-# left in $W/enroll.err.
+# template's enrolments are in its SQLite file). On failure the enrol's
+# exit status is in ENROLL_RC (>= 128: killed by a signal), its messages
+# in $W/enroll.err.
 store_enroll() {
     local k
     for k in $(seq 1 "$2"); do
         "$AGG" -c "$1/aggregator.ini" enroll "$(cat "$1/a$k/pubid")" \
             --org-unit "$(printf 'BOU%05d' "$k")" --label "a$k" \
-            > /dev/null 2> "$W/enroll.err" || return 1
+            > /dev/null 2> "$W/enroll.err" || { ENROLL_RC=$?; return 1; }
     done
 }
 
 # e2e_run TMPL N: one durable-ingest run; writes "seconds peak_rss hwm"
 # (peak VmRSS / VmHWM of agent 1 while sending, KiB) to $W/e2e.out. With
 # AGG_STORE set, the aggregator's store is that URL (agents enrolled into
-# it first; status 3 when the aggregator refuses it).
+# it first; status 3 when that enrolment fails: store_enroll).
 e2e_run() {
     local tmpl=$1 n=$2 run=$W/run port t0 dbs=() k a1
     rm -f "$W/e2e.out"
@@ -335,6 +336,21 @@ phase_e2e() {
     done
 }
 
+# pg_refused ID: why the aggregator could not enrol into its PostgreSQL
+# store, into `why` and the log: a refusal (no such option, a build
+# without the PostgreSQL schema) is "not available"; a crash is "failed".
+pg_refused() {
+    local msg
+    msg=$(grep -v -m1 'level=info' "$W/enroll.err"); msg=${msg:-no error logged}
+    if [ "$ENROLL_RC" -ge 128 ]; then
+        why="PostgreSQL store failed (enroll killed by signal $((ENROLL_RC - 128)))"
+        log "$1: the aggregator crashed on store = postgresql://... (enroll, signal $((ENROLL_RC - 128))): $msg"
+    else
+        why="PostgreSQL store not available"
+        log "$1: the aggregator refused store = postgresql://...: $msg"
+    fi
+}
+
 # e2e_pg TMPL N B: rows 2-N-pg: the runs of 2-N (same template: agents,
 # keys, outboxes) with the aggregator's `store = postgresql://...` on a
 # harness server started here (tests/pg/pg.sh, as 1b-pg's: fsync and
@@ -354,9 +370,7 @@ e2e_pg() {
             if [ "$rc" = 0 ]; then
                 awk -v t=$((n * b)) '{ print t / $1 }' "$W/e2e.out" >> "$W/$id"
             elif [ "$rc" = 3 ]; then
-                why="PostgreSQL store not available"
-                log "$id: the aggregator refused store = postgresql://...: $(head -1 "$W/enroll.err")"
-                break
+                pg_refused "$id"; break
             fi
         done
         pg_stop
@@ -656,7 +670,7 @@ BL=$W/bin/bench_limits; BA=$W/bin/bench_agents; BUILD_BENCH=$W/bin
 command -v mosquitto > /dev/null || { log "mosquitto missing (deploy/deps.sh)"; exit 2; }
 declare -A E2E
 GROUP=64; BATCH=1000; LAT_SECS=2; LAT_P99=FAIL; LIM_A=FAIL; LIM_B=FAIL; MQ_TPUT=FAIL
-LIM_BPG=FAIL; LIM_BPGPIPE=FAIL; AGG_STORE=
+LIM_BPG=FAIL; LIM_BPGPIPE=FAIL; AGG_STORE=""; ENROLL_RC=0
 E2E_TOTAL=$(sc 200000 100)
 make_fixtures
 agg_conf "$W" 1
