@@ -1,5 +1,8 @@
 /*  store: the consolidated database. See store.h for the schema and the
- *  invariant; every SQL text lives in store_sql.h. */
+ *  invariant; every SQL text lives in store_sql.h. Every statement runs
+ *  through cds_sql (SQLite file or PostgreSQL server), prepared once per
+ *  connection; the hot ones bind the caller's bytes without copies
+ *  (cds_sql_bind_*_ref), so SQLite pays what it paid before cds_sql. */
 #include "store.h"
 
 #include "cds_codec.h"
@@ -7,6 +10,7 @@
 #include "cds_log.h"
 #include "store_sql.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -115,32 +119,39 @@ store_migrations(void)
 
 /* PostgreSQL: one migration, the whole schema at the current version,
  * assembled from the modules' parts in the order of migrations[]
- * (store_sql.h, health.c, commitmark.c). Built once, never freed. */
-static const char *
-pg_schema(void)
+ * (store_sql.h, health.c, commitmark.c). Built once (stores are opened
+ * by several threads: the ZAP handler, HTTP), never freed. */
+static char *pg_text;
+static pthread_once_t pg_text_once = PTHREAD_ONCE_INIT;
+
+static void
+pg_schema_build(void)
 {
-    static char *text;
-    if (text)
-        return text;
     const char *const parts[] = { STORE_SQL_PG_SCHEMA, health_pg_schema,
                                   commitmark_pg_schema };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    size_t n = 1;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (!parts[i]) {       /* a module without its PostgreSQL part */
             cds_log(CDS_LOG_ERROR, "store_open_failed", "message=%s",
                     cds_logq("this build has no complete PostgreSQL schema"));
-            return NULL;
+            return;
         }
-    size_t n = 1;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         n += strlen(parts[i]);
+    }
     char *t = malloc(n);
     if (!t)
-        return NULL;
+        return;
     t[0] = '\0';
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         strcat(t, parts[i]);
-    text = t;
-    return text;
+    pg_text = t;
+}
+
+static const char *
+pg_schema(void)
+{
+    pthread_once(&pg_text_once, pg_schema_build);
+    return pg_text;
 }
 
 /* Open the connection with the schema of its backend. */

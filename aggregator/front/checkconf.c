@@ -130,8 +130,15 @@ check_store(cds_check_t *c, const cds_config_t *cfg)
     int code = CDS_OK;
     store_t *store = store_open(where, CDS_DB_READONLY, &code);
     store_destroy(&store);
-    if (code == CDS_OK || code == CDS_EVERSION)
-        return;                /* reachable; empty: `run` creates it */
+    if (code == CDS_OK)
+        return;
+    if (code == CDS_EVERSION) {  /* not a problem when empty: `run` makes it */
+        fprintf(c->out, "note: aggregator.store: %s: reachable and durable; "
+                "its schema is not this program's version: an empty "
+                "database (`run` creates the schema) or a newer program's "
+                "(`run` refuses it; see the pg_version line above)\n", shown);
+        return;
+    }
     cds_check_problem(
         c, "aggregator.store: %s: %s", shown,
         code == CDS_EBUSY  ? "server unreachable (not running, wrong host or "

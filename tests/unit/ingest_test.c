@@ -15,6 +15,7 @@
 
 #include "testdir.h"
 #include "testdb.h"
+#include "testpg.h"
 #include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
@@ -58,19 +59,6 @@ write_file(const char *dir, const char *name, const char *text, char *path)
 /* The PostgreSQL database of this run (CDS_TEST_PG_URL), else NULL. */
 static const char *pg_url;
 
-/* Empty the PostgreSQL database: the next store_open creates the schema. */
-static void
-pg_reset(const char *url)
-{
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
-                            " DROP SCHEMA public CASCADE;"
-                            " CREATE SCHEMA public");
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(c);
-}
 
 static int
 setup(void **state)
@@ -94,7 +82,7 @@ setup(void **state)
     assert_non_null(ous);
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
     if (pg_url)
-        pg_reset(pg_url);
+        testpg_reset(pg_url);
     fx->store = store_open(pg_url ? pg_url : path, 0, &e);
     assert_non_null(fx->store);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
@@ -1319,36 +1307,24 @@ main(void)
 {
     cds_log_init("ingest_test", CDS_LOG_ERROR);
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-    const struct CMUnitTest tests[] = {
-        T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),
-        T(test_bad_signature), T(test_unknown_and_revoked_key),
-        T(test_revoked_notice),
-        T(test_transport_key_mismatch), T(test_clock_skew_and_old),
-        T(test_effective_rule), T(test_skewed_clock_merge),
-        T(test_key_mismatch), T(test_chain_broken),
-        T(test_per_update_rejections), T(test_oversized_and_garbage),
-        T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),
-        T(test_bad_seq_and_too_many), T(test_overlap),
-        T(test_forgery_gets_no_answer), T(test_nul_in_strings),
-        T(test_control_bytes_per_update), T(test_version_strings),
-    };
-    /* On PostgreSQL (tests/integration/pg_store.sh): every test but the
-     * one that edits history past SQLite's triggers for `verify`. */
-    const struct CMUnitTest on_pg[] = {
-        T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),
-        T(test_bad_signature), T(test_unknown_and_revoked_key),
-        T(test_revoked_notice),
-        T(test_transport_key_mismatch), T(test_clock_skew_and_old),
-        T(test_effective_rule),
-        T(test_key_mismatch), T(test_chain_broken),
-        T(test_per_update_rejections), T(test_oversized_and_garbage),
-        T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),
-        T(test_bad_seq_and_too_many), T(test_overlap),
-        T(test_forgery_gets_no_answer), T(test_nul_in_strings),
-        T(test_control_bytes_per_update), T(test_version_strings),
-    };
-    const char *env = getenv("CDS_TEST_PG_URL");
-    pg_url = env && *env ? env : NULL;
+    /* Every test; on PostgreSQL (tests/integration/pg_store.sh) all but
+     * the one that edits history past SQLite's triggers for `verify`. */
+#define BOTH_STORES                                                          \
+    T(test_happy_path_and_resend), T(test_gap), T(test_equivocation),        \
+    T(test_bad_signature), T(test_unknown_and_revoked_key),                  \
+    T(test_revoked_notice),                                                  \
+    T(test_transport_key_mismatch), T(test_clock_skew_and_old),              \
+    T(test_effective_rule),                                                  \
+    T(test_key_mismatch), T(test_chain_broken),                              \
+    T(test_per_update_rejections), T(test_oversized_and_garbage),            \
+    T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),   \
+    T(test_bad_seq_and_too_many), T(test_overlap),                           \
+    T(test_forgery_gets_no_answer), T(test_nul_in_strings),                  \
+    T(test_control_bytes_per_update), T(test_version_strings)
+    const struct CMUnitTest tests[] = { BOTH_STORES,
+                                        T(test_skewed_clock_merge) };
+    const struct CMUnitTest on_pg[] = { BOTH_STORES };
+    pg_url = testpg_url();
     int failed = pg_url ? cmocka_run_group_tests_name("inline_pg", on_pg,
                                                       NULL, NULL)
                         : cmocka_run_group_tests_name("inline", tests, NULL,

@@ -25,6 +25,7 @@
 #include "health_sql.h"
 #include "commitmark_sql.h"
 #include "testdb.h"
+#include "testpg.h"
 
 typedef struct {
     char dir[64];
@@ -35,19 +36,6 @@ typedef struct {
 /* The PostgreSQL database of this run (CDS_TEST_PG_URL), else NULL. */
 static const char *pg_url;
 
-/* Empty the PostgreSQL database: the next store_open creates the schema. */
-static void
-pg_reset(const char *url)
-{
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
-                            " DROP SCHEMA public CASCADE;"
-                            " CREATE SCHEMA public");
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(c);
-}
 
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -65,7 +53,7 @@ setup(void **state)
     snprintf(fx->path, sizeof fx->path, "%s/agg.db", fx->dir);
     if (*state) {              /* the PostgreSQL run */
         snprintf(fx->path, sizeof fx->path, "%s", (const char *) *state);
-        pg_reset(fx->path);
+        testpg_reset(fx->path);
     }
     int err = 0;
     fx->store = store_open(fx->path, 0, &err);
@@ -628,8 +616,7 @@ int
 main(void)
 {
     cds_log_init("store_test", CDS_LOG_ERROR);
-    const char *env = getenv("CDS_TEST_PG_URL");
-    pg_url = env && *env ? env : NULL;
+    pg_url = testpg_url();
     const struct CMUnitTest on_pg[] = {
         BOTH(test_lww_every_order_same_table),
         BOTH(test_agents_and_orgunits),
