@@ -278,8 +278,10 @@ auth_new(void *zmq_ctx, const char *db_path)
     self->ctx = zmq_ctx;
     self->store = store_open(db_path, CDS_DB_READONLY, &err);
     if (!self->store) {
+        char shown[4096];      /* a PostgreSQL URL: never its password */
         cds_log(CDS_LOG_ERROR, "auth_db_failed", "path=%s error=%s",
-                cds_logq(db_path), cds_strerror(err));
+                cds_logq(store_display(db_path, shown, sizeof shown)),
+                cds_strerror(err));
         goto fail;
     }
     /* Bound here, in the caller's thread, so a second handler (or any

@@ -64,7 +64,8 @@ typedef enum {
 
 typedef struct auth auth_t;
 
-/* Bind the ZAP handler in zmq_ctx, open db_path read-only for it and start
+/* Bind the ZAP handler in zmq_ctx, open db_path (the store: a file or a
+ * PostgreSQL URL, store_location) read-only for it and start
  * its thread. NULL (logged with the reason) when any of it fails: the
  * caller must then refuse to serve. */
 auth_t *auth_new(void *zmq_ctx, const char *db_path);

@@ -147,7 +147,7 @@ check_store(cds_check_t *c, const cds_config_t *cfg)
         : code == CDS_EUSAGE
             ? "refused: the URL does not parse, no such database or role, "
               "or the server does not make a COMMIT durable (fsync and "
-              "synchronous_commit must be on; see the pg_error line above)"
+              "synchronous_commit must be on; see the log line above)"
             : cds_strerror(code));
 }
 

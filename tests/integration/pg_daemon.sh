@@ -1,15 +1,16 @@
 #!/bin/bash
 # The real daemon on a PostgreSQL store (`store = postgresql://...` in
 # aggregator.ini, docs/POSTGRESQL.md), an agent syncing over TCP on
-# 127.0.0.1: --check-config reaches the server, `run` creates the schema,
-# submitted values are acked (outbox empty) and `query` shows them, a
-# restart of the daemon keeps them and takes new ones, every update is in
-# the history exactly once, and no log line or message shows the
-# password. Independent of the harness's pg mode: the server comes from
-# tests/pg/pg.sh and the ini line is written here.
+# 127.0.0.1: --check-config accepts the server (and names an unreachable
+# one, and one whose COMMIT is not durable), the schema is created on
+# first use, submitted values are acked (outbox empty) and `query` shows
+# them, a restart of the daemon keeps them and takes new ones, every
+# update is in the history exactly once, and no log line or message shows
+# the password. Independent of the harness's pg mode: the server comes
+# from tests/pg/pg.sh and the ini line is written here.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/pg/pg.sh"
-echo "1..13"
+echo "1..14"
 pg_start || { not_ok "pg_start"; exit 1; }
 trap 'cleanup; pg_stop' EXIT
 url=$(pg_url)
@@ -26,6 +27,13 @@ out=$(agg agg --store "$bad" --check-config 2>&1); rc=$?
 diag "$out"
 check "  and names an unreachable one, exit 3" \
     sh -c '[ "$1" = 3 ] && echo "$2" | grep -q "aggregator.store: .*unreachable"' _ "$rc" "$out"
+
+url2=$(pg_url nodurable)
+pg_psql - -c "ALTER DATABASE nodurable SET synchronous_commit = off" > /dev/null
+out=$(agg agg --store "$url2" --check-config 2>&1); rc=$?
+diag "$out"
+check "  and a server that does not make COMMIT durable, exit 3" \
+    sh -c '[ "$1" = 3 ] && echo "$2" | grep -q "aggregator.store: .*synchronous_commit"' _ "$rc" "$out"
 
 agent_init a1 27901
 expect_eq "enroll created the schema on the server (one migration)" \

@@ -65,7 +65,7 @@ setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     arrival = NOW;
-    char path[128], err[256];
+    char path[1024], err[256];
     int e = 0;
     strcpy(fx->dir, "/tmp/ingest_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
@@ -81,9 +81,9 @@ setup(void **state)
     cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
     assert_non_null(ous);
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
-    if (pg_url)
-        testpg_reset(pg_url);
-    fx->store = store_open(pg_url ? pg_url : path, 0, &e);
+    if (pg_url)                /* the PostgreSQL run: a new database */
+        testpg_fresh(path, sizeof path);
+    fx->store = store_open(path, 0, &e);
     assert_non_null(fx->store);
     assert_int_equal(store_orgunits_load(fx->store, ous), CDS_OK);
     cds_orgunits_destroy(&ous);
@@ -289,12 +289,7 @@ send_batch(fx_t *fx, const uint8_t *data, size_t len, const cds_identity_t *to)
 static int64_t
 sql_int(fx_t *fx, const char *sql)
 {
-    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(fx->store), sql, 0);
-    assert_non_null(st);
-    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
-    int64_t v = cds_sql_col_int64(st, 0);
-    cds_sql_finalize(&st);
-    return v;
+    return testsql_int(store_sql(fx->store), sql);
 }
 
 static int

@@ -51,10 +51,8 @@ setup(void **state)
     strcpy(fx->dir, "/tmp/store_test.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
     snprintf(fx->path, sizeof fx->path, "%s/agg.db", fx->dir);
-    if (*state) {              /* the PostgreSQL run */
-        snprintf(fx->path, sizeof fx->path, "%s", (const char *) *state);
-        testpg_reset(fx->path);
-    }
+    if (*state)                /* the PostgreSQL run: a new database */
+        testpg_fresh(fx->path, sizeof fx->path);
     int err = 0;
     fx->store = store_open(fx->path, 0, &err);
     assert_non_null(fx->store);

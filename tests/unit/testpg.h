@@ -1,35 +1,101 @@
-/*  testpg: the PostgreSQL run of a unit test (CDS_TEST_PG_URL, set by the
- *  tests/integration/pg_*.sh scripts that start a server of tests/pg/pg.sh).
+/*  testpg: unit tests that run on both stores. Without CDS_TEST_PG_URL a
+ *  test runs on SQLite files only; with it (tests/integration/pg_ops.sh
+ *  starts a server of tests/pg/pg.sh and sets it) each case runs again
+ *  on PostgreSQL, in a database of its own made on that server, so cases
+ *  never see each other's rows (as with one SQLite file each).
  *
- *  Invariant: testpg_reset leaves the database without any table, so the
- *  next store_open creates the schema as `run` does on a new server.
+ *  Invariant: a helper that cannot do its job fails the test there.
  *  Header only, like testdb.h; include it after <cmocka.h>. */
 #ifndef TESTS_UNIT_TESTPG_H
 #define TESTS_UNIT_TESTPG_H
 
+#include "cds_sql.h"
 #include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-/* The URL of this run's PostgreSQL database, or NULL (SQLite only). */
+/* TESTDB_UNGUARD (testdb.h) on PostgreSQL: the append-only guards are
+ * triggers there too, whatever their names (the tests connect as a
+ * superuser, who may disable them). */
+#define TESTPG_UNGUARD                                                       \
+    "ALTER TABLE update_log DISABLE TRIGGER USER;"                           \
+    "ALTER TABLE batch DISABLE TRIGGER USER;"
+
+/* The server's URL, or NULL: the PostgreSQL runs are skipped. */
 static inline const char *
 testpg_url(void)
 {
-    const char *env = getenv("CDS_TEST_PG_URL");
-    return env && *env ? env : NULL;
+    const char *u = getenv("CDS_TEST_PG_URL");
+    return u && *u ? u : NULL;
 }
 
-/* Empty the database at url (the public schema dropped and made anew). */
-static inline void
-testpg_reset(const char *url)
+/* Make a new empty database on the server of CDS_TEST_PG_URL and write
+ * its URL (the same with the database name replaced) into buf. */
+static inline const char *
+testpg_fresh(char *buf, size_t len)
 {
+    static int n;
+    const char *url = testpg_url();
+    assert_non_null(url);
+    const char *slash = strrchr(url, '/');
+    assert_non_null(slash);
+    char name[64], sql[128];
+    snprintf(name, sizeof name, "cdsut_%ld_%d", (long) getpid(), n++);
     PGconn *c = PQconnectdb(url);
     assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
-                            " DROP SCHEMA public CASCADE;"
-                            " CREATE SCHEMA public");
+    snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\"", name);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fprintf(stderr, "testpg: %s", PQerrorMessage(c));
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     PQfinish(c);
+    const char *query = strchr(slash, '?');
+    snprintf(buf, len, "%.*s/%s%s", (int) (slash - url), url, name,
+             query ? query : "");
+    return buf;
+}
+
+/* The first column of the first row of sql on either backend. */
+static inline int64_t
+testsql_int(cds_sql_t *db, const char *sql)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(db, sql, 0);
+    assert_non_null(st);
+    assert_int_equal(cds_sql_step(st), CDS_SQL_ROW);
+    int64_t v = cds_sql_col_int64(st, 0);
+    cds_sql_finalize(&st);
+    return v;
+}
+
+/* The backend a case runs on, from its cmocka state before setup. */
+#define TESTPG_STATE_PG ((void *) "pg")
+static inline int
+testpg_is_pg(void *const *state)
+{
+    return *state == TESTPG_STATE_PG;
+}
+
+/* Run the n cases on SQLite; with CDS_TEST_PG_URL set, again on
+ * PostgreSQL (initial state TESTPG_STATE_PG). Non-zero if any failed. */
+static inline int
+testpg_run(const struct CMUnitTest *tests, size_t n)
+{
+    int rc = _cmocka_run_group_tests("sqlite", tests, n, NULL, NULL);
+    if (!testpg_url())
+        return rc;
+    struct CMUnitTest *pg = calloc(n, sizeof *pg);
+    assert_non_null(pg);
+    for (size_t i = 0; i < n; i++) {
+        pg[i] = tests[i];
+        pg[i].initial_state = TESTPG_STATE_PG;
+    }
+    rc |= _cmocka_run_group_tests("postgresql", pg, n, NULL, NULL);
+    free(pg);
+    return rc;
 }
 
 #endif
