@@ -10,7 +10,7 @@
 # from tests/pg/pg.sh and the ini line is written here.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/pg/pg.sh"
-echo "1..14"
+echo "1..15"
 pg_start || { not_ok "pg_start"; exit 1; }
 trap 'cleanup; pg_stop' EXIT
 url=$(pg_url)
@@ -28,6 +28,9 @@ diag "$out"
 check "  and names an unreachable one, exit 3" \
     sh -c '[ "$1" = 3 ] && echo "$2" | grep -q "aggregator.store: .*unreachable"' _ "$rc" "$out"
 
+out=$(agg agg --group-max 100 --check-config 2>&1); rc=$?
+check "  and a group_max over 64 with it (subtransaction cache), exit 3" \
+    sh -c '[ "$1" = 3 ] && echo "$2" | grep -q "aggregator.group_max: 100: over 64"' _ "$rc" "$out"
 url2=$(pg_url nodurable)
 pg_psql - -c "ALTER DATABASE nodurable SET synchronous_commit = off" > /dev/null
 out=$(agg agg --store "$url2" --check-config 2>&1); rc=$?
