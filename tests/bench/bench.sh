@@ -13,6 +13,8 @@
 #   BENCH_OUT=FILE    also write the table (and tab-separated rows) there
 #   BENCH_TMP=/tmp    where the temporary databases live (the disk measured)
 #   BENCH_CATCHUP_REPS=BENCH_REPS   runs of the 1,000,000-update catch-up
+#   BENCH_PG=1        0: skip the PostgreSQL rows (1b-pg*, 2-10-pg*), which
+#                     then say "skipped" (paired SQLite-only runs)
 #   BENCH_ONLY="limits e2e latency catchup binary import scale mosquitto"
 #                     only those phases; BENCH_ONLY=profile: the callgrind
 #                     profile of the aggregator into BENCH_PROFILE_OUT
@@ -60,6 +62,8 @@ isnum() { case "$1" in ''|FAIL|*[!0-9.e+-]*) return 1 ;; esac; }
 # ratio A B: A / B, or FAIL.
 ratio() { if isnum "$1" && isnum "$2" && [ "$(calc "$2 != 0")" = 1 ]; then
               calc "$1 / $2"; else echo FAIL; fi; }
+# ratio_na A B: as ratio, but n/a when A is n/a or skipped (not measured).
+ratio_na() { case "$1" in n/a|skipped) echo n/a ;; *) ratio "$1" "$2" ;; esac; }
 
 # --- the table ------------------------------------------------------------
 ROWS=()
@@ -74,6 +78,18 @@ row() {
 verdict() { if isnum "$1"; then
                 [ "$(calc "$1 $2 $3")" = 1 ] && echo met || echo missed
             else echo "n/a"; fi; }
+# refrow ID WHAT RATIO ["OP BOUND"]: a row of an end-to-end figure's ratio
+# to a reference (a limit), with its target and verdict when given. A
+# ratio above 1.05 means the reference does not bound the figure (it does
+# other or less work than the pipeline: docs/PERFORMANCE.md "What each row
+# measures"); the verdict column then carries REF_WARN.
+REF_WARN="WARNING: ratio > 1.05, the reference does not bound this figure"
+refrow() {
+    local v="" w=""
+    isnum "$3" && [ "$(calc "$3 > 1.05")" = 1 ] && w=$REF_WARN
+    [ -n "${4:-}" ] && v=$(verdict "$3" "${4% *}" "${4#* }")
+    row "$1" "$2" "$3" x "${4:-}" "$v${v:+${w:+; }}$w"
+}
 fmt() { if isnum "$1"; then awk -v v="$1" 'BEGIN {
             if (v >= 1000) printf "%\047.0f", v; else if (v >= 100) printf "%.0f", v;
             else if (v >= 10) printf "%.1f", v; else printf "%.3g", v }';
@@ -89,9 +105,9 @@ print_table() {
     echo "temp dir: $W: $disk; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "versions: sqlite $(sqlite3 --version | cut -d' ' -f1), libzmq $(pkg-config --modversion libzmq), libsodium $(pkg-config --modversion libsodium), mosquitto $(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null), postgresql $("$(pg_bin 2>/dev/null)/postgres" -V 2>/dev/null | awk '{ print $3 }')"
     echo "every figure: median of $REPS runs unless the row says otherwise"
-    printf '%-12s %-58s %14s %-12s %-22s %s\n' id measure median unit target verdict
+    printf '%-15s %-58s %14s %-12s %-22s %s\n' id measure median unit target verdict
     for id in "${ROWS[@]}"; do
-        printf '%-12s %-58s %14s %-12s %-22s %s\n' "$id" "${R_WHAT[$id]}" \
+        printf '%-15s %-58s %14s %-12s %-22s %s\n' "$id" "${R_WHAT[$id]}" \
             "$(fmt "${R_VAL[$id]}")" "${R_UNIT[$id]}" "${R_TARGET[$id]}" \
             "${R_VERDICT[$id]}"
     done
@@ -141,6 +157,7 @@ orgunits = $W/orgunits.csv
 listen = tcp://127.0.0.1:$2
 log_level = info
 $AGG_EXTRA
+${AGG_STORE:+store = $AGG_STORE}
 INI
 }
 # agent_conf ROOT K PORT: config of agent K (unit BOU0000K), deploy defaults.
@@ -201,13 +218,30 @@ start_agents() { # ROOT N -> APIDS
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 rss_kib() { awk -v k="${2:-VmRSS}:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
+# store_enroll ROOT N: enrol agents 1..N of ROOT into the store ROOT's
+# aggregator.ini names (AGG_STORE: a fresh PostgreSQL database; the
+# template's enrolments are in its SQLite file). On failure the enrol's
+# exit status is in ENROLL_RC (>= 128: killed by a signal), its messages
+# in $W/enroll.err.
+store_enroll() {
+    local k
+    for k in $(seq 1 "$2"); do
+        "$AGG" -c "$1/aggregator.ini" enroll "$(cat "$1/a$k/pubid")" \
+            --org-unit "$(printf 'BOU%05d' "$k")" --label "a$k" \
+            > /dev/null 2> "$W/enroll.err" || { ENROLL_RC=$?; return 1; }
+    done
+}
+
 # e2e_run TMPL N: one durable-ingest run; writes "seconds peak_rss hwm"
-# (peak VmRSS / VmHWM of agent 1 while sending, KiB) to $W/e2e.out.
+# (peak VmRSS / VmHWM of agent 1 while sending, KiB) to $W/e2e.out. With
+# AGG_STORE set, the aggregator's store is that URL (agents enrolled into
+# it first; status 3 when that enrolment fails: store_enroll).
 e2e_run() {
     local tmpl=$1 n=$2 run=$W/run port t0 dbs=() k a1
     rm -f "$W/e2e.out"
     port=$(free_port)
     instance "$tmpl" "$run" "$port" || return 1
+    if [ -n "${AGG_STORE:-}" ]; then store_enroll "$run" "$n" || return 3; fi
     start_agg "$run" "$port" || { stop_pid "$AGG_PID"; return 1; }
     for k in $(seq 1 "$n"); do dbs+=("$run/a$k/state/agent.db"); done
     t0=$(date +%s%N)
@@ -231,8 +265,9 @@ reps() { for _ in $(seq 1 "$REPS"); do "$@"; done; }
 # one round trip per row, and pipelined. Server stopped before phase 1c.
 limits_pg() {
     local url="" v
-    if pg_start 2>> "$W/limits.log"; then url=$(pg_url bench); fi
-    log "1b-pg: PostgreSQL $PG_BIN, start ${PG_START_S:-?} s"
+    if [ "${BENCH_PG:-1}" = 0 ]; then log "1b-pg: skipped (BENCH_PG=0)"
+    elif pg_start 2>> "$W/limits.log"; then url=$(pg_url bench)
+        log "1b-pg: PostgreSQL $PG_BIN, start ${PG_START_S:-?} s"; fi
     for v in plain pipeline; do
         if [ -n "$url" ]; then
             reps "$BL" pg-bare "$url" "$1" 1000 "$v" 2>> "$W/limits.log" > "$W/1b-pg-$v"
@@ -240,10 +275,12 @@ limits_pg() {
     done
     pg_stop
     LIM_BPG=$(median < "$W/1b-pg-plain")
+    LIM_BPGPIPE=$(median < "$W/1b-pg-pipeline")
+    if [ "${BENCH_PG:-1}" = 0 ]; then LIM_BPG=skipped; LIM_BPGPIPE=skipped; fi
     row 1b-pg "  (b) on PostgreSQL: prepared, 1 round trip/row, $1 keys" "$LIM_BPG" rows/s
-    row 1b-pg/b "    ratio to (b) on SQLite" "$(ratio "$LIM_BPG" "$LIM_B")" x
-    row 1b-pgpipe "  (b) on PostgreSQL: prepared, pipelined per txn" "$(median < "$W/1b-pg-pipeline")" rows/s
-    row 1b-pgpipe/b "    ratio to (b) on SQLite" "$(ratio "$(median < "$W/1b-pg-pipeline")" "$LIM_B")" x
+    row 1b-pg/b "    ratio to (b) on SQLite" "$(ratio_na "$LIM_BPG" "$LIM_B")" x
+    row 1b-pgpipe "  (b) on PostgreSQL: prepared, pipelined per txn" "$LIM_BPGPIPE" rows/s
+    row 1b-pgpipe/b "    ratio to (b) on SQLite" "$(ratio_na "$LIM_BPGPIPE" "$LIM_B")" x
 }
 
 phase_limits() {
@@ -292,10 +329,57 @@ phase_e2e() {
         if [ "$n" = 10 ]; then ta=">= 0.70"; tb=">= 0.50"
             va=$(verdict "$(ratio "${E2E[$n]}" "$LIM_A")" ">=" 0.70)
             vb=$(verdict "$(ratio "${E2E[$n]}" "$LIM_B")" ">=" 0.50); fi
-        row "2-$n/a" "  ratio to limit (a)" "$(ratio "${E2E[$n]}" "$LIM_A")" x "$ta" "$va"
-        row "2-$n/b" "  ratio to limit (b)" "$(ratio "${E2E[$n]}" "$LIM_B")" x "$tb" "$vb"
+        refrow "2-$n/a" "  ratio to limit (a)" "$(ratio "${E2E[$n]}" "$LIM_A")" "$ta"
+        refrow "2-$n/b" "  ratio to limit (b)" "$(ratio "${E2E[$n]}" "$LIM_B")" "$tb"
+        [ "$n" = 10 ] && e2e_pg "$W/tmpl-$n" "$n" "$b"
         rm -rf "$W/tmpl-$n" "$W/run"
     done
+}
+
+# pg_refused ID: why the aggregator could not enrol into its PostgreSQL
+# store, into `why` and the log: a refusal (no such option, a build
+# without the PostgreSQL schema) is "not available"; a crash is "failed".
+pg_refused() {
+    local msg
+    msg=$(grep -v -m1 'level=info' "$W/enroll.err"); msg=${msg:-no error logged}
+    if [ "$ENROLL_RC" -ge 128 ]; then
+        why="PostgreSQL store failed (enroll killed by signal $((ENROLL_RC - 128)))"
+        log "$1: the aggregator crashed on store = postgresql://... (enroll, signal $((ENROLL_RC - 128))): $msg"
+    else
+        why="PostgreSQL store not available"
+        log "$1: the aggregator refused store = postgresql://...: $msg"
+    fi
+}
+
+# e2e_pg TMPL N B: rows 2-N-pg: the runs of 2-N (same template: agents,
+# keys, outboxes) with the aggregator's `store = postgresql://...` on a
+# harness server started here (tests/pg/pg.sh, as 1b-pg's: fsync and
+# synchronous_commit on, files on the same disk), a fresh database each
+# run; ratios to the bare PostgreSQL references 1b-pg / 1b-pgpipe (target
+# >= 0.50, issue 14) and to 2-N on SQLite. When the aggregator refuses the
+# store or the server does not start, the row says so and the bench goes on.
+e2e_pg() {
+    local tmpl=$1 n=$2 b=$3 r url why="" v rc id=2-$2-pg
+    : > "$W/$id"
+    if [ "${BENCH_PG:-1}" = 0 ]; then why="skipped (BENCH_PG=0)"
+    elif ! pg_start 2>> "$W/e2e-pg.log"; then why="PostgreSQL server did not start"
+    else
+        for r in $(seq 1 "$REPS"); do
+            url=$(pg_url "e2e$r") || { why="CREATE DATABASE failed"; break; }
+            AGG_STORE=$url e2e_run "$tmpl" "$n"; rc=$?
+            if [ "$rc" = 0 ]; then
+                awk -v t=$((n * b)) '{ print t / $1 }' "$W/e2e.out" >> "$W/$id"
+            elif [ "$rc" = 3 ]; then
+                pg_refused "$id"; break
+            fi
+        done
+        pg_stop
+    fi
+    v=$(median < "$W/$id"); [ -n "$why" ] && v=n/a
+    row "$id" "durable ingest, store on PostgreSQL: $n agents x $b${why:+: $why}" "$v" upd/s
+    refrow "$id/pg" "  ratio to 1b-pg (bare PostgreSQL, 1 round trip/row)" "$(ratio_na "$v" "$LIM_BPG")" ">= 0.50"
+    refrow "$id/pgpipe" "  ratio to 1b-pgpipe (bare PostgreSQL, pipelined)" "$(ratio_na "$v" "$LIM_BPGPIPE")" ">= 0.50"
+    row "$id/sqlite" "  ratio to 2-$n (the same ingest, store on SQLite)" "$(ratio_na "$v" "${E2E[$n]}")" x
 }
 
 # ===== 7. import ============================================================
@@ -586,6 +670,7 @@ BL=$W/bin/bench_limits; BA=$W/bin/bench_agents; BUILD_BENCH=$W/bin
 command -v mosquitto > /dev/null || { log "mosquitto missing (deploy/deps.sh)"; exit 2; }
 declare -A E2E
 GROUP=64; BATCH=1000; LAT_SECS=2; LAT_P99=FAIL; LIM_A=FAIL; LIM_B=FAIL; MQ_TPUT=FAIL
+LIM_BPG=FAIL; LIM_BPGPIPE=FAIL; AGG_STORE=""; ENROLL_RC=0
 E2E_TOTAL=$(sc 200000 100)
 make_fixtures
 agg_conf "$W" 1
