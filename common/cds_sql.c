@@ -32,6 +32,7 @@ struct cds_sql {
     cds_db_t *db;               /* SQLite: owned */
     cds_pg_t *pg;               /* PostgreSQL: owned */
     unsigned next_name;         /* PostgreSQL: server statement names */
+    bool wrote;                 /* PostgreSQL: a row changed since BEGIN */
 };
 
 /* One bound PostgreSQL parameter. */
@@ -173,6 +174,7 @@ cds_sql_begin(cds_sql_t *self)
     if (self->db)
         return cds_db_begin(self->db);
     int rc = pg_alive(self);
+    self->wrote = false;
     return rc != CDS_OK ? rc : cds_pg_begin(self->pg);
 }
 
@@ -193,8 +195,9 @@ cds_sql_commit(cds_sql_t *self)
     if (self->db)
         return cds_db_commit(self->db);
     int rc = cds_pg_commit(self->pg);
-    if (rc == CDS_OK)
+    if (rc == CDS_OK && self->wrote)   /* as cds_db counts: with a change */
         atomic_fetch_add_explicit(&pg_commits, 1, memory_order_relaxed);
+    self->wrote = false;
     return rc;
 }
 
@@ -601,8 +604,10 @@ pg_execute(cds_sql_stmt_t *st)
     }
     rc = cds_pg_result(pg, res, "step", st->sql, &st->res);
     if (rc == CDS_OK) {
-        const char *n = PQcmdTuples(st->res);
+        const char *n = PQcmdTuples(st->res), *cmd = PQcmdStatus(st->res);
         st->changes = *n ? strtoll(n, NULL, 10) : 0;
+        if (st->changes > 0 && strncmp(cmd, "SELECT", 6) != 0)
+            st->conn->wrote = true;
     }
     return rc;
 }

@@ -115,8 +115,8 @@ int cds_sql_commit(cds_sql_t *self);
 int cds_sql_rollback(cds_sql_t *self);
 /* Schema version the database is at. */
 int cds_sql_version(cds_sql_t *self, int *version);
-/* Transactions committed with a change (SQLite) or committed at all
- * (PostgreSQL) by this process: one durable write each. */
+/* Transactions committed with at least one row changed, by every
+ * connection of this process, on either backend: one durable write each. */
 uint64_t cds_sql_write_commits(void);
 
 /* Prepare sql (CDS_SQL_PERSIST or 0). NULL on failure, logged with the

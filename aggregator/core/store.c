@@ -8,6 +8,7 @@
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_log.h"
+#include "cds_util.h"
 #include "store_sql.h"
 
 #include <pthread.h>
@@ -91,6 +92,16 @@ static const char *const sql_pg[ST__COUNT] = {
     [ST_AGENT_INSERT] = STORE_SQL_AGENT_INSERT_PG,
     [ST_BATCH_INSERT] = STORE_SQL_BATCH_INSERT_PG,
 };
+
+/* Text a peer's bytes may have shaped (a reason quoting a field, an
+ * address): NULL unless valid UTF-8. PostgreSQL refuses text that is not
+ * UTF-8, which would fail the whole group and make the agent retry for
+ * ever; the kept signed batch or raw reject still holds the bytes. */
+static const char *
+text_or_null(const char *s)
+{
+    return s && cds_utf8_valid(s, strlen(s)) ? s : NULL;
+}
 
 struct store {
     cds_sql_t *sql;                     /* owned connection */
@@ -718,8 +729,8 @@ store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
     cds_sql_bind_blob_ref(st, ":hash", hash, CDS_HASH_BYTES);
     cds_sql_bind_blob_ref(st, ":head", head, CDS_HASH_BYTES);
     cds_sql_bind_int64(st, ":status", status);
-    cds_sql_bind_text_ref(st, ":field", field);
-    cds_sql_bind_text_ref(st, ":message", message);
+    cds_sql_bind_text_ref(st, ":field", text_or_null(field));
+    cds_sql_bind_text_ref(st, ":message", text_or_null(message));
     cds_sql_bind_int64(st, ":now", now_ms);
     /* A refused update keeps no field over its bound (store.h): the kept
      * batch already holds those bytes once. */
@@ -884,7 +895,7 @@ store_knock_add(store_t *self, const uint8_t *curve_pk, const char *address,
     cds_sql_stmt_t *st = self->st[ST_KNOCK_UPSERT];
     cds_sql_bind_blob(st, ":pk", curve_pk ? curve_pk : (const uint8_t *) "",
                   curve_pk ? CDS_PK_BYTES : 0);
-    cds_sql_bind_text(st, ":address", address);
+    cds_sql_bind_text(st, ":address", text_or_null(address));
     cds_sql_bind_int64(st, ":code", code);
     cds_sql_bind_int64(st, ":first", first_ms);
     cds_sql_bind_int64(st, ":last", last_ms);
@@ -938,8 +949,8 @@ store_reject_add_kind(store_t *self, int64_t now_ms, const uint8_t *agent_pk,
     if (agent_pk)
         cds_sql_bind_blob(st, ":agent_pk", agent_pk, CDS_PK_BYTES);
     cds_sql_bind_int64(st, ":code", code);
-    cds_sql_bind_text(st, ":field", field);
-    cds_sql_bind_text(st, ":message", message);
+    cds_sql_bind_text(st, ":field", text_or_null(field));
+    cds_sql_bind_text(st, ":message", text_or_null(message));
     if (first)
         cds_sql_bind_int64(st, ":first", (int64_t) first);
     if (last)

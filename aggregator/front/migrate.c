@@ -536,15 +536,6 @@ static int
 verify_copy(migrate_t *m)
 {
     audit_summary_t sum;
-    /* audit still reads through store_db (SQLite only) until it moves to
-     * cds_sql (issue 14); until then a PostgreSQL copy is proven by the
-     * counts and digests alone, and says so. Goes with store_db. */
-    if (!store_db(m->dst)) {
-        fprintf(m->o->out, "verify %s: not run: this build's verify reads "
-                "SQLite only; run `verify` with store = %s once it reads "
-                "PostgreSQL\n", m->where, m->where);
-        return CDS_OK;
-    }
     m->verified = true;
     int code = audit_run(m->dst, m->o->agg_pk, m->o->out, &sum);
     if (code != CDS_OK)

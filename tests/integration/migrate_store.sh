@@ -149,15 +149,7 @@ else
     diag "$out"
     expect_eq "migrate-store to PostgreSQL exits 0" "$rc" 0
     check "  counts and digests equal" sh -c 'echo "$1" | grep -q "counts and digests equal"' _ "$out"
-    # verify and query read PostgreSQL once audit.c / query.c leave
-    # store_db (SQLite only) for cds_sql; until then they are skipped here,
-    # by name, and migrate-store says "verify NOT run" rather than crash.
-    pg_reads() { ! grep -q 'store_db(' "$TOP/aggregator/$1"; }
-    if pg_reads core/audit.c; then
-        check "  verify on the copy is clean" sh -c 'echo "$1" | grep -q "verify .*; 0 problems"' _ "$out"
-    else
-        check "  says verify was not run (audit reads SQLite only)" sh -c 'echo "$1" | grep -q "verify NOT run"' _ "$out"
-    fi
+    check "  verify on the copy is clean" sh -c 'echo "$1" | grep -q "verify .*; 0 problems"' _ "$out"
     check "  the password is not shown" sh -c '! cat "$2" | grep -qF "$3" && ! echo "$1" | grep -qF "$3"' _ "$out" "$T/pg.err" "$PG_PASS"
     for t in agent batch update_log update_status datavalue reject; do
         expect_eq "  $t: same count" "$(pg_psql "$url" -Atc "SELECT count(*) FROM $t")" \
@@ -168,17 +160,9 @@ else
     check "  with the DROP/CREATE DATABASE to run" sh -c 'echo "$1" | grep -q "DROP DATABASE"' _ "$out"
     copy_ini pg
     echo "store = $url" >> "$T/pg/aggregator.ini"
-    if pg_reads core/audit.c; then
-        agg pg verify > /dev/null
-        check "verify passes on the PostgreSQL copy" [ $? = 0 ]
-    else
-        diag "SKIP verify on PostgreSQL: aggregator/core/audit.c reads through store_db (SQLite only)"
-    fi
-    if pg_reads report/query.c; then
-        expect_eq "query on PostgreSQL shows what SQLite showed" "$(agg pg query --format csv)" "$before"
-    else
-        diag "SKIP query on PostgreSQL: aggregator/report/query.c reads through store_db (SQLite only)"
-    fi
+    agg pg verify > /dev/null
+    check "verify passes on the PostgreSQL copy" [ $? = 0 ]
+    expect_eq "query on PostgreSQL shows what SQLite showed" "$(agg pg query --format csv)" "$before"
 fi
 pg_stop
 echo "1..$TESTNO"
