@@ -143,7 +143,7 @@ nested_and_persistent(void **state)
 {
     cds_sql_t *db = *state;
     for (int i = 0; i < 5; i++) {
-        char k[8];
+        char k[16];
         snprintf(k, sizeof k, "k%d", i);
         put(db, k, i, i, NULL, 0, k);
     }
