@@ -156,23 +156,44 @@ cds_update_check_fields(const cds_update_t *u, const char **field)
     return CDS_OK;
 }
 
+/* Drop *s when a history row cannot keep it: over max bytes, or not valid
+ * UTF-8 (PostgreSQL's text refuses such bytes, and every reader of the
+ * history expects text). */
 static int
-drop_if_over(const char **s, size_t max)
+drop_if_unkept(const char **s, size_t max)
 {
-    if (!*s || strnlen(*s, max + 1) <= max)
+    if (!*s)
+        return 0;
+    size_t len = strnlen(*s, max + 1);
+    if (len <= max && cds_utf8_valid(*s, len))
         return 0;
     *s = NULL;
     return 1;
 }
 
 int
-cds_update_drop_oversize(cds_update_t *u)
+cds_update_drop_unkept(cds_update_t *u)
 {
-    return drop_if_over(&u->org_unit, CDS_MAX_CODE)
-           + drop_if_over(&u->indicator, CDS_MAX_CODE)
-           + drop_if_over(&u->period, CDS_MAX_CODE)
-           + drop_if_over(&u->disagg, CDS_MAX_CODE)
-           + drop_if_over(&u->value, CDS_MAX_VALUE)
-           + drop_if_over(&u->comment, CDS_MAX_COMMENT)
-           + drop_if_over(&u->stored_by, CDS_MAX_STORED_BY);
+    return drop_if_unkept(&u->org_unit, CDS_MAX_CODE)
+           + drop_if_unkept(&u->indicator, CDS_MAX_CODE)
+           + drop_if_unkept(&u->period, CDS_MAX_CODE)
+           + drop_if_unkept(&u->disagg, CDS_MAX_CODE)
+           + drop_if_unkept(&u->value, CDS_MAX_VALUE)
+           + drop_if_unkept(&u->comment, CDS_MAX_COMMENT)
+           + drop_if_unkept(&u->stored_by, CDS_MAX_STORED_BY);
+}
+
+const char *
+cds_update_field(const cds_update_t *u, const char *name)
+{
+    const struct { const char *name, *value; } f[] = {
+        { "orgunit", u->org_unit }, { "dataelement", u->indicator },
+        { "period", u->period }, { "categoryoptioncombo", u->disagg },
+        { "value", u->value }, { "comment", u->comment },
+        { "storedby", u->stored_by },
+    };
+    for (size_t i = 0; name && i < sizeof f / sizeof f[0]; i++)
+        if (strcmp(f[i].name, name) == 0)
+            return f[i].value;
+    return NULL;
 }

@@ -56,10 +56,16 @@ void cds_chain_next(const uint8_t prev[CDS_HASH_BYTES],
  * DHIS2 CSV column name, "value", "comment", "storedby"). */
 int cds_update_check_fields(const cds_update_t *u, const char **field);
 
-/* Set every field of u longer than its bound (CDS_MAX_CODE, _VALUE,
- * _COMMENT, _STORED_BY) to NULL: what a history row keeps of an update
- * refused too_big, so its oversized bytes are stored once (in the kept
- * signed batch), not twice. Returns how many fields were dropped. */
-int cds_update_drop_oversize(cds_update_t *u);
+/* Set every field of u that a history row does not keep to NULL: longer
+ * than its bound (CDS_MAX_CODE, _VALUE, _COMMENT, _STORED_BY; refused
+ * too_big, its bytes are stored once, in the kept signed batch, not twice)
+ * or not valid UTF-8 (refused bad_field; PostgreSQL's text cannot hold it,
+ * and the kept batch has the bytes). Returns how many fields were
+ * dropped. */
+int cds_update_drop_unkept(cds_update_t *u);
+
+/* The field of u named by its DHIS2 CSV column name (as
+ * cds_update_check_fields names it), or NULL for an unknown name. */
+const char *cds_update_field(const cds_update_t *u, const char *name);
 
 #endif

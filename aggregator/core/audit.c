@@ -87,10 +87,11 @@ exp_insert(audit_t *a, int64_t agent_id, int64_t batch_id,
            const uint8_t *hash, const uint8_t *head)
 {
     cds_sql_stmt_t *st = a->insert;
-    /* As store_log_add keeps it: a field over its bound (refused too_big)
-     * is not in the history row. Applied updates have none. */
+    /* As store_log_add keeps it: a field over its bound (too_big) or not
+     * valid UTF-8 (bad_field) is not in the history row. Applied updates
+     * have none. */
     cds_update_t kept = *u;
-    cds_update_drop_oversize(&kept);
+    cds_update_drop_unkept(&kept);
     u = &kept;
     cds_sql_bind_int64(st, ":shift", bm->shift);
     cds_sql_bind_int64(st, ":recv", bm->recv);

@@ -335,11 +335,22 @@ show_message(store_t *store, const cds_identity_t *self_id, int64_t row,
     return code;
 }
 
+/* The refused field's text in u ("" when NULL or not a field name). */
+static const char *
+dropped_field(const cds_update_t *u, const char *field)
+{
+    const char *v = cds_update_field(u, field);
+    return v ? v : "";
+}
+
 /* Read update_log (agent, seq) into u (strings point into strs, which the
- * caller frees). *status, field and message too. */
+ * caller frees). *status, the refused field's name (field, FIELD_LEN) and
+ * "field: message" (what) too. */
+#define FIELD_LEN 32
 static int
 read_update(store_t *store, const rid_t *r, cds_update_t *u, char **strs,
-            int *status, char *what, size_t what_len, int64_t *retried)
+            int *status, char *field, char *what, size_t what_len,
+            int64_t *retried)
 {
     cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store),
                                          REJECTS_SQL_UPDATE_GET, 0);
@@ -380,6 +391,7 @@ read_update(store_t *store, const rid_t *r, cds_update_t *u, char **strs,
     *status = cds_sql_col_int(st, 0);
     if (*status == 0 && cds_sql_col_int(st, 16))
         *status = -cds_sql_col_int(st, 16); /* applied by a retry */
+    snprintf(field, FIELD_LEN, "%s", col(st, 1));
     snprintf(what, what_len, "%s%s%s", col(st, 1), col(st, 1)[0] ? ": " : "",
              col(st, 2));
     *retried = cds_sql_col_int64(st, 15);
@@ -392,11 +404,11 @@ static int
 show_update(store_t *store, const rid_t *r, FILE *out)
 {
     cds_update_t u;
-    char *strs = NULL, what[600], t[40];
+    char *strs = NULL, field[FIELD_LEN], what[600], t[40];
     int status = 0;
     int64_t retried = 0;
-    int code = read_update(store, r, &u, &strs, &status, what, sizeof what,
-                           &retried);
+    int code = read_update(store, r, &u, &strs, &status, field, what,
+                           sizeof what, &retried);
     if (code != CDS_OK)
         return code;
     int reason = status < 0 ? -status : status;
@@ -566,7 +578,7 @@ retry_update(store_t *store, ingest_t *ingest, health_t *health,
              const rid_t *r, uint64_t now, int *result, FILE *out)
 {
     cds_update_t u;
-    char *strs = NULL, what[600], err[256] = "";
+    char *strs = NULL, field[FIELD_LEN], what[600], err[256] = "";
     int status = 0;
     int64_t retried = 0;
     cds_sql_t *db = store_sql(store);
@@ -579,12 +591,21 @@ retry_update(store_t *store, ingest_t *ingest, health_t *health,
     int code = cds_sql_begin(db);
     if (code != CDS_OK)
         return code;
-    code = read_update(store, r, &u, &strs, &status, what, sizeof what,
-                       &retried);
+    code = read_update(store, r, &u, &strs, &status, field, what,
+                       sizeof what, &retried);
     if (code == CDS_OK && status == CDS_ETOOBIG) {
         *result = CDS_ETOOBIG;         /* over a bound: stays over it */
         fprintf(out, "%s:%" PRIu64 ": not retried: a field over its bound "
                 "is not kept (it stays too big)\n", r->agent.fpr, r->seq);
+    } else if (code == CDS_OK && status == CDS_EBADFIELD
+               && !dropped_field(&u, field)[0]) {
+        /* Refused for a field that is empty in the row: dropped because it
+         * was not UTF-8 (store.h), or empty when sent. Either way running
+         * it again would check the empty field, not what was signed. */
+        *result = CDS_EBADFIELD;
+        fprintf(out, "%s:%" PRIu64 ": not retried: field %s is not kept "
+                "(not valid UTF-8, or empty when sent)\n", r->agent.fpr,
+                r->seq, field);
     } else if (code == CDS_OK && status <= 0) {
         *result = CDS_OK;              /* applied already: no effect */
         fprintf(out, "%s:%" PRIu64 ": already applied, nothing to do\n",

@@ -732,11 +732,11 @@ store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
     cds_sql_bind_text_ref(st, ":field", text_or_null(field));
     cds_sql_bind_text_ref(st, ":message", text_or_null(message));
     cds_sql_bind_int64(st, ":now", now_ms);
-    /* A refused update keeps no field over its bound (store.h): the kept
-     * batch already holds those bytes once. */
+    /* A refused update keeps no field over its bound or not valid UTF-8
+     * (store.h): the kept batch already holds those bytes once. */
     cds_update_t kept = *u;
     if (status != 0)
-        cds_update_drop_oversize(&kept);
+        cds_update_drop_unkept(&kept);
     bind_update(st, &kept);
     return run(st);
 }

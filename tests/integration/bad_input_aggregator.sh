@@ -5,7 +5,7 @@
 # content — each rejected with its reason code and recorded, while a good
 # agent keeps syncing in the same test.
 . "$(dirname "$0")/lib.sh"
-echo "1..25"
+echo "1..28"
 BADPEER=$BUILD/tools/badpeer
 agg_init agg
 agent_init good 27901
@@ -67,6 +67,18 @@ done
 expect_eq "per-update rejections kept in history with their codes" \
     "$(aggq agg "SELECT group_concat(status, ',') FROM (SELECT status FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' ORDER BY seq) AS x;")" \
     "11,12,14,16,17,0"
+# The comment that is not UTF-8 is not kept in the history row (PostgreSQL's
+# text cannot hold it; the kept signed batch has the bytes), and a retry
+# does not run the update again with the field empty.
+expect_eq "the bad_field update's comment is not kept (NULL)" \
+    "$(aggq agg "SELECT count(*) FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND u.status = 17 AND u.comment IS NULL;")" 1
+useq=$(aggq agg "SELECT u.seq FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'evil' AND u.status = 17;")
+ufpr=$(agg agg agents --json | jq -r '.[] | select(.label == "evil") | .fingerprint')
+agg agg rejects retry "$ufpr:$useq" > "$T/retry.utf8" 2>&1; rc=$?
+expect_eq "retry of it: exit 1, not retried (field comment not kept)" \
+    "$rc:$(grep -c "not retried: field comment is not kept" "$T/retry.utf8")" "1:1"
+expect_eq "... and nothing was applied or recorded by the retry" \
+    "$(aggq agg "SELECT count(*) FROM update_status s JOIN agent a ON a.id = s.agent_id WHERE a.label = 'evil';")" 0
 
 submit_good
 check "the good agent kept syncing throughout" wait_for 20 outbox_empty good

@@ -303,6 +303,41 @@ test_control_bytes(void **state)
     assert_int_equal(cds_update_check_fields(&u, NULL), CDS_OK);
 }
 
+/* What a refused update's history row keeps: fields over their bound and
+ * fields not valid UTF-8 are dropped (NULL), every other field stays; each
+ * field is found again by the name cds_update_check_fields reports. */
+static void
+test_drop_unkept(void **state)
+{
+    (void) state;
+    char big[CDS_MAX_COMMENT + 2];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cds_update_t u = sample();
+    assert_int_equal(cds_update_drop_unkept(&u), 0);
+    assert_string_equal(u.value, sample().value);
+    u.comment = "\xc3\x28 broken";
+    u.stored_by = "\xff";
+    u.value = "Lê Thị Hoa";           /* valid UTF-8: kept */
+    u.org_unit = big;                 /* over CDS_MAX_CODE */
+    const char *field = NULL;
+    assert_int_not_equal(cds_update_check_fields(&u, &field), CDS_OK);
+    assert_int_equal(cds_update_drop_unkept(&u), 3);
+    assert_null(u.comment);
+    assert_null(u.stored_by);
+    assert_null(u.org_unit);
+    assert_string_equal(u.value, "Lê Thị Hoa");
+    assert_string_equal(u.indicator, sample().indicator);
+    u = sample();
+    assert_ptr_equal(cds_update_field(&u, "orgunit"), u.org_unit);
+    assert_ptr_equal(cds_update_field(&u, "dataelement"), u.indicator);
+    assert_ptr_equal(cds_update_field(&u, "categoryoptioncombo"), u.disagg);
+    assert_ptr_equal(cds_update_field(&u, "storedby"), u.stored_by);
+    assert_ptr_equal(cds_update_field(&u, "comment"), u.comment);
+    assert_null(cds_update_field(&u, "nosuch"));
+    assert_null(cds_update_field(&u, NULL));
+}
+
 int
 main(void)
 {
@@ -313,6 +348,7 @@ main(void)
         cmocka_unit_test(test_check_fields),
         cmocka_unit_test(test_protocol_vectors),
         cmocka_unit_test(test_control_bytes),
+        cmocka_unit_test(test_drop_unkept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
