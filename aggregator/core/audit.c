@@ -20,7 +20,8 @@
 #define TEXT_MAX 2200          /* one field as text (hex of 1 KiB + margin) */
 
 typedef struct {
-    cds_sql_t *db;
+    store_t *store;            /* the core tables, read via store_read */
+    cds_sql_t *db;             /* its connection: temp.exp, transaction */
     const uint8_t *agg_pk;
     FILE *out;
     audit_summary_t *sum;
@@ -211,7 +212,7 @@ batch_one(audit_t *a, cds_sql_stmt_t *st)
 static int
 check_batches(audit_t *a)
 {
-    cds_sql_stmt_t *st = cds_sql_prepare(a->db, AUDIT_SQL_BATCHES, 0);
+    cds_sql_stmt_t *st = store_read(a->store, AUDIT_SQL_BATCHES, NULL);
     if (!st)
         return CDS_ERROR;
     int rc, code = CDS_OK;
@@ -379,8 +380,8 @@ history_agent(audit_t *a, cds_sql_stmt_t *st, const agent_row_t *ag)
 static int
 check_history(audit_t *a)
 {
-    cds_sql_stmt_t *ags = cds_sql_prepare(a->db, AUDIT_SQL_AGENTS, 0);
-    cds_sql_stmt_t *st = cds_sql_prepare(a->db, AUDIT_SQL_LOG_VS_EXP, 0);
+    cds_sql_stmt_t *ags = store_read(a->store, AUDIT_SQL_AGENTS, NULL);
+    cds_sql_stmt_t *st = store_read(a->store, AUDIT_SQL_LOG_VS_EXP, NULL);
     int rc = CDS_SQL_DONE, code = ags && st ? CDS_OK : CDS_ERROR;
     while (code == CDS_OK && (rc = cds_sql_step(ags)) == CDS_SQL_ROW) {
         agent_row_t ag = { .id = cds_sql_col_int64(ags, 0),
@@ -401,8 +402,8 @@ check_history(audit_t *a)
 static int
 check_duplicates(audit_t *a)
 {
-    cds_sql_stmt_t *st = cds_sql_prepare2(a->db, AUDIT_SQL_DUPLICATES,
-                                          AUDIT_SQL_DUPLICATES_PG, 0);
+    cds_sql_stmt_t *st = store_read(a->store, AUDIT_SQL_DUPLICATES,
+                                    AUDIT_SQL_DUPLICATES_PG);
     if (!st)
         return CDS_ERROR;
     int rc;
@@ -467,7 +468,7 @@ value_row(audit_t *a, cds_sql_stmt_t *st)
 static int
 check_values(audit_t *a)
 {
-    cds_sql_stmt_t *st = cds_sql_prepare(a->db, AUDIT_SQL_VALUES, 0);
+    cds_sql_stmt_t *st = store_read(a->store, AUDIT_SQL_VALUES, NULL);
     if (!st)
         return CDS_ERROR;
     int rc;
@@ -486,19 +487,19 @@ audit_begin(audit_t *a)
 {
     int code;
     if (cds_sql_backend(a->db) == CDS_SQL_SQLITE) {
-        code = cds_sql_begin_read(a->db);
+        code = store_read_begin(a->store);
         return code == CDS_OK ? cds_sql_exec(a->db, AUDIT_SQL_CREATE) : code;
     }
     code = cds_sql_exec(a->db, AUDIT_SQL_CREATE_PG);
-    return code == CDS_OK ? cds_sql_begin_read(a->db) : code;
+    return code == CDS_OK ? store_read_begin(a->store) : code;
 }
 
 int
 audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
           audit_summary_t *sum)
 {
-    audit_t a = { .db = store_sql(store), .agg_pk = agg_pk, .out = out,
-                  .sum = sum };
+    audit_t a = { .store = store, .db = store_sql(store), .agg_pk = agg_pk,
+                  .out = out, .sum = sum };
     memset(sum, 0, sizeof *sum);
     int code = audit_begin(&a);
     if (code == CDS_OK
@@ -513,6 +514,6 @@ audit_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], FILE *out,
     if (code == CDS_OK)
         code = check_values(&a);
     cds_sql_finalize(&a.insert);
-    cds_sql_rollback(a.db);
+    store_read_end(store);
     return code;
 }

@@ -21,7 +21,7 @@ const char health_pg_schema[] = HEALTH_SQL_PG_SCHEMA;  /* store.h */
 
 enum {
     ST_BATCH, ST_HEARTBEAT, ST_REFUSED, ST_RETRIED, ST_BUCKET, ST_PRUNE,
-    ST_LIST, ST_BY_CODE, ST__COUNT
+    ST_BY_CODE, ST__COUNT
 };
 
 static const char *const sql_text[ST__COUNT] = {
@@ -31,12 +31,7 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_RETRIED] = HEALTH_SQL_RETRIED,
     [ST_BUCKET] = HEALTH_SQL_BUCKET,
     [ST_PRUNE] = HEALTH_SQL_PRUNE,
-    [ST_LIST] = HEALTH_SQL_LIST,
     [ST_BY_CODE] = HEALTH_SQL_REFUSED_BY_CODE,
-};
-/* PostgreSQL text where it differs (NULL: the same). */
-static const char *const sql_pg[ST__COUNT] = {
-    [ST_LIST] = HEALTH_SQL_LIST_PG,
 };
 
 static const char *const state_names[HEALTH__COUNT] = {
@@ -59,6 +54,8 @@ struct health {
     store_t *store;                    /* borrowed: agent.last_seen_ms */
     cds_sql_t *db;                     /* borrowed from the store */
     cds_sql_stmt_t *st[ST__COUNT];       /* prepared once */
+    cds_sql_stmt_t *list;              /* HEALTH_SQL_LIST: reads agent,
+                                        * so through store_read, once */
     int64_t pruned_bucket;             /* buckets before this are gone */
     zhashx_t *held;                    /* agent id text -> held_t, lazy */
     uint64_t held_since_ms;            /* arrival of the oldest held */
@@ -75,13 +72,16 @@ health_new(store_t *store)
     self->db = store_sql(store);
     self->flush_ms = HEALTH_FLUSH_MS_DEFAULT;
     for (int i = 0; i < ST__COUNT; i++) {
-        self->st[i] = cds_sql_prepare2(self->db, sql_text[i], sql_pg[i],
-                                       CDS_SQL_PERSIST);
+        self->st[i] = cds_sql_prepare(self->db, sql_text[i],
+                                      CDS_SQL_PERSIST);
         if (!self->st[i]) {
             health_destroy(&self);
             return NULL;
         }
     }
+    if (!(self->list = store_read(store, HEALTH_SQL_LIST,
+                                  HEALTH_SQL_LIST_PG)))
+        health_destroy(&self);
     return self;
 }
 
@@ -92,6 +92,7 @@ health_destroy(health_t **self_p)
         return;
     for (int i = 0; i < ST__COUNT; i++)
         cds_sql_finalize(&(*self_p)->st[i]);
+    cds_sql_finalize(&(*self_p)->list);
     zhashx_destroy(&(*self_p)->held);
     free(*self_p);
     *self_p = NULL;
@@ -485,7 +486,7 @@ int
 health_list(health_t *self, const health_thresholds_t *th, uint64_t now_ms,
             health_agent_t **out, size_t *n)
 {
-    cds_sql_stmt_t *st = self->st[ST_LIST];
+    cds_sql_stmt_t *st = self->list;
     size_t cap = 0, k = 0;
     health_agent_t *list = NULL;
     int rc, code = CDS_OK;

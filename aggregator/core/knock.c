@@ -50,12 +50,10 @@ read_row(cds_sql_stmt_t *st, knock_row_t *r)
 int
 knock_list(store_t *store, int64_t since_ms, knock_row_t **out, size_t *n)
 {
-    cds_sql_t *db = store_sql(store);
     int code = CDS_OK, rc;
     *out = NULL;
     *n = 0;
-    cds_sql_stmt_t *st = cds_sql_prepare2(db, KNOCK_SQL_LIST, KNOCK_SQL_LIST_PG,
-                                          0);
+    cds_sql_stmt_t *st = store_read(store, KNOCK_SQL_LIST, KNOCK_SQL_LIST_PG);
     if (!st)
         return CDS_ERROR;
     cds_sql_bind_int64(st, ":since", since_ms);

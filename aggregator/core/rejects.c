@@ -137,8 +137,7 @@ print_row(FILE *out, json_t *o)
 int
 rejects_list(store_t *store, const rejects_filter_t *f, FILE *out)
 {
-    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), REJECTS_SQL_LIST,
-                                         0);
+    cds_sql_stmt_t *st = store_read(store, REJECTS_SQL_LIST, NULL);
     json_t *arr = json_array();
     int rc, code = st && arr ? CDS_OK : CDS_ERROR;
     if (code != CDS_OK)
@@ -352,8 +351,7 @@ read_update(store_t *store, const rid_t *r, cds_update_t *u, char **strs,
             int *status, char *field, char *what, size_t what_len,
             int64_t *retried)
 {
-    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store),
-                                         REJECTS_SQL_UPDATE_GET, 0);
+    cds_sql_stmt_t *st = store_read(store, REJECTS_SQL_UPDATE_GET, NULL);
     if (!st)
         return CDS_ERROR;
     cds_sql_bind_int64(st, ":agent_id", r->agent.id);

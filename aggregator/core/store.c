@@ -257,6 +257,20 @@ store_sql(store_t *self)
     return self->sql;
 }
 
+int
+store_quick_check(store_t *self)
+{
+    cds_db_t *db = cds_sql_sqlite(self->sql);
+    return db ? cds_db_quick_check(db) : CDS_OK;
+}
+
+cds_ckpt_t *
+store_ckpt_new(store_t *self, int pages, int max_pages)
+{
+    cds_db_t *db = cds_sql_sqlite(self->sql);
+    return db ? cds_ckpt_new(db, pages, max_pages) : NULL;
+}
+
 const char *
 store_where(store_t *self)
 {

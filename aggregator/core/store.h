@@ -72,6 +72,7 @@
 #ifndef AGG_STORE_H
 #define AGG_STORE_H
 
+#include "cds_ckpt.h"
 #include "cds_db.h"
 #include "cds_sql.h"
 #include "cds_id.h"
@@ -151,6 +152,16 @@ extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
  * every module runs through cds_sql (issue 14); new code uses store_sql. */
 cds_db_t *store_db(store_t *self);
 cds_sql_t *store_sql(store_t *self);
+/* The backend's own checks and upkeep, for the daemon (front/daemon.c),
+ * so it needs no backend handle:
+ * store_quick_check: SQLite's PRAGMA quick_check of the file (CDS_OK, or
+ * CDS_ECORRUPT logged); CDS_OK on PostgreSQL, which checks its pages
+ * itself. store_ckpt_new: the WAL checkpointer off the group commits
+ * (cds_ckpt.h, pages and max_pages as there) on SQLite, NULL on
+ * PostgreSQL (its server checkpoints) or on failure; the caller destroys
+ * it with cds_ckpt_destroy. */
+int store_quick_check(store_t *self);
+cds_ckpt_t *store_ckpt_new(store_t *self, int pages, int max_pages);
 /* Where the store is, for logs and messages: the path, or the URL without
  * its password (cds_sql_where). */
 const char *store_where(store_t *self);

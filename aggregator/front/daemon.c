@@ -9,7 +9,6 @@
 
 #include "api.h"
 #include "cds_ckpt.h"
-#include "cds_db.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_service.h"
@@ -220,10 +219,9 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
             : NULL;
     int code = CDS_ERROR;
     /* Checkpoints off the group commits (latency); NULL keeps SQLite's. */
-    cds_ckpt_t *ckpt = server && store_db(store)
-                           ? cds_ckpt_new(store_db(store), CDS_CKPT_PAGES,
-                                          CDS_CKPT_MAX_PAGES_AGG)
-                           : NULL;
+    cds_ckpt_t *ckpt = server ? store_ckpt_new(store, CDS_CKPT_PAGES,
+                                               CDS_CKPT_MAX_PAGES_AGG)
+                              : NULL;
     if (server) {
         server_set_commitmark(server, mark);
         server_set_guard(server, guard);
@@ -269,14 +267,15 @@ daemon_serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
              store_t *store, long group_max)
 {
     /* SQLite: the file's own check; PostgreSQL checks its pages itself. */
-    if (store_db(store) && cds_db_quick_check(store_db(store)) != CDS_OK)
+    if (store_quick_check(store) != CDS_OK)
         return cds_cli_fail(CDS_EXIT_RUNTIME,
                             "%s: the database failed its integrity "
                             "check; refusing to run (restore it from a backup)",
                             cli->db_path);
     /* One savepoint per message (store.h): past 64 in a transaction
      * PostgreSQL's subtransaction cache overflows. */
-    if (!store_db(store) && group_max > STORE_PG_GROUP_MAX)
+    if (cds_sql_backend(store_sql(store)) == CDS_SQL_POSTGRESQL
+        && group_max > STORE_PG_GROUP_MAX)
         cds_log(CDS_LOG_WARN, "group_max_high",
                 "group_max=%ld message=%s", group_max,
                 cds_logq("over 64 savepoints per transaction overflow "
