@@ -35,25 +35,25 @@ const char commitmark_pg_schema[] = COMMITMARK_SQL_PG_SCHEMA;  /* store.h */
 #define OFF_OID (OFF_TLI + 4)
 #define OFF_NAME (OFF_OID + 4)
 
+/* Its own tables, on the store's connection; the reads of agent and batch
+ * are store_read statements (struct commitmark). */
 enum {
-    ST_GET, ST_HAS_DATA, ST_BUMP, ST_EVENT_ADD, ST_PENDING_ALL, ST_PENDING_GET,
-    ST_PENDING_DEL, ST_LOSS_ADD, ST_EVENTS, ST_LOSSES,
+    ST_GET, ST_BUMP, ST_EVENT_ADD, ST_PENDING_PUT, ST_PENDING_GET,
+    ST_PENDING_DEL, ST_LOSS_ADD, ST_EVENTS,
     ST_SERVER,                         /* PostgreSQL only */
     ST__COUNT
 };
 
 static const char *const sql_text[ST__COUNT] = {
     [ST_GET] = COMMITMARK_SQL_GET,
-    [ST_HAS_DATA] = COMMITMARK_SQL_HAS_DATA,
     [ST_BUMP] = COMMITMARK_SQL_BUMP,
     /* RETURNING id on both (SQLite >= 3.35): no last insert rowid */
     [ST_EVENT_ADD] = COMMITMARK_SQL_EVENT_ADD_PG,
-    [ST_PENDING_ALL] = COMMITMARK_SQL_PENDING_ALL,
+    [ST_PENDING_PUT] = COMMITMARK_SQL_PENDING_PUT,
     [ST_PENDING_GET] = COMMITMARK_SQL_PENDING_GET,
     [ST_PENDING_DEL] = COMMITMARK_SQL_PENDING_DEL,
     [ST_LOSS_ADD] = COMMITMARK_SQL_LOSS_ADD,
     [ST_EVENTS] = COMMITMARK_SQL_EVENTS,
-    [ST_LOSSES] = COMMITMARK_SQL_LOSSES,
     [ST_SERVER] = COMMITMARK_SQL_SERVER_PG,
 };
 
@@ -67,10 +67,10 @@ static const char *const state_names[] = {
 };
 
 struct commitmark {
-    store_t *store;                    /* borrowed: agent writes; NULL on
-                                        * a bare connection */
+    store_t *store;                    /* borrowed: agent reads, writes */
     cds_sql_t *db;                     /* borrowed, the store's */
     cds_sql_stmt_t *st[ST__COUNT];     /* prepared once, reset after use */
+    cds_sql_stmt_t *has_data, *agents, *losses; /* store_read, the same */
     char path[4096];                   /* <base>.commitmark */
     int fd;                            /* mark file, open from
                                         * commitmark_check on: a later
@@ -226,8 +226,9 @@ commitmark_file_write(const char *path, const commitmark_record_t *rec)
 /* ---- the object -------------------------------------------------------- */
 
 commitmark_t *
-commitmark_open(cds_sql_t *db, store_t *store, const char *base)
+commitmark_new(store_t *store, const char *base)
 {
+    cds_sql_t *db = store_sql(store);
     bool pg = cds_sql_backend(db) == CDS_SQL_POSTGRESQL;
     if (!base && pg) {
         cds_log(CDS_LOG_ERROR, "commit_mark_failed", "store=%s error=%s",
@@ -250,16 +251,14 @@ commitmark_open(cds_sql_t *db, store_t *store, const char *base)
         if ((i != ST_SERVER || pg)
             && !(self->st[i] = cds_sql_prepare(db, sql_text[i], 0)))
             goto fail;
-    return self;
+    self->has_data = store_read(store, COMMITMARK_SQL_HAS_DATA, NULL);
+    self->agents = store_read(store, COMMITMARK_SQL_AGENTS_LIVE, NULL);
+    self->losses = store_read(store, COMMITMARK_SQL_LOSSES, NULL);
+    if (self->has_data && self->agents && self->losses)
+        return self;
 fail:
     commitmark_destroy(&self);
     return NULL;
-}
-
-commitmark_t *
-commitmark_new(store_t *store, const char *base)
-{
-    return commitmark_open(store_sql(store), store, base);
 }
 
 void
@@ -270,6 +269,9 @@ commitmark_destroy(commitmark_t **self_p)
     commitmark_t *self = *self_p;
     for (int i = 0; i < ST__COUNT; i++)
         cds_sql_finalize(&self->st[i]);
+    cds_sql_finalize(&self->has_data);
+    cds_sql_finalize(&self->agents);
+    cds_sql_finalize(&self->losses);
     if (self->fd >= 0)
         close(self->fd);
     free(self);
@@ -361,51 +363,56 @@ behind_cause(const commitmark_record_t *d, const commitmark_record_t *m,
     return buf;
 }
 
-/* The operator sentence for a refused state. */
+/* The operator sentence for a refused state: where, what was found, and
+ * the one way on. */
 static void
 refusal(const commitmark_t *self, commitmark_state_t st,
         const commitmark_record_t *d, const commitmark_record_t *m,
         char *msg, size_t len)
 {
-    const char *db = cds_sql_where(self->db);
     char why[512];
-    const char *fix = " Refusing to run. To accept this state and continue: "
-                      "cdsync-aggregator accept-restore [--note TEXT] "
-                      "(see `restores` afterwards for the agents whose "
-                      "acknowledged updates are missing).";
+    int at = snprintf(msg, len, "%s: ", cds_sql_where(self->db));
+    size_t n = at > 0 && (size_t) at < len ? (size_t) at : 0;
+    char *what = msg + n;
+    size_t wlen = len - n;
     if (st == COMMITMARK_BEHIND)
-        snprintf(msg, len, "%s: database commit counter %llu is behind the "
-                 "commit mark %llu in %s: the last %llu acknowledged group "
-                 "commit(s) are missing. %s; updates already "
-                 "acknowledged to agents may be missing.%s", db,
+        snprintf(what, wlen, "database commit counter %llu is behind "
+                 "the commit mark %llu in %s: the last %llu acknowledged "
+                 "group commit(s) are missing. %s; updates already "
+                 "acknowledged to agents may be missing.",
                  (unsigned long long) d->counter,
                  (unsigned long long) m->counter, self->path,
                  (unsigned long long) (m->counter - d->counter),
-                 behind_cause(d, m, why, sizeof why), fix);
+                 behind_cause(d, m, why, sizeof why));
     else if (st == COMMITMARK_OTHER_CLUSTER)
-        snprintf(msg, len, "%s: the commit mark %s (counter %llu) was "
+        snprintf(what, wlen, "the commit mark %s (counter %llu) was "
                  "written on another PostgreSQL cluster (system identifier "
                  "%llu, database %s; this server: %llu, database %s, counter "
                  "%llu): the URL reaches a server that is not the primary "
                  "or a replica of the one the mark knew, or the database was "
                  "reloaded into another cluster; updates acknowledged on "
-                 "the old one may be missing.%s", db, self->path,
+                 "the old one may be missing.", self->path,
                  (unsigned long long) m->counter,
                  (unsigned long long) m->system_id, m->db_name,
                  (unsigned long long) d->system_id, d->db_name,
-                 (unsigned long long) d->counter, fix);
+                 (unsigned long long) d->counter);
     else if (st == COMMITMARK_FOREIGN)
-        snprintf(msg, len, "%s: the commit mark %s (counter %llu) belongs "
-                 "to another database (this one: counter %llu): the "
+        snprintf(what, wlen, "the commit mark %s (counter %llu) "
+                 "belongs to another database (this one: counter %llu): the "
                  "database was replaced or re-created; updates acknowledged "
-                 "by the old one may be missing.%s", db, self->path,
+                 "by the old one may be missing.", self->path,
                  (unsigned long long) m->counter,
-                 (unsigned long long) d->counter, fix);
+                 (unsigned long long) d->counter);
     else
-        snprintf(msg, len, "%s: the commit mark %s is damaged (no valid "
+        snprintf(what, wlen, "the commit mark %s is damaged (no valid "
                  "record): cannot tell whether acknowledged updates are "
-                 "missing (database counter %llu).%s", db, self->path,
-                 (unsigned long long) d->counter, fix);
+                 "missing (database counter %llu).", self->path,
+                 (unsigned long long) d->counter);
+    n = strlen(msg);
+    snprintf(msg + n, len - n, " Refusing to run. To accept this state and "
+             "continue: cdsync-aggregator accept-restore [--note TEXT] (see "
+             "`restores` afterwards for the agents whose acknowledged "
+             "updates are missing).");
 }
 
 /* PostgreSQL: does the server the mark knew differ from d's (timeline,
@@ -459,7 +466,7 @@ describe_move(const commitmark_record_t *d, const commitmark_record_t *m,
 static int
 has_data(commitmark_t *self)
 {
-    cds_sql_stmt_t *st = self->st[ST_HAS_DATA];
+    cds_sql_stmt_t *st = self->has_data;
     int rc = cds_sql_step(st);
     int v = rc == CDS_SQL_ROW ? cds_sql_col_int(st, 0) != 0
             : rc == CDS_SQL_DONE ? -CDS_ECORRUPT : -rc;
@@ -658,6 +665,26 @@ commitmark_sync(commitmark_t *self)
 
 /* ---- accept-restore ---------------------------------------------------- */
 
+/* A restore_pending row for every agent not revoked: its next hello is
+ * compared with its applied seq now. In the caller's transaction. */
+static int
+pending_all(commitmark_t *self, int64_t event_id)
+{
+    cds_sql_stmt_t *ag = self->agents, *put = self->st[ST_PENDING_PUT];
+    int rc = CDS_SQL_DONE, code = CDS_OK;
+    while (code == CDS_OK && (rc = cds_sql_step(ag)) == CDS_SQL_ROW) {
+        cds_sql_bind_int64(put, ":id", cds_sql_col_int64(ag, 0));
+        cds_sql_bind_int64(put, ":event", event_id);
+        cds_sql_bind_int64(put, ":applied", cds_sql_col_int64(ag, 1));
+        code = cds_sql_run(put);
+        cds_sql_reset(put);
+    }
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_reset(ag);
+    return code;
+}
+
 /* The restore_event row and every agent's pending comparison. */
 static int
 record_event(commitmark_t *self, commitmark_state_t state,
@@ -685,11 +712,7 @@ record_event(commitmark_t *self, commitmark_state_t state,
     cds_sql_reset(st);
     if (rc != CDS_SQL_DONE)
         return rc == CDS_SQL_ROW ? CDS_ECORRUPT : rc;
-    st = self->st[ST_PENDING_ALL];
-    cds_sql_bind_int64(st, ":event", *event_id);
-    rc = cds_sql_run(st);
-    cds_sql_reset(st);
-    return rc;
+    return pending_all(self, *event_id);
 }
 
 int
@@ -733,8 +756,6 @@ static int
 record_loss(commitmark_t *self, store_agent_t *agent, int64_t event,
             uint64_t seq, const uint8_t *head, int64_t now_ms)
 {
-    if (!self->store)                  /* a bare connection: no agents */
-        return CDS_EUSAGE;
     cds_sql_stmt_t *st = self->st[ST_LOSS_ADD];
     cds_sql_bind_int64(st, ":event", event);
     cds_sql_bind_int64(st, ":id", agent->id);
@@ -847,7 +868,7 @@ commitmark_print(commitmark_t *self, FILE *f)
     int code = print_events(self, f);
     if (code != CDS_OK)
         return code;
-    cds_sql_stmt_t *st = self->st[ST_LOSSES];
+    cds_sql_stmt_t *st = self->losses;
     int rc;
     char when[64];
     while ((rc = cds_sql_step(st)) == CDS_SQL_ROW)

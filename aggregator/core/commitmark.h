@@ -126,11 +126,6 @@ int commitmark_file_write(const char *path, const commitmark_record_t *rec);
  * opened by commitmark_check and kept open for the daemon's life (a later
  * EMFILE cannot stop acks). */
 commitmark_t *commitmark_new(store_t *store, const char *base);
-/* The same on a bare connection with the commit-mark tables (store NULL:
- * commitmark_hello is refused, CDS_EUSAGE): for tools and tests that run
- * without a store. */
-commitmark_t *commitmark_open(cds_sql_t *db, store_t *store,
-                              const char *base);
 /* Close the file, finalize; sets *self_p to NULL. Safe on NULL. */
 void commitmark_destroy(commitmark_t **self_p);
 /* Sidecar path (borrowed). */

@@ -1,6 +1,7 @@
 /*  commitmark_sql: the SQL of aggregator/core/commitmark.c (and its schema
  *  migration), kept together with named parameters (STYLE.md "SQLite").
- *  commitmark.c prepares each statement once and resets it after use.
+ *  commitmark.c prepares each statement once and resets it after use;
+ *  those that read a core table (agent, batch) through store_read.
  *  The texts run on SQLite and PostgreSQL alike; a NAME_PG beside one is
  *  its PostgreSQL text.
  *
@@ -74,10 +75,14 @@
     " :mark_db_id, :note)"
 /* The new event id as a row (PostgreSQL has no last insert rowid). */
 #define COMMITMARK_SQL_EVENT_ADD_PG COMMITMARK_SQL_EVENT_ADD " RETURNING id"
-/* Every agent's hello after the accept is compared with its applied seq. */
-#define COMMITMARK_SQL_PENDING_ALL                                           \
+/* Every agent's hello after the accept is compared with its applied seq:
+ * the agents (read through store_read: store owns the table), then one
+ * restore_pending row each. */
+#define COMMITMARK_SQL_AGENTS_LIVE                                           \
+    "SELECT id, applied_seq FROM agent WHERE revoked_at_ms IS NULL"
+#define COMMITMARK_SQL_PENDING_PUT                                           \
     "INSERT INTO restore_pending(agent_id, event_id, applied_seq)"           \
-    " SELECT id, :event, applied_seq FROM agent WHERE revoked_at_ms IS NULL" \
+    " VALUES (:id, :event, :applied)"                                        \
     " ON CONFLICT (agent_id) DO UPDATE SET event_id = excluded.event_id,"    \
     " applied_seq = excluded.applied_seq"
 #define COMMITMARK_SQL_PENDING_GET                                           \

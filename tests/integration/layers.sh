@@ -107,12 +107,6 @@ expect_bad "a core read in split literals is seen" \
     'aggregator/report/query.c:3: reads a core table (FROM datavalue) in cds_sql_prepare()' \
     "$T/literal"
 
-tree "$T/stale"
-: > "$T/stale/aggregator/core/audit.c"
-"$PY" "$LAYERS" "$T/stale" > "$T/out" 2>&1; st=$?
-check "a file converted but still allowed in NOT_YET is noted (status 0)" \
-    test "$st" = 0 -a -n "$(grep 'note: aggregator/core/audit.c: converted' "$T/out")"
-
 tree "$T/loose"
 : > "$T/loose/aggregator/ingest_decide.c"
 expect_bad "a source outside the layer folders fails" \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The commit-mark guard on a real PostgreSQL (tests/pg/pg.sh), through
-# tests/tools/cmarkpg (commitmark on a bare connection: the store does not
-# open PostgreSQL yet). Each cmarkpg run is a daemon start; the mark file
+# tests/tools/cmarkpg (commitmark through a store on the server). Each
+# cmarkpg run is a daemon start; the mark file
 # is the daemon's, in its state dir. Scenarios (docs/POSTGRESQL.md "When
 # the store goes back in time"):
 #   - new database: mark created with the server's facts; restart: ok;
@@ -40,7 +40,7 @@ pg_start || { not_ok "pg_start"; exit 1; }
 out=$(CDS_TEST_PG_URL=$(pg_url) "$BUILD/tests/commitmark_test" 2>&1); rc=$?
 echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'
 expect_eq "commitmark_test passes on SQLite and PostgreSQL" "$rc" 0
-expect_eq "  and ran its 7 PostgreSQL cases (4 through a store there)" \
+expect_eq "  and ran its 7 PostgreSQL cases (each through a store there)" \
     "$(echo "$out" | sed -n '/PASSED  \] 9 /,$p' | grep -c '^\[       OK \]')" 7
 
 out=$(CDS_TEST_PG_URL=$(pg_url) "$BUILD/tests/retention_test" 2>&1); rc=$?
@@ -226,7 +226,7 @@ check "  refused: 4 acknowledged commits missing" \
     sh -c "echo \"\$1\" | grep -q 'runs=0' && echo \"\$1\" | grep -q 'counter 6 is behind the commit mark 10 in .*: the last 4 acknowledged'" _ "$out"
 
 # dbsize on PostgreSQL: sizes from the server, the WAL unknown (-1).
-pg_psql "$url_s2" -c "INSERT INTO reject(at_ms, raw) SELECT g, decode(repeat('ab', 500), 'hex') FROM generate_series(1, 200) g" > /dev/null
+pg_psql "$url_s2" -c "INSERT INTO reject(at_ms, code, raw) SELECT g, 1, decode(repeat('ab', 500), 'hex') FROM generate_series(1, 200) g" > /dev/null
 out=$(cm "$url_s2" "$B" size)
 check "dbsize: database bytes from pg_database_size" \
     sh -c "echo \"\$1\" | grep -Eq '^size rc=ok db=[1-9][0-9]{5,} '" _ "$out"

@@ -1,10 +1,9 @@
 /*  cmarkpg: drives aggregator/core/commitmark (and dbsize) on a live
  *  PostgreSQL database started by tests/pg/pg.sh, for
- *  tests/integration/pg_commitmark.sh: the store does not open PostgreSQL
- *  yet, so the module runs on a bare connection (commitmark_open) with
- *  the tables of tests/unit/cmark_pg_schema.h.
+ *  tests/integration/pg_commitmark.sh, through a store on that database
+ *  (store_open makes or migrates its schema, as the daemon's start does).
  *
- *    cmarkpg URL BASE     connect (migrating a new database), then read
+ *    cmarkpg URL BASE     open the store (migrating a new database), then read
  *                         commands from stdin, one a line, and answer
  *                         each with one line on stdout (flushed):
  *      check              commitmark_check: "check state=S runs=0|1"
@@ -26,14 +25,11 @@
 #include "cds_sql.h"
 #include "commitmark.h"
 #include "dbsize.h"
-
-#include "../unit/cmark_pg_schema.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const pg_steps[] = { CMARK_PG_SCHEMA };
 
 static commitmark_state_t last_state = COMMITMARK_OK;
 
@@ -118,13 +114,13 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: cmarkpg URL BASE (commands on stdin)\n");
         return 2;
     }
-    const cds_sql_schema_t schema = { NULL, 0, pg_steps, 1 };
     int err = 0;
-    cds_sql_t *db = cds_sql_open(argv[1], &schema, 0, &err);
-    commitmark_t *cm = db ? commitmark_open(db, NULL, argv[2]) : NULL;
+    store_t *store = store_open(argv[1], 0, &err);
+    commitmark_t *cm = store ? commitmark_new(store, argv[2]) : NULL;
+    cds_sql_t *db = store ? store_sql(store) : NULL;
     if (!cm) {
-        printf("open error=%s\n", cds_strerror(db ? CDS_ERROR : err));
-        cds_sql_close(&db);
+        printf("open error=%s\n", cds_strerror(store ? CDS_ERROR : err));
+        store_destroy(&store);
         return 2;
     }
     char line[512];
@@ -143,6 +139,6 @@ main(int argc, char **argv)
         fflush(stdout);
     }
     commitmark_destroy(&cm);
-    cds_sql_close(&db);
+    store_destroy(&store);
     return 0;
 }

@@ -25,10 +25,7 @@ Rules (docs/DESIGN.md "Layers"), beside the Makefile's per-layer -I:
      those listed in BACKEND_FILES; and outside store.c the SQL that
      reads a core table (FROM/JOIN agent, batch, ...: a string literal,
      or a macro whose text, followed through the macros it names, does)
-     is used only as an argument of store_read(). Files still being
-     moved to cds_sql are listed in NOT_YET; an entry no longer needed
-     is named in a note (not a failure: the branches that move files
-     merge in any order) so that it is taken out.
+     is used only as an argument of store_read().
 Prints one line per problem and exits 1 when there is any, else prints a
 summary and exits 0. Hand-written: no Debian tool checks layering rules
 of a C tree (include-what-you-use and cppcheck look at other things),
@@ -60,13 +57,6 @@ BACKEND_FILES = (
     "aggregator/core/store.c", "aggregator/core/store.h",
     "aggregator/core/commitmark.c", "aggregator/core/backup.c",
     "aggregator/core/dbsize.c",
-)
-# Rule 7, for the time being (issue 14): files still on sqlite3/cds_db or
-# reading core tables on the bare connection, each being moved to cds_sql
-# and store_read by its owner. Remove a file once it is converted (the
-# check notes an entry not needed any more).
-NOT_YET = (
-    "aggregator/core/commitmark.c",
 )
 BACKEND_CALL = re.compile(r"\b(sqlite3_\w+|cds_db_\w+|cds_bind_\w+|"
                           r"cds_stmt_done|store_db)\s*\(")
@@ -101,7 +91,7 @@ def may_include(src, dst):
 def scan(top):
     """Files by path -> (layer, [included names]); problems of rules 1,
     6 and 7."""
-    files, problems, texts, notes = {}, [], {}, []
+    files, problems, texts = {}, [], {}
     agg = os.path.join(top, "aggregator")
     if os.path.isdir(agg):
         for f in sorted(os.listdir(agg)):
@@ -124,9 +114,7 @@ def scan(top):
             texts[path] = text
             if path not in CORE_WRITERS:
                 core_writes(path, text, problems)
-    reads(texts, problems, notes)
-    for n in notes:
-        print("layers: note: " + n)
+    reads(texts, problems)
     return files, problems
 
 
@@ -230,21 +218,12 @@ def read_problems(path, text, readers):
     return found
 
 
-def reads(texts, problems, notes):
-    """Rule 7 over aggregator/; a NOT_YET file that no longer needs its
-    allowance is noted."""
+def reads(texts, problems):
+    """Rule 7 over aggregator/."""
     readers = core_readers(macros(texts))
     for path in sorted(texts):
-        if not path.startswith("aggregator/"):
-            continue
-        found = read_problems(path, texts[path], readers)
-        if path in NOT_YET:
-            if not found:
-                notes.append("%s: converted (no backend call, no bare "
-                             "core read): remove it from NOT_YET in "
-                             "tests/tools/layers.py" % path)
-            continue
-        problems.extend(found)
+        if path.startswith("aggregator/"):
+            problems.extend(read_problems(path, texts[path], readers))
 
 
 def headers(files, problems):

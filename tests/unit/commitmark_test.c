@@ -10,8 +10,7 @@
  *  PostgreSQL database (tests/integration/pg_commitmark.sh sets it), the
  *  backend-neutral cases run again through a store there (created, ok,
  *  bump rolled back, repaired, no descriptor left, adopted), and the
- *  server-facts cases on a bare connection with the tables of
- *  cmark_pg_schema.h: another cluster, a new timeline (moved), a mark
+ *  server-facts cases: another cluster, a new timeline (moved), a mark
  *  without facts, behind, accept-restore; and dbsize from the server. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,7 +34,6 @@
 #include "cds_log.h"
 #include "cds_sql.h"
 #include "cds_util.h"
-#include "cmark_pg_schema.h"
 #include "commitmark.h"
 #include "dbsize.h"
 #include "store.h"
@@ -420,63 +418,21 @@ test_file_pg_slot(void **state)
 
 /* ---- on PostgreSQL (CDS_TEST_PG_URL) --------------------------------- */
 
-static const char *const pg_steps[] = { CMARK_PG_SCHEMA };
-
-typedef struct {
-    char dir[64];
-    char base[128];                    /* <dir>/aggregator.db: no file */
-    char mark[160];
-    cds_sql_t *db;
-    commitmark_t *cm;
-} pgfx_t;
-
-static int
-pg_setup(void **state)
-{
-    pgfx_t *fx = calloc(1, sizeof *fx);
-    const cds_sql_schema_t schema = { NULL, 0, pg_steps, 1 };
-    int err = 0;
-    strcpy(fx->dir, "/tmp/cds-cmarkpg.XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->base, sizeof fx->base, "%s/aggregator.db", fx->dir);
-    snprintf(fx->mark, sizeof fx->mark, "%s.commitmark", fx->base);
-    testpg_reset(testpg_url());        /* then cmark_pg_schema.h's tables */
-    fx->db = cds_sql_open(testpg_url(), &schema, 0, &err);
-    assert_non_null(fx->db);
-    assert_null(commitmark_open(fx->db, NULL, NULL)); /* no file beside */
-    fx->cm = commitmark_open(fx->db, NULL, fx->base);
-    assert_non_null(fx->cm);
-    assert_string_equal(commitmark_path(fx->cm), fx->mark);
-    *state = fx;
-    return 0;
-}
-
-static int
-pg_teardown(void **state)
-{
-    pgfx_t *fx = *state;
-    commitmark_destroy(&fx->cm);
-    cds_sql_close(&fx->db);
-    testdir_remove(fx->dir);
-    free(fx);
-    return 0;
-}
-
 static commitmark_state_t
-pg_check(pgfx_t *fx, char *msg, size_t len)
+pg_check(fx_t *fx, char *msg, size_t len)
 {
     return check_on(fx->cm, msg, len);
 }
 
 static void
-pg_group(pgfx_t *fx)
+pg_group(fx_t *fx)
 {
-    group_on(fx->db, fx->cm);
+    group_on(store_sql(fx->store), fx->cm);
 }
 
 /* Write the mark as the database is now, with one fact changed. */
 static void
-pg_mark_with(pgfx_t *fx, uint64_t sysid_xor, uint32_t tli_add, bool facts)
+pg_mark_with(fx_t *fx, uint64_t sysid_xor, uint32_t tli_add, bool facts)
 {
     commitmark_record_t d;
     assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
@@ -494,8 +450,10 @@ pg_mark_with(pgfx_t *fx, uint64_t sysid_xor, uint32_t tli_add, bool facts)
 static void
 test_pg_states(void **state)
 {
-    pgfx_t *fx = *state;
+    fx_t *fx = *state;
     char msg[1536];
+    assert_null(commitmark_new(fx->store, NULL)); /* no file beside */
+    assert_string_equal(commitmark_path(fx->cm), fx->mark);
     assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_CREATED);
     pg_group(fx);
     pg_group(fx);
@@ -507,9 +465,9 @@ test_pg_states(void **state)
     assert_true(d.system_id != 0 && d.timeline >= 1 && d.db_oid != 0);
     assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_OK);
     /* The bump is in the group's transaction: rolled back with it. */
-    assert_int_equal(cds_sql_begin(fx->db), CDS_OK);
+    assert_int_equal(cds_sql_begin(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_bump(fx->cm), CDS_OK);
-    assert_int_equal(cds_sql_rollback(fx->db), CDS_OK);
+    assert_int_equal(cds_sql_rollback(store_sql(fx->store)), CDS_OK);
     assert_int_equal(commitmark_db_get(fx->cm, &d), CDS_OK);
     assert_int_equal(d.counter, 2);
     pg_mark_with(fx, 1, 0, true);
@@ -530,13 +488,13 @@ test_pg_states(void **state)
 static void
 test_pg_behind_accept(void **state)
 {
-    pgfx_t *fx = *state;
+    fx_t *fx = *state;
     char msg[1536];
     int64_t ev = 0;
     assert_int_equal(pg_check(fx, msg, sizeof msg), COMMITMARK_CREATED);
     for (int i = 0; i < 3; i++)
         pg_group(fx);
-    assert_int_equal(cds_sql_exec(fx->db, "UPDATE commit_mark"
+    assert_int_equal(cds_sql_exec(store_sql(fx->store), "UPDATE commit_mark"
                                   " SET counter = counter - 2"), CDS_OK);
     commitmark_state_t st = pg_check(fx, msg, sizeof msg);
     assert_int_equal(st, COMMITMARK_BEHIND);
@@ -561,12 +519,12 @@ test_pg_behind_accept(void **state)
 static void
 test_pg_dbsize(void **state)
 {
-    pgfx_t *fx = *state;
+    fx_t *fx = *state;
     dbsize_t z;
-    assert_int_equal(cds_sql_exec(fx->db, "INSERT INTO reject(at_ms, raw)"
-        " SELECT g, decode(repeat('ab', 300), 'hex')"
+    assert_int_equal(cds_sql_exec(store_sql(fx->store), "INSERT INTO reject(at_ms, code, raw)"
+        " SELECT g, 1, decode(repeat('ab', 300), 'hex')"
         " FROM generate_series(1, 50) g"), CDS_OK);
-    assert_int_equal(dbsize_read(fx->db, &z), CDS_OK);
+    assert_int_equal(dbsize_read(store_sql(fx->store), &z), CDS_OK);
     assert_true(z.db_bytes > 1000000);     /* an empty database is ~7 MB */
     assert_true(z.rejects_bytes >= 8192);
     assert_int_equal(z.rejects_rows, 50);
@@ -589,13 +547,13 @@ main(void)
                                                  teardown, (void *) pg),
         cmocka_unit_test_prestate_setup_teardown(test_adopted, setup,
                                                  teardown, (void *) pg),
-        /* On a bare connection (cmark_pg_schema.h). */
-        cmocka_unit_test_setup_teardown(test_pg_states, pg_setup,
-                                        pg_teardown),
-        cmocka_unit_test_setup_teardown(test_pg_behind_accept, pg_setup,
-                                        pg_teardown),
-        cmocka_unit_test_setup_teardown(test_pg_dbsize, pg_setup,
-                                        pg_teardown),
+        /* What only PostgreSQL has: the server's facts, its sizes. */
+        cmocka_unit_test_prestate_setup_teardown(test_pg_states, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_pg_behind_accept, setup,
+                                                 teardown, (void *) pg),
+        cmocka_unit_test_prestate_setup_teardown(test_pg_dbsize, setup,
+                                                 teardown, (void *) pg),
     };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),

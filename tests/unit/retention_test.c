@@ -2,9 +2,9 @@
  *  deleted in steps of STORE_PRUNE_STEP rows, newer ones kept, on SQLite
  *  (through a store: retention_count / retention_prune, rejects kept with
  *  a cutoff < 0) and, when CDS_TEST_PG_URL names a PostgreSQL database
- *  (tests/integration/pg_commitmark.sh sets it), on PostgreSQL on a bare
- *  connection with the tables of cmark_pg_schema.h (retention_count_buckets
- *  / retention_prune_buckets: the store does not open PostgreSQL yet). */
+ *  (tests/integration/pg_commitmark.sh sets it), on PostgreSQL through a
+ *  store there (retention_count_buckets / retention_prune_buckets on its
+ *  connection). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +20,6 @@
 #include "cds_err.h"
 #include "cds_log.h"
 #include "cds_sql.h"
-#include "cmark_pg_schema.h"
 #include "retention.h"
 #include "store.h"
 
@@ -60,6 +59,20 @@ left(cds_sql_t *db)
     return n;
 }
 
+/* One agent enrolled in store: its id. */
+static int64_t
+enrolled(store_t *store)
+{
+    uint8_t pk[32], curve[32];
+    memset(pk, 1, sizeof pk);
+    memset(curve, 2, sizeof curve);
+    const char *units[] = { "OU1" };
+    int64_t id = 0;
+    assert_int_equal(store_agent_enroll(store, pk, curve, "a", units, 1, 1000,
+                                        &id), CDS_OK);
+    return id;
+}
+
 static void
 test_sqlite_store(void **state)
 {
@@ -70,13 +83,7 @@ test_sqlite_store(void **state)
     int err = 0;
     store_t *store = store_open(path, 0, &err);
     assert_non_null(store);
-    uint8_t pk[32], curve[32];
-    memset(pk, 1, sizeof pk);
-    memset(curve, 2, sizeof curve);
-    const char *units[] = { "OU1" };
-    int64_t id = 0;
-    assert_int_equal(store_agent_enroll(store, pk, curve, "a", units, 1, 1000,
-                                        &id), CDS_OK);
+    int64_t id = enrolled(store);
     fill(store_sql(store), id);
     retention_counts_t n;
     assert_int_equal(retention_count(store, -1, NOW_MS, &n), CDS_OK);
@@ -94,15 +101,13 @@ test_sqlite_store(void **state)
 static void
 test_postgresql(void **state)
 {
-    static const char *const steps[] = { CMARK_PG_SCHEMA };
-    const cds_sql_schema_t schema = { NULL, 0, steps, 1 };
     int err = 0;
-    testpg_reset(*state);              /* then cmark_pg_schema.h's tables */
-    cds_sql_t *db = cds_sql_open(*state, &schema, 0, &err);
-    assert_non_null(db);
-    assert_int_equal(cds_sql_exec(db, "INSERT INTO agent(id, fpr)"
-                                  " VALUES (7, 'f')"), CDS_OK);
-    fill(db, 7);
+    testpg_reset(*state);              /* store_open makes the schema */
+    store_t *store = store_open(*state, 0, &err);
+    assert_non_null(store);
+    cds_sql_t *db = store_sql(store);
+    int64_t id = enrolled(store);
+    fill(db, id);
     int64_t n = 0;
     assert_int_equal(retention_count_buckets(db, NOW_MS, &n), CDS_OK);
     assert_int_equal(n, OLD_BUCKETS);
@@ -112,7 +117,7 @@ test_postgresql(void **state)
     assert_int_equal(n, OLD_BUCKETS);
     assert_int_equal(cds_sql_write_commits() - before, 3);  /* in steps */
     assert_int_equal(left(db), 10);
-    cds_sql_close(&db);
+    store_destroy(&store);
 }
 
 int
