@@ -1,6 +1,6 @@
 /*  export_sql: the SQL of export.c (STYLE.md "SQLite"). The org units in
- *  scope come from QUERY_SCOPE_CTE (query.h, which export.c
- *  includes). */
+ *  scope come from QUERY_SCOPE_CTE, the filter and order from
+ *  QUERY_SQL_LIVE_IN_SCOPE (query.h, which export.c includes). */
 #ifndef AGG_EXPORT_SQL_H
 #define AGG_EXPORT_SQL_H
 
@@ -17,13 +17,7 @@
     "  WHERE u.org_unit = d.org_unit AND u.indicator = d.indicator"          \
     "  AND u.period = d.period AND u.disagg = d.disagg AND " STORE_SQL_STATUS_NOW("u") " = 0)"\
     " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
-    " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
-    " AND (CAST(:indicators AS TEXT) IS NULL OR d.indicator IN"              \
-    "      (" JSON_TEXTS(":indicators") "))"                                 \
-    " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
-    " AND (CAST(:end AS BIGINT) IS NULL OR d.period_end <= :end)"            \
-    " ORDER BY d.org_unit" C ", d.indicator" C ", d.period_start,"           \
-    " d.period" C ", d.disagg" C
+    QUERY_SQL_LIVE_IN_SCOPE(JSON_TEXTS, C)
 #define EXPORT_SQL_EXPORT EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS, "")
 /* PostgreSQL: the JSON array read by its json functions, text in byte
  * order as on SQLite (store.h). */

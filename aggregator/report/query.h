@@ -36,6 +36,20 @@
     " UNION SELECT o.code FROM orgunit o JOIN scope s ON o.parent = s.code"  \
     " WHERE CAST(:subtree AS BIGINT) <> 0"                                   \
     " AND CAST(:ou AS TEXT) IS NOT NULL) "
+/* The filter and order of the long form and the export, shared likewise:
+ * after "FROM datavalue d ...", the live (not deleted) values in scope
+ * whose indicator is in the JSON array :indicators (NULL: any) and whose
+ * period lies in [:start, :end] (NULL: open), in key order. JSON_TEXTS is
+ * STORE_SQL_JSON_TEXTS or its _PG; C "" or STORE_SQL_BYTE_ORDER (store.h)
+ * after each text sort key. */
+#define QUERY_SQL_LIVE_IN_SCOPE(JSON_TEXTS, C)                               \
+    " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
+    " AND (CAST(:indicators AS TEXT) IS NULL OR d.indicator IN"              \
+    "      (" JSON_TEXTS(":indicators") "))"                                 \
+    " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
+    " AND (CAST(:end AS BIGINT) IS NULL OR d.period_end <= :end)"            \
+    " ORDER BY d.org_unit" C ", d.indicator" C ", d.period_start,"           \
+    " d.period" C ", d.disagg" C
 
 typedef enum {
     QUERY_TABLE = 0,

@@ -1,6 +1,7 @@
 /*  query_sql: the SQL of query.c (query.c binds; NULL parameters mean
- *  "no filter"). The org units in scope come from QUERY_SCOPE_CTE
- *  (query.h). Prepared once per run. */
+ *  "no filter"). The org units in scope come from QUERY_SCOPE_CTE, the
+ *  long form's filter and order from QUERY_SQL_LIVE_IN_SCOPE (query.h,
+ *  shared with the export). Prepared once per run. */
 #ifndef AGG_QUERY_SQL_H
 #define AGG_QUERY_SQL_H
 
@@ -13,13 +14,7 @@
     " coalesce(d.comment, ''), d.followup, coalesce(a.fpr, '')"              \
     " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
     " LEFT JOIN agent a ON a.id = d.agent_id"                                \
-    " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
-    " AND (CAST(:indicators AS TEXT) IS NULL OR d.indicator IN"              \
-    "      (" JSON_TEXTS(":indicators") "))"                                 \
-    " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
-    " AND (CAST(:end AS BIGINT) IS NULL OR d.period_end <= :end)"            \
-    " ORDER BY d.org_unit" C ", d.indicator" C ", d.period_start,"           \
-    " d.period" C ", d.disagg" C
+    QUERY_SQL_LIVE_IN_SCOPE(JSON_TEXTS, C)
 #define QUERY_SQL_LONG QUERY_SQL_LONG_WITH(STORE_SQL_JSON_TEXTS, "")
 /* PostgreSQL: the JSON array read by its json functions, text in byte
  * order as on SQLite (store.h). */
