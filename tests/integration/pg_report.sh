@@ -9,8 +9,6 @@
 # The databases sort text by a language's rules (ICU "en": "_z" and "a9"
 # before "B9"), not by bytes as SQLite does, so a report text whose order
 # shows and lacks STORE_SQL_BYTE_ORDER prints another order and fails.
-# While store_open still refuses a server URL the PostgreSQL pass skips
-# (reported here as SKIP); the SQLite pass must pass either way.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/pg/pg.sh"
 
@@ -39,14 +37,8 @@ for mod in store_read query export history rollup completeness api; do
     pg=$(echo "$out" | sed -n '/^teststore: the PostgreSQL pass/,$p' \
         | grep -c '^\[       OK \]')
     expect_eq "$mod: passes on SQLite and PostgreSQL (exit status)" "$rc" 0
-    if echo "$out" | grep -q 'store_open refuses PostgreSQL'; then
-        TESTNO=$((TESTNO + 1))
-        echo "ok $TESTNO - $mod: same outputs on PostgreSQL" \
-            "# SKIP store_open refuses a server URL"
-    else
-        what="every test ran on PostgreSQL too ($lite on SQLite, $pg there)"
-        check "$mod: $what" test "$lite" -gt 0 -a "$pg" = "$lite"
-    fi
+    what="every test ran on PostgreSQL too ($lite on SQLite, $pg there)"
+    check "$mod: $what" test "$lite" -gt 0 -a "$pg" = "$lite"
     check "$mod: no log line shows the password" \
         sh -c '! echo "$1" | grep -qF "$2"' _ "$out" "$PG_PASS"
 done

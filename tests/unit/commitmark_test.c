@@ -537,24 +537,18 @@ main(void)
 {
     cds_log_init("commitmark_test", CDS_LOG_ERROR);
     const char *pg = getenv("CDS_TEST_PG_URL");
+    /* Every case on the server through a store there: the
+     * backend-neutral ones, then what only PostgreSQL has (the server's
+     * facts, its sizes). */
+#define ON_PG(f) cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, \
+                                                          (void *) pg)
     const struct CMUnitTest pg_tests[] = {
-        /* Through a store on the server (the backend-neutral cases). */
-        cmocka_unit_test_prestate_setup_teardown(test_created_ok_bump, setup,
-                                                 teardown, (void *) pg),
-        cmocka_unit_test_prestate_setup_teardown(test_repaired, setup,
-                                                 teardown, (void *) pg),
-        cmocka_unit_test_prestate_setup_teardown(test_no_fds_left, setup,
-                                                 teardown, (void *) pg),
-        cmocka_unit_test_prestate_setup_teardown(test_adopted, setup,
-                                                 teardown, (void *) pg),
-        /* What only PostgreSQL has: the server's facts, its sizes. */
-        cmocka_unit_test_prestate_setup_teardown(test_pg_states, setup,
-                                                 teardown, (void *) pg),
-        cmocka_unit_test_prestate_setup_teardown(test_pg_behind_accept, setup,
-                                                 teardown, (void *) pg),
-        cmocka_unit_test_prestate_setup_teardown(test_pg_dbsize, setup,
-                                                 teardown, (void *) pg),
+        ON_PG(test_created_ok_bump), ON_PG(test_repaired),
+        ON_PG(test_no_fds_left), ON_PG(test_adopted),
+        ON_PG(test_pg_states), ON_PG(test_pg_behind_accept),
+        ON_PG(test_pg_dbsize),
     };
+#undef ON_PG
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_created_ok_bump, setup, teardown),

@@ -3,6 +3,9 @@
  *  starts a server of tests/pg/pg.sh and sets it) each case runs again
  *  on PostgreSQL, in a database of its own made on that server, so cases
  *  never see each other's rows (as with one SQLite file each).
+ *  The server-side helpers (the URL, a fresh database, an emptied one,
+ *  an admin statement) live here once; teststore.h builds the reports'
+ *  two-pass runs on them.
  *
  *  Invariant: a helper that cannot do its job fails the test there.
  *  Header only, like testdb.h; include it after <cmocka.h>. */
@@ -32,6 +35,21 @@ testpg_url(void)
     return u && *u ? u : NULL;
 }
 
+/* Run sql (one or more statements, no rows) on the database at url on
+ * its own connection, as the tests' superuser: the test fails, with the
+ * server's message, if it does not succeed. */
+static inline void
+testpg_exec(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("testpg: %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* Make a new empty database on the server of CDS_TEST_PG_URL and write
  * its URL (the same with the database name replaced) into buf. */
 static inline const char *
@@ -44,16 +62,9 @@ testpg_fresh(char *buf, size_t len)
     assert_non_null(slash);
     char name[64], sql[256];
     snprintf(name, sizeof name, "cdsut_%ld_%d", (long) getpid(), n++);
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
     snprintf(sql, sizeof sql, "CREATE DATABASE \"%s\" TEMPLATE template0"
              " LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'", name);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fprintf(stderr, "testpg: %s", PQerrorMessage(c));
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(c);
+    testpg_exec(url, sql);
     const char *query = strchr(slash, '?');
     snprintf(buf, len, "%.*s/%s%s", (int) (slash - url), url, name,
              query ? query : "");
@@ -66,14 +77,8 @@ testpg_fresh(char *buf, size_t len)
 static inline void
 testpg_reset(const char *url)
 {
-    PGconn *c = PQconnectdb(url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, "SET client_min_messages = warning;"
-                            " DROP SCHEMA public CASCADE;"
-                            " CREATE SCHEMA public");
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(c);
+    testpg_exec(url, "SET client_min_messages = warning;"
+                     " DROP SCHEMA public CASCADE; CREATE SCHEMA public");
 }
 
 /* The first column of the first row of sql on either backend. */
