@@ -148,8 +148,9 @@ extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
     "CAST(CAST(" p " AS TEXT) AS json))"                                     \
     " AS j_(value)"
 /* The underlying connection (borrowed), for transactions and queries.
- * store_db is its SQLite half (NULL on PostgreSQL) and goes away once
- * every module runs through cds_sql (issue 14); new code uses store_sql. */
+ * store_db is its SQLite half (NULL on PostgreSQL): no aggregator module
+ * uses it any more (tests/tools/layers.py rule 7), only SQLite-specific
+ * tests and benches; new code uses store_sql. */
 cds_db_t *store_db(store_t *self);
 cds_sql_t *store_sql(store_t *self);
 /* The backend's own checks and upkeep, for the daemon (front/daemon.c),
@@ -338,7 +339,8 @@ int store_knock_prune(store_t *self, int64_t cutoff_ms, int64_t *deleted);
 /* ---- reading the core tables (issue 14 item 2) --------------------------
  * Store is the only writer of agent, batch, update_log, update_status and
  * datavalue, and the only module that reads them on its own connection:
- * every other reader (reports, the HTTP API) prepares its SELECT through
+ * every other reader (reports, the HTTP API, audit, health, knock,
+ * rejects, commitmark) prepares its SELECT through
  * store_read and iterates the rows with cds_sql_step / cds_sql_col_*
  * (tests/tools/layers.py rule 7 checks it). A module's own tables
  * (orgunit_map, api_token, ...) it may still change through store_sql.
