@@ -1,6 +1,9 @@
 /*  cds_pg: open, check and migrate PostgreSQL connections (libpq).
  *  The durability check lives in check_durable(); all schema changes go
- *  through migrate(); every failure is logged once here as event=pg_error
+ *  through migrate(); the single-writer lock (cds_pg_writer_lock) is
+ *  taken by writer_try(), again after a reconnect (writer_relock) and
+ *  before a BEGIN while lost (writer_check); every failure is logged
+ *  once here as event=pg_error
  *  with the redacted URL, the step, the SQLSTATE and the server's message.
  *  See cds_pg.h for the contract. */
 #include "cds_pg.h"
