@@ -1,14 +1,19 @@
 /*  cds_pg: open, check and migrate PostgreSQL connections (libpq).
  *  The durability check lives in check_durable(); all schema changes go
- *  through migrate(); every failure is logged once here as event=pg_error
+ *  through migrate(); the single-writer lock (cds_pg_writer_lock) is
+ *  taken by writer_try(), again after a reconnect (writer_relock) and
+ *  before a BEGIN while lost (writer_check); every failure is logged
+ *  once here as event=pg_error
  *  with the redacted URL, the step, the SQLSTATE and the server's message.
  *  See cds_pg.h for the contract. */
 #include "cds_pg.h"
 #include "cds_err.h"
 #include "cds_log.h"
+#include "cds_util.h"
 
 #include <assert.h>
 #include <endian.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +45,9 @@ struct cds_pg {
     int n_stmts;
     char sqlstate[6];            /* of the last failure, "" if none */
     unsigned generation;         /* bumped by every cds_pg_reconnect */
+    bool writer;                 /* cds_pg_writer_lock taken once: keep it */
+    atomic_int writer_lost;      /* writer, and this session lacks it */
+    uint64_t lost_logged_ms;     /* last pg_writer_lock_lost line */
 };
 
 /* ---- URL redaction ------------------------------------------------------ */
@@ -369,10 +377,15 @@ cds_pg_query(cds_pg_t *self, const char *sql, const cds_pg_param_t *params,
 
 /* ---- transactions ------------------------------------------------------- */
 
+static int writer_check(cds_pg_t *self);
+
 int
 cds_pg_begin(cds_pg_t *self)
 {
-    int rc = durable_query(self, "BEGIN; " DURABLE_SQL);
+    int rc = writer_check(self);
+    if (rc != CDS_OK)
+        return rc;
+    rc = durable_query(self, "BEGIN; " DURABLE_SQL);
     if (rc != CDS_OK)
         cds_pg_rollback(self);
     return rc;
@@ -635,6 +648,128 @@ out:
     return self;
 }
 
+/* ---- the single-writer lock ------------------------------------------- */
+
+#define WRITER_KEY_S "1667527543"
+#define WRITER_TRY "SELECT pg_try_advisory_lock(" WRITER_KEY_S ")"
+/* Who holds it, as far as this role may see (pg_stat_activity shows
+ * other roles' sessions without their address). */
+#define WRITER_HOLDER                                                        \
+    "SELECT 'server pid ' || l.pid || coalesce(', client '"                  \
+    " || coalesce(host(a.client_addr), 'local socket')"                      \
+    " || ', application ' || quote_literal(a.application_name)"              \
+    " || ', connected since ' || to_char(a.backend_start AT TIME ZONE 'UTC',"\
+    " 'YYYY-MM-DD HH24:MI:SS') || ' UTC', '')"                               \
+    " FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"         \
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"         \
+    " AND l.objid = " WRITER_KEY_S " AND l.objsubid = 1 AND l.database ="    \
+    " (SELECT oid FROM pg_database WHERE datname = current_database())"
+#define LOST_LOG_EVERY_MS 60000
+
+/* One round trip: CDS_OK taken, CDS_EBUSY held by another session (its
+ * description into holder[len] when holder), else a logged code. */
+static int
+writer_try(cds_pg_t *self, char *holder, size_t len)
+{
+    PGresult *res = NULL;
+    int rc = finish(self, PQexec(self->conn, WRITER_TRY), "writer_lock",
+                    WRITER_TRY, &res);
+    if (rc != CDS_OK)
+        return rc;
+    rc = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t")
+             ? CDS_OK : CDS_EBUSY;
+    PQclear(res);
+    if (rc == CDS_EBUSY && holder && len) {
+        holder[0] = '\0';
+        res = PQexec(self->conn, WRITER_HOLDER);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+            snprintf(holder, len, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    return rc;
+}
+
+int
+cds_pg_writer_lock(cds_pg_t *self, char *holder, size_t len)
+{
+    int rc = writer_try(self, holder, len);
+    if (rc == CDS_OK)
+        self->writer = true;
+    return rc;
+}
+
+int
+cds_pg_writer_lost(const cds_pg_t *self)
+{
+    return atomic_load(&((cds_pg_t *) self)->writer_lost);
+}
+
+/* default_transaction_read_only on or off: a session without the lock
+ * refuses even a write outside cds_pg_begin (SQLSTATE 25006). */
+static void
+writer_read_only(cds_pg_t *self, bool on)
+{
+    const char *sql = on ? "SET default_transaction_read_only = on"
+                         : "SET default_transaction_read_only = off";
+    finish(self, PQexec(self->conn, sql), "writer_read_only", sql, NULL);
+}
+
+static void
+writer_log_lost(cds_pg_t *self, const char *holder)
+{
+    self->lost_logged_ms = cds_mono_ms();
+    cds_log(CDS_LOG_ERROR, "pg_writer_lock_lost",
+            "url=%s key=" WRITER_KEY_S " holder=%s msg=%s",
+            cds_logq(self->shown), cds_logq(holder[0] ? holder : "unknown"),
+            cds_logq("another session holds the single-writer lock of this "
+                     "database: NOT WRITING (every message is answered "
+                     "retry) until it is free again. If the holder is "
+                     "another cdsync-aggregator, two daemons are pointed at "
+                     "one database: stop one. If it is this daemon's lost "
+                     "session, the server frees it when it notices"));
+}
+
+/* After a reconnect: the new session takes the lock, or the connection
+ * is marked lost (logged, session read-only). */
+static void
+writer_relock(cds_pg_t *self)
+{
+    char holder[256] = "";
+    atomic_store(&self->writer_lost, 1);
+    int rc = writer_try(self, holder, sizeof holder);
+    if (rc == CDS_OK) {
+        atomic_store(&self->writer_lost, 0);
+        return;
+    }
+    if (rc == CDS_EBUSY) {
+        writer_read_only(self, true);
+        writer_log_lost(self, holder);
+    }
+}
+
+/* Before every BEGIN: CDS_OK when this connection may write (no writer
+ * lock asked for, or held); else the lock is tried again: taken back
+ * (session writable again, logged), or CDS_EBUSY / a failure. */
+static int
+writer_check(cds_pg_t *self)
+{
+    if (!self->writer || !atomic_load(&self->writer_lost))
+        return CDS_OK;
+    char holder[256] = "";
+    int rc = writer_try(self, holder, sizeof holder);
+    if (rc == CDS_EBUSY
+        && cds_mono_ms() - self->lost_logged_ms >= LOST_LOG_EVERY_MS)
+        writer_log_lost(self, holder);
+    if (rc != CDS_OK)
+        return rc;
+    writer_read_only(self, false);
+    atomic_store(&self->writer_lost, 0);
+    cds_log(CDS_LOG_WARN, "pg_writer_lock_retaken", "url=%s msg=%s",
+            cds_logq(self->shown),
+            cds_logq("the single-writer lock is held again: writing"));
+    return CDS_OK;
+}
+
 int
 cds_pg_reconnect(cds_pg_t *self)
 {
@@ -649,6 +784,8 @@ cds_pg_reconnect(cds_pg_t *self)
     if (rc == CDS_OK)
         cds_log(CDS_LOG_INFO, "pg_reconnected", "url=%s",
                 cds_logq(self->shown));
+    if (rc == CDS_OK && self->writer)
+        writer_relock(self);     /* the old session's lock went with it */
     return rc;
 }
 

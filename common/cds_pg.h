@@ -30,6 +30,7 @@
 #define CDS_PG_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct cds_pg cds_pg_t;
@@ -125,6 +126,32 @@ int cds_pg_rollback(cds_pg_t *self);
 /* Connection lost (after a CDS_EBUSY): reconnect, check durability again,
  * prepare every statement again. CDS_OK or a cds_err code (logged). */
 int cds_pg_reconnect(cds_pg_t *self);
+
+/* The single-writer lock (docs/POSTGRESQL.md "One writer per database"):
+ * a session-level advisory lock on key CDS_PG_WRITER_KEY ("cdsw" in
+ * ASCII; pg_locks shows it as locktype advisory, classid 0, objid
+ * 1667527543, objsubid 1), per database, which `cdsync-aggregator run`
+ * holds on its writer connection for its life, so two daemons never
+ * write one database. The server releases it when the session ends (a
+ * stop, a crash, a lost connection). */
+#define CDS_PG_WRITER_KEY 1667527543
+/* Take it (pg_try_advisory_lock): CDS_OK; CDS_EBUSY when another session
+ * holds it, with what the server shows of that session in holder[len]
+ * ("server pid N, client ADDR, application A, connected since T"; ""
+ * when it shows nothing); another code on failure (logged). From then on
+ * the connection keeps it: cds_pg_reconnect takes it again on the new
+ * session; when it cannot (another session holds it: another daemon, or
+ * our lost session the server has not yet noticed is gone) the session
+ * is made read-only (default_transaction_read_only) and cds_pg_begin
+ * refuses (CDS_EBUSY: the caller answers "retry", writes nothing),
+ * trying the lock again at each call, until it is taken back. The loss
+ * is logged once (event=pg_writer_lock_lost, ERROR, with the holder),
+ * then every minute while it lasts; the retake too
+ * (pg_writer_lock_retaken). */
+int cds_pg_writer_lock(cds_pg_t *self, char *holder, size_t len);
+/* 1 while the connection should hold the writer lock and does not (the
+ * daemon writes nothing), else 0. Safe from any thread. */
+int cds_pg_writer_lost(const cds_pg_t *self);
 
 /* Map a SQLSTATE (5 characters; NULL: no answer from the server, i.e. a
  * lost connection) to a cds_err code. */

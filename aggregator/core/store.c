@@ -245,6 +245,22 @@ store_destroy(store_t **self_p)
     *self_p = NULL;
 }
 
+int
+store_writer_lock(store_t *self, char *holder, size_t len)
+{
+    if (len)
+        holder[0] = '\0';
+    cds_pg_t *pg = cds_sql_pg(self->sql);
+    return pg ? cds_pg_writer_lock(pg, holder, len) : CDS_OK;
+}
+
+bool
+store_writer_lost(store_t *self)
+{
+    cds_pg_t *pg = cds_sql_pg(self->sql);
+    return pg && cds_pg_writer_lost(pg);
+}
+
 cds_db_t *
 store_db(store_t *self)
 {

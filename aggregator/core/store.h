@@ -172,6 +172,20 @@ const char *store_location(store_t *self);
 /* where (a path or a PostgreSQL URL / conninfo) as it may be shown: the
  * password replaced (cds_pg_redact), into buf[len]; returns buf. */
 const char *store_display(const char *where, char *buf, size_t len);
+/* The single-writer guard (docs/POSTGRESQL.md "One writer per
+ * database"): `run` (and the commands that must not run beside it) call
+ * it once, before their first write. SQLite: CDS_OK, nothing done (the
+ * daemon lock file <db>.lock, backup.h, keeps one writer per file).
+ * PostgreSQL: cds_pg_writer_lock on the store's connection, kept across
+ * reconnects: CDS_OK; CDS_EBUSY when another session holds it (who, as
+ * the server shows it, in holder[len]); another code on failure. */
+int store_writer_lock(store_t *self, char *holder, size_t len);
+/* Its key, for messages (cds_pg.h: pg_locks shows it as objid). */
+#define STORE_WRITER_LOCK_KEY CDS_PG_WRITER_KEY
+/* true while a store that took the writer lock has lost it (PostgreSQL:
+ * another session took it during a reconnect; writes are refused with
+ * CDS_EBUSY until it is back). Safe from any thread. */
+bool store_writer_lost(store_t *self);
 /* PostgreSQL extern schema parts (health.c, commitmark.c): their tables
  * at the current version, appended to STORE_SQL_PG_SCHEMA in the order of
  * the SQLite migrations into the one PostgreSQL migration. */

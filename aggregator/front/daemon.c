@@ -49,7 +49,8 @@ daemon_thresholds(cds_cli_t *cli, health_thresholds_t *th)
 /* The HTTP thread (metrics.h routes), unless http_listen is empty. */
 static int
 start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
-           const connguard_t *guard, const progress_t *progress)
+           const connguard_t *guard, const progress_t *progress,
+           store_t *writer)
 {
     const char *listen = get(cli, "aggregator.http_listen");
     long top_n = 0;
@@ -58,6 +59,7 @@ start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
     pthread_mutex_init(&m->lock, NULL);
     m->guard = guard;
     m->progress = progress;
+    m->writer = writer;
     if (!listen || !listen[0])
         return 0;
     if (daemon_thresholds(cli, &m->th) != 0)
@@ -202,7 +204,8 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
     /* Before HTTP and the socket: its table is sized by the fd limit. */
     connguard_t *guard = health ? connguard_new((unsigned)max_pending) : NULL;
     progress_t *progress = guard ? progress_new((uint64_t)stuck_ms) : NULL;
-    int hrc = progress ? start_http(cli, &http, &metrics, guard, progress) : 0;
+    int hrc = progress ? start_http(cli, &http, &metrics, guard, progress,
+                                     store) : 0;
     if (hrc != 0) {
         progress_destroy(&progress);
         connguard_destroy(&guard);

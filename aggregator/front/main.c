@@ -219,9 +219,37 @@ backup_before_upgrade(cds_cli_t *cli)
     return 0;
 }
 
-/* Open the database and refresh the orgunit table from the CSV. */
+/* The single-writer lock of a PostgreSQL store (store_writer_lock) for
+ * command what, before its first write: 0, or the exit code with the
+ * refusal printed. Nothing to do on SQLite (daemon_lock's file). */
 static int
-open_store(cds_cli_t *cli, store_t **store)
+writer_lock(cds_cli_t *cli, store_t *store, const char *what)
+{
+    char holder[256], where[4096];
+    int code = store_writer_lock(store, holder, sizeof holder);
+    if (code == CDS_OK)
+        return 0;
+    store_display(cli->store, where, sizeof where);
+    if (code != CDS_EBUSY)
+        return cds_cli_fail(cds_exit_code(code),
+                            "%s: %s: cannot take the single-writer lock (%s)",
+                            what, where, cds_strerror(code));
+    return cds_cli_fail(
+        CDS_EXIT_RUNTIME,
+        "%s: another cdsync-aggregator is already writing to %s: it holds "
+        "the database's single-writer lock (PostgreSQL advisory lock %d; "
+        "%s). Two daemons must not write one database: stop the other one "
+        "first%s",
+        what, where, STORE_WRITER_LOCK_KEY,
+        holder[0] ? holder : "the server does not show which session",
+        strcmp(what, "run") == 0 ? ", or give this one a database of its own"
+                                 : " (systemctl stop cdsync-aggregator)");
+}
+
+/* Open the database and refresh the orgunit table from the CSV; with
+ * writer (the command's name) the single-writer lock first. */
+static int
+open_store_as(cds_cli_t *cli, store_t **store, const char *writer)
 {
     char err[512];
     cds_orgunits_t *ous = cds_orgunits_load(get(cli, "aggregator.orgunits"),
@@ -244,6 +272,11 @@ open_store(cds_cli_t *cli, store_t **store)
         return rc;
     }
     *store = store_open(cli->store, 0, &code);
+    if (*store && writer && (rc = writer_lock(cli, *store, writer)) != 0) {
+        store_destroy(store);
+        cds_orgunits_destroy(&ous);
+        return rc;
+    }
     if (*store)
         reject_bounds(cli, *store);
     if (*store)
@@ -261,6 +294,12 @@ open_store(cds_cli_t *cli, store_t **store)
                                 : "");
     }
     return 0;
+}
+
+static int
+open_store(cds_cli_t *cli, store_t **store)
+{
+    return open_store_as(cli, store, NULL);
 }
 
 static int open_store_ro(cds_cli_t *cli, store_t **store);
@@ -488,7 +527,7 @@ cmd_run(cds_cli_t *cli)
     cds_catalog_t *cat = cds_catalog_load(get(cli, "aggregator.catalog"), err,
                                           sizeof err);
     store_t *store = NULL;
-    int rc = cat ? open_store(cli, &store)
+    int rc = cat ? open_store_as(cli, &store, "run")
                  : cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     if (!rc)
         rc = daemon_serve(cli, id, &cat, store, group_max);
@@ -1003,8 +1042,9 @@ acquire(cds_cli_t *cli)
         if (cli->lock_fd < 0)
             return rc;
     }
-    if (f & CDS_CLI_DB)
-        rc = open_store(cli, &store);
+    if (f & CDS_CLI_DB)         /* not beside a daemon: nor its writer */
+        rc = open_store_as(cli, &store,
+                           f & CDS_CLI_LOCK ? cli->cmd->name : NULL);
     else if (f & CDS_CLI_DB_RO)
         rc = open_store_ro(cli, &store);
     cli->db = store;

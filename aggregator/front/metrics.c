@@ -433,10 +433,19 @@ on_healthz(http_req_t *req, void *ctx)
     metrics_t *m = ctx;
     store_t *store = http_req_store(req);
     uint64_t stalled_ms = 0, waiting = 0;
-    char why[128];
+    char why[1024];
     if (!store || cds_sql_exec(store_sql(store), "SELECT 1") != CDS_OK) {
         http_reply_text(req, 503, "text/plain", "database unavailable\n",
                         21);
+        return;
+    }
+    if (m->writer && store_writer_lost(m->writer)) {
+        int n = snprintf(why, sizeof why, "writer lock lost: another "
+                         "session holds the single-writer lock of %s; not "
+                         "writing\n", store_where(m->writer));
+        http_reply_text(req, 503, "text/plain", why,
+                        n > 0 && (size_t) n < sizeof why ? (size_t) n
+                                                         : strlen(why));
         return;
     }
     if (!progress_stuck(m->progress, progress_now_ns(), &stalled_ms,

@@ -1,8 +1,10 @@
 /*  metrics: the operator's HTTP routes on the aggregator, on top of http.h
  *  and health.h:
  *    GET /metrics      Prometheus text exposition format 0.0.4
- *    GET /healthz      200 "ok" when the database answers and the writer
- *                      is not stuck (progress.h); else 503 naming why
+ *    GET /healthz      200 "ok" when the database answers, the writer
+ *                      is not stuck (progress.h) and holds its
+ *                      single-writer lock (PostgreSQL, store.h); else 503
+ *                      naming why
  *    GET /livez        liveness: 200 "ok" whenever this thread answers
  *    GET /api/health   per-agent health as JSON (health_to_json) with the
  *                      worst severity; needs the bearer token like every
@@ -49,6 +51,9 @@ typedef struct {
     const struct connguard *guard;     /* borrowed, NULL: no such series */
     const struct progress *progress;   /* borrowed, NULL: no writer series
                                         * and no stuck check */
+    struct store *writer;              /* the writer's store (borrowed),
+                                        * read only for store_writer_lost;
+                                        * NULL: no such check */
 } metrics_t;
 
 /* Replace the thresholds and the per-agent bound (a SIGHUP reload); the

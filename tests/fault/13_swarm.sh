@@ -2,7 +2,8 @@
 # Scenario 13: 1,000 simulated agents (one process, build/tools/swarm,
 # each with its own identity, CURVE connection and hash chain) ingesting
 # when the aggregator is killed and restarted: all reconnect at once, all
-# must drain, none may starve. Enrolment of the 1,000 keys is in bulk.
+# must drain, none may starve. Enrolment of the 1,000 keys is in bulk,
+# through the aggregator's store (the SQLite file or the PostgreSQL URL).
 # Short form: 1,000 agents x 20 updates; FAULT_SCALE multiplies updates.
 . "$(dirname "$0")/lib.sh"
 NS=${SWARM_N:-1000}; ROWS=$((20 * FAULT_SCALE))
@@ -10,7 +11,7 @@ agg_init agg
 fagent_init a1 27925 || not_ok "init a1"          # a real agent beside them
 mkdir -p "$T/swarm"
 t0=$(date +%s)
-check "$NS identities enrolled in bulk" "$BUILD/tools/swarm" enroll "$(agg_db agg)" "$T/swarm" "$NS" 27925
+check "$NS identities enrolled in bulk" "$BUILD/tools/swarm" enroll "$(agg_store agg)" "$T/swarm" "$NS" 27925
 diag "enrolment took $(($(date +%s) - t0)) s"
 agg_start agg
 agent_start a1

@@ -1,9 +1,12 @@
 /*  swarm: many simulated agents in one process, for the fault suite
  *  (tests/fault/13_swarm.sh). Test tool only.
  *
- *      swarm enroll AGG_DB DIR N ORG_UNIT
+ *      swarm enroll AGG_STORE DIR N ORG_UNIT
  *          N new identities DIR/sNNNN.key, enrolled in bulk (one process,
- *          the aggregator's own enroll_add) with labels sNNNN.
+ *          the aggregator's own store_open and enroll_add) with labels
+ *          sNNNN. AGG_STORE is what `[aggregator] store` names: the
+ *          SQLite file or a postgresql:// URL (the store opens either;
+ *          the org unit table must be loaded, as any enroll does).
  *      swarm run ENDPOINT SERVER_PUBID DIR N ROWS ORG_UNIT SECONDS QUEUED_SQL
  *          Each simulated agent opens its own CURVE DEALER connection,
  *          says hello and sends ROWS updates in batches of 50, one batch in
@@ -54,7 +57,9 @@ cmd_enroll(char **argv)
     int err = 0, n = atoi(argv[4]);
     store_t *st = store_open(argv[2], 0, &err);
     if (!st) {
-        fprintf(stderr, "swarm: %s: %s\n", argv[2], cds_strerror(err));
+        char where[1024];            /* a URL's password never shown */
+        fprintf(stderr, "swarm: %s: %s\n",
+                store_display(argv[2], where, sizeof where), cds_strerror(err));
         return 1;
     }
     FILE *devnull = fopen("/dev/null", "w");
@@ -317,7 +322,7 @@ main(int argc, char **argv)
         return cmd_enroll(argv);
     if (argc == 10 && !strcmp(argv[1], "run"))
         return cmd_run(argv);
-    fprintf(stderr, "usage: swarm enroll AGG_DB DIR N ORG_UNIT\n"
+    fprintf(stderr, "usage: swarm enroll AGG_STORE DIR N ORG_UNIT\n"
                     "       swarm run ENDPOINT SERVER_PUBID DIR N ROWS "
                     "ORG_UNIT SECONDS QUEUED_SQL\n");
     return 2;
