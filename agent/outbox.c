@@ -33,6 +33,8 @@ enum {
     ST_RECEIPT,
     ST_REJECTED_LIST,
     ST_RECEIPTS_LIST,
+    ST_CARRIED_ADD,
+    ST_CARRIED_OPEN,
     ST__COUNT
 };
 
@@ -54,11 +56,14 @@ static const char *const outbox_sql[ST__COUNT] = {
     [ST_RECEIPT] = OUTBOX_SQL_RECEIPT,
     [ST_REJECTED_LIST] = OUTBOX_SQL_REJECTED_LIST,
     [ST_RECEIPTS_LIST] = OUTBOX_SQL_RECEIPTS_LIST,
+    [ST_CARRIED_ADD] = OUTBOX_SQL_CARRIED_ADD,
+    [ST_CARRIED_OPEN] = OUTBOX_SQL_CARRIED_OPEN,
 };
 
 static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
                                                OUTBOX_SQL_MIGRATION_2,
-                                               OUTBOX_SQL_MIGRATION_3};
+                                               OUTBOX_SQL_MIGRATION_3,
+                                               OUTBOX_SQL_MIGRATION_5};
 
 struct outbox {
     cds_db_t *db;                       /* owned connection */
@@ -891,4 +896,41 @@ outbox_receipts_list(outbox_t *self, outbox_receipt_fn fn, void *arg)
         rc = cds_db_fail(self->db, "outbox: list receipts");
     cds_stmt_done(st);
     return rc;
+}
+
+int
+outbox_carried_add(outbox_t *self, uint64_t first, uint64_t last,
+                   size_t batches, size_t kept, const char *file,
+                   uint64_t now_ms)
+{
+    int rc = injected(self, "carried");
+    if (rc != CDS_OK)
+        return rc;
+    sqlite3_stmt *st = self->st[ST_CARRIED_ADD];
+    cds_bind_int64(st, ":first", (int64_t)first);
+    cds_bind_int64(st, ":last", (int64_t)last);
+    cds_bind_int64(st, ":batches", (int64_t)batches);
+    cds_bind_int64(st, ":kept", (int64_t)kept);
+    cds_bind_text(st, ":file", file);
+    cds_bind_int64(st, ":now", (int64_t)now_ms);
+    return step_done(self, st, "outbox: record export");
+}
+
+int
+outbox_carried_open(outbox_t *self, outbox_carried_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_CARRIED_OPEN];
+    memset(out, 0, sizeof *out);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        int rc = cds_db_fail(self->db, "outbox: exports");
+        cds_stmt_done(st);
+        return rc ? rc : CDS_ERROR;
+    }
+    out->exports = (uint64_t)sqlite3_column_int64(st, 0);
+    out->first_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    out->last_seq = (uint64_t)sqlite3_column_int64(st, 2);
+    column_text(st, 3, out->file, sizeof out->file);
+    out->at_ms = (uint64_t)sqlite3_column_int64(st, 4);
+    cds_stmt_done(st);
+    return CDS_OK;
 }

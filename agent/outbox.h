@@ -32,6 +32,8 @@
  *           stamped, 0 when never measured; version 3)
  *    rejected(seq PK, the update fields, code, field, message,
  *             rejected_at_ms)
+ *    carried(id PK, first_seq, last_seq, batches, kept, file,
+ *            carried_at_ms): exports by file (version 5)
  *    receipts(id PK, digest BLOB32 UNIQUE, first_seq, last_seq, acked_seq,
  *             status, error, message, committed_at_ms, received_at_ms,
  *             envelope BLOB = the raw signed Ack envelope as received) */
@@ -191,6 +193,24 @@ int outbox_set_clock_offset(outbox_t *self, int64_t offset_ms,
 uint64_t outbox_corrected_ms(const outbox_meta_t *m, uint64_t wall_ms);
 /* Tests only: install (or with NULL remove) a fault hook. */
 void outbox_set_fault_hook(outbox_t *self, outbox_fault_fn fn, void *arg);
+
+/* Exports by file (export-batches, agent/carry.h) not yet covered by an
+ * ack: how many, the seq range they hold, the latest file and when. */
+typedef struct {
+    uint64_t exports;                  /* files written, range not acked */
+    uint64_t first_seq, last_seq;      /* seqs they hold (0, 0: none) */
+    char file[512];                    /* the latest one's path */
+    uint64_t at_ms;                    /* when the latest was written */
+} outbox_carried_t;
+
+/* Record that seqs first..last (batches envelopes, kept of them already
+ * acked) were written to file at now_ms: the rows stay pending ("carried")
+ * until an ack covers them. CDS_OK or a database error. */
+int outbox_carried_add(outbox_t *self, uint64_t first, uint64_t last,
+                       size_t batches, size_t kept, const char *file,
+                       uint64_t now_ms);
+/* The exports whose range is not acked yet. CDS_OK or a database error. */
+int outbox_carried_open(outbox_t *self, outbox_carried_t *out);
 
 /* Call fn for each rejected update (by seq) / receipt (oldest first);
  * a non-zero return from fn stops and is returned. */

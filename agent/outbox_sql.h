@@ -61,6 +61,30 @@
     "UPDATE outbox SET stamp_offset_ms ="                                   \
     " (SELECT clock_offset_ms FROM meta WHERE id = 1);"
 
+/* Version 4 -> 5: exports by file (agent/carry.h). One row per file
+ * written by `export-batches`: the seq range it holds. Its rows stay
+ * pending until an ack covers them (over the link or by import-receipt);
+ * `status` shows the exports whose range is not acked yet. */
+#define OUTBOX_SQL_MIGRATION_5                                              \
+    "CREATE TABLE carried ("                                                \
+    " id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL,"                  \
+    " last_seq INTEGER NOT NULL, batches INTEGER NOT NULL,"                 \
+    " kept INTEGER NOT NULL, file TEXT NOT NULL,"                           \
+    " carried_at_ms INTEGER NOT NULL);"
+
+#define OUTBOX_SQL_CARRIED_ADD                                              \
+    "INSERT INTO carried (first_seq, last_seq, batches, kept, file,"        \
+    " carried_at_ms) VALUES (:first, :last, :batches, :kept, :file, :now)"
+
+/* The exports not yet covered by an ack: count, range, the latest. */
+#define OUTBOX_SQL_CARRIED_OPEN                                             \
+    "SELECT count(*), coalesce(min(c.first_seq), 0),"                       \
+    " coalesce(max(c.last_seq), 0),"                                        \
+    " (SELECT file FROM carried WHERE last_seq > m.acked_seq"               \
+    "  ORDER BY id DESC LIMIT 1),"                                          \
+    " coalesce(max(c.carried_at_ms), 0)"                                    \
+    " FROM carried c, meta m WHERE m.id = 1 AND c.last_seq > m.acked_seq"
+
 #define OUTBOX_SQL_META_GET                                                 \
     "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
     " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \

@@ -285,10 +285,26 @@ offset_words(const outbox_meta_t *m, uint64_t now, char *buf, size_t len)
     return buf;
 }
 
+/* Exports by file whose rows are still pending (agent/carry.h). */
+static void
+print_carried(FILE *out, const outbox_carried_t *c)
+{
+    char t[64];
+    if (c->exports == 0) {
+        fprintf(out, "carried:     none\n");
+        return;
+    }
+    fprintf(out, "carried:     seq %" PRIu64 "..%" PRIu64 " in %" PRIu64
+            " file(s) not yet acked (still pending: sent by the link or "
+            "acked by import-receipt), last %s at %s\n", c->first_seq,
+            c->last_seq, c->exports, c->file,
+            cds_format_time(t, sizeof t, c->at_ms));
+}
+
 static void
 print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
            int64_t age, int64_t bytes, json_t *rej, const char *state,
-           const char *why)
+           const char *why, const outbox_carried_t *carried)
 {
     char t[64], a[64], c[256];
     uint64_t now = cds_now_ms();
@@ -311,6 +327,8 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
         fprintf(out, ", oldest queued %s",
                 cds_format_age(a, sizeof a, (uint64_t)age));
     fputc('\n', out);
+    if (carried)
+        print_carried(out, carried);
     fprintf(out, "last seq:    %" PRIu64 "\n", m->last_seq);
     fprintf(out, "acked seq:   %" PRIu64, m->acked_seq);
     if (m->last_ack_at_ms)
@@ -333,7 +351,7 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
 static int
 print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
            int64_t age, int64_t bytes, json_t *rej, int sev,
-           const char *state, const char *why)
+           const char *state, const char *why, const outbox_carried_t *cr)
 {
     json_t *o = json_pack(
         "{s:b, s:s, s:I, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:O,"
@@ -348,6 +366,12 @@ print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
         (json_int_t)m->clock_offset_ms, "clock_offset_at_ms",
         (json_int_t)m->clock_offset_at_ms, "health", "code", sev, "state",
         state, "why", why);
+    if (o && cr)
+        json_object_set_new(o, "carried", json_pack(
+            "{s:I, s:I, s:I, s:s, s:I}", "exports", (json_int_t)cr->exports,
+            "first_seq", (json_int_t)cr->first_seq, "last_seq",
+            (json_int_t)cr->last_seq, "file", cr->file, "at_ms",
+            (json_int_t)cr->at_ms));
     if (!o)
         return CDS_ENOMEM;
     json_dumpf(o, out, JSON_INDENT(2));
@@ -374,6 +398,8 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
         goto out;
     bool running = daemon_lock_held(state_dir);
     overlay_live(state_dir, running, &m);
+    outbox_carried_t carried;
+    bool have_carried = outbox_carried_open(outbox, &carried) == CDS_OK;
     char why[STATUS_WHY_BYTES] = "";
     const char *state = NULL;
     int sev = status_severity(outbox, state_dir, lim, cds_now_ms(), why,
@@ -384,9 +410,10 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
     }
     if (json)
         rc = print_json(out, &m, running, depth, age, bytes, rej, sev, state,
-                        why);
+                        why, have_carried ? &carried : NULL);
     else
-        print_text(out, &m, running, depth, age, bytes, rej, state, why);
+        print_text(out, &m, running, depth, age, bytes, rej, state, why,
+                   have_carried ? &carried : NULL);
     *verdict = sev;
 out:
     json_decref(rej);

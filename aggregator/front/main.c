@@ -146,6 +146,9 @@ static const cds_option_t options[] = {
       "export: start with a UTF-8 BOM (Excel)" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
       "export: periods as ISO 8601 start/duration (ADX)" },
+    { "command.receipt", "receipt", 0, "FILE", NULL,
+      "import-batches: the signed receipt file to write (default: "
+      "FILE.receipt; must not exist)" },
     { "command.note", "note", 0, "TEXT", NULL,
       "accept-restore: why (kept with the restore event)" },
     { "command.force", "force", 0, NULL, NULL,
@@ -1094,6 +1097,11 @@ static const cds_cli_command_t commands[] = {
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
      CDS_CLI_DB},
+    {"import-batches",
+     "import-batches FILE [--receipt OUT]  (a commune's signed batches "
+     "carried by USB: verify, apply through ingest, write the signed "
+     "receipt to carry back)",
+     admin_import_batches, CDS_CLI_DB},
     {"token", "token add NAME | token list | token revoke NAME  (HTTP API)",
      admin_token, CDS_CLI_DB},
 };
