@@ -137,16 +137,66 @@ seal_rows(const carry_opts_t *o, const outbox_row_t *rows, size_t n,
     return rc;
 }
 
+/* Copy one kept batch that advances the chain into the file's list. */
+typedef struct {
+    batches_t *b;
+    uint64_t next;                     /* first seq not yet covered */
+    carry_result_t *res;
+    int rc;
+} kept_ctx_t;
+
+static int
+take_kept(const outbox_kept_t *k, void *arg)
+{
+    kept_ctx_t *x = arg;
+    if (k->last_seq < x->next)
+        return 0;                      /* covered by one taken before */
+    uint8_t *env = malloc(k->envelope_len);
+    if (!env || batches_push(x->b, env, k->envelope_len) != CDS_OK) {
+        free(env);
+        x->rc = CDS_ENOMEM;
+        return 1;
+    }
+    memcpy(env, k->envelope, k->envelope_len);
+    if (!x->res->first_seq)
+        x->res->first_seq = k->first_seq;
+    x->res->updates += k->last_seq - (k->first_seq > x->next ? k->first_seq
+                                                             : x->next) + 1;
+    x->res->last_seq = k->last_seq;
+    x->res->kept++;
+    x->next = k->last_seq + 1;
+    return 0;
+}
+
+/* --kept: the kept batches from the lowest seq they cover without a hole
+ * up to acked_seq, in order. */
+static int
+add_kept(outbox_t *ob, batches_t *b, carry_result_t *res)
+{
+    outbox_meta_t m;
+    int rc = outbox_meta(ob, &m);
+    uint64_t from = rc == CDS_OK ? outbox_kept_from(ob, m.acked_seq) : 0;
+    if (rc != CDS_OK || from == 0)
+        return rc;
+    kept_ctx_t x = {b, from, res, CDS_OK};
+    rc = outbox_kept_list(ob, from, m.acked_seq, take_kept, &x);
+    return x.rc != CDS_OK ? x.rc : rc == 1 ? CDS_ENOMEM : rc;
+}
+
 /* Every pending row, from the first, into sealed batches. */
 static int
 build_batches(outbox_t *ob, const carry_opts_t *o, batches_t *b,
               carry_result_t *res, char *err, size_t errlen)
 {
-    uint64_t next = outbox_first_pending(ob);
+    int rc = o->kept ? add_kept(ob, b, res) : CDS_OK;
+    uint64_t next = rc == CDS_OK ? outbox_first_pending(ob) : 0;
     uint8_t prev[CDS_HASH_BYTES];
-    int rc = next ? outbox_head_at(ob, next - 1, prev) : CDS_ENOTFOUND;
-    res->first_seq = next;
-    while (rc == CDS_OK) {
+    if (rc == CDS_OK)
+        rc = next ? outbox_head_at(ob, next - 1, prev)
+             : b->n ? CDS_OK : CDS_ENOTFOUND;
+    if (!res->first_seq)
+        res->first_seq = next;
+    while (rc == CDS_OK && next) {
         outbox_row_t *rows = NULL;
         size_t got = 0;
         rc = outbox_read(ob, next, o->batch_max, o->batch_bytes, &rows,
@@ -201,6 +251,9 @@ summary_text(const carry_opts_t *o, const batches_t *b,
             "seq %llu..%llu\n", res->batches, res->updates,
             (unsigned long long)res->first_seq,
             (unsigned long long)res->last_seq);
+    if (res->kept)
+        fprintf(f, "Trong đó đã xác nhận (giữ lại) / of which already "
+                "acked (kept): %zu lô / batches\n", res->kept);
     fprintf(f, "Kỳ báo cáo / periods: ");
     strset_print(f, &b->periods);
     fprintf(f, "Chỉ tiêu / indicators: ");
@@ -238,6 +291,7 @@ export_header(const carry_opts_t *o, const carry_result_t *res,
     h.first_seq = res->first_seq;
     h.last_seq = res->last_seq;
     h.updates = (uint32_t)res->updates;
+    h.kept = (uint32_t)res->kept;
     return h;
 }
 
@@ -275,8 +329,8 @@ carry_export(outbox_t *ob, const carry_opts_t *o, const char *path,
                              errlen);
     }
     if (rc == CDS_OK) {
-        rc = outbox_carried_add(ob, res->first_seq, res->last_seq, b.n, 0,
-                                path, now_ms);
+        rc = outbox_carried_add(ob, res->first_seq, res->last_seq, b.n,
+                                res->kept, path, now_ms);
         if (rc != CDS_OK)
             snprintf(err, errlen, "%s written, but the export could not be "
                      "recorded (%s): the file is good; status will not "
@@ -367,6 +421,61 @@ check_receipt_header(const cds_carry_t *c, const uint8_t *our_pk,
     return CDS_OK;
 }
 
+/* The acked batch re-signed from the pending rows it covers (the link
+ * keeps what it sent; a file's batches left with the officer), for
+ * outbox_apply_ack_keeping. CDS_ENOTFOUND when the rows are gone (acked
+ * before): nothing to keep. *env is the caller's. */
+static int
+rebuild_batch(outbox_t *ob, const cds_identity_t *id,
+              const uint8_t *server_pk, const Cdsync__Ack *a,
+              outbox_kept_t *k, uint8_t **env)
+{
+    outbox_row_t *rows = NULL;
+    size_t got = 0, len = 0, body_len = 0;
+    uint8_t prev[CDS_HASH_BYTES], *body = NULL;
+    uint64_t n = a->batch_last - a->batch_first + 1;
+    if (a->batch_first == 0 || a->batch_last < a->batch_first
+        || n > CDS_MAX_BATCH_UPDATES)
+        return CDS_ENOTFOUND;
+    int rc = outbox_read(ob, a->batch_first, (size_t)n, SIZE_MAX, &rows,
+                         &got);
+    if (rc == CDS_OK && (got != n || rows[0].u.seq != a->batch_first
+                         || rows[got - 1].u.seq != a->batch_last))
+        rc = CDS_ENOTFOUND;
+    if (rc == CDS_OK)
+        rc = outbox_head_at(ob, a->batch_first - 1, prev);
+    if (rc == CDS_OK)
+        rc = session_batch_encode(rows, got, cds_identity_sign_pk(id), prev,
+                                  "", 0, 0, &body, &body_len);
+    if (rc == CDS_OK)
+        rc = cds_envelope_seal(id, CDSYNC__KIND__KIND_BATCH, server_pk, body,
+                               body_len, env, &len);
+    if (rc == CDS_OK)
+        *k = (outbox_kept_t){a->batch_first, a->batch_last, *env, len, 0, 0};
+    free(body);
+    outbox_rows_free(&rows, got);
+    return rc;
+}
+
+/* One verified ack recorded as from the link, keeping its batch. */
+static int
+record_ack(outbox_t *ob, const cds_identity_t *id, const uint8_t *server_pk,
+           const Cdsync__Ack *a, const uint8_t *raw, size_t raw_len,
+           uint64_t now_ms)
+{
+    outbox_kept_t k;
+    uint8_t *env = NULL;
+    int rc = a->status == CDSYNC__ACK_STATUS__ACK_OK
+                 ? rebuild_batch(ob, id, server_pk, a, &k, &env)
+                 : CDS_ENOTFOUND;
+    if (rc == CDS_OK)
+        rc = outbox_apply_ack_keeping(ob, a, raw, raw_len, now_ms, &k, 1);
+    else if (rc == CDS_ENOTFOUND)
+        rc = outbox_apply_ack(ob, a, raw, raw_len, now_ms);
+    free(env);
+    return rc;
+}
+
 int
 carry_import_receipt(outbox_t *ob, const cds_identity_t *id,
                      const uint8_t *server_pk, const char *path,
@@ -395,7 +504,8 @@ carry_import_receipt(outbox_t *ob, const cds_identity_t *id,
     for (size_t i = 0; rc == CDS_OK && i < c->n; i++) {
         const Cdsync__Ack *a = acks[i];
         res->already += a->acked_seq <= m.acked_seq;
-        rc = outbox_apply_ack(ob, a, c->env[i], c->env_len[i], now_ms);
+        rc = record_ack(ob, id, server_pk, a, c->env[i], c->env_len[i],
+                        now_ms);
         if (rc != CDS_OK)
             snprintf(err, errlen, "%s: receipt %zu: cannot record: %s "
                      "(the ones before it are recorded; import the file "

@@ -9,6 +9,10 @@
  *  and a summary, and recorded in `carried` (outbox.h). Nothing is
  *  deleted: the rows stay pending until an ack covers them, so the link
  *  can still deliver them, and a second export writes them again.
+ *  With --kept the kept batches (outbox.h "kept batches": signed
+ *  envelopes as sent, already acked) from the lowest seq they cover
+ *  without a hole come first, unchanged: the aggregator re-acks what it
+ *  holds and applies what it lost (a restored database).
  *  Batch.sent_at_ms is 0 in a file: the carry time is no clock offset, so
  *  the aggregator takes the signed stamps as they are (clamped to the
  *  import time: docs/DESIGN.md "Clock skew").
@@ -16,7 +20,9 @@
  *  import-receipt: every Ack in the file is verified as a receipt from
  *  server_key for this agent (receipt_verify.h) before any is recorded,
  *  then recorded with outbox_apply_ack exactly as an ack from the link
- *  (rows deleted, rejections copied, receipt stored). Recording the same
+ *  (rows deleted, rejections copied, receipt stored), keeping the acked
+ *  batch (re-signed from the rows, as the link keeps what it sent) under
+ *  the retention given by outbox_set_keep. Recording the same
  *  receipts twice changes nothing (outbox.h: a repeated ack is harmless),
  *  so a file imported again, or acks that also came over the link, are
  *  no-ops. */
@@ -38,6 +44,7 @@ typedef struct {
     const char *catalog_version;       /* Batch.catalog_version */
     size_t batch_max;                  /* updates per batch */
     size_t batch_bytes;                /* encoded bytes per batch */
+    bool kept;                         /* also the kept (acked) batches */
 } carry_opts_t;
 
 /* What a file held or recorded. */
@@ -48,6 +55,7 @@ typedef struct {
     size_t rejected;                   /* import-receipt: refused updates */
     size_t already;                    /* import-receipt: acks already
                                         * recorded before */
+    size_t kept;                       /* export: batches already acked */
 } carry_result_t;
 
 /* Write the pending batches to path (cds_carry.h: atomic, never over an

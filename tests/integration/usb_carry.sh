@@ -6,7 +6,7 @@
 # whole; a file imported twice, or batches the link delivers later, change
 # nothing. Both stores (PG_SET).
 . "$(dirname "$0")/lib.sh"
-echo "1..47"
+echo "1..52"
 agg_init agg
 agent_init a1 27901
 agent_init a2 27904
@@ -121,9 +121,21 @@ carried_none() { agent "$1" status | grep -q '^carried: *none'; }
 check "status no longer shows anything carried" carried_none a1
 check "a stored receipt verifies with server_key alone" \
     agent a1 verify-receipt 3 --server-key "$(cat "$T/agg/pubid")" --seq 2501
+expect_eq "the acked batches are kept (as after a link ack)" \
+    "$(sqlq "$(agent_db a1)" "SELECT count(*), min(first_seq), max(last_seq) FROM sent_batch;")" "3|1|2501"
 agent a1 --lang en import-receipt "$U/a1-again.rcpt" > "$T/out3" 2>&1
 check "the second receipt changes nothing" \
     sh -c "grep -q '3 already recorded' '$T/out3' && [ \"\$(sqlite3 '$(agent_db a1)' 'SELECT count(*) FROM outbox')\" = 0 ]"
+
+# --kept: the acked batches again (what a restored aggregator lost).
+agent a1 export-batches --to "$U/a1-kept.cds" > /dev/null 2> "$T/err"
+check "nothing pending: export without --kept refuses" grep -q "nothing pending" "$T/err"
+out=$(agent a1 --lang en export-batches --kept --to "$U/a1-kept.cds" 2>&1)
+check "export --kept writes the 3 kept batches" grep -q "wrote 3 batch(es), 2501 update(s), seq 1..2501" <<< "$out"
+agg agg import-batches "$U/a1-kept.cds" --receipt "$U/a1-kept.rcpt" > "$T/out5" 2>&1
+check "importing kept batches re-acks them, nothing new" \
+    sh -c "grep -q '0 update(s) applied, 0 rejected, 2501 already held' '$T/out5'"
+expect_eq "... history unchanged" "$(hist)" 2501
 
 # a2: carried by file, then the link comes back before the receipt does.
 agent a2 export-batches --to "$U/a2.cds" > /dev/null

@@ -593,7 +593,7 @@ test_migrate_v2(void **state)
     int e = 0;
     outbox_t *ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
     assert_int_equal(outbox_set_clock_offset(ob, 1500, 1), CDS_OK);
     cds_update_t u[1];
     make_updates(u, 1);
@@ -605,7 +605,7 @@ test_migrate_v2(void **state)
     /* Opening again migrates nothing twice. */
     ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
     outbox_destroy(&ob);
 }
 
