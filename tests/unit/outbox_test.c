@@ -767,6 +767,40 @@ test_kept_prune(void **state)
     assert_int_equal(s.count, 0);
 }
 
+/* Exports by file: open until an ack covers their range. */
+static void
+test_carried(void **state)
+{
+    fx_t *fx = *state;
+    outbox_carried_t c;
+    push_n(fx->ob, 5);
+    assert_int_equal(outbox_carried_open(fx->ob, &c), CDS_OK);
+    assert_int_equal(c.exports, 0);
+    assert_int_equal(outbox_carried_add(fx->ob, 1, 3, 1, 0, "/m/a.cds", 7),
+                     CDS_OK);
+    assert_int_equal(outbox_carried_add(fx->ob, 1, 5, 2, 0, "/m/b.cds", 9),
+                     CDS_OK);
+    assert_int_equal(outbox_carried_open(fx->ob, &c), CDS_OK);
+    assert_int_equal(c.exports, 2);
+    assert_int_equal(c.first_seq, 1);
+    assert_int_equal(c.last_seq, 5);
+    assert_string_equal(c.file, "/m/b.cds");
+    assert_int_equal(c.at_ms, 9);
+    uint8_t head3[CDS_HASH_BYTES];
+    assert_int_equal(outbox_head_at(fx->ob, 3, head3), CDS_OK);
+    Cdsync__Ack a = CDSYNC__ACK__INIT;
+    a.status = CDSYNC__ACK_STATUS__ACK_OK;
+    a.acked_seq = 3;
+    a.acked_head.data = head3;
+    a.acked_head.len = CDS_HASH_BYTES;
+    a.batch_first = 1;
+    a.batch_last = 3;
+    assert_int_equal(outbox_apply_ack(fx->ob, &a, NULL, 0, 10), CDS_OK);
+    assert_int_equal(outbox_carried_open(fx->ob, &c), CDS_OK);
+    assert_int_equal(c.exports, 1);    /* a.cds is fully acked */
+    assert_string_equal(c.file, "/m/b.cds");
+}
+
 int
 main(void)
 {
@@ -794,6 +828,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_kept_after_ack, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_kept_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_carried, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
