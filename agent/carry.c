@@ -99,19 +99,15 @@ batches_push(batches_t *b, uint8_t *env, size_t len)
     return CDS_OK;
 }
 
-/* How many of rows[0..n) go in one batch: contiguous seqs and one stamp
- * clock, as the sender cuts them (session.c same_stamp_clock). */
+/* How many of rows[0..n) go in one batch: a contiguous run of seqs
+ * stamped by one clock, as the sender cuts them. */
 static size_t
 batch_cut(const outbox_row_t *rows, size_t n)
 {
     size_t k = 1;
-    while (k < n && rows[k].u.seq == rows[0].u.seq + k) {
-        int64_t d = rows[k].stamp_offset_ms - rows[0].stamp_offset_ms;
-        if (d > SESSION_BATCH_OFFSET_MS || d < -SESSION_BATCH_OFFSET_MS)
-            break;
+    while (k < n && rows[k].u.seq == rows[0].u.seq + k)
         k++;
-    }
-    return k;
+    return session_batch_cut(rows, k);
 }
 
 /* Seal rows[0..n) as one batch chained from prev. */

@@ -449,10 +449,8 @@ session_start(session_t *self)
 
 /* ---- batches ------------------------------------------------------------ */
 
-/* How many of rows[0..n) share one sent_at_ms: the first row's stamp
- * offset, within SESSION_BATCH_OFFSET_MS. */
-static size_t
-same_stamp_clock(const outbox_row_t *rows, size_t n)
+size_t
+session_batch_cut(const outbox_row_t *rows, size_t n)
 {
     size_t k = 1;
     while (k < n) {
@@ -465,7 +463,7 @@ same_stamp_clock(const outbox_row_t *rows, size_t n)
 }
 
 /* Read the next batch from next_seq and its previous head: contiguous
- * rows stamped by one clock (same_stamp_clock). CDS_OK with *n == 0 when
+ * rows stamped by one clock (session_batch_cut). CDS_OK with *n == 0 when
  * nothing is pending; *got rows are read (free them all). */
 static int
 read_batch(session_t *self, outbox_row_t **rows, size_t *got, size_t *n,
@@ -482,7 +480,7 @@ read_batch(session_t *self, outbox_row_t **rows, size_t *got, size_t *n,
     while (rc == CDS_OK && *n > 1
            && (*rows)[*n - 1].u.seq != (*rows)[0].u.seq + *n - 1)
         (*n)--;
-    *n = same_stamp_clock(*rows, *n);
+    *n = session_batch_cut(*rows, *n);
     return rc;
 }
 

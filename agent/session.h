@@ -186,6 +186,11 @@ uint64_t session_backoff_ms(unsigned attempt, uint64_t min_ms,
                             uint32_t (*uniform)(void *, uint32_t),
                             void *arg);
 
+/* How many of rows[0..n) (n >= 1) go in one batch with rows[0]: those
+ * whose stamp offset is within SESSION_BATCH_OFFSET_MS of the first's
+ * (they share one sent_at_ms). Contiguity is the caller's check. */
+size_t session_batch_cut(const outbox_row_t *rows, size_t n);
+
 /* Encode the Batch body for rows[0..n) (contiguous seqs) extending
  * prev_head, with request_id. *out is malloc'd (caller frees). CDS_OK,
  * CDS_EBADSEQ when the rows are not contiguous, CDS_ETOOBIG, CDS_ENOMEM. */

@@ -221,6 +221,20 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
     return rc;
 }
 
+/* Our identity, the catalog and an ingester over them (the write path of
+ * import and import-batches). NULL with *rc on failure; free all three. */
+static ingest_t *
+load_ingest(const admin_ctx_t *c, cds_identity_t **id, cds_catalog_t **cat,
+            int *rc, char *err, size_t errlen)
+{
+    *id = load_identity(c, rc, err, errlen);
+    *cat = *id ? load_catalog(c, rc, err, errlen) : NULL;
+    ingest_t *ing = *cat ? ingest_new(c->store, *id, *cat) : NULL;
+    if (*cat && !ing)
+        *rc = CDS_ENOMEM;
+    return ing;
+}
+
 static int
 do_import(admin_ctx_t *c, char *err, size_t errlen)
 {
@@ -229,11 +243,9 @@ do_import(admin_ctx_t *c, char *err, size_t errlen)
         return CDS_EUSAGE;
     }
     int rc = CDS_OK;
-    cds_identity_t *id = load_identity(c, &rc, err, errlen);
-    cds_catalog_t *cat = id ? load_catalog(c, &rc, err, errlen) : NULL;
-    ingest_t *ing = cat ? ingest_new(c->store, id, cat) : NULL;
-    if (cat && !ing)
-        rc = CDS_ENOMEM;
+    cds_identity_t *id = NULL;
+    cds_catalog_t *cat = NULL;
+    ingest_t *ing = load_ingest(c, &id, &cat, &rc, err, errlen);
     central_result_t res;
     if (rc == CDS_OK)
         rc = central_import_file(c->store, ing, id, cat, c->args[0],
@@ -283,11 +295,9 @@ do_import_batches(admin_ctx_t *c, char *err, size_t errlen)
                     < sizeof def)
         out = def;
     int rc = CDS_OK;
-    cds_identity_t *id = load_identity(c, &rc, err, errlen);
-    cds_catalog_t *cat = id ? load_catalog(c, &rc, err, errlen) : NULL;
-    ingest_t *ing = cat ? ingest_new(c->store, id, cat) : NULL;
-    if (cat && !ing)
-        rc = CDS_ENOMEM;
+    cds_identity_t *id = NULL;
+    cds_catalog_t *cat = NULL;
+    ingest_t *ing = load_ingest(c, &id, &cat, &rc, err, errlen);
     commitmark_t *mark = ing ? open_mark(c, &rc, err, errlen) : NULL;
     carried_result_t res;
     if (mark)
