@@ -6,7 +6,7 @@
 # whole; a file imported twice, or batches the link delivers later, change
 # nothing. Both stores (PG_SET).
 . "$(dirname "$0")/lib.sh"
-echo "1..52"
+echo "1..56"
 agg_init agg
 agent_init a1 27901
 agent_init a2 27904
@@ -82,6 +82,13 @@ agg agg import-batches "$U/a3.cds" --receipt "$U/a3.rcpt" > /dev/null 2> "$T/err
 check "a file of a key not enrolled here is refused (exit $rc)" \
     sh -c "[ $rc != 0 ] && grep -q 'not enrolled here' '$T/err'"
 expect_eq "... nothing applied" "$(hist)" 0
+agg agg enroll "$(agent a3 pubid)" --org-unit 27901 --label a3 > /dev/null &&
+agg agg revoke "$(agent a3 pubid)" > /dev/null
+agg agg import-batches "$U/a3.cds" --receipt "$U/a3.rcpt" > /dev/null 2> "$T/err"; rc=$?
+check "a file of a revoked key is refused (exit $rc)" \
+    sh -c "[ $rc != 0 ] && grep -q 'revoked' '$T/err' && [ ! -e '$U/a3.rcpt' ]"
+agg agg import-batches "$U/none.cds" > /dev/null 2> "$T/err"; rc=$?
+check "a missing file is named (exit $rc)" sh -c "[ $rc != 0 ] && grep -q 'none.cds' '$T/err'"
 
 # The good file: applied through ingest, receipt written.
 out=$(agg agg import-batches "$U/a1.cds" --receipt "$U/a1.rcpt" 2>&1); rc=$?
@@ -100,6 +107,11 @@ expect_eq "... history unchanged" "$(hist)" 2501
 expect_eq "... values unchanged" "$(vals)" "$v1"
 agg agg import-batches "$U/a1.cds" --receipt "$U/a1.rcpt" > /dev/null 2> "$T/err"
 check "an existing receipt file is never overwritten" grep -q "already exists" "$T/err"
+
+agg agg import-batches "$U/a1.rcpt" --receipt "$U/x.rcpt" > /dev/null 2> "$T/err"
+check "a receipt file given to import-batches is refused as such" grep -q "a receipt file" "$T/err"
+agent a1 import-receipt "$U/a1.cds" > /dev/null 2> "$T/err"
+check "a batches file given to import-receipt is refused as such" grep -q "a batches file" "$T/err"
 
 # Receipts: another agent's, or tampered, are refused.
 agent a2 import-receipt "$U/a1.rcpt" > /dev/null 2> "$T/err"; rc=$?
