@@ -49,13 +49,22 @@ strset_free(strset_t *set)
     memset(set, 0, sizeof *set);
 }
 
-static void
-strset_print(FILE *f, const strset_t *set)
+static int
+cmp_str(const void *a, const void *b)
 {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted, the first SUMMARY_LIST_MAX, then how many more. */
+static void
+strset_print(FILE *f, strset_t *set)
+{
+    if (set->n)
+        qsort(set->s, set->n, sizeof *set->s, cmp_str);
     for (size_t i = 0; i < set->n && i < SUMMARY_LIST_MAX; i++)
         fprintf(f, "%s%s", i ? ", " : "", set->s[i]);
     if (set->n > SUMMARY_LIST_MAX)
-        fprintf(f, " (+%zu)", set->n - SUMMARY_LIST_MAX);
+        fprintf(f, " (+%zu nữa / more)", set->n - SUMMARY_LIST_MAX);
     fputc('\n', f);
 }
 
@@ -226,7 +235,7 @@ build_batches(outbox_t *ob, const carry_opts_t *o, batches_t *b,
 /* The file's text part, in Vietnamese and English: what an officer reads
  * with `head FILE` or any text viewer. malloc'd, NULL on ENOMEM. */
 static char *
-summary_text(const carry_opts_t *o, const batches_t *b,
+summary_text(const carry_opts_t *o, batches_t *b,
              const carry_result_t *res, uint64_t now_ms)
 {
     char *text = NULL, pub[CDS_PUBID_LEN], fpr[CDS_FPR_LEN], t[64];
