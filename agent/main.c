@@ -78,6 +78,11 @@ static const cds_option_t options[] = {
      "vi)"},
     {"agent.queue_max", "queue-max", 0, "N", "1000000",
      "refuse input beyond this many pending rows"},
+    {"agent.keep_days", "keep-days", 0, "DAYS", "90",
+     "keep signed batches this long after their ack, to resend them if the "
+     "aggregator loses them (0: keep none)"},
+    {"agent.keep_max_mb", "keep-max-mb", 0, "MB", "256",
+     "at most this much of kept batches (oldest pruned first; 0: no bound)"},
     {"agent.stored_by", "stored-by", 0, "NAME", NULL,
      "who entered the values (default: $USER)"},
     {"agent.log_level", "log-level", 0, "LEVEL", "info",

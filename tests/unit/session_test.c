@@ -155,7 +155,7 @@ static void
 start(fx_t *fx, session_config_t cfg)
 {
     session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
-                       NULL, NULL, io_redial, io_hang_up};
+                       NULL, NULL, io_redial, io_hang_up, NULL, NULL};
     char err[128];
     cfg.catalog_version = "v";
     fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
