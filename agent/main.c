@@ -79,13 +79,13 @@ static const cds_option_t options[] = {
      "vi)"},
     {"agent.queue_max", "queue-max", 0, "N", "1000000",
      "refuse input beyond this many pending rows"},
+    {"agent.keep_days", "keep-days", 0, "DAYS", "90",
+     "keep signed batches this long after their ack, to resend them if the "
+     "aggregator loses them (0: keep none)"},
+    {"agent.keep_max_mb", "keep-max-mb", 0, "MB", "256",
+     "at most this much of kept batches (oldest pruned first; 0: no bound)"},
     {"agent.stored_by", "stored-by", 0, "NAME", NULL,
      "who entered the values (default: $USER)"},
-    {"agent.keep_days", "keep-days", 0, "N", NULL,
-     "keep acked signed batches this many days (default 90; 0: none)"},
-    {"agent.keep_max_mb", "keep-max-mb", 0, "MB", NULL,
-     "at most this many MiB of kept batches, oldest pruned first (default "
-     "256; 0: no bound)"},
     {"agent.log_level", "log-level", 0, "LEVEL", "info",
      "debug, info, warn or error"},
     {"keygen.label", "label", 0, "TEXT", NULL, "keygen: identity label"},
@@ -565,22 +565,6 @@ carry_setup(cds_cli_t *cli, bool catalog, carry_setup_t *s)
     return open_outbox(cfg, &s->ob);
 }
 
-/* The kept-batch retention (agent.keep_days, agent.keep_max_mb; the
- * defaults of outbox.h while unset) for acks recorded outside the daemon. */
-static int
-carry_keep(cds_config_t *cfg, outbox_t *ob)
-{
-    uint64_t days = OUTBOX_KEEP_DAYS_DEFAULT, mb = OUTBOX_KEEP_MAX_MB_DEFAULT;
-    int code = 0;
-    if (get(cfg, "agent.keep_days"))
-        code = cds_cli_get_u64(cfg, "agent.keep_days", 0, 36500, &days);
-    if (!code && get(cfg, "agent.keep_max_mb"))
-        code = cds_cli_get_u64(cfg, "agent.keep_max_mb", 0, 1 << 20, &mb);
-    if (!code)
-        outbox_set_keep(ob, days * 86400000ull, mb << 20);
-    return code;
-}
-
 /* export-batches --to FILE [--kept]: the pending signed batches in one
  * file for the officer to carry (agent/carry.h). */
 static int
@@ -634,8 +618,8 @@ cmd_import_receipt(cds_cli_t *cli)
     carry_result_t res;
     char err[1024];
     int code = carry_setup(cli, false, &s);
-    if (!code)
-        code = carry_keep(cli->cfg, s.ob);
+    if (!code)     /* the daemon's retention (agent.keep_days, ...) */
+        outbox_set_keep(s.ob, s.sc.keep_ms, s.sc.keep_max_bytes);
     if (!code) {
         int rc = carry_import_receipt(s.ob, s.id, s.server_pk, cli->args[0],
                                       cds_now_ms(), &res, err, sizeof err);

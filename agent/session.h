@@ -101,6 +101,14 @@ typedef struct {
     /* Optional: our key is revoked: stop dialing until restarted. Called
      * once, on the change to REVOKED. */
     void (*hang_up)(void *arg);
+    /* Optional, both or neither: seal a body into an envelope (*env is
+     * the caller's, free()) and send an envelope as is (same codes as
+     * send). With them the session keeps each batch's envelope after its
+     * ack (outbox.h "Kept batches") and can resend kept ones unchanged
+     * (HelloAnswer.resend_from); without, batches go through send. */
+    int (*seal)(void *arg, Cdsync__Kind kind, const uint8_t *body,
+                size_t len, uint8_t **env, size_t *env_len);
+    int (*send_raw)(void *arg, const uint8_t *env, size_t len);
 } session_io_t;
 
 typedef struct session session_t;
