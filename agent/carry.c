@@ -226,6 +226,10 @@ build_batches(outbox_t *ob, const carry_opts_t *o, batches_t *b,
     res->batches = b->n;
     if (rc == CDS_ENOTFOUND)
         snprintf(err, errlen, "nothing pending: no file written");
+    else if (rc == CDS_EBADSEQ)
+        snprintf(err, errlen, "the outbox changed at seq %llu while "
+                 "exporting (the link is delivering?): run again",
+                 (unsigned long long)next);
     else if (rc != CDS_OK)
         snprintf(err, errlen, "reading the outbox at seq %llu: %s",
                  (unsigned long long)next, cds_strerror(rc));
