@@ -22,6 +22,8 @@ const agentcheck_range_t agentcheck_ranges[AGENTCHECK_N_RANGES] = {
     { "agent.status_backlog_ms", 0, 86400000L * 365 },
     { "agent.status_disconnected_ms", 0, 86400000L * 365 },
     { "agent.max_clock_skew_ms", 0, 86400000L * 365 },
+    { "agent.keep_days", 0, 3650 },
+    { "agent.keep_max_mb", 0, 1L << 20 },
 };
 
 static void

@@ -19,7 +19,9 @@ typedef struct {
     long lo, hi;
 } agentcheck_range_t;
 #define AGENTCHECK_RUN_KEYS 8
-#define AGENTCHECK_N_RANGES 11
+#define AGENTCHECK_N_RANGES 13
+/* Index of agent.keep_days (agent.keep_max_mb follows). */
+#define AGENTCHECK_KEEP_DAYS 11
 extern const agentcheck_range_t agentcheck_ranges[AGENTCHECK_N_RANGES];
 
 /* Check cfg (identity: the resolved identity path) and print one line per

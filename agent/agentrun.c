@@ -46,6 +46,15 @@ agentrun_config(const cds_config_t *cfg, sender_config_t *sc)
     sc->backoff_min_ms = v[4];
     sc->backoff_max_ms = v[5] < v[4] ? v[4] : v[5];
     sc->heartbeat_ms = v[7];
+    uint64_t days, mb;
+    const agentcheck_range_t *kd = &k[AGENTCHECK_KEEP_DAYS];
+    int code = cds_cli_get_u64(cfg, kd[0].key, kd[0].lo, kd[0].hi, &days);
+    if (!code)
+        code = cds_cli_get_u64(cfg, kd[1].key, kd[1].lo, kd[1].hi, &mb);
+    if (code)
+        return code;
+    sc->keep_ms = days * 86400000ULL;
+    sc->keep_max_bytes = mb << 20;
     if (!sc->server_key)
         return cds_cli_fail(CDS_EXIT_CONFIG,
                             "server_key is not set (the aggregator's "

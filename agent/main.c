@@ -15,6 +15,7 @@
 #include "cds_signal.h"
 #include "cds_util.h"
 #include "agentrun.h"
+#include "carry.h"
 #include "daemon_lock.h"
 #include "import.h"
 #include "outbox.h"
@@ -78,6 +79,11 @@ static const cds_option_t options[] = {
      "vi)"},
     {"agent.queue_max", "queue-max", 0, "N", "1000000",
      "refuse input beyond this many pending rows"},
+    {"agent.keep_days", "keep-days", 0, "DAYS", "90",
+     "keep signed batches this long after their ack, to resend them if the "
+     "aggregator loses them (0: keep none)"},
+    {"agent.keep_max_mb", "keep-max-mb", 0, "MB", "256",
+     "at most this much of kept batches (oldest pruned first; 0: no bound)"},
     {"agent.stored_by", "stored-by", 0, "NAME", NULL,
      "who entered the values (default: $USER)"},
     {"agent.log_level", "log-level", 0, "LEVEL", "info",
@@ -101,6 +107,10 @@ static const cds_option_t options[] = {
      "verify-receipt: the receipt must cover this seq"},
     {"verify.head", "head", 0, "HEX", NULL,
      "verify-receipt: the chain head at acked_seq must be this"},
+    {"carry.to", "to", 0, "FILE", NULL,
+     "export-batches: the file to write (must not exist)"},
+    {"carry.kept", "kept", 0, NULL, NULL,
+     "export-batches: also the kept (already acked) batches"},
     {"command.check_config", "check-config", 0, NULL, NULL,
      "check the configuration as run would use it, start nothing, change "
      "nothing; exit 0 or 3 naming every problem"},
@@ -512,6 +522,126 @@ check_config(cds_cli_t *cli)
         cli, agentcheck_run(cli->cfg, cli->identity, stderr));
 }
 
+/* What export-batches and import-receipt load: identity, server key
+ * and (export) the sender's batch bounds and the catalog's version. */
+typedef struct {
+    cds_identity_t *id;
+    cds_catalog_t *cat;
+    outbox_t *ob;
+    sender_config_t sc;
+    uint8_t server_pk[CDS_PK_BYTES];
+    bool english;
+} carry_setup_t;
+
+static void
+carry_teardown(carry_setup_t *s)
+{
+    outbox_destroy(&s->ob);
+    cds_catalog_destroy(&s->cat);
+    cds_identity_destroy(&s->id);
+}
+
+static int
+carry_setup(cds_cli_t *cli, bool catalog, carry_setup_t *s)
+{
+    cds_config_t *cfg = cli->cfg;
+    uint8_t curve[CDS_PK_BYTES];
+    char err[600];
+    int e = CDS_OK;
+    memset(s, 0, sizeof *s);
+    int code = agentrun_config(cfg, &s->sc);
+    if (!code)
+        code = status_lang(cfg, &s->english);
+    if (code)
+        return code;
+    if (cds_pubid_parse(s->sc.server_key, s->server_pk, curve) != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "server_key: \"%s\" is not a "
+                            "cds1: identity", s->sc.server_key);
+    if (!(s->id = cds_identity_load(cli->identity, &e, err, sizeof err)))
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s: %s", cli->identity, err);
+    if (catalog && !(s->cat = cds_catalog_load(get(cfg, "agent.catalog"),
+                                               err, sizeof err)))
+        return cds_cli_fail(CDS_EXIT_CONFIG, "catalog: %s", err);
+    return open_outbox(cfg, &s->ob);
+}
+
+/* export-batches --to FILE [--kept]: the pending signed batches in one
+ * file for the officer to carry (agent/carry.h). */
+static int
+cmd_export_batches(cds_cli_t *cli)
+{
+    const char *to = get(cli->cfg, "carry.to");
+    if (cli->n_args != 0 || !to)
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "usage: export-batches --to FILE [--kept]");
+    carry_setup_t s;
+    carry_result_t res;
+    char err[1024];
+    int code = carry_setup(cli, true, &s);
+    if (!code) {
+        carry_opts_t o = {s.id, s.server_pk, get(cli->cfg, "agent.org_units"),
+                          cds_catalog_version(s.cat), s.sc.batch_max,
+                          s.sc.batch_bytes,
+                          cds_config_get_bool(cli->cfg, "carry.kept")};
+        if (!o.org_units)
+            o.org_units = "";
+        int rc = carry_export(s.ob, &o, to, cds_now_ms(), &res, stdout, err,
+                              sizeof err);
+        if (rc == CDS_OK)
+            printf(s.english
+                       ? "wrote %zu batch(es), %zu update(s), seq %llu..%llu "
+                         "to %s; they stay pending (carried) until the "
+                         "receipt is imported or the link delivers them\n"
+                       : "đã ghi %zu lô, %zu giá trị, seq %llu..%llu vào %s; "
+                         "chúng vẫn chờ (đã mang đi) cho đến khi nạp biên "
+                         "nhận hoặc đường truyền gửi được\n",
+                   res.batches, res.updates,
+                   (unsigned long long)res.first_seq,
+                   (unsigned long long)res.last_seq, to);
+        else
+            code = cds_cli_fail(rc == CDS_ENOTFOUND ? CDS_EXIT_INPUT
+                                                    : cds_exit_code(rc),
+                                "export-batches: %s", err);
+    }
+    carry_teardown(&s);
+    return code;
+}
+
+/* import-receipt FILE: the aggregator's signed receipts, recorded as
+ * acks from the link. */
+static int
+cmd_import_receipt(cds_cli_t *cli)
+{
+    if (cli->n_args != 1)
+        return cds_cli_fail(CDS_EXIT_USAGE, "usage: import-receipt FILE");
+    carry_setup_t s;
+    carry_result_t res;
+    char err[1024];
+    int code = carry_setup(cli, false, &s);
+    if (!code)     /* the daemon's retention (agent.keep_days, ...) */
+        outbox_set_keep(s.ob, s.sc.keep_ms, s.sc.keep_max_bytes);
+    if (!code) {
+        int rc = carry_import_receipt(s.ob, s.id, s.server_pk, cli->args[0],
+                                      cds_now_ms(), &res, err, sizeof err);
+        if (rc == CDS_OK)
+            printf(s.english
+                       ? "recorded %zu receipt(s) (%zu already recorded "
+                         "before): acked up to seq %llu, %zu update(s) "
+                         "refused (see status)\n"
+                       : "đã ghi nhận %zu biên nhận (%zu đã có từ trước): "
+                         "đã xác nhận đến seq %llu, %zu giá trị bị từ chối "
+                         "(xem status)\n",
+                   res.batches, res.already,
+                   (unsigned long long)res.last_seq, res.rejected);
+        else
+            code = cds_cli_fail(rc == CDS_EIO ? CDS_EXIT_INPUT
+                                              : cds_exit_code(rc),
+                                "import-receipt: %s", err);
+    }
+    carry_teardown(&s);
+    return code;
+}
+
 static const cds_cli_command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen, 0},
     {"pubid",
@@ -531,6 +661,14 @@ static const cds_cli_command_t commands[] = {
      "verify-receipt (ID | --file FILE) --server-key "
      "cds1:... [--seq N] [--head HEX]",
      cmd_verify_receipt, 0},
+    {"export-batches",
+     "export-batches --to FILE [--kept]  (no link: the pending signed "
+     "batches in one file to carry to the district)",
+     cmd_export_batches, 0},
+    {"import-receipt",
+     "import-receipt FILE  (the district's signed receipt file: records "
+     "the acks as if they came over the link)",
+     cmd_import_receipt, 0},
 };
 
 static const cds_cli_program_t agent = {

@@ -33,6 +33,15 @@ enum {
     ST_RECEIPT,
     ST_REJECTED_LIST,
     ST_RECEIPTS_LIST,
+    ST_KEEP,
+    ST_KEPT_RANGE,
+    ST_KEPT_AT,
+    ST_KEPT_LOWEST_AT,
+    ST_KEPT_STATS,
+    ST_KEPT_PRUNE_AGE,
+    ST_KEPT_PRUNE_BYTES,
+    ST_CARRIED_ADD,
+    ST_CARRIED_OPEN,
     ST__COUNT
 };
 
@@ -54,11 +63,22 @@ static const char *const outbox_sql[ST__COUNT] = {
     [ST_RECEIPT] = OUTBOX_SQL_RECEIPT,
     [ST_REJECTED_LIST] = OUTBOX_SQL_REJECTED_LIST,
     [ST_RECEIPTS_LIST] = OUTBOX_SQL_RECEIPTS_LIST,
+    [ST_KEEP] = OUTBOX_SQL_KEEP,
+    [ST_KEPT_RANGE] = OUTBOX_SQL_KEPT_RANGE,
+    [ST_KEPT_AT] = OUTBOX_SQL_KEPT_AT,
+    [ST_KEPT_LOWEST_AT] = OUTBOX_SQL_KEPT_LOWEST_AT,
+    [ST_KEPT_STATS] = OUTBOX_SQL_KEPT_STATS,
+    [ST_KEPT_PRUNE_AGE] = OUTBOX_SQL_KEPT_PRUNE_AGE,
+    [ST_KEPT_PRUNE_BYTES] = OUTBOX_SQL_KEPT_PRUNE_BYTES,
+    [ST_CARRIED_ADD] = OUTBOX_SQL_CARRIED_ADD,
+    [ST_CARRIED_OPEN] = OUTBOX_SQL_CARRIED_OPEN,
 };
 
 static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
                                                OUTBOX_SQL_MIGRATION_2,
-                                               OUTBOX_SQL_MIGRATION_3};
+                                               OUTBOX_SQL_MIGRATION_3,
+                                               OUTBOX_SQL_MIGRATION_4,
+                                               OUTBOX_SQL_MIGRATION_5};
 
 struct outbox {
     cds_db_t *db;                       /* owned connection */
@@ -67,6 +87,8 @@ struct outbox {
     bool conn_cached;                   /* conn_state/last_error loaded */
     char conn_state[32];                /* last written connection state */
     char last_error[512];               /* last written error */
+    uint64_t keep_ms;                   /* kept batches: age bound, 0 none */
+    uint64_t keep_max_bytes;            /* kept batches: 0 no byte bound */
     outbox_fault_fn fault;              /* tests: fail writes on demand */
     void *fault_arg;
 };
@@ -644,9 +666,73 @@ store_receipt(outbox_t *self, const Cdsync__Ack *ack, const uint8_t *raw,
     return step_done(self, st, "outbox: store receipt");
 }
 
+/* Inside a transaction: the retention rule of outbox_kept_prune. */
+static int
+prune_rows(outbox_t *self, uint64_t now_ms, uint64_t keep_ms,
+           uint64_t max_bytes, uint64_t *pruned)
+{
+    sqlite3 *h = cds_db_handle(self->db);
+    sqlite3_stmt *st = self->st[ST_KEPT_PRUNE_AGE];
+    uint64_t cutoff = keep_ms == 0 ? UINT64_MAX / 2
+                      : now_ms > keep_ms ? now_ms - keep_ms : 0;
+    cds_bind_int64(st, ":cutoff", (int64_t)cutoff);
+    int rc = step_done(self, st, "outbox: prune kept batches by age");
+    uint64_t count = rc == CDS_OK ? (uint64_t)sqlite3_changes(h) : 0;
+    if (rc == CDS_OK && max_bytes) {
+        st = self->st[ST_KEPT_PRUNE_BYTES];
+        cds_bind_int64(st, ":max", (int64_t)max_bytes);
+        rc = step_done(self, st, "outbox: prune kept batches by size");
+        if (rc == CDS_OK)
+            count += (uint64_t)sqlite3_changes(h);
+    }
+    if (pruned)
+        *pruned = count;
+    if (rc == CDS_OK && count)
+        cds_log(CDS_LOG_INFO, "kept_pruned", "batches=%llu",
+                (unsigned long long)count);
+    return rc;
+}
+
 int
 outbox_apply_ack(outbox_t *self, const Cdsync__Ack *ack, const uint8_t *raw,
                  size_t raw_len, uint64_t now_ms)
+{
+    return outbox_apply_ack_keeping(self, ack, raw, raw_len, now_ms, NULL, 0);
+}
+
+/* Inside a transaction: insert kept[i] with last_seq <= upto (acked_at_ms
+ * = at, or its own when at is 0), then prune by the policy. */
+static int
+keep_rows(outbox_t *self, const outbox_kept_t *kept, size_t n, uint64_t upto,
+          uint64_t at, uint64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_KEEP];
+    if (self->keep_ms == 0)
+        return CDS_OK;                 /* keeping is off */
+    for (size_t i = 0; i < n; i++) {
+        const outbox_kept_t *k = &kept[i];
+        if (k->last_seq > upto || !k->envelope || k->first_seq == 0)
+            continue;
+        cds_bind_int64(st, ":first_seq", (int64_t)k->first_seq);
+        cds_bind_int64(st, ":last_seq", (int64_t)k->last_seq);
+        cds_bind_blob(st, ":envelope", k->envelope, (int)k->envelope_len);
+        cds_bind_int64(st, ":sent_at_ms", (int64_t)k->sent_at_ms);
+        cds_bind_int64(st, ":acked_at_ms",
+                       (int64_t)(at ? at : k->acked_at_ms ? k->acked_at_ms
+                                                          : now_ms));
+        cds_bind_int64(st, ":size", (int64_t)k->envelope_len);
+        int rc = step_done(self, st, "outbox: keep batch");
+        if (rc != CDS_OK)
+            return rc;
+    }
+    return prune_rows(self, now_ms, self->keep_ms, self->keep_max_bytes,
+                      NULL);
+}
+
+int
+outbox_apply_ack_keeping(outbox_t *self, const Cdsync__Ack *ack,
+                         const uint8_t *raw, size_t raw_len, uint64_t now_ms,
+                         const outbox_kept_t *kept, size_t n)
 {
     int rc = injected(self, "ack");
     if (rc == CDS_OK)
@@ -655,6 +741,8 @@ outbox_apply_ack(outbox_t *self, const Cdsync__Ack *ack, const uint8_t *raw,
         return rc;
     if (ack->status == CDSYNC__ACK_STATUS__ACK_OK)
         rc = apply_ok(self, ack, now_ms);
+    if (rc == CDS_OK && ack->status == CDSYNC__ACK_STATUS__ACK_OK && n)
+        rc = keep_rows(self, kept, n, ack->acked_seq, now_ms, now_ms);
     if (rc == CDS_OK && raw)
         rc = store_receipt(self, ack, raw, raw_len, now_ms);
     if (rc == CDS_OK)
@@ -891,4 +979,208 @@ outbox_receipts_list(outbox_t *self, outbox_receipt_fn fn, void *arg)
         rc = cds_db_fail(self->db, "outbox: list receipts");
     cds_stmt_done(st);
     return rc;
+}
+
+/* ---- kept batches -------------------------------------------------------- */
+
+void
+outbox_set_keep(outbox_t *self, uint64_t keep_ms, uint64_t max_bytes)
+{
+    self->keep_ms = keep_ms;
+    self->keep_max_bytes = max_bytes;
+}
+
+int
+outbox_keep_batches(outbox_t *self, const outbox_kept_t *kept, size_t n,
+                    uint64_t now_ms)
+{
+    int rc = injected(self, "keep");
+    if (rc == CDS_OK)
+        rc = cds_db_begin(self->db);
+    if (rc != CDS_OK)
+        return rc;
+    rc = keep_rows(self, kept, n, UINT64_MAX / 2, 0, now_ms);
+    if (rc == CDS_OK)
+        return cds_db_commit(self->db);
+    cds_db_rollback(self->db);
+    return rc;
+}
+
+int
+outbox_kept_prune(outbox_t *self, uint64_t now_ms, uint64_t keep_ms,
+                  uint64_t max_bytes, uint64_t *pruned)
+{
+    if (pruned)
+        *pruned = 0;
+    int rc = injected(self, "prune");
+    if (rc == CDS_OK)
+        rc = cds_db_begin(self->db);
+    if (rc != CDS_OK)
+        return rc;
+    rc = prune_rows(self, now_ms, keep_ms, max_bytes, pruned);
+    if (rc == CDS_OK)
+        rc = cds_db_commit(self->db);
+    else
+        cds_db_rollback(self->db);
+    if (rc != CDS_OK && pruned)
+        *pruned = 0;
+    return rc;
+}
+
+/* A kept batch from a statement with OUTBOX_SQL_KEPT_COLUMNS (envelope
+ * borrowed from the statement). */
+static void
+kept_from_stmt(sqlite3_stmt *st, outbox_kept_t *k)
+{
+    k->first_seq = (uint64_t)sqlite3_column_int64(st, 0);
+    k->last_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    k->envelope = sqlite3_column_blob(st, 2);
+    k->envelope_len = (size_t)sqlite3_column_bytes(st, 2);
+    k->sent_at_ms = (uint64_t)sqlite3_column_int64(st, 3);
+    k->acked_at_ms = (uint64_t)sqlite3_column_int64(st, 4);
+}
+
+int
+outbox_kept_list(outbox_t *self, uint64_t from, uint64_t to,
+                 outbox_kept_fn fn, void *arg)
+{
+    sqlite3_stmt *st = self->st[ST_KEPT_RANGE];
+    int rc, stop = 0;
+    cds_bind_int64(st, ":from", (int64_t)from);
+    cds_bind_int64(st, ":to", (int64_t)(to > INT64_MAX ? INT64_MAX : to));
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        outbox_kept_t k;
+        kept_from_stmt(st, &k);
+        stop = fn(&k, arg);
+    }
+    if (stop)
+        rc = stop;
+    else if (rc == SQLITE_DONE)
+        rc = CDS_OK;
+    else
+        rc = cds_db_fail(self->db, "outbox: list kept batches");
+    cds_stmt_done(st);
+    return rc;
+}
+
+int
+outbox_kept_at(outbox_t *self, uint64_t seq, outbox_kept_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_KEPT_AT];
+    memset(out, 0, sizeof *out);
+    cds_bind_int64(st, ":seq", (int64_t)seq);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        outbox_kept_t k;
+        kept_from_stmt(st, &k);
+        uint8_t *copy = malloc(k.envelope_len ? k.envelope_len : 1);
+        if (copy) {
+            memcpy(copy, k.envelope, k.envelope_len);
+            *out = k;
+            out->envelope = copy;
+        }
+        rc = copy ? CDS_OK : CDS_ENOMEM;
+    } else if (rc == SQLITE_DONE) {
+        rc = CDS_ENOTFOUND;
+    } else {
+        rc = cds_db_fail(self->db, "outbox: kept batch at");
+    }
+    cds_stmt_done(st);
+    return rc;
+}
+
+void
+outbox_kept_free(outbox_kept_t *k)
+{
+    if (!k)
+        return;
+    free((void *)k->envelope);
+    k->envelope = NULL;
+    k->envelope_len = 0;
+}
+
+/* First seq of the kept batch holding seq that starts lowest; 0 none. */
+static uint64_t
+kept_lowest_at(outbox_t *self, uint64_t seq)
+{
+    sqlite3_stmt *st = self->st[ST_KEPT_LOWEST_AT];
+    cds_bind_int64(st, ":seq", (int64_t)seq);
+    uint64_t first = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        first = (uint64_t)sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        cds_db_fail(self->db, "outbox: kept batch lowest at");
+    cds_stmt_done(st);
+    return first;
+}
+
+uint64_t
+outbox_kept_from(outbox_t *self, uint64_t acked_seq)
+{
+    uint64_t from = 0, s = acked_seq;
+    while (s > 0) {
+        uint64_t first = kept_lowest_at(self, s);
+        if (!first)
+            break;
+        from = first;
+        s = first - 1;
+    }
+    return from;
+}
+
+int
+outbox_kept_stats(outbox_t *self, outbox_kept_stats_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_KEPT_STATS];
+    memset(out, 0, sizeof *out);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        int rc = cds_db_fail(self->db, "outbox: kept stats");
+        cds_stmt_done(st);
+        return rc ? rc : CDS_ERROR;
+    }
+    out->count = (uint64_t)sqlite3_column_int64(st, 0);
+    out->first_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    out->last_seq = (uint64_t)sqlite3_column_int64(st, 2);
+    out->bytes = (uint64_t)sqlite3_column_int64(st, 3);
+    out->oldest_acked_at_ms = (uint64_t)sqlite3_column_int64(st, 4);
+    cds_stmt_done(st);
+    return CDS_OK;
+}
+
+int
+outbox_carried_add(outbox_t *self, uint64_t first, uint64_t last,
+                   size_t batches, size_t kept, const char *file,
+                   uint64_t now_ms)
+{
+    int rc = injected(self, "carried");
+    if (rc != CDS_OK)
+        return rc;
+    sqlite3_stmt *st = self->st[ST_CARRIED_ADD];
+    cds_bind_int64(st, ":first", (int64_t)first);
+    cds_bind_int64(st, ":last", (int64_t)last);
+    cds_bind_int64(st, ":batches", (int64_t)batches);
+    cds_bind_int64(st, ":kept", (int64_t)kept);
+    cds_bind_text(st, ":file", file);
+    cds_bind_int64(st, ":now", (int64_t)now_ms);
+    return step_done(self, st, "outbox: record export");
+}
+
+int
+outbox_carried_open(outbox_t *self, outbox_carried_t *out)
+{
+    sqlite3_stmt *st = self->st[ST_CARRIED_OPEN];
+    memset(out, 0, sizeof *out);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        int rc = cds_db_fail(self->db, "outbox: exports");
+        cds_stmt_done(st);
+        return rc ? rc : CDS_ERROR;
+    }
+    out->exports = (uint64_t)sqlite3_column_int64(st, 0);
+    out->first_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    out->last_seq = (uint64_t)sqlite3_column_int64(st, 2);
+    column_text(st, 3, out->file, sizeof out->file);
+    out->at_ms = (uint64_t)sqlite3_column_int64(st, 4);
+    cds_stmt_done(st);
+    return CDS_OK;
 }

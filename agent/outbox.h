@@ -18,7 +18,7 @@
  *  INSERT OR IGNORE on the BLAKE2b digest of the signed envelope bytes, and
  *  acked_seq only ever moves forward (max).
  *
- *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 3):
+ *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 5):
  *    meta(id=1, acked_seq, acked_head BLOB32, last_seq, last_head BLOB32,
  *         hlc_last, conn_state TEXT, conn_changed_at_ms, last_error TEXT,
  *         last_error_at_ms, last_ack_at_ms,
@@ -32,9 +32,24 @@
  *           stamped, 0 when never measured; version 3)
  *    rejected(seq PK, the update fields, code, field, message,
  *             rejected_at_ms)
+ *    carried(id PK, first_seq, last_seq, batches, kept, file,
+ *            carried_at_ms): exports by file (version 5)
  *    receipts(id PK, digest BLOB32 UNIQUE, first_seq, last_seq, acked_seq,
  *             status, error, message, committed_at_ms, received_at_ms,
- *             envelope BLOB = the raw signed Ack envelope as received) */
+ *             envelope BLOB = the raw signed Ack envelope as received)
+ *    sent_batch(first_seq PK, last_seq, envelope BLOB = the signed Batch
+ *             envelope exactly as sent, sent_at_ms, acked_at_ms, size =
+ *             envelope bytes; version 4): "kept batches", below.
+ *
+ *  Kept batches (version 4). An ACK_OK that covers a batch the agent sent
+ *  stores that batch's envelope in sent_batch in the same transaction
+ *  (outbox_apply_ack_keeping), so the rows leave `outbox` but the signed
+ *  batch stays: it can be sent again unchanged when the aggregator lost it
+ *  (docs/RELIABILITY.md "Resend from") or carried by file. Ranges of kept
+ *  batches may overlap (a batch acked in part is sent again from the acked
+ *  seq); one row per first_seq, the first kept wins. They are pruned
+ *  oldest first: acked more than keep_ms ago, then by first_seq while the
+ *  kept bytes exceed max_bytes (outbox_set_keep). */
 #ifndef AGENT_OUTBOX_H
 #define AGENT_OUTBOX_H
 
@@ -192,9 +207,97 @@ uint64_t outbox_corrected_ms(const outbox_meta_t *m, uint64_t wall_ms);
 /* Tests only: install (or with NULL remove) a fault hook. */
 void outbox_set_fault_hook(outbox_t *self, outbox_fault_fn fn, void *arg);
 
+/* Exports by file (export-batches, agent/carry.h) not yet covered by an
+ * ack: how many, the seq range they hold, the latest file and when. */
+typedef struct {
+    uint64_t exports;                  /* files written, range not acked */
+    uint64_t first_seq, last_seq;      /* seqs they hold (0, 0: none) */
+    char file[512];                    /* the latest one's path */
+    uint64_t at_ms;                    /* when the latest was written */
+} outbox_carried_t;
+
+/* Record that seqs first..last (batches envelopes, kept of them already
+ * acked) were written to file at now_ms: the rows stay pending ("carried")
+ * until an ack covers them. CDS_OK or a database error. */
+int outbox_carried_add(outbox_t *self, uint64_t first, uint64_t last,
+                       size_t batches, size_t kept, const char *file,
+                       uint64_t now_ms);
+/* The exports whose range is not acked yet. CDS_OK or a database error. */
+int outbox_carried_open(outbox_t *self, outbox_carried_t *out);
+
 /* Call fn for each rejected update (by seq) / receipt (oldest first);
  * a non-zero return from fn stops and is returned. */
 int outbox_rejected_list(outbox_t *self, outbox_rejected_fn fn, void *arg);
 int outbox_receipts_list(outbox_t *self, outbox_receipt_fn fn, void *arg);
+
+/* ---- Kept batches (see the file header) --------------------------------- */
+
+/* One kept signed batch. In a callback the envelope is borrowed for the
+ * call; from outbox_kept_at it is the caller's (outbox_kept_free). */
+typedef struct {
+    uint64_t first_seq, last_seq;      /* Batch.first_seq..last_seq */
+    const uint8_t *envelope;           /* signed Batch envelope, as sent */
+    size_t envelope_len;
+    uint64_t sent_at_ms;               /* our wall clock when sent */
+    uint64_t acked_at_ms;              /* our wall clock when acked */
+} outbox_kept_t;
+
+/* What is kept: count, seq range, bytes, the oldest ack (0s when none). */
+typedef struct {
+    uint64_t count;
+    uint64_t first_seq, last_seq;      /* min(first_seq), max(last_seq) */
+    uint64_t bytes;                    /* sum of envelope sizes */
+    uint64_t oldest_acked_at_ms;       /* min(acked_at_ms) */
+} outbox_kept_stats_t;
+
+typedef int (*outbox_kept_fn)(const outbox_kept_t *k, void *arg);
+
+/* Default retention (config agent.keep_days, agent.keep_max_mb). */
+#define OUTBOX_KEEP_DAYS_DEFAULT 90
+#define OUTBOX_KEEP_MAX_MB_DEFAULT 256
+
+/* Retention of kept batches: keep_ms = 0 keeps none (nothing is stored),
+ * max_bytes = 0 is no byte bound. Until called: keep nothing. */
+void outbox_set_keep(outbox_t *self, uint64_t keep_ms, uint64_t max_bytes);
+
+/* outbox_apply_ack, and when the ack is ACK_OK, in the same transaction:
+ * keep each of kept[0..n) whose last_seq <= acked_seq (acked_at_ms =
+ * now_ms; its own acked_at_ms is ignored), then prune (outbox_set_keep).
+ * A failure to keep fails the whole ack (nothing changed). */
+int outbox_apply_ack_keeping(outbox_t *self, const Cdsync__Ack *ack,
+                             const uint8_t *raw, size_t raw_len,
+                             uint64_t now_ms, const outbox_kept_t *kept,
+                             size_t n);
+
+/* Keep batches acked some other way (a receipt carried back by file): one
+ * transaction, kept[i].acked_at_ms as given (0: now_ms), then prune.
+ * CDS_OK or a database error (nothing written). */
+int outbox_keep_batches(outbox_t *self, const outbox_kept_t *kept, size_t n,
+                        uint64_t now_ms);
+
+/* Call fn for every kept batch holding a seq in from..to, by first_seq;
+ * a non-zero return from fn stops and is returned. */
+int outbox_kept_list(outbox_t *self, uint64_t from, uint64_t to,
+                     outbox_kept_fn fn, void *arg);
+
+/* The kept batch holding seq that reaches furthest (largest last_seq):
+ * CDS_OK with *out the caller's (outbox_kept_free), CDS_ENOTFOUND, or a
+ * database error. */
+int outbox_kept_at(outbox_t *self, uint64_t seq, outbox_kept_t *out);
+/* Free the envelope of a batch from outbox_kept_at. Safe on zeroed. */
+void outbox_kept_free(outbox_kept_t *k);
+
+/* Lowest seq s such that kept batches cover s..acked_seq without a hole
+ * (what can be resent); 0 when nothing is kept up to acked_seq. */
+uint64_t outbox_kept_from(outbox_t *self, uint64_t acked_seq);
+
+/* What is kept. CDS_OK or a database error. */
+int outbox_kept_stats(outbox_t *self, outbox_kept_stats_t *out);
+
+/* Delete kept batches acked before now_ms - keep_ms (keep_ms 0: all),
+ * then the oldest by seq while more than max_bytes are kept (0: no
+ * bound). One transaction; *pruned = batches deleted (may be NULL). */
+int outbox_kept_prune(outbox_t *self, uint64_t now_ms, uint64_t keep_ms,
+                      uint64_t max_bytes, uint64_t *pruned);
 
 #endif

@@ -61,6 +61,41 @@
     "UPDATE outbox SET stamp_offset_ms ="                                   \
     " (SELECT clock_offset_ms FROM meta WHERE id = 1);"
 
+/* Version 3 -> 4: the signed batches the agent sent, kept after their ack
+ * (outbox.h "Kept batches"): the exact envelope bytes, so that they can
+ * be sent again unchanged when the aggregator lost them (a restored
+ * database) or carried by file. size = length of envelope. */
+#define OUTBOX_SQL_MIGRATION_4                                              \
+    "CREATE TABLE sent_batch ("                                             \
+    " first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL,"            \
+    " envelope BLOB NOT NULL, sent_at_ms INTEGER NOT NULL,"                 \
+    " acked_at_ms INTEGER NOT NULL, size INTEGER NOT NULL);"                \
+    "CREATE INDEX sent_batch_last ON sent_batch (last_seq);"
+
+/* Version 4 -> 5: exports by file (agent/carry.h). One row per file
+ * written by `export-batches`: the seq range it holds. Its rows stay
+ * pending until an ack covers them (over the link or by import-receipt);
+ * `status` shows the exports whose range is not acked yet. */
+#define OUTBOX_SQL_MIGRATION_5                                              \
+    "CREATE TABLE carried ("                                                \
+    " id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL,"                  \
+    " last_seq INTEGER NOT NULL, batches INTEGER NOT NULL,"                 \
+    " kept INTEGER NOT NULL, file TEXT NOT NULL,"                           \
+    " carried_at_ms INTEGER NOT NULL);"
+
+#define OUTBOX_SQL_CARRIED_ADD                                              \
+    "INSERT INTO carried (first_seq, last_seq, batches, kept, file,"        \
+    " carried_at_ms) VALUES (:first, :last, :batches, :kept, :file, :now)"
+
+/* The exports not yet covered by an ack: count, range, the latest. */
+#define OUTBOX_SQL_CARRIED_OPEN                                             \
+    "SELECT count(*), coalesce(min(c.first_seq), 0),"                       \
+    " coalesce(max(c.last_seq), 0),"                                        \
+    " (SELECT file FROM carried WHERE last_seq > m.acked_seq"               \
+    "  ORDER BY id DESC LIMIT 1),"                                          \
+    " coalesce(max(c.carried_at_ms), 0)"                                    \
+    " FROM carried c, meta m WHERE m.id = 1 AND c.last_seq > m.acked_seq"
+
 #define OUTBOX_SQL_META_GET                                                 \
     "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
     " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \
@@ -146,5 +181,44 @@
 #define OUTBOX_SQL_RECEIPTS_LIST                                            \
     "SELECT first_seq, last_seq, acked_seq, status, error, message,"        \
     " committed_at_ms, received_at_ms, envelope, id FROM receipts ORDER BY id"
+
+#define OUTBOX_SQL_KEEP                                                     \
+    "INSERT OR IGNORE INTO sent_batch (first_seq, last_seq, envelope,"      \
+    " sent_at_ms, acked_at_ms, size) VALUES (:first_seq, :last_seq,"        \
+    " :envelope, :sent_at_ms, :acked_at_ms, :size)"
+
+#define OUTBOX_SQL_KEPT_COLUMNS                                             \
+    "first_seq, last_seq, envelope, sent_at_ms, acked_at_ms, size"
+
+/* Kept batches that hold a seq in from..to, by first_seq. */
+#define OUTBOX_SQL_KEPT_RANGE                                               \
+    "SELECT " OUTBOX_SQL_KEPT_COLUMNS " FROM sent_batch"                    \
+    " WHERE last_seq >= :from AND first_seq <= :to ORDER BY first_seq"
+
+/* The kept batch holding seq that reaches furthest. */
+#define OUTBOX_SQL_KEPT_AT                                                  \
+    "SELECT " OUTBOX_SQL_KEPT_COLUMNS " FROM sent_batch"                    \
+    " WHERE first_seq <= :seq AND last_seq >= :seq"                         \
+    " ORDER BY last_seq DESC LIMIT 1"
+
+/* The kept batch holding seq that starts lowest. */
+#define OUTBOX_SQL_KEPT_LOWEST_AT                                           \
+    "SELECT first_seq FROM sent_batch"                                      \
+    " WHERE first_seq <= :seq AND last_seq >= :seq"                         \
+    " ORDER BY first_seq LIMIT 1"
+
+#define OUTBOX_SQL_KEPT_STATS                                               \
+    "SELECT count(*), coalesce(min(first_seq), 0),"                         \
+    " coalesce(max(last_seq), 0), coalesce(sum(size), 0),"                  \
+    " coalesce(min(acked_at_ms), 0) FROM sent_batch"
+
+#define OUTBOX_SQL_KEPT_PRUNE_AGE                                           \
+    "DELETE FROM sent_batch WHERE acked_at_ms < :cutoff"
+
+/* Oldest first (by seq) while the kept bytes exceed :max. */
+#define OUTBOX_SQL_KEPT_PRUNE_BYTES                                         \
+    "DELETE FROM sent_batch WHERE first_seq IN (SELECT first_seq FROM"      \
+    " (SELECT first_seq, sum(size) OVER (ORDER BY first_seq DESC"           \
+    " ROWS UNBOUNDED PRECEDING) AS upto FROM sent_batch) WHERE upto > :max)"
 
 #endif

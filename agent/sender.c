@@ -215,6 +215,14 @@ sender_new(const sender_config_t *cfg, const cds_identity_t *id,
     self->cfg.catalog_version = self->catalog_version;
     self->id = id;
     self->outbox = outbox;
+    outbox_set_keep(outbox, cfg->keep_ms, cfg->keep_max_bytes);
+    /* The retention may have changed (keep_days = 0: keep none, and do
+     * not offer old ones at the next hello). A failure waits for the
+     * next ack's prune. */
+    if (outbox_kept_prune(outbox, cds_now_ms(), cfg->keep_ms,
+                          cfg->keep_max_bytes, NULL) != CDS_OK)
+        cds_log(CDS_LOG_WARN, "kept_prune_failed", "note=%s",
+                cds_logq("retried after the next ack"));
     self->live_fd = -1;
     if (start_session(self, err, errlen) != 0)
         goto fail;
@@ -291,28 +299,46 @@ io_wall(void *arg)
     return cds_now_ms();
 }
 
-/* Seal and send one message without blocking: 0, SESSION_SEND_AGAIN when
- * no connection takes it (ZMQ_IMMEDIATE), -1 when sealing failed. */
+/* Seal one body for the aggregator: 0 (*env the caller's), -1 logged. */
 static int
-io_send(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t body_len)
+io_seal(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t body_len,
+        uint8_t **env, size_t *env_len)
 {
     sender_t *self = arg;
-    uint8_t *env = NULL;
-    size_t env_len = 0;
     int rc = cds_envelope_seal(self->id, kind, self->agg_pk, body, body_len,
-                               &env, &env_len);
-    if (rc != CDS_OK) {
-        cds_log(CDS_LOG_ERROR, "seal_failed", "error=%s", cds_strerror(rc));
-        return -1;
-    }
-    rc = zmq_send(self->dealer, env, env_len, ZMQ_DONTWAIT);
+                               env, env_len);
+    if (rc == CDS_OK)
+        return 0;
+    cds_log(CDS_LOG_ERROR, "seal_failed", "error=%s", cds_strerror(rc));
+    return -1;
+}
+
+/* Send one envelope without blocking: 0, SESSION_SEND_AGAIN when no
+ * connection takes it (ZMQ_IMMEDIATE), -1 on another failure. */
+static int
+io_send_raw(void *arg, const uint8_t *env, size_t env_len)
+{
+    sender_t *self = arg;
+    int rc = zmq_send(self->dealer, env, env_len, ZMQ_DONTWAIT);
     int e = errno;
-    free(env);
     if (rc >= 0)
         return 0;
     cds_log(CDS_LOG_DEBUG, "send_failed", "error=%s",
             cds_logq(zmq_strerror(e)));
     return e == EAGAIN ? SESSION_SEND_AGAIN : -1;
+}
+
+/* Seal and send one message: io_seal, then io_send_raw. */
+static int
+io_send(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t body_len)
+{
+    uint8_t *env = NULL;
+    size_t env_len = 0;
+    if (io_seal(arg, kind, body, body_len, &env, &env_len) != 0)
+        return -1;
+    int rc = io_send_raw(arg, env, env_len);
+    free(env);
+    return rc;
 }
 
 /* The state for `status`, also when the database cannot take it. */
@@ -414,6 +440,9 @@ sender_reconfigure(sender_t *self, const sender_config_t *cfg)
     self->cfg.backoff_min_ms = cfg->backoff_min_ms;
     self->cfg.backoff_max_ms = cfg->backoff_max_ms;
     self->cfg.heartbeat_ms = cfg->heartbeat_ms;
+    self->cfg.keep_ms = cfg->keep_ms;
+    self->cfg.keep_max_bytes = cfg->keep_max_bytes;
+    outbox_set_keep(self->outbox, cfg->keep_ms, cfg->keep_max_bytes);
     session_config_t sc = session_config(self);
     session_set_config(self->session, &sc);
 }
@@ -423,7 +452,8 @@ start_session(sender_t *self, char *err, size_t errlen)
 {
     session_config_t sc = session_config(self);
     session_io_t io = {io_mono, io_wall, sodium_uniform, io_send, io_state,
-                       self, io_revoked, io_accepted, io_redial, io_hang_up};
+                       self, io_revoked, io_accepted, io_redial, io_hang_up,
+                       io_seal, io_send_raw};
     self->session = session_new(&sc, &io, cds_identity_sign_pk(self->id),
                                 self->outbox, err, errlen);
     return self->session ? 0 : -1;

@@ -43,6 +43,9 @@ typedef struct {
     uint64_t heartbeat_ms;             /* Heartbeat interval while connected;
                                         * an answer is due within
                                         * ack_timeout_ms (0: none) */
+    uint64_t keep_ms;                  /* keep acked batches this long
+                                        * (outbox_set_keep; 0: none) */
+    uint64_t keep_max_bytes;           /* and at most this many bytes */
 } sender_config_t;
 
 typedef struct sender sender_t;

@@ -27,6 +27,10 @@ typedef struct {
     uint64_t first, last;              /* seq range of the batch */
     uint64_t id;                       /* its request id */
     uint64_t sent_mono, sent_wall;     /* ms: window, ack timeout, offset */
+    uint8_t *env;                      /* the signed envelope as sent, kept
+                                        * after its ack; NULL: not sealed
+                                        * here (io.seal absent) */
+    size_t env_len;
 } flight_t;
 
 struct session {
@@ -46,6 +50,9 @@ struct session {
     size_t n_flight;
     size_t win;                        /* batches allowed in flight now */
     uint64_t next_seq;                 /* first seq of the next batch */
+    uint64_t resend_next;              /* next kept batch to resend from
+                                        * (HelloAnswer.resend_from), 0 none */
+    uint64_t resend_upto;              /* our acked_seq when asked */
     bool await_conn;                   /* a send found no connection */
     uint64_t hb_id;                    /* outstanding Heartbeat */
     uint64_t hb_mono, hb_wall;         /* when it left */
@@ -73,6 +80,25 @@ struct session {
 static void fill_window(session_t *self);
 static void send_hello(session_t *self, bool probe);
 static void local_ok(session_t *self);
+static uint64_t kept_from(session_t *self, uint64_t acked_seq,
+                          uint8_t prev[CDS_HASH_BYTES]);
+
+static void
+flight_free(flight_t *f)
+{
+    free(f->env);
+    f->env = NULL;
+    f->env_len = 0;
+}
+
+/* Forget every batch in flight (their envelopes too). */
+static void
+flights_clear(session_t *self)
+{
+    for (size_t i = 0; i < self->n_flight; i++)
+        flight_free(&self->flight[i]);
+    self->n_flight = 0;
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -196,6 +222,7 @@ session_destroy(session_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    flights_clear(*self_p);
     free(*self_p);
     *self_p = NULL;
 }
@@ -273,7 +300,7 @@ backoff(session_t *self, bo_kind_t kind, const char *why)
         self->send_errors++;
     self->hb_due = self->hb_answer_due = self->hb_id = 0;
     self->state = S_BACKOFF;
-    self->n_flight = 0;
+    flights_clear(self);
     self->probing = false;
     self->hello_id = 0;
     self->deadline = mono(self) + (ms ? ms : 1);
@@ -316,6 +343,30 @@ send_body(session_t *self, Cdsync__Kind kind, const uint8_t *body,
     int rc = self->io.send(self->io.arg, kind, body, len);
     self->await_conn = rc == SESSION_SEND_AGAIN;
     return rc == 0 ? 0 : -1;
+}
+
+/* Send one batch body, sealed here when the transport can (io.seal and
+ * io.send_raw) so that the envelope can be kept after its ack: *env is
+ * then the caller's; else sealed by io.send and *env NULL. 0 sent, -1
+ * (await_conn set when no connection). */
+static int
+send_batch_body(session_t *self, const uint8_t *body, size_t len,
+                uint8_t **env, size_t *env_len)
+{
+    *env = NULL;
+    *env_len = 0;
+    if (!self->io.seal || !self->io.send_raw)
+        return send_body(self, CDSYNC__KIND__KIND_BATCH, body, len);
+    if (self->io.seal(self->io.arg, CDSYNC__KIND__KIND_BATCH, body, len, env,
+                      env_len) != 0)
+        return -1;
+    int rc = self->io.send_raw(self->io.arg, *env, *env_len);
+    self->await_conn = rc == SESSION_SEND_AGAIN;
+    if (rc == 0)
+        return 0;
+    free(*env);
+    *env = NULL;
+    return -1;
 }
 
 /* An answer to our own request carries the aggregator's clock: offset =
@@ -394,6 +445,7 @@ send_hello(session_t *self, bool probe)
     Cdsync__ChainPoint *pts = NULL, **ptrs = NULL;
     uint8_t *body = NULL;
     Cdsync__Hello h = CDSYNC__HELLO__INIT;
+    uint8_t kept_prev[CDS_HASH_BYTES];
     int rc = outbox_meta(self->outbox, &m);
     if (rc == CDS_OK && probe)
         rc = build_probe(self, &rows, &n, &pts, &ptrs);
@@ -414,6 +466,12 @@ send_hello(session_t *self, bool probe)
     h.agent_version = (char *)CDS_VERSION;
     h.clock_ms = wall(self);           /* our raw clock: skew is visible */
     h.request_id = id;
+    h.kept_from = kept_from(self, m.acked_seq, kept_prev);
+    if (h.kept_from) {
+        h.kept_prev_head.data = kept_prev;
+        h.kept_prev_head.len = CDS_HASH_BYTES;
+    }
+    self->resend_next = self->resend_upto = 0;
     body = cds_msg_encode(&h.base, &body_len);
     if (!body || send_body(self, CDSYNC__KIND__KIND_HELLO, body, body_len)
                      != 0) {
@@ -427,7 +485,7 @@ send_hello(session_t *self, bool probe)
     self->hello_id = id;
     self->hello_mono = mono(self);
     self->hello_wall = wall(self);
-    self->n_flight = 0;
+    flights_clear(self);
     cds_log(CDS_LOG_INFO, "hello_sent", "acked_seq=%llu probe=%zu id=%llu",
             (unsigned long long)m.acked_seq, n, (unsigned long long)id);
     set_conn(self, "hello", NULL);
@@ -449,10 +507,8 @@ session_start(session_t *self)
 
 /* ---- batches ------------------------------------------------------------ */
 
-/* How many of rows[0..n) share one sent_at_ms: the first row's stamp
- * offset, within SESSION_BATCH_OFFSET_MS. */
-static size_t
-same_stamp_clock(const outbox_row_t *rows, size_t n)
+size_t
+session_batch_cut(const outbox_row_t *rows, size_t n)
 {
     size_t k = 1;
     while (k < n) {
@@ -465,7 +521,7 @@ same_stamp_clock(const outbox_row_t *rows, size_t n)
 }
 
 /* Read the next batch from next_seq and its previous head: contiguous
- * rows stamped by one clock (same_stamp_clock). CDS_OK with *n == 0 when
+ * rows stamped by one clock (session_batch_cut). CDS_OK with *n == 0 when
  * nothing is pending; *got rows are read (free them all). */
 static int
 read_batch(session_t *self, outbox_row_t **rows, size_t *got, size_t *n,
@@ -482,7 +538,7 @@ read_batch(session_t *self, outbox_row_t **rows, size_t *got, size_t *n,
     while (rc == CDS_OK && *n > 1
            && (*rows)[*n - 1].u.seq != (*rows)[0].u.seq + *n - 1)
         (*n)--;
-    *n = same_stamp_clock(*rows, *n);
+    *n = session_batch_cut(*rows, *n);
     return rc;
 }
 
@@ -493,7 +549,8 @@ send_batch(session_t *self)
 {
     outbox_row_t *rows = NULL;
     size_t n = 0, got = 0, len = 0;
-    uint8_t *body = NULL, prev[CDS_HASH_BYTES];
+    uint8_t *body = NULL, *env = NULL, prev[CDS_HASH_BYTES];
+    size_t env_len = 0;
     uint64_t id = new_id(self);
     int rc = read_batch(self, &rows, &got, &n, prev);
     if (rc == CDS_OK && n == 0)
@@ -508,7 +565,7 @@ send_batch(session_t *self)
                 (unsigned long long)self->next_seq, cds_strerror(rc));
         local_failed(self, "read_batch", rc);
         rc = -1;
-    } else if (send_body(self, CDSYNC__KIND__KIND_BATCH, body, len) != 0) {
+    } else if (send_batch_body(self, body, len, &env, &env_len) != 0) {
         backoff(self, BO_LINK, "not_connected");
         rc = -1;
     } else {
@@ -519,6 +576,8 @@ send_batch(session_t *self)
         f->id = id;
         f->sent_mono = mono(self);
         f->sent_wall = wall(self);
+        f->env = env;
+        f->env_len = env_len;
         self->next_seq = f->last + 1;
         cds_log(CDS_LOG_INFO, "batch_sent",
                 "first=%llu last=%llu bytes=%zu id=%llu",
@@ -532,11 +591,96 @@ out:
     return rc;
 }
 
+/* ---- kept batches: resend after the aggregator lost them ---------------- */
+
+/* request_id and prev_head of a kept batch, from its own (our) envelope.
+ * CDS_OK or CDS_EMALFORMED. */
+static int
+kept_fields(const outbox_kept_t *k, uint64_t *request_id,
+            uint8_t prev[CDS_HASH_BYTES])
+{
+    Cdsync__Envelope *env = NULL;
+    int err = cds_envelope_decode(k->envelope, k->envelope_len, &env);
+    Cdsync__Batch *b = err == CDS_OK
+                           ? cds_msg_decode(&cdsync__batch__descriptor,
+                                            env->body.data, env->body.len,
+                                            &err)
+                           : NULL;
+    int rc = b && b->prev_head.len == CDS_HASH_BYTES
+                     && b->first_seq == k->first_seq
+                     && b->last_seq == k->last_seq
+                 ? CDS_OK : CDS_EMALFORMED;
+    if (rc == CDS_OK) {
+        *request_id = b->request_id;
+        memcpy(prev, b->prev_head.data, CDS_HASH_BYTES);
+    }
+    cds_msg_free(b);
+    cds_msg_free(env);
+    return rc;
+}
+
+/* Send the kept batch holding resend_next, unchanged. 1 sent (or nothing
+ * left to resend: the pending rows go next), -1 failure (BACKOFF). */
+static int
+send_kept(session_t *self)
+{
+    outbox_kept_t k;
+    uint64_t id = 0;
+    uint8_t prev[CDS_HASH_BYTES];
+    int rc = outbox_kept_at(self->outbox, self->resend_next, &k);
+    if (rc == CDS_OK)
+        rc = kept_fields(&k, &id, prev);
+    if (rc == CDS_ENOTFOUND || rc == CDS_EMALFORMED) {
+        cds_log(CDS_LOG_ERROR, "resend_unfillable", "from=%llu error=%s",
+                (unsigned long long)self->resend_next, cds_strerror(rc));
+        outbox_kept_free(&k);
+        self->resend_next = 0;
+        return 1;
+    }
+    if (rc != CDS_OK) {
+        local_failed(self, "read_kept", rc);
+        return -1;
+    }
+    rc = self->io.send_raw(self->io.arg, k.envelope, k.envelope_len);
+    self->await_conn = rc == SESSION_SEND_AGAIN;
+    if (rc != 0) {
+        outbox_kept_free(&k);
+        backoff(self, BO_LINK, "not_connected");
+        return -1;
+    }
+    flight_t *f = &self->flight[self->n_flight++];
+    *f = (flight_t){k.first_seq, k.last_seq, id, mono(self), wall(self),
+                    (uint8_t *)k.envelope, k.envelope_len};
+    self->resend_next = k.last_seq < self->resend_upto ? k.last_seq + 1 : 0;
+    cds_log(CDS_LOG_INFO, "batch_resent", "first=%llu last=%llu bytes=%zu "
+            "id=%llu",
+            (unsigned long long)k.first_seq, (unsigned long long)k.last_seq,
+            k.envelope_len, (unsigned long long)id);
+    return 1;
+}
+
+/* For the Hello: from which seq our kept batches reach acked_seq without
+ * a hole, and the chain head before it. 0 when nothing is kept. */
+static uint64_t
+kept_from(session_t *self, uint64_t acked_seq, uint8_t prev[CDS_HASH_BYTES])
+{
+    outbox_kept_t k;
+    uint64_t id, from = outbox_kept_from(self->outbox, acked_seq);
+    if (from && outbox_kept_at(self->outbox, from, &k) == CDS_OK) {
+        if (k.first_seq != from || kept_fields(&k, &id, prev) != CDS_OK)
+            from = 0;
+        outbox_kept_free(&k);
+    } else {
+        from = 0;
+    }
+    return from;
+}
+
 static void
 fill_window(session_t *self)
 {
     while (self->state == S_SENDING && self->n_flight < self->win)
-        if (send_batch(self) <= 0)
+        if ((self->resend_next ? send_kept(self) : send_batch(self)) <= 0)
             break;
 }
 
@@ -551,7 +695,7 @@ start_sending(session_t *self, uint64_t applied)
         return;
     }
     uint64_t first = outbox_first_pending(self->outbox);
-    if (applied < m.acked_seq)
+    if (applied < m.acked_seq && !self->resend_next)
         cds_log(CDS_LOG_ERROR, "aggregator_behind",
                 "applied=%llu acked_seq=%llu note=\"the aggregator lost "
                 "data we hold acks for; sending what we have\"",
@@ -563,7 +707,7 @@ start_sending(session_t *self, uint64_t applied)
     self->probing = self->retry_probe = false;
     self->hello_id = 0;
     self->deadline = 0;
-    self->n_flight = 0;
+    flights_clear(self);
     /* Start with about 2,000 updates in flight (as 4 x 500 always did);
      * adapt_window grows it while acks come back quickly. */
     size_t start = 2000 / self->cfg.batch_max;
@@ -653,10 +797,20 @@ after_hello(session_t *self, const Cdsync__HelloAnswer *a)
         local_failed(self, "adopt_seq", rc);
         return;
     }
-    if (first && first <= n)
+    if (first && first <= n) {
         send_hello(self, true);        /* restored: probe our pending heads */
-    else
-        start_sending(self, n);
+        return;
+    }
+    if (a->resend_from && a->resend_from <= m.acked_seq && self->io.send_raw) {
+        cds_log(CDS_LOG_WARN, "resend_from", "from=%llu acked_seq=%llu "
+                "note=\"the aggregator lost what it acked: resending our "
+                "kept signed batches\"",
+                (unsigned long long)a->resend_from,
+                (unsigned long long)m.acked_seq);
+        self->resend_next = a->resend_from;
+        self->resend_upto = m.acked_seq;
+    }
+    start_sending(self, n);
 }
 
 static void
@@ -727,6 +881,8 @@ drop_flights_upto(session_t *self, uint64_t acked)
     for (size_t i = 0; i < self->n_flight; i++)
         if (self->flight[i].last > acked)
             self->flight[k++] = self->flight[i];
+        else
+            flight_free(&self->flight[i]);
     self->n_flight = k;
 }
 
@@ -771,6 +927,36 @@ check_acked_head(session_t *self, const Cdsync__Ack *a)
     return CDS_ECHAIN;
 }
 
+/* Store the ack with the envelopes of the batches it covers (kept for a
+ * resend after the aggregator loses them, outbox.h "Kept batches"). */
+static int
+record_ack(session_t *self, const Cdsync__Ack *a, const uint8_t *raw,
+           size_t raw_len)
+{
+    outbox_kept_t kept[SESSION_WINDOW_MAX];
+    size_t n = 0;
+    for (size_t j = 0; j < self->n_flight; j++) {
+        const flight_t *f = &self->flight[j];
+        if (f->env && f->last <= a->acked_seq)
+            kept[n++] = (outbox_kept_t){f->first, f->last, f->env,
+                                        f->env_len, f->sent_wall, 0};
+    }
+    return outbox_apply_ack_keeping(self->outbox, a, raw, raw_len,
+                                    wall(self), kept, n);
+}
+
+/* Processed less than the batch: go on from what the aggregator holds
+ * (within a resend of kept batches: the next kept one). */
+static void
+resume_from(session_t *self, uint64_t acked)
+{
+    flights_clear(self);
+    if (self->resend_upto && acked < self->resend_upto)
+        self->resend_next = acked + 1;
+    else
+        self->next_seq = acked + 1;
+}
+
 static void
 on_ack_ok(session_t *self, const Cdsync__Ack *a, size_t i,
           const uint8_t *raw, size_t raw_len)
@@ -782,7 +968,7 @@ on_ack_ok(session_t *self, const Cdsync__Ack *a, size_t i,
     }
     CDS_FAILPOINT("agent_before_ack_record");   /* acked, not recorded */
     if (rc == CDS_OK)
-        rc = outbox_apply_ack(self->outbox, a, raw, raw_len, wall(self));
+        rc = record_ack(self, a, raw, raw_len);
     if (rc != CDS_OK) {
         cds_log(CDS_LOG_ERROR, "ack_not_recorded", "acked=%llu error=%s",
                 (unsigned long long)a->acked_seq, cds_strerror(rc));
@@ -799,11 +985,8 @@ on_ack_ok(session_t *self, const Cdsync__Ack *a, size_t i,
     self->send_errors = 0;
     adapt_window(self, self->flight[i].sent_mono);
     drop_flights_upto(self, a->acked_seq);
-    if (a->acked_seq < a->batch_last) {
-        /* Processed less than the batch: resend from what it holds. */
-        self->n_flight = 0;
-        self->next_seq = a->acked_seq + 1;
-    }
+    if (a->acked_seq < a->batch_last)
+        resume_from(self, a->acked_seq);
     set_conn(self, "connected", NULL);
     fill_window(self);
 }
@@ -821,6 +1004,13 @@ on_ack_gap(session_t *self, const Cdsync__Ack *a, size_t g)
     for (size_t i = g + 1; i < self->n_flight; i++)
         if (self->flight[i].first == a->acked_seq + 1)
             return;
+    if (self->resend_upto && a->acked_seq < self->resend_upto
+        && a->acked_seq + 1 >= outbox_kept_from(self->outbox,
+                                                self->resend_upto)) {
+        resume_from(self, a->acked_seq);   /* a kept batch to resend */
+        fill_window(self);
+        return;
+    }
     uint64_t first = outbox_first_pending(self->outbox);
     if (!first || first > a->acked_seq + 1) {
         cds_log(CDS_LOG_ERROR, "aggregator_behind",
@@ -830,7 +1020,7 @@ on_ack_gap(session_t *self, const Cdsync__Ack *a, size_t g)
         backoff(self, BO_LINK, "gap_unfillable");
         return;
     }
-    self->n_flight = 0;
+    flights_clear(self);
     self->next_seq = a->acked_seq + 1;
     fill_window(self);
 }
@@ -990,7 +1180,7 @@ on_notice(session_t *self, const uint8_t *body, size_t len,
     self->link_up = false;             /* hung up below */
     self->deadline = self->hb_due = self->hb_answer_due = 0;
     self->hb_id = self->hello_id = self->recheck_due = 0;
-    self->n_flight = 0;
+    flights_clear(self);
     self->probing = self->await_conn = false;
     set_conn(self, "revoked", why);
     if (self->io.hang_up)

@@ -101,6 +101,14 @@ typedef struct {
     /* Optional: our key is revoked: stop dialing until restarted. Called
      * once, on the change to REVOKED. */
     void (*hang_up)(void *arg);
+    /* Optional, both or neither: seal a body into an envelope (*env is
+     * the caller's, free()) and send an envelope as is (same codes as
+     * send). With them the session keeps each batch's envelope after its
+     * ack (outbox.h "Kept batches") and can resend kept ones unchanged
+     * (HelloAnswer.resend_from); without, batches go through send. */
+    int (*seal)(void *arg, Cdsync__Kind kind, const uint8_t *body,
+                size_t len, uint8_t **env, size_t *env_len);
+    int (*send_raw)(void *arg, const uint8_t *env, size_t len);
 } session_io_t;
 
 typedef struct session session_t;
@@ -185,6 +193,11 @@ uint64_t session_backoff_ms(unsigned attempt, uint64_t min_ms,
                             uint64_t max_ms,
                             uint32_t (*uniform)(void *, uint32_t),
                             void *arg);
+
+/* How many of rows[0..n) (n >= 1) go in one batch with rows[0]: those
+ * whose stamp offset is within SESSION_BATCH_OFFSET_MS of the first's
+ * (they share one sent_at_ms). Contiguity is the caller's check. */
+size_t session_batch_cut(const outbox_row_t *rows, size_t n);
 
 /* Encode the Batch body for rows[0..n) (contiguous seqs) extending
  * prev_head, with request_id. *out is malloc'd (caller frees). CDS_OK,

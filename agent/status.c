@@ -285,11 +285,53 @@ offset_words(const outbox_meta_t *m, uint64_t now, char *buf, size_t len)
     return buf;
 }
 
+/* The signed batches kept after their ack (outbox.h "Kept batches"). */
+static void
+print_kept(FILE *out, const outbox_kept_stats_t *k, uint64_t now)
+{
+    char t[64], a[64];
+    if (k->count == 0) {
+        fprintf(out, "kept:        none\n");
+        return;
+    }
+    fprintf(out, "kept:        %" PRIu64 " signed batch%s, seq %" PRIu64
+            "..%" PRIu64 " (%" PRIu64 " bytes), oldest acked %s (%s)\n",
+            k->count, k->count == 1 ? "" : "es", k->first_seq, k->last_seq,
+            k->bytes, cds_format_time(t, sizeof t, k->oldest_acked_at_ms),
+            cds_format_age(a, sizeof a, now > k->oldest_acked_at_ms
+                                            ? now - k->oldest_acked_at_ms
+                                            : 0));
+}
+
+/* Exports by file whose rows are still pending (agent/carry.h). */
+static void
+print_carried(FILE *out, const outbox_carried_t *c)
+{
+    char t[64];
+    if (c->exports == 0) {
+        fprintf(out, "carried:     none\n");
+        return;
+    }
+    fprintf(out, "carried:     seq %" PRIu64 "..%" PRIu64 " in %" PRIu64
+            " file(s) not yet acked (still pending: sent by the link or "
+            "acked by import-receipt), last %s at %s\n", c->first_seq,
+            c->last_seq, c->exports, c->file,
+            cds_format_time(t, sizeof t, c->at_ms));
+}
+
+/* The signed batches status reports on: kept after their ack, and
+ * carried by file but not yet acked. */
+typedef struct {
+    outbox_kept_stats_t kept;
+    outbox_carried_t carried;
+} batches_seen_t;
+
 static void
 print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
            int64_t age, int64_t bytes, json_t *rej, const char *state,
-           const char *why)
+           const char *why, const batches_seen_t *b)
 {
+    const outbox_kept_stats_t *k = &b->kept;
     char t[64], a[64], c[256];
     uint64_t now = cds_now_ms();
     fprintf(out, "daemon:      %s\n", running ? "running" : "not running");
@@ -311,6 +353,7 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
         fprintf(out, ", oldest queued %s",
                 cds_format_age(a, sizeof a, (uint64_t)age));
     fputc('\n', out);
+    print_carried(out, &b->carried);
     fprintf(out, "last seq:    %" PRIu64 "\n", m->last_seq);
     fprintf(out, "acked seq:   %" PRIu64, m->acked_seq);
     if (m->last_ack_at_ms)
@@ -322,6 +365,7 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
     fputc('\n', out);
     fprintf(out, "rejected:    %zu update%s\n", json_array_size(rej),
             json_array_size(rej) == 1 ? "" : "s");
+    print_kept(out, k, now);
     fprintf(out, "health:      %s%s%s%s\n", state,
             why[0] ? " (" : "", why, why[0] ? ")" : "");
     if (json_array_size(rej) > 0) {
@@ -333,11 +377,13 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
 static int
 print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
            int64_t age, int64_t bytes, json_t *rej, int sev,
-           const char *state, const char *why)
+           const char *state, const char *why, const batches_seen_t *b)
 {
+    const outbox_kept_stats_t *k = &b->kept;
+    const outbox_carried_t *cr = &b->carried;
     json_t *o = json_pack(
         "{s:b, s:s, s:I, s:s, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:O,"
-        " s:I, s:I, s:{s:i, s:s, s:s}}",
+        " s:I, s:I, s:{s:i, s:s, s:s}, s:{s:I, s:I, s:I, s:I, s:I}}",
         "running", running, "state", m->conn_state, "state_since_ms",
         (json_int_t)m->conn_changed_at_ms, "last_error", m->last_error,
         "last_error_at_ms", (json_int_t)m->last_error_at_ms, "queue",
@@ -347,7 +393,16 @@ print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
         (json_int_t)m->last_ack_at_ms, "rejected", rej, "clock_offset_ms",
         (json_int_t)m->clock_offset_ms, "clock_offset_at_ms",
         (json_int_t)m->clock_offset_at_ms, "health", "code", sev, "state",
-        state, "why", why);
+        state, "why", why, "kept", "count", (json_int_t)k->count,
+        "first_seq", (json_int_t)k->first_seq, "last_seq",
+        (json_int_t)k->last_seq, "bytes", (json_int_t)k->bytes,
+        "oldest_acked_at_ms", (json_int_t)k->oldest_acked_at_ms);
+    if (o)
+        json_object_set_new(o, "carried", json_pack(
+            "{s:I, s:I, s:I, s:s, s:I}", "exports", (json_int_t)cr->exports,
+            "first_seq", (json_int_t)cr->first_seq, "last_seq",
+            (json_int_t)cr->last_seq, "file", cr->file, "at_ms",
+            (json_int_t)cr->at_ms));
     if (!o)
         return CDS_ENOMEM;
     json_dumpf(o, out, JSON_INDENT(2));
@@ -361,10 +416,15 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
              const status_limits_t *lim, FILE *out, int *verdict)
 {
     outbox_meta_t m;
+    batches_seen_t k;
     json_t *rej = json_array();
     int rc = rej ? outbox_meta(outbox, &m) : CDS_ENOMEM;
     if (rc == CDS_OK)
         rc = outbox_rejected_list(outbox, collect_rejected, rej);
+    if (rc == CDS_OK)
+        rc = outbox_kept_stats(outbox, &k.kept);
+    if (rc == CDS_OK)
+        rc = outbox_carried_open(outbox, &k.carried);
     int64_t depth = outbox_depth(outbox);
     int64_t age = outbox_oldest_age_ms(outbox, cds_now_ms());
     int64_t bytes = outbox_bytes_pending(outbox);
@@ -384,9 +444,9 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
     }
     if (json)
         rc = print_json(out, &m, running, depth, age, bytes, rej, sev, state,
-                        why);
+                        why, &k);
     else
-        print_text(out, &m, running, depth, age, bytes, rej, state, why);
+        print_text(out, &m, running, depth, age, bytes, rej, state, why, &k);
     *verdict = sev;
 out:
     json_decref(rej);

@@ -634,7 +634,8 @@ backup_restore(const backup_opts_t *o, char *msg, size_t msglen)
     snprintf(msg, msglen, "restored %s (commit counter %llu) to %s%s%s; the "
              "replaced database is kept as %s.pre-restore. %s`run` will "
              "refuse until `accept-restore --note TEXT` records the restore; "
-             "afterwards `restores` lists the acknowledged updates it lost.",
+             "afterwards agents resend the signed batches they kept and "
+             "`restores` lists per agent what came back and what was lost.",
              o->file, m.counter, o->db_path,
              o->with_identity ? " and the identity to " : "",
              o->with_identity ? o->identity_path : "", o->db_path,

@@ -751,32 +751,35 @@ commitmark_accept(commitmark_t *self, commitmark_state_t state,
 
 /* ---- hellos after a restore -------------------------------------------- */
 
-/* Record agent's lost range and continue its chain at (seq, head). */
+/* Record the range agent's restored database lacks (applied + 1 ..
+ * missing_last, restore_loss) and, when head is not NULL, continue its
+ * chain at (skip_to, head): the seqs up to skip_to are lost for good. */
 static int
 record_loss(commitmark_t *self, store_agent_t *agent, int64_t event,
-            uint64_t seq, const uint8_t *head, int64_t now_ms)
+            uint64_t missing_last, uint64_t skip_to, const uint8_t *head,
+            int64_t now_ms)
 {
     cds_sql_stmt_t *st = self->st[ST_LOSS_ADD];
     cds_sql_bind_int64(st, ":event", event);
     cds_sql_bind_int64(st, ":id", agent->id);
     cds_sql_bind_int64(st, ":first", (int64_t) agent->applied_seq + 1);
-    cds_sql_bind_int64(st, ":last", (int64_t) seq);
+    cds_sql_bind_int64(st, ":last", (int64_t) missing_last);
     cds_sql_bind_int64(st, ":now", now_ms);
     int rc = cds_sql_run(st);
     cds_sql_reset(st);
-    if (rc != CDS_OK)
+    if (rc != CDS_OK || !head)
         return rc;
-    int code = store_agent_advance(self->store, agent->id, seq, head);
+    int code = store_agent_advance(self->store, agent->id, skip_to, head);
     if (code != CDS_OK)
         return code;
     cds_log(CDS_LOG_ERROR, "acked_updates_lost",
             "agent=%s label=%s first=%llu last=%llu restore=%lld note=%s",
             agent->fpr, cds_logq(agent->label),
             (unsigned long long) agent->applied_seq + 1,
-            (unsigned long long) seq, (long long) event,
+            (unsigned long long) skip_to, (long long) event,
             cds_logq("acknowledged before the restore, missing from the "
                      "database; the agent no longer holds them"));
-    agent->applied_seq = seq;
+    agent->applied_seq = skip_to;
     memcpy(agent->applied_head, head, CDS_HASH_BYTES);
     return CDS_OK;
 }
@@ -809,25 +812,78 @@ commitmark_hello(commitmark_t *self, store_agent_t *agent,
                  size_t head_len, int64_t now_ms, uint64_t *lost_first,
                  uint64_t *lost_last)
 {
+    commitmark_hello_t h = { acked_seq, acked_head, head_len, 0, NULL, 0 };
+    uint64_t resend_from;
+    return commitmark_hello_kept(self, agent, &h, now_ms, lost_first,
+                                 lost_last, &resend_from);
+}
+
+/* The seq from which h's kept batches can rebuild agent's chain: 0 when
+ * none are kept; at most applied + 1 (the chain continues from the head
+ * the database holds); above it only with the head before it. */
+static uint64_t
+recover_from(const store_agent_t *agent, const commitmark_hello_t *h)
+{
+    if (h->kept_from == 0 || h->kept_from > h->acked_seq)
+        return 0;
+    if (h->kept_from <= agent->applied_seq + 1)
+        return agent->applied_seq + 1;
+    return h->kept_prev_head_len == CDS_HASH_BYTES ? h->kept_from : 0;
+}
+
+static void
+log_resend(const store_agent_t *agent, uint64_t from, uint64_t to,
+           int64_t event)
+{
+    cds_log(CDS_LOG_WARN, "acked_updates_resend",
+            "agent=%s label=%s first=%llu last=%llu restore=%lld note=%s",
+            agent->fpr, cds_logq(agent->label), (unsigned long long) from,
+            (unsigned long long) to, (long long) event,
+            cds_logq("missing from the database; the agent resends its "
+                     "kept signed batches"));
+}
+
+int
+commitmark_hello_kept(commitmark_t *self, store_agent_t *agent,
+                      const commitmark_hello_t *h, int64_t now_ms,
+                      uint64_t *lost_first, uint64_t *lost_last,
+                      uint64_t *resend_from)
+{
     int64_t event = 0;
     uint64_t applied_then = 0;
-    *lost_first = *lost_last = 0;
+    *lost_first = *lost_last = *resend_from = 0;
     int got = pending_take(self, agent->id, &event, &applied_then);
     if (got < 0)
         return -got;
-    if (acked_seq <= agent->applied_seq)
+    if (h->acked_seq <= agent->applied_seq)
         return CDS_OK;
+    uint64_t from = recover_from(agent, h);
     if (got == 1 && applied_then == agent->applied_seq
-        && head_len == CDS_HASH_BYTES) {
+        && h->head_len == CDS_HASH_BYTES) {
         *lost_first = agent->applied_seq + 1;
-        *lost_last = acked_seq;
-        return record_loss(self, agent, event, acked_seq, acked_head, now_ms);
+        *lost_last = from ? from - 1 : h->acked_seq;
+        *resend_from = from;
+        if (*lost_last < *lost_first)
+            *lost_first = *lost_last = 0;
+        if (from)
+            log_resend(agent, from, h->acked_seq, event);
+        if (from == agent->applied_seq + 1)   /* nothing to skip */
+            return record_loss(self, agent, event, h->acked_seq,
+                               h->acked_seq, NULL, now_ms);
+        return record_loss(self, agent, event, h->acked_seq, *lost_last,
+                           from ? h->kept_prev_head : h->acked_head,
+                           now_ms);
+    }
+    if (from == agent->applied_seq + 1) {
+        *resend_from = from;           /* a resend goes on (or a restored
+                                        * database nobody accepted) */
+        return CDS_OK;
     }
     cds_log(CDS_LOG_WARN, "agent_ahead",
             "agent=%s label=%s applied=%llu acked_seq=%llu note=%s",
             agent->fpr, cds_logq(agent->label),
             (unsigned long long) agent->applied_seq,
-            (unsigned long long) acked_seq,
+            (unsigned long long) h->acked_seq,
             cds_logq("the agent holds acks for updates this database does "
                      "not have; it cannot send newer ones (see "
                      "accept-restore)"));
@@ -871,14 +927,20 @@ commitmark_print(commitmark_t *self, FILE *f)
     cds_sql_stmt_t *st = self->losses;
     int rc;
     char when[64];
-    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW)
+    while ((rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        long long first = cds_sql_col_int64(st, 3);
+        long long last = cds_sql_col_int64(st, 4);
+        long long back = cds_sql_col_int64(st, 6);
+        long long applied = cds_sql_col_int64(st, 7);
         fprintf(f, "lost restore=%lld agent=%s label=\"%s\" seq=%lld..%lld "
-                "found=%s\n", (long long) cds_sql_col_int64(st, 0),
-                cds_sql_col_text(st, 1), cds_sql_col_text(st, 2),
-                (long long) cds_sql_col_int64(st, 3),
-                (long long) cds_sql_col_int64(st, 4),
-                cds_format_time(when, sizeof when,
-                                (uint64_t) cds_sql_col_int64(st, 5)));
+                "found=%s recovered=%lld not_recovered=%lld%s\n",
+                (long long) cds_sql_col_int64(st, 0),
+                cds_sql_col_text(st, 1), cds_sql_col_text(st, 2), first,
+                last, cds_format_time(when, sizeof when,
+                                      (uint64_t) cds_sql_col_int64(st, 5)),
+                back, last - first + 1 - back,
+                applied >= last ? "" : " (resend in progress)");
+    }
     cds_sql_reset(st);
     return rc == CDS_SQL_DONE ? CDS_OK : rc;
 }

@@ -58,9 +58,15 @@
  *
  *  After `accept-restore` (commitmark_accept) every agent's next hello is
  *  compared with its applied seq: an agent holding acks above it has lost
- *  those updates; the range is recorded (restore_loss), logged
- *  (event=acked_updates_lost), and the agent's chain is continued from
- *  the head it signed, so it keeps syncing (commitmark_hello). */
+ *  those updates from this database; the range is recorded
+ *  (restore_loss). When the agent still keeps its signed batches from
+ *  applied + 1 (Hello.kept_from), it is asked to resend them
+ *  (HelloAnswer.resend_from, docs/RELIABILITY.md "Resend from"; logged
+ *  event=acked_updates_resend) and they are verified and applied as
+ *  usual. What it no longer keeps is lost for good (logged
+ *  event=acked_updates_lost): the agent's chain is continued from the
+ *  head it signed there, so it keeps syncing (commitmark_hello_kept).
+ *  `restores` counts per range what the history holds again. */
 #ifndef AGG_COMMITMARK_H
 #define AGG_COMMITMARK_H
 
@@ -172,6 +178,33 @@ int commitmark_hello(commitmark_t *self, store_agent_t *agent,
                      uint64_t acked_seq, const uint8_t *acked_head,
                      size_t head_len, int64_t now_ms, uint64_t *lost_first,
                      uint64_t *lost_last);
+
+/* What a verified hello says about the agent's acks and kept batches
+ * (the Hello fields of the same names; pointers borrowed). */
+typedef struct {
+    uint64_t acked_seq;
+    const uint8_t *acked_head;
+    size_t head_len;
+    uint64_t kept_from;                /* 0: nothing kept */
+    const uint8_t *kept_prev_head;     /* chain head at kept_from - 1 */
+    size_t kept_prev_head_len;
+} commitmark_hello_t;
+
+/* commitmark_hello with the agent's kept batches: when a restore is
+ * pending and the agent holds acks above its applied seq N, the missing
+ * range N+1..acked_seq is recorded; the part its kept batches cover
+ * (from kept_from, or N+1 when kept_from <= N+1) is to be resent:
+ * *resend_from = its first seq (0: none); the part before it is lost
+ * for good (*lost_first..*lost_last, 0..0 when none) and the chain skips
+ * it (continued at kept_from - 1 with kept_prev_head, or at acked_seq
+ * with acked_head when nothing is kept). With no restore pending,
+ * *resend_from = N+1 when kept batches cover N+1..acked_seq (a resend
+ * interrupted, or a restored database never accepted). CDS_OK or a
+ * database error. */
+int commitmark_hello_kept(commitmark_t *self, store_agent_t *agent,
+                          const commitmark_hello_t *h, int64_t now_ms,
+                          uint64_t *lost_first, uint64_t *lost_last,
+                          uint64_t *resend_from);
 
 /* Print restore events and recorded losses, one line each, to f.
  * CDS_OK or a database error. */

@@ -13,7 +13,9 @@
  *    restore_pending(agent_id PK, event_id, applied_seq)  agents whose
  *        next hello is compared with what they hold acks for
  *    restore_loss(event_id, agent_id, first_seq, last_seq, at_ms)  acked
- *        updates the restored database does not have, per agent */
+ *        updates the restored database did not have at the agent's first
+ *        hello, per agent (those its kept batches resend come back: see
+ *        COMMITMARK_SQL_LOSSES) */
 #ifndef AGG_COMMITMARK_SQL_H
 #define AGG_COMMITMARK_SQL_H
 
@@ -115,8 +117,12 @@
     " note, (SELECT count(*) FROM restore_pending p"                         \
     " WHERE p.event_id = e.id)"                                              \
     " FROM restore_event e ORDER BY id"
+/* recovered: how many seqs of the range the history holds again (resent
+ * kept batches, docs/RELIABILITY.md "Resend from"). */
 #define COMMITMARK_SQL_LOSSES                                                \
-    "SELECT l.event_id, a.fpr, a.label, l.first_seq, l.last_seq, l.at_ms"    \
+    "SELECT l.event_id, a.fpr, a.label, l.first_seq, l.last_seq, l.at_ms,"   \
+    " (SELECT count(*) FROM update_log u WHERE u.agent_id = l.agent_id"      \
+    "  AND u.seq BETWEEN l.first_seq AND l.last_seq), a.applied_seq"         \
     " FROM restore_loss l JOIN agent a ON a.id = l.agent_id"                 \
     " ORDER BY l.event_id, a.label, a.fpr"
 

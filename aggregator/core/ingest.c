@@ -21,6 +21,7 @@
 
 #define MSG_LEN INGEST_MESSAGE_LEN     /* one rejection message */
 #define SKEW_LOG_SLOTS 64              /* agents remembered for log pacing */
+#define RECOVER_SLOTS 256              /* agents remembered resending */
 #define NOTICE_SLOTS 256               /* revoked keys remembered (notices) */
 
 struct ingest {
@@ -34,6 +35,10 @@ struct ingest {
         int64_t agent_id;
         uint64_t at_ms;
     } skew_log[SKEW_LOG_SLOTS];
+    struct {                           /* agents resending kept batches */
+        int64_t agent_id;              /*   (HelloAnswer.resend_from) */
+        uint64_t upto;                 /*   their acked_seq at that hello */
+    } recover[RECOVER_SLOTS];
     struct {                           /* last revocation notice per key */
         int64_t agent_id;
         uint64_t at_ms;
@@ -657,6 +662,18 @@ old_rejection(ingest_t *self, msg_t *m, uint64_t seq,
     return rc;
 }
 
+/* A kept batch resent after a restore (restored_hello): its sent_at_ms
+ * is when it was first sent, not now, so it says nothing of the agent's
+ * clock; its stamps were made on the corrected clock and are used as
+ * signed (docs/RELIABILITY.md "Resend from"). */
+static bool
+resent(const ingest_t *self, const msg_t *m, const Cdsync__Batch *b)
+{
+    size_t slot = (size_t) m->agent.id % RECOVER_SLOTS;
+    return self->recover[slot].agent_id == m->agent.id
+           && b->last_seq <= self->recover[slot].upto;
+}
+
 /* Apply the new part N+1..last and advance the agent. */
 static int
 apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
@@ -668,8 +685,9 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
     m->offset_ms = ingest_clock_shift(b->sent_at_ms, m->now_ms, 0);
     m->ours = sodium_memcmp(m->agent.sign_pk, cds_identity_sign_pk(self->id),
                             CDS_PK_BYTES) == 0;
-    m->shift_ms = m->ours ? 0 : ingest_clock_shift(b->sent_at_ms, m->now_ms,
-                                                   self->max_skew_ms);
+    m->shift_ms = m->ours || resent(self, m, b)
+                      ? 0 : ingest_clock_shift(b->sent_at_ms, m->now_ms,
+                                               self->max_skew_ms);
     m->last_eff = m->agent.last_eff_hlc;
     int rc = store_batch_add_shift(self->store, m->agent.id, b->first_seq,
                                    b->last_seq, (int64_t) m->now_ms,
@@ -843,6 +861,30 @@ probe(ingest_t *self, msg_t *m, const Cdsync__Hello *h, uint64_t *matched,
     return CDS_OK;
 }
 
+/* After a restore (commitmark.h): record what the database lacks and
+ * whether the agent resends it; remember the resend (recovering). */
+static int
+restored_hello(ingest_t *self, msg_t *m, const Cdsync__Hello *h,
+               uint64_t *resend_from)
+{
+    uint64_t lost_first, lost_last;
+    commitmark_hello_t ch = { h->acked_seq, h->acked_head.data,
+                              h->acked_head.len, h->kept_from,
+                              h->kept_prev_head.data, h->kept_prev_head.len };
+    *resend_from = 0;
+    if (!self->mark)
+        return CDS_OK;
+    int rc = commitmark_hello_kept(self->mark, &m->agent, &ch,
+                                   (int64_t) m->now_ms, &lost_first,
+                                   &lost_last, resend_from);
+    if (rc == CDS_OK && *resend_from) {
+        size_t slot = (size_t) m->agent.id % RECOVER_SLOTS;
+        self->recover[slot].agent_id = m->agent.id;
+        self->recover[slot].upto = h->acked_seq;
+    }
+    return rc;
+}
+
 static int
 handle_hello(ingest_t *self, msg_t *m)
 {
@@ -872,15 +914,13 @@ handle_hello(ingest_t *self, msg_t *m)
                CDS_MAX_PROBE);
     else
         rc = probe(self, m, h, &matched, &mismatch);
-    uint64_t lost_first, lost_last;    /* after accept-restore (commitmark.h) */
-    if (rc == CDS_OK && !m->ref.code && self->mark)
-        rc = commitmark_hello(self->mark, &m->agent, h->acked_seq,
-                              h->acked_head.data, h->acked_head.len,
-                              (int64_t) m->now_ms, &lost_first, &lost_last);
+    uint64_t resend_from = 0;
+    if (rc == CDS_OK && !m->ref.code)
+        rc = restored_hello(self, m, h, &resend_from);
     if (rc == CDS_OK && !m->ref.code)
         rc = ingest_reply_hello(self->id, m->out, m->agent.applied_seq,
                                 m->agent.applied_head, matched, mismatch,
-                                CDS_OK, "", m->now_ms);
+                                resend_from, CDS_OK, "", m->now_ms);
     cds_msg_free(h);
     return rc;
 }

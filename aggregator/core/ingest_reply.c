@@ -92,8 +92,8 @@ ingest_reply_ack(const cds_identity_t *id, ingest_result_t *r,
 int
 ingest_reply_hello(const cds_identity_t *id, ingest_result_t *r,
                    uint64_t applied, const uint8_t *head, uint64_t matched,
-                   uint64_t mismatch, int error, const char *message,
-                   uint64_t now_ms)
+                   uint64_t mismatch, uint64_t resend_from, int error,
+                   const char *message, uint64_t now_ms)
 {
     Cdsync__HelloAnswer ans = CDSYNC__HELLO_ANSWER__INIT;
     ans.version = CDS_PROTOCOL_VERSION;
@@ -110,6 +110,7 @@ ingest_reply_hello(const cds_identity_t *id, ingest_result_t *r,
     ans.message = (char *) (message ? message : "");
     ans.clock_ms = now_ms;
     ans.request_id = r->request_id;
+    ans.resend_from = resend_from;
     return seal(id, r, CDSYNC__KIND__KIND_HELLO_ANSWER, &ans.base);
 }
 
@@ -139,7 +140,7 @@ ingest_reply_refusal(const cds_identity_t *id, ingest_result_t *r,
         return ingest_reply_ack(id, r, status, n, head, error, message, NULL,
                                 now_ms);
     if (r->kind == CDSYNC__KIND__KIND_HELLO)
-        return ingest_reply_hello(id, r, n, head, 0, 0, error, message,
+        return ingest_reply_hello(id, r, n, head, 0, 0, 0, error, message,
                                   now_ms);
     return CDS_OK;             /* heartbeats have no error field: silence */
 }

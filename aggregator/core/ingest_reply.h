@@ -42,10 +42,12 @@ int ingest_reply_ack(const cds_identity_t *id, ingest_result_t *r,
                      Cdsync__AckStatus status, uint64_t acked,
                      const uint8_t *head, int error, const char *message,
                      const ingest_rejections_t *rej, uint64_t now_ms);
-/* Sign a HelloAnswer to r->peer. CDS_OK or CDS_ENOMEM. */
+/* Sign a HelloAnswer to r->peer (resend_from: 0, or the seq from which
+ * the agent is to resend its kept batches). CDS_OK or CDS_ENOMEM. */
 int ingest_reply_hello(const cds_identity_t *id, ingest_result_t *r,
                        uint64_t applied, const uint8_t *head,
-                       uint64_t matched, uint64_t mismatch, int error,
+                       uint64_t matched, uint64_t mismatch,
+                       uint64_t resend_from, int error,
                        const char *message, uint64_t now_ms);
 /* Sign a HeartbeatAnswer carrying applied and request_id. */
 int ingest_reply_heartbeat(const cds_identity_t *id, ingest_result_t *r,

@@ -7,7 +7,9 @@
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_util.h"
+#include "carried.h"
 #include "central.h"
+#include "commitmark.h"
 #include "completeness.h"
 #include "export.h"
 #include "history.h"
@@ -27,6 +29,7 @@ typedef struct {
     const cds_config_t *cfg;   /* parsed options (borrowed) */
     store_t *store;            /* open database (borrowed) */
     const char *identity_path; /* the aggregator's identity file */
+    const char *db_path;       /* the store's path (commit mark base) */
     char **args;               /* operands after the command */
     int n_args;
     FILE *out;       /* results */
@@ -218,6 +221,20 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
     return rc;
 }
 
+/* Our identity, the catalog and an ingester over them (the write path of
+ * import and import-batches). NULL with *rc on failure; free all three. */
+static ingest_t *
+load_ingest(const admin_ctx_t *c, cds_identity_t **id, cds_catalog_t **cat,
+            int *rc, char *err, size_t errlen)
+{
+    *id = load_identity(c, rc, err, errlen);
+    *cat = *id ? load_catalog(c, rc, err, errlen) : NULL;
+    ingest_t *ing = *cat ? ingest_new(c->store, *id, *cat) : NULL;
+    if (*cat && !ing)
+        *rc = CDS_ENOMEM;
+    return ing;
+}
+
 static int
 do_import(admin_ctx_t *c, char *err, size_t errlen)
 {
@@ -226,11 +243,9 @@ do_import(admin_ctx_t *c, char *err, size_t errlen)
         return CDS_EUSAGE;
     }
     int rc = CDS_OK;
-    cds_identity_t *id = load_identity(c, &rc, err, errlen);
-    cds_catalog_t *cat = id ? load_catalog(c, &rc, err, errlen) : NULL;
-    ingest_t *ing = cat ? ingest_new(c->store, id, cat) : NULL;
-    if (cat && !ing)
-        rc = CDS_ENOMEM;
+    cds_identity_t *id = NULL;
+    cds_catalog_t *cat = NULL;
+    ingest_t *ing = load_ingest(c, &id, &cat, &rc, err, errlen);
     central_result_t res;
     if (rc == CDS_OK)
         rc = central_import_file(c->store, ing, id, cat, c->args[0],
@@ -240,6 +255,63 @@ do_import(admin_ctx_t *c, char *err, size_t errlen)
                 "central seq %llu..%llu\n", res.rows, res.applied,
                 res.rejected, (unsigned long long) res.first_seq,
                 (unsigned long long) res.last_seq);
+    ingest_destroy(&ing);
+    cds_catalog_destroy(&cat);
+    cds_identity_destroy(&id);
+    return rc;
+}
+
+/* The commit mark must allow acks (as `run` checks at start): a store
+ * behind its mark waits for accept-restore. */
+static commitmark_t *
+open_mark(admin_ctx_t *c, int *rc, char *err, size_t errlen)
+{
+    commitmark_state_t st = COMMITMARK_OK;
+    char msg[1536] = "";
+    commitmark_t *mark = commitmark_new(c->store, c->db_path);
+    *rc = mark ? commitmark_check(mark, &st, msg, sizeof msg) : CDS_ENOMEM;
+    if (*rc == CDS_OK && !commitmark_state_runs(st)) {
+        snprintf(err, errlen, "%s", msg);
+        *rc = CDS_ECORRUPT;
+    }
+    if (*rc != CDS_OK)
+        commitmark_destroy(&mark);
+    return mark;
+}
+
+/* import-batches FILE [--receipt OUT]: a commune's batches carried by
+ * hand, applied through ingest; the signed receipts written to OUT
+ * (default FILE.receipt). */
+static int
+do_import_batches(admin_ctx_t *c, char *err, size_t errlen)
+{
+    char def[4096];
+    const char *out = get(c, "command.receipt");
+    if (c->n_args != 1) {
+        snprintf(err, errlen, "usage: import-batches FILE [--receipt OUT]");
+        return CDS_EUSAGE;
+    }
+    if (!out && (size_t)snprintf(def, sizeof def, "%s.receipt", c->args[0])
+                    < sizeof def)
+        out = def;
+    int rc = CDS_OK;
+    cds_identity_t *id = NULL;
+    cds_catalog_t *cat = NULL;
+    ingest_t *ing = load_ingest(c, &id, &cat, &rc, err, errlen);
+    commitmark_t *mark = ing ? open_mark(c, &rc, err, errlen) : NULL;
+    carried_result_t res;
+    if (mark)
+        rc = carried_import(c->store, ing, mark, id, c->args[0], out,
+                            c->now_ms, c->out, &res, err, errlen);
+    if (rc == CDS_OK)
+        fprintf(c->out, "imported %zu batch(es) of agent %s (\"%s\"), seq "
+                "%llu..%llu: %zu update(s) applied, %zu rejected, %zu "
+                "already held; receipt written to %s: carry it back to the "
+                "commune (cdsync-agent import-receipt)\n", res.batches,
+                res.fpr, res.label, (unsigned long long)res.first_seq,
+                (unsigned long long)res.last_seq, res.applied, res.rejected,
+                res.old, out);
+    commitmark_destroy(&mark);
     ingest_destroy(&ing);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
@@ -288,6 +360,7 @@ admin_call(cds_cli_t *cli, int (*fn)(admin_ctx_t *, char *, size_t))
     admin_ctx_t ctx = {.cfg = cli->cfg,
                        .store = cli->db,
                        .identity_path = cli->identity,
+                       .db_path = cli->db_path,
                        .args = cli->args,
                        .n_args = cli->n_args,
                        .out = stdout,
@@ -329,6 +402,12 @@ int
 admin_import(cds_cli_t *cli)
 {
     return admin_call(cli, do_import);
+}
+
+int
+admin_import_batches(cds_cli_t *cli)
+{
+    return admin_call(cli, do_import_batches);
 }
 
 int

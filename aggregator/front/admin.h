@@ -23,6 +23,8 @@ int admin_completeness(cds_cli_t *cli);
 int admin_history(cds_cli_t *cli);
 int admin_export(cds_cli_t *cli);
 int admin_import(cds_cli_t *cli);
+/* import-batches FILE [--receipt OUT]: carried batches (carried.h). */
+int admin_import_batches(cds_cli_t *cli);
 int admin_token(cds_cli_t *cli);
 
 #endif

@@ -146,6 +146,9 @@ static const cds_option_t options[] = {
       "export: start with a UTF-8 BOM (Excel)" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
       "export: periods as ISO 8601 start/duration (ADX)" },
+    { "command.receipt", "receipt", 0, "FILE", NULL,
+      "import-batches: the signed receipt file to write (default: "
+      "FILE.receipt; must not exist)" },
     { "command.note", "note", 0, "TEXT", NULL,
       "accept-restore: why (kept with the restore event)" },
     { "command.force", "force", 0, NULL, NULL,
@@ -541,6 +544,19 @@ cmd_run(cds_cli_t *cli)
 /* accept-restore: the database is behind its commit mark (or the mark is
  * foreign or damaged); record that the operator accepts it, reset the
  * mark, and have every agent's next hello compared (commitmark.h). */
+/* accept-restore: where each agent stands in the restored database. */
+static int
+print_restored_agent(const store_agent_t *a, void *arg)
+{
+    (void) arg;
+    if (!a->revoked_at_ms)
+        printf("agent %s label=\"%s\" applied_seq=%llu: what it holds "
+               "acks for above is resent at its next hello from its kept "
+               "batches\n",
+               a->fpr, a->label, (unsigned long long) a->applied_seq);
+    return 0;
+}
+
 static int
 cmd_accept_restore(cds_cli_t *cli)
 {
@@ -563,12 +579,16 @@ cmd_accept_restore(cds_cli_t *cli)
     else if (!due)
         printf("nothing to accept: %s matches its commit mark (%s)\n",
                cli->db_path, commitmark_state_name(st));
-    else
+    else {
         printf("accepted restore %lld (%s): the commit mark %s now matches "
                "the database; the aggregator can start. Agents holding acks "
-               "for updates it lacks are recorded at their next hello: see "
+               "for updates it lacks are recorded at their next hello and "
+               "resend the signed batches they kept (docs/RELIABILITY.md "
+               "\"Resend from\"); what they no longer keep is lost: see "
                "`" PROG " restores`\n", (long long) event,
                commitmark_state_name(st), commitmark_path(mark));
+        store_agents_each(store, print_restored_agent, NULL);
+    }
     /* Run as root, the mark must stay the service user's (like the db;
      * on PostgreSQL, like the state dir: no database file there). */
     const char *ref = access(cli->db_path, F_OK) == 0
@@ -1134,6 +1154,11 @@ static const cds_cli_command_t commands[] = {
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
      CDS_CLI_DB},
+    {"import-batches",
+     "import-batches FILE [--receipt OUT]  (a commune's signed batches "
+     "carried by USB: verify, apply through ingest, write the signed "
+     "receipt to carry back)",
+     admin_import_batches, CDS_CLI_DB},
     {"token", "token add NAME | token list | token revoke NAME  (HTTP API)",
      admin_token, CDS_CLI_DB},
 };

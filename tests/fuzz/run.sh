@@ -46,6 +46,13 @@ NTM8_4,2024,27901,,,có,,,,,
 TTHC_TONG,202502,27901,,,,,,,,true
 CSV
 printf 'orgunit;value\n"unterminated,1\n' > "$OUT/seeds/csv_import/bad.csv"
+# carry: a batches file after its magic line, without its checksum (the
+# harness adds both): summary, header (version 1, kind 1, two 32-byte
+# keys, count 1), one 3-byte record.
+mkdir -p "$OUT/seeds/carry"
+{ printf 'summary-bytes 4\nabc\n\112\000\000\000\010\001\020\001\032\040'
+  head -c 32 /dev/zero; printf '\042\040'; head -c 32 /dev/zero
+  printf '\110\001\003\000\000\000xyz'; } > "$OUT/seeds/carry/one"
 
 targets=${*:-$(ls tests/fuzz/*_fuzz.c | sed 's#tests/fuzz/##; s#_fuzz\.c##')}
 failed=""

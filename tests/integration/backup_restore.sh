@@ -2,12 +2,14 @@
 # The backup/restore drill (docs/OPERATIONS.md "Backup and restore"):
 # agents sync, an online `backup` while the aggregator runs, more syncs,
 # stop, `restore`; `run` refuses naming accept-restore; `accept-restore`;
-# run; agents sync again; the updates acked after the backup are listed by
-# `restores` as lost (the agents no longer hold them), everything else is
+# run; agents sync again; the updates acked after the backup come back:
+# the agents resend the signed batches they kept (docs/RELIABILITY.md
+# "Resend from"), `restores` lists each range as recovered, everything is
 # there once, `verify` is clean. Also: no overwrite without --force, the
-# daemon lock, a damaged backup refused, owners kept, a missing mark.
+# daemon lock, a damaged backup refused, owners kept, a missing mark, and
+# agents that keep nothing (keep_days = 0): their loss is recorded.
 . "$(dirname "$0")/lib.sh"
-echo "1..41"
+echo "1..46"
 agg_init agg
 agent_init a1 27928
 agent_init a2 27901
@@ -44,10 +46,14 @@ check "--force overwrites" agg agg backup "$B" --force
 agg agg backup "$db" --force > /dev/null 2> "$T/live.err"; st=$?
 expect_eq "the live database is never a backup target (exit 1)" "$st $(grep -c 'live database' "$T/live.err")" "1 1"
 
-# -- acked after the backup: these are what the restore loses ---------------
+# -- acked after the backup: the restore loses these, the agents keep them --
 gen_csv "$T/B1.csv" 27928 50 100 0; gen_csv "$T/B2.csv" 27901 50 100 0
 agent a1 import "$T/B1.csv" > /dev/null; agent a2 import "$T/B2.csv" > /dev/null
 check "50 more each delivered and acked" wait_for 60 drained
+kept() { agent "$1" status --json | python3 -c 'import json, sys; k = json.load(sys.stdin)["kept"]; sys.exit(not (k["count"] > 0 and k["last_seq"] == int(sys.argv[1]) and k["bytes"] > 0))' "$2"; }
+check "status --json: a1 keeps its signed batches up to seq 3150" kept a1 3150
+check "status: a2 keeps its signed batches up to seq 150" \
+    sh -c "'$AGENT' -c '$T/a2/agent.ini' status | grep -q '^kept: .*seq 1\.\.150 '"
 
 agg agg restore "$B" > /dev/null 2> "$T/busy.err"; st=$?
 expect_eq "restore refused while the daemon runs (exit 4)" "$st" 4
@@ -76,7 +82,10 @@ expect_eq "run refuses the restored database (exit 4)" "$st" 4
 check "... saying it is behind its mark and naming accept-restore" \
     grep -q "behind the commit mark.*accept-restore" "$T/refused.log"
 chown 65534:65534 "$db.commitmark"
-check "accept-restore" agg agg accept-restore --note "drill"
+agg agg accept-restore --note "drill" > "$T/accept.out"; st=$?
+expect_eq "accept-restore" "$st" 0
+check "... naming each agent's applied seq in the restored copy" \
+    grep -q 'label="a2" applied_seq=100:' "$T/accept.out"
 expect_eq "the mark stays the database owner's" "$(stat -c %u "$db.commitmark")" 65534
 
 # -- back in service ------------------------------------------------------
@@ -86,13 +95,13 @@ agent a1 import "$T/C1.csv" > /dev/null; agent a2 import "$T/C2.csv" > /dev/null
 check "agents sync again after the restore" wait_for 60 drained
 agg agg accept-restore > /dev/null 2>&1; st=$?
 expect_eq "accept-restore refused while the daemon runs (exit 4)" "$st" 4
-lost() { [ "$(agg agg restores | grep -c -e 'seq=3101\.\.3150' -e 'seq=101\.\.150')" = 2 ]; }
-check "restores lists each agent's 50 post-backup updates as lost" wait_for 30 lost
-expect_eq "history: all acked before the backup + 20 each after, each once" \
-    "$(sqlq "$db" "SELECT count(*), count(DISTINCT agent_id || ':' || seq), max(seq) FROM update_log;")" "3240|3240|3170"
+back() { [ "$(agg agg restores | grep -c -e 'seq=3101\.\.3150 .* recovered=50 not_recovered=0$' -e 'seq=101\.\.150 .* recovered=50 not_recovered=0$')" = 2 ]; }
+check "restores lists each agent's 50 post-backup updates as recovered" wait_for 30 back
+expect_eq "history: everything acked, before and after the backup, + 20 each, each once" \
+    "$(sqlq "$db" "SELECT count(*), count(DISTINCT agent_id || ':' || seq), max(seq) FROM update_log;")" "3340|3340|3170"
+check "the agents resent their kept batches" grep -q 'event=batch_resent' "$T/a1/log" "$T/a2/log"
 agg agg verify > "$T/verify.out"; st=$?
-expect_eq "verify: the only problems are the two lost ranges" \
-    "$st $(grep -c . "$T/verify.out") $(grep -c -e 'seq=3101\.\.3150 problem=missing_rows' -e 'seq=101\.\.150 problem=missing_rows' "$T/verify.out")" "1 3 2"
+expect_eq "verify: clean (nothing lost)" "$st" 0
 agg_stop agg
 
 # -- no mark at all: restore writes one, so run still refuses --------------
@@ -101,11 +110,13 @@ check "restore without a mark" agg agg restore "$B"
 timeout 20 "$AGG" -c "$T/agg/aggregator.ini" run > "$T/refused2.log" 2>&1; st=$?
 check "run refuses until accept-restore (exit $st)" grep -q "accept-restore" "$T/refused2.log"
 
-# -- the old way (copy the file, delete the mark): agents are stuck --------
-# run adopts the copy (no mark), agents hold acks it lacks; `health` must
-# say so (AHEAD, critical) with the fix, and the fix must work.
+# -- the old way (copy the file, delete the mark), agents keeping nothing --
+# run adopts the copy (no mark), agents hold acks it lacks and no kept
+# batch to resend (keep_days = 0 prunes them at start); `health` must say
+# so (AHEAD, critical) with the fix, and the fix must work.
 rm -f "$db.commitmark"
-for a in a1 a2; do agent_stop $a; echo "heartbeat_ms = 200" >> "$T/$a/agent.ini"; agent_start $a; done
+for a in a1 a2; do agent_stop $a; printf 'heartbeat_ms = 200\nkeep_days = 0\n' >> "$T/$a/agent.ini"; agent_start $a; done
+check "keep_days = 0: nothing kept" sh -c "'$AGENT' -c '$T/a1/agent.ini' status | grep -q '^kept: *none'"
 agg_start agg
 ahead() { agg agg health > "$T/health.out"; [ $? = 2 ] && [ "$(grep -c AHEAD "$T/health.out")" = 2 ]; }
 check "health: both communes AHEAD, critical (exit 2)" wait_for 30 ahead
@@ -117,4 +128,7 @@ gen_csv "$T/D1.csv" 27928 10 170 0; agent a1 import "$T/D1.csv" > /dev/null
 check "agents sync again" wait_for 60 drained
 healthy() { agg agg health > "$T/health2.out" && ! grep -q AHEAD "$T/health2.out"; }
 check "health: OK again" wait_for 30 healthy
+agg agg restores > "$T/restores2.out"; diag "restores: $(tr '\n' ' ' < "$T/restores2.out" | cut -c1-600)"
+expect_eq "restores (the copy's own event 1): both ranges not recovered" \
+    "$(grep '^lost restore=1 ' "$T/restores2.out" | grep -c 'recovered=0 not_recovered=70$')" 2
 exit $FAILED

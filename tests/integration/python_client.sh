@@ -56,7 +56,7 @@ sed 's/^/# /' "$T/scenario.out" "$T/scenario.err"
 expect_eq "scenario ran to the end" "$rc" 0
 line() { grep "^step=$1 " "$T/scenario.out" | head -1; }
 expect_eq "hello of a new agent: applied 0" \
-    "$(line hello)" "step=hello applied=0 error=0 matched=0 mismatch=0"
+    "$(line hello)" "step=hello applied=0 error=0 matched=0 mismatch=0 resend_from=0"
 expect_eq "three batches of good updates: ACK_OK, no rejection" \
     "$(grep '^step=sync ' "$T/scenario.out" | head -3 | cut -d' ' -f2- | tr '\n' ';')" \
     "status=ACK_OK acked=100 error=0 rejections=-;status=ACK_OK acked=200 error=0 rejections=-;status=ACK_OK acked=250 error=0 rejections=-;"
@@ -78,7 +78,7 @@ expect_eq "heartbeat answered with the applied seq" \
 expect_eq "an answer to an earlier request was ignored" \
     "$(line ignored)" "step=ignored count=1"
 expect_eq "probe: highest match and lowest mismatch" \
-    "$(line probe)" "step=probe applied=262 error=0 matched=262 mismatch=2"
+    "$(line probe)" "step=probe applied=262 error=0 matched=262 mismatch=2 resend_from=0"
 
 # The aggregator's side: each update once, the right content.
 db=$(agg_db agg)

@@ -491,7 +491,10 @@ def say(step, ans):
     elif isinstance(ans, pb.HelloAnswer):
         fields += ["applied=%d" % ans.applied_seq, "error=%d" % ans.error,
                    "matched=%d" % ans.probe_matched,
-                   "mismatch=%d" % ans.probe_mismatch]
+                   "mismatch=%d" % ans.probe_mismatch,
+                   # PROTOCOL.md "Resend from": this client keeps no sent
+                   # batches (kept_from 0), so it is never asked; shown.
+                   "resend_from=%d" % ans.resend_from]
     else:
         fields += ["applied=%d" % ans.applied_seq]
     print(" ".join(fields), flush=True)

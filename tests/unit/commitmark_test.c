@@ -333,6 +333,70 @@ test_behind_accept_and_hello(void **state)
     free(out);
 }
 
+/* After an accepted restore an agent that keeps its signed batches from
+ * applied + 1 is asked to resend them (nothing skipped); one that kept
+ * them only from a later seq loses the part before (chain continued at
+ * the head it gives) and resends the rest; with no restore pending, an
+ * agent ahead that keeps everything is asked again (an interrupted
+ * resend). `restores` counts what came back. */
+static void
+test_hello_kept(void **state)
+{
+    fx_t *fx = *state;
+    char msg[1536];
+    check(fx, msg, sizeof msg);
+    store_agent_t a;
+    uint8_t pk[32], head[32], prev[32];
+    memset(pk, 7, sizeof pk);
+    memset(head, 0x5a, sizeof head);
+    memset(prev, 0x44, sizeof prev);
+    assert_int_equal(store_agent_find(fx->store, pk, &a), CDS_OK);
+    int64_t ev = 0;
+    uint64_t lf = 9, ll = 9, rf = 9;
+    assert_int_equal(commitmark_accept(fx->cm, COMMITMARK_OK, "t", 1000,
+                                       &ev), CDS_OK);
+    commitmark_hello_t h = { 5, head, 32, 1, prev, 32 };
+    assert_int_equal(commitmark_hello_kept(fx->cm, &a, &h, 2000, &lf, &ll,
+                                           &rf), CDS_OK);
+    assert_int_equal(rf, 1);
+    assert_int_equal(lf, 0);
+    assert_int_equal(ll, 0);
+    assert_int_equal(a.applied_seq, 0);           /* nothing skipped */
+    /* Reconnected mid-resend: no restore pending, asked again. */
+    assert_int_equal(commitmark_hello_kept(fx->cm, &a, &h, 2500, &lf, &ll,
+                                           &rf), CDS_OK);
+    assert_int_equal(rf, 1);
+    /* Kept only from seq 4: 1..3 lost, the chain continues at 3. */
+    assert_int_equal(commitmark_accept(fx->cm, COMMITMARK_OK, "t2", 3000,
+                                       &ev), CDS_OK);
+    h.kept_from = 4;
+    assert_int_equal(commitmark_hello_kept(fx->cm, &a, &h, 4000, &lf, &ll,
+                                           &rf), CDS_OK);
+    assert_int_equal(rf, 4);
+    assert_int_equal(lf, 1);
+    assert_int_equal(ll, 3);
+    assert_int_equal(a.applied_seq, 3);
+    assert_memory_equal(a.applied_head, prev, 32);
+    /* Kept from 6 (past applied 3 + 1) without the head before it: not
+     * usable, nothing asked. */
+    h.kept_prev_head_len = 0;
+    h.kept_from = 6;
+    h.acked_seq = 9;
+    assert_int_equal(commitmark_hello_kept(fx->cm, &a, &h, 4500, &lf, &ll,
+                                           &rf), CDS_OK);
+    assert_int_equal(rf, 0);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    assert_int_equal(commitmark_print(fx->cm, f), CDS_OK);
+    fclose(f);
+    assert_non_null(strstr(out, "lost restore=1 agent="));
+    assert_non_null(strstr(out, "seq=1..5 found="));
+    assert_non_null(strstr(out, "recovered=0 not_recovered=5 (resend in "
+                                "progress)"));
+    free(out);
+}
+
 static void
 test_foreign_and_damaged(void **state)
 {
@@ -556,6 +620,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_fds_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_behind_accept_and_hello, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_hello_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_and_damaged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_adopted, setup, teardown),

@@ -593,7 +593,7 @@ test_migrate_v2(void **state)
     int e = 0;
     outbox_t *ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 5);
     assert_int_equal(outbox_set_clock_offset(ob, 1500, 1), CDS_OK);
     cds_update_t u[1];
     make_updates(u, 1);
@@ -605,7 +605,7 @@ test_migrate_v2(void **state)
     /* Opening again migrates nothing twice. */
     ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 5);
     outbox_destroy(&ob);
 }
 
@@ -654,6 +654,153 @@ test_fault_hook(void **state)
     assert_int_equal(outbox_depth(fx->ob), 0);
 }
 
+/* Push n rows and ack them with kept batches of `per` rows each, fake
+ * envelopes of `size` bytes filled with the batch's first seq, acked at
+ * now_ms. */
+static void
+push_ack_kept(outbox_t *ob, size_t n, size_t per, size_t size,
+              uint64_t now_ms)
+{
+    char err[256];
+    cds_update_t u[16];
+    outbox_kept_t k[16];
+    uint8_t env[16][64];
+    assert_true(n <= 16 && size <= 64);
+    make_updates(u, n);
+    assert_int_equal(outbox_push(ob, u, NULL, n, 0, err, sizeof err), CDS_OK);
+    size_t nk = 0;
+    for (size_t i = 0; i < n; i += per, nk++) {
+        size_t last = i + per < n ? i + per - 1 : n - 1;
+        memset(env[nk], (int)u[i].seq, size);
+        k[nk] = (outbox_kept_t){u[i].seq, u[last].seq, env[nk], size,
+                                now_ms - 1, 0};
+    }
+    Cdsync__Ack ack = CDSYNC__ACK__INIT;
+    ack.status = CDSYNC__ACK_STATUS__ACK_OK;
+    ack.acked_seq = u[n - 1].seq;
+    assert_int_equal(outbox_apply_ack_keeping(ob, &ack, NULL, 0, now_ms, k,
+                                              nk),
+                     CDS_OK);
+}
+
+static int
+count_kept(const outbox_kept_t *k, void *arg)
+{
+    (void)k;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* An ack keeps the exact envelopes it covers, after the rows left the
+ * outbox; stats, lookup by seq, contiguous coverage and listing agree. */
+static void
+test_kept_after_ack(void **state)
+{
+    fx_t *fx = *state;
+    outbox_set_keep(fx->ob, 1000000, 0);
+    push_ack_kept(fx->ob, 6, 2, 40, 5000);          /* 1-2, 3-4, 5-6 */
+    assert_int_equal(outbox_depth(fx->ob), 0);
+    outbox_kept_stats_t s;
+    assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
+    assert_int_equal(s.count, 3);
+    assert_int_equal(s.first_seq, 1);
+    assert_int_equal(s.last_seq, 6);
+    assert_int_equal(s.bytes, 120);
+    assert_int_equal(s.oldest_acked_at_ms, 5000);
+    outbox_kept_t k;
+    assert_int_equal(outbox_kept_at(fx->ob, 4, &k), CDS_OK);
+    assert_int_equal(k.first_seq, 3);
+    assert_int_equal(k.last_seq, 4);
+    assert_int_equal(k.envelope_len, 40);
+    assert_int_equal(k.envelope[0], 3);
+    assert_int_equal(k.envelope[39], 3);
+    assert_int_equal(k.sent_at_ms, 4999);
+    outbox_kept_free(&k);
+    assert_int_equal(outbox_kept_at(fx->ob, 7, &k), CDS_ENOTFOUND);
+    assert_int_equal(outbox_kept_from(fx->ob, 6), 1);
+    int n = 0;
+    assert_int_equal(outbox_kept_list(fx->ob, 2, 3, count_kept, &n), CDS_OK);
+    assert_int_equal(n, 2);
+    /* A batch not covered by the ack is not kept. */
+    outbox_kept_t extra = {7, 9, (const uint8_t *)"x", 1, 1, 0};
+    Cdsync__Ack ack = CDSYNC__ACK__INIT;
+    ack.status = CDSYNC__ACK_STATUS__ACK_OK;
+    ack.acked_seq = 6;
+    assert_int_equal(outbox_apply_ack_keeping(fx->ob, &ack, NULL, 0, 6000,
+                                              &extra, 1),
+                     CDS_OK);
+    assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
+    assert_int_equal(s.count, 3);
+}
+
+/* Pruned oldest first: by the age of the ack, then by bytes; a hole in
+ * the kept range stops what can be resent. Keeping off stores nothing. */
+static void
+test_kept_prune(void **state)
+{
+    fx_t *fx = *state;
+    outbox_kept_stats_t s;
+    outbox_set_keep(fx->ob, 10000, 0);
+    push_ack_kept(fx->ob, 4, 2, 50, 1000);          /* 1-2, 3-4 at 1 s */
+    push_ack_kept(fx->ob, 4, 2, 50, 8000);          /* 5-6, 7-8 at 8 s */
+    push_ack_kept(fx->ob, 2, 1, 50, 12000);         /* 9, 10 at 12 s:
+                                                     * 1 s is pruned */
+    assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
+    assert_int_equal(s.count, 4);
+    assert_int_equal(s.first_seq, 5);
+    assert_int_equal(outbox_kept_from(fx->ob, 10), 5);
+    uint64_t pruned = 0;
+    assert_int_equal(outbox_kept_prune(fx->ob, 12000, 10000, 120, &pruned),
+                     CDS_OK);
+    assert_int_equal(pruned, 2);                    /* 200 -> 100 bytes */
+    assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
+    assert_int_equal(s.count, 2);
+    assert_int_equal(s.first_seq, 9);
+    assert_int_equal(s.bytes, 100);
+    assert_int_equal(outbox_kept_prune(fx->ob, 30000, 10000, 0, &pruned),
+                     CDS_OK);
+    assert_int_equal(pruned, 2);                    /* all too old */
+    assert_int_equal(outbox_kept_from(fx->ob, 10), 0);
+    outbox_set_keep(fx->ob, 0, 0);
+    push_ack_kept(fx->ob, 2, 1, 50, 40000);
+    assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
+    assert_int_equal(s.count, 0);
+}
+
+/* Exports by file: open until an ack covers their range. */
+static void
+test_carried(void **state)
+{
+    fx_t *fx = *state;
+    outbox_carried_t c;
+    push_n(fx->ob, 5);
+    assert_int_equal(outbox_carried_open(fx->ob, &c), CDS_OK);
+    assert_int_equal(c.exports, 0);
+    assert_int_equal(outbox_carried_add(fx->ob, 1, 3, 1, 0, "/m/a.cds", 7),
+                     CDS_OK);
+    assert_int_equal(outbox_carried_add(fx->ob, 1, 5, 2, 0, "/m/b.cds", 9),
+                     CDS_OK);
+    assert_int_equal(outbox_carried_open(fx->ob, &c), CDS_OK);
+    assert_int_equal(c.exports, 2);
+    assert_int_equal(c.first_seq, 1);
+    assert_int_equal(c.last_seq, 5);
+    assert_string_equal(c.file, "/m/b.cds");
+    assert_int_equal(c.at_ms, 9);
+    uint8_t head3[CDS_HASH_BYTES];
+    assert_int_equal(outbox_head_at(fx->ob, 3, head3), CDS_OK);
+    Cdsync__Ack a = CDSYNC__ACK__INIT;
+    a.status = CDSYNC__ACK_STATUS__ACK_OK;
+    a.acked_seq = 3;
+    a.acked_head.data = head3;
+    a.acked_head.len = CDS_HASH_BYTES;
+    a.batch_first = 1;
+    a.batch_last = 3;
+    assert_int_equal(outbox_apply_ack(fx->ob, &a, NULL, 0, 10), CDS_OK);
+    assert_int_equal(outbox_carried_open(fx->ob, &c), CDS_OK);
+    assert_int_equal(c.exports, 1);    /* a.cds is fully acked */
+    assert_string_equal(c.file, "/m/b.cds");
+}
+
 int
 main(void)
 {
@@ -678,6 +825,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_after_ack, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kept_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_carried, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

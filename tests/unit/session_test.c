@@ -13,7 +13,9 @@
  *  updates, grows per quick ack and halves per slow one; after a refused
  *  handshake the session dials again after redial_ms (cancelled when the
  *  link comes up by itself); an open link that stays silent is dialed
- *  again once per link; a revocation hangs up and stops every redial.
+ *  again once per link; a revocation hangs up and stops every redial;
+ *  acked batches are kept byte for byte and resent unchanged when the
+ *  aggregator asks (resend_from).
  *  (session_model_test checks the protocol's invariants under random
  *  schedules; this file pins the timings.) */
 #include <setjmp.h>
@@ -44,6 +46,8 @@ typedef struct {
     int kind;
     uint8_t *body;
     size_t len;
+    uint8_t *raw;                      /* the envelope (io_send_raw only) */
+    size_t raw_len;
 } sent_t;
 
 typedef struct {
@@ -89,6 +93,46 @@ io_send(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t len)
     memcpy(m->body, body, len);
     m->len = len;
     return 0;
+}
+
+/* Seal as the daemon does, without a key: an Envelope around the body
+ * (signature zeros: nothing here verifies it). */
+static int
+io_seal(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t len,
+        uint8_t **env, size_t *env_len)
+{
+    fx_t *fx = arg;
+    uint8_t sig[64] = {0};
+    Cdsync__Envelope e = CDSYNC__ENVELOPE__INIT;
+    e.version = 1;
+    e.kind = kind;
+    e.signer.data = fx->pk;
+    e.signer.len = CDS_PK_BYTES;
+    e.body.data = (uint8_t *)body;
+    e.body.len = len;
+    e.signature.data = sig;
+    e.signature.len = sizeof sig;
+    *env = cds_msg_encode(&e.base, env_len);
+    return *env ? 0 : -1;
+}
+
+/* Send an envelope as is: recorded as its body, with the raw bytes. */
+static int
+io_send_raw(void *arg, const uint8_t *env, size_t len)
+{
+    fx_t *fx = arg;
+    Cdsync__Envelope *e = NULL;
+    assert_int_equal(cds_envelope_decode(env, len, &e), CDS_OK);
+    int rc = io_send(arg, e->kind, e->body.data, e->body.len);
+    cds_msg_free(e);
+    if (rc == 0) {
+        sent_t *m = &fx->sent[fx->n_sent - 1];
+        m->raw = malloc(len);
+        assert_non_null(m->raw);
+        memcpy(m->raw, env, len);
+        m->raw_len = len;
+    }
+    return rc;
 }
 
 static void
@@ -144,8 +188,10 @@ teardown(void **state)
     fx_t *fx = *state;
     session_destroy(&fx->s);
     outbox_destroy(&fx->ob);
-    for (size_t i = 0; i < fx->n_sent; i++)
+    for (size_t i = 0; i < fx->n_sent; i++) {
         free(fx->sent[i].body);
+        free(fx->sent[i].raw);
+    }
     nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     free(fx);
     return 0;
@@ -155,7 +201,7 @@ static void
 start(fx_t *fx, session_config_t cfg)
 {
     session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
-                       NULL, NULL, io_redial, io_hang_up};
+                       NULL, NULL, io_redial, io_hang_up, NULL, NULL};
     char err[128];
     cfg.catalog_version = "v";
     fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
@@ -513,6 +559,96 @@ test_window_adapts(void **state)
     assert_string_equal(session_state_name(fx->s), "sending");
 }
 
+/* ---- kept batches and resend_from --------------------------------------------- */
+
+/* With io.seal/io.send_raw the session keeps each batch's envelope after
+ * its ACK_OK (the exact bytes sent); its Hello says from where it keeps
+ * them; asked resend_from, it sends the kept envelopes unchanged (same
+ * bytes, same request ids) before anything else, and their acks change
+ * nothing of what it holds. */
+static void
+test_keep_and_resend(void **state)
+{
+    fx_t *fx = *state;
+    outbox_set_keep(fx->ob, 86400000, 0);
+    push_sized(fx->ob, 4, 10);
+    session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
+                       NULL, NULL, io_redial, io_hang_up, io_seal,
+                       io_send_raw};
+    session_config_t cfg = {
+        .catalog_version = "v", .batch_max = 1000, .batch_bytes = 1,
+        .window = 4, .ack_timeout_ms = 300, .backoff_min_ms = 10,
+        .backoff_max_ms = 50, .heartbeat_ms = 100};
+    char err[128];
+    fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
+    assert_non_null(fx->s);
+    session_start(fx->s);
+    answer_hello(fx);
+    size_t at[5];                      /* sent[] index of batch seq */
+    for (uint64_t seq = 1; seq <= 4; seq++) {
+        at[seq] = fx->n_read;
+        assert_int_equal(take_batch(fx), seq);
+        ack_one(fx, seq);
+        if (seq == 1) {                /* 2 was in flight with 1 */
+            at[2] = fx->n_read;
+            assert_int_equal(take_batch(fx), 2);
+            ack_one(fx, 2);
+            seq = 2;
+        }
+    }
+    outbox_kept_stats_t ks;
+    assert_int_equal(outbox_kept_stats(fx->ob, &ks), CDS_OK);
+    assert_int_equal(ks.count, 4);
+    assert_int_equal(ks.first_seq, 1);
+    assert_int_equal(ks.last_seq, 4);
+    outbox_kept_t k;
+    assert_int_equal(outbox_kept_at(fx->ob, 3, &k), CDS_OK);
+    assert_int_equal(k.envelope_len, fx->sent[at[3]].raw_len);
+    assert_memory_equal(k.envelope, fx->sent[at[3]].raw, k.envelope_len);
+    outbox_kept_free(&k);
+    /* The link goes half-open (heartbeat unanswered): HELLO again. */
+    advance(fx, 100);
+    take_heartbeat(fx);
+    advance(fx, 300 + 10);
+    Cdsync__Hello *h = take(fx, CDSYNC__KIND__KIND_HELLO,
+                            &cdsync__hello__descriptor);
+    assert_int_equal(h->acked_seq, 4);
+    assert_int_equal(h->kept_from, 1);
+    assert_int_equal(h->kept_prev_head.len, CDS_HASH_BYTES);
+    /* The aggregator went back to seq 2: resend from 3. */
+    int e = 0;
+    Cdsync__Batch *b3 = cds_msg_decode(&cdsync__batch__descriptor,
+                                       fx->sent[at[3]].body,
+                                       fx->sent[at[3]].len, &e);
+    assert_non_null(b3);
+    Cdsync__HelloAnswer a = CDSYNC__HELLO_ANSWER__INIT;
+    a.version = CDS_PROTOCOL_VERSION;
+    a.agent.data = fx->pk;
+    a.agent.len = CDS_PK_BYTES;
+    a.applied_seq = 2;
+    a.applied_head = b3->prev_head;
+    a.resend_from = 3;
+    a.clock_ms = fx->now;
+    a.request_id = h->request_id;
+    cds_msg_free(h);
+    deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
+    cds_msg_free(b3);
+    for (uint64_t seq = 3; seq <= 4; seq++) {
+        sent_t *m = &fx->sent[fx->n_read];
+        assert_int_equal(m->raw_len, fx->sent[at[seq]].raw_len);
+        assert_memory_equal(m->raw, fx->sent[at[seq]].raw, m->raw_len);
+        assert_int_equal(take_batch(fx), seq);   /* same request id */
+    }
+    assert_int_equal(unread(fx), 0);   /* nothing pending after them */
+    ack_one(fx, 3);
+    ack_one(fx, 4);
+    assert_string_equal(session_state_name(fx->s), "sending");
+    outbox_meta_t mt;
+    assert_int_equal(outbox_meta(fx->ob, &mt), CDS_OK);
+    assert_int_equal(mt.acked_seq, 4);
+    assert_int_equal(outbox_depth(fx->ob), 0);
+}
+
 /* ---- dialing again ----------------------------------------------------------- */
 
 /* libzmq never retries a refused handshake: the session asks for a new
@@ -620,6 +756,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_redial_after_refused_handshake,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_redial_when_silent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_keep_and_resend, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_revoked_hangs_up, setup,
                                         teardown),
