@@ -84,6 +84,7 @@ struct outbox {
     char last_error[512];               /* last written error */
     uint64_t keep_ms;                   /* kept batches: age bound, 0 none */
     uint64_t keep_max_bytes;            /* kept batches: 0 no byte bound */
+    uint64_t kept_pruned_ms;            /* last prune after an ack */
     outbox_fault_fn fault;              /* tests: fail writes on demand */
     void *fault_arg;
 };
@@ -720,6 +721,10 @@ keep_rows(outbox_t *self, const outbox_kept_t *kept, size_t n, uint64_t upto,
         if (rc != CDS_OK)
             return rc;
     }
+    if (now_ms < self->kept_pruned_ms + OUTBOX_KEEP_PRUNE_EVERY_MS
+        && self->kept_pruned_ms)
+        return CDS_OK;                 /* not at every ack: it scans */
+    self->kept_pruned_ms = now_ms;     /* a rollback only delays it */
     return prune_rows(self, now_ms, self->keep_ms, self->keep_max_bytes,
                       NULL);
 }

@@ -70,7 +70,8 @@
     " first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL,"            \
     " envelope BLOB NOT NULL, sent_at_ms INTEGER NOT NULL,"                 \
     " acked_at_ms INTEGER NOT NULL, size INTEGER NOT NULL);"                \
-    "CREATE INDEX sent_batch_last ON sent_batch (last_seq);"
+    "CREATE INDEX sent_batch_last ON sent_batch (last_seq);"                \
+    "CREATE INDEX sent_batch_acked ON sent_batch (acked_at_ms);"
 
 #define OUTBOX_SQL_META_GET                                                 \
     "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
