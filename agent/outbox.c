@@ -703,9 +703,7 @@ keep_rows(outbox_t *self, const outbox_kept_t *kept, size_t n, uint64_t upto,
           uint64_t at, uint64_t now_ms)
 {
     sqlite3_stmt *st = self->st[ST_KEEP];
-    if (self->keep_ms == 0)
-        return CDS_OK;                 /* keeping is off */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; self->keep_ms && i < n; i++) {   /* 0: keeping off */
         const outbox_kept_t *k = &kept[i];
         if (k->last_seq > upto || !k->envelope || k->first_seq == 0)
             continue;
