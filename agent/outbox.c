@@ -89,6 +89,7 @@ struct outbox {
     char last_error[512];               /* last written error */
     uint64_t keep_ms;                   /* kept batches: age bound, 0 none */
     uint64_t keep_max_bytes;            /* kept batches: 0 no byte bound */
+    uint64_t kept_pruned_ms;            /* last prune after an ack */
     outbox_fault_fn fault;              /* tests: fail writes on demand */
     void *fault_arg;
 };
@@ -707,9 +708,7 @@ keep_rows(outbox_t *self, const outbox_kept_t *kept, size_t n, uint64_t upto,
           uint64_t at, uint64_t now_ms)
 {
     sqlite3_stmt *st = self->st[ST_KEEP];
-    if (self->keep_ms == 0)
-        return CDS_OK;                 /* keeping is off */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; self->keep_ms && i < n; i++) {   /* 0: keeping off */
         const outbox_kept_t *k = &kept[i];
         if (k->last_seq > upto || !k->envelope || k->first_seq == 0)
             continue;
@@ -725,6 +724,10 @@ keep_rows(outbox_t *self, const outbox_kept_t *kept, size_t n, uint64_t upto,
         if (rc != CDS_OK)
             return rc;
     }
+    if (now_ms < self->kept_pruned_ms + OUTBOX_KEEP_PRUNE_EVERY_MS
+        && self->kept_pruned_ms)
+        return CDS_OK;                 /* not at every ack: it scans */
+    self->kept_pruned_ms = now_ms;     /* a rollback only delays it */
     return prune_rows(self, now_ms, self->keep_ms, self->keep_max_bytes,
                       NULL);
 }

@@ -49,7 +49,8 @@
  *  batches may overlap (a batch acked in part is sent again from the acked
  *  seq); one row per first_seq, the first kept wins. They are pruned
  *  oldest first: acked more than keep_ms ago, then by first_seq while the
- *  kept bytes exceed max_bytes (outbox_set_keep). */
+ *  kept bytes exceed max_bytes (outbox_set_keep), at most once a minute
+ *  after acks and by outbox_kept_prune (the daemon at start). */
 #ifndef AGENT_OUTBOX_H
 #define AGENT_OUTBOX_H
 
@@ -255,6 +256,9 @@ typedef int (*outbox_kept_fn)(const outbox_kept_t *k, void *arg);
 /* Default retention (config agent.keep_days, agent.keep_max_mb). */
 #define OUTBOX_KEEP_DAYS_DEFAULT 90
 #define OUTBOX_KEEP_MAX_MB_DEFAULT 256
+/* An ack that keeps batches prunes at most this often (the byte bound may
+ * be exceeded by what is acked meanwhile). */
+#define OUTBOX_KEEP_PRUNE_EVERY_MS 60000
 
 /* Retention of kept batches: keep_ms = 0 keeps none (nothing is stored),
  * max_bytes = 0 is no byte bound. Until called: keep nothing. */
@@ -262,7 +266,8 @@ void outbox_set_keep(outbox_t *self, uint64_t keep_ms, uint64_t max_bytes);
 
 /* outbox_apply_ack, and when the ack is ACK_OK, in the same transaction:
  * keep each of kept[0..n) whose last_seq <= acked_seq (acked_at_ms =
- * now_ms; its own acked_at_ms is ignored), then prune (outbox_set_keep).
+ * now_ms; its own acked_at_ms is ignored), then prune (outbox_set_keep;
+ * at most every OUTBOX_KEEP_PRUNE_EVERY_MS).
  * A failure to keep fails the whole ack (nothing changed). */
 int outbox_apply_ack_keeping(outbox_t *self, const Cdsync__Ack *ack,
                              const uint8_t *raw, size_t raw_len,
@@ -270,7 +275,8 @@ int outbox_apply_ack_keeping(outbox_t *self, const Cdsync__Ack *ack,
                              size_t n);
 
 /* Keep batches acked some other way (a receipt carried back by file): one
- * transaction, kept[i].acked_at_ms as given (0: now_ms), then prune.
+ * transaction, kept[i].acked_at_ms as given (0: now_ms), then prune (as
+ * outbox_apply_ack_keeping).
  * CDS_OK or a database error (nothing written). */
 int outbox_keep_batches(outbox_t *self, const outbox_kept_t *kept, size_t n,
                         uint64_t now_ms);

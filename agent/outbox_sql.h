@@ -70,7 +70,8 @@
     " first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL,"            \
     " envelope BLOB NOT NULL, sent_at_ms INTEGER NOT NULL,"                 \
     " acked_at_ms INTEGER NOT NULL, size INTEGER NOT NULL);"                \
-    "CREATE INDEX sent_batch_last ON sent_batch (last_seq);"
+    "CREATE INDEX sent_batch_last ON sent_batch (last_seq);"                \
+    "CREATE INDEX sent_batch_acked ON sent_batch (acked_at_ms);"
 
 /* Version 4 -> 5: exports by file (agent/carry.h). One row per file
  * written by `export-batches`: the seq range it holds. Its rows stay

@@ -41,7 +41,7 @@ out=$(CDS_TEST_PG_URL=$(pg_url) "$BUILD/tests/commitmark_test" 2>&1); rc=$?
 echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'
 expect_eq "commitmark_test passes on SQLite and PostgreSQL" "$rc" 0
 expect_eq "  and ran its 7 PostgreSQL cases (each through a store there)" \
-    "$(echo "$out" | sed -n '/PASSED  \] 9 /,$p' | grep -c '^\[       OK \]')" 7
+    "$(echo "$out" | sed -n '/PASSED  \] 10 /,$p' | grep -c '^\[       OK \]')" 7
 
 out=$(CDS_TEST_PG_URL=$(pg_url) "$BUILD/tests/retention_test" 2>&1); rc=$?
 echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'

@@ -740,29 +740,31 @@ test_kept_prune(void **state)
 {
     fx_t *fx = *state;
     outbox_kept_stats_t s;
-    outbox_set_keep(fx->ob, 10000, 0);
-    push_ack_kept(fx->ob, 4, 2, 50, 1000);          /* 1-2, 3-4 at 1 s */
-    push_ack_kept(fx->ob, 4, 2, 50, 8000);          /* 5-6, 7-8 at 8 s */
-    push_ack_kept(fx->ob, 2, 1, 50, 12000);         /* 9, 10 at 12 s:
-                                                     * 1 s is pruned */
+    outbox_set_keep(fx->ob, 600000, 0);             /* 10 min */
+    push_ack_kept(fx->ob, 4, 2, 50, 100000);        /* 1-2, 3-4 */
+    push_ack_kept(fx->ob, 4, 2, 50, 130000);        /* 5-6, 7-8: no prune
+                                                     * (< 1 min since) */
+    push_ack_kept(fx->ob, 2, 1, 50, 480000);        /* 9, 10 */
+    push_ack_kept(fx->ob, 2, 1, 50, 720000);        /* 11, 12: the first
+                                                     * two are too old */
+    assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
+    assert_int_equal(s.count, 6);
+    assert_int_equal(s.first_seq, 5);
+    assert_int_equal(outbox_kept_from(fx->ob, 12), 5);
+    uint64_t pruned = 0;
+    assert_int_equal(outbox_kept_prune(fx->ob, 720000, 600000, 220, &pruned),
+                     CDS_OK);
+    assert_int_equal(pruned, 2);                    /* 300 -> 200 bytes */
     assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
     assert_int_equal(s.count, 4);
-    assert_int_equal(s.first_seq, 5);
-    assert_int_equal(outbox_kept_from(fx->ob, 10), 5);
-    uint64_t pruned = 0;
-    assert_int_equal(outbox_kept_prune(fx->ob, 12000, 10000, 120, &pruned),
-                     CDS_OK);
-    assert_int_equal(pruned, 2);                    /* 200 -> 100 bytes */
-    assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
-    assert_int_equal(s.count, 2);
     assert_int_equal(s.first_seq, 9);
-    assert_int_equal(s.bytes, 100);
-    assert_int_equal(outbox_kept_prune(fx->ob, 30000, 10000, 0, &pruned),
+    assert_int_equal(s.bytes, 200);
+    assert_int_equal(outbox_kept_prune(fx->ob, 2000000, 600000, 0, &pruned),
                      CDS_OK);
-    assert_int_equal(pruned, 2);                    /* all too old */
-    assert_int_equal(outbox_kept_from(fx->ob, 10), 0);
+    assert_int_equal(pruned, 4);                    /* all too old */
+    assert_int_equal(outbox_kept_from(fx->ob, 12), 0);
     outbox_set_keep(fx->ob, 0, 0);
-    push_ack_kept(fx->ob, 2, 1, 50, 40000);
+    push_ack_kept(fx->ob, 2, 1, 50, 2100000);
     assert_int_equal(outbox_kept_stats(fx->ob, &s), CDS_OK);
     assert_int_equal(s.count, 0);
 }
