@@ -154,7 +154,8 @@ pg_psql "$url" -c "UPDATE commit_mark SET counter = counter + 1" \
 group_after_loss
 expect_eq "  the next reconnect finds it whole: acks again" "$reply" "group ok counter=6"
 echo quit >&"${CMP[1]}"
-wait "$CMP_PID" 2>/dev/null
+# bash unsets CMP_PID once the coprocess has exited (set -u: guard it).
+if [ -n "${CMP_PID:-}" ]; then wait "$CMP_PID" 2>/dev/null; fi
 
 # Failover. s1: a base backup now (counter 6), never started until the
 # end: a replica that lags. Two more acked commits. s2: a streaming

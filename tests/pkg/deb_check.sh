@@ -109,6 +109,10 @@ check "aggregator keygen as cdsync into /var/lib/cdsync-aggregator" sh -c \
 check "agent keygen as cdsync into /var/lib/cdsync-agent" sh -c \
     "setpriv --reuid=cdsync --regid=cdsync --init-groups \
      $AGENT -c /etc/cdsync/agent.ini keygen --label commune > '$T/agent.pub' 2>> '$T/cli.log'"
+# What the commands said and what the state dirs hold, for a failure seen
+# only in CI (agent keygen refused once, its key left unreadable to cdsync).
+sed 's/^/# cli: /' "$T/cli.log"
+ls -la /var/lib/cdsync-agent /var/lib/cdsync-aggregator 2>&1 | sed 's/^/# /'
 expect_eq "aggregator.key is 0600 cdsync" \
     "$(stat -c '%U %a' /var/lib/cdsync-aggregator/aggregator.key 2>&1)" "cdsync 600"
 sed -e "s|^server = .*|server = tcp://127.0.0.1:$port|" \
