@@ -6,7 +6,7 @@
 # whole; a file imported twice, or batches the link delivers later, change
 # nothing. Both stores (PG_SET).
 . "$(dirname "$0")/lib.sh"
-echo "1..56"
+echo "1..65"
 agg_init agg
 agent_init a1 27901
 agent_init a2 27904
@@ -90,6 +90,21 @@ check "a file of a revoked key is refused (exit $rc)" \
 agg agg import-batches "$U/none.cds" > /dev/null 2> "$T/err"; rc=$?
 check "a missing file is named (exit $rc)" sh -c "[ $rc != 0 ] && grep -q 'none.cds' '$T/err'"
 
+# A copy of the store as it is now (nothing of a1 applied): the restored
+# aggregator of the last part.
+agg_stop agg
+if [ "$CDS_TEST_STORE" = pg ]; then
+    dbname=$(agg_store agg); dbname=${dbname##*/}
+    PGPASSWORD=$PG_PASS "$PG_BIN/pg_dump" -Fc -h 127.0.0.1 -p "$PG_PORT" \
+        -U "$PG_SUPER" -f "$T/old.dump" "$dbname" 2> "$T/dump.err"
+    check "a copy of the store (pg_dump)" test -s "$T/old.dump"
+else
+    sqlite3 "$(agg_db agg)" "PRAGMA wal_checkpoint(TRUNCATE);" > /dev/null
+    cp "$(agg_db agg)" "$T/old.db"
+    check "a copy of the store (file)" test -s "$T/old.db"
+fi
+agg_start agg
+
 # The good file: applied through ingest, receipt written.
 out=$(agg agg import-batches "$U/a1.cds" --receipt "$U/a1.rcpt" 2>&1); rc=$?
 diag "$out"
@@ -160,4 +175,41 @@ expect_eq "... values unchanged" "$(vals)" "$v"
 agent a2 --lang en import-receipt "$U/a2.rcpt" > "$T/out4" 2>&1
 check "the late receipt is accepted and changes nothing" \
     sh -c "grep -q '1 already recorded' '$T/out4' && [ \"\$(sqlite3 '$(agent_db a2)' 'SELECT count(*) FROM outbox')\" = 0 ]"
+
+# The district's database goes back to the copy taken before a1's file
+# was applied (docs/OPERATIONS.md "Backup and restore"). a1 has acked
+# seq 1..2501 and queues one more: a file of only its pending batch does
+# not continue what the aggregator holds, and is refused whole; the file
+# with the kept batches repairs the loss (docs/RELIABILITY.md).
+agent_stop a2
+agg_stop agg
+if [ "$CDS_TEST_STORE" = pg ]; then
+    pg_psql - -c "DROP DATABASE \"$dbname\" WITH (FORCE)" \
+        -c "CREATE DATABASE \"$dbname\"" > /dev/null 2>> "$T/dump.err"
+    PGPASSWORD=$PG_PASS "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PG_PORT" \
+        -U "$PG_SUPER" -d "$dbname" "$T/old.dump" 2>> "$T/dump.err"
+    rm -f "$T/agg/pg_compat"
+else
+    rm -f "$(agg_db agg)-wal" "$(agg_db agg)-shm"; cp "$T/old.db" "$(agg_db agg)"
+fi
+agg agg accept-restore --note "usb_carry" > "$T/accept.out" 2>&1
+check "accept-restore of the older copy" grep -q "^accepted restore " "$T/accept.out"
+agg_start agg
+a1hist() { aggq agg "SELECT count(*), count(DISTINCT u.seq) FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'a1';"; }
+expect_eq "the restored store holds nothing of a1" "$(a1hist)" "0|0"
+agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q3 --value 8 > /dev/null
+agent a1 export-batches --to "$U/a1-next.cds" > /dev/null
+agg agg import-batches "$U/a1-next.cds" --receipt "$U/a1-next.rcpt" > /dev/null 2> "$T/err"; rc=$?
+diag "$(cat "$T/err")"
+check "a file that skips seqs the aggregator lost is refused (exit $rc)" \
+    sh -c "[ $rc != 0 ] && grep -q 'seq 2502..2502' '$T/err' && grep -q 'missing (export again with --kept' '$T/err'"
+expect_eq "... nothing applied" "$(a1hist)" "0|0"
+check "... no receipt written" test ! -e "$U/a1-next.rcpt"
+agent a1 export-batches --kept --to "$U/a1-all.cds" > /dev/null
+out=$(agg agg import-batches "$U/a1-all.cds" --receipt "$U/a1-all.rcpt" 2>&1)
+check "the file with the kept batches applies all 2502 (1..2501 kept, 2502 pending)" \
+    grep -q "2502 update(s) applied, 0 rejected, 0 already held" <<< "$out"
+expect_eq "... each once" "$(a1hist)" "2502|2502"
+agent a1 --lang en import-receipt "$U/a1-all.rcpt" > /dev/null 2>&1
+expect_eq "a1 records the receipt: nothing pending" "$(agent_depth a1)" 0
 exit $FAILED
