@@ -343,6 +343,7 @@ do_report(admin_ctx_t *c, char *err, size_t errlen)
     official_opts_t o = { .period = get(c, "command.period") };
     const char *fmt = get(c, "command.format"), *path = get(c, "command.out");
     char tmp[PATH_MAX] = "";
+    report_heading(c, &o);
     int rc = one_org_unit(c, &o.org_unit, err, errlen);
     if (!fmt || strcmp(fmt, "table") == 0)
         fmt = "xlsx";                  /* the shared default is "table" */
@@ -359,7 +360,6 @@ do_report(admin_ctx_t *c, char *err, size_t errlen)
                  "holds its text as UTF-8 already)");
         rc = CDS_EUSAGE;
     }
-    report_heading(c, &o);
     o.n_indicators = cds_config_get_all(c->cfg, "command.indicator",
                                         (const char ***) &o.indicators);
     bool force = cds_config_get_bool(c->cfg, "command.force");
