@@ -8,6 +8,7 @@
 #include "official_sql.h"
 #include "cds_err.h"
 #include "cds_period.h"
+#include "cds_util.h"
 #include "orgmap.h"
 #include "query.h"
 
@@ -379,7 +380,15 @@ table(sheet_t *s, const data_t *dt)
 {
     char h[512];
     uint32_t head = s->row;
-    worksheet_set_row(s->ws, head, 64, NULL);
+    size_t lines = 2;                  /* of the longest heading, wrapped */
+    for (size_t i = 0; i < dt->total.nf; i++) {
+        size_t w = cds_utf8_width(column_name(dt->total.f[i].ind, h,
+                                              sizeof h));
+        if ((w + 11) / 12 > lines)
+            lines = (w + 11) / 12;     /* ~12 characters a line at 14 */
+    }
+    worksheet_set_row(s->ws, head, 16.0 * (double) (lines < 10 ? lines : 10),
+                      NULL);
     worksheet_write_string(s->ws, head, 0, "STT", s->f[F_HEAD]);
     worksheet_write_string(s->ws, head, 1, "Đơn vị", s->f[F_HEAD]);
     for (size_t i = 0; i < dt->total.nf; i++)
