@@ -118,7 +118,8 @@ static const cds_option_t options[] = {
     { "command.indicator", "indicator", 0, "DE", NULL,
       "query: indicator (repeatable)" },
     { "command.period", "period", 0, "PE", NULL, "query: one period" },
-    { "command.from", "from", 0, "PE", NULL, "query: range start" },
+    { "command.from", "from", 0, "PE", NULL,
+      "query: range start (not after --to)" },
     { "command.to", "to", 0, "PE|URL", NULL,
       "query: range end; migrate-store: the destination store "
       "(postgresql://... or a new SQLite file)" },
@@ -133,15 +134,15 @@ static const cds_option_t options[] = {
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
-      "completeness: ... after a Weekly period" },
+      "completeness: ... after a Weekly, Weekly<Day> or BiWeekly period" },
     { "aggregator.deadline_monthly", "deadline-monthly", 0, "DAYS", "10",
-      "completeness: ... after a Monthly period" },
+      "completeness: ... after a Monthly or BiMonthly period" },
     { "aggregator.deadline_quarterly", "deadline-quarterly", 0, "DAYS", "15",
-      "completeness: ... after a Quarterly period" },
+      "completeness: ... after a Quarterly or QuarterlyNov period" },
     { "aggregator.deadline_sixmonthly", "deadline-sixmonthly", 0, "DAYS",
-      "20", "completeness: ... after a SixMonthly period" },
+      "20", "completeness: ... after a SixMonthly(April|Nov) period" },
     { "aggregator.deadline_yearly", "deadline-yearly", 0, "DAYS", "31",
-      "completeness: ... after a Yearly period" },
+      "completeness: ... after a Yearly or Financial* period" },
     { "command.bom", "bom", 0, NULL, NULL,
       "export, query, rollup, completeness, history, report: CSV starts "
       "with a UTF-8 BOM (Excel); only with a CSV format" },
@@ -476,6 +477,10 @@ cmd_query(cds_cli_t *cli)
                             "format: \"%s\": expected table, csv or json",
                             get(cli, "command.format"));
     char err[512] = "";
+    int32_t start, end;        /* a bad range is refused before any I/O */
+    int code = query_range(&q, &start, &end, err, sizeof err);
+    if (code != CDS_OK)
+        return cds_cli_fail(cds_exit_code(code), "query: %s", err);
     cds_catalog_t *cat = q.wide ? cds_catalog_load(get(cli,
                                                        "aggregator.catalog"),
                                                    err, sizeof err)
@@ -486,14 +491,14 @@ cmd_query(cds_cli_t *cli)
     store_t *store = NULL;
     admin_bom_t bom;
     FILE *out = stdout;
-    int code = admin_bom_begin(cli->cfg, q.format == QUERY_CSV, &bom, &out,
-                               err, sizeof err);
-    int rc = code == CDS_OK ? open_store_ro(cli, &store) : 0;
+    code = admin_bom_begin(cli->cfg, q.format == QUERY_CSV, &bom, &out, err,
+                           sizeof err);
+    int rc = code == CDS_OK ? open_store_ro(cli, &store) : 0; /* never writes */
     if (!rc && code == CDS_OK)
         code = query_run(store, &q, out, err, sizeof err);
-    int end = admin_bom_end(&bom, !rc && code == CDS_OK);
+    int done = admin_bom_end(&bom, !rc && code == CDS_OK);
     if (code == CDS_OK)
-        code = end;
+        code = done;
     store_destroy(&store);
     cds_catalog_destroy(&cat);
     if (rc)

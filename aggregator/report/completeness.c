@@ -145,7 +145,8 @@ completeness_compute(store_t *store, const completeness_opts_t *o,
         rc = CDS_ERROR;
     if (rc == CDS_OK)
         out->deadline_ms = ((int64_t) p.end + 1
-                            + o->deadline_days[p.type]) * DAY_MS;
+                            + o->deadline_days[cds_period_type_family(
+                                p.type)]) * DAY_MS;
     if (rc == CDS_OK && !(out->units = calloc(nu ? nu : 1,
                                               sizeof *out->units)))
         rc = CDS_ENOMEM;

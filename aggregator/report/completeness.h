@@ -8,8 +8,10 @@
  *  indicator whose period type is the period's and that is entered, not
  *  derived (RATIO indicators are computed from their counts).
  *  Lateness: a value is late when its first applied update arrived after
- *  the deadline = end of the period + deadline_days[period type] (UTC
- *  days; config keys aggregator.deadline_<type>); a unit with a missing
+ *  the deadline = end of the period + deadline_days[period type's
+ *  family] (UTC days; config keys aggregator.deadline_<type>: BiWeekly
+ *  and WeeklySunday use deadline_weekly, FinancialApril deadline_yearly,
+ *  ...: cds_period_type_family); a unit with a missing
  *  value after the deadline is "overdue". Arrival times are the
  *  aggregator's clock (update_log.received_at_ms), not the agents'.
  *
@@ -28,7 +30,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define COMPLETENESS_TYPES 6           /* one deadline per period type */
+/* One deadline per period type of the first six; the others use their
+ * family's (cds_period_type_family: BiWeekly the Weekly one, FinancialApril
+ * the Yearly one, ...). */
+#define COMPLETENESS_TYPES 6
 
 typedef struct {
     const char *org_unit;              /* required */
@@ -36,7 +41,7 @@ typedef struct {
     const char *const *indicators;     /* NULL/0: the catalog's (above) */
     size_t n_indicators;
     const cds_catalog_t *catalog;      /* required */
-    int deadline_days[COMPLETENESS_TYPES]; /* by cds_period_type_t */
+    int deadline_days[COMPLETENESS_TYPES]; /* by family (above) */
     uint64_t now_ms;                   /* for "overdue" */
 } completeness_opts_t;
 

@@ -60,10 +60,6 @@ official_period_words(const char *id, char *buf, size_t len)
     case CDS_PT_DAILY:
         snprintf(buf, len, "ngày %d tháng %d năm %d", d, m, y);
         break;
-    case CDS_PT_WEEKLY:
-        snprintf(buf, len, "tuần từ %02d/%02d/%d đến %02d/%02d/%d", d, m, y,
-                 d2, m2, y2);
-        break;
     case CDS_PT_MONTHLY:
         snprintf(buf, len, "Tháng %d năm %d", m, y);
         break;
@@ -73,8 +69,12 @@ official_period_words(const char *id, char *buf, size_t len)
     case CDS_PT_SIXMONTHLY:
         snprintf(buf, len, "6 tháng %s năm %d", m == 1 ? "đầu" : "cuối", y);
         break;
-    default:
+    case CDS_PT_YEARLY:
         snprintf(buf, len, "Năm %d", y);
+        break;
+    default:                           /* weeks, shifted and financial */
+        snprintf(buf, len, "từ %02d/%02d/%d đến %02d/%02d/%d", d, m, y, d2,
+                 m2, y2);
     }
     return buf;
 }

@@ -86,39 +86,53 @@ parse_period(const char *flag, const char *id, cds_period_t *p, char *err,
 {
     if (cds_period_parse(id, p) == CDS_OK)
         return CDS_OK;
-    snprintf(err, errlen, "%s: \"%.64s\" is not a DHIS2 period (2023, "
-             "2023Q1, 202303, 2023W10, ...)", flag, id);
+    snprintf(err, errlen, "%s: \"%.64s\" is not a DHIS2 period (2025, "
+             "2025Q1, 202503, 2025W10, 202501B, 2025April, ...)", flag, id);
     return CDS_EBADPERIOD;
+}
+
+int
+query_range(const query_opts_t *o, int32_t *start, int32_t *end, char *err,
+            size_t errlen)
+{
+    cds_period_t a = {CDS_PT_DAILY, INT32_MIN, INT32_MAX}, b = a;
+    if (o->period && (o->from || o->to)) {
+        snprintf(err, errlen, "--period cannot be combined with --from/--to");
+        return CDS_EUSAGE;
+    }
+    int rc = CDS_OK;
+    if (o->period && (rc = parse_period("period", o->period, &a, err,
+                                        errlen)) == CDS_OK)
+        b = a;
+    if (rc == CDS_OK && o->from)
+        rc = parse_period("from", o->from, &a, err, errlen);
+    if (rc == CDS_OK && o->to)
+        rc = parse_period("to", o->to, &b, err, errlen);
+    if (rc != CDS_OK)
+        return rc;
+    if (a.start > b.end) {
+        char d1[16], d2[16];
+        snprintf(err, errlen, "--from %.64s starts %s, after --to %.64s "
+                 "ends %s: the range is reversed (swap them)", o->from,
+                 cds_date_format(a.start, d1, sizeof d1), o->to,
+                 cds_date_format(b.end, d2, sizeof d2));
+        return CDS_EUSAGE;
+    }
+    *start = a.start;
+    *end = b.end;
+    return CDS_OK;
 }
 
 static int
 resolve_filter(store_t *store, const query_opts_t *o, filter_t *f, char *err,
                size_t errlen)
 {
-    cds_period_t p;
     memset(f, 0, sizeof *f);
-    if (o->period && (o->from || o->to)) {
-        snprintf(err, errlen, "--period cannot be combined with --from/--to");
-        return CDS_EUSAGE;
-    }
     if (o->wide && !o->period) {
         snprintf(err, errlen, "--wide needs exactly one --period");
         return CDS_EUSAGE;
     }
-    f->start = INT32_MIN;
-    f->end = INT32_MAX;
-    int rc = CDS_OK;
-    if (o->period && (rc = parse_period("period", o->period, &p, err,
-                                        errlen)) == CDS_OK) {
-        f->start = p.start;
-        f->end = p.end;
-    }
-    if (rc == CDS_OK && o->from
-        && (rc = parse_period("from", o->from, &p, err, errlen)) == CDS_OK)
-        f->start = p.start;
-    if (rc == CDS_OK && o->to
-        && (rc = parse_period("to", o->to, &p, err, errlen)) == CDS_OK)
-        f->end = p.end;
+    int rc = query_range(o, &f->start, &f->end, err, errlen);
     if (rc != CDS_OK)
         return rc;
     f->has_range = o->period || o->from || o->to;

@@ -23,6 +23,7 @@
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Org units in scope: :ou and its descendants (:subtree = 1), :ou alone
@@ -76,6 +77,14 @@ int query_format_parse(const char *name, query_format_t *out);
  * err; or a database error. */
 int query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
               size_t errlen);
+/* The day range of opts' --period or --from/--to, the one reading query
+ * and export share: *start = the period's or --from's first day, *end =
+ * the period's or --to's last day, INT32_MIN / INT32_MAX where open.
+ * CDS_OK; CDS_EUSAGE (--period with --from/--to; --from starting after
+ * --to ends, which would match nothing: both named in err);
+ * CDS_EBADPERIOD (the flag and its value in err). */
+int query_range(const query_opts_t *opts, int32_t *start, int32_t *end,
+                char *err, size_t errlen);
 /* Write one CSV field (RFC 4180 quoting when needed). */
 void query_csv_field(FILE *out, const char *s);
 

@@ -135,6 +135,39 @@ test_flow_sums_quarters(void **state)
     assert_int_equal(f.expected, 1);
 }
 
+/* Periods of the other DHIS2 types hold the quarters whose days they
+ * hold (issue 15). HSCV_TONG (Quarterly, SUM) in DATA: 2025Q1 27901 40 +
+ * 27904 10 = 50; 2025Q2 27901 60. */
+static void
+test_other_period_types(void **state)
+{
+    afx_t *fx = *state;
+    /* 2024April = 2024-04-01..2025-03-31 holds 2024Q2..2025Q1: 50 */
+    rollup_figure_t f = figure(fx, "801", "2024April", "HSCV_TONG");
+    assert_true(f.has_value);
+    assert_true(fabs(f.value - 50) < 1e-9);
+    /* 2025April = 2025-04-01..2026-03-31 holds 2025Q2..2026Q1: 60 */
+    f = figure(fx, "801", "2025April", "HSCV_TONG");
+    assert_true(fabs(f.value - 60) < 1e-9);
+    /* 2024AprilS2 = Oct 2024..Mar 2025 holds 2024Q4 and 2025Q1: 50 */
+    f = figure(fx, "801", "2024AprilS2", "HSCV_TONG");
+    assert_true(fabs(f.value - 50) < 1e-9);
+    /* 2025AprilS1 = Apr..Sep 2025 holds 2025Q2 and 2025Q3: 60 */
+    f = figure(fx, "801", "2025AprilS1", "HSCV_TONG");
+    assert_true(fabs(f.value - 60) < 1e-9);
+    /* 2025NovQ1 = Nov 2024..Jan 2025 and 202501B = Jan..Feb 2025 hold no
+     * whole quarter: no figure, and the reason names the type */
+    f = figure(fx, "801", "2025NovQ1", "HSCV_TONG");
+    assert_false(f.has_value);
+    assert_non_null(strstr(f.note, "Quarterly"));
+    f = figure(fx, "801", "202501B", "HSCV_TONG");
+    assert_false(f.has_value);
+    /* a Yearly indicator has no figure for a financial year */
+    f = figure(fx, "801", "2025July", "NTM8_1");
+    assert_false(f.has_value);
+    assert_non_null(strstr(f.note, "Yearly"));
+}
+
 static void
 test_count_true_and_notes(void **state)
 {
@@ -415,6 +448,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stock_takes_latest_quarter,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_sums_quarters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_other_period_types, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_count_true_and_notes, setup,
                                         teardown),
