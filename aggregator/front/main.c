@@ -144,7 +144,26 @@ static const cds_option_t options[] = {
     { "aggregator.deadline_yearly", "deadline-yearly", 0, "DAYS", "31",
       "completeness: ... after a Yearly or Financial* period" },
     { "command.bom", "bom", 0, NULL, NULL,
-      "export: start with a UTF-8 BOM (Excel)" },
+      "export, query, rollup, completeness, history, report: CSV starts "
+      "with a UTF-8 BOM (Excel); only with a CSV format" },
+    { "command.out", "out", 0, "FILE", NULL,
+      "report: the file to write (a new file unless --force)" },
+    { "command.unit_name", "unit-name", 0, "TEXT", NULL,
+      "report: issuing unit (default: the org unit's name)" },
+    { "command.number", "number", 0, "TEXT", NULL,
+      "report: document number, e.g. \"Số: 12/BC-UBND\"" },
+    { "command.place", "place", 0, "TEXT", NULL,
+      "report: place before the date (default: the org unit's name)" },
+    { "command.date", "date", 0, "YYYY-MM-DD", NULL,
+      "report: date of the report (default: today, Vietnam time)" },
+    { "command.title", "title", 0, "TEXT", NULL,
+      "report: title before the period (default: \"Kết quả chuyển đổi "
+      "số\")" },
+    { "command.signer", "signer", 0, "TEXT", NULL,
+      "report: name under the signature" },
+    { "command.signer_title", "signer-title", 0, "TEXT", NULL,
+      "report: title above the signature (default: \"THỦ TRƯỞNG ĐƠN "
+      "VỊ\")" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
       "export: periods as ISO 8601 start/duration (ADX)" },
     { "command.receipt", "receipt", 0, "FILE", NULL,
@@ -154,7 +173,7 @@ static const cds_option_t options[] = {
       "accept-restore: why (kept with the restore event)" },
     { "command.force", "force", 0, NULL, NULL,
       "accept-restore: record a restore the commit mark did not see; "
-      "backup: overwrite FILE" },
+      "backup, report: overwrite FILE" },
     { "command.with_identity", "with-identity", 0, NULL, NULL,
       "restore: put the backup's identity file in place too" },
     { "aggregator.dashboard", "dashboard", 0, "PATH",
@@ -470,9 +489,16 @@ cmd_query(cds_cli_t *cli)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q.catalog = cat;
     store_t *store = NULL;
-    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
-    if (!rc)
-        code = query_run(store, &q, stdout, err, sizeof err);
+    admin_bom_t bom;
+    FILE *out = stdout;
+    code = admin_bom_begin(cli->cfg, q.format == QUERY_CSV, &bom, &out, err,
+                           sizeof err);
+    int rc = code == CDS_OK ? open_store_ro(cli, &store) : 0; /* never writes */
+    if (!rc && code == CDS_OK)
+        code = query_run(store, &q, out, err, sizeof err);
+    int done = admin_bom_end(&bom, !rc && code == CDS_OK);
+    if (code == CDS_OK)
+        code = done;
     store_destroy(&store);
     cds_catalog_destroy(&cat);
     if (rc)
@@ -1123,7 +1149,7 @@ static const cds_cli_command_t commands[] = {
     {"query",
      "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] [--format table|csv|json] "
-     "[--wide]",
+     "[--wide] [--bom]",
      cmd_query, CDS_CLI_NO_ARGS},
     {"health",
      "health [--watch SECONDS] [--format table|json] | health "
@@ -1141,21 +1167,28 @@ static const cds_cli_command_t commands[] = {
     /* district-admin commands (admin.c) */
     {"rollup",
      "rollup --org-unit OU --period PE [--indicator DE ...] "
-     "[--format table|csv|json]",
+     "[--format table|csv|json] [--bom]",
      admin_rollup, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"completeness",
      "completeness --org-unit OU --period PE "
-     "[--indicator DE ...] [--format table|csv|json]",
+     "[--indicator DE ...] [--format table|csv|json] [--bom]",
      admin_completeness, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"history",
      "history --org-unit OU --indicator DE --period PE "
-     "[--format table|csv|json]",
+     "[--format table|csv|json] [--bom]",
      admin_history, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
      "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"report",
+     "report --org-unit OU --period PE --out FILE [--indicator DE ...] "
+     "[--format xlsx|csv] [--bom] [--force] [--unit-name TEXT] "
+     "[--number TEXT] [--place TEXT] [--date YYYY-MM-DD] [--title TEXT] "
+     "[--signer TEXT] [--signer-title TEXT]  (official report: national "
+     "heading, units x indicators, total = rollup, notes, signature)",
+     admin_report, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
      CDS_CLI_DB},
     {"import-batches",
