@@ -6,6 +6,7 @@
 #include "cds_hlc.h"
 #include "cds_period.h"
 #include "cds_util.h"
+#include "orgmap.h"
 #include "query_sql.h"
 #include "table.h"
 
@@ -421,29 +422,58 @@ wide_finish(wide_t *w)
     }
 }
 
+/* One row: the unit's cells, then the row printed. */
+static int
+wide_unit(wide_t *w, cds_sql_stmt_t *cell, char **vals, const char *ou,
+          const char *name)
+{
+    size_t k = 0;
+    int rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n,
+                      vals, &k);
+    if (rc == CDS_OK)
+        rc = wide_emit(w, ou, name ? name : "", vals, k);
+    for (size_t i = 0; i < w->n; i++) {
+        free(vals[i]);
+        vals[i] = NULL;
+    }
+    return rc;
+}
+
+/* Rows of a unit's subtree: the units that owe reports for the period by
+ * the merge rule (orgmap_owing): for a successor and a period before its
+ * creation, its predecessors. */
+static int
+wide_owing(store_t *store, wide_t *w, cds_sql_stmt_t *cell, char **vals)
+{
+    cds_period_t p;
+    orgmap_unit_t *u = NULL;
+    size_t n = 0;
+    if (cds_period_parse(w->o->period, &p) != CDS_OK)
+        return CDS_EBADPERIOD;         /* checked by resolve_filter */
+    int rc = orgmap_owing(store, w->o->org_unit, p.start, p.end, &u, &n);
+    for (size_t i = 0; rc == CDS_OK && i < n; i++)
+        rc = wide_unit(w, cell, vals, u[i].code, u[i].name);
+    orgmap_units_free(u, n);
+    return rc;
+}
+
 static int
 wide_rows(store_t *store, wide_t *w)
 {
-    cds_sql_stmt_t *leaves = store_read(store, QUERY_SQL_LEAVES,
-                                        QUERY_SQL_LEAVES_PG);
+    bool owing = w->o->org_unit && w->o->subtree;
+    cds_sql_stmt_t *leaves = owing ? NULL
+                             : store_read(store, QUERY_SQL_LEAVES,
+                                          QUERY_SQL_LEAVES_PG);
     cds_sql_stmt_t *cell = store_read(store, QUERY_SQL_CELL, NULL);
     char **vals = calloc(w->n + 1, sizeof *vals);
-    int rc = leaves && cell && vals ? CDS_OK : CDS_ERROR;
-    if (rc == CDS_OK)
+    int rc = (leaves || owing) && cell && vals ? CDS_OK : CDS_ERROR;
+    if (rc == CDS_OK && owing)
+        rc = wide_owing(store, w, cell, vals);
+    if (rc == CDS_OK && leaves)
         bind_scope(leaves, w->o);
-    while (rc == CDS_OK && cds_sql_step(leaves) == CDS_SQL_ROW) {
-        const char *ou = cds_sql_col_text(leaves, 0);
-        const char *name = cds_sql_col_text(leaves, 1);
-        size_t k = 0;
-        rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n, vals,
-                      &k);
-        if (rc == CDS_OK)
-            rc = wide_emit(w, ou, name ? name : "", vals, k);
-        for (size_t i = 0; i < w->n; i++) {
-            free(vals[i]);
-            vals[i] = NULL;
-        }
-    }
+    while (rc == CDS_OK && leaves && cds_sql_step(leaves) == CDS_SQL_ROW)
+        rc = wide_unit(w, cell, vals, cds_sql_col_text(leaves, 0),
+                       cds_sql_col_text(leaves, 1));
     free(vals);
     cds_sql_finalize(&leaves);
     cds_sql_finalize(&cell);
