@@ -52,18 +52,28 @@
     " UNION SELECT m.old, CASE WHEN s.until IS NULL OR m.from_day < s.until" \
     "  THEN m.from_day ELSE s.until END"                                     \
     "  FROM orgunit_map m JOIN src s ON m.new = s.code")
+/* The edges a figure's units are found along, as (code, up, from_day):
+ * down the tree (from_day NULL) and back along a mapping from its new
+ * unit to its old one (from_day = the mapping date). ORGMAP_UNTIL: the
+ * until of a unit reached from s along e: the earliest mapping date on
+ * the way. Shared by the sources (below) and the --org-unit scope of
+ * query and export (query.h). */
+#define ORGMAP_EDGES                                                         \
+    " (SELECT code, parent AS up, CAST(NULL AS BIGINT) AS from_day"         \
+    "  FROM orgunit UNION ALL SELECT old, new, from_day FROM orgunit_map)"  \
+    " AS e"
+#define ORGMAP_UNTIL                                                         \
+    " CASE WHEN e.from_day IS NULL THEN s.until"                             \
+    "  WHEN s.until IS NULL OR e.from_day < s.until THEN e.from_day"         \
+    "  ELSE s.until END"
 /* PostgreSQL allows one recursive term, with one reference to src: the
  * two steps (down the tree, back along a mapping) as one join with their
- * union of edges (from_day NULL: a tree edge, until unchanged). */
+ * union of edges. */
 #define ORGMAP_SOURCES_CTE_PG                                                \
     ORGMAP_SOURCES_CTE_WITH(                                                 \
     " SELECT CAST(:ou AS TEXT), CAST(NULL AS BIGINT)"                        \
-    " UNION SELECT e.code, CASE WHEN e.from_day IS NULL THEN s.until"        \
-    "  WHEN s.until IS NULL OR e.from_day < s.until THEN e.from_day"         \
-    "  ELSE s.until END FROM src s JOIN"                                     \
-    "  (SELECT code, parent AS up, CAST(NULL AS BIGINT) AS from_day"         \
-    "   FROM orgunit UNION ALL SELECT old, new, from_day FROM orgunit_map)"  \
-    "  AS e ON e.up = s.code")
+    " UNION SELECT e.code," ORGMAP_UNTIL " FROM src s JOIN" ORGMAP_EDGES    \
+    "  ON e.up = s.code")
 
 /* One leaf whose values count towards a figure. */
 typedef struct {

@@ -6,7 +6,7 @@
 # hand in a comment, never by the program; query --wide, rollup,
 # completeness and the HTTP API (what the dashboard draws) must agree.
 . "$(dirname "$0")/lib.sh"
-echo "1..24"
+echo "1..28"
 port=$((20000 + ($$ * 11) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -137,7 +137,30 @@ expect_eq "query --wide 27898-2025 2025: the successor alone (61, yes)" \
     "$(echo "$w" | jq -c '[.rows[] | [.orgUnit, .values.CBCC_TONG, .values.NTM8_1]]')" \
     '[["27898-2025","61","true"]]'
 
-# 6. The HTTP API the dashboard draws from: the same rows and total.
+# 6. The listings: query's long form, export and history of the new
+# commune for 2025Q2 give its predecessors' values, keyed to their own
+# codes: 4 HGD_TONG + 2 HGD_CAPQUANG_SO + 27898's TTHC_TONG of 202506
+# (a month of Q2) = 7 values; 27898 has 3 of them.
+expect_eq "query long form 27898-2025 2025Q2: the predecessors' 7 values" \
+    "$(agg agg query --org-unit 27898-2025 --period 2025Q2 --format csv \
+        | tail -n +2 | cut -d, -f1 | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')" \
+    "27898:3 27910:2 27913:1 27928:1 "
+expect_eq "export 27898-2025 2025Q2: the same 7, old codes" \
+    "$(agg agg export --org-unit 27898-2025 --period 2025Q2 --format dhis2-csv \
+        | tail -n +2 | cut -d, -f3 | sort | tr -d '\r' | tr '\n' ' ')" \
+    "27898 27898 27898 27910 27910 27913 27928 "
+# Second half of 2025: the predecessors had no unit then; the new commune's
+# two months 202507 and 202512 (its yearly 2025 values lie outside 2025S2).
+expect_eq "export 27898-2025 2025S2: the new commune's 2 months only" \
+    "$(agg agg export --org-unit 27898-2025 --period 2025S2 --format dhis2-csv \
+        | tail -n +2 | cut -d, -f2,3 | tr -d '\r' | tr '\n' ' ')" \
+    "202507,27898-2025 202512,27898-2025 "
+h=$(agg agg history --org-unit 27898-2025 --indicator HGD_TONG --period 2025Q2 --format json)
+expect_eq "history 27898-2025 HGD_TONG 2025Q2: the predecessors' updates" \
+    "$(echo "$h" | jq -r '[.rows[] | "\(.org_unit)=\(.new)"] | join(" ")')" \
+    "27898=900 27910=410 27913=520 27928=300"
+
+# 7. The HTTP API the dashboard draws from: the same rows and total.
 tok=$(agg agg token add dashboard | head -1)
 agg_start agg
 base="http://127.0.0.1:$port"
