@@ -9,15 +9,20 @@
  *        LAST  stocks (households, members, yes/no criteria; the default):
  *              the figure is taken at the latest sub-period inside P for
  *              which any source leaf reported ("as of" that period); only
- *              leaves that reported for it count, so units never count
- *              twice across a reorganisation.
+ *              leaves that reported for it count, and of a predecessor
+ *              and its successor only one (orgmap_rule, below).
  *   2. across leaves, by the catalog aggregation: SUM, AVERAGE, MIN, MAX,
  *      COUNT_TRUE (leaves whose yes/no value is yes), RATIO: sum of the
  *      numerator counts / sum of the denominator counts (x100 for a
  *      PERCENTAGE), taken only from leaves and sub-periods that reported
  *      BOTH counts; never an average of percentages. NONE: not rolled up.
  *  Source leaves and mapping: orgmap.h (old units count towards the unit
- *  they were merged into, for periods before the merge date).
+ *  they were merged into, for periods before the merge date); which of
+ *  them count when a period spans a merge is orgmap_rule's (the merge
+ *  rule's one home, docs/ORGUNITS.md): a stock takes the successor's
+ *  value where it reported, else the predecessors'; a COUNT_TRUE counts
+ *  the units existing at the period's end; a flow adds each unit's part.
+ *  A value outside its leaf's validity dates never counts.
  *
  *  Invariant: every figure carries how many leaves it covers out of how
  *  many were expected (valid in the period, or at the "as of"
