@@ -404,6 +404,29 @@ test_orgmap_load_and_sources(void **state)
     assert_int_equal(orgmap_load(fx->store, "deploy/orgunit_map.csv", &rows,
                                  err, sizeof err), CDS_OK);
     assert_int_equal(rows, 12);
+    /* successors and owing units of Xã Đông Thành (its 4 predecessors) */
+    assert_int_equal(cds_period_parse("2025", &p), CDS_OK);
+    assert_int_equal(orgmap_sources(fx->store, "27898-2025", p.start, p.end,
+                                    &u, &n), CDS_OK);
+    assert_int_equal(n, 5);    /* 27898 27898-2025 27910 27913 27928 */
+    assert_string_equal(u[1].code, "27898-2025");
+    assert_int_equal(u[0].nsucc, 1);
+    assert_int_equal(u[0].succ[0], 1);
+    assert_int_equal(u[4].nsucc, 1);
+    assert_int_equal(u[1].nsucc, 0);
+    orgmap_units_free(u, n);
+    assert_int_equal(orgmap_owing(fx->store, "27898-2025", p.start, p.end,
+                                  &u, &n), CDS_OK);
+    assert_int_equal(n, 1);    /* the year: the successor alone */
+    assert_string_equal(u[0].code, "27898-2025");
+    orgmap_units_free(u, n);
+    assert_int_equal(cds_period_parse("2025Q2", &p), CDS_OK);
+    assert_int_equal(orgmap_owing(fx->store, "27898-2025", p.start, p.end,
+                                  &u, &n), CDS_OK);
+    assert_int_equal(n, 4);    /* before its creation: the predecessors */
+    assert_string_equal(u[0].code, "27898");
+    assert_string_equal(u[3].code, "27928");
+    orgmap_units_free(u, n);
 }
 
 /* The merge rule on hand-built units (orgmap.h): p1, p2 merged into s on
