@@ -464,12 +464,21 @@ cmd_query(cds_cli_t *cli)
     if (q.wide && !cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q.catalog = cat;
+    rollup_rules_t *rules = cat ? rollup_rules_load(get(cli,
+                                      "aggregator.catalog"), err, sizeof err)
+                                : NULL;         /* the wide total row */
+    if (cat && !rules) {
+        cds_catalog_destroy(&cat);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    }
+    q.rules = rules;
     store_t *store = NULL;
     int rc = open_store_ro(cli, &store);       /* a listing: never writes */
     int code = CDS_OK;
     if (!rc)
         code = query_run(store, &q, stdout, err, sizeof err);
     store_destroy(&store);
+    rollup_rules_destroy(&rules);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;

@@ -8,6 +8,7 @@
 #include "cds_util.h"
 #include "orgmap.h"
 #include "query_sql.h"
+#include "rollup.h"
 #include "table.h"
 
 #include <jansson.h>
@@ -333,6 +334,7 @@ typedef struct {
     json_t *rows;                      /* QUERY_JSON */
     FILE *out;
     size_t units, complete;
+    json_t *total;                     /* QUERY_JSON: the total row */
 } wide_t;
 
 static int
@@ -416,6 +418,8 @@ wide_finish(wide_t *w)
                                                           w->complete));
         json_object_set_new(top, "units", json_integer((json_int_t)
                                                        w->units));
+        if (w->total)
+            json_object_set_new(top, "total", json_incref(w->total));
         json_dumpf(top, w->out, JSON_INDENT(2));
         fputc('\n', w->out);
         json_decref(top);
@@ -480,6 +484,69 @@ wide_rows(store_t *store, wide_t *w)
     return rc;
 }
 
+/* One total cell: rollup's figure and its coverage into the JSON. */
+static int
+total_cell(wide_t *w, const rollup_figure_t *f, char *buf, size_t len)
+{
+    rollup_format(f->value, f->has_value, buf, len);
+    if (!w->total)
+        return CDS_OK;
+    json_t *v = json_object_get(w->total, "values");
+    json_t *c = json_object_get(w->total, "covered");
+    json_t *e = json_object_get(w->total, "expected");
+    json_object_set_new(v, f->ind->code, f->has_value ? json_string(buf)
+                                                      : json_null());
+    json_object_set_new(c, f->ind->code, json_integer((json_int_t)
+                                                      f->covered));
+    json_object_set_new(e, f->ind->code, json_integer((json_int_t)
+                                                      f->expected));
+    return CDS_OK;
+}
+
+/* The total row under a unit's rows: rollup's figure per column (the
+ * merge rule's total: for a new commune before its creation, its
+ * predecessors' total), when the catalog and its rules are given and
+ * every column is a catalog indicator. Table: a last row "total"; JSON:
+ * "total": {values, covered, expected}; CSV: none (header + rows). */
+static int
+wide_total(store_t *store, wide_t *w)
+{
+    const query_opts_t *o = w->o;
+    if (!o->catalog || !o->rules || !o->org_unit || !o->subtree
+        || o->format == QUERY_CSV || w->n == 0)
+        return CDS_OK;
+    for (size_t i = 0; i < w->n; i++)
+        if (!cds_catalog_find(o->catalog, w->cols[i]))
+            return CDS_OK;
+    rollup_figure_t *f = NULL;
+    size_t nf = 0;
+    char err[256];
+    int rc = rollup_compute_read(store, o->catalog, o->rules, o->org_unit,
+                                 o->period, (const char *const *) w->cols,
+                                 w->n, &f, &nf, err, sizeof err);
+    char (*cells)[32] = rc == CDS_OK ? calloc(nf + 1, sizeof *cells) : NULL;
+    const char **row = cells ? calloc(nf + 3, sizeof *row) : NULL;
+    if (rc == CDS_OK && !row)
+        rc = CDS_ENOMEM;
+    if (rc == CDS_OK && o->format == QUERY_JSON)
+        w->total = json_pack("{s{}s{}s{}}", "values", "covered",
+                             "expected");
+    for (size_t i = 0; rc == CDS_OK && i < nf; i++) {
+        rc = total_cell(w, &f[i], cells[i], sizeof cells[i]);
+        row[2 + i] = cells[i];
+    }
+    if (rc == CDS_OK && o->format == QUERY_TABLE) {
+        row[0] = "total";
+        row[1] = o->org_unit;
+        row[2 + nf] = "";
+        rc = table_add(w->table, row) == 0 ? CDS_OK : CDS_ENOMEM;
+    }
+    free(row);
+    free(cells);
+    free(f);
+    return rc;
+}
+
 static int
 query_wide(store_t *store, const query_opts_t *o, FILE *out)
 {
@@ -490,12 +557,15 @@ query_wide(store_t *store, const query_opts_t *o, FILE *out)
     if (rc == CDS_OK)
         rc = wide_rows(store, &w);
     if (rc == CDS_OK)
+        rc = wide_total(store, &w);
+    if (rc == CDS_OK)
         wide_finish(&w);
     for (size_t i = 0; i < w.n; i++)
         free(w.cols[i]);
     free(w.cols);
     table_destroy(&w.table);
     json_decref(w.rows);
+    json_decref(w.total);
     return rc;
 }
 

@@ -12,8 +12,10 @@
  *  under the filter unit by the merge rule (orgmap_owing: for a unit
  *  made by a merge and a period before it, its predecessors), columns
  *  = indicators (the --indicator list, else the catalog's, else those with
- *  values), for exactly one --period; a "reported" column "k/n" and a last
- *  line "N of M org units complete".
+ *  values), for exactly one --period; a "reported" column "k/n", a
+ *  "total" row (table; JSON "total") with rollup's figure per column
+ *  when the catalog's rules are given, and a last line "N of M org units
+ *  complete".
  *  Formats: table (aligned by display width), csv (RFC 4180: fields with
  *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
  *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
@@ -24,6 +26,7 @@
 
 #include "cds_catalog.h"
 #include "orgmap.h"
+#include "rollup.h"
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -80,6 +83,8 @@ typedef struct {
     query_format_t format;
     bool wide;                         /* org units x indicators, 1 period */
     const cds_catalog_t *catalog;      /* optional: wide column order */
+    const rollup_rules_t *rules;       /* optional, with catalog: the wide
+                                        * total row (rollup's figures) */
 } query_opts_t;
 
 /* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */

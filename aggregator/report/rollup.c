@@ -481,12 +481,12 @@ ctx_free(ctx_t *c)
     free(c->codes);
 }
 
-int
-rollup_compute(store_t *store, const cds_catalog_t *catalog,
-               const rollup_rules_t *rules, const char *ou,
-               const char *period, const char *const *indicators,
-               size_t n, rollup_figure_t **out, size_t *nout, char *err,
-               size_t errlen)
+/* rollup_compute's work; snapshot: begin and end a read snapshot. */
+static int
+compute(store_t *store, const cds_catalog_t *catalog,
+        const rollup_rules_t *rules, const char *ou, const char *period,
+        const char *const *indicators, size_t n, rollup_figure_t **out,
+        size_t *nout, bool snapshot, char *err, size_t errlen)
 {
     ctx_t c = { 0 };
     char *codes_json = NULL;
@@ -506,11 +506,13 @@ rollup_compute(store_t *store, const cds_catalog_t *catalog,
     int rc = select_indicators(catalog, &c.p, indicators, n, out, nout,
                                &codes_json, err, errlen);
     /* One snapshot: the leaves and their values agree. */
-    if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK) {
+    if (rc == CDS_OK && (!snapshot || (rc = store_read_begin(store))
+                                          == CDS_OK)) {
         rc = orgmap_sources(store, ou, c.p.start, c.p.end, &c.units, &c.nu);
         if (rc == CDS_OK)
             rc = fetch_values(store, &c, ou, codes_json);
-        store_read_end(store);
+        if (snapshot)
+            store_read_end(store);
     }
     for (size_t i = 0; rc == CDS_OK && i < *nout; i++) {
         (*out)[i].time = rollup_rule(rules, (*out)[i].ind->code);
@@ -524,6 +526,28 @@ rollup_compute(store_t *store, const cds_catalog_t *catalog,
         *nout = 0;
     }
     return rc;
+}
+
+int
+rollup_compute(store_t *store, const cds_catalog_t *catalog,
+               const rollup_rules_t *rules, const char *ou,
+               const char *period, const char *const *indicators,
+               size_t n, rollup_figure_t **out, size_t *nout, char *err,
+               size_t errlen)
+{
+    return compute(store, catalog, rules, ou, period, indicators, n, out,
+                   nout, true, err, errlen);
+}
+
+int
+rollup_compute_read(store_t *store, const cds_catalog_t *catalog,
+                    const rollup_rules_t *rules, const char *ou,
+                    const char *period, const char *const *indicators,
+                    size_t n, rollup_figure_t **out, size_t *nout,
+                    char *err, size_t errlen)
+{
+    return compute(store, catalog, rules, ou, period, indicators, n, out,
+                   nout, false, err, errlen);
 }
 
 /* ---- printing ----------------------------------------------------------- */

@@ -82,6 +82,14 @@ int rollup_compute(store_t *store, const cds_catalog_t *catalog,
                    size_t n, rollup_figure_t **out, size_t *nout, char *err,
                    size_t errlen);
 
+/* rollup_compute inside a read snapshot the caller holds
+ * (store_read_begin: `query --wide`'s total row). Same contract. */
+int rollup_compute_read(store_t *store, const cds_catalog_t *catalog,
+                        const rollup_rules_t *rules, const char *ou,
+                        const char *period, const char *const *indicators,
+                        size_t n, rollup_figure_t **out, size_t *nout,
+                        char *err, size_t errlen);
+
 /* Text of a figure's value ("" when none): integers as integers, other
  * values with 2 decimals. buf: 32 bytes. Returns buf. */
 char *rollup_format(double v, bool has, char *buf, size_t len);

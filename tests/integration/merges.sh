@@ -6,7 +6,7 @@
 # hand in a comment, never by the program; query --wide, rollup,
 # completeness and the HTTP API (what the dashboard draws) must agree.
 . "$(dirname "$0")/lib.sh"
-echo "1..28"
+echo "1..31"
 port=$((20000 + ($$ * 11) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -67,6 +67,9 @@ t=$(agg agg query --org-unit 27898-2025 --period 2025Q2 --wide \
     --indicator HGD_TONG --indicator HGD_CAPQUANG_SO)
 check "table: no row for 27898-2025 itself" sh -c "! echo \"\$1\" | grep -q '^27898-2025 '" _ "$t"
 check "table: '2 of 4 org units complete'" sh -c "echo \"\$1\" | grep -qx '2 of 4 org units complete'" _ "$t"
+# ... and their total row, rollup's figures: 2130 and 800.
+expect_eq "table: the total row of the predecessors" \
+    "$(echo "$t" | awk '$1 == "total" {print $2, $3, $4}')" "27898-2025 2130 800"
 c=$(agg agg completeness --org-unit 27898-2025 --period 2025Q2 \
     --indicator HGD_TONG --indicator HGD_CAPQUANG_SO --format json)
 expect_eq "completeness 27898-2025 2025Q2: the same four units" \
@@ -100,9 +103,9 @@ expect_eq "flow, second half only: 30 + 40 = 70" \
 
 # 5. query --wide, rollup and completeness agree cell by cell, for the
 # period before the merge and for the year across it. Each wide column:
-# its cells add up to rollup's value, its filled cells are rollup's
-# "covered", its rows rollup's "expected"; each row's reported count is
-# completeness's. (CBCC_DAOTAO_SO is left out: with its successor silent,
+# its cells add up to its total row and to rollup's value, its filled
+# cells are rollup's "covered", its rows rollup's "expected"; each row's
+# reported count is completeness's. (CBCC_DAOTAO_SO is left out: with its successor silent,
 # the figure falls back to predecessors that owe no row.)
 agree() { # PE DE...
     local pe=$1 args=() d; shift
@@ -120,6 +123,9 @@ agree() { # PE DE...
         n=$(echo "$w" | jq -r --arg d "$d" \
             '[.rows[].values[$d] | select(. != null)] | length')
         rows=$(echo "$w" | jq -r '.rows | length')
+        [ "$(echo "$w" | jq -r --arg d "$d" '.total.values[$d]')" = "$sum" ] || {
+            diag "$pe $d: wide total row is not the sum of its rows ($sum)"
+            return 1; }
         [ "$(roll 27898-2025 "$pe" "$d")" = "$sum $n $rows" ] || {
             diag "$pe $d: wide '$sum $n $rows', rollup '$(roll 27898-2025 "$pe" "$d")'"
             return 1; }
@@ -136,6 +142,9 @@ w=$(wide 2025 --indicator CBCC_TONG --indicator NTM8_1)
 expect_eq "query --wide 27898-2025 2025: the successor alone (61, yes)" \
     "$(echo "$w" | jq -c '[.rows[] | [.orgUnit, .values.CBCC_TONG, .values.NTM8_1]]')" \
     '[["27898-2025","61","true"]]'
+expect_eq "... and its total: 61 officials, 1 commune" \
+    "$(echo "$w" | jq -c '[.total.values.CBCC_TONG, .total.values.NTM8_1, .total.covered.NTM8_1]')" \
+    '["61","1",1]'
 
 # 6. The listings: query's long form, export and history of the new
 # commune for 2025Q2 give its predecessors' values, keyed to their own
@@ -174,6 +183,7 @@ expect_eq "API wide rows: the predecessors" \
 expect_eq "API wide cells: 900 410 520 300" \
     "$(echo "$a" | jq -r '[.rows[].values.HGD_TONG] | join(" ")')" \
     "900 410 520 300"
+expect_eq "API wide total: 2130" "$(echo "$a" | jq -r '.total.values.HGD_TONG')" 2130
 expect_eq "API total row (rollup): 2130, 4 of 4" \
     "$(curl -sf "${auth[@]}" "$base/api/rollup?$q" \
         | jq -r '.rows[0] | "\(.value) \(.covered) \(.expected)"')" "2130 4 4"
