@@ -238,6 +238,8 @@ do_history(admin_ctx_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "history needs exactly one --indicator");
         rc = CDS_EUSAGE;
     }
+    if (rc == CDS_OK)          /* the merge rule's units (history.h) */
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
     cds_identity_t *id = rc == CDS_OK ? load_identity(c, &rc, err, errlen)
                                       : NULL;
     if (rc == CDS_OK)
@@ -269,6 +271,8 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
     o.filter.period = get(c, "command.period");
     o.filter.from = get(c, "command.from");
     o.filter.to = get(c, "command.to");
+    if (rc == CDS_OK)          /* merged-in units are in scope (query.h) */
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
     cds_catalog_t *cat = NULL;
     if (rc == CDS_OK && o.format == EXPORT_CSV)
         cat = load_catalog(c, &rc, err, errlen);

@@ -354,6 +354,7 @@ run_query(const api_t *api, store_t *store, const args_t *a, FILE *out,
 {
     query_opts_t q = filter_of(a);
     q.catalog = api->catalog;
+    q.rules = api->rules;              /* the wide total row */
     q.format = a->format && strcmp(a->format, "csv") == 0 ? QUERY_CSV
                                                            : QUERY_JSON;
     if (a->bom && q.format == QUERY_CSV)

@@ -488,6 +488,14 @@ cmd_query(cds_cli_t *cli)
     if (q.wide && !cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q.catalog = cat;
+    rollup_rules_t *rules = cat ? rollup_rules_load(get(cli,
+                                      "aggregator.catalog"), err, sizeof err)
+                                : NULL;         /* the wide total row */
+    if (cat && !rules) {
+        cds_catalog_destroy(&cat);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    }
+    q.rules = rules;
     store_t *store = NULL;
     admin_bom_t bom;
     FILE *out = stdout;
@@ -500,6 +508,7 @@ cmd_query(cds_cli_t *cli)
     if (code == CDS_OK)
         code = done;
     store_destroy(&store);
+    rollup_rules_destroy(&rules);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;
