@@ -2,6 +2,7 @@
 #include "admin.h"
 
 #include "api.h"
+#include "attain.h"
 
 #include "cds_catalog.h"
 #include "cds_err.h"
@@ -15,6 +16,7 @@
 #include "history.h"
 #include "ingest.h"
 #include "orgmap.h"
+#include "rank.h"
 #include "rollup.h"
 #include "store.h"
 
@@ -106,9 +108,54 @@ do_rollup(admin_ctx_t *c, char *err, size_t errlen)
                                 : NULL;
     if (cat && !rules)
         rc = CDS_EMALFORMED;
+    cds_targets_t *targets = NULL;     /* attain.h: columns appended */
     if (rc == CDS_OK)
-        rc = rollup_run(c->store, cat, rules, ou, get(c, "command.period"),
-                        inds, n, f, c->out, err, errlen);
+        rc = attain_targets_load(c->cfg, cat, &targets, err, errlen);
+    if (rc == CDS_OK)
+        rc = rollup_run_targets(c->store, cat, rules, targets, ou,
+                                get(c, "command.period"), inds, n, f, c->out,
+                                err, errlen);
+    cds_targets_destroy(&targets);
+    rollup_rules_destroy(&rules);
+    cds_catalog_destroy(&cat);
+    return rc;
+}
+
+/* rank --org-unit OU --indicator DE --period PE (rank.h). */
+static int
+do_rank(admin_ctx_t *c, char *err, size_t errlen)
+{
+    const char **inds = NULL;
+    rank_opts_t o = { .period = get(c, "command.period") };
+    report_format_t f;
+    int rc = one_org_unit(c, &o.org_unit, err, errlen);
+    if (rc == CDS_OK)
+        rc = report_format(c, &f, err, errlen);
+    if (rc == CDS_OK
+        && cds_config_get_all(c->cfg, "command.indicator", &inds) > 1) {
+        snprintf(err, errlen, "exactly one --indicator");
+        rc = CDS_EUSAGE;
+    }
+    o.indicator = inds ? inds[0] : NULL;
+    if (rc == CDS_OK)
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
+    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
+                                      : NULL;
+    rollup_rules_t *rules = cat ? rollup_rules_load(get(c,
+                                                        "aggregator.catalog"),
+                                                    err, errlen)
+                                : NULL;
+    if (cat && !rules)
+        rc = CDS_EMALFORMED;
+    cds_targets_t *targets = NULL;
+    if (rc == CDS_OK)
+        rc = attain_targets_load(c->cfg, cat, &targets, err, errlen);
+    o.catalog = cat;
+    o.rules = rules;
+    o.targets = targets;
+    if (rc == CDS_OK)
+        rc = rank_run(c->store, &o, f, c->out, err, errlen);
+    cds_targets_destroy(&targets);
     rollup_rules_destroy(&rules);
     cds_catalog_destroy(&cat);
     return rc;
@@ -378,6 +425,12 @@ int
 admin_rollup(cds_cli_t *cli)
 {
     return admin_call(cli, do_rollup);
+}
+
+int
+admin_rank(cds_cli_t *cli)
+{
+    return admin_call(cli, do_rank);
 }
 
 int

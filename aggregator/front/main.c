@@ -130,6 +130,8 @@ static const cds_option_t options[] = {
     { "aggregator.orgunit_map", "orgunit-map", 0, "PATH", NULL,
       "org-unit merge mapping CSV (default: orgunit_map.csv beside "
       "orgunits, if present)" },
+    { "aggregator.targets", "targets", 0, "PATH", NULL,
+      "targets CSV (default: targets.csv beside the catalog, if present)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
@@ -1139,6 +1141,11 @@ static const cds_cli_command_t commands[] = {
      "rollup --org-unit OU --period PE [--indicator DE ...] "
      "[--format table|csv|json]",
      admin_rollup, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"rank",
+     "rank --org-unit OU --indicator DE --period PE "
+     "[--format table|csv|json]  (OU's child units by attainment of "
+     "their targets)",
+     admin_rank, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"completeness",
      "completeness --org-unit OU --period PE "
      "[--indicator DE ...] [--format table|csv|json]",
