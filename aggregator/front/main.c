@@ -5,6 +5,7 @@
  *  3 configuration, identity or permission, 4 runtime (database, I/O,
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
+#include "attain.h"
 #include "audit.h"
 #include "backup.h"
 #include "cds_catalog.h"
@@ -458,20 +459,32 @@ cmd_query(cds_cli_t *cli)
         return cds_cli_fail(CDS_EXIT_USAGE,
                             "format: \"%s\": expected table, csv or json",
                             get(cli, "command.format"));
-    char err[512] = "";
-    cds_catalog_t *cat = q.wide ? cds_catalog_load(get(cli,
-                                                       "aggregator.catalog"),
-                                                   err, sizeof err)
-                                : NULL;
-    if (q.wide && !cat)
+    char err[512] = "", tpath[4096];
+    /* With a targets file the long form appends target columns
+     * (attain.h), which need the catalog's value types. */
+    bool targets = !q.wide && attain_targets_path(cli->cfg, tpath,
+                                                  sizeof tpath)[0];
+    cds_catalog_t *cat = q.wide || targets
+                             ? cds_catalog_load(get(cli, "aggregator.catalog"),
+                                                err, sizeof err)
+                             : NULL;
+    if ((q.wide || targets) && !cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q.catalog = cat;
+    cds_targets_t *tg = NULL;
+    if (targets && attain_targets_load(cli->cfg, cat, &tg, err, sizeof err)
+                       != CDS_OK) {
+        cds_catalog_destroy(&cat);
+        return cds_cli_fail(CDS_EXIT_INPUT, "query: %s", err);
+    }
+    q.targets = tg;
     store_t *store = NULL;
     int rc = open_store_ro(cli, &store);       /* a listing: never writes */
     int code = CDS_OK;
     if (!rc)
         code = query_run(store, &q, stdout, err, sizeof err);
     store_destroy(&store);
+    cds_targets_destroy(&tg);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;

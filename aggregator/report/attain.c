@@ -136,3 +136,39 @@ attain_judge(const cds_targets_t *targets, const cds_indicator_t *ind,
     else
         out->state = cds_target_state(out->t, out->pct);
 }
+
+void
+attain_cache_free(attain_cache_t *c)
+{
+    attain_chain_free(c->chain, c->n);
+    free(c->ou);
+    memset(c, 0, sizeof *c);
+}
+
+int
+attain_value(store_t *store, const cds_targets_t *targets,
+             const cds_catalog_t *catalog, attain_cache_t *cache,
+             const char *ou, const char *code, const char *period,
+             const char *value, attain_t *out)
+{
+    const cds_indicator_t *ind = catalog ? cds_catalog_find(catalog, code)
+                                         : NULL;
+    memset(out, 0, sizeof *out);
+    if (!ind || ind->type == CDS_VT_TEXT)
+        return CDS_OK;         /* no target can apply: empty cells */
+    if (!cache->ou || strcmp(cache->ou, ou) != 0) {
+        attain_cache_free(cache);
+        int rc = attain_chain(store, ou, &cache->chain, &cache->n);
+        if (rc != CDS_OK && rc != CDS_EUNKNOWNORGUNIT)
+            return rc;
+        if (!(cache->ou = strdup(ou)))
+            return CDS_ENOMEM;
+    }
+    char *end = NULL;
+    double v = ind->type == CDS_VT_BOOLEAN ? strcmp(value, "true") == 0
+                                           : strtod(value, &end);
+    bool has = ind->type == CDS_VT_BOOLEAN || (end && end != value && !*end);
+    attain_judge(targets, ind, (const char *const *) cache->chain, cache->n,
+                 period, has, v, 1, out);
+    return CDS_OK;
+}

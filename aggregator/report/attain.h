@@ -62,4 +62,22 @@ void attain_judge(const cds_targets_t *targets, const cds_indicator_t *ind,
                   const char *const *chain, size_t n, const char *period,
                   bool has, double value, double units, attain_t *out);
 
+/* The chain of the last unit asked (rows come ordered by unit, so one
+ * read per unit). Zero-initialise; free with attain_cache_free. */
+typedef struct {
+    char *ou;                  /* unit of chain (owned), NULL: none */
+    char **chain;              /* attain_chain's answer */
+    size_t n;
+} attain_cache_t;
+void attain_cache_free(attain_cache_t *c);
+
+/* Judge one stored value (canonical text, cds_catalog.h) of indicator
+ * code for unit ou in period: a BOOLEAN "true"/"false" is 1/0 of one
+ * unit; TEXT and indicators the catalog does not hold have no target.
+ * Fills *out; CDS_OK or a database error. */
+int attain_value(store_t *store, const cds_targets_t *targets,
+                 const cds_catalog_t *catalog, attain_cache_t *cache,
+                 const char *ou, const char *code, const char *period,
+                 const char *value, attain_t *out);
+
 #endif

@@ -11,6 +11,11 @@
  *  = indicators (the --indicator list, else the catalog's, else those with
  *  values), for exactly one --period; a "reported" column "k/n" and a last
  *  line "N of M org units complete".
+ *  Targets: with opts->targets the long form appends three columns,
+ *  target, attainment, state: each value against the target of its unit,
+ *  indicator and period's year (attain.h; a value of a sub-period, e.g. a
+ *  month, against its year's target); the wide form is unchanged (rollup
+ *  and rank give a unit's attainment).
  *  Formats: table (aligned by display width), csv (RFC 4180: fields with
  *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
  *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
@@ -20,6 +25,7 @@
 #define AGG_QUERY_H
 
 #include "cds_catalog.h"
+#include "cds_target.h"
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,7 +72,11 @@ typedef struct {
     const char *from, *to;             /* range ends (either may be NULL) */
     query_format_t format;
     bool wide;                         /* org units x indicators, 1 period */
-    const cds_catalog_t *catalog;      /* optional: wide column order */
+    const cds_catalog_t *catalog;      /* optional: wide column order;
+                                        * value types for targets */
+    const cds_targets_t *targets;      /* optional: long form appends
+                                        * target, attainment, state
+                                        * (attain.h; needs catalog) */
 } query_opts_t;
 
 /* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */

@@ -6,7 +6,7 @@
 # the same; a bad targets file is refused with path:line, by the command
 # and by --check-config. Every expected number is computed by hand here.
 . "$(dirname "$0")/lib.sh"
-echo "1..17"
+echo "1..19"
 port=$((20000 + ($$ * 11) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -26,6 +26,7 @@ HSCV_ONLINE,27910,2025,60,,,QĐ 924/QĐ-TTg
 HSCV_ONLINE,27916,2025,50,,,KH xã Bình Thành
 HSCV_ONLINE,801,2025,80,,5,KH huyện Đức Huệ
 NTM8_4,under:801,2024,97,,,QĐ 924/QĐ-TTg
+DSTT_DVCTT,under:801,2025,50,,,QĐ 411/QĐ-TTg
 CSV
 # online / total per commune, 2025Q1:
 #   27898  66/100 = 66 %  -> 66/60 = 110 %   met
@@ -53,9 +54,10 @@ HSCV_TONG,2025Q1,27910,70
 NTM8_4,2024,27898,true
 NTM8_4,2024,27901,true
 NTM8_4,2024,27904,false
+DSTT_DVCTT,2025Q1,27901,45
 CSV
 out=$(agg agg import "$T/d.csv")
-check "values imported" grep -q "16 applied, 0 rejected" <<< "$out"
+check "values imported" grep -q "17 applied, 0 rejected" <<< "$out"
 
 r=$(agg agg rank --org-unit 801 --indicator HSCV_ONLINE --period 2025Q1 --format csv)
 diag "$r"
@@ -105,6 +107,19 @@ expect_eq "rollup: under:801 does not cover 801 itself" \
 r=$(agg agg rank --org-unit 80-2025 --indicator HSCV_ONLINE --period 2025Q1 --format json)
 expect_eq "rank: units created after the period are listed as not existing" \
     "$(jq -r '[.rows[] | select(.rank == null and (.reason | startswith("did not exist in 2025Q1 (valid 2025-07-01..)")))] | length' <<< "$r")" 4
+
+# query's long form appends target, attainment, state per stored value, in
+# unit order: 27898 NTM8_4 yes = 100 % of 97 % = 103.09 % met;
+# DSTT_DVCTT 45 % entered against 50 %: 90 % close; HSCV_TONG has no target.
+r=$(agg agg query --org-unit 27901 --period 2025Q1 --format csv | tr -d '\r')
+diag "$r"
+expect_eq "query csv: 11 columns then target, attainment, state" \
+    "$(head -1 <<< "$r")" \
+    "orgunit,orgunitname,dataelement,period,categoryoptioncombo,value,storedby,lastupdated,comment,followup,agent,target,attainment,state"
+r=$(agg agg query --org-unit 801 --format json)
+expect_eq "query json: 45 of 50 = 90 % close; yes = 103.09 % met; no target: null" \
+    "$(jq -c '[.dataValues[] | select((.dataElement == "DSTT_DVCTT") or (.dataElement == "NTM8_4" and .orgUnit == "27898") or (.dataElement == "HSCV_TONG" and .orgUnit == "27901")) | [.dataElement, .target, .attainment, .state]]' <<< "$r")" \
+    '[["NTM8_4",97,103.09,"met"],["DSTT_DVCTT",50,90,"close"],["HSCV_TONG",null,null,null]]'
 
 # Without a targets file (a catalog with none beside it): rollup's columns
 # are exactly as before and rank refuses in words.
