@@ -85,11 +85,43 @@ load_catalog(const admin_ctx_t *c, int *code, char *err, size_t errlen)
     return cat;
 }
 
+/* What rollup and rank compute with: the mapping refreshed, the catalog,
+ * its rollup rules and the targets file (attain.h; NULL when none). */
+typedef struct {
+    cds_catalog_t *cat;
+    rollup_rules_t *rules;
+    cds_targets_t *targets;
+} figure_meta_t;
+
+static void
+figure_meta_free(figure_meta_t *m)
+{
+    cds_targets_destroy(&m->targets);
+    rollup_rules_destroy(&m->rules);
+    cds_catalog_destroy(&m->cat);
+}
+
+static int
+figure_meta_load(admin_ctx_t *c, figure_meta_t *m, char *err, size_t errlen)
+{
+    int rc = orgmap_refresh(c->cfg, c->store, err, errlen);
+    if (rc == CDS_OK)
+        m->cat = load_catalog(c, &rc, err, errlen);
+    if (rc == CDS_OK
+        && !(m->rules = rollup_rules_load(get(c, "aggregator.catalog"), err,
+                                          errlen)))
+        rc = CDS_EMALFORMED;
+    if (rc == CDS_OK)
+        rc = attain_targets_load(c->cfg, m->cat, &m->targets, err, errlen);
+    return rc;
+}
+
 static int
 do_rollup(admin_ctx_t *c, char *err, size_t errlen)
 {
     const char *ou = NULL, **inds = NULL;
     report_format_t f;
+    figure_meta_t m = { 0 };
     int rc = one_org_unit(c, &ou, err, errlen);
     if (rc == CDS_OK)
         rc = report_format(c, &f, err, errlen);
@@ -99,25 +131,12 @@ do_rollup(admin_ctx_t *c, char *err, size_t errlen)
         rc = CDS_EUSAGE;
     }
     if (rc == CDS_OK)
-        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
-    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
-                                      : NULL;
-    rollup_rules_t *rules = cat ? rollup_rules_load(get(c,
-                                                        "aggregator.catalog"),
-                                                    err, errlen)
-                                : NULL;
-    if (cat && !rules)
-        rc = CDS_EMALFORMED;
-    cds_targets_t *targets = NULL;     /* attain.h: columns appended */
-    if (rc == CDS_OK)
-        rc = attain_targets_load(c->cfg, cat, &targets, err, errlen);
-    if (rc == CDS_OK)
-        rc = rollup_run_targets(c->store, cat, rules, targets, ou,
+        rc = figure_meta_load(c, &m, err, errlen);
+    if (rc == CDS_OK)      /* target columns appended when m.targets */
+        rc = rollup_run_targets(c->store, m.cat, m.rules, m.targets, ou,
                                 get(c, "command.period"), inds, n, f, c->out,
                                 err, errlen);
-    cds_targets_destroy(&targets);
-    rollup_rules_destroy(&rules);
-    cds_catalog_destroy(&cat);
+    figure_meta_free(&m);
     return rc;
 }
 
@@ -128,6 +147,7 @@ do_rank(admin_ctx_t *c, char *err, size_t errlen)
     const char **inds = NULL;
     rank_opts_t o = { .period = get(c, "command.period") };
     report_format_t f;
+    figure_meta_t m = { 0 };
     int rc = one_org_unit(c, &o.org_unit, err, errlen);
     if (rc == CDS_OK)
         rc = report_format(c, &f, err, errlen);
@@ -138,26 +158,13 @@ do_rank(admin_ctx_t *c, char *err, size_t errlen)
     }
     o.indicator = inds ? inds[0] : NULL;
     if (rc == CDS_OK)
-        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
-    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
-                                      : NULL;
-    rollup_rules_t *rules = cat ? rollup_rules_load(get(c,
-                                                        "aggregator.catalog"),
-                                                    err, errlen)
-                                : NULL;
-    if (cat && !rules)
-        rc = CDS_EMALFORMED;
-    cds_targets_t *targets = NULL;
-    if (rc == CDS_OK)
-        rc = attain_targets_load(c->cfg, cat, &targets, err, errlen);
-    o.catalog = cat;
-    o.rules = rules;
-    o.targets = targets;
+        rc = figure_meta_load(c, &m, err, errlen);
+    o.catalog = m.cat;
+    o.rules = m.rules;
+    o.targets = m.targets;
     if (rc == CDS_OK)
         rc = rank_run(c->store, &o, f, c->out, err, errlen);
-    cds_targets_destroy(&targets);
-    rollup_rules_destroy(&rules);
-    cds_catalog_destroy(&cat);
+    figure_meta_free(&m);
     return rc;
 }
 
