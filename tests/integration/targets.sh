@@ -6,7 +6,7 @@
 # the same; a bad targets file is refused with path:line, by the command
 # and by --check-config. Every expected number is computed by hand here.
 . "$(dirname "$0")/lib.sh"
-echo "1..19"
+echo "1..21"
 port=$((20000 + ($$ * 11) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -126,6 +126,7 @@ expect_eq "query json: 45 of 50 = 90 % close; yes = 103.09 % met; no target: nul
 mkdir -p "$T/cat" && cp "$CATALOG" "$T/cat/catalog.csv"
 agg_init plain
 sed -i "s|^catalog = .*|catalog = $T/cat/catalog.csv|" "$T/plain/aggregator.ini"
+echo "targets =" >> "$T/plain/aggregator.ini"
 agg plain import "$T/d.csv" > /dev/null
 expect_eq "no targets file: rollup has its 14 columns" \
     "$(agg plain rollup --org-unit 801 --period 2025Q1 --format csv | head -1 | tr ',' '\n' | wc -l)" 14
@@ -147,6 +148,16 @@ rc=$?
 expect_eq "--check-config names the bad row" \
     "$([ $rc -ne 0 ] && echo fails) $(grep -c "$T/targets.csv:3: target: not a number >= 0" "$T/cc")" "fails 1"
 cp "$T/good.csv" "$T/targets.csv"
+# A named file that does not exist is refused, never taken as "no targets".
+sed -i "s|^targets *=.*|targets = $T/missing.csv|" "$T/plain/aggregator.ini"
+agg plain rollup --org-unit 801 --period 2025Q1 > /dev/null 2> "$T/e"
+rc=$?
+expect_eq "named targets file missing: rollup refuses, naming it" \
+    "$rc $(grep -c "$T/missing.csv" "$T/e")" "1 1"
+agg plain --check-config > "$T/cc" 2>&1
+rc=$?
+expect_eq "named targets file missing: --check-config says so" \
+    "$([ $rc -ne 0 ] && echo fails) $(grep -c "targets.*$T/missing.csv" "$T/cc")" "fails 1"
 
 tok=$(agg agg token add dash | head -1)
 agg_start agg
