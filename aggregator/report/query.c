@@ -8,7 +8,6 @@
 #include "cds_period.h"
 #include "cds_util.h"
 #include "query_sql.h"
-#include "report.h"
 #include "table.h"
 
 #include <jansson.h>
@@ -182,6 +181,21 @@ target_cells(const query_opts_t *o, long_t *l, const char **cells,
     return rc;
 }
 
+/* A target cell as JSON: "" -> null, a number cell as a number (as
+ * report.c prints its number columns; not shared: report.c includes this
+ * module's header), the state as a string. */
+static json_t *
+target_json(size_t col, const char *s)
+{
+    char *end = NULL;
+    if (!s || !s[0])
+        return json_null();
+    if (col == LONG_COLS + 2)
+        return json_string(s);
+    long long ll = strtoll(s, &end, 10);
+    return !*end ? json_integer(ll) : json_real(strtod(s, NULL));
+}
+
 static json_t *
 long_json(const query_opts_t *o, cds_sql_stmt_t *st, const char **cells,
           size_t n)
@@ -193,8 +207,7 @@ long_json(const query_opts_t *o, cds_sql_stmt_t *st, const char **cells,
                                    : json_string(cells[i] ? cells[i] : ""));
     for (size_t i = LONG_COLS; i < n; i++)
         json_object_set_new(obj, target_header[i - LONG_COLS],
-                            report_cell_json(i < LONG_COLS + 2 ? 'n' : 's',
-                                             cells[i]));
+                            target_json(i, cells[i]));
     return obj;
 }
 

@@ -81,12 +81,6 @@ cell_json(char type, const char *s)
     return json_string(s);
 }
 
-json_t *
-report_cell_json(char type, const char *s)
-{
-    return cell_json(type, s);
-}
-
 int
 report_add(report_t *self, const char *const *cells)
 {

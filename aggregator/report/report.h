@@ -38,10 +38,6 @@ size_t report_rows(const report_t *self);
  * after the table. */
 void report_print(report_t *self, FILE *out, json_t *meta,
                   const char *footer);
-/* JSON value of one cell text by a column type letter (as the rows get
- * it): "" -> null; 'n' -> integer or real; 'b' -> boolean; else string.
- * New reference. */
-json_t *report_cell_json(char type, const char *s);
 /* The rows as a JSON array of objects (new reference), for the HTTP API. */
 json_t *report_json_rows(const report_t *self);
 
