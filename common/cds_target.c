@@ -41,6 +41,7 @@ typedef struct {
     size_t errlen;
     FILE *all;                 /* check: every row problem goes here */
     size_t bad;                /* problems written to all */
+    bool fatal;                /* a problem that ended the reading */
 } loader_t;
 
 static int
@@ -242,10 +243,12 @@ load(const char *path, loader_t *ld)
     cds_targets_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(ld->err, ld->errlen, "%s: out of memory", path);
+        ld->fatal = true;
         return NULL;
     }
     ld->csv = cds_csv_open(path, ld->err, ld->errlen);
     int rc = ld->csv ? read_rows(self, ld) : -1;
+    ld->fatal = rc < 0;
     cds_csv_destroy(&ld->csv);
     if (rc < 0 || ld->bad)
         cds_targets_destroy(&self);
@@ -269,7 +272,7 @@ cds_targets_check(const char *path, const cds_catalog_t *catalog,
     loader_t ld = { .path = path, .cat = catalog, .ous = ous, .err = err,
                     .errlen = sizeof err, .all = out };
     cds_targets_t *self = load(path, &ld);
-    if (!self && ld.bad == 0) {   /* a problem that ends the reading */
+    if (ld.fatal) {            /* a problem that ended the reading */
         fprintf(out, "%s\n", err);
         ld.bad++;
     }

@@ -339,6 +339,16 @@ test_check_all(void **state)
              tmppath, tmppath);
     assert_string_equal(buf, want);
     free(buf);
+    /* A bad row, then a quote never closed: both said, the second ends
+     * the reading. */
+    write_file(HDR "NOPE,801,2025,60,,,x\n"
+                   "HGD_CAPQUANG,801,2025,60,,,\"open\n");
+    out = open_memstream(&buf, &len);
+    assert_int_equal(cds_targets_check(tmppath, m.cat, m.ous, out), 2);
+    fclose(out);
+    assert_non_null(strstr(buf, ":2: indicator: not in the catalog"));
+    assert_non_null(strstr(buf, ":3: "));
+    free(buf);
     meta_free(&m);
 }
 
