@@ -243,11 +243,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chain),
-        cmocka_unit_test(test_judge_and_cells),
-        cmocka_unit_test(test_value),
-        cmocka_unit_test(test_rank),
-        cmocka_unit_test(test_rank_refusals),
+        cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_judge_and_cells, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rank, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rank_refusals, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* Twice with CDS_TEST_PG_URL: SQLite, then PostgreSQL (teststore.h;
+     * tests/integration/pg_report.sh). */
+    return teststore_main("rank", tests, sizeof tests / sizeof *tests);
 }
