@@ -2,6 +2,7 @@
 #include "admin.h"
 
 #include "api.h"
+#include "attain.h"
 
 #include "cds_catalog.h"
 #include "cds_err.h"
@@ -16,6 +17,7 @@
 #include "official.h"
 #include "ingest.h"
 #include "orgmap.h"
+#include "rank.h"
 #include "rollup.h"
 #include "store.h"
 
@@ -141,11 +143,43 @@ with_bom(admin_ctx_t *c, report_format_t f,
     return rc != CDS_OK ? rc : rc2;
 }
 
+/* What rollup and rank compute with: the mapping refreshed, the catalog,
+ * its rollup rules and the targets file (attain.h; NULL when none). */
+typedef struct {
+    cds_catalog_t *cat;
+    rollup_rules_t *rules;
+    cds_targets_t *targets;
+} figure_meta_t;
+
+static void
+figure_meta_free(figure_meta_t *m)
+{
+    cds_targets_destroy(&m->targets);
+    rollup_rules_destroy(&m->rules);
+    cds_catalog_destroy(&m->cat);
+}
+
+static int
+figure_meta_load(admin_ctx_t *c, figure_meta_t *m, char *err, size_t errlen)
+{
+    int rc = orgmap_refresh(c->cfg, c->store, err, errlen);
+    if (rc == CDS_OK)
+        m->cat = load_catalog(c, &rc, err, errlen);
+    if (rc == CDS_OK
+        && !(m->rules = rollup_rules_load(get(c, "aggregator.catalog"), err,
+                                          errlen)))
+        rc = CDS_EMALFORMED;
+    if (rc == CDS_OK)
+        rc = attain_targets_load(c->cfg, m->cat, &m->targets, err, errlen);
+    return rc;
+}
+
 static int
 do_rollup(admin_ctx_t *c, char *err, size_t errlen)
 {
     const char *ou = NULL, **inds = NULL;
     report_format_t f;
+    figure_meta_t m = { 0 };
     int rc = one_org_unit(c, &ou, err, errlen);
     if (rc == CDS_OK)
         rc = report_format(c, &f, err, errlen);
@@ -155,20 +189,40 @@ do_rollup(admin_ctx_t *c, char *err, size_t errlen)
         rc = CDS_EUSAGE;
     }
     if (rc == CDS_OK)
-        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
-    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
-                                      : NULL;
-    rollup_rules_t *rules = cat ? rollup_rules_load(get(c,
-                                                        "aggregator.catalog"),
-                                                    err, errlen)
-                                : NULL;
-    if (cat && !rules)
-        rc = CDS_EMALFORMED;
+        rc = figure_meta_load(c, &m, err, errlen);
+    if (rc == CDS_OK)      /* target columns appended when m.targets */
+        rc = rollup_run_targets(c->store, m.cat, m.rules, m.targets, ou,
+                                get(c, "command.period"), inds, n, f, c->out,
+                                err, errlen);
+    figure_meta_free(&m);
+    return rc;
+}
+
+/* rank --org-unit OU --indicator DE --period PE (rank.h). */
+static int
+do_rank(admin_ctx_t *c, char *err, size_t errlen)
+{
+    const char **inds = NULL;
+    rank_opts_t o = { .period = get(c, "command.period") };
+    report_format_t f;
+    figure_meta_t m = { 0 };
+    int rc = one_org_unit(c, &o.org_unit, err, errlen);
     if (rc == CDS_OK)
-        rc = rollup_run(c->store, cat, rules, ou, get(c, "command.period"),
-                        inds, n, f, c->out, err, errlen);
-    rollup_rules_destroy(&rules);
-    cds_catalog_destroy(&cat);
+        rc = report_format(c, &f, err, errlen);
+    if (rc == CDS_OK
+        && cds_config_get_all(c->cfg, "command.indicator", &inds) > 1) {
+        snprintf(err, errlen, "exactly one --indicator");
+        rc = CDS_EUSAGE;
+    }
+    o.indicator = inds ? inds[0] : NULL;
+    if (rc == CDS_OK)
+        rc = figure_meta_load(c, &m, err, errlen);
+    o.catalog = m.cat;
+    o.rules = m.rules;
+    o.targets = m.targets;
+    if (rc == CDS_OK)
+        rc = rank_run(c->store, &o, f, c->out, err, errlen);
+    figure_meta_free(&m);
     return rc;
 }
 
@@ -520,6 +574,12 @@ int
 admin_rollup(cds_cli_t *cli)
 {
     return admin_call(cli, do_rollup, true);
+}
+
+int
+admin_rank(cds_cli_t *cli)
+{
+    return admin_call(cli, do_rank, true);
 }
 
 int

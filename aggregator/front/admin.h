@@ -8,6 +8,7 @@
  *  (repeatable), command.period, command.from, command.to,
  *  command.no_subtree, command.format, command.bom, command.adx_periods,
  *  aggregator.catalog, aggregator.orgunits, aggregator.orgunit_map,
+ *  aggregator.targets (attain.h),
  *  aggregator.deadline_<type>.
  *  The org-unit mapping is reloaded from its file before every command
  *  that uses it (orgmap_refresh, orgmap.h). */
@@ -23,6 +24,8 @@
  * code; a failure printed as "NAME: message" (docs/cli.md). */
 int admin_rollup(cds_cli_t *cli);
 int admin_completeness(cds_cli_t *cli);
+/* rank: child units by attainment of a target (rank.h). */
+int admin_rank(cds_cli_t *cli);
 int admin_history(cds_cli_t *cli);
 int admin_export(cds_cli_t *cli);
 int admin_import(cds_cli_t *cli);

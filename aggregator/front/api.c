@@ -4,6 +4,7 @@
 #include "api.h"
 
 #include "api_sql.h"
+#include "attain.h"
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -14,6 +15,7 @@
 #include "official.h"
 #include "orgmap.h"
 #include "query.h"
+#include "rank.h"
 #include "rollup.h"
 #include "table.h"
 
@@ -26,6 +28,7 @@
 typedef struct {
     cds_catalog_t *catalog;            /* owned */
     rollup_rules_t *rules;             /* owned */
+    cds_targets_t *targets;            /* owned; NULL: no targets file */
     uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
     int deadline_days[COMPLETENESS_TYPES];
 } api_t;
@@ -355,6 +358,7 @@ run_query(const api_t *api, store_t *store, const args_t *a, FILE *out,
     query_opts_t q = filter_of(a);
     q.catalog = api->catalog;
     q.rules = api->rules;              /* the wide total row */
+    q.targets = a->wide ? NULL : api->targets;
     q.format = a->format && strcmp(a->format, "csv") == 0 ? QUERY_CSV
                                                            : QUERY_JSON;
     if (a->bom && q.format == QUERY_CSV)
@@ -370,9 +374,26 @@ run_rollup(const api_t *api, store_t *store, const args_t *a, FILE *out,
         snprintf(err, errlen, "rollup needs org_unit and period");
         return CDS_EUSAGE;
     }
-    return rollup_run(store, api->catalog, api->rules, a->org_unit,
-                      a->period, a->inds, a->n_inds, REPORT_JSON, out, err,
-                      errlen);
+    return rollup_run_targets(store, api->catalog, api->rules, api->targets,
+                              a->org_unit, a->period, a->inds, a->n_inds,
+                              REPORT_JSON, out, err, errlen);
+}
+
+static int
+run_rank(const api_t *api, store_t *store, const args_t *a, FILE *out,
+         char *err, size_t errlen)
+{
+    if (a->n_inds != 1) {
+        snprintf(err, errlen, "rank needs exactly one indicator");
+        return CDS_EUSAGE;
+    }
+    rank_opts_t o = { .org_unit = a->org_unit, .indicator = a->inds[0],
+                      .period = a->period, .catalog = api->catalog,
+                      .rules = api->rules, .targets = api->targets };
+    report_format_t f = REPORT_JSON;
+    if (a->format && strcmp(a->format, "csv") == 0)
+        f = REPORT_CSV;
+    return rank_run(store, &o, f, out, err, errlen);
 }
 
 static int
@@ -474,6 +495,7 @@ csv_or_json(const args_t *a)
     }
 HANDLER(on_query, run_query)
 HANDLER(on_rollup, run_rollup)
+HANDLER(on_rank, run_rank)
 HANDLER(on_completeness, run_completeness)
 HANDLER(on_history, run_history)
 HANDLER(on_export, run_export)
@@ -504,6 +526,7 @@ api_free(void *p)
     api_t *api = p;
     cds_catalog_destroy(&api->catalog);
     rollup_rules_destroy(&api->rules);
+    cds_targets_destroy(&api->targets);
     free(api);
 }
 
@@ -522,6 +545,9 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
     if (!(api->catalog = cds_catalog_load(cat, err, errlen))
         || !(api->rules = rollup_rules_load(cat, err, errlen)))
         return CDS_EMALFORMED;
+    if ((code = attain_targets_load(cfg, api->catalog, &api->targets, err,
+                                    errlen)) != CDS_OK)
+        return code;
     cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
     if (!id)
         return code ? code : CDS_EMALFORMED;
@@ -558,6 +584,7 @@ api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
     if (http_route_add_auth(http, "GET", "/api/query", on_query, api) != 0
         || http_route_add_auth(http, "GET", "/api/rollup", on_rollup, api)
                != 0
+        || http_route_add_auth(http, "GET", "/api/rank", on_rank, api) != 0
         || http_route_add_auth(http, "GET", "/api/completeness",
                                on_completeness, api) != 0
         || http_route_add_auth(http, "GET", "/api/history", on_history, api)

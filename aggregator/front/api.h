@@ -5,7 +5,10 @@
  *  the query string, lists comma-separated):
  *    /api/query         org_unit, no_subtree, indicator, period, from, to,
  *                       wide, format=json|csv            (query.h)
- *    /api/rollup        org_unit, period, indicator      (rollup.h)
+ *    /api/rollup        org_unit, period, indicator      (rollup.h;
+ *                       target columns with a targets file, attain.h)
+ *    /api/rank          org_unit, indicator (one), period, format=json|csv
+ *                                                        (rank.h)
  *    /api/completeness  org_unit, period, indicator      (completeness.h)
  *    /api/history       org_unit, indicator, period      (history.h)
  *    /api/export        query's filters, format=dhis2-json|dhis2-csv|csv,
@@ -53,7 +56,9 @@
 #define API_TOKEN_LEN 48               /* "cdst_" + 43 chars */
 
 /* Register the routes and the token hook on http (before http_start).
- * Reads from cfg: catalog, identity (path given), deadlines; refreshes the
+ * Reads from cfg: catalog, targets, identity (path given), deadlines;
+ * a bad targets file is refused here (the daemon does not start);
+ * refreshes the
  * org-unit mapping in the database at db_path. The context is freed by
  * http_destroy. CDS_OK or a code with a message in err. */
 int api_routes_add(http_t *http, const cds_config_t *cfg,

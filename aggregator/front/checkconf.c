@@ -1,6 +1,7 @@
 /*  checkconf: see checkconf.h. The ranges are the ones `run`, `health`
  *  and the district-admin commands apply (main.c, admin.c). */
 #include "checkconf.h"
+#include "attain.h"
 #include "cds_catalog.h"
 #include "cds_check.h"
 #include "cds_err.h"
@@ -85,6 +86,28 @@ check_files(cds_check_t *c, const cds_config_t *cfg)
         cds_check_readable(c, "aggregator.dashboard", dash);
 }
 
+/* The targets file (attain.h): named, or targets.csv beside the
+ * catalog when present; its rows checked against the catalog and the
+ * org-unit list when those load. */
+static void
+check_targets(cds_check_t *c, const cds_config_t *cfg)
+{
+    char path[4096], err[512];
+    if (!attain_targets_path(cfg, path, sizeof path)[0]
+        || !cds_check_readable(c, "aggregator.targets", path))
+        return;
+    const char *ous_path = cds_config_get(cfg, "aggregator.orgunits");
+    cds_catalog_t *cat = cds_catalog_load(cds_config_get(cfg,
+                                                         "aggregator.catalog"),
+                                          err, sizeof err);
+    cds_orgunits_t *ous = ous_path ? cds_orgunits_load(ous_path, err,
+                                                       sizeof err)
+                                   : NULL;
+    c->problems += cds_targets_check(path, cat, ous, c->out);
+    cds_orgunits_destroy(&ous);
+    cds_catalog_destroy(&cat);
+}
+
 static void
 check_endpoints(cds_check_t *c, const cds_config_t *cfg)
 {
@@ -158,6 +181,7 @@ checkconf_run(const cds_config_t *cfg, const char *identity, FILE *out)
     check_numbers(&c, cfg);
     cds_check_identity(&c, "aggregator.identity", identity);
     check_files(&c, cfg);
+    check_targets(&c, cfg);
     cds_check_state_dir(&c, "aggregator.state_dir",
                         cds_config_get(cfg, "aggregator.state_dir"),
                         "aggregator.db");

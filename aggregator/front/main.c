@@ -5,6 +5,7 @@
  *  3 configuration, identity or permission, 4 runtime (database, I/O,
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
+#include "attain.h"
 #include "audit.h"
 #include "backup.h"
 #include "cds_catalog.h"
@@ -131,6 +132,8 @@ static const cds_option_t options[] = {
     { "aggregator.orgunit_map", "orgunit-map", 0, "PATH", NULL,
       "org-unit merge mapping CSV (default: orgunit_map.csv beside "
       "orgunits, if present)" },
+    { "aggregator.targets", "targets", 0, "PATH", NULL,
+      "targets CSV (default: targets.csv beside the catalog, if present)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
@@ -456,6 +459,37 @@ cmd_agents(cds_cli_t *cli)
                                          cds_strerror(code));
 }
 
+/* What query needs beside the store: the catalog (--wide's column order,
+ * the value types for targets), the rollup rules (--wide's total row) and
+ * the targets file (the long form's target columns, attain.h). 0 or the
+ * exit code of a refusal (said on stderr). */
+static int
+query_meta_load(cds_cli_t *cli, query_opts_t *q, cds_catalog_t **cat,
+                rollup_rules_t **rules, cds_targets_t **tg)
+{
+    char err[512] = "", tpath[4096];
+    const char *catalog = get(cli, "aggregator.catalog");
+    bool targets = !q->wide && attain_targets_path(cli->cfg, tpath,
+                                                   sizeof tpath)[0];
+    if (!q->wide && !targets)
+        return 0;
+    if (!(*cat = cds_catalog_load(catalog, err, sizeof err)))
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    q->catalog = *cat;
+    if (q->wide && !(*rules = rollup_rules_load(catalog, err, sizeof err))) {
+        cds_catalog_destroy(cat);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    }
+    q->rules = *rules;                 /* the wide total row */
+    if (targets && attain_targets_load(cli->cfg, *cat, tg, err, sizeof err)
+                       != CDS_OK) {
+        cds_catalog_destroy(cat);
+        return cds_cli_fail(CDS_EXIT_INPUT, "query: %s", err);
+    }
+    q->targets = *tg;
+    return 0;
+}
+
 static int
 cmd_query(cds_cli_t *cli)
 {
@@ -481,21 +515,12 @@ cmd_query(cds_cli_t *cli)
     int code = query_range(&q, &start, &end, err, sizeof err);
     if (code != CDS_OK)
         return cds_cli_fail(cds_exit_code(code), "query: %s", err);
-    cds_catalog_t *cat = q.wide ? cds_catalog_load(get(cli,
-                                                       "aggregator.catalog"),
-                                                   err, sizeof err)
-                                : NULL;
-    if (q.wide && !cat)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
-    q.catalog = cat;
-    rollup_rules_t *rules = cat ? rollup_rules_load(get(cli,
-                                      "aggregator.catalog"), err, sizeof err)
-                                : NULL;         /* the wide total row */
-    if (cat && !rules) {
-        cds_catalog_destroy(&cat);
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
-    }
-    q.rules = rules;
+    cds_catalog_t *cat = NULL;
+    rollup_rules_t *rules = NULL;
+    cds_targets_t *tg = NULL;
+    int fail = query_meta_load(cli, &q, &cat, &rules, &tg);
+    if (fail)
+        return fail;
     store_t *store = NULL;
     admin_bom_t bom;
     FILE *out = stdout;
@@ -509,6 +534,7 @@ cmd_query(cds_cli_t *cli)
         code = done;
     store_destroy(&store);
     rollup_rules_destroy(&rules);
+    cds_targets_destroy(&tg);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;
@@ -1178,6 +1204,11 @@ static const cds_cli_command_t commands[] = {
      "rollup --org-unit OU --period PE [--indicator DE ...] "
      "[--format table|csv|json] [--bom]",
      admin_rollup, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"rank",
+     "rank --org-unit OU --indicator DE --period PE "
+     "[--format table|csv|json] [--bom]  (OU's child units by attainment of "
+     "their targets)",
+     admin_rank, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"completeness",
      "completeness --org-unit OU --period PE "
      "[--indicator DE ...] [--format table|csv|json] [--bom]",

@@ -1,6 +1,6 @@
 /*  official: the official report (see official.h): the figures from
  *  rollup_compute, one call per row and one for the total; the sheet
- *  written by libxlsxwriter, the CSV by query_csv_field. SQL in
+ *  written by libxlsxwriter, the CSV by report_csv_field. SQL in
  *  official_sql.h. Cost: one rollup per child unit (a district's 10-30
  *  communes, a province's 100-300), each a few queries. */
 #include "official.h"
@@ -225,14 +225,14 @@ static void
 csv_row(FILE *out, const char *stt, const row_t *r, const char *name)
 {
     char v[32];
-    query_csv_field(out, stt);
+    report_csv_field(out, stt);
     fputc(',', out);
-    query_csv_field(out, r->code);
+    report_csv_field(out, r->code);
     fputc(',', out);
-    query_csv_field(out, name);
+    report_csv_field(out, name);
     for (size_t i = 0; i < r->nf; i++) {
         fputc(',', out);
-        query_csv_field(out, rollup_format(r->f[i].value, r->f[i].has_value,
+        report_csv_field(out, rollup_format(r->f[i].value, r->f[i].has_value,
                                            v, sizeof v));
     }
     fputs("\r\n", out);
@@ -253,7 +253,7 @@ write_csv(const official_opts_t *o, const data_t *dt, const char *path,
     for (size_t i = 0; i < dt->total.nf; i++) {
         char h[512];
         fputc(',', out);
-        query_csv_field(out, column_name(dt->total.f[i].ind, h, sizeof h));
+        report_csv_field(out, column_name(dt->total.f[i].ind, h, sizeof h));
     }
     fputs("\r\n", out);
     for (size_t r = 0; r < dt->n; r++) {

@@ -2,6 +2,7 @@
  *  query_sql.h (QUERY_SQL_*); statements are prepared once per run. */
 #include "query.h"
 
+#include "attain.h"
 #include "cds_err.h"
 #include "cds_hlc.h"
 #include "cds_period.h"
@@ -47,37 +48,13 @@ query_format_parse(const char *name, query_format_t *out)
     return CDS_EUSAGE;
 }
 
-/* TAB, CR and LF stay (quoted, RFC 4180: a comment may span lines); any
- * other control byte, only possible in text stored before they were
- * refused, is written as an escape (cds_ctl_escape) so a CSV file shown
- * in a terminal cannot drive it. */
-void
-query_csv_field(FILE *out, const char *s)
-{
-    char *esc = cds_ctl_escape(s, true);
-    const char *t = esc ? esc : "";
-    if (!strpbrk(t, ",\"\r\n")) {
-        fputs(t, out);
-        free(esc);
-        return;
-    }
-    fputc('"', out);
-    for (const char *p = t; *p; p++) {
-        if (*p == '"')
-            fputc('"', out);
-        fputc(*p, out);
-    }
-    fputc('"', out);
-    free(esc);
-}
-
 static void
 csv_row(FILE *out, const char *const *cells, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputc(',', out);
-        query_csv_field(out, cells[i]);
+        report_csv_field(out, cells[i]);
     }
     fputs("\r\n", out);        /* RFC 4180 line ends */
 }
@@ -169,13 +146,71 @@ bind_scope(cds_sql_stmt_t *st, const query_opts_t *o)
 
 /* ---- long form ---------------------------------------------------------- */
 
+/* Appended to the long form when targets are loaded (attain.h). */
+#define TARGET_COLS 3
+static const char *const target_header[TARGET_COLS] = {
+    "target", "attainment", "state",
+};
+
+/* What a long-form run carries from row to row. */
+typedef struct {
+    store_t *store;                    /* for the units' ancestors */
+    attain_cache_t cache;              /* the last unit's chain */
+    size_t ncols;                      /* LONG_COLS [+ TARGET_COLS] */
+} long_t;
+
+/* The target cells of the current row into cells[LONG_COLS..]. */
+static int
+target_cells(const query_opts_t *o, long_t *l, const char **cells,
+             attain_bufs_t *b)
+{
+    attain_t a;
+    const char *ac[ATTAIN_COLS];
+    int rc = attain_value(l->store, o->targets, o->catalog, &l->cache,
+                          cells[0], cells[2], cells[3], cells[5], &a);
+    attain_cells(&a, b, ac);
+    memcpy(cells + LONG_COLS, ac, TARGET_COLS * sizeof *ac);
+    return rc;
+}
+
+/* A target cell as JSON: "" -> null, a number cell as a number (as
+ * report.c prints its number columns; not shared: report.c includes this
+ * module's header), the state as a string. */
+static json_t *
+target_json(size_t col, const char *s)
+{
+    char *end = NULL;
+    if (!s || !s[0])
+        return json_null();
+    if (col == LONG_COLS + 2)
+        return json_string(s);
+    long long ll = strtoll(s, &end, 10);
+    return !*end ? json_integer(ll) : json_real(strtod(s, NULL));
+}
+
+static json_t *
+long_json(const query_opts_t *o, cds_sql_stmt_t *st, const char **cells,
+          size_t n)
+{
+    json_t *obj = json_object();
+    for (int i = 0; i < LONG_COLS; i++)
+        json_object_set_new(obj, long_keys[i],
+                            i == 9 ? json_boolean(cds_sql_col_int(st, 9))
+                                   : json_string(cells[i] ? cells[i] : ""));
+    for (size_t i = LONG_COLS; i < n; i++)
+        json_object_set_new(obj, target_header[i - LONG_COLS],
+                            target_json(i, cells[i]));
+    return obj;
+}
+
 /* Emit one row of the long query in the chosen format. */
 static int
-emit_long(const query_opts_t *o, cds_sql_stmt_t *st, table_t *t, json_t *arr,
-          FILE *out)
+emit_long(const query_opts_t *o, long_t *l, cds_sql_stmt_t *st, table_t *t,
+          json_t *arr, FILE *out)
 {
     char updated[40], followup[8];
-    const char *cells[LONG_COLS];
+    const char *cells[LONG_COLS + TARGET_COLS];
+    attain_bufs_t b;
     for (int i = 0; i < LONG_COLS; i++)
         cells[i] = cds_sql_col_text(st, i);
     cds_format_time(updated, sizeof updated,
@@ -184,18 +219,16 @@ emit_long(const query_opts_t *o, cds_sql_stmt_t *st, table_t *t, json_t *arr,
     snprintf(followup, sizeof followup, "%s",
              cds_sql_col_int(st, 9) ? "true" : "false");
     cells[9] = followup;
+    int rc = l->ncols > LONG_COLS ? target_cells(o, l, cells, &b) : CDS_OK;
+    if (rc != CDS_OK)
+        return rc;
     if (o->format == QUERY_CSV)
-        csv_row(out, cells, LONG_COLS);
+        csv_row(out, cells, l->ncols);
     else if (o->format == QUERY_TABLE)
         return table_add(t, cells) == 0 ? CDS_OK : CDS_ENOMEM;
-    else {
-        json_t *obj = json_object();
-        for (int i = 0; i < LONG_COLS; i++)
-            json_object_set_new(obj, long_keys[i],
-                                i == 9 ? json_boolean(cds_sql_col_int(st, 9))
-                                       : json_string(cells[i] ? cells[i] : ""));
-        return json_array_append_new(arr, obj) == 0 ? CDS_OK : CDS_ENOMEM;
-    }
+    else
+        return json_array_append_new(arr, long_json(o, st, cells, l->ncols))
+                       == 0 ? CDS_OK : CDS_ENOMEM;
     return CDS_OK;
 }
 
@@ -206,7 +239,12 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
     cds_sql_stmt_t *st = store_read(store, QUERY_SQL_LONG, QUERY_SQL_LONG_PG);
     if (!st)
         return CDS_ERROR;
-    table_t *t = o->format == QUERY_TABLE ? table_new(long_header, LONG_COLS)
+    long_t l = { .store = store,
+                 .ncols = LONG_COLS + (o->targets ? TARGET_COLS : 0) };
+    const char *header[LONG_COLS + TARGET_COLS];
+    memcpy(header, long_header, sizeof long_header);
+    memcpy(header + LONG_COLS, target_header, sizeof target_header);
+    table_t *t = o->format == QUERY_TABLE ? table_new(header, l.ncols)
                                           : NULL;
     json_t *arr = o->format == QUERY_JSON ? json_array() : NULL;
     bind_scope(st, o);
@@ -216,10 +254,10 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
         cds_sql_bind_int64(st, ":end", f->end);
     }
     if (o->format == QUERY_CSV)
-        csv_row(out, long_header, LONG_COLS);
+        csv_row(out, header, l.ncols);
     int rc, code = CDS_OK;
     while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW)
-        code = emit_long(o, st, t, arr, out);
+        code = emit_long(o, &l, st, t, arr, out);
     if (code == CDS_OK && rc != CDS_SQL_DONE)
         code = rc;                     /* logged by cds_sql */
     if (code == CDS_OK && t)
@@ -231,6 +269,7 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
         fputc('\n', out);
         json_decref(set);
     }
+    attain_cache_free(&l.cache);
     table_destroy(&t);
     json_decref(arr);
     cds_sql_finalize(&st);

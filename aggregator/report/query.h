@@ -16,6 +16,11 @@
  *  "total" row (table; JSON "total") with rollup's figure per column
  *  when the catalog's rules are given, and a last line "N of M org units
  *  complete".
+ *  Targets: with opts->targets the long form appends three columns,
+ *  target, attainment, state: each value against the target of its unit,
+ *  indicator and period's year (attain.h; a value of a sub-period, e.g. a
+ *  month, against its year's target); the wide form is unchanged (rollup
+ *  and rank give a unit's attainment).
  *  Formats: table (aligned by display width), csv (RFC 4180: fields with
  *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
  *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
@@ -25,6 +30,7 @@
 #define AGG_QUERY_H
 
 #include "cds_catalog.h"
+#include "cds_target.h"
 #include "orgmap.h"
 #include "rollup.h"
 #include "store.h"
@@ -83,9 +89,13 @@ typedef struct {
     const char *from, *to;             /* range ends (either may be NULL) */
     query_format_t format;
     bool wide;                         /* org units x indicators, 1 period */
-    const cds_catalog_t *catalog;      /* optional: wide column order */
+    const cds_catalog_t *catalog;      /* optional: wide column order;
+                                        * value types for targets */
     const rollup_rules_t *rules;       /* optional, with catalog: the wide
                                         * total row (rollup's figures) */
+    const cds_targets_t *targets;      /* optional: long form appends
+                                        * target, attainment, state
+                                        * (attain.h; needs catalog) */
 } query_opts_t;
 
 /* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */
@@ -103,7 +113,5 @@ int query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
  * CDS_EBADPERIOD (the flag and its value in err). */
 int query_range(const query_opts_t *opts, int32_t *start, int32_t *end,
                 char *err, size_t errlen);
-/* Write one CSV field (RFC 4180 quoting when needed). */
-void query_csv_field(FILE *out, const char *s);
 
 #endif

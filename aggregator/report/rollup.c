@@ -6,6 +6,8 @@
 #include "rollup.h"
 
 #include "rollup_sql.h"
+
+#include "attain.h"
 #include "cds_csv.h"
 #include "cds_err.h"
 #include "cds_period.h"
@@ -559,24 +561,36 @@ static const char *const rollup_header[] = {
 };
 #define ROLLUP_COLS (sizeof rollup_header / sizeof rollup_header[0])
 
+/* The ROLLUP_COLS cells of f into cells, text in the buffers (32, 32,
+ * 32, 48, 24, 24, 24, 24 bytes). */
+static void
+figure_cells(const rollup_figure_t *f, const char **cells, char *v,
+             char *nu, char *de, char *units, char *cov, char *exp,
+             char *rep, char *erep)
+{
+    bool ratio = f->ind->agg == CDS_AGG_RATIO && f->covered > 0;
+    snprintf(units, 48, "%zu/%zu", f->covered, f->expected);
+    snprintf(cov, 24, "%zu", f->covered);
+    snprintf(exp, 24, "%zu", f->expected);
+    snprintf(rep, 24, "%zu", f->reports);
+    snprintf(erep, 24, "%zu", f->expected_reports);
+    const char *c[ROLLUP_COLS] = {
+        f->ind->code, cds_agg_name(f->ind->agg), rollup_time_name(f->time),
+        rollup_format(f->value, f->has_value, v, 32),
+        rollup_format(f->numerator, ratio, nu, 32),
+        rollup_format(f->denominator, ratio, de, 32), units, cov,
+        exp, rep, erep, f->as_of, f->note, f->ind->name_vi,
+    };
+    memcpy(cells, c, sizeof c);
+}
+
 static int
 add_figure(report_t *r, const rollup_figure_t *f)
 {
     char v[32], nu[32], de[32], units[48], cov[24], exp[24], rep[24],
         erep[24];
-    bool ratio = f->ind->agg == CDS_AGG_RATIO && f->covered > 0;
-    snprintf(units, sizeof units, "%zu/%zu", f->covered, f->expected);
-    snprintf(cov, sizeof cov, "%zu", f->covered);
-    snprintf(exp, sizeof exp, "%zu", f->expected);
-    snprintf(rep, sizeof rep, "%zu", f->reports);
-    snprintf(erep, sizeof erep, "%zu", f->expected_reports);
-    const char *cells[ROLLUP_COLS] = {
-        f->ind->code, cds_agg_name(f->ind->agg), rollup_time_name(f->time),
-        rollup_format(f->value, f->has_value, v, sizeof v),
-        rollup_format(f->numerator, ratio, nu, sizeof nu),
-        rollup_format(f->denominator, ratio, de, sizeof de), units, cov,
-        exp, rep, erep, f->as_of, f->note, f->ind->name_vi,
-    };
+    const char *cells[ROLLUP_COLS];
+    figure_cells(f, cells, v, nu, de, units, cov, exp, rep, erep);
     return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
 }
 
@@ -586,17 +600,78 @@ rollup_run(store_t *store, const cds_catalog_t *catalog,
            const char *const *indicators, size_t n, report_format_t format,
            FILE *out, char *err, size_t errlen)
 {
+    return rollup_run_targets(store, catalog, rules, NULL, ou, period,
+                              indicators, n, format, out, err, errlen);
+}
+
+/* The target columns (attain.h) appended to a figure's row. */
+typedef struct {
+    const cds_targets_t *targets;      /* NULL: no target columns */
+    char **chain;                      /* the unit and its ancestors */
+    size_t n;
+    const char *period;
+} target_cols_t;
+
+static int
+add_figure_targets(report_t *r, const rollup_figure_t *f,
+                   const target_cols_t *tc)
+{
+    if (!tc->targets)
+        return add_figure(r, f);
+    const char *cells[ROLLUP_COLS + ATTAIN_COLS];
+    char v[32], nu[32], de[32], units[48], cov[24], exp[24], rep[24],
+        erep[24];
+    figure_cells(f, cells, v, nu, de, units, cov, exp, rep, erep);
+    attain_t a;
+    attain_bufs_t b;
+    attain_judge(tc->targets, f->ind, (const char *const *) tc->chain,
+                 tc->n, tc->period, f->has_value, f->value,
+                 (double) f->expected, &a);
+    attain_cells(&a, &b, cells + ROLLUP_COLS);
+    return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
+}
+
+static report_t *
+figure_report(report_format_t format, const target_cols_t *tc,
+              const char **hdr, char *types)
+{
+    static const char rollup_types[] = "sssnnnsnnnnsss";
+    memcpy(hdr, rollup_header, sizeof rollup_header);
+    snprintf(types, ROLLUP_COLS + ATTAIN_COLS + 1, "%s%s", rollup_types,
+             tc->targets ? ATTAIN_TYPES : "");
+    for (size_t i = 0; tc->targets && i < ATTAIN_COLS; i++)
+        hdr[ROLLUP_COLS + i] = attain_header[i];
+    return report_new(format, hdr, types,
+                      ROLLUP_COLS + (tc->targets ? ATTAIN_COLS : 0));
+}
+
+int
+rollup_run_targets(store_t *store, const cds_catalog_t *catalog,
+                   const rollup_rules_t *rules, const cds_targets_t *targets,
+                   const char *ou, const char *period,
+                   const char *const *indicators, size_t n,
+                   report_format_t format, FILE *out, char *err,
+                   size_t errlen)
+{
     rollup_figure_t *figs = NULL;
     size_t nf = 0;
     int rc = rollup_compute(store, catalog, rules, ou, period, indicators, n,
                             &figs, &nf, err, errlen);
     if (rc != CDS_OK)
         return rc;
-    report_t *r = report_new(format, rollup_header, "sssnnnsnnnnsss",
-                             ROLLUP_COLS);
+    target_cols_t tc = { .targets = targets, .period = period };
+    if (targets && (rc = attain_chain(store, ou, &tc.chain, &tc.n))
+                       != CDS_OK) {
+        free(figs);
+        return rc;
+    }
+    const char *hdr[ROLLUP_COLS + ATTAIN_COLS];
+    char types[ROLLUP_COLS + ATTAIN_COLS + 1];
+    report_t *r = figure_report(format, &tc, hdr, types);
     rc = r ? CDS_OK : CDS_ENOMEM;
     for (size_t i = 0; rc == CDS_OK && i < nf; i++)
-        rc = add_figure(r, &figs[i]);
+        rc = add_figure_targets(r, &figs[i], &tc);
+    attain_chain_free(tc.chain, tc.n);
     if (rc == CDS_OK) {
         char name[256] = "", footer[512];
         orgmap_unit_name(store, ou, name, sizeof name);

@@ -33,6 +33,7 @@
 #define AGG_ROLLUP_H
 
 #include "cds_catalog.h"
+#include "cds_target.h"
 #include "report.h"
 #include "store.h"
 #include <stdbool.h>
@@ -100,5 +101,15 @@ int rollup_run(store_t *store, const cds_catalog_t *catalog,
                const rollup_rules_t *rules, const char *ou,
                const char *period, const char *const *indicators, size_t n,
                report_format_t format, FILE *out, char *err, size_t errlen);
+
+/* rollup_run with the target columns of attain.h appended (target,
+ * attainment, state, target_source, target_note) when targets is not
+ * NULL; NULL: exactly rollup_run's columns. Same codes. */
+int rollup_run_targets(store_t *store, const cds_catalog_t *catalog,
+                       const rollup_rules_t *rules,
+                       const cds_targets_t *targets, const char *ou,
+                       const char *period, const char *const *indicators,
+                       size_t n, report_format_t format, FILE *out,
+                       char *err, size_t errlen);
 
 #endif

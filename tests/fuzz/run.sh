@@ -38,6 +38,7 @@ cc -D_GNU_SOURCE -std=gnu11 -Icommon -Ibuild/proto tests/fuzz/seedgen.c \
 mkdir -p "$OUT/seeds/config" "$OUT/seeds/catalog" "$OUT/seeds/csv_import"
 cp deploy/agent.ini deploy/aggregator.ini "$OUT/seeds/config/"
 cp deploy/catalog.csv "$OUT/seeds/catalog/"
+mkdir -p "$OUT/seeds/targets" && cp deploy/targets.csv "$OUT/seeds/targets/"
 cat > "$OUT/seeds/csv_import/ok.csv" <<CSV
 dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value,storedby,lastupdated,comment,followup,deleted
 TTHC_TONG,202501,27901,,,12,can.bo,,"ghi chú, một",false,false
