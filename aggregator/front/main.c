@@ -5,6 +5,7 @@
  *  3 configuration, identity or permission, 4 runtime (database, I/O,
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
+#include "quality.h"
 #include "audit.h"
 #include "backup.h"
 #include "cds_catalog.h"
@@ -130,6 +131,17 @@ static const cds_option_t options[] = {
     { "aggregator.orgunit_map", "orgunit-map", 0, "PATH", NULL,
       "org-unit merge mapping CSV (default: orgunit_map.csv beside "
       "orgunits, if present)" },
+    /* data-quality rules and outliers (quality.h) */
+    { "aggregator.rules", "rules", 0, "PATH", NULL,
+      "validation rules CSV (default: rules.csv beside the catalog, if "
+      "present)" },
+    { "aggregator.outlier_periods", "outlier-periods", 0, "N", "4",
+      "validate: earlier periods an outlier is judged against (0: none)" },
+    { "aggregator.outlier_z", "outlier-z", 0, "Z", "3",
+      "validate: flag |value - mean| / sd above Z (0: off)" },
+    { "aggregator.outlier_pct", "outlier-pct", 0, "PCT", "50",
+      "validate: flag a change from the earlier period above PCT % "
+      "(0: off)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
@@ -1147,6 +1159,11 @@ static const cds_cli_command_t commands[] = {
      "history --org-unit OU --indicator DE --period PE "
      "[--format table|csv|json]",
      admin_history, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"validate",
+     "validate --org-unit OU --period PE [--format table|csv|json]  "
+     "(rules, derived ratios, outliers of OU and the units below it; "
+     "exit 1 when any)",
+     quality_validate, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
