@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,4 +615,21 @@ cds_rule_codes_all(const cds_rule_t *rule,
             if (!has(ctx, cds_expr_code(side[s], i)))
                 return false;
     return true;
+}
+
+int
+cds_rules_path(const char *configured, const char *catalog, char *buf,
+               size_t len, bool *explicit)
+{
+    *explicit = configured && configured[0];
+    if (*explicit) {
+        int n = snprintf(buf, len, "%s", configured);
+        return n < 0 || (size_t) n >= len ? CDS_ETOOBIG : CDS_OK;
+    }
+    char *copy = strdup(catalog ? catalog : ".");
+    if (!copy)
+        return CDS_ENOMEM;
+    int n = snprintf(buf, len, "%s/rules.csv", dirname(copy));
+    free(copy);
+    return n < 0 || (size_t) n >= len ? CDS_ETOOBIG : CDS_OK;
 }

@@ -99,6 +99,12 @@ cds_rule_outcome_t cds_rule_eval(const cds_rule_t *rule,
  * checks at entry only rules over values it holds itself. */
 bool cds_rule_codes_all(const cds_rule_t *rule,
                         bool (*has)(void *ctx, const char *code), void *ctx);
+/* Where a program's rules file is: configured (the program's *.rules key)
+ * when non-empty (*explicit true: a missing file is an error), else
+ * rules.csv in the directory of catalog (*explicit false: a missing file
+ * means no rules). CDS_OK, or CDS_ETOOBIG/CDS_ENOMEM. */
+int cds_rules_path(const char *configured, const char *catalog, char *buf,
+                   size_t len, bool *explicit);
 const char *cds_rule_op_name(cds_rule_op_t op);
 const char *cds_rule_severity_name(cds_rule_severity_t s);
 

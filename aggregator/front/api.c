@@ -12,6 +12,7 @@
 #include "export.h"
 #include "history.h"
 #include "orgmap.h"
+#include "quality.h"
 #include "query.h"
 #include "rollup.h"
 #include "table.h"
@@ -25,6 +26,8 @@ typedef struct {
     rollup_rules_t *rules;             /* owned */
     uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
     int deadline_days[COMPLETENESS_TYPES];
+    cds_rules_t *dq_rules;             /* owned; NULL: no rules file */
+    validate_opts_t dq_opts;           /* outlier keys */
 } api_t;
 
 /* One request's parsed arguments (pointers into req or list). */
@@ -369,6 +372,28 @@ run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
     return export_run(store, &o, out, err, errlen);
 }
 
+static int
+run_validate(const api_t *api, store_t *store, const args_t *a, FILE *out,
+             char *err, size_t errlen)
+{
+    report_t *rep = NULL;
+    if (!a->org_unit || !a->period) {
+        snprintf(err, errlen, "validate needs org_unit and period");
+        return CDS_EUSAGE;
+    }
+    int rc = validate_compute(store, api->catalog, api->dq_rules,
+                              a->org_unit, a->period, &api->dq_opts,
+                              REPORT_JSON, &rep, err, errlen);
+    if (rc == CDS_ENOTFOUND)
+        rc = CDS_EUNKNOWNORGUNIT;      /* a bad argument: 400 */
+    if (rc == CDS_OK)
+        report_print(rep, out, json_pack("{sssssi}", "orgUnit", a->org_unit,
+                                         "period", a->period, "violations",
+                                         (int) report_rows(rep)), NULL);
+    report_destroy(&rep);
+    return rc;
+}
+
 static const char *
 csv_or_json(const args_t *a)
 {
@@ -389,6 +414,7 @@ HANDLER(on_rollup, run_rollup)
 HANDLER(on_completeness, run_completeness)
 HANDLER(on_history, run_history)
 HANDLER(on_export, run_export)
+HANDLER(on_validate, run_validate)
 
 static bool
 on_auth(http_req_t *req, const char *token, void *ctx)
@@ -404,6 +430,7 @@ api_free(void *p)
     api_t *api = p;
     cds_catalog_destroy(&api->catalog);
     rollup_rules_destroy(&api->rules);
+    cds_rules_destroy(&api->dq_rules);
     free(api);
 }
 
@@ -422,6 +449,10 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
     if (!(api->catalog = cds_catalog_load(cat, err, errlen))
         || !(api->rules = rollup_rules_load(cat, err, errlen)))
         return CDS_EMALFORMED;
+    if ((code = quality_rules_load(cfg, api->catalog, &api->dq_rules, err,
+                                   errlen)) != CDS_OK
+        || (code = quality_opts(cfg, &api->dq_opts, err, errlen)) != CDS_OK)
+        return code;
     cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
     if (!id)
         return code ? code : CDS_EMALFORMED;
@@ -463,7 +494,9 @@ api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
         || http_route_add_auth(http, "GET", "/api/history", on_history, api)
                != 0
         || http_route_add_auth(http, "GET", "/api/export", on_export, api)
-               != 0) {
+               != 0
+        || http_route_add_auth(http, "GET", "/api/validate", on_validate,
+                               api) != 0) {
         snprintf(err, errlen, "HTTP route table full");
         return CDS_ERROR;
     }

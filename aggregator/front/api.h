@@ -10,6 +10,8 @@
  *    /api/history       org_unit, indicator, period      (history.h)
  *    /api/export        query's filters, format=dhis2-json|dhis2-csv|csv,
  *                       adx_periods                      (export.h)
+ *    /api/validate      org_unit, period: rules, derived ratios and
+ *                       outliers of the subtree             (validate.h)
  *  Answers are the same documents the CLI prints with --format json (or
  *  CSV). Errors are {"error": "..."}: 400 bad argument, 401 no or bad
  *  token (http.c), 404 nothing found, 413 answer over API_MAX_ANSWER,

@@ -162,7 +162,8 @@ static const cds_option_t options[] = {
       "import-batches: the signed receipt file to write (default: "
       "FILE.receipt; must not exist)" },
     { "command.note", "note", 0, "TEXT", NULL,
-      "accept-restore: why (kept with the restore event)" },
+      "accept-restore: why (kept with the restore event); followup: "
+      "why the flag is set or cleared" },
     { "command.force", "force", 0, NULL, NULL,
       "accept-restore: record a restore the commit mark did not see; "
       "backup: overwrite FILE" },
@@ -1164,6 +1165,11 @@ static const cds_cli_command_t commands[] = {
      "(rules, derived ratios, outliers of OU and the units below it; "
      "exit 1 when any)",
      quality_validate, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"followup",
+     "followup set|clear|history --org-unit OU --indicator DE --period PE "
+     "[--note TEXT] [--format table|csv|json]  (the admin's follow-up "
+     "flag on a value, with its history)",
+     quality_followup, CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "

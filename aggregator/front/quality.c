@@ -2,32 +2,22 @@
 #include "quality.h"
 
 #include "cds_err.h"
+#include "cds_period.h"
+#include "cds_util.h"
+#include "followup.h"
 #include "store.h"
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The rules path: the key, else rules.csv beside the catalog. *explicit:
- * the key named it (a missing file is then an error). */
 static int
 rules_path(const cds_config_t *cfg, char *buf, size_t len, bool *explicit)
 {
-    const char *path = cds_config_get(cfg, "aggregator.rules");
-    *explicit = path && path[0];
-    if (*explicit) {
-        snprintf(buf, len, "%s", path);
-        return CDS_OK;
-    }
-    const char *cat = cds_config_get(cfg, "aggregator.catalog");
-    char *copy = strdup(cat ? cat : ".");
-    if (!copy)
-        return CDS_ENOMEM;
-    int n = snprintf(buf, len, "%s/rules.csv", dirname(copy));
-    free(copy);
-    return n < 0 || (size_t) n >= len ? CDS_ETOOBIG : CDS_OK;
+    return cds_rules_path(cds_config_get(cfg, "aggregator.rules"),
+                          cds_config_get(cfg, "aggregator.catalog"), buf, len,
+                          explicit);
 }
 
 int
@@ -158,4 +148,122 @@ quality_validate(cds_cli_t *cli)
         return cds_cli_fail(cds_exit_code(rc), "%s: %s", cli->cmd->name,
                             err[0] ? err : cds_strerror(rc));
     return violations ? 1 : 0;
+}
+
+/* Who changes a flag from the command line: the login behind sudo, else
+ * the user. */
+static const char *
+actor(void)
+{
+    const char *who = getenv("SUDO_USER");
+    if (!who || !*who)
+        who = getenv("USER");
+    return who && *who ? who : "unknown";
+}
+
+/* The cell of --org-unit, --indicator, --period, each checked. */
+static int
+followup_cell(cds_cli_t *cli, const char **ou, const char **de,
+              const char **pe, char *err, size_t errlen)
+{
+    const char **ous = NULL, **des = NULL;
+    *pe = cds_config_get(cli->cfg, "command.period");
+    if (cds_config_get_all(cli->cfg, "command.org_unit", &ous) != 1
+        || cds_config_get_all(cli->cfg, "command.indicator", &des) != 1
+        || !*pe) {
+        snprintf(err, errlen, "followup needs one --org-unit, --indicator "
+                 "and --period");
+        return CDS_EUSAGE;
+    }
+    *ou = ous[0];
+    *de = des[0];
+    cds_period_t p;
+    if (cds_period_parse(*pe, &p) != CDS_OK) {
+        snprintf(err, errlen, "period \"%s\": not a DHIS2 period", *pe);
+        return CDS_EBADPERIOD;
+    }
+    cds_catalog_t *cat = cds_catalog_load(cds_config_get(cli->cfg,
+                                          "aggregator.catalog"), err, errlen);
+    if (!cat)
+        return CDS_EPERM;
+    bool known = cds_catalog_find(cat, *de) != NULL;
+    cds_catalog_destroy(&cat);
+    if (!known) {
+        snprintf(err, errlen, "indicator \"%s\": not in the catalog", *de);
+        return CDS_EUNKNOWNINDICATOR;
+    }
+    int rc = validate_ou_exists(cli->db, *ou);
+    if (rc == CDS_ENOTFOUND)
+        snprintf(err, errlen, "org unit \"%s\": not in the org-unit list",
+                 *ou);
+    return rc;
+}
+
+static int
+followup_print(cds_cli_t *cli, const char *ou, const char *de,
+               const char *pe, char *err, size_t errlen)
+{
+    static const char *const head[] = {"action", "note", "actor", "at"};
+    report_format_t f;
+    if (report_format_parse(cds_config_get(cli->cfg, "command.format"), &f)) {
+        snprintf(err, errlen, "format: \"%s\": expected table, csv or json",
+                 cds_config_get(cli->cfg, "command.format"));
+        return CDS_EUSAGE;
+    }
+    followup_entry_t *e = NULL;
+    size_t n = 0;
+    int rc = followup_history(cli->db, ou, de, pe, &e, &n);
+    report_t *rep = rc == CDS_OK ? report_new(f, head, "ssss", 4) : NULL;
+    for (size_t i = 0; rep && i < n; i++) {
+        char at[40];
+        cds_format_time(at, sizeof at, (uint64_t) e[i].at_ms);
+        const char *cells[4] = {e[i].flag ? "set" : "clear", e[i].note,
+                                e[i].actor, at};
+        report_add(rep, cells);
+    }
+    if (rep)
+        report_print(rep, stdout, json_pack("{ssssssso}", "orgUnit", ou,
+                                            "indicator", de, "period", pe,
+                                            "followup", json_boolean(
+                                                n && e[n - 1].flag)), NULL);
+    else if (rc == CDS_OK)
+        rc = CDS_ENOMEM;
+    report_destroy(&rep);
+    followup_history_free(e, n);
+    return rc;
+}
+
+static int
+followup(cds_cli_t *cli, char *err, size_t errlen)
+{
+    const char *verb = cli->n_args == 1 ? cli->args[0] : "";
+    const char *ou, *de, *pe;
+    bool set = strcmp(verb, "set") == 0, clear = strcmp(verb, "clear") == 0;
+    if (!set && !clear && strcmp(verb, "history") != 0) {
+        snprintf(err, errlen, "followup set|clear|history --org-unit OU "
+                 "--indicator DE --period PE [--note TEXT]");
+        return CDS_EUSAGE;
+    }
+    int rc = followup_cell(cli, &ou, &de, &pe, err, errlen);
+    if (rc != CDS_OK || (!set && !clear))
+        return rc == CDS_OK ? followup_print(cli, ou, de, pe, err, errlen)
+                            : rc;
+    rc = followup_change(cli->db, ou, de, pe, set,
+                         cds_config_get(cli->cfg, "command.note"), actor(),
+                         (int64_t) cds_now_ms(), err, errlen);
+    if (rc == CDS_OK)
+        printf("%s %s %s: follow-up %s\n", ou, de, pe,
+               set ? "set" : "cleared");
+    return rc;
+}
+
+int
+quality_followup(cds_cli_t *cli)
+{
+    char err[1024] = "";
+    int rc = followup(cli, err, sizeof err);
+    if (rc != CDS_OK)
+        return cds_cli_fail(cds_exit_code(rc), "%s: %s", cli->cmd->name,
+                            err[0] ? err : cds_strerror(rc));
+    return 0;
 }

@@ -1,5 +1,6 @@
 /*  quality: the data-quality commands and their configuration:
- *  `validate` (report/validate.h) and the rules file it reads.
+ *  `validate` (report/validate.h) and the rules file it reads, and
+ *  `followup` (core/followup.h).
  *
  *  Keys (main.c's table): aggregator.rules (default: rules.csv beside
  *  aggregator.catalog; a default file that does not exist = no rules, an
@@ -33,5 +34,9 @@ void quality_check(cds_check_t *c, const cds_config_t *cfg);
  * no violation, 1 violations (listed), else the cds_exit_code of the
  * failure. */
 int quality_validate(cds_cli_t *cli);
+/* followup set|clear|history --org-unit OU --indicator DE --period PE
+ * [--note TEXT] [--format table|csv|json] (followup.h): the admin's
+ * follow-up flag on a cell, the actor being $SUDO_USER or $USER. */
+int quality_followup(cds_cli_t *cli);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "cds_err.h"
 #include "cds_period.h"
+#include "followup.h"
 #include "validate_sql.h"
 
 #include <math.h>
@@ -30,6 +31,7 @@ typedef struct {
     const cds_catalog_t *cat;
     const validate_opts_t *opts;
     report_t *rep;
+    store_t *store;
 } set_t;
 
 /* The rows of one unit: lookups for the rules. */
@@ -40,7 +42,7 @@ typedef struct {
 
 static const char *const columns[] = {
     "org_unit", "period", "kind", "code", "severity", "left", "operator",
-    "right", "left_value", "right_value", "description",
+    "right", "left_value", "right_value", "description", "followup",
 };
 #define NCOLS (sizeof columns / sizeof *columns)
 
@@ -118,8 +120,8 @@ read_values(store_t *store, set_t *s, const char *ou, int32_t from,
     return rc;
 }
 
-static int
-ou_exists(store_t *store, const char *ou)
+int
+validate_ou_exists(store_t *store, const char *ou)
 {
     cds_sql_stmt_t *st = store_read(store, VALIDATE_SQL_OU_EXISTS, NULL);
     if (!st)
@@ -189,17 +191,24 @@ num_text(double v, char *buf, size_t len)
 typedef struct {
     const char *kind, *code, *severity, *left, *op, *right, *desc;
     double lv, rv;
+    const char *cell;          /* indicator whose follow-up flag shows */
 } violation_t;
 
 static int
 add_violation(const unit_t *u, const violation_t *v)
 {
     char lb[40], rb[40];
+    bool flag = false;
+    int rc = v->cell ? followup_flagged(u->s->store, u->s->v[u->lo].ou,
+                                        v->cell, u->s->pe, &flag)
+                     : CDS_OK;
     const char *cells[NCOLS] = {
         u->s->v[u->lo].ou, u->s->pe, v->kind, v->code, v->severity,
         v->left, v->op, v->right, num_text(v->lv, lb, sizeof lb),
-        num_text(v->rv, rb, sizeof rb), v->desc,
+        num_text(v->rv, rb, sizeof rb), v->desc, flag ? "true" : "false",
     };
+    if (rc != CDS_OK)
+        return rc;
     return report_add(u->s->rep, cells) == 0 ? CDS_OK : CDS_ENOMEM;
 }
 
@@ -213,7 +222,8 @@ check_rules(const unit_t *u, const cds_rules_t *rules)
                          .severity = cds_rule_severity_name(r->severity),
                          .left = r->left_text,
                          .op = cds_rule_op_name(r->op),
-                         .right = r->right_text, .desc = r->name_vi};
+                         .right = r->right_text, .desc = r->name_vi,
+                         .cell = cds_expr_code(r->left, 0)};
         if (cds_rule_eval(r, look, (void *) u, &v.lv, &v.rv)
                 == CDS_RULE_FAIL)
             rc = add_violation(u, &v);
@@ -242,7 +252,7 @@ check_derived(const unit_t *u)
                          .severity = "warning", .left = ind->code,
                          .op = "==", .right = right, .lv = got, .rv = want,
                          .desc = "Tỷ lệ được tính từ số liệu thành phần; "
-                                 "giá trị nhập bị bỏ qua"};
+                                 "giá trị nhập bị bỏ qua", .cell = ind->code};
         rc = add_violation(u, &v);
     }
     return rc;
@@ -277,7 +287,7 @@ outlier_z(const unit_t *u, const char *de, double x, const double *e,
              (x - mean) / sd, n, mean, sd);
     violation_t v = {.kind = "outlier", .code = de, .severity = "warning",
                      .left = de, .op = "z-score", .right = right, .lv = x,
-                     .rv = mean, .desc = desc};
+                     .rv = mean, .desc = desc, .cell = de};
     return add_violation(u, &v);
 }
 
@@ -292,7 +302,7 @@ outlier_pct(const unit_t *u, const char *de, double x, double p)
              change, u->s->prev[0]);
     violation_t v = {.kind = "outlier", .code = de, .severity = "warning",
                      .left = de, .op = "change %", .right = u->s->prev[0],
-                     .lv = x, .rv = p, .desc = desc};
+                     .lv = x, .rv = p, .desc = desc, .cell = de};
     return add_violation(u, &v);
 }
 
@@ -360,7 +370,7 @@ validate_compute(store_t *store, const cds_catalog_t *catalog,
                  const validate_opts_t *opts, report_format_t format,
                  report_t **out, char *err, size_t errlen)
 {
-    set_t s = {.pe = pe, .cat = catalog, .opts = opts};
+    set_t s = {.pe = pe, .cat = catalog, .opts = opts, .store = store};
     cds_period_t p;
     int32_t from = 0;
     *out = NULL;
@@ -369,13 +379,13 @@ validate_compute(store_t *store, const cds_catalog_t *catalog,
         return CDS_EBADPERIOD;
     }
     int rc = earlier_periods(&s, &p, &from, err, errlen);
-    if (rc == CDS_OK && (rc = ou_exists(store, ou)) == CDS_ENOTFOUND)
+    if (rc == CDS_OK && (rc = validate_ou_exists(store, ou)) == CDS_ENOTFOUND)
         snprintf(err, errlen, "org unit \"%s\": not in the org-unit list",
                  ou);
     if (rc == CDS_OK)
         rc = read_values(store, &s, ou, from, p.end);
     if (rc == CDS_OK && !(s.rep = report_new(format, columns,
-                                             "sssssssnnns", NCOLS)))
+                                             "sssssssnnnsb", NCOLS)))
         rc = CDS_ENOMEM;
     if (rc == CDS_OK)
         rc = check_all(&s, rules);

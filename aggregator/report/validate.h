@@ -18,9 +18,9 @@
  *             than pct percent of it (that value non-zero).
  *  In rules, a derived ratio whose two counts are present reads as the
  *  counts' ratio, never the entered figure.
- *  Each violation carries the admin's follow-up flag of the cell (rule:
- *  of its first indicator) when a follow-up table is present. Reads
- *  only. */
+ *  Each violation carries the admin's follow-up flag of its cell
+ *  (followup.h; a rule: the cell of the first indicator of its left
+ *  side). Reads only. */
 #ifndef AGG_VALIDATE_H
 #define AGG_VALIDATE_H
 
@@ -41,7 +41,7 @@ typedef struct {
 
 /* The violations as a report (columns: org_unit, period, kind, code,
  * severity, left, operator, right, left_value, right_value,
- * description), ordered by org unit then kind then code. rules may be
+ * description, followup), ordered by org unit then kind then code. rules may be
  * NULL (no rules file). *out is a new report (report_destroy). CDS_OK;
  * CDS_EBADPERIOD, CDS_ENOTFOUND (unknown org unit) with a message in
  * err; or a database error. */
@@ -50,5 +50,9 @@ int validate_compute(store_t *store, const cds_catalog_t *catalog,
                      const char *pe, const validate_opts_t *opts,
                      report_format_t format, report_t **out, char *err,
                      size_t errlen);
+
+/* CDS_OK when ou is in the org-unit list, CDS_ENOTFOUND when not, or a
+ * database error. */
+int validate_ou_exists(store_t *store, const char *ou);
 
 #endif

@@ -4,9 +4,11 @@
 # derived ratios and outliers; exit codes, JSON, --check-config. Every
 # expected number is worked out by hand below.
 . "$(dirname "$0")/lib.sh"
-echo "1..14"
+echo "1..25"
 agg_init agg
-grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
+port=$((20000 + ($$ * 11) % 20000))
+sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
+echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"
 
 # 27901: 2434 fibre households of 1600: share 2434 / 1600 = 152.125 %,
 #        violates HGD_CAPQUANG_LE_TONG (2434 <= 1600 is false).
@@ -81,3 +83,43 @@ printf 'code,name_vi,left,operator,right\nR1,x,HGD_TONG +,<=,5\n' > "$T/bad.csv"
 agg agg --check-config --rules "$T/bad.csv" > "$T/cc.txt" 2>&1; rc=$?
 expect_eq "check-config names the bad rule file:line" "$rc $(grep bad.csv "$T/cc.txt")" \
     "3 $T/bad.csv:2: left: column 11: expression ends too early (value \"HGD_TONG +\")"
+
+# follow-up flag: set, shown by validate, set twice refused, cleared,
+# history in order with notes and the actor ($USER).
+cell=(--org-unit 27901 --indicator HGD_CAPQUANG_SO --period 2025Q2)
+USER=tinh agg agg followup set "${cell[@]}" --note "gọi xã kiểm tra" > /dev/null
+expect_eq "followup set: exit 0" "$?" 0
+j=$(agg agg validate --org-unit 27901 --period 2025Q2 --format json)
+expect_eq "validate shows the flag on the rule's cell" \
+    "$(jq -r '.rows[] | select(.kind == "rule") | .followup' <<< "$j")" true
+agg agg followup set "${cell[@]}" 2> "$T/e.txt"
+expect_eq "set twice: exit 1, says so" "$? $(cat "$T/e.txt")" \
+    "1 cdsync-aggregator: followup: 27901 HGD_CAPQUANG_SO 2025Q2: already flagged for follow-up"
+USER=huyen agg agg followup clear "${cell[@]}" --note "xã đã sửa" > /dev/null
+expect_eq "followup clear: exit 0" "$?" 0
+agg agg followup clear "${cell[@]}" 2> /dev/null
+expect_eq "clear when not flagged: exit 1" "$?" 1
+h=$(agg agg followup history "${cell[@]}" --format json)
+diag "$h"
+expect_eq "history: set then clear, notes and actors kept" \
+    "$(jq -r '[.followup] + [.rows[] | .action + "/" + .note + "/" + .actor] | join(";")' <<< "$h")" \
+    "false;set/gọi xã kiểm tra/tinh;clear/xã đã sửa/huyen"
+j=$(agg agg validate --org-unit 27901 --period 2025Q2 --format json)
+expect_eq "validate: flag cleared" \
+    "$(jq -r '.rows[] | select(.kind == "rule") | .followup' <<< "$j")" false
+agg agg followup set --org-unit 27901 --indicator NOPE --period 2025Q2 2> "$T/e.txt"
+expect_eq "unknown indicator: exit 1" "$? $(cat "$T/e.txt")" \
+    "1 cdsync-aggregator: followup: indicator \"NOPE\": not in the catalog"
+
+# the HTTP route gives what the CLI gives
+tok=$(agg agg token add dq | head -1)
+agg_start agg
+base="http://127.0.0.1:$port"
+check "HTTP up" wait_for 10 curl -sf "$base/healthz"
+auth=(-H "Authorization: Bearer $tok")
+expect_eq "GET /api/validate equals validate --format json" \
+    "$(curl -sf "${auth[@]}" "$base/api/validate?org_unit=801&period=2025Q2" | jq -c .)" \
+    "$(agg agg validate --org-unit 801 --period 2025Q2 --format json | jq -c .)"
+code=$(curl -s -o "$T/r" -w '%{http_code}' "${auth[@]}" "$base/api/validate?org_unit=99999&period=2025Q2")
+expect_eq "unknown org unit over HTTP: 400 with the reason" "$code $(jq -r .error "$T/r")" \
+    "400 org unit \"99999\": not in the org-unit list"

@@ -1,0 +1,212 @@
+/*  entrycheck: warnings at entry (entrycheck.h). A unit and period's
+ *  values are a small array (one commune's form): linear look-ups. */
+#include "entrycheck.h"
+
+#include "cds_err.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *de;            /* borrowed from the catalog */
+    double num;
+} cell_t;
+
+typedef struct {
+    const cds_catalog_t *cat;
+    cell_t *c;
+    size_t n, cap;
+    bool oom;
+} set_t;
+
+static cell_t *
+find(const set_t *s, const char *de)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->c[i].de, de) == 0)
+            return &s->c[i];
+    return NULL;
+}
+
+/* A later value of de replaces an earlier one; a delete removes it. */
+static void
+put(set_t *s, const char *de, const char *value, bool deleted)
+{
+    const cds_indicator_t *ind = cds_catalog_find(s->cat, de);
+    char canon[CDS_MAX_VALUE + 1], err[256];
+    double num;
+    cell_t *c = ind ? find(s, ind->code) : NULL;
+    if (!ind)
+        return;
+    if (deleted || ind->type == CDS_VT_TEXT
+        || cds_value_canonical(ind, value, canon, sizeof canon, &num, err,
+                               sizeof err) != CDS_OK) {
+        if (c)
+            *c = s->c[--s->n];
+        return;
+    }
+    if (!c && s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        cell_t *a = realloc(s->c, cap * sizeof *a);
+        if (!a) {
+            s->oom = true;
+            return;
+        }
+        s->c = a;
+        s->cap = cap;
+    }
+    if (!c)
+        c = &s->c[s->n++];
+    *c = (cell_t) {ind->code, num};
+}
+
+static void
+put_pending(void *arg, const char *de, const char *value, bool deleted)
+{
+    put(arg, de, value, deleted);
+}
+
+static bool
+is_derived(const cds_indicator_t *ind)
+{
+    return ind && ind->agg == CDS_AGG_RATIO && ind->numerator
+           && ind->denominator;
+}
+
+/* cds_rule_lookup_fn: derived ratios read as their counts' ratio. */
+static bool
+look(void *ctx, const char *code, double *out)
+{
+    const set_t *s = ctx;
+    const cds_indicator_t *ind = cds_catalog_find(s->cat, code);
+    if (is_derived(ind)) {
+        const cell_t *n = find(s, ind->numerator);
+        const cell_t *d = find(s, ind->denominator);
+        if (n && d) {
+            *out = n->num / d->num
+                   * (ind->type == CDS_VT_PERCENTAGE ? 100 : 1);
+            return d->num != 0;
+        }
+    }
+    const cell_t *c = find(s, code);
+    if (c)
+        *out = c->num;
+    return c != NULL;
+}
+
+static bool
+has(void *ctx, const char *code)
+{
+    double v;
+    return look(ctx, code, &v) || find(ctx, code);
+}
+
+static size_t
+warn_derived(const set_t *s, const cds_update_t *u, size_t n,
+             const char *ou, const char *pe, FILE *warn)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cds_indicator_t *ind = cds_catalog_find(s->cat, u[i].indicator);
+        if (u[i].deleted || !is_derived(ind) || strcmp(u[i].org_unit, ou)
+            || strcmp(u[i].period, pe))
+            continue;
+        double r;
+        char counts[64] = "";
+        if (find(s, ind->numerator) && find(s, ind->denominator)
+            && look((void *) s, ind->code, &r))
+            snprintf(counts, sizeof counts, " (its counts give %.10g)", r);
+        fprintf(warn, "warning: %s %s: %s is derived from %s / %s; the "
+                "entered value %s is ignored%s\n", ou, pe, ind->code,
+                ind->numerator, ind->denominator, u[i].value, counts);
+        w++;
+    }
+    return w;
+}
+
+static size_t
+warn_rules(const set_t *s, const cds_rules_t *rules, const char *ou,
+           const char *pe, FILE *warn)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < cds_rules_size(rules); i++) {
+        const cds_rule_t *r = cds_rules_at(rules, i);
+        double l, rv;
+        if (!cds_rule_codes_all(r, has, (void *) s)
+            || cds_rule_eval(r, look, (void *) s, &l, &rv) != CDS_RULE_FAIL)
+            continue;
+        fprintf(warn, "warning: %s %s: rule %s (%s, %s): %s %s %s does not "
+                "hold (%.10g, %.10g); queued anyway\n", ou, pe, r->code,
+                cds_rule_severity_name(r->severity), r->name_vi,
+                r->left_text, cds_rule_op_name(r->op), r->right_text, l, rv);
+        w++;
+    }
+    return w;
+}
+
+size_t
+entrycheck_warn(const cds_catalog_t *cat, const cds_rules_t *rules,
+                outbox_t *outbox, const cds_update_t *u, size_t n,
+                FILE *warn)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;     /* this unit and period done already */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(u[j].org_unit, u[i].org_unit) == 0
+                   && strcmp(u[j].period, u[i].period) == 0;
+        if (seen)
+            continue;
+        set_t s = {.cat = cat};
+        if (outbox)
+            (void) outbox_pending_of(outbox, u[i].org_unit, u[i].period,
+                                     put_pending, &s);
+        for (size_t j = i; j < n; j++)
+            if (strcmp(u[j].org_unit, u[i].org_unit) == 0
+                && strcmp(u[j].period, u[i].period) == 0
+                && strcmp(u[j].disagg ? u[j].disagg : "default",
+                          "default") == 0)
+                put(&s, u[j].indicator, u[j].value, u[j].deleted);
+        w += warn_derived(&s, u + i, n - i, u[i].org_unit, u[i].period,
+                          warn);
+        w += warn_rules(&s, rules, u[i].org_unit, u[i].period, warn);
+        free(s.c);
+    }
+    return w;
+}
+
+int
+entrycheck_rules_load(const cds_config_t *cfg, const cds_catalog_t *cat,
+                      cds_rules_t **out, char *err, size_t errlen)
+{
+    char path[4096];
+    bool explicit;
+    *out = NULL;
+    int rc = cds_rules_path(cds_config_get(cfg, "agent.rules"),
+                            cds_config_get(cfg, "agent.catalog"), path,
+                            sizeof path, &explicit);
+    if (rc != CDS_OK || (!explicit && access(path, F_OK) != 0))
+        return rc;
+    *out = cds_rules_load(path, cat, err, errlen);
+    return *out ? CDS_OK : CDS_EMALFORMED;
+}
+
+size_t
+entrycheck_check(const cds_config_t *cfg, FILE *out)
+{
+    char path[4096], err[512];
+    bool explicit;
+    if (cds_rules_path(cds_config_get(cfg, "agent.rules"),
+                       cds_config_get(cfg, "agent.catalog"), path,
+                       sizeof path, &explicit) != CDS_OK
+        || (!explicit && access(path, F_OK) != 0))
+        return 0;
+    cds_catalog_t *cat = cds_catalog_load(cds_config_get(cfg,
+                                          "agent.catalog"), err, sizeof err);
+    size_t bad = cds_rules_check(path, cat, out);
+    cds_catalog_destroy(&cat);
+    return bad;
+}
