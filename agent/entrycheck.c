@@ -104,6 +104,9 @@ has(void *ctx, const char *code)
     return look(ctx, code, &v) || find(ctx, code);
 }
 
+/* A value entered for a derived ratio: warned when its counts are not
+ * both in the set (the district has no figure from it) or give a ratio
+ * more than 0.05 away (as `validate`: a rounded copy is fine). */
 static size_t
 warn_derived(const set_t *s, const cds_update_t *u, size_t n,
              const char *ou, const char *pe, FILE *warn)
@@ -111,14 +114,18 @@ warn_derived(const set_t *s, const cds_update_t *u, size_t n,
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         const cds_indicator_t *ind = cds_catalog_find(s->cat, u[i].indicator);
-        if (u[i].deleted || !is_derived(ind) || strcmp(u[i].org_unit, ou)
-            || strcmp(u[i].period, pe))
+        const cell_t *got = ind ? find(s, ind->code) : NULL;
+        if (u[i].deleted || !is_derived(ind) || !got
+            || strcmp(u[i].org_unit, ou) || strcmp(u[i].period, pe))
             continue;
         double r;
-        char counts[64] = "";
+        char counts[64] = " (enter its counts)";
         if (find(s, ind->numerator) && find(s, ind->denominator)
-            && look((void *) s, ind->code, &r))
+            && look((void *) s, ind->code, &r)) {
+            if (fabs(r - got->num) <= 0.05)
+                continue;
             snprintf(counts, sizeof counts, " (its counts give %.10g)", r);
+        }
         fprintf(warn, "warning: %s %s: %s is derived from %s / %s; the "
                 "entered value %s is ignored%s\n", ou, pe, ind->code,
                 ind->numerator, ind->denominator, u[i].value, counts);

@@ -5,7 +5,7 @@
 # warned about; the values are queued anyway. Derived ratios entered are
 # warned as ignored. Numbers worked out by hand below.
 . "$(dirname "$0")/lib.sh"
-echo "1..9"
+echo "1..11"
 agg_init agg
 agent_init a1 27901          # no daemon: values stay pending in the outbox
 
@@ -36,6 +36,22 @@ expect_eq "derived ratio entered: warned as ignored, with the counts' ratio" "$(
     "warning: 27901 2025Q1: HGD_CAPQUANG is derived from HGD_CAPQUANG_SO / HGD_TONG; the entered value 99.9 is ignored (its counts give 85.2)"
 expect_eq "five values pending" "$(agent_depth a1)" 5
 
+# 2024Q4: the entered 85.2 is what 852 * 100 / 1000 gives (within 0.05):
+# nothing to say. 2024Q3: a share without its counts: the district will
+# have no figure from it.
+cat > "$T/g.csv" <<'CSV'
+dataelement,period,orgunit,value
+HGD_TONG,2024Q4,27901,1000
+HGD_CAPQUANG_SO,2024Q4,27901,852
+HGD_CAPQUANG,2024Q4,27901,85.2
+HGD_CAPQUANG,2024Q3,27901,50
+CSV
+agent a1 import "$T/g.csv" > /dev/null 2> "$T/w6"
+expect_eq "a matching derived value is not warned; one without counts is" \
+    "$? $(grep '^warning' "$T/w6")" \
+    "0 warning: 27901 2024Q3: HGD_CAPQUANG is derived from HGD_CAPQUANG_SO / HGD_TONG; the entered value 50 is ignored (enter its counts)"
+expect_eq "nine values pending" "$(agent_depth a1)" 9
+
 # correcting the total to 2500 in 2025Q2: 2434 <= 2500 now holds
 agent a1 submit --org-unit 27901 --indicator HGD_TONG --period 2025Q2 --value 2500 > /dev/null 2> "$T/w4"
 expect_eq "a later value replaces the pending one: no warning" "$? $(grep -c "^warning" "$T/w4")" "0 0"
@@ -47,4 +63,4 @@ expect_eq "check-config: a bad agent.rules file is named with its line" \
     "$rc $(grep -c "bad.csv:2: operator: not one of" "$T/cc")" "3 1"
 agent a1 submit --rules "$T/bad.csv" --org-unit 27901 --indicator HGD_TONG --period 2025Q2 --value 1 > /dev/null 2> "$T/w5"
 expect_eq "submit refuses to start with a bad rules file (exit 3), nothing queued" \
-    "$? $(agent_depth a1)" "3 6"
+    "$? $(agent_depth a1)" "3 10"
