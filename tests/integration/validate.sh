@@ -21,6 +21,8 @@ echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"
 #        DSTT_TONG 1000 in 2025Q1, 1600 in 2025Q2: +60 % > 50: outlier
 #        (one earlier value: no z-score).
 # 27910: 500 of 1000, nothing earlier: clean.
+# 27913: 0 then 50: no change in % of 0, one earlier value: no z: clean.
+# 27916: 100 four times then 101: sd 0 (no z), change 1 % <= 50: clean.
 cat > "$T/v.csv" <<'CSV'
 dataelement,period,orgunit,value,storedby,comment
 HGD_TONG,2025Q2,27901,1600,xa,
@@ -37,14 +39,22 @@ DSTT_TONG,2025Q1,27907,1000,xa,
 DSTT_TONG,2025Q2,27907,1600,xa,
 HGD_TONG,2025Q2,27910,1000,xa,
 HGD_CAPQUANG_SO,2025Q2,27910,500,xa,
+HGD_TONG,2025Q1,27913,0,xa,
+HGD_TONG,2025Q2,27913,50,xa,
+HGD_TONG,2024Q2,27916,100,xa,
+HGD_TONG,2024Q3,27916,100,xa,
+HGD_TONG,2024Q4,27916,100,xa,
+HGD_TONG,2025Q1,27916,100,xa,
+HGD_TONG,2025Q2,27916,101,xa,
 CSV
 out=$(agg agg import "$T/v.csv")
-check "values imported" grep -q "14 applied, 0 rejected" <<< "$out"
+check "values imported" grep -q "21 applied, 0 rejected" <<< "$out"
 
 j=$(agg agg validate --org-unit 801 --period 2025Q2 --format json); rc=$?
 diag "$j"
 expect_eq "violations exit 1" "$rc" 1
-expect_eq "four violations in the district" "$(jq -r '.violations' <<< "$j")" 4
+expect_eq "four violations in the district, none for 27910/27913/27916" \
+    "$(jq -r '.violations, ([.rows[].org_unit] | unique | join(","))' <<< "$j" | tr '\n' ' ')" "4 27901,27904,27907 "
 expect_eq "152.1 % case: HGD_CAPQUANG_SO <= HGD_TONG broken, 2434 vs 1600" \
     "$(jq -r '.rows[] | select(.kind == "rule") | [.org_unit, .code, .severity, .left, .operator, .right, .left_value, .right_value] | join(" ")' <<< "$j")" \
     "27901 HGD_CAPQUANG_LE_TONG error HGD_CAPQUANG_SO <= HGD_TONG 2434 1600"
