@@ -106,17 +106,18 @@ has(void *ctx, const char *code)
 
 /* A value entered for a derived ratio: warned when its counts are not
  * both in the set (the district has no figure from it) or give a ratio
- * more than 0.05 away (as `validate`: a rounded copy is fine). */
+ * more than 0.05 away (as `validate`: a rounded copy is fine). The new
+ * values of one unit and period: u[ix[0..n)]. */
 static size_t
-warn_derived(const set_t *s, const cds_update_t *u, size_t n,
-             const char *ou, const char *pe, FILE *warn)
+warn_derived(const set_t *s, const cds_update_t *u, const size_t *ix,
+             size_t n, FILE *warn)
 {
     size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        const cds_indicator_t *ind = cds_catalog_find(s->cat, u[i].indicator);
+    for (size_t k = 0; k < n; k++) {
+        const cds_update_t *v = &u[ix[k]];
+        const cds_indicator_t *ind = cds_catalog_find(s->cat, v->indicator);
         const cell_t *got = ind ? find(s, ind->code) : NULL;
-        if (u[i].deleted || !is_derived(ind) || !got
-            || strcmp(u[i].org_unit, ou) || strcmp(u[i].period, pe))
+        if (v->deleted || !is_derived(ind) || !got)
             continue;
         double r;
         char counts[64] = " (enter its counts)";
@@ -127,8 +128,9 @@ warn_derived(const set_t *s, const cds_update_t *u, size_t n,
             snprintf(counts, sizeof counts, " (its counts give %.10g)", r);
         }
         fprintf(warn, "warning: %s %s: %s is derived from %s / %s; the "
-                "entered value %s is ignored%s\n", ou, pe, ind->code,
-                ind->numerator, ind->denominator, u[i].value, counts);
+                "entered value %s is ignored%s\n", v->org_unit, v->period,
+                ind->code, ind->numerator, ind->denominator, v->value,
+                counts);
         w++;
     }
     return w;
@@ -154,34 +156,55 @@ warn_rules(const set_t *s, const cds_rules_t *rules, const char *ou,
     return w;
 }
 
+/* qsort_r order of indices into u: org unit, period, then input order
+ * (a later value of a key must come after an earlier one). */
+static int
+cmp_key(const void *a, const void *b, void *arg)
+{
+    const cds_update_t *u = arg;
+    size_t i = *(const size_t *) a, j = *(const size_t *) b;
+    int c = strcmp(u[i].org_unit, u[j].org_unit);
+    if (!c)
+        c = strcmp(u[i].period, u[j].period);
+    return c ? c : (i > j) - (i < j);
+}
+
+static bool
+same_key(const cds_update_t *x, const cds_update_t *y)
+{
+    return strcmp(x->org_unit, y->org_unit) == 0
+           && strcmp(x->period, y->period) == 0;
+}
+
 size_t
 entrycheck_warn(const cds_catalog_t *cat, const cds_rules_t *rules,
                 outbox_t *outbox, const cds_update_t *u, size_t n,
                 FILE *warn)
 {
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool seen = false;     /* this unit and period done already */
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(u[j].org_unit, u[i].org_unit) == 0
-                   && strcmp(u[j].period, u[i].period) == 0;
-        if (seen)
-            continue;
+    size_t w = 0, *ix = malloc((n ? n : 1) * sizeof *ix);
+    if (!ix)
+        return 0;              /* warnings are a help, not a duty */
+    for (size_t i = 0; i < n; i++)
+        ix[i] = i;
+    qsort_r(ix, n, sizeof *ix, cmp_key, (void *) u);
+    for (size_t a = 0, b; a < n; a = b) {
+        const cds_update_t *g = &u[ix[a]];
+        for (b = a + 1; b < n && same_key(&u[ix[b]], g); b++)
+            ;
         set_t s = {.cat = cat};
         if (outbox)
-            (void) outbox_pending_of(outbox, u[i].org_unit, u[i].period,
+            (void) outbox_pending_of(outbox, g->org_unit, g->period,
                                      put_pending, &s);
-        for (size_t j = i; j < n; j++)
-            if (strcmp(u[j].org_unit, u[i].org_unit) == 0
-                && strcmp(u[j].period, u[i].period) == 0
-                && strcmp(u[j].disagg ? u[j].disagg : "default",
-                          "default") == 0)
-                put(&s, u[j].indicator, u[j].value, u[j].deleted);
-        w += warn_derived(&s, u + i, n - i, u[i].org_unit, u[i].period,
-                          warn);
-        w += warn_rules(&s, rules, u[i].org_unit, u[i].period, warn);
+        for (size_t k = a; k < b; k++)
+            if (strcmp(u[ix[k]].disagg ? u[ix[k]].disagg : "default",
+                       "default") == 0)
+                put(&s, u[ix[k]].indicator, u[ix[k]].value,
+                    u[ix[k]].deleted);
+        w += warn_derived(&s, u, ix + a, b - a, warn);
+        w += warn_rules(&s, rules, g->org_unit, g->period, warn);
         free(s.c);
     }
+    free(ix);
     return w;
 }
 
