@@ -5,6 +5,7 @@
 #include "cds_err.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,27 @@ look(void *ctx, const char *code, double *out)
     return c != NULL;
 }
 
+/* The warnings stream, bounded: the first ENTRYCHECK_MAX_LISTED lines,
+ * then a count (an import of years of a broken form stays readable). */
+typedef struct {
+    FILE *f;
+    size_t n;                  /* warnings so far, listed or not */
+} out_t;
+
+static void say(out_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+say(out_t *o, const char *fmt, ...)
+{
+    if (o->n++ >= ENTRYCHECK_MAX_LISTED)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(o->f, fmt, ap);
+    va_end(ap);
+}
+
 static bool
 has(void *ctx, const char *code)
 {
@@ -108,11 +130,10 @@ has(void *ctx, const char *code)
  * both in the set (the district has no figure from it) or give a ratio
  * more than 0.05 away (as `validate`: a rounded copy is fine). The new
  * values of one unit and period: u[ix[0..n)]. */
-static size_t
+static void
 warn_derived(const set_t *s, const cds_update_t *u, const size_t *ix,
-             size_t n, FILE *warn)
+             size_t n, out_t *warn)
 {
-    size_t w = 0;
     for (size_t k = 0; k < n; k++) {
         const cds_update_t *v = &u[ix[k]];
         const cds_indicator_t *ind = cds_catalog_find(s->cat, v->indicator);
@@ -127,33 +148,27 @@ warn_derived(const set_t *s, const cds_update_t *u, const size_t *ix,
                 continue;
             snprintf(counts, sizeof counts, " (its counts give %.10g)", r);
         }
-        fprintf(warn, "warning: %s %s: %s is derived from %s / %s; the "
-                "entered value %s is ignored%s\n", v->org_unit, v->period,
-                ind->code, ind->numerator, ind->denominator, v->value,
-                counts);
-        w++;
+        say(warn, "warning: %s %s: %s is derived from %s / %s; the "
+            "entered value %s is ignored%s\n", v->org_unit, v->period,
+            ind->code, ind->numerator, ind->denominator, v->value, counts);
     }
-    return w;
 }
 
-static size_t
+static void
 warn_rules(const set_t *s, const cds_rules_t *rules, const char *ou,
-           const char *pe, FILE *warn)
+           const char *pe, out_t *warn)
 {
-    size_t w = 0;
     for (size_t i = 0; i < cds_rules_size(rules); i++) {
         const cds_rule_t *r = cds_rules_at(rules, i);
         double l, rv;
         if (!cds_rule_codes_all(r, has, (void *) s)
             || cds_rule_eval(r, look, (void *) s, &l, &rv) != CDS_RULE_FAIL)
             continue;
-        fprintf(warn, "warning: %s %s: rule %s (%s, %s): %s %s %s does not "
-                "hold (%.10g, %.10g); queued anyway\n", ou, pe, r->code,
-                cds_rule_severity_name(r->severity), r->name_vi,
-                r->left_text, cds_rule_op_name(r->op), r->right_text, l, rv);
-        w++;
+        say(warn, "warning: %s %s: rule %s (%s, %s): %s %s %s does not "
+            "hold (%.10g, %.10g); queued anyway\n", ou, pe, r->code,
+            cds_rule_severity_name(r->severity), r->name_vi, r->left_text,
+            cds_rule_op_name(r->op), r->right_text, l, rv);
     }
-    return w;
 }
 
 /* qsort_r order of indices into u: org unit, period, then input order
@@ -181,7 +196,8 @@ entrycheck_warn(const cds_catalog_t *cat, const cds_rules_t *rules,
                 outbox_t *outbox, const cds_update_t *u, size_t n,
                 FILE *warn)
 {
-    size_t w = 0, *ix = malloc((n ? n : 1) * sizeof *ix);
+    out_t out = {warn, 0};
+    size_t *ix = malloc((n ? n : 1) * sizeof *ix);
     if (!ix)
         return 0;              /* warnings are a help, not a duty */
     for (size_t i = 0; i < n; i++)
@@ -200,12 +216,15 @@ entrycheck_warn(const cds_catalog_t *cat, const cds_rules_t *rules,
                        "default") == 0)
                 put(&s, u[ix[k]].indicator, u[ix[k]].value,
                     u[ix[k]].deleted);
-        w += warn_derived(&s, u, ix + a, b - a, warn);
-        w += warn_rules(&s, rules, g->org_unit, g->period, warn);
+        warn_derived(&s, u, ix + a, b - a, &out);
+        warn_rules(&s, rules, g->org_unit, g->period, &out);
         free(s.c);
     }
     free(ix);
-    return w;
+    if (out.n > ENTRYCHECK_MAX_LISTED)
+        fprintf(warn, "warning: ... and %zu more\n",
+                out.n - ENTRYCHECK_MAX_LISTED);
+    return out.n;
 }
 
 int

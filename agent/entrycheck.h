@@ -15,7 +15,8 @@
  *      a value in the set is evaluated; a failing one is warned with its
  *      code, description and both sides' values. A derived ratio with
  *      both counts reads as their ratio, as at the aggregator.
- *  Lines go to the stream given, each "warning: OU PE: ...". */
+ *  Lines go to the stream given, each "warning: OU PE: ...": the first
+ *  ENTRYCHECK_MAX_LISTED, then "warning: ... and N more". */
 #ifndef AGENT_ENTRYCHECK_H
 #define AGENT_ENTRYCHECK_H
 
@@ -26,6 +27,8 @@
 #include "outbox.h"
 #include <stddef.h>
 #include <stdio.h>
+
+#define ENTRYCHECK_MAX_LISTED 100      /* warnings printed before "... and" */
 
 /* Warn about u[0..n) (already checked by submit_check) to warn. Returns
  * the number of warnings; a database problem reading the outbox only

@@ -5,7 +5,7 @@
 # warned about; the values are queued anyway. Derived ratios entered are
 # warned as ignored. Numbers worked out by hand below.
 . "$(dirname "$0")/lib.sh"
-echo "1..11"
+echo "1..13"
 agg_init agg
 agent_init a1 27901          # no daemon: values stay pending in the outbox
 
@@ -64,3 +64,18 @@ expect_eq "check-config: a bad agent.rules file is named with its line" \
 agent a1 submit --rules "$T/bad.csv" --org-unit 27901 --indicator HGD_TONG --period 2025Q2 --value 1 > /dev/null 2> "$T/w5"
 expect_eq "submit refuses to start with a bad rules file (exit 3), nothing queued" \
     "$? $(agent_depth a1)" "3 10"
+
+# 60 months (2000-01..2004-12), each with 120 online of 100 files (rule
+# broken) and an entered share of 90 where the counts give 120 (derived):
+# 2 x 60 = 120 warnings: the first 100 listed, then "... and 20 more".
+awk 'BEGIN { print "dataelement,period,orgunit,value";
+    for (y = 2000; y <= 2004; y++) for (m = 1; m <= 12; m++) {
+        p = sprintf("%d%02d", y, m);
+        print "TTHC_TONG," p ",27901,100"; print "TTHC_ONLINE_SO," p ",27901,120";
+        print "TTHC_ONLINE," p ",27901,90" } }' > "$T/big.csv"
+agent a1 import "$T/big.csv" > "$T/o7" 2> "$T/w7"
+expect_eq "many warnings: 100 listed, then the count; all 180 queued" \
+    "$? $(grep -c '^warning: 27901' "$T/w7") $(grep -c '^warning: ... and 20 more$' "$T/w7") $(grep -c 'queued 180 updates' "$T/o7")" \
+    "0 100 1 1"
+expect_eq "first warning: 200001's derived share" "$(grep -m1 '^warning' "$T/w7")" \
+    "warning: 27901 200001: TTHC_ONLINE is derived from TTHC_ONLINE_SO / TTHC_TONG; the entered value 90 is ignored (its counts give 120)"
