@@ -35,6 +35,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_EFF_HLC,       /* effective stamps (clock skew) */
     STORE_SQL_MIGRATION_KNOCK,         /* refused handshakes, grouped */
     STORE_SQL_MIGRATION_APPEND_ONLY,   /* update_status; no history edits */
+    followup_migration,                /* followup.h: admin follow-up flag */
 };
 
 /* Statements prepared once at open; index into store->st[]. */
@@ -169,7 +170,9 @@ pg_schema(void)
 static cds_sql_t *
 open_sql(const char *where, int flags, int *err)
 {
-    const char *pg[1] = { NULL };
+    /* PostgreSQL 1: the schema of SQLite version 10 (pg_schema); 2: the
+     * follow-up log (SQLite version 11). */
+    const char *pg[2] = { NULL, followup_pg_schema };
     cds_sql_schema_t schema = {
         migrations, (int) (sizeof migrations / sizeof migrations[0]),
         pg, 0 };
@@ -178,7 +181,7 @@ open_sql(const char *where, int flags, int *err)
             *err = CDS_EUSAGE;
             return NULL;
         }
-        schema.n_pg = 1;
+        schema.n_pg = 2;
     }
     return cds_sql_open(where, &schema, flags, err);
 }

@@ -14,6 +14,7 @@
 #include "history.h"
 #include "official.h"
 #include "orgmap.h"
+#include "quality.h"
 #include "query.h"
 #include "rank.h"
 #include "rollup.h"
@@ -31,6 +32,8 @@ typedef struct {
     cds_targets_t *targets;            /* owned; NULL: no targets file */
     uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
     int deadline_days[COMPLETENESS_TYPES];
+    cds_rules_t *dq_rules;             /* owned; NULL: no rules file */
+    validate_opts_t dq_opts;           /* outlier keys */
 } api_t;
 
 /* One request's parsed arguments (pointers into req or list). */
@@ -478,6 +481,28 @@ run_report(const api_t *api, store_t *store, const args_t *a, FILE *out,
     return rc;
 }
 
+static int
+run_validate(const api_t *api, store_t *store, const args_t *a, FILE *out,
+             char *err, size_t errlen)
+{
+    report_t *rep = NULL;
+    if (!a->org_unit || !a->period) {
+        snprintf(err, errlen, "validate needs org_unit and period");
+        return CDS_EUSAGE;
+    }
+    int rc = validate_compute(store, api->catalog, api->dq_rules,
+                              a->org_unit, a->period, &api->dq_opts,
+                              REPORT_JSON, &rep, err, errlen);
+    if (rc == CDS_ENOTFOUND)
+        rc = CDS_EUNKNOWNORGUNIT;      /* a bad argument: 400 */
+    if (rc == CDS_OK)
+        report_print(rep, out, json_pack("{sssssi}", "orgUnit", a->org_unit,
+                                         "period", a->period, "violations",
+                                         (int) report_rows(rep)), NULL);
+    report_destroy(&rep);
+    return rc;
+}
+
 static const char *
 csv_or_json(const args_t *a)
 {
@@ -499,6 +524,7 @@ HANDLER(on_rank, run_rank)
 HANDLER(on_completeness, run_completeness)
 HANDLER(on_history, run_history)
 HANDLER(on_export, run_export)
+HANDLER(on_validate, run_validate)
 
 static void
 on_report(http_req_t *req, void *ctx)
@@ -527,6 +553,7 @@ api_free(void *p)
     cds_catalog_destroy(&api->catalog);
     rollup_rules_destroy(&api->rules);
     cds_targets_destroy(&api->targets);
+    cds_rules_destroy(&api->dq_rules);
     free(api);
 }
 
@@ -546,7 +573,10 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
         || !(api->rules = rollup_rules_load(cat, err, errlen)))
         return CDS_EMALFORMED;
     if ((code = attain_targets_load(cfg, api->catalog, &api->targets, err,
-                                    errlen)) != CDS_OK)
+                                    errlen)) != CDS_OK
+        || (code = quality_rules_load(cfg, api->catalog, &api->dq_rules, err,
+                                      errlen)) != CDS_OK
+        || (code = quality_opts(cfg, &api->dq_opts, err, errlen)) != CDS_OK)
         return code;
     cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
     if (!id)
@@ -592,7 +622,9 @@ api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
         || http_route_add_auth(http, "GET", "/api/export", on_export, api)
                != 0
         || http_route_add_auth(http, "GET", "/api/report", on_report, api)
-               != 0) {
+               != 0
+        || http_route_add_auth(http, "GET", "/api/validate", on_validate,
+                               api) != 0) {
         snprintf(err, errlen, "HTTP route table full");
         return CDS_ERROR;
     }

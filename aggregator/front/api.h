@@ -17,6 +17,8 @@
  *                       unit_name, number, place, date, title, signer,
  *                       signer_title (UTF-8, <= API_MAX_TEXT bytes)
  *                                                        (official.h)
+ *    /api/validate      org_unit, period: rules, derived ratios and
+ *                       outliers of the subtree             (validate.h)
  *  Answers are the same documents the CLI prints with --format json (or
  *  CSV; /api/report: the file `report --out` writes). bom=1 starts a CSV
  *  answer of /api/query, /api/export and /api/report with a UTF-8 BOM. Errors are {"error": "..."}: 400 bad argument, 401 no or bad

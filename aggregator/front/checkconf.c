@@ -8,6 +8,7 @@
 #include "cds_id.h"
 #include "cds_orgunit.h"
 #include "http.h"
+#include "quality.h"
 #include "server.h"
 #include "store.h"
 
@@ -81,6 +82,7 @@ check_files(cds_check_t *c, const cds_config_t *cfg)
         c->problems += cds_orgunits_check(ous, c->out);
     if (map && *map)
         cds_check_readable(c, "aggregator.orgunit_map", map);
+    quality_check(c, cfg);             /* rules file, outlier keys */
     /* Absent: no dashboard (main.c); present: it must be readable. */
     if (dash && *dash && access(dash, F_OK) == 0)
         cds_check_readable(c, "aggregator.dashboard", dash);

@@ -6,6 +6,7 @@
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
 #include "attain.h"
+#include "quality.h"
 #include "audit.h"
 #include "backup.h"
 #include "cds_catalog.h"
@@ -134,6 +135,17 @@ static const cds_option_t options[] = {
       "orgunits, if present)" },
     { "aggregator.targets", "targets", 0, "PATH", NULL,
       "targets CSV (default: targets.csv beside the catalog, if present)" },
+    /* data-quality rules and outliers (quality.h) */
+    { "aggregator.rules", "rules", 0, "PATH", NULL,
+      "validation rules CSV (default: rules.csv beside the catalog, if "
+      "present)" },
+    { "aggregator.outlier_periods", "outlier-periods", 0, "N", "4",
+      "validate: earlier periods an outlier is judged against (0: none)" },
+    { "aggregator.outlier_z", "outlier-z", 0, "Z", "3",
+      "validate: flag |value - mean| / sd above Z (0: off)" },
+    { "aggregator.outlier_pct", "outlier-pct", 0, "PCT", "50",
+      "validate: flag a change from the earlier period above PCT % "
+      "(0: off)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
@@ -173,7 +185,8 @@ static const cds_option_t options[] = {
       "import-batches: the signed receipt file to write (default: "
       "FILE.receipt; must not exist)" },
     { "command.note", "note", 0, "TEXT", NULL,
-      "accept-restore: why (kept with the restore event)" },
+      "accept-restore: why (kept with the restore event); followup: "
+      "why the flag is set or cleared" },
     { "command.force", "force", 0, NULL, NULL,
       "accept-restore: record a restore the commit mark did not see; "
       "backup, report: overwrite FILE" },
@@ -1217,6 +1230,16 @@ static const cds_cli_command_t commands[] = {
      "history --org-unit OU --indicator DE --period PE "
      "[--format table|csv|json] [--bom]",
      admin_history, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"validate",
+     "validate --org-unit OU --period PE [--format table|csv|json]  "
+     "(rules, derived ratios, outliers of OU and the units below it; "
+     "exit 1 when any)",
+     quality_validate, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"followup",
+     "followup set|clear|history --org-unit OU --indicator DE --period PE "
+     "[--note TEXT] [--format table|csv|json]  (the admin's follow-up "
+     "flag on a value, with its history)",
+     quality_followup, CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
