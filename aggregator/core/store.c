@@ -35,6 +35,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_EFF_HLC,       /* effective stamps (clock skew) */
     STORE_SQL_MIGRATION_KNOCK,         /* refused handshakes, grouped */
     STORE_SQL_MIGRATION_APPEND_ONLY,   /* update_status; no history edits */
+    STORE_SQL_MIGRATION_ACCOUNT,       /* officers' logins (account.h) */
 };
 
 /* Statements prepared once at open; index into store->st[]. */

@@ -26,5 +26,7 @@ int admin_import(cds_cli_t *cli);
 /* import-batches FILE [--receipt OUT]: carried batches (carried.h). */
 int admin_import_batches(cds_cli_t *cli);
 int admin_token(cds_cli_t *cli);
+/* user add/passwd/disable/list (account.h). */
+int admin_user(cds_cli_t *cli);
 
 #endif

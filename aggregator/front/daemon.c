@@ -7,6 +7,7 @@
  *  what fails at runtime (listen, database). */
 #include "daemon.h"
 
+#include "account.h"
 #include "api.h"
 #include "cds_ckpt.h"
 #include "cds_err.h"
@@ -47,6 +48,27 @@ daemon_thresholds(cds_cli_t *cli, health_thresholds_t *th)
 }
 
 /* The HTTP thread (metrics.h routes), unless http_listen is empty. */
+/* Login sessions and the rate limit (account.h), from the options. */
+static int
+daemon_accounts(cds_cli_t *cli, http_t *http)
+{
+    static const char *const keys[] = { "aggregator.session_idle_s",
+                                        "aggregator.session_max_s",
+                                        "aggregator.login_max_failures" };
+    long v[3] = { 0 };
+    char err[512];
+    for (int i = 0; i < 3; i++)
+        if (cds_config_get_long(cli->cfg, keys[i], &v[i], err, sizeof err)
+                != CDS_OK
+            || v[i] < 1 || v[i] > 31L * 86400)
+            return cds_cli_fail(-1, "%s: expected 1..2678400", keys[i] + 11);
+    account_limits_t lim = { .idle_s = v[0], .max_s = v[1],
+                             .max_failures = v[2] };
+    if (account_routes_add(http, &lim, err, sizeof err) != CDS_OK)
+        return cds_cli_fail(-1, "http accounts: %s", err);
+    return 0;
+}
+
 static int
 start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
            const connguard_t *guard, const progress_t *progress,
@@ -79,6 +101,10 @@ start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
                        sizeof err) != CDS_OK) {
         http_destroy(http);
         return cds_cli_fail(-1, "http api: %s", err);
+    }
+    if (daemon_accounts(cli, *http) != 0) {
+        http_destroy(http);
+        return -1;
     }
     int dash = dashboard_routes_add(*http, get(cli, "aggregator.dashboard"),
                                     err, sizeof err);
