@@ -453,8 +453,12 @@ on_auth(http_req_t *req, const char *token, void *ctx)
     bool was_expired = false;
     session_t *s = session_of(a, req, now, &was_expired);
     row_t row;
-    if (s && (row_get(store, s->name, &row) != 1 || row.disabled
-              || !row.role)) {
+    int got = s ? row_get(store, s->name, &row) : 0;
+    if (got < 0) {                     /* keep the session: not its fault */
+        http_reply_error(req, 503, "database not available");
+        return false;
+    }
+    if (s && (got == 0 || row.disabled || !row.role)) {
         sodium_memzero(s, sizeof *s);
         s = NULL;
     }
