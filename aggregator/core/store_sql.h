@@ -188,7 +188,7 @@
     " org_unit TEXT NOT NULL DEFAULT '', created_at_ms BIGINT NOT NULL,"     \
     " changed_at_ms BIGINT NOT NULL, disabled_at_ms BIGINT);"
 
-/* PostgreSQL: the schema of the current version (migrations 1..10 above,
+/* PostgreSQL: the schema of the current version (migrations 1..11 above,
  * plus health's and commitmark's steps, HEALTH_SQL_PG_SCHEMA and
  * COMMITMARK_SQL_PG_SCHEMA, run after this one), created at once on an
  * empty database: the same tables, columns, keys, CHECK/UNIQUE/FK
