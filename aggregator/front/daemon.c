@@ -15,6 +15,7 @@
 #include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_util.h"
+#include "checkconf.h"
 #include "commitmark.h"
 #include "connguard.h"
 #include "dashboard.h"
@@ -55,13 +56,15 @@ daemon_accounts(cds_cli_t *cli, http_t *http)
     static const char *const keys[] = { "aggregator.session_idle_s",
                                         "aggregator.session_max_s",
                                         "aggregator.login_max_failures" };
-    long v[3] = { 0 };
+    long v[3] = { 0 }, lo = 1, hi = 1;
     char err[512];
     for (int i = 0; i < 3; i++)
-        if (cds_config_get_long(cli->cfg, keys[i], &v[i], err, sizeof err)
-                != CDS_OK
-            || v[i] < 1 || v[i] > 31L * 86400)
-            return cds_cli_fail(-1, "%s: expected 1..2678400", keys[i] + 11);
+        if (!checkconf_range(keys[i], &lo, &hi)
+            || cds_config_get_long(cli->cfg, keys[i], &v[i], err, sizeof err)
+                   != CDS_OK
+            || v[i] < lo || v[i] > hi)
+            return cds_cli_fail(CDS_EXIT_CONFIG, "%s: expected %ld..%ld",
+                                keys[i] + 11, lo, hi);
     account_limits_t lim = { .idle_s = v[0], .max_s = v[1],
                              .max_failures = v[2] };
     if (account_routes_add(http, &lim, err, sizeof err) != CDS_OK)

@@ -17,6 +17,8 @@ const char *const reload_restart_keys[] = {
     "aggregator.orgunit_map", "aggregator.deadline_daily", "aggregator.deadline_weekly",
     "aggregator.deadline_monthly", "aggregator.deadline_quarterly",
     "aggregator.deadline_sixmonthly", "aggregator.deadline_yearly",
+    "aggregator.session_idle_s", "aggregator.session_max_s",
+    "aggregator.login_max_failures",
     NULL,
 };
 
