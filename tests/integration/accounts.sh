@@ -5,7 +5,7 @@
 # scope (a district account cannot see another unit), CSRF refusals, and
 # bearer tokens still working for machines. From the outside, with curl.
 . "$(dirname "$0")/lib.sh"
-echo "1..41"
+echo "1..43"
 port=$((20000 + ($$ * 11) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -38,6 +38,34 @@ check "an unknown role is refused" grep -q "rc=2" <<< "$out"
 out=$(agg agg user passwd huyen < /dev/null 2>&1; echo "rc=$?")
 check "passwd without a terminal asks for --password-stdin" grep -q "password-stdin" <<< "$out"
 tok=$(agg agg token add machine | head -1)
+# passwd on a terminal: asked twice, not echoed (a pseudo-terminal)
+pw2='mật-khẩu-gõ-trên-tty'
+printf '%s\n' "$pw" | agg agg user add tty --role viewer --password-stdin > /dev/null
+out=$(timeout 30 /usr/bin/python3 - "$pw2" "$AGG" -c "$T/agg/aggregator.ini" user passwd tty <<'PY'
+import os, pty, sys
+pw, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out, sent = b"", 0
+while True:
+    try:
+        data = os.read(fd, 1024)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+    while sent < 2 and out.count(b"Password") > sent:   # each prompt once
+        os.write(fd, pw.encode() + b"\n")
+        sent += 1
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+print("rc=%d" % os.waitstatus_to_exitcode(status))
+PY
+)
+check "passwd on a terminal: asked twice, not echoed" \
+    bash -c "grep -q 'Password again:' <<< \"\$1\" && grep -q 'rc=0' <<< \"\$1\" && ! grep -qF '$pw2' <<< \"\$1\"" _ "$out"
 
 agg_start agg
 base="http://127.0.0.1:$port"
@@ -70,6 +98,7 @@ check "Secure behind a TLS proxy on 127.0.0.1" grep -qi '^set-cookie:.*; Secure'
 login huyen "$pw" > /dev/null
 csrf=$(jq -r .csrf "$T/r")
 check "the password is in no log" bash -c "! grep -rqF '$pw' '$T/agg/log'"
+expect_eq "login with the password set on the terminal" "$(login tty "$pw2")" 200
 
 expect_eq "/api/me names the session" "$(as huyen /api/me) $(jq -r .name "$T/r")" "200 huyen"
 expect_eq "district admin reads its district" \
