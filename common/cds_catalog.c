@@ -491,9 +491,10 @@ parse_kinds(loader_t *ld, size_t line, cds_indicator_t *ind)
     ind->agg = (cds_agg_t) a;
     ind->has_period_type = pt[0] != '\0';
     if (pt[0] && cds_period_type_parse(pt, &ind->period_type) != CDS_OK)
-        return row_error(ld, line, C_PT, "unknown period type (Yearly, "
-                         "SixMonthly, Quarterly, Monthly, Weekly or Daily)",
-                         pt);
+        return row_error(ld, line, C_PT, "unknown period type (a DHIS2 "
+                         "name: Yearly, SixMonthly, Quarterly, Monthly, "
+                         "Weekly, Daily, FinancialApril, BiWeekly, ...: "
+                         "docs/ADMIN.md)", pt);
     return 0;
 }
 
@@ -942,7 +943,8 @@ check_period(const cds_indicator_t *ind,
     cds_csv_show(period, shown, sizeof shown);
     if (cds_period_parse(period, &p) != CDS_OK) {
         snprintf(err, errlen, "period \"%s\": not a DHIS2 period identifier "
-                 "(2023, 2023S1, 2023Q1, 202303, 2023W10, 20230315)", shown);
+                 "(2023, 2023S1, 2023Q1, 202303, 2023W10, 20230315, "
+                 "2023April, 202301B, ...)", shown);
         return CDS_EBADPERIOD;
     }
     if (ind->has_period_type && p.type != ind->period_type) {

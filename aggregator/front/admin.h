@@ -15,6 +15,9 @@
 #define AGG_ADMIN_H
 
 #include "cds_cli.h"
+#include "cds_config.h"
+#include <stdbool.h>
+#include <stdio.h>
 
 /* Handlers of cds_cli_command_t (cli->db: the open store_t). The exit
  * code; a failure printed as "NAME: message" (docs/cli.md). */
@@ -28,5 +31,25 @@ int admin_import_batches(cds_cli_t *cli);
 int admin_token(cds_cli_t *cli);
 /* user add/passwd/disable/list (account.h). */
 int admin_user(cds_cli_t *cli);
+/* report --org-unit OU --period PE --out FILE: the official report
+ * (official.h) as .xlsx or CSV. */
+int admin_report(cds_cli_t *cli);
+
+/* --bom on a command that prints CSV to a stream (docs/cli.md): the
+ * output is held in memory and written after the BOM only when the
+ * command succeeds, so a failure prints nothing half-made. */
+typedef struct {
+    FILE *mem, *dest;                  /* buffer; where it goes */
+    char *buf;
+    size_t len;
+} admin_bom_t;
+/* Start: with --bom (cfg command.bom), *out is replaced by the buffer;
+ * CDS_EUSAGE with a message when csv is false (--bom with another
+ * format). CDS_OK; CDS_ENOMEM. */
+int admin_bom_begin(const cds_config_t *cfg, bool csv, admin_bom_t *b,
+                    FILE **out, char *err, size_t errlen);
+/* End: when ok, the BOM and the buffer to the original stream; frees.
+ * CDS_OK, CDS_EIO, CDS_ENOMEM. */
+int admin_bom_end(admin_bom_t *b, bool ok);
 
 #endif

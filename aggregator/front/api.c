@@ -11,14 +11,17 @@
 #include "completeness.h"
 #include "export.h"
 #include "history.h"
+#include "official.h"
 #include "orgmap.h"
 #include "query.h"
 #include "rollup.h"
 #include "table.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     cds_catalog_t *catalog;            /* owned */
@@ -34,6 +37,7 @@ typedef struct {
     char list_buf[API_MAX_ARG + 1];    /* indicator argument, split */
     const char *inds[API_MAX_LIST];
     size_t n_inds;
+    official_opts_t heading;           /* /api/report: the heading texts */
 } args_t;
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -237,6 +241,46 @@ parse_args(http_req_t *req, args_t *a)
     return !bad;
 }
 
+/* A heading text of /api/report: UTF-8 without control bytes, at most
+ * API_MAX_TEXT bytes; NULL when absent; *bad set when not acceptable. */
+static const char *
+text_arg(http_req_t *req, const char *name, bool *bad)
+{
+    const char *v = http_req_arg(req, name);
+    size_t n = v ? strlen(v) : 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f)
+            *bad = true;
+    if (n == 0 || n > API_MAX_TEXT || !cds_utf8_valid(v, n))
+        *bad = true;
+    return *bad ? NULL : v;
+}
+
+/* parse_args, and the heading texts of /api/report. */
+static bool
+parse_report_args(http_req_t *req, args_t *a)
+{
+    bool bad = false;
+    if (!parse_args(req, a))
+        return false;
+    official_opts_t *o = &a->heading;
+    o->issuer = text_arg(req, "unit_name", &bad);
+    o->number = text_arg(req, "number", &bad);
+    o->place = text_arg(req, "place", &bad);
+    o->date = text_arg(req, "date", &bad);
+    o->title = text_arg(req, "title", &bad);
+    o->signer = text_arg(req, "signer", &bad);
+    o->signer_title = text_arg(req, "signer_title", &bad);
+    if (bad)
+        http_reply_error(req, 400, "bad argument: unit_name, number, place, "
+                         "date, title, signer, signer_title: UTF-8 text "
+                         "without control characters, each at most 256 "
+                         "bytes");
+    return !bad;
+}
+
 static unsigned
 status_for(int code)
 {
@@ -310,8 +354,11 @@ run_query(const api_t *api, store_t *store, const args_t *a, FILE *out,
 {
     query_opts_t q = filter_of(a);
     q.catalog = api->catalog;
+    q.rules = api->rules;              /* the wide total row */
     q.format = a->format && strcmp(a->format, "csv") == 0 ? QUERY_CSV
                                                            : QUERY_JSON;
+    if (a->bom && q.format == QUERY_CSV)
+        fputs("\xEF\xBB\xBF", out);    /* the answer is dropped on error */
     return query_run(store, &q, out, err, errlen);
 }
 
@@ -367,6 +414,47 @@ run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
         return CDS_EUSAGE;
     }
     return export_run(store, &o, out, err, errlen);
+}
+
+/* The report is written by libxlsxwriter to a file: a private temporary
+ * one, copied into the answer and removed. */
+static int
+run_report(const api_t *api, store_t *store, const args_t *a, FILE *out,
+           char *err, size_t errlen)
+{
+    official_opts_t o = a->heading;
+    char path[] = "/tmp/cdsync-report-XXXXXX", *data = NULL;
+    size_t len = 0;
+    o.org_unit = a->org_unit;
+    o.period = a->period;
+    o.indicators = a->inds;
+    o.n_indicators = a->n_inds;
+    o.bom = a->bom;
+    o.now_ms = cds_now_ms();
+    if (!a->org_unit || !a->period || official_format_parse(
+            a->format ? a->format : "xlsx", &o.format) != 0) {
+        snprintf(err, errlen, "report needs org_unit and period; format: "
+                 "xlsx or csv");
+        return CDS_EUSAGE;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a temporary file: %m");
+        return CDS_EIO;
+    }
+    close(fd);
+    int rc = official_write(store, api->catalog, api->rules, &o, path, err,
+                            errlen);
+    if (rc == CDS_OK && cds_read_file(path, API_MAX_ANSWER, &data, &len)
+                            != 0) {
+        snprintf(err, errlen, "report too large: narrow the request");
+        rc = CDS_EIO;
+    }
+    unlink(path);
+    if (rc == CDS_OK)
+        fwrite(data, 1, len, out);
+    free(data);
+    return rc;
 }
 
 static const char *
@@ -432,6 +520,18 @@ HANDLER(on_rollup, run_rollup)
 HANDLER(on_completeness, run_completeness)
 HANDLER(on_history, run_history)
 HANDLER(on_export, run_export)
+
+static void
+on_report(http_req_t *req, void *ctx)
+{
+    args_t a;
+    if (parse_report_args(req, &a) && scope_ok(req, &a))
+        answer(req, ctx, &a, run_report,
+               a.format && strcmp(a.format, "csv") == 0
+                   ? "text/csv; charset=utf-8"
+                   : "application/vnd.openxmlformats-officedocument"
+                     ".spreadsheetml.sheet");
+}
 
 static void
 api_free(void *p)
@@ -500,6 +600,8 @@ api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
         || http_route_add_roles(http, "GET", "/api/history", on_history, api,
                                 DATA) != 0
         || http_route_add_roles(http, "GET", "/api/export", on_export, api,
+                                DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/report", on_report, api,
                                 DATA) != 0) {
         snprintf(err, errlen, "HTTP route table full");
         return CDS_ERROR;

@@ -13,11 +13,17 @@
  *    /api/history       org_unit, indicator, period      (history.h)
  *    /api/export        query's filters, format=dhis2-json|dhis2-csv|csv,
  *                       adx_periods                      (export.h)
+ *    /api/report        org_unit, period, indicator, format=xlsx|csv, bom,
+ *                       unit_name, number, place, date, title, signer,
+ *                       signer_title (UTF-8, <= API_MAX_TEXT bytes)
+ *                                                        (official.h)
  *  Answers are the same documents the CLI prints with --format json (or
- *  CSV). Errors are {"error": "..."}: 400 bad argument, 401 no or bad
- *  token (http.c), 403 role or scope (Vietnamese message), 404 nothing
- *  found, 413 answer over API_MAX_ANSWER, 503 query over its cost budget,
- *  500 otherwise.
+ *  CSV; /api/report: the file `report --out` writes). bom=1 starts a CSV
+ *  answer of /api/query, /api/export and /api/report with a UTF-8 BOM.
+ *  Errors are {"error": "..."}: 400 bad argument, 401 no or bad token
+ *  (http.c), 403 role or scope (Vietnamese message), 404 nothing found,
+ *  413 answer over API_MAX_ANSWER, 503 query over its cost budget, 500
+ *  otherwise.
  *
  *  Bounds: each argument <= API_MAX_ARG bytes of printable ASCII, at most
  *  API_MAX_LIST indicators; every request runs under a cost budget
@@ -45,6 +51,7 @@
 
 #define API_MAX_ARG 128                /* bytes of one query argument */
 #define API_MAX_LIST 64                /* indicators in one request */
+#define API_MAX_TEXT 256               /* bytes of a report heading text */
 #define API_MAX_STEPS 200000000L       /* SQLite VM steps per request */
 #define API_MAX_MS 10000               /* PostgreSQL: ms per request */
 #define API_MAX_ANSWER (32u << 20)     /* bytes of one answer */

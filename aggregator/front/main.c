@@ -125,7 +125,8 @@ static const cds_option_t options[] = {
     { "command.indicator", "indicator", 0, "DE", NULL,
       "query: indicator (repeatable)" },
     { "command.period", "period", 0, "PE", NULL, "query: one period" },
-    { "command.from", "from", 0, "PE", NULL, "query: range start" },
+    { "command.from", "from", 0, "PE", NULL,
+      "query: range start (not after --to)" },
     { "command.to", "to", 0, "PE|URL", NULL,
       "query: range end; migrate-store: the destination store "
       "(postgresql://... or a new SQLite file)" },
@@ -140,17 +141,36 @@ static const cds_option_t options[] = {
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
-      "completeness: ... after a Weekly period" },
+      "completeness: ... after a Weekly, Weekly<Day> or BiWeekly period" },
     { "aggregator.deadline_monthly", "deadline-monthly", 0, "DAYS", "10",
-      "completeness: ... after a Monthly period" },
+      "completeness: ... after a Monthly or BiMonthly period" },
     { "aggregator.deadline_quarterly", "deadline-quarterly", 0, "DAYS", "15",
-      "completeness: ... after a Quarterly period" },
+      "completeness: ... after a Quarterly or QuarterlyNov period" },
     { "aggregator.deadline_sixmonthly", "deadline-sixmonthly", 0, "DAYS",
-      "20", "completeness: ... after a SixMonthly period" },
+      "20", "completeness: ... after a SixMonthly(April|Nov) period" },
     { "aggregator.deadline_yearly", "deadline-yearly", 0, "DAYS", "31",
-      "completeness: ... after a Yearly period" },
+      "completeness: ... after a Yearly or Financial* period" },
     { "command.bom", "bom", 0, NULL, NULL,
-      "export: start with a UTF-8 BOM (Excel)" },
+      "export, query, rollup, completeness, history, report: CSV starts "
+      "with a UTF-8 BOM (Excel); only with a CSV format" },
+    { "command.out", "out", 0, "FILE", NULL,
+      "report: the file to write (a new file unless --force)" },
+    { "command.unit_name", "unit-name", 0, "TEXT", NULL,
+      "report: issuing unit (default: the org unit's name)" },
+    { "command.number", "number", 0, "TEXT", NULL,
+      "report: document number, e.g. \"Số: 12/BC-UBND\"" },
+    { "command.place", "place", 0, "TEXT", NULL,
+      "report: place before the date (default: the org unit's name)" },
+    { "command.date", "date", 0, "YYYY-MM-DD", NULL,
+      "report: date of the report (default: today, Vietnam time)" },
+    { "command.title", "title", 0, "TEXT", NULL,
+      "report: title before the period (default: \"Kết quả chuyển đổi "
+      "số\")" },
+    { "command.signer", "signer", 0, "TEXT", NULL,
+      "report: name under the signature" },
+    { "command.signer_title", "signer-title", 0, "TEXT", NULL,
+      "report: title above the signature (default: \"THỦ TRƯỞNG ĐƠN "
+      "VỊ\")" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
       "export: periods as ISO 8601 start/duration (ADX)" },
     { "command.receipt", "receipt", 0, "FILE", NULL,
@@ -165,7 +185,7 @@ static const cds_option_t options[] = {
       "(else asked twice on the terminal, not echoed)" },
     { "command.force", "force", 0, NULL, NULL,
       "accept-restore: record a restore the commit mark did not see; "
-      "backup: overwrite FILE" },
+      "backup, report: overwrite FILE" },
     { "command.with_identity", "with-identity", 0, NULL, NULL,
       "restore: put the backup's identity file in place too" },
     { "aggregator.dashboard", "dashboard", 0, "PATH",
@@ -469,6 +489,10 @@ cmd_query(cds_cli_t *cli)
                             "format: \"%s\": expected table, csv or json",
                             get(cli, "command.format"));
     char err[512] = "";
+    int32_t start, end;        /* a bad range is refused before any I/O */
+    int code = query_range(&q, &start, &end, err, sizeof err);
+    if (code != CDS_OK)
+        return cds_cli_fail(cds_exit_code(code), "query: %s", err);
     cds_catalog_t *cat = q.wide ? cds_catalog_load(get(cli,
                                                        "aggregator.catalog"),
                                                    err, sizeof err)
@@ -476,12 +500,27 @@ cmd_query(cds_cli_t *cli)
     if (q.wide && !cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q.catalog = cat;
+    rollup_rules_t *rules = cat ? rollup_rules_load(get(cli,
+                                      "aggregator.catalog"), err, sizeof err)
+                                : NULL;         /* the wide total row */
+    if (cat && !rules) {
+        cds_catalog_destroy(&cat);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    }
+    q.rules = rules;
     store_t *store = NULL;
-    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
-    int code = CDS_OK;
-    if (!rc)
-        code = query_run(store, &q, stdout, err, sizeof err);
+    admin_bom_t bom;
+    FILE *out = stdout;
+    code = admin_bom_begin(cli->cfg, q.format == QUERY_CSV, &bom, &out, err,
+                           sizeof err);
+    int rc = code == CDS_OK ? open_store_ro(cli, &store) : 0; /* never writes */
+    if (!rc && code == CDS_OK)
+        code = query_run(store, &q, out, err, sizeof err);
+    int done = admin_bom_end(&bom, !rc && code == CDS_OK);
+    if (code == CDS_OK)
+        code = done;
     store_destroy(&store);
+    rollup_rules_destroy(&rules);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;
@@ -1131,7 +1170,7 @@ static const cds_cli_command_t commands[] = {
     {"query",
      "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] [--format table|csv|json] "
-     "[--wide]",
+     "[--wide] [--bom]",
      cmd_query, CDS_CLI_NO_ARGS},
     {"health",
      "health [--watch SECONDS] [--format table|json] | health "
@@ -1149,21 +1188,28 @@ static const cds_cli_command_t commands[] = {
     /* district-admin commands (admin.c) */
     {"rollup",
      "rollup --org-unit OU --period PE [--indicator DE ...] "
-     "[--format table|csv|json]",
+     "[--format table|csv|json] [--bom]",
      admin_rollup, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"completeness",
      "completeness --org-unit OU --period PE "
-     "[--indicator DE ...] [--format table|csv|json]",
+     "[--indicator DE ...] [--format table|csv|json] [--bom]",
      admin_completeness, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"history",
      "history --org-unit OU --indicator DE --period PE "
-     "[--format table|csv|json]",
+     "[--format table|csv|json] [--bom]",
      admin_history, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
      "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"report",
+     "report --org-unit OU --period PE --out FILE [--indicator DE ...] "
+     "[--format xlsx|csv] [--bom] [--force] [--unit-name TEXT] "
+     "[--number TEXT] [--place TEXT] [--date YYYY-MM-DD] [--title TEXT] "
+     "[--signer TEXT] [--signer-title TEXT]  (official report: national "
+     "heading, units x indicators, total = rollup, notes, signature)",
+     admin_report, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
      CDS_CLI_DB},
     {"import-batches",

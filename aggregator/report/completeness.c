@@ -139,13 +139,14 @@ completeness_compute(store_t *store, const completeness_opts_t *o,
     if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK)
         snap = true;                   /* units and values of one moment */
     if (rc == CDS_OK)
-        rc = orgmap_sources(store, o->org_unit, p.start, p.end, &units, &nu);
+        rc = orgmap_owing(store, o->org_unit, p.start, p.end, &units, &nu);
     if (rc == CDS_OK
         && !(st = store_read(store, COMPLETENESS_SQL_REPORTED, NULL)))
         rc = CDS_ERROR;
     if (rc == CDS_OK)
         out->deadline_ms = ((int64_t) p.end + 1
-                            + o->deadline_days[p.type]) * DAY_MS;
+                            + o->deadline_days[cds_period_type_family(
+                                p.type)]) * DAY_MS;
     if (rc == CDS_OK && !(out->units = calloc(nu ? nu : 1,
                                               sizeof *out->units)))
         rc = CDS_ENOMEM;

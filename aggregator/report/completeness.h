@@ -1,6 +1,8 @@
 /*  completeness: who has reported what for one period: for each org unit
- *  expected to report (the leaves under the unit valid in the period,
- *  plus units mapped into it before a merge: orgmap.h), which of the
+ *  expected to report (orgmap_owing, the merge rule's one definition:
+ *  the leaves under the unit valid in the period, plus units mapped into
+ *  it before a merge, less predecessors whose successor exists at the
+ *  period's end: orgmap.h), which of the
  *  indicators it reported, which not, when it last reported, and which
  *  reports came late.
  *
@@ -8,8 +10,10 @@
  *  indicator whose period type is the period's and that is entered, not
  *  derived (RATIO indicators are computed from their counts).
  *  Lateness: a value is late when its first applied update arrived after
- *  the deadline = end of the period + deadline_days[period type] (UTC
- *  days; config keys aggregator.deadline_<type>); a unit with a missing
+ *  the deadline = end of the period + deadline_days[period type's
+ *  family] (UTC days; config keys aggregator.deadline_<type>: BiWeekly
+ *  and WeeklySunday use deadline_weekly, FinancialApril deadline_yearly,
+ *  ...: cds_period_type_family); a unit with a missing
  *  value after the deadline is "overdue". Arrival times are the
  *  aggregator's clock (update_log.received_at_ms), not the agents'.
  *
@@ -28,7 +32,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define COMPLETENESS_TYPES 6           /* one deadline per period type */
+/* One deadline per period type of the first six; the others use their
+ * family's (cds_period_type_family: BiWeekly the Weekly one, FinancialApril
+ * the Yearly one, ...). */
+#define COMPLETENESS_TYPES 6
 
 typedef struct {
     const char *org_unit;              /* required */
@@ -36,7 +43,7 @@ typedef struct {
     const char *const *indicators;     /* NULL/0: the catalog's (above) */
     size_t n_indicators;
     const cds_catalog_t *catalog;      /* required */
-    int deadline_days[COMPLETENESS_TYPES]; /* by cds_period_type_t */
+    int deadline_days[COMPLETENESS_TYPES]; /* by family (above) */
     uint64_t now_ms;                   /* for "overdue" */
 } completeness_opts_t;
 

@@ -17,6 +17,9 @@
 enum { X_OU, X_OUNAME, X_DE, X_PE, X_COC, X_VALUE, X_BY, X_HLC, X_COMMENT,
        X_FOLLOWUP, X_CREATED };
 
+/* ISO 8601 durations DHIS2 gives each period type (PeriodType
+ * getIso8601Duration). Several types share one; the start date tells
+ * them apart (2025-04-01/P1Y is FinancialApril, 2025-01-01/P1Y Yearly). */
 static const struct {
     cds_period_type_t type;
     const char *duration;
@@ -24,6 +27,13 @@ static const struct {
     { CDS_PT_DAILY, "P1D" }, { CDS_PT_WEEKLY, "P7D" },
     { CDS_PT_MONTHLY, "P1M" }, { CDS_PT_QUARTERLY, "P3M" },
     { CDS_PT_SIXMONTHLY, "P6M" }, { CDS_PT_YEARLY, "P1Y" },
+    { CDS_PT_WEEKLY_WEDNESDAY, "P7D" }, { CDS_PT_WEEKLY_THURSDAY, "P7D" },
+    { CDS_PT_WEEKLY_SATURDAY, "P7D" }, { CDS_PT_WEEKLY_SUNDAY, "P7D" },
+    { CDS_PT_BIWEEKLY, "P14D" }, { CDS_PT_BIMONTHLY, "P2M" },
+    { CDS_PT_QUARTERLY_NOV, "P3M" }, { CDS_PT_SIXMONTHLY_APRIL, "P6M" },
+    { CDS_PT_SIXMONTHLY_NOV, "P6M" }, { CDS_PT_FINANCIAL_APRIL, "P1Y" },
+    { CDS_PT_FINANCIAL_JULY, "P1Y" }, { CDS_PT_FINANCIAL_SEP, "P1Y" },
+    { CDS_PT_FINANCIAL_OCT, "P1Y" }, { CDS_PT_FINANCIAL_NOV, "P1Y" },
 };
 #define N_ADX (sizeof adx_durations / sizeof adx_durations[0])
 
@@ -76,16 +86,15 @@ export_period_dhis2(const char *s, char *buf, size_t len)
     date[dl] = '\0';
     if (cds_date_parse(date, &day) != CDS_OK)
         return CDS_EBADPERIOD;
+    /* P1W and P2W are the same durations as P7D and P14D */
+    const char *dur = strcmp(slash + 1, "P1W") == 0   ? "P7D"
+                      : strcmp(slash + 1, "P2W") == 0 ? "P14D"
+                                                      : slash + 1;
     for (size_t i = 0; i < N_ADX; i++) {
-        const char *d = adx_durations[i].duration;
-        bool week = adx_durations[i].type == CDS_PT_WEEKLY
-                    && strcmp(slash + 1, "P1W") == 0;
-        if (strcmp(slash + 1, d) != 0 && !week)
-            continue;
-        if (cds_period_of_day(adx_durations[i].type, day, buf, len) != 0
-            || cds_period_parse(buf, &p) != CDS_OK || p.start != day)
-            return CDS_EBADPERIOD;
-        return CDS_OK;
+        if (strcmp(dur, adx_durations[i].duration) == 0
+            && cds_period_of_day(adx_durations[i].type, day, buf, len) == 0
+            && cds_period_parse(buf, &p) == CDS_OK && p.start == day)
+            return CDS_OK;
     }
     return CDS_EBADPERIOD;
 }
@@ -97,20 +106,10 @@ static int
 bind_filter(store_t *store, cds_sql_stmt_t *st, const query_opts_t *o,
             char **inds_json, char *err, size_t errlen)
 {
-    cds_period_t a, b;
-    if (o->period && (o->from || o->to)) {
-        snprintf(err, errlen, "--period cannot be combined with --from/--to");
-        return CDS_EUSAGE;
-    }
-    const char *lo = o->period ? o->period : o->from;
-    const char *hi = o->period ? o->period : o->to;
-    if ((lo && cds_period_parse(lo, &a) != CDS_OK)
-        || (hi && cds_period_parse(hi, &b) != CDS_OK)) {
-        snprintf(err, errlen, "period: \"%.64s\" is not a DHIS2 period "
-                 "(2025, 2025Q1, 202503, ...)",
-                 lo && cds_period_parse(lo, &a) != CDS_OK ? lo : hi);
-        return CDS_EBADPERIOD;
-    }
+    int32_t start, end;
+    int rc = query_range(o, &start, &end, err, errlen);
+    if (rc != CDS_OK)
+        return rc;
     if (o->org_unit) {
         int known = store_orgunit_exists(store, o->org_unit);
         if (known <= 0) {
@@ -131,10 +130,10 @@ bind_filter(store_t *store, cds_sql_stmt_t *st, const query_opts_t *o,
     cds_sql_bind_text(st, ":ou", o->org_unit);
     cds_sql_bind_int64(st, ":subtree", o->subtree ? 1 : 0);
     cds_sql_bind_text(st, ":indicators", *inds_json);
-    if (lo)
-        cds_sql_bind_int64(st, ":start", a.start);
-    if (hi)
-        cds_sql_bind_int64(st, ":end", b.end);
+    if (o->period || o->from)
+        cds_sql_bind_int64(st, ":start", start);
+    if (o->period || o->to)
+        cds_sql_bind_int64(st, ":end", end);
     return CDS_OK;
 }
 

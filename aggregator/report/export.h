@@ -13,8 +13,11 @@
  *                value, storedby, lastupdated, comment, followup;
  *    csv         for spreadsheets: org unit and indicator names next to
  *                the codes, unit, value, period, who and when.
- *  --adx-periods writes periods in ADX notation (ISO 8601 start/duration:
- *  2025Q1 -> 2025-01-01/P3M, 2025W10 -> 2025-03-03/P7D). --bom starts the
+ *  --adx-periods writes periods in ADX notation (ISO 8601 start/duration
+ *  as DHIS2 gives each type: 2025Q1 -> 2025-01-01/P3M, 2025W10 ->
+ *  2025-03-03/P7D, 2025BiW1 -> 2024-12-30/P14D, 202501B -> 2025-01-01/P2M,
+ *  2025April -> 2025-04-01/P1Y; the start date tells types of one duration
+ *  apart, so each reads back to its identifier). --bom starts the
  *  file with a UTF-8 byte order mark so Excel on Windows reads Vietnamese
  *  correctly. CSV follows RFC 4180 (CRLF line ends).
  *

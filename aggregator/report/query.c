@@ -6,7 +6,9 @@
 #include "cds_hlc.h"
 #include "cds_period.h"
 #include "cds_util.h"
+#include "orgmap.h"
 #include "query_sql.h"
+#include "rollup.h"
 #include "table.h"
 
 #include <jansson.h>
@@ -86,39 +88,53 @@ parse_period(const char *flag, const char *id, cds_period_t *p, char *err,
 {
     if (cds_period_parse(id, p) == CDS_OK)
         return CDS_OK;
-    snprintf(err, errlen, "%s: \"%.64s\" is not a DHIS2 period (2023, "
-             "2023Q1, 202303, 2023W10, ...)", flag, id);
+    snprintf(err, errlen, "%s: \"%.64s\" is not a DHIS2 period (2025, "
+             "2025Q1, 202503, 2025W10, 202501B, 2025April, ...)", flag, id);
     return CDS_EBADPERIOD;
+}
+
+int
+query_range(const query_opts_t *o, int32_t *start, int32_t *end, char *err,
+            size_t errlen)
+{
+    cds_period_t a = {CDS_PT_DAILY, INT32_MIN, INT32_MAX}, b = a;
+    if (o->period && (o->from || o->to)) {
+        snprintf(err, errlen, "--period cannot be combined with --from/--to");
+        return CDS_EUSAGE;
+    }
+    int rc = CDS_OK;
+    if (o->period && (rc = parse_period("period", o->period, &a, err,
+                                        errlen)) == CDS_OK)
+        b = a;
+    if (rc == CDS_OK && o->from)
+        rc = parse_period("from", o->from, &a, err, errlen);
+    if (rc == CDS_OK && o->to)
+        rc = parse_period("to", o->to, &b, err, errlen);
+    if (rc != CDS_OK)
+        return rc;
+    if (a.start > b.end) {
+        char d1[16], d2[16];
+        snprintf(err, errlen, "--from %.64s starts %s, after --to %.64s "
+                 "ends %s: the range is reversed (swap them)", o->from,
+                 cds_date_format(a.start, d1, sizeof d1), o->to,
+                 cds_date_format(b.end, d2, sizeof d2));
+        return CDS_EUSAGE;
+    }
+    *start = a.start;
+    *end = b.end;
+    return CDS_OK;
 }
 
 static int
 resolve_filter(store_t *store, const query_opts_t *o, filter_t *f, char *err,
                size_t errlen)
 {
-    cds_period_t p;
     memset(f, 0, sizeof *f);
-    if (o->period && (o->from || o->to)) {
-        snprintf(err, errlen, "--period cannot be combined with --from/--to");
-        return CDS_EUSAGE;
-    }
     if (o->wide && !o->period) {
         snprintf(err, errlen, "--wide needs exactly one --period");
         return CDS_EUSAGE;
     }
-    f->start = INT32_MIN;
-    f->end = INT32_MAX;
-    int rc = CDS_OK;
-    if (o->period && (rc = parse_period("period", o->period, &p, err,
-                                        errlen)) == CDS_OK) {
-        f->start = p.start;
-        f->end = p.end;
-    }
-    if (rc == CDS_OK && o->from
-        && (rc = parse_period("from", o->from, &p, err, errlen)) == CDS_OK)
-        f->start = p.start;
-    if (rc == CDS_OK && o->to
-        && (rc = parse_period("to", o->to, &p, err, errlen)) == CDS_OK)
-        f->end = p.end;
+    int rc = query_range(o, &f->start, &f->end, err, errlen);
     if (rc != CDS_OK)
         return rc;
     f->has_range = o->period || o->from || o->to;
@@ -332,6 +348,7 @@ typedef struct {
     json_t *rows;                      /* QUERY_JSON */
     FILE *out;
     size_t units, complete;
+    json_t *total;                     /* QUERY_JSON: the total row */
 } wide_t;
 
 static int
@@ -415,38 +432,132 @@ wide_finish(wide_t *w)
                                                           w->complete));
         json_object_set_new(top, "units", json_integer((json_int_t)
                                                        w->units));
+        if (w->total)
+            json_object_set_new(top, "total", json_incref(w->total));
         json_dumpf(top, w->out, JSON_INDENT(2));
         fputc('\n', w->out);
         json_decref(top);
     }
 }
 
+/* One row: the unit's cells, then the row printed. */
+static int
+wide_unit(wide_t *w, cds_sql_stmt_t *cell, char **vals, const char *ou,
+          const char *name)
+{
+    size_t k = 0;
+    int rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n,
+                      vals, &k);
+    if (rc == CDS_OK)
+        rc = wide_emit(w, ou, name ? name : "", vals, k);
+    for (size_t i = 0; i < w->n; i++) {
+        free(vals[i]);
+        vals[i] = NULL;
+    }
+    return rc;
+}
+
+/* Rows of a unit's subtree: the units that owe reports for the period by
+ * the merge rule (orgmap_owing): for a successor and a period before its
+ * creation, its predecessors. */
+static int
+wide_owing(store_t *store, wide_t *w, cds_sql_stmt_t *cell, char **vals)
+{
+    cds_period_t p;
+    orgmap_unit_t *u = NULL;
+    size_t n = 0;
+    if (cds_period_parse(w->o->period, &p) != CDS_OK)
+        return CDS_EBADPERIOD;         /* checked by resolve_filter */
+    int rc = orgmap_owing(store, w->o->org_unit, p.start, p.end, &u, &n);
+    for (size_t i = 0; rc == CDS_OK && i < n; i++)
+        rc = wide_unit(w, cell, vals, u[i].code, u[i].name);
+    orgmap_units_free(u, n);
+    return rc;
+}
+
 static int
 wide_rows(store_t *store, wide_t *w)
 {
-    cds_sql_stmt_t *leaves = store_read(store, QUERY_SQL_LEAVES,
-                                        QUERY_SQL_LEAVES_PG);
+    bool owing = w->o->org_unit && w->o->subtree;
+    cds_sql_stmt_t *leaves = owing ? NULL
+                             : store_read(store, QUERY_SQL_LEAVES,
+                                          QUERY_SQL_LEAVES_PG);
     cds_sql_stmt_t *cell = store_read(store, QUERY_SQL_CELL, NULL);
     char **vals = calloc(w->n + 1, sizeof *vals);
-    int rc = leaves && cell && vals ? CDS_OK : CDS_ERROR;
-    if (rc == CDS_OK)
+    int rc = (leaves || owing) && cell && vals ? CDS_OK : CDS_ERROR;
+    if (rc == CDS_OK && owing)
+        rc = wide_owing(store, w, cell, vals);
+    if (rc == CDS_OK && leaves)
         bind_scope(leaves, w->o);
-    while (rc == CDS_OK && cds_sql_step(leaves) == CDS_SQL_ROW) {
-        const char *ou = cds_sql_col_text(leaves, 0);
-        const char *name = cds_sql_col_text(leaves, 1);
-        size_t k = 0;
-        rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n, vals,
-                      &k);
-        if (rc == CDS_OK)
-            rc = wide_emit(w, ou, name ? name : "", vals, k);
-        for (size_t i = 0; i < w->n; i++) {
-            free(vals[i]);
-            vals[i] = NULL;
-        }
-    }
+    while (rc == CDS_OK && leaves && cds_sql_step(leaves) == CDS_SQL_ROW)
+        rc = wide_unit(w, cell, vals, cds_sql_col_text(leaves, 0),
+                       cds_sql_col_text(leaves, 1));
     free(vals);
     cds_sql_finalize(&leaves);
     cds_sql_finalize(&cell);
+    return rc;
+}
+
+/* One total cell: rollup's figure and its coverage into the JSON. */
+static int
+total_cell(wide_t *w, const rollup_figure_t *f, char *buf, size_t len)
+{
+    rollup_format(f->value, f->has_value, buf, len);
+    if (!w->total)
+        return CDS_OK;
+    json_t *v = json_object_get(w->total, "values");
+    json_t *c = json_object_get(w->total, "covered");
+    json_t *e = json_object_get(w->total, "expected");
+    json_object_set_new(v, f->ind->code, f->has_value ? json_string(buf)
+                                                      : json_null());
+    json_object_set_new(c, f->ind->code, json_integer((json_int_t)
+                                                      f->covered));
+    json_object_set_new(e, f->ind->code, json_integer((json_int_t)
+                                                      f->expected));
+    return CDS_OK;
+}
+
+/* The total row under a unit's rows: rollup's figure per column (the
+ * merge rule's total: for a new commune before its creation, its
+ * predecessors' total), when the catalog and its rules are given and
+ * every column is a catalog indicator. Table: a last row "total"; JSON:
+ * "total": {values, covered, expected}; CSV: none (header + rows). */
+static int
+wide_total(store_t *store, wide_t *w)
+{
+    const query_opts_t *o = w->o;
+    if (!o->catalog || !o->rules || !o->org_unit || !o->subtree
+        || o->format == QUERY_CSV || w->n == 0)
+        return CDS_OK;
+    for (size_t i = 0; i < w->n; i++)
+        if (!cds_catalog_find(o->catalog, w->cols[i]))
+            return CDS_OK;
+    rollup_figure_t *f = NULL;
+    size_t nf = 0;
+    char err[256];
+    int rc = rollup_compute_read(store, o->catalog, o->rules, o->org_unit,
+                                 o->period, (const char *const *) w->cols,
+                                 w->n, &f, &nf, err, sizeof err);
+    char (*cells)[32] = rc == CDS_OK ? calloc(nf + 1, sizeof *cells) : NULL;
+    const char **row = cells ? calloc(nf + 3, sizeof *row) : NULL;
+    if (rc == CDS_OK && !row)
+        rc = CDS_ENOMEM;
+    if (rc == CDS_OK && o->format == QUERY_JSON)
+        w->total = json_pack("{s{}s{}s{}}", "values", "covered",
+                             "expected");
+    for (size_t i = 0; rc == CDS_OK && i < nf; i++) {
+        rc = total_cell(w, &f[i], cells[i], sizeof cells[i]);
+        row[2 + i] = cells[i];
+    }
+    if (rc == CDS_OK && o->format == QUERY_TABLE) {
+        row[0] = "total";
+        row[1] = o->org_unit;
+        row[2 + nf] = "";
+        rc = table_add(w->table, row) == 0 ? CDS_OK : CDS_ENOMEM;
+    }
+    free(row);
+    free(cells);
+    free(f);
     return rc;
 }
 
@@ -460,12 +571,15 @@ query_wide(store_t *store, const query_opts_t *o, FILE *out)
     if (rc == CDS_OK)
         rc = wide_rows(store, &w);
     if (rc == CDS_OK)
+        rc = wide_total(store, &w);
+    if (rc == CDS_OK)
         wide_finish(&w);
     for (size_t i = 0; i < w.n; i++)
         free(w.cols[i]);
     free(w.cols);
     table_destroy(&w.table);
     json_decref(w.rows);
+    json_decref(w.total);
     return rc;
 }
 

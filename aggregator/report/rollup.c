@@ -265,8 +265,9 @@ observations(const ctx_t *c, const cds_indicator_t *ind, obs_t **obs,
     const char *a = ratio ? ind->numerator : ind->code;
     for (size_t i = 0; i < c->nv; i++) {
         const obs_t *v = &c->vals[i];
-        if (strcmp(v->ind, a) != 0)
-            continue;
+        if (strcmp(v->ind, a) != 0
+            || !unit_expected(&c->units[v->unit], v->ps, v->pe))
+            continue;                  /* outside the leaf's lifetime */
         obs_t o = *v;
         bool found = !ratio;
         for (size_t j = 0; ratio && j < c->nv && !found; j++) {
@@ -283,13 +284,34 @@ observations(const ctx_t *c, const cds_indicator_t *ind, obs_t **obs,
     return CDS_OK;
 }
 
+/* The no-successor-twice rule for a LAST figure at its "as of"
+ * sub-period, or a COUNT_TRUE figure over time (orgmap_rule): clears
+ * has[] of leaves whose value does not count; f->expected. */
+static int
+merge_rule(const ctx_t *c, rollup_figure_t *f, orgmap_kind_t kind,
+           int32_t ps, int32_t pe, bool *has)
+{
+    bool *ex = calloc(2 * (c->nu + 1), sizeof *ex);
+    if (!ex)
+        return CDS_ENOMEM;
+    orgmap_rule(c->units, c->nu, kind, ps, pe, has, ex, ex + c->nu + 1);
+    for (size_t u = 0; u < c->nu; u++) {
+        has[u] = ex[c->nu + 1 + u];
+        f->expected += ex[u];
+    }
+    free(ex);
+    return CDS_OK;
+}
+
 /* Step 1, over time: per-leaf sums acc_a/acc_b, has[], reports, as_of,
- * expected counts. */
-static void
+ * expected counts; which leaves count: orgmap_rule. */
+static int
 over_time(const ctx_t *c, rollup_figure_t *f, const obs_t *obs, size_t n,
           double *acc_a, double *acc_b, bool *has)
 {
     const obs_t *latest = NULL;
+    orgmap_kind_t kind = orgmap_kind(f->ind->agg == CDS_AGG_COUNT_TRUE,
+                                     f->time == ROLLUP_SUM);
     for (size_t i = 0; i < n && f->time == ROLLUP_LAST; i++)
         if (!latest || obs[i].pe > latest->pe)
             latest = &obs[i];
@@ -299,18 +321,26 @@ over_time(const ctx_t *c, rollup_figure_t *f, const obs_t *obs, size_t n,
         acc_a[obs[i].unit] += obs[i].a;
         acc_b[obs[i].unit] += obs[i].b;
         has[obs[i].unit] = true;
-        f->reports++;
     }
-    if (latest)
+    if (latest) {
         snprintf(f->as_of, sizeof f->as_of, "%s", latest->period);
+        int rc = merge_rule(c, f, kind, latest->ps, latest->pe, has);
+        for (size_t u = 0; u < c->nu; u++)
+            f->reports += has[u];
+        f->expected_reports = f->expected;
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        f->reports++;
+    if (kind == ORGMAP_YESNO) {        /* units existing at the end */
+        int rc = merge_rule(c, f, kind, c->p.start, c->p.end, has);
+        f->expected_reports = f->expected;
+        return rc;
+    }
     for (size_t u = 0; u < c->nu; u++) {
         const orgmap_unit_t *unit = &c->units[u];
-        if (latest) {
-            f->expected += unit_expected(unit, latest->ps, latest->pe);
-            continue;
-        }
         f->expected++;
-        if (f->time == ROLLUP_LAST || !f->ind->has_period_type)
+        if (!f->ind->has_period_type)
             f->expected_reports++;
         else
             f->expected_reports += count_periods(
@@ -319,8 +349,7 @@ over_time(const ctx_t *c, rollup_figure_t *f, const obs_t *obs, size_t n,
                       unit->until == INT32_MAX ? INT32_MAX
                                                : unit->until - 1));
     }
-    if (latest)
-        f->expected_reports = f->expected;
+    return CDS_OK;
 }
 
 /* Step 2, across leaves. */
@@ -394,10 +423,10 @@ compute_one(const ctx_t *c, rollup_figure_t *f)
     double *acc = calloc(2 * (c->nu + 1), sizeof *acc);
     bool *has = calloc(c->nu + 1, sizeof *has);
     int rc = acc && has ? observations(c, f->ind, &obs, &n) : CDS_ENOMEM;
-    if (rc == CDS_OK) {
-        over_time(c, f, obs, n, acc, acc + c->nu + 1, has);
+    if (rc == CDS_OK)
+        rc = over_time(c, f, obs, n, acc, acc + c->nu + 1, has);
+    if (rc == CDS_OK)
         across_units(c, f, acc, acc + c->nu + 1, has);
-    }
     free(obs);
     free(acc);
     free(has);
@@ -452,12 +481,12 @@ ctx_free(ctx_t *c)
     free(c->codes);
 }
 
-int
-rollup_compute(store_t *store, const cds_catalog_t *catalog,
-               const rollup_rules_t *rules, const char *ou,
-               const char *period, const char *const *indicators,
-               size_t n, rollup_figure_t **out, size_t *nout, char *err,
-               size_t errlen)
+/* rollup_compute's work; snapshot: begin and end a read snapshot. */
+static int
+compute(store_t *store, const cds_catalog_t *catalog,
+        const rollup_rules_t *rules, const char *ou, const char *period,
+        const char *const *indicators, size_t n, rollup_figure_t **out,
+        size_t *nout, bool snapshot, char *err, size_t errlen)
 {
     ctx_t c = { 0 };
     char *codes_json = NULL;
@@ -477,11 +506,13 @@ rollup_compute(store_t *store, const cds_catalog_t *catalog,
     int rc = select_indicators(catalog, &c.p, indicators, n, out, nout,
                                &codes_json, err, errlen);
     /* One snapshot: the leaves and their values agree. */
-    if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK) {
+    if (rc == CDS_OK && (!snapshot || (rc = store_read_begin(store))
+                                          == CDS_OK)) {
         rc = orgmap_sources(store, ou, c.p.start, c.p.end, &c.units, &c.nu);
         if (rc == CDS_OK)
             rc = fetch_values(store, &c, ou, codes_json);
-        store_read_end(store);
+        if (snapshot)
+            store_read_end(store);
     }
     for (size_t i = 0; rc == CDS_OK && i < *nout; i++) {
         (*out)[i].time = rollup_rule(rules, (*out)[i].ind->code);
@@ -495,6 +526,28 @@ rollup_compute(store_t *store, const cds_catalog_t *catalog,
         *nout = 0;
     }
     return rc;
+}
+
+int
+rollup_compute(store_t *store, const cds_catalog_t *catalog,
+               const rollup_rules_t *rules, const char *ou,
+               const char *period, const char *const *indicators,
+               size_t n, rollup_figure_t **out, size_t *nout, char *err,
+               size_t errlen)
+{
+    return compute(store, catalog, rules, ou, period, indicators, n, out,
+                   nout, true, err, errlen);
+}
+
+int
+rollup_compute_read(store_t *store, const cds_catalog_t *catalog,
+                    const rollup_rules_t *rules, const char *ou,
+                    const char *period, const char *const *indicators,
+                    size_t n, rollup_figure_t **out, size_t *nout,
+                    char *err, size_t errlen)
+{
+    return compute(store, catalog, rules, ou, period, indicators, n, out,
+                   nout, false, err, errlen);
 }
 
 /* ---- printing ----------------------------------------------------------- */

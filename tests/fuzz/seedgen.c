@@ -110,7 +110,9 @@ other_seeds(const char *dir, const cds_identity_t *id)
     seal_put(dir, id, CDSYNC__KIND__KIND_HEARTBEAT, &hb.base, "heartbeat");
     static const char *const periods[] = {
         "2023", "2023S1", "2023Q4", "202303", "2023W10", "2020W53",
-        "20230315", "20240229", "2023-03-15",
+        "20230315", "20240229", "2023-03-15", "2023WedW1", "2025SunW53",
+        "2020BiW27", "202301B", "2023NovQ1", "2023AprilS2", "2023NovS1",
+        "2023April", "2023July", "2023Sep", "2023Oct", "2023Nov",
     };
     for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
         char name[16];

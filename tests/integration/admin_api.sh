@@ -3,7 +3,7 @@
 # stored hashed, revocable), the five routes give what the CLI gives, and
 # bad requests get a 4xx JSON error without affecting ingest.
 . "$(dirname "$0")/lib.sh"
-echo "1..14"
+echo "1..15"
 port=$((20000 + ($$ * 7) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -47,6 +47,9 @@ expect_eq "export over HTTP (dhis2-csv)" "$(printf '%s\n' "$e" | grep -c '^HGD_'
 
 code=$(curl -s -o "$T/r" -w '%{http_code}' "${auth[@]}" "$base/api/rollup?org_unit=801&period=2025Q9")
 expect_eq "bad period: 400 JSON error" "$code $(jq -r '.error' "$T/r" | grep -c period)" "400 1"
+code=$(curl -s -o "$T/r" -w '%{http_code}' "${auth[@]}" "$base/api/query?org_unit=801&from=2025Q2&to=2025Q1")
+expect_eq "reversed from/to: 400 naming both" \
+    "$code $(jq -r '.error' "$T/r" | grep -c 'from 2025Q2 starts 2025-04-01, after --to 2025Q1')" "400 1"
 long=$(head -c 300 /dev/zero | tr '\0' 'A')
 code=$(curl -s -o "$T/r" -w '%{http_code}' "${auth[@]}" "$base/api/query?org_unit=$long")
 expect_eq "oversized argument: 400" "$code" 400

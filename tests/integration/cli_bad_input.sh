@@ -2,7 +2,7 @@
 # Done-when 7: bad input at the CLI gets a clear message naming file, line
 # and field, a non-zero exit, and nothing queued.
 . "$(dirname "$0")/lib.sh"
-echo "1..17"
+echo "1..21"
 agg_init agg
 agent_init a1 27901
 
@@ -55,3 +55,19 @@ expect_eq "boolean stored canonically" \
     "$(sqlq "$(agent_db a1)" "SELECT value FROM outbox WHERE indicator='NTM8_1';")" false
 check "submit of one good value succeeds" \
     agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q1 --value 3
+
+# A reversed --from/--to matched nothing in silence; now it is a usage
+# error naming both ends and their dates (2025Q2 starts 1 April, 2025Q1
+# ends 31 March), refused before the store is opened.
+expect_fail "query with --from after --to is refused" 2 \
+    '--from 2025Q2 starts 2025-04-01, after --to 2025Q1 ends 2025-03-31' \
+    agg agg query --from 2025Q2 --to 2025Q1
+expect_fail "export with --from after --to is refused" 2 \
+    '--from 2025W2 starts 2025-01-06, after --to 2025W1 ends 2025-01-05' \
+    agg agg export --from 2025W2 --to 2025W1
+expect_fail "a misspelt DHIS2 period is named" 1 'from: "2025aprilS1"' \
+    agg agg query --from 2025aprilS1
+# every DHIS2 period type is understood: FinancialApril to FinancialNov
+# (the store exists: the export above created it)
+check "query --from 2024April --to 2025Nov runs" \
+    agg agg query --from 2024April --to 2025Nov --format csv

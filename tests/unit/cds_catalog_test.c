@@ -177,8 +177,9 @@ test_bad_catalogs(void **state)
                       "2: min: not a number (use '.' as the decimal "
                       "separator) (value \"0,5\")");
     expect_load_error(HDR "A,Tên,,,INTEGER,SUM,Annual,,,,,\n",
-                      "2: period_type: unknown period type (Yearly, "
-                      "SixMonthly, Quarterly, Monthly, Weekly or Daily) "
+                      "2: period_type: unknown period type (a DHIS2 name: "
+                      "Yearly, SixMonthly, Quarterly, Monthly, Weekly, "
+                      "Daily, FinancialApril, BiWeekly, ...: docs/ADMIN.md) "
                       "(value \"Annual\")");
     expect_load_error(HDR "A,Tên,,,INTEGER,MEDIAN,,,,,,\n",
                       "2: aggregation: unknown aggregation (SUM, AVERAGE, "

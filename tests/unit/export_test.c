@@ -140,9 +140,19 @@ test_adx_periods(void **state)
         { "2025", "2025-01-01/P1Y" }, { "2025S2", "2025-07-01/P6M" },
         { "2025Q2", "2025-04-01/P3M" }, { "202502", "2025-02-01/P1M" },
         { "2025W10", "2025-03-03/P7D" }, { "20250315", "2025-03-15/P1D" },
+        /* the other DHIS2 types (dates: cds_period_test.c); one duration,
+         * several types, told apart by the start */
+        { "2025WedW1", "2025-01-01/P7D" }, { "2025ThuW1", "2025-01-02/P7D" },
+        { "2025SatW1", "2025-01-04/P7D" }, { "2025SunW1", "2024-12-29/P7D" },
+        { "2025BiW1", "2024-12-30/P14D" }, { "202501B", "2025-01-01/P2M" },
+        { "2025NovQ2", "2025-02-01/P3M" },
+        { "2025AprilS2", "2025-10-01/P6M" },
+        { "2025NovS1", "2024-11-01/P6M" }, { "2025April", "2025-04-01/P1Y" },
+        { "2025July", "2025-07-01/P1Y" }, { "2025Sep", "2025-09-01/P1Y" },
+        { "2025Oct", "2025-10-01/P1Y" }, { "2025Nov", "2024-11-01/P1Y" },
     };
     char buf[32];
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         assert_int_equal(export_period_adx(pairs[i][0], buf, sizeof buf),
                          CDS_OK);
         assert_string_equal(buf, pairs[i][1]);
@@ -156,10 +166,21 @@ test_adx_periods(void **state)
     assert_int_equal(export_period_dhis2("2025-03-03/P1W", buf, sizeof buf),
                      CDS_OK);
     assert_string_equal(buf, "2025W10");
-    assert_int_equal(export_period_dhis2("2025-02-01/P3M", buf, sizeof buf),
-                     CDS_EBADPERIOD);          /* not a quarter start */
-    assert_int_equal(export_period_dhis2("2025-01-01/P2M", buf, sizeof buf),
+    assert_int_equal(export_period_dhis2("2024-12-30/P2W", buf, sizeof buf),
+                     CDS_OK);
+    assert_string_equal(buf, "2025BiW1");
+    /* March starts neither a quarter (Jan, Apr, ...) nor a November
+     * quarter (Nov, Feb, May, Aug) */
+    assert_int_equal(export_period_dhis2("2025-03-01/P3M", buf, sizeof buf),
                      CDS_EBADPERIOD);
+    assert_int_equal(export_period_dhis2("2025-02-01/P2M", buf, sizeof buf),
+                     CDS_EBADPERIOD);          /* bi-months start odd */
+    assert_int_equal(export_period_dhis2("2025-02-01/P1Y", buf, sizeof buf),
+                     CDS_EBADPERIOD);          /* no February year */
+    assert_int_equal(export_period_dhis2("2025-01-03/P7D", buf, sizeof buf),
+                     CDS_EBADPERIOD);          /* a Friday */
+    assert_int_equal(export_period_dhis2("2025-01-06/P14D", buf,
+                                         sizeof buf), CDS_EBADPERIOD);
     assert_int_equal(export_period_adx("2025Q5", buf, sizeof buf),
                      CDS_EBADPERIOD);
 }

@@ -398,6 +398,44 @@ test_byte_order(void **state)
     free(out);
 }
 
+/* --period / --from / --to as day ranges; a reversed range is refused
+ * naming both ends (issue 15). No store needed. */
+static void
+test_range(void **state)
+{
+    (void) state;
+    char err[256] = "";
+    int32_t a = 0, b = 0;
+    query_opts_t o = { .from = "2025Q2", .to = "2025Q1" };
+    assert_int_equal(query_range(&o, &a, &b, err, sizeof err), CDS_EUSAGE);
+    assert_string_equal(err, "--from 2025Q2 starts 2025-04-01, after --to "
+                             "2025Q1 ends 2025-03-31: the range is reversed "
+                             "(swap them)");
+    /* 2025April = 2025-04-01..2026-03-31; 2025Nov ends 2025-10-31 */
+    o = (query_opts_t) { .from = "2025April", .to = "2025Nov" };
+    assert_int_equal(query_range(&o, &a, &b, err, sizeof err), CDS_OK);
+    assert_int_equal(a, cds_day_from_ymd(2025, 4, 1));
+    assert_int_equal(b, cds_day_from_ymd(2025, 10, 31));
+    /* one day both ends; open ends */
+    o = (query_opts_t) { .from = "20250401", .to = "20250401" };
+    assert_int_equal(query_range(&o, &a, &b, err, sizeof err), CDS_OK);
+    assert_int_equal(a, b);
+    o = (query_opts_t) { .to = "2025BiW1" };
+    assert_int_equal(query_range(&o, &a, &b, err, sizeof err), CDS_OK);
+    assert_int_equal(a, INT32_MIN);
+    assert_int_equal(b, cds_day_from_ymd(2025, 1, 12));
+    o = (query_opts_t) { .period = "2025AprilS2" };
+    assert_int_equal(query_range(&o, &a, &b, err, sizeof err), CDS_OK);
+    assert_int_equal(a, cds_day_from_ymd(2025, 10, 1));
+    assert_int_equal(b, cds_day_from_ymd(2026, 3, 31));
+    o = (query_opts_t) { .period = "2025", .to = "2026" };
+    assert_int_equal(query_range(&o, &a, &b, err, sizeof err), CDS_EUSAGE);
+    o = (query_opts_t) { .from = "2025W07" };
+    assert_int_equal(query_range(&o, &a, &b, err, sizeof err),
+                     CDS_EBADPERIOD);
+    assert_non_null(strstr(err, "from: \"2025W07\""));
+}
+
 int
 main(void)
 {
@@ -408,6 +446,7 @@ main(void)
         T(test_csv_quoting), T(test_json_and_table),
         T(test_wide_completeness),
         T(test_wide_derived_ratio), T(test_byte_order),
+        cmocka_unit_test(test_range),
     };
     return teststore_main("query", tests, sizeof tests / sizeof *tests);
 }

@@ -135,6 +135,39 @@ test_flow_sums_quarters(void **state)
     assert_int_equal(f.expected, 1);
 }
 
+/* Periods of the other DHIS2 types hold the quarters whose days they
+ * hold (issue 15). HSCV_TONG (Quarterly, SUM) in DATA: 2025Q1 27901 40 +
+ * 27904 10 = 50; 2025Q2 27901 60. */
+static void
+test_other_period_types(void **state)
+{
+    afx_t *fx = *state;
+    /* 2024April = 2024-04-01..2025-03-31 holds 2024Q2..2025Q1: 50 */
+    rollup_figure_t f = figure(fx, "801", "2024April", "HSCV_TONG");
+    assert_true(f.has_value);
+    assert_true(fabs(f.value - 50) < 1e-9);
+    /* 2025April = 2025-04-01..2026-03-31 holds 2025Q2..2026Q1: 60 */
+    f = figure(fx, "801", "2025April", "HSCV_TONG");
+    assert_true(fabs(f.value - 60) < 1e-9);
+    /* 2024AprilS2 = Oct 2024..Mar 2025 holds 2024Q4 and 2025Q1: 50 */
+    f = figure(fx, "801", "2024AprilS2", "HSCV_TONG");
+    assert_true(fabs(f.value - 50) < 1e-9);
+    /* 2025AprilS1 = Apr..Sep 2025 holds 2025Q2 and 2025Q3: 60 */
+    f = figure(fx, "801", "2025AprilS1", "HSCV_TONG");
+    assert_true(fabs(f.value - 60) < 1e-9);
+    /* 2025NovQ1 = Nov 2024..Jan 2025 and 202501B = Jan..Feb 2025 hold no
+     * whole quarter: no figure, and the reason names the type */
+    f = figure(fx, "801", "2025NovQ1", "HSCV_TONG");
+    assert_false(f.has_value);
+    assert_non_null(strstr(f.note, "Quarterly"));
+    f = figure(fx, "801", "202501B", "HSCV_TONG");
+    assert_false(f.has_value);
+    /* a Yearly indicator has no figure for a financial year */
+    f = figure(fx, "801", "2025July", "NTM8_1");
+    assert_false(f.has_value);
+    assert_non_null(strstr(f.note, "Yearly"));
+}
+
 static void
 test_count_true_and_notes(void **state)
 {
@@ -404,6 +437,72 @@ test_orgmap_load_and_sources(void **state)
     assert_int_equal(orgmap_load(fx->store, "deploy/orgunit_map.csv", &rows,
                                  err, sizeof err), CDS_OK);
     assert_int_equal(rows, 12);
+    /* successors and owing units of Xã Đông Thành (its 4 predecessors) */
+    assert_int_equal(cds_period_parse("2025", &p), CDS_OK);
+    assert_int_equal(orgmap_sources(fx->store, "27898-2025", p.start, p.end,
+                                    &u, &n), CDS_OK);
+    assert_int_equal(n, 5);    /* 27898 27898-2025 27910 27913 27928 */
+    assert_string_equal(u[1].code, "27898-2025");
+    assert_int_equal(u[0].nsucc, 1);
+    assert_int_equal(u[0].succ[0], 1);
+    assert_int_equal(u[4].nsucc, 1);
+    assert_int_equal(u[1].nsucc, 0);
+    orgmap_units_free(u, n);
+    assert_int_equal(orgmap_owing(fx->store, "27898-2025", p.start, p.end,
+                                  &u, &n), CDS_OK);
+    assert_int_equal(n, 1);    /* the year: the successor alone */
+    assert_string_equal(u[0].code, "27898-2025");
+    orgmap_units_free(u, n);
+    assert_int_equal(cds_period_parse("2025Q2", &p), CDS_OK);
+    assert_int_equal(orgmap_owing(fx->store, "27898-2025", p.start, p.end,
+                                  &u, &n), CDS_OK);
+    assert_int_equal(n, 4);    /* before its creation: the predecessors */
+    assert_string_equal(u[0].code, "27898");
+    assert_string_equal(u[3].code, "27928");
+    orgmap_units_free(u, n);
+}
+
+/* The merge rule on hand-built units (orgmap.h): p1, p2 merged into s on
+ * 2025-07-01; the year 2025 spans the merge, 2025Q2 precedes it. */
+static void
+test_orgmap_rule(void **state)
+{
+    (void) state;
+    int32_t merge = cds_day_from_ymd(2025, 7, 1);
+    size_t to_s[1] = { 2 };
+    orgmap_unit_t u[3] = {
+        { .code = "p1", .valid_from = INT32_MIN, .valid_to = merge - 1,
+          .until = merge, .succ = to_s, .nsucc = 1 },
+        { .code = "p2", .valid_from = INT32_MIN, .valid_to = merge - 1,
+          .until = merge, .succ = to_s, .nsucc = 1 },
+        { .code = "s", .valid_from = merge, .valid_to = INT32_MAX,
+          .until = INT32_MAX },
+    };
+    cds_period_t y, q2;
+    assert_int_equal(cds_period_parse("2025", &y), CDS_OK);
+    assert_int_equal(cds_period_parse("2025Q2", &q2), CDS_OK);
+    /* who owes: the year -> s alone; Q2 -> p1 and p2 */
+    assert_false(orgmap_owes(u, 3, 0, y.start, y.end));
+    assert_true(orgmap_owes(u, 3, 2, y.start, y.end));
+    assert_true(orgmap_owes(u, 3, 1, q2.start, q2.end));
+    assert_false(orgmap_owes(u, 3, 2, q2.start, q2.end));
+    bool all[3] = { true, true, true }, preds[3] = { true, true, false };
+    bool ex[3], co[3];
+    /* stock, all three reported: s only (never both) */
+    orgmap_rule(u, 3, ORGMAP_STOCK, y.start, y.end, all, ex, co);
+    assert_true(!co[0] && !co[1] && co[2] && !ex[0] && ex[2]);
+    /* stock, s silent: p1 + p2; expected p1, p2 and s (owes) */
+    orgmap_rule(u, 3, ORGMAP_STOCK, y.start, y.end, preds, ex, co);
+    assert_true(co[0] && co[1] && !co[2] && ex[0] && ex[1] && ex[2]);
+    /* yes/no: only s exists at the end */
+    orgmap_rule(u, 3, ORGMAP_YESNO, y.start, y.end, all, ex, co);
+    assert_true(!ex[0] && !ex[1] && ex[2] && co[2] && !co[0]);
+    /* flow: each unit's part counts */
+    orgmap_rule(u, 3, ORGMAP_FLOW, y.start, y.end, all, ex, co);
+    assert_true(co[0] && co[1] && co[2]);
+    assert_int_equal(orgmap_kind(true, false), ORGMAP_YESNO);
+    assert_int_equal(orgmap_kind(false, true), ORGMAP_FLOW);
+    assert_int_equal(orgmap_kind(false, false), ORGMAP_STOCK);
 }
 
 int
@@ -416,6 +515,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_sums_quarters, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_other_period_types, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_count_true_and_notes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_errors_and_default_list, setup,
@@ -423,6 +524,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_run_formats, setup, teardown),
         cmocka_unit_test(test_average_min_max),
         cmocka_unit_test(test_merger_series_adds_up),
+        cmocka_unit_test(test_orgmap_rule),
         cmocka_unit_test_setup_teardown(test_orgmap_load_and_sources, setup,
                                         teardown),
     };
