@@ -5,7 +5,7 @@
 # scope (a district account cannot see another unit), CSRF refusals, and
 # bearer tokens still working for machines. From the outside, with curl.
 . "$(dirname "$0")/lib.sh"
-echo "1..43"
+echo "1..44"
 port=$((20000 + ($$ * 11) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -109,6 +109,8 @@ expect_eq "cookie and bearer token give the same answer" "$(jq -c . "$T/r")" \
 code=$(as huyen '/api/rollup?org_unit=80&period=2025Q1')
 expect_eq "scope: the province above is 403, in Vietnamese" "$code $(jq -r .error "$T/r" | grep -c 'không được xem 80')" "403 1"
 expect_eq "scope: another province's commune is 403" "$(as huyen '/api/query?org_unit=27907-2025')" 403
+expect_eq "scope: the official report of another unit is 403" \
+    "$(as huyen '/api/report?org_unit=80&period=2025Q1&format=csv')" 403
 expect_eq "scope: history of another unit is 403" \
     "$(as huyen '/api/history?org_unit=27898-2025&indicator=HGD_TONG&period=2025Q1')" 403
 as huyen '/api/query?period=2025Q1' > /dev/null
