@@ -13,9 +13,11 @@
  *  Invariants: the route table is immutable once http_start returned (only
  *  the HTTP thread reads it afterwards); a request body over body_max bytes
  *  is answered 413 without reaching a handler; a route added with
- *  http_route_add_auth reaches its handler only when the auth hook accepted
- *  the request's "Authorization: Bearer <token>" (else 401); every handler
- *  that sets no reply is answered 500. Nothing here logs a token. */
+ *  http_route_add_auth/_roles reaches its handler only when the auth hook
+ *  accepted the request (a bearer token or a login cookie, account.h; else
+ *  401 or the hook's reply) and the principal's role is in the route's
+ *  mask (else 403); every handler that sets no reply is answered 500.
+ *  Nothing here logs a token, password or session id. */
 #ifndef AGG_HTTP_H
 #define AGG_HTTP_H
 
