@@ -36,6 +36,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_KNOCK,         /* refused handshakes, grouped */
     STORE_SQL_MIGRATION_APPEND_ONLY,   /* update_status; no history edits */
     followup_migration,                /* followup.h: admin follow-up flag */
+    STORE_SQL_MIGRATION_ACCOUNT,       /* officers' logins (account.h) */
 };
 
 /* Statements prepared once at open; index into store->st[]. */
@@ -171,8 +172,8 @@ static cds_sql_t *
 open_sql(const char *where, int flags, int *err)
 {
     /* PostgreSQL 1: the schema of SQLite version 10 (pg_schema); 2: the
-     * follow-up log (SQLite version 11). */
-    const char *pg[2] = { NULL, followup_pg_schema };
+     * follow-up log (SQLite version 11); 3: accounts (SQLite 12). */
+    const char *pg[3] = { NULL, followup_pg_schema, STORE_ACCOUNT_SQL_PG_SCHEMA };
     cds_sql_schema_t schema = {
         migrations, (int) (sizeof migrations / sizeof migrations[0]),
         pg, 0 };
@@ -181,7 +182,7 @@ open_sql(const char *where, int flags, int *err)
             *err = CDS_EUSAGE;
             return NULL;
         }
-        schema.n_pg = 2;
+        schema.n_pg = 3;
     }
     return cds_sql_open(where, &schema, flags, err);
 }
