@@ -42,7 +42,7 @@ typedef struct {
 typedef struct {
     const char *org_unit, *period, *from, *to, *format;
     bool no_subtree, wide, adx, bom;
-    char list_buf[API_MAX_ARG + 1];    /* indicator argument, split */
+    char list_buf[API_MAX_LIST_ARG + 1]; /* indicator argument, split */
     const char *inds[API_MAX_LIST];
     size_t n_inds;
     official_opts_t heading;           /* /api/report: the heading texts */
@@ -195,7 +195,7 @@ api_token_check(store_t *store, const char *token)
 /* A query argument, checked: NULL when absent; *bad set when present but
  * too long or not printable ASCII. */
 static const char *
-arg(http_req_t *req, const char *name, bool *bad)
+arg_max(http_req_t *req, const char *name, size_t max, bool *bad)
 {
     const char *v = http_req_arg(req, name);
     if (!v)
@@ -204,9 +204,15 @@ arg(http_req_t *req, const char *name, bool *bad)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char) v[i] < 0x20 || (unsigned char) v[i] > 0x7e)
             *bad = true;
-    if (n == 0 || n > API_MAX_ARG)
+    if (n == 0 || n > max)
         *bad = true;
     return *bad ? NULL : v;
+}
+
+static const char *
+arg(http_req_t *req, const char *name, bool *bad)
+{
+    return arg_max(req, name, API_MAX_ARG, bad);
 }
 
 static bool
@@ -231,7 +237,7 @@ parse_args(http_req_t *req, args_t *a)
     a->wide = flag(req, "wide");
     a->adx = flag(req, "adx_periods");
     a->bom = flag(req, "bom");
-    const char *list = arg(req, "indicator", &bad);
+    const char *list = arg_max(req, "indicator", API_MAX_LIST_ARG, &bad);
     if (!bad && list) {
         snprintf(a->list_buf, sizeof a->list_buf, "%s", list);
         for (char *save = NULL, *t = strtok_r(a->list_buf, ",", &save); t;
@@ -245,7 +251,8 @@ parse_args(http_req_t *req, args_t *a)
     }
     if (bad)
         http_reply_error(req, 400, "bad argument: each at most 128 "
-                         "printable ASCII bytes, at most 64 indicators");
+                         "printable ASCII bytes (the indicator list 4096), "
+                         "at most 64 indicators");
     return !bad;
 }
 
