@@ -68,7 +68,9 @@ set -- $(echo "$inds" | tr ',' ' ')
 args=(); for i in "$@"; do args+=(--indicator "$i"); done
 agg agg query --org-unit 801 --period 2025Q2 --wide --format json "${args[@]}" > "$T/wide.json"
 agg agg rollup --org-unit 801 --period 2025Q2 --format json "${args[@]}" > "$T/rollup.json"
-agg agg completeness --org-unit 801 --period 2025Q2 --format json "${args[@]}" > "$T/compl.json"
+# completeness of what communes enter: the RATIO indicators are computed
+agg agg completeness --org-unit 801 --period 2025Q2 --format json --indicator HGD_TONG \
+    --indicator HGD_CAPQUANG_SO --indicator DSTT_TONG --indicator TO_CNSCD > "$T/compl.json"
 agg agg history --org-unit 27898 --indicator HGD_TONG --period 2025Q2 --format json > "$T/history.json"
 agg agg query --org-unit 899 --period 2025Q2 --wide --format json --indicator HGD_TONG > "$T/wide300.json"
 for pe in 2024Q3 2024Q4 2025Q1 2025Q2; do
