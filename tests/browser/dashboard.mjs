@@ -67,8 +67,10 @@ try {
   await page.click("#ou_btn");
   await page.fill("#ou_search", "duc hue");
   const found = await page.$$eval("#ou_tree span[data-code]", (s) => s.map((x) => x.textContent));
-  ok(found.includes("Huyện Đức Huệ") && found.includes("Xã Đức Huệ") && !found.includes("Xã Mỹ Bình"),
-     "tree search without accents: 'duc hue' finds Huyện Đức Huệ and Xã Đức Huệ");
+  const merged = await page.$eval("#ou_tree span[data-code='27925-2025'] + .old", (x) => x.textContent);
+  ok(found.includes("Huyện Đức Huệ") && found.includes("Xã Đức Huệ") && !found.includes("Xã Mỹ Bình") &&
+     merged.includes("sáp nhập từ") && merged.includes("Xã Bình Hòa Nam") && merged.includes("01/07/2025"),
+     "tree search without accents: 'duc hue' finds Huyện Đức Huệ and Xã Đức Huệ (" + merged + ")");
   await page.click("#ou_tree span[data-code='801']");
   ok((await text(page, "#ou_btn")) === "Huyện Đức Huệ", "unit picked by name");
 

@@ -32,6 +32,7 @@ sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 cat >> "$T/agg/aggregator.ini" <<INI
 http_listen = 127.0.0.1:$port
 dashboard = $TOP/deploy/dashboard/index.html
+orgunit_map = $TOP/deploy/orgunit_map.csv
 INI
 # demo-like data: 11 communes, 2024Q3..2025Q2; 27922, 27925, 27928 have not
 # reported 2025Q2, and only the first 7 have reporting teams (TO_CNSCD)
