@@ -201,10 +201,21 @@ try {
   ok((await page.$$eval("#grid tr", (x) => x.length)) === 0 && (await text(page, "#history")) === "" &&
      (await text(page, "#chart")) === "" && /mã truy cập/i.test(await text(page, "#msg")),
      "after an error no earlier table, chart or history stays on screen");
+  // A slow answer: the loading state shows until it arrives (the rollup
+  // answer is held here until the check is done, not timed).
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route("**/api/rollup?*", async (route) => { await held; await route.continue(); });
   await page.fill("#token", env.TOKEN);
   await page.click("#load");
+  await page.waitForSelector("#loading:not(.hidden)");
+  const loading = await text(page, "#loading");
+  const emptyWhileLoading = (await page.$$eval("#grid tr", (x) => x.length)) === 0;
+  release();
   await page.waitForSelector("#grid tr.total");
-  ok((await text(page, "#msg")) === "", "error message gone after a good load");
+  await page.unroute("**/api/rollup?*");
+  ok(loading === "Đang tải…" && emptyWhileLoading && (await text(page, "#msg")) === "" &&
+     !(await page.isVisible("#loading")), "loading state while waiting, then the table; error message gone");
 
   // The phone: 390 px wide, nothing cut off.
   await page.setViewportSize({ width: 390, height: 844 });
@@ -248,6 +259,8 @@ try {
   // English as a switch.
   await page.selectOption("#lang", "en");
   ok((await text(page, "#t_ou")) === "Org unit" && (await text(page, "#v_sum")) === "Summary", "English switch");
+  await page.click("#v_sum");
+  await shot(page, "7-summary-english-1366");
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   ok(width <= 1366, "fits a 1366-wide screen (" + width + " px)");
   ok(errors.length === 0, "no script errors (" + errors.join("; ") + ")");
