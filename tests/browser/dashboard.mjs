@@ -71,6 +71,7 @@ try {
   ok(found.includes("Huyện Đức Huệ") && found.includes("Xã Đức Huệ") && !found.includes("Xã Mỹ Bình") &&
      merged.includes("sáp nhập từ") && merged.includes("Xã Bình Hòa Nam") && merged.includes("01/07/2025"),
      "tree search without accents: 'duc hue' finds Huyện Đức Huệ and Xã Đức Huệ (" + merged + ")");
+  await shot(page, "0-chon-don-vi-1366");
   await page.click("#ou_tree span[data-code='801']");
   ok((await text(page, "#ou_btn")) === "Huyện Đức Huệ", "unit picked by name");
 
