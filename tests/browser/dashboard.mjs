@@ -180,6 +180,11 @@ try {
   ok(JSON.stringify(rtotal.slice(2)) === JSON.stringify(want) &&
      (await text(page, "#report_notes")).includes(notRep[0]), "report table totals = rollup, notes name the late units");
   await shot(page, "5-bao-cao-1366", true);
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#r_xlsx")]);
+  await dl.saveAs(env.OUT_DIR + "/report.xlsx");
+  const xlsx = readFileSync(env.OUT_DIR + "/report.xlsx");
+  ok(dl.suggestedFilename() === "cdsync-801-2025Q2.xlsx" && xlsx.subarray(0, 2).toString() === "PK",
+     "Excel button: the aggregator's .xlsx report downloaded (" + xlsx.length + " bytes)");
   await page.emulateMedia({ media: "print" });
   ok(!(await page.isVisible("#controls")) && !(await page.isVisible("#token")) && await page.isVisible("#report"),
      "print media: only the report (no form, token or buttons)");
@@ -270,5 +275,6 @@ try {
   ok(false, "browser run: " + e.message.split("\n")[0]);
 } finally {
   await browser.close();
+  writeFileSync(env.DATA + "/tap_last", String(n - 1) + "\n");   /* the shell numbers on */
 }
 process.exit(failed ? 1 : 0);

@@ -18,7 +18,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] || [ ! -d "$TOP/tests/browser/node_
     echo "1..1"; echo "ok 1 - dashboard browser test # SKIP chromium, pdftoppm or playwright-core not installed"
     exit 0
 fi
-echo "1..34"
+echo "1..36"
 port=$((20000 + ($$ * 13) % 20000))
 # the org units plus a district of 300 communes (the chart at province scale)
 ORGUNITS=$T/orgunits.csv
@@ -84,6 +84,8 @@ check "agent seen by the aggregator" wait_for 20 heard
 out=$BUILD/test-artifacts/dashboard; mkdir -p "$out"; rm -f "$out"/*.png "$out"/*.pdf
 BASE_URL="http://127.0.0.1:$port" TOKEN="$tok" DATA="$T" INDS="$inds" OUT_DIR="$out" FIRST=3 \
     timeout 240 node "$TOP/tests/browser/dashboard.mjs" || FAILED=1
+# the browser's 32 checks (fewer when it stopped early: then it said not ok)
+TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo 34)
 pdftoppm -png -r 70 "$out/report.pdf" "$out/report-page" 2> /dev/null
 pages=$(ls "$out"/report-page-*.png 2> /dev/null | wc -l)
 pdftotext -layout "$out/report.pdf" "$T/report.txt" 2> /dev/null
@@ -91,4 +93,16 @@ check "printed report: $pages A4 page(s), national heading, no form or buttons" 
     eval '[ "$pages" -ge 1 ] && grep -q "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" "$T/report.txt" &&
           ! grep -q "Mã truy cập\|Tiến độ báo cáo\|DHIS2 JSON" "$T/report.txt" &&
           pdfinfo "$out/report.pdf" | grep -q "Page size:.*(A4)"'
+# the .xlsx the Excel button fetched: the form's heading, rollup's total
+/usr/bin/python3 - "$out/report.xlsx" "$T/rollup.json" > "$T/xlsx.txt" 2>&1 <<'PY'
+import json, sys, openpyxl
+ws = openpyxl.load_workbook(sys.argv[1]).active
+cells = [c for row in ws.iter_rows(values_only=True) for c in row if c is not None]
+total = {r["indicator"]: r["value"] for r in json.load(open(sys.argv[2]))["rows"]}
+print("heading", all(any(isinstance(c, str) and w in c for c in cells)
+      for w in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "UBND HUYỆN ĐỨC HUỆ", "15/BC-UBND", "Nguyễn Văn An")))
+print("total", total["HGD_TONG"] in cells)
+PY
+check "Excel file: the form's heading and rollup's total ($(tr '\n' ' ' < "$T/xlsx.txt"))" \
+    eval '[ "$(cat "$T/xlsx.txt")" = "$(printf "heading True\ntotal True")" ]'
 diag "screenshots and PDF pages in $out"
