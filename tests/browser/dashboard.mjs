@@ -44,8 +44,9 @@ const browser = await chromium.launch({
 });
 const shot = (page, name, full) => page.screenshot({ path: env.OUT_DIR + "/" + name + ".png", fullPage: !!full });
 const text = (page, sel) => page.textContent(sel);
+let page = null;
 try {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
+  page = await browser.newPage({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(env.BASE_URL + "/");
@@ -235,6 +236,27 @@ try {
   ok(cw[0] <= cw[1] && (await page.evaluate(() => document.documentElement.scrollWidth)) <= 390,
      "390 px: chart not cut off (" + cw.join("/") + ")");
 
+  // A commune made by the 2025 merger, for a quarter before it: the rows
+  // are its predecessors and the total is rollup's for the new commune.
+  const mwide = load("merged.json"), mroll = load("merged_rollup.json");
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.click("#v_sum");
+  await page.click("#ou_btn");
+  await page.fill("#ou_search", "xa duc hue");
+  await page.click("#ou_tree span[data-code='27925-2025']");
+  await page.click("#load");
+  await page.waitForSelector("#grid tr.total, #msg:not(:empty)", { timeout: 10000 });
+  const mmsg = await text(page, "#msg");
+  const mrows = await page.$$eval("#grid tr", (trs) => trs.slice(1).map((tr) =>
+    [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+  const mtotal = mrows.pop();
+  ok(mwide.rows.length >= 2 && JSON.stringify(mrows.map((r) => r[0])) === JSON.stringify(mwide.rows.map((r) => r.orgUnitName)) &&
+     mtotal[0] === "Tổng cộng Xã Đức Huệ" && (await text(page, "#summary")).includes("trước ngày sáp nhập 01/07/2025") &&
+     mtotal[1 + inds.indexOf("HGD_TONG")] === fmt("HGD_TONG", mroll.rows[0].value),
+     "merged commune: its predecessors' rows (" + mrows.map((r) => r[0]).join(", ") + ") and rollup's total" + mmsg);
+  await shot(page, "1-tong-hop-xa-sap-nhap-1366");
+  await page.click("#v_trend");
+
   // 300 communes: top 20 by default, all 300 on demand, sorted, readable.
   await page.setViewportSize({ width: 1366, height: 768 });
   await page.click("#ou_btn");
@@ -273,6 +295,7 @@ try {
   writeFileSync(env.OUT_DIR + "/done", "ok\n");
 } catch (e) {
   ok(false, "browser run: " + e.message.split("\n")[0]);
+  if (page) await shot(page, "failure", true).catch(() => {});
 } finally {
   await browser.close();
   writeFileSync(env.DATA + "/tap_last", String(n - 1) + "\n");   /* the shell numbers on */

@@ -2,8 +2,9 @@
 # The dashboard in a real browser, as a district officer uses it (issue 16
 # item 1-2): headless Chromium driven by playwright-core (tests/browser/,
 # npm lock file committed) walks every view on demo-like data (Đức Huệ's 11
-# communes over four quarters, three of them not reported in 2025Q2, plus a
-# made-up district of 300 communes) and checks what is on screen against
+# communes over four quarters, three of them not reported in 2025Q2, the
+# merged Xã Đức Huệ shown through its predecessors, and a made-up district
+# of 300 communes) and checks what is on screen against
 # the CLI: names not codes, vi-VN numbers computed from the raw values,
 # totals equal to `rollup`, reporting progress equal to `completeness`,
 # history times in Vietnam time, operators' health in words, Vietnamese
@@ -18,7 +19,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] || [ ! -d "$TOP/tests/browser/node_
     echo "1..1"; echo "ok 1 - dashboard browser test # SKIP chromium, pdftoppm or playwright-core not installed"
     exit 0
 fi
-echo "1..36"
+echo "1..37"
 port=$((20000 + ($$ * 13) % 20000))
 # the org units plus a district of 300 communes (the chart at province scale)
 ORGUNITS=$T/orgunits.csv
@@ -74,6 +75,9 @@ agg agg completeness --org-unit 801 --period 2025Q2 --format json --indicator HG
     --indicator HGD_CAPQUANG_SO --indicator DSTT_TONG --indicator TO_CNSCD > "$T/compl.json"
 agg agg history --org-unit 27898 --indicator HGD_TONG --period 2025Q2 --format json > "$T/history.json"
 agg agg query --org-unit 899 --period 2025Q2 --wide --format json --indicator HGD_TONG > "$T/wide300.json"
+# Xã Đức Huệ (made on 2025-07-01 from three communes) for 2025Q2: its predecessors
+agg agg query --org-unit 27925-2025 --period 2025Q2 --wide --format json --indicator HGD_TONG > "$T/merged.json"
+agg agg rollup --org-unit 27925-2025 --period 2025Q2 --format json --indicator HGD_TONG > "$T/merged_rollup.json"
 for pe in 2024Q3 2024Q4 2025Q1 2025Q2; do
     agg agg rollup --org-unit 801 --period $pe --format json --indicator HGD_TONG
 done | jq -s '[.[] | {period, value: .rows[0].value}]' > "$T/trend.json"
@@ -84,8 +88,8 @@ check "agent seen by the aggregator" wait_for 20 heard
 out=$BUILD/test-artifacts/dashboard; mkdir -p "$out"; rm -f "$out"/*.png "$out"/*.pdf
 BASE_URL="http://127.0.0.1:$port" TOKEN="$tok" DATA="$T" INDS="$inds" OUT_DIR="$out" FIRST=3 \
     timeout 240 node "$TOP/tests/browser/dashboard.mjs" || FAILED=1
-# the browser's 32 checks (fewer when it stopped early: then it said not ok)
-TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo 34)
+# the browser's 33 checks (fewer when it stopped early: then it said not ok)
+TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo 35)
 pdftoppm -png -r 70 "$out/report.pdf" "$out/report-page" 2> /dev/null
 pages=$(ls "$out"/report-page-*.png 2> /dev/null | wc -l)
 pdftotext -layout "$out/report.pdf" "$T/report.txt" 2> /dev/null
