@@ -150,6 +150,22 @@ try {
      prow.every((r) => !/^\d{5}/.test(r[0])), "units not reported listed by name: " + notRep.join(", "));
   await shot(page, "2-tien-do-1366");
 
+  // Chỉ tiêu kế hoạch: the ranking of `rank`, attainment in vi-VN, lights in words.
+  const rank = load("rank.json");
+  await page.click("#v_target");
+  await page.selectOption("#tg_ind", "HGD_CAPQUANG");
+  await page.waitForSelector("#rank tr:nth-child(2)");
+  const rrows = await page.$$eval("#rank tr", (trs) => trs.slice(1).map((tr) =>
+    [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+  const word = { met: "Đạt", close: "Gần đạt", behind: "Chưa đạt" };
+  ok(rank.ranked > 0 && rrows.length === rank.rows.length && rank.rows.every((r, i) =>
+       rrows[i][0] === String(r.rank ?? "") && rrows[i][1] === r.name &&
+       rrows[i][4] === (r.attainment === null ? "" : vi(r.attainment, 2) + "\u00a0%") &&
+       rrows[i][5] === (r.state ? word[r.state] : "")) &&
+     (await text(page, "#tg_title")).includes("Tỷ lệ hộ gia đình có đường Internet"),
+     "targets view = rank (" + rank.ranked + " ranked; first " + rrows[0].slice(0, 6).join(" | ") + ")");
+  await shot(page, "2b-chi-tieu-1366");
+
   // Xu hướng: titled, sorted, values in vi-VN, 4 quarters = rollup.
   await page.click("#v_trend");
   await page.selectOption("#tr_ind", "HGD_TONG");
