@@ -166,6 +166,19 @@ try {
      "targets view = rank (" + rank.ranked + " ranked; first " + rrows[0].slice(0, 6).join(" | ") + ")");
   await shot(page, "2b-chi-tieu-1366");
 
+  // Chất lượng số liệu = validate: the commune by name, the rule in words.
+  const dq = load("validate.json");
+  await page.click("#v_quality");
+  await page.waitForSelector("#quality tr:nth-child(2)");
+  const qrows = await page.$$eval("#quality tr", (trs) => trs.slice(1).map((tr) =>
+    [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+  const bad = dq.rows.findIndex((r) => r.code === "DSTT_SMARTPHONE_LE_TONG" && r.org_unit === "27904");
+  ok(bad >= 0 && qrows.length === dq.rows.length && qrows[bad][0] === "Xã Mỹ Thạnh Bắc" && qrows[bad][1] === "Sai quy tắc kiểm tra" &&
+     qrows[bad][2] === "Lỗi" && qrows[bad][3] === dq.rows[bad].description && qrows[bad][4].includes(vi(9999, 0)) &&
+     !qrows.some((r) => /\b(rule|error|warning|outlier)\b/.test(r.join(" "))),
+     "data quality = validate, in words (" + (qrows[bad] || []).slice(0, 5).join(" | ") + ")");
+  await shot(page, "2c-chat-luong-1366");
+
   // Xu hướng: titled, sorted, values in vi-VN, 4 quarters = rollup.
   await page.click("#v_trend");
   await page.selectOption("#tr_ind", "HGD_TONG");
