@@ -23,6 +23,7 @@
 typedef struct {
     cds_catalog_t *catalog;            /* owned */
     rollup_rules_t *rules;             /* owned */
+    cds_datasets_t *datasets;          /* owned; NULL: none configured */
     uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
     int deadline_days[COMPLETENESS_TYPES];
 } api_t;
@@ -336,6 +337,7 @@ run_completeness(const api_t *api, store_t *store, const args_t *a,
                               .indicators = a->inds,
                               .n_indicators = a->n_inds,
                               .catalog = api->catalog,
+                              .datasets = api->datasets,
                               .now_ms = cds_now_ms() };
     memcpy(o.deadline_days, api->deadline_days, sizeof o.deadline_days);
     return completeness_run(store, &o, REPORT_JSON, out, err, errlen);
@@ -403,6 +405,7 @@ api_free(void *p)
 {
     api_t *api = p;
     cds_catalog_destroy(&api->catalog);
+    cds_datasets_destroy(&api->datasets);
     rollup_rules_destroy(&api->rules);
     free(api);
 }
@@ -422,6 +425,9 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
     if (!(api->catalog = cds_catalog_load(cat, err, errlen))
         || !(api->rules = rollup_rules_load(cat, err, errlen)))
         return CDS_EMALFORMED;
+    if ((code = completeness_datasets(cfg, api->catalog, &api->datasets, err,
+                                      errlen)) != CDS_OK)
+        return code;
     cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
     if (!id)
         return code ? code : CDS_EMALFORMED;

@@ -130,6 +130,9 @@ static const cds_option_t options[] = {
     { "aggregator.orgunit_map", "orgunit-map", 0, "PATH", NULL,
       "org-unit merge mapping CSV (default: orgunit_map.csv beside "
       "orgunits, if present)" },
+    { "aggregator.datasets", "datasets", 0, "PATH", NULL,
+      "data sets CSV: who reports which indicators (default: datasets.csv "
+      "beside the catalog, if present)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
