@@ -76,7 +76,7 @@ check "a truncated file is refused" [ $? != 0 ] && [ "$(hist)" = 0 ]
 mkdir -p "$T/a3"
 sed "s|$T/a1/state|$T/a3/state|" "$T/a1/agent.ini" > "$T/a3/agent.ini"
 agent a3 keygen --label a3 > /dev/null
-agent a3 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q3 --value 1 > /dev/null
+agent a3 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q1 --value 1 > /dev/null
 agent a3 export-batches --to "$U/a3.cds" > /dev/null
 agg agg import-batches "$U/a3.cds" --receipt "$U/a3.rcpt" > /dev/null 2> "$T/err"; rc=$?
 check "a file of a key not enrolled here is refused (exit $rc)" \
