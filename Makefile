@@ -213,7 +213,7 @@ demo: deps
 INST_SUBST = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' \
     -e 's|/usr/local/share/cdsync|$(DATADIR)|g' \
     -e 's|/etc/cdsync/|$(SYSCONFDIR)/cdsync/|g'
-INST_DATA  := catalog.csv orgunits.csv orgunit_map.csv dashboard/index.html \
+INST_DATA  := catalog.csv orgunits.csv orgunit_map.csv datasets.csv dashboard/index.html \
               prometheus/cdsync-alerts.yml prometheus/cdsync-alerts.test.yml \
               grafana/cdsync-dashboard.json
 INST_FILES  = $(BINDIR)/cdsync-agent $(BINDIR)/cdsync-aggregator \

@@ -579,3 +579,23 @@ cds_datasets_configured(const char *path, const char *catalog_path,
     *out = cds_datasets_load(path, catalog, ous, err, errlen);
     return *out ? CDS_OK : CDS_EMALFORMED;
 }
+
+size_t
+cds_datasets_check_configured(const char *path, const char *catalog_path,
+                              const char *orgunits_path, void *out)
+{
+    char buf[4096], err[1024];
+    if (!path || !path[0])
+        path = cds_datasets_beside(catalog_path, "datasets.csv", buf,
+                                   sizeof buf);
+    if (!path)
+        return 0;
+    cds_catalog_t *cat = catalog_path
+        ? cds_catalog_load(catalog_path, err, sizeof err) : NULL;
+    cds_orgunits_t *ous = orgunits_path && orgunits_path[0]
+        ? cds_orgunits_load(orgunits_path, err, sizeof err) : NULL;
+    size_t n = cds_datasets_check(path, cat, ous, out);
+    cds_orgunits_destroy(&ous);
+    cds_catalog_destroy(&cat);
+    return n;
+}

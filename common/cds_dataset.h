@@ -79,6 +79,15 @@ int cds_datasets_configured(const char *path, const char *catalog_path,
                             const cds_orgunits_t *ous, cds_datasets_t **out,
                             char *err, size_t errlen);
 
+/* --check-config of the data sets as cds_datasets_configured would load
+ * them, cross-checked with the catalog and org-unit files when these load
+ * (their own problems are theirs to report): every problem printed to out
+ * (FILE *), the number returned; 0 also when none are configured. An
+ * explicit path that cannot be read is a problem. */
+size_t cds_datasets_check_configured(const char *path,
+                                     const char *catalog_path,
+                                     const char *orgunits_path, void *out);
+
 /* One owed cell: the indicator and its deadline in days after the
  * period's end (-1: the period type's default). */
 typedef struct {

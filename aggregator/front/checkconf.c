@@ -2,6 +2,7 @@
  *  and the district-admin commands apply (main.c, admin.c). */
 #include "checkconf.h"
 #include "cds_catalog.h"
+#include "cds_dataset.h"
 #include "cds_check.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -80,6 +81,8 @@ check_files(cds_check_t *c, const cds_config_t *cfg)
         c->problems += cds_orgunits_check(ous, c->out);
     if (map && *map)
         cds_check_readable(c, "aggregator.orgunit_map", map);
+    c->problems += cds_datasets_check_configured(
+        cds_config_get(cfg, "aggregator.datasets"), cat, ous, c->out);
     /* Absent: no dashboard (main.c); present: it must be readable. */
     if (dash && *dash && access(dash, F_OK) == 0)
         cds_check_readable(c, "aggregator.dashboard", dash);

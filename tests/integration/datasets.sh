@@ -13,7 +13,7 @@
 # (3) completeness counts only the cells of the data sets, by hand below;
 #     a dissolved district is said so in words, not "0 of 0 (0.0%)".
 . "$(dirname "$0")/lib.sh"
-echo "1..21"
+echo "1..24"
 DS=$TOP/deploy/datasets.csv
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
@@ -104,3 +104,17 @@ check "a2 import: HSCV_TONG refused at a2.csv:3, nothing queued" \
     bash -c '[ "$1" = 1 ] && grep -q "a2.csv:3: .*indicator \"HSCV_TONG\" is in no data set" <<< "$2" && [ "$3" = 0 ]' _ "$rc" "$out" "$(agent_depth a2)"
 out=$(agent a2 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q2 --value 6 2>&1)
 check "a2 submit in the unit's data set and lifetime: queued" grep -q "queued seq" <<< "$out"
+
+# --check-config names every bad data-set row, at both programs
+printf 'code,name_vi,period_type,deadline_days,indicators,org_units\nA,Tên,Quarterly,,XYZ,27901\nB,Tên,Yearly,,NTM8_1,nowhere\n' > "$T/bad_ds.csv"
+"$AGG" -c "$T/agg/aggregator.ini" --datasets "$T/bad_ds.csv" --check-config > "$T/cc.out" 2>&1; rc=$?
+diag "$(cat "$T/cc.out")"
+check "aggregator --check-config: exit != 0, both rows named" \
+    bash -c '[ "$1" != 0 ] && grep -q "bad_ds.csv:2: indicators: not in the catalog (value \"XYZ\")" "$2" && grep -q "bad_ds.csv:3: org_units: no org unit with this code" "$2"' _ "$rc" "$T/cc.out"
+"$AGENT" -c "$T/a2/agent.ini" --datasets "$T/bad_ds.csv" --check-config > "$T/cc.out" 2>&1; rc=$?
+check "agent --check-config: exit != 0, row named" \
+    bash -c '[ "$1" != 0 ] && grep -q "bad_ds.csv:3: org_units: no org unit with this code" "$2"' _ "$rc" "$T/cc.out"
+out=$(agent a2 --datasets "$T/bad_ds.csv" submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q2 --value 6 2>&1); rc=$?
+diag "$out"
+check "agent with a bad configured data-set file refuses to work (exit 3)" \
+    bash -c '[ "$1" = 3 ] && grep -q "bad_ds.csv:2: indicators" <<< "$2"' _ "$rc" "$out"
