@@ -18,6 +18,7 @@
 #include "cds_util.h"
 #include "checkconf.h"
 #include "commitmark.h"
+#include "completeness.h"
 #include "daemon.h"
 #include "enroll.h"
 #include "health.h"
@@ -467,12 +468,20 @@ cmd_query(cds_cli_t *cli)
     if (q.wide && !cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q.catalog = cat;
+    cds_datasets_t *ds = NULL;
+    if (q.wide && completeness_datasets(cli->cfg, cat, &ds, err, sizeof err)
+                      != CDS_OK) {
+        cds_catalog_destroy(&cat);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    }
+    q.datasets = ds;
     store_t *store = NULL;
     int rc = open_store_ro(cli, &store);       /* a listing: never writes */
     int code = CDS_OK;
     if (!rc)
         code = query_run(store, &q, stdout, err, sizeof err);
     store_destroy(&store);
+    cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;

@@ -332,15 +332,40 @@ typedef struct {
     json_t *rows;                      /* QUERY_JSON */
     FILE *out;
     size_t units, complete;
+    cds_period_t period;               /* o->period parsed (data sets) */
 } wide_t;
+
+/* With data sets: of the columns, the entered cells unit ou owes for the
+ * period into *n, and how many of them hold a value into *k. */
+static void
+wide_owed(const wide_t *w, const char *ou, char **vals, size_t *k,
+          size_t *n)
+{
+    *k = *n = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const cds_indicator_t *ind = w->o->catalog
+            ? cds_catalog_find(w->o->catalog, w->cols[i]) : NULL;
+        if ((ind && ind->agg == CDS_AGG_RATIO)
+            || !cds_datasets_expects(w->o->datasets, ou, w->cols[i],
+                                     &w->period, NULL, 0))
+            continue;
+        (*n)++;
+        *k += vals[i][0] != '\0';
+    }
+}
 
 static int
 wide_emit(wide_t *w, const char *ou, const char *name, char **vals, size_t k)
 {
-    char reported[48];
-    snprintf(reported, sizeof reported, "%zu/%zu", k, w->n);
-    w->units++;
-    if (k == w->n && w->n > 0)
+    char reported[48] = "";
+    size_t n = w->n;
+    if (w->o->datasets)
+        wide_owed(w, ou, vals, &k, &n);
+    if (n > 0 || !w->o->datasets) {
+        snprintf(reported, sizeof reported, "%zu/%zu", k, n);
+        w->units++;
+    }
+    if (k == n && n > 0)
         w->complete++;
     const char **cells = calloc(w->n + 3, sizeof *cells);
     if (!cells)
@@ -454,6 +479,8 @@ static int
 query_wide(store_t *store, const query_opts_t *o, FILE *out)
 {
     wide_t w = { .o = o, .out = out };
+    if (o->datasets && cds_period_parse(o->period, &w.period) != CDS_OK)
+        return CDS_EBADPERIOD;         /* checked by query_run already */
     int rc = wide_columns(store, o, &w.cols, &w.n);
     if (rc == CDS_OK)
         rc = wide_header(&w);

@@ -10,7 +10,10 @@
  *  Wide form (--wide): rows = leaf org units under the filter unit, columns
  *  = indicators (the --indicator list, else the catalog's, else those with
  *  values), for exactly one --period; a "reported" column "k/n" and a last
- *  line "N of M org units complete".
+ *  line "N of M org units complete". With data sets (cds_dataset.h) n is
+ *  the entered cells among the columns that the unit owes for the period
+ *  and k how many of them hold a value; a unit that owes none has an
+ *  empty "reported" and is not counted among the M units.
  *  Formats: table (aligned by display width), csv (RFC 4180: fields with
  *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
  *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
@@ -20,6 +23,7 @@
 #define AGG_QUERY_H
 
 #include "cds_catalog.h"
+#include "cds_dataset.h"
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,6 +71,8 @@ typedef struct {
     query_format_t format;
     bool wide;                         /* org units x indicators, 1 period */
     const cds_catalog_t *catalog;      /* optional: wide column order */
+    const cds_datasets_t *datasets;    /* optional: wide "reported" over
+                                        * the owed cells (above) */
 } query_opts_t;
 
 /* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */

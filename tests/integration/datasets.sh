@@ -13,7 +13,7 @@
 # (3) completeness counts only the cells of the data sets, by hand below;
 #     a dissolved district is said so in words, not "0 of 0 (0.0%)".
 . "$(dirname "$0")/lib.sh"
-echo "1..24"
+echo "1..26"
 DS=$TOP/deploy/datasets.csv
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
@@ -61,6 +61,14 @@ expect_eq "801 2025: 0 of 44 values" "$(jq -r '[.values, .valuesExpected] | join
 c=$(agg agg completeness --org-unit 80-2025 --period 2025Q3 --format json)
 expect_eq "80-2025 2025Q3: 1 of 16 values, 4 units" \
     "$(jq -r '[.values, .valuesExpected, .units] | join(" ")' <<< "$c")" "1 16 4"
+# the dashboard's table (query --wide) counts the same cells: 27901 4/4,
+# 27904 1/4, 1 of 11 complete, and the sum of k/n agrees with the above
+w=$(agg agg query --org-unit 801 --period 2025Q2 --wide --format json)
+expect_eq "wide 2025Q2: 27901 4/4, 27904 1/4, 1 of 11 complete" \
+    "$(jq -r '[(.rows[] | select(.orgUnit == "27901" or .orgUnit == "27904") | .reported), .complete, .units] | join(" ")' <<< "$w")" \
+    "4/4 1/4 1 11"
+expect_eq "wide and completeness agree: 5 of 44 cells" \
+    "$(jq -r '[.rows[].reported | split("/") | map(tonumber)] | [(map(.[0]) | add), (map(.[1]) | add)] | join(" ")' <<< "$w")" "5 44"
 # weekly: no data set of that type -> no unit is expected
 c=$(agg agg completeness --org-unit 801 --period 2025W10 --format json)
 expect_eq "801 2025W10: nothing expected" "$(jq -r '[.values, .valuesExpected, .units] | join(" ")' <<< "$c")" "0 0 0"
