@@ -17,6 +17,7 @@ const char *const reload_restart_keys[] = {
     "aggregator.orgunit_map", "aggregator.deadline_daily", "aggregator.deadline_weekly",
     "aggregator.deadline_monthly", "aggregator.deadline_quarterly",
     "aggregator.deadline_sixmonthly", "aggregator.deadline_yearly",
+    "aggregator.datasets",
     NULL,
 };
 
