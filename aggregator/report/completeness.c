@@ -8,6 +8,7 @@
 #include "cds_err.h"
 #include "cds_util.h"
 #include "orgmap.h"
+#include "query.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -156,24 +157,6 @@ unit_line(cds_sql_stmt_t *st, const char *period, const expect_t *e,
     return rc;
 }
 
-/* The sentence for a unit that does not exist in period p (owned), or
- * NULL when it does (or on no memory: then the figures speak alone). */
-static char *
-absent_note(const char *code, const char *name, int32_t from, int32_t to,
-            const char *period, const cds_period_t *p)
-{
-    char day[16], buf[700];
-    if (cds_orgunit_open_in(from, to, p->start, p->end))
-        return NULL;
-    bool gone = to < p->start;         /* else: not yet created */
-    cds_date_format(gone ? to : from, day, sizeof day);
-    snprintf(buf, sizeof buf, gone
-             ? "%s (%s) không còn tồn tại trong %s (giải thể %s)"
-             : "%s (%s) chưa tồn tại trong %s (thành lập %s)",
-             name, code, period, day);
-    return strdup(buf);
-}
-
 /* Every source unit's line into out; with data sets a unit that owes
  * nothing for the period is left out (it is not expected to report). */
 static int
@@ -224,7 +207,8 @@ check_opts(store_t *store, const completeness_opts_t *o, cds_period_t *p,
                  "list", o->org_unit);
         return known < 0 ? -known : CDS_EUNKNOWNORGUNIT;
     }
-    *note = absent_note(o->org_unit, name, from, to, o->period, p);
+    *note = query_absent_sentence(o->org_unit, name, from, to, o->period,
+                                  p);
     return CDS_OK;
 }
 
@@ -369,3 +353,4 @@ completeness_datasets(const cds_config_t *cfg, const cds_catalog_t *cat,
     cds_orgunits_destroy(&ous);
     return rc;
 }
+

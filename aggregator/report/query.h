@@ -82,6 +82,15 @@ int query_format_parse(const char *name, query_format_t *out);
  * err; or a database error. */
 int query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
               size_t errlen);
+/* The sentence for a unit that did not exist in period p (Vietnamese,
+ * e.g. "Huyện Đức Huệ (801) không còn tồn tại trong 2026Q1 (giải thể
+ * 2025-06-30)"; owned), or NULL when it did (or no memory). */
+char *query_absent_sentence(const char *code, const char *name, int32_t from,
+                            int32_t to, const char *period,
+                            const cds_period_t *p);
+/* The same for org unit code of the store and period (an id), or NULL when
+ * it existed, is not known or the period does not parse. */
+char *query_absent_note(store_t *store, const char *code, const char *period);
 /* Write one CSV field (RFC 4180 quoting when needed). */
 void query_csv_field(FILE *out, const char *s);
 

@@ -13,7 +13,7 @@
 # (3) completeness counts only the cells of the data sets, by hand below;
 #     a dissolved district is said so in words, not "0 of 0 (0.0%)".
 . "$(dirname "$0")/lib.sh"
-echo "1..26"
+echo "1..28"
 DS=$TOP/deploy/datasets.csv
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
@@ -80,6 +80,13 @@ check "801 2026Q1: said dissolved, in words" \
 check "  and no '0 of 0'" bash -c '! grep -q "0 of 0" <<< "$1"' _ "$t"
 expect_eq "  JSON note" "$(agg agg completeness --org-unit 801 --period 2026Q1 --format json | jq -r .note)" \
     "Huyện Đức Huệ (801) không còn tồn tại trong 2026Q1 (giải thể 2025-06-30)"
+# the dashboard's table says it too
+w=$(agg agg query --org-unit 801 --period 2026Q1 --wide)
+check "wide 801 2026Q1: the sentence, not '0 of 0'" \
+    bash -c 'grep -q "^Huyện Đức Huệ (801) không còn tồn tại trong 2026Q1 (giải thể 2025-06-30)$" <<< "$1" && ! grep -q "0 of 0" <<< "$1"' _ "$w"
+expect_eq "  wide JSON note for 27907-2025 in 2025Q2" \
+    "$(agg agg query --org-unit 27907-2025 --period 2025Q2 --wide --format json | jq -r .note)" \
+    "Xã Mỹ Quý (27907-2025) chưa tồn tại trong 2025Q2 (thành lập 2025-07-01)"
 
 # (2) an agent without the org-unit file: the aggregator refuses, status says why
 mkdir -p "$T/cat"; cp "$CATALOG" "$T/cat/catalog.csv"
