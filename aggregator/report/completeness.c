@@ -149,8 +149,7 @@ unit_line(cds_sql_stmt_t *st, const char *period, const expect_t *e,
         } else if (step == CDS_SQL_DONE) {
             rc = list_add(&u->missing, e->cells[i].code);
             u->overdue |= (int64_t) e->o->now_ms > e->cells[i].deadline_ms;
-        }
-        else
+        } else
             rc = step;                 /* logged by cds_sql */
         cds_sql_reset(st);
     }
