@@ -2,6 +2,7 @@
  *  for `run` (run_config) and `status`. */
 #include "agentcheck.h"
 #include "cds_catalog.h"
+#include "cds_dataset.h"
 #include "cds_check.h"
 #include "entrycheck.h"
 #include "cds_err.h"
@@ -68,6 +69,15 @@ agentcheck_run(const cds_config_t *cfg, const char *identity, FILE *out)
     if (cds_check_readable(&c, "agent.catalog", cat))
         c.problems += cds_catalog_check(cat, out);
     c.problems += entrycheck_check(cfg, out);      /* agent.rules */
+    char beside[4096];
+    const char *ous = cds_config_get(cfg, "agent.orgunits");
+    if (ous && *ous && cds_check_readable(&c, "agent.orgunits", ous))
+        c.problems += cds_orgunits_check(ous, out);
+    if (!ous || !*ous)                 /* the default: beside the catalog */
+        ous = cds_datasets_beside(cat, "orgunits.csv", beside,
+                                  sizeof beside);
+    c.problems += cds_datasets_check_configured(
+        cds_config_get(cfg, "agent.datasets"), cat, ous, out);
     cds_check_state_dir(&c, "agent.state_dir",
                         cds_config_get(cfg, "agent.state_dir"), "agent.db");
     return c.problems;

@@ -54,6 +54,12 @@ static const cds_option_t options[] = {
      "beside the catalog, if present)"},
     {"agent.org_units", "org-units", 0, "LIST", NULL,
      "comma-separated org unit codes this agent may write"},
+    {"agent.orgunits", "orgunits", 0, "FILE", NULL,
+     "org-unit list: submit/import refuse a unit outside its lifetime "
+     "(default: orgunits.csv beside the catalog, if present)"},
+    {"agent.datasets", "datasets", 0, "FILE", NULL,
+     "data sets: submit/import refuse an indicator outside the unit's "
+     "data sets (default: datasets.csv beside the catalog, if present)"},
     {"agent.server", "server", 0, "URL", "tcp://127.0.0.1:7701",
      "aggregator endpoint"},
     {"agent.server_key", "server-key", 0, "PUBID", NULL,
@@ -192,13 +198,58 @@ cmd_keygen(cds_cli_t *cli)
     return 0;
 }
 
-/* Catalog, org units, stored_by and queue bound for submit/import. */
+/* The files submit/import check against (owned). */
+typedef struct {
+    cds_catalog_t *cat;
+    cds_orgunits_t *ous;
+    cds_datasets_t *ds;
+    cds_rules_t *rules;        /* agent.rules: warned about, never refused */
+    char ous_path[4096];
+} intake_files_t;
+
+static void
+intake_done(intake_files_t *f)
+{
+    cds_rules_destroy(&f->rules);
+    cds_datasets_destroy(&f->ds);
+    cds_orgunits_destroy(&f->ous);
+    cds_catalog_destroy(&f->cat);
+}
+
+/* agent.orgunits (default beside the catalog, if present) and
+ * agent.datasets (cds_datasets_configured) into f and ctx. */
 static int
-intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat,
-             cds_rules_t **rules)
+intake_tree(cds_config_t *cfg, submit_ctx_t *ctx, intake_files_t *f)
+{
+    char err[600];
+    const char *path = get(cfg, "agent.orgunits");
+    if (path && path[0])
+        snprintf(f->ous_path, sizeof f->ous_path, "%s", path);
+    else if (!cds_datasets_beside(get(cfg, "agent.catalog"), "orgunits.csv",
+                                  f->ous_path, sizeof f->ous_path))
+        f->ous_path[0] = '\0';
+    if (f->ous_path[0]
+        && !(f->ous = cds_orgunits_load(f->ous_path, err, sizeof err)))
+        return cds_cli_fail(CDS_EXIT_CONFIG, "orgunits: %s", err);
+    if (cds_datasets_configured(get(cfg, "agent.datasets"),
+                                get(cfg, "agent.catalog"), f->cat, f->ous,
+                                &f->ds, err, sizeof err) != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "datasets: %s", err);
+    ctx->orgunits = f->ous;
+    ctx->orgunits_path = f->ous_path;
+    ctx->datasets = f->ds;
+    return 0;
+}
+
+/* Catalog, rules, org units, data sets, stored_by and queue bound for
+ * submit/import. */
+static int
+intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, intake_files_t *f)
 {
     char err[600];
     memset(ctx, 0, sizeof *ctx);
+    memset(f, 0, sizeof *f);
+    cds_catalog_t **cat = &f->cat;
     if (!get(cfg, "agent.org_units"))
         return cds_cli_fail(CDS_EXIT_CONFIG,
                             "org_units is not set (config [agent] "
@@ -207,10 +258,14 @@ intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat,
     if (!*cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "catalog: %s", err);
     ctx->catalog = *cat;
-    if (entrycheck_rules_load(cfg, *cat, rules, err, sizeof err) != CDS_OK)
+    if (entrycheck_rules_load(cfg, *cat, &f->rules, err, sizeof err)
+        != CDS_OK)
         return cds_cli_fail(CDS_EXIT_CONFIG, "rules: %s", err);
-    ctx->rules = *rules;
+    ctx->rules = f->rules;
     ctx->warn = stderr;
+    int code = intake_tree(cfg, ctx, f);
+    if (code)
+        return code;
     ctx->org_units = get(cfg, "agent.org_units");
     ctx->stored_by = get(cfg, "agent.stored_by");
     if (!ctx->stored_by)
@@ -236,11 +291,10 @@ cmd_submit(cds_cli_t *cli)
         return cds_cli_fail(CDS_EXIT_USAGE,
                             "give --value or --delete, not both");
     submit_ctx_t ctx;
-    cds_catalog_t *cat = NULL;
-    cds_rules_t *rules = NULL;
+    intake_files_t files;
     outbox_t *ob = NULL;
     char err[800];
-    int code = intake_setup(cfg, &ctx, &cat, &rules);
+    int code = intake_setup(cfg, &ctx, &files);
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
@@ -261,8 +315,7 @@ cmd_submit(cds_cli_t *cli)
             code = cds_cli_fail(cds_exit_code(rc), "%s", err);
     }
     outbox_destroy(&ob);
-    cds_rules_destroy(&rules);
-    cds_catalog_destroy(&cat);
+    intake_done(&files);
     return code;
 }
 
@@ -273,12 +326,11 @@ cmd_import(cds_cli_t *cli)
     if (cli->n_args != 1)
         return cds_cli_fail(CDS_EXIT_USAGE, "usage: import FILE.csv");
     submit_ctx_t ctx;
-    cds_catalog_t *cat = NULL;
+    intake_files_t files;
     outbox_t *ob = NULL;
     import_result_t res;
-    cds_rules_t *rules = NULL;
     char err[800];
-    int code = intake_setup(cfg, &ctx, &cat, &rules);
+    int code = intake_setup(cfg, &ctx, &files);
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
@@ -301,8 +353,7 @@ cmd_import(cds_cli_t *cli)
             code = cds_cli_fail(cds_exit_code(rc), "%s", err);
     }
     outbox_destroy(&ob);
-    cds_rules_destroy(&rules);
-    cds_catalog_destroy(&cat);
+    intake_done(&files);
     return code;
 }
 

@@ -35,6 +35,36 @@ submit_org_unit_allowed(const char *list, const char *code)
     return false;
 }
 
+/* Lifetime and data sets (submit.h); the period already parsed once. */
+static int
+check_expected(const submit_ctx_t *ctx, const cds_update_t *u,
+               const char **field, char *err, size_t errlen)
+{
+    cds_period_t p;
+    if (cds_period_parse(u->period, &p) != CDS_OK)
+        return CDS_OK;                 /* refused above already */
+    const cds_orgunit_t *ou = ctx->orgunits
+        ? cds_orgunits_find(ctx->orgunits, u->org_unit) : NULL;
+    if (ou && !cds_orgunit_open_in(ou->valid_from, ou->valid_to, p.start,
+                                   p.end)) {
+        char msg[300];
+        *field = "period";
+        snprintf(err, errlen, "%s: %s (%s)", ou->name,
+                 cds_orgunit_closed_msg(u->org_unit, u->period,
+                                        ou->valid_from, ou->valid_to, msg,
+                                        sizeof msg),
+                 ctx->orgunits_path ? ctx->orgunits_path : "org units");
+        return CDS_EUNITCLOSED;
+    }
+    if (ctx->datasets && !cds_datasets_expects(ctx->datasets, u->org_unit,
+                                               u->indicator, &p, err,
+                                               errlen)) {
+        *field = "indicator";
+        return CDS_ENOTALLOWED;
+    }
+    return CDS_OK;
+}
+
 int
 submit_check(const submit_ctx_t *ctx, cds_update_t *u, char *canon,
              size_t canon_len, const char **field, char *err, size_t errlen)
@@ -72,7 +102,7 @@ submit_check(const submit_ctx_t *ctx, cds_update_t *u, char *canon,
                  u->org_unit, ctx->org_units ? ctx->org_units : "");
         return CDS_ENOTALLOWED;
     }
-    return CDS_OK;
+    return u->deleted ? CDS_OK : check_expected(ctx, u, field, err, errlen);
 }
 
 int

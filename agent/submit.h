@@ -4,8 +4,14 @@
  *  Invariant: nothing reaches the outbox that the agent itself can tell is
  *  wrong: the value is canonical for its indicator's type and within its
  *  bounds (cds_catalog_check_update), the period parses, and the org unit is
- *  one of the agent's configured org_units. The aggregator re-checks all of
- *  it; this check is for instant feedback, not for trust.
+ *  one of the agent's configured org_units. With the org-unit file
+ *  (agent.orgunits) the unit must exist in the period (cds_orgunit_open_in:
+ *  org_unit_closed); with data sets (agent.datasets) the indicator must be
+ *  in a data set of the unit for the period's type (org_unit_not_allowed,
+ *  the message names the data set's file:line). Deletions pass both, so a
+ *  value kept before them can still be removed. The aggregator re-checks
+ *  the lifetime (not the data sets); this check is for instant feedback,
+ *  not for trust.
  *
  *  Wake-up: after a commit the daemon (if running) is nudged through a
  *  ZeroMQ PUSH to ipc://<state_dir>/wake.sock, best effort: a missed wake
@@ -15,6 +21,8 @@
 
 #include "cds_catalog.h"
 #include "cds_rule.h"
+#include "cds_dataset.h"
+#include "cds_orgunit.h"
 #include "cds_update.h"
 #include "outbox.h"
 #include <stdbool.h>
@@ -26,6 +34,9 @@
 typedef struct {
     const cds_catalog_t *catalog;      /* indicator catalog */
     const char *org_units;             /* comma-separated allowed codes */
+    const cds_orgunits_t *orgunits;    /* NULL: lifetimes not checked */
+    const char *orgunits_path;         /* for messages */
+    const cds_datasets_t *datasets;    /* NULL: data sets not checked */
     const char *stored_by;             /* default "stored by" (may be NULL) */
     uint64_t queue_max;                /* refuse beyond this depth; 0: none */
     const char *state_dir;             /* wake.sock lives here; NULL: none */

@@ -54,6 +54,8 @@ static const err_info_t errors[CDS__COUNT] = {
     [CDS_EUSAGE] = {"usage", "Bad command line or configuration."},
     [CDS_EBADSEQ] = {"bad_seq",
                      "The sequence range is inconsistent with its updates."},
+    [CDS_EUNITCLOSED] = {"org_unit_closed",
+                         "The org unit does not exist in this period."},
 };
 
 const char *

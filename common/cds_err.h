@@ -40,6 +40,7 @@ typedef enum {
     CDS_EFUTURE = 25,          /* timestamp too far in the future */
     CDS_EUSAGE = 26,           /* bad command line or config */
     CDS_EBADSEQ = 27,          /* seq range inconsistent with its updates */
+    CDS_EUNITCLOSED = 28,      /* org unit does not exist in the period */
     CDS__COUNT
 } cds_err_t;
 

@@ -379,3 +379,30 @@ cds_orgunits_within(const cds_orgunits_t *self, const char *code,
         u = &self->u[u->parent];
     }
 }
+
+bool
+cds_orgunit_open_in(int32_t valid_from, int32_t valid_to, int32_t start,
+                    int32_t end)
+{
+    return valid_from <= end && valid_to >= start;
+}
+
+const char *
+cds_orgunit_closed_msg(const char *code, const char *period,
+                       int32_t valid_from, int32_t valid_to, char *buf,
+                       size_t len)
+{
+    char a[16] = "", b[16] = "";
+    if (valid_from != INT32_MIN)
+        cds_date_format(valid_from, a, sizeof a);
+    if (valid_to != INT32_MAX)
+        cds_date_format(valid_to, b, sizeof b);
+    if (a[0] && b[0])
+        snprintf(buf, len, "org unit \"%s\" does not exist in %s (valid "
+                 "%s to %s)", code, period, a, b);
+    else
+        snprintf(buf, len, "org unit \"%s\" does not exist in %s (valid "
+                 "%s %s)", code, period, a[0] ? "from" : "until",
+                 a[0] ? a : b);
+    return buf;
+}

@@ -44,4 +44,16 @@ const cds_orgunit_t *cds_orgunits_find(const cds_orgunits_t *self,
 bool cds_orgunits_within(const cds_orgunits_t *self, const char *code,
                          const char *ancestor);
 
+/* Lifetime rule (docs/ORGUNITS.md): a unit takes values for a period when
+ * it exists on at least one day of it, valid_from <= end and
+ * valid_to >= start (DHIS2's openingDate/closedDate). */
+bool cds_orgunit_open_in(int32_t valid_from, int32_t valid_to, int32_t start,
+                         int32_t end);
+/* The refusal sentence for a unit outside its lifetime in period (id):
+ * "org unit \"27901\" does not exist in 2025Q3 (valid until 2025-06-30)"
+ * (or "valid from ...", "valid ... to ..."). Returns buf. */
+const char *cds_orgunit_closed_msg(const char *code, const char *period,
+                                   int32_t valid_from, int32_t valid_to,
+                                   char *buf, size_t len);
+
 #endif

@@ -9,6 +9,7 @@
 #include "cds_err.h"
 #include "cds_hlc.h"
 #include "cds_log.h"
+#include "cds_orgunit.h"
 #include "cds_period.h"
 #include "cds_util.h"
 #include "health.h"
@@ -99,6 +100,7 @@ typedef struct {
     char last_msg[MSG_LEN];
     char auth_ou[CDS_MAX_CODE + 1];    /* org unit last found known and
                                         * enrolled in this message, "" none */
+    int32_t auth_from, auth_to;        /* its lifetime (cds_orgunit.h) */
     ingest_prep_t *prep;               /* the work done without the db */
     bool ours;                         /* signed by our key: our clock */
     bool has_offset;                   /* batch carried sent_at_ms: */
@@ -377,7 +379,9 @@ authorise_org_unit(ingest_t *self, msg_t *m, const cds_update_t *u,
 {
     if (strcmp(m->auth_ou, u->org_unit) == 0)
         return CDS_OK;
-    int known = store_orgunit_exists(self->store, u->org_unit);
+    int32_t from = INT32_MIN, to = INT32_MAX;
+    int known = store_orgunit_span(self->store, u->org_unit, &from, &to,
+                                   NULL, 0);
     if (known < 0)
         return known;
     if (!known) {
@@ -395,6 +399,8 @@ authorise_org_unit(ingest_t *self, msg_t *m, const cds_update_t *u,
         return CDS_ENOTALLOWED;
     }
     snprintf(m->auth_ou, sizeof m->auth_ou, "%s", u->org_unit);
+    m->auth_from = from;
+    m->auth_to = to;
     return CDS_OK;
 }
 
@@ -415,6 +421,13 @@ check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
         return code;
     if (pu->content_code != CDS_OK)
         return prepared_failure(pu, pu->content_code, field, err, errlen);
+    if (!u->deleted && !cds_orgunit_open_in(m->auth_from, m->auth_to, pu->period.start,
+                             pu->period.end)) {
+        *field = "period";
+        cds_orgunit_closed_msg(u->org_unit, u->period, m->auth_from,
+                               m->auth_to, err, errlen);
+        return CDS_EUNITCLOSED;
+    }
     *num = pu->num;
     *period = pu->period;
     return CDS_OK;

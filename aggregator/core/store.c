@@ -415,6 +415,27 @@ store_orgunit_exists(store_t *self, const char *code)
 }
 
 int
+store_orgunit_span(store_t *self, const char *code, int32_t *from,
+                   int32_t *to, char *name, size_t namelen)
+{
+    cds_sql_stmt_t *st = self->st[ST_ORGUNIT_EXISTS];
+    cds_sql_bind_text(st, ":code", code);
+    int rc = cds_sql_step(st);
+    int result = rc == CDS_SQL_ROW ? 1 : rc == CDS_SQL_DONE ? 0 : -rc;
+    if (result == 1) {
+        *from = cds_sql_col_type(st, 1) == CDS_SQL_NULL
+            ? INT32_MIN : (int32_t) cds_sql_col_int64(st, 1);
+        *to = cds_sql_col_type(st, 2) == CDS_SQL_NULL
+            ? INT32_MAX : (int32_t) cds_sql_col_int64(st, 2);
+        const char *nm = cds_sql_col_text(st, 3);
+        if (name)
+            snprintf(name, namelen, "%s", nm ? nm : "");
+    }
+    cds_sql_reset(st);
+    return result;
+}
+
+int
 store_agent_allowed(store_t *self, int64_t agent_id, const char *org_unit)
 {
     cds_sql_stmt_t *st = self->st[ST_ALLOWED];

@@ -222,6 +222,11 @@ int store_rollback_to(store_t *self);
 int store_orgunits_load(store_t *self, const cds_orgunits_t *ous);
 /* 1 if code is in the orgunit table, 0 if not, negative cds_err on error. */
 int store_orgunit_exists(store_t *self, const char *code);
+/* As store_orgunit_exists, and when 1 the unit's lifetime in day numbers
+ * (*from INT32_MIN, *to INT32_MAX where open: cds_orgunit.h) and, when
+ * name is not NULL, its name (cut to namelen). */
+int store_orgunit_span(store_t *self, const char *code, int32_t *from,
+                       int32_t *to, char *name, size_t namelen);
 /* 1 if org_unit is one of the agent's units or below one, 0 if not,
  * negative cds_err on error. */
 int store_agent_allowed(store_t *self, int64_t agent_id, const char *org_unit);

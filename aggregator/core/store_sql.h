@@ -344,7 +344,7 @@
     " parent = excluded.parent, valid_from = excluded.valid_from,"           \
     " valid_to = excluded.valid_to"
 #define STORE_SQL_ORGUNIT_EXISTS                                             \
-    "SELECT 1 FROM orgunit WHERE code = :code"
+    "SELECT 1, valid_from, valid_to, name FROM orgunit WHERE code = :code"
 /* Is :ou equal to or below one of the agent's enrolled units? Walks up the
  * parent chain (UNION stops a cycle; the CSV loader rejects cycles). */
 #define STORE_SQL_ALLOWED                                                    \

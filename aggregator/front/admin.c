@@ -265,8 +265,13 @@ do_completeness(admin_ctx_t *c, char *err, size_t errlen)
     cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
                                       : NULL;
     o.catalog = cat;
+    cds_datasets_t *ds = NULL;
+    if (rc == CDS_OK)
+        rc = completeness_datasets(c->cfg, cat, &ds, err, errlen);
+    o.datasets = ds;
     if (rc == CDS_OK)
         rc = completeness_run(c->store, &o, f, c->out, err, errlen);
+    cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
     return rc;
 }

@@ -32,6 +32,7 @@ typedef struct {
     cds_catalog_t *catalog;            /* owned */
     rollup_rules_t *rules;             /* owned */
     cds_targets_t *targets;            /* owned; NULL: no targets file */
+    cds_datasets_t *datasets;          /* owned; NULL: none configured */
     uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
     int deadline_days[COMPLETENESS_TYPES];
     cds_rules_t *dq_rules;             /* owned; NULL: no rules file */
@@ -371,6 +372,7 @@ run_query(const api_t *api, store_t *store, const args_t *a, FILE *out,
     q.catalog = api->catalog;
     q.rules = api->rules;              /* the wide total row */
     q.targets = a->wide ? NULL : api->targets;
+    q.datasets = api->datasets;
     q.format = a->format && strcmp(a->format, "csv") == 0 ? QUERY_CSV
                                                            : QUERY_JSON;
     if (a->bom && q.format == QUERY_CSV)
@@ -416,6 +418,7 @@ run_completeness(const api_t *api, store_t *store, const args_t *a,
                               .indicators = a->inds,
                               .n_indicators = a->n_inds,
                               .catalog = api->catalog,
+                              .datasets = api->datasets,
                               .now_ms = cds_now_ms() };
     memcpy(o.deadline_days, api->deadline_days, sizeof o.deadline_days);
     return completeness_run(store, &o, REPORT_JSON, out, err, errlen);
@@ -698,6 +701,7 @@ api_free(void *p)
 {
     api_t *api = p;
     cds_catalog_destroy(&api->catalog);
+    cds_datasets_destroy(&api->datasets);
     rollup_rules_destroy(&api->rules);
     cds_targets_destroy(&api->targets);
     cds_rules_destroy(&api->dq_rules);
@@ -723,7 +727,9 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
                                     errlen)) != CDS_OK
         || (code = quality_rules_load(cfg, api->catalog, &api->dq_rules, err,
                                       errlen)) != CDS_OK
-        || (code = quality_opts(cfg, &api->dq_opts, err, errlen)) != CDS_OK)
+        || (code = quality_opts(cfg, &api->dq_opts, err, errlen)) != CDS_OK
+        || (code = completeness_datasets(cfg, api->catalog, &api->datasets,
+                                         err, errlen)) != CDS_OK)
         return code;
     cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
     if (!id)

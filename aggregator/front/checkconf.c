@@ -3,6 +3,7 @@
 #include "checkconf.h"
 #include "attain.h"
 #include "cds_catalog.h"
+#include "cds_dataset.h"
 #include "cds_check.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -86,6 +87,8 @@ check_files(cds_check_t *c, const cds_config_t *cfg)
     if (map && *map)
         cds_check_readable(c, "aggregator.orgunit_map", map);
     quality_check(c, cfg);             /* rules file, outlier keys */
+    c->problems += cds_datasets_check_configured(
+        cds_config_get(cfg, "aggregator.datasets"), cat, ous, c->out);
     /* Absent: no dashboard (main.c); present: it must be readable. */
     if (dash && *dash && access(dash, F_OK) == 0)
         cds_check_readable(c, "aggregator.dashboard", dash);

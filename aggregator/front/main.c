@@ -20,6 +20,7 @@
 #include "cds_util.h"
 #include "checkconf.h"
 #include "commitmark.h"
+#include "completeness.h"
 #include "daemon.h"
 #include "enroll.h"
 #include "health.h"
@@ -153,6 +154,9 @@ static const cds_option_t options[] = {
     { "aggregator.outlier_pct", "outlier-pct", 0, "PCT", "50",
       "validate: flag a change from the earlier period above PCT % "
       "(0: off)" },
+    { "aggregator.datasets", "datasets", 0, "PATH", NULL,
+      "data sets CSV: who reports which indicators (default: datasets.csv "
+      "beside the catalog, if present)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
@@ -485,12 +489,14 @@ cmd_agents(cds_cli_t *cli)
 }
 
 /* What query needs beside the store: the catalog (--wide's column order,
- * the value types for targets), the rollup rules (--wide's total row) and
+ * the value types for targets), the rollup rules (--wide's total row),
+ * the data sets (--wide's "reported" counts the cells a unit owes) and
  * the targets file (the long form's target columns, attain.h). 0 or the
  * exit code of a refusal (said on stderr). */
 static int
 query_meta_load(cds_cli_t *cli, query_opts_t *q, cds_catalog_t **cat,
-                rollup_rules_t **rules, cds_targets_t **tg)
+                rollup_rules_t **rules, cds_targets_t **tg,
+                cds_datasets_t **ds)
 {
     char err[512] = "", tpath[4096];
     const char *catalog = get(cli, "aggregator.catalog");
@@ -506,6 +512,13 @@ query_meta_load(cds_cli_t *cli, query_opts_t *q, cds_catalog_t **cat,
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     }
     q->rules = *rules;                 /* the wide total row */
+    if (q->wide && completeness_datasets(cli->cfg, *cat, ds, err, sizeof err)
+                       != CDS_OK) {
+        rollup_rules_destroy(rules);
+        cds_catalog_destroy(cat);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    }
+    q->datasets = *ds;
     if (targets && attain_targets_load(cli->cfg, *cat, tg, err, sizeof err)
                        != CDS_OK) {
         cds_catalog_destroy(cat);
@@ -543,7 +556,8 @@ cmd_query(cds_cli_t *cli)
     cds_catalog_t *cat = NULL;
     rollup_rules_t *rules = NULL;
     cds_targets_t *tg = NULL;
-    int fail = query_meta_load(cli, &q, &cat, &rules, &tg);
+    cds_datasets_t *ds = NULL;
+    int fail = query_meta_load(cli, &q, &cat, &rules, &tg, &ds);
     if (fail)
         return fail;
     store_t *store = NULL;
@@ -560,6 +574,7 @@ cmd_query(cds_cli_t *cli)
     store_destroy(&store);
     rollup_rules_destroy(&rules);
     cds_targets_destroy(&tg);
+    cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;

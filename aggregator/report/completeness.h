@@ -6,15 +6,22 @@
  *  indicators it reported, which not, when it last reported, and which
  *  reports came late.
  *
- *  Expected indicators: the --indicator list, else every catalog
- *  indicator whose period type is the period's and that is entered, not
- *  derived (RATIO indicators are computed from their counts).
+ *  Expected cells: with data sets (cds_dataset.h, aggregator.datasets)
+ *  the cells each unit owes for the period (its data sets of the
+ *  period's type, the unit existing in the period), narrowed to the
+ *  --indicator list when one is given; without data sets the
+ *  --indicator list, else every catalog indicator whose period type is
+ *  the period's. Either way only entered indicators: RATIO indicators
+ *  are computed from their counts, never expected.
  *  Lateness: a value is late when its first applied update arrived after
- *  the deadline = end of the period + deadline_days[period type's
- *  family] (UTC days; config keys aggregator.deadline_<type>: BiWeekly
- *  and WeeklySunday use deadline_weekly, FinancialApril deadline_yearly,
- *  ...: cds_period_type_family); a unit with a missing
- *  value after the deadline is "overdue". Arrival times are the
+ *  its deadline = end of the period + the data set's deadline_days, or
+ *  when the data set gives none, deadline_days[period type's family]
+ *  (UTC days; config keys aggregator.deadline_<type>: BiWeekly and
+ *  WeeklySunday use deadline_weekly, FinancialApril deadline_yearly,
+ *  ...: cds_period_type_family); a unit with a missing value after its
+ *  deadline is "overdue".
+ *  A unit that does not exist in the period (cds_orgunit_open_in) gets a
+ *  sentence saying so (note) in place of "0 of 0". Arrival times are the
  *  aggregator's clock (update_log.received_at_ms), not the agents'.
  *
  *  Invariant: percentages are over values (units x indicators) and over
@@ -24,6 +31,8 @@
 #define AGG_COMPLETENESS_H
 
 #include "cds_catalog.h"
+#include "cds_config.h"
+#include "cds_dataset.h"
 #include "cds_period.h"
 #include "report.h"
 #include "store.h"
@@ -43,6 +52,7 @@ typedef struct {
     const char *const *indicators;     /* NULL/0: the catalog's (above) */
     size_t n_indicators;
     const cds_catalog_t *catalog;      /* required */
+    const cds_datasets_t *datasets;    /* NULL: no data sets (above) */
     int deadline_days[COMPLETENESS_TYPES]; /* by family (above) */
     uint64_t now_ms;                   /* for "overdue" */
 } completeness_opts_t;
@@ -62,8 +72,18 @@ typedef struct {
     size_t n_units;
     size_t units_complete;
     size_t values, values_expected;
-    int64_t deadline_ms;               /* the period's deadline */
+    int64_t deadline_ms;               /* the period type's deadline */
+    char *note;                        /* the unit does not exist in the
+                                        * period: why, in Vietnamese
+                                        * (owned); NULL when it does */
 } completeness_t;
+
+/* The data sets as configured (aggregator.datasets, default datasets.csv
+ * beside aggregator.catalog; org units from aggregator.orgunits): *out
+ * NULL when none are configured. CDS_OK, or CDS_EMALFORMED with
+ * "path:line: column: problem" in err. */
+int completeness_datasets(const cds_config_t *cfg, const cds_catalog_t *cat,
+                          cds_datasets_t **out, char *err, size_t errlen);
 
 /* Compute. CDS_OK; CDS_EUSAGE, CDS_EBADPERIOD, CDS_EUNKNOWNORGUNIT,
  * CDS_EUNKNOWNINDICATOR with a message in err; or a database error. */

@@ -388,15 +388,42 @@ typedef struct {
     FILE *out;
     size_t units, complete;
     json_t *total;                     /* QUERY_JSON: the total row */
+    cds_period_t period;               /* o->period parsed (data sets) */
+    char *note;                        /* the unit did not exist in the
+                                        * period (completeness.h), or NULL */
 } wide_t;
+
+/* With data sets: of the columns, the entered cells unit ou owes for the
+ * period into *n, and how many of them hold a value into *k. */
+static void
+wide_owed(const wide_t *w, const char *ou, char **vals, size_t *k,
+          size_t *n)
+{
+    *k = *n = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const cds_indicator_t *ind = w->o->catalog
+            ? cds_catalog_find(w->o->catalog, w->cols[i]) : NULL;
+        if ((ind && ind->agg == CDS_AGG_RATIO)
+            || !cds_datasets_expects(w->o->datasets, ou, w->cols[i],
+                                     &w->period, NULL, 0))
+            continue;
+        (*n)++;
+        *k += vals[i][0] != '\0';
+    }
+}
 
 static int
 wide_emit(wide_t *w, const char *ou, const char *name, char **vals, size_t k)
 {
-    char reported[48];
-    snprintf(reported, sizeof reported, "%zu/%zu", k, w->n);
-    w->units++;
-    if (k == w->n && w->n > 0)
+    char reported[48] = "";
+    size_t n = w->n;
+    if (w->o->datasets)
+        wide_owed(w, ou, vals, &k, &n);
+    if (n > 0 || !w->o->datasets) {
+        snprintf(reported, sizeof reported, "%zu/%zu", k, n);
+        w->units++;
+    }
+    if (k == n && n > 0)
         w->complete++;
     const char **cells = calloc(w->n + 3, sizeof *cells);
     if (!cells)
@@ -458,8 +485,12 @@ wide_finish(wide_t *w)
 {
     if (w->o->format == QUERY_TABLE) {
         table_print(w->table, w->out);
-        fprintf(w->out, "%zu of %zu org units complete\n", w->complete,
-                w->units);
+        if (w->note && w->units == 0)  /* no "0 of 0": say why */
+            fprintf(w->out, "%s\n", w->note);
+        else
+            fprintf(w->out, "%s%s%zu of %zu org units complete\n",
+                    w->note ? w->note : "", w->note ? "; " : "",
+                    w->complete, w->units);
     } else if (w->o->format == QUERY_JSON) {
         json_t *top = json_object(), *cols = json_array();
         for (size_t i = 0; i < w->n; i++)
@@ -473,6 +504,8 @@ wide_finish(wide_t *w)
                                                        w->units));
         if (w->total)
             json_object_set_new(top, "total", json_incref(w->total));
+        if (w->note)
+            json_object_set_new(top, "note", json_string(w->note));
         json_dumpf(top, w->out, JSON_INDENT(2));
         fputc('\n', w->out);
         json_decref(top);
@@ -600,10 +633,44 @@ wide_total(store_t *store, wide_t *w)
     return rc;
 }
 
+/* query.h; "giải thể" after valid_to, "thành lập" before valid_from. */
+char *
+query_absent_sentence(const char *code, const char *name, int32_t from,
+                      int32_t to, const char *period, const cds_period_t *p)
+{
+    char day[16], buf[700];
+    if (cds_orgunit_open_in(from, to, p->start, p->end))
+        return NULL;
+    bool gone = to < p->start;         /* else: not yet created */
+    cds_date_format(gone ? to : from, day, sizeof day);
+    snprintf(buf, sizeof buf, gone
+             ? "%s (%s) không còn tồn tại trong %s (giải thể %s)"
+             : "%s (%s) chưa tồn tại trong %s (thành lập %s)",
+             name, code, period, day);
+    return strdup(buf);
+}
+
+/* query.h; the unit's lifetime and name from the store. */
+char *
+query_absent_note(store_t *store, const char *code, const char *period)
+{
+    cds_period_t p;
+    int32_t from, to;
+    char name[520];
+    if (!code || !period || cds_period_parse(period, &p) != CDS_OK
+        || store_orgunit_span(store, code, &from, &to, name, sizeof name)
+               != 1)
+        return NULL;
+    return query_absent_sentence(code, name, from, to, period, &p);
+}
+
 static int
 query_wide(store_t *store, const query_opts_t *o, FILE *out)
 {
     wide_t w = { .o = o, .out = out };
+    if (o->datasets && cds_period_parse(o->period, &w.period) != CDS_OK)
+        return CDS_EBADPERIOD;         /* checked by query_run already */
+    w.note = query_absent_note(store, o->org_unit, o->period);
     int rc = wide_columns(store, o, &w.cols, &w.n);
     if (rc == CDS_OK)
         rc = wide_header(&w);
@@ -616,6 +683,7 @@ query_wide(store_t *store, const query_opts_t *o, FILE *out)
     for (size_t i = 0; i < w.n; i++)
         free(w.cols[i]);
     free(w.cols);
+    free(w.note);
     table_destroy(&w.table);
     json_decref(w.rows);
     json_decref(w.total);

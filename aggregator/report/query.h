@@ -15,7 +15,10 @@
  *  values), for exactly one --period; a "reported" column "k/n", a
  *  "total" row (table; JSON "total") with rollup's figure per column
  *  when the catalog's rules are given, and a last line "N of M org units
- *  complete".
+ *  complete". With data sets (cds_dataset.h) n is the entered cells
+ *  among the columns that the unit owes for the period and k how many of
+ *  them hold a value; a unit that owes none has an empty "reported" and
+ *  is not counted among the M units.
  *  Targets: with opts->targets the long form appends three columns,
  *  target, attainment, state: each value against the target of its unit,
  *  indicator and period's year (attain.h; a value of a sub-period, e.g. a
@@ -30,6 +33,7 @@
 #define AGG_QUERY_H
 
 #include "cds_catalog.h"
+#include "cds_dataset.h"
 #include "cds_target.h"
 #include "orgmap.h"
 #include "rollup.h"
@@ -96,6 +100,8 @@ typedef struct {
     const cds_targets_t *targets;      /* optional: long form appends
                                         * target, attainment, state
                                         * (attain.h; needs catalog) */
+    const cds_datasets_t *datasets;    /* optional: wide "reported" over
+                                        * the owed cells (above) */
 } query_opts_t;
 
 /* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */
@@ -113,5 +119,14 @@ int query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
  * CDS_EBADPERIOD (the flag and its value in err). */
 int query_range(const query_opts_t *opts, int32_t *start, int32_t *end,
                 char *err, size_t errlen);
+/* The sentence for a unit that did not exist in period p (Vietnamese,
+ * e.g. "Huyện Đức Huệ (801) không còn tồn tại trong 2026Q1 (giải thể
+ * 2025-06-30)"; owned), or NULL when it did (or no memory). */
+char *query_absent_sentence(const char *code, const char *name, int32_t from,
+                            int32_t to, const char *period,
+                            const cds_period_t *p);
+/* The same for org unit code of the store and period (an id), or NULL when
+ * it existed, is not known or the period does not parse. */
+char *query_absent_note(store_t *store, const char *code, const char *period);
 
 #endif

@@ -21,7 +21,7 @@ EVIL=$T/evil/state/agent.key
 ngood=0
 submit_good() {
     ngood=$((ngood + 1))
-    agent good submit --org-unit 27901 --indicator TTHC_TONG --period 2025$(printf %02d $ngood) --value $((100 + ngood)) > /dev/null
+    agent good submit --org-unit 27901 --indicator TTHC_TONG --period 2024$(printf %02d $ngood) --value $((100 + ngood)) > /dev/null
 }
 
 expect_eq "hello from an enrolled key" "$(bp "$EVIL" hello)" "hello applied=0"

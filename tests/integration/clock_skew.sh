@@ -65,13 +65,13 @@ put ontime 2025Q2 202
 ft_start fast
 check "fast, offline, delivers its older value" wait_for 30 outbox_empty fast
 expect_eq "offline fast clock: the newer on-time value stays" "$(val 2025Q2)" 202
-put ontime 2025Q3 301
-put slow 2025Q3 302
+put ontime 2024Q2 301
+put slow 2024Q2 302
 ft_start slow
 check "slow, offline, delivers its newer value" wait_for 30 outbox_empty slow
-expect_eq "offline slow clock: its newer value wins on delivery" "$(val 2025Q3)" 302
-put slow 2025Q4 401 && put fast 2025Q4 402 && put slow 2025Q4 403
-expect_eq "both back online: still the last entered" "$(val 2025Q4)" 403
+expect_eq "offline slow clock: its newer value wins on delivery" "$(val 2024Q2)" 302
+put slow 2024Q3 401 && put fast 2024Q3 402 && put slow 2024Q3 403
+expect_eq "both back online: still the last entered" "$(val 2024Q3)" 403
 
 # 3. A value stamped 23 h ahead (the on-time machine's clock jumped for
 # one entry) is applied at arrival time and flagged, and does not pin the

@@ -13,10 +13,10 @@ for a in a1 a2; do
     agg Y enroll "$(cat "$T/$a/pubid")" --org-unit 27898 > /dev/null
 done
 for i in 1 2 3; do
-    agent a1 submit --org-unit 27898 --indicator TO_CNSCD --period 2025Q$i --value $((10 + i)) > /dev/null
-    agent a2 submit --org-unit 27898 --indicator TO_CNSCD --period 2025Q$i --value $((20 + i)) > /dev/null
-    agent a2 submit --org-unit 27898 --indicator TO_CNSCD_TV --period 2025Q$i --value $((50 + i)) > /dev/null
-    agent a1 submit --org-unit 27898 --indicator TO_CNSCD_TV --period 2025Q$i --value $((40 + i)) > /dev/null
+    agent a1 submit --org-unit 27898 --indicator TO_CNSCD --period 2024Q$i --value $((10 + i)) > /dev/null
+    agent a2 submit --org-unit 27898 --indicator TO_CNSCD --period 2024Q$i --value $((20 + i)) > /dev/null
+    agent a2 submit --org-unit 27898 --indicator TO_CNSCD_TV --period 2024Q$i --value $((50 + i)) > /dev/null
+    agent a1 submit --org-unit 27898 --indicator TO_CNSCD_TV --period 2024Q$i --value $((40 + i)) > /dev/null
 done
 agent a2 submit --org-unit 27898 --indicator NTM8_2 --period 2024 --value true > /dev/null
 agent a1 submit --org-unit 27898 --indicator NTM8_2 --period 2024 --delete > /dev/null

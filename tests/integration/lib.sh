@@ -193,13 +193,19 @@ outbox_empty() { [ "$(agent_depth "$1")" = 0 ]; }
 
 # gen_csv FILE OU N [START] [VALUE_BASE]: N distinct monthly keys for org unit
 # OU (3 monthly indicators x months from 1900) as a DHIS2 dataValueSet CSV.
+# Org units take no value outside their lifetime (docs/ORGUNITS.md): for
+# the Đức Huệ communes months wrap within 1900-01..2024-12 (any N <= 4500
+# consecutive keys stay distinct); for a Tây Ninh commune (code ending in
+# -2025) they run from 2025-07 and wrap after 11000 months (N <= 33000).
 gen_csv() {
     awk -v ou="$2" -v n="$3" -v start="${4:-0}" -v base="${5:-0}" 'BEGIN {
         split("TTHC_TONG TTHC_ONLINE_SO TTHC_ONLINE", de, " ");
+        y0 = 1900; m0 = 0; wrap = 1500;
+        if (ou ~ /-2025$/) { y0 = 2025; m0 = 6; wrap = 11000; }
         print "dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value,storedby,lastupdated,comment,followup,deleted";
         for (i = start; i < start + n; i++) {
-            k = i % 3; d = de[k + 1]; m = int(i / 3);
-            y = 1900 + int(m / 12); mo = (m % 12) + 1;
+            k = i % 3; d = de[k + 1]; m = int(i / 3) % wrap + m0;
+            y = y0 + int(m / 12); mo = (m % 12) + 1;
             v = (k == 2) ? (base + i) % 101 : base + (i * 7) % 1000;
             printf "%s,%d%02d,%s,,,%d,gen,,\"row %d, generated\",false,false\n", d, y, mo, ou, v, i;
         }

@@ -86,10 +86,10 @@ agg_start cp
 check "aggregator starts on the copy" wait_for 10 grep -q '"event":"listening"\|event=listening\|listening' "$T/cp/log"
 sed -i "s#^server = .*#server = tcp://127.0.0.1:$((port + 1))#" "$T/a1/agent.ini"
 agent_start a1
-agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q3 --value 9 > /dev/null
+agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q1 --value 9 > /dev/null
 check "a new value reaches the copy" wait_for 30 outbox_empty a1
 agent_stop a1; agg_stop cp
-expect_eq "  and is in its query" "$(agg cp query --period 2025Q3 --org-unit 27901 --format csv | grep -c ',9,')" 1
+expect_eq "  and is in its query" "$(agg cp query --period 2025Q1 --org-unit 27901 --format csv | grep -c ',9,')" 1
 check "  no commit-mark refusal in its log" sh -c '! grep -q "commit mark" "$1" || ! grep -qi "refus" "$1"' _ "$T/cp/log"
 
 # --- killed mid-copy ----------------------------------------------------------

@@ -4,12 +4,12 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..6"
 agg_init agg
-agent_init a1 27916
+agent_init a1 27868-2025
 agent_start a1          # the daemon runs, the aggregator does not yet
 
 okq=0
 for f in 0 1 2 3 4 5 6 7 8 9; do
-    gen_csv "$T/part$f.csv" 27916 1000 $((f * 1000))
+    gen_csv "$T/part$f.csv" 27868-2025 1000 $((f * 1000))
     agent a1 import "$T/part$f.csv" > /dev/null || okq=1
 done
 expect_eq "10 files of 1,000 rows queued while offline" "$okq" 0
@@ -24,4 +24,4 @@ expect_eq "10,000 updates in history, each (agent, seq) once" \
 expect_eq "all applied, none rejected" \
     "$(aggq agg "SELECT count(*) FROM update_log WHERE status = 0;")" 10000
 expect_eq "current table has the 10,000 distinct keys" \
-    "$(aggq agg "SELECT count(*) FROM datavalue WHERE org_unit = '27916';")" 10000
+    "$(aggq agg "SELECT count(*) FROM datavalue WHERE org_unit = '27868-2025';")" 10000

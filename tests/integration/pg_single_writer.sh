@@ -83,7 +83,7 @@ exec 3> "$T/hold.in"
 echo "SELECT pg_terminate_backend($second); SELECT pg_advisory_lock($KEY); SELECT 'LOCKED';" >&3
 check "another session holds the lock (the daemon's session killed)" \
     wait_for 30 grep -q LOCKED "$T/hold.out"
-agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q3 --value 9 > /dev/null
+agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q1 --value 9 > /dev/null
 check "the daemon says it lost the lock and does not write (log ERROR)" \
     wait_for 60 grep -q 'event=pg_writer_lock_lost.*holder="server pid' "$T/agg1/log"
 hz=$(healthz agg1)

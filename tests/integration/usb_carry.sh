@@ -76,7 +76,7 @@ check "a truncated file is refused" [ $? != 0 ] && [ "$(hist)" = 0 ]
 mkdir -p "$T/a3"
 sed "s|$T/a1/state|$T/a3/state|" "$T/a1/agent.ini" > "$T/a3/agent.ini"
 agent a3 keygen --label a3 > /dev/null
-agent a3 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q3 --value 1 > /dev/null
+agent a3 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q1 --value 1 > /dev/null
 agent a3 export-batches --to "$U/a3.cds" > /dev/null
 agg agg import-batches "$U/a3.cds" --receipt "$U/a3.rcpt" > /dev/null 2> "$T/err"; rc=$?
 check "a file of a key not enrolled here is refused (exit $rc)" \
@@ -197,7 +197,7 @@ check "accept-restore of the older copy" grep -q "^accepted restore " "$T/accept
 agg_start agg
 a1hist() { aggq agg "SELECT count(*), count(DISTINCT u.seq) FROM update_log u JOIN agent a ON a.id = u.agent_id WHERE a.label = 'a1';"; }
 expect_eq "the restored store holds nothing of a1" "$(a1hist)" "0|0"
-agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q3 --value 8 > /dev/null
+agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q1 --value 8 > /dev/null
 agent a1 export-batches --to "$U/a1-next.cds" > /dev/null
 agg agg import-batches "$U/a1-next.cds" --receipt "$U/a1-next.rcpt" > /dev/null 2> "$T/err"; rc=$?
 diag "$(cat "$T/err")"

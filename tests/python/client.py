@@ -528,9 +528,9 @@ def scenario(a):
     say("resend", ack)
 
     # Bad values: rejected per update, the batch itself is ACK_OK.
-    client.queue(a.org_unit, "TTHC_TONG", "299901", "42")
-    client.queue(a.org_unit, "TTHC_TONG", "299902", "abc", raw=True)
-    client.queue(a.org_unit, "TTHC_ONLINE", "299903", "150")
+    client.queue(a.org_unit, "TTHC_TONG", "199901", "42")
+    client.queue(a.org_unit, "TTHC_TONG", "199902", "abc", raw=True)
+    client.queue(a.org_unit, "TTHC_ONLINE", "199903", "150")
     ack, raw = client.batch(n + 1, n + 3)
     say("bad_values", ack)
     client.take_ack(ack, raw)

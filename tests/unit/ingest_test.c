@@ -76,8 +76,9 @@ setup(void **state)
     fx->catalog = cds_catalog_load(path, err, sizeof err);
     assert_non_null(fx->catalog);
     write_file(fx->dir, "ou.csv",
-               "code,name,parent\nP,Tỉnh,\nD1,Huyện 1,P\nC1,Xã 1,D1\n"
-               "C2,Xã 2,D1\nD2,Huyện 2,P\nC3,Xã 3,D2\n", path);
+               "code,name,parent,valid_to\nP,Tỉnh,,\nD1,Huyện 1,P,\n"
+               "C1,Xã 1,D1,\nC2,Xã 2,D1,\nD2,Huyện 2,P,\nC3,Xã 3,D2,\n"
+               "C4,Xã 4 (giải thể),D1,2023-03-31\n", path);
     cds_orgunits_t *ous = cds_orgunits_load(path, err, sizeof err);
     assert_non_null(ous);
     snprintf(path, sizeof path, "%s/agg.db", fx->dir);
@@ -801,6 +802,36 @@ test_chain_broken(void **state)
     free(data);
 }
 
+/* Lifetimes (docs/ORGUNITS.md): C4 ends 2023-03-31, so 2023Q1 and the
+ * year 2023 (it exists on days of both) are taken, 2023Q2 is refused
+ * org_unit_closed and not stored. */
+static void
+test_unit_lifetime(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    cds_update_t u[3] = {
+        upd("C4", "CDS01", "2023", "10", 1000),     /* ok: Jan..Mar */
+        upd("C4", "CDS02", "202303", "5", 1000),    /* ok: its last month */
+        upd("C4", "CDS02", "202304", "5", 1000),    /* after valid_to */
+    };
+    make_batch(fx, 1, u, 3, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->n_rejections, 1);
+    assert_int_equal(ack->rejections[0]->seq, 3);
+    assert_int_equal(ack->rejections[0]->code, CDS_EUNITCLOSED);
+    assert_string_equal(ack->rejections[0]->field, "period");
+    assert_string_equal(ack->rejections[0]->message, "org unit \"C4\" does "
+                        "not exist in 202304 (valid until 2023-03-31)");
+    cds_msg_free(ack);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM update_log"
+                               " WHERE status = 28 AND seq = 3"), 1);
+}
+
 static void
 test_per_update_rejections(void **state)
 {
@@ -1311,7 +1342,8 @@ main(void)
     T(test_transport_key_mismatch), T(test_clock_skew_and_old),              \
     T(test_effective_rule),                                                  \
     T(test_key_mismatch), T(test_chain_broken),                              \
-    T(test_per_update_rejections), T(test_oversized_and_garbage),            \
+    T(test_per_update_rejections), T(test_unit_lifetime),                  \
+    T(test_oversized_and_garbage),                                           \
     T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),   \
     T(test_bad_seq_and_too_many), T(test_overlap),                           \
     T(test_forgery_gets_no_answer), T(test_nul_in_strings),                  \
