@@ -5,6 +5,7 @@
  *  3 configuration, identity or permission, 4 runtime (database, I/O,
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
+#include "metadata.h"
 #include "audit.h"
 #include "backup.h"
 #include "cds_catalog.h"
@@ -160,6 +161,9 @@ static const cds_option_t options[] = {
     { "aggregator.dashboard", "dashboard", 0, "PATH",
       CDS_DATADIR "/dashboard/index.html",
       "dashboard page served at / (absent: no dashboard)" },
+    { "command.yes", "yes", 0, NULL, NULL,
+      "metadata publish: publish without asking (needed when stdin is not "
+      "a terminal)" },
     { "command.check_config", "check-config", 0, NULL, NULL,
       "check the configuration as run would use it, start nothing, "
       "change nothing; exit 0 or 3 naming every problem" },
@@ -1165,6 +1169,10 @@ static const cds_cli_command_t commands[] = {
      admin_import_batches, CDS_CLI_DB},
     {"token", "token add NAME | token list | token revoke NAME  (HTTP API)",
      admin_token, CDS_CLI_DB},
+    {"metadata",
+     "metadata publish DIR [--yes] | metadata list | metadata show N "
+     "[FILE] | metadata diff A B  (versioned, signed metadata files)",
+     metadata_cmd, CDS_CLI_DB},
 };
 
 static const cds_cli_program_t aggregator = {
