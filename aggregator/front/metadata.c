@@ -16,6 +16,7 @@
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_orgunit.h"
+#include "cds_period.h"
 #include "cds_sign.h"
 #include "cds_util.h"
 #include "store.h"
@@ -57,7 +58,7 @@ static const meta_file_t files[] = {
 
 typedef struct {
     char *key;                         /* key columns' values, \x1f joined */
-    char *text;                        /* every column=value, by column name */
+    char *text;                        /* non-empty column=value, by name */
 } row_t;
 
 typedef struct {
@@ -171,9 +172,11 @@ row_make(cds_csv_t *csv, const hdr_t *h, const char *keys, row_t *r)
     }
     for (size_t i = 0; i < h->n && !code; i++) {
         const char *v = cds_csv_field(csv, h->order[i]);
+        if (!v || !v[0])
+            continue;                  /* a new empty column: no change */
         code = cat(&r->text, &tl, h->name[h->order[i]], "=");
         if (!code)
-            code = cat(&r->text, &tl, v ? v : "", "\n");
+            code = cat(&r->text, &tl, v, "\n");
     }
     if (!code && !r->text)
         code = cat(&r->text, &tl, "", "");
@@ -393,7 +396,34 @@ draft_read(draft_t *d, const char *dir)
     return bad ? CDS_EMALFORMED : CDS_OK;
 }
 
-/* orgunit_map.csv: both codes of every row are units of orgunits.csv. */
+/* One row of orgunit_map.csv: both codes units of ous, from a date. */
+static size_t
+check_map_row(cds_csv_t *csv, const char *path, const cds_orgunits_t *ous)
+{
+    static const char *const cols[2] = { "old", "new" };
+    char err[512];
+    size_t bad = 0;
+    int32_t day;
+    for (int c = 0; c < 2; c++) {
+        const char *v = cds_csv_get(csv, cds_csv_column(csv, cols[c]));
+        if (cds_orgunits_find(ous, v))
+            continue;
+        cds_csv_error(err, sizeof err, path, cds_csv_line(csv), cols[c],
+                      "not a unit of orgunits.csv", v);
+        fprintf(stderr, "%s\n", err);
+        bad++;
+    }
+    const char *from = cds_csv_get(csv, cds_csv_column(csv, "from"));
+    if (cds_date_parse(from, &day) != CDS_OK) {
+        cds_csv_error(err, sizeof err, path, cds_csv_line(csv), "from",
+                      "expected YYYY-MM-DD", from);
+        fprintf(stderr, "%s\n", err);
+        bad++;
+    }
+    return bad;
+}
+
+/* orgunit_map.csv as a whole: every row (check_map_row). */
 static size_t
 check_map(const char *dir, const cds_orgunits_t *ous)
 {
@@ -406,18 +436,9 @@ check_map(const char *dir, const cds_orgunits_t *ous)
         cds_csv_destroy(&csv);
         return 1;
     }
-    const char *cols[2] = { "old", "new" };
     int rc;
     while ((rc = cds_csv_next(csv, err, sizeof err)) > 0)
-        for (int c = 0; c < 2; c++) {
-            const char *v = cds_csv_get(csv, cds_csv_column(csv, cols[c]));
-            if (cds_orgunits_find(ous, v))
-                continue;
-            cds_csv_error(err, sizeof err, path, cds_csv_line(csv), cols[c],
-                          "not a unit of orgunits.csv", v);
-            fprintf(stderr, "%s\n", err);
-            bad++;
-        }
+        bad += check_map_row(csv, path, ous);
     if (rc < 0) {
         fprintf(stderr, "%s\n", err);
         bad++;
@@ -431,23 +452,30 @@ typedef struct {
     const cds_orgunits_t *ous;
     const char *dir;
     rows_t prev_cat;                   /* previous catalog, keyed by code */
+    rows_t repl;                       /* new catalog, keyed by replaces */
     size_t bad;
 } whole_t;
 
-/* value_type of code in the previous catalog's row text, or NULL. */
+/* Column col of the row keyed key in rs (row text), into buf; NULL when
+ * no such row or column. */
 static const char *
-prev_type(const whole_t *w, const char *code, char *buf, size_t len)
+row_field(const rows_t *rs, const char *key, const char *col, char *buf,
+          size_t len)
 {
-    row_t k = { (char *) code, NULL };
-    const row_t *r = w->prev_cat.n ? bsearch(&k, w->prev_cat.r,
-                                             w->prev_cat.n, sizeof k,
-                                             row_cmp) : NULL;
-    const char *p = r ? strstr(r->text, "value_type=") : NULL;
-    if (!p || (p != r->text && p[-1] != '\n'))
-        return NULL;
-    p += strlen("value_type=");
-    snprintf(buf, len, "%.*s", (int) strcspn(p, "\n"), p);
-    return buf;
+    row_t k = { (char *) key, NULL };
+    const row_t *r = rs->n && key[0]
+        ? bsearch(&k, rs->r, rs->n, sizeof k, row_cmp) : NULL;
+    char name[64];
+    snprintf(name, sizeof name, "%s=", col);
+    for (const char *p = r ? r->text : NULL; p; p = strchr(p, '\n')) {
+        p += *p == '\n';
+        if (strncasecmp(p, name, strlen(name)) == 0) {
+            p += strlen(name);
+            snprintf(buf, len, "%.*s", (int) strcspn(p, "\n"), p);
+            return buf;
+        }
+    }
+    return NULL;
 }
 
 static int
@@ -456,10 +484,19 @@ indicator_in_use(const char *code, int64_t rows, void *arg)
     whole_t *w = arg;
     const cds_indicator_t *ind = cds_catalog_find(w->cat, code);
     char t[64];
-    const char *pt = ind ? prev_type(w, code, t, sizeof t) : NULL;
+    const char *pt = ind ? row_field(&w->prev_cat, code, "value_type", t,
+                                     sizeof t) : NULL;
+    char by[128];
+    if (!ind && row_field(&w->repl, code, "code", by, sizeof by)) {
+        printf("%s: retired, replaced by %s (its %lld stored values stay "
+               "under %s) / thay bằng %s\n", code, by, (long long) rows,
+               code, by);
+        return 0;
+    }
     if (!ind)
         fprintf(stderr, "%s/catalog.csv: code: indicator %s has %lld stored "
-                "values and is not in the new catalog (keep its row)\n",
+                "values and is not in the new catalog (keep its row, or name "
+                "it in the replaces column of its successor)\n",
                 w->dir, code, (long long) rows);
     else if (pt && strcasecmp(pt, cds_value_type_name(ind->type)) != 0)
         fprintf(stderr, "%s/catalog.csv: value_type: indicator %s has %lld "
@@ -487,7 +524,7 @@ unit_in_use(const char *code, int64_t rows, void *arg)
 
 /* The set as a whole (the files load on their own: draft_read). */
 static int
-check_whole(store_t *store, const char *dir,
+check_whole(store_t *store, const char *dir, const draft_t *d,
             const Cdsync__MetadataBundle *prev)
 {
     char path[4096], err[1024];
@@ -501,6 +538,10 @@ check_whole(store_t *store, const char *dir,
     if (!code && pc)
         code = rows_parse(pc->content.data, pc->content.len, "catalog.csv",
                           "code", &w.prev_cat, err, sizeof err);
+    const Cdsync__MetadataFile *nc = bundle_file(&d->b, "catalog.csv");
+    if (!code && nc)
+        code = rows_parse(nc->content.data, nc->content.len, "catalog.csv",
+                          "replaces", &w.repl, err, sizeof err);
     w.cat = cat;
     w.ous = ous;
     if (!code) {
@@ -512,6 +553,7 @@ check_whole(store_t *store, const char *dir,
     if (!code && w.bad)
         code = CDS_EMALFORMED;
     rows_free(&w.prev_cat);
+    rows_free(&w.repl);
     cds_catalog_destroy(&cat);
     cds_orgunits_destroy(&ous);
     return code;
@@ -633,7 +675,7 @@ publish_dir(cds_cli_t *cli, const cds_identity_t *id, const char *dir,
     int changed = 0, rc = 0;
     int code = draft_read(&d, dir);
     if (!code)
-        code = check_whole(cli->db, dir, prev);
+        code = check_whole(cli->db, dir, &d, prev);
     if (!code && m->bundle) {
         crypto_generichash(d.prev, META_HASH, m->bundle, m->bundle_len,
                            NULL, 0);

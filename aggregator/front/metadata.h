@@ -6,10 +6,11 @@
  *  table in metadata.c lists them: catalog.csv, orgunits.csv and
  *  orgunit_map.csv (required), datasets.csv, rules.csv, targets.csv (when
  *  present). A file with a loader on this build is checked with it, and
- *  the set as a whole: the merge map's codes are units of orgunits.csv;
- *  every indicator and unit with stored values (store_codes_in_use) is
- *  still in the new files; an indicator with stored values keeps its
- *  value_type. The diff against the current version, per file, in words
+ *  the set as a whole: the merge map's codes are units of orgunits.csv
+ *  and its dates are dates; every indicator and unit with stored values
+ *  (store_codes_in_use) is still in the new files, or (indicators) named
+ *  in the `replaces` column of a new catalog row; an indicator with
+ *  stored values keeps its value_type. The diff against the current version, per file, in words
  *  (added / changed / retired rows by key column, English and
  *  Vietnamese), is printed, then the version is stored on confirmation
  *  (--yes; or y at the terminal's prompt; refused without --yes when

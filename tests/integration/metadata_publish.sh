@@ -6,7 +6,7 @@
 # signature. Every expected count is worked out by hand below from the
 # edits this script makes to copies of deploy/*.csv.
 . "$(dirname "$0")/lib.sh"
-echo "1..24"
+echo "1..30"
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
 m=$T/m1
@@ -57,6 +57,13 @@ agg agg metadata publish "$m2" --yes > "$T/out" 2> "$T/err"
 check "merge map to an unknown unit: file:line: column named" grep -q "orgunit_map.csv:$line: new: not a unit of orgunits.csv" "$T/err"
 expect_eq "... still one version" "$(aggq agg "SELECT count(*) FROM metadata_version")" 1
 
+# A merge-map date that is not YYYY-MM-DD: refused, named.
+cp "$m/orgunit_map.csv" "$m2/orgunit_map.csv"
+echo '27901,27898-2025,20250701,no dashes' >> "$m2/orgunit_map.csv"
+line=$(grep -c '' "$m2/orgunit_map.csv")
+agg agg metadata publish "$m2" --yes > "$T/out" 2> "$T/err"
+check "merge map date not YYYY-MM-DD: refused with file:line" grep -q "orgunit_map.csv:$line: from: expected YYYY-MM-DD" "$T/err"
+
 # Version 2: two indicators added (copies of NTM8_3 as NEW_A, NEW_B), one
 # changed (NTM8_2's English name), one retired (NTM8_1, no stored value).
 cp "$m/orgunit_map.csv" "$m2/orgunit_map.csv"
@@ -69,6 +76,19 @@ check "version 2 diff: catalog added 2, changed 1, retired 1" grep -q "catalog.c
 check "... names them" grep -q "retired / bỏ: NTM8_1" <<< "$out"
 check "... other files unchanged, not listed" bash -c '! grep -q "orgunits.csv" <<< "$1"' _ "$out"
 expect_eq "list: two versions" "$(agg agg metadata list | wc -l)" 2
+expect_eq "list: version 2 says what changed" "$(agg agg metadata list | awk '$1 == 2' | grep -c 'catalog.csv: added 2, changed 1, retired 1')" 1
+
+# Version 3: NTM8_4 (1 stored value) retired in favour of NTM8_4B, which
+# names it in a new column `replaces`: allowed. The new, empty column
+# changes no row: catalog added 1 (NTM8_4B), changed 0, retired 1.
+m3=$T/m3; cp -r "$m2" "$m3"
+{ awk 'NR == 1 { print $0 ",replaces"; next } !/^NTM8_4,/ { print $0 "," }' "$m2/catalog.csv"
+  grep '^NTM8_4,' "$m2/catalog.csv" | sed 's/^NTM8_4,/NTM8_4B,/; s/$/,NTM8_4/'; } > "$m3/catalog.csv"
+out=$(agg agg metadata publish "$m3" --yes 2>&1)
+diag "$out"
+check "retired with a named successor: published as version 3" grep -q "published version 3" <<< "$out"
+check "... saying so" grep -q "NTM8_4: retired, replaced by NTM8_4B (its 1 stored values stay under NTM8_4)" <<< "$out"
+check "... diff: added 1, changed 0, retired 1" grep -q "catalog.csv: added 1, changed 0, retired 1" <<< "$out"
 
 agg agg metadata show 2 catalog.csv > "$T/shown.csv"
 check "show 2 catalog.csv: the bytes published" cmp -s "$T/shown.csv" "$m2/catalog.csv"
@@ -76,17 +96,18 @@ check "diff 1 2 says what publish said" grep -q "catalog.csv: added 2, changed 1
 
 # Tampering: one byte of the stored bundle flipped (the triggers are the
 # database's guard against mistakes, not against its owner: drop them).
-hex=$(aggq agg "SELECT hex(bundle) FROM metadata_version WHERE version = 2")
+hex=$(aggq agg "SELECT hex(bundle) FROM metadata_version WHERE version = 3")
 pos=40; c=${hex:$pos:1}; f=$(printf '%X' $(( 0x$c ^ 1 )))
 bad=${hex:0:$pos}$f${hex:$((pos + 1))}
 if [ "$CDS_TEST_STORE" = pg ]; then
-    aggq agg "ALTER TABLE metadata_version DISABLE TRIGGER USER; UPDATE metadata_version SET bundle = $(blob "$bad") WHERE version = 2" > /dev/null
+    aggq agg "ALTER TABLE metadata_version DISABLE TRIGGER USER; UPDATE metadata_version SET bundle = $(blob "$bad") WHERE version = 3" > /dev/null
 else
-    sqlq "$(agg_db agg)" "DROP TRIGGER metadata_version_no_update; UPDATE metadata_version SET bundle = X'$bad' WHERE version = 2" > /dev/null
+    sqlq "$(agg_db agg)" "DROP TRIGGER metadata_version_no_update; UPDATE metadata_version SET bundle = X'$bad' WHERE version = 3" > /dev/null
 fi
-check "tampered version: show says BAD" grep -q "signature: BAD" <<< "$(agg agg metadata show 2 2>&1)"
+check "tampered version: show says BAD" grep -q "signature: BAD" <<< "$(agg agg metadata show 3 2>&1)"
+check "... the others still good" grep -q "signature: good" <<< "$(agg agg metadata show 2 2>&1)"
 agg agg metadata publish "$m" --yes > "$T/out" 2> "$T/err"
-check "... and publish refuses to build on it" grep -q "version 2 in the store does not verify" "$T/err"
+check "... and publish refuses to build on it" grep -q "version 3 in the store does not verify" "$T/err"
 
 # Signed by another key: a second aggregator's store gets, as its version
 # 2, agg's version 1 (a good signature, by agg's key, not agg2's).
