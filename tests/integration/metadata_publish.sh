@@ -6,7 +6,7 @@
 # signature. Every expected count is worked out by hand below from the
 # edits this script makes to copies of deploy/*.csv.
 . "$(dirname "$0")/lib.sh"
-echo "1..31"
+echo "1..34"
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
 m=$T/m1
@@ -131,4 +131,19 @@ aggq agg2 "INSERT INTO metadata_version VALUES (2, $ms, $(blob "$b"), $(blob "$s
 agg agg2 metadata publish "$m2" --yes > "$T/out" 2> "$T/err"
 expect_eq "signed by another key: publish exits 1" "$?" 1
 check "... saying the current version does not verify with its key" grep -q "version 2 in the store does not verify with this aggregator's key" "$T/err"
+
+# At a terminal (script(1) gives the command one): asks y/N; N stores
+# nothing, y publishes.
+agg_init agg3
+echo "http_listen =" >> "$T/agg3/aggregator.ini"
+if ! command -v script > /dev/null; then
+    for i in 1 2 3; do ok "# SKIP script(1) missing"; done
+else
+    cmd="$AGG -c $T/agg3/aggregator.ini metadata publish $m"
+    out=$(printf 'n\n' | script -qec "$cmd" /dev/null 2>&1)
+    check "terminal: asks y/N" grep -q "Publish as version 1? / Phát hành phiên bản 1? \[y/N\]" <<< "$out"
+    expect_eq "... N: nothing stored" "$(aggq agg3 "SELECT count(*) FROM metadata_version")" 0
+    printf 'y\n' | script -qec "$cmd" /dev/null > /dev/null 2>&1
+    expect_eq "... y: version 1 stored" "$(aggq agg3 "SELECT count(*) FROM metadata_version")" 1
+fi
 exit $FAILED
