@@ -26,7 +26,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC      ?= cc
 PKGS    := libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson \
-           libmicrohttpd libpq
+           libmicrohttpd libpq xlsxwriter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 
@@ -213,7 +213,8 @@ demo: deps
 INST_SUBST = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' \
     -e 's|/usr/local/share/cdsync|$(DATADIR)|g' \
     -e 's|/etc/cdsync/|$(SYSCONFDIR)/cdsync/|g'
-INST_DATA  := catalog.csv orgunits.csv orgunit_map.csv dashboard/index.html \
+INST_DATA  := catalog.csv orgunits.csv orgunit_map.csv targets.csv rules.csv \
+              dashboard/index.html \
               prometheus/cdsync-alerts.yml prometheus/cdsync-alerts.test.yml \
               grafana/cdsync-dashboard.json
 INST_FILES  = $(BINDIR)/cdsync-agent $(BINDIR)/cdsync-aggregator \

@@ -3,6 +3,7 @@
 #include "agentcheck.h"
 #include "cds_catalog.h"
 #include "cds_check.h"
+#include "entrycheck.h"
 #include "cds_err.h"
 #include "cds_id.h"
 #include "sender.h"
@@ -66,6 +67,7 @@ agentcheck_run(const cds_config_t *cfg, const char *identity, FILE *out)
     cds_check_identity(&c, "agent.identity", identity);
     if (cds_check_readable(&c, "agent.catalog", cat))
         c.problems += cds_catalog_check(cat, out);
+    c.problems += entrycheck_check(cfg, out);      /* agent.rules */
     cds_check_state_dir(&c, "agent.state_dir",
                         cds_config_get(cfg, "agent.state_dir"), "agent.db");
     return c.problems;

@@ -2,6 +2,8 @@
  *  (keeping the good ones), then, only if none was bad, one outbox push. */
 #include "import.h"
 
+#include "entrycheck.h"
+
 #include "cds_csv.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -280,6 +282,9 @@ queue_rows(import_t *im, outbox_t *outbox, import_result_t *res, char *err,
         u[i] = im->rows[i].u;
         src[i] = im->rows[i].source;
     }
+    if (im->ctx->warn)
+        entrycheck_warn(im->ctx->catalog, im->ctx->rules, outbox, u, im->n,
+                        im->ctx->warn);
     rc = outbox_push(outbox, u, src, im->n, im->ctx->queue_max, err, errlen);
     if (rc == CDS_OK) {
         res->queued = im->n;

@@ -17,6 +17,7 @@
 #include "agentrun.h"
 #include "carry.h"
 #include "daemon_lock.h"
+#include "entrycheck.h"
 #include "import.h"
 #include "outbox.h"
 #include "receipt_verify.h"
@@ -48,6 +49,9 @@ static const cds_option_t options[] = {
      "identity file (default: <state_dir>/agent.key)"},
     {"agent.catalog", "catalog", 0, "FILE",
      CDS_DATADIR "/catalog.csv", "indicator catalog"},
+    {"agent.rules", "rules", 0, "FILE", NULL,
+     "validation rules warned about at submit/import (default: rules.csv "
+     "beside the catalog, if present)"},
     {"agent.org_units", "org-units", 0, "LIST", NULL,
      "comma-separated org unit codes this agent may write"},
     {"agent.server", "server", 0, "URL", "tcp://127.0.0.1:7701",
@@ -190,7 +194,8 @@ cmd_keygen(cds_cli_t *cli)
 
 /* Catalog, org units, stored_by and queue bound for submit/import. */
 static int
-intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat)
+intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat,
+             cds_rules_t **rules)
 {
     char err[600];
     memset(ctx, 0, sizeof *ctx);
@@ -202,6 +207,10 @@ intake_setup(cds_config_t *cfg, submit_ctx_t *ctx, cds_catalog_t **cat)
     if (!*cat)
         return cds_cli_fail(CDS_EXIT_CONFIG, "catalog: %s", err);
     ctx->catalog = *cat;
+    if (entrycheck_rules_load(cfg, *cat, rules, err, sizeof err) != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "rules: %s", err);
+    ctx->rules = *rules;
+    ctx->warn = stderr;
     ctx->org_units = get(cfg, "agent.org_units");
     ctx->stored_by = get(cfg, "agent.stored_by");
     if (!ctx->stored_by)
@@ -228,9 +237,10 @@ cmd_submit(cds_cli_t *cli)
                             "give --value or --delete, not both");
     submit_ctx_t ctx;
     cds_catalog_t *cat = NULL;
+    cds_rules_t *rules = NULL;
     outbox_t *ob = NULL;
     char err[800];
-    int code = intake_setup(cfg, &ctx, &cat);
+    int code = intake_setup(cfg, &ctx, &cat, &rules);
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
@@ -251,6 +261,7 @@ cmd_submit(cds_cli_t *cli)
             code = cds_cli_fail(cds_exit_code(rc), "%s", err);
     }
     outbox_destroy(&ob);
+    cds_rules_destroy(&rules);
     cds_catalog_destroy(&cat);
     return code;
 }
@@ -265,8 +276,9 @@ cmd_import(cds_cli_t *cli)
     cds_catalog_t *cat = NULL;
     outbox_t *ob = NULL;
     import_result_t res;
+    cds_rules_t *rules = NULL;
     char err[800];
-    int code = intake_setup(cfg, &ctx, &cat);
+    int code = intake_setup(cfg, &ctx, &cat, &rules);
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
@@ -289,6 +301,7 @@ cmd_import(cds_cli_t *cli)
             code = cds_cli_fail(cds_exit_code(rc), "%s", err);
     }
     outbox_destroy(&ob);
+    cds_rules_destroy(&rules);
     cds_catalog_destroy(&cat);
     return code;
 }

@@ -1187,3 +1187,25 @@ outbox_carried_open(outbox_t *self, outbox_carried_t *out)
     cds_stmt_done(st);
     return CDS_OK;
 }
+
+int
+outbox_pending_of(outbox_t *self, const char *org_unit, const char *period,
+                  void (*fn)(void *arg, const char *indicator,
+                             const char *value, bool deleted),
+                  void *arg)
+{
+    sqlite3_stmt *st = cds_db_prepare(self->db, OUTBOX_SQL_PENDING_OF);
+    if (!st)
+        return cds_db_fail(self->db, "outbox: pending of");
+    cds_bind_text(st, ":ou", org_unit);
+    cds_bind_text(st, ":pe", period);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(arg, (const char *) sqlite3_column_text(st, 0),
+           (const char *) sqlite3_column_text(st, 1),
+           sqlite3_column_int(st, 2) != 0);
+    rc = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db,
+                                                  "outbox: pending of");
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -161,6 +161,14 @@ int outbox_read(outbox_t *self, uint64_t from, size_t max_count,
                 size_t max_bytes, outbox_row_t **rows, size_t *n);
 /* Free rows from outbox_read; sets *rows_p to NULL. Safe on NULL. */
 void outbox_rows_free(outbox_row_t **rows_p, size_t n);
+/* The pending (not yet acked) rows of one org unit and period, disagg
+ * "default", oldest first: fn(arg, indicator, value, deleted) for each
+ * (the entry checks of submit.h read them). CDS_OK or a database code. */
+int outbox_pending_of(outbox_t *self, const char *org_unit,
+                      const char *period,
+                      void (*fn)(void *arg, const char *indicator,
+                                 const char *value, bool deleted),
+                      void *arg);
 
 /* Record an ack in one transaction. For ACK_OK: delete rows <= acked_seq,
  * copy each rejected one into `rejected` first, advance acked_seq/head

@@ -133,6 +133,10 @@
     " stored_by, followup, hlc, hash, chain_head, size, queued_at_ms,"      \
     " source, stamp_offset_ms"
 
+/* Pending values of one unit and period (submit's entry checks). */
+#define OUTBOX_SQL_PENDING_OF                                               \
+    "SELECT indicator, value, deleted FROM outbox WHERE org_unit = :ou"     \
+    " AND period = :pe AND disagg = 'default' ORDER BY seq"
 #define OUTBOX_SQL_READ                                                     \
     "SELECT " OUTBOX_SQL_COLUMNS " FROM outbox WHERE seq >= :from"          \
     " ORDER BY seq LIMIT :limit"

@@ -1,6 +1,8 @@
 /*  submit: see submit.h. */
 #include "submit.h"
 
+#include "entrycheck.h"
+
 #include "cds_err.h"
 #include "cds_log.h"
 
@@ -86,6 +88,8 @@ submit_update(const submit_ctx_t *ctx, outbox_t *outbox, cds_update_t *u,
         snprintf(err, errlen, "%s: %s", field, msg);
         return rc;
     }
+    if (ctx->warn)
+        entrycheck_warn(ctx->catalog, ctx->rules, outbox, u, 1, ctx->warn);
     const char *source = "submit";
     rc = outbox_push(outbox, u, &source, 1, ctx->queue_max, err, errlen);
     if (rc == CDS_OK && ctx->state_dir)

@@ -14,11 +14,13 @@
 #define AGENT_SUBMIT_H
 
 #include "cds_catalog.h"
+#include "cds_rule.h"
 #include "cds_update.h"
 #include "outbox.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* What validation and queueing need; everything borrowed. */
 typedef struct {
@@ -27,6 +29,9 @@ typedef struct {
     const char *stored_by;             /* default "stored by" (may be NULL) */
     uint64_t queue_max;                /* refuse beyond this depth; 0: none */
     const char *state_dir;             /* wake.sock lives here; NULL: none */
+    const cds_rules_t *rules;          /* agent.rules; NULL: none */
+    FILE *warn;                        /* entry warnings (entrycheck.h);
+                                        * NULL: no entry check */
 } submit_ctx_t;
 
 /* True when code is one of the comma-separated codes in list (spaces

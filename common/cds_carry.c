@@ -392,22 +392,6 @@ write_temp(const char *path, const uint8_t *buf, size_t len, char *tmp,
     return rc;
 }
 
-/* Rename without replacing: RENAME_NOREPLACE, or where the filesystem
- * lacks it (EINVAL), a hard link (which never replaces either). */
-static int
-publish(const char *tmp, const char *path, char *err, size_t errlen)
-{
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
-        return CDS_OK;
-    if (errno == EINVAL && link(tmp, path) == 0) {
-        unlink(tmp);
-        return CDS_OK;
-    }
-    snprintf(err, errlen, "%s: %s", path, errno == EEXIST
-             ? "already exists; choose a new file name" : strerror(errno));
-    return errno == EEXIST ? CDS_EUSAGE : CDS_EIO;
-}
-
 int
 cds_carry_write(const char *path, Cdsync__CarryHeader *h,
                 const char *summary, uint8_t *const *env,
@@ -429,14 +413,8 @@ cds_carry_write(const char *path, Cdsync__CarryHeader *h,
     rc = write_temp(path, buf, len, tmp, sizeof tmp, err, errlen);
     free(buf);
     if (rc == CDS_OK)
-        rc = publish(tmp, path, err, errlen);
-    if (rc != CDS_OK && tmp[0])
+        rc = cds_publish_file(tmp, path, false, err, errlen);
+    else if (tmp[0])
         unlink(tmp);
-    if (rc == CDS_OK && cds_fsync_dir(path) != 0) {
-        snprintf(err, errlen, "%s: directory sync failed: %s", path,
-                 strerror(errno));
-        unlink(path);
-        rc = CDS_EIO;
-    }
     return rc;
 }

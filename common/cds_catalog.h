@@ -12,6 +12,9 @@
  *                  empty: any period type accepted
  *      min, max    optional numeric bounds (PERCENTAGE is always 0..100)
  *      numerator, denominator   codes of two INTEGER indicators (RATIO)
+ *                  A RATIO naming both is *derived*: an entered value for
+ *                  it is ignored (rollup, rules and `validate` use the
+ *                  counts; docs/ADMIN.md "Data-quality rules").
  *      source      free text
  *  The catalog version is the lowercase hex of the first 16 bytes of the
  *  BLAKE2b-256 of the file bytes: every batch names it.

@@ -357,3 +357,59 @@ cds_fsync_dir(const char *path)
     errno = e;
     return rc;
 }
+
+int
+cds_temp_beside(const char *path, char *tmp, size_t tmplen, char *err,
+                size_t errlen)
+{
+    int n = snprintf(tmp, tmplen, "%s.tmp-XXXXXX", path);
+    int fd = n > 0 && (size_t) n < tmplen ? mkostemp(tmp, O_CLOEXEC) : -1;
+    if (fd < 0 || fchmod(fd, 0644) != 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        tmp[0] = '\0';
+        return CDS_EIO;
+    }
+    close(fd);
+    return CDS_OK;
+}
+
+/* fsync a file by name. 0 or -1 with errno. */
+static int
+fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int
+cds_publish_file(const char *tmp, const char *path, bool replace, char *err,
+                 size_t errlen)
+{
+    int rc = CDS_OK;
+    if (fsync_path(tmp) != 0)
+        rc = CDS_EIO;
+    else if (replace ? rename(tmp, path) == 0
+                     : renameat2(AT_FDCWD, tmp, AT_FDCWD, path,
+                                 RENAME_NOREPLACE) == 0)
+        return cds_fsync_dir(path) == 0 ? CDS_OK
+                                        : (unlink(path), CDS_EIO);
+    else if (!replace && errno == EINVAL && link(tmp, path) == 0)
+        rc = unlink(tmp) == 0 && cds_fsync_dir(path) == 0 ? CDS_OK : CDS_EIO;
+    else
+        rc = errno == EEXIST ? CDS_EUSAGE : CDS_EIO;
+    if (rc != CDS_OK)
+        snprintf(err, errlen, "%s: %s", path, rc == CDS_EUSAGE
+                 ? "already exists; choose a new file name" : strerror(errno));
+    if (rc != CDS_OK)
+        unlink(tmp);
+    return rc;
+}

@@ -37,6 +37,19 @@ int cds_mkdir_p(const char *path, mode_t mode);
 /* fsync the directory holding path, so a file created or renamed there
  * keeps its name after a power cut. 0, or -1 with errno. */
 int cds_fsync_dir(const char *path);
+/* A new temporary file beside path ("path.tmp-XXXXXX", O_CREAT|O_EXCL so
+ * never through a symlink, mode 0644) for a writer that then publishes it
+ * with cds_publish_file; its name into tmp (PATH_MAX bytes). CDS_OK, or
+ * CDS_EIO with "tmp: cannot create: reason" in err. */
+int cds_temp_beside(const char *path, char *tmp, size_t tmplen, char *err,
+                    size_t errlen);
+/* Publish the written file tmp as path: fsync it, rename it to path
+ * without replacing anything (renameat2 RENAME_NOREPLACE; a hard link
+ * where the filesystem lacks it), or replacing path when replace, then
+ * fsync the directory. On failure tmp is removed and path untouched.
+ * CDS_OK; CDS_EUSAGE "path: already exists ..." in err; CDS_EIO. */
+int cds_publish_file(const char *tmp, const char *path, bool replace,
+                     char *err, size_t errlen);
 /* "3 min ago" style age for a duration in ms into buf. Returns buf. */
 char *cds_format_age(char *buf, size_t len, uint64_t ms);
 /* A duration in words, two units at most: "42 s", "5 min", "2 h 3 min",

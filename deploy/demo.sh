@@ -127,6 +127,11 @@ say "Consolidated district table, 2025Q2 (communes × indicators, with completen
 A query --org-unit 801 --period 2025Q2 --wide --indicator HGD_TONG --indicator HGD_CAPQUANG_SO \
     --indicator HGD_CAPQUANG --indicator TO_CNSCD --indicator TO_CNSCD_TV
 
+say "Communes ranked by fibre households against the 2025 target (QĐ 411/QĐ-TTg: 80 %, deploy/targets.csv)"
+A rank --org-unit 801 --indicator HGD_CAPQUANG --period 2025Q2
+say "Data-quality check, 2025Q2: rules, entered shares vs their counts, outliers (docs/ADMIN.md)"
+A validate --org-unit 801 --period 2025Q2 || echo "  (exit $?: violations to follow up)"
+
 say "Per-agent queue state"
 printf '  %-7s %-8s %-12s %7s %9s  %s\n' commune daemon connection pending acked_seq "last receipt (UTC)"
 for c in $COMMUNES; do

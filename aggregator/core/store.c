@@ -35,13 +35,15 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_EFF_HLC,       /* effective stamps (clock skew) */
     STORE_SQL_MIGRATION_KNOCK,         /* refused handshakes, grouped */
     STORE_SQL_MIGRATION_APPEND_ONLY,   /* update_status; no history edits */
+    followup_migration,                /* followup.h: admin follow-up flag */
     STORE_SQL_MIGRATION_METADATA,      /* published metadata (issue 20) */
 };
 
 /* PostgreSQL migrations after the whole schema (pg_schema() is pg[0]):
  * pg[i] moves a PostgreSQL database from version i to i+1. */
 static const char *const pg_migrations[] = {
-    METADATA_SQL_PG_SCHEMA,             /* published metadata (issue 20) */
+    followup_pg_schema,                /* follow-up log (SQLite 11) */
+    METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 12) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 
@@ -177,6 +179,8 @@ pg_schema(void)
 static cds_sql_t *
 open_sql(const char *where, int flags, int *err)
 {
+    /* PostgreSQL 1: the schema of SQLite version 10 (pg_schema); then
+     * pg_migrations[]. */
     const char *pg[N_PG] = { NULL };
     cds_sql_schema_t schema = {
         migrations, (int) (sizeof migrations / sizeof migrations[0]),

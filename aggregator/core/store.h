@@ -25,7 +25,7 @@
  *  merge of the same update is a no-op because the LWW upsert only replaces
  *  a row with a strictly greater (hlc, agent_pk, agent_seq).
  *
- *  Schema (user_version 11; see store_sql.h for the exact DDL and the
+ *  Schema (user_version 12; see store_sql.h for the exact DDL and the
  *  columns each migration added, e.g. eff_hlc, signed_hlc,
  *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
@@ -52,8 +52,11 @@
  *    reject(id PK, at_ms, agent_pk, code, field, message, first_seq,
  *          last_seq, seq, raw BLOB NULL when only the digest is kept,
  *          kind, raw_size, raw_digest)   whole-message rejections
+ *    followup_log(id PK, org_unit, indicator, period, flag, note, actor,
+ *          at_ms)   the admin's follow-up flag, one row per change
+ *          (version 11; followup.h owns it)
  *    metadata_version(version PK, published_ms, bundle, signature, signer,
- *          summary)    published metadata (below), append-only
+ *          summary)    published metadata (below, version 12), append-only
  *
  *  Rejects on disk are bounded (a peer sending invalid messages must not
  *  fill the disk): per peer (signer key, or "no key" for garbage) only
@@ -129,6 +132,7 @@ const char *const *store_migrations(void);
  * store needs no header of theirs (they include store.h: no cycle). */
 extern const char health_migration[];      /* health.c: agent_health */
 extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
+extern const char followup_migration[];    /* followup.c: followup_log */
 /* Storage boundary (docs/DESIGN.md): store is the only writer of agent,
  * batch, update_log, update_status and datavalue; other modules change
  * them through the functions below (tests/tools/layers.py checks that no
@@ -193,6 +197,9 @@ bool store_writer_lost(store_t *self);
  * the SQLite migrations into the one PostgreSQL migration. */
 extern const char health_pg_schema[];
 extern const char commitmark_pg_schema[];
+/* The second PostgreSQL migration (followup.c): followup_log, added after
+ * the first so a database made at version 1 gets it too. */
+extern const char followup_pg_schema[];
 
 /* SAVEPOINT / RELEASE / ROLLBACK TO (then RELEASE) of the per-message
  * savepoint. CDS_OK or a cds_err code (logged).

@@ -2,6 +2,7 @@
 #include "admin.h"
 
 #include "api.h"
+#include "attain.h"
 
 #include "cds_catalog.h"
 #include "cds_err.h"
@@ -13,16 +14,20 @@
 #include "completeness.h"
 #include "export.h"
 #include "history.h"
+#include "official.h"
 #include "ingest.h"
 #include "orgmap.h"
+#include "rank.h"
 #include "rollup.h"
 #include "store.h"
 
+#include <limits.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What each command gets: the options, the open store, operands. */
 typedef struct {
@@ -83,11 +88,98 @@ load_catalog(const admin_ctx_t *c, int *code, char *err, size_t errlen)
     return cat;
 }
 
+/* ---- --bom -------------------------------------------------------------- */
+
+int
+admin_bom_begin(const cds_config_t *cfg, bool csv, admin_bom_t *b,
+                FILE **out, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    if (!cds_config_get_bool(cfg, "command.bom"))
+        return CDS_OK;
+    if (!csv) {
+        snprintf(err, errlen, "--bom: only with --format csv (a BOM tells "
+                 "Excel the CSV is UTF-8)");
+        return CDS_EUSAGE;
+    }
+    b->dest = *out;
+    b->mem = open_memstream(&b->buf, &b->len);
+    if (!b->mem)
+        return CDS_ENOMEM;
+    *out = b->mem;
+    return CDS_OK;
+}
+
+int
+admin_bom_end(admin_bom_t *b, bool ok)
+{
+    int rc = CDS_OK;
+    if (!b->mem)
+        return CDS_OK;
+    if (fclose(b->mem) != 0)
+        rc = CDS_ENOMEM;
+    if (rc == CDS_OK && ok) {
+        fputs("\xEF\xBB\xBF", b->dest);
+        fwrite(b->buf, 1, b->len, b->dest);
+        rc = fflush(b->dest) == 0 ? CDS_OK : CDS_EIO;
+    }
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+    return rc;
+}
+
+/* fn with c->out buffered behind a BOM when --bom (CSV only). */
+static int
+with_bom(admin_ctx_t *c, report_format_t f,
+         int (*fn)(admin_ctx_t *, char *, size_t), char *err, size_t errlen)
+{
+    admin_bom_t b;
+    int rc = admin_bom_begin(c->cfg, f == REPORT_CSV, &b, &c->out, err,
+                             errlen);
+    if (rc != CDS_OK)
+        return rc;
+    rc = fn(c, err, errlen);
+    int rc2 = admin_bom_end(&b, rc == CDS_OK);
+    return rc != CDS_OK ? rc : rc2;
+}
+
+/* What rollup and rank compute with: the mapping refreshed, the catalog,
+ * its rollup rules and the targets file (attain.h; NULL when none). */
+typedef struct {
+    cds_catalog_t *cat;
+    rollup_rules_t *rules;
+    cds_targets_t *targets;
+} figure_meta_t;
+
+static void
+figure_meta_free(figure_meta_t *m)
+{
+    cds_targets_destroy(&m->targets);
+    rollup_rules_destroy(&m->rules);
+    cds_catalog_destroy(&m->cat);
+}
+
+static int
+figure_meta_load(admin_ctx_t *c, figure_meta_t *m, char *err, size_t errlen)
+{
+    int rc = orgmap_refresh(c->cfg, c->store, err, errlen);
+    if (rc == CDS_OK)
+        m->cat = load_catalog(c, &rc, err, errlen);
+    if (rc == CDS_OK
+        && !(m->rules = rollup_rules_load(get(c, "aggregator.catalog"), err,
+                                          errlen)))
+        rc = CDS_EMALFORMED;
+    if (rc == CDS_OK)
+        rc = attain_targets_load(c->cfg, m->cat, &m->targets, err, errlen);
+    return rc;
+}
+
 static int
 do_rollup(admin_ctx_t *c, char *err, size_t errlen)
 {
     const char *ou = NULL, **inds = NULL;
     report_format_t f;
+    figure_meta_t m = { 0 };
     int rc = one_org_unit(c, &ou, err, errlen);
     if (rc == CDS_OK)
         rc = report_format(c, &f, err, errlen);
@@ -97,20 +189,40 @@ do_rollup(admin_ctx_t *c, char *err, size_t errlen)
         rc = CDS_EUSAGE;
     }
     if (rc == CDS_OK)
-        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
-    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
-                                      : NULL;
-    rollup_rules_t *rules = cat ? rollup_rules_load(get(c,
-                                                        "aggregator.catalog"),
-                                                    err, errlen)
-                                : NULL;
-    if (cat && !rules)
-        rc = CDS_EMALFORMED;
+        rc = figure_meta_load(c, &m, err, errlen);
+    if (rc == CDS_OK)      /* target columns appended when m.targets */
+        rc = rollup_run_targets(c->store, m.cat, m.rules, m.targets, ou,
+                                get(c, "command.period"), inds, n, f, c->out,
+                                err, errlen);
+    figure_meta_free(&m);
+    return rc;
+}
+
+/* rank --org-unit OU --indicator DE --period PE (rank.h). */
+static int
+do_rank(admin_ctx_t *c, char *err, size_t errlen)
+{
+    const char **inds = NULL;
+    rank_opts_t o = { .period = get(c, "command.period") };
+    report_format_t f;
+    figure_meta_t m = { 0 };
+    int rc = one_org_unit(c, &o.org_unit, err, errlen);
     if (rc == CDS_OK)
-        rc = rollup_run(c->store, cat, rules, ou, get(c, "command.period"),
-                        inds, n, f, c->out, err, errlen);
-    rollup_rules_destroy(&rules);
-    cds_catalog_destroy(&cat);
+        rc = report_format(c, &f, err, errlen);
+    if (rc == CDS_OK
+        && cds_config_get_all(c->cfg, "command.indicator", &inds) > 1) {
+        snprintf(err, errlen, "exactly one --indicator");
+        rc = CDS_EUSAGE;
+    }
+    o.indicator = inds ? inds[0] : NULL;
+    if (rc == CDS_OK)
+        rc = figure_meta_load(c, &m, err, errlen);
+    o.catalog = m.cat;
+    o.rules = m.rules;
+    o.targets = m.targets;
+    if (rc == CDS_OK)
+        rc = rank_run(c->store, &o, f, c->out, err, errlen);
+    figure_meta_free(&m);
     return rc;
 }
 
@@ -180,6 +292,8 @@ do_history(admin_ctx_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "history needs exactly one --indicator");
         rc = CDS_EUSAGE;
     }
+    if (rc == CDS_OK)          /* the merge rule's units (history.h) */
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
     cds_identity_t *id = rc == CDS_OK ? load_identity(c, &rc, err, errlen)
                                       : NULL;
     if (rc == CDS_OK)
@@ -211,6 +325,8 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
     o.filter.period = get(c, "command.period");
     o.filter.from = get(c, "command.from");
     o.filter.to = get(c, "command.to");
+    if (rc == CDS_OK)          /* merged-in units are in scope (query.h) */
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
     cds_catalog_t *cat = NULL;
     if (rc == CDS_OK && o.format == EXPORT_CSV)
         cat = load_catalog(c, &rc, err, errlen);
@@ -258,6 +374,80 @@ do_import(admin_ctx_t *c, char *err, size_t errlen)
     ingest_destroy(&ing);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
+    return rc;
+}
+
+/* The heading options of `report` (official.h; NULL: the default). */
+static void
+report_heading(const admin_ctx_t *c, official_opts_t *o)
+{
+    o->issuer = get(c, "command.unit_name");
+    o->number = get(c, "command.number");
+    o->place = get(c, "command.place");
+    o->date = get(c, "command.date");
+    o->title = get(c, "command.title");
+    o->signer = get(c, "command.signer");
+    o->signer_title = get(c, "command.signer_title");
+    o->bom = cds_config_get_bool(c->cfg, "command.bom");
+    o->now_ms = c->now_ms;
+}
+
+/* report --org-unit OU --period PE --out FILE: the file is written beside
+ * FILE and renamed into place, never over an existing file unless
+ * --force. */
+static int
+do_report(admin_ctx_t *c, char *err, size_t errlen)
+{
+    official_opts_t o = { .period = get(c, "command.period") };
+    const char *fmt = get(c, "command.format"), *path = get(c, "command.out");
+    char tmp[PATH_MAX] = "";
+    report_heading(c, &o);
+    int rc = one_org_unit(c, &o.org_unit, err, errlen);
+    if (!fmt || strcmp(fmt, "table") == 0)
+        fmt = "xlsx";                  /* the shared default is "table" */
+    if (rc == CDS_OK && official_format_parse(fmt, &o.format) != 0) {
+        snprintf(err, errlen, "format: \"%s\": expected xlsx or csv", fmt);
+        rc = CDS_EUSAGE;
+    }
+    if (rc == CDS_OK && (!o.org_unit || !o.period || !path || !path[0])) {
+        snprintf(err, errlen, "report needs --org-unit, --period and --out");
+        rc = CDS_EUSAGE;
+    }
+    if (rc == CDS_OK && o.bom && o.format != OFFICIAL_CSV) {
+        snprintf(err, errlen, "--bom: only with --format csv (an .xlsx "
+                 "holds its text as UTF-8 already)");
+        rc = CDS_EUSAGE;
+    }
+    o.n_indicators = cds_config_get_all(c->cfg, "command.indicator",
+                                        (const char ***) &o.indicators);
+    bool force = cds_config_get_bool(c->cfg, "command.force");
+    if (rc == CDS_OK && !force && access(path, F_OK) == 0) {
+        snprintf(err, errlen, "%s: already exists; choose a new file name "
+                 "or --force", path);
+        rc = CDS_EUSAGE;
+    }
+    if (rc == CDS_OK)
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
+    cds_catalog_t *cat = rc == CDS_OK ? load_catalog(c, &rc, err, errlen)
+                                      : NULL;
+    rollup_rules_t *rules = cat ? rollup_rules_load(
+                                      get(c, "aggregator.catalog"), err,
+                                      errlen)
+                                : NULL;
+    if (cat && !rules)
+        rc = CDS_EMALFORMED;
+    if (rc == CDS_OK)
+        rc = cds_temp_beside(path, tmp, sizeof tmp, err, errlen);
+    if (rc == CDS_OK)
+        rc = official_write(c->store, cat, rules, &o, tmp, err, errlen);
+    if (rc == CDS_OK)
+        rc = cds_publish_file(tmp, path, force, err, errlen);
+    else if (tmp[0])
+        unlink(tmp);
+    if (rc == CDS_OK)
+        fprintf(c->out, "report written to %s\n", path);
+    rollup_rules_destroy(&rules);
+    cds_catalog_destroy(&cat);
     return rc;
 }
 
@@ -353,9 +543,11 @@ do_token(admin_ctx_t *c, char *err, size_t errlen)
 }
 
 /* Run one of the do_* on the database cds_cli opened (CDS_CLI_DB); a
- * failure is "NAME: message" with the exit code of docs/cli.md. */
+ * failure is "NAME: message" with the exit code of docs/cli.md. report:
+ * the command prints a report_t (--format table|csv|json; --bom). */
 static int
-admin_call(cds_cli_t *cli, int (*fn)(admin_ctx_t *, char *, size_t))
+admin_call(cds_cli_t *cli, int (*fn)(admin_ctx_t *, char *, size_t),
+           bool report)
 {
     admin_ctx_t ctx = {.cfg = cli->cfg,
                        .store = cli->db,
@@ -367,7 +559,11 @@ admin_call(cds_cli_t *cli, int (*fn)(admin_ctx_t *, char *, size_t))
                        .errf = stderr,
                        .now_ms = cds_now_ms()};
     char err[1024] = "";
-    int code = fn(&ctx, err, sizeof err);
+    report_format_t f;
+    int code = report ? report_format(&ctx, &f, err, sizeof err) : CDS_OK;
+    if (code == CDS_OK)
+        code = report ? with_bom(&ctx, f, fn, err, sizeof err)
+                      : fn(&ctx, err, sizeof err);
     return code == CDS_OK
                ? 0
                : cds_cli_fail(cds_exit_code(code), "%s: %s", cli->cmd->name,
@@ -377,41 +573,53 @@ admin_call(cds_cli_t *cli, int (*fn)(admin_ctx_t *, char *, size_t))
 int
 admin_rollup(cds_cli_t *cli)
 {
-    return admin_call(cli, do_rollup);
+    return admin_call(cli, do_rollup, true);
+}
+
+int
+admin_rank(cds_cli_t *cli)
+{
+    return admin_call(cli, do_rank, true);
 }
 
 int
 admin_completeness(cds_cli_t *cli)
 {
-    return admin_call(cli, do_completeness);
+    return admin_call(cli, do_completeness, true);
 }
 
 int
 admin_history(cds_cli_t *cli)
 {
-    return admin_call(cli, do_history);
+    return admin_call(cli, do_history, true);
 }
 
 int
 admin_export(cds_cli_t *cli)
 {
-    return admin_call(cli, do_export);
+    return admin_call(cli, do_export, false);
 }
 
 int
 admin_import(cds_cli_t *cli)
 {
-    return admin_call(cli, do_import);
+    return admin_call(cli, do_import, false);
 }
 
 int
 admin_import_batches(cds_cli_t *cli)
 {
-    return admin_call(cli, do_import_batches);
+    return admin_call(cli, do_import_batches, false);
 }
 
 int
 admin_token(cds_cli_t *cli)
 {
-    return admin_call(cli, do_token);
+    return admin_call(cli, do_token, false);
+}
+
+int
+admin_report(cds_cli_t *cli)
+{
+    return admin_call(cli, do_report, false);
 }

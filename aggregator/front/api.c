@@ -4,6 +4,7 @@
 #include "api.h"
 
 #include "api_sql.h"
+#include "attain.h"
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -11,20 +12,28 @@
 #include "completeness.h"
 #include "export.h"
 #include "history.h"
+#include "official.h"
 #include "orgmap.h"
+#include "quality.h"
 #include "query.h"
+#include "rank.h"
 #include "rollup.h"
 #include "table.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     cds_catalog_t *catalog;            /* owned */
     rollup_rules_t *rules;             /* owned */
+    cds_targets_t *targets;            /* owned; NULL: no targets file */
     uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
     int deadline_days[COMPLETENESS_TYPES];
+    cds_rules_t *dq_rules;             /* owned; NULL: no rules file */
+    validate_opts_t dq_opts;           /* outlier keys */
 } api_t;
 
 /* One request's parsed arguments (pointers into req or list). */
@@ -34,6 +43,7 @@ typedef struct {
     char list_buf[API_MAX_ARG + 1];    /* indicator argument, split */
     const char *inds[API_MAX_LIST];
     size_t n_inds;
+    official_opts_t heading;           /* /api/report: the heading texts */
 } args_t;
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -237,6 +247,46 @@ parse_args(http_req_t *req, args_t *a)
     return !bad;
 }
 
+/* A heading text of /api/report: UTF-8 without control bytes, at most
+ * API_MAX_TEXT bytes; NULL when absent; *bad set when not acceptable. */
+static const char *
+text_arg(http_req_t *req, const char *name, bool *bad)
+{
+    const char *v = http_req_arg(req, name);
+    size_t n = v ? strlen(v) : 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f)
+            *bad = true;
+    if (n == 0 || n > API_MAX_TEXT || !cds_utf8_valid(v, n))
+        *bad = true;
+    return *bad ? NULL : v;
+}
+
+/* parse_args, and the heading texts of /api/report. */
+static bool
+parse_report_args(http_req_t *req, args_t *a)
+{
+    bool bad = false;
+    if (!parse_args(req, a))
+        return false;
+    official_opts_t *o = &a->heading;
+    o->issuer = text_arg(req, "unit_name", &bad);
+    o->number = text_arg(req, "number", &bad);
+    o->place = text_arg(req, "place", &bad);
+    o->date = text_arg(req, "date", &bad);
+    o->title = text_arg(req, "title", &bad);
+    o->signer = text_arg(req, "signer", &bad);
+    o->signer_title = text_arg(req, "signer_title", &bad);
+    if (bad)
+        http_reply_error(req, 400, "bad argument: unit_name, number, place, "
+                         "date, title, signer, signer_title: UTF-8 text "
+                         "without control characters, each at most 256 "
+                         "bytes");
+    return !bad;
+}
+
 static unsigned
 status_for(int code)
 {
@@ -310,8 +360,12 @@ run_query(const api_t *api, store_t *store, const args_t *a, FILE *out,
 {
     query_opts_t q = filter_of(a);
     q.catalog = api->catalog;
+    q.rules = api->rules;              /* the wide total row */
+    q.targets = a->wide ? NULL : api->targets;
     q.format = a->format && strcmp(a->format, "csv") == 0 ? QUERY_CSV
                                                            : QUERY_JSON;
+    if (a->bom && q.format == QUERY_CSV)
+        fputs("\xEF\xBB\xBF", out);    /* the answer is dropped on error */
     return query_run(store, &q, out, err, errlen);
 }
 
@@ -323,9 +377,26 @@ run_rollup(const api_t *api, store_t *store, const args_t *a, FILE *out,
         snprintf(err, errlen, "rollup needs org_unit and period");
         return CDS_EUSAGE;
     }
-    return rollup_run(store, api->catalog, api->rules, a->org_unit,
-                      a->period, a->inds, a->n_inds, REPORT_JSON, out, err,
-                      errlen);
+    return rollup_run_targets(store, api->catalog, api->rules, api->targets,
+                              a->org_unit, a->period, a->inds, a->n_inds,
+                              REPORT_JSON, out, err, errlen);
+}
+
+static int
+run_rank(const api_t *api, store_t *store, const args_t *a, FILE *out,
+         char *err, size_t errlen)
+{
+    if (a->n_inds != 1) {
+        snprintf(err, errlen, "rank needs exactly one indicator");
+        return CDS_EUSAGE;
+    }
+    rank_opts_t o = { .org_unit = a->org_unit, .indicator = a->inds[0],
+                      .period = a->period, .catalog = api->catalog,
+                      .rules = api->rules, .targets = api->targets };
+    report_format_t f = REPORT_JSON;
+    if (a->format && strcmp(a->format, "csv") == 0)
+        f = REPORT_CSV;
+    return rank_run(store, &o, f, out, err, errlen);
 }
 
 static int
@@ -369,6 +440,69 @@ run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
     return export_run(store, &o, out, err, errlen);
 }
 
+/* The report is written by libxlsxwriter to a file: a private temporary
+ * one, copied into the answer and removed. */
+static int
+run_report(const api_t *api, store_t *store, const args_t *a, FILE *out,
+           char *err, size_t errlen)
+{
+    official_opts_t o = a->heading;
+    char path[] = "/tmp/cdsync-report-XXXXXX", *data = NULL;
+    size_t len = 0;
+    o.org_unit = a->org_unit;
+    o.period = a->period;
+    o.indicators = a->inds;
+    o.n_indicators = a->n_inds;
+    o.bom = a->bom;
+    o.now_ms = cds_now_ms();
+    if (!a->org_unit || !a->period || official_format_parse(
+            a->format ? a->format : "xlsx", &o.format) != 0) {
+        snprintf(err, errlen, "report needs org_unit and period; format: "
+                 "xlsx or csv");
+        return CDS_EUSAGE;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a temporary file: %m");
+        return CDS_EIO;
+    }
+    close(fd);
+    int rc = official_write(store, api->catalog, api->rules, &o, path, err,
+                            errlen);
+    if (rc == CDS_OK && cds_read_file(path, API_MAX_ANSWER, &data, &len)
+                            != 0) {
+        snprintf(err, errlen, "report too large: narrow the request");
+        rc = CDS_EIO;
+    }
+    unlink(path);
+    if (rc == CDS_OK)
+        fwrite(data, 1, len, out);
+    free(data);
+    return rc;
+}
+
+static int
+run_validate(const api_t *api, store_t *store, const args_t *a, FILE *out,
+             char *err, size_t errlen)
+{
+    report_t *rep = NULL;
+    if (!a->org_unit || !a->period) {
+        snprintf(err, errlen, "validate needs org_unit and period");
+        return CDS_EUSAGE;
+    }
+    int rc = validate_compute(store, api->catalog, api->dq_rules,
+                              a->org_unit, a->period, &api->dq_opts,
+                              REPORT_JSON, &rep, err, errlen);
+    if (rc == CDS_ENOTFOUND)
+        rc = CDS_EUNKNOWNORGUNIT;      /* a bad argument: 400 */
+    if (rc == CDS_OK)
+        report_print(rep, out, json_pack("{sssssi}", "orgUnit", a->org_unit,
+                                         "period", a->period, "violations",
+                                         (int) report_rows(rep)), NULL);
+    report_destroy(&rep);
+    return rc;
+}
+
 static const char *
 csv_or_json(const args_t *a)
 {
@@ -386,9 +520,23 @@ csv_or_json(const args_t *a)
     }
 HANDLER(on_query, run_query)
 HANDLER(on_rollup, run_rollup)
+HANDLER(on_rank, run_rank)
 HANDLER(on_completeness, run_completeness)
 HANDLER(on_history, run_history)
 HANDLER(on_export, run_export)
+HANDLER(on_validate, run_validate)
+
+static void
+on_report(http_req_t *req, void *ctx)
+{
+    args_t a;
+    if (parse_report_args(req, &a))
+        answer(req, ctx, &a, run_report,
+               a.format && strcmp(a.format, "csv") == 0
+                   ? "text/csv; charset=utf-8"
+                   : "application/vnd.openxmlformats-officedocument"
+                     ".spreadsheetml.sheet");
+}
 
 static bool
 on_auth(http_req_t *req, const char *token, void *ctx)
@@ -404,6 +552,8 @@ api_free(void *p)
     api_t *api = p;
     cds_catalog_destroy(&api->catalog);
     rollup_rules_destroy(&api->rules);
+    cds_targets_destroy(&api->targets);
+    cds_rules_destroy(&api->dq_rules);
     free(api);
 }
 
@@ -422,6 +572,12 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
     if (!(api->catalog = cds_catalog_load(cat, err, errlen))
         || !(api->rules = rollup_rules_load(cat, err, errlen)))
         return CDS_EMALFORMED;
+    if ((code = attain_targets_load(cfg, api->catalog, &api->targets, err,
+                                    errlen)) != CDS_OK
+        || (code = quality_rules_load(cfg, api->catalog, &api->dq_rules, err,
+                                      errlen)) != CDS_OK
+        || (code = quality_opts(cfg, &api->dq_opts, err, errlen)) != CDS_OK)
+        return code;
     cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
     if (!id)
         return code ? code : CDS_EMALFORMED;
@@ -458,12 +614,17 @@ api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
     if (http_route_add_auth(http, "GET", "/api/query", on_query, api) != 0
         || http_route_add_auth(http, "GET", "/api/rollup", on_rollup, api)
                != 0
+        || http_route_add_auth(http, "GET", "/api/rank", on_rank, api) != 0
         || http_route_add_auth(http, "GET", "/api/completeness",
                                on_completeness, api) != 0
         || http_route_add_auth(http, "GET", "/api/history", on_history, api)
                != 0
         || http_route_add_auth(http, "GET", "/api/export", on_export, api)
-               != 0) {
+               != 0
+        || http_route_add_auth(http, "GET", "/api/report", on_report, api)
+               != 0
+        || http_route_add_auth(http, "GET", "/api/validate", on_validate,
+                               api) != 0) {
         snprintf(err, errlen, "HTTP route table full");
         return CDS_ERROR;
     }

@@ -5,13 +5,23 @@
  *  the query string, lists comma-separated):
  *    /api/query         org_unit, no_subtree, indicator, period, from, to,
  *                       wide, format=json|csv            (query.h)
- *    /api/rollup        org_unit, period, indicator      (rollup.h)
+ *    /api/rollup        org_unit, period, indicator      (rollup.h;
+ *                       target columns with a targets file, attain.h)
+ *    /api/rank          org_unit, indicator (one), period, format=json|csv
+ *                                                        (rank.h)
  *    /api/completeness  org_unit, period, indicator      (completeness.h)
  *    /api/history       org_unit, indicator, period      (history.h)
  *    /api/export        query's filters, format=dhis2-json|dhis2-csv|csv,
  *                       adx_periods                      (export.h)
+ *    /api/report        org_unit, period, indicator, format=xlsx|csv, bom,
+ *                       unit_name, number, place, date, title, signer,
+ *                       signer_title (UTF-8, <= API_MAX_TEXT bytes)
+ *                                                        (official.h)
+ *    /api/validate      org_unit, period: rules, derived ratios and
+ *                       outliers of the subtree             (validate.h)
  *  Answers are the same documents the CLI prints with --format json (or
- *  CSV). Errors are {"error": "..."}: 400 bad argument, 401 no or bad
+ *  CSV; /api/report: the file `report --out` writes). bom=1 starts a CSV
+ *  answer of /api/query, /api/export and /api/report with a UTF-8 BOM. Errors are {"error": "..."}: 400 bad argument, 401 no or bad
  *  token (http.c), 404 nothing found, 413 answer over API_MAX_ANSWER,
  *  503 query over its cost budget, 500 otherwise.
  *
@@ -41,13 +51,16 @@
 
 #define API_MAX_ARG 128                /* bytes of one query argument */
 #define API_MAX_LIST 64                /* indicators in one request */
+#define API_MAX_TEXT 256               /* bytes of a report heading text */
 #define API_MAX_STEPS 200000000L       /* SQLite VM steps per request */
 #define API_MAX_MS 10000               /* PostgreSQL: ms per request */
 #define API_MAX_ANSWER (32u << 20)     /* bytes of one answer */
 #define API_TOKEN_LEN 48               /* "cdst_" + 43 chars */
 
 /* Register the routes and the token hook on http (before http_start).
- * Reads from cfg: catalog, identity (path given), deadlines; refreshes the
+ * Reads from cfg: catalog, targets, identity (path given), deadlines;
+ * a bad targets file is refused here (the daemon does not start);
+ * refreshes the
  * org-unit mapping in the database at db_path. The context is freed by
  * http_destroy. CDS_OK or a code with a message in err. */
 int api_routes_add(http_t *http, const cds_config_t *cfg,

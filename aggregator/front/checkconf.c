@@ -1,12 +1,14 @@
 /*  checkconf: see checkconf.h. The ranges are the ones `run`, `health`
  *  and the district-admin commands apply (main.c, admin.c). */
 #include "checkconf.h"
+#include "attain.h"
 #include "cds_catalog.h"
 #include "cds_check.h"
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_orgunit.h"
 #include "http.h"
+#include "quality.h"
 #include "server.h"
 #include "store.h"
 
@@ -80,9 +82,32 @@ check_files(cds_check_t *c, const cds_config_t *cfg)
         c->problems += cds_orgunits_check(ous, c->out);
     if (map && *map)
         cds_check_readable(c, "aggregator.orgunit_map", map);
+    quality_check(c, cfg);             /* rules file, outlier keys */
     /* Absent: no dashboard (main.c); present: it must be readable. */
     if (dash && *dash && access(dash, F_OK) == 0)
         cds_check_readable(c, "aggregator.dashboard", dash);
+}
+
+/* The targets file (attain.h): named, or targets.csv beside the
+ * catalog when present; its rows checked against the catalog and the
+ * org-unit list when those load. */
+static void
+check_targets(cds_check_t *c, const cds_config_t *cfg)
+{
+    char path[4096], err[512];
+    if (!attain_targets_path(cfg, path, sizeof path)[0]
+        || !cds_check_readable(c, "aggregator.targets", path))
+        return;
+    const char *ous_path = cds_config_get(cfg, "aggregator.orgunits");
+    cds_catalog_t *cat = cds_catalog_load(cds_config_get(cfg,
+                                                         "aggregator.catalog"),
+                                          err, sizeof err);
+    cds_orgunits_t *ous = ous_path ? cds_orgunits_load(ous_path, err,
+                                                       sizeof err)
+                                   : NULL;
+    c->problems += cds_targets_check(path, cat, ous, c->out);
+    cds_orgunits_destroy(&ous);
+    cds_catalog_destroy(&cat);
 }
 
 static void
@@ -158,6 +183,7 @@ checkconf_run(const cds_config_t *cfg, const char *identity, FILE *out)
     check_numbers(&c, cfg);
     cds_check_identity(&c, "aggregator.identity", identity);
     check_files(&c, cfg);
+    check_targets(&c, cfg);
     cds_check_state_dir(&c, "aggregator.state_dir",
                         cds_config_get(cfg, "aggregator.state_dir"),
                         "aggregator.db");

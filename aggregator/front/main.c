@@ -5,7 +5,9 @@
  *  3 configuration, identity or permission, 4 runtime (database, I/O,
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
+#include "attain.h"
 #include "metadata.h"
+#include "quality.h"
 #include "audit.h"
 #include "backup.h"
 #include "cds_catalog.h"
@@ -132,6 +134,19 @@ static const cds_option_t options[] = {
     { "aggregator.orgunit_map", "orgunit-map", 0, "PATH", NULL,
       "org-unit merge mapping CSV (default: orgunit_map.csv beside "
       "orgunits, if present)" },
+    { "aggregator.targets", "targets", 0, "PATH", NULL,
+      "targets CSV (default: targets.csv beside the catalog, if present)" },
+    /* data-quality rules and outliers (quality.h) */
+    { "aggregator.rules", "rules", 0, "PATH", NULL,
+      "validation rules CSV (default: rules.csv beside the catalog, if "
+      "present)" },
+    { "aggregator.outlier_periods", "outlier-periods", 0, "N", "4",
+      "validate: earlier periods an outlier is judged against (0: none)" },
+    { "aggregator.outlier_z", "outlier-z", 0, "Z", "3",
+      "validate: flag |value - mean| / sd above Z (0: off)" },
+    { "aggregator.outlier_pct", "outlier-pct", 0, "PCT", "50",
+      "validate: flag a change from the earlier period above PCT % "
+      "(0: off)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
@@ -145,17 +160,37 @@ static const cds_option_t options[] = {
     { "aggregator.deadline_yearly", "deadline-yearly", 0, "DAYS", "31",
       "completeness: ... after a Yearly or Financial* period" },
     { "command.bom", "bom", 0, NULL, NULL,
-      "export: start with a UTF-8 BOM (Excel)" },
+      "export, query, rollup, completeness, history, report: CSV starts "
+      "with a UTF-8 BOM (Excel); only with a CSV format" },
+    { "command.out", "out", 0, "FILE", NULL,
+      "report: the file to write (a new file unless --force)" },
+    { "command.unit_name", "unit-name", 0, "TEXT", NULL,
+      "report: issuing unit (default: the org unit's name)" },
+    { "command.number", "number", 0, "TEXT", NULL,
+      "report: document number, e.g. \"Số: 12/BC-UBND\"" },
+    { "command.place", "place", 0, "TEXT", NULL,
+      "report: place before the date (default: the org unit's name)" },
+    { "command.date", "date", 0, "YYYY-MM-DD", NULL,
+      "report: date of the report (default: today, Vietnam time)" },
+    { "command.title", "title", 0, "TEXT", NULL,
+      "report: title before the period (default: \"Kết quả chuyển đổi "
+      "số\")" },
+    { "command.signer", "signer", 0, "TEXT", NULL,
+      "report: name under the signature" },
+    { "command.signer_title", "signer-title", 0, "TEXT", NULL,
+      "report: title above the signature (default: \"THỦ TRƯỞNG ĐƠN "
+      "VỊ\")" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
       "export: periods as ISO 8601 start/duration (ADX)" },
     { "command.receipt", "receipt", 0, "FILE", NULL,
       "import-batches: the signed receipt file to write (default: "
       "FILE.receipt; must not exist)" },
     { "command.note", "note", 0, "TEXT", NULL,
-      "accept-restore: why (kept with the restore event)" },
+      "accept-restore: why (kept with the restore event); followup: "
+      "why the flag is set or cleared" },
     { "command.force", "force", 0, NULL, NULL,
       "accept-restore: record a restore the commit mark did not see; "
-      "backup: overwrite FILE" },
+      "backup, report: overwrite FILE" },
     { "command.with_identity", "with-identity", 0, NULL, NULL,
       "restore: put the backup's identity file in place too" },
     { "aggregator.dashboard", "dashboard", 0, "PATH",
@@ -441,6 +476,37 @@ cmd_agents(cds_cli_t *cli)
                                          cds_strerror(code));
 }
 
+/* What query needs beside the store: the catalog (--wide's column order,
+ * the value types for targets), the rollup rules (--wide's total row) and
+ * the targets file (the long form's target columns, attain.h). 0 or the
+ * exit code of a refusal (said on stderr). */
+static int
+query_meta_load(cds_cli_t *cli, query_opts_t *q, cds_catalog_t **cat,
+                rollup_rules_t **rules, cds_targets_t **tg)
+{
+    char err[512] = "", tpath[4096];
+    const char *catalog = get(cli, "aggregator.catalog");
+    bool targets = !q->wide && attain_targets_path(cli->cfg, tpath,
+                                                   sizeof tpath)[0];
+    if (!q->wide && !targets)
+        return 0;
+    if (!(*cat = cds_catalog_load(catalog, err, sizeof err)))
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    q->catalog = *cat;
+    if (q->wide && !(*rules = rollup_rules_load(catalog, err, sizeof err))) {
+        cds_catalog_destroy(cat);
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    }
+    q->rules = *rules;                 /* the wide total row */
+    if (targets && attain_targets_load(cli->cfg, *cat, tg, err, sizeof err)
+                       != CDS_OK) {
+        cds_catalog_destroy(cat);
+        return cds_cli_fail(CDS_EXIT_INPUT, "query: %s", err);
+    }
+    q->targets = *tg;
+    return 0;
+}
+
 static int
 cmd_query(cds_cli_t *cli)
 {
@@ -466,18 +532,26 @@ cmd_query(cds_cli_t *cli)
     int code = query_range(&q, &start, &end, err, sizeof err);
     if (code != CDS_OK)
         return cds_cli_fail(cds_exit_code(code), "query: %s", err);
-    cds_catalog_t *cat = q.wide ? cds_catalog_load(get(cli,
-                                                       "aggregator.catalog"),
-                                                   err, sizeof err)
-                                : NULL;
-    if (q.wide && !cat)
-        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
-    q.catalog = cat;
+    cds_catalog_t *cat = NULL;
+    rollup_rules_t *rules = NULL;
+    cds_targets_t *tg = NULL;
+    int fail = query_meta_load(cli, &q, &cat, &rules, &tg);
+    if (fail)
+        return fail;
     store_t *store = NULL;
-    int rc = open_store_ro(cli, &store);       /* a listing: never writes */
-    if (!rc)
-        code = query_run(store, &q, stdout, err, sizeof err);
+    admin_bom_t bom;
+    FILE *out = stdout;
+    code = admin_bom_begin(cli->cfg, q.format == QUERY_CSV, &bom, &out, err,
+                           sizeof err);
+    int rc = code == CDS_OK ? open_store_ro(cli, &store) : 0; /* never writes */
+    if (!rc && code == CDS_OK)
+        code = query_run(store, &q, out, err, sizeof err);
+    int done = admin_bom_end(&bom, !rc && code == CDS_OK);
+    if (code == CDS_OK)
+        code = done;
     store_destroy(&store);
+    rollup_rules_destroy(&rules);
+    cds_targets_destroy(&tg);
     cds_catalog_destroy(&cat);
     if (rc)
         return rc;
@@ -1127,7 +1201,7 @@ static const cds_cli_command_t commands[] = {
     {"query",
      "query [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] [--format table|csv|json] "
-     "[--wide]",
+     "[--wide] [--bom]",
      cmd_query, CDS_CLI_NO_ARGS},
     {"health",
      "health [--watch SECONDS] [--format table|json] | health "
@@ -1145,21 +1219,43 @@ static const cds_cli_command_t commands[] = {
     /* district-admin commands (admin.c) */
     {"rollup",
      "rollup --org-unit OU --period PE [--indicator DE ...] "
-     "[--format table|csv|json]",
+     "[--format table|csv|json] [--bom]",
      admin_rollup, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"rank",
+     "rank --org-unit OU --indicator DE --period PE "
+     "[--format table|csv|json] [--bom]  (OU's child units by attainment of "
+     "their targets)",
+     admin_rank, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"completeness",
      "completeness --org-unit OU --period PE "
-     "[--indicator DE ...] [--format table|csv|json]",
+     "[--indicator DE ...] [--format table|csv|json] [--bom]",
      admin_completeness, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"history",
      "history --org-unit OU --indicator DE --period PE "
-     "[--format table|csv|json]",
+     "[--format table|csv|json] [--bom]",
      admin_history, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"validate",
+     "validate --org-unit OU --period PE [--format table|csv|json]  "
+     "(rules, derived ratios, outliers of OU and the units below it; "
+     "exit 1 when any)",
+     quality_validate, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"followup",
+     "followup set|clear|history --org-unit OU --indicator DE --period PE "
+     "[--note TEXT] [--format table|csv|json]  (the admin's follow-up "
+     "flag on a value, with its history)",
+     quality_followup, CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
      "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"report",
+     "report --org-unit OU --period PE --out FILE [--indicator DE ...] "
+     "[--format xlsx|csv] [--bom] [--force] [--unit-name TEXT] "
+     "[--number TEXT] [--place TEXT] [--date YYYY-MM-DD] [--title TEXT] "
+     "[--signer TEXT] [--signer-title TEXT]  (official report: national "
+     "heading, units x indicators, total = rollup, notes, signature)",
+     admin_report, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
      CDS_CLI_DB},
     {"import-batches",

@@ -17,6 +17,8 @@ const char *const reload_restart_keys[] = {
     "aggregator.orgunit_map", "aggregator.deadline_daily", "aggregator.deadline_weekly",
     "aggregator.deadline_monthly", "aggregator.deadline_quarterly",
     "aggregator.deadline_sixmonthly", "aggregator.deadline_yearly",
+    "aggregator.rules", "aggregator.outlier_periods", "aggregator.outlier_z",
+    "aggregator.outlier_pct",
     NULL,
 };
 

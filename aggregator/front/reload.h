@@ -12,8 +12,9 @@
  *  /api/health use them from the next scrape, and the heartbeat hold
  *  follows silent_after_ms) and metrics_top_n. Only a restart applies
  *  reload_restart_keys: the endpoints, the key and database paths, and
- *  what the HTTP API took at start (deadlines, dashboard, orgunit_map;
- *  the HTTP API keeps the catalog it loaded at start). */
+ *  what the HTTP API took at start (deadlines, dashboard, orgunit_map,
+ *  the rules file and outlier keys of /api/validate; the HTTP API keeps
+ *  the catalog it loaded at start). */
 #ifndef AGG_RELOAD_H
 #define AGG_RELOAD_H
 

@@ -139,7 +139,7 @@ completeness_compute(store_t *store, const completeness_opts_t *o,
     if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK)
         snap = true;                   /* units and values of one moment */
     if (rc == CDS_OK)
-        rc = orgmap_sources(store, o->org_unit, p.start, p.end, &units, &nu);
+        rc = orgmap_owing(store, o->org_unit, p.start, p.end, &units, &nu);
     if (rc == CDS_OK
         && !(st = store_read(store, COMPLETENESS_SQL_REPORTED, NULL)))
         rc = CDS_ERROR;

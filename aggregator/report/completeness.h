@@ -1,6 +1,8 @@
 /*  completeness: who has reported what for one period: for each org unit
- *  expected to report (the leaves under the unit valid in the period,
- *  plus units mapped into it before a merge: orgmap.h), which of the
+ *  expected to report (orgmap_owing, the merge rule's one definition:
+ *  the leaves under the unit valid in the period, plus units mapped into
+ *  it before a merge, less predecessors whose successor exists at the
+ *  period's end: orgmap.h), which of the
  *  indicators it reported, which not, when it last reported, and which
  *  reports came late.
  *

@@ -155,7 +155,7 @@ csv_cells(FILE *out, const char *const *cells, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputc(',', out);
-        query_csv_field(out, cells[i]);
+        report_csv_field(out, cells[i]);
     }
     fputs("\r\n", out);
 }

@@ -4,9 +4,11 @@
 #include "history.h"
 
 #include "history_sql.h"
+#include "orgmap.h"
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_hlc.h"
+#include "cds_period.h"
 #include "cds_util.h"
 
 #include <stdlib.h>
@@ -180,11 +182,12 @@ history_compute(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
 static const char *const history_header[] = {
     "hlc_time", "received", "old", "new", "status", "stored_by", "agent",
     "agent_label", "seq", "batch", "signature", "current", "comment",
+    "org_unit",
 };
 #define HISTORY_COLS (sizeof history_header / sizeof history_header[0])
 
 static int
-add_entry(report_t *r, const history_entry_t *e)
+add_entry(report_t *r, const history_entry_t *e, const char *ou)
 {
     char hlc[48], recv[40], seq[24], batch[24];
     cds_hlc_format(e->hlc, hlc, sizeof hlc);
@@ -196,9 +199,52 @@ add_entry(report_t *r, const history_entry_t *e)
         e->status ? cds_strerror(e->status) : "applied", e->stored_by,
         e->fpr, e->label, seq, batch,
         e->verified ? "verified" : e->verify_note,
-        e->current ? "true" : "false", e->comment,
+        e->current ? "true" : "false", e->comment, ou,
     };
     return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
+}
+
+/* The rows of one key into r; *total += their number. */
+static int
+key_rows(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES], const char *ou,
+         const char *de, const char *pe, report_t *r, size_t *total)
+{
+    history_entry_t *e = NULL;
+    size_t n = 0;
+    int rc = history_compute(store, agg_pk, ou, de, pe, NULL, &e, &n);
+    for (size_t i = 0; rc == CDS_OK && i < n; i++)
+        rc = add_entry(r, &e[i], ou);
+    history_free(e, n);
+    *total += n;
+    return rc;
+}
+
+/* ou never received an update for pe: the rows of the units that owe pe
+ * in its place by the merge rule (orgmap_owing): for a unit made by a
+ * merge and a period before it, its predecessors' rows; their codes,
+ * comma-separated, into from. */
+static int
+merged_rows(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
+            const char *ou, const char *de, const char *pe, report_t *r,
+            size_t *total, char *from, size_t fromlen)
+{
+    cds_period_t p;
+    orgmap_unit_t *u = NULL;
+    size_t n = 0, used = 0;
+    if (cds_period_parse(pe, &p) != CDS_OK)
+        return CDS_OK;                 /* no such period: nothing owed */
+    int rc = orgmap_owing(store, ou, p.start, p.end, &u, &n);
+    for (size_t i = 0; rc == CDS_OK && i < n; i++) {
+        if (strcmp(u[i].code, ou) == 0)
+            continue;
+        rc = key_rows(store, agg_pk, u[i].code, de, pe, r, total);
+        int k = snprintf(from + used, fromlen - used, "%s%s",
+                         used ? "," : "", u[i].code);
+        if (k > 0 && (size_t) k < fromlen - used)
+            used += (size_t) k;
+    }
+    orgmap_units_free(u, n);
+    return rc;
 }
 
 int
@@ -211,30 +257,28 @@ history_run(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
                  "--period");
         return CDS_EUSAGE;
     }
-    history_entry_t *e = NULL;
     size_t n = 0;
-    int rc = history_compute(store, agg_pk, ou, de, pe, NULL, &e, &n);
+    char from[200] = "";
+    report_t *r = report_new(format, history_header, "ssssssssnnsbss",
+                             HISTORY_COLS);
+    int rc = r ? key_rows(store, agg_pk, ou, de, pe, r, &n) : CDS_ENOMEM;
+    if (rc == CDS_OK && n == 0)
+        rc = merged_rows(store, agg_pk, ou, de, pe, r, &n, from,
+                         sizeof from);
     if (rc == CDS_OK && n == 0) {
         snprintf(err, errlen, "no update was ever received for %s/%s/%s",
                  ou, de, pe);
         rc = CDS_ENOTFOUND;
     }
-    report_t *r = rc == CDS_OK ? report_new(format, history_header,
-                                            "ssssssssnnsbs", HISTORY_COLS)
-                               : NULL;
-    if (rc == CDS_OK && !r)
-        rc = CDS_ENOMEM;
-    for (size_t i = 0; rc == CDS_OK && i < n; i++)
-        rc = add_entry(r, &e[i]);
     if (rc == CDS_OK) {
-        char footer[256];
-        snprintf(footer, sizeof footer, "%zu update(s) for %s/%s/%s", n, ou,
-                 de, pe);
+        char footer[512];
+        snprintf(footer, sizeof footer, "%zu update(s) for %s/%s/%s%s%s",
+                 n, ou, de, pe, from[0] ? ", from its predecessors " : "",
+                 from);
         report_print(r, out, json_pack("{ssssss}", "orgUnit", ou,
                                        "dataElement", de, "period", pe),
                      footer);
     }
     report_destroy(&r);
-    history_free(e, n);
     return rc;
 }

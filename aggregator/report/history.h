@@ -10,7 +10,12 @@
  *  key (cds_envelope_verify) -> decode the batch -> the update with this
  *  seq hashes (cds_update_hash) to the same bytes as the stored history
  *  row's fields. So "verified" means the row shown is exactly what the
- *  agent signed. Reads only. */
+ *  agent signed.
+ *
+ *  Merges (history_run): a key that never received an update shows,
+ *  in its place, the rows of the units that owe the period by the merge
+ *  rule (orgmap_owing): for a unit made by a merge and a period before
+ *  it, its predecessors' rows, each naming its org_unit. Reads only. */
 #ifndef AGG_HISTORY_H
 #define AGG_HISTORY_H
 

@@ -162,6 +162,7 @@ orgmap_units_free(orgmap_unit_t *units, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(units[i].code);
         free(units[i].name);
+        free(units[i].succ);
     }
     free(units);
 }
@@ -184,8 +185,53 @@ unit_push(cds_sql_stmt_t *st, orgmap_unit_t **units, size_t *n, size_t *cap)
     u->valid_from = (int32_t) cds_sql_col_int64(st, 2);
     u->valid_to = (int32_t) cds_sql_col_int64(st, 3);
     u->until = (int32_t) cds_sql_col_int64(st, 4);
+    u->succ = NULL;
+    u->nsucc = 0;
     (*n)++;
     return u->code && u->name ? CDS_OK : CDS_ENOMEM;
+}
+
+static int
+cmp_unit_key(const void *key, const void *elem)
+{
+    return strcmp((const char *) key, ((const orgmap_unit_t *) elem)->code);
+}
+
+/* Record that units[j] succeeds units[i] (once). */
+static int
+succ_add(orgmap_unit_t *u, size_t j)
+{
+    for (size_t k = 0; k < u->nsucc; k++)
+        if (u->succ[k] == j)
+            return CDS_OK;
+    size_t *a = realloc(u->succ, (u->nsucc + 1) * sizeof *a);
+    if (!a)
+        return CDS_ENOMEM;
+    u->succ = a;
+    u->succ[u->nsucc++] = j;
+    return CDS_OK;
+}
+
+/* Fill each unit's successors among units (sorted by code). */
+static int
+successors(store_t *store, orgmap_unit_t *units, size_t n)
+{
+    cds_sql_stmt_t *st = store_read(store, ORGMAP_SQL_SUCCESSORS, NULL);
+    if (!st)
+        return CDS_ERROR;
+    int step, rc = CDS_OK;
+    while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW) {
+        orgmap_unit_t *a = bsearch(cds_sql_col_text(st, 0), units, n,
+                                   sizeof *units, cmp_unit_key);
+        orgmap_unit_t *b = bsearch(cds_sql_col_text(st, 1), units, n,
+                                   sizeof *units, cmp_unit_key);
+        if (a && b && a != b)
+            rc = succ_add(a, (size_t) (b - units));
+    }
+    if (rc == CDS_OK && step != CDS_SQL_DONE)
+        rc = step;                     /* logged by cds_sql */
+    cds_sql_finalize(&st);
+    return rc;
 }
 
 int
@@ -208,12 +254,109 @@ orgmap_sources(store_t *store, const char *ou, int32_t start, int32_t end,
     if (rc == CDS_OK && step != CDS_SQL_DONE)
         rc = step;                     /* logged by cds_sql */
     cds_sql_finalize(&st);
+    if (rc == CDS_OK && *n > 0)
+        rc = successors(store, *units, *n);
     if (rc != CDS_OK) {
         orgmap_units_free(*units, *n);
         *units = NULL;
         *n = 0;
     }
     return rc;
+}
+
+/* Is u valid on day? */
+static bool
+valid_on(const orgmap_unit_t *u, int32_t day)
+{
+    return u->valid_from <= day && u->valid_to >= day;
+}
+
+bool
+orgmap_owes(const orgmap_unit_t *units, size_t n, size_t i, int32_t start,
+            int32_t end)
+{
+    const orgmap_unit_t *u = &units[i];
+    if (!(u->valid_from <= end && u->valid_to >= start && start < u->until))
+        return false;
+    for (size_t k = 0; k < u->nsucc; k++)
+        if (u->succ[k] < n && valid_on(&units[u->succ[k]], end))
+            return false;              /* the successor reports for it */
+    return true;
+}
+
+int
+orgmap_owing(store_t *store, const char *ou, int32_t start, int32_t end,
+             orgmap_unit_t **units, size_t *n)
+{
+    orgmap_unit_t *all;
+    size_t na, k = 0;
+    int rc = orgmap_sources(store, ou, start, end, &all, &na);
+    if (rc != CDS_OK)
+        return rc;
+    bool *keep = calloc(na + 1, sizeof *keep);
+    if (!keep) {
+        orgmap_units_free(all, na);
+        return CDS_ENOMEM;
+    }
+    for (size_t i = 0; i < na; i++)
+        keep[i] = orgmap_owes(all, na, i, start, end);
+    for (size_t i = 0; i < na; i++) {
+        if (!keep[i]) {
+            free(all[i].code);
+            free(all[i].name);
+        } else
+            all[k++] = all[i];
+        free(all[i].succ);             /* indexes into the full array */
+        all[i].succ = NULL;
+        all[i].nsucc = 0;
+    }
+    free(keep);
+    *units = all;
+    *n = k;
+    return CDS_OK;
+}
+
+orgmap_kind_t
+orgmap_kind(bool count_true, bool period_sum)
+{
+    return count_true ? ORGMAP_YESNO : period_sum ? ORGMAP_FLOW
+                                                  : ORGMAP_STOCK;
+}
+
+/* Has units[i] a successor with reported[] set? */
+static bool
+superseded(const orgmap_unit_t *units, size_t n, size_t i,
+           const bool *reported)
+{
+    for (size_t k = 0; k < units[i].nsucc; k++)
+        if (units[i].succ[k] < n && reported[units[i].succ[k]])
+            return true;
+    return false;
+}
+
+void
+orgmap_rule(const orgmap_unit_t *units, size_t n, orgmap_kind_t kind,
+            int32_t ps, int32_t pe, const bool *reported, bool *expected,
+            bool *counts)
+{
+    for (size_t i = 0; i < n; i++) {
+        const orgmap_unit_t *u = &units[i];
+        bool in = u->valid_from <= pe && u->valid_to >= ps && ps < u->until;
+        switch (kind) {
+        case ORGMAP_STOCK:
+            counts[i] = in && reported[i]
+                        && !superseded(units, n, i, reported);
+            expected[i] = counts[i] || orgmap_owes(units, n, i, ps, pe);
+            break;
+        case ORGMAP_YESNO:
+            expected[i] = orgmap_owes(units, n, i, ps, pe);
+            counts[i] = expected[i] && reported[i];
+            break;
+        default:
+            expected[i] = in;
+            counts[i] = in && reported[i];
+        }
+    }
 }
 
 int

@@ -31,4 +31,16 @@
 #define ORGMAP_SQL_SOURCES_PG                                                \
     ORGMAP_SQL_SOURCES_WITH(ORGMAP_SOURCES_CTE_PG, STORE_SQL_BYTE_ORDER)
 
+/* (old, successor) pairs: the units an old unit was merged into, followed
+ * along orgunit_map transitively, and the leaves below them. */
+#define ORGMAP_SQL_SUCCESSORS                                                \
+    "WITH RECURSIVE succ(root, code) AS ("                                   \
+    " SELECT old, new FROM orgunit_map"                                      \
+    " UNION SELECT s.root, m.new FROM succ s JOIN orgunit_map m"             \
+    "  ON m.old = s.code),"                                                  \
+    " down(root, code) AS (SELECT root, code FROM succ"                      \
+    " UNION SELECT d.root, o.code FROM down d JOIN orgunit o"                \
+    "  ON o.parent = d.code)"                                                \
+    " SELECT root, code FROM down"
+
 #endif

@@ -2,11 +2,14 @@
  *  query_sql.h (QUERY_SQL_*); statements are prepared once per run. */
 #include "query.h"
 
+#include "attain.h"
 #include "cds_err.h"
 #include "cds_hlc.h"
 #include "cds_period.h"
 #include "cds_util.h"
+#include "orgmap.h"
 #include "query_sql.h"
+#include "rollup.h"
 #include "table.h"
 
 #include <jansson.h>
@@ -45,37 +48,13 @@ query_format_parse(const char *name, query_format_t *out)
     return CDS_EUSAGE;
 }
 
-/* TAB, CR and LF stay (quoted, RFC 4180: a comment may span lines); any
- * other control byte, only possible in text stored before they were
- * refused, is written as an escape (cds_ctl_escape) so a CSV file shown
- * in a terminal cannot drive it. */
-void
-query_csv_field(FILE *out, const char *s)
-{
-    char *esc = cds_ctl_escape(s, true);
-    const char *t = esc ? esc : "";
-    if (!strpbrk(t, ",\"\r\n")) {
-        fputs(t, out);
-        free(esc);
-        return;
-    }
-    fputc('"', out);
-    for (const char *p = t; *p; p++) {
-        if (*p == '"')
-            fputc('"', out);
-        fputc(*p, out);
-    }
-    fputc('"', out);
-    free(esc);
-}
-
 static void
 csv_row(FILE *out, const char *const *cells, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputc(',', out);
-        query_csv_field(out, cells[i]);
+        report_csv_field(out, cells[i]);
     }
     fputs("\r\n", out);        /* RFC 4180 line ends */
 }
@@ -167,13 +146,71 @@ bind_scope(cds_sql_stmt_t *st, const query_opts_t *o)
 
 /* ---- long form ---------------------------------------------------------- */
 
+/* Appended to the long form when targets are loaded (attain.h). */
+#define TARGET_COLS 3
+static const char *const target_header[TARGET_COLS] = {
+    "target", "attainment", "state",
+};
+
+/* What a long-form run carries from row to row. */
+typedef struct {
+    store_t *store;                    /* for the units' ancestors */
+    attain_cache_t cache;              /* the last unit's chain */
+    size_t ncols;                      /* LONG_COLS [+ TARGET_COLS] */
+} long_t;
+
+/* The target cells of the current row into cells[LONG_COLS..]. */
+static int
+target_cells(const query_opts_t *o, long_t *l, const char **cells,
+             attain_bufs_t *b)
+{
+    attain_t a;
+    const char *ac[ATTAIN_COLS];
+    int rc = attain_value(l->store, o->targets, o->catalog, &l->cache,
+                          cells[0], cells[2], cells[3], cells[5], &a);
+    attain_cells(&a, b, ac);
+    memcpy(cells + LONG_COLS, ac, TARGET_COLS * sizeof *ac);
+    return rc;
+}
+
+/* A target cell as JSON: "" -> null, a number cell as a number (as
+ * report.c prints its number columns; not shared: report.c includes this
+ * module's header), the state as a string. */
+static json_t *
+target_json(size_t col, const char *s)
+{
+    char *end = NULL;
+    if (!s || !s[0])
+        return json_null();
+    if (col == LONG_COLS + 2)
+        return json_string(s);
+    long long ll = strtoll(s, &end, 10);
+    return !*end ? json_integer(ll) : json_real(strtod(s, NULL));
+}
+
+static json_t *
+long_json(const query_opts_t *o, cds_sql_stmt_t *st, const char **cells,
+          size_t n)
+{
+    json_t *obj = json_object();
+    for (int i = 0; i < LONG_COLS; i++)
+        json_object_set_new(obj, long_keys[i],
+                            i == 9 ? json_boolean(cds_sql_col_int(st, 9))
+                                   : json_string(cells[i] ? cells[i] : ""));
+    for (size_t i = LONG_COLS; i < n; i++)
+        json_object_set_new(obj, target_header[i - LONG_COLS],
+                            target_json(i, cells[i]));
+    return obj;
+}
+
 /* Emit one row of the long query in the chosen format. */
 static int
-emit_long(const query_opts_t *o, cds_sql_stmt_t *st, table_t *t, json_t *arr,
-          FILE *out)
+emit_long(const query_opts_t *o, long_t *l, cds_sql_stmt_t *st, table_t *t,
+          json_t *arr, FILE *out)
 {
     char updated[40], followup[8];
-    const char *cells[LONG_COLS];
+    const char *cells[LONG_COLS + TARGET_COLS];
+    attain_bufs_t b;
     for (int i = 0; i < LONG_COLS; i++)
         cells[i] = cds_sql_col_text(st, i);
     cds_format_time(updated, sizeof updated,
@@ -182,18 +219,16 @@ emit_long(const query_opts_t *o, cds_sql_stmt_t *st, table_t *t, json_t *arr,
     snprintf(followup, sizeof followup, "%s",
              cds_sql_col_int(st, 9) ? "true" : "false");
     cells[9] = followup;
+    int rc = l->ncols > LONG_COLS ? target_cells(o, l, cells, &b) : CDS_OK;
+    if (rc != CDS_OK)
+        return rc;
     if (o->format == QUERY_CSV)
-        csv_row(out, cells, LONG_COLS);
+        csv_row(out, cells, l->ncols);
     else if (o->format == QUERY_TABLE)
         return table_add(t, cells) == 0 ? CDS_OK : CDS_ENOMEM;
-    else {
-        json_t *obj = json_object();
-        for (int i = 0; i < LONG_COLS; i++)
-            json_object_set_new(obj, long_keys[i],
-                                i == 9 ? json_boolean(cds_sql_col_int(st, 9))
-                                       : json_string(cells[i] ? cells[i] : ""));
-        return json_array_append_new(arr, obj) == 0 ? CDS_OK : CDS_ENOMEM;
-    }
+    else
+        return json_array_append_new(arr, long_json(o, st, cells, l->ncols))
+                       == 0 ? CDS_OK : CDS_ENOMEM;
     return CDS_OK;
 }
 
@@ -204,7 +239,12 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
     cds_sql_stmt_t *st = store_read(store, QUERY_SQL_LONG, QUERY_SQL_LONG_PG);
     if (!st)
         return CDS_ERROR;
-    table_t *t = o->format == QUERY_TABLE ? table_new(long_header, LONG_COLS)
+    long_t l = { .store = store,
+                 .ncols = LONG_COLS + (o->targets ? TARGET_COLS : 0) };
+    const char *header[LONG_COLS + TARGET_COLS];
+    memcpy(header, long_header, sizeof long_header);
+    memcpy(header + LONG_COLS, target_header, sizeof target_header);
+    table_t *t = o->format == QUERY_TABLE ? table_new(header, l.ncols)
                                           : NULL;
     json_t *arr = o->format == QUERY_JSON ? json_array() : NULL;
     bind_scope(st, o);
@@ -214,10 +254,10 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
         cds_sql_bind_int64(st, ":end", f->end);
     }
     if (o->format == QUERY_CSV)
-        csv_row(out, long_header, LONG_COLS);
+        csv_row(out, header, l.ncols);
     int rc, code = CDS_OK;
     while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW)
-        code = emit_long(o, st, t, arr, out);
+        code = emit_long(o, &l, st, t, arr, out);
     if (code == CDS_OK && rc != CDS_SQL_DONE)
         code = rc;                     /* logged by cds_sql */
     if (code == CDS_OK && t)
@@ -229,6 +269,7 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
         fputc('\n', out);
         json_decref(set);
     }
+    attain_cache_free(&l.cache);
     table_destroy(&t);
     json_decref(arr);
     cds_sql_finalize(&st);
@@ -346,6 +387,7 @@ typedef struct {
     json_t *rows;                      /* QUERY_JSON */
     FILE *out;
     size_t units, complete;
+    json_t *total;                     /* QUERY_JSON: the total row */
 } wide_t;
 
 static int
@@ -429,38 +471,132 @@ wide_finish(wide_t *w)
                                                           w->complete));
         json_object_set_new(top, "units", json_integer((json_int_t)
                                                        w->units));
+        if (w->total)
+            json_object_set_new(top, "total", json_incref(w->total));
         json_dumpf(top, w->out, JSON_INDENT(2));
         fputc('\n', w->out);
         json_decref(top);
     }
 }
 
+/* One row: the unit's cells, then the row printed. */
+static int
+wide_unit(wide_t *w, cds_sql_stmt_t *cell, char **vals, const char *ou,
+          const char *name)
+{
+    size_t k = 0;
+    int rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n,
+                      vals, &k);
+    if (rc == CDS_OK)
+        rc = wide_emit(w, ou, name ? name : "", vals, k);
+    for (size_t i = 0; i < w->n; i++) {
+        free(vals[i]);
+        vals[i] = NULL;
+    }
+    return rc;
+}
+
+/* Rows of a unit's subtree: the units that owe reports for the period by
+ * the merge rule (orgmap_owing): for a successor and a period before its
+ * creation, its predecessors. */
+static int
+wide_owing(store_t *store, wide_t *w, cds_sql_stmt_t *cell, char **vals)
+{
+    cds_period_t p;
+    orgmap_unit_t *u = NULL;
+    size_t n = 0;
+    if (cds_period_parse(w->o->period, &p) != CDS_OK)
+        return CDS_EBADPERIOD;         /* checked by resolve_filter */
+    int rc = orgmap_owing(store, w->o->org_unit, p.start, p.end, &u, &n);
+    for (size_t i = 0; rc == CDS_OK && i < n; i++)
+        rc = wide_unit(w, cell, vals, u[i].code, u[i].name);
+    orgmap_units_free(u, n);
+    return rc;
+}
+
 static int
 wide_rows(store_t *store, wide_t *w)
 {
-    cds_sql_stmt_t *leaves = store_read(store, QUERY_SQL_LEAVES,
-                                        QUERY_SQL_LEAVES_PG);
+    bool owing = w->o->org_unit && w->o->subtree;
+    cds_sql_stmt_t *leaves = owing ? NULL
+                             : store_read(store, QUERY_SQL_LEAVES,
+                                          QUERY_SQL_LEAVES_PG);
     cds_sql_stmt_t *cell = store_read(store, QUERY_SQL_CELL, NULL);
     char **vals = calloc(w->n + 1, sizeof *vals);
-    int rc = leaves && cell && vals ? CDS_OK : CDS_ERROR;
-    if (rc == CDS_OK)
+    int rc = (leaves || owing) && cell && vals ? CDS_OK : CDS_ERROR;
+    if (rc == CDS_OK && owing)
+        rc = wide_owing(store, w, cell, vals);
+    if (rc == CDS_OK && leaves)
         bind_scope(leaves, w->o);
-    while (rc == CDS_OK && cds_sql_step(leaves) == CDS_SQL_ROW) {
-        const char *ou = cds_sql_col_text(leaves, 0);
-        const char *name = cds_sql_col_text(leaves, 1);
-        size_t k = 0;
-        rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n, vals,
-                      &k);
-        if (rc == CDS_OK)
-            rc = wide_emit(w, ou, name ? name : "", vals, k);
-        for (size_t i = 0; i < w->n; i++) {
-            free(vals[i]);
-            vals[i] = NULL;
-        }
-    }
+    while (rc == CDS_OK && leaves && cds_sql_step(leaves) == CDS_SQL_ROW)
+        rc = wide_unit(w, cell, vals, cds_sql_col_text(leaves, 0),
+                       cds_sql_col_text(leaves, 1));
     free(vals);
     cds_sql_finalize(&leaves);
     cds_sql_finalize(&cell);
+    return rc;
+}
+
+/* One total cell: rollup's figure and its coverage into the JSON. */
+static int
+total_cell(wide_t *w, const rollup_figure_t *f, char *buf, size_t len)
+{
+    rollup_format(f->value, f->has_value, buf, len);
+    if (!w->total)
+        return CDS_OK;
+    json_t *v = json_object_get(w->total, "values");
+    json_t *c = json_object_get(w->total, "covered");
+    json_t *e = json_object_get(w->total, "expected");
+    json_object_set_new(v, f->ind->code, f->has_value ? json_string(buf)
+                                                      : json_null());
+    json_object_set_new(c, f->ind->code, json_integer((json_int_t)
+                                                      f->covered));
+    json_object_set_new(e, f->ind->code, json_integer((json_int_t)
+                                                      f->expected));
+    return CDS_OK;
+}
+
+/* The total row under a unit's rows: rollup's figure per column (the
+ * merge rule's total: for a new commune before its creation, its
+ * predecessors' total), when the catalog and its rules are given and
+ * every column is a catalog indicator. Table: a last row "total"; JSON:
+ * "total": {values, covered, expected}; CSV: none (header + rows). */
+static int
+wide_total(store_t *store, wide_t *w)
+{
+    const query_opts_t *o = w->o;
+    if (!o->catalog || !o->rules || !o->org_unit || !o->subtree
+        || o->format == QUERY_CSV || w->n == 0)
+        return CDS_OK;
+    for (size_t i = 0; i < w->n; i++)
+        if (!cds_catalog_find(o->catalog, w->cols[i]))
+            return CDS_OK;
+    rollup_figure_t *f = NULL;
+    size_t nf = 0;
+    char err[256];
+    int rc = rollup_compute_read(store, o->catalog, o->rules, o->org_unit,
+                                 o->period, (const char *const *) w->cols,
+                                 w->n, &f, &nf, err, sizeof err);
+    char (*cells)[32] = rc == CDS_OK ? calloc(nf + 1, sizeof *cells) : NULL;
+    const char **row = cells ? calloc(nf + 3, sizeof *row) : NULL;
+    if (rc == CDS_OK && !row)
+        rc = CDS_ENOMEM;
+    if (rc == CDS_OK && o->format == QUERY_JSON)
+        w->total = json_pack("{s{}s{}s{}}", "values", "covered",
+                             "expected");
+    for (size_t i = 0; rc == CDS_OK && i < nf; i++) {
+        rc = total_cell(w, &f[i], cells[i], sizeof cells[i]);
+        row[2 + i] = cells[i];
+    }
+    if (rc == CDS_OK && o->format == QUERY_TABLE) {
+        row[0] = "total";
+        row[1] = o->org_unit;
+        row[2 + nf] = "";
+        rc = table_add(w->table, row) == 0 ? CDS_OK : CDS_ENOMEM;
+    }
+    free(row);
+    free(cells);
+    free(f);
     return rc;
 }
 
@@ -474,12 +610,15 @@ query_wide(store_t *store, const query_opts_t *o, FILE *out)
     if (rc == CDS_OK)
         rc = wide_rows(store, &w);
     if (rc == CDS_OK)
+        rc = wide_total(store, &w);
+    if (rc == CDS_OK)
         wide_finish(&w);
     for (size_t i = 0; i < w.n; i++)
         free(w.cols[i]);
     free(w.cols);
     table_destroy(&w.table);
     json_decref(w.rows);
+    json_decref(w.total);
     return rc;
 }
 

@@ -3,14 +3,24 @@
  *  Long form: one row per live (not deleted) value: orgunit, orgunitname,
  *  dataelement, period, categoryoptioncombo, value, storedby, lastupdated
  *  (the HLC time as ISO-8601), comment, followup, agent (fingerprint).
- *  Filters: org unit (with its subtree unless subtree = false), indicator
+ *  Filters: org unit (with its subtree and the units merged into it, for
+ *  periods before the merge, unless subtree = false), indicator
  *  list, and period: a stored period is selected when its [start, end]
  *  lies within the filter's range (--period P: P's range, so a quarter
  *  selects its months and weeks; --from A --to B: A.start .. B.end).
- *  Wide form (--wide): rows = leaf org units under the filter unit, columns
+ *  Wide form (--wide): rows = the units that owe reports for the period
+ *  under the filter unit by the merge rule (orgmap_owing: for a unit
+ *  made by a merge and a period before it, its predecessors), columns
  *  = indicators (the --indicator list, else the catalog's, else those with
- *  values), for exactly one --period; a "reported" column "k/n" and a last
- *  line "N of M org units complete".
+ *  values), for exactly one --period; a "reported" column "k/n", a
+ *  "total" row (table; JSON "total") with rollup's figure per column
+ *  when the catalog's rules are given, and a last line "N of M org units
+ *  complete".
+ *  Targets: with opts->targets the long form appends three columns,
+ *  target, attainment, state: each value against the target of its unit,
+ *  indicator and period's year (attain.h; a value of a sub-period, e.g. a
+ *  month, against its year's target); the wide form is unchanged (rollup
+ *  and rank give a unit's attainment).
  *  Formats: table (aligned by display width), csv (RFC 4180: fields with
  *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
  *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
@@ -20,31 +30,43 @@
 #define AGG_QUERY_H
 
 #include "cds_catalog.h"
+#include "cds_target.h"
+#include "orgmap.h"
+#include "rollup.h"
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-/* Org units in scope: :ou and its descendants (:subtree = 1), :ou alone
- * (:subtree = 0), or every unit (:ou NULL). A WITH clause that query's
- * SQL (query_sql.h) and export's (export_sql.h) start from: the one
- * definition of a --org-unit scope, public so that both share it. */
+/* Org units in scope, as (code, until): :ou and its descendants, plus
+ * the units merged into it (orgunit_map, followed transitively with
+ * their subtrees: orgmap.h, the merge rule's home) whose values count
+ * only for periods starting before until (NULL: no limit)
+ * (:subtree = 1); :ou alone (:subtree = 0); or every unit (:ou NULL).
+ * A WITH clause that query's SQL (query_sql.h) and export's
+ * (export_sql.h) start from: the one definition of a --org-unit scope,
+ * public so that both share it. */
 #define QUERY_SCOPE_CTE                                                      \
-    "WITH RECURSIVE scope(code) AS ("                                        \
-    " SELECT code FROM orgunit WHERE CAST(:ou AS TEXT) IS NULL"              \
-    " UNION SELECT CAST(:ou AS TEXT) WHERE CAST(:ou AS TEXT) IS NOT NULL"    \
-    " UNION SELECT o.code FROM orgunit o JOIN scope s ON o.parent = s.code"  \
-    " WHERE CAST(:subtree AS BIGINT) <> 0"                                   \
+    "WITH RECURSIVE scope(code, until) AS ("                                 \
+    " SELECT code, CAST(NULL AS BIGINT) FROM orgunit"                        \
+    "  WHERE CAST(:ou AS TEXT) IS NULL"                                      \
+    " UNION SELECT CAST(:ou AS TEXT), CAST(NULL AS BIGINT)"                  \
+    "  WHERE CAST(:ou AS TEXT) IS NOT NULL"                                  \
+    " UNION SELECT e.code," ORGMAP_UNTIL " FROM scope s JOIN" ORGMAP_EDGES  \
+    "  ON e.up = s.code WHERE CAST(:subtree AS BIGINT) <> 0"                 \
     " AND CAST(:ou AS TEXT) IS NOT NULL) "
 /* The filter and order of the long form and the export, shared likewise:
  * after "FROM datavalue d ...", the live (not deleted) values in scope
+ * (a merged-in unit's only for periods starting before its merge date)
  * whose indicator is in the JSON array :indicators (NULL: any) and whose
  * period lies in [:start, :end] (NULL: open), in key order. JSON_TEXTS is
  * STORE_SQL_JSON_TEXTS or its _PG; C "" or STORE_SQL_BYTE_ORDER (store.h)
  * after each text sort key. */
 #define QUERY_SQL_LIVE_IN_SCOPE(JSON_TEXTS, C)                               \
-    " WHERE d.deleted = 0 AND d.org_unit IN (SELECT code FROM scope)"        \
+    " WHERE d.deleted = 0 AND EXISTS (SELECT 1 FROM scope s"                 \
+    "  WHERE s.code = d.org_unit"                                            \
+    "  AND (s.until IS NULL OR d.period_start < s.until))"                   \
     " AND (CAST(:indicators AS TEXT) IS NULL OR d.indicator IN"              \
     "      (" JSON_TEXTS(":indicators") "))"                                 \
     " AND (CAST(:start AS BIGINT) IS NULL OR d.period_start >= :start)"      \
@@ -67,7 +89,13 @@ typedef struct {
     const char *from, *to;             /* range ends (either may be NULL) */
     query_format_t format;
     bool wide;                         /* org units x indicators, 1 period */
-    const cds_catalog_t *catalog;      /* optional: wide column order */
+    const cds_catalog_t *catalog;      /* optional: wide column order;
+                                        * value types for targets */
+    const rollup_rules_t *rules;       /* optional, with catalog: the wide
+                                        * total row (rollup's figures) */
+    const cds_targets_t *targets;      /* optional: long form appends
+                                        * target, attainment, state
+                                        * (attain.h; needs catalog) */
 } query_opts_t;
 
 /* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */
@@ -85,7 +113,5 @@ int query_run(store_t *store, const query_opts_t *opts, FILE *out, char *err,
  * CDS_EBADPERIOD (the flag and its value in err). */
 int query_range(const query_opts_t *opts, int32_t *start, int32_t *end,
                 char *err, size_t errlen);
-/* Write one CSV field (RFC 4180 quoting when needed). */
-void query_csv_field(FILE *out, const char *s);
 
 #endif

@@ -1,11 +1,35 @@
 /*  report: a result table printed as table, CSV or JSON. See report.h. */
 #include "report.h"
 
-#include "query.h"
+#include "cds_util.h"
 #include "table.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* TAB, CR and LF stay (quoted, RFC 4180: a comment may span lines); any
+ * other control byte, only possible in text stored before they were
+ * refused, is written as an escape (cds_ctl_escape) so a CSV file shown
+ * in a terminal cannot drive it. */
+void
+report_csv_field(FILE *out, const char *s)
+{
+    char *esc = cds_ctl_escape(s, true);
+    const char *t = esc ? esc : "";
+    if (!strpbrk(t, ",\"\r\n")) {
+        fputs(t, out);
+        free(esc);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = t; *p; p++) {
+        if (*p == '"')
+            fputc('"', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+    free(esc);
+}
 
 struct report {
     report_format_t format;            /* how report_print prints */
@@ -116,7 +140,7 @@ print_csv(const report_t *self, FILE *out)
     for (size_t i = 0; i < self->ncols; i++) {
         if (i)
             fputc(',', out);
-        query_csv_field(out, self->header[i]);
+        report_csv_field(out, self->header[i]);
     }
     fputs("\r\n", out);
     for (size_t r = 0; r < self->n; r++) {
@@ -137,7 +161,7 @@ print_csv(const report_t *self, FILE *out)
                 s = json_is_true(v) ? "true" : "false";
             if (i)
                 fputc(',', out);
-            query_csv_field(out, s);
+            report_csv_field(out, s);
         }
         fputs("\r\n", out);
     }

@@ -21,6 +21,9 @@ typedef enum {
 
 typedef struct report report_t;
 
+/* Write one CSV field (RFC 4180 quoting when needed; control bytes other
+ * than TAB, CR, LF escaped). */
+void report_csv_field(FILE *out, const char *s);
 /* "table" | "csv" | "json". 0, or -1 when name is none of them. */
 int report_format_parse(const char *name, report_format_t *out);
 /* New report; header and types (one letter per column) are borrowed and

@@ -6,6 +6,8 @@
 #include "rollup.h"
 
 #include "rollup_sql.h"
+
+#include "attain.h"
 #include "cds_csv.h"
 #include "cds_err.h"
 #include "cds_period.h"
@@ -265,8 +267,9 @@ observations(const ctx_t *c, const cds_indicator_t *ind, obs_t **obs,
     const char *a = ratio ? ind->numerator : ind->code;
     for (size_t i = 0; i < c->nv; i++) {
         const obs_t *v = &c->vals[i];
-        if (strcmp(v->ind, a) != 0)
-            continue;
+        if (strcmp(v->ind, a) != 0
+            || !unit_expected(&c->units[v->unit], v->ps, v->pe))
+            continue;                  /* outside the leaf's lifetime */
         obs_t o = *v;
         bool found = !ratio;
         for (size_t j = 0; ratio && j < c->nv && !found; j++) {
@@ -283,13 +286,34 @@ observations(const ctx_t *c, const cds_indicator_t *ind, obs_t **obs,
     return CDS_OK;
 }
 
+/* The no-successor-twice rule for a LAST figure at its "as of"
+ * sub-period, or a COUNT_TRUE figure over time (orgmap_rule): clears
+ * has[] of leaves whose value does not count; f->expected. */
+static int
+merge_rule(const ctx_t *c, rollup_figure_t *f, orgmap_kind_t kind,
+           int32_t ps, int32_t pe, bool *has)
+{
+    bool *ex = calloc(2 * (c->nu + 1), sizeof *ex);
+    if (!ex)
+        return CDS_ENOMEM;
+    orgmap_rule(c->units, c->nu, kind, ps, pe, has, ex, ex + c->nu + 1);
+    for (size_t u = 0; u < c->nu; u++) {
+        has[u] = ex[c->nu + 1 + u];
+        f->expected += ex[u];
+    }
+    free(ex);
+    return CDS_OK;
+}
+
 /* Step 1, over time: per-leaf sums acc_a/acc_b, has[], reports, as_of,
- * expected counts. */
-static void
+ * expected counts; which leaves count: orgmap_rule. */
+static int
 over_time(const ctx_t *c, rollup_figure_t *f, const obs_t *obs, size_t n,
           double *acc_a, double *acc_b, bool *has)
 {
     const obs_t *latest = NULL;
+    orgmap_kind_t kind = orgmap_kind(f->ind->agg == CDS_AGG_COUNT_TRUE,
+                                     f->time == ROLLUP_SUM);
     for (size_t i = 0; i < n && f->time == ROLLUP_LAST; i++)
         if (!latest || obs[i].pe > latest->pe)
             latest = &obs[i];
@@ -299,18 +323,26 @@ over_time(const ctx_t *c, rollup_figure_t *f, const obs_t *obs, size_t n,
         acc_a[obs[i].unit] += obs[i].a;
         acc_b[obs[i].unit] += obs[i].b;
         has[obs[i].unit] = true;
-        f->reports++;
     }
-    if (latest)
+    if (latest) {
         snprintf(f->as_of, sizeof f->as_of, "%s", latest->period);
+        int rc = merge_rule(c, f, kind, latest->ps, latest->pe, has);
+        for (size_t u = 0; u < c->nu; u++)
+            f->reports += has[u];
+        f->expected_reports = f->expected;
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        f->reports++;
+    if (kind == ORGMAP_YESNO) {        /* units existing at the end */
+        int rc = merge_rule(c, f, kind, c->p.start, c->p.end, has);
+        f->expected_reports = f->expected;
+        return rc;
+    }
     for (size_t u = 0; u < c->nu; u++) {
         const orgmap_unit_t *unit = &c->units[u];
-        if (latest) {
-            f->expected += unit_expected(unit, latest->ps, latest->pe);
-            continue;
-        }
         f->expected++;
-        if (f->time == ROLLUP_LAST || !f->ind->has_period_type)
+        if (!f->ind->has_period_type)
             f->expected_reports++;
         else
             f->expected_reports += count_periods(
@@ -319,8 +351,7 @@ over_time(const ctx_t *c, rollup_figure_t *f, const obs_t *obs, size_t n,
                       unit->until == INT32_MAX ? INT32_MAX
                                                : unit->until - 1));
     }
-    if (latest)
-        f->expected_reports = f->expected;
+    return CDS_OK;
 }
 
 /* Step 2, across leaves. */
@@ -394,10 +425,10 @@ compute_one(const ctx_t *c, rollup_figure_t *f)
     double *acc = calloc(2 * (c->nu + 1), sizeof *acc);
     bool *has = calloc(c->nu + 1, sizeof *has);
     int rc = acc && has ? observations(c, f->ind, &obs, &n) : CDS_ENOMEM;
-    if (rc == CDS_OK) {
-        over_time(c, f, obs, n, acc, acc + c->nu + 1, has);
+    if (rc == CDS_OK)
+        rc = over_time(c, f, obs, n, acc, acc + c->nu + 1, has);
+    if (rc == CDS_OK)
         across_units(c, f, acc, acc + c->nu + 1, has);
-    }
     free(obs);
     free(acc);
     free(has);
@@ -452,12 +483,12 @@ ctx_free(ctx_t *c)
     free(c->codes);
 }
 
-int
-rollup_compute(store_t *store, const cds_catalog_t *catalog,
-               const rollup_rules_t *rules, const char *ou,
-               const char *period, const char *const *indicators,
-               size_t n, rollup_figure_t **out, size_t *nout, char *err,
-               size_t errlen)
+/* rollup_compute's work; snapshot: begin and end a read snapshot. */
+static int
+compute(store_t *store, const cds_catalog_t *catalog,
+        const rollup_rules_t *rules, const char *ou, const char *period,
+        const char *const *indicators, size_t n, rollup_figure_t **out,
+        size_t *nout, bool snapshot, char *err, size_t errlen)
 {
     ctx_t c = { 0 };
     char *codes_json = NULL;
@@ -477,11 +508,13 @@ rollup_compute(store_t *store, const cds_catalog_t *catalog,
     int rc = select_indicators(catalog, &c.p, indicators, n, out, nout,
                                &codes_json, err, errlen);
     /* One snapshot: the leaves and their values agree. */
-    if (rc == CDS_OK && (rc = store_read_begin(store)) == CDS_OK) {
+    if (rc == CDS_OK && (!snapshot || (rc = store_read_begin(store))
+                                          == CDS_OK)) {
         rc = orgmap_sources(store, ou, c.p.start, c.p.end, &c.units, &c.nu);
         if (rc == CDS_OK)
             rc = fetch_values(store, &c, ou, codes_json);
-        store_read_end(store);
+        if (snapshot)
+            store_read_end(store);
     }
     for (size_t i = 0; rc == CDS_OK && i < *nout; i++) {
         (*out)[i].time = rollup_rule(rules, (*out)[i].ind->code);
@@ -497,6 +530,28 @@ rollup_compute(store_t *store, const cds_catalog_t *catalog,
     return rc;
 }
 
+int
+rollup_compute(store_t *store, const cds_catalog_t *catalog,
+               const rollup_rules_t *rules, const char *ou,
+               const char *period, const char *const *indicators,
+               size_t n, rollup_figure_t **out, size_t *nout, char *err,
+               size_t errlen)
+{
+    return compute(store, catalog, rules, ou, period, indicators, n, out,
+                   nout, true, err, errlen);
+}
+
+int
+rollup_compute_read(store_t *store, const cds_catalog_t *catalog,
+                    const rollup_rules_t *rules, const char *ou,
+                    const char *period, const char *const *indicators,
+                    size_t n, rollup_figure_t **out, size_t *nout,
+                    char *err, size_t errlen)
+{
+    return compute(store, catalog, rules, ou, period, indicators, n, out,
+                   nout, false, err, errlen);
+}
+
 /* ---- printing ----------------------------------------------------------- */
 
 static const char *const rollup_header[] = {
@@ -506,24 +561,36 @@ static const char *const rollup_header[] = {
 };
 #define ROLLUP_COLS (sizeof rollup_header / sizeof rollup_header[0])
 
+/* The ROLLUP_COLS cells of f into cells, text in the buffers (32, 32,
+ * 32, 48, 24, 24, 24, 24 bytes). */
+static void
+figure_cells(const rollup_figure_t *f, const char **cells, char *v,
+             char *nu, char *de, char *units, char *cov, char *exp,
+             char *rep, char *erep)
+{
+    bool ratio = f->ind->agg == CDS_AGG_RATIO && f->covered > 0;
+    snprintf(units, 48, "%zu/%zu", f->covered, f->expected);
+    snprintf(cov, 24, "%zu", f->covered);
+    snprintf(exp, 24, "%zu", f->expected);
+    snprintf(rep, 24, "%zu", f->reports);
+    snprintf(erep, 24, "%zu", f->expected_reports);
+    const char *c[ROLLUP_COLS] = {
+        f->ind->code, cds_agg_name(f->ind->agg), rollup_time_name(f->time),
+        rollup_format(f->value, f->has_value, v, 32),
+        rollup_format(f->numerator, ratio, nu, 32),
+        rollup_format(f->denominator, ratio, de, 32), units, cov,
+        exp, rep, erep, f->as_of, f->note, f->ind->name_vi,
+    };
+    memcpy(cells, c, sizeof c);
+}
+
 static int
 add_figure(report_t *r, const rollup_figure_t *f)
 {
     char v[32], nu[32], de[32], units[48], cov[24], exp[24], rep[24],
         erep[24];
-    bool ratio = f->ind->agg == CDS_AGG_RATIO && f->covered > 0;
-    snprintf(units, sizeof units, "%zu/%zu", f->covered, f->expected);
-    snprintf(cov, sizeof cov, "%zu", f->covered);
-    snprintf(exp, sizeof exp, "%zu", f->expected);
-    snprintf(rep, sizeof rep, "%zu", f->reports);
-    snprintf(erep, sizeof erep, "%zu", f->expected_reports);
-    const char *cells[ROLLUP_COLS] = {
-        f->ind->code, cds_agg_name(f->ind->agg), rollup_time_name(f->time),
-        rollup_format(f->value, f->has_value, v, sizeof v),
-        rollup_format(f->numerator, ratio, nu, sizeof nu),
-        rollup_format(f->denominator, ratio, de, sizeof de), units, cov,
-        exp, rep, erep, f->as_of, f->note, f->ind->name_vi,
-    };
+    const char *cells[ROLLUP_COLS];
+    figure_cells(f, cells, v, nu, de, units, cov, exp, rep, erep);
     return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
 }
 
@@ -533,17 +600,78 @@ rollup_run(store_t *store, const cds_catalog_t *catalog,
            const char *const *indicators, size_t n, report_format_t format,
            FILE *out, char *err, size_t errlen)
 {
+    return rollup_run_targets(store, catalog, rules, NULL, ou, period,
+                              indicators, n, format, out, err, errlen);
+}
+
+/* The target columns (attain.h) appended to a figure's row. */
+typedef struct {
+    const cds_targets_t *targets;      /* NULL: no target columns */
+    char **chain;                      /* the unit and its ancestors */
+    size_t n;
+    const char *period;
+} target_cols_t;
+
+static int
+add_figure_targets(report_t *r, const rollup_figure_t *f,
+                   const target_cols_t *tc)
+{
+    if (!tc->targets)
+        return add_figure(r, f);
+    const char *cells[ROLLUP_COLS + ATTAIN_COLS];
+    char v[32], nu[32], de[32], units[48], cov[24], exp[24], rep[24],
+        erep[24];
+    figure_cells(f, cells, v, nu, de, units, cov, exp, rep, erep);
+    attain_t a;
+    attain_bufs_t b;
+    attain_judge(tc->targets, f->ind, (const char *const *) tc->chain,
+                 tc->n, tc->period, f->has_value, f->value,
+                 (double) f->expected, &a);
+    attain_cells(&a, &b, cells + ROLLUP_COLS);
+    return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
+}
+
+static report_t *
+figure_report(report_format_t format, const target_cols_t *tc,
+              const char **hdr, char *types)
+{
+    static const char rollup_types[] = "sssnnnsnnnnsss";
+    memcpy(hdr, rollup_header, sizeof rollup_header);
+    snprintf(types, ROLLUP_COLS + ATTAIN_COLS + 1, "%s%s", rollup_types,
+             tc->targets ? ATTAIN_TYPES : "");
+    for (size_t i = 0; tc->targets && i < ATTAIN_COLS; i++)
+        hdr[ROLLUP_COLS + i] = attain_header[i];
+    return report_new(format, hdr, types,
+                      ROLLUP_COLS + (tc->targets ? ATTAIN_COLS : 0));
+}
+
+int
+rollup_run_targets(store_t *store, const cds_catalog_t *catalog,
+                   const rollup_rules_t *rules, const cds_targets_t *targets,
+                   const char *ou, const char *period,
+                   const char *const *indicators, size_t n,
+                   report_format_t format, FILE *out, char *err,
+                   size_t errlen)
+{
     rollup_figure_t *figs = NULL;
     size_t nf = 0;
     int rc = rollup_compute(store, catalog, rules, ou, period, indicators, n,
                             &figs, &nf, err, errlen);
     if (rc != CDS_OK)
         return rc;
-    report_t *r = report_new(format, rollup_header, "sssnnnsnnnnsss",
-                             ROLLUP_COLS);
+    target_cols_t tc = { .targets = targets, .period = period };
+    if (targets && (rc = attain_chain(store, ou, &tc.chain, &tc.n))
+                       != CDS_OK) {
+        free(figs);
+        return rc;
+    }
+    const char *hdr[ROLLUP_COLS + ATTAIN_COLS];
+    char types[ROLLUP_COLS + ATTAIN_COLS + 1];
+    report_t *r = figure_report(format, &tc, hdr, types);
     rc = r ? CDS_OK : CDS_ENOMEM;
     for (size_t i = 0; rc == CDS_OK && i < nf; i++)
-        rc = add_figure(r, &figs[i]);
+        rc = add_figure_targets(r, &figs[i], &tc);
+    attain_chain_free(tc.chain, tc.n);
     if (rc == CDS_OK) {
         char name[256] = "", footer[512];
         orgmap_unit_name(store, ou, name, sizeof name);

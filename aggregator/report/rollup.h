@@ -9,15 +9,20 @@
  *        LAST  stocks (households, members, yes/no criteria; the default):
  *              the figure is taken at the latest sub-period inside P for
  *              which any source leaf reported ("as of" that period); only
- *              leaves that reported for it count, so units never count
- *              twice across a reorganisation.
+ *              leaves that reported for it count, and of a predecessor
+ *              and its successor only one (orgmap_rule, below).
  *   2. across leaves, by the catalog aggregation: SUM, AVERAGE, MIN, MAX,
  *      COUNT_TRUE (leaves whose yes/no value is yes), RATIO: sum of the
  *      numerator counts / sum of the denominator counts (x100 for a
  *      PERCENTAGE), taken only from leaves and sub-periods that reported
  *      BOTH counts; never an average of percentages. NONE: not rolled up.
  *  Source leaves and mapping: orgmap.h (old units count towards the unit
- *  they were merged into, for periods before the merge date).
+ *  they were merged into, for periods before the merge date); which of
+ *  them count when a period spans a merge is orgmap_rule's (the merge
+ *  rule's one home, docs/ORGUNITS.md): a stock takes the successor's
+ *  value where it reported, else the predecessors'; a COUNT_TRUE counts
+ *  the units existing at the period's end; a flow adds each unit's part.
+ *  A value outside its leaf's validity dates never counts.
  *
  *  Invariant: every figure carries how many leaves it covers out of how
  *  many were expected (valid in the period, or at the "as of"
@@ -28,6 +33,7 @@
 #define AGG_ROLLUP_H
 
 #include "cds_catalog.h"
+#include "cds_target.h"
 #include "report.h"
 #include "store.h"
 #include <stdbool.h>
@@ -77,6 +83,14 @@ int rollup_compute(store_t *store, const cds_catalog_t *catalog,
                    size_t n, rollup_figure_t **out, size_t *nout, char *err,
                    size_t errlen);
 
+/* rollup_compute inside a read snapshot the caller holds
+ * (store_read_begin: `query --wide`'s total row). Same contract. */
+int rollup_compute_read(store_t *store, const cds_catalog_t *catalog,
+                        const rollup_rules_t *rules, const char *ou,
+                        const char *period, const char *const *indicators,
+                        size_t n, rollup_figure_t **out, size_t *nout,
+                        char *err, size_t errlen);
+
 /* Text of a figure's value ("" when none): integers as integers, other
  * values with 2 decimals. buf: 32 bytes. Returns buf. */
 char *rollup_format(double v, bool has, char *buf, size_t len);
@@ -87,5 +101,15 @@ int rollup_run(store_t *store, const cds_catalog_t *catalog,
                const rollup_rules_t *rules, const char *ou,
                const char *period, const char *const *indicators, size_t n,
                report_format_t format, FILE *out, char *err, size_t errlen);
+
+/* rollup_run with the target columns of attain.h appended (target,
+ * attainment, state, target_source, target_note) when targets is not
+ * NULL; NULL: exactly rollup_run's columns. Same codes. */
+int rollup_run_targets(store_t *store, const cds_catalog_t *catalog,
+                       const rollup_rules_t *rules,
+                       const cds_targets_t *targets, const char *ou,
+                       const char *period, const char *const *indicators,
+                       size_t n, report_format_t format, FILE *out,
+                       char *err, size_t errlen);
 
 #endif

@@ -18,7 +18,7 @@
 --   ALTER ROLE metabase SET default_transaction_read_only = on;
 --
 -- Granted: the bi_* views and the tables a report reads (current values,
--- history, agents, org units, health). Not granted: batch (signed
+-- history, agents, org units, health, follow-up flags). Not granted: batch (signed
 -- envelopes), reject (raw bytes of refused messages), knock (peer
 -- addresses), api_token (token hashes), the commit-mark tables.
 -- Running it again is harmless.
@@ -45,7 +45,7 @@ GRANT SELECT ON
     :"schema".datavalue, :"schema".update_log, :"schema".update_status,
     :"schema".agent, :"schema".agent_orgunit, :"schema".orgunit,
     :"schema".orgunit_map, :"schema".agent_health,
-    :"schema".agent_health_bucket
+    :"schema".agent_health_bucket, :"schema".followup_log
     TO cdsync_bi;
 -- Tables and views the aggregator creates later (schema upgrades) are
 -- readable too; REVOKE one that must stay private after an upgrade.

@@ -22,7 +22,7 @@ LIBS="$(pkg-config --libs $PKGS) -lcsv -lm"
 # The library code once, instrumented for coverage (fuzzer-no-link).
 objs=""
 for src in common/*.c build/proto/cdsync.pb-c.c agent/import.c \
-           agent/submit.c agent/outbox.c; do
+           agent/submit.c agent/entrycheck.c agent/outbox.c; do
     o=$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
         # shellcheck disable=SC2086
@@ -38,6 +38,7 @@ cc -D_GNU_SOURCE -std=gnu11 -Icommon -Ibuild/proto tests/fuzz/seedgen.c \
 mkdir -p "$OUT/seeds/config" "$OUT/seeds/catalog" "$OUT/seeds/csv_import"
 cp deploy/agent.ini deploy/aggregator.ini "$OUT/seeds/config/"
 cp deploy/catalog.csv "$OUT/seeds/catalog/"
+mkdir -p "$OUT/seeds/targets" && cp deploy/targets.csv "$OUT/seeds/targets/"
 cat > "$OUT/seeds/csv_import/ok.csv" <<CSV
 dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value,storedby,lastupdated,comment,followup,deleted
 TTHC_TONG,202501,27901,,,12,can.bo,,"ghi chú, một",false,false
@@ -46,6 +47,10 @@ NTM8_4,2024,27901,,,có,,,,,
 TTHC_TONG,202502,27901,,,,,,,,true
 CSV
 printf 'orgunit;value\n"unterminated,1\n' > "$OUT/seeds/csv_import/bad.csv"
+# rule: expressions in both operand forms (cds_rule.h)
+mkdir -p "$OUT/seeds/rule"
+printf 'HGD_CAPQUANG_SO * 100 / HGD_TONG' > "$OUT/seeds/rule/ratio"
+printf '#{A1} - (-2.5e1 + #{B_2}) / (A3 * 4)' > "$OUT/seeds/rule/dhis2"
 # carry: a batches file after its magic line, without its checksum (the
 # harness adds both): summary, header (version 1, kind 1, two 32-byte
 # keys, count 1), one 3-byte record.

@@ -26,7 +26,7 @@ check "its text order is not bytes (\"a9\" before \"B9\")" test \
     "$(pg_psql "$url" -Atc "SELECT string_agg(x, ' ' ORDER BY x)
         FROM (VALUES ('B9'), ('a9')) v(x)")" = "a9 B9"
 n=0
-for mod in store_read query export history rollup completeness api; do
+for mod in store_read query export history rollup rank completeness api; do
     bin=$BUILD/tests/${mod}_test
     n=$((n + 1)); url=$(icu_url $n)
     out=$(CDS_TEST_PG_URL=$url "$bin" 2>&1); rc=$?

@@ -244,6 +244,53 @@ test_fsync_dir(void **state)
     rmdir(tmp);
 }
 
+/* Write text into a new temporary file beside path; its name into tmp. */
+static void
+temp_with(const char *path, const char *text, char *tmp, size_t len)
+{
+    char err[256];
+    assert_int_equal(cds_temp_beside(path, tmp, len, err, sizeof err), CDS_OK);
+    assert_int_equal(strncmp(tmp, path, strlen(path)), 0);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* cds_publish_file never replaces a file unless asked, and a refused
+ * publish leaves the target as it was and no temporary file. */
+static void
+test_publish_file(void **state)
+{
+    char path[PATH_MAX], tmp[PATH_MAX], err[256], *data = NULL;
+    size_t len = 0;
+    struct stat st;
+    snprintf(path, sizeof path, "%s/report.xlsx", dir);
+    temp_with(path, "one", tmp, sizeof tmp);
+    assert_int_equal(cds_publish_file(tmp, path, false, err, sizeof err),
+                     CDS_OK);
+    assert_int_equal(stat(tmp, &st), -1);
+    temp_with(path, "two", tmp, sizeof tmp);
+    assert_int_equal(cds_publish_file(tmp, path, false, err, sizeof err),
+                     CDS_EUSAGE);
+    assert_non_null(strstr(err, "already exists"));
+    assert_int_equal(stat(tmp, &st), -1);
+    assert_int_equal(cds_read_file(path, 100, &data, &len), CDS_OK);
+    assert_memory_equal(data, "one", 3);
+    free(data);
+    temp_with(path, "three", tmp, sizeof tmp);
+    assert_int_equal(cds_publish_file(tmp, path, true, err, sizeof err),
+                     CDS_OK);
+    assert_int_equal(cds_read_file(path, 100, &data, &len), CDS_OK);
+    assert_int_equal(len, 5);
+    assert_memory_equal(data, "three", 5);
+    free(data);
+    assert_int_equal(cds_temp_beside("/nonexistent-dir/x", tmp, sizeof tmp,
+                                     err, sizeof err), CDS_EIO);
+    assert_non_null(strstr(err, "cannot create"));
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -253,6 +300,7 @@ main(void)
         cmocka_unit_test(test_utf8_width), cmocka_unit_test(test_mkdir_p),
         cmocka_unit_test(test_fsync_dir),
         cmocka_unit_test(test_format_age), cmocka_unit_test(test_format_time),
+        cmocka_unit_test(test_publish_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -229,11 +229,11 @@ test_csv_quoting(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    query_csv_field(f, "plain");
+    report_csv_field(f, "plain");
     fputc('|', f);
-    query_csv_field(f, "a\nb");
+    report_csv_field(f, "a\nb");
     fputc('|', f);
-    query_csv_field(f, NULL);
+    report_csv_field(f, NULL);
     fclose(f);
     assert_string_equal(buf, "plain|\"a\nb\"|");
     free(buf);

@@ -437,6 +437,72 @@ test_orgmap_load_and_sources(void **state)
     assert_int_equal(orgmap_load(fx->store, "deploy/orgunit_map.csv", &rows,
                                  err, sizeof err), CDS_OK);
     assert_int_equal(rows, 12);
+    /* successors and owing units of Xã Đông Thành (its 4 predecessors) */
+    assert_int_equal(cds_period_parse("2025", &p), CDS_OK);
+    assert_int_equal(orgmap_sources(fx->store, "27898-2025", p.start, p.end,
+                                    &u, &n), CDS_OK);
+    assert_int_equal(n, 5);    /* 27898 27898-2025 27910 27913 27928 */
+    assert_string_equal(u[1].code, "27898-2025");
+    assert_int_equal(u[0].nsucc, 1);
+    assert_int_equal(u[0].succ[0], 1);
+    assert_int_equal(u[4].nsucc, 1);
+    assert_int_equal(u[1].nsucc, 0);
+    orgmap_units_free(u, n);
+    assert_int_equal(orgmap_owing(fx->store, "27898-2025", p.start, p.end,
+                                  &u, &n), CDS_OK);
+    assert_int_equal(n, 1);    /* the year: the successor alone */
+    assert_string_equal(u[0].code, "27898-2025");
+    orgmap_units_free(u, n);
+    assert_int_equal(cds_period_parse("2025Q2", &p), CDS_OK);
+    assert_int_equal(orgmap_owing(fx->store, "27898-2025", p.start, p.end,
+                                  &u, &n), CDS_OK);
+    assert_int_equal(n, 4);    /* before its creation: the predecessors */
+    assert_string_equal(u[0].code, "27898");
+    assert_string_equal(u[3].code, "27928");
+    orgmap_units_free(u, n);
+}
+
+/* The merge rule on hand-built units (orgmap.h): p1, p2 merged into s on
+ * 2025-07-01; the year 2025 spans the merge, 2025Q2 precedes it. */
+static void
+test_orgmap_rule(void **state)
+{
+    (void) state;
+    int32_t merge = cds_day_from_ymd(2025, 7, 1);
+    size_t to_s[1] = { 2 };
+    orgmap_unit_t u[3] = {
+        { .code = "p1", .valid_from = INT32_MIN, .valid_to = merge - 1,
+          .until = merge, .succ = to_s, .nsucc = 1 },
+        { .code = "p2", .valid_from = INT32_MIN, .valid_to = merge - 1,
+          .until = merge, .succ = to_s, .nsucc = 1 },
+        { .code = "s", .valid_from = merge, .valid_to = INT32_MAX,
+          .until = INT32_MAX },
+    };
+    cds_period_t y, q2;
+    assert_int_equal(cds_period_parse("2025", &y), CDS_OK);
+    assert_int_equal(cds_period_parse("2025Q2", &q2), CDS_OK);
+    /* who owes: the year -> s alone; Q2 -> p1 and p2 */
+    assert_false(orgmap_owes(u, 3, 0, y.start, y.end));
+    assert_true(orgmap_owes(u, 3, 2, y.start, y.end));
+    assert_true(orgmap_owes(u, 3, 1, q2.start, q2.end));
+    assert_false(orgmap_owes(u, 3, 2, q2.start, q2.end));
+    bool all[3] = { true, true, true }, preds[3] = { true, true, false };
+    bool ex[3], co[3];
+    /* stock, all three reported: s only (never both) */
+    orgmap_rule(u, 3, ORGMAP_STOCK, y.start, y.end, all, ex, co);
+    assert_true(!co[0] && !co[1] && co[2] && !ex[0] && ex[2]);
+    /* stock, s silent: p1 + p2; expected p1, p2 and s (owes) */
+    orgmap_rule(u, 3, ORGMAP_STOCK, y.start, y.end, preds, ex, co);
+    assert_true(co[0] && co[1] && !co[2] && ex[0] && ex[1] && ex[2]);
+    /* yes/no: only s exists at the end */
+    orgmap_rule(u, 3, ORGMAP_YESNO, y.start, y.end, all, ex, co);
+    assert_true(!ex[0] && !ex[1] && ex[2] && co[2] && !co[0]);
+    /* flow: each unit's part counts */
+    orgmap_rule(u, 3, ORGMAP_FLOW, y.start, y.end, all, ex, co);
+    assert_true(co[0] && co[1] && co[2]);
+    assert_int_equal(orgmap_kind(true, false), ORGMAP_YESNO);
+    assert_int_equal(orgmap_kind(false, true), ORGMAP_FLOW);
+    assert_int_equal(orgmap_kind(false, false), ORGMAP_STOCK);
 }
 
 int
@@ -458,6 +524,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_run_formats, setup, teardown),
         cmocka_unit_test(test_average_min_max),
         cmocka_unit_test(test_merger_series_adds_up),
+        cmocka_unit_test(test_orgmap_rule),
         cmocka_unit_test_setup_teardown(test_orgmap_load_and_sources, setup,
                                         teardown),
     };
