@@ -17,6 +17,8 @@
 #include "cds_id.h"
 #include "cds_orgunit.h"
 #include "cds_period.h"
+#include "cds_rule.h"
+#include "cds_target.h"
 #include "cds_sign.h"
 #include "cds_util.h"
 #include "store.h"
@@ -35,22 +37,41 @@
 
 /* A file's own check: the number of problems printed to out. */
 typedef size_t (meta_check_fn)(const char *path, void *out);
+/* A check against the new catalog and org units (check_whole). */
+typedef size_t (meta_with_fn)(const char *path, const cds_catalog_t *cat,
+                              const cds_orgunits_t *ous, void *out);
 
 typedef struct {
     const char *name;                  /* file name in DIR */
     bool required;
     const char *key;                   /* key columns, comma separated */
-    meta_check_fn *check;              /* NULL: no loader on this build */
+    meta_check_fn *check;              /* NULL: no own loader */
+    meta_with_fn *with;                /* NULL: no cross-file loader */
 } meta_file_t;
 
-/* Sorted by name: the bundle's order. */
+static size_t
+rules_with(const char *path, const cds_catalog_t *cat,
+           const cds_orgunits_t *ous, void *out)
+{
+    return cds_rules_check(path, cat, out);
+}
+
+static size_t
+targets_with(const char *path, const cds_catalog_t *cat,
+             const cds_orgunits_t *ous, void *out)
+{
+    return cds_targets_check(path, cat, ous, out);
+}
+
+/* Sorted by name: the bundle's order. orgunit_map.csv is checked in
+ * check_whole (check_map); datasets.csv has no loader on this build. */
 static const meta_file_t files[] = {
-    { "catalog.csv", true, "code", cds_catalog_check },
-    { "datasets.csv", false, "code", NULL },
-    { "orgunit_map.csv", true, "old,new", NULL },  /* checked in check_whole */
-    { "orgunits.csv", true, "code", cds_orgunits_check },
-    { "rules.csv", false, "code", NULL },
-    { "targets.csv", false, "indicator,org_unit,period", NULL },
+    { "catalog.csv", true, "code", cds_catalog_check, NULL },
+    { "datasets.csv", false, "code", NULL, NULL },
+    { "orgunit_map.csv", true, "old,new", NULL, NULL },
+    { "orgunits.csv", true, "code", cds_orgunits_check, NULL },
+    { "rules.csv", false, "code", NULL, rules_with },
+    { "targets.csv", false, "indicator,org_unit,year", NULL, targets_with },
 };
 #define N_FILES (sizeof files / sizeof files[0])
 
@@ -544,8 +565,13 @@ check_whole(store_t *store, const char *dir, const draft_t *d,
                           "replaces", &w.repl, err, sizeof err);
     w.cat = cat;
     w.ous = ous;
+    for (size_t i = 0; !code && i < N_FILES; i++)
+        if (files[i].with && bundle_file(&d->b, files[i].name)) {
+            snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+            w.bad += files[i].with(path, cat, ous, stderr);
+        }
     if (!code) {
-        w.bad = check_map(dir, ous);
+        w.bad += check_map(dir, ous);
         code = store_codes_in_use(store, false, indicator_in_use, &w);
     }
     if (!code)

@@ -5,7 +5,8 @@
  *  A version is the set of metadata files found in DIR, by name, as the
  *  table in metadata.c lists them: catalog.csv, orgunits.csv and
  *  orgunit_map.csv (required), datasets.csv, rules.csv, targets.csv (when
- *  present). A file with a loader on this build is checked with it, and
+ *  present). A file with a loader on this build is checked with it
+ *  (rules.csv and targets.csv against the new catalog and org units), and
  *  the set as a whole: the merge map's codes are units of orgunits.csv
  *  and its dates are dates; every indicator and unit with stored values
  *  (store_codes_in_use) is still in the new files, or (indicators) named

@@ -6,7 +6,7 @@
 # signature. Every expected count is worked out by hand below from the
 # edits this script makes to copies of deploy/*.csv.
 . "$(dirname "$0")/lib.sh"
-echo "1..34"
+echo "1..38"
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
 m=$T/m1
@@ -146,4 +146,20 @@ else
     printf 'y\n' | script -qec "$cmd" /dev/null > /dev/null 2>&1
     expect_eq "... y: version 1 stored" "$(aggq agg3 "SELECT count(*) FROM metadata_version")" 1
 fi
+
+# rules.csv and targets.csv: their loaders check them against the new
+# catalog and org units. deploy/rules.csv has 13 lines (header + 12
+# rules), deploy/targets.csv 12 (header + 11 targets).
+agg_init agg4
+echo "http_listen =" >> "$T/agg4/aggregator.ini"
+m4=$T/m4; cp -r "$m" "$m4"
+cp "$TOP/deploy/rules.csv" "$TOP/deploy/targets.csv" "$m4/"
+echo 'R_BAD,Sai,NOPE_X,<=,HSCV_TONG,error,high,' >> "$m4/rules.csv"
+agg agg4 metadata publish "$m4" --yes > "$T/out" 2> "$T/err"
+expect_eq "a rule naming an indicator not in the catalog: exit 1" "$?" 1
+check "... named by file:line (14)" grep -q "rules.csv:14:" "$T/err"
+cp "$TOP/deploy/rules.csv" "$m4/"
+out=$(agg agg4 metadata publish "$m4" --yes 2>&1)
+check "rules.csv carried: added 12 (new file)" grep -q "rules.csv: added 12, changed 0, retired 0 (thêm 12, đổi 0, bỏ 0) (new file)" <<< "$out"
+check "targets.csv carried: added 11 (new file)" grep -q "targets.csv: added 11, changed 0, retired 0 (thêm 11, đổi 0, bỏ 0) (new file)" <<< "$out"
 exit $FAILED
