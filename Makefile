@@ -214,7 +214,7 @@ INST_SUBST = sed -e 's|/usr/local/bin/|$(BINDIR)/|g' \
     -e 's|/usr/local/share/cdsync|$(DATADIR)|g' \
     -e 's|/etc/cdsync/|$(SYSCONFDIR)/cdsync/|g'
 INST_DATA  := catalog.csv orgunits.csv orgunit_map.csv targets.csv rules.csv \
-              dashboard/index.html \
+              dashboard/index.html dashboard/login.html dashboard/session.js \
               prometheus/cdsync-alerts.yml prometheus/cdsync-alerts.test.yml \
               grafana/cdsync-dashboard.json
 INST_FILES  = $(BINDIR)/cdsync-agent $(BINDIR)/cdsync-aggregator \

@@ -36,6 +36,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_KNOCK,         /* refused handshakes, grouped */
     STORE_SQL_MIGRATION_APPEND_ONLY,   /* update_status; no history edits */
     followup_migration,                /* followup.h: admin follow-up flag */
+    STORE_SQL_MIGRATION_ACCOUNT,       /* officers' logins (account.h) */
     STORE_SQL_MIGRATION_METADATA,      /* published metadata (issue 20) */
 };
 
@@ -43,7 +44,8 @@ static const char *const migrations[] = {
  * pg[i] moves a PostgreSQL database from version i to i+1. */
 static const char *const pg_migrations[] = {
     followup_pg_schema,                /* follow-up log (SQLite 11) */
-    METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 12) */
+    STORE_ACCOUNT_SQL_PG_SCHEMA,       /* accounts (SQLite 12) */
+    METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 13) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 

@@ -25,7 +25,7 @@
  *  merge of the same update is a no-op because the LWW upsert only replaces
  *  a row with a strictly greater (hlc, agent_pk, agent_seq).
  *
- *  Schema (user_version 12; see store_sql.h for the exact DDL and the
+ *  Schema (user_version 13; see store_sql.h for the exact DDL and the
  *  columns each migration added, e.g. eff_hlc, signed_hlc,
  *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
@@ -56,7 +56,7 @@
  *          at_ms)   the admin's follow-up flag, one row per change
  *          (version 11; followup.h owns it)
  *    metadata_version(version PK, published_ms, bundle, signature, signer,
- *          summary)    published metadata (below, version 12), append-only
+ *          summary)    published metadata (below, version 13), append-only
  *
  *  Rejects on disk are bounded (a peer sending invalid messages must not
  *  fill the disk): per peer (signer key, or "no key" for garbage) only

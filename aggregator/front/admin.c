@@ -1,6 +1,7 @@
 /*  admin: option handling of the district-admin commands. See admin.h. */
 #include "admin.h"
 
+#include "account.h"
 #include "api.h"
 #include "attain.h"
 
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* What each command gets: the options, the open store, operands. */
@@ -542,6 +544,127 @@ do_token(admin_ctx_t *c, char *err, size_t errlen)
     return rc;
 }
 
+/* One line of f into buf without its newline; false at EOF or when
+ * longer than buf. */
+static bool
+read_line(FILE *f, char *buf, size_t len)
+{
+    if (!fgets(buf, (int) len, f))
+        return false;
+    size_t n = strcspn(buf, "\r\n");
+    bool whole = buf[n] != '\0' || feof(f);
+    buf[n] = '\0';
+    return whole;
+}
+
+/* Ask on the terminal (fd 0) with echo off. */
+static bool
+ask_hidden(const char *prompt, char *buf, size_t len)
+{
+    struct termios old, quiet;
+    if (tcgetattr(STDIN_FILENO, &old) != 0)
+        return false;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t) ECHO;
+    /* echo off before the prompt: what is typed after it is kept */
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    fputs(prompt, stderr);
+    fflush(stderr);
+    bool ok = read_line(stdin, buf, len);
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    fputc('\n', stderr);
+    return ok;
+}
+
+/* The new password: the first line of stdin with --password-stdin, else
+ * asked twice on the terminal without echo. Never printed or logged. */
+static int
+read_password(const admin_ctx_t *c, char *pw, size_t len, char *err,
+              size_t errlen)
+{
+    char again[ACCOUNT_PASSWORD_MAX + 2];
+    if (cds_config_get_bool(c->cfg, "command.password_stdin")) {
+        if (read_line(stdin, pw, len))
+            return CDS_OK;
+        snprintf(err, errlen, "--password-stdin: no line on stdin, or "
+                 "longer than %d bytes", ACCOUNT_PASSWORD_MAX);
+        return CDS_EUSAGE;
+    }
+    if (!isatty(STDIN_FILENO)) {
+        snprintf(err, errlen, "stdin is not a terminal: give the password "
+                 "with --password-stdin");
+        return CDS_EUSAGE;
+    }
+    bool ok = ask_hidden("Password: ", pw, len)
+              && ask_hidden("Password again: ", again, sizeof again)
+              && strcmp(pw, again) == 0;
+    sodium_memzero(again, sizeof again);
+    if (!ok)
+        snprintf(err, errlen, "the two passwords differ (or input ended)");
+    return ok ? CDS_OK : CDS_EUSAGE;
+}
+
+static int
+user_add(admin_ctx_t *c, const char *name, char *err, size_t errlen)
+{
+    char pw[ACCOUNT_PASSWORD_MAX + 2];
+    const char *ou = NULL;
+    int rc = one_org_unit(c, &ou, err, errlen);
+    if (rc == CDS_OK && !account_role_parse(get(c, "command.role"))) {
+        snprintf(err, errlen, "user add needs --role viewer|district_admin|"
+                 "province_admin|operator");
+        rc = CDS_EUSAGE;
+    }
+    if (rc == CDS_OK)
+        rc = read_password(c, pw, sizeof pw, err, errlen);
+    if (rc == CDS_OK)
+        rc = account_add(c->store, name, get(c, "command.role"), ou, pw,
+                         c->now_ms, err, errlen);
+    sodium_memzero(pw, sizeof pw);
+    if (rc == CDS_OK)
+        fprintf(c->out, "added user %s (%s, %s)\n", name,
+                get(c, "command.role"), ou && ou[0] ? ou : "all units");
+    return rc;
+}
+
+/* user add NAME --role R [--org-unit OU] | user passwd NAME |
+ * user disable NAME | user list */
+static int
+do_user(admin_ctx_t *c, char *err, size_t errlen)
+{
+    const char *verb = c->n_args > 0 ? c->args[0] : "";
+    char pw[ACCOUNT_PASSWORD_MAX + 2];
+    int rc;
+    if (strcmp(verb, "list") == 0 && c->n_args == 1)
+        return account_list(c->store, c->out);
+    if (c->n_args != 2 || (strcmp(verb, "add") != 0
+                           && strcmp(verb, "passwd") != 0
+                           && strcmp(verb, "disable") != 0)) {
+        snprintf(err, errlen, "user add NAME --role ROLE [--org-unit OU] | "
+                 "user passwd NAME | user disable NAME | user list");
+        return CDS_EUSAGE;
+    }
+    if (strcmp(verb, "add") == 0)
+        return user_add(c, c->args[1], err, errlen);
+    if (strcmp(verb, "disable") == 0) {
+        rc = account_disable(c->store, c->args[1], c->now_ms);
+        if (rc == CDS_ENOTFOUND)
+            snprintf(err, errlen, "no enabled user named \"%s\"",
+                     c->args[1]);
+        else if (rc == CDS_OK)
+            fprintf(c->out, "disabled user %s\n", c->args[1]);
+        return rc;
+    }
+    rc = read_password(c, pw, sizeof pw, err, errlen);
+    if (rc == CDS_OK)
+        rc = account_passwd(c->store, c->args[1], pw, c->now_ms, err,
+                            errlen);
+    sodium_memzero(pw, sizeof pw);
+    if (rc == CDS_OK)
+        fprintf(c->out, "changed the password of user %s\n", c->args[1]);
+    return rc;
+}
+
 /* Run one of the do_* on the database cds_cli opened (CDS_CLI_DB); a
  * failure is "NAME: message" with the exit code of docs/cli.md. report:
  * the command prints a report_t (--format table|csv|json; --bom). */
@@ -622,4 +745,10 @@ int
 admin_report(cds_cli_t *cli)
 {
     return admin_call(cli, do_report, false);
+}
+
+int
+admin_user(cds_cli_t *cli)
+{
+    return admin_call(cli, do_user, false);
 }

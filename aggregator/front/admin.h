@@ -32,6 +32,8 @@ int admin_import(cds_cli_t *cli);
 /* import-batches FILE [--receipt OUT]: carried batches (carried.h). */
 int admin_import_batches(cds_cli_t *cli);
 int admin_token(cds_cli_t *cli);
+/* user add/passwd/disable/list (account.h). */
+int admin_user(cds_cli_t *cli);
 /* report --org-unit OU --period PE --out FILE: the official report
  * (official.h) as .xlsx or CSV. */
 int admin_report(cds_cli_t *cli);

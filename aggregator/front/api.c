@@ -510,12 +510,55 @@ csv_or_json(const args_t *a)
                                                  : "application/json";
 }
 
+/* 1 when org unit ou is root or in root's subtree, 0 when not,
+ * negative cds_err on a database error. */
+static int
+in_subtree(store_t *store, const char *root, const char *ou)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), API_SQL_IN_SUBTREE,
+                                         0);
+    if (!st)
+        return -CDS_ERROR;
+    cds_sql_bind_text(st, ":ou", ou);
+    cds_sql_bind_text(st, ":root", root);
+    int step = cds_sql_step(st);
+    cds_sql_finalize(&st);
+    return step == CDS_SQL_ROW ? 1 : step == CDS_SQL_DONE ? 0 : -step;
+}
+
+/* An account scoped to a subtree (account.h) asks for its own units
+ * only: no org_unit means its root; another unit is 403. false when the
+ * reply is set. */
+static bool
+scope_ok(http_req_t *req, args_t *a)
+{
+    const http_principal_t *p = http_req_principal(req);
+    if (!p || !p->org_unit[0])
+        return true;
+    if (!a->org_unit) {
+        a->org_unit = p->org_unit;     /* lives as long as req */
+        return true;
+    }
+    store_t *store = http_req_store(req);
+    int in = store ? in_subtree(store, p->org_unit, a->org_unit) : -1;
+    if (in == 1)
+        return true;
+    char msg[512];
+    if (in == 0)
+        snprintf(msg, sizeof msg, "Tài khoản %s chỉ được xem đơn vị %s và "
+                 "các đơn vị trực thuộc, không được xem %s.", p->name,
+                 p->org_unit, a->org_unit);
+    http_reply_error(req, in == 0 ? 403 : 503, in == 0
+                     ? msg : "database not available");
+    return false;
+}
+
 #define HANDLER(name, fn)                                                    \
     static void                                                              \
     name(http_req_t *req, void *ctx)                                         \
     {                                                                        \
         args_t a;                                                            \
-        if (parse_args(req, &a))                                             \
+        if (parse_args(req, &a) && scope_ok(req, &a))                        \
             answer(req, ctx, &a, fn, csv_or_json(&a));                       \
     }
 HANDLER(on_query, run_query)
@@ -530,20 +573,12 @@ static void
 on_report(http_req_t *req, void *ctx)
 {
     args_t a;
-    if (parse_report_args(req, &a))
+    if (parse_report_args(req, &a) && scope_ok(req, &a))
         answer(req, ctx, &a, run_report,
                a.format && strcmp(a.format, "csv") == 0
                    ? "text/csv; charset=utf-8"
                    : "application/vnd.openxmlformats-officedocument"
                      ".spreadsheetml.sheet");
-}
-
-static bool
-on_auth(http_req_t *req, const char *token, void *ctx)
-{
-    (void) ctx;
-    store_t *store = http_req_store(req);
-    return store && api_token_check(store, token) == 1;
 }
 
 static void
@@ -598,6 +633,8 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
     return code;
 }
 
+#define DATA HTTP_ROLES_DATA            /* every role but operator */
+
 int
 api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
                const char *identity_path, char *err, size_t errlen)
@@ -610,21 +647,22 @@ api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
         api_free(api);
         return rc != CDS_OK ? rc : CDS_ERROR;
     }
-    http_set_auth(http, on_auth, NULL);
-    if (http_route_add_auth(http, "GET", "/api/query", on_query, api) != 0
-        || http_route_add_auth(http, "GET", "/api/rollup", on_rollup, api)
+    if (http_route_add_roles(http, "GET", "/api/query", on_query, api, DATA)
                != 0
-        || http_route_add_auth(http, "GET", "/api/rank", on_rank, api) != 0
-        || http_route_add_auth(http, "GET", "/api/completeness",
-                               on_completeness, api) != 0
-        || http_route_add_auth(http, "GET", "/api/history", on_history, api)
-               != 0
-        || http_route_add_auth(http, "GET", "/api/export", on_export, api)
-               != 0
-        || http_route_add_auth(http, "GET", "/api/report", on_report, api)
-               != 0
-        || http_route_add_auth(http, "GET", "/api/validate", on_validate,
-                               api) != 0) {
+        || http_route_add_roles(http, "GET", "/api/rollup", on_rollup, api,
+                                DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/rank", on_rank, api,
+                                DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/completeness",
+                                on_completeness, api, DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/history", on_history, api,
+                                DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/export", on_export, api,
+                                DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/report", on_report, api,
+                                DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/validate", on_validate,
+                                api, DATA) != 0) {
         snprintf(err, errlen, "HTTP route table full");
         return CDS_ERROR;
     }

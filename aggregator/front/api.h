@@ -1,8 +1,11 @@
 /*  api: the district-admin HTTP JSON API on the shared HTTP server
  *  (http.h, docs/HTTP.md), and its bearer tokens.
  *
- *  Routes (all GET, all need "Authorization: Bearer <token>"; arguments in
- *  the query string, lists comma-separated):
+ *  Routes (all GET, all need "Authorization: Bearer <token>" or an
+ *  officer's login session (account.h: roles viewer, district and province
+ *  admin; an account scoped to a subtree gets 403 for a unit outside it and
+ *  its root when it names none); arguments in the query string, lists
+ *  comma-separated):
  *    /api/query         org_unit, no_subtree, indicator, period, from, to,
  *                       wide, format=json|csv            (query.h)
  *    /api/rollup        org_unit, period, indicator      (rollup.h;
@@ -21,9 +24,11 @@
  *                       outliers of the subtree             (validate.h)
  *  Answers are the same documents the CLI prints with --format json (or
  *  CSV; /api/report: the file `report --out` writes). bom=1 starts a CSV
- *  answer of /api/query, /api/export and /api/report with a UTF-8 BOM. Errors are {"error": "..."}: 400 bad argument, 401 no or bad
- *  token (http.c), 404 nothing found, 413 answer over API_MAX_ANSWER,
- *  503 query over its cost budget, 500 otherwise.
+ *  answer of /api/query, /api/export and /api/report with a UTF-8 BOM.
+ *  Errors are {"error": "..."}: 400 bad argument, 401 no or bad token
+ *  (http.c), 403 role or scope (Vietnamese message), 404 nothing found,
+ *  413 answer over API_MAX_ANSWER, 503 query over its cost budget, 500
+ *  otherwise.
  *
  *  Bounds: each argument <= API_MAX_ARG bytes of printable ASCII, at most
  *  API_MAX_LIST indicators; every request runs under a cost budget

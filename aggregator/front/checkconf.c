@@ -39,6 +39,9 @@ static const struct {
     { "aggregator.deadline_quarterly", 0, 3660 },
     { "aggregator.deadline_sixmonthly", 0, 3660 },
     { "aggregator.deadline_yearly", 0, 3660 },
+    { "aggregator.session_idle_s", 1, 31L * 86400 },     /* account.h */
+    { "aggregator.session_max_s", 1, 31L * 86400 },
+    { "aggregator.login_max_failures", 1, 31L * 86400 },
 };
 
 bool

@@ -7,6 +7,7 @@
  *  what fails at runtime (listen, database). */
 #include "daemon.h"
 
+#include "account.h"
 #include "api.h"
 #include "cds_ckpt.h"
 #include "cds_err.h"
@@ -14,6 +15,7 @@
 #include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_util.h"
+#include "checkconf.h"
 #include "commitmark.h"
 #include "connguard.h"
 #include "dashboard.h"
@@ -47,6 +49,29 @@ daemon_thresholds(cds_cli_t *cli, health_thresholds_t *th)
 }
 
 /* The HTTP thread (metrics.h routes), unless http_listen is empty. */
+/* Login sessions and the rate limit (account.h), from the options. */
+static int
+daemon_accounts(cds_cli_t *cli, http_t *http)
+{
+    static const char *const keys[] = { "aggregator.session_idle_s",
+                                        "aggregator.session_max_s",
+                                        "aggregator.login_max_failures" };
+    long v[3] = { 0 }, lo = 1, hi = 1;
+    char err[512];
+    for (int i = 0; i < 3; i++)
+        if (!checkconf_range(keys[i], &lo, &hi)
+            || cds_config_get_long(cli->cfg, keys[i], &v[i], err, sizeof err)
+                   != CDS_OK
+            || v[i] < lo || v[i] > hi)
+            return cds_cli_fail(CDS_EXIT_CONFIG, "%s: expected %ld..%ld",
+                                keys[i] + 11, lo, hi);
+    account_limits_t lim = { .idle_s = v[0], .max_s = v[1],
+                             .max_failures = v[2] };
+    if (account_routes_add(http, &lim, err, sizeof err) != CDS_OK)
+        return cds_cli_fail(-1, "http accounts: %s", err);
+    return 0;
+}
+
 static int
 start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
            const connguard_t *guard, const progress_t *progress,
@@ -79,6 +104,10 @@ start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
                        sizeof err) != CDS_OK) {
         http_destroy(http);
         return cds_cli_fail(-1, "http api: %s", err);
+    }
+    if (daemon_accounts(cli, *http) != 0) {
+        http_destroy(http);
+        return -1;
     }
     int dash = dashboard_routes_add(*http, get(cli, "aggregator.dashboard"),
                                     err, sizeof err);

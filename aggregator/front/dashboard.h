@@ -1,10 +1,12 @@
 /*  dashboard: the district dashboard page (deploy/dashboard/index.html, one
  *  self-contained file: no CDN, no external asset, works with no internet)
- *  served at GET / and GET /dashboard on the shared HTTP server.
+ *  served at GET / and GET /dashboard on the shared HTTP server, and
+ *  beside it, when present, the login page (login.html at /login.html)
+ *  and the session script (session.js at /session.js, account.h).
  *
  *  Invariant: the page carries no data; it asks the token-protected /api/
- *  routes (api.h) with the token the user types, so serving it needs no
- *  token. The file is read once at start (bounded by DASHBOARD_MAX). */
+ *  routes (api.h) with the login session's cookie or the token the user
+ *  types, so serving it needs neither. The file is read once at start (bounded by DASHBOARD_MAX). */
 #ifndef AGG_DASHBOARD_H
 #define AGG_DASHBOARD_H
 

@@ -24,6 +24,7 @@ typedef struct {
     char path[128];                    /* exact, or prefix before "*" */
     bool prefix;                       /* path ended in "/ *" */
     bool auth;                         /* needs the auth hook */
+    unsigned roles;                    /* HTTP_ROLE_* allowed (auth) */
     http_handler_fn *fn;
     void *ctx;                         /* borrowed */
 } route_t;
@@ -57,6 +58,8 @@ struct http_req {
     bool too_big;                      /* over body_max: 413 */
     struct MHD_Response *resp;         /* reply set by the handler */
     unsigned status;
+    http_principal_t who;              /* set by the auth hook */
+    bool has_who;
 };
 
 int
@@ -126,7 +129,7 @@ http_destroy(http_t **self_p)
 
 static int
 route_add(http_t *self, const char *method, const char *path,
-          http_handler_fn *fn, void *ctx, bool auth)
+          http_handler_fn *fn, void *ctx, bool auth, unsigned roles)
 {
     if (self->daemon || self->n_routes == HTTP_ROUTES_MAX || !fn)
         return -1;
@@ -142,6 +145,7 @@ route_add(http_t *self, const char *method, const char *path,
         r->path[plen - 1] = '\0';      /* keep the "/" */
     }
     r->auth = auth;
+    r->roles = roles;
     r->fn = fn;
     r->ctx = ctx;
     self->n_routes++;
@@ -152,14 +156,21 @@ int
 http_route_add(http_t *self, const char *method, const char *path,
                http_handler_fn *fn, void *ctx)
 {
-    return route_add(self, method, path, fn, ctx, false);
+    return route_add(self, method, path, fn, ctx, false, 0);
 }
 
 int
 http_route_add_auth(http_t *self, const char *method, const char *path,
                     http_handler_fn *fn, void *ctx)
 {
-    return route_add(self, method, path, fn, ctx, true);
+    return route_add(self, method, path, fn, ctx, true, HTTP_ROLES_ALL);
+}
+
+int
+http_route_add_roles(http_t *self, const char *method, const char *path,
+                     http_handler_fn *fn, void *ctx, unsigned roles)
+{
+    return route_add(self, method, path, fn, ctx, true, roles);
 }
 
 int
@@ -205,6 +216,37 @@ const char *
 http_req_header(http_req_t *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_req_cookie(http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+void
+http_req_peer(http_req_t *req, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    buf[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, buf,
+                  (socklen_t) len);
+}
+
+void
+http_req_set_principal(http_req_t *req, const http_principal_t *p)
+{
+    req->who = *p;
+    req->has_who = true;
+}
+
+const http_principal_t *
+http_req_principal(const http_req_t *req)
+{
+    return req->has_who ? &req->who : NULL;
 }
 
 const uint8_t *
@@ -259,6 +301,13 @@ http_reply_json(http_req_t *req, unsigned status, json_t *body)
 }
 
 void
+http_reply_header(http_req_t *req, const char *name, const char *value)
+{
+    if (req->resp)
+        MHD_add_response_header(req->resp, name, value);
+}
+
+void
 http_reply_error(http_req_t *req, unsigned status, const char *message)
 {
     http_reply_json(req, status, json_pack("{s:s}", "error", message));
@@ -307,7 +356,14 @@ run_route(http_req_t *req)
     if (r->auth && (!req->http->auth
                     || !req->http->auth(req, bearer(req),
                                         req->http->auth_ctx))) {
-        http_reply_error(req, 401, "a valid bearer token is required");
+        if (!req->resp)
+            http_reply_error(req, 401, "a valid bearer token or a login "
+                             "session is required (cần đăng nhập)");
+        return;
+    }
+    if (r->auth && req->has_who && !(req->who.role & r->roles)) {
+        http_reply_error(req, 403, "Vai trò của tài khoản không được dùng "
+                         "chức năng này (role not allowed)");
         return;
     }
     r->fn(req, r->ctx);

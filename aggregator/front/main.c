@@ -74,6 +74,13 @@ static const cds_option_t options[] = {
       "debug|info|warn|error" },
     { "aggregator.http_listen", "http-listen", 0, "HOST:PORT",
       "127.0.0.1:7780", "HTTP (/metrics, /healthz, /api/...); empty: off" },
+    { "aggregator.session_idle_s", "session-idle-s", 0, "S", "1800",
+      "HTTP login session: ends after this long without a request" },
+    { "aggregator.session_max_s", "session-max-s", 0, "S", "43200",
+      "HTTP login session: ends this long after the login at the latest" },
+    { "aggregator.login_max_failures", "login-max-failures", 0, "N", "5",
+      "HTTP login: failed attempts per account and per address before "
+      "15 minutes of refusal" },
     { "aggregator.silent_after_ms", "silent-after-ms", 0, "MS", "300000",
       "health: no message for this long is SILENT" },
     { "aggregator.lagging_after_ms", "lagging-after-ms", 0, "MS", "3600000",
@@ -188,6 +195,11 @@ static const cds_option_t options[] = {
     { "command.note", "note", 0, "TEXT", NULL,
       "accept-restore: why (kept with the restore event); followup: "
       "why the flag is set or cleared" },
+    { "command.role", "role", 0, "ROLE", NULL,
+      "user add: viewer|district_admin|province_admin|operator" },
+    { "command.password_stdin", "password-stdin", 0, NULL, NULL,
+      "user add/passwd: read the password from the first line of stdin "
+      "(else asked twice on the terminal, not echoed)" },
     { "command.force", "force", 0, NULL, NULL,
       "accept-restore: record a restore the commit mark did not see; "
       "backup, report: overwrite FILE" },
@@ -1265,6 +1277,11 @@ static const cds_cli_command_t commands[] = {
      admin_import_batches, CDS_CLI_DB},
     {"token", "token add NAME | token list | token revoke NAME  (HTTP API)",
      admin_token, CDS_CLI_DB},
+    {"user",
+     "user add NAME --role ROLE [--org-unit OU] [--password-stdin] | "
+     "user passwd NAME [--password-stdin] | user disable NAME | "
+     "user list  (dashboard logins)",
+     admin_user, CDS_CLI_DB},
     {"metadata",
      "metadata publish DIR [--yes] | metadata list | metadata show N "
      "[FILE] | metadata diff A B  (versioned, signed metadata files)",

@@ -510,8 +510,9 @@ metrics_routes_add(http_t *http, metrics_t *m)
         || http_route_add(http, "GET", "/healthz", on_healthz, m) != 0
         || http_route_add(http, "GET", "/livez", on_livez, NULL) != 0
         /* like every /api/ route: it names every commune and agent */
-        || http_route_add_auth(http, "GET", "/api/health", on_api_health,
-                               m) != 0
+        || http_route_add_roles(http, "GET", "/api/health", on_api_health,
+                                m, HTTP_ROLE_OPERATOR | HTTP_ROLE_PROVINCE)
+               != 0
         || http_cleanup_add(http, metrics_fini, m) != 0)
         return -1;
     return 0;

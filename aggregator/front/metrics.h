@@ -7,8 +7,10 @@
  *                      naming why
  *    GET /livez        liveness: 200 "ok" whenever this thread answers
  *    GET /api/health   per-agent health as JSON (health_to_json) with the
- *                      worst severity; needs the bearer token like every
- *                      /api/ route (http_route_add_auth; 401 without)
+ *                      worst severity; needs the bearer token or a
+ *                      login like every /api/ route (401 without), and
+ *                      of an account the operator or province-admin
+ *                      role (http_route_add_roles; 403 otherwise)
  *
  *  Metric names (docs/OPERATIONS.md lists them): cdsync_ prefix, counters
  *  end in _total, units in names (_seconds, _bytes). Per-agent series carry

@@ -19,6 +19,8 @@ const char *const reload_restart_keys[] = {
     "aggregator.deadline_sixmonthly", "aggregator.deadline_yearly",
     "aggregator.rules", "aggregator.outlier_periods", "aggregator.outlier_z",
     "aggregator.outlier_pct",
+    "aggregator.session_idle_s", "aggregator.session_max_s",
+    "aggregator.login_max_failures",
     NULL,
 };
 

@@ -20,7 +20,8 @@
 -- Granted: the bi_* views and the tables a report reads (current values,
 -- history, agents, org units, health, follow-up flags). Not granted: batch (signed
 -- envelopes), reject (raw bytes of refused messages), knock (peer
--- addresses), api_token (token hashes), the commit-mark tables.
+-- addresses), api_token (token hashes), account (officers' password
+-- hashes, explicitly revoked below), the commit-mark tables.
 -- Running it again is harmless.
 
 \if :{?schema}
@@ -51,3 +52,6 @@ GRANT SELECT ON
 -- readable too; REVOKE one that must stay private after an upgrade.
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"schema"
     GRANT SELECT ON TABLES TO cdsync_bi;
+-- Password hashes stay private even where a default privilege granted
+-- the table when an upgrade created it.
+REVOKE ALL ON :"schema".account FROM cdsync_bi;

@@ -73,6 +73,7 @@ expect_eq "bi_history: applied updates, a retried one with its arrival status" \
         status, agent_label FROM bi_history ORDER BY seq" | tr '\n' '|')" \
     "1 DE1 0 0 Kigoma clinic|2 DE2 3 0 Kigoma clinic|"
 for q in "SELECT count(*) FROM api_token" "SELECT count(*) FROM batch" \
+         "SELECT count(*) FROM account" \
          "SELECT count(*) FROM reject" \
          "INSERT INTO orgunit(code, name) VALUES ('x', 'x')" \
          "DELETE FROM datavalue"; do

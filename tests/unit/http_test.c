@@ -113,6 +113,26 @@ auth(http_req_t *req, const char *token, void *ctx)
     return strcmp(token, (const char *) ctx) == 0;
 }
 
+/* Token "viewer" is an account with the viewer role, scoped to 801. */
+static bool
+auth_roles(http_req_t *req, const char *token, void *ctx)
+{
+    http_principal_t p = { .role = HTTP_ROLE_VIEWER, .name = "v",
+                           .org_unit = "801" };
+    if (strcmp(token, "viewer") != 0)
+        return false;
+    http_req_set_principal(req, &p);
+    return true;
+}
+
+static void
+on_who(http_req_t *req, void *ctx)
+{
+    const http_principal_t *p = http_req_principal(req);
+    http_reply_text(req, 200, "text/plain", p->org_unit, strlen(p->org_unit));
+    http_reply_header(req, "X-Who", p->name);
+}
+
 static void
 cleanup(void *ctx)
 {
@@ -228,6 +248,36 @@ test_routes(void **state)
  * "%00" used to cut the path, so "/healthz%00/../x" was served as
  * "/healthz". NUL and control bytes (raw or encoded, also in the query)
  * and "." / ".." segments answer 400 and never reach a handler. */
+/* A route's role mask: the principal's role outside it is 403 before
+ * the handler; inside it the handler sees the principal. */
+static void
+test_roles(void **state)
+{
+    fx_t *fx = *state;
+    char err[256], buf[4096];
+    http_config_t c = { .listen = "127.0.0.1:0", .db_path = fx->path };
+    fx->http = http_new(&c, err, sizeof err);
+    assert_non_null(fx->http);
+    http_set_auth(fx->http, auth_roles, NULL);
+    assert_int_equal(http_route_add_roles(fx->http, "GET", "/ops", on_who,
+                                          NULL, HTTP_ROLE_OPERATOR), 0);
+    assert_int_equal(http_route_add_roles(fx->http, "GET", "/data", on_who,
+                                          NULL, HTTP_ROLES_DATA), 0);
+    assert_int_equal(http_start(fx->http), CDS_OK);
+    uint16_t port = http_port(fx->http);
+    assert_int_equal(request(port, "GET /ops HTTP/1.1\r\nAuthorization: "
+                             "Bearer viewer\r\n", NULL, buf, sizeof buf),
+                     403);
+    assert_non_null(strstr(body_of(buf), "role not allowed"));
+    assert_int_equal(request(port, "GET /data HTTP/1.1\r\nAuthorization: "
+                             "Bearer viewer\r\n", NULL, buf, sizeof buf),
+                     200);
+    assert_string_equal(body_of(buf), "801");
+    assert_non_null(strstr(buf, "X-Who: v"));
+    assert_int_equal(request(port, "GET /data HTTP/1.1\r\n", NULL, buf,
+                             sizeof buf), 401);
+}
+
 static void
 test_bad_paths(void **state)
 {
@@ -406,6 +456,7 @@ main(void)
         cmocka_unit_test(test_bad_listen),
         cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_db_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operator_routes, setup,
