@@ -8,6 +8,7 @@
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "cds_id.h"
+#include "cds_period.h"
 #include "cds_util.h"
 #include "completeness.h"
 #include "export.h"
@@ -20,6 +21,7 @@
 #include "rollup.h"
 #include "table.h"
 
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,7 @@ typedef struct {
 typedef struct {
     const char *org_unit, *period, *from, *to, *format;
     bool no_subtree, wide, adx, bom;
-    char list_buf[API_MAX_ARG + 1];    /* indicator argument, split */
+    char list_buf[API_MAX_LIST_ARG + 1]; /* indicator argument, split */
     const char *inds[API_MAX_LIST];
     size_t n_inds;
     official_opts_t heading;           /* /api/report: the heading texts */
@@ -193,7 +195,7 @@ api_token_check(store_t *store, const char *token)
 /* A query argument, checked: NULL when absent; *bad set when present but
  * too long or not printable ASCII. */
 static const char *
-arg(http_req_t *req, const char *name, bool *bad)
+arg_max(http_req_t *req, const char *name, size_t max, bool *bad)
 {
     const char *v = http_req_arg(req, name);
     if (!v)
@@ -202,9 +204,15 @@ arg(http_req_t *req, const char *name, bool *bad)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char) v[i] < 0x20 || (unsigned char) v[i] > 0x7e)
             *bad = true;
-    if (n == 0 || n > API_MAX_ARG)
+    if (n == 0 || n > max)
         *bad = true;
     return *bad ? NULL : v;
+}
+
+static const char *
+arg(http_req_t *req, const char *name, bool *bad)
+{
+    return arg_max(req, name, API_MAX_ARG, bad);
 }
 
 static bool
@@ -229,7 +237,7 @@ parse_args(http_req_t *req, args_t *a)
     a->wide = flag(req, "wide");
     a->adx = flag(req, "adx_periods");
     a->bom = flag(req, "bom");
-    const char *list = arg(req, "indicator", &bad);
+    const char *list = arg_max(req, "indicator", API_MAX_LIST_ARG, &bad);
     if (!bad && list) {
         snprintf(a->list_buf, sizeof a->list_buf, "%s", list);
         for (char *save = NULL, *t = strtok_r(a->list_buf, ",", &save); t;
@@ -243,7 +251,8 @@ parse_args(http_req_t *req, args_t *a)
     }
     if (bad)
         http_reply_error(req, 400, "bad argument: each at most 128 "
-                         "printable ASCII bytes, at most 64 indicators");
+                         "printable ASCII bytes (the indicator list 4096), "
+                         "at most 64 indicators");
     return !bad;
 }
 
@@ -503,6 +512,107 @@ run_validate(const api_t *api, store_t *store, const args_t *a, FILE *out,
     return rc;
 }
 
+/* ---- names for the dashboard: units, mapping, indicators ---------------- */
+
+/* A day-number column as "YYYY-MM-DD", or JSON null. */
+static json_t *
+day_json(cds_sql_stmt_t *st, int col)
+{
+    char buf[16];
+    if (cds_sql_col_type(st, col) == CDS_SQL_NULL)
+        return json_null();
+    return json_string(cds_date_format((int32_t) cds_sql_col_int64(st, col),
+                                       buf, sizeof buf));
+}
+
+static json_t *
+text_json(cds_sql_stmt_t *st, int col)
+{
+    const char *s = cds_sql_col_text(st, col);
+    return s ? json_string(s) : json_null();
+}
+
+static void
+unit_row(cds_sql_stmt_t *st, void *arg)
+{
+    json_array_append_new(arg, json_pack("{s:o, s:o, s:o, s:o, s:o}",
+        "code", text_json(st, 0), "name", text_json(st, 1),
+        "parent", text_json(st, 2), "validFrom", day_json(st, 3),
+        "validTo", day_json(st, 4)));
+}
+
+static void
+map_row(cds_sql_stmt_t *st, void *arg)
+{
+    json_array_append_new(arg, json_pack("{s:o, s:o, s:o, s:o}",
+        "old", text_json(st, 0), "new", text_json(st, 1),
+        "from", day_json(st, 2), "note", text_json(st, 3)));
+}
+
+/* Every row of one read-only statement into arr. */
+static int
+read_rows(store_t *store, const char *sql, const char *pg_sql,
+          void (*row)(cds_sql_stmt_t *, void *), json_t *arr)
+{
+    cds_sql_stmt_t *st = store_read(store, sql, pg_sql);
+    int rc = st && arr ? step_all(st, row, arr) : CDS_ERROR;
+    cds_sql_finalize(&st);
+    return rc;
+}
+
+/* {"orgUnits": [{code, name, parent, validFrom, validTo}], "mappings":
+ * [{old, new, from, note}]}: the whole table, for the tree picker. */
+static int
+run_orgunits(const api_t *api, store_t *store, const args_t *a, FILE *out,
+             char *err, size_t errlen)
+{
+    json_t *units = json_array(), *maps = json_array();
+    int rc = read_rows(store, API_SQL_ORGUNITS, API_SQL_ORGUNITS_PG,
+                       unit_row, units);
+    if (rc == CDS_OK)
+        rc = read_rows(store, API_SQL_ORGMAP, API_SQL_ORGMAP_PG, map_row,
+                       maps);
+    json_t *o = json_pack("{s:o, s:o}", "orgUnits", units, "mappings", maps);
+    if (rc == CDS_OK && (!o || json_dumpf(o, out, JSON_INDENT(1)) != 0))
+        rc = CDS_ENOMEM;
+    json_decref(o);
+    return rc;
+}
+
+static json_t *
+indicator_json(const cds_indicator_t *d)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "code", d->code,
+        "name", d->name_vi, "nameEn", d->name_en, "unit", d->unit,
+        "valueType", cds_value_type_name(d->type),
+        "aggregation", cds_agg_name(d->agg));
+    json_object_set_new(o, "periodType", d->has_period_type
+        ? json_string(cds_period_type_name(d->period_type)) : json_null());
+    json_object_set_new(o, "numerator", d->numerator
+                        ? json_string(d->numerator) : json_null());
+    json_object_set_new(o, "denominator", d->denominator
+                        ? json_string(d->denominator) : json_null());
+    return o;
+}
+
+/* {"version": ..., "indicators": [...]}: the catalog, in its order. */
+static int
+run_indicators(const api_t *api, store_t *store, const args_t *a,
+               FILE *out, char *err, size_t errlen)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < cds_catalog_size(api->catalog); i++)
+        json_array_append_new(arr,
+                              indicator_json(cds_catalog_at(api->catalog, i)));
+    json_t *o = json_pack("{s:s, s:o}", "version",
+                          cds_catalog_version(api->catalog), "indicators",
+                          arr);
+    int rc = o && json_dumpf(o, out, JSON_INDENT(1)) == 0 ? CDS_OK
+                                                           : CDS_ENOMEM;
+    json_decref(o);
+    return rc;
+}
+
 static const char *
 csv_or_json(const args_t *a)
 {
@@ -568,6 +678,8 @@ HANDLER(on_completeness, run_completeness)
 HANDLER(on_history, run_history)
 HANDLER(on_export, run_export)
 HANDLER(on_validate, run_validate)
+HANDLER(on_orgunits, run_orgunits)
+HANDLER(on_indicators, run_indicators)
 
 static void
 on_report(http_req_t *req, void *ctx)
@@ -662,7 +774,11 @@ api_routes_add(http_t *http, const cds_config_t *cfg, const char *db_path,
         || http_route_add_roles(http, "GET", "/api/report", on_report, api,
                                 DATA) != 0
         || http_route_add_roles(http, "GET", "/api/validate", on_validate,
-                                api, DATA) != 0) {
+                                api, DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/orgunits", on_orgunits,
+                                api, DATA) != 0
+        || http_route_add_roles(http, "GET", "/api/indicators",
+                                on_indicators, api, DATA) != 0) {
         snprintf(err, errlen, "HTTP route table full");
         return CDS_ERROR;
     }

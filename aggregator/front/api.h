@@ -30,7 +30,8 @@
  *  413 answer over API_MAX_ANSWER, 503 query over its cost budget, 500
  *  otherwise.
  *
- *  Bounds: each argument <= API_MAX_ARG bytes of printable ASCII, at most
+ *  Bounds: each argument <= API_MAX_ARG bytes of printable ASCII (the
+ *  indicator list <= API_MAX_LIST_ARG, a whole catalog), at most
  *  API_MAX_LIST indicators; every request runs under a cost budget
  *  (store_read_limit: API_MAX_STEPS virtual-machine steps on SQLite, each
  *  statement at most API_MAX_MS and the request under it on PostgreSQL)
@@ -55,6 +56,7 @@
 #include <stdio.h>
 
 #define API_MAX_ARG 128                /* bytes of one query argument */
+#define API_MAX_LIST_ARG 4096          /* bytes of the indicator list */
 #define API_MAX_LIST 64                /* indicators in one request */
 #define API_MAX_TEXT 256               /* bytes of a report heading text */
 #define API_MAX_STEPS 200000000L       /* SQLite VM steps per request */

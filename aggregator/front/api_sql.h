@@ -27,5 +27,16 @@
     " UNION SELECT o.parent FROM orgunit o JOIN up ON o.code = up.code"      \
     " WHERE o.parent IS NOT NULL)"                                           \
     " SELECT 1 FROM up WHERE code = :root"
+/* The org-unit tree and the merge mapping for the dashboard's picker
+ * (/api/orgunits): read-only, through store_read. */
+#define API_SQL_ORGUNITS                                                     \
+    "SELECT code, name, parent, valid_from, valid_to FROM orgunit"           \
+    " ORDER BY code"
+#define API_SQL_ORGUNITS_PG API_SQL_ORGUNITS STORE_SQL_BYTE_ORDER
+#define API_SQL_ORGMAP                                                       \
+    "SELECT old, new, from_day, note FROM orgunit_map ORDER BY new, old"
+#define API_SQL_ORGMAP_PG                                                    \
+    "SELECT old, new, from_day, note FROM orgunit_map"                       \
+    " ORDER BY new COLLATE \"C\", old COLLATE \"C\""
 
 #endif

@@ -1,8 +1,9 @@
 // cdsync dashboard: the login session (account.h). Served at /session.js
 // beside index.html. Shows who is logged in with a logout button in the
-// page's <header>; with no session, a link to the login page (index.html
-// goes there when a request without a typed token is refused). window.cdsyncSession.csrf is the token state-changing requests
-// must send as X-CSRF-Token. Machines and tests keep the bearer token.
+// page's <header>; with no session, a link to the login page (a refused
+// request says "Chưa đăng nhập ..." in index.html's message line).
+// window.cdsyncSession.csrf is the token state-changing requests must
+// send as X-CSRF-Token. Machines and tests keep the bearer token.
 "use strict";
 window.cdsyncSession = { me: null, csrf: "" };
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what the browser tests need (tests/integration/dashboard.sh):
-# Debian's chromium, node and npm when missing, and playwright-core pinned by
+# Debian's chromium, poppler-utils (pdftoppm: the printed report's pages),
+# node and npm when missing, and playwright-core pinned by
 # package-lock.json (npm ci) when tests/browser/node_modules is absent or
 # older than the lock file. Called by `make test`, so the browser tests run on
 # a fresh machine instead of being skipped. Idempotent; no network when all
@@ -11,6 +12,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 need=""
 [ -x /usr/bin/chromium ] || need="$need chromium"
+command -v pdftoppm >/dev/null 2>&1 || need="$need poppler-utils"
 # Only what is missing: some images ship a NodeSource nodejs that bundles
 # npm and conflicts with Debian's npm package.
 command -v node >/dev/null 2>&1 || need="$need nodejs"

@@ -1,9 +1,9 @@
 #!/bin/bash
 # The district-admin HTTP API (issue 5, api.h): bearer tokens (shown once,
-# stored hashed, revocable), the five routes give what the CLI gives, and
+# stored hashed, revocable), the routes give what the CLI gives, and
 # bad requests get a 4xx JSON error without affecting ingest.
 . "$(dirname "$0")/lib.sh"
-echo "1..15"
+echo "1..19"
 port=$((20000 + ($$ * 7) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -44,6 +44,23 @@ h=$(curl -sf "${auth[@]}" "$base/api/history?org_unit=27901&indicator=HGD_TONG&p
 expect_eq "history over HTTP, verified" "$(jq -r '.rows[0].signature' <<< "$h")" verified
 e=$(curl -sf "${auth[@]}" "$base/api/export?org_unit=27901&format=dhis2-csv")
 expect_eq "export over HTTP (dhis2-csv)" "$(printf '%s\n' "$e" | grep -c '^HGD_')" 2
+
+# the dashboard's names: the org-unit table and the catalog, as loaded
+o=$(curl -sf "${auth[@]}" "$base/api/orgunits")
+expect_eq "orgunits over HTTP: every unit, names, parents, dates" \
+    "$(jq -r '[(.orgUnits | length), (.orgUnits[] | select(.code == "801") | .name, .parent, .validTo, (.validFrom == null)), (.mappings | type)] | join(" ")' <<< "$o")" \
+    "$(($(wc -l < "$ORGUNITS") - 1)) Huyện Đức Huệ 80 2025-06-30 true array"
+i=$(curl -sf "${auth[@]}" "$base/api/indicators")
+expect_eq "indicators over HTTP: the catalog in order, names and types" \
+    "$(jq -r '[(.indicators | length), .indicators[0].code, (.indicators[] | select(.code == "HGD_CAPQUANG") | .name, .aggregation, .periodType, .numerator)] | join("|")' <<< "$i")" \
+    "$(/usr/bin/python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1]))) - 1)' "$CATALOG")|NTM8_1|Tỷ lệ hộ gia đình có đường Internet cáp quang băng rộng|RATIO|Quarterly|HGD_CAPQUANG_SO"
+# a whole period type's indicators in one request (over 128 bytes)
+all=$(jq -r '[.indicators[] | select(.periodType == "Quarterly") | .code] | join(",")' <<< "$i")
+expect_eq "indicator list of ${#all} bytes accepted, same as the CLI" \
+    "$(curl -sf "${auth[@]}" "$base/api/rollup?org_unit=801&period=2025Q1&indicator=$all" | jq -c '.rows | length')" \
+    "$(echo "$all" | tr ',' '\n' | grep -c .)"
+code=$(curl -s -o "$T/r" -w '%{http_code}' "${auth[@]}" "$base/api/rollup?org_unit=801&period=2025Q1&indicator=$(head -c 4097 /dev/zero | tr '\0' 'A')")
+expect_eq "indicator list over 4096 bytes: 400" "$code" 400
 
 code=$(curl -s -o "$T/r" -w '%{http_code}' "${auth[@]}" "$base/api/rollup?org_unit=801&period=2025Q9")
 expect_eq "bad period: 400 JSON error" "$code $(jq -r '.error' "$T/r" | grep -c period)" "400 1"
