@@ -37,7 +37,17 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_APPEND_ONLY,   /* update_status; no history edits */
     followup_migration,                /* followup.h: admin follow-up flag */
     STORE_SQL_MIGRATION_ACCOUNT,       /* officers' logins (account.h) */
+    STORE_SQL_MIGRATION_METADATA,      /* published metadata (issue 20) */
 };
+
+/* PostgreSQL migrations after the whole schema (pg_schema() is pg[0]):
+ * pg[i] moves a PostgreSQL database from version i to i+1. */
+static const char *const pg_migrations[] = {
+    followup_pg_schema,                /* follow-up log (SQLite 11) */
+    STORE_ACCOUNT_SQL_PG_SCHEMA,       /* accounts (SQLite 12) */
+    METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 13) */
+};
+#define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 
 /* Statements prepared once at open; index into store->st[]. */
 enum {
@@ -171,9 +181,9 @@ pg_schema(void)
 static cds_sql_t *
 open_sql(const char *where, int flags, int *err)
 {
-    /* PostgreSQL 1: the schema of SQLite version 10 (pg_schema); 2: the
-     * follow-up log (SQLite version 11); 3: accounts (SQLite 12). */
-    const char *pg[3] = { NULL, followup_pg_schema, STORE_ACCOUNT_SQL_PG_SCHEMA };
+    /* PostgreSQL 1: the schema of SQLite version 10 (pg_schema); then
+     * pg_migrations[]. */
+    const char *pg[N_PG] = { NULL };
     cds_sql_schema_t schema = {
         migrations, (int) (sizeof migrations / sizeof migrations[0]),
         pg, 0 };
@@ -182,7 +192,9 @@ open_sql(const char *where, int flags, int *err)
             *err = CDS_EUSAGE;
             return NULL;
         }
-        schema.n_pg = 3;
+        for (size_t i = 1; i < N_PG; i++)
+            pg[i] = pg_migrations[i - 1];
+        schema.n_pg = (int) N_PG;
     }
     return cds_sql_open(where, &schema, flags, err);
 }
@@ -1475,6 +1487,149 @@ store_copy_identities(store_t *self)
     while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW)
         code = copy_setval(self, cds_sql_col_text(st, 0),
                            cds_sql_col_text(st, 1));
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_finalize(&st);
+    return code;
+}
+
+/* ---- published metadata (store.h) -------------------------------------- */
+
+/* Each blob copied before the next is read: on PostgreSQL cds_sql keeps
+ * one unescaped blob per statement. */
+static int
+meta_from_row(cds_sql_stmt_t *st, store_metadata_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->version = cds_sql_col_int64(st, 0);
+    m->published_ms = cds_sql_col_int64(st, 1);
+    const void *p = cds_sql_col_blob(st, 2);
+    size_t n = cds_sql_col_bytes(st, 2);
+    if (!(m->bundle = malloc(n ? n : 1)))
+        return CDS_ENOMEM;
+    if (n)
+        memcpy(m->bundle, p, n);
+    m->bundle_len = n;
+    p = cds_sql_col_blob(st, 3);
+    int code = p && cds_sql_col_bytes(st, 3) == CDS_SIG_BYTES
+        ? CDS_OK : CDS_EMALFORMED;
+    if (!code)
+        memcpy(m->signature, p, CDS_SIG_BYTES);
+    p = code ? NULL : cds_sql_col_blob(st, 4);
+    if (!code && (!p || cds_sql_col_bytes(st, 4) != CDS_PK_BYTES))
+        code = CDS_EMALFORMED;
+    if (!code)
+        memcpy(m->signer, p, CDS_PK_BYTES);
+    const char *sum = cds_sql_col_text(st, 5);
+    if (!code && !(m->summary = strdup(sum ? sum : "")))
+        code = CDS_ENOMEM;
+    if (code)
+        store_metadata_clear(m);
+    return code;
+}
+
+void
+store_metadata_clear(store_metadata_t *m)
+{
+    free(m->bundle);
+    free(m->summary);
+    m->bundle = NULL;
+    m->summary = NULL;
+}
+
+int
+store_metadata_latest(store_t *self, int64_t *version)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(self->sql, STORE_SQL_METADATA_LATEST,
+                                         0);
+    if (!st)
+        return CDS_ERROR;
+    int rc = cds_sql_step(st);
+    *version = rc == CDS_SQL_ROW ? cds_sql_col_int64(st, 0) : 0;
+    cds_sql_finalize(&st);
+    return rc == CDS_SQL_ROW ? CDS_OK : rc;
+}
+
+int
+store_metadata_get(store_t *self, int64_t version, store_metadata_t *out)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(self->sql, STORE_SQL_METADATA_GET, 0);
+    if (!st)
+        return CDS_ERROR;
+    cds_sql_bind_int64(st, ":version", version);
+    int rc = cds_sql_step(st);
+    int code = rc == CDS_SQL_ROW ? meta_from_row(st, out)
+             : rc == CDS_SQL_DONE ? CDS_ENOTFOUND : rc;
+    cds_sql_finalize(&st);
+    return code;
+}
+
+int
+store_metadata_each(store_t *self, store_metadata_fn *fn, void *arg)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(self->sql, STORE_SQL_METADATA_LIST,
+                                         0);
+    if (!st)
+        return CDS_ERROR;
+    int rc, code = CDS_OK;
+    while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        store_metadata_t m;
+        if ((code = meta_from_row(st, &m)) == CDS_OK) {
+            code = fn(&m, arg);
+            store_metadata_clear(&m);
+        }
+    }
+    if (code == CDS_OK && rc != CDS_SQL_DONE)
+        code = rc;
+    cds_sql_finalize(&st);
+    return code;
+}
+
+/* In one transaction: the version must be the next one (a concurrent
+ * publish loses with CDS_EBUSY and nothing written). */
+int
+store_metadata_add(store_t *self, const store_metadata_t *m)
+{
+    int code = cds_sql_begin(self->sql);
+    if (code != CDS_OK)
+        return code;
+    int64_t latest = 0;
+    code = store_metadata_latest(self, &latest);
+    if (code == CDS_OK && m->version != latest + 1)
+        code = CDS_EBUSY;
+    cds_sql_stmt_t *st = code == CDS_OK
+        ? cds_sql_prepare(self->sql, STORE_SQL_METADATA_ADD, 0) : NULL;
+    if (code == CDS_OK && !st)
+        code = CDS_ERROR;
+    if (code == CDS_OK) {
+        cds_sql_bind_int64(st, ":version", m->version);
+        cds_sql_bind_int64(st, ":ms", m->published_ms);
+        cds_sql_bind_blob(st, ":bundle", m->bundle, m->bundle_len);
+        cds_sql_bind_blob(st, ":sig", m->signature, CDS_SIG_BYTES);
+        cds_sql_bind_blob(st, ":signer", m->signer, CDS_PK_BYTES);
+        cds_sql_bind_text(st, ":summary", m->summary);
+        code = cds_sql_run(st);
+    }
+    cds_sql_finalize(&st);
+    if (code == CDS_OK)
+        return cds_sql_commit(self->sql);
+    (void) cds_sql_rollback(self->sql);
+    return code;
+}
+
+int
+store_codes_in_use(store_t *self, bool units, store_code_fn *fn, void *arg)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(
+        self->sql, units ? STORE_SQL_UNITS_IN_USE : STORE_SQL_INDICATORS_IN_USE,
+        0);
+    if (!st)
+        return CDS_ERROR;
+    int rc, code = CDS_OK;
+    while (code == CDS_OK && (rc = cds_sql_step(st)) == CDS_SQL_ROW) {
+        const char *c = cds_sql_col_text(st, 0);
+        code = fn(c ? c : "", cds_sql_col_int64(st, 1), arg);
+    }
     if (code == CDS_OK && rc != CDS_SQL_DONE)
         code = rc;
     cds_sql_finalize(&st);

@@ -25,7 +25,7 @@
  *  merge of the same update is a no-op because the LWW upsert only replaces
  *  a row with a strictly greater (hlc, agent_pk, agent_seq).
  *
- *  Schema (user_version 11; see store_sql.h for the exact DDL and the
+ *  Schema (user_version 13; see store_sql.h for the exact DDL and the
  *  columns each migration added, e.g. eff_hlc, signed_hlc,
  *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
@@ -55,6 +55,8 @@
  *    followup_log(id PK, org_unit, indicator, period, flag, note, actor,
  *          at_ms)   the admin's follow-up flag, one row per change
  *          (version 11; followup.h owns it)
+ *    metadata_version(version PK, published_ms, bundle, signature, signer,
+ *          summary)    published metadata (below, version 13), append-only
  *
  *  Rejects on disk are bounded (a peer sending invalid messages must not
  *  fill the disk): per peer (signer key, or "no key" for garbage) only
@@ -457,5 +459,37 @@ int store_copy_rows(store_t *self, const store_copy_table_t *t,
  * new id; nothing on SQLite (a rowid continues from the greatest one).
  * CDS_OK or a database error. */
 int store_copy_identities(store_t *self);
+
+/* ---- published metadata (issue 20; front/metadata.h) -------------------
+ * metadata_version(version PK, published_ms, bundle BLOB, signature,
+ * signer, summary), append-only: one row per `metadata publish`. */
+typedef struct {
+    int64_t version;                    /* 1, 2, ... */
+    int64_t published_ms;
+    uint8_t *bundle;                    /* MetadataBundle bytes (owned) */
+    size_t bundle_len;
+    uint8_t signature[CDS_SIG_BYTES];   /* over bundle, KIND_METADATA */
+    uint8_t signer[CDS_PK_BYTES];       /* aggregator Ed25519 key */
+    char *summary;                      /* diff in words (owned) */
+} store_metadata_t;
+typedef int (store_metadata_fn)(const store_metadata_t *m, void *arg);
+/* Free the owned fields (the struct itself is the caller's). */
+void store_metadata_clear(store_metadata_t *m);
+/* Highest published version into *version, 0 when none. */
+int store_metadata_latest(store_t *self, int64_t *version);
+/* Version version into *out (clear with store_metadata_clear). CDS_OK,
+ * CDS_ENOTFOUND, or a database error. */
+int store_metadata_get(store_t *self, int64_t version, store_metadata_t *out);
+/* fn for every version, oldest first; a non-zero return stops and is
+ * returned. */
+int store_metadata_each(store_t *self, store_metadata_fn *fn, void *arg);
+/* Add m in a transaction of its own; m->version must be latest + 1, else
+ * CDS_EBUSY and nothing written. */
+int store_metadata_add(store_t *self, const store_metadata_t *m);
+/* fn(code, rows) for every indicator (units: org unit) with stored, not
+ * deleted values, in code order; a non-zero return stops, is returned. */
+typedef int (store_code_fn)(const char *code, int64_t rows, void *arg);
+int store_codes_in_use(store_t *self, bool units, store_code_fn *fn,
+                       void *arg);
 
 #endif

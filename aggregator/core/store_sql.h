@@ -508,6 +508,51 @@
     " count = knock.count + excluded.count"
 #define STORE_SQL_KNOCK_PRUNE "DELETE FROM knock WHERE last_ms < :cutoff"
 
+/* ---- published metadata (issue 20, `metadata publish`) ----------------
+ * One row per version, append-only: the bundle bytes exactly as signed
+ * (cdsync.proto MetadataBundle), the aggregator's signature over them, the
+ * signer's Ed25519 key, and the diff against the previous version in
+ * words (what `metadata list` shows). */
+#define STORE_SQL_MIGRATION_METADATA                                         \
+    "CREATE TABLE metadata_version (version INTEGER PRIMARY KEY,"           \
+    " published_ms INTEGER NOT NULL, bundle BLOB NOT NULL,"                  \
+    " signature BLOB NOT NULL, signer BLOB NOT NULL,"                        \
+    " summary TEXT NOT NULL);"                                               \
+    "CREATE TRIGGER metadata_version_no_update BEFORE UPDATE ON"            \
+    " metadata_version BEGIN"                                                \
+    " SELECT RAISE(ABORT, 'metadata_version is append-only'); END;"         \
+    "CREATE TRIGGER metadata_version_no_delete BEFORE DELETE ON"            \
+    " metadata_version BEGIN"                                                \
+    " SELECT RAISE(ABORT, 'metadata_version is append-only'); END;"
+/* PostgreSQL: the same table, a migration of its own (store.c pg[1]);
+ * named *_SQL_PG_SCHEMA so tests/pg/sql_dialect.py runs it as a part. */
+#define METADATA_SQL_PG_SCHEMA                                               \
+    "CREATE TABLE metadata_version (version BIGINT PRIMARY KEY,"            \
+    " published_ms BIGINT NOT NULL, bundle BYTEA NOT NULL,"                  \
+    " signature BYTEA NOT NULL, signer BYTEA NOT NULL,"                      \
+    " summary TEXT NOT NULL);"                                               \
+    STORE_SQL_PG_APPEND_ONLY("metadata_version")
+#define STORE_SQL_METADATA_ADD                                               \
+    "INSERT INTO metadata_version (version, published_ms, bundle,"          \
+    " signature, signer, summary) VALUES (:version, :ms, :bundle, :sig,"     \
+    " :signer, :summary)"
+#define STORE_SQL_METADATA_GET                                               \
+    "SELECT version, published_ms, bundle, signature, signer, summary"      \
+    " FROM metadata_version WHERE version = :version"
+#define STORE_SQL_METADATA_LIST                                              \
+    "SELECT version, published_ms, bundle, signature, signer, summary"      \
+    " FROM metadata_version ORDER BY version"
+#define STORE_SQL_METADATA_LATEST                                            \
+    "SELECT coalesce(max(version), 0) FROM metadata_version"
+/* Codes that have stored (not deleted) values: the publish check that no
+ * indicator or unit in use disappears. */
+#define STORE_SQL_INDICATORS_IN_USE                                          \
+    "SELECT indicator, count(*) FROM datavalue WHERE deleted = 0"            \
+    " GROUP BY indicator ORDER BY indicator"
+#define STORE_SQL_UNITS_IN_USE                                               \
+    "SELECT org_unit, count(*) FROM datavalue WHERE deleted = 0"             \
+    " GROUP BY org_unit ORDER BY org_unit"
+
 /* ---- savepoints (one per message, see ingest.h) ------------------------- */
 #define STORE_SQL_SAVEPOINT "SAVEPOINT msg"
 #define STORE_SQL_RELEASE "RELEASE msg"

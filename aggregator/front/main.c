@@ -6,6 +6,7 @@
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
 #include "attain.h"
+#include "metadata.h"
 #include "quality.h"
 #include "audit.h"
 #include "backup.h"
@@ -211,6 +212,9 @@ static const cds_option_t options[] = {
     { "aggregator.dashboard", "dashboard", 0, "PATH",
       CDS_DATADIR "/dashboard/index.html",
       "dashboard page served at / (absent: no dashboard)" },
+    { "command.yes", "yes", 0, NULL, NULL,
+      "metadata publish: publish without asking (needed when stdin is not "
+      "a terminal)" },
     { "command.check_config", "check-config", 0, NULL, NULL,
       "check the configuration as run would use it, start nothing, "
       "change nothing; exit 0 or 3 naming every problem" },
@@ -1293,6 +1297,10 @@ static const cds_cli_command_t commands[] = {
      "user passwd NAME [--password-stdin] | user disable NAME | "
      "user list  (dashboard logins)",
      admin_user, CDS_CLI_DB},
+    {"metadata",
+     "metadata publish DIR [--yes] | metadata list | metadata show N "
+     "[FILE] | metadata diff A B  (versioned, signed metadata files)",
+     metadata_cmd, CDS_CLI_DB},
 };
 
 static const cds_cli_program_t aggregator = {
