@@ -2,8 +2,10 @@
 # make demo: Đức Huệ district (Long An), one aggregator and one agent per
 # commune on 127.0.0.1. Enrols them, submits realistic values for recent
 # periods, cuts one commune's link while it keeps submitting, restores it so
-# it catches up, then prints the consolidated district table and every
-# agent's queue state. Leaves no process behind. Runs in well under a minute.
+# it catches up, then prints the consolidated district table, completeness
+# by data set, the ranking against targets, the data-quality check, one
+# commune of the 2025 merger across the year, and every agent's queue
+# state. Leaves no process behind. Runs in well under a minute.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -132,14 +134,40 @@ A rank --org-unit 801 --indicator HGD_CAPQUANG --period 2025Q2
 say "Data-quality check, 2025Q2: rules, entered shares vs their counts, outliers (docs/ADMIN.md)"
 A validate --org-unit 801 --period 2025Q2 || echo "  (exit $?: violations to follow up)"
 
+say "Completeness by data set, 2025Q2 (deploy/datasets.csv: what each commune owes)"
+A completeness --org-unit 801 --period 2025Q2
+
+# The 2025 reform (NQ 1682/NQ-UBTVQH15): from 1 July 2025 Xã Đông Thành
+# (27898-2025) replaces TT Đông Thành, Mỹ Thạnh Tây, Mỹ Thạnh Đông and Mỹ
+# Bình (deploy/orgunit_map.csv). Its new machine reports 2025Q3.
+NEW=27898-2025
+say "The merger: Xã Đông Thành ($NEW) reports 2025Q3 from its own machine"
+mkdir -p "$D/$NEW"
+sed -e "s|$D/27898/|$D/$NEW/|" -e "s|^org_units = .*|org_units = $NEW|" \
+    -e "s|^stored_by = .*|stored_by = can.bo.$NEW|" "$D/27898/agent.ini" > "$D/$NEW/agent.ini"
+"$AGENT" -c "$D/$NEW/agent.ini" keygen --label "$NEW" > "$D/$NEW/pubid" || exit 1
+A enroll "$(cat "$D/$NEW/pubid")" --org-unit "$NEW" --label "$NEW" | sed 's/^/  /'
+"$AGENT" -c "$D/$NEW/agent.ini" run 2>> "$D/$NEW/log" & PIDS="$PIDS $!"
+values 27898 3 2025 | grep -v '^NTM8_4' | sed "s/,27898,/,$NEW,/" > "$D/$NEW/q3.csv"
+"$AGENT" -c "$D/$NEW/agent.ini" import "$D/$NEW/q3.csv" | sed "s/^/  $NEW: /"
+echo "  a value for a commune after it was merged is refused at entry:"
+"$AGENT" -c "$D/27910/agent.ini" submit --org-unit 27910 --indicator TO_CNSCD \
+    --period 2025Q3 --value 3 2>&1 | sed 's/^/  | /'
+wait_for 20 drained "$NEW"
+say "$NEW before it existed (2025Q2): its four predecessors and their total"
+A query --org-unit "$NEW" --period 2025Q2 --wide --indicator HGD_TONG --indicator HGD_CAPQUANG_SO
+say "$NEW over 2025 (docs/ORGUNITS.md: no commune counted twice across the merger)"
+A rollup --org-unit "$NEW" --period 2025 --indicator HGD_TONG --indicator TO_CNSCD
+COMMUNES="$COMMUNES $NEW"
+
 say "Per-agent queue state"
-printf '  %-7s %-8s %-12s %7s %9s  %s\n' commune daemon connection pending acked_seq "last receipt (UTC)"
+printf '  %-10s %-8s %-12s %7s %9s  %s\n' commune daemon connection pending acked_seq "last receipt (UTC)"
 for c in $COMMUNES; do
     "$AGENT" -c "$D/$c/agent.ini" status --json > "$D/$c/status.json" 2>/dev/null
     jq -r --arg c "$c" '[$c, (if .running then "running" else "stopped" end), .state,
         .queue.depth, .acked_seq,
         (if .last_ack_at_ms > 0 then (.last_ack_at_ms / 1000 | floor | todate) else "-" end)]
-        | @tsv' "$D/$c/status.json" | awk -F'\t' '{ printf "  %-7s %-8s %-12s %7s %9s  %s\n", $1, $2, $3, $4, $5, $6 }'
+        | @tsv' "$D/$c/status.json" | awk -F'\t' '{ printf "  %-10s %-8s %-12s %7s %9s  %s\n", $1, $2, $3, $4, $5, $6 }'
 done
 queued=0
 for c in $COMMUNES; do queued=$((queued + $(jq .last_seq "$D/$c/status.json"))); done
