@@ -24,6 +24,12 @@
  *  indicator and period's year (attain.h; a value of a sub-period, e.g. a
  *  month, against its year's target); the wide form is unchanged (rollup
  *  and rank give a unit's attainment).
+ *  Derived ratios (query_derive below): a cell or long-form row of one
+ *  shows the value of the unit's own counts for its period; the entered
+ *  value, where ignored visibly, goes into a last column "entered" (long
+ *  form: after the target columns; wide: after "reported", "CODE=value"
+ *  joined by "; "), JSON "entered": "v" on a long row (only when
+ *  flagged) and "entered": {code: v} on every wide row.
  *  Formats: table (aligned by display width), csv (RFC 4180: fields with
  *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
  *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
