@@ -54,7 +54,7 @@ PG_SET="integration/roundtrip integration/conflicts integration/crash_safety
   integration/python_client integration/security_keys integration/security_replay
   integration/security_receipts integration/bad_input_aggregator
   integration/usb_carry integration/official_report integration/merges
-  integration/targets integration/validate integration/datasets
+  integration/targets integration/validate integration/datasets integration/derived
   integration/metadata_publish
   fault/01_kill_aggregator fault/02_kill_agents fault/03_failpoints
   fault/04_acks_lost fault/06_sigstop fault/08_reset_mid_batch

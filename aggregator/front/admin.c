@@ -334,8 +334,8 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
     o.filter.to = get(c, "command.to");
     if (rc == CDS_OK)          /* merged-in units are in scope (query.h) */
         rc = orgmap_refresh(c->cfg, c->store, err, errlen);
-    cds_catalog_t *cat = NULL;
-    if (rc == CDS_OK && o.format == EXPORT_CSV)
+    cds_catalog_t *cat = NULL; /* names (csv); derived ratios (export.h) */
+    if (rc == CDS_OK)
         cat = load_catalog(c, &rc, err, errlen);
     o.catalog = cat;
     if (rc == CDS_OK)

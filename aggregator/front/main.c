@@ -493,7 +493,7 @@ cmd_agents(cds_cli_t *cli)
 }
 
 /* What query needs beside the store: the catalog (--wide's column order,
- * the value types for targets), the rollup rules (--wide's total row),
+ * the value types for targets, which ratios are derived: query.h), the rollup rules (--wide's total row),
  * the data sets (--wide's "reported" counts the cells a unit owes) and
  * the targets file (the long form's target columns, attain.h). 0 or the
  * exit code of a refusal (said on stderr). */
@@ -506,8 +506,6 @@ query_meta_load(cds_cli_t *cli, query_opts_t *q, cds_catalog_t **cat,
     const char *catalog = get(cli, "aggregator.catalog");
     bool targets = !q->wide && attain_targets_path(cli->cfg, tpath,
                                                    sizeof tpath)[0];
-    if (!q->wide && !targets)
-        return 0;
     if (!(*cat = cds_catalog_load(catalog, err, sizeof err)))
         return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
     q->catalog = *cat;

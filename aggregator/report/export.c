@@ -8,6 +8,7 @@
 #include "cds_period.h"
 #include "cds_util.h"
 #include "export_sql.h"
+#include "rollup.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -146,8 +147,9 @@ static const char *const dhis2_csv_header[] = {
 };
 static const char *const plain_csv_header[] = {
     "orgunit", "orgunitname", "dataelement", "dataelementname", "unit",
-    "period", "value", "storedby", "lastupdated", "comment",
+    "period", "value", "storedby", "lastupdated", "comment", "entered",
 };
+#define PLAIN_COLS (sizeof plain_csv_header / sizeof plain_csv_header[0])
 
 static void
 csv_cells(FILE *out, const char *const *cells, size_t n)
@@ -167,10 +169,36 @@ col(cds_sql_stmt_t *st, int i)
     return s ? s : "";
 }
 
-/* One exported value in the chosen format. */
+/* The spreadsheet row: names beside the codes; a derived ratio's value
+ * from its counts and its ignored entered value last (query_derive). */
 static int
-export_row(const export_opts_t *o, cds_sql_stmt_t *st, json_t *arr, FILE *out)
+plain_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
+          const char *pe, const char *updated, FILE *out)
 {
+    const cds_indicator_t *ind = o->catalog
+        ? cds_catalog_find(o->catalog, col(st, X_DE)) : NULL;
+    query_derived_t d;
+    bool derived = strcmp(col(st, X_COC), "default") == 0
+                   && query_derive(der, col(st, X_OU), col(st, X_DE),
+                                   col(st, X_PE), col(st, X_VALUE), &d);
+    const char *cells[] = { col(st, X_OU), col(st, X_OUNAME), col(st, X_DE),
+                            ind ? ind->name_vi : "", ind ? ind->unit : "",
+                            pe, derived ? d.value : col(st, X_VALUE),
+                            col(st, X_BY), updated, col(st, X_COMMENT),
+                            derived ? d.entered : "" };
+    csv_cells(out, cells, PLAIN_COLS);
+    return CDS_OK;
+}
+
+/* One exported value in the chosen format; a derived ratio is left out
+ * of the DHIS2 formats (export.h). */
+static int
+export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
+           json_t *arr, FILE *out)
+{
+    if (o->format != EXPORT_CSV && o->catalog
+        && rollup_is_derived(cds_catalog_find(o->catalog, col(st, X_DE))))
+        return CDS_OK;
     char period[32], updated[40], created[40];
     const char *pe = col(st, X_PE);
     if (o->adx_periods && export_period_adx(pe, period, sizeof period)
@@ -204,14 +232,7 @@ export_row(const export_opts_t *o, cds_sql_stmt_t *st, json_t *arr, FILE *out)
         csv_cells(out, cells, 10);
         return CDS_OK;
     }
-    const cds_indicator_t *ind = o->catalog
-        ? cds_catalog_find(o->catalog, col(st, X_DE)) : NULL;
-    const char *cells[] = { col(st, X_OU), col(st, X_OUNAME), col(st, X_DE),
-                            ind ? ind->name_vi : "", ind ? ind->unit : "",
-                            pe, col(st, X_VALUE), col(st, X_BY), updated,
-                            col(st, X_COMMENT) };
-    csv_cells(out, cells, 10);
-    return CDS_OK;
+    return plain_row(o, der, st, pe, updated, out);
 }
 
 int
@@ -224,17 +245,21 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     if (!st)
         return CDS_ERROR;
     json_t *arr = json_array();
-    int step, rc = arr ? bind_filter(store, st, &opts->filter, &inds, err,
-                                     errlen)
-                       : CDS_ENOMEM;
+    query_deriver_t *der = opts->format == EXPORT_CSV
+        ? query_deriver_new(store, opts->catalog) : NULL;
+    int step, rc = !arr ? CDS_ENOMEM
+                   : opts->format == EXPORT_CSV && opts->catalog && !der
+                       ? CDS_ERROR
+                       : bind_filter(store, st, &opts->filter, &inds, err,
+                                     errlen);
     if (rc == CDS_OK && opts->bom)
         fputs("\xEF\xBB\xBF", out);
     if (rc == CDS_OK && opts->format == EXPORT_DHIS2_CSV)
         csv_cells(out, dhis2_csv_header, 10);
     else if (rc == CDS_OK && opts->format == EXPORT_CSV)
-        csv_cells(out, plain_csv_header, 10);
+        csv_cells(out, plain_csv_header, PLAIN_COLS);
     while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)
-        rc = export_row(opts, st, arr, out);
+        rc = export_row(opts, der, st, arr, out);
     if (rc == CDS_OK && step != CDS_SQL_DONE)
         rc = step;                     /* logged by cds_sql */
     if (rc == CDS_OK && opts->format == EXPORT_DHIS2_JSON) {
@@ -245,6 +270,7 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
         json_decref(set);
     }
     json_decref(arr);
+    query_deriver_destroy(&der);
     free(inds);
     cds_sql_finalize(&st);
     return rc;

@@ -12,7 +12,13 @@
  *                orgunit, categoryoptioncombo, attributeoptioncombo,
  *                value, storedby, lastupdated, comment, followup;
  *    csv         for spreadsheets: org unit and indicator names next to
- *                the codes, unit, value, period, who and when.
+ *                the codes, unit, value, period, who and when, and last
+ *                "entered".
+ *  Derived ratios (rollup_is_derived: a catalog RATIO naming its counts,
+ *  whose entered value is ignored): the DHIS2 formats leave them out, as
+ *  DHIS2 never takes a value for an indicator but computes it from the
+ *  counts, which are exported; csv shows the value of the unit's own
+ *  counts and, in "entered", an entered value that differs (query.h).
  *  --adx-periods writes periods in ADX notation (ISO 8601 start/duration
  *  as DHIS2 gives each type: 2025Q1 -> 2025-01-01/P3M, 2025W10 ->
  *  2025-03-03/P7D, 2025BiW1 -> 2024-12-30/P14D, 202501B -> 2025-01-01/P2M,
@@ -22,7 +28,7 @@
  *  correctly. CSV follows RFC 4180 (CRLF line ends).
  *
  *  Invariant: an export read back by `import` (central.h) gives the same
- *  value set: every field `import` reads is written, and ADX periods and
+ *  value set but for the derived ratios' entered values: every field `import` reads is written, and ADX periods and
  *  the BOM are understood by it. Reads only. */
 #ifndef AGG_EXPORT_H
 #define AGG_EXPORT_H

@@ -13,6 +13,7 @@
 #include "table.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,7 +157,9 @@ static const char *const target_header[TARGET_COLS] = {
 typedef struct {
     store_t *store;                    /* for the units' ancestors */
     attain_cache_t cache;              /* the last unit's chain */
-    size_t ncols;                      /* LONG_COLS [+ TARGET_COLS] */
+    size_t ncols;                      /* LONG_COLS [+ TARGET_COLS] + 1:
+                                        * the last, "entered" */
+    query_deriver_t *der;              /* derived ratio cells, or NULL */
 } long_t;
 
 /* The target cells of the current row into cells[LONG_COLS..]. */
@@ -188,6 +191,8 @@ target_json(size_t col, const char *s)
     return !*end ? json_integer(ll) : json_real(strtod(s, NULL));
 }
 
+/* One JSON row: DHIS2's keys, the target fields, and "entered" only
+ * when a derived ratio's entered value is ignored visibly (query.h). */
 static json_t *
 long_json(const query_opts_t *o, cds_sql_stmt_t *st, const char **cells,
           size_t n)
@@ -197,9 +202,11 @@ long_json(const query_opts_t *o, cds_sql_stmt_t *st, const char **cells,
         json_object_set_new(obj, long_keys[i],
                             i == 9 ? json_boolean(cds_sql_col_int(st, 9))
                                    : json_string(cells[i] ? cells[i] : ""));
-    for (size_t i = LONG_COLS; i < n; i++)
+    for (size_t i = LONG_COLS; i + 1 < n; i++)
         json_object_set_new(obj, target_header[i - LONG_COLS],
                             target_json(i, cells[i]));
+    if (cells[n - 1][0])
+        json_object_set_new(obj, "entered", json_string(cells[n - 1]));
     return obj;
 }
 
@@ -209,17 +216,24 @@ emit_long(const query_opts_t *o, long_t *l, cds_sql_stmt_t *st, table_t *t,
           json_t *arr, FILE *out)
 {
     char updated[40], followup[8];
-    const char *cells[LONG_COLS + TARGET_COLS];
+    const char *cells[LONG_COLS + TARGET_COLS + 1];
     attain_bufs_t b;
+    query_derived_t d;
     for (int i = 0; i < LONG_COLS; i++)
         cells[i] = cds_sql_col_text(st, i);
+    bool derived = strcmp(cells[4], "default") == 0
+                   && query_derive(l->der, cells[0], cells[2], cells[3],
+                                   cells[5], &d);
+    cells[5] = derived ? d.value : cells[5];
+    cells[l->ncols - 1] = derived ? d.entered : "";
     cds_format_time(updated, sizeof updated,
                     cds_hlc_ms((uint64_t) cds_sql_col_int64(st, 7)));
     cells[7] = updated;
     snprintf(followup, sizeof followup, "%s",
              cds_sql_col_int(st, 9) ? "true" : "false");
     cells[9] = followup;
-    int rc = l->ncols > LONG_COLS ? target_cells(o, l, cells, &b) : CDS_OK;
+    int rc = l->ncols > LONG_COLS + 1 ? target_cells(o, l, cells, &b)
+                                      : CDS_OK;
     if (rc != CDS_OK)
         return rc;
     if (o->format == QUERY_CSV)
@@ -240,10 +254,16 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
     if (!st)
         return CDS_ERROR;
     long_t l = { .store = store,
-                 .ncols = LONG_COLS + (o->targets ? TARGET_COLS : 0) };
-    const char *header[LONG_COLS + TARGET_COLS];
+                 .ncols = LONG_COLS + (o->targets ? TARGET_COLS : 0) + 1,
+                 .der = query_deriver_new(store, o->catalog) };
+    if (o->catalog && !l.der) {
+        cds_sql_finalize(&st);
+        return CDS_ERROR;
+    }
+    const char *header[LONG_COLS + TARGET_COLS + 1];
     memcpy(header, long_header, sizeof long_header);
     memcpy(header + LONG_COLS, target_header, sizeof target_header);
+    header[l.ncols - 1] = "entered";
     table_t *t = o->format == QUERY_TABLE ? table_new(header, l.ncols)
                                           : NULL;
     json_t *arr = o->format == QUERY_JSON ? json_array() : NULL;
@@ -270,6 +290,7 @@ query_long(store_t *store, const query_opts_t *o, const filter_t *f,
         json_decref(set);
     }
     attain_cache_free(&l.cache);
+    query_deriver_destroy(&l.der);
     table_destroy(&t);
     json_decref(arr);
     cds_sql_finalize(&st);
@@ -316,65 +337,95 @@ wide_columns(store_t *store, const query_opts_t *o, char ***cols,
     return code;
 }
 
-/* A RATIO indicator a unit did not send itself, derived from the two
- * counts it did send (100 * numerator / denominator, one decimal): the
- * district asks communes for counts, so a percentage backed by its counts
- * is reported, not missing. NULL when not a RATIO or a count is absent. */
-static char *
-derived_ratio(cds_sql_stmt_t *cell, const cds_catalog_t *cat, const char *ou,
-              const char *period, const char *code)
+/* ---- derived ratios (query.h) ------------------------------------------- */
+
+struct query_deriver {
+    const cds_catalog_t *cat;
+    cds_sql_stmt_t *cell;              /* QUERY_SQL_CELL */
+};
+
+query_deriver_t *
+query_deriver_new(store_t *store, const cds_catalog_t *catalog)
 {
-    const cds_indicator_t *ind = cat ? cds_catalog_find(cat, code) : NULL;
-    if (!ind || ind->agg != CDS_AGG_RATIO || !ind->numerator
-        || !ind->denominator)
-        return NULL;
-    const char *de[2] = {ind->numerator, ind->denominator};
-    double v[2];
-    for (int j = 0; j < 2; j++) {
-        cds_sql_bind_text(cell, ":ou", ou);
-        cds_sql_bind_text(cell, ":de", de[j]);
-        cds_sql_bind_text(cell, ":pe", period);
-        bool got = cds_sql_step(cell) == CDS_SQL_ROW
-                   && cds_sql_col_type(cell, 0) != CDS_SQL_NULL;
-        if (got)
-            v[j] = strtod(cds_sql_col_text(cell, 0), NULL);
-        cds_sql_reset(cell);
-        if (!got)
-            return NULL;
-    }
-    if (!(v[1] > 0))
-        return NULL;
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.1f", 100.0 * v[0] / v[1]);
-    return strdup(buf);
+    query_deriver_t *self = catalog ? calloc(1, sizeof *self) : NULL;
+    if (self && !(self->cell = store_read(store, QUERY_SQL_CELL, NULL)))
+        free(self), self = NULL;
+    if (self)
+        self->cat = catalog;
+    return self;
 }
 
-/* Cells of one org unit's row: value per indicator, then "k/n". */
+void
+query_deriver_destroy(query_deriver_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cds_sql_finalize(&(*self_p)->cell);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* The stored default-disagg number of one cell: false when none. */
+static bool
+cell_number(cds_sql_stmt_t *cell, const char *ou, const char *de,
+            const char *period, double *out)
+{
+    cds_sql_bind_text(cell, ":ou", ou);
+    cds_sql_bind_text(cell, ":de", de);
+    cds_sql_bind_text(cell, ":pe", period);
+    bool got = cds_sql_step(cell) == CDS_SQL_ROW
+               && cds_sql_col_type(cell, 0) != CDS_SQL_NULL;
+    if (got)
+        *out = strtod(cds_sql_col_text(cell, 0), NULL);
+    cds_sql_reset(cell);
+    return got;
+}
+
+bool
+query_derive(query_deriver_t *self, const char *ou, const char *code,
+             const char *period, const char *entered, query_derived_t *out)
+{
+    const cds_indicator_t *ind = self && code
+        ? cds_catalog_find(self->cat, code) : NULL;
+    if (!rollup_is_derived(ind))
+        return false;
+    double n, d, v = 0;
+    bool has = cell_number(self->cell, ou, ind->numerator, period, &n)
+               && cell_number(self->cell, ou, ind->denominator, period, &d)
+               && rollup_ratio(ind, n, d, &v);
+    rollup_format(v, has, out->value, sizeof out->value);
+    bool away = entered && entered[0]
+                && (!has || !(fabs(strtod(entered, NULL) - v)
+                              <= QUERY_DERIVED_TOLERANCE));
+    snprintf(out->entered, sizeof out->entered, "%s", away ? entered : "");
+    return true;
+}
+
+/* ---- wide form, rows ---------------------------------------------------- */
+
+/* Cells of one org unit's row: value per indicator (a derived ratio's
+ * from its counts, query_derive; its ignored entered value into ents[i],
+ * else ""), and into *k how many hold a value. */
 static int
-wide_row(cds_sql_stmt_t *cell, const cds_catalog_t *cat, const char *ou,
-         const char *period, char **cols, size_t n, char **cells, size_t *k)
+wide_row(cds_sql_stmt_t *cell, query_deriver_t *der, const char *ou,
+         const char *period, char **cols, size_t n, char **cells,
+         char (*ents)[32], size_t *k)
 {
     *k = 0;
     for (size_t i = 0; i < n; i++) {
         cds_sql_bind_text(cell, ":ou", ou);
         cds_sql_bind_text(cell, ":de", cols[i]);
         cds_sql_bind_text(cell, ":pe", period);
-        const char *v = NULL;
-        if (cds_sql_step(cell) == CDS_SQL_ROW) {
-            v = cds_sql_col_text(cell, 0);
-            (*k)++;
-        }
-        bool sent = v != NULL;
-        cells[i] = strdup(v ? v : "");
+        const char *v = cds_sql_step(cell) == CDS_SQL_ROW
+                        ? cds_sql_col_text(cell, 0) : NULL;
+        query_derived_t d;
+        bool derived = query_derive(der, ou, cols[i], period, v, &d);
+        cells[i] = strdup(derived ? d.value : v ? v : "");
+        snprintf(ents[i], sizeof ents[i], "%s", derived ? d.entered : "");
         cds_sql_reset(cell);
         if (!cells[i])
             return CDS_ENOMEM;
-        char *d = sent ? NULL : derived_ratio(cell, cat, ou, period, cols[i]);
-        if (d) {
-            free(cells[i]);
-            cells[i] = d;
-            (*k)++;
-        }
+        *k += cells[i][0] != '\0';
     }
     return CDS_OK;
 }
@@ -391,6 +442,9 @@ typedef struct {
     cds_period_t period;               /* o->period parsed (data sets) */
     char *note;                        /* the unit did not exist in the
                                         * period (completeness.h), or NULL */
+    query_deriver_t *der;              /* derived ratio cells, or NULL */
+    char (*ents)[32];                  /* per column: the ignored entered
+                                        * value of the current row, or "" */
 } wide_t;
 
 /* With data sets: of the columns, the entered cells unit ou owes for the
@@ -412,6 +466,34 @@ wide_owed(const wide_t *w, const char *ou, char **vals, size_t *k,
     }
 }
 
+/* The last column: "CODE=value" of each entered derived ratio that is
+ * ignored visibly (query.h), "; " between; "" when none. Owned. */
+static char *
+wide_entered_text(const wide_t *w)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < w->n; i++)
+        len += w->ents[i][0] ? strlen(w->cols[i]) + strlen(w->ents[i]) + 3
+                             : 0;
+    char *t = calloc(len, 1);
+    for (size_t i = 0; t && i < w->n; i++)
+        if (w->ents[i][0])
+            snprintf(t + strlen(t), len - strlen(t), "%s%s=%s",
+                     t[0] ? "; " : "", w->cols[i], w->ents[i]);
+    return t;
+}
+
+/* The JSON row's "entered": {code: value} of the same cells. */
+static json_t *
+wide_entered_json(const wide_t *w)
+{
+    json_t *e = json_object();
+    for (size_t i = 0; e && i < w->n; i++)
+        if (w->ents[i][0])
+            json_object_set_new(e, w->cols[i], json_string(w->ents[i]));
+    return e;
+}
+
 static int
 wide_emit(wide_t *w, const char *ou, const char *name, char **vals, size_t k)
 {
@@ -425,17 +507,22 @@ wide_emit(wide_t *w, const char *ou, const char *name, char **vals, size_t k)
     }
     if (k == n && n > 0)
         w->complete++;
-    const char **cells = calloc(w->n + 3, sizeof *cells);
-    if (!cells)
+    const char **cells = calloc(w->n + 4, sizeof *cells);
+    char *ent = wide_entered_text(w);
+    if (!cells || !ent) {
+        free(cells);
+        free(ent);
         return CDS_ENOMEM;
+    }
     cells[0] = ou;
     cells[1] = name;
     for (size_t i = 0; i < w->n; i++)
         cells[2 + i] = vals[i];
     cells[2 + w->n] = reported;
+    cells[3 + w->n] = ent;
     int rc = CDS_OK;
     if (w->o->format == QUERY_CSV)
-        csv_row(w->out, cells, w->n + 3);
+        csv_row(w->out, cells, w->n + 4);
     else if (w->o->format == QUERY_TABLE)
         rc = table_add(w->table, cells) == 0 ? CDS_OK : CDS_ENOMEM;
     else {
@@ -447,16 +534,18 @@ wide_emit(wide_t *w, const char *ou, const char *name, char **vals, size_t k)
                                     ? json_string(vals[i]) : json_null());
         json_object_set_new(obj, "values", v);
         json_object_set_new(obj, "reported", json_string(reported));
+        json_object_set_new(obj, "entered", wide_entered_json(w));
         rc = json_array_append_new(w->rows, obj) == 0 ? CDS_OK : CDS_ENOMEM;
     }
     free(cells);
+    free(ent);
     return rc;
 }
 
 static int
 wide_header(wide_t *w)
 {
-    const char **h = calloc(w->n + 3, sizeof *h);
+    const char **h = calloc(w->n + 4, sizeof *h);
     if (!h)
         return CDS_ENOMEM;
     h[0] = "orgunit";
@@ -464,11 +553,12 @@ wide_header(wide_t *w)
     for (size_t i = 0; i < w->n; i++)
         h[2 + i] = w->cols[i];
     h[2 + w->n] = "reported";
+    h[3 + w->n] = "entered";
     int rc = CDS_OK;
     if (w->o->format == QUERY_CSV)
-        csv_row(w->out, h, w->n + 3);
+        csv_row(w->out, h, w->n + 4);
     else if (w->o->format == QUERY_TABLE) {
-        w->table = table_new(h, w->n + 3);
+        w->table = table_new(h, w->n + 4);
         rc = w->table ? CDS_OK : CDS_ENOMEM;
     } else {
         w->rows = json_array();
@@ -518,8 +608,8 @@ wide_unit(wide_t *w, cds_sql_stmt_t *cell, char **vals, const char *ou,
           const char *name)
 {
     size_t k = 0;
-    int rc = wide_row(cell, w->o->catalog, ou, w->o->period, w->cols, w->n,
-                      vals, &k);
+    int rc = wide_row(cell, w->der, ou, w->o->period, w->cols, w->n, vals,
+                      w->ents, &k);
     if (rc == CDS_OK)
         rc = wide_emit(w, ou, name ? name : "", vals, k);
     for (size_t i = 0; i < w->n; i++) {
@@ -611,7 +701,7 @@ wide_total(store_t *store, wide_t *w)
                                  o->period, (const char *const *) w->cols,
                                  w->n, &f, &nf, err, sizeof err);
     char (*cells)[32] = rc == CDS_OK ? calloc(nf + 1, sizeof *cells) : NULL;
-    const char **row = cells ? calloc(nf + 3, sizeof *row) : NULL;
+    const char **row = cells ? calloc(nf + 4, sizeof *row) : NULL;
     if (rc == CDS_OK && !row)
         rc = CDS_ENOMEM;
     if (rc == CDS_OK && o->format == QUERY_JSON)
@@ -624,7 +714,7 @@ wide_total(store_t *store, wide_t *w)
     if (rc == CDS_OK && o->format == QUERY_TABLE) {
         row[0] = "total";
         row[1] = o->org_unit;
-        row[2 + nf] = "";
+        row[2 + nf] = row[3 + nf] = "";
         rc = table_add(w->table, row) == 0 ? CDS_OK : CDS_ENOMEM;
     }
     free(row);
@@ -672,6 +762,10 @@ query_wide(store_t *store, const query_opts_t *o, FILE *out)
         return CDS_EBADPERIOD;         /* checked by query_run already */
     w.note = query_absent_note(store, o->org_unit, o->period);
     int rc = wide_columns(store, o, &w.cols, &w.n);
+    w.der = query_deriver_new(store, o->catalog);
+    w.ents = calloc(w.n + 1, sizeof *w.ents);
+    if (rc == CDS_OK && ((o->catalog && !w.der) || !w.ents))
+        rc = CDS_ERROR;
     if (rc == CDS_OK)
         rc = wide_header(&w);
     if (rc == CDS_OK)
@@ -684,6 +778,8 @@ query_wide(store_t *store, const query_opts_t *o, FILE *out)
         free(w.cols[i]);
     free(w.cols);
     free(w.note);
+    free(w.ents);
+    query_deriver_destroy(&w.der);
     table_destroy(&w.table);
     json_decref(w.rows);
     json_decref(w.total);

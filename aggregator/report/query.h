@@ -24,6 +24,12 @@
  *  indicator and period's year (attain.h; a value of a sub-period, e.g. a
  *  month, against its year's target); the wide form is unchanged (rollup
  *  and rank give a unit's attainment).
+ *  Derived ratios (query_derive below): a cell or long-form row of one
+ *  shows the value of the unit's own counts for its period; the entered
+ *  value, where ignored visibly, goes into a last column "entered" (long
+ *  form: after the target columns; wide: after "reported", "CODE=value"
+ *  joined by "; "), JSON "entered": "v" on a long row (only when
+ *  flagged) and "entered": {code: v} on every wide row.
  *  Formats: table (aligned by display width), csv (RFC 4180: fields with
  *  comma, quote, CR or LF are quoted, quotes doubled; header row), json
  *  (jansson; long form is a DHIS2 dataValueSet {"dataValues": [{orgUnit,
@@ -103,6 +109,36 @@ typedef struct {
     const cds_datasets_t *datasets;    /* optional: wide "reported" over
                                         * the owed cells (above) */
 } query_opts_t;
+
+/* A derived ratio's cell (docs/ADMIN.md "Data-quality rules": a catalog
+ * RATIO naming its numerator and denominator, rollup_is_derived): its
+ * entered value is ignored; shown is the value of the unit's own two
+ * counts for the same period (rollup_ratio, rollup_format), "" when a
+ * count is not stored or the denominator is 0. The entered value is kept
+ * in entered when it is ignored visibly: present and either no value is
+ * derived or it is more than QUERY_DERIVED_TOLERANCE away (validate's
+ * bound: a figure rounded to one decimal is not flagged); else "". */
+#define QUERY_DERIVED_TOLERANCE 0.05
+typedef struct {
+    char value[32];
+    char entered[32];
+} query_derived_t;
+
+typedef struct query_deriver query_deriver_t;
+
+/* A reader of derived cells over store's live values (statements
+ * prepared once; inside the caller's read snapshot, if any). NULL on
+ * error (logged) or when catalog is NULL (nothing is derived then). */
+query_deriver_t *query_deriver_new(store_t *store,
+                                   const cds_catalog_t *catalog);
+/* Free; sets *self_p to NULL. Safe on NULL. */
+void query_deriver_destroy(query_deriver_t **self_p);
+/* Indicator code of unit ou for period: false when self is NULL or code
+ * is not a derived ratio (show the stored value); else true and *out
+ * filled. entered: the stored value of the cell, NULL when none. */
+bool query_derive(query_deriver_t *self, const char *ou, const char *code,
+                  const char *period, const char *entered,
+                  query_derived_t *out);
 
 /* "table" | "csv" | "json". CDS_OK or CDS_EUSAGE. */
 int query_format_parse(const char *name, query_format_t *out);

@@ -130,6 +130,24 @@ rollup_time_name(rollup_time_t t)
     return t == ROLLUP_SUM ? "SUM" : "LAST";
 }
 
+bool
+rollup_ratio(const cds_indicator_t *ind, double numerator,
+             double denominator, double *out)
+{
+    if (denominator == 0)
+        return false;
+    *out = numerator / denominator
+           * (ind->type == CDS_VT_PERCENTAGE ? 100.0 : 1.0);
+    return true;
+}
+
+bool
+rollup_is_derived(const cds_indicator_t *ind)
+{
+    return ind && ind->agg == CDS_AGG_RATIO && ind->numerator
+           && ind->denominator;
+}
+
 char *
 rollup_format(double v, bool has, char *buf, size_t len)
 {
@@ -384,10 +402,8 @@ across_units(const ctx_t *c, rollup_figure_t *f, const double *acc_a,
     case CDS_AGG_RATIO:
         f->numerator = sa;
         f->denominator = sb;
-        f->has_value = sb != 0;
-        f->value = sb != 0 ? sa / sb
-                   * (f->ind->type == CDS_VT_PERCENTAGE ? 100.0 : 1.0) : 0;
-        if (sb == 0)
+        f->has_value = rollup_ratio(f->ind, sa, sb, &f->value);
+        if (!f->has_value)
             snprintf(f->note, sizeof f->note, "denominator is 0");
         break;
     default:

@@ -91,6 +91,17 @@ int rollup_compute_read(store_t *store, const cds_catalog_t *catalog,
                         size_t n, rollup_figure_t **out, size_t *nout,
                         char *err, size_t errlen);
 
+/* A RATIO indicator's figure from its (summed) counts: numerator /
+ * denominator, x100 for a PERCENTAGE. The one ratio arithmetic: rollup's
+ * figures, validate's derived check and query's derived cells use it.
+ * false (nothing in *out) when the denominator is 0. */
+bool rollup_ratio(const cds_indicator_t *ind, double numerator,
+                  double denominator, double *out);
+
+/* Is ind a *derived* ratio (RATIO naming its numerator and denominator:
+ * an entered value is ignored, docs/ADMIN.md "Data-quality rules")? */
+bool rollup_is_derived(const cds_indicator_t *ind);
+
 /* Text of a figure's value ("" when none): integers as integers, other
  * values with 2 decimals. buf: 32 bytes. Returns buf. */
 char *rollup_format(double v, bool has, char *buf, size_t len);

@@ -9,6 +9,7 @@
 #include "cds_err.h"
 #include "cds_period.h"
 #include "followup.h"
+#include "rollup.h"
 #include "validate_sql.h"
 
 #include <math.h>
@@ -149,8 +150,7 @@ entered(const unit_t *u, const char *code, double *out)
 static bool
 is_derived(const cds_indicator_t *ind)
 {
-    return ind && ind->agg == CDS_AGG_RATIO && ind->numerator
-           && ind->denominator;
+    return rollup_is_derived(ind);
 }
 
 /* A derived ratio from its counts: true with *out; false when a count is
@@ -159,11 +159,8 @@ static bool
 derived(const unit_t *u, const cds_indicator_t *ind, double *out)
 {
     double n, d;
-    if (!entered(u, ind->numerator, &n) || !entered(u, ind->denominator, &d)
-        || d == 0)
-        return false;
-    *out = n / d * (ind->type == CDS_VT_PERCENTAGE ? 100 : 1);
-    return true;
+    return entered(u, ind->numerator, &n) && entered(u, ind->denominator, &d)
+           && rollup_ratio(ind, n, d, out);
 }
 
 /* cds_rule_lookup_fn: a derived ratio with its counts reads as theirs. */

@@ -118,6 +118,17 @@ try {
   ok(want.some((v) => /^\d{1,3}(\.\d{3})+$/.test(v)) && want.some((v) => /^\d+,\d+\u00a0%$/.test(v)),
      "totals read 23.292-style and 86,14 %-style");
   ok(await page.$$eval("td.missing", (x) => x.length) > 0, "missing values marked");
+  // A derived ratio entered against its counts (dashboard.sh plants 99.9):
+  // the cell shows the counts' value (the row check above), a mark and
+  // the entered value in its tooltip; query --wide's "entered" names it.
+  const er = wide.rows.find((r) => r.entered && r.entered.HGD_CAPQUANG);
+  const ents = await page.$$eval("#grid td.entered", (x) => x.map((td) =>
+    [td.dataset.ou, td.dataset.de, td.title, getComputedStyle(td, "::after").content]));
+  ok(er && ents.length === 1 && ents[0][0] === er.orgUnit && ents[0][1] === "HGD_CAPQUANG" &&
+     ents[0][2].includes(fmt("HGD_CAPQUANG", er.entered.HGD_CAPQUANG)) && ents[0][3].includes("⚠") &&
+     fmt("HGD_CAPQUANG", er.values.HGD_CAPQUANG) !== fmt("HGD_CAPQUANG", er.entered.HGD_CAPQUANG),
+     "derived ratio: the counts' " + (er ? fmt("HGD_CAPQUANG", er.values.HGD_CAPQUANG) : "?") +
+     " shown, the ignored entered value marked (" + (ents[0] || [])[2] + ")");
 
   // Lịch sử: click a commune's cell.
   await page.click("#grid td.cell[data-ou='27898'][data-de='HGD_TONG']");

@@ -89,10 +89,12 @@ expect_eq "history: the two bad values recorded with their codes" \
     "$(aggq agg "SELECT group_concat(seq || ':' || status) FROM (SELECT seq, status FROM update_log WHERE status != 0 ORDER BY seq) AS x;")" \
     "252:15,253:16"
 out=$(agg agg query --org-unit 27901 --no-subtree --format json)
-got=$(printf '%s' "$out" | jq -r '.dataValues[] | [.dataElement, .period, .value, .comment, .storedBy] | @tsv' | sort)
+expect_eq "query: 260 values" "$(jq '.dataValues | length' <<< "$out")" 260
+# as stored: query shows a derived ratio (TTHC_ONLINE) from its counts,
+# not as entered (docs/ADMIN.md "Data-quality rules")
+got=$(aggq agg "SELECT indicator, period, value, coalesce(comment, ''), coalesce(stored_by, '') FROM datavalue WHERE org_unit = '27901' AND deleted = 0;" | tr '|' '\t' | sort)
 want=$(sort "$T/expected.tsv")
-expect_eq "query: 260 values" "$(printf '%s\n' "$got" | grep -c .)" 260
-check "query: every value as the client sent it (key, value, comment, storedby)" \
+check "store: every value as the client sent it (key, value, comment, storedby)" \
     [ "$got" = "$want" ]
 [ "$got" = "$want" ] || diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -5 | sed 's/^/# /'
 h=$(agg agg history --org-unit 27901 --indicator TTHC_ONLINE --period 190001 --format csv)

@@ -305,9 +305,9 @@ test_wide_completeness(void **state)
     free(out);
     o.format = QUERY_CSV;
     out = run(fx, &o, &code);
-    assert_string_equal(out, "orgunit,orgunitname,A1,B1,reported\r\n"
-                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,2/2\r\n"
-                             "C2,Xã Bình Hòa,9,,1/2\r\n");
+    assert_string_equal(out, "orgunit,orgunitname,A1,B1,reported,entered\r\n"
+                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,2/2,\r\n"
+                             "C2,Xã Bình Hòa,9,,1/2,\r\n");
     free(out);
     o.format = QUERY_JSON;
     o.org_unit = NULL;
@@ -328,14 +328,16 @@ test_wide_completeness(void **state)
                           .format = QUERY_CSV, .period = "202301" };
     out = run(fx, &bare, &code);
     assert_int_equal(code, CDS_OK);
-    assert_string_equal(out, "orgunit,orgunitname,A1,B1,reported\r\n"
-                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,2/2\r\n"
-                             "C2,Xã Bình Hòa,9,,1/2\r\n");
+    assert_string_equal(out, "orgunit,orgunitname,A1,B1,reported,entered\r\n"
+                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,2/2,\r\n"
+                             "C2,Xã Bình Hòa,9,,1/2,\r\n");
     free(out);
 }
 
-/* A RATIO column a unit did not send is derived from its two counts and
- * counts as reported; with a count missing it stays empty. */
+/* A RATIO column naming its counts is derived from the unit's two counts
+ * (rollup's arithmetic and format) and counts as reported; with a count
+ * missing it stays empty. An entered value is not shown: the last column
+ * names it when it is more than 0.05 away or cannot be checked. */
 static void
 test_wide_derived_ratio(void **state)
 {
@@ -354,10 +356,32 @@ test_wide_derived_ratio(void **state)
                        .catalog = cat, .indicators = inds, .n_indicators = 3 };
     char *out = run(fx, &o, &code);
     assert_int_equal(code, CDS_OK);
-    /* C1: 100 * 1 / 8 = 12.5; C2: B1 deleted, nothing to derive from. */
-    assert_string_equal(out, "orgunit,orgunitname,A1,B1,R1,reported\r\n"
-                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,12.5,3/3\r\n"
-                             "C2,Xã Bình Hòa,9,,,1/3\r\n");
+    /* C1: 100 * 1 / 8 = 12.5 -> "12.50"; C2: B1 deleted, nothing to
+     * derive from. */
+    assert_string_equal(out, "orgunit,orgunitname,A1,B1,R1,reported,entered\r\n"
+                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,12.50,3/3,\r\n"
+                             "C2,Xã Bình Hòa,9,,,1/3,\r\n");
+    free(out);
+    /* Entered: C1 99.9 (|99.9 - 12.5| = 87.4 > 0.05), C2 50 (no B1). */
+    put(fx, 40, "C1", "R1", "202301", "99.9", false);
+    put(fx, 41, "C2", "R1", "202301", "50", false);
+    out = run(fx, &o, &code);
+    assert_int_equal(code, CDS_OK);
+    assert_string_equal(out, "orgunit,orgunitname,A1,B1,R1,reported,entered\r\n"
+                             "C1,\"Xã Mỹ Quý, \"\"Đông\"\"\",1,8,12.50,3/3,R1=99.9\r\n"
+                             "C2,Xã Bình Hòa,9,,,1/3,R1=50\r\n");
+    free(out);
+    /* 12.54 is within 0.05 of 12.5: shown as derived, not named. */
+    put(fx, 42, "C1", "R1", "202301", "12.54", false);
+    o.wide = false;
+    o.org_unit = "C1";
+    o.n_indicators = 1;
+    o.indicators = inds + 2;
+    out = run(fx, &o, &code);
+    assert_int_equal(code, CDS_OK);
+    assert_non_null(strstr(out, ",R1,202301,default,12.50,"));
+    assert_non_null(strstr(out, ",entered\r\n"));
+    assert_true(out[strlen(out) - 3] == ',');   /* entered is empty */
     free(out);
     cds_catalog_destroy(&cat);
 }
@@ -393,8 +417,8 @@ test_byte_order(void **state)
     o.org_unit = NULL;
     out = run(fx, &o, &code);
     assert_int_equal(code, CDS_OK);
-    assert_true(strncmp(out, "orgunit,orgunitname,A1,B1,a1,reported\r\n"
-                             "B9,", 41) == 0);
+    assert_true(strncmp(out, "orgunit,orgunitname,A1,B1,a1,reported,entered"
+                             "\r\nB9,", 49) == 0);
     free(out);
 }
 
