@@ -91,7 +91,7 @@ code=$(curl -s -o "$T/p" -w '%{http_code}' -b "$T/jar" -H "X-CSRF-Token: $csrf" 
 check "a CSV with bad rows: 400, nothing queued" eval '[ "$code" = 400 ] && [ "$(agent_depth a1)" = 2 ]'
 check "... every bad row named by file and line" \
     eval 'jq -r ".rows[]" "$T/p" | grep -q "^so-lieu.csv:3: value" && jq -r ".rows[]" "$T/p" | grep -q "^so-lieu.csv:4: dataelement" && jq -r ".rows[]" "$T/p" | grep -q "^so-lieu.csv:5: orgunit" && [ "$(jq ".rows | length" "$T/p")" = 3 ]'
-diag "$(jq -r '.error, .rows[]' "$T/p")"
+diag "$(jq -r ".error, .rows[]" "$T/p" | tr "\n" " ")"
 check "... with the count in Vietnamese" eval 'jq -r .error "$T/p" | grep -q "so-lieu.csv có 3 dòng sai"'
 
 # Xuất ra USB -> the district -> Nạp biên nhận.
@@ -141,7 +141,7 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$TOP/tests/browser/node_modu
     BROWSER_OK=1
     open_page "$T/open2.out"
     art=$BUILD/test-artifacts/agentpage; mkdir -p "$art"; rm -f "$art"/*.png
-    printf 'dataelement,period,orgunit,value\nHGD_TONG,%s,27907-2025,abc\nTO_CNSCD,2025W7,27907-2025,1\n' "$pe" "$pe" > "$T/bad2.csv"
+    printf "dataelement,period,orgunit,value\nHGD_TONG,%s,27907-2025,abc\nTO_CNSCD,2025W7,27907-2025,1\n" "$pe" > "$T/bad2.csv"
     LOGIN_URL="$url" PERIOD="$pe" CSV="$T/bad2.csv" OUT_DIR="$art" DATA="$T" FIRST=$((TESTNO + 1)) \
         timeout 120 node "$TOP/tests/browser/agentpage.mjs" || FAILED=1
     TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo $((TESTNO + 8)))
