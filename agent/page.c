@@ -527,31 +527,10 @@ reply_refused(req_t *r, const cds_update_t *u, const char *field,
     free(text);
 }
 
-/* POST /api/check: the rules of submit, nothing queued. */
+/* POST /api/check (queue false: the rules of submit, nothing queued) and
+ * POST /api/submit (queue true: exactly `submit`, the daemon woken). */
 static void
-on_check(req_t *r)
-{
-    json_t *doc = NULL;
-    cds_update_t u;
-    char canon[CDS_MAX_VALUE + 1], msg[600];
-    const char *field = "";
-    if (body_update(r, &doc, &u)) {
-        const char *typed = u.value;
-        if (submit_check(r->page->cfg.intake, &u, canon, sizeof canon,
-                         &field, msg, sizeof msg) == CDS_OK)
-            reply_json(r, 200, json_pack("{s:b,s:s}", "ok", 1, "value",
-                                         u.value));
-        else {
-            u.value = typed;
-            reply_refused(r, &u, field, msg);
-        }
-    }
-    json_decref(doc);
-}
-
-/* POST /api/submit: exactly `submit` (validated, queued, daemon woken). */
-static void
-on_submit(req_t *r)
+take_value(req_t *r, bool queue)
 {
     json_t *doc = NULL;
     cds_update_t u;
@@ -567,8 +546,9 @@ on_submit(req_t *r)
     if (rc != CDS_OK) {
         u.value = typed;
         reply_refused(r, &u, field, msg);
-    } else if ((rc = submit_update(r->page->cfg.intake, r->page->cfg.outbox,
-                                   &u, msg, sizeof msg)) != CDS_OK) {
+    } else if (queue && (rc = submit_update(r->page->cfg.intake,
+                                            r->page->cfg.outbox, &u, msg,
+                                            sizeof msg)) != CDS_OK) {
         char text[800];
         snprintf(text, sizeof text, "Không xếp hàng được giá trị: %s", msg);
         reply_error(r, rc == CDS_EFULL ? 503 : 500, text);
@@ -576,6 +556,18 @@ on_submit(req_t *r)
         reply_json(r, 200, json_pack("{s:b,s:I,s:s}", "ok", 1, "seq",
                                      (json_int_t) u.seq, "value", u.value));
     json_decref(doc);
+}
+
+static void
+on_check(req_t *r)
+{
+    take_value(r, false);
+}
+
+static void
+on_submit(req_t *r)
+{
+    take_value(r, true);
 }
 
 /* The upload in a new file <state_dir>/<dir>/<prefix>-<ms>-<rand>.<ext>

@@ -14,7 +14,7 @@
 # in Vietnamese and takes screenshots ($BUILD/test-artifacts/agentpage);
 # SKIP for that part without chromium or playwright-core.
 . "$(dirname "$0")/lib.sh"
-echo "1..42"
+echo "1..43"
 port=$((20000 + ($$ * 17) % 20000))
 agg_init agg
 # 27907-2025 (Xã Mỹ Quý) exists now; 27907 closed on 2025-06-30. The agent
@@ -43,6 +43,9 @@ check "a non-loopback listen address is refused (exit $rc)" \
 out=$("$AGENT" -c "$T/a1/agent.ini" --http-listen 0 open 2>&1); rc=$?
 check "http_listen = 0 disables the page (exit $rc)" eval '[ $rc = 3 ] && grep -q "disabled" <<< "$out"'
 
+out=$("$AGENT" -c "$T/a1/agent.ini" --http-listen 10.0.0.1:80 --check-config 2>&1); rc=$?
+check "--check-config names a non-loopback http_listen (exit $rc)" \
+    eval '[ $rc = 3 ] && grep -q "^http_listen: \"10.0.0.1:80\": the officer.s page listens on a loopback" <<< "$out"'
 open_page "$T/open1.out"
 check "open prints a one-time login link on 127.0.0.1" grep -q "^http://127.0.0.1:$port/login?t=[0-9a-f]\{64\}$" <<< "$url"
 code=$(curl -s -o "$T/r" -w '%{http_code}' "$U/api/state")
