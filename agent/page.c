@@ -625,8 +625,11 @@ on_import(req_t *r)
 {
     const char *name = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                    "X-File-Name");
-    char path[900], err[800];
-    if (!name || !*name || strchr(name, '/'))
+    char path[900], err[800], shown[256];
+    snprintf(shown, sizeof shown, "%s", name ? name : "");
+    MHD_http_unescape(shown);          /* the page sends it %-encoded */
+    name = shown;
+    if (!*name || strchr(name, '/') || !cds_utf8_valid(name, strlen(name)))
         name = "upload.csv";
     if (save_upload(r, "uploads", "import", "csv", path, sizeof path) != 0)
         return;

@@ -144,8 +144,8 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$TOP/tests/browser/node_modu
     BROWSER_OK=1
     open_page "$T/open2.out"
     art=$BUILD/test-artifacts/agentpage; mkdir -p "$art"; rm -f "$art"/*.png
-    printf "dataelement,period,orgunit,value\nHGD_TONG,%s,27907-2025,abc\nTO_CNSCD,2025W7,27907-2025,1\n" "$pe" > "$T/bad2.csv"
-    LOGIN_URL="$url" PERIOD="$pe" CSV="$T/bad2.csv" OUT_DIR="$art" DATA="$T" FIRST=$((TESTNO + 1)) \
+    printf "dataelement,period,orgunit,value\nHGD_TONG,%s,27907-2025,abc\nTO_CNSCD,2025W7,27907-2025,1\n" "$pe" > "$T/số liệu quý.csv"
+    LOGIN_URL="$url" PERIOD="$pe" CSV="$T/số liệu quý.csv" OUT_DIR="$art" DATA="$T" FIRST=$((TESTNO + 1)) \
         timeout 120 node "$TOP/tests/browser/agentpage.mjs" || FAILED=1
     TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo $((TESTNO + 8)))
     stop_page
