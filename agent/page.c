@@ -658,7 +658,7 @@ on_import(req_t *r)
                                      head, "rows", lines_renamed(
                                          text ? text : "", path, name)));
     } else {
-        char msg[1000];
+        char msg[1200];
         snprintf(msg, sizeof msg, "Không nạp được %s: %s", name, err);
         reply_error(r, rc == CDS_EFULL ? 503 : 500, msg);
     }
