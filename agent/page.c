@@ -14,6 +14,7 @@
 #include "page_html.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -51,6 +52,61 @@ typedef struct {
     struct MHD_Response *resp;
     unsigned status;
 } req_t;
+
+/* libmicrohttpd is loaded by `open` only (dlopen): linked, it would bring
+ * GnuTLS and its libraries into every agent process, and the idle `run`
+ * daemon grew by 2.6 MiB of RSS (docs/PERFORMANCE.md "Agent footprint").
+ * The types come from microhttpd.h, so a call cannot disagree with it. */
+#define MHD_SONAME "libmicrohttpd.so.12"
+static struct {
+    void *lib;
+    __typeof__(MHD_start_daemon) *start;
+    __typeof__(MHD_stop_daemon) *stop;
+    __typeof__(MHD_get_daemon_info) *daemon_info;
+    __typeof__(MHD_lookup_connection_value) *lookup;
+    __typeof__(MHD_create_response_from_buffer) *create;
+    __typeof__(MHD_add_response_header) *add_header;
+    __typeof__(MHD_destroy_response) *destroy;
+    __typeof__(MHD_queue_response) *queue;
+    __typeof__(MHD_http_unescape) *unescape;
+} mhd;
+
+/* Resolve name into *slot; false when missing. */
+static bool
+mhd_sym(void *slot, const char *name)
+{
+    void *f = dlsym(mhd.lib, name);
+    memcpy(slot, &f, sizeof f);        /* object to function pointer */
+    return f != NULL;
+}
+
+static int
+mhd_load(char *err, size_t errlen)
+{
+    if (mhd.lib)
+        return 0;
+    if (!(mhd.lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL))) {
+        snprintf(err, errlen, "cannot load %s (Debian package "
+                 "libmicrohttpd12): %s", MHD_SONAME, dlerror());
+        return -1;
+    }
+    bool ok = mhd_sym(&mhd.start, "MHD_start_daemon")
+              && mhd_sym(&mhd.stop, "MHD_stop_daemon")
+              && mhd_sym(&mhd.daemon_info, "MHD_get_daemon_info")
+              && mhd_sym(&mhd.lookup, "MHD_lookup_connection_value")
+              && mhd_sym(&mhd.create, "MHD_create_response_from_buffer")
+              && mhd_sym(&mhd.add_header, "MHD_add_response_header")
+              && mhd_sym(&mhd.destroy, "MHD_destroy_response")
+              && mhd_sym(&mhd.queue, "MHD_queue_response")
+              && mhd_sym(&mhd.unescape, "MHD_http_unescape");
+    if (!ok) {
+        snprintf(err, errlen, "%s: %s", MHD_SONAME, dlerror());
+        dlclose(mhd.lib);
+        memset(&mhd, 0, sizeof mhd);
+        return -1;
+    }
+    return 0;
+}
 
 int
 page_parse_listen(const char *listen, char *err, size_t errlen)
@@ -92,15 +148,15 @@ reply(req_t *r, unsigned status, const char *type, const void *data,
       size_t len)
 {
     if (r->resp)
-        MHD_destroy_response(r->resp);
-    r->resp = MHD_create_response_from_buffer(len, (void *) data,
+        mhd.destroy(r->resp);
+    r->resp = mhd.create(len, (void *) data,
                                               MHD_RESPMEM_MUST_COPY);
     r->status = status;
     if (r->resp) {
-        MHD_add_response_header(r->resp, "Content-Type", type);
-        MHD_add_response_header(r->resp, "Cache-Control", "no-store");
-        MHD_add_response_header(r->resp, "X-Frame-Options", "DENY");
-        MHD_add_response_header(r->resp, "Referrer-Policy", "no-referrer");
+        mhd.add_header(r->resp, "Content-Type", type);
+        mhd.add_header(r->resp, "Cache-Control", "no-store");
+        mhd.add_header(r->resp, "X-Frame-Options", "DENY");
+        mhd.add_header(r->resp, "Referrer-Policy", "no-referrer");
     }
 }
 
@@ -129,7 +185,7 @@ int
 page_login_url(page_t *self, char *url, size_t len)
 {
     const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        mhd.daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &self->addr.sin_addr, host, sizeof host);
     pthread_mutex_lock(&self->mu);
@@ -146,7 +202,7 @@ static void
 on_login(req_t *r)
 {
     page_t *p = r->page;
-    const char *t = MHD_lookup_connection_value(r->conn,
+    const char *t = mhd.lookup(r->conn,
                                                 MHD_GET_ARGUMENT_KIND, "t");
     pthread_mutex_lock(&p->mu);
     bool ok = t && p->login[0] && strlen(t) == strlen(p->login)
@@ -172,8 +228,8 @@ on_login(req_t *r)
         return;
     }
     reply(r, 303, "text/plain", "", 0);
-    MHD_add_response_header(r->resp, "Set-Cookie", cookie);
-    MHD_add_response_header(r->resp, "Location", "/");
+    mhd.add_header(r->resp, "Set-Cookie", cookie);
+    mhd.add_header(r->resp, "Location", "/");
 }
 
 /* True when the request carries the session cookie (and, for a POST, the
@@ -182,9 +238,9 @@ static bool
 authorized(req_t *r)
 {
     page_t *p = r->page;
-    const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+    const char *c = mhd.lookup(r->conn, MHD_COOKIE_KIND,
                                                 "cdsync_page");
-    const char *x = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+    const char *x = mhd.lookup(r->conn, MHD_HEADER_KIND,
                                                 "X-CSRF-Token");
     pthread_mutex_lock(&p->mu);
     bool in = p->session[0] && c && strlen(c) == strlen(p->session)
@@ -445,7 +501,7 @@ static void
 on_state(req_t *r)
 {
     page_t *p = r->page;
-    const char *lang = MHD_lookup_connection_value(r->conn,
+    const char *lang = mhd.lookup(r->conn,
                                                    MHD_GET_ARGUMENT_KIND,
                                                    "lang");
     bool en = lang && strcmp(lang, "en") == 0;
@@ -623,11 +679,11 @@ lines_renamed(char *text, const char *tmp, const char *name)
 static void
 on_import(req_t *r)
 {
-    const char *name = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+    const char *name = mhd.lookup(r->conn, MHD_HEADER_KIND,
                                                    "X-File-Name");
     char path[900], err[800], shown[256];
     snprintf(shown, sizeof shown, "%s", name ? name : "");
-    MHD_http_unescape(shown);          /* the page sends it %-encoded */
+    mhd.unescape(shown);          /* the page sends it %-encoded */
     name = shown;
     if (!*name || strchr(name, '/') || !cds_utf8_valid(name, strlen(name)))
         name = "upload.csv";
@@ -707,7 +763,7 @@ on_export(req_t *r)
     char disp[160];
     snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", name);
     reply(r, 200, "application/octet-stream", data, len);
-    MHD_add_response_header(r->resp, "Content-Disposition", disp);
+    mhd.add_header(r->resp, "Content-Disposition", disp);
     free(data);
 }
 
@@ -763,7 +819,7 @@ static void
 on_receipt_page(req_t *r)
 {
     page_t *p = r->page;
-    const char *id = MHD_lookup_connection_value(r->conn,
+    const char *id = mhd.lookup(r->conn,
                                                  MHD_GET_ARGUMENT_KIND, "id");
     char *end = NULL;
     long long n = id ? strtoll(id, &end, 10) : 0;
@@ -841,7 +897,7 @@ run_route(req_t *r)
     if (strcmp(r->path, "/") == 0 && strcmp(r->method, "GET") == 0) {
         reply(r, 200, "text/html; charset=utf-8", page_html,
               page_html_len);
-        MHD_add_response_header(r->resp, "Content-Security-Policy",
+        mhd.add_header(r->resp, "Content-Security-Policy",
                                 "default-src 'self'; script-src 'self' "
                                 "'unsafe-inline'; style-src 'unsafe-inline'");
         return;
@@ -901,8 +957,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         run_route(r);
     if (!r->resp)
         return MHD_NO;
-    enum MHD_Result rc = MHD_queue_response(conn, r->status, r->resp);
-    MHD_destroy_response(r->resp);
+    enum MHD_Result rc = mhd.queue(conn, r->status, r->resp);
+    mhd.destroy(r->resp);
     r->resp = NULL;
     return rc;
 }
@@ -916,7 +972,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     if (r->resp)
-        MHD_destroy_response(r->resp);
+        mhd.destroy(r->resp);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -925,7 +981,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 page_t *
 page_start(const page_config_t *cfg, char *err, size_t errlen)
 {
-    if (page_parse_listen(cfg->listen, err, errlen) != 0)
+    if (page_parse_listen(cfg->listen, err, errlen) != 0
+        || mhd_load(err, errlen) != 0)
         return NULL;
     page_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -941,7 +998,7 @@ page_start(const page_config_t *cfg, char *err, size_t errlen)
     self->addr.sin_family = AF_INET;
     self->addr.sin_port = htons((uint16_t) atoi(colon + 1));
     inet_pton(AF_INET, host, &self->addr.sin_addr);
-    self->daemon = MHD_start_daemon(
+    self->daemon = mhd.start(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
         on_request, self, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *) &self->addr, MHD_OPTION_CONNECTION_LIMIT, 16u,
@@ -964,7 +1021,7 @@ page_destroy(page_t **self_p)
     if (!self_p || !*self_p)
         return;
     page_t *self = *self_p;
-    MHD_stop_daemon(self->daemon);
+    mhd.stop(self->daemon);
     pthread_mutex_destroy(&self->mu);
     sodium_memzero(self->session, sizeof self->session);
     free(self);
