@@ -1,6 +1,7 @@
 /*  page: see page.h. The HTML is agent/page.html, compiled in (xxd). */
 #include "page.h"
 
+#include "entrycheck.h"
 #include "import.h"
 #include "livestate.h"
 #include "receipt_verify.h"
@@ -596,21 +597,31 @@ take_value(req_t *r, bool queue)
         json_decref(doc);
         return;
     }
+    const submit_ctx_t *in = r->page->cfg.intake;
     const char *typed = u.value;
-    int rc = submit_check(r->page->cfg.intake, &u, canon, sizeof canon,
-                          &field, msg, sizeof msg);
+    char *warn = NULL;
+    size_t wlen = 0;
+    int rc = submit_check(in, &u, canon, sizeof canon, &field, msg,
+                          sizeof msg);
+    FILE *wf = rc == CDS_OK ? open_memstream(&warn, &wlen) : NULL;
+    if (wf)        /* the rules' warnings (entrycheck.h), never a refusal */
+        entrycheck_warn(in->catalog, in->rules, r->page->cfg.outbox, &u, 1,
+                        wf);
+    if (wf)
+        fclose(wf);
     if (rc != CDS_OK) {
         u.value = typed;
         reply_refused(r, &u, field, msg);
-    } else if (queue && (rc = submit_update(r->page->cfg.intake,
-                                            r->page->cfg.outbox, &u, msg,
+    } else if (queue && (rc = submit_update(in, r->page->cfg.outbox, &u, msg,
                                             sizeof msg)) != CDS_OK) {
         char text[800];
         snprintf(text, sizeof text, "Không xếp hàng được giá trị: %s", msg);
         reply_error(r, rc == CDS_EFULL ? 503 : 500, text);
     } else
-        reply_json(r, 200, json_pack("{s:b,s:I,s:s}", "ok", 1, "seq",
-                                     (json_int_t) u.seq, "value", u.value));
+        reply_json(r, 200, json_pack("{s:b,s:I,s:s,s:s}", "ok", 1, "seq",
+                                     (json_int_t) u.seq, "value", u.value,
+                                     "warning", warn ? warn : ""));
+    free(warn);
     json_decref(doc);
 }
 

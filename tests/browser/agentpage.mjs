@@ -3,7 +3,7 @@
 // Env: LOGIN_URL (the one-time link `cdsync-agent open` printed), PERIOD
 // (the current quarter), CSV (a file with two bad rows), OUT_DIR
 // (screenshots), DATA (tap_last), FIRST (TAP number to start at).
-// Prints 8 TAP lines.
+// Prints 9 TAP lines.
 import { chromium } from "playwright-core";
 import { writeFileSync } from "node:fs";
 
@@ -48,6 +48,14 @@ try {
   ok(msg.startsWith("Giá trị không hợp lệ (value «3,5»"), "typing a bad value: " + msg);
   await page.fill(inp, "5");
   await page.waitForSelector(`${inp}:not(.bad)`, { timeout: 5000 });
+  // a rule broken: accepted, with the rule's warning (fewer households
+  // than the 800 with fibre still queued)
+  const fib = `#forms input[data-ou="27907-2025"][data-ind="HGD_TONG"]`;
+  await page.fill(fib, "100");
+  await page.waitForSelector(`${fib} + .msg.warn`, { timeout: 5000 });
+  const w = (await page.textContent(`${fib} + .msg`)).trim();
+  ok(w.startsWith("Cảnh báo (vẫn gửi được): ") && w.includes("HGD_CAPQUANG_LE_TONG") && !w.includes("queued anyway"),
+     "a broken rule warns while typing: " + w);
 
   // CSV upload: every bad row named by line.
   await page.setInputFiles("#csv", env.CSV);

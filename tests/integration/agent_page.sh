@@ -14,13 +14,13 @@
 # in Vietnamese and takes screenshots ($BUILD/test-artifacts/agentpage);
 # SKIP for that part without chromium or playwright-core.
 . "$(dirname "$0")/lib.sh"
-echo "1..43"
+echo "1..45"
 port=$((20000 + ($$ * 17) % 20000))
 agg_init agg
 # 27907-2025 (Xã Mỹ Quý) exists now; 27907 closed on 2025-06-30. The agent
 # checks lifetimes against a catalog copy with no orgunits.csv beside it, so
 # only the district refuses a value of 27907 (a value "refused and why").
-mkdir -p "$T/cat"; cp "$CATALOG" "$T/cat/catalog.csv"
+mkdir -p "$T/cat"; cp "$CATALOG" "$TOP/deploy/rules.csv" "$T/cat/"
 agent_init a1 27907-2025,27907
 sed -i "s#^catalog = .*#catalog = $T/cat/catalog.csv#" "$T/a1/agent.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/a1/agent.ini"
@@ -59,7 +59,7 @@ curl -s -b "$T/jar" "$U/api/state" > "$T/state.json"
 csrf=$(jq -r .csrf "$T/state.json")
 check "the state answers with the session cookie" [ ${#csrf} = 64 ]
 pe=$(jq -r '.units[] | select(.code == "27907-2025") | .rows[] | select(.indicator == "HGD_TONG") | .period' "$T/state.json")
-check "the form holds the unit's data sets for the current period ($pe)" \
+check "the form holds the catalog's indicators for the current period ($pe), derived ratios left out" \
     eval '[ -n "$pe" ] && jq -e "[.units[] | select(.code == \"27907-2025\") | .rows[].indicator] | index(\"TO_CNSCD\") != null and index(\"HGD_CAPQUANG\") == null" "$T/state.json" > /dev/null'
 
 post() { # post PATH BODY [curl args]: status code; body in $T/p
@@ -83,6 +83,10 @@ expect_eq "submit through the page: 200" "$code" 200
 expect_eq "... lands in the outbox, source submit" \
     "$(sqlq "$(agent_db a1)" "SELECT org_unit||' '||indicator||' '||period||' '||value||' '||source FROM outbox;")" \
     "27907-2025 HGD_TONG $pe 1200 submit"
+code=$(post /api/check "$(val 27907-2025 HGD_CAPQUANG_SO "$pe" 5000)")
+check "a value against a rule: accepted, with the rule's warning" \
+    eval '[ "$code" = 200 ] && jq -r .warning "$T/p" | grep -q "HGD_CAPQUANG_LE_TONG"'
+diag "$(jq -r .warning "$T/p" | head -2 | tr "\n" " ")"
 code=$(post /api/submit "$(val 27907 HGD_TONG "$pe" 900)")
 expect_eq "a value for the closed unit passes the agent (no lifetimes here)" "$code" 200
 
@@ -147,10 +151,10 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$TOP/tests/browser/node_modu
     printf "dataelement,period,orgunit,value\nHGD_TONG,%s,27907-2025,abc\nTO_CNSCD,2025W7,27907-2025,1\n" "$pe" > "$T/số liệu quý.csv"
     LOGIN_URL="$url" PERIOD="$pe" CSV="$T/số liệu quý.csv" OUT_DIR="$art" DATA="$T" FIRST=$((TESTNO + 1)) \
         timeout 120 node "$TOP/tests/browser/agentpage.mjs" || FAILED=1
-    TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo $((TESTNO + 8)))
+    TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo $((TESTNO + 9)))
     stop_page
 else
-    for i in 1 2 3 4 5 6 7 8; do ok "browser check $i # SKIP chromium or playwright-core not installed"; done
+    for i in 1 2 3 4 5 6 7 8 9; do ok "browser check $i # SKIP chromium or playwright-core not installed"; done
 fi
 
 # The daemon syncs what is left over the link; the page then says received.
