@@ -39,6 +39,9 @@ try {
   const why = (await page.textContent("#syncwhy")).trim();
   ok(why.startsWith("Cần làm: ") && why.length > 12, "not syncing: the reason and what to do (" + why + ")");
   await shot(page, "1-states-vi", true);
+  // the parts docs/AGENT.md shows: sync, files, every value's state
+  await page.locator("#sync").screenshot({ path: env.OUT_DIR + "/0-sync-vi.png" });
+  await page.locator("section:has(#values)").screenshot({ path: env.OUT_DIR + "/4-values-vi.png" });
 
   // Validation as the officer types: the message names the field and value.
   const inp = `#forms input[data-ou="27907-2025"][data-ind="TO_CNSCD"]`;
