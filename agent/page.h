@@ -4,16 +4,18 @@
  *  aggregator/front/http.c; every handler runs on it, so the outbox
  *  connection is used by one thread only).
  *
- *  Why `open` and not the daemon: the one-time login token then never
- *  leaves this process's memory (no file or socket hands it to `run`), the
- *  sync daemon stays small (it does not load libmicrohttpd), and the page
- *  writes through the same outbox path as `submit` (submit_update, which
- *  wakes a running daemon). The page lives while `open` runs.
+ *  Why `open` and not the daemon: the one-time login token is made where
+ *  it is handed to the officer (printed, or in a 0600 file in state_dir
+ *  for xdg-open: never in a process list), nothing passes it to `run`; the
+ *  sync daemon stays small (libmicrohttpd is dlopen'ed here only); and the
+ *  page writes through the same outbox path as `submit` (submit_update,
+ *  which wakes a running daemon). The page lives while `open` runs.
  *
  *  Access: `open` makes a random login token valid PAGE_LOGIN_TTL_MS and
  *  once. GET /login?t=TOKEN with it sets an HttpOnly SameSite=Strict
  *  session cookie and redirects to /; a reused or late token is refused
- *  (403). Every other route needs the session cookie (else 401) and every
+ *  (403), and so is the right one after any wrong try (a guess ends the
+ *  link: run `open` again). Every other route needs the session cookie (else 401) and every
  *  POST also the header X-CSRF-Token equal to the session's CSRF token
  *  (handed to the page by GET /api/state; else 403). A new login ends the
  *  previous session. Listening on a non-loopback address is refused.
