@@ -138,6 +138,13 @@ $(PATHS_STAMP): FORCE
 	@echo '$(PATHS_LINE)' | cmp -s - $@ 2>/dev/null || echo '$(PATHS_LINE)' > $@
 $(call obj,agent/main.c aggregator/front/main.c): $(PATHS_STAMP)
 
+# The officer's page (agent/page.c) serves agent/page.html compiled in.
+$(BUILD)/gen/page_html.h: agent/page.html
+	@mkdir -p $(dir $@)
+	(cd agent && xxd -i page.html) | sed 's/^unsigned/static const unsigned/' > $@
+$(call obj,agent/page.c): $(BUILD)/gen/page_html.h
+$(call obj,agent/page.c): LAYER_INC += -I$(BUILD)/gen
+
 $(AGENT): $(call obj,agent/main.c) $(LIBAGENT) $(LIBCDS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(AGG): $(call obj,aggregator/front/main.c) $(LIBAGG) $(LIBCDS)

@@ -1,6 +1,7 @@
 /*  agentcheck: see agentcheck.h. The ranges are the ones main.c applies
  *  for `run` (run_config) and `status`. */
 #include "agentcheck.h"
+#include "page.h"
 #include "cds_catalog.h"
 #include "cds_dataset.h"
 #include "cds_check.h"
@@ -39,6 +40,11 @@ check_values(cds_check_t *c, const cds_config_t *cfg)
     const char *lang = cds_config_get(cfg, "agent.lang");
     if (lang && *lang && strcmp(lang, "vi") != 0 && strcmp(lang, "en") != 0)
         cds_check_problem(c, "lang: \"%s\": expected vi or en", lang);
+    const char *listen = cds_config_get(cfg, "agent.http_listen");
+    char err[300];
+    if (listen && *listen && strcmp(listen, "0") != 0
+        && page_parse_listen(listen, err, sizeof err) != 0)
+        cds_check_problem(c, "%s", err);
 }
 
 /* Where and to whom `run` sends. */

@@ -20,6 +20,7 @@
 #include "entrycheck.h"
 #include "import.h"
 #include "outbox.h"
+#include "page.h"
 #include "receipt_verify.h"
 #include "receipts.h"
 #include "sender.h"
@@ -27,6 +28,7 @@
 #include "submit.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +98,9 @@ static const cds_option_t options[] = {
      "at most this much of kept batches (oldest pruned first; 0: no bound)"},
     {"agent.stored_by", "stored-by", 0, "NAME", NULL,
      "who entered the values (default: $USER)"},
+    {"agent.http_listen", "http-listen", 0, "HOST:PORT", "127.0.0.1:7790",
+     "open: the officer's page listens here (loopback only; 0 or empty: "
+     "no page)"},
     {"agent.log_level", "log-level", 0, "LEVEL", "info",
      "debug, info, warn or error"},
     {"keygen.label", "label", 0, "TEXT", NULL, "keygen: identity label"},
@@ -404,6 +409,21 @@ status_lang(cds_config_t *cfg, bool *english)
     return 0;
 }
 
+/* The thresholds of status_severity (status, the officer's page). */
+static int
+status_limits(cds_config_t *cfg, status_limits_t *lim)
+{
+    int rc = cds_cli_get_u64(cfg, "agent.status_backlog_ms", 0,
+                             86400000L * 365, &lim->backlog_ms);
+    if (!rc)
+        rc = cds_cli_get_u64(cfg, "agent.status_disconnected_ms", 0,
+                             86400000L * 365, &lim->disconnected_ms);
+    if (!rc)
+        rc = cds_cli_get_u64(cfg, "agent.max_clock_skew_ms", 0,
+                             86400000L * 365, &lim->max_clock_skew_ms);
+    return rc ? rc : status_lang(cfg, &lim->english);
+}
+
 static int
 cmd_status(cds_cli_t *cli)
 {
@@ -417,16 +437,7 @@ cmd_status(cds_cli_t *cli)
     /* Exit status: the Nagios convention of status_severity (0, 1, 2). */
     status_limits_t lim;
     int sev = -1;
-    int rc = cds_cli_get_u64(cfg, "agent.status_backlog_ms", 0, 86400000L * 365,
-                             &lim.backlog_ms);
-    if (!rc)
-        rc = cds_cli_get_u64(cfg, "agent.status_disconnected_ms", 0,
-                             86400000L * 365, &lim.disconnected_ms);
-    if (!rc)
-        rc = cds_cli_get_u64(cfg, "agent.max_clock_skew_ms", 0, 86400000L * 365,
-                             &lim.max_clock_skew_ms);
-    if (!rc)
-        rc = status_lang(cfg, &lim.english);
+    int rc = status_limits(cfg, &lim);
     if (rc) {
         outbox_destroy(&ob);
         return rc;
@@ -707,6 +718,107 @@ cmd_import_receipt(cds_cli_t *cli)
     return code;
 }
 
+
+/* A 0600 file in state_dir (0700) that sends the browser to url: the
+ * login token then never shows in a process list (xdg-open's argv). */
+static int
+open_browser(const char *state_dir, const char *url, char *file, size_t len)
+{
+    const char *gui = getenv("DISPLAY");
+    if (!gui || !*gui)
+        gui = getenv("WAYLAND_DISPLAY");
+    if (!gui || !*gui)
+        return -1;
+    snprintf(file, len, "%s/page-login.html", state_dir);
+    unlink(file);
+    FILE *f = fopen(file, "wx");
+    if (!f)
+        return -1;
+    fchmod(fileno(f), 0600);
+    fprintf(f, "<!doctype html><meta charset=utf-8><meta http-equiv="
+            "refresh content=\"0;url=%s\"><a href=\"%s\">cdsync</a>\n",
+            url, url);
+    if (fclose(f) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("xdg-open", "xdg-open", file, (char *) NULL);
+        _exit(127);
+    }
+    return pid > 0 ? 0 : -1;
+}
+
+/* Serve the page until SIGINT/SIGTERM (the login link printed). */
+static int
+page_serve(page_t *page, const char *state_dir)
+{
+    char url[200], file[700] = "";
+    if (page_login_url(page, url, sizeof url) != 0)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "open: no login link");
+    bool shown = open_browser(state_dir, url, file, sizeof file) == 0;
+    printf("%s\n%s\n", shown
+               ? "Đã mở trang trong trình duyệt; nếu không thấy, mở liên kết "
+                 "này (dùng được một lần, trong 2 phút):"
+               : "Mở liên kết này trong trình duyệt (dùng được một lần, "
+                 "trong 2 phút):", url);
+    printf("Trang chạy cho đến khi nhấn Ctrl-C.\n");
+    fflush(stdout);
+    struct pollfd pfd = {cds_signal_fd(), POLLIN, 0};
+    while (!cds_signal_stop_requested())
+        poll(&pfd, 1, 1000);
+    if (file[0])
+        unlink(file);
+    return 0;
+}
+
+/* open: the officer's page (agent/page.h) on agent.http_listen. */
+static int
+cmd_open(cds_cli_t *cli)
+{
+    cds_config_t *cfg = cli->cfg;
+    const char *listen = get(cfg, "agent.http_listen");
+    char err[800];
+    if (cli->n_args != 0)
+        return cds_cli_fail(CDS_EXIT_USAGE, "usage: open");
+    if (!listen || strcmp(listen, "0") == 0)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "open: the page is disabled "
+                            "(agent.http_listen is 0 or empty)");
+    if (page_parse_listen(listen, err, sizeof err) != 0)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "%s", err);
+    submit_ctx_t ctx;
+    intake_files_t files;
+    carry_setup_t s;
+    page_t *page = NULL;
+    int code = carry_setup(cli, true, &s);
+    memset(&files, 0, sizeof files);
+    if (!code)
+        code = intake_setup(cfg, &ctx, &files);
+    page_config_t pc = {.listen = listen, .intake = &ctx,
+                        .orgunits = files.ous, .outbox = s.ob,
+                        .state_dir = get(cfg, "agent.state_dir"),
+                        .server_pk = s.server_pk};
+    if (!code)
+        code = status_limits(cfg, &pc.limits);
+    if (!code) {
+        ctx.warn = NULL;               /* no terminal to warn on */
+        if (daemon_lock_held(pc.state_dir))
+            outbox_defer_checkpoints(s.ob);
+        outbox_set_keep(s.ob, s.sc.keep_ms, s.sc.keep_max_bytes);
+        pc.carry = (carry_opts_t){s.id, s.server_pk, ctx.org_units,
+                                  cds_catalog_version(s.cat), s.sc.batch_max,
+                                  s.sc.batch_bytes, false};
+        if (cds_signal_install() != 0
+            || !(page = page_start(&pc, err, sizeof err)))
+            code = cds_cli_fail(CDS_EXIT_RUNTIME, "open: %s", err);
+    }
+    if (!code)
+        code = page_serve(page, pc.state_dir);
+    page_destroy(&page);
+    intake_done(&files);
+    carry_teardown(&s);
+    return code;
+}
+
 static const cds_cli_command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen, 0},
     {"pubid",
@@ -734,6 +846,10 @@ static const cds_cli_command_t commands[] = {
      "import-receipt FILE  (the district's signed receipt file: records "
      "the acks as if they came over the link)",
      cmd_import_receipt, 0},
+    {"open",
+     "open  (the officer's page in the browser: a one-time login link to "
+     "127.0.0.1, served until Ctrl-C)",
+     cmd_open, 0},
 };
 
 static const cds_cli_program_t agent = {

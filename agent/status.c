@@ -494,7 +494,11 @@ blocked_reason(const char *state_dir, bool running, const outbox_meta_t *m,
     if (revocation_load(state_dir, &rv) == CDS_OK)
         revoked_advice(&rv, en, buf, len);
     else if (!running)
-        snprintf(buf, len, "daemon not running");
+        snprintf(buf, len, en ? "daemon not running: start it "
+                 "(systemctl start cdsync-agent, or cdsync-agent run)"
+                 : "daemon not running (chương trình đồng bộ chưa chạy): "
+                 "khởi động nó (systemctl start cdsync-agent, hoặc "
+                 "cdsync-agent run)");
     else if (strcmp(m->conn_state, "local_write_failed") == 0) {
         local_advice(state_dir, m->last_error, en, advice, sizeof advice);
         snprintf(buf, len, "%.700s (cannot write its database, acks not "
