@@ -21,6 +21,7 @@ enum {
     ST_META_SET_ACKED,
     ST_META_SET_CONN,
     ST_META_SET_OFFSET,
+    ST_META_SET_METADATA_LATEST,
     ST_INSERT,
     ST_READ,
     ST_PARK,
@@ -51,6 +52,7 @@ static const char *const outbox_sql[ST__COUNT] = {
     [ST_META_SET_ACKED] = OUTBOX_SQL_META_SET_ACKED,
     [ST_META_SET_CONN] = OUTBOX_SQL_META_SET_CONN,
     [ST_META_SET_OFFSET] = OUTBOX_SQL_META_SET_OFFSET,
+    [ST_META_SET_METADATA_LATEST] = OUTBOX_SQL_META_SET_METADATA_LATEST,
     [ST_INSERT] = OUTBOX_SQL_INSERT,
     [ST_READ] = OUTBOX_SQL_READ,
     [ST_PARK] = OUTBOX_SQL_PARK,
@@ -78,7 +80,8 @@ static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
                                                OUTBOX_SQL_MIGRATION_2,
                                                OUTBOX_SQL_MIGRATION_3,
                                                OUTBOX_SQL_MIGRATION_4,
-                                               OUTBOX_SQL_MIGRATION_5};
+                                               OUTBOX_SQL_MIGRATION_5,
+                                               OUTBOX_SQL_MIGRATION_6};
 
 struct outbox {
     cds_db_t *db;                       /* owned connection */
@@ -209,6 +212,9 @@ outbox_meta(outbox_t *self, outbox_meta_t *out)
     out->last_ack_at_ms = (uint64_t)sqlite3_column_int64(st, 9);
     out->clock_offset_ms = sqlite3_column_int64(st, 10);
     out->clock_offset_at_ms = (uint64_t)sqlite3_column_int64(st, 11);
+    out->metadata_version = (uint64_t)sqlite3_column_int64(st, 12);
+    out->metadata_latest = (uint64_t)sqlite3_column_int64(st, 13);
+    out->metadata_seen_at_ms = (uint64_t)sqlite3_column_int64(st, 14);
     cds_stmt_done(st);
     return CDS_OK;
 }
@@ -355,6 +361,15 @@ outbox_set_clock_offset(outbox_t *self, int64_t offset_ms, uint64_t now_ms)
     cds_bind_int64(st, ":offset", offset_ms);
     cds_bind_int64(st, ":now", (int64_t)now_ms);
     return step_done(self, st, "outbox: write clock offset");
+}
+
+int
+outbox_set_metadata_latest(outbox_t *self, uint64_t latest, uint64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_META_SET_METADATA_LATEST];
+    cds_bind_int64(st, ":latest", (int64_t)latest);
+    cds_bind_int64(st, ":now", (int64_t)now_ms);
+    return step_done(self, st, "outbox: write metadata_latest");
 }
 
 /* Inside a transaction: check the bound, then insert every row. */

@@ -89,6 +89,11 @@ typedef struct {
     uint64_t last_ack_at_ms;           /* when the last ack was stored */
     int64_t clock_offset_ms;           /* aggregator clock - ours */
     uint64_t clock_offset_at_ms;       /* when measured, 0 never */
+    uint64_t metadata_version;         /* published metadata in use, 0:
+                                        * the configured files */
+    uint64_t metadata_latest;          /* newest the aggregator announced
+                                        * (0: none, or never told) */
+    uint64_t metadata_seen_at_ms;      /* when it last changed, 0 never */
 } outbox_meta_t;
 
 /* A last HLC further ahead of the corrected clock than this was stamped
@@ -211,6 +216,11 @@ int outbox_set_conn(outbox_t *self, const char *state, const char *error,
  * CDS_OK or a database error. */
 int outbox_set_clock_offset(outbox_t *self, int64_t offset_ms,
                             uint64_t now_ms);
+/* Record the newest published metadata version the aggregator announced
+ * (HelloAnswer / HeartbeatAnswer metadata_latest) at wall now_ms.
+ * CDS_OK or a database error. */
+int outbox_set_metadata_latest(outbox_t *self, uint64_t latest,
+                               uint64_t now_ms);
 /* wall_ms corrected by m's clock offset: the time every stamp uses. */
 uint64_t outbox_corrected_ms(const outbox_meta_t *m, uint64_t wall_ms);
 /* Tests only: install (or with NULL remove) a fault hook. */

@@ -84,6 +84,17 @@
     " kept INTEGER NOT NULL, file TEXT NOT NULL,"                           \
     " carried_at_ms INTEGER NOT NULL);"
 
+/* Version 5 -> 6: published metadata (docs/AGENT.md "Metadata from the
+ * aggregator"): the version the agent validates with (0: its configured
+ * files) and the newest one the aggregator announced, with when. */
+#define OUTBOX_SQL_MIGRATION_6                                              \
+    "ALTER TABLE meta ADD COLUMN metadata_version INTEGER NOT NULL"         \
+    " DEFAULT 0;"                                                           \
+    "ALTER TABLE meta ADD COLUMN metadata_latest INTEGER NOT NULL"          \
+    " DEFAULT 0;"                                                           \
+    "ALTER TABLE meta ADD COLUMN metadata_seen_at_ms INTEGER NOT NULL"      \
+    " DEFAULT 0;"
+
 #define OUTBOX_SQL_CARRIED_ADD                                              \
     "INSERT INTO carried (first_seq, last_seq, batches, kept, file,"        \
     " carried_at_ms) VALUES (:first, :last, :batches, :kept, :file, :now)"
@@ -100,12 +111,17 @@
 #define OUTBOX_SQL_META_GET                                                 \
     "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
     " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \
-    " last_ack_at_ms, clock_offset_ms, clock_offset_at_ms"                  \
+    " last_ack_at_ms, clock_offset_ms, clock_offset_at_ms,"                 \
+    " metadata_version, metadata_latest, metadata_seen_at_ms"               \
     " FROM meta WHERE id = 1"
 
 #define OUTBOX_SQL_META_SET_OFFSET                                          \
     "UPDATE meta SET clock_offset_ms = :offset,"                            \
     " clock_offset_at_ms = :now WHERE id = 1"
+
+#define OUTBOX_SQL_META_SET_METADATA_LATEST                                 \
+    "UPDATE meta SET metadata_latest = :latest,"                            \
+    " metadata_seen_at_ms = :now WHERE id = 1"
 
 #define OUTBOX_SQL_META_SET_LAST                                            \
     "UPDATE meta SET last_seq = :last_seq, last_head = :last_head,"         \

@@ -467,6 +467,7 @@ send_hello(session_t *self, bool probe)
     h.clock_ms = wall(self);           /* our raw clock: skew is visible */
     h.request_id = id;
     h.kept_from = kept_from(self, m.acked_seq, kept_prev);
+    h.metadata_version = m.metadata_version;
     if (h.kept_from) {
         h.kept_prev_head.data = kept_prev;
         h.kept_prev_head.len = CDS_HASH_BYTES;
@@ -813,6 +814,28 @@ after_hello(session_t *self, const Cdsync__HelloAnswer *a)
     start_sending(self, n);
 }
 
+/* The aggregator's newest published metadata version (HelloAnswer,
+ * HeartbeatAnswer): recorded for `status` and logged when it changes. A
+ * failed write is logged and told again by the next answer. */
+static void
+note_metadata(session_t *self, uint64_t latest)
+{
+    outbox_meta_t m;
+    int rc = outbox_meta(self->outbox, &m);
+    if (rc != CDS_OK || m.metadata_latest == latest)
+        return;
+    rc = outbox_set_metadata_latest(self->outbox, latest, wall(self));
+    if (rc != CDS_OK) {
+        cds_log(CDS_LOG_WARN, "metadata_note_failed", "error=%s",
+                cds_strerror(rc));
+        return;
+    }
+    cds_log(latest > m.metadata_version ? CDS_LOG_WARN : CDS_LOG_INFO,
+            "metadata_announced", "latest=%llu in_use=%llu",
+            (unsigned long long)latest,
+            (unsigned long long)m.metadata_version);
+}
+
 static void
 on_hello_answer(session_t *self, const Cdsync__HelloAnswer *a)
 {
@@ -857,6 +880,7 @@ on_hello_answer(session_t *self, const Cdsync__HelloAnswer *a)
         self->attempt = 0;             /* the link answered, writes work */
     if (self->io.accepted)
         self->io.accepted(self->io.arg);
+    note_metadata(self, a->metadata_latest);
     after_hello(self, a);
 }
 
@@ -1102,6 +1126,7 @@ on_heartbeat_answer(session_t *self, const Cdsync__HeartbeatAnswer *a)
     self->hb_due = mono(self) + self->cfg.heartbeat_ms;
     cds_log(CDS_LOG_DEBUG, "heartbeat_answer", "applied=%llu",
             (unsigned long long)a->applied_seq);
+    note_metadata(self, a->metadata_latest);
 }
 
 /* Queue figures and clock in one signed Heartbeat. A send that cannot

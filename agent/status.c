@@ -319,6 +319,29 @@ print_carried(FILE *out, const outbox_carried_t *c)
             cds_format_time(t, sizeof t, c->at_ms));
 }
 
+/* Which metadata the agent validates with and what the aggregator has
+ * published (docs/AGENT.md "Metadata from the aggregator"). */
+static void
+print_metadata(FILE *out, const outbox_meta_t *m)
+{
+    char t[64];
+    if (m->metadata_version)
+        fprintf(out, "metadata:    version %" PRIu64 " in use",
+                m->metadata_version);
+    else
+        fprintf(out, "metadata:    configured files in use");
+    if (m->metadata_latest > m->metadata_version)
+        fprintf(out, "; the aggregator published version %" PRIu64
+                " (told %s) — not fetched by this agent / phiên bản mới "
+                "%" PRIu64 " chưa được tải", m->metadata_latest,
+                cds_format_time(t, sizeof t, m->metadata_seen_at_ms),
+                m->metadata_latest);
+    else if (m->metadata_seen_at_ms)
+        fprintf(out, "; the aggregator's latest is %" PRIu64,
+                m->metadata_latest);
+    fputc('\n', out);
+}
+
 /* The signed batches status reports on: kept after their ack, and
  * carried by file but not yet acked. */
 typedef struct {
@@ -354,6 +377,7 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
                 cds_format_age(a, sizeof a, (uint64_t)age));
     fputc('\n', out);
     print_carried(out, &b->carried);
+    print_metadata(out, m);
     fprintf(out, "last seq:    %" PRIu64 "\n", m->last_seq);
     fprintf(out, "acked seq:   %" PRIu64, m->acked_seq);
     if (m->last_ack_at_ms)
@@ -403,6 +427,11 @@ print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
             "first_seq", (json_int_t)cr->first_seq, "last_seq",
             (json_int_t)cr->last_seq, "file", cr->file, "at_ms",
             (json_int_t)cr->at_ms));
+    if (o)
+        json_object_set_new(o, "metadata", json_pack(
+            "{s:I, s:I, s:I}", "in_use", (json_int_t)m->metadata_version,
+            "latest", (json_int_t)m->metadata_latest, "latest_seen_at_ms",
+            (json_int_t)m->metadata_seen_at_ms));
     if (!o)
         return CDS_ENOMEM;
     json_dumpf(o, out, JSON_INDENT(2));

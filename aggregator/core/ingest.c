@@ -930,10 +930,14 @@ handle_hello(ingest_t *self, msg_t *m)
     uint64_t resend_from = 0;
     if (rc == CDS_OK && !m->ref.code)
         rc = restored_hello(self, m, h, &resend_from);
+    int64_t latest = 0;
+    if (rc == CDS_OK && !m->ref.code)
+        rc = store_metadata_latest(self->store, &latest);
     if (rc == CDS_OK && !m->ref.code)
         rc = ingest_reply_hello(self->id, m->out, m->agent.applied_seq,
                                 m->agent.applied_head, matched, mismatch,
-                                resend_from, CDS_OK, "", m->now_ms);
+                                resend_from, CDS_OK, "", (uint64_t)latest,
+                                m->now_ms);
     cds_msg_free(h);
     return rc;
 }
@@ -971,8 +975,11 @@ handle_heartbeat(ingest_t *self, msg_t *m)
     if (!mine)
         return refuse(&m->ref, CDS_EKEYMISMATCH, "agent",
                       "heartbeat names another key than its signer");
-    return ingest_reply_heartbeat(self->id, m->out, m->agent.applied_seq,
-                                  request_id, m->now_ms);
+    int64_t latest = 0;                /* a publish reaches the agent here */
+    rc = store_metadata_latest(self->store, &latest);
+    return rc != CDS_OK ? rc
+         : ingest_reply_heartbeat(self->id, m->out, m->agent.applied_seq,
+                                  request_id, (uint64_t)latest, m->now_ms);
 }
 
 /* ---- one message ---------------------------------------------------------- */

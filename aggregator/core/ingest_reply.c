@@ -93,7 +93,8 @@ int
 ingest_reply_hello(const cds_identity_t *id, ingest_result_t *r,
                    uint64_t applied, const uint8_t *head, uint64_t matched,
                    uint64_t mismatch, uint64_t resend_from, int error,
-                   const char *message, uint64_t now_ms)
+                   const char *message, uint64_t meta_latest,
+                   uint64_t now_ms)
 {
     Cdsync__HelloAnswer ans = CDSYNC__HELLO_ANSWER__INIT;
     ans.version = CDS_PROTOCOL_VERSION;
@@ -111,19 +112,21 @@ ingest_reply_hello(const cds_identity_t *id, ingest_result_t *r,
     ans.clock_ms = now_ms;
     ans.request_id = r->request_id;
     ans.resend_from = resend_from;
+    ans.metadata_latest = meta_latest;
     return seal(id, r, CDSYNC__KIND__KIND_HELLO_ANSWER, &ans.base);
 }
 
 int
 ingest_reply_heartbeat(const cds_identity_t *id, ingest_result_t *r,
                        uint64_t applied, uint64_t request_id,
-                       uint64_t now_ms)
+                       uint64_t meta_latest, uint64_t now_ms)
 {
     Cdsync__HeartbeatAnswer ans = CDSYNC__HEARTBEAT_ANSWER__INIT;
     ans.version = CDS_PROTOCOL_VERSION;
     ans.clock_ms = now_ms;
     ans.applied_seq = applied;
     ans.request_id = request_id;
+    ans.metadata_latest = meta_latest;
     return seal(id, r, CDSYNC__KIND__KIND_HEARTBEAT_ANSWER, &ans.base);
 }
 
@@ -141,7 +144,7 @@ ingest_reply_refusal(const cds_identity_t *id, ingest_result_t *r,
                                 now_ms);
     if (r->kind == CDSYNC__KIND__KIND_HELLO)
         return ingest_reply_hello(id, r, n, head, 0, 0, 0, error, message,
-                                  now_ms);
+                                  0, now_ms);
     return CDS_OK;             /* heartbeats have no error field: silence */
 }
 

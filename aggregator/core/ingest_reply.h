@@ -43,16 +43,19 @@ int ingest_reply_ack(const cds_identity_t *id, ingest_result_t *r,
                      const uint8_t *head, int error, const char *message,
                      const ingest_rejections_t *rej, uint64_t now_ms);
 /* Sign a HelloAnswer to r->peer (resend_from: 0, or the seq from which
- * the agent is to resend its kept batches). CDS_OK or CDS_ENOMEM. */
+ * the agent is to resend its kept batches; meta_latest: the newest
+ * published metadata version, 0 none). CDS_OK or CDS_ENOMEM. */
 int ingest_reply_hello(const cds_identity_t *id, ingest_result_t *r,
                        uint64_t applied, const uint8_t *head,
                        uint64_t matched, uint64_t mismatch,
                        uint64_t resend_from, int error,
-                       const char *message, uint64_t now_ms);
-/* Sign a HeartbeatAnswer carrying applied and request_id. */
+                       const char *message, uint64_t meta_latest,
+                       uint64_t now_ms);
+/* Sign a HeartbeatAnswer carrying applied, request_id and meta_latest
+ * (as for ingest_reply_hello). */
 int ingest_reply_heartbeat(const cds_identity_t *id, ingest_result_t *r,
                            uint64_t applied, uint64_t request_id,
-                           uint64_t now_ms);
+                           uint64_t meta_latest, uint64_t now_ms);
 /* The answer to a refused or failed request, by r->kind: an Ack of status
  * for a BATCH, a HelloAnswer with error for a HELLO, nothing otherwise
  * (heartbeats have no error field) nor when r has no peer. agent: the

@@ -3,7 +3,8 @@
 # written from the document only, creates an identity the aggregator
 # enrols, syncs over CURVE on 127.0.0.1, and gets exactly the answers the
 # document promises (re-ack of a resend, per-update rejection codes,
-# ACK_GAP, ACK_REFUSED chain_broken, request-id echo, probe results).
+# ACK_GAP, ACK_REFUSED chain_broken, request-id echo, probe results, the
+# published metadata version).
 # Then the aggregator holds every value exactly once, `verify` is clean,
 # and a receipt the Python client kept verifies with cdsync-agent.
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +47,11 @@ expect_eq "Python reads the C identity file to the same cds1:" \
     "$("$PY" "$CLIENT" pubid --identity "$T/agg/state/aggregator.key")" "$AGGPUB"
 check "aggregator enrols the Python identity" \
     agg agg enroll "$pypub" --org-unit 27901 --label py-27901
+# One published metadata version: the HelloAnswer names it
+# (metadata_latest, PROTOCOL.md "Metadata").
+mkdir -p "$T/meta"
+cp "$TOP/deploy/catalog.csv" "$TOP/deploy/orgunits.csv" "$TOP/deploy/orgunit_map.csv" "$T/meta/"
+agg agg metadata publish "$T/meta" --yes > /dev/null 2>&1
 
 "$PY" "$CLIENT" scenario --identity "$T/py.key" --server-key "$AGGPUB" \
     --endpoint "tcp://127.0.0.1:$port" --catalog "$CATALOG" \
@@ -56,7 +62,7 @@ sed 's/^/# /' "$T/scenario.out" "$T/scenario.err"
 expect_eq "scenario ran to the end" "$rc" 0
 line() { grep "^step=$1 " "$T/scenario.out" | head -1; }
 expect_eq "hello of a new agent: applied 0" \
-    "$(line hello)" "step=hello applied=0 error=0 matched=0 mismatch=0 resend_from=0"
+    "$(line hello)" "step=hello applied=0 error=0 matched=0 mismatch=0 resend_from=0 metadata_latest=1"
 expect_eq "three batches of good updates: ACK_OK, no rejection" \
     "$(grep '^step=sync ' "$T/scenario.out" | head -3 | cut -d' ' -f2- | tr '\n' ';')" \
     "status=ACK_OK acked=100 error=0 rejections=-;status=ACK_OK acked=200 error=0 rejections=-;status=ACK_OK acked=250 error=0 rejections=-;"
@@ -78,7 +84,7 @@ expect_eq "heartbeat answered with the applied seq" \
 expect_eq "an answer to an earlier request was ignored" \
     "$(line ignored)" "step=ignored count=1"
 expect_eq "probe: highest match and lowest mismatch" \
-    "$(line probe)" "step=probe applied=262 error=0 matched=262 mismatch=2 resend_from=0"
+    "$(line probe)" "step=probe applied=262 error=0 matched=262 mismatch=2 resend_from=0 metadata_latest=1"
 
 # The aggregator's side: each update once, the right content.
 db=$(agg_db agg)

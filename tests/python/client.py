@@ -494,7 +494,9 @@ def say(step, ans):
                    "mismatch=%d" % ans.probe_mismatch,
                    # PROTOCOL.md "Resend from": this client keeps no sent
                    # batches (kept_from 0), so it is never asked; shown.
-                   "resend_from=%d" % ans.resend_from]
+                   "resend_from=%d" % ans.resend_from,
+                   # PROTOCOL.md "Metadata": the newest published version.
+                   "metadata_latest=%d" % ans.metadata_latest]
     else:
         fields += ["applied=%d" % ans.applied_seq]
     print(" ".join(fields), flush=True)

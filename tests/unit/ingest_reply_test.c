@@ -181,7 +181,7 @@ test_hello_and_heartbeat(void **state)
     uint8_t head[CDS_HASH_BYTES];
     memset(head, 0x33, sizeof head);
     assert_int_equal(ingest_reply_hello(fx->agg, &fx->r, 12, head, 10, 11,
-                                        13, CDS_OK, "", 2), CDS_OK);
+                                        13, CDS_OK, "", 7, 2), CDS_OK);
     Cdsync__HelloAnswer *h = open_reply(fx, CDSYNC__KIND__KIND_HELLO_ANSWER,
                                         &cdsync__hello_answer__descriptor);
     assert_int_equal(h->applied_seq, 12);
@@ -189,9 +189,10 @@ test_hello_and_heartbeat(void **state)
     assert_int_equal(h->probe_matched, 10);
     assert_int_equal(h->probe_mismatch, 11);
     assert_int_equal(h->resend_from, 13);
+    assert_int_equal(h->metadata_latest, 7);
     assert_int_equal(h->clock_ms, 2);
     cds_msg_free(h);
-    assert_int_equal(ingest_reply_heartbeat(fx->agg, &fx->r, 12, 5, 3),
+    assert_int_equal(ingest_reply_heartbeat(fx->agg, &fx->r, 12, 5, 8, 3),
                      CDS_OK);
     Cdsync__HeartbeatAnswer *hb = open_reply(
         fx, CDSYNC__KIND__KIND_HEARTBEAT_ANSWER,
@@ -199,6 +200,7 @@ test_hello_and_heartbeat(void **state)
     assert_int_equal(hb->applied_seq, 12);
     assert_int_equal(hb->request_id, 5);
     assert_int_equal(hb->clock_ms, 3);
+    assert_int_equal(hb->metadata_latest, 8);
     cds_msg_free(hb);
 }
 

@@ -593,7 +593,15 @@ test_migrate_v2(void **state)
     int e = 0;
     outbox_t *ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
+    outbox_meta_t mm;                  /* version 6: metadata announced */
+    assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
+    assert_int_equal(mm.metadata_version, 0);
+    assert_int_equal(mm.metadata_latest, 0);
+    assert_int_equal(outbox_set_metadata_latest(ob, 3, 9), CDS_OK);
+    assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
+    assert_int_equal(mm.metadata_latest, 3);
+    assert_int_equal(mm.metadata_seen_at_ms, 9);
     assert_int_equal(outbox_set_clock_offset(ob, 1500, 1), CDS_OK);
     cds_update_t u[1];
     make_updates(u, 1);
@@ -605,7 +613,7 @@ test_migrate_v2(void **state)
     /* Opening again migrates nothing twice. */
     ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 5);
+    assert_int_equal(user_version(path), 6);
     outbox_destroy(&ob);
 }
 
