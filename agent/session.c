@@ -1157,6 +1157,7 @@ send_heartbeat(session_t *self)
     h.agent_version = (char *)CDS_VERSION;
     h.clock_ms = now;
     h.request_id = id;
+    h.metadata_version = m.metadata_version;
     size_t len = 0;
     uint8_t *body = cds_msg_encode(&h.base, &len);
     if (!body || send_body(self, CDSYNC__KIND__KIND_HEARTBEAT, body, len)

@@ -15,6 +15,8 @@
 /* Its schema step (store.h; store.c lists it in version order). */
 const char health_migration[] = HEALTH_SQL_MIGRATION;
 const char health_pg_schema[] = HEALTH_SQL_PG_SCHEMA;  /* store.h */
+const char health_metadata_migration[] = HEALTH_VERSION_SQL_MIGRATION;
+const char health_metadata_pg_schema[] = HEALTH_VERSION_SQL_PG_SCHEMA;
 
 #define HOUR_MS (3600u * 1000u)
 #define DAY_MS (24u * HOUR_MS)
@@ -46,6 +48,7 @@ typedef struct {
     uint64_t hb_ms;                    /* the last heartbeat's arrival */
     int64_t depth, oldest, bytes, acked, errors; /* clamped wire values */
     char version[32];
+    int64_t metadata_version;          /* Heartbeat.metadata_version */
     bool has_offset;                   /* it carried clock_ms, and no */
     int64_t offset_ms;                 /*   batch's offset came later */
 } held_t;
@@ -277,6 +280,7 @@ health_note_heartbeat(health_t *self, int64_t agent_id, uint64_t now_ms,
              hb->agent_version ? hb->agent_version : "");
     if (!cds_utf8_valid(h->version, strlen(h->version)))
         snprintf(h->version, sizeof h->version, "?");
+    h->metadata_version = clamp64(hb->metadata_version);
     int64_t clock = clamp64(hb->clock_ms);
     if (clock) {               /* 0: not sent; keep what we had */
         h->has_offset = true;
@@ -302,6 +306,7 @@ write_held(health_t *self, const held_t *h)
     cds_sql_bind_int64(st, ":acked", h->acked);
     cds_sql_bind_int64(st, ":errors", h->errors);
     cds_sql_bind_text(st, ":version", h->version);
+    cds_sql_bind_int64(st, ":metadata", h->metadata_version);
     if (h->has_offset)
         cds_sql_bind_int64(st, ":offset", h->offset_ms);
     cds_sql_bind_int64(st, ":count", clamp64(h->count));
@@ -426,6 +431,8 @@ read_row(cds_sql_stmt_t *st, health_agent_t *a)
     a->rejected_hour = col_u64(st, 28);
     a->accepted_day = col_u64(st, 29);
     a->rejected_day = col_u64(st, 30);
+    a->metadata_version = col_u64(st, 31);
+    a->metadata_latest = col_u64(st, 32);
 }
 
 static uint64_t
@@ -573,7 +580,7 @@ agent_json(const health_agent_t *a, uint64_t now)
     char fix[256];
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
         " s:s, s:s, s:I, s:s}",
         "agent", a->fpr, "label", a->label, "commune", a->commune,
         "org_units", a->org_units, "state", health_state_name(a->state),
@@ -587,6 +594,8 @@ agent_json(const health_agent_t *a, uint64_t now)
         "inferred_lag_ms", (json_int_t) a->inferred_lag_ms,
         "send_errors", (json_int_t) a->send_errors,
         "version", a->version,
+        "metadata_version", (json_int_t) a->metadata_version,
+        "metadata_latest", (json_int_t) a->metadata_latest,
         "clock_offset_ms", (json_int_t) a->clock_offset_ms,
         "applied_seq", (json_int_t) a->applied_seq,
         "reported_acked_seq", (json_int_t) a->reported_acked_seq,

@@ -96,6 +96,9 @@ typedef struct {
     uint64_t reported_acked_seq;
     uint64_t send_errors;
     char version[32];
+    uint64_t metadata_version;         /* in use at the agent (heartbeat),
+                                        * 0: its configured files */
+    uint64_t metadata_latest;          /* newest published (store) */
     int64_t clock_offset_ms;           /* agent clock - ours, last heartbeat
                                         * or batch */
     uint64_t inferred_lag_ms;          /* last batch */

@@ -8,7 +8,8 @@
  *        send_errors, agent_version, clock_offset_ms, inferred_lag_ms,
  *        accepted_total, rejected_total, refused_total, batches_total,
  *        heartbeats_total, last_reject_code, last_reject_message,
- *        last_reject_ms)            one row per agent that ever spoke
+ *        last_reject_ms, metadata_version (HEALTH_VERSION_SQL_MIGRATION))
+ *                                   one row per agent that ever spoke
  *    agent_health_bucket(agent_id, bucket = ms / HEALTH_BUCKET_MS,
  *        accepted, rejected, refused)  5-minute counts, pruned after a day
  *    update_log.retried_at_ms, update_log.retried_from (old status) and
@@ -72,6 +73,15 @@
     "ALTER TABLE reject ADD COLUMN retry_result BIGINT;"                     \
     "CREATE INDEX reject_at ON reject(at_ms);"
 
+/* The metadata version each agent reports in its heartbeats (issue 20):
+ * a store step of its own (store.c lists it in version order). The name
+ * sorts after HEALTH_SQL_PG_SCHEMA, the order tests/pg/sql_dialect.py
+ * applies the PostgreSQL parts in. */
+#define HEALTH_VERSION_SQL_MIGRATION                                        \
+    "ALTER TABLE agent_health ADD COLUMN metadata_version INTEGER;"
+#define HEALTH_VERSION_SQL_PG_SCHEMA                                        \
+    "ALTER TABLE agent_health ADD COLUMN metadata_version BIGINT;"
+
 /* One batch: counts, inferred lag; last reject only when :code is set;
  * clock offset (Batch.sent_at_ms - arrival) only when :offset is set. */
 #define HEALTH_SQL_BATCH                                                     \
@@ -96,15 +106,16 @@
 #define HEALTH_SQL_HEARTBEAT                                                 \
     "INSERT INTO agent_health(agent_id, last_heartbeat_ms, queue_depth,"     \
     " oldest_pending_ms, bytes_pending, reported_acked_seq, send_errors,"    \
-    " agent_version, clock_offset_ms, heartbeats_total)"                     \
+    " agent_version, clock_offset_ms, heartbeats_total, metadata_version)"   \
     " VALUES (:id, :now, :depth, :oldest, :bytes, :acked, :errors,"          \
-    "  :version, :offset, :count)"                                           \
+    "  :version, :offset, :count, :metadata)"                                \
     " ON CONFLICT(agent_id) DO UPDATE SET last_heartbeat_ms = :now,"         \
     " queue_depth = :depth, oldest_pending_ms = :oldest,"                    \
     " bytes_pending = :bytes, reported_acked_seq = :acked,"                  \
     " send_errors = :errors, agent_version = :version,"                      \
     " clock_offset_ms = coalesce(:offset, agent_health.clock_offset_ms),"    \
-    " heartbeats_total = agent_health.heartbeats_total + :count"
+    " heartbeats_total = agent_health.heartbeats_total + :count,"            \
+    " metadata_version = :metadata"
 /* A held last-seen time goes to agent.last_seen_ms through the store
  * (store_agent_seen_max: never moves it back, a batch may be newer). */
 #define HEALTH_SQL_REFUSED                                                   \
@@ -161,7 +172,9 @@
     " (SELECT coalesce(sum(accepted), 0) FROM agent_health_bucket b"         \
     "  WHERE b.agent_id = a.id AND b.bucket >= :day),"                       \
     " (SELECT coalesce(sum(rejected + refused), 0) FROM agent_health_bucket" \
-    "  b WHERE b.agent_id = a.id AND b.bucket >= :day)"                      \
+    "  b WHERE b.agent_id = a.id AND b.bucket >= :day),"                     \
+    " coalesce(h.metadata_version, 0),"                                      \
+    " (SELECT coalesce(max(version), 0) FROM metadata_version)"              \
     " FROM agent a LEFT JOIN agent_health h ON h.agent_id = a.id"            \
     " WHERE a.label IS DISTINCT FROM :central" /* the aggregator's own */
 #define HEALTH_SQL_LIST HEALTH_SQL_LIST_WITH("group_concat", "")

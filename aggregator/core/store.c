@@ -38,6 +38,7 @@ static const char *const migrations[] = {
     followup_migration,                /* followup.h: admin follow-up flag */
     STORE_SQL_MIGRATION_ACCOUNT,       /* officers' logins (account.h) */
     STORE_SQL_MIGRATION_METADATA,      /* published metadata (issue 20) */
+    health_metadata_migration,         /* agents' metadata version */
 };
 
 /* PostgreSQL migrations after the whole schema (pg_schema() is pg[0]):
@@ -46,6 +47,7 @@ static const char *const pg_migrations[] = {
     followup_pg_schema,                /* follow-up log (SQLite 11) */
     STORE_ACCOUNT_SQL_PG_SCHEMA,       /* accounts (SQLite 12) */
     METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 13) */
+    health_metadata_pg_schema,         /* agents' metadata (SQLite 14) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 

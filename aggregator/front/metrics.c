@@ -145,6 +145,31 @@ v_offset(const health_agent_t *a, uint64_t now)
     return (double) a->clock_offset_ms / 1000;
 }
 
+static double
+v_metadata(const health_agent_t *a, uint64_t now)
+{
+    return (double) a->metadata_version;
+}
+
+/* Published metadata (issue 20): the newest version and how many agents
+ * (not revoked) are not known to be on it: their last heartbeat named an
+ * older one (0: their configured files), or none came yet. */
+static void
+metadata_behind(FILE *out, const health_agent_t *list, size_t n)
+{
+    uint64_t latest = n ? list[0].metadata_latest : 0, behind = 0;
+    for (size_t i = 0; i < n; i++)
+        behind += list[i].revoked_at_ms == 0
+                  && list[i].metadata_version < latest;
+    head(out, "cdsync_metadata_latest_version", "gauge", "Newest "
+         "published metadata version (0: none).");
+    fprintf(out, "cdsync_metadata_latest_version %" PRIu64 "\n", latest);
+    head(out, "cdsync_agents_metadata_behind", "gauge", "Enrolled agents "
+         "not known to be on it: their last heartbeat named an older "
+         "version, or none came yet.");
+    fprintf(out, "cdsync_agents_metadata_behind %" PRIu64 "\n", behind);
+}
+
 static void
 agent_labels(FILE *out, const char *name, const health_agent_t *a)
 {
@@ -179,6 +204,9 @@ per_agent(FILE *out, const health_agent_t *list, size_t n, unsigned top_n,
         { "cdsync_agent_clock_offset_seconds", "Agent clock minus aggregator "
           "clock at its last heartbeat or batch (SKEWED beyond "
           "max_clock_skew_ms).", v_offset },
+        { "cdsync_agent_metadata_version", "Published metadata version the "
+          "agent validates with (last heartbeat; 0: its configured files).",
+          v_metadata },
     };
     size_t k = n < top_n ? n : top_n;
     head(out, "cdsync_agent_state", "gauge", "1 for the agent's current "
@@ -352,6 +380,7 @@ metrics_render(health_t *health, const metrics_t *m, uint64_t now_ms,
     process_metrics(out);
     states(out, list, n);
     totals(out, list, n);
+    metadata_behind(out, list, n);
     connections(out, m->guard);
     progress_render(m->progress, progress_now_ns(), out);
     handshakes(out);

@@ -1,12 +1,13 @@
 #!/bin/bash
 # Metadata announced on the link (issue 20, step 2a): the HelloAnswer and
 # the HeartbeatAnswer carry the aggregator's newest published metadata
-# version; the agent records it and `status` shows it. A publish while an
+# version; the agent records it and `status` shows it; its heartbeats say
+# which version it uses, and the aggregator's `health` shows it. A publish while an
 # agent is connected reaches it within one heartbeat interval (a bounded
 # wait on the agent's status, no sleep); an agent offline during the
 # publish learns it at its first hello.
 . "$(dirname "$0")/lib.sh"
-echo "1..12"
+echo "1..13"
 HB_MS=1500
 agg_init agg
 agg_start agg
@@ -40,6 +41,8 @@ diag "told after $(( ($(date +%s%N) - t0) / 1000000 )) ms (heartbeat_ms $HB_MS)"
 check "... status text names it" grep -q "the aggregator published version 1 (told .*) — not fetched by this agent" <<< "$(agent a1 status)"
 check "... logged" grep -q 'metadata_announced.*latest=1 in_use=0' "$T/a1/log"
 expect_eq "... in use: still the configured files" "$(agent a1 status --json | jq -r .metadata.in_use)" 0
+behind() { [ "$(agg agg health --format json | jq -r '.[] | select(.label == "a1") | "\(.metadata_version) \(.metadata_latest)"')" = "0 1" ]; }
+check "aggregator health: a1 on 0 (its heartbeat), latest 1" wait_for 15 behind
 
 # a2 was offline during the publish: its first hello tells it.
 expect_eq "offline a2: not told yet" "$(latest a2)" 0

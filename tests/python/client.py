@@ -498,7 +498,8 @@ def say(step, ans):
                    # PROTOCOL.md "Metadata": the newest published version.
                    "metadata_latest=%d" % ans.metadata_latest]
     else:
-        fields += ["applied=%d" % ans.applied_seq]
+        fields += ["applied=%d" % ans.applied_seq,
+                   "metadata_latest=%d" % ans.metadata_latest]
     print(" ".join(fields), flush=True)
 
 
@@ -569,7 +570,9 @@ def scenario(a):
     conn.send("HELLO", h)
     hb = pb.Heartbeat(version=1, agent=conn.ident.sign_pk, queue_depth=0,
                       acked_seq=client.acked_seq, agent_version="py-client 1",
-                      clock_ms=int(time.time() * 1000))
+                      clock_ms=int(time.time() * 1000),
+                      # PROTOCOL.md "Metadata": said to be on version 1.
+                      metadata_version=1)
     ans, _ = conn.request("HEARTBEAT", hb, "HEARTBEAT_ANSWER")
     say("heartbeat", ans)
     print("step=ignored count=%d" % conn.ignored, flush=True)

@@ -544,11 +544,14 @@ test_metrics_render(void **state)
     assert_non_null(strstr(buf, "# TYPE process_cpu_seconds_total counter"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "cdsync_agents{state=\"OK\"} 3\n"));
-    /* Per-agent series bounded by top_n ((6 gauges + 7 states) x 2). */
+    /* Nothing published: no agent is behind. */
+    assert_non_null(strstr(buf, "cdsync_metadata_latest_version 0\n"));
+    assert_non_null(strstr(buf, "cdsync_agents_metadata_behind 0\n"));
+    /* Per-agent series bounded by top_n ((7 gauges + 7 states) x 2). */
     size_t series = 0;
     for (p = buf; (p = strstr(p, "{agent=\"")); p++)
         series++;
-    assert_int_equal(series, 26);
+    assert_int_equal(series, 28);
     /* The LAGGING agent is among them; label quotes escaped. */
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"LAGGING\"} 1\n"));
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"OK\"} 0\n"));
