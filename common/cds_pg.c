@@ -25,6 +25,9 @@
  * migrating this database takes it, so two never apply one migration. */
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(1667527545)"
 #define SQLSTATE_LOST "08006"    /* connection_failure: no server answer */
+/* Pipelined statements held before their answers are read: a full queue
+ * is read at once (bounds the answers libpq buffers; they are ~20 bytes). */
+#define PIPE_MAX 4096
 
 /* PostgreSQL type OIDs (server/catalog/pg_type.dat; stable since 7.x). */
 enum { OID_BYTEA = 17, OID_INT8 = 20, OID_TEXT = 25, OID_FLOAT8 = 701 };
@@ -48,6 +51,8 @@ struct cds_pg {
     bool writer;                 /* cds_pg_writer_lock taken once: keep it */
     atomic_int writer_lost;      /* writer, and this session lacks it */
     uint64_t lost_logged_ms;     /* last pg_writer_lock_lost line */
+    int n_piped;                 /* sent in pipeline mode, answers unread */
+    const char *piped_sql[PIPE_MAX];   /* their SQL, for the log */
 };
 
 /* ---- URL redaction ------------------------------------------------------ */
@@ -262,6 +267,9 @@ cds_pg_generation(const cds_pg_t *self)
 int
 cds_pg_exec(cds_pg_t *self, const char *sql)
 {
+    int rc = cds_pg_flush(self);
+    if (rc != CDS_OK)
+        return rc;
     return finish(self, PQexec(self->conn, sql), "exec", sql, NULL);
 }
 
@@ -280,6 +288,9 @@ type_oid(cds_pg_type_t t)
 static int
 prepare_stmt(cds_pg_t *self, const stmt_t *s)
 {
+    int rc = cds_pg_flush(self);
+    if (rc != CDS_OK)
+        return rc;
     return finish(self, PQprepare(self->conn, s->name, s->sql, s->n, s->types),
                   "prepare", s->sql, NULL);
 }
@@ -357,6 +368,9 @@ int
 cds_pg_run(cds_pg_t *self, const char *name, const cds_pg_param_t *params,
            int n, PGresult **res)
 {
+    int rc = cds_pg_flush(self);
+    if (rc != CDS_OK)
+        return rc;
     wire_t w;
     to_wire(&w, params, n);
     return finish(self, PQexecPrepared(self->conn, name, n, w.values,
@@ -368,11 +382,86 @@ int
 cds_pg_query(cds_pg_t *self, const char *sql, const cds_pg_param_t *params,
              int n, PGresult **res)
 {
+    int rc = cds_pg_flush(self);
+    if (rc != CDS_OK)
+        return rc;
     wire_t w;
     to_wire(&w, params, n);
     return finish(self, PQexecParams(self->conn, sql, n, w.types, w.values,
                                      w.lengths, w.formats, 0),
                   "query", sql, res);
+}
+
+/* ---- pipelined statements ------------------------------------------------ */
+
+/* The answers of one pipelined statement, up to the NULL that ends them.
+ * rc: the earlier statements' outcome; the first failure is the one
+ * logged and returned (the server skipped the rest: PIPELINE_ABORTED). */
+static int
+pipe_take(cds_pg_t *self, const char *sql, int rc)
+{
+    PGresult *res = PQgetResult(self->conn);
+    if (!res)                          /* no answer: the connection is gone */
+        return rc != CDS_OK ? rc : log_fail(self, NULL, "pipeline", sql);
+    if (rc != CDS_OK || PQresultStatus(res) == PGRES_PIPELINE_ABORTED)
+        PQclear(res);
+    else
+        rc = finish(self, res, "pipeline", sql, NULL);
+    while (PQstatus(self->conn) == CONNECTION_OK
+           && (res = PQgetResult(self->conn)) != NULL)
+        PQclear(res);
+    return rc;
+}
+
+/* The Sync's answer, then out of pipeline mode. */
+static int
+pipe_end(cds_pg_t *self, int rc)
+{
+    if (PQstatus(self->conn) != CONNECTION_OK)
+        return rc != CDS_OK ? rc : log_fail(self, NULL, "pipeline", NULL);
+    PGresult *res = PQgetResult(self->conn);
+    bool synced = res && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+    PQclear(res);
+    if ((!synced || !PQexitPipelineMode(self->conn)) && rc == CDS_OK)
+        rc = log_fail(self, NULL, "pipeline", NULL);
+    return rc;
+}
+
+int
+cds_pg_flush(cds_pg_t *self)
+{
+    if (self->n_piped == 0)
+        return CDS_OK;
+    int n = self->n_piped, rc = CDS_OK;
+    self->n_piped = 0;
+    if (!PQpipelineSync(self->conn))
+        return log_fail(self, NULL, "pipeline", NULL);
+    for (int i = 0; i < n && PQstatus(self->conn) == CONNECTION_OK; i++)
+        rc = pipe_take(self, self->piped_sql[i], rc);
+    return pipe_end(self, rc);
+}
+
+int
+cds_pg_send_prepared(cds_pg_t *self, const char *name, int n,
+                     const char *const *values, const int *lengths,
+                     const int *formats, const char *sql)
+{
+    int rc = self->n_piped == PIPE_MAX ? cds_pg_flush(self) : CDS_OK;
+    if (rc != CDS_OK)
+        return rc;
+    if (PQpipelineStatus(self->conn) == PQ_PIPELINE_OFF
+        && !PQenterPipelineMode(self->conn))
+        return log_fail(self, NULL, "pipeline", sql);
+    if (PQsendQueryPrepared(self->conn, name, n, values, lengths, formats, 0)) {
+        self->piped_sql[self->n_piped++] = sql;
+        return CDS_OK;
+    }
+    rc = log_fail(self, NULL, "pipeline", sql);
+    if (self->n_piped > 0)
+        (void) cds_pg_flush(self);     /* what went before: read, dropped */
+    else if (PQstatus(self->conn) == CONNECTION_OK)
+        (void) PQexitPipelineMode(self->conn);
+    return rc;
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -382,7 +471,9 @@ static int writer_check(cds_pg_t *self);
 int
 cds_pg_begin(cds_pg_t *self)
 {
-    int rc = writer_check(self);
+    int rc = cds_pg_flush(self);
+    if (rc == CDS_OK)
+        rc = writer_check(self);
     if (rc != CDS_OK)
         return rc;
     rc = durable_query(self, "BEGIN; " DURABLE_SQL);
@@ -394,6 +485,9 @@ cds_pg_begin(cds_pg_t *self)
 int
 cds_pg_commit(cds_pg_t *self)
 {
+    int rc = cds_pg_flush(self);   /* a pipelined failure: no COMMIT */
+    if (rc != CDS_OK)
+        return rc;
     PGresult *res = PQexec(self->conn, "COMMIT");
     /* A COMMIT of a failed transaction answers COMMAND_OK with tag
      * "ROLLBACK": nothing was committed, so it must not count as done. */
@@ -411,6 +505,7 @@ cds_pg_commit(cds_pg_t *self)
 int
 cds_pg_rollback(cds_pg_t *self)
 {
+    (void) cds_pg_flush(self);     /* rolled back anyway: logged only */
     PGTransactionStatusType t = PQtransactionStatus(self->conn);
     if (t == PQTRANS_IDLE || t == PQTRANS_UNKNOWN)
         return CDS_OK;
@@ -692,7 +787,9 @@ writer_try(cds_pg_t *self, char *holder, size_t len)
 int
 cds_pg_writer_lock(cds_pg_t *self, char *holder, size_t len)
 {
-    int rc = writer_try(self, holder, len);
+    int rc = cds_pg_flush(self);
+    if (rc == CDS_OK)
+        rc = writer_try(self, holder, len);
     if (rc == CDS_OK)
         self->writer = true;
     return rc;
@@ -775,6 +872,7 @@ cds_pg_reconnect(cds_pg_t *self)
 {
     CONN_PARAMS(self);
     self->generation++;
+    self->n_piped = 0;             /* PQreset ends pipeline mode too */
     PQreset(self->conn);
     if (PQstatus(self->conn) != CONNECTION_OK)
         return connect_fail(self, keys, vals);

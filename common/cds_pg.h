@@ -112,6 +112,23 @@ unsigned cds_pg_generation(const cds_pg_t *self);
 int cds_pg_query(cds_pg_t *self, const char *sql, const cds_pg_param_t *params,
                  int n, PGresult **res);
 
+/* Pipelining (libpq pipeline mode; docs/POSTGRESQL.md "Round trips"):
+ * cds_pg_send_prepared queues one execution of prepared statement name
+ * (libpq's parallel arrays; they may be reused on return: libpq has
+ * copied them) without waiting for its answer; sql names it in the log.
+ * cds_pg_flush sends a Sync and reads every queued answer: CDS_OK, or
+ * the code of the first that failed (logged with its SQL; the server
+ * skipped the ones after it, and a transaction is then aborted as after
+ * any failed statement). Every other call on the connection in this
+ * header (and cds_pg_result's users: flush first) reads the queued
+ * answers before it runs and returns their failure instead of running;
+ * cds_pg_rollback reads them, logs a failure and rolls back. A send that
+ * fails returns its code (logged). CDS_OK when nothing is queued. */
+int cds_pg_send_prepared(cds_pg_t *self, const char *name, int n,
+                         const char *const *values, const int *lengths,
+                         const int *formats, const char *sql);
+int cds_pg_flush(cds_pg_t *self);
+
 /* BEGIN (and the durability check in the same round trip) / COMMIT /
  * ROLLBACK. cds_pg_commit returns CDS_OK only when the server answered
  * the COMMIT: with the settings checked, the transaction is on disk. A

@@ -148,6 +148,9 @@ cds_sql_pg(cds_sql_t *self)
 static int
 pg_alive(cds_sql_t *self)
 {
+    int rc = cds_pg_flush(self->pg);   /* pipelined answers first */
+    if (rc != CDS_OK)
+        return rc;
     PGconn *c = cds_pg_handle(self->pg);
     if (PQstatus(c) == CONNECTION_OK)
         return CDS_OK;
@@ -159,6 +162,9 @@ cds_sql_exec(cds_sql_t *self, const char *sql)
 {
     if (self->db)
         return cds_db_exec(self->db, sql);
+    int frc = cds_pg_flush(self->pg);
+    if (frc != CDS_OK)
+        return frc;
     if (PQtransactionStatus(cds_pg_handle(self->pg)) == PQTRANS_IDLE
         || PQstatus(cds_pg_handle(self->pg)) != CONNECTION_OK) {
         int rc = pg_alive(self);
@@ -207,6 +213,7 @@ cds_sql_rollback(cds_sql_t *self)
     if (self->db)
         return sqlite3_get_autocommit(cds_db_handle(self->db))
                    ? CDS_OK : cds_db_rollback(self->db);
+    (void) cds_pg_flush(self->pg);     /* rolled back anyway */
     if (PQstatus(cds_pg_handle(self->pg)) != CONNECTION_OK)
         return CDS_OK;          /* the server dropped the transaction */
     return cds_pg_rollback(self->pg);
@@ -404,6 +411,8 @@ cds_sql_finalize(cds_sql_stmt_t **st_p)
         return;
     cds_sql_stmt_t *st = *st_p;
     sqlite3_finalize(st->lite);
+    if (st->conn->pg)
+        (void) cds_pg_flush(st->conn->pg);
     pg_clear(st);
     if (st->server_name[0] && st->prepared_gen && st->conn->pg
         && PQstatus(cds_pg_handle(st->conn->pg)) == CONNECTION_OK
@@ -565,7 +574,10 @@ pg_server_prepare(cds_sql_stmt_t *st)
     Oid types[PG_MAX_PARAMS];
     for (int i = 0; i < st->n_params; i++)
         types[i] = st->params[i].type;
-    int rc = cds_pg_result(pg, PQprepare(cds_pg_handle(pg), st->server_name,
+    int rc = cds_pg_flush(pg);
+    if (rc != CDS_OK)
+        return rc;
+    rc = cds_pg_result(pg, PQprepare(cds_pg_handle(pg), st->server_name,
                                          st->pg_sql, st->n_params, types),
                            "prepare", st->sql, NULL);
     if (rc == CDS_OK)
@@ -581,7 +593,9 @@ pg_execute(cds_sql_stmt_t *st)
     const char *values[PG_MAX_PARAMS];
     int lengths[PG_MAX_PARAMS], formats[PG_MAX_PARAMS];
     Oid types[PG_MAX_PARAMS];
-    int rc;
+    int rc = cds_pg_flush(pg);
+    if (rc != CDS_OK)
+        return rc;
     if (PQtransactionStatus(c) == PQTRANS_IDLE || PQstatus(c) != CONNECTION_OK)
         if ((rc = pg_alive(st->conn)) != CDS_OK)
             return rc;
@@ -646,6 +660,39 @@ cds_sql_run(cds_sql_stmt_t *st)
     while ((rc = cds_sql_step(st)) == CDS_SQL_ROW)
         ;
     return rc == CDS_SQL_DONE ? CDS_OK : rc;
+}
+
+/* Inside a write transaction, a persistent statement whose answer is
+ * not needed goes into the pipeline; anything else runs now. */
+int
+cds_sql_run_deferred(cds_sql_stmt_t *st)
+{
+    if (st->lite || !st->server_name[0])
+        return cds_sql_run(st);
+    cds_pg_t *pg = st->conn->pg;
+    PGconn *c = cds_pg_handle(pg);
+    PGTransactionStatusType t = PQtransactionStatus(c);
+    if (PQstatus(c) != CONNECTION_OK
+        || (t != PQTRANS_INTRANS && t != PQTRANS_ACTIVE))
+        return cds_sql_run(st);        /* autocommit, failed or lost */
+    int rc;
+    if (st->prepared_gen != cds_pg_generation(pg) + 1
+        && (rc = pg_server_prepare(st)) != CDS_OK)
+        return rc;
+    const char *values[PG_MAX_PARAMS];
+    int lengths[PG_MAX_PARAMS], formats[PG_MAX_PARAMS];
+    for (int i = 0; i < st->n_params; i++) {
+        values[i] = st->params[i].value;
+        lengths[i] = st->params[i].length;
+        formats[i] = st->params[i].format;
+    }
+    pg_clear(st);
+    st->changes = 0;
+    rc = cds_pg_send_prepared(pg, st->server_name, st->n_params, values,
+                              lengths, formats, st->sql);
+    if (rc == CDS_OK)
+        st->conn->wrote = true;        /* counted as a change (header) */
+    return rc;
 }
 
 void

@@ -151,6 +151,17 @@ int cds_sql_has_param(cds_sql_stmt_t *st, const char *name);
 int cds_sql_step(cds_sql_stmt_t *st);
 /* Step to the end expecting no row: CDS_OK or a cds_err code. */
 int cds_sql_run(cds_sql_stmt_t *st);
+/* cds_sql_run for a statement whose rows and changes the caller does
+ * not read (the ingest hot path). On PostgreSQL, inside a write
+ * transaction and for a CDS_SQL_PERSIST statement, it is sent in libpq
+ * pipeline mode without waiting for the answer (cds_pg_flush): CDS_OK
+ * then means "sent", and a failure of it is returned by the next call
+ * that talks to the server on this connection (step, exec, begin,
+ * commit: a COMMIT is never sent after a failed one; rollback logs it),
+ * in place of running that call; it counts as a row changed. Elsewhere,
+ * and always on SQLite, it is cds_sql_run. Bindings may be reset or
+ * reused once it returns. */
+int cds_sql_run_deferred(cds_sql_stmt_t *st);
 /* Back to the start, bindings cleared (result dropped). */
 void cds_sql_reset(cds_sql_stmt_t *st);
 /* Rows inserted, updated or deleted by the statement's last run. */

@@ -294,7 +294,10 @@ int store_log_get(store_t *self, int64_t agent_id, uint64_t seq,
                   size_t message_len);
 /* Append the history row of one update; status 0 applied, else the reason
  * (field, message may be NULL). A second row for (agent, seq) fails with
- * CDS_ERROR (primary key). */
+ * CDS_ERROR (primary key). Pipelined: inside a write transaction on
+ * PostgreSQL this and store_merge* only send the statement, and its
+ * failure is returned by the next store call or the commit instead
+ * (cds_sql_run_deferred); the transaction fails all the same. */
 int store_log_add(store_t *self, int64_t agent_id, int64_t batch_id,
                   const cds_update_t *u, const uint8_t hash[CDS_HASH_BYTES],
                   const uint8_t head[CDS_HASH_BYTES], int status,

@@ -11,8 +11,8 @@ url=$(pg_url)
 out=$(CDS_TEST_PG_URL=$url "$BUILD/tests/cds_sql_test" 2>&1); rc=$?
 echo "$out" | grep -E '^\[ *(OK|FAILED|ERROR|LINE|PASSED) ' | sed 's/^/# /'
 expect_eq "cds_sql_test passes on both backends" "$rc" 0
-expect_eq "  and ran 8 cases (4 per backend)" \
-    "$(echo "$out" | grep -c '^\[       OK \]')" 8
+expect_eq "  and ran 10 cases (5 per backend)" \
+    "$(echo "$out" | grep -c '^\[       OK \]')" 10
 check "  no log line shows the password" sh -c "! echo \"\$1\" | grep -qF \"\$2\"" _ "$out" "$PG_PASS"
 pg_stop
 echo "1..$TESTNO"

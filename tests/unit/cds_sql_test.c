@@ -6,7 +6,9 @@
  *  quotes), every type in and out (NULL, int64 extremes, doubles, UTF-8
  *  text, blobs with NUL bytes), nested statements, re-running after DONE,
  *  changes counts, transactions and rollback, persistent statements
- *  reused across runs, and the failure of a constraint as a cds_err. */
+ *  reused across runs, the failure of a constraint as a cds_err, and
+ *  runs pipelined on PostgreSQL (cds_sql_run_deferred) with a failure
+ *  reported by the next call and no COMMIT after it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +211,74 @@ rollback_and_errors(void **state)
     cds_sql_finalize(&st);
 }
 
+/* count(*) of kv rows whose k starts with prefix. */
+static int
+count_like(cds_sql_t *db, const char *prefix)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(
+        db, "SELECT count(*) FROM kv WHERE k LIKE :p", 0);
+    char p[32];
+    snprintf(p, sizeof p, "%s%%", prefix);
+    cds_sql_bind_text(st, ":p", p);
+    int rc = cds_sql_step(st), n = rc == CDS_SQL_ROW ? cds_sql_col_int(st, 0)
+                                                     : -rc;
+    cds_sql_finalize(&st);
+    return n;
+}
+
+/* cds_sql_run_deferred: pipelined on PostgreSQL inside a transaction.
+ * Rows sent are seen by the next read; bindings may be reused at once;
+ * a failure comes back from the next call and no COMMIT follows it. */
+static void
+deferred_runs(void **state)
+{
+    cds_sql_t *db = *state;
+    bool pg = cds_sql_backend(db) == CDS_SQL_POSTGRESQL;
+    put(db, "dup", 1, 1, NULL, 0, NULL);
+    cds_sql_stmt_t *ins = cds_sql_prepare(
+        db, "INSERT INTO kv (k, i) VALUES (:k, :i)", CDS_SQL_PERSIST);
+    assert_int_equal(cds_sql_begin(db), CDS_OK);
+    for (int i = 0; i < 100; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "p%03d", i);
+        cds_sql_bind_text_ref(ins, ":k", k);
+        cds_sql_bind_int64(ins, ":i", i);
+        assert_int_equal(cds_sql_run_deferred(ins), CDS_OK);
+        cds_sql_reset(ins);
+        memset(k, 'x', sizeof k - 1);    /* libpq has its copy */
+    }
+    assert_int_equal(count_like(db, "p"), 100);
+    assert_int_equal(cds_sql_commit(db), CDS_OK);
+    /* a failure among sent statements: reported, nothing committed */
+    assert_int_equal(cds_sql_begin(db), CDS_OK);
+    cds_sql_bind_text(ins, ":k", "q1");
+    cds_sql_bind_int64(ins, ":i", 1);
+    assert_int_equal(cds_sql_run_deferred(ins), CDS_OK);
+    cds_sql_reset(ins);
+    cds_sql_bind_text(ins, ":k", "dup");
+    cds_sql_bind_int64(ins, ":i", 2);
+    int rc = cds_sql_run_deferred(ins);  /* PostgreSQL: only sent */
+    cds_sql_reset(ins);
+    assert_int_equal(rc, pg ? CDS_OK : CDS_ERROR);
+    if (pg)
+        assert_int_not_equal(cds_sql_commit(db), CDS_OK);
+    cds_sql_rollback(db);
+    assert_int_equal(count_like(db, "q"), 0);
+    /* ... or from the next statement that reads */
+    assert_int_equal(cds_sql_begin(db), CDS_OK);
+    cds_sql_bind_text(ins, ":k", "dup");
+    cds_sql_bind_int64(ins, ":i", 3);
+    rc = cds_sql_run_deferred(ins);
+    cds_sql_reset(ins);
+    if (pg)
+        assert_int_equal(count_like(db, "p"), -CDS_ERROR);
+    else
+        assert_int_equal(rc, CDS_ERROR);
+    assert_int_equal(cds_sql_rollback(db), CDS_OK);
+    assert_int_equal(count_like(db, "p"), 100);  /* the connection goes on */
+    cds_sql_finalize(&ins);
+}
+
 #define BOTH(fn)                                                             \
     cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, NULL),     \
     cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, pg)
@@ -227,10 +298,13 @@ main(void)
                                                  teardown, NULL),
         cmocka_unit_test_prestate_setup_teardown(rollback_and_errors, setup,
                                                  teardown, NULL),
+        cmocka_unit_test_prestate_setup_teardown(deferred_runs, setup,
+                                                 teardown, NULL),
     };
     const struct CMUnitTest both[] = {
         BOTH(types_round_trip), BOTH(parameters_in_context),
         BOTH(nested_and_persistent), BOTH(rollback_and_errors),
+        BOTH(deferred_runs),
     };
     int rc = pg ? cmocka_run_group_tests(both, NULL, NULL)
                 : cmocka_run_group_tests(lite_only, NULL, NULL);
