@@ -717,7 +717,7 @@ on_import(req_t *r)
                                      (json_int_t) res.first_seq, "last_seq",
                                      (json_int_t) res.last_seq));
     else if (rc == CDS_EBADFIELD || rc == CDS_EMALFORMED) {
-        char head[300];
+        char head[1024];           /* the file name (bounded) and the text */
         snprintf(head, sizeof head, "Tệp %s có %zu dòng sai; không nạp giá "
                  "trị nào. Sửa các dòng dưới đây rồi nạp lại:", name,
                  res.bad_rows);

@@ -25,7 +25,8 @@ typedef struct {
     attain_t a;                /* against its target */
     long long key;             /* attainment in 1/100 %, as shown */
     size_t rank;               /* G_RANKED: 1-based, ties share */
-    char reason[200];          /* G_* other than G_RANKED */
+    char reason[160 + 2 + 128]; /* G_* other than G_RANKED: attain.h
+                                * reason, ": ", rollup.h note */
 } entry_t;
 
 typedef struct {
