@@ -553,3 +553,21 @@ central_import_file(store_t *store, ingest_t *ingest,
     rows_free(&rs);
     return rc;
 }
+
+int
+central_correct(store_t *store, ingest_t *ingest, const cds_identity_t *id,
+                cds_update_t *u, uint64_t now_ms, central_result_t *res,
+                char *err, size_t errlen)
+{
+    uint64_t hlc = 0;
+    memset(res, 0, sizeof *res);
+    res->rows = 1;
+    int rc = central_enroll_self(store, id, now_ms, err, errlen);
+    if (rc == CDS_OK)
+        rc = first_hlc(store, now_ms, &hlc);
+    u->hlc = hlc;
+    if (rc == CDS_OK)
+        rc = central_apply(store, ingest, id, cds_identity_sign_pk(id), u, 1,
+                           now_ms, res, err, errlen);
+    return rc;
+}
