@@ -495,6 +495,12 @@ cds_datasets_indicators(const cds_datasets_t *self, const char *code,
     return NULL;
 }
 
+const char *
+cds_datasets_name(const cds_datasets_t *self, size_t i)
+{
+    return i < self->n ? self->sets[i].name : NULL;
+}
+
 static const member_t *
 find_member(const set_t *s, const char *unit)
 {

@@ -617,6 +617,32 @@ on_pending(http_req_t *req, void *ctx)
     reply_code(req, rc, "", json_pack("{s:o}", "pending", rows), 409);
 }
 
+/* The data sets one may approve: [{code, name, period_type,
+ * indicators}]. */
+static json_t *
+data_sets_json(const web_t *w)
+{
+    json_t *a = json_array();
+    size_t n = w->o.ds ? cds_datasets_size(w->o.ds) : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *code = cds_datasets_code(w->o.ds, i);
+        cds_period_type_t type;
+        size_t k = 0;
+        const char *const *ind = cds_datasets_indicators(w->o.ds, code, &k,
+                                                         &type);
+        json_t *inds = json_array();
+        for (size_t j = 0; j < k; j++)
+            json_array_append_new(inds, json_string(ind[j]));
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o}", "code", code,
+                                           "name", cds_datasets_name(w->o.ds,
+                                                                     i),
+                                           "period_type",
+                                           cds_period_type_name(type),
+                                           "indicators", inds));
+    }
+    return a;
+}
+
 static void
 on_approvals(http_req_t *req, void *ctx)
 {
@@ -635,7 +661,9 @@ on_approvals(http_req_t *req, void *ctx)
             r[i].approved, "by", r[i].actor, "reason", r[i].reason,
             "at_ms", (json_int_t) r[i].at_ms));
     approval_list_free(r, n);
-    reply_code(req, rc, "", json_pack("{s:o}", "approvals", rows), 409);
+    reply_code(req, rc, "", json_pack("{s:o,s:o}", "approvals", rows,
+                                      "data_sets", data_sets_json(ctx)),
+               409);
 }
 
 #define ADMINS (HTTP_ROLE_DISTRICT | HTTP_ROLE_PROVINCE)
