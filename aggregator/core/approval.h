@@ -92,7 +92,8 @@ int approval_list(store_t *store, const char *root, const char *pe,
 void approval_list_free(approval_row_t *r, size_t n);
 
 /* 1 when ou is root or below it (root NULL/"": everything), 0 when not;
- * negative: a database error. */
+ * negative: a database error. The scope check of every HTTP route for an
+ * account scoped to a subtree (api.c, approve.c). */
 int approval_in_subtree(store_t *store, const char *root, const char *ou);
 
 #endif

@@ -145,6 +145,17 @@ extern const char followup_migration[];    /* followup.c: followup_log */
  * status an update_log row (alias u, a string literal) has now: its latest
  * update_status row's, else its arrival status. Public SQL, as
  * QUERY_SCOPE_CTE is (one index seek on update_status_key). */
+/* The triggers of table t (a string literal) refusing UPDATE, DELETE and
+ * TRUNCATE (which fires no row trigger), named as SQLite's; the
+ * store's tables (store_sql.h) and other modules' append-only tables
+ * (approval_sql.h) use it. */
+#define STORE_SQL_PG_APPEND_ONLY(t)                                          \
+    "CREATE TRIGGER " t "_no_update BEFORE UPDATE ON " t                     \
+    " FOR EACH ROW EXECUTE FUNCTION append_only();"                          \
+    "CREATE TRIGGER " t "_no_delete BEFORE DELETE ON " t                     \
+    " FOR EACH ROW EXECUTE FUNCTION append_only();"                          \
+    "CREATE TRIGGER " t "_no_truncate BEFORE TRUNCATE ON " t                 \
+    " FOR EACH STATEMENT EXECUTE FUNCTION append_only();"
 #define STORE_SQL_STATUS_NOW(u)                                              \
     "coalesce((SELECT s_.status FROM update_status s_"                       \
     " WHERE s_.agent_id = " u ".agent_id AND s_.seq = " u ".seq"             \

@@ -6,6 +6,7 @@
 #include "central.h"
 #include "completeness.h"
 #include "ingest.h"
+#include "quality.h"
 #include "report.h"
 #include "store.h"
 
@@ -184,16 +185,6 @@ ops_decide(ops_t *o, int64_t id, bool accept, const char *root,
 
 /* ---- command line ------------------------------------------------------- */
 
-/* Who acts from the command line: the login behind sudo, else the user. */
-static const char *
-cli_actor(void)
-{
-    const char *who = getenv("SUDO_USER");
-    if (!who || !*who)
-        who = getenv("USER");
-    return who && *who ? who : "unknown";
-}
-
 static int
 cli_done(cds_cli_t *cli, int rc, const char *err)
 {
@@ -221,7 +212,7 @@ cli_set(cds_cli_t *cli, bool approve)
     if (rc == CDS_OK)
         rc = ops_load(&o, cli->cfg, cli->identity, err, sizeof err);
     if (rc == CDS_OK)
-        rc = ops_set(&o, ds, ous[0], pe, approve, cli_actor(),
+        rc = ops_set(&o, ds, ous[0], pe, approve, quality_cli_actor(),
                      cds_config_get(cli->cfg, "command.note"), err,
                      sizeof err);
     if (rc == CDS_OK)
@@ -310,7 +301,7 @@ approve_cli_pending(cds_cli_t *cli)
     ops_t o = { .store = cli->db };
     int rc = ops_load(&o, cli->cfg, cli->identity, err, sizeof err);
     if (rc == CDS_OK)
-        rc = ops_decide(&o, id, accept, NULL, cli_actor(),
+        rc = ops_decide(&o, id, accept, NULL, quality_cli_actor(),
                         cds_config_get(cli->cfg, "command.note"), err,
                         sizeof err);
     if (rc == CDS_OK)
