@@ -344,3 +344,21 @@ approval_in_subtree(store_t *store, const char *root, const char *ou)
     cds_sql_finalize(&st);
     return step == CDS_SQL_ROW ? 1 : step == CDS_SQL_DONE ? 0 : -step;
 }
+
+int
+approval_held_of(store_t *store, int64_t agent_id, uint64_t seq,
+                 int64_t *held_id)
+{
+    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store),
+                                         APPROVAL_SQL_HELD_OF, 0);
+    if (!st)
+        return -CDS_ERROR;
+    cds_sql_bind_int64(st, ":agent", agent_id);
+    cds_sql_bind_int64(st, ":seq", (int64_t) seq);
+    int step = cds_sql_step(st);
+    int found = step == CDS_SQL_ROW ? 1 : step == CDS_SQL_DONE ? 0 : -step;
+    if (found == 1)
+        *held_id = cds_sql_col_int64(st, 0);
+    cds_sql_finalize(&st);
+    return found;
+}

@@ -54,6 +54,12 @@ int approval_locked(store_t *store, const char *ou, const char *de,
 int approval_hold(store_t *store, int64_t agent_id, const cds_update_t *u,
                   int64_t approval_id, int64_t now_ms);
 
+/* 1 with its id in *held_id when agent_id's update seq was held, 0 when
+ * not; negative: a database error. A held value is answered only with
+ * approval_decide (`pending`), never by `rejects retry` (ingest.c). */
+int approval_held_of(store_t *store, int64_t agent_id, uint64_t seq,
+                     int64_t *held_id);
+
 /* One held value with its decision (strings owned; approval_held_free). */
 typedef struct {
     int64_t id;

@@ -104,6 +104,9 @@
     " WHERE (:root = '' OR h.org_unit IN (SELECT code FROM sub))"            \
     " AND (:open = 0 OR d.held_id IS NULL) AND (:id = 0 OR h.id = :id)"      \
     " ORDER BY h.id"
+/* The held value kept for (:agent, :seq), if any. */
+#define APPROVAL_SQL_HELD_OF                                                 \
+    "SELECT id FROM held WHERE agent_id = :agent AND seq = :seq"
 #define APPROVAL_SQL_DECIDE                                                  \
     "INSERT INTO held_decision(held_id, accepted, actor, reason, at_ms)"     \
     " VALUES (:id, :accepted, :actor, :reason, :at)"

@@ -1310,7 +1310,16 @@ ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
 {
     ingest_result_t out = { 0 };
     msg_t m = { .now_ms = now_ms, .out = &out, .agent = *agent };
-    int any = approval_any(self->store);
+    int64_t held = 0;
+    int any = approval_held_of(self->store, agent->id, u->seq, &held);
+    if (any == 1) {                    /* answered with `pending` only */
+        *field = "period";
+        snprintf(err, errlen, "held value %lld of an approved period: "
+                 "answer it with pending accept|refuse", (long long) held);
+        return CDS_ELOCKED;
+    }
+    if (any >= 0)
+        any = approval_any(self->store);
     if (any < 0)
         return any;
     m.locks = any > 0;

@@ -7,7 +7,7 @@
 # admin refuses or accepts it; unapproving opens the period again. Roles,
 # scope and CSRF are enforced; the CLI does the same for operators.
 . "$(dirname "$0")/lib.sh"
-echo "1..43"
+echo "1..45"
 port=$((21000 + ($$ * 17) % 19000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -107,6 +107,10 @@ expect_eq "unapprove: with a reason" \
     "$(post huyen /api/unapprove '{"data_set":"CDS_XA_QUY","org_unit":"801","period":"2025Q1","reason":"xã xin sửa"}')" 200
 check "unlocked: the agent's value" submit 777
 expect_eq "unlocked: ... is applied again" "$(value)" 777
+rid=$(agg agg rejects | awk '/seq 2\.\.2/ {print $1}')
+out=$(agg agg rejects retry "$rid" 2>&1)
+check "rejects retry does not apply a held value (refused here)" grep -q "held value 1 .*pending accept|refuse" <<< "$out"
+expect_eq "... the table keeps the commune's newer value" "$(value)" 777
 
 # the same from the command line (operators)
 expect_eq "cli approve" "$(USER=vanhanh agg agg approve --data-set CDS_XA_QUY --org-unit 27901 --period 2025Q1 --note 'chốt số')" \
