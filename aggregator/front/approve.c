@@ -203,18 +203,18 @@ cli_set(cds_cli_t *cli, bool approve)
     const char **ous = NULL;
     ops_t o = { .store = cli->db };
     int rc = CDS_OK;
+    const char *note = cds_config_get(cli->cfg, "command.note");
     if (!ds || !pe || cds_config_get_all(cli->cfg, "command.org_unit", &ous)
-                          != 1) {
+                          != 1 || (!approve && (!note || !note[0]))) {
         snprintf(err, sizeof err, "needs --data-set, one --org-unit and "
-                 "--period");
+                 "--period%s", approve ? "" : ", and --note WHY");
         rc = CDS_EUSAGE;
     }
     if (rc == CDS_OK)
         rc = ops_load(&o, cli->cfg, cli->identity, err, sizeof err);
     if (rc == CDS_OK)
-        rc = ops_set(&o, ds, ous[0], pe, approve, quality_cli_actor(),
-                     cds_config_get(cli->cfg, "command.note"), err,
-                     sizeof err);
+        rc = ops_set(&o, ds, ous[0], pe, approve, quality_cli_actor(), note,
+                     err, sizeof err);
     if (rc == CDS_OK)
         printf("%s %s %s: %s\n", ds, ous[0], pe,
                approve ? "approved" : "unapproved");
@@ -293,16 +293,18 @@ approve_cli_pending(cds_cli_t *cli)
         return cli_done(cli, cli_list(cli, err, sizeof err), err);
     char *end = NULL;
     long long id = cli->n_args == 2 ? strtoll(cli->args[1], &end, 10) : 0;
-    if ((!accept && strcmp(verb, "refuse") != 0) || id <= 0 || *end) {
+    const char *note = cds_config_get(cli->cfg, "command.note");
+    if ((!accept && strcmp(verb, "refuse") != 0) || id <= 0 || *end
+        || (!accept && (!note || !note[0]))) {
         snprintf(err, sizeof err, "pending list [--org-unit OU] [--all] | "
-                 "pending accept|refuse ID [--note WHY]");
+                 "pending accept ID [--note WHY] | pending refuse ID "
+                 "--note WHY");
         return cli_done(cli, CDS_EUSAGE, err);
     }
     ops_t o = { .store = cli->db };
     int rc = ops_load(&o, cli->cfg, cli->identity, err, sizeof err);
     if (rc == CDS_OK)
-        rc = ops_decide(&o, id, accept, NULL, quality_cli_actor(),
-                        cds_config_get(cli->cfg, "command.note"), err,
+        rc = ops_decide(&o, id, accept, NULL, quality_cli_actor(), note, err,
                         sizeof err);
     if (rc == CDS_OK)
         printf("held value %lld: %s\n", id, accept ? "accepted" : "refused");

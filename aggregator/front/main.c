@@ -1283,8 +1283,8 @@ static const cds_cli_command_t commands[] = {
      approve_cli_unapprove, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"pending",
      "pending list [--org-unit OU] [--all] [--format table|csv|json] | "
-     "pending accept|refuse ID [--note WHY]  (values held in approved "
-     "periods)",
+     "pending accept ID [--note WHY] | pending refuse ID --note WHY  "
+     "(values held in approved periods)",
      approve_cli_pending, CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "

@@ -7,7 +7,7 @@
 # admin refuses or accepts it; unapproving opens the period again. Roles,
 # scope and CSRF are enforced; the CLI does the same for operators.
 . "$(dirname "$0")/lib.sh"
-echo "1..45"
+echo "1..46"
 port=$((21000 + ($$ * 17) % 19000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -122,4 +122,6 @@ out=$(agg agg pending refuse 3 --note x 2>&1; echo "rc=$?")
 check "cli: a decided value cannot be answered again" grep -q "already by vanhanh.*rc=1" <<< "$(tr '\n' ' ' <<< "$out")"
 out=$(agg agg approve --data-set CDS_XA_QUY --org-unit 27901 --period 2025-01 2>&1; echo "rc=$?")
 check "cli: a bad period is refused, naming it" grep -q '"2025-01"' <<< "$out"
+out=$(agg agg unapprove --data-set CDS_XA_QUY --org-unit 27901 --period 2025Q1 2>&1; echo "rc=$?")
+check "cli: unapprove without --note is a usage error (2)" grep -q "note WHY.*rc=2" <<< "$(tr '\n' ' ' <<< "$out")"
 check "approvals are append-only" bash -c "! aggq agg \"UPDATE approval SET actor = 'x';\" 2>/dev/null"
