@@ -106,9 +106,32 @@ ops_set(ops_t *o, const char *dataset, const char *ou, const char *pe,
     return rc;
 }
 
-/* One value entered centrally by actor for reason. */
+/* A held value's acceptance, recorded in the correction's transaction. */
+typedef struct {
+    int64_t id;
+    const char *actor, *reason;
+} accept_t;
+
 static int
-ops_correct(ops_t *o, cds_update_t *u, char *err, size_t errlen)
+accept_then(store_t *store, const central_result_t *res, void *arg,
+            char *err, size_t errlen)
+{
+    const accept_t *a = arg;
+    if (res->rejected) {
+        snprintf(err, errlen, "held value %lld fails validation now; "
+                 "refuse it", (long long) a->id);
+        return CDS_EBADVALUE;
+    }
+    return approval_decide(store, a->id, true, a->actor, a->reason,
+                           (int64_t) cds_now_ms());
+}
+
+/* One value entered centrally (stored_by: the actor; comment: the
+ * reason); acc (may be NULL): the held value it accepts, answered in the
+ * same transaction. */
+static int
+ops_correct(ops_t *o, cds_update_t *u, accept_t *acc, char *err,
+            size_t errlen)
 {
     if (!cds_catalog_find(o->cat, u->indicator)) {
         snprintf(err, errlen, "indicator \"%s\": not in the catalog",
@@ -126,8 +149,9 @@ ops_correct(ops_t *o, cds_update_t *u, char *err, size_t errlen)
         rc = CDS_ENOMEM;
     central_result_t res;
     if (rc == CDS_OK)
-        rc = central_correct(o->store, o->ing, o->id, u, cds_now_ms(), &res,
-                             err, errlen);
+        rc = central_correct(o->store, o->ing, o->id, u, cds_now_ms(),
+                             acc ? accept_then : NULL, acc, &res, err,
+                             errlen);
     if (rc == CDS_OK && res.rejected) {
         snprintf(err, errlen, "value \"%s\" for %s %s %s was rejected by "
                  "validation (its history row says why)", u->value,
@@ -174,10 +198,11 @@ ops_decide(ops_t *o, int64_t id, bool accept, const char *root,
                                                                 : "",
                        .deleted = h && h->deleted, .stored_by = actor,
                        .comment = comment };
-    if (rc == CDS_OK && accept)
-        rc = ops_correct(o, &u, err, errlen);
-    if (rc == CDS_OK)
-        rc = approval_decide(o->store, id, accept, actor, reason,
+    accept_t acc = { id, actor, reason };
+    if (rc == CDS_OK && accept)        /* one transaction: value + answer */
+        rc = ops_correct(o, &u, &acc, err, errlen);
+    else if (rc == CDS_OK)
+        rc = approval_decide(o->store, id, false, actor, reason,
                              (int64_t) cds_now_ms());
     approval_held_free(h, n);
     return rc;
@@ -463,7 +488,7 @@ on_correct(http_req_t *req, void *ctx)
                            .disagg = disagg[0] ? disagg : "default",
                            .value = deleted ? "" : value, .deleted = deleted,
                            .stored_by = actor_of(req) };
-        int rc = ops_correct(&w->o, &u, err, sizeof err);
+        int rc = ops_correct(&w->o, &u, NULL, err, sizeof err);
         reply_code(req, rc, err, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}",
                                            "org_unit", v[0], "indicator",
                                            v[1], "period", v[2], "value",

@@ -7,8 +7,9 @@
  *  correction is central_correct (report/central.h: the aggregator's own
  *  signed batch through ingest, stored_by = the officer, comment = the
  *  reason); approval and held values are core/approval.h. Accepting a
- *  held value is a correction with its value ("chấp nhận #N ..."), then
- *  its decision row; refusing is the decision row only.
+ *  held value is a correction with its value ("chấp nhận #N ...") and
+ *  its decision row in one transaction (a second answer, even racing,
+ *  rolls back its correction too); refusing is the decision row only.
  *
  *  Routes (approve_routes_add), JSON bodies, district_admin and
  *  province_admin (and machines) only, scoped to the account's subtree,
