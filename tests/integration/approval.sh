@@ -7,12 +7,14 @@
 # admin refuses or accepts it; unapproving opens the period again. Roles,
 # scope and CSRF are enforced; the CLI does the same for operators.
 . "$(dirname "$0")/lib.sh"
-echo "1..46"
+echo "1..47"
 port=$((21000 + ($$ * 17) % 19000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"
 agent_init a1 27901
+aport=$((port + 1))
+echo "http_listen = 127.0.0.1:$aport" >> "$T/a1/agent.ini"
 pw='mật-khẩu-đủ-dài'
 printf '%s\n' "$pw" | agg agg user add huyen --role district_admin --org-unit 801 --password-stdin > /dev/null
 printf '%s\n' "$pw" | agg agg user add khoa --role viewer --org-unit 801 --password-stdin > /dev/null
@@ -87,6 +89,14 @@ check "locked: history shows the agent's value as period_locked" \
     bash -c "jq -e '[.rows[] | select(.new == \"999\" and .status == \"period_locked\")] | length == 1' '$T/r' > /dev/null"
 check "locked: the commune sees why in its status" \
     grep -q 'period_locked.*approved for 801 by huyen.*kỳ đã duyệt' <<< "$(agent a1 status 2>&1)"
+# the commune's own page (agent/page.c): the value's state says why
+env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/a1/agent.ini" open > "$T/open.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_for 10 grep -q "^http://" "$T/open.out"
+curl -s -o /dev/null -c "$T/ajar" "$(grep -m1 '^http://' "$T/open.out")"
+expect_eq "the commune's page: the value's state is held (not refused)" \
+    "$(curl -s -b "$T/ajar" "http://127.0.0.1:$aport/api/state" | jq -r '.values[] | select(.indicator == "HGD_TONG" and .period == "2025Q1") | .state')" \
+    held
 expect_eq "refuse: without a reason 400" "$(post huyen /api/pending/refuse '{"id":1}')" 400
 expect_eq "refuse: a viewer is refused" "$(post khoa /api/pending/refuse '{"id":1,"reason":"x"}')" 403
 expect_eq "refuse: with a reason" "$(post huyen /api/pending/refuse '{"id":1,"reason":"đã duyệt, số cũ đúng"}') $(value)" "200 1234"
