@@ -407,7 +407,9 @@ take_kept_values(const outbox_kept_t *k, void *arg)
 static int
 take_rejected(const outbox_rejected_t *r, void *arg)
 {
-    json_t *e = value_put(arg, &r->u, "refused");
+    /* period_locked: not refused, held for the district's answer */
+    json_t *e = value_put(arg, &r->u,
+                          r->code == CDS_ELOCKED ? "held" : "refused");
     if (e)
         json_object_set_new(e, "reason", json_sprintf(
             "%s: %s (%s)", r->field ? r->field : "",

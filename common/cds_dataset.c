@@ -480,6 +480,27 @@ cds_datasets_code(const cds_datasets_t *self, size_t i)
     return i < self->n ? self->sets[i].code : NULL;
 }
 
+const char *const *
+cds_datasets_indicators(const cds_datasets_t *self, const char *code,
+                        size_t *n, cds_period_type_t *type)
+{
+    for (size_t i = 0; self && i < self->n; i++)
+        if (strcmp(self->sets[i].code, code) == 0) {
+            *n = self->sets[i].n_inds;
+            if (type)
+                *type = self->sets[i].type;
+            return (const char *const *) self->sets[i].inds;
+        }
+    *n = 0;
+    return NULL;
+}
+
+const char *
+cds_datasets_name(const cds_datasets_t *self, size_t i)
+{
+    return i < self->n ? self->sets[i].name : NULL;
+}
+
 static const member_t *
 find_member(const set_t *s, const char *unit)
 {

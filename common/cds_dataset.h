@@ -53,8 +53,17 @@ size_t cds_datasets_check(const char *path, const cds_catalog_t *catalog,
                           const cds_orgunits_t *ous, void *out);
 void cds_datasets_destroy(cds_datasets_t **self_p);
 size_t cds_datasets_size(const cds_datasets_t *self);
-/* Code and name of the i-th data set (borrowed). */
+/* Code of the i-th data set (borrowed). */
 const char *cds_datasets_code(const cds_datasets_t *self, size_t i);
+/* Its Vietnamese name (name_vi; borrowed), NULL when i is out of range. */
+const char *cds_datasets_name(const cds_datasets_t *self, size_t i);
+
+/* The indicators of data set code (borrowed, file order) with their
+ * number in *n and the set's period type in *type (may be NULL); NULL
+ * and *n = 0 when no data set has that code. */
+const char *const *cds_datasets_indicators(const cds_datasets_t *self,
+                                           const char *code, size_t *n,
+                                           cds_period_type_t *type);
 
 /* True when unit is expected to report indicator for period p: some data
  * set of p's type holds the indicator and the unit, and the unit exists

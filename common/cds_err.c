@@ -56,6 +56,9 @@ static const err_info_t errors[CDS__COUNT] = {
                      "The sequence range is inconsistent with its updates."},
     [CDS_EUNITCLOSED] = {"org_unit_closed",
                          "The org unit does not exist in this period."},
+    [CDS_ELOCKED] = {"period_locked",
+                     "The period was approved: the value is held until an "
+                     "admin accepts or refuses it."},
 };
 
 const char *

@@ -41,6 +41,7 @@ typedef enum {
     CDS_EUSAGE = 26,           /* bad command line or config */
     CDS_EBADSEQ = 27,          /* seq range inconsistent with its updates */
     CDS_EUNITCLOSED = 28,      /* org unit does not exist in the period */
+    CDS_ELOCKED = 29,          /* period approved: held for an admin's review */
     CDS__COUNT
 } cds_err_t;
 

@@ -4,6 +4,8 @@
 #include "ingest_decide.h"
 #include "ingest_reply.h"
 
+#include "approval.h"
+
 #include "cds_codec.h"
 #include "commitmark.h"
 #include "cds_err.h"
@@ -110,6 +112,9 @@ typedef struct {
     uint64_t stamped_ms;               /* this update's hlc ms - shift */
     uint64_t n_shifted, n_clamped;     /* flagged updates of the batch */
     char skew_msg[MSG_LEN];            /* the last flag, for the log */
+    bool locks;                        /* some cell is approved (approval.h):
+                                        * look each update up */
+    int64_t held_by;                   /* approval locking this update */
 } msg_t;
 
 ingest_t *
@@ -428,6 +433,14 @@ check_update(ingest_t *self, msg_t *m, const cds_update_t *u,
                                m->auth_to, err, errlen);
         return CDS_EUNITCLOSED;
     }
+    if (m->locks && !m->ours) {        /* approved period (approval.h) */
+        int l = approval_locked(self->store, u->org_unit, u->indicator,
+                                u->period, &m->held_by, err, errlen);
+        if (l != 0) {
+            *field = "period";
+            return l < 0 ? l : CDS_ELOCKED;
+        }
+    }
     *num = pu->num;
     *period = pu->period;
     return CDS_OK;
@@ -585,6 +598,11 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
     uint64_t hlc_ms = m->stamped_ms;
     if (!m->oldest_hlc_ms || hlc_ms < m->oldest_hlc_ms)
         m->oldest_hlc_ms = hlc_ms;
+    if (code == CDS_ELOCKED)           /* kept for an admin's answer */
+        rc = approval_hold(self->store, m->agent.id, u, m->held_by,
+                           (int64_t) m->now_ms);
+    if (rc != CDS_OK)
+        return rc;
     if (code != CDS_OK) {
         m->n_rejected++;
         m->last_code = code;
@@ -702,6 +720,10 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
                       ? 0 : ingest_clock_shift(b->sent_at_ms, m->now_ms,
                                                self->max_skew_ms);
     m->last_eff = m->agent.last_eff_hlc;
+    int any = m->ours ? 0 : approval_any(self->store);
+    if (any < 0)
+        return -any;
+    m->locks = any > 0;
     int rc = store_batch_add_shift(self->store, m->agent.id, b->first_seq,
                                    b->last_seq, (int64_t) m->now_ms,
                                    m->shift_ms, m->raw, m->raw_len,
@@ -1288,6 +1310,21 @@ ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
 {
     ingest_result_t out = { 0 };
     msg_t m = { .now_ms = now_ms, .out = &out, .agent = *agent };
+    int64_t held = 0;
+    int any = approval_held_of(self->store, agent->id, u->seq, &held);
+    if (any == 1) {                    /* answered with `pending` only */
+        *field = "period";
+        snprintf(err, errlen, "held value %lld of an approved period: "
+                 "answer it with pending accept|refuse", (long long) held);
+        return CDS_ELOCKED;
+    }
+    if (any >= 0)
+        any = approval_any(self->store);
+    if (any < 0)
+        return any;
+    m.locks = any > 0;
+    m.ours = sodium_memcmp(agent->sign_pk, cds_identity_sign_pk(self->id),
+                           CDS_PK_BYTES) == 0;
     prep_update_t pu;
     prepare_update(self, u, now_ms, &pu);
     int rc = check_update(self, &m, u, &pu, field, err, errlen, num, period);

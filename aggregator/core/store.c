@@ -39,6 +39,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_ACCOUNT,       /* officers' logins (account.h) */
     STORE_SQL_MIGRATION_METADATA,      /* published metadata (issue 20) */
     health_metadata_migration,         /* agents' metadata version */
+    approval_migration,                /* approval.h: data approval, held */
 };
 
 /* PostgreSQL migrations after the whole schema (pg_schema() is pg[0]):
@@ -48,6 +49,7 @@ static const char *const pg_migrations[] = {
     STORE_ACCOUNT_SQL_PG_SCHEMA,       /* accounts (SQLite 12) */
     METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 13) */
     health_metadata_pg_schema,         /* agents' metadata (SQLite 14) */
+    approval_pg_schema,                /* data approval (SQLite 15) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 

@@ -25,7 +25,7 @@
  *  merge of the same update is a no-op because the LWW upsert only replaces
  *  a row with a strictly greater (hlc, agent_pk, agent_seq).
  *
- *  Schema (user_version 14; see store_sql.h for the exact DDL and the
+ *  Schema (user_version 15; see store_sql.h for the exact DDL and the
  *  columns each migration added, e.g. eff_hlc, signed_hlc,
  *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
@@ -133,6 +133,8 @@ const char *const *store_migrations(void);
 extern const char health_migration[];      /* health.c: agent_health */
 extern const char health_metadata_migration[]; /* health.c: version 14 */
 extern const char health_metadata_pg_schema[]; /* health.c: PostgreSQL */
+extern const char approval_migration[];  /* approval.c: version 15 */
+extern const char approval_pg_schema[];  /* approval.c: PostgreSQL */
 extern const char commitmark_migration[];  /* commitmark.c: commit_mark */
 extern const char followup_migration[];    /* followup.c: followup_log */
 /* Storage boundary (docs/DESIGN.md): store is the only writer of agent,
@@ -143,6 +145,17 @@ extern const char followup_migration[];    /* followup.c: followup_log */
  * status an update_log row (alias u, a string literal) has now: its latest
  * update_status row's, else its arrival status. Public SQL, as
  * QUERY_SCOPE_CTE is (one index seek on update_status_key). */
+/* The triggers of table t (a string literal) refusing UPDATE, DELETE and
+ * TRUNCATE (which fires no row trigger), named as SQLite's; the
+ * store's tables (store_sql.h) and other modules' append-only tables
+ * (approval_sql.h) use it. */
+#define STORE_SQL_PG_APPEND_ONLY(t)                                          \
+    "CREATE TRIGGER " t "_no_update BEFORE UPDATE ON " t                     \
+    " FOR EACH ROW EXECUTE FUNCTION append_only();"                          \
+    "CREATE TRIGGER " t "_no_delete BEFORE DELETE ON " t                     \
+    " FOR EACH ROW EXECUTE FUNCTION append_only();"                          \
+    "CREATE TRIGGER " t "_no_truncate BEFORE TRUNCATE ON " t                 \
+    " FOR EACH STATEMENT EXECUTE FUNCTION append_only();"
 #define STORE_SQL_STATUS_NOW(u)                                              \
     "coalesce((SELECT s_.status FROM update_status s_"                       \
     " WHERE s_.agent_id = " u ".agent_id AND s_.seq = " u ".seq"             \

@@ -298,15 +298,6 @@
     STORE_SQL_PG_APPEND_ONLY("update_status")                                \
     STORE_SQL_PG_APPEND_ONLY("batch")                                        \
     STORE_SQL_PG_BI_VIEWS
-/* The triggers of table t (a string literal) refusing UPDATE, DELETE and
- * TRUNCATE (which fires no row trigger), named as SQLite's. */
-#define STORE_SQL_PG_APPEND_ONLY(t)                                          \
-    "CREATE TRIGGER " t "_no_update BEFORE UPDATE ON " t                     \
-    " FOR EACH ROW EXECUTE FUNCTION append_only();"                          \
-    "CREATE TRIGGER " t "_no_delete BEFORE DELETE ON " t                     \
-    " FOR EACH ROW EXECUTE FUNCTION append_only();"                          \
-    "CREATE TRIGGER " t "_no_truncate BEFORE TRUNCATE ON " t                 \
-    " FOR EACH STATEMENT EXECUTE FUNCTION append_only();"
 /* Views for BI readers (role cdsync_bi, deploy/postgresql/bi-role.sql):
  * plain names, times as timestamps, day numbers as dates.
  * bi_current_value: the current, non-deleted values.

@@ -3,6 +3,8 @@
  *  with its read-only connection (http_req_store). */
 #include "api.h"
 
+#include "approval.h"
+
 #include "api_sql.h"
 #include "attain.h"
 #include "cds_catalog.h"
@@ -623,22 +625,6 @@ csv_or_json(const args_t *a)
                                                  : "application/json";
 }
 
-/* 1 when org unit ou is root or in root's subtree, 0 when not,
- * negative cds_err on a database error. */
-static int
-in_subtree(store_t *store, const char *root, const char *ou)
-{
-    cds_sql_stmt_t *st = cds_sql_prepare(store_sql(store), API_SQL_IN_SUBTREE,
-                                         0);
-    if (!st)
-        return -CDS_ERROR;
-    cds_sql_bind_text(st, ":ou", ou);
-    cds_sql_bind_text(st, ":root", root);
-    int step = cds_sql_step(st);
-    cds_sql_finalize(&st);
-    return step == CDS_SQL_ROW ? 1 : step == CDS_SQL_DONE ? 0 : -step;
-}
-
 /* An account scoped to a subtree (account.h) asks for its own units
  * only: no org_unit means its root; another unit is 403. false when the
  * reply is set. */
@@ -653,7 +639,7 @@ scope_ok(http_req_t *req, args_t *a)
         return true;
     }
     store_t *store = http_req_store(req);
-    int in = store ? in_subtree(store, p->org_unit, a->org_unit) : -1;
+    int in = store ? approval_in_subtree(store, p->org_unit, a->org_unit) : -1;
     if (in == 1)
         return true;
     char msg[512];

@@ -20,13 +20,6 @@
 #define API_SQL_TOKEN_USED                                                   \
     "UPDATE api_token SET last_used_ms = :now WHERE id = :id"
 
-/* 1 row when :ou is :root or below it in the org-unit tree (walks up
- * from :ou; the tree is shallow: province, district, commune). */
-#define API_SQL_IN_SUBTREE                                               \
-    "WITH RECURSIVE up(code) AS (SELECT CAST(:ou AS TEXT)"                   \
-    " UNION SELECT o.parent FROM orgunit o JOIN up ON o.code = up.code"      \
-    " WHERE o.parent IS NOT NULL)"                                           \
-    " SELECT 1 FROM up WHERE code = :root"
 /* The org-unit tree and the merge mapping for the dashboard's picker
  * (/api/orgunits): read-only, through store_read. */
 #define API_SQL_ORGUNITS                                                     \

@@ -9,6 +9,7 @@
 
 #include "account.h"
 #include "api.h"
+#include "approve.h"
 #include "cds_ckpt.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -104,6 +105,12 @@ start_http(cds_cli_t *cli, http_t **http, metrics_t *m,
                        sizeof err) != CDS_OK) {
         http_destroy(http);
         return cds_cli_fail(-1, "http api: %s", err);
+    }
+    /* corrections and approval (approve.h): /api/correct, approve, ... */
+    if (approve_routes_add(*http, cli->cfg, cli->store, cli->identity, err,
+                           sizeof err) != CDS_OK) {
+        http_destroy(http);
+        return cds_cli_fail(-1, "http approval: %s", err);
     }
     if (daemon_accounts(cli, *http) != 0) {
         http_destroy(http);

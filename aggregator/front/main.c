@@ -5,6 +5,7 @@
  *  3 configuration, identity or permission, 4 runtime (database, I/O,
  *  listen); `health` exits with the Nagios codes. */
 #include "admin.h"
+#include "approve.h"
 #include "attain.h"
 #include "metadata.h"
 #include "quality.h"
@@ -198,7 +199,11 @@ static const cds_option_t options[] = {
       "FILE.receipt; must not exist)" },
     { "command.note", "note", 0, "TEXT", NULL,
       "accept-restore: why (kept with the restore event); followup: "
-      "why the flag is set or cleared" },
+      "why the flag is set or cleared; approve, unapprove, pending: why" },
+    { "command.data_set", "data-set", 0, "CODE", NULL,
+      "approve, unapprove: the data set (deploy/datasets.csv code)" },
+    { "command.all", "all", 0, NULL, NULL,
+      "pending list: decided values too" },
     { "command.role", "role", 0, "ROLE", NULL,
       "user add: viewer|district_admin|province_admin|operator" },
     { "command.password_stdin", "password-stdin", 0, NULL, NULL,
@@ -1269,6 +1274,18 @@ static const cds_cli_command_t commands[] = {
      "[--note TEXT] [--format table|csv|json]  (the admin's follow-up "
      "flag on a value, with its history)",
      quality_followup, CDS_CLI_DB},
+    {"approve",
+     "approve --data-set DS --org-unit OU --period PE [--note WHY]  "
+     "(lock the period: agents' later values are held for review)",
+     approve_cli_approve, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"unapprove",
+     "unapprove --data-set DS --org-unit OU --period PE --note WHY",
+     approve_cli_unapprove, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"pending",
+     "pending list [--org-unit OU] [--all] [--format table|csv|json] | "
+     "pending accept ID [--note WHY] | pending refuse ID --note WHY  "
+     "(values held in approved periods)",
+     approve_cli_pending, CDS_CLI_DB},
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "

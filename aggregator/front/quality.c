@@ -150,10 +150,8 @@ quality_validate(cds_cli_t *cli)
     return violations ? 1 : 0;
 }
 
-/* Who changes a flag from the command line: the login behind sudo, else
- * the user. */
-static const char *
-actor(void)
+const char *
+quality_cli_actor(void)
 {
     const char *who = getenv("SUDO_USER");
     if (!who || !*who)
@@ -249,8 +247,9 @@ followup(cds_cli_t *cli, char *err, size_t errlen)
         return rc == CDS_OK ? followup_print(cli, ou, de, pe, err, errlen)
                             : rc;
     rc = followup_change(cli->db, ou, de, pe, set,
-                         cds_config_get(cli->cfg, "command.note"), actor(),
-                         (int64_t) cds_now_ms(), err, errlen);
+                         cds_config_get(cli->cfg, "command.note"),
+                         quality_cli_actor(), (int64_t) cds_now_ms(), err,
+                         errlen);
     if (rc == CDS_OK)
         printf("%s %s %s: follow-up %s\n", ou, de, pe,
                set ? "set" : "cleared");

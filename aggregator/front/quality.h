@@ -39,4 +39,9 @@ int quality_validate(cds_cli_t *cli);
  * follow-up flag on a cell, the actor being $SUDO_USER or $USER. */
 int quality_followup(cds_cli_t *cli);
 
+/* Who acts on the command line (a follow-up flag, an approval, a held
+ * value's answer): the login behind sudo, else the user, else
+ * "unknown". Borrowed from the environment. */
+const char *quality_cli_actor(void);
+
 #endif

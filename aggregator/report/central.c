@@ -233,18 +233,16 @@ apply_batch(ingest_t *ingest, const cds_identity_t *signer,
     return rc;
 }
 
-int
-central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
-              const uint8_t *agg_pk, cds_update_t *u, size_t n,
-              uint64_t now_ms, central_result_t *res, char *err,
-              size_t errlen)
+/* central_apply inside the caller's transaction, then then(store, arg)
+ * when given. */
+static int
+apply_in_tx(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
+            const uint8_t *agg_pk, cds_update_t *u, size_t n,
+            uint64_t now_ms, central_result_t *res, char *err,
+            size_t errlen, central_then_fn *then, void *arg)
 {
     store_agent_t a;
-    cds_sql_t *db = store_sql(store);
-    int rc = cds_sql_begin(db);
-    if (rc != CDS_OK)
-        return rc;
-    rc = store_agent_find(store, cds_identity_sign_pk(signer), &a);
+    int rc = store_agent_find(store, cds_identity_sign_pk(signer), &a);
     if (rc == CDS_ENOTFOUND) {
         snprintf(err, errlen, "signer is not enrolled");
         rc = CDS_EUNKNOWNKEY;
@@ -255,10 +253,37 @@ central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
         rc = apply_batch(ingest, signer, agg_pk, u + i, k, &a, now_ms, res,
                          err, errlen);
     }
+    if (rc == CDS_OK && then)
+        rc = then(store, res, arg, err, errlen);
+    return rc;
+}
+
+static int
+apply_tx(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
+         const uint8_t *agg_pk, cds_update_t *u, size_t n, uint64_t now_ms,
+         central_result_t *res, char *err, size_t errlen,
+         central_then_fn *then, void *arg)
+{
+    cds_sql_t *db = store_sql(store);
+    int rc = cds_sql_begin(db);
+    if (rc != CDS_OK)
+        return rc;
+    rc = apply_in_tx(store, ingest, signer, agg_pk, u, n, now_ms, res, err,
+                     errlen, then, arg);
     if (rc == CDS_OK)
         return cds_sql_commit(db);
     cds_sql_rollback(db);
     return rc;
+}
+
+int
+central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
+              const uint8_t *agg_pk, cds_update_t *u, size_t n,
+              uint64_t now_ms, central_result_t *res, char *err,
+              size_t errlen)
+{
+    return apply_tx(store, ingest, signer, agg_pk, u, n, now_ms, res, err,
+                    errlen, NULL, NULL);
 }
 
 /* ---- reading the file --------------------------------------------------- */
@@ -551,5 +576,23 @@ central_import_file(store_t *store, ingest_t *ingest,
                            rs.n, now_ms, res, err, errlen);
     free(u);
     rows_free(&rs);
+    return rc;
+}
+
+int
+central_correct(store_t *store, ingest_t *ingest, const cds_identity_t *id,
+                cds_update_t *u, uint64_t now_ms, central_then_fn *then,
+                void *arg, central_result_t *res, char *err, size_t errlen)
+{
+    uint64_t hlc = 0;
+    memset(res, 0, sizeof *res);
+    res->rows = 1;
+    int rc = central_enroll_self(store, id, now_ms, err, errlen);
+    if (rc == CDS_OK)
+        rc = first_hlc(store, now_ms, &hlc);
+    u->hlc = hlc;
+    if (rc == CDS_OK)
+        rc = apply_tx(store, ingest, id, cds_identity_sign_pk(id), u, 1,
+                      now_ms, res, err, errlen, then, arg);
     return rc;
 }

@@ -74,4 +74,22 @@ int central_import_file(store_t *store, ingest_t *ingest,
                         uint64_t now_ms, FILE *errf, central_result_t *res,
                         char *err, size_t errlen);
 
+/* Run by central_correct inside its transaction after the value went
+ * through ingest (res says whether it was applied): CDS_OK commits both,
+ * else everything rolls back and its code (message in err) is returned. */
+typedef int (central_then_fn)(store_t *store, const central_result_t *res,
+                              void *arg, char *err, size_t errlen);
+
+/* One value entered centrally (a correction in the dashboard, an
+ * accepted held value): enroll id, stamp u above every stored hlc and
+ * apply it as id's signed batch, as central_import_file does for a
+ * file's rows, then then(store, res, arg) when not NULL, all in one
+ * transaction. u->stored_by names the officer, u->comment the reason.
+ * res->applied is 1, or res->rejected 1 when ingest rejected the value
+ * (its history row says why). Return codes as central_apply, or then's. */
+int central_correct(store_t *store, ingest_t *ingest,
+                    const cds_identity_t *id, cds_update_t *u,
+                    uint64_t now_ms, central_then_fn *then, void *arg,
+                    central_result_t *res, char *err, size_t errlen);
+
 #endif

@@ -44,8 +44,9 @@ test_names_are_stable(void **state)
         "usage",
         "bad_seq",
         "org_unit_closed",
+        "period_locked",
     };
-    assert_int_equal(CDS__COUNT, 29);
+    assert_int_equal(CDS__COUNT, 30);
     for (int i = 0; i < CDS__COUNT; i++)
         assert_string_equal(cds_strerror(i), expected[i]);
     assert_string_equal(cds_strerror(CDS_EBADSIG), "bad_signature");

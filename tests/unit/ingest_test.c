@@ -22,6 +22,7 @@
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "cds_util.h"
+#include "approval.h"
 #include "audit.h"
 #include "ingest.h"
 #include "store.h"
@@ -832,6 +833,54 @@ test_unit_lifetime(void **state)
                                " WHERE status = 28 AND seq = 3"), 1);
 }
 
+/* Data approval (approval.h): CDS01 approved for D1 in 2023 locks it in
+ * C1 and C2: an agent's value there is acked period_locked, kept in held
+ * and not applied; another indicator, another period and the cell after
+ * unapproving are applied. */
+static void
+test_approved_period_held(void **state)
+{
+    fx_t *fx = *state;
+    uint8_t *data;
+    size_t len;
+    char err[256] = "";
+    const char *inds[] = { "CDS01" };
+    assert_int_equal(approval_change(fx->store, "DS", inds, 1, "D1", "2023",
+                                     true, "huyen", "checked", 1, err,
+                                     sizeof err), CDS_OK);
+    cds_update_t u[3] = {
+        upd("C1", "CDS01", "2023", "10", 1000),     /* locked: held */
+        upd("C1", "CDS01", "2024", "11", 1000),     /* another period */
+        upd("C2", "CDS02", "202302", "7", 1000),    /* another indicator */
+    };
+    make_batch(fx, 1, u, 3, NULL, &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    assert_int_equal(ack->acked_seq, 3);
+    assert_int_equal(ack->n_rejections, 1);
+    assert_int_equal(ack->rejections[0]->seq, 1);
+    assert_int_equal(ack->rejections[0]->code, CDS_ELOCKED);
+    assert_false(ack->rejections[0]->retry);
+    assert_non_null(strstr(ack->rejections[0]->message, "approved for D1 "
+                           "by huyen"));
+    cds_msg_free(ack);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue"), 2);
+    assert_int_equal(count(fx, "SELECT count(*) FROM held WHERE seq = 1"
+                               " AND value = '10'"), 1);
+    assert_int_equal(approval_change(fx->store, "DS", inds, 1, "D1", "2023",
+                                     false, "huyen", "reopen", 2, err,
+                                     sizeof err), CDS_OK);
+    cds_update_t v[1] = { upd("C1", "CDS01", "2023", "12", 2000) };
+    make_batch(fx, 4, v, 1, NULL, &data, &len);
+    ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->n_rejections, 0);
+    cds_msg_free(ack);
+    free(data);
+    assert_int_equal(count(fx, "SELECT count(*) FROM datavalue WHERE"
+                               " period = '2023' AND value = '12'"), 1);
+}
+
 static void
 test_per_update_rejections(void **state)
 {
@@ -1343,6 +1392,7 @@ main(void)
     T(test_effective_rule),                                                  \
     T(test_key_mismatch), T(test_chain_broken),                              \
     T(test_per_update_rejections), T(test_unit_lifetime),                  \
+    T(test_approved_period_held),                                            \
     T(test_oversized_and_garbage),                                           \
     T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),   \
     T(test_bad_seq_and_too_many), T(test_overlap),                           \
