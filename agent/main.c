@@ -19,6 +19,7 @@
 #include "daemon_lock.h"
 #include "entrycheck.h"
 #include "import.h"
+#include "metafetch.h"
 #include "outbox.h"
 #include "page.h"
 #include "receipt_verify.h"
@@ -819,6 +820,37 @@ cmd_open(cds_cli_t *cli)
     return code;
 }
 
+/* `metadata show [FILE]` / `metadata rollback` (metafetch.h). */
+static int
+cmd_metadata(cds_cli_t *cli)
+{
+    const char *what = cli->n_args > 0 ? cli->args[0] : "";
+    bool show = strcmp(what, "show") == 0 && cli->n_args <= 2;
+    bool back = strcmp(what, "rollback") == 0 && cli->n_args == 1;
+    if (!show && !back)
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "usage: metadata show [FILE] | metadata rollback");
+    outbox_t *ob = NULL;
+    int code = show ? open_outbox_status(cli->cfg, &ob)
+                    : open_outbox_writer(cli->cfg, &ob);
+    if (code)
+        return code;
+    int rc = show ? metafetch_show(ob, cli->n_args == 2 ? cli->args[1] : NULL,
+                                   stdout)
+                  : metafetch_rollback(ob, stdout);
+    outbox_destroy(&ob);
+    if (rc == CDS_ENOTFOUND)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "metadata: %s",
+                            show ? "no fetched version in use (the "
+                                   "configured files are), or no such file"
+                                 : "no earlier fetched version to go back "
+                                   "to; nothing changed");
+    if (rc != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "metadata: %s",
+                            cds_strerror(rc));
+    return 0;
+}
+
 static const cds_cli_command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen, 0},
     {"pubid",
@@ -834,6 +866,10 @@ static const cds_cli_command_t commands[] = {
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},
+    {"metadata",
+     "metadata show [FILE] | metadata rollback  (the metadata version "
+     "fetched from the aggregator; rollback: back to the one before)",
+     cmd_metadata, 0},
     {"verify-receipt",
      "verify-receipt (ID | --file FILE) --server-key "
      "cds1:... [--seq N] [--head HEX]",

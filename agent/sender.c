@@ -5,6 +5,7 @@
 #include "diagnosis.h"
 #include "livestate.h"
 #include "revocation.h"
+#include "metafetch.h"
 #include "session.h"
 #include "cds_service.h"
 #include "cds_signal.h"
@@ -341,6 +342,19 @@ io_send(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t body_len)
     return rc;
 }
 
+/* A fetched metadata version: checked against the aggregator's key and
+ * stored (metafetch.h); the officer's sentence is in the log. */
+static int
+io_metadata(void *arg, const Cdsync__MetadataReply *r)
+{
+    sender_t *self = arg;
+    char msg[800];
+    return metafetch_apply(self->outbox, self->agg_pk,
+                           cds_identity_sign_pk(self->id), r->bundle.data,
+                           r->bundle.len, r->signature.data,
+                           r->signature.len, cds_now_ms(), msg, sizeof msg);
+}
+
 /* The state for `status`, also when the database cannot take it. */
 static void
 io_state(void *arg, const char *state, const char *error)
@@ -453,7 +467,7 @@ start_session(sender_t *self, char *err, size_t errlen)
     session_config_t sc = session_config(self);
     session_io_t io = {io_mono, io_wall, sodium_uniform, io_send, io_state,
                        self, io_revoked, io_accepted, io_redial, io_hang_up,
-                       io_seal, io_send_raw};
+                       io_seal, io_send_raw, io_metadata};
     self->session = session_new(&sc, &io, cds_identity_sign_pk(self->id),
                                 self->outbox, err, errlen);
     return self->session ? 0 : -1;
