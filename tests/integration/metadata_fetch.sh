@@ -10,7 +10,7 @@
 # refused, recorded, the version in use kept. Scoping: the agent of 27901
 # holds no other commune's unit row. Rollback.
 . "$(dirname "$0")/lib.sh"
-echo "1..25"
+echo "1..29"
 HB_MS=1500
 FPAGG=$BUILD/fp/cdsync-aggregator
 agg_init agg
@@ -20,6 +20,13 @@ agg_start agg
 echo "heartbeat_ms = $HB_MS" >> "$T/a1/agent.ini"
 agent_start a1
 
+# Version 2: one indicator changed, one added (NTM8_9, in data set NTM_TC8).
+v2() {
+    sed 's/Commune has telecom\/internet service/Commune has telecom and internet/' "$m/catalog.csv" > "$T/c2" && mv "$T/c2" "$m/catalog.csv"
+    grep '^NTM8_4,' "$m/catalog.csv" | sed 's/^NTM8_4,/NTM8_9,/' >> "$m/catalog.csv"
+    sed 's/ NTM8_4,leaves:VN/ NTM8_4 NTM8_9,leaves:VN/' "$m/datasets.csv" > "$T/d2" && mv "$T/d2" "$m/datasets.csv"
+}
+submit9() { agent a1 submit --org-unit 27901 --indicator NTM8_9 --period 2025 --value true; }
 json() { agent "$1" status --json 2>/dev/null | jq -r ".metadata.$2"; }
 in_use_is() { [ "$(json "$1" in_use)" = "$2" ]; }
 refusals() { grep -c 'event=metadata_refused' "$T/$1/log"; }
@@ -60,7 +67,7 @@ check "... its units only" bash -c "'$AGENT' -c '$T/a2/agent.ini' metadata show 
 if [ -x "$FPAGG" ]; then
     agent_stop a2
     agg_stop agg
-    sed 's/Commune has telecom\/internet service/Commune has telecom and internet/' "$m/catalog.csv" > "$T/c2" && mv "$T/c2" "$m/catalog.csv"
+    v2
     agg agg metadata publish "$m" --yes > /dev/null 2>&1
     n=$(refusals a1)
     CDS_TEST_METADATA=tamper "$FPAGG" -c "$T/agg/aggregator.ini" run >> "$T/agg/log" 2>&1 &
@@ -82,18 +89,22 @@ if [ -x "$FPAGG" ]; then
 else
     for i in 1 2 3 4 5 6 7 8; do ok "# SKIP no fault build ($FPAGG): make fault-build"; done
     agg_stop agg
-    sed 's/Commune has telecom\/internet service/Commune has telecom and internet/' "$m/catalog.csv" > "$T/c2" && mv "$T/c2" "$m/catalog.csv"
+    v2
     agg agg metadata publish "$m" --yes > /dev/null 2>&1
 fi
 
 # The real aggregator again: version 2 fetched (after the refusal's backoff).
 agg_start agg
 check "version 2 in use once the aggregator sends it intact" wait_for 20 in_use_is a1 2
-check "... the change in words: đổi 1" grep -q 'phiên bản 2: thêm 0, đổi 1, bỏ 0' "$T/a1/log"
+check "... the change in words: thêm 1, đổi 1" grep -q 'phiên bản 2: thêm 1, đổi 1, bỏ 0' "$T/a1/log"
+check "submit validates with version 2: the added NTM8_9 accepted" submit9
 
 # Rollback: back to 1, and 2 is not fetched again.
 agent a1 metadata rollback > "$T/rb.out"
 check "rollback: version 1 in use again" grep -q 'version 1 in use again (was 2)' "$T/rb.out"
 expect_eq "... status --json in_use 1, pinned 2" "$(json a1 in_use) $(json a1 pinned)" "1 2"
+check "... submit validates with version 1 again: NTM8_9 unknown, refused" bash -c "! '$AGENT' -c '$T/a1/agent.ini' submit --org-unit 27901 --indicator NTM8_9 --period 2025 --value false 2>'$T/s9.err'"
+check "... naming the indicator" grep -q 'NTM8_9' "$T/s9.err"
+check "configured files (a2, version 1 in use) refuse it too" bash -c "! '$AGENT' -c '$T/a2/agent.ini' submit --org-unit 27898 --indicator NTM8_9 --period 2025 --value true 2>/dev/null"
 agent_stop a1; agg_stop agg
 exit $FAILED
