@@ -4,7 +4,7 @@
 # enrols, syncs over CURVE on 127.0.0.1, and gets exactly the answers the
 # document promises (re-ack of a resend, per-update rejection codes,
 # ACK_GAP, ACK_REFUSED chain_broken, request-id echo, probe results, the
-# published metadata version).
+# published metadata version, fetched scoped and signed for the client).
 # Then the aggregator holds every value exactly once, `verify` is clean,
 # and a receipt the Python client kept verifies with cdsync-agent.
 . "$(dirname "$0")/lib.sh"
