@@ -10,7 +10,7 @@
 # refused, recorded, the version in use kept. Scoping: the agent of 27901
 # holds no other commune's unit row. Rollback.
 . "$(dirname "$0")/lib.sh"
-echo "1..29"
+echo "1..30"
 HB_MS=1500
 FPAGG=$BUILD/fp/cdsync-aggregator
 agg_init agg
@@ -106,5 +106,17 @@ expect_eq "... status --json in_use 1, pinned 2" "$(json a1 in_use) $(json a1 pi
 check "... submit validates with version 1 again: NTM8_9 unknown, refused" bash -c "! '$AGENT' -c '$T/a1/agent.ini' submit --org-unit 27901 --indicator NTM8_9 --period 2025 --value false 2>'$T/s9.err'"
 check "... naming the indicator" grep -q 'NTM8_9' "$T/s9.err"
 check "configured files (a2, version 1 in use) refuse it too" bash -c "! '$AGENT' -c '$T/a2/agent.ini' submit --org-unit 27898 --indicator NTM8_9 --period 2025 --value true 2>/dev/null"
+
+# The officer's page says which version its entries are checked with.
+port=$((20000 + ($$ * 23) % 20000))
+echo "http_listen = 127.0.0.1:$port" >> "$T/a1/agent.ini"
+env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/a1/agent.ini" open > "$T/open.out" 2>&1 &
+OPEN_PID=$!; PIDS="$PIDS $OPEN_PID"
+wait_for 10 grep -q "^http://" "$T/open.out"
+curl -s -o /dev/null -c "$T/jar" "$(grep -m1 '^http://' "$T/open.out")"
+curl -s -b "$T/jar" "http://127.0.0.1:$port/api/state" > "$T/state.json"
+expect_eq "page: version 1 in use, 2 announced, its change in words" \
+    "$(jq -r '.sync.metadata | "\(.in_use) \(.latest) \(.change)"' "$T/state.json")" "1 2 thêm $(( $(grep -c . "$TOP/deploy/catalog.csv") - 1 )), đổi 0, bỏ 0"
+kill -TERM "$OPEN_PID" 2>/dev/null; wait "$OPEN_PID" 2>/dev/null
 agent_stop a1; agg_stop agg
 exit $FAILED
