@@ -10,6 +10,7 @@
 #include "cds_service.h"
 #include "cds_signal.h"
 
+#include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -342,6 +343,27 @@ io_send(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t body_len)
     return rc;
 }
 
+/* The catalog of the version now in use names the next batches (as the
+ * configured one did: Batch.catalog_version). */
+static void
+adopt_catalog(sender_t *self)
+{
+    char dir[256], path[300], err[400];
+    if (metafetch_materialize(self->outbox, dir, sizeof dir) != CDS_OK)
+        return;
+    snprintf(path, sizeof path, "%s/catalog.csv", dir);
+    cds_catalog_t *cat = cds_catalog_load(path, err, sizeof err);
+    if (cat) {
+        snprintf(self->catalog_version, sizeof self->catalog_version, "%s",
+                 cds_catalog_version(cat));
+        cds_log(CDS_LOG_INFO, "catalog_loaded", "file=fetched version=%s "
+                "indicators=%zu", self->catalog_version,
+                cds_catalog_size(cat));
+    }
+    cds_catalog_destroy(&cat);
+    metafetch_cleanup(dir);
+}
+
 /* A fetched metadata version: checked against the aggregator's key and
  * stored (metafetch.h); the officer's sentence is in the log. */
 static int
@@ -349,10 +371,14 @@ io_metadata(void *arg, const Cdsync__MetadataReply *r)
 {
     sender_t *self = arg;
     char msg[800];
-    return metafetch_apply(self->outbox, self->agg_pk,
-                           cds_identity_sign_pk(self->id), r->bundle.data,
-                           r->bundle.len, r->signature.data,
-                           r->signature.len, cds_now_ms(), msg, sizeof msg);
+    int rc = metafetch_apply(self->outbox, self->agg_pk,
+                             cds_identity_sign_pk(self->id), r->bundle.data,
+                             r->bundle.len, r->signature.data,
+                             r->signature.len, cds_now_ms(), msg,
+                             sizeof msg);
+    if (rc == CDS_OK)
+        adopt_catalog(self);
+    return rc;
 }
 
 /* The state for `status`, also when the database cannot take it. */

@@ -10,7 +10,7 @@
 # refused, recorded, the version in use kept. Scoping: the agent of 27901
 # holds no other commune's unit row. Rollback.
 . "$(dirname "$0")/lib.sh"
-echo "1..30"
+echo "1..31"
 HB_MS=1500
 FPAGG=$BUILD/fp/cdsync-aggregator
 agg_init agg
@@ -98,6 +98,8 @@ agg_start agg
 check "version 2 in use once the aggregator sends it intact" wait_for 20 in_use_is a1 2
 check "... the change in words: thêm 1, đổi 1" grep -q 'phiên bản 2: thêm 1, đổi 1, bỏ 0' "$T/a1/log"
 check "submit validates with version 2: the added NTM8_9 accepted" submit9
+check "... the running daemon names version 2's catalog in its batches" \
+    grep -q "event=catalog_loaded file=fetched version=[0-9a-f]\{32\} indicators=$(( $(grep -c . "$TOP/deploy/catalog.csv") ))" "$T/a1/log"
 
 # Rollback: back to 1, and 2 is not fetched again.
 agent a1 metadata rollback > "$T/rb.out"
