@@ -483,6 +483,7 @@ sender_reconfigure(sender_t *self, const sender_config_t *cfg)
     self->cfg.keep_ms = cfg->keep_ms;
     self->cfg.keep_max_bytes = cfg->keep_max_bytes;
     outbox_set_keep(self->outbox, cfg->keep_ms, cfg->keep_max_bytes);
+    adopt_catalog(self);               /* a fetched version in use wins */
     session_config_t sc = session_config(self);
     session_set_config(self->session, &sc);
 }

@@ -10,7 +10,7 @@
 # refused, recorded, the version in use kept. Scoping: the agent of 27901
 # holds no other commune's unit row. Rollback.
 . "$(dirname "$0")/lib.sh"
-echo "1..31"
+echo "1..32"
 HB_MS=1500
 FPAGG=$BUILD/fp/cdsync-aggregator
 agg_init agg
@@ -100,6 +100,11 @@ check "... the change in words: thêm 1, đổi 1" grep -q 'phiên bản 2: thê
 check "submit validates with version 2: the added NTM8_9 accepted" submit9
 check "... the running daemon names version 2's catalog in its batches" \
     grep -q "event=catalog_loaded file=fetched version=[0-9a-f]\{32\} indicators=$(( $(grep -c . "$TOP/deploy/catalog.csv") ))" "$T/a1/log"
+
+loads=$(grep -c "catalog_loaded file=fetched" "$T/a1/log")
+kill -HUP "$a1_PID"
+hup() { [ "$(grep -c "catalog_loaded file=fetched" "$T/a1/log")" -gt "$loads" ]; }
+check "... and again after a SIGHUP reload (the fetched version wins)" wait_for 10 hup
 
 # Rollback: back to 1, and 2 is not fetched again.
 agent a1 metadata rollback > "$T/rb.out"
