@@ -295,9 +295,10 @@ refused(outbox_t *ob, int rc, const char *why, uint64_t now_ms, char *msg,
         size_t msglen)
 {
     snprintf(msg, msglen, "%s: %s", cds_strerror(rc), why);
+    (void)outbox_metadata_refused(ob, msg, now_ms);   /* before the log:
+                                                       * status shows it */
     cds_log(CDS_LOG_ERROR, "metadata_refused", "error=%s why=%s",
             cds_strerror(rc), cds_logq(why));
-    (void)outbox_metadata_refused(ob, msg, now_ms);
     return rc;
 }
 

@@ -401,6 +401,7 @@ metaserve_bundle(store_t *store, const cds_identity_t *id, int64_t agent_id,
     char units[MS_UNITS_BUF];
     *bundle = NULL;
     int rc = published(store, id, &m, &b, why, whylen);
+    *version = b ? b->version : 0;
     if (rc == CDS_OK)
         rc = store_agent_units(store, agent_id, units, sizeof units);
     if (rc == CDS_OK)
@@ -416,7 +417,6 @@ metaserve_bundle(store_t *store, const cds_identity_t *id, int64_t agent_id,
         rc = CDS_ETOOBIG;
     }
     if (rc == CDS_OK) {
-        *version = b->version;
         rc = cds_sign_body(id, CDSYNC__KIND__KIND_METADATA, agent_pk,
                            *bundle, *len, sig);
     }

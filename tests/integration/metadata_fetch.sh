@@ -10,7 +10,7 @@
 # refused, recorded, the version in use kept. Scoping: the agent of 27901
 # holds no other commune's unit row. Rollback.
 . "$(dirname "$0")/lib.sh"
-echo "1..32"
+echo "1..36"
 HB_MS=1500
 FPAGG=$BUILD/fp/cdsync-aggregator
 agg_init agg
@@ -114,16 +114,31 @@ check "... submit validates with version 1 again: NTM8_9 unknown, refused" bash 
 check "... naming the indicator" grep -q 'NTM8_9' "$T/s9.err"
 check "configured files (a2, version 1 in use) refuse it too" bash -c "! '$AGENT' -c '$T/a2/agent.ini' submit --org-unit 27898 --indicator NTM8_9 --period 2025 --value true 2>/dev/null"
 
+# Bounded: a version whose copy for a1 exceeds 2 MiB (40000 hamlets under
+# 27901) is not sent (too_big, never cut); a1 keeps its version.
+awk 'BEGIN { for (i = 0; i < 40000; i++) printf "H%05d,Ấp số %05d của xã Mỹ Quý Đông tỉnh Long An (bản thử kích thước),27901,,\n", i, i }' >> "$m/orgunits.csv"
+agg agg metadata publish "$m" --yes > /dev/null 2>&1
+expect_eq "version 3 (large) published" "$(aggq agg 'SELECT max(version) FROM metadata_version')" 3
+toobig() { grep -q 'metadata_sent agent=.* version=3 .*error=too_big' "$T/agg/log"; }
+check "... a1's copy over 2 MiB: refused by the aggregator (too_big)" wait_for 15 toobig
+check "... a1 told why" wait_for 5 grep -q 'metadata_unavailable error=too_big' "$T/a1/log"
+expect_eq "... a1 keeps version 1" "$(json a1 in_use)" 1
+
 # The officer's page says which version its entries are checked with.
-port=$((20000 + ($$ * 23) % 20000))
-echo "http_listen = 127.0.0.1:$port" >> "$T/a1/agent.ini"
-env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/a1/agent.ini" open > "$T/open.out" 2>&1 &
-OPEN_PID=$!; PIDS="$PIDS $OPEN_PID"
-wait_for 10 grep -q "^http://" "$T/open.out"
+# A port taken by someone else: the next one (at most 5 tries).
+for try in 1 2 3 4 5; do
+    port=$((20000 + ($$ * 23 + try * 101) % 20000))
+    env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/a1/agent.ini" \
+        --http-listen "127.0.0.1:$port" open > "$T/open.out" 2>&1 &
+    OPEN_PID=$!; PIDS="$PIDS $OPEN_PID"
+    opened() { grep -q "^http://" "$T/open.out" || ! kill -0 "$OPEN_PID" 2>/dev/null; }
+    wait_for 10 opened
+    grep -q "^http://" "$T/open.out" && break
+done
 curl -s -o /dev/null -c "$T/jar" "$(grep -m1 '^http://' "$T/open.out")"
 curl -s -b "$T/jar" "http://127.0.0.1:$port/api/state" > "$T/state.json"
-expect_eq "page: version 1 in use, 2 announced, its change in words" \
-    "$(jq -r '.sync.metadata | "\(.in_use) \(.latest) \(.change)"' "$T/state.json")" "1 2 thêm $(( $(grep -c . "$TOP/deploy/catalog.csv") - 1 )), đổi 0, bỏ 0"
+expect_eq "page: version 1 in use, 3 announced, its change in words" \
+    "$(jq -r '.sync.metadata | "\(.in_use) \(.latest) \(.change)"' "$T/state.json")" "1 3 thêm $(( $(grep -c . "$TOP/deploy/catalog.csv") - 1 )), đổi 0, bỏ 0"
 kill -TERM "$OPEN_PID" 2>/dev/null; wait "$OPEN_PID" 2>/dev/null
 agent_stop a1; agg_stop agg
 exit $FAILED
