@@ -10,7 +10,7 @@
 # refused, recorded, the version in use kept. Scoping: the agent of 27901
 # holds no other commune's unit row. Rollback.
 . "$(dirname "$0")/lib.sh"
-echo "1..36"
+echo "1..39"
 HB_MS=1500
 FPAGG=$BUILD/fp/cdsync-aggregator
 agg_init agg
@@ -36,6 +36,12 @@ printf 'dataelement,period,orgunit,value,storedby,comment\nNTM8_4,2025,27901,tru
 agent a1 import "$T/v.csv" > /dev/null
 check "a1 connected: its value acked" wait_for 15 acked a1 1
 
+out=$(agent a1 metadata show 2>&1); rc=$?
+check "nothing fetched: metadata show exits 3 and says so" eval '[ $rc = 3 ] && grep -q "no fetched version in use" <<< "$out"'
+out=$(agent a1 metadata rollback 2>&1); rc=$?
+check "... rollback exits 3, nothing changed" eval '[ $rc = 3 ] && grep -q "nothing changed" <<< "$out"'
+agent a1 metadata frobnicate > /dev/null 2>&1; rc=$?
+expect_eq "... a bad subcommand is a usage error" "$rc" 2
 m=$T/m1; mkdir -p "$m"
 cp "$TOP/deploy/catalog.csv" "$TOP/deploy/orgunits.csv" "$TOP/deploy/orgunit_map.csv" \
    "$TOP/deploy/datasets.csv" "$TOP/deploy/rules.csv" "$m/"
