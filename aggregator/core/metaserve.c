@@ -401,7 +401,7 @@ metaserve_bundle(store_t *store, const cds_identity_t *id, int64_t agent_id,
     char units[MS_UNITS_BUF];
     *bundle = NULL;
     int rc = published(store, id, &m, &b, why, whylen);
-    *version = b ? b->version : 0;
+    *version = (uint64_t) m.version;   /* 0 when nothing was read */
     if (rc == CDS_OK)
         rc = store_agent_units(store, agent_id, units, sizeof units);
     if (rc == CDS_OK)

@@ -10,7 +10,7 @@
 # refused, recorded, the version in use kept. Scoping: the agent of 27901
 # holds no other commune's unit row. Rollback.
 . "$(dirname "$0")/lib.sh"
-echo "1..39"
+echo "1..41"
 HB_MS=1500
 FPAGG=$BUILD/fp/cdsync-aggregator
 agg_init agg
@@ -128,6 +128,17 @@ expect_eq "version 3 (large) published" "$(aggq agg 'SELECT max(version) FROM me
 toobig() { grep -q 'metadata_sent agent=.* version=3 .*error=too_big' "$T/agg/log"; }
 check "... a1's copy over 2 MiB: refused by the aggregator (too_big)" wait_for 15 toobig
 check "... a1 told why" wait_for 5 grep -q 'metadata_unavailable error=too_big' "$T/a1/log"
+expect_eq "... a1 keeps version 1" "$(json a1 in_use)" 1
+# A stored version changed in the aggregator's database is not re-signed.
+# (Someone with write access to the store: past the append-only triggers.)
+if [ "$CDS_TEST_STORE" = pg ]; then
+    aggq agg "ALTER TABLE metadata_version DISABLE TRIGGER ALL" > /dev/null
+else
+    aggq agg "DROP TRIGGER metadata_version_no_update" > /dev/null
+fi
+aggq agg "UPDATE metadata_version SET bundle = bundle || $(blob 0a00) WHERE version = 3" > /dev/null
+altered() { grep -q 'metadata_sent agent=.* version=3 .*error=bad_signature why="stored version 3 does not verify' "$T/agg/log"; }
+check "a stored version altered in the database: answered bad_signature, not sent" wait_for 15 altered
 expect_eq "... a1 keeps version 1" "$(json a1 in_use)" 1
 
 # The officer's page says which version its entries are checked with.
