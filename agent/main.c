@@ -19,6 +19,7 @@
 #include "daemon_lock.h"
 #include "entrycheck.h"
 #include "import.h"
+#include "metafetch.h"
 #include "outbox.h"
 #include "page.h"
 #include "receipt_verify.h"
@@ -221,6 +222,59 @@ intake_done(intake_files_t *f)
     cds_catalog_destroy(&f->cat);
 }
 
+/* ---- metadata fetched from the aggregator (metafetch.h) ---------------- */
+
+static char fetched_dir[256];          /* "" when the configured files */
+
+static void
+fetched_cleanup(void)
+{
+    if (fetched_dir[0])
+        metafetch_cleanup(fetched_dir);
+}
+
+/* When a fetched metadata version is in use, its files replace the
+ * configured catalog, org units, data sets and rules for this command
+ * (docs/AGENT.md "Metadata from the aggregator"): written to a private
+ * temporary directory, removed at exit; agent.catalog points into it and
+ * the others default beside it (a file the version lacks is absent). No
+ * agent database yet, or none in use: the configured files. */
+static int
+use_fetched(cds_config_t *cfg)
+{
+    char path[600];
+    int err = CDS_OK;
+    snprintf(path, sizeof path, "%s/agent.db", get(cfg, "agent.state_dir"));
+    if (access(path, F_OK) != 0)
+        return 0;
+    outbox_t *ob = outbox_open_readonly(path, &err);
+    if (!ob)
+        return 0;                      /* older schema: `run` migrates it */
+    outbox_meta_t m;
+    int rc = outbox_meta(ob, &m);
+    if (rc == CDS_OK && m.metadata_version)
+        rc = metafetch_materialize(ob, fetched_dir, sizeof fetched_dir);
+    outbox_destroy(&ob);
+    if (rc != CDS_OK || !m.metadata_version) {
+        fetched_dir[0] = '\0';
+        return rc == CDS_OK || rc == CDS_ENOTFOUND ? 0
+               : cds_cli_fail(CDS_EXIT_RUNTIME, "metadata version %llu in "
+                              "use cannot be read: %s",
+                              (unsigned long long)m.metadata_version,
+                              cds_strerror(rc));
+    }
+    atexit(fetched_cleanup);
+    snprintf(path, sizeof path, "%s/catalog.csv", fetched_dir);
+    if (cds_config_set(cfg, "agent.catalog", path) != 0
+        || cds_config_set(cfg, "agent.orgunits", "") != 0
+        || cds_config_set(cfg, "agent.datasets", "") != 0
+        || cds_config_set(cfg, "agent.rules", "") != 0)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "out of memory");
+    cds_log(CDS_LOG_DEBUG, "metadata_in_use", "version=%llu",
+            (unsigned long long)m.metadata_version);
+    return 0;
+}
+
 /* agent.orgunits (default beside the catalog, if present) and
  * agent.datasets (cds_datasets_configured) into f and ctx. */
 static int
@@ -284,6 +338,9 @@ static int
 cmd_submit(cds_cli_t *cli)
 {
     cds_config_t *cfg = cli->cfg;
+    int fetched = use_fetched(cfg);
+    if (fetched)
+        return fetched;
     const char *value = get(cfg, "submit.value");
     bool del = cds_config_get_bool(cfg, "submit.delete");
     if (cli->n_args != 0 || !get(cfg, "submit.org_unit") ||
@@ -328,6 +385,9 @@ static int
 cmd_import(cds_cli_t *cli)
 {
     cds_config_t *cfg = cli->cfg;
+    int fetched = use_fetched(cfg);
+    if (fetched)
+        return fetched;
     if (cli->n_args != 1)
         return cds_cli_fail(CDS_EXIT_USAGE, "usage: import FILE.csv");
     submit_ctx_t ctx;
@@ -557,6 +617,8 @@ cmd_run(cds_cli_t *cli)
     outbox_t *ob = NULL;
     if (cli->n_args != 0)
         return cds_cli_fail(CDS_EXIT_USAGE, "usage: run");
+    if ((code = use_fetched(cfg)))
+        return code;
     if ((code = agentrun_config(cfg, &sc)))
         return code;
     const char *idpath = cli->identity;
@@ -780,6 +842,9 @@ cmd_open(cds_cli_t *cli)
     char err[800];
     if (cli->n_args != 0)
         return cds_cli_fail(CDS_EXIT_USAGE, "usage: open");
+    int fetched = use_fetched(cfg);
+    if (fetched)
+        return fetched;
     if (!listen || strcmp(listen, "0") == 0)
         return cds_cli_fail(CDS_EXIT_CONFIG, "open: the page is disabled "
                             "(agent.http_listen is 0 or empty)");
@@ -819,6 +884,37 @@ cmd_open(cds_cli_t *cli)
     return code;
 }
 
+/* `metadata show [FILE]` / `metadata rollback` (metafetch.h). */
+static int
+cmd_metadata(cds_cli_t *cli)
+{
+    const char *what = cli->n_args > 0 ? cli->args[0] : "";
+    bool show = strcmp(what, "show") == 0 && cli->n_args <= 2;
+    bool back = strcmp(what, "rollback") == 0 && cli->n_args == 1;
+    if (!show && !back)
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "usage: metadata show [FILE] | metadata rollback");
+    outbox_t *ob = NULL;
+    int code = show ? open_outbox_status(cli->cfg, &ob)
+                    : open_outbox_writer(cli->cfg, &ob);
+    if (code)
+        return code;
+    int rc = show ? metafetch_show(ob, cli->n_args == 2 ? cli->args[1] : NULL,
+                                   stdout)
+                  : metafetch_rollback(ob, stdout);
+    outbox_destroy(&ob);
+    if (rc == CDS_ENOTFOUND)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "metadata: %s",
+                            show ? "no fetched version in use (the "
+                                   "configured files are), or no such file"
+                                 : "no earlier fetched version to go back "
+                                   "to; nothing changed");
+    if (rc != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "metadata: %s",
+                            cds_strerror(rc));
+    return 0;
+}
+
 static const cds_cli_command_t commands[] = {
     {"keygen", "keygen [--label TEXT]", cmd_keygen, 0},
     {"pubid",
@@ -834,6 +930,10 @@ static const cds_cli_command_t commands[] = {
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},
+    {"metadata",
+     "metadata show [FILE] | metadata rollback  (the metadata version "
+     "fetched from the aggregator; rollback: back to the one before)",
+     cmd_metadata, 0},
     {"verify-receipt",
      "verify-receipt (ID | --file FILE) --server-key "
      "cds1:... [--seq N] [--head HEX]",

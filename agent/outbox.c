@@ -81,7 +81,8 @@ static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
                                                OUTBOX_SQL_MIGRATION_3,
                                                OUTBOX_SQL_MIGRATION_4,
                                                OUTBOX_SQL_MIGRATION_5,
-                                               OUTBOX_SQL_MIGRATION_6};
+                                               OUTBOX_SQL_MIGRATION_6,
+                                               OUTBOX_SQL_MIGRATION_7};
 
 struct outbox {
     cds_db_t *db;                       /* owned connection */
@@ -215,6 +216,9 @@ outbox_meta(outbox_t *self, outbox_meta_t *out)
     out->metadata_version = (uint64_t)sqlite3_column_int64(st, 12);
     out->metadata_latest = (uint64_t)sqlite3_column_int64(st, 13);
     out->metadata_seen_at_ms = (uint64_t)sqlite3_column_int64(st, 14);
+    column_text(st, 15, out->metadata_error, sizeof out->metadata_error);
+    out->metadata_error_at_ms = (uint64_t)sqlite3_column_int64(st, 16);
+    out->metadata_pinned = (uint64_t)sqlite3_column_int64(st, 17);
     cds_stmt_done(st);
     return CDS_OK;
 }
@@ -370,6 +374,135 @@ outbox_set_metadata_latest(outbox_t *self, uint64_t latest, uint64_t now_ms)
     cds_bind_int64(st, ":latest", (int64_t)latest);
     cds_bind_int64(st, ":now", (int64_t)now_ms);
     return step_done(self, st, "outbox: write metadata_latest");
+}
+
+/* ---- fetched metadata ---------------------------------------------------- */
+
+/* One statement run once: prepared, stepped to its end, finalized. */
+static int
+once_done(outbox_t *self, sqlite3_stmt *st, const char *what)
+{
+    if (!st)
+        return cds_db_fail(self->db, what);
+    int rc = step_done(self, st, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int
+metadata_use(outbox_t *self, uint64_t version, uint64_t pin)
+{
+    sqlite3_stmt *st = cds_db_prepare_once(self->db, OUTBOX_SQL_METADATA_USE);
+    if (st) {
+        cds_bind_int64(st, ":v", (int64_t)version);
+        cds_bind_int64(st, ":pin", (int64_t)pin);
+    }
+    return once_done(self, st, "outbox: use metadata");
+}
+
+int
+outbox_metadata_put(outbox_t *self, const outbox_metadata_t *m)
+{
+    int rc = cds_db_begin(self->db);
+    if (rc != CDS_OK)
+        return rc;
+    sqlite3_stmt *st = cds_db_prepare_once(self->db, OUTBOX_SQL_METADATA_PUT);
+    if (st) {
+        cds_bind_int64(st, ":v", (int64_t)m->version);
+        cds_bind_blob(st, ":bundle", m->bundle, m->bundle_len);
+        cds_bind_blob(st, ":sig", m->signature, sizeof m->signature);
+        cds_bind_int64(st, ":now", (int64_t)m->received_at_ms);
+        cds_bind_text(st, ":summary", m->summary ? m->summary : "");
+    }
+    rc = once_done(self, st, "outbox: store metadata");
+    if (rc == CDS_OK)
+        rc = metadata_use(self, m->version, 0);
+    if (rc == CDS_OK)
+        rc = cds_db_commit(self->db);
+    else
+        cds_db_rollback(self->db);
+    return rc;
+}
+
+void
+outbox_metadata_clear(outbox_metadata_t *m)
+{
+    free(m->bundle);
+    free(m->summary);
+    memset(m, 0, sizeof *m);
+}
+
+int
+outbox_metadata_get(outbox_t *self, uint64_t version, outbox_metadata_t *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = cds_db_prepare_once(self->db, OUTBOX_SQL_METADATA_GET);
+    if (!st)
+        return cds_db_fail(self->db, "outbox: read metadata");
+    cds_bind_int64(st, ":v", (int64_t)version);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 1);
+        int blen = sqlite3_column_bytes(st, 1);
+        const unsigned char *t = sqlite3_column_text(st, 4);
+        out->version = (uint64_t)sqlite3_column_int64(st, 0);
+        out->bundle = malloc(blen > 0 ? (size_t)blen : 1);
+        out->summary = strdup(t ? (const char *)t : "");
+        if (out->bundle && b)
+            memcpy(out->bundle, b, (size_t)blen);
+        out->bundle_len = (size_t)blen;
+        if (sqlite3_column_bytes(st, 2) == CDS_SIG_BYTES)
+            memcpy(out->signature, sqlite3_column_blob(st, 2), CDS_SIG_BYTES);
+        out->received_at_ms = (uint64_t)sqlite3_column_int64(st, 3);
+        rc = out->bundle && out->summary ? CDS_OK : CDS_ENOMEM;
+    } else {
+        rc = rc == SQLITE_DONE ? CDS_ENOTFOUND
+                               : cds_db_fail(self->db, "outbox: read metadata");
+    }
+    sqlite3_finalize(st);
+    if (rc != CDS_OK)
+        outbox_metadata_clear(out);
+    return rc;
+}
+
+int
+outbox_metadata_rollback(outbox_t *self, uint64_t *from, uint64_t *to)
+{
+    outbox_meta_t m;
+    int rc = outbox_meta(self, &m);
+    if (rc != CDS_OK)
+        return rc;
+    *from = m.metadata_version;
+    *to = 0;
+    if (m.metadata_version == 0)
+        return CDS_ENOTFOUND;
+    sqlite3_stmt *st =
+        cds_db_prepare_once(self->db, OUTBOX_SQL_METADATA_BEFORE);
+    if (!st)
+        return cds_db_fail(self->db, "outbox: metadata rollback");
+    cds_bind_int64(st, ":v", (int64_t)m.metadata_version);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *to = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return cds_db_fail(self->db, "outbox: metadata rollback");
+    if (*to == 0)
+        return CDS_ENOTFOUND;
+    uint64_t pin = m.metadata_latest > *from ? m.metadata_latest : *from;
+    return metadata_use(self, *to, pin);
+}
+
+int
+outbox_metadata_refused(outbox_t *self, const char *error, uint64_t now_ms)
+{
+    sqlite3_stmt *st =
+        cds_db_prepare_once(self->db, OUTBOX_SQL_METADATA_REFUSED);
+    if (st) {
+        cds_bind_text(st, ":error", error);
+        cds_bind_int64(st, ":now", (int64_t)now_ms);
+    }
+    return once_done(self, st, "outbox: record metadata refusal");
 }
 
 /* Inside a transaction: check the bound, then insert every row. */

@@ -54,6 +54,7 @@
 #ifndef AGENT_OUTBOX_H
 #define AGENT_OUTBOX_H
 
+#include "cds_id.h"
 #include "cds_update.h"
 #include "cdsync.pb-c.h"
 #include <stdbool.h>
@@ -94,6 +95,10 @@ typedef struct {
     uint64_t metadata_latest;          /* newest the aggregator announced
                                         * (0: none, or never told) */
     uint64_t metadata_seen_at_ms;      /* when it last changed, 0 never */
+    char metadata_error[256];          /* last fetched version refused, "" */
+    uint64_t metadata_error_at_ms;     /* when, 0 never (or cleared) */
+    uint64_t metadata_pinned;          /* rollback: versions <= this are
+                                        * not fetched again, 0 none */
 } outbox_meta_t;
 
 /* A last HLC further ahead of the corrected clock than this was stamped
@@ -221,6 +226,33 @@ int outbox_set_clock_offset(outbox_t *self, int64_t offset_ms,
  * CDS_OK or a database error. */
 int outbox_set_metadata_latest(outbox_t *self, uint64_t latest,
                                uint64_t now_ms);
+/* One fetched, verified metadata version (table metadata, migration 7). */
+typedef struct {
+    uint64_t version;
+    uint8_t *bundle;                   /* MetadataBundle bytes (owned) */
+    size_t bundle_len;
+    uint8_t signature[CDS_SIG_BYTES];  /* aggregator's, for our key */
+    uint64_t received_at_ms;
+    char *summary;                     /* the change in words (owned) */
+} outbox_metadata_t;
+/* Store m and make it the version in use, in one transaction (clears the
+ * last refusal and any rollback pin). CDS_OK or a database error: then
+ * nothing changed. */
+int outbox_metadata_put(outbox_t *self, const outbox_metadata_t *m);
+/* Version into *out (outbox_metadata_clear after). CDS_OK, CDS_ENOTFOUND
+ * or a database error. */
+int outbox_metadata_get(outbox_t *self, uint64_t version,
+                        outbox_metadata_t *out);
+void outbox_metadata_clear(outbox_metadata_t *m);
+/* Use the newest stored version below the one in use; pin the newest
+ * announced (or the one left) so it is not fetched again until a newer
+ * one is published. *from / *to: the versions. CDS_OK; CDS_ENOTFOUND
+ * when there is nothing to go back to (nothing changed). */
+int outbox_metadata_rollback(outbox_t *self, uint64_t *from, uint64_t *to);
+/* Record that a fetched version was refused (why, at now_ms); the
+ * version in use stays. */
+int outbox_metadata_refused(outbox_t *self, const char *error,
+                            uint64_t now_ms);
 /* wall_ms corrected by m's clock offset: the time every stamp uses. */
 uint64_t outbox_corrected_ms(const outbox_meta_t *m, uint64_t wall_ms);
 /* Tests only: install (or with NULL remove) a fault hook. */

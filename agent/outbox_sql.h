@@ -95,6 +95,36 @@
     "ALTER TABLE meta ADD COLUMN metadata_seen_at_ms INTEGER NOT NULL"      \
     " DEFAULT 0;"
 
+/* Version 6 -> 7: metadata fetched from the aggregator (docs/AGENT.md
+ * "Metadata from the aggregator"): every verified version received (the
+ * one in use and the ones before it, for rollback), the last refusal,
+ * and the pin a rollback sets (versions up to it are not fetched again
+ * until a newer one is published). */
+#define OUTBOX_SQL_MIGRATION_7                                              \
+    "CREATE TABLE metadata (version INTEGER PRIMARY KEY,"                   \
+    " bundle BLOB NOT NULL, signature BLOB NOT NULL,"                       \
+    " received_at_ms INTEGER NOT NULL, summary TEXT NOT NULL);"             \
+    "ALTER TABLE meta ADD COLUMN metadata_error TEXT NOT NULL DEFAULT '';"  \
+    "ALTER TABLE meta ADD COLUMN metadata_error_at_ms INTEGER NOT NULL"     \
+    " DEFAULT 0;"                                                           \
+    "ALTER TABLE meta ADD COLUMN metadata_pinned INTEGER NOT NULL"          \
+    " DEFAULT 0;"
+
+#define OUTBOX_SQL_METADATA_PUT                                             \
+    "INSERT OR REPLACE INTO metadata (version, bundle, signature,"          \
+    " received_at_ms, summary) VALUES (:v, :bundle, :sig, :now, :summary)"
+#define OUTBOX_SQL_METADATA_USE                                             \
+    "UPDATE meta SET metadata_version = :v, metadata_error = '',"           \
+    " metadata_error_at_ms = 0, metadata_pinned = :pin WHERE id = 1"
+#define OUTBOX_SQL_METADATA_GET                                             \
+    "SELECT version, bundle, signature, received_at_ms, summary"            \
+    " FROM metadata WHERE version = :v"
+#define OUTBOX_SQL_METADATA_BEFORE                                          \
+    "SELECT max(version) FROM metadata WHERE version < :v"
+#define OUTBOX_SQL_METADATA_REFUSED                                         \
+    "UPDATE meta SET metadata_error = :error,"                              \
+    " metadata_error_at_ms = :now WHERE id = 1"
+
 #define OUTBOX_SQL_CARRIED_ADD                                              \
     "INSERT INTO carried (first_seq, last_seq, batches, kept, file,"        \
     " carried_at_ms) VALUES (:first, :last, :batches, :kept, :file, :now)"
@@ -112,7 +142,8 @@
     "SELECT acked_seq, acked_head, last_seq, last_head, hlc_last,"          \
     " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \
     " last_ack_at_ms, clock_offset_ms, clock_offset_at_ms,"                 \
-    " metadata_version, metadata_latest, metadata_seen_at_ms"               \
+    " metadata_version, metadata_latest, metadata_seen_at_ms,"              \
+    " metadata_error, metadata_error_at_ms, metadata_pinned"                \
     " FROM meta WHERE id = 1"
 
 #define OUTBOX_SQL_META_SET_OFFSET                                          \

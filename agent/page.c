@@ -476,6 +476,28 @@ values_json(page_t *p)
     return out;
 }
 
+/* The metadata the officer's entries are checked with (docs/AGENT.md
+ * "Metadata from the aggregator"): version in use (0: the configured
+ * files), the newest announced, the change of the one in use in words,
+ * the last refusal. */
+static void
+meta_json(page_t *p, const outbox_meta_t *m, json_t *o)
+{
+    outbox_metadata_t cur;
+    const char *summary = "";
+    bool have = m->metadata_version
+                && outbox_metadata_get(p->cfg.outbox, m->metadata_version,
+                                       &cur) == CDS_OK;
+    if (have)
+        summary = cur.summary;
+    json_object_set_new(o, "metadata", json_pack(
+        "{s:I,s:I,s:s,s:s}", "in_use", (json_int_t) m->metadata_version,
+        "latest", (json_int_t) m->metadata_latest, "change", summary,
+        "refused", m->metadata_error));
+    if (have)
+        outbox_metadata_clear(&cur);
+}
+
 /* The verdict of `status`, the last ack and the live connection state. */
 static json_t *
 sync_json(page_t *p, bool english)
@@ -491,12 +513,15 @@ sync_json(page_t *p, bool english)
     bool have_live = livestate_read(p->cfg.state_dir, &live) == 0;
     if (outbox_meta(p->cfg.outbox, &m) != CDS_OK)
         memset(&m, 0, sizeof m);
-    return json_pack("{s:i,s:s,s:s,s:I,s:s,s:I,s:I}", "code", sev, "state",
-                     state, "why", why, "last_ack_at_ms",
-                     (json_int_t) m.last_ack_at_ms, "conn",
-                     have_live ? live.state : m.conn_state, "pending",
-                     (json_int_t) outbox_depth(p->cfg.outbox), "acked_seq",
-                     (json_int_t) m.acked_seq);
+    json_t *o = json_pack("{s:i,s:s,s:s,s:I,s:s,s:I,s:I}", "code", sev,
+                          "state", state, "why", why, "last_ack_at_ms",
+                          (json_int_t) m.last_ack_at_ms, "conn",
+                          have_live ? live.state : m.conn_state, "pending",
+                          (json_int_t) outbox_depth(p->cfg.outbox),
+                          "acked_seq", (json_int_t) m.acked_seq);
+    if (o)
+        meta_json(p, &m, o);
+    return o;
 }
 
 /* GET /api/state[?lang=en] */

@@ -5,10 +5,12 @@
 #include "diagnosis.h"
 #include "livestate.h"
 #include "revocation.h"
+#include "metafetch.h"
 #include "session.h"
 #include "cds_service.h"
 #include "cds_signal.h"
 
+#include "cds_catalog.h"
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_log.h"
@@ -341,6 +343,44 @@ io_send(void *arg, Cdsync__Kind kind, const uint8_t *body, size_t body_len)
     return rc;
 }
 
+/* The catalog of the version now in use names the next batches (as the
+ * configured one did: Batch.catalog_version). */
+static void
+adopt_catalog(sender_t *self)
+{
+    char dir[256], path[300], err[400];
+    if (metafetch_materialize(self->outbox, dir, sizeof dir) != CDS_OK)
+        return;
+    snprintf(path, sizeof path, "%s/catalog.csv", dir);
+    cds_catalog_t *cat = cds_catalog_load(path, err, sizeof err);
+    if (cat) {
+        snprintf(self->catalog_version, sizeof self->catalog_version, "%s",
+                 cds_catalog_version(cat));
+        cds_log(CDS_LOG_INFO, "catalog_loaded", "file=fetched version=%s "
+                "indicators=%zu", self->catalog_version,
+                cds_catalog_size(cat));
+    }
+    cds_catalog_destroy(&cat);
+    metafetch_cleanup(dir);
+}
+
+/* A fetched metadata version: checked against the aggregator's key and
+ * stored (metafetch.h); the officer's sentence is in the log. */
+static int
+io_metadata(void *arg, const Cdsync__MetadataReply *r)
+{
+    sender_t *self = arg;
+    char msg[800];
+    int rc = metafetch_apply(self->outbox, self->agg_pk,
+                             cds_identity_sign_pk(self->id), r->bundle.data,
+                             r->bundle.len, r->signature.data,
+                             r->signature.len, cds_now_ms(), msg,
+                             sizeof msg);
+    if (rc == CDS_OK)
+        adopt_catalog(self);
+    return rc;
+}
+
 /* The state for `status`, also when the database cannot take it. */
 static void
 io_state(void *arg, const char *state, const char *error)
@@ -443,6 +483,7 @@ sender_reconfigure(sender_t *self, const sender_config_t *cfg)
     self->cfg.keep_ms = cfg->keep_ms;
     self->cfg.keep_max_bytes = cfg->keep_max_bytes;
     outbox_set_keep(self->outbox, cfg->keep_ms, cfg->keep_max_bytes);
+    adopt_catalog(self);               /* a fetched version in use wins */
     session_config_t sc = session_config(self);
     session_set_config(self->session, &sc);
 }
@@ -453,7 +494,7 @@ start_session(sender_t *self, char *err, size_t errlen)
     session_config_t sc = session_config(self);
     session_io_t io = {io_mono, io_wall, sodium_uniform, io_send, io_state,
                        self, io_revoked, io_accepted, io_redial, io_hang_up,
-                       io_seal, io_send_raw};
+                       io_seal, io_send_raw, io_metadata};
     self->session = session_new(&sc, &io, cds_identity_sign_pk(self->id),
                                 self->outbox, err, errlen);
     return self->session ? 0 : -1;

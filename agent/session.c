@@ -75,6 +75,9 @@ struct session {
     bool link_up;                      /* handshake done, not yet down */
     char endpoint[200];                /* as session_on_link named it */
     uint64_t redial_due;               /* mono: dial again, 0 none */
+    uint64_t meta_id;                  /* outstanding MetadataRequest */
+    uint64_t meta_mono;                /* when it left */
+    uint64_t meta_retry;               /* mono: no request before, 0 */
 };
 
 static void fill_window(session_t *self);
@@ -814,26 +817,83 @@ after_hello(session_t *self, const Cdsync__HelloAnswer *a)
     start_sending(self, n);
 }
 
+/* Ask for the newest version (docs/PROTOCOL.md "Fetching metadata"):
+ * one request outstanding, again after ack_timeout_ms without an answer,
+ * not before meta_retry after a refusal. */
+static void
+request_metadata(session_t *self, const outbox_meta_t *m, uint64_t latest)
+{
+    uint64_t now = mono(self);
+    if (!self->io.metadata || latest <= m->metadata_version
+        || latest <= m->metadata_pinned || now < self->meta_retry
+        || (self->meta_id && now < self->meta_mono + self->cfg.ack_timeout_ms))
+        return;
+    Cdsync__MetadataRequest q = CDSYNC__METADATA_REQUEST__INIT;
+    uint64_t id = new_id(self);
+    q.version = CDS_PROTOCOL_VERSION;
+    q.agent.data = self->pk;
+    q.agent.len = CDS_PK_BYTES;
+    q.request_id = id;
+    q.have = m->metadata_version;
+    size_t len = 0;
+    uint8_t *body = cds_msg_encode(&q.base, &len);
+    if (body && send_body(self, CDSYNC__KIND__KIND_METADATA_REQUEST, body,
+                          len) == 0) {
+        self->meta_id = id;
+        self->meta_mono = now;
+        cds_log(CDS_LOG_INFO, "metadata_request", "have=%llu latest=%llu",
+                (unsigned long long)m->metadata_version,
+                (unsigned long long)latest);
+    }
+    free(body);
+}
+
 /* The aggregator's newest published metadata version (HelloAnswer,
- * HeartbeatAnswer): recorded for `status` and logged when it changes. A
- * failed write is logged and told again by the next answer. */
+ * HeartbeatAnswer): recorded for `status` and logged when it changes,
+ * then fetched when newer than ours. A failed write is logged and told
+ * again by the next answer. */
 static void
 note_metadata(session_t *self, uint64_t latest)
 {
     outbox_meta_t m;
     int rc = outbox_meta(self->outbox, &m);
-    if (rc != CDS_OK || m.metadata_latest == latest)
+    if (rc != CDS_OK)
         return;
-    rc = outbox_set_metadata_latest(self->outbox, latest, wall(self));
-    if (rc != CDS_OK) {
-        cds_log(CDS_LOG_WARN, "metadata_note_failed", "error=%s",
-                cds_strerror(rc));
+    if (m.metadata_latest != latest) {
+        rc = outbox_set_metadata_latest(self->outbox, latest, wall(self));
+        if (rc != CDS_OK) {
+            cds_log(CDS_LOG_WARN, "metadata_note_failed", "error=%s",
+                    cds_strerror(rc));
+            return;
+        }
+        cds_log(latest > m.metadata_version ? CDS_LOG_WARN : CDS_LOG_INFO,
+                "metadata_announced", "latest=%llu in_use=%llu",
+                (unsigned long long)latest,
+                (unsigned long long)m.metadata_version);
+    }
+    request_metadata(self, &m, latest);
+}
+
+/* The answer to our MetadataRequest: handed to io.metadata. */
+static void
+on_metadata_reply(session_t *self, const Cdsync__MetadataReply *r)
+{
+    if (!self->meta_id || r->request_id != self->meta_id) {
+        cds_log(CDS_LOG_DEBUG, "stale_answer", "kind=metadata id=%llu",
+                (unsigned long long)r->request_id);
         return;
     }
-    cds_log(latest > m.metadata_version ? CDS_LOG_WARN : CDS_LOG_INFO,
-            "metadata_announced", "latest=%llu in_use=%llu",
-            (unsigned long long)latest,
-            (unsigned long long)m.metadata_version);
+    self->meta_id = 0;
+    int rc = CDS_OK;
+    if (r->error) {
+        cds_log(CDS_LOG_WARN, "metadata_unavailable", "error=%s message=%s",
+                cds_strerror((int)r->error), cds_logq(r->message));
+        rc = (int)r->error;
+    } else {
+        rc = self->io.metadata(self->io.arg, r);
+    }
+    self->meta_retry = rc == CDS_OK ? 0
+                                    : mono(self) + self->cfg.backoff_max_ms;
 }
 
 static void
@@ -1263,6 +1323,13 @@ session_on_message(session_t *self, Cdsync__Kind kind, const uint8_t *body,
         cds_msg_free(a);
     } else if (kind == CDSYNC__KIND__KIND_NOTICE) {
         on_notice(self, body, len, raw, raw_len);
+    } else if (kind == CDSYNC__KIND__KIND_METADATA_REPLY
+               && self->io.metadata) {
+        Cdsync__MetadataReply *r =
+            decode(kind, &cdsync__metadata_reply__descriptor, body, len);
+        if (r && for_us(self, r->agent, "metadata_reply"))
+            on_metadata_reply(self, r);
+        cds_msg_free(r);
     } else {
         cds_log(CDS_LOG_WARN, "drop", "reason=unexpected_kind kind=%d",
                 (int)kind);

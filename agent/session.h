@@ -109,6 +109,11 @@ typedef struct {
     int (*seal)(void *arg, Cdsync__Kind kind, const uint8_t *body,
                 size_t len, uint8_t **env, size_t *env_len);
     int (*send_raw)(void *arg, const uint8_t *env, size_t len);
+    /* Optional: a MetadataReply for our outstanding MetadataRequest
+     * (agent/metafetch.h checks and stores it). CDS_OK taken into use;
+     * else refused (the session asks again after backoff_max_ms). Without
+     * it the session only records what the aggregator announces. */
+    int (*metadata)(void *arg, const Cdsync__MetadataReply *reply);
 } session_io_t;
 
 typedef struct session session_t;

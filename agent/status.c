@@ -330,7 +330,10 @@ print_metadata(FILE *out, const outbox_meta_t *m)
                 m->metadata_version);
     else
         fprintf(out, "metadata:    configured files in use");
-    if (m->metadata_latest > m->metadata_version)
+    if (m->metadata_version && m->metadata_pinned >= m->metadata_latest)
+        fprintf(out, " (rolled back; version %" PRIu64 " is not fetched "
+                "again, a newer one is)", m->metadata_pinned);
+    else if (m->metadata_latest > m->metadata_version)
         fprintf(out, "; the aggregator published version %" PRIu64
                 " (told %s) — not fetched by this agent / phiên bản mới "
                 "%" PRIu64 " chưa được tải", m->metadata_latest,
@@ -340,6 +343,11 @@ print_metadata(FILE *out, const outbox_meta_t *m)
         fprintf(out, "; the aggregator's latest is %" PRIu64,
                 m->metadata_latest);
     fputc('\n', out);
+    if (m->metadata_error_at_ms)
+        fprintf(out, "metadata:    last fetched version REFUSED at %s "
+                "(kept the one in use) / phiên bản tải về bị từ chối: %s\n",
+                cds_format_time(t, sizeof t, m->metadata_error_at_ms),
+                m->metadata_error);
 }
 
 /* The signed batches status reports on: kept after their ack, and
@@ -429,9 +437,13 @@ print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
             (json_int_t)cr->at_ms));
     if (o)
         json_object_set_new(o, "metadata", json_pack(
-            "{s:I, s:I, s:I}", "in_use", (json_int_t)m->metadata_version,
-            "latest", (json_int_t)m->metadata_latest, "latest_seen_at_ms",
-            (json_int_t)m->metadata_seen_at_ms));
+            "{s:I, s:I, s:I, s:s, s:I, s:I}", "in_use",
+            (json_int_t)m->metadata_version, "latest",
+            (json_int_t)m->metadata_latest, "latest_seen_at_ms",
+            (json_int_t)m->metadata_seen_at_ms, "refused",
+            m->metadata_error, "refused_at_ms",
+            (json_int_t)m->metadata_error_at_ms, "pinned",
+            (json_int_t)m->metadata_pinned));
     if (!o)
         return CDS_ENOMEM;
     json_dumpf(o, out, JSON_INDENT(2));

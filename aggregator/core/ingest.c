@@ -3,6 +3,7 @@
 #include "ingest.h"
 #include "ingest_decide.h"
 #include "ingest_reply.h"
+#include "metaserve.h"
 
 #include "approval.h"
 
@@ -1004,6 +1005,49 @@ handle_heartbeat(ingest_t *self, msg_t *m)
                                   request_id, (uint64_t)latest, m->now_ms);
 }
 
+/* The scoped, signed metadata bundle (metaserve.h). What the aggregator
+ * cannot send (nothing published, a stored row that does not verify,
+ * over the bound) is answered with the error and logged; a database
+ * error fails the message like any other. */
+static int
+handle_metadata(ingest_t *self, msg_t *m)
+{
+    int err = CDS_OK;
+    Cdsync__MetadataRequest *q = cds_msg_decode_why(
+        &cdsync__metadata_request__descriptor, m->env->body.data,
+        m->env->body.len, &err, m->why, sizeof m->why);
+    if (!q)
+        return refuse_body(&m->ref, err, m->why, "metadata request");
+    m->out->request_id = q->request_id;
+    bool mine = q->agent.len == CDS_PK_BYTES
+                && sodium_memcmp(q->agent.data, m->env->signer.data,
+                                 CDS_PK_BYTES) == 0;
+    uint64_t have = q->have;
+    cds_msg_free(q);
+    if (!mine)
+        return refuse(&m->ref, CDS_EKEYMISMATCH, "agent",
+                      "metadata request names another key than its signer");
+    uint8_t *bundle = NULL, sig[CDS_SIG_BYTES];
+    size_t len = 0;
+    uint64_t version = 0;
+    char why[INGEST_MESSAGE_LEN] = "";
+    int rc = metaserve_bundle(self->store, self->id, m->agent.id,
+                              m->out->peer, &bundle, &len, sig, &version,
+                              why, sizeof why);
+    if (rc != CDS_OK && rc != CDS_ENOTFOUND && rc != CDS_EBADSIG
+        && rc != CDS_ETOOBIG && rc != CDS_EMALFORMED)
+        return rc;
+    cds_log(rc == CDS_OK ? CDS_LOG_INFO : CDS_LOG_ERROR, "metadata_sent",
+            "agent=%s version=%llu have=%llu bytes=%zu error=%s why=%s",
+            m->agent.fpr, (unsigned long long) version,
+            (unsigned long long) have, len,
+            rc == CDS_OK ? "-" : cds_strerror(rc), cds_logq(why));
+    int src = ingest_reply_metadata(self->id, m->out, bundle, len, sig, rc,
+                                    why, m->now_ms);
+    free(bundle);
+    return src;
+}
+
 /* ---- one message ---------------------------------------------------------- */
 
 /* One health upsert per message, after it settled, in the same
@@ -1058,7 +1102,8 @@ open_envelope(msg_t *m)
     }
     if (m->env->kind != CDSYNC__KIND__KIND_HELLO
         && m->env->kind != CDSYNC__KIND__KIND_BATCH
-        && m->env->kind != CDSYNC__KIND__KIND_HEARTBEAT)
+        && m->env->kind != CDSYNC__KIND__KIND_HEARTBEAT
+        && m->env->kind != CDSYNC__KIND__KIND_METADATA_REQUEST)
         return refuse(&m->ref, CDS_EMALFORMED, "kind",
                       "kind %d is not sent to an aggregator",
                       (int) m->env->kind);
@@ -1141,6 +1186,8 @@ dispatch(ingest_t *self, msg_t *m)
         return handle_batch(self, m);
     case CDSYNC__KIND__KIND_HELLO:
         return handle_hello(self, m);
+    case CDSYNC__KIND__KIND_METADATA_REQUEST:
+        return handle_metadata(self, m);
     default:
         return handle_heartbeat(self, m);
     }

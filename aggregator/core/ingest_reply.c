@@ -131,6 +131,28 @@ ingest_reply_heartbeat(const cds_identity_t *id, ingest_result_t *r,
 }
 
 int
+ingest_reply_metadata(const cds_identity_t *id, ingest_result_t *r,
+                      const uint8_t *bundle, size_t len, const uint8_t *sig,
+                      int error, const char *message, uint64_t now_ms)
+{
+    Cdsync__MetadataReply ans = CDSYNC__METADATA_REPLY__INIT;
+    ans.version = CDS_PROTOCOL_VERSION;
+    ans.agent.data = r->peer;
+    ans.agent.len = CDS_PK_BYTES;
+    ans.request_id = r->request_id;
+    ans.error = (uint32_t) error;
+    ans.message = (char *) (message ? message : "");
+    if (bundle) {
+        ans.bundle.data = (uint8_t *) bundle;
+        ans.bundle.len = len;
+        ans.signature.data = (uint8_t *) sig;
+        ans.signature.len = CDS_SIG_BYTES;
+    }
+    ans.clock_ms = now_ms;
+    return seal(id, r, CDSYNC__KIND__KIND_METADATA_REPLY, &ans.base);
+}
+
+int
 ingest_reply_refusal(const cds_identity_t *id, ingest_result_t *r,
                      const store_agent_t *agent, Cdsync__AckStatus status,
                      int error, const char *message, uint64_t now_ms)

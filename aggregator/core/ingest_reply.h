@@ -56,6 +56,12 @@ int ingest_reply_hello(const cds_identity_t *id, ingest_result_t *r,
 int ingest_reply_heartbeat(const cds_identity_t *id, ingest_result_t *r,
                            uint64_t applied, uint64_t request_id,
                            uint64_t meta_latest, uint64_t now_ms);
+/* Sign a MetadataReply to r->peer: bundle and sig (metaserve.h), or
+ * error with message and no bundle (bundle NULL). */
+int ingest_reply_metadata(const cds_identity_t *id, ingest_result_t *r,
+                          const uint8_t *bundle, size_t len,
+                          const uint8_t *sig, int error,
+                          const char *message, uint64_t now_ms);
 /* The answer to a refused or failed request, by r->kind: an Ack of status
  * for a BATCH, a HelloAnswer with error for a HELLO, nothing otherwise
  * (heartbeats have no error field) nor when r has no peer. agent: the

@@ -38,11 +38,12 @@ expect_eq "version 1 published" "$(aggq agg 'SELECT max(version) FROM metadata_v
 t0=$(date +%s%N)
 check "connected a1 told within one heartbeat interval" wait_for $(( HB_MS / 1000 + 1 )) latest_is a1 1
 diag "told after $(( ($(date +%s%N) - t0) / 1000000 )) ms (heartbeat_ms $HB_MS)"
-check "... status text names it" grep -q "the aggregator published version 1 (told .*) — not fetched by this agent" <<< "$(agent a1 status)"
+in_use_is() { [ "$(agent "$1" status --json 2>/dev/null | jq -r .metadata.in_use)" = "$2" ]; }
+check "... and fetched (metadata_fetch.sh): version 1 in use" wait_for 15 in_use_is a1 1
 check "... logged" grep -q 'metadata_announced.*latest=1 in_use=0' "$T/a1/log"
-expect_eq "... in use: still the configured files" "$(agent a1 status --json | jq -r .metadata.in_use)" 0
-behind() { [ "$(agg agg health --format json | jq -r '.[] | select(.label == "a1") | "\(.metadata_version) \(.metadata_latest)"')" = "0 1" ]; }
-check "aggregator health: a1 on 0 (its heartbeat), latest 1" wait_for 15 behind
+check "... status text: version 1 in use" grep -q '^metadata:    version 1 in use' <<< "$(agent a1 status)"
+behind() { [ "$(agg agg health --format json | jq -r '.[] | select(.label == "a1") | "\(.metadata_version) \(.metadata_latest)"')" = "1 1" ]; }
+check "aggregator health: a1 on 1 (its heartbeat after the fetch), latest 1" wait_for 15 behind
 
 # a2 was offline during the publish: its first hello tells it.
 expect_eq "offline a2: not told yet" "$(latest a2)" 0

@@ -4,11 +4,11 @@
 # enrols, syncs over CURVE on 127.0.0.1, and gets exactly the answers the
 # document promises (re-ack of a resend, per-update rejection codes,
 # ACK_GAP, ACK_REFUSED chain_broken, request-id echo, probe results, the
-# published metadata version).
+# published metadata version, fetched scoped and signed for the client).
 # Then the aggregator holds every value exactly once, `verify` is clean,
 # and a receipt the Python client kept verifies with cdsync-agent.
 . "$(dirname "$0")/lib.sh"
-echo "1..28"
+echo "1..29"
 CLIENT=$TOP/tests/python/client.py
 # Debian's interpreter: python3-zmq/-nacl/-protobuf (deploy/deps.sh) are
 # installed for it, not for a python3 that PATH may put first.
@@ -81,6 +81,8 @@ expect_eq "the refused range sent again with its real head" \
     "step=sync status=ACK_OK acked=262 error=0 rejections=-"
 expect_eq "heartbeat answered with the applied seq" \
     "$(line heartbeat)" "step=heartbeat applied=262 metadata_latest=1"
+expect_eq "metadata fetched, verified, scoped to 27901 and its ancestors" \
+    "$(line metadata)" "step=metadata version=1 files=catalog.csv,orgunit_map.csv,orgunits.csv units=27901,80,801,VN"
 meta_of_py() { [ "$(agg agg health --format json | jq -r '.[] | select(.label == "py-27901") | "\(.metadata_version) \(.metadata_latest)"')" = "1 1" ]; }
 check "health: the heartbeat's metadata version 1, latest 1" wait_for 15 meta_of_py
 expect_eq "an answer to an earlier request was ignored" \

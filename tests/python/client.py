@@ -45,7 +45,9 @@ MAX_MSG_BYTES = 4194304          # PROTOCOL.md "Transport"
 MAX_BATCH = 1000
 RETRYABLE = {2, 3, 20, 21}       # io, no_memory, busy, full
 KIND = {"HELLO": 1, "HELLO_ANSWER": 2, "BATCH": 3, "ACK": 4,
-        "HEARTBEAT": 5, "HEARTBEAT_ANSWER": 6, "NOTICE": 7}
+        "HEARTBEAT": 5, "HEARTBEAT_ANSWER": 6, "NOTICE": 7,
+        "METADATA": 8, "METADATA_REQUEST": 9, "METADATA_REPLY": 10}
+MAX_METADATA_BYTES = 2 * 1024 * 1024   # PROTOCOL.md "MetadataRequest ..."
 NOTICE_REVOKED = 1
 ACK_NAMES = {0: "ACK_OK", 1: "ACK_GAP", 2: "ACK_RETRY", 3: "ACK_REFUSED"}
 ZERO_HEAD = bytes(32)
@@ -312,7 +314,7 @@ class Connection:
         except nacl.exceptions.BadSignatureError:
             return None
         cls = {2: pb.HelloAnswer, 4: pb.Ack, 6: pb.HeartbeatAnswer,
-               7: pb.Notice}
+               7: pb.Notice, 10: pb.MetadataReply}
         if env.kind not in cls:
             return None
         try:
@@ -352,6 +354,31 @@ class Connection:
         msg.request_id = self.new_id()
         self.send(kind_name, msg)
         return self.wait(answer_kind, msg.request_id)
+
+
+def fetch_metadata(conn, have=0):
+    """PROTOCOL.md "MetadataRequest and MetadataReply": the bundle, its
+    signature checked (kind 8, recipient = our key) before decoding, then
+    every file's BLAKE2b-256. (bundle message, {name: bytes})."""
+    q = pb.MetadataRequest(version=1, agent=conn.ident.sign_pk, have=have)
+    ans, _ = conn.request("METADATA_REQUEST", q, "METADATA_REPLY")
+    if ans.error:
+        raise ProtocolError("metadata refused: %d %s" % (ans.error,
+                                                         ans.message))
+    if not 0 < len(ans.bundle) <= MAX_METADATA_BYTES:
+        raise ProtocolError("bundle of %d bytes" % len(ans.bundle))
+    try:
+        conn.agg_verify.verify(conn.signed_bytes(
+            KIND["METADATA"], conn.ident.sign_pk, ans.bundle), ans.signature)
+    except nacl.exceptions.BadSignatureError:
+        raise ProtocolError("metadata signature does not verify")
+    b = pb.MetadataBundle.FromString(ans.bundle)
+    files = {}
+    for f in b.files:
+        if hashlib.blake2b(f.content, digest_size=32).digest() != f.blake2b:
+            raise ProtocolError("file %s: hash does not match" % f.name)
+        files[f.name] = f.content
+    return b, files
 
 
 def check_clock(clock_ms):
@@ -576,6 +603,13 @@ def scenario(a):
     ans, _ = conn.request("HEARTBEAT", hb, "HEARTBEAT_ANSWER")
     say("heartbeat", ans)
     print("step=ignored count=%d" % conn.ignored, flush=True)
+
+    # The metadata version, scoped to our units and signed for our key.
+    b, files = fetch_metadata(conn, have=0)
+    units = sorted(row["code"] for row in csv.DictReader(
+        files["orgunits.csv"].decode("utf-8").splitlines()))
+    print("step=metadata version=%d files=%s units=%s" % (
+        b.version, ",".join(sorted(files)), ",".join(units)), flush=True)
 
     # Probe: a matching and a wrong head.
     last = client.acked_seq

@@ -593,7 +593,7 @@ test_migrate_v2(void **state)
     int e = 0;
     outbox_t *ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 6);
+    assert_int_equal(user_version(path), 7);
     outbox_meta_t mm;                  /* version 6: metadata announced */
     assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
     assert_int_equal(mm.metadata_version, 0);
@@ -602,6 +602,33 @@ test_migrate_v2(void **state)
     assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
     assert_int_equal(mm.metadata_latest, 3);
     assert_int_equal(mm.metadata_seen_at_ms, 9);
+    /* version 7: fetched versions kept, rollback to the one before. */
+    uint64_t from = 0, to = 0;
+    assert_int_equal(outbox_metadata_rollback(ob, &from, &to), CDS_ENOTFOUND);
+    outbox_metadata_t md = {.version = 1, .bundle = (uint8_t *)"b1",
+                            .bundle_len = 2, .received_at_ms = 5,
+                            .summary = "thêm 1"};
+    assert_int_equal(outbox_metadata_refused(ob, "bad_signature: x", 4),
+                     CDS_OK);
+    assert_int_equal(outbox_metadata_put(ob, &md), CDS_OK);
+    md.version = 2;
+    assert_int_equal(outbox_metadata_put(ob, &md), CDS_OK);
+    assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
+    assert_int_equal(mm.metadata_version, 2);
+    assert_string_equal(mm.metadata_error, "");   /* cleared by the put */
+    assert_int_equal(outbox_metadata_rollback(ob, &from, &to), CDS_OK);
+    assert_int_equal(from, 2);
+    assert_int_equal(to, 1);
+    assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
+    assert_int_equal(mm.metadata_version, 1);
+    assert_int_equal(mm.metadata_pinned, 3);      /* the newest announced */
+    outbox_metadata_t got;
+    assert_int_equal(outbox_metadata_get(ob, 1, &got), CDS_OK);
+    assert_int_equal(got.bundle_len, 2);
+    assert_memory_equal(got.bundle, "b1", 2);
+    assert_string_equal(got.summary, "thêm 1");
+    outbox_metadata_clear(&got);
+    assert_int_equal(outbox_metadata_rollback(ob, &from, &to), CDS_ENOTFOUND);
     assert_int_equal(outbox_set_clock_offset(ob, 1500, 1), CDS_OK);
     cds_update_t u[1];
     make_updates(u, 1);
@@ -613,7 +640,7 @@ test_migrate_v2(void **state)
     /* Opening again migrates nothing twice. */
     ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 6);
+    assert_int_equal(user_version(path), 7);
     outbox_destroy(&ob);
 }
 
