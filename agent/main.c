@@ -117,7 +117,7 @@ static const cds_option_t options[] = {
     {"submit.comment", "comment", 0, "TEXT", NULL, "submit: comment"},
     {"submit.followup", "followup", 0, NULL, NULL,
      "submit: mark for follow-up"},
-    {"output.json", "json", 0, NULL, NULL, "status/receipts: JSON output"},
+    {"output.json", "json", 0, NULL, NULL, "status/receipts/pending-values: JSON output"},
     {"verify.file", "file", 0, "FILE", NULL,
      "verify-receipt: receipt file (raw envelope or base64)"},
     {"verify.seq", "seq", 0, "N", "0",
@@ -912,7 +912,105 @@ cmd_metadata(cds_cli_t *cli)
     if (rc != CDS_OK)
         return cds_cli_fail(CDS_EXIT_RUNTIME, "metadata: %s",
                             cds_strerror(rc));
+    if (back) {                        /* the daemon rechecks (recheck.h) */
+        printf("metadata: pending and held values are checked again with "
+               "it before the daemon sends / các giá trị chờ gửi sẽ được "
+               "kiểm tra lại\n");
+        submit_wake(get(cli->cfg, "agent.state_dir"));
+    }
     return 0;
+}
+
+/* One held value's line for `pending-values` (text). */
+static void
+print_held_line(json_t *o)
+{
+    const char *sug = json_string_value(json_object_get(o, "suggestion"));
+    printf("%" JSON_INTEGER_FORMAT "  %s  %s  %s  %s  %s (%s)%s%s\n",
+           json_integer_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "orgunit")),
+           json_string_value(json_object_get(o, "dataelement")),
+           json_string_value(json_object_get(o, "period")),
+           json_is_true(json_object_get(o, "deleted"))
+               ? "(delete)" : json_string_value(json_object_get(o, "value")),
+           json_string_value(json_object_get(o, "reason")),
+           json_string_value(json_object_get(o, "message")),
+           sug && sug[0] ? "  suggested / đề xuất: " : "",
+           sug ? sug : "");
+}
+
+/* `pending-values [list]`: the held values (outbox.h "Held values"). */
+static int
+held_list(cds_cli_t *cli)
+{
+    outbox_t *ob = NULL;
+    bool en = false;
+    json_t *held = NULL;
+    int code = status_lang(cli->cfg, &en);
+    if (!code)
+        code = open_outbox_status(cli->cfg, &ob);
+    if (code)
+        return code;
+    int rc = status_held(ob, en, &held);
+    outbox_destroy(&ob);
+    if (rc != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "pending-values: %s",
+                            cds_strerror(rc));
+    if (cds_config_get_bool(cli->cfg, "output.json")) {
+        json_dumpf(held, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        size_t i;
+        json_t *o;
+        printf("%zu value%s held back (not sent) / giá trị bị giữ lại\n",
+               json_array_size(held), json_array_size(held) == 1 ? "" : "s");
+        json_array_foreach(held, i, o)
+            print_held_line(o);
+    }
+    json_decref(held);
+    return 0;
+}
+
+/* `pending-values withdraw ID`: the officer drops a held value. */
+static int
+held_withdraw(cds_cli_t *cli)
+{
+    char *end = NULL;
+    const char *arg = cli->args[1];
+    errno = 0;
+    long long id = strtoll(arg, &end, 10);
+    if (!*arg || *end || errno || id <= 0)
+        return cds_cli_fail(CDS_EXIT_USAGE, "pending-values withdraw: \"%s\" "
+                            "is not a held value's number (see "
+                            "`pending-values`)", arg);
+    outbox_t *ob = NULL;
+    int code = open_outbox_writer(cli->cfg, &ob);
+    if (code)
+        return code;
+    int rc = outbox_held_withdraw(ob, id);
+    outbox_destroy(&ob);
+    if (rc == CDS_ENOTFOUND)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "pending-values withdraw: no "
+                            "held value %lld (see `pending-values`); "
+                            "nothing changed", id);
+    if (rc != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "pending-values withdraw: %s",
+                            cds_strerror(rc));
+    cds_log(CDS_LOG_INFO, "held_withdrawn", "id=%lld", id);
+    printf("withdrawn held value %lld / đã rút giá trị %lld\n", id, id);
+    return 0;
+}
+
+static int
+cmd_pending_values(cds_cli_t *cli)
+{
+    const char *what = cli->n_args > 0 ? cli->args[0] : "list";
+    if (strcmp(what, "list") == 0 && cli->n_args <= 1)
+        return held_list(cli);
+    if (strcmp(what, "withdraw") == 0 && cli->n_args == 2)
+        return held_withdraw(cli);
+    return cds_cli_fail(CDS_EXIT_USAGE, "usage: pending-values [list] "
+                        "[--json] | pending-values withdraw ID");
 }
 
 static const cds_cli_command_t commands[] = {
@@ -934,6 +1032,10 @@ static const cds_cli_command_t commands[] = {
      "metadata show [FILE] | metadata rollback  (the metadata version "
      "fetched from the aggregator; rollback: back to the one before)",
      cmd_metadata, 0},
+    {"pending-values",
+     "pending-values [list] [--json] | pending-values withdraw ID  (values "
+     "held back because the metadata in use no longer accepts them)",
+     cmd_pending_values, 0},
     {"verify-receipt",
      "verify-receipt (ID | --file FILE) --server-key "
      "cds1:... [--seq N] [--head HEX]",
