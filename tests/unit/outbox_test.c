@@ -593,11 +593,12 @@ test_migrate_v2(void **state)
     int e = 0;
     outbox_t *ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 7);
+    assert_int_equal(user_version(path), 8);
     outbox_meta_t mm;                  /* version 6: metadata announced */
     assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
     assert_int_equal(mm.metadata_version, 0);
     assert_int_equal(mm.metadata_latest, 0);
+    assert_int_equal(mm.pending_checked, 0);  /* version 8: held values */
     assert_int_equal(outbox_set_metadata_latest(ob, 3, 9), CDS_OK);
     assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
     assert_int_equal(mm.metadata_latest, 3);
@@ -640,7 +641,7 @@ test_migrate_v2(void **state)
     /* Opening again migrates nothing twice. */
     ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 7);
+    assert_int_equal(user_version(path), 8);
     outbox_destroy(&ob);
 }
 

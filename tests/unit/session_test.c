@@ -201,7 +201,7 @@ static void
 start(fx_t *fx, session_config_t cfg)
 {
     session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
-                       NULL, NULL, io_redial, io_hang_up, NULL, NULL, NULL};
+                       NULL, NULL, io_redial, io_hang_up, NULL, NULL, NULL, NULL};
     char err[128];
     cfg.catalog_version = "v";
     fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
@@ -574,7 +574,7 @@ test_keep_and_resend(void **state)
     push_sized(fx->ob, 4, 10);
     session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
                        NULL, NULL, io_redial, io_hang_up, io_seal,
-                       io_send_raw, NULL};
+                       io_send_raw, NULL, NULL};
     session_config_t cfg = {
         .catalog_version = "v", .batch_max = 1000, .batch_bytes = 1,
         .window = 4, .ack_timeout_ms = 300, .backoff_min_ms = 10,
