@@ -464,10 +464,13 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
     fputc('\n', out);
     fprintf(out, "rejected:    %zu update%s\n", json_array_size(rej),
             json_array_size(rej) == 1 ? "" : "s");
-    fprintf(out, "held:        %zu value%s kept back, not sent: no longer "
-            "valid under the metadata in use / giá trị bị giữ lại, chưa "
-            "gửi (cdsync-agent pending-values)\n", json_array_size(held),
-            json_array_size(held) == 1 ? "" : "s");
+    if (json_array_size(held) == 0)
+        fprintf(out, "held:        none\n");
+    else
+        fprintf(out, "held:        %zu value%s kept back, not sent: no "
+                "longer valid under the metadata in use / giá trị bị giữ "
+                "lại, chưa gửi (cdsync-agent pending-values)\n",
+                json_array_size(held), json_array_size(held) == 1 ? "" : "s");
     print_held(out, held);
     print_kept(out, k, now);
     fprintf(out, "health:      %s%s%s%s\n", state,

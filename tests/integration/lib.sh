@@ -187,6 +187,24 @@ agent_start() {
 }
 agent_stop() { n=$1; eval "pid=\$${n}_PID"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
 agent_kill9() { n=$1; eval "pid=\$${n}_PID"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+# agent_page_state NAME OUT [QUERY]: the officer's page of agent NAME
+# (`open` on a free port of 127.0.0.1, at most 5 tries), logged in with
+# its one-time link; GET /api/state[QUERY] into OUT; the page stopped.
+agent_page_state() {
+    local n=$1 out=$2 q=${3:-} try port
+    for try in 1 2 3 4 5; do
+        port=$((20000 + ($$ * 23 + try * 101) % 20000))
+        env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/$n/agent.ini" \
+            --http-listen "127.0.0.1:$port" open > "$T/open.out" 2>&1 &
+        OPEN_PID=$!; PIDS="$PIDS $OPEN_PID"
+        opened() { grep -q "^http://" "$T/open.out" || ! kill -0 "$OPEN_PID" 2>/dev/null; }
+        wait_for 10 opened
+        grep -q "^http://" "$T/open.out" && break
+    done
+    curl -s -o /dev/null -c "$T/jar" "$(grep -m1 '^http://' "$T/open.out")"
+    curl -s -b "$T/jar" "http://127.0.0.1:$port/api/state$q" > "$out"
+    kill -TERM "$OPEN_PID" 2>/dev/null; wait "$OPEN_PID" 2>/dev/null
+}
 # outbox depth of an agent, read from its database.
 agent_depth() { sqlq "$(agent_db "$1")" "SELECT count(*) FROM outbox;"; }
 outbox_empty() { [ "$(agent_depth "$1")" = 0 ]; }

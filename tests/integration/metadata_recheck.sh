@@ -69,18 +69,7 @@ agent a1 pending-values > "$T/pv.txt"
 check "pending-values lists both with their ids" bash -c "grep -q '^2 values held back' '$T/pv.txt' && [ \$(grep -c '^[0-9]*  27901  NTM8_' '$T/pv.txt') = 2 ]"
 
 # The officer's page shows them as a state in words, with the successor.
-for try in 1 2 3 4 5; do
-    port=$((20000 + ($$ * 29 + try * 103) % 20000))
-    env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/a1/agent.ini" \
-        --http-listen "127.0.0.1:$port" open > "$T/open.out" 2>&1 &
-    OPEN_PID=$!; PIDS="$PIDS $OPEN_PID"
-    opened() { grep -q "^http://" "$T/open.out" || ! kill -0 "$OPEN_PID" 2>/dev/null; }
-    wait_for 10 opened
-    grep -q "^http://" "$T/open.out" && break
-done
-curl -s -o /dev/null -c "$T/jar" "$(grep -m1 '^http://' "$T/open.out")"
-curl -s -b "$T/jar" "http://127.0.0.1:$port/api/state?lang=en" > "$T/state.json"
-kill -TERM "$OPEN_PID" 2>/dev/null; wait "$OPEN_PID" 2>/dev/null
+agent_page_state a1 "$T/state.json" "?lang=en"
 expect_eq "page /api/state: the held values are kept_back, with reason and successor" \
     "$(jq -r '[.values[] | select(.state == "kept_back") | "\(.indicator)/\(.period): \(.reason) -> \(.suggestion)"] | sort | join("; ")' "$T/state.json")" \
     "NTM8_1/2026: the unit no longer exists in this period (merged or closed) -> org_unit=27907-2025; NTM8_3/2025: indicator no longer in the catalog (retired) -> indicator=NTM8_9"
