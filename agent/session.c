@@ -710,6 +710,7 @@ start_sending(session_t *self, uint64_t applied)
         local_failed(self, "read_meta", rc);
         return;
     }
+    self->resync = self->meta_first = false;   /* done here */
     if (self->io.recheck && self->io.recheck(self->io.arg) != CDS_OK)
         cds_log(CDS_LOG_ERROR, "recheck_skipped", "note=\"pending values "
                 "sent as they are\"");
