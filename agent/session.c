@@ -80,7 +80,8 @@ struct session {
     uint64_t meta_retry;               /* mono: no request before, 0 */
     bool meta_first;                   /* answered hello waits for the
                                         * metadata reply before sending */
-    bool meta_waited;                  /* waited once for this reply */
+    bool meta_waited;                  /* waited once since sending last
+                                        * started: the next answer sends */
     bool resync;                       /* new version while sending: hello
                                         * again once nothing is in flight */
 };
@@ -710,7 +711,8 @@ start_sending(session_t *self, uint64_t applied)
         local_failed(self, "read_meta", rc);
         return;
     }
-    self->resync = self->meta_first = false;   /* done here */
+    /* done here; the next hello may wait for a version again */
+    self->resync = self->meta_first = self->meta_waited = false;
     if (self->io.recheck && self->io.recheck(self->io.arg) != CDS_OK)
         cds_log(CDS_LOG_ERROR, "recheck_skipped", "note=\"pending values "
                 "sent as they are\"");
@@ -910,7 +912,6 @@ on_metadata_reply(session_t *self, const Cdsync__MetadataReply *r)
         return;
     }
     self->meta_id = 0;
-    self->meta_waited = false;
     int rc = CDS_OK;
     if (r->error) {
         cds_log(CDS_LOG_WARN, "metadata_unavailable", "error=%s message=%s",
