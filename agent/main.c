@@ -389,7 +389,8 @@ cmd_import(cds_cli_t *cli)
     if (fetched)
         return fetched;
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "usage: import FILE.csv");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "usage: import FILE.csv | FILE.adx");
     submit_ctx_t ctx;
     intake_files_t files;
     outbox_t *ob = NULL;
@@ -926,7 +927,8 @@ static const cds_cli_command_t commands[] = {
      "(--value V | --delete) [--disagg C] [--comment T] "
      "[--stored-by NAME] [--followup]",
      cmd_submit, 0},
-    {"import", "import FILE.csv", cmd_import, 0},
+    {"import", "import FILE.csv | FILE.adx  (DHIS2 dataValueSet CSV, or "
+     "ADX XML when the name ends in .adx or .xml)", cmd_import, 0},
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 SECS=${FUZZ_SECONDS:-60}
 FCC=${FUZZ_CC:-clang-14}
 OUT=build/fuzz
-PKGS="libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson libpq"
+PKGS="libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson libpq libxml-2.0"
 mkdir -p "$OUT/obj" "$OUT/artifacts" "$OUT/seeds"
 make --no-print-directory build/proto/cdsync.pb-c.h build/libcdsync.a >/dev/null
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
