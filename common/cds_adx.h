@@ -53,8 +53,9 @@
 /* One dataValue with its group's attributes. Strings are borrowed for the
  * call only; absent optional ones are NULL. */
 typedef struct {
-    size_t line;                       /* of the <dataValue> tag */
-    size_t group_line;                 /* of its <group> tag */
+    size_t line;                       /* of the <dataValue> tag (where
+                                        * the tag ends, as libxml2 counts) */
+    size_t group_line;                 /* of its <group> tag (the same) */
     const char *data_set;              /* group dataSet (required) */
     const char *org_unit;              /* group orgUnit (required) */
     const char *period_given;          /* group period as written */
