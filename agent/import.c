@@ -3,7 +3,6 @@
 #include "import.h"
 
 #include "entrycheck.h"
-#include "import_adx.h"
 
 #include "cds_csv.h"
 #include "cds_err.h"
@@ -302,8 +301,6 @@ int
 import_file(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
             FILE *errf, import_result_t *res, char *err, size_t errlen)
 {
-    if (import_is_adx(path))           /* FILE.adx, FILE.xml */
-        return import_adx_file(ctx, outbox, path, errf, res, err, errlen);
     import_t im;
     memset(&im, 0, sizeof im);
     memset(res, 0, sizeof *res);

@@ -19,6 +19,7 @@
 #include "daemon_lock.h"
 #include "entrycheck.h"
 #include "import.h"
+#include "import_adx.h"
 #include "metafetch.h"
 #include "outbox.h"
 #include "page.h"
@@ -400,8 +401,12 @@ cmd_import(cds_cli_t *cli)
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
-        int rc =
-            import_file(&ctx, ob, cli->args[0], stderr, &res, err, sizeof err);
+        /* FILE.adx, FILE.xml: ADX (import_adx.h); anything else CSV */
+        int rc = import_is_adx(cli->args[0])
+                     ? import_adx_file(&ctx, ob, cli->args[0], stderr, &res,
+                                       err, sizeof err)
+                     : import_file(&ctx, ob, cli->args[0], stderr, &res, err,
+                                   sizeof err);
         if (rc == CDS_OK)
             printf("queued %zu updates (seq %llu..%llu)\n", res.queued,
                    (unsigned long long)res.first_seq,

@@ -6,7 +6,7 @@
 #include "cds_catalog.h"
 #include "cds_err.h"
 #include "fuzz_util.h"
-#include "import.h"
+#include "import_adx.h"
 #include "outbox.h"
 
 #include <libxml/parser.h>
@@ -42,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     import_result_t res;
     char err[512];
     FILE *devnull = fopen("/dev/null", "w");
-    (void) import_file(&ctx, ob, path, devnull, &res, err, sizeof err);
+    (void) import_adx_file(&ctx, ob, path, devnull, &res, err, sizeof err);
     fclose(devnull);
     return 0;
 }
