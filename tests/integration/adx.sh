@@ -5,11 +5,32 @@
 # `import FILE.adx` and the wire, into another one with the same values;
 # a file written the way DHIS2 documents ADX imports at both ends; bad
 # values are refused naming file:line and the value, nothing applied;
+# an attribute option combination, a BOOLEAN without its annotation
+cat > "$T/aoc.adx" <<'XML'
+<adx xmlns="urn:ihe:qrph:adx:2015">
+  <group orgUnit="27901" period="2024-01-01/P1Y" dataSet="NTM_TC8"
+         attributeOptionCombo="NguonNSNN">
+    <dataValue dataElement="NTM8_3" value="0"><annotation>true</annotation></dataValue>
+  </group>
+  <group orgUnit="27901" period="2024-01-01/P1Y" dataSet="NTM_TC8">
+    <dataValue dataElement="NTM8_4" value="1"/>
+  </group>
+</adx>
+XML
+agg fresh import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err1"; rc1=$?
+agent a1 import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err2"; rc2=$?
+diag "$(cat "$T/aoc.err1" "$T/aoc.err2")"
+expect_eq "attribute option combination refused at both ends, by line" \
+    "$rc1 $rc2 $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err1") $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err2")" \
+    "1 1 1 1"
+expect_eq "agent: a BOOLEAN without its annotation named" \
+    "$(grep -c 'aoc.adx:7: value: NTM8_4 takes its value from an <annotation>' "$T/aoc.err2")" 1
+
 # hostile XML (billion laughs, external entity, huge attribute, deep
 # nesting) is refused with a clear message; --adx-periods is refused
 # with the DHIS2 JSON/CSV formats.
 . "$(dirname "$0")/lib.sh"
-echo "1..25"
+echo "1..27"
 XSD=$TOP/tests/integration/adx.xsd
 no_http() { grep -q '^http_listen =$' "$T/$1/aggregator.ini" || echo "http_listen =" >> "$T/$1/aggregator.ini"; }
 agg_init agg; no_http agg
@@ -132,6 +153,27 @@ diag "$(cat "$T/bada.err")"
 expect_eq "agent: bad values refused by line, nothing queued" \
     "$rc $(grep -c 'bad-commune.adx:4: .*NO_SUCH' "$T/bada.err") $(grep -c 'bad-commune.adx:5: .*SEX=F' "$T/bada.err") $(agent_depth a1)" \
     "1 1 1 $depth"
+
+# an attribute option combination, a BOOLEAN without its annotation
+cat > "$T/aoc.adx" <<'XML'
+<adx xmlns="urn:ihe:qrph:adx:2015">
+  <group orgUnit="27901" period="2024-01-01/P1Y" dataSet="NTM_TC8"
+         attributeOptionCombo="NguonNSNN">
+    <dataValue dataElement="NTM8_3" value="0"><annotation>true</annotation></dataValue>
+  </group>
+  <group orgUnit="27901" period="2024-01-01/P1Y" dataSet="NTM_TC8">
+    <dataValue dataElement="NTM8_4" value="1"/>
+  </group>
+</adx>
+XML
+agg fresh import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err1"; rc1=$?
+agent a1 import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err2"; rc2=$?
+diag "$(cat "$T/aoc.err1" "$T/aoc.err2")"
+expect_eq "attribute option combination refused at both ends, by line" \
+    "$rc1 $rc2 $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err1") $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err2")" \
+    "1 1 1 1"
+expect_eq "agent: a BOOLEAN without its annotation named" \
+    "$(grep -c 'aoc.adx:7: value: NTM8_4 takes its value from an <annotation>' "$T/aoc.err2")" 1
 
 # hostile XML
 cat > "$T/laughs.adx" <<'XML'
