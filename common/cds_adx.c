@@ -119,6 +119,8 @@ enum { A_DS, A_OU, A_PE, A_CD, A_AOC, A_GROUP_EXTRA,   /* group */
 
 typedef struct {
     const char *name;                  /* for messages */
+    const char *data;                  /* the document (borrowed) */
+    size_t len;
     xmlTextReaderPtr rd;
     char *err;
     size_t errlen;
@@ -354,6 +356,24 @@ text(adx_t *a, int d)
     return CDS_OK;
 }
 
+/* A DOCTYPE, named at its own line: the reader has parsed past it (its
+ * node keeps no line), so the line is counted in the document. */
+static int
+doctype(adx_t *a)
+{
+    const char *at = memmem(a->data, a->len, "<!DOCTYPE", 9);
+    size_t line = 1;
+    for (const char *p = a->data; at && p < at; p++)
+        line += *p == '\n';
+    if (!at)
+        return fail(a, "a DOCTYPE is not allowed in ADX (no DTDs, no "
+                    "entities)");
+    snprintf(a->err, a->errlen, "%s:%zu: a DOCTYPE is not allowed in ADX "
+             "(no DTDs, no entities)", a->name, line);
+    a->failed = 1;
+    return CDS_EMALFORMED;
+}
+
 static int
 node(adx_t *a)
 {
@@ -372,8 +392,7 @@ node(adx_t *a)
     case XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
         return text(a, d);
     case XML_READER_TYPE_DOCUMENT_TYPE:
-        return fail(a, "a DOCTYPE is not allowed in ADX (no DTDs, no "
-                    "entities)");
+        return doctype(a);
     case XML_READER_TYPE_ENTITY_REFERENCE:
     case XML_READER_TYPE_ENTITY:
         return fail(a, "entity reference &%.60s; is not allowed in ADX",
@@ -387,8 +406,8 @@ int
 cds_adx_read(const char *name, const char *data, size_t len,
              cds_adx_value_fn *fn, void *arg, char *err, size_t errlen)
 {
-    adx_t a = { .name = name, .err = err, .errlen = errlen, .fn = fn,
-                .arg = arg };
+    adx_t a = { .name = name, .data = data, .len = len, .err = err,
+                .errlen = errlen, .fn = fn, .arg = arg };
     if (len > 0x7fffffff) {
         snprintf(err, errlen, "%s: too large for the XML reader", name);
         return CDS_ETOOBIG;

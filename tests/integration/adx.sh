@@ -30,7 +30,7 @@ expect_eq "agent: a BOOLEAN without its annotation named" \
 # nesting) is refused with a clear message; --adx-periods is refused
 # with the DHIS2 JSON/CSV formats.
 . "$(dirname "$0")/lib.sh"
-echo "1..27"
+echo "1..28"
 XSD=$TOP/tests/integration/adx.xsd
 no_http() { grep -q '^http_listen =$' "$T/$1/aggregator.ini" || echo "http_listen =" >> "$T/$1/aggregator.ini"; }
 agg_init agg; no_http agg
@@ -211,7 +211,8 @@ hostile() {   # FILE PATTERN: refused at both ends with that message
     [ "$rc1" = 1 ] && [ "$rc2" = 1 ] && grep -q "$f:[0-9]*: .*$pat" "$T/$f.err1" \
         && grep -q "$f:[0-9]*: .*$pat" "$T/$f.err2"
 }
-check "billion laughs refused (DOCTYPE)" hostile laughs.adx "DOCTYPE is not allowed"
+check "billion laughs refused (DOCTYPE at line 2)" hostile laughs.adx "DOCTYPE is not allowed"
+check "... named at its line" grep -q "laughs.adx:2: a DOCTYPE" "$T/laughs.adx.err1"
 check "external entity refused (DOCTYPE), /etc/passwd never read" hostile xxe.adx "DOCTYPE is not allowed"
 check "huge attribute refused" hostile huge.adx "longer than 4096 bytes"
 check "deep nesting refused" hostile deep.adx "nested deeper than"

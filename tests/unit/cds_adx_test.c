@@ -157,7 +157,7 @@ test_read_refused(void **state)
           "t.adx:1: text outside an <annotation>: \"text\"" },
         { "<?xml version=\"1.0\"?>\n<!DOCTYPE adx [<!ENTITY e \"x\">]>\n"
           "<adx xmlns=\"urn:ihe:qrph:adx:2015\">&e;</adx>",
-          "a DOCTYPE is not allowed in ADX" },
+          "t.adx:2: a DOCTYPE is not allowed in ADX" },
         { "<adx xmlns=\"urn:ihe:qrph:adx:2015\">&e;</adx>",
           "t.adx:1: not well-formed XML: Entity 'e' not defined" },
         { "<adx xmlns=\"urn:ihe:qrph:adx:2015\"><group orgUnit=\"O\" "
