@@ -5,6 +5,14 @@
 # `import FILE.adx` and the wire, into another one with the same values;
 # a file written the way DHIS2 documents ADX imports at both ends; bad
 # values are refused naming file:line and the value, nothing applied;
+# import_both FILE: at the aggregator and the agent; exit codes in rc1
+# and rc2, standard error in $T/FILE.err1 and $T/FILE.err2
+import_both() {
+    agg fresh import "$T/$1" > /dev/null 2> "$T/$1.err1"; rc1=$?
+    agent a1 import "$T/$1" > /dev/null 2> "$T/$1.err2"; rc2=$?
+    diag "$1: $(head -3 "$T/$1.err1" "$T/$1.err2" | tr '\n' ' ')"
+}
+
 # an attribute option combination, a BOOLEAN without its annotation
 cat > "$T/aoc.adx" <<'XML'
 <adx xmlns="urn:ihe:qrph:adx:2015">
@@ -17,14 +25,13 @@ cat > "$T/aoc.adx" <<'XML'
   </group>
 </adx>
 XML
-agg fresh import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err1"; rc1=$?
-agent a1 import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err2"; rc2=$?
-diag "$(cat "$T/aoc.err1" "$T/aoc.err2")"
+import_both aoc.adx
+aoc='aoc.adx:4: attributeOptionCombo: "NguonNSNN"'
 expect_eq "attribute option combination refused at both ends, by line" \
-    "$rc1 $rc2 $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err1") $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err2")" \
+    "$rc1 $rc2 $(grep -c "$aoc" "$T/aoc.adx.err1") $(grep -c "$aoc" "$T/aoc.adx.err2")" \
     "1 1 1 1"
 expect_eq "agent: a BOOLEAN without its annotation named" \
-    "$(grep -c 'aoc.adx:7: value: NTM8_4 takes its value from an <annotation>' "$T/aoc.err2")" 1
+    "$(grep -c 'aoc.adx:7: value: NTM8_4 takes its value from an <annotation>' "$T/aoc.adx.err2")" 1
 
 # hostile XML (billion laughs, external entity, huge attribute, deep
 # nesting) is refused with a clear message; --adx-periods is refused
@@ -154,6 +161,14 @@ expect_eq "agent: bad values refused by line, nothing queued" \
     "$rc $(grep -c 'bad-commune.adx:4: .*NO_SUCH' "$T/bada.err") $(grep -c 'bad-commune.adx:5: .*SEX=F' "$T/bada.err") $(agent_depth a1)" \
     "1 1 1 $depth"
 
+# import_both FILE: at the aggregator and the agent; exit codes in rc1
+# and rc2, standard error in $T/FILE.err1 and $T/FILE.err2
+import_both() {
+    agg fresh import "$T/$1" > /dev/null 2> "$T/$1.err1"; rc1=$?
+    agent a1 import "$T/$1" > /dev/null 2> "$T/$1.err2"; rc2=$?
+    diag "$1: $(head -3 "$T/$1.err1" "$T/$1.err2" | tr '\n' ' ')"
+}
+
 # an attribute option combination, a BOOLEAN without its annotation
 cat > "$T/aoc.adx" <<'XML'
 <adx xmlns="urn:ihe:qrph:adx:2015">
@@ -166,14 +181,13 @@ cat > "$T/aoc.adx" <<'XML'
   </group>
 </adx>
 XML
-agg fresh import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err1"; rc1=$?
-agent a1 import "$T/aoc.adx" > /dev/null 2> "$T/aoc.err2"; rc2=$?
-diag "$(cat "$T/aoc.err1" "$T/aoc.err2")"
+import_both aoc.adx
+aoc='aoc.adx:4: attributeOptionCombo: "NguonNSNN"'
 expect_eq "attribute option combination refused at both ends, by line" \
-    "$rc1 $rc2 $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err1") $(grep -c 'aoc.adx:4: attributeOptionCombo: "NguonNSNN"' "$T/aoc.err2")" \
+    "$rc1 $rc2 $(grep -c "$aoc" "$T/aoc.adx.err1") $(grep -c "$aoc" "$T/aoc.adx.err2")" \
     "1 1 1 1"
 expect_eq "agent: a BOOLEAN without its annotation named" \
-    "$(grep -c 'aoc.adx:7: value: NTM8_4 takes its value from an <annotation>' "$T/aoc.err2")" 1
+    "$(grep -c 'aoc.adx:7: value: NTM8_4 takes its value from an <annotation>' "$T/aoc.adx.err2")" 1
 
 # hostile XML
 cat > "$T/laughs.adx" <<'XML'
@@ -204,10 +218,8 @@ XML
 { printf '<adx xmlns="urn:ihe:qrph:adx:2015"><group orgUnit="27901" period="2025-01-01/P3M" dataSet="X"><dataValue dataElement="HGD_TONG" value="1"><annotation>'
   for i in $(seq 1 5000); do printf '<x>'; done; printf '\n'; } > "$T/deep.adx"
 hostile() {   # FILE PATTERN: refused at both ends with that message
-    local f=$1 pat=$2 rc1 rc2
-    agg fresh import "$T/$f" > /dev/null 2> "$T/$f.err1"; rc1=$?
-    agent a1 import "$T/$f" > /dev/null 2> "$T/$f.err2"; rc2=$?
-    diag "$f: $(head -2 "$T/$f.err1" | tr '\n' ' ')"
+    local f=$1 pat=$2
+    import_both "$f"
     [ "$rc1" = 1 ] && [ "$rc2" = 1 ] && grep -q "$f:[0-9]*: .*$pat" "$T/$f.err1" \
         && grep -q "$f:[0-9]*: .*$pat" "$T/$f.err2"
 }
