@@ -26,7 +26,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC      ?= cc
 PKGS    := libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson \
-           libmicrohttpd libpq xlsxwriter
+           libmicrohttpd libpq xlsxwriter libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 

@@ -19,6 +19,7 @@
 #include "daemon_lock.h"
 #include "entrycheck.h"
 #include "import.h"
+#include "import_adx.h"
 #include "metafetch.h"
 #include "outbox.h"
 #include "page.h"
@@ -389,7 +390,8 @@ cmd_import(cds_cli_t *cli)
     if (fetched)
         return fetched;
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "usage: import FILE.csv");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "usage: import FILE.csv | FILE.adx");
     submit_ctx_t ctx;
     intake_files_t files;
     outbox_t *ob = NULL;
@@ -399,8 +401,12 @@ cmd_import(cds_cli_t *cli)
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
-        int rc =
-            import_file(&ctx, ob, cli->args[0], stderr, &res, err, sizeof err);
+        /* FILE.adx, FILE.xml: ADX (import_adx.h); anything else CSV */
+        int rc = import_is_adx(cli->args[0])
+                     ? import_adx_file(&ctx, ob, cli->args[0], stderr, &res,
+                                       err, sizeof err)
+                     : import_file(&ctx, ob, cli->args[0], stderr, &res, err,
+                                   sizeof err);
         if (rc == CDS_OK)
             printf("queued %zu updates (seq %llu..%llu)\n", res.queued,
                    (unsigned long long)res.first_seq,
@@ -1024,7 +1030,8 @@ static const cds_cli_command_t commands[] = {
      "(--value V | --delete) [--disagg C] [--comment T] "
      "[--stored-by NAME] [--followup]",
      cmd_submit, 0},
-    {"import", "import FILE.csv", cmd_import, 0},
+    {"import", "import FILE.csv | FILE.adx  (DHIS2 dataValueSet CSV, or "
+     "ADX XML when the name ends in .adx or .xml)", cmd_import, 0},
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},

@@ -443,12 +443,13 @@ run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
            char *err, size_t errlen)
 {
     export_opts_t o = { .filter = filter_of(a), .adx_periods = a->adx,
-                        .bom = a->bom, .catalog = api->catalog };
+                        .bom = a->bom, .catalog = api->catalog,
+                        .datasets = api->datasets };
     o.filter.wide = false;
     if (export_format_parse(a->format ? a->format : "dhis2-json", &o.format)
         != CDS_OK) {
-        snprintf(err, errlen, "format: expected dhis2-json, dhis2-csv or "
-                 "csv");
+        snprintf(err, errlen, "format: expected dhis2-json, dhis2-csv, "
+                 "csv or adx");
         return CDS_EUSAGE;
     }
     return export_run(store, &o, out, err, errlen);
@@ -621,6 +622,8 @@ run_indicators(const api_t *api, store_t *store, const args_t *a,
 static const char *
 csv_or_json(const args_t *a)
 {
+    if (a->format && strcmp(a->format, "adx") == 0)
+        return "application/adx+xml";  /* ADX's media type, as DHIS2's */
     return a->format && strstr(a->format, "csv") ? "text/csv; charset=utf-8"
                                                  : "application/json";
 }

@@ -193,7 +193,9 @@ static const cds_option_t options[] = {
       "report: title above the signature (default: \"THỦ TRƯỞNG ĐƠN "
       "VỊ\")" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
-      "export: periods as ISO 8601 start/duration (ADX)" },
+      "export --format csv: periods as ISO 8601 start/duration (ADX "
+      "notation, which DHIS2 reads only in ADX: refused with dhis2-json/"
+      "dhis2-csv; --format adx always uses it)" },
     { "command.receipt", "receipt", 0, "FILE", NULL,
       "import-batches: the signed receipt file to write (default: "
       "FILE.receipt; must not exist)" },
@@ -1289,7 +1291,7 @@ static const cds_cli_command_t commands[] = {
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
-     "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
+     "[--format dhis2-json|dhis2-csv|csv|adx] [--bom] [--adx-periods]",
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"report",
      "report --org-unit OU --period PE --out FILE [--indicator DE ...] "
@@ -1298,7 +1300,8 @@ static const cds_cli_command_t commands[] = {
      "[--signer TEXT] [--signer-title TEXT]  (official report: national "
      "heading, units x indicators, total = rollup, notes, signature)",
      admin_report, CDS_CLI_NO_ARGS | CDS_CLI_DB},
-    {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
+    {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV, or ADX XML)",
+     admin_import,
      CDS_CLI_DB},
     {"import-batches",
      "import-batches FILE [--receipt OUT]  (a commune's signed batches "

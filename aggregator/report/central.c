@@ -3,6 +3,7 @@
 #include "central.h"
 
 #include "central_sql.h"
+#include "cds_adx.h"
 #include "cds_codec.h"
 #include "cds_csv.h"
 #include "cds_err.h"
@@ -402,9 +403,60 @@ read_json(const char *path, const char *data, size_t len, rows_t *rs,
     return rc;
 }
 
+/* ADX (cds_adx.h): each dataValue a row with its group's attributes. */
+typedef struct {
+    rows_t *rs;
+    const cds_catalog_t *catalog;      /* which values are text (cds_adx.h) */
+    const char *path;
+    char *err;
+    size_t errlen;
+} adx_rows_t;
+
 static int
-read_rows(const char *path, rows_t *rs, bool *json, char *err,
-          size_t errlen)
+adx_row(const cds_adx_value_t *v, void *arg)
+{
+    adx_rows_t *x = arg;
+    if (strcmp(v->attr_combo, "default") != 0) {
+        snprintf(x->err, x->errlen, "%s:%zu: attributeOptionCombo: \"%.80s\" "
+                 "(group at line %zu): only the default attribute option "
+                 "combination is supported", x->path, v->line, v->attr_combo,
+                 v->group_line);
+        return CDS_EBADFIELD;
+    }
+    row_t *r = x->rs->n < CENTRAL_MAX_ROWS ? rows_add(x->rs) : NULL;
+    if (!r) {
+        snprintf(x->err, x->errlen, "%s: more than %d rows", x->path,
+                 CENTRAL_MAX_ROWS);
+        return x->rs->n < CENTRAL_MAX_ROWS ? CDS_ENOMEM : CDS_ETOOBIG;
+    }
+    const char *value, *comment;
+    if (cds_adx_resolve(v, cds_catalog_find(x->catalog, v->data_element),
+                        &value, &comment) != 0) {
+        snprintf(x->err, x->errlen, "%s:%zu: value: %.64s takes its value "
+                 "from an <annotation> (not a number), and has none",
+                 x->path, v->line, v->data_element);
+        return CDS_EBADFIELD;
+    }
+    /* an ADX period that is not one of DHIS2's stays as written, for
+     * check_row to refuse */
+    return row_set(r, v->data_element, v->period ? v->period
+                                                 : v->period_given,
+                   v->org_unit, v->disagg, value, NULL, comment, NULL, NULL,
+                   v->line);
+}
+
+static int
+read_adx(const char *path, const cds_catalog_t *catalog, const char *data,
+         size_t len, rows_t *rs, char *err, size_t errlen)
+{
+    adx_rows_t x = { .rs = rs, .catalog = catalog, .path = path, .err = err,
+                     .errlen = errlen };
+    return cds_adx_read(path, data, len, adx_row, &x, err, errlen);
+}
+
+static int
+read_rows(const char *path, const cds_catalog_t *catalog, rows_t *rs,
+          bool *json, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t len = 0;
@@ -420,7 +472,8 @@ read_rows(const char *path, rows_t *rs, bool *json, char *err,
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
         p++;
     *json = *p == '{';
-    rc = *json ? read_json(path, p, len - (size_t) (p - data), rs, err,
+    rc = *p == '<' ? read_adx(path, catalog, data, len, rs, err, errlen)
+         : *json ? read_json(path, p, len - (size_t) (p - data), rs, err,
                                errlen)
                : read_csv(path, data, len, rs, err, errlen);
     free(data);
@@ -554,7 +607,7 @@ central_import_file(store_t *store, ingest_t *ingest,
     check_t ck = { .path = path, .errf = errf };
     uint64_t hlc = 0;
     memset(res, 0, sizeof *res);
-    int rc = read_rows(path, &rs, &ck.json, err, errlen);
+    int rc = read_rows(path, catalog, &rs, &ck.json, err, errlen);
     res->rows = rs.n;
     if (rc == CDS_OK)
         rc = build_updates(&ck, store, catalog, &rs, &u);

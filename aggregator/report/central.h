@@ -18,7 +18,7 @@
  *  stored; the file's lastUpdated/created are not trusted as clocks.
  *
  *  Invariant: a file with any bad row (unknown indicator or org unit, bad
- *  period or value, a key twice, malformed CSV/JSON) applies nothing, and
+ *  period or value, a key twice, malformed CSV/JSON/ADX) applies nothing, and
  *  every bad row is reported as "file:line: field: problem" (JSON: the
  *  line is the dataValues index + 1, said so in the message). */
 #ifndef AGG_CENTRAL_H
@@ -60,8 +60,11 @@ int central_apply(store_t *store, ingest_t *ingest,
                   cds_update_t *u, size_t n, uint64_t now_ms,
                   central_result_t *res, char *err, size_t errlen);
 
-/* Read a DHIS2 dataValueSet file (JSON when it starts with '{', else CSV
- * with a header: dataelement, period, orgunit, categoryoptioncombo,
+/* Read a DHIS2 dataValueSet file (ADX XML when it starts with '<':
+ * cds_adx.h, each dataValue a row with its group's orgUnit and period,
+ * BOOLEAN/TEXT values from the annotation, a number's annotation its
+ * comment, a non-default attribute option combination refused; JSON when
+ * it starts with '{', else CSV with a header: dataelement, period, orgunit, categoryoptioncombo,
  * attributeoptioncombo, value, storedby, lastupdated, comment, followup,
  * deleted; periods as DHIS2 ids or ADX "2025-01-01/P3M"), check every row
  * against the catalog and org units, enroll id as its own agent, and apply
