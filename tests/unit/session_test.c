@@ -260,10 +260,11 @@ deliver(fx_t *fx, Cdsync__Kind kind, const ProtobufCMessage *msg)
     free(body);
 }
 
-/* Answer the Hello just sent: the aggregator holds nothing of ours. An
- * answer with another request id comes first and changes nothing. */
-static void
-answer_hello(fx_t *fx)
+/* An answer to the Hello just sent (taken) saying the aggregator holds
+ * nothing of ours and has published metadata version latest; *id: that
+ * Hello's request id. */
+static Cdsync__HelloAnswer
+hello_answer(fx_t *fx, uint64_t latest, uint64_t *id)
 {
     Cdsync__Hello *h = take(fx, CDSYNC__KIND__KIND_HELLO,
                             &cdsync__hello__descriptor);
@@ -272,11 +273,23 @@ answer_hello(fx_t *fx)
     a.agent.data = fx->pk;
     a.agent.len = CDS_PK_BYTES;
     a.clock_ms = fx->now;
-    a.request_id = h->request_id + 1;
+    a.request_id = *id = h->request_id;
+    a.metadata_latest = latest;
+    cds_msg_free(h);
+    return a;
+}
+
+/* Answer the Hello just sent: the aggregator holds nothing of ours. An
+ * answer with another request id comes first and changes nothing. */
+static void
+answer_hello(fx_t *fx)
+{
+    uint64_t id;
+    Cdsync__HelloAnswer a = hello_answer(fx, 0, &id);
+    a.request_id = id + 1;
     deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
     assert_string_equal(session_state_name(fx->s), "hello");
-    a.request_id = h->request_id;
-    cds_msg_free(h);
+    a.request_id = id;
     deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
 }
 
@@ -768,21 +781,12 @@ io_recheck_count(void *arg)
     return CDS_OK;
 }
 
-/* A hello answer announcing version 1, with the request id of the Hello
- * just sent. */
+/* Answer the Hello just sent, announcing metadata version latest. */
 static void
 answer_hello_latest(fx_t *fx, uint64_t latest)
 {
-    Cdsync__Hello *h = take(fx, CDSYNC__KIND__KIND_HELLO,
-                            &cdsync__hello__descriptor);
-    Cdsync__HelloAnswer a = CDSYNC__HELLO_ANSWER__INIT;
-    a.version = CDS_PROTOCOL_VERSION;
-    a.agent.data = fx->pk;
-    a.agent.len = CDS_PK_BYTES;
-    a.clock_ms = fx->now;
-    a.request_id = h->request_id;
-    a.metadata_latest = latest;
-    cds_msg_free(h);
+    uint64_t id;
+    Cdsync__HelloAnswer a = hello_answer(fx, latest, &id);
     deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
 }
 
