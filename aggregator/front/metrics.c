@@ -518,9 +518,12 @@ on_api_health(http_req_t *req, void *ctx)
         return;
     }
     json_t *agents = health_to_json(list, n, now);
-    json_t *o = agents ? json_pack("{s:i, s:I, s:o}", "worst_severity",
+    json_t *o = agents ? json_pack("{s:i, s:I, s:I, s:o}", "worst_severity",
                                    health_worst(list, n), "now_ms",
-                                   (json_int_t) now, "agents", agents)
+                                   (json_int_t) now,
+                                   "metadata_behind_after_ms",
+                                   (json_int_t) th.metadata_behind_after_ms,
+                                   "agents", agents)
                        : NULL;
     free(list);
     if (o)
