@@ -517,27 +517,25 @@ render(const health_agent_t *list, size_t n, uint64_t now,
     return buf;
 }
 
-/* Behind the newest metadata version: since the publication of the first
- * version newer than the agent's, or its enrolment when later (our clock,
- * not the agent's); an alert past metadata_behind_after_ms (a day by
- * default, configurable) in the list, the table's column and summary, the
- * JSON, Nagios and /metrics. No waiting: "now" is an argument. */
+#define H 3600000ull
+#define NOW_META (T0 + 24 * H + 1)  /* a day and 1 ms after version 1 */
+
+/* Versions 1 (at T0) and 2 (T0 + 2 h); at T0 + 3 h a on 2, b on 1, c on
+ * its files; d never spoke; e enrolled at T0 + 20 h. Thresholds: only the
+ * metadata can make a warning here. */
 static void
-test_metadata_behind(void **state)
+metadata_fixture(fx_t *fx, health_thresholds_t *th)
 {
-    fx_t *fx = *state;
-    health_thresholds_t th;
-    health_thresholds_default(&th);
-    assert_int_equal(th.metadata_behind_after_ms, 86400000);
-    th.silent_after_ms = 30 * 86400000ull;   /* only the metadata here */
-    th.skewed_after_ms = 30 * 86400000ull;
-    const uint64_t H = 3600000;
+    health_thresholds_default(th);
+    assert_int_equal(th->metadata_behind_after_ms, 86400000);
+    th->silent_after_ms = 30 * 86400000ull;
+    th->skewed_after_ms = 30 * 86400000ull;
     publish(fx, 1, T0);
     publish(fx, 2, T0 + 2 * H);
-    heartbeat_meta(fx, 0, T0 + 3 * H, 2);    /* a: on 2 */
-    heartbeat_meta(fx, 1, T0 + 3 * H, 1);    /* b: on 1, behind since 2 h */
-    heartbeat_meta(fx, 2, T0 + 3 * H, 0);    /* c: its files, since T0 */
-    int64_t late = 0;                        /* e: enrolled at T0 + 20 h */
+    heartbeat_meta(fx, 0, T0 + 3 * H, 2);
+    heartbeat_meta(fx, 1, T0 + 3 * H, 1);
+    heartbeat_meta(fx, 2, T0 + 3 * H, 0);
+    int64_t late = 0;
     uint8_t pk[32], curve[32];
     memset(pk, 77, sizeof pk);
     memset(curve, 78, sizeof curve);
@@ -545,10 +543,21 @@ test_metadata_behind(void **state)
     assert_int_equal(store_agent_enroll(fx->store, pk, curve, "e", units, 1,
                                         (int64_t) (T0 + 20 * H), &late),
                      CDS_OK);
+}
+
+/* Behind the newest metadata version: since the publication of the first
+ * version newer than the agent's, or its enrolment when later (our clock,
+ * not the agent's); an alert past metadata_behind_after_ms (a day by
+ * default). No waiting: "now" is an argument. */
+static void
+test_metadata_behind(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    metadata_fixture(fx, &th);
     health_agent_t *list = NULL;
     size_t n = 0, alerts = 9;
-    uint64_t now = T0 + 24 * H + 1;
-    assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
+    assert_int_equal(health_list(fx->h, &th, NOW_META, &list, &n), CDS_OK);
     assert_int_equal(n, 5);
     assert_int_equal(find(list, n, "a")->metadata_behind_since_ms, 0);
     assert_false(find(list, n, "a")->metadata_alert);
@@ -565,7 +574,32 @@ test_metadata_behind(void **state)
     assert_int_equal(health_metadata_behind(list, n, &alerts), 4);
     assert_int_equal(alerts, 2);
     assert_int_equal(health_worst(list, n), 1);
-    char *text = render(list, n, now, &th, 0);
+    free(list);
+    /* Configurable: 30 h, no alert yet; c on 2: not behind any more. */
+    th.metadata_behind_after_ms = 30 * H;
+    heartbeat_meta(fx, 2, NOW_META, 2);
+    assert_int_equal(health_list(fx->h, &th, NOW_META, &list, &n), CDS_OK);
+    assert_int_equal(health_metadata_behind(list, n, &alerts), 3);
+    assert_int_equal(alerts, 0);
+    assert_int_equal(health_worst(list, n), 0);
+    char *text = render(list, n, NOW_META, &th, 0);
+    assert_non_null(strstr(text, "2 agents on it, 3 on an older version\n"));
+    free(text);
+    free(list);
+}
+
+/* The same agents in the table (column, summary line), Nagios, JSON and
+ * /metrics. */
+static void
+test_metadata_outputs(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    metadata_fixture(fx, &th);
+    health_agent_t *list = NULL;
+    size_t n = 0, k;
+    assert_int_equal(health_list(fx->h, &th, NOW_META, &list, &n), CDS_OK);
+    char *text = render(list, n, NOW_META, &th, 0);
     assert_non_null(strstr(text, "METADATA"));
     assert_non_null(strstr(text, "2 (current)"));
     assert_non_null(strstr(text, "1, behind 22 h 0 min (current 2)"));
@@ -575,13 +609,11 @@ test_metadata_behind(void **state)
                                  "on it, 4 on an older version (2 behind "
                                  "for more than 24 h: ALERT)\n"));
     free(text);
-    text = render(list, n, now, &th, 1);
+    text = render(list, n, NOW_META, &th, 1);
     assert_non_null(strstr(text, "CDSYNC WARNING - 2 behind the current "
                                  "metadata version for too long |"));
     free(text);
-    json_t *j = health_to_json(list, n, now);
-    json_t *c = NULL;
-    size_t k;
+    json_t *j = health_to_json(list, n, NOW_META), *c = NULL;
     json_array_foreach(j, k, c)
         if (strcmp(json_string_value(json_object_get(c, "label")), "c") == 0)
             break;
@@ -590,26 +622,33 @@ test_metadata_behind(void **state)
                          c, "metadata_behind_since_ms")), (json_int_t) T0);
     json_decref(j);
     free(list);
-    metrics_t m = { .top_n = 0, .version = "1" };
-    m.th = th;
+    metrics_t m = { .top_n = 0, .version = "1", .th = th };
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    assert_int_equal(metrics_render(fx->h, &m, now, out), CDS_OK);
+    assert_int_equal(metrics_render(fx->h, &m, NOW_META, out), CDS_OK);
     fclose(out);
     assert_non_null(strstr(buf, "cdsync_metadata_latest_version 2\n"));
     assert_non_null(strstr(buf, "cdsync_agents_metadata_behind 4\n"));
     assert_non_null(strstr(buf, "cdsync_agents_metadata_behind_alert 2\n"));
     free(buf);
-    /* Configurable: 30 h, no alert yet; c on 2: not behind any more. */
-    th.metadata_behind_after_ms = 30 * H;
-    heartbeat_meta(fx, 2, now, 2);
-    assert_int_equal(health_list(fx->h, &th, now, &list, &n), CDS_OK);
-    assert_int_equal(health_metadata_behind(list, n, &alerts), 3);
-    assert_int_equal(alerts, 0);
-    assert_int_equal(health_worst(list, n), 0);
-    text = render(list, n, now, &th, 0);
-    assert_non_null(strstr(text, "2 agents on it, 3 on an older version\n"));
+}
+
+/* Nothing published: "-" and a summary that says so. */
+static void
+test_metadata_none(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    heartbeat_meta(fx, 0, T0, 0);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, T0 + 1000, &list, &n), CDS_OK);
+    assert_int_equal(health_metadata_behind(list, n, NULL), 0);
+    char *text = render(list, n, T0 + 1000, &th, 0);
+    assert_non_null(strstr(text, "\nmetadata: no version published (agents "
+                                 "use their configured files)\n"));
     free(text);
     free(list);
 }
@@ -786,6 +825,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_behind, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_outputs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_none, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_units_in_order, setup,
                                         teardown),
