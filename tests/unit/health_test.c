@@ -517,6 +517,18 @@ render(const health_agent_t *list, size_t n, uint64_t now,
     return buf;
 }
 
+/* /metrics at now as text (caller frees). */
+static char *
+render_metrics(fx_t *fx, const metrics_t *m, uint64_t now)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(metrics_render(fx->h, m, now, out), CDS_OK);
+    fclose(out);
+    return buf;
+}
+
 #define H 3600000ull
 #define NOW_META (T0 + 24 * H + 1)  /* a day and 1 ms after version 1 */
 
@@ -623,11 +635,7 @@ test_metadata_outputs(void **state)
     json_decref(j);
     free(list);
     metrics_t m = { .top_n = 0, .version = "1", .th = th };
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    assert_int_equal(metrics_render(fx->h, &m, NOW_META, out), CDS_OK);
-    fclose(out);
+    char *buf = render_metrics(fx, &m, NOW_META);
     assert_non_null(strstr(buf, "cdsync_metadata_latest_version 2\n"));
     assert_non_null(strstr(buf, "cdsync_agents_metadata_behind 4\n"));
     assert_non_null(strstr(buf, "cdsync_agents_metadata_behind_alert 2\n"));
@@ -679,11 +687,7 @@ test_metrics_render(void **state)
     metrics_t m = { .top_n = 2, .version = "1.2" };
     health_thresholds_default(&m.th);
     m.th.lagging_after_ms = 5000;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    assert_int_equal(metrics_render(fx->h, &m, now, out), CDS_OK);
-    fclose(out);
+    char *buf = render_metrics(fx, &m, now);
     assert_non_null(strstr(buf, "cdsync_build_info{version=\"1.2\"} 1\n"));
     assert_non_null(strstr(buf, "cdsync_updates_applied_total 4\n"));
     assert_non_null(strstr(buf, "cdsync_updates_rejected_total 1\n"));
@@ -735,9 +739,7 @@ test_metrics_render(void **state)
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"OK\"} 0\n"));
     free(buf);
     m.top_n = 10;
-    out = open_memstream(&buf, &len);
-    assert_int_equal(metrics_render(fx->h, &m, now, out), CDS_OK);
-    fclose(out);
+    buf = render_metrics(fx, &m, now);
     assert_non_null(strstr(buf, "commune=\"Xã \\\"Bốn\\\"\""));
     free(buf);
 }
