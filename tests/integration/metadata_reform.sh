@@ -11,6 +11,8 @@
 #              after signing: the fault build's CDS_TEST_METADATA=tamper,
 #              as metadata_fetch.sh, which also covers another key)
 #   version 4  the operator's rollback: version 2's files published again
+#   version 5  version 3's change again, after one commune rolled back on
+#              its own PC (`cdsync-agent metadata rollback`)
 # Checked: all 11 connected agents on version 2 within one heartbeat
 # interval (bounded wait, no sleep); the district's agent, offline during
 # the publish, on it at its reconnect; health (text and JSON) and /metrics
@@ -19,10 +21,11 @@
 # the publication on the aggregator's clock, never the agent's); the
 # tampered version refused by every agent, each keeping version 2; the
 # rollback reaches all; the agent's `status` and its local page's
-# /api/state show the version; at the end health and /metrics show none
+# /api/state show the version; an agent rolled back on its PC is shown
+# behind until the next version; at the end health and /metrics show none
 # behind.
 . "$(dirname "$0")/lib.sh"
-echo "1..23"
+echo "1..26"
 HB_MS=2000
 FPAGG=$BUILD/fp/cdsync-aggregator
 OLD="27898 27901 27904 27907 27910 27913 27916 27919 27922 27925 27928"
@@ -150,11 +153,19 @@ agent_page_state a2 "$T/state.json" || diag "a2's page did not open"
 expect_eq "local page /api/state: version 4 in use, 4 the newest" \
     "$(jq -r '.sync.metadata | "\(.in_use) \(.latest)"' "$T/state.json")" "4 4"
 
+# One commune rolls back on its own PC: the operator sees it behind; the
+# next version published (version 3's change, served intact) brings it on.
+agent a1 metadata rollback > "$T/rb.out" 2>&1
+check "a1's own rollback: version 2 in use again" grep -q 'version 2 in use again (was 4)' "$T/rb.out"
+check "... health names a1 behind" wait_for 20 behind_is "a1 "
+agg agg metadata publish "$m3" --yes > /dev/null 2>&1
+check "version 5 published: all 12 agents on it, a1 too" wait_for 30 all_updated 5 $COMMUNES a12
+
 check "at the end health shows none behind" wait_for 20 behind_is ""
-check "... its summary says so" grep -qx "metadata: current version 4; all 12 agents on it" <<< "$(agg agg health)"
+check "... its summary says so" grep -qx "metadata: current version 5; all 12 agents on it" <<< "$(agg agg health)"
 http_url
-expect_eq "... /metrics: latest 4, 0 behind, 0 alerts" \
-    "$(metric cdsync_metadata_latest_version) $(metric cdsync_agents_metadata_behind) $(metric cdsync_agents_metadata_behind_alert)" "4 0 0"
+expect_eq "... /metrics: latest 5, 0 behind, 0 alerts" \
+    "$(metric cdsync_metadata_latest_version) $(metric cdsync_agents_metadata_behind) $(metric cdsync_agents_metadata_behind_alert)" "5 0 0"
 for n in $COMMUNES a12; do agent_stop "$n"; done
 agg_stop agg
 exit $FAILED
