@@ -30,6 +30,7 @@ static const struct {
     { "aggregator.silent_after_ms", 0, LONG_MAX },
     { "aggregator.lagging_after_ms", 0, LONG_MAX },
     { "aggregator.rejecting_min", 0, LONG_MAX },
+    { "aggregator.metadata_behind_after_ms", 0, LONG_MAX },
     { "aggregator.metrics_top_n", 0, 10000 },
     { "aggregator.reject_raw_per_hour", 0, 1000000 },
     { "aggregator.reject_retention_days", 0, 36500 },

@@ -91,6 +91,9 @@ static const cds_option_t options[] = {
       "health: rejected share in the last hour for REJECTING" },
     { "aggregator.rejecting_min", "rejecting-min", 0, "N", "5",
       "health: ... and at least this many rejections" },
+    { "aggregator.metadata_behind_after_ms", "metadata-behind-after-ms", 0,
+      "MS", "86400000", "health: an agent behind the current published "
+      "metadata version this long is an alert" },
     { "aggregator.metrics_top_n", "metrics-top-n", 0, "N", "20",
       "/metrics: per-agent series for the N worst agents" },
     { "aggregator.writer_stuck_after_ms", "writer-stuck-after-ms", 0, "MS",
@@ -853,7 +856,7 @@ health_once(health_t *h, store_t *store, const health_thresholds_t *th,
     } else if (nagios)
         health_nagios(stdout, list, n, now);
     else {
-        health_print(stdout, list, n, now);
+        health_print(stdout, list, n, now, th);
         knock_print(stdout, knocks, nk, now);
     }
     fflush(stdout);

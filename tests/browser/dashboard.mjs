@@ -237,7 +237,8 @@ try {
   await page.waitForSelector("#health tr:nth-child(2)", { timeout: 10000 });
   const ops = await text(page, "#page_ops");
   ok(ops.includes("Bình thường") && ops.includes("Máy chủ cdsyncHoạt động bình thường") && /\d\d\/\d\d\/\d{4} \d\d:\d\d/.test(ops) && ops.includes("Xã Mỹ Quý Đông") &&
-     !/last_seen|worst_severity|_ms|\d{13}/.test(ops), "operations view in words with local times");
+     ops.includes("Danh mục") && !/last_seen|worst_severity|_ms|\d{13}/.test(ops),
+     "operations view in words with local times (and the metadata column)");
   await shot(page, "6-van-hanh-1366");
 
   // Errors clear stale content: a revoked-like token, then Xem.
