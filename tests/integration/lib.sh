@@ -187,24 +187,6 @@ agent_start() {
 }
 agent_stop() { n=$1; eval "pid=\$${n}_PID"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
 agent_kill9() { n=$1; eval "pid=\$${n}_PID"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-# agent_page_state NAME OUT [QUERY]: the officer's page of agent NAME
-# (`open` on a free port of 127.0.0.1, at most 5 tries), logged in with
-# its one-time link; GET /api/state[QUERY] into OUT; the page stopped.
-agent_page_state() {
-    local n=$1 out=$2 q=${3:-} try port
-    for try in 1 2 3 4 5; do
-        port=$((20000 + ($$ * 23 + try * 101) % 20000))
-        env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/$n/agent.ini" \
-            --http-listen "127.0.0.1:$port" open > "$T/open.out" 2>&1 &
-        OPEN_PID=$!; PIDS="$PIDS $OPEN_PID"
-        opened() { grep -q "^http://" "$T/open.out" || ! kill -0 "$OPEN_PID" 2>/dev/null; }
-        wait_for 10 opened
-        grep -q "^http://" "$T/open.out" && break
-    done
-    curl -s -o /dev/null -c "$T/jar" "$(grep -m1 '^http://' "$T/open.out")"
-    curl -s -b "$T/jar" "http://127.0.0.1:$port/api/state$q" > "$out"
-    kill -TERM "$OPEN_PID" 2>/dev/null; wait "$OPEN_PID" 2>/dev/null
-}
 # outbox depth of an agent, read from its database.
 agent_depth() { sqlq "$(agent_db "$1")" "SELECT count(*) FROM outbox;"; }
 outbox_empty() { [ "$(agent_depth "$1")" = 0 ]; }
@@ -259,9 +241,9 @@ ft_agent_start() {
 }
 
 # --- the officer's local page ---------------------------------------------
-# agent_page_state NAME OUT: open NAME's local page (`open` on a port of
+# agent_page_state NAME OUT [QUERY]: open NAME's local page (`open` on a port of
 # 127.0.0.1; a port taken by someone else: the next, at most 5 tries), log
-# in with its one-time link, write its /api/state to OUT, close it.
+# in with its one-time link, write its /api/state[QUERY] to OUT, close it.
 # 1 when the page never came up.
 agent_page_state() {
     local try port=0 opid
@@ -275,7 +257,7 @@ agent_page_state() {
     done
     grep -q "^http://" "$T/$1/open.out" || return 1
     curl -s -o /dev/null -c "$T/$1/jar" "$(grep -m1 '^http://' "$T/$1/open.out")"
-    curl -s -b "$T/$1/jar" "http://127.0.0.1:$port/api/state" > "$2"
+    curl -s -b "$T/$1/jar" "http://127.0.0.1:$port/api/state${3:-}" > "$2"
     kill -TERM "$opid" 2>/dev/null; wait "$opid" 2>/dev/null
     return 0
 }
