@@ -159,6 +159,25 @@ try {
   const notRep = compl.rows.filter((r) => r.status === "missing").map((r) => r.orgunitname);
   ok(notRep.length > 0 && notRep.every((nm) => prow.some((r) => r[0] === nm && r[1] === "Chưa báo cáo")) &&
      prow.every((r) => !/^\d{5}/.test(r[0])), "units not reported listed by name: " + notRep.join(", "));
+  // ... and how to reach them: the contact of `completeness` (contacts.csv)
+  // on each unit that still owes values, with tel: and mailto: links.
+  const owing = compl.rows.filter((r) => r.status !== "complete");
+  const cells = await page.$$eval("#prog tr", (trs) => trs.slice(1).map((tr) => {
+    const td = tr.querySelector("td.contact");
+    return { unit: tr.querySelector("td").textContent, text: td ? td.textContent : null,
+             links: td ? [...td.querySelectorAll("a")].map((a) => a.getAttribute("href")) : [] };
+  }));
+  const contactOk = (r) => {
+    const c = cells.find((x) => x.unit === r.orgunitname);
+    return c && c.text.includes(r.contact_name) && c.text.includes(r.contact_phone) &&
+      c.text.includes(r.contact_email) && c.links.includes("tel:" + r.contact_phone.replace(/[^0-9+]/g, "")) &&
+      c.links.includes("mailto:" + r.contact_email);
+  };
+  ok(owing.length > 0 && owing.every((r) => r.contact_name) && owing.every(contactOk) &&
+     compl.rows.filter((r) => r.status === "complete").every((r) =>
+       !r.contact_name && (cells.find((x) => x.unit === r.orgunitname) || {}).text === ""),
+     "who has not reported and how to reach them: " +
+     owing.map((r) => r.orgunitname + " — " + r.contact_name + " " + r.contact_phone).slice(0, 2).join("; "));
   await shot(page, "2-tien-do-1366");
 
   // Chỉ tiêu kế hoạch: the ranking of `rank`, attainment in vi-VN, lights in words.
