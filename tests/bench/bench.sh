@@ -680,6 +680,18 @@ time_view() {
         calc "($t1 - $t0) / 1e9"
     else log "9: view $3: HTTP ${codes//$'\n'/ }"; echo FAIL; fi
 }
+# views_page PORT TOKEN: the same views in headless Chromium, from the
+# click to the view on screen (tests/browser/views_bench.mjs, REPS walks)
+# into $d/page.out; nothing (no 9b rows) without Chromium and
+# playwright-core (tests/browser/setup.sh).
+views_page() {
+    [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && command -v node > /dev/null \
+        && [ -d "$TOP/tests/browser/node_modules/playwright-core" ] \
+        || { log "9: no Chromium/playwright-core: page rows left out"; return 0; }
+    BASE_URL="http://127.0.0.1:$1" TOKEN="$2" OU=90 YEAR=2025 QUARTER=4 CELL=90001 \
+        REPS="$REPS" timeout 600 node "$TOP/tests/browser/views_bench.mjs" > "$d/page.out" \
+        || log "9: views_bench.mjs failed"
+}
 phase_views() {
     local d=$W/views n port hport tok r v vals
     mkdir -p "$d"; cp deploy/catalog.csv deploy/datasets.csv deploy/rules.csv deploy/targets.csv "$d/"
@@ -694,10 +706,14 @@ orgunits = $d/orgunits.csv
 listen = tcp://127.0.0.1:$port
 http_listen = 127.0.0.1:$hport
 log_level = warn
+dashboard = $TOP/deploy/dashboard/index.html
 INI
     "$AGG" -c "$d/aggregator.ini" keygen --label bench-views > /dev/null || return 1
     log "9: importing $vals values of $n communes"
     "$AGG" -c "$d/aggregator.ini" import "$d/values.csv" > "$d/import.out" || return 1
+    # one enrolled agent per commune (never connected: SILENT in health)
+    mkdir -p "$d/ids"
+    "$BA" idle-enroll "$d/ids" "$n" "$d/state/aggregator.db" "$d/orgunits.csv" 9 || return 1
     tok=$("$AGG" -c "$d/aggregator.ini" token add bench | grep -m1 '^cdst_') || return 1
     V_ALL=$(python3 -c 'import csv, sys; print(",".join(r["code"] for r in csv.DictReader(open(sys.argv[1]))))' "$d/catalog.csv")
     V_OWED=$(python3 -c 'import csv, sys; print(",".join(r["code"] for r in csv.DictReader(open(sys.argv[1])) if r["aggregation"] != "RATIO"))' "$d/catalog.csv")
@@ -708,12 +724,18 @@ INI
         wait_for 30 port_open "$hport" || { stop_pid "$AGG_PID"; return 1; }
         for v in $VIEWS; do time_view "$hport" "$tok" "$v" >> "$d/c-$v"; done
         for v in $VIEWS; do time_view "$hport" "$tok" "$v" >> "$d/w-$v"; done
+        [ "$r" = 1 ] && views_page "$hport" "$tok"
         stop_pid "$AGG_PID"
     done
     for v in $VIEWS; do
         local c w; c=$(median < "$d/c-$v"); w=$(median < "$d/w-$v")
         row "9-$v" "${VIEW_WHAT[$v]}, cold" "$c" s "<= 1 s" "$(verdict "$c" "<=" 1)"
         row "9-$v-w" "  warm (the same calls again)" "$w" s "<= 1 s" "$(verdict "$w" "<=" 1)"
+    done
+    for v in start login summary reporting targets quality trend history operations; do
+        [ -s "$d/page.out" ] || break
+        w=$(awk -v k="page-$v" '$1 == k { print $2 }' "$d/page.out" | median)
+        row "9b-$v" "view $v in Chromium: click -> on screen" "$w" s "<= 1 s" "$(verdict "$w" "<=" 1)"
     done
     log "9: $n communes, $vals values; views timed against $(wc -l < "$d/orgunits.csv") org units"
 }
