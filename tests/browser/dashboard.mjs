@@ -202,9 +202,12 @@ try {
   await page.waitForSelector("#quality tr:nth-child(2)");
   const qrows = await page.$$eval("#quality tr", (trs) => trs.slice(1).map((tr) =>
     [...tr.querySelectorAll("td")].map((td) => td.textContent)));
-  const bad = dq.rows.findIndex((r) => r.code === "DSTT_SMARTPHONE_LE_TONG" && r.org_unit === "27904");
+  // errors first, then the warnings, each in validate's order
+  const dqRows = dq.rows.filter((r) => r.severity === "error").concat(dq.rows.filter((r) => r.severity !== "error"));
+  const bad = dqRows.findIndex((r) => r.code === "DSTT_SMARTPHONE_LE_TONG" && r.org_unit === "27904");
   ok(bad >= 0 && qrows.length === dq.rows.length && qrows[bad][0] === "Xã Mỹ Thạnh Bắc" && qrows[bad][1] === "Sai quy tắc kiểm tra" &&
-     qrows[bad][2] === "Lỗi" && qrows[bad][3] === dq.rows[bad].description && qrows[bad][4].includes(vi(9999, 0)) &&
+     qrows[bad][2] === "Lỗi" && qrows[bad][3] === dqRows[bad].description && qrows[bad][4].includes(vi(9999, 0)) &&
+     qrows.every((r, i) => r[3] === (dqRows[i].description || dqRows[i].code)) &&
      !qrows.some((r) => /\b(rule|error|warning|outlier)\b/.test(r.join(" "))),
      "data quality = validate, in words (" + (qrows[bad] || []).slice(0, 5).join(" | ") + ")");
   await shot(page, "2c-chat-luong-1366");
