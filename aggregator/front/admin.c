@@ -269,8 +269,13 @@ do_completeness(admin_ctx_t *c, char *err, size_t errlen)
     if (rc == CDS_OK)
         rc = completeness_datasets(c->cfg, cat, &ds, err, errlen);
     o.datasets = ds;
+    cds_contacts_t *contacts = NULL;
+    if (rc == CDS_OK)
+        rc = completeness_contacts(c->cfg, &contacts, err, errlen);
+    o.contacts = contacts;
     if (rc == CDS_OK)
         rc = completeness_run(c->store, &o, f, c->out, err, errlen);
+    cds_contacts_destroy(&contacts);
     cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
     return rc;

@@ -162,6 +162,9 @@ static const cds_option_t options[] = {
     { "aggregator.datasets", "datasets", 0, "PATH", NULL,
       "data sets CSV: who reports which indicators (default: datasets.csv "
       "beside the catalog, if present)" },
+    { "aggregator.contacts", "contacts", 0, "PATH", NULL,
+      "contacts CSV: whom to call about a unit that has not reported "
+      "(default: contacts.csv beside the catalog, if present)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
