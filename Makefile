@@ -11,6 +11,8 @@
 #   make soak DURATION=s mixed load with faults; fails if RSS or fds grow
 #   make install PREFIX=/usr/local DESTDIR=   (uninstall: the same, reversed)
 #   make deb             Debian packages into build/deb/ (deploy/debian)
+#   make arm64 / arm64-test   the agent for ARM64 (build/arm64), its tests
+#                        under qemu-user (docs/AGENT.md "ARM64 boxes")
 #   make clean
 
 PREFIX  ?= /usr/local
@@ -124,6 +126,11 @@ UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCHES  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 UNIT_LIBS := $(LIBAGENT) $(if $(ARM64),,$(LIBAGG)) $(LIBCDS)
+ifdef ARM64
+# Kept: as intermediates make would delete them, and build them again on
+# the next run once their .d files name them.
+.SECONDARY: $(call obj,$(UNIT_SRC))
+endif
 
 .PHONY: all test demo deps install clean check-integration bench format
 all: $(AGENT) $(AGG)
@@ -213,6 +220,9 @@ all-tests: $(AGENT) $(AGG) $(UNITS) $(TOOLS) $(BENCHES)
 # BENCH_SCALE=0.1 shrinks every workload, BENCH_REPS=n repeats (medians).
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
+	@! command -v aarch64-linux-gnu-gcc >/dev/null || $(MAKE) --no-print-directory ARM64=1 \
+	    BUILD=$(ARM64_BUILD) SANITIZE= FAILPOINTS= $(ARM64_BUILD)/cdsync-agent \
+	    || echo "bench: no ARM64 agent (sh deploy/arm64/deps.sh): row 5-bin-arm64 n/a"
 	@BUILD=$(BUILD) bash tests/bench/bench.sh
 
 # The fault-injection suite (tests/fault, docs/RELIABILITY.md): the
@@ -229,7 +239,7 @@ soak: deps all-tests fault-build
 # The ARM64 agent (docs/AGENT.md "ARM64 boxes"): this Makefile again with
 # ARM64=1 into build/arm64: the agent and its unit tests, cross-built.
 # `make arm64-test` runs those tests under qemu-user (session_model_test
-# with 200 random schedules instead of 2000: qemu is ~10x slower), then
+# with 100 random schedules instead of 2000: qemu is ~10x slower), then
 # one sync of the arm64 agent with the native aggregator
 # (tests/integration/arm64_agent.sh). Neither is part of `make test`.
 ARM64_BUILD := build/arm64
@@ -243,7 +253,7 @@ arm64-build: $(AGENT) $(UNITS)
 arm64-test: arm64
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(ARM64_BUILD) TESTS=unit/ TEST_RUNNER="qemu-aarch64 -L /" \
-	    SESSION_SCHEDULES=$(or $(SESSION_SCHEDULES),200) \
+	    SESSION_SCHEDULES=$(or $(SESSION_SCHEDULES),100) \
 	    TEST_LOGDIR=$(ARM64_LOGS)/unit sh tests/run.sh
 	@BUILD=$(BUILD) TESTS=integration/arm64_agent ARM64_AGENT=$(ARM64_BUILD)/cdsync-agent \
 	    TEST_LOGDIR=$(ARM64_LOGS)/sync sh tests/run.sh

@@ -42,18 +42,18 @@ if [ "$(id -u)" != 0 ]; then
     SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Wait for another apt or dpkg run (up to 10 minutes) rather than fail.
-APT="apt-get -o DPkg::Lock::Timeout=600"
+# Waits for another apt or dpkg run (up to 10 minutes) rather than fail.
+apt() { $SUDO apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 dpkg --print-foreign-architectures | grep -qx "$ARCH" \
     || $SUDO dpkg --add-architecture "$ARCH"
-$SUDO $APT update -qq
+apt update -qq
 # shellcheck disable=SC2086
-plan=$($SUDO $APT -s install --no-install-recommends $missing)
-removed=$(printf '%s\n' "$plan" | sed -n 's/^Remv \([^ ]*\).*/\1/p')
+plan=$(apt -s install --no-install-recommends $missing)
+removed=$(printf '%s\n' "$plan" | sed -n 's/^Remv \([^ ]*\).*/\1/p' | tr '\n' ' ')
 if [ -n "$removed" ]; then
-    echo "arm64 deps: apt would remove: $(echo $removed); nothing installed" >&2
-    echo "arm64 deps: install the packages above by hand if that is acceptable" >&2
+    echo "arm64 deps: apt would remove: ${removed}so nothing was installed" >&2
+    echo "arm64 deps: (wanted:$missing)" >&2
     exit 1
 fi
 # shellcheck disable=SC2086
-$SUDO $APT install -y -qq --no-install-recommends $missing >/dev/null
+apt install -y -qq --no-install-recommends $missing >/dev/null

@@ -2,9 +2,10 @@
 # Issue 18 item 4: the ARM64 agent (cross-built by `make arm64`, run here
 # under qemu-user) syncs with the native aggregator over TCP on 127.0.0.1:
 # keygen, enroll, submit, run until every value is acked, status says so,
-# and each value is exactly once in the aggregator's history. Seen only
-# from outside: the programs' output and the two SQLite files (the arm64
-# agent's outbox is read by the native sqlite3: the format is the same).
+# and each value is exactly once in the aggregator's history, also after
+# the daemon's restart. Seen only from outside: the programs' output and
+# the two SQLite files (the arm64 agent's outbox is read by the native
+# sqlite3: the format is the same).
 # `make arm64-test` runs it with ARM64_AGENT set; without it (`make test`)
 # it skips, so the suite does not pay qemu's time.
 . "$(dirname "$0")/lib.sh"
@@ -13,7 +14,7 @@ if [ -z "${ARM64_AGENT:-}" ]; then
     echo "ok 1 # skip ARM64_AGENT not set (make arm64-test runs this)"
     exit 0
 fi
-echo "1..10"
+echo "1..12"
 case "$ARM64_AGENT" in /*) ;; *) ARM64_AGENT=$TOP/$ARM64_AGENT ;; esac
 # The :arm64 libraries are multiarch, under /usr/lib/aarch64-linux-gnu:
 # the loader's prefix is / (docs/AGENT.md "ARM64 boxes").
@@ -47,9 +48,10 @@ agent_start a1
 check "the arm64 daemon's outbox drains (acked)" wait_for 120 outbox_empty a1
 
 st=$(agent a1 status --json 2>"$T/status.err")
-diag "status: $st"
-expect_eq "status --json: nothing pending, daemon running" \
-    "$(printf '%s' "$st" | jq -r '"\(.pending) \(.running)"')" "0 true"
+diag "status: $(printf '%s' "$st" | jq -c '{running, state, queue, last_seq, acked_seq, health}')"
+expect_eq "status --json: running, queue empty, seqs 1-3 acked, OK" \
+    "$(printf '%s' "$st" | jq -r '"\(.running) \(.queue.depth) \(.last_seq) \(.acked_seq) \(.health.state)"')" \
+    "true 0 3 3 OK"
 
 expect_eq "each value once in the aggregator's history" \
     "$(aggq agg "SELECT count(*), count(DISTINCT agent_id || ':' || seq) FROM update_log;")" "3|3"
@@ -57,4 +59,16 @@ out=$(agg agg query --org-unit 27901 --format csv)
 diag "$out"
 expect_eq "the district has the three values, the comment's UTF-8 intact" \
     "$(printf '%s\n' "$out" | tail -n +2 | grep -c .):$(printf '%s\n' "$out" | grep -c 'Ấp 3, đo lại')" "3:1"
+# A restarted arm64 daemon connects again and sends nothing twice.
+since=$(printf '%s' "$st" | jq -r .state_since_ms)
+agent_stop a1
+agent_start a1
+# Connected by the new daemon: agent.state written after the first one's.
+connected() {
+    agent a1 status --json 2>/dev/null \
+        | jq -e --argjson t "$since" '.running and .state == "connected" and .state_since_ms > $t'
+}
+check "the restarted arm64 daemon connects again" wait_for 120 connected
+expect_eq "after the restart, still each value once" \
+    "$(aggq agg "SELECT count(*), count(DISTINCT agent_id || ':' || seq) FROM update_log;")" "3|3"
 agent_stop a1
