@@ -39,8 +39,8 @@ CC         := aarch64-linux-gnu-gcc
 AR         := aarch64-linux-gnu-ar
 PKGS       := libzmq libprotobuf-c libsodium sqlite3 inih jansson libmicrohttpd
 PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
-ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) && command -v $(CC)),$(shell command -v $(CC)))
-$(error arm64: aarch64-linux-gnu-gcc or the :arm64 libraries ($(PKGS)) missing; run sh deploy/arm64/deps.sh)
+ifneq ($(shell command -v $(CC) >/dev/null && $(PKG_CONFIG) --exists $(PKGS) && echo ok),ok)
+$(error arm64: $(CC) or the :arm64 libraries ($(PKGS)) missing; run sh deploy/arm64/deps.sh)
 endif
 endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
