@@ -4,6 +4,8 @@
 # "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 #   TESTS=pattern sh tests/run.sh    run only tests whose name matches
 #   TEST_LOGDIR=dir sh tests/run.sh  keep logs there (two runs at once)
+#   TEST_RUNNER="qemu-aarch64 -L /"  runs each unit binary through it
+#                                    (`make arm64-test`, docs/AGENT.md)
 # The aggregator's store: every integration script and fault scenario runs
 # with the SQLite store; the set PG_SET below runs again with a PostgreSQL
 # store (CDS_TEST_STORE=pg: a real server per script, tests/pg/pg.sh),
@@ -68,7 +70,8 @@ for t in "$BUILD"/tests/*_test; do
     name=unit/$(basename "$t")
     case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
     log=$logdir/$(basename "$t").log
-    CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" > "$log" 2>&1
+    # shellcheck disable=SC2086  # the runner is a command and its options
+    CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 ${TEST_RUNNER:-} "$t" > "$log" 2>&1
     count "$name" "$log" $?
 done
 

@@ -463,6 +463,16 @@ phase_binary() {
     strip -o "$W/agent.stripped" "$AGENT"
     row 5-bin "agent binary size (as built, -O2 -g)" "$(stat -c %s "$AGENT")" bytes
     row 5-bin-strip "agent binary size stripped" "$(stat -c %s "$W/agent.stripped")" bytes
+    # The ARM64 agent (`make arm64`; `make bench` builds it when the cross
+    # toolchain is installed): n/a without it.
+    local arm=$TOP/build/arm64/cdsync-agent
+    if [ -f "$arm" ] && aarch64-linux-gnu-strip -o "$W/agent-arm64.stripped" "$arm"; then
+        row 5-bin-arm64 "ARM64 agent binary size (as built, -O2 -g)" "$(stat -c %s "$arm")" bytes
+        row 5-bin-arm64-strip "ARM64 agent binary size stripped" \
+            "$(stat -c %s "$W/agent-arm64.stripped")" bytes
+    else
+        row 5-bin-arm64 "ARM64 agent binary size (make arm64: not built)" n/a bytes
+    fi
 }
 
 # ===== 6. aggregator with many idle agents ==================================
