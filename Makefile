@@ -11,6 +11,9 @@
 #   make soak DURATION=s mixed load with faults; fails if RSS or fds grow
 #   make install PREFIX=/usr/local DESTDIR=   (uninstall: the same, reversed)
 #   make deb             Debian packages into build/deb/ (deploy/debian)
+#   make windows         the Windows x64 agent, build/win/cdsync-agent.exe;
+#                        make windows-test: its tests under wine64
+#                        (deploy/windows/windows.mk, docs/WINDOWS.md)
 #   make clean
 
 PREFIX  ?= /usr/local
@@ -292,4 +295,5 @@ format:
 clean:
 	rm -rf build
 
+include deploy/windows/windows.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
