@@ -127,13 +127,18 @@ build_libsodium() {
         --disable-shared --enable-static --disable-pie CFLAGS="$cflags" \
         && make -s -j"$JOBS" && make -s install) >>"$o.log" 2>&1
 }
+# CURVE through the libsodium built above, as Debian's libzmq does: the
+# built-in tweetnacl defines crypto_sign, randombytes and sodium_init too,
+# and the agent links libsodium (two definitions).
 build_zeromq3() {
     d=$(srcdir zeromq3); o="$OBJ/zeromq3"; mkdir -p "$o"
     (cmake -S "$d" -B "$o" -DCMAKE_TOOLCHAIN_FILE="$TC" \
         -DCMAKE_INSTALL_PREFIX="$DEPS" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_FLAGS="$cflags" -DCMAKE_CXX_FLAGS="$cflags" \
         -DBUILD_SHARED=OFF -DBUILD_STATIC=ON -DBUILD_TESTS=OFF -DWITH_DOCS=OFF \
-        -DENABLE_CURVE=ON -DWITH_LIBSODIUM=OFF -DZMQ_HAVE_IPC=0 \
+        -DENABLE_CURVE=ON -DWITH_LIBSODIUM=ON -DWITH_LIBSODIUM_STATIC=ON \
+        -DSODIUM_INCLUDE_DIRS="$DEPS/include" \
+        -DSODIUM_LIBRARIES="$DEPS/lib/libsodium.a" -DZMQ_HAVE_IPC=0 \
         -DZMQ_CV_IMPL=win32api -DENABLE_DRAFTS=OFF -DENABLE_PRECOMPILED=OFF \
         && cmake --build "$o" -j "$JOBS" && cmake --install "$o") >"$o.log" 2>&1
     # libzmq names its static library after the toolset; the agent links -lzmq.
