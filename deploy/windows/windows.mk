@@ -4,7 +4,9 @@
 # static cdsync-agent.exe. Not part of `make test` (yet): see
 # docs/WINDOWS.md.
 #   make windows         $(WIN)/cdsync-agent.exe (runs deps.sh first)
-#   make windows-test    the agent's unit tests as .exe, run under wine64
+#   make windows-test    the agent's unit tests as .exe, run under wine64,
+#                        then tests/windows/windows_agent.sh (the .exe
+#                        against the Linux aggregator on 127.0.0.1)
 WIN       := $(BUILD)/win
 WIN_CC    := x86_64-w64-mingw32-gcc
 WIN_AR    := x86_64-w64-mingw32-ar
@@ -90,5 +92,7 @@ $(WIN)/tests/%.exe: $(WIN)/obj/tests/unit/%.o $(WIN_LIBAGENT) $(WIN_LIBCDS)
 .SECONDARY: $(patsubst %,$(WIN)/obj/tests/unit/%.o,$(WIN_UNIT_NAMES))
 windows-test:
 	@$(MAKE) --no-print-directory -k $(patsubst %,$(WIN)/tests/%.exe,$(WIN_TESTS)) || true
-	@sh deploy/windows/wine_test.sh $(WIN) $(WIN_TESTS)
+	@rc=0; sh deploy/windows/wine_test.sh $(WIN) $(WIN_TESTS) || rc=1; \
+	BUILD=$(BUILD) bash tests/windows/windows_agent.sh | tee $(WIN)/windows_agent.tap; \
+	grep -q '^not ok' $(WIN)/windows_agent.tap && rc=1; exit $$rc
 -include $(wildcard $(WIN)/obj/*/*.d $(WIN)/obj/*/*/*.d)
