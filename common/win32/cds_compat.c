@@ -4,6 +4,15 @@
 #include <aclapi.h>
 #include <sddl.h>
 
+/* Files open in binary mode, as on Linux: the identity file, CSVs and
+ * the catalog are read back byte for byte (no CRLF rewriting). Set before
+ * main; every program that makes a POSIX call links this file. */
+__attribute__((constructor)) static void
+binary_mode(void)
+{
+    _fmode = _O_BINARY;
+}
+
 int
 flock(int fd, int op)
 {

@@ -37,8 +37,8 @@ WIN_CPPFLAGS := -D_WIN32_WINNT=0x0601 -D__USE_MINGW_ANSI_STDIO=1 \
 WIN_CFLAGS := -std=gnu11 -O2 $(WARN) -Wno-format -MMD -MP
 WIN_LIBS  := -L$(WIN_DEPS)/lib -lzmq -lprotobuf-c -lsodium -lsqlite3 $(if $(WIN_NO_INI),,-linih) \
     -ljansson -lcsv -lstdc++ -lpthread -lws2_32 -liphlpapi -ladvapi32 -lm
-# binmode.o: files open in binary mode, as on Linux (no CRLF rewriting).
-WIN_LDFLAGS := -static $(shell $(WIN_CC) -print-file-name=binmode.o 2>/dev/null)
+# Files open in binary mode: common/win32/cds_compat.c (_set_fmode).
+WIN_LDFLAGS := -static
 wobj = $(patsubst %.c,$(WIN)/obj/%.o,$(1))
 WIN_LIBCDS   := $(WIN)/libcdsync.a
 WIN_LIBAGENT := $(WIN)/libagent.a
