@@ -119,6 +119,10 @@ cds_win32_rename(const char *from, const char *to)
 int
 cds_win32_socket(int family, int type, int proto)
 {
+    static LONG started;               /* Winsock before the first socket */
+    WSADATA wsa;
+    if (InterlockedExchange(&started, 1) == 0)
+        WSAStartup(MAKEWORD(2, 2), &wsa);
     SOCKET s = socket(family, type & ~SOCK_NONBLOCK, proto);
     if (s == INVALID_SOCKET)
         return errno = EIO, -1;
@@ -279,4 +283,24 @@ cds_win32_fsync_dir(const char *dir)
     BOOL ok = FlushFileBuffers(h);
     CloseHandle(h);
     return ok ? 0 : (errno = EIO, -1);
+}
+
+#undef strerror
+char *
+cds_win32_strerror(int e)
+{
+    switch (e) {
+    case ECONNREFUSED:
+    case WSAECONNREFUSED: return (char *) "Connection refused";   /* SO_ERROR */
+    case ETIMEDOUT:
+    case WSAETIMEDOUT: return (char *) "Connection timed out";
+    case WSAEHOSTUNREACH: return (char *) "No route to host";
+    case WSAENETUNREACH: return (char *) "Network is unreachable";
+    case EINPROGRESS: return (char *) "Operation now in progress";
+    case ECONNRESET: return (char *) "Connection reset by peer";
+    case EHOSTUNREACH: return (char *) "No route to host";
+    case ENETUNREACH: return (char *) "Network is unreachable";
+    case EADDRINUSE: return (char *) "Address already in use";
+    default: return strerror(e);
+    }
 }

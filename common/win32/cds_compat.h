@@ -119,6 +119,9 @@ char *mkdtemp(char *tmpl);
 /* fsync of a directory: FlushFileBuffers on a handle opened with
  * FILE_FLAG_BACKUP_SEMANTICS. 0 or -1 with errno. */
 int cds_win32_fsync_dir(const char *dir);
+/* strerror that also names the socket errors msvcrt calls "Unknown". */
+char *cds_win32_strerror(int e);
+#define strerror(e) cds_win32_strerror(e)
 int setenv(const char *name, const char *value, int overwrite);
 int unsetenv(const char *name);
 char *strndup(const char *s, size_t n);

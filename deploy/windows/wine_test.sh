@@ -3,8 +3,9 @@
 #   sh deploy/windows/wine_test.sh WIN_DIR name...
 # One line per test, then "N passed, N failed, N not built". A test whose
 # .exe is missing did not build (the make output above says why) and
-# counts as not built, never as passed. Each runs in its own temporary
-# directory (TMPDIR) with a 300 s bound; the Wine prefix is WIN_DIR/wine.
+# counts as not built, never as passed. Each runs with its own
+# temporary directory (TMPDIR) and from the top of the tree (the tests
+# read deploy/*.csv), with a 300 s bound; the Wine prefix is WIN_DIR/wine.
 set -u
 WIN=$1; shift
 # Debian's wine64 package puts the loader in /usr/lib/wine (the wine
@@ -20,7 +21,7 @@ for t in "$@"; do
     fi
     dir=$(mktemp -d "${TMPDIR:-/tmp}/cdsync-wine.XXXXXX")
     t0=$(date +%s)
-    if (cd "$dir" && TMPDIR=$dir timeout 300 "$WINE" "$OLDPWD/$exe" > "$dir/out" 2>&1); then
+    if TMPDIR=$dir TMP=$dir TEMP=$dir timeout 300 "$WINE" "$exe" > "$dir/out" 2>&1; then
         echo "PASS $t ($(($(date +%s) - t0))s)"; pass=$((pass + 1)); rm -rf "$dir"
     else
         echo "FAIL $t ($(($(date +%s) - t0))s): $dir/out"; tail -n 15 "$dir/out" | sed 's/^/    /'
