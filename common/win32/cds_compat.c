@@ -197,12 +197,84 @@ fmemopen(void *buf, size_t len, const char *mode)
     return f;
 }
 
+#define CDS_MEMSTREAMS 16
+static struct memstream {
+    FILE *f;
+    char **buf;
+    size_t *len;
+} memstreams[CDS_MEMSTREAMS];
+
+static FILE *
+temp_file(void)
+{
+    char dir[MAX_PATH], path[MAX_PATH];
+    if (!GetTempPathA(sizeof dir, dir) || !GetTempFileNameA(dir, "cds", 0, path))
+        return errno = EIO, NULL;
+    return fopen(path, "w+bTD");       /* T: temporary, D: delete on close */
+}
+
 FILE *
 open_memstream(char **buf, size_t *len)
 {
-    (void) buf;
-    (void) len;
-    return errno = ENOSYS, NULL;
+    for (int i = 0; i < CDS_MEMSTREAMS; i++) {
+        if (memstreams[i].f)
+            continue;
+        FILE *f = temp_file();
+        if (!f || !(*buf = calloc(1, 1))) {
+            if (f)
+                fclose(f);
+            return errno = ENOMEM, NULL;
+        }
+        *len = 0;
+        memstreams[i] = (struct memstream){f, buf, len};
+        return f;
+    }
+    return errno = EMFILE, NULL;
+}
+
+#undef fflush
+#undef fclose
+/* Copy a memstream's file into its buffer; the position is kept. */
+static int
+mem_sync(struct memstream *m)
+{
+    long pos = ftell(m->f);
+    if (fflush(m->f) != 0 || pos < 0 || fseek(m->f, 0, SEEK_END) != 0)
+        return EOF;
+    long end = ftell(m->f);
+    char *b = realloc(*m->buf, (size_t) end + 1);
+    if (!b || fseek(m->f, 0, SEEK_SET) != 0)
+        return EOF;
+    size_t got = fread(b, 1, (size_t) end, m->f);
+    b[got] = '\0';
+    *m->buf = b, *m->len = got;
+    return fseek(m->f, pos, SEEK_SET) == 0 ? 0 : EOF;
+}
+
+static struct memstream *
+mem_find(FILE *f)
+{
+    for (int i = 0; f && i < CDS_MEMSTREAMS; i++)
+        if (memstreams[i].f == f)
+            return &memstreams[i];
+    return NULL;
+}
+
+int
+cds_win32_fflush(FILE *f)
+{
+    struct memstream *m = mem_find(f);
+    return m ? mem_sync(m) : fflush(f);
+}
+
+int
+cds_win32_fclose(FILE *f)
+{
+    struct memstream *m = mem_find(f);
+    int rc = m ? mem_sync(m) : 0;
+    if (m)
+        m->f = NULL;
+    return fclose(f) == 0 ? rc : EOF;
 }
 
 static __thread int (*qr_cmp)(const void *, const void *, void *);

@@ -110,8 +110,14 @@ int cds_win32_rename_noreplace(const char *from, const char *to);
 
 /* fmemopen over a copy in a delete-on-close temporary file. */
 FILE *fmemopen(void *buf, size_t len, const char *mode);
-/* Not available: NULL with ENOSYS (carry's summary, docs/WINDOWS.md). */
+/* open_memstream over a delete-on-close temporary file: fflush and fclose
+ * (macros below) copy its contents into *buf (malloc'd, NUL-terminated)
+ * and *len, as POSIX's does. At most CDS_MEMSTREAMS open at once. */
 FILE *open_memstream(char **buf, size_t *len);
+int cds_win32_fflush(FILE *f);
+int cds_win32_fclose(FILE *f);
+#define fflush(f) cds_win32_fflush(f)
+#define fclose(f) cds_win32_fclose(f)
 void qsort_r(void *base, size_t n, size_t size,
              int (*cmp)(const void *, const void *, void *), void *arg);
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off);
