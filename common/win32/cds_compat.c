@@ -214,6 +214,12 @@ temp_file(void)
 }
 
 FILE *
+cds_win32_tmpfile(void)
+{
+    return temp_file();
+}
+
+FILE *
 open_memstream(char **buf, size_t *len)
 {
     for (int i = 0; i < CDS_MEMSTREAMS; i++) {

@@ -114,6 +114,9 @@ FILE *fmemopen(void *buf, size_t len, const char *mode);
  * (macros below) copy its contents into *buf (malloc'd, NUL-terminated)
  * and *len, as POSIX's does. At most CDS_MEMSTREAMS open at once. */
 FILE *open_memstream(char **buf, size_t *len);
+/* tmpfile in %TEMP% (msvcrt's writes to the drive's root, often refused). */
+FILE *cds_win32_tmpfile(void);
+#define tmpfile() cds_win32_tmpfile()
 int cds_win32_fflush(FILE *f);
 int cds_win32_fclose(FILE *f);
 #define fflush(f) cds_win32_fflush(f)
