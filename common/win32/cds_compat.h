@@ -76,6 +76,8 @@ int cds_win32_rename(const char *from, const char *to);
 #define rename(from, to) cds_win32_rename((from), (to))
 #define poll(fds, n, ms) WSAPoll((fds), (n), (ms))
 #define mkostemp(t, flags) mkstemp(t)
+/* msvcrt's dup2 returns 0 on success, POSIX's the new descriptor. */
+#define dup2(from, to) (_dup2((from), (to)) == 0 ? (to) : -1)
 #ifndef EWOULDBLOCK
 #define EWOULDBLOCK EAGAIN
 #endif
