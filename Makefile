@@ -13,6 +13,9 @@
 #   make deb             Debian packages into build/deb/ (deploy/debian)
 #   make arm64 / arm64-test   the agent for ARM64 (build/arm64), its tests
 #                        under qemu-user (docs/AGENT.md "ARM64 boxes")
+#   make windows         the Windows x64 agent, build/win/cdsync-agent.exe;
+#                        make windows-test: its tests under wine64
+#                        (deploy/windows/windows.mk, docs/WINDOWS.md)
 #   make clean
 
 PREFIX  ?= /usr/local
@@ -348,4 +351,5 @@ format:
 clean:
 	rm -rf build
 
+include deploy/windows/windows.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -45,9 +45,12 @@
 #define CDS_SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONFIG CDS_SYSCONFDIR "/cdsync/agent.ini"
+#ifndef CDS_AGENT_STATEDIR
+#define CDS_AGENT_STATEDIR "/var/lib/cdsync-agent"
+#endif
 
 static const cds_option_t options[] = {
-    {"agent.state_dir", "state-dir", 0, "DIR", "/var/lib/cdsync-agent",
+    {"agent.state_dir", "state-dir", 0, "DIR", CDS_AGENT_STATEDIR,
      "holds agent.db, agent.lock, wake.sock"},
     {"agent.identity", "identity", 0, "FILE", NULL,
      "identity file (default: <state_dir>/agent.key)"},
@@ -808,12 +811,16 @@ open_browser(const char *state_dir, const char *url, char *file, size_t len)
             url, url);
     if (fclose(f) != 0)
         return -1;
+#ifdef _WIN32
+    return -1;                         /* no page on Windows yet: page_off.c */
+#else
     pid_t pid = fork();
     if (pid == 0) {
         execlp("xdg-open", "xdg-open", file, (char *) NULL);
         _exit(127);
     }
     return pid > 0 ? 0 : -1;
+#endif
 }
 
 /* Serve the page until SIGINT/SIGTERM (the login link printed). */

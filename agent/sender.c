@@ -137,6 +137,28 @@ curve_setup(sender_t *self, char *err, size_t errlen)
     return 0;
 }
 
+#ifdef _WIN32
+/* No ipc:// in libzmq on Windows: the wake PULL listens on a loopback
+ * port the system chose, and wake.sock holds its endpoint for submit
+ * (submit_wake). A wake carries nothing: another local user who sends one
+ * makes the daemon look at its outbox early, no more. */
+static int
+publish_wake(sender_t *self, char *err, size_t errlen)
+{
+    char ep[128];
+    size_t len = sizeof ep;
+    FILE *f = NULL;
+    if (zmq_getsockopt(self->wake, ZMQ_LAST_ENDPOINT, ep, &len) != 0
+        || !(f = fopen(self->wake_path, "w")) || fputs(ep, f) < 0
+        || fclose(f) != 0) {
+        snprintf(err, errlen, "%s: cannot write the wake endpoint",
+                 self->wake_path);
+        return -1;
+    }
+    return 0;
+}
+#endif
+
 static int
 open_wake(sender_t *self, char *err, size_t errlen)
 {
@@ -148,7 +170,11 @@ open_wake(sender_t *self, char *err, size_t errlen)
         return -1;
     }
     unlink(self->wake_path);           /* stale from a crashed daemon */
+#ifdef _WIN32
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:*");
+#else
     snprintf(endpoint, sizeof endpoint, "ipc://%s", self->wake_path);
+#endif
     self->wake = zmq_socket(self->ctx, ZMQ_PULL);
     if (!self->wake || setopt_int(self->wake, ZMQ_LINGER, 0, "linger") != 0
         || setopt_int(self->wake, ZMQ_RCVHWM, 16, "rcvhwm") != 0
@@ -157,7 +183,11 @@ open_wake(sender_t *self, char *err, size_t errlen)
                  zmq_strerror(errno));
         return -1;
     }
+#ifdef _WIN32
+    return publish_wake(self, err, errlen);
+#else
     return 0;
+#endif
 }
 
 /* ZeroMQ's socket monitor on the DEALER tells "nobody answers at the

@@ -127,6 +127,22 @@ submit_update(const submit_ctx_t *ctx, outbox_t *outbox, cds_update_t *u,
     return rc;
 }
 
+#ifdef _WIN32
+/* The daemon's wake endpoint, tcp://127.0.0.1:port, read from path. */
+static int
+wake_endpoint(const char *path, char *endpoint, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    bool ok = fgets(endpoint, (int) len, f) != NULL
+              && strncmp(endpoint, "tcp://127.0.0.1:", 16) == 0;
+    fclose(f);
+    endpoint[strcspn(endpoint, "\r\n")] = '\0';
+    return ok ? 0 : -1;
+}
+#endif
+
 void
 submit_wake(const char *state_dir)
 {
@@ -135,7 +151,12 @@ submit_wake(const char *state_dir)
     int n = snprintf(path, sizeof path, "%s/wake.sock", state_dir);
     if (n < 0 || (size_t)n >= sizeof path || stat(path, &sb) != 0)
         return;                 /* no daemon listening: nothing to wake */
+#ifdef _WIN32
+    if (wake_endpoint(path, endpoint, sizeof endpoint) != 0)
+        return;                 /* wake.sock: see sender.c publish_wake */
+#else
     snprintf(endpoint, sizeof endpoint, "ipc://%s", path);
+#endif
     void *ctx = zmq_ctx_new();
     if (!ctx)
         return;

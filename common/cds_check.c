@@ -89,6 +89,13 @@ cds_check_secret(cds_check_t *c, const char *key, const char *path)
     if (!cds_check_readable(c, key, path) || stat(path, &st) != 0)
         return false;
     bool ok = true;
+#ifdef _WIN32
+    char msg[700];                     /* owner-only is the ACL: cds_acl.c */
+    if (cds_win32_key_private(path, msg, sizeof msg) != 0) {
+        cds_check_problem(c, "%s: %s", short_key(key), msg);
+        ok = false;
+    }
+#else
     if (st.st_mode & 077) {
         cds_check_problem(c, "%s: %s: mode %04o lets group or others read "
                           "the secret key (chmod 600 %s)", short_key(key),
@@ -101,6 +108,7 @@ cds_check_secret(cds_check_t *c, const char *key, const char *path)
                           (unsigned) st.st_uid, (unsigned) geteuid());
         ok = false;
     }
+#endif
     return ok;
 }
 

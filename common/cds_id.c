@@ -181,6 +181,13 @@ write_new_file(const char *path, const char *text, size_t len)
                 cds_logq(path), cds_logq(strerror(errno)));
         rc = CDS_EIO;
     }
+#ifdef _WIN32
+    if (rc == CDS_OK && cds_win32_key_protect(path) != 0) {
+        cds_log(CDS_LOG_ERROR, "identity_protect_failed", "path=%s",
+                cds_logq(path));       /* 0600 is the owner-only ACL here */
+        rc = CDS_EIO;
+    }
+#endif
     if (rc != CDS_OK)
         unlink(path);          /* ours: O_EXCL created it */
     else
@@ -400,6 +407,12 @@ open_secret(const char *path, int *err, char *errbuf, size_t errlen)
         set_err(errbuf, errlen, "%s: not a regular file", path);
         goto out;
     }
+#ifdef _WIN32
+    if (cds_win32_key_private(path, errbuf, errlen) != 0) {
+        *err = CDS_EPERM;              /* the ACL, with the fix: cds_acl.c */
+        goto out;
+    }
+#else
     if (st.st_mode & 077) {
         *err = CDS_EPERM;
         set_err(errbuf, errlen,
@@ -408,6 +421,7 @@ open_secret(const char *path, int *err, char *errbuf, size_t errlen)
                 path, (unsigned) (st.st_mode & 07777), path);
         goto out;
     }
+#endif
     if (st.st_size <= 0 || st.st_size > FILE_MAX) {
         *err = CDS_EMALFORMED;
         set_err(errbuf, errlen, "%s: not an identity file (size %lld)",

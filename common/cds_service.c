@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifndef _WIN32
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
+#endif
 
 static struct {
     const cds_option_t *options;
@@ -34,6 +36,15 @@ static struct {
  * instead of linking libsystemd, which would load it and six more
  * libraries into the agent (about 1.1 MiB of its idle RSS). A failure is
  * ignored as sd_notify's would be: systemd's timeouts report it. */
+#ifdef _WIN32
+/* No systemd: a Windows service reports to the service control manager
+ * instead (not yet: docs/WINDOWS.md). */
+static void
+notify(const char *fmt, ...)
+{
+    (void) fmt;
+}
+#else
 static void
 notify(const char *fmt, ...)
 {
@@ -61,6 +72,7 @@ notify(const char *fmt, ...)
         (void) 0;
     close(fd);
 }
+#endif
 
 /* WATCHDOG_USEC, when WATCHDOG_PID is unset or ours (sd_watchdog_enabled). */
 static uint64_t

@@ -348,6 +348,9 @@ cds_fsync_dir(const char *path)
         errno = ENAMETOOLONG;
         return -1;
     }
+#ifdef _WIN32
+    return cds_win32_fsync_dir(dirname(copy));   /* no open() of a dir */
+#endif
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -381,7 +384,11 @@ cds_temp_beside(const char *path, char *tmp, size_t tmplen, char *err,
 static int
 fsync_path(const char *path)
 {
+#ifdef _WIN32
+    int fd = open(path, O_RDWR | O_CLOEXEC);   /* FlushFileBuffers: write access */
+#else
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+#endif
     if (fd < 0)
         return -1;
     int rc = fsync(fd), e = errno;

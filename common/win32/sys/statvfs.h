@@ -1,0 +1,2 @@
+/* Windows: statvfs is declared in cds_compat.h. */
+#include "cds_compat.h"
