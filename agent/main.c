@@ -128,6 +128,10 @@ static const cds_option_t options[] = {
      "export-batches: the file to write (must not exist)"},
     {"carry.kept", "kept", 0, NULL, NULL,
      "export-batches: also the kept (already acked) batches"},
+    {"command.header", "header", 0, NULL, NULL,
+     "import: the CSV's first row is a header (default: detected)"},
+    {"command.no_header", "no-header", 0, NULL, NULL,
+     "import: the CSV has no header row; columns by DHIS2's positions"},
     {"command.check_config", "check-config", 0, NULL, NULL,
      "check the configuration as run would use it, start nothing, change "
      "nothing; exit 0 or 3 naming every problem"},
@@ -389,7 +393,13 @@ cmd_import(cds_cli_t *cli)
     if (fetched)
         return fetched;
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "usage: import FILE.csv");
+        return cds_cli_fail(CDS_EXIT_USAGE, "usage: import FILE.csv|FILE.json");
+    cds_dvs_header_t header;
+    if (cds_dvs_header_flags(cds_config_get_bool(cfg, "command.header"),
+                             cds_config_get_bool(cfg, "command.no_header"),
+                             &header) != 0)
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "import: --header and --no-header together");
     submit_ctx_t ctx;
     intake_files_t files;
     outbox_t *ob = NULL;
@@ -399,8 +409,8 @@ cmd_import(cds_cli_t *cli)
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
-        int rc =
-            import_file(&ctx, ob, cli->args[0], stderr, &res, err, sizeof err);
+        int rc = import_file_opt(&ctx, ob, cli->args[0], header, stderr,
+                                 &res, err, sizeof err);
         if (rc == CDS_OK)
             printf("queued %zu updates (seq %llu..%llu)\n", res.queued,
                    (unsigned long long)res.first_seq,
@@ -926,7 +936,8 @@ static const cds_cli_command_t commands[] = {
      "(--value V | --delete) [--disagg C] [--comment T] "
      "[--stored-by NAME] [--followup]",
      cmd_submit, 0},
-    {"import", "import FILE.csv", cmd_import, 0},
+    {"import", "import FILE.csv|FILE.json  (DHIS2 dataValueSet)", cmd_import,
+     0},
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},
