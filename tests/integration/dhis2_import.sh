@@ -1,0 +1,80 @@
+#!/bin/bash
+# DHIS2 dataValueSet files as DHIS2 writes and documents them (the corpus
+# in tests/integration/dhis2/: the 11-column header with BOM, CRLF, a
+# quoted comma and a quoted line break; the abbreviated header; no header
+# at all, read by DHIS2's column positions; JSON in the single-form and
+# list layouts; t/f booleans) imported at an agent and, the same files,
+# centrally at a second aggregator: the DHIS2 export then shows every
+# value with its storedBy, comment and followup intact. Option combos the
+# catalog does not define are refused naming file:line: field: column and
+# the value, and nothing of that file is queued.
+. "$(dirname "$0")/lib.sh"
+echo "1..13"
+D=$(cd "$(dirname "$0")/dhis2" && pwd)
+port=$((20000 + $$ % 20000))
+agg_init agg "tcp://127.0.0.1:$port"
+agent_init a1 27901
+agg_start agg
+agent_start a1
+
+for f in long.csv abbrev.csv noheader.csv single.json list.json bool.csv; do
+    agent a1 import "$D/$f" > "$T/imp.$f" 2>&1
+    check "agent import $f" grep -q '^queued ' "$T/imp.$f"
+done
+agent a1 import "$D/disagg.csv" > "$T/dis.out" 2> "$T/dis.err"
+rc=$?
+diag "$(cat "$T/dis.err")"
+expect_eq "option combos refused by file:line: field: column and value" \
+    "$rc $(grep -c 'disagg.csv:3: categoryoptioncombo: column 4: .*"NU"' "$T/dis.err") $(grep -c 'disagg.csv:4: attributeoptioncombo: column 5: "NguonNSNN"' "$T/dis.err")" \
+    "1 1 1"
+check "agent outbox drains" wait_for 30 outbox_empty a1
+
+# Every field of every imported row, as the DHIS2 export writes it back.
+fields='[.dataValues[] | select(.orgUnit == "27901")
+         | [.dataElement, .period, .categoryOptionCombo, .value, .storedBy,
+            .comment, .followup] | map(tostring) | join("|")] | sort | .[]'
+cat > "$T/want" <<'WANT'
+HGD_CAPQUANG_SO|2024Q1|default|1850|dang.f||false
+NTM8_1|2024|default|true|can.bo.a1||false
+NTM8_2|2024|default|false|can.bo.a1||true
+NTM8_3|2024|default|true|can.bo.a1||false
+NTM8_4|2024|default|false|can.bo.a1||false
+TO_CNSCD_TV|2024Q1|default|41|tran.thi.b|dòng một
+dòng hai|false
+TO_CNSCD_TV|2024Q3|default|45|can.bo.a1||false
+TO_CNSCD_TV|2024Q4|default|50|vo.e||false
+TO_CNSCD|2024Q1|default|7|nguyen.van.a|Tổ ấp 3, mới lập|true
+TO_CNSCD|2024Q2|default|8|le.van.c|có "ghi chú"|true
+TO_CNSCD|2024Q3|default|9|pham.d|không đầu|true
+TO_CNSCD|2024Q4|default|10|vo.e|một mẫu|true
+WANT
+agg agg export --format dhis2-json > "$T/export.json"
+jq -r "$fields" "$T/export.json" | tr -d '\r' > "$T/got"
+diag "$(diff "$T/want" "$T/got")"
+check "agent path: every field intact in the DHIS2 export" cmp -s "$T/want" "$T/got"
+expect_eq "nothing of the refused file arrived" \
+    "$(jq '[.dataValues[] | select(.period | startswith("2023"))] | length' "$T/export.json")" 0
+
+# The same corpus imported centrally at a second aggregator.
+agg_init central
+for f in long.csv abbrev.csv noheader.csv single.json list.json; do
+    agg central import "$D/$f" >> "$T/central.out" 2>&1
+done
+sed 's/can\.bo\.a1/aggregator/' "$T/want" | grep -v '^NTM8_' > "$T/want2"
+printf 'dataelement,period,orgunit,value,followup\nNTM8_1,2024,27901,t,f\nNTM8_2,2024,27901,F,T\n' > "$T/b.csv"
+agg central import "$T/b.csv" >> "$T/central.out" 2>&1
+printf 'NTM8_1|2024|default|true|aggregator||false\nNTM8_2|2024|default|false|aggregator||true\n' >> "$T/want2"
+LC_ALL=C sort -o "$T/want2" "$T/want2"
+agg central export --format dhis2-json > "$T/export2.json"
+jq -r "$fields" "$T/export2.json" | tr -d "\r" | LC_ALL=C sort > "$T/got2"
+diag "$(diff "$T/want2" "$T/got2")"
+# sort splits the two-line comment; compare as sorted lines on both sides.
+check "central import: every field intact in the DHIS2 export" cmp -s "$T/want2" "$T/got2"
+agg central import "$D/disagg.csv" > /dev/null 2> "$T/cdis.err"
+rc=$?
+expect_eq "central import refuses option combos by column" \
+    "$rc $(grep -c 'disagg.csv:3: categoryoptioncombo: column 4:' "$T/cdis.err") $(grep -c 'disagg.csv:4: attributeoptioncombo: column 5: "NguonNSNN"' "$T/cdis.err")" \
+    "1 1 1"
+agg central import --header "$D/noheader.csv" > /dev/null 2> "$T/h.err"
+expect_eq "--header on a header-less file: refused, no duplicate-name message" \
+    "$? $(grep -c 'missing column "dataelement"' "$T/h.err") $(grep -c duplicate "$T/h.err")" "1 1 0"
