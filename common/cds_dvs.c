@@ -84,12 +84,16 @@ cds_dvs_header_flags(bool header, bool no_header, cds_dvs_header_t *out)
 
 /* ---- CSV ---------------------------------------------------------------- */
 
-/* Is the current record a header? One of its first three cells names a
- * field: in a data row they hold a data element code, a period and an
- * org unit code, and a period is never a column name. */
+/* Is the current record a header? Its second cell is not a period (every
+ * DHIS2 period, ADX form included, starts with the year's digit) and one
+ * of its first three cells names a field. A data row whose codes happen
+ * to spell a name ("CO", "OU") stays data: its second cell is a period. */
 static bool
 looks_like_header(const cds_csv_t *csv)
 {
+    const char *pe = cds_csv_field(csv, 1);
+    if (pe && *pe >= '0' && *pe <= '9')
+        return false;
     for (size_t i = 0; i < 3 && i < cds_csv_count(csv); i++)
         if (cds_dvs_lookup(cds_csv_field(csv, i)) >= 0)
             return true;

@@ -7,11 +7,12 @@
  *      4 attributeoptioncombo  5 value  6 storedby  7 lastupdated
  *      8 comment  9 followup  10 deleted
  *  and skips the first row when firstRowIsHeader (its default). Here:
- *    - CDS_DVS_HEADER_AUTO: the first row is a header when one of its
- *      first three cells is a column name (any spelling below; in a data
- *      row the second is a period, never a name); then every column is
- *      matched by name (order free, unknown names ignored, a known field
- *      named twice refused). Otherwise the file has no header and every
+ *    - CDS_DVS_HEADER_AUTO: the first row is a header when its second
+ *      cell does not start with a digit (in a data row it is a period,
+ *      and every DHIS2 period starts with its year) and one of its first
+ *      three cells is a column name (any spelling below); then every
+ *      column is matched by name (order free, unknown names ignored, a
+ *      known field named twice refused). Otherwise the file has no header and every
  *      row is read by position, like DHIS2 with firstRowIsHeader=false.
  *    - CDS_DVS_HEADER_YES: the first row must be a header (names as above).
  *    - CDS_DVS_HEADER_NO: no header, by position, whatever the first row.
