@@ -47,6 +47,8 @@ NTM8_4,2024,27901,,,có,,,,,
 TTHC_TONG,202502,27901,,,,,,,,true
 CSV
 printf 'orgunit;value\n"unterminated,1\n' > "$OUT/seeds/csv_import/bad.csv"
+# The DHIS2 corpus: abbreviated and absent headers, JSON single-form.
+cp tests/integration/dhis2/* "$OUT/seeds/csv_import/"
 # rule: expressions in both operand forms (cds_rule.h)
 mkdir -p "$OUT/seeds/rule"
 printf 'HGD_CAPQUANG_SO * 100 / HGD_TONG' > "$OUT/seeds/rule/ratio"
