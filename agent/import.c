@@ -230,6 +230,10 @@ read_rows(import_t *im, cds_dvs_header_t header, char *err, size_t errlen)
         fprintf(im->errf, "... and %zu more\n", im->bad - IMPORT_MAX_LISTED);
     if (rc != CDS_OK)
         return CDS_EMALFORMED;
+    if (!im->bad && im->n == 0) {      /* queue_rows needs a row */
+        fprintf(im->errf, "%s: no data rows\n", im->path);
+        return CDS_EMALFORMED;
+    }
     return im->bad ? CDS_EBADFIELD : CDS_OK;
 }
 

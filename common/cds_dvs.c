@@ -187,6 +187,10 @@ read_csv(const char *path, const char *data, size_t len,
     }
     if (rc == CDS_OK && more < 0)
         rc = CDS_EMALFORMED;           /* err: "path:line: problem" */
+    if (rc == CDS_OK && rows == 0) {   /* a header and nothing else */
+        snprintf(err, errlen, "%s: no data rows", path);
+        rc = CDS_EMALFORMED;
+    }
     cds_csv_destroy(&csv);
     return rc;
 }

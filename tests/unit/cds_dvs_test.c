@@ -132,6 +132,9 @@ test_header_refusals(void **state)
     assert_int_equal(read_str("", CDS_DVS_HEADER_AUTO, &g, err),
                      CDS_EMALFORMED);
     assert_string_equal(err, "t.csv: no data rows");
+    assert_int_equal(read_str("dataelement,period,orgunit\r\n",
+                              CDS_DVS_HEADER_AUTO, &g, err), CDS_EMALFORMED);
+    assert_string_equal(err, "t.csv: no data rows");
     assert_int_equal(read_str("a,\"b\n", CDS_DVS_HEADER_AUTO, &g, err),
                      CDS_EMALFORMED);
     assert_non_null(strstr(err, "t.csv:1: quoted field not closed"));

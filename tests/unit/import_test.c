@@ -251,6 +251,12 @@ test_header_and_listing_cap(void **state)
                                 &res),
                      CDS_EMALFORMED);
     assert_non_null(strstr(fx->errs, "missing column \"period\""));
+    /* A header and no row (found by csv_import_fuzz: queued nothing, then
+     * read the first of zero rows). */
+    assert_int_equal(run_import(fx, "h2.csv", "de,pe,ou,value\r\n", &res),
+                     CDS_EMALFORMED);
+    assert_non_null(strstr(fx->errs, "h2.csv: no data rows"));
+    assert_int_equal(outbox_depth(fx->ob), 0);
     /* 105 bad rows: 100 listed, then "... and 5 more". */
     size_t cap = 64 * 110;
     char *text = malloc(cap), *p = text;
