@@ -141,35 +141,19 @@ duplicate_key(import_t *im, const cds_update_t *u, size_t line)
     return 1;
 }
 
-/* Field-level checks the catalog cannot do (flags, option combos,
- * required value). */
+/* Field-level checks the catalog cannot do (flags, attribute option
+ * combo, required value). */
 static bool
 row_flags(import_t *im, const cds_dvs_row_t *row, cds_update_t *u)
 {
-    char msg[200], shown[300];
-    const cds_dvs_field_t flags[] = {CDS_DVS_DELETED, CDS_DVS_FOLLOWUP};
-    for (int i = 0; i < 2; i++) {
-        const char *s = row->f[flags[i]];
-        int v = cds_dvs_flag(s);
-        if (v < 0) {
-            snprintf(msg, sizeof msg, "\"%s\": expected true or false "
-                     "(t/f, 1/0)", cds_csv_show(s, shown, sizeof shown));
-            bad_row(im, row->line, cds_dvs_name(flags[i]), msg);
-            return false;
-        }
-        if (i == 0)
-            u->deleted = v;
-        else
-            u->followup = v;
-    }
-    const char *aoc = row->f[CDS_DVS_AOC];
-    if (*aoc && strcmp(aoc, "default") != 0) {
-        snprintf(msg, sizeof msg, "\"%s\": attribute option combos are not "
-                 "supported, only \"default\" (or empty)",
-                 cds_csv_show(aoc, shown, sizeof shown));
-        bad_row(im, row->line, "attributeoptioncombo", msg);
+    char msg[400];
+    const char *field = NULL;
+    if (cds_dvs_row_refusal(row, &field, msg, sizeof msg) != 0) {
+        bad_row(im, row->line, field, msg);
         return false;
     }
+    u->deleted = cds_dvs_flag(row->f[CDS_DVS_DELETED]) == 1;
+    u->followup = cds_dvs_flag(row->f[CDS_DVS_FOLLOWUP]) == 1;
     if (!u->deleted && !*u->value) {
         bad_row(im, row->line, "value",
                 "missing (required unless deleted=true)");

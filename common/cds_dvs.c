@@ -73,6 +73,30 @@ cds_dvs_flag(const char *s)
 }
 
 int
+cds_dvs_row_refusal(const cds_dvs_row_t *row, const char **field, char *msg,
+                    size_t len)
+{
+    char shown[300];
+    static const cds_dvs_field_t flags[] = {CDS_DVS_DELETED, CDS_DVS_FOLLOWUP};
+    for (int i = 0; i < 2; i++)
+        if (cds_dvs_flag(row->f[flags[i]]) < 0) {
+            *field = cds_dvs_name(flags[i]);
+            snprintf(msg, len, "\"%s\": expected true or false (t/f, 1/0)",
+                     cds_csv_show(row->f[flags[i]], shown, sizeof shown));
+            return -1;
+        }
+    const char *aoc = row->f[CDS_DVS_AOC];
+    if (*aoc && strcmp(aoc, "default") != 0) {
+        *field = cds_dvs_name(CDS_DVS_AOC);
+        snprintf(msg, len, "\"%s\": attribute option combos are not "
+                 "supported, only \"default\" (or empty)",
+                 cds_csv_show(aoc, shown, sizeof shown));
+        return -1;
+    }
+    return 0;
+}
+
+int
 cds_dvs_header_flags(bool header, bool no_header, cds_dvs_header_t *out)
 {
     if (header && no_header)

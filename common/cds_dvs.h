@@ -86,6 +86,14 @@ int cds_dvs_lookup(const char *name);
  * 0 (ASCII case ignored, as DHIS2's boolean variants); else -1. */
 int cds_dvs_flag(const char *s);
 
+/* The refusals the reading alone can tell, for both importers: followup
+ * or deleted not a DHIS2 boolean, an attribute option combo other than
+ * "default"/empty (cdsync defines none). 0 when fine; else -1 with *field
+ * the long column name and "\"VALUE\": problem" in msg. The category
+ * option combo is the catalog's to check (cds_catalog_check_update). */
+int cds_dvs_row_refusal(const cds_dvs_row_t *row, const char **field,
+                        char *msg, size_t len);
+
 /* The header choice of the import commands' --header / --no-header flags
  * (neither: AUTO). 0, or -1 when both are given. */
 int cds_dvs_header_flags(bool header, bool no_header, cds_dvs_header_t *out);

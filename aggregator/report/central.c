@@ -23,8 +23,8 @@ typedef struct {
     size_t line;
     bool json;                         /* line is a dataValues entry */
     int col[CDS_DVS__COUNT];           /* CSV columns (cds_dvs.h) */
-    const char *bad_field;             /* a flag or option combo refused */
-    char bad_msg[200];
+    const char *bad_field;             /* cds_dvs_row_refusal's, or NULL */
+    char bad_msg[400];
 } row_t;
 
 typedef struct {
@@ -286,30 +286,6 @@ central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
 
 /* ---- reading the file --------------------------------------------------- */
 
-/* The refusals reading can already tell: flags that are not DHIS2
- * booleans, option combos other than default (none are in the catalog:
- * stored as default they would be lost, so the row is refused). */
-static void
-row_refuse(row_t *r, const cds_dvs_row_t *in)
-{
-    char shown[300];
-    static const cds_dvs_field_t flags[] = {CDS_DVS_FOLLOWUP, CDS_DVS_DELETED};
-    for (int i = 0; i < 2 && !r->bad_field; i++)
-        if (cds_dvs_flag(in->f[flags[i]]) < 0) {
-            r->bad_field = cds_dvs_name(flags[i]);
-            snprintf(r->bad_msg, sizeof r->bad_msg, "\"%s\": expected true "
-                     "or false (t/f, 1/0)",
-                     cds_csv_show(in->f[flags[i]], shown, sizeof shown));
-        }
-    const char *aoc = in->f[CDS_DVS_AOC];
-    if (!r->bad_field && *aoc && strcmp(aoc, "default") != 0) {
-        r->bad_field = "attributeoptioncombo";
-        snprintf(r->bad_msg, sizeof r->bad_msg, "\"%s\": attribute option "
-                 "combos are not supported, only \"default\" (or empty)",
-                 cds_csv_show(aoc, shown, sizeof shown));
-    }
-}
-
 /* cds_dvs callback: copy one row. */
 static int
 row_add(void *arg, const cds_dvs_row_t *in)
@@ -331,7 +307,9 @@ row_add(void *arg, const cds_dvs_row_t *in)
     r->line = in->line;
     r->json = in->json;
     memcpy(r->col, in->col, sizeof r->col);
-    row_refuse(r, in);
+    if (cds_dvs_row_refusal(in, &r->bad_field, r->bad_msg,
+                            sizeof r->bad_msg) == 0)
+        r->bad_field = NULL;
     return r->de && r->pe && r->ou && r->coc && r->value && r->by
                    && r->comment ? CDS_OK : CDS_ENOMEM;
 }

@@ -193,6 +193,24 @@ test_flags_and_names(void **state)
     assert_int_equal(cds_dvs_lookup("cmt"), CDS_DVS_COMMENT);
     assert_int_equal(cds_dvs_lookup("nope"), -1);
     assert_string_equal(cds_dvs_name(CDS_DVS_AOC), "attributeoptioncombo");
+    cds_dvs_row_t row;
+    memset(&row, 0, sizeof row);
+    for (int f = 0; f < CDS_DVS__COUNT; f++)
+        row.f[f] = "";
+    const char *field = NULL;
+    char msg[400];
+    row.f[CDS_DVS_FOLLOWUP] = "T";
+    row.f[CDS_DVS_AOC] = "default";
+    assert_int_equal(cds_dvs_row_refusal(&row, &field, msg, sizeof msg), 0);
+    row.f[CDS_DVS_DELETED] = "ja";
+    assert_int_equal(cds_dvs_row_refusal(&row, &field, msg, sizeof msg), -1);
+    assert_string_equal(field, "deleted");
+    assert_string_equal(msg, "\"ja\": expected true or false (t/f, 1/0)");
+    row.f[CDS_DVS_DELETED] = "";
+    row.f[CDS_DVS_AOC] = "NguonNSNN";
+    assert_int_equal(cds_dvs_row_refusal(&row, &field, msg, sizeof msg), -1);
+    assert_string_equal(field, "attributeoptioncombo");
+    assert_non_null(strstr(msg, "\"NguonNSNN\": attribute option combos"));
     cds_dvs_header_t h;
     assert_int_equal(cds_dvs_header_flags(true, true, &h), -1);
     assert_int_equal(cds_dvs_header_flags(false, true, &h), 0);
