@@ -9,7 +9,7 @@
 # catalog does not define are refused naming file:line: field: column and
 # the value, and nothing of that file is queued.
 . "$(dirname "$0")/lib.sh"
-echo "1..13"
+echo "1..15"
 D=$(cd "$(dirname "$0")/dhis2" && pwd)
 port=$((20000 + $$ % 20000))
 agg_init agg "tcp://127.0.0.1:$port"
@@ -27,6 +27,11 @@ diag "$(cat "$T/dis.err")"
 expect_eq "option combos refused by file:line: field: column and value" \
     "$rc $(grep -c 'disagg.csv:3: categoryoptioncombo: column 4: .*"NU"' "$T/dis.err") $(grep -c 'disagg.csv:4: attributeoptioncombo: column 5: "NguonNSNN"' "$T/dis.err")" \
     "1 1 1"
+agent a1 import --header "$D/noheader.csv" > /dev/null 2> "$T/ah.err"
+expect_eq "agent --header on a header-less file: refused, named" \
+    "$? $(grep -c 'noheader.csv:1: header: missing column "dataelement"' "$T/ah.err")" "1 1"
+agent a1 import --header --no-header "$D/long.csv" > /dev/null 2>&1
+expect_eq "--header with --no-header: usage (exit 2)" "$?" 2
 check "agent outbox drains" wait_for 30 outbox_empty a1
 
 # Every field of every imported row, as the DHIS2 export writes it back.
