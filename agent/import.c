@@ -152,6 +152,11 @@ row_flags(import_t *im, const cds_dvs_row_t *row, cds_update_t *u)
         bad_row(im, row->line, field, msg);
         return false;
     }
+    if (cds_dvs_row_times(row, &u->created_ms, &u->updated_ms, &field, msg,
+                          sizeof msg) != 0) {
+        bad_row(im, row->line, field, msg);
+        return false;
+    }
     u->deleted = cds_dvs_flag(row->f[CDS_DVS_DELETED]) == 1;
     u->followup = cds_dvs_flag(row->f[CDS_DVS_FOLLOWUP]) == 1;
     if (!u->deleted && !*u->value) {

@@ -110,6 +110,17 @@
     "ALTER TABLE meta ADD COLUMN metadata_pinned INTEGER NOT NULL"          \
     " DEFAULT 0;"
 
+/* Version 7 -> 8: reserved (session 2026-12-03: another branch's
+ * migration takes this number; a no-op until it is merged in). */
+#define OUTBOX_SQL_MIGRATION_8 "SELECT 1;"
+
+/* Version 8 -> 9: the source system's created / lastUpdated of an
+ * imported value (cds_update.h created_ms, updated_ms; NULL: not given),
+ * kept with the row because they are part of its content hash. */
+#define OUTBOX_SQL_MIGRATION_9                                              \
+    "ALTER TABLE outbox ADD COLUMN created_ms INTEGER;"                     \
+    "ALTER TABLE outbox ADD COLUMN updated_ms INTEGER;"
+
 #define OUTBOX_SQL_METADATA_PUT                                             \
     "INSERT OR REPLACE INTO metadata (version, bundle, signature,"          \
     " received_at_ms, summary) VALUES (:v, :bundle, :sig, :now, :summary)"
@@ -170,15 +181,16 @@
 #define OUTBOX_SQL_INSERT                                                   \
     "INSERT INTO outbox (seq, org_unit, indicator, period, disagg, value,"  \
     " deleted, comment, stored_by, followup, hlc, hash, chain_head, size,"  \
-    " queued_at_ms, source, stamp_offset_ms) VALUES (:seq, :org_unit,"      \
+    " queued_at_ms, source, stamp_offset_ms, created_ms, updated_ms)"      \
+    " VALUES (:seq, :org_unit,"                                             \
     " :indicator, :period, :disagg, :value, :deleted, :comment,"            \
     " :stored_by, :followup, :hlc, :hash, :chain_head, :size,"              \
-    " :queued_at_ms, :source, :stamp_offset_ms)"
+    " :queued_at_ms, :source, :stamp_offset_ms, :created_ms, :updated_ms)"
 
 #define OUTBOX_SQL_COLUMNS                                                  \
     "seq, org_unit, indicator, period, disagg, value, deleted, comment,"    \
     " stored_by, followup, hlc, hash, chain_head, size, queued_at_ms,"      \
-    " source, stamp_offset_ms"
+    " source, stamp_offset_ms, created_ms, updated_ms"
 
 /* Pending values of one unit and period (submit's entry checks). */
 #define OUTBOX_SQL_PENDING_OF                                               \

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Header spellings; the first of each field is the long name DHIS2 writes.
  * The abbreviations are the ones DHIS2's import documentation lists. */
@@ -93,6 +94,104 @@ cds_dvs_row_refusal(const cds_dvs_row_t *row, const char **field, char *msg,
                  cds_csv_show(aoc, shown, sizeof shown));
         return -1;
     }
+    return 0;
+}
+
+/* n digits of s as a number into *v; false when one is not a digit. */
+static bool
+digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+/* The zone suffix at z: "", Z, +HH, +HHMM, +HH:MM (or -). Seconds east of
+ * UTC into *off; false when malformed. */
+static bool
+zone(const char *z, long *off)
+{
+    int h = 0, m = 0;
+    *off = 0;
+    if (!*z || !strcmp(z, "Z"))
+        return true;
+    if ((*z != '+' && *z != '-') || !digits(z + 1, 2, &h) || h > 23)
+        return false;
+    const char *mm = z[3] == ':' ? z + 4 : z + 3;
+    if (*mm && (strlen(mm) != 2 || !digits(mm, 2, &m) || m > 59))
+        return false;
+    if (!*mm && z[3] == ':')
+        return false;
+    *off = (*z == '-' ? -1 : 1) * (h * 3600L + m * 60L);
+    return true;
+}
+
+int
+cds_dvs_time(const char *s, uint64_t *ms)
+{
+    struct tm tm;
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0;
+    long off = 0;
+    *ms = 0;
+    if (!*s)
+        return 0;
+    if (strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-'
+        || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
+        return -1;
+    const char *p = s + 10;
+    if (*p == 'T' || *p == ' ') {
+        if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &mi))
+            return -1;
+        p += 6;
+        if (*p == ':') {
+            if (!digits(p + 1, 2, &sec))
+                return -1;
+            p += 3;
+        }
+        if (*p == '.') {
+            int n = 0;
+            for (p++; *p >= '0' && *p <= '9'; p++, n++)
+                if (n < 3)
+                    frac = frac * 10 + (*p - '0');
+            if (n == 0)
+                return -1;
+            for (; n < 3; n++)
+                frac *= 10;
+        }
+    }
+    if (y < 1970 || y > 2999 || mo < 1 || mo > 12 || d < 1 || d > 31
+        || h > 23 || mi > 59 || sec > 60 || !zone(p, &off))
+        return -1;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
+    tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    if (tm.tm_mday != d || (long long) t - off < 0)
+        return -1;                     /* 2025-02-30 normalised: refused */
+    *ms = (uint64_t) ((long long) t - off) * 1000u + (uint64_t) frac;
+    return 0;
+}
+
+int
+cds_dvs_row_times(const cds_dvs_row_t *row, uint64_t *created_ms,
+                  uint64_t *updated_ms, const char **field, char *msg,
+                  size_t len)
+{
+    char shown[300];
+    const cds_dvs_field_t f[] = {CDS_DVS_CREATED, CDS_DVS_LASTUPDATED};
+    uint64_t *out[] = {created_ms, updated_ms};
+    for (int i = 0; i < 2; i++)
+        if (cds_dvs_time(row->f[f[i]], out[i]) != 0) {
+            *field = cds_dvs_name(f[i]);
+            snprintf(msg, len, "\"%s\": not a DHIS2 timestamp "
+                     "(2025-04-02 or 2025-04-02T08:15:00.000, zone optional)",
+                     cds_csv_show(row->f[f[i]], shown, sizeof shown));
+            return -1;
+        }
     return 0;
 }
 

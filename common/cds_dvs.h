@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CDS_DVS_MAX_FILE (64u << 20)   /* bytes of one file */
 #define CDS_DVS_MAX_ROWS 200000        /* data rows in one file */
@@ -93,6 +94,17 @@ int cds_dvs_flag(const char *s);
  * option combo is the catalog's to check (cds_catalog_check_update). */
 int cds_dvs_row_refusal(const cds_dvs_row_t *row, const char **field,
                         char *msg, size_t len);
+
+/* A DHIS2 timestamp (created, lastUpdated) as ms since 1970 UTC:
+ * YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS[.fff]] with an optional zone Z,
+ * +HHMM, +HH:MM or +HH (none: UTC); years 1970..2999. "" -> 0 (not
+ * given). 0, or -1 for anything else. */
+int cds_dvs_time(const char *s, uint64_t *ms);
+/* The source times of a row: created and lastUpdated through
+ * cds_dvs_time. 0, or -1 with *field and msg as cds_dvs_row_refusal. */
+int cds_dvs_row_times(const cds_dvs_row_t *row, uint64_t *created_ms,
+                      uint64_t *updated_ms, const char **field, char *msg,
+                      size_t len);
 
 /* The header choice of the import commands' --header / --no-header flags
  * (neither: AUTO). 0, or -1 when both are given. */

@@ -20,6 +20,7 @@
 typedef struct {
     char *ou, *de, *pe, *coc, *value, *comment, *by;
     bool followup, deleted;
+    uint64_t created_ms, updated_ms;   /* the file's, 0: not given */
     size_t line;
     bool json;                         /* line is a dataValues entry */
     int col[CDS_DVS__COUNT];           /* CSV columns (cds_dvs.h) */
@@ -308,7 +309,10 @@ row_add(void *arg, const cds_dvs_row_t *in)
     r->json = in->json;
     memcpy(r->col, in->col, sizeof r->col);
     if (cds_dvs_row_refusal(in, &r->bad_field, r->bad_msg,
-                            sizeof r->bad_msg) == 0)
+                            sizeof r->bad_msg) == 0
+        && cds_dvs_row_times(in, &r->created_ms, &r->updated_ms,
+                             &r->bad_field, r->bad_msg,
+                             sizeof r->bad_msg) == 0)
         r->bad_field = NULL;
     return r->de && r->pe && r->ou && r->coc && r->value && r->by
                    && r->comment ? CDS_OK : CDS_ENOMEM;
@@ -393,7 +397,9 @@ check_row(check_t *ck, store_t *store, const cds_catalog_t *cat, row_t *r,
                           .value = r->deleted ? "" : r->value,
                           .comment = r->comment,
                           .stored_by = r->by[0] ? r->by : "aggregator",
-                          .deleted = r->deleted, .followup = r->followup };
+                          .deleted = r->deleted, .followup = r->followup,
+                          .created_ms = r->created_ms,
+                          .updated_ms = r->updated_ms };
     if (cds_catalog_check_update(cat, u, &field, msg, sizeof msg)
         != CDS_OK) {
         bad_row(ck, r, field ? field : "row", msg);

@@ -9,7 +9,7 @@
 # catalog does not define are refused naming file:line: field: column and
 # the value, and nothing of that file is queued.
 . "$(dirname "$0")/lib.sh"
-echo "1..18"
+echo "1..24"
 D=$(cd "$(dirname "$0")/dhis2" && pwd)
 port=$((20000 + $$ % 20000))
 agg_init agg "tcp://127.0.0.1:$port"
@@ -57,6 +57,24 @@ agg agg export --format dhis2-json > "$T/export.json"
 jq -r "$fields" "$T/export.json" | tr -d '\r' > "$T/got"
 diag "$(diff "$T/want" "$T/got")"
 check "agent path: every field intact in the DHIS2 export" cmp -s "$T/want" "$T/got"
+# created / lastUpdated: the file's, carried in the signed update; none
+# given: created = first arrival, lastUpdated = the value's stamp.
+times() { jq -r --arg de "$2" --arg pe "$3" '.dataValues[]
+    | select(.orgUnit == "27901" and .dataElement == $de and .period == $pe)
+    | "\(.created) \(.lastUpdated)"' "$1"; }
+year=$(date -u +%Y)
+expect_eq "lastUpdated from the long header's lastupdated (+0000)" \
+    "$(times "$T/export.json" TO_CNSCD 2024Q1 | cut -d' ' -f2)" "2025-04-02T08:15:00.000Z"
+expect_eq "lastUpdated from the abbreviated lstupd (a date)" \
+    "$(times "$T/export.json" TO_CNSCD 2024Q2 | cut -d' ' -f2)" "2025-07-01T00:00:00.000Z"
+expect_eq "created and lastUpdated from JSON" \
+    "$(times "$T/export.json" HGD_CAPQUANG_SO 2024Q1)" "2025-04-01T00:00:00.000Z 2025-04-03T00:00:00.000Z"
+expect_eq "no times in the file: cdsync's own (this year)" \
+    "$(times "$T/export.json" TO_CNSCD_TV 2024Q3 | cut -c1-4,26-29)" "$year$year"
+printf 'de,pe,ou,co,ao,value,strby,lstupd\nTO_CNSCD,2022Q1,27901,,,1,x,yesterday\n' > "$T/badt.csv"
+agent a1 import "$T/badt.csv" > /dev/null 2> "$T/badt.err"
+expect_eq "a lastupdated that is not a timestamp: refused by column" \
+    "$? $(grep -c 'badt.csv:2: lastupdated: column 8: "yesterday": not a DHIS2 timestamp' "$T/badt.err")" "1 1"
 expect_eq "nothing of the refused file arrived" \
     "$(jq '[.dataValues[] | select(.period | startswith("2023"))] | length' "$T/export.json")" 0
 
@@ -75,6 +93,8 @@ jq -r "$fields" "$T/export2.json" | tr -d "\r" | LC_ALL=C sort > "$T/got2"
 diag "$(diff "$T/want2" "$T/got2")"
 # sort splits the two-line comment; compare as sorted lines on both sides.
 check "central import: every field intact in the DHIS2 export" cmp -s "$T/want2" "$T/got2"
+expect_eq "central import: created and lastUpdated from JSON" \
+    "$(times "$T/export2.json" HGD_CAPQUANG_SO 2024Q1)" "2025-04-01T00:00:00.000Z 2025-04-03T00:00:00.000Z"
 agg central import "$D/disagg.csv" > /dev/null 2> "$T/cdis.err"
 rc=$?
 expect_eq "central import refuses option combos by column" \
@@ -85,16 +105,16 @@ expect_eq "--header on a header-less file: refused, no duplicate-name message" \
     "$? $(grep -c 'missing column "dataelement"' "$T/h.err") $(grep -c duplicate "$T/h.err")" "1 1 0"
 
 # Round trip cdsync -> DHIS2 CSV -> cdsync: the export imported into a
-# fresh aggregator exports the same rows, storedBy, comment and followup
-# included (lastupdated, column 8, is the importing aggregator's clock).
+# fresh aggregator exports the same rows, storedBy, comment, followup and
+# lastupdated included.
 agg agg export --format dhis2-csv > "$T/rt1.csv"
 agg_init rt
 agg rt import "$T/rt1.csv" > /dev/null 2> "$T/rt.err"
 check "round trip: the DHIS2 CSV export imports back" [ $? = 0 ]
 agg rt export --format dhis2-csv > "$T/rt2.csv"
 cut8() { /usr/bin/python3 -c 'import csv, sys
-rows = [r[:7] + r[8:] for r in csv.reader(open(sys.argv[1], newline=""))]
+rows = list(csv.reader(open(sys.argv[1], newline="")))
 print(len(rows)); [print(r) for r in sorted(rows)]' "$1"; }
 expect_eq "round trip: the export holds the header and the 12 values" \
     "$(cut8 "$T/rt1.csv" | head -1)" 13
-expect_eq "round trip: identical rows but lastupdated" "$(cut8 "$T/rt1.csv")" "$(cut8 "$T/rt2.csv")"
+expect_eq "round trip: identical rows, lastupdated included" "$(cut8 "$T/rt1.csv")" "$(cut8 "$T/rt2.csv")"
