@@ -219,6 +219,40 @@ test_flags_and_names(void **state)
     assert_int_equal(h, CDS_DVS_HEADER_AUTO);
 }
 
+/* DHIS2 timestamps as DHIS2 writes them (CSV "+0000", JSON without a
+ * zone, a bare date) and the refusals. */
+static void
+test_times(void **state)
+{
+    (void) state;
+    uint64_t ms = 1;
+    static const struct { const char *s; uint64_t ms; } ok[] = {
+        {"", 0},
+        {"2025-04-02", 1743552000000ull},
+        {"2025-04-02T08:15:00.000+0000", 1743581700000ull},
+        {"2025-04-02T08:15:00.000", 1743581700000ull},
+        {"2025-04-02T08:15:00Z", 1743581700000ull},
+        {"2025-04-02T08:15", 1743581700000ull},
+        {"2025-04-02 08:15:00.5", 1743581700500ull},
+        {"2025-04-02T15:15:00.000+07:00", 1743581700000ull},
+        {"2025-04-02T01:15:00-07", 1743581700000ull},
+        {"2025-04-02T08:15:00.123456", 1743581700123ull},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (cds_dvs_time(ok[i].s, &ms) != 0)
+            fail_msg("refused: %s", ok[i].s);
+        assert_int_equal(ms, ok[i].ms);
+    }
+    static const char *const bad[] = {
+        "yesterday", "2025-4-2", "2025-02-30", "2025-13-01", "1969-12-31",
+        "2025-04-02T25:00", "2025-04-02T08:15:00.", "2025-04-02T08:15+7",
+        "2025-04-02T08:15:00+0000x", "2025-04-02x", "02/04/2025",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (cds_dvs_time(bad[i], &ms) != -1)
+            fail_msg("accepted: %s", bad[i]);
+}
+
 /* The callback's code stops the reading and is returned. */
 static int
 stop_at_first(void *arg, const cds_dvs_row_t *row)
@@ -252,6 +286,7 @@ main(void)
         cmocka_unit_test(test_json_single_form),
         cmocka_unit_test(test_flags_and_names),
         cmocka_unit_test(test_callback_stops),
+        cmocka_unit_test(test_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
