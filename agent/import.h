@@ -15,9 +15,9 @@
  *      storedby                            empty -> the agent's stored_by
  *      comment
  *      followup, deleted                   true/false, t/f, 1/0 (any case)
- *      lastupdated, created                accepted and not carried: the
- *                                          agent's HLC timestamps the update
- *                                          (docs/AGENT.md "Importing")
+ *      lastupdated, created                DHIS2 timestamps, carried in the
+ *                                          update (created_ms, updated_ms);
+ *                                          the agent's HLC still stamps it
  *  Invariant: a file with any bad row (bad value, unknown indicator, org
  *  unit not allowed, the same key twice, malformed CSV/JSON) queues
  *  nothing; every bad row is reported as "file:line: field: column N:

@@ -15,7 +15,8 @@
  *
  *  hlc: max(now, highest stored hlc + 1), increasing per row, so a
  *  correction wins the last-writer-wins merge over every value already
- *  stored; the file's lastUpdated/created are not trusted as clocks.
+ *  stored; the file's lastUpdated/created are not trusted as clocks
+ *  (they are carried as the update's created_ms/updated_ms, records only).
  *
  *  Invariant: a file with any bad row (unknown indicator or org unit, bad
  *  period or value, a key twice, malformed CSV/JSON) applies nothing, and
