@@ -9,7 +9,7 @@
 # catalog does not define are refused naming file:line: field: column and
 # the value, and nothing of that file is queued.
 . "$(dirname "$0")/lib.sh"
-echo "1..24"
+echo "1..25"
 D=$(cd "$(dirname "$0")/dhis2" && pwd)
 port=$((20000 + $$ % 20000))
 agg_init agg "tcp://127.0.0.1:$port"
@@ -71,6 +71,9 @@ expect_eq "created and lastUpdated from JSON" \
     "$(times "$T/export.json" HGD_CAPQUANG_SO 2024Q1)" "2025-04-01T00:00:00.000Z 2025-04-03T00:00:00.000Z"
 expect_eq "no times in the file: cdsync's own (this year)" \
     "$(times "$T/export.json" TO_CNSCD_TV 2024Q3 | cut -c1-4,26-29)" "$year$year"
+expect_eq "query shows the carried lastUpdated as export does" \
+    "$(agg agg query --org-unit 27901 --period 2024Q1 --indicator TO_CNSCD --format json | jq -r '.dataValues[0].lastUpdated')" \
+    "2025-04-02T08:15:00.000Z"
 printf 'de,pe,ou,co,ao,value,strby,lstupd\nTO_CNSCD,2022Q1,27901,,,1,x,yesterday\n' > "$T/badt.csv"
 agent a1 import "$T/badt.csv" > /dev/null 2> "$T/badt.err"
 expect_eq "a lastupdated that is not a timestamp: refused by column" \
