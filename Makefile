@@ -11,6 +11,8 @@
 #   make soak DURATION=s mixed load with faults; fails if RSS or fds grow
 #   make install PREFIX=/usr/local DESTDIR=   (uninstall: the same, reversed)
 #   make deb             Debian packages into build/deb/ (deploy/debian)
+#   make arm64 / arm64-test   the agent for ARM64 (build/arm64), its tests
+#                        under qemu-user (docs/AGENT.md "ARM64 boxes")
 #   make clean
 
 PREFIX  ?= /usr/local
@@ -26,9 +28,24 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC      ?= cc
 PKGS    := libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson \
-           libmicrohttpd libpq xlsxwriter
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
+           libmicrohttpd libpq xlsxwriter libxml-2.0
+PKG_CONFIG ?= pkg-config
+# ARM64=1 (set by `make arm64`, below): the agent's side only, built with
+# Debian's aarch64 cross compiler against the :arm64 multiarch libraries
+# (deploy/arm64/deps.sh). Neither libpq (common/cds_pg.c and cds_sql.c,
+# the aggregator's stores), czmq nor libxlsxwriter is the agent's.
+ifdef ARM64
+CC         := aarch64-linux-gnu-gcc
+AR         := aarch64-linux-gnu-ar
+PKGS       := libzmq libprotobuf-c libsodium sqlite3 inih jansson libmicrohttpd \
+              libxml-2.0
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+ifneq ($(shell command -v $(CC) >/dev/null && $(PKG_CONFIG) --exists $(PKGS) && echo ok),ok)
+$(error arm64: $(CC) or the :arm64 libraries ($(PKGS)) missing; run sh deploy/arm64/deps.sh)
+endif
+endif
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lcsv -lm
 
 # FAILPOINTS=1: crash points of common/cds_failpoint.h compiled in (test
 # builds only: `make fault-build` puts them under $(BUILD)/fp).
@@ -90,6 +107,14 @@ AGG_SRC    := $(filter-out aggregator/front/main.c,$(wildcard aggregator/*/*.c))
 UNIT_SRC   := $(wildcard tests/unit/*_test.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 BENCH_SRC  := $(wildcard tests/bench/*.c)
+ifdef ARM64
+COMMON_SRC := $(filter-out common/cds_pg.c common/cds_sql.c,$(COMMON_SRC))
+# The agent's unit tests: those that include no header of the aggregator's
+# (nor the test helpers built on its store, nor cds_sql.h / cds_pg.h).
+AGG_ONLY_H := $(notdir $(wildcard aggregator/*/*.h)) cds_sql.h cds_pg.h \
+              testpg.h teststore.h admin_fixture.h
+UNIT_SRC   := $(shell grep -L -F $(foreach h,$(AGG_ONLY_H),-e '"$(h)"') $(UNIT_SRC))
+endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -101,6 +126,12 @@ AGG      := $(BUILD)/cdsync-aggregator
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCHES  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+UNIT_LIBS := $(LIBAGENT) $(if $(ARM64),,$(LIBAGG)) $(LIBCDS)
+ifdef ARM64
+# Kept: as intermediates make would delete them, and build them again on
+# the next run once their .d files name them.
+.SECONDARY: $(call obj,$(UNIT_SRC))
+endif
 
 .PHONY: all test demo deps install clean check-integration bench format
 all: $(AGENT) $(AGG)
@@ -150,7 +181,7 @@ $(AGENT): $(call obj,agent/main.c) $(LIBAGENT) $(LIBCDS)
 $(AGG): $(call obj,aggregator/front/main.c) $(LIBAGG) $(LIBCDS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBAGENT) $(LIBAGG) $(LIBCDS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBAGENT) $(LIBAGG) $(LIBCDS)
@@ -190,6 +221,9 @@ all-tests: $(AGENT) $(AGG) $(UNITS) $(TOOLS) $(BENCHES)
 # BENCH_SCALE=0.1 shrinks every workload, BENCH_REPS=n repeats (medians).
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
+	@! command -v aarch64-linux-gnu-gcc >/dev/null || $(MAKE) --no-print-directory ARM64=1 \
+	    BUILD=$(ARM64_BUILD) SANITIZE= FAILPOINTS= $(ARM64_BUILD)/cdsync-agent \
+	    || echo "bench: no ARM64 agent (sh deploy/arm64/deps.sh): row 5-bin-arm64 n/a"
 	@BUILD=$(BUILD) bash tests/bench/bench.sh
 
 # The fault-injection suite (tests/fault, docs/RELIABILITY.md): the
@@ -202,6 +236,28 @@ chaos: deps all-tests fault-build
 	@BUILD=$(BUILD) SEED=$(SEED) FAULT_SCALE=$(or $(CHAOS_SCALE),4) bash tests/fault/chaos.sh
 soak: deps all-tests fault-build
 	@BUILD=$(BUILD) SEED=$(SEED) DURATION=$(or $(DURATION),600) bash tests/fault/soak.sh
+
+# The ARM64 agent (docs/AGENT.md "ARM64 boxes"): this Makefile again with
+# ARM64=1 into build/arm64: the agent and its unit tests, cross-built.
+# `make arm64-test` runs those tests under qemu-user (session_model_test
+# with 100 random schedules instead of 2000: qemu is ~10x slower), then
+# one sync of the arm64 agent with the native aggregator
+# (tests/integration/arm64_agent.sh). Neither is part of `make test`.
+ARM64_BUILD := build/arm64
+ARM64_LOGS  := $(or $(TEST_LOGDIR),$(ARM64_BUILD)/test-logs)
+.PHONY: arm64 arm64-build arm64-deps arm64-test
+arm64-deps:
+	@sh deploy/arm64/deps.sh
+arm64: arm64-deps
+	@$(MAKE) --no-print-directory ARM64=1 BUILD=$(ARM64_BUILD) SANITIZE= FAILPOINTS= arm64-build
+arm64-build: $(AGENT) $(UNITS)
+arm64-test: arm64
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(ARM64_BUILD) TESTS=unit/ TEST_RUNNER="qemu-aarch64 -L /" \
+	    SESSION_SCHEDULES=$(or $(SESSION_SCHEDULES),100) \
+	    TEST_LOGDIR=$(ARM64_LOGS)/unit sh tests/run.sh
+	@BUILD=$(BUILD) TESTS=integration/arm64_agent ARM64_AGENT=$(ARM64_BUILD)/cdsync-agent \
+	    TEST_LOGDIR=$(ARM64_LOGS)/sync sh tests/run.sh
 
 # libFuzzer harnesses (tests/fuzz, docs/SECURITY.md): built with clang-14,
 # ASan and UBSan, each run for FUZZ_SECONDS on seeds from valid messages.

@@ -39,6 +39,7 @@ agentrun_config(const cds_config_t *cfg, sender_config_t *sc)
     sc->state_dir = get(cfg, "agent.state_dir");
     sc->server = get(cfg, "agent.server");
     sc->server_key = get(cfg, "agent.server_key");
+    sc->org_units = get(cfg, "agent.org_units");
     sc->batch_max = v[0];
     sc->batch_bytes = v[1];
     sc->window = v[2];

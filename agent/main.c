@@ -19,6 +19,7 @@
 #include "daemon_lock.h"
 #include "entrycheck.h"
 #include "import.h"
+#include "import_adx.h"
 #include "metafetch.h"
 #include "outbox.h"
 #include "page.h"
@@ -117,7 +118,7 @@ static const cds_option_t options[] = {
     {"submit.comment", "comment", 0, "TEXT", NULL, "submit: comment"},
     {"submit.followup", "followup", 0, NULL, NULL,
      "submit: mark for follow-up"},
-    {"output.json", "json", 0, NULL, NULL, "status/receipts: JSON output"},
+    {"output.json", "json", 0, NULL, NULL, "status/receipts/pending-values: JSON output"},
     {"verify.file", "file", 0, "FILE", NULL,
      "verify-receipt: receipt file (raw envelope or base64)"},
     {"verify.seq", "seq", 0, "N", "0",
@@ -393,7 +394,8 @@ cmd_import(cds_cli_t *cli)
     if (fetched)
         return fetched;
     if (cli->n_args != 1)
-        return cds_cli_fail(CDS_EXIT_USAGE, "usage: import FILE.csv|FILE.json");
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "usage: import FILE.csv | FILE.json | FILE.adx");
     cds_dvs_header_t header;
     if (cds_dvs_header_flags(cds_config_get_bool(cfg, "command.header"),
                              cds_config_get_bool(cfg, "command.no_header"),
@@ -409,8 +411,13 @@ cmd_import(cds_cli_t *cli)
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
-        int rc = import_file_opt(&ctx, ob, cli->args[0], header, stderr,
-                                 &res, err, sizeof err);
+        /* FILE.adx, FILE.xml: ADX (import_adx.h); anything else a
+         * DHIS2 dataValueSet, CSV or JSON (import.h) */
+        int rc = import_is_adx(cli->args[0])
+                     ? import_adx_file(&ctx, ob, cli->args[0], stderr, &res,
+                                       err, sizeof err)
+                     : import_file_opt(&ctx, ob, cli->args[0], header, stderr,
+                                       &res, err, sizeof err);
         if (rc == CDS_OK)
             printf("queued %zu updates (seq %llu..%llu)\n", res.queued,
                    (unsigned long long)res.first_seq,
@@ -922,7 +929,105 @@ cmd_metadata(cds_cli_t *cli)
     if (rc != CDS_OK)
         return cds_cli_fail(CDS_EXIT_RUNTIME, "metadata: %s",
                             cds_strerror(rc));
+    if (back) {                        /* the daemon rechecks (recheck.h) */
+        printf("metadata: pending and held values are checked again with "
+               "it before the daemon sends / các giá trị chờ gửi sẽ được "
+               "kiểm tra lại\n");
+        submit_wake(get(cli->cfg, "agent.state_dir"));
+    }
     return 0;
+}
+
+/* One held value's line for `pending-values` (text). */
+static void
+print_held_line(json_t *o)
+{
+    const char *sug = json_string_value(json_object_get(o, "suggestion"));
+    printf("%" JSON_INTEGER_FORMAT "  %s  %s  %s  %s  %s (%s)%s%s\n",
+           json_integer_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "orgunit")),
+           json_string_value(json_object_get(o, "dataelement")),
+           json_string_value(json_object_get(o, "period")),
+           json_is_true(json_object_get(o, "deleted"))
+               ? "(delete)" : json_string_value(json_object_get(o, "value")),
+           json_string_value(json_object_get(o, "reason")),
+           json_string_value(json_object_get(o, "message")),
+           sug && sug[0] ? "  suggested / đề xuất: " : "",
+           sug ? sug : "");
+}
+
+/* `pending-values [list]`: the held values (outbox.h "Held values"). */
+static int
+held_list(cds_cli_t *cli)
+{
+    outbox_t *ob = NULL;
+    bool en = false;
+    json_t *held = NULL;
+    int code = status_lang(cli->cfg, &en);
+    if (!code)
+        code = open_outbox_status(cli->cfg, &ob);
+    if (code)
+        return code;
+    int rc = status_held(ob, en, &held);
+    outbox_destroy(&ob);
+    if (rc != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "pending-values: %s",
+                            cds_strerror(rc));
+    if (cds_config_get_bool(cli->cfg, "output.json")) {
+        json_dumpf(held, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        size_t i;
+        json_t *o;
+        printf("%zu value%s held back (not sent) / giá trị bị giữ lại\n",
+               json_array_size(held), json_array_size(held) == 1 ? "" : "s");
+        json_array_foreach(held, i, o)
+            print_held_line(o);
+    }
+    json_decref(held);
+    return 0;
+}
+
+/* `pending-values withdraw ID`: the officer drops a held value. */
+static int
+held_withdraw(cds_cli_t *cli)
+{
+    char *end = NULL;
+    const char *arg = cli->args[1];
+    errno = 0;
+    long long id = strtoll(arg, &end, 10);
+    if (!*arg || *end || errno || id <= 0)
+        return cds_cli_fail(CDS_EXIT_USAGE, "pending-values withdraw: \"%s\" "
+                            "is not a held value's number (see "
+                            "`pending-values`)", arg);
+    outbox_t *ob = NULL;
+    int code = open_outbox_writer(cli->cfg, &ob);
+    if (code)
+        return code;
+    int rc = outbox_held_withdraw(ob, id);
+    outbox_destroy(&ob);
+    if (rc == CDS_ENOTFOUND)
+        return cds_cli_fail(CDS_EXIT_CONFIG, "pending-values withdraw: no "
+                            "held value %lld (see `pending-values`); "
+                            "nothing changed", id);
+    if (rc != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "pending-values withdraw: %s",
+                            cds_strerror(rc));
+    cds_log(CDS_LOG_INFO, "held_withdrawn", "id=%lld", id);
+    printf("withdrawn held value %lld / đã rút giá trị %lld\n", id, id);
+    return 0;
+}
+
+static int
+cmd_pending_values(cds_cli_t *cli)
+{
+    const char *what = cli->n_args > 0 ? cli->args[0] : "list";
+    if (strcmp(what, "list") == 0 && cli->n_args <= 1)
+        return held_list(cli);
+    if (strcmp(what, "withdraw") == 0 && cli->n_args == 2)
+        return held_withdraw(cli);
+    return cds_cli_fail(CDS_EXIT_USAGE, "usage: pending-values [list] "
+                        "[--json] | pending-values withdraw ID");
 }
 
 static const cds_cli_command_t commands[] = {
@@ -936,8 +1041,9 @@ static const cds_cli_command_t commands[] = {
      "(--value V | --delete) [--disagg C] [--comment T] "
      "[--stored-by NAME] [--followup]",
      cmd_submit, 0},
-    {"import", "import FILE.csv|FILE.json  (DHIS2 dataValueSet)", cmd_import,
-     0},
+    {"import", "import FILE.csv | FILE.json | FILE.adx  (DHIS2 "
+     "dataValueSet CSV or JSON, or ADX XML when the name ends in .adx or "
+     ".xml)", cmd_import, 0},
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},
@@ -945,6 +1051,10 @@ static const cds_cli_command_t commands[] = {
      "metadata show [FILE] | metadata rollback  (the metadata version "
      "fetched from the aggregator; rollback: back to the one before)",
      cmd_metadata, 0},
+    {"pending-values",
+     "pending-values [list] [--json] | pending-values withdraw ID  (values "
+     "held back because the metadata in use no longer accepts them)",
+     cmd_pending_values, 0},
     {"verify-receipt",
      "verify-receipt (ID | --file FILE) --server-key "
      "cds1:... [--seq N] [--head HEX]",

@@ -43,6 +43,12 @@ enum {
     ST_KEPT_PRUNE_BYTES,
     ST_CARRIED_ADD,
     ST_CARRIED_OPEN,
+    ST_HOLD,
+    ST_UNQUEUE,
+    ST_HELD_LIST,
+    ST_HELD_GET,
+    ST_HELD_DELETE,
+    ST_META_SET_CHECKED,
     ST__COUNT
 };
 
@@ -74,6 +80,12 @@ static const char *const outbox_sql[ST__COUNT] = {
     [ST_KEPT_PRUNE_BYTES] = OUTBOX_SQL_KEPT_PRUNE_BYTES,
     [ST_CARRIED_ADD] = OUTBOX_SQL_CARRIED_ADD,
     [ST_CARRIED_OPEN] = OUTBOX_SQL_CARRIED_OPEN,
+    [ST_HOLD] = OUTBOX_SQL_HOLD,
+    [ST_UNQUEUE] = OUTBOX_SQL_UNQUEUE,
+    [ST_HELD_LIST] = OUTBOX_SQL_HELD_LIST,
+    [ST_HELD_GET] = OUTBOX_SQL_HELD_GET,
+    [ST_HELD_DELETE] = OUTBOX_SQL_HELD_DELETE,
+    [ST_META_SET_CHECKED] = OUTBOX_SQL_META_SET_CHECKED,
 };
 
 static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
@@ -221,6 +233,7 @@ outbox_meta(outbox_t *self, outbox_meta_t *out)
     column_text(st, 15, out->metadata_error, sizeof out->metadata_error);
     out->metadata_error_at_ms = (uint64_t)sqlite3_column_int64(st, 16);
     out->metadata_pinned = (uint64_t)sqlite3_column_int64(st, 17);
+    out->pending_checked = (uint64_t)sqlite3_column_int64(st, 18);
     cds_stmt_done(st);
     return CDS_OK;
 }
@@ -1371,5 +1384,183 @@ outbox_pending_of(outbox_t *self, const char *org_unit, const char *period,
     rc = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db,
                                                   "outbox: pending of");
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- Held values (outbox.h "Held values") ------------------------------ */
+
+/* Inside the transaction: move one pending row into held. */
+static int
+hold_row(outbox_t *self, const outbox_hold_t *h, uint64_t version,
+         uint64_t now_ms)
+{
+    sqlite3_stmt *st = self->st[ST_HOLD];
+    cds_bind_int64(st, ":seq", (int64_t)h->seq);
+    cds_bind_int64(st, ":v", (int64_t)version);
+    cds_bind_int64(st, ":code", h->code);
+    cds_bind_text(st, ":field", h->field ? h->field : "");
+    cds_bind_text(st, ":message", h->message ? h->message : "");
+    cds_bind_text(st, ":suggestion", h->suggestion ? h->suggestion : "");
+    cds_bind_int64(st, ":now", (int64_t)now_ms);
+    int rc = step_done(self, st, "outbox: hold");
+    if (rc != CDS_OK)
+        return rc;
+    if (sqlite3_changes(cds_db_handle(self->db)) != 1)
+        return CDS_ENOTFOUND;
+    st = self->st[ST_UNQUEUE];
+    cds_bind_int64(st, ":seq", (int64_t)h->seq);
+    return step_done(self, st, "outbox: unqueue held");
+}
+
+/* Inside the transaction: close the gaps the held rows left. The rows
+ * from `from` on follow from - 1 again (the aggregator has seen nothing
+ * past acked_seq: outbox_recheck_commit's contract), last_seq/last_head
+ * follow the last row. */
+static int
+close_gaps(outbox_t *self, uint64_t from)
+{
+    outbox_meta_t m;
+    uint8_t head[CDS_HASH_BYTES];
+    uint64_t count = 0;
+    int rc = outbox_meta(self, &m);
+    if (rc == CDS_OK)
+        rc = outbox_head_at(self, from - 1, head);
+    if (rc != CDS_OK)
+        return rc;
+    uint8_t after_head[CDS_HASH_BYTES];
+    memcpy(after_head, head, sizeof head);
+    sqlite3_stmt *park = self->st[ST_PARK];
+    cds_bind_int64(park, ":from", (int64_t)from);
+    if ((rc = step_done(self, park, "outbox: hold park")) != CDS_OK)
+        return rc;
+    if ((rc = move_parked(self, from - 1, head, &count)) != CDS_OK)
+        return rc;
+    return write_last(self, from - 1 + count, count ? head : after_head,
+                      m.hlc_last);
+}
+
+/* Inside the transaction: a held row back at the end of the chain, its
+ * content and stamp unchanged; out of held. */
+static int
+release_row(outbox_t *self, int64_t id, uint64_t now_ms)
+{
+    sqlite3_stmt *get = self->st[ST_HELD_GET];
+    outbox_row_t row;
+    outbox_meta_t m;
+    cds_bind_int64(get, ":id", id);
+    int rc = sqlite3_step(get);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? CDS_ENOTFOUND
+                               : cds_db_fail(self->db, "outbox: held read");
+        cds_stmt_done(get);
+        return rc;
+    }
+    rc = row_from_stmt(get, &row);
+    cds_stmt_done(get);
+    if (rc != 0)
+        return CDS_ENOMEM;
+    rc = outbox_meta(self, &m);
+    uint8_t hash[CDS_HASH_BYTES], head[CDS_HASH_BYTES];
+    row.u.seq = m.last_seq + 1;
+    cds_update_hash(&row.u, hash);
+    cds_chain_next(m.last_head, hash, head);
+    if (rc == CDS_OK)
+        rc = insert_row(self, &row.u, row.source, hash, head, now_ms,
+                        row.stamp_offset_ms);
+    if (rc == CDS_OK)
+        rc = write_last(self, row.u.seq, head, m.hlc_last);
+    free(row.strs);
+    sqlite3_stmt *del = self->st[ST_HELD_DELETE];
+    cds_bind_int64(del, ":id", id);
+    return rc == CDS_OK ? step_done(self, del, "outbox: release") : rc;
+}
+
+static int
+recheck_rows(outbox_t *self, const outbox_hold_t *hold, size_t n_hold,
+             const int64_t *release, size_t n_release, uint64_t version,
+             uint64_t now_ms)
+{
+    int rc = CDS_OK;
+    uint64_t from = 0;
+    for (size_t i = 0; i < n_hold && rc == CDS_OK; i++) {
+        rc = hold_row(self, &hold[i], version, now_ms);
+        if (!from || hold[i].seq < from)
+            from = hold[i].seq;
+    }
+    if (rc == CDS_OK && from)
+        rc = close_gaps(self, from);
+    for (size_t i = 0; i < n_release && rc == CDS_OK; i++)
+        rc = release_row(self, release[i], now_ms);
+    if (rc == CDS_OK) {
+        sqlite3_stmt *st = self->st[ST_META_SET_CHECKED];
+        cds_bind_int64(st, ":v", (int64_t)version);
+        rc = step_done(self, st, "outbox: pending checked");
+    }
+    return rc;
+}
+
+int
+outbox_recheck_commit(outbox_t *self, const outbox_hold_t *hold,
+                      size_t n_hold, const int64_t *release,
+                      size_t n_release, uint64_t version, uint64_t now_ms)
+{
+    int rc = injected(self, "recheck");
+    if (rc == CDS_OK)
+        rc = cds_db_begin(self->db);
+    if (rc != CDS_OK)
+        return rc;
+    rc = recheck_rows(self, hold, n_hold, release, n_release, version,
+                      now_ms);
+    if (rc == CDS_OK)
+        return cds_db_commit(self->db);
+    cds_db_rollback(self->db);
+    return rc;
+}
+
+int
+outbox_held_list(outbox_t *self, outbox_held_fn fn, void *arg)
+{
+    sqlite3_stmt *st = self->st[ST_HELD_LIST];
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        outbox_row_t row;
+        if (row_from_stmt(st, &row) != 0) {
+            cds_stmt_done(st);
+            return CDS_ENOMEM;
+        }
+        outbox_held_t h = {
+            .row = &row,
+            /* after OUTBOX_SQL_COLUMNS (19 columns) */
+            .id = sqlite3_column_int64(st, 19),
+            .version = (uint64_t)sqlite3_column_int64(st, 20),
+            .code = sqlite3_column_int(st, 21),
+            .field = (const char *)sqlite3_column_text(st, 22),
+            .message = (const char *)sqlite3_column_text(st, 23),
+            .suggestion = (const char *)sqlite3_column_text(st, 24),
+            .held_at_ms = (uint64_t)sqlite3_column_int64(st, 25),
+        };
+        int r = fn(&h, arg);
+        free(row.strs);
+        if (r != 0) {
+            cds_stmt_done(st);
+            return r;
+        }
+    }
+    rc = rc == SQLITE_DONE ? CDS_OK : cds_db_fail(self->db, "outbox: held");
+    cds_stmt_done(st);
+    return rc;
+}
+
+int
+outbox_held_withdraw(outbox_t *self, int64_t id)
+{
+    int rc = injected(self, "withdraw");
+    if (rc != CDS_OK)
+        return rc;
+    sqlite3_stmt *st = self->st[ST_HELD_DELETE];
+    cds_bind_int64(st, ":id", id);
+    rc = step_done(self, st, "outbox: withdraw");
+    if (rc == CDS_OK && sqlite3_changes(cds_db_handle(self->db)) != 1)
+        rc = CDS_ENOTFOUND;
     return rc;
 }

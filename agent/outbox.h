@@ -18,7 +18,8 @@
  *  INSERT OR IGNORE on the BLAKE2b digest of the signed envelope bytes, and
  *  acked_seq only ever moves forward (max).
  *
- *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 5):
+ *  On-disk format (SQLite, agent.db in state_dir, PRAGMA user_version 8;
+ *  versions 6-8 in outbox_sql.h):
  *    meta(id=1, acked_seq, acked_head BLOB32, last_seq, last_head BLOB32,
  *         hlc_last, conn_state TEXT, conn_changed_at_ms, last_error TEXT,
  *         last_error_at_ms, last_ack_at_ms,
@@ -99,6 +100,8 @@ typedef struct {
     uint64_t metadata_error_at_ms;     /* when, 0 never (or cleared) */
     uint64_t metadata_pinned;          /* rollback: versions <= this are
                                         * not fetched again, 0 none */
+    uint64_t pending_checked;          /* version the pending rows were
+                                        * last checked with (version 8) */
 } outbox_meta_t;
 
 /* A last HLC further ahead of the corrected clock than this was stamped
@@ -280,6 +283,55 @@ int outbox_carried_open(outbox_t *self, outbox_carried_t *out);
  * a non-zero return from fn stops and is returned. */
 int outbox_rejected_list(outbox_t *self, outbox_rejected_fn fn, void *arg);
 int outbox_receipts_list(outbox_t *self, outbox_receipt_fn fn, void *arg);
+
+/* ---- Held values (version 8) --------------------------------------------
+ * A pending row that the metadata version in use no longer accepts
+ * (agent/recheck.h) leaves the chain for table `held`: never sent, never
+ * dropped or rewritten; shown by `status` and the page, withdrawn only by
+ * the officer (`pending-values withdraw`), sent again unchanged (same
+ * content and stamp, a new seq at the end of the chain) when a later
+ * version accepts it. Holding closes the chain's gap: the rows after the
+ * first held one are renumbered to follow it, and last_seq/last_head
+ * follow the last row (the one place last_seq goes down: those seqs were
+ * never seen by the aggregator, see outbox_recheck_commit). */
+
+typedef struct {
+    uint64_t seq;                      /* pending row to hold */
+    int code;                          /* cds_err_t reason */
+    const char *field;                 /* field at fault */
+    const char *message;               /* why, naming the value */
+    const char *suggestion;            /* "org_unit=NEW" etc., "" none */
+} outbox_hold_t;
+
+/* One held value (borrowed for the callback's duration). */
+typedef struct {
+    const outbox_row_t *row;           /* the value as queued (row->u.seq:
+                                        * the seq it had) */
+    int64_t id;                        /* for `pending-values withdraw` */
+    uint64_t version;                  /* metadata version that held it */
+    int code;
+    const char *field, *message, *suggestion;
+    uint64_t held_at_ms;
+} outbox_held_t;
+typedef int (*outbox_held_fn)(const outbox_held_t *h, void *arg);
+
+/* One transaction: hold each of hold[0..n_hold) (pending seqs), close the
+ * chain's gaps, put each held id of release[0..n_release) back at the
+ * end of the chain, and record pending_checked = version. Only when the
+ * aggregator has seen no seq past acked_seq and no export holds them
+ * (the daemon calls it before sending, after the hello's position is
+ * adopted). CDS_OK; CDS_ENOTFOUND (a seq not pending, an id not held) or
+ * a database error: nothing changed. */
+int outbox_recheck_commit(outbox_t *self, const outbox_hold_t *hold,
+                          size_t n_hold, const int64_t *release,
+                          size_t n_release, uint64_t version,
+                          uint64_t now_ms);
+/* Call fn for each held value, oldest hold first; a non-zero return from
+ * fn stops and is returned. */
+int outbox_held_list(outbox_t *self, outbox_held_fn fn, void *arg);
+/* The officer withdraws held value id: deleted. CDS_OK, CDS_ENOTFOUND or
+ * a database error. */
+int outbox_held_withdraw(outbox_t *self, int64_t id);
 
 /* ---- Kept batches (see the file header) --------------------------------- */
 

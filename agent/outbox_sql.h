@@ -110,16 +110,52 @@
     "ALTER TABLE meta ADD COLUMN metadata_pinned INTEGER NOT NULL"          \
     " DEFAULT 0;"
 
-/* Version 7 -> 8: reserved (session 2026-12-03: another branch's
- * migration takes this number; a no-op until it is merged in). */
-#define OUTBOX_SQL_MIGRATION_8 "SELECT 1;"
+/* Version 7 -> 8: values held back after a metadata change (docs/AGENT.md
+ * "Values queued under an older version"): a pending row the version in
+ * use no longer accepts leaves the chain for `held` (its columns as in
+ * outbox; seq is the one it had), with the version that found it
+ * invalid, the reason (code, field, message) and a suggested mapping
+ * ("" none); pending_checked is the version the pending rows were last
+ * checked with. */
+#define OUTBOX_SQL_MIGRATION_8                                              \
+    "CREATE TABLE held (id INTEGER PRIMARY KEY,"                            \
+    " seq INTEGER NOT NULL, org_unit TEXT NOT NULL,"                        \
+    " indicator TEXT NOT NULL, period TEXT NOT NULL, disagg TEXT NOT NULL," \
+    " value TEXT NOT NULL, deleted INTEGER NOT NULL, comment TEXT,"         \
+    " stored_by TEXT, followup INTEGER NOT NULL, hlc INTEGER NOT NULL,"     \
+    " hash BLOB NOT NULL, chain_head BLOB NOT NULL, size INTEGER NOT NULL," \
+    " queued_at_ms INTEGER NOT NULL, source TEXT NOT NULL,"                 \
+    " stamp_offset_ms INTEGER NOT NULL, version INTEGER NOT NULL,"          \
+    " code INTEGER NOT NULL, field TEXT NOT NULL, message TEXT NOT NULL,"   \
+    " suggestion TEXT NOT NULL, held_at_ms INTEGER NOT NULL);"              \
+    "ALTER TABLE meta ADD COLUMN pending_checked INTEGER NOT NULL"          \
+    " DEFAULT 0;"
+
+#define OUTBOX_SQL_HOLD                                                     \
+    "INSERT INTO held (" OUTBOX_SQL_COLUMNS ", version, code, field,"       \
+    " message, suggestion, held_at_ms) SELECT " OUTBOX_SQL_COLUMNS ","      \
+    " :v, :code, :field, :message, :suggestion, :now FROM outbox"           \
+    " WHERE seq = :seq"
+#define OUTBOX_SQL_UNQUEUE "DELETE FROM outbox WHERE seq = :seq"
+/* OUTBOX_SQL_COLUMNS first (row_from_stmt), then the hold. */
+#define OUTBOX_SQL_HELD_LIST                                                \
+    "SELECT " OUTBOX_SQL_COLUMNS ", id, version, code, field, message,"     \
+    " suggestion, held_at_ms FROM held ORDER BY id"
+#define OUTBOX_SQL_HELD_GET                                                 \
+    "SELECT " OUTBOX_SQL_COLUMNS " FROM held WHERE id = :id"
+#define OUTBOX_SQL_HELD_DELETE "DELETE FROM held WHERE id = :id"
+#define OUTBOX_SQL_META_SET_CHECKED                                         \
+    "UPDATE meta SET pending_checked = :v WHERE id = 1"
 
 /* Version 8 -> 9: the source system's created / lastUpdated of an
  * imported value (cds_update.h created_ms, updated_ms; NULL: not given),
- * kept with the row because they are part of its content hash. */
+ * kept with the row because they are part of its content hash; in `held`
+ * too, which keeps a row's OUTBOX_SQL_COLUMNS. */
 #define OUTBOX_SQL_MIGRATION_9                                              \
     "ALTER TABLE outbox ADD COLUMN created_ms INTEGER;"                     \
-    "ALTER TABLE outbox ADD COLUMN updated_ms INTEGER;"
+    "ALTER TABLE outbox ADD COLUMN updated_ms INTEGER;"                     \
+    "ALTER TABLE held ADD COLUMN created_ms INTEGER;"                       \
+    "ALTER TABLE held ADD COLUMN updated_ms INTEGER;"
 
 #define OUTBOX_SQL_METADATA_PUT                                             \
     "INSERT OR REPLACE INTO metadata (version, bundle, signature,"          \
@@ -154,8 +190,8 @@
     " conn_state, conn_changed_at_ms, last_error, last_error_at_ms,"        \
     " last_ack_at_ms, clock_offset_ms, clock_offset_at_ms,"                 \
     " metadata_version, metadata_latest, metadata_seen_at_ms,"              \
-    " metadata_error, metadata_error_at_ms, metadata_pinned"                \
-    " FROM meta WHERE id = 1"
+    " metadata_error, metadata_error_at_ms, metadata_pinned,"               \
+    " pending_checked FROM meta WHERE id = 1"
 
 #define OUTBOX_SQL_META_SET_OFFSET                                          \
     "UPDATE meta SET clock_offset_ms = :offset,"                            \

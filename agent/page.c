@@ -5,6 +5,7 @@
 #include "import.h"
 #include "livestate.h"
 #include "receipt_verify.h"
+#include "recheck.h"
 
 #include "cds_carry.h"
 #include "cds_codec.h"
@@ -327,6 +328,7 @@ typedef struct {
     json_t *receipts;                  /* array of {id, first, last} */
     outbox_carried_t carried;
     uint64_t acked_seq;
+    bool english;                      /* reasons in English */
 } values_t;
 
 /* Record u in state at seq unless a later seq of the key is there. */
@@ -417,6 +419,22 @@ take_rejected(const outbox_rejected_t *r, void *arg)
     return 0;
 }
 
+/* A value held back after a metadata change (outbox.h "Held values"). */
+static int
+take_held(const outbox_held_t *h, void *arg)
+{
+    values_t *v = arg;
+    json_t *e = value_put(v, &h->row->u, "kept_back");
+    if (e) {
+        json_object_set_new(e, "reason", json_string(
+            recheck_reason_words(h->code, v->english)));
+        json_object_set_new(e, "message", json_string(h->message));
+        json_object_set_new(e, "suggestion", json_string(h->suggestion));
+        json_object_set_new(e, "held_id", json_integer(h->id));
+    }
+    return 0;
+}
+
 static int
 take_pending(values_t *v, outbox_t *ob)
 {
@@ -444,11 +462,11 @@ take_pending(values_t *v, outbox_t *ob)
 
 /* Every value the agent knows with its state, latest seq per key. */
 static json_t *
-values_json(page_t *p)
+values_json(page_t *p, bool english)
 {
     outbox_t *ob = p->cfg.outbox;
     outbox_meta_t m;
-    values_t v = {json_object(), json_array(), {0}, 0};
+    values_t v = {json_object(), json_array(), {0}, 0, english};
     int rc = outbox_meta(ob, &m);
     if (rc == CDS_OK) {
         v.acked_seq = m.acked_seq;
@@ -460,6 +478,8 @@ values_json(page_t *p)
         rc = outbox_kept_list(ob, 1, m.acked_seq, take_kept_values, &v);
     if (rc == CDS_OK)
         rc = outbox_rejected_list(ob, take_rejected, &v);
+    if (rc == CDS_OK)
+        rc = outbox_held_list(ob, take_held, &v);
     if (rc == CDS_OK)
         rc = take_pending(&v, ob);
     json_t *out = json_array();
@@ -533,7 +553,7 @@ on_state(req_t *r)
                                                    MHD_GET_ARGUMENT_KIND,
                                                    "lang");
     bool en = lang && strcmp(lang, "en") == 0;
-    json_t *values = values_json(p);
+    json_t *values = values_json(p, en);
     if (!values) {
         reply_error(r, 500, "Không đọc được cơ sở dữ liệu của máy trạm "
                     "(agent.db): xem nhật ký");

@@ -6,6 +6,7 @@
 #include "livestate.h"
 #include "revocation.h"
 #include "metafetch.h"
+#include "recheck.h"
 #include "session.h"
 #include "cds_service.h"
 #include "cds_signal.h"
@@ -381,6 +382,19 @@ io_metadata(void *arg, const Cdsync__MetadataReply *r)
     return rc;
 }
 
+/* The pending values against the version in use (recheck.h). */
+static int
+io_recheck(void *arg)
+{
+    sender_t *self = arg;
+    recheck_result_t res;
+    int rc = recheck_pending(self->outbox, self->cfg.org_units,
+                             cds_now_ms(), &res);
+    if (rc == CDS_OK && res.version)
+        adopt_catalog(self);           /* a rollback from the command line */
+    return rc;
+}
+
 /* The state for `status`, also when the database cannot take it. */
 static void
 io_state(void *arg, const char *state, const char *error)
@@ -494,7 +508,7 @@ start_session(sender_t *self, char *err, size_t errlen)
     session_config_t sc = session_config(self);
     session_io_t io = {io_mono, io_wall, sodium_uniform, io_send, io_state,
                        self, io_revoked, io_accepted, io_redial, io_hang_up,
-                       io_seal, io_send_raw, io_metadata};
+                       io_seal, io_send_raw, io_metadata, io_recheck};
     self->session = session_new(&sc, &io, cds_identity_sign_pk(self->id),
                                 self->outbox, err, errlen);
     return self->session ? 0 : -1;

@@ -34,6 +34,8 @@ typedef struct {
     const char *server;                /* aggregator endpoint */
     const char *server_key;            /* aggregator "cds1:..." identity */
     const char *catalog_version;       /* named in every batch */
+    const char *org_units;             /* agent.org_units: the pending
+                                        * values' recheck (recheck.h) */
     size_t batch_max;                  /* updates per batch, 1..1000 */
     size_t batch_bytes;                /* encoded bytes per batch */
     size_t window;                     /* batches in flight, 1..64 */

@@ -78,6 +78,12 @@ struct session {
     uint64_t meta_id;                  /* outstanding MetadataRequest */
     uint64_t meta_mono;                /* when it left */
     uint64_t meta_retry;               /* mono: no request before, 0 */
+    bool meta_first;                   /* answered hello waits for the
+                                        * metadata reply before sending */
+    bool meta_waited;                  /* waited once since sending last
+                                        * started: the next answer sends */
+    bool resync;                       /* new version while sending: hello
+                                        * again once nothing is in flight */
 };
 
 static void fill_window(session_t *self);
@@ -683,6 +689,13 @@ kept_from(session_t *self, uint64_t acked_seq, uint8_t prev[CDS_HASH_BYTES])
 static void
 fill_window(session_t *self)
 {
+    if (self->state == S_SENDING && self->resync) {
+        if (self->n_flight == 0) {     /* then recheck (start_sending) */
+            self->resync = false;
+            send_hello(self, false);
+        }
+        return;
+    }
     while (self->state == S_SENDING && self->n_flight < self->win)
         if ((self->resend_next ? send_kept(self) : send_batch(self)) <= 0)
             break;
@@ -698,6 +711,11 @@ start_sending(session_t *self, uint64_t applied)
         local_failed(self, "read_meta", rc);
         return;
     }
+    /* done here; the next hello may wait for a version again */
+    self->resync = self->meta_first = self->meta_waited = false;
+    if (self->io.recheck && self->io.recheck(self->io.arg) != CDS_OK)
+        cds_log(CDS_LOG_ERROR, "recheck_skipped", "note=\"pending values "
+                "sent as they are\"");
     uint64_t first = outbox_first_pending(self->outbox);
     if (applied < m.acked_seq && !self->resend_next)
         cds_log(CDS_LOG_ERROR, "aggregator_behind",
@@ -785,6 +803,16 @@ static void
 after_hello(session_t *self, const Cdsync__HelloAnswer *a)
 {
     uint64_t n = a->applied_seq, count = 0;
+    if (self->meta_id && self->io.recheck && !self->meta_waited) {
+        /* A newer version is on its way: take it before sending, so the
+         * pending values are checked with it (on_metadata_reply hellos
+         * again; no answer in time: hello_timeout, as for a hello). */
+        self->meta_first = self->meta_waited = true;
+        self->deadline = mono(self) + self->cfg.ack_timeout_ms;
+        cds_log(CDS_LOG_INFO, "metadata_first", "applied=%llu",
+                (unsigned long long)n);
+        return;
+    }
     uint64_t first = outbox_first_pending(self->outbox);
     outbox_meta_t m;
     int rc = outbox_meta(self->outbox, &m);
@@ -894,6 +922,13 @@ on_metadata_reply(session_t *self, const Cdsync__MetadataReply *r)
     }
     self->meta_retry = rc == CDS_OK ? 0
                                     : mono(self) + self->cfg.backoff_max_ms;
+    if (self->meta_first && self->state == S_HELLO) {
+        self->meta_first = false;
+        send_hello(self, false);       /* now sync and send */
+    } else if (rc == CDS_OK && self->state == S_SENDING && self->io.recheck) {
+        self->resync = true;
+        fill_window(self);
+    }
 }
 
 static void
@@ -1452,6 +1487,11 @@ session_on_timer(session_t *self)
 void
 session_on_wake(session_t *self)
 {
+    outbox_meta_t m;
+    if (self->io.recheck && self->state == S_SENDING
+        && outbox_meta(self->outbox, &m) == CDS_OK && m.metadata_version
+        && m.metadata_version != m.pending_checked)
+        self->resync = true;           /* `metadata rollback` beside us */
     fill_window(self);
 }
 

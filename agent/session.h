@@ -114,6 +114,12 @@ typedef struct {
      * else refused (the session asks again after backoff_max_ms). Without
      * it the session only records what the aggregator announces. */
     int (*metadata)(void *arg, const Cdsync__MetadataReply *reply);
+    /* Optional: check the pending values against the metadata version in
+     * use (agent/recheck.h). Called when sending starts (after a hello's
+     * answer, nothing in flight); a version taken into use while sending
+     * drains the flights, then hellos again to get there. Not CDS_OK:
+     * logged, the rows are sent as they are. */
+    int (*recheck)(void *arg);
 } session_io_t;
 
 typedef struct session session_t;
@@ -158,7 +164,10 @@ void session_on_message(session_t *self, Cdsync__Kind kind,
                         size_t raw_len);
 /* Time passed: act on every deadline at or before mono_ms(). */
 void session_on_timer(session_t *self);
-/* Rows were queued: send them if the window allows. */
+/* Rows were queued, or the metadata version in use changed beside the
+ * daemon (`metadata rollback`, outbox pending_checked behind it: the
+ * pending values are checked again first, io.recheck): send them if the
+ * window allows. */
 void session_on_wake(session_t *self);
 /* The connection became writable while waiting for one. */
 void session_on_writable(session_t *self);

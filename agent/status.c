@@ -5,6 +5,7 @@
 #include "cds_err.h"
 #include "cds_util.h"
 #include "livestate.h"
+#include "recheck.h"
 #include "revocation.h"
 #include "daemon_lock.h"
 
@@ -33,6 +34,70 @@ collect_rejected(const outbox_rejected_t *r, void *arg)
     if (!o || json_array_append_new(arg, o) != 0)
         return CDS_ENOMEM;
     return 0;
+}
+
+/* Held values (outbox.h "Held values") into a JSON array. */
+typedef struct {
+    json_t *arr;
+    bool en;                           /* reason in English */
+} held_collect_t;
+
+static int
+collect_held(const outbox_held_t *h, void *arg)
+{
+    held_collect_t *c = arg;
+    const cds_update_t *u = &h->row->u;
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:i, "
+                          "s:s, s:s, s:s, s:s, s:s, s:I}",
+                          "id", (json_int_t)h->id, "seq", (json_int_t)u->seq,
+                          "orgunit", u->org_unit, "dataelement", u->indicator,
+                          "period", u->period, "value", u->value,
+                          "deleted", u->deleted, "version",
+                          (json_int_t)h->version, "code", h->code,
+                          "code_name", cds_strerror(h->code),
+                          "field", h->field ? h->field : "",
+                          "message", h->message ? h->message : "",
+                          "reason", recheck_reason_words(h->code, c->en),
+                          "suggestion", h->suggestion ? h->suggestion : "",
+                          "held_at_ms", (json_int_t)h->held_at_ms);
+    if (!o || json_array_append_new(c->arr, o) != 0)
+        return CDS_ENOMEM;
+    return 0;
+}
+
+int
+status_held(outbox_t *outbox, bool english, json_t **out)
+{
+    held_collect_t c = { json_array(), english };
+    int rc = c.arr ? outbox_held_list(outbox, collect_held, &c) : CDS_ENOMEM;
+    if (rc != CDS_OK)
+        json_decref(c.arr);
+    *out = rc == CDS_OK ? c.arr : NULL;
+    return rc;
+}
+
+/* One line per held value: what it is, why, what to do. */
+static void
+print_held(FILE *out, json_t *held)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(held, i, o) {
+        const char *sug = json_string_value(json_object_get(o, "suggestion"));
+        fprintf(out, "  #%" JSON_INTEGER_FORMAT " %s %s %s = %s: %s (%s)",
+                json_integer_value(json_object_get(o, "id")),
+                json_string_value(json_object_get(o, "orgunit")),
+                json_string_value(json_object_get(o, "dataelement")),
+                json_string_value(json_object_get(o, "period")),
+                json_is_true(json_object_get(o, "deleted"))
+                    ? "(delete)"
+                    : json_string_value(json_object_get(o, "value")),
+                json_string_value(json_object_get(o, "reason")),
+                json_string_value(json_object_get(o, "message")));
+        if (sug && sug[0])
+            fprintf(out, "; suggested / đề xuất: %s", sug);
+        fputc('\n', out);
+    }
 }
 
 /* Print s padded with spaces to width terminal columns. */
@@ -355,6 +420,7 @@ print_metadata(FILE *out, const outbox_meta_t *m)
 typedef struct {
     outbox_kept_stats_t kept;
     outbox_carried_t carried;
+    json_t *held;                      /* held values (status_held) */
 } batches_seen_t;
 
 static void
@@ -362,6 +428,7 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
            int64_t age, int64_t bytes, json_t *rej, const char *state,
            const char *why, const batches_seen_t *b)
 {
+    json_t *held = b->held;
     const outbox_kept_stats_t *k = &b->kept;
     char t[64], a[64], c[256];
     uint64_t now = cds_now_ms();
@@ -397,6 +464,14 @@ print_text(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
     fputc('\n', out);
     fprintf(out, "rejected:    %zu update%s\n", json_array_size(rej),
             json_array_size(rej) == 1 ? "" : "s");
+    if (json_array_size(held) == 0)
+        fprintf(out, "held:        none\n");
+    else
+        fprintf(out, "held:        %zu value%s kept back, not sent: no "
+                "longer valid under the metadata in use / giá trị bị giữ "
+                "lại, chưa gửi (cdsync-agent pending-values)\n",
+                json_array_size(held), json_array_size(held) == 1 ? "" : "s");
+    print_held(out, held);
     print_kept(out, k, now);
     fprintf(out, "health:      %s%s%s%s\n", state,
             why[0] ? " (" : "", why, why[0] ? ")" : "");
@@ -444,6 +519,8 @@ print_json(FILE *out, const outbox_meta_t *m, bool running, int64_t depth,
             m->metadata_error, "refused_at_ms",
             (json_int_t)m->metadata_error_at_ms, "pinned",
             (json_int_t)m->metadata_pinned));
+    if (o)
+        json_object_set(o, "held", b->held);
     if (!o)
         return CDS_ENOMEM;
     json_dumpf(o, out, JSON_INDENT(2));
@@ -457,9 +534,11 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
              const status_limits_t *lim, FILE *out, int *verdict)
 {
     outbox_meta_t m;
-    batches_seen_t k;
+    batches_seen_t k = {0};
     json_t *rej = json_array();
     int rc = rej ? outbox_meta(outbox, &m) : CDS_ENOMEM;
+    if (rc == CDS_OK)
+        rc = status_held(outbox, lim->english, &k.held);
     if (rc == CDS_OK)
         rc = outbox_rejected_list(outbox, collect_rejected, rej);
     if (rc == CDS_OK)
@@ -490,8 +569,26 @@ status_print(outbox_t *outbox, const char *state_dir, bool json,
         print_text(out, &m, running, depth, age, bytes, rej, state, why, &k);
     *verdict = sev;
 out:
+    json_decref(k.held);
     json_decref(rej);
     return rc;
+}
+
+static int
+count_held(const outbox_held_t *h, void *arg)
+{
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* Held values (0 also when they cannot be read: the rest still says). */
+static size_t
+held_count(outbox_t *outbox)
+{
+    size_t n = 0;
+    if (outbox_held_list(outbox, count_held, &n) != CDS_OK)
+        return 0;
+    return n;
 }
 
 /* Count rows through the rejected list (no separate count query). */
@@ -565,7 +662,7 @@ status_severity(outbox_t *outbox, const char *state_dir,
     if (outbox_meta(outbox, &m) != CDS_OK
         || outbox_rejected_list(outbox, count_rejected, &rc) != CDS_OK)
         return -1;
-    size_t n_rej = rc.n;
+    size_t n_rej = rc.n, n_held = 0;
     int64_t age = outbox_oldest_age_ms(outbox, now_ms);
     if (age < 0)
         return -1;
@@ -603,6 +700,14 @@ status_severity(outbox_t *outbox, const char *state_dir,
         sev = 1;
         snprintf(buf, sizeof buf, "backlog: oldest pending %" PRId64 " s",
                  age / 1000);
+    } else if ((n_held = held_count(outbox)) > 0) {
+        sev = 1;
+        snprintf(buf, sizeof buf, lim->english
+                 ? "%zu value%s held back: no longer valid under the "
+                   "metadata in use (cdsync-agent pending-values)"
+                 : "%zu giá trị%s bị giữ lại vì không còn hợp lệ theo danh "
+                   "mục mới (cdsync-agent pending-values)", n_held,
+                 lim->english && n_held != 1 ? "s" : "");
     } else if (rc.unknown_indicator > 0) {
         sev = 1;
         catalog_advice(&rc, lim->english, buf, sizeof buf);

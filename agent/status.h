@@ -10,6 +10,7 @@
 #define AGENT_STATUS_H
 
 #include "outbox.h"
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,11 +31,19 @@ typedef struct {
 int status_print(outbox_t *outbox, const char *state_dir, bool json,
                  const status_limits_t *lim, FILE *out, int *verdict);
 
+/* The held values (outbox.h "Held values") as a JSON array into *out
+ * (caller's, json_decref): id, seq, orgunit, dataelement, period, value,
+ * deleted, version, code, code_name, field, message, reason (in words,
+ * English or Vietnamese), suggestion ("org_unit=NEW", "indicator=NEW" or
+ * ""), held_at_ms. CDS_OK or a database / memory error. */
+int status_held(outbox_t *outbox, bool english, json_t **out);
+
 /* The Nagios-style verdict `status` exits with (docs/OPERATIONS.md):
  * 0 daemon running, connected, no backlog, no rejected value;
  * 1 SKEWED (|clock offset to the aggregator| > max_clock_skew_ms), a
  *   backlog (oldest pending older than backlog_ms) or rejected values
- *   listed (they stay until the officer resubmits them): WARNING;
+ *   listed (they stay until the officer resubmits them), or values held
+ *   back after a metadata change (outbox.h "Held values"): WARNING;
  *   Also WARNING at once while not connected for a known reason
  *   (aggregator unreachable, CURVE handshake refused) or never connected
  *   since the daemon started; the why is then one plain sentence of what

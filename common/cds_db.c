@@ -158,27 +158,33 @@ configure(cds_db_t *self)
                              "PRAGMA foreign_keys=ON;");
 }
 
-/* Apply migration i (version i -> i+1) in its own IMMEDIATE transaction.
- * The version is read again inside it: another process may have won. */
+/* Apply migrations [version, n) in ONE IMMEDIATE transaction, the version
+ * read again inside it (another process may have won). One transaction,
+ * not one per migration: a process opening the database meanwhile (the
+ * daemon starting while `enroll` creates the database) sees either the
+ * old schema or the new one, never a half-migrated database at some
+ * intermediate version (whose pre-upgrade backup would be refused), and a
+ * failing migration leaves the database exactly as it was. */
 static int
-migrate_one(cds_db_t *self, const char *sql, int i)
+migrate_all(cds_db_t *self, const char *const *migrations, int n)
 {
     char bump[64];
-    int version = 0, rc;
+    int version = 0, i = 0, rc;
 
     if ((rc = cds_db_begin(self)) != CDS_OK)
         return rc;
     if ((rc = query_int(self, "PRAGMA user_version", &version)) != CDS_OK)
         goto out;
-    if (version > i)
-        return cds_db_commit(self);
-    snprintf(bump, sizeof bump, "PRAGMA user_version=%d", i + 1);
-    if ((rc = cds_db_exec(self, sql)) != CDS_OK ||
-        (rc = cds_db_exec(self, bump)) != CDS_OK)
-        goto out;
+    for (i = version; i < n; i++) {
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d", i + 1);
+        if ((rc = cds_db_exec(self, migrations[i])) != CDS_OK
+            || (rc = cds_db_exec(self, bump)) != CDS_OK)
+            goto out;
+    }
     if ((rc = cds_db_commit(self)) == CDS_OK)
-        cds_log(CDS_LOG_INFO, "db_migrated", "path=%s version=%d",
-                cds_logq(self->path), i + 1);
+        for (int v = version; v < n; v++)
+            cds_log(CDS_LOG_INFO, "db_migrated", "path=%s version=%d",
+                    cds_logq(self->path), v + 1);
 out:
     if (rc != CDS_OK) {
         cds_log(CDS_LOG_ERROR, "db_migration_failed", "path=%s migration=%d",
@@ -205,10 +211,7 @@ migrate(cds_db_t *self, const char *const *migrations, int n)
                                        "database; run the daemon once"));
         return CDS_EVERSION;
     }
-    for (int i = version; i < n; i++)
-        if ((rc = migrate_one(self, migrations[i], i)) != CDS_OK)
-            return rc;
-    return CDS_OK;
+    return version < n ? migrate_all(self, migrations, n) : CDS_OK;
 }
 
 /* Two processes opening a brand-new database together (a `submit` beside

@@ -4,8 +4,9 @@
  *  survives a power cut), foreign_keys=ON, a busy handler (retries every
  *  0.1-1 ms for up to 5 s; no mutex: SQLITE_OPEN_NOMUTEX), and its schema
  *  migrated forward with PRAGMA user_version: migrations[i] moves version i
- *  to i+1, each in its own transaction. A database newer than the program
- *  is refused. Writers use BEGIN IMMEDIATE so a busy database is found at
+ *  to i+1, all pending ones in one transaction (another process sees the
+ *  old schema or the new, never one between). A database newer than the
+ *  program is refused. Writers use BEGIN IMMEDIATE so a busy database is found at
  *  BEGIN, not halfway through a transaction. One thread owns a connection. */
 #ifndef CDS_DB_H
 #define CDS_DB_H

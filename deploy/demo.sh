@@ -2,7 +2,8 @@
 # make demo: Đức Huệ district (Long An), one aggregator and one agent per
 # commune on 127.0.0.1. Enrols them, submits realistic values for recent
 # periods, cuts one commune's link while it keeps submitting, restores it so
-# it catches up, then prints the consolidated district table, completeness
+# it catches up (meanwhile: who has not reported and whom to call), then
+# prints the consolidated district table, completeness
 # by data set, the ranking against targets, the data-quality check, one
 # commune of the 2025 merger across the year, and every agent's queue
 # state. Leaves no process behind. Runs in well under a minute.
@@ -119,6 +120,9 @@ echo "  $CUT queue while offline: $(depth $CUT) updates waiting"
 say "District table while $CUT is offline (2025Q2)"
 A query --org-unit 801 --period 2025Q2 --wide --indicator HGD_TONG --indicator HGD_CAPQUANG_SO \
     --indicator HGD_CAPQUANG --indicator TO_CNSCD --indicator TO_CNSCD_TV
+
+say "Who has not reported 2025Q2 yet, and whom to call (deploy/contacts.csv)"
+A completeness --org-unit 801 --period 2025Q2 | grep -v '  complete  '
 
 say "Line restored: $CUT catches up"
 kill -USR2 "$PROXY_PID"

@@ -4,6 +4,8 @@
 # "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 #   TESTS=pattern sh tests/run.sh    run only tests whose name matches
 #   TEST_LOGDIR=dir sh tests/run.sh  keep logs there (two runs at once)
+#   TEST_RUNNER="qemu-aarch64 -L /"  runs each unit binary through it
+#                                    (`make arm64-test`, docs/AGENT.md)
 # The aggregator's store: every integration script and fault scenario runs
 # with the SQLite store; the set PG_SET below runs again with a PostgreSQL
 # store (CDS_TEST_STORE=pg: a real server per script, tests/pg/pg.sh),
@@ -49,7 +51,7 @@ PG_SET="integration/roundtrip integration/conflicts integration/crash_safety
   integration/offline_catchup integration/restored_agent integration/clock_skew
   integration/agent_clock integration/knocking
   integration/retention integration/reload integration/admin integration/admin_api
-  integration/dhis2_import
+  integration/dhis2_import integration/adx
   integration/accounts integration/approval
   integration/monitoring integration/frame_flood
   integration/python_client integration/security_keys integration/security_replay
@@ -57,6 +59,7 @@ PG_SET="integration/roundtrip integration/conflicts integration/crash_safety
   integration/usb_carry integration/official_report integration/merges
   integration/targets integration/validate integration/datasets integration/derived
   integration/metadata_publish integration/metadata_announce integration/metadata_fetch
+  integration/metadata_recheck
   fault/01_kill_aggregator fault/02_kill_agents fault/03_failpoints
   fault/04_acks_lost fault/06_sigstop fault/08_reset_mid_batch
   fault/11_clock_jumps fault/12_restored_backup fault/13_swarm
@@ -67,7 +70,8 @@ for t in "$BUILD"/tests/*_test; do
     name=unit/$(basename "$t")
     case "$name" in *${TESTS:-}*) ;; *) continue ;; esac
     log=$logdir/$(basename "$t").log
-    CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$t" > "$log" 2>&1
+    # shellcheck disable=SC2086  # the runner is a command and its options
+    CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 ${TEST_RUNNER:-} "$t" > "$log" 2>&1
     count "$name" "$log" $?
 done
 

@@ -109,6 +109,7 @@ health_thresholds_default(health_thresholds_t *th)
     th->rejecting_ratio = 0.5;
     th->rejecting_min = 5;
     th->skewed_after_ms = 5u * 60u * 1000u;
+    th->metadata_behind_after_ms = DAY_MS;
 }
 
 const char *
@@ -433,6 +434,7 @@ read_row(cds_sql_stmt_t *st, health_agent_t *a)
     a->rejected_day = col_u64(st, 30);
     a->metadata_version = col_u64(st, 31);
     a->metadata_latest = col_u64(st, 32);
+    a->metadata_behind_since_ms = cds_sql_col_int64(st, 33);
 }
 
 static uint64_t
@@ -446,6 +448,22 @@ offset_abs(const health_agent_t *a)
 {
     return a->clock_offset_ms < 0 ? (uint64_t) -a->clock_offset_ms
                                   : (uint64_t) a->clock_offset_ms;
+}
+
+/* Behind the newest metadata version since when, how long, and the
+ * alert (health.h "Metadata"): times of this aggregator's clock only. */
+static void
+classify_metadata(health_agent_t *a, const health_thresholds_t *th,
+                  uint64_t now)
+{
+    if (a->revoked_at_ms || a->metadata_version >= a->metadata_latest) {
+        a->metadata_behind_since_ms = 0;
+        return;
+    }
+    if (a->metadata_behind_since_ms < a->enrolled_at_ms)
+        a->metadata_behind_since_ms = a->enrolled_at_ms;
+    a->metadata_behind_ms = since(now, a->metadata_behind_since_ms);
+    a->metadata_alert = a->metadata_behind_ms > th->metadata_behind_after_ms;
 }
 
 /* The lag and state rules of health.h. */
@@ -476,6 +494,7 @@ classify(health_agent_t *a, const health_thresholds_t *th, uint64_t now)
         a->state = HEALTH_SKEWED;
     else
         a->state = HEALTH_OK;
+    classify_metadata(a, th, now);
 }
 
 static int
@@ -553,10 +572,28 @@ int
 health_worst(const health_agent_t *list, size_t n)
 {
     int worst = 0;
-    for (size_t i = 0; i < n; i++)
-        if (health_severity(list[i].state) > worst)
-            worst = health_severity(list[i].state);
+    for (size_t i = 0; i < n; i++) {
+        int s = health_severity(list[i].state);
+        if (list[i].metadata_alert && s < 1)
+            s = 1;
+        if (s > worst)
+            worst = s;
+    }
     return worst;
+}
+
+size_t
+health_metadata_behind(const health_agent_t *list, size_t n, size_t *alerts)
+{
+    size_t behind = 0, alert = 0;
+    for (size_t i = 0; i < n; i++) {
+        behind += list[i].revoked_at_ms == 0
+                  && list[i].metadata_version < list[i].metadata_latest;
+        alert += list[i].metadata_alert;
+    }
+    if (alerts)
+        *alerts = alert;
+    return behind;
 }
 
 /* ---- output ----------------------------------------------------------- */
@@ -580,8 +617,8 @@ agent_json(const health_agent_t *a, uint64_t now)
     char fix[256];
     return json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:s, s:s, s:I, s:s}",
+        " s:I, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:s}",
         "agent", a->fpr, "label", a->label, "commune", a->commune,
         "org_units", a->org_units, "state", health_state_name(a->state),
         "severity", health_severity(a->state),
@@ -596,6 +633,9 @@ agent_json(const health_agent_t *a, uint64_t now)
         "version", a->version,
         "metadata_version", (json_int_t) a->metadata_version,
         "metadata_latest", (json_int_t) a->metadata_latest,
+        "metadata_behind_since_ms", (json_int_t) a->metadata_behind_since_ms,
+        "metadata_behind_ms", (json_int_t) a->metadata_behind_ms,
+        "metadata_alert", a->metadata_alert,
         "clock_offset_ms", (json_int_t) a->clock_offset_ms,
         "applied_seq", (json_int_t) a->applied_seq,
         "reported_acked_seq", (json_int_t) a->reported_acked_seq,
@@ -650,7 +690,7 @@ lag_text(char *buf, size_t len, uint64_t ms)
         snprintf(buf, len, "%" PRIu64 " h", ms / HOUR_MS);
 }
 
-enum { NCOL = 9 };
+enum { NCOL = 10 };
 
 /* "clock 2 h 3 min ahead" / "behind"; "-" within a second. */
 static void
@@ -667,6 +707,26 @@ clock_text(char *buf, size_t len, int64_t offset_ms)
     snprintf(buf, len, "clock %s %s",
              cds_format_span(span, sizeof span, abs + 500),
              offset_ms < 0 ? "behind" : "ahead");
+}
+
+/* "2 (current)", "files, behind 3 h (current 2)", "1, behind 2 days 3 h:
+ * ALERT (current 2)"; "-" when nothing is published. */
+static void
+metadata_text(char *buf, size_t len, const health_agent_t *a)
+{
+    char have[24], span[48];
+    if (a->metadata_version)
+        snprintf(have, sizeof have, "%" PRIu64, a->metadata_version);
+    else
+        snprintf(have, sizeof have, "files");
+    if (!a->metadata_latest)
+        snprintf(buf, len, "%s", a->metadata_version ? have : "-");
+    else if (!a->metadata_behind_since_ms)
+        snprintf(buf, len, "%s (current)", have);
+    else
+        snprintf(buf, len, "%s, behind %s%s (current %" PRIu64 ")", have,
+                 cds_format_span(span, sizeof span, a->metadata_behind_ms),
+                 a->metadata_alert ? ": ALERT" : "", a->metadata_latest);
 }
 
 static void
@@ -691,16 +751,57 @@ row_cells(const health_agent_t *a, uint64_t now, char cell[NCOL][300])
         snprintf(cell[6], 300, "-");
     snprintf(cell[7], 300, "%s", a->fpr);
     clock_text(cell[8], 300, a->clock_offset_ms);
+    metadata_text(cell[9], 300, a);
+}
+
+/* "24 h" for whole hours, else cds_format_span. */
+static char *
+span_text(char *buf, size_t len, uint64_t ms)
+{
+    if (ms && ms % HOUR_MS == 0) {
+        snprintf(buf, len, "%" PRIu64 " h", ms / HOUR_MS);
+        return buf;
+    }
+    return cds_format_span(buf, len, ms);
+}
+
+/* The summary line of the metadata versions (health.h health_print). */
+static void
+metadata_summary(FILE *out, const health_agent_t *list, size_t n,
+                 const health_thresholds_t *th)
+{
+    size_t alerts = 0, behind = health_metadata_behind(list, n, &alerts);
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        live += list[i].revoked_at_ms == 0;
+    uint64_t latest = n ? list[0].metadata_latest : 0;
+    if (!latest) {
+        fputs("metadata: no version published (agents use their "
+              "configured files)\n", out);
+        return;
+    }
+    fprintf(out, "metadata: current version %" PRIu64 "; ", latest);
+    if (!behind) {
+        fprintf(out, "all %zu agent%s on it\n", live, live == 1 ? "" : "s");
+        return;
+    }
+    char span[48];
+    fprintf(out, "%zu agent%s on it, %zu on an older version", live - behind,
+            live - behind == 1 ? "" : "s", behind);
+    if (alerts)
+        fprintf(out, " (%zu behind for more than %s: ALERT)", alerts,
+                span_text(span, sizeof span, th->metadata_behind_after_ms));
+    fputc('\n', out);
 }
 
 void
 health_print(FILE *out, const health_agent_t *list, size_t n,
-             uint64_t now_ms)
+             uint64_t now_ms, const health_thresholds_t *th)
 {
     static const char *const head[NCOL] = {
         "COMMUNE", "STATE", "LAST SEEN", "QUEUE", "LAG", "REJECTS",
-        "LAST REASON", "AGENT", "CLOCK"};
-    static const int order[NCOL] = {0, 1, 2, 3, 4, 8, 5, 7, 6};
+        "LAST REASON", "AGENT", "CLOCK", "METADATA"};
+    static const int order[NCOL] = {0, 1, 2, 3, 4, 8, 9, 5, 7, 6};
     size_t w[NCOL];
     char cell[NCOL][300];
     for (int c = 0; c < NCOL; c++)
@@ -720,6 +821,7 @@ health_print(FILE *out, const health_agent_t *list, size_t n,
             pad(out, cell[order[k]], k == NCOL - 1 ? 0 : w[order[k]] + 2);
         fputc('\n', out);
     }
+    metadata_summary(out, list, n, th);
 }
 
 /* ---- Nagios plugin output --------------------------------------------- */
@@ -745,7 +847,8 @@ lower_name(char buf[16], health_state_t s)
 }
 
 static void
-nagios_summary(FILE *out, const size_t count[HEALTH__COUNT], size_t n)
+nagios_summary(FILE *out, const size_t count[HEALTH__COUNT], size_t n,
+               size_t alerts)
 {
     /* critical first; AHEAD (acked data missing here, after a restore)
      * and SILENT before REVOKED: a revocation was decided by an operator,
@@ -761,6 +864,11 @@ nagios_summary(FILE *out, const size_t count[HEALTH__COUNT], size_t n)
         char name[16];
         fprintf(out, "%s%zu %s", first ? "" : ", ", count[s],
                 lower_name(name, s));
+        first = false;
+    }
+    if (alerts) {                      /* a warning, after the states */
+        fprintf(out, "%s%zu behind the current metadata version for too "
+                "long", first ? "" : ", ", alerts);
         first = false;
     }
     if (first && n)
@@ -779,8 +887,10 @@ health_nagios(FILE *out, const health_agent_t *list, size_t n,
         count[(unsigned) list[i].state < HEALTH__COUNT ? list[i].state
                                                        : HEALTH_OK]++;
     int worst = health_worst(list, n);
+    size_t alerts = 0;
+    health_metadata_behind(list, n, &alerts);
     fprintf(out, "CDSYNC %s - ", word[worst]);
-    nagios_summary(out, count, n);
+    nagios_summary(out, count, n, alerts);
     fputs(" |", out);
     char name[16];
     for (int s = 0; s < HEALTH__COUNT; s++)
@@ -828,6 +938,15 @@ health_thresholds_parse(const cds_config_t *cfg, health_thresholds_t *th,
                      keys[i] + strlen("aggregator."), got ? got : "");
             return CDS_EUSAGE;
         }
+    long behind = (long) DAY_MS;       /* optional: the default */
+    const char *b = cds_config_get(cfg, "aggregator.metadata_behind_after_ms");
+    if (b && (cds_config_get_long(cfg, "aggregator.metadata_behind_after_ms",
+                                  &behind, why, sizeof why) != CDS_OK
+              || behind < 0)) {
+        snprintf(err, errlen, "metadata_behind_after_ms: \"%s\": expected "
+                 "a number >= 0", b);
+        return CDS_EUSAGE;
+    }
     const char *r = cds_config_get(cfg, "aggregator.rejecting_ratio");
     char *end = NULL;
     double ratio = r ? strtod(r, &end) : -1;
@@ -840,6 +959,8 @@ health_thresholds_parse(const cds_config_t *cfg, health_thresholds_t *th,
                                   .lagging_after_ms = (uint64_t) v[1],
                                   .rejecting_min = (uint64_t) v[2],
                                   .skewed_after_ms = (uint64_t) v[3],
+                                  .metadata_behind_after_ms =
+                                      (uint64_t) behind,
                                   .rejecting_ratio = ratio };
     return CDS_OK;
 }

@@ -42,7 +42,17 @@
  *                  last heartbeat (clock_ms) or batch (sent_at_ms),
  *                  whichever came last; its stamps are shifted (ingest.h)
  *    OK        (0) otherwise
- *  Windows use 5-minute buckets: "last hour" covers 60 to 65 minutes. */
+ *  Windows use 5-minute buckets: "last hour" covers 60 to 65 minutes.
+ *
+ *  Metadata (issue 20): an agent (not revoked) is behind when the version
+ *  its last heartbeat named (0: its configured files, or no heartbeat
+ *  yet) is older than the newest published one. It has been behind since
+ *  the later of the publication of the first version newer than its own
+ *  (metadata_version.published_ms) and its enrolment: both times of this
+ *  aggregator's clock, never the agent's. Behind for more than
+ *  metadata_behind_after_ms (default a day) is a metadata alert: not a
+ *  state (an agent can be SILENT and behind), but a warning for
+ *  health_worst, the `health` exit status and Nagios. */
 #ifndef AGG_HEALTH_H
 #define AGG_HEALTH_H
 
@@ -75,6 +85,7 @@ typedef struct {
     double rejecting_ratio;            /* rejected share in the last hour */
     uint64_t rejecting_min;            /* ... with at least this many */
     uint64_t skewed_after_ms;          /* |clock offset| over this: SKEWED */
+    uint64_t metadata_behind_after_ms; /* behind this long: metadata alert */
 } health_thresholds_t;
 
 /* One agent's health as computed by health_list. */
@@ -99,6 +110,9 @@ typedef struct {
     uint64_t metadata_version;         /* in use at the agent (heartbeat),
                                         * 0: its configured files */
     uint64_t metadata_latest;          /* newest published (store) */
+    int64_t metadata_behind_since_ms;  /* 0: not behind; else see above */
+    uint64_t metadata_behind_ms;       /* now - metadata_behind_since_ms */
+    bool metadata_alert;               /* behind > metadata_behind_after_ms */
     int64_t clock_offset_ms;           /* agent clock - ours, last heartbeat
                                         * or batch */
     uint64_t inferred_lag_ms;          /* last batch */
@@ -119,7 +133,8 @@ health_t *health_new(store_t *store);
 /* Finalize; sets *self_p to NULL. Safe on NULL. */
 void health_destroy(health_t **self_p);
 
-/* Defaults: silent 5 min, lagging 1 h, ratio 0.5, min 5, skewed 5 min. */
+/* Defaults: silent 5 min, lagging 1 h, ratio 0.5, min 5, skewed 5 min,
+ * metadata behind a day. */
 void health_thresholds_default(health_thresholds_t *th);
 /* "OK", "LAGGING", ... Borrowed. */
 const char *health_state_name(health_state_t s);
@@ -161,7 +176,8 @@ void health_set_flush_ms(health_t *self, uint64_t ms);
 uint64_t health_flush_ms_for(uint64_t silent_after_ms);
 /* The thresholds of [aggregator] in cfg (silent_after_ms,
  * lagging_after_ms, rejecting_min, max_clock_skew_ms: numbers >= 0;
- * rejecting_ratio 0..1). CDS_OK, or CDS_EUSAGE with err naming the key
+ * rejecting_ratio 0..1; metadata_behind_after_ms, a number >= 0, the
+ * default when absent). CDS_OK, or CDS_EUSAGE with err naming the key
  * and its value. */
 int health_thresholds_parse(const cds_config_t *cfg, health_thresholds_t *th,
                             char *err, size_t errlen);
@@ -184,21 +200,32 @@ int health_list(health_t *self, const health_thresholds_t *th,
  * counts[code] for code < n_counts. CDS_OK or a database error. */
 int health_refused_by_code(health_t *self, uint64_t *counts,
                            size_t n_counts);
-/* Highest severity in list (0 when empty). */
+/* Highest severity in list (0 when empty); a metadata alert counts as a
+ * warning (1). */
 int health_worst(const health_agent_t *list, size_t n);
+/* Agents of list (not revoked) behind the newest published metadata
+ * version; *alerts (when not NULL) receives how many of them carry a
+ * metadata alert. */
+size_t health_metadata_behind(const health_agent_t *list, size_t n,
+                              size_t *alerts);
 
 /* list as a JSON array (new reference; NULL on memory failure). */
 json_t *health_to_json(const health_agent_t *list, size_t n,
                        uint64_t now_ms);
 /* list as one aligned line per agent (commune, state, last seen "3 min
- * ago", queue, lag, clock offset "clock 2 h 3 min ahead", rejects in the
- * hour, last reason). */
+ * ago", queue, lag, clock offset "clock 2 h 3 min ahead", metadata
+ * version "1, behind 3 h (current 2)", rejects in the hour, last reason),
+ * then a summary line of the metadata versions ("metadata: version 2
+ * published 3 h ago; 9 agents on it, 2 behind (1 for more than 1 d:
+ * ALERT)"). */
 void health_print(FILE *out, const health_agent_t *list, size_t n,
-                  uint64_t now_ms);
+                  uint64_t now_ms, const health_thresholds_t *th);
 /* list as a Nagios plugin answer (docs/OPERATIONS.md "Nagios"): first
  * line "CDSYNC CRITICAL - 2 silent, 1 revoked | ok=8;;; skewed=0;;; ..."
  * (status word of the worst severity, the non-OK states counted, critical
- * first, SILENT before REVOKED; perfdata with one label per state), then one line per agent,
+ * first, SILENT before REVOKED, then "1 behind the current metadata
+ * version for too long" for the metadata alerts; perfdata with one label
+ * per state), then one line per agent,
  * worst first. '|' in names is printed as '/' (Nagios splits on it).
  * Returns the plugin exit status: health_worst (0, 1, 2). */
 int health_nagios(FILE *out, const health_agent_t *list, size_t n,

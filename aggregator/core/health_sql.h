@@ -141,7 +141,9 @@
 #define HEALTH_SQL_PRUNE                                                     \
     "DELETE FROM agent_health_bucket WHERE bucket < :before"
 /* Every enrolled agent with its health row (NULLs when it never spoke),
- * its commune name(s) from the orgunit table, and windowed counts. */
+ * its commune name(s) from the orgunit table, windowed counts, the
+ * newest published metadata version and when the first version newer
+ * than the agent's was published (0: none newer). */
 /* GROUP_CONCAT: "group_concat" (SQLite) or "string_agg" (PostgreSQL);
  * ORDER: "" or the aggregate's ORDER BY (SQLite 3.40 has none; its scan
  * of agent_orgunit's key gives org unit order). */
@@ -174,7 +176,9 @@
     " (SELECT coalesce(sum(rejected + refused), 0) FROM agent_health_bucket" \
     "  b WHERE b.agent_id = a.id AND b.bucket >= :day),"                     \
     " coalesce(h.metadata_version, 0),"                                      \
-    " (SELECT coalesce(max(version), 0) FROM metadata_version)"              \
+    " (SELECT coalesce(max(version), 0) FROM metadata_version),"             \
+    " (SELECT coalesce(min(m.published_ms), 0) FROM metadata_version m"      \
+    "  WHERE m.version > coalesce(h.metadata_version, 0))"                   \
     " FROM agent a LEFT JOIN agent_health h ON h.agent_id = a.id"            \
     " WHERE a.label IS DISTINCT FROM :central" /* the aggregator's own */
 #define HEALTH_SQL_LIST HEALTH_SQL_LIST_WITH("group_concat", "")

@@ -269,8 +269,13 @@ do_completeness(admin_ctx_t *c, char *err, size_t errlen)
     if (rc == CDS_OK)
         rc = completeness_datasets(c->cfg, cat, &ds, err, errlen);
     o.datasets = ds;
+    cds_contacts_t *contacts = NULL;
+    if (rc == CDS_OK)
+        rc = completeness_contacts(c->cfg, &contacts, err, errlen);
+    o.contacts = contacts;
     if (rc == CDS_OK)
         rc = completeness_run(c->store, &o, f, c->out, err, errlen);
+    cds_contacts_destroy(&contacts);
     cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
     return rc;
@@ -323,7 +328,7 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
         fmt = "dhis2-json";    /* the shared default is "table" */
     if (export_format_parse(fmt, &o.format) != CDS_OK) {
         snprintf(err, errlen, "format: \"%s\": expected dhis2-json, "
-                 "dhis2-csv or csv", fmt);
+                 "dhis2-csv, csv or adx", fmt);
         return CDS_EUSAGE;
     }
     int rc = one_org_unit(c, &o.filter.org_unit, err, errlen);
@@ -338,8 +343,13 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
     if (rc == CDS_OK)
         cat = load_catalog(c, &rc, err, errlen);
     o.catalog = cat;
+    cds_datasets_t *ds = NULL; /* the ADX groups' dataSet (export_adx.h) */
+    if (rc == CDS_OK && o.format == EXPORT_ADX)
+        rc = completeness_datasets(c->cfg, cat, &ds, err, errlen);
+    o.datasets = ds;
     if (rc == CDS_OK)
         rc = export_run(c->store, &o, c->out, err, errlen);
+    cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
     return rc;
 }

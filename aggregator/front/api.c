@@ -35,6 +35,7 @@ typedef struct {
     rollup_rules_t *rules;             /* owned */
     cds_targets_t *targets;            /* owned; NULL: no targets file */
     cds_datasets_t *datasets;          /* owned; NULL: none configured */
+    cds_contacts_t *contacts;          /* owned; NULL: none configured */
     uint8_t agg_pk[CDS_PK_BYTES];      /* recipient of every batch */
     int deadline_days[COMPLETENESS_TYPES];
     cds_rules_t *dq_rules;             /* owned; NULL: no rules file */
@@ -421,7 +422,8 @@ run_completeness(const api_t *api, store_t *store, const args_t *a,
                               .n_indicators = a->n_inds,
                               .catalog = api->catalog,
                               .datasets = api->datasets,
-                              .now_ms = cds_now_ms() };
+                              .now_ms = cds_now_ms(),
+                              .contacts = api->contacts };
     memcpy(o.deadline_days, api->deadline_days, sizeof o.deadline_days);
     return completeness_run(store, &o, REPORT_JSON, out, err, errlen);
 }
@@ -443,12 +445,13 @@ run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
            char *err, size_t errlen)
 {
     export_opts_t o = { .filter = filter_of(a), .adx_periods = a->adx,
-                        .bom = a->bom, .catalog = api->catalog };
+                        .bom = a->bom, .catalog = api->catalog,
+                        .datasets = api->datasets };
     o.filter.wide = false;
     if (export_format_parse(a->format ? a->format : "dhis2-json", &o.format)
         != CDS_OK) {
-        snprintf(err, errlen, "format: expected dhis2-json, dhis2-csv or "
-                 "csv");
+        snprintf(err, errlen, "format: expected dhis2-json, dhis2-csv, "
+                 "csv or adx");
         return CDS_EUSAGE;
     }
     return export_run(store, &o, out, err, errlen);
@@ -621,6 +624,8 @@ run_indicators(const api_t *api, store_t *store, const args_t *a,
 static const char *
 csv_or_json(const args_t *a)
 {
+    if (a->format && strcmp(a->format, "adx") == 0)
+        return "application/adx+xml";  /* ADX's media type, as DHIS2's */
     return a->format && strstr(a->format, "csv") ? "text/csv; charset=utf-8"
                                                  : "application/json";
 }
@@ -688,6 +693,7 @@ api_free(void *p)
     api_t *api = p;
     cds_catalog_destroy(&api->catalog);
     cds_datasets_destroy(&api->datasets);
+    cds_contacts_destroy(&api->contacts);
     rollup_rules_destroy(&api->rules);
     cds_targets_destroy(&api->targets);
     cds_rules_destroy(&api->dq_rules);
@@ -715,7 +721,9 @@ api_load(api_t *api, const cds_config_t *cfg, const char *db_path,
                                       errlen)) != CDS_OK
         || (code = quality_opts(cfg, &api->dq_opts, err, errlen)) != CDS_OK
         || (code = completeness_datasets(cfg, api->catalog, &api->datasets,
-                                         err, errlen)) != CDS_OK)
+                                         err, errlen)) != CDS_OK
+        || (code = completeness_contacts(cfg, &api->contacts, err, errlen))
+               != CDS_OK)
         return code;
     cds_identity_t *id = cds_identity_load(identity_path, &code, err, errlen);
     if (!id)

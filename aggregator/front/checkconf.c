@@ -5,6 +5,8 @@
 #include "cds_catalog.h"
 #include "cds_dataset.h"
 #include "cds_check.h"
+#include "cds_contact.h"
+#include "completeness.h"
 #include "cds_err.h"
 #include "cds_id.h"
 #include "cds_orgunit.h"
@@ -30,6 +32,7 @@ static const struct {
     { "aggregator.silent_after_ms", 0, LONG_MAX },
     { "aggregator.lagging_after_ms", 0, LONG_MAX },
     { "aggregator.rejecting_min", 0, LONG_MAX },
+    { "aggregator.metadata_behind_after_ms", 0, LONG_MAX },
     { "aggregator.metrics_top_n", 0, 10000 },
     { "aggregator.reject_raw_per_hour", 0, 1000000 },
     { "aggregator.reject_retention_days", 0, 36500 },
@@ -116,6 +119,23 @@ check_targets(cds_check_t *c, const cds_config_t *cfg)
     cds_catalog_destroy(&cat);
 }
 
+/* The contacts file (completeness.h): named, or contacts.csv beside the
+ * catalog when present; its units checked against the org-unit list. */
+static void
+check_contacts(cds_check_t *c, const cds_config_t *cfg)
+{
+    char path[4096], err[512];
+    if (!completeness_contacts_path(cfg, path, sizeof path)[0]
+        || !cds_check_readable(c, "aggregator.contacts", path))
+        return;
+    const char *ous_path = cds_config_get(cfg, "aggregator.orgunits");
+    cds_orgunits_t *ous = ous_path ? cds_orgunits_load(ous_path, err,
+                                                       sizeof err)
+                                   : NULL;
+    c->problems += cds_contacts_check(path, ous, c->out);
+    cds_orgunits_destroy(&ous);
+}
+
 static void
 check_endpoints(cds_check_t *c, const cds_config_t *cfg)
 {
@@ -190,6 +210,7 @@ checkconf_run(const cds_config_t *cfg, const char *identity, FILE *out)
     cds_check_identity(&c, "aggregator.identity", identity);
     check_files(&c, cfg);
     check_targets(&c, cfg);
+    check_contacts(&c, cfg);
     cds_check_state_dir(&c, "aggregator.state_dir",
                         cds_config_get(cfg, "aggregator.state_dir"),
                         "aggregator.db");

@@ -91,6 +91,9 @@ static const cds_option_t options[] = {
       "health: rejected share in the last hour for REJECTING" },
     { "aggregator.rejecting_min", "rejecting-min", 0, "N", "5",
       "health: ... and at least this many rejections" },
+    { "aggregator.metadata_behind_after_ms", "metadata-behind-after-ms", 0,
+      "MS", "86400000", "health: an agent behind the current published "
+      "metadata version this long is an alert" },
     { "aggregator.metrics_top_n", "metrics-top-n", 0, "N", "20",
       "/metrics: per-agent series for the N worst agents" },
     { "aggregator.writer_stuck_after_ms", "writer-stuck-after-ms", 0, "MS",
@@ -163,6 +166,9 @@ static const cds_option_t options[] = {
     { "aggregator.datasets", "datasets", 0, "PATH", NULL,
       "data sets CSV: who reports which indicators (default: datasets.csv "
       "beside the catalog, if present)" },
+    { "aggregator.contacts", "contacts", 0, "PATH", NULL,
+      "contacts CSV: whom to call about a unit that has not reported "
+      "(default: contacts.csv beside the catalog, if present)" },
     { "aggregator.deadline_daily", "deadline-daily", 0, "DAYS", "2",
       "completeness: days after a Daily period before a report is late" },
     { "aggregator.deadline_weekly", "deadline-weekly", 0, "DAYS", "3",
@@ -197,7 +203,9 @@ static const cds_option_t options[] = {
       "report: title above the signature (default: \"THỦ TRƯỞNG ĐƠN "
       "VỊ\")" },
     { "command.adx_periods", "adx-periods", 0, NULL, NULL,
-      "export: periods as ISO 8601 start/duration (ADX)" },
+      "export --format csv: periods as ISO 8601 start/duration (ADX "
+      "notation, which DHIS2 reads only in ADX: refused with dhis2-json/"
+      "dhis2-csv; --format adx always uses it)" },
     { "command.receipt", "receipt", 0, "FILE", NULL,
       "import-batches: the signed receipt file to write (default: "
       "FILE.receipt; must not exist)" },
@@ -855,7 +863,7 @@ health_once(health_t *h, store_t *store, const health_thresholds_t *th,
     } else if (nagios)
         health_nagios(stdout, list, n, now);
     else {
-        health_print(stdout, list, n, now);
+        health_print(stdout, list, n, now, th);
         knock_print(stdout, knocks, nk, now);
     }
     fflush(stdout);
@@ -1293,7 +1301,7 @@ static const cds_cli_command_t commands[] = {
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
-     "[--format dhis2-json|dhis2-csv|csv] [--bom] [--adx-periods]",
+     "[--format dhis2-json|dhis2-csv|csv|adx] [--bom] [--adx-periods]",
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"report",
      "report --org-unit OU --period PE --out FILE [--indicator DE ...] "
@@ -1302,7 +1310,8 @@ static const cds_cli_command_t commands[] = {
      "[--signer TEXT] [--signer-title TEXT]  (official report: national "
      "heading, units x indicators, total = rollup, notes, signature)",
      admin_report, CDS_CLI_NO_ARGS | CDS_CLI_DB},
-    {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV)", admin_import,
+    {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV, or ADX XML)",
+     admin_import,
      CDS_CLI_DB},
     {"import-batches",
      "import-batches FILE [--receipt OUT]  (a commune's signed batches "

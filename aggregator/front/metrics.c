@@ -82,8 +82,8 @@ states(FILE *out, const health_agent_t *list, size_t n)
         fprintf(out, "cdsync_agents{state=\"%s\"} %" PRIu64 "\n",
                 health_state_name((health_state_t) s), count[s]);
     head(out, "cdsync_agents_worst_severity", "gauge",
-         "0 all OK, 1 a warning (SKEWED, LAGGING, REJECTING), 2 a critical "
-         "state (SILENT, REVOKED).");
+         "0 all OK, 1 a warning (SKEWED, LAGGING, REJECTING, metadata "
+         "behind too long), 2 a critical state (SILENT, AHEAD, REVOKED).");
     fprintf(out, "cdsync_agents_worst_severity %d\n", health_worst(list, n));
 }
 
@@ -151,23 +151,27 @@ v_metadata(const health_agent_t *a, uint64_t now)
     return (double) a->metadata_version;
 }
 
-/* Published metadata (issue 20): the newest version and how many agents
- * (not revoked) are not known to be on it: their last heartbeat named an
- * older one (0: their configured files), or none came yet. */
+/* Published metadata (issue 20): the newest version, how many agents
+ * (not revoked) are not known to be on it (their last heartbeat named an
+ * older one, 0: their configured files, or none came yet) and how many
+ * of them for longer than metadata_behind_after_ms (health.h). */
 static void
 metadata_behind(FILE *out, const health_agent_t *list, size_t n)
 {
-    uint64_t latest = n ? list[0].metadata_latest : 0, behind = 0;
-    for (size_t i = 0; i < n; i++)
-        behind += list[i].revoked_at_ms == 0
-                  && list[i].metadata_version < latest;
+    uint64_t latest = n ? list[0].metadata_latest : 0;
+    size_t alerts = 0, behind = health_metadata_behind(list, n, &alerts);
     head(out, "cdsync_metadata_latest_version", "gauge", "Newest "
          "published metadata version (0: none).");
     fprintf(out, "cdsync_metadata_latest_version %" PRIu64 "\n", latest);
     head(out, "cdsync_agents_metadata_behind", "gauge", "Enrolled agents "
          "not known to be on it: their last heartbeat named an older "
          "version, or none came yet.");
-    fprintf(out, "cdsync_agents_metadata_behind %" PRIu64 "\n", behind);
+    fprintf(out, "cdsync_agents_metadata_behind %zu\n", behind);
+    head(out, "cdsync_agents_metadata_behind_alert", "gauge", "Of those, "
+         "behind for more than metadata_behind_after_ms (default a day) "
+         "since a newer version was published or they were enrolled "
+         "(aggregator clock).");
+    fprintf(out, "cdsync_agents_metadata_behind_alert %zu\n", alerts);
 }
 
 static void
@@ -514,9 +518,12 @@ on_api_health(http_req_t *req, void *ctx)
         return;
     }
     json_t *agents = health_to_json(list, n, now);
-    json_t *o = agents ? json_pack("{s:i, s:I, s:o}", "worst_severity",
+    json_t *o = agents ? json_pack("{s:i, s:I, s:I, s:o}", "worst_severity",
                                    health_worst(list, n), "now_ms",
-                                   (json_int_t) now, "agents", agents)
+                                   (json_int_t) now,
+                                   "metadata_behind_after_ms",
+                                   (json_int_t) th.metadata_behind_after_ms,
+                                   "agents", agents)
                        : NULL;
     free(list);
     if (o)

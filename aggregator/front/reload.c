@@ -21,7 +21,7 @@ const char *const reload_restart_keys[] = {
     "aggregator.outlier_pct",
     "aggregator.session_idle_s", "aggregator.session_max_s",
     "aggregator.login_max_failures",
-    "aggregator.datasets",
+    "aggregator.datasets", "aggregator.contacts",
     NULL,
 };
 

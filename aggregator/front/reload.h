@@ -8,7 +8,8 @@
  *  upserted into the database, as at start), max_clock_skew_ms, the
  *  reject bounds (reject_raw_per_hour, reject_retention_days,
  *  reject_min_free_mb), the health thresholds (silent_after_ms,
- *  lagging_after_ms, rejecting_ratio, rejecting_min: /metrics and
+ *  lagging_after_ms, rejecting_ratio, rejecting_min,
+ *  metadata_behind_after_ms: /metrics and
  *  /api/health use them from the next scrape, and the heartbeat hold
  *  follows silent_after_ms) and metrics_top_n. Only a restart applies
  *  reload_restart_keys: the endpoints, the key and database paths, and

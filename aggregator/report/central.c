@@ -3,6 +3,7 @@
 #include "central.h"
 
 #include "central_sql.h"
+#include "cds_adx.h"
 #include "cds_codec.h"
 #include "cds_csv.h"
 #include "cds_dvs.h"
@@ -318,11 +319,81 @@ row_add(void *arg, const cds_dvs_row_t *in)
                    && r->comment ? CDS_OK : CDS_ENOMEM;
 }
 
+/* ADX (cds_adx.h): each dataValue a row with its group's attributes. */
+typedef struct {
+    rows_t *rs;
+    const cds_catalog_t *catalog;      /* which values are text (cds_adx.h) */
+    const char *path;
+    char *err;
+    size_t errlen;
+} adx_rows_t;
+
 static int
-read_rows(const char *path, cds_dvs_header_t header, rows_t *rs, bool *json,
-          char *err, size_t errlen)
+adx_row(const cds_adx_value_t *v, void *arg)
 {
-    int rc = cds_dvs_read(path, header, row_add, rs, err, errlen);
+    adx_rows_t *x = arg;
+    if (strcmp(v->attr_combo, "default") != 0) {
+        snprintf(x->err, x->errlen, "%s:%zu: attributeOptionCombo: \"%.80s\" "
+                 "(group at line %zu): only the default attribute option "
+                 "combination is supported", x->path, v->line, v->attr_combo,
+                 v->group_line);
+        return CDS_EBADFIELD;
+    }
+    row_t *r = x->rs->n < CENTRAL_MAX_ROWS ? rows_add(x->rs) : NULL;
+    if (!r) {
+        snprintf(x->err, x->errlen, "%s: more than %d rows", x->path,
+                 CENTRAL_MAX_ROWS);
+        return x->rs->n < CENTRAL_MAX_ROWS ? CDS_ENOMEM : CDS_ETOOBIG;
+    }
+    const char *value, *comment;
+    if (cds_adx_resolve(v, cds_catalog_find(x->catalog, v->data_element),
+                        &value, &comment) != 0) {
+        snprintf(x->err, x->errlen, "%s:%zu: value: %.64s takes its value "
+                 "from an <annotation> (not a number), and has none",
+                 x->path, v->line, v->data_element);
+        return CDS_EBADFIELD;
+    }
+    /* an ADX period that is not one of DHIS2's stays as written, for
+     * check_row to refuse */
+    const char *pe = v->period ? v->period : v->period_given;
+    r->de = strdup(v->data_element ? v->data_element : "");
+    r->pe = strdup(pe ? pe : "");
+    r->ou = strdup(v->org_unit ? v->org_unit : "");
+    r->coc = strdup(v->disagg && v->disagg[0] ? v->disagg : "default");
+    r->value = strdup(value ? value : "");
+    r->by = strdup("");
+    r->comment = strdup(comment ? comment : "");
+    r->line = v->line;
+    return r->de && r->pe && r->ou && r->coc && r->value && r->by
+                   && r->comment ? CDS_OK : CDS_ENOMEM;
+}
+
+/* The file: ADX XML when it starts with '<' (after a BOM and spaces),
+ * else a DHIS2 dataValueSet, JSON or CSV (cds_dvs.h). */
+static int
+read_rows(const char *path, const cds_catalog_t *catalog,
+          cds_dvs_header_t header, rows_t *rs, bool *json, char *err,
+          size_t errlen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = cds_read_file(path, CENTRAL_MAX_FILE, &data, &len);
+    if (rc != CDS_OK) {
+        snprintf(err, errlen, "%s: %s", path, rc == CDS_ETOOBIG
+                 ? "larger than 64 MiB" : "cannot read");
+        return rc == CDS_ETOOBIG ? rc : CDS_EIO;
+    }
+    size_t p = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (p < len && (data[p] == ' ' || data[p] == '\t' || data[p] == '\r'
+                       || data[p] == '\n'))
+        p++;
+    adx_rows_t x = { .rs = rs, .catalog = catalog, .path = path, .err = err,
+                     .errlen = errlen };
+    rc = p < len && data[p] == '<'
+             ? cds_adx_read(path, data, len, adx_row, &x, err, errlen)
+             : cds_dvs_read_mem(path, data ? data : "", len, header, row_add,
+                                rs, err, errlen);
+    free(data);
     *json = rs->n > 0 && rs->r[0].json;
     if (rc == CDS_ENOMEM)
         snprintf(err, errlen, "%s: out of memory", path);
@@ -469,7 +540,7 @@ central_import_file(store_t *store, ingest_t *ingest,
     check_t ck = { .path = path, .errf = errf };
     uint64_t hlc = 0;
     memset(res, 0, sizeof *res);
-    int rc = read_rows(path, header, &rs, &ck.json, err, errlen);
+    int rc = read_rows(path, catalog, header, &rs, &ck.json, err, errlen);
     res->rows = rs.n;
     if (rc == CDS_OK)
         rc = build_updates(&ck, store, catalog, &rs, &u);

@@ -19,9 +19,10 @@
  *  (they are carried as the update's created_ms/updated_ms, records only).
  *
  *  Invariant: a file with any bad row (unknown indicator or org unit, bad
- *  period or value, a key twice, malformed CSV/JSON) applies nothing, and
- *  every bad row is reported as "file:line: field: column N: problem"
- *  (JSON: the line is the dataValues index + 1, said so in the message). */
+ *  period or value, a key twice, malformed CSV/JSON/ADX) applies
+ *  nothing, and every bad row is reported as "file:line: field: column N:
+ *  problem" (JSON: the line is the dataValues index + 1, said so in the
+ *  message). */
 #ifndef AGG_CENTRAL_H
 #define AGG_CENTRAL_H
 
@@ -62,16 +63,20 @@ int central_apply(store_t *store, ingest_t *ingest,
                   cds_update_t *u, size_t n, uint64_t now_ms,
                   central_result_t *res, char *err, size_t errlen);
 
-/* Read a DHIS2 dataValueSet file as common/cds_dvs.h reads it (JSON,
- * list or single-form layout; CSV by header names of either spelling or
- * by DHIS2's column positions, header per `header`; periods as DHIS2 ids
- * or ADX "2025-01-01/P3M"), check every row against the catalog and org
- * units (an option combo other than default is refused, naming the
- * column and value), enroll id as its own agent, and apply the rows as
- * id's signed batches. Bad rows are listed on errf as "file:line: field:
- * column N: problem". CDS_OK; CDS_EBADFIELD (bad rows, nothing
- * applied), CDS_EMALFORMED, CDS_EIO, CDS_ETOOBIG with a message in err;
- * or as central_apply. */
+/* Read a DHIS2 file: ADX XML when it starts with '<' (cds_adx.h, each
+ * dataValue a row with its group's orgUnit and period, BOOLEAN/TEXT
+ * values from the annotation, a number's annotation its comment, a
+ * non-default attribute option combination refused); else a
+ * dataValueSet as common/cds_dvs.h reads it (JSON, list or single-form
+ * layout; CSV by header names of either spelling or by DHIS2's column
+ * positions, header per `header`; periods as DHIS2 ids or ADX
+ * "2025-01-01/P3M"). Check every row against the catalog and org units
+ * (an attribute option combo other than default is refused, naming the
+ * column and value; a category option combo must be the catalog's),
+ * enroll id as its own agent, and apply the rows as id's signed batches.
+ * Bad rows are listed on errf as "file:line: field: column N: problem".
+ * CDS_OK; CDS_EBADFIELD (bad rows, nothing applied), CDS_EMALFORMED,
+ * CDS_EIO, CDS_ETOOBIG with a message in err; or as central_apply. */
 int central_import_file(store_t *store, ingest_t *ingest,
                         const cds_identity_t *id,
                         const cds_catalog_t *catalog, const char *path,

@@ -177,6 +177,8 @@ fill_units(cds_sql_stmt_t *st, const expect_t *e, orgmap_unit_t *units,
             out->n_units--;
             continue;
         }
+        if (u->reported < u->expected)
+            u->contact = cds_contacts_find(e->o->contacts, u->code);
         out->units_complete += u->reported == u->expected;
         out->values += u->reported;
         out->values_expected += u->expected;
@@ -260,13 +262,16 @@ completeness_compute(store_t *store, const completeness_opts_t *o,
 
 static const char *const comp_header[] = {
     "orgunit", "orgunitname", "reported", "expected", "status", "late",
-    "overdue", "last_reported", "missing",
+    "overdue", "last_reported", "missing", "contact_name", "contact_title",
+    "contact_phone", "contact_email",
 };
 #define COMP_COLS (sizeof comp_header / sizeof comp_header[0])
+#define COMP_CONTACT_COLS 4            /* the last four: with contacts */
 
 static int
 add_unit(report_t *r, const completeness_unit_t *u)
 {
+    const cds_contact_t *k = u->contact;
     char rep[24], exp[24], late[24], last[40] = "";
     snprintf(rep, sizeof rep, "%zu", u->reported);
     snprintf(exp, sizeof exp, "%zu", u->expected);
@@ -278,6 +283,8 @@ add_unit(report_t *r, const completeness_unit_t *u)
     const char *cells[COMP_COLS] = {
         u->code, u->name, rep, exp, status, late,
         u->overdue ? "true" : "false", last, u->missing ? u->missing : "",
+        k ? k->name : "", k ? k->title : "", k ? k->phone : "",
+        k ? k->email : "",
     };
     return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
 }
@@ -296,7 +303,9 @@ completeness_run(store_t *store, const completeness_opts_t *o,
     int rc = completeness_compute(store, o, &c, err, errlen);
     if (rc != CDS_OK)
         return rc;
-    report_t *r = report_new(format, comp_header, "ssnnsnbss", COMP_COLS);
+    report_t *r = report_new(format, comp_header, "ssnnsnbssssss",
+                             COMP_COLS - (o->contacts ? 0
+                                          : COMP_CONTACT_COLS));
     rc = r ? CDS_OK : CDS_ENOMEM;
     for (size_t i = 0; rc == CDS_OK && i < c.n_units; i++)
         rc = add_unit(r, &c.units[i]);
@@ -354,3 +363,33 @@ completeness_datasets(const cds_config_t *cfg, const cds_catalog_t *cat,
     return rc;
 }
 
+
+const char *
+completeness_contacts_path(const cds_config_t *cfg, char *buf, size_t len)
+{
+    const char *path = cds_config_get(cfg, "aggregator.contacts");
+    buf[0] = '\0';
+    if (path && path[0])
+        snprintf(buf, len, "%s", path);
+    else if (!cds_datasets_beside(cds_config_get(cfg, "aggregator.catalog"),
+                                  "contacts.csv", buf, len))
+        buf[0] = '\0';                 /* no default file: feature off */
+    return buf;
+}
+
+int
+completeness_contacts(const cds_config_t *cfg, cds_contacts_t **out,
+                      char *err, size_t errlen)
+{
+    char path[4096];
+    *out = NULL;
+    if (!completeness_contacts_path(cfg, path, sizeof path)[0])
+        return CDS_OK;
+    cds_orgunits_t *ous = cds_orgunits_load(
+        cds_config_get(cfg, "aggregator.orgunits"), err, errlen);
+    if (!ous)
+        return CDS_EMALFORMED;
+    *out = cds_contacts_load(path, ous, err, errlen);
+    cds_orgunits_destroy(&ous);
+    return *out ? CDS_OK : CDS_EMALFORMED;
+}

@@ -24,6 +24,11 @@
  *  sentence saying so (note) in place of "0 of 0". Arrival times are the
  *  aggregator's clock (update_log.received_at_ms), not the agents'.
  *
+ *  Contacts (cds_contact.h, aggregator.contacts, default contacts.csv
+ *  beside the catalog, absent: none): when given, every unit that still
+ *  owes values for the period carries its contact (person, post, phone,
+ *  e-mail) and the report has the four contact_* columns.
+ *
  *  Invariant: percentages are over values (units x indicators) and over
  *  units (all expected indicators reported), both with their counts.
  *  Reads only. */
@@ -32,6 +37,7 @@
 
 #include "cds_catalog.h"
 #include "cds_config.h"
+#include "cds_contact.h"
 #include "cds_dataset.h"
 #include "cds_period.h"
 #include "report.h"
@@ -55,6 +61,7 @@ typedef struct {
     const cds_datasets_t *datasets;    /* NULL: no data sets (above) */
     int deadline_days[COMPLETENESS_TYPES]; /* by family (above) */
     uint64_t now_ms;                   /* for "overdue" */
+    const cds_contacts_t *contacts;    /* NULL: no contact columns */
 } completeness_opts_t;
 
 /* One expected org unit's line. */
@@ -65,6 +72,9 @@ typedef struct {
     int64_t last_ms;                   /* last arrival, 0 never */
     char *missing;                     /* comma-separated codes (owned) */
     bool overdue;                      /* missing values past deadline */
+    const cds_contact_t *contact;      /* borrowed from opts.contacts:
+                                        * units still owing values; NULL
+                                        * when complete or none is known */
 } completeness_unit_t;
 
 typedef struct {
@@ -84,6 +94,17 @@ typedef struct {
  * "path:line: column: problem" in err. */
 int completeness_datasets(const cds_config_t *cfg, const cds_catalog_t *cat,
                           cds_datasets_t **out, char *err, size_t errlen);
+
+/* The contacts as configured (aggregator.contacts, default contacts.csv
+ * beside aggregator.catalog; org units from aggregator.orgunits): *out
+ * NULL when none are configured (a default file that is absent). CDS_OK,
+ * or CDS_EMALFORMED with "path:line: column: problem" in err. */
+int completeness_contacts(const cds_config_t *cfg, cds_contacts_t **out,
+                          char *err, size_t errlen);
+/* The path the contacts are read from into buf: aggregator.contacts, or
+ * contacts.csv beside the catalog when it exists; "" when none. */
+const char *completeness_contacts_path(const cds_config_t *cfg, char *buf,
+                                       size_t len);
 
 /* Compute. CDS_OK; CDS_EUSAGE, CDS_EBADPERIOD, CDS_EUNKNOWNORGUNIT,
  * CDS_EUNKNOWNINDICATOR with a message in err; or a database error. */

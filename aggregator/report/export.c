@@ -3,10 +3,12 @@
  *  created time). */
 #include "export.h"
 
+#include "cds_adx.h"
 #include "cds_err.h"
 #include "cds_hlc.h"
 #include "cds_period.h"
 #include "cds_util.h"
+#include "export_adx.h"
 #include "export_sql.h"
 #include "rollup.h"
 
@@ -18,31 +20,12 @@
 enum { X_OU, X_OUNAME, X_DE, X_PE, X_COC, X_VALUE, X_BY, X_HLC, X_COMMENT,
        X_FOLLOWUP, X_CREATED, X_UPDATED };
 
-/* ISO 8601 durations DHIS2 gives each period type (PeriodType
- * getIso8601Duration). Several types share one; the start date tells
- * them apart (2025-04-01/P1Y is FinancialApril, 2025-01-01/P1Y Yearly). */
-static const struct {
-    cds_period_type_t type;
-    const char *duration;
-} adx_durations[] = {
-    { CDS_PT_DAILY, "P1D" }, { CDS_PT_WEEKLY, "P7D" },
-    { CDS_PT_MONTHLY, "P1M" }, { CDS_PT_QUARTERLY, "P3M" },
-    { CDS_PT_SIXMONTHLY, "P6M" }, { CDS_PT_YEARLY, "P1Y" },
-    { CDS_PT_WEEKLY_WEDNESDAY, "P7D" }, { CDS_PT_WEEKLY_THURSDAY, "P7D" },
-    { CDS_PT_WEEKLY_SATURDAY, "P7D" }, { CDS_PT_WEEKLY_SUNDAY, "P7D" },
-    { CDS_PT_BIWEEKLY, "P14D" }, { CDS_PT_BIMONTHLY, "P2M" },
-    { CDS_PT_QUARTERLY_NOV, "P3M" }, { CDS_PT_SIXMONTHLY_APRIL, "P6M" },
-    { CDS_PT_SIXMONTHLY_NOV, "P6M" }, { CDS_PT_FINANCIAL_APRIL, "P1Y" },
-    { CDS_PT_FINANCIAL_JULY, "P1Y" }, { CDS_PT_FINANCIAL_SEP, "P1Y" },
-    { CDS_PT_FINANCIAL_OCT, "P1Y" }, { CDS_PT_FINANCIAL_NOV, "P1Y" },
-};
-#define N_ADX (sizeof adx_durations / sizeof adx_durations[0])
-
 int
 export_format_parse(const char *name, export_format_t *out)
 {
-    static const char *const names[] = { "dhis2-json", "dhis2-csv", "csv" };
-    for (int i = 0; i < 3; i++)
+    static const char *const names[] = { "dhis2-json", "dhis2-csv", "csv",
+                                         "adx" };
+    for (int i = 0; i < 4; i++)
         if (name && strcmp(name, names[i]) == 0) {
             *out = (export_format_t) i;
             return CDS_OK;
@@ -53,51 +36,19 @@ export_format_parse(const char *name, export_format_t *out)
 int
 export_period_adx(const char *id, char *buf, size_t len)
 {
-    cds_period_t p;
-    char date[16];
-    if (cds_period_parse(id, &p) != CDS_OK)
-        return CDS_EBADPERIOD;
-    for (size_t i = 0; i < N_ADX; i++)
-        if (adx_durations[i].type == p.type) {
-            int n = snprintf(buf, len, "%s/%s",
-                             cds_date_format(p.start, date, sizeof date),
-                             adx_durations[i].duration);
-            return n > 0 && (size_t) n < len ? CDS_OK : CDS_EBADPERIOD;
-        }
-    return CDS_EBADPERIOD;
+    return cds_adx_period_format(id, buf, len);
 }
 
 int
 export_period_dhis2(const char *s, char *buf, size_t len)
 {
     cds_period_t p;
-    const char *slash = s ? strchr(s, '/') : NULL;
-    if (!slash) {
-        if (!s || cds_period_parse(s, &p) != CDS_OK
-            || (size_t) snprintf(buf, len, "%s", s) >= len)
-            return CDS_EBADPERIOD;
-        return CDS_OK;
-    }
-    char date[16];
-    int32_t day;
-    size_t dl = (size_t) (slash - s);
-    if (dl >= sizeof date)
+    if (s && strchr(s, '/'))
+        return cds_adx_period_parse(s, buf, len);
+    if (!s || cds_period_parse(s, &p) != CDS_OK
+        || (size_t) snprintf(buf, len, "%s", s) >= len)
         return CDS_EBADPERIOD;
-    memcpy(date, s, dl);
-    date[dl] = '\0';
-    if (cds_date_parse(date, &day) != CDS_OK)
-        return CDS_EBADPERIOD;
-    /* P1W and P2W are the same durations as P7D and P14D */
-    const char *dur = strcmp(slash + 1, "P1W") == 0   ? "P7D"
-                      : strcmp(slash + 1, "P2W") == 0 ? "P14D"
-                                                      : slash + 1;
-    for (size_t i = 0; i < N_ADX; i++) {
-        if (strcmp(dur, adx_durations[i].duration) == 0
-            && cds_period_of_day(adx_durations[i].type, day, buf, len) == 0
-            && cds_period_parse(buf, &p) == CDS_OK && p.start == day)
-            return CDS_OK;
-    }
-    return CDS_EBADPERIOD;
+    return CDS_OK;
 }
 
 /* ---- filters ------------------------------------------------------------ */
@@ -194,11 +145,17 @@ plain_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
  * of the DHIS2 formats (export.h). */
 static int
 export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
-           json_t *arr, FILE *out)
+           json_t *arr, export_adx_t *adx, FILE *out, char *err,
+           size_t errlen)
 {
     if (o->format != EXPORT_CSV && o->catalog
         && rollup_is_derived(cds_catalog_find(o->catalog, col(st, X_DE))))
         return CDS_OK;
+    if (o->format == EXPORT_ADX)
+        return export_adx_add(adx, col(st, X_OU), col(st, X_DE),
+                              col(st, X_PE), col(st, X_COC),
+                              col(st, X_VALUE), col(st, X_COMMENT), err,
+                              errlen);
     char period[32], updated[40], created[40];
     const char *pe = col(st, X_PE);
     if (o->adx_periods && export_period_adx(pe, period, sizeof period)
@@ -237,19 +194,57 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
     return plain_row(o, der, st, pe, updated, out);
 }
 
+/* --adx-periods: ADX notation is read by DHIS2 only inside ADX XML, so
+ * it is refused with the DHIS2 JSON/CSV formats (export.h). */
+static int
+check_opts(const export_opts_t *o, char *err, size_t errlen)
+{
+    if (o->adx_periods
+        && (o->format == EXPORT_DHIS2_JSON || o->format == EXPORT_DHIS2_CSV)) {
+        snprintf(err, errlen, "adx-periods: DHIS2 reads ISO 8601 "
+                 "start/duration periods only inside ADX XML, not in its "
+                 "JSON or CSV; use --format adx (ADX periods always)");
+        return CDS_EUSAGE;
+    }
+    return CDS_OK;
+}
+
+/* After the rows: close the JSON or ADX document. */
+static int
+export_finish(const export_opts_t *opts, json_t *arr, export_adx_t *adx,
+              FILE *out)
+{
+    int rc = CDS_OK;
+    if (opts->format == EXPORT_ADX)
+        rc = export_adx_write(adx, out, opts->exported_ms ? opts->exported_ms
+                                                          : cds_now_ms());
+    if (opts->format == EXPORT_DHIS2_JSON) {
+        json_t *set = json_pack("{sO}", "dataValues", arr);
+        rc = set && json_dumpf(set, out, JSON_INDENT(2)) == 0 ? CDS_OK
+                                                               : CDS_EIO;
+        fputc('\n', out);
+        json_decref(set);
+    }
+    return rc;
+}
+
 int
 export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
            size_t errlen)
 {
     char *inds = NULL;
+    if (check_opts(opts, err, errlen) != CDS_OK)
+        return CDS_EUSAGE;
     cds_sql_stmt_t *st = store_read(store, EXPORT_SQL_EXPORT,
                                     EXPORT_SQL_EXPORT_PG);
     if (!st)
         return CDS_ERROR;
     json_t *arr = json_array();
+    export_adx_t *adx = opts->format == EXPORT_ADX
+        ? export_adx_new(opts->datasets, opts->catalog) : NULL;
     query_deriver_t *der = opts->format == EXPORT_CSV
         ? query_deriver_new(store, opts->catalog) : NULL;
-    int step, rc = !arr ? CDS_ENOMEM
+    int step, rc = !arr || (opts->format == EXPORT_ADX && !adx) ? CDS_ENOMEM
                    : opts->format == EXPORT_CSV && opts->catalog && !der
                        ? CDS_ERROR
                        : bind_filter(store, st, &opts->filter, &inds, err,
@@ -261,17 +256,13 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     else if (rc == CDS_OK && opts->format == EXPORT_CSV)
         csv_cells(out, plain_csv_header, PLAIN_COLS);
     while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)
-        rc = export_row(opts, der, st, arr, out);
+        rc = export_row(opts, der, st, arr, adx, out, err, errlen);
     if (rc == CDS_OK && step != CDS_SQL_DONE)
         rc = step;                     /* logged by cds_sql */
-    if (rc == CDS_OK && opts->format == EXPORT_DHIS2_JSON) {
-        json_t *set = json_pack("{sO}", "dataValues", arr);
-        rc = set && json_dumpf(set, out, JSON_INDENT(2)) == 0 ? CDS_OK
-                                                               : CDS_EIO;
-        fputc('\n', out);
-        json_decref(set);
-    }
+    if (rc == CDS_OK)
+        rc = export_finish(opts, arr, adx, out);
     json_decref(arr);
+    export_adx_destroy(&adx);
     query_deriver_destroy(&der);
     free(inds);
     cds_sql_finalize(&st);

@@ -13,9 +13,14 @@
  *                value, storedby, lastupdated, comment, followup;
  *    csv         for spreadsheets: org unit and indicator names next to
  *                the codes, unit, value, period, who and when, and last
- *                "entered".
+ *                "entered";
+ *    adx         ADX XML (urn:ihe:qrph:adx:2015) as DHIS2 reads it, one
+ *                <group dataSet orgUnit period> per data set, unit and
+ *                period, periods in ADX notation, comments as
+ *                <annotation> (export_adx.h; no storedBy/lastUpdated/
+ *                followup: ADX has no place for them).
  *  Derived ratios (rollup_is_derived: a catalog RATIO naming its counts,
- *  whose entered value is ignored): the DHIS2 formats leave them out, as
+ *  whose entered value is ignored): the DHIS2 formats and adx leave them out, as
  *  DHIS2 never takes a value for an indicator but computes it from the
  *  counts, which are exported; csv shows the value of the unit's own
  *  counts and, in "entered", an entered value that differs (query.h).
@@ -23,27 +28,35 @@
  *  as DHIS2 gives each type: 2025Q1 -> 2025-01-01/P3M, 2025W10 ->
  *  2025-03-03/P7D, 2025BiW1 -> 2024-12-30/P14D, 202501B -> 2025-01-01/P2M,
  *  2025April -> 2025-04-01/P1Y; the start date tells types of one duration
- *  apart, so each reads back to its identifier). --bom starts the
+ *  apart, so each reads back to its identifier; cds_adx.h). DHIS2 reads
+ *  that notation only inside ADX XML, so --adx-periods is refused with
+ *  dhis2-json and dhis2-csv (it is kept for the spreadsheet csv); adx
+ *  always uses it. --bom starts the
  *  file with a UTF-8 byte order mark so Excel on Windows reads Vietnamese
  *  correctly. CSV follows RFC 4180 (CRLF line ends).
  *
  *  Invariant: an export read back by `import` (central.h) gives the same
- *  value set but for the derived ratios' entered values: every field `import` reads is written, and ADX periods and
- *  the BOM are understood by it. Reads only. */
+ *  value set but for the derived ratios' entered values (and, for adx,
+ *  storedBy and followup): every field `import` reads is written, and
+ *  ADX documents, ADX periods and the BOM are understood by it. Reads
+ *  only. */
 #ifndef AGG_EXPORT_H
 #define AGG_EXPORT_H
 
 #include "cds_catalog.h"
+#include "cds_dataset.h"
 #include "query.h"
 #include "store.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum {
     EXPORT_DHIS2_JSON = 0,
     EXPORT_DHIS2_CSV = 1,
     EXPORT_CSV = 2,
+    EXPORT_ADX = 3,
 } export_format_t;
 
 typedef struct {
@@ -54,17 +67,20 @@ typedef struct {
     bool bom;                          /* UTF-8 BOM first */
     bool adx_periods;                  /* ISO 8601 start/duration periods */
     const cds_catalog_t *catalog;      /* optional: names and units (csv) */
+    const cds_datasets_t *datasets;    /* optional: ADX groups' dataSet */
+    uint64_t exported_ms;              /* ADX exported= time; 0: now */
 } export_opts_t;
 
-/* "dhis2-json" | "dhis2-csv" | "csv". CDS_OK or CDS_EUSAGE. */
+/* "dhis2-json" | "dhis2-csv" | "csv" | "adx". CDS_OK or CDS_EUSAGE. */
 int export_format_parse(const char *name, export_format_t *out);
-/* Write the export to out. CDS_OK; CDS_EUSAGE, CDS_EBADPERIOD,
+/* Write the export to out. CDS_OK; CDS_EUSAGE (also --adx-periods with
+ * dhis2-json/dhis2-csv), CDS_EBADPERIOD,
  * CDS_EUNKNOWNORGUNIT with a message in err; or a database error. */
 int export_run(store_t *store, const export_opts_t *opts, FILE *out,
                char *err, size_t errlen);
 
 /* ADX form of a DHIS2 period id ("2025Q1" -> "2025-01-01/P3M") into buf
- * (24 bytes). CDS_OK or CDS_EBADPERIOD. */
+ * (24 bytes): cds_adx_period_format. CDS_OK or CDS_EBADPERIOD. */
 int export_period_adx(const char *id, char *buf, size_t len);
 /* DHIS2 id of a period given either way ("2025-01-01/P3M" or "2025Q1")
  * into buf (16 bytes). CDS_OK or CDS_EBADPERIOD (not a DHIS2 period:

@@ -15,7 +15,7 @@
 #   BENCH_CATCHUP_REPS=BENCH_REPS   runs of the 1,000,000-update catch-up
 #   BENCH_PG=1        0: skip the PostgreSQL rows (1b-pg*, 2-10-pg*), which
 #                     then say "skipped" (paired SQLite-only runs)
-#   BENCH_ONLY="limits e2e latency catchup binary import scale mosquitto"
+#   BENCH_ONLY="limits e2e latency catchup binary import scale mosquitto views"
 #                     only those phases; BENCH_ONLY=profile: the callgrind
 #                     profile of the aggregator into BENCH_PROFILE_OUT
 #   KEEP=1            keep the temporary directory
@@ -463,6 +463,16 @@ phase_binary() {
     strip -o "$W/agent.stripped" "$AGENT"
     row 5-bin "agent binary size (as built, -O2 -g)" "$(stat -c %s "$AGENT")" bytes
     row 5-bin-strip "agent binary size stripped" "$(stat -c %s "$W/agent.stripped")" bytes
+    # The ARM64 agent (`make arm64`; `make bench` builds it when the cross
+    # toolchain is installed): n/a without it.
+    local arm=$TOP/build/arm64/cdsync-agent
+    if [ -f "$arm" ] && aarch64-linux-gnu-strip -o "$W/agent-arm64.stripped" "$arm"; then
+        row 5-bin-arm64 "ARM64 agent binary size (as built, -O2 -g)" "$(stat -c %s "$arm")" bytes
+        row 5-bin-arm64-strip "ARM64 agent binary size stripped" \
+            "$(stat -c %s "$W/agent-arm64.stripped")" bytes
+    else
+        row 5-bin-arm64 "ARM64 agent binary size (make arm64: not built)" n/a bytes
+    fi
 }
 
 # ===== 6. aggregator with many idle agents ==================================
@@ -629,6 +639,117 @@ phase_mosquitto() {
     row R-p99 "ratio cdsync p99 (3-p99) / Mosquitto p99" "$rp" x "< 1" "$(verdict "$rp" "<" 1)"
 }
 
+# ===== 9. dashboard views at province scale (issue 16 item 5) ==============
+# One province, districts of 30 communes, sc(300) communes, every entered
+# indicator of deploy/catalog.csv over 8 quarters (tests/bench/views_data.py)
+# loaded with `cdsync-aggregator import`; deploy's data sets, targets and
+# rules. Views (deploy/dashboard): summary = Tổng hợp, reporting = Tiến độ
+# báo cáo, targets = Chỉ tiêu, trend = Xu hướng, quality = Chất lượng số
+# liệu, history = Lịch sử, operations = Vận hành; start = the page's first
+# load. Each view = the /api/ calls the dashboard makes for it, in parallel
+# as its Promise.all does (curl --parallel), timed from the first request to
+# the last answer. Cold: the first call after the aggregator started (one
+# per start, BENCH_REPS starts); warm: BENCH_REPS calls after it.
+VIEWS="start summary reporting targets trend quality history operations"
+declare -A VIEW_WHAT=([start]="view start: indicators + org units"
+    [summary]="view summary: query --wide + rollup + completeness"
+    [reporting]="view reporting: completeness of the province"
+    [targets]="view targets: rank of the districts, 1 indicator"
+    [trend]="view trend: query --wide 1 ind. + 8 quarters rollup"
+    [quality]="view quality: validate (rules, ratios, outliers)"
+    [history]="view history: one commune's value"
+    [operations]="view operations: health")
+# view_urls VIEW: the view's request paths, one a line.
+view_urls() {
+    local q="org_unit=90&period=2025Q4" pe
+    case $1 in
+    start) echo "/api/indicators"; echo "/api/orgunits" ;;
+    summary) echo "/api/query?$q&indicator=$V_ALL&wide=1"
+             echo "/api/rollup?$q&indicator=$V_ALL"
+             echo "/api/completeness?$q&indicator=$V_OWED" ;;
+    reporting) echo "/api/completeness?$q&indicator=$V_OWED" ;;
+    targets) echo "/api/rank?$q&indicator=HSCV_ONLINE" ;;
+    trend) echo "/api/query?$q&indicator=HGD_CAPQUANG&wide=1"
+             for pe in 2024Q1 2024Q2 2024Q3 2024Q4 2025Q1 2025Q2 2025Q3 2025Q4; do
+                 echo "/api/rollup?org_unit=90&period=$pe&indicator=HGD_CAPQUANG"; done ;;
+    quality) echo "/api/validate?$q" ;;
+    history) echo "/api/history?org_unit=90001&period=2025Q4&indicator=HGD_TONG" ;;
+    operations) echo "/api/health" ;;
+    esac
+}
+# time_view PORT TOKEN VIEW: seconds for all of the view's calls, or FAIL
+# unless every one answered 200.
+time_view() {
+    local args=() u t0 t1 codes
+    while read -r u; do args+=(-o /dev/null "http://127.0.0.1:$1$u"); done < <(view_urls "$3")
+    t0=$(date +%s%N)
+    codes=$(curl -sS --parallel --parallel-max 16 -H "Authorization: Bearer $2" \
+                 -w '%{http_code}\n' "${args[@]}")
+    t1=$(date +%s%N)
+    if [ -n "$codes" ] && ! grep -qv '^200$' <<< "$codes"; then
+        calc "($t1 - $t0) / 1e9"
+    else log "9: view $3: HTTP ${codes//$'\n'/ }"; echo FAIL; fi
+}
+# views_page PORT TOKEN: the same views in headless Chromium, from the
+# click to the view on screen (tests/browser/views_bench.mjs, REPS walks)
+# into $d/page.out; nothing (no 9b rows) without Chromium and
+# playwright-core (tests/browser/setup.sh).
+views_page() {
+    [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && command -v node > /dev/null \
+        && [ -d "$TOP/tests/browser/node_modules/playwright-core" ] \
+        || { log "9: no Chromium/playwright-core: page rows left out"; return 0; }
+    BASE_URL="http://127.0.0.1:$1" TOKEN="$2" OU=90 YEAR=2025 QUARTER=4 CELL=90001 \
+        REPS="$REPS" timeout 600 node "$TOP/tests/browser/views_bench.mjs" > "$d/page.out" \
+        || log "9: views_bench.mjs failed"
+}
+phase_views() {
+    local d=$W/views n port hport tok r v vals
+    mkdir -p "$d"; cp deploy/catalog.csv deploy/datasets.csv deploy/rules.csv deploy/targets.csv "$d/"
+    n=$(sc 300 6)
+    vals=$(python3 tests/bench/views_data.py "$d/catalog.csv" "$d" "$n") || return 1
+    port=$(free_port); hport=$(free_port)
+    cat > "$d/aggregator.ini" <<INI
+[aggregator]
+state_dir = $d/state
+catalog = $d/catalog.csv
+orgunits = $d/orgunits.csv
+listen = tcp://127.0.0.1:$port
+http_listen = 127.0.0.1:$hport
+log_level = warn
+dashboard = $TOP/deploy/dashboard/index.html
+INI
+    "$AGG" -c "$d/aggregator.ini" keygen --label bench-views > /dev/null || return 1
+    log "9: importing $vals values of $n communes"
+    "$AGG" -c "$d/aggregator.ini" import "$d/values.csv" > "$d/import.out" || return 1
+    # one enrolled agent per commune (never connected: SILENT in health)
+    mkdir -p "$d/ids"
+    "$BA" idle-enroll "$d/ids" "$n" "$d/state/aggregator.db" "$d/orgunits.csv" 9 || return 1
+    tok=$("$AGG" -c "$d/aggregator.ini" token add bench | grep -m1 '^cdst_') || return 1
+    V_ALL=$(python3 -c 'import csv, sys; print(",".join(r["code"] for r in csv.DictReader(open(sys.argv[1]))))' "$d/catalog.csv")
+    V_OWED=$(python3 -c 'import csv, sys; print(",".join(r["code"] for r in csv.DictReader(open(sys.argv[1])) if r["aggregation"] != "RATIO"))' "$d/catalog.csv")
+    for v in $VIEWS; do : > "$d/c-$v"; : > "$d/w-$v"; done
+    for r in $(seq 1 "$REPS"); do
+        "$AGG" -c "$d/aggregator.ini" run >> "$d/agg.log" 2>&1 &
+        AGG_PID=$!; PIDS="$PIDS $AGG_PID"
+        wait_for 30 port_open "$hport" || { stop_pid "$AGG_PID"; return 1; }
+        for v in $VIEWS; do time_view "$hport" "$tok" "$v" >> "$d/c-$v"; done
+        for v in $VIEWS; do time_view "$hport" "$tok" "$v" >> "$d/w-$v"; done
+        [ "$r" = 1 ] && views_page "$hport" "$tok"
+        stop_pid "$AGG_PID"
+    done
+    for v in $VIEWS; do
+        local c w; c=$(median < "$d/c-$v"); w=$(median < "$d/w-$v")
+        row "9-$v" "${VIEW_WHAT[$v]}, cold" "$c" s "<= 1 s" "$(verdict "$c" "<=" 1)"
+        row "9-$v-w" "  warm (the same calls again)" "$w" s "<= 1 s" "$(verdict "$w" "<=" 1)"
+    done
+    for v in start login summary reporting targets quality trend history operations; do
+        [ -s "$d/page.out" ] || break
+        w=$(awk -v k="page-$v" '$1 == k { print $2 }' "$d/page.out" | median)
+        row "9b-$v" "view $v in Chromium: click -> on screen" "$w" s "<= 1 s" "$(verdict "$w" "<=" 1)"
+    done
+    log "9: $n communes, $vals values; views timed against $(wc -l < "$d/orgunits.csv") org units"
+}
+
 # ===== profile (not in the table): callgrind of the aggregator under load ====
 # BENCH_ONLY=profile: 10 agents with 1,000 x BENCH_SCALE queued each drain
 # into an aggregator run under valgrind --tool=callgrind; the annotated
@@ -678,7 +799,7 @@ agg_conf "$W" 1
 log "work dir $W, scale $SCALE, $REPS runs per figure"
 # BENCH_ONLY="limits e2e ...": run only those phases (debugging).
 if [ "${BENCH_ONLY:-}" = profile ]; then phase_profile; exit $?; fi
-for ph in limits e2e latency catchup binary import scale mosquitto; do
+for ph in limits e2e latency catchup binary import scale mosquitto views; do
     case " ${BENCH_ONLY:-$ph} " in *" $ph "*) ;; *) continue ;; esac
     "phase_$ph" || log "phase $ph failed"
 done

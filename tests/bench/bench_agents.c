@@ -10,8 +10,10 @@
  *        second thread watches the outbox on its own connection (every
  *        100 us) and records when each seq leaves it (= its ACK_OK was
  *        recorded). Prints p50 p99 p99.9 in ms and the achieved rate.
- *    idle-enroll DIR N AGG_DB ORGUNITS   create N identities in DIR and
- *        enroll them (unit BOU00001) into the aggregator database, one
+ *    idle-enroll DIR N AGG_DB ORGUNITS [PREFIX]   create N identities
+ *        in DIR and enroll them (unit BOU00001; with PREFIX, agent i gets
+ *        unit PREFIX followed by i + 1 in 4 digits, PREFIX0001..: one
+ *        agent per commune) into the aggregator database, one
  *        transaction, before the aggregator starts.
  *    idle-connect DIR FIRST N ENDPOINT SERVER_PUBID HB_S   one process
  *        with N DEALER sockets (identities FIRST..FIRST+N-1, the agent's
@@ -286,13 +288,13 @@ cmd_load(const char *state_dir, const char *ou, double rate, double secs,
 
 static int
 cmd_idle_enroll(const char *dir, int n, const char *agg_db,
-                const char *orgunits)
+                const char *orgunits, const char *prefix)
 {
-    char path[600], err[256];
+    char path[600], err[256], unit[64] = "BOU00001";
     int code = 0;
     store_t *s = store_open(agg_db, 0, &code);
     cds_orgunits_t *ous = cds_orgunits_load(orgunits, err, sizeof err);
-    const char *units[] = {"BOU00001"};
+    const char *units[] = {unit};
     int rc = s && ous ? store_orgunits_load(s, ous) : CDS_ERROR;
     if (rc == CDS_OK)
         rc = cds_db_begin(store_db(s));
@@ -301,6 +303,8 @@ cmd_idle_enroll(const char *dir, int n, const char *agg_db,
         char label[32];
         int64_t id;
         snprintf(label, sizeof label, "idle%05d", i);
+        if (prefix)
+            snprintf(unit, sizeof unit, "%.40s%04d", prefix, i + 1);
         rc = cds_identity_generate(path, label);
         cds_identity_t *ident = rc == CDS_OK
             ? cds_identity_load(path, &code, err, sizeof err) : NULL;
@@ -489,14 +493,15 @@ main(int argc, char **argv)
     if (!strcmp(c, "load") && argc == 7)
         return cmd_load(argv[2], argv[3], strtod(argv[4], NULL),
                         strtod(argv[5], NULL), strtoull(argv[6], NULL, 10));
-    if (!strcmp(c, "idle-enroll") && argc == 6)
-        return cmd_idle_enroll(argv[2], atoi(argv[3]), argv[4], argv[5]);
+    if (!strcmp(c, "idle-enroll") && (argc == 6 || argc == 7))
+        return cmd_idle_enroll(argv[2], atoi(argv[3]), argv[4], argv[5],
+                               argc == 7 ? argv[6] : NULL);
     if (!strcmp(c, "idle-connect") && argc == 8)
         return cmd_idle_connect(argv[2], atoi(argv[3]), atoi(argv[4]),
                                 argv[5], argv[6], strtod(argv[7], NULL));
     fprintf(stderr, "usage: bench_agents drain T0_NS TIMEOUT_S PID DB... |"
             " load STATE_DIR OU RATE SECONDS START |"
-            " idle-enroll DIR N AGG_DB ORGUNITS |"
+            " idle-enroll DIR N AGG_DB ORGUNITS [PREFIX] |"
             " idle-connect DIR FIRST N ENDPOINT SERVER_PUBID HB_S\n");
     return 2;
 }

@@ -159,6 +159,25 @@ try {
   const notRep = compl.rows.filter((r) => r.status === "missing").map((r) => r.orgunitname);
   ok(notRep.length > 0 && notRep.every((nm) => prow.some((r) => r[0] === nm && r[1] === "Chưa báo cáo")) &&
      prow.every((r) => !/^\d{5}/.test(r[0])), "units not reported listed by name: " + notRep.join(", "));
+  // ... and how to reach them: the contact of `completeness` (contacts.csv)
+  // on each unit that still owes values, with tel: and mailto: links.
+  const owing = compl.rows.filter((r) => r.status !== "complete");
+  const cells = await page.$$eval("#prog tr", (trs) => trs.slice(1).map((tr) => {
+    const td = tr.querySelector("td.contact");
+    return { unit: tr.querySelector("td").textContent, text: td ? td.textContent : null,
+             links: td ? [...td.querySelectorAll("a")].map((a) => a.getAttribute("href")) : [] };
+  }));
+  const contactOk = (r) => {
+    const c = cells.find((x) => x.unit === r.orgunitname);
+    return c && c.text.includes(r.contact_name) && c.text.includes(r.contact_phone) &&
+      c.text.includes(r.contact_email) && c.links.includes("tel:" + r.contact_phone.replace(/[^0-9+]/g, "")) &&
+      c.links.includes("mailto:" + r.contact_email);
+  };
+  ok(owing.length > 0 && owing.every((r) => r.contact_name) && owing.every(contactOk) &&
+     compl.rows.filter((r) => r.status === "complete").every((r) =>
+       !r.contact_name && (cells.find((x) => x.unit === r.orgunitname) || {}).text === ""),
+     "who has not reported and how to reach them: " +
+     owing.map((r) => r.orgunitname + " — " + r.contact_name + " " + r.contact_phone).slice(0, 2).join("; "));
   await shot(page, "2-tien-do-1366");
 
   // Chỉ tiêu kế hoạch: the ranking of `rank`, attainment in vi-VN, lights in words.
@@ -183,9 +202,12 @@ try {
   await page.waitForSelector("#quality tr:nth-child(2)");
   const qrows = await page.$$eval("#quality tr", (trs) => trs.slice(1).map((tr) =>
     [...tr.querySelectorAll("td")].map((td) => td.textContent)));
-  const bad = dq.rows.findIndex((r) => r.code === "DSTT_SMARTPHONE_LE_TONG" && r.org_unit === "27904");
+  // errors first, then the warnings, each in validate's order
+  const dqRows = dq.rows.filter((r) => r.severity === "error").concat(dq.rows.filter((r) => r.severity !== "error"));
+  const bad = dqRows.findIndex((r) => r.code === "DSTT_SMARTPHONE_LE_TONG" && r.org_unit === "27904");
   ok(bad >= 0 && qrows.length === dq.rows.length && qrows[bad][0] === "Xã Mỹ Thạnh Bắc" && qrows[bad][1] === "Sai quy tắc kiểm tra" &&
-     qrows[bad][2] === "Lỗi" && qrows[bad][3] === dq.rows[bad].description && qrows[bad][4].includes(vi(9999, 0)) &&
+     qrows[bad][2] === "Lỗi" && qrows[bad][3] === dqRows[bad].description && qrows[bad][4].includes(vi(9999, 0)) &&
+     qrows.every((r, i) => r[3] === (dqRows[i].description || dqRows[i].code)) &&
      !qrows.some((r) => /\b(rule|error|warning|outlier)\b/.test(r.join(" "))),
      "data quality = validate, in words (" + (qrows[bad] || []).slice(0, 5).join(" | ") + ")");
   await shot(page, "2c-chat-luong-1366");
@@ -237,7 +259,8 @@ try {
   await page.waitForSelector("#health tr:nth-child(2)", { timeout: 10000 });
   const ops = await text(page, "#page_ops");
   ok(ops.includes("Bình thường") && ops.includes("Máy chủ cdsyncHoạt động bình thường") && /\d\d\/\d\d\/\d{4} \d\d:\d\d/.test(ops) && ops.includes("Xã Mỹ Quý Đông") &&
-     !/last_seen|worst_severity|_ms|\d{13}/.test(ops), "operations view in words with local times");
+     ops.includes("Danh mục") && !/last_seen|worst_severity|_ms|\d{13}/.test(ops),
+     "operations view in words with local times (and the metadata column)");
   await shot(page, "6-van-hanh-1366");
 
   // Errors clear stale content: a revoked-like token, then Xem.

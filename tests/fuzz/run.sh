@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 SECS=${FUZZ_SECONDS:-60}
 FCC=${FUZZ_CC:-clang-14}
 OUT=build/fuzz
-PKGS="libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson libpq"
+PKGS="libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson libpq libxml-2.0"
 mkdir -p "$OUT/obj" "$OUT/artifacts" "$OUT/seeds"
 make --no-print-directory build/proto/cdsync.pb-c.h build/libcdsync.a >/dev/null
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -22,7 +22,8 @@ LIBS="$(pkg-config --libs $PKGS) -lcsv -lm"
 # The library code once, instrumented for coverage (fuzzer-no-link).
 objs=""
 for src in common/*.c build/proto/cdsync.pb-c.c agent/import.c \
-           agent/submit.c agent/entrycheck.c agent/outbox.c; do
+           agent/import_adx.c agent/submit.c agent/entrycheck.c \
+           agent/outbox.c; do
     o=$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
         # shellcheck disable=SC2086
@@ -49,6 +50,23 @@ CSV
 printf 'orgunit;value\n"unterminated,1\n' > "$OUT/seeds/csv_import/bad.csv"
 # The DHIS2 corpus: abbreviated and absent headers, JSON single-form.
 cp tests/integration/dhis2/* "$OUT/seeds/csv_import/"
+# adx_import: a good document (numbers, a BOOLEAN in its annotation, a
+# comment, a category attribute) and a DOCTYPE one (cds_adx.h)
+mkdir -p "$OUT/seeds/adx_import"
+cat > "$OUT/seeds/adx_import/ok.adx" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<adx xmlns="urn:ihe:qrph:adx:2015" exported="2025-04-02T00:00:00Z">
+  <group dataSet="CDS_XA_QUY" orgUnit="27901" period="2025-01-01/P3M">
+    <dataValue dataElement="HGD_TONG" value="1000"><annotation>ghi chú</annotation></dataValue>
+    <dataValue dataElement="HGD_CAPQUANG_SO" SEX="F" value="900"/>
+  </group>
+  <group dataSet="NTM_TC8" orgUnit="27904" period="2024-01-01/P1Y">
+    <dataValue dataElement="NTM8_1" value="0"><annotation>true</annotation></dataValue>
+  </group>
+</adx>
+XML
+printf '<!DOCTYPE adx [<!ENTITY a "b">]><adx xmlns="urn:ihe:qrph:adx:2015">&a;</adx>' \
+    > "$OUT/seeds/adx_import/doctype.adx"
 # rule: expressions in both operand forms (cds_rule.h)
 mkdir -p "$OUT/seeds/rule"
 printf 'HGD_CAPQUANG_SO * 100 / HGD_TONG' > "$OUT/seeds/rule/ratio"

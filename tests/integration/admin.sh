@@ -2,10 +2,11 @@
 # District admin commands end to end (issue 5): an agent's value arrives
 # over the wire, the district corrects it centrally with `import`, and
 # `history` shows both changes verified; `rollup` gives sum(num)/sum(den);
-# `completeness` lists who reported; `export` -> `import` into a fresh
+# `completeness` lists who reported and, from deploy/contacts.csv (beside
+# the catalog), whom to call about the others; `export` -> `import` into a fresh
 # aggregator -> `export` gives the same values; bad input exits 1/2.
 . "$(dirname "$0")/lib.sh"
-echo "1..13"
+echo "1..16"
 agg_init agg
 # this test needs no HTTP listener (another test may hold the default port)
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
@@ -43,6 +44,17 @@ expect_eq "rollup: (1000... corrected) 910/1200 = 75.83 %" \
 
 c=$(agg agg completeness --org-unit 801 --period 2025Q1 --indicator HGD_TONG --format json)
 expect_eq "completeness: 2 of 11 units" "$(jq -r '.unitsComplete, .units' <<< "$c" | tr '\n' ' ')" "2 11 "
+# whom to call: the contact of every unit still owing, none for the complete
+expect_eq "completeness: contacts of the 9 units not complete" \
+    "$(jq -r '[.rows[] | select(.status != "complete" and .contact_name != "")] | length' <<< "$c")" 9
+expect_eq "... Xã Mỹ Thạnh Tây's: person, post, phone, e-mail (deploy/contacts.csv:6)" \
+    "$(jq -r '.rows[] | select(.orgunit == "27910") | [.contact_name, .contact_title, .contact_phone, .contact_email] | join("|")' <<< "$c")" \
+    "Huỳnh Thị Kim Ngân|Công chức Văn phòng - Thống kê|0272 000 0105|ngan.htk@mythanhtay.example"
+csv=$(agg agg completeness --org-unit 801 --period 2025Q1 --indicator HGD_TONG --format csv)
+done1=$(jq -r '[.rows[] | select(.status == "complete")][0].orgunit' <<< "$c")
+expect_eq "... CSV: the four contact columns; a complete unit's empty" \
+    "$(head -1 <<< "$csv" | tr -d '\r' | cut -d, -f10-) $(tr -d '\r' <<< "$csv" | grep -c "^$done1,.*,,,,\$")" \
+    "contact_name,contact_title,contact_phone,contact_email 1"
 
 agg agg export --format dhis2-json > "$T/export.json"
 expect_eq "export: DHIS2 field names" \

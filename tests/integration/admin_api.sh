@@ -3,7 +3,7 @@
 # stored hashed, revocable), the routes give what the CLI gives, and
 # bad requests get a 4xx JSON error without affecting ingest.
 . "$(dirname "$0")/lib.sh"
-echo "1..19"
+echo "1..20"
 port=$((20000 + ($$ * 7) % 20000))
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
@@ -44,6 +44,9 @@ h=$(curl -sf "${auth[@]}" "$base/api/history?org_unit=27901&indicator=HGD_TONG&p
 expect_eq "history over HTTP, verified" "$(jq -r '.rows[0].signature' <<< "$h")" verified
 e=$(curl -sf "${auth[@]}" "$base/api/export?org_unit=27901&format=dhis2-csv")
 expect_eq "export over HTTP (dhis2-csv)" "$(printf '%s\n' "$e" | grep -c '^HGD_')" 2
+curl -sf -D "$T/adx.hdr" -o "$T/api.adx" "${auth[@]}" "$base/api/export?org_unit=27901&format=adx"
+expect_eq "export over HTTP (adx): application/adx+xml, two values" \
+    "$(grep -ci '^content-type: application/adx+xml' "$T/adx.hdr") $(xmllint --xpath 'count(//*[local-name()="dataValue"])' "$T/api.adx")" "1 2"
 
 # the dashboard's names: the org-unit table and the catalog, as loaded
 o=$(curl -sf "${auth[@]}" "$base/api/orgunits")

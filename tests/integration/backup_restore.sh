@@ -116,7 +116,7 @@ check "run refuses until accept-restore (exit $st)" grep -q "accept-restore" "$T
 # so (AHEAD, critical) with the fix, and the fix must work.
 rm -f "$db.commitmark"
 for a in a1 a2; do agent_stop $a; printf 'heartbeat_ms = 200\nkeep_days = 0\n' >> "$T/$a/agent.ini"; agent_start $a; done
-check "keep_days = 0: nothing kept" sh -c "'$AGENT' -c '$T/a1/agent.ini' status | grep -q '^kept: *none'"
+check "keep_days = 0: nothing kept" wait_for 15 sh -c "'$AGENT' -c '$T/a1/agent.ini' status | grep -q '^kept: *none'"
 agg_start agg
 ahead() { agg agg health > "$T/health.out"; [ $? = 2 ] && [ "$(grep -c AHEAD "$T/health.out")" = 2 ]; }
 check "health: both communes AHEAD, critical (exit 2)" wait_for 30 ahead

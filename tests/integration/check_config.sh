@@ -3,7 +3,7 @@
 # without starting: exit 0 with "configuration OK (FILE)", or exit 3 with
 # every problem named on its own line; nothing is ever created.
 . "$(dirname "$0")/lib.sh"
-echo "1..26"
+echo "1..29"
 agg_init agg
 ini=$T/agg/aggregator.ini
 cc() { "$AGG" -c "$1" --check-config > "$T/out" 2> "$T/err"; echo $?; }
@@ -66,6 +66,16 @@ nb=$(variant nb "state_dir=$T/nb/ro" "identity=$T/nb/aggregator.key"); chmod 644
 rc=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$AGG" -c "$nb" --check-config 2> "$T/err" > /dev/null; echo $?)
 expect_eq "unwritable database directory: exit 3" "$rc" 3
 check "... named" has "state_dir: $T/nb/ro: not writable by this user"
+
+# a contacts file (docs/ADMIN.md "Contacts") with two bad rows: both named
+# (in its own directory: not the default contacts.csv beside $T/bad.csv)
+mkdir -p "$T/ct"
+printf 'org_unit,name,phone,email\n27901,Lê Văn Tâm,0272-abc,\n27904,B,,b@c.example\n27904,C,,c@d.example\n' > "$T/ct/contacts.csv"
+ct=$(variant ct "contacts=$T/ct/contacts.csv")
+expect_eq "bad contacts file: exit 3" "$(cc "$ct")" 3
+check "... every bad row named" sh -c "grep -qF '$T/ct/contacts.csv:2: phone: expected 8 to 15 digits' '$T/err' \
+    && grep -qF '$T/ct/contacts.csv:4: org_unit: the same unit as line 3 (value \"27904\")' '$T/err'"
+check "... and counted" has "configuration has 2 problems ($ct)"
 
 # --- several problems at once: every one named ----------------------------
 many=$(variant many group_max=0 "listen=ftp://x" "catalog=$T/bad.csv" \

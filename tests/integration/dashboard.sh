@@ -7,7 +7,8 @@
 # of 300 communes) and checks what is on screen against
 # the CLI: names not codes, vi-VN numbers computed from the raw values,
 # totals equal to `rollup`, reporting progress equal to `completeness`,
-# history times in Vietnam time, operators' health in words, Vietnamese
+# history times in Vietnam time, who has not reported with their contact
+# (deploy/contacts.csv: tel: and mailto: links), operators' health in words, Vietnamese
 # errors that clear stale content, the official report printed to A4 PDF.
 # Screenshots (1366x768 and 390 px) and the PDF pages (pdftoppm):
 # $BUILD/test-artifacts/dashboard/. `make test` installs chromium,
@@ -19,7 +20,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] || [ ! -d "$TOP/tests/browser/node_
     echo "1..1"; echo "ok 1 - dashboard browser test # SKIP chromium, pdftoppm or playwright-core not installed"
     exit 0
 fi
-echo "1..40"
+echo "1..41"
 port=$((20000 + ($$ * 13) % 20000))
 # the org units plus a district of 300 communes (the chart at province scale)
 ORGUNITS=$T/orgunits.csv
@@ -94,8 +95,8 @@ check "agent seen by the aggregator" wait_for 20 heard
 out=$BUILD/test-artifacts/dashboard; mkdir -p "$out"; rm -f "$out"/*.png "$out"/*.pdf
 BASE_URL="http://127.0.0.1:$port" TOKEN="$tok" DATA="$T" INDS="$inds" OUT_DIR="$out" FIRST=3 \
     timeout 240 node "$TOP/tests/browser/dashboard.mjs" || FAILED=1
-# the browser's 36 checks (fewer when it stopped early: then it said not ok)
-TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo 38)
+# the browser's 37 checks (fewer when it stopped early: then it said not ok)
+TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo 39)
 pdftoppm -png -r 70 "$out/report.pdf" "$out/report-page" 2> /dev/null
 pages=$(ls "$out"/report-page-*.png 2> /dev/null | wc -l)
 pdftotext -layout "$out/report.pdf" "$T/report.txt" 2> /dev/null

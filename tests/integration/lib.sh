@@ -239,3 +239,25 @@ ft_agent_start() {
         "$AGENT" -c "$T/$1/agent.ini" run >> "$T/$1/log" 2>&1 &
     pid=$!; PIDS="$PIDS $pid"; eval "${1}_PID=$pid"
 }
+
+# --- the officer's local page ---------------------------------------------
+# agent_page_state NAME OUT [QUERY]: open NAME's local page (`open` on a port of
+# 127.0.0.1; a port taken by someone else: the next, at most 5 tries), log
+# in with its one-time link, write its /api/state[QUERY] to OUT, close it.
+# 1 when the page never came up.
+agent_page_state() {
+    local try port=0 opid
+    for try in 1 2 3 4 5; do
+        port=$((20000 + ($$ * 29 + try * 103) % 20000))
+        env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/$1/agent.ini" \
+            --http-listen "127.0.0.1:$port" open > "$T/$1/open.out" 2>&1 &
+        opid=$!; PIDS="$PIDS $opid"
+        wait_for 10 sh -c "grep -q '^http://' '$T/$1/open.out' || ! kill -0 $opid"
+        grep -q "^http://" "$T/$1/open.out" && break
+    done
+    grep -q "^http://" "$T/$1/open.out" || return 1
+    curl -s -o /dev/null -c "$T/$1/jar" "$(grep -m1 '^http://' "$T/$1/open.out")"
+    curl -s -b "$T/$1/jar" "http://127.0.0.1:$port/api/state${3:-}" > "$2"
+    kill -TERM "$opid" 2>/dev/null; wait "$opid" 2>/dev/null
+    return 0
+}

@@ -142,20 +142,8 @@ check "a stored version altered in the database: answered bad_signature, not sen
 expect_eq "... a1 keeps version 1" "$(json a1 in_use)" 1
 
 # The officer's page says which version its entries are checked with.
-# A port taken by someone else: the next one (at most 5 tries).
-for try in 1 2 3 4 5; do
-    port=$((20000 + ($$ * 23 + try * 101) % 20000))
-    env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/a1/agent.ini" \
-        --http-listen "127.0.0.1:$port" open > "$T/open.out" 2>&1 &
-    OPEN_PID=$!; PIDS="$PIDS $OPEN_PID"
-    opened() { grep -q "^http://" "$T/open.out" || ! kill -0 "$OPEN_PID" 2>/dev/null; }
-    wait_for 10 opened
-    grep -q "^http://" "$T/open.out" && break
-done
-curl -s -o /dev/null -c "$T/jar" "$(grep -m1 '^http://' "$T/open.out")"
-curl -s -b "$T/jar" "http://127.0.0.1:$port/api/state" > "$T/state.json"
+agent_page_state a1 "$T/state.json"
 expect_eq "page: version 1 in use, 3 announced, its change in words" \
     "$(jq -r '.sync.metadata | "\(.in_use) \(.latest) \(.change)"' "$T/state.json")" "1 3 thêm $(( $(grep -c . "$TOP/deploy/catalog.csv") - 1 )), đổi 0, bỏ 0"
-kill -TERM "$OPEN_PID" 2>/dev/null; wait "$OPEN_PID" 2>/dev/null
 agent_stop a1; agg_stop agg
 exit $FAILED

@@ -85,7 +85,11 @@ for m in 01 02 03 04; do
 done
 check "a stream of invalid values makes it REJECTING" wait_for 15 state_is bad REJECTING
 check "health shows the reason" sh -c "\"$AGG\" -c \"$T/agg/aggregator.ini\" health | grep 'REJECTING' | grep -q unknown_indicator"
-expect_eq "health exits 1 (warning) when the worst is REJECTING" "$(health_rc)" 1
+# "lag" heartbeats every 2.5 s against a 3 s silence threshold: on a loaded
+# machine one late heartbeat makes it SILENT (critical) for a moment, so the
+# warning is awaited (bounded), not sampled once.
+health_is() { [ "$(health_rc)" = "$1" ]; }
+check "health exits 1 (warning) when the worst is REJECTING" wait_for 10 health_is 1
 check "agent status exits 1 when rejected values are listed" wait_for 10 sh -c "
     \"$AGENT\" -c \"$T/bad/agent.ini\" status > /dev/null 2>&1; [ \$? = 1 ]"
 

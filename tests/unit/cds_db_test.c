@@ -140,6 +140,37 @@ test_migrations_forward_once(void **state)
     cds_db_close(&db); /* NULL: no-op */
 }
 
+/* Pending migrations apply all or nothing: a failing third migration on a
+ * new database leaves it at version 0 with none of the first two's
+ * tables, and another process never sees a version between. */
+static void
+test_migrations_all_or_nothing(void **state)
+{
+    static const char *const bad[] = {
+        "CREATE TABLE a (x INTEGER);",
+        "CREATE TABLE b (y INTEGER);",
+        "CREATE TABLE a (x INTEGER);",  /* fails: a exists */
+    };
+    int err = -1;
+    capture_start();
+    cds_db_t *db = cds_db_open(path, bad, 3, 0, &err);
+    char *log = capture_end();
+    assert_null(db);
+    assert_int_not_equal(err, CDS_OK);
+    assert_non_null(strstr(log, "db_migration_failed"));
+    assert_non_null(strstr(log, "migration=3"));
+    assert_null(strstr(log, "db_migrated"));
+    free(log);
+    db = open_ok(0, 0);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 0);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master"), 0);
+    cds_db_close(&db);
+    db = cds_db_open(path, bad, 2, 0, &err); /* the good two: both at once */
+    assert_non_null(db);
+    assert_int_equal(query_int(db, "PRAGMA user_version"), 2);
+    cds_db_close(&db);
+}
+
 static void
 test_newer_version_refused(void **state)
 {
@@ -539,6 +570,7 @@ main(void)
 #define T(f) cmocka_unit_test_setup(f, setup)
     const struct CMUnitTest tests[] = {
         T(test_migrations_forward_once),
+        T(test_migrations_all_or_nothing),
         T(test_newer_version_refused),
         T(test_garbage_is_corrupt),
         T(test_unopenable_is_io),

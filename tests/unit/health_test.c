@@ -4,7 +4,8 @@
  *  figures and the clock offset, each state (OK, LAGGING by report and by inference,
  *  REJECTING, SILENT, REVOKED) follows its threshold, the list is worst
  *  first, figures survive reopening, and the JSON, table and metrics
- *  outputs carry them. Every public function of health.h and metrics.h's
+ *  outputs carry them; an agent behind the newest published metadata
+ *  version for more than a day is an alert. Every public function of health.h and metrics.h's
  *  metrics_render is called. On SQLite, and again on PostgreSQL when
  *  CDS_TEST_PG_URL is set (testpg.h). */
 #include <setjmp.h>
@@ -171,7 +172,7 @@ test_skewed(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    health_print(out, list, n, now);
+    health_print(out, list, n, now, &th);
     fclose(out);
     assert_non_null(strstr(buf, "CLOCK"));
     assert_non_null(strstr(buf, "clock 2 h 3 min ahead"));
@@ -281,7 +282,7 @@ test_states(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    health_print(out, list, n, now);
+    health_print(out, list, n, now, &th);
     fclose(out);
     assert_non_null(strstr(buf, "COMMUNE"));
     assert_non_null(strstr(buf, "11 s ago"));
@@ -469,9 +470,193 @@ test_ahead(void **state)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    health_print(f, list, n, T0 + 1000);
+    health_print(f, list, n, T0 + 1000, &th);
     fclose(f);
     assert_non_null(strstr(text, "accept-restore --force"));
+    free(text);
+    free(list);
+}
+
+/* A published metadata version at published_ms (our clock). */
+static void
+publish(fx_t *fx, int64_t version, uint64_t published_ms)
+{
+    uint8_t bundle[1] = { 0 };
+    store_metadata_t m = { .version = version,
+                           .published_ms = (int64_t) published_ms,
+                           .bundle = bundle, .bundle_len = sizeof bundle,
+                           .summary = (char *) "test" };
+    assert_int_equal(store_metadata_add(fx->store, &m), CDS_OK);
+}
+
+/* A heartbeat naming metadata version ver, from a clock days ahead: the
+ * agent's clock never enters the time behind. */
+static void
+heartbeat_meta(fx_t *fx, int i, uint64_t now, uint64_t ver)
+{
+    Cdsync__Heartbeat hb = CDSYNC__HEARTBEAT__INIT;
+    hb.metadata_version = ver;
+    hb.clock_ms = now + 3 * 86400000ull;
+    assert_int_equal(health_note_heartbeat(fx->h, fx->ids[i], now, &hb),
+                     CDS_OK);
+    assert_int_equal(health_flush(fx->h), CDS_OK);
+}
+
+static char *
+render(const health_agent_t *list, size_t n, uint64_t now,
+       const health_thresholds_t *th, int nagios)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (nagios)
+        health_nagios(out, list, n, now);
+    else
+        health_print(out, list, n, now, th);
+    fclose(out);
+    return buf;
+}
+
+/* /metrics at now as text (caller frees). */
+static char *
+render_metrics(fx_t *fx, const metrics_t *m, uint64_t now)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(metrics_render(fx->h, m, now, out), CDS_OK);
+    fclose(out);
+    return buf;
+}
+
+#define H 3600000ull
+#define NOW_META (T0 + 24 * H + 1)  /* a day and 1 ms after version 1 */
+
+/* Versions 1 (at T0) and 2 (T0 + 2 h); at T0 + 3 h a on 2, b on 1, c on
+ * its files; d never spoke; e enrolled at T0 + 20 h. Thresholds: only the
+ * metadata can make a warning here. */
+static void
+metadata_fixture(fx_t *fx, health_thresholds_t *th)
+{
+    health_thresholds_default(th);
+    assert_int_equal(th->metadata_behind_after_ms, 86400000);
+    th->silent_after_ms = 30 * 86400000ull;
+    th->skewed_after_ms = 30 * 86400000ull;
+    publish(fx, 1, T0);
+    publish(fx, 2, T0 + 2 * H);
+    heartbeat_meta(fx, 0, T0 + 3 * H, 2);
+    heartbeat_meta(fx, 1, T0 + 3 * H, 1);
+    heartbeat_meta(fx, 2, T0 + 3 * H, 0);
+    int64_t late = 0;
+    uint8_t pk[32], curve[32];
+    memset(pk, 77, sizeof pk);
+    memset(curve, 78, sizeof curve);
+    const char *units[] = { "c0" };
+    assert_int_equal(store_agent_enroll(fx->store, pk, curve, "e", units, 1,
+                                        (int64_t) (T0 + 20 * H), &late),
+                     CDS_OK);
+}
+
+/* Behind the newest metadata version: since the publication of the first
+ * version newer than the agent's, or its enrolment when later (our clock,
+ * not the agent's); an alert past metadata_behind_after_ms (a day by
+ * default). No waiting: "now" is an argument. */
+static void
+test_metadata_behind(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    metadata_fixture(fx, &th);
+    health_agent_t *list = NULL;
+    size_t n = 0, alerts = 9;
+    assert_int_equal(health_list(fx->h, &th, NOW_META, &list, &n), CDS_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(find(list, n, "a")->metadata_behind_since_ms, 0);
+    assert_false(find(list, n, "a")->metadata_alert);
+    assert_int_equal(find(list, n, "b")->metadata_behind_since_ms,
+                     (int64_t) (T0 + 2 * H));
+    assert_int_equal(find(list, n, "b")->metadata_behind_ms, 22 * H + 1);
+    assert_false(find(list, n, "b")->metadata_alert);
+    assert_int_equal(find(list, n, "c")->metadata_behind_ms, 24 * H + 1);
+    assert_true(find(list, n, "c")->metadata_alert);
+    assert_true(find(list, n, "d")->metadata_alert);  /* no heartbeat */
+    assert_int_equal(find(list, n, "e")->metadata_behind_ms, 4 * H + 1);
+    assert_false(find(list, n, "e")->metadata_alert);
+    assert_int_equal(find(list, n, "c")->state, HEALTH_OK);
+    assert_int_equal(health_metadata_behind(list, n, &alerts), 4);
+    assert_int_equal(alerts, 2);
+    assert_int_equal(health_worst(list, n), 1);
+    free(list);
+    /* Configurable: 30 h, no alert yet; c on 2: not behind any more. */
+    th.metadata_behind_after_ms = 30 * H;
+    heartbeat_meta(fx, 2, NOW_META, 2);
+    assert_int_equal(health_list(fx->h, &th, NOW_META, &list, &n), CDS_OK);
+    assert_int_equal(health_metadata_behind(list, n, &alerts), 3);
+    assert_int_equal(alerts, 0);
+    assert_int_equal(health_worst(list, n), 0);
+    char *text = render(list, n, NOW_META, &th, 0);
+    assert_non_null(strstr(text, "2 agents on it, 3 on an older version\n"));
+    free(text);
+    free(list);
+}
+
+/* The same agents in the table (column, summary line), Nagios, JSON and
+ * /metrics. */
+static void
+test_metadata_outputs(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    metadata_fixture(fx, &th);
+    health_agent_t *list = NULL;
+    size_t n = 0, k;
+    assert_int_equal(health_list(fx->h, &th, NOW_META, &list, &n), CDS_OK);
+    char *text = render(list, n, NOW_META, &th, 0);
+    assert_non_null(strstr(text, "METADATA"));
+    assert_non_null(strstr(text, "2 (current)"));
+    assert_non_null(strstr(text, "1, behind 22 h 0 min (current 2)"));
+    assert_non_null(strstr(text, "files, behind 1 day 0 h: ALERT "
+                                 "(current 2)"));
+    assert_non_null(strstr(text, "\nmetadata: current version 2; 1 agent "
+                                 "on it, 4 on an older version (2 behind "
+                                 "for more than 24 h: ALERT)\n"));
+    free(text);
+    text = render(list, n, NOW_META, &th, 1);
+    assert_non_null(strstr(text, "CDSYNC WARNING - 2 behind the current "
+                                 "metadata version for too long |"));
+    free(text);
+    json_t *j = health_to_json(list, n, NOW_META), *c = NULL;
+    json_array_foreach(j, k, c)
+        if (strcmp(json_string_value(json_object_get(c, "label")), "c") == 0)
+            break;
+    assert_true(json_is_true(json_object_get(c, "metadata_alert")));
+    assert_int_equal(json_integer_value(json_object_get(
+                         c, "metadata_behind_since_ms")), (json_int_t) T0);
+    json_decref(j);
+    free(list);
+    metrics_t m = { .top_n = 0, .version = "1", .th = th };
+    char *buf = render_metrics(fx, &m, NOW_META);
+    assert_non_null(strstr(buf, "cdsync_metadata_latest_version 2\n"));
+    assert_non_null(strstr(buf, "cdsync_agents_metadata_behind 4\n"));
+    assert_non_null(strstr(buf, "cdsync_agents_metadata_behind_alert 2\n"));
+    free(buf);
+}
+
+/* Nothing published: "-" and a summary that says so. */
+static void
+test_metadata_none(void **state)
+{
+    fx_t *fx = *state;
+    health_thresholds_t th;
+    health_thresholds_default(&th);
+    heartbeat_meta(fx, 0, T0, 0);
+    health_agent_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(health_list(fx->h, &th, T0 + 1000, &list, &n), CDS_OK);
+    assert_int_equal(health_metadata_behind(list, n, NULL), 0);
+    char *text = render(list, n, T0 + 1000, &th, 0);
+    assert_non_null(strstr(text, "\nmetadata: no version published (agents "
+                                 "use their configured files)\n"));
     free(text);
     free(list);
 }
@@ -502,11 +687,7 @@ test_metrics_render(void **state)
     metrics_t m = { .top_n = 2, .version = "1.2" };
     health_thresholds_default(&m.th);
     m.th.lagging_after_ms = 5000;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&buf, &len);
-    assert_int_equal(metrics_render(fx->h, &m, now, out), CDS_OK);
-    fclose(out);
+    char *buf = render_metrics(fx, &m, now);
     assert_non_null(strstr(buf, "cdsync_build_info{version=\"1.2\"} 1\n"));
     assert_non_null(strstr(buf, "cdsync_updates_applied_total 4\n"));
     assert_non_null(strstr(buf, "cdsync_updates_rejected_total 1\n"));
@@ -547,6 +728,7 @@ test_metrics_render(void **state)
     /* Nothing published: no agent is behind. */
     assert_non_null(strstr(buf, "cdsync_metadata_latest_version 0\n"));
     assert_non_null(strstr(buf, "cdsync_agents_metadata_behind 0\n"));
+    assert_non_null(strstr(buf, "cdsync_agents_metadata_behind_alert 0\n"));
     /* Per-agent series bounded by top_n ((7 gauges + 7 states) x 2). */
     size_t series = 0;
     for (p = buf; (p = strstr(p, "{agent=\"")); p++)
@@ -557,9 +739,7 @@ test_metrics_render(void **state)
     assert_non_null(strstr(buf, "commune=\"Xã Hai\",state=\"OK\"} 0\n"));
     free(buf);
     m.top_n = 10;
-    out = open_memstream(&buf, &len);
-    assert_int_equal(metrics_render(fx->h, &m, now, out), CDS_OK);
-    fclose(out);
+    buf = render_metrics(fx, &m, now);
     assert_non_null(strstr(buf, "commune=\"Xã \\\"Bốn\\\"\""));
     free(buf);
 }
@@ -646,6 +826,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_silent_revoked_persist, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_behind, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_outputs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_none, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_units_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_heartbeats_held, setup,

@@ -598,6 +598,7 @@ test_migrate_v2(void **state)
     assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
     assert_int_equal(mm.metadata_version, 0);
     assert_int_equal(mm.metadata_latest, 0);
+    assert_int_equal(mm.pending_checked, 0);  /* version 8: held values */
     assert_int_equal(outbox_set_metadata_latest(ob, 3, 9), CDS_OK);
     assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
     assert_int_equal(mm.metadata_latest, 3);

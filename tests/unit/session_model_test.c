@@ -469,7 +469,7 @@ new_session(world_t *w)
     if (w->batch_max)
         cfg.batch_max = w->batch_max;
     session_io_t io = {io_mono, io_wall, io_uniform, io_send, io_state, w,
-                       io_revoked, NULL, NULL, NULL, NULL, NULL, NULL};
+                       io_revoked, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     char err[128];
     session_t *s = session_new(&cfg, &io, w->pk, w->ob, err, sizeof err);
     assert_non_null(s);

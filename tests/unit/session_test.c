@@ -201,7 +201,7 @@ static void
 start(fx_t *fx, session_config_t cfg)
 {
     session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
-                       NULL, NULL, io_redial, io_hang_up, NULL, NULL, NULL};
+                       NULL, NULL, io_redial, io_hang_up, NULL, NULL, NULL, NULL};
     char err[128];
     cfg.catalog_version = "v";
     fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
@@ -260,10 +260,11 @@ deliver(fx_t *fx, Cdsync__Kind kind, const ProtobufCMessage *msg)
     free(body);
 }
 
-/* Answer the Hello just sent: the aggregator holds nothing of ours. An
- * answer with another request id comes first and changes nothing. */
-static void
-answer_hello(fx_t *fx)
+/* An answer to the Hello just sent (taken) saying the aggregator holds
+ * nothing of ours and has published metadata version latest; *id: that
+ * Hello's request id. */
+static Cdsync__HelloAnswer
+hello_answer(fx_t *fx, uint64_t latest, uint64_t *id)
 {
     Cdsync__Hello *h = take(fx, CDSYNC__KIND__KIND_HELLO,
                             &cdsync__hello__descriptor);
@@ -272,11 +273,23 @@ answer_hello(fx_t *fx)
     a.agent.data = fx->pk;
     a.agent.len = CDS_PK_BYTES;
     a.clock_ms = fx->now;
-    a.request_id = h->request_id + 1;
+    a.request_id = *id = h->request_id;
+    a.metadata_latest = latest;
+    cds_msg_free(h);
+    return a;
+}
+
+/* Answer the Hello just sent: the aggregator holds nothing of ours. An
+ * answer with another request id comes first and changes nothing. */
+static void
+answer_hello(fx_t *fx)
+{
+    uint64_t id;
+    Cdsync__HelloAnswer a = hello_answer(fx, 0, &id);
+    a.request_id = id + 1;
     deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
     assert_string_equal(session_state_name(fx->s), "hello");
-    a.request_id = h->request_id;
-    cds_msg_free(h);
+    a.request_id = id;
     deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
 }
 
@@ -574,7 +587,7 @@ test_keep_and_resend(void **state)
     push_sized(fx->ob, 4, 10);
     session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
                        NULL, NULL, io_redial, io_hang_up, io_seal,
-                       io_send_raw, NULL};
+                       io_send_raw, NULL, NULL};
     session_config_t cfg = {
         .catalog_version = "v", .batch_max = 1000, .batch_bytes = 1,
         .window = 4, .ack_timeout_ms = 300, .backoff_min_ms = 10,
@@ -741,6 +754,107 @@ test_revoked_hangs_up(void **state)
     assert_int_equal(unread(fx), 0);
 }
 
+/* ---- metadata before sending (docs/AGENT.md "Values queued under an
+ * older version") ------------------------------------------------------- */
+
+static int recheck_calls, metadata_calls;
+static size_t unread_at_recheck;
+
+/* Taken into use as metafetch would: version 1 stored (bytes unchecked). */
+static int
+io_metadata_ok(void *arg, const Cdsync__MetadataReply *r)
+{
+    fx_t *fx = arg;
+    uint8_t bundle[1] = {0};
+    outbox_metadata_t m = {.version = 1, .bundle = bundle, .bundle_len = 1,
+                           .summary = (char *)""};
+    (void)r;
+    metadata_calls++;
+    return outbox_metadata_put(fx->ob, &m);
+}
+
+static int
+io_recheck_count(void *arg)
+{
+    recheck_calls++;
+    unread_at_recheck = unread(arg);
+    return CDS_OK;
+}
+
+/* Answer the Hello just sent, announcing metadata version latest. */
+static void
+answer_hello_latest(fx_t *fx, uint64_t latest)
+{
+    uint64_t id;
+    Cdsync__HelloAnswer a = hello_answer(fx, latest, &id);
+    deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
+}
+
+/* A newer version announced at the hello: asked for, and no batch leaves
+ * before its reply; then a Hello again, the recheck (nothing sent since
+ * that Hello's answer) and the batch. Without a reply the wait ends after
+ * ack_timeout_ms: one wait only, then the rows are sent. */
+static void
+test_metadata_before_sending(void **state)
+{
+    fx_t *fx = *state;
+    session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
+                       NULL, NULL, io_redial, io_hang_up, NULL, NULL,
+                       io_metadata_ok, io_recheck_count};
+    session_config_t cfg = {
+        .catalog_version = "v", .batch_max = 500, .batch_bytes = 1 << 20,
+        .window = 4, .ack_timeout_ms = 300, .backoff_min_ms = 10,
+        .backoff_max_ms = 50};
+    char err[128];
+    cds_update_t u = {.org_unit = "OU1", .indicator = "CDS01",
+                      .period = "2025", .disagg = "default", .value = "1"};
+    assert_int_equal(outbox_push(fx->ob, &u, NULL, 1, 0, err, sizeof err),
+                     CDS_OK);
+    recheck_calls = metadata_calls = 0;
+    fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
+    assert_non_null(fx->s);
+    session_start(fx->s);
+    answer_hello_latest(fx, 1);
+    Cdsync__MetadataRequest *q = take(fx, CDSYNC__KIND__KIND_METADATA_REQUEST,
+                                      &cdsync__metadata_request__descriptor);
+    assert_int_equal(unread(fx), 0);           /* no batch yet */
+    assert_int_equal(recheck_calls, 0);
+    Cdsync__MetadataReply r = CDSYNC__METADATA_REPLY__INIT;
+    r.version = CDS_PROTOCOL_VERSION;
+    r.agent.data = fx->pk;
+    r.agent.len = CDS_PK_BYTES;
+    r.request_id = q->request_id;
+    cds_msg_free(q);
+    deliver(fx, CDSYNC__KIND__KIND_METADATA_REPLY, &r.base);
+    assert_int_equal(metadata_calls, 1);
+    answer_hello_latest(fx, 1);                /* the Hello again */
+    assert_int_equal(recheck_calls, 1);
+    assert_int_equal(unread_at_recheck, 0);    /* checked before sending */
+    Cdsync__Batch *b = take(fx, CDSYNC__KIND__KIND_BATCH,
+                            &cdsync__batch__descriptor);
+    assert_int_equal(b->first_seq, 1);
+    cds_msg_free(b);
+
+    session_destroy(&fx->s);                   /* no reply this time */
+    recheck_calls = 0;
+    fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
+    session_start(fx->s);
+    answer_hello_latest(fx, 2);
+    q = take(fx, CDSYNC__KIND__KIND_METADATA_REQUEST,
+             &cdsync__metadata_request__descriptor);
+    cds_msg_free(q);
+    advance(fx, 299);
+    assert_int_equal(unread(fx), 0);
+    advance(fx, 1 + 50);                       /* timeout, backoff */
+    answer_hello_latest(fx, 2);
+    assert_int_equal(recheck_calls, 1);        /* waited once: sends */
+    q = take(fx, CDSYNC__KIND__KIND_METADATA_REQUEST,   /* asks again */
+             &cdsync__metadata_request__descriptor);
+    cds_msg_free(q);
+    b = take(fx, CDSYNC__KIND__KIND_BATCH, &cdsync__batch__descriptor);
+    cds_msg_free(b);
+}
+
 int
 main(void)
 {
@@ -758,6 +872,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_redial_when_silent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keep_and_resend, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_before_sending, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_revoked_hangs_up, setup,
                                         teardown),
