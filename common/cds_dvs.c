@@ -390,33 +390,54 @@ read_json(const char *path, const char *data, size_t len, cds_dvs_row_fn *fn,
     return rc;
 }
 
+/* Index of the first byte after an optional BOM and white space. */
+static size_t
+content_start(const char *data, size_t len)
+{
+    size_t p = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (p < len && (data[p] == ' ' || data[p] == '\t' || data[p] == '\r'
+                       || data[p] == '\n'))
+        p++;
+    return p;
+}
+
 int
 cds_dvs_read_mem(const char *name, const char *data, size_t len,
                  cds_dvs_header_t header, cds_dvs_row_fn *fn, void *arg,
                  char *err, size_t errlen)
 {
-    size_t skip = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    size_t p = skip;
-    while (p < len && (data[p] == ' ' || data[p] == '\t' || data[p] == '\r'
-                       || data[p] == '\n'))
-        p++;
+    size_t p = content_start(data, len);
     if (p < len && data[p] == '{')
         return read_json(name, data + p, len - p, fn, arg, err, errlen);
     return read_csv(name, data, len, header, fn, arg, err, errlen);
 }
 
 int
-cds_dvs_read(const char *path, cds_dvs_header_t header, cds_dvs_row_fn *fn,
-             void *arg, char *err, size_t errlen)
+cds_dvs_load(const char *path, char **data, size_t *len, char *first,
+             char *err, size_t errlen)
 {
-    char *data = NULL;
-    size_t len = 0;
-    int rc = cds_read_file(path, CDS_DVS_MAX_FILE, &data, &len);
+    *data = NULL;
+    *len = 0;
+    int rc = cds_read_file(path, CDS_DVS_MAX_FILE, data, len);
     if (rc != CDS_OK) {
         snprintf(err, errlen, "%s: %s", path, rc == CDS_ETOOBIG
                  ? "larger than 64 MiB" : "cannot read");
         return rc == CDS_ETOOBIG ? rc : CDS_EIO;
     }
+    size_t p = *data ? content_start(*data, *len) : 0;
+    *first = p < *len ? (*data)[p] : '\0';
+    return CDS_OK;
+}
+
+int
+cds_dvs_read(const char *path, cds_dvs_header_t header, cds_dvs_row_fn *fn,
+             void *arg, char *err, size_t errlen)
+{
+    char *data = NULL, first;
+    size_t len = 0;
+    int rc = cds_dvs_load(path, &data, &len, &first, err, errlen);
+    if (rc != CDS_OK)
+        return rc;
     rc = cds_dvs_read_mem(path, data ? data : "", len, header, fn, arg, err,
                           errlen);
     free(data);

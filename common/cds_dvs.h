@@ -73,6 +73,13 @@ typedef int (cds_dvs_row_fn)(void *arg, const cds_dvs_row_t *row);
  * "path:line: problem" in err; or fn's code. */
 int cds_dvs_read(const char *path, cds_dvs_header_t header,
                  cds_dvs_row_fn *fn, void *arg, char *err, size_t errlen);
+/* Load path (at most CDS_DVS_MAX_FILE bytes) into *data (malloc'd, may
+ * be NULL when empty) and *len, and give its first byte after an optional
+ * BOM and white space in *first ('\0' if none): '{' JSON, '<' XML (ADX,
+ * the caller's), else CSV. CDS_OK; CDS_EIO or CDS_ETOOBIG, "path: ..." in
+ * err. */
+int cds_dvs_load(const char *path, char **data, size_t *len, char *first,
+                 char *err, size_t errlen);
 /* The same over len bytes of data; name is used in messages. */
 int cds_dvs_read_mem(const char *name, const char *data, size_t len,
                      cds_dvs_header_t header, cds_dvs_row_fn *fn, void *arg,

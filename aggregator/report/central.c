@@ -375,21 +375,14 @@ read_rows(const char *path, const cds_catalog_t *catalog,
           cds_dvs_header_t header, rows_t *rs, bool *json, char *err,
           size_t errlen)
 {
-    char *data = NULL;
+    char *data = NULL, first;
     size_t len = 0;
-    int rc = cds_read_file(path, CENTRAL_MAX_FILE, &data, &len);
-    if (rc != CDS_OK) {
-        snprintf(err, errlen, "%s: %s", path, rc == CDS_ETOOBIG
-                 ? "larger than 64 MiB" : "cannot read");
-        return rc == CDS_ETOOBIG ? rc : CDS_EIO;
-    }
-    size_t p = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    while (p < len && (data[p] == ' ' || data[p] == '\t' || data[p] == '\r'
-                       || data[p] == '\n'))
-        p++;
+    int rc = cds_dvs_load(path, &data, &len, &first, err, errlen);
+    if (rc != CDS_OK)
+        return rc;
     adx_rows_t x = { .rs = rs, .catalog = catalog, .path = path, .err = err,
                      .errlen = errlen };
-    rc = p < len && data[p] == '<'
+    rc = first == '<'
              ? cds_adx_read(path, data, len, adx_row, &x, err, errlen)
              : cds_dvs_read_mem(path, data ? data : "", len, header, row_add,
                                 rs, err, errlen);
