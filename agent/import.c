@@ -5,6 +5,7 @@
 #include "entrycheck.h"
 
 #include "cds_csv.h"
+#include "cds_dvs.h"
 #include "cds_err.h"
 #include "cds_log.h"
 
@@ -14,17 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-enum {
-    COL_DE, COL_PE, COL_OU, COL_COC, COL_AOC, COL_VALUE, COL_STOREDBY,
-    COL_COMMENT, COL_FOLLOWUP, COL_DELETED, COL__COUNT
-};
-
-static const char *const col_names[COL__COUNT] = {
-    "dataelement", "period", "orgunit", "categoryoptioncombo",
-    "attributeoptioncombo", "value", "storedby", "comment", "followup",
-    "deleted",
-};
 
 typedef struct {
     cds_update_t u;                    /* strings point into buf */
@@ -37,31 +27,28 @@ typedef struct {
     const char *path;                  /* as given, for messages */
     const char *base;                  /* basename, for sources */
     FILE *errf;                        /* where bad rows are listed */
-    int col[COL__COUNT];               /* header column or -1 */
+    const cds_dvs_row_t *row;          /* the row being checked */
     row_t *rows;                       /* good rows so far */
     size_t n, cap;                     /* rows used / allocated */
     size_t bad;                        /* bad rows seen */
     void *keys;                        /* tsearch tree of key_t */
 } import_t;
 
-/* List one bad row (the first IMPORT_MAX_LISTED) and count it. */
+/* List one bad row (the first IMPORT_MAX_LISTED) and count it:
+ * "file:line: field: column N: problem" (JSON: "... (line = dataValues
+ * entry)", the entry's index + 1). */
 static void
 bad_row(import_t *im, size_t line, const char *field, const char *msg)
 {
+    char col[32] = "";
+    int f = field ? cds_dvs_lookup(field) : -1;
+    bool json = im->row && im->row->json;
+    if (!json && im->row && f >= 0 && im->row->col[f] > 0)
+        snprintf(col, sizeof col, "column %d: ", im->row->col[f]);
     if (im->bad < IMPORT_MAX_LISTED)
-        fprintf(im->errf, "%s:%zu: %s: %s\n", im->path, line, field, msg);
+        fprintf(im->errf, "%s:%zu: %s: %s%s%s\n", im->path, line, field, col,
+                msg, json ? " (line = dataValues entry)" : "");
     im->bad++;
-}
-
-/* "true"/"1" -> 1, ""/"false"/"0" -> 0, else -1. */
-static int
-parse_flag(const char *s)
-{
-    if (!*s || !strcasecmp(s, "false") || !strcmp(s, "0"))
-        return 0;
-    if (!strcasecmp(s, "true") || !strcmp(s, "1"))
-        return 1;
-    return -1;
 }
 
 /* Copy the checked update into a new row that owns its strings. */
@@ -154,117 +141,89 @@ duplicate_key(import_t *im, const cds_update_t *u, size_t line)
     return 1;
 }
 
-/* Field-level checks the catalog cannot do (flags, required value). */
+/* Field-level checks the catalog cannot do (flags, attribute option
+ * combo, required value). */
 static bool
-row_flags(import_t *im, cds_csv_t *csv, cds_update_t *u, size_t line)
+row_flags(import_t *im, const cds_dvs_row_t *row, cds_update_t *u)
 {
-    char msg[200];
-    const char *names[] = {"deleted", "followup"};
-    int cols[] = {COL_DELETED, COL_FOLLOWUP};
-    for (int i = 0; i < 2; i++) {
-        const char *s = cds_csv_get(csv, im->col[cols[i]]);
-        int v = parse_flag(s);
-        if (v < 0) {
-            snprintf(msg, sizeof msg, "\"%.60s\": expected true or false", s);
-            bad_row(im, line, names[i], msg);
-            return false;
-        }
-        if (i == 0)
-            u->deleted = v;
-        else
-            u->followup = v;
-    }
-    const char *aoc = cds_csv_get(csv, im->col[COL_AOC]);
-    if (*aoc && strcmp(aoc, "default") != 0) {
-        snprintf(msg, sizeof msg, "\"%.60s\": only \"default\" is supported",
-                 aoc);
-        bad_row(im, line, "attributeoptioncombo", msg);
+    char msg[400];
+    const char *field = NULL;
+    if (cds_dvs_row_refusal(row, &field, msg, sizeof msg) != 0) {
+        bad_row(im, row->line, field, msg);
         return false;
     }
+    if (cds_dvs_row_times(row, &u->created_ms, &u->updated_ms, &field, msg,
+                          sizeof msg) != 0) {
+        bad_row(im, row->line, field, msg);
+        return false;
+    }
+    u->deleted = cds_dvs_flag(row->f[CDS_DVS_DELETED]) == 1;
+    u->followup = cds_dvs_flag(row->f[CDS_DVS_FOLLOWUP]) == 1;
     if (!u->deleted && !*u->value) {
-        bad_row(im, line, "value", "missing (required unless deleted=true)");
+        bad_row(im, row->line, "value",
+                "missing (required unless deleted=true)");
         return false;
     }
     return true;
 }
 
-/* Check the current record; keep it if good. CDS_OK unless out of memory. */
+/* Check one row; keep it if good. CDS_OK unless out of memory. */
 static int
-import_row(import_t *im, cds_csv_t *csv)
+import_row(void *arg, const cds_dvs_row_t *row)
 {
-    size_t line = cds_csv_line(csv);
+    import_t *im = arg;
+    im->row = row;
     cds_update_t u;
     memset(&u, 0, sizeof u);
-    u.indicator = cds_csv_get(csv, im->col[COL_DE]);
-    u.period = cds_csv_get(csv, im->col[COL_PE]);
-    u.org_unit = cds_csv_get(csv, im->col[COL_OU]);
-    u.disagg = cds_csv_get(csv, im->col[COL_COC]);
-    u.value = cds_csv_get(csv, im->col[COL_VALUE]);
-    u.stored_by = cds_csv_get(csv, im->col[COL_STOREDBY]);
-    u.comment = cds_csv_get(csv, im->col[COL_COMMENT]);
-    if (!*u.comment)
-        u.comment = NULL;
-    if (!row_flags(im, csv, &u, line))
+    u.indicator = row->f[CDS_DVS_DE];
+    u.period = row->f[CDS_DVS_PE];
+    u.org_unit = row->f[CDS_DVS_OU];
+    u.disagg = row->f[CDS_DVS_COC];
+    u.value = row->f[CDS_DVS_VALUE];
+    u.stored_by = row->f[CDS_DVS_STOREDBY];
+    u.comment = *row->f[CDS_DVS_COMMENT] ? row->f[CDS_DVS_COMMENT] : NULL;
+    if (!row_flags(im, row, &u))
         return CDS_OK;
     char canon[CDS_MAX_VALUE + 1], msg[600];
     const char *field = "";
     if (submit_check(im->ctx, &u, canon, sizeof canon, &field, msg,
                      sizeof msg) != CDS_OK) {
-        bad_row(im, line, field ? field : "row", msg);
+        bad_row(im, row->line, field ? field : "row", msg);
         return CDS_OK;
     }
-    int dup = duplicate_key(im, &u, line);
+    int dup = duplicate_key(im, &u, row->line);
     if (dup < 0)
         return CDS_ENOMEM;
     if (dup)
         return CDS_OK;
-    return im->bad ? CDS_OK : keep_row(im, &u, line);
-}
-
-/* Header: find the columns, refuse a file without the key columns. */
-static int
-read_header(import_t *im, cds_csv_t *csv)
-{
-    char msg[300];
-    if (cds_csv_read_header(csv, msg, sizeof msg) != 0) {
-        fprintf(im->errf, "%s\n", msg);
-        return CDS_EMALFORMED;
-    }
-    int rc = CDS_OK;
-    for (int i = 0; i < COL__COUNT; i++) {
-        im->col[i] = cds_csv_column(csv, col_names[i]);
-        if (im->col[i] < 0 && i <= COL_OU) {
-            fprintf(im->errf, "%s:%zu: header: missing column \"%s\"\n",
-                    im->path, cds_csv_line(csv), col_names[i]);
-            rc = CDS_EMALFORMED;
-        }
-    }
-    return rc;
+    return im->bad ? CDS_OK : keep_row(im, &u, row->line);
 }
 
 static int
-read_rows(import_t *im, cds_csv_t *csv)
+read_rows(import_t *im, cds_dvs_header_t header, char *err, size_t errlen)
 {
-    char msg[300];
-    int rc = read_header(im, csv);
-    int more;
-    while (rc == CDS_OK && (more = cds_csv_next(csv, msg, sizeof msg)) > 0)
-        rc = import_row(im, csv);
-    if (rc != CDS_OK)
+    char msg[600];
+    int rc = cds_dvs_read(im->path, header, import_row, im, msg, sizeof msg);
+    im->row = NULL;
+    if (rc == CDS_ENOMEM)
         return rc;
-    if (more < 0) {
+    if (rc == CDS_EIO) {
+        snprintf(err, errlen, "%s", msg);
+        return rc;
+    }
+    if (rc != CDS_OK) {
         fprintf(im->errf, "%s\n", msg);   /* already "file:line: ..." */
         im->bad++;
     }
     if (im->bad > IMPORT_MAX_LISTED)
         fprintf(im->errf, "... and %zu more\n", im->bad - IMPORT_MAX_LISTED);
-    if (im->bad)
-        return more < 0 ? CDS_EMALFORMED : CDS_EBADFIELD;
-    if (im->n == 0) {
+    if (rc != CDS_OK)
+        return CDS_EMALFORMED;
+    if (!im->bad && im->n == 0) {      /* queue_rows needs a row */
         fprintf(im->errf, "%s: no data rows\n", im->path);
         return CDS_EMALFORMED;
     }
-    return CDS_OK;
+    return im->bad ? CDS_EBADFIELD : CDS_OK;
 }
 
 static int
@@ -298,8 +257,9 @@ out:
 }
 
 int
-import_file(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
-            FILE *errf, import_result_t *res, char *err, size_t errlen)
+import_file_opt(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
+                cds_dvs_header_t header, FILE *errf, import_result_t *res,
+                char *err, size_t errlen)
 {
     import_t im;
     memset(&im, 0, sizeof im);
@@ -308,17 +268,13 @@ import_file(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
     im.path = path;
     im.errf = errf;
     char *pathcopy = strdup(path);
-    cds_csv_t *csv = cds_csv_open(path, err, errlen);
-    int rc = CDS_EIO;
-    if (!csv)
-        goto out;
-    rc = CDS_ENOMEM;
+    int rc = CDS_ENOMEM;
     if (!pathcopy) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto out;
     }
     im.base = basename(pathcopy);
-    rc = read_rows(&im, csv);
+    rc = read_rows(&im, header, err, errlen);
     res->bad_rows = im.bad;
     if (rc == CDS_ENOMEM)
         snprintf(err, errlen, "%s: out of memory", path);
@@ -332,7 +288,14 @@ out:
         free(im.rows[i].buf);
     free(im.rows);
     tdestroy(im.keys, free);
-    cds_csv_destroy(&csv);
     free(pathcopy);
     return rc;
+}
+
+int
+import_file(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
+            FILE *errf, import_result_t *res, char *err, size_t errlen)
+{
+    return import_file_opt(ctx, outbox, path, CDS_DVS_HEADER_AUTO, errf, res,
+                           err, errlen);
 }

@@ -1,24 +1,32 @@
-/*  import: queue a DHIS2 dataValueSet CSV file, all rows or none.
+/*  import: queue a DHIS2 dataValueSet file (CSV or JSON), all rows or none.
  *
- *  Input format: UTF-8 CSV (optional BOM), header row required, columns
- *  matched by name ignoring ASCII case, order free, unknown columns
- *  ignored:
+ *  Input format: what DHIS2 writes and reads (common/cds_dvs.h): CSV by
+ *  DHIS2's column positions, or by name when the first row is a header
+ *  (long names or DHIS2's abbreviations: de, pe, ou, catoptcombo,
+ *  attroptcombo, value, strby, lstupd, cmt, flwup, deleted); or JSON, the
+ *  list form or the single-form layout (period/orgUnit/
+ *  attributeOptionCombo on the dataValueSet). Per field:
  *      dataelement, period, orgunit        required on every row
  *      value                               required unless deleted=true
- *      categoryoptioncombo                 empty -> "default"
- *      attributeoptioncombo                empty or "default" only
+ *      categoryoptioncombo                 empty or "default"; any other
+ *                                          is refused (catalog has none)
+ *      attributeoptioncombo                empty or "default"; any other
+ *                                          is refused
  *      storedby                            empty -> the agent's stored_by
  *      comment
- *      followup, deleted                   true/false/1/0, empty = false
- *      lastupdated                         accepted and ignored: the agent's
- *                                          HLC timestamps the update
+ *      followup, deleted                   true/false, t/f, 1/0 (any case)
+ *      lastupdated, created                DHIS2 timestamps, carried in the
+ *                                          update (created_ms, updated_ms);
+ *                                          the agent's HLC still stamps it
  *  Invariant: a file with any bad row (bad value, unknown indicator, org
- *  unit not allowed, the same key twice, malformed CSV) queues nothing;
- *  every bad row is reported as "file:line: field: problem" (the first 100,
- *  then "... and N more"). A good file is queued in one transaction. */
+ *  unit not allowed, the same key twice, malformed CSV/JSON) queues
+ *  nothing; every bad row is reported as "file:line: field: column N:
+ *  problem" (JSON: "file:N: field: problem (line = dataValues entry)";
+ *  the first 100, then "... and N more"). A good file is queued in one transaction. */
 #ifndef AGENT_IMPORT_H
 #define AGENT_IMPORT_H
 
+#include "cds_dvs.h"
 #include "outbox.h"
 #include "submit.h"
 #include <stddef.h>
@@ -36,9 +44,13 @@ typedef struct {
 /* Validate every row of path and queue them all in one transaction, then
  * wake the daemon. Bad rows are listed on errf. Returns CDS_OK;
  * CDS_EBADFIELD when rows were bad or CDS_EMALFORMED when the file is not
- * usable CSV (nothing queued, details on errf); CDS_EIO when the file
+ * usable CSV/JSON (nothing queued, details on errf); CDS_EIO when the file
  * cannot be read, CDS_EFULL or a database code (message in err). */
 int import_file(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
                 FILE *errf, import_result_t *res, char *err, size_t errlen);
+/* The same with the header choice (cds_dvs.h; import_file: AUTO). */
+int import_file_opt(const submit_ctx_t *ctx, outbox_t *outbox,
+                    const char *path, cds_dvs_header_t header, FILE *errf,
+                    import_result_t *res, char *err, size_t errlen);
 
 #endif

@@ -132,6 +132,10 @@ static const cds_option_t options[] = {
      "export-batches: the file to write (must not exist)"},
     {"carry.kept", "kept", 0, NULL, NULL,
      "export-batches: also the kept (already acked) batches"},
+    {"command.header", "header", 0, NULL, NULL,
+     "import: the CSV's first row is a header (default: detected)"},
+    {"command.no_header", "no-header", 0, NULL, NULL,
+     "import: the CSV has no header row; columns by DHIS2's positions"},
     {"command.check_config", "check-config", 0, NULL, NULL,
      "check the configuration as run would use it, start nothing, change "
      "nothing; exit 0 or 3 naming every problem"},
@@ -394,7 +398,13 @@ cmd_import(cds_cli_t *cli)
         return fetched;
     if (cli->n_args != 1)
         return cds_cli_fail(CDS_EXIT_USAGE,
-                            "usage: import FILE.csv | FILE.adx");
+                            "usage: import FILE.csv | FILE.json | FILE.adx");
+    cds_dvs_header_t header;
+    if (cds_dvs_header_flags(cds_config_get_bool(cfg, "command.header"),
+                             cds_config_get_bool(cfg, "command.no_header"),
+                             &header) != 0)
+        return cds_cli_fail(CDS_EXIT_USAGE,
+                            "import: --header and --no-header together");
     submit_ctx_t ctx;
     intake_files_t files;
     outbox_t *ob = NULL;
@@ -404,12 +414,13 @@ cmd_import(cds_cli_t *cli)
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
-        /* FILE.adx, FILE.xml: ADX (import_adx.h); anything else CSV */
+        /* FILE.adx, FILE.xml: ADX (import_adx.h); anything else a
+         * DHIS2 dataValueSet, CSV or JSON (import.h) */
         int rc = import_is_adx(cli->args[0])
                      ? import_adx_file(&ctx, ob, cli->args[0], stderr, &res,
                                        err, sizeof err)
-                     : import_file(&ctx, ob, cli->args[0], stderr, &res, err,
-                                   sizeof err);
+                     : import_file_opt(&ctx, ob, cli->args[0], header, stderr,
+                                       &res, err, sizeof err);
         if (rc == CDS_OK)
             printf("queued %zu updates (seq %llu..%llu)\n", res.queued,
                    (unsigned long long)res.first_seq,
@@ -1037,8 +1048,9 @@ static const cds_cli_command_t commands[] = {
      "(--value V | --delete) [--disagg C] [--comment T] "
      "[--stored-by NAME] [--followup]",
      cmd_submit, 0},
-    {"import", "import FILE.csv | FILE.adx  (DHIS2 dataValueSet CSV, or "
-     "ADX XML when the name ends in .adx or .xml)", cmd_import, 0},
+    {"import", "import FILE.csv | FILE.json | FILE.adx  (DHIS2 "
+     "dataValueSet CSV or JSON, or ADX XML when the name ends in .adx or "
+     ".xml)", cmd_import, 0},
     {"status", "status [--json]", cmd_status, 0},
     {"run", "run", cmd_run, 0},
     {"receipts", "receipts [--json]", cmd_receipts, 0},

@@ -95,7 +95,8 @@ static const char *const outbox_migrations[] = {OUTBOX_SQL_MIGRATION_1,
                                                OUTBOX_SQL_MIGRATION_5,
                                                OUTBOX_SQL_MIGRATION_6,
                                                OUTBOX_SQL_MIGRATION_7,
-                                               OUTBOX_SQL_MIGRATION_8};
+                                               OUTBOX_SQL_MIGRATION_8,
+                                               OUTBOX_SQL_MIGRATION_9};
 
 struct outbox {
     cds_db_t *db;                       /* owned connection */
@@ -300,6 +301,16 @@ encoded_size(const cds_update_t *u)
     return n + 1 + (n < 128 ? 1 : n < 16384 ? 2 : 3);
 }
 
+/* A source time: NULL when not given (0). */
+static void
+bind_time(sqlite3_stmt *st, const char *name, uint64_t ms)
+{
+    if (ms)
+        cds_bind_int64(st, name, (int64_t)ms);
+    else
+        cds_bind_null(st, name);
+}
+
 static int
 insert_row(outbox_t *self, const cds_update_t *u, const char *source,
            const uint8_t hash[CDS_HASH_BYTES],
@@ -324,6 +335,8 @@ insert_row(outbox_t *self, const cds_update_t *u, const char *source,
     cds_bind_int64(st, ":queued_at_ms", (int64_t)now_ms);
     cds_bind_text(st, ":source", source ? source : "submit");
     cds_bind_int64(st, ":stamp_offset_ms", stamp_offset_ms);
+    bind_time(st, ":created_ms", u->created_ms);
+    bind_time(st, ":updated_ms", u->updated_ms);
     return step_done(self, st, "outbox: insert");
 }
 
@@ -633,6 +646,8 @@ row_from_stmt(sqlite3_stmt *st, outbox_row_t *row)
     row->queued_at_ms = (uint64_t)sqlite3_column_int64(st, 14);
     row->source = (char *)s[7];
     row->stamp_offset_ms = sqlite3_column_int64(st, 16);
+    row->u.created_ms = (uint64_t)sqlite3_column_int64(st, 17); /* NULL: 0 */
+    row->u.updated_ms = (uint64_t)sqlite3_column_int64(st, 18);
     return 0;
 }
 
@@ -1515,13 +1530,14 @@ outbox_held_list(outbox_t *self, outbox_held_fn fn, void *arg)
         }
         outbox_held_t h = {
             .row = &row,
-            .id = sqlite3_column_int64(st, 17),
-            .version = (uint64_t)sqlite3_column_int64(st, 18),
-            .code = sqlite3_column_int(st, 19),
-            .field = (const char *)sqlite3_column_text(st, 20),
-            .message = (const char *)sqlite3_column_text(st, 21),
-            .suggestion = (const char *)sqlite3_column_text(st, 22),
-            .held_at_ms = (uint64_t)sqlite3_column_int64(st, 23),
+            /* after OUTBOX_SQL_COLUMNS (19 columns) */
+            .id = sqlite3_column_int64(st, 19),
+            .version = (uint64_t)sqlite3_column_int64(st, 20),
+            .code = sqlite3_column_int(st, 21),
+            .field = (const char *)sqlite3_column_text(st, 22),
+            .message = (const char *)sqlite3_column_text(st, 23),
+            .suggestion = (const char *)sqlite3_column_text(st, 24),
+            .held_at_ms = (uint64_t)sqlite3_column_int64(st, 25),
         };
         int r = fn(&h, arg);
         free(row.strs);

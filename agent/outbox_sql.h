@@ -147,6 +147,16 @@
 #define OUTBOX_SQL_META_SET_CHECKED                                         \
     "UPDATE meta SET pending_checked = :v WHERE id = 1"
 
+/* Version 8 -> 9: the source system's created / lastUpdated of an
+ * imported value (cds_update.h created_ms, updated_ms; NULL: not given),
+ * kept with the row because they are part of its content hash; in `held`
+ * too, which keeps a row's OUTBOX_SQL_COLUMNS. */
+#define OUTBOX_SQL_MIGRATION_9                                              \
+    "ALTER TABLE outbox ADD COLUMN created_ms INTEGER;"                     \
+    "ALTER TABLE outbox ADD COLUMN updated_ms INTEGER;"                     \
+    "ALTER TABLE held ADD COLUMN created_ms INTEGER;"                       \
+    "ALTER TABLE held ADD COLUMN updated_ms INTEGER;"
+
 #define OUTBOX_SQL_METADATA_PUT                                             \
     "INSERT OR REPLACE INTO metadata (version, bundle, signature,"          \
     " received_at_ms, summary) VALUES (:v, :bundle, :sig, :now, :summary)"
@@ -207,15 +217,16 @@
 #define OUTBOX_SQL_INSERT                                                   \
     "INSERT INTO outbox (seq, org_unit, indicator, period, disagg, value,"  \
     " deleted, comment, stored_by, followup, hlc, hash, chain_head, size,"  \
-    " queued_at_ms, source, stamp_offset_ms) VALUES (:seq, :org_unit,"      \
+    " queued_at_ms, source, stamp_offset_ms, created_ms, updated_ms)"      \
+    " VALUES (:seq, :org_unit,"                                             \
     " :indicator, :period, :disagg, :value, :deleted, :comment,"            \
     " :stored_by, :followup, :hlc, :hash, :chain_head, :size,"              \
-    " :queued_at_ms, :source, :stamp_offset_ms)"
+    " :queued_at_ms, :source, :stamp_offset_ms, :created_ms, :updated_ms)"
 
 #define OUTBOX_SQL_COLUMNS                                                  \
     "seq, org_unit, indicator, period, disagg, value, deleted, comment,"    \
     " stored_by, followup, hlc, hash, chain_head, size, queued_at_ms,"      \
-    " source, stamp_offset_ms"
+    " source, stamp_offset_ms, created_ms, updated_ms"
 
 /* Pending values of one unit and period (submit's entry checks). */
 #define OUTBOX_SQL_PENDING_OF                                               \

@@ -173,11 +173,13 @@ typedef struct {
     bool value;
 } bool_word_t;
 
+/* t/f (any case) as DHIS2 accepts them for a BOOLEAN data value: its
+ * ValidationUtils true/false variants are true/t/1 and false/f/0. */
 static const bool_word_t bool_words[] = {
     {"true", true},       {"false", false},        {"1", true},
-    {"0", false},         {"yes", true},           {"no", false},
-    {"co", true},         {"khong", false},        {"có", true},
-    {"không", false},     {"đạt", true},           {"không đạt", false},
+    {"0", false},         {"t", true},             {"f", false},
+    {"yes", true},        {"no", false},           {"co", true},
+    {"khong", false},     {"có", true},            {"không", false},     {"đạt", true},           {"không đạt", false},
     {"dat", true},        {"khong dat", false},
 };
 
@@ -225,7 +227,7 @@ canon_boolean(const char *v, char *canon, size_t clen, double *num,
         }
     }
     snprintf(err, errlen, "value \"%s\": not a yes/no value (use true/false, "
-             "1/0, yes/no, có/không or đạt/không đạt)", shown);
+             "t/f, 1/0, yes/no, có/không or đạt/không đạt)", shown);
     return CDS_EBADVALUE;
 }
 

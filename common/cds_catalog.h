@@ -23,7 +23,7 @@
  *      INTEGER     optional '-', no leading zeros, no '+'  ("0", "-12")
  *      NUMBER      shortest "%.*g" text that reads back to the same double
  *      PERCENTAGE  as NUMBER, 0 <= v <= 100
- *      BOOLEAN     "true" | "false" (input also: 1/0, yes/no, co/khong,
+ *      BOOLEAN     "true" | "false" (input also: t/f, 1/0, yes/no, co/khong,
  *                  "có"/"không", "đạt"/"không đạt", case-insensitive ASCII)
  *      TEXT        as given; valid UTF-8, no control characters */
 #ifndef CDS_CATALOG_H

@@ -435,6 +435,8 @@ cds_update_from_pb(const Cdsync__Update *pb, cds_update_t *out)
     out->deleted = pb->deleted != 0;
     out->followup = pb->followup != 0;
     out->hlc = pb->hlc;
+    out->created_ms = pb->created_ms;
+    out->updated_ms = pb->last_updated_ms;
 }
 
 /* protobuf-c string fields are char *; pack only reads them. */
@@ -460,4 +462,6 @@ cds_update_to_pb(const cds_update_t *u, Cdsync__Update *pb)
     pb->deleted = u->deleted;
     pb->followup = u->followup;
     pb->hlc = u->hlc;
+    pb->created_ms = u->created_ms;
+    pb->last_updated_ms = u->updated_ms;
 }

@@ -64,6 +64,10 @@ cds_update_hash(const cds_update_t *u, uint8_t out[CDS_HASH_BYTES])
     hash_str(&st, u->stored_by);
     crypto_generichash_update(&st, flags, sizeof flags);
     hash_u64(&st, u->hlc);
+    if (u->created_ms || u->updated_ms) {  /* fields 12, 13: see .h */
+        hash_u64(&st, u->created_ms);
+        hash_u64(&st, u->updated_ms);
+    }
     crypto_generichash_final(&st, out, CDS_HASH_BYTES);
 }
 

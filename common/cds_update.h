@@ -6,7 +6,11 @@
  *      BLAKE2b-256( "cdsync-update/1" || u64le(seq)
  *                   || for org_unit, indicator, period, disagg, value,
  *                      comment, stored_by: u32le(len) || bytes
- *                   || u8(deleted) || u8(followup) || u64le(hlc) )
+ *                   || u8(deleted) || u8(followup) || u64le(hlc)
+ *                   [ || u64le(created_ms) || u64le(updated_ms) ] )
+ *  the bracketed part only when created_ms or updated_ms is not 0 (they
+ *  came later, protocol fields 12 and 13: an update without them hashes
+ *  exactly as before, so older agents' chains still verify).
  *  NULL strings hash as empty. len is the field's length in bytes on the
  *  wire (protobuf length prefix), computed here as strlen(): the two agree
  *  because a string holding a NUL byte is refused at decode (cds_codec.h),
@@ -41,6 +45,8 @@ typedef struct {
     bool deleted;              /* a delete of the key */
     bool followup;             /* DHIS2 followup flag */
     uint64_t hlc;              /* hybrid logical clock timestamp */
+    uint64_t created_ms;       /* source system's created (0: not given) */
+    uint64_t updated_ms;       /* source system's lastUpdated (0: none) */
 } cds_update_t;
 
 /* Content hash of u (see above). */

@@ -51,7 +51,7 @@ PG_SET="integration/roundtrip integration/conflicts integration/crash_safety
   integration/offline_catchup integration/restored_agent integration/clock_skew
   integration/agent_clock integration/knocking
   integration/retention integration/reload integration/admin integration/admin_api
-  integration/adx
+  integration/dhis2_import integration/adx
   integration/accounts integration/approval
   integration/monitoring integration/frame_flood
   integration/python_client integration/security_keys integration/security_replay

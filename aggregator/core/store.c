@@ -40,6 +40,8 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_METADATA,      /* published metadata (issue 20) */
     health_metadata_migration,         /* agents' metadata version */
     approval_migration,                /* approval.h: data approval, held */
+    STORE_SQL_MIGRATION_RESERVED_16,   /* another branch's (2026-12-03) */
+    STORE_SQL_MIGRATION_SOURCE_TIMES,  /* source created/lastUpdated */
 };
 
 /* PostgreSQL migrations after the whole schema (pg_schema() is pg[0]):
@@ -50,6 +52,8 @@ static const char *const pg_migrations[] = {
     METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 13) */
     health_metadata_pg_schema,         /* agents' metadata (SQLite 14) */
     approval_pg_schema,                /* data approval (SQLite 15) */
+    STORE_SQL_MIGRATION_RESERVED_16,   /* PostgreSQL 7: another branch's */
+    STORE_SQL_MIGRATION_SOURCE_TIMES_PG, /* source times (SQLite 17) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 
@@ -785,6 +789,13 @@ bind_update(cds_sql_stmt_t *st, const cds_update_t *u)
     cds_sql_bind_text_ref(st, ":stored_by", u->stored_by);
     cds_sql_bind_int64(st, ":followup", u->followup);
     cds_sql_bind_int64(st, ":hlc", (int64_t) u->hlc);
+    const char *names[] = {":created_ms", ":updated_ms"};
+    uint64_t times[] = {u->created_ms, u->updated_ms};
+    for (int i = 0; i < 2; i++)               /* NULL: not given */
+        if (times[i])
+            cds_sql_bind_int64(st, names[i], (int64_t) times[i]);
+        else
+            cds_sql_bind_null(st, names[i]);
 }
 
 int

@@ -417,10 +417,11 @@
     "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"          \
     " chain_head, status, field, message, org_unit, indicator, period,"      \
     " disagg, value, deleted, comment, stored_by, followup, hlc,"            \
-    " received_at_ms, eff_hlc) VALUES (:agent_id, :seq, :batch_id, :hash,"   \
+    " received_at_ms, eff_hlc, created_ms, updated_ms) VALUES (:agent_id,"   \
+    " :seq, :batch_id, :hash,"                                               \
     " :head, :status, :field, :message, :org_unit, :indicator, :period,"     \
     " :disagg, :value, :deleted, :comment, :stored_by, :followup, :hlc,"     \
-    " :now, :eff)"
+    " :now, :eff, :created_ms, :updated_ms)"
 /* The effective stamp of (agent, seq): what `rejects retry` merges with. */
 #define STORE_SQL_LOG_EFF                                                    \
     "SELECT coalesce(eff_hlc, hlc) FROM update_log"                          \
@@ -443,10 +444,12 @@
 #define STORE_SQL_MERGE                                                      \
     "INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num," \
     " deleted, comment, stored_by, followup, hlc, agent_pk, agent_id,"       \
-    " agent_seq, period_start, period_end, updated_at_ms, signed_hlc)"       \
+    " agent_seq, period_start, period_end, updated_at_ms, signed_hlc,"       \
+    " created_ms, updated_ms)"                                               \
     " VALUES (:org_unit, :indicator, :period, :disagg, :value, :num,"        \
     " :deleted, :comment, :stored_by, :followup, :eff, :agent_pk,"           \
-    " :agent_id, :agent_seq, :period_start, :period_end, :now, :hlc)"        \
+    " :agent_id, :agent_seq, :period_start, :period_end, :now, :hlc,"        \
+    " :created_ms, :updated_ms)"                                             \
     " ON CONFLICT(org_unit, indicator, period, disagg) DO UPDATE SET"        \
     " value = excluded.value, num = excluded.num,"                           \
     " deleted = excluded.deleted, comment = excluded.comment,"               \
@@ -456,7 +459,8 @@
     " agent_id = excluded.agent_id, agent_seq = excluded.agent_seq,"         \
     " period_start = excluded.period_start,"                                 \
     " period_end = excluded.period_end,"                                     \
-    " updated_at_ms = excluded.updated_at_ms"                                \
+    " updated_at_ms = excluded.updated_at_ms,"                               \
+    " created_ms = excluded.created_ms, updated_ms = excluded.updated_ms"     \
     " WHERE (excluded.hlc, excluded.agent_pk, excluded.agent_seq)"           \
     " > (datavalue.hlc, datavalue.agent_pk, datavalue.agent_seq)"
 #define STORE_SQL_REJECT_INSERT                                              \
@@ -504,6 +508,23 @@
  * (cdsync.proto MetadataBundle), the aggregator's signature over them, the
  * signer's Ed25519 key, and the diff against the previous version in
  * words (what `metadata list` shows). */
+/* SQLite 16: reserved (session 2026-12-03: another branch's migration
+ * takes this number; a no-op until it is merged in). */
+#define STORE_SQL_MIGRATION_RESERVED_16 "SELECT 1;"
+/* SQLite 17 / PostgreSQL 8: the source system's created / lastUpdated an
+ * update carried (cds_update.h; NULL: not given), in history and on the
+ * current value; export writes them back (export.h). */
+#define STORE_SQL_MIGRATION_SOURCE_TIMES                                     \
+    "ALTER TABLE update_log ADD COLUMN created_ms INTEGER;"                  \
+    "ALTER TABLE update_log ADD COLUMN updated_ms INTEGER;"                  \
+    "ALTER TABLE datavalue ADD COLUMN created_ms INTEGER;"                   \
+    "ALTER TABLE datavalue ADD COLUMN updated_ms INTEGER;"
+#define STORE_SQL_MIGRATION_SOURCE_TIMES_PG                                  \
+    "ALTER TABLE update_log ADD COLUMN created_ms BIGINT;"                   \
+    "ALTER TABLE update_log ADD COLUMN updated_ms BIGINT;"                   \
+    "ALTER TABLE datavalue ADD COLUMN created_ms BIGINT;"                    \
+    "ALTER TABLE datavalue ADD COLUMN updated_ms BIGINT;"
+
 #define STORE_SQL_MIGRATION_METADATA                                         \
     "CREATE TABLE metadata_version (version INTEGER PRIMARY KEY,"           \
     " published_ms INTEGER NOT NULL, bundle BLOB NOT NULL,"                  \

@@ -375,13 +375,20 @@ do_import(admin_ctx_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "import: exactly one FILE expected");
         return CDS_EUSAGE;
     }
+    cds_dvs_header_t header;
+    if (cds_dvs_header_flags(cds_config_get_bool(c->cfg, "command.header"),
+                             cds_config_get_bool(c->cfg, "command.no_header"),
+                             &header) != 0) {
+        snprintf(err, errlen, "import: --header and --no-header together");
+        return CDS_EUSAGE;
+    }
     int rc = CDS_OK;
     cds_identity_t *id = NULL;
     cds_catalog_t *cat = NULL;
     ingest_t *ing = load_ingest(c, &id, &cat, &rc, err, errlen);
     central_result_t res;
     if (rc == CDS_OK)
-        rc = central_import_file(c->store, ing, id, cat, c->args[0],
+        rc = central_import_file(c->store, ing, id, cat, c->args[0], header,
                                  c->now_ms, c->errf, &res, err, errlen);
     if (rc == CDS_OK)
         fprintf(c->out, "imported %zu row(s): %zu applied, %zu rejected, "

@@ -142,6 +142,10 @@ static const cds_option_t options[] = {
       "query: table|csv|json" },
     { "command.wide", "wide", 0, NULL, NULL,
       "query: org units x indicators for one period" },
+    { "command.header", "header", 0, NULL, NULL,
+      "import: the CSV's first row is a header (default: detected)" },
+    { "command.no_header", "no-header", 0, NULL, NULL,
+      "import: the CSV has no header row; columns by DHIS2's positions" },
     /* district-admin commands (admin.c) */
     { "aggregator.orgunit_map", "orgunit-map", 0, "PATH", NULL,
       "org-unit merge mapping CSV (default: orgunit_map.csv beside "

@@ -6,12 +6,12 @@
 #include "cds_adx.h"
 #include "cds_codec.h"
 #include "cds_csv.h"
+#include "cds_dvs.h"
 #include "cds_err.h"
 #include "cds_period.h"
 #include "cds_util.h"
 #include "export.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +21,12 @@
 typedef struct {
     char *ou, *de, *pe, *coc, *value, *comment, *by;
     bool followup, deleted;
+    uint64_t created_ms, updated_ms;   /* the file's, 0: not given */
     size_t line;
+    bool json;                         /* line is a dataValues entry */
+    int col[CDS_DVS__COUNT];           /* CSV columns (cds_dvs.h) */
+    const char *bad_field;             /* cds_dvs_row_refusal's, or NULL */
+    char bad_msg[400];
 } row_t;
 
 typedef struct {
@@ -56,12 +61,6 @@ rows_add(rows_t *rs)
     return &rs->r[rs->n++];
 }
 
-static bool
-truthy(const char *s)
-{
-    return s && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0
-                 || strcmp(s, "TRUE") == 0);
-}
 
 /* ---- self-enrollment ---------------------------------------------------- */
 
@@ -289,118 +288,35 @@ central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
 
 /* ---- reading the file --------------------------------------------------- */
 
-/* Copy the row fields; NULL field -> "". */
+/* cds_dvs callback: copy one row. */
 static int
-row_set(row_t *r, const char *de, const char *pe, const char *ou,
-        const char *coc, const char *value, const char *by,
-        const char *comment, const char *followup, const char *deleted,
-        size_t line)
+row_add(void *arg, const cds_dvs_row_t *in)
 {
-    r->de = strdup(de ? de : "");
-    r->pe = strdup(pe ? pe : "");
-    r->ou = strdup(ou ? ou : "");
-    r->coc = strdup(coc && coc[0] ? coc : "default");
-    r->value = strdup(value ? value : "");
-    r->by = strdup(by ? by : "");
-    r->comment = strdup(comment ? comment : "");
-    r->followup = truthy(followup);
-    r->deleted = truthy(deleted);
-    r->line = line;
+    rows_t *rs = arg;
+    row_t *r = rows_add(rs);
+    if (!r)
+        return CDS_ENOMEM;
+    const char *coc = in->f[CDS_DVS_COC];
+    r->de = strdup(in->f[CDS_DVS_DE]);
+    r->pe = strdup(in->f[CDS_DVS_PE]);
+    r->ou = strdup(in->f[CDS_DVS_OU]);
+    r->coc = strdup(coc[0] ? coc : "default");
+    r->value = strdup(in->f[CDS_DVS_VALUE]);
+    r->by = strdup(in->f[CDS_DVS_STOREDBY]);
+    r->comment = strdup(in->f[CDS_DVS_COMMENT]);
+    r->followup = cds_dvs_flag(in->f[CDS_DVS_FOLLOWUP]) == 1;
+    r->deleted = cds_dvs_flag(in->f[CDS_DVS_DELETED]) == 1;
+    r->line = in->line;
+    r->json = in->json;
+    memcpy(r->col, in->col, sizeof r->col);
+    if (cds_dvs_row_refusal(in, &r->bad_field, r->bad_msg,
+                            sizeof r->bad_msg) == 0
+        && cds_dvs_row_times(in, &r->created_ms, &r->updated_ms,
+                             &r->bad_field, r->bad_msg,
+                             sizeof r->bad_msg) == 0)
+        r->bad_field = NULL;
     return r->de && r->pe && r->ou && r->coc && r->value && r->by
                    && r->comment ? CDS_OK : CDS_ENOMEM;
-}
-
-static int
-read_csv(const char *path, const char *data, size_t len, rows_t *rs,
-         char *err, size_t errlen)
-{
-    static const char *const names[] = {
-        "dataelement", "period", "orgunit", "categoryoptioncombo", "value",
-        "storedby", "comment", "followup", "deleted",
-    };
-    int c[9];
-    cds_csv_t *csv = cds_csv_open_mem(data, len, path, err, errlen);
-    if (!csv)
-        return CDS_EMALFORMED;
-    int more, rc = cds_csv_read_header(csv, err, errlen) == 0 ? CDS_OK
-                                                             : CDS_EMALFORMED;
-    for (int i = 0; rc == CDS_OK && i < 9; i++)
-        if ((c[i] = cds_csv_column(csv, names[i])) < 0 && i < 3) {
-            cds_csv_error(err, errlen, path, 1, names[i], "required column "
-                          "missing from the header", NULL);
-            rc = CDS_EMALFORMED;
-        }
-    while (rc == CDS_OK && (more = cds_csv_next(csv, err, errlen)) == 1) {
-        row_t *r = rs->n < CENTRAL_MAX_ROWS ? rows_add(rs) : NULL;
-        rc = r ? row_set(r, cds_csv_get(csv, c[0]), cds_csv_get(csv, c[1]),
-                         cds_csv_get(csv, c[2]), cds_csv_get(csv, c[3]),
-                         cds_csv_get(csv, c[4]), cds_csv_get(csv, c[5]),
-                         cds_csv_get(csv, c[6]), cds_csv_get(csv, c[7]),
-                         cds_csv_get(csv, c[8]), cds_csv_line(csv))
-               : CDS_ETOOBIG;
-    }
-    if (rc == CDS_OK && more < 0)
-        rc = CDS_EMALFORMED;
-    if (rc == CDS_ETOOBIG)
-        snprintf(err, errlen, "%s: more than %d rows", path,
-                 CENTRAL_MAX_ROWS);
-    cds_csv_destroy(&csv);
-    return rc;
-}
-
-/* A JSON member as text: strings as they are, booleans and numbers
- * spelled out (DHIS2 files carry "followup": false). */
-static const char *
-jtext(json_t *obj, const char *key, char *buf, size_t len)
-{
-    json_t *v = json_object_get(obj, key);
-    if (json_is_string(v))
-        return json_string_value(v);
-    if (json_is_boolean(v))
-        return json_is_true(v) ? "true" : "false";
-    if (json_is_integer(v))
-        snprintf(buf, len, "%lld", (long long) json_integer_value(v));
-    else if (json_is_real(v))
-        snprintf(buf, len, "%.17g", json_real_value(v));
-    else
-        return NULL;
-    return buf;
-}
-
-static int
-read_json(const char *path, const char *data, size_t len, rows_t *rs,
-          char *err, size_t errlen)
-{
-    json_error_t je;
-    json_t *top = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-    json_t *arr = top ? json_object_get(top, "dataValues") : NULL;
-    if (!json_is_array(arr)) {
-        snprintf(err, errlen, "%s:%d: %s", path, top ? 1 : je.line,
-                 top ? "dataValues: expected an array" : je.text);
-        json_decref(top);
-        return CDS_EMALFORMED;
-    }
-    int rc = json_array_size(arr) > CENTRAL_MAX_ROWS ? CDS_ETOOBIG : CDS_OK;
-    for (size_t i = 0; rc == CDS_OK && i < json_array_size(arr); i++) {
-        json_t *v = json_array_get(arr, i);
-        char b[9][40];
-        row_t *r = rows_add(rs);
-        rc = r ? row_set(r, jtext(v, "dataElement", b[0], 40),
-                         jtext(v, "period", b[1], 40),
-                         jtext(v, "orgUnit", b[2], 40),
-                         jtext(v, "categoryOptionCombo", b[3], 40),
-                         jtext(v, "value", b[4], 40),
-                         jtext(v, "storedBy", b[5], 40),
-                         jtext(v, "comment", b[6], 40),
-                         jtext(v, "followup", b[7], 40),
-                         jtext(v, "deleted", b[8], 40), i + 1)
-               : CDS_ENOMEM;
-    }
-    if (rc == CDS_ETOOBIG)
-        snprintf(err, errlen, "%s: more than %d rows", path,
-                 CENTRAL_MAX_ROWS);
-    json_decref(top);
-    return rc;
 }
 
 /* ADX (cds_adx.h): each dataValue a row with its group's attributes. */
@@ -439,44 +355,41 @@ adx_row(const cds_adx_value_t *v, void *arg)
     }
     /* an ADX period that is not one of DHIS2's stays as written, for
      * check_row to refuse */
-    return row_set(r, v->data_element, v->period ? v->period
-                                                 : v->period_given,
-                   v->org_unit, v->disagg, value, NULL, comment, NULL, NULL,
-                   v->line);
+    const char *pe = v->period ? v->period : v->period_given;
+    r->de = strdup(v->data_element ? v->data_element : "");
+    r->pe = strdup(pe ? pe : "");
+    r->ou = strdup(v->org_unit ? v->org_unit : "");
+    r->coc = strdup(v->disagg && v->disagg[0] ? v->disagg : "default");
+    r->value = strdup(value ? value : "");
+    r->by = strdup("");
+    r->comment = strdup(comment ? comment : "");
+    r->line = v->line;
+    return r->de && r->pe && r->ou && r->coc && r->value && r->by
+                   && r->comment ? CDS_OK : CDS_ENOMEM;
 }
 
+/* The file: ADX XML when it starts with '<' (after a BOM and spaces),
+ * else a DHIS2 dataValueSet, JSON or CSV (cds_dvs.h). */
 static int
-read_adx(const char *path, const cds_catalog_t *catalog, const char *data,
-         size_t len, rows_t *rs, char *err, size_t errlen)
+read_rows(const char *path, const cds_catalog_t *catalog,
+          cds_dvs_header_t header, rows_t *rs, bool *json, char *err,
+          size_t errlen)
 {
+    char *data = NULL, first;
+    size_t len = 0;
+    int rc = cds_dvs_load(path, &data, &len, &first, err, errlen);
+    if (rc != CDS_OK)
+        return rc;
     adx_rows_t x = { .rs = rs, .catalog = catalog, .path = path, .err = err,
                      .errlen = errlen };
-    return cds_adx_read(path, data, len, adx_row, &x, err, errlen);
-}
-
-static int
-read_rows(const char *path, const cds_catalog_t *catalog, rows_t *rs,
-          bool *json, char *err, size_t errlen)
-{
-    char *data = NULL;
-    size_t len = 0;
-    int rc = cds_read_file(path, CENTRAL_MAX_FILE, &data, &len);
-    if (rc != CDS_OK) {
-        snprintf(err, errlen, "%s: %s", path, rc == CDS_ETOOBIG
-                 ? "larger than 64 MiB" : "cannot read");
-        return rc;
-    }
-    const char *p = data;
-    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
-    *json = *p == '{';
-    rc = *p == '<' ? read_adx(path, catalog, data, len, rs, err, errlen)
-         : *json ? read_json(path, p, len - (size_t) (p - data), rs, err,
-                               errlen)
-               : read_csv(path, data, len, rs, err, errlen);
+    rc = first == '<'
+             ? cds_adx_read(path, data, len, adx_row, &x, err, errlen)
+             : cds_dvs_read_mem(path, data ? data : "", len, header, row_add,
+                                rs, err, errlen);
     free(data);
+    *json = rs->n > 0 && rs->r[0].json;
+    if (rc == CDS_ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", path);
     return rc;
 }
 
@@ -489,12 +402,18 @@ typedef struct {
     bool json;                         /* line = dataValues index + 1 */
 } check_t;
 
+/* "file:line: field: column N: problem"; JSON: "file:line: field:
+ * problem (line = dataValues entry)". */
 static void
 bad_row(check_t *ck, const row_t *r, const char *field, const char *msg)
 {
+    char col[32] = "";
+    int f = cds_dvs_lookup(field);
+    if (!ck->json && f >= 0 && r->col[f] > 0)
+        snprintf(col, sizeof col, "column %d: ", r->col[f]);
     if (ck->bad++ < MAX_LISTED)
-        fprintf(ck->errf, "%s:%zu: %s: %s%s\n", ck->path, r->line, field,
-                msg, ck->json ? " (line = dataValues entry)" : "");
+        fprintf(ck->errf, "%s:%zu: %s: %s%s%s\n", ck->path, r->line, field,
+                col, msg, ck->json ? " (line = dataValues entry)" : "");
 }
 
 static int
@@ -518,6 +437,10 @@ check_row(check_t *ck, store_t *store, const cds_catalog_t *cat, row_t *r,
     char pe[16], canon[CDS_MAX_VALUE + 1], msg[300];
     double num;
     const char *field = NULL;
+    if (r->bad_field) {
+        bad_row(ck, r, r->bad_field, r->bad_msg);
+        return false;
+    }
     if (export_period_dhis2(r->pe, pe, sizeof pe) != CDS_OK) {
         bad_row(ck, r, "period", "not a DHIS2 or ADX period");
         return false;
@@ -538,7 +461,9 @@ check_row(check_t *ck, store_t *store, const cds_catalog_t *cat, row_t *r,
                           .value = r->deleted ? "" : r->value,
                           .comment = r->comment,
                           .stored_by = r->by[0] ? r->by : "aggregator",
-                          .deleted = r->deleted, .followup = r->followup };
+                          .deleted = r->deleted, .followup = r->followup,
+                          .created_ms = r->created_ms,
+                          .updated_ms = r->updated_ms };
     if (cds_catalog_check_update(cat, u, &field, msg, sizeof msg)
         != CDS_OK) {
         bad_row(ck, r, field ? field : "row", msg);
@@ -599,15 +524,16 @@ first_hlc(store_t *store, uint64_t now_ms, uint64_t *hlc)
 int
 central_import_file(store_t *store, ingest_t *ingest,
                     const cds_identity_t *id, const cds_catalog_t *catalog,
-                    const char *path, uint64_t now_ms, FILE *errf,
-                    central_result_t *res, char *err, size_t errlen)
+                    const char *path, cds_dvs_header_t header,
+                    uint64_t now_ms, FILE *errf, central_result_t *res,
+                    char *err, size_t errlen)
 {
     rows_t rs = { 0 };
     cds_update_t *u = NULL;
     check_t ck = { .path = path, .errf = errf };
     uint64_t hlc = 0;
     memset(res, 0, sizeof *res);
-    int rc = read_rows(path, catalog, &rs, &ck.json, err, errlen);
+    int rc = read_rows(path, catalog, header, &rs, &ck.json, err, errlen);
     res->rows = rs.n;
     if (rc == CDS_OK)
         rc = build_updates(&ck, store, catalog, &rs, &u);

@@ -15,16 +15,19 @@
  *
  *  hlc: max(now, highest stored hlc + 1), increasing per row, so a
  *  correction wins the last-writer-wins merge over every value already
- *  stored; the file's lastUpdated/created are not trusted as clocks.
+ *  stored; the file's lastUpdated/created are not trusted as clocks
+ *  (they are carried as the update's created_ms/updated_ms, records only).
  *
  *  Invariant: a file with any bad row (unknown indicator or org unit, bad
- *  period or value, a key twice, malformed CSV/JSON/ADX) applies nothing, and
- *  every bad row is reported as "file:line: field: problem" (JSON: the
- *  line is the dataValues index + 1, said so in the message). */
+ *  period or value, a key twice, malformed CSV/JSON/ADX) applies
+ *  nothing, and every bad row is reported as "file:line: field: column N:
+ *  problem" (JSON: the line is the dataValues index + 1, said so in the
+ *  message). */
 #ifndef AGG_CENTRAL_H
 #define AGG_CENTRAL_H
 
 #include "cds_catalog.h"
+#include "cds_dvs.h"
 #include "cds_id.h"
 #include "ingest.h"
 #include "store.h"
@@ -33,8 +36,8 @@
 #include <stdio.h>
 
 #define CENTRAL_LABEL STORE_CENTRAL_LABEL /* store.h */
-#define CENTRAL_MAX_ROWS 200000        /* rows in one import file */
-#define CENTRAL_MAX_FILE (64u << 20)   /* bytes of one import file */
+#define CENTRAL_MAX_ROWS CDS_DVS_MAX_ROWS /* rows in one import file */
+#define CENTRAL_MAX_FILE CDS_DVS_MAX_FILE /* bytes of one import file */
 
 typedef struct {
     size_t rows;                       /* rows read */
@@ -60,22 +63,25 @@ int central_apply(store_t *store, ingest_t *ingest,
                   cds_update_t *u, size_t n, uint64_t now_ms,
                   central_result_t *res, char *err, size_t errlen);
 
-/* Read a DHIS2 dataValueSet file (ADX XML when it starts with '<':
- * cds_adx.h, each dataValue a row with its group's orgUnit and period,
- * BOOLEAN/TEXT values from the annotation, a number's annotation its
- * comment, a non-default attribute option combination refused; JSON when
- * it starts with '{', else CSV with a header: dataelement, period, orgunit, categoryoptioncombo,
- * attributeoptioncombo, value, storedby, lastupdated, comment, followup,
- * deleted; periods as DHIS2 ids or ADX "2025-01-01/P3M"), check every row
- * against the catalog and org units, enroll id as its own agent, and apply
- * the rows as id's signed batches. Bad rows are listed on errf. CDS_OK;
- * CDS_EBADFIELD (bad rows, nothing applied), CDS_EMALFORMED, CDS_EIO,
- * CDS_ETOOBIG with a message in err; or as central_apply. */
+/* Read a DHIS2 file: ADX XML when it starts with '<' (cds_adx.h, each
+ * dataValue a row with its group's orgUnit and period, BOOLEAN/TEXT
+ * values from the annotation, a number's annotation its comment, a
+ * non-default attribute option combination refused); else a
+ * dataValueSet as common/cds_dvs.h reads it (JSON, list or single-form
+ * layout; CSV by header names of either spelling or by DHIS2's column
+ * positions, header per `header`; periods as DHIS2 ids or ADX
+ * "2025-01-01/P3M"). Check every row against the catalog and org units
+ * (an attribute option combo other than default is refused, naming the
+ * column and value; a category option combo must be the catalog's),
+ * enroll id as its own agent, and apply the rows as id's signed batches.
+ * Bad rows are listed on errf as "file:line: field: column N: problem".
+ * CDS_OK; CDS_EBADFIELD (bad rows, nothing applied), CDS_EMALFORMED,
+ * CDS_EIO, CDS_ETOOBIG with a message in err; or as central_apply. */
 int central_import_file(store_t *store, ingest_t *ingest,
                         const cds_identity_t *id,
                         const cds_catalog_t *catalog, const char *path,
-                        uint64_t now_ms, FILE *errf, central_result_t *res,
-                        char *err, size_t errlen);
+                        cds_dvs_header_t header, uint64_t now_ms, FILE *errf,
+                        central_result_t *res, char *err, size_t errlen);
 
 /* Run by central_correct inside its transaction after the value went
  * through ingest (res says whether it was applied): CDS_OK commits both,

@@ -18,7 +18,7 @@
 
 /* Column order of EXPORT_SQL_EXPORT. */
 enum { X_OU, X_OUNAME, X_DE, X_PE, X_COC, X_VALUE, X_BY, X_HLC, X_COMMENT,
-       X_FOLLOWUP, X_CREATED };
+       X_FOLLOWUP, X_CREATED, X_UPDATED };
 
 int
 export_format_parse(const char *name, export_format_t *out)
@@ -162,7 +162,9 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
                               == CDS_OK)
         pe = period;
     cds_format_time(updated, sizeof updated,
-                    cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC)));
+                    cds_sql_col_type(st, X_UPDATED) == CDS_SQL_NULL
+                        ? cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC))
+                        : (uint64_t) cds_sql_col_int64(st, X_UPDATED));
     cds_format_time(created, sizeof created,
                     cds_sql_col_type(st, X_CREATED) == CDS_SQL_NULL
                         ? cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC))

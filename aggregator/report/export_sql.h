@@ -6,16 +6,18 @@
 
 #include "store.h"                     /* STORE_SQL_STATUS_NOW */
 
-/* Like QUERY_SQL_LONG, plus the time the key was first stored
- * (created) and the agent's fingerprint. */
+/* Like QUERY_SQL_LONG, plus created: the source system's created the
+ * current value carried, else the time the key was first stored; and the
+ * source system's lastUpdated it carried (NULL: none, the stamp is). */
 #define EXPORT_SQL_EXPORT_WITH(JSON_TEXTS, C)                                \
     QUERY_SCOPE_CTE                                                          \
     "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
     " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
     " coalesce(d.comment, ''), d.followup,"                                  \
-    " (SELECT min(received_at_ms) FROM update_log u"                         \
+    " coalesce(d.created_ms, (SELECT min(received_at_ms) FROM update_log u"  \
     "  WHERE u.org_unit = d.org_unit AND u.indicator = d.indicator"          \
-    "  AND u.period = d.period AND u.disagg = d.disagg AND " STORE_SQL_STATUS_NOW("u") " = 0)"\
+    "  AND u.period = d.period AND u.disagg = d.disagg AND " STORE_SQL_STATUS_NOW("u") " = 0)),"\
+    " d.updated_ms"                                                          \
     " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
     QUERY_SQL_LIVE_IN_SCOPE(JSON_TEXTS, C)
 #define EXPORT_SQL_EXPORT EXPORT_SQL_EXPORT_WITH(STORE_SQL_JSON_TEXTS, "")

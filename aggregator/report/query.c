@@ -227,7 +227,7 @@ emit_long(const query_opts_t *o, long_t *l, cds_sql_stmt_t *st, table_t *t,
     cells[5] = derived ? d.value : cells[5];
     cells[l->ncols - 1] = derived ? d.entered : "";
     cds_format_time(updated, sizeof updated,
-                    cds_hlc_ms((uint64_t) cds_sql_col_int64(st, 7)));
+                    (uint64_t) cds_sql_col_int64(st, 7)); /* ms, query_sql.h */
     cells[7] = updated;
     snprintf(followup, sizeof followup, "%s",
              cds_sql_col_int(st, 9) ? "true" : "false");

@@ -7,10 +7,14 @@
 
 /* Long form: every live (not deleted) value in scope; :indicators is a
  * JSON array of codes or NULL; periods by [start, end] containment. */
+/* Column 7, lastupdated in ms: the source system's lastUpdated the
+ * current value carried, else its effective stamp's wall time (hlc >> 16,
+ * cds_hlc.h), as export writes it. */
 #define QUERY_SQL_LONG_WITH(JSON_TEXTS, C)                                   \
     QUERY_SCOPE_CTE                                                          \
     "SELECT d.org_unit, coalesce(o.name, ''), d.indicator, d.period,"        \
-    " d.disagg, d.value, coalesce(d.stored_by, ''), d.hlc,"                  \
+    " d.disagg, d.value, coalesce(d.stored_by, ''),"                         \
+    " coalesce(d.updated_ms, d.hlc / 65536),"                                \
     " coalesce(d.comment, ''), d.followup, coalesce(a.fpr, '')"              \
     " FROM datavalue d LEFT JOIN orgunit o ON o.code = d.org_unit"           \
     " LEFT JOIN agent a ON a.id = d.agent_id"                                \

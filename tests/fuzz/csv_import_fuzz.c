@@ -1,5 +1,6 @@
-/*  csv_import_fuzz: `cdsync-agent import` on arbitrary bytes: the CSV
- *  reader (libcsv), header matching, every row's validation against
+/*  csv_import_fuzz: `cdsync-agent import` on arbitrary bytes: the DHIS2
+ *  dataValueSet reader (common/cds_dvs.c: CSV by libcsv with header
+ *  detection or DHIS2's positions, JSON by jansson), header matching, every row's validation against
  *  deploy/catalog.csv ($CDS_FUZZ_CATALOG), all-or-nothing queueing into a
  *  real outbox database. */
 #include "cds_catalog.h"

@@ -48,6 +48,8 @@ NTM8_4,2024,27901,,,có,,,,,
 TTHC_TONG,202502,27901,,,,,,,,true
 CSV
 printf 'orgunit;value\n"unterminated,1\n' > "$OUT/seeds/csv_import/bad.csv"
+# The DHIS2 corpus: abbreviated and absent headers, JSON single-form.
+cp tests/integration/dhis2/* "$OUT/seeds/csv_import/"
 # adx_import: a good document (numbers, a BOOLEAN in its annotation, a
 # comment, a category attribute) and a DOCTYPE one (cds_adx.h)
 mkdir -p "$OUT/seeds/adx_import"

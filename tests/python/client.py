@@ -196,6 +196,8 @@ def update_hash(u):
         m += struct.pack("<I", len(b)) + b
     m += bytes([1 if u.deleted else 0, 1 if u.followup else 0])
     m += struct.pack("<Q", u.hlc)
+    if u.created_ms or u.last_updated_ms:   # fields 12, 13, only if given
+        m += struct.pack("<QQ", u.created_ms, u.last_updated_ms)
     return hashlib.blake2b(bytes(m), digest_size=32).digest()
 
 
@@ -410,15 +412,18 @@ class Client:
         return h
 
     def queue(self, org_unit, indicator, period, value, comment="",
-              stored_by="py.client", followup=False, raw=False):
-        """Append an update (value canonicalised unless raw)."""
+              stored_by="py.client", followup=False, raw=False,
+              created_ms=0, updated_ms=0):
+        """Append an update (value canonicalised unless raw); created_ms,
+        updated_ms: a source system's times (fields 12, 13; 0 = none)."""
         if not raw:
             value = canonical(self.catalog.types[indicator], value)
         seq = self.last_seq + 1
         u = pb.Update(seq=seq, org_unit=org_unit, indicator=indicator,
                       period=period, disagg="default", value=value,
                       comment=comment, stored_by=stored_by,
-                      hlc=self.hlc(), followup=followup)
+                      hlc=self.hlc(), followup=followup,
+                      created_ms=created_ms, last_updated_ms=updated_ms)
         h = update_hash(u)
         self.log[seq] = (u, h, chain_next(self.head(seq - 1), h))
         self.last_seq = seq
@@ -537,8 +542,12 @@ def good_update(client, org_unit, i):
     period = "%d%02d" % (1900 + m // 12, m % 12 + 1)
     value = str((i * 37) % 1000 / 10) if i % 3 == 2 else str(i * 7 % 5000)
     comment = "Tổ ấp %d, dòng %d" % (i % 7, i) if i % 5 == 0 else ""
+    # every 13th carries source times (DHIS2 created/lastUpdated): the
+    # aggregator accepts it only if this hash of them is the C one.
+    times = (1743465600000 + i, 1743581700000) if i % 13 == 0 else (0, 0)
     return client.queue(org_unit, ind, period, value, comment=comment,
-                        followup=(i % 11 == 0))
+                        followup=(i % 11 == 0), created_ms=times[0],
+                        updated_ms=times[1])
 
 
 def scenario(a):

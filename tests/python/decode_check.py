@@ -45,6 +45,8 @@ def content_hash(u):
         h.update(b)
     h.update(bytes([1 if u.deleted else 0, 1 if u.followup else 0]))
     h.update(struct.pack("<Q", u.hlc))
+    if u.created_ms or u.last_updated_ms:   # fields 12, 13, only if given
+        h.update(struct.pack("<QQ", u.created_ms, u.last_updated_ms))
     return h.digest()
 
 
@@ -97,7 +99,9 @@ def main():
     for row in con.execute(
             "SELECT agent_id, seq, batch_id, content_hash, chain_head,"
             " status, org_unit, indicator, period, disagg, value, comment,"
-            " stored_by, deleted, followup, hlc FROM update_log"):
+            " stored_by, deleted, followup, hlc,"
+            " coalesce(created_ms, 0), coalesce(updated_ms, 0)"
+            " FROM update_log"):
         n_rows += 1
         agent_id, seq, bid, ch, head, status = row[:6]
         s = signed.get((agent_id, seq, bid))
@@ -126,8 +130,9 @@ def main():
                 problems.append("agent %d seq %d: %s stored %r, wire %r"
                                 % (agent_id, seq, name, got, want))
         if (row[13] != int(u.deleted) or row[14] != int(u.followup)
-                or row[15] != u.hlc):
-            problems.append("agent %d seq %d: flags or hlc differ"
+                or row[15] != u.hlc or row[16] != u.created_ms
+                or row[17] != u.last_updated_ms):
+            problems.append("agent %d seq %d: flags, hlc or source times differ"
                             % (agent_id, seq))
     for agent_id, applied, applied_head in con.execute(
             "SELECT id, applied_seq, applied_head FROM agent"

@@ -410,10 +410,12 @@ test_boolean(void **state)
 {
     (void) state;
     cds_indicator_t b = ind_of(CDS_VT_BOOLEAN);
-    static const char *const yes[] = {"true", "TRUE", "True", "1", "yes",
+    static const char *const yes[] = {"true", "TRUE", "True", "1", "t", "T",
+                                      "yes",
                                       "Yes", "co", "CO", "có", "Có", "CÓ",
                                       "đạt", "Đạt", "ĐẠT", "dat"};
-    static const char *const no[] = {"false", "FALSE", "0", "no", "No",
+    static const char *const no[] = {"false", "FALSE", "0", "f", "F", "no",
+                                     "No",
                                      "khong", "KHONG", "không", "Không",
                                      "KHÔNG", "không đạt", "Không đạt",
                                      "KHÔNG ĐẠT", "khong dat"};
@@ -422,9 +424,9 @@ test_boolean(void **state)
     for (size_t k = 0; k < sizeof no / sizeof no[0]; k++)
         expect_canon(&b, no[k], "false", 0);
     expect_reject(&b, "maybe", CDS_EBADVALUE,
-                  "value \"maybe\": not a yes/no value (use true/false, 1/0, "
+                  "value \"maybe\": not a yes/no value (use true/false, t/f, 1/0, "
                   "yes/no, có/không or đạt/không đạt)");
-    static const char *const bad[] = {"", " yes", "yes ", "2", "t", "y",
+    static const char *const bad[] = {"", " yes", "yes ", "2", "tr", "y",
                                       "không  đạt", "cóc", "01"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
         expect_reject(&b, bad[k], CDS_EBADVALUE, NULL);

@@ -105,6 +105,10 @@ fill_update(cds_update_t *u, uint64_t seq, char *ou, size_t oulen)
     u->stored_by = "ubnd.xa";
     u->followup = seq % 5 == 0;
     u->hlc = (1700000000000ull << 16) + seq;
+    if (seq % 7 == 0) {                /* fields 12, 13 on some only */
+        u->created_ms = 1743465600000ull + seq;
+        u->updated_ms = seq % 2 ? 0 : 1743581700000ull;
+    }
 }
 
 static void
@@ -158,6 +162,8 @@ test_batch_of_1000_roundtrip(void **state)
         assert_memory_equal(h, h2, 32);
         assert_string_equal(v.org_unit, us[i].org_unit);
         assert_int_equal(v.deleted, us[i].deleted);
+        assert_int_equal(v.created_ms, us[i].created_ms);
+        assert_int_equal(v.updated_ms, us[i].updated_ms);
         cds_chain_next(head2, h2, head2);
     }
     assert_int_equal(got->head.len, 32);

@@ -69,6 +69,10 @@ reference_hash(const cds_update_t *u, uint8_t out[32])
     b[off++] = u->deleted ? 1 : 0;
     b[off++] = u->followup ? 1 : 0;
     off = put_le(b, off, u->hlc, 8);
+    if (u->created_ms || u->updated_ms) {    /* fields 12, 13 */
+        off = put_le(b, off, u->created_ms, 8);
+        off = put_le(b, off, u->updated_ms, 8);
+    }
     crypto_generichash(out, 32, b, off, NULL, 0);
 }
 
@@ -99,6 +103,29 @@ test_hash_known_answer(void **state)
     assert_memory_equal(h, want, 32);
 }
 
+/* The source times (fields 12, 13) are hashed only when given: without
+ * them the frozen hash above is unchanged (every older agent's update);
+ * with them the hash is the reference encoding with both appended. */
+static void
+test_hash_source_times(void **state)
+{
+    (void) state;
+    cds_update_t u = sample();
+    uint8_t h[32], want[32], plain[32];
+    cds_update_hash(&u, plain);
+    u.updated_ms = 1743581700000;            /* 2025-04-02T08:15:00Z */
+    cds_update_hash(&u, h);
+    reference_hash(&u, want);
+    assert_memory_equal(h, want, 32);
+    assert_memory_not_equal(h, plain, 32);
+    u.created_ms = 1743465600000;
+    cds_update_hash(&u, want);
+    assert_memory_not_equal(h, want, 32);    /* created counts too */
+    u.created_ms = u.updated_ms = 0;
+    cds_update_hash(&u, h);
+    assert_memory_equal(h, plain, 32);
+}
+
 static void
 expect_changed(const cds_update_t *u, const uint8_t base[32])
 {
@@ -125,6 +152,9 @@ test_hash_covers_every_field(void **state)
     CHANGE(u.deleted = true);
     CHANGE(u.followup = false);
     CHANGE(u.hlc ^= 1);
+    CHANGE(u.created_ms = 1743552000000);
+    CHANGE(u.updated_ms = 1743552000000);
+    CHANGE((u.created_ms = 1, u.updated_ms = 2));
     /* length prefixes: moving a byte across a field boundary matters */
     CHANGE((u.org_unit = "VN-LA-DH-X1C", u.indicator = "DS01"));
 #undef CHANGE
@@ -344,6 +374,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_known_answer),
         cmocka_unit_test(test_hash_covers_every_field),
+        cmocka_unit_test(test_hash_source_times),
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_check_fields),
         cmocka_unit_test(test_protocol_vectors),

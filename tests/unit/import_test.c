@@ -1,5 +1,6 @@
-/*  import_test: DHIS2 CSV import is all rows or none and names every bad
- *  row with file:line: field; also submit's validation (org units allowed,
+/*  import_test: DHIS2 CSV/JSON import is all rows or none and names every
+ *  bad row with file:line: field: column; header spellings, header-less
+ *  positional files, the JSON single-form layout, DHIS2 booleans; also submit's validation (org units allowed,
  *  canonical values) and its best-effort wake. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,10 +80,10 @@ teardown(void **state)
     return 0;
 }
 
-/* Import text as <dir>/name; errors land in fx->errs. */
+/* Import text as <dir>/name with a header choice; errors in fx->errs. */
 static int
-run_import(fx_t *fx, const char *name, const char *text,
-           import_result_t *res)
+run_import_opt(fx_t *fx, const char *name, const char *text,
+               cds_dvs_header_t header, import_result_t *res)
 {
     char path[200], err[256] = "";
     snprintf(path, sizeof path, "%s/%s", fx->dir, name);
@@ -91,9 +92,18 @@ run_import(fx_t *fx, const char *name, const char *text,
     fx->errs = NULL;
     FILE *errf = open_memstream(&fx->errs, &fx->errs_len);
     assert_non_null(errf);
-    int rc = import_file(&fx->ctx, fx->ob, path, errf, res, err, sizeof err);
+    int rc = import_file_opt(&fx->ctx, fx->ob, path, header, errf, res, err,
+                             sizeof err);
     fclose(errf);
     return rc;
+}
+
+/* Import text as <dir>/name, header detected; errors land in fx->errs. */
+static int
+run_import(fx_t *fx, const char *name, const char *text,
+           import_result_t *res)
+{
+    return run_import_opt(fx, name, text, CDS_DVS_HEADER_AUTO, res);
 }
 
 static void
@@ -217,7 +227,7 @@ test_deleted_rows(void **state)
                         "CNT,2024,OU1,,\n",
                         &res);
     assert_int_equal(rc, CDS_EBADFIELD);          /* 2024: value missing */
-    assert_non_null(strstr(fx->errs, "del.csv:3: value: missing"));
+    assert_non_null(strstr(fx->errs, "del.csv:3: value: column 4: missing"));
     rc = run_import(fx, "del2.csv",
                     "dataelement,period,orgunit,deleted\n"
                     "CNT,2023,OU1,TRUE\n",
@@ -241,6 +251,12 @@ test_header_and_listing_cap(void **state)
                                 &res),
                      CDS_EMALFORMED);
     assert_non_null(strstr(fx->errs, "missing column \"period\""));
+    /* A header and no row (found by csv_import_fuzz: queued nothing, then
+     * read the first of zero rows). */
+    assert_int_equal(run_import(fx, "h2.csv", "de,pe,ou,value\r\n", &res),
+                     CDS_EMALFORMED);
+    assert_non_null(strstr(fx->errs, "h2.csv: no data rows"));
+    assert_int_equal(outbox_depth(fx->ob), 0);
     /* 105 bad rows: 100 listed, then "... and 5 more". */
     size_t cap = 64 * 110;
     char *text = malloc(cap), *p = text;
@@ -297,6 +313,157 @@ test_submit(void **state)
     assert_int_equal(outbox_depth(fx->ob), 1);
 }
 
+/* The first row of each outbox update, read back (caller frees). */
+static outbox_row_t *
+queued(fx_t *fx, size_t want)
+{
+    outbox_row_t *rows;
+    size_t n;
+    assert_int_equal(outbox_read(fx->ob, 1, 100, 1 << 20, &rows, &n), CDS_OK);
+    assert_int_equal(n, want);
+    return rows;
+}
+
+/* DHIS2's documented abbreviated header: every field lands where the
+ * long names put it (storedBy, comment, followup were lost before). */
+static void
+test_abbreviated_header(void **state)
+{
+    fx_t *fx = *state;
+    import_result_t res;
+    int rc = run_import(fx, "ab.csv",
+                        "de,pe,ou,catoptcombo,attroptcombo,value,strby,lstupd,"
+                        "cmt,flwup\n"
+                        "CNT,202301,OU1,default,default,7,lan,"
+                        "2023-02-01T10:00:00.000,\"đã, kiểm tra\",T\n",
+                        &res);
+    assert_int_equal(rc, CDS_OK);
+    outbox_row_t *r = queued(fx, 1);
+    assert_string_equal(r[0].u.value, "7");
+    assert_string_equal(r[0].u.stored_by, "lan");
+    assert_string_equal(r[0].u.comment, "đã, kiểm tra");
+    assert_true(r[0].u.followup);
+    outbox_rows_free(&r, 1);
+}
+
+/* No header: DHIS2's positions (as firstRowIsHeader=false), short rows
+ * allowed; a "default" in column 4 is data, not a duplicate name. */
+static void
+test_no_header_positional(void **state)
+{
+    fx_t *fx = *state;
+    import_result_t res;
+    int rc = run_import(fx, "nh.csv",
+                        "\xEF\xBB\xBF" "CNT,202301,OU1,default,default,5,ha,"
+                        "2023-01-31,ghi chú,true,false\r\n"
+                        "PCT,202301,OU2,,,12.50\r\n",
+                        &res);
+    assert_int_equal(rc, CDS_OK);
+    outbox_row_t *r = queued(fx, 2);
+    assert_string_equal(r[0].u.stored_by, "ha");
+    assert_string_equal(r[0].u.comment, "ghi chú");
+    assert_true(r[0].u.followup);
+    assert_string_equal(r[1].u.value, "12.5");
+    assert_string_equal(r[1].u.stored_by, "officer");
+    outbox_rows_free(&r, 2);
+    /* --header on a header-less file: its first row must be names. */
+    rc = run_import_opt(fx, "nh2.csv", "CNT,202303,OU1,,,5\n",
+                        CDS_DVS_HEADER_YES, &res);
+    assert_int_equal(rc, CDS_EMALFORMED);
+    assert_non_null(strstr(fx->errs, "nh2.csv:1: header: missing column "
+                                     "\"dataelement\""));
+    /* --no-header on a file with one: its names are a bad data row. */
+    rc = run_import_opt(fx, "nh3.csv", "de,pe,ou,co,ao,value\n"
+                        "CNT,202303,OU1,,,5\n", CDS_DVS_HEADER_NO, &res);
+    assert_int_equal(rc, CDS_EBADFIELD);
+    assert_non_null(strstr(fx->errs, "nh3.csv:1: "));
+    assert_int_equal(outbox_depth(fx->ob), 2);
+}
+
+/* Option combos the catalog does not define are refused by column and
+ * value, never stored as default. */
+static void
+test_option_combos_refused(void **state)
+{
+    fx_t *fx = *state;
+    import_result_t res;
+    int rc = run_import(fx, "dis.csv",
+                        "de,pe,ou,catoptcombo,attroptcombo,value\n"
+                        "CNT,202301,OU1,NU,default,3\n"
+                        "CNT,202302,OU1,default,NguonNSNN,3\n",
+                        &res);
+    assert_int_equal(rc, CDS_EBADFIELD);
+    assert_non_null(strstr(fx->errs, "dis.csv:2: categoryoptioncombo: "
+                                     "column 4: "));
+    assert_non_null(strstr(fx->errs, "\"NU\""));
+    assert_non_null(strstr(fx->errs, "dis.csv:3: attributeoptioncombo: "
+                                     "column 5: \"NguonNSNN\""));
+    assert_int_equal(outbox_depth(fx->ob), 0);
+}
+
+/* BOOLEAN and flags in DHIS2's spellings, normalized. */
+static void
+test_boolean_spellings(void **state)
+{
+    fx_t *fx = *state;
+    import_result_t res;
+    int rc = run_import(fx, "b.csv",
+                        "dataelement,period,orgunit,value,followup\n"
+                        "YES,2021,OU1,t,f\n"
+                        "YES,2022,OU1,F,t\n"
+                        "YES,2023,OU1,T,1\n",
+                        &res);
+    assert_int_equal(rc, CDS_OK);
+    outbox_row_t *r = queued(fx, 3);
+    assert_string_equal(r[0].u.value, "true");
+    assert_false(r[0].u.followup);
+    assert_string_equal(r[1].u.value, "false");
+    assert_true(r[1].u.followup);
+    assert_string_equal(r[2].u.value, "true");
+    outbox_rows_free(&r, 3);
+    rc = run_import(fx, "b2.csv", "de,pe,ou,value,flwup\nYES,2021,OU1,t,yes\n",
+                    &res);
+    assert_int_equal(rc, CDS_EBADFIELD);
+    assert_non_null(strstr(fx->errs, "b2.csv:2: followup: column 5: \"yes\""));
+}
+
+/* JSON, the single-form layout: period/orgUnit on the set, one value
+ * overriding the period. */
+static void
+test_json_single_form(void **state)
+{
+    fx_t *fx = *state;
+    import_result_t res;
+    int rc = run_import(fx, "s.json",
+                        "{\"dataSet\": \"DS\", \"period\": \"202301\", "
+                        "\"orgUnit\": \"OU2\", \"completeDate\": "
+                        "\"2023-02-01\", \"attributeOptionCombo\": "
+                        "\"default\", \"dataValues\": ["
+                        "{\"dataElement\": \"CNT\", \"value\": 4, "
+                        "\"storedBy\": \"mai\", \"comment\": \"c\", "
+                        "\"followup\": true},"
+                        "{\"dataElement\": \"CNT\", \"period\": \"202302\", "
+                        "\"value\": \"5\"}]}",
+                        &res);
+    assert_int_equal(rc, CDS_OK);
+    outbox_row_t *r = queued(fx, 2);
+    assert_string_equal(r[0].u.org_unit, "OU2");
+    assert_string_equal(r[0].u.period, "202301");
+    assert_string_equal(r[0].u.value, "4");
+    assert_string_equal(r[0].u.stored_by, "mai");
+    assert_string_equal(r[0].u.comment, "c");
+    assert_true(r[0].u.followup);
+    assert_string_equal(r[1].u.period, "202302");
+    outbox_rows_free(&r, 2);
+    rc = run_import(fx, "bad.json",
+                    "{\"orgUnit\": \"OU1\", \"dataValues\": ["
+                    "{\"dataElement\": \"CNT\", \"period\": \"202301\", "
+                    "\"value\": \"x\"}]}", &res);
+    assert_int_equal(rc, CDS_EBADFIELD);
+    assert_non_null(strstr(fx->errs, "bad.json:1: value: "));
+    assert_non_null(strstr(fx->errs, "(line = dataValues entry)"));
+}
+
 int
 main(void)
 {
@@ -314,6 +481,16 @@ main(void)
         cmocka_unit_test_setup_teardown(test_header_and_listing_cap, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abbreviated_header, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_no_header_positional, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_option_combos_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_boolean_spellings, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_json_single_form, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -593,7 +593,7 @@ test_migrate_v2(void **state)
     int e = 0;
     outbox_t *ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 8);
+    assert_int_equal(user_version(path), 9);
     outbox_meta_t mm;                  /* version 6: metadata announced */
     assert_int_equal(outbox_meta(ob, &mm), CDS_OK);
     assert_int_equal(mm.metadata_version, 0);
@@ -641,7 +641,7 @@ test_migrate_v2(void **state)
     /* Opening again migrates nothing twice. */
     ob = outbox_open(path, &e);
     assert_non_null(ob);
-    assert_int_equal(user_version(path), 8);
+    assert_int_equal(user_version(path), 9);
     outbox_destroy(&ob);
 }
 

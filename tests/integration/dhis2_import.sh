@@ -1,0 +1,123 @@
+#!/bin/bash
+# DHIS2 dataValueSet files as DHIS2 writes and documents them (the corpus
+# in tests/integration/dhis2/: the 11-column header with BOM, CRLF, a
+# quoted comma and a quoted line break; the abbreviated header; no header
+# at all, read by DHIS2's column positions; JSON in the single-form and
+# list layouts; t/f booleans) imported at an agent and, the same files,
+# centrally at a second aggregator: the DHIS2 export then shows every
+# value with its storedBy, comment and followup intact. Option combos the
+# catalog does not define are refused naming file:line: field: column and
+# the value, and nothing of that file is queued.
+. "$(dirname "$0")/lib.sh"
+echo "1..25"
+D=$(cd "$(dirname "$0")/dhis2" && pwd)
+port=$((20000 + $$ % 20000))
+agg_init agg "tcp://127.0.0.1:$port"
+agent_init a1 27901
+agg_start agg
+agent_start a1
+
+for f in long.csv abbrev.csv noheader.csv single.json list.json bool.csv; do
+    agent a1 import "$D/$f" > "$T/imp.$f" 2>&1
+    check "agent import $f" grep -q '^queued ' "$T/imp.$f"
+done
+agent a1 import "$D/disagg.csv" > "$T/dis.out" 2> "$T/dis.err"
+rc=$?
+diag "$(cat "$T/dis.err")"
+expect_eq "option combos refused by file:line: field: column and value" \
+    "$rc $(grep -c 'disagg.csv:3: categoryoptioncombo: column 4: .*"NU"' "$T/dis.err") $(grep -c 'disagg.csv:4: attributeoptioncombo: column 5: "NguonNSNN"' "$T/dis.err")" \
+    "1 1 1"
+agent a1 import --header "$D/noheader.csv" > /dev/null 2> "$T/ah.err"
+expect_eq "agent --header on a header-less file: refused, named" \
+    "$? $(grep -c 'noheader.csv:1: header: missing column "dataelement"' "$T/ah.err")" "1 1"
+agent a1 import --header --no-header "$D/long.csv" > /dev/null 2>&1
+expect_eq "--header with --no-header: usage (exit 2)" "$?" 2
+check "agent outbox drains" wait_for 30 outbox_empty a1
+
+# Every field of every imported row, as the DHIS2 export writes it back.
+fields='[.dataValues[] | select(.orgUnit == "27901")
+         | [.dataElement, .period, .categoryOptionCombo, .value, .storedBy,
+            .comment, .followup] | map(tostring) | join("|")] | sort | .[]'
+cat > "$T/want" <<'WANT'
+HGD_CAPQUANG_SO|2024Q1|default|1850|dang.f||false
+NTM8_1|2024|default|true|can.bo.a1||false
+NTM8_2|2024|default|false|can.bo.a1||true
+NTM8_3|2024|default|true|can.bo.a1||false
+NTM8_4|2024|default|false|can.bo.a1||false
+TO_CNSCD_TV|2024Q1|default|41|tran.thi.b|dòng một
+dòng hai|false
+TO_CNSCD_TV|2024Q3|default|45|can.bo.a1||false
+TO_CNSCD_TV|2024Q4|default|50|vo.e||false
+TO_CNSCD|2024Q1|default|7|nguyen.van.a|Tổ ấp 3, mới lập|true
+TO_CNSCD|2024Q2|default|8|le.van.c|có "ghi chú"|true
+TO_CNSCD|2024Q3|default|9|pham.d|không đầu|true
+TO_CNSCD|2024Q4|default|10|vo.e|một mẫu|true
+WANT
+agg agg export --format dhis2-json > "$T/export.json"
+jq -r "$fields" "$T/export.json" | tr -d '\r' > "$T/got"
+diag "$(diff "$T/want" "$T/got")"
+check "agent path: every field intact in the DHIS2 export" cmp -s "$T/want" "$T/got"
+# created / lastUpdated: the file's, carried in the signed update; none
+# given: created = first arrival, lastUpdated = the value's stamp.
+times() { jq -r --arg de "$2" --arg pe "$3" '.dataValues[]
+    | select(.orgUnit == "27901" and .dataElement == $de and .period == $pe)
+    | "\(.created) \(.lastUpdated)"' "$1"; }
+year=$(date -u +%Y)
+expect_eq "lastUpdated from the long header's lastupdated (+0000)" \
+    "$(times "$T/export.json" TO_CNSCD 2024Q1 | cut -d' ' -f2)" "2025-04-02T08:15:00.000Z"
+expect_eq "lastUpdated from the abbreviated lstupd (a date)" \
+    "$(times "$T/export.json" TO_CNSCD 2024Q2 | cut -d' ' -f2)" "2025-07-01T00:00:00.000Z"
+expect_eq "created and lastUpdated from JSON" \
+    "$(times "$T/export.json" HGD_CAPQUANG_SO 2024Q1)" "2025-04-01T00:00:00.000Z 2025-04-03T00:00:00.000Z"
+expect_eq "no times in the file: cdsync's own (this year)" \
+    "$(times "$T/export.json" TO_CNSCD_TV 2024Q3 | cut -c1-4,26-29)" "$year$year"
+expect_eq "query shows the carried lastUpdated as export does" \
+    "$(agg agg query --org-unit 27901 --period 2024Q1 --indicator TO_CNSCD --format json | jq -r '.dataValues[0].lastUpdated')" \
+    "2025-04-02T08:15:00.000Z"
+printf 'de,pe,ou,co,ao,value,strby,lstupd\nTO_CNSCD,2022Q1,27901,,,1,x,yesterday\n' > "$T/badt.csv"
+agent a1 import "$T/badt.csv" > /dev/null 2> "$T/badt.err"
+expect_eq "a lastupdated that is not a timestamp: refused by column" \
+    "$? $(grep -c 'badt.csv:2: lastupdated: column 8: "yesterday": not a DHIS2 timestamp' "$T/badt.err")" "1 1"
+expect_eq "nothing of the refused file arrived" \
+    "$(jq '[.dataValues[] | select(.period | startswith("2023"))] | length' "$T/export.json")" 0
+
+# The same corpus imported centrally at a second aggregator.
+agg_init central
+for f in long.csv abbrev.csv noheader.csv single.json list.json; do
+    agg central import "$D/$f" >> "$T/central.out" 2>&1
+done
+sed 's/can\.bo\.a1/aggregator/' "$T/want" | grep -v '^NTM8_' > "$T/want2"
+printf 'dataelement,period,orgunit,value,followup\nNTM8_1,2024,27901,t,f\nNTM8_2,2024,27901,F,T\n' > "$T/b.csv"
+agg central import "$T/b.csv" >> "$T/central.out" 2>&1
+printf 'NTM8_1|2024|default|true|aggregator||false\nNTM8_2|2024|default|false|aggregator||true\n' >> "$T/want2"
+LC_ALL=C sort -o "$T/want2" "$T/want2"
+agg central export --format dhis2-json > "$T/export2.json"
+jq -r "$fields" "$T/export2.json" | tr -d "\r" | LC_ALL=C sort > "$T/got2"
+diag "$(diff "$T/want2" "$T/got2")"
+# sort splits the two-line comment; compare as sorted lines on both sides.
+check "central import: every field intact in the DHIS2 export" cmp -s "$T/want2" "$T/got2"
+expect_eq "central import: created and lastUpdated from JSON" \
+    "$(times "$T/export2.json" HGD_CAPQUANG_SO 2024Q1)" "2025-04-01T00:00:00.000Z 2025-04-03T00:00:00.000Z"
+agg central import "$D/disagg.csv" > /dev/null 2> "$T/cdis.err"
+rc=$?
+expect_eq "central import refuses option combos by column" \
+    "$rc $(grep -c 'disagg.csv:3: categoryoptioncombo: column 4:' "$T/cdis.err") $(grep -c 'disagg.csv:4: attributeoptioncombo: column 5: "NguonNSNN"' "$T/cdis.err")" \
+    "1 1 1"
+agg central import --header "$D/noheader.csv" > /dev/null 2> "$T/h.err"
+expect_eq "--header on a header-less file: refused, no duplicate-name message" \
+    "$? $(grep -c 'missing column "dataelement"' "$T/h.err") $(grep -c duplicate "$T/h.err")" "1 1 0"
+
+# Round trip cdsync -> DHIS2 CSV -> cdsync: the export imported into a
+# fresh aggregator exports the same rows, storedBy, comment, followup and
+# lastupdated included.
+agg agg export --format dhis2-csv > "$T/rt1.csv"
+agg_init rt
+agg rt import "$T/rt1.csv" > /dev/null 2> "$T/rt.err"
+check "round trip: the DHIS2 CSV export imports back" [ $? = 0 ]
+agg rt export --format dhis2-csv > "$T/rt2.csv"
+cut8() { /usr/bin/python3 -c 'import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+print(len(rows)); [print(r) for r in sorted(rows)]' "$1"; }
+expect_eq "round trip: the export holds the header and the 12 values" \
+    "$(cut8 "$T/rt1.csv" | head -1)" 13
+expect_eq "round trip: identical rows, lastupdated included" "$(cut8 "$T/rt1.csv")" "$(cut8 "$T/rt2.csv")"
