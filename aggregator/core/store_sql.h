@@ -417,10 +417,10 @@
     "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"          \
     " chain_head, status, field, message, org_unit, indicator, period,"      \
     " disagg, value, deleted, comment, stored_by, followup, hlc,"            \
-    " received_at_ms, eff_hlc) VALUES (:agent_id, :seq, :batch_id, :hash,"   \
-    " :head, :status, :field, :message, :org_unit, :indicator, :period,"     \
-    " :disagg, :value, :deleted, :comment, :stored_by, :followup, :hlc,"     \
-    " :now, :eff)"
+    " received_at_ms, eff_hlc, meta_version) VALUES (:agent_id, :seq,"       \
+    " :batch_id, :hash, :head, :status, :field, :message, :org_unit,"        \
+    " :indicator, :period, :disagg, :value, :deleted, :comment, :stored_by," \
+    " :followup, :hlc, :now, :eff, :meta)"
 /* The effective stamp of (agent, seq): what `rejects retry` merges with. */
 #define STORE_SQL_LOG_EFF                                                    \
     "SELECT coalesce(eff_hlc, hlc) FROM update_log"                          \
@@ -535,6 +535,14 @@
     " FROM metadata_version ORDER BY version"
 #define STORE_SQL_METADATA_LATEST                                            \
     "SELECT coalesce(max(version), 0) FROM metadata_version"
+/* Version 16 (issue 20 item 3): the published metadata version whose
+ * catalog checked each update (ingest.h ingest_set_versions); NULL on
+ * older rows and for the configured files. A new nullable column keeps
+ * update_log append-only (no row is rewritten). */
+#define STORE_SQL_MIGRATION_META_VERSION                                     \
+    "ALTER TABLE update_log ADD COLUMN meta_version INTEGER;"
+#define STORE_SQL_PG_META_VERSION                                            \
+    "ALTER TABLE update_log ADD COLUMN meta_version BIGINT;"
 /* Codes that have stored (not deleted) values: the publish check that no
  * indicator or unit in use disappears. */
 #define STORE_SQL_INDICATORS_IN_USE                                          \
