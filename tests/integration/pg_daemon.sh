@@ -39,8 +39,8 @@ check "  and a server that does not make COMMIT durable, exit 3" \
     sh -c '[ "$1" = 3 ] && echo "$2" | grep -q "aggregator.store: .*synchronous_commit"' _ "$rc" "$out"
 
 agent_init a1 27901
-expect_eq "enroll created the schema on the server (six migrations: schema, follow-up log, accounts, metadata versions, agents' metadata version, approval)" \
-    "$(pgq 'SELECT version FROM schema_version')" 6
+expect_eq "enroll created the schema on the server (seven migrations: schema, follow-up log, accounts, metadata versions, agents' metadata version, approval, update_log.meta_version)" \
+    "$(pgq 'SELECT version FROM schema_version')" 7
 agg_start agg
 agent_start a1
 agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q2 --value 7 > /dev/null &&
