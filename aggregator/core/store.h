@@ -27,7 +27,9 @@
  *
  *  Schema (user_version 16; see store_sql.h for the exact DDL and the
  *  columns each migration added, e.g. eff_hlc, signed_hlc,
- *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
+ *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC;
+ *  update_log.meta_version, the published metadata version whose catalog
+ *  checked the update, in STORE_SQL_MIGRATION_META_VERSION, version 16):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
  *          label, enrolled_at_ms, revoked_at_ms NULL, applied_seq,
  *          applied_head BLOB NULL when 0, last_seen_ms,
