@@ -36,10 +36,7 @@ check "offline, under version 1: NTM8_3 2025 queued" \
     agent a1 submit --org-unit 27901 --indicator NTM8_3 --period 2025 --value true
 
 # Version 2: NTM8_3 retired, NTM8_9 replaces it (column replaces).
-awk -F, 'NR == 1 { print $0 ",replaces"; next }
-         $1 == "NTM8_3" { sub(/^NTM8_3,/, "NTM8_9,"); print $0 ",NTM8_3"; next }
-         { print $0 "," }' "$TOP/deploy/catalog.csv" > "$m/catalog.csv"
-sed 's/ NTM8_3 / NTM8_9 /' "$TOP/deploy/datasets.csv" > "$m/datasets.csv"
+meta_retire_ntm8_3 "$m"
 agg agg metadata publish "$m" --yes > "$T/pub.out" 2>&1
 expect_eq "version 2 published" "$(aggq agg 'SELECT max(version) FROM metadata_version')" 2
 h2=$(catver "$m/catalog.csv")
