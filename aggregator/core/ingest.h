@@ -12,7 +12,9 @@
  *    counts and seqs (too_big, bad_seq) -> dedup / gap / equivocation /
  *    chain -> per update: fields, org unit known (unknown_org_unit) and
  *    within an enrolled unit (org_unit_not_allowed), catalog (indicator,
- *    period, value, bounds), the unit existing on a day of the period
+ *    period, value, bounds; the catalog of the published metadata version
+ *    the batch names, else the configured one: ingest_set_versions), the
+ *    unit existing on a day of the period
  *    unless deleted (org_unit_closed, cds_orgunit_open_in) -> effective
  *    stamp (below) -> history row +
  *    last-writer-wins merge, or a per-update Rejection. A stamp far ahead
