@@ -1385,10 +1385,12 @@ test_version_strings(void **state)
 #define CAT_BASE CAT_HEAD "CDS01,Tỷ lệ,PERCENTAGE,,,\n"                       \
                  "CDS02,Số cán bộ,INTEGER,Monthly,0,1000\n"
 
-/* Store version n with catalog.csv = text, signed with the aggregator's
- * key as `metadata publish` signs it; *hash: its catalog version. */
+/* Store version n with catalog.csv = text, signed with signer's key as
+ * `metadata publish` signs with the aggregator's; *hash: its catalog
+ * version. */
 static void
-publish(fx_t *fx, int64_t n, const char *text, char hash[33])
+publish_as(fx_t *fx, int64_t n, const char *text, char hash[33],
+           const cds_identity_t *signer)
 {
     char err[256];
     cds_catalog_t *cat = cds_catalog_parse("catalog.csv", text, strlen(text),
@@ -1410,11 +1412,17 @@ publish(fx_t *fx, int64_t n, const char *text, char hash[33])
     m.bundle = cds_msg_encode(&b.base, &m.bundle_len);
     assert_non_null(m.bundle);
     const uint8_t *pk = cds_identity_sign_pk(fx->agg);
-    assert_int_equal(cds_sign_body(fx->agg, CDSYNC__KIND__KIND_METADATA, pk,
+    assert_int_equal(cds_sign_body(signer, CDSYNC__KIND__KIND_METADATA, pk,
                                    m.bundle, m.bundle_len, m.signature), 0);
-    memcpy(m.signer, pk, CDS_PK_BYTES);
+    memcpy(m.signer, cds_identity_sign_pk(signer), CDS_PK_BYTES);
     assert_int_equal(store_metadata_add(fx->store, &m), CDS_OK);
     free(m.bundle);
+}
+
+static void
+publish(fx_t *fx, int64_t n, const char *text, char hash[33])
+{
+    publish_as(fx, n, text, hash, fx->agg);
 }
 
 /* update_log.meta_version of the agent's seq (0: NULL). */
@@ -1513,6 +1521,14 @@ test_published_versions(void **state)
     send_stamped(fx, e, 1, "feedfeedfeedfeedfeedfeedfeedfeed",
                  (int[]) { CDS_OK });
     assert_int_equal(meta_of(fx, 7), 0);
+    /* a stored version not signed by our key is never trusted: the
+     * configured catalog, and it is not looked for again */
+    char h3[33];
+    publish_as(fx, 3, CAT_BASE "CDS04,Giả,INTEGER,,,\n", h3, fx->other);
+    cds_update_t f[1] = { upd("C1", "CDS04", "2023", "1", 6000) };
+    send_stamped(fx, f, 1, h3, (int[]) { CDS_EUNKNOWNINDICATOR });
+    assert_int_equal(meta_of(fx, 8), 0);
+    assert_int_equal(ingest_versions_latest(fx->ingest), 3);
 }
 
 int
