@@ -777,25 +777,18 @@ compute_version(cds_catalog_t *self, const char *data, size_t len)
     return 0;
 }
 
-/* Load path; with ld->all set, row problems are reported there and
- * counted in ld->bad instead of ending the load. */
+/* Parse data (len bytes, named path in messages); with ld->all set, row
+ * problems are reported there and counted in ld->bad instead of ending
+ * the load. */
 static cds_catalog_t *
-load(const char *path, loader_t *ld)
+parse(const char *path, const char *data, size_t len, loader_t *ld)
 {
-    char *data = NULL;
-    size_t len = 0;
     char *err = ld->err;
     size_t errlen = ld->errlen;
     cds_catalog_t *self = calloc(1, sizeof *self);
     if (!self) {
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
-    }
-    int rc = cds_read_file(path, CATALOG_MAX_BYTES, &data, &len);
-    if (rc != CDS_OK) {
-        snprintf(err, errlen, "%s: %s", path, rc == CDS_ETOOBIG
-                 ? "larger than 4 MiB" : strerror(errno));
-        goto fail;
     }
     if (compute_version(self, data, len) < 0) {
         snprintf(err, errlen, "%s: libsodium failed to initialise", path);
@@ -806,13 +799,41 @@ load(const char *path, loader_t *ld)
         || check_ratios(self, ld) < 0)
         goto fail;
     cds_csv_destroy(&ld->csv);
-    free(data);
     return self;
 fail:
     cds_csv_destroy(&ld->csv);
-    free(data);
     cds_catalog_destroy(&self);
     return NULL;
+}
+
+/* Load path (parse). */
+static cds_catalog_t *
+load(const char *path, loader_t *ld)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = cds_read_file(path, CATALOG_MAX_BYTES, &data, &len);
+    if (rc != CDS_OK) {
+        snprintf(ld->err, ld->errlen, "%s: %s", path, rc == CDS_ETOOBIG
+                 ? "larger than 4 MiB" : strerror(errno));
+        free(data);
+        return NULL;
+    }
+    cds_catalog_t *self = parse(path, data, len, ld);
+    free(data);
+    return self;
+}
+
+cds_catalog_t *
+cds_catalog_parse(const char *name, const char *data, size_t len, char *err,
+                  size_t errlen)
+{
+    if (len > CATALOG_MAX_BYTES) {
+        snprintf(err, errlen, "%s: larger than 4 MiB", name);
+        return NULL;
+    }
+    loader_t ld = {.path = name, .err = err, .errlen = errlen};
+    return parse(name, data, len, &ld);
 }
 
 cds_catalog_t *

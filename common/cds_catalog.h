@@ -72,6 +72,11 @@ typedef struct cds_catalog cds_catalog_t;
 /* Load and check a catalog file. NULL on failure with "path:line: field:
  * problem" in err. */
 cds_catalog_t *cds_catalog_load(const char *path, char *err, size_t errlen);
+/* cds_catalog_load of the file's bytes held in memory (data, len; a
+ * published metadata version's catalog.csv), name standing for the path
+ * in messages. The version is the same as the file's. */
+cds_catalog_t *cds_catalog_parse(const char *name, const char *data,
+                                 size_t len, char *err, size_t errlen);
 /* Check a catalog file as cds_catalog_load would load it, but print
  * every problem to out (FILE *), one "path:line: column: problem" line
  * each, instead of stopping at the first bad row (--check-config). The

@@ -59,7 +59,7 @@ PG_SET="integration/roundtrip integration/conflicts integration/crash_safety
   integration/usb_carry integration/official_report integration/merges
   integration/targets integration/validate integration/datasets integration/derived
   integration/metadata_publish integration/metadata_announce integration/metadata_fetch
-  integration/metadata_recheck
+  integration/metadata_recheck integration/metadata_versions
   fault/01_kill_aggregator fault/02_kill_agents fault/03_failpoints
   fault/04_acks_lost fault/06_sigstop fault/08_reset_mid_batch
   fault/11_clock_jumps fault/12_restored_backup fault/13_swarm

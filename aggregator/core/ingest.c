@@ -13,6 +13,7 @@
 #include "cds_hlc.h"
 #include "cds_log.h"
 #include "cds_orgunit.h"
+#include "metaver.h"
 #include "cds_period.h"
 #include "cds_util.h"
 #include "health.h"
@@ -32,6 +33,13 @@ struct ingest {
     store_t *store;                    /* borrowed */
     const cds_identity_t *id;          /* borrowed: our identity */
     const cds_catalog_t *catalog;      /* borrowed */
+    metaver_t *versions;               /* owned; published versions'
+                                        * catalogs (metaver.h), read by the
+                                        * prepare worker: atomic pointer */
+    metaver_t **retired;               /* owned; sets swapped out, kept
+                                        * until ingest_destroy (a worker
+                                        * may still read one) */
+    size_t n_retired;
     health_t *health;                  /* borrowed; NULL: not recorded */
     uint64_t max_skew_ms;              /* effective-stamp bound (ingest.h) */
     commitmark_t *mark;                /* borrowed; NULL: no restore check */
@@ -83,6 +91,10 @@ struct ingest_prep {
     uint8_t (*heads)[CDS_HASH_BYTES];  /* chain from prev_head */
     prep_update_t *u;                  /* per update */
     size_t n_u;                        /* entries in u */
+    const cds_catalog_t *cat;          /* the catalog the updates were
+                                        * checked with (ingest_choose) */
+    int64_t meta_version;              /* its published version, 0: the
+                                        * configured files */
 };
 
 /* State of one message being processed. */
@@ -118,6 +130,12 @@ typedef struct {
     int64_t held_by;                   /* approval locking this update */
 } msg_t;
 
+/* The published version of *p's catalog_version is newer than the set
+ * the worker had: the writer reloads the set (metaver.h). */
+static void refresh_versions(ingest_t *self, msg_t *m);
+static void prepare_update(const cds_catalog_t *cat, const cds_update_t *u,
+                           uint64_t now_ms, prep_update_t *pu);
+
 ingest_t *
 ingest_new(store_t *store, const cds_identity_t *id,
            const cds_catalog_t *catalog)
@@ -138,6 +156,75 @@ ingest_set_max_skew(ingest_t *self, uint64_t ms)
     self->max_skew_ms = ms;
 }
 
+const cds_catalog_t *
+ingest_choose_catalog(const cds_catalog_t *configured, const metaver_t *set,
+                      const char *catalog_version, int64_t *version)
+{
+    const cds_catalog_t *cat = metaver_find(set, catalog_version, version);
+    return cat ? cat : configured;
+}
+
+int
+ingest_set_versions(ingest_t *self, metaver_t *set)
+{
+    metaver_t **r = realloc(self->retired,
+                            (self->n_retired + 1) * sizeof *r);
+    if (!r) {
+        metaver_destroy(&set);
+        return CDS_ENOMEM;
+    }
+    self->retired = r;
+    metaver_t *old = __atomic_exchange_n(&self->versions, set,
+                                         __ATOMIC_ACQ_REL);
+    if (old)
+        self->retired[self->n_retired++] = old;
+    return CDS_OK;
+}
+
+int64_t
+ingest_versions_latest(const ingest_t *self)
+{
+    return metaver_latest(__atomic_load_n(&self->versions, __ATOMIC_ACQUIRE));
+}
+
+/* A batch names a catalog that is neither a known published version nor
+ * the configured one: when a version was published since the set was
+ * loaded (`metadata publish` runs in another process), load the set
+ * again and redo this batch's catalog checks with it. A failure keeps
+ * the checks as made (logged). */
+static void
+refresh_versions(ingest_t *self, msg_t *m)
+{
+    ingest_prep_t *p = m->prep;
+    const Cdsync__Batch *b = p->batch;
+    int64_t latest = 0;
+    if (p->meta_version != 0 || !b->catalog_version
+        || !b->catalog_version[0] || !self->versions
+        || strcmp(b->catalog_version, cds_catalog_version(self->catalog)) == 0
+        || store_metadata_latest(self->store, &latest) != CDS_OK
+        || latest <= ingest_versions_latest(self))
+        return;
+    metaver_t *set = NULL;
+    int rc = metaver_load(self->store, cds_identity_sign_pk(self->id), &set);
+    if (rc == CDS_OK)
+        rc = ingest_set_versions(self, set);
+    if (rc != CDS_OK) {
+        cds_log(CDS_LOG_WARN, "metadata_versions_unloaded", "error=%s",
+                cds_strerror(rc));
+        return;
+    }
+    cds_log(CDS_LOG_INFO, "metadata_versions_loaded", "latest=%lld "
+            "versions=%zu", (long long) latest, metaver_count(set));
+    p->cat = ingest_choose_catalog(self->catalog, set, b->catalog_version,
+                                   &p->meta_version);
+    for (size_t i = 0; i < p->n_u; i++) {
+        cds_update_t u;
+        cds_update_from_pb(b->updates[i], &u);
+        free(p->u[i].err);
+        prepare_update(p->cat, &u, m->now_ms, &p->u[i]);
+    }
+}
+
 void
 ingest_set_catalog(ingest_t *self, const cds_catalog_t *catalog)
 {
@@ -149,7 +236,12 @@ ingest_destroy(ingest_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free(*self_p);
+    ingest_t *self = *self_p;
+    metaver_destroy(&self->versions);
+    for (size_t i = 0; i < self->n_retired; i++)
+        metaver_destroy(&self->retired[i]);
+    free(self->retired);
+    free(self);
     *self_p = NULL;
 }
 
@@ -305,11 +397,11 @@ field_name(const char *stored)
  * database): CDS_OK with *num and *period, or the reason with *field and
  * err. Run by ingest_prepare (prepare_update). */
 static int
-check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
+check_content(const cds_catalog_t *cat, const cds_update_t *u, uint64_t now_ms,
               const char **field, char *err, size_t errlen, double *num,
               cds_period_t *period)
 {
-    int code = cds_catalog_check_update(self->catalog, u, field, err, errlen);
+    int code = cds_catalog_check_update(cat, u, field, err, errlen);
     if (code != CDS_OK)
         return code;
     /* No clock check: a stamp far ahead is clamped, never refused (the
@@ -323,8 +415,7 @@ check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
     }
     *num = 0;
     if (!u->deleted) {
-        const cds_indicator_t *ind = cds_catalog_find(self->catalog,
-                                                      u->indicator);
+        const cds_indicator_t *ind = cds_catalog_find(cat, u->indicator);
         char canon[CDS_MAX_VALUE + 1];
         code = ind ? cds_value_canonical(ind, u->value, canon, sizeof canon,
                                          num, err, errlen)
@@ -345,8 +436,8 @@ check_content(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
 /* The database-free checks of one update, in check_update's order, into
  * *pu (free pu->err afterwards). Run by ingest_prepare. */
 static void
-prepare_update(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
-               prep_update_t *pu)
+prepare_update(const cds_catalog_t *cat, const cds_update_t *u,
+               uint64_t now_ms, prep_update_t *pu)
 {
     const char *field = NULL;
     char err[MSG_LEN] = "";
@@ -356,7 +447,7 @@ prepare_update(const ingest_t *self, const cds_update_t *u, uint64_t now_ms,
         snprintf(err, sizeof err, "%s: %s", field ? field : "field",
                  cds_err_describe(pu->fields_code));
     else
-        pu->content_code = check_content(self, u, now_ms, &field, err,
+        pu->content_code = check_content(cat, u, now_ms, &field, err,
                                          sizeof err, &pu->num, &pu->period);
     pu->field = field;
     if (pu->fields_code != CDS_OK || pu->content_code != CDS_OK)
@@ -588,12 +679,12 @@ apply_update(ingest_t *self, msg_t *m, const cds_update_t *u,
         return -code;
     uint64_t eff = effective(self, m, u);
     bool flagged = code == CDS_OK && time_flags(m, u, err, sizeof err);
-    int rc = store_log_add_eff(self->store, m->agent.id, batch_id, u, eff,
+    int rc = store_log_add_ver(self->store, m->agent.id, batch_id, u, eff,
                                hash, head, code,
                                code ? (field ? field : "")
                                     : (flagged ? "hlc" : NULL),
                                code || flagged ? err : NULL,
-                               (int64_t) m->now_ms);
+                               (int64_t) m->now_ms, m->prep->meta_version);
     if (rc != CDS_OK)
         return rc;
     uint64_t hlc_ms = m->stamped_ms;
@@ -725,6 +816,7 @@ apply_batch(ingest_t *self, msg_t *m, const Cdsync__Batch *b,
     if (any < 0)
         return -any;
     m->locks = any > 0;
+    refresh_versions(self, m);
     int rc = store_batch_add_shift(self->store, m->agent.id, b->first_seq,
                                    b->last_seq, (int64_t) m->now_ms,
                                    m->shift_ms, m->raw, m->raw_len,
@@ -1272,6 +1364,9 @@ prepare_batch(const ingest_t *self, ingest_prep_t *p, uint64_t now_ms)
     if (!p->hashes || !p->heads || !p->u)
         return CDS_ENOMEM;
     p->n_u = b->n_updates;
+    p->cat = ingest_choose_catalog(
+        self->catalog, __atomic_load_n(&self->versions, __ATOMIC_ACQUIRE),
+        b->catalog_version, &p->meta_version);
     const uint8_t *prev = b->prev_head.data;
     for (size_t i = 0; i < b->n_updates; i++) {
         cds_update_t u;
@@ -1279,7 +1374,7 @@ prepare_batch(const ingest_t *self, ingest_prep_t *p, uint64_t now_ms)
         cds_update_hash(&u, p->hashes[i]);
         cds_chain_next(prev, p->hashes[i], p->heads[i]);
         prev = p->heads[i];
-        prepare_update(self, &u, now_ms, &p->u[i]);
+        prepare_update(p->cat, &u, now_ms, &p->u[i]);
     }
     return CDS_OK;
 }
@@ -1373,7 +1468,7 @@ ingest_recheck_update(ingest_t *self, const store_agent_t *agent,
     m.ours = sodium_memcmp(agent->sign_pk, cds_identity_sign_pk(self->id),
                            CDS_PK_BYTES) == 0;
     prep_update_t pu;
-    prepare_update(self, u, now_ms, &pu);
+    prepare_update(self->catalog, u, now_ms, &pu);
     int rc = check_update(self, &m, u, &pu, field, err, errlen, num, period);
     free(pu.err);
     return rc;

@@ -12,7 +12,9 @@
  *    counts and seqs (too_big, bad_seq) -> dedup / gap / equivocation /
  *    chain -> per update: fields, org unit known (unknown_org_unit) and
  *    within an enrolled unit (org_unit_not_allowed), catalog (indicator,
- *    period, value, bounds), the unit existing on a day of the period
+ *    period, value, bounds; the catalog of the published metadata version
+ *    the batch names, else the configured one: ingest_set_versions), the
+ *    unit existing on a day of the period
  *    unless deleted (org_unit_closed, cds_orgunit_open_in) -> effective
  *    stamp (below) -> history row +
  *    last-writer-wins merge, or a per-update Rejection. A stamp far ahead
@@ -184,6 +186,27 @@ void ingest_set_max_skew(ingest_t *self, uint64_t ms);
 /* Check updates against catalog (borrowed) from now on: a SIGHUP reload
  * (server_set_catalog swaps it where no other thread reads it). */
 void ingest_set_catalog(ingest_t *self, const cds_catalog_t *catalog);
+/* Published metadata versions (metaver.h): a batch naming the catalog
+ * version of one (Batch.catalog_version) is checked against that
+ * version's catalog and its history rows record the version number
+ * (update_log.meta_version); a batch naming the configured catalog, "",
+ * or a version never published is checked against the configured
+ * catalog as before (meta_version NULL). Takes set (may be empty); the
+ * set it replaces is kept until ingest_destroy, as a prepare running on
+ * the worker may still read it. A batch naming an unknown version makes
+ * the writer look for a newer publish and load the set again (no SIGHUP
+ * needed after `metadata publish`). CDS_OK or CDS_ENOMEM (set freed). */
+struct metaver;
+int ingest_set_versions(ingest_t *self, struct metaver *set);
+/* The highest version of the set in use (0: none). */
+int64_t ingest_versions_latest(const ingest_t *self);
+/* The catalog a batch naming catalog_version is checked against: the
+ * newest published version of set with that catalog (its number in
+ * *version), else configured (*version 0). Pure. */
+const cds_catalog_t *ingest_choose_catalog(const cds_catalog_t *configured,
+                                           const struct metaver *set,
+                                           const char *catalog_version,
+                                           int64_t *version);
 /* The shift of a batch: d = sent_at_ms - arrival_ms when |d| > bound_ms,
  * else 0; 0 when sent_at_ms is 0 (not sent). Pure. */
 int64_t ingest_clock_shift(uint64_t sent_at_ms, uint64_t arrival_ms,

@@ -40,7 +40,7 @@ static const char *const migrations[] = {
     STORE_SQL_MIGRATION_METADATA,      /* published metadata (issue 20) */
     health_metadata_migration,         /* agents' metadata version */
     approval_migration,                /* approval.h: data approval, held */
-    STORE_SQL_MIGRATION_RESERVED_16,   /* another branch's (2026-12-03) */
+    STORE_SQL_MIGRATION_META_VERSION,  /* update_log.meta_version */
     STORE_SQL_MIGRATION_SOURCE_TIMES,  /* source created/lastUpdated */
 };
 
@@ -52,7 +52,7 @@ static const char *const pg_migrations[] = {
     METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 13) */
     health_metadata_pg_schema,         /* agents' metadata (SQLite 14) */
     approval_pg_schema,                /* data approval (SQLite 15) */
-    STORE_SQL_MIGRATION_RESERVED_16,   /* PostgreSQL 7: another branch's */
+    STORE_SQL_PG_META_VERSION,         /* update_log.meta_version (16) */
     STORE_SQL_MIGRATION_SOURCE_TIMES_PG, /* source times (SQLite 17) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
@@ -815,7 +815,23 @@ store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
                   const uint8_t head[CDS_HASH_BYTES], int status,
                   const char *field, const char *message, int64_t now_ms)
 {
+    return store_log_add_ver(self, agent_id, batch_id, u, eff_hlc, hash,
+                             head, status, field, message, now_ms, 0);
+}
+
+int
+store_log_add_ver(store_t *self, int64_t agent_id, int64_t batch_id,
+                  const cds_update_t *u, uint64_t eff_hlc,
+                  const uint8_t hash[CDS_HASH_BYTES],
+                  const uint8_t head[CDS_HASH_BYTES], int status,
+                  const char *field, const char *message, int64_t now_ms,
+                  int64_t meta_version)
+{
     cds_sql_stmt_t *st = self->st[ST_LOG_INSERT];
+    if (meta_version > 0)
+        cds_sql_bind_int64(st, ":meta", meta_version);
+    else
+        cds_sql_bind_null(st, ":meta");
     cds_sql_bind_int64(st, ":eff", (int64_t) eff_hlc);
     cds_sql_bind_int64(st, ":agent_id", agent_id);
     cds_sql_bind_int64(st, ":seq", (int64_t) u->seq);

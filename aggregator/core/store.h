@@ -25,9 +25,11 @@
  *  merge of the same update is a no-op because the LWW upsert only replaces
  *  a row with a strictly greater (hlc, agent_pk, agent_seq).
  *
- *  Schema (user_version 15; see store_sql.h for the exact DDL and the
+ *  Schema (user_version 16; see store_sql.h for the exact DDL and the
  *  columns each migration added, e.g. eff_hlc, signed_hlc,
- *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC):
+ *  clock_shift_ms, last_eff_hlc in STORE_SQL_MIGRATION_EFF_HLC;
+ *  update_log.meta_version, the published metadata version whose catalog
+ *  checked the update, in STORE_SQL_MIGRATION_META_VERSION, version 16):
  *    agent(id PK, sign_pk BLOB UNIQUE, curve_pk BLOB, pubid, fpr UNIQUE,
  *          label, enrolled_at_ms, revoked_at_ms NULL, applied_seq,
  *          applied_head BLOB NULL when 0, last_seen_ms,
@@ -322,6 +324,15 @@ int store_log_add_eff(store_t *self, int64_t agent_id, int64_t batch_id,
                       const uint8_t hash[CDS_HASH_BYTES],
                       const uint8_t head[CDS_HASH_BYTES], int status,
                       const char *field, const char *message, int64_t now_ms);
+/* store_log_add_eff recording in meta_version the published metadata
+ * version whose catalog checked the update (0: the configured files,
+ * stored NULL; ingest.h ingest_set_versions). */
+int store_log_add_ver(store_t *self, int64_t agent_id, int64_t batch_id,
+                      const cds_update_t *u, uint64_t eff_hlc,
+                      const uint8_t hash[CDS_HASH_BYTES],
+                      const uint8_t head[CDS_HASH_BYTES], int status,
+                      const char *field, const char *message, int64_t now_ms,
+                      int64_t meta_version);
 /* `rejects retry` applied (agent, seq), which was rejected: append an
  * update_status row (status 0, from_status the reason, at now_ms);
  * update_log is never edited. *changed: false when its status is 0

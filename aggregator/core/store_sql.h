@@ -417,11 +417,11 @@
     "INSERT INTO update_log(agent_id, seq, batch_id, content_hash,"          \
     " chain_head, status, field, message, org_unit, indicator, period,"      \
     " disagg, value, deleted, comment, stored_by, followup, hlc,"            \
-    " received_at_ms, eff_hlc, created_ms, updated_ms) VALUES (:agent_id,"   \
-    " :seq, :batch_id, :hash,"                                               \
-    " :head, :status, :field, :message, :org_unit, :indicator, :period,"     \
-    " :disagg, :value, :deleted, :comment, :stored_by, :followup, :hlc,"     \
-    " :now, :eff, :created_ms, :updated_ms)"
+    " received_at_ms, eff_hlc, meta_version, created_ms, updated_ms)"      \
+    " VALUES (:agent_id, :seq, :batch_id, :hash, :head, :status, :field,"   \
+    " :message, :org_unit, :indicator, :period, :disagg, :value, :deleted," \
+    " :comment, :stored_by, :followup, :hlc, :now, :eff, :meta,"            \
+    " :created_ms, :updated_ms)"
 /* The effective stamp of (agent, seq): what `rejects retry` merges with. */
 #define STORE_SQL_LOG_EFF                                                    \
     "SELECT coalesce(eff_hlc, hlc) FROM update_log"                          \
@@ -508,23 +508,6 @@
  * (cdsync.proto MetadataBundle), the aggregator's signature over them, the
  * signer's Ed25519 key, and the diff against the previous version in
  * words (what `metadata list` shows). */
-/* SQLite 16: reserved (session 2026-12-03: another branch's migration
- * takes this number; a no-op until it is merged in). */
-#define STORE_SQL_MIGRATION_RESERVED_16 "SELECT 1;"
-/* SQLite 17 / PostgreSQL 8: the source system's created / lastUpdated an
- * update carried (cds_update.h; NULL: not given), in history and on the
- * current value; export writes them back (export.h). */
-#define STORE_SQL_MIGRATION_SOURCE_TIMES                                     \
-    "ALTER TABLE update_log ADD COLUMN created_ms INTEGER;"                  \
-    "ALTER TABLE update_log ADD COLUMN updated_ms INTEGER;"                  \
-    "ALTER TABLE datavalue ADD COLUMN created_ms INTEGER;"                   \
-    "ALTER TABLE datavalue ADD COLUMN updated_ms INTEGER;"
-#define STORE_SQL_MIGRATION_SOURCE_TIMES_PG                                  \
-    "ALTER TABLE update_log ADD COLUMN created_ms BIGINT;"                   \
-    "ALTER TABLE update_log ADD COLUMN updated_ms BIGINT;"                   \
-    "ALTER TABLE datavalue ADD COLUMN created_ms BIGINT;"                    \
-    "ALTER TABLE datavalue ADD COLUMN updated_ms BIGINT;"
-
 #define STORE_SQL_MIGRATION_METADATA                                         \
     "CREATE TABLE metadata_version (version INTEGER PRIMARY KEY,"           \
     " published_ms INTEGER NOT NULL, bundle BLOB NOT NULL,"                  \
@@ -556,6 +539,27 @@
     " FROM metadata_version ORDER BY version"
 #define STORE_SQL_METADATA_LATEST                                            \
     "SELECT coalesce(max(version), 0) FROM metadata_version"
+/* Version 16 (issue 20 item 3): the published metadata version whose
+ * catalog checked each update (ingest.h ingest_set_versions); NULL on
+ * older rows and for the configured files. A new nullable column keeps
+ * update_log append-only (no row is rewritten). */
+#define STORE_SQL_MIGRATION_META_VERSION                                     \
+    "ALTER TABLE update_log ADD COLUMN meta_version INTEGER;"
+#define STORE_SQL_PG_META_VERSION                                            \
+    "ALTER TABLE update_log ADD COLUMN meta_version BIGINT;"
+/* SQLite 17 / PostgreSQL 8: the source system's created / lastUpdated an
+ * update carried (cds_update.h; NULL: not given), in history and on the
+ * current value; export writes them back (export.h). */
+#define STORE_SQL_MIGRATION_SOURCE_TIMES                                     \
+    "ALTER TABLE update_log ADD COLUMN created_ms INTEGER;"                  \
+    "ALTER TABLE update_log ADD COLUMN updated_ms INTEGER;"                  \
+    "ALTER TABLE datavalue ADD COLUMN created_ms INTEGER;"                   \
+    "ALTER TABLE datavalue ADD COLUMN updated_ms INTEGER;"
+#define STORE_SQL_MIGRATION_SOURCE_TIMES_PG                                  \
+    "ALTER TABLE update_log ADD COLUMN created_ms BIGINT;"                   \
+    "ALTER TABLE update_log ADD COLUMN updated_ms BIGINT;"                   \
+    "ALTER TABLE datavalue ADD COLUMN created_ms BIGINT;"                    \
+    "ALTER TABLE datavalue ADD COLUMN updated_ms BIGINT;"
 /* Codes that have stored (not deleted) values: the publish check that no
  * indicator or unit in use disappears. */
 #define STORE_SQL_INDICATORS_IN_USE                                          \

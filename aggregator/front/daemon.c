@@ -22,6 +22,7 @@
 #include "dashboard.h"
 #include "http.h"
 #include "ingest.h"
+#include "metaver.h"
 #include "metrics.h"
 #include "progress.h"
 #include "rejects.h"
@@ -195,6 +196,26 @@ set_heartbeat_flush(cds_cli_t *cli, health_t *health)
 
 /* Ingest, health, HTTP and the ROUTER socket, until a stop. *cat is the
  * running catalog; a SIGHUP reload may replace it (reload.h). */
+/* The published metadata versions' catalogs for ingest (ingest.h
+ * ingest_set_versions). A failure is logged: batches are then checked
+ * against the configured catalog only, as before issue 20. */
+static void
+load_versions(store_t *store, const cds_identity_t *id, ingest_t *ingest)
+{
+    metaver_t *set = NULL;
+    int rc = metaver_load(store, cds_identity_sign_pk(id), &set);
+    size_t n = metaver_count(set);
+    int64_t latest = metaver_latest(set);
+    if (rc == CDS_OK)
+        rc = ingest_set_versions(ingest, set);
+    if (rc != CDS_OK)
+        cds_log(CDS_LOG_WARN, "metadata_versions_unloaded", "error=%s",
+                cds_strerror(rc));
+    else
+        cds_log(CDS_LOG_INFO, "metadata_versions_loaded", "latest=%lld "
+                "versions=%zu", (long long) latest, n);
+}
+
 static int
 serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
       store_t *store, long group_max, commitmark_t *mark)
@@ -228,6 +249,7 @@ serve(cds_cli_t *cli, const cds_identity_t *id, cds_catalog_t **cat,
     if (ingest) {
         ingest_set_max_skew(ingest, (uint64_t)skew);
         ingest_set_commitmark(ingest, mark);
+        load_versions(store, id, ingest);
     }
     health_t *health = ingest ? health_new(store) : NULL;
     if (health) {

@@ -17,7 +17,7 @@
 /* Column order of HISTORY_SQL_HISTORY. */
 enum { H_SEQ, H_STATUS, H_FIELD, H_MESSAGE, H_VALUE, H_DELETED, H_COMMENT,
        H_BY, H_FOLLOWUP, H_HLC, H_RECEIVED, H_BATCH, H_HASH, H_FPR, H_LABEL,
-       H_PK, H_ENVELOPE, H_DISAGG };
+       H_PK, H_ENVELOPE, H_DISAGG, H_META };
 
 static const char *
 text(cds_sql_stmt_t *st, int i)
@@ -120,6 +120,7 @@ entry_fill(cds_sql_stmt_t *st, const uint8_t *agg_pk, const char *ou,
     e->hlc = row.hlc;
     e->received_ms = cds_sql_col_int64(st, H_RECEIVED);
     e->batch_id = cds_sql_col_int64(st, H_BATCH);
+    e->meta_version = cds_sql_col_int64(st, H_META);
     snprintf(e->fpr, sizeof e->fpr, "%s", text(st, H_FPR));
     e->verify_note = verify(st, agg_pk, &row);
     e->verified = strcmp(e->verify_note, "ok") == 0;
@@ -182,24 +183,26 @@ history_compute(store_t *store, const uint8_t agg_pk[CDS_PK_BYTES],
 static const char *const history_header[] = {
     "hlc_time", "received", "old", "new", "status", "stored_by", "agent",
     "agent_label", "seq", "batch", "signature", "current", "comment",
-    "org_unit",
+    "org_unit", "metadata_version",
 };
 #define HISTORY_COLS (sizeof history_header / sizeof history_header[0])
 
 static int
 add_entry(report_t *r, const history_entry_t *e, const char *ou)
 {
-    char hlc[48], recv[40], seq[24], batch[24];
+    char hlc[48], recv[40], seq[24], batch[24], meta[24] = "";
     cds_hlc_format(e->hlc, hlc, sizeof hlc);
     cds_format_time(recv, sizeof recv, (uint64_t) e->received_ms);
     snprintf(seq, sizeof seq, "%llu", (unsigned long long) e->seq);
     snprintf(batch, sizeof batch, "%lld", (long long) e->batch_id);
+    if (e->meta_version > 0)
+        snprintf(meta, sizeof meta, "%lld", (long long) e->meta_version);
     const char *cells[HISTORY_COLS] = {
         hlc, recv, e->old_value, e->deleted ? "(deleted)" : e->value,
         e->status ? cds_strerror(e->status) : "applied", e->stored_by,
         e->fpr, e->label, seq, batch,
         e->verified ? "verified" : e->verify_note,
-        e->current ? "true" : "false", e->comment, ou,
+        e->current ? "true" : "false", e->comment, ou, meta,
     };
     return report_add(r, cells) == 0 ? CDS_OK : CDS_ENOMEM;
 }

@@ -3,7 +3,10 @@
  *  wins merge ranks them (hlc, agent key, seq), each with the value it
  *  replaced, who entered it (stored_by), the agent (fingerprint, label),
  *  its HLC time and arrival time, the batch it came in, whether ingest
- *  applied or rejected it, and whether its signature still verifies.
+ *  applied or rejected it, the published metadata version whose catalog
+ *  checked it (column metadata_version, "" for the configured catalog;
+ *  ingest.h ingest_set_versions), and whether its signature still
+ *  verifies.
  *
  *  Verification re-does, from the raw envelope kept in the batch table:
  *  decode -> signer is the agent's key -> signature for the aggregator's
@@ -41,6 +44,9 @@ typedef struct {
     uint64_t hlc;              /* HLC timestamp */
     int64_t received_ms;       /* arrival at the aggregator */
     int64_t batch_id;          /* batch it came in */
+    int64_t meta_version;      /* published metadata version whose catalog
+                                * checked it; 0: the configured catalog
+                                * (or a row from before store version 16) */
     bool verified;             /* signature and content check */
     const char *verify_note;   /* static: why not verified, or "ok" */
     bool current;              /* the value the table holds now */

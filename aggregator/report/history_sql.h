@@ -13,7 +13,7 @@
     " u.value, u.deleted, coalesce(u.comment, ''),"                          \
     " coalesce(u.stored_by, ''), u.followup, u.hlc, u.received_at_ms,"       \
     " u.batch_id, u.content_hash, a.fpr, a.label, a.sign_pk, b.envelope,"    \
-    " u.disagg"                                                              \
+    " u.disagg, coalesce(u.meta_version, 0)"                                \
     " FROM update_log u JOIN agent a ON a.id = u.agent_id"                   \
     " JOIN batch b ON b.id = u.batch_id"                                     \
     " WHERE u.org_unit = :ou AND u.indicator = :de AND u.period = :pe"       \

@@ -155,6 +155,16 @@ aggq_pg_compat() {
     : > "$T/$1/pg_compat"
 }
 
+# meta_retire_ntm8_3 DIR: DIR/catalog.csv and DIR/datasets.csv as deploy's
+# with NTM8_3 retired and NTM8_9 replacing it (column replaces) in its data
+# set: the metadata tests' version 2 (metadata_recheck, metadata_versions).
+meta_retire_ntm8_3() {
+    awk -F, 'NR == 1 { print $0 ",replaces"; next }
+             $1 == "NTM8_3" { sub(/^NTM8_3,/, "NTM8_9,"); print $0 ",NTM8_3"; next }
+             { print $0 "," }' "$TOP/deploy/catalog.csv" > "$1/catalog.csv"
+    sed 's/ NTM8_3 / NTM8_9 /' "$TOP/deploy/datasets.csv" > "$1/datasets.csv"
+}
+
 # --- agents -------------------------------------------------------------
 # agent_init NAME ORGUNITS [AGGNAME]: identity, config, enrolment.
 agent_init() {

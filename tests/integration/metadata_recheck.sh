@@ -37,10 +37,7 @@ expect_eq "... four pending" "$(agent_depth a1)" 4
 # Version 2: the deploy files (27901 closed, mapped to 27907-2025); NTM8_3
 # retired, NTM8_9 replaces it (column replaces), in its data set.
 cp "$TOP/deploy/orgunits.csv" "$m/orgunits.csv"
-awk -F, 'NR == 1 { print $0 ",replaces"; next }
-         $1 == "NTM8_3" { sub(/^NTM8_3,/, "NTM8_9,"); print $0 ",NTM8_3"; next }
-         { print $0 "," }' "$TOP/deploy/catalog.csv" > "$m/catalog.csv"
-sed 's/ NTM8_3 / NTM8_9 /' "$TOP/deploy/datasets.csv" > "$m/datasets.csv"
+meta_retire_ntm8_3 "$m"
 agg agg metadata publish "$m" --yes > "$T/pub.out" 2>&1
 expect_eq "version 2 published" "$(aggq agg 'SELECT max(version) FROM metadata_version')" 2
 

@@ -39,7 +39,7 @@ check "  and a server that does not make COMMIT durable, exit 3" \
     sh -c '[ "$1" = 3 ] && echo "$2" | grep -q "aggregator.store: .*synchronous_commit"' _ "$rc" "$out"
 
 agent_init a1 27901
-expect_eq "enroll created the schema on the server (eight migrations: schema, follow-up log, accounts, metadata versions, agents' metadata version, approval, one reserved for another branch, source times)" \
+expect_eq "enroll created the schema on the server (eight migrations: schema, follow-up log, accounts, metadata versions, agents' metadata version, approval, update_log.meta_version, source times)" \
     "$(pgq 'SELECT version FROM schema_version')" 8
 agg_start agg
 agent_start a1

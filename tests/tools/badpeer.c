@@ -26,7 +26,12 @@
  *  a new CURVE connection, waits for its handshake to fail, and again,
  *  until $BADPEER_COUNT (default 200) were made (each one a handshake the
  *  aggregator refuses: unknown or revoked key, or a wrong SERVER_PUBID)
- *  or 60 s passed; prints "knock connected=N". */
+ *  or 60 s passed; prints "knock connected=N".
+ *
+ *  The update of the batch cases (default TO_CNSCD 2025Q2 = 5) takes
+ *  $BADPEER_INDICATOR, $BADPEER_PERIOD and $BADPEER_VALUE when set, and
+ *  the batch is stamped Batch.catalog_version = $BADPEER_CATALOG_VERSION
+ *  (default "": tests/integration/metadata_versions.sh). */
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -162,6 +167,9 @@ send_update(peer_t *p, uint64_t seq, const uint8_t prev[CDS_HASH_BYTES],
     b.head.len = CDS_HASH_BYTES;
     b.n_updates = 1;
     b.updates = ups;
+    const char *cv = getenv("BADPEER_CATALOG_VERSION");
+    if (cv)
+        b.catalog_version = (char *) cv;
     if (seal_send(p, CDSYNC__KIND__KIND_BATCH, &b.base, corrupt_sig))
         return -1;
     return print_ack(p);
@@ -428,6 +436,12 @@ run_case(peer_t *p, const char *c)
     cds_update_t u = {.org_unit = p->org_unit, .indicator = "TO_CNSCD",
                       .period = "2025Q2", .disagg = "default", .value = "5",
                       .stored_by = "badpeer"};
+    if (getenv("BADPEER_INDICATOR"))
+        u.indicator = getenv("BADPEER_INDICATOR");
+    if (getenv("BADPEER_PERIOD"))
+        u.period = getenv("BADPEER_PERIOD");
+    if (getenv("BADPEER_VALUE"))
+        u.value = getenv("BADPEER_VALUE");
     const uint8_t *me = cds_identity_sign_pk(p->id);
     uint64_t next = p->applied + 1;
     if (!strcmp(c, "good"))

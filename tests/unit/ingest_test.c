@@ -25,6 +25,8 @@
 #include "approval.h"
 #include "audit.h"
 #include "ingest.h"
+#include "metaver.h"
+#include "cds_sign.h"
 #include "store.h"
 
 #define NOW 1795843537000ull
@@ -1377,6 +1379,158 @@ test_version_strings(void **state)
     free(big);
 }
 
+/* ---- published metadata versions (metaver.h) ----------------------------- */
+
+#define CAT_HEAD "code,name_vi,value_type,period_type,min,max\n"
+#define CAT_BASE CAT_HEAD "CDS01,Tỷ lệ,PERCENTAGE,,,\n"                       \
+                 "CDS02,Số cán bộ,INTEGER,Monthly,0,1000\n"
+
+/* Store version n with catalog.csv = text, signed with signer's key as
+ * `metadata publish` signs with the aggregator's; *hash: its catalog
+ * version. */
+static void
+publish_as(fx_t *fx, int64_t n, const char *text, char hash[33],
+           const cds_identity_t *signer)
+{
+    char err[256];
+    cds_catalog_t *cat = cds_catalog_parse("catalog.csv", text, strlen(text),
+                                           err, sizeof err);
+    assert_non_null(cat);
+    snprintf(hash, 33, "%s", cds_catalog_version(cat));
+    cds_catalog_destroy(&cat);
+    Cdsync__MetadataFile f = CDSYNC__METADATA_FILE__INIT, *fp = &f;
+    f.name = (char *) "catalog.csv";
+    f.content.data = (uint8_t *) text;
+    f.content.len = strlen(text);
+    Cdsync__MetadataBundle b = CDSYNC__METADATA_BUNDLE__INIT;
+    b.format = 1;
+    b.version = (uint64_t) n;
+    b.n_files = 1;
+    b.files = &fp;
+    store_metadata_t m = { .version = n, .published_ms = (int64_t) NOW,
+                           .summary = (char *) "test" };
+    m.bundle = cds_msg_encode(&b.base, &m.bundle_len);
+    assert_non_null(m.bundle);
+    const uint8_t *pk = cds_identity_sign_pk(fx->agg);
+    assert_int_equal(cds_sign_body(signer, CDSYNC__KIND__KIND_METADATA, pk,
+                                   m.bundle, m.bundle_len, m.signature), 0);
+    memcpy(m.signer, cds_identity_sign_pk(signer), CDS_PK_BYTES);
+    assert_int_equal(store_metadata_add(fx->store, &m), CDS_OK);
+    free(m.bundle);
+}
+
+static void
+publish(fx_t *fx, int64_t n, const char *text, char hash[33])
+{
+    publish_as(fx, n, text, hash, fx->agg);
+}
+
+/* update_log.meta_version of the agent's seq (0: NULL). */
+static int64_t
+meta_of(fx_t *fx, uint64_t seq)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT coalesce(meta_version, 0) FROM "
+             "update_log WHERE seq = %llu", (unsigned long long) seq);
+    return sql_int(fx, sql);
+}
+
+/* One batch of u stamped catalog_version; the codes of its rejections
+ * by position (CDS_OK: applied) must be want. */
+static void
+send_stamped(fx_t *fx, cds_update_t *u, size_t n, const char *cv,
+             const int *want)
+{
+    uint8_t *data;
+    size_t len;
+    make_batch(fx, fx->seq + 1, u, n, &(opts_t) { .catalog_version = cv },
+               &data, &len);
+    Cdsync__Ack *ack = send_batch(fx, data, len, NULL);
+    assert_int_equal(ack->status, CDSYNC__ACK_STATUS__ACK_OK);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (want[i] == CDS_OK)
+            continue;
+        assert_true(k < ack->n_rejections);
+        assert_int_equal(ack->rejections[k]->seq, u[i].seq);
+        assert_int_equal(ack->rejections[k]->code, want[i]);
+        k++;
+    }
+    assert_int_equal(ack->n_rejections, k);
+    cds_msg_free(ack);
+    free(data);
+}
+
+/* Issue 20 item 3: a batch stamped with a published version is checked
+ * against that version's catalog and its history names the version; a
+ * batch stamped with the configured catalog, or an unknown version,
+ * against the configured one (meta_version NULL); a version published
+ * after the set was loaded is found without a reload. */
+static void
+test_published_versions(void **state)
+{
+    fx_t *fx = *state;
+    char h1[33], h2[33];
+    publish(fx, 1, CAT_BASE "CDS09,Chỉ số cũ,INTEGER,,,\n", h1);
+    metaver_t *set = NULL;
+    assert_int_equal(metaver_load(fx->store, cds_identity_sign_pk(fx->agg),
+                                  &set), CDS_OK);
+    assert_int_equal(metaver_count(set), 1);
+    int64_t v = -1;
+    const cds_catalog_t *cfg = fx->catalog;
+    assert_ptr_not_equal(ingest_choose_catalog(cfg, set, h1, &v), cfg);
+    assert_int_equal(v, 1);
+    assert_ptr_equal(ingest_choose_catalog(cfg, set, cds_catalog_version(cfg),
+                                           &v), cfg);
+    assert_int_equal(v, 0);
+    assert_ptr_equal(ingest_choose_catalog(cfg, set, "", &v), cfg);
+    assert_ptr_equal(ingest_choose_catalog(cfg, set, "0123abcd", &v), cfg);
+    assert_int_equal(v, 0);
+    assert_ptr_equal(ingest_choose_catalog(cfg, NULL, h1, &v), cfg);
+    assert_int_equal(ingest_set_versions(fx->ingest, set), CDS_OK);
+    assert_int_equal(ingest_versions_latest(fx->ingest), 1);
+
+    /* v1 still knows CDS09: accepted, history names version 1 */
+    cds_update_t a[2] = { upd("C1", "CDS09", "2023", "5", 1000),
+                          upd("C1", "CDS03", "2023", "5", 1001) };
+    send_stamped(fx, a, 2, h1, (int[]) { CDS_OK, CDS_EUNKNOWNINDICATOR });
+    assert_int_equal(meta_of(fx, 1), 1);
+    assert_int_equal(meta_of(fx, 2), 1);
+    /* the configured catalog never had CDS09: as before */
+    cds_update_t b[1] = { upd("C1", "CDS09", "2023", "6", 2000) };
+    send_stamped(fx, b, 1, cds_catalog_version(cfg),
+                 (int[]) { CDS_EUNKNOWNINDICATOR });
+    assert_int_equal(meta_of(fx, 3), 0);
+    /* version 2 retires CDS09 and adds CDS03, published after the load */
+    publish(fx, 2, CAT_BASE "CDS03,Chỉ số mới,INTEGER,,,\n", h2);
+    cds_update_t c[2] = { upd("C1", "CDS09", "2023", "7", 3000),
+                          upd("C1", "CDS03", "2023", "7", 3001) };
+    send_stamped(fx, c, 2, h2, (int[]) { CDS_EUNKNOWNINDICATOR, CDS_OK });
+    assert_int_equal(ingest_versions_latest(fx->ingest), 2);
+    assert_int_equal(meta_of(fx, 4), 2);
+    assert_int_equal(meta_of(fx, 5), 2);
+    /* an agent still on version 1 */
+    cds_update_t d[1] = { upd("C2", "CDS09", "2023", "8", 4000) };
+    send_stamped(fx, d, 1, h1, (int[]) { CDS_OK });
+    assert_int_equal(meta_of(fx, 6), 1);
+    char *val = value_of(fx, "C2", "CDS09");
+    assert_string_equal(val, "8");
+    free(val);
+    /* an unknown stamp: the configured catalog, nothing loaded again */
+    cds_update_t e[1] = { upd("C1", "CDS01", "2023", "9", 5000) };
+    send_stamped(fx, e, 1, "feedfeedfeedfeedfeedfeedfeedfeed",
+                 (int[]) { CDS_OK });
+    assert_int_equal(meta_of(fx, 7), 0);
+    /* a stored version not signed by our key is never trusted: the
+     * configured catalog, and it is not looked for again */
+    char h3[33];
+    publish_as(fx, 3, CAT_BASE "CDS04,Giả,INTEGER,,,\n", h3, fx->other);
+    cds_update_t f[1] = { upd("C1", "CDS04", "2023", "1", 6000) };
+    send_stamped(fx, f, 1, h3, (int[]) { CDS_EUNKNOWNINDICATOR });
+    assert_int_equal(meta_of(fx, 8), 0);
+    assert_int_equal(ingest_versions_latest(fx->ingest), 3);
+}
+
 int
 main(void)
 {
@@ -1397,7 +1551,8 @@ main(void)
     T(test_hello_probe), T(test_heartbeat), T(test_savepoint_per_message),   \
     T(test_bad_seq_and_too_many), T(test_overlap),                           \
     T(test_forgery_gets_no_answer), T(test_nul_in_strings),                  \
-    T(test_control_bytes_per_update), T(test_version_strings)
+    T(test_control_bytes_per_update), T(test_version_strings),         \
+    T(test_published_versions)
     const struct CMUnitTest tests[] = { BOTH_STORES,
                                         T(test_skewed_clock_merge) };
     const struct CMUnitTest on_pg[] = { BOTH_STORES };
