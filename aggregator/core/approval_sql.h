@@ -102,7 +102,8 @@
     " AND v.indicator = h.indicator AND v.period = h.period"                 \
     " AND v.disagg = h.disagg"                                               \
     " WHERE (:root = '' OR h.org_unit IN (SELECT code FROM sub))"            \
-    " AND (:open = 0 OR d.held_id IS NULL) AND (:id = 0 OR h.id = :id)"      \
+    " AND (CAST(:open AS BIGINT) = 0 OR d.held_id IS NULL)"                  \
+    " AND (CAST(:id AS BIGINT) = 0 OR h.id = CAST(:id AS BIGINT))"           \
     " ORDER BY h.id"
 /* The held value kept for (:agent, :seq), if any. */
 #define APPROVAL_SQL_HELD_OF                                                 \

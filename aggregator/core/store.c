@@ -52,8 +52,8 @@ static const char *const pg_migrations[] = {
     METADATA_SQL_PG_SCHEMA,            /* published metadata (SQLite 13) */
     health_metadata_pg_schema,         /* agents' metadata (SQLite 14) */
     approval_pg_schema,                /* data approval (SQLite 15) */
-    STORE_SQL_PG_META_VERSION,         /* update_log.meta_version (16) */
-    STORE_SQL_MIGRATION_SOURCE_TIMES_PG, /* source times (SQLite 17) */
+    STORE_META_VERSION_SQL_PG_SCHEMA,  /* update_log.meta_version (16) */
+    STORE_SOURCE_TIMES_SQL_PG_SCHEMA,  /* source times (SQLite 17) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 

@@ -545,7 +545,7 @@
  * update_log append-only (no row is rewritten). */
 #define STORE_SQL_MIGRATION_META_VERSION                                     \
     "ALTER TABLE update_log ADD COLUMN meta_version INTEGER;"
-#define STORE_SQL_PG_META_VERSION                                            \
+#define STORE_META_VERSION_SQL_PG_SCHEMA                                     \
     "ALTER TABLE update_log ADD COLUMN meta_version BIGINT;"
 /* SQLite 17 / PostgreSQL 8: the source system's created / lastUpdated an
  * update carried (cds_update.h; NULL: not given), in history and on the
@@ -555,7 +555,7 @@
     "ALTER TABLE update_log ADD COLUMN updated_ms INTEGER;"                  \
     "ALTER TABLE datavalue ADD COLUMN created_ms INTEGER;"                   \
     "ALTER TABLE datavalue ADD COLUMN updated_ms INTEGER;"
-#define STORE_SQL_MIGRATION_SOURCE_TIMES_PG                                  \
+#define STORE_SOURCE_TIMES_SQL_PG_SCHEMA                                     \
     "ALTER TABLE update_log ADD COLUMN created_ms BIGINT;"                   \
     "ALTER TABLE update_log ADD COLUMN updated_ms BIGINT;"                   \
     "ALTER TABLE datavalue ADD COLUMN created_ms BIGINT;"                    \
