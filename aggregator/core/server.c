@@ -91,6 +91,7 @@ struct server {
     bool stop;                         /* worker: end (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t work, done;         /* tail moved / prepared moved */
+    FILE *trace;                       /* CDS_TRACE_GROUPS, NULL: off */
 };
 
 static int
@@ -278,6 +279,41 @@ pipeline_stop(server_t *self)
  * the thread that creates servers (main), read by it after a failure. */
 static const char *bind_error;
 
+/* The group-commit trace (server.h "Group trace"): off unless the
+ * environment names a file; appended to, one line per committed group. */
+static void
+trace_open(server_t *self)
+{
+    const char *path = getenv("CDS_TRACE_GROUPS");
+    if (!path || !*path)
+        return;
+    self->trace = fopen(path, "a");
+    if (!self->trace)
+        cds_log(CDS_LOG_WARN, "trace_open_failed", "path=%s error=%s",
+                cds_logq(path), cds_logq(strerror(errno)));
+}
+
+/* One trace line for the group of n just committed: its acked batches
+ * as SIGNER:FIRST-LAST (signer: the first 8 bytes of its key, hex). */
+static void
+trace_group(server_t *self, int n)
+{
+    int batches = 0;
+    for (int i = 0; i < n; i++) {
+        const ingest_result_t *r = &self->pending[i].res;
+        if (r->kind != CDSYNC__KIND__KIND_BATCH || !r->has_peer
+            || r->outcome != INGEST_DONE || r->first_seq == 0)
+            continue;
+        fprintf(self->trace, "%s", batches++ ? " " : "");
+        for (int k = 0; k < 8; k++)
+            fprintf(self->trace, "%02x", r->peer[k]);
+        fprintf(self->trace, ":%llu-%llu", (unsigned long long) r->first_seq,
+                (unsigned long long) r->last_seq);
+    }
+    if (batches)
+        fputc('\n', self->trace);
+}
+
 static server_t *
 server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
               const char *endpoint, int group_max)
@@ -315,6 +351,7 @@ server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
         snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
     cds_log(CDS_LOG_INFO, "listening", "endpoint=%s group_max=%d curve=%s",
             cds_logq(self->endpoint), group_max, id ? "on" : "off");
+    trace_open(self);
     return self;
 fail:
     server_destroy(&self);
@@ -356,6 +393,8 @@ server_destroy(server_t **self_p)
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self->pending);
+    if (self->trace)
+        fclose(self->trace);
     free(self);
     *self_p = NULL;
 }
@@ -745,6 +784,9 @@ server_step(server_t *self, long timeout_ms)
     /* "Between commit and ack": a crash here loses only acks; resends
      * are re-acked. Test builds can crash exactly here (tests/fault). */
     CDS_FAILPOINT("agg_after_commit");
+    if (self->trace && mark_err == CDS_OK && begin_err == CDS_OK
+        && txerr == CDS_OK)
+        trace_group(self, n);
     for (int i = 0; i < n; i++) {
         if (mark_err == CDS_OK)
             send_reply(self, &self->pending[i]);
