@@ -346,7 +346,7 @@ e2e_limits() {
         [ -s "$t" ] || continue
         "$BL" replay "$W/orgunits.csv" "$t" agg 2>> "$W/limits.log" >> "$W/2-$n-a"
         "$BL" replay "$W/orgunits.csv" "$t" bare 2>> "$W/limits.log" >> "$W/2-$n-b"
-        awk '{ g++; m += NF } END { if (g) printf "trace %s: %d groups, %.1f batches/group\n", FILENAME, g, m / g }' "$t" >&2
+        awk '{ g++; m += NF - ($NF ~ /^t=/) } END { if (g) printf "trace %s: %d groups, %.1f batches/group\n", FILENAME, g, m / g }' "$t" >&2
     done
     la=$(median < "$W/2-$n-a"); lb=$(median < "$W/2-$n-b")
     [ "$n" = 10 ] && { ta=">= 0.70"; tb=">= 0.50"; tab=">= 0.50"; }
@@ -466,13 +466,27 @@ fsync_floor() {
     row 3-floor99 "  the same at fsync p99" "$FLOOR99" ms
 }
 
+# lat_stages: where a latency run's time goes on the aggregator, from its
+# group trace (server.h "Group trace": t=QUEUED,APPLY,COMMIT,MARK,REPLY
+# microseconds per group): medians over every group of the runs, in ms.
+lat_stages() {
+    local k name
+    k=1
+    for name in "queued (received -> BEGIN)" "apply" "COMMIT" "commit mark" "replies sent"; do
+        row "3-agg-$k" "  aggregator per group, median: $name" "$(grep -o 't=[0-9,]*' "$W/trace-lat" 2>/dev/null \
+            | cut -c3- | awk -F, -v k="$k" '{ print $k / 1000 }' | median)" ms
+        k=$((k + 1))
+    done
+}
+
 phase_latency() {
     local port run=$W/run a1 t0 t1 ticks secs r out
     secs=$(calc "int(${BENCH_LAT_S:-20} * ($SCALE < 1 ? $SCALE * 10 : 1))")
     [ "$secs" -lt 2 ] && secs=2
     prepare "$W/tmpl-lat" 1 0 || return 1
     port=$(free_port); instance "$W/tmpl-lat" "$run" "$port"
-    start_agg "$run" "$port" || return 1
+    rm -f "$W/trace-lat"
+    CDS_TRACE_GROUPS=$W/trace-lat start_agg "$run" "$port" || return 1
     start_agents "$run" 1; a1=${APIDS# }
     if ! wait_for 30 agent_connected "$run/a1/state/agent.db"; then
         log "agent did not connect"; return 1; fi
@@ -499,6 +513,7 @@ phase_latency() {
     row 3-p99 "  p99 (target: floor at fsync p99 + 2 ms)" "$LAT_P99" ms "<= $(fmt "$bound") ms" "$(verdict "$LAT_P99" "<=" "$bound")"
     row 3-p999 "  p99.9" "$(awk '{ print $3 }' "$W/3" | median)" ms
     row 3-rate "  submit rate achieved" "$(awk '{ print $4 }' "$W/3" | median)" upd/s
+    lat_stages
     stop_pid "$a1"; stop_pid "$AGG_PID"
     rm -rf "$run" "$W/tmpl-lat"
     LAT_SECS=$secs

@@ -275,7 +275,7 @@ replay_load(replay_t *t, const char *path)
         char *save = NULL;
         for (char *tok = strtok_r(line, " \n", &save); rc == 0 && tok;
              tok = strtok_r(NULL, " \n", &save))
-            rc = replay_token(t, tok);
+            rc = strncmp(tok, "t=", 2) ? replay_token(t, tok) : 0;
         if (rc != 0)
             fprintf(stderr, "replay: %s:%zu: malformed trace line\n", path,
                     ln);
