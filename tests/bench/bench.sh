@@ -81,8 +81,8 @@ verdict() { if isnum "$1"; then
 # refrow ID WHAT RATIO ["OP BOUND"]: a row of an end-to-end figure's ratio
 # to a reference (a limit), with its target and verdict when given. A
 # ratio above 1.05 means the reference does not bound the figure (it does
-# other or less work than the pipeline: docs/PERFORMANCE.md "What each row
-# measures"); the verdict column then carries REF_WARN.
+# other or less work than the pipeline: docs/PERFORMANCE.md "Limits that
+# bound, and the fsync floor"); the verdict column then carries REF_WARN.
 REF_WARN="WARNING: ratio > 1.05, the reference does not bound this figure"
 refrow() {
     local v="" w=""
