@@ -513,8 +513,8 @@ phase_latency() {
     row 3-p99 "  p99 (target: floor at fsync p99 + 2 ms)" "$LAT_P99" ms "<= $(fmt "$bound") ms" "$(verdict "$LAT_P99" "<=" "$bound")"
     row 3-p999 "  p99.9" "$(awk '{ print $3 }' "$W/3" | median)" ms
     row 3-rate "  submit rate achieved" "$(awk '{ print $4 }' "$W/3" | median)" upd/s
-    lat_stages
     stop_pid "$a1"; stop_pid "$AGG_PID"
+    lat_stages                         # the trace is complete once stopped
     rm -rf "$run" "$W/tmpl-lat"
     LAT_SECS=$secs
 }
