@@ -17,7 +17,8 @@
  *        executed them: its groups as transactions, its batches (agent,
  *        seq range, envelope size) as messages, its agents' keys in its
  *        order (agent k by first appearance: org unit BOU0000k, seq s:
- *        generated row s - 1, as bench.sh imports them). agg: the
+ *        generated row s - 1, as bench.sh imports them; a batch at or
+ *        below its agent's last one is a re-ack and skipped). agg: the
  *        statements of sql-agg per batch on a fresh store with the
  *        daemon's checkpointer; bare: the bare upsert of those keys, one
  *        transaction per group.                           -> updates/s
@@ -206,6 +207,7 @@ typedef struct {
     size_t n_group, cap_group;
     char (*signer)[17];                /* REPLAY_AGENTS signer prefixes */
     char (*ou)[16];                    /* their org units: BOU%05d */
+    uint64_t *last;                    /* their highest seq replayed */
     size_t n_agent, n_upd;
     agg_update_t *v;
 } replay_t;
@@ -217,6 +219,7 @@ replay_free(replay_t *t)
     free(t->group_end);
     free(t->signer);
     free(t->ou);
+    free(t->last);
     free(t->v);
 }
 
@@ -246,6 +249,9 @@ replay_token(replay_t *t, const char *tok)
     long a = replay_agent(t, sig);
     if (a < 0)
         return -1;
+    if (first <= t->last[a])           /* a re-ack of a committed batch */
+        return 0;
+    t->last[a] = last;
     if (t->n_msg == t->cap_msg) {
         t->cap_msg = t->cap_msg ? 2 * t->cap_msg : 1024;
         void *m = realloc(t->msg, t->cap_msg * sizeof *t->msg);
@@ -269,7 +275,8 @@ replay_load(replay_t *t, const char *path)
     int rc = f ? 0 : -1;
     t->signer = calloc(REPLAY_AGENTS, sizeof *t->signer);
     t->ou = calloc(REPLAY_AGENTS, sizeof *t->ou);
-    if (!t->signer || !t->ou)
+    t->last = calloc(REPLAY_AGENTS, sizeof *t->last);
+    if (!t->signer || !t->ou || !t->last)
         rc = -1;
     for (size_t ln = 1; rc == 0 && fgets(line, sizeof line, f); ln++) {
         char *save = NULL;
