@@ -91,6 +91,9 @@ struct server {
     bool stop;                         /* worker: end (under mu) */
     pthread_mutex_t mu;
     pthread_cond_t work, done;         /* tail moved / prepared moved */
+    FILE *trace;                       /* CDS_TRACE_GROUPS, NULL: off */
+    uint64_t tr[5];                    /* trace: begin, applied, committed,
+                                        * marked, replied (progress clock) */
 };
 
 static int
@@ -278,6 +281,51 @@ pipeline_stop(server_t *self)
  * the thread that creates servers (main), read by it after a failure. */
 static const char *bind_error;
 
+/* The group-commit trace (server.h "Group trace"): off unless the
+ * environment names a file; appended to, one line per committed group. */
+static void
+trace_open(server_t *self)
+{
+    const char *path = getenv("CDS_TRACE_GROUPS");
+    if (!path || !*path)
+        return;
+    self->trace = fopen(path, "a");
+    if (!self->trace)
+        cds_log(CDS_LOG_WARN, "trace_open_failed", "path=%s error=%s",
+                cds_logq(path), cds_logq(strerror(errno)));
+}
+
+/* One trace line for the group of n just committed: its acked batches
+ * as SIGNER:FIRST-LAST (signer: the first 8 bytes of its key, hex), then
+ * t=QUEUED,APPLY,COMMIT,MARK,REPLY in microseconds: first message
+ * received -> BEGIN, BEGIN -> applied, COMMIT, commit mark, replies. */
+static void
+trace_group(server_t *self, int n)
+{
+    int batches = 0;
+    for (int i = 0; i < n; i++) {
+        const ingest_result_t *r = &self->pending[i].res;
+        if (r->kind != CDSYNC__KIND__KIND_BATCH || !r->has_peer
+            || r->outcome != INGEST_DONE || r->first_seq == 0)
+            continue;
+        fprintf(self->trace, "%s", batches++ ? " " : "");
+        for (int k = 0; k < 8; k++)
+            fprintf(self->trace, "%02x", r->peer[k]);
+        fprintf(self->trace, ":%llu-%llu", (unsigned long long) r->first_seq,
+                (unsigned long long) r->last_seq);
+    }
+    if (!batches)
+        return;
+    const uint64_t *t = self->tr;
+    uint64_t recv = self->pending[0].recv_ns;
+    fprintf(self->trace, " t=%llu,%llu,%llu,%llu,%llu\n",
+            (unsigned long long) (t[0] > recv ? (t[0] - recv) / 1000 : 0),
+            (unsigned long long) ((t[1] - t[0]) / 1000),
+            (unsigned long long) ((t[2] - t[1]) / 1000),
+            (unsigned long long) ((t[3] - t[2]) / 1000),
+            (unsigned long long) ((t[4] - t[3]) / 1000));
+}
+
 static server_t *
 server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
               const char *endpoint, int group_max)
@@ -315,6 +363,7 @@ server_create(store_t *store, ingest_t *ingest, const cds_identity_t *id,
         snprintf(self->endpoint, sizeof self->endpoint, "%s", endpoint);
     cds_log(CDS_LOG_INFO, "listening", "endpoint=%s group_max=%d curve=%s",
             cds_logq(self->endpoint), group_max, id ? "on" : "off");
+    trace_open(self);
     return self;
 fail:
     server_destroy(&self);
@@ -356,6 +405,8 @@ server_destroy(server_t **self_p)
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self->pending);
+    if (self->trace)
+        fclose(self->trace);
     free(self);
     *self_p = NULL;
 }
@@ -646,6 +697,8 @@ end_group(server_t *self, int n, int begin_err, int txerr)
          * was lost is CDS_EBUSY: outcome unknown, so nothing is acked
          * (the agents resend; a committed batch is re-acked then). */
         txerr = cds_sql_commit(db);
+        if (self->trace)
+            self->tr[2] = self->tr[3] = progress_now_ns();
         if (txerr == CDS_OK)           /* received, not in this group */
             progress_committed(self->progress, start,
                                self->tail - self->head);
@@ -654,6 +707,8 @@ end_group(server_t *self, int n, int begin_err, int txerr)
         CDS_FAILPOINT("agg_before_mark");  /* committed, mark not written */
     if (txerr == CDS_OK && mark) {     /* the mark before any ack */
         int merr = commitmark_sync(self->mark);
+        if (self->trace)
+            self->tr[3] = progress_now_ns();
         if (merr == CDS_EIO || merr == CDS_OK)
             return merr;
         for (int i = 0; i < n; i++)
@@ -682,6 +737,24 @@ flush_heartbeats(server_t *self)
 {
     if (ingest_flush_due_ms(self->ingest, cds_now_ms()) == 0)
         ingest_flush(self->ingest);
+}
+
+/* Send the group's replies unless mark_err, trace it when it committed,
+ * release its slots. */
+static void
+reply_group(server_t *self, int n, int mark_err, bool committed)
+{
+    for (int i = 0; i < n; i++)
+        if (mark_err == CDS_OK)
+            send_reply(self, &self->pending[i]);
+    if (self->trace && mark_err == CDS_OK && committed) {
+        self->tr[4] = progress_now_ns();
+        trace_group(self, n);
+    }
+    for (int i = 0; i < n; i++) {
+        ingest_result_clear(&self->pending[i].res);
+        zmq_msg_close(&self->pending[i].id);
+    }
 }
 
 int
@@ -725,6 +798,8 @@ server_step(server_t *self, long timeout_ms)
         return got < 0 ? got : 0;
     /* On PostgreSQL a connection lost since the last group is restored
      * here (cds_sql_begin); failing that, every message answers retry. */
+    if (self->trace)
+        self->tr[0] = progress_now_ns();
     int begin_err = cds_sql_begin(store_sql(self->store));
     int txerr = CDS_OK, n = 0;
     while (n < self->group_max && txerr == CDS_OK) {
@@ -740,17 +815,15 @@ server_step(server_t *self, long timeout_ms)
     /* What arrived is prepared by the worker during our COMMIT. */
     if (got >= 0)
         got = fill_ring(self);
+    if (self->trace)           /* commit and mark times: end_group */
+        self->tr[1] = self->tr[2] = self->tr[3] = progress_now_ns();
     CDS_FAILPOINT("agg_before_commit");  /* nothing may be acked yet */
     int mark_err = end_group(self, n, begin_err, txerr);
     /* "Between commit and ack": a crash here loses only acks; resends
      * are re-acked. Test builds can crash exactly here (tests/fault). */
     CDS_FAILPOINT("agg_after_commit");
-    for (int i = 0; i < n; i++) {
-        if (mark_err == CDS_OK)
-            send_reply(self, &self->pending[i]);
-        ingest_result_clear(&self->pending[i].res);
-        zmq_msg_close(&self->pending[i].id);
-    }
+    reply_group(self, n, mark_err,
+                begin_err == CDS_OK && txerr == CDS_OK);
     if (mark_err != CDS_OK)
         return -mark_err;
     return got < 0 ? got : 1;

@@ -21,7 +21,16 @@
  *  Heartbeats are the exception (health.h "Heartbeats"): held in memory
  *  and written for all agents in one transaction between groups when due
  *  (ingest_flush_due_ms bounds the poll wait) and when server_run stops.
- *  Idle = blocked in zmq_poll. */
+ *  Idle = blocked in zmq_poll.
+ *
+ *  Group trace (measurement only, tests/bench/bench.sh row 1a): with the
+ *  environment variable CDS_TRACE_GROUPS=FILE the writer appends one line
+ *  per committed group to FILE, its acked batches in commit order, each
+ *  SIGNER:FIRST-LAST (first 8 key bytes in hex, the batch's seq range),
+ *  then t=QUEUED,APPLY,COMMIT,MARK,REPLY: microseconds from the group's
+ *  first message received to BEGIN, applying, COMMIT, the commit mark and
+ *  sending the replies.
+ *  Off by default; when off it costs one pointer test per group. */
 #ifndef AGG_SERVER_H
 #define AGG_SERVER_H
 

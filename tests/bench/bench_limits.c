@@ -12,6 +12,16 @@
  *        BENCH_STORE=URL: on that PostgreSQL database instead (emptied
  *        first); a 6th argument "nosp": without the per-message savepoint
  *        (its cost, docs/POSTGRESQL.md "Group commit").
+ *    replay ORGUNITS TRACE agg|bare   (a) and (b) as the end-to-end run
+ *        that wrote TRACE (CDS_TRACE_GROUPS, server.h "Group trace")
+ *        executed them: its groups as transactions, its batches (agent,
+ *        seq range, envelope size) as messages, its agents' keys in its
+ *        order (agent k by first appearance: org unit BOU0000k, seq s:
+ *        generated row s - 1, as bench.sh imports them; a batch at or
+ *        below its agent's last one is a re-ack and skipped). agg: the
+ *        statements of sql-agg per batch on a fresh store with the
+ *        daemon's checkpointer; bare: the bare upsert of those keys, one
+ *        transaction per group.                           -> updates/s
  *    sql-bare DIR N PER_TXN           (b) one table, key + ~100 bytes,
  *        INSERT .. ON CONFLICT DO UPDATE, one reused prepared statement,
  *        WAL, synchronous=FULL, PER_TXN rows per transaction.  -> rows/s
@@ -21,6 +31,9 @@
  *        rows per BEGIN..COMMIT; each row one round trip, or with
  *        "pipeline" all of a transaction's rows sent before reading the
  *        answers (libpq pipeline mode).                     -> rows/s
+ *    fsync DIR N                      the disk's floor: N x (one 4 KiB
+ *        pwrite + fdatasync) into a preallocated file in DIR, as a reused
+ *        WAL page is written and synced.            -> "p50 p99" in ms
  *    verify BYTES                     (c) Ed25519 verifications/s of a
  *        BYTES-long body on one core (libsodium).           -> verifies/s
  *    zmq BYTES N [curve]              (d) DEALER -> ROUTER over tcp
@@ -43,6 +56,8 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <errno.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -175,6 +190,156 @@ agg_envelope_len(const agg_update_t *v, size_t n)
     return len;
 }
 
+/* ---- replay of an end-to-end run's group trace (server.h "Group trace") */
+
+#define REPLAY_AGENTS 4096
+
+/* One acked batch of the trace: its agent (by first appearance) and the
+ * offset / count of its updates in the replay's update array. */
+typedef struct {
+    size_t agent, off, n, env_len;
+} replay_msg_t;
+
+typedef struct {
+    replay_msg_t *msg;
+    size_t n_msg, cap_msg;
+    size_t *group_end;                 /* msg index after each group */
+    size_t n_group, cap_group;
+    char (*signer)[17];                /* REPLAY_AGENTS signer prefixes */
+    char (*ou)[16];                    /* their org units: BOU%05d */
+    uint64_t *last;                    /* their highest seq replayed */
+    size_t n_agent, n_upd;
+    agg_update_t *v;
+} replay_t;
+
+static void
+replay_free(replay_t *t)
+{
+    free(t->msg);
+    free(t->group_end);
+    free(t->signer);
+    free(t->ou);
+    free(t->last);
+    free(t->v);
+}
+
+/* The agent index of signer sig (added on first appearance), or -1. */
+static long
+replay_agent(replay_t *t, const char *sig)
+{
+    for (size_t i = 0; i < t->n_agent; i++)
+        if (!strcmp(t->signer[i], sig))
+            return (long) i;
+    if (t->n_agent == REPLAY_AGENTS)
+        return -1;
+    snprintf(t->signer[t->n_agent], 17, "%s", sig);
+    snprintf(t->ou[t->n_agent], 16, "BOU%05zu", t->n_agent + 1);
+    return (long) t->n_agent++;
+}
+
+/* Add one "SIG:FIRST-LAST" token as a message; -1 when malformed. */
+static int
+replay_token(replay_t *t, const char *tok)
+{
+    char sig[17];
+    unsigned long long first, last;
+    if (sscanf(tok, "%16[0-9a-f]:%llu-%llu", sig, &first, &last) != 3
+        || first == 0 || last < first)
+        return -1;
+    long a = replay_agent(t, sig);
+    if (a < 0)
+        return -1;
+    if (first <= t->last[a])           /* a re-ack of a committed batch */
+        return 0;
+    t->last[a] = last;
+    if (t->n_msg == t->cap_msg) {
+        t->cap_msg = t->cap_msg ? 2 * t->cap_msg : 1024;
+        void *m = realloc(t->msg, t->cap_msg * sizeof *t->msg);
+        if (!m)
+            return -1;
+        t->msg = m;
+    }
+    /* off holds the first seq until replay_build */
+    t->msg[t->n_msg++] = (replay_msg_t) { (size_t) a, (size_t) first,
+                                          (size_t) (last - first + 1), 0 };
+    t->n_upd += (size_t) (last - first + 1);
+    return 0;
+}
+
+/* Read the trace at path: one line per group. */
+static int
+replay_load(replay_t *t, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[65536];
+    int rc = f ? 0 : -1;
+    t->signer = calloc(REPLAY_AGENTS, sizeof *t->signer);
+    t->ou = calloc(REPLAY_AGENTS, sizeof *t->ou);
+    t->last = calloc(REPLAY_AGENTS, sizeof *t->last);
+    if (!t->signer || !t->ou || !t->last)
+        rc = -1;
+    for (size_t ln = 1; rc == 0 && fgets(line, sizeof line, f); ln++) {
+        char *save = NULL;
+        for (char *tok = strtok_r(line, " \n", &save); rc == 0 && tok;
+             tok = strtok_r(NULL, " \n", &save))
+            rc = strncmp(tok, "t=", 2) ? replay_token(t, tok) : 0;
+        if (rc != 0)
+            fprintf(stderr, "replay: %s:%zu: malformed trace line\n", path,
+                    ln);
+        if (t->n_group == t->cap_group) {
+            t->cap_group = t->cap_group ? 2 * t->cap_group : 1024;
+            size_t *g = realloc(t->group_end, t->cap_group * sizeof *g);
+            rc = g ? rc : -1;
+            t->group_end = g ? g : t->group_end;
+        }
+        if (rc == 0)
+            t->group_end[t->n_group++] = t->n_msg;
+    }
+    if (!f)
+        fprintf(stderr, "replay: cannot read %s\n", path);
+    else
+        fclose(f);
+    return rc == 0 && t->n_msg > 0 ? 0 : -1;
+}
+/* Precompute every update of the trace (agent seq s = bench_row s - 1,
+ * as bench.sh's prepare imports them), chained per agent, and each
+ * message's envelope size. */
+static int
+replay_build(replay_t *t)
+{
+    uint8_t (*head)[CDS_HASH_BYTES] = calloc(t->n_agent, sizeof *head);
+    t->v = calloc(t->n_upd, sizeof *t->v);
+    if (!head || !t->v) {
+        free(head);
+        return -1;
+    }
+    size_t off = 0;
+    for (size_t m = 0; m < t->n_msg; m++) {
+        replay_msg_t *msg = &t->msg[m];
+        size_t first = msg->off;
+        msg->off = off;
+        for (size_t k = 0; k < msg->n; k++) {
+            agg_update_t *a = &t->v[off + k];
+            uint64_t seq = first + k;
+            bench_row(&a->r, seq - 1);
+            a->u = (cds_update_t) { .seq = seq, .org_unit = t->ou[msg->agent],
+                .indicator = a->r.indicator, .period = a->r.period,
+                .disagg = "default", .value = a->r.value,
+                .comment = a->r.comment, .stored_by = "bench",
+                .hlc = (uint64_t) 1 << 40 | (off + k) };
+            cds_update_hash(&a->u, a->hash);
+            cds_chain_next(head[msg->agent], a->hash, head[msg->agent]);
+            memcpy(a->head, head[msg->agent], CDS_HASH_BYTES);
+            cds_period_parse(a->r.period, &a->period);
+            a->num = strtod(a->r.value, NULL);
+        }
+        msg->env_len = agg_envelope_len(&t->v[off], msg->n);
+        off += msg->n;
+    }
+    free(head);
+    return 0;
+}
+
 static int
 cmd_sql_agg(const char *orgunits, size_t n, size_t group, size_t batch)
 {
@@ -290,6 +455,157 @@ cmd_sql_bare(const char *dir, size_t n, size_t per_txn)
     snprintf(wal, sizeof wal, "%s-shm", path);
     unlink(wal);
     return rc == SQLITE_OK ? 0 : 1;
+}
+
+/* Enroll the trace's agents 2.. (agg_store_setup enrolled the first, on
+ * BOU00001) with fresh keys into pks. */
+static int
+replay_enroll(store_t *s, const replay_t *t, uint8_t (*pks)[32])
+{
+    int rc = CDS_OK;
+    for (size_t a = 1; rc == CDS_OK && a < t->n_agent; a++) {
+        uint8_t curve[32];
+        int64_t id;
+        const char *units[] = {t->ou[a]};
+        randombytes_buf(pks[a], 32);
+        randombytes_buf(curve, sizeof curve);
+        rc = store_agent_enroll(s, pks[a], curve, t->signer[a], units, 1, 1,
+                                &id);
+    }
+    return rc;
+}
+
+/* (a) replayed: the trace's groups as transactions, its batches as
+ * messages, with the daemon's checkpointer (daemon.c). */
+static int
+replay_agg_run(store_t *s, const replay_t *t, uint8_t (*pks)[32],
+               const uint8_t *env)
+{
+    cds_ckpt_t *ckpt = store_ckpt_new(s, CDS_CKPT_PAGES,
+                                      CDS_CKPT_MAX_PAGES_AGG);
+    int rc = CDS_OK;
+    for (size_t g = 0, m = 0; rc == CDS_OK && g < t->n_group; g++) {
+        rc = cds_sql_begin(store_sql(s));
+        for (; rc == CDS_OK && m < t->group_end[g]; m++) {
+            const replay_msg_t *x = &t->msg[m];
+            rc = agg_apply_batch(s, pks[x->agent], t->v + x->off, x->n, env,
+                                 x->env_len);
+        }
+        if (rc == CDS_OK)
+            rc = cds_sql_commit(store_sql(s));
+    }
+    cds_ckpt_destroy(&ckpt);
+    return rc;
+}
+
+/* (b) replayed: the same keys in the same order, the trace's groups as
+ * transactions, on the bare table. */
+static int
+replay_bare_run(sqlite3 *db, sqlite3_stmt *st, const replay_t *t)
+{
+    int rc = SQLITE_OK;
+    char val[128];
+    for (size_t g = 0, m = 0; rc == SQLITE_OK && g < t->n_group; g++) {
+        rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        for (; rc == SQLITE_OK && m < t->group_end[g]; m++) {
+            const replay_msg_t *x = &t->msg[m];
+            for (size_t k = 0; rc == SQLITE_OK && k < x->n; k++) {
+                const bench_row_t *r = &t->v[x->off + k].r;
+                int len = snprintf(val, sizeof val, "%s|%s|%s", r->value,
+                                   r->comment, "bench");
+                sqlite3_bind_text(st, 1, t->ou[x->agent], -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, r->indicator, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, r->period, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, "default", -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 5, val, len, SQLITE_STATIC);
+                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK
+                                                     : SQLITE_ERROR;
+                sqlite3_reset(st);
+            }
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+/* Open the bare table in dir and time replay_bare_run. */
+static int
+replay_bare(const char *dir, const replay_t *t, double *secs)
+{
+    char path[600];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof path, "%s/bare.db", dir);
+    int rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, BARE_SCHEMA, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, BARE_UPSERT, -1, &st, NULL);
+    uint64_t t0 = bench_mono_ns();
+    if (rc == SQLITE_OK)
+        rc = replay_bare_run(db, st, t);
+    *secs = (double) (bench_mono_ns() - t0) / 1e9;
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "replay bare: %s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? CDS_OK : CDS_ERROR;
+}
+
+/* Set up the store in dir, enroll the agents and time replay_agg_run. */
+static int
+replay_agg(const char *dir, const char *orgunits, const replay_t *t,
+           double *secs)
+{
+    uint8_t (*pks)[32] = calloc(t->n_agent, sizeof *pks);
+    size_t env_max = 0;
+    for (size_t m = 0; m < t->n_msg; m++)
+        env_max = t->msg[m].env_len > env_max ? t->msg[m].env_len : env_max;
+    uint8_t *env = calloc(1, env_max + 1);
+    int64_t agent_id;
+    store_t *s = pks && env ? agg_store_setup(dir, orgunits, pks[0],
+                                              &agent_id) : NULL;
+    int rc = s ? replay_enroll(s, t, pks) : CDS_ERROR;
+    uint64_t t0 = bench_mono_ns();
+    if (rc == CDS_OK)
+        rc = replay_agg_run(s, t, pks, env);
+    *secs = (double) (bench_mono_ns() - t0) / 1e9;
+    if (rc != CDS_OK)
+        fprintf(stderr, "replay agg: failed: %s\n", cds_strerror(rc));
+    store_destroy(&s);
+    free(env);
+    free(pks);
+    return rc;
+}
+
+/* replay ORGUNITS TRACE agg|bare: limit (a) or (b) of the run that wrote
+ * TRACE (server.h "Group trace"). */
+static int
+cmd_replay(const char *orgunits, const char *trace, const char *mode)
+{
+    char dir[512], cmd[600];
+    const char *tmp = getenv("TMPDIR");
+    replay_t t = {0};
+    double secs = 0;
+    bool bare = !strcmp(mode, "bare");
+    snprintf(dir, sizeof dir, "%s/replay.XXXXXX", tmp ? tmp : "/tmp");
+    int rc = mkdtemp(dir) && replay_load(&t, trace) == 0
+             && replay_build(&t) == 0 ? CDS_OK : CDS_ERROR;
+    if (rc == CDS_OK)
+        rc = bare ? replay_bare(dir, &t, &secs)
+                  : replay_agg(dir, orgunits, &t, &secs);
+    if (rc == CDS_OK) {
+        fprintf(stderr, "replay %s: %zu updates, %zu batches, %zu groups, "
+                "%zu agents: %.2f s\n", bare ? "bare" : "agg", t.n_upd,
+                t.n_msg, t.n_group, t.n_agent, secs);
+        printf("%.0f\n", (double) t.n_upd / secs);
+    }
+    replay_free(&t);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "replay: could not remove %s\n", dir);
+    return rc == CDS_OK ? 0 : 1;
 }
 
 /* PostgreSQL's version of BARE_SCHEMA / BARE_UPSERT: same columns, key
@@ -421,6 +737,43 @@ cmd_pg_bare(const char *url, size_t n, size_t per_txn, bool pipeline)
         PQexitPipelineMode(c);
     PQclear(PQexec(c, "DROP TABLE IF EXISTS kv"));
     PQfinish(c);
+    return rc == 0 ? 0 : 1;
+}
+
+/* fsync DIR N: N times one 4 KiB pwrite + fdatasync into a preallocated
+ * 1 MiB file in DIR (as a reused WAL), each call timed. */
+static int
+cmd_fsync(const char *dir, size_t n)
+{
+    char path[600], page[4096];
+    snprintf(path, sizeof path, "%s/fsync.probe", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    uint64_t *ns = calloc(n ? n : 1, sizeof *ns);
+    int rc = fd >= 0 && ns && n > 0 ? 0 : -1;
+    memset(page, 'x', sizeof page);
+    for (int k = 0; rc == 0 && k < 256; k++)
+        rc = pwrite(fd, page, sizeof page, (off_t) k * 4096) == 4096 ? 0 : -1;
+    if (rc == 0)
+        rc = fsync(fd);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        page[i % 64] = (char) i;
+        uint64_t t0 = bench_mono_ns();
+        rc = pwrite(fd, page, sizeof page, (off_t) (i % 256) * 4096) == 4096
+             ? fdatasync(fd) : -1;
+        ns[i] = bench_mono_ns() - t0;
+    }
+    if (rc == 0) {
+        qsort(ns, n, sizeof *ns, bench_cmp_u64);
+        fprintf(stderr, "fsync: %zu x 4 KiB pwrite+fdatasync in %s\n", n, dir);
+        printf("%.3f %.3f\n", (double) ns[n / 2] / 1e6,
+               (double) ns[(n * 99) / 100] / 1e6);
+    } else {
+        fprintf(stderr, "fsync: %s: %s\n", path, strerror(errno));
+    }
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    free(ns);
     return rc == 0 ? 0 : 1;
 }
 
@@ -562,6 +915,9 @@ main(int argc, char **argv)
         return cmd_sql_agg(argv[2], strtoul(argv[3], NULL, 10),
                            strtoul(argv[4], NULL, 10),
                            strtoul(argv[5], NULL, 10));
+    if (!strcmp(c, "replay") && argc == 5
+        && (!strcmp(argv[4], "agg") || !strcmp(argv[4], "bare")))
+        return cmd_replay(argv[2], argv[3], argv[4]);
     if (!strcmp(c, "sql-bare") && argc == 5)
         return cmd_sql_bare(argv[2], strtoul(argv[3], NULL, 10),
                             strtoul(argv[4], NULL, 10));
@@ -569,13 +925,15 @@ main(int argc, char **argv)
         return cmd_pg_bare(argv[2], strtoul(argv[3], NULL, 10),
                            strtoul(argv[4], NULL, 10),
                            argc == 6 && !strcmp(argv[5], "pipeline"));
+    if (!strcmp(c, "fsync") && argc == 4)
+        return cmd_fsync(argv[2], strtoul(argv[3], NULL, 10));
     if (!strcmp(c, "verify") && argc == 3)
         return cmd_verify(strtoul(argv[2], NULL, 10));
     if (!strcmp(c, "zmq") && (argc == 4 || argc == 5))
         return cmd_zmq(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10),
                        argc == 5 && !strcmp(argv[4], "curve"));
     fprintf(stderr, "usage: bench_limits sql-agg ORGUNITS N GROUP BATCH [nosp] |"
-            " sql-bare DIR N PER_TXN | pg-bare URL N PER_TXN [pipeline] |"
-            " verify BYTES | zmq BYTES N [curve]\n");
+            " replay ORGUNITS TRACE agg|bare | sql-bare DIR N PER_TXN | pg-bare URL N PER_TXN [pipeline] |"
+            " fsync DIR N | verify BYTES | zmq BYTES N [curve]\n");
     return 2;
 }

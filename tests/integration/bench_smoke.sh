@@ -15,8 +15,9 @@ not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 
 # The row ids the table must hold at BENCH_SCALE=0.005 (idle agents: 20, 50).
 ROWS="1a 1b 1b-pg 1b-pg/b 1b-pgpipe 1b-pgpipe/b 1c 1c-upd 1d 1d-upd 1d-curve 2-1 2-1/a 2-1/b 2-10 2-10/a 2-10/b
+2-1/a-lim 2-1/b-lim 2-1/ab 2-10/a-lim 2-10/b-lim 2-10/ab 2-100/a-lim 2-100/b-lim 2-100/ab
 2-10-pg 2-10-pg/pg 2-10-pg/pgpipe 2-10-pg/sqlite
-2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-p50 3-p99 3-p999 3-rate 4
+2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-fsync-p50 3-fsync-p99 3-floor 3-floor99 3-p50 3-p50/floor 3-p99 3-p999 3-rate 4
 4-rate 5-rss-send 5-hwm-send 5-bin 5-bin-strip 7 6-20-ans 6-20-t 6-20-rss
 6-20-per 6-20-cpu 6-50-ans 6-50-t 6-50-rss 6-50-per 6-50-cpu 6-sync 6-sync/t
 6-hb-bytes 6-cyc-per
@@ -74,7 +75,7 @@ done
 # A ratio to a reference above 1.05 carries the table's warning that the
 # reference does not bound the figure; a ratio at or below it does not.
 bad=""
-for id in 2-1/a 2-1/b 2-10/a 2-10/b 2-100/a 2-100/b 2-10-pg/pg 2-10-pg/pgpipe; do
+for id in 2-1/a 2-1/b 2-1/ab 2-10/a 2-10/b 2-10/ab 2-100/a 2-100/b 2-100/ab 2-10-pg/pg 2-10-pg/pgpipe; do
     v=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$OUT/table.tsv" 2>/dev/null)
     case "$v" in ''|*[!0-9.e+-]*) continue ;; esac
     w=0; grep -q "^$id .*WARNING: ratio > 1.05" "$OUT/stdout" && w=1
