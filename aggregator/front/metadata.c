@@ -12,6 +12,7 @@
 
 #include "cdsync.pb-c.h"
 #include "cds_catalog.h"
+#include "cds_dataset.h"
 #include "cds_csv.h"
 #include "cds_err.h"
 #include "cds_id.h"
@@ -64,10 +65,12 @@ targets_with(const char *path, const cds_catalog_t *cat,
 }
 
 /* Sorted by name: the bundle's order. orgunit_map.csv is checked in
- * check_whole (check_map); datasets.csv has no loader on this build. */
+ * check_whole (check_map); datasets.csv, rules.csv and targets.csv against
+ * the new catalog (and org units): a retired indicator still named in a
+ * data set is refused there. */
 static const meta_file_t files[] = {
     { "catalog.csv", true, "code", cds_catalog_check, NULL },
-    { "datasets.csv", false, "code", NULL, NULL },
+    { "datasets.csv", false, "code", NULL, cds_datasets_check },
     { "orgunit_map.csv", true, "old,new", NULL, NULL },
     { "orgunits.csv", true, "code", cds_orgunits_check, NULL },
     { "rules.csv", false, "code", NULL, rules_with },

@@ -6,7 +6,7 @@
 # signature. Every expected count is worked out by hand below from the
 # edits this script makes to copies of deploy/*.csv.
 . "$(dirname "$0")/lib.sh"
-echo "1..38"
+echo "1..40"
 agg_init agg
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
 m=$T/m1
@@ -162,4 +162,16 @@ cp "$TOP/deploy/rules.csv" "$m4/"
 out=$(agg agg4 metadata publish "$m4" --yes 2>&1)
 check "rules.csv carried: added 12 (new file)" grep -q "rules.csv: added 12, changed 0, retired 0 (thêm 12, đổi 0, bỏ 0) (new file)" <<< "$out"
 check "targets.csv carried: added 11 (new file)" grep -q "targets.csv: added 11, changed 0, retired 0 (thêm 11, đổi 0, bỏ 0) (new file)" <<< "$out"
+
+# datasets.csv is checked against the new catalog too: a data set still
+# naming an indicator the version does not have (retired, or a typo) is
+# refused with file:line, nothing stored.
+n4=$(aggq agg4 "SELECT count(*) FROM metadata_version")
+cp "$TOP/deploy/datasets.csv" "$m4/"
+echo 'DS_BAD,Sai,Yearly,31,NTM8_1 NOPE_Y,leaves:VN' >> "$m4/datasets.csv"
+agg agg4 metadata publish "$m4" --yes > "$T/out" 2> "$T/err"
+expect_eq "a data set naming an indicator not in the catalog: exit 1, nothing stored" \
+    "$? $(aggq agg4 "SELECT count(*) FROM metadata_version")" "1 $n4"
+check "... named by file:line ($(grep -c . "$m4/datasets.csv")) and the code" \
+    grep -q "datasets.csv:$(grep -c . "$m4/datasets.csv"):.*NOPE_Y" "$T/err"
 exit $FAILED
