@@ -579,9 +579,13 @@ phase_scale() {
     start_agg "$run" "$port" || return 1
     sleep 1; base=$(rss_kib "$AGG_PID")
     scale_connect "$ncyc" 0.1 "$port"
-    sleep "$cyc_s"; rss=$(rss_kib "$AGG_PID")
+    # Measured half-way and at the end: equal figures show the growth
+    # has levelled off (bounded by the pipe chunks, not per heartbeat).
+    sleep "$(calc "$cyc_s / 2")"; rss=$(rss_kib "$AGG_PID")
+    row "6-cyc-half" "memory per agent after ~$(calc "int($cyc_s * 5)") heartbeats each ($ANS agents)" "$(ratio "$(calc "$rss - $base")" "$ANS")" KiB/agent
+    sleep "$(calc "$cyc_s / 2")"; rss=$(rss_kib "$AGG_PID")
     pa=$(ratio "$(calc "$rss - $base")" "$ANS")
-    row "6-cyc-per" "memory per agent after ~$(calc "int($cyc_s * 10)") heartbeats each ($ANS agents)" "$pa" KiB/agent
+    row "6-cyc-per" "  memory per agent after ~$(calc "int($cyc_s * 10)") heartbeats each ($ANS agents)" "$pa" KiB/agent
     for s in $SIMS; do stop_pid "$s"; done
     stop_pid "$AGG_PID"
     rm -rf "$run" "$W/tmpl-idle" "$W/ids"
