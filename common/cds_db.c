@@ -8,6 +8,9 @@
 #include "cds_log.h"
 
 #include <assert.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -106,6 +109,15 @@ cds_db_exec(cds_db_t *self, const char *sql)
     if (sqlite3_exec(self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return log_fail(self, "exec", sql);
     return CDS_OK;
+}
+
+void
+cds_db_release_memory(cds_db_t *self)
+{
+    (void) sqlite3_db_release_memory(self->db);
+#ifdef __GLIBC__
+    (void) malloc_trim(0);
+#endif
 }
 
 /* Run a one-row integer query (PRAGMA user_version ...) into *out. */
