@@ -1036,6 +1036,12 @@ outbox_depth(outbox_t *self)
     return read_stats(self, &s) == CDS_OK ? s.depth : -1;
 }
 
+void
+outbox_release_memory(outbox_t *self)
+{
+    cds_db_release_memory(self->db);
+}
+
 int64_t
 outbox_oldest_age_ms(outbox_t *self, uint64_t now_ms)
 {

@@ -207,6 +207,10 @@ int outbox_head_at(outbox_t *self, uint64_t seq,
 uint64_t outbox_first_pending(outbox_t *self);
 /* Number of pending rows; -1 on error (logged). */
 int64_t outbox_depth(outbox_t *self);
+/* Nothing to send: return the page cache and free heap pages
+ * (cds_db_release_memory), so an agent idle after a catch-up is back to
+ * its idle size (issue 19). */
+void outbox_release_memory(outbox_t *self);
 /* Age in ms of the oldest pending row at wall time now_ms (0 if none);
  * -1 on error. */
 int64_t outbox_oldest_age_ms(outbox_t *self, uint64_t now_ms);

@@ -1262,6 +1262,8 @@ send_heartbeat(session_t *self)
         return;
     }
     free(body);
+    if (depth == 0)             /* idle: give back the catch-up's cache */
+        outbox_release_memory(self->outbox);
     self->hb_id = id;
     self->hb_mono = mono(self);
     self->hb_wall = now;

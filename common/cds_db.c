@@ -8,6 +8,9 @@
 #include "cds_log.h"
 
 #include <assert.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -106,6 +109,15 @@ cds_db_exec(cds_db_t *self, const char *sql)
     if (sqlite3_exec(self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return log_fail(self, "exec", sql);
     return CDS_OK;
+}
+
+void
+cds_db_release_memory(cds_db_t *self)
+{
+    (void) sqlite3_db_release_memory(self->db);
+#ifdef __GLIBC__
+    (void) malloc_trim(0);
+#endif
 }
 
 /* Run a one-row integer query (PRAGMA user_version ...) into *out. */
@@ -238,13 +250,18 @@ configure_and_migrate(cds_db_t *self, const char *const *migrations,
 /* Process-wide SQLite settings, once, before the library initialises.
  * Memory statistics off: nothing reads them (no sqlite3_status call), and
  * keeping them takes a global mutex around every allocation, 3.7 % of
- * the aggregator's instructions per update (docs/PERFORMANCE.md). If
- * SQLite was already initialised this is refused and changes nothing. */
+ * the aggregator's instructions per update (docs/PERFORMANCE.md).
+ * No initial bulk page cache: by default every connection allocates 20
+ * pages at its first read (~87 KiB, all touched), which an idle agent's
+ * two connections (outbox, checkpointer) never fill; pages are then
+ * allocated one by one as the cache grows (issue 19). If SQLite was
+ * already initialised this is refused and changes nothing. */
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 static void
 sqlite_config(void)
 {
     (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void) sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 }
 
 /* A read-only reader that cannot create the -shm file (a monitoring user:

@@ -45,6 +45,11 @@ int cds_db_rollback(cds_db_t *self);
 uint64_t cds_db_write_commits(void);
 /* Run SQL without results. CDS_OK or a cds_err code (logged). */
 int cds_db_exec(cds_db_t *self, const char *sql);
+/* Give back what an idle process holds: the connection's unused page
+ * cache (sqlite3_db_release_memory) and the heap's free pages (glibc
+ * malloc_trim; nothing elsewhere). For a daemon with nothing to do; the
+ * pages are read again when work comes. */
+void cds_db_release_memory(cds_db_t *self);
 /* Prepare a statement kept for the connection's life (SQLITE_PREPARE_
  * PERSISTENT). NULL on failure (logged with the SQL). */
 sqlite3_stmt *cds_db_prepare(cds_db_t *self, const char *sql);

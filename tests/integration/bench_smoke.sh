@@ -20,7 +20,7 @@ ROWS="1a 1b 1b-pg 1b-pg/b 1b-pgpipe 1b-pgpipe/b 1c 1c-upd 1d 1d-upd 1d-curve 2-1
 2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-fsync-p50 3-fsync-p99 3-floor 3-floor99 3-p50 3-p50/floor 3-p99 3-p999 3-rate 4
 4-rate 5-rss-send 5-hwm-send 5-bin 5-bin-strip 7 6-20-ans 6-20-t 6-20-rss
 6-20-per 6-20-cpu 6-50-ans 6-50-t 6-50-rss 6-50-per 6-50-cpu 6-sync 6-sync/t
-6-hb-bytes 6-cyc-per
+6-hb-bytes 6-cyc-half 6-cyc-per
 8-tput 8-p50 8-p99 8-p999 R-tput R-p99
 9-start 9-start-w 9-summary 9-summary-w 9-reporting 9-reporting-w 9-targets 9-targets-w
 9-trend 9-trend-w 9-quality 9-quality-w 9-history 9-history-w 9-operations 9-operations-w"

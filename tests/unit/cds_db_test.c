@@ -564,6 +564,29 @@ test_concurrent_first_open(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* An idle daemon gives back the page cache a catch-up filled (issue 19):
+ * SQLite's own count of cache bytes falls, and the data stays readable. */
+static void
+test_release_memory(void **state)
+{
+    int used0 = 0, used1 = 0, hi = 0;
+    cds_db_t *db = open_ok(2, 0);
+    assert_int_equal(cds_db_exec(db, "CREATE TABLE big(b BLOB);"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+        " WHERE i < 2000) INSERT INTO big SELECT randomblob(500) FROM n"),
+                     CDS_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM big"), 2000);
+    sqlite3_db_status(cds_db_handle(db), SQLITE_DBSTATUS_CACHE_USED, &used0,
+                      &hi, 0);
+    cds_db_release_memory(db);
+    sqlite3_db_status(cds_db_handle(db), SQLITE_DBSTATUS_CACHE_USED, &used1,
+                      &hi, 0);
+    assert_true(used0 > 256 * 1024);   /* 2000 × 500 bytes were cached */
+    assert_true(used1 < used0 / 4);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM big"), 2000);
+    cds_db_close(&db);
+}
+
 int
 main(void)
 {
@@ -586,6 +609,7 @@ main(void)
         T(test_quick_check),
         T(test_errcode),
         T(test_concurrent_first_open),
+        T(test_release_memory),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
