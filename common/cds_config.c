@@ -307,7 +307,8 @@ cds_config_load_file(cds_config_t *self, const char *path, char *err,
     } else if (rc == -2) {
         snprintf(err, errlen, "%s: out of memory", path);
         ctx.rc = CDS_ENOMEM;
-    } else if (rc > 0 && ctx.rc == CDS_OK) {
+    } else if (rc > 0 && (ctx.rc == CDS_OK || bad[0])) {
+        /* bad is filled only when the bad entry was the first failure */
         snprintf(err, errlen,
                  "%s: syntax error at \"%s\" (expected \"name = value\""
                  " or \"[section]\")",
@@ -403,6 +404,14 @@ option_index(const cds_config_t *self, int c)
     return -1;
 }
 
+/* Is c a flag of the table that is a boolean switch? */
+static bool
+takes_no_arg(const cds_config_t *self, int c)
+{
+    int i = option_index(self, c);
+    return c >= FLAG_BASE && i >= 0 && !self->options[i].arg_name;
+}
+
 /* Spell an option as the user typed it, for messages. */
 static const char *
 option_text(const cds_config_t *self, int c, char *buf, size_t len)
@@ -444,7 +453,13 @@ scan_flags(cds_config_t *self, int argc, flag_t *flags, int *n_flags,
             *config = optarg;
         else if (c == OPT_HELP)
             *help = true;
-        else if (c == ':') {
+        else if (c == ':' && takes_no_arg(self, optopt)) {
+            /* "--switch=x": mingw-w64's getopt_long answers ':' here,
+             * glibc's '?' (next branch) */
+            snprintf(err, errlen, "option \"%s\" takes no argument",
+                     option_text(self, optopt, name, sizeof name));
+            rc = CDS_EUSAGE;
+        } else if (c == ':') {
             snprintf(err, errlen, "option \"%s\" requires an argument",
                      option_text(self, optopt, name, sizeof name));
             rc = CDS_EUSAGE;

@@ -6,11 +6,17 @@
 
 /* Files open in binary mode, as on Linux: the identity file, CSVs and
  * the catalog are read back byte for byte (no CRLF rewriting). Set before
- * main; every program that makes a POSIX call links this file. */
+ * main; every program that makes a POSIX call links this file. The
+ * standard streams too: a script that reads `pubid` or `status --json`
+ * gets the bytes the Linux agent prints, not "\r\n" line ends (the
+ * console shows a bare "\n" as a new line either way). */
 __attribute__((constructor)) static void
 binary_mode(void)
 {
     _fmode = _O_BINARY;
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+    _setmode(_fileno(stderr), _O_BINARY);
 }
 
 int

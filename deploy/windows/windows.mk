@@ -87,7 +87,9 @@ WIN_UNIT_NAMES := cds_carry_test cds_catalog_test cds_ckpt_test cds_cli_test \
     metafetch_test outbox_test receipt_verify_test sender_test \
     session_model_test session_test
 WIN_TESTS ?= $(WIN_UNIT_NAMES)
-$(WIN)/tests/%.exe: $(WIN)/obj/tests/unit/%.o $(WIN_LIBAGENT) $(WIN_LIBCDS)
+# With the agent's manifest: the UTF-8 code page, which kernel32's INI
+# reader (common/win32/inih) uses for a file without a byte-order mark.
+$(WIN)/tests/%.exe: $(WIN)/obj/tests/unit/%.o $(WIN)/obj/manifest.o $(WIN_LIBAGENT) $(WIN_LIBCDS)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ -lcmocka $(WIN_LIBS)
 .SECONDARY: $(patsubst %,$(WIN)/obj/tests/unit/%.o,$(WIN_UNIT_NAMES))

@@ -175,7 +175,7 @@ ini_parse_win32(const char *filename, ini_handler handler, void *user,
         if (!first) {
             first = ordinal;
             if (bad && badlen)
-                snprintf(bad, badlen, "[%ls] given twice", s);
+                snprintf(bad, badlen, "[%ls] (a section given twice)", s);
         }
     }
     free(names);
