@@ -188,7 +188,8 @@ build_cmocka() {
 # libinih: its orig tarball is missing from the mirror here (404 on
 # deb.debian.org, 2026-12-03, while its .dsc is there). INIH_SRC names an
 # unpacked Debian libinih source package fetched elsewhere (`apt-get source
-# libinih`); without it the Windows agent cannot link (ini_parse_*).
+# libinih`); without it the Windows build uses kernel32's INI reader
+# (common/win32/inih/, docs/WINDOWS.md "INI files").
 build_libinih() {
     d=${INIH_SRC:-$(srcdir libinih)}; cp "$d/ini.h" "$DEPS/include/"
     build_one inih "$d/ini.c"
