@@ -179,10 +179,10 @@ test_load_errors(void **state)
     char werr[256] = "", text[600];
     snprintf(text, sizeof text,
              "\xef\xbb\xbf# BOM, then a comment\n[agent]\n  retries = 3\n"
-             "server = %0500d\n", 7);
+             "server = %0500d\nretries = 4 ; the last one given wins\n", 7);
     write_ini(text);
     assert_int_equal(cds_config_load_file(w, ini, werr, sizeof werr), CDS_OK);
-    assert_string_equal(cds_config_get(w, "agent.retries"), "3");
+    assert_string_equal(cds_config_get(w, "agent.retries"), "4");
     assert_int_equal(strlen(cds_config_get(w, "agent.server")), 500);
     cds_config_destroy(&w);
 #else
