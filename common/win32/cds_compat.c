@@ -49,6 +49,19 @@ strndup(const char *s, size_t n)
     return d;
 }
 
+/* As glibc's: the first place needle occurs in hay, or NULL. */
+void *
+memmem(const void *hay, size_t hlen, const void *needle, size_t nlen)
+{
+    const char *h = hay;
+    if (nlen == 0)
+        return (void *) h;
+    for (size_t i = 0; nlen <= hlen && i <= hlen - nlen; i++)
+        if (h[i] == *(const char *) needle && memcmp(h + i, needle, nlen) == 0)
+            return (void *) (h + i);
+    return NULL;
+}
+
 ssize_t
 getline(char **line, size_t *cap, FILE *f)
 {

@@ -17,10 +17,8 @@ WIN_EXE   := $(WIN)/cdsync-agent.exe
 # off on Windows for now, `open` says so (agent/win32/page_off.c).
 # cds_signal.c and cds_harden.c have Windows variants in common/win32/, as
 # do the POSIX calls the rest makes (common/win32/cds_compat.h).
-# cds_adx.c and import_adx.c need libxml2, not built for Windows yet:
-# agent/win32/import_adx_off.c refuses an ADX import, naming why.
 WIN_SKIP  := common/cds_pg.c common/cds_sql.c common/cds_signal.c \
-    common/cds_harden.c agent/page.c common/cds_adx.c agent/import_adx.c
+    common/cds_harden.c agent/page.c
 # Without libinih (deps.sh: its source is missing from the mirror here)
 # inih's ini_parse comes from common/win32/inih/, over Windows' own INI
 # reader in kernel32 (its ini.h says what differs). INIH_SRC=dir
@@ -29,22 +27,22 @@ WIN_NO_INI := $(if $(wildcard $(WIN_DEPS)/include/ini.h),,common/win32/inih/ini_
 WIN_COMMON_SRC := $(filter-out $(WIN_SKIP),$(COMMON_SRC)) $(wildcard common/win32/*.c) $(WIN_NO_INI)
 WIN_AGENT_SRC  := $(filter-out $(WIN_SKIP),$(AGENT_SRC)) $(wildcard agent/win32/*.c)
 WIN_CPPFLAGS := -D_WIN32_WINNT=0x0601 -D__USE_MINGW_ANSI_STDIO=1 \
-    -DZMQ_STATIC -DSODIUM_STATIC -DCMOCKA_STATIC \
+    -DZMQ_STATIC -DSODIUM_STATIC -DCMOCKA_STATIC -DLIBXML_STATIC \
     -Icommon/win32 -include cds_compat.h $(if $(WIN_NO_INI),-Icommon/win32/inih) \
-    -Icommon -I$(BUILD)/proto -I$(WIN_DEPS)/include \
+    -Icommon -I$(BUILD)/proto -I$(WIN_DEPS)/include -I$(WIN_DEPS)/include/libxml2 \
     -DCDS_DATADIR='"C:/ProgramData/cdsync"' -DCDS_SYSCONFDIR='"C:/ProgramData"' \
     -DCDS_AGENT_STATEDIR='"C:/ProgramData/cdsync/state"'
 # -Wno-format: with __USE_MINGW_ANSI_STDIO the printf family is C99 (%zu,
 # %lld), but GCC checks format(printf) as Microsoft's and flags them.
 WIN_CFLAGS := -std=gnu11 -O2 $(WARN) -Wno-format -MMD -MP
 WIN_LIBS  := -L$(WIN_DEPS)/lib -lzmq -lprotobuf-c -lsodium -lsqlite3 $(if $(WIN_NO_INI),,-linih) \
-    -ljansson -lcsv -lstdc++ -lpthread -lws2_32 -liphlpapi -ladvapi32 -lm
+    -ljansson -lcsv -lxml2 -lstdc++ -lpthread -lws2_32 -liphlpapi -ladvapi32 -lm
 # Files open in binary mode: common/win32/cds_compat.c (_set_fmode).
 WIN_LDFLAGS := -static
 wobj = $(patsubst %.c,$(WIN)/obj/%.o,$(1))
 WIN_LIBCDS   := $(WIN)/libcdsync.a
 WIN_LIBAGENT := $(WIN)/libagent.a
-WIN_STAMP    := $(WIN_DEPS)/stamps/cmocka
+WIN_STAMP    := $(WIN_DEPS)/stamps/libxml2
 
 .PHONY: windows windows-deps windows-test
 windows: $(WIN_EXE)
