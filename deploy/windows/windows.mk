@@ -76,7 +76,7 @@ $(WIN_EXE): $(call wobj,agent/main.c) $(WIN)/obj/manifest.o $(WIN_LIBAGENT) $(WI
 # The unit tests of common/ and agent/ (none of the aggregator's), built as
 # Windows programs and run under wine64 by deploy/windows/wine_test.sh.
 # WIN_TESTS=name... runs some.
-WIN_UNIT_NAMES := cds_carry_test cds_catalog_test cds_ckpt_test cds_cli_test \
+WIN_UNIT_NAMES := cds_adx_test cds_carry_test cds_catalog_test cds_ckpt_test cds_cli_test \
     cds_codec_test cds_config_test cds_csv_test cds_dataset_test cds_db_test \
     cds_err_test cds_harden_test cds_hlc_test cds_id_test cds_log_test \
     cds_orgunit_test cds_period_test cds_rule_test cds_service_test \
