@@ -16,7 +16,9 @@
  *  "name = value" in file order within a section, repeated names included;
  *  whole-line comments start with ';' or '#'; an inline comment is ';'
  *  after whitespace; a UTF-8 byte-order mark is skipped; names and values
- *  are trimmed; strings reach the handler in UTF-8.
+ *  are trimmed; strings reach the handler in UTF-8; names before the first
+ *  section come with section "" (asked of kernel32 as section "": Wine
+ *  answers so; not checked on Windows itself).
  *  What differs (docs/WINDOWS.md): no line numbers (the return value of a
  *  failure is the failing entry's ordinal, not its line); an indented line is
  *  an entry, never a continuation; a section given twice (names compare
