@@ -221,11 +221,16 @@ ini_fail(ini_ctx_t *ctx, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    snprintf(ctx->err, ctx->errlen, "%s:%d: %s", ctx->path, ctx->line, what);
+    if (ctx->line > 0)
+        snprintf(ctx->err, ctx->errlen, "%s:%d: %s", ctx->path, ctx->line,
+                 what);
+    else /* Windows' INI reader: no line numbers (docs/WINDOWS.md) */
+        snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->path, what);
     ctx->rc = rc;
     ctx->err_line = ctx->line;
 }
 
+#ifndef CDS_INI_WIN32
 /* fgets-style reader for ini_parse_stream. The library in use is built
  * without INI_HANDLER_LINENO, so counting lines here is how errors get
  * their line number. A line longer than inih's buffer would be split
@@ -247,6 +252,7 @@ ini_read_line(char *str, int num, void *stream)
     memcpy(str, ctx->buf, (size_t)n + 1);
     return str;
 }
+#endif
 
 static int
 ini_on_value(void *user, const char *section, const char *name,
@@ -274,6 +280,44 @@ ini_on_value(void *user, const char *section, const char *name,
     return 1;
 }
 
+#ifdef CDS_INI_WIN32
+/* Windows without libinih: kernel32's INI reader behind inih's ini_parse
+ * (common/win32/inih/ini.h). It reads the file by name and knows no line
+ * numbers, so errors name the file and the option or the bad entry. */
+int
+cds_config_load_file(cds_config_t *self, const char *path, char *err,
+                     size_t errlen)
+{
+    ini_ctx_t ctx = {
+        .self = self, .path = path, .raw = "", .err = err, .errlen = errlen};
+    char bad[200] = "";
+    FILE *f = fopen(path, "r"); /* for errno: kernel32 does not set it */
+
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return CDS_EIO;
+    }
+    fclose(f);
+    free(self->path);
+    self->path = strdup(path);
+    int rc = ini_parse_win32(path, ini_on_value, &ctx, bad, sizeof bad);
+    if (rc == -1) {
+        snprintf(err, errlen, "%s: cannot open", path);
+        ctx.rc = CDS_EIO;
+    } else if (rc == -2) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        ctx.rc = CDS_ENOMEM;
+    } else if (rc > 0 && (ctx.rc == CDS_OK || bad[0])) {
+        /* bad is filled only when the bad entry was the first failure */
+        snprintf(err, errlen,
+                 "%s: syntax error at \"%s\" (expected \"name = value\""
+                 " or \"[section]\")",
+                 path, bad);
+        ctx.rc = CDS_EMALFORMED;
+    }
+    return ctx.rc;
+}
+#else
 int
 cds_config_load_file(cds_config_t *self, const char *path, char *err,
                      size_t errlen)
@@ -305,6 +349,7 @@ cds_config_load_file(cds_config_t *self, const char *path, char *err,
     fclose(ctx.file);
     return ctx.rc;
 }
+#endif
 
 const char *
 cds_config_path(const cds_config_t *self)
@@ -359,6 +404,14 @@ option_index(const cds_config_t *self, int c)
     return -1;
 }
 
+/* Is c a flag of the table that is a boolean switch? */
+static bool
+takes_no_arg(const cds_config_t *self, int c)
+{
+    int i = option_index(self, c);
+    return c >= FLAG_BASE && i >= 0 && !self->options[i].arg_name;
+}
+
 /* Spell an option as the user typed it, for messages. */
 static const char *
 option_text(const cds_config_t *self, int c, char *buf, size_t len)
@@ -400,7 +453,13 @@ scan_flags(cds_config_t *self, int argc, flag_t *flags, int *n_flags,
             *config = optarg;
         else if (c == OPT_HELP)
             *help = true;
-        else if (c == ':') {
+        else if (c == ':' && takes_no_arg(self, optopt)) {
+            /* "--switch=x": mingw-w64's getopt_long answers ':' here,
+             * glibc's '?' (next branch) */
+            snprintf(err, errlen, "option \"%s\" takes no argument",
+                     option_text(self, optopt, name, sizeof name));
+            rc = CDS_EUSAGE;
+        } else if (c == ':') {
             snprintf(err, errlen, "option \"%s\" requires an argument",
                      option_text(self, optopt, name, sizeof name));
             rc = CDS_EUSAGE;

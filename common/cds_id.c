@@ -364,6 +364,20 @@ parse_identity(const char *path, const char *text, cds_identity_t *id,
                char *errbuf, size_t errlen)
 {
     parse_t p = { .id = id };
+#ifdef CDS_INI_WIN32
+    /* kernel32's INI reader (common/win32/inih/ini.h) reads the file by
+     * name, after open_secret checked its ACL and size; it reports no line
+     * (and keeps its own copy of the text, which is not wiped). */
+    (void) text;
+    int line = ini_parse_win32(path, on_ini_pair, &p, NULL, 0);
+    scrub_stack();
+    if (line != 0) {
+        set_err(errbuf, errlen, "%s: %s: %s", path,
+                p.bad_field ? p.bad_field : "syntax",
+                p.bad_reason ? p.bad_reason : "not an INI line");
+        return CDS_EMALFORMED;
+    }
+#else
     int line = ini_parse_string(text, on_ini_pair, &p);
     scrub_stack();
     if (line != 0) {
@@ -372,6 +386,7 @@ parse_identity(const char *path, const char *text, cds_identity_t *id,
                 p.bad_reason ? p.bad_reason : "not an INI line");
         return CDS_EMALFORMED;
     }
+#endif
     if (p.seen != SEEN_ALL) {
         const char *missing = !(p.seen & SEEN_PUBLIC) ? "public"
                               : !(p.seen & SEEN_SIGN) ? "sign_secret"

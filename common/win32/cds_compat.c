@@ -6,11 +6,17 @@
 
 /* Files open in binary mode, as on Linux: the identity file, CSVs and
  * the catalog are read back byte for byte (no CRLF rewriting). Set before
- * main; every program that makes a POSIX call links this file. */
+ * main; every program that makes a POSIX call links this file. The
+ * standard streams too: a script that reads `pubid` or `status --json`
+ * gets the bytes the Linux agent prints, not "\r\n" line ends (the
+ * console shows a bare "\n" as a new line either way). */
 __attribute__((constructor)) static void
 binary_mode(void)
 {
     _fmode = _O_BINARY;
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+    _setmode(_fileno(stderr), _O_BINARY);
 }
 
 int
@@ -41,6 +47,19 @@ strndup(const char *s, size_t n)
         d[len] = '\0';
     }
     return d;
+}
+
+/* As glibc's: the first place needle occurs in hay, or NULL. */
+void *
+memmem(const void *hay, size_t hlen, const void *needle, size_t nlen)
+{
+    const char *h = hay;
+    if (nlen == 0)
+        return (void *) h;
+    for (size_t i = 0; nlen <= hlen && i <= hlen - nlen; i++)
+        if (h[i] == *(const char *) needle && memcmp(h + i, needle, nlen) == 0)
+            return (void *) (h + i);
+    return NULL;
 }
 
 ssize_t

@@ -136,6 +136,7 @@ char *cds_win32_strerror(int e);
 int setenv(const char *name, const char *value, int overwrite);
 int unsetenv(const char *name);
 char *strndup(const char *s, size_t n);
+void *memmem(const void *hay, size_t hlen, const void *needle, size_t nlen);
 ssize_t getline(char **line, size_t *cap, FILE *f);
 void tdestroy(void *root, void (*free_node)(void *));
 struct tm *gmtime_r(const time_t *t, struct tm *out);

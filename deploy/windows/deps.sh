@@ -14,7 +14,8 @@
 # run with everything in place needs neither root nor network.
 #
 # What the agent links (Makefile, agent link line): libzmq, protobuf-c,
-# libsodium, sqlite3, inih, jansson, libcsv; its unit tests cmocka. Not
+# libsodium, sqlite3, inih, jansson, libcsv, libxml2 (ADX import); its
+# unit tests cmocka. Not
 # built here:
 #   - libmicrohttpd: the agent dlopen()s it for `open` only (agent/page.c);
 #     the officer's page is switched off on Windows for now (the `open`
@@ -28,7 +29,9 @@ HOST=x86_64-w64-mingw32
 TOOLS="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake wine64 dpkg-dev \
 autoconf automake libtool tcl"
 # Debian source package names, in build order.
-SRCPKGS="libsodium zeromq3 sqlite3 protobuf-c jansson libcsv cmocka libinih"
+# libxml2 last but one: windows.mk runs this script while its stamp is
+# missing (a deps directory made before libxml2 was added gets it).
+SRCPKGS="libsodium zeromq3 sqlite3 protobuf-c jansson libcsv cmocka libxml2 libinih"
 JOBS=${JOBS:-2}
 
 say() { echo "windows-deps: $*" >&2; }
@@ -188,7 +191,8 @@ build_cmocka() {
 # libinih: its orig tarball is missing from the mirror here (404 on
 # deb.debian.org, 2026-12-03, while its .dsc is there). INIH_SRC names an
 # unpacked Debian libinih source package fetched elsewhere (`apt-get source
-# libinih`); without it the Windows agent cannot link (ini_parse_*).
+# libinih`); without it the Windows build uses kernel32's INI reader
+# (common/win32/inih/, docs/WINDOWS.md "INI files").
 build_libinih() {
     d=${INIH_SRC:-$(srcdir libinih)}; cp "$d/ini.h" "$DEPS/include/"
     build_one inih "$d/ini.c"
@@ -205,6 +209,19 @@ build_jansson() {
         -DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF -DJANSSON_WITHOUT_TESTS=ON \
         && cmake --build "$o" -j "$JOBS" && cmake --install "$o") >"$o.log" 2>&1
 }
+# The reader and writer cds_adx.c uses; no iconv, zlib, lzma, ICU or
+# network (UTF-8 documents only, as on Linux in practice).
+build_libxml2() {
+    d=$(srcdir libxml2); o="$OBJ/libxml2"; mkdir -p "$o"
+    (cmake -S "$d" -B "$o" -DCMAKE_TOOLCHAIN_FILE="$TC" \
+        -DCMAKE_INSTALL_PREFIX="$DEPS" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_C_FLAGS="$cflags" -DBUILD_SHARED_LIBS=OFF \
+        -DLIBXML2_WITH_ICONV=OFF -DLIBXML2_WITH_LZMA=OFF -DLIBXML2_WITH_ZLIB=OFF \
+        -DLIBXML2_WITH_ICU=OFF -DLIBXML2_WITH_PYTHON=OFF -DLIBXML2_WITH_HTTP=OFF \
+        -DLIBXML2_WITH_FTP=OFF -DLIBXML2_WITH_MODULES=OFF \
+        -DLIBXML2_WITH_PROGRAMS=OFF -DLIBXML2_WITH_TESTS=OFF \
+        && cmake --build "$o" -j "$JOBS" && cmake --install "$o") >"$o.log" 2>&1
+}
 
 for s in $SRCPKGS; do
     [ -f "$DEPS/stamps/$s" ] && continue
@@ -219,8 +236,12 @@ for s in $SRCPKGS; do
     echo "$(($(date +%s) - t0))s" > "$DEPS/stamps/$s"
     say "$s built in $(cat "$DEPS/stamps/$s")"
 done
+# libinih alone missing is not fatal: the build then uses kernel32's INI
+# reader (common/win32/inih/, docs/WINDOWS.md "INI files").
+unfetched=$(echo "$unfetched" | sed 's/ libinih//')
 if [ -n "$unfetched" ]; then
     say "INCOMPLETE: no source for:$unfetched (the others are built in $DEPS)"
     exit 2
 fi
+[ -f "$DEPS/include/ini.h" ] || say "no libinih: kernel32's INI reader is used (docs/WINDOWS.md)"
 say "ready: $DEPS"

@@ -20,29 +20,29 @@ WIN_EXE   := $(WIN)/cdsync-agent.exe
 WIN_SKIP  := common/cds_pg.c common/cds_sql.c common/cds_signal.c \
     common/cds_harden.c agent/page.c
 # Without libinih (deps.sh: its source is missing from the mirror here)
-# the two files that parse INI are left out: the tests that do not need
-# them still build and run; the agent itself cannot link, and says why.
-WIN_NO_INI := $(if $(wildcard $(WIN_DEPS)/include/ini.h),,common/cds_config.c common/cds_id.c)
-WIN_SKIP  += $(WIN_NO_INI)
-WIN_COMMON_SRC := $(filter-out $(WIN_SKIP),$(COMMON_SRC)) $(wildcard common/win32/*.c)
+# inih's ini_parse comes from common/win32/inih/, over Windows' own INI
+# reader in kernel32 (its ini.h says what differs). INIH_SRC=dir
+# sh deploy/windows/deps.sh puts Debian's inih in $(WIN_DEPS) instead.
+WIN_NO_INI := $(if $(wildcard $(WIN_DEPS)/include/ini.h),,common/win32/inih/ini_win32.c)
+WIN_COMMON_SRC := $(filter-out $(WIN_SKIP),$(COMMON_SRC)) $(wildcard common/win32/*.c) $(WIN_NO_INI)
 WIN_AGENT_SRC  := $(filter-out $(WIN_SKIP),$(AGENT_SRC)) $(wildcard agent/win32/*.c)
 WIN_CPPFLAGS := -D_WIN32_WINNT=0x0601 -D__USE_MINGW_ANSI_STDIO=1 \
-    -DZMQ_STATIC -DSODIUM_STATIC -DCMOCKA_STATIC \
-    -Icommon/win32 -include cds_compat.h \
-    -Icommon -I$(BUILD)/proto -I$(WIN_DEPS)/include \
+    -DZMQ_STATIC -DSODIUM_STATIC -DCMOCKA_STATIC -DLIBXML_STATIC \
+    -Icommon/win32 -include cds_compat.h $(if $(WIN_NO_INI),-Icommon/win32/inih) \
+    -Icommon -I$(BUILD)/proto -I$(WIN_DEPS)/include -I$(WIN_DEPS)/include/libxml2 \
     -DCDS_DATADIR='"C:/ProgramData/cdsync"' -DCDS_SYSCONFDIR='"C:/ProgramData"' \
     -DCDS_AGENT_STATEDIR='"C:/ProgramData/cdsync/state"'
 # -Wno-format: with __USE_MINGW_ANSI_STDIO the printf family is C99 (%zu,
 # %lld), but GCC checks format(printf) as Microsoft's and flags them.
 WIN_CFLAGS := -std=gnu11 -O2 $(WARN) -Wno-format -MMD -MP
 WIN_LIBS  := -L$(WIN_DEPS)/lib -lzmq -lprotobuf-c -lsodium -lsqlite3 $(if $(WIN_NO_INI),,-linih) \
-    -ljansson -lcsv -lstdc++ -lpthread -lws2_32 -liphlpapi -ladvapi32 -lm
+    -ljansson -lcsv -lxml2 -lstdc++ -lpthread -lws2_32 -liphlpapi -ladvapi32 -lm
 # Files open in binary mode: common/win32/cds_compat.c (_set_fmode).
 WIN_LDFLAGS := -static
 wobj = $(patsubst %.c,$(WIN)/obj/%.o,$(1))
 WIN_LIBCDS   := $(WIN)/libcdsync.a
 WIN_LIBAGENT := $(WIN)/libagent.a
-WIN_STAMP    := $(WIN_DEPS)/stamps/cmocka
+WIN_STAMP    := $(WIN_DEPS)/stamps/libxml2
 
 .PHONY: windows windows-deps windows-test
 windows: $(WIN_EXE)
@@ -68,7 +68,6 @@ $(WIN)/obj/manifest.o: deploy/windows/cdsync-agent.rc deploy/windows/cdsync-agen
 	@mkdir -p $(dir $@)
 	x86_64-w64-mingw32-windres -I deploy/windows $< -o $@
 $(WIN_EXE): $(call wobj,agent/main.c) $(WIN)/obj/manifest.o $(WIN_LIBAGENT) $(WIN_LIBCDS)
-	@if [ -n "$(WIN_NO_INI)" ]; then echo "windows: no libinih for Windows in $(WIN_DEPS): deploy/windows/deps.sh could not fetch its source (INIH_SRC=dir: an unpacked Debian libinih source)" >&2; exit 1; fi
 	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ $(WIN_LIBS)
 	@ls -l $@ | awk '{print "windows: " $$5 " bytes: " $$9}'
 
@@ -77,7 +76,7 @@ $(WIN_EXE): $(call wobj,agent/main.c) $(WIN)/obj/manifest.o $(WIN_LIBAGENT) $(WI
 # The unit tests of common/ and agent/ (none of the aggregator's), built as
 # Windows programs and run under wine64 by deploy/windows/wine_test.sh.
 # WIN_TESTS=name... runs some.
-WIN_UNIT_NAMES := cds_carry_test cds_catalog_test cds_ckpt_test cds_cli_test \
+WIN_UNIT_NAMES := cds_adx_test cds_carry_test cds_catalog_test cds_ckpt_test cds_cli_test \
     cds_codec_test cds_config_test cds_csv_test cds_dataset_test cds_db_test \
     cds_err_test cds_harden_test cds_hlc_test cds_id_test cds_log_test \
     cds_orgunit_test cds_period_test cds_rule_test cds_service_test \
@@ -86,7 +85,9 @@ WIN_UNIT_NAMES := cds_carry_test cds_catalog_test cds_ckpt_test cds_cli_test \
     metafetch_test outbox_test receipt_verify_test sender_test \
     session_model_test session_test
 WIN_TESTS ?= $(WIN_UNIT_NAMES)
-$(WIN)/tests/%.exe: $(WIN)/obj/tests/unit/%.o $(WIN_LIBAGENT) $(WIN_LIBCDS)
+# With the agent's manifest: the UTF-8 code page, which kernel32's INI
+# reader (common/win32/inih) uses for a file without a byte-order mark.
+$(WIN)/tests/%.exe: $(WIN)/obj/tests/unit/%.o $(WIN)/obj/manifest.o $(WIN_LIBAGENT) $(WIN_LIBCDS)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_LDFLAGS) -o $@ $^ -lcmocka $(WIN_LIBS)
 .SECONDARY: $(patsubst %,$(WIN)/obj/tests/unit/%.o,$(WIN_UNIT_NAMES))

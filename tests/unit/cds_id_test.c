@@ -17,6 +17,14 @@
 
 #include "cds_err.h"
 #include "cds_id.h"
+#include <ini.h> /* CDS_INI_WIN32: Windows' INI reader (no line numbers) */
+
+/* ":N:" before a field's error; kernel32's reader names no line. */
+#ifdef CDS_INI_WIN32
+#define AT(n) ":"
+#else
+#define AT(n) ":" n ":"
+#endif
 
 static char dir[] = "/tmp/cds_id_test.XXXXXX";
 
@@ -100,7 +108,9 @@ test_generate_load_roundtrip(void **state)
     assert_int_equal(cds_identity_generate(path, "CX-26734 Đức Huệ"), CDS_OK);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
+#ifndef _WIN32                         /* Windows: no mode bits (ACLs) */
     assert_int_equal(st.st_mode & 0777, 0600);
+#endif
 
     cds_identity_t *id = cds_identity_load(path, &err, errbuf, sizeof errbuf);
     assert_non_null(id);
@@ -162,6 +172,11 @@ test_refuses_readable_key(void **state)
 {
     char path[256], errbuf[512], want[600];
     int err = -1;
+#ifdef _WIN32
+    /* Windows: ACLs, not mode bits (common/win32/cds_acl.c); Wine reports
+     * a default ACL, so the refusal is not exercised here (WINDOWS.md). */
+    skip();
+#endif
     path_of(path, sizeof path, "open.key");
     assert_int_equal(cds_identity_generate(path, "x"), CDS_OK);
     assert_int_equal(chmod(path, 0644), 0);
@@ -266,7 +281,7 @@ test_malformed_files(void **state)
     char broken[8192];
     strcpy(broken, text);
     *strstr(broken, "sign_secret") = 'X';       /* "Xign_secret": unknown */
-    expect_malformed(broken, ":5: key: unknown key");
+    expect_malformed(broken, AT("5") " key: unknown key");
 
     strcpy(broken, text);
     *strstr(broken, "curve_secret") = '\0';      /* cut the last line */
@@ -275,7 +290,7 @@ test_malformed_files(void **state)
     strcpy(broken, text);
     char *v = strstr(broken, "sign_secret = ") + strlen("sign_secret = ");
     v[3] = '!';                                  /* not base64 */
-    expect_malformed(broken, ":5: sign_secret: not 64 bytes");
+    expect_malformed(broken, AT("5") " sign_secret: not 64 bytes");
 
     strcpy(broken, text);
     strcat(broken, "label = again\n");
@@ -286,7 +301,7 @@ test_malformed_files(void **state)
     expect_malformed(broken, "section");
 
     expect_malformed("", "size 0");
-    expect_malformed("no equals sign here\n", ":1: syntax");
+    expect_malformed("no equals sign here\n", AT("1") " syntax");
 
     int err = -1;
     char errbuf[256];

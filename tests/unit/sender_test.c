@@ -236,7 +236,11 @@ fake_start(fake_t *f, fx_t *fx, sender_config_t cfg)
     memset(f, 0, sizeof *f);
     snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
     snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
+#ifdef _WIN32
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:*"); /* no ipc:// on Windows */
+#else
     snprintf(ep, sizeof ep, "ipc://%s/agg.sock", fx->dir);
+#endif
     assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
     assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
     f->me = cds_identity_load(keypath, &e, err, sizeof err);
@@ -254,6 +258,9 @@ fake_start(fake_t *f, fx_t *fx, sender_config_t cfg)
     assert_int_equal(zmq_setsockopt(f->router, ZMQ_LINGER, &zero,
                                     sizeof zero), 0);
     assert_int_equal(zmq_bind(f->router, ep), 0);
+    size_t eplen = sizeof ep; /* the port bound, where "*" was asked */
+    assert_int_equal(zmq_getsockopt(f->router, ZMQ_LAST_ENDPOINT, ep, &eplen),
+                     0);
     cfg.state_dir = fx->dir;
     cfg.server = ep;
     cfg.server_key = pub;
