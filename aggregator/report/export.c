@@ -141,6 +141,33 @@ plain_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
     return CDS_OK;
 }
 
+/* created and lastUpdated of the current row (docs/ADMIN.md "created and
+ * lastUpdated in cdsync"), ISO 8601 UTC into bufs of len each; never
+ * created > lastUpdated, which DHIS2 reads as invalid. A lastUpdated the
+ * source carried is kept and a later created (the first arrival in
+ * cdsync) lowered to it: the value existed by then. Without one,
+ * lastUpdated is the value's stamp raised to created: a value stamped by
+ * an agent whose clock was behind, or entered offline, was stored no
+ * earlier than its arrival. */
+static void
+row_times(cds_sql_stmt_t *st, char *created, char *updated, size_t len)
+{
+    uint64_t stamp = cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC));
+    bool carried = cds_sql_col_type(st, X_UPDATED) != CDS_SQL_NULL;
+    uint64_t u = carried ? (uint64_t) cds_sql_col_int64(st, X_UPDATED)
+                         : stamp;
+    uint64_t c = cds_sql_col_type(st, X_CREATED) == CDS_SQL_NULL
+                     ? stamp : (uint64_t) cds_sql_col_int64(st, X_CREATED);
+    if (c > u) {
+        if (carried)
+            c = u;
+        else
+            u = c;
+    }
+    cds_format_time(created, len, c);
+    cds_format_time(updated, len, u);
+}
+
 /* One exported value in the chosen format; a derived ratio is left out
  * of the DHIS2 formats (export.h). */
 static int
@@ -161,14 +188,7 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
     if (o->adx_periods && export_period_adx(pe, period, sizeof period)
                               == CDS_OK)
         pe = period;
-    cds_format_time(updated, sizeof updated,
-                    cds_sql_col_type(st, X_UPDATED) == CDS_SQL_NULL
-                        ? cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC))
-                        : (uint64_t) cds_sql_col_int64(st, X_UPDATED));
-    cds_format_time(created, sizeof created,
-                    cds_sql_col_type(st, X_CREATED) == CDS_SQL_NULL
-                        ? cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC))
-                        : (uint64_t) cds_sql_col_int64(st, X_CREATED));
+    row_times(st, created, updated, sizeof created);
     bool followup = cds_sql_col_int(st, X_FOLLOWUP) != 0;
     if (o->format == EXPORT_DHIS2_JSON) {
         json_t *v = json_pack("{sssssssssssssssssssssb}",
