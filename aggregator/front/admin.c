@@ -322,7 +322,9 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
                             c->cfg, "command.no_subtree"),
                         .bom = cds_config_get_bool(c->cfg, "command.bom"),
                         .adx_periods = cds_config_get_bool(
-                            c->cfg, "command.adx_periods") };
+                            c->cfg, "command.adx_periods"),
+                        .include_deleted = cds_config_get_bool(
+                            c->cfg, "command.include_deleted") };
     const char *fmt = get(c, "command.format");
     if (!fmt || strcmp(fmt, "table") == 0)
         fmt = "dhis2-json";    /* the shared default is "table" */

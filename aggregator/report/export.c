@@ -18,7 +18,7 @@
 
 /* Column order of EXPORT_SQL_EXPORT. */
 enum { X_OU, X_OUNAME, X_DE, X_PE, X_COC, X_VALUE, X_BY, X_HLC, X_COMMENT,
-       X_FOLLOWUP, X_CREATED, X_UPDATED };
+       X_FOLLOWUP, X_CREATED, X_UPDATED, X_DELETED };
 
 int
 export_format_parse(const char *name, export_format_t *out)
@@ -94,7 +94,7 @@ bind_filter(store_t *store, cds_sql_stmt_t *st, const query_opts_t *o,
 static const char *const dhis2_csv_header[] = {
     "dataelement", "period", "orgunit", "categoryoptioncombo",
     "attributeoptioncombo", "value", "storedby", "lastupdated", "comment",
-    "followup",
+    "followup", "deleted",
 };
 static const char *const plain_csv_header[] = {
     "orgunit", "orgunitname", "dataelement", "dataelementname", "unit",
@@ -201,14 +201,20 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
                               "created", created, "lastUpdated", updated,
                               "comment", col(st, X_COMMENT),
                               "followup", followup);
+        if (v && o->include_deleted
+            && json_object_set_new(v, "deleted", json_boolean(
+                                       cds_sql_col_int(st, X_DELETED))) != 0)
+            json_decref(v), v = NULL;
         return v && json_array_append_new(arr, v) == 0 ? CDS_OK : CDS_ENOMEM;
     }
     if (o->format == EXPORT_DHIS2_CSV) {
         const char *cells[] = { col(st, X_DE), pe, col(st, X_OU),
                                 col(st, X_COC), "default", col(st, X_VALUE),
                                 col(st, X_BY), updated, col(st, X_COMMENT),
-                                followup ? "true" : "false" };
-        csv_cells(out, cells, 10);
+                                followup ? "true" : "false",
+                                cds_sql_col_int(st, X_DELETED) ? "true"
+                                                               : "false" };
+        csv_cells(out, cells, o->include_deleted ? 11 : 10);
         return CDS_OK;
     }
     return plain_row(o, der, st, pe, updated, out);
@@ -224,6 +230,13 @@ check_opts(const export_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "adx-periods: DHIS2 reads ISO 8601 "
                  "start/duration periods only inside ADX XML, not in its "
                  "JSON or CSV; use --format adx (ADX periods always)");
+        return CDS_EUSAGE;
+    }
+    if (o->include_deleted
+        && (o->format == EXPORT_ADX || o->format == EXPORT_CSV)) {
+        snprintf(err, errlen, "include-deleted: %s has no deleted field; "
+                 "use --format dhis2-json or dhis2-csv",
+                 o->format == EXPORT_ADX ? "ADX" : "the spreadsheet csv");
         return CDS_EUSAGE;
     }
     return CDS_OK;
@@ -255,8 +268,9 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     char *inds = NULL;
     if (check_opts(opts, err, errlen) != CDS_OK)
         return CDS_EUSAGE;
-    cds_sql_stmt_t *st = store_read(store, EXPORT_SQL_EXPORT,
-                                    EXPORT_SQL_EXPORT_PG);
+    cds_sql_stmt_t *st = opts->include_deleted
+        ? store_read(store, EXPORT_SQL_EXPORT_ALL, EXPORT_SQL_EXPORT_ALL_PG)
+        : store_read(store, EXPORT_SQL_EXPORT, EXPORT_SQL_EXPORT_PG);
     if (!st)
         return CDS_ERROR;
     json_t *arr = json_array();
@@ -272,7 +286,7 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     if (rc == CDS_OK && opts->bom)
         fputs("\xEF\xBB\xBF", out);
     if (rc == CDS_OK && opts->format == EXPORT_DHIS2_CSV)
-        csv_cells(out, dhis2_csv_header, 10);
+        csv_cells(out, dhis2_csv_header, opts->include_deleted ? 11 : 10);
     else if (rc == CDS_OK && opts->format == EXPORT_CSV)
         csv_cells(out, plain_csv_header, PLAIN_COLS);
     while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)

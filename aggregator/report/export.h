@@ -33,7 +33,11 @@
  *  dhis2-json and dhis2-csv (it is kept for the spreadsheet csv); adx
  *  always uses it. --bom starts the
  *  file with a UTF-8 byte order mark so Excel on Windows reads Vietnamese
- *  correctly. CSV follows RFC 4180 (CRLF line ends).
+ *  correctly. CSV follows RFC 4180 (CRLF line ends). --include-deleted
+ *  exports the deleted values too, each value with DHIS2's "deleted"
+ *  field (JSON true/false; CSV an 11th column "deleted"), so a receiving
+ *  DHIS2 removes them; ADX and the spreadsheet csv have no such field and
+ *  refuse it (CDS_EUSAGE).
  *
  *  Invariant: an export read back by `import` (central.h) gives the same
  *  value set but for the derived ratios' entered values (and, for adx,
@@ -66,6 +70,9 @@ typedef struct {
     export_format_t format;
     bool bom;                          /* UTF-8 BOM first */
     bool adx_periods;                  /* ISO 8601 start/duration periods */
+    bool include_deleted;              /* deleted values too, with DHIS2's
+                                        * deleted field (dhis2-json/-csv
+                                        * only: adx/csv refused) */
     const cds_catalog_t *catalog;      /* optional: names and units (csv) */
     const cds_datasets_t *datasets;    /* optional: ADX groups' dataSet */
     uint64_t exported_ms;              /* ADX exported= time; 0: now */
@@ -74,7 +81,7 @@ typedef struct {
 /* "dhis2-json" | "dhis2-csv" | "csv" | "adx". CDS_OK or CDS_EUSAGE. */
 int export_format_parse(const char *name, export_format_t *out);
 /* Write the export to out. CDS_OK; CDS_EUSAGE (also --adx-periods with
- * dhis2-json/dhis2-csv), CDS_EBADPERIOD,
+ * dhis2-json/dhis2-csv, --include-deleted with adx/csv), CDS_EBADPERIOD,
  * CDS_EUNKNOWNORGUNIT with a message in err; or a database error. */
 int export_run(store_t *store, const export_opts_t *opts, FILE *out,
                char *err, size_t errlen);

@@ -10,7 +10,7 @@
 # the value, and nothing of that file is queued. created is never after
 # lastUpdated, also for a value entered offline at an agent 2 h slow.
 . "$(dirname "$0")/lib.sh"
-echo "1..28"
+echo "1..36"
 D=$(cd "$(dirname "$0")/dhis2" && pwd)
 port=$((20000 + $$ % 20000))
 agg_init agg "tcp://127.0.0.1:$port"
@@ -142,3 +142,37 @@ if [ -n "$FT_LIB" ]; then
 else
     not_ok "libfaketime missing (deploy/deps.sh)"; not_ok "-"; not_ok "-"
 fi
+
+# --include-deleted: a deleted value is exported with DHIS2's deleted
+# field (true) so a receiving DHIS2 removes it; default: left out. ADX
+# and the spreadsheet csv have no such field: refused, nothing written.
+agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2024Q4 \
+    --delete > /dev/null 2>&1
+check "agent delete delivered" wait_for 30 outbox_empty a1
+del() { jq -r '[.dataValues[] | select(.orgUnit == "27901"
+    and .dataElement == "TO_CNSCD" and .period == "2024Q4")
+    | (.deleted | tostring)] | join(" ")' "$1"; }
+agg agg export --format dhis2-json > "$T/nodel.json"
+expect_eq "default: the deleted value is not exported" "$(del "$T/nodel.json")" ""
+agg agg export --format dhis2-json --include-deleted > "$T/del.json"
+expect_eq "--include-deleted JSON: the value with deleted true, live ones false" \
+    "$(del "$T/del.json") $(jq '[.dataValues[] | .deleted] | unique | map(tostring) | join(",")' "$T/del.json")" \
+    'true "false,true"'
+agg agg export --format dhis2-csv --include-deleted > "$T/del.csv"
+expect_eq "--include-deleted CSV: 11th column deleted, true on that row" \
+    "$(head -1 "$T/del.csv" | tr -d '\r' | cut -d, -f11) $(grep -c '^TO_CNSCD,2024Q4,27901,.*,true.$' "$T/del.csv")" \
+    "deleted 1"
+for f in adx csv; do
+    agg agg export --format $f --include-deleted > "$T/del.$f.out" 2> "$T/del.$f.err"
+    expect_eq "--include-deleted with $f: usage error, nothing written" \
+        "$? $(grep -c 'include-deleted: .* has no deleted field' "$T/del.$f.err") $(wc -c < "$T/del.$f.out")" \
+        "2 1 0"
+done
+# The receiving side: the round-trip aggregator, which holds the value,
+# removes it on importing that CSV.
+agg rt export --format dhis2-json > "$T/rtbefore.json"
+agg rt import "$T/del.csv" > /dev/null 2> "$T/rtdel.err"
+check "the --include-deleted CSV imports" [ $? = 0 ]
+agg rt export --format dhis2-json > "$T/rtdel.json"
+expect_eq "... and the receiving aggregator no longer has the value" \
+    "$(del "$T/rtbefore.json")/$(del "$T/rtdel.json")" "null/"
