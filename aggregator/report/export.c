@@ -9,6 +9,7 @@
 #include "cds_period.h"
 #include "cds_util.h"
 #include "export_adx.h"
+#include "export_ids.h"
 #include "export_sql.h"
 #include "rollup.h"
 
@@ -168,6 +169,30 @@ row_times(cds_sql_stmt_t *st, char *created, char *updated, size_t len)
     cds_format_time(updated, len, u);
 }
 
+/* The DHIS2 ids of the row, dataElement, orgUnit, categoryOptionCombo,
+ * attributeOptionCombo: the codes, or with o->ids their UIDs; an
+ * unmapped code is CDS_ENOTFOUND naming it. */
+static int
+map_ids(const export_opts_t *o, cds_sql_stmt_t *st, const char *id[4],
+        char *err, size_t errlen)
+{
+    static const char *const kinds[4] = { "dataelement", "orgunit",
+                                          "catoptcombo", "catoptcombo" };
+    const char *codes[4] = { col(st, X_DE), col(st, X_OU), col(st, X_COC),
+                             "default" };
+    for (int i = 0; i < 4; i++) {
+        id[i] = o->ids ? export_ids_get(o->ids, kinds[i], codes[i])
+                       : codes[i];
+        if (!id[i]) {
+            snprintf(err, errlen, "id-map: no uid for %s \"%s\" "
+                     "(--id-scheme uid); add a row %s,%s,UID",
+                     kinds[i], codes[i], kinds[i], codes[i]);
+            return CDS_ENOTFOUND;
+        }
+    }
+    return CDS_OK;
+}
+
 /* One exported value in the chosen format; a derived ratio is left out
  * of the DHIS2 formats (export.h). */
 static int
@@ -184,7 +209,9 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
                               col(st, X_VALUE), col(st, X_COMMENT), err,
                               errlen);
     char period[32], updated[40], created[40];
-    const char *pe = col(st, X_PE);
+    const char *pe = col(st, X_PE), *id[4];
+    if (map_ids(o, st, id, err, errlen) != CDS_OK)
+        return CDS_ENOTFOUND;
     if (o->adx_periods && export_period_adx(pe, period, sizeof period)
                               == CDS_OK)
         pe = period;
@@ -192,10 +219,9 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
     bool followup = cds_sql_col_int(st, X_FOLLOWUP) != 0;
     if (o->format == EXPORT_DHIS2_JSON) {
         json_t *v = json_pack("{sssssssssssssssssssssb}",
-                              "dataElement", col(st, X_DE), "period", pe,
-                              "orgUnit", col(st, X_OU),
-                              "categoryOptionCombo", col(st, X_COC),
-                              "attributeOptionCombo", "default",
+                              "dataElement", id[0], "period", pe,
+                              "orgUnit", id[1], "categoryOptionCombo", id[2],
+                              "attributeOptionCombo", id[3],
                               "value", col(st, X_VALUE),
                               "storedBy", col(st, X_BY),
                               "created", created, "lastUpdated", updated,
@@ -208,8 +234,8 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
         return v && json_array_append_new(arr, v) == 0 ? CDS_OK : CDS_ENOMEM;
     }
     if (o->format == EXPORT_DHIS2_CSV) {
-        const char *cells[] = { col(st, X_DE), pe, col(st, X_OU),
-                                col(st, X_COC), "default", col(st, X_VALUE),
+        const char *cells[] = { id[0], pe, id[1], id[2], id[3],
+                                col(st, X_VALUE),
                                 col(st, X_BY), updated, col(st, X_COMMENT),
                                 followup ? "true" : "false",
                                 cds_sql_col_int(st, X_DELETED) ? "true"
@@ -239,6 +265,12 @@ check_opts(const export_opts_t *o, char *err, size_t errlen)
                  o->format == EXPORT_ADX ? "ADX" : "the spreadsheet csv");
         return CDS_EUSAGE;
     }
+    if (o->ids && o->format != EXPORT_DHIS2_JSON
+        && o->format != EXPORT_DHIS2_CSV) {
+        snprintf(err, errlen, "id-scheme: uid is written by --format "
+                 "dhis2-json and dhis2-csv only");
+        return CDS_EUSAGE;
+    }
     return CDS_OK;
 }
 
@@ -261,9 +293,9 @@ export_finish(const export_opts_t *opts, json_t *arr, export_adx_t *adx,
     return rc;
 }
 
-int
-export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
-           size_t errlen)
+static int
+export_write(store_t *store, const export_opts_t *opts, FILE *out,
+             char *err, size_t errlen)
 {
     char *inds = NULL;
     if (check_opts(opts, err, errlen) != CDS_OK)
@@ -300,5 +332,27 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     query_deriver_destroy(&der);
     free(inds);
     cds_sql_finalize(&st);
+    return rc;
+}
+
+/* With UIDs an unmapped code may stop the export midway: it is written to
+ * memory first, so a refusal writes nothing (export.h). */
+int
+export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
+           size_t errlen)
+{
+    if (!opts->ids)
+        return export_write(store, opts, out, err, errlen);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return CDS_ENOMEM;
+    int rc = export_write(store, opts, mem, err, errlen);
+    if (fclose(mem) != 0 && rc == CDS_OK)
+        rc = CDS_ENOMEM;
+    if (rc == CDS_OK && fwrite(buf, 1, len, out) != len)
+        rc = CDS_EIO;
+    free(buf);
     return rc;
 }

@@ -10,7 +10,7 @@
 # the value, and nothing of that file is queued. created is never after
 # lastUpdated, also for a value entered offline at an agent 2 h slow.
 . "$(dirname "$0")/lib.sh"
-echo "1..36"
+echo "1..43"
 D=$(cd "$(dirname "$0")/dhis2" && pwd)
 port=$((20000 + $$ % 20000))
 agg_init agg "tcp://127.0.0.1:$port"
@@ -176,3 +176,36 @@ check "the --include-deleted CSV imports" [ $? = 0 ]
 agg rt export --format dhis2-json > "$T/rtdel.json"
 expect_eq "... and the receiving aggregator no longer has the value" \
     "$(del "$T/rtbefore.json")/$(del "$T/rtdel.json")" "null/"
+
+# --id-scheme uid: the ids of a DHIS2 instance from --id-map (kind,code,
+# uid; the default combination as catoptcombo,default).
+{ echo "kind,code,uid"; echo "orgunit,27901,OuCommune01"
+  echo "catoptcombo,default,HllvX50cXC0"; i=0
+  for de in HGD_CAPQUANG_SO NTM8_1 NTM8_2 NTM8_3 NTM8_4 TO_CNSCD_TV; do
+      i=$((i + 1)); echo "dataelement,$de,DeElement0$i"; done
+} > "$T/ids.csv"
+agg agg export --org-unit 27901 --id-scheme uid --id-map "$T/ids.csv" \
+    > "$T/uid.out" 2> "$T/uid.err"
+expect_eq "an unmapped code: exit 1 naming it, nothing written" \
+    "$? $(grep -c 'no uid for dataelement "TO_CNSCD"' "$T/uid.err") $(wc -c < "$T/uid.out")" "1 1 0"
+echo "dataelement,TO_CNSCD,DeElement07" >> "$T/ids.csv"
+agg agg export --org-unit 27901 --id-scheme uid --id-map "$T/ids.csv" > "$T/uid.json"
+expect_eq "uid scheme: every id from the map" \
+    "$(jq -r '[.dataValues[] | [.orgUnit, (.dataElement | test("^DeElement0[1-7]$")), .categoryOptionCombo, .attributeOptionCombo] | map(tostring) | join(" ")] | unique | join(",")' "$T/uid.json")" \
+    "OuCommune01 true HllvX50cXC0 HllvX50cXC0"
+expect_eq "uid scheme: the same values as the code export" \
+    "$(jq '.dataValues | length' "$T/uid.json")" \
+    "$(agg agg export --org-unit 27901 | jq '.dataValues | length')"
+agg agg export --format dhis2-csv --id-scheme uid --id-map "$T/ids.csv" --org-unit 27901 > "$T/uid.csv"
+expect_eq "uid scheme CSV: ids from the map" \
+    "$(/usr/bin/python3 -c 'import csv, sys
+print(sorted({",".join(r[2:5]) for r in list(csv.reader(open(sys.argv[1], newline="")))[1:]}))' "$T/uid.csv")" \
+    "['OuCommune01,HllvX50cXC0,HllvX50cXC0']"
+printf 'kind,code,uid\norgunit,27901,short\n' > "$T/badids.csv"
+agg agg export --id-scheme uid --id-map "$T/badids.csv" > "$T/b.out" 2> "$T/b.err"
+expect_eq "a map with a bad UID: refused by file:line: column" \
+    "$? $(grep -c 'badids.csv:2: uid: not a DHIS2 UID' "$T/b.err") $(wc -c < "$T/b.out")" "1 1 0"
+agg agg export --id-scheme uid > /dev/null 2>&1
+expect_eq "--id-scheme uid without --id-map: usage (exit 2)" "$?" 2
+agg agg export --format adx --id-scheme uid --id-map "$T/ids.csv" > /dev/null 2>&1
+expect_eq "--id-scheme uid with adx: usage (exit 2)" "$?" 2
