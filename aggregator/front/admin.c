@@ -315,6 +315,30 @@ do_history(admin_ctx_t *c, char *err, size_t errlen)
     return rc;
 }
 
+/* --id-scheme code|uid and --id-map FILE (export_ids.h): *ids NULL for
+ * codes; uid needs the map, the map needs uid. */
+static int
+export_ids_opt(admin_ctx_t *c, export_ids_t **ids, char *err, size_t errlen)
+{
+    const char *scheme = get(c, "command.id_scheme");
+    const char *map = get(c, "command.id_map");
+    bool uid = scheme && strcmp(scheme, "uid") == 0;
+    *ids = NULL;
+    if (scheme && !uid && strcmp(scheme, "code") != 0) {
+        snprintf(err, errlen, "id-scheme: \"%s\": expected code or uid",
+                 scheme);
+        return CDS_EUSAGE;
+    }
+    if (uid != (map != NULL)) {
+        snprintf(err, errlen, uid ? "id-scheme uid needs --id-map FILE "
+                 "(kind,code,uid)" : "id-map: only with --id-scheme uid");
+        return CDS_EUSAGE;
+    }
+    if (uid && !(*ids = export_ids_load(map, err, errlen)))
+        return CDS_EBADFIELD;
+    return CDS_OK;
+}
+
 static int
 do_export(admin_ctx_t *c, char *err, size_t errlen)
 {
@@ -322,7 +346,9 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
                             c->cfg, "command.no_subtree"),
                         .bom = cds_config_get_bool(c->cfg, "command.bom"),
                         .adx_periods = cds_config_get_bool(
-                            c->cfg, "command.adx_periods") };
+                            c->cfg, "command.adx_periods"),
+                        .include_deleted = cds_config_get_bool(
+                            c->cfg, "command.include_deleted") };
     const char *fmt = get(c, "command.format");
     if (!fmt || strcmp(fmt, "table") == 0)
         fmt = "dhis2-json";    /* the shared default is "table" */
@@ -331,7 +357,11 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
                  "dhis2-csv, csv or adx", fmt);
         return CDS_EUSAGE;
     }
-    int rc = one_org_unit(c, &o.filter.org_unit, err, errlen);
+    export_ids_t *ids = NULL;
+    int rc = export_ids_opt(c, &ids, err, errlen);
+    o.ids = ids;
+    if (rc == CDS_OK)
+        rc = one_org_unit(c, &o.filter.org_unit, err, errlen);
     o.filter.n_indicators = cds_config_get_all(
         c->cfg, "command.indicator", (const char ***) &o.filter.indicators);
     o.filter.period = get(c, "command.period");
@@ -351,6 +381,7 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
         rc = export_run(c->store, &o, c->out, err, errlen);
     cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
+    export_ids_destroy(&ids);
     return rc;
 }
 

@@ -206,6 +206,17 @@ static const cds_option_t options[] = {
       "export --format csv: periods as ISO 8601 start/duration (ADX "
       "notation, which DHIS2 reads only in ADX: refused with dhis2-json/"
       "dhis2-csv; --format adx always uses it)" },
+    { "command.id_scheme", "id-scheme", 0, "code|uid", NULL,
+      "export --format dhis2-json|dhis2-csv: ids as cdsync codes (the "
+      "default) or as the DHIS2 UIDs of --id-map (an unmapped code: "
+      "refused, nothing written)" },
+    { "command.id_map", "id-map", 0, "FILE", NULL,
+      "export --id-scheme uid: CSV kind,code,uid (kind orgunit|dataelement|"
+      "dataset|catoptcombo; catoptcombo,default for the default combination)" },
+    { "command.include_deleted", "include-deleted", 0, NULL, NULL,
+      "export --format dhis2-json|dhis2-csv: the deleted values too, with "
+      "DHIS2's deleted field (true) so a receiving DHIS2 removes them "
+      "(refused with adx and csv: no such field)" },
     { "command.receipt", "receipt", 0, "FILE", NULL,
       "import-batches: the signed receipt file to write (default: "
       "FILE.receipt; must not exist)" },
@@ -1301,7 +1312,8 @@ static const cds_cli_command_t commands[] = {
     {"export",
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
-     "[--format dhis2-json|dhis2-csv|csv|adx] [--bom] [--adx-periods]",
+     "[--format dhis2-json|dhis2-csv|csv|adx] [--bom] [--adx-periods] "
+     "[--include-deleted] [--id-scheme code|uid --id-map FILE]",
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"report",
      "report --org-unit OU --period PE --out FILE [--indicator DE ...] "

@@ -9,6 +9,7 @@
 #include "cds_period.h"
 #include "cds_util.h"
 #include "export_adx.h"
+#include "export_ids.h"
 #include "export_sql.h"
 #include "rollup.h"
 
@@ -18,7 +19,7 @@
 
 /* Column order of EXPORT_SQL_EXPORT. */
 enum { X_OU, X_OUNAME, X_DE, X_PE, X_COC, X_VALUE, X_BY, X_HLC, X_COMMENT,
-       X_FOLLOWUP, X_CREATED, X_UPDATED };
+       X_FOLLOWUP, X_CREATED, X_UPDATED, X_DELETED };
 
 int
 export_format_parse(const char *name, export_format_t *out)
@@ -94,7 +95,7 @@ bind_filter(store_t *store, cds_sql_stmt_t *st, const query_opts_t *o,
 static const char *const dhis2_csv_header[] = {
     "dataelement", "period", "orgunit", "categoryoptioncombo",
     "attributeoptioncombo", "value", "storedby", "lastupdated", "comment",
-    "followup",
+    "followup", "deleted",
 };
 static const char *const plain_csv_header[] = {
     "orgunit", "orgunitname", "dataelement", "dataelementname", "unit",
@@ -141,6 +142,57 @@ plain_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
     return CDS_OK;
 }
 
+/* created and lastUpdated of the current row (docs/ADMIN.md "created and
+ * lastUpdated in cdsync"), ISO 8601 UTC into bufs of len each; never
+ * created > lastUpdated, which DHIS2 reads as invalid. A lastUpdated the
+ * source carried is kept and a later created (the first arrival in
+ * cdsync) lowered to it: the value existed by then. Without one,
+ * lastUpdated is the value's stamp raised to created: a value stamped by
+ * an agent whose clock was behind, or entered offline, was stored no
+ * earlier than its arrival. */
+static void
+row_times(cds_sql_stmt_t *st, char *created, char *updated, size_t len)
+{
+    uint64_t stamp = cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC));
+    bool carried = cds_sql_col_type(st, X_UPDATED) != CDS_SQL_NULL;
+    uint64_t u = carried ? (uint64_t) cds_sql_col_int64(st, X_UPDATED)
+                         : stamp;
+    uint64_t c = cds_sql_col_type(st, X_CREATED) == CDS_SQL_NULL
+                     ? stamp : (uint64_t) cds_sql_col_int64(st, X_CREATED);
+    if (c > u) {
+        if (carried)
+            c = u;
+        else
+            u = c;
+    }
+    cds_format_time(created, len, c);
+    cds_format_time(updated, len, u);
+}
+
+/* The DHIS2 ids of the row, dataElement, orgUnit, categoryOptionCombo,
+ * attributeOptionCombo: the codes, or with o->ids their UIDs; an
+ * unmapped code is CDS_ENOTFOUND naming it. */
+static int
+map_ids(const export_opts_t *o, cds_sql_stmt_t *st, const char *id[4],
+        char *err, size_t errlen)
+{
+    static const char *const kinds[4] = { "dataelement", "orgunit",
+                                          "catoptcombo", "catoptcombo" };
+    const char *codes[4] = { col(st, X_DE), col(st, X_OU), col(st, X_COC),
+                             "default" };
+    for (int i = 0; i < 4; i++) {
+        id[i] = o->ids ? export_ids_get(o->ids, kinds[i], codes[i])
+                       : codes[i];
+        if (!id[i]) {
+            snprintf(err, errlen, "id-map: no uid for %s \"%s\" "
+                     "(--id-scheme uid); add a row %s,%s,UID",
+                     kinds[i], codes[i], kinds[i], codes[i]);
+            return CDS_ENOTFOUND;
+        }
+    }
+    return CDS_OK;
+}
+
 /* One exported value in the chosen format; a derived ratio is left out
  * of the DHIS2 formats (export.h). */
 static int
@@ -157,38 +209,38 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
                               col(st, X_VALUE), col(st, X_COMMENT), err,
                               errlen);
     char period[32], updated[40], created[40];
-    const char *pe = col(st, X_PE);
+    const char *pe = col(st, X_PE), *id[4];
+    if (map_ids(o, st, id, err, errlen) != CDS_OK)
+        return CDS_ENOTFOUND;
     if (o->adx_periods && export_period_adx(pe, period, sizeof period)
                               == CDS_OK)
         pe = period;
-    cds_format_time(updated, sizeof updated,
-                    cds_sql_col_type(st, X_UPDATED) == CDS_SQL_NULL
-                        ? cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC))
-                        : (uint64_t) cds_sql_col_int64(st, X_UPDATED));
-    cds_format_time(created, sizeof created,
-                    cds_sql_col_type(st, X_CREATED) == CDS_SQL_NULL
-                        ? cds_hlc_ms((uint64_t) cds_sql_col_int64(st, X_HLC))
-                        : (uint64_t) cds_sql_col_int64(st, X_CREATED));
+    row_times(st, created, updated, sizeof created);
     bool followup = cds_sql_col_int(st, X_FOLLOWUP) != 0;
     if (o->format == EXPORT_DHIS2_JSON) {
         json_t *v = json_pack("{sssssssssssssssssssssb}",
-                              "dataElement", col(st, X_DE), "period", pe,
-                              "orgUnit", col(st, X_OU),
-                              "categoryOptionCombo", col(st, X_COC),
-                              "attributeOptionCombo", "default",
+                              "dataElement", id[0], "period", pe,
+                              "orgUnit", id[1], "categoryOptionCombo", id[2],
+                              "attributeOptionCombo", id[3],
                               "value", col(st, X_VALUE),
                               "storedBy", col(st, X_BY),
                               "created", created, "lastUpdated", updated,
                               "comment", col(st, X_COMMENT),
                               "followup", followup);
+        if (v && o->include_deleted
+            && json_object_set_new(v, "deleted", json_boolean(
+                                       cds_sql_col_int(st, X_DELETED))) != 0)
+            json_decref(v), v = NULL;
         return v && json_array_append_new(arr, v) == 0 ? CDS_OK : CDS_ENOMEM;
     }
     if (o->format == EXPORT_DHIS2_CSV) {
-        const char *cells[] = { col(st, X_DE), pe, col(st, X_OU),
-                                col(st, X_COC), "default", col(st, X_VALUE),
+        const char *cells[] = { id[0], pe, id[1], id[2], id[3],
+                                col(st, X_VALUE),
                                 col(st, X_BY), updated, col(st, X_COMMENT),
-                                followup ? "true" : "false" };
-        csv_cells(out, cells, 10);
+                                followup ? "true" : "false",
+                                cds_sql_col_int(st, X_DELETED) ? "true"
+                                                               : "false" };
+        csv_cells(out, cells, o->include_deleted ? 11 : 10);
         return CDS_OK;
     }
     return plain_row(o, der, st, pe, updated, out);
@@ -204,6 +256,19 @@ check_opts(const export_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "adx-periods: DHIS2 reads ISO 8601 "
                  "start/duration periods only inside ADX XML, not in its "
                  "JSON or CSV; use --format adx (ADX periods always)");
+        return CDS_EUSAGE;
+    }
+    if (o->include_deleted
+        && (o->format == EXPORT_ADX || o->format == EXPORT_CSV)) {
+        snprintf(err, errlen, "include-deleted: %s has no deleted field; "
+                 "use --format dhis2-json or dhis2-csv",
+                 o->format == EXPORT_ADX ? "ADX" : "the spreadsheet csv");
+        return CDS_EUSAGE;
+    }
+    if (o->ids && o->format != EXPORT_DHIS2_JSON
+        && o->format != EXPORT_DHIS2_CSV) {
+        snprintf(err, errlen, "id-scheme: uid is written by --format "
+                 "dhis2-json and dhis2-csv only");
         return CDS_EUSAGE;
     }
     return CDS_OK;
@@ -228,15 +293,16 @@ export_finish(const export_opts_t *opts, json_t *arr, export_adx_t *adx,
     return rc;
 }
 
-int
-export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
-           size_t errlen)
+static int
+export_write(store_t *store, const export_opts_t *opts, FILE *out,
+             char *err, size_t errlen)
 {
     char *inds = NULL;
     if (check_opts(opts, err, errlen) != CDS_OK)
         return CDS_EUSAGE;
-    cds_sql_stmt_t *st = store_read(store, EXPORT_SQL_EXPORT,
-                                    EXPORT_SQL_EXPORT_PG);
+    cds_sql_stmt_t *st = opts->include_deleted
+        ? store_read(store, EXPORT_SQL_EXPORT_ALL, EXPORT_SQL_EXPORT_ALL_PG)
+        : store_read(store, EXPORT_SQL_EXPORT, EXPORT_SQL_EXPORT_PG);
     if (!st)
         return CDS_ERROR;
     json_t *arr = json_array();
@@ -252,7 +318,7 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     if (rc == CDS_OK && opts->bom)
         fputs("\xEF\xBB\xBF", out);
     if (rc == CDS_OK && opts->format == EXPORT_DHIS2_CSV)
-        csv_cells(out, dhis2_csv_header, 10);
+        csv_cells(out, dhis2_csv_header, opts->include_deleted ? 11 : 10);
     else if (rc == CDS_OK && opts->format == EXPORT_CSV)
         csv_cells(out, plain_csv_header, PLAIN_COLS);
     while (rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)
@@ -266,5 +332,27 @@ export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
     query_deriver_destroy(&der);
     free(inds);
     cds_sql_finalize(&st);
+    return rc;
+}
+
+/* With UIDs an unmapped code may stop the export midway: it is written to
+ * memory first, so a refusal writes nothing (export.h). */
+int
+export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
+           size_t errlen)
+{
+    if (!opts->ids)
+        return export_write(store, opts, out, err, errlen);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return CDS_ENOMEM;
+    int rc = export_write(store, opts, mem, err, errlen);
+    if (fclose(mem) != 0 && rc == CDS_OK)
+        rc = CDS_ENOMEM;
+    if (rc == CDS_OK && fwrite(buf, 1, len, out) != len)
+        rc = CDS_EIO;
+    free(buf);
     return rc;
 }

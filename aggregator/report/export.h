@@ -33,7 +33,14 @@
  *  dhis2-json and dhis2-csv (it is kept for the spreadsheet csv); adx
  *  always uses it. --bom starts the
  *  file with a UTF-8 byte order mark so Excel on Windows reads Vietnamese
- *  correctly. CSV follows RFC 4180 (CRLF line ends).
+ *  correctly. CSV follows RFC 4180 (CRLF line ends). --include-deleted
+ *  exports the deleted values too, each value with DHIS2's "deleted"
+ *  field (JSON true/false; CSV an 11th column "deleted"), so a receiving
+ *  DHIS2 removes them; ADX and the spreadsheet csv have no such field and
+ *  refuse it (CDS_EUSAGE). With ids (--id-scheme uid, export_ids.h) the
+ *  DHIS2 formats write each dataElement, orgUnit and both option combos
+ *  as the map's UID; an unmapped code refuses the export, which is then
+ *  built in memory so that nothing is written.
  *
  *  Invariant: an export read back by `import` (central.h) gives the same
  *  value set but for the derived ratios' entered values (and, for adx,
@@ -45,6 +52,7 @@
 
 #include "cds_catalog.h"
 #include "cds_dataset.h"
+#include "export_ids.h"
 #include "query.h"
 #include "store.h"
 #include <stdbool.h>
@@ -66,6 +74,13 @@ typedef struct {
     export_format_t format;
     bool bom;                          /* UTF-8 BOM first */
     bool adx_periods;                  /* ISO 8601 start/duration periods */
+    const export_ids_t *ids;           /* NULL: codes as ids; else UIDs
+                                        * (--id-scheme uid; dhis2-json
+                                        * /-csv only), an unmapped code
+                                        * refused, nothing written */
+    bool include_deleted;              /* deleted values too, with DHIS2's
+                                        * deleted field (dhis2-json/-csv
+                                        * only: adx/csv refused) */
     const cds_catalog_t *catalog;      /* optional: names and units (csv) */
     const cds_datasets_t *datasets;    /* optional: ADX groups' dataSet */
     uint64_t exported_ms;              /* ADX exported= time; 0: now */
@@ -74,7 +89,8 @@ typedef struct {
 /* "dhis2-json" | "dhis2-csv" | "csv" | "adx". CDS_OK or CDS_EUSAGE. */
 int export_format_parse(const char *name, export_format_t *out);
 /* Write the export to out. CDS_OK; CDS_EUSAGE (also --adx-periods with
- * dhis2-json/dhis2-csv), CDS_EBADPERIOD,
+ * dhis2-json/dhis2-csv, --include-deleted or ids with adx/csv),
+ * CDS_ENOTFOUND (a code ids does not map; nothing written), CDS_EBADPERIOD,
  * CDS_EUNKNOWNORGUNIT with a message in err; or a database error. */
 int export_run(store_t *store, const export_opts_t *opts, FILE *out,
                char *err, size_t errlen);

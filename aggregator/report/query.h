@@ -74,7 +74,11 @@
  * STORE_SQL_JSON_TEXTS or its _PG; C "" or STORE_SQL_BYTE_ORDER (store.h)
  * after each text sort key. */
 #define QUERY_SQL_LIVE_IN_SCOPE(JSON_TEXTS, C)                               \
-    " WHERE d.deleted = 0 AND EXISTS (SELECT 1 FROM scope s"                 \
+    QUERY_SQL_IN_SCOPE(" WHERE d.deleted = 0 AND", JSON_TEXTS, C)
+/* The same with WHERE_AND opening the WHERE clause (" WHERE" alone: the
+ * deleted values too, export --include-deleted). */
+#define QUERY_SQL_IN_SCOPE(WHERE_AND, JSON_TEXTS, C)                         \
+    WHERE_AND " EXISTS (SELECT 1 FROM scope s"                               \
     "  WHERE s.code = d.org_unit"                                            \
     "  AND (s.until IS NULL OR d.period_start < s.until))"                   \
     " AND (CAST(:indicators AS TEXT) IS NULL OR d.indicator IN"              \
