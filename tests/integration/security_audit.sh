@@ -70,7 +70,7 @@ fi
 # file can drop the append-only triggers first; so does each edit here,
 # and verify must still find it.
 UNGUARD="DROP TRIGGER IF EXISTS update_log_no_update; DROP TRIGGER IF EXISTS update_log_no_delete; DROP TRIGGER IF EXISTS batch_no_update; DROP TRIGGER IF EXISTS batch_no_delete;"
-copy() { rm -rf "$T/c"; mkdir -p "$T/c"; sqlite3 "$db" ".backup $T/c/aggregator.db"; sqlite3 "$T/c/aggregator.db" "$UNGUARD $1"; }
+copy() { rm -rf "$T/c"; mkdir -p "$T/c"; sqlite3 "$db" ".backup $T/c/aggregator.db"; sqlite3 "$T/c/aggregator.db" "$UNGUARD $1" || diag "the edit of the copy failed: $1"; }
 copy "$edit"
 out=$(verify "$T/c"); rc=$?
 expect_eq "changed history row: verify fails" "$rc" 1
@@ -101,7 +101,7 @@ check "altered batch bytes: bad signature named" \
     eval 'printf "%s" "$out" | grep -q "batch id=[0-9]* agent=$A1 problem=bad_signature"'
 
 # A value that no signed update ever carried.
-copy "INSERT INTO datavalue SELECT '27910', indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_pk, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc FROM datavalue LIMIT 1;"
+copy "INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_pk, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc) SELECT '27910', indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_pk, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc FROM datavalue LIMIT 1;"
 out=$(verify "$T/c"); rc=$?
 expect_eq "invented value: verify fails" "$rc" 1
 check "invented value: named" \
