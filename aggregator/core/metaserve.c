@@ -22,10 +22,11 @@
 #define MS_MAX_DEPTH 64                /* parent steps followed */
 #define MS_UNITS_BUF 8192              /* the agent's units, comma list */
 
-/* A growing output file. */
+/* A growing output file; its capacity doubles (one realloc per field
+ * copied a country's orgunits.csv once per field: quadratic). */
 typedef struct {
     char *buf;
-    size_t len;
+    size_t len, cap;
     bool oom;
 } out_t;
 
@@ -34,15 +35,21 @@ put(out_t *o, const char *s, size_t n)
 {
     if (o->oom)
         return;
-    char *p = realloc(o->buf, o->len + n + 1);
-    if (!p) {
-        o->oom = true;
-        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        char *p = realloc(o->buf, cap);
+        if (!p) {
+            o->oom = true;
+            return;
+        }
+        o->buf = p;
+        o->cap = cap;
     }
-    memcpy(p + o->len, s, n);
+    memcpy(o->buf + o->len, s, n);
     o->len += n;
-    p[o->len] = '\0';
-    o->buf = p;
+    o->buf[o->len] = '\0';
 }
 
 /* One field, quoted when it holds a comma, quote or line break. */
@@ -76,7 +83,8 @@ put_record(out_t *o, const cds_csv_t *csv, int col, const char *repl)
 
 typedef struct {
     char **code, **parent;             /* file order */
-    size_t n;
+    size_t n, cap;
+    ssize_t *up;                       /* index of parent[i], -1: none */
     bool *keep;
 } tree_t;
 
@@ -89,10 +97,12 @@ tree_free(tree_t *t)
     }
     free(t->code);
     free(t->parent);
+    free(t->up);
     free(t->keep);
     memset(t, 0, sizeof *t);
 }
 
+/* A data set's item: a linear scan (a data set names few units). */
 static ssize_t
 tree_find(const tree_t *t, const char *code)
 {
@@ -102,21 +112,63 @@ tree_find(const tree_t *t, const char *code)
     return -1;
 }
 
+/* Capacity doubles: a country's orgunits.csv has ~100,000 rows, and one
+ * realloc per row copied the arrays each time (quadratic). */
 static int
 tree_add(tree_t *t, const char *code, const char *parent)
 {
-    char **c = realloc(t->code, (t->n + 1) * sizeof *c);
-    if (c)
-        t->code = c;
-    char **p = realloc(t->parent, (t->n + 1) * sizeof *p);
-    if (p)
-        t->parent = p;
-    if (!c || !p)
-        return CDS_ENOMEM;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 256;
+        char **c = realloc(t->code, cap * sizeof *c);
+        if (c)
+            t->code = c;
+        char **p = realloc(t->parent, cap * sizeof *p);
+        if (p)
+            t->parent = p;
+        if (!c || !p)
+            return CDS_ENOMEM;
+        t->cap = cap;
+    }
     t->code[t->n] = strdup(code);
     t->parent[t->n] = strdup(parent);
     t->n++;
     return t->code[t->n - 1] && t->parent[t->n - 1] ? CDS_OK : CDS_ENOMEM;
+}
+
+typedef struct {
+    const char *code;
+    size_t i;
+} code_ix_t;
+
+static int
+code_ix_cmp(const void *a, const void *b)
+{
+    return strcmp(((const code_ix_t *) a)->code, ((const code_ix_t *) b)->code);
+}
+
+/* up[i] for every unit: one sort and a binary search per unit, not a
+ * scan of the whole file per step up the tree (40,000 hamlets took
+ * minutes per agent that way). */
+static int
+tree_link(tree_t *t)
+{
+    code_ix_t *ix = malloc((t->n + 1) * sizeof *ix);
+    t->up = malloc((t->n + 1) * sizeof *t->up);
+    if (!ix || !t->up) {
+        free(ix);
+        return CDS_ENOMEM;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        ix[i] = (code_ix_t) { t->code[i], i };
+    qsort(ix, t->n, sizeof *ix, code_ix_cmp);
+    for (size_t i = 0; i < t->n; i++) {
+        code_ix_t key = { t->parent[i], 0 };
+        const code_ix_t *hit = t->parent[i][0]
+            ? bsearch(&key, ix, t->n, sizeof *ix, code_ix_cmp) : NULL;
+        t->up[i] = hit ? (ssize_t) hit->i : -1;
+    }
+    free(ix);
+    return CDS_OK;
 }
 
 /* Is one of the comma-separated units in list? */
@@ -145,14 +197,14 @@ tree_mark(tree_t *t, const char *units)
                 t->keep[i] = true;     /* a unit of the agent or below */
                 break;
             }
-            at = t->parent[at][0] ? tree_find(t, t->parent[at]) : -1;
+            at = t->up[at];
         }
         if (!in_list(units, t->code[i]))
             continue;
-        at = t->parent[i][0] ? tree_find(t, t->parent[i]) : -1;
+        at = t->up[i];
         for (int d = 0; at >= 0 && d < MS_MAX_DEPTH; d++) {
             t->keep[at] = true;        /* an ancestor */
-            at = t->parent[at][0] ? tree_find(t, t->parent[at]) : -1;
+            at = t->up[at];
         }
     }
 }
@@ -196,7 +248,7 @@ scope_units(const Cdsync__MetadataFile *f, const char *units, tree_t *t,
             break;
     cds_csv_destroy(&csv);
     t->keep = calloc(t->n + 1, sizeof *t->keep);
-    if (r != 0 || !t->keep) {
+    if (r != 0 || !t->keep || tree_link(t) != CDS_OK) {
         snprintf(why, whylen, "stored orgunits.csv: %s", r < 0 ? err : "");
         return r < 0 ? CDS_EMALFORMED : CDS_ENOMEM;
     }

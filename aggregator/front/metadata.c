@@ -234,7 +234,7 @@ rows_parse(const uint8_t *data, size_t len, const char *name,
     cds_csv_destroy(&csv);
     if (code)
         rows_free(out);
-    else
+    else if (out->n)                   /* a file of no rows: r is NULL */
         qsort(out->r, out->n, sizeof *out->r, row_cmp);
     return code;
 }
