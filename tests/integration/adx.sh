@@ -5,34 +5,6 @@
 # `import FILE.adx` and the wire, into another one with the same values;
 # a file written the way DHIS2 documents ADX imports at both ends; bad
 # values are refused naming file:line and the value, nothing applied;
-# import_both FILE: at the aggregator and the agent; exit codes in rc1
-# and rc2, standard error in $T/FILE.err1 and $T/FILE.err2
-import_both() {
-    agg fresh import "$T/$1" > /dev/null 2> "$T/$1.err1"; rc1=$?
-    agent a1 import "$T/$1" > /dev/null 2> "$T/$1.err2"; rc2=$?
-    diag "$1: $(head -3 "$T/$1.err1" "$T/$1.err2" | tr '\n' ' ')"
-}
-
-# an attribute option combination, a BOOLEAN without its annotation
-cat > "$T/aoc.adx" <<'XML'
-<adx xmlns="urn:ihe:qrph:adx:2015">
-  <group orgUnit="27901" period="2024-01-01/P1Y" dataSet="NTM_TC8"
-         attributeOptionCombo="NguonNSNN">
-    <dataValue dataElement="NTM8_3" value="0"><annotation>true</annotation></dataValue>
-  </group>
-  <group orgUnit="27901" period="2024-01-01/P1Y" dataSet="NTM_TC8">
-    <dataValue dataElement="NTM8_4" value="1"/>
-  </group>
-</adx>
-XML
-import_both aoc.adx
-aoc='aoc.adx:4: attributeOptionCombo: "NguonNSNN"'
-expect_eq "attribute option combination refused at both ends, by line" \
-    "$rc1 $rc2 $(grep -c "$aoc" "$T/aoc.adx.err1") $(grep -c "$aoc" "$T/aoc.adx.err2")" \
-    "1 1 1 1"
-expect_eq "agent: a BOOLEAN without its annotation named" \
-    "$(grep -c 'aoc.adx:7: value: NTM8_4 takes its value from an <annotation>' "$T/aoc.adx.err2")" 1
-
 # hostile XML (billion laughs, external entity, huge attribute, deep
 # nesting) is refused with a clear message; --adx-periods is refused
 # with the DHIS2 JSON/CSV formats.
