@@ -31,7 +31,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CC      ?= cc
 PKGS    := libczmq libzmq libprotobuf-c libsodium sqlite3 inih jansson \
-           libmicrohttpd libpq xlsxwriter libxml-2.0
+           libmicrohttpd libpq xlsxwriter libxml-2.0 libcurl
 PKG_CONFIG ?= pkg-config
 # ARM64=1 (set by `make arm64`, below): the agent's side only, built with
 # Debian's aarch64 cross compiler against the :arm64 multiarch libraries
@@ -223,10 +223,15 @@ all-tests: $(AGENT) $(AGG) $(UNITS) $(TOOLS) $(BENCHES)
 # One table of figures measured in one run (docs/PERFORMANCE.md).
 # BENCH_SCALE=0.1 shrinks every workload, BENCH_REPS=n repeats (medians).
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCHES)
+	@$(MAKE) --no-print-directory all $(BENCHES) $(BUILD)/tools/swarm
 	@! command -v aarch64-linux-gnu-gcc >/dev/null || $(MAKE) --no-print-directory ARM64=1 \
 	    BUILD=$(ARM64_BUILD) SANITIZE= FAILPOINTS= $(ARM64_BUILD)/cdsync-agent \
 	    || echo "bench: no ARM64 agent (sh deploy/arm64/deps.sh): row 5-bin-arm64 n/a"
+	@[ ! -f $(WIN_STAMP) ] || $(MAKE) --no-print-directory windows \
+	    || echo "bench: no Windows agent (make windows): row 5-wine-pss-idle n/a"
+	@[ ! -f $(WIN_STAMP) ] || ! command -v makensis >/dev/null \
+	    || $(MAKE) --no-print-directory windows-installer \
+	    || echo "bench: no installer (make windows-installer): row 5-bin-win-setup n/a"
 	@BUILD=$(BUILD) bash tests/bench/bench.sh
 
 # The fault-injection suite (tests/fault, docs/RELIABILITY.md): the

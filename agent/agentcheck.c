@@ -22,9 +22,9 @@ const agentcheck_range_t agentcheck_ranges[AGENTCHECK_N_RANGES] = {
     { "agent.backoff_max_ms", 1, 86400000L },
     { "agent.queue_max", 0, 1000000000L },
     { "agent.heartbeat_ms", 0, 86400000L },
-    { "agent.status_backlog_ms", 0, 86400000L * 365 },
-    { "agent.status_disconnected_ms", 0, 86400000L * 365 },
-    { "agent.max_clock_skew_ms", 0, 86400000L * 365 },
+    { "agent.status_backlog_ms", 0, 86400000LL * 365 },
+    { "agent.status_disconnected_ms", 0, 86400000LL * 365 },
+    { "agent.max_clock_skew_ms", 0, 86400000LL * 365 },
     { "agent.keep_days", 0, 3650 },
     { "agent.keep_max_mb", 0, 1L << 20 },
 };

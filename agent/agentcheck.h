@@ -16,7 +16,7 @@
  * sender settings in main.c's order (run_config). */
 typedef struct {
     const char *key;
-    long lo, hi;
+    long long lo, hi;     /* long is 32 bits on Windows */
 } agentcheck_range_t;
 #define AGENTCHECK_RUN_KEYS 8
 #define AGENTCHECK_N_RANGES 13

@@ -267,8 +267,8 @@ summary_text(const carry_opts_t *o, batches_t *b,
     strset_print(f, &b->periods);
     fprintf(f, "Chỉ tiêu / indicators: ");
     strset_print(f, &b->indicators);
-    fprintf(f, "Nạp tại huyện / at the district: cdsync-aggregator "
-            "import-batches FILE --receipt RECEIPT\n");
+    fprintf(f, "Nạp tại cấp trên / where the commune reports: "
+            "cdsync-aggregator import-batches FILE --receipt RECEIPT\n");
     fprintf(f, "Rồi tại xã / then at the commune: cdsync-agent "
             "import-receipt RECEIPT\n");
     fprintf(f, "(Tệp có chữ ký, không chứa bí mật / signed, holds no "

@@ -1,5 +1,9 @@
 /*  entrycheck: warnings at entry (entrycheck.h). A unit and period's
- *  values are a small array (one commune's form): linear look-ups. */
+ *  values are an array sorted by data element code, searched by
+ *  bisection: a form is small (41 indicators in the shipped catalog), but
+ *  an imported file may hold a thousand values of one unit and period,
+ *  and linear look-ups made the import quadratic (issue 19: 2.4x slower
+ *  import, a third of its time in strcmp). */
 #include "entrycheck.h"
 
 #include "cds_err.h"
@@ -23,13 +27,26 @@ typedef struct {
     bool oom;
 } set_t;
 
+/* Index of the first cell whose code is not below de (s->n if none). */
+static size_t
+lower(const set_t *s, const char *de)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(s->c[mid].de, de) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static cell_t *
 find(const set_t *s, const char *de)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->c[i].de, de) == 0)
-            return &s->c[i];
-    return NULL;
+    size_t i = lower(s, de);
+    return i < s->n && strcmp(s->c[i].de, de) == 0 ? &s->c[i] : NULL;
 }
 
 /* A later value of de replaces an earlier one; a delete removes it. */
@@ -39,17 +56,20 @@ put(set_t *s, const char *de, const char *value, bool deleted)
     const cds_indicator_t *ind = cds_catalog_find(s->cat, de);
     char canon[CDS_MAX_VALUE + 1], err[256];
     double num;
-    cell_t *c = ind ? find(s, ind->code) : NULL;
     if (!ind)
         return;
+    size_t i = lower(s, ind->code);
+    bool have = i < s->n && strcmp(s->c[i].de, ind->code) == 0;
     if (deleted || ind->type == CDS_VT_TEXT
         || cds_value_canonical(ind, value, canon, sizeof canon, &num, err,
                                sizeof err) != CDS_OK) {
-        if (c)
-            *c = s->c[--s->n];
+        if (have) {
+            memmove(&s->c[i], &s->c[i + 1], (s->n - i - 1) * sizeof *s->c);
+            s->n--;
+        }
         return;
     }
-    if (!c && s->n == s->cap) {
+    if (!have && s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 32;
         cell_t *a = realloc(s->c, cap * sizeof *a);
         if (!a) {
@@ -59,9 +79,11 @@ put(set_t *s, const char *de, const char *value, bool deleted)
         s->c = a;
         s->cap = cap;
     }
-    if (!c)
-        c = &s->c[s->n++];
-    *c = (cell_t) {ind->code, num};
+    if (!have) {
+        memmove(&s->c[i + 1], &s->c[i], (s->n - i) * sizeof *s->c);
+        s->n++;
+    }
+    s->c[i] = (cell_t) {ind->code, num};
 }
 
 static void

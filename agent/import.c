@@ -167,12 +167,25 @@ row_flags(import_t *im, const cds_dvs_row_t *row, cds_update_t *u)
     return true;
 }
 
-/* Check one row; keep it if good. CDS_OK unless out of memory. */
+/* Check one row (its DHIS2 ids first turned into codes, cds_idmap.h);
+ * keep it if good. CDS_OK unless out of memory. */
 static int
-import_row(void *arg, const cds_dvs_row_t *row)
+import_row(void *arg, const cds_dvs_row_t *given)
 {
     import_t *im = arg;
-    im->row = row;
+    im->row = given;
+    cds_dvs_row_t mapped;
+    const cds_dvs_row_t *row = given;
+    if (im->ctx->ids) {
+        char msg[600];
+        const char *field = NULL;
+        if (cds_idmap_dvs_row(im->ctx->ids, given, &mapped, &field, msg,
+                              sizeof msg) != 0) {
+            bad_row(im, given->line, field, msg);
+            return CDS_OK;
+        }
+        row = &mapped;
+    }
     cds_update_t u;
     memset(&u, 0, sizeof u);
     u.indicator = row->f[CDS_DVS_DE];
@@ -226,6 +239,24 @@ read_rows(import_t *im, cds_dvs_header_t header, char *err, size_t errlen)
     return im->bad ? CDS_EBADFIELD : CDS_OK;
 }
 
+int
+import_push(const submit_ctx_t *ctx, outbox_t *outbox, cds_update_t *u,
+            const char **src, size_t n, import_result_t *res, char *err,
+            size_t errlen)
+{
+    if (ctx->warn)
+        entrycheck_warn(ctx->catalog, ctx->rules, outbox, u, n, ctx->warn);
+    int rc = outbox_push(outbox, u, src, n, ctx->queue_max, err, errlen);
+    if (rc == CDS_OK) {
+        res->queued = n;
+        res->first_seq = u[0].seq;
+        res->last_seq = u[n - 1].seq;
+        if (ctx->state_dir)
+            submit_wake(ctx->state_dir);
+    }
+    return rc;
+}
+
 static int
 queue_rows(import_t *im, outbox_t *outbox, import_result_t *res, char *err,
            size_t errlen)
@@ -233,24 +264,14 @@ queue_rows(import_t *im, outbox_t *outbox, import_result_t *res, char *err,
     cds_update_t *u = calloc(im->n, sizeof *u);
     const char **src = calloc(im->n, sizeof *src);
     int rc = CDS_ENOMEM;
-    if (!u || !src) {
+    if (!u || !src)
         snprintf(err, errlen, "%s: out of memory", im->path);
-        goto out;
-    }
-    for (size_t i = 0; i < im->n; i++) {
+    for (size_t i = 0; u && src && i < im->n; i++) {
         u[i] = im->rows[i].u;
         src[i] = im->rows[i].source;
     }
-    if (im->ctx->warn)
-        entrycheck_warn(im->ctx->catalog, im->ctx->rules, outbox, u, im->n,
-                        im->ctx->warn);
-    rc = outbox_push(outbox, u, src, im->n, im->ctx->queue_max, err, errlen);
-    if (rc == CDS_OK) {
-        res->queued = im->n;
-        res->first_seq = u[0].seq;
-        res->last_seq = u[im->n - 1].seq;
-    }
-out:
+    if (u && src)
+        rc = import_push(im->ctx, outbox, u, src, im->n, res, err, errlen);
     free(u);
     free(src);
     return rc;
@@ -281,8 +302,6 @@ import_file_opt(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
     if (rc != CDS_OK)
         goto out;
     rc = queue_rows(&im, outbox, res, err, errlen);
-    if (rc == CDS_OK && ctx->state_dir)
-        submit_wake(ctx->state_dir);
 out:
     for (size_t i = 0; i < im.n; i++)
         free(im.rows[i].buf);

@@ -53,4 +53,11 @@ int import_file_opt(const submit_ctx_t *ctx, outbox_t *outbox,
                     const char *path, cds_dvs_header_t header, FILE *errf,
                     import_result_t *res, char *err, size_t errlen);
 
+/* Queue n checked updates u (src[i]: their sources, "import:file:line")
+ * in one outbox transaction after entrycheck's warnings, fill res and
+ * wake the daemon: the last step of every import (CSV, JSON, ADX). */
+int import_push(const submit_ctx_t *ctx, outbox_t *outbox, cds_update_t *u,
+                const char **src, size_t n, import_result_t *res, char *err,
+                size_t errlen);
+
 #endif

@@ -3,8 +3,6 @@
  *  found by sorting the kept keys; then one outbox push. */
 #include "import_adx.h"
 
-#include "entrycheck.h"
-
 #include "cds_adx.h"
 #include "cds_err.h"
 #include "cds_util.h"
@@ -76,12 +74,24 @@ keep(adx_import_t *im, const cds_update_t *u, size_t line)
     return rc;
 }
 
-/* One dataValue: check it like a CSV row (submit_check), keep it. */
+/* One dataValue: its DHIS2 ids as codes (cds_idmap.h), then checked
+ * like a CSV row (submit_check); keep it. */
 static int
-on_value(const cds_adx_value_t *v, void *arg)
+on_value(const cds_adx_value_t *given, void *arg)
 {
     adx_import_t *im = arg;
     char canon[CDS_MAX_VALUE + 1], msg[600];
+    cds_adx_value_t mapped;
+    const cds_adx_value_t *v = given;
+    const char *field = NULL;
+    if (im->ctx->ids) {
+        if (cds_idmap_adx_value(im->ctx->ids, given, &mapped, &field, msg,
+                                sizeof msg) != 0) {
+            bad(im, given->line, field, msg);
+            return CDS_OK;
+        }
+        v = &mapped;
+    }
     if (strcmp(v->attr_combo, "default") != 0) {
         snprintf(msg, sizeof msg, "\"%.80s\" (group at line %zu): only the "
                  "default attribute option combination is supported",
@@ -103,7 +113,6 @@ on_value(const cds_adx_value_t *v, void *arg)
                        .period = v->period ? v->period : v->period_given,
                        .disagg = v->disagg, .value = value,
                        .comment = comment, .stored_by = "" };
-    const char *field = NULL;
     if (submit_check(im->ctx, &u, canon, sizeof canon, &field, msg,
                      sizeof msg) != CDS_OK) {
         bad(im, v->line, field ? field : "dataValue", msg);
@@ -164,17 +173,8 @@ queue(adx_import_t *im, outbox_t *outbox, import_result_t *res, char *err,
         u[i] = im->rows[i].u;
         src[i] = im->rows[i].s[S_SOURCE];
     }
-    if (u && src && im->ctx->warn)
-        entrycheck_warn(im->ctx->catalog, im->ctx->rules, outbox, u, im->n,
-                        im->ctx->warn);
     if (u && src)
-        rc = outbox_push(outbox, u, src, im->n, im->ctx->queue_max, err,
-                         errlen);
-    if (rc == CDS_OK) {
-        res->queued = im->n;
-        res->first_seq = u[0].seq;
-        res->last_seq = u[im->n - 1].seq;
-    }
+        rc = import_push(im->ctx, outbox, u, src, im->n, res, err, errlen);
     free(u);
     free(src);
     return rc;
@@ -233,8 +233,6 @@ import_adx_file(const submit_ctx_t *ctx, outbox_t *outbox, const char *path,
     }
     if (rc == CDS_OK)
         rc = queue(&im, outbox, res, err, errlen);
-    if (rc == CDS_OK && ctx->state_dir)
-        submit_wake(ctx->state_dir);
     for (size_t i = 0; i < im.n; i++)
         for (int j = 0; j < S__COUNT; j++)
             free(im.rows[i].s[j]);

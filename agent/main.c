@@ -26,6 +26,7 @@
 #include "receipt_verify.h"
 #include "receipts.h"
 #include "sender.h"
+#include "service.h"
 #include "status.h"
 #include "submit.h"
 
@@ -37,6 +38,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <shellapi.h>                  /* ShellExecuteW: open */
+#endif
 
 #define PROG "cdsync-agent"
 /* CDS_SYSCONFDIR and CDS_DATADIR come from the Makefile (SYSCONFDIR,
@@ -136,6 +140,15 @@ static const cds_option_t options[] = {
      "import: the CSV's first row is a header (default: detected)"},
     {"command.no_header", "no-header", 0, NULL, NULL,
      "import: the CSV has no header row; columns by DHIS2's positions"},
+    {"agent.id_scheme", "id-scheme", 0, "code|uid|name", NULL,
+     "import: the file's ids are cdsync codes (the default), DHIS2 UIDs "
+     "(--id-map needed) or DHIS2 names (the catalog's name_vi and the "
+     "org-unit list's names, --id-map overriding); an id the map lacks "
+     "is refused naming file:line"},
+    {"agent.id_map", "id-map", 0, "FILE", NULL,
+     "import --id-scheme uid|name: CSV kind,code,uid or kind,code,name "
+     "(the aggregator's export format; kind orgunit|dataelement|dataset|"
+     "catoptcombo)"},
     {"command.check_config", "check-config", 0, NULL, NULL,
      "check the configuration as run would use it, start nothing, change "
      "nothing; exit 0 or 3 naming every problem"},
@@ -389,6 +402,35 @@ cmd_submit(cds_cli_t *cli)
     return code;
 }
 
+/* --id-scheme / --id-map ([agent] id_scheme, id_map; cds_idmap.h) for
+ * import: *ids NULL for codes; uid needs the map; name completes the
+ * map (or none) with ctx's catalog and org-unit names. 0 or an exit
+ * code (message printed). */
+static int
+import_ids(cds_config_t *cfg, const submit_ctx_t *ctx, cds_idmap_t **ids)
+{
+    const char *map = get(cfg, "agent.id_map");
+    bool uid, names;
+    char err[600];
+    *ids = NULL;
+    if (cds_idmap_option(get(cfg, "agent.id_scheme"), map, &uid, &names, err,
+                         sizeof err) != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_USAGE, "%s", err);
+    if (!uid && !names)                /* a map set in agent.ini stays
+                                        * unused until a scheme asks */
+        return 0;
+    if (map && !(*ids = cds_idmap_load(map, uid ? CDS_IDMAP_UID
+                                                : CDS_IDMAP_NAME,
+                                       err, sizeof err)))
+        return cds_cli_fail(CDS_EXIT_INPUT, "id-map: %s", err);
+    if (!*ids && !(*ids = cds_idmap_new()))
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "out of memory");
+    if (names && cds_idmap_add_names(*ids, ctx->catalog, ctx->orgunits)
+                     != CDS_OK)
+        return cds_cli_fail(CDS_EXIT_RUNTIME, "out of memory");
+    return 0;
+}
+
 static int
 cmd_import(cds_cli_t *cli)
 {
@@ -410,7 +452,10 @@ cmd_import(cds_cli_t *cli)
     outbox_t *ob = NULL;
     import_result_t res;
     char err[800];
+    cds_idmap_t *ids = NULL;
     int code = intake_setup(cfg, &ctx, &files);
+    if (code == 0 && (code = import_ids(cfg, &ctx, &ids)) == 0)
+        ctx.ids = ids;
     if (code == 0)
         code = open_outbox_writer(cfg, &ob);
     if (code == 0) {
@@ -439,6 +484,7 @@ cmd_import(cds_cli_t *cli)
     }
     outbox_destroy(&ob);
     intake_done(&files);
+    cds_idmap_destroy(&ids);
     return code;
 }
 
@@ -460,9 +506,9 @@ open_outbox_status(cds_config_t *cfg, outbox_t **ob)
     if (!*ob && err == CDS_EVERSION)
         return cds_cli_fail(
             CDS_EXIT_CONFIG,
-            "%s: database schema is not this "
-            "program's (older: `cdsync-agent run` migrates it); "
-            "read-only, nothing changed",
+            "%s: database schema is not this program's (older: "
+            "`cdsync-agent run` migrates it; newer: written by a newer "
+            "cdsync-agent); read-only, nothing changed",
             path);
     if (!*ob)
         return cds_cli_fail(
@@ -493,14 +539,15 @@ status_lang(cds_config_t *cfg, bool *english)
 static int
 status_limits(cds_config_t *cfg, status_limits_t *lim)
 {
+    *lim = (status_limits_t){0};
     int rc = cds_cli_get_u64(cfg, "agent.status_backlog_ms", 0,
-                             86400000L * 365, &lim->backlog_ms);
+                             86400000LL * 365, &lim->backlog_ms);
     if (!rc)
         rc = cds_cli_get_u64(cfg, "agent.status_disconnected_ms", 0,
-                             86400000L * 365, &lim->disconnected_ms);
+                             86400000LL * 365, &lim->disconnected_ms);
     if (!rc)
         rc = cds_cli_get_u64(cfg, "agent.max_clock_skew_ms", 0,
-                             86400000L * 365, &lim->max_clock_skew_ms);
+                             86400000LL * 365, &lim->max_clock_skew_ms);
     return rc ? rc : status_lang(cfg, &lim->english);
 }
 
@@ -672,6 +719,14 @@ out:
     return code;
 }
 
+/* service ACTION: the Windows service (service.h); `service run` runs
+ * cmd_run under the Service Control Manager. */
+static int
+cmd_service(cds_cli_t *cli)
+{
+    return agent_service(cli, cmd_run);
+}
+
 /* --check-config: every problem on stderr, one a line; exit 0 or 3. */
 static int
 check_config(cds_cli_t *cli)
@@ -802,15 +857,19 @@ cmd_import_receipt(cds_cli_t *cli)
 
 
 /* A 0600 file in state_dir (0700) that sends the browser to url: the
- * login token then never shows in a process list (xdg-open's argv). */
+ * login token then never shows in a process list (the browser's argv).
+ * Linux: xdg-open, when there is a display. Windows: the default browser,
+ * by ShellExecuteW on the file (UTF-16: state_dir may be Vietnamese). */
 static int
 open_browser(const char *state_dir, const char *url, char *file, size_t len)
 {
+#ifndef _WIN32
     const char *gui = getenv("DISPLAY");
     if (!gui || !*gui)
         gui = getenv("WAYLAND_DISPLAY");
     if (!gui || !*gui)
         return -1;
+#endif
     snprintf(file, len, "%s/page-login.html", state_dir);
     unlink(file);
     FILE *f = fopen(file, "wx");
@@ -823,7 +882,15 @@ open_browser(const char *state_dir, const char *url, char *file, size_t len)
     if (fclose(f) != 0)
         return -1;
 #ifdef _WIN32
-    return -1;                         /* no page on Windows yet: page_off.c */
+    wchar_t wfile[700];
+    if (!MultiByteToWideChar(CP_UTF8, 0, file, -1, wfile, 700))
+        return -1;
+    for (wchar_t *c = wfile; *c; c++)  /* the shell wants '\' */
+        if (*c == L'/')
+            *c = L'\\';
+    /* Above 32 is success (the launch of the browser's association). */
+    return (INT_PTR) ShellExecuteW(NULL, L"open", wfile, NULL, NULL,
+                                   SW_SHOWNORMAL) > 32 ? 0 : -1;
 #else
     pid_t pid = fork();
     if (pid == 0) {
@@ -880,8 +947,11 @@ cmd_open(cds_cli_t *cli)
     page_t *page = NULL;
     int code = carry_setup(cli, true, &s);
     memset(&files, 0, sizeof files);
+    cds_idmap_t *ids = NULL;           /* [agent] id_scheme for uploads */
     if (!code)
         code = intake_setup(cfg, &ctx, &files);
+    if (!code && !(code = import_ids(cfg, &ctx, &ids)))
+        ctx.ids = ids;
     page_config_t pc = {.listen = listen, .intake = &ctx,
                         .orgunits = files.ous, .outbox = s.ob,
                         .state_dir = get(cfg, "agent.state_dir"),
@@ -904,6 +974,7 @@ cmd_open(cds_cli_t *cli)
         code = page_serve(page, pc.state_dir);
     page_destroy(&page);
     intake_done(&files);
+    cds_idmap_destroy(&ids);
     carry_teardown(&s);
     return code;
 }
@@ -1048,7 +1119,8 @@ static const cds_cli_command_t commands[] = {
      "(--value V | --delete) [--disagg C] [--comment T] "
      "[--stored-by NAME] [--followup]",
      cmd_submit, 0},
-    {"import", "import FILE.csv | FILE.json | FILE.adx  (DHIS2 "
+    {"import", "import FILE.csv | FILE.json | FILE.adx [--header|"
+     "--no-header] [--id-scheme code|uid|name] [--id-map FILE]  (DHIS2 "
      "dataValueSet CSV or JSON, or ADX XML when the name ends in .adx or "
      ".xml)", cmd_import, 0},
     {"status", "status [--json]", cmd_status, 0},
@@ -1078,6 +1150,11 @@ static const cds_cli_command_t commands[] = {
      "open  (the officer's page in the browser: a one-time login link to "
      "127.0.0.1, served until Ctrl-C)",
      cmd_open, 0},
+    {"service",
+     "service install [--config FILE] | uninstall | start | stop | status "
+     "| run  (Windows: the cdsync-agent service; on Linux systemd's unit "
+     "deploy/cdsync-agent.service is used)",
+     cmd_service, 0},
 };
 
 static const cds_cli_program_t agent = {

@@ -155,7 +155,7 @@ outbox_open(const char *path, int *err)
 outbox_t *
 outbox_open_readonly(const char *path, int *err)
 {
-    return open_with(path, CDS_DB_READONLY, err);
+    return open_with(path, CDS_DB_READONLY | CDS_DB_QUIET_VERSION, err);
 }
 
 void
@@ -914,17 +914,45 @@ outbox_apply_ack_keeping(outbox_t *self, const Cdsync__Ack *ack,
                          const uint8_t *raw, size_t raw_len, uint64_t now_ms,
                          const outbox_kept_t *kept, size_t n)
 {
+    outbox_ack_t one = {ack, raw, raw_len};
+    return outbox_apply_acks(self, &one, 1, now_ms, kept, n);
+}
+
+/* Inside the transaction: each ack of acks[0..n) as outbox_apply_ack, in
+ * order; *upto = the highest acked_seq of an ACK_OK (0 when none). */
+static int
+apply_each(outbox_t *self, const outbox_ack_t *acks, size_t n,
+           uint64_t now_ms, uint64_t *upto)
+{
+    int rc = CDS_OK;
+    *upto = 0;
+    for (size_t i = 0; rc == CDS_OK && i < n; i++) {
+        const Cdsync__Ack *a = acks[i].ack;
+        if (a->status == CDSYNC__ACK_STATUS__ACK_OK) {
+            rc = apply_ok(self, a, now_ms);
+            if (a->acked_seq > *upto)
+                *upto = a->acked_seq;
+        }
+        if (rc == CDS_OK && acks[i].raw)
+            rc = store_receipt(self, a, acks[i].raw, acks[i].raw_len,
+                               now_ms);
+    }
+    return rc;
+}
+
+int
+outbox_apply_acks(outbox_t *self, const outbox_ack_t *acks, size_t n,
+                  uint64_t now_ms, const outbox_kept_t *kept, size_t n_kept)
+{
+    uint64_t upto = 0;
     int rc = injected(self, "ack");
     if (rc == CDS_OK)
         rc = cds_db_begin(self->db);
     if (rc != CDS_OK)
         return rc;
-    if (ack->status == CDSYNC__ACK_STATUS__ACK_OK)
-        rc = apply_ok(self, ack, now_ms);
-    if (rc == CDS_OK && ack->status == CDSYNC__ACK_STATUS__ACK_OK && n)
-        rc = keep_rows(self, kept, n, ack->acked_seq, now_ms, now_ms);
-    if (rc == CDS_OK && raw)
-        rc = store_receipt(self, ack, raw, raw_len, now_ms);
+    rc = apply_each(self, acks, n, now_ms, &upto);
+    if (rc == CDS_OK && upto && n_kept)
+        rc = keep_rows(self, kept, n_kept, upto, now_ms, now_ms);
     if (rc == CDS_OK)
         return cds_db_commit(self->db);
     cds_db_rollback(self->db);

@@ -44,7 +44,7 @@
  *
  *  Kept batches (version 4). An ACK_OK that covers a batch the agent sent
  *  stores that batch's envelope in sent_batch in the same transaction
- *  (outbox_apply_ack_keeping), so the rows leave `outbox` but the signed
+ *  (outbox_apply_ack_keeping, outbox_apply_acks), so the rows leave `outbox` but the signed
  *  batch stays: it can be sent again unchanged when the aggregator lost it
  *  (docs/RELIABILITY.md "Resend from") or carried by file. Ranges of kept
  *  batches may overlap (a batch acked in part is sent again from the acked
@@ -143,8 +143,10 @@ typedef int (*outbox_receipt_fn)(const outbox_receipt_t *r, void *arg);
  * (CDS_EIO, CDS_ECORRUPT, CDS_EVERSION); logged. */
 outbox_t *outbox_open(const char *path, int *err);
 /* Open an existing outbox read-only (status, monitoring users): never
- * creates or migrates it. NULL with *err CDS_EIO (absent, unreadable) or
- * CDS_EVERSION (schema older or newer than this program); logged. */
+ * creates or migrates it. NULL with *err CDS_EIO (absent, unreadable;
+ * logged) or CDS_EVERSION (schema older or newer than this program, as
+ * for a moment when the daemon has just created it: not logged, the
+ * caller says what it means). */
 outbox_t *outbox_open_readonly(const char *path, int *err);
 /* Finalize statements, close; sets *self_p to NULL. Safe on NULL. */
 void outbox_destroy(outbox_t **self_p);
@@ -379,6 +381,25 @@ int outbox_apply_ack_keeping(outbox_t *self, const Cdsync__Ack *ack,
                              const uint8_t *raw, size_t raw_len,
                              uint64_t now_ms, const outbox_kept_t *kept,
                              size_t n);
+
+/* One verified answer to record: the ack and its signed envelope (raw,
+ * stored as the receipt; NULL: none). Borrowed. */
+typedef struct {
+    const Cdsync__Ack *ack;
+    const uint8_t *raw;
+    size_t raw_len;
+} outbox_ack_t;
+
+/* Several answers in ONE transaction (one fsync): each of acks[0..n) as
+ * outbox_apply_ack, in order (rejections copied, rows <= its acked_seq
+ * deleted, acked_seq/head advanced, never backwards, receipt stored),
+ * then each of kept[0..n_kept) whose last_seq <= the highest acked_seq of
+ * an ACK_OK among them is kept as by outbox_apply_ack_keeping (which is
+ * this with n = 1). Any failure changes nothing: none of them is
+ * recorded. CDS_OK or a database error code. */
+int outbox_apply_acks(outbox_t *self, const outbox_ack_t *acks, size_t n,
+                      uint64_t now_ms, const outbox_kept_t *kept,
+                      size_t n_kept);
 
 /* Keep batches acked some other way (a receipt carried back by file): one
  * transaction, kept[i].acked_at_ms as given (0: now_ms), then prune (as

@@ -16,7 +16,9 @@
 #include "page_html.h"
 
 #include <arpa/inet.h>
+#ifndef _WIN32
 #include <dlfcn.h>
+#endif
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -58,7 +60,10 @@ typedef struct {
 /* libmicrohttpd is loaded by `open` only (dlopen): linked, it would bring
  * GnuTLS and its libraries into every agent process, and the idle `run`
  * daemon grew by 2.6 MiB of RSS (docs/PERFORMANCE.md "Agent footprint").
- * The types come from microhttpd.h, so a call cannot disagree with it. */
+ * The types come from microhttpd.h, so a call cannot disagree with it.
+ * On Windows it is linked in (static, built without TLS by
+ * deploy/windows/deps.sh: the page is on 127.0.0.1 only), and the table
+ * holds its functions directly. */
 #define MHD_SONAME "libmicrohttpd.so.12"
 static struct {
     void *lib;
@@ -73,6 +78,23 @@ static struct {
     __typeof__(MHD_http_unescape) *unescape;
 } mhd;
 
+#ifdef _WIN32
+static int
+mhd_load(char *err, size_t errlen)
+{
+    (void) err, (void) errlen;
+    mhd.start = MHD_start_daemon;
+    mhd.stop = MHD_stop_daemon;
+    mhd.daemon_info = MHD_get_daemon_info;
+    mhd.lookup = MHD_lookup_connection_value;
+    mhd.create = MHD_create_response_from_buffer;
+    mhd.add_header = MHD_add_response_header;
+    mhd.destroy = MHD_destroy_response;
+    mhd.queue = MHD_queue_response;
+    mhd.unescape = MHD_http_unescape;
+    return 0;
+}
+#else
 /* Resolve name into *slot; false when missing. */
 static bool
 mhd_sym(void *slot, const char *name)
@@ -109,6 +131,7 @@ mhd_load(char *err, size_t errlen)
     }
     return 0;
 }
+#endif
 
 int
 page_parse_listen(const char *listen, char *err, size_t errlen)
@@ -261,19 +284,59 @@ authorized(req_t *r)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* The current period of type t (Quarterly when the indicator has none). */
-static void
-current_period(const cds_indicator_t *ind, char *out, size_t len)
+/* Today's day number on this PC's calendar. */
+static int32_t
+today(void)
 {
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
-    int32_t day = cds_day_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1,
-                                   tm.tm_mday);
+    return cds_day_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* The current period of type t (Quarterly when the indicator has none). */
+static void
+current_period(const cds_indicator_t *ind, char *out, size_t len)
+{
+    int32_t day = today();
     cds_period_type_t t = ind->has_period_type ? ind->period_type
                                                : CDS_PT_QUARTERLY;
     if (cds_period_of_day(t, day, out, len) != 0)
         snprintf(out, len, "%s", "");
+}
+
+/* The office the commune reports to, by name: the parent, in the org-unit
+ * file, of the first configured unit that exists today (a province since
+ * the 2025 reform, a district before it). "" without an org-unit file or
+ * a parent: the page then says "cấp trên" (the level above). */
+static const char *
+above_name(const page_t *p)
+{
+    const cds_orgunits_t *ous = p->cfg.orgunits;
+    const char *list = p->cfg.intake->org_units;
+    if (!ous || !list)
+        return "";
+    int32_t day = today();
+    const char *first = NULL;
+    for (const char *c = list; *c;) {
+        size_t n = strcspn(c, ", \t");
+        char code[128];
+        if (n > 0 && n < sizeof code) {
+            memcpy(code, c, n);
+            code[n] = '\0';
+            const cds_orgunit_t *ou = cds_orgunits_find(ous, code);
+            const cds_orgunit_t *up = ou && ou->parent
+                ? cds_orgunits_find(ous, ou->parent) : NULL;
+            if (up && cds_orgunit_open_in(ou->valid_from, ou->valid_to, day,
+                                          day))
+                return up->name;
+            if (up && !first)
+                first = up->name;
+        }
+        c += n;
+        c += strspn(c, ", \t");
+    }
+    return first ? first : "";
 }
 
 static const char *
@@ -379,14 +442,16 @@ receipt_for(const values_t *v, uint64_t seq)
     return 0;
 }
 
-/* A kept batch: every update in it up to acked_seq was received. */
-static int
-take_kept_values(const outbox_kept_t *k, void *arg)
+/* fn(arg, u) for each update of the kept batch k with seq in [from, to]
+ * (strings borrowed for the call); a batch that does not decode has
+ * none. */
+static void
+kept_updates(const outbox_kept_t *k, uint64_t from, uint64_t to,
+             void (*fn)(void *arg, const cds_update_t *u), void *arg)
 {
-    values_t *v = arg;
     Cdsync__Envelope *env = NULL;
     if (cds_envelope_decode(k->envelope, k->envelope_len, &env) != CDS_OK)
-        return 0;
+        return;
     int err = CDS_OK;
     Cdsync__Batch *b = cds_msg_decode(&cdsync__batch__descriptor,
                                       env->body.data, env->body.len, &err);
@@ -394,27 +459,83 @@ take_kept_values(const outbox_kept_t *k, void *arg)
         cds_update_t u;
         cds_update_from_pb(b->updates[i], &u);
         u.seq = b->first_seq + i;
-        if (u.seq > v->acked_seq)
+        if (u.seq > to)
             break;
-        json_t *e = value_put(v, &u, "received");
-        if (e)
-            json_object_set_new(e, "receipt",
-                                json_integer(receipt_for(v, u.seq)));
+        if (u.seq >= from)
+            fn(arg, &u);
     }
     cds_msg_free(b);
     cds_msg_free(env);
+}
+
+static void
+put_received(void *arg, const cds_update_t *u)
+{
+    values_t *v = arg;
+    json_t *e = value_put(v, u, "received");
+    if (e)
+        json_object_set_new(e, "receipt", json_integer(receipt_for(v, u->seq)));
+}
+
+/* A kept batch: every update in it up to acked_seq was received. */
+static int
+take_kept_values(const outbox_kept_t *k, void *arg)
+{
+    kept_updates(k, 0, ((values_t *)arg)->acked_seq, put_received, arg);
     return 0;
+}
+
+/* What a refusal of one value means, in the officer's words; the
+ * aggregator's own message (English, naming field and value) follows it
+ * as the detail. */
+static const char *
+refusal_words(int code, bool en)
+{
+    switch (code) {
+    case CDS_EUNITCLOSED:
+        return recheck_reason_words(code, en);
+    case CDS_ENOTALLOWED:
+        return en ? "this PC is not enrolled to report for this unit"
+                  : "máy này không được đăng ký báo cáo cho đơn vị này";
+    case CDS_EUNKNOWNINDICATOR:
+        return en ? "indicator not in the aggregator's catalog"
+                  : "chỉ tiêu không có trong danh mục của máy chủ tổng hợp";
+    case CDS_EUNKNOWNORGUNIT:
+        return en ? "unit not in the aggregator's list of units"
+                  : "đơn vị không có trong danh sách đơn vị của máy chủ "
+                    "tổng hợp";
+    case CDS_EBADPERIOD:
+        return en ? "the period does not fit the indicator"
+                  : "kỳ báo cáo không đúng với chỉ tiêu";
+    case CDS_EBADVALUE:
+        return en ? "the value does not fit the indicator's type"
+                  : "giá trị không đúng kiểu của chỉ tiêu";
+    case CDS_ERANGE:
+        return en ? "the value is outside the indicator's bounds"
+                  : "giá trị nằm ngoài giới hạn của chỉ tiêu";
+    case CDS_EBADFIELD:
+        return en ? "a field is empty, too long or not valid text"
+                  : "một trường bị trống, quá dài hoặc sai mã ký tự";
+    case CDS_EFUTURE:
+        return en ? "entered at a time in the future: check this PC's clock"
+                  : "thời điểm nhập ở tương lai: kiểm tra đồng hồ của máy";
+    default:
+        return en ? "not accepted by the aggregator"
+                  : "máy chủ tổng hợp không nhận giá trị này";
+    }
 }
 
 static int
 take_rejected(const outbox_rejected_t *r, void *arg)
 {
+    values_t *v = arg;
     /* period_locked: not refused, held for the district's answer */
-    json_t *e = value_put(arg, &r->u,
+    json_t *e = value_put(v, &r->u,
                           r->code == CDS_ELOCKED ? "held" : "refused");
     if (e)
         json_object_set_new(e, "reason", json_sprintf(
-            "%s: %s (%s)", r->field ? r->field : "",
+            "%s — %s%s: %s (%s)", refusal_words(r->code, v->english),
+            v->english ? "" : "chi tiết: ", r->field ? r->field : "",
             r->message ? r->message : "", cds_strerror(r->code)));
     return 0;
 }
@@ -485,8 +606,18 @@ values_json(page_t *p, bool english)
     json_t *out = json_array();
     const char *key;
     json_t *e;
-    json_object_foreach(v.map, key, e)
+    json_object_foreach(v.map, key, e) {
+        /* names, as the form shows them: the officer reads names */
+        const char *ou = json_string_value(json_object_get(e, "org_unit"));
+        const cds_indicator_t *ind = cds_catalog_find(
+            p->cfg.intake->catalog,
+            json_string_value(json_object_get(e, "indicator")));
+        json_object_set_new(e, "unit_name", json_string(unit_name(p, ou)));
+        json_object_set_new(e, "indicator_name", json_string(
+            !ind ? "" : english && ind->name_en && *ind->name_en
+                            ? ind->name_en : ind->name_vi));
         json_array_append(out, e);
+    }
     json_decref(v.map);
     json_decref(v.receipts);
     if (rc != CDS_OK) {
@@ -527,6 +658,7 @@ sync_json(page_t *p, bool english)
     const char *state = "CRITICAL";
     status_limits_t lim = p->cfg.limits;
     lim.english = english;
+    lim.plain = true;
     int sev = status_severity(p->cfg.outbox, p->cfg.state_dir, &lim,
                               cds_now_ms(), why, sizeof why, &state);
     livestate_t live;
@@ -563,7 +695,8 @@ on_state(req_t *r)
     pthread_mutex_lock(&p->mu);
     memcpy(csrf, p->csrf, sizeof csrf);
     pthread_mutex_unlock(&p->mu);
-    reply_json(r, 200, json_pack("{s:s,s:o,s:o,s:o}", "csrf", csrf, "units",
+    reply_json(r, 200, json_pack("{s:s,s:s,s:o,s:o,s:o}", "csrf", csrf,
+                                 "above", above_name(p), "units",
                                  form_json(p), "values", values, "sync",
                                  sync_json(p, en)));
 }
@@ -743,7 +876,8 @@ on_import(req_t *r)
     snprintf(shown, sizeof shown, "%s", name ? name : "");
     mhd.unescape(shown);          /* the page sends it %-encoded */
     name = shown;
-    if (!*name || strchr(name, '/') || !cds_utf8_valid(name, strlen(name)))
+    if (!*name || strpbrk(name, "/\\")
+        || !cds_utf8_valid(name, strlen(name)))
         name = "upload.csv";
     if (save_upload(r, "uploads", "import", "csv", path, sizeof path) != 0)
         return;
@@ -872,7 +1006,71 @@ html_escape(FILE *f, const char *s)
     }
 }
 
-/* GET /receipt?id=N: the stored receipt verified again and printed. */
+/* The values a receipt covers, as rows of the printed biên nhận: every
+ * update of the kept batches in [from, to], refused ones marked. */
+typedef struct {
+    const page_t *p;
+    FILE *f;
+    uint64_t from, to;
+    json_t *refused;                   /* "seq" -> code */
+    size_t rows;
+} receipt_rows_t;
+
+static int
+take_refused_seq(const outbox_rejected_t *r, void *arg)
+{
+    char k[24];
+    snprintf(k, sizeof k, "%llu", (unsigned long long)r->u.seq);
+    json_object_set_new(arg, k, json_integer(r->code));
+    return 0;
+}
+
+static void
+receipt_cell(FILE *f, const char *text, const char *code)
+{
+    fputs("<td>", f);
+    html_escape(f, text);
+    if (code && *code && strcmp(text, code) != 0) {
+        fputs("<br><small>", f);
+        html_escape(f, code);
+        fputs("</small>", f);
+    }
+    fputs("</td>", f);
+}
+
+static void
+put_receipt_row(void *arg, const cds_update_t *u)
+{
+    receipt_rows_t *rr = arg;
+    const cds_indicator_t *ind = cds_catalog_find(rr->p->cfg.intake->catalog,
+                                                  u->indicator);
+    char pe[96], k[24];
+    cds_period_words_vi(u->period, pe, sizeof pe);
+    snprintf(k, sizeof k, "%llu", (unsigned long long)u->seq);
+    json_t *rc = json_object_get(rr->refused, k);
+    fprintf(rr->f, "<tr><td>%llu</td>", (unsigned long long)u->seq);
+    receipt_cell(rr->f, unit_name(rr->p, u->org_unit), u->org_unit);
+    receipt_cell(rr->f, ind ? ind->name_vi : u->indicator, u->indicator);
+    receipt_cell(rr->f, *pe ? pe : u->period, u->period);
+    receipt_cell(rr->f, u->deleted ? "(xoá)" : u->value ? u->value : "",
+                 NULL);
+    receipt_cell(rr->f, rc ? refusal_words((int)json_integer_value(rc), false)
+                           : "đã nhận", NULL);
+    fputs("</tr>\n", rr->f);
+    rr->rows++;
+}
+
+static int
+take_receipt_rows(const outbox_kept_t *k, void *arg)
+{
+    receipt_rows_t *rr = arg;
+    kept_updates(k, rr->from, rr->to, put_receipt_row, rr);
+    return 0;
+}
+
+/* GET /receipt?id=N: the stored receipt verified again and printed as a
+ * biên nhận: who received what and when in words, every value it covers
+ * (while its batch is kept), then the signed facts for whoever checks. */
 static void
 on_receipt_page(req_t *r)
 {
@@ -910,13 +1108,52 @@ on_receipt_page(req_t *r)
     }
     fprintf(f, "<!doctype html><html lang=vi><meta charset=utf-8><title>Biên "
             "nhận số %lld</title><style>body{font-family:sans-serif;"
-            "max-width:42em;margin:2em auto}pre{white-space:pre-wrap;"
-            "border:1px solid #888;padding:1em}@media print{button"
-            "{display:none}}</style><h1>Biên nhận số %lld</h1><p>%s</p><pre>",
-            n, n, rc == CDS_OK
-                ? "Huyện đã nhận và ký xác nhận các giá trị dưới đây "
-                  "(chữ ký đã được kiểm tra lại trên máy này)."
-                : "CẢNH BÁO: chữ ký của biên nhận này KHÔNG hợp lệ.");
+            "max-width:52em;margin:2em auto}pre{white-space:pre-wrap;"
+            "border:1px solid #888;padding:1em;font-size:.85em}"
+            "table{border-collapse:collapse;width:100%%;margin:.5em 0}"
+            "th,td{border:1px solid #888;padding:.3em .5em;text-align:left;"
+            "vertical-align:top}th{white-space:nowrap}small{color:#555}"
+            "h2{font-size:1.1em}"
+            "@media print{button{display:none}}</style>"
+            "<h1>Biên nhận số %lld</h1><p>", n, n);
+    if (rc != CDS_OK) {
+        fputs("CẢNH BÁO: chữ ký của biên nhận này KHÔNG hợp lệ.</p>", f);
+    } else {
+        const char *above = above_name(p);
+        uint64_t upto = facts.acked_seq < facts.last_seq ? facts.acked_seq
+                                                         : facts.last_seq;
+        char when[64] = "";
+        struct tm tm;
+        if (cds_vn_tm(facts.committed_at_ms, &tm) == 0)
+            strftime(when, sizeof when, "%H:%M:%S ngày %d/%m/%Y (giờ Việt "
+                     "Nam)", &tm);
+        html_escape(f, *above ? above : "Cấp trên");
+        fputs(" đã nhận và ký xác nhận các giá trị dưới đây (chữ ký đã được "
+              "kiểm tra lại trên máy này).</p><table>", f);
+        fputs("<tr><th>Máy gửi (xã)</th><td>", f);
+        html_escape(f, cds_identity_label(p->cfg.carry.id));
+        fprintf(f, "</td></tr><tr><th>Thời điểm ghi nhận</th><td>%s</td></tr>"
+                "<tr><th>Số thứ tự giá trị</th><td>%llu đến %llu</td></tr>"
+                "<tr><th>Giá trị bị từ chối</th><td>%zu</td></tr></table>",
+                when, (unsigned long long)facts.first_seq,
+                (unsigned long long)upto, facts.n_rejections);
+        fputs("<h2>Các giá trị</h2><table><tr><th>Số</th><th>Đơn vị</th>"
+              "<th>Chỉ tiêu</th><th>Kỳ</th><th>Giá trị</th>"
+              "<th>Kết quả</th></tr>\n", f);
+        receipt_rows_t rr = {p, f, facts.first_seq, upto, json_object(), 0};
+        if (rr.refused)
+            outbox_rejected_list(p->cfg.outbox, take_refused_seq,
+                                 rr.refused);
+        outbox_kept_list(p->cfg.outbox, rr.from, rr.to, take_receipt_rows,
+                         &rr);
+        json_decref(rr.refused);
+        fputs("</table>", f);
+        if (rr.rows == 0)
+            fputs("<p>Danh sách giá trị không còn trên máy này: lô dữ liệu "
+                  "đã hết thời hạn lưu (agent.keep_days); biên nhận vẫn "
+                  "có giá trị.</p>", f);
+    }
+    fputs("<h2>Thông tin kiểm tra chữ ký</h2><pre>", f);
     html_escape(f, facts_text);
     fputs("</pre><button onclick=\"print()\">In biên nhận</button></html>",
           f);
@@ -1036,6 +1273,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* poll(2) on POSIX (no FD_SETSIZE limit); on Windows, what the library
+ * was built with (select, or WSAPoll). */
+#ifdef _WIN32
+#define PAGE_POLL MHD_USE_AUTO
+#else
+#define PAGE_POLL MHD_USE_POLL
+#endif
+
 page_t *
 page_start(const page_config_t *cfg, char *err, size_t errlen)
 {
@@ -1053,19 +1298,22 @@ page_start(const page_config_t *cfg, char *err, size_t errlen)
     char host[64];
     snprintf(host, sizeof host, "%.*s", (int) (colon - cfg->listen),
              cfg->listen);
+    errno = 0;
     self->addr.sin_family = AF_INET;
     self->addr.sin_port = htons((uint16_t) atoi(colon + 1));
     inet_pton(AF_INET, host, &self->addr.sin_addr);
     self->daemon = mhd.start(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | PAGE_POLL, 0, NULL, NULL,
         on_request, self, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *) &self->addr, MHD_OPTION_CONNECTION_LIMIT, 16u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, self, MHD_OPTION_END);
     if (!self->daemon) {
+        int e = errno;                 /* 0 on Windows: winsock's is lost */
         snprintf(err, errlen, "http_listen %s: cannot listen: %s (another "
                  "`cdsync-agent open` running? set agent.http_listen)",
-                 cfg->listen, strerror(errno));
+                 cfg->listen, e ? strerror(e) : "address in use or not "
+                 "available");
         pthread_mutex_destroy(&self->mu);
         free(self);
         return NULL;

@@ -15,6 +15,7 @@
 #include "cds_codec.h"
 #include "cds_err.h"
 #include "cds_log.h"
+#include "cds_trace.h"
 #include "cds_util.h"
 
 #include <errno.h>
@@ -659,11 +660,15 @@ poll_timeout(const sender_t *self)
     return due <= now ? 0 : (long)(due - now);
 }
 
-/* Read the DEALER: CDS_OK, or CDS_EIO on a socket failure (logged). */
+/* Read the DEALER, then end the session's turn: the acks read are
+ * recorded together (session_flush: one fsync for all) and the window is
+ * filled again. CDS_OK, or CDS_EIO on a socket failure (logged). */
 static int
 read_answers(sender_t *self)
 {
-    if (drain_dealer(self) == 0)
+    int rc = drain_dealer(self);
+    session_flush(self->session);
+    if (rc == 0)
         return CDS_OK;
     cds_log(CDS_LOG_ERROR, "recv_failed", "error=%s",
             cds_logq(zmq_strerror(errno)));
@@ -697,6 +702,8 @@ turn(sender_t *self)
     if ((items[0].revents & ZMQ_POLLIN) && read_answers(self) != CDS_OK)
         return CDS_EIO;
     if (items[1].revents & ZMQ_POLLIN) {
+        if (cds_trace_on())            /* cds_trace.h: the daemon woken */
+            cds_trace("agent_wake", "pid=%d", (int)getpid());
         drain_wake(self);
         session_on_wake(self->session);   /* new rows: send if we may */
     }

@@ -6,6 +6,7 @@
 #include "cds_err.h"
 #include "cds_failpoint.h"
 #include "cds_log.h"
+#include "cds_trace.h"
 #include "cds_util.h"
 #include "revocation.h"
 
@@ -84,9 +85,21 @@ struct session {
                                         * started: the next answer sends */
     bool resync;                       /* new version while sending: hello
                                         * again once nothing is in flight */
+    /* ACK_OKs verified this turn, recorded together at its end
+     * (record_waiting): each owns its ack and a copy of its envelope. */
+    struct {
+        Cdsync__Ack *ack;
+        uint8_t *raw;
+        size_t raw_len;
+    } ack_wait[SESSION_WINDOW_MAX];
+    size_t n_ack_wait;
+    flight_t kept_wait[SESSION_WINDOW_MAX];/* the batches they answered */
+    size_t n_kept_wait;
 };
 
 static void fill_window(session_t *self);
+static void ack_wait_clear(session_t *self);
+static int record_waiting(session_t *self);
 static void send_hello(session_t *self, bool probe);
 static void local_ok(session_t *self);
 static uint64_t kept_from(session_t *self, uint64_t acked_seq,
@@ -232,6 +245,7 @@ session_destroy(session_t **self_p)
     if (!self_p || !*self_p)
         return;
     flights_clear(*self_p);
+    ack_wait_clear(*self_p);           /* never recorded: resent later */
     free(*self_p);
     *self_p = NULL;
 }
@@ -455,7 +469,10 @@ send_hello(session_t *self, bool probe)
     uint8_t *body = NULL;
     Cdsync__Hello h = CDSYNC__HELLO__INIT;
     uint8_t kept_prev[CDS_HASH_BYTES];
-    int rc = outbox_meta(self->outbox, &m);
+    int rc = record_waiting(self);     /* it says our acked_seq */
+    if (rc != CDS_OK)
+        return;
+    rc = outbox_meta(self->outbox, &m);
     if (rc == CDS_OK && probe)
         rc = build_probe(self, &rows, &n, &pts, &ptrs);
     if (rc != CDS_OK) {
@@ -468,8 +485,7 @@ send_hello(session_t *self, bool probe)
     h.agent.data = self->pk;
     h.agent.len = CDS_PK_BYTES;
     h.acked_seq = m.acked_seq;
-    h.acked_head.data = m.acked_head;
-    h.acked_head.len = CDS_HASH_BYTES;
+    h.acked_head = (ProtobufCBinaryData){CDS_HASH_BYTES, m.acked_head};
     h.n_probe = n;
     h.probe = ptrs;
     h.agent_version = (char *)CDS_VERSION;
@@ -565,6 +581,10 @@ send_batch(session_t *self)
     int rc = read_batch(self, &rows, &got, &n, prev);
     if (rc == CDS_OK && n == 0)
         goto out;
+    if (rc == CDS_OK && cds_trace_on())  /* cds_trace.h: read, not sent */
+        cds_trace("agent_read", "first=%llu last=%llu",
+                  (unsigned long long)rows[0].u.seq,
+                  (unsigned long long)rows[n - 1].u.seq);
     if (rc == CDS_OK)
         rc = session_batch_encode(rows, n, self->pk, prev,
                                   self->cfg.catalog_version,
@@ -589,6 +609,10 @@ send_batch(session_t *self)
         f->env = env;
         f->env_len = env_len;
         self->next_seq = f->last + 1;
+        if (cds_trace_on())
+            cds_trace("agent_sent", "first=%llu last=%llu",
+                      (unsigned long long)f->first,
+                      (unsigned long long)f->last);
         cds_log(CDS_LOG_INFO, "batch_sent",
                 "first=%llu last=%llu bytes=%zu id=%llu",
                 (unsigned long long)f->first, (unsigned long long)f->last,
@@ -689,6 +713,8 @@ kept_from(session_t *self, uint64_t acked_seq, uint8_t prev[CDS_HASH_BYTES])
 static void
 fill_window(session_t *self)
 {
+    if (record_waiting(self) != CDS_OK)
+        return;                        /* record first, then send more */
     if (self->state == S_SENDING && self->resync) {
         if (self->n_flight == 0) {     /* then recheck (start_sending) */
             self->resync = false;
@@ -993,6 +1019,8 @@ flight_of(const session_t *self, const Cdsync__Ack *a)
     return -1;
 }
 
+/* Batches up to acked are answered: they leave the window, their
+ * envelopes wait with the ack to be kept (record_waiting). */
 static void
 drop_flights_upto(session_t *self, uint64_t acked)
 {
@@ -1000,6 +1028,9 @@ drop_flights_upto(session_t *self, uint64_t acked)
     for (size_t i = 0; i < self->n_flight; i++)
         if (self->flight[i].last > acked)
             self->flight[k++] = self->flight[i];
+        else if (self->flight[i].env
+                 && self->n_kept_wait < SESSION_WINDOW_MAX)
+            self->kept_wait[self->n_kept_wait++] = self->flight[i];
         else
             flight_free(&self->flight[i]);
     self->n_flight = k;
@@ -1046,22 +1077,103 @@ check_acked_head(session_t *self, const Cdsync__Ack *a)
     return CDS_ECHAIN;
 }
 
-/* Store the ack with the envelopes of the batches it covers (kept for a
- * resend after the aggregator loses them, outbox.h "Kept batches"). */
-static int
-record_ack(session_t *self, const Cdsync__Ack *a, const uint8_t *raw,
-           size_t raw_len)
+/* Forget the acks waiting to be recorded (and their envelopes). */
+static void
+ack_wait_clear(session_t *self)
 {
-    outbox_kept_t kept[SESSION_WINDOW_MAX];
-    size_t n = 0;
-    for (size_t j = 0; j < self->n_flight; j++) {
-        const flight_t *f = &self->flight[j];
-        if (f->env && f->last <= a->acked_seq)
-            kept[n++] = (outbox_kept_t){f->first, f->last, f->env,
-                                        f->env_len, f->sent_wall, 0};
+    for (size_t i = 0; i < self->n_ack_wait; i++) {
+        cds_msg_free(self->ack_wait[i].ack);
+        free(self->ack_wait[i].raw);
     }
-    return outbox_apply_ack_keeping(self->outbox, a, raw, raw_len,
-                                    wall(self), kept, n);
+    for (size_t i = 0; i < self->n_kept_wait; i++)
+        flight_free(&self->kept_wait[i]);
+    self->n_ack_wait = self->n_kept_wait = 0;
+}
+
+/* Record every ack waiting, with the envelopes of the batches they
+ * answered (kept for a resend after the aggregator loses them, outbox.h
+ * "Kept batches"), in one outbox transaction. On failure none is
+ * recorded: back off (BACKOFF clears the window; the Hello after it
+ * resends the rows, the aggregator acks them again). CDS_OK (also when
+ * none waits) or the outbox error. */
+static int
+record_waiting(session_t *self)
+{
+    outbox_ack_t acks[SESSION_WINDOW_MAX];
+    outbox_kept_t kept[SESSION_WINDOW_MAX];
+    size_t n = self->n_ack_wait, top = 0;
+    if (n == 0)
+        return CDS_OK;
+    for (size_t i = 0; i < n; i++) {
+        /* acked, not recorded: one hit per ack (as one record each was) */
+        CDS_FAILPOINT("agent_before_ack_record");
+        acks[i] = (outbox_ack_t){self->ack_wait[i].ack, self->ack_wait[i].raw,
+                                 self->ack_wait[i].raw_len};
+        if (acks[i].ack->acked_seq > acks[top].ack->acked_seq)
+            top = i;
+    }
+    for (size_t j = 0; j < self->n_kept_wait; j++) {
+        const flight_t *f = &self->kept_wait[j];
+        kept[j] = (outbox_kept_t){f->first, f->last, f->env, f->env_len,
+                                  f->sent_wall, 0};
+    }
+    int rc = outbox_apply_acks(self->outbox, acks, n, wall(self), kept,
+                               self->n_kept_wait);
+    for (size_t i = 0; i < n; i++) {
+        const Cdsync__Ack *a = acks[i].ack;
+        if (rc == CDS_OK && cds_trace_on())
+            cds_trace("agent_recorded", "acked=%llu",
+                      (unsigned long long)a->acked_seq);
+        if (rc == CDS_OK)
+            cds_log(CDS_LOG_INFO, "ack", "acked=%llu rejected=%zu "
+                    "first=%llu last=%llu",
+                    (unsigned long long)a->acked_seq, a->n_rejections,
+                    (unsigned long long)a->batch_first,
+                    (unsigned long long)a->batch_last);
+    }
+    if (rc != CDS_OK)
+        cds_log(CDS_LOG_ERROR, "ack_not_recorded", "acked=%llu acks=%zu "
+                "error=%s",
+                (unsigned long long)acks[top].ack->acked_seq, n,
+                cds_strerror(rc));
+    ack_wait_clear(self);
+    if (rc != CDS_OK) {
+        local_failed(self, "record_ack", rc);
+        return rc;
+    }
+    local_ok(self);
+    self->attempt = 0;
+    if (self->state == S_SENDING)
+        set_conn(self, "connected", NULL);
+    return CDS_OK;
+}
+
+/* The waiting lists cannot take one more ack and its flight: record
+ * them first (never in a sane turn: nothing is sent while acks wait). */
+static bool
+ack_wait_full(const session_t *self)
+{
+    return self->n_ack_wait == SESSION_WINDOW_MAX
+        || self->n_kept_wait + self->n_flight > SESSION_WINDOW_MAX;
+}
+
+/* Keep the verified ACK_OK a (taken: *a_p = NULL) and a copy of raw until
+ * the turn ends; the lists have room (ack_wait_full). CDS_OK or
+ * CDS_ENOMEM. */
+static int
+ack_wait_add(session_t *self, Cdsync__Ack **a_p, const uint8_t *raw,
+             size_t raw_len)
+{
+    uint8_t *copy = NULL;
+    if (raw && !(copy = malloc(raw_len ? raw_len : 1)))
+        return CDS_ENOMEM;
+    if (raw)
+        memcpy(copy, raw, raw_len);
+    self->ack_wait[self->n_ack_wait].ack = *a_p;
+    self->ack_wait[self->n_ack_wait].raw = copy;
+    self->ack_wait[self->n_ack_wait++].raw_len = raw_len;
+    *a_p = NULL;
+    return CDS_OK;
 }
 
 /* Processed less than the batch: go on from what the aggregator holds
@@ -1076,38 +1188,36 @@ resume_from(session_t *self, uint64_t acked)
         self->next_seq = acked + 1;
 }
 
+/* A verified ACK_OK: its effects in memory now (window, flights, where
+ * to go on), its record at the end of the turn (record_waiting), before
+ * the window is filled again. */
 static void
-on_ack_ok(session_t *self, const Cdsync__Ack *a, size_t i,
-          const uint8_t *raw, size_t raw_len)
+on_ack_ok(session_t *self, Cdsync__Ack **a_p, size_t i, const uint8_t *raw,
+          size_t raw_len)
 {
+    const Cdsync__Ack *a = *a_p;
+    uint64_t acked = a->acked_seq, last = a->batch_last;
     int rc = check_acked_head(self, a);
     if (rc == CDS_ECHAIN) {
         backoff(self, BO_LINK, "ack_head_mismatch");
         return;
     }
-    CDS_FAILPOINT("agent_before_ack_record");   /* acked, not recorded */
+    if (rc == CDS_OK && ack_wait_full(self)
+        && record_waiting(self) != CDS_OK)
+        return;                        /* it backed off */
     if (rc == CDS_OK)
-        rc = record_ack(self, a, raw, raw_len);
+        rc = ack_wait_add(self, a_p, raw, raw_len);
     if (rc != CDS_OK) {
         cds_log(CDS_LOG_ERROR, "ack_not_recorded", "acked=%llu error=%s",
-                (unsigned long long)a->acked_seq, cds_strerror(rc));
+                (unsigned long long)acked, cds_strerror(rc));
         local_failed(self, "record_ack", rc);
         return;
     }
-    cds_log(CDS_LOG_INFO, "ack", "acked=%llu rejected=%zu first=%llu "
-            "last=%llu",
-            (unsigned long long)a->acked_seq, a->n_rejections,
-            (unsigned long long)a->batch_first,
-            (unsigned long long)a->batch_last);
-    local_ok(self);
-    self->attempt = 0;
     self->send_errors = 0;
     adapt_window(self, self->flight[i].sent_mono);
-    drop_flights_upto(self, a->acked_seq);
-    if (a->acked_seq < a->batch_last)
-        resume_from(self, a->acked_seq);
-    set_conn(self, "connected", NULL);
-    fill_window(self);
+    drop_flights_upto(self, acked);
+    if (acked < last)
+        resume_from(self, acked);
 }
 
 /* ACK_GAP: the aggregator expects acked_seq + 1. Acks come back in send
@@ -1165,10 +1275,12 @@ on_ack_refused(session_t *self, const Cdsync__Ack *a, const uint8_t *raw,
     backoff(self, BO_REFUSED, cds_strerror((int)a->error));
 }
 
+/* Takes *a_p when it keeps the ack for the end of the turn. */
 static void
-on_ack(session_t *self, const Cdsync__Ack *a, const uint8_t *raw,
+on_ack(session_t *self, Cdsync__Ack **a_p, const uint8_t *raw,
        size_t raw_len)
 {
+    const Cdsync__Ack *a = *a_p;
     ssize_t i = self->state == S_SENDING ? flight_of(self, a) : -1;
     if (i < 0) {
         cds_log(CDS_LOG_DEBUG, "stale_answer", "kind=ack id=%llu first=%llu "
@@ -1178,11 +1290,16 @@ on_ack(session_t *self, const Cdsync__Ack *a, const uint8_t *raw,
                 (unsigned long long)a->batch_last);
         return;
     }
+    if (cds_trace_on())                /* verified, before recording */
+        cds_trace("agent_ack", "first=%llu last=%llu acked=%llu status=%d",
+                  (unsigned long long)a->batch_first,
+                  (unsigned long long)a->batch_last,
+                  (unsigned long long)a->acked_seq, (int)a->status);
     clock_sample(self, a->clock_ms, self->flight[i].sent_mono,
                  self->flight[i].sent_wall);
     switch (a->status) {
     case CDSYNC__ACK_STATUS__ACK_OK:
-        on_ack_ok(self, a, (size_t)i, raw, raw_len);
+        on_ack_ok(self, a_p, (size_t)i, raw, raw_len);
         break;
     case CDSYNC__ACK_STATUS__ACK_GAP:
         on_ack_gap(self, a, (size_t)i);
@@ -1343,7 +1460,7 @@ session_on_message(session_t *self, Cdsync__Kind kind, const uint8_t *body,
     if (kind == CDSYNC__KIND__KIND_ACK) {
         Cdsync__Ack *a = decode(kind, &cdsync__ack__descriptor, body, len);
         if (a && for_us(self, a->agent, "ack"))
-            on_ack(self, a, raw, raw_len);
+            on_ack(self, &a, raw, raw_len);
         cds_msg_free(a);
     } else if (kind == CDSYNC__KIND__KIND_HELLO_ANSWER) {
         Cdsync__HelloAnswer *a =
@@ -1396,6 +1513,10 @@ state_deadline(const session_t *self)
 uint64_t
 session_next_deadline(const session_t *self)
 {
+    if (self->n_ack_wait) {            /* session_flush was not called */
+        uint64_t now = mono(self);
+        return now ? now : 1;
+    }
     return earliest(state_deadline(self), self->redial_due);
 }
 
@@ -1477,6 +1598,7 @@ state_timers(session_t *self, uint64_t now)
 void
 session_on_timer(session_t *self)
 {
+    record_waiting(self);              /* acks of a turn not flushed */
     uint64_t now = mono(self);
     if (self->redial_due && now >= self->redial_due)
         redial(self);                  /* after a refused handshake */
@@ -1574,8 +1696,24 @@ session_on_link(session_t *self, session_link_t ev, const char *endpoint,
 }
 
 void
+session_flush(session_t *self)
+{
+    if (self->n_ack_wait == 0)
+        return;                        /* no ack this turn: nothing to do */
+    if (record_waiting(self) == CDS_OK && self->state == S_SENDING)
+        fill_window(self);
+}
+
+size_t
+session_acks_waiting(const session_t *self)
+{
+    return self->n_ack_wait;
+}
+
+void
 session_stop(session_t *self)
 {
+    record_waiting(self);
     self->local_error[0] = '\0';     /* try to record "stopped" */
     set_conn(self, "stopped", NULL);
 }

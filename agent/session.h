@@ -10,9 +10,19 @@
  *  (a verified Notice said our key is revoked: nothing is sent any more,
  *  no timer runs, until the process is restarted or reloaded).
  *  Events: session_start, session_on_message (a verified answer),
- *  session_on_timer, session_on_wake (rows queued), session_on_writable
- *  (a connection appeared), session_on_link (what the transport saw:
- *  unreachable, handshake failed, up, down), session_stop.
+ *  session_flush (the turn's answers are all read), session_on_timer,
+ *  session_on_wake (rows queued), session_on_writable (a connection
+ *  appeared), session_on_link (what the transport saw: unreachable,
+ *  handshake failed, up, down), session_stop.
+ *  Acks of one turn: an ACK_OK is verified and acted on in memory when it
+ *  arrives (window, batches in flight, where to go on); its durable record
+ *  waits for the end of the turn, when every ACK_OK of the turn is
+ *  recorded in ONE outbox transaction (outbox_apply_acks: one fsync, not
+ *  one per ack), with each ack's signed envelope as its receipt and the
+ *  envelopes of the batches they answered kept, exactly as one by one.
+ *  session_flush records them, then fills the window; any other event,
+ *  and any send (batch, Hello), records waiting acks first, so no batch
+ *  leaves and no Hello states our acked_seq while an ack is unrecorded.
  *  Every timer lives here, on the injected monotonic clock: answer and
  *  ack timeouts, backoff, heartbeats, the outbox recheck, and the two
  *  decisions to dial again (io.redial): redial_ms after a refused
@@ -32,9 +42,12 @@
  *  - A failed local write (busy, disk full, any outbox error) backs off
  *    and retries the same step; every failure path backs off, none resends
  *    at once. Until a write succeeds again the connection state reads
- *    "local_write_failed" with the error (status: CRITICAL).
+ *    "local_write_failed" with the error (status: CRITICAL). When the
+ *    record of a turn's acks fails, none of them is recorded: their rows
+ *    stay pending and are sent again after the backoff (the aggregator
+ *    acks a duplicate again; exactly-once holds there); nothing is lost.
  *  - An ACK_OK deletes nothing when its acked_head differs from our chain
- *    head at acked_seq.
+ *    head at acked_seq (checked on arrival; it is not recorded).
  *  - Clock: every answer carries the aggregator's clock; the offset
  *    clock_ms - (wall at send + RTT/2) is kept in the outbox (meta) and
  *    used for every stamp (outbox_push). A batch holds rows stamped with
@@ -158,7 +171,8 @@ void session_destroy(session_t **self_p);
 void session_start(session_t *self);
 /* A message from the aggregator whose envelope is verified (signed by the
  * configured server key, for us): kind and body, raw = the whole signed
- * envelope (stored as the receipt). Never trusts the body. */
+ * envelope (stored as the receipt; copied when an ACK_OK's record waits
+ * for session_flush). Never trusts the body. */
 void session_on_message(session_t *self, Cdsync__Kind kind,
                         const uint8_t *body, size_t len, const uint8_t *raw,
                         size_t raw_len);
@@ -176,7 +190,15 @@ void session_on_writable(session_t *self);
  * the diagnosis is unchanged. Both borrowed. */
 void session_on_link(session_t *self, session_link_t ev,
                      const char *endpoint, const char *detail);
-/* Stopping: records the connection state "stopped". */
+/* The caller read every answer waiting (end of a turn): record the
+ * ACK_OKs verified since the last call in one outbox transaction, then
+ * send what the window allows; nothing when none waits. A failed record
+ * backs off (see the invariants). Also done by every other event; until
+ * then session_next_deadline says "now". */
+void session_flush(session_t *self);
+/* ACK_OKs verified and not yet recorded (tests). */
+size_t session_acks_waiting(const session_t *self);
+/* Stopping: records waiting acks and the connection state "stopped". */
 void session_stop(session_t *self);
 
 /* Next deadline in monotonic ms, 0 when none (idle: block). */

@@ -175,7 +175,7 @@ link_advice(const char *state, const char *error, bool en, char *buf,
                  "ask the district to enroll this agent (not enrolled or "
                  "revoked)."
                  : "Máy chủ tổng hợp %s từ chối bắt tay: kiểm tra server_key "
-                 "trong cấu hình của xã, hoặc nhờ huyện đăng ký lại khóa "
+                 "trong cấu hình của xã, hoặc nhờ cấp trên đăng ký lại khóa "
                  "của xã (chưa đăng ký hoặc đã bị thu hồi).", ep);
     else if (strcmp(state, "connecting") == 0)
         snprintf(buf, len, en ? "Not connected to the aggregator since "
@@ -198,11 +198,13 @@ day_time(char *buf, size_t len, uint64_t ms)
     return buf;
 }
 
-/* What to do about a revoked key (revocation.h), one or two sentences.
+/* What to do about a revoked key (revocation.h), one or two sentences,
+ * after the state name "revoked: " unless plain (the officer's page).
  * The re-key procedure is docs/SECURITY.md "Key lifecycle": a new
  * identity with its own state directory, enrolled with --replaces. */
 static void
-revoked_advice(const revocation_t *r, bool en, char *buf, size_t len)
+revoked_advice(const revocation_t *r, bool en, bool plain, char *buf,
+               size_t len)
 {
     char at[40], next[400];
     day_time(at, sizeof at, r->revoked_at_ms);
@@ -210,7 +212,7 @@ revoked_advice(const revocation_t *r, bool en, char *buf, size_t len)
         snprintf(next, sizeof next, en ? "The district enrolled key %s in "
                  "its place: run the agent with that key (its own "
                  "agent.identity and state_dir)."
-                 : "Huyện đã đăng ký khóa %s thay thế: chạy phần mềm với "
+                 : "Cấp trên đã đăng ký khóa %s thay thế: chạy phần mềm với "
                  "khóa đó (agent.identity và state_dir riêng).",
                  r->replaced_by);
     else
@@ -219,12 +221,13 @@ revoked_advice(const revocation_t *r, bool en, char *buf, size_t len)
                  "the district to enroll it (`enroll NEWPUBID --replaces "
                  "%s`)."
                  : "Tạo khóa mới (`cdsync-agent keygen` với agent.identity "
-                 "và state_dir mới) rồi nhờ huyện đăng ký khóa đó (`enroll "
+                 "và state_dir mới) rồi nhờ cấp trên đăng ký khóa đó (`enroll "
                  "NEWPUBID --replaces %s`).", r->agent_fpr);
-    snprintf(buf, len, en ? "revoked: this PC's key %s was revoked at the "
+    snprintf(buf, len, en ? "%sthis PC's key %s was revoked at the "
              "district on %s; nothing it sends is accepted. %s"
-             : "revoked: khóa %s của máy này đã bị huyện thu hồi lúc %s; "
-             "dữ liệu gửi lên không được nhận. %s", r->agent_fpr, at, next);
+             : "%skhóa %s của máy này đã bị cấp trên thu hồi lúc %s; "
+             "dữ liệu gửi lên không được nhận. %s", plain ? "" : "revoked: ",
+             r->agent_fpr, at, next);
 }
 
 /* What to do when the outbox refuses writes: the last error names the
@@ -279,8 +282,8 @@ catalog_advice(const rej_count_t *c, bool en, char *buf, size_t len)
     else
         snprintf(buf, len, "danh mục không khớp: %zu giá trị bị từ chối vì "
                  "máy chủ tổng hợp không biết chỉ tiêu (%s): cập nhật "
-                 "catalog.csv của máy theo danh mục của huyện, hoặc nhờ "
-                 "huyện thêm chỉ tiêu; rồi gửi lại.", c->unknown_indicator,
+                 "catalog.csv của máy theo danh mục của cấp trên, hoặc nhờ "
+                 "cấp trên thêm chỉ tiêu; rồi gửi lại.", c->unknown_indicator,
                  c->indicator);
 }
 
@@ -307,22 +310,24 @@ overlay_live(const char *state_dir, bool running, outbox_meta_t *m)
     }
 }
 
-/* "3 min 12 s", "2 h 05 min", "4 days" for a duration in ms. */
+/* "3 min 12 s", "2 h 05 min", "4 days" for a duration in ms; in
+ * Vietnamese "3 phút 12 giây", "2 giờ 05 phút", "4 ngày". */
 static char *
-duration_words(char *buf, size_t len, uint64_t ms)
+duration_words(char *buf, size_t len, uint64_t ms, bool en)
 {
     uint64_t s = ms / 1000;
     if (s < 60)
-        snprintf(buf, len, "%llu s", (unsigned long long)s);
+        snprintf(buf, len, en ? "%llu s" : "%llu giây", (unsigned long long)s);
     else if (s < 3600)
-        snprintf(buf, len, "%llu min %02llu s", (unsigned long long)(s / 60),
-                 (unsigned long long)(s % 60));
+        snprintf(buf, len, en ? "%llu min %02llu s" : "%llu phút %02llu giây",
+                 (unsigned long long)(s / 60), (unsigned long long)(s % 60));
     else if (s < 86400)
-        snprintf(buf, len, "%llu h %02llu min",
+        snprintf(buf, len, en ? "%llu h %02llu min" : "%llu giờ %02llu phút",
                  (unsigned long long)(s / 3600),
                  (unsigned long long)(s % 3600 / 60));
     else
-        snprintf(buf, len, "%llu days", (unsigned long long)(s / 86400));
+        snprintf(buf, len, en ? "%llu days" : "%llu ngày",
+                 (unsigned long long)(s / 86400));
     return buf;
 }
 
@@ -345,7 +350,7 @@ offset_words(const outbox_meta_t *m, uint64_t now, char *buf, size_t len)
                  "measured %s)", (long long)off, b);
     else
         snprintf(buf, len, "%s %s the aggregator's (measured %s)",
-                 duration_words(a, sizeof a, mag),
+                 duration_words(a, sizeof a, mag, true),
                  off > 0 ? "behind" : "ahead of", b);
     return buf;
 }
@@ -608,7 +613,7 @@ static void
 skew_words(int64_t off, uint64_t skew, bool en, char *buf, size_t len)
 {
     char d[64];
-    duration_words(d, sizeof d, skew);
+    duration_words(d, sizeof d, skew, en);
     if (en)
         snprintf(buf, len, "clock is %s %s the aggregator: fix this PC's "
                  "time (date, time zone, time synchronisation)", d,
@@ -619,33 +624,43 @@ skew_words(int64_t off, uint64_t skew, bool en, char *buf, size_t len)
                  off > 0 ? "chậm hơn" : "nhanh hơn", d);
 }
 
+/* How the officer starts the sync service (the page and `status` say it). */
+#ifdef _WIN32
+#define START_SERVICE "cdsync-agent service start"
+#else
+#define START_SERVICE "systemctl start cdsync-agent"
+#endif
+
 /* The CRITICAL reasons that no link or time can fix: the key revoked
  * (first: restarting the daemon changes nothing), the daemon not
  * running, its database refusing writes, the aggregator refusing it.
  * 2 with the reason in buf, or 0. */
 static int
 blocked_reason(const char *state_dir, bool running, const outbox_meta_t *m,
-               bool en, char *buf, size_t len)
+               bool en, bool plain, char *buf, size_t len)
 {
     revocation_t rv;
     char advice[STATUS_WHY_BYTES];
     if (revocation_load(state_dir, &rv) == CDS_OK)
-        revoked_advice(&rv, en, buf, len);
+        revoked_advice(&rv, en, plain, buf, len);
     else if (!running)
         snprintf(buf, len, en ? "daemon not running: start it "
-                 "(systemctl start cdsync-agent, or cdsync-agent run)"
-                 : "daemon not running (chương trình đồng bộ chưa chạy): "
-                 "khởi động nó (systemctl start cdsync-agent, hoặc "
-                 "cdsync-agent run)");
+                 "(" START_SERVICE ", or cdsync-agent run)"
+                 : "chương trình đồng bộ chưa chạy: khởi động nó ("
+                 START_SERVICE ", hoặc cdsync-agent run)");
     else if (strcmp(m->conn_state, "local_write_failed") == 0) {
         local_advice(state_dir, m->last_error, en, advice, sizeof advice);
-        snprintf(buf, len, "%.700s (cannot write its database, acks not "
-                 "recorded: %.180s)", advice, m->last_error);
+        snprintf(buf, len, en ? "%.700s (cannot write its database, acks "
+                 "not recorded: %.180s)" : "%.700s (không ghi được cơ sở dữ "
+                 "liệu, biên nhận chưa được lưu: %.180s)", advice,
+                 m->last_error);
     } else if (strcmp(m->conn_state, "revoked") == 0)
         /* agent.revoked could not be kept: the daemon's own words */
-        snprintf(buf, len, "revoked: %.400s", m->last_error);
+        snprintf(buf, len, "%s%.400s", plain ? "" : "revoked: ",
+                 m->last_error);
     else if (strcmp(m->conn_state, "refused") == 0)
-        snprintf(buf, len, "refused by the aggregator");
+        snprintf(buf, len, en ? "refused by the aggregator"
+                 : "máy chủ tổng hợp từ chối dữ liệu của máy này");
     else
         return 0;
     return 2;
@@ -658,7 +673,7 @@ status_severity(outbox_t *outbox, const char *state_dir,
 {
     outbox_meta_t m;
     rej_count_t rc = {0};
-    char buf[STATUS_WHY_BYTES] = "", advice[STATUS_WHY_BYTES];
+    char buf[STATUS_WHY_BYTES] = "", advice[STATUS_WHY_BYTES], d[64];
     if (outbox_meta(outbox, &m) != CDS_OK
         || outbox_rejected_list(outbox, count_rejected, &rc) != CDS_OK)
         return -1;
@@ -673,24 +688,33 @@ status_severity(outbox_t *outbox, const char *state_dir,
     int64_t off = m.clock_offset_ms;
     uint64_t skew = off < 0 ? (uint64_t)-off : (uint64_t)off;
     const char *name = NULL;
-    int sev = blocked_reason(state_dir, running, &m, lim->english, buf,
-                             sizeof buf);
+    int sev = blocked_reason(state_dir, running, &m, lim->english,
+                             lim->plain, buf, sizeof buf);
     if (sev) {
         /* revoked, not running, writes failing, refused: CRITICAL */
     } else if (link_advice(m.conn_state, m.last_error, lim->english, advice,
                            sizeof advice)) {
         /* A known reason warns at once; never OK before a connection. */
         sev = since > lim->disconnected_ms ? 2 : 1;
-        size_t n = (size_t)snprintf(buf, sizeof buf, "%.20s: %.400s",
-                                    m.conn_state, advice);
-        if ((uint64_t)age > lim->backlog_ms)   /* its consequence, too */
+        size_t n = (size_t)snprintf(buf, sizeof buf, "%.20s%s%.400s",
+                                    lim->plain ? "" : m.conn_state,
+                                    lim->plain ? "" : ": ", advice);
+        if ((uint64_t)age > lim->backlog_ms && lim->english)
             snprintf(buf + n, sizeof buf - n, "; backlog: oldest pending %"
-                     PRId64 " s", age / 1000);
+                     PRId64 " s", age / 1000);  /* its consequence, too */
+        else if ((uint64_t)age > lim->backlog_ms)
+            snprintf(buf + n, sizeof buf - n, "; có giá trị chờ gửi đã %s",
+                     duration_words(d, sizeof d, (uint64_t)age, false));
     } else if (strcmp(m.conn_state, "connected") != 0
                && since > lim->disconnected_ms) {
         sev = 2;
-        snprintf(buf, sizeof buf, "not connected for %" PRIu64 " s",
-                 since / 1000);
+        if (lim->english)
+            snprintf(buf, sizeof buf, "not connected for %" PRIu64 " s",
+                     since / 1000);
+        else
+            snprintf(buf, sizeof buf, "mất kết nối với máy chủ tổng hợp đã "
+                     "%s: kiểm tra đường truyền mạng",
+                     duration_words(d, sizeof d, since, false));
     } else if (m.clock_offset_at_ms && lim->max_clock_skew_ms
                && skew > lim->max_clock_skew_ms) {
         sev = 1;
@@ -698,8 +722,13 @@ status_severity(outbox_t *outbox, const char *state_dir,
         skew_words(off, skew, lim->english, buf, sizeof buf);
     } else if ((uint64_t)age > lim->backlog_ms) {
         sev = 1;
-        snprintf(buf, sizeof buf, "backlog: oldest pending %" PRId64 " s",
-                 age / 1000);
+        if (lim->english)
+            snprintf(buf, sizeof buf, "backlog: oldest pending %" PRId64
+                     " s", age / 1000);
+        else
+            snprintf(buf, sizeof buf, "có giá trị chờ gửi đã %s: kiểm tra "
+                     "đường truyền mạng",
+                     duration_words(d, sizeof d, (uint64_t)age, false));
     } else if ((n_held = held_count(outbox)) > 0) {
         sev = 1;
         snprintf(buf, sizeof buf, lim->english
@@ -713,8 +742,12 @@ status_severity(outbox_t *outbox, const char *state_dir,
         catalog_advice(&rc, lim->english, buf, sizeof buf);
     } else if (n_rej > 0) {
         sev = 1;
-        snprintf(buf, sizeof buf, "%zu rejected value%s", n_rej,
-                 n_rej == 1 ? "" : "s");
+        if (lim->english)
+            snprintf(buf, sizeof buf, "%zu rejected value%s", n_rej,
+                     n_rej == 1 ? "" : "s");
+        else
+            snprintf(buf, sizeof buf, "%zu giá trị bị từ chối: sửa rồi gửi "
+                     "lại", n_rej);
     }
     if (why)
         snprintf(why, why_len, "%s", buf);

@@ -22,6 +22,8 @@ typedef struct {
     uint64_t disconnected_ms;          /* not connected longer: critical */
     uint64_t max_clock_skew_ms;        /* |clock offset| over: SKEWED */
     bool english;                      /* advice in English, else Vietnamese */
+    bool plain;                        /* no connection-state name before
+                                        * the advice (the officer's page) */
 } status_limits_t;
 
 /* Print the status of the agent in state_dir, as aligned text or (json)

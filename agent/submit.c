@@ -5,6 +5,7 @@
 
 #include "cds_err.h"
 #include "cds_log.h"
+#include "cds_trace.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -121,7 +122,11 @@ submit_update(const submit_ctx_t *ctx, outbox_t *outbox, cds_update_t *u,
     if (ctx->warn)
         entrycheck_warn(ctx->catalog, ctx->rules, outbox, u, 1, ctx->warn);
     const char *source = "submit";
+    uint64_t begin = cds_trace_on() ? cds_trace_us() : 0;
     rc = outbox_push(outbox, u, &source, 1, ctx->queue_max, err, errlen);
+    if (rc == CDS_OK && begin)         /* cds_trace.h: committed */
+        cds_trace("submit", "seq=%llu begin=%llu", (unsigned long long)u->seq,
+                  (unsigned long long)begin);
     if (rc == CDS_OK && ctx->state_dir)
         submit_wake(ctx->state_dir);
     return rc;

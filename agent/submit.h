@@ -22,6 +22,7 @@
 #include "cds_catalog.h"
 #include "cds_rule.h"
 #include "cds_dataset.h"
+#include "cds_idmap.h"
 #include "cds_orgunit.h"
 #include "cds_update.h"
 #include "outbox.h"
@@ -43,6 +44,8 @@ typedef struct {
     const cds_rules_t *rules;          /* agent.rules; NULL: none */
     FILE *warn;                        /* entry warnings (entrycheck.h);
                                         * NULL: no entry check */
+    const cds_idmap_t *ids;            /* import: DHIS2 ids -> codes
+                                        * (cds_idmap.h); NULL: codes */
 } submit_ctx_t;
 
 /* True when code is one of the comma-separated codes in list (spaces

@@ -21,14 +21,20 @@
 char *
 cds_carry_time_vn(char *buf, size_t len, uint64_t ms)
 {
-    time_t secs = (time_t)((ms + VN_OFFSET_MS) / 1000);
     struct tm tm;
     if (len == 0)
         return buf;
     buf[0] = '\0';
-    if (gmtime_r(&secs, &tm))
+    if (cds_vn_tm(ms, &tm) == 0)
         strftime(buf, len, "%Y-%m-%d %H:%M:%S (UTC+07:00)", &tm);
     return buf;
+}
+
+int
+cds_vn_tm(uint64_t ms, struct tm *tm)
+{
+    time_t secs = (time_t)((ms + VN_OFFSET_MS) / 1000);
+    return gmtime_r(&secs, tm) ? 0 : -1;
 }
 
 static uint32_t

@@ -34,6 +34,7 @@
 #include "cdsync.pb-c.h"
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CDS_CARRY_MAGIC "CDSYNC-CARRY 1\n"
 #define CDS_CARRY_VERSION 1
@@ -81,8 +82,11 @@ int cds_carry_write(const char *path, Cdsync__CarryHeader *h,
                     const size_t *env_len, size_t n, char *err,
                     size_t errlen);
 
-/* ms as Viet Nam time (Asia/Ho_Chi_Minh: UTC+07:00, no daylight saving
- * since 1975), "2026-12-03 07:40:12 (UTC+07:00)". Returns buf. */
+/* ms since the epoch broken down as Viet Nam time (Asia/Ho_Chi_Minh:
+ * UTC+07:00, no daylight saving since 1975), without the system's zone
+ * (a commune PC's is often wrong). 0, or -1 when out of range. */
+int cds_vn_tm(uint64_t ms, struct tm *tm);
+/* ms as Viet Nam time, "2026-12-03 07:40:12 (UTC+07:00)". Returns buf. */
 char *cds_carry_time_vn(char *buf, size_t len, uint64_t ms);
 
 #endif

@@ -38,14 +38,14 @@ short_key(const char *key)
 
 bool
 cds_check_long(cds_check_t *c, const cds_config_t *cfg, const char *key,
-               long lo, long hi, long *out)
+               long long lo, long long hi, long long *out)
 {
     char err[256];
-    long v = 0;
-    if (cds_config_get_long(cfg, key, &v, err, sizeof err) != CDS_OK
+    long long v = 0;
+    if (cds_config_get_llong(cfg, key, &v, err, sizeof err) != CDS_OK
         || v < lo || v > hi) {
         const char *s = cds_config_get(cfg, key);
-        cds_check_problem(c, "%s: \"%s\": expected a whole number %ld..%ld",
+        cds_check_problem(c, "%s: \"%s\": expected a whole number %lld..%lld",
                           short_key(key), s ? s : "", lo, hi);
         return false;
     }

@@ -25,7 +25,8 @@ void cds_check_problem(cds_check_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* key's integer value within lo..hi: true with *out, else a problem. */
 bool cds_check_long(cds_check_t *c, const cds_config_t *cfg,
-                    const char *key, long lo, long hi, long *out);
+                    const char *key, long long lo, long long hi,
+                    long long *out);
 /* key's log level parses (debug|info|warn|error). */
 void cds_check_log_level(cds_check_t *c, const cds_config_t *cfg,
                          const char *key);

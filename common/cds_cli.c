@@ -45,19 +45,19 @@ cds_cli_last_failure(void)
  * whether the file or its flag gave it; a bad per-command operand
  * (verify.seq) is usage (docs/cli.md). */
 int
-cds_cli_get_u64(const cds_config_t *cfg, const char *key, long lo, long hi,
-                uint64_t *out)
+cds_cli_get_u64(const cds_config_t *cfg, const char *key, long long lo,
+                long long hi, uint64_t *out)
 {
     char err[200];
-    long v;
+    long long v;
     size_t n = strlen(prog_section);
     int bad = strncmp(key, prog_section, n) == 0 && key[n] == '.'
                   ? CDS_EXIT_CONFIG
                   : CDS_EXIT_USAGE;
-    if (cds_config_get_long(cfg, key, &v, err, sizeof err) != CDS_OK)
+    if (cds_config_get_llong(cfg, key, &v, err, sizeof err) != CDS_OK)
         return cds_cli_fail(bad, "%s", err);
     if (v < lo || v > hi)
-        return cds_cli_fail(bad, "%s: \"%s\": must be %ld..%ld", key,
+        return cds_cli_fail(bad, "%s: \"%s\": must be %lld..%lld", key,
                             cds_config_get(cfg, key), lo, hi);
     *out = (uint64_t)v;
     return 0;

@@ -107,8 +107,8 @@ const char *cds_cli_last_failure(void);
 /* Integer option key in lo..hi into *out: 0, or the exit code with the
  * message printed ("KEY: \"V\": must be LO..HI"): 3 for a key of the
  * program's own section (file or flag), 2 for a per-command operand. */
-int cds_cli_get_u64(const cds_config_t *cfg, const char *key, long lo,
-                    long hi, uint64_t *out);
+int cds_cli_get_u64(const cds_config_t *cfg, const char *key, long long lo,
+                    long long hi, uint64_t *out);
 
 /* True when flag ("--version") is among argv[1..] before any "--": for
  * what must be known before the command line is parsed. */

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -162,8 +163,8 @@ cds_config_get_all(const cds_config_t *self, const char *key,
 }
 
 int
-cds_config_get_long(const cds_config_t *self, const char *key, long *out,
-                    char *err, size_t errlen)
+cds_config_get_llong(const cds_config_t *self, const char *key,
+                     long long *out, char *err, size_t errlen)
 {
     const char *v = cds_config_get(self, key);
     char *end = NULL;
@@ -173,13 +174,29 @@ cds_config_get_long(const cds_config_t *self, const char *key, long *out,
         return CDS_EUSAGE;
     }
     errno = 0;
-    long n = strtol(v, &end, 10);
+    long long n = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0' || end == v) {
         snprintf(err, errlen, "%s: not a number: \"%s\"", key, v);
         return CDS_EUSAGE;
     }
     *out = n;
     return CDS_OK;
+}
+
+int
+cds_config_get_long(const cds_config_t *self, const char *key, long *out,
+                    char *err, size_t errlen)
+{
+    long long n = 0;
+    int rc = cds_config_get_llong(self, key, &n, err, errlen);
+    if (rc == CDS_OK && (n < LONG_MIN || n > LONG_MAX)) {
+        snprintf(err, errlen, "%s: not a number: \"%s\"", key,
+                 cds_config_get(self, key));
+        return CDS_EUSAGE;
+    }
+    if (rc == CDS_OK)
+        *out = (long) n;
+    return rc;
 }
 
 bool

@@ -53,6 +53,10 @@ size_t cds_config_get_all(const cds_config_t *self, const char *key,
 /* Integer value; CDS_OK, or CDS_EUSAGE with "key: not a number" in err. */
 int cds_config_get_long(const cds_config_t *self, const char *key, long *out,
                         char *err, size_t errlen);
+/* The same, 64 bits everywhere: long is 32 bits on Windows (LLP64), too
+ * small for milliseconds over 24 days or byte counts over 2 GiB. */
+int cds_config_get_llong(const cds_config_t *self, const char *key,
+                         long long *out, char *err, size_t errlen);
 /* Boolean: true/false/yes/no/1/0/on/off. A switch flag given means true. */
 bool cds_config_get_bool(const cds_config_t *self, const char *key);
 /* Print the option table as --help lines to f (FILE *). */

@@ -7,7 +7,7 @@
  *  check is one pass over the sorted index after the last row. */
 #include "cds_contact.h"
 
-#include "cds_csv.h"
+#include "cds_csvload.h"
 #include "cds_util.h"
 
 #include <stdbool.h>
@@ -30,41 +30,19 @@ static const char *const col_names[C__COUNT] = {
     "org_unit", "name", "title", "phone", "email",
 };
 
-typedef struct {
-    cds_csv_t *csv;            /* the reader */
-    const char *path;          /* for messages */
-    const cds_orgunits_t *ous; /* units allowed, NULL: any */
-    int col[C__COUNT];         /* header index of each column, -1 absent */
-    char *err;                 /* caller's message buffer */
-    size_t errlen;
-    FILE *all;                 /* check: every row problem goes here */
-    size_t bad;                /* problems written to all */
-    bool fatal;                /* a problem that ended the reading */
-} loader_t;
+typedef cds_csvload_t loader_t;  /* ctx: the org units, NULL: not checked */
 
 static int
 row_error(loader_t *ld, size_t line, int col, const char *problem,
           const char *value)
 {
-    return cds_csv_error(ld->err, ld->errlen, ld->path, line, col_names[col],
-                         problem, value);
-}
-
-/* A row problem: kept going in check mode (0), else the end (-1). */
-static int
-problem(loader_t *ld)
-{
-    if (!ld->all)
-        return -1;
-    fprintf(ld->all, "%s\n", ld->err);
-    ld->bad++;
-    return 0;
+    return cds_csvload_error(ld, line, col, problem, value);
 }
 
 static const char *
 field(loader_t *ld, int col)
 {
-    return ld->col[col] < 0 ? "" : cds_csv_get(ld->csv, ld->col[col]);
+    return cds_csvload_get(ld, col);
 }
 
 static bool
@@ -126,7 +104,8 @@ check_row(loader_t *ld, size_t line)
     const char *email = field(ld, C_EMAIL);
     if (!ou[0])
         return row_error(ld, line, C_OU, "empty", NULL);
-    if (ld->ous && !cds_orgunits_find(ld->ous, ou))
+    const cds_orgunits_t *ous = ld->ctx;
+    if (ous && !cds_orgunits_find(ous, ou))
         return row_error(ld, line, C_OU, "not in the org-unit list", ou);
     for (int c = C_NAME; c < C__COUNT; c++)
         if (!text_ok(field(ld, c)))
@@ -199,73 +178,49 @@ index_rows(loader_t *ld, cds_contacts_t *self)
         char what[64];
         snprintf(what, sizeof what, "the same unit as line %zu", a->line);
         row_error(ld, b->line, C_OU, what, b->org_unit);
-        if (problem(ld) < 0)
+        if (cds_csvload_problem(ld) < 0)
             return -1;
     }
     return 0;
 }
 
 static int
-read_rows(cds_contacts_t *self, loader_t *ld)
+take_row(loader_t *ld, void *self)
 {
-    if (cds_csv_read_header(ld->csv, ld->err, ld->errlen) < 0)
-        return -1;
-    size_t hline = cds_csv_line(ld->csv);
-    for (int c = 0; c < C__COUNT; c++)
-        ld->col[c] = cds_csv_column(ld->csv, col_names[c]);
-    for (int c = C_OU; c <= C_NAME; c++)
-        if (ld->col[c] < 0)
-            return row_error(ld, hline, c, "required column missing from "
-                             "the header", NULL);
-    int rc;
-    while ((rc = cds_csv_next(ld->csv, ld->err, ld->errlen)) == 1) {
-        size_t line = cds_csv_line(ld->csv);
-        if ((check_row(ld, line) < 0 || append(ld, self, line) < 0)
-            && problem(ld) < 0)
-            return -1;
-    }
-    return rc < 0 ? -1 : index_rows(ld, self);
+    size_t line = cds_csvload_line(ld);
+    return check_row(ld, line) < 0 ? -1 : append(ld, self, line);
 }
 
-static cds_contacts_t *
-load(const char *path, loader_t *ld)
+static int
+finish(loader_t *ld, void *self)
 {
-    cds_contacts_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(ld->err, ld->errlen, "%s: out of memory", path);
-        ld->fatal = true;
-        return NULL;
-    }
-    ld->csv = cds_csv_open(path, ld->err, ld->errlen);
-    int rc = ld->csv ? read_rows(self, ld) : -1;
-    ld->fatal = rc < 0;
-    cds_csv_destroy(&ld->csv);
-    if (rc < 0 || ld->bad)
-        cds_contacts_destroy(&self);
-    return self;
+    return index_rows(ld, self);
 }
+
+static void
+destroy(void *self)
+{
+    cds_contacts_destroy((cds_contacts_t **) &self);
+}
+
+static const int required[] = { C_OU, C_NAME, -1 };
+static const cds_csvload_spec_t spec = {
+    .columns = col_names, .ncolumns = C__COUNT, .required = required,
+    .size = sizeof (cds_contacts_t), .destroy = destroy, .row = take_row,
+    .finish = finish,
+};
 
 cds_contacts_t *
 cds_contacts_load(const char *path, const cds_orgunits_t *ous, char *err,
                   size_t errlen)
 {
-    loader_t ld = { .path = path, .ous = ous, .err = err, .errlen = errlen };
-    return load(path, &ld);
+    return cds_csvload_load(&spec, path, ous, err, errlen);
 }
 
 size_t
 cds_contacts_check(const char *path, const cds_orgunits_t *ous, void *out)
 {
-    char err[1024] = "";
-    loader_t ld = { .path = path, .ous = ous, .err = err,
-                    .errlen = sizeof err, .all = out };
-    cds_contacts_t *self = load(path, &ld);
-    if (ld.fatal) {            /* a problem that ended the reading */
-        fprintf(out, "%s\n", err);
-        ld.bad++;
-    }
-    cds_contacts_destroy(&self);
-    return ld.bad;
+    return cds_csvload_check(&spec, path, ous, out);
 }
 
 void

@@ -1,5 +1,6 @@
 /*  cds_csv: a strict, bounded CSV record reader over libcsv, shared by the
- *  catalog, the org-unit list and the agent's `import` command.
+ *  catalog, the metadata loaders (through cds_csvload: org units, contacts,
+ *  targets, data sets, rules) and the agent's `import` command.
  *
  *  Format: RFC 4180 CSV, comma separated, fields optionally in double
  *  quotes ("" for a quote inside), quoted fields may hold commas and

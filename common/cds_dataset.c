@@ -4,11 +4,11 @@
  *  resolved at load into a code-sorted array of (code, lifetime): an
  *  under:/leaves:/level: item walks the org-unit file once. A lookup is
  *  a scan over the data sets (a handful) with a binary search in each.
- *  Loading follows cds_orgunit.c: a loader_t carries the reader and, for
- *  cds_datasets_check, the stream that gets every row problem. */
+ *  Loading is cds_csvload's loop (the header, the modes load and check);
+ *  this file has the row's checks and the resolution of its items. */
 #include "cds_dataset.h"
 
-#include "cds_csv.h"
+#include "cds_csvload.h"
 #include "cds_err.h"
 #include "cds_util.h"
 
@@ -51,24 +51,19 @@ static const char *const col_names[C__COUNT] = {
     "org_units",
 };
 
+typedef cds_csvload_t loader_t;  /* ctx: a refs_t */
+
+/* The catalog and org units a row may name (each NULL: not checked). */
 typedef struct {
-    cds_csv_t *csv;
-    const char *path;
-    int col[C__COUNT];
     const cds_catalog_t *catalog;
     const cds_orgunits_t *ous;
-    char *err;
-    size_t errlen;
-    FILE *all;                 /* check: every problem here, go on */
-    size_t bad;
-} loader_t;
+} refs_t;
 
 static int
 row_error(loader_t *ld, size_t line, int col, const char *problem,
           const char *value)
 {
-    return cds_csv_error(ld->err, ld->errlen, ld->path, line, col_names[col],
-                         problem, value);
+    return cds_csvload_error(ld, line, col, problem, value);
 }
 
 static bool
@@ -122,11 +117,12 @@ next_token(const char **p, char *tok, size_t len)
 static int
 add_indicator(loader_t *ld, set_t *s, const char *code)
 {
-    size_t line = cds_csv_line(ld->csv);
+    size_t line = cds_csvload_line(ld);
+    const cds_catalog_t *catalog = ((const refs_t *) ld->ctx)->catalog;
     if (!code_ok(code, strlen(code)))
         return row_error(ld, line, C_INDS, "not an indicator code", code);
-    if (ld->catalog) {
-        const cds_indicator_t *ind = cds_catalog_find(ld->catalog, code);
+    if (catalog) {
+        const cds_indicator_t *ind = cds_catalog_find(catalog, code);
         if (!ind)
             return row_error(ld, line, C_INDS, "not in the catalog", code);
         if (ind->has_period_type && ind->period_type != s->type) {
@@ -215,7 +211,8 @@ add_matching(const cds_orgunits_t *ous, set_t *s, char kind,
 static int
 add_unit_item(loader_t *ld, set_t *s, const char *item)
 {
-    size_t line = cds_csv_line(ld->csv);
+    size_t line = cds_csvload_line(ld);
+    const cds_orgunits_t *ous = ((const refs_t *) ld->ctx)->ous;
     const char *colon = strchr(item, ':');
     const char *arg = colon ? colon + 1 : item;
     size_t klen = colon ? (size_t) (colon - item) : 0;
@@ -230,20 +227,20 @@ add_unit_item(loader_t *ld, set_t *s, const char *item)
         || (kind != 'd' && !code_ok(arg, strlen(arg))))
         return row_error(ld, line, C_UNITS, "not CODE, under:CODE, "
                          "leaves:CODE or level:N", item);
-    if (!ld->ous && kind != 'c')
+    if (!ous && kind != 'c')
         return row_error(ld, line, C_UNITS, "needs the org-unit file "
                          "(orgunits)", item);
-    if (!ld->ous)
+    if (!ous)
         return add_owned(s, arg) < 0
             ? row_error(ld, line, C_UNITS, "out of memory", NULL) : 0;
     const cds_orgunit_t *u = kind == 'd' ? NULL
-                                         : cds_orgunits_find(ld->ous, arg);
+                                         : cds_orgunits_find(ous, arg);
     if (kind != 'd' && !u)
         return row_error(ld, line, C_UNITS, "no org unit with this code in "
                          "the org-unit file", arg);
     long added = kind == 'c'
         ? (add_member(s, u->code, u->valid_from, u->valid_to) < 0 ? -1 : 1)
-        : add_matching(ld->ous, s, kind, arg, (int) depth);
+        : add_matching(ous, s, kind, arg, (int) depth);
     if (added < 0)
         return row_error(ld, line, C_UNITS, "out of memory", NULL);
     if (added == 0)
@@ -262,7 +259,7 @@ static int
 each_item(loader_t *ld, set_t *s, int col,
           int (*add)(loader_t *, set_t *, const char *))
 {
-    const char *p = cds_csv_get(ld->csv, ld->col[col]);
+    const char *p = cds_csvload_get(ld, col);
     char tok[96];
     size_t n = 0;
     while (next_token(&p, tok, sizeof tok)) {
@@ -271,18 +268,18 @@ each_item(loader_t *ld, set_t *s, int col,
         n++;
     }
     if (n == 0)
-        return row_error(ld, cds_csv_line(ld->csv), col, "empty", NULL);
+        return row_error(ld, cds_csvload_line(ld), col, "empty", NULL);
     return 0;
 }
 
 static int
 parse_head(loader_t *ld, set_t *s)
 {
-    size_t line = cds_csv_line(ld->csv);
-    const char *code = cds_csv_get(ld->csv, ld->col[C_CODE]);
-    const char *name = cds_csv_get(ld->csv, ld->col[C_NAME]);
-    const char *type = cds_csv_get(ld->csv, ld->col[C_TYPE]);
-    const char *dl = cds_csv_get(ld->csv, ld->col[C_DEADLINE]);
+    size_t line = cds_csvload_line(ld);
+    const char *code = cds_csvload_get(ld, C_CODE);
+    const char *name = cds_csvload_get(ld, C_NAME);
+    const char *type = cds_csvload_get(ld, C_TYPE);
+    const char *dl = cds_csvload_get(ld, C_DEADLINE);
     if (!code_ok(code, strlen(code)))
         return row_error(ld, line, C_CODE, code[0] ? "only A-Z, a-z, 0-9, "
                          "'_' and '-', at most 64" : "empty",
@@ -340,8 +337,9 @@ check_duplicate(loader_t *ld, const cds_datasets_t *self, const set_t *s)
 }
 
 static int
-take_row(loader_t *ld, cds_datasets_t *self)
+take_row(loader_t *ld, void *data)
 {
+    cds_datasets_t *self = data;
     set_t s;
     if (parse_row(ld, &s) < 0)
         return -1;
@@ -359,48 +357,31 @@ take_row(loader_t *ld, cds_datasets_t *self)
     return 0;
 }
 
+/* The path the sets' messages name (cds_datasets_expects). */
 static int
-read_rows(cds_datasets_t *self, loader_t *ld)
+finish(loader_t *ld, void *data)
 {
-    if (cds_csv_read_header(ld->csv, ld->err, ld->errlen) < 0)
+    cds_datasets_t *self = data;
+    if (!(self->path = strdup(ld->path))) {
+        snprintf(ld->err, ld->errlen, "%s: out of memory", ld->path);
         return -1;
-    size_t hline = cds_csv_line(ld->csv);
-    for (int c = 0; c < C__COUNT; c++) {
-        ld->col[c] = cds_csv_column(ld->csv, col_names[c]);
-        if (ld->col[c] < 0 && c != C_DEADLINE)
-            return row_error(ld, hline, c, "required column missing from "
-                             "the header", NULL);
     }
-    int rc;
-    while ((rc = cds_csv_next(ld->csv, ld->err, ld->errlen)) == 1) {
-        if (take_row(ld, self) < 0) {
-            if (!ld->all)
-                return -1;
-            fprintf(ld->all, "%s\n", ld->err);
-            ld->bad++;
-        }
-    }
-    return rc < 0 ? -1 : 0;
+    return 0;
 }
 
-static cds_datasets_t *
-load(const char *path, loader_t *ld)
+static void
+destroy(void *self)
 {
-    cds_datasets_t *self = calloc(1, sizeof *self);
-    if (!self || !(self->path = strdup(path))) {
-        free(self);
-        snprintf(ld->err, ld->errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    ld->csv = cds_csv_open(path, ld->err, ld->errlen);
-    if (!ld->csv || read_rows(self, ld) < 0) {
-        cds_csv_destroy(&ld->csv);
-        cds_datasets_destroy(&self);
-        return NULL;
-    }
-    cds_csv_destroy(&ld->csv);
-    return self;
+    cds_datasets_destroy((cds_datasets_t **) &self);
 }
+
+static const int required[] = { C_CODE, C_NAME, C_TYPE, C_INDS, C_UNITS,
+                                -1 };
+static const cds_csvload_spec_t spec = {
+    .columns = col_names, .ncolumns = C__COUNT, .required = required,
+    .size = sizeof (cds_datasets_t), .destroy = destroy, .row = take_row,
+    .finish = finish,
+};
 
 /* Members borrow codes from the org-unit file: copy them into the set so
  * the data sets outlive it. */
@@ -428,9 +409,8 @@ cds_datasets_t *
 cds_datasets_load(const char *path, const cds_catalog_t *catalog,
                   const cds_orgunits_t *ous, char *err, size_t errlen)
 {
-    loader_t ld = {.path = path, .err = err, .errlen = errlen,
-                   .catalog = catalog, .ous = ous};
-    cds_datasets_t *self = load(path, &ld);
+    refs_t refs = { catalog, ous };
+    cds_datasets_t *self = cds_csvload_load(&spec, path, &refs, err, errlen);
     if (self && ous && own_members(self) < 0) {
         snprintf(err, errlen, "%s: out of memory", path);
         cds_datasets_destroy(&self);
@@ -442,16 +422,8 @@ size_t
 cds_datasets_check(const char *path, const cds_catalog_t *catalog,
                    const cds_orgunits_t *ous, void *out)
 {
-    char err[1024] = "";
-    loader_t ld = {.path = path, .err = err, .errlen = sizeof err,
-                   .catalog = catalog, .ous = ous, .all = out};
-    cds_datasets_t *self = load(path, &ld);
-    if (!self) {
-        fprintf(out, "%s\n", err);
-        ld.bad++;
-    }
-    cds_datasets_destroy(&self);
-    return ld.bad;
+    refs_t refs = { catalog, ous };
+    return cds_csvload_check(&spec, path, &refs, out);
 }
 
 void

@@ -214,13 +214,14 @@ migrate(cds_db_t *self, const char *const *migrations, int n)
     if ((rc = query_int(self, "PRAGMA user_version", &version)) != CDS_OK)
         return rc;
     if (version > n || (version < n && (self->flags & CDS_DB_READONLY))) {
-        cds_log(CDS_LOG_ERROR, "db_version",
-                "path=%s version=%d supported=%d "
-                "msg=%s",
-                cds_logq(self->path), version, n,
-                cds_logq(version > n ? "database is newer than this program"
-                                     : "read-only open of an unmigrated "
-                                       "database; run the daemon once"));
+        if (!(self->flags & CDS_DB_QUIET_VERSION))
+            cds_log(CDS_LOG_ERROR, "db_version",
+                    "path=%s version=%d supported=%d msg=%s",
+                    cds_logq(self->path), version, n,
+                    cds_logq(version > n
+                                 ? "database is newer than this program"
+                                 : "read-only open of an unmigrated "
+                                   "database; run the daemon once"));
         return CDS_EVERSION;
     }
     return version < n ? migrate_all(self, migrations, n) : CDS_OK;

@@ -21,6 +21,10 @@ typedef struct cds_db cds_db_t;
  * file while no -wal file exists (monitoring user, no writer running)
  * opens the file immutable (cds_db.c needs_immutable). */
 #define CDS_DB_READONLY 0x1
+/* The caller explains a schema of another version itself (CDS_EVERSION:
+ * a command's own message, or an expected case such as a database its
+ * daemon has just created and not yet migrated): not logged here. */
+#define CDS_DB_QUIET_VERSION 0x2
 
 /* Open or create path, set pragmas, run migrations. NULL on failure with
  * *err set (CDS_EIO, CDS_ECORRUPT, CDS_EVERSION) and a message logged. */

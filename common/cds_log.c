@@ -1,4 +1,8 @@
 /*  cds_log: logfmt lines on stderr.
+ *  Or in a rotating file (cds_log_to_file), put on fd 2 itself: a rotation
+ *  points fd 2 at the null device while it renames (Windows refuses to
+ *  rename a file the CRT holds open), then at the fresh file, under
+ *  file_lock, which also serialises the writes.
  *  Each line is formatted into one bounded buffer (LINE_MAX_BYTES) and
  *  written with a single write(2), so lines from different threads do not
  *  interleave. An over-long line is cut at a UTF-8 boundary, an open quote is
@@ -7,6 +11,7 @@
 #include "cds_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -185,6 +190,82 @@ truncate_line(char *line, size_t room)
     return n + tlen;
 }
 
+/* The rotating file of cds_log_to_file; file_path[0] == 0: plain stderr. */
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static char file_path[1024];
+static unsigned long long file_max, file_size;
+static unsigned file_keep;
+
+#ifdef _WIN32
+#define NULL_DEVICE "NUL"
+#else
+#define NULL_DEVICE "/dev/null"
+#endif
+
+/* Open path for append and put it on fd 2; its size in *size. */
+static int
+file_attach(const char *path, unsigned long long *size)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || dup2(fd, STDERR_FILENO) != STDERR_FILENO) {
+        int e = errno;
+        close(fd);
+        return errno = e, -1;
+    }
+    close(fd);
+    *size = (unsigned long long)st.st_size;
+    return 0;
+}
+
+/* path.(keep-1) -> path.keep ... path -> path.1, then a fresh path. */
+static void
+file_rotate(void)
+{
+    char from[1040], to[1040];
+    int null_fd = open(NULL_DEVICE, O_WRONLY);
+    if (null_fd >= 0) {                /* let go of the file first */
+        dup2(null_fd, STDERR_FILENO);
+        close(null_fd);
+    }
+    if (file_keep == 0) {              /* nothing kept: empty it */
+        int fd = open(file_path, O_WRONLY | O_TRUNC);
+        if (fd >= 0)
+            close(fd);
+    }
+    for (unsigned i = file_keep; i >= 1; i--) {
+        snprintf(to, sizeof to, "%s.%u", file_path, i);
+        if (i == 1)
+            snprintf(from, sizeof from, "%s", file_path);
+        else
+            snprintf(from, sizeof from, "%s.%u", file_path, i - 1);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            break;                     /* keep appending to path */
+    }
+    file_attach(file_path, &file_size);
+}
+
+int
+cds_log_to_file(const char *path, unsigned long long max_bytes,
+                unsigned keep)
+{
+    unsigned long long size = 0;
+    if (strlen(path) >= sizeof file_path)
+        return errno = ENAMETOOLONG, -1;
+    if (file_attach(path, &size) != 0)
+        return -1;
+    pthread_mutex_lock(&file_lock);
+    snprintf(file_path, sizeof file_path, "%s", path);
+    file_max = max_bytes;
+    file_keep = keep;
+    file_size = size;
+    log_to_journal = false;
+    pthread_mutex_unlock(&file_lock);
+    return 0;
+}
+
 static void
 write_all(const char *p, size_t n)
 {
@@ -247,11 +328,15 @@ cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
     }
     line[len++] = '\n';
     line[len] = '\0';
+    pthread_mutex_lock(&file_lock);
     if (log_to_journal) {
         memcpy(buf, level_prios[level], PRIO_BYTES);
         write_all(buf, PRIO_BYTES + len);
     } else
         write_all(line, len);
+    if (file_path[0] && (file_size += len) >= file_max)
+        file_rotate();
+    pthread_mutex_unlock(&file_lock);
     errno = saved_errno;
 }
 

@@ -40,6 +40,18 @@ void cds_log(cds_log_level_t level, const char *event, const char *fmt, ...)
  * not written). burst 0 turns limiting off. Default: 5 per 10 000 ms. Set
  * before threads start (tests, programs). */
 void cds_log_set_rate(unsigned burst, unsigned window_ms);
+/* Log to a size-bounded file instead of stderr (the Windows service, which
+ * has no console): path is opened for append and put on fd 2, so stray
+ * writes to fd 2 land there too (not stdio's stderr where, as in a
+ * Windows service, it has no descriptor). When a line takes the file
+ * past max_bytes it is rotated: path.(keep-1) -> path.keep, ..., path ->
+ * path.1 (the oldest beyond keep is replaced), and a fresh path opened, so
+ * at most keep + 1 files of about max_bytes each exist. keep 0: path is
+ * emptied instead. 0, or -1 with errno when path cannot be opened (stderr
+ * unchanged). A rename that fails keeps writing to path (never loses the
+ * line). Call before threads start; any thread may log afterwards. */
+int cds_log_to_file(const char *path, unsigned long long max_bytes,
+                    unsigned keep);
 /* Quote s for logfmt when needed. Returns a pointer into a small rotating
  * thread-local buffer (8 slots): valid until 8 more calls. NULL -> "". */
 const char *cds_logq(const char *s);

@@ -6,7 +6,7 @@
  *  within() walks up from the unit: O(depth), a handful of steps. */
 #include "cds_orgunit.h"
 
-#include "cds_csv.h"
+#include "cds_csvload.h"
 #include "cds_err.h"
 #include "cds_period.h"
 #include "cds_util.h"
@@ -34,24 +34,14 @@ static const char *const col_names[C__COUNT] = {
     "code", "name", "parent", "valid_from", "valid_to",
 };
 
-typedef struct {
-    cds_csv_t *csv;            /* the reader */
-    const char *path;          /* for messages */
-    int col[C__COUNT];         /* header index of each column, -1 absent */
-    char *err;                 /* caller's message buffer */
-    size_t errlen;
-    FILE *all;                 /* cds_orgunits_check: every row problem
-                                * goes here and loading goes on */
-    size_t bad;                /* problems written to all */
-} loader_t;
+typedef cds_csvload_t loader_t;  /* the read loop (cds_csvload.h) */
 
 /* "path:line: column: problem (value "X")"; value may be NULL. */
 static int
 row_error(loader_t *ld, size_t line, int col, const char *problem,
           const char *value)
 {
-    return cds_csv_error(ld->err, ld->errlen, ld->path, line, col_names[col],
-                         problem, value);
+    return cds_csvload_error(ld, line, col, problem, value);
 }
 
 static bool
@@ -84,7 +74,7 @@ name_ok(const char *s)
 static int
 parse_date(loader_t *ld, size_t line, int col, int32_t open, int32_t *out)
 {
-    const char *s = cds_csv_get(ld->csv, ld->col[col]);
+    const char *s = cds_csvload_get(ld, col);
     if (!s[0]) {
         *out = open;
         return 0;
@@ -105,10 +95,10 @@ unit_free(unit_t *u)
 static int
 parse_row(loader_t *ld, unit_t *u)
 {
-    size_t line = cds_csv_line(ld->csv);
-    const char *code = cds_csv_get(ld->csv, ld->col[C_CODE]);
-    const char *name = cds_csv_get(ld->csv, ld->col[C_NAME]);
-    const char *parent = cds_csv_get(ld->csv, ld->col[C_PARENT]);
+    size_t line = cds_csvload_line(ld);
+    const char *code = cds_csvload_get(ld, C_CODE);
+    const char *name = cds_csvload_get(ld, C_NAME);
+    const char *parent = cds_csvload_get(ld, C_PARENT);
     memset(u, 0, sizeof *u);
     u->line = line;
     u->parent = SIZE_MAX;
@@ -126,7 +116,7 @@ parse_row(loader_t *ld, unit_t *u)
         return -1;
     if (u->pub.valid_from > u->pub.valid_to)
         return row_error(ld, line, C_TO, "before valid_from",
-                         cds_csv_get(ld->csv, ld->col[C_TO]));
+                         cds_csvload_get(ld, C_TO));
     u->pub.code = strdup(code);
     u->pub.name = strdup(name);
     u->pub.parent = parent[0] ? strdup(parent) : NULL;
@@ -152,37 +142,19 @@ append(cds_orgunits_t *self, const unit_t *u)
     return 0;
 }
 
+/* One row: parsed and appended (-1: a row problem in ld->err; out of
+ * memory ends the reading). */
 static int
-read_rows(cds_orgunits_t *self, loader_t *ld)
+take_row(loader_t *ld, void *self)
 {
-    if (cds_csv_read_header(ld->csv, ld->err, ld->errlen) < 0)
+    unit_t u;
+    if (parse_row(ld, &u) < 0)
         return -1;
-    size_t hline = cds_csv_line(ld->csv);
-    for (int c = 0; c < C__COUNT; c++)
-        ld->col[c] = cds_csv_column(ld->csv, col_names[c]);
-    if (ld->col[C_CODE] < 0 || ld->col[C_NAME] < 0)
-        return row_error(ld, hline, ld->col[C_CODE] < 0 ? C_CODE : C_NAME,
-                         "required column missing from the header", NULL);
-    int rc;
-    while ((rc = cds_csv_next(ld->csv, ld->err, ld->errlen)) == 1) {
-        unit_t u;
-        if (parse_row(ld, &u) < 0) {
-            if (!ld->all)
-                return -1;
-            fprintf(ld->all, "%s\n", ld->err);   /* and go on */
-            ld->bad++;
-            continue;
-        }
-        if (append(self, &u) < 0) {
-            unit_free(&u);
-            return row_error(ld, u.line, C_CODE, "out of memory", NULL);
-        }
+    if (append(self, &u) < 0) {
+        unit_free(&u);
+        row_error(ld, u.line, C_CODE, "out of memory", NULL);
+        return CDS_CSVLOAD_STOP;
     }
-    if (rc < 0)
-        return -1;
-    if (self->n == 0 && ld->bad == 0)
-        return row_error(ld, hline, C_CODE, "the file defines no org unit",
-                         NULL);
     return 0;
 }
 
@@ -289,45 +261,39 @@ link_tree(cds_orgunits_t *self, loader_t *ld)
     return 0;
 }
 
-static cds_orgunits_t *
-load(const char *path, loader_t *ld)
+/* After the rows: not empty, codes unique, parents known, no cycle. */
+static int
+finish(loader_t *ld, void *self)
 {
-    cds_orgunits_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(ld->err, ld->errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    ld->csv = cds_csv_open(path, ld->err, ld->errlen);
-    if (!ld->csv || read_rows(self, ld) < 0 || build_index(self, ld) < 0
-        || link_tree(self, ld) < 0) {
-        cds_csv_destroy(&ld->csv);
-        cds_orgunits_destroy(&self);
-        return NULL;
-    }
-    cds_csv_destroy(&ld->csv);
-    return self;
+    if (cds_orgunits_size(self) == 0 && ld->bad == 0)
+        return row_error(ld, ld->header_line, C_CODE, "the file defines no "
+                         "org unit", NULL);
+    return build_index(self, ld) < 0 || link_tree(self, ld) < 0 ? -1 : 0;
 }
+
+static void
+destroy(void *self)
+{
+    cds_orgunits_destroy((cds_orgunits_t **) &self);
+}
+
+static const int required[] = { C_CODE, C_NAME, -1 };
+static const cds_csvload_spec_t spec = {
+    .columns = col_names, .ncolumns = C__COUNT, .required = required,
+    .size = sizeof (cds_orgunits_t), .destroy = destroy, .row = take_row,
+    .finish = finish,
+};
 
 cds_orgunits_t *
 cds_orgunits_load(const char *path, char *err, size_t errlen)
 {
-    loader_t ld = {.path = path, .err = err, .errlen = errlen};
-    return load(path, &ld);
+    return cds_csvload_load(&spec, path, NULL, err, errlen);
 }
 
 size_t
 cds_orgunits_check(const char *path, void *out)
 {
-    char err[1024] = "";
-    loader_t ld = {.path = path, .err = err, .errlen = sizeof err,
-                   .all = out};
-    cds_orgunits_t *self = load(path, &ld);
-    if (!self) {               /* a problem that ends the file's reading */
-        fprintf(out, "%s\n", err);
-        ld.bad++;
-    }
-    cds_orgunits_destroy(&self);
-    return ld.bad;
+    return cds_csvload_check(&spec, path, NULL, out);
 }
 
 void

@@ -352,3 +352,36 @@ cds_date_format(int32_t day, char *out, size_t len)
         return NULL;
     return out;
 }
+
+char *
+cds_period_words_vi(const char *id, char *buf, size_t len)
+{
+    cds_period_t p;
+    int y, m, d, y2, m2, d2;
+    buf[0] = '\0';
+    if (!id || cds_period_parse(id, &p) != CDS_OK)
+        return buf;
+    cds_day_to_ymd(p.start, &y, &m, &d);
+    cds_day_to_ymd(p.end, &y2, &m2, &d2);
+    switch (p.type) {
+    case CDS_PT_DAILY:
+        snprintf(buf, len, "ngày %d tháng %d năm %d", d, m, y);
+        break;
+    case CDS_PT_MONTHLY:
+        snprintf(buf, len, "Tháng %d năm %d", m, y);
+        break;
+    case CDS_PT_QUARTERLY:
+        snprintf(buf, len, "Quý %d năm %d", (m - 1) / 3 + 1, y);
+        break;
+    case CDS_PT_SIXMONTHLY:
+        snprintf(buf, len, "6 tháng %s năm %d", m == 1 ? "đầu" : "cuối", y);
+        break;
+    case CDS_PT_YEARLY:
+        snprintf(buf, len, "Năm %d", y);
+        break;
+    default:                           /* weeks, shifted and financial */
+        snprintf(buf, len, "từ %02d/%02d/%d đến %02d/%02d/%d", d, m, y, d2,
+                 m2, y2);
+    }
+    return buf;
+}

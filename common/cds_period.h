@@ -99,5 +99,10 @@ void cds_day_to_ymd(int32_t day, int *y, int *m, int *d);
 /* "YYYY-MM-DD" <-> day number. parse: CDS_OK or CDS_EBADPERIOD. */
 int cds_date_parse(const char *s, int32_t *day);
 char *cds_date_format(int32_t day, char *out, size_t len);
+/* The period in Vietnamese words, as official reports write it: "Quý 2
+ * năm 2025", "Tháng 3 năm 2025", "6 tháng đầu năm 2025", "Năm 2025",
+ * "ngày 15 tháng 3 năm 2025", other types by their dates ("từ 03/03/2025
+ * đến 09/03/2025"). Returns buf ("" when id is not a period). */
+char *cds_period_words_vi(const char *id, char *buf, size_t len);
 
 #endif

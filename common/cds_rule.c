@@ -14,7 +14,7 @@
  *  (cds_rule.h), into a flat node array evaluated recursively. */
 #include "cds_rule.h"
 
-#include "cds_csv.h"
+#include "cds_csvload.h"
 #include "cds_err.h"
 #include "cds_util.h"
 
@@ -317,16 +317,7 @@ static const char *const op_names[] = {
     "==", "!=", ">", ">=", "<", "<=", "compulsory_pair", "exclusive_pair",
 };
 
-typedef struct {
-    cds_csv_t *csv;
-    const char *path;
-    const cds_catalog_t *catalog;
-    int col[C__COUNT];
-    char *err;
-    size_t errlen;
-    FILE *all;                 /* cds_rules_check: problems go here */
-    size_t bad;
-} loader_t;
+typedef cds_csvload_t loader_t;  /* ctx: the catalog, NULL: not checked */
 
 const char *
 cds_rule_op_name(cds_rule_op_t op)
@@ -344,9 +335,7 @@ cds_rule_severity_name(cds_rule_severity_t s)
 static int
 row_error(loader_t *ld, int col, const char *problem, const char *value)
 {
-    return cds_csv_error(ld->err, ld->errlen, ld->path,
-                         cds_csv_line(ld->csv), col_names[col], problem,
-                         value);
+    return cds_csvload_error(ld, cds_csvload_line(ld), col, problem, value);
 }
 
 static void
@@ -364,16 +353,17 @@ rule_free(cds_rule_t *r)
 static int
 parse_side(loader_t *ld, int col, cds_expr_t **out)
 {
-    const char *text = cds_csv_get(ld->csv, ld->col[col]);
+    const cds_catalog_t *catalog = ld->ctx;
+    const char *text = cds_csvload_get(ld, col);
     char msg[256];
     if (!text[0])
         return row_error(ld, col, "empty", NULL);
     *out = cds_expr_parse(text, msg, sizeof msg);
     if (!*out)
         return row_error(ld, col, msg, text);
-    for (size_t i = 0; ld->catalog && i < cds_expr_ncodes(*out); i++) {
+    for (size_t i = 0; catalog && i < cds_expr_ncodes(*out); i++) {
         const char *code = cds_expr_code(*out, i);
-        const cds_indicator_t *ind = cds_catalog_find(ld->catalog, code);
+        const cds_indicator_t *ind = cds_catalog_find(catalog, code);
         if (!ind)
             return row_error(ld, col, "names an indicator not in the "
                              "catalog", code);
@@ -388,7 +378,7 @@ static int
 parse_enum(loader_t *ld, int col, const char *const *names, size_t n,
            int dflt, int *out)
 {
-    const char *s = cds_csv_get(ld->csv, ld->col[col]);
+    const char *s = cds_csvload_get(ld, col);
     *out = dflt;
     if (!s[0] && dflt >= 0)
         return 0;
@@ -421,11 +411,11 @@ static const char *const imp_names[] = {"high", "medium", "low"};
 static int
 parse_row(loader_t *ld, cds_rule_t *r)
 {
-    const char *code = cds_csv_get(ld->csv, ld->col[C_CODE]);
-    const char *name = cds_csv_get(ld->csv, ld->col[C_NAME]);
+    const char *code = cds_csvload_get(ld, C_CODE);
+    const char *name = cds_csvload_get(ld, C_NAME);
     int op, sev, imp;
     memset(r, 0, sizeof *r);
-    r->line = cds_csv_line(ld->csv);
+    r->line = cds_csvload_line(ld);
     if (!rule_code_ok(code))
         return row_error(ld, C_CODE, code[0] ? "only A-Z, 0-9 and '_', at "
                          "most 64" : "empty", code[0] ? code : NULL);
@@ -448,8 +438,8 @@ parse_row(loader_t *ld, cds_rule_t *r)
     r->importance = imp_names[imp];
     r->code = strdup(code);
     r->name_vi = strdup(name);
-    r->left_text = strdup(cds_csv_get(ld->csv, ld->col[C_LEFT]));
-    r->right_text = strdup(cds_csv_get(ld->csv, ld->col[C_RIGHT]));
+    r->left_text = strdup(cds_csvload_get(ld, C_LEFT));
+    r->right_text = strdup(cds_csvload_get(ld, C_RIGHT));
     if (!r->code || !r->name_vi || !r->left_text || !r->right_text) {
         rule_free(r);
         return row_error(ld, C_CODE, "out of memory", NULL);
@@ -483,66 +473,35 @@ append(cds_rules_t *self, loader_t *ld, cds_rule_t *r)
 }
 
 static int
-read_rows(cds_rules_t *self, loader_t *ld)
+take_row(loader_t *ld, void *self)
 {
-    if (cds_csv_read_header(ld->csv, ld->err, ld->errlen) < 0)
-        return -1;
-    for (int c = 0; c < C__COUNT; c++)
-        ld->col[c] = cds_csv_column(ld->csv, col_names[c]);
-    for (int c = C_CODE; c <= C_RIGHT; c++)
-        if (ld->col[c] < 0)
-            return row_error(ld, c, "required column missing from the "
-                             "header", NULL);
-    int rc;
-    while ((rc = cds_csv_next(ld->csv, ld->err, ld->errlen)) == 1) {
-        cds_rule_t r;
-        if (parse_row(ld, &r) < 0 || append(self, ld, &r) < 0) {
-            if (!ld->all)
-                return -1;
-            fprintf(ld->all, "%s\n", ld->err);   /* and go on */
-            ld->bad++;
-        }
-    }
-    return rc < 0 ? -1 : 0;
+    cds_rule_t r;
+    return parse_row(ld, &r) < 0 || append(self, ld, &r) < 0 ? -1 : 0;
 }
 
-static cds_rules_t *
-load(loader_t *ld)
+static void
+destroy(void *self)
 {
-    cds_rules_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(ld->err, ld->errlen, "%s: out of memory", ld->path);
-        return NULL;
-    }
-    ld->csv = cds_csv_open(ld->path, ld->err, ld->errlen);
-    if (!ld->csv || read_rows(self, ld) < 0)
-        cds_rules_destroy(&self);
-    cds_csv_destroy(&ld->csv);
-    return self;
+    cds_rules_destroy((cds_rules_t **) &self);
 }
+
+static const int required[] = { C_CODE, C_NAME, C_LEFT, C_OP, C_RIGHT, -1 };
+static const cds_csvload_spec_t spec = {
+    .columns = col_names, .ncolumns = C__COUNT, .required = required,
+    .size = sizeof (cds_rules_t), .destroy = destroy, .row = take_row,
+};
 
 cds_rules_t *
 cds_rules_load(const char *path, const cds_catalog_t *catalog, char *err,
                size_t errlen)
 {
-    loader_t ld = {.path = path, .catalog = catalog, .err = err,
-                   .errlen = errlen};
-    return load(&ld);
+    return cds_csvload_load(&spec, path, catalog, err, errlen);
 }
 
 size_t
 cds_rules_check(const char *path, const cds_catalog_t *catalog, void *out)
 {
-    char err[1024] = "";
-    loader_t ld = {.path = path, .catalog = catalog, .err = err,
-                   .errlen = sizeof err, .all = out};
-    cds_rules_t *self = load(&ld);
-    if (!self) {               /* a problem that ends the file's reading */
-        fprintf(out, "%s\n", err);
-        ld.bad++;
-    }
-    cds_rules_destroy(&self);
-    return ld.bad;
+    return cds_csvload_check(&spec, path, catalog, out);
 }
 
 void

@@ -37,8 +37,8 @@ static struct {
  * libraries into the agent (about 1.1 MiB of its idle RSS). A failure is
  * ignored as sd_notify's would be: systemd's timeouts report it. */
 #ifdef _WIN32
-/* No systemd: a Windows service reports to the service control manager
- * instead (not yet: docs/WINDOWS.md). */
+/* No systemd: the Windows service reports to the service control manager
+ * itself (agent/win32/service_win32.c). */
 static void
 notify(const char *fmt, ...)
 {

@@ -34,6 +34,12 @@ void cds_signal_catch_reload(void);
 /* True once per SIGHUP burst: clears the flag and, unless a stop is
  * pending (which keeps the pipe readable), empties the pipe. */
 bool cds_signal_take_reload(void);
+#ifdef _WIN32
+/* A Windows service process: the console's logoff and shutdown events are
+ * not stop requests (a user logging off must not stop the service; the
+ * SCM sends its own stop at shutdown). */
+void cds_signal_service_mode(void);
+#endif
 /* Forget a past stop request and empty the pipe (tests run loops twice). */
 void cds_signal_reset(void);
 

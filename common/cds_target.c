@@ -7,7 +7,7 @@
  *  scan costs microseconds and needs no index. */
 #include "cds_target.h"
 
-#include "cds_csv.h"
+#include "cds_csvload.h"
 #include "cds_err.h"
 #include "cds_period.h"
 #include "cds_util.h"
@@ -31,31 +31,25 @@ static const char *const col_names[C__COUNT] = {
     "source_vi",
 };
 
+typedef cds_csvload_t loader_t;  /* ctx: a refs_t */
+
+/* The catalog and org units a row may name (each NULL: any). */
 typedef struct {
-    cds_csv_t *csv;            /* the reader */
-    const char *path;          /* for messages */
-    const cds_catalog_t *cat;  /* indicators allowed, NULL: any */
-    const cds_orgunits_t *ous; /* units allowed, NULL: any */
-    int col[C__COUNT];         /* header index of each column, -1 absent */
-    char *err;                 /* caller's message buffer */
-    size_t errlen;
-    FILE *all;                 /* check: every row problem goes here */
-    size_t bad;                /* problems written to all */
-    bool fatal;                /* a problem that ended the reading */
-} loader_t;
+    const cds_catalog_t *cat;
+    const cds_orgunits_t *ous;
+} refs_t;
 
 static int
 row_error(loader_t *ld, size_t line, int col, const char *problem,
           const char *value)
 {
-    return cds_csv_error(ld->err, ld->errlen, ld->path, line, col_names[col],
-                         problem, value);
+    return cds_csvload_error(ld, line, col, problem, value);
 }
 
 static const char *
 field(loader_t *ld, int col)
 {
-    return cds_csv_get(ld->csv, ld->col[col]);
+    return cds_csvload_get(ld, col);
 }
 
 /* A finite number >= 0 in s (no trailing text). */
@@ -85,11 +79,12 @@ static int
 parse_keys(loader_t *ld, size_t line, cds_target_t *t,
            const cds_indicator_t **ind)
 {
+    const refs_t *refs = ld->ctx;
     const char *code = field(ld, C_IND), *ou = field(ld, C_OU);
-    *ind = ld->cat ? cds_catalog_find(ld->cat, code) : NULL;
+    *ind = refs->cat ? cds_catalog_find(refs->cat, code) : NULL;
     if (!code[0])
         return row_error(ld, line, C_IND, "empty", NULL);
-    if (ld->cat && !*ind)
+    if (refs->cat && !*ind)
         return row_error(ld, line, C_IND, "not in the catalog", code);
     if (*ind && (*ind)->type == CDS_VT_TEXT)
         return row_error(ld, line, C_IND, "a TEXT indicator has no target",
@@ -102,7 +97,7 @@ parse_keys(loader_t *ld, size_t line, cds_target_t *t,
     if (!t->org_unit[0])
         return row_error(ld, line, C_OU, "empty (a unit code, or under:CODE "
                          "for the units below CODE)", NULL);
-    if (ld->ous && !cds_orgunits_find(ld->ous, t->org_unit))
+    if (refs->ous && !cds_orgunits_find(refs->ous, t->org_unit))
         return row_error(ld, line, C_OU, "not in the org-unit list", ou);
     return 0;
 }
@@ -142,7 +137,7 @@ parse_numbers(loader_t *ld, size_t line, cds_target_t *t,
 static int
 parse_row(loader_t *ld, cds_target_t *t)
 {
-    size_t line = cds_csv_line(ld->csv);
+    size_t line = cds_csvload_line(ld);
     const cds_indicator_t *ind = NULL;
     memset(t, 0, sizeof *t);
     t->line = line;
@@ -201,83 +196,44 @@ append(loader_t *ld, cds_targets_t *self, cds_target_t *t)
     return 0;
 }
 
-/* One row: parsed and appended, or its problem reported. -1 stops. */
+/* One row: parsed and appended, or its problem in ld->err (-1). */
 static int
-take_row(loader_t *ld, cds_targets_t *self)
+take_row(loader_t *ld, void *self)
 {
     cds_target_t t;
     if (parse_row(ld, &t) == 0 && append(ld, self, &t) == 0)
         return 0;
     target_free(&t);
-    if (!ld->all)
-        return -1;
-    fprintf(ld->all, "%s\n", ld->err);   /* and go on */
-    ld->bad++;
-    return 0;
+    return -1;
 }
 
-static int
-read_rows(cds_targets_t *self, loader_t *ld)
+static void
+destroy(void *self)
 {
-    if (cds_csv_read_header(ld->csv, ld->err, ld->errlen) < 0)
-        return -1;
-    size_t hline = cds_csv_line(ld->csv);
-    for (int c = 0; c < C__COUNT; c++)
-        ld->col[c] = cds_csv_column(ld->csv, col_names[c]);
-    static const int required[] = { C_IND, C_OU, C_YEAR, C_TARGET,
-                                    C_SOURCE };
-    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        if (ld->col[required[i]] < 0)
-            return row_error(ld, hline, required[i], "required column "
-                             "missing from the header", NULL);
-    int rc;
-    while ((rc = cds_csv_next(ld->csv, ld->err, ld->errlen)) == 1)
-        if (take_row(ld, self) < 0)
-            return -1;
-    return rc < 0 ? -1 : 0;
+    cds_targets_destroy((cds_targets_t **) &self);
 }
 
-static cds_targets_t *
-load(const char *path, loader_t *ld)
-{
-    cds_targets_t *self = calloc(1, sizeof *self);
-    if (!self) {
-        snprintf(ld->err, ld->errlen, "%s: out of memory", path);
-        ld->fatal = true;
-        return NULL;
-    }
-    ld->csv = cds_csv_open(path, ld->err, ld->errlen);
-    int rc = ld->csv ? read_rows(self, ld) : -1;
-    ld->fatal = rc < 0;
-    cds_csv_destroy(&ld->csv);
-    if (rc < 0 || ld->bad)
-        cds_targets_destroy(&self);
-    return self;
-}
+static const int required[] = { C_IND, C_OU, C_YEAR, C_TARGET, C_SOURCE,
+                                -1 };
+static const cds_csvload_spec_t spec = {
+    .columns = col_names, .ncolumns = C__COUNT, .required = required,
+    .size = sizeof (cds_targets_t), .destroy = destroy, .row = take_row,
+};
 
 cds_targets_t *
 cds_targets_load(const char *path, const cds_catalog_t *catalog,
                  const cds_orgunits_t *ous, char *err, size_t errlen)
 {
-    loader_t ld = { .path = path, .cat = catalog, .ous = ous, .err = err,
-                    .errlen = errlen };
-    return load(path, &ld);
+    refs_t refs = { catalog, ous };
+    return cds_csvload_load(&spec, path, &refs, err, errlen);
 }
 
 size_t
 cds_targets_check(const char *path, const cds_catalog_t *catalog,
                   const cds_orgunits_t *ous, void *out)
 {
-    char err[1024] = "";
-    loader_t ld = { .path = path, .cat = catalog, .ous = ous, .err = err,
-                    .errlen = sizeof err, .all = out };
-    cds_targets_t *self = load(path, &ld);
-    if (ld.fatal) {            /* a problem that ended the reading */
-        fprintf(out, "%s\n", err);
-        ld.bad++;
-    }
-    cds_targets_destroy(&self);
-    return ld.bad;
+    refs_t refs = { catalog, ous };
+    return cds_csvload_check(&spec, path, &refs, out);
 }
 
 void

@@ -237,12 +237,24 @@ cds_mkdir_p(const char *path, mode_t mode)
         return -1;
     }
     memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
+    char *p = buf + 1;
+#ifdef _WIN32
+    /* "C:/...": the drive is there (_mkdir("C:") fails); '\\' separates */
+    if (n >= 3 && buf[1] == ':' && (buf[2] == '/' || buf[2] == '\\'))
+        p = buf + 3;
+#endif
+    for (; *p; p++) {
+#ifdef _WIN32
+        if (*p != '/' && *p != '\\')
+            continue;
+#else
         if (*p != '/')
             continue;
+#endif
+        char sep = *p;
         *p = '\0';
         int rc = mkdir_one(buf, mode);
-        *p = '/';
+        *p = sep;
         if (rc != 0)
             return -1;
     }

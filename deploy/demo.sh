@@ -54,7 +54,14 @@ log_level = warn
 INI
 A() { "$AGG" -c "$D/agg/aggregator.ini" "$@"; }
 A keygen --label "Huyện Đức Huệ" > "$D/agg/pubid" || exit 1
-"$AGG" -c "$D/agg/aggregator.ini" run 2>> "$D/agg/log" & PIDS="$PIDS $!"
+"$AGG" -c "$D/agg/aggregator.ini" run 2>> "$D/agg/log" & AGG_PID=$!; PIDS="$PIDS $AGG_PID"
+# Our aggregator itself listening: another program may have taken the
+# port since free_port looked, and then the aggregator exits.
+if ! wait_for 10 eval 'ss -Hltnp "sport = :$PORT" | grep -q "pid=$AGG_PID,"'; then
+    echo "demo: the aggregator is not listening on 127.0.0.1:$PORT; its log:" >&2
+    sed 's/^/  /' "$D/agg/log" >&2
+    exit 1
+fi
 "$PROXY" "$PPORT" "$PORT" > "$D/proxy.out" 2>> "$D/proxy.log" & PROXY_PID=$!; PIDS="$PIDS $PROXY_PID"
 wait_for 5 grep -q ready "$D/proxy.out" || { echo "demo: link proxy did not start" >&2; exit 1; }
 

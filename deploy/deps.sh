@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
 libzmq3-dev libczmq-dev libsodium-dev libsqlite3-dev sqlite3 libinih-dev \
 libcsv-dev libcmocka-dev libmicrohttpd-dev libjansson-dev libxlsxwriter-dev \
-libxml2-dev libxml2-utils \
+libxml2-dev libxml2-utils libcurl4-openssl-dev ca-certificates \
 iproute2 procps jq python3-openpyxl xxd \
 faketime python3 python3-zmq python3-protobuf python3-nacl protobuf-compiler \
 prometheus curl \

@@ -1,15 +1,17 @@
 /*  page_off: the officer's page (../page.h) on Windows, switched off.
  *
- *  agent/page.c loads libmicrohttpd with dlopen and serves on a POSIX
- *  thread; the Windows build does not build libmicrohttpd yet (issue 18
- *  item 5 will, linked in statically). Until then `open` fails with this
- *  message, and nothing else in the agent depends on the page. */
+ *  Built instead of agent/page.c only when the Windows deps directory has
+ *  no libmicrohttpd (deploy/windows/windows.mk, WIN_NO_PAGE: its source
+ *  package could not be fetched or built by deploy/windows/deps.sh).
+ *  `open` then fails with this message, and nothing
+ *  else in the agent depends on the page. */
 #include "page.h"
 
 #include <stdio.h>
 
-#define OFF "the officer's page (open) is not available in the Windows " \
-            "build yet; use submit or import"
+#define OFF "the officer's page (open) is not in this build (built " \
+            "without libmicrohttpd: sh deploy/windows/deps.sh, then make " \
+            "windows); use submit or import"
 
 int
 page_parse_listen(const char *listen, char *err, size_t errlen)

@@ -13,6 +13,7 @@
 #include "cds_err.h"
 #include "cds_failpoint.h"
 #include "cds_log.h"
+#include "cds_trace.h"
 #include "cds_util.h"
 
 #include <errno.h>
@@ -57,6 +58,7 @@ typedef struct {
     zmq_msg_t id;                      /* routing id frame */
     ingest_result_t res;               /* reply to send after commit */
     uint64_t recv_ns;                  /* received (progress.h clock) */
+    uint64_t take_ns;                  /* taken by the writer (timed) */
 } pending_t;
 
 /* One received message not yet applied. */
@@ -92,6 +94,7 @@ struct server {
     pthread_mutex_t mu;
     pthread_cond_t work, done;         /* tail moved / prepared moved */
     FILE *trace;                       /* CDS_TRACE_GROUPS, NULL: off */
+    bool timed;                        /* trace or cds_trace_on(): tr[] */
     uint64_t tr[5];                    /* trace: begin, applied, committed,
                                         * marked, replied (progress clock) */
 };
@@ -287,9 +290,11 @@ static void
 trace_open(server_t *self)
 {
     const char *path = getenv("CDS_TRACE_GROUPS");
+    self->timed = cds_trace_on();      /* per-batch steps: trace_batches */
     if (!path || !*path)
         return;
     self->trace = fopen(path, "a");
+    self->timed = self->trace || self->timed;
     if (!self->trace)
         cds_log(CDS_LOG_WARN, "trace_open_failed", "path=%s error=%s",
                 cds_logq(path), cds_logq(strerror(errno)));
@@ -324,6 +329,35 @@ trace_group(server_t *self, int n)
             (unsigned long long) ((t[2] - t[1]) / 1000),
             (unsigned long long) ((t[3] - t[2]) / 1000),
             (unsigned long long) ((t[4] - t[3]) / 1000));
+}
+
+/* CDS_TRACE (common/cds_trace.h): one agg_batch line per acked batch of
+ * the group just answered, its steps in microseconds of CLOCK_MONOTONIC:
+ * recv (the ROUTER read it), take (the writer took it, prepared), begin,
+ * commit (COMMIT returned), mark (commit mark synced), reply (the group's
+ * replies sent). tests/bench/trace_steps.py matches them to the agent's
+ * lines by first/last. */
+static void
+trace_batches(const server_t *self, int n)
+{
+    const uint64_t *t = self->tr;
+    for (int i = 0; i < n; i++) {
+        const pending_t *p = &self->pending[i];
+        const ingest_result_t *r = &p->res;
+        if (r->kind != CDSYNC__KIND__KIND_BATCH || r->outcome != INGEST_DONE
+            || r->first_seq == 0)
+            continue;
+        cds_trace("agg_batch", "first=%llu last=%llu recv=%llu take=%llu "
+                  "begin=%llu commit=%llu mark=%llu reply=%llu",
+                  (unsigned long long) r->first_seq,
+                  (unsigned long long) r->last_seq,
+                  (unsigned long long) (p->recv_ns / 1000),
+                  (unsigned long long) (p->take_ns / 1000),
+                  (unsigned long long) (t[0] / 1000),
+                  (unsigned long long) (t[2] / 1000),
+                  (unsigned long long) (t[3] / 1000),
+                  (unsigned long long) (t[4] / 1000));
+    }
 }
 
 static server_t *
@@ -627,6 +661,7 @@ take_message(server_t *self, pending_t *p, int begin_err, int *txerr)
     zmq_msg_close(&in->id);
     memset(&p->res, 0, sizeof p->res);
     p->recv_ns = in->recv_ns;
+    p->take_ns = self->timed ? progress_now_ns() : 0;
     const uint8_t *data = zmq_msg_data(&in->body);
     size_t len = zmq_msg_size(&in->body);
     uint64_t now = in->now_ms;
@@ -697,7 +732,7 @@ end_group(server_t *self, int n, int begin_err, int txerr)
          * was lost is CDS_EBUSY: outcome unknown, so nothing is acked
          * (the agents resend; a committed batch is re-acked then). */
         txerr = cds_sql_commit(db);
-        if (self->trace)
+        if (self->timed)
             self->tr[2] = self->tr[3] = progress_now_ns();
         if (txerr == CDS_OK)           /* received, not in this group */
             progress_committed(self->progress, start,
@@ -707,7 +742,7 @@ end_group(server_t *self, int n, int begin_err, int txerr)
         CDS_FAILPOINT("agg_before_mark");  /* committed, mark not written */
     if (txerr == CDS_OK && mark) {     /* the mark before any ack */
         int merr = commitmark_sync(self->mark);
-        if (self->trace)
+        if (self->timed)
             self->tr[3] = progress_now_ns();
         if (merr == CDS_EIO || merr == CDS_OK)
             return merr;
@@ -747,9 +782,12 @@ reply_group(server_t *self, int n, int mark_err, bool committed)
     for (int i = 0; i < n; i++)
         if (mark_err == CDS_OK)
             send_reply(self, &self->pending[i]);
-    if (self->trace && mark_err == CDS_OK && committed) {
+    if (self->timed && mark_err == CDS_OK && committed) {
         self->tr[4] = progress_now_ns();
-        trace_group(self, n);
+        if (self->trace)
+            trace_group(self, n);
+        if (cds_trace_on())
+            trace_batches(self, n);
     }
     for (int i = 0; i < n; i++) {
         ingest_result_clear(&self->pending[i].res);
@@ -798,7 +836,7 @@ server_step(server_t *self, long timeout_ms)
         return got < 0 ? got : 0;
     /* On PostgreSQL a connection lost since the last group is restored
      * here (cds_sql_begin); failing that, every message answers retry. */
-    if (self->trace)
+    if (self->timed)
         self->tr[0] = progress_now_ns();
     int begin_err = cds_sql_begin(store_sql(self->store));
     int txerr = CDS_OK, n = 0;
@@ -815,7 +853,7 @@ server_step(server_t *self, long timeout_ms)
     /* What arrived is prepared by the worker during our COMMIT. */
     if (got >= 0)
         got = fill_ring(self);
-    if (self->trace)           /* commit and mark times: end_group */
+    if (self->timed)           /* commit and mark times: end_group */
         self->tr[1] = self->tr[2] = self->tr[3] = progress_now_ns();
     CDS_FAILPOINT("agg_before_commit");  /* nothing may be acked yet */
     int mark_err = end_group(self, n, begin_err, txerr);

@@ -30,7 +30,11 @@
  *  then t=QUEUED,APPLY,COMMIT,MARK,REPLY: microseconds from the group's
  *  first message received to BEGIN, applying, COMMIT, the commit mark and
  *  sending the replies.
- *  Off by default; when off it costs one pointer test per group. */
+ *  Off by default; when off it costs one pointer test per group.
+ *  Per-batch steps: with CDS_TRACE=FILE (common/cds_trace.h) the writer
+ *  appends one agg_batch line per acked batch (server.c trace_batches):
+ *  received, taken by the writer, BEGIN, COMMIT, commit mark, replies
+ *  sent, as CLOCK_MONOTONIC microseconds (tests/bench/trace_steps.py). */
 #ifndef AGG_SERVER_H
 #define AGG_SERVER_H
 

@@ -42,6 +42,8 @@ static const char *const migrations[] = {
     approval_migration,                /* approval.h: data approval, held */
     STORE_SQL_MIGRATION_META_VERSION,  /* update_log.meta_version */
     STORE_SQL_MIGRATION_SOURCE_TIMES,  /* source created/lastUpdated */
+    STORE_SQL_MIGRATION_NARROW,        /* fewer bytes per update (18) */
+    STORE_SQL_MIGRATION_DHIS2_PUSH,    /* push-dhis2's log (19) */
 };
 
 /* PostgreSQL migrations after the whole schema (pg_schema() is pg[0]):
@@ -54,6 +56,8 @@ static const char *const pg_migrations[] = {
     approval_pg_schema,                /* data approval (SQLite 15) */
     STORE_META_VERSION_SQL_PG_SCHEMA,  /* update_log.meta_version (16) */
     STORE_SOURCE_TIMES_SQL_PG_SCHEMA,  /* source times (SQLite 17) */
+    STORE_NARROW_SQL_PG_SCHEMA,        /* fewer bytes (SQLite 18) */
+    STORE_DHIS2_PUSH_SQL_PG_SCHEMA,    /* push-dhis2's log (SQLite 19) */
 };
 #define N_PG (1 + sizeof pg_migrations / sizeof pg_migrations[0])
 
@@ -68,6 +72,7 @@ enum {
     ST_AGENT_BY_CURVE, ST_AGENT_REPLACED, ST_AGENT_SUCCESSOR,
     ST_REJECT_RAW_COUNT, ST_REJECT_PRUNE, ST_LOG_EFF,
     ST_KNOCK_UPSERT, ST_KNOCK_PRUNE, ST_AGENT_SEEN_MAX, ST_STATUS_ADD,
+    ST_METADATA_LATEST,
     ST__COUNT
 };
 
@@ -104,6 +109,7 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_KNOCK_PRUNE] = STORE_SQL_KNOCK_PRUNE,
     [ST_AGENT_SEEN_MAX] = STORE_SQL_AGENT_SEEN_MAX,
     [ST_STATUS_ADD] = STORE_SQL_STATUS_ADD,
+    [ST_METADATA_LATEST] = STORE_SQL_METADATA_LATEST,
 };
 
 /* PostgreSQL texts where the SQLite one cannot serve (store_sql.h
@@ -1583,13 +1589,10 @@ store_metadata_clear(store_metadata_t *m)
 int
 store_metadata_latest(store_t *self, int64_t *version)
 {
-    cds_sql_stmt_t *st = cds_sql_prepare(self->sql, STORE_SQL_METADATA_LATEST,
-                                         0);
-    if (!st)
-        return CDS_ERROR;
+    cds_sql_stmt_t *st = self->st[ST_METADATA_LATEST]; /* every heartbeat */
     int rc = cds_sql_step(st);
     *version = rc == CDS_SQL_ROW ? cds_sql_col_int64(st, 0) : 0;
-    cds_sql_finalize(&st);
+    cds_sql_reset(st);
     return rc == CDS_SQL_ROW ? CDS_OK : rc;
 }
 

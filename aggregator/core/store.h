@@ -47,10 +47,12 @@
  *    update_status(id PK, agent_id, seq, status, from_status, at_ms,
  *          note)    later status changes (`rejects retry`), append-only;
  *          an update's status now: STORE_SQL_STATUS_NOW
- *    datavalue(org_unit, indicator, period, disagg PK, value, num, deleted,
- *          comment, stored_by, followup, hlc, agent_pk, agent_id,
+ *    datavalue(org_unit, period, indicator, disagg PK, value, num,
+ *          deleted, comment, stored_by, followup, hlc, agent_id,
  *          agent_seq, period_start, period_end (day numbers),
- *          updated_at_ms)       current values
+ *          updated_at_ms, signed_hlc NULL when equal to hlc, created_ms,
+ *          updated_ms)   current values; WITHOUT ROWID on SQLite; the
+ *          agent's key is agent.sign_pk (version 18)
  *    reject(id PK, at_ms, agent_pk, code, field, message, first_seq,
  *          last_seq, seq, raw BLOB NULL when only the digest is kept,
  *          kind, raw_size, raw_digest)   whole-message rejections
@@ -59,6 +61,11 @@
  *          (version 11; followup.h owns it)
  *    metadata_version(version PK, published_ms, bundle, signature, signer,
  *          summary)    published metadata (below, version 13), append-only
+ *    dhis2_push(target, data_element, period, org_unit, coc, aoc PK,
+ *          digest, pushed_at_ms), dhis2_push_run(id PK, target, data_set,
+ *          period, at_ms, dry_run, sent, status, counts, message)
+ *          what push-dhis2 sent and DHIS2 confirmed (dhis2push.h; the
+ *          next version after 17)
  *
  *  Rejects on disk are bounded (a peer sending invalid messages must not
  *  fill the disk): per peer (signer key, or "no key" for garbage) only

@@ -437,32 +437,36 @@
     " AND " STORE_SQL_STATUS_NOW("u") " != :status"
 /* Last-writer-wins by (hlc, agent_pk, agent_seq), hlc being the
  * EFFECTIVE stamp (:eff, ingest.h) and signed_hlc the one the agent
- * signed: a row only replaces one that is strictly smaller, so the result
- * is the maximum over every update ever applied to the key, whatever the
- * order they came in. agent_seq breaks the (buggy or hostile) case of one
- * agent reusing a stamp. */
+ * signed (NULL when equal, 8 bytes a row): a row only replaces one that is
+ * strictly smaller, so the result is the maximum over every update ever
+ * applied to the key, whatever the order they came in. agent_seq breaks
+ * the (buggy or hostile) case of one agent reusing a stamp. The stored
+ * row's agent_pk is its agent's sign_pk (version 18: not repeated in
+ * datavalue), looked up only when the key exists. */
 #define STORE_SQL_MERGE                                                      \
     "INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num," \
-    " deleted, comment, stored_by, followup, hlc, agent_pk, agent_id,"       \
+    " deleted, comment, stored_by, followup, hlc, agent_id,"                 \
     " agent_seq, period_start, period_end, updated_at_ms, signed_hlc,"       \
     " created_ms, updated_ms)"                                               \
     " VALUES (:org_unit, :indicator, :period, :disagg, :value, :num,"        \
-    " :deleted, :comment, :stored_by, :followup, :eff, :agent_pk,"           \
-    " :agent_id, :agent_seq, :period_start, :period_end, :now, :hlc,"        \
+    " :deleted, :comment, :stored_by, :followup, :eff,"                      \
+    " :agent_id, :agent_seq, :period_start, :period_end, :now,"              \
+    " CASE WHEN CAST(:hlc AS BIGINT) = CAST(:eff AS BIGINT) THEN NULL"       \
+    " ELSE CAST(:hlc AS BIGINT) END,"                                        \
     " :created_ms, :updated_ms)"                                             \
-    " ON CONFLICT(org_unit, indicator, period, disagg) DO UPDATE SET"        \
+    " ON CONFLICT(org_unit, period, indicator, disagg) DO UPDATE SET"        \
     " value = excluded.value, num = excluded.num,"                           \
     " deleted = excluded.deleted, comment = excluded.comment,"               \
     " stored_by = excluded.stored_by, followup = excluded.followup,"         \
     " hlc = excluded.hlc, signed_hlc = excluded.signed_hlc,"                 \
-    " agent_pk = excluded.agent_pk,"                     \
     " agent_id = excluded.agent_id, agent_seq = excluded.agent_seq,"         \
     " period_start = excluded.period_start,"                                 \
     " period_end = excluded.period_end,"                                     \
     " updated_at_ms = excluded.updated_at_ms,"                               \
     " created_ms = excluded.created_ms, updated_ms = excluded.updated_ms"     \
-    " WHERE (excluded.hlc, excluded.agent_pk, excluded.agent_seq)"           \
-    " > (datavalue.hlc, datavalue.agent_pk, datavalue.agent_seq)"
+    " WHERE (excluded.hlc, :agent_pk, excluded.agent_seq)"                   \
+    " > (datavalue.hlc, (SELECT a.sign_pk FROM agent a"                      \
+    " WHERE a.id = datavalue.agent_id), datavalue.agent_seq)"
 #define STORE_SQL_REJECT_INSERT                                              \
     "INSERT INTO reject(at_ms, agent_pk, code, field, message, first_seq,"   \
     " last_seq, seq, raw, kind, raw_size, raw_digest) VALUES (:now,"         \
@@ -560,6 +564,83 @@
     "ALTER TABLE update_log ADD COLUMN updated_ms BIGINT;"                   \
     "ALTER TABLE datavalue ADD COLUMN created_ms BIGINT;"                    \
     "ALTER TABLE datavalue ADD COLUMN updated_ms BIGINT;"
+/* SQLite 18 / PostgreSQL 9 (issue 19 item 4, fewer bytes per update;
+ * docs/PERFORMANCE.md "Bytes per update"):
+ * - datavalue loses agent_pk: it repeated what agent_id names (the
+ *   merge's tie-break reads the key from agent, STORE_SQL_MERGE), 33
+ *   bytes a row;
+ * - datavalue's key and update_log_key put period before indicator:
+ *   an agent sends one period's values of a unit together, so a batch's
+ *   keys are one contiguous run of (org_unit, period, ...) and its index
+ *   entries land on a few pages at the end of a run instead of one page
+ *   per indicator, each written whole into the WAL and again at the
+ *   checkpoint (every query names all three or only org_unit: EXPLAIN
+ *   QUERY PLAN unchanged);
+ * - SQLite: datavalue WITHOUT ROWID: the row lives in its key's b-tree,
+ *   no second copy of the key in an index (sqlite_autoindex_datavalue_1)
+ *   and no rowid.
+ * signed_hlc is NULL when equal to hlc on new rows (STORE_SQL_MERGE; the
+ * readers coalesce already). The copy keeps every row as it was. */
+#define STORE_SQL_MIGRATION_NARROW                                           \
+    "CREATE TABLE datavalue_v18 ("                                           \
+    " org_unit TEXT NOT NULL, indicator TEXT NOT NULL, period TEXT NOT NULL,"\
+    " disagg TEXT NOT NULL, value TEXT NOT NULL, num REAL,"                  \
+    " deleted INTEGER NOT NULL, comment TEXT, stored_by TEXT,"               \
+    " followup INTEGER NOT NULL, hlc INTEGER NOT NULL,"                      \
+    " agent_id INTEGER NOT NULL, agent_seq INTEGER NOT NULL,"                \
+    " period_start INTEGER NOT NULL, period_end INTEGER NOT NULL,"           \
+    " updated_at_ms INTEGER NOT NULL, signed_hlc INTEGER,"                   \
+    " created_ms INTEGER, updated_ms INTEGER,"                               \
+    " PRIMARY KEY (org_unit, period, indicator, disagg)) WITHOUT ROWID;"     \
+    "INSERT INTO datavalue_v18 SELECT org_unit, indicator, period, disagg,"  \
+    " value, num, deleted, comment, stored_by, followup, hlc, agent_id,"     \
+    " agent_seq, period_start, period_end, updated_at_ms, signed_hlc,"       \
+    " created_ms, updated_ms FROM datavalue;"                                \
+    "DROP TABLE datavalue;"                                                  \
+    "ALTER TABLE datavalue_v18 RENAME TO datavalue;"                         \
+    "DROP INDEX update_log_key;"                                             \
+    "CREATE INDEX update_log_key ON update_log(org_unit, period, indicator);"
+#define STORE_NARROW_SQL_PG_SCHEMA                                           \
+    "ALTER TABLE datavalue DROP COLUMN agent_pk;"                            \
+    "ALTER TABLE datavalue DROP CONSTRAINT datavalue_pkey;"                  \
+    "ALTER TABLE datavalue ADD PRIMARY KEY"                                  \
+    " (org_unit, period, indicator, disagg);"                                \
+    "DROP INDEX update_log_key;"                                             \
+    "CREATE INDEX update_log_key ON update_log(org_unit, period, indicator);"
+/* SQLite 19 / PostgreSQL 10 (issue 17): what `push-dhis2` sent to a
+ * DHIS2 instance and DHIS2 confirmed (dhis2push.h, which writes both
+ * tables through store_sql, as api.c does api_token). dhis2_push: one
+ * row per value DHIS2 took, keyed by the target (the base URL as given,
+ * never credentials) and the ids as sent; digest is a hash of the value
+ * object as sent (value, deleted, times, comment, followup), so a value
+ * changed since is sent again and an unchanged one is not.
+ * dhis2_push_run: one row per request, its counts and outcome. */
+#define STORE_SQL_MIGRATION_DHIS2_PUSH                                       \
+    "CREATE TABLE dhis2_push ("                                              \
+    " target TEXT NOT NULL, data_element TEXT NOT NULL,"                     \
+    " period TEXT NOT NULL, org_unit TEXT NOT NULL, coc TEXT NOT NULL,"      \
+    " aoc TEXT NOT NULL, digest TEXT NOT NULL,"                              \
+    " pushed_at_ms INTEGER NOT NULL,"                                        \
+    " PRIMARY KEY (target, data_element, period, org_unit, coc, aoc));"     \
+    "CREATE TABLE dhis2_push_run ("                                          \
+    " id INTEGER PRIMARY KEY, target TEXT NOT NULL, data_set TEXT NOT NULL," \
+    " period TEXT NOT NULL, at_ms INTEGER NOT NULL, dry_run INTEGER NOT NULL,"\
+    " sent INTEGER NOT NULL, status TEXT NOT NULL, imported INTEGER,"        \
+    " updated INTEGER, ignored INTEGER, deleted INTEGER,"                    \
+    " conflicts INTEGER, message TEXT NOT NULL DEFAULT '');"
+#define STORE_DHIS2_PUSH_SQL_PG_SCHEMA                                       \
+    "CREATE TABLE dhis2_push ("                                              \
+    " target TEXT NOT NULL, data_element TEXT NOT NULL,"                     \
+    " period TEXT NOT NULL, org_unit TEXT NOT NULL, coc TEXT NOT NULL,"      \
+    " aoc TEXT NOT NULL, digest TEXT NOT NULL,"                              \
+    " pushed_at_ms BIGINT NOT NULL,"                                         \
+    " PRIMARY KEY (target, data_element, period, org_unit, coc, aoc));"     \
+    "CREATE TABLE dhis2_push_run ("                                          \
+    " id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"               \
+    " target TEXT NOT NULL, data_set TEXT NOT NULL, period TEXT NOT NULL,"   \
+    " at_ms BIGINT NOT NULL, dry_run BIGINT NOT NULL, sent BIGINT NOT NULL," \
+    " status TEXT NOT NULL, imported BIGINT, updated BIGINT, ignored BIGINT,"\
+    " deleted BIGINT, conflicts BIGINT, message TEXT NOT NULL DEFAULT '');"
 /* Codes that have stored (not deleted) values: the publish check that no
  * indicator or unit in use disappears. */
 #define STORE_SQL_INDICATORS_IN_USE                                          \

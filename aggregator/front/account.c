@@ -603,7 +603,9 @@ on_login(http_req_t *req, void *ctx)
     fail_t *f = fail_slot(a, "u", name, now, false);
     if (f)
         f->count = 0;
-    session_t *s = session_new(a, name, now, id);
+    /* Its clocks start now, not at the request: the password hash above
+     * takes long on a busy machine (seconds), all of it idle time. */
+    session_t *s = session_new(a, name, cds_now_ms(), id);
     http_principal_t p;
     principal_of(name, &row, &p);
     cds_log(CDS_LOG_INFO, "login", "user=%s peer=%s", cds_logq(name), peer);

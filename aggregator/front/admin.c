@@ -13,6 +13,7 @@
 #include "central.h"
 #include "commitmark.h"
 #include "completeness.h"
+#include "dhis2push.h"
 #include "export.h"
 #include "history.h"
 #include "official.h"
@@ -315,40 +316,65 @@ do_history(admin_ctx_t *c, char *err, size_t errlen)
     return rc;
 }
 
-/* --id-scheme code|uid and --id-map FILE (export_ids.h): *ids NULL for
- * codes; uid needs the map, the map needs uid. */
+/* --id-scheme code|uid|name and --id-map FILE (cds_idmap.h): *ids NULL
+ * for codes; uid needs the map; name takes one (overrides) or none;
+ * code takes none. */
 static int
-export_ids_opt(admin_ctx_t *c, export_ids_t **ids, char *err, size_t errlen)
+idmap_opt(admin_ctx_t *c, cds_idmap_t **ids, bool *names, char *err,
+               size_t errlen)
 {
-    const char *scheme = get(c, "command.id_scheme");
     const char *map = get(c, "command.id_map");
-    bool uid = scheme && strcmp(scheme, "uid") == 0;
+    bool uid;
     *ids = NULL;
-    if (scheme && !uid && strcmp(scheme, "code") != 0) {
-        snprintf(err, errlen, "id-scheme: \"%s\": expected code or uid",
-                 scheme);
+    int rc = cds_idmap_option(get(c, "command.id_scheme"), map, &uid, names,
+                              err, errlen);
+    if (rc != CDS_OK)
+        return rc;
+    if (map && !uid && !*names) {
+        snprintf(err, errlen, "id-map: only with --id-scheme uid or name");
         return CDS_EUSAGE;
     }
-    if (uid != (map != NULL)) {
-        snprintf(err, errlen, uid ? "id-scheme uid needs --id-map FILE "
-                 "(kind,code,uid)" : "id-map: only with --id-scheme uid");
-        return CDS_EUSAGE;
-    }
-    if (uid && !(*ids = export_ids_load(map, err, errlen)))
+    if (map && !(*ids = cds_idmap_load(map, uid ? CDS_IDMAP_UID
+                                                 : CDS_IDMAP_NAME,
+                                        err, errlen)))
         return CDS_EBADFIELD;
     return CDS_OK;
+}
+
+/* What export and push-dhis2 share: the selection (query's filters,
+ * merged-in units in scope), --include-deleted, the ids and the catalog
+ * (names for csv; derived ratios left out, export.h) into o. The caller
+ * frees *ids and *cat whatever the result. */
+static int
+export_selection(admin_ctx_t *c, export_opts_t *o, cds_idmap_t **ids,
+                 cds_catalog_t **cat, char *err, size_t errlen)
+{
+    o->filter.subtree = !cds_config_get_bool(c->cfg, "command.no_subtree");
+    o->include_deleted = cds_config_get_bool(c->cfg,
+                                             "command.include_deleted");
+    int rc = idmap_opt(c, ids, &o->names, err, errlen);
+    o->ids = *ids;
+    if (rc == CDS_OK)
+        rc = one_org_unit(c, &o->filter.org_unit, err, errlen);
+    o->filter.n_indicators = cds_config_get_all(
+        c->cfg, "command.indicator", (const char ***) &o->filter.indicators);
+    o->filter.period = get(c, "command.period");
+    o->filter.from = get(c, "command.from");
+    o->filter.to = get(c, "command.to");
+    if (rc == CDS_OK)          /* merged-in units are in scope (query.h) */
+        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
+    if (rc == CDS_OK)
+        *cat = load_catalog(c, &rc, err, errlen);
+    o->catalog = *cat;
+    return rc;
 }
 
 static int
 do_export(admin_ctx_t *c, char *err, size_t errlen)
 {
-    export_opts_t o = { .filter.subtree = !cds_config_get_bool(
-                            c->cfg, "command.no_subtree"),
-                        .bom = cds_config_get_bool(c->cfg, "command.bom"),
+    export_opts_t o = { .bom = cds_config_get_bool(c->cfg, "command.bom"),
                         .adx_periods = cds_config_get_bool(
-                            c->cfg, "command.adx_periods"),
-                        .include_deleted = cds_config_get_bool(
-                            c->cfg, "command.include_deleted") };
+                            c->cfg, "command.adx_periods") };
     const char *fmt = get(c, "command.format");
     if (!fmt || strcmp(fmt, "table") == 0)
         fmt = "dhis2-json";    /* the shared default is "table" */
@@ -357,22 +383,9 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
                  "dhis2-csv, csv or adx", fmt);
         return CDS_EUSAGE;
     }
-    export_ids_t *ids = NULL;
-    int rc = export_ids_opt(c, &ids, err, errlen);
-    o.ids = ids;
-    if (rc == CDS_OK)
-        rc = one_org_unit(c, &o.filter.org_unit, err, errlen);
-    o.filter.n_indicators = cds_config_get_all(
-        c->cfg, "command.indicator", (const char ***) &o.filter.indicators);
-    o.filter.period = get(c, "command.period");
-    o.filter.from = get(c, "command.from");
-    o.filter.to = get(c, "command.to");
-    if (rc == CDS_OK)          /* merged-in units are in scope (query.h) */
-        rc = orgmap_refresh(c->cfg, c->store, err, errlen);
-    cds_catalog_t *cat = NULL; /* names (csv); derived ratios (export.h) */
-    if (rc == CDS_OK)
-        cat = load_catalog(c, &rc, err, errlen);
-    o.catalog = cat;
+    cds_idmap_t *ids = NULL;
+    cds_catalog_t *cat = NULL;
+    int rc = export_selection(c, &o, &ids, &cat, err, errlen);
     cds_datasets_t *ds = NULL; /* the ADX groups' dataSet (export_adx.h) */
     if (rc == CDS_OK && o.format == EXPORT_ADX)
         rc = completeness_datasets(c->cfg, cat, &ds, err, errlen);
@@ -381,7 +394,96 @@ do_export(admin_ctx_t *c, char *err, size_t errlen)
         rc = export_run(c->store, &o, c->out, err, errlen);
     cds_datasets_destroy(&ds);
     cds_catalog_destroy(&cat);
-    export_ids_destroy(&ids);
+    cds_idmap_destroy(&ids);
+    return rc;
+}
+
+/* A whole-number option (--chunk, --timeout) as a long, def when unset;
+ * its range is the command's to check. CDS_OK or CDS_EUSAGE naming it. */
+static int
+long_opt(admin_ctx_t *c, const char *key, long def, long *v, char *err,
+         size_t errlen)
+{
+    const char *s = get(c, key);
+    char *end = NULL;
+    *v = s ? strtol(s, &end, 10) : def;
+    if (s && (!*s || *end)) {
+        snprintf(err, errlen, "%s: \"%s\": expected a number",
+                 strchr(key, '.') + 1, s);
+        return CDS_EUSAGE;
+    }
+    return CDS_OK;
+}
+
+/* push-dhis2 (dhis2push.h): export's selection and ids, then the push. */
+/* The values of data set code only (datasets.csv, when configured): its
+ * indicators, or of --indicator those it holds — DHIS2 files values of a
+ * data set under it, and an indicator outside it would come back as a
+ * conflict. Without datasets.csv, everything the filters select. */
+static int
+push_data_set_scope(const cds_datasets_t *ds, const char *code,
+                    query_opts_t *f, char *err, size_t errlen)
+{
+    size_t n = 0;
+    const char *const *ind = ds ? cds_datasets_indicators(ds, code, &n, NULL)
+                                : NULL;
+    if (!ds)
+        return CDS_OK;
+    if (!ind) {
+        snprintf(err, errlen, "data-set: \"%s\" is not in datasets.csv "
+                 "(its data sets: %s%s)", code,
+                 cds_datasets_size(ds) ? cds_datasets_code(ds, 0) : "none",
+                 cds_datasets_size(ds) > 1 ? ", ..." : "");
+        return CDS_ENOTFOUND;
+    }
+    for (size_t i = 0; i < f->n_indicators; i++) {
+        size_t j = 0;
+        while (j < n && strcmp(ind[j], f->indicators[i]) != 0)
+            j++;
+        if (j == n) {
+            snprintf(err, errlen, "indicator: \"%s\" is not in data set "
+                     "%s (datasets.csv)", f->indicators[i], code);
+            return CDS_EUSAGE;
+        }
+    }
+    if (f->n_indicators == 0) {
+        f->indicators = ind;
+        f->n_indicators = n;
+    }
+    return CDS_OK;
+}
+
+static int
+do_push_dhis2(admin_ctx_t *c, char *err, size_t errlen)
+{
+    export_opts_t x = { .format = EXPORT_DHIS2_JSON };
+    dhis2push_opts_t o = {
+        .url = get(c, "command.url"),
+        .data_set = get(c, "command.data_set"),
+        .credentials = get(c, "command.credentials"),
+        .auth = get(c, "command.auth"),
+        .import_strategy = get(c, "command.import_strategy"),
+        .ca_file = get(c, "command.ca_file"),
+        .dry_run = cds_config_get_bool(c->cfg, "command.dry_run"),
+        .all = cds_config_get_bool(c->cfg, "command.all"),
+        .now_ms = c->now_ms };
+    cds_idmap_t *ids = NULL;
+    cds_catalog_t *cat = NULL;
+    int rc = long_opt(c, "command.chunk", 500, &o.chunk, err, errlen);
+    if (rc == CDS_OK)
+        rc = long_opt(c, "command.timeout", 60, &o.timeout_s, err, errlen);
+    if (rc == CDS_OK)
+        rc = export_selection(c, &x, &ids, &cat, err, errlen);
+    cds_datasets_t *ds = NULL;
+    if (rc == CDS_OK)
+        rc = completeness_datasets(c->cfg, cat, &ds, err, errlen);
+    if (rc == CDS_OK && o.data_set)
+        rc = push_data_set_scope(ds, o.data_set, &x.filter, err, errlen);
+    if (rc == CDS_OK)
+        rc = dhis2push_run(c->store, &x, &o, c->out, err, errlen);
+    cds_datasets_destroy(&ds);
+    cds_catalog_destroy(&cat);
+    cds_idmap_destroy(&ids);
     return rc;
 }
 
@@ -413,14 +515,22 @@ do_import(admin_ctx_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "import: --header and --no-header together");
         return CDS_EUSAGE;
     }
-    int rc = CDS_OK;
     cds_identity_t *id = NULL;
     cds_catalog_t *cat = NULL;
-    ingest_t *ing = load_ingest(c, &id, &cat, &rc, err, errlen);
+    cds_idmap_t *ids = NULL;
+    bool names = false;
+    int rc = idmap_opt(c, &ids, &names, err, errlen);
+    ingest_t *ing = rc == CDS_OK ? load_ingest(c, &id, &cat, &rc, err, errlen)
+                                 : NULL;
+    if (rc == CDS_OK && names) {       /* the names export would write */
+        cds_idmap_t *m = export_names_map(c->store, ids, cat, &rc);
+        cds_idmap_destroy(&ids);
+        ids = m;
+    }
     central_result_t res;
     if (rc == CDS_OK)
         rc = central_import_file(c->store, ing, id, cat, c->args[0], header,
-                                 c->now_ms, c->errf, &res, err, errlen);
+                                 ids, c->now_ms, c->errf, &res, err, errlen);
     if (rc == CDS_OK)
         fprintf(c->out, "imported %zu row(s): %zu applied, %zu rejected, "
                 "central seq %llu..%llu\n", res.rows, res.applied,
@@ -429,6 +539,7 @@ do_import(admin_ctx_t *c, char *err, size_t errlen)
     ingest_destroy(&ing);
     cds_catalog_destroy(&cat);
     cds_identity_destroy(&id);
+    cds_idmap_destroy(&ids);
     return rc;
 }
 
@@ -774,6 +885,12 @@ int
 admin_export(cds_cli_t *cli)
 {
     return admin_call(cli, do_export, false);
+}
+
+int
+admin_push_dhis2(cds_cli_t *cli)
+{
+    return admin_call(cli, do_push_dhis2, false);
 }
 
 int

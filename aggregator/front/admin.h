@@ -29,6 +29,8 @@ int admin_rank(cds_cli_t *cli);
 int admin_history(cds_cli_t *cli);
 int admin_export(cds_cli_t *cli);
 int admin_import(cds_cli_t *cli);
+/* push-dhis2: the export's values to a DHIS2 instance (dhis2push.h). */
+int admin_push_dhis2(cds_cli_t *cli);
 /* import-batches FILE [--receipt OUT]: carried batches (carried.h). */
 int admin_import_batches(cds_cli_t *cli);
 int admin_token(cds_cli_t *cli);

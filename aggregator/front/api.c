@@ -45,7 +45,8 @@ typedef struct {
 /* One request's parsed arguments (pointers into req or list). */
 typedef struct {
     const char *org_unit, *period, *from, *to, *format;
-    bool no_subtree, wide, adx, bom;
+    const char *id_scheme;             /* /api/export: code|name */
+    bool no_subtree, wide, adx, bom, include_deleted;
     char list_buf[API_MAX_LIST_ARG + 1]; /* indicator argument, split */
     const char *inds[API_MAX_LIST];
     size_t n_inds;
@@ -241,6 +242,8 @@ parse_args(http_req_t *req, args_t *a)
     a->wide = flag(req, "wide");
     a->adx = flag(req, "adx_periods");
     a->bom = flag(req, "bom");
+    a->include_deleted = flag(req, "include_deleted");
+    a->id_scheme = arg(req, "id_scheme", &bad);
     const char *list = arg_max(req, "indicator", API_MAX_LIST_ARG, &bad);
     if (!bad && list) {
         snprintf(a->list_buf, sizeof a->list_buf, "%s", list);
@@ -440,13 +443,33 @@ run_history(const api_t *api, store_t *store, const args_t *a, FILE *out,
                        a->period, REPORT_JSON, out, err, errlen);
 }
 
+/* id_scheme: code or name as `export --id-scheme` (export.h); uid needs
+ * a map file, which a request does not name (docs/ADMIN.md). */
+static int
+export_scheme(const args_t *a, export_opts_t *o, char *err, size_t errlen)
+{
+    if (!a->id_scheme || strcmp(a->id_scheme, "code") == 0)
+        return CDS_OK;
+    if (strcmp(a->id_scheme, "name") == 0) {
+        o->names = true;
+        return CDS_OK;
+    }
+    snprintf(err, errlen, strcmp(a->id_scheme, "uid") == 0
+             ? "id_scheme: uid needs a map file of UIDs, which the HTTP "
+               "export does not take; use `cdsync-aggregator export "
+               "--id-scheme uid --id-map FILE`"
+             : "id_scheme: expected code or name");
+    return CDS_EUSAGE;
+}
+
 static int
 run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
            char *err, size_t errlen)
 {
     export_opts_t o = { .filter = filter_of(a), .adx_periods = a->adx,
                         .bom = a->bom, .catalog = api->catalog,
-                        .datasets = api->datasets };
+                        .datasets = api->datasets,
+                        .include_deleted = a->include_deleted };
     o.filter.wide = false;
     if (export_format_parse(a->format ? a->format : "dhis2-json", &o.format)
         != CDS_OK) {
@@ -454,7 +477,8 @@ run_export(const api_t *api, store_t *store, const args_t *a, FILE *out,
                  "csv or adx");
         return CDS_EUSAGE;
     }
-    return export_run(store, &o, out, err, errlen);
+    int rc = export_scheme(a, &o, err, errlen);
+    return rc == CDS_OK ? export_run(store, &o, out, err, errlen) : rc;
 }
 
 /* The report is written by libxlsxwriter to a file: a private temporary

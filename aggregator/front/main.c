@@ -121,7 +121,8 @@ static const cds_option_t options[] = {
       "rejects prune, prune: rejects older than 12h|7d (default: "
       "retention)" },
     { "command.dry_run", "dry-run", 0, NULL, NULL,
-      "prune: count what would be deleted, delete nothing" },
+      "prune: count what would be deleted, delete nothing; push-dhis2: "
+      "DHIS2 checks the values (dryRun=true) and stores nothing" },
     { "command.label", "label", 0, "TEXT", NULL, "keygen/enroll: label" },
     { "command.replaces", "replaces", 0, "FPR", NULL,
       "enroll: rotate: revoke this agent, give its org units to the new key" },
@@ -206,13 +207,17 @@ static const cds_option_t options[] = {
       "export --format csv: periods as ISO 8601 start/duration (ADX "
       "notation, which DHIS2 reads only in ADX: refused with dhis2-json/"
       "dhis2-csv; --format adx always uses it)" },
-    { "command.id_scheme", "id-scheme", 0, "code|uid", NULL,
+    { "command.id_scheme", "id-scheme", 0, "code|uid|name", NULL,
       "export --format dhis2-json|dhis2-csv: ids as cdsync codes (the "
-      "default) or as the DHIS2 UIDs of --id-map (an unmapped code: "
-      "refused, nothing written)" },
+      "default), as the DHIS2 UIDs of --id-map, or as names (catalog and "
+      "org-unit names, --id-map overriding; an unmapped code or a name two "
+      "codes share: refused, nothing written); import: the file's ids are "
+      "read the same way (an id the map lacks: refused, file:line)" },
     { "command.id_map", "id-map", 0, "FILE", NULL,
-      "export --id-scheme uid: CSV kind,code,uid (kind orgunit|dataelement|"
-      "dataset|catoptcombo; catoptcombo,default for the default combination)" },
+      "export/import --id-scheme uid|name: CSV kind,code,uid or "
+      "kind,code,name "
+      "(kind orgunit|dataelement|dataset|catoptcombo; catoptcombo,default "
+      "for the default combination)" },
     { "command.include_deleted", "include-deleted", 0, NULL, NULL,
       "export --format dhis2-json|dhis2-csv: the deleted values too, with "
       "DHIS2's deleted field (true) so a receiving DHIS2 removes them "
@@ -224,9 +229,31 @@ static const cds_option_t options[] = {
       "accept-restore: why (kept with the restore event); followup: "
       "why the flag is set or cleared; approve, unapprove, pending: why" },
     { "command.data_set", "data-set", 0, "CODE", NULL,
-      "approve, unapprove: the data set (deploy/datasets.csv code)" },
+      "approve, unapprove: the data set (deploy/datasets.csv code); "
+      "push-dhis2: the DHIS2 data set sent (mapped by --id-map with "
+      "--id-scheme uid)" },
     { "command.all", "all", 0, NULL, NULL,
-      "pending list: decided values too" },
+      "pending list: decided values too; push-dhis2: send the values "
+      "DHIS2 already took too" },
+    { "command.url", "url", 0, "URL", NULL,
+      "push-dhis2: the DHIS2 base URL (https://HOST[/PATH]; http only to "
+      "127.0.0.1/localhost)" },
+    { "command.credentials", "credentials", 0, "FILE", NULL,
+      "push-dhis2: file (mode 0600) holding USER:PASSWORD or a personal "
+      "access token d2pat_... on one line" },
+    { "command.auth", "auth", 0, "basic|token", NULL,
+      "push-dhis2: how to log in (default: token if the credentials are "
+      "d2pat_..., else basic)" },
+    { "command.import_strategy", "import-strategy", 0, "STRATEGY", NULL,
+      "push-dhis2: CREATE_AND_UPDATE (default)|CREATE|UPDATE|DELETE" },
+    { "command.ca_file", "ca-file", 0, "FILE", NULL,
+      "push-dhis2: CA certificates (PEM) to check the DHIS2 server's "
+      "certificate against instead of the system's (a private CA)" },
+    { "command.chunk", "chunk", 0, "N", NULL,
+      "push-dhis2: values per request, 1..10000 (default 500)" },
+    { "command.timeout", "timeout", 0, "SECONDS", NULL,
+      "push-dhis2: to connect, and for each request in all, 1..3600 "
+      "(default 60)" },
     { "command.role", "role", 0, "ROLE", NULL,
       "user add: viewer|district_admin|province_admin|operator" },
     { "command.password_stdin", "password-stdin", 0, NULL, NULL,
@@ -1313,8 +1340,19 @@ static const cds_cli_command_t commands[] = {
      "export [--org-unit OU] [--no-subtree] [--indicator DE ...] "
      "[--period PE | --from PE --to PE] "
      "[--format dhis2-json|dhis2-csv|csv|adx] [--bom] [--adx-periods] "
-     "[--include-deleted] [--id-scheme code|uid --id-map FILE]",
+     "[--include-deleted] [--id-scheme code|uid|name] [--id-map FILE]",
      admin_export, CDS_CLI_NO_ARGS | CDS_CLI_DB},
+    {"push-dhis2",
+     "push-dhis2 --url URL --data-set DS --credentials FILE "
+     "[--auth basic|token] [--org-unit OU] [--no-subtree] "
+     "[--indicator DE ...] [--period PE | --from PE --to PE] "
+     "[--include-deleted] [--id-scheme code|uid --id-map FILE] "
+     "[--import-strategy CREATE_AND_UPDATE|CREATE|UPDATE|DELETE] "
+     "[--dry-run] [--all] [--chunk N] [--timeout SECONDS] [--ca-file FILE]  "
+     "(export's "
+     "dhis2-json posted to DHIS2's /api/dataValueSets; what DHIS2 took is "
+     "recorded, a re-run sends only the rest)",
+     admin_push_dhis2, CDS_CLI_NO_ARGS | CDS_CLI_DB},
     {"report",
      "report --org-unit OU --period PE --out FILE [--indicator DE ...] "
      "[--format xlsx|csv] [--bom] [--force] [--unit-name TEXT] "
@@ -1322,7 +1360,9 @@ static const cds_cli_command_t commands[] = {
      "[--signer TEXT] [--signer-title TEXT]  (official report: national "
      "heading, units x indicators, total = rollup, notes, signature)",
      admin_report, CDS_CLI_NO_ARGS | CDS_CLI_DB},
-    {"import", "import FILE  (DHIS2 dataValueSet JSON or CSV, or ADX XML)",
+    {"import", "import FILE [--header|--no-header] [--id-scheme "
+     "code|uid|name] [--id-map FILE]  (DHIS2 dataValueSet JSON or CSV, or "
+     "ADX XML)",
      admin_import,
      CDS_CLI_DB},
     {"import-batches",

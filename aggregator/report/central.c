@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     row_t *r;
     size_t n, cap;
+    const cds_idmap_t *ids;            /* DHIS2 ids -> codes; NULL: codes */
 } rows_t;
 
 static void
@@ -288,14 +289,21 @@ central_apply(store_t *store, ingest_t *ingest, const cds_identity_t *signer,
 
 /* ---- reading the file --------------------------------------------------- */
 
-/* cds_dvs callback: copy one row. */
+/* cds_dvs callback: copy one row, its DHIS2 ids as codes (cds_idmap.h;
+ * an unmapped id makes the row bad, its fields kept as written). */
 static int
-row_add(void *arg, const cds_dvs_row_t *in)
+row_add(void *arg, const cds_dvs_row_t *given)
 {
     rows_t *rs = arg;
     row_t *r = rows_add(rs);
     if (!r)
         return CDS_ENOMEM;
+    cds_dvs_row_t mapped;
+    const cds_dvs_row_t *in = given;
+    const char *id_field = NULL;
+    if (rs->ids && cds_idmap_dvs_row(rs->ids, given, &mapped, &id_field,
+                                     r->bad_msg, sizeof r->bad_msg) == 0)
+        in = &mapped;
     const char *coc = in->f[CDS_DVS_COC];
     r->de = strdup(in->f[CDS_DVS_DE]);
     r->pe = strdup(in->f[CDS_DVS_PE]);
@@ -309,11 +317,13 @@ row_add(void *arg, const cds_dvs_row_t *in)
     r->line = in->line;
     r->json = in->json;
     memcpy(r->col, in->col, sizeof r->col);
-    if (cds_dvs_row_refusal(in, &r->bad_field, r->bad_msg,
-                            sizeof r->bad_msg) == 0
-        && cds_dvs_row_times(in, &r->created_ms, &r->updated_ms,
-                             &r->bad_field, r->bad_msg,
-                             sizeof r->bad_msg) == 0)
+    if (id_field)
+        r->bad_field = id_field;
+    else if (cds_dvs_row_refusal(in, &r->bad_field, r->bad_msg,
+                                 sizeof r->bad_msg) == 0
+             && cds_dvs_row_times(in, &r->created_ms, &r->updated_ms,
+                                  &r->bad_field, r->bad_msg,
+                                  sizeof r->bad_msg) == 0)
         r->bad_field = NULL;
     return r->de && r->pe && r->ou && r->coc && r->value && r->by
                    && r->comment ? CDS_OK : CDS_ENOMEM;
@@ -322,6 +332,7 @@ row_add(void *arg, const cds_dvs_row_t *in)
 /* ADX (cds_adx.h): each dataValue a row with its group's attributes. */
 typedef struct {
     rows_t *rs;
+    const cds_idmap_t *ids;            /* NULL: codes */
     const cds_catalog_t *catalog;      /* which values are text (cds_adx.h) */
     const char *path;
     char *err;
@@ -329,9 +340,22 @@ typedef struct {
 } adx_rows_t;
 
 static int
-adx_row(const cds_adx_value_t *v, void *arg)
+adx_row(const cds_adx_value_t *given, void *arg)
 {
     adx_rows_t *x = arg;
+    cds_adx_value_t mapped;
+    const cds_adx_value_t *v = given;
+    const char *field = NULL;
+    char msg[600];
+    if (x->ids) {
+        if (cds_idmap_adx_value(x->ids, given, &mapped, &field, msg,
+                                sizeof msg) != 0) {
+            snprintf(x->err, x->errlen, "%s:%zu: %s: %s", x->path,
+                     given->line, field, msg);
+            return CDS_EBADFIELD;
+        }
+        v = &mapped;
+    }
     if (strcmp(v->attr_combo, "default") != 0) {
         snprintf(x->err, x->errlen, "%s:%zu: attributeOptionCombo: \"%.80s\" "
                  "(group at line %zu): only the default attribute option "
@@ -380,8 +404,8 @@ read_rows(const char *path, const cds_catalog_t *catalog,
     int rc = cds_dvs_load(path, &data, &len, &first, err, errlen);
     if (rc != CDS_OK)
         return rc;
-    adx_rows_t x = { .rs = rs, .catalog = catalog, .path = path, .err = err,
-                     .errlen = errlen };
+    adx_rows_t x = { .rs = rs, .ids = rs->ids, .catalog = catalog,
+                     .path = path, .err = err, .errlen = errlen };
     rc = first == '<'
              ? cds_adx_read(path, data, len, adx_row, &x, err, errlen)
              : cds_dvs_read_mem(path, data ? data : "", len, header, row_add,
@@ -525,10 +549,10 @@ int
 central_import_file(store_t *store, ingest_t *ingest,
                     const cds_identity_t *id, const cds_catalog_t *catalog,
                     const char *path, cds_dvs_header_t header,
-                    uint64_t now_ms, FILE *errf, central_result_t *res,
-                    char *err, size_t errlen)
+                    const cds_idmap_t *ids, uint64_t now_ms, FILE *errf,
+                    central_result_t *res, char *err, size_t errlen)
 {
-    rows_t rs = { 0 };
+    rows_t rs = { .ids = ids };
     cds_update_t *u = NULL;
     check_t ck = { .path = path, .errf = errf };
     uint64_t hlc = 0;

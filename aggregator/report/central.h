@@ -28,6 +28,7 @@
 
 #include "cds_catalog.h"
 #include "cds_dvs.h"
+#include "cds_idmap.h"
 #include "cds_id.h"
 #include "ingest.h"
 #include "store.h"
@@ -74,13 +75,18 @@ int central_apply(store_t *store, ingest_t *ingest,
  * (an attribute option combo other than default is refused, naming the
  * column and value; a category option combo must be the catalog's),
  * enroll id as its own agent, and apply the rows as id's signed batches.
+ * With ids (--id-scheme uid|name, cds_idmap.h) every row's DHIS2 ids
+ * (dataElement, orgUnit, category/attribute option combo, dataSet) are
+ * turned into codes first; an id the map lacks is a bad row naming the
+ * field and the id.
  * Bad rows are listed on errf as "file:line: field: column N: problem".
  * CDS_OK; CDS_EBADFIELD (bad rows, nothing applied), CDS_EMALFORMED,
  * CDS_EIO, CDS_ETOOBIG with a message in err; or as central_apply. */
 int central_import_file(store_t *store, ingest_t *ingest,
                         const cds_identity_t *id,
                         const cds_catalog_t *catalog, const char *path,
-                        cds_dvs_header_t header, uint64_t now_ms, FILE *errf,
+                        cds_dvs_header_t header, const cds_idmap_t *ids,
+                        uint64_t now_ms, FILE *errf,
                         central_result_t *res, char *err, size_t errlen);
 
 /* Run by central_correct inside its transaction after the value went

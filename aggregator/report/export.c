@@ -9,7 +9,7 @@
 #include "cds_period.h"
 #include "cds_util.h"
 #include "export_adx.h"
-#include "export_ids.h"
+#include "cds_idmap.h"
 #include "export_sql.h"
 #include "rollup.h"
 
@@ -170,8 +170,9 @@ row_times(cds_sql_stmt_t *st, char *created, char *updated, size_t len)
 }
 
 /* The DHIS2 ids of the row, dataElement, orgUnit, categoryOptionCombo,
- * attributeOptionCombo: the codes, or with o->ids their UIDs; an
- * unmapped code is CDS_ENOTFOUND naming it. */
+ * attributeOptionCombo: the codes, or with o->ids their UIDs or names; an
+ * unmapped code is CDS_ENOTFOUND naming it, a name two codes share
+ * CDS_EBADFIELD naming both. */
 static int
 map_ids(const export_opts_t *o, cds_sql_stmt_t *st, const char *id[4],
         char *err, size_t errlen)
@@ -180,14 +181,25 @@ map_ids(const export_opts_t *o, cds_sql_stmt_t *st, const char *id[4],
                                           "catoptcombo", "catoptcombo" };
     const char *codes[4] = { col(st, X_DE), col(st, X_OU), col(st, X_COC),
                              "default" };
+    const char *scheme = o->names ? "name" : "uid";
     for (int i = 0; i < 4; i++) {
-        id[i] = o->ids ? export_ids_get(o->ids, kinds[i], codes[i])
+        id[i] = o->ids ? cds_idmap_get(o->ids, kinds[i], codes[i])
                        : codes[i];
+        const char *twin = o->names && id[i]
+            ? cds_idmap_twin(o->ids, kinds[i], codes[i]) : NULL;
         if (!id[i]) {
-            snprintf(err, errlen, "id-map: no uid for %s \"%s\" "
-                     "(--id-scheme uid); add a row %s,%s,UID",
-                     kinds[i], codes[i], kinds[i], codes[i]);
+            snprintf(err, errlen, "id-map: no %s for %s \"%s\" "
+                     "(--id-scheme %s); add a row %s,%s,%s", scheme,
+                     kinds[i], codes[i], scheme, kinds[i], codes[i],
+                     o->names ? "NAME" : "UID");
             return CDS_ENOTFOUND;
+        }
+        if (twin) {
+            snprintf(err, errlen, "id-scheme name: %s \"%s\" and \"%s\" "
+                     "are both named \"%s\", which DHIS2 cannot resolve; "
+                     "give one its DHIS2 name in --id-map (%s,%s,NAME)",
+                     kinds[i], codes[i], twin, id[i], kinds[i], codes[i]);
+            return CDS_EBADFIELD;
         }
     }
     return CDS_OK;
@@ -210,8 +222,9 @@ export_row(const export_opts_t *o, query_deriver_t *der, cds_sql_stmt_t *st,
                               errlen);
     char period[32], updated[40], created[40];
     const char *pe = col(st, X_PE), *id[4];
-    if (map_ids(o, st, id, err, errlen) != CDS_OK)
-        return CDS_ENOTFOUND;
+    int rc = map_ids(o, st, id, err, errlen);
+    if (rc != CDS_OK)
+        return rc;
     if (o->adx_periods && export_period_adx(pe, period, sizeof period)
                               == CDS_OK)
         pe = period;
@@ -265,10 +278,12 @@ check_opts(const export_opts_t *o, char *err, size_t errlen)
                  o->format == EXPORT_ADX ? "ADX" : "the spreadsheet csv");
         return CDS_EUSAGE;
     }
-    if (o->ids && o->format != EXPORT_DHIS2_JSON
+    if ((o->ids || o->names) && o->format != EXPORT_DHIS2_JSON
         && o->format != EXPORT_DHIS2_CSV) {
-        snprintf(err, errlen, "id-scheme: uid is written by --format "
-                 "dhis2-json and dhis2-csv only");
+        snprintf(err, errlen, "id-scheme: %s is written by --format "
+                 "dhis2-json and dhis2-csv only (%s writes codes)",
+                 o->names ? "name" : "uid",
+                 o->format == EXPORT_ADX ? "adx" : "csv");
         return CDS_EUSAGE;
     }
     return CDS_OK;
@@ -335,24 +350,56 @@ export_write(store_t *store, const export_opts_t *opts, FILE *out,
     return rc;
 }
 
-/* With UIDs an unmapped code may stop the export midway: it is written to
- * memory first, so a refusal writes nothing (export.h). */
+cds_idmap_t *
+export_names_map(store_t *store, const cds_idmap_t *ids,
+                 const cds_catalog_t *catalog, int *rc)
+{
+    cds_idmap_t *m = cds_idmap_copy(ids);
+    *rc = m ? cds_idmap_add_names(m, catalog, NULL) : CDS_ENOMEM;
+    cds_sql_stmt_t *st = *rc == CDS_OK
+        ? store_read(store, EXPORT_SQL_UNIT_NAMES, EXPORT_SQL_UNIT_NAMES)
+        : NULL;
+    int step = CDS_SQL_DONE;
+    if (*rc == CDS_OK && !st)
+        *rc = CDS_ERROR;
+    while (*rc == CDS_OK && (step = cds_sql_step(st)) == CDS_SQL_ROW)
+        *rc = cds_idmap_add(m, "orgunit", col(st, 0), col(st, 1));
+    if (*rc == CDS_OK && step != CDS_SQL_DONE)
+        *rc = step;                    /* logged by cds_sql */
+    cds_sql_finalize(&st);
+    if (*rc != CDS_OK)
+        cds_idmap_destroy(&m);
+    return m;
+}
+
+/* With UIDs or names an unmapped code may stop the export midway: it is
+ * written to memory first, so a refusal writes nothing (export.h). */
 int
 export_run(store_t *store, const export_opts_t *opts, FILE *out, char *err,
            size_t errlen)
 {
-    if (!opts->ids)
+    if (!opts->ids && !opts->names)
         return export_write(store, opts, out, err, errlen);
+    export_opts_t o = *opts;
+    cds_idmap_t *names = NULL;
+    int rc = check_opts(opts, err, errlen);
+    if (rc == CDS_OK && o.names
+        && !(names = export_names_map(store, opts->ids, opts->catalog, &rc)))
+        return rc;
+    if (names)
+        o.ids = names;
     char *buf = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    if (!mem)
-        return CDS_ENOMEM;
-    int rc = export_write(store, opts, mem, err, errlen);
-    if (fclose(mem) != 0 && rc == CDS_OK)
+    FILE *mem = rc == CDS_OK ? open_memstream(&buf, &len) : NULL;
+    if (rc == CDS_OK && !mem)
+        rc = CDS_ENOMEM;
+    if (rc == CDS_OK)
+        rc = export_write(store, &o, mem, err, errlen);
+    if (mem && fclose(mem) != 0 && rc == CDS_OK)
         rc = CDS_ENOMEM;
     if (rc == CDS_OK && fwrite(buf, 1, len, out) != len)
         rc = CDS_EIO;
     free(buf);
+    cds_idmap_destroy(&names);
     return rc;
 }

@@ -6,7 +6,8 @@
  *                "period", "orgUnit", "categoryOptionCombo",
  *                "attributeOptionCombo", "value", "storedBy", "created",
  *                "lastUpdated", "comment", "followup"}]}, codes as ids
- *                (import with idScheme=CODE), attributeOptionCombo
+ *                (import with idScheme=CODE; UIDs or names: ids, names
+ *                below), attributeOptionCombo
  *                "default", times ISO-8601 UTC;
  *    dhis2-csv   DHIS2's data value CSV: header dataelement, period,
  *                orgunit, categoryoptioncombo, attributeoptioncombo,
@@ -37,10 +38,17 @@
  *  exports the deleted values too, each value with DHIS2's "deleted"
  *  field (JSON true/false; CSV an 11th column "deleted"), so a receiving
  *  DHIS2 removes them; ADX and the spreadsheet csv have no such field and
- *  refuse it (CDS_EUSAGE). With ids (--id-scheme uid, export_ids.h) the
+ *  refuse it (CDS_EUSAGE). With ids (--id-scheme uid, cds_idmap.h) the
  *  DHIS2 formats write each dataElement, orgUnit and both option combos
  *  as the map's UID; an unmapped code refuses the export, which is then
- *  built in memory so that nothing is written.
+ *  built in memory so that nothing is written. With names (--id-scheme
+ *  name: DHIS2's idScheme=NAME) they write the names instead: the
+ *  catalog's name_vi, the org-unit table's name and "default" for the
+ *  default combination (DHIS2's name for it), each overridden by ids
+ *  when it holds the code; a code without a name, or whose name another
+ *  code of its kind shares (DHIS2 cannot resolve it either; both named),
+ *  refuses the export and nothing is written. ADX and the spreadsheet
+ *  csv write codes only: ids or names with them are CDS_EUSAGE.
  *
  *  Invariant: an export read back by `import` (central.h) gives the same
  *  value set but for the derived ratios' entered values (and, for adx,
@@ -52,7 +60,7 @@
 
 #include "cds_catalog.h"
 #include "cds_dataset.h"
-#include "export_ids.h"
+#include "cds_idmap.h"
 #include "query.h"
 #include "store.h"
 #include <stdbool.h>
@@ -74,10 +82,13 @@ typedef struct {
     export_format_t format;
     bool bom;                          /* UTF-8 BOM first */
     bool adx_periods;                  /* ISO 8601 start/duration periods */
-    const export_ids_t *ids;           /* NULL: codes as ids; else UIDs
+    const cds_idmap_t *ids;           /* NULL: codes as ids; else UIDs
                                         * (--id-scheme uid; dhis2-json
                                         * /-csv only), an unmapped code
-                                        * refused, nothing written */
+                                        * refused, nothing written; with
+                                        * names: the overrides (or NULL) */
+    bool names;                        /* --id-scheme name (dhis2-json
+                                        * /-csv only): DHIS2 names */
     bool include_deleted;              /* deleted values too, with DHIS2's
                                         * deleted field (dhis2-json/-csv
                                         * only: adx/csv refused) */
@@ -89,11 +100,19 @@ typedef struct {
 /* "dhis2-json" | "dhis2-csv" | "csv" | "adx". CDS_OK or CDS_EUSAGE. */
 int export_format_parse(const char *name, export_format_t *out);
 /* Write the export to out. CDS_OK; CDS_EUSAGE (also --adx-periods with
- * dhis2-json/dhis2-csv, --include-deleted or ids with adx/csv),
- * CDS_ENOTFOUND (a code ids does not map; nothing written), CDS_EBADPERIOD,
+ * dhis2-json/dhis2-csv, --include-deleted, ids or names with adx/csv),
+ * CDS_ENOTFOUND (a code ids does not map, or without a name; nothing
+ * written), CDS_EBADFIELD (names: an ambiguous name), CDS_EBADPERIOD,
  * CDS_EUNKNOWNORGUNIT with a message in err; or a database error. */
 int export_run(store_t *store, const export_opts_t *opts, FILE *out,
                char *err, size_t errlen);
+
+/* The name scheme's map (DHIS2's idScheme=NAME, cds_idmap.h): a copy
+ * of ids (the file's overrides; NULL: none), then "default", the
+ * catalog's name_vi and the org-unit table's names. Export and import
+ * share it. NULL with *rc (CDS_ENOMEM or a database code). */
+cds_idmap_t *export_names_map(store_t *store, const cds_idmap_t *ids,
+                              const cds_catalog_t *catalog, int *rc);
 
 /* ADX form of a DHIS2 period id ("2025Q1" -> "2025-01-01/P3M") into buf
  * (24 bytes): cds_adx_period_format. CDS_OK or CDS_EBADPERIOD. */

@@ -36,4 +36,8 @@
 #define EXPORT_SQL_EXPORT_ALL_PG                                             \
     EXPORT_SQL_EXPORT_ALL_WITH(STORE_SQL_JSON_TEXTS_PG, STORE_SQL_BYTE_ORDER)
 
+/* Every org unit's name, for --id-scheme name (cds_idmap.h): both
+ * dialects. */
+#define EXPORT_SQL_UNIT_NAMES "SELECT code, coalesce(name, '') FROM orgunit"
+
 #endif

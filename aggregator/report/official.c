@@ -46,39 +46,6 @@ official_format_parse(const char *name, official_format_t *out)
     return 0;
 }
 
-char *
-official_period_words(const char *id, char *buf, size_t len)
-{
-    cds_period_t p;
-    int y, m, d, y2, m2, d2;
-    buf[0] = '\0';
-    if (!id || cds_period_parse(id, &p) != CDS_OK)
-        return buf;
-    cds_day_to_ymd(p.start, &y, &m, &d);
-    cds_day_to_ymd(p.end, &y2, &m2, &d2);
-    switch (p.type) {
-    case CDS_PT_DAILY:
-        snprintf(buf, len, "ngày %d tháng %d năm %d", d, m, y);
-        break;
-    case CDS_PT_MONTHLY:
-        snprintf(buf, len, "Tháng %d năm %d", m, y);
-        break;
-    case CDS_PT_QUARTERLY:
-        snprintf(buf, len, "Quý %d năm %d", (m - 1) / 3 + 1, y);
-        break;
-    case CDS_PT_SIXMONTHLY:
-        snprintf(buf, len, "6 tháng %s năm %d", m == 1 ? "đầu" : "cuối", y);
-        break;
-    case CDS_PT_YEARLY:
-        snprintf(buf, len, "Năm %d", y);
-        break;
-    default:                           /* weeks, shifted and financial */
-        snprintf(buf, len, "từ %02d/%02d/%d đến %02d/%02d/%d", d, m, y, d2,
-                 m2, y2);
-    }
-    return buf;
-}
-
 /* The catalog's unit label in Vietnamese (the catalog keeps English
  * labels); a label not listed is shown as it is. */
 static const char *
@@ -345,7 +312,7 @@ heading(sheet_t *s, const official_opts_t *o, const data_t *dt)
     s->row++;
     snprintf(buf, sizeof buf, "%s %s",
              o->title ? o->title : "Kết quả chuyển đổi số",
-             official_period_words(o->period, words, sizeof words));
+             cds_period_words_vi(o->period, words, sizeof words));
     span(s, 0, s->last, buf, F_BOLD);
     s->row++;
     snprintf(buf, sizeof buf, "Đơn vị: %s", dt->total.name);

@@ -63,8 +63,4 @@ int official_write(store_t *store, const cds_catalog_t *catalog,
                    const rollup_rules_t *rules, const official_opts_t *opts,
                    const char *path, char *err, size_t errlen);
 
-/* The period in words, "Quý 2 năm 2025", "Tháng 3 năm 2025", ... into buf.
- * Returns buf ("" when id is not a period). */
-char *official_period_words(const char *id, char *buf, size_t len);
-
 #endif

@@ -4,6 +4,10 @@
 #include <aclapi.h>
 #include <sddl.h>
 
+/* The CRT's rand_s (RtlGenRandom): stdlib.h declares it only when
+ * _CRT_RAND_S is defined before it, and cds_compat.h is included first. */
+int __cdecl rand_s(unsigned int *value);
+
 /* Files open in binary mode, as on Linux: the identity file, CSVs and
  * the catalog are read back byte for byte (no CRLF rewriting). Set before
  * main; every program that makes a POSIX call links this file. The
@@ -342,14 +346,28 @@ mkdtemp(char *tmpl)
     if (n < 6 || strcmp(tmpl + n - 6, "XXXXXX") != 0)
         return errno = EINVAL, NULL;
     for (int tries = 0; tries < 100; tries++) {
-        for (size_t i = n - 6; i < n; i++)
-            tmpl[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[rand() % 36];
+        for (size_t i = n - 6; i < n; i++) {
+            unsigned int r = 0;
+            if (rand_s(&r) != 0)
+                return errno = EIO, NULL;
+            tmpl[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[r % 36];
+        }
         if (_mkdir(tmpl) == 0)
             return tmpl;
-        if (errno != EEXIST)
+        if (errno != EEXIST && errno != EACCES)   /* Wine: EACCES too */
             return NULL;
     }
     return NULL;
+}
+
+#undef remove
+int
+cds_win32_remove(const char *path)
+{
+    DWORD attr = GetFileAttributesA(path);
+    if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY))
+        return _rmdir(path);
+    return remove(path);
 }
 
 int

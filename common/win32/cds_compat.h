@@ -74,8 +74,15 @@ cds_win32_chmod(int mode)
 /* rename() that replaces an existing target, as POSIX's does. */
 int cds_win32_rename(const char *from, const char *to);
 #define rename(from, to) cds_win32_rename((from), (to))
+/* remove() that removes an empty directory too, as POSIX's does (the
+ * CRT's removes files only: the unit tests' nftw clean-up left every
+ * temporary directory behind). */
+int cds_win32_remove(const char *path);
+#define remove(p) cds_win32_remove(p)
 #define poll(fds, n, ms) WSAPoll((fds), (n), (ms))
 #define mkostemp(t, flags) mkstemp(t)
+/* UTC struct tm to time_t (cds_dvs.c): the CRT names it _mkgmtime. */
+#define timegm(tm) _mkgmtime(tm)
 /* msvcrt's dup2 returns 0 on success, POSIX's the new descriptor. */
 #define dup2(from, to) (_dup2((from), (to)) == 0 ? (to) : -1)
 #ifndef EWOULDBLOCK
@@ -126,6 +133,9 @@ int cds_win32_fclose(FILE *f);
 void qsort_r(void *base, size_t n, size_t size,
              int (*cmp)(const void *, const void *, void *), void *arg);
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off);
+/* mkdtemp: names from rand_s (the system's random source), so two
+ * processes, or a rerun beside old directories, do not try the same
+ * names in the same order. */
 char *mkdtemp(char *tmpl);
 /* fsync of a directory: FlushFileBuffers on a handle opened with
  * FILE_FLAG_BACKUP_SEMANTICS. 0 or -1 with errno. */
@@ -140,6 +150,7 @@ void *memmem(const void *hay, size_t hlen, const void *needle, size_t nlen);
 ssize_t getline(char **line, size_t *cap, FILE *f);
 void tdestroy(void *root, void (*free_node)(void *));
 struct tm *gmtime_r(const time_t *t, struct tm *out);
+#define timegm(tm) _mkgmtime(tm)
 struct tm *localtime_r(const time_t *t, struct tm *out);
 /* socket() that is nonblocking when asked (SOCK_NONBLOCK) and an int. */
 int cds_win32_socket(int family, int type, int proto);

@@ -8,12 +8,17 @@
  *  so the loop wakes whichever thread it sleeps in; the flag stays set and
  *  the datagram stays unread, so the contract's invariant holds. There is
  *  no SIGHUP: cds_signal_catch_reload does nothing and reload is never
- *  taken (a Windows service's "paramchange" control is the later place). */
+ *  taken (a Windows service's "paramchange" control is the later place).
+ *  A service (agent/win32/service_win32.c) gets its stop from the SCM,
+ *  which calls cds_signal_request_stop(); in it the console's logoff and
+ *  shutdown events are passed on, not taken as stops
+ *  (cds_signal_service_mode). */
 #include "cds_signal.h"
 
 #include "cds_compat.h"
 
 static volatile LONG stop_flag;
+static volatile LONG service_mode;     /* cds_signal_service_mode */
 static SOCKET self_sock = INVALID_SOCKET;
 
 static void
@@ -27,7 +32,10 @@ wake(void)
 static BOOL WINAPI
 on_control(DWORD type)
 {
-    (void) type;                       /* Ctrl-C, Break, close, shutdown */
+    /* Ctrl-C, Break, close; logoff and shutdown but in a service */
+    if ((type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT)
+        && InterlockedCompareExchange(&service_mode, 0, 0))
+        return FALSE;                  /* not ours: the SCM stops us */
     InterlockedExchange(&stop_flag, 1);
     wake();
     return TRUE;                       /* handled: the loop exits cleanly */
@@ -83,6 +91,12 @@ cds_signal_request_stop(void)
 {
     InterlockedExchange(&stop_flag, 1);
     wake();
+}
+
+void
+cds_signal_service_mode(void)
+{
+    InterlockedExchange(&service_mode, 1);
 }
 
 void

@@ -2,37 +2,38 @@
 # Cross-build the Windows x64 agent's dependencies from Debian's own source
 # packages (issue 18 item 1; ../shared/reference/machine-notes.md "Cross-
 # building for Windows"). Only Debian's archive is used: the mingw-w64
-# toolchain, cmake and wine64 come from it as binary packages, the libraries
+# toolchain, cmake, wine64 and nsis (the installer, `make windows-installer`)
+# come from it as binary packages, the libraries
 # as source packages (`apt-get source`, with a deb-src entry added when the
 # machine has none). Each library is built static for x86_64-w64-mingw32 and
 # installed under $WIN/deps (include/, lib/), which `make windows` uses.
 #
 #   sh deploy/windows/deps.sh [BUILD_DIR]     (default build; WIN=BUILD/win)
+#   JOBS=n (default nproc) parallel compiles; WIN_DEPS_FETCH_ONLY=1 installs
+#   the tools and unpacks the sources, and builds nothing.
 #
 # Idempotent: a package already unpacked is not fetched again, a library
 # already installed (its stamp in $WIN/deps/stamps) is not rebuilt; a second
 # run with everything in place needs neither root nor network.
 #
 # What the agent links (Makefile, agent link line): libzmq, protobuf-c,
-# libsodium, sqlite3, inih, jansson, libcsv, libxml2 (ADX import); its
-# unit tests cmocka. Not
-# built here:
-#   - libmicrohttpd: the agent dlopen()s it for `open` only (agent/page.c);
-#     the officer's page is switched off on Windows for now (the `open`
-#     subcommand says so) — item 5 of the issue will build it (it supports
-#     mingw) and link it in.
-#   - czmq, libpq, xlsxwriter: aggregator only.
+# libsodium, sqlite3, inih, jansson, libcsv, libxml2 (ADX import),
+# libmicrohttpd (the officer's page, `open`: linked in on Windows, where
+# Linux dlopen()s it; agent/page.c); its unit tests cmocka. Not built here:
+# czmq, libpq, xlsxwriter (aggregator only).
 set -eu
 BUILD=${1:-build}
 WIN=${WIN:-$BUILD/win}
 HOST=x86_64-w64-mingw32
 TOOLS="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake wine64 dpkg-dev \
-autoconf automake libtool tcl"
+autoconf automake libtool tcl nsis"
 # Debian source package names, in build order.
-# libxml2 last but one: windows.mk runs this script while its stamp is
-# missing (a deps directory made before libxml2 was added gets it).
-SRCPKGS="libsodium zeromq3 sqlite3 protobuf-c jansson libcsv cmocka libxml2 libinih"
-JOBS=${JOBS:-2}
+# libmicrohttpd last but one: windows.mk runs this script while its stamp
+# is missing (a deps directory made before it was added gets just it, and
+# libxml2 when that is missing too).
+SRCPKGS="libsodium zeromq3 sqlite3 protobuf-c jansson libcsv cmocka libxml2 \
+libmicrohttpd libinih"
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 say() { echo "windows-deps: $*" >&2; }
 SUDO=""
@@ -102,6 +103,9 @@ for s in $fetch_needed; do
     fetch_src "$s" || { say "$s: cannot fetch its source package"; unfetched="$unfetched $s"; }
 done
 srcdir() { ls -d "$SRC/$1"-*/ | head -n 1; }
+# WIN_DEPS_FETCH_ONLY=1: stop here, with all that needs apt or the network
+# done (.ci/run then compiles in the background, beside the test suite).
+[ "${WIN_DEPS_FETCH_ONLY:-}" = 1 ] && { say "fetched:$fetch_needed"; exit 0; }
 
 # A CMake toolchain file for the mingw compilers.
 TC="$DEPS/mingw.cmake"
@@ -130,6 +134,10 @@ build_libsodium() {
         --disable-shared --enable-static --disable-pie CFLAGS="$cflags" \
         && make -s -j"$JOBS" && make -s install) >>"$o.log" 2>&1
 }
+# Unity build (CMake batches the 101 .cpp files, 8 to a compile): the same
+# library for about a quarter of the CPU, since each source parses the same
+# heavy headers again (2026-12-03: 55 CPU-s in all; 5 of the files took
+# 10.5 CPU-s one by one, 3.7 as one; libzmq was 391 of this script's 825 s).
 # CURVE through the libsodium built above, as Debian's libzmq does: the
 # built-in tweetnacl defines crypto_sign, randombytes and sodium_init too,
 # and the agent links libsodium (two definitions).
@@ -143,6 +151,7 @@ build_zeromq3() {
         -DSODIUM_INCLUDE_DIRS="$DEPS/include" \
         -DSODIUM_LIBRARIES="$DEPS/lib/libsodium.a" -DZMQ_HAVE_IPC=0 \
         -DZMQ_CV_IMPL=win32api -DENABLE_DRAFTS=OFF -DENABLE_PRECOMPILED=OFF \
+        -DCMAKE_UNITY_BUILD=ON \
         && cmake --build "$o" -j "$JOBS" && cmake --install "$o") >"$o.log" 2>&1
     # libzmq names its static library after the toolset; the agent links -lzmq.
     for a in "$DEPS"/lib/libzmq*.a; do
@@ -221,6 +230,22 @@ build_libxml2() {
         -DLIBXML2_WITH_FTP=OFF -DLIBXML2_WITH_MODULES=OFF \
         -DLIBXML2_WITH_PROGRAMS=OFF -DLIBXML2_WITH_TESTS=OFF \
         && cmake --build "$o" -j "$JOBS" && cmake --install "$o") >"$o.log" 2>&1
+}
+# The officer's page listens on 127.0.0.1 only: no HTTPS (no GnuTLS), no
+# authentication helpers (the page has its own one-time link), no post
+# processor, no docs, examples or curl tests. Threads: configure's choice,
+# Windows' own (its forced --with-threads=w32 check fails here because
+# winpthreads' pthread.h is found first).
+build_libmicrohttpd() {
+    d=$(srcdir libmicrohttpd); o="$OBJ/libmicrohttpd"; mkdir -p "$o"
+    (cd "$o" && "$d/configure" -q --host=$HOST --prefix="$DEPS" \
+        --disable-shared --enable-static --disable-https --without-gnutls \
+        --disable-bauth --disable-dauth --disable-postprocessor \
+        --disable-httpupgrade --disable-doc --disable-examples --disable-curl \
+        --disable-nls CFLAGS="$cflags" \
+        && make -s -j"$JOBS" -C src/microhttpd \
+        && make -s -C src/microhttpd install \
+        && make -s -C src/include install) >"$o.log" 2>&1
 }
 
 for s in $SRCPKGS; do

@@ -15,10 +15,17 @@
 #   BENCH_CATCHUP_REPS=BENCH_REPS   runs of the 1,000,000-update catch-up
 #   BENCH_PG=1        0: skip the PostgreSQL rows (1b-pg*, 2-10-pg*), which
 #                     then say "skipped" (paired SQLite-only runs)
-#   BENCH_ONLY="limits e2e latency catchup binary import scale mosquitto views"
+#   BENCH_COUNTRY=1   0: skip phase 10, the country reconnecting (minutes)
+#   BENCH_COUNTRY_ROWS=300   one commune's week of backlog (updates)
+#   BENCH_COUNTRY_BATCH=1000 updates per batch (the agent's batch_max)
+#   BENCH_COUNTRY_ACK_TIMEOUT_MS=10000  silence before an agent says Hello
+#                     again (the agent's ack_timeout_ms)
+#   BENCH_TRACE_RATE=500 BENCH_TRACE_S=5  phase trace: one agent, every
+#                     update's steps (CDS_TRACE, tests/bench/trace_steps.py)
+#   BENCH_ONLY="limits e2e latency trace catchup binary wine import scale mosquitto views country"
 #                     only those phases; BENCH_ONLY=profile: the callgrind
 #                     profile of the aggregator into BENCH_PROFILE_OUT
-#   KEEP=1            keep the temporary directory
+#   KEEP=1            keep the temporary directory (and the catch-up run)
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$TOP" || exit 2
@@ -48,6 +55,7 @@ trap cleanup EXIT
 # The PostgreSQL harness (row 1b-pg); its EXIT trap runs before ours.
 PG_TMP=${BENCH_TMP:-/tmp}
 . "$TOP/tests/pg/pg.sh"
+. "$TOP/tests/ports.sh"
 log() { echo "bench: $*" >&2; }
 
 # sc N [MIN]: N scaled by BENCH_SCALE, at least MIN (default 1).
@@ -136,12 +144,25 @@ gen_csv() {
         } }' > "$1"
 }
 
-free_port() {
-    local p=$((20000 + RANDOM % 20000))
-    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-    echo "$p"
+# free_port: a port of the bench's band (tests/ports.sh), not handed out
+# before in this run.
+free_port() { band_port above "$W/ports"; }
+# listening PID PORT LOG: waits up to 30 s until PID itself listens on PORT
+# (a probe that connects could reach another process that took the port
+# first); when PID exits first or the time is up, says so with LOG's last
+# lines.
+listening() {
+    local n=600
+    while [ "$n" -gt 0 ]; do
+        listens "$1" "$2" && return 0
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.05; n=$((n - 1))
+    done
+    if kill -0 "$1" 2>/dev/null; then log "pid $1 not listening on port $2 after 30 s; $3 ends:"
+    else log "pid $1 exited before listening on port $2; $3 ends:"; fi
+    tail -5 "$3" 2>/dev/null | sed 's/^/bench:   /' >&2
+    return 1
 }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_for() { local n=$(($1 * 20)); shift
     while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.05; n=$((n - 1)); done
     return 1; }
@@ -204,7 +225,7 @@ instance() {
 start_agg() { # ROOT PORT -> AGG_PID
     "$AGG" -c "$1/aggregator.ini" run >> "$1/agg.log" 2>&1 &
     AGG_PID=$!; PIDS="$PIDS $AGG_PID"
-    wait_for 30 port_open "$2"
+    listening "$AGG_PID" "$2" "$1/agg.log"
 }
 stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 start_agents() { # ROOT N -> APIDS
@@ -249,10 +270,28 @@ e2e_run() {
     set -- $APIDS; a1=$1
     if "$BA" drain "$t0" 900 "$a1" "${dbs[@]}" > "$W/drain.out"; then
         echo "$(cat "$W/drain.out") $(rss_kib "$a1" VmHWM)" > "$W/e2e.out"
+        io_bytes "$AGG_PID" "$a1" "$run" > "$W/e2e.io"
     fi
     for p in $APIDS; do stop_pid "$p"; done
     stop_pid "$AGG_PID"
     [ -s "$W/e2e.out" ]
+}
+
+# io_bytes AGG_PID AGENT1_PID ROOT: "agg_write_bytes agg_files agent_write_bytes
+# agent_files": what each process has caused to be written to storage so
+# far (/proc/PID/io write_bytes: the database, its WAL and every
+# checkpoint of it, logs) and the size of its database + WAL files now.
+# Read when the outboxes are empty, before the processes stop (so the
+# closing checkpoint, at most one WAL's worth, is not in it).
+io_bytes() {
+    local wb fs
+    for p in "$1" "$2"; do
+        wb=$(awk '$1 == "write_bytes:" { print $2 }' "/proc/$p/io" 2>/dev/null)
+        if [ "$p" = "$1" ]; then fs=$(cat "$3"/agg/*.db "$3"/agg/*.db-wal 2>/dev/null | wc -c)
+        else fs=$(cat "$3"/a1/state/agent.db "$3"/a1/state/agent.db-wal 2>/dev/null | wc -c); fi
+        printf '%s %s ' "${wb:-FAIL}" "$fs"
+    done
+    echo
 }
 
 # reps CMD...: run CMD BENCH_REPS times, one number per line on stdout.
@@ -428,20 +467,29 @@ phase_catchup() {
     n=$(sc 1000000 1000)
     log "4: one agent with $n queued: preparing"
     prepare "$W/tmpl-cu" 1 "$n" || return 1
-    : > "$W/4"; : > "$W/5s"; : > "$W/5h"
+    : > "$W/4"; : > "$W/5s"; : > "$W/5h"; : > "$W/4wb"; : > "$W/4fs"; : > "$W/4awb"; : > "$W/4afs"
     for r in $(seq 1 "${BENCH_CATCHUP_REPS:-$REPS}"); do
         if e2e_run "$W/tmpl-cu" 1; then
             awk '{ print $1 }' "$W/e2e.out" >> "$W/4"
             awk '{ print $2 }' "$W/e2e.out" >> "$W/5s"
             awk '{ print $3 }' "$W/e2e.out" >> "$W/5h"
+            awk -v n="$n" '{ print $1 / n > "'"$W/4-wb"'"; print $2 / n > "'"$W/4-fs"'";
+                print $3 / n > "'"$W/4-awb"'"; print $4 / n > "'"$W/4-afs"'" }' "$W/e2e.io"
+            cat "$W/4-wb" >> "$W/4wb"; cat "$W/4-fs" >> "$W/4fs"
+            cat "$W/4-awb" >> "$W/4awb"; cat "$W/4-afs" >> "$W/4afs"
         fi
     done
-    local v; v=$(median < "$W/4"); target=$(calc "20 * $n / 1000000")
+    local v; v=$(median < "$W/4"); target=$(calc "12 * $n / 1000000")
     row 4 "catch-up: 1 agent, $n queued -> outbox empty (${BENCH_CATCHUP_REPS:-$REPS} runs)" "$v" s "<= $target s" "$(verdict "$v" "<=" "$target")"
     row 4-rate "  as updates/s" "$(ratio "$n" "$v")" upd/s
+    v=$(median < "$W/4wb")
+    row 4-bytes "aggregator bytes written per update (write_bytes: db+WAL+ckpt)" "$v" bytes "<= 350" "$(verdict "$v" "<=" 350)"
+    row 4-bytes-db "  its database + WAL file size per update at the end" "$(median < "$W/4fs")" bytes
+    row 4-bytes-agent "agent bytes written per update (write_bytes, import excluded)" "$(median < "$W/4awb")" bytes
+    row 4-bytes-agent-db "  its outbox + WAL file size per update at the end" "$(median < "$W/4afs")" bytes
     row 5-rss-send "agent RSS while sending (peak VmRSS sampled, catch-up)" "$(median < "$W/5s")" KiB
     row 5-hwm-send "agent VmHWM at the end of the catch-up" "$(median < "$W/5h")" KiB
-    rm -rf "$W/run" "$W/tmpl-cu"
+    [ -n "${KEEP:-}" ] || rm -rf "$W/run" "$W/tmpl-cu"
 }
 
 # ===== 3. latency (+ 5. agent idle) =========================================
@@ -510,7 +558,7 @@ phase_latency() {
     done
     LAT_P99=$(awk '{ print $2 }' "$W/3" | median)
     local p50 bound
-    p50=$(awk '{ print $1 }' "$W/3" | median)
+    p50=$(awk '{ print $1 }' "$W/3" | median); LAT_P50=$p50
     fsync_floor
     bound=$(isnum "$FLOOR99" && calc "$FLOOR99 + 2" || echo FAIL)
     row 3-p50 "latency submit->ack recorded @1000 upd/s ($secs s runs): p50" "$p50" ms
@@ -522,6 +570,40 @@ phase_latency() {
     lat_stages                         # the trace is complete once stopped
     rm -rf "$run" "$W/tmpl-lat"
     LAT_SECS=$secs
+}
+
+# ===== 3t. one update, step by step (issue 19 item 2) =====================
+# One agent at BENCH_TRACE_RATE updates/s (default 500) for BENCH_TRACE_S
+# seconds (default 5), the loader, the agent and the aggregator all with
+# CDS_TRACE (common/cds_trace.h) into one file; tests/bench/trace_steps.py
+# follows each update through it. Rows 3t-STEP: p50 of each step, ms (p99
+# in the row's text); 3t-fsync-p50: this disk's fdatasync p50 beside them
+# (fsync_floor, run here when phase latency did not). One run (no medians).
+TRACE_STEPS="outbox:submit->committed_in_outbox wake:committed->daemon_woken read:woken->batch_read send:read->sent net:sent->received_by_ROUTER writer:received->taken_by_writer commit:taken->COMMIT_returned mark:COMMIT->commit_mark_synced reply:mark->replies_sent back:reply_sent->ack_verified_by_agent record:ack_verified->ack_recorded total:submit->ack_recorded"
+phase_trace() {
+    local port run=$W/run-tr a1 rate secs st name what v
+    rate=${BENCH_TRACE_RATE:-500}; secs=${BENCH_TRACE_S:-5}
+    prepare "$W/tmpl-tr" 1 0 || return 1
+    port=$(free_port); instance "$W/tmpl-tr" "$run" "$port"
+    rm -f "$W/trace-upd"
+    CDS_TRACE=$W/trace-upd start_agg "$run" "$port" || return 1
+    CDS_TRACE=$W/trace-upd start_agents "$run" 1; a1=${APIDS# }
+    if ! wait_for 30 agent_connected "$run/a1/state/agent.db"; then
+        log "trace: agent did not connect"; return 1; fi
+    CDS_TRACE=$W/trace-upd "$BA" load "$run/a1/state" BOU00001 "$rate" "$secs" 0 \
+        > "$W/3t-load" 2>> "$W/lat.log"
+    stop_pid "$a1"; stop_pid "$AGG_PID"
+    [ -n "${FLOOR50:-}" ] || fsync_floor
+    python3 "$TOP/tests/bench/trace_steps.py" "$W/trace-upd" > "$W/3t" 2>> "$W/lat.log"
+    for st in $TRACE_STEPS; do
+        name=${st%%:*}; what=$(echo "${st#*:}" | tr _ ' ')
+        v=$(awk -v k="$name" '$1 == k { print $2 " " $3 }' "$W/3t")
+        row "3t-$name" "  traced @$rate/s, p50 (p99 ${v#* }): $what" "${v%% *}" ms
+    done
+    row 3t-after-ack "  traced: share of updates whose read waited for an ack" "$(awk '$1 == "read_after_ack" { print $2 }' "$W/3t")" ""
+    row 3t-per-batch "  traced: updates per batch" "$(awk '$1 == "updates_per_batch" { print $2 }' "$W/3t")" ""
+    row 3t-load "  traced: loader's own p50 submit->row gone (bench_agents load)" "$(awk '{ print $1 }' "$W/3t-load")" ms
+    [ -n "${KEEP:-}" ] || rm -rf "$run" "$W/tmpl-tr"
 }
 
 phase_binary() {
@@ -538,6 +620,72 @@ phase_binary() {
     else
         row 5-bin-arm64 "ARM64 agent binary size (make arm64: not built)" n/a bytes
     fi
+    # The Windows agent and its installer (`make windows`,
+    # `make windows-installer`; `make bench` builds them when the Windows
+    # deps are there): n/a without them.
+    local exe=$BUILD/win/cdsync-agent.exe setup=$BUILD/win/cdsync-agent-setup.exe
+    if [ -f "$exe" ] && x86_64-w64-mingw32-strip -o "$W/agent-win.stripped" "$exe"; then
+        row 5-bin-win "Windows agent .exe size (static, as built)" "$(stat -c %s "$exe")" bytes
+        row 5-bin-win-strip "Windows agent .exe size stripped" \
+            "$(stat -c %s "$W/agent-win.stripped")" bytes
+    else
+        row 5-bin-win "Windows agent .exe size (make windows: not built)" n/a bytes
+    fi
+    if [ -f "$setup" ]; then
+        row 5-bin-win-setup "Windows installer cdsync-agent-setup.exe size" \
+            "$(stat -c %s "$setup")" bytes
+    else
+        row 5-bin-win-setup "Windows installer (make windows-installer: not built)" n/a bytes
+    fi
+}
+
+# The Windows agent's idle memory (issue 18 item 6), under Wine: not a
+# Windows figure. Wine runs cdsync-agent.exe in one Linux process (the
+# wine64-preloader the launcher execs into, keeping its pid) that also
+# maps Wine's own DLLs (ntdll, kernel32, ws2_32, ...) and talks to a
+# separate wineserver; its smaps_rollup after a sync, idle and connected,
+# is an upper bound of the .exe's working set on Windows, where the
+# system DLLs are shared by every process. n/a without the .exe or wine64.
+phase_wine() {
+    local exe=$BUILD/win/cdsync-agent.exe root=$W/wine port pid pss priv rss
+    local wine=${WINE:-$(command -v wine64 || echo /usr/lib/wine/wine64)}
+    if [ ! -f "$exe" ] || [ ! -x "$wine" ]; then
+        row 5-wine-pss-idle "Windows agent idle under Wine (make windows: not built)" n/a KiB
+        return 0
+    fi
+    cp "$exe" "$W/cdsync-agent.exe"; exe=$W/cdsync-agent.exe   # as the others
+    wa() { WINEPREFIX=$BUILD/win/wine WINEDEBUG=-all "$wine" "$exe" "$@"; }
+    port=$(free_port); mkdir -p "$root/agg"
+    agg_conf "$root" "$port"; agent_conf "$root" 1 "$port"
+    wa -c "$root/a1/agent.ini" keygen --label wine > "$root/a1/pubid" 2> "$W/wine.log" &&
+    "$AGG" -c "$root/aggregator.ini" enroll "$(cat "$root/a1/pubid")" \
+        --org-unit BOU00001 --label wine > /dev/null &&
+    gen_csv "$W/gen.csv" BOU00001 1000 0 &&
+    wa -c "$root/a1/agent.ini" import "$W/gen.csv" > /dev/null 2>> "$W/wine.log" &&
+    start_agg "$root" "$port" || { log "wine: setup failed ($W/wine.log)"; return 1; }
+    WINEPREFIX=$BUILD/win/wine WINEDEBUG=-all "$wine" "$exe" -c "$root/a1/agent.ini" run \
+        >> "$root/a1/log" 2>&1 &
+    pid=$!; PIDS="$PIDS $pid"
+    wine_synced() { agent_connected "$1" && [ "$(sqlite3 -batch -noheader "$1" \
+        "PRAGMA busy_timeout=2000; SELECT count(*) FROM outbox;" 2>/dev/null | tail -1)" = 0 ]; }
+    if ! wait_for 120 wine_synced "$root/a1/state/agent.db"; then
+        log "wine: the agent did not sync ($root/a1/log)"; kill -9 "$pid"; stop_pid "$AGG_PID"; return 1
+    fi
+    sleep 2                            # let the post-sync allocations settle
+    if ! tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'cdsync-agent\.exe'; then
+        log "wine: pid $pid is not the agent: $(tr '\0' ' ' < "/proc/$pid/cmdline")"
+        kill -9 "$pid"; stop_pid "$AGG_PID"; return 1
+    fi
+    pss=$(awk '$1 == "Pss:" { print $2 }' "/proc/$pid/smaps_rollup")
+    priv=$(awk '$1 ~ /^Private_(Clean|Dirty):$/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
+    rss=$(rss_kib "$pid")
+    row 5-wine-pss-idle "Windows agent idle PSS under Wine, not Windows (1 run)" "$pss" KiB
+    row 5-wine-priv-idle "  private memory (its own and Wine's, one Linux process)" "$priv" KiB
+    row 5-wine-rss-idle "  RSS (Wine's DLLs counted whole)" "$rss" KiB
+    kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    # Wine keeps a killed process's sockets while its wineserver lives.
+    WINEPREFIX=$BUILD/win/wine "$(command -v wineserver || echo /usr/lib/wine/wineserver)" -k 2>/dev/null
+    stop_pid "$AGG_PID"; rm -rf "$root"
 }
 
 # ===== 6. aggregator with many idle agents ==================================
@@ -569,8 +717,13 @@ start_agg_traced() {
     strace -f --seccomp-bpf -qq -ttt -y -e trace=fsync,fdatasync,pwrite64 \
         -o "$W/strace.out" "$AGG" -c "$1/aggregator.ini" run >> "$1/agg.log" 2>&1 &
     TRACE_PID=$!; PIDS="$PIDS $TRACE_PID"
-    wait_for 30 port_open "$2" || return 1
-    AGG_PID=$(pgrep -P "$TRACE_PID" | head -1)
+    local n=600; AGG_PID=""
+    while [ -z "$AGG_PID" ] && [ "$n" -gt 0 ] && kill -0 "$TRACE_PID" 2>/dev/null; do
+        AGG_PID=$(pgrep -P "$TRACE_PID" | head -1)
+        [ -n "$AGG_PID" ] || sleep 0.05; n=$((n - 1))
+    done
+    [ -n "$AGG_PID" ] || { log "strace started no aggregator"; return 1; }
+    listening "$AGG_PID" "$2" "$1/agg.log"
 }
 # synced T0 T1 DIR: "SYNCS BYTES" between T0 and T1 (s since the epoch):
 # fsync + fdatasync calls, and bytes pwrite64 put into files under DIR.
@@ -601,6 +754,10 @@ phase_scale() {
         t0=$(cpu_ticks "$AGG_PID"); sleep "$HOLD_S"; t1=$(cpu_ticks "$AGG_PID")
         w1=$(date +%s.%N)
         rss=$(rss_kib "$AGG_PID")
+        if ! kill -0 "$AGG_PID" 2>/dev/null; then
+            log "6: the aggregator exited with $n agents connected; $run/agg.log ends:"
+            tail -5 "$run/agg.log" | sed 's/^/bench:   /' >&2
+        fi
         cpu=$(calc "($t1 - $t0) / $(getconf CLK_TCK) / $HOLD_S * 100")
         # Every agent connecting at once must be answered (issue 7: before
         # the fix in aggregator/core/server.c socket_setup, 10-15 % never were).
@@ -667,45 +824,176 @@ log_dest stderr
 CONF
     mosquitto -c "$MOSQ_DIR/mosquitto.conf" 2>> "$W/mosquitto.log" &
     MOSQ_PID=$!; PIDS="$PIDS $MOSQ_PID"
-    wait_for 10 port_open "$MOSQ_PORT"
+    listening "$MOSQ_PID" "$MOSQ_PORT" "$W/mosquitto.log"
 }
-# mosq_run N_PUB PER_PUB RATE: one pipeline run; the sink's output line
-# with the throughput (from the publishers' start) appended.
+# mosq_run N_PUB PER_PUB RATE [durable]: one pipeline run; the sink's
+# output line with the throughput (from the publishers' start) appended.
+# durable: the equal-durability pipeline (mqtt_pub.c --durable, mqtt_sink.c
+# ack; docs/PERFORMANCE.md "The Mosquitto pipelines"): each publisher's
+# queue filled before the clock starts (as the agents' outboxes are), the
+# end is when the last publisher has deleted its last acked update, and
+# the latencies are the publisher's (queue INSERT -> DELETE after the
+# sink's ack), the line then "END_NS P50 P99 P999 N THROUGHPUT" with the
+# median publisher's latencies (one publisher in the latency runs).
 mosq_run() {
-    local np=$1 per=$2 rate=$3 total=$(($1 * $2)) t0 k pubs="" sp
-    rm -f "$W/sink.db"* "$W/sink.ready"
-    "$BUILD_BENCH/mqtt_sink" 127.0.0.1 "$MOSQ_PORT" cdsync/bench "$W/sink.db" \
-        "$total" "$W/sink.ready" > "$W/sink.out" 2>> "$W/mosquitto.log" &
+    local np=$1 per=$2 rate=$3 mode=${4:-} total=$(($1 * $2)) t0 k pubs="" sp ou
+    rm -f "$W/sink.db"* "$W/sink.ready" "$W"/mq-q*.db* "$W"/mq-pub*.out
+    if [ -n "$mode" ] && [ "$rate" = 0 ]; then
+        for k in $(seq 1 "$np"); do
+            "$BUILD_BENCH/mqtt_pub" --fill "$W/mq-q$k.db" "$(printf 'BOU%05d' "$k")"                 "$per" 0 2>> "$W/mosquitto.log" || return 1
+        done
+    fi
+    "$BUILD_BENCH/mqtt_sink" 127.0.0.1 "$MOSQ_PORT" cdsync/bench "$W/sink.db"         "$total" "$W/sink.ready" ${mode:+ack} > "$W/sink.out" 2>> "$W/mosquitto.log" &
     sp=$!
     wait_for 10 test -f "$W/sink.ready" || { kill "$sp"; return 1; }
     t0=$(date +%s%N)
     for k in $(seq 1 "$np"); do
-        "$BUILD_BENCH/mqtt_pub" 127.0.0.1 "$MOSQ_PORT" cdsync/bench \
-            "$(printf 'BOU%05d' "$k")" "$per" "$rate" 0 2>> "$W/mosquitto.log" &
+        ou=$(printf 'BOU%05d' "$k")
+        if [ -n "$mode" ]; then
+            "$BUILD_BENCH/mqtt_pub" --durable "$W/mq-q$k.db" 127.0.0.1 "$MOSQ_PORT"                 cdsync/bench "$ou" "$per" "$rate" 0 > "$W/mq-pub$k.out" 2>> "$W/mosquitto.log" &
+        else
+            "$BUILD_BENCH/mqtt_pub" 127.0.0.1 "$MOSQ_PORT" cdsync/bench                 "$ou" "$per" "$rate" 0 2>> "$W/mosquitto.log" &
+        fi
         pubs="$pubs $!"
     done
     wait "$sp" || { for p in $pubs; do kill "$p" 2>/dev/null; done; return 1; }
-    for p in $pubs; do wait "$p"; done
-    awk -v t0="$t0" -v n="$total" '{ print $0, n / (($1 - t0) / 1e9) }' "$W/sink.out"
+    for p in $pubs; do wait "$p" || return 1; done
+    if [ -n "$mode" ]; then
+        cat "$W"/mq-pub*.out | sort -n -k1,1 | awk -v t0="$t0" -v n="$total" \
+            '{ e = $1; l[NR] = $0 } END { split(l[int((NR + 1) / 2)], m, " ");
+               print e, m[2], m[3], m[4], n, n / ((e - t0) / 1e9) }'
+    else
+        awk -v t0="$t0" -v n="$total" '{ print $0, n / (($1 - t0) / 1e9) }' "$W/sink.out"
+    fi
 }
 phase_mosquitto() {
-    local r per
+    local r per m id what
     mosq_start || { log "mosquitto did not start"; return 1; }
     per=$((E2E_TOTAL / 10)); [ "$per" -lt 1 ] && per=1
-    : > "$W/8t"; : > "$W/8l"
-    for r in $(seq 1 "$REPS"); do mosq_run 10 "$per" 0 >> "$W/8t"; done
-    for r in $(seq 1 "$REPS"); do mosq_run 1 $((1000 * LAT_SECS)) 1000 >> "$W/8l"; done
-    MQ_TPUT=$(awk '{ print $6 }' "$W/8t" | median)
-    MQ_P99=$(awk '{ print $3 }' "$W/8l" | median)
-    row 8-tput "Mosquitto QoS1 -> sink (SQLite FULL): 10 publishers x $per" "$MQ_TPUT" upd/s
-    row 8-p50 "  latency publish->committed @1000/s: p50" "$(awk '{ print $2 }' "$W/8l" | median)" ms
-    row 8-p99 "  p99" "$MQ_P99" ms
-    row 8-p999 "  p99.9" "$(awk '{ print $4 }' "$W/8l" | median)" ms
+    for m in "" durable; do
+        : > "$W/8t$m"; : > "$W/8l$m"
+        for r in $(seq 1 "$REPS"); do mosq_run 10 "$per" 0 $m >> "$W/8t$m"; done
+        for r in $(seq 1 "$REPS"); do mosq_run 1 $((1000 * LAT_SECS)) 1000 $m >> "$W/8l$m"; done
+    done
     stop_pid "$MOSQ_PID"
-    local rt rp
+    MQ_TPUT=$(awk '{ print $6 }' "$W/8tdurable" | median)
+    MQ_P50=$(awk '{ print $2 }' "$W/8ldurable" | median)
+    MQ_P99=$(awk '{ print $3 }' "$W/8ldurable" | median)
+    row 8d-tput "Mosquitto, equal durability (queue FULL, ack after sink COMMIT): 10 pub x $per" "$MQ_TPUT" upd/s
+    row 8d-p50 "  latency queue INSERT->deleted on the sink's ack @1000/s: p50" "$MQ_P50" ms
+    row 8d-p99 "  p99" "$MQ_P99" ms
+    row 8d-p999 "  p99.9" "$(awk '{ print $4 }' "$W/8ldurable" | median)" ms
+    row 8-tput "Mosquitto, NO durability (publisher keeps nothing; PUBACK = broker has it): 10 x $per" "$(awk '{ print $6 }' "$W/8t" | median)" upd/s
+    row 8-p50 "  latency publish->committed at the sink @1000/s: p50" "$(awk '{ print $2 }' "$W/8l" | median)" ms
+    row 8-p99 "  p99" "$(awk '{ print $3 }' "$W/8l" | median)" ms
+    row 8-p999 "  p99.9" "$(awk '{ print $4 }' "$W/8l" | median)" ms
+    local rt rp r5
     rt=$(ratio "${E2E[10]:-FAIL}" "$MQ_TPUT"); rp=$(ratio "${LAT_P99:-FAIL}" "$MQ_P99")
-    row R-tput "ratio cdsync (2-10) / Mosquitto throughput" "$rt" x ">= 2" "$(verdict "$rt" ">=" 2)"
-    row R-p99 "ratio cdsync p99 (3-p99) / Mosquitto p99" "$rp" x "< 1" "$(verdict "$rp" "<" 1)"
+    r5=$(ratio "${LAT_P50:-FAIL}" "$MQ_P50")
+    row R-tput "ratio cdsync (2-10) / Mosquitto equal durability (8d-tput)" "$rt" x ">= 2" "$(verdict "$rt" ">=" 2)"
+    row R-p50 "ratio cdsync p50 (3-p50) / Mosquitto equal durability p50" "$r5" x
+    row R-p99 "ratio cdsync p99 (3-p99) / Mosquitto equal durability p99" "$rp" x "< 1" "$(verdict "$rp" "<" 1)"
+    row R0-tput "ratio cdsync (2-10) / Mosquitto NO durability (8-tput)" "$(ratio "${E2E[10]:-FAIL}" "${R_VAL[8-tput]}")" x
+    row R0-p99 "ratio cdsync p99 (3-p99) / Mosquitto NO durability p99" "$(ratio "${LAT_P99:-FAIL}" "${R_VAL[8-p99]}")" x
+}
+
+# ===== 10. a country reconnecting (issue 19 item 5) ========================
+# Vietnam after the 2025 reform: 34 provinces, 3,321 communes (sc(3321)),
+# each one agent (tests/tools/swarm: its own Ed25519/CURVE identity,
+# enrolled for its own commune, its own CURVE connection and hash chain,
+# real signed batches) with one week of backlog, BENCH_COUNTRY_ROWS
+# updates (300: docs/PERFORMANCE.md "A country reconnecting" says why),
+# sent as the agent does by default (batches of up to batch_max 1,000).
+# All connect at once to one aggregator (deploy/catalog.csv). Time to
+# drain every agent, the aggregator's peak RSS (VmHWM) and CPU time, and
+# fairness: the slowest agent's drain time / the median agent's. An agent
+# not answered within BENCH_COUNTRY_ACK_TIMEOUT_MS (10,000: the agent's
+# ack_timeout_ms) says Hello again and resends, as the daemon does: those
+# Hellos are counted. BENCH_COUNTRY=0 skips the phase.
+country_units() { # N ORGUNITS_CSV LIST
+    awk -v n="$1" -v list="$3" 'BEGIN {
+        print "code,name,parent,valid_from,valid_to"; print "VN,Việt Nam,,,";
+        for (p = 1; p <= 34; p++) printf "P%02d,Tỉnh %d,VN,,\n", p, p;
+        for (i = 1; i <= n; i++) {
+            printf "C%05d,Xã %d,P%02d,,\n", i, i, (i - 1) % 34 + 1;
+            printf "C%05d\n", i > list } }' > "$2"
+}
+# country_ini ROOT PORT
+country_ini() {
+    cat > "$1/aggregator.ini" <<INI
+[aggregator]
+state_dir = $1/state
+identity = $W/country/aggregator.key
+catalog = $TOP/deploy/catalog.csv
+orgunits = $W/country/orgunits.csv
+listen = tcp://127.0.0.1:$2
+log_level = warn
+$AGG_EXTRA
+INI
+}
+# country_run R: one reconnect; "SECONDS MEDIAN_S CPU_S HWM_KIB HELLOS
+# DRAINED NOFILE" into $W/country/run-R.
+country_run() {
+    local d=$W/country run=$W/country/run port t0 c0 c1 hwm nofile rc=0
+    rm -rf "$run"; cp -a "$d/tmpl" "$run" || return 1
+    port=$(free_port); country_ini "$run" "$port"
+    start_agg "$run" "$port" || { stop_pid "$AGG_PID"; return 1; }
+    nofile=$(awk '/^Max open files/ { print $4 }' "/proc/$AGG_PID/limits")
+    c0=$(cpu_ticks "$AGG_PID")
+    SWARM_ACK_TIMEOUT_MS=$CTMO "$SWARM" run "tcp://127.0.0.1:$port" "$(cat "$d/pubid")" "$d/keys" "$CN" \
+        "$CROWS" "@$d/units" 900 /dev/null "$d/times-$1" "$CBATCH" \
+        > "$d/swarm-$1.out" 2>> "$d/swarm.log" || rc=1
+    c1=$(cpu_ticks "$AGG_PID"); hwm=$(rss_kib "$AGG_PID" VmHWM)
+    stop_pid "$AGG_PID"
+    # connections the aggregator cut (connguard: more than
+    # max_pending_handshakes in their handshake; the agents reconnect)
+    # (connguard logs a window's first cut, then its count if more than one)
+    awk '/reason=pending_handshakes_over_cap/ && /event=connection_refused / { c += p; p = 1 }
+         /reason=pending_handshakes_over_cap/ && /event=connections_refused_summary/ {
+             if (match($0, /count=[0-9]+/)) c += substr($0, RSTART + 6, RLENGTH - 6); p = 0 }
+         END { print c + p }' "$run/agg.log" > "$d/refused-$1"
+    log "10: run $1: $(cat "$d/swarm-$1.out")"
+    sort -n -k2,2 "$d/times-$1" | awk -v c="$(calc "($c1 - $c0) / $(getconf CLK_TCK)")" \
+        -v h="$hwm" -v f="$nofile" '
+        { t[NR] = $2; if ($2 >= 0) d++; he += $3 }
+        END { print (d == NR ? t[NR] / 1000 : "FAIL"), t[int((NR + 1) / 2)] / 1000, c, h, he, d, f }' \
+        | paste -d' ' - "$d/refused-$1" > "$d/run-$1"
+    rm -rf "$run"
+    return "$rc"
+}
+phase_country() {
+    local d=$W/country r v
+    if [ "${BENCH_COUNTRY:-1}" = 0 ]; then
+        row 10-drain "country reconnect: skipped (BENCH_COUNTRY=0)" n/a s; return 0; fi
+    CN=$(sc 3321 20); CROWS=${BENCH_COUNTRY_ROWS:-300}; CBATCH=${BENCH_COUNTRY_BATCH:-1000}
+    CTMO=${BENCH_COUNTRY_ACK_TIMEOUT_MS:-10000}
+    SWARM=$W/bin/swarm
+    mkdir -p "$d/keys" "$d/tmpl"
+    country_units "$CN" "$d/orgunits.csv" "$d/units"
+    country_ini "$d/tmpl" 1
+    "$AGG" -c "$d/tmpl/aggregator.ini" keygen --label bench-country > "$d/pubid" || return 1
+    # a first start loads the org units into the store (swarm enroll needs them)
+    country_ini "$d/tmpl" "$(free_port)"
+    start_agg "$d/tmpl" "$(awk -F: '/^listen/ { print $3 }' "$d/tmpl/aggregator.ini")" || return 1
+    stop_pid "$AGG_PID"
+    log "10: enrolling $CN agents, one commune each"
+    "$SWARM" enroll "$d/tmpl/state/aggregator.db" "$d/keys" "$CN" "@$d/units" \
+        2>> "$d/swarm.log" || return 1
+    for r in $(seq 1 "$REPS"); do country_run "$r" || log "10: run $r: not every agent drained"; done
+    col() { cat "$d"/run-* 2>/dev/null | awk -v k="$1" '{ print $k }' | median; }
+    v=$(col 1)
+    row 10-drain "country reconnect: $CN agents x $CROWS queued, all at once -> all drained" "$v" s "<= 300 s" "$(verdict "$v" "<=" 300)"
+    row 10-rate "  as updates/s" "$(ratio "$((CN * CROWS))" "$v")" upd/s
+    row 10-med "  median agent's drain time" "$(col 2)" s
+    v=$(cat "$d"/run-* 2>/dev/null | awk '$1 != "FAIL" && $2 > 0 { print $1 / $2 }' | median)
+    row 10-fair "  fairness: slowest agent / median agent (median of the runs' ratios)" "$v" x "<= 3" "$(verdict "$v" "<=" 3)"
+    row 10-drained "  agents drained (of $CN)" "$(col 6)" agents "= $CN" "$( [ "$(col 6)" = "$CN" ] && echo met || echo missed)"
+    row 10-hellos "  Hellos beyond one per agent (retries after ${CTMO} ms of silence)" "$(calc "$(col 5) - $CN")" hellos
+    row 10-cpu "  aggregator CPU time (user + system) during the drain" "$(col 3)" s
+    row 10-hwm "  aggregator peak RSS (VmHWM)" "$(col 4)" KiB
+    row 10-nofile "  aggregator open-files limit (soft, after daemon_raise_nofile)" "$(col 7)" fds
+    row 10-cut "  connections cut: over max_pending_handshakes (agents reconnect)" "$(col 8)" conns
+    rm -rf "$d/tmpl"
 }
 
 # ===== 9. dashboard views at province scale (issue 16 item 5) ==============
@@ -800,7 +1088,7 @@ INI
     for r in $(seq 1 "$REPS"); do
         "$AGG" -c "$d/aggregator.ini" run >> "$d/agg.log" 2>&1 &
         AGG_PID=$!; PIDS="$PIDS $AGG_PID"
-        wait_for 30 port_open "$hport" || { stop_pid "$AGG_PID"; return 1; }
+        listening "$AGG_PID" "$hport" "$d/agg.log" || { stop_pid "$AGG_PID"; return 1; }
         for v in $VIEWS; do time_view "$hport" "$tok" "$v" >> "$d/c-$v"; done
         for v in $VIEWS; do time_view "$hport" "$tok" "$v" >> "$d/w-$v"; done
         [ "$r" = 1 ] && views_page "$hport" "$tok"
@@ -824,7 +1112,7 @@ INI
 # into an aggregator run under valgrind --tool=callgrind; the annotated
 # profile goes to ${BENCH_PROFILE_OUT:-$W}/callgrind.txt.
 phase_profile() {
-    local n=10 b run=$W/run port t0 dbs=() k out=${BENCH_PROFILE_OUT:-$W}
+    local n=10 b run=$W/run port t0 dbs=() k out=${BENCH_PROFILE_OUT:-$W} tries=2400
     mkdir -p "$out" || return 1
     b=$(sc 1000 10)
     AGENT_EXTRA="ack_timeout_ms = 600000" prepare "$W/tmpl-prof" "$n" "$b" || return 1
@@ -833,7 +1121,11 @@ phase_profile() {
     valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
         "$AGG" -c "$run/aggregator.ini" run >> "$run/agg.log" 2>&1 &
     AGG_PID=$!; PIDS="$PIDS $AGG_PID"
-    wait_for 120 port_open "$port" || return 1
+    while ! listens "$AGG_PID" "$port"; do   # callgrind starts slowly: 120 s
+        kill -0 "$AGG_PID" 2>/dev/null && [ "$tries" -gt 0 ] \
+            || { listening "$AGG_PID" "$port" "$run/agg.log"; return 1; }
+        sleep 0.05; tries=$((tries - 1))
+    done
     for k in $(seq 1 "$n"); do dbs+=("$run/a$k/state/agent.db"); done
     t0=$(date +%s%N)
     start_agents "$run" "$n"
@@ -849,7 +1141,8 @@ phase_profile() {
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # Private copies: a rebuild of build/ during the run must not break it.
 mkdir -p "$W/bin"
-for b in "$AGENT" "$AGG" "$BL" "$BA" "$BUILD/bench/mqtt_sink" "$BUILD/bench/mqtt_pub"; do
+for b in "$AGENT" "$AGG" "$BL" "$BA" "$BUILD/bench/mqtt_sink" "$BUILD/bench/mqtt_pub" \
+         "$BUILD/tools/swarm"; do
     cp "$b" "$W/bin/" || { log "missing $b (make bench builds it)"; exit 2; }
 done
 AGENT=$W/bin/cdsync-agent; AGG=$W/bin/cdsync-aggregator
@@ -859,7 +1152,7 @@ AGG_EXTRA=""
 BL=$W/bin/bench_limits; BA=$W/bin/bench_agents; BUILD_BENCH=$W/bin
 command -v mosquitto > /dev/null || { log "mosquitto missing (deploy/deps.sh)"; exit 2; }
 declare -A E2E
-GROUP=64; BATCH=1000; LAT_SECS=2; LAT_P99=FAIL; LIM_A=FAIL; LIM_B=FAIL; MQ_TPUT=FAIL
+GROUP=64; BATCH=1000; LAT_SECS=2; LAT_P99=FAIL; LAT_P50=FAIL; LIM_A=FAIL; LIM_B=FAIL; MQ_TPUT=FAIL
 LIM_BPG=FAIL; LIM_BPGPIPE=FAIL; AGG_STORE=""; ENROLL_RC=0
 E2E_TOTAL=$(sc 200000 100)
 make_fixtures
@@ -868,7 +1161,7 @@ agg_conf "$W" 1
 log "work dir $W, scale $SCALE, $REPS runs per figure"
 # BENCH_ONLY="limits e2e ...": run only those phases (debugging).
 if [ "${BENCH_ONLY:-}" = profile ]; then phase_profile; exit $?; fi
-for ph in limits e2e latency catchup binary import scale mosquitto views; do
+for ph in limits e2e latency trace catchup binary wine import scale mosquitto views country; do
     case " ${BENCH_ONLY:-$ph} " in *" $ph "*) ;; *) continue ;; esac
     "phase_$ph" || log "phase $ph failed"
 done

@@ -10,6 +10,9 @@
  *        second thread watches the outbox on its own connection (every
  *        100 us) and records when each seq leaves it (= its ACK_OK was
  *        recorded). Prints p50 p99 p99.9 in ms and the achieved rate.
+ *        With CDS_TRACE=FILE (common/cds_trace.h) also one `submit`
+ *        line per update: seq, begin (before outbox_push), and the line's
+ *        time = committed in the outbox.
  *    idle-enroll DIR N AGG_DB ORGUNITS [PREFIX]   create N identities
  *        in DIR and enroll them (unit BOU00001; with PREFIX, agent i gets
  *        unit PREFIX followed by i + 1 in 4 digits, PREFIX0001..: one
@@ -34,6 +37,7 @@
 #include "cds_log.h"
 #include "cds_orgunit.h"
 #include "cds_signal.h"
+#include "cds_trace.h"
 #include "cds_util.h"
 #include "outbox.h"
 #include "store.h"
@@ -262,6 +266,10 @@ cmd_load(const char *state_dir, const char *ou, double rate, double secs,
             sleep_ns(due - now);
         l.submit_ns[k] = bench_mono_ns();
         uint64_t seq = load_push(ob, ou, start + k);
+        if (seq && cds_trace_on())     /* committed in the outbox */
+            cds_trace("submit", "seq=%llu begin=%llu",
+                      (unsigned long long) seq,
+                      (unsigned long long) (l.submit_ns[k] / 1000));
         if (!seq)
             rc = 1;
         if (k == 0)

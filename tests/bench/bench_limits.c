@@ -384,12 +384,15 @@ cmd_sql_agg(const char *orgunits, size_t n, size_t group, size_t batch)
     return rc == CDS_OK ? 0 : 1;
 }
 
-/* The bare reference schema, shared with mqtt_sink.c. */
+/* The bare reference schema (mqtt_sink.c has the same table). Its key
+ * order is the store's since version 18 (store_sql.h
+ * STORE_SQL_MIGRATION_NARROW): period before indicator, so the bound
+ * writes a batch's keys as contiguously as the run it bounds. */
 #define BARE_SCHEMA                                                          \
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"                      \
     "CREATE TABLE IF NOT EXISTS kv (org_unit TEXT NOT NULL, indicator TEXT " \
     "NOT NULL, period TEXT NOT NULL, disagg TEXT NOT NULL, value TEXT NOT "  \
-    "NULL, PRIMARY KEY (org_unit, indicator, period, disagg));"
+    "NULL, PRIMARY KEY (org_unit, period, indicator, disagg));"
 #define BARE_UPSERT                                                          \
     "INSERT INTO kv (org_unit, indicator, period, disagg, value) VALUES "    \
     "(:ou, :ind, :pe, :dis, :val) ON CONFLICT (org_unit, indicator, period," \
@@ -614,7 +617,7 @@ cmd_replay(const char *orgunits, const char *trace, const char *mode)
     "SET client_min_messages = warning;"                                     \
     "DROP TABLE IF EXISTS kv; CREATE TABLE kv (org_unit text NOT NULL,"      \
     " indicator text NOT NULL, period text NOT NULL, disagg text NOT NULL,"  \
-    " value text NOT NULL, PRIMARY KEY (org_unit, indicator, period, disagg))"
+    " value text NOT NULL, PRIMARY KEY (org_unit, period, indicator, disagg))"
 #define PG_BARE_UPSERT                                                       \
     "INSERT INTO kv (org_unit, indicator, period, disagg, value) VALUES "    \
     "($1, $2, $3, $4, $5) ON CONFLICT (org_unit, indicator, period, disagg)" \

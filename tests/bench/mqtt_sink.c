@@ -1,11 +1,12 @@
-/*  mqtt_sink: the subscriber of the Mosquitto pipeline (issue 7, item 8):
+/*  mqtt_sink: the subscriber of the Mosquitto pipelines (issue 7 item 8,
+ *  issue 19 item 3; docs/PERFORMANCE.md "The Mosquitto pipelines"):
  *  what a district would assemble from parts. Subscribes at QoS 1 and
  *  writes every message into SQLite with cdsync's durability: WAL,
  *  synchronous=FULL, the bare reference table of bench_limits (key +
  *  value), one reused INSERT .. ON CONFLICT DO UPDATE, group commit of up
  *  to 1,000 rows, committed as soon as the socket has nothing more to read.
  *
- *    mqtt_sink HOST PORT TOPIC DB N READY_FILE
+ *    mqtt_sink HOST PORT TOPIC DB N READY_FILE [ack]
  *  Payload (mqtt_pub.c): "T_NS|org_unit|indicator|period|value" (the value
  *  is the rest of the payload and may contain '|'). After N
  *  rows are committed prints "DONE_NS P50 P99 P999 N": DONE_NS = wall clock
@@ -13,15 +14,30 @@
  *  before publish) to the commit holding the row. READY_FILE is created
  *  once the subscription is acknowledged.
  *
+ *  With "ack" (the durable pipeline, mqtt_pub --durable): the payload
+ *  starts with the publisher's queue id, "ID|T_NS|org_unit|...", and
+ *  after each COMMIT the sink publishes at QoS 1, per org unit (one
+ *  publisher each), the ids that commit holds as "ID,ID,..." to
+ *  TOPIC/ack/ORG_UNIT: the publisher deletes a queued update only on
+ *  that ack, so "acked" means "committed at the sink", as in cdsync.
+ *
+ *  The acks go out on a second connection run by libmosquitto's own thread
+ *  (mosquitto_loop_start): publishing on the subscriber's connection,
+ *  whose loop this file drives by hand, corrupted its stream under load
+ *  (the broker logged "disconnected due to out of memory" and most acks
+ *  never arrived).
+ *
  *  Invariant: a row's latency is taken only after its COMMIT returned.
  *  (libmosquitto sends the PUBACK when the callback returns, before that
  *  commit: this pipeline acks earlier than cdsync, to its advantage.) */
 #include "bench_util.h"
 #include <mosquitto.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #define SINK_GROUP 1000
+#define SINK_OUS 64                    /* publishers (org units) acked */
 
 #define SINK_SCHEMA                                                          \
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"                      \
@@ -33,8 +49,21 @@
     "(?1, ?2, ?3, 'default', ?4) ON CONFLICT (org_unit, indicator, period, " \
     "disagg) DO UPDATE SET value = excluded.value"
 
+typedef struct {                       /* ids of one org unit in the txn */
+    char ou[32];
+    char *ids;                         /* "ID,ID,..." */
+    size_t len, cap;
+} sink_ack_t;
+
 typedef struct {
     sqlite3 *db;
+    struct mosquitto *m, *m_ack;       /* subscriber; the acks' publisher */
+    const char *topic;
+    int ack;                           /* the durable pipeline */
+    sink_ack_t acks[SINK_OUS];
+    size_t n_acks;
+    size_t acks_sent;                  /* ack publishes */
+    _Atomic size_t acks_done;          /* their PUBACKs (m_ack's thread) */
     sqlite3_stmt *st;
     const char *ready_file;
     size_t expect, committed, in_txn;
@@ -54,17 +83,76 @@ on_subscribe(struct mosquitto *m, void *arg, int mid, int n, const int *q)
         fclose(f);
 }
 
+/* Remember queue id for ou's ack after the next COMMIT. */
+static int
+sink_ack_add(sink_t *s, const char *ou, const char *id)
+{
+    size_t i = 0;
+    while (i < s->n_acks && strcmp(s->acks[i].ou, ou))
+        i++;
+    if (i == SINK_OUS || strlen(ou) >= sizeof s->acks[i].ou)
+        return 1;
+    sink_ack_t *a = &s->acks[i];
+    if (i == s->n_acks) {
+        s->n_acks++;
+        snprintf(a->ou, sizeof a->ou, "%s", ou);
+    }
+    size_t need = a->len + strlen(id) + 2;
+    if (need > a->cap) {
+        char *p = realloc(a->ids, need * 2);
+        if (!p)
+            return 1;
+        a->ids = p;
+        a->cap = need * 2;
+    }
+    a->len += (size_t) sprintf(a->ids + a->len, "%s%s", a->len ? "," : "", id);
+    return 0;
+}
+
+/* After a COMMIT: each org unit's ids to TOPIC/ack/OU, QoS 1. */
+static void
+sink_ack_send(sink_t *s)
+{
+    char topic[256];
+    for (size_t i = 0; i < s->n_acks; i++) {
+        sink_ack_t *a = &s->acks[i];
+        if (a->len == 0)
+            continue;
+        snprintf(topic, sizeof topic, "%s/ack/%s", s->topic, a->ou);
+        if (mosquitto_publish(s->m_ack, NULL, topic, (int) a->len, a->ids, 1,
+                              false) != 0)
+            s->failed = 1;
+        s->acks_sent++;
+        a->len = 0;
+    }
+}
+
+static void
+on_publish(struct mosquitto *m, void *arg, int mid)
+{
+    sink_t *s = arg;
+    (void) m; (void) mid;
+    atomic_fetch_add(&s->acks_done, 1);
+}
+
 static void
 on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
 {
     sink_t *s = arg;
-    char buf[512], *f[5];
+    char buf[600], *f[5], *id = NULL;
     (void) m;
     size_t len = (size_t) msg->payloadlen < sizeof buf - 1
                      ? (size_t) msg->payloadlen : sizeof buf - 1;
     memcpy(buf, msg->payload, len);
     buf[len] = '\0';
     f[0] = buf;                        /* 4 separators; the value is the rest */
+    if (s->ack) {                      /* "ID|" first */
+        char *bar = strchr(buf, '|');
+        id = buf;
+        f[0] = bar ? bar + 1 : NULL;
+        if (bar)
+            *bar = '\0';
+    }
     for (int i = 1; i < 5; i++) {
         char *bar = f[i - 1] ? strchr(f[i - 1], '|') : NULL;
         f[i] = bar ? bar + 1 : NULL;
@@ -72,7 +160,8 @@ on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
             *bar = '\0';
     }
     size_t k = s->committed + s->in_txn;
-    if (!f[4] || k >= s->expect) {
+    if (!f[0] || !f[4] || k >= s->expect
+        || (id && sink_ack_add(s, f[1], id))) {
         s->failed = 1;
         return;
     }
@@ -101,6 +190,8 @@ sink_commit(sink_t *s)
     s->committed += s->in_txn;
     s->in_txn = 0;
     s->done_ns = now;
+    if (s->ack && !s->failed)
+        sink_ack_send(s);
 }
 
 /* Read while the socket has data (up to a group), then commit. */
@@ -123,7 +214,24 @@ sink_loop(struct mosquitto *m, sink_t *s)
         if (s->in_txn >= SINK_GROUP)
             sink_commit(s);
     }
+    /* Every ack's PUBACK before leaving (10 s at most). */
+    for (int i = 0; i < 10000 && !s->failed
+                    && atomic_load(&s->acks_done) < s->acks_sent; i++) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
     return s->failed;
+}
+
+/* The acks' own connection, run by libmosquitto's thread. */
+static int
+sink_ack_connect(sink_t *s, const char *host, int port)
+{
+    s->m_ack = mosquitto_new("cdsync-bench-sink-ack", true, s);
+    if (s->m_ack)
+        mosquitto_publish_callback_set(s->m_ack, on_publish);
+    return !s->m_ack || mosquitto_connect(s->m_ack, host, port, 60) != 0
+           || mosquitto_loop_start(s->m_ack) != 0;
 }
 
 static int
@@ -141,12 +249,16 @@ sink_report(sink_t *s)
 int
 main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: mqtt_sink HOST PORT TOPIC DB N READY_FILE\n");
+    if (argc != 7 && !(argc == 8 && !strcmp(argv[7], "ack"))) {
+        fprintf(stderr, "usage: mqtt_sink HOST PORT TOPIC DB N READY_FILE "
+                        "[ack]\n");
         return 2;
     }
-    sink_t s = { .expect = strtoul(argv[5], NULL, 10),
-                 .ready_file = argv[6] };
+    static sink_t s;
+    s.expect = strtoul(argv[5], NULL, 10);
+    s.ready_file = argv[6];
+    s.topic = argv[3];
+    s.ack = argc == 8;
     s.sent_ns = calloc(s.expect + 1, sizeof *s.sent_ns);
     s.lat_ns = calloc(s.expect + 1, sizeof *s.lat_ns);
     int rc = s.sent_ns && s.lat_ns ? 0 : 1;
@@ -157,6 +269,7 @@ main(int argc, char **argv)
     mosquitto_lib_init();
     struct mosquitto *m = rc == 0 ? mosquitto_new("cdsync-bench-sink", true,
                                                   &s) : NULL;
+    s.m = m;
     if (m) {
         mosquitto_subscribe_callback_set(m, on_subscribe);
         mosquitto_message_callback_set(m, on_message);
@@ -165,6 +278,8 @@ main(int argc, char **argv)
     if (!m || mosquitto_connect(m, argv[1], atoi(argv[2]), 60) != 0
         || mosquitto_subscribe(m, NULL, argv[3], 1) != 0)
         rc = 1;
+    if (rc == 0 && s.ack)
+        rc = sink_ack_connect(&s, argv[1], atoi(argv[2]));
     if (rc == 0)
         rc = sink_loop(m, &s);
     if (rc == 0)
@@ -176,10 +291,17 @@ main(int argc, char **argv)
         mosquitto_disconnect(m);
         mosquitto_destroy(m);
     }
+    if (s.m_ack) {
+        mosquitto_disconnect(s.m_ack);
+        mosquitto_loop_stop(s.m_ack, false);
+        mosquitto_destroy(s.m_ack);
+    }
     mosquitto_lib_cleanup();
     sqlite3_finalize(s.st);
     sqlite3_close(s.db);
     free(s.sent_ns);
     free(s.lat_ns);
+    for (size_t i = 0; i < s.n_acks; i++)
+        free(s.acks[i].ids);
     return rc;
 }

@@ -36,10 +36,12 @@ fi
 mkdir -p "$OUT" || exit 2
 # bash reads a script as it runs it: an edit of bench.sh during the ~30
 # minutes of a paired run would break the run in progress. Every run uses
-# a copy taken now (bench.sh finds pg.sh beside it, under tests/).
+# a copy taken now (bench.sh finds pg.sh and ports.sh beside it, under
+# tests/).
 mkdir -p "$OUT/tree/tests/bench" "$OUT/tree/tests/pg" \
     && cp "$TOP/tests/bench/bench.sh" "$OUT/tree/tests/bench/" \
-    && cp "$TOP/tests/pg/pg.sh" "$OUT/tree/tests/pg/" || exit 2
+    && cp "$TOP/tests/pg/pg.sh" "$OUT/tree/tests/pg/" \
+    && cp "$TOP/tests/ports.sh" "$OUT/tree/tests/" || exit 2
 
 # run SIDE I BUILD: one bench run; its rows in $OUT/SIDE.I.tsv.
 run() {

@@ -3,7 +3,7 @@
 // Env: LOGIN_URL (the one-time link `cdsync-agent open` printed), PERIOD
 // (the current quarter), CSV (a file with two bad rows), OUT_DIR
 // (screenshots), DATA (tap_last), FIRST (TAP number to start at).
-// Prints 9 TAP lines.
+// Prints 11 TAP lines.
 import { chromium } from "playwright-core";
 import { writeFileSync } from "node:fs";
 
@@ -21,7 +21,8 @@ const browser = await chromium.launch({
 const shot = (page, name, full) => page.screenshot({ path: env.OUT_DIR + "/" + name + ".png", fullPage: !!full });
 let page = null;
 try {
-  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  page = await ctx.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(env.LOGIN_URL);
@@ -30,11 +31,22 @@ try {
     (await page.textContent(`#values tr[data-ind="${ind}"][data-ou="${ou}"] td:last-child`)).trim();
   const rec = await stateText("HGD_TONG", "27907-2025");
   const rcpt = await page.getAttribute(`#values tr[data-ind="HGD_TONG"][data-ou="27907-2025"] a`, "href");
-  ok(rec.startsWith("Huyện đã nhận") && /biên nhận số \d+/.test(rec) && /^\/receipt\?id=\d+$/.test(rcpt || ""),
-     "received: 'Huyện đã nhận' with its biên nhận (" + rec + ")");
+  // no org-unit file here: the office above is "cấp trên" (the level above)
+  ok(rec.startsWith("Cấp trên đã nhận") && /biên nhận số \d+/.test(rec) && /^\/receipt\?id=\d+$/.test(rcpt || "") &&
+     (await page.textContent("#sync h2")).trim() === "Đồng bộ với cấp trên",
+     "received: 'Cấp trên đã nhận' with its biên nhận (" + rec + "); 'Đồng bộ với cấp trên'");
   const ref = await stateText("HGD_TONG", "27907");
   ok(ref.startsWith("Bị từ chối: ") && ref.includes("2025-06-30"), "refused and why (" + ref + ")");
   ok((await stateText("TO_CNSCD", "27907-2025")) === "Đã gửi bằng USB, chờ biên nhận", "sent (by USB)");
+  // names first, the code under them: the officer reads names
+  const indCell = await page.innerText(`#values tr[data-ind="HGD_TONG"][data-ou="27907-2025"] td:nth-child(2)`);
+  const head = await page.innerText("#forms h3");
+  const peCell = await page.innerText(`#values tr[data-ind="HGD_TONG"][data-ou="27907-2025"] td:nth-child(3)`);
+  const [py, pq] = env.PERIOD.split("Q");
+  ok(indCell.trim() === "Tổng số hộ gia đình\nHGD_TONG" && head.trim() === "27907-2025" &&
+     peCell.trim() === "Quý " + pq + "/" + py + "\n" + env.PERIOD,
+     "every value by its indicator's name and its period in words, codes under them (" + indCell.replace("\n", " | ") +
+     "; " + peCell.replace("\n", " | ") + "); a unit without a name once (" + head + ")");
   ok((await stateText("HGD_CAPQUANG_SO", "27907-2025")) === "Đã xếp hàng, chờ gửi", "queued");
   const why = (await page.textContent("#syncwhy")).trim();
   ok(why.startsWith("Cần làm: ") && why.length > 12, "not syncing: the reason and what to do (" + why + ")");
@@ -42,6 +54,15 @@ try {
   // the parts docs/AGENT.md shows: sync, files, every value's state
   await page.locator("#sync").screenshot({ path: env.OUT_DIR + "/0-sync-vi.png" });
   await page.locator("section:has(#values)").screenshot({ path: env.OUT_DIR + "/4-values-vi.png" });
+  // the printable biên nhận behind the link: the values it covers, by name
+  const rp = await ctx.newPage();         /* the same session cookie */
+  await rp.setViewportSize({ width: 900, height: 700 });
+  await rp.goto(new URL(rcpt, env.LOGIN_URL).href);
+  const rrows = await rp.$$eval("table:nth-of-type(2) tr", (trs) => trs.slice(1).map((tr) => tr.innerText));
+  await rp.screenshot({ path: env.OUT_DIR + "/5-bien-nhan-vi.png", fullPage: true });
+  ok(rrows.length === 2 && rrows.some((x) => x.includes("Tổng số hộ gia đình") && x.includes("đã nhận")) &&
+     rrows.some((x) => x.includes("đơn vị không còn tồn tại")), "the biên nhận lists the values it covers (" + rrows.join(" | ").replace(/\s+/g, " ") + ")");
+  await rp.close();
 
   // Validation as the officer types: the message names the field and value.
   const inp = `#forms input[data-ou="27907-2025"][data-ind="TO_CNSCD"]`;

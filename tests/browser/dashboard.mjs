@@ -24,8 +24,10 @@ const ratio = new Set(roll.rows.filter((r) => r.aggregation === "RATIO").map((r)
 const names = Object.fromEntries(roll.rows.map((r) => [r.indicator, r.name]));
 // vi-VN: 31.141 and 86,14 % (a no-break space before %)
 const vi = (v, d) => new Intl.NumberFormat("vi-VN", { maximumFractionDigits: d }).format(v);
+// a share always with two decimals (docs/HTTP.md): 73,00 % beside 75,99 %
+const pct = (v) => new Intl.NumberFormat("vi-VN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(v) + "\u00a0%";
 const fmt = (c, v) => v === null || v === undefined ? ""
-  : ratio.has(c) ? vi(Number(v), 2) + "\u00a0%" : vi(Number(v), 2);
+  : ratio.has(c) ? pct(Number(v)) : vi(Number(v), 2);
 // Vietnam is UTC+7 all year: "2026-12-03T03:27:16.038Z" -> "03/12/2026 10:27:16"
 const vnTime = (iso) => {
   const d = new Date(Date.parse(iso.replace(/Z\+\d+$/, "Z")) + 7 * 3600e3);
@@ -151,7 +153,7 @@ try {
   await page.waitForSelector("#prog tr:nth-child(2)");
   const cards = await text(page, "#prog_cards");
   const overdue = compl.rows.filter((r) => r.overdue).length;
-  ok(cards.includes(vi(compl.unitsComplete, 0) + "/" + vi(compl.units, 0) + " (" + vi(compl.unitsPercent, 2) + "\u00a0%)") &&
+  ok(cards.includes(vi(compl.unitsComplete, 0) + "/" + vi(compl.units, 0) + " (" + pct(compl.unitsPercent) + ")") &&
      cards.includes("16/07/2025") && cards.includes("Quá hạn, chưa đủ" + overdue),
      "progress cards = completeness (" + cards.replace(/\s+/g, " ").slice(0, 90) + "…)");
   const prow = await page.$$eval("#prog tr", (trs) => trs.slice(1).map((tr) =>
@@ -190,7 +192,7 @@ try {
   const word = { met: "Đạt", close: "Gần đạt", behind: "Chưa đạt" };
   ok(rank.ranked > 0 && rrows.length === rank.rows.length && rank.rows.every((r, i) =>
        rrows[i][0] === String(r.rank ?? "") && rrows[i][1] === r.name &&
-       rrows[i][4] === (r.attainment === null ? "" : vi(r.attainment, 2) + "\u00a0%") &&
+       rrows[i][4] === (r.attainment === null ? "" : pct(r.attainment)) &&
        rrows[i][5] === (r.state ? word[r.state] : "")) &&
      (await text(page, "#tg_title")).includes("Tỷ lệ hộ gia đình có đường Internet"),
      "targets view = rank (" + rank.ranked + " ranked; first " + rrows[0].slice(0, 6).join(" | ") + ")");

@@ -148,8 +148,8 @@ lww="SELECT org_unit, indicator, period, disagg, value, deleted, hlc, agent_seq,
                 ORDER BY coalesce(u.eff_hlc, u.hlc) DESC, ag.sign_pk DESC, u.seq DESC) AS rn
        FROM g.update_log u JOIN g.agent ag ON ag.id = u.agent_id WHERE u.status = 0)
      WHERE rn = 1"
-cur="SELECT d.org_unit, d.indicator, d.period, d.disagg, d.value, d.deleted, d.hlc, d.agent_seq, d.agent_pk
-     FROM g.datavalue d"
+cur="SELECT d.org_unit, d.indicator, d.period, d.disagg, d.value, d.deleted, d.hlc, d.agent_seq, da.sign_pk
+     FROM g.datavalue d JOIN g.agent da ON da.id = d.agent_id"
 report "TABLE: replay says, datavalue lacks (ou|indicator|period|disagg|value|deleted|hlc|seq)" \
     "SELECT org_unit, indicator, period, disagg, value, deleted, hlc, agent_seq FROM ($lww EXCEPT $cur)" lww1
 report "TABLE: datavalue has, replay does not (ou|indicator|period|disagg|value|deleted|hlc|seq)" \

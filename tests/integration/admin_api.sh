@@ -3,8 +3,8 @@
 # stored hashed, revocable), the routes give what the CLI gives, and
 # bad requests get a 4xx JSON error without affecting ingest.
 . "$(dirname "$0")/lib.sh"
-echo "1..20"
-port=$((20000 + ($$ * 7) % 20000))
+echo "1..30"
+port=$(free_port)
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"
@@ -18,6 +18,10 @@ HGD_TONG,2025Q1,27904,100
 HGD_CAPQUANG_SO,2025Q1,27904,10
 CSV
 agg agg import "$T/d.csv" > /dev/null
+# a value then deleted, for /api/export's include_deleted
+printf 'dataelement,period,orgunit,value\nHGD_TONG,2025Q2,27901,5\n' > "$T/q2.csv"
+printf 'dataelement,period,orgunit,value,deleted\nHGD_TONG,2025Q2,27901,,true\n' > "$T/q2del.csv"
+agg agg import "$T/q2.csv" > /dev/null && agg agg import "$T/q2del.csv" > /dev/null
 tok=$(agg agg token add dashboard | head -1)
 check "token printed once, cdst_ + 43 chars" [ ${#tok} = 48 ]
 expect_eq "only the hash is stored" \
@@ -47,6 +51,30 @@ expect_eq "export over HTTP (dhis2-csv)" "$(printf '%s\n' "$e" | grep -c '^HGD_'
 curl -sf -D "$T/adx.hdr" -o "$T/api.adx" "${auth[@]}" "$base/api/export?org_unit=27901&format=adx"
 expect_eq "export over HTTP (adx): application/adx+xml, two values" \
     "$(grep -ci '^content-type: application/adx+xml' "$T/adx.hdr") $(xmllint --xpath 'count(//*[local-name()="dataValue"])' "$T/api.adx")" "1 2"
+
+# export's include_deleted and id_scheme: the CLI's --include-deleted and
+# --id-scheme, the same files and the same refusals (400 with the reason)
+for q in "format=dhis2-json&include_deleted=1:--format dhis2-json --include-deleted" \
+         "format=dhis2-csv&include_deleted=1:--format dhis2-csv --include-deleted" \
+         "id_scheme=name:--id-scheme name" \
+         "format=dhis2-csv&id_scheme=name&include_deleted=1:--format dhis2-csv --id-scheme name --include-deleted"; do
+    curl -sf "${auth[@]}" -o "$T/x.http" "$base/api/export?org_unit=27901&${q%%:*}"
+    agg agg export --org-unit 27901 ${q#*:} > "$T/x.cli"
+    check "export over HTTP ${q%%:*} = CLI ${q#*:}" cmp -s "$T/x.http" "$T/x.cli"
+done
+expect_eq "include_deleted=1: the deleted value, deleted true" \
+    "$(curl -sf "${auth[@]}" "$base/api/export?org_unit=27901&include_deleted=1" | jq -r '.dataValues[] | select(.period == "2025Q2") | .deleted')" true
+expect_eq "id_scheme=name: the names" \
+    "$(curl -sf "${auth[@]}" "$base/api/export?org_unit=27901&id_scheme=name" | jq -r '[.dataValues[].orgUnit] | unique | join(",")')" \
+    "Xã Mỹ Quý Đông"
+for q in "format=adx&include_deleted=1:include-deleted: ADX has no deleted field" \
+         "format=csv&id_scheme=name:id-scheme: name is written by --format dhis2-json and dhis2-csv only" \
+         "id_scheme=uid:id_scheme: uid needs a map file" \
+         "id_scheme=nom:id_scheme: expected code or name"; do
+    code=$(curl -s -o "$T/r" -w '%{http_code}' "${auth[@]}" "$base/api/export?org_unit=27901&${q%%:*}")
+    expect_eq "export ${q%%:*}: 400 with the reason" \
+        "$code $(jq -r .error "$T/r" | grep -cF "${q#*:}")" "400 1"
+done
 
 # the dashboard's names: the org-unit table and the catalog, as loaded
 o=$(curl -sf "${auth[@]}" "$base/api/orgunits")

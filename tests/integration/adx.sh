@@ -9,7 +9,7 @@
 # nesting) is refused with a clear message; --adx-periods is refused
 # with the DHIS2 JSON/CSV formats.
 . "$(dirname "$0")/lib.sh"
-echo "1..28"
+echo "1..33"
 XSD=$TOP/tests/integration/adx.xsd
 no_http() { grep -q '^http_listen =$' "$T/$1/aggregator.ini" || echo "http_listen =" >> "$T/$1/aggregator.ini"; }
 agg_init agg; no_http agg
@@ -206,3 +206,39 @@ expect_eq "hostile files: nothing applied or queued" \
 agg agg export --format dhis2-json --adx-periods > /dev/null 2> "$T/adxp.err"
 expect_eq "--adx-periods with dhis2-json: usage error naming --format adx" \
     "$? $(grep -c 'format adx' "$T/adxp.err")" "2 1"
+
+# The DHIS2-style file with DHIS2 UIDs (tests/integration/dhis2/uid.adx,
+# its map dhis2/uid-map.csv: dataSet, orgUnit, dataElement and the
+# default attribute/category option combination as UIDs) imports with
+# --id-scheme uid --id-map at both ends as the code version does; an id
+# the map lacks is refused naming file:line, the attribute and the id.
+U=$TOP/tests/integration/dhis2
+agg_init cx; no_http cx; agg_init ux; no_http ux
+agg cx import "$T/dhis2.adx" > /dev/null 2>&1
+out=$(agg ux import --id-scheme uid --id-map "$U/uid-map.csv" "$U/uid.adx" 2>&1)
+diag "$out"
+check "central: the UID ADX file imports with the map" grep -q "4 applied, 0 rejected" <<< "$out"
+vals='[.dataValues[] | del(.created, .lastUpdated)] | sort_by(.dataElement, .period)'
+expect_eq "central: the same values, comments and units as the code version" \
+    "$(agg ux export | jq -c "$vals")" "$(agg cx export | jq -c "$vals")"
+agent_init ac 27901 far; agent_init au 27901 far
+sed 's/OuCommune04/OuCommune01/' "$U/uid.adx" > "$T/uid-commune.adx"
+agent ac import "$T/dhis2-commune.xml" > /dev/null 2>&1
+out=$(agent au import --id-scheme uid --id-map "$U/uid-map.csv" "$T/uid-commune.adx" 2>&1)
+diag "$out"
+check "agent: the UID ADX file queues with the map" grep -q "queued 4 updates" <<< "$out"
+# (stored_by: each agent's own, ADX has no storedBy)
+ob='SELECT org_unit, indicator, period, disagg, value, deleted, comment,
+    followup FROM outbox ORDER BY 2, 3;'
+expect_eq "agent: the same rows as the code version" \
+    "$(sqlq "$(agent_db au)" "$ob")" "$(sqlq "$(agent_db ac)" "$ob")"
+sed 's/"DeHgdTong01"/"fbfJHSPpUQD"/' "$T/uid-commune.adx" > "$T/uidbad.adx"
+agg ux import --id-scheme uid --id-map "$U/uid-map.csv" "$T/uidbad.adx" > /dev/null 2> "$T/ub1.err"
+rc1=$?
+agent au import --id-scheme uid --id-map "$U/uid-map.csv" "$T/uidbad.adx" > /dev/null 2> "$T/ub2.err"
+rc2=$?
+diag "$(cat "$T/ub1.err" "$T/ub2.err")"
+ub="uidbad.adx:7: dataElement: \"fbfJHSPpUQD\": no row in id map $U/uid-map.csv"
+expect_eq "an id the map lacks: refused at both ends by line, attribute and id; nothing queued" \
+    "$rc1 $rc2 $(grep -Fc "$ub" "$T/ub1.err") $(grep -Fc "$ub" "$T/ub2.err") $(agent_depth au)" \
+    "1 1 1 1 4"

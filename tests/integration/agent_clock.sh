@@ -32,7 +32,7 @@ ft_cli "$AGENT" -c "$T/a1/agent.ini" status > "$T/status.out" 2>/dev/null; rc=$?
 diag "$(grep -E '^(clock|health)' "$T/status.out")"
 expect_eq "status exits 1 (SKEWED)" "$rc" 1
 check "status says SKEWED, how far and what to do (Vietnamese by default)" \
-    grep -Eq '^health: +SKEWED \(đồng hồ máy chậm hơn máy chủ tổng hợp (10 min 0[0-9]|9 min 5[0-9]) s: chỉnh lại ngày giờ' "$T/status.out"
+    grep -Eq '^health: +SKEWED \(đồng hồ máy chậm hơn máy chủ tổng hợp (10 phút 0[0-9]|9 phút 5[0-9]) giây: chỉnh lại ngày giờ' "$T/status.out"
 ft_cli "$AGENT" -c "$T/a1/agent.ini" --lang en status > "$T/status.en" 2>/dev/null
 diag "$(grep -E '^health' "$T/status.en")"
 check "... and in English with --lang en" \

@@ -14,8 +14,7 @@
 # Advice is Vietnamese by default, English with agent.lang = en.
 . "$(dirname "$0")/lib.sh"
 echo "1..14"
-port=$((21000 + ($$ * 13) % 11000))
-while ss -tan 2>/dev/null | grep -q ":$port "; do port=$((21000 + (port - 20999) % 11000)); done
+port=$(free_port)
 EP="tcp://127.0.0.1:$port"
 agg_init agg "$EP"
 agg_init other "ipc://$T/other.sock"          # never started: only its key

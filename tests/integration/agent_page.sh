@@ -14,8 +14,8 @@
 # in Vietnamese and takes screenshots ($BUILD/test-artifacts/agentpage);
 # SKIP for that part without chromium or playwright-core.
 . "$(dirname "$0")/lib.sh"
-echo "1..45"
-port=$((20000 + ($$ * 17) % 20000))
+echo "1..56"
+port=$(free_port)
 agg_init agg
 # 27907-2025 (Xã Mỹ Quý) exists now; 27907 closed on 2025-06-30. The agent
 # checks lifetimes against a catalog copy with no orgunits.csv beside it, so
@@ -119,9 +119,26 @@ rid=$(st 27907-2025 HGD_TONG receipt)
 expect_eq "the value of the closed unit is refused" "$(st 27907 HGD_TONG state)" refused
 check "... and why" eval 'st 27907 HGD_TONG reason | grep -q "org_unit_closed\|2025-06-30"'
 diag "$(st 27907 HGD_TONG reason)"
+check "... first in the officer's words, then the aggregator's detail" \
+    eval 'st 27907 HGD_TONG reason | grep -q "^đơn vị không còn tồn tại trong kỳ này (đã sáp nhập hoặc giải thể) — chi tiết: period: .*2025-06-30"'
+curl -s -b "$T/jar" "$U/api/state?lang=en" > "$T/state-en.json"
+check "... in English with ?lang=en" \
+    eval 'jq -r ".values[] | select(.org_unit == \"27907\") | .reason" "$T/state-en.json" | grep -q "^the unit no longer exists in this period (merged or closed) — period: "'
+expect_eq "each value carries the indicator's name (Vietnamese, English with ?lang=en)" \
+    "$(st 27907-2025 HGD_TONG indicator_name) / $(jq -r '.values[] | select(.org_unit == "27907-2025" and .indicator == "HGD_TONG") | .indicator_name' "$T/state-en.json")" \
+    "Tổng số hộ gia đình / Households, total"
+expect_eq "... and the unit's (its code without an org-unit file)" "$(st 27907 HGD_TONG unit_name)" 27907
 curl -s -b "$T/jar" "$U/receipt?id=$rid" > "$T/rcpt.html"
 check "the receipt prints as a biên nhận, verified" \
-    eval 'grep -q "Biên nhận số $rid" "$T/rcpt.html" && grep -q "Huyện đã nhận" "$T/rcpt.html" && grep -q "acked_seq" "$T/rcpt.html"'
+    eval 'grep -q "Biên nhận số $rid" "$T/rcpt.html" && grep -q "Cấp trên đã nhận" "$T/rcpt.html" && grep -q "acked_seq" "$T/rcpt.html"'
+pe_vi="Quý ${pe#*Q} năm ${pe%Q*}"
+check "... listing each value it covers by name, period in words, with its result" \
+    eval 'grep -q "<td>Tổng số hộ gia đình<br><small>HGD_TONG</small></td><td>$pe_vi<br><small>$pe</small></td><td>1200</td><td>đã nhận</td>" "$T/rcpt.html" &&
+          grep -q "<td>900</td><td>đơn vị không còn tồn tại trong kỳ này" "$T/rcpt.html"'
+committed=$(sed -n 's/^committed: *//p' "$T/rcpt.html")    # the signed UTC stamp
+vn=$(date -u -d "@$(( $(date -u -d "$committed" +%s) + 7 * 3600 ))" "+%H:%M:%S ngày %d/%m/%Y")
+check "... and when, in Viet Nam time (the signed $committed + 7 h)" \
+    grep -q "<th>Thời điểm ghi nhận</th><td>$vn (giờ Việt Nam)</td>" "$T/rcpt.html"
 printf 'garbage' > "$T/bad.rcpt"
 code=$(curl -s -o "$T/p" -w '%{http_code}' -b "$T/jar" -H "X-CSRF-Token: $csrf" --data-binary @"$T/bad.rcpt" "$U/api/receipt")
 check "a file that is no receipt: 400 with the reason" eval '[ "$code" = 400 ] && jq -r .error "$T/p" | grep -q "^Biên nhận không hợp lệ"'
@@ -139,6 +156,9 @@ expect_eq "four states side by side" \
 check "not syncing: the reason and what to do" \
     eval '[ "$(jq .sync.code "$T/state.json")" != 0 ] && [ -n "$(jq -r .sync.why "$T/state.json")" ]'
 diag "$(jq -r .sync.why "$T/state.json")"
+expect_eq "... in Vietnamese words only, no state code (daemon stopped)" \
+    "$(jq -r .sync.why "$T/state.json")" \
+    "chương trình đồng bộ chưa chạy: khởi động nó (systemctl start cdsync-agent, hoặc cdsync-agent run)"
 stop_page
 
 # Headless Chromium: the same page as the officer sees it.
@@ -151,10 +171,10 @@ if [ -x "${CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$TOP/tests/browser/node_modu
     printf "dataelement,period,orgunit,value\nHGD_TONG,%s,27907-2025,abc\nTO_CNSCD,2025W7,27907-2025,1\n" "$pe" > "$T/số liệu quý.csv"
     LOGIN_URL="$url" PERIOD="$pe" CSV="$T/số liệu quý.csv" OUT_DIR="$art" DATA="$T" FIRST=$((TESTNO + 1)) \
         timeout 120 node "$TOP/tests/browser/agentpage.mjs" || FAILED=1
-    TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo $((TESTNO + 9)))
+    TESTNO=$(cat "$T/tap_last" 2> /dev/null || echo $((TESTNO + 11)))
     stop_page
 else
-    for i in 1 2 3 4 5 6 7 8 9; do ok "browser check $i # SKIP chromium or playwright-core not installed"; done
+    for i in 1 2 3 4 5 6 7 8 9 10 11; do ok "browser check $i # SKIP chromium or playwright-core not installed"; done
 fi
 
 # The daemon syncs what is left over the link; the page then says received.
@@ -168,6 +188,21 @@ curl -s -b "$T/jar" "$U/api/state" > "$T/state.json"
 expect_eq "every value of 27907-2025 is now received" \
     "$(jq -r '[.values[] | select(.org_unit == "27907-2025") | .state] | unique | join(" ")' "$T/state.json")" received
 check "the last successful sync is shown" eval '[ "$(jq .sync.last_ack_at_ms "$T/state.json")" -gt 0 ]'
+expect_eq "without an org-unit file the office above has no name (the page says cấp trên)" \
+    "$(jq -r .above "$T/state.json")" ""
+stop_page
+
+# With the org-unit file the page names the office the commune reports to:
+# the parent of its first unit that exists today (27907-2025 -> 80-2025,
+# Tỉnh Tây Ninh since the 2025 reform; 27907's was Huyện Đức Huệ).
+echo "orgunits = $ORGUNITS" >> "$T/a1/agent.ini"
+open_page "$T/open4.out"
+curl -s -o /dev/null -c "$T/jar" "$url"
+curl -s -b "$T/jar" "$U/api/state" > "$T/state.json"
+expect_eq "the office above by name: the parent of the unit that exists today" \
+    "$(jq -r .above "$T/state.json")" "Tỉnh Tây Ninh"
+curl -s -b "$T/jar" "$U/receipt?id=$rid" > "$T/rcpt2.html"
+check "... and the receipt says who received the values" grep -q "<p>Tỉnh Tây Ninh đã nhận và ký xác nhận" "$T/rcpt2.html"
 stop_page
 agent_stop a1
 exit $FAILED

@@ -50,7 +50,7 @@ agent r1 --lang en status > "$T/r1.status" 2>&1; rc=$?
 diag "$(grep health "$T/r1.status")"
 expect_eq "status exits 2" "$rc" 2
 check "the advice names the key enrolled in its place" grep -q "enrolled key $new_fpr in its place" "$T/r1.status"
-check "Vietnamese by default" sh -c "'$AGENT' -c '$T/r1/agent.ini' status | grep -q 'đã bị huyện thu hồi lúc $day UTC'"
+check "Vietnamese by default" sh -c "'$AGENT' -c '$T/r1/agent.ini' status | grep -q 'đã bị cấp trên thu hồi lúc $day UTC'"
 check "the notice is kept in agent.revoked" test -s "$T/r1/state/agent.revoked"
 check "the daemon stops dialing" wait_for 10 grep -q 'event=stopped_dialing' "$T/r1/log"
 submit r1 27916 TTHC_TONG 7          # wakes the daemon: it sends nothing

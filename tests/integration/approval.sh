@@ -8,12 +8,12 @@
 # scope and CSRF are enforced; the CLI does the same for operators.
 . "$(dirname "$0")/lib.sh"
 echo "1..47"
-port=$((21000 + ($$ * 17) % 19000))
+port=$(free_port)
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"
 agent_init a1 27901
-aport=$((port + 1))
+aport=$(free_port)
 echo "http_listen = 127.0.0.1:$aport" >> "$T/a1/agent.ini"
 pw='mật-khẩu-đủ-dài'
 printf '%s\n' "$pw" | agg agg user add huyen --role district_admin --org-unit 801 --password-stdin > /dev/null

@@ -30,7 +30,7 @@ expect_eq "the aggregator is a native one" \
     "$(od -An -tx1 -j18 -N2 "$AGG" | tr -d ' ')" \
     "$(od -An -tx1 -j18 -N2 "$(command -v sh)" | tr -d ' ')"
 
-port=$((20000 + $$ % 20000))
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 check "arm64 keygen and enroll" agent_init a1 27901
 check "keygen printed a public identity" grep -qx 'cds1:[A-Za-z0-9_-]*' "$T/a1/pubid"

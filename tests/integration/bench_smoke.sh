@@ -13,21 +13,25 @@ n=0; failed=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 
-# The row ids the table must hold at BENCH_SCALE=0.005 (idle agents: 20, 50).
+# The row ids the table must hold at BENCH_SCALE=0.005 (idle agents: 20, 50;
+# country reconnecting: 20 agents).
 ROWS="1a 1b 1b-pg 1b-pg/b 1b-pgpipe 1b-pgpipe/b 1c 1c-upd 1d 1d-upd 1d-curve 2-1 2-1/a 2-1/b 2-10 2-10/a 2-10/b
 2-1/a-lim 2-1/b-lim 2-1/ab 2-10/a-lim 2-10/b-lim 2-10/ab 2-100/a-lim 2-100/b-lim 2-100/ab
 2-10-pg 2-10-pg/pg 2-10-pg/pgpipe 2-10-pg/sqlite
-2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-fsync-p50 3-fsync-p99 3-floor 3-floor99 3-p50 3-p50/floor 3-p99 3-p999 3-rate 4
+2-100 2-100/a 2-100/b 5-rss-idle 5-pss-idle 5-priv-idle 5-cpu-idle 3-fsync-p50 3-fsync-p99 3-floor 3-floor99 3-p50 3-p50/floor 3-p99 3-p999 3-rate
+3t-outbox 3t-wake 3t-read 3t-send 3t-net 3t-writer 3t-commit 3t-mark 3t-reply 3t-back 3t-record 3t-total 3t-after-ack 3t-per-batch 3t-load 4
 4-rate 5-rss-send 5-hwm-send 5-bin 5-bin-strip 7 6-20-ans 6-20-t 6-20-rss
 6-20-per 6-20-cpu 6-50-ans 6-50-t 6-50-rss 6-50-per 6-50-cpu 6-sync 6-sync/t
 6-hb-bytes 6-cyc-half 6-cyc-per
 8-tput 8-p50 8-p99 8-p999 R-tput R-p99
+8d-tput 8d-p50 8d-p99 8d-p999 R-p50 R0-tput R0-p99
+10-drain 10-rate 10-med 10-fair 10-drained 10-hellos 10-cpu 10-hwm 10-nofile 10-cut
 9-start 9-start-w 9-summary 9-summary-w 9-reporting 9-reporting-w 9-targets 9-targets-w
 9-trend 9-trend-w 9-quality 9-quality-w 9-history 9-history-w 9-operations 9-operations-w"
 echo "1..$(( $(echo $ROWS | wc -w) + 5 ))"
 
 BUILD=$BUILD BENCH_SCALE=0.005 BENCH_REPS=1 BENCH_IDLE_S=1 BENCH_HOLD_S=1 \
-    BENCH_LAT_S=2 BENCH_OUT=$OUT/table timeout 600 \
+    BENCH_LAT_S=2 BENCH_TRACE_S=2 BENCH_OUT=$OUT/table timeout 600 \
     bash "$TOP/tests/bench/bench.sh" > "$OUT/stdout" 2> "$OUT/stderr"
 rc=$?
 if [ "$rc" = 0 ]; then ok "bench.sh exits 0"; else
@@ -83,4 +87,9 @@ for id in 2-1/a 2-1/b 2-1/ab 2-10/a 2-10/b 2-10/ab 2-100/a 2-100/b 2-100/ab 2-10
 done
 if [ -z "$bad" ]; then ok "ratios above 1.05 to a reference carry the warning"
 else not_ok "ratios above 1.05 to a reference carry the warning (wrong:$bad)"; fi
+# A row without a number: what the bench said about it (which process
+# exited, with its log's last lines) is in its messages.
+if [ "$failed" = 1 ] && [ "$rc" = 0 ]; then
+    grep -E -A5 'exited|not listening|failed|not every' "$OUT/stderr" | head -40 | sed 's/^/# /'
+fi
 exit $failed

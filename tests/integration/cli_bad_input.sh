@@ -2,7 +2,7 @@
 # Done-when 7: bad input at the CLI gets a clear message naming file, line
 # and field, a non-zero exit, and nothing queued.
 . "$(dirname "$0")/lib.sh"
-echo "1..21"
+echo "1..22"
 agg_init agg
 agent_init a1 27901
 
@@ -13,6 +13,9 @@ expect_fail() {
     if [ "$st" = "$want" ] && grep -q -- "$pat" "$T/err"; then ok "$name"
     else not_ok "$name (status $st, stderr: $(head -c 300 "$T/err"))"; fi
 }
+# The Windows service's command on Linux: names the systemd unit, exit 2.
+expect_fail "service on Linux points to the systemd unit" 2 \
+    'deploy/cdsync-agent.service' agent a1 service install
 H=dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value,storedby,lastupdated,comment,followup,deleted
 
 expect_fail "unknown indicator (submit)" 1 'CDS99' \

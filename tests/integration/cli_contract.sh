@@ -6,7 +6,7 @@
 # the dispatcher of common/cds_cli.c: one version, unknown commands, no
 # operands where the table says so.
 . "$(dirname "$0")/lib.sh"
-echo "1..24"
+echo "1..28"
 
 # expect_fail NAME WANT_STATUS PATTERN CMD...: fails with status, stderr matches.
 expect_fail() {
@@ -120,6 +120,27 @@ printf '[agent]\nstate_dir = %s/nokey/g\n' "$T" > "$T/nokey/g.ini"
 expect_eq "pubid without an identity: exit 3 in both" "$a $g" "3 3"
 agg pk pubid extra 2>/dev/null; a=$?; agent pka pubid extra 2>/dev/null; g=$?
 expect_eq "pubid with an argument: usage, exit 2 in both" "$a $g" "2 2"
+
+# A command beside a daemon that has just created its database (`run`
+# started and `import` at once, as make demo's merged commune does): the
+# file exists, not migrated yet. `status` says so once (3, no error log
+# line repeating it); `import` migrates it, queues and logs no error (it
+# looked read-only for a fetched metadata version first: agent/main.c
+# use_fetched).
+rm -f "$T/pka/state/agent.db-wal" "$T/pka/state/agent.db-shm"
+: > "$T/pka/state/agent.db"
+expect_fail "status, database not migrated yet: 3, says what migrates it" 3 \
+    'database schema is not this program.s (older: `cdsync-agent run` migrates it' \
+    agent pka status
+if grep -q 'level=error' "$T/err"; then not_ok "... and no error log line beside it: $(grep -m1 'level=error' "$T/err")"
+else ok "... and no error log line beside it"; fi
+printf '%s\n' dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value,storedby,lastupdated,comment,followup,deleted \
+    HGD_TONG,2025Q1,27901,,,1234,,,,, > "$T/pka.csv"
+agent pka import "$T/pka.csv" > "$T/out" 2> "$T/err"; st=$?
+expect_eq "import, database not migrated yet: migrated and queued" \
+    "$st $(cat "$T/out")" "0 queued 1 updates (seq 1..1)"
+if grep -q 'level=error' "$T/err"; then not_ok "... and no error logged: $(grep -m1 'level=error' "$T/err")"
+else ok "... and no error logged"; fi
 
 # One version (common/cds_version.h): both programs print it, and it is
 # the top entry of the Debian changelog.

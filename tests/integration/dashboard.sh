@@ -21,7 +21,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] || [ ! -d "$TOP/tests/browser/node_
     exit 0
 fi
 echo "1..41"
-port=$((20000 + ($$ * 13) % 20000))
+port=$(free_port)
 # the org units plus a district of 300 communes (the chart at province scale)
 ORGUNITS=$T/orgunits.csv
 {

@@ -13,7 +13,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] || [ ! -d "$TOP/tests/browser/node_
     exit 0
 fi
 echo "1..8"
-port=$((20000 + ($$ * 17) % 20000))
+port=$(free_port)
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 cat >> "$T/agg/aggregator.ini" <<INI

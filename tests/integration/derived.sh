@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..17"
 agg_init agg
-port=$((20000 + ($$ * 13) % 20000))
+port=$(free_port)
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"
 

@@ -10,8 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..7"
 BADPEER=$BUILD/tools/badpeer
-port=$((21000 + ($$ * 7) % 11000))
-while ss -tan 2>/dev/null | grep -q ":$port "; do port=$((21000 + (port - 20999) % 11000)); done
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 echo "http_listen =" >> "$T/agg/aggregator.ini"
 agent_init good 27901

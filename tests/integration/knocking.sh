@@ -7,8 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..14"
 BADPEER=$BUILD/tools/badpeer
-port=$((21000 + ($$ * 11) % 11000))
-while ss -tan 2>/dev/null | grep -q ":$port "; do port=$((21000 + (port - 20999) % 11000)); done
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"
 agent_init good 27901              # enrolled: used with a wrong server key
@@ -50,8 +49,13 @@ diag "$(echo "$out" | sed -n '/knocking/,$p')"
 check "health lists the revoked key with its commune" \
     grep -Eq "revoked key +rev \[27910\] +127\.0\.0\.1 +2[0-9][0-9]" <<< "$out"
 check "health lists the unknown key" grep -q "unknown key .* 127\.0\.0\.1" <<< "$out"
-check "health lists the wrong server key by address" \
-    grep -Eq "^- +handshake failed +- +127\.0\.0\.1 " <<< "$out"
+# The address of a failed handshake is read when the main loop takes the
+# connection's accept event; a connection already closed by then is
+# "unknown" (docs/OPERATIONS.md; under ASan on a loaded machine all 50
+# were). Any address it does give is the peer's.
+hf=$(grep -E "^- +handshake failed " <<< "$out" | awk '{ print $5 }' | sort -u | tr '\n' ' ')
+check "health lists the wrong server key by address: 127.0.0.1 or unknown (got: $hf)" \
+    eval '[ -n "$hf" ] && [ -z "$(echo $hf | tr " " "\n" | grep -Ev "^(127\.0\.0\.1|unknown)$")" ]'
 json=$(agg agg health --format json)
 expect_eq "health json: the revoked key's commune" \
     "$(jq -r '.[] | select(.knock and .reason == "revoked key") | .enrolled_as.label + " " + .enrolled_as.org_units + " " + .address' <<< "$json")" \

@@ -31,6 +31,12 @@ expect_eq() {
     if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi
 }
 diag() { echo "# $*"; }
+# free_port: a TCP port of 127.0.0.1 that nothing holds now, chosen by the
+# kernel (bind to port 0). Tests run side by side (tests/run.sh TEST_JOBS):
+# a port computed from $$ could be another test's, or a connection's.
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
 
 # wait_for SECONDS CMD...: poll a condition every 50 ms until a deadline.
 wait_for() {

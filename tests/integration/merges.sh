@@ -7,7 +7,7 @@
 # completeness and the HTTP API (what the dashboard draws) must agree.
 . "$(dirname "$0")/lib.sh"
 echo "1..31"
-port=$((20000 + ($$ * 11) % 20000))
+port=$(free_port)
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"

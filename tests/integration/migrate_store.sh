@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/pg/pg.sh"
 
-port=$((20000 + $$ % 20000))
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 agent_init a1 27901
 agent_init a2 27904

@@ -103,7 +103,7 @@ expect_eq "agent status exits 1 with a backlog (daemon running)" "$?" 1
 lag_json=$(agent lag status --json 2>/dev/null)
 expect_eq "status --json carries the same verdict" \
     "$(printf '%s' "$lag_json" | jq -r '"\(.health.code) \(.health.state)"')" "1 WARNING"
-check "... with its reason" sh -c "printf '%s' '$lag_json' | jq -r .health.why | grep -q backlog"
+check "... with its reason (Vietnamese by default)" sh -c "printf '%s' '$lag_json' | jq -r .health.why | grep -q 'có giá trị chờ gửi đã [0-9]* giây'"
 acc_before=$(aggq agg "SELECT sum(accepted_total) FROM agent_health")
 agg_start agg
 check "an agent delivering an old backlog is LAGGING" wait_for 15 state_is lag LAGGING

@@ -17,7 +17,7 @@ if ! "$PY" -c 'import openpyxl' 2>/dev/null; then
     exit 1
 fi
 CHECK=$TOP/tests/python/xlsx_report_check.py
-port=$((20000 + ($$ * 11) % 20000))
+port=$(free_port)
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"

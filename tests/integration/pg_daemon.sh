@@ -15,7 +15,7 @@ pg_start || { not_ok "pg_start"; exit 1; }
 trap 'cleanup; pg_stop' EXIT
 url=$(pg_url)
 pgq() { pg_psql "$url" -At -F'|' -c "$1"; }
-port=$((20000 + $$ % 20000))
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 echo "store = $url" >> "$T/agg/aggregator.ini"
 
@@ -39,8 +39,8 @@ check "  and a server that does not make COMMIT durable, exit 3" \
     sh -c '[ "$1" = 3 ] && echo "$2" | grep -q "aggregator.store: .*synchronous_commit"' _ "$rc" "$out"
 
 agent_init a1 27901
-expect_eq "enroll created the schema on the server (eight migrations: schema, follow-up log, accounts, metadata versions, agents' metadata version, approval, update_log.meta_version, source times)" \
-    "$(pgq 'SELECT version FROM schema_version')" 8
+expect_eq "enroll created the schema on the server (ten migrations: schema, follow-up log, accounts, metadata versions, agents' metadata version, approval, update_log.meta_version, source times, narrower datavalue, push-dhis2 log)" \
+    "$(pgq 'SELECT version FROM schema_version')" 10
 agg_start agg
 agent_start a1
 agent a1 submit --org-unit 27901 --indicator TO_CNSCD --period 2025Q2 --value 7 > /dev/null &&

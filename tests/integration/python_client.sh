@@ -32,7 +32,7 @@ missing=$(printf '%s\n' "$vec" | while read -r name v; do
 expect_eq "PROTOCOL.md prints the test vectors the Python client computes" \
     "$(printf '%s\n' "$vec" | wc -l):$missing" "6:"
 
-port=$((20000 + $$ % 20000))
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 AGGPUB=$(cat "$T/agg/pubid")
 agg_start agg

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 echo "1..28"
 # A port with nothing on it or the next one (other tests run beside us).
-port=$((20000 + ($$ + 7919) % 20000))
+port=$(free_port)
 for _ in $(seq 50); do
     ss -Htan "( sport = :$port or sport = :$((port + 1)) or dport = :$port )" | grep -q . || break
     port=$((port + 2))

@@ -3,7 +3,7 @@
 # `query`, with the right types, over TCP on 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
 echo "1..10"
-port=$((20000 + $$ % 20000))
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 agent_init a1 27901
 agent_init a2 27904

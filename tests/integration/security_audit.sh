@@ -101,14 +101,14 @@ check "altered batch bytes: bad signature named" \
     eval 'printf "%s" "$out" | grep -q "batch id=[0-9]* agent=$A1 problem=bad_signature"'
 
 # A value that no signed update ever carried.
-copy "INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_pk, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc) SELECT '27910', indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_pk, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc FROM datavalue LIMIT 1;"
+copy "INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc) SELECT '27910', indicator, period, disagg, value, num, deleted, comment, stored_by, followup, hlc, agent_id, agent_seq, period_start, period_end, updated_at_ms, signed_hlc FROM datavalue LIMIT 1;"
 out=$(verify "$T/c"); rc=$?
 expect_eq "invented value: verify fails" "$rc" 1
 check "invented value: named" \
     eval 'printf "%s" "$out" | grep -q "value org_unit=27910 .* problem=not_from_any_signed_update"'
 
 # A deleted current value.
-copy "DELETE FROM datavalue WHERE org_unit = '27904' AND rowid = (SELECT min(rowid) FROM datavalue WHERE org_unit = '27904');"
+copy "DELETE FROM datavalue WHERE (org_unit, period, indicator, disagg) = (SELECT org_unit, period, indicator, disagg FROM datavalue WHERE org_unit = '27904' LIMIT 1);"
 out=$(verify "$T/c"); rc=$?
 expect_eq "deleted value: verify fails" "$rc" 1
 check "deleted value: named" eval 'printf "%s" "$out" | grep -q "value org_unit=27904 .* problem=missing"'

@@ -15,8 +15,7 @@ prime() { for a in "$@"; do agent "$a" receipts > /dev/null 2>&1; done; }
 echo "1..32"
 BADPEER=$BUILD/tools/badpeer
 # A port below the ephemeral range (32768+) that nothing uses right now.
-port=$((21000 + ($$ * 7) % 11000))
-while ss -tan 2>/dev/null | grep -q ":$port "; do port=$((21000 + (port - 20999) % 11000)); done
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 # No HTTP here (its default port may be taken by another test).
 grep -q '^http_listen' "$T/agg/aggregator.ini" || echo "http_listen =" >> "$T/agg/aggregator.ini"

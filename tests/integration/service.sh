@@ -4,7 +4,7 @@
 # aggregator per database, SIGHUP reloads the log level and kills nothing.
 . "$(dirname "$0")/lib.sh"
 echo "1..20"
-port=$((20000 + $$ % 20000))
+port=$(free_port)
 agg_init agg "tcp://127.0.0.1:$port"
 agent_init a1 27901
 

@@ -7,7 +7,7 @@
 # and by --check-config. Every expected number is computed by hand here.
 . "$(dirname "$0")/lib.sh"
 echo "1..21"
-port=$((20000 + ($$ * 11) % 20000))
+port=$(free_port)
 agg_init agg
 sed -i '/^http_listen/d' "$T/agg/aggregator.ini"
 echo "http_listen = 127.0.0.1:$port" >> "$T/agg/aggregator.ini"

@@ -60,15 +60,11 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
 }
 
-# pg_free_port: a TCP port nothing listens on or uses on this machine.
-pg_free_port() {
-    local p=$((21000 + RANDOM % 30000)) i
-    for i in $(seq 1 200); do
-        ss -Htan 2>/dev/null | awk '{ print $4 }' | grep -q ":$p\$" || { echo "$p"; return 0; }
-        p=$((21000 + (p - 20999) % 30000))
-    done
-    return 1
-}
+# pg_free_port: a TCP port nothing listens on or uses on this machine, of
+# PostgreSQL's band (tests/ports.sh: under the ephemeral range, where the
+# kernel and the bench do not pick).
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
+pg_free_port() { band_port below; }
 
 pg_now() { date +%s.%N; }
 pg_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }

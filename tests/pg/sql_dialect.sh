@@ -44,11 +44,11 @@ check "fixture: an agent, a unit, values, updates" pg_psql "$url" -c "
       'hex'), 'p', 'F7', 'Kigoma clinic', 0);
     INSERT INTO orgunit(code, name) VALUES ('OU1', 'Kigoma');
     INSERT INTO datavalue(org_unit, indicator, period, disagg, value, num,
-      deleted, followup, hlc, agent_pk, agent_id, agent_seq, period_start,
+      deleted, followup, hlc, agent_id, agent_seq, period_start,
       period_end, updated_at_ms) VALUES
-      ('OU1', 'DE1', '202401', 'default', '12', 12, 0, 0, 5, '\\x01', 7, 1,
+      ('OU1', 'DE1', '202401', 'default', '12', 12, 0, 0, 5, 7, 1,
        19723, 19753, 1704067200000),
-      ('OU1', 'DE2', '202401', 'default', '3', 3, 1, 0, 6, '\\x01', 7, 2,
+      ('OU1', 'DE2', '202401', 'default', '3', 3, 1, 0, 6, 7, 2,
        19723, 19753, 1704067200000);
     INSERT INTO batch(id, agent_id, first_seq, last_seq, received_at_ms,
       envelope) VALUES (1, 7, 1, 3, 0, '\\x00');

@@ -7,14 +7,22 @@
  *          sNNNN. AGG_STORE is what `[aggregator] store` names: the
  *          SQLite file or a postgresql:// URL (the store opens either;
  *          the org unit table must be loaded, as any enroll does).
+ *          ORG_UNIT "@FILE": agent i gets the unit on line i + 1 of FILE
+ *          (one commune each: `make bench` phase "country").
  *      swarm run ENDPOINT SERVER_PUBID DIR N ROWS ORG_UNIT SECONDS QUEUED_SQL
+ *                [TIMES [BATCH]]
  *          Each simulated agent opens its own CURVE DEALER connection,
- *          says hello and sends ROWS updates in batches of 50, one batch in
- *          flight; a reply missing for 3 s, or an ACK_GAP/ACK_RETRY, makes
+ *          says hello and sends ROWS updates in batches of BATCH (default
+ *          50, at most 1,000 as the agent's batch_max), one batch in
+ *          flight; a reply missing for 3 s (SWARM_ACK_TIMEOUT_MS: the
+ *          agent's ack_timeout_ms is 10,000), or an ACK_GAP/ACK_RETRY, makes
  *          it say hello again and resume from what the aggregator holds
  *          (the same content for the same seq: deterministic updates).
  *          Writes every update it queues to QUEUED_SQL as INSERT statements
- *          for the checker's table "acked". Prints one line
+ *          for the checker's table "acked" (/dev/null: none). With TIMES,
+ *          writes there one line per agent "LABEL DRAINED_MS HELLOS":
+ *          milliseconds from the start until its last update was acked
+ *          (-1: never), and the hellos it said. Prints one line
  *          "swarm: drained D/N rows R max_ms M hellos H" and exits 0 when
  *          all N drained before SECONDS elapsed, 1 otherwise.
  *  The aggregator may be killed and restarted meanwhile: libzmq
@@ -33,8 +41,8 @@
 #include <string.h>
 #include <zmq.h>
 
-#define BATCH 50
-#define REPLY_TIMEOUT_MS 3000
+#define BATCH_MAX 1000
+#define REPLY_TIMEOUT_MS 3000          /* SWARM_ACK_TIMEOUT_MS overrides */
 static const char *const DE[3] = {"TTHC_TONG", "TTHC_ONLINE_SO", "TTHC_ONLINE"};
 
 typedef struct {
@@ -44,12 +52,40 @@ typedef struct {
     uint8_t head[CDS_HASH_BYTES];
     uint64_t wait_since, drained_at;
     int inflight, need_hello, idx;
+    unsigned hellos;
+    const char *ou;                    /* its org unit */
 } sim_t;
 
-static const char *ou;
-static uint64_t rows;
+static uint64_t rows, batch = 50, reply_timeout_ms = REPLY_TIMEOUT_MS;
 static uint8_t server[CDS_PK_BYTES], server_curve[CDS_PK_BYTES];
 static unsigned long n_hellos;
+
+/* The org unit of agent i: arg itself, or line i + 1 of the file "@FILE"
+ * (kept in *lines, loaded once; NULL when the file has fewer lines). */
+static const char *
+unit_of(const char *arg, int i, char ***lines, int *n_lines)
+{
+    if (arg[0] != '@')
+        return arg;
+    if (!*lines) {
+        FILE *f = fopen(arg + 1, "r");
+        char buf[256];
+        int cap = 0;
+        while (f && fgets(buf, sizeof buf, f)) {
+            buf[strcspn(buf, "\r\n")] = '\0';
+            if (*n_lines == cap) {
+                cap = cap ? 2 * cap : 1024;
+                *lines = realloc(*lines, (size_t)cap * sizeof **lines);
+            }
+            (*lines)[(*n_lines)++] = strdup(buf);
+        }
+        if (f)
+            fclose(f);
+        else
+            fprintf(stderr, "swarm: %s: cannot read\n", arg + 1);
+    }
+    return i < *n_lines ? (*lines)[i] : NULL;
+}
 
 static int
 cmd_enroll(char **argv)
@@ -63,10 +99,16 @@ cmd_enroll(char **argv)
         return 1;
     }
     FILE *devnull = fopen("/dev/null", "w");
-    const char *units[1] = {argv[5]};
-    int rc = 0;
+    const char *units[1];
+    char **lines = NULL;
+    int rc = 0, n_lines = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         char path[600], label[32], pub[CDS_PUBID_LEN], msg[256];
+        if (!(units[0] = unit_of(argv[5], i, &lines, &n_lines))) {
+            fprintf(stderr, "swarm: %s: no org unit for agent %d\n", argv[5], i);
+            rc = CDS_EBADFIELD;
+            break;
+        }
         snprintf(label, sizeof label, "s%04d", i);
         snprintf(path, sizeof path, "%s/%s.key", argv[3], label);
         cds_identity_t *id = NULL;
@@ -84,6 +126,9 @@ cmd_enroll(char **argv)
     }
     fclose(devnull);
     store_destroy(&st);
+    for (int i = 0; i < n_lines; i++)
+        free(lines[i]);
+    free(lines);
     return rc == CDS_OK ? 0 : 1;
 }
 
@@ -98,7 +143,7 @@ make_update(const sim_t *s, uint64_t seq, cds_update_t *u, char *period,
     snprintf(value, 24, "%d", (int)((s->idx * 13 + seq) % 1000));
     memset(u, 0, sizeof *u);
     u->seq = seq;
-    u->org_unit = ou;
+    u->org_unit = s->ou;
     u->indicator = DE[(seq - 1) % 3];
     u->period = period;
     u->disagg = "default";
@@ -133,6 +178,7 @@ send_hello(sim_t *s)
     zmq_send(s->sock, buf, len, ZMQ_DONTWAIT);
     free(buf);
     n_hellos++;
+    s->hellos++;
     s->inflight = 1;
     s->need_hello = 0;
     s->wait_since = cds_mono_ms();
@@ -143,11 +189,11 @@ static int
 send_batch(sim_t *s, FILE *q)
 {
     uint64_t first = s->applied + 1, n = rows - s->applied;
-    if (n > BATCH)
-        n = BATCH;
-    Cdsync__Update pu[BATCH], *ups[BATCH];
-    cds_update_t u[BATCH];
-    char per[BATCH][24], val[BATCH][24];
+    if (n > batch)
+        n = batch;
+    static Cdsync__Update pu[BATCH_MAX], *ups[BATCH_MAX];
+    static cds_update_t u[BATCH_MAX];
+    static char per[BATCH_MAX][24], val[BATCH_MAX][24];
     uint8_t head[CDS_HASH_BYTES], h[CDS_HASH_BYTES];
     memcpy(head, s->head, sizeof head);
     for (uint64_t i = 0; i < n; i++) {
@@ -225,15 +271,20 @@ on_reply(sim_t *s, const uint8_t *data, size_t len)
 }
 
 static sim_t *
-sims_open(void *ctx, const char *ep, const char *dir, int n)
+sims_open(void *ctx, const char *ep, const char *dir, int n, const char *units)
 {
     sim_t *v = calloc((size_t)n, sizeof *v);
     uint64_t base = cds_now_ms() << 16;
+    char **lines = NULL;               /* kept: the sims point into it */
+    int n_lines = 0;
     for (int i = 0; v && i < n; i++) {
         char path[600];
         int err = 0, linger = 0, ivl = 200, ivl_max = 2000;
         snprintf(path, sizeof path, "%s/s%04d.key", dir, i);
         v[i].idx = i;
+        if (!(v[i].ou = unit_of(units, i, &lines, &n_lines)))
+            return fprintf(stderr, "swarm: %s: no org unit for agent %d\n",
+                           units, i), NULL;
         v[i].base_hlc = base;
         v[i].need_hello = 1;
         v[i].id = cds_identity_load(path, &err, NULL, 0);
@@ -254,12 +305,44 @@ sims_open(void *ctx, const char *ep, const char *dir, int n)
     return v;
 }
 
+/* BATCH (argv[11]) and SWARM_ACK_TIMEOUT_MS; 0, or 2 when out of range. */
+static int
+run_options(char **argv)
+{
+    if (argv[10] && argv[11])
+        batch = strtoull(argv[11], NULL, 10);
+    const char *tmo = getenv("SWARM_ACK_TIMEOUT_MS");
+    if (tmo && strtoull(tmo, NULL, 10) > 0)
+        reply_timeout_ms = strtoull(tmo, NULL, 10);
+    if (batch < 1 || batch > BATCH_MAX) {
+        fprintf(stderr, "swarm: BATCH %s: not in 1..%d\n", argv[11],
+                BATCH_MAX);
+        return 2;
+    }
+    return 0;
+}
+
+/* One line per agent: "LABEL DRAINED_MS HELLOS" (-1: never drained). */
+static void
+write_times(const char *path, const sim_t *v, int n, uint64_t t0)
+{
+    FILE *f = fopen(path, "w");
+    for (int i = 0; f && i < n; i++)
+        fprintf(f, "s%04d %lld %u\n", i, v[i].drained_at
+                ? (long long)(v[i].drained_at - t0) : -1LL, v[i].hellos);
+    if (f)
+        fclose(f);
+    else
+        fprintf(stderr, "swarm: %s: cannot write\n", path);
+}
+
 static int
 cmd_run(char **argv)
 {
     int n = atoi(argv[5]);
     rows = strtoull(argv[6], NULL, 10);
-    ou = argv[7];
+    if (run_options(argv) != 0)
+        return 2;
     uint64_t deadline = cds_mono_ms() + 1000 * strtoull(argv[8], NULL, 10),
              t0 = cds_mono_ms();
     if (cds_pubid_parse(argv[3], server, server_curve) != CDS_OK)
@@ -268,7 +351,7 @@ cmd_run(char **argv)
     void *ctx = zmq_ctx_new();
     int maxs = n + 64;
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, maxs);
-    sim_t *v = q ? sims_open(ctx, argv[2], argv[4], n) : NULL;
+    sim_t *v = q ? sims_open(ctx, argv[2], argv[4], n, argv[7]) : NULL;
     zmq_pollitem_t *pi = calloc((size_t)n, sizeof *pi);
     int drained = 0;
     while (v && pi && drained < n && cds_mono_ms() < deadline) {
@@ -276,7 +359,7 @@ cmd_run(char **argv)
         drained = 0;
         for (int i = 0; i < n; i++) {
             sim_t *s = &v[i];
-            if (s->inflight && now - s->wait_since > REPLY_TIMEOUT_MS)
+            if (s->inflight && now - s->wait_since > reply_timeout_ms)
                 s->inflight = 0, s->need_hello = 1;
             if (!s->inflight && s->need_hello)
                 send_hello(s);
@@ -297,6 +380,8 @@ cmd_run(char **argv)
         }
     }
     uint64_t max_ms = 0;
+    if (argv[10] && v)
+        write_times(argv[10], v, n, t0);
     for (int i = 0; v && i < n; i++) {
         if (v[i].drained_at && v[i].drained_at - t0 > max_ms)
             max_ms = v[i].drained_at - t0;
@@ -320,10 +405,10 @@ main(int argc, char **argv)
         return 3;
     if (argc == 6 && !strcmp(argv[1], "enroll"))
         return cmd_enroll(argv);
-    if (argc == 10 && !strcmp(argv[1], "run"))
+    if (argc >= 10 && argc <= 12 && !strcmp(argv[1], "run"))
         return cmd_run(argv);
-    fprintf(stderr, "usage: swarm enroll AGG_STORE DIR N ORG_UNIT\n"
+    fprintf(stderr, "usage: swarm enroll AGG_STORE DIR N ORG_UNIT|@FILE\n"
                     "       swarm run ENDPOINT SERVER_PUBID DIR N ROWS "
-                    "ORG_UNIT SECONDS QUEUED_SQL\n");
+                    "ORG_UNIT|@FILE SECONDS QUEUED_SQL [TIMES [BATCH]]\n");
     return 2;
 }

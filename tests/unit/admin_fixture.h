@@ -156,8 +156,8 @@ afx_import(afx_t *fx, const char *name, const char *text, uint64_t now_ms,
     afx_write(fx, name, text, path);
     FILE *devnull = fopen("/dev/null", "w");
     int rc = central_import_file(fx->store, fx->ingest, fx->id, fx->catalog,
-                                 path, CDS_DVS_HEADER_AUTO, now_ms, devnull,
-                                 res ? res : &r, err, sizeof err);
+                                 path, CDS_DVS_HEADER_AUTO, NULL, now_ms,
+                                 devnull, res ? res : &r, err, sizeof err);
     fclose(devnull);
     return rc;
 }

@@ -249,7 +249,8 @@ test_duplicate_update(void **state)
               "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4",
           TESTPG_UNGUARD
               "UPDATE update_log SET eff_hlc = hlc + 1 WHERE seq = 4");
-    exec(fx, "UPDATE datavalue SET hlc = hlc + 1 WHERE period = '2023'");
+    exec(fx, "UPDATE datavalue SET signed_hlc = coalesce(signed_hlc, hlc),"
+              " hlc = hlc + 1 WHERE period = '2023'");
     char *out = run(fx, cds_identity_sign_pk(fx->agg), &s);
     char want[160];
     snprintf(want, sizeof want, "history agent=%s seqs=3,4 problem="

@@ -263,6 +263,17 @@ test_get_u64(void **state)
                      CDS_OK);
     assert_int_equal(cds_cli_get_u64(cfg, "command.check_config", 0, 5, &v),
                      CDS_EXIT_USAGE);
+    /* Past 2^31 (365 days in ms): long is 32 bits on Windows (LLP64);
+     * the value and the bound must both survive there too. */
+    assert_int_equal(cds_config_set(cfg, "demo.state_dir", "31536000000"),
+                     CDS_OK);
+    assert_int_equal(cds_cli_get_u64(cfg, "demo.state_dir", 0,
+                                     86400000LL * 365, &v), 0);
+    assert_true(v == 31536000000ULL);
+    assert_int_equal(cds_cli_get_u64(cfg, "demo.state_dir", 0,
+                                     86400000LL * 364, &v), CDS_EXIT_CONFIG);
+    assert_string_equal(cds_cli_last_failure(), "demo.state_dir: "
+                        "\"31536000000\": must be 0..31449600000");
     cds_config_destroy(&cfg);
 }
 

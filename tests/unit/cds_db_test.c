@@ -1,6 +1,8 @@
 /*  cds_db_test: open/configure/migrate, refusal of newer and corrupt files,
  *  read-only opens of a WAL database, transactions, busy and full
- *  databases, binds, quick_check, error mapping. */
+ *  databases, binds, quick_check, error mapping. On Windows the two
+ *  tests that fork a second process are left out (the daemon's lock and
+ *  the Wine integration test cover two processes there). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/wait.h>
+#endif
 #include <unistd.h>
 
 #include "cds_db.h"
@@ -327,6 +331,7 @@ test_busy(void **state)
     cds_db_close(&b);
 }
 
+#ifndef _WIN32      /* fork: Linux only */
 /* A writer waits for another process's transaction instead of failing
  * (cds_db's busy handler retries until its 5 s deadline). */
 static void
@@ -362,6 +367,7 @@ test_busy_waits(void **state)
     close(fds[1]);
     cds_db_close(&b);
 }
+#endif
 
 /* Binding by name stays right when a statement is finalized and another
  * one, with the same parameter name at another index, is prepared (the
@@ -530,6 +536,7 @@ test_errcode(void **state)
     assert_int_equal(cds_db_errcode(SQLITE_ERROR), CDS_ERROR);
 }
 
+#ifndef _WIN32      /* fork: Linux only */
 /* Two processes creating the same new database at once (a `submit` beside
  * the daemon on the first day) must both succeed: switching to WAL answers
  * BUSY without the busy handler, and cds_db_open retries it. */
@@ -563,6 +570,7 @@ test_concurrent_first_open(void **state)
     }
     assert_int_equal(failures, 0);
 }
+#endif
 
 /* An idle daemon gives back the page cache a catch-up filled (issue 19):
  * SQLite's own count of cache bytes falls, and the data stays readable. */
@@ -601,14 +609,18 @@ main(void)
         T(test_readonly),
         T(test_transactions),
         T(test_busy),
+#ifndef _WIN32
         T(test_busy_waits),
+#endif
         T(test_bind_cache),
         T(test_full),
         T(test_prepare_and_bind),
         T(test_fail_logs),
         T(test_quick_check),
         T(test_errcode),
+#ifndef _WIN32
         T(test_concurrent_first_open),
+#endif
         T(test_release_memory),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

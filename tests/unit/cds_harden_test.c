@@ -8,6 +8,34 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cds_err.h"
+#include "cds_harden.h"
+
+#ifdef _WIN32
+/* Windows (common/win32/cds_harden_win32.c): no fault dialog a service
+ * could not answer, and core_possible answers false (LocalDumps unread). */
+static void
+test_harden_win32(void **state)
+{
+    (void) state;
+    SetErrorMode(0);
+    assert_int_equal(cds_harden_process(), CDS_OK);
+    UINT mode = SetErrorMode(0);
+    SetErrorMode(mode);
+    assert_true(mode & SEM_NOGPFAULTERRORBOX);
+    assert_true(mode & SEM_FAILCRITICALERRORS);
+    assert_false(cds_harden_core_possible());
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_harden_win32),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#else
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +43,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "cds_err.h"
-#include "cds_harden.h"
 
 static void
 test_harden(void **state)
@@ -80,3 +105,4 @@ main(void)
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+#endif

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +324,61 @@ test_set_level(void **state)
     cds_log_set_level(CDS_LOG_INFO);
 }
 
+/* Size of file path, -1 when absent. */
+static long long
+file_size_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static bool
+file_has(const char *path, const char *needle)
+{
+    char *data = NULL;
+    if (cds_read_file(path, 1 << 20, &data, NULL) != CDS_OK)
+        return false;
+    bool has = strstr(data, needle) != NULL;
+    free(data);
+    return has;
+}
+
+/* cds_log_to_file (the Windows service's log): stderr goes to the file,
+ * it is rotated past the bound, keep older files are kept, no line lost. */
+static void
+test_file_rotation(void **state)
+{
+    char path[96], p1[100], p2[100], p3[100];
+    snprintf(path, sizeof path, "%s/agent.log", dir);
+    snprintf(p1, sizeof p1, "%s.1", path);
+    snprintf(p2, sizeof p2, "%s.2", path);
+    snprintf(p3, sizeof p3, "%s.3", path);
+    int saved = dup(STDERR_FILENO);
+    cds_log_init("cdsync-test", CDS_LOG_INFO);
+    cds_log_set_rate(0, 0);
+    assert_int_equal(cds_log_to_file(path, 300, 2), 0);
+    fprintf(stderr, "stray line\n");
+    fflush(stderr);
+    assert_true(file_has(path, "stray line"));
+    for (int i = 0; i < 20; i++)
+        cds_log(CDS_LOG_INFO, "rotation", "n=%d", i);
+    long long line = (long long)strlen("ts=2026-12-03T11:00:00.000Z level=info "
+                                       "prog=cdsync-test event=rotation n=10\n");
+    assert_int_equal(file_size_of(p3), -1);           /* only keep = 2 */
+    assert_in_range(file_size_of(p1), 300, 300 + line);
+    assert_in_range(file_size_of(p2), 300, 300 + line);
+    assert_true(file_size_of(path) < 300);
+    assert_true(file_has(path, "n=19\n") || file_has(p1, "n=19\n"));
+    assert_false(file_has(p2, " n=0\n") || file_has(p1, " n=0\n")
+                 || file_has(path, " n=0\n"));
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    cds_log_set_rate(5, 10000);
+    unlink(path);
+    unlink(p1);
+    unlink(p2);
+}
+
 int
 main(void)
 {
@@ -337,6 +393,7 @@ main(void)
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_journal_priority),
         cmocka_unit_test(test_set_level),
+        cmocka_unit_test(test_file_rotation),      /* last: owns fd 2 */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -512,10 +512,32 @@ test_dates(void **state)
     assert_null(cds_date_format(0, small, sizeof small));
 }
 
+static void
+test_period_words_vi(void **state)
+{
+    static const char *const cases[][2] = {
+        { "2025Q2", "Quý 2 năm 2025" },
+        { "2025Q4", "Quý 4 năm 2025" },
+        { "202503", "Tháng 3 năm 2025" },
+        { "2025", "Năm 2025" },
+        { "2025S1", "6 tháng đầu năm 2025" },
+        { "2025S2", "6 tháng cuối năm 2025" },
+        { "20250315", "ngày 15 tháng 3 năm 2025" },
+        { "2025W10", "từ 03/03/2025 đến 09/03/2025" },
+        { "2025AprilS1", "từ 01/04/2025 đến 30/09/2025" },
+        { "2025Q9", "" },
+    };
+    char buf[96];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_string_equal(cds_period_words_vi(cases[i][0], buf,
+                                                  sizeof buf), cases[i][1]);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_period_words_vi),
         cmocka_unit_test(test_every_format),
         cmocka_unit_test(test_iso_weeks),
         cmocka_unit_test(test_weekly_variants),

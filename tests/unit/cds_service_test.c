@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cds_config.h"
@@ -24,6 +22,46 @@
 #include "cds_service.h"
 #include "cds_signal.h"
 #include "cds_util.h"
+
+#ifdef _WIN32
+/* Windows: no systemd and no SIGHUP. The service reports to the SCM
+ * itself (agent/win32/service_win32.c, tests/windows/windows_agent.sh);
+ * here every notification is a no-op, the poll timeout passes through
+ * unchanged without a watchdog, and a tick never reloads. */
+static const cds_option_t options[] = {
+    {"test.log_level", "log-level", 0, "LEVEL", "info", "log level"},
+};
+
+static void
+test_no_systemd(void **state)
+{
+    (void) state;
+    char *argv[] = {"test", NULL};
+    unsetenv("WATCHDOG_USEC");
+    cds_service_set_reload(options, 1, 1, argv, NULL, "test.log_level");
+    assert_int_equal(cds_signal_install(), 0);
+    cds_service_ready("serving");
+    cds_service_status("still serving");
+    assert_int_equal(cds_service_poll_ms(-1), -1);
+    assert_int_equal(cds_service_poll_ms(250), 250);
+    cds_signal_catch_reload();
+    cds_service_tick();
+    assert_false(cds_signal_stop_requested());
+    cds_service_stopping();
+    cds_service_on_reload(NULL, NULL, NULL);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_systemd),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#else
+#include <sys/socket.h>
+#include <sys/un.h>
 
 static char dir[] = "/tmp/cds_service_test.XXXXXX";
 static char sock_path[96], ini_path[96];
@@ -283,3 +321,4 @@ main(void)
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
+#endif

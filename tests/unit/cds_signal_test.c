@@ -1,4 +1,8 @@
-/* cds_signal: a SIGTERM taken by any thread must wake the main loop. */
+/* cds_signal: a SIGTERM taken by any thread must wake the main loop.
+ * On Windows (common/win32/cds_signal_win32.c) the stop comes from the
+ * console's control handler or the service's control handler, each on a
+ * thread of its own, through cds_signal_request_stop(): the same wake-up
+ * from another thread is tested there, and that reload is never taken. */
 #include "cds_signal.h"
 
 #include <poll.h>
@@ -34,6 +38,57 @@ test_install_and_request(void **state)
     assert_false(readable(0));
 }
 
+#ifdef _WIN32
+static void *
+stop_from_thread(void *arg)
+{
+    (void) arg;
+    cds_signal_request_stop();         /* as the SCM's handler does */
+    return NULL;
+}
+
+/* The loop blocked in poll wakes when another thread asks to stop. */
+static void
+test_stop_on_other_thread_wakes_poll(void **state)
+{
+    (void) state;
+    assert_int_equal(cds_signal_install(), 0);
+    cds_signal_reset();
+    assert_false(readable(0));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stop_from_thread, NULL), 0);
+    assert_true(readable(5000));
+    pthread_join(t, NULL);
+    assert_true(cds_signal_stop_requested());
+    assert_true(readable(0));          /* stays readable: the invariant */
+    cds_signal_service_mode();         /* the flag, not the pipe */
+    assert_true(cds_signal_stop_requested());
+    cds_signal_reset();
+}
+
+/* No SIGHUP on Windows: catching reload changes nothing. */
+static void
+test_no_reload(void **state)
+{
+    (void) state;
+    assert_int_equal(cds_signal_install(), 0);
+    cds_signal_catch_reload();
+    cds_signal_reset();
+    assert_false(cds_signal_take_reload());
+    assert_false(readable(0));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_install_and_request),
+        cmocka_unit_test(test_stop_on_other_thread_wakes_poll),
+        cmocka_unit_test(test_no_reload),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+#else
 static void *
 term_from_thread(void *arg)
 {
@@ -102,3 +157,4 @@ main(void)
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+#endif

@@ -180,6 +180,24 @@ test_mkdir_p(void **state)
     assert_int_equal(cds_mkdir_p(file, 0750), -1);
     assert_int_equal(errno, ENOTDIR);
     assert_int_equal(cds_mkdir_p("", 0750), -1);
+#ifdef _WIN32
+    /* A drive-letter path, as the defaults (C:/ProgramData/cdsync/...):
+     * "X:" is not made, and '\\' separates as '/' does. */
+    char full[300];
+    snprintf(path, sizeof path, "%s/d1", dir);
+    assert_non_null(_fullpath(full, path, sizeof full));
+    assert_int_equal(full[1], ':');
+    strcat(full, "\\e1\\f1");
+    assert_int_equal(cds_mkdir_p(full, 0750), 0);
+    assert_int_equal(stat(full, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    for (char *p = full; *p; p++)
+        if (*p == '\\')
+            *p = '/';
+    strcat(full, "/g1");
+    assert_int_equal(cds_mkdir_p(full, 0750), 0);
+    assert_int_equal(stat(full, &st), 0);
+#endif
 }
 
 static void

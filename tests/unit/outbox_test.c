@@ -5,7 +5,8 @@
  *  follow the measured clock offset (and step back from a wrong clock)
  *  and each row records the offset its stamp used; databases of versions
  *  1 and 2 migrate; the fault hook fails writes without changing
- *  anything. */
+ *  anything; several acks (outbox_apply_acks) are one transaction that
+ *  records all of them, receipts and kept batches, or none. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cds_db.h"
 #include "cds_err.h"
 #include "cds_hlc.h"
 #include "cds_log.h"
@@ -690,6 +692,96 @@ test_fault_hook(void **state)
     assert_int_equal(outbox_depth(fx->ob), 0);
 }
 
+static int
+count_any(const outbox_receipt_t *r, void *arg)
+{
+    (void)r;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int
+count_rejected_any(const outbox_rejected_t *r, void *arg)
+{
+    (void)r;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* What is recorded: receipts, rejections, kept batches, acked_seq. */
+static void
+check_recorded(outbox_t *ob, int receipts, int rejected, uint64_t kept,
+               uint64_t acked, size_t depth)
+{
+    int n = 0;
+    assert_int_equal(outbox_receipts_list(ob, count_any, &n), CDS_OK);
+    assert_int_equal(n, receipts);
+    n = 0;
+    assert_int_equal(outbox_rejected_list(ob, count_rejected_any, &n),
+                     CDS_OK);
+    assert_int_equal(n, rejected);
+    outbox_kept_stats_t ks;
+    assert_int_equal(outbox_kept_stats(ob, &ks), CDS_OK);
+    assert_int_equal(ks.count, kept);
+    outbox_meta_t m;
+    assert_int_equal(outbox_meta(ob, &m), CDS_OK);
+    assert_int_equal(m.acked_seq, acked);
+    assert_int_equal(outbox_depth(ob), depth);
+}
+
+/* Three ACK_OKs (out of order, one with a rejection) with their batches'
+ * envelopes: one write transaction records every receipt, the rejection,
+ * the kept batches and the highest acked_seq; a failed one records
+ * none of it. */
+static void
+test_acks_in_one_transaction(void **state)
+{
+    fx_t *fx = *state;
+    push_n(fx->ob, 6);
+    outbox_set_keep(fx->ob, 86400000, 0);
+    Cdsync__Rejection rej = CDSYNC__REJECTION__INIT;
+    Cdsync__Rejection *rejs[] = {&rej};
+    rej.seq = 3;
+    rej.code = CDS_ERANGE;
+    rej.field = "value";
+    rej.message = "out of range";
+    Cdsync__Ack a[3];
+    outbox_ack_t acks[3];
+    outbox_kept_t kept[3];
+    static const uint8_t raw[3][8] = {"env-3-4", "env-1-2", "env-5-6"};
+    static const uint8_t env[3][6] = {"b-3-4", "b-1-2", "b-5-6"};
+    const uint64_t last[3] = {4, 2, 6};
+    for (int i = 0; i < 3; i++) {
+        a[i] = (Cdsync__Ack)CDSYNC__ACK__INIT;
+        a[i].status = CDSYNC__ACK_STATUS__ACK_OK;
+        a[i].acked_seq = a[i].batch_last = last[i];
+        a[i].batch_first = last[i] - 1;
+        acks[i] = (outbox_ack_t){&a[i], raw[i], sizeof raw[i]};
+        kept[i] = (outbox_kept_t){last[i] - 1, last[i], env[i], sizeof env[i],
+                                  10, 0};
+    }
+    a[0].n_rejections = 1;
+    a[0].rejections = rejs;
+    outbox_set_fault_hook(fx->ob, fault_hook, NULL);
+    fault_code = CDS_EFULL;
+    uint64_t commits = cds_db_write_commits();
+    assert_int_equal(outbox_apply_acks(fx->ob, acks, 3, 99, kept, 3),
+                     CDS_EFULL);
+    assert_string_equal(fault_last, "ack");
+    assert_int_equal(cds_db_write_commits(), commits);
+    check_recorded(fx->ob, 0, 0, 0, 0, 6);
+    outbox_set_fault_hook(fx->ob, NULL, NULL);
+    assert_int_equal(outbox_apply_acks(fx->ob, acks, 3, 99, kept, 3),
+                     CDS_OK);
+    assert_int_equal(cds_db_write_commits() - commits, 1);
+    check_recorded(fx->ob, 3, 1, 3, 6, 0);
+    outbox_kept_t k;
+    assert_int_equal(outbox_kept_at(fx->ob, 3, &k), CDS_OK);
+    assert_int_equal(k.envelope_len, sizeof env[0]);
+    assert_memory_equal(k.envelope, env[0], sizeof env[0]);
+    outbox_kept_free(&k);
+}
+
 /* Push n rows and ack them with kept batches of `per` rows each, fake
  * envelopes of `size` bytes filled with the batch's first seq, acked at
  * now_ms. */
@@ -861,6 +953,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clock_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acks_in_one_transaction, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_after_ack, setup,

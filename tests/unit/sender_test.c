@@ -223,6 +223,7 @@ typedef struct {
     size_t idlen;
     run_arg_t arg;                     /* the running sender */
     pthread_t t;
+    char ep[160];                      /* the sender borrows it (cfg.server) */
 } fake_t;
 
 /* Start the fake aggregator and a sender with cfg (state_dir, server and
@@ -231,15 +232,15 @@ static void
 fake_start(fake_t *f, fx_t *fx, sender_config_t cfg)
 {
     char keypath[128], aggpath[128], pub[CDS_PUBID_LEN], err[256];
-    char ep[160];
     int e = 0, one = 1, zero = 0;
     memset(f, 0, sizeof *f);
+    char *ep = f->ep;                  /* outlives this frame, as it must */
     snprintf(keypath, sizeof keypath, "%s/agent.key", fx->dir);
     snprintf(aggpath, sizeof aggpath, "%s/agg.key", fx->dir);
 #ifdef _WIN32
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:*"); /* no ipc:// on Windows */
+    snprintf(ep, sizeof f->ep, "tcp://127.0.0.1:*"); /* no ipc:// on Windows */
 #else
-    snprintf(ep, sizeof ep, "ipc://%s/agg.sock", fx->dir);
+    snprintf(ep, sizeof f->ep, "ipc://%s/agg.sock", fx->dir);
 #endif
     assert_int_equal(cds_identity_generate(keypath, "a"), CDS_OK);
     assert_int_equal(cds_identity_generate(aggpath, "g"), CDS_OK);
@@ -258,7 +259,7 @@ fake_start(fake_t *f, fx_t *fx, sender_config_t cfg)
     assert_int_equal(zmq_setsockopt(f->router, ZMQ_LINGER, &zero,
                                     sizeof zero), 0);
     assert_int_equal(zmq_bind(f->router, ep), 0);
-    size_t eplen = sizeof ep; /* the port bound, where "*" was asked */
+    size_t eplen = sizeof f->ep; /* the port bound, where "*" was asked */
     assert_int_equal(zmq_getsockopt(f->router, ZMQ_LAST_ENDPOINT, ep, &eplen),
                      0);
     cfg.state_dir = fx->dir;

@@ -6,7 +6,13 @@
  *  daemon restarts (new request ids, answers to the old process still
  *  arrive); the agent is restored once from a backup copy of its database.
  *
- *  Checked after every step: the model never receives a seq with other
+ *  The acks read in one turn (every answer due at one tick) are recorded
+ *  together at its end (session_flush; now and then the next timer does
+ *  it instead); in "burst" schedules answers arrive in groups, so turns
+ *  of several acks are common, and their one record fails under faults.
+ *
+ *  Checked after every step, and after every answer within a turn (acks
+ *  verified, not yet recorded): the model never receives a seq with other
  *  content than it holds, never holds one content under two seqs, every
  *  chain continues, and every update the agent no longer holds is in the
  *  model's history (nothing acked is lost). At the end (faults off, time
@@ -76,6 +82,10 @@ typedef struct {
     bool faults;                       /* local write faults on */
     bool backed_up, restored;
     unsigned fault_hits;
+    unsigned ack_faults;               /* failed "ack" writes */
+    bool burst;                        /* answers arrive in groups */
+    unsigned turns_multi;              /* turns with >= 2 acks to record */
+    unsigned failed_multi;             /* ... whose one record failed */
     unsigned fault_pct;                /* chance a write fails, faults on */
     unsigned hellos;                   /* Hellos the session sent */
     unsigned restarts;                 /* daemon restarts, same database */
@@ -194,6 +204,8 @@ fault_hook(void *arg, const char *op)
     if (!w->faults || !chance(w, w->fault_pct ? w->fault_pct : 35))
         return CDS_OK;
     w->fault_hits++;
+    if (strcmp(op, "ack") == 0)
+        w->ack_faults++;
     return chance(w, 50) ? CDS_EBUSY : CDS_EFULL;
 }
 
@@ -207,9 +219,11 @@ answer(world_t *w, int kind, const ProtobufCMessage *msg)
     uint8_t *body = cds_msg_encode(msg, &len);
     assert_non_null(body);
     int copies = chance(w, 4) ? 0 : chance(w, 6) ? 2 : 1;
-    for (int i = 0; i < copies; i++)
+    for (int i = 0; i < copies; i++) {
+        uint64_t at = w->now + 1 + rnd(w) % (chance(w, 10) ? 3000 : 60);
         push_msg(&w->to_agent, kind, body, len,
-                 w->now + 1 + rnd(w) % (chance(w, 10) ? 3000 : 60));
+                 w->burst ? (at + 49) / 50 * 50 : at);
+    }
     free(body);
 }
 
@@ -372,6 +386,8 @@ deliver_to_agg(world_t *w)
 }
 
 /* Answers due: any order (each has its own delay). */
+static void check_acked(world_t *w);
+
 static void
 deliver_to_agent(world_t *w)
 {
@@ -384,6 +400,15 @@ deliver_to_agent(world_t *w)
         w->to_agent.m[i] = w->to_agent.m[--w->to_agent.n];
         session_on_message(w->s, m.kind, m.body, m.len, m.body, m.len);
         free(m.body);
+        check_acked(w);                /* acks waiting: nothing lost */
+    }
+    size_t n = session_acks_waiting(w->s);
+    unsigned faults = w->ack_faults;
+    if (chance(w, 85))                 /* else the next timer records */
+        session_flush(w->s);
+    if (n >= 2 && session_acks_waiting(w->s) == 0) {
+        w->turns_multi++;
+        w->failed_multi += w->ack_faults != faults;
     }
 }
 
@@ -623,6 +648,7 @@ drain(world_t *w)
 /* Run one seeded schedule. "" on success, else the violation. */
 static struct {
     uint64_t applied, restores, restarts, faults, content;
+    uint64_t turns_multi, failed_multi;
 } totals;                              /* printed: the test did something */
 
 static void
@@ -634,6 +660,7 @@ run_schedule(uint64_t seed, int steps, char *fail, size_t fail_len)
     w->rng = seed * 0x9E3779B97F4A7C15ull + 1;
     w->now = 1000000;
     w->skew = (int64_t)(rnd(w) % 1200000) - 600000;   /* +-10 min */
+    w->burst = chance(w, 50);
     memset(w->pk, 7, sizeof w->pk);
     snprintf(w->dir, sizeof w->dir, "%s/session_model.XXXXXX",
              access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
@@ -656,6 +683,8 @@ run_schedule(uint64_t seed, int steps, char *fail, size_t fail_len)
     totals.restarts += w->restarts;
     totals.faults += w->fault_hits;
     totals.content += (uint64_t)w->n_content;
+    totals.turns_multi += w->turns_multi;
+    totals.failed_multi += w->failed_multi;
     world_free(w);
 }
 
@@ -690,14 +719,20 @@ test_schedules(void **state)
     }
     printf("# %llu schedules from seed %llu, %u failed: %llu updates queued,"
            " %llu applied, %llu restores, %llu restarts, %llu local write"
-           " faults\n",
+           " faults, %llu turns recording several acks (%llu failed)\n",
            (unsigned long long)n, (unsigned long long)base, failed,
            (unsigned long long)totals.content,
            (unsigned long long)totals.applied,
            (unsigned long long)totals.restores,
            (unsigned long long)totals.restarts,
-           (unsigned long long)totals.faults);
+           (unsigned long long)totals.faults,
+           (unsigned long long)totals.turns_multi,
+           (unsigned long long)totals.failed_multi);
     assert_int_equal(failed, 0);
+    if (n >= 200) {                    /* the schedules did exercise it */
+        assert_true(totals.turns_multi > 0);
+        assert_true(totals.failed_multi > 0);
+    }
 }
 
 /* Item 3 of the harness's report: with every local write failing (disk

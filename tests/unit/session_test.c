@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cds_codec.h"
+#include "cds_db.h"
 #include "cds_err.h"
 #include "cds_log.h"
 #include "outbox.h"
@@ -203,6 +204,22 @@ start(fx_t *fx, session_config_t cfg)
     session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
                        NULL, NULL, io_redial, io_hang_up, NULL, NULL, NULL, NULL};
     char err[128];
+    cfg.catalog_version = "v";
+    fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
+    assert_non_null(fx->s);
+    session_start(fx->s);
+}
+
+/* As start, with io.seal/io.send_raw (the daemon's): acked batches are
+ * kept (for a day). */
+static void
+start_sealing(fx_t *fx, session_config_t cfg)
+{
+    session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
+                       NULL, NULL, io_redial, io_hang_up, io_seal,
+                       io_send_raw, NULL, NULL};
+    char err[128];
+    outbox_set_keep(fx->ob, 86400000, 0);
     cfg.catalog_version = "v";
     fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
     assert_non_null(fx->s);
@@ -531,6 +548,14 @@ ack_one(fx_t *fx, uint64_t seq)
     deliver(fx, CDSYNC__KIND__KIND_ACK, &a.base);
 }
 
+/* One ack per turn, as the daemon reads one that came alone. */
+static void
+ack_turn(fx_t *fx, uint64_t seq)
+{
+    ack_one(fx, seq);
+    session_flush(fx->s);
+}
+
 /* The window in use starts at ~2,000 updates (2 batches of batch_max
  * 1000), grows by one per quick ack (under ack_timeout_ms / 8) up to
  * `window`, and halves per ack slower than ack_timeout_ms / 4. Batches
@@ -550,13 +575,13 @@ test_window_adapts(void **state)
     assert_int_equal(unread(fx), 0);
     /* Quick acks: 3, then 4 (the most) in flight. */
     advance(fx, 499);
-    ack_one(fx, 1);
+    ack_turn(fx, 1);
     assert_int_equal(take_batch(fx), 3);
     assert_int_equal(take_batch(fx), 4);
-    ack_one(fx, 2);
+    ack_turn(fx, 2);
     assert_int_equal(take_batch(fx), 5);
     assert_int_equal(take_batch(fx), 6);
-    ack_one(fx, 3);
+    ack_turn(fx, 3);
     assert_int_equal(take_batch(fx), 7);
     assert_int_equal(unread(fx), 0);
     /* Slow acks (> 1 s = ack_timeout / 4): 4 -> 2 -> 1 in flight, so
@@ -564,7 +589,7 @@ test_window_adapts(void **state)
     advance(fx, 1001);
     assert_int_equal(unread(fx), 0);
     for (uint64_t seq = 4; seq <= 7; seq++)
-        ack_one(fx, seq);
+        ack_turn(fx, seq);
     assert_int_equal(take_batch(fx), 8);
     assert_int_equal(unread(fx), 0);
     advance(fx, 3999);                 /* 8 is not late yet: no resend */
@@ -583,29 +608,21 @@ static void
 test_keep_and_resend(void **state)
 {
     fx_t *fx = *state;
-    outbox_set_keep(fx->ob, 86400000, 0);
     push_sized(fx->ob, 4, 10);
-    session_io_t io = {io_clock, io_clock, io_top, io_send, io_state, fx,
-                       NULL, NULL, io_redial, io_hang_up, io_seal,
-                       io_send_raw, NULL, NULL};
-    session_config_t cfg = {
-        .catalog_version = "v", .batch_max = 1000, .batch_bytes = 1,
-        .window = 4, .ack_timeout_ms = 300, .backoff_min_ms = 10,
-        .backoff_max_ms = 50, .heartbeat_ms = 100};
-    char err[128];
-    fx->s = session_new(&cfg, &io, fx->pk, fx->ob, err, sizeof err);
-    assert_non_null(fx->s);
-    session_start(fx->s);
+    start_sealing(fx, (session_config_t){
+        .batch_max = 1000, .batch_bytes = 1, .window = 4,
+        .ack_timeout_ms = 300, .backoff_min_ms = 10, .backoff_max_ms = 50,
+        .heartbeat_ms = 100});
     answer_hello(fx);
     size_t at[5];                      /* sent[] index of batch seq */
     for (uint64_t seq = 1; seq <= 4; seq++) {
         at[seq] = fx->n_read;
         assert_int_equal(take_batch(fx), seq);
-        ack_one(fx, seq);
+        ack_turn(fx, seq);
         if (seq == 1) {                /* 2 was in flight with 1 */
             at[2] = fx->n_read;
             assert_int_equal(take_batch(fx), 2);
-            ack_one(fx, 2);
+            ack_turn(fx, 2);
             seq = 2;
         }
     }
@@ -653,13 +670,126 @@ test_keep_and_resend(void **state)
         assert_int_equal(take_batch(fx), seq);   /* same request id */
     }
     assert_int_equal(unread(fx), 0);   /* nothing pending after them */
-    ack_one(fx, 3);
-    ack_one(fx, 4);
+    ack_turn(fx, 3);
+    ack_turn(fx, 4);
     assert_string_equal(session_state_name(fx->s), "sending");
     outbox_meta_t mt;
     assert_int_equal(outbox_meta(fx->ob, &mt), CDS_OK);
     assert_int_equal(mt.acked_seq, 4);
     assert_int_equal(outbox_depth(fx->ob), 0);
+}
+
+/* ---- the acks of one turn: one record ------------------------------------ */
+
+static int receipts_seen;
+
+static int
+count_receipt(const outbox_receipt_t *r, void *arg)
+{
+    (void)r, (void)arg;
+    receipts_seen++;
+    return 0;
+}
+
+/* What the outbox holds: acked_seq, rows pending, receipts, kept. */
+static void
+recorded(outbox_t *ob, uint64_t acked, size_t depth, int receipts,
+         uint64_t kept)
+{
+    outbox_meta_t m;
+    outbox_kept_stats_t ks;
+    assert_int_equal(outbox_meta(ob, &m), CDS_OK);
+    assert_int_equal(m.acked_seq, acked);
+    assert_int_equal(outbox_depth(ob), depth);
+    receipts_seen = 0;
+    assert_int_equal(outbox_receipts_list(ob, count_receipt, NULL), CDS_OK);
+    assert_int_equal(receipts_seen, receipts);
+    assert_int_equal(outbox_kept_stats(ob, &ks), CDS_OK);
+    assert_int_equal(ks.count, kept);
+}
+
+static int ack_write_fails;            /* fail the next outbox "ack" writes */
+
+static int
+fail_ack_write(void *arg, const char *op)
+{
+    (void)arg;
+    if (strcmp(op, "ack") != 0 || ack_write_fails == 0)
+        return CDS_OK;
+    ack_write_fails--;
+    return CDS_EFULL;
+}
+
+/* Answer the Hello just sent: the aggregator holds our chain up to
+ * applied (its head is ours). */
+static void
+answer_hello_at(fx_t *fx, uint64_t applied)
+{
+    uint64_t id;
+    uint8_t head[CDS_HASH_BYTES];
+    Cdsync__HelloAnswer a = hello_answer(fx, 0, &id);
+    assert_int_equal(outbox_head_at(fx->ob, applied, head), CDS_OK);
+    a.applied_seq = applied;
+    a.applied_head.data = head;
+    a.applied_head.len = CDS_HASH_BYTES;
+    deliver(fx, CDSYNC__KIND__KIND_HELLO_ANSWER, &a.base);
+}
+
+/* Four ACK_OKs read in one turn are recorded in ONE write transaction
+ * (one fsync) at session_flush, each with its receipt and its batch's
+ * kept envelope; nothing is recorded and nothing more is sent before.
+ * When that record fails (disk full) none of the four is recorded, the
+ * session backs off, its Hello states the old acked_seq and the rows are
+ * sent again: nothing is lost. */
+static void
+test_acks_of_a_turn_one_record(void **state)
+{
+    fx_t *fx = *state;
+    outbox_set_fault_hook(fx->ob, fail_ack_write, NULL);
+    push_sized(fx->ob, 8, 10);
+    start_sealing(fx, (session_config_t){
+        .batch_max = 500, .batch_bytes = 1, .window = 4,
+        .ack_timeout_ms = 4000, .backoff_min_ms = 10, .backoff_max_ms = 50});
+    answer_hello(fx);
+    for (uint64_t seq = 1; seq <= 4; seq++)   /* window 2000 / 500 */
+        assert_int_equal(take_batch(fx), seq);
+    uint64_t commits = cds_db_write_commits();
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        ack_one(fx, seq);
+    assert_int_equal(session_acks_waiting(fx->s), 4);
+    assert_int_equal(cds_db_write_commits(), commits);
+    assert_int_equal(outbox_depth(fx->ob), 8);
+    assert_int_equal(unread(fx), 0);   /* record first, then refill */
+    session_flush(fx->s);
+    assert_int_equal(cds_db_write_commits() - commits, 1);
+    assert_int_equal(session_acks_waiting(fx->s), 0);
+    recorded(fx->ob, 4, 4, 4, 4);
+    for (uint64_t seq = 5; seq <= 8; seq++)   /* the window refilled */
+        assert_int_equal(take_batch(fx), seq);
+    /* The next turn's record fails: none of its acks is recorded. */
+    for (uint64_t seq = 5; seq <= 8; seq++)
+        ack_one(fx, seq);
+    ack_write_fails = 1;
+    session_flush(fx->s);
+    assert_string_equal(session_state_name(fx->s), "backoff");
+    assert_string_equal(fx->conn, "local_write_failed");
+    recorded(fx->ob, 4, 4, 4, 4);
+    /* After the backoff: Hello (acked_seq 4), the rows go again, their
+     * acks (the aggregator's for duplicates) are recorded. */
+    advance(fx, 50);
+    Cdsync__Hello *h = take(fx, CDSYNC__KIND__KIND_HELLO,
+                            &cdsync__hello__descriptor);
+    assert_int_equal(h->acked_seq, 4);
+    cds_msg_free(h);
+    fx->n_read--;                      /* answer_hello_at takes it */
+    answer_hello_at(fx, 4);
+    for (uint64_t seq = 5; seq <= 8; seq++)
+        assert_int_equal(take_batch(fx), seq);
+    for (uint64_t seq = 5; seq <= 8; seq++)
+        ack_one(fx, seq);
+    session_flush(fx->s);
+    recorded(fx->ob, 8, 0, 8, 8);
+    assert_string_equal(fx->conn, "connected");
 }
 
 /* ---- dialing again ----------------------------------------------------------- */
@@ -871,6 +1001,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_redial_when_silent, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_acks_of_a_turn_one_record,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_and_resend, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_metadata_before_sending, setup,

@@ -113,18 +113,20 @@ change(const uint8_t *pk, uint64_t seq, const char *ou, const char *value,
     return c;
 }
 
-/* The datavalue table as text, without updated_at_ms (arrival time). */
+/* The datavalue table as text, without updated_at_ms (arrival time); the
+ * writer's key from agent (datavalue names it by agent_id only). */
 #define DUMP_SQL(hex)                                                        \
     "SELECT org_unit, indicator, period, disagg, value, num, deleted,"       \
-    " comment, stored_by, followup, hlc, " hex ", agent_id,"                 \
+    " comment, stored_by, followup, hlc, (SELECT " hex " FROM agent a"       \
+    " WHERE a.id = datavalue.agent_id), agent_id,"                           \
     " agent_seq, period_start, period_end FROM datavalue"                    \
     " ORDER BY org_unit, indicator, period, disagg"
 static char *
 dump(fx_t *fx)
 {
     cds_sql_stmt_t *st = cds_sql_prepare2(
-        store_sql(fx->store), DUMP_SQL("hex(agent_pk)"),
-        DUMP_SQL("upper(encode(agent_pk, 'hex'))"), 0);
+        store_sql(fx->store), DUMP_SQL("hex(a.sign_pk)"),
+        DUMP_SQL("upper(encode(a.sign_pk, 'hex'))"), 0);
     assert_non_null(st);
     char *buf = NULL;
     size_t len = 0;
@@ -180,6 +182,15 @@ test_lww_every_order_same_table(void **state)
         change(PK_B, 2, "C2", "70", false, 100),
         change(PK_A, 3, "C2", NULL, true, 300),  /* delete wins on C2 */
     };
+    /* The writers, enrolled as ids 1 (PK_A) and 2 (PK_B): the merge's
+     * tie-break reads their keys from agent. */
+    int64_t id = 0;
+    assert_int_equal(store_agent_enroll(fx->store, PK_A, PK_A, "a", NULL, 0,
+                                        1, &id), CDS_OK);
+    assert_int_equal(id, PK_A[0]);
+    assert_int_equal(store_agent_enroll(fx->store, PK_B, PK_B, "b", NULL, 0,
+                                        1, &id), CDS_OK);
+    assert_int_equal(id, PK_B[0]);
     int order[5] = { 0, 1, 2, 3, 4 };
     char *first = NULL;
     int perms = 0;
@@ -386,6 +397,8 @@ migrate(fx_t *fx, const char *path)
  * datavalue (NULLs, a deletion, a blob key) migrates on store_open: every
  * column of every row survives, the unused period index is gone (and only
  * it), and merges still apply last-writer-wins on the migrated rows. */
+/* 30 zero bytes in hex (the rest of a 32-byte key). */
+#define Z30 "000000000000000000000000000000000000000000000000000000000000"
 static void
 test_migrate_drop_period_index(void **state)
 {
@@ -401,6 +414,10 @@ test_migrate_drop_period_index(void **state)
     cds_db_t *old = cds_db_open(path, v5, 5, 0, &err);
     assert_non_null(old);
     assert_int_equal(cds_db_exec(old,
+        "INSERT INTO agent(id, sign_pk, curve_pk, pubid, fpr,"
+        " enrolled_at_ms) VALUES (1, x'01aa" Z30 "', zeroblob(32),"
+        " 'p1', 'f1', 1), (2, x'02" Z30 "00', zeroblob(32), 'p2',"
+        " 'f2', 1);"
         "INSERT INTO datavalue VALUES"
         " ('C1', 'CDS01', '202301', 'default', '10', 10.0, 0, 'c', 'officer',"
         "  0, 100, x'01aa', 1, 1, 19358, 19388, 1000),"
@@ -420,9 +437,9 @@ test_migrate_drop_period_index(void **state)
     migrate(fx, path);
     char *d = dump(fx);
     assert_string_equal(d,
-        "C1|CDS01|202301|default|10|10.0|0|c|officer|0|100|01AA|1|1|19358|19388|\n"
-        "C1|CDS01|202302|f||NULL|1|NULL|NULL|1|200|02|2|7|19389|19416|\n"
-        "C2|CDS02|2023|default|3.5|3.5|0|NULL|x|0|300|01AA|1|9|19358|19722|\n");
+        "C1|CDS01|202301|default|10|10.0|0|c|officer|0|100|01AA" Z30 "|1|1|19358|19388|\n"
+        "C1|CDS01|202302|f||NULL|1|NULL|NULL|1|200|02" Z30 "00|2|7|19389|19416|\n"
+        "C2|CDS02|2023|default|3.5|3.5|0|NULL|x|0|300|01AA" Z30 "|1|9|19358|19722|\n");
     free(d);
     /* migrated through the later steps too: 7, bounded rejects (digest
      * columns); 8, effective stamps */
@@ -434,7 +451,18 @@ test_migrate_drop_period_index(void **state)
     assert_int_equal(count(fx, "SELECT count(*) FROM sqlite_master WHERE"
                                " name = 'datavalue_period'"), 0);
     assert_int_equal(count(fx, "SELECT count(*) FROM sqlite_master WHERE"
-                               " tbl_name = 'datavalue'"), 2); /* + PK */
+                               " tbl_name = 'datavalue'"), 1);
+    /* 18: WITHOUT ROWID (no separate key index), no agent_pk, the keys
+     * with period before indicator */
+    assert_int_equal(count(fx, "SELECT count(*) FROM pragma_table_info("
+                               "'datavalue') WHERE name = 'agent_pk'"), 0);
+    assert_int_equal(count(fx, "SELECT count(*) FROM sqlite_master WHERE"
+                               " name = 'datavalue' AND sql LIKE"
+                               " '%(org_unit, period, indicator, disagg))"
+                               " WITHOUT ROWID'"), 1);
+    assert_int_equal(count(fx, "SELECT group_concat(name, ',') = "
+                               "'org_unit,period,indicator' FROM"
+                               " pragma_index_info('update_log_key')"), 1);
     assert_int_equal(count(fx, "SELECT count(*) FROM sqlite_master WHERE"
                                " name = 'update_log_key'"), 1);
     /* The primary key still drives the upsert: an older update loses, a
