@@ -19,7 +19,8 @@
 #   TEST_SERIAL="name ..."             tests run alone after the others
 #                                      (default: the list below)
 # Each ok/FAIL line ends with the test's seconds; before the final line
-# come the 10 slowest tests (all in $TEST_LOGDIR/times) and the wall time.
+# come the 10 slowest tests (all in $TEST_LOGDIR/times), the wall time
+# and the last 40 lines of each failed test's log.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -28,7 +29,7 @@ cd "$top" || exit 2
 logdir=${TEST_LOGDIR:-$BUILD/test-logs}
 prev_times=$(cat "$logdir/times" 2>/dev/null)   # the last run's, for the order
 rm -rf "$logdir"; mkdir -p "$logdir"
-pass=0; fail=0; skip=0; failed_names=""
+pass=0; fail=0; skip=0; failed_names=""; failed_logs=""
 
 count() { # $1 = name, $2 = log file, $3 = exit status, $4 = seconds
     p=$(grep -c '^ok ' "$2" | tr -d ' ')
@@ -44,7 +45,7 @@ count() { # $1 = name, $2 = log file, $3 = exit status, $4 = seconds
     fi
     pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
     if [ "$f" != 0 ]; then
-        failed_names="$failed_names $1"
+        failed_names="$failed_names $1"; failed_logs="$failed_logs $2"
         printf 'FAIL %-40s %d passed, %d failed %7ss (log: %s)\n' "$1" "$p" "$f" "$4" "$2"
         grep '^not ok' "$2" | sed 's/^/     /' | head -20
     else
@@ -215,6 +216,12 @@ if [ -s "$logdir/times" ]; then
     echo "slowest tests (seconds; all in $logdir/times), $TEST_JOBS at a time, wall $((ms / 1000)) s:"
     sort -rn "$logdir/times" | head -10 | sed 's/^/  /'
 fi
+# A failed test's own log, last lines, so that a CI run's output alone
+# says what went wrong (its build directory is gone after the run).
+for l in $failed_logs; do
+    echo "--- last 40 lines of $l"
+    tail -n 40 "$l" | cut -c1-400
+done
 [ -n "$failed_names" ] && echo "failed:$failed_names"
 if [ "$skip" != 0 ]; then
     echo "$pass passed, $fail failed, $skip skipped"
