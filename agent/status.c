@@ -2,6 +2,7 @@
  *  array once and printed either as JSON or as an aligned table. */
 #include "status.h"
 
+#include "cds_carry.h"
 #include "cds_err.h"
 #include "cds_util.h"
 #include "livestate.h"
@@ -198,6 +199,19 @@ day_time(char *buf, size_t len, uint64_t ms)
     return buf;
 }
 
+/* ms for an officer (the page): Viet Nam time whatever the PC's zone,
+ * "01:15 ngày 05/12/2026 (giờ Việt Nam)"; UTC when out of range. */
+static char *
+day_time_vn(char *buf, size_t len, uint64_t ms, bool en)
+{
+    struct tm tm;
+    if (cds_vn_tm(ms, &tm) != 0)
+        return day_time(buf, len, ms);
+    strftime(buf, len, en ? "%Y-%m-%d %H:%M (Viet Nam time)"
+                          : "%H:%M ngày %d/%m/%Y (giờ Việt Nam)", &tm);
+    return buf;
+}
+
 /* What to do about a revoked key (revocation.h), one or two sentences,
  * after the state name "revoked: " unless plain (the officer's page).
  * The re-key procedure is docs/SECURITY.md "Key lifecycle": a new
@@ -206,8 +220,11 @@ static void
 revoked_advice(const revocation_t *r, bool en, bool plain, char *buf,
                size_t len)
 {
-    char at[40], next[400];
-    day_time(at, sizeof at, r->revoked_at_ms);
+    char at[64], next[400];
+    if (plain)
+        day_time_vn(at, sizeof at, r->revoked_at_ms, en);
+    else
+        day_time(at, sizeof at, r->revoked_at_ms);
     if (r->replaced_by[0])
         snprintf(next, sizeof next, en ? "The district enrolled key %s in "
                  "its place: run the agent with that key (its own "
@@ -223,10 +240,12 @@ revoked_advice(const revocation_t *r, bool en, bool plain, char *buf,
                  : "Tạo khóa mới (`cdsync-agent keygen` với agent.identity "
                  "và state_dir mới) rồi nhờ cấp trên đăng ký khóa đó (`enroll "
                  "NEWPUBID --replaces %s`).", r->agent_fpr);
-    snprintf(buf, len, en ? "%sthis PC's key %s was revoked at the "
-             "district on %s; nothing it sends is accepted. %s"
-             : "%skhóa %s của máy này đã bị cấp trên thu hồi lúc %s; "
+    /* plain: a sentence of its own, so it starts with a capital */
+    snprintf(buf, len, en ? "%s%s key %s was revoked at the district on "
+             "%s; nothing it sends is accepted. %s"
+             : "%s%s %s của máy này đã bị cấp trên thu hồi lúc %s; "
              "dữ liệu gửi lên không được nhận. %s", plain ? "" : "revoked: ",
+             en ? (plain ? "This PC's" : "this PC's") : (plain ? "Khóa" : "khóa"),
              r->agent_fpr, at, next);
 }
 

@@ -7,7 +7,8 @@
 #     keeps the notice in agent.revoked, stops dialing, and `status` says
 #     CRITICAL "revoked" with the date and the new key, also from another
 #     process, with the daemon stopped and after a restart (whose handshake
-#     is refused; the saved notice still explains it);
+#     is refused; the saved notice still explains it); the officer's page
+#     says it in plain Vietnamese, the time in Viet Nam time;
 # (2) catalog mismatch: a value for an indicator the aggregator's catalog
 #     does not have is refused unknown_indicator; `status` says "catalog
 #     mismatch" naming the indicator, not a bare count;
@@ -20,7 +21,7 @@
 # Clock: tests/integration/agent_clock.sh. A forged notice (another
 # signer): tests/unit/sender_test.c.
 . "$(dirname "$0")/lib.sh"
-echo "1..27"
+echo "1..28"
 agg_init agg
 LOG_LEVEL=warn agent_init r1 27916
 agent_init c1 27913
@@ -68,6 +69,23 @@ check "restarted: the handshake is refused" wait_for 30 grep -q 'event=handshake
 check "restarted: status still says revoked with the date" \
     status_has r1 "^health: +CRITICAL \(revoked: .*$day UTC"
 agent_stop r1
+# The officer's page (agent/page.c) says the same in plain words: the
+# Vietnamese sentence alone, without the operators' "revoked: " prefix,
+# the time in Viet Nam time.
+port=$(free_port)
+echo "http_listen = 127.0.0.1:$port" >> "$T/r1/agent.ini"
+env -u DISPLAY -u WAYLAND_DISPLAY "$AGENT" -c "$T/r1/agent.ini" open > "$T/r1.open" 2>&1 &
+open_pid=$!; PIDS="$PIDS $open_pid"
+url=; wait_for 10 grep -q "^http://" "$T/r1.open" && url=$(grep -m1 "^http://" "$T/r1.open")
+curl -s -o /dev/null -c "$T/r1.jar" "$url"
+curl -s -b "$T/r1.jar" "http://127.0.0.1:$port/api/state" > "$T/r1.state"
+why=$(jq -r .sync.why "$T/r1.state" 2>/dev/null)
+# The revocation's time as an officer reads it: Viet Nam time (UTC+7)
+day_vn=$(TZ=Asia/Ho_Chi_Minh date -d "@$((revoked_ms / 1000))" '+%H:%M ngày %d/%m/%Y')
+diag "page: $why"
+check "the page: CRITICAL, revoked in plain Vietnamese with the date, no state name" \
+    eval '[ "$(jq -r .sync.state "$T/r1.state")" = CRITICAL ] && grep -q "^Khóa $old_fpr của máy này đã bị cấp trên thu hồi lúc $day_vn (giờ Việt Nam)" <<< "$why"'
+kill -TERM "$open_pid" 2>/dev/null; wait "$open_pid" 2>/dev/null
 
 # (2) catalog mismatch
 NEWCAT=$T/catalog_c1.csv
