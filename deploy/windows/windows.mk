@@ -1,8 +1,8 @@
 # The Windows x64 agent, cross-built with mingw-w64 (issue 18; included by
 # the top-level Makefile). Its libraries come from Debian's source packages,
 # built static by deploy/windows/deps.sh into $(WIN)/deps; the agent is one
-# static cdsync-agent.exe. Not part of `make test` (yet): see
-# docs/WINDOWS.md.
+# static cdsync-agent.exe. Not part of `make test`: CI (.ci/run) builds
+# and tests it after the suite; see docs/WINDOWS.md.
 #   make windows         $(WIN)/cdsync-agent.exe (runs deps.sh first)
 #   make windows-test    the agent's unit tests as .exe, run under wine64,
 #                        then tests/windows/windows_agent.sh (the .exe
