@@ -717,9 +717,15 @@ start_agg_traced() {
     strace -f --seccomp-bpf -qq -ttt -y -e trace=fsync,fdatasync,pwrite64 \
         -o "$W/strace.out" "$AGG" -c "$1/aggregator.ini" run >> "$1/agg.log" 2>&1 &
     TRACE_PID=$!; PIDS="$PIDS $TRACE_PID"
-    local n=600; AGG_PID=""
+    # strace's child that runs the aggregator: the one whose program is
+    # the aggregator. Not just any child: --seccomp-bpf first forks a
+    # short-lived child of its own to probe the kernel, and taking that
+    # one ("exited before listening") failed a CI run's row 6-50.
+    local n=600 p exe; AGG_PID=""; exe=$(readlink -f "$AGG")
     while [ -z "$AGG_PID" ] && [ "$n" -gt 0 ] && kill -0 "$TRACE_PID" 2>/dev/null; do
-        AGG_PID=$(pgrep -P "$TRACE_PID" | head -1)
+        for p in $(pgrep -P "$TRACE_PID"); do
+            [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$exe" ] && { AGG_PID=$p; break; }
+        done
         [ -n "$AGG_PID" ] || sleep 0.05; n=$((n - 1))
     done
     [ -n "$AGG_PID" ] || { log "strace started no aggregator"; return 1; }
